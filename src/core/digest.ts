@@ -1,0 +1,61 @@
+import { InputError } from './errors.js';
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+export function isDigest(value: unknown): value is string {
+  return typeof value === 'string' && DIGEST.test(value);
+}
+
+export function assertDigest(value: unknown, where: string): string {
+  if (!isDigest(value)) {
+    throw new InputError(`${where}: expected a digest "sha256:<64 hex>", got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export interface ImageRef {
+  /** Registry host as written (e.g. mcr.microsoft.com), or undefined. Ignored when matching. */
+  host?: string;
+  repository: string;
+  digest: string;
+}
+
+/**
+ * Parses `[host/]repo@sha256:…`. The first path segment is a host when it holds a dot or a
+ * colon or is `localhost`, as in Docker's reference grammar.
+ */
+export function parseImageRef(value: unknown, where: string): ImageRef {
+  if (typeof value !== 'string' || !value.includes('@')) {
+    throw new InputError(`${where}: expected "<repository>@sha256:<hex>", got ${JSON.stringify(value)}`);
+  }
+  const at = value.lastIndexOf('@');
+  const name = value.slice(0, at);
+  const digest = assertDigest(value.slice(at + 1), where);
+  const parts = name.split('/');
+  let host: string | undefined;
+  if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0])) host = parts.shift();
+  const repository = parts.join('/');
+  if (!isRepositoryName(repository)) {
+    throw new InputError(`${where}: invalid repository name ${JSON.stringify(repository)}`);
+  }
+  return { host, repository, digest };
+}
+
+const REPO = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+export function isRepositoryName(value: string): boolean {
+  return value.length > 0 && value.length <= 255 && REPO.test(value);
+}
+
+/** `sha256:abc` → `sha256-abc`: the referrers fallback tag of distribution-spec 1.1. */
+export function fallbackTag(digest: string): string {
+  return digest.replace(':', '-');
+}
+
+export const FALLBACK_TAG = /^sha256-[a-f0-9]{64}$/;
+/** cosign's attached-artifact tags: signatures, attestations, SBOMs. */
+export const COSIGN_TAG = /^sha256-[a-f0-9]{64}\.(sig|att|sbom)$/;
+
+export function refKey(repository: string, digest: string): string {
+  return `${repository}@${digest}`;
+}

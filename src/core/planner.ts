@@ -1,0 +1,177 @@
+import { COSIGN_TAG, FALLBACK_TAG, refKey } from './digest.js';
+import { isIndexMediaType, type LifecycleMark, type ManifestRecord } from './oci.js';
+import type { SupportedSet } from './supported.js';
+
+export const EXCLUSION_REASONS = [
+  'supported',
+  'child-of-supported-index',
+  'referrer-artifact',
+  'fallback-index-tag',
+  'cosign-tag',
+  'already-annotated',
+  'too-young',
+] as const;
+export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+
+export interface PlanEntry {
+  repository: string;
+  digest: string;
+  mediaType: string;
+  size?: number;
+  tags: string[];
+  created?: string;
+  reason: string;
+  /** Lifecycle marks already on this digest (for already-annotated entries). */
+  existing?: LifecycleMark[];
+}
+
+export interface Classification {
+  /** Neither supported nor an artifact: to annotate unless already annotated or too young. */
+  candidates: PlanEntry[];
+  excluded: Record<ExclusionReason, number>;
+}
+
+function emptyCounts(): Record<ExclusionReason, number> {
+  return Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as Record<ExclusionReason, number>;
+}
+
+/**
+ * Step 4, first half: what is neither supported nor an artifact (invariants 1 and 3).
+ * Supported = image-info digests plus, transitively, every child of a supported index.
+ */
+export function classify(inventory: ManifestRecord[], supported: SupportedSet): Classification {
+  const byDigest = new Map<string, ManifestRecord[]>();
+  for (const m of inventory) byDigest.set(m.digest, [...(byDigest.get(m.digest) ?? []), m]);
+
+  const supportedChildren = new Set<string>();
+  const visit = (digest: string) => {
+    for (const m of byDigest.get(digest) ?? []) {
+      for (const child of m.children ?? []) {
+        if (supported.digests.has(child) || supportedChildren.has(child)) continue;
+        supportedChildren.add(child);
+        visit(child);
+      }
+    }
+  };
+  for (const digest of supported.digests.keys()) visit(digest);
+
+  // Referrers listed by a fallback index (`sha256-<hex>` tag) are artifacts even when the
+  // listing could not show their subject.
+  const fallbackListed = new Set<string>();
+  for (const m of inventory) {
+    if (m.tags.some((t) => FALLBACK_TAG.test(t))) for (const c of m.children ?? []) fallbackListed.add(c);
+  }
+  const parentsOf = new Map<string, string[]>();
+  for (const m of inventory) {
+    if (isIndexMediaType(m.mediaType)) {
+      for (const c of m.children ?? []) parentsOf.set(c, [...(parentsOf.get(c) ?? []), m.digest]);
+    }
+  }
+
+  const excluded = emptyCounts();
+  const candidates: PlanEntry[] = [];
+  const seen = new Set<string>();
+  for (const m of inventory) {
+    const key = refKey(m.repository, m.digest);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const reason = exclusionOf(m, supported, supportedChildren, fallbackListed);
+    if (reason) {
+      excluded[reason]++;
+      continue;
+    }
+    const parents = parentsOf.get(m.digest);
+    candidates.push({
+      repository: m.repository,
+      digest: m.digest,
+      mediaType: m.mediaType,
+      size: m.size,
+      tags: [...m.tags].sort(),
+      created: m.created,
+      reason: parents
+        ? `child of unsupported index ${parents.join(', ')}`
+        : 'not referenced by image-info',
+    });
+  }
+  return { candidates, excluded };
+}
+
+function exclusionOf(
+  m: ManifestRecord,
+  supported: SupportedSet,
+  supportedChildren: Set<string>,
+  fallbackListed: Set<string>,
+): ExclusionReason | undefined {
+  if (supported.digests.has(m.digest)) return 'supported';
+  if (supportedChildren.has(m.digest)) return 'child-of-supported-index';
+  if (m.subject || fallbackListed.has(m.digest)) return 'referrer-artifact';
+  if (m.tags.some((t) => FALLBACK_TAG.test(t))) return 'fallback-index-tag';
+  if (m.tags.some((t) => COSIGN_TAG.test(t))) return 'cosign-tag';
+  return undefined;
+}
+
+export interface PlanInput {
+  classification: Classification;
+  /** Lifecycle marks per `repo@digest`; must hold an entry (maybe empty) for every candidate. */
+  lifecycle: Map<string, LifecycleMark[]>;
+  /** Creation time per `repo@digest` when the inventory had none (from the image config). */
+  created?: Map<string, string | undefined>;
+  now: Date;
+  minAgeMs: number;
+  eolDate: string;
+  fingerprint: string;
+}
+
+export interface Plan {
+  eolDate: string;
+  fingerprint: string;
+  plannedAt: string;
+  minAgeMs: number;
+  annotate: PlanEntry[];
+  alreadyAnnotated: PlanEntry[];
+  tooYoung: PlanEntry[];
+  excluded: Record<ExclusionReason, number>;
+}
+
+/** Step 4, second half: drop what is already annotated or too young. */
+export function buildPlan(input: PlanInput): Plan {
+  const { classification, lifecycle, now, minAgeMs } = input;
+  const excluded = { ...classification.excluded };
+  const plan: Plan = {
+    eolDate: input.eolDate,
+    fingerprint: input.fingerprint,
+    plannedAt: now.toISOString(),
+    minAgeMs,
+    annotate: [],
+    alreadyAnnotated: [],
+    tooYoung: [],
+    excluded,
+  };
+  for (const candidate of classification.candidates) {
+    const key = refKey(candidate.repository, candidate.digest);
+    const marks = lifecycle.get(key);
+    // A lookup that did not happen (or failed) is never "not annotated" (invariant 5).
+    if (!marks) throw new Error(`internal: no lifecycle lookup for ${key}`);
+    const created = candidate.created ?? input.created?.get(key);
+    const entry = { ...candidate, created };
+    if (marks.length > 0) {
+      excluded['already-annotated']++;
+      plan.alreadyAnnotated.push({ ...entry, existing: marks, reason: `already annotated (${marks.map((m) => m.date ?? 'no date').join(', ')})` });
+      continue;
+    }
+    const createdMs = created ? Date.parse(created) : NaN;
+    if (minAgeMs > 0 && !Number.isNaN(createdMs) && now.getTime() - createdMs < minAgeMs) {
+      excluded['too-young']++;
+      plan.tooYoung.push({ ...entry, reason: `younger than minAge (created ${created})` });
+      continue;
+    }
+    const ageNote = minAgeMs > 0 && Number.isNaN(createdMs) ? '; age unknown, counted as old enough' : '';
+    plan.annotate.push({ ...entry, reason: entry.reason + ageNote });
+  }
+  const order = (a: PlanEntry, b: PlanEntry) =>
+    a.repository.localeCompare(b.repository) || a.digest.localeCompare(b.digest);
+  plan.annotate.sort(order);
+  plan.alreadyAnnotated.sort(order);
+  plan.tooYoung.sort(order);
+  return plan;
+}
