@@ -21,6 +21,8 @@ export interface PlanEntry {
   tags: string[];
   created?: string;
   reason: string;
+  /** Date for this digest when a plan file gives one of its own; else the plan's. */
+  eolDate?: string;
   /** Lifecycle marks already on this digest (for already-annotated entries). */
   existing?: LifecycleMark[];
 }
@@ -35,25 +37,30 @@ function emptyCounts(): Record<ExclusionReason, number> {
   return Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as Record<ExclusionReason, number>;
 }
 
+/** Every digest a supported index references, transitively (nested indexes included). */
+export function childrenOfSupported(inventory: ManifestRecord[], supported: SupportedSet): Set<string> {
+  const childrenOf = new Map<string, string[]>();
+  for (const m of inventory) {
+    if (m.children) childrenOf.set(m.digest, [...(childrenOf.get(m.digest) ?? []), ...m.children]);
+  }
+  const out = new Set<string>();
+  const stack = [...supported.digests.keys()];
+  while (stack.length > 0) {
+    for (const child of childrenOf.get(stack.pop() as string) ?? []) {
+      if (out.has(child) || supported.digests.has(child)) continue;
+      out.add(child);
+      stack.push(child);
+    }
+  }
+  return out;
+}
+
 /**
  * Step 4, first half: what is neither supported nor an artifact (invariants 1 and 3).
  * Supported = image-info digests plus, transitively, every child of a supported index.
  */
 export function classify(inventory: ManifestRecord[], supported: SupportedSet): Classification {
-  const byDigest = new Map<string, ManifestRecord[]>();
-  for (const m of inventory) byDigest.set(m.digest, [...(byDigest.get(m.digest) ?? []), m]);
-
-  const supportedChildren = new Set<string>();
-  const visit = (digest: string) => {
-    for (const m of byDigest.get(digest) ?? []) {
-      for (const child of m.children ?? []) {
-        if (supported.digests.has(child) || supportedChildren.has(child)) continue;
-        supportedChildren.add(child);
-        visit(child);
-      }
-    }
-  };
-  for (const digest of supported.digests.keys()) visit(digest);
+  const supportedChildren = childrenOfSupported(inventory, supported);
 
   // Referrers listed by a fallback index (`sha256-<hex>` tag) are artifacts even when the
   // listing could not show their subject.

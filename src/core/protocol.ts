@@ -1,4 +1,4 @@
-import type { GroupRun, RunIdentity } from '../coordination/port.js';
+import { MARKER_STATES, type GroupRun, type MarkerState, type RunIdentity } from '../coordination/port.js';
 import { InputError } from './errors.js';
 
 const GROUP = /^[A-Za-z0-9._-]{1,64}$/;
@@ -57,4 +57,76 @@ export function jitteredInterval(intervalMs: number, random: number): number {
 /** Markers of finished runs can be deleted by whoever sees them. */
 export function finishedRuns(runs: GroupRun[]): GroupRun[] {
   return runs.filter((r) => !r.alive);
+}
+
+/** Step 1 as a decision: proceed when nobody blocks, else wait for the blockers. */
+export type WaitDecision = { verdict: 'proceed' } | { verdict: 'wait'; blockers: GroupRun[] };
+
+export function decideWait(self: RunIdentity | undefined, runs: GroupRun[]): WaitDecision {
+  const blockers = blockingRuns(self, runs);
+  return blockers.length > 0 ? { verdict: 'wait', blockers } : { verdict: 'proceed' };
+}
+
+/** One marker as a store holds it, before liveness is known. */
+export interface RawMarker {
+  runId: string;
+  attempt: number;
+  state: MarkerState;
+}
+
+/** What the CI system says about a run; undefined when it no longer knows the run (deleted). */
+export interface RunStatus {
+  alive: boolean;
+  /** The run's current attempt; markers of older attempts are stale. */
+  attempt: number;
+  since?: string;
+  url?: string;
+  name?: string;
+}
+
+/**
+ * Joins markers with the CI system's view of each run. Markers of an attempt older than the
+ * run's current attempt are dropped (a re-run starts over: its old `publishing` must not block,
+ * and its old `image-info-updated` must not unblock). A run the CI system no longer knows is
+ * finished. Runs whose every marker is stale are reported dead with no states, so that
+ * `cleanup` can delete their markers.
+ */
+export function joinMarkers(markers: RawMarker[], status: Map<string, RunStatus | undefined>): GroupRun[] {
+  const byRun = new Map<string, RawMarker[]>();
+  for (const m of markers) byRun.set(m.runId, [...(byRun.get(m.runId) ?? []), m]);
+  const runs: GroupRun[] = [];
+  for (const [runId, list] of byRun) {
+    const s = status.get(runId);
+    const attempt = s?.attempt ?? Math.max(...list.map((m) => m.attempt));
+    const current = list.filter((m) => m.attempt === attempt);
+    const states = MARKER_STATES.filter((state) => current.some((m) => m.state === state));
+    runs.push({
+      runId,
+      attempt,
+      states,
+      alive: (s?.alive ?? false) && current.length > 0,
+      since: s?.since,
+      url: s?.url,
+      name: s?.name,
+    });
+  }
+  return runs.sort((a, b) => a.runId.localeCompare(b.runId, 'en', { numeric: true }));
+}
+
+/** A line for the poll log: who blocks, since when (and how long), where to look. */
+export function describeRun(run: GroupRun, now: Date): string {
+  const who = `run ${run.runId}${run.attempt > 0 ? ` (attempt ${run.attempt})` : ''}${run.name ? ` "${run.name}"` : ''}`;
+  let since = '';
+  if (run.since) {
+    const ms = now.getTime() - Date.parse(run.since);
+    since = Number.isNaN(ms) ? ` since ${run.since}` : ` since ${run.since} (${formatAge(ms)} ago)`;
+  }
+  return `${who} is publishing${since}${run.url ? `: ${run.url}` : ''}`;
+}
+
+function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s`;
+  const m = Math.round(s / 60);
+  return m < 120 ? `${m}m` : `${Math.round(m / 60)}h`;
 }

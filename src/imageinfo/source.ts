@@ -1,7 +1,10 @@
+import { InputError } from '../core/errors.js';
+
 /** A place image-info is read from, with a fingerprint that changes whenever the content does. */
 export interface ImageInfoSource {
   /** Names the source in logs and errors (never with credentials). */
   readonly name: string;
+  /** Throws {@link ImageInfoNotFoundError} when the image-info does not exist. */
   read(): Promise<SourceSnapshot>;
 }
 
@@ -13,6 +16,23 @@ export interface SourceSnapshot {
 
 /** A source that can also be written with the fingerprint read as a precondition. */
 export interface WritableImageInfoSource extends ImageInfoSource {
-  /** Writes `text` only if the source still has `expectedFingerprint`; 'conflict' otherwise. */
+  /**
+   * Writes `text` only if the source still has `expectedFingerprint`; 'conflict' otherwise.
+   * `expectedFingerprint` = {@link ABSENT_FINGERPRINT} creates the image-info only if it does
+   * not exist yet. Never overwrites content the caller has not seen.
+   */
   write(text: string, expectedFingerprint: string, message: string): Promise<SourceSnapshot | 'conflict'>;
+}
+
+/** The precondition "the image-info does not exist yet" for {@link WritableImageInfoSource.write}. */
+export const ABSENT_FINGERPRINT = 'absent';
+
+/**
+ * The image-info does not exist at the source (missing file, 404). An InputError, so commands
+ * that only read report it as bad input; `publish-image-info --create` catches it.
+ */
+export class ImageInfoNotFoundError extends InputError {}
+
+export function isWritable(source: ImageInfoSource): source is WritableImageInfoSource {
+  return typeof (source as Partial<WritableImageInfoSource>).write === 'function';
 }

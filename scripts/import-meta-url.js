@@ -1,0 +1,2 @@
+// Injected into the CommonJS bundles: what `import.meta.url` means in the original ESM.
+export const importMetaUrl = require('node:url').pathToFileURL(__filename).href;

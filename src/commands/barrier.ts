@@ -1,0 +1,50 @@
+import type { CoordinationStore, GroupRun } from '../coordination/port.js';
+import { formatDuration } from '../core/duration.js';
+import type { Clock, Logger } from '../core/ports.js';
+import { blockingRuns, jitteredInterval } from '../core/protocol.js';
+
+export interface BarrierOptions {
+  group: string;
+  timeoutMs: number;
+  pollIntervalMs: number;
+  onTimeout: 'fail' | 'skip';
+}
+
+export interface BarrierResult {
+  timedOut: boolean;
+  waitedMs: number;
+  waitedFor: GroupRun[];
+  /** Who still blocked when the wait ended (empty unless timed out). */
+  blockers: GroupRun[];
+}
+
+/** Step 1: polls the store until no other live run is publishing without having recorded it. */
+export async function waitForBarrier(
+  options: BarrierOptions,
+  store: CoordinationStore,
+  clock: Clock,
+  logger: Logger,
+  runStarted: number,
+): Promise<BarrierResult> {
+  const begin = clock.now().getTime();
+  const waitedFor = new Map<string, GroupRun>();
+  if (store.kind === 'none') return { timedOut: false, waitedMs: 0, waitedFor: [], blockers: [] };
+  for (;;) {
+    const blockers = blockingRuns(store.self, await store.listRuns(options.group));
+    const now = clock.now().getTime();
+    if (blockers.length === 0) return { timedOut: false, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers: [] };
+    for (const run of blockers) waitedFor.set(run.runId, run);
+    const elapsed = now - runStarted;
+    if (elapsed >= options.timeoutMs) {
+      return { timedOut: true, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers };
+    }
+    for (const run of blockers) {
+      logger.info(
+        `waiting for run ${run.runId} (attempt ${run.attempt}) of group ${options.group}: publishing${run.since ? ` since ${run.since}` : ''}, image-info not updated yet${run.url ? ` — ${run.url}` : ''}`,
+      );
+    }
+    const delay = Math.min(jitteredInterval(options.pollIntervalMs, clock.random()), options.timeoutMs - elapsed);
+    logger.info(`${blockers.length} run(s) block; next poll in ${formatDuration(delay)} (${formatDuration(elapsed)} of ${formatDuration(options.timeoutMs)} elapsed)`);
+    await clock.sleep(delay);
+  }
+}

@@ -1,0 +1,94 @@
+import { refKey } from '../core/digest.js';
+import { lifecycleMarkOf, LIFECYCLE_ARTIFACT_TYPE } from '../core/lifecycle.js';
+import type { LifecycleMark } from '../core/oci.js';
+import type { Logger } from '../core/ports.js';
+import { childrenOfSupported } from '../core/planner.js';
+import { repositoriesInScope, supportedSet } from '../core/supported.js';
+import type { ImageInfoSource } from '../imageinfo/source.js';
+import type { Registry } from '../registry/port.js';
+import { forEachLimited } from '../util/pool.js';
+import { loadImageInfo } from './image-info.js';
+
+export interface VerifyOptions {
+  repoPrefix: string;
+  repositories: string[];
+  concurrency: number;
+  /** Delete the lifecycle marks found on supported digests. */
+  repair: boolean;
+}
+
+export interface Finding {
+  repository: string;
+  digest: string;
+  marks: LifecycleMark[];
+  why: 'supported' | 'child-of-supported-index';
+}
+
+export interface VerifyResult {
+  checked: number;
+  findings: Finding[];
+  repaired: number;
+}
+
+/**
+ * Invariant 1 as a check: no supported digest (or child of a supported index) carries a
+ * lifecycle mark. Supported digests are checked in their own repository even when the
+ * inventory cannot list them (untagged on a plain registry).
+ */
+export async function verify(
+  options: VerifyOptions,
+  deps: { registry: Registry; sources: ImageInfoSource[]; logger: Logger },
+): Promise<VerifyResult> {
+  const { registry, logger } = deps;
+  const loaded = await loadImageInfo(deps.sources);
+  const supported = supportedSet(loaded.infos, options.repoPrefix);
+  const scope = repositoriesInScope(
+    options.repositories.some((g) => /[*?]/.test(g)) ? await registry.listRepositories() : undefined,
+    supported,
+    options.repositories,
+  );
+  const records = (await Promise.all(scope.map((r) => registry.listManifests(r)))).flat();
+
+  const targets = new Map<string, { repository: string; digest: string; why: Finding['why'] }>();
+  for (const ref of supported.digests.values()) {
+    targets.set(refKey(ref.registryRepository, ref.digest), { repository: ref.registryRepository, digest: ref.digest, why: 'supported' });
+  }
+  const inScope = new Set(scope);
+  for (const m of records) {
+    if (!inScope.has(m.repository)) continue;
+    const key = refKey(m.repository, m.digest);
+    if (targets.has(key)) continue;
+    if (supported.digests.has(m.digest)) targets.set(key, { repository: m.repository, digest: m.digest, why: 'supported' });
+  }
+  // Children of supported indexes: whatever `classify` would protect.
+  const protectedChildren = childrenOfSupported(records, supported);
+  for (const m of records) {
+    const key = refKey(m.repository, m.digest);
+    if (protectedChildren.has(m.digest) && !targets.has(key)) {
+      targets.set(key, { repository: m.repository, digest: m.digest, why: 'child-of-supported-index' });
+    }
+  }
+
+  const findings: Finding[] = [];
+  await forEachLimited([...targets.values()], options.concurrency, async (t) => {
+    const referrers = await registry.listReferrers(t.repository, t.digest, LIFECYCLE_ARTIFACT_TYPE);
+    const marks = referrers.map(lifecycleMarkOf).filter((m): m is LifecycleMark => !!m);
+    if (marks.length > 0) findings.push({ ...t, marks });
+  });
+  findings.sort((a, b) => refKey(a.repository, a.digest).localeCompare(refKey(b.repository, b.digest)));
+  for (const f of findings) {
+    logger.error(`${f.repository}@${f.digest} is ${f.why === 'supported' ? 'supported' : 'a child of a supported index'} but marked end-of-life (${f.marks.map((m) => m.date ?? 'no date').join(', ')})`);
+  }
+
+  let repaired = 0;
+  if (options.repair) {
+    for (const f of findings) {
+      for (const mark of f.marks) {
+        await registry.deleteReferrer(f.repository, f.digest, mark.digest);
+        repaired++;
+        logger.info(`removed lifecycle mark ${mark.digest} from ${f.repository}@${f.digest}`);
+      }
+    }
+  }
+  return { checked: targets.size, findings, repaired };
+}

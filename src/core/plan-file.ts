@@ -1,0 +1,99 @@
+import { parseEolDate, readAnnotationDate } from './date.js';
+import { assertDigest, parseImageRef } from './digest.js';
+import { InputError } from './errors.js';
+import type { Plan, PlanEntry } from './planner.js';
+
+export const PLAN_FILE_VERSION = 1;
+
+export interface PlanFileContext {
+  registry: string;
+  dryRun: boolean;
+}
+
+/** The plan file (DESIGN §5): the EOL date, the image-info fingerprint, and per digest why. */
+export function serializePlan(plan: Plan, context: PlanFileContext): string {
+  const entry = (e: PlanEntry) => ({
+    repository: e.repository,
+    digest: e.digest,
+    mediaType: e.mediaType,
+    tags: e.tags,
+    created: e.created ?? null,
+    reason: e.reason,
+    ...(e.existing ? { existing: e.existing } : {}),
+  });
+  const doc = {
+    tool: 'eol-gate',
+    version: PLAN_FILE_VERSION,
+    registry: context.registry,
+    dryRun: context.dryRun,
+    eolDate: plan.eolDate,
+    imageInfoFingerprint: plan.fingerprint,
+    plannedAt: plan.plannedAt,
+    minAgeSeconds: plan.minAgeMs / 1000,
+    counts: {
+      candidates: plan.annotate.length,
+      alreadyAnnotated: plan.alreadyAnnotated.length,
+      skippedTooYoung: plan.tooYoung.length,
+    },
+    excluded: plan.excluded,
+    digests: plan.annotate.map(entry),
+    alreadyAnnotated: plan.alreadyAnnotated.map(entry),
+    tooYoung: plan.tooYoung.map(entry),
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+/** One digest a plan asks to annotate. */
+export interface PlannedDigest {
+  repository: string;
+  digest: string;
+  eolDate: string;
+}
+
+/**
+ * Reads an eol-gate plan file or dotnet ImageBuilder's EOL data file
+ * (`{ EolDate?, EolDigests: [{ Digest: "host/repo@sha256:…", Tag?, EolDate? }] }`).
+ */
+export function parsePlanFile(text: string, source: string, defaultEolDate: string): PlannedDigest[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    throw new InputError(`${source}: not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new InputError(`${source}: $: expected an object`);
+  }
+  const root = doc as Record<string, unknown>;
+  if (Array.isArray(root.EolDigests)) return parseImageBuilder(root, source, defaultEolDate);
+  if (root.tool === 'eol-gate' && Array.isArray(root.digests)) {
+    const date = dateAt(root.eolDate, `${source}: eolDate`) ?? defaultEolDate;
+    return root.digests.map((value, i) => {
+      const path = `${source}: digests[${i}]`;
+      const e = (value ?? {}) as Record<string, unknown>;
+      if (typeof e.repository !== 'string' || !e.repository) {
+        throw new InputError(`${path}.repository: expected a repository name`);
+      }
+      return { repository: e.repository, digest: assertDigest(e.digest, `${path}.digest`), eolDate: date };
+    });
+  }
+  throw new InputError(`${source}: neither an eol-gate plan (tool, digests[]) nor an ImageBuilder EOL file (EolDigests[])`);
+}
+
+function parseImageBuilder(root: Record<string, unknown>, source: string, defaultEolDate: string): PlannedDigest[] {
+  const top = dateAt(root.EolDate, `${source}: EolDate`) ?? defaultEolDate;
+  return (root.EolDigests as unknown[]).map((value, i) => {
+    const path = `${source}: EolDigests[${i}]`;
+    const e = (value ?? {}) as Record<string, unknown>;
+    const ref = parseImageRef(e.Digest, `${path}.Digest`);
+    return { repository: ref.repository, digest: ref.digest, eolDate: dateAt(e.EolDate, `${path}.EolDate`) ?? top };
+  });
+}
+
+/** ImageBuilder writes full timestamps; we annotate with the calendar date. */
+function dateAt(value: unknown, where: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  const date = typeof value === 'string' ? readAnnotationDate(value) : undefined;
+  if (!date) throw new InputError(`${where}: expected a date, got ${JSON.stringify(value)}`);
+  return parseEolDate(date, where);
+}

@@ -1,0 +1,72 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { InputError } from '../../core/errors.js';
+import { COMMANDS, INPUTS, kebab, type CommandName } from '../inputs.js';
+
+export interface CliArgs {
+  command: CommandName | undefined;
+  values: Map<string, string>;
+  json: boolean;
+  help: boolean;
+}
+
+/** Flags are the inputs in kebab-case (`imageInfo` → `--image-info`); repeatable ones collect. */
+export function parseCli(argv: string[]): CliArgs {
+  const options: NonNullable<ParseArgsConfig['options']> = {
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const input of INPUTS) {
+    if (input.name === 'command') continue;
+    options[kebab(input.name)] = {
+      type: input.kind === 'boolean' ? 'boolean' : 'string',
+      multiple: input.repeatable ?? false,
+    };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new InputError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const [command, ...extra] = parsed.positionals;
+  if (command !== undefined && !(COMMANDS as readonly string[]).includes(command)) {
+    throw new InputError(`unknown command ${JSON.stringify(command)} (commands: ${COMMANDS.join(', ')})`);
+  }
+  if (extra.length > 0) throw new InputError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  const values = new Map<string, string>();
+  if (command) values.set('command', command);
+  for (const input of INPUTS) {
+    const value = (parsed.values as Record<string, unknown>)[kebab(input.name)];
+    if (value === undefined) continue;
+    values.set(input.name, Array.isArray(value) ? value.join('\n') : String(value));
+  }
+  return { command: command as CommandName | undefined, values, json: !!parsed.values.json, help: !!parsed.values.help };
+}
+
+export function helpText(command: CommandName | undefined): string {
+  if (!command) {
+    return [
+      'eol-gate: marks container images end-of-life without ever marking a supported one.',
+      '',
+      'Usage: eol-gate <command> [flags]',
+      '',
+      'Commands:',
+      '  annotate            mark what the image-info no longer references (waits for other pipelines)',
+      '  signal              record this run\'s state: --state publishing | image-info-updated',
+      '  verify              check that no supported digest is marked; --repair removes such marks',
+      '  unannotate          remove lifecycle marks from --digest <repo>@sha256:…',
+      '  publish-image-info  merge this run\'s image-info into the shared one without lost updates',
+      '',
+      'Run `eol-gate <command> --help` for its flags. Exit codes: 0 ok, 1 failure or findings, 2 bad input.',
+      '',
+    ].join('\n');
+  }
+  const lines = [`Usage: eol-gate ${command} [flags]`, ''];
+  for (const input of INPUTS) {
+    if (input.name === 'command' || (input.commands && !input.commands.includes(command))) continue;
+    const flag = `--${kebab(input.name)}${input.kind === 'boolean' ? '' : ' <value>'}${input.repeatable ? ' …' : ''}`;
+    lines.push(`  ${flag.padEnd(28)} ${input.description}${input.default ? ` (default: ${input.default})` : ''}`);
+  }
+  lines.push(`  ${'--json'.padEnd(28)} Print one JSON result object on stdout.`, `  ${'-h, --help'.padEnd(28)} Show this help.`, '');
+  return lines.join('\n');
+}

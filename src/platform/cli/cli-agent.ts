@@ -1,0 +1,62 @@
+import { tmpdir } from 'node:os';
+import type { Logger } from '../../core/ports.js';
+import type { BuildAgent } from '../agent.js';
+import { kebab } from '../inputs.js';
+
+/** Console logger: log lines on stderr so stdout carries only the summary or `--json`. */
+export function consoleLogger(write: (line: string) => void, verbose: boolean, secrets: Set<string>): Logger {
+  const mask = (text: string) => [...secrets].reduce((t, s) => (s ? t.split(s).join('***') : t), text);
+  return {
+    info: (m) => write(mask(m)),
+    warning: (m) => write(mask(`warning: ${m}`)),
+    error: (m) => write(mask(`error: ${m}`)),
+    debug: (m) => (verbose ? write(mask(`debug: ${m}`)) : undefined),
+    group: async (title, fn) => {
+      write(mask(`== ${title}`));
+      return fn();
+    },
+  };
+}
+
+export class CliAgent implements BuildAgent {
+  readonly platform = 'cli' as const;
+  readonly outputs = new Map<string, string>();
+  readonly summaries: string[] = [];
+  readonly secrets = new Set<string>();
+  readonly logger: Logger;
+  readonly tempDir: string;
+
+  constructor(
+    private readonly values: Map<string, string>,
+    readonly env: Record<string, string | undefined>,
+    writeLog: (line: string) => void,
+  ) {
+    this.logger = consoleLogger(writeLog, env.EOL_GATE_DEBUG === '1', this.secrets);
+    this.tempDir = env.RUNNER_TEMP || env.AGENT_TEMPDIRECTORY || tmpdir();
+  }
+
+  input(name: string): string {
+    if (name === 'password' && !this.values.has(name)) return this.env.EOL_GATE_PASSWORD ?? '';
+    return this.values.get(name) ?? '';
+  }
+
+  label(name: string): string {
+    return `--${kebab(name)}`;
+  }
+
+  setSecret(value: string): void {
+    this.secrets.add(value);
+  }
+
+  setOutput(name: string, value: string): void {
+    this.outputs.set(name, value);
+  }
+
+  async summary(markdown: string): Promise<void> {
+    this.summaries.push(markdown);
+  }
+
+  platformToken(): string | undefined {
+    return undefined;
+  }
+}

@@ -1,0 +1,34 @@
+import { InputError } from '../../core/errors.js';
+import { runJob } from '../job.js';
+import { helpText, parseCli } from './args.js';
+import { CliAgent } from './cli-agent.js';
+
+/** The CLI host: parse flags, run the job, print the summary or `--json`, set the exit code. */
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  let args;
+  try {
+    args = parseCli(argv);
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message}\n${e instanceof InputError ? 'Run `eol-gate --help` for usage.\n' : ''}`);
+    return 2;
+  }
+  if (args.help || !args.command) {
+    process.stdout.write(helpText(args.command));
+    return args.help ? 0 : 2;
+  }
+  const agent = new CliAgent(args.values, env, (line) => process.stderr.write(`${line}\n`));
+  const { exitCode, result } = await runJob(agent);
+  if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else for (const summary of agent.summaries) process.stdout.write(summary);
+  return exitCode;
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

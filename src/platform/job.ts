@@ -1,0 +1,134 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { annotate } from '../commands/annotate.js';
+import { signal } from '../commands/signal.js';
+import { unannotate } from '../commands/unannotate.js';
+import { verify } from '../commands/verify.js';
+import { InputError, RuntimeError } from '../core/errors.js';
+import { parsePlanFile, serializePlan } from '../core/plan-file.js';
+import type { Clock } from '../core/ports.js';
+import type { BuildAgent } from './agent.js';
+import { readOptions, type JobOptions } from './options.js';
+import { annotateSummary, verifySummary } from './summary.js';
+import { createRegistry, createSources, createStore } from './wiring.js';
+
+export const systemClock: Clock = {
+  now: () => new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random,
+};
+
+export interface JobResult {
+  /** 0 success, 1 runtime failure or verify findings, 2 bad input. */
+  exitCode: 0 | 1 | 2;
+  /** One JSON-able object describing the outcome (printed by `--json`). */
+  result: Record<string, unknown>;
+}
+
+/** Runs the selected command for any host. Never throws: failures become exit codes. */
+export async function runJob(agent: BuildAgent, clock: Clock = systemClock): Promise<JobResult> {
+  try {
+    const options = readOptions(agent, clock.now());
+    return await dispatch(options, agent, clock);
+  } catch (e) {
+    const error = e as Error;
+    agent.logger.error(error.message);
+    if (!(e instanceof InputError) && !(e instanceof RuntimeError)) agent.logger.debug(error.stack ?? '');
+    return { exitCode: e instanceof InputError ? 2 : 1, result: { error: error.message, kind: e instanceof InputError ? 'input' : 'runtime' } };
+  }
+}
+
+async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise<JobResult> {
+  const logger = agent.logger;
+  switch (o.command) {
+    case 'signal': {
+      await signal({ group: o.group, state: o.state! }, { store: createStore(o, agent, logger), logger });
+      return { exitCode: 0, result: { command: 'signal', group: o.group, state: o.state } };
+    }
+    case 'annotate':
+      return runAnnotate(o, agent, clock);
+    case 'verify': {
+      const registry = createRegistry(o, agent);
+      const sources = createSources(o, agent);
+      const result = await verify(
+        { repoPrefix: o.repoPrefix, repositories: o.repositories, concurrency: o.concurrency, repair: o.repair },
+        { registry, sources, logger },
+      );
+      await agent.summary(verifySummary(result, registry.displayName));
+      const clean = result.findings.length === 0 || result.repaired > 0;
+      if (!clean) logger.error(`${result.findings.length} supported digest(s) are marked end-of-life; run verify with repair to remove the marks`);
+      else logger.info(result.findings.length === 0 ? `verify: ${result.checked} supported digest(s), no lifecycle mark` : `verify: repaired ${result.repaired} mark(s)`);
+      return { exitCode: clean ? 0 : 1, result: { command: 'verify', ...result } };
+    }
+    case 'unannotate': {
+      const result = await unannotate({ digests: o.digests }, { registry: createRegistry(o, agent), logger });
+      return { exitCode: 0, result: { command: 'unannotate', ...result } };
+    }
+    default:
+      throw new InputError(`${agent.label('command')}: ${o.command} is not available in this build`);
+  }
+}
+
+async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Promise<JobResult> {
+  const logger = agent.logger;
+  // Everything is read and checked before the first write.
+  const fromPlan = o.fromPlan ? parsePlanFile(await readInput(o.fromPlan, agent.label('fromPlan')), o.fromPlan, o.eolDate) : undefined;
+  const registry = createRegistry(o, agent);
+  const sources = createSources(o, agent);
+  const store = createStore(o, agent, logger);
+  const planFile = o.planFile || join(agent.tempDir, `eol-gate-plan-${clock.now().getTime()}.json`);
+
+  const result = await annotate(
+    {
+      repoPrefix: o.repoPrefix,
+      repositories: o.repositories,
+      eolDate: o.eolDate,
+      minAgeMs: o.minAgeMs,
+      concurrency: o.concurrency,
+      dryRun: o.dryRun,
+      fromPlan,
+      group: o.group,
+      timeoutMs: o.timeoutMs,
+      pollIntervalMs: o.pollIntervalMs,
+      onTimeout: o.onTimeout,
+    },
+    { registry, store, sources, clock, logger },
+  );
+  if (result.plan) {
+    await mkdir(dirname(planFile), { recursive: true });
+    await writeFile(planFile, serializePlan(result.plan, { registry: registry.displayName, dryRun: o.dryRun }));
+    logger.info(`plan written to ${planFile}`);
+  }
+  const c = result.counts;
+  const outputs: Record<string, string> = {
+    annotated: String(c.annotated),
+    alreadyAnnotated: String(c.alreadyAnnotated),
+    skippedTooYoung: String(c.skippedTooYoung),
+    candidates: String(c.candidates),
+    waitedSeconds: String(Math.round(result.waitedMs / 1000)),
+    planFile: result.plan ? planFile : '',
+  };
+  for (const [name, value] of Object.entries(outputs)) agent.setOutput(name, value);
+  await agent.summary(annotateSummary(result, registry.displayName, result.plan ? planFile : undefined));
+  return {
+    exitCode: 0,
+    result: {
+      command: 'annotate',
+      outcome: result.outcome,
+      counts: c,
+      waitedSeconds: Math.round(result.waitedMs / 1000),
+      waitedFor: result.waitedFor,
+      restarts: result.restarts,
+      planFile: result.plan ? planFile : null,
+      excluded: result.plan?.excluded,
+    },
+  };
+}
+
+async function readInput(path: string, label: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new InputError(`${label}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}

@@ -1,0 +1,46 @@
+import type { AnnotateResult } from '../commands/annotate.js';
+import { describeRun } from '../commands/annotate.js';
+import type { VerifyResult } from '../commands/verify.js';
+import { formatDuration } from '../core/duration.js';
+import { EXCLUSION_REASONS } from '../core/planner.js';
+
+/** Markdown for the GitHub step summary and the Azure Pipelines summary tab. */
+export function annotateSummary(result: AnnotateResult, registry: string, planFile: string | undefined): string {
+  const c = result.counts;
+  const lines = [
+    `## eol-gate annotate: ${registry}`,
+    '',
+    result.outcome === 'dry-run' ? '**Dry run: nothing was written.**\n' : '',
+    result.outcome === 'timed-out' ? '**Timed out waiting for other runs: nothing was annotated.**\n' : '',
+    '| | count |',
+    '|---|---:|',
+    `| annotated end-of-life | ${c.annotated} |`,
+    `| planned (candidates) | ${c.candidates} |`,
+    `| already annotated | ${c.alreadyAnnotated} |`,
+    `| younger than minAge | ${c.skippedTooYoung} |`,
+  ];
+  if (result.plan) {
+    lines.push('', '| excluded because | count |', '|---|---:|');
+    for (const reason of EXCLUSION_REASONS) lines.push(`| ${reason} | ${result.plan.excluded[reason]} |`);
+    lines.push('', `EOL date: \`${result.plan.eolDate}\` · image-info fingerprint: \`${result.plan.fingerprint}\``);
+  }
+  lines.push('', `Waited ${formatDuration(result.waitedMs)} for ${result.waitedFor.length} run(s); validation restarts: ${result.restarts}.`);
+  for (const run of result.waitedFor) lines.push(`- ${describeRun(run)}`);
+  if (planFile) lines.push('', `Plan file: \`${planFile}\``);
+  return `${lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n')}\n`;
+}
+
+export function verifySummary(result: VerifyResult, registry: string): string {
+  const lines = [
+    `## eol-gate verify: ${registry}`,
+    '',
+    `Checked ${result.checked} supported digest(s): ${result.findings.length} carry a lifecycle mark${result.repaired ? `, ${result.repaired} mark(s) removed` : ''}.`,
+  ];
+  if (result.findings.length > 0) {
+    lines.push('', '| digest | why protected | marks |', '|---|---|---|');
+    for (const f of result.findings) {
+      lines.push(`| \`${f.repository}@${f.digest}\` | ${f.why} | ${f.marks.map((m) => m.date ?? 'no date').join(', ')} |`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,47 @@
+import type { CoordinationStore } from '../coordination/port.js';
+import { InputError } from '../core/errors.js';
+import type { Logger } from '../core/ports.js';
+import { FileSource } from '../imageinfo/file-source.js';
+import type { ImageInfoSource } from '../imageinfo/source.js';
+import { UrlSource } from '../imageinfo/url-source.js';
+import { OciRegistry } from '../registry/oci/index.js';
+import type { Registry } from '../registry/port.js';
+import type { BuildAgent } from './agent.js';
+import type { JobOptions } from './options.js';
+
+/** Adapters chosen from inputs and environment: the only place that knows them all. */
+export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
+  const url = /^[a-z]+:\/\//i.test(o.registry) ? o.registry : `https://${o.registry}`;
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    throw new InputError(`${agent.label('registry')}: not a registry host or URL: ${JSON.stringify(o.registry)}`);
+  }
+  const acr = o.registryType === 'acr' || (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(host));
+  if (acr) throw new InputError(`${agent.label('registry')}: Azure Container Registry support is not available in this build`);
+  return new OciRegistry({
+    url,
+    username: o.username || undefined,
+    password: o.password || undefined,
+    concurrency: o.concurrency,
+    logger: agent.logger,
+  });
+}
+
+export function createSources(o: JobOptions, agent: BuildAgent): ImageInfoSource[] {
+  return o.imageInfo.map((spec) => (/^https?:\/\//i.test(spec) ? new UrlSource(spec) : new FileSource(spec)));
+}
+
+export function createStore(o: JobOptions, _agent: BuildAgent, logger: Logger): CoordinationStore {
+  if (o.coordinator !== 'none' && o.coordinator !== 'auto') {
+    throw new InputError(`coordinator ${o.coordinator} is not available in this build`);
+  }
+  if (o.command === 'annotate') logger.warning('coordinator: none: concurrent pipelines are not coordinated');
+  return {
+    kind: 'none',
+    signal: async () => {},
+    listRuns: async () => [],
+    cleanup: async () => {},
+  };
+}

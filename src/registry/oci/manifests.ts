@@ -1,0 +1,131 @@
+import { RuntimeError } from '../../core/errors.js';
+import { MANIFEST_MEDIA_TYPES, type Descriptor } from '../../core/oci.js';
+import { sha256Digest } from '../../util/hash.js';
+import { httpError, type OciClient } from './client.js';
+
+export const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(', ');
+
+export interface FetchedManifest {
+  bytes: Uint8Array;
+  mediaType: string;
+  digest: string;
+}
+
+/** The fields of a manifest or index that the inventory and referrers code read. */
+export interface ManifestJson {
+  mediaType?: string;
+  artifactType?: string;
+  config?: { mediaType?: string; digest?: string };
+  layers?: { digest?: string }[];
+  subject?: { digest?: string };
+  manifests?: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+export function manifestPath(repo: string, reference: string): string {
+  return `/v2/${repo}/manifests/${reference}`;
+}
+
+export function blobPath(repo: string, digest: string): string {
+  return `/v2/${repo}/blobs/${digest}`;
+}
+
+export function parseManifest(bytes: Uint8Array, where: string): ManifestJson {
+  try {
+    const json = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    if (json && typeof json === 'object' && !Array.isArray(json)) return json as ManifestJson;
+  } catch {
+    // fall through
+  }
+  throw new RuntimeError(`${where}: the registry returned a manifest that is not a JSON object`);
+}
+
+/** GET a manifest by tag or digest; undefined only on a 404. */
+export async function getManifest(client: OciClient, repo: string, reference: string): Promise<FetchedManifest | undefined> {
+  const path = manifestPath(repo, reference);
+  const res = await client.request(path, { headers: { Accept: ACCEPT_MANIFESTS } });
+  if (res.status === 404) {
+    await res.body?.cancel().catch(() => {});
+    return undefined;
+  }
+  if (!res.ok) throw await httpError(res, 'GET', client.url(path));
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  // The digest is computed from the bytes, never trusted from a header: it is what we annotate.
+  const digest = sha256Digest(bytes);
+  if (reference.startsWith('sha256:') && digest !== reference) {
+    throw new RuntimeError(`${client.host}: manifest ${repo}@${reference} has digest ${digest}`);
+  }
+  const bodyType = parseManifest(bytes, `${repo}:${reference}`).mediaType;
+  const mediaType = bodyType ?? res.headers.get('content-type')?.split(';')[0].trim() ?? '';
+  return { bytes, mediaType, digest };
+}
+
+export async function putManifest(
+  client: OciClient,
+  repo: string,
+  reference: string,
+  bytes: Uint8Array,
+  mediaType: string,
+): Promise<{ digest: string; subjectHeader: boolean }> {
+  const digest = sha256Digest(bytes);
+  const res = await client.expect(manifestPath(repo, reference), [200, 201, 202], {
+    method: 'PUT',
+    headers: { 'Content-Type': mediaType },
+    body: bytes,
+  });
+  await res.body?.cancel().catch(() => {});
+  const returned = res.headers.get('docker-content-digest');
+  if (returned && returned !== digest) {
+    throw new RuntimeError(`${client.host}: pushed ${repo} manifest ${digest} but the registry stored ${returned}`);
+  }
+  return { digest, subjectHeader: res.headers.has('oci-subject') };
+}
+
+/** DELETE a manifest by digest; true when deleted, false when it was already absent. */
+export async function deleteManifest(client: OciClient, repo: string, digest: string): Promise<boolean> {
+  const res = await client.expect(manifestPath(repo, digest), [200, 202, 204, 404], { method: 'DELETE' });
+  await res.body?.cancel().catch(() => {});
+  return res.status !== 404;
+}
+
+export async function blobExists(client: OciClient, repo: string, digest: string): Promise<boolean> {
+  const res = await client.expect(blobPath(repo, digest), [200, 404], { method: 'HEAD' });
+  await res.body?.cancel().catch(() => {});
+  return res.status === 200;
+}
+
+/** Uploads a blob (POST then PUT `?digest=`) unless the repository already holds it. */
+export async function putBlob(client: OciClient, repo: string, bytes: Uint8Array): Promise<string> {
+  const digest = sha256Digest(bytes);
+  if (await blobExists(client, repo, digest)) return digest;
+  const start = await client.expect(`/v2/${repo}/blobs/uploads/`, [202], { method: 'POST' });
+  await start.body?.cancel().catch(() => {});
+  const location = start.headers.get('location');
+  if (!location) throw new RuntimeError(`${client.host}: blob upload for ${repo} answered without a Location`);
+  // Location may be relative or absolute and may already carry a query (upload state).
+  const target = new URL(location, client.base);
+  target.searchParams.set('digest', digest);
+  const done = await client.expect(target.toString(), [201, 204], {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/octet-stream' },
+    body: bytes,
+  });
+  await done.body?.cancel().catch(() => {});
+  return digest;
+}
+
+/** Descriptor from a HEAD; falls back to GET when the registry omits the size or digest. */
+export async function describeManifest(client: OciClient, repo: string, digest: string): Promise<Descriptor | undefined> {
+  const path = manifestPath(repo, digest);
+  const res = await client.expect(path, [200, 404], { method: 'HEAD', headers: { Accept: ACCEPT_MANIFESTS } });
+  await res.body?.cancel().catch(() => {});
+  if (res.status === 404) return undefined;
+  const size = Number(res.headers.get('content-length'));
+  const returned = res.headers.get('docker-content-digest');
+  const mediaType = res.headers.get('content-type')?.split(';')[0].trim();
+  if (returned === digest && Number.isInteger(size) && size > 0 && mediaType && mediaType !== 'application/json') {
+    return { mediaType, digest, size };
+  }
+  const m = await getManifest(client, repo, digest);
+  return m && { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
+}

@@ -1,0 +1,161 @@
+import { fallbackTag, isDigest } from '../../core/digest.js';
+import { RuntimeError } from '../../core/errors.js';
+import { EMPTY_BLOB, EMPTY_DESCRIPTOR } from '../../core/lifecycle.js';
+import { MediaType, type Descriptor } from '../../core/oci.js';
+import type { ReferrerManifest } from '../port.js';
+import { sha256Digest } from '../../util/hash.js';
+import { errorCode, httpError, nextLink, type OciClient } from './client.js';
+import {
+  blobExists,
+  deleteManifest,
+  getManifest,
+  parseManifest,
+  putBlob,
+  putManifest,
+  type ManifestJson,
+} from './manifests.js';
+
+/** Read-modify-write attempts on a fallback index before giving up (see `updateFallback`). */
+const FALLBACK_WRITE_ATTEMPTS = 4;
+
+/**
+ * Referrers of one registry: the OCI 1.1 referrers API where it exists, else the `sha256-<hex>`
+ * tag fallback. Whether the API exists is learnt once per registry.
+ */
+export class Referrers {
+  /** undefined until a referrers request or a push told us. */
+  private api?: boolean;
+
+  constructor(private readonly client: OciClient) {}
+
+  async list(repo: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
+    if (this.api !== false) {
+      const viaApi = await this.listViaApi(repo, subject, artifactType);
+      if (viaApi) return viaApi;
+    }
+    return this.listViaFallback(repo, subject, artifactType);
+  }
+
+  /** undefined when the registry has no referrers API (it answered 404). */
+  private async listViaApi(repo: string, subject: string, artifactType?: string): Promise<Descriptor[] | undefined> {
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    const seen = new Set<string>();
+    const out: Descriptor[] = [];
+    for (let next: string | undefined = this.client.url(`/v2/${repo}/referrers/${subject}${query}`); next && !seen.has(next); ) {
+      seen.add(next);
+      const res = await this.client.request(next, { headers: { Accept: MediaType.ociIndex } });
+      if (res.status === 404) {
+        // A registry with the API never answers 404 for an existing repository (spec 1.1), but
+        // it may for a missing one: that is "no referrers", not "no API".
+        const code = await errorCode(res);
+        if (code === 'NAME_UNKNOWN') return [];
+        this.api = false;
+        return undefined;
+      }
+      if (!res.ok) throw await httpError(res, 'GET', next);
+      this.api = true;
+      const index = parseManifest(new Uint8Array(await res.arrayBuffer()), `${repo} referrers of ${subject}`);
+      // Filter ourselves unless the registry says it applied the artifactType filter.
+      const applied = (res.headers.get('oci-filters-applied') ?? '').split(',').map((s) => s.trim());
+      const filterHere = artifactType !== undefined && !applied.includes('artifactType');
+      for (const d of index.manifests ?? []) {
+        if (d && isDigest(d.digest) && (!filterHere || d.artifactType === artifactType)) out.push(d);
+      }
+      const link = nextLink(res.headers.get('link'));
+      next = link ? new URL(link, next).toString() : undefined;
+    }
+    return out;
+  }
+
+  private async listViaFallback(repo: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
+    const index = await getManifest(this.client, repo, fallbackTag(subject));
+    if (!index) return [];
+    const json = parseManifest(index.bytes, `${repo}:${fallbackTag(subject)}`);
+    return (json.manifests ?? []).filter(
+      (d) => d && isDigest(d.digest) && (artifactType === undefined || d.artifactType === artifactType),
+    );
+  }
+
+  async push(repo: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void> {
+    if (sha256Digest(manifest.bytes) !== manifest.digest) {
+      throw new RuntimeError(`referrer manifest for ${repo}@${subject.digest}: bytes do not match ${manifest.digest}`);
+    }
+    await this.ensureBlobs(repo, parseManifest(manifest.bytes, `referrer ${manifest.digest}`));
+    const { subjectHeader } = await putManifest(this.client, repo, manifest.digest, manifest.bytes, manifest.mediaType);
+    // `OCI-Subject` in the answer means the registry indexed the referrer itself (spec 1.1).
+    if (subjectHeader) {
+      this.api = true;
+      return;
+    }
+    const entry: Descriptor = {
+      mediaType: manifest.mediaType,
+      digest: manifest.digest,
+      size: manifest.bytes.length,
+      artifactType: manifest.artifactType,
+      ...(Object.keys(manifest.annotations).length ? { annotations: manifest.annotations } : {}),
+    };
+    await this.updateFallback(repo, subject.digest, (list) =>
+      list.some((d) => d.digest === entry.digest) ? undefined : [...list, entry],
+    );
+  }
+
+  async delete(repo: string, subject: string, referrer: string): Promise<void> {
+    // Index entry first: if the manifest DELETE then fails, a re-run deletes it; the other
+    // order could leave an entry that makes a deleted referrer look present.
+    await this.updateFallback(repo, subject, (list) =>
+      list.some((d) => d.digest === referrer) ? list.filter((d) => d.digest !== referrer) : undefined,
+    );
+    await deleteManifest(this.client, repo, referrer);
+  }
+
+  /** The config and layer blobs must exist before the manifest PUT; we can create only `{}`. */
+  private async ensureBlobs(repo: string, json: ManifestJson): Promise<void> {
+    const digests = new Set([json.config?.digest, ...(json.layers ?? []).map((l) => l?.digest)].filter(isDigest));
+    for (const digest of digests) {
+      if (digest === EMPTY_DESCRIPTOR.digest) {
+        await putBlob(this.client, repo, EMPTY_BLOB);
+      } else if (!(await blobExists(this.client, repo, digest))) {
+        throw new RuntimeError(`${this.client.host}: blob ${digest} of a referrer in ${repo} does not exist`);
+      }
+    }
+  }
+
+  /**
+   * Read-modify-write of the fallback index `sha256-<hex>`. `change` returns the new list, or
+   * undefined for "nothing to do". Distribution has no conditional PUT, so a concurrent writer
+   * can overwrite our update; we read back and redo it until our change holds. (A write lost
+   * after our read-back heals on the next run: the referrer manifest itself is deterministic.)
+   */
+  private async updateFallback(
+    repo: string,
+    subject: string,
+    change: (list: Descriptor[]) => Descriptor[] | undefined,
+  ): Promise<void> {
+    const tag = fallbackTag(subject);
+    for (let attempt = 0; attempt < FALLBACK_WRITE_ATTEMPTS; attempt++) {
+      const current = await getManifest(this.client, repo, tag);
+      const json: ManifestJson = current ? parseManifest(current.bytes, `${repo}:${tag}`) : {};
+      const list = dedupe((json.manifests ?? []).filter((d) => d && isDigest(d.digest)));
+      const updated = change(list);
+      if (!updated) return;
+      if (updated.length === 0) {
+        if (current) await deleteManifest(this.client, repo, current.digest);
+      } else {
+        const index = {
+          ...json,
+          schemaVersion: 2,
+          mediaType: MediaType.ociIndex,
+          manifests: updated,
+        };
+        const bytes = new TextEncoder().encode(JSON.stringify(index));
+        await putManifest(this.client, repo, tag, bytes, MediaType.ociIndex);
+      }
+    }
+    throw new RuntimeError(`${this.client.host}: fallback index ${repo}:${tag} kept changing under concurrent writers`);
+  }
+}
+
+function dedupe(list: Descriptor[]): Descriptor[] {
+  const seen = new Set<string>();
+  return list.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
+}
