@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { refKey } from '../../src/core/digest.js';
+import { parseImageInfo } from '../../src/core/image-info.js';
+import { MediaType, type LifecycleMark, type ManifestRecord } from '../../src/core/oci.js';
+import { buildPlan, classify, type ExclusionReason } from '../../src/core/planner.js';
+import { supportedSet } from '../../src/core/supported.js';
+import { fakeDigest } from '../support/data.js';
+
+const D = {
+  supported: fakeDigest('supported'),
+  orphan: fakeDigest('orphan'),
+  supportedIndex: fakeDigest('supIdx'),
+  childA: fakeDigest('childA'),
+  shared: fakeDigest('shared'),
+  orphanIndex: fakeDigest('orphIdx'),
+  orphanChild: fakeDigest('orphChild'),
+  nested: fakeDigest('nested'),
+  nestedChild: fakeDigest('nestChild'),
+  sig: fakeDigest('sig'),
+  notation: fakeDigest('notation'),
+  fallbackIndex: fakeDigest('fbIndex'),
+  fallbackListed: fakeDigest('fbListed'),
+  syndicated: fakeDigest('syndic'),
+  young: fakeDigest('young'),
+  annotated: fakeDigest('annotated'),
+  unknownAge: fakeDigest('unknown'),
+};
+
+const imageInfo = parseImageInfo(
+  JSON.stringify({
+    schemaVersion: '2.0',
+    repos: [
+      {
+        repo: 'dotnet/app',
+        images: [
+          { platforms: [{ digest: `mcr.microsoft.com/dotnet/app@${D.supported}`, syndicatedDigests: [`mcr.microsoft.com/dotnet/copy@${D.syndicated}`] }] },
+          { manifest: { digest: `mcr.microsoft.com/dotnet/app@${D.supportedIndex}` }, platforms: [] },
+        ],
+      },
+    ],
+  }),
+  'image-info.json',
+);
+const supported = supportedSet([imageInfo], 'public');
+
+const rec = (digest: string, extra: Partial<ManifestRecord> = {}): ManifestRecord => ({
+  repository: 'public/dotnet/app',
+  digest,
+  mediaType: MediaType.ociManifest,
+  size: 100,
+  tags: [],
+  created: '2020-01-01T00:00:00Z',
+  ...extra,
+});
+const index = (digest: string, children: string[], tags: string[] = []) =>
+  rec(digest, { mediaType: MediaType.ociIndex, children, tags });
+
+const inventory: ManifestRecord[] = [
+  rec(D.supported, { tags: ['latest'] }),
+  rec(D.orphan, { tags: ['old'] }),
+  index(D.supportedIndex, [D.childA, D.shared, D.nested], ['multi']),
+  rec(D.childA),
+  rec(D.shared),
+  index(D.nested, [D.nestedChild]),
+  rec(D.nestedChild),
+  index(D.orphanIndex, [D.shared, D.orphanChild], ['old-multi']),
+  rec(D.orphanChild),
+  rec(D.sig, { tags: [`${D.supported.replace(':', '-')}.sig`] }),
+  rec(D.notation, { subject: D.supported, artifactType: 'application/vnd.cncf.notary.signature' }),
+  index(D.fallbackIndex, [D.fallbackListed], [D.orphan.replace(':', '-')]),
+  rec(D.fallbackListed),
+  rec(D.syndicated, { repository: 'public/dotnet/copy' }),
+  rec(D.young, { created: '2026-11-22T11:30:00Z' }),
+  rec(D.annotated),
+  rec(D.unknownAge, { created: undefined }),
+];
+
+describe('classify (invariants 1 and 3)', () => {
+  const result = classify(inventory, supported);
+  const candidates = new Set(result.candidates.map((c) => c.digest));
+
+  it.each<[keyof typeof D, ExclusionReason | 'candidate']>([
+    ['supported', 'supported'],
+    ['supportedIndex', 'supported'],
+    ['syndicated', 'supported'],
+    ['childA', 'child-of-supported-index'],
+    ['shared', 'child-of-supported-index'],
+    ['nested', 'child-of-supported-index'],
+    ['nestedChild', 'child-of-supported-index'],
+    ['notation', 'referrer-artifact'],
+    ['fallbackListed', 'referrer-artifact'],
+    ['fallbackIndex', 'fallback-index-tag'],
+    ['sig', 'cosign-tag'],
+    ['orphan', 'candidate'],
+    ['orphanIndex', 'candidate'],
+    ['orphanChild', 'candidate'],
+    ['young', 'candidate'],
+    ['annotated', 'candidate'],
+    ['unknownAge', 'candidate'],
+  ])('%s → %s', (name, expected) => {
+    expect(candidates.has(D[name])).toBe(expected === 'candidate');
+  });
+
+  it('counts exclusions by reason', () => {
+    expect(result.excluded).toMatchObject({
+      supported: 3,
+      'child-of-supported-index': 4,
+      'referrer-artifact': 2,
+      'fallback-index-tag': 1,
+      'cosign-tag': 1,
+    });
+  });
+
+  it('says why a child of an orphaned index is a candidate', () => {
+    const child = result.candidates.find((c) => c.digest === D.orphanChild);
+    expect(child?.reason).toBe(`child of unsupported index ${D.orphanIndex}`);
+  });
+
+  it('protects a digest supported under another repository name', () => {
+    const elsewhere = classify([rec(D.supported, { repository: 'mirror/app' })], supported);
+    expect(elsewhere.candidates).toHaveLength(0);
+    expect(elsewhere.excluded.supported).toBe(1);
+  });
+});
+
+describe('buildPlan', () => {
+  const classification = classify(inventory, supported);
+  const lifecycle = new Map<string, LifecycleMark[]>(
+    classification.candidates.map((c) => [refKey(c.repository, c.digest), []]),
+  );
+  lifecycle.set(refKey('public/dotnet/app', D.annotated), [{ digest: fakeDigest('mark'), date: '2025-01-01' }]);
+  const base = { classification, lifecycle, now: new Date('2026-11-22T12:00:00Z'), eolDate: '2026-11-22', fingerprint: 'fp' };
+
+  it('drops already annotated and too young, keeps unknown age with a note', () => {
+    const plan = buildPlan({ ...base, minAgeMs: 3_600_000 });
+    const annotate = plan.annotate.map((e) => e.digest);
+    expect(annotate.sort()).toEqual([D.orphan, D.orphanIndex, D.orphanChild, D.unknownAge].sort());
+    expect(plan.alreadyAnnotated.map((e) => e.digest)).toEqual([D.annotated]);
+    expect(plan.tooYoung.map((e) => e.digest)).toEqual([D.young]);
+    expect(plan.annotate.find((e) => e.digest === D.unknownAge)?.reason).toMatch(/age unknown, counted as old enough/);
+    expect(plan.excluded['already-annotated']).toBe(1);
+    expect(plan.excluded['too-young']).toBe(1);
+  });
+
+  it('minAge 0 turns the age check off', () => {
+    const plan = buildPlan({ ...base, minAgeMs: 0 });
+    expect(plan.tooYoung).toHaveLength(0);
+    expect(plan.annotate.map((e) => e.digest)).toContain(D.young);
+  });
+
+  it('uses the config creation time when the listing has none', () => {
+    const created = new Map([[refKey('public/dotnet/app', D.unknownAge), '2026-11-22T11:59:00Z']]);
+    const plan = buildPlan({ ...base, minAgeMs: 3_600_000, created });
+    expect(plan.tooYoung.map((e) => e.digest)).toContain(D.unknownAge);
+  });
+
+  it('refuses to plan a candidate whose annotations were never looked up (invariant 5)', () => {
+    const partial = new Map(lifecycle);
+    partial.delete(refKey('public/dotnet/app', D.orphan));
+    expect(() => buildPlan({ ...base, lifecycle: partial, minAgeMs: 0 })).toThrow(/no lifecycle lookup/);
+  });
+});
