@@ -1285,19 +1285,32 @@ async function errorDetail(res) {
 // src/imageinfo/url-source.ts
 var UrlSource = class {
   url;
-  constructor(url) {
+  retry;
+  cached;
+  constructor(url, options = {}) {
     this.url = new URL(url);
     assertSecureUrl(this.url, "imageInfo");
+    this.retry = options.retry ?? DEFAULT_RETRY;
   }
   get name() {
     return redactUrl(this.url.toString());
   }
   async read() {
-    const res = await fetchWithRetry(this.url.toString(), { headers: { "cache-control": "no-cache", accept: "application/json" } });
-    if (res.status === 404) throw new InputError(`${this.name}: image-info not found (HTTP 404)`);
+    const headers = { "cache-control": "no-cache", accept: "application/json" };
+    if (this.cached) headers["if-none-match"] = this.cached.etag;
+    const res = await fetchWithRetry(this.url.toString(), { headers }, this.retry);
+    if (res.status === 304 && this.cached) {
+      await res.body?.cancel().catch(() => {
+      });
+      return this.cached.snapshot;
+    }
+    if (res.status === 404) throw new ImageInfoNotFoundError(`${this.name}: image-info not found (HTTP 404)`);
     if (!res.ok) throw new HttpError(res.status, "GET", this.url.toString(), await errorDetail(res));
     const text = await res.text();
-    return { text, fingerprint: sha256Digest(text) };
+    const snapshot = { text, fingerprint: sha256Digest(text) };
+    const etag = res.headers.get("etag");
+    this.cached = etag ? { etag, snapshot } : void 0;
+    return snapshot;
   }
 };
 
@@ -1793,6 +1806,8 @@ var Referrers = class {
   client;
   /** undefined until a referrers request or a push told us. */
   api;
+  /** Serializes fallback-index updates per tag within this process (no lost updates between our own calls). */
+  locks = /* @__PURE__ */ new Map();
   async list(repo2, subject, artifactType) {
     if (this.api !== false) {
       const viaApi = await this.listViaApi(repo2, subject, artifactType);
@@ -1883,7 +1898,18 @@ var Referrers = class {
    * can overwrite our update; we read back and redo it until our change holds. (A write lost
    * after our read-back heals on the next run: the referrer manifest itself is deterministic.)
    */
-  async updateFallback(repo2, subject, change) {
+  updateFallback(repo2, subject, change) {
+    const key = `${repo2}:${fallbackTag(subject)}`;
+    const run = (this.locks.get(key) ?? Promise.resolve()).then(() => this.rewriteFallback(repo2, subject, change));
+    const tail = run.catch(() => {
+    });
+    this.locks.set(key, tail);
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
+    return run;
+  }
+  async rewriteFallback(repo2, subject, change) {
     const tag = fallbackTag(subject);
     for (let attempt = 0; attempt < FALLBACK_WRITE_ATTEMPTS; attempt++) {
       const current = await getManifest(this.client, repo2, tag);

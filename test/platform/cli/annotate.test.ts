@@ -1,0 +1,128 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lifecycleManifestJson, EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
+import { MediaType } from '../../../src/core/oci.js';
+import { OciRegistry } from '../../../src/registry/oci/index.js';
+import { sha256Digest } from '../../../src/util/hash.js';
+import { runCli } from '../../support/cli.js';
+import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
+import { lifecycleMarksByHttp } from '../../support/registry-http.js';
+import { seedScenario, type Scenario } from '../../support/scenario.js';
+
+/** The core issue's integration scenario: the bundled CLI against Debian's docker-registry. */
+describe('eol-gate annotate / verify against a real docker-registry', () => {
+  let registry: DockerRegistry;
+  let scenario: Scenario;
+  let dir: string;
+  let imageInfoPath: string;
+  const common = () => ['--registry', registry.url, '--image-info', imageInfoPath, '--repo-prefix', scenario.repoPrefix, '--coordinator', 'none'];
+
+  const marks = async (key: string) => {
+    const [repository, digest] = key.split('@');
+    return lifecycleMarksByHttp(registry.url, repository, digest);
+  };
+
+  beforeAll(async () => {
+    registry = await startDockerRegistry();
+    scenario = await seedScenario(new OciRegistry({ url: registry.url }));
+    dir = await mkdtemp(join(tmpdir(), 'eol-gate-cli-'));
+    imageInfoPath = join(dir, 'image-info.json');
+    await writeFile(imageInfoPath, scenario.imageInfo);
+  });
+
+  afterAll(async () => {
+    await registry?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('dry run writes the plan and changes nothing', async () => {
+    const planFile = join(dir, 'dry-plan.json');
+    const run = await runCli(['annotate', ...common(), '--dry-run', '--plan-file', planFile, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result).toMatchObject({ outcome: 'dry-run', counts: { annotated: 0, candidates: scenario.orphans.length } });
+    const plan = JSON.parse(await readFile(planFile, 'utf8'));
+    expect(plan.digests.map((d: { repository: string; digest: string }) => `${d.repository}@${d.digest}`).sort()).toEqual(scenario.orphans);
+    for (const key of scenario.orphans) expect(await marks(key)).toEqual([]);
+  });
+
+  it('annotates exactly the orphans, one lifecycle referrer each, leaving the older mark alone', async () => {
+    const run = await runCli(['annotate', ...common(), '--eol-date', '2026-11-22', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).counts).toEqual({ annotated: scenario.orphans.length, alreadyAnnotated: 1, skippedTooYoung: 0, candidates: scenario.orphans.length });
+    for (const key of scenario.orphans) {
+      const found = await marks(key);
+      expect(found, key).toHaveLength(1);
+      expect(found[0].date).toBe('2026-11-22');
+    }
+    for (const key of scenario.protected) expect(await marks(key), key).toEqual([]);
+    const pre = scenario.preAnnotated;
+    expect(await marks(`${pre.repository}@${pre.digest}`)).toEqual([expect.objectContaining({ date: pre.date })]);
+  });
+
+  it('a second run changes nothing', async () => {
+    const run = await runCli(['annotate', ...common(), '--eol-date', '2026-11-22', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).counts).toMatchObject({ annotated: 0, alreadyAnnotated: scenario.orphans.length + 1 });
+    for (const key of scenario.orphans) expect(await marks(key)).toHaveLength(1);
+  });
+
+  it('verify is clean, finds a hand-placed mark on a supported digest, and --repair removes it', async () => {
+    const clean = await runCli(['verify', ...common()]);
+    expect(clean.code, clean.stderr).toBe(0);
+
+    const { repository, descriptor } = scenario.supportedImage;
+    const json = lifecycleManifestJson(descriptor, '2026-01-01');
+    await new OciRegistry({ url: registry.url }).pushReferrer(repository, descriptor, {
+      bytes: new TextEncoder().encode(json),
+      digest: sha256Digest(json),
+      mediaType: MediaType.ociManifest,
+      artifactType: LIFECYCLE_ARTIFACT_TYPE,
+      annotations: { [EOL_DATE_ANNOTATION]: '2026-01-01' },
+    });
+    const found = await runCli(['verify', ...common(), '--json']);
+    expect(found.code).toBe(1);
+    expect(JSON.parse(found.stdout).findings).toEqual([
+      expect.objectContaining({ repository, digest: descriptor.digest, why: 'supported' }),
+    ]);
+    expect(found.stderr).toContain(`${repository}@${descriptor.digest} is supported but marked end-of-life`);
+
+    const repaired = await runCli(['verify', ...common(), '--repair']);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(await marks(`${repository}@${descriptor.digest}`)).toEqual([]);
+    expect((await runCli(['verify', ...common()])).code).toBe(0);
+  });
+
+  it('unannotate rolls back one digest and a re-run of annotate restores it', async () => {
+    const key = scenario.orphans[0];
+    const run = await runCli(['unannotate', '--registry', registry.url, '--digest', key, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).removed).toHaveLength(1);
+    expect(await marks(key)).toEqual([]);
+    const again = await runCli(['annotate', ...common(), '--eol-date', '2026-11-22', '--json']);
+    expect(JSON.parse(again.stdout).counts.annotated).toBe(1);
+    expect(await marks(key)).toHaveLength(1);
+  });
+
+  it('--from-plan reads an ImageBuilder EOL file and still protects supported digests', async () => {
+    const { repository, descriptor } = scenario.supportedImage;
+    const target = scenario.orphans[1];
+    await runCli(['unannotate', '--registry', registry.url, '--digest', target]);
+    const eolFile = join(dir, 'eol-data.json');
+    await writeFile(
+      eolFile,
+      JSON.stringify({
+        EolDate: '2026-12-01T00:00:00Z',
+        EolDigests: [{ Digest: `myregistry.azurecr.io/${target}` }, { Digest: `myregistry.azurecr.io/${repository}@${descriptor.digest}` }],
+      }),
+    );
+    const run = await runCli(['annotate', ...common(), '--from-plan', eolFile, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).counts.annotated).toBe(1);
+    expect(await marks(target)).toEqual([expect.objectContaining({ date: '2026-12-01' })]);
+    expect(await marks(`${repository}@${descriptor.digest}`)).toEqual([]);
+    expect(run.stderr).toMatch(/in the plan but supported or an artifact now; not annotated/);
+  });
+});
