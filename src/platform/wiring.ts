@@ -6,6 +6,7 @@ import type { ImageInfoSource } from '../imageinfo/source.js';
 import { UrlSource } from '../imageinfo/url-source.js';
 import { OciRegistry } from '../registry/oci/index.js';
 import type { Registry } from '../registry/port.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../util/http.js';
 import type { BuildAgent } from './agent.js';
 import type { JobOptions } from './options.js';
 
@@ -26,7 +27,19 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
     password: o.password || undefined,
     concurrency: o.concurrency,
     logger: agent.logger,
+    retry: retryPolicy(agent.env),
   });
+}
+
+/** `EOL_GATE_RETRIES` tunes how long a run rides out an outage (default 6 retries, ~30 s). */
+export function retryPolicy(env: Record<string, string | undefined>): RetryPolicy {
+  const text = env.EOL_GATE_RETRIES;
+  if (text === undefined || text === '') return DEFAULT_RETRY;
+  const retries = Number(text);
+  if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
+    throw new InputError(`EOL_GATE_RETRIES: expected a whole number from 0 to 20, got ${JSON.stringify(text)}`);
+  }
+  return { ...DEFAULT_RETRY, retries };
 }
 
 export function createSources(o: JobOptions, agent: BuildAgent): ImageInfoSource[] {
