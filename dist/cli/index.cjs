@@ -1723,7 +1723,7 @@ async function listTags(client, repo2, pageSize) {
   })) {
     tags.push(...page.tags ?? []);
   }
-  return [...new Set(tags)];
+  return [...new Set(tags)].sort();
 }
 async function listManifests(client, repo2, pageSize, concurrency) {
   const tags = await listTags(client, repo2, pageSize);
@@ -1808,6 +1808,12 @@ var Referrers = class {
   api;
   /** Serializes fallback-index updates per tag within this process (no lost updates between our own calls). */
   locks = /* @__PURE__ */ new Map();
+  /**
+   * Per repository: the empty blob is present (or being uploaded). Concurrent uploads of one
+   * blob make distribution's filesystem driver briefly expose a truncated link file, which
+   * fails a manifest PUT racing with it, so we upload it once.
+   */
+  emptyBlob = /* @__PURE__ */ new Map();
   async list(repo2, subject, artifactType) {
     if (this.api !== false) {
       const viaApi = await this.listViaApi(repo2, subject, artifactType);
@@ -1886,7 +1892,13 @@ var Referrers = class {
     const digests = new Set([json.config?.digest, ...(json.layers ?? []).map((l) => l?.digest)].filter(isDigest));
     for (const digest of digests) {
       if (digest === EMPTY_DESCRIPTOR.digest) {
-        await putBlob(this.client, repo2, EMPTY_BLOB);
+        let pending = this.emptyBlob.get(repo2);
+        if (!pending) {
+          pending = putBlob(this.client, repo2, EMPTY_BLOB);
+          this.emptyBlob.set(repo2, pending);
+          pending.catch(() => this.emptyBlob.delete(repo2));
+        }
+        await pending;
       } else if (!await blobExists(this.client, repo2, digest)) {
         throw new RuntimeError(`${this.client.host}: blob ${digest} of a referrer in ${repo2} does not exist`);
       }
@@ -1957,38 +1969,39 @@ var OciRegistry = class {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
     this.pageSize = Math.min(1e3, Math.max(1, Math.floor(options.pageSize ?? 1e3)));
   }
-  listRepositories() {
+  async listRepositories() {
     return listRepositories(this.client, this.pageSize);
   }
-  listManifests(repository) {
+  async listManifests(repository) {
     return listManifests(this.client, repo(repository), this.pageSize, this.concurrency);
   }
-  describeManifest(repository, digest) {
+  async describeManifest(repository, digest) {
     return describeManifest(this.client, repo(repository), assertDigest(digest, "digest"));
   }
-  imageCreated(repository, digest) {
+  async imageCreated(repository, digest) {
     return imageCreated(this.client, repo(repository), assertDigest(digest, "digest"));
   }
-  listReferrers(repository, subject, artifactType) {
+  async listReferrers(repository, subject, artifactType) {
     return this.referrers.list(repo(repository), assertDigest(subject, "subject"), artifactType);
   }
-  pushReferrer(repository, subject, manifest) {
+  async pushReferrer(repository, subject, manifest) {
     return this.referrers.push(repo(repository), { ...subject, digest: assertDigest(subject.digest, "subject") }, manifest);
   }
-  deleteReferrer(repository, subject, referrer) {
+  async deleteReferrer(repository, subject, referrer) {
     return this.referrers.delete(repo(repository), assertDigest(subject, "subject"), assertDigest(referrer, "referrer"));
   }
-  // Helpers for seeding and tests; not part of the Registry port.
-  listTags(repository) {
+  // Helpers for seeding and tests; not part of the Registry port. Every method is async so
+  // that input errors (bad names, digests) arrive as rejections, like every other failure.
+  async listTags(repository) {
     return listTags(this.client, repo(repository), this.pageSize);
   }
-  putBlob(repository, bytes) {
+  async putBlob(repository, bytes) {
     return putBlob(this.client, repo(repository), bytes);
   }
   async putManifest(repository, reference, bytes, mediaType) {
     return (await putManifest(this.client, repo(repository), ref(reference), bytes, mediaType)).digest;
   }
-  getManifest(repository, reference) {
+  async getManifest(repository, reference) {
     return getManifest(this.client, repo(repository), ref(reference));
   }
 };
@@ -2017,8 +2030,18 @@ function createRegistry(o, agent) {
     username: o.username || void 0,
     password: o.password || void 0,
     concurrency: o.concurrency,
-    logger: agent.logger
+    logger: agent.logger,
+    retry: retryPolicy(agent.env)
   });
+}
+function retryPolicy(env) {
+  const text = env.EOL_GATE_RETRIES;
+  if (text === void 0 || text === "") return DEFAULT_RETRY;
+  const retries = Number(text);
+  if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
+    throw new InputError(`EOL_GATE_RETRIES: expected a whole number from 0 to 20, got ${JSON.stringify(text)}`);
+  }
+  return { ...DEFAULT_RETRY, retries };
 }
 function createSources(o, agent) {
   return o.imageInfo.map((spec) => /^https?:\/\//i.test(spec) ? new UrlSource(spec) : new FileSource(spec));

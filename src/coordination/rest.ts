@@ -26,7 +26,7 @@ export interface RestClientOptions {
   logger?: Logger;
   /** Epoch ms; injectable so tests can check reset-based waits. */
   now?: () => number;
-  rateLimit: (res: Response, now: number) => RateLimitVerdict;
+  rateLimit: (res: Response, now: number) => RateLimitVerdict | Promise<RateLimitVerdict>;
   /** A rate-limit wait longer than this fails the request instead of hanging the pipeline. */
   maxRateLimitWaitMs?: number;
 }
@@ -69,7 +69,7 @@ export class RestClient {
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(this.policy.timeoutMs),
         });
-        const verdict = this.options.rateLimit(res, this.now());
+        const verdict = await this.options.rateLimit(res, this.now());
         if (verdict?.kind === 'pause') {
           this.notBefore = Math.max(this.notBefore, this.now() + Math.min(verdict.waitMs, maxWait));
         }

@@ -81,7 +81,10 @@ export class TokenAuth {
 
   private async fetchToken(challenge: Challenge, scopes: string[]): Promise<CachedToken> {
     const realm = challenge.params.realm;
-    if (!realm) throw new RuntimeError(`authentication failed for ${this.host}: bearer challenge without a realm`);
+    if (!realm)
+      throw new RuntimeError(
+        `authentication failed for ${this.host}: bearer challenge without a realm`,
+      );
     let url: URL;
     try {
       url = new URL(realm);
@@ -101,21 +104,25 @@ export class TokenAuth {
     const res = await fetchWithRetry(url.toString(), { method: 'GET', headers }, this.retry);
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel().catch(() => {});
-      throw new RuntimeError(`authentication failed for ${this.host}: the token endpoint answered HTTP ${res.status}`);
+      throw new RuntimeError(
+        `authentication failed for ${this.host}: the token endpoint answered HTTP ${res.status}`,
+      );
     }
     if (!res.ok) {
       await res.body?.cancel().catch(() => {});
       throw new HttpError(res.status, 'GET', url.toString(), 'from the token endpoint');
     }
     const body = (await res.json().catch(() => undefined)) as
-      | { token?: unknown; access_token?: unknown; expires_in?: unknown }
-      | undefined;
+      { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
     const token = typeof body?.token === 'string' ? body.token : body?.access_token;
     if (typeof token !== 'string' || !token) {
-      throw new RuntimeError(`authentication failed for ${this.host}: the token endpoint returned no token`);
+      throw new RuntimeError(
+        `authentication failed for ${this.host}: the token endpoint returned no token`,
+      );
     }
     // The token spec's default lifetime is 60 s when expires_in is missing.
-    const seconds = typeof body?.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
+    const seconds =
+      typeof body?.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     return { token, expiresAt: Date.now() + seconds * 1000 };
   }
 }

@@ -8,7 +8,13 @@ import {
   HttpError,
   type RetryPolicy,
 } from '../../util/http.js';
-import { basicHeader, parseChallenge, TokenAuth, type Challenge, type Credentials } from './auth.js';
+import {
+  basicHeader,
+  parseChallenge,
+  TokenAuth,
+  type Challenge,
+  type Credentials,
+} from './auth.js';
 
 export interface RequestOptions {
   method?: string;
@@ -54,7 +60,9 @@ export class OciClient {
       ...policy,
       onRetry: (info) => {
         policy.onRetry?.(info);
-        logger.info(`${this.host}: retry ${info.attempt} in ${Math.round(info.delayMs)} ms after ${info.cause} (${info.url})`);
+        logger.info(
+          `${this.host}: retry ${info.attempt} in ${Math.round(info.delayMs)} ms after ${info.cause} (${info.url})`,
+        );
       },
     };
     this.auth = new TokenAuth(this.host, creds, this.retry);
@@ -85,14 +93,19 @@ export class OciClient {
       if (res.status !== 401 || !sameOrigin) return res;
       const challenge = parseChallenge(res.headers.get('www-authenticate'));
       if (attempt >= 1 || !challenge) {
-        if (opts.insufficientScopeOk && this.bearer && authorization?.startsWith('Bearer ')) return res;
+        if (opts.insufficientScopeOk && this.bearer && authorization?.startsWith('Bearer '))
+          return res;
         await res.body?.cancel().catch(() => {});
-        throw new RuntimeError(`authentication failed for ${this.host}: HTTP 401 on ${method} ${new URL(url).pathname}`);
+        throw new RuntimeError(
+          `authentication failed for ${this.host}: HTTP 401 on ${method} ${new URL(url).pathname}`,
+        );
       }
       await res.body?.cancel().catch(() => {});
       if (challenge.scheme === 'basic') {
         if (this.creds.username === undefined) {
-          throw new RuntimeError(`authentication failed for ${this.host}: the registry requires a username and password`);
+          throw new RuntimeError(
+            `authentication failed for ${this.host}: the registry requires a username and password`,
+          );
         }
         this.basic = true;
         authorization = basicHeader(this.creds);
@@ -101,7 +114,9 @@ export class OciClient {
         // A rejected cached token (expired, revoked or too narrow) is replaced by one for the
         // scope the registry asked for.
         this.auth.forget(key);
-        const scopes = challenge.params.scope ? challenge.params.scope.split(' ').filter(Boolean) : scopesOf(key);
+        const scopes = challenge.params.scope
+          ? challenge.params.scope.split(' ').filter(Boolean)
+          : scopesOf(key);
         authorization = `Bearer ${await this.auth.token(key, challenge, scopes)}`;
       }
     }
@@ -118,7 +133,8 @@ export class OciClient {
   /** Like `request` but throws `HttpError` unless the status is one of `ok`. */
   async expect(pathOrUrl: string, ok: number[], opts: RequestOptions = {}): Promise<Response> {
     const res = await this.request(pathOrUrl, opts);
-    if (!ok.includes(res.status)) throw await httpError(res, opts.method ?? 'GET', this.url(pathOrUrl));
+    if (!ok.includes(res.status))
+      throw await httpError(res, opts.method ?? 'GET', this.url(pathOrUrl));
     return res;
   }
 
@@ -126,9 +142,12 @@ export class OciClient {
    * Follows `Link: <…>; rel="next"` from `first`, yielding each page's JSON. Stops at a URL it
    * has already fetched so a buggy registry cannot loop forever.
    */
-  async *pages<T>(first: string, opts: RequestOptions & { notFound?: 'empty' } = {}): AsyncGenerator<T> {
+  async *pages<T>(
+    first: string,
+    opts: RequestOptions & { notFound?: 'empty' } = {},
+  ): AsyncGenerator<T> {
     const seen = new Set<string>();
-    for (let next: string | undefined = this.url(first); next && !seen.has(next); ) {
+    for (let next: string | undefined = this.url(first); next && !seen.has(next);) {
       seen.add(next);
       const res = await this.request(next, opts);
       if (res.status === 404 && opts.notFound === 'empty') {

@@ -43,56 +43,88 @@ export class OciRegistry implements Registry {
     this.pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 1000)));
   }
 
-  listRepositories(): Promise<string[] | undefined> {
+  async listRepositories(): Promise<string[] | undefined> {
     return inventory.listRepositories(this.client, this.pageSize);
   }
 
-  listManifests(repository: string): Promise<ManifestRecord[]> {
+  async listManifests(repository: string): Promise<ManifestRecord[]> {
     return inventory.listManifests(this.client, repo(repository), this.pageSize, this.concurrency);
   }
 
-  describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
-    return manifests.describeManifest(this.client, repo(repository), assertDigest(digest, 'digest'));
+  async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
+    return manifests.describeManifest(
+      this.client,
+      repo(repository),
+      assertDigest(digest, 'digest'),
+    );
   }
 
-  imageCreated(repository: string, digest: string): Promise<string | undefined> {
+  async imageCreated(repository: string, digest: string): Promise<string | undefined> {
     return inventory.imageCreated(this.client, repo(repository), assertDigest(digest, 'digest'));
   }
 
-  listReferrers(repository: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
+  async listReferrers(
+    repository: string,
+    subject: string,
+    artifactType?: string,
+  ): Promise<Descriptor[]> {
     return this.referrers.list(repo(repository), assertDigest(subject, 'subject'), artifactType);
   }
 
-  pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void> {
-    return this.referrers.push(repo(repository), { ...subject, digest: assertDigest(subject.digest, 'subject') }, manifest);
+  async pushReferrer(
+    repository: string,
+    subject: Descriptor,
+    manifest: ReferrerManifest,
+  ): Promise<void> {
+    return this.referrers.push(
+      repo(repository),
+      { ...subject, digest: assertDigest(subject.digest, 'subject') },
+      manifest,
+    );
   }
 
-  deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {
-    return this.referrers.delete(repo(repository), assertDigest(subject, 'subject'), assertDigest(referrer, 'referrer'));
+  async deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {
+    return this.referrers.delete(
+      repo(repository),
+      assertDigest(subject, 'subject'),
+      assertDigest(referrer, 'referrer'),
+    );
   }
 
-  // Helpers for seeding and tests; not part of the Registry port.
+  // Helpers for seeding and tests; not part of the Registry port. Every method is async so
+  // that input errors (bad names, digests) arrive as rejections, like every other failure.
 
-  listTags(repository: string): Promise<string[]> {
+  async listTags(repository: string): Promise<string[]> {
     return inventory.listTags(this.client, repo(repository), this.pageSize);
   }
 
-  putBlob(repository: string, bytes: Uint8Array): Promise<string> {
+  async putBlob(repository: string, bytes: Uint8Array): Promise<string> {
     return manifests.putBlob(this.client, repo(repository), bytes);
   }
 
-  async putManifest(repository: string, reference: string, bytes: Uint8Array, mediaType: string): Promise<string> {
-    return (await manifests.putManifest(this.client, repo(repository), ref(reference), bytes, mediaType)).digest;
+  async putManifest(
+    repository: string,
+    reference: string,
+    bytes: Uint8Array,
+    mediaType: string,
+  ): Promise<string> {
+    return (
+      await manifests.putManifest(this.client, repo(repository), ref(reference), bytes, mediaType)
+    ).digest;
   }
 
-  getManifest(repository: string, reference: string): Promise<manifests.FetchedManifest | undefined> {
+  async getManifest(
+    repository: string,
+    reference: string,
+  ): Promise<manifests.FetchedManifest | undefined> {
     return manifests.getManifest(this.client, repo(repository), ref(reference));
   }
 }
 
 /** Repository names go into URL paths unescaped, so they must match the distribution grammar. */
 function repo(name: string): string {
-  if (!isRepositoryName(name)) throw new InputError(`invalid repository name ${JSON.stringify(name)}`);
+  if (!isRepositoryName(name))
+    throw new InputError(`invalid repository name ${JSON.stringify(name)}`);
   return name;
 }
 

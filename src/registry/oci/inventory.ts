@@ -1,7 +1,13 @@
 import { FALLBACK_TAG, isDigest } from '../../core/digest.js';
 import { isIndexMediaType, type ManifestRecord } from '../../core/oci.js';
 import { httpError, nextLink, readJson, type OciClient } from './client.js';
-import { blobPath, getManifest, parseManifest, type FetchedManifest, type ManifestJson } from './manifests.js';
+import {
+  blobPath,
+  getManifest,
+  parseManifest,
+  type FetchedManifest,
+  type ManifestJson,
+} from './manifests.js';
 import { mapLimit } from './pool.js';
 
 const IMAGE_CONFIG_TYPES = new Set([
@@ -10,7 +16,10 @@ const IMAGE_CONFIG_TYPES = new Set([
 ]);
 
 /** The catalog, or undefined when the registry does not let this account list it. */
-export async function listRepositories(client: OciClient, pageSize: number): Promise<string[] | undefined> {
+export async function listRepositories(
+  client: OciClient,
+  pageSize: number,
+): Promise<string[] | undefined> {
   const first = `/v2/_catalog?n=${pageSize}`;
   const res = await client.request(first, { insufficientScopeOk: true });
   if (res.status === 401 || res.status === 403 || res.status === 404) {
@@ -18,11 +27,15 @@ export async function listRepositories(client: OciClient, pageSize: number): Pro
     return undefined;
   }
   if (!res.ok) throw await httpError(res, 'GET', client.url(first));
-  const names: string[] = [...(((await readJson(res, first)) as { repositories?: string[] }).repositories ?? [])];
+  const names: string[] = [
+    ...(((await readJson(res, first)) as { repositories?: string[] }).repositories ?? []),
+  ];
   // Only the first page may be "not allowed"; later pages go through the strict paginator.
   const next = nextLink(res.headers.get('link'));
   if (next) {
-    for await (const page of client.pages<{ repositories?: string[] }>(new URL(next, client.url(first)).toString())) {
+    for await (const page of client.pages<{ repositories?: string[] }>(
+      new URL(next, client.url(first)).toString(),
+    )) {
       names.push(...(page.repositories ?? []));
     }
   }
@@ -30,14 +43,22 @@ export async function listRepositories(client: OciClient, pageSize: number): Pro
 }
 
 /** Every tag of a repository; [] when the repository does not exist. */
-export async function listTags(client: OciClient, repo: string, pageSize: number): Promise<string[]> {
+export async function listTags(
+  client: OciClient,
+  repo: string,
+  pageSize: number,
+): Promise<string[]> {
   const tags: string[] = [];
-  for await (const page of client.pages<{ tags?: string[] | null }>(`/v2/${repo}/tags/list?n=${pageSize}`, {
-    notFound: 'empty',
-  })) {
+  for await (const page of client.pages<{ tags?: string[] | null }>(
+    `/v2/${repo}/tags/list?n=${pageSize}`,
+    {
+      notFound: 'empty',
+    },
+  )) {
     tags.push(...(page.tags ?? []));
   }
-  return [...new Set(tags)];
+  // Sorted so that listings (and plans built from them) do not depend on the registry's order.
+  return [...new Set(tags)].sort();
 }
 
 /**
@@ -52,7 +73,10 @@ export async function listManifests(
   concurrency: number,
 ): Promise<ManifestRecord[]> {
   const tags = await listTags(client, repo, pageSize);
-  const fetched = await mapLimit(tags, concurrency, async (tag) => ({ tag, m: await getManifest(client, repo, tag) }));
+  const fetched = await mapLimit(tags, concurrency, async (tag) => ({
+    tag,
+    m: await getManifest(client, repo, tag),
+  }));
 
   const records = new Map<string, ManifestRecord>();
   for (const { tag, m } of fetched) {
@@ -113,11 +137,16 @@ function recordOf(repo: string, tag: string, m: FetchedManifest): ManifestRecord
 }
 
 /** The image config's `created`; undefined for indexes, artifacts, and configs without one. */
-export async function imageCreated(client: OciClient, repo: string, digest: string): Promise<string | undefined> {
+export async function imageCreated(
+  client: OciClient,
+  repo: string,
+  digest: string,
+): Promise<string | undefined> {
   const m = await getManifest(client, repo, digest);
   if (!m || isIndexMediaType(m.mediaType)) return undefined;
   const config = parseManifest(m.bytes, `${repo}@${digest}`).config;
-  if (!config?.mediaType || !IMAGE_CONFIG_TYPES.has(config.mediaType) || !isDigest(config.digest)) return undefined;
+  if (!config?.mediaType || !IMAGE_CONFIG_TYPES.has(config.mediaType) || !isDigest(config.digest))
+    return undefined;
   const path = blobPath(repo, config.digest);
   const res = await client.request(path);
   if (res.status === 404) {

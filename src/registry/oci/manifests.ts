@@ -41,7 +41,11 @@ export function parseManifest(bytes: Uint8Array, where: string): ManifestJson {
 }
 
 /** GET a manifest by tag or digest; undefined only on a 404. */
-export async function getManifest(client: OciClient, repo: string, reference: string): Promise<FetchedManifest | undefined> {
+export async function getManifest(
+  client: OciClient,
+  repo: string,
+  reference: string,
+): Promise<FetchedManifest | undefined> {
   const path = manifestPath(repo, reference);
   const res = await client.request(path, { headers: { Accept: ACCEPT_MANIFESTS } });
   if (res.status === 404) {
@@ -76,19 +80,31 @@ export async function putManifest(
   await res.body?.cancel().catch(() => {});
   const returned = res.headers.get('docker-content-digest');
   if (returned && returned !== digest) {
-    throw new RuntimeError(`${client.host}: pushed ${repo} manifest ${digest} but the registry stored ${returned}`);
+    throw new RuntimeError(
+      `${client.host}: pushed ${repo} manifest ${digest} but the registry stored ${returned}`,
+    );
   }
   return { digest, subjectHeader: res.headers.has('oci-subject') };
 }
 
 /** DELETE a manifest by digest; true when deleted, false when it was already absent. */
-export async function deleteManifest(client: OciClient, repo: string, digest: string): Promise<boolean> {
-  const res = await client.expect(manifestPath(repo, digest), [200, 202, 204, 404], { method: 'DELETE' });
+export async function deleteManifest(
+  client: OciClient,
+  repo: string,
+  digest: string,
+): Promise<boolean> {
+  const res = await client.expect(manifestPath(repo, digest), [200, 202, 204, 404], {
+    method: 'DELETE',
+  });
   await res.body?.cancel().catch(() => {});
   return res.status !== 404;
 }
 
-export async function blobExists(client: OciClient, repo: string, digest: string): Promise<boolean> {
+export async function blobExists(
+  client: OciClient,
+  repo: string,
+  digest: string,
+): Promise<boolean> {
   const res = await client.expect(blobPath(repo, digest), [200, 404], { method: 'HEAD' });
   await res.body?.cancel().catch(() => {});
   return res.status === 200;
@@ -101,7 +117,8 @@ export async function putBlob(client: OciClient, repo: string, bytes: Uint8Array
   const start = await client.expect(`/v2/${repo}/blobs/uploads/`, [202], { method: 'POST' });
   await start.body?.cancel().catch(() => {});
   const location = start.headers.get('location');
-  if (!location) throw new RuntimeError(`${client.host}: blob upload for ${repo} answered without a Location`);
+  if (!location)
+    throw new RuntimeError(`${client.host}: blob upload for ${repo} answered without a Location`);
   // Location may be relative or absolute and may already carry a query (upload state).
   const target = new URL(location, client.base);
   target.searchParams.set('digest', digest);
@@ -115,15 +132,28 @@ export async function putBlob(client: OciClient, repo: string, bytes: Uint8Array
 }
 
 /** Descriptor from a HEAD; falls back to GET when the registry omits the size or digest. */
-export async function describeManifest(client: OciClient, repo: string, digest: string): Promise<Descriptor | undefined> {
+export async function describeManifest(
+  client: OciClient,
+  repo: string,
+  digest: string,
+): Promise<Descriptor | undefined> {
   const path = manifestPath(repo, digest);
-  const res = await client.expect(path, [200, 404], { method: 'HEAD', headers: { Accept: ACCEPT_MANIFESTS } });
+  const res = await client.expect(path, [200, 404], {
+    method: 'HEAD',
+    headers: { Accept: ACCEPT_MANIFESTS },
+  });
   await res.body?.cancel().catch(() => {});
   if (res.status === 404) return undefined;
   const size = Number(res.headers.get('content-length'));
   const returned = res.headers.get('docker-content-digest');
   const mediaType = res.headers.get('content-type')?.split(';')[0].trim();
-  if (returned === digest && Number.isInteger(size) && size > 0 && mediaType && mediaType !== 'application/json') {
+  if (
+    returned === digest &&
+    Number.isInteger(size) &&
+    size > 0 &&
+    mediaType &&
+    mediaType !== 'application/json'
+  ) {
     return { mediaType, digest, size };
   }
   const m = await getManifest(client, repo, digest);

@@ -1,5 +1,9 @@
 /** Maps `items` through `fn` with at most `limit` calls in flight; keeps input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
@@ -19,7 +23,9 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
       throw e;
     }
   };
-  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, guarded));
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, guarded),
+  );
   if (failed) throw (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason;
   return results;
 }

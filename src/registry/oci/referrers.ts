@@ -25,6 +25,14 @@ const FALLBACK_WRITE_ATTEMPTS = 4;
 export class Referrers {
   /** undefined until a referrers request or a push told us. */
   private api?: boolean;
+  /** Serializes fallback-index updates per tag within this process (no lost updates between our own calls). */
+  private readonly locks = new Map<string, Promise<void>>();
+  /**
+   * Per repository: the empty blob is present (or being uploaded). Concurrent uploads of one
+   * blob make distribution's filesystem driver briefly expose a truncated link file, which
+   * fails a manifest PUT racing with it, so we upload it once.
+   */
+  private readonly emptyBlob = new Map<string, Promise<unknown>>();
 
   constructor(private readonly client: OciClient) {}
 
@@ -37,11 +45,18 @@ export class Referrers {
   }
 
   /** undefined when the registry has no referrers API (it answered 404). */
-  private async listViaApi(repo: string, subject: string, artifactType?: string): Promise<Descriptor[] | undefined> {
+  private async listViaApi(
+    repo: string,
+    subject: string,
+    artifactType?: string,
+  ): Promise<Descriptor[] | undefined> {
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     const seen = new Set<string>();
     const out: Descriptor[] = [];
-    for (let next: string | undefined = this.client.url(`/v2/${repo}/referrers/${subject}${query}`); next && !seen.has(next); ) {
+    for (
+      let next: string | undefined = this.client.url(`/v2/${repo}/referrers/${subject}${query}`);
+      next && !seen.has(next);
+    ) {
       seen.add(next);
       const res = await this.client.request(next, { headers: { Accept: MediaType.ociIndex } });
       if (res.status === 404) {
@@ -54,12 +69,18 @@ export class Referrers {
       }
       if (!res.ok) throw await httpError(res, 'GET', next);
       this.api = true;
-      const index = parseManifest(new Uint8Array(await res.arrayBuffer()), `${repo} referrers of ${subject}`);
+      const index = parseManifest(
+        new Uint8Array(await res.arrayBuffer()),
+        `${repo} referrers of ${subject}`,
+      );
       // Filter ourselves unless the registry says it applied the artifactType filter.
-      const applied = (res.headers.get('oci-filters-applied') ?? '').split(',').map((s) => s.trim());
+      const applied = (res.headers.get('oci-filters-applied') ?? '')
+        .split(',')
+        .map((s) => s.trim());
       const filterHere = artifactType !== undefined && !applied.includes('artifactType');
       for (const d of index.manifests ?? []) {
-        if (d && isDigest(d.digest) && (!filterHere || d.artifactType === artifactType)) out.push(d);
+        if (d && isDigest(d.digest) && (!filterHere || d.artifactType === artifactType))
+          out.push(d);
       }
       const link = nextLink(res.headers.get('link'));
       next = link ? new URL(link, next).toString() : undefined;
@@ -67,21 +88,34 @@ export class Referrers {
     return out;
   }
 
-  private async listViaFallback(repo: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
+  private async listViaFallback(
+    repo: string,
+    subject: string,
+    artifactType?: string,
+  ): Promise<Descriptor[]> {
     const index = await getManifest(this.client, repo, fallbackTag(subject));
     if (!index) return [];
     const json = parseManifest(index.bytes, `${repo}:${fallbackTag(subject)}`);
     return (json.manifests ?? []).filter(
-      (d) => d && isDigest(d.digest) && (artifactType === undefined || d.artifactType === artifactType),
+      (d) =>
+        d && isDigest(d.digest) && (artifactType === undefined || d.artifactType === artifactType),
     );
   }
 
   async push(repo: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void> {
     if (sha256Digest(manifest.bytes) !== manifest.digest) {
-      throw new RuntimeError(`referrer manifest for ${repo}@${subject.digest}: bytes do not match ${manifest.digest}`);
+      throw new RuntimeError(
+        `referrer manifest for ${repo}@${subject.digest}: bytes do not match ${manifest.digest}`,
+      );
     }
     await this.ensureBlobs(repo, parseManifest(manifest.bytes, `referrer ${manifest.digest}`));
-    const { subjectHeader } = await putManifest(this.client, repo, manifest.digest, manifest.bytes, manifest.mediaType);
+    const { subjectHeader } = await putManifest(
+      this.client,
+      repo,
+      manifest.digest,
+      manifest.bytes,
+      manifest.mediaType,
+    );
     // `OCI-Subject` in the answer means the registry indexed the referrer itself (spec 1.1).
     if (subjectHeader) {
       this.api = true;
@@ -103,19 +137,31 @@ export class Referrers {
     // Index entry first: if the manifest DELETE then fails, a re-run deletes it; the other
     // order could leave an entry that makes a deleted referrer look present.
     await this.updateFallback(repo, subject, (list) =>
-      list.some((d) => d.digest === referrer) ? list.filter((d) => d.digest !== referrer) : undefined,
+      list.some((d) => d.digest === referrer)
+        ? list.filter((d) => d.digest !== referrer)
+        : undefined,
     );
     await deleteManifest(this.client, repo, referrer);
   }
 
   /** The config and layer blobs must exist before the manifest PUT; we can create only `{}`. */
   private async ensureBlobs(repo: string, json: ManifestJson): Promise<void> {
-    const digests = new Set([json.config?.digest, ...(json.layers ?? []).map((l) => l?.digest)].filter(isDigest));
+    const digests = new Set(
+      [json.config?.digest, ...(json.layers ?? []).map((l) => l?.digest)].filter(isDigest),
+    );
     for (const digest of digests) {
       if (digest === EMPTY_DESCRIPTOR.digest) {
-        await putBlob(this.client, repo, EMPTY_BLOB);
+        let pending = this.emptyBlob.get(repo);
+        if (!pending) {
+          pending = putBlob(this.client, repo, EMPTY_BLOB);
+          this.emptyBlob.set(repo, pending);
+          pending.catch(() => this.emptyBlob.delete(repo));
+        }
+        await pending;
       } else if (!(await blobExists(this.client, repo, digest))) {
-        throw new RuntimeError(`${this.client.host}: blob ${digest} of a referrer in ${repo} does not exist`);
+        throw new RuntimeError(
+          `${this.client.host}: blob ${digest} of a referrer in ${repo} does not exist`,
+        );
       }
     }
   }
@@ -126,7 +172,24 @@ export class Referrers {
    * can overwrite our update; we read back and redo it until our change holds. (A write lost
    * after our read-back heals on the next run: the referrer manifest itself is deterministic.)
    */
-  private async updateFallback(
+  private updateFallback(
+    repo: string,
+    subject: string,
+    change: (list: Descriptor[]) => Descriptor[] | undefined,
+  ): Promise<void> {
+    const key = `${repo}:${fallbackTag(subject)}`;
+    const run = (this.locks.get(key) ?? Promise.resolve()).then(() =>
+      this.rewriteFallback(repo, subject, change),
+    );
+    const tail = run.catch(() => {});
+    this.locks.set(key, tail);
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
+    return run;
+  }
+
+  private async rewriteFallback(
     repo: string,
     subject: string,
     change: (list: Descriptor[]) => Descriptor[] | undefined,
@@ -151,7 +214,9 @@ export class Referrers {
         await putManifest(this.client, repo, tag, bytes, MediaType.ociIndex);
       }
     }
-    throw new RuntimeError(`${this.client.host}: fallback index ${repo}:${tag} kept changing under concurrent writers`);
+    throw new RuntimeError(
+      `${this.client.host}: fallback index ${repo}:${tag} kept changing under concurrent writers`,
+    );
   }
 }
 

@@ -1,0 +1,103 @@
+import { InputError, RuntimeError } from '../core/errors.js';
+import { mergeImageInfo, validateFragment, type MergeStats } from '../core/image-info-merge.js';
+import type { Clock, Logger } from '../core/ports.js';
+import { ABSENT_FINGERPRINT, ImageInfoNotFoundError, type SourceSnapshot, type WritableImageInfoSource } from '../imageinfo/source.js';
+
+export interface PublishImageInfoOptions {
+  /** The shared image-info (file, github:, azure-repos:). */
+  target: WritableImageInfoSource;
+  /** This run's image-info. */
+  fragmentText: string;
+  /** Names the fragment in errors (its path). */
+  fragmentName: string;
+  /** Commit message for git-backed targets. */
+  message: string;
+  /** Create the target when it does not exist (else that is an InputError). */
+  create?: boolean;
+  /** Read-merge-write attempts before giving up; each lost attempt means another writer won. */
+  maxAttempts?: number;
+  /** Backoff between attempts: full jitter up to min(maxDelayMs, baseDelayMs * 2^attempt). */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export interface PublishImageInfoDeps {
+  clock: Clock;
+  logger: Logger;
+  /** Called once the merge is durable (or was already there): the host signals `image-info-updated`. */
+  signal?: () => Promise<void>;
+}
+
+export interface PublishImageInfoResult {
+  attempts: number;
+  /** The target's fingerprint after the publish. */
+  fingerprint: string;
+  /** Whether this call wrote the target. */
+  changed: boolean;
+}
+
+export const DEFAULT_PUBLISH_ATTEMPTS = 12;
+
+/**
+ * Merges this run's image-info into the shared one without losing anyone else's update: read
+ * the target and its fingerprint, merge, write with the fingerprint as precondition; when
+ * another writer got in between, read again and merge again (the merge is idempotent), with
+ * jittered backoff. Never a blind overwrite, so once it returns every concurrent publisher's
+ * entries are still there, and `image-info-updated` means exactly "my merge is committed".
+ */
+export async function publishImageInfo(options: PublishImageInfoOptions, deps: PublishImageInfoDeps): Promise<PublishImageInfoResult> {
+  const { target, fragmentName } = options;
+  const { clock, logger } = deps;
+  const maxAttempts = options.maxAttempts ?? DEFAULT_PUBLISH_ATTEMPTS;
+  const baseDelayMs = options.baseDelayMs ?? 500;
+  const maxDelayMs = options.maxDelayMs ?? 10_000;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new InputError(`maxAttempts: expected a positive integer, got ${maxAttempts}`);
+  // Bad input fails before any read or write; validated once, merged on every attempt.
+  const fragment = validateFragment({ text: options.fragmentText, name: fragmentName });
+
+  for (let attempt = 1; ; attempt++) {
+    let current: SourceSnapshot | undefined;
+    try {
+      current = await target.read();
+    } catch (e) {
+      if (!(e instanceof ImageInfoNotFoundError)) throw e;
+      if (!options.create) {
+        throw new InputError(`${target.name}: the target image-info does not exist; pass --create (input create: true) to create it from ${fragmentName}`);
+      }
+    }
+    const expected = current?.fingerprint ?? ABSENT_FINGERPRINT;
+    logger.debug(`${target.name}: read ${current ? `fingerprint ${current.fingerprint}` : 'nothing (will create it)'} (attempt ${attempt}/${maxAttempts})`);
+    const merged = mergeImageInfo(current && { text: current.text, name: target.name }, fragment);
+
+    if (current && !merged.changed) {
+      logger.info(`${target.name}: already has everything in ${fragmentName}; nothing to write`);
+      await deps.signal?.();
+      return { attempts: attempt, fingerprint: current.fingerprint, changed: false };
+    }
+
+    const written = await target.write(merged.text, expected, options.message);
+    if (written !== 'conflict') {
+      logger.info(`${target.name}: merged ${fragmentName} (${describe(merged.stats)}); fingerprint ${written.fingerprint}`);
+      await deps.signal?.();
+      return { attempts: attempt, fingerprint: written.fingerprint, changed: true };
+    }
+
+    if (attempt >= maxAttempts) {
+      throw new RuntimeError(
+        `${target.name}: still changing under us after ${attempt} attempts (another publisher wrote between each read and write); ` +
+          'nothing was overwritten, re-run to publish',
+      );
+    }
+    const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+    const delayMs = Math.round(clock.random() * cap);
+    logger.info(`${target.name}: changed since it was read (another publisher); re-reading and merging again in ${delayMs} ms (attempt ${attempt + 1}/${maxAttempts})`);
+    await clock.sleep(delayMs);
+  }
+}
+
+function describe(s: MergeStats): string {
+  const parts = [`${s.added} added`, `${s.replaced} replaced`, `${s.unchanged} unchanged`];
+  if (s.removed) parts.push(`${s.removed} removed`);
+  if (s.manifests) parts.push(`${s.manifests} manifest lists`);
+  return parts.join(', ');
+}

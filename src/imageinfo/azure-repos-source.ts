@@ -1,0 +1,202 @@
+import { InputError, RuntimeError } from '../core/errors.js';
+import { assertSecureUrl, DEFAULT_RETRY, errorDetail, fetchWithRetry, HttpError, type RetryPolicy } from '../util/http.js';
+import { gitBlobId } from './git-blob.js';
+import { ABSENT_FINGERPRINT, ImageInfoNotFoundError, type SourceSnapshot, type WritableImageInfoSource } from './source.js';
+
+export interface AzureReposLocation {
+  project: string;
+  repo: string;
+  /** Path inside the repository, without a leading slash. */
+  path: string;
+  branch: string;
+}
+
+export interface AzureReposOptions {
+  /** `System.CollectionUri`, e.g. https://dev.azure.com/org/ */
+  collectionUri: string;
+  /** `System.AccessToken`, sent as Bearer; never logged. */
+  token?: string;
+  retry?: RetryPolicy;
+}
+
+const API = 'api-version=7.1';
+/** Pushes that lose a race with an unrelated commit are retried on the new head this often. */
+const PUSH_RETRIES = 5;
+
+/**
+ * An image-info in an Azure Repos git repository. A read resolves the branch to a commit C and
+ * reads the file at C, so text and fingerprint are one consistent snapshot. The fingerprint is the
+ * file's blob id (a content hash: unrelated commits to the branch do not change it, so the
+ * annotate protocol does not restart for them). A write is a push whose `refUpdates[].oldObjectId`
+ * is C: Azure Repos refuses it (TF401028) if the branch moved, and then we look again: if the file
+ * is still the one the caller merged into, the push is retried on the new head, else 'conflict'.
+ * https://learn.microsoft.com/en-us/rest/api/azure/devops/git/?view=azure-devops-rest-7.1
+ */
+export class AzureReposSource implements WritableImageInfoSource {
+  private readonly base: string;
+  private readonly token?: string;
+  private readonly retry: RetryPolicy;
+  /** blob id read → commit it was read at, so a write can push on exactly that commit. */
+  private readonly readAt = new Map<string, string>();
+
+  constructor(
+    readonly location: AzureReposLocation,
+    options: AzureReposOptions,
+  ) {
+    const collection = new URL(options.collectionUri);
+    assertSecureUrl(collection, 'System.CollectionUri');
+    this.base =
+      `${collection.toString().replace(/\/+$/, '')}/${encodeURIComponent(location.project)}` +
+      `/_apis/git/repositories/${encodeURIComponent(location.repo)}`;
+    this.token = options.token;
+    this.retry = options.retry ?? DEFAULT_RETRY;
+  }
+
+  get name(): string {
+    const { project, repo, path, branch } = this.location;
+    return `azure-repos:${project}/${repo}/${path}@${branch}`;
+  }
+
+  private get itemPath(): string {
+    return `/${this.location.path}`;
+  }
+
+  private headers(accept = 'application/json'): Record<string, string> {
+    const h: Record<string, string> = { accept };
+    if (this.token) h.authorization = `Bearer ${this.token}`;
+    return h;
+  }
+
+  async read(): Promise<SourceSnapshot> {
+    const { commit, item } = await this.snapshot();
+    if (!item) {
+      throw new ImageInfoNotFoundError(`${this.name}: image-info not found (no such file at commit ${commit})`);
+    }
+    return { text: item.text, fingerprint: item.objectId };
+  }
+
+  async write(text: string, expectedFingerprint: string, message: string): Promise<SourceSnapshot | 'conflict'> {
+    const creating = expectedFingerprint === ABSENT_FINGERPRINT;
+    let commit = this.readAt.get(expectedFingerprint);
+    let rejected: { commit: string; detail: string } | undefined;
+    for (let attempt = 0; attempt <= PUSH_RETRIES; attempt++) {
+      if (commit === undefined) {
+        // We never read this version or the push was refused: look again before pushing anything.
+        const now = await this.snapshot();
+        if ((now.item?.objectId ?? ABSENT_FINGERPRINT) !== expectedFingerprint) return 'conflict';
+        if (rejected && rejected.commit === now.commit) {
+          // Neither the branch nor the file moved, yet the push was refused: not a race.
+          throw new RuntimeError(`${this.name}: Azure Repos refused the push (${rejected.detail})`);
+        }
+        commit = now.commit;
+      }
+      const pushed = await this.push(text, commit, creating, message);
+      if (typeof pushed === 'string') {
+        const fingerprint = gitBlobId(text);
+        if (pushed) this.readAt.set(fingerprint, pushed);
+        return { text, fingerprint };
+      }
+      rejected = { commit, detail: pushed.rejected };
+      commit = undefined;
+    }
+    return 'conflict';
+  }
+
+  /** The branch head and the file at it (undefined when the file does not exist there). */
+  private async snapshot(): Promise<{ commit: string; item?: { objectId: string; text: string } }> {
+    const commit = await this.head();
+    // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/items/get?view=azure-devops-rest-7.1
+    const url =
+      `${this.base}/items?path=${encodeURIComponent(this.itemPath)}&versionDescriptor.version=${commit}` +
+      `&versionDescriptor.versionType=commit&includeContent=true&$format=json&${API}`;
+    const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry);
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => {});
+      return { commit };
+    }
+    if (!res.ok) await this.fail(res, 'GET', url, 'read');
+    const body = (await res.json()) as { objectId?: string; gitObjectType?: string; content?: string; isFolder?: boolean };
+    if (typeof body.objectId !== 'string' || body.isFolder || (body.gitObjectType && body.gitObjectType !== 'blob')) {
+      throw new InputError(`${this.name}: not a file`);
+    }
+    let bytes: Buffer;
+    if (typeof body.content === 'string') {
+      bytes = Buffer.from(body.content, 'utf8');
+    } else {
+      // No inline content (large or binary): the blob by id is exactly this version.
+      // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/blobs/get-blob?view=azure-devops-rest-7.1
+      const blobUrl = `${this.base}/blobs/${body.objectId}?$format=octetstream&${API}`;
+      const blob = await fetchWithRetry(blobUrl, { headers: this.headers('application/octet-stream') }, this.retry);
+      if (!blob.ok) await this.fail(blob, 'GET', blobUrl, 'read');
+      bytes = Buffer.from(await blob.arrayBuffer());
+    }
+    // Inline JSON content is decoded text: a mismatch means it was not the file's exact bytes
+    // (e.g. a BOM or a non-UTF-8 encoding). Our fingerprint must be the blob id we push against.
+    if (gitBlobId(bytes) !== body.objectId) {
+      throw new RuntimeError(`${this.name}: content does not match blob ${body.objectId}; is the file UTF-8 without BOM?`);
+    }
+    this.readAt.set(body.objectId, commit);
+    return { commit, item: { objectId: body.objectId, text: bytes.toString('utf8') } };
+  }
+
+  private async head(): Promise<string> {
+    // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/refs/list?view=azure-devops-rest-7.1
+    // `filter` is a prefix match, so pick the exact ref.
+    const ref = `refs/heads/${this.location.branch}`;
+    const url = `${this.base}/refs?filter=${encodeURIComponent(`heads/${this.location.branch}`)}&${API}`;
+    const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry);
+    if (!res.ok) await this.fail(res, 'GET', url, 'read');
+    const body = (await res.json()) as { value?: Array<{ name?: string; objectId?: string }> };
+    const found = body.value?.find((r) => r.name === ref);
+    if (!found?.objectId) throw new ImageInfoNotFoundError(`${this.name}: branch ${this.location.branch} not found`);
+    return found.objectId;
+  }
+
+  /** The new commit id ('' when the answer lacks it), or why the push was refused (409/400). */
+  private async push(text: string, oldCommit: string, creating: boolean, message: string): Promise<string | { rejected: string }> {
+    // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/pushes/create?view=azure-devops-rest-7.1
+    const url = `${this.base}/pushes?${API}`;
+    const body = {
+      refUpdates: [{ name: `refs/heads/${this.location.branch}`, oldObjectId: oldCommit }],
+      commits: [
+        {
+          comment: message,
+          changes: [
+            {
+              changeType: creating ? 'add' : 'edit',
+              item: { path: this.itemPath },
+              newContent: { content: Buffer.from(text, 'utf8').toString('base64'), contentType: 'base64encoded' },
+            },
+          ],
+        },
+      ],
+    };
+    const res = await fetchWithRetry(
+      url,
+      { method: 'POST', headers: { ...this.headers(), 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      this.retry,
+    );
+    if (res.status === 200 || res.status === 201) {
+      const out = (await res.json()) as { refUpdates?: Array<{ newObjectId?: string }> };
+      return out.refUpdates?.[0]?.newObjectId ?? '';
+    }
+    // TF401028 (ref moved: 409), or the path exists / does not exist for add / edit (400/409):
+    // write() re-reads and decides between a retry on the new head and 'conflict'. A retried
+    // push whose first try landed ends here too and resolves to 'conflict' (our own content).
+    if (res.status === 409 || res.status === 400) return { rejected: `HTTP ${res.status} ${await errorDetail(res)}` };
+    return this.fail(res, 'POST', url, 'write');
+  }
+
+  private async fail(res: Response, method: string, url: string, action: 'read' | 'write'): Promise<never> {
+    const detail = await errorDetail(res);
+    if (res.status === 401) throw new InputError(`${this.name}: Azure DevOps rejected the token (HTTP 401)`);
+    if (res.status === 403) {
+      const need = action === 'write' ? "'Contribute' permission on the repository" : "'Read' permission on the repository";
+      throw new InputError(
+        `${this.name}: HTTP 403 on ${action}: the token (System.AccessToken of the build service identity) lacks ${need} (${detail})`,
+      );
+    }
+    if (res.status === 404) throw new InputError(`${this.name}: HTTP 404 on ${action}: no such project or repository (${detail})`);
+    throw new HttpError(res.status, method, url, detail);
+  }
+}

@@ -1,0 +1,505 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { createHttpHeaders, createPipelineRequest, type PipelinePolicy, type PipelineResponse } from '@azure/core-rest-pipeline';
+import {
+  ContainerRegistryClient,
+  ContainerRegistryContentClient,
+  type ArtifactManifestProperties,
+  type ContainerRegistryClientOptions,
+} from '@azure/container-registry';
+import { InputError, RuntimeError } from '../../core/errors.js';
+import { isIndexMediaType, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor, type ManifestRecord } from '../../core/oci.js';
+import { silentLogger, type Logger } from '../../core/ports.js';
+import { sha256Digest } from '../../util/hash.js';
+import type { RetryPolicy } from '../../util/http.js';
+import type { ReferrerManifest, Registry } from '../port.js';
+import { ManifestCache, type ManifestFacts } from './manifest-cache.js';
+import { rateLimitPolicy, RequestGate, statusOf } from './request-gate.js';
+
+export interface AcrRegistryOptions {
+  /** `myacr.azurecr.io` or `https://host[:port]`. HTTPS only. */
+  endpoint: string;
+  /** undefined: anonymous access (read-only commands on registries that allow anonymous pull). */
+  credential: TokenCredential | undefined;
+  /** The credential type for errors, e.g. `DefaultAzureCredential` (see createAcrCredential). */
+  credentialName?: string;
+  /** Token audience (sovereign clouds, or the ARM audience); default `https://containerregistry.azure.net`. */
+  audience?: string;
+  /** Registry calls in flight at once (default 8). */
+  concurrency?: number;
+  /** Cap on HTTP requests per minute, token exchanges included (ACR limits per SKU). */
+  maxRequestsPerMinute?: number;
+  retry?: RetryPolicy;
+  logger?: Logger;
+  /**
+   * Digest-keyed cache of what manifests are (see ManifestCache): a file path the pipeline
+   * caches between runs, or an instance. Default: in memory for this process only.
+   */
+  manifestCache?: string | ManifestCache;
+  /** Extra trusted CA certificates (PEM), for registries behind a private CA. NODE_EXTRA_CA_CERTS works too. */
+  ca?: string;
+  /** Listing page size (`n`); default 1000. */
+  pageSize?: number;
+  /**
+   * Where `listReferrers` looks for a repository this adapter has listed: `listing` (default)
+   * answers from that complete listing, since ACR keeps a subject's referrers in its
+   * repository; `api` always asks the referrers API. Unlisted repositories always use the API.
+   */
+  referrersSource?: 'listing' | 'api';
+}
+
+/** Config media types of images: the listing alone tells such a manifest is an image. */
+const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
+
+interface RawManifest {
+  digest?: string;
+  mediaType?: string;
+  configMediaType?: string;
+  artifactType?: string;
+}
+
+interface RepoSnapshot {
+  referrers: Map<string, Descriptor[]>;
+}
+
+/** Status + headers of a non-2xx answer to a request we sent through the SDK pipeline. */
+class RawHttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly response: PipelineResponse,
+    what: string,
+  ) {
+    super(`${what}: HTTP ${statusCode}`);
+  }
+}
+
+/**
+ * The Registry port on Azure Container Registry, through @azure/container-registry. The
+ * listing (`/acr/v1/<repo>/_manifests`) gives media type, config media type, creation time,
+ * tags and an index's children in pages of up to 1000; only manifests it cannot classify
+ * (OCI artifacts and indexes, which may carry a `subject`) are fetched, once per digest ever
+ * when a cache file is kept.
+ */
+export class AcrRegistry implements Registry {
+  readonly displayName: string;
+  /** HTTP requests sent (retries, challenges and token exchanges included). */
+  requests = 0;
+  private readonly endpoint: string;
+  private readonly credential: TokenCredential | undefined;
+  private readonly clientOptions: ContainerRegistryClientOptions;
+  private readonly client: ContainerRegistryClient;
+  private readonly contentClients = new Map<string, ContainerRegistryContentClient>();
+  private readonly gate: RequestGate;
+  private readonly logger: Logger;
+  private readonly cache: ManifestCache;
+  private readonly pageSize: number;
+  private readonly referrersSource: 'listing' | 'api';
+  private readonly snapshots = new Map<string, RepoSnapshot>();
+  /** Manifest sizes learnt this run (for subject descriptors). */
+  private readonly sizes = new Map<string, { mediaType: string; size: number }>();
+  private readonly blobsPresent = new Set<string>();
+
+  constructor(options: AcrRegistryOptions) {
+    this.endpoint = normalizeEndpoint(options.endpoint);
+    this.displayName = new URL(this.endpoint).host;
+    this.credential = options.credential;
+    this.logger = options.logger ?? silentLogger;
+    this.pageSize = options.pageSize ?? 1000;
+    this.referrersSource = options.referrersSource ?? 'listing';
+    const credentialName = options.credentialName ?? (options.credential ? options.credential.constructor.name : 'anonymous access');
+    this.gate = new RequestGate({
+      registry: this.displayName,
+      credentialName,
+      concurrency: options.concurrency ?? 8,
+      retry: options.retry,
+      logger: this.logger,
+    });
+    const counter: PipelinePolicy = {
+      name: 'eolGateRequestCounter',
+      sendRequest: (request, next) => {
+        this.requests++;
+        return next(request);
+      },
+    };
+    const policies: ContainerRegistryClientOptions['additionalPolicies'] = [{ policy: counter, position: 'perRetry' }];
+    if (options.maxRequestsPerMinute !== undefined) {
+      const sleep = this.gate.retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+      policies.push({ policy: rateLimitPolicy(options.maxRequestsPerMinute, sleep), position: 'perRetry' });
+    }
+    this.clientOptions = {
+      audience: options.audience,
+      // One retry loop, ours (jitter, Retry-After, every status): the SDK's would multiply it.
+      retryOptions: { maxRetries: 0 },
+      additionalPolicies: policies,
+      userAgentOptions: { userAgentPrefix: 'eol-gate' },
+      ...(options.ca ? { tlsOptions: { ca: options.ca } } : {}),
+    };
+    this.client = this.credential
+      ? new ContainerRegistryClient(this.endpoint, this.credential, this.clientOptions)
+      : new ContainerRegistryClient(this.endpoint, this.clientOptions);
+    this.cache =
+      options.manifestCache instanceof ManifestCache
+        ? options.manifestCache
+        : options.manifestCache
+          ? ManifestCache.open(options.manifestCache, this.logger)
+          : ManifestCache.memory();
+  }
+
+  async listRepositories(): Promise<string[] | undefined> {
+    const names: string[] = [];
+    let token: string | undefined;
+    let pages: AsyncIterator<string[] & { continuationToken?: string }> | undefined;
+    for (;;) {
+      let page: IteratorResult<string[] & { continuationToken?: string }>;
+      try {
+        page = await this.gate.call('list repositories', async (abortSignal) => {
+          pages ??= this.client.listRepositoryNames({ abortSignal }).byPage({ maxPageSize: this.pageSize, continuationToken: token });
+          try {
+            return await pages.next();
+          } catch (e) {
+            pages = undefined; // a failed generator is finished: resume from the last token
+            throw e;
+          }
+        });
+      } catch (e) {
+        if (/refused \(HTTP 40[13]\)/.test((e as Error).message)) {
+          this.logger.warning(`${this.displayName}: cannot list the catalog with this identity; only literal repository names are in scope`);
+          return undefined;
+        }
+        throw e;
+      }
+      if (page.done) break;
+      names.push(...page.value);
+      token = page.value.continuationToken;
+      if (!token) break;
+    }
+    return names.sort();
+  }
+
+  async listManifests(repository: string): Promise<ManifestRecord[]> {
+    const repo = this.client.getRepository(repository);
+    const listed: { props: ArtifactManifestProperties; raw: RawManifest | undefined }[] = [];
+    let token: string | undefined;
+    let pages: AsyncIterator<ArtifactManifestProperties[] & { continuationToken?: string }> | undefined;
+    // The SDK model drops mediaType/configMediaType: read them from the raw page.
+    let lastRaw = new Map<string, RawManifest>();
+    const onResponse = (raw: { bodyAsText?: string | null; status: number }) => {
+      if (raw.status !== 200 || !raw.bodyAsText) return;
+      try {
+        const body = JSON.parse(raw.bodyAsText) as { manifests?: RawManifest[] };
+        lastRaw = new Map((body.manifests ?? []).filter((m) => m.digest).map((m) => [m.digest!, m]));
+      } catch {
+        lastRaw = new Map();
+      }
+    };
+    let first = true;
+    for (;;) {
+      const page = await this.gate.call(`list manifests of ${repository}`, async (abortSignal) => {
+        pages ??= repo
+          .listManifestProperties({ abortSignal, onResponse })
+          .byPage({ maxPageSize: this.pageSize, continuationToken: token });
+        try {
+          return await pages.next();
+        } catch (e) {
+          pages = undefined;
+          if (first && statusOf(e) === 404) return 'absent' as const;
+          throw e;
+        }
+      });
+      if (page === 'absent') return [];
+      first = false;
+      if (page.done) break;
+      for (const props of page.value) listed.push({ props, raw: lastRaw.get(props.digest) });
+      token = page.value.continuationToken;
+      if (!token) break;
+    }
+
+    // What the listing cannot tell (artifacts, indexes: a subject?) comes from the manifest itself.
+    const facts = new Map<string, ManifestFacts>();
+    const toInspect: string[] = [];
+    for (const { props, raw } of listed) {
+      const known = this.cache.get(props.digest);
+      if (known) facts.set(props.digest, known);
+      else if (needsInspection(raw)) toInspect.push(props.digest);
+    }
+    const gone = new Set<string>();
+    await Promise.all(
+      toInspect.map(async (digest) => {
+        const f = await this.inspect(repository, digest);
+        if (f) facts.set(digest, f);
+        else gone.add(digest);
+      }),
+    );
+
+    const records: ManifestRecord[] = [];
+    const referrers = new Map<string, Descriptor[]>();
+    for (const { props, raw } of listed) {
+      if (gone.has(props.digest)) {
+        this.logger.warning(`${this.displayName}/${repository}@${props.digest}: listed but gone when fetched; skipped`);
+        continue;
+      }
+      const f = facts.get(props.digest);
+      const mediaType = f?.mediaType ?? raw?.mediaType ?? MediaType.dockerManifest;
+      const record: ManifestRecord = {
+        repository,
+        digest: props.digest,
+        mediaType,
+        tags: [...(props.tags ?? [])],
+      };
+      if (f) {
+        record.size = f.size;
+        this.sizes.set(`${repository}@${props.digest}`, { mediaType, size: f.size });
+      }
+      if (props.createdOn) record.created = props.createdOn.toISOString();
+      const configMediaType = raw?.configMediaType ?? f?.configMediaType;
+      if (configMediaType) record.configMediaType = configMediaType;
+      const artifactType = f?.artifactType ?? raw?.artifactType;
+      if (artifactType) record.artifactType = artifactType;
+      if (f?.subject) {
+        record.subject = f.subject.digest;
+        const d: Descriptor = { mediaType, digest: props.digest, size: f.size };
+        if (artifactType) d.artifactType = artifactType;
+        if (f.annotations) d.annotations = f.annotations;
+        referrers.set(f.subject.digest, [...(referrers.get(f.subject.digest) ?? []), d]);
+      }
+      if (isIndexMediaType(mediaType)) record.children = (props.relatedArtifacts ?? []).map((r) => r.digest);
+      records.push(record);
+    }
+    this.snapshots.set(repository, { referrers });
+    return records;
+  }
+
+  async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
+    const known = this.sizes.get(`${repository}@${digest}`);
+    if (known) return { mediaType: known.mediaType, digest, size: known.size };
+    const res = await this.raw(repository, 'HEAD', `/v2/${repository}/manifests/${digest}`, MANIFEST_MEDIA_TYPES.join(', '), `HEAD manifest ${repository}@${digest}`, [404]);
+    if (res.status === 404) return undefined;
+    const size = Number(res.headers.get('content-length'));
+    const mediaType = res.headers.get('content-type')?.split(';')[0].trim();
+    const served = res.headers.get('docker-content-digest');
+    if (!mediaType || !Number.isInteger(size) || size <= 0 || (served && served !== digest)) {
+      throw new RuntimeError(`${this.displayName}: HEAD manifest ${repository}@${digest} gave no usable descriptor`);
+    }
+    this.sizes.set(`${repository}@${digest}`, { mediaType, size });
+    return { mediaType, digest, size };
+  }
+
+  async imageCreated(repository: string, digest: string): Promise<string | undefined> {
+    const content = this.contentClient(repository);
+    const manifest = await this.gate.call(`get manifest ${repository}@${digest}`, async (abortSignal) => {
+      try {
+        return await content.getManifest(digest, { abortSignal });
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw e;
+      }
+    });
+    const config = (manifest?.manifest as { config?: Descriptor } | undefined)?.config;
+    if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) return undefined;
+    const text = await this.gate.call(`get config ${repository}@${config.digest}`, async (abortSignal) => {
+      try {
+        const blob = await content.downloadBlob(config.digest, { abortSignal });
+        const chunks: Buffer[] = [];
+        for await (const chunk of blob.content) chunks.push(Buffer.from(chunk as Uint8Array));
+        return Buffer.concat(chunks).toString('utf8');
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw e;
+      }
+    });
+    if (!text) return undefined;
+    try {
+      const created = (JSON.parse(text) as { created?: unknown }).created;
+      return typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? created : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async listReferrers(repository: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
+    const matches = (d: Descriptor) => !artifactType || d.artifactType === artifactType;
+    const snapshot = this.referrersSource === 'listing' ? this.snapshots.get(repository) : undefined;
+    if (snapshot) return (snapshot.referrers.get(subject) ?? []).filter(matches).map((d) => ({ ...d }));
+
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    let path: string | undefined = `/v2/${repository}/referrers/${subject}${query}`;
+    const found: Descriptor[] = [];
+    const seen = new Set<string>();
+    while (path) {
+      const res = await this.raw(repository, 'GET', path, MediaType.ociIndex, `referrers of ${repository}@${subject}`);
+      const body = JSON.parse(res.bodyAsText ?? '{}') as { manifests?: Descriptor[] };
+      // Filter ourselves too: a registry that ignored the filter says so in OCI-Filters-Applied.
+      for (const d of body.manifests ?? []) {
+        if (matches(d) && !seen.has(d.digest)) {
+          seen.add(d.digest);
+          found.push(d);
+        }
+      }
+      path = nextLink(res.headers.get('link'));
+    }
+    return found;
+  }
+
+  async pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void> {
+    const bytes = Buffer.from(manifest.bytes);
+    if (sha256Digest(bytes) !== manifest.digest) throw new Error(`internal: referrer bytes do not match ${manifest.digest}`);
+    const parsed = JSON.parse(bytes.toString('utf8')) as { config?: BlobDescriptor; layers?: BlobDescriptor[]; subject?: Descriptor };
+    if (parsed.subject?.digest !== subject.digest) throw new Error(`internal: referrer ${manifest.digest} has another subject`);
+    const blobs = new Map<string, BlobDescriptor>();
+    for (const b of [parsed.config, ...(parsed.layers ?? [])]) if (b?.digest) blobs.set(b.digest, b);
+    for (const blob of blobs.values()) await this.ensureBlob(repository, blob);
+
+    const content = this.contentClient(repository);
+    const pushed = await this.gate.call(`push referrer ${repository}@${manifest.digest}`, (abortSignal) =>
+      content.setManifest(bytes, { mediaType: manifest.mediaType, abortSignal }),
+    );
+    if (pushed.digest !== manifest.digest) {
+      throw new RuntimeError(`${this.displayName}: pushed ${manifest.digest} but the registry stored ${pushed.digest}`);
+    }
+    const facts = this.cache.put(manifest.digest, bytes, manifest.mediaType);
+    const snapshot = this.snapshots.get(repository);
+    if (snapshot) {
+      const list = snapshot.referrers.get(subject.digest) ?? [];
+      if (!list.some((d) => d.digest === manifest.digest)) {
+        list.push({
+          mediaType: manifest.mediaType,
+          digest: manifest.digest,
+          size: bytes.byteLength,
+          artifactType: manifest.artifactType,
+          annotations: { ...(facts?.annotations ?? manifest.annotations) },
+        });
+        snapshot.referrers.set(subject.digest, list);
+      }
+    }
+  }
+
+  async deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {
+    const content = this.contentClient(repository);
+    // The SDK treats 404 as success: deleting twice is fine.
+    await this.gate.call(`delete ${repository}@${referrer}`, (abortSignal) => content.deleteManifest(referrer, { abortSignal }));
+    const snapshot = this.snapshots.get(repository);
+    const list = snapshot?.referrers.get(subject);
+    if (snapshot && list) snapshot.referrers.set(subject, list.filter((d) => d.digest !== referrer));
+  }
+
+  /** Flushes and closes the manifest cache file. */
+  close(): void {
+    this.cache.close();
+  }
+
+  private async inspect(repository: string, digest: string): Promise<ManifestFacts | undefined> {
+    const content = this.contentClient(repository);
+    const got = await this.gate.call(`get manifest ${repository}@${digest}`, async (abortSignal) => {
+      try {
+        // getManifest checks the bytes against the digest, so what we cache is what was listed.
+        return await content.getManifest(digest, { abortSignal });
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw e;
+      }
+    });
+    if (!got) return undefined;
+    const facts = this.cache.put(digest, got.content, got.mediaType);
+    if (!facts) throw new RuntimeError(`${this.displayName}: manifest ${repository}@${digest} does not match its digest`);
+    return facts;
+  }
+
+  private async ensureBlob(repository: string, blob: BlobDescriptor): Promise<void> {
+    const key = `${repository}@${blob.digest}`;
+    if (this.blobsPresent.has(key)) return;
+    const head = await this.raw(repository, 'HEAD', `/v2/${repository}/blobs/${blob.digest}`, '*/*', `HEAD blob ${key}`, [404]);
+    if (head.status === 404) {
+      if (!blob.data) throw new RuntimeError(`${this.displayName}: blob ${key} is missing and eol-gate does not have its content`);
+      const data = Buffer.from(blob.data, 'base64');
+      if (sha256Digest(data) !== blob.digest) throw new Error(`internal: embedded data of ${blob.digest} does not match`);
+      const content = this.contentClient(repository);
+      const uploaded = await this.gate.call(`upload blob ${key}`, (abortSignal) => content.uploadBlob(data, { abortSignal }));
+      if (uploaded.digest !== blob.digest) throw new RuntimeError(`${this.displayName}: uploaded ${blob.digest} but got ${uploaded.digest}`);
+    }
+    this.blobsPresent.add(key);
+  }
+
+  /**
+   * A request the SDK has no method for (HEAD, referrers), sent through the content client's
+   * own pipeline so it gets the same challenge/token handling, TLS and policies.
+   */
+  private async raw(repository: string, method: 'GET' | 'HEAD', path: string, accept: string, what: string, okStatus: number[] = []): Promise<PipelineResponse> {
+    const service = serviceClientOf(this.contentClient(repository));
+    return this.gate.call(what, async (abortSignal) => {
+      const request = createPipelineRequest({
+        url: new URL(path, this.endpoint).toString(),
+        method,
+        headers: createHttpHeaders({ Accept: accept }),
+        abortSignal,
+      });
+      const res = await service.sendRequest(request);
+      if ((res.status >= 200 && res.status < 300) || okStatus.includes(res.status)) return res;
+      throw new RawHttpError(res.status, res, what);
+    });
+  }
+
+  private contentClient(repository: string): ContainerRegistryContentClient {
+    let client = this.contentClients.get(repository);
+    if (!client) {
+      // The SDK accepts no credential for anonymous pull, though its type says otherwise.
+      client = new ContainerRegistryContentClient(this.endpoint, repository, this.credential as TokenCredential, this.clientOptions);
+      this.contentClients.set(repository, client);
+    }
+    return client;
+  }
+}
+
+interface BlobDescriptor extends Descriptor {
+  data?: string;
+}
+
+interface SendsRequests {
+  sendRequest(request: ReturnType<typeof createPipelineRequest>): Promise<PipelineResponse>;
+}
+
+/** The SDK keeps its authenticated ServiceClient in a private field; we send raw requests through it. */
+function serviceClientOf(content: ContainerRegistryContentClient): SendsRequests {
+  const client = (content as unknown as { client?: Partial<SendsRequests> }).client;
+  if (!client || typeof client.sendRequest !== 'function') {
+    throw new Error('internal: @azure/container-registry no longer exposes its service client; update the ACR adapter');
+  }
+  return client as SendsRequests;
+}
+
+function needsInspection(raw: RawManifest | undefined): boolean {
+  if (!raw?.mediaType) return true;
+  if (raw.mediaType === MediaType.dockerManifest || raw.mediaType === MediaType.dockerManifestList) return false;
+  if (raw.mediaType === MediaType.ociIndex) return true;
+  if (raw.mediaType === MediaType.ociManifest) return !raw.configMediaType || !IMAGE_CONFIG_TYPES.has(raw.configMediaType) || !!raw.artifactType;
+  return true;
+}
+
+/** `<…>; rel="next"` → the path (and query) to fetch next. */
+export function nextLink(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(',')) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
+    if (m) {
+      const url = new URL(m[1], 'https://placeholder.invalid');
+      return url.pathname + url.search;
+    }
+  }
+  return undefined;
+}
+
+/** `myacr.azurecr.io`, `https://myacr.azurecr.io/` or `https://127.0.0.1:8443` → `https://host[:port]`. */
+export function normalizeEndpoint(registry: string): string {
+  const text = registry.trim();
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `https://${text}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new InputError(`registry: ${JSON.stringify(registry)} is not a registry host`);
+  }
+  if (url.protocol !== 'https:') throw new InputError(`registry: ${url.host} must be reached over https (Azure Container Registry)`);
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.username || url.password || !url.hostname || !/^[a-z0-9.[\]:-]+$/i.test(url.host)) {
+    throw new InputError(`registry: ${JSON.stringify(registry)} is not a registry host (expected e.g. myacr.azurecr.io)`);
+  }
+  return `https://${url.host}`;
+}
+

@@ -1,0 +1,205 @@
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE, lifecycleManifestJson } from '../../core/lifecycle.js';
+import type { Descriptor } from '../../core/oci.js';
+import type { Logger } from '../../core/ports.js';
+import { sha256Digest } from '../../util/hash.js';
+
+/**
+ * What a manifest *is*, learnt from its bytes. Manifests are content-addressed, so these facts
+ * never change for a digest: they cannot go stale.
+ */
+export interface ManifestFacts {
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType?: string;
+  configMediaType?: string;
+  subject?: Descriptor;
+  annotations?: Record<string, string>;
+}
+
+export function factsOf(digest: string, bytes: Uint8Array | string, fallbackMediaType?: string): ManifestFacts {
+  const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
+  const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
+  const json = JSON.parse(text) as {
+    mediaType?: string;
+    artifactType?: string;
+    config?: { mediaType?: string };
+    subject?: Descriptor;
+    annotations?: Record<string, string>;
+  };
+  const facts: ManifestFacts = { digest, mediaType: json.mediaType ?? fallbackMediaType ?? 'application/octet-stream', size };
+  if (json.artifactType) facts.artifactType = json.artifactType;
+  if (json.config?.mediaType) facts.configMediaType = json.config.mediaType;
+  if (json.subject?.digest) {
+    facts.subject = { mediaType: json.subject.mediaType, digest: json.subject.digest, size: json.subject.size };
+  }
+  if (json.annotations && typeof json.annotations === 'object') facts.annotations = { ...json.annotations };
+  return facts;
+}
+
+const HEADER = '{"eol-gate-manifest-cache":1}';
+
+/** One line of the file. `l`: our own lifecycle artifact, stored by its inputs; `b`: raw manifest text. */
+interface Line {
+  d: string;
+  l?: { m: string; g: string; s: number; t: string };
+  b?: string;
+}
+
+/**
+ * A digest-keyed cache of manifest facts, kept in a JSON-lines file the pipeline may cache
+ * between runs (steady state: a registry full of lifecycle artifacts needs no GET per artifact).
+ *
+ * Why it is safe whatever the file holds:
+ * - Every entry is self-verifying: a lifecycle entry is re-rendered with the same
+ *   deterministic function that writes lifecycle manifests, any other entry holds the raw
+ *   manifest text, and either is used only if its sha256 equals the digest it is filed
+ *   under. A corrupt, truncated, hand-edited or foreign line is dropped, never believed.
+ * - The cache says only what a digest *is*. Whether a referrer *exists* always comes from the
+ *   registry listing of the current run: an entry for a deleted referrer is never consulted,
+ *   because the digest is not listed. So a stale entry cannot make a subject look annotated,
+ *   and a missing one costs a GET, nothing else.
+ * - Appends are one `write` per line; a crash loses at most the line being written.
+ */
+export class ManifestCache {
+  private readonly entries = new Map<string, ManifestFacts>();
+  private fd: number | undefined;
+  /** Lines dropped on load (corrupt or not matching their digest). */
+  rejected = 0;
+
+  private constructor(private readonly path: string | undefined) {}
+
+  /** An in-memory cache (no file): facts live for this process only. */
+  static memory(): ManifestCache {
+    return new ManifestCache(undefined);
+  }
+
+  /** Loads `path` (missing or unreadable: starts empty) and opens it for appending. */
+  static open(path: string, logger?: Logger): ManifestCache {
+    const cache = new ManifestCache(path);
+    let text: string | undefined;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger?.warning(`manifest cache ${path}: unreadable (${(e as Error).message}); starting empty`);
+    }
+    const lines = text ? text.split('\n').filter((l) => l.length > 0) : [];
+    const headerOk = lines[0] === HEADER;
+    if (lines.length > 0 && !headerOk) logger?.warning(`manifest cache ${path}: unknown format; starting empty`);
+    let total = 0;
+    if (headerOk) {
+      for (const raw of lines.slice(1)) {
+        total++;
+        const facts = verify(raw);
+        if (facts) cache.entries.set(facts.digest, facts);
+        else cache.rejected++;
+      }
+    }
+    if (cache.rejected > 0) logger?.warning(`manifest cache ${path}: ignored ${cache.rejected} corrupt or mismatching entries`);
+    // Rewrite when the file is foreign, or mostly noise (duplicates from concurrent runs, bad lines).
+    if (!headerOk || cache.rejected > 0 || total > 2 * cache.entries.size + 100) cache.rewrite();
+    mkdirSync(dirname(path), { recursive: true });
+    cache.fd = openSync(path, 'a');
+    return cache;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(digest: string): ManifestFacts | undefined {
+    return this.entries.get(digest);
+  }
+
+  /** Records a manifest's bytes (fetched or pushed). Ignores bytes that do not match `digest`. */
+  put(digest: string, bytes: Uint8Array | string, mediaType?: string): ManifestFacts | undefined {
+    if (sha256Digest(bytes) !== digest) return undefined;
+    const existing = this.entries.get(digest);
+    if (existing) return existing;
+    const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
+    const facts = factsOf(digest, text, mediaType);
+    rawTexts.set(facts, text);
+    this.entries.set(digest, facts);
+    this.append(encode(facts, text));
+    return facts;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private append(line: string): void {
+    if (this.fd === undefined) return;
+    try {
+      writeSync(this.fd, line + '\n');
+    } catch {
+      // A cache that cannot be written costs requests next time, never correctness.
+      this.close();
+    }
+  }
+
+  private rewrite(): void {
+    if (!this.path) return;
+    const body = [HEADER, ...[...this.entries.values()].map((f) => encode(f))].join('\n') + '\n';
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      writeFileSync(tmp, body);
+      renameSync(tmp, this.path);
+    } catch {
+      // Same as above: losing the cache is only a cost.
+    }
+  }
+}
+
+function canonicalLifecycle(facts: ManifestFacts): Line['l'] | undefined {
+  const date = facts.annotations?.[EOL_DATE_ANNOTATION];
+  if (facts.artifactType !== LIFECYCLE_ARTIFACT_TYPE || !facts.subject || !date) return undefined;
+  const l = { m: facts.subject.mediaType, g: facts.subject.digest, s: facts.subject.size, t: date };
+  return sha256Digest(renderLifecycle(l)) === facts.digest ? l : undefined;
+}
+
+function renderLifecycle(l: NonNullable<Line['l']>): string {
+  return lifecycleManifestJson({ mediaType: l.m, digest: l.g, size: l.s }, l.t);
+}
+
+function encode(facts: ManifestFacts, text?: string): string {
+  const l = canonicalLifecycle(facts);
+  if (l) return JSON.stringify({ d: facts.digest, l } satisfies Line);
+  return JSON.stringify({ d: facts.digest, b: text ?? rawOf(facts) } satisfies Line);
+}
+
+// Raw texts of non-canonical manifests are kept alongside their facts so a rewrite can re-emit them.
+const rawTexts = new WeakMap<ManifestFacts, string>();
+function rawOf(facts: ManifestFacts): string {
+  return rawTexts.get(facts) ?? '';
+}
+
+function verify(raw: string): ManifestFacts | undefined {
+  let line: Line;
+  try {
+    line = JSON.parse(raw) as Line;
+  } catch {
+    return undefined;
+  }
+  if (typeof line?.d !== 'string') return undefined;
+  try {
+    if (line.l && typeof line.l === 'object') {
+      const text = renderLifecycle(line.l);
+      if (sha256Digest(text) !== line.d) return undefined;
+      return factsOf(line.d, text);
+    }
+    if (typeof line.b === 'string' && sha256Digest(line.b) === line.d) {
+      const facts = factsOf(line.d, line.b);
+      rawTexts.set(facts, line.b);
+      return facts;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+

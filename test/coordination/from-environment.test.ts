@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { AzureDevOpsStore } from '../../src/coordination/azure-devops.js';
+import { createCoordinationStore } from '../../src/coordination/from-environment.js';
+import { GitHubStore } from '../../src/coordination/github.js';
+import { NoneStore } from '../../src/coordination/none.js';
+import { InputError } from '../../src/core/errors.js';
+import type { Logger } from '../../src/core/ports.js';
+
+function recordingLogger(): Logger & { warnings: string[] } {
+  const warnings: string[] = [];
+  return { warnings, info() {}, debug() {}, error() {}, warning: (m) => void warnings.push(m), group: (_t, fn) => fn() };
+}
+
+const ado = {
+  TF_BUILD: 'True',
+  SYSTEM_COLLECTIONURI: 'https://dev.azure.com/org/',
+  SYSTEM_TEAMPROJECT: 'proj',
+  BUILD_BUILDID: '123',
+  SYSTEM_JOBATTEMPT: '2',
+  SYSTEM_ACCESSTOKEN: 'ado-token',
+};
+const gh = {
+  GITHUB_ACTIONS: 'true',
+  GITHUB_API_URL: 'https://api.github.com',
+  GITHUB_REPOSITORY: 'octo/images',
+  GITHUB_RUN_ID: '987',
+  GITHUB_RUN_ATTEMPT: '3',
+  GITHUB_SHA: 'b'.repeat(40),
+  GITHUB_TOKEN: 'ghs_token',
+};
+
+function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('createCoordinationStore', () => {
+  it('auto picks Azure DevOps under TF_BUILD, with the build as self', () => {
+    const s = createCoordinationStore('auto', ado, recordingLogger());
+    expect(s).toBeInstanceOf(AzureDevOpsStore);
+    expect(s.self).toMatchObject({ runId: '123', attempt: 2 });
+  });
+
+  it('auto picks GitHub under GITHUB_ACTIONS', () => {
+    const s = createCoordinationStore('auto', gh, recordingLogger());
+    expect(s).toBeInstanceOf(GitHubStore);
+    expect(s.self).toEqual({ runId: '987', attempt: 3 });
+  });
+
+  it('auto elsewhere is none, with a warning that pipelines are not coordinated', () => {
+    const logger = recordingLogger();
+    const s = createCoordinationStore('auto', {}, logger);
+    expect(s).toBeInstanceOf(NoneStore);
+    expect(logger.warnings.join('\n')).toMatch(/not coordinated/);
+    // Explicit none is a choice: no warning.
+    const quiet = recordingLogger();
+    createCoordinationStore('none', {}, quiet);
+    expect(quiet.warnings).toEqual([]);
+  });
+
+  it('names exactly the missing Azure DevOps variables', () => {
+    const err = errorOf(() =>
+      createCoordinationStore('azure-devops', { ...ado, SYSTEM_ACCESSTOKEN: undefined, BUILD_BUILDID: '' }, recordingLogger()),
+    );
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toMatch(/missing environment variables BUILD_BUILDID, SYSTEM_ACCESSTOKEN/);
+    expect(err.message).not.toMatch(/SYSTEM_COLLECTIONURI|SYSTEM_TEAMPROJECT/);
+    expect(err.message).toMatch(/\$\(System\.AccessToken\)/);
+  });
+
+  it('azure-devops outside a pipeline names every variable it needs', () => {
+    const err = errorOf(() => createCoordinationStore('azure-devops', {}, recordingLogger()));
+    expect(err.message).toMatch(/SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT, BUILD_BUILDID, SYSTEM_ACCESSTOKEN/);
+  });
+
+  it('names exactly the missing GitHub variables; the attempt is required', () => {
+    const err = errorOf(() =>
+      createCoordinationStore('github', { ...gh, GITHUB_RUN_ATTEMPT: undefined, GITHUB_TOKEN: undefined }, recordingLogger()),
+    );
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toMatch(/missing environment variables GITHUB_RUN_ATTEMPT, GITHUB_TOKEN/);
+  });
+
+  it('a token passed by the host stands in for the environment token', () => {
+    expect(createCoordinationStore('github', { ...gh, GITHUB_TOKEN: undefined }, recordingLogger(), { token: 'x' })).toBeInstanceOf(GitHubStore);
+    expect(
+      createCoordinationStore('azure-devops', { ...ado, SYSTEM_ACCESSTOKEN: undefined }, recordingLogger(), { token: 'x' }),
+    ).toBeInstanceOf(AzureDevOpsStore);
+  });
+
+  it('bad values are InputErrors that do not echo the token', () => {
+    expect(() => createCoordinationStore('github', { ...gh, GITHUB_REPOSITORY: 'nope' }, recordingLogger())).toThrow(/GITHUB_REPOSITORY/);
+    expect(() => createCoordinationStore('github', { ...gh, GITHUB_RUN_ATTEMPT: 'x' }, recordingLogger())).toThrow(/GITHUB_RUN_ATTEMPT/);
+    expect(() => createCoordinationStore('azure-devops', { ...ado, SYSTEM_COLLECTIONURI: 'http://dev.azure.com/org' }, recordingLogger())).toThrow(
+      /https/,
+    );
+    const err = errorOf(() => createCoordinationStore('bogus' as never, ado, recordingLogger()));
+    expect(err.message).toMatch(/coordinator: expected one of/);
+    expect(err.message).not.toContain('ado-token');
+  });
+});
+
+describe('NoneStore', () => {
+  it('writes nothing and lists nobody, but still rejects bad group names', async () => {
+    const s = new NoneStore();
+    await s.signal('g', 'publishing');
+    expect(await s.listRuns('g')).toEqual([]);
+    expect(s.self).toBeUndefined();
+    await expect(s.signal('bad name', 'publishing')).rejects.toThrow(InputError);
+  });
+});

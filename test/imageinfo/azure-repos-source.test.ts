@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { InputError, RuntimeError } from '../../src/core/errors.js';
+import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
+import { gitBlobId } from '../../src/imageinfo/git-blob.js';
+import { ABSENT_FINGERPRINT, ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
+import type { RetryPolicy } from '../../src/util/http.js';
+import { startFakeAzureRepos, type FakeAzureRepos } from '../support/fake-azure-repos.js';
+
+const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
+const WRITE_TOKEN = 'ado-write-SECRET-1';
+const READ_TOKEN = 'ado-read-SECRET-2';
+
+let server: FakeAzureRepos;
+let branch: string;
+let n = 0;
+
+beforeAll(async () => {
+  server = await startFakeAzureRepos({ tokens: { [WRITE_TOKEN]: 'write', [READ_TOKEN]: 'read' } });
+});
+afterAll(() => server.close());
+
+beforeEach(() => {
+  branch = `main-${++n}`;
+  server.store.commit('Docker Images', 'image-info', branch, { 'build/image-info.json': '{"v":1}\n', 'README.md': 'hi' });
+});
+
+const source = (path = 'build/image-info.json', token = WRITE_TOKEN, b = branch) =>
+  new AzureReposSource({ project: 'Docker Images', repo: 'image-info', path, branch: b }, { collectionUri: server.url, token, retry: FAST });
+const file = (path = 'build/image-info.json') => server.store.getFile('Docker Images', 'image-info', branch, path);
+
+describe('AzureReposSource', () => {
+  it('reads the file at the branch head; the fingerprint is its blob id; Bearer token; api-version 7.1', async () => {
+    const snap = await source().read();
+    expect(snap).toEqual({ text: '{"v":1}\n', fingerprint: gitBlobId('{"v":1}\n') });
+    const last = server.store.requests.at(-1)!;
+    expect(last.path).toBe('/Docker%20Images/_apis/git/repositories/image-info/items');
+    expect(last.headers.authorization).toBe(`Bearer ${WRITE_TOKEN}`);
+  });
+
+  it('writes with a push on the commit it read', async () => {
+    const s = source();
+    const { fingerprint } = await s.read();
+    const head = server.store.head('Docker Images', 'image-info', branch);
+    expect(await s.write('{"v":2}\n', fingerprint, 'publish')).toEqual({ text: '{"v":2}\n', fingerprint: gitBlobId('{"v":2}\n') });
+    expect(file()).toBe('{"v":2}\n');
+    const newHead = server.store.head('Docker Images', 'image-info', branch)!;
+    expect(server.store.commitById('Docker Images', 'image-info', newHead)?.parent).toBe(head);
+    expect(server.store.pushes.at(-1)?.comment).toBe('publish');
+  });
+
+  it('an unrelated commit in between (TF401028) is not a conflict: the push is redone on the new head', async () => {
+    const s = source();
+    const { fingerprint } = await s.read();
+    server.store.commit('Docker Images', 'image-info', branch, { 'README.md': 'changed' });
+    expect(await s.write('{"v":2}\n', fingerprint, 'publish')).not.toBe('conflict');
+    expect(file()).toBe('{"v":2}\n');
+    expect(file('README.md')).toBe('changed');
+  });
+
+  it('conflict when the file itself changed; nothing written', async () => {
+    const s = source();
+    const { fingerprint } = await s.read();
+    server.store.commit('Docker Images', 'image-info', branch, { 'build/image-info.json': '{"v":"other"}\n' });
+    expect(await s.write('{"v":2}\n', fingerprint, 'publish')).toBe('conflict');
+    expect(file()).toBe('{"v":"other"}\n');
+  });
+
+  it('create: an add push when absent, conflict when the file appeared', async () => {
+    const s = source('new/image-info.json');
+    await expect(s.read()).rejects.toBeInstanceOf(ImageInfoNotFoundError);
+    expect(await s.write('{}\n', ABSENT_FINGERPRINT, 'create')).not.toBe('conflict');
+    expect(file('new/image-info.json')).toBe('{}\n');
+    expect(await source('new/image-info.json').write('{"x":1}\n', ABSENT_FINGERPRINT, 'create')).toBe('conflict');
+  });
+
+  it('a read-only token gets a 403 naming the source and the permission, without the token', async () => {
+    const s = source('build/image-info.json', READ_TOKEN);
+    const { fingerprint } = await s.read();
+    const err = (await s.write('{"v":2}\n', fingerprint, 'msg').catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toContain(`azure-repos:Docker Images/image-info/build/image-info.json@${branch}`);
+    expect(err.message).toContain('Contribute');
+    expect(err.message).not.toContain(READ_TOKEN);
+    expect(file()).toBe('{"v":1}\n');
+  });
+
+  it('missing branch → not found; missing repository → InputError; bad token → 401', async () => {
+    await expect(source('build/image-info.json', WRITE_TOKEN, 'nope').read()).rejects.toThrow(/branch nope not found/);
+    const other = new AzureReposSource({ project: 'Docker Images', repo: 'missing', path: 'x.json', branch }, { collectionUri: server.url, token: WRITE_TOKEN, retry: FAST });
+    await expect(other.read()).rejects.toThrow(/HTTP 404 on read/);
+    await expect(source('build/image-info.json', 'bad').read()).rejects.toThrow(/rejected the token/);
+  });
+
+  it('a push refused while neither branch nor file moved is an error naming the source, not a conflict loop', async () => {
+    const s = source();
+    const { fingerprint } = await s.read();
+    server.store.faults.push({ method: 'POST', status: 400, times: 1, typeKey: 'InvalidArgumentValueException', message: 'TF400000: bad change' });
+    const err = (await s.write('{"v":2}\n', fingerprint, 'publish').catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect(err.message).toMatch(/refused the push \(HTTP 400 .*TF400000/);
+    expect(file()).toBe('{"v":1}\n');
+  });
+
+  it('a deleted file is a conflict for an edit', async () => {
+    const s = source();
+    const { fingerprint } = await s.read();
+    server.store.commit('Docker Images', 'image-info', branch, { 'build/image-info.json': null });
+    expect(await s.write('{"v":2}\n', fingerprint, 'publish')).toBe('conflict');
+  });
+});

@@ -1,0 +1,76 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { InputError } from '../../src/core/errors.js';
+import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
+import { UrlSource } from '../../src/imageinfo/url-source.js';
+import { sha256Digest } from '../../src/util/hash.js';
+import { HttpError, type RetryPolicy } from '../../src/util/http.js';
+
+const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
+
+let server: Server;
+let base: string;
+let body = '{"v":1}';
+let status = 200;
+const seen: Array<{ url?: string; ifNoneMatch?: string; cacheControl?: string }> = [];
+
+/** A loopback file server with ETags (http: allowed for loopback only). */
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    seen.push({ url: req.url, ifNoneMatch: req.headers['if-none-match'], cacheControl: req.headers['cache-control'] });
+    if (status !== 200) {
+      res.writeHead(status).end('nope');
+      return;
+    }
+    const etag = `"${sha256Digest(body).slice(7, 23)}"`;
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, { etag }).end();
+      return;
+    }
+    res.writeHead(200, { etag, 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+beforeEach(() => {
+  body = '{"v":1}';
+  status = 200;
+  seen.length = 0;
+});
+
+describe('UrlSource', () => {
+  it('reads with a content-hash fingerprint, revalidating caches', async () => {
+    const snap = await new UrlSource(`${base}/image-info.json`, { retry: FAST }).read();
+    expect(snap).toEqual({ text: '{"v":1}', fingerprint: sha256Digest('{"v":1}') });
+    expect(seen[0].cacheControl).toBe('no-cache');
+  });
+
+  it('uses the ETag for a conditional GET and still sees a change', async () => {
+    const source = new UrlSource(`${base}/image-info.json`, { retry: FAST });
+    const first = await source.read();
+    expect(await source.read()).toEqual(first);
+    expect(seen[1].ifNoneMatch).toBeDefined();
+    body = '{"v":2}';
+    const changed = await source.read();
+    expect(changed.text).toBe('{"v":2}');
+    expect(changed.fingerprint).not.toBe(first.fingerprint);
+  });
+
+  it('404 is ImageInfoNotFoundError; a persistent 503 is an HttpError after retries', async () => {
+    status = 404;
+    await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(ImageInfoNotFoundError);
+    status = 503;
+    seen.length = 0;
+    await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(HttpError);
+    expect(seen).toHaveLength(3);
+  });
+
+  it('refuses plain http to anything but loopback, and hides credentials in its name', () => {
+    expect(() => new UrlSource('http://example.com/image-info.json')).toThrow(InputError);
+    expect(new UrlSource('https://user:secret@example.com/i.json?token=abc').name).not.toMatch(/secret|abc/);
+  });
+});

@@ -1,0 +1,165 @@
+import { ClientSecretCredential } from '@azure/identity';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InputError, RuntimeError } from '../../../src/core/errors.js';
+import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE, lifecycleManifestJson } from '../../../src/core/lifecycle.js';
+import { MediaType } from '../../../src/core/oci.js';
+import { AcrRegistry, createAcrCredential, normalizeEndpoint } from '../../../src/registry/acr/index.js';
+import { sha256Digest } from '../../../src/util/hash.js';
+import { seedArtifact, seedImage, seedIndex, type FakeAcr } from '../../support/fake-acr/index.js';
+import { acrFor, capturingLogger, fastRetry, OLD, pushLifecycle, startAcrEnvironment } from './helpers.js';
+
+let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+async function fresh(options: Parameters<typeof startAcrEnvironment>[0] = {}): Promise<FakeAcr> {
+  env = await startAcrEnvironment(options);
+  return env.fake;
+}
+
+function lifecycle(subject: { digest: string; size: number; mediaType: string }, date: string) {
+  const json = lifecycleManifestJson(subject, date);
+  return {
+    bytes: new TextEncoder().encode(json),
+    digest: sha256Digest(json),
+    mediaType: MediaType.ociManifest,
+    artifactType: LIFECYCLE_ARTIFACT_TYPE,
+    annotations: { [EOL_DATE_ANNOTATION]: date },
+  };
+}
+
+describe('AcrRegistry', () => {
+  it('lists repositories and manifests across pages, with what the raw page holds', async () => {
+    const fake = await fresh({ maxPageSize: 2 });
+    const a = seedImage(fake, 'team/app', 'a', { tags: ['1.0', 'latest'], created: OLD });
+    const b = seedImage(fake, 'team/app', 'b', { docker: true, created: OLD });
+    const idx = seedIndex(fake, 'team/app', [a, b], { tags: ['multi'] });
+    const sig = seedArtifact(fake, 'team/app', a, 'application/vnd.cncf.notary.signature', { k: 'v' });
+    seedImage(fake, 'other', 'x');
+    seedImage(fake, 'zeta/z', 'z');
+    const registry = acrFor(fake, { pageSize: 50 });
+
+    expect(await registry.listRepositories()).toEqual(['other', 'team/app', 'zeta/z']);
+    const records = await registry.listManifests('team/app');
+    expect(fake.counts['list-manifests']).toBeGreaterThanOrEqual(3); // 4 manifests, pages of 2 (ACR caps n)
+    const byDigest = new Map(records.map((r) => [r.digest, r]));
+    expect(byDigest.size).toBe(4);
+    expect(byDigest.get(a.digest)).toMatchObject({
+      mediaType: MediaType.ociManifest,
+      configMediaType: 'application/vnd.oci.image.config.v1+json',
+      tags: ['1.0', 'latest'],
+      created: OLD.toISOString(),
+    });
+    expect(byDigest.get(b.digest)).toMatchObject({ mediaType: MediaType.dockerManifest, configMediaType: 'application/vnd.docker.container.image.v1+json' });
+    expect(byDigest.get(idx.digest)).toMatchObject({ mediaType: MediaType.ociIndex, children: [a.digest, b.digest], tags: ['multi'] });
+    expect(byDigest.get(sig)).toMatchObject({ subject: a.digest, artifactType: 'application/vnd.cncf.notary.signature' });
+    // Images are classified from the listing alone; only the artifact and the index were fetched.
+    expect(fake.answered('manifest-get').sort()).toEqual([`/v2/team/app/manifests/${idx.digest}`, `/v2/team/app/manifests/${sig}`].sort());
+    expect(await registry.listManifests('missing/repo')).toEqual([]);
+  });
+
+  it('describes a manifest with HEAD, and says undefined only for a 404', async () => {
+    const fake = await fresh();
+    const a = seedImage(fake, 'team/app', 'a');
+    const registry = acrFor(fake);
+    expect(await registry.describeManifest('team/app', a.digest)).toEqual(a);
+    expect(await registry.describeManifest('team/app', sha256Digest('nothing'))).toBeUndefined();
+    fake.addFault({ kind: '500', match: 'manifest-head', times: 100 });
+    await expect(acrFor(fake, { retry: fastRetry({ retries: 2 }) }).describeManifest('team/app', a.digest)).rejects.toThrow(RuntimeError);
+  });
+
+  it('pushes a lifecycle referrer (uploading the empty blob with a relative Location) and finds it by either source', async () => {
+    const fake = await fresh({ referrersPageSize: 2 });
+    const a = seedImage(fake, 'team/app', 'a');
+    const registry = acrFor(fake);
+    await registry.listManifests('team/app');
+    const mark = lifecycle(a, '2026-06-01');
+    await registry.pushReferrer('team/app', a, mark);
+    await registry.pushReferrer('team/app', a, mark); // idempotent
+    expect(fake.referrersOf('team/app', a.digest).map((m) => m.digest)).toEqual([mark.digest]);
+    expect(fake.answered('blob-upload')).toHaveLength(3); // POST, PATCH, PUT once: the blob is known afterwards
+
+    const fromListing = await registry.listReferrers('team/app', a.digest, LIFECYCLE_ARTIFACT_TYPE);
+    // Three more referrers, to page through the API (page size 2) and check the type filter.
+    pushLifecycle(fake, 'team/app', a, '2026-07-01');
+    pushLifecycle(fake, 'team/app', a, '2026-08-01');
+    seedArtifact(fake, 'team/app', a, 'application/vnd.example.sbom');
+    const api = acrFor(fake, { referrersSource: 'api' });
+    const viaApi = await api.listReferrers('team/app', a.digest, LIFECYCLE_ARTIFACT_TYPE);
+    expect(fromListing).toEqual([viaApi.find((d) => d.digest === mark.digest)]);
+    expect(viaApi.map((d) => d.annotations?.[EOL_DATE_ANNOTATION]).sort()).toEqual(['2026-06-01', '2026-07-01', '2026-08-01']);
+    expect(fake.counts.referrers).toBeGreaterThanOrEqual(2);
+    expect(await api.listReferrers('team/app', a.digest)).toHaveLength(4);
+
+    await registry.deleteReferrer('team/app', a.digest, mark.digest);
+    await registry.deleteReferrer('team/app', a.digest, mark.digest);
+    expect(await registry.listReferrers('team/app', a.digest, LIFECYCLE_ARTIFACT_TYPE)).toEqual([]);
+    expect(fake.manifest('team/app', mark.digest)).toBeUndefined();
+  });
+
+  it('skips an artifact that was listed and then gone, with a warning', async () => {
+    const fake = await fresh();
+    const a = seedImage(fake, 'team/app', 'a');
+    const sig = seedArtifact(fake, 'team/app', a, 'application/vnd.cncf.notary.signature');
+    fake.vanishAfterListing('team/app', sig);
+    const logger = capturingLogger();
+    const records = await acrFor(fake, { logger }).listManifests('team/app');
+    expect(records.map((r) => r.digest)).toEqual([a.digest]);
+    expect(logger.lines.filter((l) => l.startsWith('warning:') && l.includes(sig))).toHaveLength(1);
+  });
+
+  it('reads anonymously where the registry allows it, and names the registry when a write is refused', async () => {
+    const fake = await fresh({ anonymousPull: true });
+    const a = seedImage(fake, 'team/app', 'a');
+    const registry = new AcrRegistry({ endpoint: fake.url, credential: undefined, ca: fake.caPem, retry: fastRetry() });
+    expect((await registry.listManifests('team/app')).map((r) => r.digest)).toEqual([a.digest]);
+    expect(await registry.describeManifest('team/app', a.digest)).toEqual(a);
+    const error = await registry.pushReferrer('team/app', a, lifecycle(a, '2026-06-01')).catch((e: Error) => e);
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect((error as Error).message).toMatch(new RegExp(`^${fake.host.replace('.', '\\.')}: .*refused \\(HTTP 401\\) for the identity of anonymous access`));
+  });
+
+  it('fails clearly when the identity belongs to another tenant, without leaking a token', async () => {
+    const fake = await fresh();
+    fake.tenant = 'another-tenant';
+    seedImage(fake, 'team/app', 'a');
+    const error = (await acrFor(fake).listManifests('team/app').catch((e: Error) => e)) as Error;
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error.message).toContain(fake.host);
+    expect(error.message).toContain('DefaultAzureCredential');
+    expect(error.message).not.toMatch(/eyJ/);
+    expect(fake.counts['manifest-put'] ?? 0).toBe(0);
+  });
+
+  it('fails clearly when the credential cannot get a token', async () => {
+    const fake = await fresh();
+    // What createAcrCredential builds for a client secret, minus the identity library's own retries (speed).
+    const credential = new ClientSecretCredential('not-a-tenant', 'id', 'top-secret-value', { authorityHost: 'https://127.0.0.1:1', retryOptions: { maxRetries: 0 } });
+    const registry = new AcrRegistry({ endpoint: fake.url, credential, credentialName: 'ClientSecretCredential', ca: fake.caPem, retry: fastRetry() });
+    const error = (await registry.listManifests('team/app').catch((e: Error) => e)) as Error;
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error.message).toMatch(new RegExp(`^${fake.host.replace('.', '\\.')}: ClientSecretCredential could not get a token`));
+    expect(error.message).not.toContain('top-secret-value');
+  });
+
+  it('rejects a registry that is not a host before any request', () => {
+    for (const bad of ['', 'not a host', 'http://myacr.azurecr.io', 'https://myacr.azurecr.io/path', 'https://user:pw@myacr.azurecr.io']) {
+      expect(() => normalizeEndpoint(bad), bad).toThrow(InputError);
+    }
+    expect(normalizeEndpoint('myacr.azurecr.io')).toBe('https://myacr.azurecr.io');
+    expect(normalizeEndpoint('https://127.0.0.1:8443/')).toBe('https://127.0.0.1:8443');
+    expect(() => createAcrCredential({ kind: 'azure-pipelines', serviceConnectionId: 'sc', clientId: '', tenantId: 't', systemAccessToken: '' })).toThrow(/missing clientId, System.AccessToken/);
+  });
+
+  it('paces requests under maxRequestsPerMinute', async () => {
+    const fake = await fresh();
+    seedImage(fake, 'team/app', 'a');
+    const waits: number[] = [];
+    const retry = fastRetry({ sleep: async (ms) => void waits.push(ms) });
+    await acrFor(fake, { retry, maxRequestsPerMinute: 60 }).listManifests('team/app');
+    // 401 challenge, exchange, token, listing: every request after the first waited its turn (~1 s each).
+    expect(waits.length).toBeGreaterThanOrEqual(3);
+    expect(Math.min(...waits)).toBeGreaterThan(500);
+  });
+});

@@ -1,0 +1,133 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeAcr, Fault } from '../../support/fake-acr/index.js';
+import { acrFor, capturingLogger, EOL_DATE, fastRetry, lifecycleBySubject, runAnnotate, seedScenario, startAcrEnvironment } from './helpers.js';
+
+/**
+ * The core integration scenario through the annotate command, the real SDK and the real
+ * credential path (DefaultAzureCredential → managed-identity endpoint → ACR token exchange),
+ * then once per fault kind: the final registry state must equal the fault-free one.
+ */
+
+let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+
+async function fresh(): Promise<FakeAcr> {
+  env = await startAcrEnvironment();
+  return env.fake;
+}
+
+let expected: ReturnType<FakeAcr['snapshot']>;
+
+describe('annotate on the fake ACR', () => {
+  beforeAll(async () => {
+    const fake = await fresh();
+    await runAnnotate(acrFor(fake), seedScenario(fake));
+    expected = fake.snapshot();
+    await env!.close();
+    env = undefined;
+  });
+
+  it('annotates exactly the old orphans, once each, and nothing else', async () => {
+    const fake = await fresh();
+    const scenario = seedScenario(fake);
+    const result = await runAnnotate(acrFor(fake), scenario);
+
+    expect(result.counts).toEqual({ annotated: 7, alreadyAnnotated: 1, skippedTooYoung: 1, candidates: 7 });
+    const app = lifecycleBySubject(fake, 'team/app');
+    const tool = lifecycleBySubject(fake, 'team/tool');
+    for (const o of scenario.orphans) {
+      expect((o.repository === 'team/app' ? app : tool).get(o.digest)).toEqual([EOL_DATE]);
+    }
+    for (const d of [...scenario.supported, scenario.young, scenario.signatureOnSupported]) {
+      expect(app.get(d) ?? tool.get(d)).toBeUndefined();
+    }
+    expect(app.get(scenario.annotatedBefore)).toEqual(['2025-01-01']);
+    expect(fake.snapshot()).toEqual(expected);
+    // The token exchange really happened, with the managed identity's token.
+    expect(fake.counts.exchange).toBeGreaterThan(0);
+    expect(env!.identity.requests).toBeGreaterThan(0);
+  });
+
+  it('a second run finds everything annotated and writes nothing', async () => {
+    const fake = await fresh();
+    const scenario = seedScenario(fake);
+    await runAnnotate(acrFor(fake), scenario);
+    const puts = fake.counts['manifest-put'];
+    const second = await runAnnotate(acrFor(fake), scenario);
+    expect(second.counts).toMatchObject({ annotated: 0, alreadyAnnotated: 8 });
+    expect(fake.counts['manifest-put']).toBe(puts);
+    expect(fake.snapshot()).toEqual(expected);
+  });
+
+  const faults: [string, Fault[]][] = [
+    ['429 without Retry-After on listings and pushes', [{ kind: '429', match: 'list-manifests', times: 2 }, { kind: '429', match: 'manifest-put', times: 3 }]],
+    ['429 with Retry-After', [{ kind: '429-retry-after', match: 'manifest-put', retryAfterSeconds: 2, times: 2 }]],
+    ['500 on HEAD and PUT', [{ kind: '500', match: 'manifest-head', times: 2 }, { kind: '500', match: 'manifest-put', times: 1, after: 2 }]],
+    ['503 on the token exchange and on artifact GETs', [{ kind: '503', match: 'token', times: 1, after: 1 }, { kind: '503', match: 'manifest-get', times: 2 }]],
+    ['connection resets', [{ kind: 'reset', match: 'manifest-put', times: 2, after: 1 }, { kind: 'reset', match: 'list-manifests', times: 1 }]],
+    ['a blob upload that fails midway', [{ kind: '503', match: 'blob-upload', times: 1, after: 1 }]],
+  ];
+  for (const [name, injected] of faults) {
+    it(`ends in the fault-free state despite ${name}`, async () => {
+      const fake = await fresh();
+      const scenario = seedScenario(fake);
+      for (const f of injected) fake.addFault(f);
+      const retry = fastRetry();
+      await runAnnotate(acrFor(fake, { retry }), scenario);
+      for (const f of injected) expect(fake.fired.get(f), `${name}: fault fired`).toBe(f.times ?? 1);
+      expect(fake.snapshot()).toEqual(expected);
+      if (injected.some((f) => f.kind === '429-retry-after')) {
+        // Retry-After (2 s) was honoured, not replaced by the 1-5 ms backoff.
+        expect(retry.delays.filter((d) => d >= 2000).length).toBe(2);
+      }
+    });
+  }
+
+  it('ends in the fault-free state with fixed and spiky latency', async () => {
+    const fake = await fresh();
+    const scenario = seedScenario(fake);
+    fake.latencyMs = 5;
+    fake.spike = { every: 7, ms: 150 };
+    await runAnnotate(acrFor(fake), scenario);
+    expect(fake.snapshot()).toEqual(expected);
+  });
+
+  it('retries a request that times out', async () => {
+    const fake = await fresh();
+    const scenario = seedScenario(fake);
+    const slow: Fault = { kind: 'latency', match: 'manifest-put', ms: 1500, times: 1 };
+    fake.addFault(slow);
+    const retry = fastRetry({ timeoutMs: 300 });
+    await runAnnotate(acrFor(fake, { retry }), scenario);
+    expect(fake.fired.get(slow)).toBe(1);
+    expect(fake.snapshot()).toEqual(expected);
+  });
+
+  it('skips a manifest that is listed and then gone, with a warning', async () => {
+    const fake = await fresh();
+    const scenario = seedScenario(fake);
+    const victim = scenario.orphans[2];
+    fake.vanishAfterListing(victim.repository, victim.digest);
+    const logger = capturingLogger();
+    await runAnnotate(acrFor(fake), scenario, logger);
+    const want = structuredClone(expected);
+    want['team/app'] = want['team/app'].filter((m) => m.digest !== victim.digest && m.subject !== victim.digest);
+    expect(fake.snapshot()).toEqual(want);
+    expect(logger.lines.some((l) => l.startsWith('warning:') && l.includes(victim.digest) && /gone/.test(l))).toBe(true);
+  });
+
+  it('a persistent error fails the run and is never read as "not annotated"', async () => {
+    const fake = await fresh();
+    const scenario = seedScenario(fake);
+    fake.addFault({ kind: '429', match: 'list-manifests', times: 1000 });
+    await expect(runAnnotate(acrFor(fake, { retry: fastRetry({ retries: 3 }) }), scenario)).rejects.toThrow(/127\.0\.0\.1:\d+: list manifests of team\/\w+ failed after 4 attempts: HTTP 429/);
+    expect(lifecycleBySubject(fake, 'team/app').size).toBe(1); // only the one seeded before
+    // A re-run once the registry recovers finishes the job.
+    fake.faults = [];
+    await runAnnotate(acrFor(fake), scenario);
+    expect(fake.snapshot()).toEqual(expected);
+  });
+});

@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { acrFor, EOL_DATE, lifecycleBySubject, runAnnotate, seedScenario, startAcrEnvironment } from './helpers.js';
+
+const child = fileURLToPath(new URL('./fixtures/annotate-child.ts', import.meta.url));
+
+let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+
+function runChild(vars: Record<string, string>) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', child], {
+    env: { ...process.env, ...vars },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d));
+  proc.stderr.on('data', (d: Buffer) => (out += d));
+  return { proc, done: new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, out }))) };
+}
+
+describe('crash-resume', () => {
+  it('an annotate killed with SIGKILL mid-apply, then re-run, ends as an uninterrupted run, without duplicates', async () => {
+    // The uninterrupted outcome, in-process.
+    env = await startAcrEnvironment();
+    const reference = seedScenario(env.fake, 40);
+    await runAnnotate(acrFor(env.fake), reference);
+    const expected = env.fake.snapshot();
+    await env.close();
+
+    env = await startAcrEnvironment();
+    const fake = env.fake;
+    const scenario = seedScenario(fake, 40);
+    fake.latencyMs = 3; // lets the kill land while pushes are in flight
+    const vars = {
+      FAKE_ACR_URL: fake.url,
+      IMAGE_INFO: scenario.imageInfo,
+      EOL_DATE,
+      NODE_EXTRA_CA_CERTS: fake.caPath,
+      CACHE_FILE: join(mkdtempSync(join(tmpdir(), 'acr-crash-')), 'cache.jsonl'),
+    };
+    const killAt = 2 + Math.floor(Math.random() * 30); // a random point among the 41 pushes
+    const first = runChild(vars);
+    let puts = 0;
+    fake.onRequest = (kind) => {
+      if (kind === 'manifest-put' && ++puts === killAt) first.proc.kill('SIGKILL');
+    };
+    const killed = await first.done;
+    fake.onRequest = undefined;
+    expect(killed.signal, killed.out).toBe('SIGKILL');
+    const partial = [...lifecycleBySubject(fake, 'team/app').keys()].length + [...lifecycleBySubject(fake, 'team/tool').keys()].length;
+    expect(partial).toBeLessThan(42); // it really was interrupted (41 new + 1 before)
+
+    const second = await runChild(vars).done;
+    expect(second.code, second.out).toBe(0);
+    expect(fake.snapshot()).toEqual(expected);
+    for (const repo of ['team/app', 'team/tool']) {
+      for (const marks of lifecycleBySubject(fake, repo).values()) expect(marks).toHaveLength(1);
+    }
+  });
+});

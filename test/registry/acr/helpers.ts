@@ -1,0 +1,166 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { annotate, type AnnotateResult } from '../../../src/commands/annotate.js';
+import { NoneStore } from '../../../src/coordination/none.js';
+import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE, lifecycleManifestJson } from '../../../src/core/lifecycle.js';
+import type { Clock, Logger } from '../../../src/core/ports.js';
+import { FileSource } from '../../../src/imageinfo/file-source.js';
+import { AcrRegistry, createAcrCredential, type AcrRegistryOptions } from '../../../src/registry/acr/index.js';
+import type { RetryPolicy } from '../../../src/util/http.js';
+import { seedArtifact, seedImage, seedIndex, startFakeAcr, type FakeAcr, type FakeAcrOptions } from '../../support/fake-acr/index.js';
+import { startIdentityEndpoint, type IdentityEndpoint } from '../../support/identity-endpoint.js';
+
+export const EOL_DATE = '2026-06-01';
+export const OLD = new Date('2026-01-01T00:00:00Z');
+
+/** Records the delays the adapter asked for, without waiting (no sleeping in tests). */
+export function fastRetry(overrides: Partial<RetryPolicy> = {}): RetryPolicy & { delays: number[] } {
+  const delays: number[] = [];
+  return {
+    retries: 6,
+    baseDelayMs: 1,
+    maxDelayMs: 5,
+    timeoutMs: 10_000,
+    sleep: async (ms) => {
+      delays.push(ms);
+    },
+    ...overrides,
+    delays,
+  };
+}
+
+export interface CapturingLogger extends Logger {
+  lines: string[];
+}
+
+export function capturingLogger(): CapturingLogger {
+  const lines: string[] = [];
+  return {
+    lines,
+    info: (m) => lines.push(`info: ${m}`),
+    warning: (m) => lines.push(`warning: ${m}`),
+    error: (m) => lines.push(`error: ${m}`),
+    debug: (m) => lines.push(`debug: ${m}`),
+    group: (_t, fn) => fn(),
+  };
+}
+
+export const clock: Clock = {
+  now: () => new Date(),
+  sleep: async () => {},
+  random: () => 0.5,
+};
+
+let identity: Promise<IdentityEndpoint> | undefined;
+
+/**
+ * One managed-identity endpoint per process, like the host's: MSAL caches the managed-identity
+ * token process-wide, so a second endpoint would never be asked.
+ */
+export function sharedIdentity(): Promise<IdentityEndpoint> {
+  identity ??= startIdentityEndpoint().then((endpoint) => {
+    Object.assign(process.env, endpoint.env);
+    return endpoint;
+  });
+  return identity;
+}
+
+/** A fake ACR plus the managed-identity endpoint that DefaultAzureCredential finds through the environment. */
+export async function startAcrEnvironment(options: FakeAcrOptions = {}): Promise<{ fake: FakeAcr; identity: IdentityEndpoint; close(): Promise<void> }> {
+  const [fake, endpoint] = await Promise.all([startFakeAcr(options), sharedIdentity()]);
+  return { fake, identity: endpoint, close: () => fake.close() };
+}
+
+/** The adapter as a host would build it: DefaultAzureCredential, the real SDK; only the CA is ours. */
+export function acrFor(fake: FakeAcr, options: Partial<AcrRegistryOptions> = {}): AcrRegistry {
+  const { credential, name } = createAcrCredential({ kind: 'default' });
+  return new AcrRegistry({ endpoint: fake.url, credential, credentialName: name, ca: fake.caPem, retry: fastRetry(), ...options });
+}
+
+export interface Scenario {
+  dir: string;
+  imageInfo: string;
+  supported: string[];
+  orphans: { repository: string; digest: string }[];
+  young: string;
+  annotatedBefore: string;
+  signatureOnSupported: string;
+}
+
+/**
+ * The core scenario: two repositories; supported images, a supported index and its children,
+ * old orphans, a young orphan, an orphan annotated before, signatures. Seeded in-process.
+ */
+export function seedScenario(fake: FakeAcr, orphanCount = 6): Scenario {
+  const app = 'team/app';
+  const tool = 'team/tool';
+  const s1 = seedImage(fake, app, 's1', { tags: ['latest'], created: OLD });
+  const c1 = seedImage(fake, app, 'c1', { created: OLD });
+  const c2 = seedImage(fake, app, 'c2', { created: OLD });
+  const idx = seedIndex(fake, app, [c1, c2], { tags: ['multi'], created: OLD });
+  const orphans = Array.from({ length: orphanCount }, (_, i) => seedImage(fake, app, `o${i}`, { created: OLD, tags: i === 0 ? ['old'] : [] }));
+  const young = seedImage(fake, app, 'young', { created: new Date() });
+  const annotated = seedImage(fake, app, 'annotated', { created: OLD });
+  pushLifecycle(fake, app, annotated, '2025-01-01');
+  const signatureOnSupported = seedArtifact(fake, app, s1, 'application/vnd.cncf.notary.signature');
+  seedArtifact(fake, app, orphans[0], 'application/vnd.cncf.notary.signature');
+  const t1 = seedImage(fake, tool, 't1', { created: OLD, docker: true, tags: ['1.0'] });
+  const t2 = seedImage(fake, tool, 't2', { created: OLD, docker: true });
+
+  const dir = mkdtempSync(join(tmpdir(), 'acr-scenario-'));
+  const imageInfo = join(dir, 'image-info.json');
+  const platform = (repo: string, digest: string) => ({ digest: `mcr.microsoft.com/${repo}@${digest}`, simpleTags: [], dockerfile: 'Dockerfile' });
+  writeFileSync(
+    imageInfo,
+    JSON.stringify({
+      schemaVersion: '2.0',
+      repos: [
+        { repo: app, images: [{ platforms: [platform(app, s1.digest)] }, { manifest: { digest: `mcr.microsoft.com/${app}@${idx.digest}`, sharedTags: ['multi'] }, platforms: [] }] },
+        { repo: tool, images: [{ platforms: [platform(tool, t1.digest)] }] },
+      ],
+    }),
+  );
+  return {
+    dir,
+    imageInfo,
+    supported: [s1.digest, idx.digest, c1.digest, c2.digest, t1.digest],
+    orphans: [...orphans.map((o) => ({ repository: app, digest: o.digest })), { repository: tool, digest: t2.digest }],
+    young: young.digest,
+    annotatedBefore: annotated.digest,
+    signatureOnSupported,
+  };
+}
+
+export function pushLifecycle(fake: FakeAcr, repository: string, subject: { digest: string; size: number; mediaType: string }, date: string): string {
+  fake.seedBlob(repository, '{}');
+  return fake.seedManifest(repository, lifecycleManifestJson(subject, date));
+}
+
+export function runAnnotate(registry: AcrRegistry, scenario: Scenario, logger: Logger = capturingLogger(), concurrency = 4): Promise<AnnotateResult> {
+  return annotate(
+    {
+      group: 'acr-test',
+      timeoutMs: 60_000,
+      pollIntervalMs: 1000,
+      onTimeout: 'fail',
+      repoPrefix: '',
+      repositories: [],
+      eolDate: EOL_DATE,
+      minAgeMs: 3_600_000,
+      concurrency,
+      dryRun: false,
+    },
+    { registry, store: new NoneStore(), sources: [new FileSource(scenario.imageInfo)], clock, logger },
+  );
+}
+
+/** Lifecycle referrers per subject, from the registry's own state. */
+export function lifecycleBySubject(fake: FakeAcr, repository: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const m of fake.snapshot()[repository] ?? []) {
+    if (m.artifactType !== LIFECYCLE_ARTIFACT_TYPE || !m.subject) continue;
+    out.set(m.subject, [...(out.get(m.subject) ?? []), m.annotations?.[EOL_DATE_ANNOTATION] ?? '?']);
+  }
+  return out;
+}

@@ -1,0 +1,3 @@
+export { FakeAcr, startFakeAcr, sha256, type Fault, type FaultKind, type FakeAcrOptions, type RequestKind } from './server.js';
+export { testCertificate, type TestCertificate } from './cert.js';
+export { seedArtifact, seedImage, seedIndex, OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST } from './seed.js';

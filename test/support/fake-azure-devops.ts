@@ -1,0 +1,245 @@
+/**
+ * A fake Azure DevOps Build REST API (api-version 7.1) on 127.0.0.1, speaking the endpoints
+ * AzureDevOpsStore uses, with switches for latency, faults (429 + Retry-After, 403, 5xx),
+ * the sign-in page served to a bad token, and an eventually consistent build list.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type BuildStatus = 'notStarted' | 'inProgress' | 'cancelling' | 'postponed' | 'completed';
+
+export interface FakeBuild {
+  id: number;
+  project: string;
+  status: BuildStatus;
+  /** The truth (Tags - Get Build Tags). */
+  tags: string[];
+  /** What Builds - List sees; lags `tags` by `listLag` list reads after each write. */
+  listedTags: string[];
+  pendingListReads: number;
+  queueTime: string;
+  startTime?: string;
+  definitionName: string;
+}
+
+export interface Fault {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Only requests this matches (default: all). */
+  match?: (method: string, path: string) => boolean;
+  times: number;
+}
+
+export interface FakeAzureDevOpsOptions {
+  token?: string;
+  organization?: string;
+}
+
+export class FakeAzureDevOps {
+  readonly token: string;
+  readonly organization: string;
+  readonly builds = new Map<number, FakeBuild>();
+  readonly requests: Array<{ method: string; path: string; query: string }> = [];
+  /** Fixed or random per-request latency. */
+  latencyMs: number | (() => number) = 0;
+  /** Builds per page of Builds - List (continuation tokens beyond that). */
+  pageSize = 100;
+  /** Builds - List carries each build's `tags` (the real service does); off forces GET tags. */
+  listIncludesTags = true;
+  /** A tag write stays invisible to Builds - List for this many list requests. */
+  listLag = 0;
+  /** Set to make a bad token get the sign-in page (203, HTML), as the service does. */
+  signInPageForBadToken = false;
+  /** Operations answered 403 as for an identity without the permission. */
+  readonly forbidden = new Set<'list' | 'read-tags' | 'write-tags'>();
+  private faults: Fault[] = [];
+  private nextId = 1000;
+  private server?: Server;
+  private base = '';
+
+  constructor(options: FakeAzureDevOpsOptions = {}) {
+    this.token = options.token ?? 'ado-secret-token';
+    this.organization = options.organization ?? 'org';
+  }
+
+  /** `System.CollectionUri` of the fake, with the trailing slash the real variable has. */
+  get collectionUri(): string {
+    return `${this.base}/${this.organization}/`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((e) => {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: String(e) }));
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  createBuild(init: Partial<Pick<FakeBuild, 'project' | 'status' | 'tags' | 'definitionName' | 'startTime'>> & { id?: number } = {}): FakeBuild {
+    const id = init.id ?? this.nextId++;
+    const now = new Date().toISOString();
+    const build: FakeBuild = {
+      id,
+      project: init.project ?? 'proj',
+      status: init.status ?? 'inProgress',
+      tags: [...(init.tags ?? [])],
+      listedTags: [...(init.tags ?? [])],
+      pendingListReads: 0,
+      queueTime: now,
+      startTime: init.startTime ?? ((init.status ?? 'inProgress') === 'notStarted' ? undefined : now),
+      definitionName: init.definitionName ?? 'publish',
+    };
+    this.builds.set(id, build);
+    return build;
+  }
+
+  setStatus(id: number, status: BuildStatus): void {
+    this.build(id).status = status;
+  }
+
+  build(id: number): FakeBuild {
+    const b = this.builds.get(id);
+    if (!b) throw new Error(`fake ADO: no build ${id}`);
+    return b;
+  }
+
+  /** The next `times` matching requests fail with `status` (e.g. 429 with Retry-After). */
+  /** Drops faults not yet served. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  fail(fault: Omit<Fault, 'times'> & { times?: number }): void {
+    this.faults.push({ times: 1, ...fault });
+  }
+
+  private takeFault(method: string, path: string): Fault | undefined {
+    const f = this.faults.find((x) => x.times > 0 && (!x.match || x.match(method, path)));
+    if (f) f.times--;
+    return f;
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json; charset=utf-8', ...headers });
+    res.end(text);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.base);
+    const method = req.method ?? 'GET';
+    this.requests.push({ method, path: url.pathname, query: url.search });
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const latency = typeof this.latencyMs === 'function' ? this.latencyMs() : this.latencyMs;
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+
+    if (req.headers.authorization !== `Bearer ${this.token}`) {
+      if (this.signInPageForBadToken) {
+        return this.send(res, 203, '<html><body>Sign in to your account</body></html>', { 'content-type': 'text/html; charset=utf-8' });
+      }
+      return this.send(res, 401, { message: 'TF400813: The user is not authorized to access this resource.' });
+    }
+    const fault = this.takeFault(method, url.pathname);
+    if (fault) return this.send(res, fault.status, fault.body ?? { message: `injected ${fault.status}` }, fault.headers);
+    // Every Azure DevOps REST call names its version; 7.1 is what the adapter speaks.
+    if (url.searchParams.get('api-version') !== '7.1') {
+      return this.send(res, 400, { message: 'VssVersionOutOfRangeException: api-version 7.1 expected' });
+    }
+
+    const prefix = `/${this.organization}/`;
+    if (!url.pathname.startsWith(prefix)) return this.send(res, 404, { message: 'unknown collection' });
+    const [project, ...rest] = url.pathname.slice(prefix.length).split('/').map(decodeURIComponent);
+    const route = rest.join('/');
+
+    // Builds - List: GET {org}/{project}/_apis/build/builds?tagFilters=&statusFilter=&buildIds=&continuationToken=
+    // https://learn.microsoft.com/rest/api/azure/devops/build/builds/list?view=azure-devops-rest-7.1
+    // Response { count, value: Build[] }; more pages announced with the x-ms-continuationtoken header.
+    if (method === 'GET' && route === '_apis/build/builds') {
+      if (this.forbidden.has('list')) return this.accessDenied(res, 'View builds');
+      for (const b of this.builds.values()) {
+        if (b.pendingListReads > 0 && --b.pendingListReads === 0) b.listedTags = [...b.tags];
+      }
+      const tagFilters = (url.searchParams.get('tagFilters') ?? '').split(',').filter(Boolean);
+      const statuses = (url.searchParams.get('statusFilter') ?? '').split(',').filter(Boolean);
+      const ids = (url.searchParams.get('buildIds') ?? '').split(',').filter(Boolean).map(Number);
+      const matching = [...this.builds.values()]
+        .filter((b) => b.project === project)
+        .filter((b) => tagFilters.every((t) => b.listedTags.includes(t)))
+        .filter((b) => statuses.length === 0 || statuses.includes('all') || statuses.includes(b.status))
+        .filter((b) => ids.length === 0 || ids.includes(b.id))
+        .sort((a, b) => b.id - a.id);
+      const start = Number(url.searchParams.get('continuationToken') ?? 0);
+      const page = matching.slice(start, start + this.pageSize);
+      const headers: Record<string, string> = {};
+      if (start + this.pageSize < matching.length) headers['x-ms-continuationtoken'] = String(start + this.pageSize);
+      return this.send(res, 200, { count: page.length, value: page.map((b) => this.toBuild(b)) }, headers);
+    }
+
+    const tagsRoute = /^_apis\/build\/builds\/(\d+)\/tags$/.exec(route);
+    if (tagsRoute) {
+      const build = this.builds.get(Number(tagsRoute[1]));
+      if (!build || build.project !== project) {
+        return this.send(res, 404, { message: `TF215016: The requested build ${tagsRoute[1]} could not be found.` });
+      }
+      // Tags - Get Build Tags: GET {org}/{project}/_apis/build/builds/{buildId}/tags → { count, value: string[] }
+      // https://learn.microsoft.com/rest/api/azure/devops/build/tags/get-build-tags?view=azure-devops-rest-7.1
+      if (method === 'GET') {
+        if (this.forbidden.has('read-tags')) return this.accessDenied(res, 'View builds');
+        return this.send(res, 200, { count: build.tags.length, value: build.tags });
+      }
+      // Tags - Update Build Tags: PATCH {org}/{project}/_apis/build/builds/{buildId}/tags
+      // body { tagsToAdd: string[], tagsToRemove: string[] } → { count, value: string[] }
+      // https://learn.microsoft.com/rest/api/azure/devops/build/tags/update-build-tags?view=azure-devops-rest-7.1
+      if (method === 'PATCH') {
+        if (this.forbidden.has('write-tags')) return this.accessDenied(res, 'Edit build quality');
+        let update: { tagsToAdd?: unknown; tagsToRemove?: unknown };
+        try {
+          update = JSON.parse(body) as typeof update;
+        } catch {
+          return this.send(res, 400, { message: 'VssPropertyValidationException: body is not JSON' });
+        }
+        const add = Array.isArray(update.tagsToAdd) ? (update.tagsToAdd as string[]) : [];
+        const remove = Array.isArray(update.tagsToRemove) ? (update.tagsToRemove as string[]) : [];
+        build.tags = [...new Set([...build.tags.filter((t) => !remove.includes(t)), ...add])].sort();
+        if (this.listLag > 0) build.pendingListReads = this.listLag;
+        else build.listedTags = [...build.tags];
+        return this.send(res, 200, { count: build.tags.length, value: build.tags });
+      }
+    }
+    return this.send(res, 404, { message: `fake ADO: no route ${method} ${url.pathname}` });
+  }
+
+  private accessDenied(res: ServerResponse, permission: string): void {
+    this.send(res, 403, {
+      message: `Access denied. Project Build Service needs ${permission} permissions to perform the action.`,
+      typeKey: 'AccessDeniedException',
+    });
+  }
+
+  /** The Build resource fields the adapter reads (the real one has many more). */
+  private toBuild(b: FakeBuild): Record<string, unknown> {
+    const web = `${this.base}/${this.organization}/${encodeURIComponent(b.project)}/_build/results?buildId=${b.id}`;
+    return {
+      id: b.id,
+      buildNumber: `2026.${b.id}`,
+      status: b.status,
+      queueTime: b.queueTime,
+      ...(b.startTime ? { startTime: b.startTime } : {}),
+      ...(this.listIncludesTags ? { tags: b.listedTags } : {}),
+      definition: { id: 1, name: b.definitionName },
+      project: { name: b.project },
+      _links: { web: { href: web } },
+    };
+  }
+}

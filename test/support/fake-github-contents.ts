@@ -1,0 +1,296 @@
+/**
+ * A fake of GitHub's repository contents API (plus git blobs), for tests and the simulator.
+ * Plain http on 127.0.0.1. `gitHubContentsHandler` can be mounted on a bigger fake GitHub: it
+ * returns false for requests it does not own.
+ *
+ * Follows https://docs.github.com/en/rest/repos/contents?apiVersion=2022-11-28 and
+ * https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28 for the parts eol-gate uses.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gitBlobId } from '../../src/imageinfo/git-blob.js';
+
+export type TokenAccess = 'read' | 'write';
+
+export interface FakeGitHubContentsOptions {
+  /** Delay before each request is handled, in ms (a number or a function drawn per request). */
+  latencyMs?: number | (() => number);
+  /** When set, requests need `Authorization: Bearer <token>` with one of these tokens. */
+  tokens?: Record<string, TokenAccess>;
+  /** Files larger than this come back without inline content (GitHub: 1 MB). */
+  largeFileBytes?: number;
+  /** Prefix of the API paths (GitHub Enterprise Server: `/api/v3`). */
+  basePath?: string;
+}
+
+export interface Fault {
+  method?: string;
+  status: number;
+  /** How many matching requests fail. */
+  times: number;
+  headers?: Record<string, string>;
+}
+
+interface Commit {
+  sha: string;
+  message: string;
+  path: string;
+}
+
+/** Repository state: branches → path → blob; plus every commit made through the API. */
+export class GitHubContentsStore {
+  private readonly files = new Map<string, Map<string, string>>(); // "owner/repo@branch" → path → blob sha
+  private readonly blobs = new Map<string, Buffer>();
+  readonly commits: Commit[] = [];
+  readonly faults: Fault[] = [];
+  readonly requests: Array<{ method: string; path: string; headers: IncomingMessage['headers'] }> = [];
+  private counter = 0;
+
+  private branchKey(owner: string, repo: string, branch: string): string {
+    return `${owner.toLowerCase()}/${repo.toLowerCase()}@${branch}`;
+  }
+
+  addBranch(owner: string, repo: string, branch: string): void {
+    const key = this.branchKey(owner, repo, branch);
+    if (!this.files.has(key)) this.files.set(key, new Map());
+  }
+
+  hasBranch(owner: string, repo: string, branch: string): boolean {
+    return this.files.has(this.branchKey(owner, repo, branch));
+  }
+
+  hasRepo(owner: string, repo: string): boolean {
+    const prefix = `${owner.toLowerCase()}/${repo.toLowerCase()}@`;
+    return [...this.files.keys()].some((k) => k.startsWith(prefix));
+  }
+
+  setFile(owner: string, repo: string, branch: string, path: string, content: string | Buffer): string {
+    this.addBranch(owner, repo, branch);
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    const sha = gitBlobId(bytes);
+    this.blobs.set(sha, bytes);
+    this.files.get(this.branchKey(owner, repo, branch))!.set(path, sha);
+    return sha;
+  }
+
+  getFile(owner: string, repo: string, branch: string, path: string): string | undefined {
+    const sha = this.files.get(this.branchKey(owner, repo, branch))?.get(path);
+    return sha === undefined ? undefined : this.blobs.get(sha)!.toString('utf8');
+  }
+
+  fileSha(owner: string, repo: string, branch: string, path: string): string | undefined {
+    return this.files.get(this.branchKey(owner, repo, branch))?.get(path);
+  }
+
+  /** Paths directly or indirectly under `dir` on a branch (for directory listings). */
+  list(owner: string, repo: string, branch: string, dir: string): string[] {
+    return [...(this.files.get(this.branchKey(owner, repo, branch))?.keys() ?? [])].filter((p) => p.startsWith(`${dir}/`));
+  }
+
+  blob(sha: string): Buffer | undefined {
+    return this.blobs.get(sha);
+  }
+
+  nextCommitSha(): string {
+    return gitBlobId(`commit ${++this.counter}`);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const data = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+  res.writeHead(status, {
+    'content-type': Buffer.isBuffer(body) ? 'application/vnd.github.raw' : 'application/json; charset=utf-8',
+    'content-length': String(data.length),
+    ...headers,
+  });
+  res.end(data);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** GitHub wraps base64 content at 60 characters. */
+function wrapBase64(bytes: Buffer): string {
+  const b64 = bytes.toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 60) lines.push(b64.slice(i, i + 60));
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+function isBase64(text: string): boolean {
+  const compact = text.replace(/\n/g, '');
+  return Buffer.from(compact, 'base64').toString('base64') === compact;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const CONTENTS = /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/;
+const BLOBS = /^\/repos\/([^/]+)\/([^/]+)\/git\/blobs\/([0-9a-f]{40})$/;
+
+export function gitHubContentsHandler(
+  store: GitHubContentsStore,
+  options: FakeGitHubContentsOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  const largeFileBytes = options.largeFileBytes ?? 1024 * 1024;
+  const basePath = options.basePath ?? '';
+  const latency = typeof options.latencyMs === 'function' ? options.latencyMs : () => (options.latencyMs as number | undefined) ?? 0;
+
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (!url.pathname.startsWith(`${basePath}/repos/`)) return false;
+    const path = url.pathname.slice(basePath.length);
+    const contents = CONTENTS.exec(path);
+    const blobs = BLOBS.exec(path);
+    if (!contents && !blobs) return false;
+    const method = req.method ?? 'GET';
+    store.requests.push({ method, path, headers: req.headers });
+    const ms = latency();
+    if (ms > 0) await sleep(ms);
+
+    const fault = store.faults.find((f) => f.times > 0 && (!f.method || f.method === method));
+    if (fault) {
+      fault.times--;
+      send(res, fault.status, { message: `injected fault ${fault.status}` }, fault.headers);
+      return true;
+    }
+
+    // Authentication: https://docs.github.com/en/rest/authentication/authenticating-to-the-rest-api
+    let access: TokenAccess = 'write';
+    if (options.tokens) {
+      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const found = token === undefined ? undefined : options.tokens[token];
+      if (!found) {
+        send(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+        return true;
+      }
+      access = found;
+    }
+    const wantsRaw = /application\/vnd\.github(\.v3)?\.raw/.test(req.headers.accept ?? '');
+
+    if (blobs) {
+      // GET /repos/{owner}/{repo}/git/blobs/{file_sha}: https://docs.github.com/en/rest/git/blobs#get-a-blob
+      const bytes = store.blob(blobs[3]);
+      if (method !== 'GET') send(res, 404, { message: 'Not Found' });
+      else if (!bytes || !store.hasRepo(blobs[1], blobs[2])) send(res, 404, { message: 'Not Found' });
+      else if (wantsRaw) send(res, 200, bytes);
+      else send(res, 200, { sha: blobs[3], size: bytes.length, content: wrapBase64(bytes), encoding: 'base64' });
+      return true;
+    }
+
+    const [, owner, repo, rawPath] = contents!;
+    const filePath = rawPath.split('/').map(decodeURIComponent).join('/');
+
+    if (method === 'GET') {
+      // GET /repos/{owner}/{repo}/contents/{path}?ref=: https://docs.github.com/en/rest/repos/contents#get-repository-content
+      // Over 1 MB the JSON carries `content: ""` and `encoding: "none"`; the raw media type still works.
+      const ref = url.searchParams.get('ref') ?? 'main';
+      const sha = store.fileSha(owner, repo, ref, filePath);
+      const children = sha === undefined ? store.list(owner, repo, ref, filePath) : [];
+      if (children.length > 0) {
+        // A directory: an array of entries (files only here).
+        send(res, 200, children.map((p) => ({ type: 'file', name: p.split('/').pop(), path: p, sha: store.fileSha(owner, repo, ref, p) })));
+        return true;
+      }
+      if (sha === undefined) {
+        send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/repos/contents#get-repository-content' });
+        return true;
+      }
+      const bytes = store.blob(sha)!;
+      if (wantsRaw) {
+        send(res, 200, bytes);
+        return true;
+      }
+      const large = bytes.length > largeFileBytes;
+      send(res, 200, {
+        type: 'file',
+        name: filePath.split('/').pop(),
+        path: filePath,
+        sha,
+        size: bytes.length,
+        encoding: large ? 'none' : 'base64',
+        content: large ? '' : wrapBase64(bytes),
+        url: `${basePath}/repos/${owner}/${repo}/contents/${rawPath}?ref=${ref}`,
+        git_url: `${basePath}/repos/${owner}/${repo}/git/blobs/${sha}`,
+        download_url: `https://raw.githubusercontent.com/${owner}/${repo}/${ref}/${filePath}`,
+      });
+      return true;
+    }
+
+    if (method === 'PUT') {
+      // PUT /repos/{owner}/{repo}/contents/{path}: https://docs.github.com/en/rest/repos/contents#create-or-update-file-contents
+      // 200 updated, 201 created, 404, 409 (sha does not match), 422 (validation failed).
+      if (access !== 'write') {
+        send(res, 403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/repos/contents#create-or-update-file-contents' });
+        return true;
+      }
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(await readBody(req)) as Record<string, unknown>;
+      } catch {
+        send(res, 400, { message: 'Problems parsing JSON' });
+        return true;
+      }
+      const invalid = (what: string) => send(res, 422, { message: `Invalid request.\n\n"${what}" wasn't supplied.`, status: '422' });
+      if (typeof body.message !== 'string' || body.message === '') return (invalid('message'), true);
+      if (typeof body.content !== 'string') return (invalid('content'), true);
+      if (!isBase64(body.content)) {
+        send(res, 422, { message: 'content is not valid Base64', status: '422' });
+        return true;
+      }
+      const branch = typeof body.branch === 'string' ? body.branch : 'main';
+      if (!store.hasBranch(owner, repo, branch)) {
+        send(res, 404, { message: `Branch ${branch} not found` });
+        return true;
+      }
+      // From here to the state change nothing awaits: the check-and-set is atomic, like GitHub's.
+      const current = store.fileSha(owner, repo, branch, filePath);
+      if (current !== undefined && body.sha === undefined) return (invalid('sha'), true);
+      if (body.sha !== undefined && body.sha !== current) {
+        send(res, 409, { message: `${filePath} does not match ${String(body.sha)}`, documentation_url: 'https://docs.github.com/rest/repos/contents#create-or-update-file-contents', status: '409' });
+        return true;
+      }
+      const sha = store.setFile(owner, repo, branch, filePath, Buffer.from(body.content, 'base64'));
+      const commitSha = store.nextCommitSha();
+      store.commits.push({ sha: commitSha, message: body.message, path: filePath });
+      send(res, current === undefined ? 201 : 200, {
+        content: { name: filePath.split('/').pop(), path: filePath, sha, size: store.blob(sha)!.length, type: 'file' },
+        commit: { sha: commitSha, message: body.message },
+      });
+      return true;
+    }
+
+    send(res, 404, { message: 'Not Found' });
+    return true;
+  };
+}
+
+export interface FakeGitHubContents {
+  url: string;
+  store: GitHubContentsStore;
+  close(): Promise<void>;
+}
+
+export async function startFakeGitHubContents(options: FakeGitHubContentsOptions = {}, store = new GitHubContentsStore()): Promise<FakeGitHubContents> {
+  const handle = gitHubContentsHandler(store, options);
+  const server = createServer((req, res) => {
+    handle(req, res)
+      .then((handled) => {
+        if (!handled) send(res, 404, { message: 'Not Found' });
+      })
+      .catch((e: Error) => send(res, 500, { message: e.message }));
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${options.basePath ?? ''}`,
+    store,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,298 @@
+/**
+ * A fake GitHub REST API on 127.0.0.1, speaking the endpoints GitHubStore uses (git refs,
+ * workflow runs) with rate-limit headers, switches for latency, injected faults (primary and
+ * secondary rate limits, 5xx), token permissions and an eventually consistent matching-refs.
+ * Other endpoints (e.g. the contents API in fake-github-contents.ts) mount through `mount`.
+ */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type RunStatus = 'queued' | 'in_progress' | 'waiting' | 'requested' | 'pending' | 'completed';
+
+export interface FakeRun {
+  id: number;
+  run_attempt: number;
+  status: RunStatus;
+  conclusion: string | null;
+  name: string;
+  run_started_at: string;
+}
+
+export interface FakeGitHubRequest {
+  method: string;
+  /** Path below the repository, e.g. `contents/image-info.json` (undefined outside /repos/{owner}/{repo}/). */
+  repoPath?: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface FakeGitHubResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** Answers a request, or returns undefined to let the next handler try. */
+export type FakeGitHubHandler = (req: FakeGitHubRequest) => FakeGitHubResponse | undefined | Promise<FakeGitHubResponse | undefined>;
+
+export interface GitHubFault {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+  match?: (method: string, path: string) => boolean;
+  times: number;
+}
+
+export class FakeGitHub {
+  readonly owner: string;
+  readonly repo: string;
+  readonly token: string;
+  /** Full ref name → sha. */
+  readonly refs = new Map<string, string>();
+  readonly runs = new Map<number, FakeRun>();
+  readonly requests: Array<{ method: string; path: string }> = [];
+  /** The repository's default-branch commit; POST /git/refs accepts only known commits. */
+  readonly headSha = 'a'.repeat(40);
+  readonly commits = new Set<string>([this.headSha]);
+  latencyMs: number | (() => number) = 0;
+  /** Token permissions, as a workflow's `permissions:` block grants them. */
+  permissions: { contents: 'read' | 'write' | 'none'; actions: 'read' | 'none' } = { contents: 'write', actions: 'read' };
+  /** A ref write stays invisible to matching-refs for this many matching-refs requests. */
+  listLag = 0;
+  /** Primary rate-limit budget reported in x-ratelimit-* headers. */
+  rateLimit = { limit: 1000, remaining: 1000, resetEpochSeconds: Math.floor(Date.now() / 1000) + 3600 };
+  private listedRefs = new Map<string, string>();
+  private pendingListReads = 0;
+  private faults: GitHubFault[] = [];
+  private handlers: FakeGitHubHandler[] = [];
+  private server?: Server;
+  private base = '';
+  private nextRunId = 5000;
+
+  constructor(options: { owner?: string; repo?: string; token?: string } = {}) {
+    this.owner = options.owner ?? 'octo';
+    this.repo = options.repo ?? 'images';
+    this.token = options.token ?? 'ghs_fake_secret_token';
+  }
+
+  /** `GITHUB_API_URL` of the fake. */
+  get apiUrl(): string {
+    return this.base;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((e) => this.write(res, { status: 500, body: { message: String(e) } }));
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+  }
+
+  /** Adds an endpoint (tried before the built-in ones, after auth, faults and latency). */
+  mount(handler: FakeGitHubHandler): void {
+    this.handlers.push(handler);
+  }
+
+  createRun(init: Partial<FakeRun> = {}): FakeRun {
+    const run: FakeRun = {
+      id: init.id ?? this.nextRunId++,
+      run_attempt: init.run_attempt ?? 1,
+      status: init.status ?? 'in_progress',
+      conclusion: init.conclusion ?? null,
+      name: init.name ?? 'publish',
+      run_started_at: init.run_started_at ?? new Date().toISOString(),
+    };
+    this.runs.set(run.id, run);
+    return run;
+  }
+
+  run(id: number): FakeRun {
+    const r = this.runs.get(id);
+    if (!r) throw new Error(`fake GitHub: no run ${id}`);
+    return r;
+  }
+
+  complete(id: number, conclusion: 'success' | 'failure' | 'cancelled' = 'success'): void {
+    Object.assign(this.run(id), { status: 'completed', conclusion });
+  }
+
+  /** "Re-run jobs": same run id, next attempt, queued again. */
+  rerun(id: number): FakeRun {
+    const r = this.run(id);
+    Object.assign(r, { run_attempt: r.run_attempt + 1, status: 'queued', conclusion: null, run_started_at: new Date().toISOString() });
+    return r;
+  }
+
+  /** Drops faults not yet served. */
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  fail(fault: Omit<GitHubFault, 'times'> & { times?: number }): void {
+    this.faults.push({ times: 1, ...fault });
+  }
+
+  /** Secondary rate limit: 403 with retry-after (seconds) and GitHub's message. */
+  secondaryRateLimit(retryAfterSeconds: number | undefined, times = 1, status = 403): void {
+    this.fail({
+      status,
+      times,
+      headers: retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
+      body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' },
+    });
+  }
+
+  /** Primary rate limit: 403 with x-ratelimit-remaining 0 and a reset `resetInSeconds` ahead. */
+  primaryRateLimit(resetInSeconds: number, times = 1): void {
+    this.fail({
+      status: 403,
+      times,
+      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + resetInSeconds) },
+      body: { message: 'API rate limit exceeded for installation ID 1.' },
+    });
+  }
+
+  private write(res: ServerResponse, r: FakeGitHubResponse): void {
+    const rl = this.rateLimit;
+    const headers: Record<string, string> = {
+      'x-ratelimit-limit': String(rl.limit),
+      'x-ratelimit-remaining': String(rl.remaining),
+      'x-ratelimit-reset': String(rl.resetEpochSeconds),
+      'x-ratelimit-used': String(rl.limit - rl.remaining),
+      'x-ratelimit-resource': 'core',
+      'x-github-api-version-selected': '2022-11-28',
+      ...r.headers,
+    };
+    if (r.body === undefined) {
+      res.writeHead(r.status, headers);
+      res.end();
+      return;
+    }
+    res.writeHead(r.status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+    res.end(JSON.stringify(r.body));
+  }
+
+  /** Called before a ref write: with a lag, listings keep showing the refs as they were. */
+  private beforeRefWrite(): void {
+    if (this.listLag <= 0) return;
+    if (this.pendingListReads === 0) this.listedRefs = new Map(this.refs);
+    this.pendingListReads = this.listLag;
+  }
+
+  private visibleRefs(): Map<string, string> {
+    if (this.listLag <= 0 || this.pendingListReads === 0) return this.refs;
+    return --this.pendingListReads === 0 ? this.refs : this.listedRefs;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.base);
+    const method = req.method ?? 'GET';
+    this.requests.push({ method, path: url.pathname });
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const latency = typeof this.latencyMs === 'function' ? this.latencyMs() : this.latencyMs;
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+
+    const auth = req.headers.authorization;
+    if (auth !== `Bearer ${this.token}` && auth !== `token ${this.token}`) {
+      return this.write(res, { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' } });
+    }
+    const fault = this.faults.find((f) => f.times > 0 && (!f.match || f.match(method, url.pathname)));
+    if (fault) {
+      fault.times--;
+      return this.write(res, { status: fault.status, headers: fault.headers, body: fault.body ?? { message: `injected ${fault.status}` } });
+    }
+    const repoPrefix = `/repos/${this.owner}/${this.repo}/`;
+    const repoPath = url.pathname.startsWith(repoPrefix) ? url.pathname.slice(repoPrefix.length) : undefined;
+    for (const h of this.handlers) {
+      const r = await h({ method, repoPath, path: url.pathname, query: url.searchParams, headers: req.headers, body });
+      if (r) return this.write(res, r);
+    }
+    if (repoPath === undefined) return this.write(res, { status: 404, body: { message: 'Not Found' } });
+    this.write(res, this.route(method, repoPath, body));
+  }
+
+  private forbidden(): FakeGitHubResponse {
+    return { status: 403, body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest' } };
+  }
+
+  private refJson(ref: string, sha: string): Record<string, unknown> {
+    return {
+      ref,
+      node_id: Buffer.from(ref).toString('base64'),
+      url: `${this.base}/repos/${this.owner}/${this.repo}/git/${ref}`,
+      object: { sha, type: 'commit', url: `${this.base}/repos/${this.owner}/${this.repo}/git/commits/${sha}` },
+    };
+  }
+
+  private route(method: string, path: string, body: string): FakeGitHubResponse {
+    // List matching references: GET /repos/{owner}/{repo}/git/matching-refs/{ref}
+    // https://docs.github.com/rest/git/refs#list-matching-references
+    // 200 with an array (empty when nothing matches); `ref` is matched as a prefix of refs/{ref}.
+    if (method === 'GET' && path.startsWith('git/matching-refs/')) {
+      if (this.permissions.contents === 'none') return this.forbidden();
+      const prefix = `refs/${decodeURIComponent(path.slice('git/matching-refs/'.length))}`;
+      const list = [...this.visibleRefs()].filter(([ref]) => ref.startsWith(prefix)).sort(([a], [b]) => a.localeCompare(b));
+      return { status: 200, body: list.map(([ref, sha]) => this.refJson(ref, sha)) };
+    }
+    // Create a reference: POST /repos/{owner}/{repo}/git/refs { ref, sha }
+    // https://docs.github.com/rest/git/refs#create-a-reference
+    // 201 with the ref; 422 "Reference already exists" / "Object does not exist" / invalid name.
+    if (method === 'POST' && path === 'git/refs') {
+      if (this.permissions.contents !== 'write') return this.forbidden();
+      let input: { ref?: unknown; sha?: unknown };
+      try {
+        input = JSON.parse(body) as typeof input;
+      } catch {
+        return { status: 400, body: { message: 'Problems parsing JSON' } };
+      }
+      const { ref, sha } = input;
+      if (typeof ref !== 'string' || !ref.startsWith('refs/') || ref.split('/').length < 3) {
+        return { status: 422, body: { message: 'Reference name is invalid' } };
+      }
+      if (typeof sha !== 'string' || !this.commits.has(sha)) return { status: 422, body: { message: 'Object does not exist' } };
+      if (this.refs.has(ref)) return { status: 422, body: { message: 'Reference already exists' } };
+      this.beforeRefWrite();
+      this.refs.set(ref, sha);
+      return { status: 201, headers: { location: `${this.base}/repos/${this.owner}/${this.repo}/git/${ref}` }, body: this.refJson(ref, sha) };
+    }
+    // Delete a reference: DELETE /repos/{owner}/{repo}/git/refs/{ref} (ref without "refs/")
+    // https://docs.github.com/rest/git/refs#delete-a-reference
+    // 204; 422 "Reference does not exist".
+    if (method === 'DELETE' && path.startsWith('git/refs/')) {
+      if (this.permissions.contents !== 'write') return this.forbidden();
+      const ref = `refs/${decodeURIComponent(path.slice('git/refs/'.length))}`;
+      if (!this.refs.has(ref)) return { status: 422, body: { message: 'Reference does not exist' } };
+      this.beforeRefWrite();
+      this.refs.delete(ref);
+      return { status: 204 };
+    }
+    // Get a workflow run: GET /repos/{owner}/{repo}/actions/runs/{run_id}
+    // https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run
+    // status: queued | in_progress | completed | waiting | requested | pending; run_attempt counts re-runs.
+    const runMatch = /^actions\/runs\/(\d+)$/.exec(path);
+    if (method === 'GET' && runMatch) {
+      if (this.permissions.actions === 'none') return this.forbidden();
+      const run = this.runs.get(Number(runMatch[1]));
+      if (!run) return { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } };
+      return {
+        status: 200,
+        body: {
+          ...run,
+          display_title: run.name,
+          html_url: `https://github.com/${this.owner}/${this.repo}/actions/runs/${run.id}`,
+          created_at: run.run_started_at,
+        },
+      };
+    }
+    return { status: 404, body: { message: 'Not Found' } };
+  }
+}
