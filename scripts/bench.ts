@@ -77,7 +77,7 @@ function syntheticEntries(n: number): Entry[] {
     digest: `synthetic-${i}`,
     kind: 'manifest',
     created: new Date(start + i * 60_000).toISOString(),
-    supportedNow: i % 40 === 0,
+    supportedNow: i % 41 === 0, // spread over all ten repositories
   }));
 }
 
@@ -209,9 +209,31 @@ function svg(rows: Measure[]): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${2 * h1 + 10}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>${panel('HTTP requests', (m) => m.requests, '', 0)}${panel('Wall time', (m) => m.wallMs / 1000, 's', h1)}</svg>`;
 }
 
+function firstLine<T>(child: ReturnType<typeof spawn>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk;
+      if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]) as T);
+    });
+    child.on('exit', (code) => reject(new Error(`bench child exited with ${code}`)));
+  });
+}
+
+/** Child mode: a dry run over the served registry; prints requests, wall time and peak RSS. */
+async function rss(url: string, imageInfo: string, caPath: string): Promise<void> {
+  const registry = registryFor(url, readFileSync(caPath, 'utf8'));
+  const t0 = performance.now();
+  const r = await runAnnotate(registry, imageInfo, true);
+  const wallMs = performance.now() - t0;
+  const maxRssMb = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify({ requests: registry.requests, wallMs, maxRssMb, candidates: r.counts.candidates }) + '\n', () => process.exit(0));
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--serve') return serve(Number(args[1]));
+  if (args[0] === '--rss') return rss(args[1], args[2], args[3]);
   const quick = args.includes('--quick');
 
   const identity = await startIdentityEndpoint();
@@ -248,22 +270,17 @@ async function main(): Promise<void> {
   const c = await measure('(c) ImageBuilder-like baseline', fake, () => baseline(fake, repositories, supportedDigests));
   await fake.close();
 
-  // (e) 100,000 manifests: the fake in another process, so RSS is the annotator's.
+  // (e) 100,000 manifests: the fake and the annotator each in their own process, so the
+  // annotator's peak RSS (getrusage maxrss) is its own, not the fake's or (a)-(c)'s.
   let e: Measure | undefined;
   if (!quick) {
-    const childProc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', String(SYNTHETIC)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const info = await new Promise<{ url: string; imageInfo: string; caPath: string }>((resolve) => {
-      let buf = '';
-      childProc.stdout.on('data', (chunk: Buffer) => {
-        buf += chunk;
-        if (buf.includes('\n')) resolve(JSON.parse(buf.split('\n')[0]));
-      });
-    });
-    e = await measure(`(e) dry run, ${SYNTHETIC.toLocaleString('en-US')} manifests`, undefined, async () => {
-      const r = await runAnnotate(registryFor(info.url, readFileSync(info.caPath, 'utf8')), info.imageInfo, true);
-      return `${r.counts.candidates} candidates planned`;
-    });
-    childProc.kill();
+    const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', String(SYNTHETIC)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const info = await firstLine<{ url: string; imageInfo: string; caPath: string }>(server);
+    const runner = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss', info.url, info.imageInfo, info.caPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const r = await firstLine<{ requests: number; wallMs: number; maxRssMb: number; candidates: number }>(runner);
+    server.kill();
+    e = { name: `(e) dry run, ${SYNTHETIC.toLocaleString('en-US')} manifests`, requests: r.requests, wallMs: r.wallMs, peakRssMb: r.maxRssMb, note: `${r.candidates} candidates planned` };
+    console.log(`${e.name}: ${e.requests} requests, ${(e.wallMs / 1000).toFixed(1)} s, peak RSS ${e.peakRssMb.toFixed(0)} MB (${e.note})`);
   }
   await identity.close();
 

@@ -1,6 +1,6 @@
 // `npm run demo`: a local registry seeded from a real image-info, a dry run, a real annotate,
 // then verify. Everything runs on 127.0.0.1 and is removed at the end.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,18 +51,19 @@ async function main() {
     await writeFile(imageInfo, JSON.stringify(doc, null, 2));
     console.log(`pushed ${pushed} manifests; image-info: ${imageInfo}\n`);
 
-    const cli = (title: string, args: string[]) => {
-      console.log(`\n$ eol-gate ${args.join(' ')}`);
-      console.log(`# ${title}`);
-      const run = spawnSync(process.execPath, [join(root, 'dist/cli/index.cjs'), ...args], { stdio: 'inherit' });
-      return run.status ?? 1;
-    };
+    const cli = (title: string, args: string[]) =>
+      new Promise<number>((resolve) => {
+        console.log(`\n$ eol-gate ${args.join(' ')}`);
+        console.log(`# ${title}`);
+        const child = spawn(process.execPath, [join(root, 'dist/cli/index.cjs'), ...args], { stdio: 'inherit' });
+        child.on('close', (code) => resolve(code ?? 1));
+      });
     const common = ['--registry', registry.url, '--image-info', imageInfo, '--repo-prefix', PREFIX, '--coordinator', 'none'];
     let failed = 0;
-    failed += cli('dry run: the plan, nothing written', ['annotate', ...common, '--dry-run', '--plan-file', join(dir, 'plan.json')]);
-    failed += cli('annotate for real', ['annotate', ...common]);
-    failed += cli('run again: nothing left to do', ['annotate', ...common]);
-    failed += cli('verify: no supported digest carries a mark', ['verify', ...common]);
+    failed += await cli('dry run: the plan, nothing written', ['annotate', ...common, '--dry-run', '--plan-file', join(dir, 'plan.json')]);
+    failed += await cli('annotate for real', ['annotate', ...common]);
+    failed += await cli('run again: nothing left to do', ['annotate', ...common]);
+    failed += await cli('verify: no supported digest carries a mark', ['verify', ...common]);
     console.log(failed === 0 ? '\ndemo finished: every step succeeded' : '\ndemo: a step failed (see above)');
     process.exitCode = failed === 0 ? 0 : 1;
   } finally {

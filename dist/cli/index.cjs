@@ -258,6 +258,9 @@ function buildPlan(input) {
   return plan;
 }
 
+// src/coordination/port.ts
+var MARKER_STATES = ["publishing", "image-info-updated"];
+
 // src/core/protocol.ts
 var GROUP = /^[A-Za-z0-9._-]{1,64}$/;
 function assertGroupName(group, name = "group") {
@@ -283,6 +286,42 @@ function validate(self, runsAfterInventory, plannedFingerprint, fingerprintAfter
 }
 function jitteredInterval(intervalMs, random) {
   return Math.round(intervalMs * (0.75 + random * 0.5));
+}
+function joinMarkers(markers, status) {
+  const byRun = /* @__PURE__ */ new Map();
+  for (const m of markers) byRun.set(m.runId, [...byRun.get(m.runId) ?? [], m]);
+  const runs = [];
+  for (const [runId, list] of byRun) {
+    const s = status.get(runId);
+    const attempt = s?.attempt ?? Math.max(...list.map((m) => m.attempt));
+    const current = list.filter((m) => m.attempt === attempt);
+    const states = MARKER_STATES.filter((state) => current.some((m) => m.state === state));
+    runs.push({
+      runId,
+      attempt,
+      states,
+      alive: (s?.alive ?? false) && current.length > 0,
+      since: s?.since,
+      url: s?.url,
+      name: s?.name
+    });
+  }
+  return runs.sort((a, b) => a.runId.localeCompare(b.runId, "en", { numeric: true }));
+}
+function describeRun(run, now) {
+  const who = `run ${run.runId}${run.attempt > 0 ? ` (attempt ${run.attempt})` : ""}${run.name ? ` "${run.name}"` : ""}`;
+  let since = "";
+  if (run.since) {
+    const ms = now.getTime() - Date.parse(run.since);
+    since = Number.isNaN(ms) ? ` since ${run.since}` : ` since ${run.since} (${formatAge(ms)} ago)`;
+  }
+  return `${who} is publishing${since}${run.url ? `: ${run.url}` : ""}`;
+}
+function formatAge(ms) {
+  const s = Math.max(0, Math.round(ms / 1e3));
+  if (s < 120) return `${s}s`;
+  const m = Math.round(s / 60);
+  return m < 120 ? `${m}m` : `${Math.round(m / 60)}h`;
 }
 
 // src/core/image-info.ts
@@ -587,11 +626,7 @@ async function waitForBarrier(options, store, clock, logger, runStarted) {
     if (elapsed >= options.timeoutMs) {
       return { timedOut: true, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers };
     }
-    for (const run of blockers) {
-      logger.info(
-        `waiting for run ${run.runId} (attempt ${run.attempt}) of group ${options.group}: publishing${run.since ? ` since ${run.since}` : ""}, image-info not updated yet${run.url ? ` \u2014 ${run.url}` : ""}`
-      );
-    }
+    for (const run of blockers) logger.info(`waiting: ${describeRun(run, clock.now())}`);
     const delay = Math.min(jitteredInterval(options.pollIntervalMs, clock.random()), options.timeoutMs - elapsed);
     logger.info(`${blockers.length} run(s) block; next poll in ${formatDuration(delay)} (${formatDuration(elapsed)} of ${formatDuration(options.timeoutMs)} elapsed)`);
     await clock.sleep(delay);
@@ -614,7 +649,7 @@ async function annotate(options, deps) {
     waitedMs += barrier.waitedMs;
     for (const run of barrier.waitedFor) waitedFor.set(run.runId, run);
     if (barrier.timedOut) {
-      const names = barrier.blockers.map(describeRun).join("; ");
+      const names = barrier.blockers.map((run) => describeRun(run, clock.now())).join("; ");
       const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1e3)}s waiting for: ${names}`;
       if (options.onTimeout === "fail") throw new RuntimeError(`${message}. Nothing was annotated.`);
       logger.warning(`${message}. Nothing was annotated (onTimeout: skip).`);
@@ -720,9 +755,6 @@ async function subjectDescriptor(registry, entry) {
 }
 function zeroCounts() {
   return { annotated: 0, alreadyAnnotated: 0, skippedTooYoung: 0, candidates: 0 };
-}
-function describeRun(run) {
-  return `run ${run.runId} (attempt ${run.attempt}${run.since ? `, publishing since ${run.since}` : ""}${run.url ? `, ${run.url}` : ""})`;
 }
 
 // src/commands/signal.ts
@@ -879,6 +911,654 @@ function dateAt(value, where) {
   return parseEolDate(date, where);
 }
 
+// src/util/http.ts
+var DEFAULT_RETRY = {
+  retries: 6,
+  baseDelayMs: 500,
+  maxDelayMs: 3e4,
+  timeoutMs: 6e4
+};
+var RETRYABLE_STATUS = /* @__PURE__ */ new Set([408, 429, 500, 502, 503, 504]);
+var HttpError = class extends RuntimeError {
+  constructor(status, method, url, detail) {
+    super(`${method} ${redactUrl(url)} failed: HTTP ${status}${detail ? ` ${detail}` : ""}`);
+    this.status = status;
+    this.method = method;
+    this.url = url;
+  }
+  status;
+  method;
+  url;
+};
+function redactUrl(url) {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    for (const key of [...u.searchParams.keys()]) {
+      if (/token|sig|secret|password|code/i.test(key)) u.searchParams.set(key, "***");
+    }
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+function isLoopbackHost(hostname2) {
+  const h = hostname2.replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+function assertSecureUrl(url, name) {
+  if (url.protocol === "https:") return;
+  if (url.protocol === "http:" && isLoopbackHost(url.hostname)) return;
+  throw new InputError(`${name}: ${url.protocol}//${url.host} is not allowed: use https (plain http only for loopback hosts)`);
+}
+function retryAfterMs(headers, now = Date.now()) {
+  const value = headers.get("retry-after");
+  if (!value) return void 0;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1e3;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? void 0 : Math.max(0, at - now);
+}
+function backoffDelay(attempt, policy, retryAfter) {
+  const random = policy.random ?? Math.random;
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+  const jittered = cap / 2 + random() * (cap / 2);
+  return retryAfter !== void 0 ? Math.max(retryAfter, Math.min(jittered, policy.baseDelayMs)) : jittered;
+}
+var defaultSleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function fetchWithRetry(url, init, policy = DEFAULT_RETRY, retryable = (res) => RETRYABLE_STATUS.has(res.status)) {
+  const sleep = policy.sleep ?? defaultSleep;
+  const method = init.method ?? "GET";
+  for (let attempt = 0; ; attempt++) {
+    let cause;
+    let wait;
+    try {
+      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
+      if (!retryable(res) || attempt >= policy.retries) return res;
+      cause = `HTTP ${res.status}`;
+      wait = retryAfterMs(res.headers);
+      await res.body?.cancel().catch(() => {
+      });
+    } catch (e) {
+      if (attempt >= policy.retries) {
+        throw new RuntimeError(`${method} ${redactUrl(url)} failed after ${attempt + 1} attempts: ${networkCause(e)}`);
+      }
+      cause = networkCause(e);
+    }
+    const delayMs = backoffDelay(attempt, policy, wait);
+    policy.onRetry?.({ url: redactUrl(url), attempt: attempt + 1, delayMs, cause });
+    await sleep(delayMs);
+  }
+}
+function networkCause(e) {
+  const err = e;
+  if (err.name === "TimeoutError") return "timed out";
+  return err.cause?.code ?? err.cause?.message ?? err.message;
+}
+async function errorDetail(res) {
+  const text = await res.text().catch(() => "");
+  return text.replace(/\s+/g, " ").slice(0, 300);
+}
+
+// src/coordination/rest.ts
+var RETRYABLE = /* @__PURE__ */ new Set([408, 500, 502, 503, 504]);
+var RestClient = class {
+  constructor(options) {
+    this.options = options;
+    this.policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.now = options.now ?? Date.now;
+  }
+  options;
+  policy;
+  now;
+  notBefore = 0;
+  sleep(ms) {
+    return (this.policy.sleep ?? ((t) => new Promise((r) => setTimeout(r, t))))(ms);
+  }
+  async request(method, url, body) {
+    const headers = { ...this.options.headers };
+    if (body !== void 0) headers["content-type"] = "application/json";
+    const maxWait = this.options.maxRateLimitWaitMs ?? 15 * 6e4;
+    for (let attempt = 0; ; attempt++) {
+      const hold = this.notBefore - this.now();
+      if (hold > 0) await this.sleep(hold);
+      let cause;
+      let waitMs;
+      let rateLimited = false;
+      try {
+        const res = await fetch(url, {
+          method,
+          headers,
+          body: body === void 0 ? void 0 : JSON.stringify(body),
+          signal: AbortSignal.timeout(this.policy.timeoutMs)
+        });
+        const verdict = await this.options.rateLimit(res, this.now());
+        if (verdict?.kind === "pause") {
+          this.notBefore = Math.max(this.notBefore, this.now() + Math.min(verdict.waitMs, maxWait));
+        }
+        if (verdict?.kind === "retry") {
+          if (verdict.waitMs > maxWait || attempt >= this.policy.retries) {
+            const detail = await errorDetail(res);
+            throw new RuntimeError(
+              `${this.options.service}: ${method} ${redactUrl(url)} is rate limited (${verdict.reason}; would wait ${Math.ceil(verdict.waitMs / 1e3)}s)${detail ? `: ${detail}` : ""}`
+            );
+          }
+          cause = `rate limited (${verdict.reason})`;
+          waitMs = verdict.waitMs;
+          rateLimited = true;
+        } else if (RETRYABLE.has(res.status) && attempt < this.policy.retries) {
+          cause = `HTTP ${res.status}`;
+          waitMs = retryAfterMs(res.headers, this.now());
+        } else {
+          return res;
+        }
+        await res.body?.cancel().catch(() => {
+        });
+      } catch (e) {
+        if (e instanceof RuntimeError) throw e;
+        if (attempt >= this.policy.retries) {
+          throw new RuntimeError(
+            `${this.options.service}: ${method} ${redactUrl(url)} failed after ${attempt + 1} attempts: ${networkCause(e)}`
+          );
+        }
+        cause = networkCause(e);
+      }
+      const delayMs = rateLimited ? (waitMs ?? 0) + Math.round((this.policy.random ?? Math.random)() * this.policy.baseDelayMs) : backoffDelay(attempt, this.policy, waitMs);
+      this.policy.onRetry?.({ url: redactUrl(url), attempt: attempt + 1, delayMs, cause });
+      this.options.logger?.debug(`${this.options.service}: ${method} ${redactUrl(url)}: ${cause}; retrying in ${Math.round(delayMs)}ms`);
+      await this.sleep(delayMs);
+    }
+  }
+  /** Parses a JSON body of a 2xx response; anything else is an HttpError. */
+  async json(method, url, res) {
+    if (!res.ok) throw new HttpError(res.status, method, url, await errorDetail(res));
+    try {
+      return await res.json();
+    } catch (e) {
+      throw new RuntimeError(`${this.options.service}: ${method} ${redactUrl(url)}: unreadable JSON (${e.message})`);
+    }
+  }
+};
+function resetHeaderWaitMs(headers, name, now) {
+  const value = headers.get(name);
+  if (!value || !/^\d+(\.\d+)?$/.test(value.trim())) return void 0;
+  return Math.max(0, Number(value) * 1e3 - now);
+}
+
+// src/coordination/azure-devops.ts
+var API_VERSION = "7.1";
+var LIVE_STATUS_FILTER = "inProgress,cancelling,postponed,notStarted";
+var MAX_PAGES = 1e3;
+function azureDevOpsTag(group, state) {
+  return `eol-gate.${group}.${state}`;
+}
+function listValue(body) {
+  if (Array.isArray(body)) return body;
+  const value = body?.value;
+  if (Array.isArray(value)) return value;
+  throw new RuntimeError(`Azure DevOps: unexpected response shape (expected a list)`);
+}
+var AzureDevOpsStore = class {
+  constructor(options) {
+    this.options = options;
+    let url;
+    try {
+      url = new URL(options.collectionUri);
+    } catch {
+      throw new InputError(`collectionUri: not a URL: ${JSON.stringify(options.collectionUri)}`);
+    }
+    assertSecureUrl(url, "collectionUri");
+    if (!options.project) throw new InputError("project: missing (System.TeamProject)");
+    if (!/^\d+$/.test(String(options.buildId))) {
+      throw new InputError(`buildId: expected a number (Build.BuildId), got ${JSON.stringify(options.buildId)}`);
+    }
+    if (!options.token) throw new InputError("token: missing (System.AccessToken)");
+    this.base = url.toString().replace(/\/+$/, "");
+    this.projects = options.projects?.length ? [...new Set(options.projects)] : [options.project];
+    this.logger = options.logger;
+    this.self = { runId: String(options.buildId), attempt: options.jobAttempt, url: this.buildWebUrl(options.project) };
+    this.readBack = { attempts: options.readBack?.attempts ?? 8, delayMs: options.readBack?.delayMs ?? 250 };
+    this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.client = new RestClient({
+      service: "Azure DevOps",
+      headers: {
+        authorization: `Bearer ${options.token}`,
+        accept: `application/json;api-version=${API_VERSION}`
+      },
+      retry: options.retry,
+      logger: options.logger,
+      now: options.now,
+      rateLimit: adoRateLimit
+    });
+  }
+  options;
+  kind = "azure-devops";
+  self;
+  base;
+  projects;
+  client;
+  logger;
+  readBack;
+  sleep;
+  buildWebUrl(project) {
+    return `${this.base}/${encodeURIComponent(project)}/_build/results?buildId=${this.options.buildId}`;
+  }
+  tagsUrl() {
+    return `${this.base}/${encodeURIComponent(this.options.project)}/_apis/build/builds/${this.options.buildId}/tags?api-version=${API_VERSION}`;
+  }
+  async signal(group, state) {
+    assertGroupName(group);
+    const add = [azureDevOpsTag(group, state)];
+    const remove = state === "publishing" ? [azureDevOpsTag(group, "image-info-updated")] : [];
+    await this.patchTags(add, remove, `signal ${state}`);
+    const publishing = azureDevOpsTag(group, "publishing");
+    const updated = azureDevOpsTag(group, "image-info-updated");
+    await this.readBackUntil(`signal ${state}`, async () => {
+      const tags = await this.getTags(this.options.project, this.options.buildId);
+      if (!add.every((t) => tags.includes(t)) || !remove.every((t) => !tags.includes(t))) return false;
+      const listed = (await this.listBuilds(this.options.project, publishing, this.self.runId)).find(
+        (b) => String(b.id) === this.self.runId
+      );
+      if (state === "publishing") return !!listed && (!listed.tags || listed.tags.includes(publishing) && !listed.tags.includes(updated));
+      return !listed || !listed.tags || listed.tags.includes(updated);
+    });
+    this.logger?.debug(`Azure DevOps: build ${this.options.buildId} tagged ${add.join(", ")}`);
+  }
+  async listRuns(group) {
+    assertGroupName(group);
+    const publishing = azureDevOpsTag(group, "publishing");
+    const runs = /* @__PURE__ */ new Map();
+    for (const project of this.projects) {
+      for (const build of await this.listBuilds(project, publishing)) {
+        if (build.status === "completed") continue;
+        const tags = build.tags ?? await this.getTags(project, build.id);
+        if (!tags.includes(publishing)) continue;
+        const runId = String(build.id);
+        runs.set(runId, {
+          runId,
+          attempt: runId === this.self.runId ? this.self.attempt : 0,
+          states: MARKER_STATES.filter((s) => tags.includes(azureDevOpsTag(group, s))),
+          alive: true,
+          since: build.startTime ?? build.queueTime,
+          url: build._links?.web?.href,
+          name: [build.definition?.name, build.buildNumber].filter(Boolean).join(" ") || void 0
+        });
+      }
+    }
+    return [...runs.values()].sort((a, b) => Number(a.runId) - Number(b.runId));
+  }
+  /**
+   * Removes this build's tags for the group in one PATCH (both at once, so the build never
+   * shows `publishing` without `image-info-updated`). Other builds' tags are left alone:
+   * completed builds are not listed anyway, and a retried build reuses its tags, so removing
+   * them from a stale listing could drop a live `publishing`.
+   */
+  async cleanup(group) {
+    assertGroupName(group);
+    try {
+      await this.patchTags([], MARKER_STATES.map((s) => azureDevOpsTag(group, s)), "cleanup");
+    } catch (e) {
+      this.logger?.warning(`Azure DevOps: could not remove this build's eol-gate tags: ${e.message}`);
+    }
+  }
+  async listBuilds(project, tag, buildId) {
+    const builds = [];
+    let token;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const q = new URLSearchParams({ tagFilters: tag, statusFilter: LIVE_STATUS_FILTER, "api-version": API_VERSION });
+      if (buildId) q.set("buildIds", buildId);
+      if (token) q.set("continuationToken", token);
+      const url = `${this.base}/${encodeURIComponent(project)}/_apis/build/builds?${q}`;
+      const res = await this.client.request("GET", url);
+      await this.assertAuthorized(res, `list builds of project ${project}`, "View builds");
+      builds.push(...listValue(await this.client.json("GET", url, res)));
+      token = res.headers.get("x-ms-continuationtoken") ?? void 0;
+      if (!token) return builds;
+    }
+    throw new RuntimeError(`Azure DevOps: listing builds of ${project} did not end after ${MAX_PAGES} pages`);
+  }
+  async getTags(project, buildId) {
+    const url = `${this.base}/${encodeURIComponent(project)}/_apis/build/builds/${buildId}/tags?api-version=${API_VERSION}`;
+    const res = await this.client.request("GET", url);
+    await this.assertAuthorized(res, `read the tags of build ${buildId}`, "View builds");
+    return listValue(await this.client.json("GET", url, res));
+  }
+  async patchTags(tagsToAdd, tagsToRemove, what) {
+    const url = this.tagsUrl();
+    const res = await this.client.request("PATCH", url, { tagsToAdd, tagsToRemove });
+    await this.assertAuthorized(res, `${what} (update the tags of build ${this.options.buildId})`, "Edit build quality");
+    if (res.status === 404) {
+      throw new InputError(
+        `Azure DevOps: build ${this.options.buildId} not found in project ${this.options.project} (check Build.BuildId / System.TeamProject)`
+      );
+    }
+    return listValue(await this.client.json("PATCH", url, res));
+  }
+  async readBackUntil(what, shows) {
+    let delay = this.readBack.delayMs;
+    for (let i = 0; i < this.readBack.attempts; i++) {
+      if (await shows()) return;
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, 4e3);
+    }
+    throw new RuntimeError(
+      `Azure DevOps: ${what}: build ${this.options.buildId} did not show the change (tags and build list) after ${this.readBack.attempts} reads`
+    );
+  }
+  /**
+   * 401/403 and the sign-in page Azure DevOps serves (203, HTML) to a bad token become
+   * errors naming the missing permission. The token itself never appears.
+   */
+  async assertAuthorized(res, what, permission) {
+    const html = (res.headers.get("content-type") ?? "").includes("text/html");
+    if (res.status === 401 || res.status === 203 || res.ok && html) {
+      await res.body?.cancel().catch(() => {
+      });
+      throw new InputError(
+        `Azure DevOps rejected the access token (HTTP ${res.status}) when trying to ${what}. Pass System.AccessToken to the step (for a script: env SYSTEM_ACCESSTOKEN: $(System.AccessToken)).`
+      );
+    }
+    if (res.status === 403) {
+      const detail = await errorDetail(res);
+      throw new InputError(
+        `Azure DevOps denied the build identity permission to ${what} (HTTP 403): it needs "${permission}" on the pipeline (and "View builds" in every project listed)${detail ? `. Server said: ${detail}` : ""}`
+      );
+    }
+  }
+};
+function adoRateLimit(res, now) {
+  const after = retryAfterMs(res.headers, now);
+  if (res.status === 429) {
+    const reset = resetHeaderWaitMs(res.headers, "x-ratelimit-reset", now);
+    const resource = res.headers.get("x-ratelimit-resource");
+    return { kind: "retry", waitMs: after ?? reset ?? 1e4, reason: `HTTP 429${resource ? ` ${resource}` : ""}` };
+  }
+  if (res.ok && after !== void 0) return { kind: "pause", waitMs: after, reason: "Retry-After on a throttled response" };
+  return void 0;
+}
+
+// src/coordination/github.ts
+var PERMISSIONS_HINT = "the token needs `contents: write` (markers are git refs) and `actions: read` (run status); in a workflow: `permissions: { contents: write, actions: read }`";
+function parseMarkerRef(group, ref2) {
+  const prefix = `refs/eol-gate/${group}/`;
+  if (!ref2.startsWith(prefix)) return void 0;
+  const m = /^(\d+)\.(\d+)\.(publishing|image-info-updated)$/.exec(ref2.slice(prefix.length));
+  return m ? { runId: m[1], attempt: Number(m[2]), state: m[3] } : void 0;
+}
+function markerRef(group, runId, attempt, state) {
+  return `refs/eol-gate/${group}/${runId}.${attempt}.${state}`;
+}
+var GitHubStore = class {
+  constructor(options) {
+    this.options = options;
+    let url;
+    try {
+      url = new URL(options.apiUrl);
+    } catch {
+      throw new InputError(`apiUrl: not a URL: ${JSON.stringify(options.apiUrl)}`);
+    }
+    assertSecureUrl(url, "apiUrl");
+    if (!/^[A-Za-z0-9_.-]+$/.test(options.owner) || !/^[A-Za-z0-9_.-]+$/.test(options.repo)) {
+      throw new InputError(`repository: expected owner/name, got ${JSON.stringify(`${options.owner}/${options.repo}`)}`);
+    }
+    if (!/^\d+$/.test(String(options.runId))) throw new InputError(`runId: expected a number, got ${JSON.stringify(options.runId)}`);
+    if (!Number.isInteger(options.runAttempt) || options.runAttempt < 1) {
+      throw new InputError(`runAttempt: expected a positive integer, got ${JSON.stringify(options.runAttempt)}`);
+    }
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.sha)) throw new InputError(`sha: expected a commit id, got ${JSON.stringify(options.sha)}`);
+    if (!options.token) throw new InputError("token: missing (GITHUB_TOKEN)");
+    this.api = `${url.toString().replace(/\/+$/, "")}/repos/${options.owner}/${options.repo}`;
+    this.logger = options.logger;
+    this.self = { runId: String(options.runId), attempt: options.runAttempt };
+    this.readBack = { attempts: options.readBack?.attempts ?? 8, delayMs: options.readBack?.delayMs ?? 250 };
+    this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const secondaryWait = options.secondaryRateLimitWaitMs ?? 6e4;
+    this.client = new RestClient({
+      service: "GitHub",
+      headers: {
+        authorization: `Bearer ${options.token}`,
+        accept: "application/vnd.github+json",
+        "x-github-api-version": "2022-11-28",
+        "user-agent": "eol-gate"
+      },
+      retry: options.retry,
+      logger: options.logger,
+      now: options.now,
+      rateLimit: (res, now) => githubRateLimit(res, now, secondaryWait)
+    });
+  }
+  options;
+  kind = "github";
+  self;
+  api;
+  client;
+  logger;
+  readBack;
+  sleep;
+  own(group, state) {
+    return markerRef(group, this.self.runId, this.self.attempt, state);
+  }
+  async signal(group, state) {
+    assertGroupName(group);
+    const want = this.own(group, state);
+    const clear = state === "publishing" ? this.own(group, "image-info-updated") : void 0;
+    if (clear) await this.deleteRef(clear, `signal ${state}`);
+    await this.createRef(want, `signal ${state}`);
+    const prefix = `eol-gate/${group}/${this.self.runId}.${this.self.attempt}.`;
+    let delay = this.readBack.delayMs;
+    for (let i = 0; i < this.readBack.attempts; i++) {
+      const refs = (await this.matchingRefs(prefix)).map((r) => r.ref);
+      if (refs.includes(want) && (!clear || !refs.includes(clear))) return;
+      await this.sleep(delay);
+      delay = Math.min(delay * 2, 4e3);
+    }
+    throw new RuntimeError(`GitHub: signal ${state}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`);
+  }
+  async listRuns(group) {
+    return (await this.snapshot(group)).runs;
+  }
+  async cleanup(group) {
+    assertGroupName(group);
+    try {
+      const { refs, runs } = await this.snapshot(group);
+      const byRun = new Map(runs.map((r) => [r.runId, r]));
+      for (const { ref: ref2, marker } of refs) {
+        const run = byRun.get(marker.runId);
+        const drop = marker.runId === this.self.runId || !run?.alive || marker.attempt < run.attempt;
+        if (drop) await this.deleteRef(ref2, "cleanup");
+      }
+    } catch (e) {
+      this.logger?.warning(`GitHub: could not clean up eol-gate refs: ${e.message}`);
+    }
+  }
+  async snapshot(group) {
+    assertGroupName(group);
+    const refs = [];
+    for (const r of await this.matchingRefs(`eol-gate/${group}/`)) {
+      const marker = parseMarkerRef(group, r.ref);
+      if (marker) refs.push({ ref: r.ref, marker });
+      else this.logger?.debug(`GitHub: ignoring foreign ref ${r.ref}`);
+    }
+    const status = /* @__PURE__ */ new Map();
+    for (const runId of new Set(refs.map((r) => r.marker.runId))) status.set(runId, await this.runStatus(runId));
+    return { refs, runs: joinMarkers(refs.map((r) => r.marker), status) };
+  }
+  /** GET /repos/{owner}/{repo}/git/matching-refs/{ref} (one call; follows `Link: next` if sent). */
+  async matchingRefs(prefix) {
+    let url = `${this.api}/git/matching-refs/${prefix.split("/").map(encodeURIComponent).join("/")}`;
+    const all = [];
+    for (let page = 0; url && page < 100; page++) {
+      const res = await this.client.request("GET", url);
+      await this.assertAuthorized(res, "list marker refs");
+      const body = await this.client.json("GET", url, res);
+      if (!Array.isArray(body)) throw new RuntimeError("GitHub: matching-refs did not answer a list");
+      all.push(...body);
+      url = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get("link") ?? "")?.[1];
+    }
+    return all;
+  }
+  /** POST /repos/{owner}/{repo}/git/refs; 422 "Reference already exists" means done. */
+  async createRef(ref2, what) {
+    const url = `${this.api}/git/refs`;
+    const res = await this.client.request("POST", url, { ref: ref2, sha: this.options.sha });
+    await this.assertAuthorized(res, `${what} (create ${ref2})`);
+    if (res.status === 201) {
+      await res.body?.cancel().catch(() => {
+      });
+      return;
+    }
+    const detail = await errorDetail(res);
+    if (res.status === 422 && /already exists/i.test(detail)) return;
+    throw new RuntimeError(`GitHub: ${what}: POST ${url} for ${ref2} failed: HTTP ${res.status} ${detail}`);
+  }
+  /** DELETE /repos/{owner}/{repo}/git/refs/{ref}; a ref that is already gone (422/404) is fine. */
+  async deleteRef(ref2, what) {
+    const path = ref2.replace(/^refs\//, "").split("/").map(encodeURIComponent).join("/");
+    const url = `${this.api}/git/refs/${path}`;
+    const res = await this.client.request("DELETE", url);
+    await this.assertAuthorized(res, `${what} (delete ${ref2})`);
+    if (res.status === 204 || res.status === 404 || res.status === 422) {
+      await res.body?.cancel().catch(() => {
+      });
+      return;
+    }
+    throw new RuntimeError(`GitHub: ${what}: DELETE ${url} failed: HTTP ${res.status} ${await errorDetail(res)}`);
+  }
+  /** GET /repos/{owner}/{repo}/actions/runs/{run_id}; a run GitHub no longer has is finished. */
+  async runStatus(runId) {
+    const url = `${this.api}/actions/runs/${runId}`;
+    const res = await this.client.request("GET", url);
+    await this.assertAuthorized(res, `read the status of run ${runId}`);
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => {
+      });
+      return void 0;
+    }
+    const run = await this.client.json("GET", url, res);
+    if (typeof run.status !== "string" || typeof run.run_attempt !== "number") {
+      throw new RuntimeError(`GitHub: run ${runId}: response without status / run_attempt`);
+    }
+    return {
+      alive: run.status !== "completed",
+      attempt: run.run_attempt,
+      since: run.run_started_at ?? run.created_at,
+      url: run.html_url,
+      name: run.display_title ?? run.name
+    };
+  }
+  /** 401/403 that are not rate limits (those were retried already) name the missing permission. */
+  async assertAuthorized(res, what) {
+    if (res.status !== 401 && res.status !== 403) return;
+    const detail = await errorDetail(res);
+    const reason = res.status === 401 ? "rejected the token" : "denied access";
+    throw new InputError(`GitHub ${reason} (HTTP ${res.status}) when trying to ${what}: ${PERMISSIONS_HINT}${detail ? `. Server said: ${detail}` : ""}`);
+  }
+};
+async function githubRateLimit(res, now, secondaryWaitMs) {
+  const remaining = res.headers.get("x-ratelimit-remaining");
+  const reset = resetHeaderWaitMs(res.headers, "x-ratelimit-reset", now);
+  if (res.ok) {
+    return remaining === "0" && reset !== void 0 ? { kind: "pause", waitMs: reset, reason: "primary rate limit spent" } : void 0;
+  }
+  if (res.status !== 403 && res.status !== 429) return void 0;
+  const after = retryAfterMs(res.headers, now);
+  if (after !== void 0) return { kind: "retry", waitMs: after, reason: `secondary rate limit, retry-after ${Math.ceil(after / 1e3)}s` };
+  if (remaining === "0" && reset !== void 0) return { kind: "retry", waitMs: reset, reason: "primary rate limit exhausted" };
+  const text = await res.clone().text().catch(() => "");
+  if (res.status === 429 || /rate limit/i.test(text)) return { kind: "retry", waitMs: secondaryWaitMs, reason: "secondary rate limit" };
+  return void 0;
+}
+
+// src/coordination/none.ts
+var NoneStore = class {
+  kind = "none";
+  self = void 0;
+  // Group names are still checked so a typo fails the same way under every coordinator.
+  async signal(group, _state) {
+    assertGroupName(group);
+  }
+  async listRuns(group) {
+    assertGroupName(group);
+    return [];
+  }
+  async cleanup(group) {
+    assertGroupName(group);
+  }
+};
+
+// src/coordination/from-environment.ts
+var COORDINATOR_KINDS = ["auto", "azure-devops", "github", "none"];
+function required(env, names, coordinator, hints = {}) {
+  const missing = names.filter((n) => !env[n]);
+  if (missing.length === 0) return;
+  const hint = missing.map((n) => hints[n]).filter(Boolean).join(" ");
+  throw new InputError(
+    `coordinator ${coordinator}: missing environment variable${missing.length > 1 ? "s" : ""} ${missing.join(", ")}${hint ? `. ${hint}` : ""}`
+  );
+}
+function positiveInt(value, name, fallback) {
+  if (value === void 0 || value === "") {
+    if (fallback !== void 0) return fallback;
+    throw new InputError(`${name}: missing`);
+  }
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InputError(`${name}: expected a positive integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+function createCoordinationStore(kind, env, logger, overrides = {}) {
+  if (!COORDINATOR_KINDS.includes(kind)) {
+    throw new InputError(`coordinator: expected one of ${COORDINATOR_KINDS.join(", ")}, got ${JSON.stringify(kind)}`);
+  }
+  let chosen = kind;
+  if (kind === "auto") {
+    chosen = env.TF_BUILD ? "azure-devops" : env.GITHUB_ACTIONS ? "github" : "none";
+    if (chosen === "none") {
+      logger.warning(
+        "coordinator: not running in Azure Pipelines or GitHub Actions, so concurrent pipelines are not coordinated (set coordinator to azure-devops or github to coordinate, or none to silence this warning)"
+      );
+    } else {
+      logger.debug(`coordinator: auto \u2192 ${chosen}`);
+    }
+  }
+  if (chosen === "none") return new NoneStore();
+  const e = { ...env };
+  if (chosen === "azure-devops") {
+    if (overrides.token) e.SYSTEM_ACCESSTOKEN = overrides.token;
+    required(e, ["SYSTEM_COLLECTIONURI", "SYSTEM_TEAMPROJECT", "BUILD_BUILDID", "SYSTEM_ACCESSTOKEN"], "azure-devops", {
+      SYSTEM_ACCESSTOKEN: "Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }."
+    });
+    return new AzureDevOpsStore({
+      collectionUri: e.SYSTEM_COLLECTIONURI,
+      project: e.SYSTEM_TEAMPROJECT,
+      buildId: e.BUILD_BUILDID,
+      // Tags belong to the build, not the attempt; the attempt only names the run in logs.
+      jobAttempt: positiveInt(e.SYSTEM_JOBATTEMPT, "SYSTEM_JOBATTEMPT", 1),
+      token: e.SYSTEM_ACCESSTOKEN,
+      projects: overrides.projects,
+      retry: overrides.retry,
+      logger
+    });
+  }
+  if (overrides.token) e.GITHUB_TOKEN = overrides.token;
+  required(e, ["GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_SHA", "GITHUB_TOKEN"], "github", {
+    GITHUB_TOKEN: "Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read."
+  });
+  const [owner, repo2, ...rest] = e.GITHUB_REPOSITORY.split("/");
+  if (!owner || !repo2 || rest.length > 0) {
+    throw new InputError(`GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(e.GITHUB_REPOSITORY)}`);
+  }
+  return new GitHubStore({
+    apiUrl: e.GITHUB_API_URL || "https://api.github.com",
+    owner,
+    repo: repo2,
+    runId: e.GITHUB_RUN_ID,
+    runAttempt: positiveInt(e.GITHUB_RUN_ATTEMPT, "GITHUB_RUN_ATTEMPT"),
+    sha: e.GITHUB_SHA,
+    token: e.GITHUB_TOKEN,
+    retry: overrides.retry,
+    logger
+  });
+}
+
 // src/platform/inputs.ts
 var COMMANDS = ["annotate", "signal", "verify", "unannotate", "publish-image-info"];
 var REGISTRY_COMMANDS = ["annotate", "verify", "unannotate"];
@@ -963,7 +1643,7 @@ function readOptions(agent, now) {
     dryRun: bool("dryRun"),
     planFile: raw("planFile"),
     fromPlan: raw("fromPlan"),
-    coordinator: oneOf("coordinator", ["auto", "azure-devops", "github", "none"], "auto"),
+    coordinator: oneOf("coordinator", COORDINATOR_KINDS, "auto"),
     repair: bool("repair"),
     digests: list("digest")
   };
@@ -980,7 +1660,7 @@ function requireFor(o, agent) {
 }
 
 // src/platform/summary.ts
-function annotateSummary(result, registry, planFile) {
+function annotateSummary(result, registry, planFile, now) {
   const c = result.counts;
   const lines = [
     `## eol-gate annotate: ${registry}`,
@@ -1000,7 +1680,7 @@ function annotateSummary(result, registry, planFile) {
     lines.push("", `EOL date: \`${result.plan.eolDate}\` \xB7 image-info fingerprint: \`${result.plan.fingerprint}\``);
   }
   lines.push("", `Waited ${formatDuration(result.waitedMs)} for ${result.waitedFor.length} run(s); validation restarts: ${result.restarts}.`);
-  for (const run of result.waitedFor) lines.push(`- ${describeRun(run)}`);
+  for (const run of result.waitedFor) lines.push(`- ${describeRun(run, now)}`);
   if (planFile) lines.push("", `Plan file: \`${planFile}\``);
   return `${lines.filter((l, i) => l !== "" || lines[i - 1] !== "").join("\n")}
 `;
@@ -1193,95 +1873,6 @@ var FileSource = class {
   }
 };
 
-// src/util/http.ts
-var DEFAULT_RETRY = {
-  retries: 6,
-  baseDelayMs: 500,
-  maxDelayMs: 3e4,
-  timeoutMs: 6e4
-};
-var RETRYABLE_STATUS = /* @__PURE__ */ new Set([408, 429, 500, 502, 503, 504]);
-var HttpError = class extends RuntimeError {
-  constructor(status, method, url, detail) {
-    super(`${method} ${redactUrl(url)} failed: HTTP ${status}${detail ? ` ${detail}` : ""}`);
-    this.status = status;
-    this.method = method;
-    this.url = url;
-  }
-  status;
-  method;
-  url;
-};
-function redactUrl(url) {
-  try {
-    const u = new URL(url);
-    u.username = "";
-    u.password = "";
-    for (const key of [...u.searchParams.keys()]) {
-      if (/token|sig|secret|password|code/i.test(key)) u.searchParams.set(key, "***");
-    }
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-function isLoopbackHost(hostname2) {
-  const h = hostname2.replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
-function assertSecureUrl(url, name) {
-  if (url.protocol === "https:") return;
-  if (url.protocol === "http:" && isLoopbackHost(url.hostname)) return;
-  throw new InputError(`${name}: ${url.protocol}//${url.host} is not allowed: use https (plain http only for loopback hosts)`);
-}
-function retryAfterMs(headers, now = Date.now()) {
-  const value = headers.get("retry-after");
-  if (!value) return void 0;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1e3;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? void 0 : Math.max(0, at - now);
-}
-function backoffDelay(attempt, policy, retryAfter) {
-  const random = policy.random ?? Math.random;
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-  const jittered = cap / 2 + random() * (cap / 2);
-  return retryAfter !== void 0 ? Math.max(retryAfter, Math.min(jittered, policy.baseDelayMs)) : jittered;
-}
-var defaultSleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function fetchWithRetry(url, init, policy = DEFAULT_RETRY, retryable = (res) => RETRYABLE_STATUS.has(res.status)) {
-  const sleep = policy.sleep ?? defaultSleep;
-  const method = init.method ?? "GET";
-  for (let attempt = 0; ; attempt++) {
-    let cause;
-    let wait;
-    try {
-      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
-      if (!retryable(res) || attempt >= policy.retries) return res;
-      cause = `HTTP ${res.status}`;
-      wait = retryAfterMs(res.headers);
-      await res.body?.cancel().catch(() => {
-      });
-    } catch (e) {
-      if (attempt >= policy.retries) {
-        throw new RuntimeError(`${method} ${redactUrl(url)} failed after ${attempt + 1} attempts: ${networkCause(e)}`);
-      }
-      cause = networkCause(e);
-    }
-    const delayMs = backoffDelay(attempt, policy, wait);
-    policy.onRetry?.({ url: redactUrl(url), attempt: attempt + 1, delayMs, cause });
-    await sleep(delayMs);
-  }
-}
-function networkCause(e) {
-  const err = e;
-  if (err.name === "TimeoutError") return "timed out";
-  return err.cause?.code ?? err.cause?.message ?? err.message;
-}
-async function errorDetail(res) {
-  const text = await res.text().catch(() => "");
-  return text.replace(/\s+/g, " ").slice(0, 300);
-}
-
 // src/imageinfo/url-source.ts
 var UrlSource = class {
   url;
@@ -1381,7 +1972,10 @@ var TokenAuth = class {
   }
   async fetchToken(challenge, scopes) {
     const realm = challenge.params.realm;
-    if (!realm) throw new RuntimeError(`authentication failed for ${this.host}: bearer challenge without a realm`);
+    if (!realm)
+      throw new RuntimeError(
+        `authentication failed for ${this.host}: bearer challenge without a realm`
+      );
     let url;
     try {
       url = new URL(realm);
@@ -1401,7 +1995,9 @@ var TokenAuth = class {
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel().catch(() => {
       });
-      throw new RuntimeError(`authentication failed for ${this.host}: the token endpoint answered HTTP ${res.status}`);
+      throw new RuntimeError(
+        `authentication failed for ${this.host}: the token endpoint answered HTTP ${res.status}`
+      );
     }
     if (!res.ok) {
       await res.body?.cancel().catch(() => {
@@ -1411,7 +2007,9 @@ var TokenAuth = class {
     const body = await res.json().catch(() => void 0);
     const token = typeof body?.token === "string" ? body.token : body?.access_token;
     if (typeof token !== "string" || !token) {
-      throw new RuntimeError(`authentication failed for ${this.host}: the token endpoint returned no token`);
+      throw new RuntimeError(
+        `authentication failed for ${this.host}: the token endpoint returned no token`
+      );
     }
     const seconds = typeof body?.expires_in === "number" && body.expires_in > 0 ? body.expires_in : 60;
     return { token, expiresAt: Date.now() + seconds * 1e3 };
@@ -1439,7 +2037,9 @@ var OciClient = class {
       ...policy,
       onRetry: (info) => {
         policy.onRetry?.(info);
-        logger.info(`${this.host}: retry ${info.attempt} in ${Math.round(info.delayMs)} ms after ${info.cause} (${info.url})`);
+        logger.info(
+          `${this.host}: retry ${info.attempt} in ${Math.round(info.delayMs)} ms after ${info.cause} (${info.url})`
+        );
       }
     };
     this.auth = new TokenAuth(this.host, creds, this.retry);
@@ -1473,16 +2073,21 @@ var OciClient = class {
       if (res.status !== 401 || !sameOrigin) return res;
       const challenge = parseChallenge(res.headers.get("www-authenticate"));
       if (attempt >= 1 || !challenge) {
-        if (opts.insufficientScopeOk && this.bearer && authorization?.startsWith("Bearer ")) return res;
+        if (opts.insufficientScopeOk && this.bearer && authorization?.startsWith("Bearer "))
+          return res;
         await res.body?.cancel().catch(() => {
         });
-        throw new RuntimeError(`authentication failed for ${this.host}: HTTP 401 on ${method} ${new URL(url).pathname}`);
+        throw new RuntimeError(
+          `authentication failed for ${this.host}: HTTP 401 on ${method} ${new URL(url).pathname}`
+        );
       }
       await res.body?.cancel().catch(() => {
       });
       if (challenge.scheme === "basic") {
         if (this.creds.username === void 0) {
-          throw new RuntimeError(`authentication failed for ${this.host}: the registry requires a username and password`);
+          throw new RuntimeError(
+            `authentication failed for ${this.host}: the registry requires a username and password`
+          );
         }
         this.basic = true;
         authorization = basicHeader(this.creds);
@@ -1504,7 +2109,8 @@ var OciClient = class {
   /** Like `request` but throws `HttpError` unless the status is one of `ok`. */
   async expect(pathOrUrl, ok, opts = {}) {
     const res = await this.request(pathOrUrl, opts);
-    if (!ok.includes(res.status)) throw await httpError(res, opts.method ?? "GET", this.url(pathOrUrl));
+    if (!ok.includes(res.status))
+      throw await httpError(res, opts.method ?? "GET", this.url(pathOrUrl));
     return res;
   }
   /**
@@ -1617,12 +2223,16 @@ async function putManifest(client, repo2, reference, bytes, mediaType) {
   });
   const returned = res.headers.get("docker-content-digest");
   if (returned && returned !== digest) {
-    throw new RuntimeError(`${client.host}: pushed ${repo2} manifest ${digest} but the registry stored ${returned}`);
+    throw new RuntimeError(
+      `${client.host}: pushed ${repo2} manifest ${digest} but the registry stored ${returned}`
+    );
   }
   return { digest, subjectHeader: res.headers.has("oci-subject") };
 }
 async function deleteManifest(client, repo2, digest) {
-  const res = await client.expect(manifestPath(repo2, digest), [200, 202, 204, 404], { method: "DELETE" });
+  const res = await client.expect(manifestPath(repo2, digest), [200, 202, 204, 404], {
+    method: "DELETE"
+  });
   await res.body?.cancel().catch(() => {
   });
   return res.status !== 404;
@@ -1640,7 +2250,8 @@ async function putBlob(client, repo2, bytes) {
   await start.body?.cancel().catch(() => {
   });
   const location = start.headers.get("location");
-  if (!location) throw new RuntimeError(`${client.host}: blob upload for ${repo2} answered without a Location`);
+  if (!location)
+    throw new RuntimeError(`${client.host}: blob upload for ${repo2} answered without a Location`);
   const target = new URL(location, client.base);
   target.searchParams.set("digest", digest);
   const done = await client.expect(target.toString(), [201, 204], {
@@ -1654,7 +2265,10 @@ async function putBlob(client, repo2, bytes) {
 }
 async function describeManifest(client, repo2, digest) {
   const path = manifestPath(repo2, digest);
-  const res = await client.expect(path, [200, 404], { method: "HEAD", headers: { Accept: ACCEPT_MANIFESTS } });
+  const res = await client.expect(path, [200, 404], {
+    method: "HEAD",
+    headers: { Accept: ACCEPT_MANIFESTS }
+  });
   await res.body?.cancel().catch(() => {
   });
   if (res.status === 404) return void 0;
@@ -1688,7 +2302,9 @@ async function mapLimit(items, limit, fn) {
       throw e;
     }
   };
-  const settled = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, guarded));
+  const settled = await Promise.allSettled(
+    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, guarded)
+  );
   if (failed) throw settled.find((s) => s.status === "rejected").reason;
   return results;
 }
@@ -1707,10 +2323,14 @@ async function listRepositories(client, pageSize) {
     return void 0;
   }
   if (!res.ok) throw await httpError(res, "GET", client.url(first));
-  const names = [...(await readJson(res, first)).repositories ?? []];
+  const names = [
+    ...(await readJson(res, first)).repositories ?? []
+  ];
   const next = nextLink(res.headers.get("link"));
   if (next) {
-    for await (const page of client.pages(new URL(next, client.url(first)).toString())) {
+    for await (const page of client.pages(
+      new URL(next, client.url(first)).toString()
+    )) {
       names.push(...page.repositories ?? []);
     }
   }
@@ -1718,16 +2338,22 @@ async function listRepositories(client, pageSize) {
 }
 async function listTags(client, repo2, pageSize) {
   const tags = [];
-  for await (const page of client.pages(`/v2/${repo2}/tags/list?n=${pageSize}`, {
-    notFound: "empty"
-  })) {
+  for await (const page of client.pages(
+    `/v2/${repo2}/tags/list?n=${pageSize}`,
+    {
+      notFound: "empty"
+    }
+  )) {
     tags.push(...page.tags ?? []);
   }
   return [...new Set(tags)].sort();
 }
 async function listManifests(client, repo2, pageSize, concurrency) {
   const tags = await listTags(client, repo2, pageSize);
-  const fetched = await mapLimit(tags, concurrency, async (tag) => ({ tag, m: await getManifest(client, repo2, tag) }));
+  const fetched = await mapLimit(tags, concurrency, async (tag) => ({
+    tag,
+    m: await getManifest(client, repo2, tag)
+  }));
   const records = /* @__PURE__ */ new Map();
   for (const { tag, m } of fetched) {
     if (!m) continue;
@@ -1784,7 +2410,8 @@ async function imageCreated(client, repo2, digest) {
   const m = await getManifest(client, repo2, digest);
   if (!m || isIndexMediaType(m.mediaType)) return void 0;
   const config = parseManifest(m.bytes, `${repo2}@${digest}`).config;
-  if (!config?.mediaType || !IMAGE_CONFIG_TYPES.has(config.mediaType) || !isDigest(config.digest)) return void 0;
+  if (!config?.mediaType || !IMAGE_CONFIG_TYPES.has(config.mediaType) || !isDigest(config.digest))
+    return void 0;
   const path = blobPath(repo2, config.digest);
   const res = await client.request(path);
   if (res.status === 404) {
@@ -1837,11 +2464,15 @@ var Referrers = class {
       }
       if (!res.ok) throw await httpError(res, "GET", next);
       this.api = true;
-      const index = parseManifest(new Uint8Array(await res.arrayBuffer()), `${repo2} referrers of ${subject}`);
+      const index = parseManifest(
+        new Uint8Array(await res.arrayBuffer()),
+        `${repo2} referrers of ${subject}`
+      );
       const applied = (res.headers.get("oci-filters-applied") ?? "").split(",").map((s) => s.trim());
       const filterHere = artifactType !== void 0 && !applied.includes("artifactType");
       for (const d of index.manifests ?? []) {
-        if (d && isDigest(d.digest) && (!filterHere || d.artifactType === artifactType)) out.push(d);
+        if (d && isDigest(d.digest) && (!filterHere || d.artifactType === artifactType))
+          out.push(d);
       }
       const link2 = nextLink(res.headers.get("link"));
       next = link2 ? new URL(link2, next).toString() : void 0;
@@ -1858,10 +2489,18 @@ var Referrers = class {
   }
   async push(repo2, subject, manifest) {
     if (sha256Digest(manifest.bytes) !== manifest.digest) {
-      throw new RuntimeError(`referrer manifest for ${repo2}@${subject.digest}: bytes do not match ${manifest.digest}`);
+      throw new RuntimeError(
+        `referrer manifest for ${repo2}@${subject.digest}: bytes do not match ${manifest.digest}`
+      );
     }
     await this.ensureBlobs(repo2, parseManifest(manifest.bytes, `referrer ${manifest.digest}`));
-    const { subjectHeader } = await putManifest(this.client, repo2, manifest.digest, manifest.bytes, manifest.mediaType);
+    const { subjectHeader } = await putManifest(
+      this.client,
+      repo2,
+      manifest.digest,
+      manifest.bytes,
+      manifest.mediaType
+    );
     if (subjectHeader) {
       this.api = true;
       return;
@@ -1873,11 +2512,19 @@ var Referrers = class {
       artifactType: manifest.artifactType,
       ...Object.keys(manifest.annotations).length ? { annotations: manifest.annotations } : {}
     };
-    await this.updateFallback(
-      repo2,
-      subject.digest,
-      (list) => list.some((d) => d.digest === entry.digest) ? void 0 : [...list, entry]
-    );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.updateFallback(
+          repo2,
+          subject.digest,
+          (list) => list.some((d) => d.digest === entry.digest) ? void 0 : [...list, entry]
+        );
+        return;
+      } catch (e) {
+        if (attempt >= FALLBACK_WRITE_ATTEMPTS || !isBlobUnknown(e)) throw e;
+        await putManifest(this.client, repo2, manifest.digest, manifest.bytes, manifest.mediaType);
+      }
+    }
   }
   async delete(repo2, subject, referrer) {
     await this.updateFallback(
@@ -1889,7 +2536,9 @@ var Referrers = class {
   }
   /** The config and layer blobs must exist before the manifest PUT; we can create only `{}`. */
   async ensureBlobs(repo2, json) {
-    const digests = new Set([json.config?.digest, ...(json.layers ?? []).map((l) => l?.digest)].filter(isDigest));
+    const digests = new Set(
+      [json.config?.digest, ...(json.layers ?? []).map((l) => l?.digest)].filter(isDigest)
+    );
     for (const digest of digests) {
       if (digest === EMPTY_DESCRIPTOR.digest) {
         let pending = this.emptyBlob.get(repo2);
@@ -1900,7 +2549,9 @@ var Referrers = class {
         }
         await pending;
       } else if (!await blobExists(this.client, repo2, digest)) {
-        throw new RuntimeError(`${this.client.host}: blob ${digest} of a referrer in ${repo2} does not exist`);
+        throw new RuntimeError(
+          `${this.client.host}: blob ${digest} of a referrer in ${repo2} does not exist`
+        );
       }
     }
   }
@@ -1912,7 +2563,9 @@ var Referrers = class {
    */
   updateFallback(repo2, subject, change) {
     const key = `${repo2}:${fallbackTag(subject)}`;
-    const run = (this.locks.get(key) ?? Promise.resolve()).then(() => this.rewriteFallback(repo2, subject, change));
+    const run = (this.locks.get(key) ?? Promise.resolve()).then(
+      () => this.rewriteFallback(repo2, subject, change)
+    );
     const tail = run.catch(() => {
     });
     this.locks.set(key, tail);
@@ -1942,9 +2595,14 @@ var Referrers = class {
         await putManifest(this.client, repo2, tag, bytes, MediaType.ociIndex);
       }
     }
-    throw new RuntimeError(`${this.client.host}: fallback index ${repo2}:${tag} kept changing under concurrent writers`);
+    throw new RuntimeError(
+      `${this.client.host}: fallback index ${repo2}:${tag} kept changing under concurrent writers`
+    );
   }
 };
+function isBlobUnknown(e) {
+  return e instanceof HttpError && e.status === 400 && /MANIFEST_BLOB_UNKNOWN|DIGEST_INVALID/.test(e.message);
+}
 function dedupe(list) {
   const seen = /* @__PURE__ */ new Set();
   return list.filter((d) => !seen.has(d.digest) && seen.add(d.digest));
@@ -1976,7 +2634,11 @@ var OciRegistry = class {
     return listManifests(this.client, repo(repository), this.pageSize, this.concurrency);
   }
   async describeManifest(repository, digest) {
-    return describeManifest(this.client, repo(repository), assertDigest(digest, "digest"));
+    return describeManifest(
+      this.client,
+      repo(repository),
+      assertDigest(digest, "digest")
+    );
   }
   async imageCreated(repository, digest) {
     return imageCreated(this.client, repo(repository), assertDigest(digest, "digest"));
@@ -1985,10 +2647,18 @@ var OciRegistry = class {
     return this.referrers.list(repo(repository), assertDigest(subject, "subject"), artifactType);
   }
   async pushReferrer(repository, subject, manifest) {
-    return this.referrers.push(repo(repository), { ...subject, digest: assertDigest(subject.digest, "subject") }, manifest);
+    return this.referrers.push(
+      repo(repository),
+      { ...subject, digest: assertDigest(subject.digest, "subject") },
+      manifest
+    );
   }
   async deleteReferrer(repository, subject, referrer) {
-    return this.referrers.delete(repo(repository), assertDigest(subject, "subject"), assertDigest(referrer, "referrer"));
+    return this.referrers.delete(
+      repo(repository),
+      assertDigest(subject, "subject"),
+      assertDigest(referrer, "referrer")
+    );
   }
   // Helpers for seeding and tests; not part of the Registry port. Every method is async so
   // that input errors (bad names, digests) arrive as rejections, like every other failure.
@@ -2006,7 +2676,8 @@ var OciRegistry = class {
   }
 };
 function repo(name) {
-  if (!isRepositoryName(name)) throw new InputError(`invalid repository name ${JSON.stringify(name)}`);
+  if (!isRepositoryName(name))
+    throw new InputError(`invalid repository name ${JSON.stringify(name)}`);
   return name;
 }
 function ref(reference) {
@@ -2046,19 +2717,11 @@ function retryPolicy(env) {
 function createSources(o, agent) {
   return o.imageInfo.map((spec) => /^https?:\/\//i.test(spec) ? new UrlSource(spec) : new FileSource(spec));
 }
-function createStore(o, _agent, logger) {
-  if (o.coordinator !== "none" && o.coordinator !== "auto") {
-    throw new InputError(`coordinator ${o.coordinator} is not available in this build`);
-  }
-  if (o.command === "annotate") logger.warning("coordinator: none: concurrent pipelines are not coordinated");
-  return {
-    kind: "none",
-    signal: async () => {
-    },
-    listRuns: async () => [],
-    cleanup: async () => {
-    }
-  };
+function createStore(o, agent, logger) {
+  return createCoordinationStore(o.coordinator, agent.env, logger, {
+    token: agent.platformToken(),
+    retry: retryPolicy(agent.env)
+  });
 }
 
 // src/platform/job.ts
@@ -2146,7 +2809,7 @@ async function runAnnotate(o, agent, clock) {
     planFile: result.plan ? planFile : ""
   };
   for (const [name, value] of Object.entries(outputs)) agent.setOutput(name, value);
-  await agent.summary(annotateSummary(result, registry.displayName, result.plan ? planFile : void 0));
+  await agent.summary(annotateSummary(result, registry.displayName, result.plan ? planFile : void 0, clock.now()));
   return {
     exitCode: 0,
     result: {

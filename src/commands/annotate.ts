@@ -6,7 +6,7 @@ import { MediaType, type Descriptor } from '../core/oci.js';
 import { buildPlan, classify, type Plan, type PlanEntry } from '../core/planner.js';
 import type { PlannedDigest } from '../core/plan-file.js';
 import type { Clock, Logger } from '../core/ports.js';
-import { assertGroupName, validate } from '../core/protocol.js';
+import { assertGroupName, describeRun, validate } from '../core/protocol.js';
 import { repositoriesInScope, supportedSet } from '../core/supported.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
 import type { Registry } from '../registry/port.js';
@@ -74,7 +74,7 @@ export async function annotate(options: AnnotateOptions, deps: AnnotateDeps): Pr
     waitedMs += barrier.waitedMs;
     for (const run of barrier.waitedFor) waitedFor.set(run.runId, run);
     if (barrier.timedOut) {
-      const names = barrier.blockers.map(describeRun).join('; ');
+      const names = barrier.blockers.map((run) => describeRun(run, clock.now())).join('; ');
       const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1000)}s waiting for: ${names}`;
       if (options.onTimeout === 'fail') throw new RuntimeError(`${message}. Nothing was annotated.`);
       logger.warning(`${message}. Nothing was annotated (onTimeout: skip).`);
@@ -197,8 +197,4 @@ async function subjectDescriptor(registry: Registry, entry: PlanEntry): Promise<
 
 function zeroCounts(): AnnotateCounts {
   return { annotated: 0, alreadyAnnotated: 0, skippedTooYoung: 0, candidates: 0 };
-}
-
-export function describeRun(run: GroupRun): string {
-  return `run ${run.runId} (attempt ${run.attempt}${run.since ? `, publishing since ${run.since}` : ''}${run.url ? `, ${run.url}` : ''})`;
 }

@@ -1,7 +1,7 @@
 import type { CoordinationStore, GroupRun } from '../coordination/port.js';
 import { formatDuration } from '../core/duration.js';
 import type { Clock, Logger } from '../core/ports.js';
-import { blockingRuns, jitteredInterval } from '../core/protocol.js';
+import { blockingRuns, describeRun, jitteredInterval } from '../core/protocol.js';
 
 export interface BarrierOptions {
   group: string;
@@ -38,11 +38,7 @@ export async function waitForBarrier(
     if (elapsed >= options.timeoutMs) {
       return { timedOut: true, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers };
     }
-    for (const run of blockers) {
-      logger.info(
-        `waiting for run ${run.runId} (attempt ${run.attempt}) of group ${options.group}: publishing${run.since ? ` since ${run.since}` : ''}, image-info not updated yet${run.url ? ` — ${run.url}` : ''}`,
-      );
-    }
+    for (const run of blockers) logger.info(`waiting: ${describeRun(run, clock.now())}`);
     const delay = Math.min(jitteredInterval(options.pollIntervalMs, clock.random()), options.timeoutMs - elapsed);
     logger.info(`${blockers.length} run(s) block; next poll in ${formatDuration(delay)} (${formatDuration(elapsed)} of ${formatDuration(options.timeoutMs)} elapsed)`);
     await clock.sleep(delay);

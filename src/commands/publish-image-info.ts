@@ -1,7 +1,12 @@
 import { InputError, RuntimeError } from '../core/errors.js';
 import { mergeImageInfo, validateFragment, type MergeStats } from '../core/image-info-merge.js';
 import type { Clock, Logger } from '../core/ports.js';
-import { ABSENT_FINGERPRINT, ImageInfoNotFoundError, type SourceSnapshot, type WritableImageInfoSource } from '../imageinfo/source.js';
+import {
+  ABSENT_FINGERPRINT,
+  ImageInfoNotFoundError,
+  type SourceSnapshot,
+  type WritableImageInfoSource,
+} from '../imageinfo/source.js';
 
 export interface PublishImageInfoOptions {
   /** The shared image-info (file, github:, azure-repos:). */
@@ -45,13 +50,17 @@ export const DEFAULT_PUBLISH_ATTEMPTS = 12;
  * jittered backoff. Never a blind overwrite, so once it returns every concurrent publisher's
  * entries are still there, and `image-info-updated` means exactly "my merge is committed".
  */
-export async function publishImageInfo(options: PublishImageInfoOptions, deps: PublishImageInfoDeps): Promise<PublishImageInfoResult> {
+export async function publishImageInfo(
+  options: PublishImageInfoOptions,
+  deps: PublishImageInfoDeps,
+): Promise<PublishImageInfoResult> {
   const { target, fragmentName } = options;
   const { clock, logger } = deps;
   const maxAttempts = options.maxAttempts ?? DEFAULT_PUBLISH_ATTEMPTS;
   const baseDelayMs = options.baseDelayMs ?? 500;
   const maxDelayMs = options.maxDelayMs ?? 10_000;
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new InputError(`maxAttempts: expected a positive integer, got ${maxAttempts}`);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new InputError(`maxAttempts: expected a positive integer, got ${maxAttempts}`);
   // Bad input fails before any read or write; validated once, merged on every attempt.
   const fragment = validateFragment({ text: options.fragmentText, name: fragmentName });
 
@@ -62,11 +71,15 @@ export async function publishImageInfo(options: PublishImageInfoOptions, deps: P
     } catch (e) {
       if (!(e instanceof ImageInfoNotFoundError)) throw e;
       if (!options.create) {
-        throw new InputError(`${target.name}: the target image-info does not exist; pass --create (input create: true) to create it from ${fragmentName}`);
+        throw new InputError(
+          `${target.name}: the target image-info does not exist; pass --create (input create: true) to create it from ${fragmentName}`,
+        );
       }
     }
     const expected = current?.fingerprint ?? ABSENT_FINGERPRINT;
-    logger.debug(`${target.name}: read ${current ? `fingerprint ${current.fingerprint}` : 'nothing (will create it)'} (attempt ${attempt}/${maxAttempts})`);
+    logger.debug(
+      `${target.name}: read ${current ? `fingerprint ${current.fingerprint}` : 'nothing (will create it)'} (attempt ${attempt}/${maxAttempts})`,
+    );
     const merged = mergeImageInfo(current && { text: current.text, name: target.name }, fragment);
 
     if (current && !merged.changed) {
@@ -77,7 +90,9 @@ export async function publishImageInfo(options: PublishImageInfoOptions, deps: P
 
     const written = await target.write(merged.text, expected, options.message);
     if (written !== 'conflict') {
-      logger.info(`${target.name}: merged ${fragmentName} (${describe(merged.stats)}); fingerprint ${written.fingerprint}`);
+      logger.info(
+        `${target.name}: merged ${fragmentName} (${describe(merged.stats)}); fingerprint ${written.fingerprint}`,
+      );
       await deps.signal?.();
       return { attempts: attempt, fingerprint: written.fingerprint, changed: true };
     }
@@ -90,7 +105,9 @@ export async function publishImageInfo(options: PublishImageInfoOptions, deps: P
     }
     const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
     const delayMs = Math.round(clock.random() * cap);
-    logger.info(`${target.name}: changed since it was read (another publisher); re-reading and merging again in ${delayMs} ms (attempt ${attempt + 1}/${maxAttempts})`);
+    logger.info(
+      `${target.name}: changed since it was read (another publisher); re-reading and merging again in ${delayMs} ms (attempt ${attempt + 1}/${maxAttempts})`,
+    );
     await clock.sleep(delayMs);
   }
 }

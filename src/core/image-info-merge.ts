@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import { InputError } from './errors.js';
 import { parseImageInfo } from './image-info.js';
 
@@ -88,7 +87,15 @@ export interface MergeResult {
 
 type Json = Record<string, unknown>;
 
-const SELECTOR_FIELDS = ['repo', 'dockerfile', 'digest', 'productVersion', 'osType', 'osVersion', 'architecture'] as const;
+const SELECTOR_FIELDS = [
+  'repo',
+  'dockerfile',
+  'digest',
+  'productVersion',
+  'osType',
+  'osVersion',
+  'architecture',
+] as const;
 
 /** Stable JSON for image-info files: 2-space indent, trailing newline. */
 export function formatImageInfo(doc: unknown): string {
@@ -118,7 +125,10 @@ export function validateFragment(fragment: NamedText): PreparedFragment {
  * Merges `fragment` into `target`; `target` undefined creates a new document. The result is
  * made of validated parts of both inputs only, so it is valid image-info too.
  */
-export function mergeImageInfo(target: NamedText | undefined, fragment: NamedText | PreparedFragment): MergeResult {
+export function mergeImageInfo(
+  target: NamedText | undefined,
+  fragment: NamedText | PreparedFragment,
+): MergeResult {
   const prepared = 'text' in fragment ? validateFragment(fragment) : fragment;
   const fragmentDoc = prepared.doc;
   let original: Json;
@@ -151,7 +161,7 @@ export function mergeImageInfo(target: NamedText | undefined, fragment: NamedTex
     for (const fImage of images(fRepo)) mergeImage(tRepo, fImage, claimed, stats);
   }
 
-  return { text: formatImageInfo(doc), changed: !isDeepStrictEqual(original, doc), stats };
+  return { text: formatImageInfo(doc), changed: !deepEqual(original, doc), stats };
 }
 
 function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, stats: MergeStats): void {
@@ -163,7 +173,9 @@ function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, stats: MergeS
   });
   let home = matches.find((m) => m !== undefined)?.image;
   if (!home && platforms(fImage).length === 0 && isObject(fImage.manifest)) {
-    home = tImages.find((t) => isObject(t.manifest) && sameManifest(t.manifest, fImage.manifest as Json));
+    home = tImages.find(
+      (t) => isObject(t.manifest) && sameManifest(t.manifest, fImage.manifest as Json),
+    );
   }
   if (!home) {
     const copy = structuredClone(fImage);
@@ -181,7 +193,7 @@ function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, stats: MergeS
       (home.platforms as Json[]).push(copy);
       claimed.add(copy);
       stats.added++;
-    } else if (isDeepStrictEqual(m.platform, fp)) {
+    } else if (deepEqual(m.platform, fp)) {
       stats.unchanged++;
     } else {
       const list = m.image.platforms as Json[];
@@ -194,7 +206,7 @@ function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, stats: MergeS
   for (const [key, value] of Object.entries(fImage)) {
     if (key === 'platforms') continue;
     if (key === 'manifest') {
-      if (isDeepStrictEqual(home.manifest, value)) continue;
+      if (deepEqual(home.manifest, value)) continue;
       stats.manifests++;
     }
     setKeepingOrder(home, key, structuredClone(value));
@@ -206,7 +218,12 @@ interface PlatformMatch {
   platform: Json;
 }
 
-function findPlatform(tImages: Json[], fImage: Json, fp: Json, claimed: Set<Json>): PlatformMatch | undefined {
+function findPlatform(
+  tImages: Json[],
+  fImage: Json,
+  fp: Json,
+  claimed: Set<Json>,
+): PlatformMatch | undefined {
   let best: PlatformMatch | undefined;
   let bestScore = -1;
   for (const tImage of tImages) {
@@ -225,7 +242,11 @@ function findPlatform(tImages: Json[], fImage: Json, fp: Json, claimed: Set<Json
 /** -1: a different platform; otherwise higher is a better match. */
 function matchScore(fImage: Json, fp: Json, tImage: Json, tp: Json): number {
   if (fp.dockerfile === undefined) {
-    return fp.digest !== undefined && tp.dockerfile === undefined && sameDigest(fp.digest, tp.digest) ? 0 : -1;
+    return fp.digest !== undefined &&
+      tp.dockerfile === undefined &&
+      sameDigest(fp.digest, tp.digest)
+      ? 0
+      : -1;
   }
   for (const key of ['dockerfile', 'osType', 'osVersion', 'architecture']) {
     if (fp[key] !== tp[key]) return -1;
@@ -247,7 +268,11 @@ function applyRemoval(repos: Json[], sel: RemovalSelector, stats: MergeStats): v
   const repo = repos.find((r) => r.repo === sel.repo);
   if (!repo || !Array.isArray(repo.images)) return;
   repo.images = (repo.images as Json[]).filter((image) => {
-    if (sel.digest !== undefined && isObject(image.manifest) && sameDigest(image.manifest.digest, sel.digest)) {
+    if (
+      sel.digest !== undefined &&
+      isObject(image.manifest) &&
+      sameDigest(image.manifest.digest, sel.digest)
+    ) {
       stats.removed += platforms(image).length;
       return false;
     }
@@ -276,23 +301,27 @@ function parseRemovals(doc: Json, source: string): RemovalSelector[] {
   const fail = (path: string, message: string): never => {
     throw new InputError(`${source}: ${path}: ${message}`);
   };
-  if (!Array.isArray(doc.removed)) fail('removed', 'expected an array of {repo, dockerfile | digest, ...}');
+  if (!Array.isArray(doc.removed))
+    fail('removed', 'expected an array of {repo, dockerfile | digest, ...}');
   return (doc.removed as unknown[]).map((entry, i) => {
     const path = `removed[${i}]`;
     if (!isObject(entry)) return fail(path, 'expected an object');
     for (const key of Object.keys(entry)) {
       // An unknown (misspelt) key would silently widen the selector and remove more than meant.
-      if (!(SELECTOR_FIELDS as readonly string[]).includes(key)) fail(`${path}.${key}`, `unknown field (allowed: ${SELECTOR_FIELDS.join(', ')})`);
+      if (!(SELECTOR_FIELDS as readonly string[]).includes(key))
+        fail(`${path}.${key}`, `unknown field (allowed: ${SELECTOR_FIELDS.join(', ')})`);
     }
     const sel: Partial<RemovalSelector> = {};
     for (const key of SELECTOR_FIELDS) {
       const value = entry[key];
       if (value === undefined) continue;
-      if (typeof value !== 'string' || value === '') fail(`${path}.${key}`, 'expected a non-empty string');
+      if (typeof value !== 'string' || value === '')
+        fail(`${path}.${key}`, 'expected a non-empty string');
       sel[key] = value as string;
     }
     if (!sel.repo) fail(`${path}.repo`, 'missing repo');
-    if (sel.dockerfile === undefined && sel.digest === undefined) fail(path, 'needs dockerfile or digest (a repo alone would remove it all)');
+    if (sel.dockerfile === undefined && sel.digest === undefined)
+      fail(path, 'needs dockerfile or digest (a repo alone would remove it all)');
     return sel as RemovalSelector;
   });
 }
@@ -315,6 +344,23 @@ function setKeepingOrder(obj: Json, key: string, value: unknown): void {
     if (k === 'platforms') obj[key] = value;
     obj[k] = v;
   }
+}
+
+/** Structural equality of JSON values (object key order does not matter). */
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    return a.length === other.length && a.every((v, i) => deepEqual(v, other[i]));
+  }
+  const ka = Object.keys(a);
+  const ob = b as Json;
+  return (
+    ka.length === Object.keys(ob).length &&
+    ka.every((k) => Object.hasOwn(ob, k) && deepEqual((a as Json)[k], ob[k]))
+  );
 }
 
 function raw(text: string): Json {

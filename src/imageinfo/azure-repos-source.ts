@@ -1,7 +1,19 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import { assertSecureUrl, DEFAULT_RETRY, errorDetail, fetchWithRetry, HttpError, type RetryPolicy } from '../util/http.js';
+import {
+  assertSecureUrl,
+  DEFAULT_RETRY,
+  errorDetail,
+  fetchWithRetry,
+  HttpError,
+  type RetryPolicy,
+} from '../util/http.js';
 import { gitBlobId } from './git-blob.js';
-import { ABSENT_FINGERPRINT, ImageInfoNotFoundError, type SourceSnapshot, type WritableImageInfoSource } from './source.js';
+import {
+  ABSENT_FINGERPRINT,
+  ImageInfoNotFoundError,
+  type SourceSnapshot,
+  type WritableImageInfoSource,
+} from './source.js';
 
 export interface AzureReposLocation {
   project: string;
@@ -70,12 +82,18 @@ export class AzureReposSource implements WritableImageInfoSource {
   async read(): Promise<SourceSnapshot> {
     const { commit, item } = await this.snapshot();
     if (!item) {
-      throw new ImageInfoNotFoundError(`${this.name}: image-info not found (no such file at commit ${commit})`);
+      throw new ImageInfoNotFoundError(
+        `${this.name}: image-info not found (no such file at commit ${commit})`,
+      );
     }
     return { text: item.text, fingerprint: item.objectId };
   }
 
-  async write(text: string, expectedFingerprint: string, message: string): Promise<SourceSnapshot | 'conflict'> {
+  async write(
+    text: string,
+    expectedFingerprint: string,
+    message: string,
+  ): Promise<SourceSnapshot | 'conflict'> {
     const creating = expectedFingerprint === ABSENT_FINGERPRINT;
     let commit = this.readAt.get(expectedFingerprint);
     let rejected: { commit: string; detail: string } | undefined;
@@ -115,25 +133,38 @@ export class AzureReposSource implements WritableImageInfoSource {
       return { commit };
     }
     if (!res.ok) await this.fail(res, 'GET', url, 'read');
-    const body = (await res.json()) as { objectId?: string; gitObjectType?: string; content?: string; isFolder?: boolean };
-    if (typeof body.objectId !== 'string' || body.isFolder || (body.gitObjectType && body.gitObjectType !== 'blob')) {
+    const body = (await res.json()) as {
+      objectId?: string;
+      gitObjectType?: string;
+      content?: string;
+      isFolder?: boolean;
+    };
+    if (
+      typeof body.objectId !== 'string' ||
+      body.isFolder ||
+      (body.gitObjectType && body.gitObjectType !== 'blob')
+    ) {
       throw new InputError(`${this.name}: not a file`);
     }
-    let bytes: Buffer;
-    if (typeof body.content === 'string') {
-      bytes = Buffer.from(body.content, 'utf8');
-    } else {
-      // No inline content (large or binary): the blob by id is exactly this version.
+    // Inline content is decoded text; when it does not hash to the blob id (a BOM, a non-UTF-8
+    // file, no inline content for a large one) fetch the exact bytes by blob id instead: our
+    // fingerprint must be the blob we push against.
+    let bytes = typeof body.content === 'string' ? Buffer.from(body.content, 'utf8') : undefined;
+    if (!bytes || gitBlobId(bytes) !== body.objectId) {
       // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/blobs/get-blob?view=azure-devops-rest-7.1
       const blobUrl = `${this.base}/blobs/${body.objectId}?$format=octetstream&${API}`;
-      const blob = await fetchWithRetry(blobUrl, { headers: this.headers('application/octet-stream') }, this.retry);
+      const blob = await fetchWithRetry(
+        blobUrl,
+        { headers: this.headers('application/octet-stream') },
+        this.retry,
+      );
       if (!blob.ok) await this.fail(blob, 'GET', blobUrl, 'read');
       bytes = Buffer.from(await blob.arrayBuffer());
-    }
-    // Inline JSON content is decoded text: a mismatch means it was not the file's exact bytes
-    // (e.g. a BOM or a non-UTF-8 encoding). Our fingerprint must be the blob id we push against.
-    if (gitBlobId(bytes) !== body.objectId) {
-      throw new RuntimeError(`${this.name}: content does not match blob ${body.objectId}; is the file UTF-8 without BOM?`);
+      if (gitBlobId(bytes) !== body.objectId) {
+        throw new RuntimeError(
+          `${this.name}: content does not match blob ${body.objectId} (truncated or altered response)`,
+        );
+      }
     }
     this.readAt.set(body.objectId, commit);
     return { commit, item: { objectId: body.objectId, text: bytes.toString('utf8') } };
@@ -148,12 +179,18 @@ export class AzureReposSource implements WritableImageInfoSource {
     if (!res.ok) await this.fail(res, 'GET', url, 'read');
     const body = (await res.json()) as { value?: Array<{ name?: string; objectId?: string }> };
     const found = body.value?.find((r) => r.name === ref);
-    if (!found?.objectId) throw new ImageInfoNotFoundError(`${this.name}: branch ${this.location.branch} not found`);
+    if (!found?.objectId)
+      throw new ImageInfoNotFoundError(`${this.name}: branch ${this.location.branch} not found`);
     return found.objectId;
   }
 
   /** The new commit id ('' when the answer lacks it), or why the push was refused (409/400). */
-  private async push(text: string, oldCommit: string, creating: boolean, message: string): Promise<string | { rejected: string }> {
+  private async push(
+    text: string,
+    oldCommit: string,
+    creating: boolean,
+    message: string,
+  ): Promise<string | { rejected: string }> {
     // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/pushes/create?view=azure-devops-rest-7.1
     const url = `${this.base}/pushes?${API}`;
     const body = {
@@ -165,7 +202,10 @@ export class AzureReposSource implements WritableImageInfoSource {
             {
               changeType: creating ? 'add' : 'edit',
               item: { path: this.itemPath },
-              newContent: { content: Buffer.from(text, 'utf8').toString('base64'), contentType: 'base64encoded' },
+              newContent: {
+                content: Buffer.from(text, 'utf8').toString('base64'),
+                contentType: 'base64encoded',
+              },
             },
           ],
         },
@@ -173,7 +213,11 @@ export class AzureReposSource implements WritableImageInfoSource {
     };
     const res = await fetchWithRetry(
       url,
-      { method: 'POST', headers: { ...this.headers(), 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      {
+        method: 'POST',
+        headers: { ...this.headers(), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      },
       this.retry,
     );
     if (res.status === 200 || res.status === 201) {
@@ -183,20 +227,33 @@ export class AzureReposSource implements WritableImageInfoSource {
     // TF401028 (ref moved: 409), or the path exists / does not exist for add / edit (400/409):
     // write() re-reads and decides between a retry on the new head and 'conflict'. A retried
     // push whose first try landed ends here too and resolves to 'conflict' (our own content).
-    if (res.status === 409 || res.status === 400) return { rejected: `HTTP ${res.status} ${await errorDetail(res)}` };
+    if (res.status === 409 || res.status === 400)
+      return { rejected: `HTTP ${res.status} ${await errorDetail(res)}` };
     return this.fail(res, 'POST', url, 'write');
   }
 
-  private async fail(res: Response, method: string, url: string, action: 'read' | 'write'): Promise<never> {
+  private async fail(
+    res: Response,
+    method: string,
+    url: string,
+    action: 'read' | 'write',
+  ): Promise<never> {
     const detail = await errorDetail(res);
-    if (res.status === 401) throw new InputError(`${this.name}: Azure DevOps rejected the token (HTTP 401)`);
+    if (res.status === 401)
+      throw new InputError(`${this.name}: Azure DevOps rejected the token (HTTP 401)`);
     if (res.status === 403) {
-      const need = action === 'write' ? "'Contribute' permission on the repository" : "'Read' permission on the repository";
+      const need =
+        action === 'write'
+          ? "'Contribute' permission on the repository"
+          : "'Read' permission on the repository";
       throw new InputError(
         `${this.name}: HTTP 403 on ${action}: the token (System.AccessToken of the build service identity) lacks ${need} (${detail})`,
       );
     }
-    if (res.status === 404) throw new InputError(`${this.name}: HTTP 404 on ${action}: no such project or repository (${detail})`);
+    if (res.status === 404)
+      throw new InputError(
+        `${this.name}: HTTP 404 on ${action}: no such project or repository (${detail})`,
+      );
     throw new HttpError(res.status, method, url, detail);
   }
 }

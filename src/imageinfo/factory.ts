@@ -48,16 +48,26 @@ export function parseSourceSpec(spec: string): SourceSpec {
     const branch = at < 0 ? '' : rest.slice(at + 1);
     const [first, repo, ...pathParts] = where.split('/');
     const path = pathParts.join('/');
-    if (!first || !repo || !path || pathParts.some((p) => p === '' || p === '.' || p === '..') || !branch) {
+    if (
+      !first ||
+      !repo ||
+      !path ||
+      pathParts.some((p) => p === '' || p === '.' || p === '..') ||
+      !branch
+    ) {
       throw new InputError(`imageInfo: ${JSON.stringify(value)} is not ${syntax}`);
     }
-    return kind === 'github' ? { kind, owner: first, repo, path, branch } : { kind: 'azure-repos', project: first, repo, path, branch };
+    return kind === 'github'
+      ? { kind, owner: first, repo, path, branch }
+      : { kind: 'azure-repos', project: first, repo, path, branch };
   }
   if (/^https?:\/\//i.test(value)) return { kind: 'url', url: value };
   if (/^file:\/\//i.test(value)) return { kind: 'file', path: fileURLToPath(value) };
   // A scheme we do not know (not a Windows drive letter such as C:\).
   if (/^[a-z][a-z0-9+.-]+:/i.test(value)) {
-    throw new InputError(`imageInfo: unsupported location ${JSON.stringify(value.split(':')[0] + ':')} (use a path, https://, github: or azure-repos:)`);
+    throw new InputError(
+      `imageInfo: unsupported location ${JSON.stringify(value.split(':')[0] + ':')} (use a path, https://, github: or azure-repos:)`,
+    );
   }
   return { kind: 'file', path: value };
 }
@@ -70,17 +80,30 @@ export function createImageInfoSource(spec: string, options: SourceOptions = {})
     case 'url':
       return new UrlSource(parsed.url, { retry: options.retry });
     case 'github':
-      return new GitHubContentsSource(parsed, { apiUrl: options.githubApiUrl, token: options.githubToken, retry: options.retry });
+      return new GitHubContentsSource(parsed, {
+        apiUrl: options.githubApiUrl,
+        token: options.githubToken,
+        retry: options.retry,
+      });
     case 'azure-repos':
       if (!options.azureCollectionUri) {
-        throw new InputError(`imageInfo: ${spec} needs the Azure DevOps collection URI (System.CollectionUri)`);
+        throw new InputError(
+          `imageInfo: ${spec} needs the Azure DevOps collection URI (System.CollectionUri)`,
+        );
       }
-      return new AzureReposSource(parsed, { collectionUri: options.azureCollectionUri, token: options.azureToken, retry: options.retry });
+      return new AzureReposSource(parsed, {
+        collectionUri: options.azureCollectionUri,
+        token: options.azureToken,
+        retry: options.retry,
+      });
   }
 }
 
 /** Like {@link createImageInfoSource}, for `publish-image-info`: an https URL cannot be written. */
-export function createWritableImageInfoSource(spec: string, options: SourceOptions = {}): WritableImageInfoSource {
+export function createWritableImageInfoSource(
+  spec: string,
+  options: SourceOptions = {},
+): WritableImageInfoSource {
   const source = createImageInfoSource(spec, options);
   if (!isWritable(source)) {
     throw new InputError(

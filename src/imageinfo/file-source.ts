@@ -5,7 +5,12 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { InputError, RuntimeError } from '../core/errors.js';
 import { sha256Digest } from '../util/hash.js';
-import { ABSENT_FINGERPRINT, ImageInfoNotFoundError, type SourceSnapshot, type WritableImageInfoSource } from './source.js';
+import {
+  ABSENT_FINGERPRINT,
+  ImageInfoNotFoundError,
+  type SourceSnapshot,
+  type WritableImageInfoSource,
+} from './source.js';
 
 export interface FileSourceOptions {
   /** How long write() waits for another writer's lock before failing. */
@@ -59,7 +64,11 @@ export class FileSource implements WritableImageInfoSource {
     return { text, fingerprint: sha256Digest(text) };
   }
 
-  async write(text: string, expectedFingerprint: string, _message: string): Promise<SourceSnapshot | 'conflict'> {
+  async write(
+    text: string,
+    expectedFingerprint: string,
+    _message: string,
+  ): Promise<SourceSnapshot | 'conflict'> {
     const lock = await this.acquireLock();
     try {
       const current = await this.readCurrent();
@@ -80,7 +89,9 @@ export class FileSource implements WritableImageInfoSource {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return undefined;
-      throw new InputError(`${this.path}: cannot read image-info (${code ?? (e as Error).message})`);
+      throw new InputError(
+        `${this.path}: cannot read image-info (${code ?? (e as Error).message})`,
+      );
     }
   }
 
@@ -102,7 +113,9 @@ export class FileSource implements WritableImageInfoSource {
     } catch (e) {
       await handle?.close().catch(() => {});
       await unlink(tmp).catch(() => {});
-      throw new RuntimeError(`${this.path}: cannot write image-info (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the file is unchanged`);
+      throw new RuntimeError(
+        `${this.path}: cannot write image-info (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the file is unchanged`,
+      );
     }
     // Make the rename durable; not every platform can fsync a directory, so best effort.
     const dir = await open(dirname(this.path), 'r').catch(() => undefined);
@@ -111,11 +124,20 @@ export class FileSource implements WritableImageInfoSource {
   }
 
   private async acquireLock(): Promise<LockInfo> {
-    const info: LockInfo = { token: randomBytes(12).toString('hex'), pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    const info: LockInfo = {
+      token: randomBytes(12).toString('hex'),
+      pid: process.pid,
+      host: hostname(),
+      since: new Date().toISOString(),
+    };
     const deadline = Date.now() + this.lockTimeoutMs;
     for (;;) {
       try {
-        const handle = await open(this.lockPath, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o644);
+        const handle = await open(
+          this.lockPath,
+          constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY,
+          0o644,
+        );
         try {
           await handle.writeFile(JSON.stringify(info));
         } finally {
@@ -125,7 +147,9 @@ export class FileSource implements WritableImageInfoSource {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'EEXIST') {
-          throw new RuntimeError(`${this.lockPath}: cannot create lock file (${code ?? (e as Error).message})`);
+          throw new RuntimeError(
+            `${this.lockPath}: cannot create lock file (${code ?? (e as Error).message})`,
+          );
         }
       }
       const holder = await this.readLock();
@@ -134,7 +158,9 @@ export class FileSource implements WritableImageInfoSource {
         continue;
       }
       if (Date.now() >= deadline) {
-        const who = holder?.info ? `pid ${holder.info.pid} on ${holder.info.host} since ${holder.info.since}` : 'another writer';
+        const who = holder?.info
+          ? `pid ${holder.info.pid} on ${holder.info.host} since ${holder.info.since}`
+          : 'another writer';
         throw new RuntimeError(
           `${this.path}: timed out after ${this.lockTimeoutMs} ms waiting for ${this.lockPath} (held by ${who}); ` +
             'if no writer is running, delete the lock file',

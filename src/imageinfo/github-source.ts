@@ -1,7 +1,19 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import { assertSecureUrl, DEFAULT_RETRY, errorDetail, fetchWithRetry, HttpError, type RetryPolicy } from '../util/http.js';
+import {
+  assertSecureUrl,
+  DEFAULT_RETRY,
+  errorDetail,
+  fetchWithRetry,
+  HttpError,
+  type RetryPolicy,
+} from '../util/http.js';
 import { gitBlobId } from './git-blob.js';
-import { ABSENT_FINGERPRINT, ImageInfoNotFoundError, type SourceSnapshot, type WritableImageInfoSource } from './source.js';
+import {
+  ABSENT_FINGERPRINT,
+  ImageInfoNotFoundError,
+  type SourceSnapshot,
+  type WritableImageInfoSource,
+} from './source.js';
 
 export interface GitHubLocation {
   owner: string;
@@ -24,7 +36,10 @@ const API_VERSION = '2022-11-28';
 /** 5xx/429 and GitHub's rate limits, which come as 403 with `Retry-After` or no quota left. */
 function retryable(res: Response): boolean {
   if ([408, 429, 500, 502, 503, 504].includes(res.status)) return true;
-  return res.status === 403 && (res.headers.has('retry-after') || res.headers.get('x-ratelimit-remaining') === '0');
+  return (
+    res.status === 403 &&
+    (res.headers.has('retry-after') || res.headers.get('x-ratelimit-remaining') === '0')
+  );
 }
 
 /**
@@ -64,7 +79,11 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   }
 
   private headers(accept = 'application/vnd.github+json'): Record<string, string> {
-    const h: Record<string, string> = { accept, 'x-github-api-version': API_VERSION, 'user-agent': 'eol-gate' };
+    const h: Record<string, string> = {
+      accept,
+      'x-github-api-version': API_VERSION,
+      'user-agent': 'eol-gate',
+    };
     if (this.token) h.authorization = `Bearer ${this.token}`;
     return h;
   }
@@ -79,12 +98,24 @@ export class GitHubContentsSource implements WritableImageInfoSource {
       );
     }
     if (!res.ok) await this.fail(res, 'GET', url, 'read');
-    const body = (await res.json()) as { type?: string; sha?: string; content?: string; encoding?: string; size?: number };
+    const body = (await res.json()) as {
+      type?: string;
+      sha?: string;
+      content?: string;
+      encoding?: string;
+      size?: number;
+    };
     if (Array.isArray(body) || body.type !== 'file' || typeof body.sha !== 'string') {
-      throw new InputError(`${this.name}: not a file (GitHub returned ${Array.isArray(body) ? 'a directory' : `type ${JSON.stringify(body.type)}`})`);
+      throw new InputError(
+        `${this.name}: not a file (GitHub returned ${Array.isArray(body) ? 'a directory' : `type ${JSON.stringify(body.type)}`})`,
+      );
     }
     let bytes: Buffer;
-    if (body.encoding === 'base64' && typeof body.content === 'string' && (body.content !== '' || body.size === 0)) {
+    if (
+      body.encoding === 'base64' &&
+      typeof body.content === 'string' &&
+      (body.content !== '' || body.size === 0)
+    ) {
       bytes = Buffer.from(body.content, 'base64');
     } else {
       // Files over 1 MB come without content (`encoding: "none"`). Fetch the blob by its sha
@@ -93,7 +124,9 @@ export class GitHubContentsSource implements WritableImageInfoSource {
       bytes = await this.readBlob(body.sha);
     }
     if (gitBlobId(bytes) !== body.sha) {
-      throw new RuntimeError(`${this.name}: content does not match blob sha ${body.sha} (truncated or altered response)`);
+      throw new RuntimeError(
+        `${this.name}: content does not match blob sha ${body.sha} (truncated or altered response)`,
+      );
     }
     return { text: bytes.toString('utf8'), fingerprint: body.sha };
   }
@@ -101,12 +134,21 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   private async readBlob(sha: string): Promise<Buffer> {
     // https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28#get-a-blob (up to 100 MB, raw media type)
     const url = `${this.repoUrl}/git/blobs/${sha}`;
-    const res = await fetchWithRetry(url, { headers: this.headers('application/vnd.github.raw+json') }, this.retry, retryable);
+    const res = await fetchWithRetry(
+      url,
+      { headers: this.headers('application/vnd.github.raw+json') },
+      this.retry,
+      retryable,
+    );
     if (!res.ok) await this.fail(res, 'GET', url, 'read');
     return Buffer.from(await res.arrayBuffer());
   }
 
-  async write(text: string, expectedFingerprint: string, message: string): Promise<SourceSnapshot | 'conflict'> {
+  async write(
+    text: string,
+    expectedFingerprint: string,
+    message: string,
+  ): Promise<SourceSnapshot | 'conflict'> {
     const creating = expectedFingerprint === ABSENT_FINGERPRINT;
     const body: Record<string, string> = {
       message,
@@ -119,7 +161,11 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     // caller re-reads, re-merges, finds nothing to change. So retrying a PUT is safe.
     const res = await fetchWithRetry(
       this.contentsUrl,
-      { method: 'PUT', headers: { ...this.headers(), 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      {
+        method: 'PUT',
+        headers: { ...this.headers(), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      },
       this.retry,
       retryable,
     );
@@ -140,9 +186,15 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     return this.fail(res, 'PUT', this.contentsUrl, 'write');
   }
 
-  private async fail(res: Response, method: string, url: string, action: 'read' | 'write'): Promise<never> {
+  private async fail(
+    res: Response,
+    method: string,
+    url: string,
+    action: 'read' | 'write',
+  ): Promise<never> {
     const detail = await errorDetail(res);
-    if (res.status === 401) throw new InputError(`${this.name}: GitHub rejected the token (HTTP 401 ${detail})`);
+    if (res.status === 401)
+      throw new InputError(`${this.name}: GitHub rejected the token (HTTP 401 ${detail})`);
     if (res.status === 403 && !retryable(res)) {
       const need = action === 'write' ? 'contents: write' : 'contents: read';
       throw new InputError(
@@ -151,7 +203,9 @@ export class GitHubContentsSource implements WritableImageInfoSource {
       );
     }
     if (res.status === 404) {
-      throw new InputError(`${this.name}: HTTP 404 on ${action}: no such repository or branch, or the token cannot see it`);
+      throw new InputError(
+        `${this.name}: HTTP 404 on ${action}: no such repository or branch, or the token cannot see it`,
+      );
     }
     throw new HttpError(res.status, method, url, detail);
   }

@@ -21,7 +21,11 @@ export interface WritableImageInfoSource extends ImageInfoSource {
    * `expectedFingerprint` = {@link ABSENT_FINGERPRINT} creates the image-info only if it does
    * not exist yet. Never overwrites content the caller has not seen.
    */
-  write(text: string, expectedFingerprint: string, message: string): Promise<SourceSnapshot | 'conflict'>;
+  write(
+    text: string,
+    expectedFingerprint: string,
+    message: string,
+  ): Promise<SourceSnapshot | 'conflict'>;
 }
 
 /** The precondition "the image-info does not exist yet" for {@link WritableImageInfoSource.write}. */

@@ -1,5 +1,13 @@
 import { sha256Digest } from '../util/hash.js';
-import { assertSecureUrl, DEFAULT_RETRY, errorDetail, fetchWithRetry, HttpError, redactUrl, type RetryPolicy } from '../util/http.js';
+import {
+  assertSecureUrl,
+  DEFAULT_RETRY,
+  errorDetail,
+  fetchWithRetry,
+  HttpError,
+  redactUrl,
+  type RetryPolicy,
+} from '../util/http.js';
 import { ImageInfoNotFoundError, type ImageInfoSource, type SourceSnapshot } from './source.js';
 
 export interface UrlSourceOptions {
@@ -29,15 +37,20 @@ export class UrlSource implements ImageInfoSource {
   }
 
   async read(): Promise<SourceSnapshot> {
-    const headers: Record<string, string> = { 'cache-control': 'no-cache', accept: 'application/json' };
+    const headers: Record<string, string> = {
+      'cache-control': 'no-cache',
+      accept: 'application/json',
+    };
     if (this.cached) headers['if-none-match'] = this.cached.etag;
     const res = await fetchWithRetry(this.url.toString(), { headers }, this.retry);
     if (res.status === 304 && this.cached) {
       await res.body?.cancel().catch(() => {});
       return this.cached.snapshot;
     }
-    if (res.status === 404) throw new ImageInfoNotFoundError(`${this.name}: image-info not found (HTTP 404)`);
-    if (!res.ok) throw new HttpError(res.status, 'GET', this.url.toString(), await errorDetail(res));
+    if (res.status === 404)
+      throw new ImageInfoNotFoundError(`${this.name}: image-info not found (HTTP 404)`);
+    if (!res.ok)
+      throw new HttpError(res.status, 'GET', this.url.toString(), await errorDetail(res));
     const text = await res.text();
     const snapshot = { text, fingerprint: sha256Digest(text) };
     const etag = res.headers.get('etag');

@@ -109,7 +109,7 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
     planFile: result.plan ? planFile : '',
   };
   for (const [name, value] of Object.entries(outputs)) agent.setOutput(name, value);
-  await agent.summary(annotateSummary(result, registry.displayName, result.plan ? planFile : undefined));
+  await agent.summary(annotateSummary(result, registry.displayName, result.plan ? planFile : undefined, clock.now()));
   return {
     exitCode: 0,
     result: {

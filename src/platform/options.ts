@@ -1,3 +1,4 @@
+import { COORDINATOR_KINDS, type CoordinatorKind } from '../coordination/from-environment.js';
 import type { MarkerState } from '../coordination/port.js';
 import { parseEolDate, utcDate } from '../core/date.js';
 import { parseDuration } from '../core/duration.js';
@@ -6,7 +7,6 @@ import { assertGroupName } from '../core/protocol.js';
 import type { BuildAgent } from './agent.js';
 import { COMMANDS, type CommandName } from './inputs.js';
 
-export type CoordinatorKind = 'auto' | 'azure-devops' | 'github' | 'none';
 
 export interface JobOptions {
   command: CommandName;
@@ -93,7 +93,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     dryRun: bool('dryRun'),
     planFile: raw('planFile'),
     fromPlan: raw('fromPlan'),
-    coordinator: oneOf('coordinator', ['auto', 'azure-devops', 'github', 'none'] as const, 'auto'),
+    coordinator: oneOf<CoordinatorKind>('coordinator', COORDINATOR_KINDS, 'auto'),
     repair: bool('repair'),
     digests: list('digest'),
   };

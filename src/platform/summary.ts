@@ -1,11 +1,11 @@
 import type { AnnotateResult } from '../commands/annotate.js';
-import { describeRun } from '../commands/annotate.js';
 import type { VerifyResult } from '../commands/verify.js';
 import { formatDuration } from '../core/duration.js';
 import { EXCLUSION_REASONS } from '../core/planner.js';
+import { describeRun } from '../core/protocol.js';
 
 /** Markdown for the GitHub step summary and the Azure Pipelines summary tab. */
-export function annotateSummary(result: AnnotateResult, registry: string, planFile: string | undefined): string {
+export function annotateSummary(result: AnnotateResult, registry: string, planFile: string | undefined, now: Date): string {
   const c = result.counts;
   const lines = [
     `## eol-gate annotate: ${registry}`,
@@ -25,7 +25,7 @@ export function annotateSummary(result: AnnotateResult, registry: string, planFi
     lines.push('', `EOL date: \`${result.plan.eolDate}\` · image-info fingerprint: \`${result.plan.fingerprint}\``);
   }
   lines.push('', `Waited ${formatDuration(result.waitedMs)} for ${result.waitedFor.length} run(s); validation restarts: ${result.restarts}.`);
-  for (const run of result.waitedFor) lines.push(`- ${describeRun(run)}`);
+  for (const run of result.waitedFor) lines.push(`- ${describeRun(run, now)}`);
   if (planFile) lines.push('', `Plan file: \`${planFile}\``);
   return `${lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n')}\n`;
 }

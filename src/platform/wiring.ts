@@ -1,9 +1,9 @@
+import { createCoordinationStore } from '../coordination/from-environment.js';
 import type { CoordinationStore } from '../coordination/port.js';
 import { InputError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
-import { FileSource } from '../imageinfo/file-source.js';
+import { createImageInfoSource, type SourceOptions } from '../imageinfo/factory.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
-import { UrlSource } from '../imageinfo/url-source.js';
 import { OciRegistry } from '../registry/oci/index.js';
 import type { Registry } from '../registry/port.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../util/http.js';
@@ -42,19 +42,27 @@ export function retryPolicy(env: Record<string, string | undefined>): RetryPolic
   return { ...DEFAULT_RETRY, retries };
 }
 
-export function createSources(o: JobOptions, agent: BuildAgent): ImageInfoSource[] {
-  return o.imageInfo.map((spec) => (/^https?:\/\//i.test(spec) ? new UrlSource(spec) : new FileSource(spec)));
+/** Repository sources use the platform token unless a dedicated one is in the environment. */
+export function sourceOptions(agent: BuildAgent): SourceOptions {
+  const env = agent.env;
+  const token = agent.platformToken();
+  return {
+    githubApiUrl: env.GITHUB_API_URL,
+    githubToken: env.GITHUB_TOKEN || (agent.platform === 'github' ? token : undefined),
+    azureCollectionUri: env.SYSTEM_COLLECTIONURI,
+    azureToken: env.SYSTEM_ACCESSTOKEN || (agent.platform === 'azure-pipelines' ? token : undefined),
+    retry: retryPolicy(env),
+  };
 }
 
-export function createStore(o: JobOptions, _agent: BuildAgent, logger: Logger): CoordinationStore {
-  if (o.coordinator !== 'none' && o.coordinator !== 'auto') {
-    throw new InputError(`coordinator ${o.coordinator} is not available in this build`);
-  }
-  if (o.command === 'annotate') logger.warning('coordinator: none: concurrent pipelines are not coordinated');
-  return {
-    kind: 'none',
-    signal: async () => {},
-    listRuns: async () => [],
-    cleanup: async () => {},
-  };
+export function createSources(o: JobOptions, agent: BuildAgent): ImageInfoSource[] {
+  const options = sourceOptions(agent);
+  return o.imageInfo.map((spec) => createImageInfoSource(spec, options));
+}
+
+export function createStore(o: JobOptions, agent: BuildAgent, logger: Logger): CoordinationStore {
+  return createCoordinationStore(o.coordinator, agent.env, logger, {
+    token: agent.platformToken(),
+    retry: retryPolicy(agent.env),
+  });
 }

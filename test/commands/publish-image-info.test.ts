@@ -8,7 +8,10 @@ import { formatImageInfo } from '../../src/core/image-info-merge.js';
 import { silentLogger, type Clock, type Logger } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
-import { ImageInfoNotFoundError, type WritableImageInfoSource } from '../../src/imageinfo/source.js';
+import {
+  ImageInfoNotFoundError,
+  type WritableImageInfoSource,
+} from '../../src/imageinfo/source.js';
 import { sha256Digest } from '../../src/util/hash.js';
 import { startFakeGitHubContents } from '../support/fake-github-contents.js';
 
@@ -22,17 +25,32 @@ const platform = (n: number, extra: Record<string, unknown> = {}) => ({
   architecture: 'amd64',
   ...extra,
 });
-const doc = (...ns: number[]) => formatImageInfo({ schemaVersion: '2.0', repos: [{ repo: 'team/app', images: ns.map((n) => ({ platforms: [platform(n)] })) }] });
+const doc = (...ns: number[]) =>
+  formatImageInfo({
+    schemaVersion: '2.0',
+    repos: [{ repo: 'team/app', images: ns.map((n) => ({ platforms: [platform(n)] })) }],
+  });
+type Doc = { repos: Array<{ images: Array<{ platforms: Array<{ digest: string }> }> }> };
 const digestsIn = (text: string): string[] =>
-  JSON.parse(text).repos.flatMap((r: any) => r.images.flatMap((i: any) => i.platforms.map((p: any) => p.digest.split('@')[1])));
+  (JSON.parse(text) as Doc).repos.flatMap((r) =>
+    r.images.flatMap((i) => i.platforms.map((p) => p.digest.split('@')[1])),
+  );
 
 function fakeClock(): Clock & { sleeps: number[] } {
   const sleeps: number[] = [];
-  return { sleeps, now: () => new Date('2026-05-01T00:00:00Z'), sleep: async (ms) => void sleeps.push(ms), random: () => 0.5 };
+  return {
+    sleeps,
+    now: () => new Date('2026-05-01T00:00:00Z'),
+    sleep: async (ms) => void sleeps.push(ms),
+    random: () => 0.5,
+  };
 }
 
 /** In-memory compare-and-swap source; `beforeWrite` lets a test act as a concurrent writer. */
-function memory(initial: string | undefined, beforeWrite?: (set: (t: string) => void, attempt: number) => void) {
+function memory(
+  initial: string | undefined,
+  beforeWrite?: (set: (t: string) => void, attempt: number) => void,
+) {
   let text = initial;
   let writes = 0;
   const source: WritableImageInfoSource & { text(): string | undefined; writes(): number } = {
@@ -71,7 +89,11 @@ describe('publishImageInfo', () => {
     const signalled: string[] = [];
     const result = await publishImageInfo(
       { ...base, target: new FileSource(path), fragmentText: doc(3) },
-      { clock: fakeClock(), logger: silentLogger, signal: async () => void signalled.push(await readFile(path, 'utf8')) },
+      {
+        clock: fakeClock(),
+        logger: silentLogger,
+        signal: async () => void signalled.push(await readFile(path, 'utf8')),
+      },
     );
     expect(result).toEqual({ attempts: 1, fingerprint: sha256Digest(doc(1, 2, 3)), changed: true });
     expect(await readFile(path, 'utf8')).toBe(doc(1, 2, 3));
@@ -81,7 +103,10 @@ describe('publishImageInfo', () => {
   it('is a no-op (no write) when the target already has the fragment, and still signals', async () => {
     const target = memory(doc(1, 2));
     const signal = vi.fn(async () => {});
-    const result = await publishImageInfo({ ...base, target, fragmentText: doc(2) }, { clock: fakeClock(), logger: silentLogger, signal });
+    const result = await publishImageInfo(
+      { ...base, target, fragmentText: doc(2) },
+      { clock: fakeClock(), logger: silentLogger, signal },
+    );
     expect(result).toEqual({ attempts: 1, fingerprint: sha256Digest(doc(1, 2)), changed: false });
     expect(target.writes()).toBe(0);
     expect(signal).toHaveBeenCalledOnce();
@@ -90,13 +115,21 @@ describe('publishImageInfo', () => {
   it('a missing target is an InputError that says --create creates it; with create it is created', async () => {
     const target = memory(undefined);
     const signal = vi.fn(async () => {});
-    const err = (await publishImageInfo({ ...base, target, fragmentText: doc(1) }, { clock: fakeClock(), logger: silentLogger, signal }).catch((e: unknown) => e)) as Error;
+    const err = (await publishImageInfo(
+      { ...base, target, fragmentText: doc(1) },
+      { clock: fakeClock(), logger: silentLogger, signal },
+    ).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toMatch(/memory:image-info\.json: the target image-info does not exist; pass --create/);
+    expect(err.message).toMatch(
+      /memory:image-info\.json: the target image-info does not exist; pass --create/,
+    );
     expect(signal).not.toHaveBeenCalled();
     expect(target.writes()).toBe(0);
 
-    const created = await publishImageInfo({ ...base, target, fragmentText: doc(1), create: true }, { clock: fakeClock(), logger: silentLogger, signal });
+    const created = await publishImageInfo(
+      { ...base, target, fragmentText: doc(1), create: true },
+      { clock: fakeClock(), logger: silentLogger, signal },
+    );
     expect(created.changed).toBe(true);
     expect(target.text()).toBe(doc(1));
   });
@@ -105,14 +138,19 @@ describe('publishImageInfo', () => {
     const target = memory(doc(1));
     const read = vi.spyOn(target, 'read');
     const bad = doc(2).replace(digest(2), 'sha256:xyz');
-    const err = (await publishImageInfo({ ...base, target, fragmentText: bad }, { clock: fakeClock(), logger: silentLogger }).catch((e: unknown) => e)) as Error;
+    const err = (await publishImageInfo(
+      { ...base, target, fragmentText: bad },
+      { clock: fakeClock(), logger: silentLogger },
+    ).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toMatch(/^run-42\/image-info\.json: repos\[0\]\.images\[0\]\.platforms\[0\]\.digest: /);
+    expect(err.message).toMatch(
+      /^run-42\/image-info\.json: repos\[0\]\.images\[0\]\.platforms\[0\]\.digest: /,
+    );
     expect(read).not.toHaveBeenCalled();
     expect(target.text()).toBe(doc(1));
   });
 
-  it('on conflict re-reads and re-merges, so the other writer\'s entry survives; backoff is jittered through the clock', async () => {
+  it("on conflict re-reads and re-merges, so the other writer's entry survives; backoff is jittered through the clock", async () => {
     // Another publisher lands entry 9 between our read and our first write.
     const target = memory(doc(1), (set, attempt) => {
       if (attempt === 1) set(doc(1, 9));
@@ -120,7 +158,10 @@ describe('publishImageInfo', () => {
     const clock = fakeClock();
     const messages: string[] = [];
     const logger: Logger = { ...silentLogger, info: (m) => void messages.push(m) };
-    const result = await publishImageInfo({ ...base, target, fragmentText: doc(2), baseDelayMs: 100 }, { clock, logger });
+    const result = await publishImageInfo(
+      { ...base, target, fragmentText: doc(2), baseDelayMs: 100 },
+      { clock, logger },
+    );
     expect(result.attempts).toBe(2);
     expect(digestsIn(target.text()!)).toEqual([digest(1), digest(9), digest(2)]);
     expect(clock.sleeps).toEqual([50]); // random 0.5 × cap 100
@@ -132,9 +173,10 @@ describe('publishImageInfo', () => {
     const target = memory(doc(1), (set) => set(doc(1, n++))); // someone always gets in first
     const signal = vi.fn(async () => {});
     const clock = fakeClock();
-    const err = (await publishImageInfo({ ...base, target, fragmentText: doc(2), maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 300 }, { clock, logger: silentLogger, signal }).catch(
-      (e: unknown) => e,
-    )) as Error;
+    const err = (await publishImageInfo(
+      { ...base, target, fragmentText: doc(2), maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 300 },
+      { clock, logger: silentLogger, signal },
+    ).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(RuntimeError);
     expect(err.message).toMatch(/after 4 attempts.*nothing was overwritten/);
     expect(signal).not.toHaveBeenCalled();
@@ -146,15 +188,28 @@ describe('publishImageInfo', () => {
     const server = await startFakeGitHubContents({ latencyMs: () => Math.random() * 5 });
     try {
       server.store.setFile('org', 'images', 'main', 'image-info.json', doc(1));
-      const mk = () => new GitHubContentsSource({ owner: 'org', repo: 'images', path: 'image-info.json', branch: 'main' }, { apiUrl: server.url });
-      const clock: Clock = { now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), random: Math.random };
+      const mk = () =>
+        new GitHubContentsSource(
+          { owner: 'org', repo: 'images', path: 'image-info.json', branch: 'main' },
+          { apiUrl: server.url },
+        );
+      const clock: Clock = {
+        now: () => new Date(),
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        random: Math.random,
+      };
       const results = await Promise.all(
         [doc(2), doc(3), doc(4)].map((fragmentText, i) =>
-          publishImageInfo({ ...base, fragmentName: `run-${i}.json`, target: mk(), fragmentText, baseDelayMs: 5 }, { clock, logger: silentLogger }),
+          publishImageInfo(
+            { ...base, fragmentName: `run-${i}.json`, target: mk(), fragmentText, baseDelayMs: 5 },
+            { clock, logger: silentLogger },
+          ),
         ),
       );
       expect(results.every((r) => r.changed)).toBe(true);
-      expect(new Set(digestsIn(server.store.getFile('org', 'images', 'main', 'image-info.json')!))).toEqual(new Set([1, 2, 3, 4].map(digest)));
+      expect(
+        new Set(digestsIn(server.store.getFile('org', 'images', 'main', 'image-info.json')!)),
+      ).toEqual(new Set([1, 2, 3, 4].map(digest)));
       expect(server.store.commits).toHaveLength(3);
     } finally {
       await server.close();

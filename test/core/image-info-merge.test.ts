@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { parseImageInfo } from '../../src/core/image-info.js';
-import { emptyImageInfo, formatImageInfo, mergeImageInfo, validateFragment } from '../../src/core/image-info-merge.js';
+import {
+  emptyImageInfo,
+  formatImageInfo,
+  mergeImageInfo,
+  validateFragment,
+} from '../../src/core/image-info-merge.js';
 
 const SAMPLES = join(import.meta.dirname, '../../../shared/data/image-info');
 const sample = (name: string) => readFileSync(join(SAMPLES, name), 'utf8');
@@ -11,29 +16,48 @@ const DOCKER = sample('dotnet-docker-main.json');
 const PREREQS = sample('buildtools-prereqs-main.json');
 const PREREQS_OLD = sample('buildtools-prereqs-main.2023-12-01.json');
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form JSON of real files
 type Json = Record<string, any>;
 const parse = (text: string) => JSON.parse(text) as Json;
 const target = (text: string, name = 'target.json') => ({ text, name });
-const fragment = (doc: Json | string, name = 'fragment.json') => ({ text: typeof doc === 'string' ? doc : formatImageInfo(doc), name });
+const fragment = (doc: Json | string, name = 'fragment.json') => ({
+  text: typeof doc === 'string' ? doc : formatImageInfo(doc),
+  name,
+});
 
 function digests(text: string): string[] {
   const doc = parse(text);
-  return doc.repos.flatMap((r: Json) => (r.images ?? []).flatMap((i: Json) => [...(i.platforms ?? []).map((p: Json) => p.digest), ...(i.manifest ? [i.manifest.digest] : [])]));
+  return doc.repos.flatMap((r: Json) =>
+    (r.images ?? []).flatMap((i: Json) => [
+      ...(i.platforms ?? []).map((p: Json) => p.digest),
+      ...(i.manifest ? [i.manifest.digest] : []),
+    ]),
+  );
 }
 
 function platformCount(text: string): number {
-  return parse(text).repos.reduce((n: number, r: Json) => n + (r.images ?? []).reduce((m: number, i: Json) => m + (i.platforms?.length ?? 0), 0), 0);
+  return parse(text).repos.reduce(
+    (n: number, r: Json) =>
+      n + (r.images ?? []).reduce((m: number, i: Json) => m + (i.platforms?.length ?? 0), 0),
+    0,
+  );
 }
 
 /** One image of a sample as a fragment of its own. */
-function imageFragment(text: string, repo: string, pick: (image: Json) => boolean, edit: (image: Json) => void = () => {}): Json {
+function imageFragment(
+  text: string,
+  repo: string,
+  pick: (image: Json) => boolean,
+  edit: (image: Json) => void = () => {},
+): Json {
   const doc = parse(text);
   const image = structuredClone(doc.repos.find((r: Json) => r.repo === repo).images.find(pick));
   edit(image);
   return { schemaVersion: '2.0', repos: [{ repo, images: [image] }] };
 }
 
-const newDigest = (old: string, salt: string) => `${old.split('@')[0]}@sha256:${Buffer.from(salt).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+const newDigest = (old: string, salt: string) =>
+  `${old.split('@')[0]}@sha256:${Buffer.from(salt).toString('hex').padEnd(64, '0').slice(0, 64)}`;
 
 describe('mergeImageInfo on real image-info', () => {
   it('merging a file into itself changes nothing, byte for byte', () => {
@@ -48,10 +72,15 @@ describe('mergeImageInfo on real image-info', () => {
 
   it('rebuilds dotnet-docker from per-pipeline fragments (create, then merge in turn)', () => {
     const doc = parse(DOCKER);
-    const parts = [doc.repos.slice(0, 3), doc.repos.slice(3, 5), doc.repos.slice(5)].map((repos) => ({ schemaVersion: '2.0', repos }));
+    const parts = [doc.repos.slice(0, 3), doc.repos.slice(3, 5), doc.repos.slice(5)].map(
+      (repos) => ({ schemaVersion: '2.0', repos }),
+    );
     let text: string | undefined;
     for (const [i, part] of parts.entries()) {
-      const r = mergeImageInfo(text === undefined ? undefined : target(text), fragment(part, `part-${i}.json`));
+      const r = mergeImageInfo(
+        text === undefined ? undefined : target(text),
+        fragment(part, `part-${i}.json`),
+      );
       expect(r.changed).toBe(true);
       text = r.text;
     }
@@ -62,11 +91,15 @@ describe('mergeImageInfo on real image-info', () => {
     const frag = imageFragment(
       DOCKER,
       'dotnet/aspnet',
-      (i) => i.productVersion === '10.0.11' && i.platforms[0].dockerfile === 'src/aspnet/10.0/alpine3.23-composite/amd64/Dockerfile',
+      (i) =>
+        i.productVersion === '10.0.11' &&
+        i.platforms[0].dockerfile === 'src/aspnet/10.0/alpine3.23-composite/amd64/Dockerfile',
       (image) => {
         image.productVersion = '10.0.12';
         image.manifest.digest = newDigest(image.manifest.digest, 'manifest 10.0.12');
-        image.manifest.sharedTags = image.manifest.sharedTags.map((t: string) => t.replace('10.0.11', '10.0.12'));
+        image.manifest.sharedTags = image.manifest.sharedTags.map((t: string) =>
+          t.replace('10.0.11', '10.0.12'),
+        );
         for (const p of image.platforms) {
           p.digest = newDigest(p.digest, `${p.architecture} 10.0.12`);
           p.simpleTags = p.simpleTags.map((t: string) => t.replace('10.0.11', '10.0.12'));
@@ -77,7 +110,10 @@ describe('mergeImageInfo on real image-info', () => {
     expect(r.stats).toMatchObject({ added: 0, replaced: 3, removed: 0, manifests: 1 });
     expect(platformCount(r.text)).toBe(platformCount(DOCKER));
     const merged = parse(r.text).repos.find((x: Json) => x.repo === 'dotnet/aspnet');
-    const image = merged.images.find((i: Json) => i.platforms[0].dockerfile === 'src/aspnet/10.0/alpine3.23-composite/amd64/Dockerfile');
+    const image = merged.images.find(
+      (i: Json) =>
+        i.platforms[0].dockerfile === 'src/aspnet/10.0/alpine3.23-composite/amd64/Dockerfile',
+    );
     expect(image.productVersion).toBe('10.0.12');
     expect(image.manifest).toEqual(frag.repos[0].images[0].manifest);
     expect(image.platforms).toEqual(frag.repos[0].images[0].platforms);
@@ -87,37 +123,58 @@ describe('mergeImageInfo on real image-info', () => {
 
   it('one Dockerfile built into several images (prereqs net8.0/9.0/10.0/11.0) stays several images', () => {
     const dockerfile = 'src/azurelinux/3.0/net8.0/source-build-test/amd64/Dockerfile';
-    const before = parse(PREREQS).repos[0].images.filter((i: Json) => i.platforms.some((p: Json) => p.dockerfile === dockerfile)).length;
+    const before = parse(PREREQS).repos[0].images.filter((i: Json) =>
+      i.platforms.some((p: Json) => p.dockerfile === dockerfile),
+    ).length;
     expect(before).toBe(4);
 
     // A new image from the same Dockerfile (new productVersion, tags in common with none): added.
-    const added = imageFragment(PREREQS, 'dotnet-buildtools/prereqs', (i) => i.productVersion === '9.0' && i.platforms[0].dockerfile === dockerfile, (image) => {
-      image.productVersion = '12.0';
-      image.platforms[0].digest = newDigest(image.platforms[0].digest, 'net12');
-      image.platforms[0].simpleTags = ['azurelinux-3.0-net12.0-source-build-test-amd64'];
-    });
+    const added = imageFragment(
+      PREREQS,
+      'dotnet-buildtools/prereqs',
+      (i) => i.productVersion === '9.0' && i.platforms[0].dockerfile === dockerfile,
+      (image) => {
+        image.productVersion = '12.0';
+        image.platforms[0].digest = newDigest(image.platforms[0].digest, 'net12');
+        image.platforms[0].simpleTags = ['azurelinux-3.0-net12.0-source-build-test-amd64'];
+      },
+    );
     const r1 = mergeImageInfo(target(PREREQS), fragment(added));
     expect(r1.stats).toMatchObject({ added: 1, replaced: 0 });
     expect(digests(r1.text)).toEqual(expect.arrayContaining(digests(PREREQS)));
 
     // A rebuild of the net9.0 image: replaces exactly that one.
-    const rebuilt = imageFragment(PREREQS, 'dotnet-buildtools/prereqs', (i) => i.productVersion === '9.0' && i.platforms[0].dockerfile === dockerfile, (image) => {
-      image.platforms[0].digest = newDigest(image.platforms[0].digest, 'net9 rebuild');
-    });
+    const rebuilt = imageFragment(
+      PREREQS,
+      'dotnet-buildtools/prereqs',
+      (i) => i.productVersion === '9.0' && i.platforms[0].dockerfile === dockerfile,
+      (image) => {
+        image.platforms[0].digest = newDigest(image.platforms[0].digest, 'net9 rebuild');
+      },
+    );
     const r2 = mergeImageInfo(target(PREREQS), fragment(rebuilt));
     expect(r2.stats).toMatchObject({ added: 0, replaced: 1 });
     const after = new Set(digests(r2.text));
     const lost = digests(PREREQS).filter((d) => !after.has(d));
     expect(lost).toHaveLength(1); // only the rebuilt platform's old digest
-    expect(parse(PREREQS).repos[0].images.find((i: Json) => i.productVersion === '9.0' && i.platforms[0].dockerfile === dockerfile).platforms[0].digest).toBe(lost[0]);
+    expect(
+      parse(PREREQS).repos[0].images.find(
+        (i: Json) => i.productVersion === '9.0' && i.platforms[0].dockerfile === dockerfile,
+      ).platforms[0].digest,
+    ).toBe(lost[0]);
   });
 
-  it('a fragment with one rebuilt platform and no manifest keeps the image\'s other platforms and manifest list', () => {
-    const frag = imageFragment(DOCKER, 'dotnet/runtime', (i) => i.platforms.length === 3 && !!i.manifest, (image) => {
-      image.platforms = [image.platforms[1]];
-      image.platforms[0].digest = newDigest(image.platforms[0].digest, 'arm rebuild');
-      delete image.manifest;
-    });
+  it("a fragment with one rebuilt platform and no manifest keeps the image's other platforms and manifest list", () => {
+    const frag = imageFragment(
+      DOCKER,
+      'dotnet/runtime',
+      (i) => i.platforms.length === 3 && !!i.manifest,
+      (image) => {
+        image.platforms = [image.platforms[1]];
+        image.platforms[0].digest = newDigest(image.platforms[0].digest, 'arm rebuild');
+        delete image.manifest;
+      },
+    );
     const r = mergeImageInfo(target(DOCKER), fragment(frag));
     expect(r.stats).toMatchObject({ added: 0, replaced: 1, manifests: 0 });
     const after = new Set(digests(r.text));
@@ -125,8 +182,11 @@ describe('mergeImageInfo on real image-info', () => {
     expect(lost).toHaveLength(1);
   });
 
-  it('the 2023 prereqs file plus today\'s as a fragment: every current digest present, nothing unmentioned removed', () => {
-    const r = mergeImageInfo(target(PREREQS_OLD, 'buildtools-prereqs-main.2023-12-01.json'), fragment(PREREQS, 'buildtools-prereqs-main.json'));
+  it("the 2023 prereqs file plus today's as a fragment: every current digest present, nothing unmentioned removed", () => {
+    const r = mergeImageInfo(
+      target(PREREQS_OLD, 'buildtools-prereqs-main.2023-12-01.json'),
+      fragment(PREREQS, 'buildtools-prereqs-main.json'),
+    );
     expect(r.changed).toBe(true);
     expect(() => parseImageInfo(r.text, 'merged')).not.toThrow();
     const out = new Set(digests(r.text));
@@ -149,27 +209,45 @@ describe('mergeImageInfo on real image-info', () => {
     const out = parse(r.text);
     expect(out.publishedBy).toBe('pipeline 42');
     expect(out.repos[0].images[0].platforms[0].custom).toEqual({ keep: true });
-    expect(out.repos.map((x: Json) => x.repo)).toEqual(['dotnet-buildtools/prereqs', 'dotnet/monitor']);
+    expect(out.repos.map((x: Json) => x.repo)).toEqual([
+      'dotnet-buildtools/prereqs',
+      'dotnet/monitor',
+    ]);
     expect(r.text).toBe(`${JSON.stringify(out, null, 2)}\n`);
   });
 });
 
 describe('removal list', () => {
   const df = 'src/runtime/10.0/alpine3.23/amd64/Dockerfile';
-  const docWith = (removed: unknown, repos: Json[] = []) => ({ schemaVersion: '2.0', repos, removed });
+  const docWith = (removed: unknown, repos: Json[] = []) => ({
+    schemaVersion: '2.0',
+    repos,
+    removed,
+  });
 
   it('removes the platforms a selector names, and an image left empty with its manifest list', () => {
-    const r = mergeImageInfo(target(DOCKER), fragment(docWith([{ repo: 'dotnet/runtime', dockerfile: df }])));
+    const r = mergeImageInfo(
+      target(DOCKER),
+      fragment(docWith([{ repo: 'dotnet/runtime', dockerfile: df }])),
+    );
     expect(r.stats.removed).toBe(1);
-    const image = parse(r.text).repos.find((x: Json) => x.repo === 'dotnet/runtime').images.find((i: Json) => i.platforms.some((p: Json) => p.dockerfile === df));
+    const image = parse(r.text)
+      .repos.find((x: Json) => x.repo === 'dotnet/runtime')
+      .images.find((i: Json) => i.platforms.some((p: Json) => p.dockerfile === df));
     expect(image).toBeUndefined(); // the platform is gone...
-    const frag = imageFragment(DOCKER, 'dotnet/runtime', (i) => i.platforms.some((p: Json) => p.dockerfile === df));
+    const frag = imageFragment(DOCKER, 'dotnet/runtime', (i) =>
+      i.platforms.some((p: Json) => p.dockerfile === df),
+    );
     const all = frag.repos[0].images[0];
     // ...and the image's other platforms stayed
     const out = digests(r.text);
-    for (const p of all.platforms.filter((p: Json) => p.dockerfile !== df)) expect(out).toContain(p.digest);
+    for (const p of all.platforms.filter((p: Json) => p.dockerfile !== df))
+      expect(out).toContain(p.digest);
 
-    const whole = all.platforms.map((p: Json) => ({ repo: 'dotnet/runtime', dockerfile: p.dockerfile }));
+    const whole = all.platforms.map((p: Json) => ({
+      repo: 'dotnet/runtime',
+      dockerfile: p.dockerfile,
+    }));
     const r2 = mergeImageInfo(target(DOCKER), fragment(docWith(whole)));
     expect(digests(r2.text)).not.toContain(all.manifest.digest);
   });
@@ -186,13 +264,21 @@ describe('removal list', () => {
   });
 
   it('a selector that matches nothing is a no-op (merges are re-run after conflicts)', () => {
-    const r = mergeImageInfo(target(DOCKER), fragment(docWith([{ repo: 'dotnet/runtime', dockerfile: 'src/nope/Dockerfile' }])));
+    const r = mergeImageInfo(
+      target(DOCKER),
+      fragment(docWith([{ repo: 'dotnet/runtime', dockerfile: 'src/nope/Dockerfile' }])),
+    );
     expect(r.changed).toBe(false);
   });
 
   it('removal first, then the fragment: an entry both removed and published ends up as published', () => {
-    const frag = imageFragment(DOCKER, 'dotnet/runtime', (i) => i.platforms.some((p: Json) => p.dockerfile === df));
-    const r = mergeImageInfo(target(DOCKER), fragment({ ...frag, removed: [{ repo: 'dotnet/runtime', dockerfile: df }] }));
+    const frag = imageFragment(DOCKER, 'dotnet/runtime', (i) =>
+      i.platforms.some((p: Json) => p.dockerfile === df),
+    );
+    const r = mergeImageInfo(
+      target(DOCKER),
+      fragment({ ...frag, removed: [{ repo: 'dotnet/runtime', dockerfile: df }] }),
+    );
     expect(new Set(digests(r.text))).toEqual(new Set(digests(DOCKER)));
   });
 
@@ -200,8 +286,14 @@ describe('removal list', () => {
     [{ removed: {} }, 'removed: expected an array'],
     [{ removed: [{ dockerfile: df }] }, 'removed[0].repo: missing repo'],
     [{ removed: [{ repo: 'dotnet/runtime' }] }, 'removed[0]: needs dockerfile or digest'],
-    [{ removed: [{ repo: 'dotnet/runtime', dockerFile: df }] }, 'removed[0].dockerFile: unknown field'],
-    [{ removed: [{ repo: 'dotnet/runtime', dockerfile: '' }] }, 'removed[0].dockerfile: expected a non-empty string'],
+    [
+      { removed: [{ repo: 'dotnet/runtime', dockerFile: df }] },
+      'removed[0].dockerFile: unknown field',
+    ],
+    [
+      { removed: [{ repo: 'dotnet/runtime', dockerfile: '' }] },
+      'removed[0].dockerfile: expected a non-empty string',
+    ],
   ])('rejects a bad removal list %j', (extra, message) => {
     const frag = fragment({ schemaVersion: '2.0', repos: [], ...extra }, 'run-7/image-info.json');
     expect(() => validateFragment(frag)).toThrow(InputError);
@@ -213,13 +305,23 @@ describe('bad input', () => {
   it('names the file and the JSON path of a bad fragment or target', () => {
     const bad = parse(PREREQS_OLD);
     bad.repos[0].images[3].platforms[0].digest = 'sha256:nothex';
-    expect(() => mergeImageInfo(target(DOCKER), fragment(bad, 'frag.json'))).toThrow(/^frag\.json: repos\[0\]\.images\[3\]\.platforms\[0\]\.digest: /);
-    expect(() => mergeImageInfo(target(formatImageInfo(bad), 'shared.json'), fragment(PREREQS_OLD))).toThrow(/^shared\.json: repos\[0\]\.images\[3\]\.platforms\[0\]\.digest: /);
-    expect(() => mergeImageInfo(target(DOCKER), fragment('{"schemaVersion": "2.0", "repos": [', 'torn.json'))).toThrow(/^torn\.json: not valid JSON/);
-    expect(() => mergeImageInfo(target(DOCKER), fragment({ schemaVersion: '9', repos: [] }, 'v9.json'))).toThrow(/^v9\.json: schemaVersion: unsupported/);
+    expect(() => mergeImageInfo(target(DOCKER), fragment(bad, 'frag.json'))).toThrow(
+      /^frag\.json: repos\[0\]\.images\[3\]\.platforms\[0\]\.digest: /,
+    );
+    expect(() =>
+      mergeImageInfo(target(formatImageInfo(bad), 'shared.json'), fragment(PREREQS_OLD)),
+    ).toThrow(/^shared\.json: repos\[0\]\.images\[3\]\.platforms\[0\]\.digest: /);
+    expect(() =>
+      mergeImageInfo(target(DOCKER), fragment('{"schemaVersion": "2.0", "repos": [', 'torn.json')),
+    ).toThrow(/^torn\.json: not valid JSON/);
+    expect(() =>
+      mergeImageInfo(target(DOCKER), fragment({ schemaVersion: '9', repos: [] }, 'v9.json')),
+    ).toThrow(/^v9\.json: schemaVersion: unsupported/);
   });
 
-  it('creates from nothing with the fragment\'s schemaVersion', () => {
-    expect(mergeImageInfo(undefined, fragment({ schemaVersion: '2.0', repos: [] })).text).toBe(emptyImageInfo('2.0'));
+  it("creates from nothing with the fragment's schemaVersion", () => {
+    expect(mergeImageInfo(undefined, fragment({ schemaVersion: '2.0', repos: [] })).text).toBe(
+      emptyImageInfo('2.0'),
+    );
   });
 });

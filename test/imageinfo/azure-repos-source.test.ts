@@ -21,12 +21,19 @@ afterAll(() => server.close());
 
 beforeEach(() => {
   branch = `main-${++n}`;
-  server.store.commit('Docker Images', 'image-info', branch, { 'build/image-info.json': '{"v":1}\n', 'README.md': 'hi' });
+  server.store.commit('Docker Images', 'image-info', branch, {
+    'build/image-info.json': '{"v":1}\n',
+    'README.md': 'hi',
+  });
 });
 
 const source = (path = 'build/image-info.json', token = WRITE_TOKEN, b = branch) =>
-  new AzureReposSource({ project: 'Docker Images', repo: 'image-info', path, branch: b }, { collectionUri: server.url, token, retry: FAST });
-const file = (path = 'build/image-info.json') => server.store.getFile('Docker Images', 'image-info', branch, path);
+  new AzureReposSource(
+    { project: 'Docker Images', repo: 'image-info', path, branch: b },
+    { collectionUri: server.url, token, retry: FAST },
+  );
+const file = (path = 'build/image-info.json') =>
+  server.store.getFile('Docker Images', 'image-info', branch, path);
 
 describe('AzureReposSource', () => {
   it('reads the file at the branch head; the fingerprint is its blob id; Bearer token; api-version 7.1', async () => {
@@ -37,11 +44,32 @@ describe('AzureReposSource', () => {
     expect(last.headers.authorization).toBe(`Bearer ${WRITE_TOKEN}`);
   });
 
+  it('a file without inline content is read through its blob id', async () => {
+    const big = await startFakeAzureRepos({ maxInlineContentBytes: 1024 });
+    try {
+      const text = JSON.stringify({ pad: 'x'.repeat(5000) });
+      big.store.commit('P', 'r', 'main', { 'image-info.json': text });
+      const s = new AzureReposSource(
+        { project: 'P', repo: 'r', path: 'image-info.json', branch: 'main' },
+        { collectionUri: big.url, retry: FAST },
+      );
+      expect(await s.read()).toEqual({ text, fingerprint: gitBlobId(text) });
+      expect(big.store.requests.at(-1)?.path).toBe(
+        `/P/_apis/git/repositories/r/blobs/${gitBlobId(text)}`,
+      );
+    } finally {
+      await big.close();
+    }
+  });
+
   it('writes with a push on the commit it read', async () => {
     const s = source();
     const { fingerprint } = await s.read();
     const head = server.store.head('Docker Images', 'image-info', branch);
-    expect(await s.write('{"v":2}\n', fingerprint, 'publish')).toEqual({ text: '{"v":2}\n', fingerprint: gitBlobId('{"v":2}\n') });
+    expect(await s.write('{"v":2}\n', fingerprint, 'publish')).toEqual({
+      text: '{"v":2}\n',
+      fingerprint: gitBlobId('{"v":2}\n'),
+    });
     expect(file()).toBe('{"v":2}\n');
     const newHead = server.store.head('Docker Images', 'image-info', branch)!;
     expect(server.store.commitById('Docker Images', 'image-info', newHead)?.parent).toBe(head);
@@ -60,7 +88,9 @@ describe('AzureReposSource', () => {
   it('conflict when the file itself changed; nothing written', async () => {
     const s = source();
     const { fingerprint } = await s.read();
-    server.store.commit('Docker Images', 'image-info', branch, { 'build/image-info.json': '{"v":"other"}\n' });
+    server.store.commit('Docker Images', 'image-info', branch, {
+      'build/image-info.json': '{"v":"other"}\n',
+    });
     expect(await s.write('{"v":2}\n', fingerprint, 'publish')).toBe('conflict');
     expect(file()).toBe('{"v":"other"}\n');
   });
@@ -70,7 +100,9 @@ describe('AzureReposSource', () => {
     await expect(s.read()).rejects.toBeInstanceOf(ImageInfoNotFoundError);
     expect(await s.write('{}\n', ABSENT_FINGERPRINT, 'create')).not.toBe('conflict');
     expect(file('new/image-info.json')).toBe('{}\n');
-    expect(await source('new/image-info.json').write('{"x":1}\n', ABSENT_FINGERPRINT, 'create')).toBe('conflict');
+    expect(
+      await source('new/image-info.json').write('{"x":1}\n', ABSENT_FINGERPRINT, 'create'),
+    ).toBe('conflict');
   });
 
   it('a read-only token gets a 403 naming the source and the permission, without the token', async () => {
@@ -78,24 +110,41 @@ describe('AzureReposSource', () => {
     const { fingerprint } = await s.read();
     const err = (await s.write('{"v":2}\n', fingerprint, 'msg').catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(InputError);
-    expect(err.message).toContain(`azure-repos:Docker Images/image-info/build/image-info.json@${branch}`);
+    expect(err.message).toContain(
+      `azure-repos:Docker Images/image-info/build/image-info.json@${branch}`,
+    );
     expect(err.message).toContain('Contribute');
     expect(err.message).not.toContain(READ_TOKEN);
     expect(file()).toBe('{"v":1}\n');
   });
 
   it('missing branch → not found; missing repository → InputError; bad token → 401', async () => {
-    await expect(source('build/image-info.json', WRITE_TOKEN, 'nope').read()).rejects.toThrow(/branch nope not found/);
-    const other = new AzureReposSource({ project: 'Docker Images', repo: 'missing', path: 'x.json', branch }, { collectionUri: server.url, token: WRITE_TOKEN, retry: FAST });
+    await expect(source('build/image-info.json', WRITE_TOKEN, 'nope').read()).rejects.toThrow(
+      /branch nope not found/,
+    );
+    const other = new AzureReposSource(
+      { project: 'Docker Images', repo: 'missing', path: 'x.json', branch },
+      { collectionUri: server.url, token: WRITE_TOKEN, retry: FAST },
+    );
     await expect(other.read()).rejects.toThrow(/HTTP 404 on read/);
-    await expect(source('build/image-info.json', 'bad').read()).rejects.toThrow(/rejected the token/);
+    await expect(source('build/image-info.json', 'bad').read()).rejects.toThrow(
+      /rejected the token/,
+    );
   });
 
   it('a push refused while neither branch nor file moved is an error naming the source, not a conflict loop', async () => {
     const s = source();
     const { fingerprint } = await s.read();
-    server.store.faults.push({ method: 'POST', status: 400, times: 1, typeKey: 'InvalidArgumentValueException', message: 'TF400000: bad change' });
-    const err = (await s.write('{"v":2}\n', fingerprint, 'publish').catch((e: unknown) => e)) as Error;
+    server.store.faults.push({
+      method: 'POST',
+      status: 400,
+      times: 1,
+      typeKey: 'InvalidArgumentValueException',
+      message: 'TF400000: bad change',
+    });
+    const err = (await s
+      .write('{"v":2}\n', fingerprint, 'publish')
+      .catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(RuntimeError);
     expect(err.message).toMatch(/refused the push \(HTTP 400 .*TF400000/);
     expect(file()).toBe('{"v":1}\n');

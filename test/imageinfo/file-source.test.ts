@@ -1,5 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile, chmod, mkdir } from 'node:fs/promises';
+import {
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+  chmod,
+  mkdir,
+} from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -22,7 +32,9 @@ afterEach(async () => {
 
 /** A pid that certainly is not running: a child that has already exited. */
 function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  });
   return Number(child.stdout);
 }
 
@@ -71,15 +83,26 @@ describe('FileSource', () => {
 
   it('creates with the ABSENT precondition only if the file does not exist', async () => {
     const source = new FileSource(path);
-    expect(await source.write('first', ABSENT_FINGERPRINT, 'create')).toEqual({ text: 'first', fingerprint: sha256Digest('first') });
+    expect(await source.write('first', ABSENT_FINGERPRINT, 'create')).toEqual({
+      text: 'first',
+      fingerprint: sha256Digest('first'),
+    });
     expect(await source.write('second', ABSENT_FINGERPRINT, 'create')).toBe('conflict');
     expect(await readFile(path, 'utf8')).toBe('first');
   });
 
-  it('waits for a live writer\'s lock, then proceeds', async () => {
+  it("waits for a live writer's lock, then proceeds", async () => {
     await writeFile(path, 'v1');
     const lock = join(dir, 'image-info.json.lock');
-    await writeFile(lock, JSON.stringify({ token: 'other', pid: process.pid, host: hostname(), since: new Date().toISOString() }));
+    await writeFile(
+      lock,
+      JSON.stringify({
+        token: 'other',
+        pid: process.pid,
+        host: hostname(),
+        since: new Date().toISOString(),
+      }),
+    );
     const source = new FileSource(path, { lockPollMs: 5 });
     const { fingerprint } = await source.read();
     const pending = source.write('v2', fingerprint, 'msg');
@@ -92,7 +115,15 @@ describe('FileSource', () => {
 
   it('times out on a lock that stays, naming the lock file and its holder', async () => {
     await writeFile(path, 'v1');
-    await writeFile(`${path}.lock`, JSON.stringify({ token: 'other', pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00Z' }));
+    await writeFile(
+      `${path}.lock`,
+      JSON.stringify({
+        token: 'other',
+        pid: process.pid,
+        host: hostname(),
+        since: '2026-01-01T00:00:00Z',
+      }),
+    );
     const source = new FileSource(path, { lockTimeoutMs: 80, lockPollMs: 5 });
     const err = await source.write('v2', sha256Digest('v1'), 'msg').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RuntimeError);
@@ -103,7 +134,15 @@ describe('FileSource', () => {
 
   it('breaks the lock of a crashed writer on this host (dead pid) at once', async () => {
     await writeFile(path, 'v1');
-    await writeFile(`${path}.lock`, JSON.stringify({ token: 'dead', pid: deadPid(), host: hostname(), since: new Date().toISOString() }));
+    await writeFile(
+      `${path}.lock`,
+      JSON.stringify({
+        token: 'dead',
+        pid: deadPid(),
+        host: hostname(),
+        since: new Date().toISOString(),
+      }),
+    );
     const source = new FileSource(path, { lockTimeoutMs: 2000 });
     expect(await source.write('v2', sha256Digest('v1'), 'msg')).not.toBe('conflict');
     expect(await readdir(dir)).toEqual(['image-info.json']);
@@ -122,7 +161,9 @@ describe('FileSource', () => {
   it('serializes concurrent writers: exactly one of several racing on one fingerprint wins', async () => {
     await writeFile(path, 'v0');
     const sources = Array.from({ length: 8 }, () => new FileSource(path, { lockPollMs: 1 }));
-    const results = await Promise.all(sources.map((s, i) => s.write(`writer ${i}`, sha256Digest('v0'), 'msg')));
+    const results = await Promise.all(
+      sources.map((s, i) => s.write(`writer ${i}`, sha256Digest('v0'), 'msg')),
+    );
     const winners = results.filter((r) => r !== 'conflict');
     expect(winners).toHaveLength(1);
     expect(await readFile(path, 'utf8')).toBe((winners[0] as { text: string }).text);

@@ -6,18 +6,27 @@ import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ABSENT_FINGERPRINT, ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
 import { HttpError, type RetryPolicy } from '../../src/util/http.js';
-import { GitHubContentsStore, startFakeGitHubContents, type FakeGitHubContents } from '../support/fake-github-contents.js';
+import {
+  GitHubContentsStore,
+  startFakeGitHubContents,
+  type FakeGitHubContents,
+} from '../support/fake-github-contents.js';
 
 const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
 const WRITE_TOKEN = 'ghs_writeTOKEN123';
 const READ_TOKEN = 'ghs_readONLYtoken456';
-const BIG = readFileSync(join(import.meta.dirname, '../../../shared/data/image-info/dotnet-docker-main.json'), 'utf8'); // 1.2 MB
+const BIG = readFileSync(
+  join(import.meta.dirname, '../../../shared/data/image-info/dotnet-docker-main.json'),
+  'utf8',
+); // 1.2 MB
 
 let server: FakeGitHubContents;
 let store: GitHubContentsStore;
 
 beforeAll(async () => {
-  server = await startFakeGitHubContents({ tokens: { [WRITE_TOKEN]: 'write', [READ_TOKEN]: 'read' } });
+  server = await startFakeGitHubContents({
+    tokens: { [WRITE_TOKEN]: 'write', [READ_TOKEN]: 'read' },
+  });
 });
 afterAll(() => server.close());
 
@@ -30,7 +39,10 @@ beforeEach(() => {
 });
 
 const source = (path = 'eng/image-info.json', branch = 'main', token = WRITE_TOKEN) =>
-  new GitHubContentsSource({ owner: 'org', repo: 'images', path, branch }, { apiUrl: server.url, token, retry: FAST });
+  new GitHubContentsSource(
+    { owner: 'org', repo: 'images', path, branch },
+    { apiUrl: server.url, token, retry: FAST },
+  );
 
 describe('GitHubContentsSource', () => {
   it('reads content with the blob sha as fingerprint, sending the API version and a Bearer token', async () => {
@@ -47,7 +59,10 @@ describe('GitHubContentsSource', () => {
     const snap = await source('big/image-info.json').read();
     expect(snap.text).toBe(BIG);
     expect(snap.fingerprint).toBe(gitBlobId(BIG));
-    expect(store.requests.map((r) => r.path)).toEqual(['/repos/org/images/contents/big/image-info.json', `/repos/org/images/git/blobs/${gitBlobId(BIG)}`]);
+    expect(store.requests.map((r) => r.path)).toEqual([
+      '/repos/org/images/contents/big/image-info.json',
+      `/repos/org/images/git/blobs/${gitBlobId(BIG)}`,
+    ]);
   });
 
   it('writes with the sha precondition and returns the new sha; a branch with a slash works', async () => {
@@ -74,7 +89,10 @@ describe('GitHubContentsSource', () => {
   it('create: 201 when absent, conflict (422 "sha" wasn\'t supplied) when the file appeared', async () => {
     const s = source('new/image-info.json');
     await expect(s.read()).rejects.toBeInstanceOf(ImageInfoNotFoundError);
-    expect(await s.write('{}\n', ABSENT_FINGERPRINT, 'create')).toEqual({ text: '{}\n', fingerprint: gitBlobId('{}\n') });
+    expect(await s.write('{}\n', ABSENT_FINGERPRINT, 'create')).toEqual({
+      text: '{}\n',
+      fingerprint: gitBlobId('{}\n'),
+    });
     expect(await s.write('{"again":1}\n', ABSENT_FINGERPRINT, 'create')).toBe('conflict');
   });
 
@@ -89,17 +107,26 @@ describe('GitHubContentsSource', () => {
   });
 
   it('a bad token is a 401 InputError; a missing branch on write is a 404 InputError', async () => {
-    await expect(source('eng/image-info.json', 'main', 'nope').read()).rejects.toThrow(/rejected the token \(HTTP 401/);
-    const err = (await source('eng/image-info.json', 'no-such-branch').write('{}', ABSENT_FINGERPRINT, 'm').catch((e: unknown) => e)) as Error;
+    await expect(source('eng/image-info.json', 'main', 'nope').read()).rejects.toThrow(
+      /rejected the token \(HTTP 401/,
+    );
+    const err = (await source('eng/image-info.json', 'no-such-branch')
+      .write('{}', ABSENT_FINGERPRINT, 'm')
+      .catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/HTTP 404 on write/);
   });
 
   it('retries 5xx and rate-limit 403s; a persistent 502 is an HttpError, never "not found"', async () => {
-    store.faults.push({ method: 'GET', status: 502, times: 1 }, { method: 'GET', status: 403, times: 1, headers: { 'x-ratelimit-remaining': '0' } });
+    store.faults.push(
+      { method: 'GET', status: 502, times: 1 },
+      { method: 'GET', status: 403, times: 1, headers: { 'x-ratelimit-remaining': '0' } },
+    );
     expect((await source().read()).text).toBe('{"v":1}\n');
     store.faults.push({ method: 'GET', status: 502, times: 5 });
-    const err = await source().read().catch((e: unknown) => e);
+    const err = await source()
+      .read()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HttpError);
     expect(err).not.toBeInstanceOf(ImageInfoNotFoundError);
   });
@@ -107,7 +134,15 @@ describe('GitHubContentsSource', () => {
   it('rejects a directory and non-loopback plain http', async () => {
     store.setFile('org', 'images', 'main', 'dir/a.json', '{}');
     // GitHub returns an array of entries for a directory.
-    await expect(source('dir').read()).rejects.toThrow(/not a file \(GitHub returned a directory\)/);
-    expect(() => new GitHubContentsSource({ owner: 'o', repo: 'r', path: 'p', branch: 'b' }, { apiUrl: 'http://github.example.com' })).toThrow(InputError);
+    await expect(source('dir').read()).rejects.toThrow(
+      /not a file \(GitHub returned a directory\)/,
+    );
+    expect(
+      () =>
+        new GitHubContentsSource(
+          { owner: 'o', repo: 'r', path: 'p', branch: 'b' },
+          { apiUrl: 'http://github.example.com' },
+        ),
+    ).toThrow(InputError);
   });
 });

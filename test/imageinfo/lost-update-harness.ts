@@ -22,6 +22,7 @@ import type { FakeGitHubContents } from '../support/fake-github-contents.js';
 
 export const SAMPLES = join(import.meta.dirname, '../../../shared/data/image-info');
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form JSON of real files
 type Json = Record<string, any>;
 
 /** Small, seeded PRNG (mulberry32) so schedules are reproducible from their seed. */
@@ -44,7 +45,9 @@ let sampleImages: Array<{ repo: string; image: Json }> | undefined;
 function realImages(): Array<{ repo: string; image: Json }> {
   if (!sampleImages) {
     const doc = JSON.parse(readFileSync(join(SAMPLES, 'dotnet-docker-main.json'), 'utf8')) as Json;
-    sampleImages = (doc.repos as Json[]).flatMap((r) => ((r.images ?? []) as Json[]).map((image) => ({ repo: r.repo as string, image })));
+    sampleImages = (doc.repos as Json[]).flatMap((r) =>
+      ((r.images ?? []) as Json[]).map((image) => ({ repo: r.repo as string, image })),
+    );
   }
   return sampleImages;
 }
@@ -99,7 +102,9 @@ export function buildScenario(rand: () => number, writers: number): Scenario {
       entries.push(rebuilt);
     }
     const doc = docOf(entries);
-    const digests = entries.flatMap((e) => (e.image.platforms as Json[]).map((p) => p.digest as string));
+    const digests = entries.flatMap((e) =>
+      (e.image.platforms as Json[]).map((p) => p.digest as string),
+    );
     fragments.push({ name: `writer-${w}.json`, text: formatImageInfo(doc), digests });
   }
   return { base: formatImageInfo(base), fragments };
@@ -109,7 +114,9 @@ export function buildScenario(rand: () => number, writers: number): Scenario {
 export function lostEntries(finalText: string, fragments: Fragment[]): string[] {
   const doc = JSON.parse(finalText) as Json;
   const present = new Set<string>();
-  for (const r of doc.repos as Json[]) for (const i of (r.images ?? []) as Json[]) for (const p of (i.platforms ?? []) as Json[]) present.add(p.digest);
+  for (const r of doc.repos as Json[])
+    for (const i of (r.images ?? []) as Json[])
+      for (const p of (i.platforms ?? []) as Json[]) present.add(p.digest);
   return fragments.flatMap((f) => f.digests.filter((d) => !present.has(d)));
 }
 
@@ -122,7 +129,10 @@ export interface Target {
 }
 
 /** Inserts a random pause between a writer's read and its write: the window a lost update needs. */
-function withPause(source: WritableImageInfoSource, pause: () => Promise<void>): WritableImageInfoSource {
+function withPause(
+  source: WritableImageInfoSource,
+  pause: () => Promise<void>,
+): WritableImageInfoSource {
   return {
     name: source.name,
     read: async (): Promise<SourceSnapshot> => {
@@ -178,7 +188,10 @@ export async function runSchedule(opts: ScheduleOptions): Promise<ScheduleResult
       } else {
         // Read, merge, (time passes), overwrite: the pattern that loses updates.
         const current = await target.source.read();
-        const merged = mergeImageInfo({ text: current.text, name: target.source.name }, { text: fragment.text, name: fragment.name });
+        const merged = mergeImageInfo(
+          { text: current.text, name: target.source.name },
+          { text: fragment.text, name: fragment.name },
+        );
         await pause();
         await target.blindWrite(merged.text, `naive ${fragment.name}`);
         attempts.push(1);
@@ -190,7 +203,12 @@ export async function runSchedule(opts: ScheduleOptions): Promise<ScheduleResult
 
 // ---- targets ------------------------------------------------------------------------------
 
-export const FAST_RETRY: RetryPolicy = { retries: 2, baseDelayMs: 5, maxDelayMs: 20, timeoutMs: 10_000 };
+export const FAST_RETRY: RetryPolicy = {
+  retries: 2,
+  baseDelayMs: 5,
+  maxDelayMs: 20,
+  timeoutMs: 10_000,
+};
 
 export async function fileTarget(dir: string, base: string, seed: number): Promise<Target> {
   const path = join(dir, `image-info-${seed}-${Math.random().toString(36).slice(2)}.json`);
@@ -208,10 +226,17 @@ export async function fileTarget(dir: string, base: string, seed: number): Promi
   };
 }
 
-export async function gitHubTarget(server: FakeGitHubContents, base: string, seed: number): Promise<Target> {
+export async function gitHubTarget(
+  server: FakeGitHubContents,
+  base: string,
+  seed: number,
+): Promise<Target> {
   const branch = `run-${seed}-${Math.random().toString(36).slice(2)}`;
   server.store.setFile('org', 'images', branch, 'info/image-info.json', base);
-  const source = new GitHubContentsSource({ owner: 'org', repo: 'images', path: 'info/image-info.json', branch }, { apiUrl: server.url, retry: FAST_RETRY });
+  const source = new GitHubContentsSource(
+    { owner: 'org', repo: 'images', path: 'info/image-info.json', branch },
+    { apiUrl: server.url, retry: FAST_RETRY },
+  );
   return {
     source,
     // A naive client satisfies the API's sha requirement by fetching the sha right before the PUT.
@@ -220,7 +245,12 @@ export async function gitHubTarget(server: FakeGitHubContents, base: string, see
       const res = await fetch(`${server.url}/repos/org/images/contents/info/image-info.json`, {
         method: 'PUT',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ message, content: Buffer.from(text).toString('base64'), sha, branch }),
+        body: JSON.stringify({
+          message,
+          content: Buffer.from(text).toString('base64'),
+          sha,
+          branch,
+        }),
       });
       await res.arrayBuffer();
     },
@@ -228,16 +258,25 @@ export async function gitHubTarget(server: FakeGitHubContents, base: string, see
   };
 }
 
-export async function azureTarget(server: FakeAzureRepos, base: string, seed: number): Promise<Target> {
+export async function azureTarget(
+  server: FakeAzureRepos,
+  base: string,
+  seed: number,
+): Promise<Target> {
   const branch = `run-${seed}-${Math.random().toString(36).slice(2)}`;
   server.store.commit('Images', 'image-info', branch, { 'image-info.json': base });
-  const source = new AzureReposSource({ project: 'Images', repo: 'image-info', path: 'image-info.json', branch }, { collectionUri: server.url, retry: FAST_RETRY });
+  const source = new AzureReposSource(
+    { project: 'Images', repo: 'image-info', path: 'image-info.json', branch },
+    { collectionUri: server.url, retry: FAST_RETRY },
+  );
   return {
     source,
     // A naive client pushes on whatever the branch points at now.
     blindWrite: async (text, message) => {
       const head = server.store.head('Images', 'image-info', branch)!;
-      server.store.applyPush('Images', 'image-info', `refs/heads/${branch}`, head, message, [{ changeType: 'edit', path: '/image-info.json', content: Buffer.from(text) }]);
+      server.store.applyPush('Images', 'image-info', `refs/heads/${branch}`, head, message, [
+        { changeType: 'edit', path: '/image-info.json', content: Buffer.from(text) },
+      ]);
     },
     final: async () => server.store.getFile('Images', 'image-info', branch, 'image-info.json')!,
   };

@@ -18,7 +18,11 @@ const seen: Array<{ url?: string; ifNoneMatch?: string; cacheControl?: string }>
 /** A loopback file server with ETags (http: allowed for loopback only). */
 beforeAll(async () => {
   server = createServer((req, res) => {
-    seen.push({ url: req.url, ifNoneMatch: req.headers['if-none-match'], cacheControl: req.headers['cache-control'] });
+    seen.push({
+      url: req.url,
+      ifNoneMatch: req.headers['if-none-match'],
+      cacheControl: req.headers['cache-control'],
+    });
     if (status !== 200) {
       res.writeHead(status).end('nope');
       return;
@@ -62,15 +66,21 @@ describe('UrlSource', () => {
 
   it('404 is ImageInfoNotFoundError; a persistent 503 is an HttpError after retries', async () => {
     status = 404;
-    await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(ImageInfoNotFoundError);
+    await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(
+      ImageInfoNotFoundError,
+    );
     status = 503;
     seen.length = 0;
-    await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(HttpError);
+    await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(
+      HttpError,
+    );
     expect(seen).toHaveLength(3);
   });
 
   it('refuses plain http to anything but loopback, and hides credentials in its name', () => {
     expect(() => new UrlSource('http://example.com/image-info.json')).toThrow(InputError);
-    expect(new UrlSource('https://user:secret@example.com/i.json?token=abc').name).not.toMatch(/secret|abc/);
+    expect(new UrlSource('https://user:secret@example.com/i.json?token=abc').name).not.toMatch(
+      /secret|abc/,
+    );
   });
 });

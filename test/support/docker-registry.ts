@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -73,11 +73,19 @@ async function startOnce(binary: string, storageDir: string): Promise<DockerRegi
   const configPath = join(storageDir, 'config.yml');
   await writeFile(configPath, config);
 
-  const child = spawn(binary, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
+  // The log goes to a file, not a pipe: a parent that blocks its event loop (spawnSync) would
+  // otherwise stop draining the pipe and the registry would hang on its next log write.
+  const logPath = join(storageDir, 'registry.log');
+  const logFd = openSync(logPath, 'a');
+  const child = spawn(binary, ['serve', configPath], { stdio: ['ignore', 'ignore', logFd] });
+  closeSync(logFd);
+  const stderrTail = () => {
+    try {
+      return readFileSync(logPath, 'utf8').slice(-4000).trim();
+    } catch {
+      return '';
+    }
+  };
   let exited: string | undefined;
   child.once('exit', (code, signal) => {
     exited = `exited with ${signal ?? code}`;
@@ -89,7 +97,7 @@ async function startOnce(binary: string, storageDir: string): Promise<DockerRegi
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
-    if (exited) throw new Error(`docker-registry ${exited}: ${stderr.trim()}`);
+    if (exited) throw new Error(`docker-registry ${exited}: ${stderrTail()}`);
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await res.body?.cancel();
@@ -100,7 +108,7 @@ async function startOnce(binary: string, storageDir: string): Promise<DockerRegi
     if (Date.now() > deadline) {
       await kill(child);
       throw new Error(
-        `docker-registry did not answer on ${url} within ${START_TIMEOUT_MS} ms: ${stderr.trim()}`,
+        `docker-registry did not answer on ${url} within ${START_TIMEOUT_MS} ms: ${stderrTail()}`,
       );
     }
     await new Promise((r) => setTimeout(r, 50));

@@ -15,6 +15,8 @@ export interface FakeAzureReposOptions {
   latencyMs?: number | (() => number);
   /** When set, requests need `Authorization: Bearer <token>` with one of these tokens. */
   tokens?: Record<string, TokenAccess>;
+  /** Items larger than this come without inline `content` (a client must then fetch the blob). */
+  maxInlineContentBytes?: number;
 }
 
 interface Commit {
@@ -26,12 +28,22 @@ interface Commit {
 
 /** One repository's git state: commits with whole trees (tiny repos), branches, blobs. */
 export class AzureReposStore {
-  private readonly repos = new Map<string, { branches: Map<string, string>; commits: Map<string, Commit> }>();
+  private readonly repos = new Map<
+    string,
+    { branches: Map<string, string>; commits: Map<string, Commit> }
+  >();
   private readonly blobs = new Map<string, Buffer>();
-  readonly requests: Array<{ method: string; path: string; headers: IncomingMessage['headers'] }> = [];
+  readonly requests: Array<{ method: string; path: string; headers: IncomingMessage['headers'] }> =
+    [];
   readonly pushes: Array<{ commitId: string; comment: string }> = [];
   /** Injected failures, consumed in order by matching requests. */
-  readonly faults: Array<{ method?: string; status: number; times: number; typeKey?: string; message?: string }> = [];
+  readonly faults: Array<{
+    method?: string;
+    status: number;
+    times: number;
+    typeKey?: string;
+    message?: string;
+  }> = [];
   private counter = 0;
 
   private repoState(project: string, repo: string) {
@@ -53,7 +65,13 @@ export class AzureReposStore {
   }
 
   /** Commits `files` (path → content, null deletes) on top of `branch` (created if missing). */
-  commit(project: string, repo: string, branch: string, files: Record<string, string | null>, comment = 'test commit'): string {
+  commit(
+    project: string,
+    repo: string,
+    branch: string,
+    files: Record<string, string | null>,
+    comment = 'test commit',
+  ): string {
     const state = this.repoState(project, repo);
     const parentId = state.branches.get(branch);
     const tree = new Map(parentId ? state.commits.get(parentId)!.tree : []);
@@ -89,7 +107,9 @@ export class AzureReposStore {
   getFile(project: string, repo: string, branch: string, path: string): string | undefined {
     const head = this.head(project, repo, branch);
     if (!head) return undefined;
-    const blob = this.commitById(project, repo, head)?.tree.get(path.startsWith('/') ? path : `/${path}`);
+    const blob = this.commitById(project, repo, head)?.tree.get(
+      path.startsWith('/') ? path : `/${path}`,
+    );
     return blob === undefined ? undefined : this.blobs.get(blob)!.toString('utf8');
   }
 
@@ -98,7 +118,14 @@ export class AzureReposStore {
   }
 
   /** Atomic: validate against the current head and move the branch, with no await in between. */
-  applyPush(project: string, repo: string, refName: string, oldObjectId: string, comment: string, changes: Array<{ changeType: string; path: string; content?: Buffer }>):
+  applyPush(
+    project: string,
+    repo: string,
+    refName: string,
+    oldObjectId: string,
+    comment: string,
+    changes: Array<{ changeType: string; path: string; content?: Buffer }>,
+  ):
     | { ok: true; commitId: string }
     | { ok: false; status: number; typeKey: string; message: string } {
     const state = this.repoState(project, repo);
@@ -117,10 +144,20 @@ export class AzureReposStore {
     for (const change of changes) {
       const exists = tree.has(change.path);
       if (change.changeType === 'add' && exists) {
-        return { ok: false, status: 400, typeKey: 'GitItemAlreadyExistsException', message: `The path '${change.path}' specified in the add operation already exists. Please specify a new path.` };
+        return {
+          ok: false,
+          status: 400,
+          typeKey: 'GitItemAlreadyExistsException',
+          message: `The path '${change.path}' specified in the add operation already exists. Please specify a new path.`,
+        };
       }
       if ((change.changeType === 'edit' || change.changeType === 'delete') && !exists) {
-        return { ok: false, status: 400, typeKey: 'GitItemNotFoundException', message: `TF401174: The item '${change.path}' could not be found in the repository '${repo}' at the version specified by '<Commit: ${oldObjectId.slice(0, 8)} >'.` };
+        return {
+          ok: false,
+          status: 400,
+          typeKey: 'GitItemNotFoundException',
+          message: `TF401174: The item '${change.path}' could not be found in the repository '${repo}' at the version specified by '<Commit: ${oldObjectId.slice(0, 8)} >'.`,
+        };
       }
       if (change.changeType === 'delete') tree.delete(change.path);
       else tree.set(change.path, this.putBlob(change.content!));
@@ -135,13 +172,24 @@ export class AzureReposStore {
 
 function send(res: ServerResponse, status: number, body: unknown, contentType?: string): void {
   const data = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { 'content-type': contentType ?? 'application/json; charset=utf-8; api-version=7.1', 'content-length': String(data.length) });
+  res.writeHead(status, {
+    'content-type': contentType ?? 'application/json; charset=utf-8; api-version=7.1',
+    'content-length': String(data.length),
+  });
   res.end(data);
 }
 
 function error(res: ServerResponse, status: number, typeKey: string, message: string): void {
   // The shape of Azure DevOps' error body (WrappedException).
-  send(res, status, { $id: '1', innerException: null, message, typeName: `Microsoft.TeamFoundation.Git.Server.${typeKey}`, typeKey, errorCode: 0, eventId: 3000 });
+  send(res, status, {
+    $id: '1',
+    innerException: null,
+    message,
+    typeName: `Microsoft.TeamFoundation.Git.Server.${typeKey}`,
+    typeKey,
+    errorCode: 0,
+    eventId: 3000,
+  });
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -151,10 +199,17 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const ROUTE = /^\/([^/]+)\/_apis\/git\/repositories\/([^/]+)\/(refs|items|pushes|blobs)(?:\/([0-9a-f]{40}))?$/;
+const ROUTE =
+  /^\/([^/]+)\/_apis\/git\/repositories\/([^/]+)\/(refs|items|pushes|blobs)(?:\/([0-9a-f]{40}))?$/;
 
-export function azureReposHandler(store: AzureReposStore, options: FakeAzureReposOptions = {}): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
-  const latency = typeof options.latencyMs === 'function' ? options.latencyMs : () => (options.latencyMs as number | undefined) ?? 0;
+export function azureReposHandler(
+  store: AzureReposStore,
+  options: FakeAzureReposOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
+  const latency =
+    typeof options.latencyMs === 'function'
+      ? options.latencyMs
+      : () => (options.latencyMs as number | undefined) ?? 0;
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const route = ROUTE.exec(url.pathname);
@@ -166,7 +221,12 @@ export function azureReposHandler(store: AzureReposStore, options: FakeAzureRepo
     const fault = store.faults.find((f) => f.times > 0 && (!f.method || f.method === method));
     if (fault) {
       fault.times--;
-      error(res, fault.status, fault.typeKey ?? 'InjectedFault', fault.message ?? `injected fault ${fault.status}`);
+      error(
+        res,
+        fault.status,
+        fault.typeKey ?? 'InjectedFault',
+        fault.message ?? `injected fault ${fault.status}`,
+      );
       return true;
     }
     const project = decodeURIComponent(route[1]);
@@ -184,11 +244,21 @@ export function azureReposHandler(store: AzureReposStore, options: FakeAzureRepo
       access = found;
     }
     if (url.searchParams.get('api-version') !== '7.1') {
-      error(res, 400, 'VssVersionOutOfRangeException', 'The requested REST API version is missing or not supported (expected 7.1).');
+      error(
+        res,
+        400,
+        'VssVersionOutOfRangeException',
+        'The requested REST API version is missing or not supported (expected 7.1).',
+      );
       return true;
     }
     if (!store.hasRepo(project, repo)) {
-      error(res, 404, 'GitRepositoryNotFoundException', `TF401019: The Git repository with name or identifier ${repo} does not exist or you do not have permissions for the operation you are attempting.`);
+      error(
+        res,
+        404,
+        'GitRepositoryNotFoundException',
+        `TF401019: The Git repository with name or identifier ${repo} does not exist or you do not have permissions for the operation you are attempting.`,
+      );
       return true;
     }
 
@@ -208,20 +278,45 @@ export function azureReposHandler(store: AzureReposStore, options: FakeAzureRepo
       const path = url.searchParams.get('path') ?? '/';
       const version = url.searchParams.get('versionDescriptor.version');
       const versionType = url.searchParams.get('versionDescriptor.versionType') ?? 'branch';
-      const commitId = version === null ? store.head(project, repo, 'main') : versionType === 'commit' ? version : store.head(project, repo, version);
+      const commitId =
+        version === null
+          ? store.head(project, repo, 'main')
+          : versionType === 'commit'
+            ? version
+            : store.head(project, repo, version);
       const commit = commitId ? store.commitById(project, repo, commitId) : undefined;
       if (!commit) {
-        error(res, 404, 'GitUnresolvableToCommitException', `TF401175: The version descriptor <${versionType}: ${version} > could not be resolved to a version in the repository.`);
+        error(
+          res,
+          404,
+          'GitUnresolvableToCommitException',
+          `TF401175: The version descriptor <${versionType}: ${version} > could not be resolved to a version in the repository.`,
+        );
         return true;
       }
       const blobId = commit.tree.get(path.startsWith('/') ? path : `/${path}`);
       if (!blobId) {
-        error(res, 404, 'GitItemNotFoundException', `TF401174: The item '${path}' could not be found in the repository '${repo}' at the version specified by '<${versionType}: ${version} >' (resolved to commit '${commit.id}').`);
+        error(
+          res,
+          404,
+          'GitItemNotFoundException',
+          `TF401174: The item '${path}' could not be found in the repository '${repo}' at the version specified by '<${versionType}: ${version} >' (resolved to commit '${commit.id}').`,
+        );
         return true;
       }
       const bytes = store.blob(blobId)!;
-      const body: Record<string, unknown> = { objectId: blobId, gitObjectType: 'blob', commitId: commit.id, path };
-      if (url.searchParams.get('includeContent') === 'true') body.content = bytes.toString('utf8');
+      const body: Record<string, unknown> = {
+        objectId: blobId,
+        gitObjectType: 'blob',
+        commitId: commit.id,
+        path,
+      };
+      if (
+        url.searchParams.get('includeContent') === 'true' &&
+        bytes.length <= (options.maxInlineContentBytes ?? Infinity)
+      ) {
+        body.content = bytes.toString('utf8');
+      }
       send(res, 200, body);
       return true;
     }
@@ -229,7 +324,13 @@ export function azureReposHandler(store: AzureReposStore, options: FakeAzureRepo
     if (resource === 'blobs' && method === 'GET' && id) {
       // Blobs - Get Blob: https://learn.microsoft.com/en-us/rest/api/azure/devops/git/blobs/get-blob?view=azure-devops-rest-7.1
       const bytes = store.blob(id);
-      if (!bytes) error(res, 404, 'GitObjectNotFoundException', `TF401030: The object '${id}' does not exist.`);
+      if (!bytes)
+        error(
+          res,
+          404,
+          'GitObjectNotFoundException',
+          `TF401030: The object '${id}' does not exist.`,
+        );
       else send(res, 200, bytes, 'application/octet-stream');
       return true;
     }
@@ -237,12 +338,24 @@ export function azureReposHandler(store: AzureReposStore, options: FakeAzureRepo
     if (resource === 'pushes' && method === 'POST') {
       // Pushes - Create: https://learn.microsoft.com/en-us/rest/api/azure/devops/git/pushes/create?view=azure-devops-rest-7.1
       if (access !== 'write') {
-        error(res, 403, 'GitNeedsPermissionException', "TF401027: You need the Git 'GenericContribute' permission to perform this action.");
+        error(
+          res,
+          403,
+          'GitNeedsPermissionException',
+          "TF401027: You need the Git 'GenericContribute' permission to perform this action.",
+        );
         return true;
       }
       let body: {
         refUpdates?: Array<{ name?: string; oldObjectId?: string }>;
-        commits?: Array<{ comment?: string; changes?: Array<{ changeType?: string; item?: { path?: string }; newContent?: { content?: string; contentType?: string } }> }>;
+        commits?: Array<{
+          comment?: string;
+          changes?: Array<{
+            changeType?: string;
+            item?: { path?: string };
+            newContent?: { content?: string; contentType?: string };
+          }>;
+        }>;
       };
       try {
         body = JSON.parse(await readBody(req)) as typeof body;
@@ -252,8 +365,19 @@ export function azureReposHandler(store: AzureReposStore, options: FakeAzureRepo
       }
       const ref = body.refUpdates?.[0];
       const commit = body.commits?.[0];
-      if (body.refUpdates?.length !== 1 || !ref?.name || !ref.oldObjectId || body.commits?.length !== 1 || !commit?.changes?.length) {
-        error(res, 400, 'ArgumentException', 'refUpdates (one, with name and oldObjectId) and commits (one, with changes) are required.');
+      if (
+        body.refUpdates?.length !== 1 ||
+        !ref?.name ||
+        !ref.oldObjectId ||
+        body.commits?.length !== 1 ||
+        !commit?.changes?.length
+      ) {
+        error(
+          res,
+          400,
+          'ArgumentException',
+          'refUpdates (one, with name and oldObjectId) and commits (one, with changes) are required.',
+        );
         return true;
       }
       const changes: Array<{ changeType: string; path: string; content?: Buffer }> = [];
@@ -261,21 +385,44 @@ export function azureReposHandler(store: AzureReposStore, options: FakeAzureRepo
         const changeType = change.changeType?.toLowerCase() ?? '';
         const path = change.item?.path;
         if (!['add', 'edit', 'delete'].includes(changeType) || !path) {
-          error(res, 400, 'ArgumentException', `Unsupported change ${JSON.stringify(change.changeType)} or missing item.path.`);
+          error(
+            res,
+            400,
+            'ArgumentException',
+            `Unsupported change ${JSON.stringify(change.changeType)} or missing item.path.`,
+          );
           return true;
         }
         let content: Buffer | undefined;
         if (changeType !== 'delete') {
           const type = change.newContent?.contentType?.toLowerCase();
-          if (typeof change.newContent?.content !== 'string' || (type !== 'base64encoded' && type !== 'rawtext')) {
-            error(res, 400, 'ArgumentException', 'newContent with content and contentType (rawtext | base64encoded) is required.');
+          if (
+            typeof change.newContent?.content !== 'string' ||
+            (type !== 'base64encoded' && type !== 'rawtext')
+          ) {
+            error(
+              res,
+              400,
+              'ArgumentException',
+              'newContent with content and contentType (rawtext | base64encoded) is required.',
+            );
             return true;
           }
-          content = Buffer.from(change.newContent.content, type === 'base64encoded' ? 'base64' : 'utf8');
+          content = Buffer.from(
+            change.newContent.content,
+            type === 'base64encoded' ? 'base64' : 'utf8',
+          );
         }
         changes.push({ changeType, path, content });
       }
-      const result = store.applyPush(project, repo, ref.name, ref.oldObjectId, commit.comment ?? '', changes);
+      const result = store.applyPush(
+        project,
+        repo,
+        ref.name,
+        ref.oldObjectId,
+        commit.comment ?? '',
+        changes,
+      );
       if (!result.ok) {
         error(res, result.status, result.typeKey, result.message);
         return true;
@@ -283,7 +430,9 @@ export function azureReposHandler(store: AzureReposStore, options: FakeAzureRepo
       send(res, 201, {
         pushId: store.pushes.length,
         commits: [{ commitId: result.commitId, comment: commit.comment }],
-        refUpdates: [{ name: ref.name, oldObjectId: ref.oldObjectId, newObjectId: result.commitId }],
+        refUpdates: [
+          { name: ref.name, oldObjectId: ref.oldObjectId, newObjectId: result.commitId },
+        ],
       });
       return true;
     }
@@ -300,7 +449,10 @@ export interface FakeAzureRepos {
   close(): Promise<void>;
 }
 
-export async function startFakeAzureRepos(options: FakeAzureReposOptions = {}, store = new AzureReposStore()): Promise<FakeAzureRepos> {
+export async function startFakeAzureRepos(
+  options: FakeAzureReposOptions = {},
+  store = new AzureReposStore(),
+): Promise<FakeAzureRepos> {
   const handle = azureReposHandler(store, options);
   const server = createServer((req, res) => {
     handle(req, res)

@@ -43,7 +43,8 @@ export class GitHubContentsStore {
   private readonly blobs = new Map<string, Buffer>();
   readonly commits: Commit[] = [];
   readonly faults: Fault[] = [];
-  readonly requests: Array<{ method: string; path: string; headers: IncomingMessage['headers'] }> = [];
+  readonly requests: Array<{ method: string; path: string; headers: IncomingMessage['headers'] }> =
+    [];
   private counter = 0;
 
   private branchKey(owner: string, repo: string, branch: string): string {
@@ -64,7 +65,13 @@ export class GitHubContentsStore {
     return [...this.files.keys()].some((k) => k.startsWith(prefix));
   }
 
-  setFile(owner: string, repo: string, branch: string, path: string, content: string | Buffer): string {
+  setFile(
+    owner: string,
+    repo: string,
+    branch: string,
+    path: string,
+    content: string | Buffer,
+  ): string {
     this.addBranch(owner, repo, branch);
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     const sha = gitBlobId(bytes);
@@ -84,7 +91,9 @@ export class GitHubContentsStore {
 
   /** Paths directly or indirectly under `dir` on a branch (for directory listings). */
   list(owner: string, repo: string, branch: string, dir: string): string[] {
-    return [...(this.files.get(this.branchKey(owner, repo, branch))?.keys() ?? [])].filter((p) => p.startsWith(`${dir}/`));
+    return [...(this.files.get(this.branchKey(owner, repo, branch))?.keys() ?? [])].filter((p) =>
+      p.startsWith(`${dir}/`),
+    );
   }
 
   blob(sha: string): Buffer | undefined {
@@ -96,10 +105,17 @@ export class GitHubContentsStore {
   }
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const data = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
   res.writeHead(status, {
-    'content-type': Buffer.isBuffer(body) ? 'application/vnd.github.raw' : 'application/json; charset=utf-8',
+    'content-type': Buffer.isBuffer(body)
+      ? 'application/vnd.github.raw'
+      : 'application/json; charset=utf-8',
     'content-length': String(data.length),
     ...headers,
   });
@@ -135,7 +151,10 @@ export function gitHubContentsHandler(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<boolean> {
   const largeFileBytes = options.largeFileBytes ?? 1024 * 1024;
   const basePath = options.basePath ?? '';
-  const latency = typeof options.latencyMs === 'function' ? options.latencyMs : () => (options.latencyMs as number | undefined) ?? 0;
+  const latency =
+    typeof options.latencyMs === 'function'
+      ? options.latencyMs
+      : () => (options.latencyMs as number | undefined) ?? 0;
 
   return async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -162,7 +181,10 @@ export function gitHubContentsHandler(
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       const found = token === undefined ? undefined : options.tokens[token];
       if (!found) {
-        send(res, 401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
+        send(res, 401, {
+          message: 'Bad credentials',
+          documentation_url: 'https://docs.github.com/rest',
+        });
         return true;
       }
       access = found;
@@ -173,9 +195,16 @@ export function gitHubContentsHandler(
       // GET /repos/{owner}/{repo}/git/blobs/{file_sha}: https://docs.github.com/en/rest/git/blobs#get-a-blob
       const bytes = store.blob(blobs[3]);
       if (method !== 'GET') send(res, 404, { message: 'Not Found' });
-      else if (!bytes || !store.hasRepo(blobs[1], blobs[2])) send(res, 404, { message: 'Not Found' });
+      else if (!bytes || !store.hasRepo(blobs[1], blobs[2]))
+        send(res, 404, { message: 'Not Found' });
       else if (wantsRaw) send(res, 200, bytes);
-      else send(res, 200, { sha: blobs[3], size: bytes.length, content: wrapBase64(bytes), encoding: 'base64' });
+      else
+        send(res, 200, {
+          sha: blobs[3],
+          size: bytes.length,
+          content: wrapBase64(bytes),
+          encoding: 'base64',
+        });
       return true;
     }
 
@@ -190,11 +219,23 @@ export function gitHubContentsHandler(
       const children = sha === undefined ? store.list(owner, repo, ref, filePath) : [];
       if (children.length > 0) {
         // A directory: an array of entries (files only here).
-        send(res, 200, children.map((p) => ({ type: 'file', name: p.split('/').pop(), path: p, sha: store.fileSha(owner, repo, ref, p) })));
+        send(
+          res,
+          200,
+          children.map((p) => ({
+            type: 'file',
+            name: p.split('/').pop(),
+            path: p,
+            sha: store.fileSha(owner, repo, ref, p),
+          })),
+        );
         return true;
       }
       if (sha === undefined) {
-        send(res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest/repos/contents#get-repository-content' });
+        send(res, 404, {
+          message: 'Not Found',
+          documentation_url: 'https://docs.github.com/rest/repos/contents#get-repository-content',
+        });
         return true;
       }
       const bytes = store.blob(sha)!;
@@ -222,7 +263,11 @@ export function gitHubContentsHandler(
       // PUT /repos/{owner}/{repo}/contents/{path}: https://docs.github.com/en/rest/repos/contents#create-or-update-file-contents
       // 200 updated, 201 created, 404, 409 (sha does not match), 422 (validation failed).
       if (access !== 'write') {
-        send(res, 403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/repos/contents#create-or-update-file-contents' });
+        send(res, 403, {
+          message: 'Resource not accessible by integration',
+          documentation_url:
+            'https://docs.github.com/rest/repos/contents#create-or-update-file-contents',
+        });
         return true;
       }
       let body: Record<string, unknown>;
@@ -232,8 +277,13 @@ export function gitHubContentsHandler(
         send(res, 400, { message: 'Problems parsing JSON' });
         return true;
       }
-      const invalid = (what: string) => send(res, 422, { message: `Invalid request.\n\n"${what}" wasn't supplied.`, status: '422' });
-      if (typeof body.message !== 'string' || body.message === '') return (invalid('message'), true);
+      const invalid = (what: string) =>
+        send(res, 422, {
+          message: `Invalid request.\n\n"${what}" wasn't supplied.`,
+          status: '422',
+        });
+      if (typeof body.message !== 'string' || body.message === '')
+        return (invalid('message'), true);
       if (typeof body.content !== 'string') return (invalid('content'), true);
       if (!isBase64(body.content)) {
         send(res, 422, { message: 'content is not valid Base64', status: '422' });
@@ -248,14 +298,25 @@ export function gitHubContentsHandler(
       const current = store.fileSha(owner, repo, branch, filePath);
       if (current !== undefined && body.sha === undefined) return (invalid('sha'), true);
       if (body.sha !== undefined && body.sha !== current) {
-        send(res, 409, { message: `${filePath} does not match ${String(body.sha)}`, documentation_url: 'https://docs.github.com/rest/repos/contents#create-or-update-file-contents', status: '409' });
+        send(res, 409, {
+          message: `${filePath} does not match ${String(body.sha)}`,
+          documentation_url:
+            'https://docs.github.com/rest/repos/contents#create-or-update-file-contents',
+          status: '409',
+        });
         return true;
       }
       const sha = store.setFile(owner, repo, branch, filePath, Buffer.from(body.content, 'base64'));
       const commitSha = store.nextCommitSha();
       store.commits.push({ sha: commitSha, message: body.message, path: filePath });
       send(res, current === undefined ? 201 : 200, {
-        content: { name: filePath.split('/').pop(), path: filePath, sha, size: store.blob(sha)!.length, type: 'file' },
+        content: {
+          name: filePath.split('/').pop(),
+          path: filePath,
+          sha,
+          size: store.blob(sha)!.length,
+          type: 'file',
+        },
         commit: { sha: commitSha, message: body.message },
       });
       return true;
@@ -272,7 +333,10 @@ export interface FakeGitHubContents {
   close(): Promise<void>;
 }
 
-export async function startFakeGitHubContents(options: FakeGitHubContentsOptions = {}, store = new GitHubContentsStore()): Promise<FakeGitHubContents> {
+export async function startFakeGitHubContents(
+  options: FakeGitHubContentsOptions = {},
+  store = new GitHubContentsStore(),
+): Promise<FakeGitHubContents> {
   const handle = gitHubContentsHandler(store, options);
   const server = createServer((req, res) => {
     handle(req, res)

@@ -4,6 +4,7 @@ import { EMPTY_BLOB, EMPTY_DESCRIPTOR } from '../../core/lifecycle.js';
 import { MediaType, type Descriptor } from '../../core/oci.js';
 import type { ReferrerManifest } from '../port.js';
 import { sha256Digest } from '../../util/hash.js';
+import { HttpError } from '../../util/http.js';
 import { errorCode, httpError, nextLink, type OciClient } from './client.js';
 import {
   blobExists,
@@ -128,9 +129,19 @@ export class Referrers {
       artifactType: manifest.artifactType,
       ...(Object.keys(manifest.annotations).length ? { annotations: manifest.annotations } : {}),
     };
-    await this.updateFallback(repo, subject.digest, (list) =>
-      list.some((d) => d.digest === entry.digest) ? undefined : [...list, entry],
-    );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.updateFallback(repo, subject.digest, (list) =>
+          list.some((d) => d.digest === entry.digest) ? undefined : [...list, entry],
+        );
+        return;
+      } catch (e) {
+        // Another process pushing the same (deterministic) referrer makes distribution report it
+        // unknown for a moment, and the index PUT that names it fails with 400: push it again.
+        if (attempt >= FALLBACK_WRITE_ATTEMPTS || !isBlobUnknown(e)) throw e;
+        await putManifest(this.client, repo, manifest.digest, manifest.bytes, manifest.mediaType);
+      }
+    }
   }
 
   async delete(repo: string, subject: string, referrer: string): Promise<void> {
@@ -218,6 +229,10 @@ export class Referrers {
       `${this.client.host}: fallback index ${repo}:${tag} kept changing under concurrent writers`,
     );
   }
+}
+
+function isBlobUnknown(e: unknown): boolean {
+  return e instanceof HttpError && e.status === 400 && /MANIFEST_BLOB_UNKNOWN|DIGEST_INVALID/.test(e.message);
 }
 
 function dedupe(list: Descriptor[]): Descriptor[] {
