@@ -648,8 +648,9 @@ async function annotate(options, deps) {
     const barrier = await waitForBarrier(options, store, clock, logger, started);
     waitedMs += barrier.waitedMs;
     for (const run of barrier.waitedFor) waitedFor.set(run.runId, run);
-    if (barrier.timedOut) {
-      const names = barrier.blockers.map((run) => describeRun(run, clock.now())).join("; ");
+    const overdue = restarts > 0 && clock.now().getTime() - started >= options.timeoutMs;
+    if (barrier.timedOut || overdue) {
+      const names = barrier.blockers.map((run) => describeRun(run, clock.now())).join("; ") || "the image-info kept changing";
       const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1e3)}s waiting for: ${names}`;
       if (options.onTimeout === "fail") throw new RuntimeError(`${message}. Nothing was annotated.`);
       logger.warning(`${message}. Nothing was annotated (onTimeout: skip).`);
@@ -966,7 +967,7 @@ function backoffDelay(attempt, policy, retryAfter) {
   return retryAfter !== void 0 ? Math.max(retryAfter, Math.min(jittered, policy.baseDelayMs)) : jittered;
 }
 var defaultSleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function fetchWithRetry(url, init, policy = DEFAULT_RETRY, retryable = (res) => RETRYABLE_STATUS.has(res.status)) {
+async function fetchWithRetry(url, init, policy = DEFAULT_RETRY, retryable2 = (res) => RETRYABLE_STATUS.has(res.status)) {
   const sleep = policy.sleep ?? defaultSleep;
   const method = init.method ?? "GET";
   for (let attempt = 0; ; attempt++) {
@@ -974,7 +975,7 @@ async function fetchWithRetry(url, init, policy = DEFAULT_RETRY, retryable = (re
     let wait;
     try {
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
-      if (!retryable(res) || attempt >= policy.retries) return res;
+      if (!retryable2(res) || attempt >= policy.retries) return res;
       cause = `HTTP ${res.status}`;
       wait = retryAfterMs(res.headers);
       await res.body?.cancel().catch(() => {
@@ -1701,19 +1702,191 @@ function verifySummary(result, registry) {
 `;
 }
 
-// src/imageinfo/file-source.ts
+// src/imageinfo/factory.ts
+var import_node_url = require("node:url");
+
+// src/imageinfo/git-blob.ts
 var import_node_crypto2 = require("node:crypto");
-var import_node_fs = require("node:fs");
-var import_promises = require("node:fs/promises");
-var import_node_os = require("node:os");
-var import_node_path = require("node:path");
+function gitBlobId(data) {
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  return (0, import_node_crypto2.createHash)("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex");
+}
 
 // src/imageinfo/source.ts
 var ABSENT_FINGERPRINT = "absent";
 var ImageInfoNotFoundError = class extends InputError {
 };
 
+// src/imageinfo/azure-repos-source.ts
+var API = "api-version=7.1";
+var PUSH_RETRIES = 5;
+var AzureReposSource = class {
+  constructor(location, options) {
+    this.location = location;
+    const collection = new URL(options.collectionUri);
+    assertSecureUrl(collection, "System.CollectionUri");
+    this.base = `${collection.toString().replace(/\/+$/, "")}/${encodeURIComponent(location.project)}/_apis/git/repositories/${encodeURIComponent(location.repo)}`;
+    this.token = options.token;
+    this.retry = options.retry ?? DEFAULT_RETRY;
+  }
+  location;
+  base;
+  token;
+  retry;
+  /** blob id read → commit it was read at, so a write can push on exactly that commit. */
+  readAt = /* @__PURE__ */ new Map();
+  get name() {
+    const { project, repo: repo2, path, branch } = this.location;
+    return `azure-repos:${project}/${repo2}/${path}@${branch}`;
+  }
+  get itemPath() {
+    return `/${this.location.path}`;
+  }
+  headers(accept = "application/json") {
+    const h = { accept };
+    if (this.token) h.authorization = `Bearer ${this.token}`;
+    return h;
+  }
+  async read() {
+    const { commit, item } = await this.snapshot();
+    if (!item) {
+      throw new ImageInfoNotFoundError(
+        `${this.name}: image-info not found (no such file at commit ${commit})`
+      );
+    }
+    return { text: item.text, fingerprint: item.objectId };
+  }
+  async write(text, expectedFingerprint, message) {
+    const creating = expectedFingerprint === ABSENT_FINGERPRINT;
+    let commit = this.readAt.get(expectedFingerprint);
+    let rejected;
+    for (let attempt = 0; attempt <= PUSH_RETRIES; attempt++) {
+      if (commit === void 0) {
+        const now = await this.snapshot();
+        if ((now.item?.objectId ?? ABSENT_FINGERPRINT) !== expectedFingerprint) return "conflict";
+        if (rejected && rejected.commit === now.commit) {
+          throw new RuntimeError(`${this.name}: Azure Repos refused the push (${rejected.detail})`);
+        }
+        commit = now.commit;
+      }
+      const pushed = await this.push(text, commit, creating, message);
+      if (typeof pushed === "string") {
+        const fingerprint = gitBlobId(text);
+        if (pushed) this.readAt.set(fingerprint, pushed);
+        return { text, fingerprint };
+      }
+      rejected = { commit, detail: pushed.rejected };
+      commit = void 0;
+    }
+    return "conflict";
+  }
+  /** The branch head and the file at it (undefined when the file does not exist there). */
+  async snapshot() {
+    const commit = await this.head();
+    const url = `${this.base}/items?path=${encodeURIComponent(this.itemPath)}&versionDescriptor.version=${commit}&versionDescriptor.versionType=commit&includeContent=true&$format=json&${API}`;
+    const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry);
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => {
+      });
+      return { commit };
+    }
+    if (!res.ok) await this.fail(res, "GET", url, "read");
+    const body = await res.json();
+    if (typeof body.objectId !== "string" || body.isFolder || body.gitObjectType && body.gitObjectType !== "blob") {
+      throw new InputError(`${this.name}: not a file`);
+    }
+    let bytes = typeof body.content === "string" ? Buffer.from(body.content, "utf8") : void 0;
+    if (!bytes || gitBlobId(bytes) !== body.objectId) {
+      const blobUrl = `${this.base}/blobs/${body.objectId}?$format=octetstream&${API}`;
+      const blob = await fetchWithRetry(
+        blobUrl,
+        { headers: this.headers("application/octet-stream") },
+        this.retry
+      );
+      if (!blob.ok) await this.fail(blob, "GET", blobUrl, "read");
+      bytes = Buffer.from(await blob.arrayBuffer());
+      if (gitBlobId(bytes) !== body.objectId) {
+        throw new RuntimeError(
+          `${this.name}: content does not match blob ${body.objectId} (truncated or altered response)`
+        );
+      }
+    }
+    this.readAt.set(body.objectId, commit);
+    return { commit, item: { objectId: body.objectId, text: bytes.toString("utf8") } };
+  }
+  async head() {
+    const ref2 = `refs/heads/${this.location.branch}`;
+    const url = `${this.base}/refs?filter=${encodeURIComponent(`heads/${this.location.branch}`)}&${API}`;
+    const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry);
+    if (!res.ok) await this.fail(res, "GET", url, "read");
+    const body = await res.json();
+    const found = body.value?.find((r) => r.name === ref2);
+    if (!found?.objectId)
+      throw new ImageInfoNotFoundError(`${this.name}: branch ${this.location.branch} not found`);
+    return found.objectId;
+  }
+  /** The new commit id ('' when the answer lacks it), or why the push was refused (409/400). */
+  async push(text, oldCommit, creating, message) {
+    const url = `${this.base}/pushes?${API}`;
+    const body = {
+      refUpdates: [{ name: `refs/heads/${this.location.branch}`, oldObjectId: oldCommit }],
+      commits: [
+        {
+          comment: message,
+          changes: [
+            {
+              changeType: creating ? "add" : "edit",
+              item: { path: this.itemPath },
+              newContent: {
+                content: Buffer.from(text, "utf8").toString("base64"),
+                contentType: "base64encoded"
+              }
+            }
+          ]
+        }
+      ]
+    };
+    const res = await fetchWithRetry(
+      url,
+      {
+        method: "POST",
+        headers: { ...this.headers(), "content-type": "application/json" },
+        body: JSON.stringify(body)
+      },
+      this.retry
+    );
+    if (res.status === 200 || res.status === 201) {
+      const out = await res.json();
+      return out.refUpdates?.[0]?.newObjectId ?? "";
+    }
+    if (res.status === 409 || res.status === 400)
+      return { rejected: `HTTP ${res.status} ${await errorDetail(res)}` };
+    return this.fail(res, "POST", url, "write");
+  }
+  async fail(res, method, url, action) {
+    const detail = await errorDetail(res);
+    if (res.status === 401)
+      throw new InputError(`${this.name}: Azure DevOps rejected the token (HTTP 401)`);
+    if (res.status === 403) {
+      const need = action === "write" ? "'Contribute' permission on the repository" : "'Read' permission on the repository";
+      throw new InputError(
+        `${this.name}: HTTP 403 on ${action}: the token (System.AccessToken of the build service identity) lacks ${need} (${detail})`
+      );
+    }
+    if (res.status === 404)
+      throw new InputError(
+        `${this.name}: HTTP 404 on ${action}: no such project or repository (${detail})`
+      );
+    throw new HttpError(res.status, method, url, detail);
+  }
+};
+
 // src/imageinfo/file-source.ts
+var import_node_crypto3 = require("node:crypto");
+var import_node_fs = require("node:fs");
+var import_promises = require("node:fs/promises");
+var import_node_os = require("node:os");
+var import_node_path = require("node:path");
 var FileSource = class {
   constructor(path, options = {}) {
     this.path = path;
@@ -1757,12 +1930,14 @@ var FileSource = class {
     } catch (e) {
       const code = e.code;
       if (code === "ENOENT") return void 0;
-      throw new InputError(`${this.path}: cannot read image-info (${code ?? e.message})`);
+      throw new InputError(
+        `${this.path}: cannot read image-info (${code ?? e.message})`
+      );
     }
   }
   /** temp file in the same directory (same file system), fsync, rename over the target. */
   async replaceAtomically(text) {
-    const tmp = `${this.path}.${process.pid}.${(0, import_node_crypto2.randomBytes)(6).toString("hex")}.tmp`;
+    const tmp = `${this.path}.${process.pid}.${(0, import_node_crypto3.randomBytes)(6).toString("hex")}.tmp`;
     let handle;
     try {
       const mode = await (0, import_promises.stat)(this.path).then(
@@ -1780,7 +1955,9 @@ var FileSource = class {
       });
       await (0, import_promises.unlink)(tmp).catch(() => {
       });
-      throw new RuntimeError(`${this.path}: cannot write image-info (${e.code ?? e.message}); the file is unchanged`);
+      throw new RuntimeError(
+        `${this.path}: cannot write image-info (${e.code ?? e.message}); the file is unchanged`
+      );
     }
     const dir = await (0, import_promises.open)((0, import_node_path.dirname)(this.path), "r").catch(() => void 0);
     await dir?.sync().catch(() => {
@@ -1789,11 +1966,20 @@ var FileSource = class {
     });
   }
   async acquireLock() {
-    const info = { token: (0, import_node_crypto2.randomBytes)(12).toString("hex"), pid: process.pid, host: (0, import_node_os.hostname)(), since: (/* @__PURE__ */ new Date()).toISOString() };
+    const info = {
+      token: (0, import_node_crypto3.randomBytes)(12).toString("hex"),
+      pid: process.pid,
+      host: (0, import_node_os.hostname)(),
+      since: (/* @__PURE__ */ new Date()).toISOString()
+    };
     const deadline = Date.now() + this.lockTimeoutMs;
     for (; ; ) {
       try {
-        const handle = await (0, import_promises.open)(this.lockPath, import_node_fs.constants.O_CREAT | import_node_fs.constants.O_EXCL | import_node_fs.constants.O_WRONLY, 420);
+        const handle = await (0, import_promises.open)(
+          this.lockPath,
+          import_node_fs.constants.O_CREAT | import_node_fs.constants.O_EXCL | import_node_fs.constants.O_WRONLY,
+          420
+        );
         try {
           await handle.writeFile(JSON.stringify(info));
         } finally {
@@ -1803,7 +1989,9 @@ var FileSource = class {
       } catch (e) {
         const code = e.code;
         if (code !== "EEXIST") {
-          throw new RuntimeError(`${this.lockPath}: cannot create lock file (${code ?? e.message})`);
+          throw new RuntimeError(
+            `${this.lockPath}: cannot create lock file (${code ?? e.message})`
+          );
         }
       }
       const holder = await this.readLock();
@@ -1849,7 +2037,7 @@ var FileSource = class {
    * back if it turned out to be a fresh lock someone created in between.
    */
   async breakLock(staleRaw) {
-    const tomb = `${this.lockPath}.stale.${(0, import_node_crypto2.randomBytes)(6).toString("hex")}`;
+    const tomb = `${this.lockPath}.stale.${(0, import_node_crypto3.randomBytes)(6).toString("hex")}`;
     try {
       await (0, import_promises.rename)(this.lockPath, tomb);
     } catch {
@@ -1873,6 +2061,139 @@ var FileSource = class {
   }
 };
 
+// src/imageinfo/github-source.ts
+var API_VERSION2 = "2022-11-28";
+function retryable(res) {
+  if ([408, 429, 500, 502, 503, 504].includes(res.status)) return true;
+  return res.status === 403 && (res.headers.has("retry-after") || res.headers.get("x-ratelimit-remaining") === "0");
+}
+var GitHubContentsSource = class {
+  constructor(location, options = {}) {
+    this.location = location;
+    const api = new URL(options.apiUrl ?? "https://api.github.com");
+    assertSecureUrl(api, "GITHUB_API_URL");
+    this.apiUrl = api.toString().replace(/\/+$/, "");
+    this.token = options.token;
+    this.retry = options.retry ?? DEFAULT_RETRY;
+  }
+  location;
+  apiUrl;
+  token;
+  retry;
+  get name() {
+    const { owner, repo: repo2, path, branch } = this.location;
+    return `github:${owner}/${repo2}/${path}@${branch}`;
+  }
+  get repoUrl() {
+    const { owner, repo: repo2 } = this.location;
+    return `${this.apiUrl}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo2)}`;
+  }
+  get contentsUrl() {
+    return `${this.repoUrl}/contents/${this.location.path.split("/").map(encodeURIComponent).join("/")}`;
+  }
+  headers(accept = "application/vnd.github+json") {
+    const h = {
+      accept,
+      "x-github-api-version": API_VERSION2,
+      "user-agent": "eol-gate"
+    };
+    if (this.token) h.authorization = `Bearer ${this.token}`;
+    return h;
+  }
+  async read() {
+    const url = `${this.contentsUrl}?ref=${encodeURIComponent(this.location.branch)}`;
+    const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry, retryable);
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => {
+      });
+      throw new ImageInfoNotFoundError(
+        `${this.name}: image-info not found (HTTP 404: no such file, branch or repository, or the token cannot see it)`
+      );
+    }
+    if (!res.ok) await this.fail(res, "GET", url, "read");
+    const body = await res.json();
+    if (Array.isArray(body) || body.type !== "file" || typeof body.sha !== "string") {
+      throw new InputError(
+        `${this.name}: not a file (GitHub returned ${Array.isArray(body) ? "a directory" : `type ${JSON.stringify(body.type)}`})`
+      );
+    }
+    let bytes;
+    if (body.encoding === "base64" && typeof body.content === "string" && (body.content !== "" || body.size === 0)) {
+      bytes = Buffer.from(body.content, "base64");
+    } else {
+      bytes = await this.readBlob(body.sha);
+    }
+    if (gitBlobId(bytes) !== body.sha) {
+      throw new RuntimeError(
+        `${this.name}: content does not match blob sha ${body.sha} (truncated or altered response)`
+      );
+    }
+    return { text: bytes.toString("utf8"), fingerprint: body.sha };
+  }
+  async readBlob(sha) {
+    const url = `${this.repoUrl}/git/blobs/${sha}`;
+    const res = await fetchWithRetry(
+      url,
+      { headers: this.headers("application/vnd.github.raw+json") },
+      this.retry,
+      retryable
+    );
+    if (!res.ok) await this.fail(res, "GET", url, "read");
+    return Buffer.from(await res.arrayBuffer());
+  }
+  async write(text, expectedFingerprint, message) {
+    const creating = expectedFingerprint === ABSENT_FINGERPRINT;
+    const body = {
+      message,
+      content: Buffer.from(text, "utf8").toString("base64"),
+      branch: this.location.branch
+    };
+    if (!creating) body.sha = expectedFingerprint;
+    const res = await fetchWithRetry(
+      this.contentsUrl,
+      {
+        method: "PUT",
+        headers: { ...this.headers(), "content-type": "application/json" },
+        body: JSON.stringify(body)
+      },
+      this.retry,
+      retryable
+    );
+    if (res.status === 200 || res.status === 201) {
+      const out = await res.json();
+      return { text, fingerprint: out.content?.sha ?? gitBlobId(text) };
+    }
+    if (res.status === 409) {
+      await res.body?.cancel().catch(() => {
+      });
+      return "conflict";
+    }
+    if (res.status === 422) {
+      const detail = await errorDetail(res);
+      if (/\bsha\b/i.test(detail)) return "conflict";
+      throw new InputError(`${this.name}: GitHub rejected the update (HTTP 422 ${detail})`);
+    }
+    return this.fail(res, "PUT", this.contentsUrl, "write");
+  }
+  async fail(res, method, url, action) {
+    const detail = await errorDetail(res);
+    if (res.status === 401)
+      throw new InputError(`${this.name}: GitHub rejected the token (HTTP 401 ${detail})`);
+    if (res.status === 403 && !retryable(res)) {
+      const need = action === "write" ? "contents: write" : "contents: read";
+      throw new InputError(
+        `${this.name}: HTTP 403 on ${action}: the token lacks \`${need}\` permission on ${this.location.owner}/${this.location.repo} (workflow: \`permissions: { ${need} }\`) (${detail})`
+      );
+    }
+    if (res.status === 404) {
+      throw new InputError(
+        `${this.name}: HTTP 404 on ${action}: no such repository or branch, or the token cannot see it`
+      );
+    }
+    throw new HttpError(res.status, method, url, detail);
+  }
+};
+
 // src/imageinfo/url-source.ts
 var UrlSource = class {
   url;
@@ -1887,7 +2208,10 @@ var UrlSource = class {
     return redactUrl(this.url.toString());
   }
   async read() {
-    const headers = { "cache-control": "no-cache", accept: "application/json" };
+    const headers = {
+      "cache-control": "no-cache",
+      accept: "application/json"
+    };
     if (this.cached) headers["if-none-match"] = this.cached.etag;
     const res = await fetchWithRetry(this.url.toString(), { headers }, this.retry);
     if (res.status === 304 && this.cached) {
@@ -1895,8 +2219,10 @@ var UrlSource = class {
       });
       return this.cached.snapshot;
     }
-    if (res.status === 404) throw new ImageInfoNotFoundError(`${this.name}: image-info not found (HTTP 404)`);
-    if (!res.ok) throw new HttpError(res.status, "GET", this.url.toString(), await errorDetail(res));
+    if (res.status === 404)
+      throw new ImageInfoNotFoundError(`${this.name}: image-info not found (HTTP 404)`);
+    if (!res.ok)
+      throw new HttpError(res.status, "GET", this.url.toString(), await errorDetail(res));
     const text = await res.text();
     const snapshot = { text, fingerprint: sha256Digest(text) };
     const etag = res.headers.get("etag");
@@ -1904,6 +2230,60 @@ var UrlSource = class {
     return snapshot;
   }
 };
+
+// src/imageinfo/factory.ts
+function parseSourceSpec(spec) {
+  const value = spec.trim();
+  if (value === "") throw new InputError("imageInfo: empty image-info location");
+  const repoSpec = /^(github|azure-repos):(.*)$/.exec(value);
+  if (repoSpec) {
+    const [, kind, rest] = repoSpec;
+    const syntax = `${kind}:<${kind === "github" ? "owner" : "project"}>/<repo>/<path>@<branch>`;
+    const at = rest.lastIndexOf("@");
+    const where = at < 0 ? rest : rest.slice(0, at);
+    const branch = at < 0 ? "" : rest.slice(at + 1);
+    const [first, repo2, ...pathParts] = where.split("/");
+    const path = pathParts.join("/");
+    if (!first || !repo2 || !path || pathParts.some((p) => p === "" || p === "." || p === "..") || !branch) {
+      throw new InputError(`imageInfo: ${JSON.stringify(value)} is not ${syntax}`);
+    }
+    return kind === "github" ? { kind, owner: first, repo: repo2, path, branch } : { kind: "azure-repos", project: first, repo: repo2, path, branch };
+  }
+  if (/^https?:\/\//i.test(value)) return { kind: "url", url: value };
+  if (/^file:\/\//i.test(value)) return { kind: "file", path: (0, import_node_url.fileURLToPath)(value) };
+  if (/^[a-z][a-z0-9+.-]+:/i.test(value)) {
+    throw new InputError(
+      `imageInfo: unsupported location ${JSON.stringify(value.split(":")[0] + ":")} (use a path, https://, github: or azure-repos:)`
+    );
+  }
+  return { kind: "file", path: value };
+}
+function createImageInfoSource(spec, options = {}) {
+  const parsed = parseSourceSpec(spec);
+  switch (parsed.kind) {
+    case "file":
+      return new FileSource(parsed.path, options.file);
+    case "url":
+      return new UrlSource(parsed.url, { retry: options.retry });
+    case "github":
+      return new GitHubContentsSource(parsed, {
+        apiUrl: options.githubApiUrl,
+        token: options.githubToken,
+        retry: options.retry
+      });
+    case "azure-repos":
+      if (!options.azureCollectionUri) {
+        throw new InputError(
+          `imageInfo: ${spec} needs the Azure DevOps collection URI (System.CollectionUri)`
+        );
+      }
+      return new AzureReposSource(parsed, {
+        collectionUri: options.azureCollectionUri,
+        token: options.azureToken,
+        retry: options.retry
+      });
+  }
+}
 
 // src/core/ports.ts
 var silentLogger = {
@@ -2714,8 +3094,20 @@ function retryPolicy(env) {
   }
   return { ...DEFAULT_RETRY, retries };
 }
+function sourceOptions(agent) {
+  const env = agent.env;
+  const token = agent.platformToken();
+  return {
+    githubApiUrl: env.GITHUB_API_URL,
+    githubToken: env.GITHUB_TOKEN || (agent.platform === "github" ? token : void 0),
+    azureCollectionUri: env.SYSTEM_COLLECTIONURI,
+    azureToken: env.SYSTEM_ACCESSTOKEN || (agent.platform === "azure-pipelines" ? token : void 0),
+    retry: retryPolicy(env)
+  };
+}
 function createSources(o, agent) {
-  return o.imageInfo.map((spec) => /^https?:\/\//i.test(spec) ? new UrlSource(spec) : new FileSource(spec));
+  const options = sourceOptions(agent);
+  return o.imageInfo.map((spec) => createImageInfoSource(spec, options));
 }
 function createStore(o, agent, logger) {
   return createCoordinationStore(o.coordinator, agent.env, logger, {

@@ -73,8 +73,10 @@ export async function annotate(options: AnnotateOptions, deps: AnnotateDeps): Pr
     const barrier = await waitForBarrier(options, store, clock, logger, started);
     waitedMs += barrier.waitedMs;
     for (const run of barrier.waitedFor) waitedFor.set(run.runId, run);
-    if (barrier.timedOut) {
-      const names = barrier.blockers.map((run) => describeRun(run, clock.now())).join('; ');
+    // A busy image-info can keep validation failing with nobody blocking: the timeout bounds that too.
+    const overdue = restarts > 0 && clock.now().getTime() - started >= options.timeoutMs;
+    if (barrier.timedOut || overdue) {
+      const names = barrier.blockers.map((run) => describeRun(run, clock.now())).join('; ') || 'the image-info kept changing';
       const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1000)}s waiting for: ${names}`;
       if (options.onTimeout === 'fail') throw new RuntimeError(`${message}. Nothing was annotated.`);
       logger.warning(`${message}. Nothing was annotated (onTimeout: skip).`);

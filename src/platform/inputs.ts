@@ -4,6 +4,7 @@
  */
 export const COMMANDS = ['annotate', 'signal', 'verify', 'unannotate', 'publish-image-info'] as const;
 export type CommandName = (typeof COMMANDS)[number];
+export type HostName = 'cli' | 'github' | 'azure-pipelines';
 
 export interface InputSpec {
   name: string;
@@ -14,6 +15,8 @@ export interface InputSpec {
   kind?: 'string' | 'boolean' | 'multiline' | 'secret';
   /** CLI only: a flag that may repeat. */
   repeatable?: boolean;
+  /** Hosts that offer it; absent = all. */
+  hosts?: HostName[];
 }
 
 const REGISTRY_COMMANDS: CommandName[] = ['annotate', 'verify', 'unannotate'];
@@ -43,7 +46,16 @@ export const INPUTS: InputSpec[] = [
   { name: 'coordinator', description: 'auto, azure-devops, github or none.', default: 'auto', commands: COORDINATED },
   { name: 'repair', description: 'For verify: delete lifecycle marks found on supported digests.', default: 'false', commands: ['verify'], kind: 'boolean' },
   { name: 'digest', description: 'For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.', commands: ['unannotate'], kind: 'multiline', repeatable: true },
+  // Host-only inputs: the action's token (the task takes System.AccessToken from the agent) and
+  // the task's service connection (elsewhere @azure/identity finds credentials itself).
+  { name: 'token', description: 'GitHub token for the coordination refs and github: image-info sources; needs contents: write and actions: read.', default: '${{ github.token }}', kind: 'secret', hosts: ['github'] },
+  { name: 'azureSubscription', description: 'Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation or service principal).', commands: REGISTRY_COMMANDS, hosts: ['azure-pipelines'] },
 ];
+
+/** The inputs one host offers (action.yml, task.json and the CLI flags each list these). */
+export function inputsFor(host: HostName): InputSpec[] {
+  return INPUTS.filter((i) => !i.hosts || i.hosts.includes(host));
+}
 
 export const OUTPUTS: { name: string; description: string }[] = [
   { name: 'annotated', description: 'Digests annotated end-of-life by this run.' },

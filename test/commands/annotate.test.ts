@@ -1,0 +1,197 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { annotate, type AnnotateOptions } from '../../src/commands/annotate.js';
+import { GitHubStore, markerRef } from '../../src/coordination/github.js';
+import { RuntimeError } from '../../src/core/errors.js';
+import type { Clock, Logger } from '../../src/core/ports.js';
+import { FileSource } from '../../src/imageinfo/file-source.js';
+import { OciRegistry } from '../../src/registry/oci/index.js';
+import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.js';
+import { FakeGitHub } from '../support/fake-github.js';
+import { lifecycleMarksByHttp } from '../support/registry-http.js';
+import { seedScenario, type Scenario } from '../support/scenario.js';
+
+/**
+ * DESIGN §2 steps 1 and 5 through the real command: a real registry, the GitHub store over
+ * HTTP against the fake GitHub, and a clock whose sleeps are scripted (virtual time: the
+ * polls happen, nothing waits for real).
+ */
+const GROUP = 'linux';
+const fake = new FakeGitHub();
+let registry: DockerRegistry;
+let scenario: Scenario;
+let dir: string;
+let imageInfoPath: string;
+let lines: string[];
+let onSleep: ((n: number) => void) | undefined;
+let sleeps: number;
+
+const logger: Logger = {
+  info: (m) => lines.push(m),
+  warning: (m) => lines.push(`warning: ${m}`),
+  error: (m) => lines.push(`error: ${m}`),
+  debug: () => {},
+  group: (_t, fn) => fn(),
+};
+let virtualNow: number;
+const clock: Clock = {
+  now: () => new Date(virtualNow),
+  sleep: async (ms) => {
+    virtualNow += ms;
+    onSleep?.(++sleeps);
+  },
+  random: () => 0.5,
+};
+
+const options: AnnotateOptions = {
+  repoPrefix: 'public/',
+  repositories: [],
+  eolDate: '2026-11-22',
+  minAgeMs: 0,
+  concurrency: 4,
+  dryRun: false,
+  group: GROUP,
+  timeoutMs: 10 * 60_000,
+  pollIntervalMs: 30_000,
+  onTimeout: 'fail',
+};
+
+function selfStore(): GitHubStore {
+  const self = fake.createRun({ name: 'annotator' });
+  return new GitHubStore({
+    apiUrl: fake.apiUrl,
+    owner: fake.owner,
+    repo: fake.repo,
+    runId: self.id,
+    runAttempt: 1,
+    sha: fake.headSha,
+    token: fake.token,
+    retry: { retries: 0 },
+  });
+}
+
+function peerPublishing(): number {
+  const peer = fake.createRun({ name: 'debian' });
+  fake.refs.set(markerRef(GROUP, String(peer.id), 1, 'publishing'), fake.headSha);
+  return peer.id;
+}
+
+const recorded = (peer: number) => fake.refs.set(markerRef(GROUP, String(peer), 1, 'image-info-updated'), fake.headSha);
+const marked = async (key: string) => lifecycleMarksByHttp(registry.url, key.split('@')[0], key.split('@')[1]);
+const deps = (store = selfStore()) => ({
+  registry: new OciRegistry({ url: registry.url }),
+  store,
+  sources: [new FileSource(imageInfoPath)],
+  clock,
+  logger,
+});
+
+beforeAll(async () => {
+  await fake.start();
+  dir = await mkdtemp(join(tmpdir(), 'eol-gate-annotate-'));
+});
+afterAll(async () => {
+  await fake.close();
+  await rm(dir, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  registry = await startDockerRegistry();
+  scenario = await seedScenario(new OciRegistry({ url: registry.url }));
+  imageInfoPath = join(dir, `image-info-${Date.now()}.json`);
+  await writeFile(imageInfoPath, scenario.imageInfo);
+  fake.refs.clear();
+  fake.runs.clear();
+  lines = [];
+  onSleep = undefined;
+  sleeps = 0;
+  virtualNow = Date.parse('2026-11-22T12:00:00Z');
+});
+afterEach(async () => {
+  await registry.stop();
+});
+
+describe('annotate with a coordination store', () => {
+  it('marks its own run image-info-updated, waits for a publishing peer, then annotates', async () => {
+    const peer = peerPublishing();
+    onSleep = (n) => n === 2 && recorded(peer);
+    const store = selfStore();
+    const written: string[] = [];
+    fake.mount((req) => {
+      if (req.method === 'POST' && req.path.endsWith('/git/refs')) written.push(String((JSON.parse(req.body) as { ref?: string }).ref));
+      return undefined;
+    });
+    const result = await annotate(options, deps(store));
+
+    expect(sleeps).toBe(2);
+    expect(result.outcome).toBe('applied');
+    expect(result.waitedFor.map((r) => r.runId)).toEqual([String(peer)]);
+    expect(result.waitedMs).toBeGreaterThanOrEqual(2 * 0.75 * options.pollIntervalMs);
+    expect(lines.some((l) => l.startsWith('waiting: ') && l.includes(`run ${peer}`))).toBe(true);
+    expect(written).toEqual([markerRef(GROUP, store.self!.runId, 1, 'image-info-updated')]);
+    for (const key of scenario.orphans) expect(await marked(key)).toHaveLength(1);
+  });
+
+  it('a peer that finished (cancelled, crashed) without recording never blocks', async () => {
+    const peer = peerPublishing();
+    fake.complete(peer, 'cancelled');
+    const result = await annotate(options, deps());
+    expect(sleeps).toBe(0);
+    expect(result.counts.annotated).toBe(scenario.orphans.length);
+  });
+
+  it('onTimeout skip: annotates nothing, succeeds, names the blocking run', async () => {
+    const peer = peerPublishing();
+    const result = await annotate({ ...options, onTimeout: 'skip', timeoutMs: 90_000 }, deps());
+    expect(result.outcome).toBe('timed-out');
+    expect(result.counts.annotated).toBe(0);
+    expect(lines.find((l) => l.startsWith('warning: timed out'))).toContain(`run ${peer}`);
+    for (const key of scenario.orphans) expect(await marked(key)).toEqual([]);
+  });
+
+  it('onTimeout fail: a runtime error naming the blocking run, nothing written', async () => {
+    const peer = peerPublishing();
+    const error = await annotate({ ...options, timeoutMs: 90_000 }, deps()).catch((e) => e);
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error.message).toMatch(new RegExp(`timed out after \\d+s waiting for: run ${peer}`));
+    for (const key of scenario.orphans) expect(await marked(key)).toEqual([]);
+  });
+
+  it('a run that starts publishing during the inventory sends annotate back to wait', async () => {
+    let lists = 0;
+    let peer = 0;
+    fake.mount((req) => {
+      // Listings: the signal's read-back, step 1's poll, then step 5's validation poll, just
+      // before which a new registrant appears. (Had it hit another poll, restarts would be 0.)
+      if (req.method === 'GET' && req.path.includes('/git/matching-refs/') && ++lists === 3) peer = peerPublishing();
+      return undefined;
+    });
+    onSleep = () => recorded(peer);
+    const result = await annotate(options, deps());
+    expect(result.restarts).toBe(1);
+    expect(result.waitedFor.map((r) => r.runId)).toEqual([String(peer)]);
+    expect(lines.some((l) => /validation: 1 run\(s\) started publishing during the inventory/.test(l))).toBe(true);
+    expect(result.counts.annotated).toBe(scenario.orphans.length);
+  });
+
+  it('an image-info change during the inventory restarts, and the new image-info protects', async () => {
+    // The peer's update lands between plan and validation and now supports one of the orphans.
+    const [repo, digest] = scenario.orphans[0].split('@');
+    const doc = JSON.parse(scenario.imageInfo);
+    doc.repos.push({ repo: repo.replace(/^public\//, ''), images: [{ platforms: [{ digest: `mcr.microsoft.com/${repo.replace(/^public\//, '')}@${digest}` }] }] });
+    let lists = 0;
+    fake.mount(async (req) => {
+      if (req.method === 'GET' && req.path.includes('/git/matching-refs/') && ++lists === 3) {
+        await writeFile(imageInfoPath, JSON.stringify(doc));
+      }
+      return undefined;
+    });
+    const result = await annotate(options, deps());
+    expect(result.restarts).toBe(1);
+    expect(lines.some((l) => l.includes('validation: image-info changed since it was read'))).toBe(true);
+    expect(await marked(scenario.orphans[0])).toEqual([]);
+    for (const key of scenario.orphans.slice(1)) expect(await marked(key)).toHaveLength(1);
+    expect(result.counts.annotated).toBe(scenario.orphans.length - 1);
+  });
+});
