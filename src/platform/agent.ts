@@ -21,4 +21,17 @@ export interface BuildAgent {
   readonly tempDir: string;
   /** Token for the coordination store and repository sources (GitHub token, System.AccessToken). */
   platformToken(): string | undefined;
+  /** The Azure Resource Manager service connection chosen for registry auth (Azure Pipelines). */
+  azureServiceConnection?(): AzureServiceConnection | undefined;
+}
+
+/** What the task reads from an `azureSubscription` service connection. Secrets already masked. */
+export interface AzureServiceConnection {
+  id: string;
+  /** `WorkloadIdentityFederation` or `ServicePrincipal`. */
+  scheme: string;
+  clientId: string;
+  tenantId: string;
+  /** Service principal key (ServicePrincipal scheme only). */
+  clientSecret?: string;
 }

@@ -46,6 +46,13 @@ export const INPUTS: InputSpec[] = [
   { name: 'coordinator', description: 'auto, azure-devops, github or none.', default: 'auto', commands: COORDINATED },
   { name: 'repair', description: 'For verify: delete lifecycle marks found on supported digests.', default: 'false', commands: ['verify'], kind: 'boolean' },
   { name: 'digest', description: 'For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.', commands: ['unannotate'], kind: 'multiline', repeatable: true },
+  { name: 'fragment', description: "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo.", commands: ['publish-image-info'] },
+  { name: 'commitMessage', description: 'For publish-image-info: commit message for github: and azure-repos: targets.', default: 'Update image-info (eol-gate publish-image-info)', commands: ['publish-image-info'] },
+  { name: 'create', description: 'For publish-image-info: create the shared image-info when it does not exist yet.', default: 'false', commands: ['publish-image-info'], kind: 'boolean' },
+  { name: 'audience', description: 'Azure Container Registry token audience, for sovereign clouds (e.g. https://management.chinacloudapi.cn).', commands: REGISTRY_COMMANDS },
+  { name: 'maxRequestsPerMinute', description: 'Azure Container Registry: cap on requests per minute, to stay under the SKU limit (default: no cap).', commands: REGISTRY_COMMANDS },
+  { name: 'cacheFile', description: 'Azure Container Registry: file that caches what each manifest is (digest-keyed, self-checking); cache it between runs to make steady-state runs cheap.', commands: REGISTRY_COMMANDS },
+  { name: 'anonymous', description: 'Read the registry without credentials (verify on registries that allow anonymous pull).', default: 'false', commands: ['verify'], kind: 'boolean' },
   // Host-only inputs: the action's token (the task takes System.AccessToken from the agent) and
   // the task's service connection (elsewhere @azure/identity finds credentials itself).
   { name: 'token', description: 'GitHub token for the coordination refs and github: image-info sources; needs contents: write and actions: read.', default: '${{ github.token }}', kind: 'secret', hosts: ['github'] },

@@ -4,13 +4,15 @@ import { annotate } from '../commands/annotate.js';
 import { signal } from '../commands/signal.js';
 import { unannotate } from '../commands/unannotate.js';
 import { verify } from '../commands/verify.js';
+import { publishImageInfo } from '../commands/publish-image-info.js';
+import { createWritableImageInfoSource } from '../imageinfo/factory.js';
 import { InputError, RuntimeError } from '../core/errors.js';
 import { parsePlanFile, serializePlan } from '../core/plan-file.js';
 import type { Clock } from '../core/ports.js';
 import type { BuildAgent } from './agent.js';
 import { readOptions, type JobOptions } from './options.js';
 import { annotateSummary, verifySummary } from './summary.js';
-import { createRegistry, createSources, createStore } from './wiring.js';
+import { createRegistry, createSources, createStore, sourceOptions } from './wiring.js';
 
 export const systemClock: Clock = {
   now: () => new Date(),
@@ -64,9 +66,27 @@ async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise
       const result = await unannotate({ digests: o.digests }, { registry: createRegistry(o, agent), logger });
       return { exitCode: 0, result: { command: 'unannotate', ...result } };
     }
-    default:
-      throw new InputError(`${agent.label('command')}: ${o.command} is not available in this build`);
+    case 'publish-image-info':
+      return runPublish(o, agent, clock);
   }
+}
+
+async function runPublish(o: JobOptions, agent: BuildAgent, clock: Clock): Promise<JobResult> {
+  const logger = agent.logger;
+  const fragmentText = await readInput(o.fragment, agent.label('fragment'));
+  const target = createWritableImageInfoSource(o.imageInfo[0], sourceOptions(agent));
+  const store = createStore(o, agent, logger);
+  const result = await publishImageInfo(
+    { target, fragmentText, fragmentName: o.fragment, message: o.commitMessage, create: o.create },
+    {
+      clock,
+      logger,
+      // `image-info-updated` then means exactly "my merge is committed".
+      signal: store.kind === 'none' ? undefined : () => store.signal(o.group, 'image-info-updated'),
+    },
+  );
+  logger.info(`${target.name}: ${result.changed ? 'merged' : 'already up to date'} after ${result.attempts} attempt(s)`);
+  return { exitCode: 0, result: { command: 'publish-image-info', ...result } };
 }
 
 async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Promise<JobResult> {

@@ -31,6 +31,13 @@ export interface JobOptions {
   coordinator: CoordinatorKind;
   repair: boolean;
   digests: string[];
+  fragment: string;
+  commitMessage: string;
+  create: boolean;
+  audience: string;
+  maxRequestsPerMinute?: number;
+  cacheFile: string;
+  anonymous: boolean;
 }
 
 /** Reads and checks every input before anything is written; errors name the input. */
@@ -96,9 +103,25 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     coordinator: oneOf<CoordinatorKind>('coordinator', COORDINATOR_KINDS, 'auto'),
     repair: bool('repair'),
     digests: list('digest'),
+    fragment: raw('fragment'),
+    commitMessage: raw('commitMessage') || 'Update image-info (eol-gate publish-image-info)',
+    create: bool('create'),
+    audience: raw('audience'),
+    maxRequestsPerMinute: positiveInteger('maxRequestsPerMinute', raw('maxRequestsPerMinute'), label),
+    cacheFile: raw('cacheFile'),
+    anonymous: bool('anonymous'),
   };
   requireFor(options, agent);
   return options;
+}
+
+function positiveInteger(name: string, text: string, label: (n: string) => string): number | undefined {
+  if (text === '') return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new InputError(`${label(name)}: expected a whole number above 0, got ${JSON.stringify(text)}`);
+  }
+  return value;
 }
 
 function requireFor(o: JobOptions, agent: BuildAgent): void {
@@ -107,5 +130,9 @@ function requireFor(o: JobOptions, agent: BuildAgent): void {
   if (['annotate', 'verify', 'publish-image-info'].includes(o.command) && o.imageInfo.length === 0) throw missing('imageInfo');
   if (o.command === 'signal' && !o.state) throw missing('state');
   if (o.command === 'unannotate' && o.digests.length === 0) throw missing('digest');
+  if (o.command === 'publish-image-info') {
+    if (!o.fragment) throw missing('fragment');
+    if (o.imageInfo.length !== 1) throw new InputError(`${agent.label('imageInfo')}: publish-image-info writes one shared image-info, got ${o.imageInfo.length}`);
+  }
   if (o.pollIntervalMs <= 0) throw new InputError(`${agent.label('pollInterval')}: must be more than 0`);
 }

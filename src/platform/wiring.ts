@@ -4,6 +4,7 @@ import { InputError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import { createImageInfoSource, type SourceOptions } from '../imageinfo/factory.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
+import { AcrRegistry, acrAuthFromInputs, createAcrCredential } from '../registry/acr/index.js';
 import { OciRegistry } from '../registry/oci/index.js';
 import type { Registry } from '../registry/port.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../util/http.js';
@@ -20,7 +21,7 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
     throw new InputError(`${agent.label('registry')}: not a registry host or URL: ${JSON.stringify(o.registry)}`);
   }
   const acr = o.registryType === 'acr' || (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(host));
-  if (acr) throw new InputError(`${agent.label('registry')}: Azure Container Registry support is not available in this build`);
+  if (acr) return createAcrRegistry(o, agent);
   return new OciRegistry({
     url,
     username: o.username || undefined,
@@ -28,6 +29,35 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
     concurrency: o.concurrency,
     logger: agent.logger,
     retry: retryPolicy(agent.env),
+  });
+}
+
+/**
+ * Azure Container Registry through @azure/identity: the task's service connection on Azure
+ * Pipelines, else DefaultAzureCredential (azure/login with OIDC, AZURE_* variables, Azure CLI,
+ * managed identity), or anonymous for reads.
+ */
+function createAcrRegistry(o: JobOptions, agent: BuildAgent): Registry {
+  const connection = agent.azureServiceConnection?.();
+  const auth = acrAuthFromInputs({
+    anonymous: o.anonymous,
+    ...(connection?.scheme === 'WorkloadIdentityFederation'
+      ? { serviceConnectionId: connection.id, clientId: connection.clientId, tenantId: connection.tenantId, systemAccessToken: agent.platformToken() }
+      : connection
+        ? { clientId: connection.clientId, tenantId: connection.tenantId, clientSecret: connection.clientSecret }
+        : {}),
+  });
+  const { credential, name } = createAcrCredential(auth);
+  return new AcrRegistry({
+    endpoint: o.registry,
+    credential,
+    credentialName: name,
+    audience: o.audience || undefined,
+    concurrency: o.concurrency,
+    maxRequestsPerMinute: o.maxRequestsPerMinute,
+    manifestCache: o.cacheFile || undefined,
+    retry: retryPolicy(agent.env),
+    logger: agent.logger,
   });
 }
 

@@ -1,6 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../../core/errors.js';
-import { COMMANDS, INPUTS, kebab, type CommandName } from '../inputs.js';
+import { COMMANDS, inputsFor, kebab, type CommandName } from '../inputs.js';
+
+const CLI_INPUTS = inputsFor('cli');
 
 export interface CliArgs {
   command: CommandName | undefined;
@@ -15,7 +17,7 @@ export function parseCli(argv: string[]): CliArgs {
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   };
-  for (const input of INPUTS) {
+  for (const input of CLI_INPUTS) {
     if (input.name === 'command') continue;
     options[kebab(input.name)] = {
       type: input.kind === 'boolean' ? 'boolean' : 'string',
@@ -35,7 +37,7 @@ export function parseCli(argv: string[]): CliArgs {
   if (extra.length > 0) throw new InputError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const values = new Map<string, string>();
   if (command) values.set('command', command);
-  for (const input of INPUTS) {
+  for (const input of CLI_INPUTS) {
     const value = (parsed.values as Record<string, unknown>)[kebab(input.name)];
     if (value === undefined) continue;
     values.set(input.name, Array.isArray(value) ? value.join('\n') : String(value));
@@ -62,7 +64,7 @@ export function helpText(command: CommandName | undefined): string {
     ].join('\n');
   }
   const lines = [`Usage: eol-gate ${command} [flags]`, ''];
-  for (const input of INPUTS) {
+  for (const input of CLI_INPUTS) {
     if (input.name === 'command' || (input.commands && !input.commands.includes(command))) continue;
     const flag = `--${kebab(input.name)}${input.kind === 'boolean' ? '' : ' <value>'}${input.repeatable ? ' …' : ''}`;
     lines.push(`  ${flag.padEnd(28)} ${input.description}${input.default ? ` (default: ${input.default})` : ''}`);
