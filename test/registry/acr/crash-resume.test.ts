@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acrFor, EOL_DATE, lifecycleBySubject, runAnnotate, seedScenario, startAcrEnvironment } from './helpers.js';
 
-const child = fileURLToPath(new URL('./fixtures/annotate-child.ts', import.meta.url));
+/** The bundled CLI, as a pipeline runs it. */
+const cli = fileURLToPath(new URL('../../../dist/cli/index.cjs', import.meta.url));
 
 let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
 afterEach(async () => {
@@ -15,7 +16,9 @@ afterEach(async () => {
 });
 
 function runChild(vars: Record<string, string>) {
-  const proc = spawn(process.execPath, ['--import', 'tsx', child], {
+  const args = ['annotate', '--registry', vars.FAKE_ACR_URL, '--registry-type', 'acr', '--image-info', vars.IMAGE_INFO, '--eol-date', vars.EOL_DATE, '--coordinator', 'none', '--cache-file', vars.CACHE_FILE, '--concurrency', '4'];
+  // DefaultAzureCredential finds the managed-identity endpoint through IDENTITY_* in process.env.
+  const proc = spawn(process.execPath, [cli, ...args], {
     env: { ...process.env, ...vars },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
