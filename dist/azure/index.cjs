@@ -14716,6 +14716,13 @@ async function forEachLimited(items, concurrency, fn) {
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
   if (failure) throw failure.error;
 }
+async function mapLimited(items, concurrency, fn) {
+  const out = new Array(items.length);
+  await forEachLimited(items, concurrency, async (item, i) => {
+    out[i] = await fn(item);
+  });
+  return out;
+}
 
 // src/commands/image-info.ts
 init_import_meta_url();
@@ -42051,34 +42058,6 @@ async function describeManifest(client, repo2, digest3) {
   return m && { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
 }
 
-// src/registry/oci/pool.ts
-init_import_meta_url();
-async function mapLimit(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  let failed = false;
-  const guarded = async () => {
-    try {
-      await worker();
-    } catch (e) {
-      failed = true;
-      next = items.length;
-      throw e;
-    }
-  };
-  const settled = await Promise.allSettled(
-    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, guarded)
-  );
-  if (failed) throw settled.find((s) => s.status === "rejected").reason;
-  return results;
-}
-
 // src/registry/oci/inventory.ts
 var IMAGE_CONFIG_TYPES2 = /* @__PURE__ */ new Set([
   "application/vnd.oci.image.config.v1+json",
@@ -42120,7 +42099,7 @@ async function listTags(client, repo2, pageSize) {
 }
 async function listManifests(client, repo2, pageSize, concurrency) {
   const tags = await listTags(client, repo2, pageSize);
-  const fetched = await mapLimit(tags, concurrency, async (tag) => ({
+  const fetched = await mapLimited(tags, concurrency, async (tag) => ({
     tag,
     m: await getManifest(client, repo2, tag)
   }));
@@ -42661,31 +42640,25 @@ var import_node_path5 = require("node:path");
 
 // src/platform/azure/service-connection.ts
 init_import_meta_url();
-var AZURE_SCHEMES = ["WorkloadIdentityFederation", "ServicePrincipal", "ManagedServiceIdentity"];
+var AZURE_SCHEMES = ["WorkloadIdentityFederation", "ServicePrincipal"];
 function readServiceConnection(id, read, label = "azureSubscription") {
+  const name4 = JSON.stringify(id);
   const scheme = read.scheme(id);
   if (!scheme) {
-    throw new InputError(
-      `${label}: service connection ${JSON.stringify(id)} is not available to this job (check its name or id, and that the pipeline is authorized to use it)`
-    );
+    throw new InputError(`${label}: service connection ${name4} is not available to this job (check its name or id, and that the pipeline is authorized to use it)`);
   }
   if (!AZURE_SCHEMES.includes(scheme)) {
-    throw new InputError(`${label}: service connection ${JSON.stringify(id)} uses ${scheme}; expected an Azure Resource Manager connection (${AZURE_SCHEMES.join(", ")})`);
+    throw new InputError(`${label}: service connection ${name4} uses ${scheme}; expected an Azure Resource Manager connection with ${AZURE_SCHEMES.join(" or ")}`);
   }
   const clientId = read.parameter(id, "serviceprincipalid") ?? "";
   const tenantId = read.parameter(id, "tenantid") ?? "";
-  if (scheme !== "ManagedServiceIdentity" && (!clientId || !tenantId)) {
-    throw new InputError(`${label}: service connection ${JSON.stringify(id)} has no ${clientId ? "tenant id" : "service principal id"}`);
+  if (!clientId || !tenantId) throw new InputError(`${label}: service connection ${name4} has no ${clientId ? "tenant id" : "service principal id"}`);
+  if (scheme === "WorkloadIdentityFederation") return { id, scheme, clientId, tenantId };
+  const clientSecret = read.parameter(id, "serviceprincipalkey");
+  if (!clientSecret) {
+    throw new InputError(`${label}: service connection ${name4} has no service principal secret (certificate connections are not supported; use workload identity federation)`);
   }
-  const key = scheme === "ServicePrincipal" ? read.parameter(id, "serviceprincipalkey") : void 0;
-  return {
-    serviceConnectionId: id,
-    authScheme: scheme,
-    clientId,
-    tenantId,
-    ...key ? { servicePrincipalKey: key } : {},
-    ...read.env.SYSTEM_OIDCREQUESTURI ? { oidcRequestUri: read.env.SYSTEM_OIDCREQUESTURI } : {}
-  };
+  return { id, scheme, clientId, tenantId, clientSecret };
 }
 
 // src/platform/azure/azure-agent.ts
@@ -42711,8 +42684,7 @@ var azureLogger = {
 };
 var endpoints = {
   scheme: (id) => tl.getEndpointAuthorizationScheme(id, true),
-  parameter: (id, key) => secret(`ENDPOINT_AUTH_PARAMETER_${id}_${key}`),
-  env: process.env
+  parameter: (id, key) => secret(`ENDPOINT_AUTH_PARAMETER_${id}_${key}`)
 };
 var AzureAgent = class {
   constructor(env = process.env) {
@@ -42750,7 +42722,7 @@ var AzureAgent = class {
     return this.token;
   }
   /** The `azureSubscription` service connection for ACR sign-in; undefined when the input is empty. */
-  serviceConnection() {
+  azureServiceConnection() {
     const id = this.input("azureSubscription").trim();
     return id ? readServiceConnection(id, endpoints, this.label("azureSubscription")) : void 0;
   }
@@ -42761,7 +42733,7 @@ async function main() {
   const agent = new AzureAgent(process.env);
   let job;
   try {
-    agent.serviceConnection();
+    agent.azureServiceConnection();
     job = await runJob(agent);
   } catch (e) {
     agent.logger.error(e.message);

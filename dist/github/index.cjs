@@ -26473,6 +26473,13 @@ async function forEachLimited(items, concurrency, fn) {
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
   if (failure) throw failure.error;
 }
+async function mapLimited(items, concurrency, fn) {
+  const out = new Array(items.length);
+  await forEachLimited(items, concurrency, async (item, i) => {
+    out[i] = await fn(item);
+  });
+  return out;
+}
 
 // src/commands/image-info.ts
 init_import_meta_url();
@@ -53808,34 +53815,6 @@ async function describeManifest(client, repo2, digest3) {
   return m && { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
 }
 
-// src/registry/oci/pool.ts
-init_import_meta_url();
-async function mapLimit(items, limit, fn) {
-  const results = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  let failed = false;
-  const guarded = async () => {
-    try {
-      await worker();
-    } catch (e) {
-      failed = true;
-      next = items.length;
-      throw e;
-    }
-  };
-  const settled = await Promise.allSettled(
-    Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, guarded)
-  );
-  if (failed) throw settled.find((s) => s.status === "rejected").reason;
-  return results;
-}
-
 // src/registry/oci/inventory.ts
 var IMAGE_CONFIG_TYPES2 = /* @__PURE__ */ new Set([
   "application/vnd.oci.image.config.v1+json",
@@ -53877,7 +53856,7 @@ async function listTags(client, repo2, pageSize) {
 }
 async function listManifests(client, repo2, pageSize, concurrency) {
   const tags = await listTags(client, repo2, pageSize);
-  const fetched = await mapLimit(tags, concurrency, async (tag) => ({
+  const fetched = await mapLimited(tags, concurrency, async (tag) => ({
     tag,
     m: await getManifest(client, repo2, tag)
   }));

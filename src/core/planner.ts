@@ -13,13 +13,7 @@ export const EXCLUSION_REASONS = [
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
-export interface PlanEntry {
-  repository: string;
-  digest: string;
-  mediaType: string;
-  size?: number;
-  tags: string[];
-  created?: string;
+export interface PlanEntry extends Pick<ManifestRecord, 'repository' | 'digest' | 'mediaType' | 'size' | 'tags' | 'created'> {
   reason: string;
   /** Date for this digest when a plan file gives one of its own; else the plan's. */
   eolDate?: string;

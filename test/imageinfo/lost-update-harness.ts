@@ -19,23 +19,15 @@ import { sha256Digest } from '../../src/util/hash.js';
 import type { RetryPolicy } from '../../src/util/http.js';
 import type { FakeAzureRepos } from '../support/fake-azure-repos.js';
 import type { FakeGitHubContents } from '../support/fake-github-contents.js';
+import { rng as prng } from '../support/rng.js';
 
 export const SAMPLES = join(import.meta.dirname, '../../../shared/data/image-info');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form JSON of real files
 type Json = Record<string, any>;
 
-/** Small, seeded PRNG (mulberry32) so schedules are reproducible from their seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The simulators share one seeded PRNG, so every schedule replays from its seed. */
+export { prng };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

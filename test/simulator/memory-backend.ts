@@ -3,7 +3,7 @@ import type { Descriptor } from '../../src/core/oci.js';
 import { VirtualClock } from './clocks.js';
 import { MemoryRegistry } from './memory-registry.js';
 import { MemoryStore, SimulatedCi } from './memory-store.js';
-import { between, rng } from './rng.js';
+import { between, rng } from '../support/rng.js';
 import type { Backend } from './schedule.js';
 
 /**

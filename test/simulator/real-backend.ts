@@ -8,7 +8,7 @@ import type { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import type { FakeGitHub } from '../support/fake-github.js';
 import { pushImage, pushIndex } from '../support/seed.js';
 import { ScaledClock } from './clocks.js';
-import { between, rng } from './rng.js';
+import { between, rng } from '../support/rng.js';
 import type { Backend } from './schedule.js';
 
 /** Fast retries: the fakes answer in milliseconds; waits still come from the servers' headers. */

@@ -14,7 +14,7 @@ import { withPrefix } from '../../src/core/supported.js';
 import type { ImageInfoSource, SourceSnapshot } from '../../src/imageinfo/source.js';
 import type { ReferrerManifest, Registry } from '../../src/registry/port.js';
 import type { SimClock } from './clocks.js';
-import { between, chance, rng } from './rng.js';
+import { between, chance, rng } from '../support/rng.js';
 import { digestsOf, entriesOf, imageInfoText, SharedImageInfo, type PipelineEntry } from './shared-image-info.js';
 
 export type Mode = 'naive' | 'gated';

@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../core/ports.js';
-import type { BuildAgent } from '../agent.js';
-import { readServiceConnection, type EndpointReader, type ServiceConnection } from './service-connection.js';
+import type { AzureServiceConnection, BuildAgent } from '../agent.js';
+import { readServiceConnection, type EndpointReader } from './service-connection.js';
 
 /**
  * task-lib's getInput and getEndpointAuthorizationParameter print `##vso[task.debug]name=value`
@@ -36,7 +36,6 @@ export const azureLogger: Logger = {
 const endpoints: EndpointReader = {
   scheme: (id) => tl.getEndpointAuthorizationScheme(id, true),
   parameter: (id, key) => secret(`ENDPOINT_AUTH_PARAMETER_${id}_${key}`),
-  env: process.env,
 };
 
 /** The BuildAgent of the Azure Pipelines task. `env` is process.env: the agent maps System.* to SYSTEM_*. */
@@ -84,7 +83,7 @@ export class AzureAgent implements BuildAgent {
   }
 
   /** The `azureSubscription` service connection for ACR sign-in; undefined when the input is empty. */
-  serviceConnection(): ServiceConnection | undefined {
+  azureServiceConnection(): AzureServiceConnection | undefined {
     const id = this.input('azureSubscription').trim();
     return id ? readServiceConnection(id, endpoints, this.label('azureSubscription')) : undefined;
   }

@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   let job: JobResult;
   try {
     // A wrong service connection is bad input: fail before the job reads or writes anything.
-    agent.serviceConnection();
+    agent.azureServiceConnection();
     job = await runJob(agent);
   } catch (e) {
     agent.logger.error((e as Error).message);

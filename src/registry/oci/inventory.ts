@@ -8,7 +8,7 @@ import {
   type FetchedManifest,
   type ManifestJson,
 } from './manifests.js';
-import { mapLimit } from './pool.js';
+import { mapLimited } from '../../util/pool.js';
 
 const IMAGE_CONFIG_TYPES = new Set([
   'application/vnd.oci.image.config.v1+json',
@@ -73,7 +73,7 @@ export async function listManifests(
   concurrency: number,
 ): Promise<ManifestRecord[]> {
   const tags = await listTags(client, repo, pageSize);
-  const fetched = await mapLimit(tags, concurrency, async (tag) => ({
+  const fetched = await mapLimited(tags, concurrency, async (tag) => ({
     tag,
     m: await getManifest(client, repo, tag),
   }));

@@ -30,7 +30,7 @@ describe('Azure Pipelines task bundle', () => {
     EOL_GATE_RETRIES: '0',
     ...(withToken ? endpointEnv('SYSTEMVSSCONNECTION', 'OAuth', { AccessToken: ado.token }, ado.collectionUri) : {}),
   });
-  const run = (inputs: Record<string, string>, env: Record<string, string> = {}, withToken = true) =>
+  const run = (inputs: Record<string, string>, env: Record<string, string | undefined> = {}, withToken = true) =>
     runTask({ inputs: { registry: registry.url, imageInfo, repoPrefix: scenario.repoPrefix, ...inputs }, env: { ...agentEnv(withToken), ...env } });
   const writes = () => ado.requests.filter((r) => r.method !== 'GET');
   const errors = (r: TaskRun) => r.issues.filter((i) => i.type === 'error').map((i) => i.message);
