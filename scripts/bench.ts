@@ -7,7 +7,8 @@
  *   (c) an ImageBuilder-like baseline (GET every listed manifest, one referrers call per
  *       candidate, concurrency 8), (d) a sequential check-then-attach loop (sampled),
  *   (e) peak RSS of a dry run over 100,000 synthetic manifests (fake ACR in another process).
- * Writes bench/results.md and bench/chart.svg.
+ * Writes bench/results.md and bench/chart.svg. `--quick`: a slice of the data, no (e), nothing
+ * written. `--memory-only`: only (e) (needs dist/: `node scripts/build.mjs` first).
  *
  * The dataset's digests are of real images we do not have, so each entry becomes a small
  * synthetic manifest (same repository, kind, creation time, supported-or-not) with its own
@@ -220,6 +221,39 @@ function firstLine<T>(child: ReturnType<typeof spawn>): Promise<T> {
   });
 }
 
+/**
+ * (e) 100,000 manifests: the fake and the annotator each in their own process, so the
+ * annotator's peak RSS (getrusage maxrss) is its own, not the fake's or (a)-(c)'s.
+ * Needs the managed-identity endpoint main() starts. EOL_GATE_BENCH_PHASES=1 makes the
+ * preload print RSS/heap samples as the run goes (on stderr, passed through).
+ */
+async function memoryScenario(): Promise<Measure> {
+  const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', String(SYNTHETIC)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const info = await firstLine<{ url: string; imageInfo: string; caPath: string }>(server);
+  // The product as pipelines run it: the bundled CLI, with a preload reporting its peak RSS.
+  const t0 = performance.now();
+  const runner = spawn(
+    process.execPath,
+    ['--require', fileURLToPath(new URL('./bench/report-rss.cjs', import.meta.url)), fileURLToPath(new URL('../dist/cli/index.cjs', import.meta.url)),
+      'annotate', '--registry', info.url, '--registry-type', 'acr', '--image-info', info.imageInfo, '--dry-run', '--json', '--coordinator', 'none', '--min-age', '0'],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: info.caPath } },
+  );
+  let out = '';
+  let err = '';
+  runner.stdout!.on('data', (c: Buffer) => (out += c));
+  runner.stderr!.on('data', (c: Buffer) => (err += c));
+  const code = await new Promise<number | null>((resolve) => runner.on('exit', resolve));
+  const wallMs = performance.now() - t0;
+  if (code !== 0) throw new Error(`(e) failed: ${err.slice(-2000)}`);
+  const maxRssMb = Number(/EOL_GATE_MAX_RSS_MB=([\d.]+)/.exec(err)?.[1]);
+  const r = { requests: Number.NaN, wallMs, maxRssMb, candidates: (JSON.parse(out) as { counts: { candidates: number } }).counts.candidates };
+  server.kill();
+  const e: Measure = { name: `(e) dry run, ${SYNTHETIC.toLocaleString('en-US')} manifests`, requests: r.requests, wallMs: r.wallMs, peakRssMb: r.maxRssMb, note: `${r.candidates} candidates planned` };
+  console.log(`${e.name}: ${e.requests} requests, ${(e.wallMs / 1000).toFixed(1)} s, peak RSS ${e.peakRssMb.toFixed(0)} MB (${e.note})`);
+  if (process.env.EOL_GATE_BENCH_PHASES) process.stderr.write(err.split('\n').filter((l) => l.startsWith('EOL_GATE_')).join('\n') + '\n');
+  return e;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === '--serve') return serve(Number(args[1]));
@@ -227,6 +261,16 @@ async function main(): Promise<void> {
 
   const identity = await startIdentityEndpoint();
   Object.assign(process.env, identity.env);
+  if (args.includes('--memory-only')) {
+    // Only (e), for iterating on memory: `node scripts/build.mjs && npx tsx scripts/bench.ts --memory-only`.
+    try {
+      const e = await memoryScenario();
+      console.log(`peak RSS ≤ 200 MB with ${SYNTHETIC.toLocaleString('en-US')} manifests: ${e.peakRssMb <= 200 ? 'yes' : 'NO'} (${e.peakRssMb.toFixed(0)} MB)`);
+    } finally {
+      await identity.close();
+    }
+    return;
+  }
   const data = JSON.parse(readFileSync(DATA, 'utf8')) as { digests: Entry[] };
   const entries = quick ? data.digests.slice(-1200) : data.digests;
   const fake = await startFakeAcr();
@@ -259,33 +303,8 @@ async function main(): Promise<void> {
   const c = await measure('(c) ImageBuilder-like baseline', fake, () => baseline(fake, repositories, supportedDigests));
   await fake.close();
 
-  // (e) 100,000 manifests: the fake and the annotator each in their own process, so the
-  // annotator's peak RSS (getrusage maxrss) is its own, not the fake's or (a)-(c)'s.
   let e: Measure | undefined;
-  if (!quick) {
-    const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', String(SYNTHETIC)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const info = await firstLine<{ url: string; imageInfo: string; caPath: string }>(server);
-    // The product as pipelines run it: the bundled CLI, with a preload reporting its peak RSS.
-    const t0 = performance.now();
-    const runner = spawn(
-      process.execPath,
-      ['--require', fileURLToPath(new URL('./bench/report-rss.cjs', import.meta.url)), fileURLToPath(new URL('../dist/cli/index.cjs', import.meta.url)),
-        'annotate', '--registry', info.url, '--registry-type', 'acr', '--image-info', info.imageInfo, '--dry-run', '--json', '--coordinator', 'none', '--min-age', '0'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: info.caPath } },
-    );
-    let out = '';
-    let err = '';
-    runner.stdout!.on('data', (c: Buffer) => (out += c));
-    runner.stderr!.on('data', (c: Buffer) => (err += c));
-    const code = await new Promise<number | null>((resolve) => runner.on('exit', resolve));
-    const wallMs = performance.now() - t0;
-    if (code !== 0) throw new Error(`(e) failed: ${err.slice(-2000)}`);
-    const maxRssMb = Number(/EOL_GATE_MAX_RSS_MB=([\d.]+)/.exec(err)?.[1]);
-    const r = { requests: Number.NaN, wallMs, maxRssMb, candidates: (JSON.parse(out) as { counts: { candidates: number } }).counts.candidates };
-    server.kill();
-    e = { name: `(e) dry run, ${SYNTHETIC.toLocaleString('en-US')} manifests`, requests: r.requests, wallMs: r.wallMs, peakRssMb: r.maxRssMb, note: `${r.candidates} candidates planned` };
-    console.log(`${e.name}: ${e.requests} requests, ${(e.wallMs / 1000).toFixed(1)} s, peak RSS ${e.peakRssMb.toFixed(0)} MB (${e.note})`);
-  }
+  if (!quick) e = await memoryScenario();
   await identity.close();
 
   const sequentialFull = (d.wallMs / sample.length) * orphans;

@@ -185,3 +185,14 @@ describe('vss-extension.json and scripts/package-task.mjs', () => {
     expect(existsSync(join(out, 'overview.md'))).toBe(true);
   });
 });
+
+describe('.github/workflows/ci.yml', () => {
+  it('is a workflow that checks out, sets up Node 20 and runs .ci/run (tests + check-dist)', () => {
+    const ci = parse(read('.github/workflows/ci.yml')) as { on: unknown; jobs: Record<string, { 'runs-on': string; steps: Record<string, unknown>[] }> };
+    expect(ci.on).toBeTruthy();
+    const steps = Object.values(ci.jobs).flatMap((j) => j.steps);
+    expect(steps.map((s) => String(s.uses ?? s.run))).toEqual([expect.stringMatching(/^actions\/checkout@v\d+$/), expect.stringMatching(/^actions\/setup-node@v\d+$/), 'bash .ci/run']);
+    expect((steps[1].with as Record<string, unknown>)['node-version']).toBe(20);
+    expect(existsSync(join(root, '.ci/run'))).toBe(true);
+  });
+});
