@@ -44,6 +44,7 @@ export const INPUTS: InputSpec[] = [
   { name: 'planFile', description: 'Where annotate writes its plan (JSON). Default: a file in the runner temp directory.', commands: ['annotate'] },
   { name: 'fromPlan', description: 'Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects.', commands: ['annotate'] },
   { name: 'coordinator', description: 'auto, azure-devops, github or none.', default: 'auto', commands: COORDINATED },
+  { name: 'projects', description: 'Azure DevOps: projects whose builds are peers of the group, one per line (default: the current project).', commands: COORDINATED, kind: 'multiline' },
   { name: 'repair', description: 'For verify: delete lifecycle marks found on supported digests.', default: 'false', commands: ['verify'], kind: 'boolean' },
   { name: 'digest', description: 'For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.', commands: ['unannotate'], kind: 'multiline', repeatable: true },
   { name: 'fragment', description: "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo.", commands: ['publish-image-info'] },

@@ -29,6 +29,7 @@ export interface JobOptions {
   planFile: string;
   fromPlan: string;
   coordinator: CoordinatorKind;
+  projects: string[];
   repair: boolean;
   digests: string[];
   fragment: string;
@@ -101,6 +102,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     planFile: raw('planFile'),
     fromPlan: raw('fromPlan'),
     coordinator: oneOf<CoordinatorKind>('coordinator', COORDINATOR_KINDS, 'auto'),
+    projects: list('projects'),
     repair: bool('repair'),
     digests: list('digest'),
     fragment: raw('fragment'),

@@ -93,6 +93,7 @@ export function createSources(o: JobOptions, agent: BuildAgent): ImageInfoSource
 export function createStore(o: JobOptions, agent: BuildAgent, logger: Logger): CoordinationStore {
   return createCoordinationStore(o.coordinator, agent.env, logger, {
     token: agent.platformToken(),
+    projects: o.projects.length > 0 ? o.projects : undefined,
     retry: retryPolicy(agent.env),
   });
 }
