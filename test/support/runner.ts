@@ -24,10 +24,11 @@ export interface ProcessRun {
   stderr: string;
 }
 
-function runNode(script: string, env: Env, timeoutMs: number): Promise<ProcessRun> {
+/** Runs `node <script> …args` with exactly `env`, bounded in time; never rejects on a non-zero exit. */
+export function runNode(script: string, env: Env, timeoutMs: number, args: string[] = []): Promise<ProcessRun> {
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`node scripts/build.mjs\` first`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
