@@ -1,5 +1,5 @@
 /**
- * ACR scale benchmark (issue 5, item 8): `npx tsx scripts/bench.ts [--quick]`.
+ * ACR scale benchmark (issue 5, item 8): `npx tsx scripts/bench.ts [--quick | --memory-only]`.
  *
  * Replays ../shared/data/history/buildtools-prereqs-main.300-versions.json (9,244 manifests,
  * 230 supported now) into the fake ACR with 20 ms per request, and measures side by side:
@@ -360,6 +360,18 @@ digest-keyed cache file (\`manifestCache\`). Entries are self-verifying (their c
 hash to their digest), and whether a referrer exists always comes from the current listing,
 so a stale, missing or corrupt cache only costs requests. Cold runs pay one HEAD (the subject
 descriptor needs the manifest size, which the listing lacks) and one PUT per annotation.
+
+## Where the memory of (e) goes
+
+About 55 MB is Node and the bundle before any work. What grows with the registry: the
+listing pages (read straight from \`/acr/v1/<repo>/_manifests\` and turned into records at once,
+media types interned: the SDK's models cost several copies of every page), one record per
+manifest, one plan entry per candidate (the classifier's entry itself when nothing is added),
+a lifecycle lookup per candidate (keyed by repository, then the digest string the record already
+holds), and the plan file, written a digest at a time rather than built as one string.
+\`EOL_GATE_BENCH_PHASES=1 npx tsx scripts/bench.ts --memory-only\` prints memory at each log line;
+\`EOL_GATE_BENCH_SNAPSHOT=<file> EOL_GATE_BENCH_SNAPSHOT_AT='plan: '\` takes a heap snapshot there
+for \`node scripts/bench/heap-summary.mjs <file>\` (see scripts/bench/report-rss.cjs).
 `,
   );
   console.log('\nwrote bench/results.md and bench/chart.svg');

@@ -26142,11 +26142,12 @@ function classify(inventory, supported) {
   }
   const excluded = emptyCounts();
   const candidates = [];
-  const seen = /* @__PURE__ */ new Set();
+  const seen = /* @__PURE__ */ new Map();
   for (const m of inventory) {
-    const key = refKey(m.repository, m.digest);
-    if (seen.has(key)) continue;
-    seen.add(key);
+    let digests = seen.get(m.repository);
+    if (!digests) seen.set(m.repository, digests = /* @__PURE__ */ new Set());
+    if (digests.has(m.digest)) continue;
+    digests.add(m.digest);
     const reason = exclusionOf(m, supported, supportedChildren, fallbackListed);
     if (reason) {
       excluded[reason]++;
@@ -26191,20 +26192,20 @@ function buildPlan(input) {
     const marks = lifecycle.get(key);
     if (!marks) throw new Error(`internal: no lifecycle lookup for ${key}`);
     const created = candidate.created ?? input.created?.get(key);
-    const entry = { ...candidate, created };
     if (marks.length > 0) {
       excluded["already-annotated"]++;
-      plan.alreadyAnnotated.push({ ...entry, existing: marks, reason: `already annotated (${marks.map((m) => m.date ?? "no date").join(", ")})` });
+      plan.alreadyAnnotated.push({ ...candidate, created, existing: marks, reason: `already annotated (${marks.map((m) => m.date ?? "no date").join(", ")})` });
       continue;
     }
     const createdMs = created ? Date.parse(created) : NaN;
     if (minAgeMs > 0 && !Number.isNaN(createdMs) && now.getTime() - createdMs < minAgeMs) {
       excluded["too-young"]++;
-      plan.tooYoung.push({ ...entry, reason: `younger than minAge (created ${created})` });
+      plan.tooYoung.push({ ...candidate, created, reason: `younger than minAge (created ${created})` });
       continue;
     }
     const ageNote = minAgeMs > 0 && Number.isNaN(createdMs) ? "; age unknown, counted as old enough" : "";
-    plan.annotate.push({ ...entry, reason: entry.reason + ageNote });
+    if (!ageNote && "created" in candidate && created === candidate.created) plan.annotate.push(candidate);
+    else plan.annotate.push({ ...candidate, created, reason: candidate.reason + ageNote });
   }
   const order = (a, b) => a.repository.localeCompare(b.repository) || a.digest.localeCompare(b.digest);
   plan.annotate.sort(order);
@@ -26498,6 +26499,24 @@ function combinedFingerprint(parts) {
 
 // src/commands/inventory.ts
 init_import_meta_url();
+var NO_MARKS = Object.freeze([]);
+var LifecycleLookups = class {
+  byRepository = /* @__PURE__ */ new Map();
+  has(repository, digest3) {
+    return this.byRepository.get(repository)?.has(digest3) ?? false;
+  }
+  set(repository, digest3, marks) {
+    let digests = this.byRepository.get(repository);
+    if (!digests) this.byRepository.set(repository, digests = /* @__PURE__ */ new Map());
+    digests.set(digest3, marks.length === 0 ? NO_MARKS : marks);
+  }
+  /** By `repo@digest` (refKey): repository names cannot contain `@`, so the first one splits. */
+  get(key) {
+    const at = key.indexOf("@");
+    if (at < 0) return void 0;
+    return this.byRepository.get(key.slice(0, at))?.get(key.slice(at + 1));
+  }
+};
 var InventoryCache = class {
   constructor(registry, concurrency) {
     this.registry = registry;
@@ -26506,7 +26525,7 @@ var InventoryCache = class {
   registry;
   concurrency;
   byRepository = /* @__PURE__ */ new Map();
-  lifecycle = /* @__PURE__ */ new Map();
+  lifecycle = new LifecycleLookups();
   created = /* @__PURE__ */ new Map();
   /** Lists the repositories not listed yet; returns the records of all of `repositories`. */
   async records(repositories) {
@@ -26518,14 +26537,19 @@ var InventoryCache = class {
   }
   /** Looks up lifecycle referrers (and, when `needCreated`, the age) of candidates not seen yet. */
   async enrich(candidates, needCreated) {
-    const pending = candidates.filter((c) => !this.lifecycle.has(refKey(c.repository, c.digest)));
+    const pending = candidates.filter((c) => !this.lifecycle.has(c.repository, c.digest));
     await forEachLimited(pending, this.concurrency, async (c) => {
-      const key = refKey(c.repository, c.digest);
-      if (needCreated && !c.created && !this.created.has(key)) {
-        this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
+      if (needCreated && !c.created) {
+        const key = refKey(c.repository, c.digest);
+        if (!this.created.has(key)) this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
       }
       const referrers = await this.registry.listReferrers(c.repository, c.digest, LIFECYCLE_ARTIFACT_TYPE);
-      this.lifecycle.set(key, referrers.map(lifecycleMarkOf).filter((m) => !!m));
+      const marks = [];
+      for (const r of referrers) {
+        const mark = lifecycleMarkOf(r);
+        if (mark) marks.push(mark);
+      }
+      this.lifecycle.set(c.repository, c.digest, marks);
     });
   }
 };
@@ -27811,17 +27835,8 @@ function createWritableImageInfoSource(spec, options = {}) {
 // src/core/plan-file.ts
 init_import_meta_url();
 var PLAN_FILE_VERSION = 1;
-function serializePlan(plan, context3) {
-  const entry = (e) => ({
-    repository: e.repository,
-    digest: e.digest,
-    mediaType: e.mediaType,
-    tags: e.tags,
-    created: e.created ?? null,
-    reason: e.reason,
-    ...e.existing ? { existing: e.existing } : {}
-  });
-  const doc = {
+function* planFileChunks(plan, context3) {
+  const head = {
     tool: "eol-gate",
     version: PLAN_FILE_VERSION,
     registry: context3.registry,
@@ -27835,13 +27850,43 @@ function serializePlan(plan, context3) {
       alreadyAnnotated: plan.alreadyAnnotated.length,
       skippedTooYoung: plan.tooYoung.length
     },
-    excluded: plan.excluded,
-    digests: plan.annotate.map(entry),
-    alreadyAnnotated: plan.alreadyAnnotated.map(entry),
-    tooYoung: plan.tooYoung.map(entry)
+    excluded: plan.excluded
   };
-  return `${JSON.stringify(doc, null, 2)}
-`;
+  const text = JSON.stringify(head, null, 2);
+  yield text.slice(0, text.lastIndexOf("\n"));
+  const lists = [
+    ["digests", plan.annotate],
+    ["alreadyAnnotated", plan.alreadyAnnotated],
+    ["tooYoung", plan.tooYoung]
+  ];
+  for (const [name4, entries] of lists) {
+    if (entries.length === 0) {
+      yield `,
+  ${JSON.stringify(name4)}: []`;
+      continue;
+    }
+    yield `,
+  ${JSON.stringify(name4)}: [`;
+    let first = true;
+    for (const e of entries) {
+      yield `${first ? "" : ","}
+    ${JSON.stringify(planFileEntry(e), null, 2).replace(/\n/g, "\n    ")}`;
+      first = false;
+    }
+    yield "\n  ]";
+  }
+  yield "\n}\n";
+}
+function planFileEntry(e) {
+  return {
+    repository: e.repository,
+    digest: e.digest,
+    mediaType: e.mediaType,
+    tags: e.tags,
+    created: e.created ?? null,
+    reason: e.reason,
+    ...e.existing ? { existing: e.existing } : {}
+  };
 }
 function parsePlanFile(text, source, defaultEolDate) {
   let doc;
@@ -28511,6 +28556,7 @@ function readOptions(agent, now) {
     planFile: raw2("planFile"),
     fromPlan: raw2("fromPlan"),
     coordinator: oneOf("coordinator", COORDINATOR_KINDS, "auto"),
+    projects: list("projects"),
     repair: bool("repair"),
     digests: list("digest"),
     fragment: raw2("fragment"),
@@ -38427,6 +38473,22 @@ var RequestGate = class {
 
 // src/registry/acr/adapter.ts
 var IMAGE_CONFIG_TYPES = /* @__PURE__ */ new Set(["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"]);
+function pageBody(res, what) {
+  const parsed = res.parsedBody;
+  let body = parsed;
+  if (typeof body !== "object" || body === null) {
+    try {
+      body = JSON.parse(res.bodyAsText ?? "");
+    } catch {
+      throw new RuntimeError(`${what}: the answer is not JSON`);
+    }
+  }
+  const manifests = body.manifests;
+  if (typeof body !== "object" || body === null || manifests !== void 0 && !Array.isArray(manifests)) {
+    throw new RuntimeError(`${what}: unexpected answer`);
+  }
+  return body;
+}
 var RawHttpError = class extends Error {
   constructor(statusCode, response, what) {
     super(`${what}: HTTP ${statusCode}`);
@@ -38454,6 +38516,8 @@ var AcrRegistry = class {
   /** Manifest sizes learnt this run (for subject descriptors). */
   sizes = /* @__PURE__ */ new Map();
   blobsPresent = /* @__PURE__ */ new Set();
+  /** Media types seen in listings: one string each, not one per manifest. */
+  interned = /* @__PURE__ */ new Map();
   constructor(options) {
     this.endpoint = normalizeEndpoint(options.endpoint);
     this.displayName = new URL(this.endpoint).host;
@@ -38523,90 +38587,102 @@ var AcrRegistry = class {
     return names.sort();
   }
   async listManifests(repository) {
-    const repo2 = this.client.getRepository(repository);
-    const listed = [];
-    let token;
-    let pages;
-    let lastRaw = /* @__PURE__ */ new Map();
-    const onResponse = (raw2) => {
-      if (raw2.status !== 200 || !raw2.bodyAsText) return;
-      try {
-        const body = JSON.parse(raw2.bodyAsText);
-        lastRaw = new Map((body.manifests ?? []).filter((m) => m.digest).map((m) => [m.digest, m]));
-      } catch {
-        lastRaw = /* @__PURE__ */ new Map();
-      }
-    };
-    let first = true;
-    for (; ; ) {
-      const page = await this.gate.call(`list manifests of ${repository}`, async (abortSignal) => {
-        pages ??= repo2.listManifestProperties({ abortSignal, onResponse }).byPage({ maxPageSize: this.pageSize, continuationToken: token });
-        try {
-          return await pages.next();
-        } catch (e) {
-          pages = void 0;
-          if (first && statusOf(e) === 404) return "absent";
-          throw e;
-        }
-      });
-      if (page === "absent") return [];
-      first = false;
-      if (page.done) break;
-      for (const props of page.value) listed.push({ props, raw: lastRaw.get(props.digest) });
-      token = page.value.continuationToken;
-      if (!token) break;
-    }
-    const facts = /* @__PURE__ */ new Map();
-    const toInspect = [];
-    for (const { props, raw: raw2 } of listed) {
-      const known = this.cache.get(props.digest);
-      if (known) facts.set(props.digest, known);
-      else if (needsInspection(raw2)) toInspect.push(props.digest);
-    }
-    const gone = /* @__PURE__ */ new Set();
-    await Promise.all(
-      toInspect.map(async (digest3) => {
-        const f = await this.inspect(repository, digest3);
-        if (f) facts.set(digest3, f);
-        else gone.add(digest3);
-      })
-    );
     const records = [];
+    const toInspect = [];
+    const facts = /* @__PURE__ */ new Map();
+    let path3 = `/acr/v1/${encodeURIComponent(repository)}/_manifests?n=${this.pageSize}`;
+    const what = `list manifests of ${repository}`;
+    let first = true;
+    while (path3) {
+      const res = await this.raw(repository, "GET", path3, "application/json", what, first ? [404] : []);
+      if (res.status === 404) return [];
+      first = false;
+      const body = pageBody(res, `${this.displayName}: ${what}`);
+      for (const m of body.manifests ?? []) {
+        const listed = this.listedOf(m, repository);
+        const known = this.cache.get(listed.digest);
+        if (known || !needsInspection(listed.raw)) records.push(this.recordOf(repository, listed, known, facts));
+        else {
+          toInspect.push({ index: records.length, listed });
+          records.push(void 0);
+        }
+      }
+      const next = nextLink2(res.headers.get("link"));
+      if (next === path3) throw new RuntimeError(`${this.displayName}: ${what}: the registry links a page to itself`);
+      path3 = next;
+    }
+    const inspected = await Promise.all(toInspect.map(({ listed }) => this.inspect(repository, listed.digest)));
+    toInspect.forEach(({ index, listed }, i) => {
+      const f = inspected[i];
+      if (f) records[index] = this.recordOf(repository, listed, f, facts);
+      else this.logger.warning(`${this.displayName}/${repository}@${listed.digest}: listed but gone when fetched; skipped`);
+    });
+    const out = [];
     const referrers = /* @__PURE__ */ new Map();
-    for (const { props, raw: raw2 } of listed) {
-      if (gone.has(props.digest)) {
-        this.logger.warning(`${this.displayName}/${repository}@${props.digest}: listed but gone when fetched; skipped`);
-        continue;
-      }
-      const f = facts.get(props.digest);
-      const mediaType = f?.mediaType ?? raw2?.mediaType ?? MediaType.dockerManifest;
-      const record = {
-        repository,
-        digest: props.digest,
-        mediaType,
-        tags: [...props.tags ?? []]
-      };
-      if (f) {
-        record.size = f.size;
-        this.sizes.set(`${repository}@${props.digest}`, { mediaType, size: f.size });
-      }
-      if (props.createdOn) record.created = props.createdOn.toISOString();
-      const configMediaType = raw2?.configMediaType ?? f?.configMediaType;
-      if (configMediaType) record.configMediaType = configMediaType;
-      const artifactType = f?.artifactType ?? raw2?.artifactType;
-      if (artifactType) record.artifactType = artifactType;
-      if (f?.subject) {
-        record.subject = f.subject.digest;
-        const d = { mediaType, digest: props.digest, size: f.size };
-        if (artifactType) d.artifactType = artifactType;
-        if (f.annotations) d.annotations = f.annotations;
-        referrers.set(f.subject.digest, [...referrers.get(f.subject.digest) ?? [], d]);
-      }
-      if (isIndexMediaType(mediaType)) record.children = (props.relatedArtifacts ?? []).map((r) => r.digest);
-      records.push(record);
+    for (const record of records) {
+      if (!record) continue;
+      out.push(record);
+      const f = record.subject ? facts.get(record.digest) : void 0;
+      if (!f?.subject) continue;
+      const d = { mediaType: record.mediaType, digest: record.digest, size: f.size };
+      if (record.artifactType) d.artifactType = record.artifactType;
+      if (f.annotations) d.annotations = f.annotations;
+      const known = referrers.get(f.subject.digest);
+      if (known) known.push(d);
+      else referrers.set(f.subject.digest, [d]);
     }
     this.snapshots.set(repository, { referrers });
-    return records;
+    return out;
+  }
+  /** A listed manifest's record; `f`: what its bytes say, when known (then kept in `facts`). */
+  recordOf(repository, listed, f, facts) {
+    const { digest: digest3, tags, created, related, raw: raw2 } = listed;
+    const mediaType = f?.mediaType ?? raw2.mediaType ?? MediaType.dockerManifest;
+    const configMediaType = raw2.configMediaType ?? f?.configMediaType;
+    if (!f && created && configMediaType && !raw2.artifactType && !isIndexMediaType(mediaType)) {
+      return { repository, digest: digest3, mediaType, tags, created, configMediaType };
+    }
+    const record = { repository, digest: digest3, mediaType, tags };
+    if (f) {
+      facts.set(digest3, f);
+      record.size = f.size;
+      this.sizes.set(`${repository}@${digest3}`, { mediaType, size: f.size });
+    }
+    if (created) record.created = created;
+    if (configMediaType) record.configMediaType = configMediaType;
+    const artifactType = f?.artifactType ?? raw2.artifactType;
+    if (artifactType) record.artifactType = artifactType;
+    if (f?.subject) record.subject = f.subject.digest;
+    if (isIndexMediaType(mediaType)) record.children = related ?? [];
+    return record;
+  }
+  /** What the records need of one listing entry, with the (few, repeated) media types interned. */
+  listedOf(m, repository) {
+    if (typeof m?.digest !== "string" || !m.digest) {
+      throw new RuntimeError(`${this.displayName}: the listing of ${repository} has an entry without a digest`);
+    }
+    const raw2 = {};
+    if (typeof m.mediaType === "string") raw2.mediaType = this.intern(m.mediaType);
+    if (typeof m.configMediaType === "string") raw2.configMediaType = this.intern(m.configMediaType);
+    if (typeof m.artifactType === "string") raw2.artifactType = this.intern(m.artifactType);
+    const entry = { digest: m.digest, tags: Array.isArray(m.tags) ? m.tags.filter((t) => typeof t === "string") : [], raw: raw2 };
+    if (m.createdTime !== void 0 && m.createdTime !== null) {
+      const created = new Date(m.createdTime);
+      if (Number.isNaN(created.getTime())) {
+        throw new RuntimeError(`${this.displayName}: ${repository}@${m.digest} has an unreadable createdTime ${JSON.stringify(m.createdTime)}`);
+      }
+      entry.created = created.toISOString();
+    }
+    if (Array.isArray(m.references) && m.references.length > 0) {
+      entry.related = m.references.map((r) => r?.digest).filter((d) => typeof d === "string");
+    }
+    return entry;
+  }
+  intern(text) {
+    const known = this.interned.get(text);
+    if (known !== void 0) return known;
+    this.interned.set(text, text);
+    return text;
   }
   async describeManifest(repository, digest3) {
     const known = this.sizes.get(`${repository}@${digest3}`);
@@ -51378,8 +51454,8 @@ function createMsalClient(clientId, tenantId, createMsalClientOptions = {}) {
   function createBaseInteractiveRequest(scopes, options) {
     return {
       openBrowser: async (url2) => {
-        const open4 = await Promise.resolve().then(() => (init_open(), open_exports));
-        await open4.default(url2, { newInstance: true });
+        const open5 = await Promise.resolve().then(() => (init_open(), open_exports));
+        await open5.default(url2, { newInstance: true });
       },
       scopes,
       authority: calculateRequestAuthority(options),
@@ -54258,6 +54334,7 @@ function createSources(o, agent) {
 function createStore(o, agent, logger28) {
   return createCoordinationStore(o.coordinator, agent.env, logger28, {
     token: agent.platformToken(),
+    projects: o.projects.length > 0 ? o.projects : void 0,
     retry: retryPolicy3(agent.env)
   });
 }
@@ -54351,7 +54428,7 @@ async function runAnnotate(o, agent, clock) {
   );
   if (result.plan) {
     await (0, import_promises7.mkdir)((0, import_node_path4.dirname)(planFile), { recursive: true });
-    await (0, import_promises7.writeFile)(planFile, serializePlan(result.plan, { registry: registry.displayName, dryRun: o.dryRun }));
+    await writeChunks(planFile, planFileChunks(result.plan, { registry: registry.displayName, dryRun: o.dryRun }));
     logger28.info(`plan written to ${planFile}`);
   }
   const c = result.counts;
@@ -54378,6 +54455,25 @@ async function runAnnotate(o, agent, clock) {
       excluded: result.plan?.excluded
     }
   };
+}
+async function writeChunks(path3, chunks) {
+  const file = await (0, import_promises7.open)(path3, "w");
+  try {
+    let pending = [];
+    let length = 0;
+    for (const chunk of chunks) {
+      pending.push(chunk);
+      length += chunk.length;
+      if (length >= 1 << 20) {
+        await file.writeFile(pending.join(""));
+        pending = [];
+        length = 0;
+      }
+    }
+    await file.writeFile(pending.join(""));
+  } finally {
+    await file.close();
+  }
 }
 async function readInput(path3, label) {
   try {

@@ -5,13 +5,43 @@ import type { PlanEntry } from '../core/planner.js';
 import type { Registry } from '../registry/port.js';
 import { forEachLimited } from '../util/pool.js';
 
+/** "Looked up, no lifecycle mark": one shared, frozen array rather than one per candidate. */
+const NO_MARKS = Object.freeze([]) as unknown as LifecycleMark[];
+
+/**
+ * Lifecycle marks per candidate, keyed by repository then digest, so a registry of 100,000
+ * candidates costs a map entry each, not a `repo@digest` string each. Reads by `repo@digest`
+ * (refKey) as the planner asks; a candidate that was never looked up has no entry (the planner
+ * refuses to read that as "not annotated", invariant 5).
+ */
+export class LifecycleLookups {
+  private readonly byRepository = new Map<string, Map<string, LifecycleMark[]>>();
+
+  has(repository: string, digest: string): boolean {
+    return this.byRepository.get(repository)?.has(digest) ?? false;
+  }
+
+  set(repository: string, digest: string, marks: LifecycleMark[]): void {
+    let digests = this.byRepository.get(repository);
+    if (!digests) this.byRepository.set(repository, (digests = new Map()));
+    digests.set(digest, marks.length === 0 ? NO_MARKS : marks);
+  }
+
+  /** By `repo@digest` (refKey): repository names cannot contain `@`, so the first one splits. */
+  get(key: string): LifecycleMark[] | undefined {
+    const at = key.indexOf('@');
+    if (at < 0) return undefined;
+    return this.byRepository.get(key.slice(0, at))?.get(key.slice(at + 1));
+  }
+}
+
 /**
  * What the run learned from the registry, kept across protocol restarts: manifests are
  * immutable, so a listing stays true for what it shows (DESIGN §2 step 5 "may be reused").
  */
 export class InventoryCache {
   private readonly byRepository = new Map<string, ManifestRecord[]>();
-  readonly lifecycle = new Map<string, LifecycleMark[]>();
+  readonly lifecycle = new LifecycleLookups();
   readonly created = new Map<string, string | undefined>();
 
   constructor(
@@ -30,14 +60,19 @@ export class InventoryCache {
 
   /** Looks up lifecycle referrers (and, when `needCreated`, the age) of candidates not seen yet. */
   async enrich(candidates: PlanEntry[], needCreated: boolean): Promise<void> {
-    const pending = candidates.filter((c) => !this.lifecycle.has(refKey(c.repository, c.digest)));
+    const pending = candidates.filter((c) => !this.lifecycle.has(c.repository, c.digest));
     await forEachLimited(pending, this.concurrency, async (c) => {
-      const key = refKey(c.repository, c.digest);
-      if (needCreated && !c.created && !this.created.has(key)) {
-        this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
+      if (needCreated && !c.created) {
+        const key = refKey(c.repository, c.digest);
+        if (!this.created.has(key)) this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
       }
       const referrers = await this.registry.listReferrers(c.repository, c.digest, LIFECYCLE_ARTIFACT_TYPE);
-      this.lifecycle.set(key, referrers.map(lifecycleMarkOf).filter((m): m is LifecycleMark => !!m));
+      const marks: LifecycleMark[] = [];
+      for (const r of referrers) {
+        const mark = lifecycleMarkOf(r);
+        if (mark) marks.push(mark);
+      }
+      this.lifecycle.set(c.repository, c.digest, marks);
     });
   }
 }

@@ -12,16 +12,16 @@ export interface PlanFileContext {
 
 /** The plan file (DESIGN §5): the EOL date, the image-info fingerprint, and per digest why. */
 export function serializePlan(plan: Plan, context: PlanFileContext): string {
-  const entry = (e: PlanEntry) => ({
-    repository: e.repository,
-    digest: e.digest,
-    mediaType: e.mediaType,
-    tags: e.tags,
-    created: e.created ?? null,
-    reason: e.reason,
-    ...(e.existing ? { existing: e.existing } : {}),
-  });
-  const doc = {
+  return [...planFileChunks(plan, context)].join('');
+}
+
+/**
+ * The plan file's text in pieces, one per digest, to be written as it is made: a plan of
+ * 100,000 digests is tens of MB as one string. The concatenation is exactly
+ * `JSON.stringify(doc, null, 2) + "\n"` of the whole document.
+ */
+export function* planFileChunks(plan: Plan, context: PlanFileContext): Generator<string> {
+  const head = {
     tool: 'eol-gate',
     version: PLAN_FILE_VERSION,
     registry: context.registry,
@@ -36,11 +36,42 @@ export function serializePlan(plan: Plan, context: PlanFileContext): string {
       skippedTooYoung: plan.tooYoung.length,
     },
     excluded: plan.excluded,
-    digests: plan.annotate.map(entry),
-    alreadyAnnotated: plan.alreadyAnnotated.map(entry),
-    tooYoung: plan.tooYoung.map(entry),
   };
-  return `${JSON.stringify(doc, null, 2)}\n`;
+  // `{\n  "tool": …,\n  "excluded": {…}\n}` without its closing line: the lists follow.
+  const text = JSON.stringify(head, null, 2);
+  yield text.slice(0, text.lastIndexOf('\n'));
+  const lists: [string, PlanEntry[]][] = [
+    ['digests', plan.annotate],
+    ['alreadyAnnotated', plan.alreadyAnnotated],
+    ['tooYoung', plan.tooYoung],
+  ];
+  for (const [name, entries] of lists) {
+    if (entries.length === 0) {
+      yield `,\n  ${JSON.stringify(name)}: []`;
+      continue;
+    }
+    yield `,\n  ${JSON.stringify(name)}: [`;
+    let first = true;
+    for (const e of entries) {
+      // JSON strings never hold a raw newline, so re-indenting by lines is exact.
+      yield `${first ? '' : ','}\n    ${JSON.stringify(planFileEntry(e), null, 2).replace(/\n/g, '\n    ')}`;
+      first = false;
+    }
+    yield '\n  ]';
+  }
+  yield '\n}\n';
+}
+
+function planFileEntry(e: PlanEntry) {
+  return {
+    repository: e.repository,
+    digest: e.digest,
+    mediaType: e.mediaType,
+    tags: e.tags,
+    created: e.created ?? null,
+    reason: e.reason,
+    ...(e.existing ? { existing: e.existing } : {}),
+  };
 }
 
 /** One digest a plan asks to annotate. */

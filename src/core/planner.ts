@@ -71,11 +71,13 @@ export function classify(inventory: ManifestRecord[], supported: SupportedSet): 
 
   const excluded = emptyCounts();
   const candidates: PlanEntry[] = [];
-  const seen = new Set<string>();
+  // Digests seen, per repository (no `repo@digest` string per manifest: inventories are large).
+  const seen = new Map<string, Set<string>>();
   for (const m of inventory) {
-    const key = refKey(m.repository, m.digest);
-    if (seen.has(key)) continue;
-    seen.add(key);
+    let digests = seen.get(m.repository);
+    if (!digests) seen.set(m.repository, (digests = new Set()));
+    if (digests.has(m.digest)) continue;
+    digests.add(m.digest);
     const reason = exclusionOf(m, supported, supportedChildren, fallbackListed);
     if (reason) {
       excluded[reason]++;
@@ -111,12 +113,17 @@ function exclusionOf(
   return undefined;
 }
 
+/** Read access by `repo@digest` (refKey): a Map, or a more compact store with the same `get`. */
+export interface ByRefKey<T> {
+  get(key: string): T | undefined;
+}
+
 export interface PlanInput {
   classification: Classification;
   /** Lifecycle marks per `repo@digest`; must hold an entry (maybe empty) for every candidate. */
-  lifecycle: Map<string, LifecycleMark[]>;
+  lifecycle: ByRefKey<LifecycleMark[]>;
   /** Creation time per `repo@digest` when the inventory had none (from the image config). */
-  created?: Map<string, string | undefined>;
+  created?: ByRefKey<string | undefined>;
   now: Date;
   minAgeMs: number;
   eolDate: string;
@@ -154,20 +161,22 @@ export function buildPlan(input: PlanInput): Plan {
     // A lookup that did not happen (or failed) is never "not annotated" (invariant 5).
     if (!marks) throw new Error(`internal: no lifecycle lookup for ${key}`);
     const created = candidate.created ?? input.created?.get(key);
-    const entry = { ...candidate, created };
+    // At most one new object per entry (a plan may hold 100,000 of them).
     if (marks.length > 0) {
       excluded['already-annotated']++;
-      plan.alreadyAnnotated.push({ ...entry, existing: marks, reason: `already annotated (${marks.map((m) => m.date ?? 'no date').join(', ')})` });
+      plan.alreadyAnnotated.push({ ...candidate, created, existing: marks, reason: `already annotated (${marks.map((m) => m.date ?? 'no date').join(', ')})` });
       continue;
     }
     const createdMs = created ? Date.parse(created) : NaN;
     if (minAgeMs > 0 && !Number.isNaN(createdMs) && now.getTime() - createdMs < minAgeMs) {
       excluded['too-young']++;
-      plan.tooYoung.push({ ...entry, reason: `younger than minAge (created ${created})` });
+      plan.tooYoung.push({ ...candidate, created, reason: `younger than minAge (created ${created})` });
       continue;
     }
     const ageNote = minAgeMs > 0 && Number.isNaN(createdMs) ? '; age unknown, counted as old enough' : '';
-    plan.annotate.push({ ...entry, reason: entry.reason + ageNote });
+    // A candidate that needs nothing added is its own plan entry (classify made it for this).
+    if (!ageNote && 'created' in candidate && created === candidate.created) plan.annotate.push(candidate);
+    else plan.annotate.push({ ...candidate, created, reason: candidate.reason + ageNote });
   }
   const order = (a: PlanEntry, b: PlanEntry) =>
     a.repository.localeCompare(b.repository) || a.digest.localeCompare(b.digest);

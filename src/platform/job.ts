@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { annotate } from '../commands/annotate.js';
 import { signal } from '../commands/signal.js';
@@ -7,7 +7,7 @@ import { verify } from '../commands/verify.js';
 import { publishImageInfo } from '../commands/publish-image-info.js';
 import { createWritableImageInfoSource } from '../imageinfo/factory.js';
 import { InputError, RuntimeError } from '../core/errors.js';
-import { parsePlanFile, serializePlan } from '../core/plan-file.js';
+import { parsePlanFile, planFileChunks } from '../core/plan-file.js';
 import type { Clock } from '../core/ports.js';
 import type { BuildAgent } from './agent.js';
 import { readOptions, type JobOptions } from './options.js';
@@ -116,7 +116,7 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
   );
   if (result.plan) {
     await mkdir(dirname(planFile), { recursive: true });
-    await writeFile(planFile, serializePlan(result.plan, { registry: registry.displayName, dryRun: o.dryRun }));
+    await writeChunks(planFile, planFileChunks(result.plan, { registry: registry.displayName, dryRun: o.dryRun }));
     logger.info(`plan written to ${planFile}`);
   }
   const c = result.counts;
@@ -143,6 +143,27 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       excluded: result.plan?.excluded,
     },
   };
+}
+
+/** Writes text made in pieces (a large plan) without holding all of it at once. */
+async function writeChunks(path: string, chunks: Iterable<string>): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    let pending: string[] = [];
+    let length = 0;
+    for (const chunk of chunks) {
+      pending.push(chunk);
+      length += chunk.length;
+      if (length >= 1 << 20) {
+        await file.writeFile(pending.join(''));
+        pending = [];
+        length = 0;
+      }
+    }
+    await file.writeFile(pending.join(''));
+  } finally {
+    await file.close();
+  }
 }
 
 async function readInput(path: string, label: string): Promise<string> {

@@ -3,7 +3,6 @@ import { createHttpHeaders, createPipelineRequest, type PipelinePolicy, type Pip
 import {
   ContainerRegistryClient,
   ContainerRegistryContentClient,
-  type ArtifactManifestProperties,
   type ContainerRegistryClientOptions,
 } from '@azure/container-registry';
 import { InputError, RuntimeError } from '../../core/errors.js';
@@ -57,6 +56,41 @@ interface RawManifest {
   artifactType?: string;
 }
 
+/** An entry of an `/acr/v1/<repo>/_manifests` page, as ACR sends it. */
+interface RawListedManifest extends RawManifest {
+  createdTime?: unknown;
+  tags?: unknown[];
+  references?: { digest?: unknown }[];
+}
+
+/** A listing page's JSON: the pipeline has usually parsed it already (parsedBody). */
+function pageBody(res: PipelineResponse, what: string): { manifests?: RawListedManifest[] } {
+  const parsed = (res as PipelineResponse & { parsedBody?: unknown }).parsedBody;
+  let body: unknown = parsed;
+  if (typeof body !== 'object' || body === null) {
+    try {
+      body = JSON.parse(res.bodyAsText ?? '');
+    } catch {
+      throw new RuntimeError(`${what}: the answer is not JSON`);
+    }
+  }
+  const manifests = (body as { manifests?: unknown }).manifests;
+  if (typeof body !== 'object' || body === null || (manifests !== undefined && !Array.isArray(manifests))) {
+    throw new RuntimeError(`${what}: unexpected answer`);
+  }
+  return body as { manifests?: RawListedManifest[] };
+}
+
+/** One listed manifest, as much of it as the records need. */
+interface Listed {
+  digest: string;
+  tags: string[];
+  created?: string;
+  /** Digests of `relatedArtifacts` (an index's children), when any. */
+  related?: string[];
+  raw: RawManifest;
+}
+
 interface RepoSnapshot {
   referrers: Map<string, Descriptor[]>;
 }
@@ -97,6 +131,8 @@ export class AcrRegistry implements Registry {
   /** Manifest sizes learnt this run (for subject descriptors). */
   private readonly sizes = new Map<string, { mediaType: string; size: number }>();
   private readonly blobsPresent = new Set<string>();
+  /** Media types seen in listings: one string each, not one per manifest. */
+  private readonly interned = new Map<string, string>();
 
   constructor(options: AcrRegistryOptions) {
     this.endpoint = normalizeEndpoint(options.endpoint);
@@ -176,96 +212,117 @@ export class AcrRegistry implements Registry {
   }
 
   async listManifests(repository: string): Promise<ManifestRecord[]> {
-    const repo = this.client.getRepository(repository);
-    const listed: { props: ArtifactManifestProperties; raw: RawManifest | undefined }[] = [];
-    let token: string | undefined;
-    let pages: AsyncIterator<ArtifactManifestProperties[] & { continuationToken?: string }> | undefined;
-    // The SDK model drops mediaType/configMediaType: read them from the raw page.
-    let lastRaw = new Map<string, RawManifest>();
-    const onResponse = (raw: { bodyAsText?: string | null; status: number }) => {
-      if (raw.status !== 200 || !raw.bodyAsText) return;
-      try {
-        const body = JSON.parse(raw.bodyAsText) as { manifests?: RawManifest[] };
-        lastRaw = new Map((body.manifests ?? []).filter((m) => m.digest).map((m) => [m.digest!, m]));
-      } catch {
-        lastRaw = new Map();
-      }
-    };
-    let first = true;
-    for (;;) {
-      const page = await this.gate.call(`list manifests of ${repository}`, async (abortSignal) => {
-        pages ??= repo
-          .listManifestProperties({ abortSignal, onResponse })
-          .byPage({ maxPageSize: this.pageSize, continuationToken: token });
-        try {
-          return await pages.next();
-        } catch (e) {
-          pages = undefined;
-          if (first && statusOf(e) === 404) return 'absent' as const;
-          throw e;
-        }
-      });
-      if (page === 'absent') return [];
-      first = false;
-      if (page.done) break;
-      for (const props of page.value) listed.push({ props, raw: lastRaw.get(props.digest) });
-      token = page.value.continuationToken;
-      if (!token) break;
-    }
-
-    // What the listing cannot tell (artifacts, indexes: a subject?) comes from the manifest itself.
+    // `/acr/v1/<repo>/_manifests` pages, read directly (through the SDK's authenticated
+    // pipeline): the SDK's model drops mediaType/configMediaType, and building its models
+    // costs several copies of every page. A page becomes records at once and is dropped: a
+    // repository can list hundreds of thousands of manifests.
+    // A slot is undefined while its manifest waits to be inspected (and stays so if it is gone).
+    const records: (ManifestRecord | undefined)[] = [];
+    const toInspect: { index: number; listed: Listed }[] = [];
     const facts = new Map<string, ManifestFacts>();
-    const toInspect: string[] = [];
-    for (const { props, raw } of listed) {
-      const known = this.cache.get(props.digest);
-      if (known) facts.set(props.digest, known);
-      else if (needsInspection(raw)) toInspect.push(props.digest);
+    let path: string | undefined = `/acr/v1/${encodeURIComponent(repository)}/_manifests?n=${this.pageSize}`;
+    const what = `list manifests of ${repository}`;
+    let first = true;
+    while (path) {
+      // The first page's 404 means the repository does not exist; any later one is a failure.
+      const res = await this.raw(repository, 'GET', path, 'application/json', what, first ? [404] : []);
+      if (res.status === 404) return [];
+      first = false;
+      const body = pageBody(res, `${this.displayName}: ${what}`);
+      for (const m of body.manifests ?? []) {
+        const listed = this.listedOf(m, repository);
+        const known = this.cache.get(listed.digest);
+        if (known || !needsInspection(listed.raw)) records.push(this.recordOf(repository, listed, known, facts));
+        else {
+          // What the listing cannot tell (artifacts, indexes: a subject?) comes from the manifest itself.
+          toInspect.push({ index: records.length, listed });
+          records.push(undefined);
+        }
+      }
+      const next = nextLink(res.headers.get('link'));
+      if (next === path) throw new RuntimeError(`${this.displayName}: ${what}: the registry links a page to itself`);
+      path = next;
     }
-    const gone = new Set<string>();
-    await Promise.all(
-      toInspect.map(async (digest) => {
-        const f = await this.inspect(repository, digest);
-        if (f) facts.set(digest, f);
-        else gone.add(digest);
-      }),
-    );
 
-    const records: ManifestRecord[] = [];
+    const inspected = await Promise.all(toInspect.map(({ listed }) => this.inspect(repository, listed.digest)));
+    toInspect.forEach(({ index, listed }, i) => {
+      const f = inspected[i];
+      if (f) records[index] = this.recordOf(repository, listed, f, facts);
+      else this.logger.warning(`${this.displayName}/${repository}@${listed.digest}: listed but gone when fetched; skipped`);
+    });
+
+    const out: ManifestRecord[] = [];
     const referrers = new Map<string, Descriptor[]>();
-    for (const { props, raw } of listed) {
-      if (gone.has(props.digest)) {
-        this.logger.warning(`${this.displayName}/${repository}@${props.digest}: listed but gone when fetched; skipped`);
-        continue;
-      }
-      const f = facts.get(props.digest);
-      const mediaType = f?.mediaType ?? raw?.mediaType ?? MediaType.dockerManifest;
-      const record: ManifestRecord = {
-        repository,
-        digest: props.digest,
-        mediaType,
-        tags: [...(props.tags ?? [])],
-      };
-      if (f) {
-        record.size = f.size;
-        this.sizes.set(`${repository}@${props.digest}`, { mediaType, size: f.size });
-      }
-      if (props.createdOn) record.created = props.createdOn.toISOString();
-      const configMediaType = raw?.configMediaType ?? f?.configMediaType;
-      if (configMediaType) record.configMediaType = configMediaType;
-      const artifactType = f?.artifactType ?? raw?.artifactType;
-      if (artifactType) record.artifactType = artifactType;
-      if (f?.subject) {
-        record.subject = f.subject.digest;
-        const d: Descriptor = { mediaType, digest: props.digest, size: f.size };
-        if (artifactType) d.artifactType = artifactType;
-        if (f.annotations) d.annotations = f.annotations;
-        referrers.set(f.subject.digest, [...(referrers.get(f.subject.digest) ?? []), d]);
-      }
-      if (isIndexMediaType(mediaType)) record.children = (props.relatedArtifacts ?? []).map((r) => r.digest);
-      records.push(record);
+    for (const record of records) {
+      if (!record) continue;
+      out.push(record);
+      const f = record.subject ? facts.get(record.digest) : undefined;
+      if (!f?.subject) continue;
+      const d: Descriptor = { mediaType: record.mediaType, digest: record.digest, size: f.size };
+      if (record.artifactType) d.artifactType = record.artifactType;
+      if (f.annotations) d.annotations = f.annotations;
+      const known = referrers.get(f.subject.digest);
+      if (known) known.push(d);
+      else referrers.set(f.subject.digest, [d]);
     }
     this.snapshots.set(repository, { referrers });
-    return records;
+    return out;
+  }
+
+  /** A listed manifest's record; `f`: what its bytes say, when known (then kept in `facts`). */
+  private recordOf(repository: string, listed: Listed, f: ManifestFacts | undefined, facts: Map<string, ManifestFacts>): ManifestRecord {
+    const { digest, tags, created, related, raw } = listed;
+    const mediaType = f?.mediaType ?? raw.mediaType ?? MediaType.dockerManifest;
+    const configMediaType = raw.configMediaType ?? f?.configMediaType;
+    if (!f && created && configMediaType && !raw.artifactType && !isIndexMediaType(mediaType)) {
+      // The common case (an image the listing describes) in one literal: V8 then keeps every
+      // field inside the object, with no separate property store per record.
+      return { repository, digest, mediaType, tags, created, configMediaType };
+    }
+    const record: ManifestRecord = { repository, digest, mediaType, tags };
+    if (f) {
+      facts.set(digest, f);
+      record.size = f.size;
+      this.sizes.set(`${repository}@${digest}`, { mediaType, size: f.size });
+    }
+    if (created) record.created = created;
+    if (configMediaType) record.configMediaType = configMediaType;
+    const artifactType = f?.artifactType ?? raw.artifactType;
+    if (artifactType) record.artifactType = artifactType;
+    if (f?.subject) record.subject = f.subject.digest;
+    if (isIndexMediaType(mediaType)) record.children = related ?? [];
+    return record;
+  }
+
+  /** What the records need of one listing entry, with the (few, repeated) media types interned. */
+  private listedOf(m: RawListedManifest, repository: string): Listed {
+    if (typeof m?.digest !== 'string' || !m.digest) {
+      throw new RuntimeError(`${this.displayName}: the listing of ${repository} has an entry without a digest`);
+    }
+    const raw: RawManifest = {};
+    if (typeof m.mediaType === 'string') raw.mediaType = this.intern(m.mediaType);
+    if (typeof m.configMediaType === 'string') raw.configMediaType = this.intern(m.configMediaType);
+    if (typeof m.artifactType === 'string') raw.artifactType = this.intern(m.artifactType);
+    const entry: Listed = { digest: m.digest, tags: Array.isArray(m.tags) ? m.tags.filter((t): t is string => typeof t === 'string') : [], raw };
+    if (m.createdTime !== undefined && m.createdTime !== null) {
+      const created = new Date(m.createdTime as string);
+      // An unreadable creation time must not pass as "old enough" (minAge): fail instead.
+      if (Number.isNaN(created.getTime())) {
+        throw new RuntimeError(`${this.displayName}: ${repository}@${m.digest} has an unreadable createdTime ${JSON.stringify(m.createdTime)}`);
+      }
+      entry.created = created.toISOString();
+    }
+    if (Array.isArray(m.references) && m.references.length > 0) {
+      entry.related = m.references.map((r) => r?.digest).filter((d): d is string => typeof d === 'string');
+    }
+    return entry;
+  }
+
+  private intern(text: string): string {
+    const known = this.interned.get(text);
+    if (known !== undefined) return known;
+    this.interned.set(text, text);
+    return text;
   }
 
   async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
