@@ -22,17 +22,33 @@ import { fileURLToPath } from 'node:url';
 import { ContainerRegistryClient, ContainerRegistryContentClient } from '@azure/container-registry';
 import { annotate } from '../src/commands/annotate.js';
 import { NoneStore } from '../src/coordination/none.js';
-import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE, lifecycleManifestJson } from '../src/core/lifecycle.js';
+import {
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+  lifecycleManifestJson,
+} from '../src/core/lifecycle.js';
 import { MediaType } from '../src/core/oci.js';
 import { silentLogger } from '../src/core/ports.js';
 import { FileSource } from '../src/imageinfo/file-source.js';
 import { AcrRegistry, createAcrCredential } from '../src/registry/acr/index.js';
 import { sha256Digest } from '../src/util/hash.js';
-import { seedImage, seedIndex, startFakeAcr, type FakeAcr } from '../test/support/fake-acr/index.js';
+import {
+  seedImage,
+  seedIndex,
+  startFakeAcr,
+  type FakeAcr,
+} from '../test/support/fake-acr/index.js';
 import { startIdentityEndpoint } from '../test/support/identity-endpoint.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const DATA = join(root, '..', 'shared', 'data', 'history', 'buildtools-prereqs-main.300-versions.json');
+const DATA = join(
+  root,
+  '..',
+  'shared',
+  'data',
+  'history',
+  'buildtools-prereqs-main.300-versions.json',
+);
 const LATENCY_MS = 20;
 const CONCURRENCY = 8;
 const EOL_DATE = '2026-06-01';
@@ -48,14 +64,22 @@ interface Entry {
 }
 
 /** Seeds the fake; returns the image-info path and the synthetic digests. */
-function load(fake: FakeAcr, entries: Entry[], dir: string): { imageInfo: string; all: { repository: string; digest: string }[] } {
+function load(
+  fake: FakeAcr,
+  entries: Entry[],
+  dir: string,
+): { imageInfo: string; all: { repository: string; digest: string }[] } {
   const supported = new Map<string, string[]>();
   const all: { repository: string; digest: string }[] = [];
   for (const e of entries) {
     const created = new Date(e.created);
-    const m = e.kind === 'index' ? seedIndex(fake, e.repository, [], { created, seed: e.digest }) : seedImage(fake, e.repository, e.digest, { created });
+    const m =
+      e.kind === 'index'
+        ? seedIndex(fake, e.repository, [], { created, seed: e.digest })
+        : seedImage(fake, e.repository, e.digest, { created });
     all.push({ repository: e.repository, digest: m.digest });
-    if (e.supportedNow) supported.set(e.repository, [...(supported.get(e.repository) ?? []), m.digest]);
+    if (e.supportedNow)
+      supported.set(e.repository, [...(supported.get(e.repository) ?? []), m.digest]);
   }
   const imageInfo = join(dir, 'image-info.json');
   writeFileSync(
@@ -64,7 +88,14 @@ function load(fake: FakeAcr, entries: Entry[], dir: string): { imageInfo: string
       schemaVersion: '2.0',
       repos: [...supported].map(([repo, digests]) => ({
         repo,
-        images: [{ platforms: digests.map((d) => ({ digest: `mcr.microsoft.com/${repo}@${d}`, simpleTags: [] })) }],
+        images: [
+          {
+            platforms: digests.map((d) => ({
+              digest: `mcr.microsoft.com/${repo}@${d}`,
+              simpleTags: [],
+            })),
+          },
+        ],
       })),
     }),
   );
@@ -90,7 +121,11 @@ interface Measure {
   note?: string;
 }
 
-async function measure(name: string, fake: FakeAcr | undefined, fn: () => Promise<string | void>): Promise<Measure> {
+async function measure(
+  name: string,
+  fake: FakeAcr | undefined,
+  fn: () => Promise<string | void>,
+): Promise<Measure> {
   global.gc?.();
   let peak = process.memoryUsage().rss;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 25);
@@ -100,14 +135,33 @@ async function measure(name: string, fake: FakeAcr | undefined, fn: () => Promis
   const wallMs = performance.now() - t0;
   clearInterval(timer);
   peak = Math.max(peak, process.memoryUsage().rss);
-  const m: Measure = { name, requests: fake?.total ?? 0, wallMs, peakRssMb: peak / 2 ** 20, ...(note ? { note } : {}) };
-  console.log(`${name}: ${m.requests} requests, ${(wallMs / 1000).toFixed(1)} s, peak RSS ${m.peakRssMb.toFixed(0)} MB${note ? ` (${note})` : ''}`);
+  const m: Measure = {
+    name,
+    requests: fake?.total ?? 0,
+    wallMs,
+    peakRssMb: peak / 2 ** 20,
+    ...(note ? { note } : {}),
+  };
+  console.log(
+    `${name}: ${m.requests} requests, ${(wallMs / 1000).toFixed(1)} s, peak RSS ${m.peakRssMb.toFixed(0)} MB${note ? ` (${note})` : ''}`,
+  );
   return m;
 }
 
-function registryFor(url: string, ca: string | undefined, extra: Partial<ConstructorParameters<typeof AcrRegistry>[0]> = {}): AcrRegistry {
+function registryFor(
+  url: string,
+  ca: string | undefined,
+  extra: Partial<ConstructorParameters<typeof AcrRegistry>[0]> = {},
+): AcrRegistry {
   const { credential, name } = createAcrCredential({ kind: 'default' });
-  return new AcrRegistry({ endpoint: url, credential, credentialName: name, ca, concurrency: CONCURRENCY, ...extra });
+  return new AcrRegistry({
+    endpoint: url,
+    credential,
+    credentialName: name,
+    ca,
+    concurrency: CONCURRENCY,
+    ...extra,
+  });
 }
 
 async function runAnnotate(registry: AcrRegistry, imageInfo: string, dryRun = false) {
@@ -128,7 +182,11 @@ async function runAnnotate(registry: AcrRegistry, imageInfo: string, dryRun = fa
       registry,
       store: new NoneStore(),
       sources: [new FileSource(imageInfo)],
-      clock: { now: () => new Date(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)), random: Math.random },
+      clock: {
+        now: () => new Date(),
+        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+        random: Math.random,
+      },
       logger: silentLogger,
     },
   );
@@ -136,13 +194,19 @@ async function runAnnotate(registry: AcrRegistry, imageInfo: string, dryRun = fa
 
 async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
 }
 
 /** (c) What dotnet's ImageBuilder does: GET every listed manifest, then a referrers call per candidate. */
-async function baseline(fake: FakeAcr, repositories: string[], supported: Set<string>): Promise<string> {
+async function baseline(
+  fake: FakeAcr,
+  repositories: string[],
+  supported: Set<string>,
+): Promise<string> {
   const { credential } = createAcrCredential({ kind: 'default' });
   const options = { tlsOptions: { ca: fake.caPem } };
   const client = new ContainerRegistryClient(fake.url, credential!, options);
@@ -151,7 +215,8 @@ async function baseline(fake: FakeAcr, repositories: string[], supported: Set<st
   for (const repository of repositories) {
     const content = new ContainerRegistryContentClient(fake.url, repository, credential!, options);
     const digests: string[] = [];
-    for await (const m of client.getRepository(repository).listManifestProperties()) digests.push(m.digest);
+    for await (const m of client.getRepository(repository).listManifestProperties())
+      digests.push(m.digest);
     const images: string[] = [];
     await pool(digests, CONCURRENCY, async (digest) => {
       const got = await content.getManifest(digest);
@@ -167,7 +232,10 @@ async function baseline(fake: FakeAcr, repositories: string[], supported: Set<st
 }
 
 /** (d) One digest at a time: check its referrers, then describe and attach. Sampled. */
-async function sequential(fake: FakeAcr, sample: { repository: string; digest: string }[]): Promise<string> {
+async function sequential(
+  fake: FakeAcr,
+  sample: { repository: string; digest: string }[],
+): Promise<string> {
   const registry = registryFor(fake.url, fake.caPem, { referrersSource: 'api', concurrency: 1 });
   for (const { repository, digest } of sample) {
     const existing = await registry.listReferrers(repository, digest, LIFECYCLE_ARTIFACT_TYPE);
@@ -228,15 +296,38 @@ function firstLine<T>(child: ReturnType<typeof spawn>): Promise<T> {
  * preload print RSS/heap samples as the run goes (on stderr, passed through).
  */
 async function memoryScenario(): Promise<Measure> {
-  const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', String(SYNTHETIC)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', String(SYNTHETIC)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const info = await firstLine<{ url: string; imageInfo: string; caPath: string }>(server);
   // The product as pipelines run it: the bundled CLI, with a preload reporting its peak RSS.
   const t0 = performance.now();
   const runner = spawn(
     process.execPath,
-    ['--require', fileURLToPath(new URL('./bench/report-rss.cjs', import.meta.url)), fileURLToPath(new URL('../dist/cli/index.cjs', import.meta.url)),
-      'annotate', '--registry', info.url, '--registry-type', 'acr', '--image-info', info.imageInfo, '--dry-run', '--json', '--coordinator', 'none', '--min-age', '0'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_EXTRA_CA_CERTS: info.caPath } },
+    [
+      '--require',
+      fileURLToPath(new URL('./bench/report-rss.cjs', import.meta.url)),
+      fileURLToPath(new URL('../dist/cli/index.cjs', import.meta.url)),
+      'annotate',
+      '--registry',
+      info.url,
+      '--registry-type',
+      'acr',
+      '--image-info',
+      info.imageInfo,
+      '--dry-run',
+      '--json',
+      '--coordinator',
+      'none',
+      '--min-age',
+      '0',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: info.caPath },
+    },
   );
   let out = '';
   let err = '';
@@ -246,11 +337,30 @@ async function memoryScenario(): Promise<Measure> {
   const wallMs = performance.now() - t0;
   if (code !== 0) throw new Error(`(e) failed: ${err.slice(-2000)}`);
   const maxRssMb = Number(/EOL_GATE_MAX_RSS_MB=([\d.]+)/.exec(err)?.[1]);
-  const r = { requests: Number.NaN, wallMs, maxRssMb, candidates: (JSON.parse(out) as { counts: { candidates: number } }).counts.candidates };
+  const r = {
+    requests: Number.NaN,
+    wallMs,
+    maxRssMb,
+    candidates: (JSON.parse(out) as { counts: { candidates: number } }).counts.candidates,
+  };
   server.kill();
-  const e: Measure = { name: `(e) dry run, ${SYNTHETIC.toLocaleString('en-US')} manifests`, requests: r.requests, wallMs: r.wallMs, peakRssMb: r.maxRssMb, note: `${r.candidates} candidates planned` };
-  console.log(`${e.name}: ${e.requests} requests, ${(e.wallMs / 1000).toFixed(1)} s, peak RSS ${e.peakRssMb.toFixed(0)} MB (${e.note})`);
-  if (process.env.EOL_GATE_BENCH_PHASES) process.stderr.write(err.split('\n').filter((l) => l.startsWith('EOL_GATE_')).join('\n') + '\n');
+  const e: Measure = {
+    name: `(e) dry run, ${SYNTHETIC.toLocaleString('en-US')} manifests`,
+    requests: r.requests,
+    wallMs: r.wallMs,
+    peakRssMb: r.maxRssMb,
+    note: `${r.candidates} candidates planned`,
+  };
+  console.log(
+    `${e.name}: ${e.requests} requests, ${(e.wallMs / 1000).toFixed(1)} s, peak RSS ${e.peakRssMb.toFixed(0)} MB (${e.note})`,
+  );
+  if (process.env.EOL_GATE_BENCH_PHASES)
+    process.stderr.write(
+      err
+        .split('\n')
+        .filter((l) => l.startsWith('EOL_GATE_'))
+        .join('\n') + '\n',
+    );
   return e;
 }
 
@@ -265,7 +375,9 @@ async function main(): Promise<void> {
     // Only (e), for iterating on memory: `node scripts/build.mjs && npx tsx scripts/bench.ts --memory-only`.
     try {
       const e = await memoryScenario();
-      console.log(`peak RSS ≤ 200 MB with ${SYNTHETIC.toLocaleString('en-US')} manifests: ${e.peakRssMb <= 200 ? 'yes' : 'NO'} (${e.peakRssMb.toFixed(0)} MB)`);
+      console.log(
+        `peak RSS ≤ 200 MB with ${SYNTHETIC.toLocaleString('en-US')} manifests: ${e.peakRssMb <= 200 ? 'yes' : 'NO'} (${e.peakRssMb.toFixed(0)} MB)`,
+      );
     } finally {
       await identity.close();
     }
@@ -280,27 +392,44 @@ async function main(): Promise<void> {
   const repositories = [...new Set(entries.map((e) => e.repository))];
   const supportedCount = entries.filter((e) => e.supportedNow).length;
   const orphans = entries.length - supportedCount;
-  console.log(`${entries.length} manifests, ${supportedCount} supported, ${orphans} to annotate; ${LATENCY_MS} ms per request, concurrency ${CONCURRENCY}`);
+  console.log(
+    `${entries.length} manifests, ${supportedCount} supported, ${orphans} to annotate; ${LATENCY_MS} ms per request, concurrency ${CONCURRENCY}`,
+  );
 
   // (d) first, on a sample of the cold registry, so it attaches to digests (a) would annotate.
-  const supportedDigests = new Set<string>(JSON.parse(readFileSync(imageInfo, 'utf8')).repos.flatMap((r: { images: { platforms: { digest: string }[] }[] }) => r.images.flatMap((i) => i.platforms.map((p) => p.digest.split('@')[1]))));
+  const supportedDigests = new Set<string>(
+    JSON.parse(readFileSync(imageInfo, 'utf8')).repos.flatMap(
+      (r: { images: { platforms: { digest: string }[] }[] }) =>
+        r.images.flatMap((i) => i.platforms.map((p) => p.digest.split('@')[1])),
+    ),
+  );
   const sample = all.filter((m) => !supportedDigests.has(m.digest)).slice(0, SEQUENTIAL_SAMPLE);
   fake.latencyMs = LATENCY_MS;
   const d = await measure('(d) sequential loop (sample)', fake, () => sequential(fake, sample));
   // Undo the sample so (a) starts cold.
-  for (const s of sample) for (const r of fake.referrersOf(s.repository, s.digest)) fake.deleteManifest(s.repository, r.digest);
+  for (const s of sample)
+    for (const r of fake.referrersOf(s.repository, s.digest))
+      fake.deleteManifest(s.repository, r.digest);
 
   let annotated = 0;
   const a = await measure('(a) cold annotate', fake, async () => {
-    const r = await runAnnotate(registryFor(fake.url, fake.caPem, { manifestCache: cacheFile }), imageInfo);
+    const r = await runAnnotate(
+      registryFor(fake.url, fake.caPem, { manifestCache: cacheFile }),
+      imageInfo,
+    );
     annotated = r.counts.annotated;
     return `${annotated} annotated`;
   });
   const b = await measure('(b) steady state', fake, async () => {
-    const r = await runAnnotate(registryFor(fake.url, fake.caPem, { manifestCache: cacheFile }), imageInfo);
+    const r = await runAnnotate(
+      registryFor(fake.url, fake.caPem, { manifestCache: cacheFile }),
+      imageInfo,
+    );
     return `${r.counts.alreadyAnnotated} already annotated, ${r.counts.annotated} annotated`;
   });
-  const c = await measure('(c) ImageBuilder-like baseline', fake, () => baseline(fake, repositories, supportedDigests));
+  const c = await measure('(c) ImageBuilder-like baseline', fake, () =>
+    baseline(fake, repositories, supportedDigests),
+  );
   await fake.close();
 
   let e: Measure | undefined;
@@ -311,20 +440,51 @@ async function main(): Promise<void> {
   const floor = (a.requests * LATENCY_MS) / CONCURRENCY;
   const checks = [
     [`steady state ≤ 100 requests`, b.requests <= 100, `${b.requests}`],
-    [`steady state ≥ 100× fewer requests than (c)`, c.requests / b.requests >= 100, `${(c.requests / b.requests).toFixed(0)}×`],
-    [`cold ≤ 2.1 requests per annotation`, a.requests / annotated <= 2.1, `${(a.requests / annotated).toFixed(3)}`],
-    [`cold wall time ≤ 1.5× floor (requests × latency ÷ concurrency)`, a.wallMs <= 1.5 * floor, `${(a.wallMs / floor).toFixed(2)}× of ${(floor / 1000).toFixed(1)} s`],
-    [`cold ≥ 10× faster than (d) (extrapolated to ${orphans})`, sequentialFull / a.wallMs >= 10, `${(sequentialFull / a.wallMs).toFixed(1)}×`],
-    ...(e ? [[`peak RSS ≤ 200 MB with ${SYNTHETIC.toLocaleString('en-US')} manifests`, e.peakRssMb <= 200, `${e.peakRssMb.toFixed(0)} MB`] as const] : []),
+    [
+      `steady state ≥ 100× fewer requests than (c)`,
+      c.requests / b.requests >= 100,
+      `${(c.requests / b.requests).toFixed(0)}×`,
+    ],
+    [
+      `cold ≤ 2.1 requests per annotation`,
+      a.requests / annotated <= 2.1,
+      `${(a.requests / annotated).toFixed(3)}`,
+    ],
+    [
+      `cold wall time ≤ 1.5× floor (requests × latency ÷ concurrency)`,
+      a.wallMs <= 1.5 * floor,
+      `${(a.wallMs / floor).toFixed(2)}× of ${(floor / 1000).toFixed(1)} s`,
+    ],
+    [
+      `cold ≥ 10× faster than (d) (extrapolated to ${orphans})`,
+      sequentialFull / a.wallMs >= 10,
+      `${(sequentialFull / a.wallMs).toFixed(1)}×`,
+    ],
+    ...(e
+      ? [
+          [
+            `peak RSS ≤ 200 MB with ${SYNTHETIC.toLocaleString('en-US')} manifests`,
+            e.peakRssMb <= 200,
+            `${e.peakRssMb.toFixed(0)} MB`,
+          ] as const,
+        ]
+      : []),
   ] as const;
 
   const rows = [a, b, c, d, ...(e ? [e] : [])];
   const table = [
     '| scenario | requests | wall time | peak RSS | note |',
     '|---|---:|---:|---:|---|',
-    ...rows.map((m) => `| ${m.name} | ${Number.isNaN(m.requests) ? 'n/a (separate process)' : m.requests.toLocaleString('en-US')} | ${(m.wallMs / 1000).toFixed(1)} s | ${m.peakRssMb.toFixed(0)} MB | ${m.note ?? ''} |`),
+    ...rows.map(
+      (m) =>
+        `| ${m.name} | ${Number.isNaN(m.requests) ? 'n/a (separate process)' : m.requests.toLocaleString('en-US')} | ${(m.wallMs / 1000).toFixed(1)} s | ${m.peakRssMb.toFixed(0)} MB | ${m.note ?? ''} |`,
+    ),
   ].join('\n');
-  const targets = ['| target | met | value |', '|---|---|---|', ...checks.map(([t, ok, v]) => `| ${t} | ${ok ? 'yes' : '**no**'} | ${v} |`)].join('\n');
+  const targets = [
+    '| target | met | value |',
+    '|---|---|---|',
+    ...checks.map(([t, ok, v]) => `| ${t} | ${ok ? 'yes' : '**no**'} | ${v} |`),
+  ].join('\n');
   console.log(`\n${table}\n\n${targets}`);
   if (quick) return;
 

@@ -41,9 +41,13 @@ const licenses = [...packages].sort().map((name) => {
   const dir = join('node_modules', name);
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)/i.test(f));
-  const text = file ? readFileSync(join(dir, file), 'utf8').trim() : `License: ${pkg.license ?? 'unknown'}`;
+  const text = file
+    ? readFileSync(join(dir, file), 'utf8').trim()
+    : `License: ${pkg.license ?? 'unknown'}`;
   return `${name}@${pkg.version} (${pkg.license ?? 'unknown'})\n\n${text}\n`;
 });
 mkdirSync(dirname('dist/licenses.txt'), { recursive: true });
 writeFileSync('dist/licenses.txt', `${licenses.join('\n---\n\n')}`);
-console.log(`built ${hosts.map((h) => `dist/${h.name}/index.cjs`).join(', ')} (${packages.size} bundled packages)`);
+console.log(
+  `built ${hosts.map((h) => `dist/${h.name}/index.cjs`).join(', ')} (${packages.size} bundled packages)`,
+);

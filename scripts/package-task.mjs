@@ -20,7 +20,9 @@ const fail = (message) => {
 // The marketplace refuses to update a task whose version did not move; keep all three in step.
 const taskVersion = `${task.version.Major}.${task.version.Minor}.${task.version.Patch}`;
 if (taskVersion !== pkg.version || extension.version !== pkg.version) {
-  fail(`versions disagree: package.json ${pkg.version}, task.json ${taskVersion}, vss-extension.json ${extension.version}`);
+  fail(
+    `versions disagree: package.json ${pkg.version}, task.json ${taskVersion}, vss-extension.json ${extension.version}`,
+  );
 }
 const contribution = extension.contributions.find((c) => c.type === 'ms.vss-distributed-task.task');
 const taskDir = join(out, contribution.properties.name);
@@ -43,4 +45,6 @@ copy('docs/marketplace-overview.md', join(out, extension.content.details.path));
 writeFileSync(join(out, 'vss-extension.json'), `${JSON.stringify(extension, null, 2)}\n`);
 
 console.log(`task folder: ${taskDir}`);
-console.log(`next: npx tfx-cli extension create --root ${out} --manifest-globs vss-extension.json --output-path ${out}`);
+console.log(
+  `next: npx tfx-cli extension create --root ${out} --manifest-globs vss-extension.json --output-path ${out}`,
+);

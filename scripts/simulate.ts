@@ -6,7 +6,13 @@
  * table; exits 1 unless naive shows wrongful marks and gated shows none (the bar of issue 4).
  */
 import { MemoryBackend } from '../test/simulator/memory-backend.js';
-import { DEFAULT_PARAMS, formatTable, runSchedule, summarize, type ScheduleResult } from '../test/simulator/schedule.js';
+import {
+  DEFAULT_PARAMS,
+  formatTable,
+  runSchedule,
+  summarize,
+  type ScheduleResult,
+} from '../test/simulator/schedule.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,7 +35,8 @@ for (let seed = firstSeed; seed < firstSeed + schedules; seed++) {
   results.push(await runSchedule(seed, 'naive', new MemoryBackend(seed, 'github')));
   results.push(await runSchedule(seed, 'gated', new MemoryBackend(seed, 'github')));
   results.push(await runSchedule(seed, 'gated', new MemoryBackend(seed, 'azure-devops')));
-  if ((seed - firstSeed + 1) % 250 === 0) console.error(`… ${seed - firstSeed + 1}/${schedules} seeds`);
+  if ((seed - firstSeed + 1) % 250 === 0)
+    console.error(`… ${seed - firstSeed + 1}/${schedules} seeds`);
 }
 
 if (real > 0) {
@@ -40,11 +47,29 @@ if (real > 0) {
   const registry = await startDockerRegistry();
   const ado = await new FakeAzureDevOps().start();
   const github = await new FakeGitHub().start();
-  const params = { ...DEFAULT_PARAMS, pipelines: [3, 4] as [number, number], pushes: [1, 2] as [number, number] };
+  const params = {
+    ...DEFAULT_PARAMS,
+    pipelines: [3, 4] as [number, number],
+    pushes: [1, 2] as [number, number],
+  };
   try {
     for (let seed = firstSeed; seed < firstSeed + real; seed++) {
-      results.push(await runSchedule(seed, 'gated', new RealBackend({ kind: 'azure-devops', fake: ado }, registry.url, seed, `sim${seed}ado`), params));
-      results.push(await runSchedule(seed, 'gated', new RealBackend({ kind: 'github', fake: github }, registry.url, seed, `sim${seed}gh`), params));
+      results.push(
+        await runSchedule(
+          seed,
+          'gated',
+          new RealBackend({ kind: 'azure-devops', fake: ado }, registry.url, seed, `sim${seed}ado`),
+          params,
+        ),
+      );
+      results.push(
+        await runSchedule(
+          seed,
+          'gated',
+          new RealBackend({ kind: 'github', fake: github }, registry.url, seed, `sim${seed}gh`),
+          params,
+        ),
+      );
     }
   } finally {
     await registry.stop();
@@ -56,15 +81,19 @@ if (real > 0) {
 const summaries = summarize(results);
 console.log(formatTable(summaries));
 console.log(`\n${results.length} schedules in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-for (const s of summaries) for (const e of s.firstErrors) console.log(`error (${s.backend} ${s.mode}): ${e}`);
+for (const s of summaries)
+  for (const e of s.firstErrors) console.log(`error (${s.backend} ${s.mode}): ${e}`);
 
 const naive = summaries.find((s) => s.mode === 'naive')!;
 const gated = summaries.filter((s) => s.mode === 'gated');
 const failures: string[] = [];
-if (naive.schedulesWithWrongful / naive.schedules < 0.1) failures.push('naive mode shows too few wrongful annotations: the simulator lacks power');
+if (naive.schedulesWithWrongful / naive.schedules < 0.1)
+  failures.push('naive mode shows too few wrongful annotations: the simulator lacks power');
 for (const g of gated) {
-  if (g.wrongfulAnnotations > 0) failures.push(`${g.backend} gated: ${g.wrongfulAnnotations} wrongful annotation(s)`);
-  if (g.duplicateReferrers > 0) failures.push(`${g.backend} gated: ${g.duplicateReferrers} duplicate referrer(s)`);
+  if (g.wrongfulAnnotations > 0)
+    failures.push(`${g.backend} gated: ${g.wrongfulAnnotations} wrongful annotation(s)`);
+  if (g.duplicateReferrers > 0)
+    failures.push(`${g.backend} gated: ${g.duplicateReferrers} duplicate referrer(s)`);
   if (g.errors > 0) failures.push(`${g.backend} gated: ${g.errors} error(s)`);
 }
 if (schedules < 1000) console.log(`note: ${schedules} schedules per mode (the bar is ≥ 1,000)`);
@@ -72,4 +101,6 @@ if (failures.length) {
   console.log(`\nFAILED:\n- ${failures.join('\n- ')}`);
   process.exit(1);
 }
-console.log('\nbar met: naive reproduces the race, gated never marks a supported image and never duplicates');
+console.log(
+  '\nbar met: naive reproduces the race, gated never marks a supported image and never duplicates',
+);

@@ -25996,13 +25996,17 @@ function isDigest(value5) {
 }
 function assertDigest(value5, where) {
   if (!isDigest(value5)) {
-    throw new InputError(`${where}: expected a digest "sha256:<64 hex>", got ${JSON.stringify(value5)}`);
+    throw new InputError(
+      `${where}: expected a digest "sha256:<64 hex>", got ${JSON.stringify(value5)}`
+    );
   }
   return value5;
 }
 function parseImageRef(value5, where) {
   if (typeof value5 !== "string" || !value5.includes("@")) {
-    throw new InputError(`${where}: expected "<repository>@sha256:<hex>", got ${JSON.stringify(value5)}`);
+    throw new InputError(
+      `${where}: expected "<repository>@sha256:<hex>", got ${JSON.stringify(value5)}`
+    );
   }
   const at = value5.lastIndexOf("@");
   const name4 = value5.slice(0, at);
@@ -26095,7 +26099,10 @@ function lifecycleManifestJson(subject, eolDate) {
 }
 function lifecycleMarkOf(referrer) {
   if (referrer.artifactType !== LIFECYCLE_ARTIFACT_TYPE) return void 0;
-  return { digest: referrer.digest, date: readAnnotationDate(referrer.annotations?.[EOL_DATE_ANNOTATION]) };
+  return {
+    digest: referrer.digest,
+    date: readAnnotationDate(referrer.annotations?.[EOL_DATE_ANNOTATION])
+  };
 }
 
 // src/core/planner.ts
@@ -26132,7 +26139,8 @@ function classify(inventory, supported) {
   const supportedChildren = childrenOfSupported(inventory, supported);
   const fallbackListed = /* @__PURE__ */ new Set();
   for (const m of inventory) {
-    if (m.tags.some((t) => FALLBACK_TAG.test(t))) for (const c of m.children ?? []) fallbackListed.add(c);
+    if (m.tags.some((t) => FALLBACK_TAG.test(t)))
+      for (const c of m.children ?? []) fallbackListed.add(c);
   }
   const parentsOf = /* @__PURE__ */ new Map();
   for (const m of inventory) {
@@ -26194,17 +26202,27 @@ function buildPlan(input) {
     const created = candidate.created ?? input.created?.get(key);
     if (marks.length > 0) {
       excluded["already-annotated"]++;
-      plan.alreadyAnnotated.push({ ...candidate, created, existing: marks, reason: `already annotated (${marks.map((m) => m.date ?? "no date").join(", ")})` });
+      plan.alreadyAnnotated.push({
+        ...candidate,
+        created,
+        existing: marks,
+        reason: `already annotated (${marks.map((m) => m.date ?? "no date").join(", ")})`
+      });
       continue;
     }
     const createdMs = created ? Date.parse(created) : NaN;
     if (minAgeMs > 0 && !Number.isNaN(createdMs) && now.getTime() - createdMs < minAgeMs) {
       excluded["too-young"]++;
-      plan.tooYoung.push({ ...candidate, created, reason: `younger than minAge (created ${created})` });
+      plan.tooYoung.push({
+        ...candidate,
+        created,
+        reason: `younger than minAge (created ${created})`
+      });
       continue;
     }
     const ageNote = minAgeMs > 0 && Number.isNaN(createdMs) ? "; age unknown, counted as old enough" : "";
-    if (!ageNote && "created" in candidate && created === candidate.created) plan.annotate.push(candidate);
+    if (!ageNote && "created" in candidate && created === candidate.created)
+      plan.annotate.push(candidate);
     else plan.annotate.push({ ...candidate, created, reason: candidate.reason + ageNote });
   }
   const order = (a, b) => a.repository.localeCompare(b.repository) || a.digest.localeCompare(b.digest);
@@ -26225,7 +26243,9 @@ var MARKER_STATES = ["publishing", "image-info-updated"];
 var GROUP = /^[A-Za-z0-9._-]{1,64}$/;
 function assertGroupName(group2, name4 = "group") {
   if (!GROUP.test(group2)) {
-    throw new InputError(`${name4}: expected 1-64 characters of [A-Za-z0-9._-], got ${JSON.stringify(group2)}`);
+    throw new InputError(
+      `${name4}: expected 1-64 characters of [A-Za-z0-9._-], got ${JSON.stringify(group2)}`
+    );
   }
   return group2;
 }
@@ -26237,7 +26257,11 @@ function blockingRuns(self, runs) {
 function validate(self, runsAfterInventory, plannedFingerprint, fingerprintAfterPoll) {
   const blockers = blockingRuns(self, runsAfterInventory);
   if (blockers.length > 0) {
-    return { verdict: "restart", reason: `${blockers.length} run(s) started publishing during the inventory`, blockers };
+    return {
+      verdict: "restart",
+      reason: `${blockers.length} run(s) started publishing during the inventory`,
+      blockers
+    };
   }
   if (plannedFingerprint !== fingerprintAfterPoll) {
     return { verdict: "restart", reason: "image-info changed since it was read", blockers: [] };
@@ -26347,7 +26371,10 @@ function parseImageInfo(text, source) {
   const root = r.object(doc, "$");
   const version3 = root.schemaVersion;
   if (typeof version3 !== "string" || !SUPPORTED_SCHEMA_VERSIONS.includes(version3)) {
-    r.fail("schemaVersion", `unsupported schemaVersion ${describe(version3)} (supported: ${SUPPORTED_SCHEMA_VERSIONS.join(", ")})`);
+    r.fail(
+      "schemaVersion",
+      `unsupported schemaVersion ${describe(version3)} (supported: ${SUPPORTED_SCHEMA_VERSIONS.join(", ")})`
+    );
   }
   const repos = r.array(root.repos, "repos").map((repoValue, ri) => {
     const repoPath = `repos[${ri}]`;
@@ -26399,7 +26426,13 @@ function supportedRefs(info2) {
   for (const repo2 of info2.repos) {
     for (const image of repo2.images) {
       for (const p of image.platforms) add("platform", p.ref, p.simpleTags, p.syndicated);
-      if (image.manifest) add("manifest-list", image.manifest.ref, image.manifest.sharedTags, image.manifest.syndicated);
+      if (image.manifest)
+        add(
+          "manifest-list",
+          image.manifest.ref,
+          image.manifest.sharedTags,
+          image.manifest.syndicated
+        );
     }
   }
   return out;
@@ -26471,7 +26504,9 @@ async function forEachLimited(items, concurrency, fn) {
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker)
+  );
   if (failure) throw failure.error;
 }
 async function mapLimited(items, concurrency, fn) {
@@ -26541,9 +26576,14 @@ var InventoryCache = class {
     await forEachLimited(pending, this.concurrency, async (c) => {
       if (needCreated && !c.created) {
         const key = refKey(c.repository, c.digest);
-        if (!this.created.has(key)) this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
+        if (!this.created.has(key))
+          this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
       }
-      const referrers = await this.registry.listReferrers(c.repository, c.digest, LIFECYCLE_ARTIFACT_TYPE);
+      const referrers = await this.registry.listReferrers(
+        c.repository,
+        c.digest,
+        LIFECYCLE_ARTIFACT_TYPE
+      );
       const marks = [];
       for (const r of referrers) {
         const mark = lifecycleMarkOf(r);
@@ -26603,7 +26643,9 @@ function parseDuration(value5, name4) {
     matched = re.lastIndex;
   }
   if (text.length === 0 || matched !== text.length) {
-    throw new InputError(`${name4}: expected a duration like 0, 500ms, 5s, 30m, 1h or 2d, got ${JSON.stringify(value5)}`);
+    throw new InputError(
+      `${name4}: expected a duration like 0, 500ms, 5s, 30m, 1h or 2d, got ${JSON.stringify(value5)}`
+    );
   }
   return total;
 }
@@ -26624,15 +26666,31 @@ async function waitForBarrier(options, store, clock, logger28, runStarted) {
   for (; ; ) {
     const blockers = blockingRuns(store.self, await store.listRuns(options.group));
     const now = clock.now().getTime();
-    if (blockers.length === 0) return { timedOut: false, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers: [] };
+    if (blockers.length === 0)
+      return {
+        timedOut: false,
+        waitedMs: now - begin,
+        waitedFor: [...waitedFor.values()],
+        blockers: []
+      };
     for (const run of blockers) waitedFor.set(run.runId, run);
     const elapsed = now - runStarted;
     if (elapsed >= options.timeoutMs) {
-      return { timedOut: true, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers };
+      return {
+        timedOut: true,
+        waitedMs: now - begin,
+        waitedFor: [...waitedFor.values()],
+        blockers
+      };
     }
     for (const run of blockers) logger28.info(`waiting: ${describeRun(run, clock.now())}`);
-    const delay5 = Math.min(jitteredInterval(options.pollIntervalMs, clock.random()), options.timeoutMs - elapsed);
-    logger28.info(`${blockers.length} run(s) block; next poll in ${formatDuration(delay5)} (${formatDuration(elapsed)} of ${formatDuration(options.timeoutMs)} elapsed)`);
+    const delay5 = Math.min(
+      jitteredInterval(options.pollIntervalMs, clock.random()),
+      options.timeoutMs - elapsed
+    );
+    logger28.info(
+      `${blockers.length} run(s) block; next poll in ${formatDuration(delay5)} (${formatDuration(elapsed)} of ${formatDuration(options.timeoutMs)} elapsed)`
+    );
     await clock.sleep(delay5);
   }
 }
@@ -26640,7 +26698,8 @@ async function waitForBarrier(options, store, clock, logger28, runStarted) {
 // src/commands/annotate.ts
 async function annotate(options, deps) {
   const { registry, store, sources, clock, logger: logger28 } = deps;
-  if (sources.length === 0) throw new InputError("imageInfo: at least one image-info source is required");
+  if (sources.length === 0)
+    throw new InputError("imageInfo: at least one image-info source is required");
   if (store.kind !== "none") assertGroupName(options.group);
   if (store.kind !== "none") await store.signal(options.group, "image-info-updated");
   const inventory = new InventoryCache(registry, options.concurrency);
@@ -26656,9 +26715,16 @@ async function annotate(options, deps) {
     if (barrier.timedOut || overdue) {
       const names = barrier.blockers.map((run) => describeRun(run, clock.now())).join("; ") || "the image-info kept changing";
       const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1e3)}s waiting for: ${names}`;
-      if (options.onTimeout === "fail") throw new RuntimeError(`${message}. Nothing was annotated.`);
+      if (options.onTimeout === "fail")
+        throw new RuntimeError(`${message}. Nothing was annotated.`);
       logger28.warning(`${message}. Nothing was annotated (onTimeout: skip).`);
-      return { outcome: "timed-out", counts: zeroCounts(), waitedMs, waitedFor: [...waitedFor.values()], restarts };
+      return {
+        outcome: "timed-out",
+        counts: zeroCounts(),
+        waitedMs,
+        waitedFor: [...waitedFor.values()],
+        restarts
+      };
     }
     const plan = await logger28.group("Plan", () => makePlan(options, deps, inventory));
     logger28.info(
@@ -26680,33 +26746,54 @@ async function annotate(options, deps) {
     };
     if (options.dryRun) {
       logger28.info("dry run: nothing was written");
-      return { outcome: "dry-run", counts, waitedMs, waitedFor: [...waitedFor.values()], restarts, plan };
+      return {
+        outcome: "dry-run",
+        counts,
+        waitedMs,
+        waitedFor: [...waitedFor.values()],
+        restarts,
+        plan
+      };
     }
     await logger28.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
       counts.annotated = await apply(plan, options.concurrency, registry, clock, logger28);
     });
-    if (store.kind !== "none") await store.cleanup(options.group).catch((e) => logger28.debug(`cleanup: ${e.message}`));
-    return { outcome: "applied", counts, waitedMs, waitedFor: [...waitedFor.values()], restarts, plan };
+    if (store.kind !== "none")
+      await store.cleanup(options.group).catch((e) => logger28.debug(`cleanup: ${e.message}`));
+    return {
+      outcome: "applied",
+      counts,
+      waitedMs,
+      waitedFor: [...waitedFor.values()],
+      restarts,
+      plan
+    };
   }
 }
 async function makePlan(options, deps, inventory) {
   const { registry, sources, clock, logger: logger28 } = deps;
   const loaded = await loadImageInfo(sources);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
-  logger28.info(`image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(", ")}`);
+  logger28.info(
+    `image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(", ")}`
+  );
   let scope2;
   if (options.fromPlan) {
     scope2 = [...new Set(options.fromPlan.map((p) => p.repository))].sort();
   } else {
     const globbing = options.repositories.some((g) => /[*?]/.test(g));
     const all = globbing ? await registry.listRepositories() : void 0;
-    if (globbing && !all) logger28.warning(`${registry.displayName} does not list its catalog: only literal repository names are in scope`);
+    if (globbing && !all)
+      logger28.warning(
+        `${registry.displayName} does not list its catalog: only literal repository names are in scope`
+      );
     scope2 = repositoriesInScope(all, supported, options.repositories);
   }
   logger28.info(`scope: ${scope2.length} repositor${scope2.length === 1 ? "y" : "ies"}`);
   const records = await inventory.records(scope2);
   const classification = classify(records, supported);
-  if (options.fromPlan) restrictToPlan(classification.candidates, options.fromPlan, logger28, records);
+  if (options.fromPlan)
+    restrictToPlan(classification.candidates, options.fromPlan, logger28, records);
   await inventory.enrich(classification.candidates, options.minAgeMs > 0);
   return buildPlan({
     classification,
@@ -26725,7 +26812,9 @@ function restrictToPlan(candidates, planned, logger28, records) {
   const keptKeys = new Set(kept.map((c) => refKey(c.repository, c.digest)));
   for (const [key] of wanted) {
     if (keptKeys.has(key)) continue;
-    logger28.warning(known.has(key) ? `${key}: in the plan but supported or an artifact now; not annotated` : `${key}: in the plan but not found in the registry; not annotated`);
+    logger28.warning(
+      known.has(key) ? `${key}: in the plan but supported or an artifact now; not annotated` : `${key}: in the plan but not found in the registry; not annotated`
+    );
   }
   for (const c of kept) c.eolDate = wanted.get(refKey(c.repository, c.digest))?.eolDate;
   candidates.splice(0, candidates.length, ...kept);
@@ -26736,7 +26825,9 @@ async function apply(plan, concurrency, registry, clock, logger28) {
   await forEachLimited(plan.annotate, concurrency, async (entry) => {
     const subject = await subjectDescriptor(registry, entry);
     if (!subject) {
-      logger28.warning(`${entry.repository}@${entry.digest}: gone from the registry since the inventory; skipped`);
+      logger28.warning(
+        `${entry.repository}@${entry.digest}: gone from the registry since the inventory; skipped`
+      );
       return;
     }
     const date = entry.eolDate ?? plan.eolDate;
@@ -26755,7 +26846,8 @@ async function apply(plan, concurrency, registry, clock, logger28) {
   return done;
 }
 async function subjectDescriptor(registry, entry) {
-  if (entry.size !== void 0) return { mediaType: entry.mediaType, digest: entry.digest, size: entry.size };
+  if (entry.size !== void 0)
+    return { mediaType: entry.mediaType, digest: entry.digest, size: entry.size };
   return registry.describeManifest(entry.repository, entry.digest);
 }
 function zeroCounts() {
@@ -26767,10 +26859,14 @@ init_import_meta_url();
 async function signal(options, deps) {
   assertGroupName(options.group);
   if (deps.store.kind === "none") {
-    throw new InputError("signal: no coordinator: run inside Azure Pipelines or GitHub Actions, or set coordinator");
+    throw new InputError(
+      "signal: no coordinator: run inside Azure Pipelines or GitHub Actions, or set coordinator"
+    );
   }
   await deps.store.signal(options.group, options.state);
-  deps.logger.info(`run ${deps.store.self?.runId} attempt ${deps.store.self?.attempt}: ${options.state} (group ${options.group})`);
+  deps.logger.info(
+    `run ${deps.store.self?.runId} attempt ${deps.store.self?.attempt}: ${options.state} (group ${options.group})`
+  );
 }
 
 // src/commands/unannotate.ts
@@ -26779,13 +26875,24 @@ async function unannotate(options, deps) {
   const refs = options.digests.map((d, i) => parseImageRef(d, `digest[${i}]`));
   const removed = [];
   for (const ref2 of refs) {
-    const referrers = await deps.registry.listReferrers(ref2.repository, ref2.digest, LIFECYCLE_ARTIFACT_TYPE);
+    const referrers = await deps.registry.listReferrers(
+      ref2.repository,
+      ref2.digest,
+      LIFECYCLE_ARTIFACT_TYPE
+    );
     const marks = referrers.map(lifecycleMarkOf).filter((m) => m !== void 0);
     if (marks.length === 0) deps.logger.info(`${ref2.repository}@${ref2.digest}: no lifecycle mark`);
     for (const mark of marks) {
       await deps.registry.deleteReferrer(ref2.repository, ref2.digest, mark.digest);
-      removed.push({ repository: ref2.repository, digest: ref2.digest, referrer: mark.digest, date: mark.date });
-      deps.logger.info(`${ref2.repository}@${ref2.digest}: removed lifecycle mark ${mark.digest} (${mark.date ?? "no date"})`);
+      removed.push({
+        repository: ref2.repository,
+        digest: ref2.digest,
+        referrer: mark.digest,
+        date: mark.date
+      });
+      deps.logger.info(
+        `${ref2.repository}@${ref2.digest}: removed lifecycle mark ${mark.digest} (${mark.date ?? "no date"})`
+      );
     }
   }
   return { removed };
@@ -26805,20 +26912,29 @@ async function verify(options, deps) {
   const records = (await Promise.all(scope2.map((r) => registry.listManifests(r)))).flat();
   const targets = /* @__PURE__ */ new Map();
   for (const ref2 of supported.digests.values()) {
-    targets.set(refKey(ref2.registryRepository, ref2.digest), { repository: ref2.registryRepository, digest: ref2.digest, why: "supported" });
+    targets.set(refKey(ref2.registryRepository, ref2.digest), {
+      repository: ref2.registryRepository,
+      digest: ref2.digest,
+      why: "supported"
+    });
   }
   const inScope = new Set(scope2);
   for (const m of records) {
     if (!inScope.has(m.repository)) continue;
     const key = refKey(m.repository, m.digest);
     if (targets.has(key)) continue;
-    if (supported.digests.has(m.digest)) targets.set(key, { repository: m.repository, digest: m.digest, why: "supported" });
+    if (supported.digests.has(m.digest))
+      targets.set(key, { repository: m.repository, digest: m.digest, why: "supported" });
   }
   const protectedChildren = childrenOfSupported(records, supported);
   for (const m of records) {
     const key = refKey(m.repository, m.digest);
     if (protectedChildren.has(m.digest) && !targets.has(key)) {
-      targets.set(key, { repository: m.repository, digest: m.digest, why: "child-of-supported-index" });
+      targets.set(key, {
+        repository: m.repository,
+        digest: m.digest,
+        why: "child-of-supported-index"
+      });
     }
   }
   const findings = [];
@@ -26827,9 +26943,13 @@ async function verify(options, deps) {
     const marks = referrers.map(lifecycleMarkOf).filter((m) => !!m);
     if (marks.length > 0) findings.push({ ...t, marks });
   });
-  findings.sort((a, b) => refKey(a.repository, a.digest).localeCompare(refKey(b.repository, b.digest)));
+  findings.sort(
+    (a, b) => refKey(a.repository, a.digest).localeCompare(refKey(b.repository, b.digest))
+  );
   for (const f of findings) {
-    logger28.error(`${f.repository}@${f.digest} is ${f.why === "supported" ? "supported" : "a child of a supported index"} but marked end-of-life (${f.marks.map((m) => m.date ?? "no date").join(", ")})`);
+    logger28.error(
+      `${f.repository}@${f.digest} is ${f.why === "supported" ? "supported" : "a child of a supported index"} but marked end-of-life (${f.marks.map((m) => m.date ?? "no date").join(", ")})`
+    );
   }
   let repaired = 0;
   if (options.repair) {
@@ -27194,7 +27314,9 @@ function isLoopbackHost(hostname2) {
 function assertSecureUrl(url2, name4) {
   if (url2.protocol === "https:") return;
   if (url2.protocol === "http:" && isLoopbackHost(url2.hostname)) return;
-  throw new InputError(`${name4}: ${url2.protocol}//${url2.host} is not allowed: use https (plain http only for loopback hosts)`);
+  throw new InputError(
+    `${name4}: ${url2.protocol}//${url2.host} is not allowed: use https (plain http only for loopback hosts)`
+  );
 }
 function retryAfterMs(headers, now = Date.now()) {
   const value5 = headers.get("retry-after");
@@ -27225,7 +27347,9 @@ async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, retryable2 = (
       });
     } catch (e) {
       if (attempt >= policy.retries) {
-        throw new RuntimeError(`${method} ${redactUrl(url2)} failed after ${attempt + 1} attempts: ${networkCause(e)}`);
+        throw new RuntimeError(
+          `${method} ${redactUrl(url2)} failed after ${attempt + 1} attempts: ${networkCause(e)}`
+        );
       }
       cause = networkCause(e);
     }
@@ -27908,10 +28032,16 @@ function parsePlanFile(text, source, defaultEolDate) {
       if (typeof e.repository !== "string" || !e.repository) {
         throw new InputError(`${path3}.repository: expected a repository name`);
       }
-      return { repository: e.repository, digest: assertDigest(e.digest, `${path3}.digest`), eolDate: date };
+      return {
+        repository: e.repository,
+        digest: assertDigest(e.digest, `${path3}.digest`),
+        eolDate: date
+      };
     });
   }
-  throw new InputError(`${source}: neither an eol-gate plan (tool, digests[]) nor an ImageBuilder EOL file (EolDigests[])`);
+  throw new InputError(
+    `${source}: neither an eol-gate plan (tool, digests[]) nor an ImageBuilder EOL file (EolDigests[])`
+  );
 }
 function parseImageBuilder(root, source, defaultEolDate) {
   const top = dateAt(root.EolDate, `${source}: EolDate`) ?? defaultEolDate;
@@ -27919,7 +28049,11 @@ function parseImageBuilder(root, source, defaultEolDate) {
     const path3 = `${source}: EolDigests[${i}]`;
     const e = value5 ?? {};
     const ref2 = parseImageRef(e.Digest, `${path3}.Digest`);
-    return { repository: ref2.repository, digest: ref2.digest, eolDate: dateAt(e.EolDate, `${path3}.EolDate`) ?? top };
+    return {
+      repository: ref2.repository,
+      digest: ref2.digest,
+      eolDate: dateAt(e.EolDate, `${path3}.EolDate`) ?? top
+    };
   });
 }
 function dateAt(value5, where) {
@@ -28004,7 +28138,9 @@ var RestClient = class {
       }
       const delayMs = rateLimited ? (waitMs ?? 0) + Math.round((this.policy.random ?? Math.random)() * this.policy.baseDelayMs) : backoffDelay(attempt, this.policy, waitMs);
       this.policy.onRetry?.({ url: redactUrl(url2), attempt: attempt + 1, delayMs, cause });
-      this.options.logger?.debug(`${this.options.service}: ${method} ${redactUrl(url2)}: ${cause}; retrying in ${Math.round(delayMs)}ms`);
+      this.options.logger?.debug(
+        `${this.options.service}: ${method} ${redactUrl(url2)}: ${cause}; retrying in ${Math.round(delayMs)}ms`
+      );
       await this.sleep(delayMs);
     }
   }
@@ -28014,7 +28150,9 @@ var RestClient = class {
     try {
       return await res.json();
     } catch (e) {
-      throw new RuntimeError(`${this.options.service}: ${method} ${redactUrl(url2)}: unreadable JSON (${e.message})`);
+      throw new RuntimeError(
+        `${this.options.service}: ${method} ${redactUrl(url2)}: unreadable JSON (${e.message})`
+      );
     }
   }
 };
@@ -28049,14 +28187,23 @@ var AzureDevOpsStore = class {
     assertSecureUrl(url2, "collectionUri");
     if (!options.project) throw new InputError("project: missing (System.TeamProject)");
     if (!/^\d+$/.test(String(options.buildId))) {
-      throw new InputError(`buildId: expected a number (Build.BuildId), got ${JSON.stringify(options.buildId)}`);
+      throw new InputError(
+        `buildId: expected a number (Build.BuildId), got ${JSON.stringify(options.buildId)}`
+      );
     }
     if (!options.token) throw new InputError("token: missing (System.AccessToken)");
     this.base = url2.toString().replace(/\/+$/, "");
     this.projects = options.projects?.length ? [...new Set(options.projects)] : [options.project];
     this.logger = options.logger;
-    this.self = { runId: String(options.buildId), attempt: options.jobAttempt, url: this.buildWebUrl(options.project) };
-    this.readBack = { attempts: options.readBack?.attempts ?? 8, delayMs: options.readBack?.delayMs ?? 250 };
+    this.self = {
+      runId: String(options.buildId),
+      attempt: options.jobAttempt,
+      url: this.buildWebUrl(options.project)
+    };
+    this.readBack = {
+      attempts: options.readBack?.attempts ?? 8,
+      delayMs: options.readBack?.delayMs ?? 250
+    };
     this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.client = new RestClient({
       service: "Azure DevOps",
@@ -28094,11 +28241,11 @@ var AzureDevOpsStore = class {
     const updated = azureDevOpsTag(group2, "image-info-updated");
     await this.readBackUntil(`signal ${state3}`, async () => {
       const tags = await this.getTags(this.options.project, this.options.buildId);
-      if (!add.every((t) => tags.includes(t)) || !remove.every((t) => !tags.includes(t))) return false;
-      const listed = (await this.listBuilds(this.options.project, publishing, this.self.runId)).find(
-        (b) => String(b.id) === this.self.runId
-      );
-      if (state3 === "publishing") return !!listed && (!listed.tags || listed.tags.includes(publishing) && !listed.tags.includes(updated));
+      if (!add.every((t) => tags.includes(t)) || !remove.every((t) => !tags.includes(t)))
+        return false;
+      const listed = (await this.listBuilds(this.options.project, publishing, this.self.runId)).find((b) => String(b.id) === this.self.runId);
+      if (state3 === "publishing")
+        return !!listed && (!listed.tags || listed.tags.includes(publishing) && !listed.tags.includes(updated));
       return !listed || !listed.tags || listed.tags.includes(updated);
     });
     this.logger?.debug(`Azure DevOps: build ${this.options.buildId} tagged ${add.join(", ")}`);
@@ -28135,16 +28282,26 @@ var AzureDevOpsStore = class {
   async cleanup(group2) {
     assertGroupName(group2);
     try {
-      await this.patchTags([], MARKER_STATES.map((s) => azureDevOpsTag(group2, s)), "cleanup");
+      await this.patchTags(
+        [],
+        MARKER_STATES.map((s) => azureDevOpsTag(group2, s)),
+        "cleanup"
+      );
     } catch (e) {
-      this.logger?.warning(`Azure DevOps: could not remove this build's eol-gate tags: ${e.message}`);
+      this.logger?.warning(
+        `Azure DevOps: could not remove this build's eol-gate tags: ${e.message}`
+      );
     }
   }
   async listBuilds(project, tag, buildId) {
     const builds = [];
     let token;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const q = new URLSearchParams({ tagFilters: tag, statusFilter: LIVE_STATUS_FILTER, "api-version": API_VERSION2 });
+      const q = new URLSearchParams({
+        tagFilters: tag,
+        statusFilter: LIVE_STATUS_FILTER,
+        "api-version": API_VERSION2
+      });
       if (buildId) q.set("buildIds", buildId);
       if (token) q.set("continuationToken", token);
       const url2 = `${this.base}/${encodeURIComponent(project)}/_apis/build/builds?${q}`;
@@ -28154,7 +28311,9 @@ var AzureDevOpsStore = class {
       token = res.headers.get("x-ms-continuationtoken") ?? void 0;
       if (!token) return builds;
     }
-    throw new RuntimeError(`Azure DevOps: listing builds of ${project} did not end after ${MAX_PAGES} pages`);
+    throw new RuntimeError(
+      `Azure DevOps: listing builds of ${project} did not end after ${MAX_PAGES} pages`
+    );
   }
   async getTags(project, buildId) {
     const url2 = `${this.base}/${encodeURIComponent(project)}/_apis/build/builds/${buildId}/tags?api-version=${API_VERSION2}`;
@@ -28165,7 +28324,11 @@ var AzureDevOpsStore = class {
   async patchTags(tagsToAdd, tagsToRemove, what) {
     const url2 = this.tagsUrl();
     const res = await this.client.request("PATCH", url2, { tagsToAdd, tagsToRemove });
-    await this.assertAuthorized(res, `${what} (update the tags of build ${this.options.buildId})`, "Edit build quality");
+    await this.assertAuthorized(
+      res,
+      `${what} (update the tags of build ${this.options.buildId})`,
+      "Edit build quality"
+    );
     if (res.status === 404) {
       throw new InputError(
         `Azure DevOps: build ${this.options.buildId} not found in project ${this.options.project} (check Build.BuildId / System.TeamProject)`
@@ -28210,9 +28373,14 @@ function adoRateLimit(res, now) {
   if (res.status === 429) {
     const reset = resetHeaderWaitMs(res.headers, "x-ratelimit-reset", now);
     const resource = res.headers.get("x-ratelimit-resource");
-    return { kind: "retry", waitMs: after ?? reset ?? 1e4, reason: `HTTP 429${resource ? ` ${resource}` : ""}` };
+    return {
+      kind: "retry",
+      waitMs: after ?? reset ?? 1e4,
+      reason: `HTTP 429${resource ? ` ${resource}` : ""}`
+    };
   }
-  if (res.ok && after !== void 0) return { kind: "pause", waitMs: after, reason: "Retry-After on a throttled response" };
+  if (res.ok && after !== void 0)
+    return { kind: "pause", waitMs: after, reason: "Retry-After on a throttled response" };
   return void 0;
 }
 
@@ -28239,18 +28407,27 @@ var GitHubStore = class {
     }
     assertSecureUrl(url2, "apiUrl");
     if (!/^[A-Za-z0-9_.-]+$/.test(options.owner) || !/^[A-Za-z0-9_.-]+$/.test(options.repo)) {
-      throw new InputError(`repository: expected owner/name, got ${JSON.stringify(`${options.owner}/${options.repo}`)}`);
+      throw new InputError(
+        `repository: expected owner/name, got ${JSON.stringify(`${options.owner}/${options.repo}`)}`
+      );
     }
-    if (!/^\d+$/.test(String(options.runId))) throw new InputError(`runId: expected a number, got ${JSON.stringify(options.runId)}`);
+    if (!/^\d+$/.test(String(options.runId)))
+      throw new InputError(`runId: expected a number, got ${JSON.stringify(options.runId)}`);
     if (!Number.isInteger(options.runAttempt) || options.runAttempt < 1) {
-      throw new InputError(`runAttempt: expected a positive integer, got ${JSON.stringify(options.runAttempt)}`);
+      throw new InputError(
+        `runAttempt: expected a positive integer, got ${JSON.stringify(options.runAttempt)}`
+      );
     }
-    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.sha)) throw new InputError(`sha: expected a commit id, got ${JSON.stringify(options.sha)}`);
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.sha))
+      throw new InputError(`sha: expected a commit id, got ${JSON.stringify(options.sha)}`);
     if (!options.token) throw new InputError("token: missing (GITHUB_TOKEN)");
     this.api = `${url2.toString().replace(/\/+$/, "")}/repos/${options.owner}/${options.repo}`;
     this.logger = options.logger;
     this.self = { runId: String(options.runId), attempt: options.runAttempt };
-    this.readBack = { attempts: options.readBack?.attempts ?? 8, delayMs: options.readBack?.delayMs ?? 250 };
+    this.readBack = {
+      attempts: options.readBack?.attempts ?? 8,
+      delayMs: options.readBack?.delayMs ?? 250
+    };
     this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     const secondaryWait = options.secondaryRateLimitWaitMs ?? 6e4;
     this.client = new RestClient({
@@ -28292,7 +28469,9 @@ var GitHubStore = class {
       await this.sleep(delay5);
       delay5 = Math.min(delay5 * 2, 4e3);
     }
-    throw new RuntimeError(`GitHub: signal ${state3}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`);
+    throw new RuntimeError(
+      `GitHub: signal ${state3}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`
+    );
   }
   async listRuns(group2) {
     return (await this.snapshot(group2)).runs;
@@ -28320,8 +28499,15 @@ var GitHubStore = class {
       else this.logger?.debug(`GitHub: ignoring foreign ref ${r.ref}`);
     }
     const status = /* @__PURE__ */ new Map();
-    for (const runId of new Set(refs.map((r) => r.marker.runId))) status.set(runId, await this.runStatus(runId));
-    return { refs, runs: joinMarkers(refs.map((r) => r.marker), status) };
+    for (const runId of new Set(refs.map((r) => r.marker.runId)))
+      status.set(runId, await this.runStatus(runId));
+    return {
+      refs,
+      runs: joinMarkers(
+        refs.map((r) => r.marker),
+        status
+      )
+    };
   }
   /** GET /repos/{owner}/{repo}/git/matching-refs/{ref} (one call; follows `Link: next` if sent). */
   async matchingRefs(prefix) {
@@ -28331,7 +28517,8 @@ var GitHubStore = class {
       const res = await this.client.request("GET", url2);
       await this.assertAuthorized(res, "list marker refs");
       const body = await this.client.json("GET", url2, res);
-      if (!Array.isArray(body)) throw new RuntimeError("GitHub: matching-refs did not answer a list");
+      if (!Array.isArray(body))
+        throw new RuntimeError("GitHub: matching-refs did not answer a list");
       all.push(...body);
       url2 = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get("link") ?? "")?.[1];
     }
@@ -28349,7 +28536,9 @@ var GitHubStore = class {
     }
     const detail = await errorDetail(res);
     if (res.status === 422 && /already exists/i.test(detail)) return;
-    throw new RuntimeError(`GitHub: ${what}: POST ${url2} for ${ref2} failed: HTTP ${res.status} ${detail}`);
+    throw new RuntimeError(
+      `GitHub: ${what}: POST ${url2} for ${ref2} failed: HTTP ${res.status} ${detail}`
+    );
   }
   /** DELETE /repos/{owner}/{repo}/git/refs/{ref}; a ref that is already gone (422/404) is fine. */
   async deleteRef(ref2, what) {
@@ -28362,7 +28551,9 @@ var GitHubStore = class {
       });
       return;
     }
-    throw new RuntimeError(`GitHub: ${what}: DELETE ${url2} failed: HTTP ${res.status} ${await errorDetail(res)}`);
+    throw new RuntimeError(
+      `GitHub: ${what}: DELETE ${url2} failed: HTTP ${res.status} ${await errorDetail(res)}`
+    );
   }
   /** GET /repos/{owner}/{repo}/actions/runs/{run_id}; a run GitHub no longer has is finished. */
   async runStatus(runId) {
@@ -28391,7 +28582,9 @@ var GitHubStore = class {
     if (res.status !== 401 && res.status !== 403) return;
     const detail = await errorDetail(res);
     const reason = res.status === 401 ? "rejected the token" : "denied access";
-    throw new InputError(`GitHub ${reason} (HTTP ${res.status}) when trying to ${what}: ${PERMISSIONS_HINT}${detail ? `. Server said: ${detail}` : ""}`);
+    throw new InputError(
+      `GitHub ${reason} (HTTP ${res.status}) when trying to ${what}: ${PERMISSIONS_HINT}${detail ? `. Server said: ${detail}` : ""}`
+    );
   }
 };
 async function githubRateLimit(res, now, secondaryWaitMs) {
@@ -28402,10 +28595,17 @@ async function githubRateLimit(res, now, secondaryWaitMs) {
   }
   if (res.status !== 403 && res.status !== 429) return void 0;
   const after = retryAfterMs(res.headers, now);
-  if (after !== void 0) return { kind: "retry", waitMs: after, reason: `secondary rate limit, retry-after ${Math.ceil(after / 1e3)}s` };
-  if (remaining === "0" && reset !== void 0) return { kind: "retry", waitMs: reset, reason: "primary rate limit exhausted" };
+  if (after !== void 0)
+    return {
+      kind: "retry",
+      waitMs: after,
+      reason: `secondary rate limit, retry-after ${Math.ceil(after / 1e3)}s`
+    };
+  if (remaining === "0" && reset !== void 0)
+    return { kind: "retry", waitMs: reset, reason: "primary rate limit exhausted" };
   const text = await res.clone().text().catch(() => "");
-  if (res.status === 429 || /rate limit/i.test(text)) return { kind: "retry", waitMs: secondaryWaitMs, reason: "secondary rate limit" };
+  if (res.status === 429 || /rate limit/i.test(text))
+    return { kind: "retry", waitMs: secondaryWaitMs, reason: "secondary rate limit" };
   return void 0;
 }
 
@@ -28442,12 +28642,15 @@ function positiveInt(value5, name4, fallback) {
     if (fallback !== void 0) return fallback;
     throw new InputError(`${name4}: missing`);
   }
-  if (!/^\d+$/.test(value5) || Number(value5) < 1) throw new InputError(`${name4}: expected a positive integer, got ${JSON.stringify(value5)}`);
+  if (!/^\d+$/.test(value5) || Number(value5) < 1)
+    throw new InputError(`${name4}: expected a positive integer, got ${JSON.stringify(value5)}`);
   return Number(value5);
 }
 function createCoordinationStore(kind, env, logger28, overrides = {}) {
   if (!COORDINATOR_KINDS.includes(kind)) {
-    throw new InputError(`coordinator: expected one of ${COORDINATOR_KINDS.join(", ")}, got ${JSON.stringify(kind)}`);
+    throw new InputError(
+      `coordinator: expected one of ${COORDINATOR_KINDS.join(", ")}, got ${JSON.stringify(kind)}`
+    );
   }
   let chosen = kind;
   if (kind === "auto") {
@@ -28464,9 +28667,14 @@ function createCoordinationStore(kind, env, logger28, overrides = {}) {
   const e = { ...env };
   if (chosen === "azure-devops") {
     if (overrides.token) e.SYSTEM_ACCESSTOKEN = overrides.token;
-    required(e, ["SYSTEM_COLLECTIONURI", "SYSTEM_TEAMPROJECT", "BUILD_BUILDID", "SYSTEM_ACCESSTOKEN"], "azure-devops", {
-      SYSTEM_ACCESSTOKEN: "Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }."
-    });
+    required(
+      e,
+      ["SYSTEM_COLLECTIONURI", "SYSTEM_TEAMPROJECT", "BUILD_BUILDID", "SYSTEM_ACCESSTOKEN"],
+      "azure-devops",
+      {
+        SYSTEM_ACCESSTOKEN: "Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }."
+      }
+    );
     return new AzureDevOpsStore({
       collectionUri: e.SYSTEM_COLLECTIONURI,
       project: e.SYSTEM_TEAMPROJECT,
@@ -28480,12 +28688,19 @@ function createCoordinationStore(kind, env, logger28, overrides = {}) {
     });
   }
   if (overrides.token) e.GITHUB_TOKEN = overrides.token;
-  required(e, ["GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_SHA", "GITHUB_TOKEN"], "github", {
-    GITHUB_TOKEN: "Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read."
-  });
+  required(
+    e,
+    ["GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_SHA", "GITHUB_TOKEN"],
+    "github",
+    {
+      GITHUB_TOKEN: "Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read."
+    }
+  );
   const [owner, repo2, ...rest] = e.GITHUB_REPOSITORY.split("/");
   if (!owner || !repo2 || rest.length > 0) {
-    throw new InputError(`GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(e.GITHUB_REPOSITORY)}`);
+    throw new InputError(
+      `GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(e.GITHUB_REPOSITORY)}`
+    );
   }
   return new GitHubStore({
     apiUrl: e.GITHUB_API_URL || "https://api.github.com",
@@ -28502,7 +28717,13 @@ function createCoordinationStore(kind, env, logger28, overrides = {}) {
 
 // src/platform/inputs.ts
 init_import_meta_url();
-var COMMANDS = ["annotate", "signal", "verify", "unannotate", "publish-image-info"];
+var COMMANDS = [
+  "annotate",
+  "signal",
+  "verify",
+  "unannotate",
+  "publish-image-info"
+];
 
 // src/platform/options.ts
 function readOptions(agent, now) {
@@ -28512,7 +28733,9 @@ function readOptions(agent, now) {
   const oneOf = (name4, allowed, fallback) => {
     const value5 = raw2(name4) || fallback;
     if (!allowed.includes(value5)) {
-      throw new InputError(`${label(name4)}: expected one of ${allowed.join(", ")}, got ${JSON.stringify(value5)}`);
+      throw new InputError(
+        `${label(name4)}: expected one of ${allowed.join(", ")}, got ${JSON.stringify(value5)}`
+      );
     }
     return value5;
   };
@@ -28520,7 +28743,9 @@ function readOptions(agent, now) {
     const value5 = raw2(name4).toLowerCase();
     if (value5 === "" || value5 === "false") return false;
     if (value5 === "true") return true;
-    throw new InputError(`${label(name4)}: expected true or false, got ${JSON.stringify(raw2(name4))}`);
+    throw new InputError(
+      `${label(name4)}: expected true or false, got ${JSON.stringify(raw2(name4))}`
+    );
   };
   const duration = (name4, fallback) => parseDuration(raw2(name4) || fallback, label(name4));
   const password = agent.input("password");
@@ -28529,7 +28754,9 @@ function readOptions(agent, now) {
   const concurrencyText = raw2("concurrency") || "8";
   const concurrency = Number(concurrencyText);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    throw new InputError(`${label("concurrency")}: expected a whole number from 1 to 64, got ${JSON.stringify(concurrencyText)}`);
+    throw new InputError(
+      `${label("concurrency")}: expected a whole number from 1 to 64, got ${JSON.stringify(concurrencyText)}`
+    );
   }
   const group2 = raw2("group") || "default";
   assertGroupName(group2, label("group"));
@@ -28563,7 +28790,11 @@ function readOptions(agent, now) {
     commitMessage: raw2("commitMessage") || "Update image-info (eol-gate publish-image-info)",
     create: bool("create"),
     audience: raw2("audience"),
-    maxRequestsPerMinute: positiveInteger("maxRequestsPerMinute", raw2("maxRequestsPerMinute"), label),
+    maxRequestsPerMinute: positiveInteger(
+      "maxRequestsPerMinute",
+      raw2("maxRequestsPerMinute"),
+      label
+    ),
     cacheFile: raw2("cacheFile"),
     anonymous: bool("anonymous")
   };
@@ -28574,21 +28805,29 @@ function positiveInteger(name4, text, label) {
   if (text === "") return void 0;
   const value5 = Number(text);
   if (!Number.isInteger(value5) || value5 < 1) {
-    throw new InputError(`${label(name4)}: expected a whole number above 0, got ${JSON.stringify(text)}`);
+    throw new InputError(
+      `${label(name4)}: expected a whole number above 0, got ${JSON.stringify(text)}`
+    );
   }
   return value5;
 }
 function requireFor(o, agent) {
   const missing = (name4) => new InputError(`${agent.label(name4)} is required for ${o.command}`);
-  if (["annotate", "verify", "unannotate"].includes(o.command) && !o.registry) throw missing("registry");
-  if (["annotate", "verify", "publish-image-info"].includes(o.command) && o.imageInfo.length === 0) throw missing("imageInfo");
+  if (["annotate", "verify", "unannotate"].includes(o.command) && !o.registry)
+    throw missing("registry");
+  if (["annotate", "verify", "publish-image-info"].includes(o.command) && o.imageInfo.length === 0)
+    throw missing("imageInfo");
   if (o.command === "signal" && !o.state) throw missing("state");
   if (o.command === "unannotate" && o.digests.length === 0) throw missing("digest");
   if (o.command === "publish-image-info") {
     if (!o.fragment) throw missing("fragment");
-    if (o.imageInfo.length !== 1) throw new InputError(`${agent.label("imageInfo")}: publish-image-info writes one shared image-info, got ${o.imageInfo.length}`);
+    if (o.imageInfo.length !== 1)
+      throw new InputError(
+        `${agent.label("imageInfo")}: publish-image-info writes one shared image-info, got ${o.imageInfo.length}`
+      );
   }
-  if (o.pollIntervalMs <= 0) throw new InputError(`${agent.label("pollInterval")}: must be more than 0`);
+  if (o.pollIntervalMs <= 0)
+    throw new InputError(`${agent.label("pollInterval")}: must be more than 0`);
 }
 
 // src/platform/summary.ts
@@ -28609,10 +28848,17 @@ function annotateSummary(result, registry, planFile, now) {
   ];
   if (result.plan) {
     lines.push("", "| excluded because | count |", "|---|---:|");
-    for (const reason of EXCLUSION_REASONS) lines.push(`| ${reason} | ${result.plan.excluded[reason]} |`);
-    lines.push("", `EOL date: \`${result.plan.eolDate}\` \xB7 image-info fingerprint: \`${result.plan.fingerprint}\``);
+    for (const reason of EXCLUSION_REASONS)
+      lines.push(`| ${reason} | ${result.plan.excluded[reason]} |`);
+    lines.push(
+      "",
+      `EOL date: \`${result.plan.eolDate}\` \xB7 image-info fingerprint: \`${result.plan.fingerprint}\``
+    );
   }
-  lines.push("", `Waited ${formatDuration(result.waitedMs)} for ${result.waitedFor.length} run(s); validation restarts: ${result.restarts}.`);
+  lines.push(
+    "",
+    `Waited ${formatDuration(result.waitedMs)} for ${result.waitedFor.length} run(s); validation restarts: ${result.restarts}.`
+  );
   for (const run of result.waitedFor) lines.push(`- ${describeRun(run, now)}`);
   if (planFile) lines.push("", `Plan file: \`${planFile}\``);
   return `${lines.filter((l, i) => l !== "" || lines[i - 1] !== "").join("\n")}
@@ -28627,7 +28873,9 @@ function verifySummary(result, registry) {
   if (result.findings.length > 0) {
     lines.push("", "| digest | why protected | marks |", "|---|---|---|");
     for (const f of result.findings) {
-      lines.push(`| \`${f.repository}@${f.digest}\` | ${f.why} | ${f.marks.map((m) => m.date ?? "no date").join(", ")} |`);
+      lines.push(
+        `| \`${f.repository}@${f.digest}\` | ${f.why} | ${f.marks.map((m) => m.date ?? "no date").join(", ")} |`
+      );
     }
   }
   return `${lines.join("\n")}
@@ -38210,13 +38458,22 @@ function factsOf(digest3, bytes, fallbackMediaType) {
   const text = typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8");
   const size = typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength;
   const json = JSON.parse(text);
-  const facts = { digest: digest3, mediaType: json.mediaType ?? fallbackMediaType ?? "application/octet-stream", size };
+  const facts = {
+    digest: digest3,
+    mediaType: json.mediaType ?? fallbackMediaType ?? "application/octet-stream",
+    size
+  };
   if (json.artifactType) facts.artifactType = json.artifactType;
   if (json.config?.mediaType) facts.configMediaType = json.config.mediaType;
   if (json.subject?.digest) {
-    facts.subject = { mediaType: json.subject.mediaType, digest: json.subject.digest, size: json.subject.size };
+    facts.subject = {
+      mediaType: json.subject.mediaType,
+      digest: json.subject.digest,
+      size: json.subject.size
+    };
   }
-  if (json.annotations && typeof json.annotations === "object") facts.annotations = { ...json.annotations };
+  if (json.annotations && typeof json.annotations === "object")
+    facts.annotations = { ...json.annotations };
   return facts;
 }
 var HEADER = '{"eol-gate-manifest-cache":1}';
@@ -38240,11 +38497,15 @@ var ManifestCache = class _ManifestCache {
     try {
       text = (0, import_node_fs2.readFileSync)(path3, "utf8");
     } catch (e) {
-      if (e.code !== "ENOENT") logger28?.warning(`manifest cache ${path3}: unreadable (${e.message}); starting empty`);
+      if (e.code !== "ENOENT")
+        logger28?.warning(
+          `manifest cache ${path3}: unreadable (${e.message}); starting empty`
+        );
     }
     const lines = text ? text.split("\n").filter((l) => l.length > 0) : [];
     const headerOk = lines[0] === HEADER;
-    if (lines.length > 0 && !headerOk) logger28?.warning(`manifest cache ${path3}: unknown format; starting empty`);
+    if (lines.length > 0 && !headerOk)
+      logger28?.warning(`manifest cache ${path3}: unknown format; starting empty`);
     let total = 0;
     if (headerOk) {
       for (const raw2 of lines.slice(1)) {
@@ -38254,7 +38515,10 @@ var ManifestCache = class _ManifestCache {
         else cache.rejected++;
       }
     }
-    if (cache.rejected > 0) logger28?.warning(`manifest cache ${path3}: ignored ${cache.rejected} corrupt or mismatching entries`);
+    if (cache.rejected > 0)
+      logger28?.warning(
+        `manifest cache ${path3}: ignored ${cache.rejected} corrupt or mismatching entries`
+      );
     if (!headerOk || cache.rejected > 0 || total > 2 * cache.entries.size + 100) cache.rewrite();
     (0, import_node_fs2.mkdirSync)((0, import_node_path2.dirname)(path3), { recursive: true });
     cache.fd = (0, import_node_fs2.openSync)(path3, "a");
@@ -38350,7 +38614,8 @@ init_import_meta_url();
 var Semaphore = class {
   constructor(limit) {
     this.limit = limit;
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`concurrency must be a positive integer, got ${limit}`);
   }
   limit;
   active = 0;
@@ -38368,7 +38633,8 @@ var Semaphore = class {
   }
 };
 function rateLimitPolicy(perMinute, sleep) {
-  if (!(perMinute > 0)) throw new RangeError(`maxRequestsPerMinute must be positive, got ${perMinute}`);
+  if (!(perMinute > 0))
+    throw new RangeError(`maxRequestsPerMinute must be positive, got ${perMinute}`);
   const interval = 6e4 / perMinute;
   let next = 0;
   return {
@@ -38408,24 +38674,33 @@ function retryAfterOf(e) {
   const at = Date.parse(value5);
   return Number.isNaN(at) ? void 0 : Math.max(0, at - Date.now());
 }
-var CREDENTIAL_ERRORS = /* @__PURE__ */ new Set(["CredentialUnavailableError", "AuthenticationError", "AggregateAuthenticationError"]);
+var CREDENTIAL_ERRORS = /* @__PURE__ */ new Set([
+  "CredentialUnavailableError",
+  "AuthenticationError",
+  "AggregateAuthenticationError"
+]);
 function redactSecrets(text) {
   return text.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, "***").replace(/(bearer\s+|access_token=|refresh_token=|client_secret=)[^\s&"']+/gi, "$1***");
 }
 function classify2(e) {
   const err = e;
-  const message = redactSecrets(String(err?.message ?? e).split("\n")[0].slice(0, 300));
+  const message = redactSecrets(
+    String(err?.message ?? e).split("\n")[0].slice(0, 300)
+  );
   if (err?.name && CREDENTIAL_ERRORS.has(err.name)) return { kind: "credential", cause: message };
   const status = statusOf(e);
   if (status !== void 0) {
-    if (RETRYABLE_STATUS2.has(status)) return { kind: "retryable", cause: `HTTP ${status}`, retryAfterMs: retryAfterOf(e) };
+    if (RETRYABLE_STATUS2.has(status))
+      return { kind: "retryable", cause: `HTTP ${status}`, retryAfterMs: retryAfterOf(e) };
     if (status === 401 || status === 403) return { kind: "auth", cause: `HTTP ${status}` };
     return { kind: "fatal", cause: `HTTP ${status}: ${message}` };
   }
   const code = err?.code ?? err?.cause?.code;
-  if (err?.name === "AbortError" || err?.name === "TimeoutError") return { kind: "retryable", cause: "timed out" };
+  if (err?.name === "AbortError" || err?.name === "TimeoutError")
+    return { kind: "retryable", cause: "timed out" };
   if (code && NETWORK_CODES.has(code)) return { kind: "retryable", cause: code };
-  if (/socket hang up|ECONNRESET|other side closed|network/i.test(message)) return { kind: "retryable", cause: message };
+  if (/socket hang up|ECONNRESET|other side closed|network/i.test(message))
+    return { kind: "retryable", cause: message };
   return { kind: "fatal", cause: message };
 }
 var RequestGate = class {
@@ -38451,7 +38726,9 @@ var RequestGate = class {
         const failure = classify2(e);
         const { registry, credentialName: credentialName6 } = this.options;
         if (failure.kind === "credential") {
-          throw new RuntimeError(`${registry}: ${credentialName6} could not get a token: ${failure.cause}`);
+          throw new RuntimeError(
+            `${registry}: ${credentialName6} could not get a token: ${failure.cause}`
+          );
         }
         if (failure.kind === "auth") {
           throw new RuntimeError(
@@ -38460,11 +38737,20 @@ var RequestGate = class {
         }
         if (failure.kind === "fatal" || attempt >= policy.retries) {
           const tries = attempt + 1;
-          throw new RuntimeError(`${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ""}: ${failure.cause}`);
+          throw new RuntimeError(
+            `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ""}: ${failure.cause}`
+          );
         }
         const delayMs = backoffDelay(attempt, policy, failure.retryAfterMs);
-        policy.onRetry?.({ url: `${registry} ${what}`, attempt: attempt + 1, delayMs, cause: failure.cause });
-        this.options.logger.debug(`${registry}: ${what}: ${failure.cause}, retry ${attempt + 1} in ${Math.round(delayMs)} ms`);
+        policy.onRetry?.({
+          url: `${registry} ${what}`,
+          attempt: attempt + 1,
+          delayMs,
+          cause: failure.cause
+        });
+        this.options.logger.debug(
+          `${registry}: ${what}: ${failure.cause}, retry ${attempt + 1} in ${Math.round(delayMs)} ms`
+        );
         await sleep(delayMs);
       }
     }
@@ -38472,7 +38758,10 @@ var RequestGate = class {
 };
 
 // src/registry/acr/adapter.ts
-var IMAGE_CONFIG_TYPES = /* @__PURE__ */ new Set(["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"]);
+var IMAGE_CONFIG_TYPES = /* @__PURE__ */ new Set([
+  "application/vnd.oci.image.config.v1+json",
+  "application/vnd.docker.container.image.v1+json"
+]);
 function pageBody(res, what) {
   const parsed = res.parsedBody;
   let body = parsed;
@@ -38540,10 +38829,15 @@ var AcrRegistry = class {
         return next(request);
       }
     };
-    const policies = [{ policy: counter, position: "perRetry" }];
+    const policies = [
+      { policy: counter, position: "perRetry" }
+    ];
     if (options.maxRequestsPerMinute !== void 0) {
       const sleep = this.gate.retry.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-      policies.push({ policy: rateLimitPolicy(options.maxRequestsPerMinute, sleep), position: "perRetry" });
+      policies.push({
+        policy: rateLimitPolicy(options.maxRequestsPerMinute, sleep),
+        position: "perRetry"
+      });
     }
     this.clientOptions = {
       audience: options.audience,
@@ -38574,7 +38868,9 @@ var AcrRegistry = class {
         });
       } catch (e) {
         if (/refused \(HTTP 40[13]\)/.test(e.message)) {
-          this.logger.warning(`${this.displayName}: cannot list the catalog with this identity; only literal repository names are in scope`);
+          this.logger.warning(
+            `${this.displayName}: cannot list the catalog with this identity; only literal repository names are in scope`
+          );
           return void 0;
         }
         throw e;
@@ -38594,28 +38890,42 @@ var AcrRegistry = class {
     const what = `list manifests of ${repository}`;
     let first = true;
     while (path3) {
-      const res = await this.raw(repository, "GET", path3, "application/json", what, first ? [404] : []);
+      const res = await this.raw(
+        repository,
+        "GET",
+        path3,
+        "application/json",
+        what,
+        first ? [404] : []
+      );
       if (res.status === 404) return [];
       first = false;
       const body = pageBody(res, `${this.displayName}: ${what}`);
       for (const m of body.manifests ?? []) {
         const listed = this.listedOf(m, repository);
         const known = this.cache.get(listed.digest);
-        if (known || !needsInspection(listed.raw)) records.push(this.recordOf(repository, listed, known, facts));
+        if (known || !needsInspection(listed.raw))
+          records.push(this.recordOf(repository, listed, known, facts));
         else {
           toInspect.push({ index: records.length, listed });
           records.push(void 0);
         }
       }
       const next = nextLink2(res.headers.get("link"));
-      if (next === path3) throw new RuntimeError(`${this.displayName}: ${what}: the registry links a page to itself`);
+      if (next === path3)
+        throw new RuntimeError(`${this.displayName}: ${what}: the registry links a page to itself`);
       path3 = next;
     }
-    const inspected = await Promise.all(toInspect.map(({ listed }) => this.inspect(repository, listed.digest)));
+    const inspected = await Promise.all(
+      toInspect.map(({ listed }) => this.inspect(repository, listed.digest))
+    );
     toInspect.forEach(({ index, listed }, i) => {
       const f = inspected[i];
       if (f) records[index] = this.recordOf(repository, listed, f, facts);
-      else this.logger.warning(`${this.displayName}/${repository}@${listed.digest}: listed but gone when fetched; skipped`);
+      else
+        this.logger.warning(
+          `${this.displayName}/${repository}@${listed.digest}: listed but gone when fetched; skipped`
+        );
     });
     const out = [];
     const referrers = /* @__PURE__ */ new Map();
@@ -38659,17 +38969,25 @@ var AcrRegistry = class {
   /** What the records need of one listing entry, with the (few, repeated) media types interned. */
   listedOf(m, repository) {
     if (typeof m?.digest !== "string" || !m.digest) {
-      throw new RuntimeError(`${this.displayName}: the listing of ${repository} has an entry without a digest`);
+      throw new RuntimeError(
+        `${this.displayName}: the listing of ${repository} has an entry without a digest`
+      );
     }
     const raw2 = {};
     if (typeof m.mediaType === "string") raw2.mediaType = this.intern(m.mediaType);
     if (typeof m.configMediaType === "string") raw2.configMediaType = this.intern(m.configMediaType);
     if (typeof m.artifactType === "string") raw2.artifactType = this.intern(m.artifactType);
-    const entry = { digest: m.digest, tags: Array.isArray(m.tags) ? m.tags.filter((t) => typeof t === "string") : [], raw: raw2 };
+    const entry = {
+      digest: m.digest,
+      tags: Array.isArray(m.tags) ? m.tags.filter((t) => typeof t === "string") : [],
+      raw: raw2
+    };
     if (m.createdTime !== void 0 && m.createdTime !== null) {
       const created = new Date(m.createdTime);
       if (Number.isNaN(created.getTime())) {
-        throw new RuntimeError(`${this.displayName}: ${repository}@${m.digest} has an unreadable createdTime ${JSON.stringify(m.createdTime)}`);
+        throw new RuntimeError(
+          `${this.displayName}: ${repository}@${m.digest} has an unreadable createdTime ${JSON.stringify(m.createdTime)}`
+        );
       }
       entry.created = created.toISOString();
     }
@@ -38687,40 +39005,55 @@ var AcrRegistry = class {
   async describeManifest(repository, digest3) {
     const known = this.sizes.get(`${repository}@${digest3}`);
     if (known) return { mediaType: known.mediaType, digest: digest3, size: known.size };
-    const res = await this.raw(repository, "HEAD", `/v2/${repository}/manifests/${digest3}`, MANIFEST_MEDIA_TYPES.join(", "), `HEAD manifest ${repository}@${digest3}`, [404]);
+    const res = await this.raw(
+      repository,
+      "HEAD",
+      `/v2/${repository}/manifests/${digest3}`,
+      MANIFEST_MEDIA_TYPES.join(", "),
+      `HEAD manifest ${repository}@${digest3}`,
+      [404]
+    );
     if (res.status === 404) return void 0;
     const size = Number(res.headers.get("content-length"));
     const mediaType = res.headers.get("content-type")?.split(";")[0].trim();
     const served = res.headers.get("docker-content-digest");
     if (!mediaType || !Number.isInteger(size) || size <= 0 || served && served !== digest3) {
-      throw new RuntimeError(`${this.displayName}: HEAD manifest ${repository}@${digest3} gave no usable descriptor`);
+      throw new RuntimeError(
+        `${this.displayName}: HEAD manifest ${repository}@${digest3} gave no usable descriptor`
+      );
     }
     this.sizes.set(`${repository}@${digest3}`, { mediaType, size });
     return { mediaType, digest: digest3, size };
   }
   async imageCreated(repository, digest3) {
     const content = this.contentClient(repository);
-    const manifest = await this.gate.call(`get manifest ${repository}@${digest3}`, async (abortSignal) => {
-      try {
-        return await content.getManifest(digest3, { abortSignal });
-      } catch (e) {
-        if (statusOf(e) === 404) return void 0;
-        throw e;
+    const manifest = await this.gate.call(
+      `get manifest ${repository}@${digest3}`,
+      async (abortSignal) => {
+        try {
+          return await content.getManifest(digest3, { abortSignal });
+        } catch (e) {
+          if (statusOf(e) === 404) return void 0;
+          throw e;
+        }
       }
-    });
+    );
     const config = manifest?.manifest?.config;
     if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) return void 0;
-    const text = await this.gate.call(`get config ${repository}@${config.digest}`, async (abortSignal) => {
-      try {
-        const blob = await content.downloadBlob(config.digest, { abortSignal });
-        const chunks = [];
-        for await (const chunk of blob.content) chunks.push(Buffer.from(chunk));
-        return Buffer.concat(chunks).toString("utf8");
-      } catch (e) {
-        if (statusOf(e) === 404) return void 0;
-        throw e;
+    const text = await this.gate.call(
+      `get config ${repository}@${config.digest}`,
+      async (abortSignal) => {
+        try {
+          const blob = await content.downloadBlob(config.digest, { abortSignal });
+          const chunks = [];
+          for await (const chunk of blob.content) chunks.push(Buffer.from(chunk));
+          return Buffer.concat(chunks).toString("utf8");
+        } catch (e) {
+          if (statusOf(e) === 404) return void 0;
+          throw e;
+        }
       }
-    });
+    );
     if (!text) return void 0;
     try {
       const created = JSON.parse(text).created;
@@ -38732,13 +39065,20 @@ var AcrRegistry = class {
   async listReferrers(repository, subject, artifactType) {
     const matches = (d) => !artifactType || d.artifactType === artifactType;
     const snapshot = this.referrersSource === "listing" ? this.snapshots.get(repository) : void 0;
-    if (snapshot) return (snapshot.referrers.get(subject) ?? []).filter(matches).map((d) => ({ ...d }));
+    if (snapshot)
+      return (snapshot.referrers.get(subject) ?? []).filter(matches).map((d) => ({ ...d }));
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
     let path3 = `/v2/${repository}/referrers/${subject}${query}`;
     const found = [];
     const seen = /* @__PURE__ */ new Set();
     while (path3) {
-      const res = await this.raw(repository, "GET", path3, MediaType.ociIndex, `referrers of ${repository}@${subject}`);
+      const res = await this.raw(
+        repository,
+        "GET",
+        path3,
+        MediaType.ociIndex,
+        `referrers of ${repository}@${subject}`
+      );
       const body = JSON.parse(res.bodyAsText ?? "{}");
       for (const d of body.manifests ?? []) {
         if (matches(d) && !seen.has(d.digest)) {
@@ -38752,11 +39092,14 @@ var AcrRegistry = class {
   }
   async pushReferrer(repository, subject, manifest) {
     const bytes = Buffer.from(manifest.bytes);
-    if (sha256Digest(bytes) !== manifest.digest) throw new Error(`internal: referrer bytes do not match ${manifest.digest}`);
+    if (sha256Digest(bytes) !== manifest.digest)
+      throw new Error(`internal: referrer bytes do not match ${manifest.digest}`);
     const parsed = JSON.parse(bytes.toString("utf8"));
-    if (parsed.subject?.digest !== subject.digest) throw new Error(`internal: referrer ${manifest.digest} has another subject`);
+    if (parsed.subject?.digest !== subject.digest)
+      throw new Error(`internal: referrer ${manifest.digest} has another subject`);
     const blobs = /* @__PURE__ */ new Map();
-    for (const b of [parsed.config, ...parsed.layers ?? []]) if (b?.digest) blobs.set(b.digest, b);
+    for (const b of [parsed.config, ...parsed.layers ?? []])
+      if (b?.digest) blobs.set(b.digest, b);
     for (const blob of blobs.values()) await this.ensureBlob(repository, blob);
     const content = this.contentClient(repository);
     const pushed = await this.gate.call(
@@ -38764,7 +39107,9 @@ var AcrRegistry = class {
       (abortSignal) => content.setManifest(bytes, { mediaType: manifest.mediaType, abortSignal })
     );
     if (pushed.digest !== manifest.digest) {
-      throw new RuntimeError(`${this.displayName}: pushed ${manifest.digest} but the registry stored ${pushed.digest}`);
+      throw new RuntimeError(
+        `${this.displayName}: pushed ${manifest.digest} but the registry stored ${pushed.digest}`
+      );
     }
     const facts = this.cache.put(manifest.digest, bytes, manifest.mediaType);
     const snapshot = this.snapshots.get(repository);
@@ -38784,10 +39129,17 @@ var AcrRegistry = class {
   }
   async deleteReferrer(repository, subject, referrer) {
     const content = this.contentClient(repository);
-    await this.gate.call(`delete ${repository}@${referrer}`, (abortSignal) => content.deleteManifest(referrer, { abortSignal }));
+    await this.gate.call(
+      `delete ${repository}@${referrer}`,
+      (abortSignal) => content.deleteManifest(referrer, { abortSignal })
+    );
     const snapshot = this.snapshots.get(repository);
     const list = snapshot?.referrers.get(subject);
-    if (snapshot && list) snapshot.referrers.set(subject, list.filter((d) => d.digest !== referrer));
+    if (snapshot && list)
+      snapshot.referrers.set(
+        subject,
+        list.filter((d) => d.digest !== referrer)
+      );
   }
   /** Flushes and closes the manifest cache file. */
   close() {
@@ -38795,30 +39147,53 @@ var AcrRegistry = class {
   }
   async inspect(repository, digest3) {
     const content = this.contentClient(repository);
-    const got = await this.gate.call(`get manifest ${repository}@${digest3}`, async (abortSignal) => {
-      try {
-        return await content.getManifest(digest3, { abortSignal });
-      } catch (e) {
-        if (statusOf(e) === 404) return void 0;
-        throw e;
+    const got = await this.gate.call(
+      `get manifest ${repository}@${digest3}`,
+      async (abortSignal) => {
+        try {
+          return await content.getManifest(digest3, { abortSignal });
+        } catch (e) {
+          if (statusOf(e) === 404) return void 0;
+          throw e;
+        }
       }
-    });
+    );
     if (!got) return void 0;
     const facts = this.cache.put(digest3, got.content, got.mediaType);
-    if (!facts) throw new RuntimeError(`${this.displayName}: manifest ${repository}@${digest3} does not match its digest`);
+    if (!facts)
+      throw new RuntimeError(
+        `${this.displayName}: manifest ${repository}@${digest3} does not match its digest`
+      );
     return facts;
   }
   async ensureBlob(repository, blob) {
     const key = `${repository}@${blob.digest}`;
     if (this.blobsPresent.has(key)) return;
-    const head = await this.raw(repository, "HEAD", `/v2/${repository}/blobs/${blob.digest}`, "*/*", `HEAD blob ${key}`, [404]);
+    const head = await this.raw(
+      repository,
+      "HEAD",
+      `/v2/${repository}/blobs/${blob.digest}`,
+      "*/*",
+      `HEAD blob ${key}`,
+      [404]
+    );
     if (head.status === 404) {
-      if (!blob.data) throw new RuntimeError(`${this.displayName}: blob ${key} is missing and eol-gate does not have its content`);
+      if (!blob.data)
+        throw new RuntimeError(
+          `${this.displayName}: blob ${key} is missing and eol-gate does not have its content`
+        );
       const data = Buffer.from(blob.data, "base64");
-      if (sha256Digest(data) !== blob.digest) throw new Error(`internal: embedded data of ${blob.digest} does not match`);
+      if (sha256Digest(data) !== blob.digest)
+        throw new Error(`internal: embedded data of ${blob.digest} does not match`);
       const content = this.contentClient(repository);
-      const uploaded = await this.gate.call(`upload blob ${key}`, (abortSignal) => content.uploadBlob(data, { abortSignal }));
-      if (uploaded.digest !== blob.digest) throw new RuntimeError(`${this.displayName}: uploaded ${blob.digest} but got ${uploaded.digest}`);
+      const uploaded = await this.gate.call(
+        `upload blob ${key}`,
+        (abortSignal) => content.uploadBlob(data, { abortSignal })
+      );
+      if (uploaded.digest !== blob.digest)
+        throw new RuntimeError(
+          `${this.displayName}: uploaded ${blob.digest} but got ${uploaded.digest}`
+        );
     }
     this.blobsPresent.add(key);
   }
@@ -38843,7 +39218,12 @@ var AcrRegistry = class {
   contentClient(repository) {
     let client = this.contentClients.get(repository);
     if (!client) {
-      client = new ContainerRegistryContentClient(this.endpoint, repository, this.credential, this.clientOptions);
+      client = new ContainerRegistryContentClient(
+        this.endpoint,
+        repository,
+        this.credential,
+        this.clientOptions
+      );
       this.contentClients.set(repository, client);
     }
     return client;
@@ -38852,15 +39232,19 @@ var AcrRegistry = class {
 function serviceClientOf(content) {
   const client = content.client;
   if (!client || typeof client.sendRequest !== "function") {
-    throw new Error("internal: @azure/container-registry no longer exposes its service client; update the ACR adapter");
+    throw new Error(
+      "internal: @azure/container-registry no longer exposes its service client; update the ACR adapter"
+    );
   }
   return client;
 }
 function needsInspection(raw2) {
   if (!raw2?.mediaType) return true;
-  if (raw2.mediaType === MediaType.dockerManifest || raw2.mediaType === MediaType.dockerManifestList) return false;
+  if (raw2.mediaType === MediaType.dockerManifest || raw2.mediaType === MediaType.dockerManifestList)
+    return false;
   if (raw2.mediaType === MediaType.ociIndex) return true;
-  if (raw2.mediaType === MediaType.ociManifest) return !raw2.configMediaType || !IMAGE_CONFIG_TYPES.has(raw2.configMediaType) || !!raw2.artifactType;
+  if (raw2.mediaType === MediaType.ociManifest)
+    return !raw2.configMediaType || !IMAGE_CONFIG_TYPES.has(raw2.configMediaType) || !!raw2.artifactType;
   return true;
 }
 function nextLink2(link2) {
@@ -38883,9 +39267,14 @@ function normalizeEndpoint(registry) {
   } catch {
     throw new InputError(`registry: ${JSON.stringify(registry)} is not a registry host`);
   }
-  if (url2.protocol !== "https:") throw new InputError(`registry: ${url2.host} must be reached over https (Azure Container Registry)`);
+  if (url2.protocol !== "https:")
+    throw new InputError(
+      `registry: ${url2.host} must be reached over https (Azure Container Registry)`
+    );
   if (url2.pathname !== "/" && url2.pathname !== "" || url2.search || url2.username || url2.password || !url2.hostname || !/^[a-z0-9.[\]:-]+$/i.test(url2.host)) {
-    throw new InputError(`registry: ${JSON.stringify(registry)} is not a registry host (expected e.g. myacr.azurecr.io)`);
+    throw new InputError(
+      `registry: ${JSON.stringify(registry)} is not a registry host (expected e.g. myacr.azurecr.io)`
+    );
   }
   return `https://${url2.host}`;
 }
@@ -53485,15 +53874,27 @@ function createAcrCredential(auth, options = {}) {
       });
       return {
         name: "AzurePipelinesCredential",
-        credential: new AzurePipelinesCredential(auth.tenantId, auth.clientId, auth.serviceConnectionId, auth.systemAccessToken, {
-          authorityHost
-        })
+        credential: new AzurePipelinesCredential(
+          auth.tenantId,
+          auth.clientId,
+          auth.serviceConnectionId,
+          auth.systemAccessToken,
+          {
+            authorityHost
+          }
+        )
       };
     case "client-secret":
-      required2("ClientSecretCredential", { tenantId: auth.tenantId, clientId: auth.clientId, clientSecret: auth.clientSecret });
+      required2("ClientSecretCredential", {
+        tenantId: auth.tenantId,
+        clientId: auth.clientId,
+        clientSecret: auth.clientSecret
+      });
       return {
         name: "ClientSecretCredential",
-        credential: new ClientSecretCredential(auth.tenantId, auth.clientId, auth.clientSecret, { authorityHost })
+        credential: new ClientSecretCredential(auth.tenantId, auth.clientId, auth.clientSecret, {
+          authorityHost
+        })
       };
     case "anonymous":
       return { name: "anonymous access", credential: void 0 };
@@ -53511,7 +53912,12 @@ function acrAuthFromInputs(inputs) {
     };
   }
   if (inputs.clientSecret) {
-    return { kind: "client-secret", tenantId: inputs.tenantId ?? "", clientId: inputs.clientId ?? "", clientSecret: inputs.clientSecret };
+    return {
+      kind: "client-secret",
+      tenantId: inputs.tenantId ?? "",
+      clientId: inputs.clientId ?? "",
+      clientSecret: inputs.clientSecret
+    };
   }
   return { kind: "default", tenantId: inputs.tenantId, managedIdentityClientId: inputs.clientId };
 }
@@ -54275,7 +54681,9 @@ function createRegistry(o, agent) {
   try {
     host = new URL(url2).hostname;
   } catch {
-    throw new InputError(`${agent.label("registry")}: not a registry host or URL: ${JSON.stringify(o.registry)}`);
+    throw new InputError(
+      `${agent.label("registry")}: not a registry host or URL: ${JSON.stringify(o.registry)}`
+    );
   }
   const acr = o.registryType === "acr" || o.registryType === "auto" && /\.azurecr\.(io|cn|us)$/i.test(host);
   if (acr) return createAcrRegistry(o, agent);
@@ -54292,7 +54700,16 @@ function createAcrRegistry(o, agent) {
   const connection = agent.azureServiceConnection?.();
   const auth = acrAuthFromInputs({
     anonymous: o.anonymous,
-    ...connection?.scheme === "WorkloadIdentityFederation" ? { serviceConnectionId: connection.id, clientId: connection.clientId, tenantId: connection.tenantId, systemAccessToken: agent.platformToken() } : connection ? { clientId: connection.clientId, tenantId: connection.tenantId, clientSecret: connection.clientSecret } : {}
+    ...connection?.scheme === "WorkloadIdentityFederation" ? {
+      serviceConnectionId: connection.id,
+      clientId: connection.clientId,
+      tenantId: connection.tenantId,
+      systemAccessToken: agent.platformToken()
+    } : connection ? {
+      clientId: connection.clientId,
+      tenantId: connection.tenantId,
+      clientSecret: connection.clientSecret
+    } : {}
   });
   const { credential, name: name4 } = createAcrCredential(auth);
   return new AcrRegistry({
@@ -54312,7 +54729,9 @@ function retryPolicy3(env) {
   if (text === void 0 || text === "") return DEFAULT_RETRY;
   const retries = Number(text);
   if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
-    throw new InputError(`EOL_GATE_RETRIES: expected a whole number from 0 to 20, got ${JSON.stringify(text)}`);
+    throw new InputError(
+      `EOL_GATE_RETRIES: expected a whole number from 0 to 20, got ${JSON.stringify(text)}`
+    );
   }
   return { ...DEFAULT_RETRY, retries };
 }
@@ -54352,15 +54771,22 @@ async function runJob(agent, clock = systemClock) {
   } catch (e) {
     const error2 = e;
     agent.logger.error(error2.message);
-    if (!(e instanceof InputError) && !(e instanceof RuntimeError)) agent.logger.debug(error2.stack ?? "");
-    return { exitCode: e instanceof InputError ? 2 : 1, result: { error: error2.message, kind: e instanceof InputError ? "input" : "runtime" } };
+    if (!(e instanceof InputError) && !(e instanceof RuntimeError))
+      agent.logger.debug(error2.stack ?? "");
+    return {
+      exitCode: e instanceof InputError ? 2 : 1,
+      result: { error: error2.message, kind: e instanceof InputError ? "input" : "runtime" }
+    };
   }
 }
 async function dispatch(o, agent, clock) {
   const logger28 = agent.logger;
   switch (o.command) {
     case "signal": {
-      await signal({ group: o.group, state: o.state }, { store: createStore(o, agent, logger28), logger: logger28 });
+      await signal(
+        { group: o.group, state: o.state },
+        { store: createStore(o, agent, logger28), logger: logger28 }
+      );
       return { exitCode: 0, result: { command: "signal", group: o.group, state: o.state } };
     }
     case "annotate":
@@ -54369,17 +54795,31 @@ async function dispatch(o, agent, clock) {
       const registry = createRegistry(o, agent);
       const sources = createSources(o, agent);
       const result = await verify(
-        { repoPrefix: o.repoPrefix, repositories: o.repositories, concurrency: o.concurrency, repair: o.repair },
+        {
+          repoPrefix: o.repoPrefix,
+          repositories: o.repositories,
+          concurrency: o.concurrency,
+          repair: o.repair
+        },
         { registry, sources, logger: logger28 }
       );
       await agent.summary(verifySummary(result, registry.displayName));
       const clean = result.findings.length === 0 || result.repaired > 0;
-      if (!clean) logger28.error(`${result.findings.length} supported digest(s) are marked end-of-life; run verify with repair to remove the marks`);
-      else logger28.info(result.findings.length === 0 ? `verify: ${result.checked} supported digest(s), no lifecycle mark` : `verify: repaired ${result.repaired} mark(s)`);
+      if (!clean)
+        logger28.error(
+          `${result.findings.length} supported digest(s) are marked end-of-life; run verify with repair to remove the marks`
+        );
+      else
+        logger28.info(
+          result.findings.length === 0 ? `verify: ${result.checked} supported digest(s), no lifecycle mark` : `verify: repaired ${result.repaired} mark(s)`
+        );
       return { exitCode: clean ? 0 : 1, result: { command: "verify", ...result } };
     }
     case "unannotate": {
-      const result = await unannotate({ digests: o.digests }, { registry: createRegistry(o, agent), logger: logger28 });
+      const result = await unannotate(
+        { digests: o.digests },
+        { registry: createRegistry(o, agent), logger: logger28 }
+      );
       return { exitCode: 0, result: { command: "unannotate", ...result } };
     }
     case "publish-image-info":
@@ -54400,7 +54840,9 @@ async function runPublish(o, agent, clock) {
       signal: store.kind === "none" ? void 0 : () => store.signal(o.group, "image-info-updated")
     }
   );
-  logger28.info(`${target.name}: ${result.changed ? "merged" : "already up to date"} after ${result.attempts} attempt(s)`);
+  logger28.info(
+    `${target.name}: ${result.changed ? "merged" : "already up to date"} after ${result.attempts} attempt(s)`
+  );
   return { exitCode: 0, result: { command: "publish-image-info", ...result } };
 }
 async function runAnnotate(o, agent, clock) {
@@ -54428,7 +54870,10 @@ async function runAnnotate(o, agent, clock) {
   );
   if (result.plan) {
     await (0, import_promises7.mkdir)((0, import_node_path4.dirname)(planFile), { recursive: true });
-    await writeChunks(planFile, planFileChunks(result.plan, { registry: registry.displayName, dryRun: o.dryRun }));
+    await writeChunks(
+      planFile,
+      planFileChunks(result.plan, { registry: registry.displayName, dryRun: o.dryRun })
+    );
     logger28.info(`plan written to ${planFile}`);
   }
   const c = result.counts;
@@ -54441,7 +54886,9 @@ async function runAnnotate(o, agent, clock) {
     planFile: result.plan ? planFile : ""
   };
   for (const [name4, value5] of Object.entries(outputs)) agent.setOutput(name4, value5);
-  await agent.summary(annotateSummary(result, registry.displayName, result.plan ? planFile : void 0, clock.now()));
+  await agent.summary(
+    annotateSummary(result, registry.displayName, result.plan ? planFile : void 0, clock.now())
+  );
   return {
     exitCode: 0,
     result: {
@@ -54479,7 +54926,9 @@ async function readInput(path3, label) {
   try {
     return await (0, import_promises7.readFile)(path3, "utf8");
   } catch (e) {
-    throw new InputError(`${label}: cannot read ${path3} (${e.code ?? e.message})`);
+    throw new InputError(
+      `${label}: cannot read ${path3} (${e.code ?? e.message})`
+    );
   }
 }
 

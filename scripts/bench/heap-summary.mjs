@@ -11,7 +11,9 @@ const nf = meta.node_fields.length;
 const ef = meta.edge_fields.length;
 const types = meta.node_types[0];
 const edgeTypes = meta.edge_types[0];
-const [T, N, S, E] = ['type', 'name', 'self_size', 'edge_count'].map((f) => meta.node_fields.indexOf(f));
+const [T, N, S, E] = ['type', 'name', 'self_size', 'edge_count'].map((f) =>
+  meta.node_fields.indexOf(f),
+);
 const [ET, EN, ETO] = ['type', 'name_or_index', 'to_node'].map((f) => meta.edge_fields.indexOf(f));
 const { nodes, edges, strings } = snap;
 const count = nodes.length / nf;
@@ -25,7 +27,8 @@ const typeOf = (i) => types[nodes[i * nf + T]];
 const nameOf = (i) => strings[nodes[i * nf + N]];
 const label = (i) => {
   const t = typeOf(i);
-  if (t === 'string' || t === 'concatenated string' || t === 'sliced string') return `${t}: ${JSON.stringify(nameOf(i).slice(0, 24))}…`;
+  if (t === 'string' || t === 'concatenated string' || t === 'sliced string')
+    return `${t}: ${JSON.stringify(nameOf(i).slice(0, 24))}…`;
   if (t === 'object' || t === 'closure' || t === 'native') return `${t}: ${nameOf(i).slice(0, 60)}`;
   return `${t}: ${t === 'hidden' || t === 'code' ? nameOf(i).slice(0, 40) : nameOf(i).slice(0, 40)}`;
 };
@@ -45,7 +48,8 @@ for (let i = 0; i < count; i++) {
 }
 const mb = (n) => (n / 2 ** 20).toFixed(1);
 console.log(`total self size ${mb(total)} MB in ${count} nodes\n\nby group (self size):`);
-for (const [k, g] of [...groups].sort((a, b) => b[1].size - a[1].size).slice(0, top)) console.log(`${mb(g.size).padStart(8)} MB ${String(g.n).padStart(9)}  ${k}`);
+for (const [k, g] of [...groups].sort((a, b) => b[1].size - a[1].size).slice(0, top))
+  console.log(`${mb(g.size).padStart(8)} MB ${String(g.n).padStart(9)}  ${k}`);
 
 // Dominator tree (Cooper-Harvey-Kennedy on a post-order), weak edges ignored.
 const succ = (i, fn) => {
@@ -136,5 +140,7 @@ const edgeName = (from, to) => {
 };
 for (const i of big.slice(0, top * 2)) {
   const d = idom[i];
-  console.log(`${mb(retained[i]).padStart(8)} MB  ${label(i)}  (via ${label(d).slice(0, 50)} .${edgeName(d, i)})`);
+  console.log(
+    `${mb(retained[i]).padStart(8)} MB  ${label(i)}  (via ${label(d).slice(0, 50)} .${edgeName(d, i)})`,
+  );
 }

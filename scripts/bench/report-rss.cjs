@@ -24,7 +24,10 @@ if (phases || snapshot) {
   if (phases) {
     setInterval(() => {
       const m = sample();
-      if (++ticks % 25 === 0) process.stderr.write(`EOL_GATE_PHASE t=${Date.now() - t0}ms rss=${mb(m.rss)} heapUsed=${mb(m.heapUsed)} heapTotal=${mb(m.heapTotal)} external=${mb(m.external)} arrayBuffers=${mb(m.arrayBuffers)} | (every 0.5 s)\n`);
+      if (++ticks % 25 === 0)
+        process.stderr.write(
+          `EOL_GATE_PHASE t=${Date.now() - t0}ms rss=${mb(m.rss)} heapUsed=${mb(m.heapUsed)} heapTotal=${mb(m.heapTotal)} external=${mb(m.external)} arrayBuffers=${mb(m.arrayBuffers)} | (every 0.5 s)\n`,
+        );
     }, 20).unref();
   }
   const write = process.stderr.write.bind(process.stderr);
@@ -35,7 +38,9 @@ if (phases || snapshot) {
     if (text.trimStart().startsWith('EOL_GATE_')) return ok;
     if (phases) {
       const m = sample();
-      write(`EOL_GATE_PHASE t=${Date.now() - t0}ms rss=${mb(m.rss)} heapUsed=${mb(m.heapUsed)} heapTotal=${mb(m.heapTotal)} external=${mb(m.external)} arrayBuffers=${mb(m.arrayBuffers)} | ${text.trim().slice(0, 80)}\n`);
+      write(
+        `EOL_GATE_PHASE t=${Date.now() - t0}ms rss=${mb(m.rss)} heapUsed=${mb(m.heapUsed)} heapTotal=${mb(m.heapTotal)} external=${mb(m.external)} arrayBuffers=${mb(m.arrayBuffers)} | ${text.trim().slice(0, 80)}\n`,
+      );
     }
     if (snapshot && !snapped) {
       if (text.includes(process.env.EOL_GATE_BENCH_SNAPSHOT_AT ?? '')) {
@@ -51,7 +56,13 @@ if (phases || snapshot) {
 process.on('exit', () => {
   if (phases) {
     sample();
-    process.stderr.write(`\nEOL_GATE_PEAKS ${Object.entries(peak).map(([k, v]) => `${k}=${mb(v)}`).join(' ')}\n`);
+    process.stderr.write(
+      `\nEOL_GATE_PEAKS ${Object.entries(peak)
+        .map(([k, v]) => `${k}=${mb(v)}`)
+        .join(' ')}\n`,
+    );
   }
-  process.stderr.write(`\nEOL_GATE_MAX_RSS_MB=${(process.resourceUsage().maxRSS / 1024).toFixed(1)}\n`);
+  process.stderr.write(
+    `\nEOL_GATE_MAX_RSS_MB=${(process.resourceUsage().maxRSS / 1024).toFixed(1)}\n`,
+  );
 });

@@ -1,7 +1,11 @@
 import type { CoordinationStore, GroupRun } from '../coordination/port.js';
 import { refKey } from '../core/digest.js';
 import { InputError, RuntimeError } from '../core/errors.js';
-import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE, lifecycleManifestJson } from '../core/lifecycle.js';
+import {
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+  lifecycleManifestJson,
+} from '../core/lifecycle.js';
 import { MediaType, type Descriptor } from '../core/oci.js';
 import { buildPlan, classify, type Plan, type PlanEntry } from '../core/planner.js';
 import type { PlannedDigest } from '../core/plan-file.js';
@@ -55,9 +59,13 @@ export interface AnnotateResult {
 }
 
 /** DESIGN §2: wait, read, inventory, plan, validate, apply. */
-export async function annotate(options: AnnotateOptions, deps: AnnotateDeps): Promise<AnnotateResult> {
+export async function annotate(
+  options: AnnotateOptions,
+  deps: AnnotateDeps,
+): Promise<AnnotateResult> {
   const { registry, store, sources, clock, logger } = deps;
-  if (sources.length === 0) throw new InputError('imageInfo: at least one image-info source is required');
+  if (sources.length === 0)
+    throw new InputError('imageInfo: at least one image-info source is required');
   if (store.kind !== 'none') assertGroupName(options.group);
 
   // A run that annotates has recorded its own pushes; it must not wait for itself.
@@ -76,11 +84,20 @@ export async function annotate(options: AnnotateOptions, deps: AnnotateDeps): Pr
     // A busy image-info can keep validation failing with nobody blocking: the timeout bounds that too.
     const overdue = restarts > 0 && clock.now().getTime() - started >= options.timeoutMs;
     if (barrier.timedOut || overdue) {
-      const names = barrier.blockers.map((run) => describeRun(run, clock.now())).join('; ') || 'the image-info kept changing';
+      const names =
+        barrier.blockers.map((run) => describeRun(run, clock.now())).join('; ') ||
+        'the image-info kept changing';
       const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1000)}s waiting for: ${names}`;
-      if (options.onTimeout === 'fail') throw new RuntimeError(`${message}. Nothing was annotated.`);
+      if (options.onTimeout === 'fail')
+        throw new RuntimeError(`${message}. Nothing was annotated.`);
       logger.warning(`${message}. Nothing was annotated (onTimeout: skip).`);
-      return { outcome: 'timed-out', counts: zeroCounts(), waitedMs, waitedFor: [...waitedFor.values()], restarts };
+      return {
+        outcome: 'timed-out',
+        counts: zeroCounts(),
+        waitedMs,
+        waitedFor: [...waitedFor.values()],
+        restarts,
+      };
     }
 
     const plan = await logger.group('Plan', () => makePlan(options, deps, inventory));
@@ -106,21 +123,44 @@ export async function annotate(options: AnnotateOptions, deps: AnnotateDeps): Pr
     };
     if (options.dryRun) {
       logger.info('dry run: nothing was written');
-      return { outcome: 'dry-run', counts, waitedMs, waitedFor: [...waitedFor.values()], restarts, plan };
+      return {
+        outcome: 'dry-run',
+        counts,
+        waitedMs,
+        waitedFor: [...waitedFor.values()],
+        restarts,
+        plan,
+      };
     }
     await logger.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
       counts.annotated = await apply(plan, options.concurrency, registry, clock, logger);
     });
-    if (store.kind !== 'none') await store.cleanup(options.group).catch((e) => logger.debug(`cleanup: ${(e as Error).message}`));
-    return { outcome: 'applied', counts, waitedMs, waitedFor: [...waitedFor.values()], restarts, plan };
+    if (store.kind !== 'none')
+      await store
+        .cleanup(options.group)
+        .catch((e) => logger.debug(`cleanup: ${(e as Error).message}`));
+    return {
+      outcome: 'applied',
+      counts,
+      waitedMs,
+      waitedFor: [...waitedFor.values()],
+      restarts,
+      plan,
+    };
   }
 }
 
-async function makePlan(options: AnnotateOptions, deps: AnnotateDeps, inventory: InventoryCache): Promise<Plan> {
+async function makePlan(
+  options: AnnotateOptions,
+  deps: AnnotateDeps,
+  inventory: InventoryCache,
+): Promise<Plan> {
   const { registry, sources, clock, logger } = deps;
   const loaded = await loadImageInfo(sources);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
-  logger.info(`image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(', ')}`);
+  logger.info(
+    `image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(', ')}`,
+  );
 
   let scope: string[];
   if (options.fromPlan) {
@@ -128,13 +168,17 @@ async function makePlan(options: AnnotateOptions, deps: AnnotateDeps, inventory:
   } else {
     const globbing = options.repositories.some((g) => /[*?]/.test(g));
     const all = globbing ? await registry.listRepositories() : undefined;
-    if (globbing && !all) logger.warning(`${registry.displayName} does not list its catalog: only literal repository names are in scope`);
+    if (globbing && !all)
+      logger.warning(
+        `${registry.displayName} does not list its catalog: only literal repository names are in scope`,
+      );
     scope = repositoriesInScope(all, supported, options.repositories);
   }
   logger.info(`scope: ${scope.length} repositor${scope.length === 1 ? 'y' : 'ies'}`);
   const records = await inventory.records(scope);
   const classification = classify(records, supported);
-  if (options.fromPlan) restrictToPlan(classification.candidates, options.fromPlan, logger, records);
+  if (options.fromPlan)
+    restrictToPlan(classification.candidates, options.fromPlan, logger, records);
   await inventory.enrich(classification.candidates, options.minAgeMs > 0);
   return buildPlan({
     classification,
@@ -160,19 +204,31 @@ function restrictToPlan(
   const keptKeys = new Set(kept.map((c) => refKey(c.repository, c.digest)));
   for (const [key] of wanted) {
     if (keptKeys.has(key)) continue;
-    logger.warning(known.has(key) ? `${key}: in the plan but supported or an artifact now; not annotated` : `${key}: in the plan but not found in the registry; not annotated`);
+    logger.warning(
+      known.has(key)
+        ? `${key}: in the plan but supported or an artifact now; not annotated`
+        : `${key}: in the plan but not found in the registry; not annotated`,
+    );
   }
   for (const c of kept) c.eolDate = wanted.get(refKey(c.repository, c.digest))?.eolDate;
   candidates.splice(0, candidates.length, ...kept);
 }
 
-async function apply(plan: Plan, concurrency: number, registry: Registry, clock: Clock, logger: Logger): Promise<number> {
+async function apply(
+  plan: Plan,
+  concurrency: number,
+  registry: Registry,
+  clock: Clock,
+  logger: Logger,
+): Promise<number> {
   const progress = new ProgressReporter(plan.annotate.length, clock, logger, 'annotated');
   let done = 0;
   await forEachLimited(plan.annotate, concurrency, async (entry) => {
     const subject = await subjectDescriptor(registry, entry);
     if (!subject) {
-      logger.warning(`${entry.repository}@${entry.digest}: gone from the registry since the inventory; skipped`);
+      logger.warning(
+        `${entry.repository}@${entry.digest}: gone from the registry since the inventory; skipped`,
+      );
       return;
     }
     const date = entry.eolDate ?? plan.eolDate;
@@ -192,8 +248,12 @@ async function apply(plan: Plan, concurrency: number, registry: Registry, clock:
 }
 
 /** A subject descriptor needs the manifest's size, which some listings do not give. */
-async function subjectDescriptor(registry: Registry, entry: PlanEntry): Promise<Descriptor | undefined> {
-  if (entry.size !== undefined) return { mediaType: entry.mediaType, digest: entry.digest, size: entry.size };
+async function subjectDescriptor(
+  registry: Registry,
+  entry: PlanEntry,
+): Promise<Descriptor | undefined> {
+  if (entry.size !== undefined)
+    return { mediaType: entry.mediaType, digest: entry.digest, size: entry.size };
   return registry.describeManifest(entry.repository, entry.digest);
 }
 

@@ -32,15 +32,31 @@ export async function waitForBarrier(
   for (;;) {
     const blockers = blockingRuns(store.self, await store.listRuns(options.group));
     const now = clock.now().getTime();
-    if (blockers.length === 0) return { timedOut: false, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers: [] };
+    if (blockers.length === 0)
+      return {
+        timedOut: false,
+        waitedMs: now - begin,
+        waitedFor: [...waitedFor.values()],
+        blockers: [],
+      };
     for (const run of blockers) waitedFor.set(run.runId, run);
     const elapsed = now - runStarted;
     if (elapsed >= options.timeoutMs) {
-      return { timedOut: true, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers };
+      return {
+        timedOut: true,
+        waitedMs: now - begin,
+        waitedFor: [...waitedFor.values()],
+        blockers,
+      };
     }
     for (const run of blockers) logger.info(`waiting: ${describeRun(run, clock.now())}`);
-    const delay = Math.min(jitteredInterval(options.pollIntervalMs, clock.random()), options.timeoutMs - elapsed);
-    logger.info(`${blockers.length} run(s) block; next poll in ${formatDuration(delay)} (${formatDuration(elapsed)} of ${formatDuration(options.timeoutMs)} elapsed)`);
+    const delay = Math.min(
+      jitteredInterval(options.pollIntervalMs, clock.random()),
+      options.timeoutMs - elapsed,
+    );
+    logger.info(
+      `${blockers.length} run(s) block; next poll in ${formatDuration(delay)} (${formatDuration(elapsed)} of ${formatDuration(options.timeoutMs)} elapsed)`,
+    );
     await clock.sleep(delay);
   }
 }

@@ -64,9 +64,14 @@ export class InventoryCache {
     await forEachLimited(pending, this.concurrency, async (c) => {
       if (needCreated && !c.created) {
         const key = refKey(c.repository, c.digest);
-        if (!this.created.has(key)) this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
+        if (!this.created.has(key))
+          this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
       }
-      const referrers = await this.registry.listReferrers(c.repository, c.digest, LIFECYCLE_ARTIFACT_TYPE);
+      const referrers = await this.registry.listReferrers(
+        c.repository,
+        c.digest,
+        LIFECYCLE_ARTIFACT_TYPE,
+      );
       const marks: LifecycleMark[] = [];
       for (const r of referrers) {
         const mark = lifecycleMarkOf(r);

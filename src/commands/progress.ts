@@ -19,7 +19,10 @@ export class ProgressReporter {
     this.done++;
     const percent = Math.floor((this.done * 100) / Math.max(1, this.total));
     const now = this.clock.now().getTime();
-    if (this.done < this.total && (percent >= this.lastPercent + 10 || now - this.lastAt >= 10_000)) {
+    if (
+      this.done < this.total &&
+      (percent >= this.lastPercent + 10 || now - this.lastAt >= 10_000)
+    ) {
       this.lastPercent = percent - (percent % 10);
       this.lastAt = now;
       this.logger.info(`${this.verb} ${this.done}/${this.total} (${percent}%)`);

@@ -9,11 +9,18 @@ export interface SignalOptions {
 }
 
 /** Writes this run's marker (read back before returning). */
-export async function signal(options: SignalOptions, deps: { store: CoordinationStore; logger: Logger }): Promise<void> {
+export async function signal(
+  options: SignalOptions,
+  deps: { store: CoordinationStore; logger: Logger },
+): Promise<void> {
   assertGroupName(options.group);
   if (deps.store.kind === 'none') {
-    throw new InputError('signal: no coordinator: run inside Azure Pipelines or GitHub Actions, or set coordinator');
+    throw new InputError(
+      'signal: no coordinator: run inside Azure Pipelines or GitHub Actions, or set coordinator',
+    );
   }
   await deps.store.signal(options.group, options.state);
-  deps.logger.info(`run ${deps.store.self?.runId} attempt ${deps.store.self?.attempt}: ${options.state} (group ${options.group})`);
+  deps.logger.info(
+    `run ${deps.store.self?.runId} attempt ${deps.store.self?.attempt}: ${options.state} (group ${options.group})`,
+  );
 }

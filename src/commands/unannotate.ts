@@ -16,13 +16,24 @@ export async function unannotate(
   const refs = options.digests.map((d, i) => parseImageRef(d, `digest[${i}]`));
   const removed: UnannotateResult['removed'] = [];
   for (const ref of refs) {
-    const referrers = await deps.registry.listReferrers(ref.repository, ref.digest, LIFECYCLE_ARTIFACT_TYPE);
+    const referrers = await deps.registry.listReferrers(
+      ref.repository,
+      ref.digest,
+      LIFECYCLE_ARTIFACT_TYPE,
+    );
     const marks = referrers.map(lifecycleMarkOf).filter((m) => m !== undefined);
     if (marks.length === 0) deps.logger.info(`${ref.repository}@${ref.digest}: no lifecycle mark`);
     for (const mark of marks) {
       await deps.registry.deleteReferrer(ref.repository, ref.digest, mark.digest);
-      removed.push({ repository: ref.repository, digest: ref.digest, referrer: mark.digest, date: mark.date });
-      deps.logger.info(`${ref.repository}@${ref.digest}: removed lifecycle mark ${mark.digest} (${mark.date ?? 'no date'})`);
+      removed.push({
+        repository: ref.repository,
+        digest: ref.digest,
+        referrer: mark.digest,
+        date: mark.date,
+      });
+      deps.logger.info(
+        `${ref.repository}@${ref.digest}: removed lifecycle mark ${mark.digest} (${mark.date ?? 'no date'})`,
+      );
     }
   }
   return { removed };

@@ -43,7 +43,9 @@ export async function verify(
   const loaded = await loadImageInfo(deps.sources);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
   const scope = repositoriesInScope(
-    options.repositories.some((g) => /[*?]/.test(g)) ? await registry.listRepositories() : undefined,
+    options.repositories.some((g) => /[*?]/.test(g))
+      ? await registry.listRepositories()
+      : undefined,
     supported,
     options.repositories,
   );
@@ -51,21 +53,30 @@ export async function verify(
 
   const targets = new Map<string, { repository: string; digest: string; why: Finding['why'] }>();
   for (const ref of supported.digests.values()) {
-    targets.set(refKey(ref.registryRepository, ref.digest), { repository: ref.registryRepository, digest: ref.digest, why: 'supported' });
+    targets.set(refKey(ref.registryRepository, ref.digest), {
+      repository: ref.registryRepository,
+      digest: ref.digest,
+      why: 'supported',
+    });
   }
   const inScope = new Set(scope);
   for (const m of records) {
     if (!inScope.has(m.repository)) continue;
     const key = refKey(m.repository, m.digest);
     if (targets.has(key)) continue;
-    if (supported.digests.has(m.digest)) targets.set(key, { repository: m.repository, digest: m.digest, why: 'supported' });
+    if (supported.digests.has(m.digest))
+      targets.set(key, { repository: m.repository, digest: m.digest, why: 'supported' });
   }
   // Children of supported indexes: whatever `classify` would protect.
   const protectedChildren = childrenOfSupported(records, supported);
   for (const m of records) {
     const key = refKey(m.repository, m.digest);
     if (protectedChildren.has(m.digest) && !targets.has(key)) {
-      targets.set(key, { repository: m.repository, digest: m.digest, why: 'child-of-supported-index' });
+      targets.set(key, {
+        repository: m.repository,
+        digest: m.digest,
+        why: 'child-of-supported-index',
+      });
     }
   }
 
@@ -75,9 +86,13 @@ export async function verify(
     const marks = referrers.map(lifecycleMarkOf).filter((m): m is LifecycleMark => !!m);
     if (marks.length > 0) findings.push({ ...t, marks });
   });
-  findings.sort((a, b) => refKey(a.repository, a.digest).localeCompare(refKey(b.repository, b.digest)));
+  findings.sort((a, b) =>
+    refKey(a.repository, a.digest).localeCompare(refKey(b.repository, b.digest)),
+  );
   for (const f of findings) {
-    logger.error(`${f.repository}@${f.digest} is ${f.why === 'supported' ? 'supported' : 'a child of a supported index'} but marked end-of-life (${f.marks.map((m) => m.date ?? 'no date').join(', ')})`);
+    logger.error(
+      `${f.repository}@${f.digest} is ${f.why === 'supported' ? 'supported' : 'a child of a supported index'} but marked end-of-life (${f.marks.map((m) => m.date ?? 'no date').join(', ')})`,
+    );
   }
 
   let repaired = 0;

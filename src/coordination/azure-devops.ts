@@ -2,7 +2,13 @@ import { InputError, RuntimeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import { assertGroupName } from '../core/protocol.js';
 import { assertSecureUrl, errorDetail, retryAfterMs, type RetryPolicy } from '../util/http.js';
-import { MARKER_STATES, type CoordinationStore, type GroupRun, type MarkerState, type RunIdentity } from './port.js';
+import {
+  MARKER_STATES,
+  type CoordinationStore,
+  type GroupRun,
+  type MarkerState,
+  type RunIdentity,
+} from './port.js';
 import { RestClient, resetHeaderWaitMs, type RateLimitVerdict } from './rest.js';
 
 export interface AzureDevOpsStoreOptions {
@@ -84,14 +90,23 @@ export class AzureDevOpsStore implements CoordinationStore {
     assertSecureUrl(url, 'collectionUri');
     if (!options.project) throw new InputError('project: missing (System.TeamProject)');
     if (!/^\d+$/.test(String(options.buildId))) {
-      throw new InputError(`buildId: expected a number (Build.BuildId), got ${JSON.stringify(options.buildId)}`);
+      throw new InputError(
+        `buildId: expected a number (Build.BuildId), got ${JSON.stringify(options.buildId)}`,
+      );
     }
     if (!options.token) throw new InputError('token: missing (System.AccessToken)');
     this.base = url.toString().replace(/\/+$/, '');
     this.projects = options.projects?.length ? [...new Set(options.projects)] : [options.project];
     this.logger = options.logger;
-    this.self = { runId: String(options.buildId), attempt: options.jobAttempt, url: this.buildWebUrl(options.project) };
-    this.readBack = { attempts: options.readBack?.attempts ?? 8, delayMs: options.readBack?.delayMs ?? 250 };
+    this.self = {
+      runId: String(options.buildId),
+      attempt: options.jobAttempt,
+      url: this.buildWebUrl(options.project),
+    };
+    this.readBack = {
+      attempts: options.readBack?.attempts ?? 8,
+      delayMs: options.readBack?.delayMs ?? 250,
+    };
     this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.client = new RestClient({
       service: 'Azure DevOps',
@@ -123,13 +138,18 @@ export class AzureDevOpsStore implements CoordinationStore {
     const updated = azureDevOpsTag(group, 'image-info-updated');
     await this.readBackUntil(`signal ${state}`, async () => {
       const tags = await this.getTags(this.options.project, this.options.buildId);
-      if (!add.every((t) => tags.includes(t)) || !remove.every((t) => !tags.includes(t))) return false;
+      if (!add.every((t) => tags.includes(t)) || !remove.every((t) => !tags.includes(t)))
+        return false;
       // Also read back through the listing peers use (its index may lag the tags): a peer
       // must see this build publishing, or see it updated (or not listed at all: no blocker).
-      const listed = (await this.listBuilds(this.options.project, publishing, this.self.runId)).find(
-        (b) => String(b.id) === this.self.runId,
-      );
-      if (state === 'publishing') return !!listed && (!listed.tags || (listed.tags.includes(publishing) && !listed.tags.includes(updated)));
+      const listed = (
+        await this.listBuilds(this.options.project, publishing, this.self.runId)
+      ).find((b) => String(b.id) === this.self.runId);
+      if (state === 'publishing')
+        return (
+          !!listed &&
+          (!listed.tags || (listed.tags.includes(publishing) && !listed.tags.includes(updated)))
+        );
       return !listed || !listed.tags || listed.tags.includes(updated);
     });
     this.logger?.debug(`Azure DevOps: build ${this.options.buildId} tagged ${add.join(', ')}`);
@@ -169,9 +189,15 @@ export class AzureDevOpsStore implements CoordinationStore {
   async cleanup(group: string): Promise<void> {
     assertGroupName(group);
     try {
-      await this.patchTags([], MARKER_STATES.map((s) => azureDevOpsTag(group, s)), 'cleanup');
+      await this.patchTags(
+        [],
+        MARKER_STATES.map((s) => azureDevOpsTag(group, s)),
+        'cleanup',
+      );
     } catch (e) {
-      this.logger?.warning(`Azure DevOps: could not remove this build's eol-gate tags: ${(e as Error).message}`);
+      this.logger?.warning(
+        `Azure DevOps: could not remove this build's eol-gate tags: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -179,7 +205,11 @@ export class AzureDevOpsStore implements CoordinationStore {
     const builds: AdoBuild[] = [];
     let token: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const q = new URLSearchParams({ tagFilters: tag, statusFilter: LIVE_STATUS_FILTER, 'api-version': API_VERSION });
+      const q = new URLSearchParams({
+        tagFilters: tag,
+        statusFilter: LIVE_STATUS_FILTER,
+        'api-version': API_VERSION,
+      });
       if (buildId) q.set('buildIds', buildId);
       if (token) q.set('continuationToken', token);
       const url = `${this.base}/${encodeURIComponent(project)}/_apis/build/builds?${q}`;
@@ -189,7 +219,9 @@ export class AzureDevOpsStore implements CoordinationStore {
       token = res.headers.get('x-ms-continuationtoken') ?? undefined;
       if (!token) return builds;
     }
-    throw new RuntimeError(`Azure DevOps: listing builds of ${project} did not end after ${MAX_PAGES} pages`);
+    throw new RuntimeError(
+      `Azure DevOps: listing builds of ${project} did not end after ${MAX_PAGES} pages`,
+    );
   }
 
   private async getTags(project: string, buildId: number | string): Promise<string[]> {
@@ -199,10 +231,18 @@ export class AzureDevOpsStore implements CoordinationStore {
     return listValue<string>(await this.client.json('GET', url, res));
   }
 
-  private async patchTags(tagsToAdd: string[], tagsToRemove: string[], what: string): Promise<string[]> {
+  private async patchTags(
+    tagsToAdd: string[],
+    tagsToRemove: string[],
+    what: string,
+  ): Promise<string[]> {
     const url = this.tagsUrl();
     const res = await this.client.request('PATCH', url, { tagsToAdd, tagsToRemove });
-    await this.assertAuthorized(res, `${what} (update the tags of build ${this.options.buildId})`, 'Edit build quality');
+    await this.assertAuthorized(
+      res,
+      `${what} (update the tags of build ${this.options.buildId})`,
+      'Edit build quality',
+    );
     if (res.status === 404) {
       throw new InputError(
         `Azure DevOps: build ${this.options.buildId} not found in project ${this.options.project} (check Build.BuildId / System.TeamProject)`,
@@ -257,8 +297,13 @@ function adoRateLimit(res: Response, now: number): RateLimitVerdict {
   if (res.status === 429) {
     const reset = resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', now);
     const resource = res.headers.get('x-ratelimit-resource');
-    return { kind: 'retry', waitMs: after ?? reset ?? 10_000, reason: `HTTP 429${resource ? ` ${resource}` : ''}` };
+    return {
+      kind: 'retry',
+      waitMs: after ?? reset ?? 10_000,
+      reason: `HTTP 429${resource ? ` ${resource}` : ''}`,
+    };
   }
-  if (res.ok && after !== undefined) return { kind: 'pause', waitMs: after, reason: 'Retry-After on a throttled response' };
+  if (res.ok && after !== undefined)
+    return { kind: 'pause', waitMs: after, reason: 'Retry-After on a throttled response' };
   return undefined;
 }

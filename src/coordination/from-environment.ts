@@ -19,10 +19,18 @@ export interface CoordinationOverrides {
 
 type Env = Record<string, string | undefined>;
 
-function required(env: Env, names: string[], coordinator: string, hints: Record<string, string> = {}): void {
+function required(
+  env: Env,
+  names: string[],
+  coordinator: string,
+  hints: Record<string, string> = {},
+): void {
   const missing = names.filter((n) => !env[n]);
   if (missing.length === 0) return;
-  const hint = missing.map((n) => hints[n]).filter(Boolean).join(' ');
+  const hint = missing
+    .map((n) => hints[n])
+    .filter(Boolean)
+    .join(' ');
   throw new InputError(
     `coordinator ${coordinator}: missing environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` +
       `${hint ? `. ${hint}` : ''}`,
@@ -34,7 +42,8 @@ function positiveInt(value: string | undefined, name: string, fallback?: number)
     if (fallback !== undefined) return fallback;
     throw new InputError(`${name}: missing`);
   }
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InputError(`${name}: expected a positive integer, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new InputError(`${name}: expected a positive integer, got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -50,7 +59,9 @@ export function createCoordinationStore(
   overrides: CoordinationOverrides = {},
 ): CoordinationStore {
   if (!COORDINATOR_KINDS.includes(kind)) {
-    throw new InputError(`coordinator: expected one of ${COORDINATOR_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+    throw new InputError(
+      `coordinator: expected one of ${COORDINATOR_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
+    );
   }
   let chosen = kind;
   if (kind === 'auto') {
@@ -68,9 +79,15 @@ export function createCoordinationStore(
   const e: Env = { ...env };
   if (chosen === 'azure-devops') {
     if (overrides.token) e.SYSTEM_ACCESSTOKEN = overrides.token;
-    required(e, ['SYSTEM_COLLECTIONURI', 'SYSTEM_TEAMPROJECT', 'BUILD_BUILDID', 'SYSTEM_ACCESSTOKEN'], 'azure-devops', {
-      SYSTEM_ACCESSTOKEN: 'Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }.',
-    });
+    required(
+      e,
+      ['SYSTEM_COLLECTIONURI', 'SYSTEM_TEAMPROJECT', 'BUILD_BUILDID', 'SYSTEM_ACCESSTOKEN'],
+      'azure-devops',
+      {
+        SYSTEM_ACCESSTOKEN:
+          'Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }.',
+      },
+    );
     return new AzureDevOpsStore({
       collectionUri: e.SYSTEM_COLLECTIONURI!,
       project: e.SYSTEM_TEAMPROJECT!,
@@ -85,12 +102,20 @@ export function createCoordinationStore(
   }
   if (overrides.token) e.GITHUB_TOKEN = overrides.token;
   // The attempt is required: markers written under a wrong attempt would be ignored by peers.
-  required(e, ['GITHUB_REPOSITORY', 'GITHUB_RUN_ID', 'GITHUB_RUN_ATTEMPT', 'GITHUB_SHA', 'GITHUB_TOKEN'], 'github', {
-    GITHUB_TOKEN: 'Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read.',
-  });
+  required(
+    e,
+    ['GITHUB_REPOSITORY', 'GITHUB_RUN_ID', 'GITHUB_RUN_ATTEMPT', 'GITHUB_SHA', 'GITHUB_TOKEN'],
+    'github',
+    {
+      GITHUB_TOKEN:
+        'Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read.',
+    },
+  );
   const [owner, repo, ...rest] = e.GITHUB_REPOSITORY!.split('/');
   if (!owner || !repo || rest.length > 0) {
-    throw new InputError(`GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(e.GITHUB_REPOSITORY)}`);
+    throw new InputError(
+      `GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(e.GITHUB_REPOSITORY)}`,
+    );
   }
   return new GitHubStore({
     apiUrl: e.GITHUB_API_URL || 'https://api.github.com',

@@ -2,7 +2,12 @@ import { InputError, RuntimeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import { assertGroupName, joinMarkers, type RawMarker, type RunStatus } from '../core/protocol.js';
 import { assertSecureUrl, errorDetail, retryAfterMs, type RetryPolicy } from '../util/http.js';
-import { type CoordinationStore, type GroupRun, type MarkerState, type RunIdentity } from './port.js';
+import {
+  type CoordinationStore,
+  type GroupRun,
+  type MarkerState,
+  type RunIdentity,
+} from './port.js';
 import { RestClient, resetHeaderWaitMs, type RateLimitVerdict } from './rest.js';
 
 export interface GitHubStoreOptions {
@@ -54,7 +59,12 @@ export function parseMarkerRef(group: string, ref: string): RawMarker | undefine
   return m ? { runId: m[1], attempt: Number(m[2]), state: m[3] as MarkerState } : undefined;
 }
 
-export function markerRef(group: string, runId: string, attempt: number, state: MarkerState): string {
+export function markerRef(
+  group: string,
+  runId: string,
+  attempt: number,
+  state: MarkerState,
+): string {
   return `refs/eol-gate/${group}/${runId}.${attempt}.${state}`;
 }
 
@@ -80,18 +90,27 @@ export class GitHubStore implements CoordinationStore {
     }
     assertSecureUrl(url, 'apiUrl');
     if (!/^[A-Za-z0-9_.-]+$/.test(options.owner) || !/^[A-Za-z0-9_.-]+$/.test(options.repo)) {
-      throw new InputError(`repository: expected owner/name, got ${JSON.stringify(`${options.owner}/${options.repo}`)}`);
+      throw new InputError(
+        `repository: expected owner/name, got ${JSON.stringify(`${options.owner}/${options.repo}`)}`,
+      );
     }
-    if (!/^\d+$/.test(String(options.runId))) throw new InputError(`runId: expected a number, got ${JSON.stringify(options.runId)}`);
+    if (!/^\d+$/.test(String(options.runId)))
+      throw new InputError(`runId: expected a number, got ${JSON.stringify(options.runId)}`);
     if (!Number.isInteger(options.runAttempt) || options.runAttempt < 1) {
-      throw new InputError(`runAttempt: expected a positive integer, got ${JSON.stringify(options.runAttempt)}`);
+      throw new InputError(
+        `runAttempt: expected a positive integer, got ${JSON.stringify(options.runAttempt)}`,
+      );
     }
-    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.sha)) throw new InputError(`sha: expected a commit id, got ${JSON.stringify(options.sha)}`);
+    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.sha))
+      throw new InputError(`sha: expected a commit id, got ${JSON.stringify(options.sha)}`);
     if (!options.token) throw new InputError('token: missing (GITHUB_TOKEN)');
     this.api = `${url.toString().replace(/\/+$/, '')}/repos/${options.owner}/${options.repo}`;
     this.logger = options.logger;
     this.self = { runId: String(options.runId), attempt: options.runAttempt };
-    this.readBack = { attempts: options.readBack?.attempts ?? 8, delayMs: options.readBack?.delayMs ?? 250 };
+    this.readBack = {
+      attempts: options.readBack?.attempts ?? 8,
+      delayMs: options.readBack?.delayMs ?? 250,
+    };
     this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     const secondaryWait = options.secondaryRateLimitWaitMs ?? 60_000;
     this.client = new RestClient({
@@ -129,7 +148,9 @@ export class GitHubStore implements CoordinationStore {
       await this.sleep(delay);
       delay = Math.min(delay * 2, 4000);
     }
-    throw new RuntimeError(`GitHub: signal ${state}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`);
+    throw new RuntimeError(
+      `GitHub: signal ${state}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`,
+    );
   }
 
   async listRuns(group: string): Promise<GroupRun[]> {
@@ -145,7 +166,8 @@ export class GitHubStore implements CoordinationStore {
         const run = byRun.get(marker.runId);
         // Own refs; every ref of a finished run; refs of a live run's older attempts
         // (attempt numbers only grow, so those can never count again).
-        const drop = marker.runId === this.self.runId || !run?.alive || marker.attempt < run.attempt;
+        const drop =
+          marker.runId === this.self.runId || !run?.alive || marker.attempt < run.attempt;
         if (drop) await this.deleteRef(ref, 'cleanup');
       }
     } catch (e) {
@@ -153,7 +175,9 @@ export class GitHubStore implements CoordinationStore {
     }
   }
 
-  private async snapshot(group: string): Promise<{ refs: Array<{ ref: string; marker: RawMarker }>; runs: GroupRun[] }> {
+  private async snapshot(
+    group: string,
+  ): Promise<{ refs: Array<{ ref: string; marker: RawMarker }>; runs: GroupRun[] }> {
     assertGroupName(group);
     const refs: Array<{ ref: string; marker: RawMarker }> = [];
     for (const r of await this.matchingRefs(`eol-gate/${group}/`)) {
@@ -163,19 +187,28 @@ export class GitHubStore implements CoordinationStore {
     }
     const status = new Map<string, RunStatus | undefined>();
     // Sequential on purpose: GitHub's secondary limits punish concurrent bursts.
-    for (const runId of new Set(refs.map((r) => r.marker.runId))) status.set(runId, await this.runStatus(runId));
-    return { refs, runs: joinMarkers(refs.map((r) => r.marker), status) };
+    for (const runId of new Set(refs.map((r) => r.marker.runId)))
+      status.set(runId, await this.runStatus(runId));
+    return {
+      refs,
+      runs: joinMarkers(
+        refs.map((r) => r.marker),
+        status,
+      ),
+    };
   }
 
   /** GET /repos/{owner}/{repo}/git/matching-refs/{ref} (one call; follows `Link: next` if sent). */
   private async matchingRefs(prefix: string): Promise<GitRef[]> {
-    let url: string | undefined = `${this.api}/git/matching-refs/${prefix.split('/').map(encodeURIComponent).join('/')}`;
+    let url: string | undefined =
+      `${this.api}/git/matching-refs/${prefix.split('/').map(encodeURIComponent).join('/')}`;
     const all: GitRef[] = [];
     for (let page = 0; url && page < 100; page++) {
       const res = await this.client.request('GET', url);
       await this.assertAuthorized(res, 'list marker refs');
       const body = await this.client.json<unknown>('GET', url, res);
-      if (!Array.isArray(body)) throw new RuntimeError('GitHub: matching-refs did not answer a list');
+      if (!Array.isArray(body))
+        throw new RuntimeError('GitHub: matching-refs did not answer a list');
       all.push(...(body as GitRef[]));
       url = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
     }
@@ -193,12 +226,18 @@ export class GitHubStore implements CoordinationStore {
     }
     const detail = await errorDetail(res);
     if (res.status === 422 && /already exists/i.test(detail)) return;
-    throw new RuntimeError(`GitHub: ${what}: POST ${url} for ${ref} failed: HTTP ${res.status} ${detail}`);
+    throw new RuntimeError(
+      `GitHub: ${what}: POST ${url} for ${ref} failed: HTTP ${res.status} ${detail}`,
+    );
   }
 
   /** DELETE /repos/{owner}/{repo}/git/refs/{ref}; a ref that is already gone (422/404) is fine. */
   private async deleteRef(ref: string, what: string): Promise<void> {
-    const path = ref.replace(/^refs\//, '').split('/').map(encodeURIComponent).join('/');
+    const path = ref
+      .replace(/^refs\//, '')
+      .split('/')
+      .map(encodeURIComponent)
+      .join('/');
     const url = `${this.api}/git/refs/${path}`;
     const res = await this.client.request('DELETE', url);
     await this.assertAuthorized(res, `${what} (delete ${ref})`);
@@ -206,7 +245,9 @@ export class GitHubStore implements CoordinationStore {
       await res.body?.cancel().catch(() => {});
       return;
     }
-    throw new RuntimeError(`GitHub: ${what}: DELETE ${url} failed: HTTP ${res.status} ${await errorDetail(res)}`);
+    throw new RuntimeError(
+      `GitHub: ${what}: DELETE ${url} failed: HTTP ${res.status} ${await errorDetail(res)}`,
+    );
   }
 
   /** GET /repos/{owner}/{repo}/actions/runs/{run_id}; a run GitHub no longer has is finished. */
@@ -236,7 +277,9 @@ export class GitHubStore implements CoordinationStore {
     if (res.status !== 401 && res.status !== 403) return;
     const detail = await errorDetail(res);
     const reason = res.status === 401 ? 'rejected the token' : 'denied access';
-    throw new InputError(`GitHub ${reason} (HTTP ${res.status}) when trying to ${what}: ${PERMISSIONS_HINT}${detail ? `. Server said: ${detail}` : ''}`);
+    throw new InputError(
+      `GitHub ${reason} (HTTP ${res.status}) when trying to ${what}: ${PERMISSIONS_HINT}${detail ? `. Server said: ${detail}` : ''}`,
+    );
   }
 }
 
@@ -246,18 +289,33 @@ export class GitHubStore implements CoordinationStore {
  * secondary = 403/429 with `retry-after` (seconds), or, without it, a message naming the
  * secondary limit: wait at least a minute. A 2xx that spent the last request pauses the next.
  */
-async function githubRateLimit(res: Response, now: number, secondaryWaitMs: number): Promise<RateLimitVerdict> {
+async function githubRateLimit(
+  res: Response,
+  now: number,
+  secondaryWaitMs: number,
+): Promise<RateLimitVerdict> {
   const remaining = res.headers.get('x-ratelimit-remaining');
   const reset = resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', now);
   if (res.ok) {
-    return remaining === '0' && reset !== undefined ? { kind: 'pause', waitMs: reset, reason: 'primary rate limit spent' } : undefined;
+    return remaining === '0' && reset !== undefined
+      ? { kind: 'pause', waitMs: reset, reason: 'primary rate limit spent' }
+      : undefined;
   }
   if (res.status !== 403 && res.status !== 429) return undefined;
   const after = retryAfterMs(res.headers, now);
-  if (after !== undefined) return { kind: 'retry', waitMs: after, reason: `secondary rate limit, retry-after ${Math.ceil(after / 1000)}s` };
-  if (remaining === '0' && reset !== undefined) return { kind: 'retry', waitMs: reset, reason: 'primary rate limit exhausted' };
-  const text = await res.clone().text().catch(() => '');
-  if (res.status === 429 || /rate limit/i.test(text)) return { kind: 'retry', waitMs: secondaryWaitMs, reason: 'secondary rate limit' };
+  if (after !== undefined)
+    return {
+      kind: 'retry',
+      waitMs: after,
+      reason: `secondary rate limit, retry-after ${Math.ceil(after / 1000)}s`,
+    };
+  if (remaining === '0' && reset !== undefined)
+    return { kind: 'retry', waitMs: reset, reason: 'primary rate limit exhausted' };
+  const text = await res
+    .clone()
+    .text()
+    .catch(() => '');
+  if (res.status === 429 || /rate limit/i.test(text))
+    return { kind: 'retry', waitMs: secondaryWaitMs, reason: 'secondary rate limit' };
   return undefined;
 }
-

@@ -16,7 +16,8 @@ import {
  * refused and must be repeated after the wait; `pause` = it succeeded but later requests should
  * wait (Azure DevOps sends `Retry-After` on successful, throttled responses).
  */
-export type RateLimitVerdict = { kind: 'retry' | 'pause'; waitMs: number; reason: string } | undefined;
+export type RateLimitVerdict =
+  { kind: 'retry' | 'pause'; waitMs: number; reason: string } | undefined;
 
 export interface RestClientOptions {
   /** Names the service in errors: "Azure DevOps", "GitHub". */
@@ -102,10 +103,13 @@ export class RestClient {
       }
       // A rate limit says exactly how long to wait; add a little jitter so peers spread out.
       const delayMs = rateLimited
-        ? (waitMs ?? 0) + Math.round((this.policy.random ?? Math.random)() * this.policy.baseDelayMs)
+        ? (waitMs ?? 0) +
+          Math.round((this.policy.random ?? Math.random)() * this.policy.baseDelayMs)
         : backoffDelay(attempt, this.policy, waitMs);
       this.policy.onRetry?.({ url: redactUrl(url), attempt: attempt + 1, delayMs, cause });
-      this.options.logger?.debug(`${this.options.service}: ${method} ${redactUrl(url)}: ${cause}; retrying in ${Math.round(delayMs)}ms`);
+      this.options.logger?.debug(
+        `${this.options.service}: ${method} ${redactUrl(url)}: ${cause}; retrying in ${Math.round(delayMs)}ms`,
+      );
       await this.sleep(delayMs);
     }
   }
@@ -116,7 +120,9 @@ export class RestClient {
     try {
       return (await res.json()) as T;
     } catch (e) {
-      throw new RuntimeError(`${this.options.service}: ${method} ${redactUrl(url)}: unreadable JSON (${(e as Error).message})`);
+      throw new RuntimeError(
+        `${this.options.service}: ${method} ${redactUrl(url)}: unreadable JSON (${(e as Error).message})`,
+      );
     }
   }
 }

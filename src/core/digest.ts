@@ -8,7 +8,9 @@ export function isDigest(value: unknown): value is string {
 
 export function assertDigest(value: unknown, where: string): string {
   if (!isDigest(value)) {
-    throw new InputError(`${where}: expected a digest "sha256:<64 hex>", got ${JSON.stringify(value)}`);
+    throw new InputError(
+      `${where}: expected a digest "sha256:<64 hex>", got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -26,7 +28,9 @@ export interface ImageRef {
  */
 export function parseImageRef(value: unknown, where: string): ImageRef {
   if (typeof value !== 'string' || !value.includes('@')) {
-    throw new InputError(`${where}: expected "<repository>@sha256:<hex>", got ${JSON.stringify(value)}`);
+    throw new InputError(
+      `${where}: expected "<repository>@sha256:<hex>", got ${JSON.stringify(value)}`,
+    );
   }
   const at = value.lastIndexOf('@');
   const name = value.slice(0, at);

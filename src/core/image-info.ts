@@ -106,7 +106,10 @@ export function parseImageInfo(text: string, source: string): ImageInfo {
   const root = r.object(doc, '$');
   const version = root.schemaVersion;
   if (typeof version !== 'string' || !SUPPORTED_SCHEMA_VERSIONS.includes(version)) {
-    r.fail('schemaVersion', `unsupported schemaVersion ${describe(version)} (supported: ${SUPPORTED_SCHEMA_VERSIONS.join(', ')})`);
+    r.fail(
+      'schemaVersion',
+      `unsupported schemaVersion ${describe(version)} (supported: ${SUPPORTED_SCHEMA_VERSIONS.join(', ')})`,
+    );
   }
   const repos = r.array(root.repos, 'repos').map((repoValue, ri): RepoInfo => {
     const repoPath = `repos[${ri}]`;
@@ -159,14 +162,25 @@ export interface SupportedRef extends ImageRef {
 
 export function supportedRefs(info: ImageInfo): SupportedRef[] {
   const out: SupportedRef[] = [];
-  const add = (kind: SupportedRef['kind'], ref: ImageRef, tags: string[], syndicated: ImageRef[]) => {
+  const add = (
+    kind: SupportedRef['kind'],
+    ref: ImageRef,
+    tags: string[],
+    syndicated: ImageRef[],
+  ) => {
     out.push({ ...ref, kind, tags });
     for (const s of syndicated) out.push({ ...s, kind: 'syndicated', tags: [] });
   };
   for (const repo of info.repos) {
     for (const image of repo.images) {
       for (const p of image.platforms) add('platform', p.ref, p.simpleTags, p.syndicated);
-      if (image.manifest) add('manifest-list', image.manifest.ref, image.manifest.sharedTags, image.manifest.syndicated);
+      if (image.manifest)
+        add(
+          'manifest-list',
+          image.manifest.ref,
+          image.manifest.sharedTags,
+          image.manifest.syndicated,
+        );
     }
   }
   return out;

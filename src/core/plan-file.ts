@@ -85,7 +85,11 @@ export interface PlannedDigest {
  * Reads an eol-gate plan file or dotnet ImageBuilder's EOL data file
  * (`{ EolDate?, EolDigests: [{ Digest: "host/repo@sha256:…", Tag?, EolDate? }] }`).
  */
-export function parsePlanFile(text: string, source: string, defaultEolDate: string): PlannedDigest[] {
+export function parsePlanFile(
+  text: string,
+  source: string,
+  defaultEolDate: string,
+): PlannedDigest[] {
   let doc: unknown;
   try {
     doc = JSON.parse(text.replace(/^\uFEFF/, ''));
@@ -105,19 +109,33 @@ export function parsePlanFile(text: string, source: string, defaultEolDate: stri
       if (typeof e.repository !== 'string' || !e.repository) {
         throw new InputError(`${path}.repository: expected a repository name`);
       }
-      return { repository: e.repository, digest: assertDigest(e.digest, `${path}.digest`), eolDate: date };
+      return {
+        repository: e.repository,
+        digest: assertDigest(e.digest, `${path}.digest`),
+        eolDate: date,
+      };
     });
   }
-  throw new InputError(`${source}: neither an eol-gate plan (tool, digests[]) nor an ImageBuilder EOL file (EolDigests[])`);
+  throw new InputError(
+    `${source}: neither an eol-gate plan (tool, digests[]) nor an ImageBuilder EOL file (EolDigests[])`,
+  );
 }
 
-function parseImageBuilder(root: Record<string, unknown>, source: string, defaultEolDate: string): PlannedDigest[] {
+function parseImageBuilder(
+  root: Record<string, unknown>,
+  source: string,
+  defaultEolDate: string,
+): PlannedDigest[] {
   const top = dateAt(root.EolDate, `${source}: EolDate`) ?? defaultEolDate;
   return (root.EolDigests as unknown[]).map((value, i) => {
     const path = `${source}: EolDigests[${i}]`;
     const e = (value ?? {}) as Record<string, unknown>;
     const ref = parseImageRef(e.Digest, `${path}.Digest`);
-    return { repository: ref.repository, digest: ref.digest, eolDate: dateAt(e.EolDate, `${path}.EolDate`) ?? top };
+    return {
+      repository: ref.repository,
+      digest: ref.digest,
+      eolDate: dateAt(e.EolDate, `${path}.EolDate`) ?? top,
+    };
   });
 }
 

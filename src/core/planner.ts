@@ -13,7 +13,10 @@ export const EXCLUSION_REASONS = [
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
-export interface PlanEntry extends Pick<ManifestRecord, 'repository' | 'digest' | 'mediaType' | 'size' | 'tags' | 'created'> {
+export interface PlanEntry extends Pick<
+  ManifestRecord,
+  'repository' | 'digest' | 'mediaType' | 'size' | 'tags' | 'created'
+> {
   reason: string;
   /** Date for this digest when a plan file gives one of its own; else the plan's. */
   eolDate?: string;
@@ -28,11 +31,17 @@ export interface Classification {
 }
 
 function emptyCounts(): Record<ExclusionReason, number> {
-  return Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as Record<ExclusionReason, number>;
+  return Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as Record<
+    ExclusionReason,
+    number
+  >;
 }
 
 /** Every digest a supported index references, transitively (nested indexes included). */
-export function childrenOfSupported(inventory: ManifestRecord[], supported: SupportedSet): Set<string> {
+export function childrenOfSupported(
+  inventory: ManifestRecord[],
+  supported: SupportedSet,
+): Set<string> {
   const childrenOf = new Map<string, string[]>();
   for (const m of inventory) {
     if (m.children) childrenOf.set(m.digest, [...(childrenOf.get(m.digest) ?? []), ...m.children]);
@@ -60,7 +69,8 @@ export function classify(inventory: ManifestRecord[], supported: SupportedSet): 
   // listing could not show their subject.
   const fallbackListed = new Set<string>();
   for (const m of inventory) {
-    if (m.tags.some((t) => FALLBACK_TAG.test(t))) for (const c of m.children ?? []) fallbackListed.add(c);
+    if (m.tags.some((t) => FALLBACK_TAG.test(t)))
+      for (const c of m.children ?? []) fallbackListed.add(c);
   }
   const parentsOf = new Map<string, string[]>();
   for (const m of inventory) {
@@ -164,18 +174,29 @@ export function buildPlan(input: PlanInput): Plan {
     // At most one new object per entry (a plan may hold 100,000 of them).
     if (marks.length > 0) {
       excluded['already-annotated']++;
-      plan.alreadyAnnotated.push({ ...candidate, created, existing: marks, reason: `already annotated (${marks.map((m) => m.date ?? 'no date').join(', ')})` });
+      plan.alreadyAnnotated.push({
+        ...candidate,
+        created,
+        existing: marks,
+        reason: `already annotated (${marks.map((m) => m.date ?? 'no date').join(', ')})`,
+      });
       continue;
     }
     const createdMs = created ? Date.parse(created) : NaN;
     if (minAgeMs > 0 && !Number.isNaN(createdMs) && now.getTime() - createdMs < minAgeMs) {
       excluded['too-young']++;
-      plan.tooYoung.push({ ...candidate, created, reason: `younger than minAge (created ${created})` });
+      plan.tooYoung.push({
+        ...candidate,
+        created,
+        reason: `younger than minAge (created ${created})`,
+      });
       continue;
     }
-    const ageNote = minAgeMs > 0 && Number.isNaN(createdMs) ? '; age unknown, counted as old enough' : '';
+    const ageNote =
+      minAgeMs > 0 && Number.isNaN(createdMs) ? '; age unknown, counted as old enough' : '';
     // A candidate that needs nothing added is its own plan entry (classify made it for this).
-    if (!ageNote && 'created' in candidate && created === candidate.created) plan.annotate.push(candidate);
+    if (!ageNote && 'created' in candidate && created === candidate.created)
+      plan.annotate.push(candidate);
     else plan.annotate.push({ ...candidate, created, reason: candidate.reason + ageNote });
   }
   const order = (a: PlanEntry, b: PlanEntry) =>

@@ -1,11 +1,18 @@
-import { MARKER_STATES, type GroupRun, type MarkerState, type RunIdentity } from '../coordination/port.js';
+import {
+  MARKER_STATES,
+  type GroupRun,
+  type MarkerState,
+  type RunIdentity,
+} from '../coordination/port.js';
 import { InputError } from './errors.js';
 
 const GROUP = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function assertGroupName(group: string, name = 'group'): string {
   if (!GROUP.test(group)) {
-    throw new InputError(`${name}: expected 1-64 characters of [A-Za-z0-9._-], got ${JSON.stringify(group)}`);
+    throw new InputError(
+      `${name}: expected 1-64 characters of [A-Za-z0-9._-], got ${JSON.stringify(group)}`,
+    );
   }
   return group;
 }
@@ -26,8 +33,7 @@ export function blockingRuns(self: RunIdentity | undefined, runs: GroupRun[]): G
 }
 
 export type Validation =
-  | { verdict: 'proceed' }
-  | { verdict: 'restart'; reason: string; blockers: GroupRun[] };
+  { verdict: 'proceed' } | { verdict: 'restart'; reason: string; blockers: GroupRun[] };
 
 /**
  * Step 5: after the inventory is complete, the store was polled again (first) and then the
@@ -41,7 +47,11 @@ export function validate(
 ): Validation {
   const blockers = blockingRuns(self, runsAfterInventory);
   if (blockers.length > 0) {
-    return { verdict: 'restart', reason: `${blockers.length} run(s) started publishing during the inventory`, blockers };
+    return {
+      verdict: 'restart',
+      reason: `${blockers.length} run(s) started publishing during the inventory`,
+      blockers,
+    };
   }
   if (plannedFingerprint !== fingerprintAfterPoll) {
     return { verdict: 'restart', reason: 'image-info changed since it was read', blockers: [] };
@@ -91,7 +101,10 @@ export interface RunStatus {
  * finished. Runs whose every marker is stale are reported dead with no states, so that
  * `cleanup` can delete their markers.
  */
-export function joinMarkers(markers: RawMarker[], status: Map<string, RunStatus | undefined>): GroupRun[] {
+export function joinMarkers(
+  markers: RawMarker[],
+  status: Map<string, RunStatus | undefined>,
+): GroupRun[] {
   const byRun = new Map<string, RawMarker[]>();
   for (const m of markers) byRun.set(m.runId, [...(byRun.get(m.runId) ?? []), m]);
   const runs: GroupRun[] = [];

@@ -2,7 +2,13 @@
  * The one list of inputs and outputs. action.yml, task.json, the CLI's flags and the README
  * tables are checked against it, so the hosts cannot drift apart.
  */
-export const COMMANDS = ['annotate', 'signal', 'verify', 'unannotate', 'publish-image-info'] as const;
+export const COMMANDS = [
+  'annotate',
+  'signal',
+  'verify',
+  'unannotate',
+  'publish-image-info',
+] as const;
 export type CommandName = (typeof COMMANDS)[number];
 export type HostName = 'cli' | 'github' | 'azure-pipelines';
 
@@ -24,40 +30,212 @@ const IMAGE_INFO_COMMANDS: CommandName[] = ['annotate', 'verify', 'publish-image
 const COORDINATED: CommandName[] = ['annotate', 'signal', 'publish-image-info'];
 
 export const INPUTS: InputSpec[] = [
-  { name: 'command', description: 'What to run: annotate, signal, verify, unannotate or publish-image-info.', default: 'annotate' },
-  { name: 'registry', description: 'Registry host or URL, e.g. myacr.azurecr.io or http://127.0.0.1:5000 (plain http only for loopback).', commands: REGISTRY_COMMANDS },
-  { name: 'registryType', description: 'auto (ACR for *.azurecr.io hosts, else OCI), acr or oci.', default: 'auto', commands: REGISTRY_COMMANDS },
-  { name: 'username', description: 'Username for a plain OCI registry (basic or token auth).', commands: REGISTRY_COMMANDS },
-  { name: 'password', description: 'Password or token for a plain OCI registry. Masked in logs.', commands: REGISTRY_COMMANDS, kind: 'secret' },
-  { name: 'imageInfo', description: 'Image-info sources, one per line: a path, an https URL, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>. Their union is supported.', commands: IMAGE_INFO_COMMANDS, kind: 'multiline', repeatable: true },
-  { name: 'repoPrefix', description: 'Prefix mapping image-info repositories to registry repositories, e.g. public/.', default: '', commands: ['annotate', 'verify'] },
-  { name: 'repositories', description: 'Repository globs in scope, one per line (default: every repository the image-info names).', commands: ['annotate', 'verify'], kind: 'multiline', repeatable: true },
-  { name: 'group', description: 'Coordination group: the pipelines that publish to one registry and one image-info.', default: 'default', commands: COORDINATED },
-  { name: 'state', description: 'For signal: publishing (before the first push) or image-info-updated (after the image-info update is durable).', commands: ['signal'] },
-  { name: 'eolDate', description: 'End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC).', commands: ['annotate'] },
-  { name: 'minAge', description: 'Never annotate manifests younger than this (e.g. 30m, 1h, 2d; 0 turns it off).', default: '1h', commands: ['annotate'] },
-  { name: 'timeout', description: 'How long annotate waits for other runs of the group.', default: '60m', commands: ['annotate'] },
-  { name: 'pollInterval', description: 'How often annotate polls the coordination store while waiting (jittered).', default: '30s', commands: ['annotate'] },
-  { name: 'onTimeout', description: 'fail (default) or skip: succeed with a warning, annotating nothing.', default: 'fail', commands: ['annotate'] },
-  { name: 'concurrency', description: 'Registry requests in flight.', default: '8', commands: REGISTRY_COMMANDS },
-  { name: 'dryRun', description: 'Write the plan, change nothing.', default: 'false', commands: ['annotate'], kind: 'boolean' },
-  { name: 'planFile', description: 'Where annotate writes its plan (JSON). Default: a file in the runner temp directory.', commands: ['annotate'] },
-  { name: 'fromPlan', description: 'Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects.', commands: ['annotate'] },
-  { name: 'coordinator', description: 'auto, azure-devops, github or none.', default: 'auto', commands: COORDINATED },
-  { name: 'projects', description: 'Azure DevOps: projects whose builds are peers of the group, one per line (default: the current project).', commands: COORDINATED, kind: 'multiline' },
-  { name: 'repair', description: 'For verify: delete lifecycle marks found on supported digests.', default: 'false', commands: ['verify'], kind: 'boolean' },
-  { name: 'digest', description: 'For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.', commands: ['unannotate'], kind: 'multiline', repeatable: true },
-  { name: 'fragment', description: "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo.", commands: ['publish-image-info'] },
-  { name: 'commitMessage', description: 'For publish-image-info: commit message for github: and azure-repos: targets.', default: 'Update image-info (eol-gate publish-image-info)', commands: ['publish-image-info'] },
-  { name: 'create', description: 'For publish-image-info: create the shared image-info when it does not exist yet.', default: 'false', commands: ['publish-image-info'], kind: 'boolean' },
-  { name: 'audience', description: 'Azure Container Registry token audience, for sovereign clouds (e.g. https://management.chinacloudapi.cn).', commands: REGISTRY_COMMANDS },
-  { name: 'maxRequestsPerMinute', description: 'Azure Container Registry: cap on requests per minute, to stay under the SKU limit (default: no cap).', commands: REGISTRY_COMMANDS },
-  { name: 'cacheFile', description: 'Azure Container Registry: file that caches what each manifest is (digest-keyed, self-checking); cache it between runs to make steady-state runs cheap.', commands: REGISTRY_COMMANDS },
-  { name: 'anonymous', description: 'Read the registry without credentials (verify on registries that allow anonymous pull).', default: 'false', commands: ['verify'], kind: 'boolean' },
+  {
+    name: 'command',
+    description: 'What to run: annotate, signal, verify, unannotate or publish-image-info.',
+    default: 'annotate',
+  },
+  {
+    name: 'registry',
+    description:
+      'Registry host or URL, e.g. myacr.azurecr.io or http://127.0.0.1:5000 (plain http only for loopback).',
+    commands: REGISTRY_COMMANDS,
+  },
+  {
+    name: 'registryType',
+    description: 'auto (ACR for *.azurecr.io hosts, else OCI), acr or oci.',
+    default: 'auto',
+    commands: REGISTRY_COMMANDS,
+  },
+  {
+    name: 'username',
+    description: 'Username for a plain OCI registry (basic or token auth).',
+    commands: REGISTRY_COMMANDS,
+  },
+  {
+    name: 'password',
+    description: 'Password or token for a plain OCI registry. Masked in logs.',
+    commands: REGISTRY_COMMANDS,
+    kind: 'secret',
+  },
+  {
+    name: 'imageInfo',
+    description:
+      'Image-info sources, one per line: a path, an https URL, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>. Their union is supported.',
+    commands: IMAGE_INFO_COMMANDS,
+    kind: 'multiline',
+    repeatable: true,
+  },
+  {
+    name: 'repoPrefix',
+    description: 'Prefix mapping image-info repositories to registry repositories, e.g. public/.',
+    default: '',
+    commands: ['annotate', 'verify'],
+  },
+  {
+    name: 'repositories',
+    description:
+      'Repository globs in scope, one per line (default: every repository the image-info names).',
+    commands: ['annotate', 'verify'],
+    kind: 'multiline',
+    repeatable: true,
+  },
+  {
+    name: 'group',
+    description:
+      'Coordination group: the pipelines that publish to one registry and one image-info.',
+    default: 'default',
+    commands: COORDINATED,
+  },
+  {
+    name: 'state',
+    description:
+      'For signal: publishing (before the first push) or image-info-updated (after the image-info update is durable).',
+    commands: ['signal'],
+  },
+  {
+    name: 'eolDate',
+    description: 'End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC).',
+    commands: ['annotate'],
+  },
+  {
+    name: 'minAge',
+    description: 'Never annotate manifests younger than this (e.g. 30m, 1h, 2d; 0 turns it off).',
+    default: '1h',
+    commands: ['annotate'],
+  },
+  {
+    name: 'timeout',
+    description: 'How long annotate waits for other runs of the group.',
+    default: '60m',
+    commands: ['annotate'],
+  },
+  {
+    name: 'pollInterval',
+    description: 'How often annotate polls the coordination store while waiting (jittered).',
+    default: '30s',
+    commands: ['annotate'],
+  },
+  {
+    name: 'onTimeout',
+    description: 'fail (default) or skip: succeed with a warning, annotating nothing.',
+    default: 'fail',
+    commands: ['annotate'],
+  },
+  {
+    name: 'concurrency',
+    description: 'Registry requests in flight.',
+    default: '8',
+    commands: REGISTRY_COMMANDS,
+  },
+  {
+    name: 'dryRun',
+    description: 'Write the plan, change nothing.',
+    default: 'false',
+    commands: ['annotate'],
+    kind: 'boolean',
+  },
+  {
+    name: 'planFile',
+    description:
+      'Where annotate writes its plan (JSON). Default: a file in the runner temp directory.',
+    commands: ['annotate'],
+  },
+  {
+    name: 'fromPlan',
+    description:
+      'Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects.',
+    commands: ['annotate'],
+  },
+  {
+    name: 'coordinator',
+    description: 'auto, azure-devops, github or none.',
+    default: 'auto',
+    commands: COORDINATED,
+  },
+  {
+    name: 'projects',
+    description:
+      'Azure DevOps: projects whose builds are peers of the group, one per line (default: the current project).',
+    commands: COORDINATED,
+    kind: 'multiline',
+  },
+  {
+    name: 'repair',
+    description: 'For verify: delete lifecycle marks found on supported digests.',
+    default: 'false',
+    commands: ['verify'],
+    kind: 'boolean',
+  },
+  {
+    name: 'digest',
+    description: 'For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.',
+    commands: ['unannotate'],
+    kind: 'multiline',
+    repeatable: true,
+  },
+  {
+    name: 'fragment',
+    description:
+      "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo.",
+    commands: ['publish-image-info'],
+  },
+  {
+    name: 'commitMessage',
+    description: 'For publish-image-info: commit message for github: and azure-repos: targets.',
+    default: 'Update image-info (eol-gate publish-image-info)',
+    commands: ['publish-image-info'],
+  },
+  {
+    name: 'create',
+    description: 'For publish-image-info: create the shared image-info when it does not exist yet.',
+    default: 'false',
+    commands: ['publish-image-info'],
+    kind: 'boolean',
+  },
+  {
+    name: 'audience',
+    description:
+      'Azure Container Registry token audience, for sovereign clouds (e.g. https://management.chinacloudapi.cn).',
+    commands: REGISTRY_COMMANDS,
+  },
+  {
+    name: 'maxRequestsPerMinute',
+    description:
+      'Azure Container Registry: cap on requests per minute, to stay under the SKU limit (default: no cap).',
+    commands: REGISTRY_COMMANDS,
+  },
+  {
+    name: 'cacheFile',
+    description:
+      'Azure Container Registry: file that caches what each manifest is (digest-keyed, self-checking); cache it between runs to make steady-state runs cheap.',
+    commands: REGISTRY_COMMANDS,
+  },
+  {
+    name: 'anonymous',
+    description:
+      'Read the registry without credentials (verify on registries that allow anonymous pull).',
+    default: 'false',
+    commands: ['verify'],
+    kind: 'boolean',
+  },
   // Host-only inputs: the action's token (the task takes System.AccessToken from the agent) and
   // the task's service connection (elsewhere @azure/identity finds credentials itself).
-  { name: 'token', description: 'GitHub token for the coordination refs and github: image-info sources; needs contents: write and actions: read.', default: '${{ github.token }}', kind: 'secret', hosts: ['github'] },
-  { name: 'azureSubscription', description: 'Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation or service principal).', commands: REGISTRY_COMMANDS, hosts: ['azure-pipelines'] },
+  {
+    name: 'token',
+    description:
+      'GitHub token for the coordination refs and github: image-info sources; needs contents: write and actions: read.',
+    default: '${{ github.token }}',
+    kind: 'secret',
+    hosts: ['github'],
+  },
+  {
+    name: 'azureSubscription',
+    description:
+      'Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation or service principal).',
+    commands: REGISTRY_COMMANDS,
+    hosts: ['azure-pipelines'],
+  },
 ];
 
 /** The inputs one host offers (action.yml, task.json and the CLI flags each list these). */
@@ -67,7 +245,10 @@ export function inputsFor(host: HostName): InputSpec[] {
 
 export const OUTPUTS: { name: string; description: string }[] = [
   { name: 'annotated', description: 'Digests annotated end-of-life by this run.' },
-  { name: 'alreadyAnnotated', description: 'Candidates that already carried a lifecycle annotation.' },
+  {
+    name: 'alreadyAnnotated',
+    description: 'Candidates that already carried a lifecycle annotation.',
+  },
   { name: 'skippedTooYoung', description: 'Candidates younger than minAge.' },
   { name: 'candidates', description: 'Digests the plan marks end-of-life.' },
   { name: 'waitedSeconds', description: 'Seconds spent waiting for other runs of the group.' },

@@ -35,8 +35,12 @@ export async function runJob(agent: BuildAgent, clock: Clock = systemClock): Pro
   } catch (e) {
     const error = e as Error;
     agent.logger.error(error.message);
-    if (!(e instanceof InputError) && !(e instanceof RuntimeError)) agent.logger.debug(error.stack ?? '');
-    return { exitCode: e instanceof InputError ? 2 : 1, result: { error: error.message, kind: e instanceof InputError ? 'input' : 'runtime' } };
+    if (!(e instanceof InputError) && !(e instanceof RuntimeError))
+      agent.logger.debug(error.stack ?? '');
+    return {
+      exitCode: e instanceof InputError ? 2 : 1,
+      result: { error: error.message, kind: e instanceof InputError ? 'input' : 'runtime' },
+    };
   }
 }
 
@@ -44,7 +48,10 @@ async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise
   const logger = agent.logger;
   switch (o.command) {
     case 'signal': {
-      await signal({ group: o.group, state: o.state! }, { store: createStore(o, agent, logger), logger });
+      await signal(
+        { group: o.group, state: o.state! },
+        { store: createStore(o, agent, logger), logger },
+      );
       return { exitCode: 0, result: { command: 'signal', group: o.group, state: o.state } };
     }
     case 'annotate':
@@ -53,17 +60,33 @@ async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise
       const registry = createRegistry(o, agent);
       const sources = createSources(o, agent);
       const result = await verify(
-        { repoPrefix: o.repoPrefix, repositories: o.repositories, concurrency: o.concurrency, repair: o.repair },
+        {
+          repoPrefix: o.repoPrefix,
+          repositories: o.repositories,
+          concurrency: o.concurrency,
+          repair: o.repair,
+        },
         { registry, sources, logger },
       );
       await agent.summary(verifySummary(result, registry.displayName));
       const clean = result.findings.length === 0 || result.repaired > 0;
-      if (!clean) logger.error(`${result.findings.length} supported digest(s) are marked end-of-life; run verify with repair to remove the marks`);
-      else logger.info(result.findings.length === 0 ? `verify: ${result.checked} supported digest(s), no lifecycle mark` : `verify: repaired ${result.repaired} mark(s)`);
+      if (!clean)
+        logger.error(
+          `${result.findings.length} supported digest(s) are marked end-of-life; run verify with repair to remove the marks`,
+        );
+      else
+        logger.info(
+          result.findings.length === 0
+            ? `verify: ${result.checked} supported digest(s), no lifecycle mark`
+            : `verify: repaired ${result.repaired} mark(s)`,
+        );
       return { exitCode: clean ? 0 : 1, result: { command: 'verify', ...result } };
     }
     case 'unannotate': {
-      const result = await unannotate({ digests: o.digests }, { registry: createRegistry(o, agent), logger });
+      const result = await unannotate(
+        { digests: o.digests },
+        { registry: createRegistry(o, agent), logger },
+      );
       return { exitCode: 0, result: { command: 'unannotate', ...result } };
     }
     case 'publish-image-info':
@@ -85,14 +108,18 @@ async function runPublish(o: JobOptions, agent: BuildAgent, clock: Clock): Promi
       signal: store.kind === 'none' ? undefined : () => store.signal(o.group, 'image-info-updated'),
     },
   );
-  logger.info(`${target.name}: ${result.changed ? 'merged' : 'already up to date'} after ${result.attempts} attempt(s)`);
+  logger.info(
+    `${target.name}: ${result.changed ? 'merged' : 'already up to date'} after ${result.attempts} attempt(s)`,
+  );
   return { exitCode: 0, result: { command: 'publish-image-info', ...result } };
 }
 
 async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Promise<JobResult> {
   const logger = agent.logger;
   // Everything is read and checked before the first write.
-  const fromPlan = o.fromPlan ? parsePlanFile(await readInput(o.fromPlan, agent.label('fromPlan')), o.fromPlan, o.eolDate) : undefined;
+  const fromPlan = o.fromPlan
+    ? parsePlanFile(await readInput(o.fromPlan, agent.label('fromPlan')), o.fromPlan, o.eolDate)
+    : undefined;
   const registry = createRegistry(o, agent);
   const sources = createSources(o, agent);
   const store = createStore(o, agent, logger);
@@ -116,7 +143,10 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
   );
   if (result.plan) {
     await mkdir(dirname(planFile), { recursive: true });
-    await writeChunks(planFile, planFileChunks(result.plan, { registry: registry.displayName, dryRun: o.dryRun }));
+    await writeChunks(
+      planFile,
+      planFileChunks(result.plan, { registry: registry.displayName, dryRun: o.dryRun }),
+    );
     logger.info(`plan written to ${planFile}`);
   }
   const c = result.counts;
@@ -129,7 +159,9 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
     planFile: result.plan ? planFile : '',
   };
   for (const [name, value] of Object.entries(outputs)) agent.setOutput(name, value);
-  await agent.summary(annotateSummary(result, registry.displayName, result.plan ? planFile : undefined, clock.now()));
+  await agent.summary(
+    annotateSummary(result, registry.displayName, result.plan ? planFile : undefined, clock.now()),
+  );
   return {
     exitCode: 0,
     result: {
@@ -170,6 +202,8 @@ async function readInput(path: string, label: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
-    throw new InputError(`${label}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new InputError(
+      `${label}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
 }

@@ -7,7 +7,6 @@ import { assertGroupName } from '../core/protocol.js';
 import type { BuildAgent } from './agent.js';
 import { COMMANDS, type CommandName } from './inputs.js';
 
-
 export interface JobOptions {
   command: CommandName;
   registry: string;
@@ -54,7 +53,9 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
   const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
     const value = raw(name) || fallback;
     if (!allowed.includes(value as T)) {
-      throw new InputError(`${label(name)}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+      throw new InputError(
+        `${label(name)}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`,
+      );
     }
     return value as T;
   };
@@ -62,9 +63,12 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     const value = raw(name).toLowerCase();
     if (value === '' || value === 'false') return false;
     if (value === 'true') return true;
-    throw new InputError(`${label(name)}: expected true or false, got ${JSON.stringify(raw(name))}`);
+    throw new InputError(
+      `${label(name)}: expected true or false, got ${JSON.stringify(raw(name))}`,
+    );
   };
-  const duration = (name: string, fallback: string) => parseDuration(raw(name) || fallback, label(name));
+  const duration = (name: string, fallback: string) =>
+    parseDuration(raw(name) || fallback, label(name));
 
   // The password is masked before anything else can log it.
   const password = agent.input('password');
@@ -74,12 +78,16 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
   const concurrencyText = raw('concurrency') || '8';
   const concurrency = Number(concurrencyText);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
-    throw new InputError(`${label('concurrency')}: expected a whole number from 1 to 64, got ${JSON.stringify(concurrencyText)}`);
+    throw new InputError(
+      `${label('concurrency')}: expected a whole number from 1 to 64, got ${JSON.stringify(concurrencyText)}`,
+    );
   }
   const group = raw('group') || 'default';
   assertGroupName(group, label('group'));
   const stateText = raw('state');
-  const state = stateText ? oneOf<MarkerState>('state', ['publishing', 'image-info-updated'], 'publishing') : undefined;
+  const state = stateText
+    ? oneOf<MarkerState>('state', ['publishing', 'image-info-updated'], 'publishing')
+    : undefined;
 
   const options: JobOptions = {
     command,
@@ -109,7 +117,11 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     commitMessage: raw('commitMessage') || 'Update image-info (eol-gate publish-image-info)',
     create: bool('create'),
     audience: raw('audience'),
-    maxRequestsPerMinute: positiveInteger('maxRequestsPerMinute', raw('maxRequestsPerMinute'), label),
+    maxRequestsPerMinute: positiveInteger(
+      'maxRequestsPerMinute',
+      raw('maxRequestsPerMinute'),
+      label,
+    ),
     cacheFile: raw('cacheFile'),
     anonymous: bool('anonymous'),
   };
@@ -117,24 +129,37 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
   return options;
 }
 
-function positiveInteger(name: string, text: string, label: (n: string) => string): number | undefined {
+function positiveInteger(
+  name: string,
+  text: string,
+  label: (n: string) => string,
+): number | undefined {
   if (text === '') return undefined;
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1) {
-    throw new InputError(`${label(name)}: expected a whole number above 0, got ${JSON.stringify(text)}`);
+    throw new InputError(
+      `${label(name)}: expected a whole number above 0, got ${JSON.stringify(text)}`,
+    );
   }
   return value;
 }
 
 function requireFor(o: JobOptions, agent: BuildAgent): void {
-  const missing = (name: string) => new InputError(`${agent.label(name)} is required for ${o.command}`);
-  if (['annotate', 'verify', 'unannotate'].includes(o.command) && !o.registry) throw missing('registry');
-  if (['annotate', 'verify', 'publish-image-info'].includes(o.command) && o.imageInfo.length === 0) throw missing('imageInfo');
+  const missing = (name: string) =>
+    new InputError(`${agent.label(name)} is required for ${o.command}`);
+  if (['annotate', 'verify', 'unannotate'].includes(o.command) && !o.registry)
+    throw missing('registry');
+  if (['annotate', 'verify', 'publish-image-info'].includes(o.command) && o.imageInfo.length === 0)
+    throw missing('imageInfo');
   if (o.command === 'signal' && !o.state) throw missing('state');
   if (o.command === 'unannotate' && o.digests.length === 0) throw missing('digest');
   if (o.command === 'publish-image-info') {
     if (!o.fragment) throw missing('fragment');
-    if (o.imageInfo.length !== 1) throw new InputError(`${agent.label('imageInfo')}: publish-image-info writes one shared image-info, got ${o.imageInfo.length}`);
+    if (o.imageInfo.length !== 1)
+      throw new InputError(
+        `${agent.label('imageInfo')}: publish-image-info writes one shared image-info, got ${o.imageInfo.length}`,
+      );
   }
-  if (o.pollIntervalMs <= 0) throw new InputError(`${agent.label('pollInterval')}: must be more than 0`);
+  if (o.pollIntervalMs <= 0)
+    throw new InputError(`${agent.label('pollInterval')}: must be more than 0`);
 }

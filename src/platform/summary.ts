@@ -5,13 +5,20 @@ import { EXCLUSION_REASONS } from '../core/planner.js';
 import { describeRun } from '../core/protocol.js';
 
 /** Markdown for the GitHub step summary and the Azure Pipelines summary tab. */
-export function annotateSummary(result: AnnotateResult, registry: string, planFile: string | undefined, now: Date): string {
+export function annotateSummary(
+  result: AnnotateResult,
+  registry: string,
+  planFile: string | undefined,
+  now: Date,
+): string {
   const c = result.counts;
   const lines = [
     `## eol-gate annotate: ${registry}`,
     '',
     result.outcome === 'dry-run' ? '**Dry run: nothing was written.**\n' : '',
-    result.outcome === 'timed-out' ? '**Timed out waiting for other runs: nothing was annotated.**\n' : '',
+    result.outcome === 'timed-out'
+      ? '**Timed out waiting for other runs: nothing was annotated.**\n'
+      : '',
     '| | count |',
     '|---|---:|',
     `| annotated end-of-life | ${c.annotated} |`,
@@ -21,10 +28,17 @@ export function annotateSummary(result: AnnotateResult, registry: string, planFi
   ];
   if (result.plan) {
     lines.push('', '| excluded because | count |', '|---|---:|');
-    for (const reason of EXCLUSION_REASONS) lines.push(`| ${reason} | ${result.plan.excluded[reason]} |`);
-    lines.push('', `EOL date: \`${result.plan.eolDate}\` · image-info fingerprint: \`${result.plan.fingerprint}\``);
+    for (const reason of EXCLUSION_REASONS)
+      lines.push(`| ${reason} | ${result.plan.excluded[reason]} |`);
+    lines.push(
+      '',
+      `EOL date: \`${result.plan.eolDate}\` · image-info fingerprint: \`${result.plan.fingerprint}\``,
+    );
   }
-  lines.push('', `Waited ${formatDuration(result.waitedMs)} for ${result.waitedFor.length} run(s); validation restarts: ${result.restarts}.`);
+  lines.push(
+    '',
+    `Waited ${formatDuration(result.waitedMs)} for ${result.waitedFor.length} run(s); validation restarts: ${result.restarts}.`,
+  );
   for (const run of result.waitedFor) lines.push(`- ${describeRun(run, now)}`);
   if (planFile) lines.push('', `Plan file: \`${planFile}\``);
   return `${lines.filter((l, i) => l !== '' || lines[i - 1] !== '').join('\n')}\n`;
@@ -39,7 +53,9 @@ export function verifySummary(result: VerifyResult, registry: string): string {
   if (result.findings.length > 0) {
     lines.push('', '| digest | why protected | marks |', '|---|---|---|');
     for (const f of result.findings) {
-      lines.push(`| \`${f.repository}@${f.digest}\` | ${f.why} | ${f.marks.map((m) => m.date ?? 'no date').join(', ')} |`);
+      lines.push(
+        `| \`${f.repository}@${f.digest}\` | ${f.why} | ${f.marks.map((m) => m.date ?? 'no date').join(', ')} |`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;

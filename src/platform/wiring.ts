@@ -18,9 +18,12 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
   try {
     host = new URL(url).hostname;
   } catch {
-    throw new InputError(`${agent.label('registry')}: not a registry host or URL: ${JSON.stringify(o.registry)}`);
+    throw new InputError(
+      `${agent.label('registry')}: not a registry host or URL: ${JSON.stringify(o.registry)}`,
+    );
   }
-  const acr = o.registryType === 'acr' || (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(host));
+  const acr =
+    o.registryType === 'acr' || (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(host));
   if (acr) return createAcrRegistry(o, agent);
   return new OciRegistry({
     url,
@@ -42,9 +45,18 @@ function createAcrRegistry(o: JobOptions, agent: BuildAgent): Registry {
   const auth = acrAuthFromInputs({
     anonymous: o.anonymous,
     ...(connection?.scheme === 'WorkloadIdentityFederation'
-      ? { serviceConnectionId: connection.id, clientId: connection.clientId, tenantId: connection.tenantId, systemAccessToken: agent.platformToken() }
+      ? {
+          serviceConnectionId: connection.id,
+          clientId: connection.clientId,
+          tenantId: connection.tenantId,
+          systemAccessToken: agent.platformToken(),
+        }
       : connection
-        ? { clientId: connection.clientId, tenantId: connection.tenantId, clientSecret: connection.clientSecret }
+        ? {
+            clientId: connection.clientId,
+            tenantId: connection.tenantId,
+            clientSecret: connection.clientSecret,
+          }
         : {}),
   });
   const { credential, name } = createAcrCredential(auth);
@@ -67,7 +79,9 @@ export function retryPolicy(env: Record<string, string | undefined>): RetryPolic
   if (text === undefined || text === '') return DEFAULT_RETRY;
   const retries = Number(text);
   if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
-    throw new InputError(`EOL_GATE_RETRIES: expected a whole number from 0 to 20, got ${JSON.stringify(text)}`);
+    throw new InputError(
+      `EOL_GATE_RETRIES: expected a whole number from 0 to 20, got ${JSON.stringify(text)}`,
+    );
   }
   return { ...DEFAULT_RETRY, retries };
 }
@@ -80,7 +94,8 @@ export function sourceOptions(agent: BuildAgent): SourceOptions {
     githubApiUrl: env.GITHUB_API_URL,
     githubToken: env.GITHUB_TOKEN || (agent.platform === 'github' ? token : undefined),
     azureCollectionUri: env.SYSTEM_COLLECTIONURI,
-    azureToken: env.SYSTEM_ACCESSTOKEN || (agent.platform === 'azure-pipelines' ? token : undefined),
+    azureToken:
+      env.SYSTEM_ACCESSTOKEN || (agent.platform === 'azure-pipelines' ? token : undefined),
     retry: retryPolicy(env),
   };
 }

@@ -57,7 +57,9 @@ export function isLoopbackHost(hostname: string): boolean {
 export function assertSecureUrl(url: URL, name: string): void {
   if (url.protocol === 'https:') return;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
-  throw new InputError(`${name}: ${url.protocol}//${url.host} is not allowed: use https (plain http only for loopback hosts)`);
+  throw new InputError(
+    `${name}: ${url.protocol}//${url.host} is not allowed: use https (plain http only for loopback hosts)`,
+  );
 }
 
 /** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
@@ -74,7 +76,9 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, retryAfter?: 
   const random = policy.random ?? Math.random;
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
   const jittered = cap / 2 + random() * (cap / 2);
-  return retryAfter !== undefined ? Math.max(retryAfter, Math.min(jittered, policy.baseDelayMs)) : jittered;
+  return retryAfter !== undefined
+    ? Math.max(retryAfter, Math.min(jittered, policy.baseDelayMs))
+    : jittered;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -102,7 +106,9 @@ export async function fetchWithRetry(
       await res.body?.cancel().catch(() => {});
     } catch (e) {
       if (attempt >= policy.retries) {
-        throw new RuntimeError(`${method} ${redactUrl(url)} failed after ${attempt + 1} attempts: ${networkCause(e)}`);
+        throw new RuntimeError(
+          `${method} ${redactUrl(url)} failed after ${attempt + 1} attempts: ${networkCause(e)}`,
+        );
       }
       cause = networkCause(e);
     }

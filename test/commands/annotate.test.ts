@@ -78,8 +78,10 @@ function peerPublishing(): number {
   return peer.id;
 }
 
-const recorded = (peer: number) => fake.refs.set(markerRef(GROUP, String(peer), 1, 'image-info-updated'), fake.headSha);
-const marked = async (key: string) => lifecycleMarksByHttp(registry.url, key.split('@')[0], key.split('@')[1]);
+const recorded = (peer: number) =>
+  fake.refs.set(markerRef(GROUP, String(peer), 1, 'image-info-updated'), fake.headSha);
+const marked = async (key: string) =>
+  lifecycleMarksByHttp(registry.url, key.split('@')[0], key.split('@')[1]);
 const deps = (store = selfStore()) => ({
   registry: new OciRegistry({ url: registry.url }),
   store,
@@ -119,7 +121,8 @@ describe('annotate with a coordination store', () => {
     const store = selfStore();
     const written: string[] = [];
     fake.mount((req) => {
-      if (req.method === 'POST' && req.path.endsWith('/git/refs')) written.push(String((JSON.parse(req.body) as { ref?: string }).ref));
+      if (req.method === 'POST' && req.path.endsWith('/git/refs'))
+        written.push(String((JSON.parse(req.body) as { ref?: string }).ref));
       return undefined;
     });
     const result = await annotate(options, deps(store));
@@ -164,14 +167,17 @@ describe('annotate with a coordination store', () => {
     fake.mount((req) => {
       // Listings: the signal's read-back, step 1's poll, then step 5's validation poll, just
       // before which a new registrant appears. (Had it hit another poll, restarts would be 0.)
-      if (req.method === 'GET' && req.path.includes('/git/matching-refs/') && ++lists === 3) peer = peerPublishing();
+      if (req.method === 'GET' && req.path.includes('/git/matching-refs/') && ++lists === 3)
+        peer = peerPublishing();
       return undefined;
     });
     onSleep = () => recorded(peer);
     const result = await annotate(options, deps());
     expect(result.restarts).toBe(1);
     expect(result.waitedFor.map((r) => r.runId)).toEqual([String(peer)]);
-    expect(lines.some((l) => /validation: 1 run\(s\) started publishing during the inventory/.test(l))).toBe(true);
+    expect(
+      lines.some((l) => /validation: 1 run\(s\) started publishing during the inventory/.test(l)),
+    ).toBe(true);
     expect(result.counts.annotated).toBe(scenario.orphans.length);
   });
 
@@ -179,7 +185,12 @@ describe('annotate with a coordination store', () => {
     // The peer's update lands between plan and validation and now supports one of the orphans.
     const [repo, digest] = scenario.orphans[0].split('@');
     const doc = JSON.parse(scenario.imageInfo);
-    doc.repos.push({ repo: repo.replace(/^public\//, ''), images: [{ platforms: [{ digest: `mcr.microsoft.com/${repo.replace(/^public\//, '')}@${digest}` }] }] });
+    doc.repos.push({
+      repo: repo.replace(/^public\//, ''),
+      images: [
+        { platforms: [{ digest: `mcr.microsoft.com/${repo.replace(/^public\//, '')}@${digest}` }] },
+      ],
+    });
     let lists = 0;
     fake.mount(async (req) => {
       if (req.method === 'GET' && req.path.includes('/git/matching-refs/') && ++lists === 3) {
@@ -189,7 +200,9 @@ describe('annotate with a coordination store', () => {
     });
     const result = await annotate(options, deps());
     expect(result.restarts).toBe(1);
-    expect(lines.some((l) => l.includes('validation: image-info changed since it was read'))).toBe(true);
+    expect(lines.some((l) => l.includes('validation: image-info changed since it was read'))).toBe(
+      true,
+    );
     expect(await marked(scenario.orphans[0])).toEqual([]);
     for (const key of scenario.orphans.slice(1)) expect(await marked(key)).toHaveLength(1);
     expect(result.counts.annotated).toBe(scenario.orphans.length - 1);

@@ -8,7 +8,14 @@ import type { Logger } from '../../src/core/ports.js';
 
 function recordingLogger(): Logger & { warnings: string[] } {
   const warnings: string[] = [];
-  return { warnings, info() {}, debug() {}, error() {}, warning: (m) => void warnings.push(m), group: (_t, fn) => fn() };
+  return {
+    warnings,
+    info() {},
+    debug() {},
+    error() {},
+    warning: (m) => void warnings.push(m),
+    group: (_t, fn) => fn(),
+  };
 }
 
 const ado = {
@@ -64,7 +71,11 @@ describe('createCoordinationStore', () => {
 
   it('names exactly the missing Azure DevOps variables', () => {
     const err = errorOf(() =>
-      createCoordinationStore('azure-devops', { ...ado, SYSTEM_ACCESSTOKEN: undefined, BUILD_BUILDID: '' }, recordingLogger()),
+      createCoordinationStore(
+        'azure-devops',
+        { ...ado, SYSTEM_ACCESSTOKEN: undefined, BUILD_BUILDID: '' },
+        recordingLogger(),
+      ),
     );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/missing environment variables BUILD_BUILDID, SYSTEM_ACCESSTOKEN/);
@@ -74,30 +85,53 @@ describe('createCoordinationStore', () => {
 
   it('azure-devops outside a pipeline names every variable it needs', () => {
     const err = errorOf(() => createCoordinationStore('azure-devops', {}, recordingLogger()));
-    expect(err.message).toMatch(/SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT, BUILD_BUILDID, SYSTEM_ACCESSTOKEN/);
+    expect(err.message).toMatch(
+      /SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT, BUILD_BUILDID, SYSTEM_ACCESSTOKEN/,
+    );
   });
 
   it('names exactly the missing GitHub variables; the attempt is required', () => {
     const err = errorOf(() =>
-      createCoordinationStore('github', { ...gh, GITHUB_RUN_ATTEMPT: undefined, GITHUB_TOKEN: undefined }, recordingLogger()),
+      createCoordinationStore(
+        'github',
+        { ...gh, GITHUB_RUN_ATTEMPT: undefined, GITHUB_TOKEN: undefined },
+        recordingLogger(),
+      ),
     );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/missing environment variables GITHUB_RUN_ATTEMPT, GITHUB_TOKEN/);
   });
 
   it('a token passed by the host stands in for the environment token', () => {
-    expect(createCoordinationStore('github', { ...gh, GITHUB_TOKEN: undefined }, recordingLogger(), { token: 'x' })).toBeInstanceOf(GitHubStore);
     expect(
-      createCoordinationStore('azure-devops', { ...ado, SYSTEM_ACCESSTOKEN: undefined }, recordingLogger(), { token: 'x' }),
+      createCoordinationStore('github', { ...gh, GITHUB_TOKEN: undefined }, recordingLogger(), {
+        token: 'x',
+      }),
+    ).toBeInstanceOf(GitHubStore);
+    expect(
+      createCoordinationStore(
+        'azure-devops',
+        { ...ado, SYSTEM_ACCESSTOKEN: undefined },
+        recordingLogger(),
+        { token: 'x' },
+      ),
     ).toBeInstanceOf(AzureDevOpsStore);
   });
 
   it('bad values are InputErrors that do not echo the token', () => {
-    expect(() => createCoordinationStore('github', { ...gh, GITHUB_REPOSITORY: 'nope' }, recordingLogger())).toThrow(/GITHUB_REPOSITORY/);
-    expect(() => createCoordinationStore('github', { ...gh, GITHUB_RUN_ATTEMPT: 'x' }, recordingLogger())).toThrow(/GITHUB_RUN_ATTEMPT/);
-    expect(() => createCoordinationStore('azure-devops', { ...ado, SYSTEM_COLLECTIONURI: 'http://dev.azure.com/org' }, recordingLogger())).toThrow(
-      /https/,
-    );
+    expect(() =>
+      createCoordinationStore('github', { ...gh, GITHUB_REPOSITORY: 'nope' }, recordingLogger()),
+    ).toThrow(/GITHUB_REPOSITORY/);
+    expect(() =>
+      createCoordinationStore('github', { ...gh, GITHUB_RUN_ATTEMPT: 'x' }, recordingLogger()),
+    ).toThrow(/GITHUB_RUN_ATTEMPT/);
+    expect(() =>
+      createCoordinationStore(
+        'azure-devops',
+        { ...ado, SYSTEM_COLLECTIONURI: 'http://dev.azure.com/org' },
+        recordingLogger(),
+      ),
+    ).toThrow(/https/);
     const err = errorOf(() => createCoordinationStore('bogus' as never, ado, recordingLogger()));
     expect(err.message).toMatch(/coordinator: expected one of/);
     expect(err.message).not.toContain('ado-token');

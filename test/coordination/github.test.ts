@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { GitHubStore, markerRef, parseMarkerRef, type GitHubStoreOptions } from '../../src/coordination/github.js';
+import {
+  GitHubStore,
+  markerRef,
+  parseMarkerRef,
+  type GitHubStoreOptions,
+} from '../../src/coordination/github.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { blockingRuns } from '../../src/core/protocol.js';
 import { FakeGitHub } from '../support/fake-github.js';
@@ -15,7 +20,13 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 
 const fake = new FakeGitHub();
 const sleeps: number[] = [];
-const retry = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000, random: () => 0, sleep: async (ms: number) => void sleeps.push(ms) };
+const retry = {
+  baseDelayMs: 1,
+  maxDelayMs: 5,
+  timeoutMs: 5_000,
+  random: () => 0,
+  sleep: async (ms: number) => void sleeps.push(ms),
+};
 
 beforeAll(async () => {
   await fake.start();
@@ -49,16 +60,24 @@ function store(runId: number, extra: Partial<GitHubStoreOptions> = {}): GitHubSt
 }
 
 /** A run with markers written straight into the fake. */
-function runWith(states: Array<'publishing' | 'image-info-updated'>, init: Parameters<FakeGitHub['createRun']>[0] = {}) {
+function runWith(
+  states: Array<'publishing' | 'image-info-updated'>,
+  init: Parameters<FakeGitHub['createRun']>[0] = {},
+) {
   const run = fake.createRun(init);
-  for (const s of states) fake.refs.set(markerRef('g', String(run.id), run.run_attempt, s), fake.headSha);
+  for (const s of states)
+    fake.refs.set(markerRef('g', String(run.id), run.run_attempt, s), fake.headSha);
   return run;
 }
 
 describe('marker refs', () => {
   it('round-trips and ignores foreign refs', () => {
     expect(markerRef('g', '12', 3, 'publishing')).toBe('refs/eol-gate/g/12.3.publishing');
-    expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.image-info-updated')).toEqual({ runId: '12', attempt: 3, state: 'image-info-updated' });
+    expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.image-info-updated')).toEqual({
+      runId: '12',
+      attempt: 3,
+      state: 'image-info-updated',
+    });
     expect(parseMarkerRef('g', 'refs/eol-gate/g2/12.3.publishing')).toBeUndefined();
     expect(parseMarkerRef('g', 'refs/eol-gate/g/x.3.publishing')).toBeUndefined();
     expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.done')).toBeUndefined();
@@ -66,18 +85,20 @@ describe('marker refs', () => {
 });
 
 describe('GitHubStore', () => {
-  it('signal creates this attempt\'s ref on GITHUB_SHA and reads it back with matching-refs', async () => {
+  it("signal creates this attempt's ref on GITHUB_SHA and reads it back with matching-refs", async () => {
     const run = fake.createRun({ run_attempt: 2 });
     await store(run.id).signal('g', 'publishing');
     expect([...fake.refs]).toEqual([[`refs/eol-gate/g/${run.id}.2.publishing`, fake.headSha]]);
-    expect(fake.requests.map((r) => `${r.method} ${r.path.replace(/^\/repos\/octo\/images\//, '')}`)).toEqual([
+    expect(
+      fake.requests.map((r) => `${r.method} ${r.path.replace(/^\/repos\/octo\/images\//, '')}`),
+    ).toEqual([
       `DELETE git/refs/eol-gate/g/${run.id}.2.image-info-updated`,
       'POST git/refs',
       `GET git/matching-refs/eol-gate/g/${run.id}.2.`,
     ]);
   });
 
-  it('publishing deletes this run\'s image-info-updated ref (a retried stage), signalling twice is fine', async () => {
+  it("publishing deletes this run's image-info-updated ref (a retried stage), signalling twice is fine", async () => {
     const run = runWith(['publishing', 'image-info-updated']);
     await store(run.id).signal('g', 'publishing');
     await store(run.id).signal('g', 'publishing');
@@ -90,13 +111,17 @@ describe('GitHubStore', () => {
     await store(run.id).signal('g', 'image-info-updated');
     expect(sleeps.length).toBeGreaterThanOrEqual(1);
     const peer = fake.createRun();
-    expect((await store(peer.id).listRuns('g')).map((r) => r.states)).toEqual([['image-info-updated']]);
+    expect((await store(peer.id).listRuns('g')).map((r) => r.states)).toEqual([
+      ['image-info-updated'],
+    ]);
   });
 
   it('fails when the write never shows', async () => {
     const run = fake.createRun();
     fake.listLag = 1000;
-    await expect(store(run.id, { readBack: { attempts: 2, delayMs: 1 } }).signal('g', 'publishing')).rejects.toThrow(/did not show/);
+    await expect(
+      store(run.id, { readBack: { attempts: 2, delayMs: 1 } }).signal('g', 'publishing'),
+    ).rejects.toThrow(/did not show/);
   });
 
   it('listRuns: one matching-refs call, one run lookup per distinct run; liveness from the Actions API', async () => {
@@ -122,7 +147,9 @@ describe('GitHubStore', () => {
     fake.rerun(run.id);
     fake.refs.set(markerRef('g', String(run.id), 2, 'publishing'), fake.headSha);
     const runs = await store(1).listRuns('g');
-    expect(runs).toMatchObject([{ runId: String(run.id), attempt: 2, states: ['publishing'], alive: true }]);
+    expect(runs).toMatchObject([
+      { runId: String(run.id), attempt: 2, states: ['publishing'], alive: true },
+    ]);
     expect(blockingRuns(undefined, runs)).toHaveLength(1);
   });
 
@@ -141,7 +168,11 @@ describe('GitHubStore', () => {
     fake.refs.set('refs/eol-gate/g/not-a-marker', fake.headSha);
     await store(me.id).cleanup('g');
     expect([...fake.refs.keys()].sort()).toEqual(
-      [markerRef('g', String(live.id), 1, 'publishing'), markerRef('g', String(rerun.id), 2, 'publishing'), 'refs/eol-gate/g/not-a-marker'].sort(),
+      [
+        markerRef('g', String(live.id), 1, 'publishing'),
+        markerRef('g', String(rerun.id), 2, 'publishing'),
+        'refs/eol-gate/g/not-a-marker',
+      ].sort(),
     );
     expect(done.id).toBeGreaterThan(0);
   });
@@ -197,7 +228,9 @@ describe('GitHubStore', () => {
     fake.fail({ status: 502, times: 1 });
     expect(await store(1).listRuns('g')).toEqual([]);
     fake.fail({ status: 502, times: 100 });
-    await expect(store(1, { retry: { ...retry, retries: 2 } }).listRuns('g')).rejects.toThrow(/502/);
+    await expect(store(1, { retry: { ...retry, retries: 2 } }).listRuns('g')).rejects.toThrow(
+      /502/,
+    );
   });
 
   it('rejects a bad group name, bad ids and non-loopback http before any request', async () => {

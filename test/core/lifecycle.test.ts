@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { EMPTY_DESCRIPTOR, lifecycleManifestJson, lifecycleMarkOf, LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
+import {
+  EMPTY_DESCRIPTOR,
+  lifecycleManifestJson,
+  lifecycleMarkOf,
+  LIFECYCLE_ARTIFACT_TYPE,
+} from '../../src/core/lifecycle.js';
 import { readAnnotationDate } from '../../src/core/date.js';
 
 const sha = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
@@ -31,7 +36,9 @@ describe('lifecycle manifest', () => {
     expect(m.config).toEqual(EMPTY_DESCRIPTOR);
     expect(m.layers).toEqual([EMPTY_DESCRIPTOR]);
     expect(m.subject).toEqual(subject);
-    expect(m.annotations).toEqual({ 'vnd.microsoft.artifact.lifecycle.end-of-life.date': '2026-11-22' });
+    expect(m.annotations).toEqual({
+      'vnd.microsoft.artifact.lifecycle.end-of-life.date': '2026-11-22',
+    });
     expect(sha('{}')).toBe(EMPTY_DESCRIPTOR.digest);
   });
 
@@ -47,9 +54,17 @@ describe('lifecycle manifest', () => {
 
   it('reads a mark only from lifecycle referrers', () => {
     const d = { mediaType: 'x', digest: `sha256:${'2'.repeat(64)}`, size: 1 };
-    expect(lifecycleMarkOf({ ...d, artifactType: 'application/vnd.cncf.notary.signature' })).toBeUndefined();
     expect(
-      lifecycleMarkOf({ ...d, artifactType: LIFECYCLE_ARTIFACT_TYPE, annotations: { 'vnd.microsoft.artifact.lifecycle.end-of-life.date': '2024-05-06T00:00:00Z' } }),
+      lifecycleMarkOf({ ...d, artifactType: 'application/vnd.cncf.notary.signature' }),
+    ).toBeUndefined();
+    expect(
+      lifecycleMarkOf({
+        ...d,
+        artifactType: LIFECYCLE_ARTIFACT_TYPE,
+        annotations: {
+          'vnd.microsoft.artifact.lifecycle.end-of-life.date': '2024-05-06T00:00:00Z',
+        },
+      }),
     ).toEqual({ digest: d.digest, date: '2024-05-06' });
   });
 });

@@ -33,8 +33,18 @@ const imageInfo = parseImageInfo(
       {
         repo: 'dotnet/app',
         images: [
-          { platforms: [{ digest: `mcr.microsoft.com/dotnet/app@${D.supported}`, syndicatedDigests: [`mcr.microsoft.com/dotnet/copy@${D.syndicated}`] }] },
-          { manifest: { digest: `mcr.microsoft.com/dotnet/app@${D.supportedIndex}` }, platforms: [] },
+          {
+            platforms: [
+              {
+                digest: `mcr.microsoft.com/dotnet/app@${D.supported}`,
+                syndicatedDigests: [`mcr.microsoft.com/dotnet/copy@${D.syndicated}`],
+              },
+            ],
+          },
+          {
+            manifest: { digest: `mcr.microsoft.com/dotnet/app@${D.supportedIndex}` },
+            platforms: [],
+          },
         ],
       },
     ],
@@ -128,8 +138,16 @@ describe('buildPlan', () => {
   const lifecycle = new Map<string, LifecycleMark[]>(
     classification.candidates.map((c) => [refKey(c.repository, c.digest), []]),
   );
-  lifecycle.set(refKey('public/dotnet/app', D.annotated), [{ digest: fakeDigest('mark'), date: '2025-01-01' }]);
-  const base = { classification, lifecycle, now: new Date('2026-11-22T12:00:00Z'), eolDate: '2026-11-22', fingerprint: 'fp' };
+  lifecycle.set(refKey('public/dotnet/app', D.annotated), [
+    { digest: fakeDigest('mark'), date: '2025-01-01' },
+  ]);
+  const base = {
+    classification,
+    lifecycle,
+    now: new Date('2026-11-22T12:00:00Z'),
+    eolDate: '2026-11-22',
+    fingerprint: 'fp',
+  };
 
   it('drops already annotated and too young, keeps unknown age with a note', () => {
     const plan = buildPlan({ ...base, minAgeMs: 3_600_000 });
@@ -137,7 +155,9 @@ describe('buildPlan', () => {
     expect(annotate.sort()).toEqual([D.orphan, D.orphanIndex, D.orphanChild, D.unknownAge].sort());
     expect(plan.alreadyAnnotated.map((e) => e.digest)).toEqual([D.annotated]);
     expect(plan.tooYoung.map((e) => e.digest)).toEqual([D.young]);
-    expect(plan.annotate.find((e) => e.digest === D.unknownAge)?.reason).toMatch(/age unknown, counted as old enough/);
+    expect(plan.annotate.find((e) => e.digest === D.unknownAge)?.reason).toMatch(
+      /age unknown, counted as old enough/,
+    );
     expect(plan.excluded['already-annotated']).toBe(1);
     expect(plan.excluded['too-young']).toBe(1);
   });
@@ -157,6 +177,8 @@ describe('buildPlan', () => {
   it('refuses to plan a candidate whose annotations were never looked up (invariant 5)', () => {
     const partial = new Map(lifecycle);
     partial.delete(refKey('public/dotnet/app', D.orphan));
-    expect(() => buildPlan({ ...base, lifecycle: partial, minAgeMs: 0 })).toThrow(/no lifecycle lookup/);
+    expect(() => buildPlan({ ...base, lifecycle: partial, minAgeMs: 0 })).toThrow(
+      /no lifecycle lookup/,
+    );
   });
 });

@@ -16,9 +16,14 @@ describe('supported set and scope', () => {
   });
 
   it('takes the union of several image-info files', () => {
-    const prereqs = parseImageInfo(readSharedImageInfo('buildtools-prereqs-main.json'), 'prereqs.json');
+    const prereqs = parseImageInfo(
+      readSharedImageInfo('buildtools-prereqs-main.json'),
+      'prereqs.json',
+    );
     const union = supportedSet([dotnet, prereqs]);
-    expect(union.digests.size).toBe(supportedSet([dotnet]).digests.size + supportedSet([prereqs]).digests.size);
+    expect(union.digests.size).toBe(
+      supportedSet([dotnet]).digests.size + supportedSet([prereqs]).digests.size,
+    );
     expect(union.repositories.has('dotnet-buildtools/prereqs')).toBe(true);
   });
 
@@ -33,9 +38,21 @@ describe('supported set and scope', () => {
   it('scope: image-info repositories by default, globs when given', () => {
     const set = supportedSet([dotnet], 'public');
     expect(repositoriesInScope(undefined, set, [])).toEqual([...set.repositories].sort());
-    const catalog = ['public/dotnet/sdk', 'public/dotnet/monitor', 'public/dotnet/monitor/base', 'other/x'];
-    expect(repositoriesInScope(catalog, set, ['public/dotnet/monitor*'])).toEqual(['public/dotnet/monitor']);
-    expect(repositoriesInScope(catalog, set, ['public/dotnet/monitor/**', 'other/*'])).toEqual(['other/x', 'public/dotnet/monitor/base']);
-    expect(repositoriesInScope(undefined, set, ['literal/repo', 'glob/*'])).toEqual(['literal/repo']);
+    const catalog = [
+      'public/dotnet/sdk',
+      'public/dotnet/monitor',
+      'public/dotnet/monitor/base',
+      'other/x',
+    ];
+    expect(repositoriesInScope(catalog, set, ['public/dotnet/monitor*'])).toEqual([
+      'public/dotnet/monitor',
+    ]);
+    expect(repositoriesInScope(catalog, set, ['public/dotnet/monitor/**', 'other/*'])).toEqual([
+      'other/x',
+      'public/dotnet/monitor/base',
+    ]);
+    expect(repositoriesInScope(undefined, set, ['literal/repo', 'glob/*'])).toEqual([
+      'literal/repo',
+    ]);
   });
 });

@@ -8,7 +8,8 @@ import { parse } from 'yaml';
 import { COMMANDS, INPUTS, OUTPUTS, inputsFor, type HostName } from '../../src/platform/inputs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const docs = (...args: string[]) => spawnSync(process.execPath, ['scripts/docs.mjs', ...args], { cwd: root, encoding: 'utf8' });
+const docs = (...args: string[]) =>
+  spawnSync(process.execPath, ['scripts/docs.mjs', ...args], { cwd: root, encoding: 'utf8' });
 
 /** docs/inputs.md is generated from action.yml and task.json; this fails when it drifts. */
 describe('docs/inputs.md', () => {
@@ -23,14 +24,22 @@ describe('docs/inputs.md', () => {
 
   it('--check notices a stale file', () => {
     const stale = join(dir, 'inputs.md');
-    writeFileSync(stale, readFileSync(join(root, 'docs/inputs.md'), 'utf8').replace('| `dryRun` | `false` |', '| `dryRun` | `true` |'));
+    writeFileSync(
+      stale,
+      readFileSync(join(root, 'docs/inputs.md'), 'utf8').replace(
+        '| `dryRun` | `false` |',
+        '| `dryRun` | `true` |',
+      ),
+    );
     const run = docs('--check', '--out', stale);
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/is stale: run `node scripts\/docs\.mjs`/);
   });
 
   it('has one row per input and per output', () => {
-    const [inputs, outputs] = readFileSync(join(root, 'docs/inputs.md'), 'utf8').split('## Outputs');
+    const [inputs, outputs] = readFileSync(join(root, 'docs/inputs.md'), 'utf8').split(
+      '## Outputs',
+    );
     const rows = (text: string) => [...text.matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]);
     expect(rows(inputs)).toEqual(INPUTS.map((i) => i.name));
     expect(rows(outputs)).toEqual(OUTPUTS.map((o) => o.name));
@@ -39,7 +48,10 @@ describe('docs/inputs.md', () => {
 
 // ------------------------------------------------------------------ examples
 /** The examples parse as YAML and use only real input names, each with a command that reads it. */
-const files = (dir: string) => readdirSync(join(root, dir)).filter((f) => f.endsWith('.yml')).map((f) => join(dir, f));
+const files = (dir: string) =>
+  readdirSync(join(root, dir))
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => join(dir, f));
 
 interface Use {
   file: string;
@@ -48,12 +60,24 @@ interface Use {
 }
 
 /** Every mapping anywhere in the document that satisfies `match`, with a path for messages. */
-function walk(node: unknown, match: (m: Record<string, unknown>) => Record<string, unknown> | undefined, path = '$'): Use[] {
+function walk(
+  node: unknown,
+  match: (m: Record<string, unknown>) => Record<string, unknown> | undefined,
+  path = '$',
+): Use[] {
   if (Array.isArray(node)) return node.flatMap((n, i) => walk(n, match, `${path}[${i}]`));
   if (node === null || typeof node !== 'object') return [];
   const m = node as Record<string, unknown>;
   const found = match(m);
-  const here = found ? [{ file: '', where: `${path}${m.name ? ` (${String(m.name)})` : m.displayName ? ` (${String(m.displayName)})` : ''}`, inputs: found }] : [];
+  const here = found
+    ? [
+        {
+          file: '',
+          where: `${path}${m.name ? ` (${String(m.name)})` : m.displayName ? ` (${String(m.displayName)})` : ''}`,
+          inputs: found,
+        },
+      ]
+    : [];
   return [...here, ...Object.entries(m).flatMap(([k, v]) => walk(v, match, `${path}.${k}`))];
 }
 
@@ -70,44 +94,66 @@ function checkUses(uses: Use[], host: HostName): void {
   const names = new Set(inputsFor(host).map((i) => i.name));
   for (const use of uses) {
     const at = `${use.file} ${use.where}`;
-    for (const key of Object.keys(use.inputs)) expect(names.has(key), `${at}: ${key} is not an input`).toBe(true);
+    for (const key of Object.keys(use.inputs))
+      expect(names.has(key), `${at}: ${key} is not an input`).toBe(true);
     const command = String(use.inputs.command ?? 'annotate');
     expect(COMMANDS as readonly string[], at).toContain(command);
     for (const key of Object.keys(use.inputs)) {
       const commands = INPUTS.find((i) => i.name === key)?.commands;
       if (commands) expect(commands, `${at}: ${key} is not read by ${command}`).toContain(command);
     }
-    for (const key of REQUIRED[command]) expect(use.inputs[key], `${at}: ${command} needs ${key}`).toBeTruthy();
+    for (const key of REQUIRED[command])
+      expect(use.inputs[key], `${at}: ${command} needs ${key}`).toBeTruthy();
   }
 }
 
 describe('examples/github', () => {
-  const workflows = files('examples/github').map((file) => ({ file, doc: parse(readFileSync(join(root, file), 'utf8')) as Record<string, unknown> }));
+  const workflows = files('examples/github').map((file) => ({
+    file,
+    doc: parse(readFileSync(join(root, file), 'utf8')) as Record<string, unknown>,
+  }));
 
   it('has the publish and the manual workflow', () => {
-    expect(workflows.map((w) => w.file).sort()).toEqual(['examples/github/manual.yml', 'examples/github/publish.yml']);
+    expect(workflows.map((w) => w.file).sort()).toEqual([
+      'examples/github/manual.yml',
+      'examples/github/publish.yml',
+    ]);
   });
 
   it.each(files('examples/github'))('%s uses the action with real input names only', (file) => {
     const doc = parse(readFileSync(join(root, file), 'utf8'));
-    const uses = walk(doc, (m) => (typeof m.uses === 'string' && /^eol-gate\/eol-gate@/.test(m.uses) ? ((m.with ?? {}) as Record<string, unknown>) : undefined));
+    const uses = walk(doc, (m) =>
+      typeof m.uses === 'string' && /^eol-gate\/eol-gate@/.test(m.uses)
+        ? ((m.with ?? {}) as Record<string, unknown>)
+        : undefined,
+    );
     expect(uses.length).toBeGreaterThan(0);
-    checkUses(uses.map((u) => ({ ...u, file })), 'github');
+    checkUses(
+      uses.map((u) => ({ ...u, file })),
+      'github',
+    );
   });
 
   it('publish.yml: signal publishing, then publish-image-info, then annotate, with the permissions they need', () => {
-    const doc = workflows.find((w) => w.file.endsWith('publish.yml'))!.doc as { permissions: Record<string, string>; jobs: Record<string, { steps: Record<string, unknown>[] }> };
+    const doc = workflows.find((w) => w.file.endsWith('publish.yml'))!.doc as {
+      permissions: Record<string, string>;
+      jobs: Record<string, { steps: Record<string, unknown>[] }>;
+    };
     expect(doc.permissions).toEqual({ contents: 'write', actions: 'read', 'id-token': 'write' });
     const steps = Object.values(doc.jobs).flatMap((j) => j.steps);
-    const commands = steps.filter((s) => String(s.uses ?? '').startsWith('eol-gate/')).map((s) => {
-      const w = s.with as Record<string, string>;
-      return w.command === 'signal' ? `signal ${w.state}` : w.command;
-    });
+    const commands = steps
+      .filter((s) => String(s.uses ?? '').startsWith('eol-gate/'))
+      .map((s) => {
+        const w = s.with as Record<string, string>;
+        return w.command === 'signal' ? `signal ${w.state}` : w.command;
+      });
     expect(commands).toEqual(['signal publishing', 'publish-image-info', 'annotate']);
   });
 
   it('manual.yml: workflow_dispatch with typed inputs', () => {
-    const doc = workflows.find((w) => w.file.endsWith('manual.yml'))!.doc as { on: { workflow_dispatch: { inputs: Record<string, { type: string; options?: string[] }> } } };
+    const doc = workflows.find((w) => w.file.endsWith('manual.yml'))!.doc as {
+      on: { workflow_dispatch: { inputs: Record<string, { type: string; options?: string[] }> } };
+    };
     const inputs = doc.on.workflow_dispatch.inputs;
     expect(inputs.command.type).toBe('choice');
     expect(inputs.command.options).toEqual(['annotate', 'verify', 'unannotate']);
@@ -118,19 +164,33 @@ describe('examples/github', () => {
 });
 
 describe('examples/azure-pipelines', () => {
-  it.each(files('examples/azure-pipelines'))('%s uses the task with real input names only', (file) => {
-    const doc = parse(readFileSync(join(root, file), 'utf8'));
-    const uses = walk(doc, (m) => (m.task === 'EolGate@0' ? ((m.inputs ?? {}) as Record<string, unknown>) : undefined));
-    expect(uses.length).toBeGreaterThan(0);
-    checkUses(uses.map((u) => ({ ...u, file })), 'azure-pipelines');
-    // The task's major version is what `EolGate@0` pins.
-    expect(JSON.parse(readFileSync(join(root, 'task.json'), 'utf8')).version.Major).toBe(0);
-  });
+  it.each(files('examples/azure-pipelines'))(
+    '%s uses the task with real input names only',
+    (file) => {
+      const doc = parse(readFileSync(join(root, file), 'utf8'));
+      const uses = walk(doc, (m) =>
+        m.task === 'EolGate@0' ? ((m.inputs ?? {}) as Record<string, unknown>) : undefined,
+      );
+      expect(uses.length).toBeGreaterThan(0);
+      checkUses(
+        uses.map((u) => ({ ...u, file })),
+        'azure-pipelines',
+      );
+      // The task's major version is what `EolGate@0` pins.
+      expect(JSON.parse(readFileSync(join(root, 'task.json'), 'utf8')).version.Major).toBe(0);
+    },
+  );
 
   it('publish.yml is multi-stage and signs in to ACR through a service connection', () => {
-    const doc = parse(readFileSync(join(root, 'examples/azure-pipelines/publish.yml'), 'utf8')) as { stages: unknown[] };
+    const doc = parse(readFileSync(join(root, 'examples/azure-pipelines/publish.yml'), 'utf8')) as {
+      stages: unknown[];
+    };
     expect(doc.stages.length).toBeGreaterThan(1);
-    const annotate = walk(doc, (m) => (m.task === 'EolGate@0' && (m.inputs as Record<string, string>).command === 'annotate' ? (m.inputs as Record<string, unknown>) : undefined));
+    const annotate = walk(doc, (m) =>
+      m.task === 'EolGate@0' && (m.inputs as Record<string, string>).command === 'annotate'
+        ? (m.inputs as Record<string, unknown>)
+        : undefined,
+    );
     expect(annotate).toHaveLength(1);
     expect(annotate[0].inputs.azureSubscription).toBeTruthy();
   });

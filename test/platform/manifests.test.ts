@@ -75,7 +75,9 @@ describe('action.yml', () => {
   });
 
   it('declares exactly OUTPUTS', () => {
-    expect(Object.entries(action.outputs).map(([name, o]) => ({ name, description: o.description }))).toEqual(OUTPUTS);
+    expect(
+      Object.entries(action.outputs).map(([name, o]) => ({ name, description: o.description })),
+    ).toEqual(OUTPUTS);
   });
 });
 
@@ -112,7 +114,9 @@ describe('task.json', () => {
         expect(input.visibleRule, input.name).toBeUndefined();
         continue;
       }
-      expect(input.visibleRule, input.name).toBe(commands.map((c) => `command = ${c}`).join(' || '));
+      expect(input.visibleRule, input.name).toBe(
+        commands.map((c) => `command = ${c}`).join(' || '),
+      );
     }
   });
 
@@ -153,9 +157,14 @@ describe('action.yml and task.json agree', () => {
     const taskShared = task.inputs.map((i) => i.name).filter((n) => !spec(n).hosts);
     expect(actionShared).toEqual(shared);
     expect(taskShared).toEqual(shared);
-    for (const name of shared) expect(action.inputs[name].default ?? '', name).toBe(task.inputs.find((i) => i.name === name)?.defaultValue);
+    for (const name of shared)
+      expect(action.inputs[name].default ?? '', name).toBe(
+        task.inputs.find((i) => i.name === name)?.defaultValue,
+      );
     expect(Object.keys(action.inputs).filter((n) => spec(n).hosts)).toEqual(['token']);
-    expect(task.inputs.map((i) => i.name).filter((n) => spec(n).hosts)).toEqual(['azureSubscription']);
+    expect(task.inputs.map((i) => i.name).filter((n) => spec(n).hosts)).toEqual([
+      'azureSubscription',
+    ]);
     expect(action.description).toBe(JSON.parse(read('task.json')).description);
   });
 
@@ -170,17 +179,27 @@ describe('vss-extension.json and scripts/package-task.mjs', () => {
 
   it('assemble a task folder tfx can pack: task.json, the bundle at its execution target, licenses', () => {
     expect(extension.version).toBe(pkg.version);
-    execFileSync(process.execPath, ['scripts/package-task.mjs', '--out', out], { cwd: root, stdio: 'pipe' });
-    const contribution = extension.contributions.find((c) => c.type === 'ms.vss-distributed-task.task');
+    execFileSync(process.execPath, ['scripts/package-task.mjs', '--out', out], {
+      cwd: root,
+      stdio: 'pipe',
+    });
+    const contribution = extension.contributions.find(
+      (c) => c.type === 'ms.vss-distributed-task.task',
+    );
     expect(contribution).toBeDefined();
     const taskDir = join(out, contribution!.properties.name);
     expect(extension.files.map((f) => f.path)).toContain(contribution!.properties.name);
     expect(JSON.parse(readFileSync(join(taskDir, 'task.json'), 'utf8'))).toEqual(task);
     for (const { target } of Object.values(task.execution)) {
       // Buffer.equals: a deep toEqual over a megabyte bundle takes seconds.
-      expect(readFileSync(join(taskDir, target)).equals(readFileSync(join(root, target))), target).toBe(true);
+      expect(
+        readFileSync(join(taskDir, target)).equals(readFileSync(join(root, target))),
+        target,
+      ).toBe(true);
     }
-    expect(readFileSync(join(taskDir, 'ThirdPartyNotices.txt'), 'utf8')).toContain('azure-pipelines-task-lib');
+    expect(readFileSync(join(taskDir, 'ThirdPartyNotices.txt'), 'utf8')).toContain(
+      'azure-pipelines-task-lib',
+    );
     expect(existsSync(join(out, 'vss-extension.json'))).toBe(true);
     expect(existsSync(join(out, 'overview.md'))).toBe(true);
   });
@@ -188,10 +207,17 @@ describe('vss-extension.json and scripts/package-task.mjs', () => {
 
 describe('.github/workflows/ci.yml', () => {
   it('is a workflow that checks out, sets up Node 20 and runs .ci/run (tests + check-dist)', () => {
-    const ci = parse(read('.github/workflows/ci.yml')) as { on: unknown; jobs: Record<string, { 'runs-on': string; steps: Record<string, unknown>[] }> };
+    const ci = parse(read('.github/workflows/ci.yml')) as {
+      on: unknown;
+      jobs: Record<string, { 'runs-on': string; steps: Record<string, unknown>[] }>;
+    };
     expect(ci.on).toBeTruthy();
     const steps = Object.values(ci.jobs).flatMap((j) => j.steps);
-    expect(steps.map((s) => String(s.uses ?? s.run))).toEqual([expect.stringMatching(/^actions\/checkout@v\d+$/), expect.stringMatching(/^actions\/setup-node@v\d+$/), 'bash .ci/run']);
+    expect(steps.map((s) => String(s.uses ?? s.run))).toEqual([
+      expect.stringMatching(/^actions\/checkout@v\d+$/),
+      expect.stringMatching(/^actions\/setup-node@v\d+$/),
+      'bash .ci/run',
+    ]);
     expect((steps[1].with as Record<string, unknown>)['node-version']).toBe(20);
     expect(existsSync(join(root, '.ci/run'))).toBe(true);
   });

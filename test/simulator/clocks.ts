@@ -40,7 +40,12 @@ export class VirtualClock implements Clock {
       const timer = { at: this.t + Math.max(0, ms), order: this.rand(), resolve };
       // Insertion keeps the queue sorted; queues stay short (a few dozen sleepers).
       let i = this.timers.length;
-      while (i > 0 && (this.timers[i - 1].at > timer.at || (this.timers[i - 1].at === timer.at && this.timers[i - 1].order > timer.order))) i--;
+      while (
+        i > 0 &&
+        (this.timers[i - 1].at > timer.at ||
+          (this.timers[i - 1].at === timer.at && this.timers[i - 1].order > timer.order))
+      )
+        i--;
       this.timers.splice(i, 0, timer);
     });
   }

@@ -19,7 +19,11 @@ export class MemoryBackend implements Backend {
   private readonly latencyRng: () => number;
   private nextRun = 100;
 
-  constructor(seed: number, flavor: 'github' | 'azure-devops' = 'github', options: { unconfirmedWriteDelayMs?: number } = {}) {
+  constructor(
+    seed: number,
+    flavor: 'github' | 'azure-devops' = 'github',
+    options: { unconfirmedWriteDelayMs?: number } = {},
+  ) {
     this.name = `memory/${flavor}${options.unconfirmedWriteDelayMs ? '/no-read-back' : ''}`;
     this.latencyRng = rng(seed * 48271 + 3);
     this.clock = new VirtualClock(rng(seed * 16807 + 5));
@@ -58,7 +62,9 @@ export class MemoryBackend implements Backend {
   }
 
   store(runId: string, attempt: number): CoordinationStore {
-    return new MemoryStore(this.ci, runId, attempt, this.clock, () => between(this.latencyRng, 20, 500));
+    return new MemoryStore(this.ci, runId, attempt, this.clock, () =>
+      between(this.latencyRng, 20, 500),
+    );
   }
 
   sourceLatency(): number {

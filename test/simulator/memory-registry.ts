@@ -45,7 +45,11 @@ export class MemoryRegistry implements Registry {
     // A tag moves: it leaves whatever manifest held it.
     if (tag) for (const other of repo.values()) other.tags.delete(tag);
     const existing = repo.get(m.digest);
-    const stored = existing ?? { ...m, tags: new Set<string>(), created: this.clock.now().toISOString() };
+    const stored = existing ?? {
+      ...m,
+      tags: new Set<string>(),
+      created: this.clock.now().toISOString(),
+    };
     if (tag) stored.tags.add(tag);
     repo.set(m.digest, stored);
     return { mediaType: m.mediaType, digest: m.digest, size: m.size };
@@ -55,16 +59,29 @@ export class MemoryRegistry implements Registry {
   async pushImage(repository: string, seed: string, tag?: string): Promise<Descriptor> {
     await this.tick();
     const json = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, seed });
-    return this.put(repository, { digest: sha256Digest(json), mediaType: MediaType.ociManifest, size: json.length }, tag);
+    return this.put(
+      repository,
+      { digest: sha256Digest(json), mediaType: MediaType.ociManifest, size: json.length },
+      tag,
+    );
   }
 
   /** Simulator helper: pushes an index of `children`. */
   async pushIndex(repository: string, children: Descriptor[], tag?: string): Promise<Descriptor> {
     await this.tick();
-    const json = JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: children });
+    const json = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      manifests: children,
+    });
     return this.put(
       repository,
-      { digest: sha256Digest(json), mediaType: MediaType.ociIndex, size: json.length, children: children.map((c) => c.digest) },
+      {
+        digest: sha256Digest(json),
+        mediaType: MediaType.ociIndex,
+        size: json.length,
+        children: children.map((c) => c.digest),
+      },
       tag,
     );
   }
@@ -100,16 +117,31 @@ export class MemoryRegistry implements Registry {
     return this.repos.get(repository)?.get(digest)?.created;
   }
 
-  async listReferrers(repository: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
+  async listReferrers(
+    repository: string,
+    subject: string,
+    artifactType?: string,
+  ): Promise<Descriptor[]> {
     await this.tick();
     return [...(this.repos.get(repository)?.values() ?? [])]
       .filter((m) => m.subject === subject && (!artifactType || m.artifactType === artifactType))
-      .map((m) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size, artifactType: m.artifactType, annotations: m.annotations }));
+      .map((m) => ({
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        artifactType: m.artifactType,
+        annotations: m.annotations,
+      }));
   }
 
-  async pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void> {
+  async pushReferrer(
+    repository: string,
+    subject: Descriptor,
+    manifest: ReferrerManifest,
+  ): Promise<void> {
     await this.tick();
-    if (sha256Digest(manifest.bytes) !== manifest.digest) throw new Error('memory registry: referrer digest does not match its bytes');
+    if (sha256Digest(manifest.bytes) !== manifest.digest)
+      throw new Error('memory registry: referrer digest does not match its bytes');
     this.put(repository, {
       digest: manifest.digest,
       mediaType: manifest.mediaType,
@@ -129,6 +161,11 @@ export class MemoryRegistry implements Registry {
   lifecycleReferrers(repository: string, subject: string): Descriptor[] {
     return [...(this.repos.get(repository)?.values() ?? [])]
       .filter((m) => m.subject === subject && m.artifactType === LIFECYCLE_ARTIFACT_TYPE)
-      .map((m) => ({ mediaType: m.mediaType, digest: m.digest, size: m.size, annotations: m.annotations }));
+      .map((m) => ({
+        mediaType: m.mediaType,
+        digest: m.digest,
+        size: m.size,
+        annotations: m.annotations,
+      }));
   }
 }

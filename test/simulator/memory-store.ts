@@ -1,6 +1,16 @@
-import type { CoordinationStore, GroupRun, MarkerState, RunIdentity } from '../../src/coordination/port.js';
+import type {
+  CoordinationStore,
+  GroupRun,
+  MarkerState,
+  RunIdentity,
+} from '../../src/coordination/port.js';
 import type { Clock } from '../../src/core/ports.js';
-import { assertGroupName, joinMarkers, type RawMarker, type RunStatus } from '../../src/core/protocol.js';
+import {
+  assertGroupName,
+  joinMarkers,
+  type RawMarker,
+  type RunStatus,
+} from '../../src/core/protocol.js';
 
 /**
  * The CI system as the simulator models it: runs with an attempt number and a liveness the
@@ -23,7 +33,8 @@ export class SimulatedCi {
 
   write(group: string, runId: string, attempt: number, state: MarkerState): void {
     this.markers.add(this.key(group, runId, attempt, state));
-    if (state === 'publishing') this.markers.delete(this.key(group, runId, attempt, 'image-info-updated'));
+    if (state === 'publishing')
+      this.markers.delete(this.key(group, runId, attempt, 'image-info-updated'));
   }
 
   remove(group: string, runId: string, attempt: number, state: MarkerState): void {
@@ -39,7 +50,10 @@ export class SimulatedCi {
     const status = new Map<string, RunStatus | undefined>();
     for (const m of raw) {
       const r = this.runs.get(m.runId);
-      status.set(m.runId, r && { alive: r.alive, attempt: this.flavor === 'github' ? r.attempt : 0, since: r.since });
+      status.set(
+        m.runId,
+        r && { alive: r.alive, attempt: this.flavor === 'github' ? r.attempt : 0, since: r.since },
+      );
     }
     return joinMarkers(raw, status);
   }
@@ -66,7 +80,9 @@ export class MemoryStore implements CoordinationStore {
     await this.clock.sleep(this.latency());
     if (this.ci.unconfirmedWriteDelayMs > 0) {
       // A broken store for the power check: returns before its write is visible (no read-back).
-      void this.clock.sleep(this.ci.unconfirmedWriteDelayMs).then(() => this.ci.write(group, this.self.runId, this.self.attempt, state));
+      void this.clock
+        .sleep(this.ci.unconfirmedWriteDelayMs)
+        .then(() => this.ci.write(group, this.self.runId, this.self.attempt, state));
       return;
     }
     this.ci.write(group, this.self.runId, this.self.attempt, state);
@@ -82,6 +98,7 @@ export class MemoryStore implements CoordinationStore {
 
   async cleanup(group: string): Promise<void> {
     await this.clock.sleep(this.latency());
-    for (const s of ['publishing', 'image-info-updated'] as const) this.ci.remove(group, this.self.runId, this.self.attempt, s);
+    for (const s of ['publishing', 'image-info-updated'] as const)
+      this.ci.remove(group, this.self.runId, this.self.attempt, s);
   }
 }

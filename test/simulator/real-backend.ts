@@ -27,7 +27,8 @@ export class RealBackend implements Backend {
   private readonly latencyRng: () => number;
 
   constructor(
-    private readonly ci: { kind: 'azure-devops'; fake: FakeAzureDevOps } | { kind: 'github'; fake: FakeGitHub },
+    private readonly ci:
+      { kind: 'azure-devops'; fake: FakeAzureDevOps } | { kind: 'github'; fake: FakeGitHub },
     registryUrl: string,
     seed: number,
     prefix: string,
@@ -83,7 +84,15 @@ export class RealBackend implements Backend {
     const readBack = { attempts: 20, delayMs: 5 };
     if (this.ci.kind === 'azure-devops') {
       const f = this.ci.fake;
-      return new AzureDevOpsStore({ collectionUri: f.collectionUri, project: 'proj', buildId: runId, jobAttempt: attempt, token: f.token, retry: RETRY, readBack });
+      return new AzureDevOpsStore({
+        collectionUri: f.collectionUri,
+        project: 'proj',
+        buildId: runId,
+        jobAttempt: attempt,
+        token: f.token,
+        retry: RETRY,
+        readBack,
+      });
     }
     const f = this.ci.fake;
     return new GitHubStore({

@@ -15,7 +15,13 @@ import type { ImageInfoSource, SourceSnapshot } from '../../src/imageinfo/source
 import type { ReferrerManifest, Registry } from '../../src/registry/port.js';
 import type { SimClock } from './clocks.js';
 import { between, chance, rng } from '../support/rng.js';
-import { digestsOf, entriesOf, imageInfoText, SharedImageInfo, type PipelineEntry } from './shared-image-info.js';
+import {
+  digestsOf,
+  entriesOf,
+  imageInfoText,
+  SharedImageInfo,
+  type PipelineEntry,
+} from './shared-image-info.js';
 
 export type Mode = 'naive' | 'gated';
 
@@ -106,7 +112,8 @@ class Attempt {
   ) {}
 
   check(): void {
-    if (this.cancelAt !== undefined && this.clock.now().getTime() >= this.cancelAt) throw new Cancelled('cancelled');
+    if (this.cancelAt !== undefined && this.clock.now().getTime() >= this.cancelAt)
+      throw new Cancelled('cancelled');
   }
 
   async guard<T>(fn: () => Promise<T>): Promise<T> {
@@ -154,7 +161,14 @@ class Truth {
       const pusherAlive = life.start <= a.at && (life.end === undefined || life.end > a.at);
       const recorded = (this.recordedAt.get(a.digest) ?? Infinity) <= a.at;
       // A pusher that died before recording left an orphan: marking it is correct (DESIGN §2).
-      if (pusherAlive && !recorded) out.push({ repository: repoOf(a.digest), digest: a.digest, at, kind: 'annotated-before-recorded', pusher });
+      if (pusherAlive && !recorded)
+        out.push({
+          repository: repoOf(a.digest),
+          digest: a.digest,
+          at,
+          kind: 'annotated-before-recorded',
+          pusher,
+        });
     }
     return out;
   }
@@ -191,7 +205,12 @@ class AttemptRegistry implements Registry {
   pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest) {
     this.attempt.check();
     if (manifest.artifactType === LIFECYCLE_ARTIFACT_TYPE) {
-      this.truth.annotations.push({ repository, digest: subject.digest, date: manifest.annotations[EOL_DATE_ANNOTATION], at: this.clock.now().getTime() });
+      this.truth.annotations.push({
+        repository,
+        digest: subject.digest,
+        date: manifest.annotations[EOL_DATE_ANNOTATION],
+        at: this.clock.now().getTime(),
+      });
     }
     return this.attempt.guard(() => this.inner.pushReferrer(repository, subject, manifest));
   }
@@ -233,14 +252,22 @@ function attemptClock(clock: Clock, attempt: Attempt): Clock {
 }
 
 function attemptSource(source: ImageInfoSource, attempt: Attempt): ImageInfoSource {
-  return { name: source.name, read: (): Promise<SourceSnapshot> => attempt.guard(() => source.read()) };
+  return {
+    name: source.name,
+    read: (): Promise<SourceSnapshot> => attempt.guard(() => source.read()),
+  };
 }
 
 const GROUP = 'sim';
 const EOL_DATE = '2026-03-01';
 
 /** Runs one schedule to completion and judges it. */
-export async function runSchedule(seed: number, mode: Mode, backend: Backend, params: SimParams = DEFAULT_PARAMS): Promise<ScheduleResult> {
+export async function runSchedule(
+  seed: number,
+  mode: Mode,
+  backend: Backend,
+  params: SimParams = DEFAULT_PARAMS,
+): Promise<ScheduleResult> {
   const plan = rng(seed * 7919 + 17);
   const clock = backend.clock;
   const truth = new Truth();
@@ -261,7 +288,10 @@ export async function runSchedule(seed: number, mode: Mode, backend: Backend, pa
     errors: [],
     virtualMs: 0,
   };
-  const names = Array.from({ length: result.pipelines }, (_, i) => ['debian', 'fedora', 'alpine', 'ubuntu', 'mariner', 'windows'][i]);
+  const names = Array.from(
+    { length: result.pipelines },
+    (_, i) => ['debian', 'fedora', 'alpine', 'ubuntu', 'mariner', 'windows'][i],
+  );
 
   // Before the schedule: each pipeline's previous release is published and recorded, plus an
   // orphan nobody records. Those are the legitimate EOL candidates.
@@ -271,12 +301,21 @@ export async function runSchedule(seed: number, mode: Mode, backend: Backend, pa
       for (const name of names) {
         const platforms = [await backend.pushImage(repository, `${seed}:${name}:previous:0`)];
         const index = await backend.pushIndex(repository, platforms, `${name}-previous`);
-        initial.push({ pipeline: name, index: index.digest, platforms: platforms.map((p) => p.digest) });
+        initial.push({
+          pipeline: name,
+          index: index.digest,
+          platforms: platforms.map((p) => p.digest),
+        });
       }
       await backend.pushImage(repository, `${seed}:orphan`, 'orphan');
     })(),
   );
-  const shared = new SharedImageInfo(imageInfoText(initial), clock, () => backend.sourceLatency(), (text, at) => truth.recorded(text, at));
+  const shared = new SharedImageInfo(
+    imageInfoText(initial),
+    clock,
+    () => backend.sourceLatency(),
+    (text, at) => truth.recorded(text, at),
+  );
   truth.recorded(shared.text, clock.now().getTime());
   const source = shared.source();
 
@@ -289,9 +328,14 @@ export async function runSchedule(seed: number, mode: Mode, backend: Backend, pa
       const attemptNo = await backend.startAttempt(runId);
       const key = `${runId}.${attemptNo}`;
       truth.lifetimes.set(key, { start: clock.now().getTime() });
-      const cancelAt = chance(r, params.cancelProbability) ? clock.now().getTime() + between(r, 0, 40_000 * slow) : undefined;
+      const cancelAt = chance(r, params.cancelProbability)
+        ? clock.now().getTime() + between(r, 0, 40_000 * slow)
+        : undefined;
       const attempt = new Attempt(clock, cancelAt);
-      const store = new AttemptStore(mode === 'gated' ? backend.store(runId, attemptNo) : new NoneStore(), attempt);
+      const store = new AttemptStore(
+        mode === 'gated' ? backend.store(runId, attemptNo) : new NoneStore(),
+        attempt,
+      );
       let outcome: 'ok' | 'cancelled' = 'ok';
       try {
         await runAttempt(name, key, r, slow, attempt, store);
@@ -303,14 +347,24 @@ export async function runSchedule(seed: number, mode: Mode, backend: Backend, pa
       truth.lifetimes.get(key)!.end = clock.now().getTime();
       await backend.endAttempt(runId);
       if (outcome === 'cancelled') result.cancellations++;
-      const again = outcome === 'cancelled' ? chance(r, params.retryProbability) : chance(r, params.rerunProbability);
+      const again =
+        outcome === 'cancelled'
+          ? chance(r, params.retryProbability)
+          : chance(r, params.rerunProbability);
       if (!again || n === params.maxAttempts) return;
       result.retries++;
       await clock.sleep(between(r, 1_000, 30_000));
     }
   };
 
-  const runAttempt = async (name: string, key: string, r: () => number, slow: number, attempt: Attempt, store: AttemptStore) => {
+  const runAttempt = async (
+    name: string,
+    key: string,
+    r: () => number,
+    slow: number,
+    attempt: Attempt,
+    store: AttemptStore,
+  ) => {
     const aClock = attemptClock(clock, attempt);
     await store.signal(GROUP, 'publishing');
     const pushed: Descriptor[] = [];
@@ -331,7 +385,9 @@ export async function runSchedule(seed: number, mode: Mode, backend: Backend, pa
       const snap = await attempt.guard(() => source.read());
       const entries = entriesOf(snap.text).filter((e) => e.pipeline !== name);
       entries.push({ pipeline: name, index: idx.digest, platforms: pushed.map((p) => p.digest) });
-      const written = await attempt.guard(() => source.write(imageInfoText(entries), snap.fingerprint, `${name} ${key}`));
+      const written = await attempt.guard(() =>
+        source.write(imageInfoText(entries), snap.fingerprint, `${name} ${key}`),
+      );
       if (written !== 'conflict') break;
       if (tries > 50) throw new Error('image-info: too many conflicts');
       await aClock.sleep(between(r, 50, 500));
@@ -399,14 +455,18 @@ export interface ModeSummary {
 
 export function summarize(results: ScheduleResult[]): ModeSummary[] {
   const groups = new Map<string, ScheduleResult[]>();
-  for (const r of results) groups.set(`${r.backend}|${r.mode}`, [...(groups.get(`${r.backend}|${r.mode}`) ?? []), r]);
+  for (const r of results)
+    groups.set(`${r.backend}|${r.mode}`, [...(groups.get(`${r.backend}|${r.mode}`) ?? []), r]);
   return [...groups.values()].map((rs) => ({
     mode: rs[0].mode,
     backend: rs[0].backend,
     schedules: rs.length,
     schedulesWithWrongful: rs.filter((r) => r.wrongful.length > 0).length,
     wrongfulAnnotations: rs.reduce((n, r) => n + r.wrongful.length, 0),
-    wrongfulSupportedAtEnd: rs.reduce((n, r) => n + r.wrongful.filter((w) => w.kind === 'supported-at-end').length, 0),
+    wrongfulSupportedAtEnd: rs.reduce(
+      (n, r) => n + r.wrongful.filter((w) => w.kind === 'supported-at-end').length,
+      0,
+    ),
     duplicateReferrers: rs.reduce((n, r) => n + r.duplicates, 0),
     annotations: rs.reduce((n, r) => n + r.annotations, 0),
     restarts: rs.reduce((n, r) => n + r.restarts, 0),
@@ -419,7 +479,22 @@ export function summarize(results: ScheduleResult[]): ModeSummary[] {
 }
 
 export function formatTable(summaries: ModeSummary[]): string {
-  const header = ['backend', 'mode', 'schedules', 'with wrongful', 'share', 'wrongful EOL', '(supported at end)', 'duplicates', 'annotated', 'restarts', 'waited', 'cancels', 'retries', 'errors'];
+  const header = [
+    'backend',
+    'mode',
+    'schedules',
+    'with wrongful',
+    'share',
+    'wrongful EOL',
+    '(supported at end)',
+    'duplicates',
+    'annotated',
+    'restarts',
+    'waited',
+    'cancels',
+    'retries',
+    'errors',
+  ];
   const rows = summaries.map((s) => [
     s.backend,
     s.mode,
@@ -438,5 +513,9 @@ export function formatTable(summaries: ModeSummary[]): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+  return [
+    line(header),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
 }

@@ -14,14 +14,29 @@ export function imageInfoText(entries: PipelineEntry[]): string {
     .sort((a, b) => a.pipeline.localeCompare(b.pipeline))
     .map((e) => ({
       manifest: { digest: e.index, sharedTags: [e.pipeline] },
-      platforms: e.platforms.map((digest, i) => ({ digest, dockerfile: `${e.pipeline}/Dockerfile`, simpleTags: [`${e.pipeline}-${i}`] })),
+      platforms: e.platforms.map((digest, i) => ({
+        digest,
+        dockerfile: `${e.pipeline}/Dockerfile`,
+        simpleTags: [`${e.pipeline}-${i}`],
+      })),
     }));
   return JSON.stringify({ schemaVersion: '2.0', repos: [{ repo: 'app', images }] }, null, 2);
 }
 
 export function entriesOf(text: string): PipelineEntry[] {
-  const doc = JSON.parse(text) as { repos: Array<{ images: Array<{ manifest: { digest: string; sharedTags: string[] }; platforms: Array<{ digest: string }> }> }> };
-  return doc.repos[0].images.map((i) => ({ pipeline: i.manifest.sharedTags[0], index: i.manifest.digest, platforms: i.platforms.map((p) => p.digest) }));
+  const doc = JSON.parse(text) as {
+    repos: Array<{
+      images: Array<{
+        manifest: { digest: string; sharedTags: string[] };
+        platforms: Array<{ digest: string }>;
+      }>;
+    }>;
+  };
+  return doc.repos[0].images.map((i) => ({
+    pipeline: i.manifest.sharedTags[0],
+    index: i.manifest.digest,
+    platforms: i.platforms.map((p) => p.digest),
+  }));
 }
 
 export function digestsOf(text: string): Set<string> {

@@ -4,13 +4,25 @@ import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import { FakeGitHub } from '../support/fake-github.js';
 import { MemoryBackend } from './memory-backend.js';
 import { RealBackend } from './real-backend.js';
-import { DEFAULT_PARAMS, formatTable, runSchedule, summarize, type ScheduleResult } from './schedule.js';
+import {
+  DEFAULT_PARAMS,
+  formatTable,
+  runSchedule,
+  summarize,
+  type ScheduleResult,
+} from './schedule.js';
 
 const SEEDS = Array.from({ length: 60 }, (_, i) => i + 1);
 
 function expectClean(results: ScheduleResult[]): void {
   for (const r of results) {
-    expect({ seed: r.seed, backend: r.backend, wrongful: r.wrongful, duplicates: r.duplicates, errors: r.errors }).toEqual({
+    expect({
+      seed: r.seed,
+      backend: r.backend,
+      wrongful: r.wrongful,
+      duplicates: r.duplicates,
+      errors: r.errors,
+    }).toEqual({
       seed: r.seed,
       backend: r.backend,
       wrongful: [],
@@ -23,7 +35,8 @@ function expectClean(results: ScheduleResult[]): void {
 describe('race simulator, in memory (fixed seeds)', () => {
   it('naive annotation marks supported images EOL in a clear share of schedules', async () => {
     const results: ScheduleResult[] = [];
-    for (const seed of SEEDS) results.push(await runSchedule(seed, 'naive', new MemoryBackend(seed)));
+    for (const seed of SEEDS)
+      results.push(await runSchedule(seed, 'naive', new MemoryBackend(seed)));
     const [s] = summarize(results);
     console.log(formatTable([s]));
     expect(s.schedulesWithWrongful / s.schedules).toBeGreaterThan(0.3);
@@ -31,23 +44,33 @@ describe('race simulator, in memory (fixed seeds)', () => {
     expect(s.errors).toBe(0);
   });
 
-  it.each(['github', 'azure-devops'] as const)('gated (%s markers): 0 wrongful, 0 duplicates, and the gate really waited', async (flavor) => {
-    const results: ScheduleResult[] = [];
-    for (const seed of SEEDS) results.push(await runSchedule(seed, 'gated', new MemoryBackend(seed, flavor)));
-    const [s] = summarize(results);
-    console.log(formatTable([s]));
-    expectClean(results);
-    // Not vacuous: EOL marks were made, runs were waited for, cancels and retries happened.
-    expect(s.annotations).toBeGreaterThan(SEEDS.length);
-    expect(s.schedulesThatWaited).toBeGreaterThan(SEEDS.length / 2);
-    expect(s.cancellations).toBeGreaterThan(0);
-    expect(s.retries).toBeGreaterThan(0);
-  });
+  it.each(['github', 'azure-devops'] as const)(
+    'gated (%s markers): 0 wrongful, 0 duplicates, and the gate really waited',
+    async (flavor) => {
+      const results: ScheduleResult[] = [];
+      for (const seed of SEEDS)
+        results.push(await runSchedule(seed, 'gated', new MemoryBackend(seed, flavor)));
+      const [s] = summarize(results);
+      console.log(formatTable([s]));
+      expectClean(results);
+      // Not vacuous: EOL marks were made, runs were waited for, cancels and retries happened.
+      expect(s.annotations).toBeGreaterThan(SEEDS.length);
+      expect(s.schedulesThatWaited).toBeGreaterThan(SEEDS.length / 2);
+      expect(s.cancellations).toBeGreaterThan(0);
+      expect(s.retries).toBeGreaterThan(0);
+    },
+  );
 
   it('has power: a store that returns before its write is visible lets wrongful marks through', async () => {
     const results: ScheduleResult[] = [];
     for (const seed of SEEDS.slice(0, 30)) {
-      results.push(await runSchedule(seed, 'gated', new MemoryBackend(seed, 'github', { unconfirmedWriteDelayMs: 15_000 })));
+      results.push(
+        await runSchedule(
+          seed,
+          'gated',
+          new MemoryBackend(seed, 'github', { unconfirmedWriteDelayMs: 15_000 }),
+        ),
+      );
     }
     expect(summarize(results)[0].schedulesWithWrongful).toBeGreaterThan(0);
   });
@@ -64,7 +87,11 @@ describe('race simulator, real stores over HTTP and a real docker-registry (fixe
   const ado = new FakeAzureDevOps();
   const github = new FakeGitHub();
   // Fewer, smaller schedules: these run in real (scaled) time.
-  const params = { ...DEFAULT_PARAMS, pipelines: [3, 4] as [number, number], pushes: [1, 2] as [number, number] };
+  const params = {
+    ...DEFAULT_PARAMS,
+    pipelines: [3, 4] as [number, number],
+    pushes: [1, 2] as [number, number],
+  };
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
@@ -82,18 +109,28 @@ describe('race simulator, real stores over HTTP and a real docker-registry (fixe
     await github.close();
   });
 
-  it.each(['azure-devops', 'github'] as const)('gated through the %s store: 0 wrongful, 0 duplicates', async (kind) => {
-    const results: ScheduleResult[] = [];
-    for (const seed of [1, 2, 3]) {
-      if (kind === 'azure-devops') ado.fail({ status: 429, headers: { 'retry-after': '0.01' }, times: 1 });
-      else github.secondaryRateLimit(0.01, 1);
-      const backend = new RealBackend(kind === 'azure-devops' ? { kind, fake: ado } : { kind, fake: github }, registry.url, seed, `sim${seed}${kind}`);
-      results.push(await runSchedule(seed, 'gated', backend, params));
-    }
-    const [s] = summarize(results);
-    console.log(formatTable([s]));
-    expectClean(results);
-    expect(s.annotations).toBeGreaterThan(0);
-    expect(s.schedulesThatWaited).toBeGreaterThan(0);
-  }, 120_000);
+  it.each(['azure-devops', 'github'] as const)(
+    'gated through the %s store: 0 wrongful, 0 duplicates',
+    async (kind) => {
+      const results: ScheduleResult[] = [];
+      for (const seed of [1, 2, 3]) {
+        if (kind === 'azure-devops')
+          ado.fail({ status: 429, headers: { 'retry-after': '0.01' }, times: 1 });
+        else github.secondaryRateLimit(0.01, 1);
+        const backend = new RealBackend(
+          kind === 'azure-devops' ? { kind, fake: ado } : { kind, fake: github },
+          registry.url,
+          seed,
+          `sim${seed}${kind}`,
+        );
+        results.push(await runSchedule(seed, 'gated', backend, params));
+      }
+      const [s] = summarize(results);
+      console.log(formatTable([s]));
+      expectClean(results);
+      expect(s.annotations).toBeGreaterThan(0);
+      expect(s.schedulesThatWaited).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 });

@@ -84,7 +84,11 @@ export class FakeAzureDevOps {
     await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
   }
 
-  createBuild(init: Partial<Pick<FakeBuild, 'project' | 'status' | 'tags' | 'definitionName' | 'startTime'>> & { id?: number } = {}): FakeBuild {
+  createBuild(
+    init: Partial<
+      Pick<FakeBuild, 'project' | 'status' | 'tags' | 'definitionName' | 'startTime'>
+    > & { id?: number } = {},
+  ): FakeBuild {
     const id = init.id ?? this.nextId++;
     const now = new Date().toISOString();
     const build: FakeBuild = {
@@ -95,7 +99,8 @@ export class FakeAzureDevOps {
       listedTags: [...(init.tags ?? [])],
       pendingListReads: 0,
       queueTime: now,
-      startTime: init.startTime ?? ((init.status ?? 'inProgress') === 'notStarted' ? undefined : now),
+      startTime:
+        init.startTime ?? ((init.status ?? 'inProgress') === 'notStarted' ? undefined : now),
       definitionName: init.definitionName ?? 'publish',
     };
     this.builds.set(id, build);
@@ -128,9 +133,17 @@ export class FakeAzureDevOps {
     return f;
   }
 
-  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  private send(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json; charset=utf-8', ...headers });
+    res.writeHead(status, {
+      'content-type': typeof body === 'string' ? 'text/plain' : 'application/json; charset=utf-8',
+      ...headers,
+    });
     res.end(text);
   }
 
@@ -146,19 +159,32 @@ export class FakeAzureDevOps {
 
     if (req.headers.authorization !== `Bearer ${this.token}`) {
       if (this.signInPageForBadToken) {
-        return this.send(res, 203, '<html><body>Sign in to your account</body></html>', { 'content-type': 'text/html; charset=utf-8' });
+        return this.send(res, 203, '<html><body>Sign in to your account</body></html>', {
+          'content-type': 'text/html; charset=utf-8',
+        });
       }
-      return this.send(res, 401, { message: 'TF400813: The user is not authorized to access this resource.' });
+      return this.send(res, 401, {
+        message: 'TF400813: The user is not authorized to access this resource.',
+      });
     }
     const fault = this.takeFault(method, url.pathname);
-    if (fault) return this.send(res, fault.status, fault.body ?? { message: `injected ${fault.status}` }, fault.headers);
+    if (fault)
+      return this.send(
+        res,
+        fault.status,
+        fault.body ?? { message: `injected ${fault.status}` },
+        fault.headers,
+      );
     // Every Azure DevOps REST call names its version; 7.1 is what the adapter speaks.
     if (url.searchParams.get('api-version') !== '7.1') {
-      return this.send(res, 400, { message: 'VssVersionOutOfRangeException: api-version 7.1 expected' });
+      return this.send(res, 400, {
+        message: 'VssVersionOutOfRangeException: api-version 7.1 expected',
+      });
     }
 
     const prefix = `/${this.organization}/`;
-    if (!url.pathname.startsWith(prefix)) return this.send(res, 404, { message: 'unknown collection' });
+    if (!url.pathname.startsWith(prefix))
+      return this.send(res, 404, { message: 'unknown collection' });
     const [project, ...rest] = url.pathname.slice(prefix.length).split('/').map(decodeURIComponent);
     const route = rest.join('/');
 
@@ -176,21 +202,31 @@ export class FakeAzureDevOps {
       const matching = [...this.builds.values()]
         .filter((b) => b.project === project)
         .filter((b) => tagFilters.every((t) => b.listedTags.includes(t)))
-        .filter((b) => statuses.length === 0 || statuses.includes('all') || statuses.includes(b.status))
+        .filter(
+          (b) => statuses.length === 0 || statuses.includes('all') || statuses.includes(b.status),
+        )
         .filter((b) => ids.length === 0 || ids.includes(b.id))
         .sort((a, b) => b.id - a.id);
       const start = Number(url.searchParams.get('continuationToken') ?? 0);
       const page = matching.slice(start, start + this.pageSize);
       const headers: Record<string, string> = {};
-      if (start + this.pageSize < matching.length) headers['x-ms-continuationtoken'] = String(start + this.pageSize);
-      return this.send(res, 200, { count: page.length, value: page.map((b) => this.toBuild(b)) }, headers);
+      if (start + this.pageSize < matching.length)
+        headers['x-ms-continuationtoken'] = String(start + this.pageSize);
+      return this.send(
+        res,
+        200,
+        { count: page.length, value: page.map((b) => this.toBuild(b)) },
+        headers,
+      );
     }
 
     const tagsRoute = /^_apis\/build\/builds\/(\d+)\/tags$/.exec(route);
     if (tagsRoute) {
       const build = this.builds.get(Number(tagsRoute[1]));
       if (!build || build.project !== project) {
-        return this.send(res, 404, { message: `TF215016: The requested build ${tagsRoute[1]} could not be found.` });
+        return this.send(res, 404, {
+          message: `TF215016: The requested build ${tagsRoute[1]} could not be found.`,
+        });
       }
       // Tags - Get Build Tags: GET {org}/{project}/_apis/build/builds/{buildId}/tags → { count, value: string[] }
       // https://learn.microsoft.com/rest/api/azure/devops/build/tags/get-build-tags?view=azure-devops-rest-7.1
@@ -207,11 +243,15 @@ export class FakeAzureDevOps {
         try {
           update = JSON.parse(body) as typeof update;
         } catch {
-          return this.send(res, 400, { message: 'VssPropertyValidationException: body is not JSON' });
+          return this.send(res, 400, {
+            message: 'VssPropertyValidationException: body is not JSON',
+          });
         }
         const add = Array.isArray(update.tagsToAdd) ? (update.tagsToAdd as string[]) : [];
         const remove = Array.isArray(update.tagsToRemove) ? (update.tagsToRemove as string[]) : [];
-        build.tags = [...new Set([...build.tags.filter((t) => !remove.includes(t)), ...add])].sort();
+        build.tags = [
+          ...new Set([...build.tags.filter((t) => !remove.includes(t)), ...add]),
+        ].sort();
         if (this.listLag > 0) build.pendingListReads = this.listLag;
         else build.listedTags = [...build.tags];
         return this.send(res, 200, { count: build.tags.length, value: build.tags });

@@ -4,10 +4,17 @@
  * secondary rate limits, 5xx), token permissions and an eventually consistent matching-refs.
  * Other endpoints (e.g. the contents API in fake-github-contents.ts) mount through `mount`.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type RunStatus = 'queued' | 'in_progress' | 'waiting' | 'requested' | 'pending' | 'completed';
+export type RunStatus =
+  'queued' | 'in_progress' | 'waiting' | 'requested' | 'pending' | 'completed';
 
 export interface FakeRun {
   id: number;
@@ -35,7 +42,9 @@ export interface FakeGitHubResponse {
 }
 
 /** Answers a request, or returns undefined to let the next handler try. */
-export type FakeGitHubHandler = (req: FakeGitHubRequest) => FakeGitHubResponse | undefined | Promise<FakeGitHubResponse | undefined>;
+export type FakeGitHubHandler = (
+  req: FakeGitHubRequest,
+) => FakeGitHubResponse | undefined | Promise<FakeGitHubResponse | undefined>;
 
 export interface GitHubFault {
   status: number;
@@ -58,11 +67,18 @@ export class FakeGitHub {
   readonly commits = new Set<string>([this.headSha]);
   latencyMs: number | (() => number) = 0;
   /** Token permissions, as a workflow's `permissions:` block grants them. */
-  permissions: { contents: 'read' | 'write' | 'none'; actions: 'read' | 'none' } = { contents: 'write', actions: 'read' };
+  permissions: { contents: 'read' | 'write' | 'none'; actions: 'read' | 'none' } = {
+    contents: 'write',
+    actions: 'read',
+  };
   /** A ref write stays invisible to matching-refs for this many matching-refs requests. */
   listLag = 0;
   /** Primary rate-limit budget reported in x-ratelimit-* headers. */
-  rateLimit = { limit: 1000, remaining: 1000, resetEpochSeconds: Math.floor(Date.now() / 1000) + 3600 };
+  rateLimit = {
+    limit: 1000,
+    remaining: 1000,
+    resetEpochSeconds: Math.floor(Date.now() / 1000) + 3600,
+  };
   private listedRefs = new Map<string, string>();
   private pendingListReads = 0;
   private faults: GitHubFault[] = [];
@@ -84,7 +100,9 @@ export class FakeGitHub {
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
-      this.handle(req, res).catch((e) => this.write(res, { status: 500, body: { message: String(e) } }));
+      this.handle(req, res).catch((e) =>
+        this.write(res, { status: 500, body: { message: String(e) } }),
+      );
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -126,7 +144,12 @@ export class FakeGitHub {
   /** "Re-run jobs": same run id, next attempt, queued again. */
   rerun(id: number): FakeRun {
     const r = this.run(id);
-    Object.assign(r, { run_attempt: r.run_attempt + 1, status: 'queued', conclusion: null, run_started_at: new Date().toISOString() });
+    Object.assign(r, {
+      run_attempt: r.run_attempt + 1,
+      status: 'queued',
+      conclusion: null,
+      run_started_at: new Date().toISOString(),
+    });
     return r;
   }
 
@@ -145,7 +168,10 @@ export class FakeGitHub {
       status,
       times,
       headers: retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
-      body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' },
+      body: {
+        message:
+          'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+      },
     });
   }
 
@@ -154,7 +180,10 @@ export class FakeGitHub {
     this.fail({
       status: 403,
       times,
-      headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + resetInSeconds) },
+      headers: {
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + resetInSeconds),
+      },
       body: { message: 'API rate limit exceeded for installation ID 1.' },
     });
   }
@@ -203,25 +232,50 @@ export class FakeGitHub {
 
     const auth = req.headers.authorization;
     if (auth !== `Bearer ${this.token}` && auth !== `token ${this.token}`) {
-      return this.write(res, { status: 401, body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' } });
+      return this.write(res, {
+        status: 401,
+        body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' },
+      });
     }
-    const fault = this.faults.find((f) => f.times > 0 && (!f.match || f.match(method, url.pathname)));
+    const fault = this.faults.find(
+      (f) => f.times > 0 && (!f.match || f.match(method, url.pathname)),
+    );
     if (fault) {
       fault.times--;
-      return this.write(res, { status: fault.status, headers: fault.headers, body: fault.body ?? { message: `injected ${fault.status}` } });
+      return this.write(res, {
+        status: fault.status,
+        headers: fault.headers,
+        body: fault.body ?? { message: `injected ${fault.status}` },
+      });
     }
     const repoPrefix = `/repos/${this.owner}/${this.repo}/`;
-    const repoPath = url.pathname.startsWith(repoPrefix) ? url.pathname.slice(repoPrefix.length) : undefined;
+    const repoPath = url.pathname.startsWith(repoPrefix)
+      ? url.pathname.slice(repoPrefix.length)
+      : undefined;
     for (const h of this.handlers) {
-      const r = await h({ method, repoPath, path: url.pathname, query: url.searchParams, headers: req.headers, body });
+      const r = await h({
+        method,
+        repoPath,
+        path: url.pathname,
+        query: url.searchParams,
+        headers: req.headers,
+        body,
+      });
       if (r) return this.write(res, r);
     }
-    if (repoPath === undefined) return this.write(res, { status: 404, body: { message: 'Not Found' } });
+    if (repoPath === undefined)
+      return this.write(res, { status: 404, body: { message: 'Not Found' } });
     this.write(res, this.route(method, repoPath, body));
   }
 
   private forbidden(): FakeGitHubResponse {
-    return { status: 403, body: { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest' } };
+    return {
+      status: 403,
+      body: {
+        message: 'Resource not accessible by integration',
+        documentation_url: 'https://docs.github.com/rest',
+      },
+    };
   }
 
   private refJson(ref: string, sha: string): Record<string, unknown> {
@@ -229,7 +283,11 @@ export class FakeGitHub {
       ref,
       node_id: Buffer.from(ref).toString('base64'),
       url: `${this.base}/repos/${this.owner}/${this.repo}/git/${ref}`,
-      object: { sha, type: 'commit', url: `${this.base}/repos/${this.owner}/${this.repo}/git/commits/${sha}` },
+      object: {
+        sha,
+        type: 'commit',
+        url: `${this.base}/repos/${this.owner}/${this.repo}/git/commits/${sha}`,
+      },
     };
   }
 
@@ -240,7 +298,9 @@ export class FakeGitHub {
     if (method === 'GET' && path.startsWith('git/matching-refs/')) {
       if (this.permissions.contents === 'none') return this.forbidden();
       const prefix = `refs/${decodeURIComponent(path.slice('git/matching-refs/'.length))}`;
-      const list = [...this.visibleRefs()].filter(([ref]) => ref.startsWith(prefix)).sort(([a], [b]) => a.localeCompare(b));
+      const list = [...this.visibleRefs()]
+        .filter(([ref]) => ref.startsWith(prefix))
+        .sort(([a], [b]) => a.localeCompare(b));
       return { status: 200, body: list.map(([ref, sha]) => this.refJson(ref, sha)) };
     }
     // Create a reference: POST /repos/{owner}/{repo}/git/refs { ref, sha }
@@ -258,11 +318,16 @@ export class FakeGitHub {
       if (typeof ref !== 'string' || !ref.startsWith('refs/') || ref.split('/').length < 3) {
         return { status: 422, body: { message: 'Reference name is invalid' } };
       }
-      if (typeof sha !== 'string' || !this.commits.has(sha)) return { status: 422, body: { message: 'Object does not exist' } };
+      if (typeof sha !== 'string' || !this.commits.has(sha))
+        return { status: 422, body: { message: 'Object does not exist' } };
       if (this.refs.has(ref)) return { status: 422, body: { message: 'Reference already exists' } };
       this.beforeRefWrite();
       this.refs.set(ref, sha);
-      return { status: 201, headers: { location: `${this.base}/repos/${this.owner}/${this.repo}/git/${ref}` }, body: this.refJson(ref, sha) };
+      return {
+        status: 201,
+        headers: { location: `${this.base}/repos/${this.owner}/${this.repo}/git/${ref}` },
+        body: this.refJson(ref, sha),
+      };
     }
     // Delete a reference: DELETE /repos/{owner}/{repo}/git/refs/{ref} (ref without "refs/")
     // https://docs.github.com/rest/git/refs#delete-a-reference
@@ -270,7 +335,8 @@ export class FakeGitHub {
     if (method === 'DELETE' && path.startsWith('git/refs/')) {
       if (this.permissions.contents !== 'write') return this.forbidden();
       const ref = `refs/${decodeURIComponent(path.slice('git/refs/'.length))}`;
-      if (!this.refs.has(ref)) return { status: 422, body: { message: 'Reference does not exist' } };
+      if (!this.refs.has(ref))
+        return { status: 422, body: { message: 'Reference does not exist' } };
       this.beforeRefWrite();
       this.refs.delete(ref);
       return { status: 204 };
@@ -282,7 +348,11 @@ export class FakeGitHub {
     if (method === 'GET' && runMatch) {
       if (this.permissions.actions === 'none') return this.forbidden();
       const run = this.runs.get(Number(runMatch[1]));
-      if (!run) return { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } };
+      if (!run)
+        return {
+          status: 404,
+          body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
+        };
       return {
         status: 200,
         body: {

@@ -22,7 +22,10 @@ export function verifyFakeJwt(token: string, key: string): Record<string, unknow
   const expected = createHmac('sha256', key).update(`${parts[0]}.${parts[1]}`).digest('base64url');
   if (expected !== parts[2]) return undefined;
   try {
-    const payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as Record<string, unknown>;
+    const payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as Record<
+      string,
+      unknown
+    >;
     if (typeof payload.exp !== 'number' || payload.exp * 1000 < Date.now()) return undefined;
     return payload;
   } catch {
@@ -48,7 +51,9 @@ export interface IdentityEndpoint {
  * `IDENTITY_HEADER`, api-version 2019-08-01): DefaultAzureCredential gets a real-looking token
  * offline, through its ordinary code path.
  */
-export async function startIdentityEndpoint(options: { tenant?: string; objectId?: string } = {}): Promise<IdentityEndpoint> {
+export async function startIdentityEndpoint(
+  options: { tenant?: string; objectId?: string } = {},
+): Promise<IdentityEndpoint> {
   const header = randomBytes(16).toString('hex');
   const tenant = options.tenant ?? 'fake-tenant';
   const endpoint: IdentityEndpoint = {
@@ -65,15 +70,34 @@ export async function startIdentityEndpoint(options: { tenant?: string; objectId
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (req.headers['x-identity-header'] !== header) return send(401, { error: 'invalid_request', error_description: 'missing X-IDENTITY-HEADER' });
-    if (endpoint.failWith) return send(endpoint.failWith, { error: 'unavailable', error_description: 'identity not available' });
+    if (req.headers['x-identity-header'] !== header)
+      return send(401, {
+        error: 'invalid_request',
+        error_description: 'missing X-IDENTITY-HEADER',
+      });
+    if (endpoint.failWith)
+      return send(endpoint.failWith, {
+        error: 'unavailable',
+        error_description: 'identity not available',
+      });
     const resource = url.searchParams.get('resource');
     if (url.searchParams.get('api-version') !== '2019-08-01' || !resource) {
-      return send(400, { error: 'invalid_request', error_description: 'api-version 2019-08-01 and resource are required' });
+      return send(400, {
+        error: 'invalid_request',
+        error_description: 'api-version 2019-08-01 and resource are required',
+      });
     }
     const expiresOn = Math.floor(Date.now() / 1000) + 3600;
-    const token = signFakeJwt({ aud: resource, tid: tenant, oid: options.objectId ?? 'fake-object-id', exp: expiresOn }, FAKE_AAD_KEY);
-    send(200, { access_token: token, expires_on: String(expiresOn), resource, token_type: 'Bearer' });
+    const token = signFakeJwt(
+      { aud: resource, tid: tenant, oid: options.objectId ?? 'fake-object-id', exp: expiresOn },
+      FAKE_AAD_KEY,
+    );
+    send(200, {
+      access_token: token,
+      expires_on: String(expiresOn),
+      resource,
+      token_type: 'Bearer',
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   server.unref(); // a shared endpoint must not keep a test process alive

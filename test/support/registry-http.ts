@@ -4,13 +4,19 @@ import { LIFECYCLE_ARTIFACT_TYPE, EOL_DATE_ANNOTATION } from '../../src/core/lif
  * Reads a registry with plain HTTP calls, independent of the adapter under test: what a
  * scanner would see through the distribution-spec 1.1 referrers fallback tag.
  */
-export async function lifecycleMarksByHttp(url: string, repository: string, digest: string): Promise<{ digest: string; date: string }[]> {
+export async function lifecycleMarksByHttp(
+  url: string,
+  repository: string,
+  digest: string,
+): Promise<{ digest: string; date: string }[]> {
   const res = await fetch(`${url}/v2/${repository}/manifests/${digest.replace(':', '-')}`, {
     headers: { accept: 'application/vnd.oci.image.index.v1+json' },
   });
   if (res.status === 404) return [];
   if (!res.ok) throw new Error(`GET fallback index of ${repository}@${digest}: HTTP ${res.status}`);
-  const index = (await res.json()) as { manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[] };
+  const index = (await res.json()) as {
+    manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[];
+  };
   return index.manifests
     .filter((m) => m.artifactType === LIFECYCLE_ARTIFACT_TYPE)
     .map((m) => ({ digest: m.digest, date: m.annotations?.[EOL_DATE_ANNOTATION] ?? '' }));

@@ -25,10 +25,19 @@ export interface ProcessRun {
 }
 
 /** Runs `node <script> …args` with exactly `env`, bounded in time; never rejects on a non-zero exit. */
-export function runNode(script: string, env: Env, timeoutMs: number, args: string[] = []): Promise<ProcessRun> {
-  if (!existsSync(script)) throw new Error(`${script} is missing: run \`node scripts/build.mjs\` first`);
+export function runNode(
+  script: string,
+  env: Env,
+  timeoutMs: number,
+  args: string[] = [],
+): Promise<ProcessRun> {
+  if (!existsSync(script))
+    throw new Error(`${script} is missing: run \`node scripts/build.mjs\` first`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, ...args], {
+      env: env as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -59,14 +68,19 @@ export interface ActionRun extends ProcessRun {
 
 /** What the runner puts in `INPUT_*`: each action.yml input's default, `${{ github.token }}` evaluated. */
 export function actionInputEnv(inputs: Record<string, string>, githubToken: string): Env {
-  const manifest = parse(readFileSync(root('action.yml'), 'utf8')) as { inputs: Record<string, { default?: string }> };
+  const manifest = parse(readFileSync(root('action.yml'), 'utf8')) as {
+    inputs: Record<string, { default?: string }>;
+  };
   const values: Record<string, string> = {};
   for (const [name, spec] of Object.entries(manifest.inputs)) {
-    if (spec.default !== undefined) values[name] = spec.default.replace('${{ github.token }}', githubToken);
+    if (spec.default !== undefined)
+      values[name] = spec.default.replace('${{ github.token }}', githubToken);
   }
   Object.assign(values, inputs);
   // The runner's naming, which @actions/core's getInput mirrors: INPUT_ + name, spaces → _, upper case.
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v]));
+  return Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [`INPUT_${k.replace(/ /g, '_').toUpperCase()}`, v]),
+  );
 }
 
 /** GITHUB_OUTPUT holds `name<<delimiter\nvalue\ndelimiter` blocks. */
@@ -88,9 +102,12 @@ export function parseGitHubOutput(text: string): Record<string, string> {
   return out;
 }
 
-export async function runAction(
-  options: { inputs: Record<string, string>; env?: Env; githubToken?: string; timeoutMs?: number },
-): Promise<ActionRun> {
+export async function runAction(options: {
+  inputs: Record<string, string>;
+  env?: Env;
+  githubToken?: string;
+  timeoutMs?: number;
+}): Promise<ActionRun> {
   const dir = await mkdtemp(join(tmpdir(), 'eol-gate-gha-'));
   const outputFile = join(dir, 'output');
   const summaryFile = join(dir, 'summary.md');
@@ -112,7 +129,10 @@ export async function runAction(
     .split(/\r?\n/)
     .map((line) => /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ command: m[1], message: m[2].replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%') }));
+    .map((m) => ({
+      command: m[1],
+      message: m[2].replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%'),
+    }));
   return {
     ...run,
     outputs: parseGitHubOutput(await readFile(outputFile, 'utf8')),
@@ -147,7 +167,11 @@ export interface TaskRun extends ProcessRun {
   lines: string[];
 }
 
-const unescapeData = (s: string) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%AZP25/g, '%');
+const unescapeData = (s: string) =>
+  s
+    .replace(/%0D/g, '\r')
+    .replace(/%0A/g, '\n')
+    .replace(/%AZP25/g, '%');
 const unescapeProperty = (s: string) => unescapeData(s.replace(/%5D/g, ']').replace(/%3B/g, ';'));
 
 /** The agent's parser: `##vso[area.action key=value;key=value]message`, anywhere in a line. */
@@ -158,7 +182,10 @@ export function parseVso(stdout: string): VsoCommand[] {
     if (start < 0) return;
     const close = text.indexOf(']', start);
     if (close < 0) return;
-    const [command, ...rest] = text.slice(start + 6, close).trim().split(' ');
+    const [command, ...rest] = text
+      .slice(start + 6, close)
+      .trim()
+      .split(' ');
     const properties: Record<string, string> = {};
     for (const pair of rest.join(' ').split(';')) {
       const eq = pair.indexOf('=');
@@ -171,25 +198,43 @@ export function parseVso(stdout: string): VsoCommand[] {
 
 /** What the agent puts in `INPUT_*`: each task.json input's defaultValue, overridden by the step's inputs. */
 export function taskInputEnv(inputs: Record<string, string>): Env {
-  const manifest = JSON.parse(readFileSync(root('task.json'), 'utf8')) as { inputs: { name: string; defaultValue?: string }[] };
+  const manifest = JSON.parse(readFileSync(root('task.json'), 'utf8')) as {
+    inputs: { name: string; defaultValue?: string }[];
+  };
   const values: Record<string, string> = {};
-  for (const input of manifest.inputs) if (input.defaultValue) values[input.name] = input.defaultValue;
+  for (const input of manifest.inputs)
+    if (input.defaultValue) values[input.name] = input.defaultValue;
   Object.assign(values, inputs);
-  return Object.fromEntries(Object.entries(values).map(([k, v]) => [`INPUT_${k.replace(/\./g, '_').replace(/ /g, '_').toUpperCase()}`, v]));
+  return Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [
+      `INPUT_${k.replace(/\./g, '_').replace(/ /g, '_').toUpperCase()}`,
+      v,
+    ]),
+  );
 }
 
 /** The environment the agent gives a task for an endpoint: the JSON form and the per-parameter form. */
-export function endpointEnv(id: string, scheme: string, parameters: Record<string, string>, url?: string): Env {
+export function endpointEnv(
+  id: string,
+  scheme: string,
+  parameters: Record<string, string>,
+  url?: string,
+): Env {
   const env: Env = {
     [`ENDPOINT_AUTH_${id}`]: JSON.stringify({ scheme, parameters }),
     [`ENDPOINT_AUTH_SCHEME_${id}`]: scheme,
   };
-  for (const [key, value] of Object.entries(parameters)) env[`ENDPOINT_AUTH_PARAMETER_${id}_${key.toUpperCase()}`] = value;
+  for (const [key, value] of Object.entries(parameters))
+    env[`ENDPOINT_AUTH_PARAMETER_${id}_${key.toUpperCase()}`] = value;
   if (url) env[`ENDPOINT_URL_${id}`] = url;
   return env;
 }
 
-export async function runTask(options: { inputs: Record<string, string>; env?: Env; timeoutMs?: number }): Promise<TaskRun> {
+export async function runTask(options: {
+  inputs: Record<string, string>;
+  env?: Env;
+  timeoutMs?: number;
+}): Promise<TaskRun> {
   const temp = await mkdtemp(join(tmpdir(), 'eol-gate-azp-'));
   const env: Env = {
     ...baseEnv(),
@@ -202,17 +247,21 @@ export async function runTask(options: { inputs: Record<string, string>; env?: E
   const vso = parseVso(run.stdout);
   const outputs: Record<string, string> = {};
   for (const c of vso) {
-    if (c.command === 'task.setvariable' && c.properties.isOutput === 'true') outputs[c.properties.variable] = c.message;
+    if (c.command === 'task.setvariable' && c.properties.isOutput === 'true')
+      outputs[c.properties.variable] = c.message;
   }
   const summaries: string[] = [];
-  for (const c of vso.filter((v) => v.command === 'task.uploadsummary')) summaries.push(await readFile(c.message, 'utf8'));
+  for (const c of vso.filter((v) => v.command === 'task.uploadsummary'))
+    summaries.push(await readFile(c.message, 'utf8'));
   return {
     ...run,
     vso,
     outputs,
     result: vso.filter((c) => c.command === 'task.complete').at(-1)?.properties.result,
     summaries,
-    issues: vso.filter((c) => c.command === 'task.issue').map((c) => ({ type: c.properties.type, message: c.message })),
+    issues: vso
+      .filter((c) => c.command === 'task.issue')
+      .map((c) => ({ type: c.properties.type, message: c.message })),
     secrets: vso.filter((c) => c.command === 'task.setsecret').map((c) => c.message),
     lines: run.stdout.split(/\r?\n/),
   };

@@ -1,5 +1,9 @@
 import type { Descriptor } from '../../src/core/oci.js';
-import { lifecycleManifestJson, EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
+import {
+  lifecycleManifestJson,
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+} from '../../src/core/lifecycle.js';
 import { MediaType } from '../../src/core/oci.js';
 import type { OciRegistry } from '../../src/registry/oci/index.js';
 import { sha256Digest } from '../../src/util/hash.js';
@@ -27,7 +31,12 @@ const COPY = 'public/dotnet/app-copy';
 
 export async function seedScenario(reg: OciRegistry, seed = 's'): Promise<Scenario> {
   const img = (repo: string, name: string, tag?: string, docker = false) =>
-    pushImage(reg, repo, { seed: `${seed}:${repo}:${name}`, tag, docker, created: '2024-05-01T00:00:00Z' });
+    pushImage(reg, repo, {
+      seed: `${seed}:${repo}:${name}`,
+      tag,
+      docker,
+      created: '2024-05-01T00:00:00Z',
+    });
   const key = (repo: string, d: Descriptor) => `${repo}@${d.digest}`;
 
   const supported = await img(APP, 'supported', '8.0-amd64');
@@ -44,7 +53,12 @@ export async function seedScenario(reg: OciRegistry, seed = 's'): Promise<Scenar
   const orphanIndex = await pushIndex(reg, BASE, [c2, c3], 'previous');
 
   const copy = await img(COPY, 'supported');
-  await reg.putManifest(COPY, 'copy', (await reg.getManifest(COPY, copy.digest))!.bytes, copy.mediaType);
+  await reg.putManifest(
+    COPY,
+    'copy',
+    (await reg.getManifest(COPY, copy.digest))!.bytes,
+    copy.mediaType,
+  );
   const copyOrphan = await img(COPY, 'orphan', 'stale');
 
   // A mark placed by an older tool, with a full timestamp as its date.
@@ -58,7 +72,8 @@ export async function seedScenario(reg: OciRegistry, seed = 's'): Promise<Scenar
     annotations: { [EOL_DATE_ANNOTATION]: date },
   });
 
-  const mcr = (repo: string, d: Descriptor) => `mcr.microsoft.com/${repo.replace(/^public\//, '')}@${d.digest}`;
+  const mcr = (repo: string, d: Descriptor) =>
+    `mcr.microsoft.com/${repo.replace(/^public\//, '')}@${d.digest}`;
   const imageInfo = JSON.stringify(
     {
       schemaVersion: '2.0',
@@ -97,7 +112,13 @@ export async function seedScenario(reg: OciRegistry, seed = 's'): Promise<Scenar
   return {
     imageInfo,
     repoPrefix: 'public/',
-    orphans: [key(APP, orphan), key(APP, dockerOrphan), key(BASE, orphanIndex), key(BASE, c3), key(COPY, copyOrphan)].sort(),
+    orphans: [
+      key(APP, orphan),
+      key(APP, dockerOrphan),
+      key(BASE, orphanIndex),
+      key(BASE, c3),
+      key(COPY, copyOrphan),
+    ].sort(),
     protected: [
       key(APP, supported),
       key(APP, sig),

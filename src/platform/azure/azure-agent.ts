@@ -56,7 +56,9 @@ export class AzureAgent implements BuildAgent {
   }
 
   input(name: string): string {
-    return name === 'password' ? (secret('INPUT_PASSWORD') ?? '') : (tl.getInput(name, false) ?? '');
+    return name === 'password'
+      ? (secret('INPUT_PASSWORD') ?? '')
+      : (tl.getInput(name, false) ?? '');
   }
 
   label(name: string): string {

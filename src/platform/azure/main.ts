@@ -19,7 +19,11 @@ async function main(): Promise<void> {
     job = { exitCode: e instanceof InputError ? 2 : 1, result: { error: (e as Error).message } };
   }
   const result =
-    job.exitCode !== 0 ? tl.TaskResult.Failed : job.result.outcome === 'timed-out' ? tl.TaskResult.SucceededWithIssues : tl.TaskResult.Succeeded;
+    job.exitCode !== 0
+      ? tl.TaskResult.Failed
+      : job.result.outcome === 'timed-out'
+        ? tl.TaskResult.SucceededWithIssues
+        : tl.TaskResult.Succeeded;
   tl.setResult(result, '');
   process.exitCode = job.exitCode;
 }

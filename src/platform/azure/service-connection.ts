@@ -17,22 +17,35 @@ export const AZURE_SCHEMES = ['WorkloadIdentityFederation', 'ServicePrincipal'];
  * a kind the ACR adapter cannot use. Workload identity needs no secret here: @azure/identity
  * exchanges the job's access token for an OIDC assertion through SYSTEM_OIDCREQUESTURI.
  */
-export function readServiceConnection(id: string, read: EndpointReader, label = 'azureSubscription'): AzureServiceConnection {
+export function readServiceConnection(
+  id: string,
+  read: EndpointReader,
+  label = 'azureSubscription',
+): AzureServiceConnection {
   const name = JSON.stringify(id);
   const scheme = read.scheme(id);
   if (!scheme) {
-    throw new InputError(`${label}: service connection ${name} is not available to this job (check its name or id, and that the pipeline is authorized to use it)`);
+    throw new InputError(
+      `${label}: service connection ${name} is not available to this job (check its name or id, and that the pipeline is authorized to use it)`,
+    );
   }
   if (!AZURE_SCHEMES.includes(scheme)) {
-    throw new InputError(`${label}: service connection ${name} uses ${scheme}; expected an Azure Resource Manager connection with ${AZURE_SCHEMES.join(' or ')}`);
+    throw new InputError(
+      `${label}: service connection ${name} uses ${scheme}; expected an Azure Resource Manager connection with ${AZURE_SCHEMES.join(' or ')}`,
+    );
   }
   const clientId = read.parameter(id, 'serviceprincipalid') ?? '';
   const tenantId = read.parameter(id, 'tenantid') ?? '';
-  if (!clientId || !tenantId) throw new InputError(`${label}: service connection ${name} has no ${clientId ? 'tenant id' : 'service principal id'}`);
+  if (!clientId || !tenantId)
+    throw new InputError(
+      `${label}: service connection ${name} has no ${clientId ? 'tenant id' : 'service principal id'}`,
+    );
   if (scheme === 'WorkloadIdentityFederation') return { id, scheme, clientId, tenantId };
   const clientSecret = read.parameter(id, 'serviceprincipalkey');
   if (!clientSecret) {
-    throw new InputError(`${label}: service connection ${name} has no service principal secret (certificate connections are not supported; use workload identity federation)`);
+    throw new InputError(
+      `${label}: service connection ${name} has no service principal secret (certificate connections are not supported; use workload identity federation)`,
+    );
   }
   return { id, scheme, clientId, tenantId, clientSecret };
 }

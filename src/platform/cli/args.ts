@@ -28,11 +28,15 @@ export function parseCli(argv: string[]): CliArgs {
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new InputError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    throw new InputError(
+      (e as Error).message.replace(/\. To specify a positional argument.*$/s, ''),
+    );
   }
   const [command, ...extra] = parsed.positionals;
   if (command !== undefined && !(COMMANDS as readonly string[]).includes(command)) {
-    throw new InputError(`unknown command ${JSON.stringify(command)} (commands: ${COMMANDS.join(', ')})`);
+    throw new InputError(
+      `unknown command ${JSON.stringify(command)} (commands: ${COMMANDS.join(', ')})`,
+    );
   }
   if (extra.length > 0) throw new InputError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const values = new Map<string, string>();
@@ -42,7 +46,12 @@ export function parseCli(argv: string[]): CliArgs {
     if (value === undefined) continue;
     values.set(input.name, Array.isArray(value) ? value.join('\n') : String(value));
   }
-  return { command: command as CommandName | undefined, values, json: !!parsed.values.json, help: !!parsed.values.help };
+  return {
+    command: command as CommandName | undefined,
+    values,
+    json: !!parsed.values.json,
+    help: !!parsed.values.help,
+  };
 }
 
 export function helpText(command: CommandName | undefined): string {
@@ -54,10 +63,10 @@ export function helpText(command: CommandName | undefined): string {
       '',
       'Commands:',
       '  annotate            mark what the image-info no longer references (waits for other pipelines)',
-      '  signal              record this run\'s state: --state publishing | image-info-updated',
+      "  signal              record this run's state: --state publishing | image-info-updated",
       '  verify              check that no supported digest is marked; --repair removes such marks',
       '  unannotate          remove lifecycle marks from --digest <repo>@sha256:…',
-      '  publish-image-info  merge this run\'s image-info into the shared one without lost updates',
+      "  publish-image-info  merge this run's image-info into the shared one without lost updates",
       '',
       'Run `eol-gate <command> --help` for its flags. Exit codes: 0 ok, 1 failure or findings, 2 bad input.',
       '',
@@ -67,8 +76,14 @@ export function helpText(command: CommandName | undefined): string {
   for (const input of CLI_INPUTS) {
     if (input.name === 'command' || (input.commands && !input.commands.includes(command))) continue;
     const flag = `--${kebab(input.name)}${input.kind === 'boolean' ? '' : ' <value>'}${input.repeatable ? ' …' : ''}`;
-    lines.push(`  ${flag.padEnd(28)} ${input.description}${input.default ? ` (default: ${input.default})` : ''}`);
+    lines.push(
+      `  ${flag.padEnd(28)} ${input.description}${input.default ? ` (default: ${input.default})` : ''}`,
+    );
   }
-  lines.push(`  ${'--json'.padEnd(28)} Print one JSON result object on stdout.`, `  ${'-h, --help'.padEnd(28)} Show this help.`, '');
+  lines.push(
+    `  ${'--json'.padEnd(28)} Print one JSON result object on stdout.`,
+    `  ${'-h, --help'.padEnd(28)} Show this help.`,
+    '',
+  );
   return lines.join('\n');
 }

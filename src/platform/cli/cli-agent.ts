@@ -4,8 +4,13 @@ import type { BuildAgent } from '../agent.js';
 import { kebab } from '../inputs.js';
 
 /** Console logger: log lines on stderr so stdout carries only the summary or `--json`. */
-export function consoleLogger(write: (line: string) => void, verbose: boolean, secrets: Set<string>): Logger {
-  const mask = (text: string) => [...secrets].reduce((t, s) => (s ? t.split(s).join('***') : t), text);
+export function consoleLogger(
+  write: (line: string) => void,
+  verbose: boolean,
+  secrets: Set<string>,
+): Logger {
+  const mask = (text: string) =>
+    [...secrets].reduce((t, s) => (s ? t.split(s).join('***') : t), text);
   return {
     info: (m) => write(mask(m)),
     warning: (m) => write(mask(`warning: ${m}`)),

@@ -4,12 +4,17 @@ import { helpText, parseCli } from './args.js';
 import { CliAgent } from './cli-agent.js';
 
 /** The CLI host: parse flags, run the job, print the summary or `--json`, set the exit code. */
-export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+export async function main(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): Promise<number> {
   let args;
   try {
     args = parseCli(argv);
   } catch (e) {
-    process.stderr.write(`error: ${(e as Error).message}\n${e instanceof InputError ? 'Run `eol-gate --help` for usage.\n' : ''}`);
+    process.stderr.write(
+      `error: ${(e as Error).message}\n${e instanceof InputError ? 'Run `eol-gate --help` for usage.\n' : ''}`,
+    );
     return 2;
   }
   if (args.help || !args.command) {

@@ -1,12 +1,23 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { createHttpHeaders, createPipelineRequest, type PipelinePolicy, type PipelineResponse } from '@azure/core-rest-pipeline';
+import {
+  createHttpHeaders,
+  createPipelineRequest,
+  type PipelinePolicy,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
 import {
   ContainerRegistryClient,
   ContainerRegistryContentClient,
   type ContainerRegistryClientOptions,
 } from '@azure/container-registry';
 import { InputError, RuntimeError } from '../../core/errors.js';
-import { isIndexMediaType, MANIFEST_MEDIA_TYPES, MediaType, type Descriptor, type ManifestRecord } from '../../core/oci.js';
+import {
+  isIndexMediaType,
+  MANIFEST_MEDIA_TYPES,
+  MediaType,
+  type Descriptor,
+  type ManifestRecord,
+} from '../../core/oci.js';
 import { silentLogger, type Logger } from '../../core/ports.js';
 import { sha256Digest } from '../../util/hash.js';
 import type { RetryPolicy } from '../../util/http.js';
@@ -47,7 +58,10 @@ export interface AcrRegistryOptions {
 }
 
 /** Config media types of images: the listing alone tells such a manifest is an image. */
-const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
+const IMAGE_CONFIG_TYPES = new Set([
+  'application/vnd.oci.image.config.v1+json',
+  'application/vnd.docker.container.image.v1+json',
+]);
 
 interface RawManifest {
   digest?: string;
@@ -75,7 +89,11 @@ function pageBody(res: PipelineResponse, what: string): { manifests?: RawListedM
     }
   }
   const manifests = (body as { manifests?: unknown }).manifests;
-  if (typeof body !== 'object' || body === null || (manifests !== undefined && !Array.isArray(manifests))) {
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    (manifests !== undefined && !Array.isArray(manifests))
+  ) {
     throw new RuntimeError(`${what}: unexpected answer`);
   }
   return body as { manifests?: RawListedManifest[] };
@@ -141,7 +159,9 @@ export class AcrRegistry implements Registry {
     this.logger = options.logger ?? silentLogger;
     this.pageSize = options.pageSize ?? 1000;
     this.referrersSource = options.referrersSource ?? 'listing';
-    const credentialName = options.credentialName ?? (options.credential ? options.credential.constructor.name : 'anonymous access');
+    const credentialName =
+      options.credentialName ??
+      (options.credential ? options.credential.constructor.name : 'anonymous access');
     this.gate = new RequestGate({
       registry: this.displayName,
       credentialName,
@@ -156,10 +176,16 @@ export class AcrRegistry implements Registry {
         return next(request);
       },
     };
-    const policies: ContainerRegistryClientOptions['additionalPolicies'] = [{ policy: counter, position: 'perRetry' }];
+    const policies: ContainerRegistryClientOptions['additionalPolicies'] = [
+      { policy: counter, position: 'perRetry' },
+    ];
     if (options.maxRequestsPerMinute !== undefined) {
-      const sleep = this.gate.retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-      policies.push({ policy: rateLimitPolicy(options.maxRequestsPerMinute, sleep), position: 'perRetry' });
+      const sleep =
+        this.gate.retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+      policies.push({
+        policy: rateLimitPolicy(options.maxRequestsPerMinute, sleep),
+        position: 'perRetry',
+      });
     }
     this.clientOptions = {
       audience: options.audience,
@@ -188,7 +214,9 @@ export class AcrRegistry implements Registry {
       let page: IteratorResult<string[] & { continuationToken?: string }>;
       try {
         page = await this.gate.call('list repositories', async (abortSignal) => {
-          pages ??= this.client.listRepositoryNames({ abortSignal }).byPage({ maxPageSize: this.pageSize, continuationToken: token });
+          pages ??= this.client
+            .listRepositoryNames({ abortSignal })
+            .byPage({ maxPageSize: this.pageSize, continuationToken: token });
           try {
             return await pages.next();
           } catch (e) {
@@ -198,7 +226,9 @@ export class AcrRegistry implements Registry {
         });
       } catch (e) {
         if (/refused \(HTTP 40[13]\)/.test((e as Error).message)) {
-          this.logger.warning(`${this.displayName}: cannot list the catalog with this identity; only literal repository names are in scope`);
+          this.logger.warning(
+            `${this.displayName}: cannot list the catalog with this identity; only literal repository names are in scope`,
+          );
           return undefined;
         }
         throw e;
@@ -220,19 +250,28 @@ export class AcrRegistry implements Registry {
     const records: (ManifestRecord | undefined)[] = [];
     const toInspect: { index: number; listed: Listed }[] = [];
     const facts = new Map<string, ManifestFacts>();
-    let path: string | undefined = `/acr/v1/${encodeURIComponent(repository)}/_manifests?n=${this.pageSize}`;
+    let path: string | undefined =
+      `/acr/v1/${encodeURIComponent(repository)}/_manifests?n=${this.pageSize}`;
     const what = `list manifests of ${repository}`;
     let first = true;
     while (path) {
       // The first page's 404 means the repository does not exist; any later one is a failure.
-      const res = await this.raw(repository, 'GET', path, 'application/json', what, first ? [404] : []);
+      const res = await this.raw(
+        repository,
+        'GET',
+        path,
+        'application/json',
+        what,
+        first ? [404] : [],
+      );
       if (res.status === 404) return [];
       first = false;
       const body = pageBody(res, `${this.displayName}: ${what}`);
       for (const m of body.manifests ?? []) {
         const listed = this.listedOf(m, repository);
         const known = this.cache.get(listed.digest);
-        if (known || !needsInspection(listed.raw)) records.push(this.recordOf(repository, listed, known, facts));
+        if (known || !needsInspection(listed.raw))
+          records.push(this.recordOf(repository, listed, known, facts));
         else {
           // What the listing cannot tell (artifacts, indexes: a subject?) comes from the manifest itself.
           toInspect.push({ index: records.length, listed });
@@ -240,15 +279,21 @@ export class AcrRegistry implements Registry {
         }
       }
       const next = nextLink(res.headers.get('link'));
-      if (next === path) throw new RuntimeError(`${this.displayName}: ${what}: the registry links a page to itself`);
+      if (next === path)
+        throw new RuntimeError(`${this.displayName}: ${what}: the registry links a page to itself`);
       path = next;
     }
 
-    const inspected = await Promise.all(toInspect.map(({ listed }) => this.inspect(repository, listed.digest)));
+    const inspected = await Promise.all(
+      toInspect.map(({ listed }) => this.inspect(repository, listed.digest)),
+    );
     toInspect.forEach(({ index, listed }, i) => {
       const f = inspected[i];
       if (f) records[index] = this.recordOf(repository, listed, f, facts);
-      else this.logger.warning(`${this.displayName}/${repository}@${listed.digest}: listed but gone when fetched; skipped`);
+      else
+        this.logger.warning(
+          `${this.displayName}/${repository}@${listed.digest}: listed but gone when fetched; skipped`,
+        );
     });
 
     const out: ManifestRecord[] = [];
@@ -270,7 +315,12 @@ export class AcrRegistry implements Registry {
   }
 
   /** A listed manifest's record; `f`: what its bytes say, when known (then kept in `facts`). */
-  private recordOf(repository: string, listed: Listed, f: ManifestFacts | undefined, facts: Map<string, ManifestFacts>): ManifestRecord {
+  private recordOf(
+    repository: string,
+    listed: Listed,
+    f: ManifestFacts | undefined,
+    facts: Map<string, ManifestFacts>,
+  ): ManifestRecord {
     const { digest, tags, created, related, raw } = listed;
     const mediaType = f?.mediaType ?? raw.mediaType ?? MediaType.dockerManifest;
     const configMediaType = raw.configMediaType ?? f?.configMediaType;
@@ -297,23 +347,33 @@ export class AcrRegistry implements Registry {
   /** What the records need of one listing entry, with the (few, repeated) media types interned. */
   private listedOf(m: RawListedManifest, repository: string): Listed {
     if (typeof m?.digest !== 'string' || !m.digest) {
-      throw new RuntimeError(`${this.displayName}: the listing of ${repository} has an entry without a digest`);
+      throw new RuntimeError(
+        `${this.displayName}: the listing of ${repository} has an entry without a digest`,
+      );
     }
     const raw: RawManifest = {};
     if (typeof m.mediaType === 'string') raw.mediaType = this.intern(m.mediaType);
     if (typeof m.configMediaType === 'string') raw.configMediaType = this.intern(m.configMediaType);
     if (typeof m.artifactType === 'string') raw.artifactType = this.intern(m.artifactType);
-    const entry: Listed = { digest: m.digest, tags: Array.isArray(m.tags) ? m.tags.filter((t): t is string => typeof t === 'string') : [], raw };
+    const entry: Listed = {
+      digest: m.digest,
+      tags: Array.isArray(m.tags) ? m.tags.filter((t): t is string => typeof t === 'string') : [],
+      raw,
+    };
     if (m.createdTime !== undefined && m.createdTime !== null) {
       const created = new Date(m.createdTime as string);
       // An unreadable creation time must not pass as "old enough" (minAge): fail instead.
       if (Number.isNaN(created.getTime())) {
-        throw new RuntimeError(`${this.displayName}: ${repository}@${m.digest} has an unreadable createdTime ${JSON.stringify(m.createdTime)}`);
+        throw new RuntimeError(
+          `${this.displayName}: ${repository}@${m.digest} has an unreadable createdTime ${JSON.stringify(m.createdTime)}`,
+        );
       }
       entry.created = created.toISOString();
     }
     if (Array.isArray(m.references) && m.references.length > 0) {
-      entry.related = m.references.map((r) => r?.digest).filter((d): d is string => typeof d === 'string');
+      entry.related = m.references
+        .map((r) => r?.digest)
+        .filter((d): d is string => typeof d === 'string');
     }
     return entry;
   }
@@ -328,13 +388,22 @@ export class AcrRegistry implements Registry {
   async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
     const known = this.sizes.get(`${repository}@${digest}`);
     if (known) return { mediaType: known.mediaType, digest, size: known.size };
-    const res = await this.raw(repository, 'HEAD', `/v2/${repository}/manifests/${digest}`, MANIFEST_MEDIA_TYPES.join(', '), `HEAD manifest ${repository}@${digest}`, [404]);
+    const res = await this.raw(
+      repository,
+      'HEAD',
+      `/v2/${repository}/manifests/${digest}`,
+      MANIFEST_MEDIA_TYPES.join(', '),
+      `HEAD manifest ${repository}@${digest}`,
+      [404],
+    );
     if (res.status === 404) return undefined;
     const size = Number(res.headers.get('content-length'));
     const mediaType = res.headers.get('content-type')?.split(';')[0].trim();
     const served = res.headers.get('docker-content-digest');
     if (!mediaType || !Number.isInteger(size) || size <= 0 || (served && served !== digest)) {
-      throw new RuntimeError(`${this.displayName}: HEAD manifest ${repository}@${digest} gave no usable descriptor`);
+      throw new RuntimeError(
+        `${this.displayName}: HEAD manifest ${repository}@${digest} gave no usable descriptor`,
+      );
     }
     this.sizes.set(`${repository}@${digest}`, { mediaType, size });
     return { mediaType, digest, size };
@@ -342,47 +411,67 @@ export class AcrRegistry implements Registry {
 
   async imageCreated(repository: string, digest: string): Promise<string | undefined> {
     const content = this.contentClient(repository);
-    const manifest = await this.gate.call(`get manifest ${repository}@${digest}`, async (abortSignal) => {
-      try {
-        return await content.getManifest(digest, { abortSignal });
-      } catch (e) {
-        if (statusOf(e) === 404) return undefined;
-        throw e;
-      }
-    });
+    const manifest = await this.gate.call(
+      `get manifest ${repository}@${digest}`,
+      async (abortSignal) => {
+        try {
+          return await content.getManifest(digest, { abortSignal });
+        } catch (e) {
+          if (statusOf(e) === 404) return undefined;
+          throw e;
+        }
+      },
+    );
     const config = (manifest?.manifest as { config?: Descriptor } | undefined)?.config;
     if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) return undefined;
-    const text = await this.gate.call(`get config ${repository}@${config.digest}`, async (abortSignal) => {
-      try {
-        const blob = await content.downloadBlob(config.digest, { abortSignal });
-        const chunks: Buffer[] = [];
-        for await (const chunk of blob.content) chunks.push(Buffer.from(chunk as Uint8Array));
-        return Buffer.concat(chunks).toString('utf8');
-      } catch (e) {
-        if (statusOf(e) === 404) return undefined;
-        throw e;
-      }
-    });
+    const text = await this.gate.call(
+      `get config ${repository}@${config.digest}`,
+      async (abortSignal) => {
+        try {
+          const blob = await content.downloadBlob(config.digest, { abortSignal });
+          const chunks: Buffer[] = [];
+          for await (const chunk of blob.content) chunks.push(Buffer.from(chunk as Uint8Array));
+          return Buffer.concat(chunks).toString('utf8');
+        } catch (e) {
+          if (statusOf(e) === 404) return undefined;
+          throw e;
+        }
+      },
+    );
     if (!text) return undefined;
     try {
       const created = (JSON.parse(text) as { created?: unknown }).created;
-      return typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? created : undefined;
+      return typeof created === 'string' && !Number.isNaN(Date.parse(created))
+        ? created
+        : undefined;
     } catch {
       return undefined;
     }
   }
 
-  async listReferrers(repository: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
+  async listReferrers(
+    repository: string,
+    subject: string,
+    artifactType?: string,
+  ): Promise<Descriptor[]> {
     const matches = (d: Descriptor) => !artifactType || d.artifactType === artifactType;
-    const snapshot = this.referrersSource === 'listing' ? this.snapshots.get(repository) : undefined;
-    if (snapshot) return (snapshot.referrers.get(subject) ?? []).filter(matches).map((d) => ({ ...d }));
+    const snapshot =
+      this.referrersSource === 'listing' ? this.snapshots.get(repository) : undefined;
+    if (snapshot)
+      return (snapshot.referrers.get(subject) ?? []).filter(matches).map((d) => ({ ...d }));
 
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     let path: string | undefined = `/v2/${repository}/referrers/${subject}${query}`;
     const found: Descriptor[] = [];
     const seen = new Set<string>();
     while (path) {
-      const res = await this.raw(repository, 'GET', path, MediaType.ociIndex, `referrers of ${repository}@${subject}`);
+      const res = await this.raw(
+        repository,
+        'GET',
+        path,
+        MediaType.ociIndex,
+        `referrers of ${repository}@${subject}`,
+      );
       const body = JSON.parse(res.bodyAsText ?? '{}') as { manifests?: Descriptor[] };
       // Filter ourselves too: a registry that ignored the filter says so in OCI-Filters-Applied.
       for (const d of body.manifests ?? []) {
@@ -396,21 +485,35 @@ export class AcrRegistry implements Registry {
     return found;
   }
 
-  async pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void> {
+  async pushReferrer(
+    repository: string,
+    subject: Descriptor,
+    manifest: ReferrerManifest,
+  ): Promise<void> {
     const bytes = Buffer.from(manifest.bytes);
-    if (sha256Digest(bytes) !== manifest.digest) throw new Error(`internal: referrer bytes do not match ${manifest.digest}`);
-    const parsed = JSON.parse(bytes.toString('utf8')) as { config?: BlobDescriptor; layers?: BlobDescriptor[]; subject?: Descriptor };
-    if (parsed.subject?.digest !== subject.digest) throw new Error(`internal: referrer ${manifest.digest} has another subject`);
+    if (sha256Digest(bytes) !== manifest.digest)
+      throw new Error(`internal: referrer bytes do not match ${manifest.digest}`);
+    const parsed = JSON.parse(bytes.toString('utf8')) as {
+      config?: BlobDescriptor;
+      layers?: BlobDescriptor[];
+      subject?: Descriptor;
+    };
+    if (parsed.subject?.digest !== subject.digest)
+      throw new Error(`internal: referrer ${manifest.digest} has another subject`);
     const blobs = new Map<string, BlobDescriptor>();
-    for (const b of [parsed.config, ...(parsed.layers ?? [])]) if (b?.digest) blobs.set(b.digest, b);
+    for (const b of [parsed.config, ...(parsed.layers ?? [])])
+      if (b?.digest) blobs.set(b.digest, b);
     for (const blob of blobs.values()) await this.ensureBlob(repository, blob);
 
     const content = this.contentClient(repository);
-    const pushed = await this.gate.call(`push referrer ${repository}@${manifest.digest}`, (abortSignal) =>
-      content.setManifest(bytes, { mediaType: manifest.mediaType, abortSignal }),
+    const pushed = await this.gate.call(
+      `push referrer ${repository}@${manifest.digest}`,
+      (abortSignal) => content.setManifest(bytes, { mediaType: manifest.mediaType, abortSignal }),
     );
     if (pushed.digest !== manifest.digest) {
-      throw new RuntimeError(`${this.displayName}: pushed ${manifest.digest} but the registry stored ${pushed.digest}`);
+      throw new RuntimeError(
+        `${this.displayName}: pushed ${manifest.digest} but the registry stored ${pushed.digest}`,
+      );
     }
     const facts = this.cache.put(manifest.digest, bytes, manifest.mediaType);
     const snapshot = this.snapshots.get(repository);
@@ -432,10 +535,16 @@ export class AcrRegistry implements Registry {
   async deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {
     const content = this.contentClient(repository);
     // The SDK treats 404 as success: deleting twice is fine.
-    await this.gate.call(`delete ${repository}@${referrer}`, (abortSignal) => content.deleteManifest(referrer, { abortSignal }));
+    await this.gate.call(`delete ${repository}@${referrer}`, (abortSignal) =>
+      content.deleteManifest(referrer, { abortSignal }),
+    );
     const snapshot = this.snapshots.get(repository);
     const list = snapshot?.referrers.get(subject);
-    if (snapshot && list) snapshot.referrers.set(subject, list.filter((d) => d.digest !== referrer));
+    if (snapshot && list)
+      snapshot.referrers.set(
+        subject,
+        list.filter((d) => d.digest !== referrer),
+      );
   }
 
   /** Flushes and closes the manifest cache file. */
@@ -445,32 +554,54 @@ export class AcrRegistry implements Registry {
 
   private async inspect(repository: string, digest: string): Promise<ManifestFacts | undefined> {
     const content = this.contentClient(repository);
-    const got = await this.gate.call(`get manifest ${repository}@${digest}`, async (abortSignal) => {
-      try {
-        // getManifest checks the bytes against the digest, so what we cache is what was listed.
-        return await content.getManifest(digest, { abortSignal });
-      } catch (e) {
-        if (statusOf(e) === 404) return undefined;
-        throw e;
-      }
-    });
+    const got = await this.gate.call(
+      `get manifest ${repository}@${digest}`,
+      async (abortSignal) => {
+        try {
+          // getManifest checks the bytes against the digest, so what we cache is what was listed.
+          return await content.getManifest(digest, { abortSignal });
+        } catch (e) {
+          if (statusOf(e) === 404) return undefined;
+          throw e;
+        }
+      },
+    );
     if (!got) return undefined;
     const facts = this.cache.put(digest, got.content, got.mediaType);
-    if (!facts) throw new RuntimeError(`${this.displayName}: manifest ${repository}@${digest} does not match its digest`);
+    if (!facts)
+      throw new RuntimeError(
+        `${this.displayName}: manifest ${repository}@${digest} does not match its digest`,
+      );
     return facts;
   }
 
   private async ensureBlob(repository: string, blob: BlobDescriptor): Promise<void> {
     const key = `${repository}@${blob.digest}`;
     if (this.blobsPresent.has(key)) return;
-    const head = await this.raw(repository, 'HEAD', `/v2/${repository}/blobs/${blob.digest}`, '*/*', `HEAD blob ${key}`, [404]);
+    const head = await this.raw(
+      repository,
+      'HEAD',
+      `/v2/${repository}/blobs/${blob.digest}`,
+      '*/*',
+      `HEAD blob ${key}`,
+      [404],
+    );
     if (head.status === 404) {
-      if (!blob.data) throw new RuntimeError(`${this.displayName}: blob ${key} is missing and eol-gate does not have its content`);
+      if (!blob.data)
+        throw new RuntimeError(
+          `${this.displayName}: blob ${key} is missing and eol-gate does not have its content`,
+        );
       const data = Buffer.from(blob.data, 'base64');
-      if (sha256Digest(data) !== blob.digest) throw new Error(`internal: embedded data of ${blob.digest} does not match`);
+      if (sha256Digest(data) !== blob.digest)
+        throw new Error(`internal: embedded data of ${blob.digest} does not match`);
       const content = this.contentClient(repository);
-      const uploaded = await this.gate.call(`upload blob ${key}`, (abortSignal) => content.uploadBlob(data, { abortSignal }));
-      if (uploaded.digest !== blob.digest) throw new RuntimeError(`${this.displayName}: uploaded ${blob.digest} but got ${uploaded.digest}`);
+      const uploaded = await this.gate.call(`upload blob ${key}`, (abortSignal) =>
+        content.uploadBlob(data, { abortSignal }),
+      );
+      if (uploaded.digest !== blob.digest)
+        throw new RuntimeError(
+          `${this.displayName}: uploaded ${blob.digest} but got ${uploaded.digest}`,
+        );
     }
     this.blobsPresent.add(key);
   }
@@ -479,7 +610,14 @@ export class AcrRegistry implements Registry {
    * A request the SDK has no method for (HEAD, referrers), sent through the content client's
    * own pipeline so it gets the same challenge/token handling, TLS and policies.
    */
-  private async raw(repository: string, method: 'GET' | 'HEAD', path: string, accept: string, what: string, okStatus: number[] = []): Promise<PipelineResponse> {
+  private async raw(
+    repository: string,
+    method: 'GET' | 'HEAD',
+    path: string,
+    accept: string,
+    what: string,
+    okStatus: number[] = [],
+  ): Promise<PipelineResponse> {
     const service = serviceClientOf(this.contentClient(repository));
     return this.gate.call(what, async (abortSignal) => {
       const request = createPipelineRequest({
@@ -498,7 +636,12 @@ export class AcrRegistry implements Registry {
     let client = this.contentClients.get(repository);
     if (!client) {
       // The SDK accepts no credential for anonymous pull, though its type says otherwise.
-      client = new ContainerRegistryContentClient(this.endpoint, repository, this.credential as TokenCredential, this.clientOptions);
+      client = new ContainerRegistryContentClient(
+        this.endpoint,
+        repository,
+        this.credential as TokenCredential,
+        this.clientOptions,
+      );
       this.contentClients.set(repository, client);
     }
     return client;
@@ -517,16 +660,22 @@ interface SendsRequests {
 function serviceClientOf(content: ContainerRegistryContentClient): SendsRequests {
   const client = (content as unknown as { client?: Partial<SendsRequests> }).client;
   if (!client || typeof client.sendRequest !== 'function') {
-    throw new Error('internal: @azure/container-registry no longer exposes its service client; update the ACR adapter');
+    throw new Error(
+      'internal: @azure/container-registry no longer exposes its service client; update the ACR adapter',
+    );
   }
   return client as SendsRequests;
 }
 
 function needsInspection(raw: RawManifest | undefined): boolean {
   if (!raw?.mediaType) return true;
-  if (raw.mediaType === MediaType.dockerManifest || raw.mediaType === MediaType.dockerManifestList) return false;
+  if (raw.mediaType === MediaType.dockerManifest || raw.mediaType === MediaType.dockerManifestList)
+    return false;
   if (raw.mediaType === MediaType.ociIndex) return true;
-  if (raw.mediaType === MediaType.ociManifest) return !raw.configMediaType || !IMAGE_CONFIG_TYPES.has(raw.configMediaType) || !!raw.artifactType;
+  if (raw.mediaType === MediaType.ociManifest)
+    return (
+      !raw.configMediaType || !IMAGE_CONFIG_TYPES.has(raw.configMediaType) || !!raw.artifactType
+    );
   return true;
 }
 
@@ -553,10 +702,21 @@ export function normalizeEndpoint(registry: string): string {
   } catch {
     throw new InputError(`registry: ${JSON.stringify(registry)} is not a registry host`);
   }
-  if (url.protocol !== 'https:') throw new InputError(`registry: ${url.host} must be reached over https (Azure Container Registry)`);
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.username || url.password || !url.hostname || !/^[a-z0-9.[\]:-]+$/i.test(url.host)) {
-    throw new InputError(`registry: ${JSON.stringify(registry)} is not a registry host (expected e.g. myacr.azurecr.io)`);
+  if (url.protocol !== 'https:')
+    throw new InputError(
+      `registry: ${url.host} must be reached over https (Azure Container Registry)`,
+    );
+  if (
+    (url.pathname !== '/' && url.pathname !== '') ||
+    url.search ||
+    url.username ||
+    url.password ||
+    !url.hostname ||
+    !/^[a-z0-9.[\]:-]+$/i.test(url.host)
+  ) {
+    throw new InputError(
+      `registry: ${JSON.stringify(registry)} is not a registry host (expected e.g. myacr.azurecr.io)`,
+    );
   }
   return `https://${url.host}`;
 }
-

@@ -1,5 +1,9 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { AzurePipelinesCredential, ClientSecretCredential, DefaultAzureCredential } from '@azure/identity';
+import {
+  AzurePipelinesCredential,
+  ClientSecretCredential,
+  DefaultAzureCredential,
+} from '@azure/identity';
 import { InputError } from '../../core/errors.js';
 
 /** How eol-gate authenticates to an Azure Container Registry. */
@@ -7,7 +11,13 @@ export type AcrAuth =
   /** DefaultAzureCredential: `AZURE_*` variables, workload identity (azure/login OIDC), managed identity, Azure CLI… */
   | { kind: 'default'; tenantId?: string; managedIdentityClientId?: string }
   /** Workload identity federation through an Azure Pipelines service connection. */
-  | { kind: 'azure-pipelines'; serviceConnectionId: string; clientId: string; tenantId: string; systemAccessToken: string }
+  | {
+      kind: 'azure-pipelines';
+      serviceConnectionId: string;
+      clientId: string;
+      tenantId: string;
+      systemAccessToken: string;
+    }
   | { kind: 'client-secret'; tenantId: string; clientId: string; clientSecret: string }
   /** No credential: the registry's anonymous pull (read-only commands such as `verify`). */
   | { kind: 'anonymous' };
@@ -44,7 +54,9 @@ export function createAcrCredential(auth: AcrAuth, options: CredentialOptions = 
         credential: new DefaultAzureCredential({
           authorityHost,
           ...(auth.tenantId ? { tenantId: auth.tenantId } : {}),
-          ...(auth.managedIdentityClientId ? { managedIdentityClientId: auth.managedIdentityClientId } : {}),
+          ...(auth.managedIdentityClientId
+            ? { managedIdentityClientId: auth.managedIdentityClientId }
+            : {}),
         }),
       };
     case 'azure-pipelines':
@@ -56,15 +68,27 @@ export function createAcrCredential(auth: AcrAuth, options: CredentialOptions = 
       });
       return {
         name: 'AzurePipelinesCredential',
-        credential: new AzurePipelinesCredential(auth.tenantId, auth.clientId, auth.serviceConnectionId, auth.systemAccessToken, {
-          authorityHost,
-        }),
+        credential: new AzurePipelinesCredential(
+          auth.tenantId,
+          auth.clientId,
+          auth.serviceConnectionId,
+          auth.systemAccessToken,
+          {
+            authorityHost,
+          },
+        ),
       };
     case 'client-secret':
-      required('ClientSecretCredential', { tenantId: auth.tenantId, clientId: auth.clientId, clientSecret: auth.clientSecret });
+      required('ClientSecretCredential', {
+        tenantId: auth.tenantId,
+        clientId: auth.clientId,
+        clientSecret: auth.clientSecret,
+      });
       return {
         name: 'ClientSecretCredential',
-        credential: new ClientSecretCredential(auth.tenantId, auth.clientId, auth.clientSecret, { authorityHost }),
+        credential: new ClientSecretCredential(auth.tenantId, auth.clientId, auth.clientSecret, {
+          authorityHost,
+        }),
       };
     case 'anonymous':
       return { name: 'anonymous access', credential: undefined };
@@ -94,7 +118,12 @@ export function acrAuthFromInputs(inputs: {
     };
   }
   if (inputs.clientSecret) {
-    return { kind: 'client-secret', tenantId: inputs.tenantId ?? '', clientId: inputs.clientId ?? '', clientSecret: inputs.clientSecret };
+    return {
+      kind: 'client-secret',
+      tenantId: inputs.tenantId ?? '',
+      clientId: inputs.clientId ?? '',
+      clientSecret: inputs.clientSecret,
+    };
   }
   return { kind: 'default', tenantId: inputs.tenantId, managedIdentityClientId: inputs.clientId };
 }

@@ -1,6 +1,18 @@
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
-import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE, lifecycleManifestJson } from '../../core/lifecycle.js';
+import {
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+  lifecycleManifestJson,
+} from '../../core/lifecycle.js';
 import type { Descriptor } from '../../core/oci.js';
 import type { Logger } from '../../core/ports.js';
 import { sha256Digest } from '../../util/hash.js';
@@ -19,7 +31,11 @@ export interface ManifestFacts {
   annotations?: Record<string, string>;
 }
 
-export function factsOf(digest: string, bytes: Uint8Array | string, fallbackMediaType?: string): ManifestFacts {
+export function factsOf(
+  digest: string,
+  bytes: Uint8Array | string,
+  fallbackMediaType?: string,
+): ManifestFacts {
   const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
   const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
   const json = JSON.parse(text) as {
@@ -29,13 +45,22 @@ export function factsOf(digest: string, bytes: Uint8Array | string, fallbackMedi
     subject?: Descriptor;
     annotations?: Record<string, string>;
   };
-  const facts: ManifestFacts = { digest, mediaType: json.mediaType ?? fallbackMediaType ?? 'application/octet-stream', size };
+  const facts: ManifestFacts = {
+    digest,
+    mediaType: json.mediaType ?? fallbackMediaType ?? 'application/octet-stream',
+    size,
+  };
   if (json.artifactType) facts.artifactType = json.artifactType;
   if (json.config?.mediaType) facts.configMediaType = json.config.mediaType;
   if (json.subject?.digest) {
-    facts.subject = { mediaType: json.subject.mediaType, digest: json.subject.digest, size: json.subject.size };
+    facts.subject = {
+      mediaType: json.subject.mediaType,
+      digest: json.subject.digest,
+      size: json.subject.size,
+    };
   }
-  if (json.annotations && typeof json.annotations === 'object') facts.annotations = { ...json.annotations };
+  if (json.annotations && typeof json.annotations === 'object')
+    facts.annotations = { ...json.annotations };
   return facts;
 }
 
@@ -83,11 +108,15 @@ export class ManifestCache {
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') logger?.warning(`manifest cache ${path}: unreadable (${(e as Error).message}); starting empty`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+        logger?.warning(
+          `manifest cache ${path}: unreadable (${(e as Error).message}); starting empty`,
+        );
     }
     const lines = text ? text.split('\n').filter((l) => l.length > 0) : [];
     const headerOk = lines[0] === HEADER;
-    if (lines.length > 0 && !headerOk) logger?.warning(`manifest cache ${path}: unknown format; starting empty`);
+    if (lines.length > 0 && !headerOk)
+      logger?.warning(`manifest cache ${path}: unknown format; starting empty`);
     let total = 0;
     if (headerOk) {
       for (const raw of lines.slice(1)) {
@@ -97,7 +126,10 @@ export class ManifestCache {
         else cache.rejected++;
       }
     }
-    if (cache.rejected > 0) logger?.warning(`manifest cache ${path}: ignored ${cache.rejected} corrupt or mismatching entries`);
+    if (cache.rejected > 0)
+      logger?.warning(
+        `manifest cache ${path}: ignored ${cache.rejected} corrupt or mismatching entries`,
+      );
     // Rewrite when the file is foreign, or mostly noise (duplicates from concurrent runs, bad lines).
     if (!headerOk || cache.rejected > 0 || total > 2 * cache.entries.size + 100) cache.rewrite();
     mkdirSync(dirname(path), { recursive: true });
@@ -202,4 +234,3 @@ function verify(raw: string): ManifestFacts | undefined {
   }
   return undefined;
 }
-

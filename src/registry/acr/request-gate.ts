@@ -8,7 +8,8 @@ export class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`concurrency must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`concurrency must be a positive integer, got ${limit}`);
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
@@ -30,8 +31,12 @@ export class Semaphore {
  * 60 s / perMinute). Installed as a per-retry pipeline policy, so it also paces the SDK's own
  * token exchanges and challenge round trips, which count against ACR's limits too.
  */
-export function rateLimitPolicy(perMinute: number, sleep: (ms: number) => Promise<void>): PipelinePolicy {
-  if (!(perMinute > 0)) throw new RangeError(`maxRequestsPerMinute must be positive, got ${perMinute}`);
+export function rateLimitPolicy(
+  perMinute: number,
+  sleep: (ms: number) => Promise<void>,
+): PipelinePolicy {
+  if (!(perMinute > 0))
+    throw new RangeError(`maxRequestsPerMinute must be positive, got ${perMinute}`);
   const interval = 60_000 / perMinute;
   let next = 0;
   return {
@@ -68,7 +73,8 @@ export function statusOf(e: unknown): number | undefined {
 }
 
 function retryAfterOf(e: unknown): number | undefined {
-  const headers = (e as { response?: { headers?: { get(name: string): string | undefined } } })?.response?.headers;
+  const headers = (e as { response?: { headers?: { get(name: string): string | undefined } } })
+    ?.response?.headers;
   const value = headers?.get('retry-after');
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
@@ -77,7 +83,11 @@ function retryAfterOf(e: unknown): number | undefined {
 }
 
 /** Credential failures from @azure/identity: never retried by us (identity retries itself). */
-const CREDENTIAL_ERRORS = new Set(['CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError']);
+const CREDENTIAL_ERRORS = new Set([
+  'CredentialUnavailableError',
+  'AuthenticationError',
+  'AggregateAuthenticationError',
+]);
 
 export type Failure =
   | { kind: 'retryable'; cause: string; retryAfterMs?: number }
@@ -94,18 +104,25 @@ export function redactSecrets(text: string): string {
 
 export function classify(e: unknown): Failure {
   const err = e as Error & { code?: string; cause?: { code?: string } };
-  const message = redactSecrets(String(err?.message ?? e).split('\n')[0].slice(0, 300));
+  const message = redactSecrets(
+    String(err?.message ?? e)
+      .split('\n')[0]
+      .slice(0, 300),
+  );
   if (err?.name && CREDENTIAL_ERRORS.has(err.name)) return { kind: 'credential', cause: message };
   const status = statusOf(e);
   if (status !== undefined) {
-    if (RETRYABLE_STATUS.has(status)) return { kind: 'retryable', cause: `HTTP ${status}`, retryAfterMs: retryAfterOf(e) };
+    if (RETRYABLE_STATUS.has(status))
+      return { kind: 'retryable', cause: `HTTP ${status}`, retryAfterMs: retryAfterOf(e) };
     if (status === 401 || status === 403) return { kind: 'auth', cause: `HTTP ${status}` };
     return { kind: 'fatal', cause: `HTTP ${status}: ${message}` };
   }
   const code = err?.code ?? err?.cause?.code;
-  if (err?.name === 'AbortError' || err?.name === 'TimeoutError') return { kind: 'retryable', cause: 'timed out' };
+  if (err?.name === 'AbortError' || err?.name === 'TimeoutError')
+    return { kind: 'retryable', cause: 'timed out' };
   if (code && NETWORK_CODES.has(code)) return { kind: 'retryable', cause: code };
-  if (/socket hang up|ECONNRESET|other side closed|network/i.test(message)) return { kind: 'retryable', cause: message };
+  if (/socket hang up|ECONNRESET|other side closed|network/i.test(message))
+    return { kind: 'retryable', cause: message };
   return { kind: 'fatal', cause: message };
 }
 
@@ -147,7 +164,9 @@ export class RequestGate {
         const failure = classify(e);
         const { registry, credentialName } = this.options;
         if (failure.kind === 'credential') {
-          throw new RuntimeError(`${registry}: ${credentialName} could not get a token: ${failure.cause}`);
+          throw new RuntimeError(
+            `${registry}: ${credentialName} could not get a token: ${failure.cause}`,
+          );
         }
         if (failure.kind === 'auth') {
           throw new RuntimeError(
@@ -157,11 +176,20 @@ export class RequestGate {
         }
         if (failure.kind === 'fatal' || attempt >= policy.retries) {
           const tries = attempt + 1;
-          throw new RuntimeError(`${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ''}: ${failure.cause}`);
+          throw new RuntimeError(
+            `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ''}: ${failure.cause}`,
+          );
         }
         const delayMs = backoffDelay(attempt, policy, failure.retryAfterMs);
-        policy.onRetry?.({ url: `${registry} ${what}`, attempt: attempt + 1, delayMs, cause: failure.cause });
-        this.options.logger.debug(`${registry}: ${what}: ${failure.cause}, retry ${attempt + 1} in ${Math.round(delayMs)} ms`);
+        policy.onRetry?.({
+          url: `${registry} ${what}`,
+          attempt: attempt + 1,
+          delayMs,
+          cause: failure.cause,
+        });
+        this.options.logger.debug(
+          `${registry}: ${what}: ${failure.cause}, retry ${attempt + 1} in ${Math.round(delayMs)} ms`,
+        );
         await sleep(delayMs);
       }
     }

@@ -232,7 +232,11 @@ export class Referrers {
 }
 
 function isBlobUnknown(e: unknown): boolean {
-  return e instanceof HttpError && e.status === 400 && /MANIFEST_BLOB_UNKNOWN|DIGEST_INVALID/.test(e.message);
+  return (
+    e instanceof HttpError &&
+    e.status === 400 &&
+    /MANIFEST_BLOB_UNKNOWN|DIGEST_INVALID/.test(e.message)
+  );
 }
 
 function dedupe(list: Descriptor[]): Descriptor[] {

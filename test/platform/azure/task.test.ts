@@ -28,21 +28,37 @@ describe('Azure Pipelines task bundle', () => {
     SYSTEM_JOBATTEMPT: '1',
     SYSTEM_DEFINITIONNAME: 'publish',
     EOL_GATE_RETRIES: '0',
-    ...(withToken ? endpointEnv('SYSTEMVSSCONNECTION', 'OAuth', { AccessToken: ado.token }, ado.collectionUri) : {}),
+    ...(withToken
+      ? endpointEnv('SYSTEMVSSCONNECTION', 'OAuth', { AccessToken: ado.token }, ado.collectionUri)
+      : {}),
   });
-  const run = (inputs: Record<string, string>, env: Record<string, string | undefined> = {}, withToken = true) =>
-    runTask({ inputs: { registry: registry.url, imageInfo, repoPrefix: scenario.repoPrefix, ...inputs }, env: { ...agentEnv(withToken), ...env } });
+  const run = (
+    inputs: Record<string, string>,
+    env: Record<string, string | undefined> = {},
+    withToken = true,
+  ) =>
+    runTask({
+      inputs: { registry: registry.url, imageInfo, repoPrefix: scenario.repoPrefix, ...inputs },
+      env: { ...agentEnv(withToken), ...env },
+    });
   const writes = () => ado.requests.filter((r) => r.method !== 'GET');
   const errors = (r: TaskRun) => r.issues.filter((i) => i.type === 'error').map((i) => i.message);
 
   /** Masking comes first: every setsecret precedes the first line the user reads, and a secret shows nowhere else. */
   const expectMasked = (r: TaskRun, secrets: string[]) => {
-    const firstVisible = r.lines.findIndex((l) => l !== '' && !l.startsWith('##vso[task.debug]') && !l.startsWith('##vso[task.setsecret]'));
+    const firstVisible = r.lines.findIndex(
+      (l) =>
+        l !== '' && !l.startsWith('##vso[task.debug]') && !l.startsWith('##vso[task.setsecret]'),
+    );
     for (const secret of secrets) {
       const masks = r.vso.filter((c) => c.command === 'task.setsecret' && c.message === secret);
       expect(masks.length, `setsecret for ${secret.slice(0, 4)}…`).toBeGreaterThan(0);
       expect(masks[0].line).toBeLessThan(firstVisible);
-      expect(r.lines.filter((l) => l.includes(secret)).every((l) => l.startsWith('##vso[task.setsecret]'))).toBe(true);
+      expect(
+        r.lines
+          .filter((l) => l.includes(secret))
+          .every((l) => l.startsWith('##vso[task.setsecret]')),
+      ).toBe(true);
     }
   };
 
@@ -69,22 +85,40 @@ describe('Azure Pipelines task bundle', () => {
     });
 
     const cases: [string, Record<string, string>, boolean, RegExp][] = [
-      ['a bad date', { eolDate: '22/11/2026' }, true, /^eolDate: expected yyyy-MM-dd, got "22\/11\/2026"$/],
-      ['an unknown command', { command: 'annotat' }, true, /^command: expected one of annotate, signal, verify, unannotate, publish-image-info, got "annotat"$/],
-      ['a missing service connection', { azureSubscription: 'acr-connection' }, true, /^azureSubscription: service connection "acr-connection" is not available to this job/],
+      [
+        'a bad date',
+        { eolDate: '22/11/2026' },
+        true,
+        /^eolDate: expected yyyy-MM-dd, got "22\/11\/2026"$/,
+      ],
+      [
+        'an unknown command',
+        { command: 'annotat' },
+        true,
+        /^command: expected one of annotate, signal, verify, unannotate, publish-image-info, got "annotat"$/,
+      ],
+      [
+        'a missing service connection',
+        { azureSubscription: 'acr-connection' },
+        true,
+        /^azureSubscription: service connection "acr-connection" is not available to this job/,
+      ],
       ['no token', {}, false, /SYSTEM_ACCESSTOKEN/],
     ];
-    it.each(cases)('%s → task.complete Failed, exit 2, one error issue, no outputs, no summary', async (_name, inputs, withToken, message) => {
-      const before2 = writes().length;
-      const r = await run(inputs, {}, withToken);
-      expect(r.result, r.stdout + r.stderr).toBe('Failed');
-      expect(r.code).toBe(2);
-      expect(errors(r)).toEqual([expect.stringMatching(message)]);
-      expect(r.outputs).toEqual({});
-      expect(r.summaries).toEqual([]);
-      expect(writes().length).toBe(before2);
-      expect(await registrySnapshot(registry.url)).toEqual(before);
-    });
+    it.each(cases)(
+      '%s → task.complete Failed, exit 2, one error issue, no outputs, no summary',
+      async (_name, inputs, withToken, message) => {
+        const before2 = writes().length;
+        const r = await run(inputs, {}, withToken);
+        expect(r.result, r.stdout + r.stderr).toBe('Failed');
+        expect(r.code).toBe(2);
+        expect(errors(r)).toEqual([expect.stringMatching(message)]);
+        expect(r.outputs).toEqual({});
+        expect(r.summaries).toEqual([]);
+        expect(writes().length).toBe(before2);
+        expect(await registrySnapshot(registry.url)).toEqual(before);
+      },
+    );
   });
 
   it('signal publishing tags this build through the REST API with the SYSTEMVSSCONNECTION token, masked first', async () => {
@@ -96,18 +130,35 @@ describe('Azure Pipelines task bundle', () => {
   });
 
   it('annotate that times out with onTimeout skip succeeds with issues, names the blocker, writes nothing', async () => {
-    const peer = ado.createBuild({ tags: ['eol-gate.default.publishing'], definitionName: 'publish-other' });
+    const peer = ado.createBuild({
+      tags: ['eol-gate.default.publishing'],
+      definitionName: 'publish-other',
+    });
     const before = await registrySnapshot(registry.url);
     try {
-      const r = await run({ eolDate: '2026-11-22', timeout: '1s', pollInterval: '200ms', onTimeout: 'skip' });
+      const r = await run({
+        eolDate: '2026-11-22',
+        timeout: '1s',
+        pollInterval: '200ms',
+        onTimeout: 'skip',
+      });
       expect(r.result, r.stdout).toBe('SucceededWithIssues');
       expect(r.code).toBe(0);
-      expect(r.issues.filter((i) => i.type === 'warning').map((i) => i.message).join('\n')).toMatch(
-        new RegExp(`timed out after \\d+s waiting for: run ${peer.id}.*Nothing was annotated \\(onTimeout: skip\\)`),
+      expect(
+        r.issues
+          .filter((i) => i.type === 'warning')
+          .map((i) => i.message)
+          .join('\n'),
+      ).toMatch(
+        new RegExp(
+          `timed out after \\d+s waiting for: run ${peer.id}.*Nothing was annotated \\(onTimeout: skip\\)`,
+        ),
       );
       expect(r.outputs).toMatchObject({ annotated: '0', candidates: '0', planFile: '' });
       expect(r.summaries).toHaveLength(1);
-      expect(r.summaries[0]).toContain('**Timed out waiting for other runs: nothing was annotated.**');
+      expect(r.summaries[0]).toContain(
+        '**Timed out waiting for other runs: nothing was annotated.**',
+      );
       expect(r.summaries[0]).toContain(`run ${peer.id}`);
       expect(await registrySnapshot(registry.url)).toEqual(before);
     } finally {
@@ -116,26 +167,51 @@ describe('Azure Pipelines task bundle', () => {
   });
 
   it('annotate marks the orphans: outputs as isOutput variables, an uploaded summary, groups, markers cleaned up', async () => {
-    const connection = endpointEnv('acr-connection', 'ServicePrincipal', { serviceprincipalid: 'app-id', tenantid: 'tenant-id', serviceprincipalkey: SP_KEY });
+    const connection = endpointEnv('acr-connection', 'ServicePrincipal', {
+      serviceprincipalid: 'app-id',
+      tenantid: 'tenant-id',
+      serviceprincipalkey: SP_KEY,
+    });
     const planFile = join(dir, 'plan.json');
-    const r = await run({ eolDate: '2026-11-22', azureSubscription: 'acr-connection', planFile }, connection);
+    const r = await run(
+      { eolDate: '2026-11-22', azureSubscription: 'acr-connection', planFile },
+      connection,
+    );
     expect(r.result, r.stdout + r.stderr).toBe('Succeeded');
     expect(r.code).toBe(0);
     expect(errors(r)).toEqual([]);
 
     const n = String(scenario.orphans.length);
-    expect(r.outputs).toEqual({ annotated: n, alreadyAnnotated: '1', skippedTooYoung: '0', candidates: n, waitedSeconds: expect.stringMatching(/^\d+$/), planFile });
+    expect(r.outputs).toEqual({
+      annotated: n,
+      alreadyAnnotated: '1',
+      skippedTooYoung: '0',
+      candidates: n,
+      waitedSeconds: expect.stringMatching(/^\d+$/),
+      planFile,
+    });
     // Output variables, not job variables: `$(step.annotated)` in later steps.
-    expect(r.vso.filter((c) => c.command === 'task.setvariable').every((c) => c.properties.isOutput === 'true' && c.properties.issecret === 'false')).toBe(true);
+    expect(
+      r.vso
+        .filter((c) => c.command === 'task.setvariable')
+        .every((c) => c.properties.isOutput === 'true' && c.properties.issecret === 'false'),
+    ).toBe(true);
     for (const key of scenario.orphans) {
       const [repository, digest] = key.split('@');
-      expect(await lifecycleMarksByHttp(registry.url, repository, digest), key).toEqual([expect.objectContaining({ date: '2026-11-22' })]);
+      expect(await lifecycleMarksByHttp(registry.url, repository, digest), key).toEqual([
+        expect.objectContaining({ date: '2026-11-22' }),
+      ]);
     }
     expect(r.summaries).toHaveLength(1);
     expect(r.summaries[0]).toContain(`| annotated end-of-life | ${n} |`);
     expect(r.summaries[0]).toContain(`Plan file: \`${planFile}\``);
     const opened = r.lines.filter((l) => l.startsWith('##[group]'));
-    expect(opened).toEqual(expect.arrayContaining(['##[group]Plan', expect.stringMatching(/^##\[group\]Annotate \d+ digest\(s\)$/)]));
+    expect(opened).toEqual(
+      expect.arrayContaining([
+        '##[group]Plan',
+        expect.stringMatching(/^##\[group\]Annotate \d+ digest\(s\)$/),
+      ]),
+    );
     expect(r.lines.filter((l) => l === '##[endgroup]')).toHaveLength(opened.length);
     // A run that annotated leaves no marker on its build.
     expect(self.tags.filter((t) => t.startsWith('eol-gate.'))).toEqual([]);

@@ -2,7 +2,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lifecycleManifestJson, EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
+import {
+  lifecycleManifestJson,
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+} from '../../../src/core/lifecycle.js';
 import { MediaType } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
@@ -17,7 +21,16 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   let scenario: Scenario;
   let dir: string;
   let imageInfoPath: string;
-  const common = () => ['--registry', registry.url, '--image-info', imageInfoPath, '--repo-prefix', scenario.repoPrefix, '--coordinator', 'none'];
+  const common = () => [
+    '--registry',
+    registry.url,
+    '--image-info',
+    imageInfoPath,
+    '--repo-prefix',
+    scenario.repoPrefix,
+    '--coordinator',
+    'none',
+  ];
 
   const marks = async (key: string) => {
     const [repository, digest] = key.split('@');
@@ -39,19 +52,38 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
 
   it('dry run writes the plan and changes nothing', async () => {
     const planFile = join(dir, 'dry-plan.json');
-    const run = await runCli(['annotate', ...common(), '--dry-run', '--plan-file', planFile, '--json']);
+    const run = await runCli([
+      'annotate',
+      ...common(),
+      '--dry-run',
+      '--plan-file',
+      planFile,
+      '--json',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
-    expect(result).toMatchObject({ outcome: 'dry-run', counts: { annotated: 0, candidates: scenario.orphans.length } });
+    expect(result).toMatchObject({
+      outcome: 'dry-run',
+      counts: { annotated: 0, candidates: scenario.orphans.length },
+    });
     const plan = JSON.parse(await readFile(planFile, 'utf8'));
-    expect(plan.digests.map((d: { repository: string; digest: string }) => `${d.repository}@${d.digest}`).sort()).toEqual(scenario.orphans);
+    expect(
+      plan.digests
+        .map((d: { repository: string; digest: string }) => `${d.repository}@${d.digest}`)
+        .sort(),
+    ).toEqual(scenario.orphans);
     for (const key of scenario.orphans) expect(await marks(key)).toEqual([]);
   });
 
   it('annotates exactly the orphans, one lifecycle referrer each, leaving the older mark alone', async () => {
     const run = await runCli(['annotate', ...common(), '--eol-date', '2026-11-22', '--json']);
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout).counts).toEqual({ annotated: scenario.orphans.length, alreadyAnnotated: 1, skippedTooYoung: 0, candidates: scenario.orphans.length });
+    expect(JSON.parse(run.stdout).counts).toEqual({
+      annotated: scenario.orphans.length,
+      alreadyAnnotated: 1,
+      skippedTooYoung: 0,
+      candidates: scenario.orphans.length,
+    });
     for (const key of scenario.orphans) {
       const found = await marks(key);
       expect(found, key).toHaveLength(1);
@@ -59,13 +91,18 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     }
     for (const key of scenario.protected) expect(await marks(key), key).toEqual([]);
     const pre = scenario.preAnnotated;
-    expect(await marks(`${pre.repository}@${pre.digest}`)).toEqual([expect.objectContaining({ date: pre.date })]);
+    expect(await marks(`${pre.repository}@${pre.digest}`)).toEqual([
+      expect.objectContaining({ date: pre.date }),
+    ]);
   });
 
   it('a second run changes nothing', async () => {
     const run = await runCli(['annotate', ...common(), '--eol-date', '2026-11-22', '--json']);
     expect(run.code, run.stderr).toBe(0);
-    expect(JSON.parse(run.stdout).counts).toMatchObject({ annotated: 0, alreadyAnnotated: scenario.orphans.length + 1 });
+    expect(JSON.parse(run.stdout).counts).toMatchObject({
+      annotated: 0,
+      alreadyAnnotated: scenario.orphans.length + 1,
+    });
     for (const key of scenario.orphans) expect(await marks(key)).toHaveLength(1);
   });
 
@@ -87,7 +124,9 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     expect(JSON.parse(found.stdout).findings).toEqual([
       expect.objectContaining({ repository, digest: descriptor.digest, why: 'supported' }),
     ]);
-    expect(found.stderr).toContain(`${repository}@${descriptor.digest} is supported but marked end-of-life`);
+    expect(found.stderr).toContain(
+      `${repository}@${descriptor.digest} is supported but marked end-of-life`,
+    );
 
     const repaired = await runCli(['verify', ...common(), '--repair']);
     expect(repaired.code, repaired.stderr).toBe(0);
@@ -115,7 +154,10 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
       eolFile,
       JSON.stringify({
         EolDate: '2026-12-01T00:00:00Z',
-        EolDigests: [{ Digest: `myregistry.azurecr.io/${target}` }, { Digest: `myregistry.azurecr.io/${repository}@${descriptor.digest}` }],
+        EolDigests: [
+          { Digest: `myregistry.azurecr.io/${target}` },
+          { Digest: `myregistry.azurecr.io/${repository}@${descriptor.digest}` },
+        ],
       }),
     );
     const run = await runCli(['annotate', ...common(), '--from-plan', eolFile, '--json']);

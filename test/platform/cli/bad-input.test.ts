@@ -24,7 +24,19 @@ describe('bad input: clear errors, exit codes, no write', () => {
     return path;
   };
   const annotate = (...args: string[]) =>
-    runCli(['annotate', '--registry', registry.url, '--coordinator', 'none', '--repo-prefix', 'public', ...args], { EOL_GATE_RETRIES: '1' });
+    runCli(
+      [
+        'annotate',
+        '--registry',
+        registry.url,
+        '--coordinator',
+        'none',
+        '--repo-prefix',
+        'public',
+        ...args,
+      ],
+      { EOL_GATE_RETRIES: '1' },
+    );
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
@@ -32,7 +44,12 @@ describe('bad input: clear errors, exit codes, no write', () => {
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-bad-'));
     good = await file('good.json', scenario.imageInfo);
     before = await registrySnapshot(registry.url);
-    auth = await startFakeOciAuth({ upstream: registry.url, scheme: 'basic', username: 'ci', password: 's3cr3t-pa55' });
+    auth = await startFakeOciAuth({
+      upstream: registry.url,
+      scheme: 'basic',
+      username: 'ci',
+      password: 's3cr3t-pa55',
+    });
   });
 
   afterAll(async () => {
@@ -42,25 +59,82 @@ describe('bad input: clear errors, exit codes, no write', () => {
   });
 
   const cases: [string, () => Promise<string[]>, RegExp][] = [
-    ['malformed JSON', async () => ['--image-info', await file('broken.json', '{"schemaVersion": "2.0", "repos": [')], /broken\.json: not valid JSON/],
-    ['unknown schemaVersion', async () => ['--image-info', await file('v3.json', '{"schemaVersion":"3.0","repos":[]}')], /v3\.json: schemaVersion: unsupported schemaVersion "3\.0"/],
+    [
+      'malformed JSON',
+      async () => [
+        '--image-info',
+        await file('broken.json', '{"schemaVersion": "2.0", "repos": ['),
+      ],
+      /broken\.json: not valid JSON/,
+    ],
+    [
+      'unknown schemaVersion',
+      async () => ['--image-info', await file('v3.json', '{"schemaVersion":"3.0","repos":[]}')],
+      /v3\.json: schemaVersion: unsupported schemaVersion "3\.0"/,
+    ],
     [
       'missing digest',
-      async () => ['--image-info', await file('nodigest.json', JSON.stringify({ schemaVersion: '2.0', repos: [{ repo: 'x', images: [{ platforms: [{ digest: `x@${D}` }, { dockerfile: 'y' }] }] }] }))],
+      async () => [
+        '--image-info',
+        await file(
+          'nodigest.json',
+          JSON.stringify({
+            schemaVersion: '2.0',
+            repos: [
+              { repo: 'x', images: [{ platforms: [{ digest: `x@${D}` }, { dockerfile: 'y' }] }] },
+            ],
+          }),
+        ),
+      ],
       /nodigest\.json: repos\[0\]\.images\[0\]\.platforms\[1\]\.digest: missing digest/,
     ],
     [
       'invalid digest string',
-      async () => ['--image-info', await file('baddigest.json', JSON.stringify({ schemaVersion: '2.0', repos: [{ repo: 'x', images: [{ manifest: { digest: 'x@sha256:123' }, platforms: [] }] }] }))],
+      async () => [
+        '--image-info',
+        await file(
+          'baddigest.json',
+          JSON.stringify({
+            schemaVersion: '2.0',
+            repos: [
+              { repo: 'x', images: [{ manifest: { digest: 'x@sha256:123' }, platforms: [] }] },
+            ],
+          }),
+        ),
+      ],
       /baddigest\.json: repos\[0\]\.images\[0\]\.manifest\.digest: expected a digest/,
     ],
-    ['bad date', async () => ['--image-info', good, '--eol-date', '22/11/2026'], /--eol-date: expected yyyy-MM-dd, got "22\/11\/2026"/],
-    ['bad duration', async () => ['--image-info', good, '--min-age', 'an hour'], /--min-age: expected a duration/],
+    [
+      'bad date',
+      async () => ['--image-info', good, '--eol-date', '22/11/2026'],
+      /--eol-date: expected yyyy-MM-dd, got "22\/11\/2026"/,
+    ],
+    [
+      'bad duration',
+      async () => ['--image-info', good, '--min-age', 'an hour'],
+      /--min-age: expected a duration/,
+    ],
     ['unknown flag', async () => ['--image-info', good, '--dryrun'], /Unknown option '--dryrun'/],
-    ['missing image-info file', async () => ['--image-info', join(dir, 'nope.json')], /nope\.json.*(does not exist|not found|ENOENT)/i],
-    ['bad group name', async () => ['--image-info', good, '--group', 'no spaces please'], /--group: expected 1-64 characters/],
-    ['bad concurrency', async () => ['--image-info', good, '--concurrency', '0'], /--concurrency: expected a whole number/],
-    ['plain http to a non-loopback host', async () => ['--image-info', good, '--registry', 'http://registry.example.com'], /registry: http:\/\/registry\.example\.com is not allowed/],
+    [
+      'missing image-info file',
+      async () => ['--image-info', join(dir, 'nope.json')],
+      /nope\.json.*(does not exist|not found|ENOENT)/i,
+    ],
+    [
+      'bad group name',
+      async () => ['--image-info', good, '--group', 'no spaces please'],
+      /--group: expected 1-64 characters/,
+    ],
+    [
+      'bad concurrency',
+      async () => ['--image-info', good, '--concurrency', '0'],
+      /--concurrency: expected a whole number/,
+    ],
+    [
+      'plain http to a non-loopback host',
+      async () => ['--image-info', good, '--registry', 'http://registry.example.com'],
+      /registry: http:\/\/registry\.example\.com is not allowed/,
+    ],
   ];
 
   it.each(cases)('%s → exit 2, named, nothing written', async (_name, args, message) => {
@@ -77,14 +151,41 @@ describe('bad input: clear errors, exit codes, no write', () => {
   });
 
   it('an unreachable registry → exit 1 naming the host', async () => {
-    const run = await runCli(['annotate', '--registry', 'http://127.0.0.1:9', '--image-info', good, '--coordinator', 'none', '--repo-prefix', 'public'], { EOL_GATE_RETRIES: '0' });
+    const run = await runCli(
+      [
+        'annotate',
+        '--registry',
+        'http://127.0.0.1:9',
+        '--image-info',
+        good,
+        '--coordinator',
+        'none',
+        '--repo-prefix',
+        'public',
+      ],
+      { EOL_GATE_RETRIES: '0' },
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/127\.0\.0\.1:9.*(ECONNREFUSED|failed)/);
   });
 
   it('wrong credentials → exit 1, the password never printed, nothing written', async () => {
     const run = await runCli(
-      ['annotate', '--registry', auth.url, '--image-info', good, '--coordinator', 'none', '--repo-prefix', 'public', '--username', 'ci', '--password', 'wrong-pa55word'],
+      [
+        'annotate',
+        '--registry',
+        auth.url,
+        '--image-info',
+        good,
+        '--coordinator',
+        'none',
+        '--repo-prefix',
+        'public',
+        '--username',
+        'ci',
+        '--password',
+        'wrong-pa55word',
+      ],
       { EOL_GATE_RETRIES: '0' },
     );
     expect(run.code).toBe(1);
@@ -95,7 +196,21 @@ describe('bad input: clear errors, exit codes, no write', () => {
 
   it('right credentials through the same front work (the password comes from the environment too)', async () => {
     const run = await runCli(
-      ['annotate', '--registry', auth.url, '--image-info', good, '--coordinator', 'none', '--repo-prefix', 'public', '--username', 'ci', '--dry-run', '--json'],
+      [
+        'annotate',
+        '--registry',
+        auth.url,
+        '--image-info',
+        good,
+        '--coordinator',
+        'none',
+        '--repo-prefix',
+        'public',
+        '--username',
+        'ci',
+        '--dry-run',
+        '--json',
+      ],
       { EOL_GATE_PASSWORD: 's3cr3t-pa55' },
     );
     expect(run.code, run.stderr).toBe(0);

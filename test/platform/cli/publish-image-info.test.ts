@@ -10,7 +10,25 @@ const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const fragment = (arch: string, d: string) =>
   JSON.stringify({
     schemaVersion: '2.0',
-    repos: [{ repo: 'dotnet/app', images: [{ platforms: [{ dockerfile: `src/${arch}/Dockerfile`, osType: 'Linux', osVersion: 'azurelinux3.0', architecture: arch, simpleTags: [`8.0-${arch}`], digest: `mcr.microsoft.com/dotnet/app@${d}` }] }] }],
+    repos: [
+      {
+        repo: 'dotnet/app',
+        images: [
+          {
+            platforms: [
+              {
+                dockerfile: `src/${arch}/Dockerfile`,
+                osType: 'Linux',
+                osVersion: 'azurelinux3.0',
+                architecture: arch,
+                simpleTags: [`8.0-${arch}`],
+                digest: `mcr.microsoft.com/dotnet/app@${d}`,
+              },
+            ],
+          },
+        ],
+      },
+    ],
   });
 
 /** `eol-gate publish-image-info` from a pipeline step: merge, then signal image-info-updated. */
@@ -39,28 +57,78 @@ describe('eol-gate publish-image-info', () => {
     await writeFile(join(dir, 'amd64.json'), fragment('amd64', digest('a')));
     await writeFile(join(dir, 'arm64.json'), fragment('arm64', digest('b')));
 
-    const missing = await runCli(['publish-image-info', '--image-info', target, '--fragment', join(dir, 'amd64.json'), '--coordinator', 'none']);
+    const missing = await runCli([
+      'publish-image-info',
+      '--image-info',
+      target,
+      '--fragment',
+      join(dir, 'amd64.json'),
+      '--coordinator',
+      'none',
+    ]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/does not exist; pass --create/);
 
     const build = ado.createBuild({ tags: ['eol-gate.linux.publishing'] });
-    const first = await runCli(['publish-image-info', '--image-info', target, '--fragment', join(dir, 'amd64.json'), '--create', '--group', 'linux'], pipelineEnv(build.id));
+    const first = await runCli(
+      [
+        'publish-image-info',
+        '--image-info',
+        target,
+        '--fragment',
+        join(dir, 'amd64.json'),
+        '--create',
+        '--group',
+        'linux',
+      ],
+      pipelineEnv(build.id),
+    );
     expect(first.code, first.stderr).toBe(0);
-    expect(ado.build(build.id).tags.sort()).toEqual(['eol-gate.linux.image-info-updated', 'eol-gate.linux.publishing']);
+    expect(ado.build(build.id).tags.sort()).toEqual([
+      'eol-gate.linux.image-info-updated',
+      'eol-gate.linux.publishing',
+    ]);
 
-    const second = await runCli(['publish-image-info', '--image-info', target, '--fragment', join(dir, 'arm64.json'), '--coordinator', 'none', '--json']);
+    const second = await runCli([
+      'publish-image-info',
+      '--image-info',
+      target,
+      '--fragment',
+      join(dir, 'arm64.json'),
+      '--coordinator',
+      'none',
+      '--json',
+    ]);
     expect(second.code, second.stderr).toBe(0);
-    expect(JSON.parse(second.stdout)).toMatchObject({ command: 'publish-image-info', changed: true });
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      command: 'publish-image-info',
+      changed: true,
+    });
     const merged = parseImageInfo(await readFile(target, 'utf8'), target);
-    expect(supportedRefs(merged).map((r) => r.digest).sort()).toEqual([digest('a'), digest('b')]);
+    expect(
+      supportedRefs(merged)
+        .map((r) => r.digest)
+        .sort(),
+    ).toEqual([digest('a'), digest('b')]);
   });
 
   it('a fragment that is not image-info fails naming the file, and the target is untouched', async () => {
     const target = join(dir, 'kept.json');
     await writeFile(target, fragment('amd64', digest('c')));
     const before = await readFile(target, 'utf8');
-    await writeFile(join(dir, 'bad.json'), '{"schemaVersion":"2.0","repos":[{"repo":"x","images":[{"platforms":[{"digest":"nope"}]}]}]}');
-    const run = await runCli(['publish-image-info', '--image-info', target, '--fragment', join(dir, 'bad.json'), '--coordinator', 'none']);
+    await writeFile(
+      join(dir, 'bad.json'),
+      '{"schemaVersion":"2.0","repos":[{"repo":"x","images":[{"platforms":[{"digest":"nope"}]}]}]}',
+    );
+    const run = await runCli([
+      'publish-image-info',
+      '--image-info',
+      target,
+      '--fragment',
+      join(dir, 'bad.json'),
+      '--coordinator',
+      'none',
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/bad\.json: repos\[0\]\.images\[0\]\.platforms\[0\]\.digest/);
     expect(await readFile(target, 'utf8')).toBe(before);

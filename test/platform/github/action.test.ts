@@ -3,7 +3,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE, lifecycleManifestJson } from '../../../src/core/lifecycle.js';
+import {
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+  lifecycleManifestJson,
+} from '../../../src/core/lifecycle.js';
 import { MediaType } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
@@ -31,9 +35,14 @@ describe('GitHub Action bundle', () => {
     EOL_GATE_RETRIES: '0',
   });
   const run = (inputs: Record<string, string>, token = github.token) =>
-    runAction({ inputs: { registry: registry.url, imageInfo, repoPrefix: scenario.repoPrefix, ...inputs }, env: runnerEnv(), githubToken: token });
+    runAction({
+      inputs: { registry: registry.url, imageInfo, repoPrefix: scenario.repoPrefix, ...inputs },
+      env: runnerEnv(),
+      githubToken: token,
+    });
   const writes = () => github.requests.filter((r) => r.method !== 'GET');
-  const errors = (r: ActionRun) => r.commands.filter((c) => c.command === 'error').map((c) => c.message);
+  const errors = (r: ActionRun) =>
+    r.commands.filter((c) => c.command === 'error').map((c) => c.message);
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
@@ -58,25 +67,43 @@ describe('GitHub Action bundle', () => {
     });
 
     const cases: [string, Record<string, string>, string | undefined, RegExp][] = [
-      ['a bad date', { eolDate: '22/11/2026' }, undefined, /^eolDate: expected yyyy-MM-dd, got "22\/11\/2026"$/],
-      ['an unknown command', { command: 'annotat' }, undefined, /^command: expected one of annotate, signal, verify, unannotate, publish-image-info, got "annotat"$/],
+      [
+        'a bad date',
+        { eolDate: '22/11/2026' },
+        undefined,
+        /^eolDate: expected yyyy-MM-dd, got "22\/11\/2026"$/,
+      ],
+      [
+        'an unknown command',
+        { command: 'annotat' },
+        undefined,
+        /^command: expected one of annotate, signal, verify, unannotate, publish-image-info, got "annotat"$/,
+      ],
       ['a bad duration', { minAge: 'an hour' }, undefined, /^minAge: expected a duration/],
-      ['a bad boolean', { dryRun: 'yes' }, undefined, /^dryRun: expected true or false, got "yes"$/],
+      [
+        'a bad boolean',
+        { dryRun: 'yes' },
+        undefined,
+        /^dryRun: expected true or false, got "yes"$/,
+      ],
       ['no token', {}, '', /GITHUB_TOKEN/],
     ];
-    it.each(cases)('%s → exit 2, one error annotation, no output, no summary', async (_name, inputs, token, message) => {
-      const before2 = writes().length;
-      const r = await run(inputs, token);
-      expect(r.code, r.stdout + r.stderr).toBe(2);
-      expect(errors(r)).toEqual([expect.stringMatching(message)]);
-      expect(r.outputs).toEqual({});
-      expect(r.summary).toBe('');
-      expect(writes().length).toBe(before2);
-      expect(await registrySnapshot(registry.url)).toEqual(before);
-    });
+    it.each(cases)(
+      '%s → exit 2, one error annotation, no output, no summary',
+      async (_name, inputs, token, message) => {
+        const before2 = writes().length;
+        const r = await run(inputs, token);
+        expect(r.code, r.stdout + r.stderr).toBe(2);
+        expect(errors(r)).toEqual([expect.stringMatching(message)]);
+        expect(r.outputs).toEqual({});
+        expect(r.summary).toBe('');
+        expect(writes().length).toBe(before2);
+        expect(await registrySnapshot(registry.url)).toEqual(before);
+      },
+    );
   });
 
-  it('signal publishing creates this run\'s marker ref with the token', async () => {
+  it("signal publishing creates this run's marker ref with the token", async () => {
     const r = await run({ command: 'signal', state: 'publishing' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect([...github.refs.keys()]).toContain(`refs/eol-gate/default/${self.id}.1.publishing`);
@@ -91,7 +118,8 @@ describe('GitHub Action bundle', () => {
     // The peer finishes once we have seen it running: its second status read says completed.
     let peerReads = 0;
     github.mount((req) => {
-      if (req.method === 'GET' && req.repoPath === `actions/runs/${peer.id}` && ++peerReads === 2) github.complete(peer.id);
+      if (req.method === 'GET' && req.repoPath === `actions/runs/${peer.id}` && ++peerReads === 2)
+        github.complete(peer.id);
       return undefined;
     });
     const planFile = join(dir, 'plan.json');
@@ -100,11 +128,22 @@ describe('GitHub Action bundle', () => {
     expect(errors(r)).toEqual([]);
 
     const n = String(scenario.orphans.length);
-    expect(r.outputs).toEqual({ annotated: n, alreadyAnnotated: '1', skippedTooYoung: '0', candidates: n, waitedSeconds: expect.stringMatching(/^\d+$/), planFile });
-    expect(JSON.parse(readFileSync(planFile, 'utf8')).digests).toHaveLength(scenario.orphans.length);
+    expect(r.outputs).toEqual({
+      annotated: n,
+      alreadyAnnotated: '1',
+      skippedTooYoung: '0',
+      candidates: n,
+      waitedSeconds: expect.stringMatching(/^\d+$/),
+      planFile,
+    });
+    expect(JSON.parse(readFileSync(planFile, 'utf8')).digests).toHaveLength(
+      scenario.orphans.length,
+    );
     for (const key of scenario.orphans) {
       const [repository, digest] = key.split('@');
-      expect(await lifecycleMarksByHttp(registry.url, repository, digest), key).toEqual([expect.objectContaining({ date: '2026-11-22' })]);
+      expect(await lifecycleMarksByHttp(registry.url, repository, digest), key).toEqual([
+        expect.objectContaining({ date: '2026-11-22' }),
+      ]);
     }
 
     expect(r.stdout).toContain(`waiting: run ${peer.id}`);
@@ -115,7 +154,9 @@ describe('GitHub Action bundle', () => {
     expect(r.summary).toContain(`Plan file: \`${planFile}\``);
     // Grouped logs: every group opened is closed.
     const groups = r.commands.filter((c) => c.command === 'group').map((c) => c.message);
-    expect(groups).toEqual(expect.arrayContaining(['Plan', expect.stringMatching(/^Annotate \d+ digest\(s\)$/)]));
+    expect(groups).toEqual(
+      expect.arrayContaining(['Plan', expect.stringMatching(/^Annotate \d+ digest\(s\)$/)]),
+    );
     expect(r.commands.filter((c) => c.command === 'endgroup')).toHaveLength(groups.length);
     // The finished peer's marker is cleaned up by whoever sees it.
     expect([...github.refs.keys()].filter((ref) => ref.includes(`/${peer.id}.`))).toEqual([]);

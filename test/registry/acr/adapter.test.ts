@@ -1,12 +1,27 @@
 import { ClientSecretCredential } from '@azure/identity';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../../src/core/errors.js';
-import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE, lifecycleManifestJson } from '../../../src/core/lifecycle.js';
+import {
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+  lifecycleManifestJson,
+} from '../../../src/core/lifecycle.js';
 import { MediaType } from '../../../src/core/oci.js';
-import { AcrRegistry, createAcrCredential, normalizeEndpoint } from '../../../src/registry/acr/index.js';
+import {
+  AcrRegistry,
+  createAcrCredential,
+  normalizeEndpoint,
+} from '../../../src/registry/acr/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { seedArtifact, seedImage, seedIndex, type FakeAcr } from '../../support/fake-acr/index.js';
-import { acrFor, capturingLogger, fastRetry, OLD, pushLifecycle, startAcrEnvironment } from './helpers.js';
+import {
+  acrFor,
+  capturingLogger,
+  fastRetry,
+  OLD,
+  pushLifecycle,
+  startAcrEnvironment,
+} from './helpers.js';
 
 let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
 afterEach(async () => {
@@ -35,7 +50,9 @@ describe('AcrRegistry', () => {
     const a = seedImage(fake, 'team/app', 'a', { tags: ['1.0', 'latest'], created: OLD });
     const b = seedImage(fake, 'team/app', 'b', { docker: true, created: OLD });
     const idx = seedIndex(fake, 'team/app', [a, b], { tags: ['multi'] });
-    const sig = seedArtifact(fake, 'team/app', a, 'application/vnd.cncf.notary.signature', { k: 'v' });
+    const sig = seedArtifact(fake, 'team/app', a, 'application/vnd.cncf.notary.signature', {
+      k: 'v',
+    });
     seedImage(fake, 'other', 'x');
     seedImage(fake, 'zeta/z', 'z');
     const registry = acrFor(fake, { pageSize: 50 });
@@ -51,11 +68,23 @@ describe('AcrRegistry', () => {
       tags: ['1.0', 'latest'],
       created: OLD.toISOString(),
     });
-    expect(byDigest.get(b.digest)).toMatchObject({ mediaType: MediaType.dockerManifest, configMediaType: 'application/vnd.docker.container.image.v1+json' });
-    expect(byDigest.get(idx.digest)).toMatchObject({ mediaType: MediaType.ociIndex, children: [a.digest, b.digest], tags: ['multi'] });
-    expect(byDigest.get(sig)).toMatchObject({ subject: a.digest, artifactType: 'application/vnd.cncf.notary.signature' });
+    expect(byDigest.get(b.digest)).toMatchObject({
+      mediaType: MediaType.dockerManifest,
+      configMediaType: 'application/vnd.docker.container.image.v1+json',
+    });
+    expect(byDigest.get(idx.digest)).toMatchObject({
+      mediaType: MediaType.ociIndex,
+      children: [a.digest, b.digest],
+      tags: ['multi'],
+    });
+    expect(byDigest.get(sig)).toMatchObject({
+      subject: a.digest,
+      artifactType: 'application/vnd.cncf.notary.signature',
+    });
     // Images are classified from the listing alone; only the artifact and the index were fetched.
-    expect(fake.answered('manifest-get').sort()).toEqual([`/v2/team/app/manifests/${idx.digest}`, `/v2/team/app/manifests/${sig}`].sort());
+    expect(fake.answered('manifest-get').sort()).toEqual(
+      [`/v2/team/app/manifests/${idx.digest}`, `/v2/team/app/manifests/${sig}`].sort(),
+    );
     expect(await registry.listManifests('missing/repo')).toEqual([]);
   });
 
@@ -66,7 +95,9 @@ describe('AcrRegistry', () => {
     expect(await registry.describeManifest('team/app', a.digest)).toEqual(a);
     expect(await registry.describeManifest('team/app', sha256Digest('nothing'))).toBeUndefined();
     fake.addFault({ kind: '500', match: 'manifest-head', times: 100 });
-    await expect(acrFor(fake, { retry: fastRetry({ retries: 2 }) }).describeManifest('team/app', a.digest)).rejects.toThrow(RuntimeError);
+    await expect(
+      acrFor(fake, { retry: fastRetry({ retries: 2 }) }).describeManifest('team/app', a.digest),
+    ).rejects.toThrow(RuntimeError);
   });
 
   it('pushes a lifecycle referrer (uploading the empty blob with a relative Location) and finds it by either source', async () => {
@@ -88,7 +119,11 @@ describe('AcrRegistry', () => {
     const api = acrFor(fake, { referrersSource: 'api' });
     const viaApi = await api.listReferrers('team/app', a.digest, LIFECYCLE_ARTIFACT_TYPE);
     expect(fromListing).toEqual([viaApi.find((d) => d.digest === mark.digest)]);
-    expect(viaApi.map((d) => d.annotations?.[EOL_DATE_ANNOTATION]).sort()).toEqual(['2026-06-01', '2026-07-01', '2026-08-01']);
+    expect(viaApi.map((d) => d.annotations?.[EOL_DATE_ANNOTATION]).sort()).toEqual([
+      '2026-06-01',
+      '2026-07-01',
+      '2026-08-01',
+    ]);
     expect(fake.counts.referrers).toBeGreaterThanOrEqual(2);
     expect(await api.listReferrers('team/app', a.digest)).toHaveLength(4);
 
@@ -112,19 +147,32 @@ describe('AcrRegistry', () => {
   it('reads anonymously where the registry allows it, and names the registry when a write is refused', async () => {
     const fake = await fresh({ anonymousPull: true });
     const a = seedImage(fake, 'team/app', 'a');
-    const registry = new AcrRegistry({ endpoint: fake.url, credential: undefined, ca: fake.caPem, retry: fastRetry() });
+    const registry = new AcrRegistry({
+      endpoint: fake.url,
+      credential: undefined,
+      ca: fake.caPem,
+      retry: fastRetry(),
+    });
     expect((await registry.listManifests('team/app')).map((r) => r.digest)).toEqual([a.digest]);
     expect(await registry.describeManifest('team/app', a.digest)).toEqual(a);
-    const error = await registry.pushReferrer('team/app', a, lifecycle(a, '2026-06-01')).catch((e: Error) => e);
+    const error = await registry
+      .pushReferrer('team/app', a, lifecycle(a, '2026-06-01'))
+      .catch((e: Error) => e);
     expect(error).toBeInstanceOf(RuntimeError);
-    expect((error as Error).message).toMatch(new RegExp(`^${fake.host.replace('.', '\\.')}: .*refused \\(HTTP 401\\) for the identity of anonymous access`));
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^${fake.host.replace('.', '\\.')}: .*refused \\(HTTP 401\\) for the identity of anonymous access`,
+      ),
+    );
   });
 
   it('fails clearly when the identity belongs to another tenant, without leaking a token', async () => {
     const fake = await fresh();
     fake.tenant = 'another-tenant';
     seedImage(fake, 'team/app', 'a');
-    const error = (await acrFor(fake).listManifests('team/app').catch((e: Error) => e)) as Error;
+    const error = (await acrFor(fake)
+      .listManifests('team/app')
+      .catch((e: Error) => e)) as Error;
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toContain(fake.host);
     expect(error.message).toContain('DefaultAzureCredential');
@@ -135,21 +183,46 @@ describe('AcrRegistry', () => {
   it('fails clearly when the credential cannot get a token', async () => {
     const fake = await fresh();
     // What createAcrCredential builds for a client secret, minus the identity library's own retries (speed).
-    const credential = new ClientSecretCredential('not-a-tenant', 'id', 'top-secret-value', { authorityHost: 'https://127.0.0.1:1', retryOptions: { maxRetries: 0 } });
-    const registry = new AcrRegistry({ endpoint: fake.url, credential, credentialName: 'ClientSecretCredential', ca: fake.caPem, retry: fastRetry() });
+    const credential = new ClientSecretCredential('not-a-tenant', 'id', 'top-secret-value', {
+      authorityHost: 'https://127.0.0.1:1',
+      retryOptions: { maxRetries: 0 },
+    });
+    const registry = new AcrRegistry({
+      endpoint: fake.url,
+      credential,
+      credentialName: 'ClientSecretCredential',
+      ca: fake.caPem,
+      retry: fastRetry(),
+    });
     const error = (await registry.listManifests('team/app').catch((e: Error) => e)) as Error;
     expect(error).toBeInstanceOf(RuntimeError);
-    expect(error.message).toMatch(new RegExp(`^${fake.host.replace('.', '\\.')}: ClientSecretCredential could not get a token`));
+    expect(error.message).toMatch(
+      new RegExp(`^${fake.host.replace('.', '\\.')}: ClientSecretCredential could not get a token`),
+    );
     expect(error.message).not.toContain('top-secret-value');
   });
 
   it('rejects a registry that is not a host before any request', () => {
-    for (const bad of ['', 'not a host', 'http://myacr.azurecr.io', 'https://myacr.azurecr.io/path', 'https://user:pw@myacr.azurecr.io']) {
+    for (const bad of [
+      '',
+      'not a host',
+      'http://myacr.azurecr.io',
+      'https://myacr.azurecr.io/path',
+      'https://user:pw@myacr.azurecr.io',
+    ]) {
       expect(() => normalizeEndpoint(bad), bad).toThrow(InputError);
     }
     expect(normalizeEndpoint('myacr.azurecr.io')).toBe('https://myacr.azurecr.io');
     expect(normalizeEndpoint('https://127.0.0.1:8443/')).toBe('https://127.0.0.1:8443');
-    expect(() => createAcrCredential({ kind: 'azure-pipelines', serviceConnectionId: 'sc', clientId: '', tenantId: 't', systemAccessToken: '' })).toThrow(/missing clientId, System.AccessToken/);
+    expect(() =>
+      createAcrCredential({
+        kind: 'azure-pipelines',
+        serviceConnectionId: 'sc',
+        clientId: '',
+        tenantId: 't',
+        systemAccessToken: '',
+      }),
+    ).toThrow(/missing clientId, System.AccessToken/);
   });
 
   it('paces requests under maxRequestsPerMinute', async () => {

@@ -1,6 +1,15 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeAcr, Fault } from '../../support/fake-acr/index.js';
-import { acrFor, capturingLogger, EOL_DATE, fastRetry, lifecycleBySubject, runAnnotate, seedScenario, startAcrEnvironment } from './helpers.js';
+import {
+  acrFor,
+  capturingLogger,
+  EOL_DATE,
+  fastRetry,
+  lifecycleBySubject,
+  runAnnotate,
+  seedScenario,
+  startAcrEnvironment,
+} from './helpers.js';
 
 /**
  * The core integration scenario through the annotate command, the real SDK and the real
@@ -35,7 +44,12 @@ describe('annotate on the fake ACR', () => {
     const scenario = seedScenario(fake);
     const result = await runAnnotate(acrFor(fake), scenario);
 
-    expect(result.counts).toEqual({ annotated: 7, alreadyAnnotated: 1, skippedTooYoung: 1, candidates: 7 });
+    expect(result.counts).toEqual({
+      annotated: 7,
+      alreadyAnnotated: 1,
+      skippedTooYoung: 1,
+      candidates: 7,
+    });
     const app = lifecycleBySubject(fake, 'team/app');
     const tool = lifecycleBySubject(fake, 'team/tool');
     for (const o of scenario.orphans) {
@@ -63,12 +77,42 @@ describe('annotate on the fake ACR', () => {
   });
 
   const faults: [string, Fault[]][] = [
-    ['429 without Retry-After on listings and pushes', [{ kind: '429', match: 'list-manifests', times: 2 }, { kind: '429', match: 'manifest-put', times: 3 }]],
-    ['429 with Retry-After', [{ kind: '429-retry-after', match: 'manifest-put', retryAfterSeconds: 2, times: 2 }]],
-    ['500 on HEAD and PUT', [{ kind: '500', match: 'manifest-head', times: 2 }, { kind: '500', match: 'manifest-put', times: 1, after: 2 }]],
-    ['503 on the token exchange and on artifact GETs', [{ kind: '503', match: 'token', times: 1, after: 1 }, { kind: '503', match: 'manifest-get', times: 2 }]],
-    ['connection resets', [{ kind: 'reset', match: 'manifest-put', times: 2, after: 1 }, { kind: 'reset', match: 'list-manifests', times: 1 }]],
-    ['a blob upload that fails midway', [{ kind: '503', match: 'blob-upload', times: 1, after: 1 }]],
+    [
+      '429 without Retry-After on listings and pushes',
+      [
+        { kind: '429', match: 'list-manifests', times: 2 },
+        { kind: '429', match: 'manifest-put', times: 3 },
+      ],
+    ],
+    [
+      '429 with Retry-After',
+      [{ kind: '429-retry-after', match: 'manifest-put', retryAfterSeconds: 2, times: 2 }],
+    ],
+    [
+      '500 on HEAD and PUT',
+      [
+        { kind: '500', match: 'manifest-head', times: 2 },
+        { kind: '500', match: 'manifest-put', times: 1, after: 2 },
+      ],
+    ],
+    [
+      '503 on the token exchange and on artifact GETs',
+      [
+        { kind: '503', match: 'token', times: 1, after: 1 },
+        { kind: '503', match: 'manifest-get', times: 2 },
+      ],
+    ],
+    [
+      'connection resets',
+      [
+        { kind: 'reset', match: 'manifest-put', times: 2, after: 1 },
+        { kind: 'reset', match: 'list-manifests', times: 1 },
+      ],
+    ],
+    [
+      'a blob upload that fails midway',
+      [{ kind: '503', match: 'blob-upload', times: 1, after: 1 }],
+    ],
   ];
   for (const [name, injected] of faults) {
     it(`ends in the fault-free state despite ${name}`, async () => {
@@ -77,7 +121,8 @@ describe('annotate on the fake ACR', () => {
       for (const f of injected) fake.addFault(f);
       const retry = fastRetry();
       await runAnnotate(acrFor(fake, { retry }), scenario);
-      for (const f of injected) expect(fake.fired.get(f), `${name}: fault fired`).toBe(f.times ?? 1);
+      for (const f of injected)
+        expect(fake.fired.get(f), `${name}: fault fired`).toBe(f.times ?? 1);
       expect(fake.snapshot()).toEqual(expected);
       if (injected.some((f) => f.kind === '429-retry-after')) {
         // Retry-After (2 s) was honoured, not replaced by the 1-5 ms backoff.
@@ -114,16 +159,26 @@ describe('annotate on the fake ACR', () => {
     const logger = capturingLogger();
     await runAnnotate(acrFor(fake), scenario, logger);
     const want = structuredClone(expected);
-    want['team/app'] = want['team/app'].filter((m) => m.digest !== victim.digest && m.subject !== victim.digest);
+    want['team/app'] = want['team/app'].filter(
+      (m) => m.digest !== victim.digest && m.subject !== victim.digest,
+    );
     expect(fake.snapshot()).toEqual(want);
-    expect(logger.lines.some((l) => l.startsWith('warning:') && l.includes(victim.digest) && /gone/.test(l))).toBe(true);
+    expect(
+      logger.lines.some(
+        (l) => l.startsWith('warning:') && l.includes(victim.digest) && /gone/.test(l),
+      ),
+    ).toBe(true);
   });
 
   it('a persistent error fails the run and is never read as "not annotated"', async () => {
     const fake = await fresh();
     const scenario = seedScenario(fake);
     fake.addFault({ kind: '429', match: 'list-manifests', times: 1000 });
-    await expect(runAnnotate(acrFor(fake, { retry: fastRetry({ retries: 3 }) }), scenario)).rejects.toThrow(/127\.0\.0\.1:\d+: list manifests of team\/\w+ failed after 4 attempts: HTTP 429/);
+    await expect(
+      runAnnotate(acrFor(fake, { retry: fastRetry({ retries: 3 }) }), scenario),
+    ).rejects.toThrow(
+      /127\.0\.0\.1:\d+: list manifests of team\/\w+ failed after 4 attempts: HTTP 429/,
+    );
     expect(lifecycleBySubject(fake, 'team/app').size).toBe(1); // only the one seeded before
     // A re-run once the registry recovers finishes the job.
     fake.faults = [];

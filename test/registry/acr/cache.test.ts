@@ -6,7 +6,15 @@ import { lifecycleManifestJson } from '../../../src/core/lifecycle.js';
 import { ManifestCache } from '../../../src/registry/acr/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import type { FakeAcr } from '../../support/fake-acr/index.js';
-import { acrFor, EOL_DATE, fastRetry, lifecycleBySubject, runAnnotate, seedScenario, startAcrEnvironment } from './helpers.js';
+import {
+  acrFor,
+  EOL_DATE,
+  fastRetry,
+  lifecycleBySubject,
+  runAnnotate,
+  seedScenario,
+  startAcrEnvironment,
+} from './helpers.js';
 
 let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
 afterEach(async () => {
@@ -20,7 +28,8 @@ async function fresh(): Promise<FakeAcr> {
 const tempFile = () => join(mkdtempSync(join(tmpdir(), 'acr-cache-')), 'manifests.jsonl');
 
 /** Requests that are not 401 challenges or token exchanges: the ones a cache can save. */
-const work = (fake: FakeAcr) => fake.log.filter((e) => e.status !== 401 && e.kind !== 'exchange' && e.kind !== 'token').length;
+const work = (fake: FakeAcr) =>
+  fake.log.filter((e) => e.status !== 401 && e.kind !== 'exchange' && e.kind !== 'token').length;
 
 describe('manifest cache', () => {
   it('steady state: a second run with the cache file fetches no manifest and asks no referrers API', async () => {
@@ -68,14 +77,27 @@ describe('manifest cache', () => {
 
   it('never believes an entry whose content does not hash to its digest', () => {
     const file = tempFile();
-    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256Digest('x'), size: 10 };
+    const subject = {
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: sha256Digest('x'),
+      size: 10,
+    };
     const real = lifecycleManifestJson(subject, '2026-06-01');
     const digest = sha256Digest(real);
     const other = { ...subject, digest: sha256Digest('y') };
     writeFileSync(file, '{"eol-gate-manifest-cache":1}\n');
     // A forged line: a real artifact digest claiming another subject.
-    appendFileSync(file, JSON.stringify({ d: digest, l: { m: other.mediaType, g: other.digest, s: other.size, t: '2026-06-01' } }) + '\n');
-    appendFileSync(file, JSON.stringify({ d: sha256Digest('z'), b: '{"subject":{"digest":"sha256:00"}}' }) + '\n');
+    appendFileSync(
+      file,
+      JSON.stringify({
+        d: digest,
+        l: { m: other.mediaType, g: other.digest, s: other.size, t: '2026-06-01' },
+      }) + '\n',
+    );
+    appendFileSync(
+      file,
+      JSON.stringify({ d: sha256Digest('z'), b: '{"subject":{"digest":"sha256:00"}}' }) + '\n',
+    );
     const forged = ManifestCache.open(file);
     expect(forged.get(digest)).toBeUndefined();
     expect(forged.rejected).toBe(2);
@@ -123,7 +145,12 @@ describe('throttling never leads to a duplicate annotation', () => {
     const scenario = seedScenario(fake);
     const before = fake.snapshot();
     fake.addFault({ kind: '429', match: 'referrers', times: 10_000 });
-    await expect(runAnnotate(acrFor(fake, { referrersSource: 'api', retry: fastRetry({ retries: 2 }) }), scenario)).rejects.toThrow(/referrers of team\/\w+@sha256:[a-f0-9]+ failed after 3 attempts: HTTP 429/);
+    await expect(
+      runAnnotate(
+        acrFor(fake, { referrersSource: 'api', retry: fastRetry({ retries: 2 }) }),
+        scenario,
+      ),
+    ).rejects.toThrow(/referrers of team\/\w+@sha256:[a-f0-9]+ failed after 3 attempts: HTTP 429/);
     expect(fake.snapshot()).toEqual(before);
   });
 
@@ -139,6 +166,8 @@ describe('throttling never leads to a duplicate annotation', () => {
     for (const repo of ['team/app', 'team/tool']) {
       for (const marks of lifecycleBySubject(fake, repo).values()) expect(marks).toHaveLength(1);
     }
-    expect(lifecycleBySubject(fake, 'team/app').size + lifecycleBySubject(fake, 'team/tool').size).toBe(8);
+    expect(
+      lifecycleBySubject(fake, 'team/app').size + lifecycleBySubject(fake, 'team/tool').size,
+    ).toBe(8);
   });
 });

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acrFor, EOL_DATE, lifecycleBySubject, runAnnotate, seedScenario, startAcrEnvironment } from './helpers.js';
+import {
+  acrFor,
+  EOL_DATE,
+  lifecycleBySubject,
+  runAnnotate,
+  seedScenario,
+  startAcrEnvironment,
+} from './helpers.js';
 
 /** The bundled CLI, as a pipeline runs it. */
 const cli = fileURLToPath(new URL('../../../dist/cli/index.cjs', import.meta.url));
@@ -16,7 +23,23 @@ afterEach(async () => {
 });
 
 function runChild(vars: Record<string, string>) {
-  const args = ['annotate', '--registry', vars.FAKE_ACR_URL, '--registry-type', 'acr', '--image-info', vars.IMAGE_INFO, '--eol-date', vars.EOL_DATE, '--coordinator', 'none', '--cache-file', vars.CACHE_FILE, '--concurrency', '4'];
+  const args = [
+    'annotate',
+    '--registry',
+    vars.FAKE_ACR_URL,
+    '--registry-type',
+    'acr',
+    '--image-info',
+    vars.IMAGE_INFO,
+    '--eol-date',
+    vars.EOL_DATE,
+    '--coordinator',
+    'none',
+    '--cache-file',
+    vars.CACHE_FILE,
+    '--concurrency',
+    '4',
+  ];
   // DefaultAzureCredential finds the managed-identity endpoint through IDENTITY_* in process.env.
   const proc = spawn(process.execPath, [cli, ...args], {
     env: { ...process.env, ...vars },
@@ -25,7 +48,12 @@ function runChild(vars: Record<string, string>) {
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d));
   proc.stderr.on('data', (d: Buffer) => (out += d));
-  return { proc, done: new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal, out }))) };
+  return {
+    proc,
+    done: new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) =>
+      proc.on('exit', (code, signal) => resolve({ code, signal, out })),
+    ),
+  };
 }
 
 describe('crash-resume', () => {
@@ -57,7 +85,9 @@ describe('crash-resume', () => {
     const killed = await first.done;
     fake.onRequest = undefined;
     expect(killed.signal, killed.out).toBe('SIGKILL');
-    const partial = [...lifecycleBySubject(fake, 'team/app').keys()].length + [...lifecycleBySubject(fake, 'team/tool').keys()].length;
+    const partial =
+      [...lifecycleBySubject(fake, 'team/app').keys()].length +
+      [...lifecycleBySubject(fake, 'team/tool').keys()].length;
     expect(partial).toBeLessThan(42); // it really was interrupted (41 new + 1 before)
 
     const second = await runChild(vars).done;

@@ -3,19 +3,36 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { annotate, type AnnotateResult } from '../../../src/commands/annotate.js';
 import { NoneStore } from '../../../src/coordination/none.js';
-import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE, lifecycleManifestJson } from '../../../src/core/lifecycle.js';
+import {
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+  lifecycleManifestJson,
+} from '../../../src/core/lifecycle.js';
 import type { Clock, Logger } from '../../../src/core/ports.js';
 import { FileSource } from '../../../src/imageinfo/file-source.js';
-import { AcrRegistry, createAcrCredential, type AcrRegistryOptions } from '../../../src/registry/acr/index.js';
+import {
+  AcrRegistry,
+  createAcrCredential,
+  type AcrRegistryOptions,
+} from '../../../src/registry/acr/index.js';
 import type { RetryPolicy } from '../../../src/util/http.js';
-import { seedArtifact, seedImage, seedIndex, startFakeAcr, type FakeAcr, type FakeAcrOptions } from '../../support/fake-acr/index.js';
+import {
+  seedArtifact,
+  seedImage,
+  seedIndex,
+  startFakeAcr,
+  type FakeAcr,
+  type FakeAcrOptions,
+} from '../../support/fake-acr/index.js';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../support/identity-endpoint.js';
 
 export const EOL_DATE = '2026-06-01';
 export const OLD = new Date('2026-01-01T00:00:00Z');
 
 /** Records the delays the adapter asked for, without waiting (no sleeping in tests). */
-export function fastRetry(overrides: Partial<RetryPolicy> = {}): RetryPolicy & { delays: number[] } {
+export function fastRetry(
+  overrides: Partial<RetryPolicy> = {},
+): RetryPolicy & { delays: number[] } {
   const delays: number[] = [];
   return {
     retries: 6,
@@ -67,7 +84,9 @@ export function sharedIdentity(): Promise<IdentityEndpoint> {
 }
 
 /** A fake ACR plus the managed-identity endpoint that DefaultAzureCredential finds through the environment. */
-export async function startAcrEnvironment(options: FakeAcrOptions = {}): Promise<{ fake: FakeAcr; identity: IdentityEndpoint; close(): Promise<void> }> {
+export async function startAcrEnvironment(
+  options: FakeAcrOptions = {},
+): Promise<{ fake: FakeAcr; identity: IdentityEndpoint; close(): Promise<void> }> {
   const [fake, endpoint] = await Promise.all([startFakeAcr(options), sharedIdentity()]);
   return { fake, identity: endpoint, close: () => fake.close() };
 }
@@ -75,7 +94,14 @@ export async function startAcrEnvironment(options: FakeAcrOptions = {}): Promise
 /** The adapter as a host would build it: DefaultAzureCredential, the real SDK; only the CA is ours. */
 export function acrFor(fake: FakeAcr, options: Partial<AcrRegistryOptions> = {}): AcrRegistry {
   const { credential, name } = createAcrCredential({ kind: 'default' });
-  return new AcrRegistry({ endpoint: fake.url, credential, credentialName: name, ca: fake.caPem, retry: fastRetry(), ...options });
+  return new AcrRegistry({
+    endpoint: fake.url,
+    credential,
+    credentialName: name,
+    ca: fake.caPem,
+    retry: fastRetry(),
+    ...options,
+  });
 }
 
 export interface Scenario {
@@ -99,7 +125,9 @@ export function seedScenario(fake: FakeAcr, orphanCount = 6): Scenario {
   const c1 = seedImage(fake, app, 'c1', { created: OLD });
   const c2 = seedImage(fake, app, 'c2', { created: OLD });
   const idx = seedIndex(fake, app, [c1, c2], { tags: ['multi'], created: OLD });
-  const orphans = Array.from({ length: orphanCount }, (_, i) => seedImage(fake, app, `o${i}`, { created: OLD, tags: i === 0 ? ['old'] : [] }));
+  const orphans = Array.from({ length: orphanCount }, (_, i) =>
+    seedImage(fake, app, `o${i}`, { created: OLD, tags: i === 0 ? ['old'] : [] }),
+  );
   const young = seedImage(fake, app, 'young', { created: new Date() });
   const annotated = seedImage(fake, app, 'annotated', { created: OLD });
   pushLifecycle(fake, app, annotated, '2025-01-01');
@@ -110,13 +138,26 @@ export function seedScenario(fake: FakeAcr, orphanCount = 6): Scenario {
 
   const dir = mkdtempSync(join(tmpdir(), 'acr-scenario-'));
   const imageInfo = join(dir, 'image-info.json');
-  const platform = (repo: string, digest: string) => ({ digest: `mcr.microsoft.com/${repo}@${digest}`, simpleTags: [], dockerfile: 'Dockerfile' });
+  const platform = (repo: string, digest: string) => ({
+    digest: `mcr.microsoft.com/${repo}@${digest}`,
+    simpleTags: [],
+    dockerfile: 'Dockerfile',
+  });
   writeFileSync(
     imageInfo,
     JSON.stringify({
       schemaVersion: '2.0',
       repos: [
-        { repo: app, images: [{ platforms: [platform(app, s1.digest)] }, { manifest: { digest: `mcr.microsoft.com/${app}@${idx.digest}`, sharedTags: ['multi'] }, platforms: [] }] },
+        {
+          repo: app,
+          images: [
+            { platforms: [platform(app, s1.digest)] },
+            {
+              manifest: { digest: `mcr.microsoft.com/${app}@${idx.digest}`, sharedTags: ['multi'] },
+              platforms: [],
+            },
+          ],
+        },
         { repo: tool, images: [{ platforms: [platform(tool, t1.digest)] }] },
       ],
     }),
@@ -125,19 +166,32 @@ export function seedScenario(fake: FakeAcr, orphanCount = 6): Scenario {
     dir,
     imageInfo,
     supported: [s1.digest, idx.digest, c1.digest, c2.digest, t1.digest],
-    orphans: [...orphans.map((o) => ({ repository: app, digest: o.digest })), { repository: tool, digest: t2.digest }],
+    orphans: [
+      ...orphans.map((o) => ({ repository: app, digest: o.digest })),
+      { repository: tool, digest: t2.digest },
+    ],
     young: young.digest,
     annotatedBefore: annotated.digest,
     signatureOnSupported,
   };
 }
 
-export function pushLifecycle(fake: FakeAcr, repository: string, subject: { digest: string; size: number; mediaType: string }, date: string): string {
+export function pushLifecycle(
+  fake: FakeAcr,
+  repository: string,
+  subject: { digest: string; size: number; mediaType: string },
+  date: string,
+): string {
   fake.seedBlob(repository, '{}');
   return fake.seedManifest(repository, lifecycleManifestJson(subject, date));
 }
 
-export function runAnnotate(registry: AcrRegistry, scenario: Scenario, logger: Logger = capturingLogger(), concurrency = 4): Promise<AnnotateResult> {
+export function runAnnotate(
+  registry: AcrRegistry,
+  scenario: Scenario,
+  logger: Logger = capturingLogger(),
+  concurrency = 4,
+): Promise<AnnotateResult> {
   return annotate(
     {
       group: 'acr-test',
@@ -151,7 +205,13 @@ export function runAnnotate(registry: AcrRegistry, scenario: Scenario, logger: L
       concurrency,
       dryRun: false,
     },
-    { registry, store: new NoneStore(), sources: [new FileSource(scenario.imageInfo)], clock, logger },
+    {
+      registry,
+      store: new NoneStore(),
+      sources: [new FileSource(scenario.imageInfo)],
+      clock,
+      logger,
+    },
   );
 }
 
@@ -160,7 +220,10 @@ export function lifecycleBySubject(fake: FakeAcr, repository: string): Map<strin
   const out = new Map<string, string[]>();
   for (const m of fake.snapshot()[repository] ?? []) {
     if (m.artifactType !== LIFECYCLE_ARTIFACT_TYPE || !m.subject) continue;
-    out.set(m.subject, [...(out.get(m.subject) ?? []), m.annotations?.[EOL_DATE_ANNOTATION] ?? '?']);
+    out.set(m.subject, [
+      ...(out.get(m.subject) ?? []),
+      m.annotations?.[EOL_DATE_ANNOTATION] ?? '?',
+    ]);
   }
   return out;
 }

@@ -1,3 +1,18 @@
-export { FakeAcr, startFakeAcr, sha256, type Fault, type FaultKind, type FakeAcrOptions, type RequestKind } from './server.js';
+export {
+  FakeAcr,
+  startFakeAcr,
+  sha256,
+  type Fault,
+  type FaultKind,
+  type FakeAcrOptions,
+  type RequestKind,
+} from './server.js';
 export { testCertificate, type TestCertificate } from './cert.js';
-export { seedArtifact, seedImage, seedIndex, OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST } from './seed.js';
+export {
+  seedArtifact,
+  seedImage,
+  seedIndex,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  DOCKER_MANIFEST,
+} from './seed.js';

@@ -16,20 +16,30 @@ export function seedImage(
 ): { digest: string; size: number; mediaType: string } {
   // The config's own `created` is fixed so a seed always gives the same digest; the registry
   // creation time (what minAge reads) is `options.created`.
-  const config = JSON.stringify({ created: '2025-01-01T00:00:00Z', architecture: 'amd64', os: 'linux', seed });
+  const config = JSON.stringify({
+    created: '2025-01-01T00:00:00Z',
+    architecture: 'amd64',
+    os: 'linux',
+    seed,
+  });
   const configDigest = fake.seedBlob(repository, config);
   const mediaType = options.docker ? DOCKER_MANIFEST : OCI_MANIFEST;
   const body = JSON.stringify({
     schemaVersion: 2,
     mediaType,
     config: {
-      mediaType: options.docker ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json',
+      mediaType: options.docker
+        ? 'application/vnd.docker.container.image.v1+json'
+        : 'application/vnd.oci.image.config.v1+json',
       digest: configDigest,
       size: Buffer.byteLength(config),
     },
     layers: [],
   });
-  const digest = fake.seedManifest(repository, body, { tags: options.tags, created: options.created });
+  const digest = fake.seedManifest(repository, body, {
+    tags: options.tags,
+    created: options.created,
+  });
   return { digest, size: Buffer.byteLength(body), mediaType };
 }
 
@@ -46,7 +56,10 @@ export function seedIndex(
     manifests: children.map((c) => ({ ...c, platform: { architecture: 'amd64', os: 'linux' } })),
     ...(options.seed ? { annotations: { seed: options.seed } } : {}),
   });
-  const digest = fake.seedManifest(repository, body, { tags: options.tags, created: options.created });
+  const digest = fake.seedManifest(repository, body, {
+    tags: options.tags,
+    created: options.created,
+  });
   return { digest, size: Buffer.byteLength(body), mediaType: OCI_INDEX };
 }
 
@@ -59,7 +72,19 @@ export function seedArtifact(
   annotations: Record<string, string> = {},
 ): string {
   fake.seedBlob(repository, '{}');
-  const empty = { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 };
-  const body = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType, config: empty, layers: [empty], subject, annotations });
+  const empty = {
+    mediaType: 'application/vnd.oci.empty.v1+json',
+    digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+    size: 2,
+  };
+  const body = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType,
+    config: empty,
+    layers: [empty],
+    subject,
+    annotations,
+  });
   return fake.seedManifest(repository, body);
 }

@@ -85,9 +85,13 @@ interface Grant {
 }
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const INDEX_TYPES = new Set([OCI_INDEX, 'application/vnd.docker.distribution.manifest.list.v2+json']);
+const INDEX_TYPES = new Set([
+  OCI_INDEX,
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
 
-export const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
+export const sha256 = (data: Buffer | string) =>
+  `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
 export class FakeAcr {
   url = '';
@@ -152,7 +156,9 @@ export class FakeAcr {
 
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    );
   }
 
   resetCounts(): void {
@@ -164,7 +170,11 @@ export class FakeAcr {
 
   /** Paths of the requests of `kind` that got `status` (default: any but a 401 challenge). */
   answered(kind: RequestKind, status?: number): string[] {
-    return this.log.filter((e) => e.kind === kind && (status === undefined ? e.status !== 401 : e.status === status)).map((e) => e.path);
+    return this.log
+      .filter(
+        (e) => e.kind === kind && (status === undefined ? e.status !== 401 : e.status === status),
+      )
+      .map((e) => e.path);
   }
 
   addFault(fault: Fault): void {
@@ -197,9 +207,19 @@ export class FakeAcr {
   }
 
   /** Stores a manifest as a push would (same checks), dated `created`. Returns its digest. */
-  seedManifest(repository: string, body: Buffer | string, options: { mediaType?: string; tags?: string[]; created?: Date } = {}): string {
+  seedManifest(
+    repository: string,
+    body: Buffer | string,
+    options: { mediaType?: string; tags?: string[]; created?: Date } = {},
+  ): string {
     const bytes = Buffer.from(body);
-    const result = this.store(repository, bytes, options.mediaType, sha256(bytes), options.created ?? new Date());
+    const result = this.store(
+      repository,
+      bytes,
+      options.mediaType,
+      sha256(bytes),
+      options.created ?? new Date(),
+    );
     if (typeof result === 'string') throw new Error(`seedManifest: ${result}`);
     for (const tag of options.tags ?? []) this.repo(repository)!.tags.set(tag, result.digest);
     return result.digest;
@@ -225,7 +245,17 @@ export class FakeAcr {
   }
 
   /** A comparable picture of the registry: per repository, every manifest with what matters. */
-  snapshot(): Record<string, { digest: string; mediaType: string; tags: string[]; subject?: string; artifactType?: string; annotations?: Record<string, string> }[]> {
+  snapshot(): Record<
+    string,
+    {
+      digest: string;
+      mediaType: string;
+      tags: string[];
+      subject?: string;
+      artifactType?: string;
+      annotations?: Record<string, string>;
+    }[]
+  > {
     const out: ReturnType<FakeAcr['snapshot']> = {};
     for (const [name, repo] of [...this.repos].sort(([a], [b]) => a.localeCompare(b))) {
       out[name] = [...repo.manifests.values()]
@@ -233,7 +263,10 @@ export class FakeAcr {
         .map((m) => ({
           digest: m.digest,
           mediaType: m.mediaType,
-          tags: [...repo.tags].filter(([, d]) => d === m.digest).map(([t]) => t).sort(),
+          tags: [...repo.tags]
+            .filter(([, d]) => d === m.digest)
+            .map(([t]) => t)
+            .sort(),
           ...(m.subject ? { subject: m.subject } : {}),
           ...(m.artifactType ? { artifactType: m.artifactType } : {}),
           ...(m.annotations ? { annotations: m.annotations } : {}),
@@ -242,7 +275,13 @@ export class FakeAcr {
     return out;
   }
 
-  private store(repository: string, bytes: Buffer, contentType: string | undefined, digest: string, now: Date): StoredManifest | string {
+  private store(
+    repository: string,
+    bytes: Buffer,
+    contentType: string | undefined,
+    digest: string,
+    now: Date,
+  ): StoredManifest | string {
     let json: {
       mediaType?: string;
       artifactType?: string;
@@ -259,13 +298,18 @@ export class FakeAcr {
     }
     const mediaType = json.mediaType ?? contentType;
     if (!mediaType) return 'MANIFEST_INVALID: no media type';
-    if (json.mediaType && contentType && contentType !== json.mediaType) return 'MANIFEST_INVALID: Content-Type does not match mediaType';
+    if (json.mediaType && contentType && contentType !== json.mediaType)
+      return 'MANIFEST_INVALID: Content-Type does not match mediaType';
     const repo = this.repo(repository)!;
     if (INDEX_TYPES.has(mediaType)) {
-      for (const m of json.manifests ?? []) if (!m.digest || !repo.manifests.has(m.digest)) return `MANIFEST_UNKNOWN: ${m.digest}`;
+      for (const m of json.manifests ?? [])
+        if (!m.digest || !repo.manifests.has(m.digest)) return `MANIFEST_UNKNOWN: ${m.digest}`;
     } else {
-      if (!json.config?.digest || !repo.blobs.has(json.config.digest)) return `MANIFEST_BLOB_UNKNOWN: config ${json.config?.digest}`;
-      for (const l of json.layers ?? []) if (!l.digest || !repo.blobs.has(l.digest)) return `MANIFEST_BLOB_UNKNOWN: layer ${l.digest}`;
+      if (!json.config?.digest || !repo.blobs.has(json.config.digest))
+        return `MANIFEST_BLOB_UNKNOWN: config ${json.config?.digest}`;
+      for (const l of json.layers ?? [])
+        if (!l.digest || !repo.blobs.has(l.digest))
+          return `MANIFEST_BLOB_UNKNOWN: layer ${l.digest}`;
     }
     const existing = repo.manifests.get(digest);
     const m: StoredManifest = {
@@ -276,7 +320,9 @@ export class FakeAcr {
       artifactType: json.artifactType,
       subject: json.subject?.digest,
       annotations: json.annotations,
-      references: INDEX_TYPES.has(mediaType) ? (json.manifests ?? []).map((x) => x.digest!) : undefined,
+      references: INDEX_TYPES.has(mediaType)
+        ? (json.manifests ?? []).map((x) => x.digest!)
+        : undefined,
       created: existing?.created ?? now,
       updated: now,
     };
@@ -296,7 +342,16 @@ export class FakeAcr {
     if (/^\/v2\/.+\/blobs\/uploads/.test(path)) return 'blob-upload';
     if (/^\/v2\/.+\/blobs\/[^/]+$/.test(path)) return method === 'HEAD' ? 'blob-head' : 'blob-get';
     if (/^\/v2\/.+\/manifests\/[^/]+$/.test(path)) {
-      return ({ GET: 'manifest-get', HEAD: 'manifest-head', PUT: 'manifest-put', DELETE: 'manifest-delete' } as const)[method as 'GET'] ?? 'other';
+      return (
+        (
+          {
+            GET: 'manifest-get',
+            HEAD: 'manifest-head',
+            PUT: 'manifest-put',
+            DELETE: 'manifest-delete',
+          } as const
+        )[method as 'GET'] ?? 'other'
+      );
     }
     return 'other';
   }
@@ -304,7 +359,8 @@ export class FakeAcr {
   private takeFault(kind: RequestKind, method: string, path: string): Fault | undefined {
     for (const f of this.faults) {
       const m = f.match;
-      const hit = m === undefined || (typeof m === 'string' ? m === kind : m({ kind, method, path }));
+      const hit =
+        m === undefined || (typeof m === 'string' ? m === kind : m({ kind, method, path }));
       if (!hit) continue;
       const seen = this.faultHits.get(f) ?? 0;
       this.faultHits.set(f, seen + 1);
@@ -366,7 +422,8 @@ export class FakeAcr {
     }
     if ((m = /^\/acr\/v1\/(.+)\/_manifests(?:\/([^/]+))?$/.exec(path))) {
       const name = m[1];
-      if (!this.authorize(req, res, { resource: `repository:${name}`, actions: ['metadata_read'] })) return;
+      if (!this.authorize(req, res, { resource: `repository:${name}`, actions: ['metadata_read'] }))
+        return;
       return m[2] ? this.manifestProperties(res, name, m[2]) : this.listManifests(res, name, url);
     }
     if ((m = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(path)) && method === 'GET') {
@@ -374,37 +431,57 @@ export class FakeAcr {
       return this.referrers(res, m[1], m[2], url);
     }
     if ((m = /^\/v2\/(.+)\/blobs\/uploads\/?([^/]*)$/.exec(path))) {
-      if (!this.authorize(req, res, { resource: `repository:${m[1]}`, actions: ['pull', 'push'] })) return;
+      if (!this.authorize(req, res, { resource: `repository:${m[1]}`, actions: ['pull', 'push'] }))
+        return;
       return this.upload(res, method, m[1], m[2], url, body);
     }
-    if ((m = /^\/v2\/(.+)\/blobs\/([^/]+)$/.exec(path)) && (method === 'GET' || method === 'HEAD')) {
+    if (
+      (m = /^\/v2\/(.+)\/blobs\/([^/]+)$/.exec(path)) &&
+      (method === 'GET' || method === 'HEAD')
+    ) {
       if (!this.authorize(req, res, { resource: `repository:${m[1]}`, actions: ['pull'] })) return;
       const blob = this.repo(m[1], false)?.blobs.get(m[2]);
-      if (!blob) return this.error(res, 404, 'BLOB_UNKNOWN', 'blob unknown to registry', method === 'HEAD');
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': blob.length, 'docker-content-digest': m[2] });
+      if (!blob)
+        return this.error(res, 404, 'BLOB_UNKNOWN', 'blob unknown to registry', method === 'HEAD');
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': blob.length,
+        'docker-content-digest': m[2],
+      });
       res.end(method === 'HEAD' ? undefined : blob);
       return;
     }
     if ((m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path))) {
       const [, name, reference] = m;
       if (method === 'PUT') {
-        if (!this.authorize(req, res, { resource: `repository:${name}`, actions: ['pull', 'push'] })) return;
+        if (
+          !this.authorize(req, res, { resource: `repository:${name}`, actions: ['pull', 'push'] })
+        )
+          return;
         return this.putManifest(req, res, name, reference, body);
       }
       if (method === 'DELETE') {
-        if (!this.authorize(req, res, { resource: `repository:${name}`, actions: ['delete'] })) return;
-        if (!this.deleteManifest(name, reference)) return this.error(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
+        if (!this.authorize(req, res, { resource: `repository:${name}`, actions: ['delete'] }))
+          return;
+        if (!this.deleteManifest(name, reference))
+          return this.error(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown');
         res.writeHead(202, { 'content-length': 0 });
         res.end();
         return;
       }
       if (method === 'GET' || method === 'HEAD') {
-        if (!this.authorize(req, res, { resource: `repository:${name}`, actions: ['pull'] })) return;
+        if (!this.authorize(req, res, { resource: `repository:${name}`, actions: ['pull'] }))
+          return;
         const repo = this.repo(name, false);
         const digest = reference.startsWith('sha256:') ? reference : repo?.tags.get(reference);
         const stored = digest ? repo?.manifests.get(digest) : undefined;
-        if (!stored) return this.error(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown', method === 'HEAD');
-        res.writeHead(200, { 'content-type': stored.mediaType, 'content-length': stored.bytes.length, 'docker-content-digest': stored.digest });
+        if (!stored)
+          return this.error(res, 404, 'MANIFEST_UNKNOWN', 'manifest unknown', method === 'HEAD');
+        res.writeHead(200, {
+          'content-type': stored.mediaType,
+          'content-length': stored.bytes.length,
+          'docker-content-digest': stored.digest,
+        });
         res.end(method === 'HEAD' ? undefined : stored.bytes);
         return;
       }
@@ -412,13 +489,28 @@ export class FakeAcr {
     this.error(res, 404, 'NOT_FOUND', `no route for ${method} ${path}`);
   }
 
-  private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  private send(
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   }
 
-  private error(res: ServerResponse, status: number, code: string, message: string, head = false): void {
+  private error(
+    res: ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    head = false,
+  ): void {
     if (head) {
       res.writeHead(status, { 'content-length': 0 });
       res.end();
@@ -428,10 +520,15 @@ export class FakeAcr {
   }
 
   /** Checks the bearer token covers `need`; otherwise answers 401 with ACR's challenge. */
-  private authorize(req: IncomingMessage, res: ServerResponse, need: { resource: string; actions: string[] } | undefined): boolean {
+  private authorize(
+    req: IncomingMessage,
+    res: ServerResponse,
+    need: { resource: string; actions: string[] } | undefined,
+  ): boolean {
     const auth = req.headers.authorization;
     const grant = auth?.startsWith('Bearer ') ? this.grants.get(auth.slice(7)) : undefined;
-    if (grant && (!need || need.actions.every((a) => grant.access.get(need.resource)?.has(a)))) return true;
+    if (grant && (!need || need.actions.every((a) => grant.access.get(need.resource)?.has(a))))
+      return true;
     this.challenges++;
     const scope = need ? `${need.resource}:${need.actions.join(',')}` : undefined;
     res.setHeader(
@@ -445,14 +542,27 @@ export class FakeAcr {
   private exchange(res: ServerResponse, body: Buffer): void {
     const form = new URLSearchParams(body.toString('utf8'));
     if (form.get('grant_type') !== 'access_token' || form.get('service') !== this.host) {
-      return this.error(res, 400, 'BAD_REQUEST', 'grant_type=access_token and service are required');
+      return this.error(
+        res,
+        400,
+        'BAD_REQUEST',
+        'grant_type=access_token and service are required',
+      );
     }
     const aad = verifyFakeJwt(form.get('access_token') ?? '', FAKE_AAD_KEY);
     const audience = this.options.audience ?? 'https://containerregistry.azure.net';
     if (!aad || aad.tid !== this.tenant || String(aad.aud).replace(/\/$/, '') !== audience) {
       return this.error(res, 401, 'UNAUTHORIZED', 'the Entra token is not valid for this registry');
     }
-    const refresh = signFakeJwt({ exp: Math.floor(Date.now() / 1000) + 3 * 3600, sub: aad.oid, tenant: aad.tid, iss: this.host }, this.secret);
+    const refresh = signFakeJwt(
+      {
+        exp: Math.floor(Date.now() / 1000) + 3 * 3600,
+        sub: aad.oid,
+        tenant: aad.tid,
+        iss: this.host,
+      },
+      this.secret,
+    );
     this.refreshTokens.add(refresh);
     this.send(res, 200, { refresh_token: refresh });
   }
@@ -461,7 +571,11 @@ export class FakeAcr {
     const form = new URLSearchParams(body.toString('utf8'));
     const grantType = form.get('grant_type');
     const anonymous = grantType === 'password' && !form.get('refresh_token');
-    if (anonymous ? !this.options.anonymousPull : grantType !== 'refresh_token' || !this.refreshTokens.has(form.get('refresh_token') ?? '')) {
+    if (
+      anonymous
+        ? !this.options.anonymousPull
+        : grantType !== 'refresh_token' || !this.refreshTokens.has(form.get('refresh_token') ?? '')
+    ) {
       return this.error(res, 401, 'UNAUTHORIZED', 'invalid refresh token');
     }
     const access = new Map<string, Set<string>>();
@@ -472,7 +586,10 @@ export class FakeAcr {
       if (anonymous) actions = actions.filter((a) => a === 'pull' || a === 'metadata_read');
       access.set(resource, new Set([...(access.get(resource) ?? []), ...actions]));
     }
-    const token = signFakeJwt({ exp: Math.floor(Date.now() / 1000) + 3600, jti: randomBytes(8).toString('hex') }, this.secret);
+    const token = signFakeJwt(
+      { exp: Math.floor(Date.now() / 1000) + 3600, jti: randomBytes(8).toString('hex') },
+      this.secret,
+    );
     this.grants.set(token, { access });
     this.send(res, 200, { access_token: token });
   }
@@ -483,7 +600,8 @@ export class FakeAcr {
     const names = [...this.repos.keys()].sort().filter((r) => !last || r > last);
     const page = names.slice(0, n);
     const headers: Record<string, string> = {};
-    if (names.length > n) headers.link = `</acr/v1/_catalog?last=${page[page.length - 1]}&n=${n}>; rel="next"`;
+    if (names.length > n)
+      headers.link = `</acr/v1/_catalog?last=${page[page.length - 1]}&n=${n}>; rel="next"`;
     this.send(res, 200, { repositories: page }, headers);
   }
 
@@ -503,8 +621,21 @@ export class FakeAcr {
       mediaType: m.mediaType,
       ...(m.configMediaType ? { configMediaType: m.configMediaType } : {}),
       ...(tags.length ? { tags } : {}),
-      ...(m.references ? { references: m.references.map((digest) => ({ digest, architecture: 'amd64', os: 'linux' })) } : {}),
-      changeableAttributes: { deleteEnabled: true, writeEnabled: true, readEnabled: true, listEnabled: true },
+      ...(m.references
+        ? {
+            references: m.references.map((digest) => ({
+              digest,
+              architecture: 'amd64',
+              os: 'linux',
+            })),
+          }
+        : {}),
+      changeableAttributes: {
+        deleteEnabled: true,
+        writeEnabled: true,
+        readEnabled: true,
+        listEnabled: true,
+      },
     };
   }
 
@@ -532,7 +663,12 @@ export class FakeAcr {
     if (start + n < all.length) {
       headers.link = `</acr/v1/${name}/_manifests?last=${page[page.length - 1].digest}&n=${n}&orderby=${orderby}>; rel="next"`;
     }
-    this.send(res, 200, { registry: this.host, imageName: name, manifests: page.map((m) => this.item(repo, m)) }, headers);
+    this.send(
+      res,
+      200,
+      { registry: this.host, imageName: name, manifests: page.map((m) => this.item(repo, m)) },
+      headers,
+    );
     const vanishing = this.vanish.get(name);
     for (const m of page) {
       if (vanishing?.delete(m.digest)) this.deleteManifest(name, m.digest);
@@ -547,7 +683,8 @@ export class FakeAcr {
   }
 
   private referrers(res: ServerResponse, name: string, subject: string, url: URL): void {
-    if (!/^sha256:[a-f0-9]{64}$/.test(subject)) return this.error(res, 400, 'DIGEST_INVALID', 'invalid digest');
+    if (!/^sha256:[a-f0-9]{64}$/.test(subject))
+      return this.error(res, 400, 'DIGEST_INVALID', 'invalid digest');
     const artifactType = url.searchParams.get('artifactType') ?? undefined;
     const all = this.referrersOf(name, subject, artifactType);
     const n = this.options.referrersPageSize ?? 100;
@@ -557,7 +694,11 @@ export class FakeAcr {
     const headers: Record<string, string> = { 'content-type': OCI_INDEX };
     if (artifactType) headers['oci-filters-applied'] = 'artifactType';
     if (start >= 0 && start + n < all.length) {
-      const q = new URLSearchParams({ ...(artifactType ? { artifactType } : {}), n: String(n), last: page[page.length - 1].digest });
+      const q = new URLSearchParams({
+        ...(artifactType ? { artifactType } : {}),
+        n: String(n),
+        last: page[page.length - 1].digest,
+      });
       headers.link = `</v2/${name}/referrers/${subject}?${q}>; rel="next"`;
     }
     const text = JSON.stringify({
@@ -575,21 +716,40 @@ export class FakeAcr {
     res.end(text);
   }
 
-  private upload(res: ServerResponse, method: string, name: string, uuid: string, url: URL, body: Buffer): void {
-    const location = (id: string) => `/v2/${name}/blobs/uploads/${id}?_nouploadcache=false&_state=${randomBytes(6).toString('hex')}`;
+  private upload(
+    res: ServerResponse,
+    method: string,
+    name: string,
+    uuid: string,
+    url: URL,
+    body: Buffer,
+  ): void {
+    const location = (id: string) =>
+      `/v2/${name}/blobs/uploads/${id}?_nouploadcache=false&_state=${randomBytes(6).toString('hex')}`;
     if (method === 'POST' && !uuid) {
       const id = randomBytes(12).toString('hex');
       this.uploads.set(id, { repo: name, chunks: [] });
-      res.writeHead(202, { location: location(id), 'docker-upload-uuid': id, range: '0-0', 'content-length': 0 });
+      res.writeHead(202, {
+        location: location(id),
+        'docker-upload-uuid': id,
+        range: '0-0',
+        'content-length': 0,
+      });
       res.end();
       return;
     }
     const upload = this.uploads.get(uuid);
-    if (!upload || upload.repo !== name) return this.error(res, 404, 'BLOB_UPLOAD_UNKNOWN', 'blob upload unknown');
+    if (!upload || upload.repo !== name)
+      return this.error(res, 404, 'BLOB_UPLOAD_UNKNOWN', 'blob upload unknown');
     if (method === 'PATCH') {
       upload.chunks.push(body);
       const size = upload.chunks.reduce((s, c) => s + c.length, 0);
-      res.writeHead(202, { location: location(uuid), 'docker-upload-uuid': uuid, range: `0-${Math.max(0, size - 1)}`, 'content-length': 0 });
+      res.writeHead(202, {
+        location: location(uuid),
+        'docker-upload-uuid': uuid,
+        range: `0-${Math.max(0, size - 1)}`,
+        'content-length': 0,
+      });
       res.end();
       return;
     }
@@ -597,20 +757,37 @@ export class FakeAcr {
       upload.chunks.push(body);
       const data = Buffer.concat(upload.chunks);
       const digest = url.searchParams.get('digest');
-      if (digest !== sha256(data)) return this.error(res, 400, 'DIGEST_INVALID', 'provided digest did not match uploaded content');
+      if (digest !== sha256(data))
+        return this.error(
+          res,
+          400,
+          'DIGEST_INVALID',
+          'provided digest did not match uploaded content',
+        );
       this.uploads.delete(uuid);
       this.repo(name)!.blobs.set(digest, data);
-      res.writeHead(201, { location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest, 'content-length': 0 });
+      res.writeHead(201, {
+        location: `/v2/${name}/blobs/${digest}`,
+        'docker-content-digest': digest,
+        'content-length': 0,
+      });
       res.end();
       return;
     }
     this.error(res, 405, 'UNSUPPORTED', 'unsupported');
   }
 
-  private putManifest(req: IncomingMessage, res: ServerResponse, name: string, reference: string, body: Buffer): void {
+  private putManifest(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+    reference: string,
+    body: Buffer,
+  ): void {
     const digest = sha256(body);
     const isDigest = reference.startsWith('sha256:');
-    if (isDigest && reference !== digest) return this.error(res, 400, 'DIGEST_INVALID', 'manifest digest does not match the body');
+    if (isDigest && reference !== digest)
+      return this.error(res, 400, 'DIGEST_INVALID', 'manifest digest does not match the body');
     const contentType = req.headers['content-type']?.split(';')[0].trim();
     const stored = this.store(name, body, contentType, digest, new Date());
     if (typeof stored === 'string') {
@@ -618,7 +795,11 @@ export class FakeAcr {
       return this.error(res, 400, code, rest.join(': '));
     }
     if (!isDigest) this.repo(name)!.tags.set(reference, digest);
-    const headers: Record<string, string | number> = { location: `/v2/${name}/manifests/${digest}`, 'docker-content-digest': digest, 'content-length': 0 };
+    const headers: Record<string, string | number> = {
+      location: `/v2/${name}/manifests/${digest}`,
+      'docker-content-digest': digest,
+      'content-length': 0,
+    };
     if (stored.subject) headers['oci-subject'] = stored.subject;
     res.writeHead(201, headers);
     res.end();
