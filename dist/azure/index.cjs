@@ -14366,6 +14366,11 @@ function childrenOfSupported(inventory, supported) {
   const childrenOf = /* @__PURE__ */ new Map();
   for (const m of inventory) {
     if (m.children) childrenOf.set(m.digest, [...childrenOf.get(m.digest) ?? [], ...m.children]);
+    else if (isIndexMediaType(m.mediaType) && supported.digests.has(m.digest)) {
+      throw new Error(
+        `internal: children of supported index ${m.repository}@${m.digest} are unknown`
+      );
+    }
   }
   const out = /* @__PURE__ */ new Set();
   const stack = [...supported.digests.keys()];
@@ -14478,16 +14483,45 @@ function buildPlan(input) {
 // src/core/protocol.ts
 init_import_meta_url();
 
-// src/coordination/port.ts
+// src/core/runs.ts
 init_import_meta_url();
 var MARKER_STATES = ["publishing", "image-info-updated"];
 
+// src/core/duration.ts
+init_import_meta_url();
+var UNITS = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
+function parseDuration(value5, name4) {
+  const text = value5.trim();
+  if (text === "0") return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * UNITS[m[2]];
+    matched = re.lastIndex;
+  }
+  if (text.length === 0 || matched !== text.length) {
+    throw new InputError(
+      `${name4}: expected a duration like 0, 500ms, 5s, 30m, 1h or 2d, got ${JSON.stringify(value5)}`
+    );
+  }
+  return total;
+}
+function formatDuration(ms) {
+  if (ms < 1e3) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1e3);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${s % 60 ? `${s % 60}s` : ""}`;
+  return `${Math.floor(m / 60)}h${m % 60 ? `${m % 60}m` : ""}`;
+}
+
 // src/core/protocol.ts
-var GROUP = /^[A-Za-z0-9._-]{1,64}$/;
+var GROUP = /^(?!\.)(?!.*\.\.)(?!.*\.lock$)(?!.*\.$)[A-Za-z0-9._-]{1,64}$/;
 function assertGroupName(group, name4 = "group") {
   if (!GROUP.test(group)) {
     throw new InputError(
-      `${name4}: expected 1-64 characters of [A-Za-z0-9._-], got ${JSON.stringify(group)}`
+      `${name4}: expected 1-64 characters of [A-Za-z0-9._-] (not starting or ending with a dot, no "..", no ".lock" ending), got ${JSON.stringify(group)}`
     );
   }
   return group;
@@ -14513,6 +14547,10 @@ function validate(self2, runsAfterInventory, plannedFingerprint, fingerprintAfte
 }
 function jitteredInterval(intervalMs, random) {
   return Math.round(intervalMs * (0.75 + random * 0.5));
+}
+function decideWait(self2, runs) {
+  const blockers = blockingRuns(self2, runs);
+  return blockers.length > 0 ? { verdict: "wait", blockers } : { verdict: "proceed" };
 }
 function joinMarkers(markers, status) {
   const byRun = /* @__PURE__ */ new Map();
@@ -14540,15 +14578,9 @@ function describeRun(run, now) {
   let since = "";
   if (run.since) {
     const ms = now.getTime() - Date.parse(run.since);
-    since = Number.isNaN(ms) ? ` since ${run.since}` : ` since ${run.since} (${formatAge(ms)} ago)`;
+    since = Number.isNaN(ms) ? ` since ${run.since}` : ` since ${run.since} (${formatDuration(Math.max(0, ms))} ago)`;
   }
   return `${who} is publishing${since}${run.url ? `: ${run.url}` : ""}`;
-}
-function formatAge(ms) {
-  const s = Math.max(0, Math.round(ms / 1e3));
-  if (s < 120) return `${s}s`;
-  const m = Math.round(s / 60);
-  return m < 120 ? `${m}m` : `${Math.round(m / 60)}h`;
 }
 
 // src/core/supported.ts
@@ -14777,6 +14809,18 @@ function combinedFingerprint(parts) {
 
 // src/commands/inventory.ts
 init_import_meta_url();
+async function resolveScope(registry, supported, globs, logger28) {
+  const globbing = globs.some((g) => /[*?]/.test(g));
+  const all = globbing ? await registry.listRepositories() : void 0;
+  if (globbing && !all) {
+    logger28.warning(
+      `${registry.displayName} does not list its catalog: only literal repository names are in scope`
+    );
+  }
+  const scope2 = repositoriesInScope(all, supported, globs);
+  logger28.info(`scope: ${scope2.length} repositor${scope2.length === 1 ? "y" : "ies"}`);
+  return scope2;
+}
 var NO_MARKS = Object.freeze([]);
 var LifecycleLookups = class {
   byRepository = /* @__PURE__ */ new Map();
@@ -14871,51 +14915,20 @@ var ProgressReporter = class {
 
 // src/commands/barrier.ts
 init_import_meta_url();
-
-// src/core/duration.ts
-init_import_meta_url();
-var UNITS = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
-function parseDuration(value5, name4) {
-  const text = value5.trim();
-  if (text === "0") return 0;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * UNITS[m[2]];
-    matched = re.lastIndex;
-  }
-  if (text.length === 0 || matched !== text.length) {
-    throw new InputError(
-      `${name4}: expected a duration like 0, 500ms, 5s, 30m, 1h or 2d, got ${JSON.stringify(value5)}`
-    );
-  }
-  return total;
-}
-function formatDuration(ms) {
-  if (ms < 1e3) return `${Math.round(ms)}ms`;
-  const s = Math.round(ms / 1e3);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${s % 60 ? `${s % 60}s` : ""}`;
-  return `${Math.floor(m / 60)}h${m % 60 ? `${m % 60}m` : ""}`;
-}
-
-// src/commands/barrier.ts
 async function waitForBarrier(options, store, clock, logger28, runStarted) {
   const begin = clock.now().getTime();
   const waitedFor = /* @__PURE__ */ new Map();
-  if (store.kind === "none") return { timedOut: false, waitedMs: 0, waitedFor: [], blockers: [] };
   for (; ; ) {
-    const blockers = blockingRuns(store.self, await store.listRuns(options.group));
+    const decision = decideWait(store.self, await store.listRuns(options.group));
     const now = clock.now().getTime();
-    if (blockers.length === 0)
+    if (decision.verdict === "proceed")
       return {
         timedOut: false,
         waitedMs: now - begin,
         waitedFor: [...waitedFor.values()],
         blockers: []
       };
+    const { blockers } = decision;
     for (const run of blockers) waitedFor.set(run.runId, run);
     const elapsed = now - runStarted;
     if (elapsed >= options.timeoutMs) {
@@ -14943,8 +14956,9 @@ async function annotate(options, deps) {
   const { registry, store, sources, clock, logger: logger28 } = deps;
   if (sources.length === 0)
     throw new InputError("imageInfo: at least one image-info source is required");
-  if (store.kind !== "none") assertGroupName(options.group);
-  if (store.kind !== "none") await store.signal(options.group, "image-info-updated");
+  assertGroupName(options.group);
+  await loadImageInfo(sources);
+  if (!options.dryRun) await store.signal(options.group, "image-info-updated");
   const inventory = new InventoryCache(registry, options.concurrency);
   const started = clock.now().getTime();
   const waitedFor = /* @__PURE__ */ new Map();
@@ -14973,7 +14987,7 @@ async function annotate(options, deps) {
     logger28.info(
       `plan: ${plan.annotate.length} to annotate, ${plan.alreadyAnnotated.length} already annotated, ${plan.tooYoung.length} too young`
     );
-    const runs = store.kind === "none" ? [] : await store.listRuns(options.group);
+    const runs = await store.listRuns(options.group);
     const fingerprint = await readFingerprint(sources);
     const verdict = validate(store.self, runs, plan.fingerprint, fingerprint);
     if (verdict.verdict === "restart") {
@@ -14987,6 +15001,7 @@ async function annotate(options, deps) {
       skippedTooYoung: plan.tooYoung.length,
       candidates: plan.annotate.length
     };
+    await deps.onPlan?.(plan);
     if (options.dryRun) {
       logger28.info("dry run: nothing was written");
       return {
@@ -15001,8 +15016,7 @@ async function annotate(options, deps) {
     await logger28.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
       counts.annotated = await apply(plan, options.concurrency, registry, clock, logger28);
     });
-    if (store.kind !== "none")
-      await store.cleanup(options.group).catch((e) => logger28.debug(`cleanup: ${e.message}`));
+    await store.cleanup(options.group).catch((e) => logger28.debug(`cleanup: ${e.message}`));
     return {
       outcome: "applied",
       counts,
@@ -15020,19 +15034,7 @@ async function makePlan(options, deps, inventory) {
   logger28.info(
     `image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(", ")}`
   );
-  let scope2;
-  if (options.fromPlan) {
-    scope2 = [...new Set(options.fromPlan.map((p) => p.repository))].sort();
-  } else {
-    const globbing = options.repositories.some((g) => /[*?]/.test(g));
-    const all = globbing ? await registry.listRepositories() : void 0;
-    if (globbing && !all)
-      logger28.warning(
-        `${registry.displayName} does not list its catalog: only literal repository names are in scope`
-      );
-    scope2 = repositoriesInScope(all, supported, options.repositories);
-  }
-  logger28.info(`scope: ${scope2.length} repositor${scope2.length === 1 ? "y" : "ies"}`);
+  const scope2 = options.fromPlan ? [...new Set(options.fromPlan.map((p) => p.repository))].sort() : await resolveScope(registry, supported, options.repositories, logger28);
   const records = await inventory.records(scope2);
   const classification = classify(records, supported);
   if (options.fromPlan)
@@ -15147,12 +15149,8 @@ async function verify(options, deps) {
   const { registry, logger: logger28 } = deps;
   const loaded = await loadImageInfo(deps.sources);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
-  const scope2 = repositoriesInScope(
-    options.repositories.some((g) => /[*?]/.test(g)) ? await registry.listRepositories() : void 0,
-    supported,
-    options.repositories
-  );
-  const records = (await Promise.all(scope2.map((r) => registry.listManifests(r)))).flat();
+  const scope2 = await resolveScope(registry, supported, options.repositories, logger28);
+  const records = await new InventoryCache(registry, options.concurrency).records(scope2);
   const targets = /* @__PURE__ */ new Map();
   for (const ref2 of supported.digests.values()) {
     targets.set(refKey(ref2.registryRepository, ref2.digest), {
@@ -15161,9 +15159,7 @@ async function verify(options, deps) {
       why: "supported"
     });
   }
-  const inScope = new Set(scope2);
   for (const m of records) {
-    if (!inScope.has(m.repository)) continue;
     const key = refKey(m.repository, m.digest);
     if (targets.has(key)) continue;
     if (supported.digests.has(m.digest))
@@ -15519,22 +15515,38 @@ init_import_meta_url();
 
 // src/util/http.ts
 init_import_meta_url();
+
+// src/util/redact.ts
+init_import_meta_url();
+function redactSecrets(text) {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#]*@/gi, "$1***@").replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, "***").replace(/(bearer\s+|access_token=|refresh_token=|client_secret=)[^\s&"']+/gi, "$1***");
+}
+
+// src/util/sleep.ts
+init_import_meta_url();
+var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// src/util/http.ts
 var DEFAULT_RETRY = {
   retries: 6,
   baseDelayMs: 500,
   maxDelayMs: 3e4,
   timeoutMs: 6e4
 };
+var DEFAULT_MAX_RETRY_AFTER_MS = 5 * 6e4;
 var RETRYABLE_STATUS = /* @__PURE__ */ new Set([408, 429, 500, 502, 503, 504]);
 var HttpError = class extends RuntimeError {
   constructor(status, method, url2, detail) {
-    super(`${method} ${redactUrl(url2)} failed: HTTP ${status}${detail ? ` ${detail}` : ""}`);
+    super(
+      `${method} ${redactUrl(url2)} failed: HTTP ${status}${detail ? ` ${redactSecrets(detail)}` : ""}`
+    );
     this.status = status;
     this.method = method;
-    this.url = url2;
+    this.url = redactUrl(url2);
   }
   status;
   method;
+  /** The request URL without credentials or token-like query values. */
   url;
 };
 function redactUrl(url2) {
@@ -15547,7 +15559,7 @@ function redactUrl(url2) {
     }
     return u.toString();
   } catch {
-    return url2;
+    return redactSecrets(url2);
   }
 }
 function isLoopbackHost(hostname2) {
@@ -15570,13 +15582,21 @@ function retryAfterMs(headers, now = Date.now()) {
 }
 function backoffDelay(attempt, policy, retryAfter) {
   const random = policy.random ?? Math.random;
+  if (retryAfter !== void 0) return retryAfter + random() * policy.baseDelayMs;
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-  const jittered = cap / 2 + random() * (cap / 2);
-  return retryAfter !== void 0 ? Math.max(retryAfter, Math.min(jittered, policy.baseDelayMs)) : jittered;
+  return cap / 2 + random() * (cap / 2);
 }
-var defaultSleep = (ms) => new Promise((r) => setTimeout(r, ms));
+function retryDelay(attempt, policy, retryAfter, where) {
+  const limit = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+  if (retryAfter !== void 0 && retryAfter > limit) {
+    throw new RuntimeError(
+      `${where}: the server asked to retry after ${Math.ceil(retryAfter / 1e3)} s, longer than the ${Math.ceil(limit / 1e3)} s eol-gate waits; try again later`
+    );
+  }
+  return backoffDelay(attempt, policy, retryAfter);
+}
 async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, retryable2 = (res) => RETRYABLE_STATUS.has(res.status)) {
-  const sleep = policy.sleep ?? defaultSleep;
+  const sleep2 = policy.sleep ?? sleep;
   const method = init.method ?? "GET";
   for (let attempt = 0; ; attempt++) {
     let cause;
@@ -15589,6 +15609,8 @@ async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, retryable2 = (
       await res.body?.cancel().catch(() => {
       });
     } catch (e) {
+      if (!isNetworkError(e))
+        throw new RuntimeError(`${method} ${redactUrl(url2)} failed: ${networkCause(e)}`);
       if (attempt >= policy.retries) {
         throw new RuntimeError(
           `${method} ${redactUrl(url2)} failed after ${attempt + 1} attempts: ${networkCause(e)}`
@@ -15596,15 +15618,20 @@ async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, retryable2 = (
       }
       cause = networkCause(e);
     }
-    const delayMs = backoffDelay(attempt, policy, wait);
+    const delayMs = retryDelay(attempt, policy, wait, `${method} ${redactUrl(url2)}`);
     policy.onRetry?.({ url: redactUrl(url2), attempt: attempt + 1, delayMs, cause });
-    await sleep(delayMs);
+    await sleep2(delayMs);
   }
+}
+function isNetworkError(e) {
+  const err = e;
+  if (err?.name === "TimeoutError") return true;
+  return typeof err?.cause?.code === "string" || typeof err?.code === "string";
 }
 function networkCause(e) {
   const err = e;
-  if (err.name === "TimeoutError") return "timed out";
-  return err.cause?.code ?? err.cause?.message ?? err.message;
+  if (err?.name === "TimeoutError") return "timed out";
+  return redactSecrets(String(err?.cause?.code ?? err?.cause?.message ?? err?.message ?? e));
 }
 async function errorDetail(res) {
   const text = await res.text().catch(() => "");
@@ -16105,7 +16132,16 @@ var UrlSource = class {
   retry;
   cached;
   constructor(url2, options = {}) {
-    this.url = new URL(url2);
+    try {
+      this.url = new URL(url2);
+    } catch {
+      throw new InputError("imageInfo: not a valid URL");
+    }
+    if (this.url.username || this.url.password) {
+      throw new InputError(
+        `imageInfo: ${redactUrl(this.url.toString())}: credentials in the URL are not allowed (they would end up in logs and errors)`
+      );
+    }
     assertSecureUrl(this.url, "imageInfo");
     this.retry = options.retry ?? DEFAULT_RETRY;
   }
@@ -16272,8 +16308,10 @@ function parsePlanFile(text, source, defaultEolDate) {
     return root.digests.map((value5, i) => {
       const path3 = `${source}: digests[${i}]`;
       const e = value5 ?? {};
-      if (typeof e.repository !== "string" || !e.repository) {
-        throw new InputError(`${path3}.repository: expected a repository name`);
+      if (typeof e.repository !== "string" || !isRepositoryName(e.repository)) {
+        throw new InputError(
+          `${path3}.repository: expected a repository name, got ${JSON.stringify(e.repository)}`
+        );
       }
       return {
         repository: e.repository,
@@ -16312,7 +16350,19 @@ init_import_meta_url();
 // src/coordination/from-environment.ts
 init_import_meta_url();
 
+// src/core/number.ts
+init_import_meta_url();
+function parsePositiveInteger(text, name4) {
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
+    throw new InputError(`${name4}: expected a whole number above 0, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
 // src/coordination/azure-devops.ts
+init_import_meta_url();
+
+// src/coordination/port.ts
 init_import_meta_url();
 
 // src/coordination/rest.ts
@@ -16379,7 +16429,12 @@ var RestClient = class {
         }
         cause = networkCause(e);
       }
-      const delayMs = rateLimited ? (waitMs ?? 0) + Math.round((this.policy.random ?? Math.random)() * this.policy.baseDelayMs) : backoffDelay(attempt, this.policy, waitMs);
+      const delayMs = rateLimited ? (waitMs ?? 0) + Math.round((this.policy.random ?? Math.random)() * this.policy.baseDelayMs) : retryDelay(
+        attempt,
+        this.policy,
+        waitMs,
+        `${this.options.service}: ${method} ${redactUrl(url2)}`
+      );
       this.policy.onRetry?.({ url: redactUrl(url2), attempt: attempt + 1, delayMs, cause });
       this.options.logger?.debug(
         `${this.options.service}: ${method} ${redactUrl(url2)}: ${cause}; retrying in ${Math.round(delayMs)}ms`
@@ -16717,18 +16772,19 @@ var GitHubStore = class {
     );
   }
   async listRuns(group) {
-    return (await this.snapshot(group)).runs;
+    const { refs, runs } = await this.snapshot(group);
+    for (const ref2 of staleRefs(refs, runs, void 0)) {
+      await this.deleteRef(ref2, "cleanup").catch(
+        (e) => this.logger?.debug(`GitHub: could not delete ${ref2}: ${e.message}`)
+      );
+    }
+    return runs;
   }
   async cleanup(group) {
-    assertGroupName(group);
     try {
       const { refs, runs } = await this.snapshot(group);
-      const byRun = new Map(runs.map((r) => [r.runId, r]));
-      for (const { ref: ref2, marker } of refs) {
-        const run = byRun.get(marker.runId);
-        const drop = marker.runId === this.self.runId || !run?.alive || marker.attempt < run.attempt;
-        if (drop) await this.deleteRef(ref2, "cleanup");
-      }
+      for (const ref2 of staleRefs(refs, runs, this.self.runId))
+        await this.deleteRef(ref2, "cleanup");
     } catch (e) {
       this.logger?.warning(`GitHub: could not clean up eol-gate refs: ${e.message}`);
     }
@@ -16742,8 +16798,12 @@ var GitHubStore = class {
       else this.logger?.debug(`GitHub: ignoring foreign ref ${r.ref}`);
     }
     const status = /* @__PURE__ */ new Map();
-    for (const runId of new Set(refs.map((r) => r.marker.runId)))
-      status.set(runId, await this.runStatus(runId));
+    for (const runId of new Set(refs.map((r) => r.marker.runId))) {
+      status.set(
+        runId,
+        runId === this.self.runId ? { alive: true, attempt: this.self.attempt } : await this.runStatus(runId)
+      );
+    }
     return {
       refs,
       runs: joinMarkers(
@@ -16765,6 +16825,7 @@ var GitHubStore = class {
       all.push(...body);
       url2 = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get("link") ?? "")?.[1];
     }
+    if (url2) throw new RuntimeError(`GitHub: matching-refs ${prefix} has more than 100 pages`);
     return all;
   }
   /** POST /repos/{owner}/{repo}/git/refs; 422 "Reference already exists" means done. */
@@ -16851,6 +16912,13 @@ async function githubRateLimit(res, now, secondaryWaitMs) {
     return { kind: "retry", waitMs: secondaryWaitMs, reason: "secondary rate limit" };
   return void 0;
 }
+function staleRefs(refs, runs, own) {
+  const byRun = new Map(runs.map((r) => [r.runId, r]));
+  return refs.filter(({ marker }) => {
+    const run = byRun.get(marker.runId);
+    return marker.runId === own || !run?.alive || marker.attempt < run.attempt;
+  }).map((r) => r.ref);
+}
 
 // src/coordination/none.ts
 init_import_meta_url();
@@ -16885,9 +16953,7 @@ function positiveInt(value5, name4, fallback) {
     if (fallback !== void 0) return fallback;
     throw new InputError(`${name4}: missing`);
   }
-  if (!/^\d+$/.test(value5) || Number(value5) < 1)
-    throw new InputError(`${name4}: expected a positive integer, got ${JSON.stringify(value5)}`);
-  return Number(value5);
+  return parsePositiveInteger(value5, name4);
 }
 function createCoordinationStore(kind, env, logger28, overrides = {}) {
   if (!COORDINATOR_KINDS.includes(kind)) {
@@ -17033,26 +17099,12 @@ function readOptions(agent, now) {
     commitMessage: raw2("commitMessage") || "Update image-info (eol-gate publish-image-info)",
     create: bool("create"),
     audience: raw2("audience"),
-    maxRequestsPerMinute: positiveInteger(
-      "maxRequestsPerMinute",
-      raw2("maxRequestsPerMinute"),
-      label
-    ),
+    maxRequestsPerMinute: raw2("maxRequestsPerMinute") ? parsePositiveInteger(raw2("maxRequestsPerMinute"), label("maxRequestsPerMinute")) : void 0,
     cacheFile: raw2("cacheFile"),
     anonymous: bool("anonymous")
   };
   requireFor(options, agent);
   return options;
-}
-function positiveInteger(name4, text, label) {
-  if (text === "") return void 0;
-  const value5 = Number(text);
-  if (!Number.isInteger(value5) || value5 < 1) {
-    throw new InputError(
-      `${label(name4)}: expected a whole number above 0, got ${JSON.stringify(text)}`
-    );
-  }
-  return value5;
 }
 function requireFor(o, agent) {
   const missing = (name4) => new InputError(`${agent.label(name4)} is required for ${o.command}`);
@@ -24350,9 +24402,9 @@ var ContainerRegistryImpl = class {
    * @param nextLink The nextLink from the previous successful call to the GetRepositories method.
    * @param options The options parameters.
    */
-  getRepositoriesNext(nextLink4, options) {
+  getRepositoriesNext(nextLink3, options) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink4, options },
+      { nextLink: nextLink3, options },
       getRepositoriesNextOperationSpec
     );
   }
@@ -24362,9 +24414,9 @@ var ContainerRegistryImpl = class {
    * @param nextLink The nextLink from the previous successful call to the GetTags method.
    * @param options The options parameters.
    */
-  getTagsNext(name4, nextLink4, options) {
+  getTagsNext(name4, nextLink3, options) {
     return this.client.sendOperationRequest(
-      { name: name4, nextLink: nextLink4, options },
+      { name: name4, nextLink: nextLink3, options },
       getTagsNextOperationSpec
     );
   }
@@ -24374,9 +24426,9 @@ var ContainerRegistryImpl = class {
    * @param nextLink The nextLink from the previous successful call to the GetManifests method.
    * @param options The options parameters.
    */
-  getManifestsNext(name4, nextLink4, options) {
+  getManifestsNext(name4, nextLink3, options) {
     return this.client.sendOperationRequest(
-      { name: name4, nextLink: nextLink4, options },
+      { name: name4, nextLink: nextLink3, options },
       getManifestsNextOperationSpec
     );
   }
@@ -24759,9 +24811,9 @@ var ContainerRegistryBlobImpl = class {
    *                 (must do substring(1) )
    * @param options The options parameters.
    */
-  getUploadStatus(nextLink4, options) {
+  getUploadStatus(nextLink3, options) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink4, options },
+      { nextLink: nextLink3, options },
       getUploadStatusOperationSpec
     );
   }
@@ -24772,9 +24824,9 @@ var ContainerRegistryBlobImpl = class {
    * @param value Raw data of blob
    * @param options The options parameters.
    */
-  uploadChunk(nextLink4, value5, options) {
+  uploadChunk(nextLink3, value5, options) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink4, value: value5, options },
+      { nextLink: nextLink3, value: value5, options },
       uploadChunkOperationSpec
     );
   }
@@ -24786,9 +24838,9 @@ var ContainerRegistryBlobImpl = class {
    *                 (must do substring(1) )
    * @param options The options parameters.
    */
-  completeUpload(digest3, nextLink4, options) {
+  completeUpload(digest3, nextLink3, options) {
     return this.client.sendOperationRequest(
-      { digest: digest3, nextLink: nextLink4, options },
+      { digest: digest3, nextLink: nextLink3, options },
       completeUploadOperationSpec
     );
   }
@@ -24799,9 +24851,9 @@ var ContainerRegistryBlobImpl = class {
    *                 (must do substring(1) )
    * @param options The options parameters.
    */
-  cancelUpload(nextLink4, options) {
+  cancelUpload(nextLink3, options) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink4, options },
+      { nextLink: nextLink3, options },
       cancelUploadOperationSpec
     );
   }
@@ -26693,6 +26745,277 @@ var silentLogger = {
   group: (_title, fn) => fn()
 };
 
+// src/registry/media-types.ts
+init_import_meta_url();
+var IMAGE_CONFIG_TYPES = /* @__PURE__ */ new Set([
+  "application/vnd.oci.image.config.v1+json",
+  "application/vnd.docker.container.image.v1+json"
+]);
+
+// src/registry/oci/client.ts
+init_import_meta_url();
+
+// src/registry/oci/auth.ts
+init_import_meta_url();
+function parseChallenge(header) {
+  if (!header) return void 0;
+  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
+  if (!m) return void 0;
+  const scheme = m[1].toLowerCase();
+  if (scheme !== "bearer" && scheme !== "basic") return void 0;
+  const params = {};
+  const re = /([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
+  for (let p = re.exec(m[2]); p; p = re.exec(m[2])) {
+    params[p[1].toLowerCase()] = p[2] !== void 0 ? p[2].replace(/\\(.)/g, "$1") : p[3];
+  }
+  return { scheme, params };
+}
+function basicHeader(creds) {
+  return `Basic ${Buffer.from(`${creds.username ?? ""}:${creds.password ?? ""}`).toString("base64")}`;
+}
+var TokenAuth = class {
+  constructor(host, creds, retry) {
+    this.host = host;
+    this.creds = creds;
+    this.retry = retry;
+  }
+  host;
+  creds;
+  retry;
+  tokens = /* @__PURE__ */ new Map();
+  /** A cached, unexpired token for `key`, without asking the token endpoint. */
+  async cached(key) {
+    const entry = this.tokens.get(key);
+    if (!entry) return void 0;
+    try {
+      const t = await entry;
+      if (t.expiresAt - 1e4 > Date.now()) return t.token;
+    } catch {
+    }
+    this.tokens.delete(key);
+    return void 0;
+  }
+  forget(key) {
+    this.tokens.delete(key);
+  }
+  /** Fetches (or joins an in-flight fetch of) a token for `key` from the challenge's realm. */
+  token(key, challenge, scopes) {
+    let entry = this.tokens.get(key);
+    if (!entry) {
+      entry = this.fetchToken(challenge, scopes);
+      this.tokens.set(key, entry);
+      entry.catch(() => this.tokens.delete(key));
+    }
+    return entry.then((t) => t.token);
+  }
+  async fetchToken(challenge, scopes) {
+    const realm = challenge.params.realm;
+    if (!realm)
+      throw new RuntimeError(
+        `authentication failed for ${this.host}: bearer challenge without a realm`
+      );
+    let url2;
+    try {
+      url2 = new URL(realm);
+    } catch {
+      throw new RuntimeError(`authentication failed for ${this.host}: invalid token realm`);
+    }
+    try {
+      assertSecureUrl(url2, "token realm");
+    } catch (e) {
+      throw new RuntimeError(`authentication failed for ${this.host}: ${e.message}`);
+    }
+    if (challenge.params.service) url2.searchParams.set("service", challenge.params.service);
+    for (const scope2 of scopes) url2.searchParams.append("scope", scope2);
+    const headers = { Accept: "application/json" };
+    if (this.creds.username !== void 0) headers.Authorization = basicHeader(this.creds);
+    const res = await fetchWithRetry(url2.toString(), { method: "GET", headers }, this.retry);
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel().catch(() => {
+      });
+      throw new RuntimeError(
+        `authentication failed for ${this.host}: the token endpoint answered HTTP ${res.status}`
+      );
+    }
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {
+      });
+      throw new HttpError(res.status, "GET", url2.toString(), "from the token endpoint");
+    }
+    const body = await res.json().catch(() => void 0);
+    const token = typeof body?.token === "string" ? body.token : body?.access_token;
+    if (typeof token !== "string" || !token) {
+      throw new RuntimeError(
+        `authentication failed for ${this.host}: the token endpoint returned no token`
+      );
+    }
+    const seconds = typeof body?.expires_in === "number" && body.expires_in > 0 ? body.expires_in : 60;
+    return { token, expiresAt: Date.now() + seconds * 1e3 };
+  }
+};
+
+// src/registry/oci/client.ts
+var OciClient = class {
+  constructor(url2, creds, retry, logger28) {
+    this.creds = creds;
+    let parsed;
+    try {
+      parsed = new URL(url2);
+    } catch {
+      throw new InputError(`registry: invalid URL ${JSON.stringify(url2)}`);
+    }
+    assertSecureUrl(parsed, "registry");
+    if (parsed.username || parsed.password) {
+      throw new InputError("registry: put credentials in username/password, not in the URL");
+    }
+    this.base = new URL(parsed.origin);
+    this.host = parsed.host;
+    const policy = retry ?? DEFAULT_RETRY;
+    this.retry = {
+      ...policy,
+      onRetry: (info) => {
+        policy.onRetry?.(info);
+        logger28.info(
+          `${this.host}: retry ${info.attempt} in ${Math.round(info.delayMs)} ms after ${info.cause} (${info.url})`
+        );
+      }
+    };
+    this.auth = new TokenAuth(this.host, creds, this.retry);
+  }
+  creds;
+  base;
+  host;
+  auth;
+  retry;
+  /** Learnt from the first challenge, so later scopes get a token without a 401 round trip. */
+  bearer;
+  basic = false;
+  url(pathOrUrl) {
+    return new URL(pathOrUrl, this.base).toString();
+  }
+  /**
+   * Sends one request with retries (429/5xx/resets) and auth. Returns the response for any
+   * status but 401; a 401 after authenticating throws (never read as "absent").
+   */
+  async request(pathOrUrl, opts = {}) {
+    const url2 = this.url(pathOrUrl);
+    const method = opts.method ?? "GET";
+    const sameOrigin = new URL(url2).origin === this.base.origin;
+    const key = scopeKey(new URL(url2).pathname, method);
+    let authorization = sameOrigin ? await this.knownAuthorization(key) : void 0;
+    for (let attempt = 0; ; attempt++) {
+      const headers = { ...opts.headers };
+      if (authorization) headers.Authorization = authorization;
+      const body = opts.body ? new Uint8Array(opts.body) : void 0;
+      const res = await fetchWithRetry(url2, { method, headers, body }, this.retry);
+      if (res.status !== 401 || !sameOrigin) return res;
+      const challenge = parseChallenge(res.headers.get("www-authenticate"));
+      if (attempt >= 1 || !challenge) {
+        if (opts.insufficientScopeOk && this.bearer && authorization?.startsWith("Bearer "))
+          return res;
+        await res.body?.cancel().catch(() => {
+        });
+        throw new RuntimeError(
+          `authentication failed for ${this.host}: HTTP 401 on ${method} ${new URL(url2).pathname}`
+        );
+      }
+      await res.body?.cancel().catch(() => {
+      });
+      if (challenge.scheme === "basic") {
+        if (this.creds.username === void 0) {
+          throw new RuntimeError(
+            `authentication failed for ${this.host}: the registry requires a username and password`
+          );
+        }
+        this.basic = true;
+        authorization = basicHeader(this.creds);
+      } else {
+        this.bearer = challenge;
+        this.auth.forget(key);
+        const scopes = challenge.params.scope ? challenge.params.scope.split(" ").filter(Boolean) : scopesOf(key);
+        authorization = `Bearer ${await this.auth.token(key, challenge, scopes)}`;
+      }
+    }
+  }
+  async knownAuthorization(key) {
+    if (this.basic) return basicHeader(this.creds);
+    const cached = await this.auth.cached(key);
+    if (cached) return `Bearer ${cached}`;
+    if (this.bearer) return `Bearer ${await this.auth.token(key, this.bearer, scopesOf(key))}`;
+    return void 0;
+  }
+  /** Like `request` but throws `HttpError` unless the status is one of `ok`. */
+  async expect(pathOrUrl, ok, opts = {}) {
+    const res = await this.request(pathOrUrl, opts);
+    if (!ok.includes(res.status))
+      throw await httpError(res, opts.method ?? "GET", this.url(pathOrUrl));
+    return res;
+  }
+  /**
+   * Follows `Link: <…>; rel="next"` from `first`, yielding each page's JSON. Stops at a URL it
+   * has already fetched so a buggy registry cannot loop forever.
+   */
+  async *pages(first, opts = {}) {
+    const seen = /* @__PURE__ */ new Set();
+    for (let next = this.url(first); next && !seen.has(next); ) {
+      seen.add(next);
+      const res = await this.request(next, opts);
+      if (res.status === 404 && opts.notFound === "empty") {
+        await res.body?.cancel().catch(() => {
+        });
+        return;
+      }
+      if (!res.ok) throw await httpError(res, "GET", next);
+      const page = await readJson(res, next);
+      const link2 = nextLink2(res.headers.get("link"));
+      next = link2 ? new URL(link2, next).toString() : void 0;
+      yield page;
+    }
+  }
+};
+function scopeKey(pathname, method) {
+  if (/^\/v2\/_catalog\/?$/.test(pathname)) return "registry:catalog:*";
+  const m = /^\/v2\/(.+?)\/(manifests|blobs|tags|referrers)\//.exec(pathname);
+  if (!m) return "";
+  const name4 = decodeURIComponent(m[1]);
+  const upper = method.toUpperCase();
+  if (upper === "GET" || upper === "HEAD") return `repository:${name4}:pull`;
+  if (upper === "DELETE") return `repository:${name4}:delete`;
+  return `repository:${name4}:pull,push`;
+}
+function scopesOf(key) {
+  return key ? [key] : [];
+}
+function nextLink2(header) {
+  if (!header) return void 0;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const m = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
+    if (m && /\brel\s*=\s*"?next"?/i.test(m[2])) return m[1];
+  }
+  return void 0;
+}
+async function httpError(res, method, url2) {
+  return new HttpError(res.status, method, url2, await errorDetail(res));
+}
+async function readJson(res, url2) {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RuntimeError(`${url2}: the registry answered invalid JSON`);
+  }
+}
+async function errorCode(res) {
+  const text = await res.text().catch(() => "");
+  try {
+    const body = JSON.parse(text);
+    const code = body.errors?.[0]?.code;
+    return typeof code === "string" ? code : void 0;
+  } catch {
+    return void 0;
+  }
+}
+
 // src/registry/acr/manifest-cache.ts
 init_import_meta_url();
 var import_node_fs2 = require("node:fs");
@@ -26701,11 +27024,15 @@ function factsOf(digest3, bytes, fallbackMediaType) {
   const text = typeof bytes === "string" ? bytes : Buffer.from(bytes).toString("utf8");
   const size = typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength;
   const json = JSON.parse(text);
-  const facts = {
-    digest: digest3,
-    mediaType: json.mediaType ?? fallbackMediaType ?? "application/octet-stream",
-    size
-  };
+  const facts = { digest: digest3, size };
+  if (typeof json.mediaType === "string") facts.mediaType = json.mediaType;
+  else if (fallbackMediaType && plausibleMediaType(fallbackMediaType, json)) {
+    facts.mediaType = fallbackMediaType;
+    servedMediaType.add(facts);
+  } else {
+    const shaped = shapeMediaType(json);
+    if (shaped) facts.mediaType = shaped;
+  }
   if (json.artifactType) facts.artifactType = json.artifactType;
   if (json.config?.mediaType) facts.configMediaType = json.config.mediaType;
   if (json.subject?.digest) {
@@ -26717,7 +27044,19 @@ function factsOf(digest3, bytes, fallbackMediaType) {
   }
   if (json.annotations && typeof json.annotations === "object")
     facts.annotations = { ...json.annotations };
+  if (Array.isArray(json.manifests)) {
+    facts.children = json.manifests.map((m) => m?.digest).filter((d) => typeof d === "string");
+  }
   return facts;
+}
+var servedMediaType = /* @__PURE__ */ new WeakSet();
+function plausibleMediaType(mediaType, json) {
+  return isIndexMediaType(mediaType) === Array.isArray(json.manifests);
+}
+function shapeMediaType(json) {
+  if (Array.isArray(json.manifests)) return MediaType.ociIndex;
+  if (json.config && typeof json.config === "object") return MediaType.ociManifest;
+  return void 0;
 }
 var HEADER = '{"eol-gate-manifest-cache":1}';
 var ManifestCache = class _ManifestCache {
@@ -26821,7 +27160,9 @@ function renderLifecycle(l) {
 function encode(facts, text) {
   const l = canonicalLifecycle(facts);
   if (l) return JSON.stringify({ d: facts.digest, l });
-  return JSON.stringify({ d: facts.digest, b: text ?? rawOf(facts) });
+  const line = { d: facts.digest, b: text ?? rawOf(facts) };
+  if (facts.mediaType && servedMediaType.has(facts)) line.m = facts.mediaType;
+  return JSON.stringify(line);
 }
 var rawTexts = /* @__PURE__ */ new WeakMap();
 function rawOf(facts) {
@@ -26842,7 +27183,7 @@ function verify2(raw2) {
       return factsOf(line.d, text);
     }
     if (typeof line.b === "string" && sha256Digest(line.b) === line.d) {
-      const facts = factsOf(line.d, line.b);
+      const facts = factsOf(line.d, line.b, typeof line.m === "string" ? line.m : void 0);
       rawTexts.set(facts, line.b);
       return facts;
     }
@@ -26875,7 +27216,7 @@ var Semaphore = class {
     }
   }
 };
-function rateLimitPolicy(perMinute, sleep) {
+function rateLimitPolicy(perMinute, sleep2) {
   if (!(perMinute > 0))
     throw new RangeError(`maxRequestsPerMinute must be positive, got ${perMinute}`);
   const interval = 6e4 / perMinute;
@@ -26886,12 +27227,11 @@ function rateLimitPolicy(perMinute, sleep) {
       const now = Date.now();
       const at = Math.max(now, next);
       next = at + interval;
-      if (at > now) await sleep(at - now);
+      if (at > now) await sleep2(at - now);
       return nextPolicy(request);
     }
   };
 }
-var RETRYABLE_STATUS2 = /* @__PURE__ */ new Set([408, 429, 500, 502, 503, 504]);
 var NETWORK_CODES = /* @__PURE__ */ new Set([
   "ECONNRESET",
   "ECONNREFUSED",
@@ -26911,20 +27251,13 @@ function statusOf(e) {
 }
 function retryAfterOf(e) {
   const headers = e?.response?.headers;
-  const value5 = headers?.get("retry-after");
-  if (!value5) return void 0;
-  if (/^\d+(\.\d+)?$/.test(value5.trim())) return Number(value5) * 1e3;
-  const at = Date.parse(value5);
-  return Number.isNaN(at) ? void 0 : Math.max(0, at - Date.now());
+  return headers && typeof headers.get === "function" ? retryAfterMs(headers) : void 0;
 }
 var CREDENTIAL_ERRORS = /* @__PURE__ */ new Set([
   "CredentialUnavailableError",
   "AuthenticationError",
   "AggregateAuthenticationError"
 ]);
-function redactSecrets(text) {
-  return text.replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, "***").replace(/(bearer\s+|access_token=|refresh_token=|client_secret=)[^\s&"']+/gi, "$1***");
-}
 function classify2(e) {
   const err = e;
   const message = redactSecrets(
@@ -26933,7 +27266,7 @@ function classify2(e) {
   if (err?.name && CREDENTIAL_ERRORS.has(err.name)) return { kind: "credential", cause: message };
   const status = statusOf(e);
   if (status !== void 0) {
-    if (RETRYABLE_STATUS2.has(status))
+    if (RETRYABLE_STATUS.has(status))
       return { kind: "retryable", cause: `HTTP ${status}`, retryAfterMs: retryAfterOf(e) };
     if (status === 401 || status === 403) return { kind: "auth", cause: `HTTP ${status}` };
     return { kind: "fatal", cause: `HTTP ${status}: ${message}` };
@@ -26961,7 +27294,7 @@ var RequestGate = class {
   }
   async attempt(what, fn) {
     const policy = this.retry;
-    const sleep = policy.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const sleep2 = policy.sleep ?? sleep;
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn(AbortSignal.timeout(policy.timeoutMs));
@@ -26984,7 +27317,7 @@ var RequestGate = class {
             `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ""}: ${failure.cause}`
           );
         }
-        const delayMs = backoffDelay(attempt, policy, failure.retryAfterMs);
+        const delayMs = retryDelay(attempt, policy, failure.retryAfterMs, `${registry}: ${what}`);
         policy.onRetry?.({
           url: `${registry} ${what}`,
           attempt: attempt + 1,
@@ -26994,23 +27327,20 @@ var RequestGate = class {
         this.options.logger.debug(
           `${registry}: ${what}: ${failure.cause}, retry ${attempt + 1} in ${Math.round(delayMs)} ms`
         );
-        await sleep(delayMs);
+        await sleep2(delayMs);
       }
     }
   }
 };
 
 // src/registry/acr/adapter.ts
-var IMAGE_CONFIG_TYPES = /* @__PURE__ */ new Set([
-  "application/vnd.oci.image.config.v1+json",
-  "application/vnd.docker.container.image.v1+json"
-]);
 function pageBody(res, what) {
   const parsed = res.parsedBody;
   let body = parsed;
   if (typeof body !== "object" || body === null) {
+    if (!res.bodyAsText) throw new RuntimeError(`${what}: the answer has no body`);
     try {
-      body = JSON.parse(res.bodyAsText ?? "");
+      body = JSON.parse(res.bodyAsText);
     } catch {
       throw new RuntimeError(`${what}: the answer is not JSON`);
     }
@@ -27020,6 +27350,12 @@ function pageBody(res, what) {
     throw new RuntimeError(`${what}: unexpected answer`);
   }
   return body;
+}
+function nextPath(res) {
+  const link2 = nextLink2(res.headers.get("link") ?? null);
+  if (!link2) return void 0;
+  const url2 = new URL(link2, "https://placeholder.invalid");
+  return url2.pathname + url2.search;
 }
 var RawHttpError = class extends Error {
   constructor(statusCode, response, what) {
@@ -27043,6 +27379,7 @@ var AcrRegistry = class {
   logger;
   cache;
   pageSize;
+  concurrency;
   referrersSource;
   snapshots = /* @__PURE__ */ new Map();
   /** Manifest sizes learnt this run (for subject descriptors). */
@@ -27056,12 +27393,13 @@ var AcrRegistry = class {
     this.credential = options.credential;
     this.logger = options.logger ?? silentLogger;
     this.pageSize = options.pageSize ?? 1e3;
+    this.concurrency = options.concurrency ?? 8;
     this.referrersSource = options.referrersSource ?? "listing";
     const credentialName6 = options.credentialName ?? (options.credential ? options.credential.constructor.name : "anonymous access");
     this.gate = new RequestGate({
       registry: this.displayName,
       credentialName: credentialName6,
-      concurrency: options.concurrency ?? 8,
+      concurrency: this.concurrency,
       retry: options.retry,
       logger: this.logger
     });
@@ -27076,9 +27414,9 @@ var AcrRegistry = class {
       { policy: counter, position: "perRetry" }
     ];
     if (options.maxRequestsPerMinute !== void 0) {
-      const sleep = this.gate.retry.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+      const sleep2 = this.gate.retry.sleep ?? sleep;
       policies.push({
-        policy: rateLimitPolicy(options.maxRequestsPerMinute, sleep),
+        policy: rateLimitPolicy(options.maxRequestsPerMinute, sleep2),
         position: "perRetry"
       });
     }
@@ -27132,7 +27470,11 @@ var AcrRegistry = class {
     let path3 = `/acr/v1/${encodeURIComponent(repository)}/_manifests?n=${this.pageSize}`;
     const what = `list manifests of ${repository}`;
     let first = true;
+    const visited = /* @__PURE__ */ new Set();
     while (path3) {
+      if (visited.has(path3))
+        throw new RuntimeError(`${this.displayName}: ${what}: the registry's page links loop`);
+      visited.add(path3);
       const res = await this.raw(
         repository,
         "GET",
@@ -27147,20 +27489,19 @@ var AcrRegistry = class {
       for (const m of body.manifests ?? []) {
         const listed = this.listedOf(m, repository);
         const known = this.cache.get(listed.digest);
-        if (known || !needsInspection(listed.raw))
+        if (known || !needsInspection(listed))
           records.push(this.recordOf(repository, listed, known, facts));
         else {
           toInspect.push({ index: records.length, listed });
           records.push(void 0);
         }
       }
-      const next = nextLink2(res.headers.get("link"));
-      if (next === path3)
-        throw new RuntimeError(`${this.displayName}: ${what}: the registry links a page to itself`);
-      path3 = next;
+      path3 = nextPath(res);
     }
-    const inspected = await Promise.all(
-      toInspect.map(({ listed }) => this.inspect(repository, listed.digest))
+    const inspected = await mapLimited(
+      toInspect,
+      this.concurrency,
+      ({ listed }) => this.inspect(repository, listed.digest)
     );
     toInspect.forEach(({ index, listed }, i) => {
       const f = inspected[i];
@@ -27190,7 +27531,7 @@ var AcrRegistry = class {
   /** A listed manifest's record; `f`: what its bytes say, when known (then kept in `facts`). */
   recordOf(repository, listed, f, facts) {
     const { digest: digest3, tags, created, related, raw: raw2 } = listed;
-    const mediaType = f?.mediaType ?? raw2.mediaType ?? MediaType.dockerManifest;
+    const mediaType = raw2.mediaType ?? f?.mediaType ?? MediaType.dockerManifest;
     const configMediaType = raw2.configMediaType ?? f?.configMediaType;
     if (!f && created && configMediaType && !raw2.artifactType && !isIndexMediaType(mediaType)) {
       return { repository, digest: digest3, mediaType, tags, created, configMediaType };
@@ -27206,7 +27547,8 @@ var AcrRegistry = class {
     const artifactType = f?.artifactType ?? raw2.artifactType;
     if (artifactType) record.artifactType = artifactType;
     if (f?.subject) record.subject = f.subject.digest;
-    if (isIndexMediaType(mediaType)) record.children = related ?? [];
+    const children = related ?? f?.children;
+    if (children) record.children = children;
     return record;
   }
   /** What the records need of one listing entry, with the (few, repeated) media types interned. */
@@ -27312,24 +27654,27 @@ var AcrRegistry = class {
       return (snapshot.referrers.get(subject) ?? []).filter(matches).map((d) => ({ ...d }));
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : "";
     let path3 = `/v2/${repository}/referrers/${subject}${query}`;
+    const what = `referrers of ${repository}@${subject}`;
     const found = [];
     const seen = /* @__PURE__ */ new Set();
+    const visited = /* @__PURE__ */ new Set();
     while (path3) {
-      const res = await this.raw(
-        repository,
-        "GET",
-        path3,
-        MediaType.ociIndex,
-        `referrers of ${repository}@${subject}`
-      );
-      const body = JSON.parse(res.bodyAsText ?? "{}");
-      for (const d of body.manifests ?? []) {
+      if (visited.has(path3))
+        throw new RuntimeError(`${this.displayName}: ${what}: the registry's page links loop`);
+      visited.add(path3);
+      const res = await this.raw(repository, "GET", path3, MediaType.ociIndex, what);
+      const body = pageBody(res, `${this.displayName}: ${what}`);
+      for (const entry of body.manifests ?? []) {
+        const d = entry;
+        if (!d || typeof d.digest !== "string") {
+          throw new RuntimeError(`${this.displayName}: ${what}: an entry has no digest`);
+        }
         if (matches(d) && !seen.has(d.digest)) {
           seen.add(d.digest);
           found.push(d);
         }
       }
-      path3 = nextLink2(res.headers.get("link"));
+      path3 = nextPath(res);
     }
     return found;
   }
@@ -27481,25 +27826,15 @@ function serviceClientOf(content) {
   }
   return client;
 }
-function needsInspection(raw2) {
+function needsInspection({ raw: raw2, related }) {
   if (!raw2?.mediaType) return true;
+  if (isIndexMediaType(raw2.mediaType) && !related) return true;
   if (raw2.mediaType === MediaType.dockerManifest || raw2.mediaType === MediaType.dockerManifestList)
     return false;
   if (raw2.mediaType === MediaType.ociIndex) return true;
   if (raw2.mediaType === MediaType.ociManifest)
     return !raw2.configMediaType || !IMAGE_CONFIG_TYPES.has(raw2.configMediaType) || !!raw2.artifactType;
   return true;
-}
-function nextLink2(link2) {
-  if (!link2) return void 0;
-  for (const part of link2.split(",")) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
-    if (m) {
-      const url2 = new URL(m[1], "https://placeholder.invalid");
-      return url2.pathname + url2.search;
-    }
-  }
-  return void 0;
 }
 function normalizeEndpoint(registry) {
   const text = registry.trim();
@@ -36639,7 +36974,7 @@ var ClientApplication = class {
 
 // node_modules/@azure/msal-node/dist/network/LoopbackClient.mjs
 init_import_meta_url();
-var import_http8 = __toESM(require("http"), 1);
+var import_http10 = __toESM(require("http"), 1);
 var LoopbackClient = class {
   constructor(preferredPort) {
     this.preferredPort = preferredPort;
@@ -36655,7 +36990,7 @@ var LoopbackClient = class {
       throw NodeAuthError.createLoopbackServerAlreadyExistsError();
     }
     return new Promise((resolve, reject) => {
-      this.server = import_http8.default.createServer((req, res) => {
+      this.server = import_http10.default.createServer((req, res) => {
         const method = req.method?.toUpperCase();
         if (method !== "GET" && method !== "POST") {
           res.writeHead(405, {
@@ -40960,7 +41295,7 @@ var ManagedIdentityCredential = class {
         if (err.name === "AuthenticationRequiredError") {
           throw err;
         }
-        if (isNetworkError(err)) {
+        if (isNetworkError2(err)) {
           throw new CredentialUnavailableError(`ManagedIdentityCredential: Network unreachable. Message: ${err.message}`, { cause: err });
         }
         throw new CredentialUnavailableError(`ManagedIdentityCredential: Authentication failed. Message ${err.message}`, { cause: err });
@@ -40990,7 +41325,7 @@ var ManagedIdentityCredential = class {
     }
   }
 };
-function isNetworkError(err) {
+function isNetworkError2(err) {
   if (err.errorCode === "network_error") {
     return true;
   }
@@ -42168,270 +42503,6 @@ function acrAuthFromInputs(inputs) {
 // src/registry/oci/index.ts
 init_import_meta_url();
 
-// src/registry/oci/client.ts
-init_import_meta_url();
-
-// src/registry/oci/auth.ts
-init_import_meta_url();
-function parseChallenge(header) {
-  if (!header) return void 0;
-  const m = /^\s*(\w+)\s*(.*)$/s.exec(header);
-  if (!m) return void 0;
-  const scheme = m[1].toLowerCase();
-  if (scheme !== "bearer" && scheme !== "basic") return void 0;
-  const params = {};
-  const re = /([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
-  for (let p = re.exec(m[2]); p; p = re.exec(m[2])) {
-    params[p[1].toLowerCase()] = p[2] !== void 0 ? p[2].replace(/\\(.)/g, "$1") : p[3];
-  }
-  return { scheme, params };
-}
-function basicHeader(creds) {
-  return `Basic ${Buffer.from(`${creds.username ?? ""}:${creds.password ?? ""}`).toString("base64")}`;
-}
-var TokenAuth = class {
-  constructor(host, creds, retry) {
-    this.host = host;
-    this.creds = creds;
-    this.retry = retry;
-  }
-  host;
-  creds;
-  retry;
-  tokens = /* @__PURE__ */ new Map();
-  /** A cached, unexpired token for `key`, without asking the token endpoint. */
-  async cached(key) {
-    const entry = this.tokens.get(key);
-    if (!entry) return void 0;
-    try {
-      const t = await entry;
-      if (t.expiresAt - 1e4 > Date.now()) return t.token;
-    } catch {
-    }
-    this.tokens.delete(key);
-    return void 0;
-  }
-  forget(key) {
-    this.tokens.delete(key);
-  }
-  /** Fetches (or joins an in-flight fetch of) a token for `key` from the challenge's realm. */
-  token(key, challenge, scopes) {
-    let entry = this.tokens.get(key);
-    if (!entry) {
-      entry = this.fetchToken(challenge, scopes);
-      this.tokens.set(key, entry);
-      entry.catch(() => this.tokens.delete(key));
-    }
-    return entry.then((t) => t.token);
-  }
-  async fetchToken(challenge, scopes) {
-    const realm = challenge.params.realm;
-    if (!realm)
-      throw new RuntimeError(
-        `authentication failed for ${this.host}: bearer challenge without a realm`
-      );
-    let url2;
-    try {
-      url2 = new URL(realm);
-    } catch {
-      throw new RuntimeError(`authentication failed for ${this.host}: invalid token realm`);
-    }
-    try {
-      assertSecureUrl(url2, "token realm");
-    } catch (e) {
-      throw new RuntimeError(`authentication failed for ${this.host}: ${e.message}`);
-    }
-    if (challenge.params.service) url2.searchParams.set("service", challenge.params.service);
-    for (const scope2 of scopes) url2.searchParams.append("scope", scope2);
-    const headers = { Accept: "application/json" };
-    if (this.creds.username !== void 0) headers.Authorization = basicHeader(this.creds);
-    const res = await fetchWithRetry(url2.toString(), { method: "GET", headers }, this.retry);
-    if (res.status === 401 || res.status === 403) {
-      await res.body?.cancel().catch(() => {
-      });
-      throw new RuntimeError(
-        `authentication failed for ${this.host}: the token endpoint answered HTTP ${res.status}`
-      );
-    }
-    if (!res.ok) {
-      await res.body?.cancel().catch(() => {
-      });
-      throw new HttpError(res.status, "GET", url2.toString(), "from the token endpoint");
-    }
-    const body = await res.json().catch(() => void 0);
-    const token = typeof body?.token === "string" ? body.token : body?.access_token;
-    if (typeof token !== "string" || !token) {
-      throw new RuntimeError(
-        `authentication failed for ${this.host}: the token endpoint returned no token`
-      );
-    }
-    const seconds = typeof body?.expires_in === "number" && body.expires_in > 0 ? body.expires_in : 60;
-    return { token, expiresAt: Date.now() + seconds * 1e3 };
-  }
-};
-
-// src/registry/oci/client.ts
-var OciClient = class {
-  constructor(url2, creds, retry, logger28) {
-    this.creds = creds;
-    let parsed;
-    try {
-      parsed = new URL(url2);
-    } catch {
-      throw new InputError(`registry: invalid URL ${JSON.stringify(url2)}`);
-    }
-    assertSecureUrl(parsed, "registry");
-    if (parsed.username || parsed.password) {
-      throw new InputError("registry: put credentials in username/password, not in the URL");
-    }
-    this.base = new URL(parsed.origin);
-    this.host = parsed.host;
-    const policy = retry ?? DEFAULT_RETRY;
-    this.retry = {
-      ...policy,
-      onRetry: (info) => {
-        policy.onRetry?.(info);
-        logger28.info(
-          `${this.host}: retry ${info.attempt} in ${Math.round(info.delayMs)} ms after ${info.cause} (${info.url})`
-        );
-      }
-    };
-    this.auth = new TokenAuth(this.host, creds, this.retry);
-  }
-  creds;
-  base;
-  host;
-  auth;
-  retry;
-  /** Learnt from the first challenge, so later scopes get a token without a 401 round trip. */
-  bearer;
-  basic = false;
-  url(pathOrUrl) {
-    return new URL(pathOrUrl, this.base).toString();
-  }
-  /**
-   * Sends one request with retries (429/5xx/resets) and auth. Returns the response for any
-   * status but 401; a 401 after authenticating throws (never read as "absent").
-   */
-  async request(pathOrUrl, opts = {}) {
-    const url2 = this.url(pathOrUrl);
-    const method = opts.method ?? "GET";
-    const sameOrigin = new URL(url2).origin === this.base.origin;
-    const key = scopeKey(new URL(url2).pathname, method);
-    let authorization = sameOrigin ? await this.knownAuthorization(key) : void 0;
-    for (let attempt = 0; ; attempt++) {
-      const headers = { ...opts.headers };
-      if (authorization) headers.Authorization = authorization;
-      const body = opts.body ? new Uint8Array(opts.body) : void 0;
-      const res = await fetchWithRetry(url2, { method, headers, body }, this.retry);
-      if (res.status !== 401 || !sameOrigin) return res;
-      const challenge = parseChallenge(res.headers.get("www-authenticate"));
-      if (attempt >= 1 || !challenge) {
-        if (opts.insufficientScopeOk && this.bearer && authorization?.startsWith("Bearer "))
-          return res;
-        await res.body?.cancel().catch(() => {
-        });
-        throw new RuntimeError(
-          `authentication failed for ${this.host}: HTTP 401 on ${method} ${new URL(url2).pathname}`
-        );
-      }
-      await res.body?.cancel().catch(() => {
-      });
-      if (challenge.scheme === "basic") {
-        if (this.creds.username === void 0) {
-          throw new RuntimeError(
-            `authentication failed for ${this.host}: the registry requires a username and password`
-          );
-        }
-        this.basic = true;
-        authorization = basicHeader(this.creds);
-      } else {
-        this.bearer = challenge;
-        this.auth.forget(key);
-        const scopes = challenge.params.scope ? challenge.params.scope.split(" ").filter(Boolean) : scopesOf(key);
-        authorization = `Bearer ${await this.auth.token(key, challenge, scopes)}`;
-      }
-    }
-  }
-  async knownAuthorization(key) {
-    if (this.basic) return basicHeader(this.creds);
-    const cached = await this.auth.cached(key);
-    if (cached) return `Bearer ${cached}`;
-    if (this.bearer) return `Bearer ${await this.auth.token(key, this.bearer, scopesOf(key))}`;
-    return void 0;
-  }
-  /** Like `request` but throws `HttpError` unless the status is one of `ok`. */
-  async expect(pathOrUrl, ok, opts = {}) {
-    const res = await this.request(pathOrUrl, opts);
-    if (!ok.includes(res.status))
-      throw await httpError(res, opts.method ?? "GET", this.url(pathOrUrl));
-    return res;
-  }
-  /**
-   * Follows `Link: <…>; rel="next"` from `first`, yielding each page's JSON. Stops at a URL it
-   * has already fetched so a buggy registry cannot loop forever.
-   */
-  async *pages(first, opts = {}) {
-    const seen = /* @__PURE__ */ new Set();
-    for (let next = this.url(first); next && !seen.has(next); ) {
-      seen.add(next);
-      const res = await this.request(next, opts);
-      if (res.status === 404 && opts.notFound === "empty") {
-        await res.body?.cancel().catch(() => {
-        });
-        return;
-      }
-      if (!res.ok) throw await httpError(res, "GET", next);
-      const page = await readJson(res, next);
-      const link2 = nextLink3(res.headers.get("link"));
-      next = link2 ? new URL(link2, next).toString() : void 0;
-      yield page;
-    }
-  }
-};
-function scopeKey(pathname, method) {
-  if (/^\/v2\/_catalog\/?$/.test(pathname)) return "registry:catalog:*";
-  const m = /^\/v2\/(.+?)\/(manifests|blobs|tags|referrers)\//.exec(pathname);
-  if (!m) return "";
-  const name4 = decodeURIComponent(m[1]);
-  const upper = method.toUpperCase();
-  if (upper === "GET" || upper === "HEAD") return `repository:${name4}:pull`;
-  if (upper === "DELETE") return `repository:${name4}:delete`;
-  return `repository:${name4}:pull,push`;
-}
-function scopesOf(key) {
-  return key ? [key] : [];
-}
-function nextLink3(header) {
-  if (!header) return void 0;
-  for (const part of header.split(/,(?=\s*<)/)) {
-    const m = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
-    if (m && /\brel\s*=\s*"?next"?/i.test(m[2])) return m[1];
-  }
-  return void 0;
-}
-async function httpError(res, method, url2) {
-  return new HttpError(res.status, method, url2, await errorDetail(res));
-}
-async function readJson(res, url2) {
-  const text = await res.text();
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new RuntimeError(`${url2}: the registry answered invalid JSON`);
-  }
-}
-async function errorCode(res) {
-  const text = await res.text().catch(() => "");
-  try {
-    const body = JSON.parse(text);
-    const code = body.errors?.[0]?.code;
-    return typeof code === "string" ? code : void 0;
-  } catch {
-    return void 0;
-  }
-}
-
 // src/registry/oci/inventory.ts
 init_import_meta_url();
 
@@ -42541,10 +42612,6 @@ async function describeManifest(client, repo2, digest3) {
 }
 
 // src/registry/oci/inventory.ts
-var IMAGE_CONFIG_TYPES2 = /* @__PURE__ */ new Set([
-  "application/vnd.oci.image.config.v1+json",
-  "application/vnd.docker.container.image.v1+json"
-]);
 async function listRepositories(client, pageSize) {
   const first = `/v2/_catalog?n=${pageSize}`;
   const res = await client.request(first, { insufficientScopeOk: true });
@@ -42557,7 +42624,7 @@ async function listRepositories(client, pageSize) {
   const names = [
     ...(await readJson(res, first)).repositories ?? []
   ];
-  const next = nextLink3(res.headers.get("link"));
+  const next = nextLink2(res.headers.get("link"));
   if (next) {
     for await (const page of client.pages(
       new URL(next, client.url(first)).toString()
@@ -42641,7 +42708,7 @@ async function imageCreated(client, repo2, digest3) {
   const m = await getManifest(client, repo2, digest3);
   if (!m || isIndexMediaType(m.mediaType)) return void 0;
   const config = parseManifest(m.bytes, `${repo2}@${digest3}`).config;
-  if (!config?.mediaType || !IMAGE_CONFIG_TYPES2.has(config.mediaType) || !isDigest(config.digest))
+  if (!config?.mediaType || !IMAGE_CONFIG_TYPES.has(config.mediaType) || !isDigest(config.digest))
     return void 0;
   const path3 = blobPath(repo2, config.digest);
   const res = await client.request(path3);
@@ -42665,6 +42732,8 @@ var Referrers = class {
   client;
   /** undefined until a referrers request or a push told us. */
   api;
+  /** The lookup probing for the API while `api` is undefined. */
+  probing;
   /** Serializes fallback-index updates per tag within this process (no lost updates between our own calls). */
   locks = /* @__PURE__ */ new Map();
   /**
@@ -42674,7 +42743,18 @@ var Referrers = class {
    */
   emptyBlob = /* @__PURE__ */ new Map();
   async list(repo2, subject, artifactType) {
-    if (this.api !== false) {
+    while (this.api === void 0 && this.probing) await this.probing.catch(() => {
+    });
+    if (this.api === void 0) {
+      const probe = this.listViaApi(repo2, subject, artifactType);
+      this.probing = probe;
+      try {
+        const viaApi = await probe;
+        if (viaApi) return viaApi;
+      } finally {
+        if (this.probing === probe) this.probing = void 0;
+      }
+    } else if (this.api) {
       const viaApi = await this.listViaApi(repo2, subject, artifactType);
       if (viaApi) return viaApi;
     }
@@ -42686,13 +42766,17 @@ var Referrers = class {
     const seen = /* @__PURE__ */ new Set();
     const out = [];
     for (let next = this.client.url(`/v2/${repo2}/referrers/${subject}${query}`); next && !seen.has(next); ) {
+      const firstPage = seen.size === 0;
       seen.add(next);
       const res = await this.client.request(next, { headers: { Accept: MediaType.ociIndex } });
-      if (res.status === 404) {
+      if (res.status === 404 && firstPage) {
         const code = await errorCode(res);
         if (code === "NAME_UNKNOWN") return [];
-        this.api = false;
-        return void 0;
+        if (this.api === void 0) {
+          this.api = false;
+          return void 0;
+        }
+        throw new HttpError(404, "GET", next, code ?? "");
       }
       if (!res.ok) throw await httpError(res, "GET", next);
       this.api = true;
@@ -42706,7 +42790,7 @@ var Referrers = class {
         if (d && isDigest(d.digest) && (!filterHere || d.artifactType === artifactType))
           out.push(d);
       }
-      const link2 = nextLink3(res.headers.get("link"));
+      const link2 = nextLink2(res.headers.get("link"));
       next = link2 ? new URL(link2, next).toString() : void 0;
     }
     return out;
@@ -43109,16 +43193,23 @@ async function runAnnotate(o, agent, clock) {
       pollIntervalMs: o.pollIntervalMs,
       onTimeout: o.onTimeout
     },
-    { registry, store, sources, clock, logger: logger28 }
+    {
+      registry,
+      store,
+      sources,
+      clock,
+      logger: logger28,
+      // Written before apply: a run that fails half-way leaves its plan for `--from-plan`.
+      onPlan: async (plan) => {
+        await (0, import_promises7.mkdir)((0, import_node_path4.dirname)(planFile), { recursive: true });
+        await writeChunks(
+          planFile,
+          planFileChunks(plan, { registry: registry.displayName, dryRun: o.dryRun })
+        );
+        logger28.info(`plan written to ${planFile}`);
+      }
+    }
   );
-  if (result.plan) {
-    await (0, import_promises7.mkdir)((0, import_node_path4.dirname)(planFile), { recursive: true });
-    await writeChunks(
-      planFile,
-      planFileChunks(result.plan, { registry: registry.displayName, dryRun: o.dryRun })
-    );
-    logger28.info(`plan written to ${planFile}`);
-  }
   const c = result.counts;
   const outputs = {
     annotated: String(c.annotated),
@@ -43255,6 +43346,7 @@ var AzureAgent = class {
   tempDir;
   token;
   summaries = 0;
+  connection = null;
   input(name4) {
     return name4 === "password" ? secret("INPUT_PASSWORD") ?? "" : tl.getInput(name4, false) ?? "";
   }
@@ -43277,8 +43369,11 @@ var AzureAgent = class {
   }
   /** The `azureSubscription` service connection for ACR sign-in; undefined when the input is empty. */
   azureServiceConnection() {
-    const id = this.input("azureSubscription").trim();
-    return id ? readServiceConnection(id, endpoints, this.label("azureSubscription")) : void 0;
+    if (this.connection === null) {
+      const id = this.input("azureSubscription").trim();
+      this.connection = id ? readServiceConnection(id, endpoints, this.label("azureSubscription")) : void 0;
+    }
+    return this.connection;
   }
 };
 

@@ -11,13 +11,13 @@ import { buildPlan, classify, type Plan, type PlanEntry } from '../core/planner.
 import type { PlannedDigest } from '../core/plan-file.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { assertGroupName, describeRun, validate } from '../core/protocol.js';
-import { repositoriesInScope, supportedSet } from '../core/supported.js';
+import { supportedSet } from '../core/supported.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
 import type { Registry } from '../registry/port.js';
 import { sha256Digest } from '../util/hash.js';
 import { forEachLimited } from '../util/pool.js';
 import { loadImageInfo, readFingerprint } from './image-info.js';
-import { InventoryCache } from './inventory.js';
+import { InventoryCache, resolveScope } from './inventory.js';
 import { ProgressReporter } from './progress.js';
 import { waitForBarrier, type BarrierOptions } from './barrier.js';
 
@@ -39,6 +39,8 @@ export interface AnnotateDeps {
   sources: ImageInfoSource[];
   clock: Clock;
   logger: Logger;
+  /** Called with the validated plan before anything is applied (the hosts write the plan file). */
+  onPlan?: (plan: Plan) => Promise<void>;
 }
 
 export interface AnnotateCounts {
@@ -66,10 +68,13 @@ export async function annotate(
   const { registry, store, sources, clock, logger } = deps;
   if (sources.length === 0)
     throw new InputError('imageInfo: at least one image-info source is required');
-  if (store.kind !== 'none') assertGroupName(options.group);
+  assertGroupName(options.group);
+  // Bad image-info fails now, before the first write and before any wait (invariant 6).
+  await loadImageInfo(sources);
 
-  // A run that annotates has recorded its own pushes; it must not wait for itself.
-  if (store.kind !== 'none') await store.signal(options.group, 'image-info-updated');
+  // A run that annotates has recorded its own pushes (DESIGN §2: every run of the group says so
+  // before it annotates); a dry run writes nothing, markers included.
+  if (!options.dryRun) await store.signal(options.group, 'image-info-updated');
 
   const inventory = new InventoryCache(registry, options.concurrency);
   const started = clock.now().getTime();
@@ -106,7 +111,7 @@ export async function annotate(
     );
 
     // Step 5: store first, then fingerprint. The order is what makes the argument in §2 hold.
-    const runs = store.kind === 'none' ? [] : await store.listRuns(options.group);
+    const runs = await store.listRuns(options.group);
     const fingerprint = await readFingerprint(sources);
     const verdict = validate(store.self, runs, plan.fingerprint, fingerprint);
     if (verdict.verdict === 'restart') {
@@ -121,6 +126,8 @@ export async function annotate(
       skippedTooYoung: plan.tooYoung.length,
       candidates: plan.annotate.length,
     };
+    // The plan is kept before anything is written, so a failed apply still leaves it behind.
+    await deps.onPlan?.(plan);
     if (options.dryRun) {
       logger.info('dry run: nothing was written');
       return {
@@ -135,10 +142,9 @@ export async function annotate(
     await logger.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
       counts.annotated = await apply(plan, options.concurrency, registry, clock, logger);
     });
-    if (store.kind !== 'none')
-      await store
-        .cleanup(options.group)
-        .catch((e) => logger.debug(`cleanup: ${(e as Error).message}`));
+    await store
+      .cleanup(options.group)
+      .catch((e) => logger.debug(`cleanup: ${(e as Error).message}`));
     return {
       outcome: 'applied',
       counts,
@@ -162,19 +168,9 @@ async function makePlan(
     `image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(', ')}`,
   );
 
-  let scope: string[];
-  if (options.fromPlan) {
-    scope = [...new Set(options.fromPlan.map((p) => p.repository))].sort();
-  } else {
-    const globbing = options.repositories.some((g) => /[*?]/.test(g));
-    const all = globbing ? await registry.listRepositories() : undefined;
-    if (globbing && !all)
-      logger.warning(
-        `${registry.displayName} does not list its catalog: only literal repository names are in scope`,
-      );
-    scope = repositoriesInScope(all, supported, options.repositories);
-  }
-  logger.info(`scope: ${scope.length} repositor${scope.length === 1 ? 'y' : 'ies'}`);
+  const scope = options.fromPlan
+    ? [...new Set(options.fromPlan.map((p) => p.repository))].sort()
+    : await resolveScope(registry, supported, options.repositories, logger);
   const records = await inventory.records(scope);
   const classification = classify(records, supported);
   if (options.fromPlan)

@@ -1,7 +1,7 @@
 import type { CoordinationStore, GroupRun } from '../coordination/port.js';
 import { formatDuration } from '../core/duration.js';
 import type { Clock, Logger } from '../core/ports.js';
-import { blockingRuns, describeRun, jitteredInterval } from '../core/protocol.js';
+import { decideWait, describeRun, jitteredInterval } from '../core/protocol.js';
 
 export interface BarrierOptions {
   group: string;
@@ -28,17 +28,17 @@ export async function waitForBarrier(
 ): Promise<BarrierResult> {
   const begin = clock.now().getTime();
   const waitedFor = new Map<string, GroupRun>();
-  if (store.kind === 'none') return { timedOut: false, waitedMs: 0, waitedFor: [], blockers: [] };
   for (;;) {
-    const blockers = blockingRuns(store.self, await store.listRuns(options.group));
+    const decision = decideWait(store.self, await store.listRuns(options.group));
     const now = clock.now().getTime();
-    if (blockers.length === 0)
+    if (decision.verdict === 'proceed')
       return {
         timedOut: false,
         waitedMs: now - begin,
         waitedFor: [...waitedFor.values()],
         blockers: [],
       };
+    const { blockers } = decision;
     for (const run of blockers) waitedFor.set(run.runId, run);
     const elapsed = now - runStarted;
     if (elapsed >= options.timeoutMs) {

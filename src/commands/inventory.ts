@@ -4,6 +4,27 @@ import type { LifecycleMark, ManifestRecord } from '../core/oci.js';
 import type { PlanEntry } from '../core/planner.js';
 import type { Registry } from '../registry/port.js';
 import { forEachLimited } from '../util/pool.js';
+import type { Logger } from '../core/ports.js';
+import { repositoriesInScope, type SupportedSet } from '../core/supported.js';
+
+/** The repositories in scope: `globs` against the catalog, else what the image-info names. */
+export async function resolveScope(
+  registry: Registry,
+  supported: SupportedSet,
+  globs: string[],
+  logger: Logger,
+): Promise<string[]> {
+  const globbing = globs.some((g) => /[*?]/.test(g));
+  const all = globbing ? await registry.listRepositories() : undefined;
+  if (globbing && !all) {
+    logger.warning(
+      `${registry.displayName} does not list its catalog: only literal repository names are in scope`,
+    );
+  }
+  const scope = repositoriesInScope(all, supported, globs);
+  logger.info(`scope: ${scope.length} repositor${scope.length === 1 ? 'y' : 'ies'}`);
+  return scope;
+}
 
 /** "Looked up, no lifecycle mark": one shared, frozen array rather than one per candidate. */
 const NO_MARKS = Object.freeze([]) as unknown as LifecycleMark[];

@@ -3,7 +3,8 @@ import { lifecycleMarkOf, LIFECYCLE_ARTIFACT_TYPE } from '../core/lifecycle.js';
 import type { LifecycleMark } from '../core/oci.js';
 import type { Logger } from '../core/ports.js';
 import { childrenOfSupported } from '../core/planner.js';
-import { repositoriesInScope, supportedSet } from '../core/supported.js';
+import { supportedSet } from '../core/supported.js';
+import { InventoryCache, resolveScope } from './inventory.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
 import type { Registry } from '../registry/port.js';
 import { forEachLimited } from '../util/pool.js';
@@ -42,14 +43,8 @@ export async function verify(
   const { registry, logger } = deps;
   const loaded = await loadImageInfo(deps.sources);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
-  const scope = repositoriesInScope(
-    options.repositories.some((g) => /[*?]/.test(g))
-      ? await registry.listRepositories()
-      : undefined,
-    supported,
-    options.repositories,
-  );
-  const records = (await Promise.all(scope.map((r) => registry.listManifests(r)))).flat();
+  const scope = await resolveScope(registry, supported, options.repositories, logger);
+  const records = await new InventoryCache(registry, options.concurrency).records(scope);
 
   const targets = new Map<string, { repository: string; digest: string; why: Finding['why'] }>();
   for (const ref of supported.digests.values()) {
@@ -59,9 +54,7 @@ export async function verify(
       why: 'supported',
     });
   }
-  const inScope = new Set(scope);
   for (const m of records) {
-    if (!inScope.has(m.repository)) continue;
     const key = refKey(m.repository, m.digest);
     if (targets.has(key)) continue;
     if (supported.digests.has(m.digest))

@@ -1,4 +1,5 @@
 import { InputError } from '../core/errors.js';
+import { parsePositiveInteger } from '../core/number.js';
 import type { Logger } from '../core/ports.js';
 import type { RetryPolicy } from '../util/http.js';
 import { AzureDevOpsStore } from './azure-devops.js';
@@ -42,9 +43,7 @@ function positiveInt(value: string | undefined, name: string, fallback?: number)
     if (fallback !== undefined) return fallback;
     throw new InputError(`${name}: missing`);
   }
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    throw new InputError(`${name}: expected a positive integer, got ${JSON.stringify(value)}`);
-  return Number(value);
+  return parsePositiveInteger(value, name);
 }
 
 /**

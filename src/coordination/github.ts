@@ -154,22 +154,21 @@ export class GitHubStore implements CoordinationStore {
   }
 
   async listRuns(group: string): Promise<GroupRun[]> {
-    return (await this.snapshot(group)).runs;
+    const { refs, runs } = await this.snapshot(group);
+    // Whoever sees refs of finished runs deletes them (best effort: they no longer count).
+    for (const ref of staleRefs(refs, runs, undefined)) {
+      await this.deleteRef(ref, 'cleanup').catch((e) =>
+        this.logger?.debug(`GitHub: could not delete ${ref}: ${(e as Error).message}`),
+      );
+    }
+    return runs;
   }
 
   async cleanup(group: string): Promise<void> {
-    assertGroupName(group);
     try {
       const { refs, runs } = await this.snapshot(group);
-      const byRun = new Map(runs.map((r) => [r.runId, r]));
-      for (const { ref, marker } of refs) {
-        const run = byRun.get(marker.runId);
-        // Own refs; every ref of a finished run; refs of a live run's older attempts
-        // (attempt numbers only grow, so those can never count again).
-        const drop =
-          marker.runId === this.self.runId || !run?.alive || marker.attempt < run.attempt;
-        if (drop) await this.deleteRef(ref, 'cleanup');
-      }
+      for (const ref of staleRefs(refs, runs, this.self.runId))
+        await this.deleteRef(ref, 'cleanup');
     } catch (e) {
       this.logger?.warning(`GitHub: could not clean up eol-gate refs: ${(e as Error).message}`);
     }
@@ -186,9 +185,16 @@ export class GitHubStore implements CoordinationStore {
       else this.logger?.debug(`GitHub: ignoring foreign ref ${r.ref}`);
     }
     const status = new Map<string, RunStatus | undefined>();
-    // Sequential on purpose: GitHub's secondary limits punish concurrent bursts.
-    for (const runId of new Set(refs.map((r) => r.marker.runId)))
-      status.set(runId, await this.runStatus(runId));
+    // Sequential on purpose: GitHub's secondary limits punish concurrent bursts. This run is
+    // alive by definition (and never blocks itself), so it costs no request.
+    for (const runId of new Set(refs.map((r) => r.marker.runId))) {
+      status.set(
+        runId,
+        runId === this.self.runId
+          ? { alive: true, attempt: this.self.attempt }
+          : await this.runStatus(runId),
+      );
+    }
     return {
       refs,
       runs: joinMarkers(
@@ -212,6 +218,8 @@ export class GitHubStore implements CoordinationStore {
       all.push(...(body as GitRef[]));
       url = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
     }
+    // A list cut short would hide a publishing run (invariant 5): fail instead.
+    if (url) throw new RuntimeError(`GitHub: matching-refs ${prefix} has more than 100 pages`);
     return all;
   }
 
@@ -318,4 +326,22 @@ async function githubRateLimit(
   if (res.status === 429 || /rate limit/i.test(text))
     return { kind: 'retry', waitMs: secondaryWaitMs, reason: 'secondary rate limit' };
   return undefined;
+}
+
+/**
+ * Refs that no longer count: every ref of a finished run, refs of a live run's older attempts
+ * (attempt numbers only grow), and, at cleanup, this run's own.
+ */
+function staleRefs(
+  refs: Array<{ ref: string; marker: RawMarker }>,
+  runs: GroupRun[],
+  own: string | undefined,
+): string[] {
+  const byRun = new Map(runs.map((r) => [r.runId, r]));
+  return refs
+    .filter(({ marker }) => {
+      const run = byRun.get(marker.runId);
+      return marker.runId === own || !run?.alive || marker.attempt < run.attempt;
+    })
+    .map((r) => r.ref);
 }

@@ -2,13 +2,13 @@ import { RuntimeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import {
   DEFAULT_RETRY,
-  backoffDelay,
   errorDetail,
   HttpError,
   networkCause,
   redactUrl,
   retryAfterMs,
   type RetryPolicy,
+  retryDelay,
 } from '../util/http.js';
 
 /**
@@ -105,7 +105,12 @@ export class RestClient {
       const delayMs = rateLimited
         ? (waitMs ?? 0) +
           Math.round((this.policy.random ?? Math.random)() * this.policy.baseDelayMs)
-        : backoffDelay(attempt, this.policy, waitMs);
+        : retryDelay(
+            attempt,
+            this.policy,
+            waitMs,
+            `${this.options.service}: ${method} ${redactUrl(url)}`,
+          );
       this.policy.onRetry?.({ url: redactUrl(url), attempt: attempt + 1, delayMs, cause });
       this.options.logger?.debug(
         `${this.options.service}: ${method} ${redactUrl(url)}: ${cause}; retrying in ${Math.round(delayMs)}ms`,

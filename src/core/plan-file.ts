@@ -1,5 +1,5 @@
 import { parseEolDate, readAnnotationDate } from './date.js';
-import { assertDigest, parseImageRef } from './digest.js';
+import { assertDigest, isRepositoryName, parseImageRef } from './digest.js';
 import { InputError } from './errors.js';
 import type { Plan, PlanEntry } from './planner.js';
 
@@ -106,8 +106,10 @@ export function parsePlanFile(
     return root.digests.map((value, i) => {
       const path = `${source}: digests[${i}]`;
       const e = (value ?? {}) as Record<string, unknown>;
-      if (typeof e.repository !== 'string' || !e.repository) {
-        throw new InputError(`${path}.repository: expected a repository name`);
+      if (typeof e.repository !== 'string' || !isRepositoryName(e.repository)) {
+        throw new InputError(
+          `${path}.repository: expected a repository name, got ${JSON.stringify(e.repository)}`,
+        );
       }
       return {
         repository: e.repository,

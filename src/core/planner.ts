@@ -45,6 +45,13 @@ export function childrenOfSupported(
   const childrenOf = new Map<string, string[]>();
   for (const m of inventory) {
     if (m.children) childrenOf.set(m.digest, [...(childrenOf.get(m.digest) ?? []), ...m.children]);
+    // An index whose children are unknown must not pass for one without children: they would
+    // be planned as orphans (invariant 1). Adapters always read them; this guards that.
+    else if (isIndexMediaType(m.mediaType) && supported.digests.has(m.digest)) {
+      throw new Error(
+        `internal: children of supported index ${m.repository}@${m.digest} are unknown`,
+      );
+    }
   }
   const out = new Set<string>();
   const stack = [...supported.digests.keys()];

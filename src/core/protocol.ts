@@ -1,17 +1,14 @@
-import {
-  MARKER_STATES,
-  type GroupRun,
-  type MarkerState,
-  type RunIdentity,
-} from '../coordination/port.js';
+import { MARKER_STATES, type GroupRun, type MarkerState, type RunIdentity } from './runs.js';
+import { formatDuration } from './duration.js';
 import { InputError } from './errors.js';
 
-const GROUP = /^[A-Za-z0-9._-]{1,64}$/;
+// Group names become build tags and git ref components: no leading dot, no `..`, no `.lock`.
+const GROUP = /^(?!\.)(?!.*\.\.)(?!.*\.lock$)(?!.*\.$)[A-Za-z0-9._-]{1,64}$/;
 
 export function assertGroupName(group: string, name = 'group'): string {
   if (!GROUP.test(group)) {
     throw new InputError(
-      `${name}: expected 1-64 characters of [A-Za-z0-9._-], got ${JSON.stringify(group)}`,
+      `${name}: expected 1-64 characters of [A-Za-z0-9._-] (not starting or ending with a dot, no "..", no ".lock" ending), got ${JSON.stringify(group)}`,
     );
   }
   return group;
@@ -62,11 +59,6 @@ export function validate(
 /** Jittered poll interval in [0.75, 1.25) × interval, so pollers do not synchronise. */
 export function jitteredInterval(intervalMs: number, random: number): number {
   return Math.round(intervalMs * (0.75 + random * 0.5));
-}
-
-/** Markers of finished runs can be deleted by whoever sees them. */
-export function finishedRuns(runs: GroupRun[]): GroupRun[] {
-  return runs.filter((r) => !r.alive);
 }
 
 /** Step 1 as a decision: proceed when nobody blocks, else wait for the blockers. */
@@ -132,14 +124,9 @@ export function describeRun(run: GroupRun, now: Date): string {
   let since = '';
   if (run.since) {
     const ms = now.getTime() - Date.parse(run.since);
-    since = Number.isNaN(ms) ? ` since ${run.since}` : ` since ${run.since} (${formatAge(ms)} ago)`;
+    since = Number.isNaN(ms)
+      ? ` since ${run.since}`
+      : ` since ${run.since} (${formatDuration(Math.max(0, ms))} ago)`;
   }
   return `${who} is publishing${since}${run.url ? `: ${run.url}` : ''}`;
-}
-
-function formatAge(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 120) return `${s}s`;
-  const m = Math.round(s / 60);
-  return m < 120 ? `${m}m` : `${Math.round(m / 60)}h`;
 }

@@ -1,3 +1,4 @@
+import { InputError } from '../core/errors.js';
 import { sha256Digest } from '../util/hash.js';
 import {
   assertSecureUrl,
@@ -27,7 +28,18 @@ export class UrlSource implements ImageInfoSource {
   private cached?: { etag: string; snapshot: SourceSnapshot };
 
   constructor(url: string, options: UrlSourceOptions = {}) {
-    this.url = new URL(url);
+    try {
+      this.url = new URL(url);
+    } catch {
+      // The text may hold a secret: do not echo it.
+      throw new InputError('imageInfo: not a valid URL');
+    }
+    if (this.url.username || this.url.password) {
+      throw new InputError(
+        `imageInfo: ${redactUrl(this.url.toString())}: credentials in the URL are not allowed ` +
+          '(they would end up in logs and errors)',
+      );
+    }
     assertSecureUrl(this.url, 'imageInfo');
     this.retry = options.retry ?? DEFAULT_RETRY;
   }

@@ -139,16 +139,23 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       pollIntervalMs: o.pollIntervalMs,
       onTimeout: o.onTimeout,
     },
-    { registry, store, sources, clock, logger },
+    {
+      registry,
+      store,
+      sources,
+      clock,
+      logger,
+      // Written before apply: a run that fails half-way leaves its plan for `--from-plan`.
+      onPlan: async (plan) => {
+        await mkdir(dirname(planFile), { recursive: true });
+        await writeChunks(
+          planFile,
+          planFileChunks(plan, { registry: registry.displayName, dryRun: o.dryRun }),
+        );
+        logger.info(`plan written to ${planFile}`);
+      },
+    },
   );
-  if (result.plan) {
-    await mkdir(dirname(planFile), { recursive: true });
-    await writeChunks(
-      planFile,
-      planFileChunks(result.plan, { registry: registry.displayName, dryRun: o.dryRun }),
-    );
-    logger.info(`plan written to ${planFile}`);
-  }
   const c = result.counts;
   const outputs: Record<string, string> = {
     annotated: String(c.annotated),

@@ -3,6 +3,7 @@ import type { MarkerState } from '../coordination/port.js';
 import { parseEolDate, utcDate } from '../core/date.js';
 import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
+import { parsePositiveInteger } from '../core/number.js';
 import { assertGroupName } from '../core/protocol.js';
 import type { BuildAgent } from './agent.js';
 import { COMMANDS, type CommandName } from './inputs.js';
@@ -117,31 +118,14 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     commitMessage: raw('commitMessage') || 'Update image-info (eol-gate publish-image-info)',
     create: bool('create'),
     audience: raw('audience'),
-    maxRequestsPerMinute: positiveInteger(
-      'maxRequestsPerMinute',
-      raw('maxRequestsPerMinute'),
-      label,
-    ),
+    maxRequestsPerMinute: raw('maxRequestsPerMinute')
+      ? parsePositiveInteger(raw('maxRequestsPerMinute'), label('maxRequestsPerMinute'))
+      : undefined,
     cacheFile: raw('cacheFile'),
     anonymous: bool('anonymous'),
   };
   requireFor(options, agent);
   return options;
-}
-
-function positiveInteger(
-  name: string,
-  text: string,
-  label: (n: string) => string,
-): number | undefined {
-  if (text === '') return undefined;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) {
-    throw new InputError(
-      `${label(name)}: expected a whole number above 0, got ${JSON.stringify(text)}`,
-    );
-  }
-  return value;
 }
 
 function requireFor(o: JobOptions, agent: BuildAgent): void {

@@ -1,4 +1,6 @@
 import { InputError, RuntimeError } from '../core/errors.js';
+import { redactSecrets } from './redact.js';
+import { sleep as defaultSleep } from './sleep.js';
 
 export interface RetryPolicy {
   /** Attempts after the first. */
@@ -9,6 +11,11 @@ export interface RetryPolicy {
   timeoutMs: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /**
+   * Longest `Retry-After` we wait out (default `DEFAULT_MAX_RETRY_AFTER_MS`); a longer one fails
+   * the call instead of sleeping for it on every attempt.
+   */
+  maxRetryAfterMs?: number;
   /** Called before each retry, for logs. */
   onRetry?: (info: { url: string; attempt: number; delayMs: number; cause: string }) => void;
 }
@@ -20,16 +27,26 @@ export const DEFAULT_RETRY: RetryPolicy = {
   timeoutMs: 60_000,
 };
 
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/** Default cap on a server's `Retry-After` (5 minutes). */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** Statuses worth retrying: timeouts, throttling, server errors. */
+export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
 export class HttpError extends RuntimeError {
+  /** The request URL without credentials or token-like query values. */
+  readonly url: string;
+
   constructor(
     readonly status: number,
     readonly method: string,
-    readonly url: string,
+    url: string,
     detail: string,
   ) {
-    super(`${method} ${redactUrl(url)} failed: HTTP ${status}${detail ? ` ${detail}` : ''}`);
+    super(
+      `${method} ${redactUrl(url)} failed: HTTP ${status}${detail ? ` ${redactSecrets(detail)}` : ''}`,
+    );
+    this.url = redactUrl(url);
   }
 }
 
@@ -44,7 +61,7 @@ export function redactUrl(url: string): string {
     }
     return u.toString();
   } catch {
-    return url;
+    return redactSecrets(url);
   }
 }
 
@@ -63,7 +80,10 @@ export function assertSecureUrl(url: URL, name: string): void {
 }
 
 /** `Retry-After` as seconds or an HTTP date, in ms; undefined when absent or unreadable. */
-export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+export function retryAfterMs(
+  headers: { get(name: string): string | null | undefined },
+  now = Date.now(),
+): number | undefined {
   const value = headers.get('retry-after');
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
@@ -71,21 +91,42 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** Full-jitter exponential backoff, at least `Retry-After` when the server gave one. */
+/**
+ * Jittered exponential backoff; with a `Retry-After`, that wait plus up to `baseDelayMs` of
+ * jitter, so workers told the same `Retry-After` do not all come back at the same instant.
+ */
 export function backoffDelay(attempt: number, policy: RetryPolicy, retryAfter?: number): number {
   const random = policy.random ?? Math.random;
+  if (retryAfter !== undefined) return retryAfter + random() * policy.baseDelayMs;
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-  const jittered = cap / 2 + random() * (cap / 2);
-  return retryAfter !== undefined
-    ? Math.max(retryAfter, Math.min(jittered, policy.baseDelayMs))
-    : jittered;
+  return cap / 2 + random() * (cap / 2);
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/**
+ * `backoffDelay`, but a `Retry-After` longer than the policy's `maxRetryAfterMs` fails (a
+ * RuntimeError naming `where` and the wait) instead of sleeping that long on every attempt.
+ */
+export function retryDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  retryAfter: number | undefined,
+  where: string,
+): number {
+  const limit = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+  if (retryAfter !== undefined && retryAfter > limit) {
+    throw new RuntimeError(
+      `${where}: the server asked to retry after ${Math.ceil(retryAfter / 1000)} s, ` +
+        `longer than the ${Math.ceil(limit / 1000)} s eol-gate waits; try again later`,
+    );
+  }
+  return backoffDelay(attempt, policy, retryAfter);
+}
 
 /**
  * fetch with retries on 408/429/5xx, resets and timeouts. Returns the final response (which
  * may still be an error status the caller must handle); throws when the network never answered.
+ * An error that is not a network failure (e.g. fetch's TypeError for a URL it refuses) is not
+ * retried, and its message is redacted: fetch puts the whole URL in it.
  */
 export async function fetchWithRetry(
   url: string,
@@ -105,6 +146,8 @@ export async function fetchWithRetry(
       wait = retryAfterMs(res.headers);
       await res.body?.cancel().catch(() => {});
     } catch (e) {
+      if (!isNetworkError(e))
+        throw new RuntimeError(`${method} ${redactUrl(url)} failed: ${networkCause(e)}`);
       if (attempt >= policy.retries) {
         throw new RuntimeError(
           `${method} ${redactUrl(url)} failed after ${attempt + 1} attempts: ${networkCause(e)}`,
@@ -112,16 +155,24 @@ export async function fetchWithRetry(
       }
       cause = networkCause(e);
     }
-    const delayMs = backoffDelay(attempt, policy, wait);
+    const delayMs = retryDelay(attempt, policy, wait, `${method} ${redactUrl(url)}`);
     policy.onRetry?.({ url: redactUrl(url), attempt: attempt + 1, delayMs, cause });
     await sleep(delayMs);
   }
 }
 
+/** A timeout, or a failure with a system/undici error code (reset, refused, DNS, TLS...). */
+export function isNetworkError(e: unknown): boolean {
+  const err = e as { name?: unknown; code?: unknown; cause?: { code?: unknown } } | undefined;
+  if (err?.name === 'TimeoutError') return true;
+  return typeof err?.cause?.code === 'string' || typeof err?.code === 'string';
+}
+
+/** A short, redacted reason for a failed fetch (never the URL's credentials or a token). */
 export function networkCause(e: unknown): string {
-  const err = e as Error & { cause?: { code?: string; message?: string } };
-  if (err.name === 'TimeoutError') return 'timed out';
-  return err.cause?.code ?? err.cause?.message ?? err.message;
+  const err = e as (Error & { cause?: { code?: string; message?: string } }) | undefined;
+  if (err?.name === 'TimeoutError') return 'timed out';
+  return redactSecrets(String(err?.cause?.code ?? err?.cause?.message ?? err?.message ?? e));
 }
 
 /** Reads a body for an error message, bounded so a huge HTML page does not flood logs. */

@@ -207,4 +207,29 @@ describe('annotate with a coordination store', () => {
     for (const key of scenario.orphans.slice(1)) expect(await marked(key)).toHaveLength(1);
     expect(result.counts.annotated).toBe(scenario.orphans.length - 1);
   });
+
+  it('bad image-info fails before the first write: no marker, no wait', async () => {
+    await writeFile(
+      imageInfoPath,
+      '{"schemaVersion":"2.0","repos":[{"repo":"x","images":[{"platforms":[{}]}]}]}',
+    );
+    peerPublishing();
+    const store = selfStore();
+    fake.requests.length = 0;
+    const error = await annotate(options, deps(store)).catch((e) => e);
+    expect(error.message).toMatch(
+      /repos\[0\]\.images\[0\]\.platforms\[0\]\.digest: missing digest/,
+    );
+    expect(sleeps).toBe(0);
+    expect(fake.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  it('a dry run writes no marker and no annotation', async () => {
+    fake.requests.length = 0;
+    const result = await annotate({ ...options, dryRun: true }, deps());
+    expect(result.outcome).toBe('dry-run');
+    expect(result.counts.candidates).toBe(scenario.orphans.length);
+    expect(fake.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    for (const key of scenario.orphans) expect(await marked(key)).toEqual([]);
+  });
 });

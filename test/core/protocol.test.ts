@@ -6,7 +6,6 @@ import {
   blockingRuns,
   decideWait,
   describeRun,
-  finishedRuns,
   jitteredInterval,
   joinMarkers,
   validate,
@@ -141,7 +140,7 @@ describe('joinMarkers (markers × CI liveness)', () => {
     );
     expect(runs).toEqual([{ runId: '5', attempt: 2, states: [], alive: false }]);
     expect(blockingRuns(self, runs)).toEqual([]);
-    expect(finishedRuns(runs)).toHaveLength(1);
+    expect(runs.filter((r) => !r.alive)).toHaveLength(1);
   });
 
   it('a completed run is dead; a run the CI system no longer knows is dead', () => {
@@ -156,7 +155,6 @@ describe('joinMarkers (markers × CI liveness)', () => {
       ['5', false],
       ['6', false],
     ]);
-    expect(finishedRuns(runs).map((r) => r.runId)).toEqual(['5', '6']);
   });
 
   it('orders states canonically and carries url / since / name', () => {
@@ -226,4 +224,16 @@ describe('describeRun', () => {
       'run 42 (attempt 2) is publishing since 2026-01-01T00:00:00Z (5m ago): https://ci/42',
     );
   });
+});
+
+describe('group names are safe as build tags and git ref components', () => {
+  it.each(['linux', 'a.b', 'my-group_1', 'x'.repeat(64)])('accepts %s', (group) => {
+    expect(assertGroupName(group)).toBe(group);
+  });
+  it.each(['.hidden', 'a..b', 'images.lock', 'trailing.', 'x'.repeat(65), 'a b', 'a/b', ''])(
+    'rejects %j naming the input',
+    (group) => {
+      expect(() => assertGroupName(group)).toThrow(/^group: expected 1-64 characters/);
+    },
+  );
 });

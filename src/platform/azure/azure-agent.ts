@@ -45,6 +45,7 @@ export class AzureAgent implements BuildAgent {
   readonly tempDir: string;
   private readonly token?: string;
   private summaries = 0;
+  private connection: AzureServiceConnection | undefined | null = null;
 
   constructor(readonly env: Record<string, string | undefined> = process.env) {
     this.tempDir = env.AGENT_TEMPDIRECTORY || tmpdir();
@@ -86,7 +87,13 @@ export class AzureAgent implements BuildAgent {
 
   /** The `azureSubscription` service connection for ACR sign-in; undefined when the input is empty. */
   azureServiceConnection(): AzureServiceConnection | undefined {
-    const id = this.input('azureSubscription').trim();
-    return id ? readServiceConnection(id, endpoints, this.label('azureSubscription')) : undefined;
+    // Read once: main() checks it before the job, the registry wiring uses it after.
+    if (this.connection === null) {
+      const id = this.input('azureSubscription').trim();
+      this.connection = id
+        ? readServiceConnection(id, endpoints, this.label('azureSubscription'))
+        : undefined;
+    }
+    return this.connection;
   }
 }

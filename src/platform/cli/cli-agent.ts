@@ -3,14 +3,18 @@ import type { Logger } from '../../core/ports.js';
 import type { BuildAgent } from '../agent.js';
 import { kebab } from '../inputs.js';
 
+/** Replaces every secret in `text` with `***`. */
+export function maskSecrets(text: string, secrets: Set<string>): string {
+  return [...secrets].reduce((t, secret) => (secret ? t.split(secret).join('***') : t), text);
+}
+
 /** Console logger: log lines on stderr so stdout carries only the summary or `--json`. */
 export function consoleLogger(
   write: (line: string) => void,
   verbose: boolean,
   secrets: Set<string>,
 ): Logger {
-  const mask = (text: string) =>
-    [...secrets].reduce((t, s) => (s ? t.split(s).join('***') : t), text);
+  const mask = (text: string) => maskSecrets(text, secrets);
   return {
     info: (m) => write(mask(m)),
     warning: (m) => write(mask(`warning: ${m}`)),
@@ -47,6 +51,11 @@ export class CliAgent implements BuildAgent {
 
   label(name: string): string {
     return `--${kebab(name)}`;
+  }
+
+  /** What may be printed: `text` with every secret masked. */
+  mask(text: string): string {
+    return maskSecrets(text, this.secrets);
   }
 
   setSecret(value: string): void {

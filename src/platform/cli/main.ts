@@ -23,8 +23,8 @@ export async function main(
   }
   const agent = new CliAgent(args.values, env, (line) => process.stderr.write(`${line}\n`));
   const { exitCode, result } = await runJob(agent);
-  if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-  else for (const summary of agent.summaries) process.stdout.write(summary);
+  if (args.json) process.stdout.write(`${agent.mask(JSON.stringify(result))}\n`);
+  else for (const summary of agent.summaries) process.stdout.write(agent.mask(summary));
   return exitCode;
 }
 

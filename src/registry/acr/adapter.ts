@@ -21,6 +21,10 @@ import {
 import { silentLogger, type Logger } from '../../core/ports.js';
 import { sha256Digest } from '../../util/hash.js';
 import type { RetryPolicy } from '../../util/http.js';
+import { mapLimited } from '../../util/pool.js';
+import { sleep as defaultSleep } from '../../util/sleep.js';
+import { IMAGE_CONFIG_TYPES } from '../media-types.js';
+import { nextLink } from '../oci/client.js';
 import type { ReferrerManifest, Registry } from '../port.js';
 import { ManifestCache, type ManifestFacts } from './manifest-cache.js';
 import { rateLimitPolicy, RequestGate, statusOf } from './request-gate.js';
@@ -57,12 +61,6 @@ export interface AcrRegistryOptions {
   referrersSource?: 'listing' | 'api';
 }
 
-/** Config media types of images: the listing alone tells such a manifest is an image. */
-const IMAGE_CONFIG_TYPES = new Set([
-  'application/vnd.oci.image.config.v1+json',
-  'application/vnd.docker.container.image.v1+json',
-]);
-
 interface RawManifest {
   digest?: string;
   mediaType?: string;
@@ -77,13 +75,17 @@ interface RawListedManifest extends RawManifest {
   references?: { digest?: unknown }[];
 }
 
-/** A listing page's JSON: the pipeline has usually parsed it already (parsedBody). */
-function pageBody(res: PipelineResponse, what: string): { manifests?: RawListedManifest[] } {
+/**
+ * A page's JSON (a listing or a referrers index): the pipeline has usually parsed it already
+ * (parsedBody). An answer without a body is an error, never an empty page.
+ */
+function pageBody(res: PipelineResponse, what: string): { manifests?: unknown[] } {
   const parsed = (res as PipelineResponse & { parsedBody?: unknown }).parsedBody;
   let body: unknown = parsed;
   if (typeof body !== 'object' || body === null) {
+    if (!res.bodyAsText) throw new RuntimeError(`${what}: the answer has no body`);
     try {
-      body = JSON.parse(res.bodyAsText ?? '');
+      body = JSON.parse(res.bodyAsText);
     } catch {
       throw new RuntimeError(`${what}: the answer is not JSON`);
     }
@@ -96,7 +98,15 @@ function pageBody(res: PipelineResponse, what: string): { manifests?: RawListedM
   ) {
     throw new RuntimeError(`${what}: unexpected answer`);
   }
-  return body as { manifests?: RawListedManifest[] };
+  return body as { manifests?: unknown[] };
+}
+
+/** The path (and query) of a page's `Link: <…>; rel="next"`, on our own endpoint. */
+function nextPath(res: PipelineResponse): string | undefined {
+  const link = nextLink(res.headers.get('link') ?? null);
+  if (!link) return undefined;
+  const url = new URL(link, 'https://placeholder.invalid');
+  return url.pathname + url.search;
 }
 
 /** One listed manifest, as much of it as the records need. */
@@ -144,6 +154,7 @@ export class AcrRegistry implements Registry {
   private readonly logger: Logger;
   private readonly cache: ManifestCache;
   private readonly pageSize: number;
+  private readonly concurrency: number;
   private readonly referrersSource: 'listing' | 'api';
   private readonly snapshots = new Map<string, RepoSnapshot>();
   /** Manifest sizes learnt this run (for subject descriptors). */
@@ -158,6 +169,7 @@ export class AcrRegistry implements Registry {
     this.credential = options.credential;
     this.logger = options.logger ?? silentLogger;
     this.pageSize = options.pageSize ?? 1000;
+    this.concurrency = options.concurrency ?? 8;
     this.referrersSource = options.referrersSource ?? 'listing';
     const credentialName =
       options.credentialName ??
@@ -165,7 +177,7 @@ export class AcrRegistry implements Registry {
     this.gate = new RequestGate({
       registry: this.displayName,
       credentialName,
-      concurrency: options.concurrency ?? 8,
+      concurrency: this.concurrency,
       retry: options.retry,
       logger: this.logger,
     });
@@ -180,8 +192,7 @@ export class AcrRegistry implements Registry {
       { policy: counter, position: 'perRetry' },
     ];
     if (options.maxRequestsPerMinute !== undefined) {
-      const sleep =
-        this.gate.retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+      const sleep = this.gate.retry.sleep ?? defaultSleep;
       policies.push({
         policy: rateLimitPolicy(options.maxRequestsPerMinute, sleep),
         position: 'perRetry',
@@ -254,7 +265,11 @@ export class AcrRegistry implements Registry {
       `/acr/v1/${encodeURIComponent(repository)}/_manifests?n=${this.pageSize}`;
     const what = `list manifests of ${repository}`;
     let first = true;
+    const visited = new Set<string>();
     while (path) {
+      if (visited.has(path))
+        throw new RuntimeError(`${this.displayName}: ${what}: the registry's page links loop`);
+      visited.add(path);
       // The first page's 404 means the repository does not exist; any later one is a failure.
       const res = await this.raw(
         repository,
@@ -268,9 +283,9 @@ export class AcrRegistry implements Registry {
       first = false;
       const body = pageBody(res, `${this.displayName}: ${what}`);
       for (const m of body.manifests ?? []) {
-        const listed = this.listedOf(m, repository);
+        const listed = this.listedOf(m as RawListedManifest, repository);
         const known = this.cache.get(listed.digest);
-        if (known || !needsInspection(listed.raw))
+        if (known || !needsInspection(listed))
           records.push(this.recordOf(repository, listed, known, facts));
         else {
           // What the listing cannot tell (artifacts, indexes: a subject?) comes from the manifest itself.
@@ -278,14 +293,11 @@ export class AcrRegistry implements Registry {
           records.push(undefined);
         }
       }
-      const next = nextLink(res.headers.get('link'));
-      if (next === path)
-        throw new RuntimeError(`${this.displayName}: ${what}: the registry links a page to itself`);
-      path = next;
+      path = nextPath(res);
     }
 
-    const inspected = await Promise.all(
-      toInspect.map(({ listed }) => this.inspect(repository, listed.digest)),
+    const inspected = await mapLimited(toInspect, this.concurrency, ({ listed }) =>
+      this.inspect(repository, listed.digest),
     );
     toInspect.forEach(({ index, listed }, i) => {
       const f = inspected[i];
@@ -322,7 +334,9 @@ export class AcrRegistry implements Registry {
     facts: Map<string, ManifestFacts>,
   ): ManifestRecord {
     const { digest, tags, created, related, raw } = listed;
-    const mediaType = f?.mediaType ?? raw.mediaType ?? MediaType.dockerManifest;
+    // The listing's media type first: it is what the registry stores, and a cached body may not
+    // state one (OCI makes the field optional).
+    const mediaType = raw.mediaType ?? f?.mediaType ?? MediaType.dockerManifest;
     const configMediaType = raw.configMediaType ?? f?.configMediaType;
     if (!f && created && configMediaType && !raw.artifactType && !isIndexMediaType(mediaType)) {
       // The common case (an image the listing describes) in one literal: V8 then keeps every
@@ -340,7 +354,10 @@ export class AcrRegistry implements Registry {
     const artifactType = f?.artifactType ?? raw.artifactType;
     if (artifactType) record.artifactType = artifactType;
     if (f?.subject) record.subject = f.subject.digest;
-    if (isIndexMediaType(mediaType)) record.children = related ?? [];
+    // Children come from the listing's references or the index itself; never assumed empty
+    // (a child of a supported index taken for an orphan would be marked end-of-life).
+    const children = related ?? f?.children;
+    if (children) record.children = children;
     return record;
   }
 
@@ -462,25 +479,28 @@ export class AcrRegistry implements Registry {
 
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     let path: string | undefined = `/v2/${repository}/referrers/${subject}${query}`;
+    const what = `referrers of ${repository}@${subject}`;
     const found: Descriptor[] = [];
     const seen = new Set<string>();
+    const visited = new Set<string>();
     while (path) {
-      const res = await this.raw(
-        repository,
-        'GET',
-        path,
-        MediaType.ociIndex,
-        `referrers of ${repository}@${subject}`,
-      );
-      const body = JSON.parse(res.bodyAsText ?? '{}') as { manifests?: Descriptor[] };
+      if (visited.has(path))
+        throw new RuntimeError(`${this.displayName}: ${what}: the registry's page links loop`);
+      visited.add(path);
+      const res = await this.raw(repository, 'GET', path, MediaType.ociIndex, what);
+      const body = pageBody(res, `${this.displayName}: ${what}`);
       // Filter ourselves too: a registry that ignored the filter says so in OCI-Filters-Applied.
-      for (const d of body.manifests ?? []) {
+      for (const entry of body.manifests ?? []) {
+        const d = entry as Descriptor | null;
+        if (!d || typeof d.digest !== 'string') {
+          throw new RuntimeError(`${this.displayName}: ${what}: an entry has no digest`);
+        }
         if (matches(d) && !seen.has(d.digest)) {
           seen.add(d.digest);
           found.push(d);
         }
       }
-      path = nextLink(res.headers.get('link'));
+      path = nextPath(res);
     }
     return found;
   }
@@ -667,8 +687,10 @@ function serviceClientOf(content: ContainerRegistryContentClient): SendsRequests
   return client as SendsRequests;
 }
 
-function needsInspection(raw: RawManifest | undefined): boolean {
+function needsInspection({ raw, related }: Listed): boolean {
   if (!raw?.mediaType) return true;
+  // An index whose listing names no children is read, so its children are known.
+  if (isIndexMediaType(raw.mediaType) && !related) return true;
   if (raw.mediaType === MediaType.dockerManifest || raw.mediaType === MediaType.dockerManifestList)
     return false;
   if (raw.mediaType === MediaType.ociIndex) return true;
@@ -677,19 +699,6 @@ function needsInspection(raw: RawManifest | undefined): boolean {
       !raw.configMediaType || !IMAGE_CONFIG_TYPES.has(raw.configMediaType) || !!raw.artifactType
     );
   return true;
-}
-
-/** `<…>; rel="next"` → the path (and query) to fetch next. */
-export function nextLink(link: string | undefined): string | undefined {
-  if (!link) return undefined;
-  for (const part of link.split(',')) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(part);
-    if (m) {
-      const url = new URL(m[1], 'https://placeholder.invalid');
-      return url.pathname + url.search;
-    }
-  }
-  return undefined;
 }
 
 /** `myacr.azurecr.io`, `https://myacr.azurecr.io/` or `https://127.0.0.1:8443` → `https://host[:port]`. */

@@ -127,11 +127,3 @@ export function acrAuthFromInputs(inputs: {
   }
   return { kind: 'default', tenantId: inputs.tenantId, managedIdentityClientId: inputs.clientId };
 }
-
-/** Audiences for `audience` (the ARM audience works in every cloud where the registry allows it). */
-export const ACR_AUDIENCES = {
-  public: 'https://containerregistry.azure.net',
-  armPublic: 'https://management.azure.com',
-  armChina: 'https://management.chinacloudapi.cn',
-  armGovernment: 'https://management.usgovcloudapi.net',
-} as const;

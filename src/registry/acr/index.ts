@@ -2,7 +2,6 @@ export { AcrRegistry, normalizeEndpoint, type AcrRegistryOptions } from './adapt
 export {
   acrAuthFromInputs,
   createAcrCredential,
-  ACR_AUDIENCES,
   type AcrAuth,
   type AcrCredential,
   type CredentialOptions,

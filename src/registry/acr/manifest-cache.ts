@@ -13,7 +13,7 @@ import {
   LIFECYCLE_ARTIFACT_TYPE,
   lifecycleManifestJson,
 } from '../../core/lifecycle.js';
-import type { Descriptor } from '../../core/oci.js';
+import { isIndexMediaType, MediaType, type Descriptor } from '../../core/oci.js';
 import type { Logger } from '../../core/ports.js';
 import { sha256Digest } from '../../util/hash.js';
 
@@ -23,12 +23,19 @@ import { sha256Digest } from '../../util/hash.js';
  */
 export interface ManifestFacts {
   digest: string;
-  mediaType: string;
+  /**
+   * The body's `mediaType`, else the one the registry served it with, else what its shape says
+   * (`manifests` → OCI index, `config` → OCI manifest); undefined when none of these tells (then
+   * the listing's media type is the only one).
+   */
+  mediaType?: string;
   size: number;
   artifactType?: string;
   configMediaType?: string;
   subject?: Descriptor;
   annotations?: Record<string, string>;
+  /** An index's children (`manifests[].digest`). */
+  children?: string[];
 }
 
 export function factsOf(
@@ -44,12 +51,17 @@ export function factsOf(
     config?: { mediaType?: string };
     subject?: Descriptor;
     annotations?: Record<string, string>;
+    manifests?: { digest?: unknown }[];
   };
-  const facts: ManifestFacts = {
-    digest,
-    mediaType: json.mediaType ?? fallbackMediaType ?? 'application/octet-stream',
-    size,
-  };
+  const facts: ManifestFacts = { digest, size };
+  if (typeof json.mediaType === 'string') facts.mediaType = json.mediaType;
+  else if (fallbackMediaType && plausibleMediaType(fallbackMediaType, json)) {
+    facts.mediaType = fallbackMediaType;
+    servedMediaType.add(facts);
+  } else {
+    const shaped = shapeMediaType(json);
+    if (shaped) facts.mediaType = shaped;
+  }
   if (json.artifactType) facts.artifactType = json.artifactType;
   if (json.config?.mediaType) facts.configMediaType = json.config.mediaType;
   if (json.subject?.digest) {
@@ -61,16 +73,40 @@ export function factsOf(
   }
   if (json.annotations && typeof json.annotations === 'object')
     facts.annotations = { ...json.annotations };
+  if (Array.isArray(json.manifests)) {
+    facts.children = json.manifests
+      .map((m) => m?.digest)
+      .filter((d): d is string => typeof d === 'string');
+  }
   return facts;
+}
+
+/** Facts whose media type came from the registry's answer, not from the bytes. */
+const servedMediaType = new WeakSet<ManifestFacts>();
+
+/** A served media type agrees with the body: an index type exactly when it lists `manifests`. */
+function plausibleMediaType(mediaType: string, json: { manifests?: unknown }): boolean {
+  return isIndexMediaType(mediaType) === Array.isArray(json.manifests);
+}
+
+/** The media type a body without `mediaType` has by its shape (OCI: the field is optional). */
+function shapeMediaType(json: { manifests?: unknown; config?: unknown }): string | undefined {
+  if (Array.isArray(json.manifests)) return MediaType.ociIndex;
+  if (json.config && typeof json.config === 'object') return MediaType.ociManifest;
+  return undefined;
 }
 
 const HEADER = '{"eol-gate-manifest-cache":1}';
 
-/** One line of the file. `l`: our own lifecycle artifact, stored by its inputs; `b`: raw manifest text. */
+/**
+ * One line of the file. `l`: our own lifecycle artifact, stored by its inputs; `b`: raw manifest
+ * text, with `m` the media type it was served with when the text itself has none.
+ */
 interface Line {
   d: string;
   l?: { m: string; g: string; s: number; t: string };
   b?: string;
+  m?: string;
 }
 
 /**
@@ -201,7 +237,10 @@ function renderLifecycle(l: NonNullable<Line['l']>): string {
 function encode(facts: ManifestFacts, text?: string): string {
   const l = canonicalLifecycle(facts);
   if (l) return JSON.stringify({ d: facts.digest, l } satisfies Line);
-  return JSON.stringify({ d: facts.digest, b: text ?? rawOf(facts) } satisfies Line);
+  const line: Line = { d: facts.digest, b: text ?? rawOf(facts) };
+  // Keep a media type the bytes do not state, so a reload classifies the manifest the same way.
+  if (facts.mediaType && servedMediaType.has(facts)) line.m = facts.mediaType;
+  return JSON.stringify(line);
 }
 
 // Raw texts of non-canonical manifests are kept alongside their facts so a rewrite can re-emit them.
@@ -225,7 +264,7 @@ function verify(raw: string): ManifestFacts | undefined {
       return factsOf(line.d, text);
     }
     if (typeof line.b === 'string' && sha256Digest(line.b) === line.d) {
-      const facts = factsOf(line.d, line.b);
+      const facts = factsOf(line.d, line.b, typeof line.m === 'string' ? line.m : undefined);
       rawTexts.set(facts, line.b);
       return facts;
     }

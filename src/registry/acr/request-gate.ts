@@ -1,7 +1,15 @@
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { RuntimeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
-import { backoffDelay, DEFAULT_RETRY, type RetryPolicy } from '../../util/http.js';
+import {
+  DEFAULT_RETRY,
+  RETRYABLE_STATUS,
+  retryAfterMs,
+  retryDelay,
+  type RetryPolicy,
+} from '../../util/http.js';
+import { redactSecrets } from '../../util/redact.js';
+import { sleep as defaultSleep } from '../../util/sleep.js';
 
 /** Counting semaphore: at most `limit` calls run at once, the rest queue in FIFO order. */
 export class Semaphore {
@@ -51,7 +59,6 @@ export function rateLimitPolicy(
   };
 }
 
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const NETWORK_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
@@ -72,14 +79,11 @@ export function statusOf(e: unknown): number | undefined {
   return undefined;
 }
 
+/** `Retry-After` of an SDK error's (or our RawHttpError's) response, in ms. */
 function retryAfterOf(e: unknown): number | undefined {
   const headers = (e as { response?: { headers?: { get(name: string): string | undefined } } })
     ?.response?.headers;
-  const value = headers?.get('retry-after');
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  return headers && typeof headers.get === 'function' ? retryAfterMs(headers) : undefined;
 }
 
 /** Credential failures from @azure/identity: never retried by us (identity retries itself). */
@@ -94,13 +98,6 @@ export type Failure =
   | { kind: 'auth'; cause: string }
   | { kind: 'credential'; cause: string }
   | { kind: 'fatal'; cause: string };
-
-/** Hides anything shaped like a JWT or a bearer token before a message reaches a log. */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(/eyJ[\w-]+\.[\w-]+\.[\w-]*/g, '***')
-    .replace(/(bearer\s+|access_token=|refresh_token=|client_secret=)[^\s&"']+/gi, '$1***');
-}
 
 export function classify(e: unknown): Failure {
   const err = e as Error & { code?: string; cause?: { code?: string } };
@@ -156,7 +153,7 @@ export class RequestGate {
 
   private async attempt<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const policy = this.retry;
-    const sleep = policy.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const sleep = policy.sleep ?? defaultSleep;
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn(AbortSignal.timeout(policy.timeoutMs));
@@ -180,7 +177,7 @@ export class RequestGate {
             `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ''}: ${failure.cause}`,
           );
         }
-        const delayMs = backoffDelay(attempt, policy, failure.retryAfterMs);
+        const delayMs = retryDelay(attempt, policy, failure.retryAfterMs, `${registry}: ${what}`);
         policy.onRetry?.({
           url: `${registry} ${what}`,
           attempt: attempt + 1,

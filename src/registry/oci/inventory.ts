@@ -9,11 +9,7 @@ import {
   type ManifestJson,
 } from './manifests.js';
 import { mapLimited } from '../../util/pool.js';
-
-const IMAGE_CONFIG_TYPES = new Set([
-  'application/vnd.oci.image.config.v1+json',
-  'application/vnd.docker.container.image.v1+json',
-]);
+import { IMAGE_CONFIG_TYPES } from '../media-types.js';
 
 /** The catalog, or undefined when the registry does not let this account list it. */
 export async function listRepositories(

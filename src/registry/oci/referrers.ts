@@ -26,6 +26,8 @@ const FALLBACK_WRITE_ATTEMPTS = 4;
 export class Referrers {
   /** undefined until a referrers request or a push told us. */
   private api?: boolean;
+  /** The lookup probing for the API while `api` is undefined. */
+  private probing?: Promise<unknown>;
   /** Serializes fallback-index updates per tag within this process (no lost updates between our own calls). */
   private readonly locks = new Map<string, Promise<void>>();
   /**
@@ -38,7 +40,19 @@ export class Referrers {
   constructor(private readonly client: OciClient) {}
 
   async list(repo: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
-    if (this.api !== false) {
+    // Until the registry has told whether it has the API, one lookup probes at a time: a 404
+    // racing with a concurrent 200 must not teach "no API" (see listViaApi).
+    while (this.api === undefined && this.probing) await this.probing.catch(() => {});
+    if (this.api === undefined) {
+      const probe = this.listViaApi(repo, subject, artifactType);
+      this.probing = probe;
+      try {
+        const viaApi = await probe;
+        if (viaApi) return viaApi;
+      } finally {
+        if (this.probing === probe) this.probing = undefined;
+      }
+    } else if (this.api) {
       const viaApi = await this.listViaApi(repo, subject, artifactType);
       if (viaApi) return viaApi;
     }
@@ -58,15 +72,22 @@ export class Referrers {
       let next: string | undefined = this.client.url(`/v2/${repo}/referrers/${subject}${query}`);
       next && !seen.has(next);
     ) {
+      const firstPage = seen.size === 0;
       seen.add(next);
       const res = await this.client.request(next, { headers: { Accept: MediaType.ociIndex } });
-      if (res.status === 404) {
+      if (res.status === 404 && firstPage) {
         // A registry with the API never answers 404 for an existing repository (spec 1.1), but
         // it may for a missing one: that is "no referrers", not "no API".
         const code = await errorCode(res);
         if (code === 'NAME_UNKNOWN') return [];
-        this.api = false;
-        return undefined;
+        // Only the very first answer may teach "no API". Once the API has answered (or on a
+        // later page) a 404 is a failure: reading it as "no API" would send every later lookup
+        // to the fallback tags and make marked digests look unmarked (invariants 4, 5).
+        if (this.api === undefined) {
+          this.api = false;
+          return undefined;
+        }
+        throw new HttpError(404, 'GET', next, code ?? '');
       }
       if (!res.ok) throw await httpError(res, 'GET', next);
       this.api = true;

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -216,5 +216,36 @@ describe('bad input: clear errors, exit codes, no write', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts.candidates).toBeGreaterThan(0);
     expect(run.stdout + run.stderr).not.toContain('s3cr3t-pa55');
+  });
+
+  it('a registry that keeps failing during apply → exit 1, the plan file is still written', async () => {
+    const open = await startFakeOciAuth({ upstream: registry.url, scheme: 'basic' });
+    try {
+      open.inject({ status: 503, times: Infinity, match: /^PUT \/v2\/.*\/manifests\// });
+      const planFile = join(dir, 'failed-apply-plan.json');
+      const run = await runCli(
+        [
+          'annotate',
+          '--registry',
+          open.url,
+          '--image-info',
+          good,
+          '--coordinator',
+          'none',
+          '--repo-prefix',
+          'public',
+          '--plan-file',
+          planFile,
+        ],
+        { EOL_GATE_RETRIES: '0' },
+      );
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/HTTP 503/);
+      const plan = JSON.parse(await readFile(planFile, 'utf8'));
+      expect(plan.digests.length).toBeGreaterThan(0);
+      expect(await registrySnapshot(registry.url)).toEqual(before);
+    } finally {
+      await open.stop();
+    }
   });
 });

@@ -236,3 +236,112 @@ describe('AcrRegistry', () => {
     expect(Math.min(...waits)).toBeGreaterThan(500);
   });
 });
+
+describe('AcrRegistry against a misbehaving registry (invariant 5)', () => {
+  /** Rejection of `promise`, or a failure if it resolves (so a regression cannot pass silently). */
+  async function rejection(promise: Promise<unknown>): Promise<Error> {
+    try {
+      await promise;
+    } catch (e) {
+      return e as Error;
+    }
+    throw new Error('expected a rejection');
+  }
+
+  it('fails on a referrers Link cycle instead of paging forever', async () => {
+    const fake = await fresh();
+    const a = seedImage(fake, 'team/app', 'a');
+    const mark = pushLifecycle(fake, 'team/app', a, '2026-06-01');
+    const base = `/v2/team/app/referrers/${a.digest}`;
+    let served = 0;
+    fake.answerOverride = ({ kind, url }) => {
+      if (kind !== 'referrers') return undefined;
+      served++;
+      // page 1 → 2 → 3 → 2 …; after 30 pages (a regression) stop, so the test ends either way.
+      const page = Number(url.searchParams.get('page') ?? '1');
+      const next = page === 3 ? 2 : page + 1;
+      const entry = {
+        mediaType: MediaType.ociManifest,
+        digest: mark,
+        size: 1,
+        artifactType: LIFECYCLE_ARTIFACT_TYPE,
+      };
+      const headers: Record<string, string> = {};
+      if (served < 30) headers.link = `<${base}?page=${next}>; rel="next"`;
+      return {
+        headers,
+        body: JSON.stringify({ schemaVersion: 2, manifests: [entry] }),
+      };
+    };
+    const error = await rejection(
+      acrFor(fake, { referrersSource: 'api' }).listReferrers('team/app', a.digest),
+    );
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error.message).toMatch(/referrers of team\/app@sha256:.*loop/);
+    expect(served).toBe(3);
+  });
+
+  it('never reads a referrers answer without a body as "no referrers"', async () => {
+    const fake = await fresh();
+    const a = seedImage(fake, 'team/app', 'a');
+    pushLifecycle(fake, 'team/app', a, '2026-06-01');
+    for (const status of [200, 204]) {
+      fake.answerOverride = ({ kind }) => (kind === 'referrers' ? { status, body: '' } : undefined);
+      const error = await rejection(
+        acrFor(fake, { referrersSource: 'api' }).listReferrers('team/app', a.digest),
+      );
+      expect(error, `HTTP ${status}`).toBeInstanceOf(RuntimeError);
+      expect(error.message).toContain(fake.host);
+    }
+  });
+
+  it('fails on a listing Link cycle longer than one page', async () => {
+    const fake = await fresh();
+    const a = seedImage(fake, 'team/app', 'a');
+    const base = '/acr/v1/team/app/_manifests';
+    let served = 0;
+    fake.answerOverride = ({ kind, url }) => {
+      if (kind !== 'list-manifests') return undefined;
+      served++;
+      const page = url.searchParams.get('p') === 'b' ? 'b' : 'a';
+      const headers: Record<string, string> = {};
+      if (served < 30) headers.link = `<${base}?p=${page === 'a' ? 'b' : 'a'}&n=10>; rel="next"`;
+      return {
+        headers,
+        body: JSON.stringify({
+          manifests: [
+            {
+              digest: a.digest,
+              mediaType: a.mediaType,
+              configMediaType: 'application/vnd.oci.image.config.v1+json',
+              createdTime: OLD.toISOString(),
+            },
+          ],
+        }),
+      };
+    };
+    const error = await rejection(acrFor(fake).listManifests('team/app'));
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error.message).toMatch(/list manifests of team\/app.*loop/);
+    expect(served).toBeLessThanOrEqual(4);
+  });
+
+  it('adds jitter to Retry-After and refuses to sleep out an hour-long one', async () => {
+    const fake = await fresh();
+    const a = seedImage(fake, 'team/app', 'a');
+    fake.addFault({ kind: '429-retry-after', match: 'manifest-head', retryAfterSeconds: 2 });
+    const jittered = fastRetry({ baseDelayMs: 100, random: () => 0.5 });
+    await acrFor(fake, { retry: jittered }).describeManifest('team/app', a.digest);
+    expect(jittered.delays).toEqual([2050]);
+
+    fake.addFault({ kind: '429-retry-after', match: 'manifest-head', retryAfterSeconds: 3600 });
+    const patient = fastRetry();
+    const error = await rejection(
+      acrFor(fake, { retry: patient }).describeManifest('team/app', a.digest),
+    );
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error.message).toContain(fake.host);
+    expect(error.message).toContain('3600 s');
+    expect(patient.delays).toEqual([]);
+  });
+});

@@ -3,14 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lifecycleManifestJson } from '../../../src/core/lifecycle.js';
+import { MediaType } from '../../../src/core/oci.js';
 import { ManifestCache } from '../../../src/registry/acr/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
-import type { FakeAcr } from '../../support/fake-acr/index.js';
+import { seedImage, type FakeAcr } from '../../support/fake-acr/index.js';
 import {
   acrFor,
   EOL_DATE,
   fastRetry,
   lifecycleBySubject,
+  OLD,
   runAnnotate,
   seedScenario,
   startAcrEnvironment,
@@ -111,6 +113,70 @@ describe('manifest cache', () => {
     expect(reloaded.get(digest)?.subject).toEqual(subject);
     expect(reloaded.size).toBe(1);
     reloaded.close();
+  });
+
+  it('keeps the media type of a manifest whose body omits it across a reload', () => {
+    const file = tempFile();
+    const child = 'sha256:' + 'a'.repeat(64);
+    // OCI makes `mediaType` optional: an index (served as one) whose body does not say so.
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: MediaType.ociManifest, digest: child, size: 10 }],
+    });
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: child, size: 2 },
+      layers: [],
+    });
+    const artifact = JSON.stringify({ schemaVersion: 2, artifactType: 'x/y', blobs: [] });
+    const [di, dm, da] = [index, manifest, artifact].map((t) => sha256Digest(t));
+    const first = ManifestCache.open(file);
+    expect(first.put(di, index, MediaType.ociIndex)?.mediaType).toBe(MediaType.ociIndex);
+    expect(first.put(dm, manifest)?.mediaType).toBe(MediaType.ociManifest);
+    expect(
+      first.put(da, artifact, 'application/vnd.oci.artifact.manifest.v1+json')?.mediaType,
+    ).toBe('application/vnd.oci.artifact.manifest.v1+json');
+    first.close();
+    const second = ManifestCache.open(file);
+    expect(second.get(di)).toMatchObject({ mediaType: MediaType.ociIndex, children: [child] });
+    expect(second.get(dm)?.mediaType).toBe(MediaType.ociManifest);
+    expect(second.get(da)?.mediaType).toBe('application/vnd.oci.artifact.manifest.v1+json');
+    expect(second.rejected).toBe(0);
+    second.close();
+    // Nothing made up: without a served type nor a telling shape, the media type stays unknown.
+    const bare = JSON.stringify({ schemaVersion: 2 });
+    expect(ManifestCache.memory().put(sha256Digest(bare), bare)?.mediaType).toBeUndefined();
+  });
+
+  it('an index whose body omits mediaType stays an index, children protected, after a reload', async () => {
+    const fake = await fresh();
+    const a = seedImage(fake, 'team/app', 'a', { created: OLD });
+    const b = seedImage(fake, 'team/app', 'b', { created: OLD });
+    const body = JSON.stringify({
+      schemaVersion: 2,
+      manifests: [a, b].map((c) => ({ ...c, platform: { architecture: 'amd64', os: 'linux' } })),
+    });
+    const index = fake.seedManifest('team/app', body, { mediaType: MediaType.ociIndex });
+    const file = tempFile();
+    for (const run of ['first', 'cached']) {
+      const registry = acrFor(fake, { manifestCache: file });
+      const records = await registry.listManifests('team/app');
+      registry.close();
+      expect(
+        records.find((r) => r.digest === index),
+        run,
+      ).toMatchObject({
+        mediaType: MediaType.ociIndex,
+        children: [a.digest, b.digest],
+      });
+      // The subject descriptor (what a lifecycle manifest embeds) is the same in both runs.
+      expect(await registry.describeManifest('team/app', index), run).toEqual({
+        mediaType: MediaType.ociIndex,
+        digest: index,
+        size: Buffer.byteLength(body),
+      });
+    }
+    expect(fake.answered('manifest-get')).toEqual([`/v2/team/app/manifests/${index}`]);
   });
 
   it('a stale entry (its referrer deleted since) cannot hide an orphan: it is annotated again, once', async () => {

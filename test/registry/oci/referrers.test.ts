@@ -12,6 +12,7 @@ import { MediaType, type Descriptor } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import type { ReferrerManifest } from '../../../src/registry/port.js';
 import { sha256Digest } from '../../../src/util/hash.js';
+import { HttpError } from '../../../src/util/http.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth } from '../../support/fake-oci-auth.js';
 import { NOTATION_ARTIFACT_TYPE, pushImage, pushNotationSignature } from '../../support/seed.js';
@@ -281,5 +282,86 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
       'HEAD',
       'GET',
     ]);
+  });
+});
+
+describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => {
+  const subjects = ['a', 'b', 'c'].map((s) => sha256Digest(`subject-${s}`));
+  const mark: Descriptor = {
+    mediaType: MediaType.ociManifest,
+    digest: sha256Digest('mark'),
+    size: 1,
+    artifactType: LIFECYCLE_ARTIFACT_TYPE,
+    annotations: { [EOL_DATE_ANNOTATION]: '2025-01-01' },
+  };
+  let server: Server;
+  let url: string;
+  /** Answers to the next referrers requests: 'ok', 'paged' (a Link to page 2), or '404'. */
+  let script: ('ok' | 'paged' | '404')[] = [];
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const u = new URL(req.url ?? '/', 'http://x');
+      seen.push(`${req.method} ${u.pathname}${u.search}`);
+      if (u.pathname.startsWith('/v2/stray/referrers/')) {
+        const step = script.shift() ?? 'ok';
+        if (step === '404') {
+          // A proxy hiccup or a misrouted request: no registry error code.
+          res.writeHead(404, { 'Content-Type': 'text/plain' });
+          res.end('404 page not found');
+          return;
+        }
+        const headers: Record<string, string> = { 'Content-Type': MediaType.ociIndex };
+        if (step === 'paged') headers.Link = `<${u.pathname}?page=2>; rel="next"`;
+        res.writeHead(200, headers);
+        res.end(
+          JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [mark] }),
+        );
+        return;
+      }
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('throws on a stray 404 and keeps using the API, never the fallback tags', async () => {
+    script = ['ok', '404', 'ok'];
+    seen.length = 0;
+    const reg = new OciRegistry({ url });
+    expect(await reg.listReferrers('stray', subjects[0], LIFECYCLE_ARTIFACT_TYPE)).toEqual([mark]);
+    await expect(
+      reg.listReferrers('stray', subjects[1], LIFECYCLE_ARTIFACT_TYPE),
+    ).rejects.toBeInstanceOf(HttpError);
+    // Still marked: the API is asked again, not the (empty) sha256-<hex> tag.
+    expect(await reg.listReferrers('stray', subjects[0], LIFECYCLE_ARTIFACT_TYPE)).toEqual([mark]);
+    expect(seen.filter((s) => s.includes('/manifests/sha256-'))).toEqual([]);
+  });
+
+  it('throws on a 404 for page 2 instead of dropping page 1 (even on the first lookup)', async () => {
+    script = ['paged', '404'];
+    seen.length = 0;
+    const reg = new OciRegistry({ url });
+    await expect(reg.listReferrers('stray', subjects[2])).rejects.toBeInstanceOf(HttpError);
+    expect(seen.filter((s) => s.includes('/manifests/sha256-'))).toEqual([]);
+    script = ['ok'];
+    expect(await reg.listReferrers('stray', subjects[2])).toEqual([mark]);
+  });
+
+  it('probes once for concurrent first lookups, so a 404 cannot race a 200', async () => {
+    script = ['ok', '404', '404'];
+    seen.length = 0;
+    const reg = new OciRegistry({ url });
+    const results = await Promise.allSettled(
+      subjects.map((s) => reg.listReferrers('stray', s, LIFECYCLE_ARTIFACT_TYPE)),
+    );
+    // The first answer (200) settles it: the later 404s are failures, not "no API".
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+    expect(seen.filter((s) => s.includes('/manifests/sha256-'))).toEqual([]);
   });
 });

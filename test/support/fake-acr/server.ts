@@ -109,6 +109,15 @@ export class FakeAcr {
   readonly fired = new Map<Fault, number>();
   /** Every answered request (resets are not answered), in order. */
   log: { kind: RequestKind; method: string; path: string; status: number }[] = [];
+  /**
+   * Replaces the answer to an authorized listing or referrers request, to play a misbehaving
+   * registry (Link cycles, empty bodies); undefined answers normally.
+   */
+  answerOverride?: (info: {
+    kind: RequestKind;
+    path: string;
+    url: URL;
+  }) => { status?: number; headers?: Record<string, string>; body?: string } | undefined;
   /** Called for every request once counted (e.g. to kill a client mid-run). */
   onRequest?: (kind: RequestKind, method: string, path: string) => void;
   latencyMs: number;
@@ -424,10 +433,12 @@ export class FakeAcr {
       const name = m[1];
       if (!this.authorize(req, res, { resource: `repository:${name}`, actions: ['metadata_read'] }))
         return;
+      if (this.overridden(res, kind, path, url)) return;
       return m[2] ? this.manifestProperties(res, name, m[2]) : this.listManifests(res, name, url);
     }
     if ((m = /^\/v2\/(.+)\/referrers\/([^/]+)$/.exec(path)) && method === 'GET') {
       if (!this.authorize(req, res, { resource: `repository:${m[1]}`, actions: ['pull'] })) return;
+      if (this.overridden(res, kind, path, url)) return;
       return this.referrers(res, m[1], m[2], url);
     }
     if ((m = /^\/v2\/(.+)\/blobs\/uploads\/?([^/]*)$/.exec(path))) {
@@ -487,6 +498,19 @@ export class FakeAcr {
       }
     }
     this.error(res, 404, 'NOT_FOUND', `no route for ${method} ${path}`);
+  }
+
+  private overridden(res: ServerResponse, kind: RequestKind, path: string, url: URL): boolean {
+    const answer = this.answerOverride?.({ kind, path, url });
+    if (!answer) return false;
+    const body = answer.body ?? '';
+    res.writeHead(answer.status ?? 200, {
+      'content-type': 'application/json',
+      ...answer.headers,
+      'content-length': Buffer.byteLength(body),
+    });
+    res.end(body);
+    return true;
   }
 
   private send(

@@ -1,0 +1,155 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RuntimeError } from '../../src/core/errors.js';
+import {
+  backoffDelay,
+  DEFAULT_MAX_RETRY_AFTER_MS,
+  fetchWithRetry,
+  HttpError,
+  networkCause,
+  retryAfterMs,
+  retryDelay,
+  type RetryPolicy,
+} from '../../src/util/http.js';
+import { redactSecrets } from '../../src/util/redact.js';
+
+const SECRET = 's3cretpw';
+
+async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Retries without waiting; records the delays asked for and the onRetry calls. */
+function recording(overrides: Partial<RetryPolicy> = {}) {
+  const delays: number[] = [];
+  const retries: { url: string; cause: string }[] = [];
+  const policy: RetryPolicy = {
+    retries: 3,
+    baseDelayMs: 100,
+    maxDelayMs: 1000,
+    timeoutMs: 5000,
+    sleep: async (ms) => void delays.push(ms),
+    onRetry: (info) => retries.push(info),
+    ...overrides,
+  };
+  return { policy, delays, retries };
+}
+
+let server: Server;
+let base: string;
+let answer: { status: number; headers?: Record<string, string> } = { status: 200 };
+let hits = 0;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    hits++;
+    res.writeHead(answer.status, answer.headers ?? {}).end('body');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+describe('secrets in fetch failures (invariant 7)', () => {
+  it('does not retry a URL fetch refuses, and never repeats its credentials', async () => {
+    const { policy, delays, retries } = recording();
+    const url = `${base.replace('//', `//user:${SECRET}@`)}/image-info.json`;
+    hits = 0;
+    const error = await rejection(fetchWithRetry(url, {}, policy));
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error.message).not.toContain(SECRET);
+    expect(error.message).toContain('127.0.0.1');
+    // Not a network failure: no retry, so nothing went to onRetry (logs) either.
+    expect(retries).toEqual([]);
+    expect(delays).toEqual([]);
+    expect(hits).toBe(0);
+  });
+
+  it('redacts what networkCause reports and what HttpError keeps', () => {
+    const withCause = new TypeError('fetch failed', {
+      cause: new Error(`connect to https://user:${SECRET}@host/x failed`),
+    });
+    expect(networkCause(withCause)).not.toContain(SECRET);
+    expect(networkCause(new TypeError(`bad URL https://u:${SECRET}@host/x`))).not.toContain(SECRET);
+    const e = new HttpError(500, 'GET', `https://u:${SECRET}@host/x?token=${SECRET}`, '');
+    expect(e.url).not.toContain(SECRET);
+    expect(e.message).not.toContain(SECRET);
+    expect(e.url).toBe('https://host/x?token=***');
+  });
+
+  it('redactSecrets hides URL user-info as well as tokens', () => {
+    const text = redactSecrets(`GET https://user:p@ss${SECRET}@host/a and Bearer abc.def`);
+    expect(text).not.toContain(SECRET);
+    expect(text).toContain('https://***@host/a');
+    expect(text).toContain('Bearer ***');
+  });
+});
+
+describe('Retry-After (invariant 5)', () => {
+  it('adds jitter to Retry-After so workers do not retry in lockstep', () => {
+    const policy = (random: number): RetryPolicy => ({
+      retries: 3,
+      baseDelayMs: 500,
+      maxDelayMs: 30_000,
+      timeoutMs: 1000,
+      random: () => random,
+    });
+    expect(backoffDelay(0, policy(0), 2000)).toBe(2000);
+    expect(backoffDelay(0, policy(0.5), 2000)).toBe(2250);
+    expect(backoffDelay(3, policy(0.99), 2000)).toBeCloseTo(2495);
+    // Never less than Retry-After, whatever the attempt.
+    for (let attempt = 0; attempt < 8; attempt++)
+      expect(backoffDelay(attempt, policy(0), 700)).toBeGreaterThanOrEqual(700);
+  });
+
+  it('fails instead of sleeping out an unreasonable Retry-After', () => {
+    const policy: RetryPolicy = { retries: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 1000 };
+    expect(retryDelay(0, policy, DEFAULT_MAX_RETRY_AFTER_MS, 'x')).toBeGreaterThanOrEqual(
+      DEFAULT_MAX_RETRY_AFTER_MS,
+    );
+    expect(() => retryDelay(0, policy, 3_600_000, 'GET https://host/x')).toThrow(
+      /GET https:\/\/host\/x: .*retry after 3600 s/,
+    );
+    expect(() => retryDelay(0, { ...policy, maxRetryAfterMs: 1000 }, 2000, 'x')).toThrow(
+      RuntimeError,
+    );
+  });
+
+  it('fetchWithRetry gives up at once on Retry-After: 3600, naming the host', async () => {
+    const { policy, delays } = recording();
+    answer = { status: 429, headers: { 'retry-after': '3600' } };
+    hits = 0;
+    const error = await rejection(fetchWithRetry(`${base}/x`, {}, policy));
+    expect(error).toBeInstanceOf(RuntimeError);
+    expect(error.message).toContain(base.replace('http://', ''));
+    expect(error.message).toContain('3600 s');
+    expect(delays).toEqual([]);
+    expect(hits).toBe(1);
+  });
+
+  it('fetchWithRetry waits out a short Retry-After with jitter', async () => {
+    const { policy, delays } = recording({ random: () => 0.5 });
+    answer = { status: 503, headers: { 'retry-after': '2' } };
+    const res = await fetchWithRetry(`${base}/x`, {}, policy);
+    expect(res.status).toBe(503);
+    await res.body?.cancel();
+    expect(delays).toEqual([2050, 2050, 2050]);
+  });
+
+  it('reads Retry-After from any headers object', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(retryAfterMs({ get: () => '3' }, now)).toBe(3000);
+    expect(retryAfterMs({ get: () => undefined }, now)).toBeUndefined();
+    expect(retryAfterMs(new Headers({ 'retry-after': 'Thu, 01 Jan 2026 00:00:10 GMT' }), now)).toBe(
+      10_000,
+    );
+  });
+});
