@@ -39368,25 +39368,16 @@ var AcrRegistry = class {
     return { mediaType, digest: digest3, size };
   }
   async imageCreated(repository, digest3) {
-    const content = this.contentClient(repository);
-    const manifest = await this.gate.call(
-      `get manifest ${repository}@${digest3}`,
-      async (abortSignal) => {
-        try {
-          return await content.getManifest(digest3, { abortSignal });
-        } catch (e) {
-          if (statusOf(e) === 404) return void 0;
-          throw e;
-        }
-      }
-    );
+    const manifest = await this.getManifest(repository, digest3);
     const config = manifest?.manifest?.config;
     if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) return void 0;
     const text = await this.gate.call(
       `get config ${repository}@${config.digest}`,
       async (abortSignal) => {
         try {
-          const blob = await content.downloadBlob(config.digest, { abortSignal });
+          const blob = await this.contentClient(repository).downloadBlob(config.digest, {
+            abortSignal
+          });
           const chunks = [];
           for await (const chunk of blob.content) chunks.push(Buffer.from(chunk));
           return Buffer.concat(chunks).toString("utf8");
@@ -39490,19 +39481,20 @@ var AcrRegistry = class {
   close() {
     this.cache.close();
   }
-  async inspect(repository, digest3) {
+  /** GET a manifest; undefined only on a 404. getManifest checks the bytes against the digest. */
+  getManifest(repository, digest3) {
     const content = this.contentClient(repository);
-    const got = await this.gate.call(
-      `get manifest ${repository}@${digest3}`,
-      async (abortSignal) => {
-        try {
-          return await content.getManifest(digest3, { abortSignal });
-        } catch (e) {
-          if (statusOf(e) === 404) return void 0;
-          throw e;
-        }
+    return this.gate.call(`get manifest ${repository}@${digest3}`, async (abortSignal) => {
+      try {
+        return await content.getManifest(digest3, { abortSignal });
+      } catch (e) {
+        if (statusOf(e) === 404) return void 0;
+        throw e;
       }
-    );
+    });
+  }
+  async inspect(repository, digest3) {
+    const got = await this.getManifest(repository, digest3);
     if (!got) return void 0;
     const facts = this.cache.put(digest3, got.content, got.mediaType);
     if (!facts)

@@ -427,25 +427,16 @@ export class AcrRegistry implements Registry {
   }
 
   async imageCreated(repository: string, digest: string): Promise<string | undefined> {
-    const content = this.contentClient(repository);
-    const manifest = await this.gate.call(
-      `get manifest ${repository}@${digest}`,
-      async (abortSignal) => {
-        try {
-          return await content.getManifest(digest, { abortSignal });
-        } catch (e) {
-          if (statusOf(e) === 404) return undefined;
-          throw e;
-        }
-      },
-    );
+    const manifest = await this.getManifest(repository, digest);
     const config = (manifest?.manifest as { config?: Descriptor } | undefined)?.config;
     if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) return undefined;
     const text = await this.gate.call(
       `get config ${repository}@${config.digest}`,
       async (abortSignal) => {
         try {
-          const blob = await content.downloadBlob(config.digest, { abortSignal });
+          const blob = await this.contentClient(repository).downloadBlob(config.digest, {
+            abortSignal,
+          });
           const chunks: Buffer[] = [];
           for await (const chunk of blob.content) chunks.push(Buffer.from(chunk as Uint8Array));
           return Buffer.concat(chunks).toString('utf8');
@@ -572,20 +563,21 @@ export class AcrRegistry implements Registry {
     this.cache.close();
   }
 
-  private async inspect(repository: string, digest: string): Promise<ManifestFacts | undefined> {
+  /** GET a manifest; undefined only on a 404. getManifest checks the bytes against the digest. */
+  private getManifest(repository: string, digest: string) {
     const content = this.contentClient(repository);
-    const got = await this.gate.call(
-      `get manifest ${repository}@${digest}`,
-      async (abortSignal) => {
-        try {
-          // getManifest checks the bytes against the digest, so what we cache is what was listed.
-          return await content.getManifest(digest, { abortSignal });
-        } catch (e) {
-          if (statusOf(e) === 404) return undefined;
-          throw e;
-        }
-      },
-    );
+    return this.gate.call(`get manifest ${repository}@${digest}`, async (abortSignal) => {
+      try {
+        return await content.getManifest(digest, { abortSignal });
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw e;
+      }
+    });
+  }
+
+  private async inspect(repository: string, digest: string): Promise<ManifestFacts | undefined> {
+    const got = await this.getManifest(repository, digest);
     if (!got) return undefined;
     const facts = this.cache.put(digest, got.content, got.mediaType);
     if (!facts)
