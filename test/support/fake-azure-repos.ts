@@ -5,9 +5,9 @@
  *
  * https://learn.microsoft.com/en-us/rest/api/azure/devops/git/?view=azure-devops-rest-7.1
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
+import { serveOnLoopback } from './loopback.js';
 
 export type TokenAccess = 'read' | 'write';
 
@@ -454,23 +454,6 @@ export async function startFakeAzureRepos(
   store = new AzureReposStore(),
 ): Promise<FakeAzureRepos> {
   const handle = azureReposHandler(store, options);
-  const server = createServer((req, res) => {
-    handle(req, res)
-      .then((handled) => {
-        if (!handled) send(res, 404, { message: 'Not Found' });
-      })
-      .catch((e: Error) => send(res, 500, { message: e.message }));
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    store,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { origin, close } = await serveOnLoopback(handle);
+  return { url: `${origin}/`, store, close };
 }

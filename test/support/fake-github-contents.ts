@@ -6,9 +6,9 @@
  * Follows https://docs.github.com/en/rest/repos/contents?apiVersion=2022-11-28 and
  * https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28 for the parts eol-gate uses.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
+import { serveOnLoopback } from './loopback.js';
 
 export type TokenAccess = 'read' | 'write';
 
@@ -338,23 +338,6 @@ export async function startFakeGitHubContents(
   store = new GitHubContentsStore(),
 ): Promise<FakeGitHubContents> {
   const handle = gitHubContentsHandler(store, options);
-  const server = createServer((req, res) => {
-    handle(req, res)
-      .then((handled) => {
-        if (!handled) send(res, 404, { message: 'Not Found' });
-      })
-      .catch((e: Error) => send(res, 500, { message: e.message }));
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}${options.basePath ?? ''}`,
-    store,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { origin, close } = await serveOnLoopback(handle);
+  return { url: `${origin}${options.basePath ?? ''}`, store, close };
 }
