@@ -1,7 +1,7 @@
 /**
  * ACR scale benchmark (issue 5, item 8): `npx tsx scripts/bench.ts [--quick | --memory-only]`.
  *
- * Replays ../shared/data/history/buildtools-prereqs-main.300-versions.json (9,244 manifests,
+ * Replays test/fixtures/history/buildtools-prereqs-main.300-versions.json (9,244 manifests,
  * 230 supported now) into the fake ACR with 20 ms per request, and measures side by side:
  *   (a) cold annotate, (b) the same run again (steady state, with the manifest cache file),
  *   (c) an ImageBuilder-like baseline (GET every listed manifest, one referrers call per
@@ -41,14 +41,7 @@ import {
 import { startIdentityEndpoint } from '../test/support/identity-endpoint.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const DATA = join(
-  root,
-  '..',
-  'shared',
-  'data',
-  'history',
-  'buildtools-prereqs-main.300-versions.json',
-);
+const DATA = join(root, 'test/fixtures/history/buildtools-prereqs-main.300-versions.json');
 const LATENCY_MS = 20;
 const CONCURRENCY = 8;
 const EOL_DATE = '2026-06-01';

@@ -10,7 +10,7 @@ import {
   validateFragment,
 } from '../../src/core/image-info-merge.js';
 
-const SAMPLES = join(import.meta.dirname, '../../../shared/data/image-info');
+const SAMPLES = join(import.meta.dirname, '../fixtures/image-info');
 const sample = (name: string) => readFileSync(join(SAMPLES, name), 'utf8');
 const DOCKER = sample('dotnet-docker-main.json');
 const PREREQS = sample('buildtools-prereqs-main.json');

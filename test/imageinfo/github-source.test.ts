@@ -16,7 +16,7 @@ const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs
 const WRITE_TOKEN = 'ghs_writeTOKEN123';
 const READ_TOKEN = 'ghs_readONLYtoken456';
 const BIG = readFileSync(
-  join(import.meta.dirname, '../../../shared/data/image-info/dotnet-docker-main.json'),
+  join(import.meta.dirname, '../fixtures/image-info/dotnet-docker-main.json'),
   'utf8',
 ); // 1.2 MB
 

@@ -21,7 +21,7 @@ import type { FakeAzureRepos } from '../support/fake-azure-repos.js';
 import type { FakeGitHubContents } from '../support/fake-github-contents.js';
 import { rng as prng } from '../support/rng.js';
 
-export const SAMPLES = join(import.meta.dirname, '../../../shared/data/image-info');
+export const SAMPLES = join(import.meta.dirname, '../fixtures/image-info');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form JSON of real files
 type Json = Record<string, any>;

@@ -2,11 +2,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-/** The shared real data (image-info files and digest history from dotnet/versions). */
-export const SHARED_DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
+/** Real data copied into the repository (image-info and digest history from dotnet/versions). */
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+/** The folder of real image-info samples (see test/fixtures/README.md). */
+export const IMAGE_INFO_SAMPLES = join(FIXTURES, 'image-info');
 
 export function sharedImageInfoPath(name: string): string {
-  return join(SHARED_DATA, 'image-info', name);
+  return join(IMAGE_INFO_SAMPLES, name);
 }
 
 export function readSharedImageInfo(name: string): string {
