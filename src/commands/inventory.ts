@@ -58,7 +58,7 @@ export class LifecycleLookups {
 
 /**
  * What the run learned from the registry, kept across protocol restarts: manifests are
- * immutable, so a listing stays true for what it shows (DESIGN §2 step 5 "may be reused").
+ * immutable, so a listing stays true for what it shows (docs/design.md §2 step 5 "may be reused").
  */
 export class InventoryCache {
   private readonly byRepository = new Map<string, ManifestRecord[]>();

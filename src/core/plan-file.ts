@@ -10,7 +10,7 @@ export interface PlanFileContext {
   dryRun: boolean;
 }
 
-/** The plan file (DESIGN §5): the EOL date, the image-info fingerprint, and per digest why. */
+/** The plan file (docs/design.md §5): the EOL date, the image-info fingerprint, and per digest why. */
 export function serializePlan(plan: Plan, context: PlanFileContext): string {
   return [...planFileChunks(plan, context)].join('');
 }

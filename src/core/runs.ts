@@ -1,4 +1,4 @@
-/** Runs of a coordination group, as the protocol reasons about them (DESIGN §2). */
+/** Runs of a coordination group, as the protocol reasons about them (docs/design.md §2). */
 export type MarkerState = 'publishing' | 'image-info-updated';
 export const MARKER_STATES: MarkerState[] = ['publishing', 'image-info-updated'];
 

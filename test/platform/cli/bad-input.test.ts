@@ -9,7 +9,7 @@ import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.
 import { registrySnapshot } from '../../support/registry-http.js';
 import { seedScenario } from '../../support/scenario.js';
 
-/** DESIGN invariant 6: bad input fails before any write, naming the file, flag or JSON path. */
+/** docs/design.md invariant 6: bad input fails before any write, naming the file, flag or JSON path. */
 describe('bad input: clear errors, exit codes, no write', () => {
   let registry: DockerRegistry;
   let auth: FakeOciAuth;
