@@ -10,7 +10,11 @@ export interface ImageInfoSource {
 
 export interface SourceSnapshot {
   text: string;
-  /** Content hash, ETag, blob sha or commit id: equal fingerprints mean equal content. */
+  /**
+   * A hash of exactly `text`: sha256 of the bytes read, or their git blob id checked against the
+   * bytes. Never an HTTP ETag, mtime or commit id: a weak or mtime validator survives an edit,
+   * and a commit id moves without the file. Equal fingerprints mean equal content.
+   */
   fingerprint: string;
 }
 

@@ -16,16 +16,16 @@ export interface UrlSourceOptions {
 }
 
 /**
- * An image-info served over HTTPS (read-only). The fingerprint is the content hash (an ETag alone
- * could be weak or per-replica); the ETag is only used for a conditional GET so an unchanged file
- * is not downloaded twice (the protocol re-reads it in step 5). `Cache-Control: no-cache` asks
+ * An image-info served over HTTPS (read-only). Every read downloads and hashes the content: the
+ * fingerprint is the content hash. No conditional GET: an HTTP ETag is no fingerprint, since a
+ * weak one (`W/"…"`) or one made from mtime and size (nginx, Apache: strong in syntax) survives an
+ * edit, and a 304 would hand back the old hash for new content. `Cache-Control: no-cache` asks
  * caches to revalidate so a read sees the latest write. A CDN-cached raw URL is still not a fresh
  * source: see README.
  */
 export class UrlSource implements ImageInfoSource {
   private readonly url: URL;
   private readonly retry: RetryPolicy;
-  private cached?: { etag: string; snapshot: SourceSnapshot };
 
   constructor(url: string, options: UrlSourceOptions = {}) {
     try {
@@ -49,24 +49,13 @@ export class UrlSource implements ImageInfoSource {
   }
 
   async read(): Promise<SourceSnapshot> {
-    const headers: Record<string, string> = {
-      'cache-control': 'no-cache',
-      accept: 'application/json',
-    };
-    if (this.cached) headers['if-none-match'] = this.cached.etag;
+    const headers = { 'cache-control': 'no-cache', accept: 'application/json' };
     const res = await fetchWithRetry(this.url.toString(), { headers }, this.retry);
-    if (res.status === 304 && this.cached) {
-      await res.body?.cancel().catch(() => {});
-      return this.cached.snapshot;
-    }
     if (res.status === 404)
       throw new ImageInfoNotFoundError(`${this.name}: image-info not found (HTTP 404)`);
     if (!res.ok)
       throw new HttpError(res.status, 'GET', this.url.toString(), await errorDetail(res));
     const text = await res.text();
-    const snapshot = { text, fingerprint: sha256Digest(text) };
-    const etag = res.headers.get('etag');
-    this.cached = etag ? { etag, snapshot } : undefined;
-    return snapshot;
+    return { text, fingerprint: sha256Digest(text) };
   }
 }

@@ -13,6 +13,12 @@ let server: Server;
 let base: string;
 let body = '{"v":1}';
 let status = 200;
+/**
+ * How the server makes its ETag: from the content (what the source used to rely on), a weak
+ * validator that stays the same across edits (W/"..."), or nginx/Apache style from mtime and
+ * size, which does not change when a file is rewritten with as many bytes within one second.
+ */
+let etagMode: 'content' | 'weak' | 'mtime' = 'content';
 const seen: Array<{ url?: string; ifNoneMatch?: string; cacheControl?: string }> = [];
 
 /** A loopback file server with ETags (http: allowed for loopback only). */
@@ -27,7 +33,12 @@ beforeAll(async () => {
       res.writeHead(status).end('nope');
       return;
     }
-    const etag = `"${sha256Digest(body).slice(7, 23)}"`;
+    const etag =
+      etagMode === 'weak'
+        ? 'W/"v1"'
+        : etagMode === 'mtime'
+          ? `"6650f1a2-${Buffer.byteLength(body).toString(16)}"`
+          : `"${sha256Digest(body).slice(7, 23)}"`;
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, { etag }).end();
       return;
@@ -43,6 +54,7 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 beforeEach(() => {
   body = '{"v":1}';
   status = 200;
+  etagMode = 'content';
   seen.length = 0;
 });
 
@@ -53,16 +65,29 @@ describe('UrlSource', () => {
     expect(seen[0].cacheControl).toBe('no-cache');
   });
 
-  it('uses the ETag for a conditional GET and still sees a change', async () => {
+  it('re-reads the content every time (no conditional GET) and sees a change', async () => {
     const source = new UrlSource(`${base}/image-info.json`, { retry: FAST });
     const first = await source.read();
     expect(await source.read()).toEqual(first);
-    expect(seen[1].ifNoneMatch).toBeDefined();
+    expect(seen.map((s) => s.ifNoneMatch)).toEqual([undefined, undefined]);
     body = '{"v":2}';
     const changed = await source.read();
     expect(changed.text).toBe('{"v":2}');
     expect(changed.fingerprint).not.toBe(first.fingerprint);
   });
+
+  it.each(['weak', 'mtime'] as const)(
+    'a %s ETag that survives an edit never hides the change (the fingerprint is the content hash)',
+    async (mode) => {
+      etagMode = mode;
+      const source = new UrlSource(`${base}/image-info.json`, { retry: FAST });
+      const first = await source.read();
+      body = '{"v":2}'; // same length: the mtime ETag of a rewrite within one second is unchanged
+      const changed = await source.read();
+      expect(changed).toEqual({ text: '{"v":2}', fingerprint: sha256Digest('{"v":2}') });
+      expect(changed.fingerprint).not.toBe(first.fingerprint);
+    },
+  );
 
   it('404 is ImageInfoNotFoundError; a persistent 503 is an HttpError after retries', async () => {
     status = 404;
