@@ -1,4 +1,5 @@
-import { parseImageRef } from '../core/digest.js';
+import { parseImageRef, sameRegistryHost } from '../core/digest.js';
+import { InputError } from '../core/errors.js';
 import { lifecycleMarkOf, LIFECYCLE_ARTIFACT_TYPE } from '../core/lifecycle.js';
 import type { Logger } from '../core/ports.js';
 import type { Registry } from '../registry/port.js';
@@ -7,13 +8,31 @@ export interface UnannotateResult {
   removed: { repository: string; digest: string; referrer: string; date?: string }[];
 }
 
-/** Rollback: removes every lifecycle mark from the given `repo@sha256:…` digests. */
+/**
+ * Rollback: removes every lifecycle mark from the given `[host/]repo@sha256:…` digests. A host
+ * must be the configured registry's: the same repository and digest on another registry is not
+ * what the user asked to roll back.
+ */
 export async function unannotate(
-  options: { digests: string[] },
+  options: {
+    digests: string[];
+    /** How the host spells the input in errors (`--digest`, `digest`). */
+    label?: string;
+  },
   deps: { registry: Registry; logger: Logger },
 ): Promise<UnannotateResult> {
-  // Parse everything before the first delete: bad input writes nothing.
-  const refs = options.digests.map((d, i) => parseImageRef(d, `digest[${i}]`));
+  const label = options.label ?? 'digest';
+  const registryHost = deps.registry.displayName;
+  // Parse and check everything before the first delete: bad input writes nothing.
+  const refs = options.digests.map((d) => {
+    const ref = parseImageRef(d, label);
+    if (ref.host !== undefined && !sameRegistryHost(ref.host, registryHost)) {
+      throw new InputError(
+        `${label}: ${JSON.stringify(d)} names the registry ${ref.host}, not ${registryHost}; nothing was removed`,
+      );
+    }
+    return ref;
+  });
   const removed: UnannotateResult['removed'] = [];
   for (const ref of refs) {
     const referrers = await deps.registry.listReferrers(

@@ -16,7 +16,10 @@ export function assertDigest(value: unknown, where: string): string {
 }
 
 export interface ImageRef {
-  /** Registry host as written (e.g. mcr.microsoft.com), or undefined. Ignored when matching. */
+  /**
+   * Registry host as written (e.g. mcr.microsoft.com), or undefined. Image-info digests match
+   * by digest whatever the host; a command that writes checks it ({@link sameRegistryHost}).
+   */
   host?: string;
   repository: string;
   digest: string;
@@ -43,6 +46,19 @@ export function parseImageRef(value: unknown, where: string): ImageRef {
     throw new InputError(`${where}: invalid repository name ${JSON.stringify(repository)}`);
   }
   return { host, repository, digest };
+}
+
+/** Docker Hub answers to several names. */
+const DOCKER_HUB = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+function canonicalHost(host: string): string {
+  const h = host.toLowerCase().replace(/:443$/, '');
+  return DOCKER_HUB.has(h) ? 'docker.io' : h;
+}
+
+/** Whether two `host[:port]` spellings name one registry (case, `:443`, Docker Hub's aliases). */
+export function sameRegistryHost(a: string, b: string): boolean {
+  return canonicalHost(a) === canonicalHost(b);
 }
 
 const REPO = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;

@@ -84,7 +84,7 @@ async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise
     }
     case 'unannotate': {
       const result = await unannotate(
-        { digests: o.digests },
+        { digests: o.digests, label: agent.label('digest') },
         { registry: createRegistry(o, agent), logger },
       );
       return { exitCode: 0, result: { command: 'unannotate', ...result } };
