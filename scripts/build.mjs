@@ -10,6 +10,7 @@ const hosts = [
   { name: 'azure', entry: 'src/platform/azure/main.ts' },
 ].filter((h) => existsSync(h.entry));
 
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
 rmSync('dist', { recursive: true, force: true });
 const packages = new Set();
 for (const host of hosts) {
@@ -27,7 +28,8 @@ for (const host of hosts) {
     logLevel: 'warning',
     banner: host.banner ? { js: host.banner } : undefined,
     // ESM-only packages use import.meta.url; give the CommonJS bundle an equivalent.
-    define: { 'import.meta.url': 'importMetaUrl' },
+    // The version is fixed at build time: a bundle has no package.json beside it.
+    define: { 'import.meta.url': 'importMetaUrl', EOL_GATE_VERSION: JSON.stringify(version) },
     inject: ['scripts/import-meta-url.js'],
   });
   for (const input of Object.keys(result.metafile.inputs)) {

@@ -9,6 +9,7 @@ export interface CliArgs {
   values: Map<string, string>;
   json: boolean;
   help: boolean;
+  version: boolean;
 }
 
 /** Flags are the inputs in kebab-case (`imageInfo` → `--image-info`); repeatable ones collect. */
@@ -16,6 +17,7 @@ export function parseCli(argv: string[]): CliArgs {
   const options: NonNullable<ParseArgsConfig['options']> = {
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
   };
   for (const input of CLI_INPUTS) {
     if (input.name === 'command') continue;
@@ -51,6 +53,7 @@ export function parseCli(argv: string[]): CliArgs {
     values,
     json: !!parsed.values.json,
     help: !!parsed.values.help,
+    version: !!parsed.values.version,
   };
 }
 
@@ -68,7 +71,8 @@ export function helpText(command: CommandName | undefined): string {
       '  unannotate          remove lifecycle marks from --digest <repo>@sha256:…',
       "  publish-image-info  merge this run's image-info into the shared one without lost updates",
       '',
-      'Run `eol-gate <command> --help` for its flags. Exit codes: 0 ok, 1 failure or findings, 2 bad input.',
+      'Run `eol-gate <command> --help` for its flags, `eol-gate --version` for the version.',
+      'Exit codes: 0 ok, 1 failure or findings, 2 bad input.',
       '',
     ].join('\n');
   }

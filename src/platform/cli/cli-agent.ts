@@ -41,7 +41,8 @@ export class CliAgent implements BuildAgent {
     writeLog: (line: string) => void,
   ) {
     this.logger = consoleLogger(writeLog, env.EOL_GATE_DEBUG === '1', this.secrets);
-    this.tempDir = env.RUNNER_TEMP || env.AGENT_TEMPDIRECTORY || tmpdir();
+    // A CLI is not a CI host: the OS temp dir (TMPDIR), whichever CI it happens to run in.
+    this.tempDir = tmpdir();
   }
 
   input(name: string): string {

@@ -2,6 +2,7 @@ import { InputError } from '../../core/errors.js';
 import { runJob } from '../job.js';
 import { helpText, parseCli } from './args.js';
 import { CliAgent } from './cli-agent.js';
+import { VERSION } from './version.js';
 
 /** The CLI host: parse flags, run the job, print the summary or `--json`, set the exit code. */
 export async function main(
@@ -16,6 +17,10 @@ export async function main(
       `error: ${(e as Error).message}\n${e instanceof InputError ? 'Run `eol-gate --help` for usage.\n' : ''}`,
     );
     return 2;
+  }
+  if (args.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
   }
   if (args.help || !args.command) {
     process.stdout.write(helpText(args.command));

@@ -1,6 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
@@ -222,5 +222,13 @@ describe('Azure Pipelines task bundle', () => {
     const r = await run({ username: 'ci', password: 'pa55-w0rd-value', eolDate: 'tomorrow' });
     expect(r.result).toBe('Failed');
     expectMasked(r, ['pa55-w0rd-value']);
+  });
+
+  it('without planFile the plan goes to Agent.TempDirectory, which the agent cleans after the job', async () => {
+    const agentTemp = await mkdtemp(join(dir, 'agent-temp-'));
+    const r = await run({ dryRun: 'true' }, { AGENT_TEMPDIRECTORY: agentTemp });
+    expect(r.result, r.stdout + r.stderr).toBe('Succeeded');
+    expect(dirname(r.outputs.planFile)).toBe(agentTemp);
+    expect(JSON.parse(await readFile(r.outputs.planFile, 'utf8')).digests).toBeInstanceOf(Array);
   });
 });

@@ -1,6 +1,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   lifecycleManifestJson,
@@ -73,6 +73,22 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
         .sort(),
     ).toEqual(scenario.orphans);
     for (const key of scenario.orphans) expect(await marks(key)).toEqual([]);
+  });
+
+  it("without --plan-file the plan goes to the OS temp dir, not a CI runner's", async () => {
+    const osTemp = await mkdtemp(join(dir, 'os-temp-'));
+    const runnerTemp = await mkdtemp(join(dir, 'runner-temp-'));
+    const run = await runCli(['annotate', ...common(), '--dry-run', '--json'], {
+      TMPDIR: osTemp,
+      RUNNER_TEMP: runnerTemp,
+      AGENT_TEMPDIRECTORY: runnerTemp,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const { planFile } = JSON.parse(run.stdout);
+    expect(dirname(planFile)).toBe(osTemp);
+    expect(JSON.parse(await readFile(planFile, 'utf8')).digests).toHaveLength(
+      scenario.orphans.length,
+    );
   });
 
   it('annotates exactly the orphans, one lifecycle referrer each, leaving the older mark alone', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   EOL_DATE_ANNOTATION,
@@ -181,5 +181,22 @@ describe('GitHub Action bundle', () => {
     const repaired = await run({ command: 'verify', repair: 'true' });
     expect(repaired.code, repaired.stdout).toBe(0);
     expect(await lifecycleMarksByHttp(registry.url, repository, descriptor.digest)).toEqual([]);
+  });
+
+  it('without planFile the plan goes to RUNNER_TEMP, which the runner cleans after the job', async () => {
+    const runnerTemp = await mkdtemp(join(dir, 'runner-temp-'));
+    const r = await runAction({
+      inputs: {
+        registry: registry.url,
+        imageInfo,
+        repoPrefix: scenario.repoPrefix,
+        dryRun: 'true',
+      },
+      env: { ...runnerEnv(), RUNNER_TEMP: runnerTemp },
+      githubToken: github.token,
+    });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(dirname(r.outputs.planFile)).toBe(runnerTemp);
+    expect(JSON.parse(readFileSync(r.outputs.planFile, 'utf8')).digests).toBeInstanceOf(Array);
   });
 });
