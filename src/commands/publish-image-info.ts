@@ -1,5 +1,12 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import { mergeImageInfo, validateFragment, type MergeStats } from '../core/image-info-merge.js';
+import {
+  describeStale,
+  mergeImageInfo,
+  validateFragment,
+  type MergeResult,
+  type MergeStats,
+  type StaleEntry,
+} from '../core/image-info-merge.js';
 import type { Clock, Logger } from '../core/ports.js';
 import {
   ABSENT_FINGERPRINT,
@@ -39,6 +46,11 @@ export interface PublishImageInfoResult {
   fingerprint: string;
   /** Whether this call wrote the target. */
   changed: boolean;
+  /**
+   * Entries of the fragment left out because the target names a newer build of them: the
+   * stale run's own digests stay orphans (superseded). Empty when everything was merged.
+   */
+  stale: StaleEntry[];
 }
 
 export const DEFAULT_PUBLISH_ATTEMPTS = 12;
@@ -83,18 +95,35 @@ export async function publishImageInfo(
     const merged = mergeImageInfo(current && { text: current.text, name: target.name }, fragment);
 
     if (current && !merged.changed) {
-      logger.info(`${target.name}: already has everything in ${fragmentName}; nothing to write`);
+      report(merged, target.name, fragmentName, logger);
+      logger.info(
+        merged.stale.length
+          ? `${target.name}: has newer builds of everything in ${fragmentName} it does not already have; nothing to write`
+          : `${target.name}: already has everything in ${fragmentName}; nothing to write`,
+      );
       await deps.signal?.();
-      return { attempts: attempt, fingerprint: current.fingerprint, changed: false };
+      return {
+        attempts: attempt,
+        fingerprint: current.fingerprint,
+        changed: false,
+        stale: merged.stale,
+      };
     }
 
     const written = await target.write(merged.text, expected, options.message);
     if (written !== 'conflict') {
+      // Reported only for the merge that landed: a lost attempt's view of the target is gone.
+      report(merged, target.name, fragmentName, logger);
       logger.info(
         `${target.name}: merged ${fragmentName} (${describe(merged.stats)}); fingerprint ${written.fingerprint}`,
       );
       await deps.signal?.();
-      return { attempts: attempt, fingerprint: written.fingerprint, changed: true };
+      return {
+        attempts: attempt,
+        fingerprint: written.fingerprint,
+        changed: true,
+        stale: merged.stale,
+      };
     }
 
     if (attempt >= maxAttempts) {
@@ -116,5 +145,21 @@ function describe(s: MergeStats): string {
   const parts = [`${s.added} added`, `${s.replaced} replaced`, `${s.unchanged} unchanged`];
   if (s.removed) parts.push(`${s.removed} removed`);
   if (s.manifests) parts.push(`${s.manifests} manifest lists`);
+  if (s.stale) parts.push(`${s.stale} older than the target's (not merged)`);
   return parts.join(', ');
+}
+
+/** Stale entries are warnings (the run built something already superseded); untimed ones info. */
+function report(merged: MergeResult, targetName: string, fragmentName: string, logger: Logger) {
+  for (const u of merged.untimed) {
+    const side = u.missingIn === 'both' ? 'either side' : `the ${u.missingIn}`;
+    logger.info(
+      `${targetName}: ${u.entry}: no build time (created) in ${side}, so no age check: replaced as before`,
+    );
+  }
+  if (merged.stale.length === 0) return;
+  logger.warning(
+    `${targetName}: ${merged.stale.length} entr${merged.stale.length === 1 ? 'y' : 'ies'} of ${fragmentName} are older builds than the target's and were not merged (an entry never moves back in time); their digests stay unreferenced:`,
+  );
+  for (const s of merged.stale) logger.warning(`  ${describeStale(s)}`);
 }

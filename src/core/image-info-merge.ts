@@ -24,9 +24,17 @@ import { parseImageInfo } from './image-info.js';
  *   not unioned: a tag moved to a newer image leaves the older one). Unmatched platforms are added
  *   to the target image where the fragment image's first matched platform lives, or, if none
  *   matched, the fragment image is appended as a new image.
+ * - Monotonic per platform: a matched platform is replaced only when the fragment's build is not
+ *   older than the target's (`created`; equal times replace, a re-run of the same build). An older
+ *   one is left out and reported as {@link StaleEntry}: a stale run (an old branch, a re-run of
+ *   last week's commit) recording after a newer one must not make the newest image an orphan that
+ *   the next annotate marks end-of-life. Where either side has no readable `created`, the platform
+ *   is replaced as before and {@link MergeResult.untimed} says so.
  * - The fragment image's `manifest` (manifest list) replaces the target image's; a fragment
  *   image without `manifest` leaves the target's manifest alone. Other image fields
  *   (`productVersion`, unknown ones) are copied from the fragment image; repo fields likewise.
+ *   Image fields follow the platforms: the image's time is its newest platform's `created`, and
+ *   a fragment image older than the target image it lands in changes none of them.
  * - Nothing the fragment does not mention is removed, except what its optional top-level
  *   `removed` list names (see {@link RemovalSelector}). Removals apply to the target before the
  *   fragment's entries are merged, so an entry both removed and present in the fragment ends up
@@ -76,6 +84,40 @@ export interface MergeStats {
   removed: number;
   /** Manifest lists set or replaced. */
   manifests: number;
+  /** Platforms and manifest lists left out because the target has a newer build. */
+  stale: number;
+}
+
+/** A build time and digest of one side of a {@link StaleEntry}. */
+export interface BuildRef {
+  digest: string;
+  /** The platform's `created`; for a manifest list, its image's newest platform's. */
+  created: string;
+}
+
+/** Which entry a merge left alone because the fragment's build is older than the target's. */
+export interface StaleEntry {
+  kind: 'platform' | 'manifest-list';
+  repo: string;
+  dockerfile?: string;
+  osType?: string;
+  osVersion?: string;
+  architecture?: string;
+  /** Platform `simpleTags`, or the manifest list's `sharedTags`. */
+  tags: string[];
+  /** What the target has and keeps. */
+  kept: BuildRef;
+  /** What the fragment has: not merged, superseded. */
+  stale: BuildRef;
+}
+
+/** A platform or manifest list replaced without a time check: `created` missing on a side. */
+export interface UntimedReplacement {
+  kind: 'platform' | 'manifest-list';
+  repo: string;
+  /** The entry as {@link describeEntry} words it. */
+  entry: string;
+  missingIn: 'target' | 'fragment' | 'both';
 }
 
 export interface MergeResult {
@@ -83,6 +125,10 @@ export interface MergeResult {
   /** False when the merged document equals the target (the write can be skipped). */
   changed: boolean;
   stats: MergeStats;
+  /** Entries of the fragment older than the target's: not merged. */
+  stale: StaleEntry[];
+  /** Entries replaced the old way because a build time is missing. */
+  untimed: UntimedReplacement[];
 }
 
 type Json = Record<string, unknown>;
@@ -118,7 +164,25 @@ export interface PreparedFragment {
 export function validateFragment(fragment: NamedText): PreparedFragment {
   parseImageInfo(fragment.text, fragment.name);
   const doc = raw(fragment.text);
+  checkCreated(doc, fragment.name);
   return { name: fragment.name, doc, removals: parseRemovals(doc, fragment.name) };
+}
+
+/**
+ * The fragment's `created` decide what it may replace, so a bad one is bad input (the target's
+ * are only read: one that cannot be read counts as missing).
+ */
+function checkCreated(doc: Json, source: string): void {
+  (doc.repos as Json[]).forEach((repo, ri) =>
+    images(repo).forEach((image, ii) =>
+      platforms(image).forEach((p, pi) => {
+        if (p.created !== undefined && buildTime(p.created) === undefined)
+          throw new InputError(
+            `${source}: repos[${ri}].images[${ii}].platforms[${pi}].created: expected an ISO 8601 time such as 2026-11-20T10:00:00.0000000Z, got ${JSON.stringify(p.created)}`,
+          );
+      }),
+    ),
+  );
 }
 
 /**
@@ -139,7 +203,15 @@ export function mergeImageInfo(
     original = { schemaVersion: fragmentDoc.schemaVersion, repos: [] };
   }
   const doc = structuredClone(original);
-  const stats: MergeStats = { added: 0, replaced: 0, unchanged: 0, removed: 0, manifests: 0 };
+  const stats: MergeStats = {
+    added: 0,
+    replaced: 0,
+    unchanged: 0,
+    removed: 0,
+    manifests: 0,
+    stale: 0,
+  };
+  const report: Report = { stats, stale: [], untimed: [] };
   const repos = doc.repos as Json[];
 
   for (const selector of prepared.removals) applyRemoval(repos, selector, stats);
@@ -158,13 +230,27 @@ export function mergeImageInfo(
     if (fRepo.images !== undefined && tRepo.images === undefined) tRepo.images = [];
     // Target platforms already matched or written by this fragment: each is matched at most once.
     const claimed = new Set<Json>();
-    for (const fImage of images(fRepo)) mergeImage(tRepo, fImage, claimed, stats);
+    for (const fImage of images(fRepo)) mergeImage(tRepo, fImage, claimed, report);
   }
 
-  return { text: formatImageInfo(doc), changed: !deepEqual(original, doc), stats };
+  return {
+    text: formatImageInfo(doc),
+    changed: !deepEqual(original, doc),
+    stats,
+    stale: report.stale,
+    untimed: report.untimed,
+  };
 }
 
-function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, stats: MergeStats): void {
+interface Report {
+  stats: MergeStats;
+  stale: StaleEntry[];
+  untimed: UntimedReplacement[];
+}
+
+function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, report: Report): void {
+  const { stats } = report;
+  const repo = tRepo.repo as string;
   const tImages = tRepo.images as Json[];
   const matches = platforms(fImage).map((fp) => {
     const m = findPlatform(tImages, fImage, fp, claimed);
@@ -185,6 +271,8 @@ function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, stats: MergeS
     if (fImage.manifest !== undefined) stats.manifests++;
     return;
   }
+  // The image's time is taken before its platforms change: what the target had.
+  const homeTime = imageTime(home);
   platforms(fImage).forEach((fp, i) => {
     const m = matches[i];
     if (!m) {
@@ -195,6 +283,16 @@ function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, stats: MergeS
       stats.added++;
     } else if (deepEqual(m.platform, fp)) {
       stats.unchanged++;
+    } else if (!newEnough(fp.created, m.platform.created, report, 'platform', repo, fp)) {
+      stats.stale++;
+      report.stale.push({
+        kind: 'platform',
+        repo,
+        ...identity(fp),
+        tags: strings(m.platform.simpleTags),
+        kept: { digest: String(m.platform.digest), created: String(m.platform.created) },
+        stale: { digest: String(fp.digest), created: String(fp.created) },
+      });
     } else {
       const list = m.image.platforms as Json[];
       const copy = structuredClone(fp);
@@ -203,6 +301,25 @@ function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, stats: MergeS
       stats.replaced++;
     }
   });
+  const fTime = imageTime(fImage);
+  if (
+    !deepEqual(home.manifest ?? fImage.manifest, fImage.manifest) &&
+    isObject(fImage.manifest) &&
+    !newEnough(fTime?.created, homeTime?.created, report, 'manifest-list', repo, fImage.manifest)
+  ) {
+    stats.stale++;
+    const tManifest = home.manifest as Json | undefined;
+    report.stale.push({
+      kind: 'manifest-list',
+      repo,
+      tags: strings(tManifest?.sharedTags),
+      kept: { digest: String(tManifest?.digest), created: homeTime!.created },
+      stale: { digest: String(fImage.manifest.digest), created: fTime!.created },
+    });
+  }
+  // Image fields (manifest list, productVersion, ...) follow the platforms: an older fragment
+  // image changes none of them, so a manifest list never moves back to older children either.
+  if (fTime && homeTime && compareTimes(fTime.time, homeTime.time) < 0) return;
   for (const [key, value] of Object.entries(fImage)) {
     if (key === 'platforms') continue;
     if (key === 'manifest') {
@@ -211,6 +328,90 @@ function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, stats: MergeS
     }
     setKeepingOrder(home, key, structuredClone(value));
   }
+}
+
+/** A parsed `created`: whole seconds since the epoch plus nanoseconds (files carry 7 digits). */
+interface BuildTime {
+  seconds: number;
+  nanos: number;
+}
+
+const ISO_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** Reads an ISO 8601 time exactly (Date keeps milliseconds only; equal must mean equal). */
+export function buildTime(value: unknown): BuildTime | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = ISO_TIME.exec(value);
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}${m[3].toUpperCase()}`);
+  if (Number.isNaN(ms)) return undefined;
+  return { seconds: ms / 1000, nanos: Number((m[2] ?? '').padEnd(9, '0')) };
+}
+
+export function compareTimes(a: BuildTime, b: BuildTime): number {
+  return a.seconds - b.seconds || a.nanos - b.nanos;
+}
+
+/** The newest readable `created` of an image's platforms, or undefined when none has one. */
+function imageTime(image: Json): { time: BuildTime; created: string } | undefined {
+  let newest: { time: BuildTime; created: string } | undefined;
+  for (const p of platforms(image)) {
+    const time = buildTime(p.created);
+    if (time && (!newest || compareTimes(time, newest.time) > 0))
+      newest = { time, created: p.created as string };
+  }
+  return newest;
+}
+
+/**
+ * Whether the fragment's entry may replace the target's: not older. Without a time on either
+ * side there is nothing to compare, so it replaces as before, and the report says so.
+ */
+function newEnough(
+  fragmentCreated: unknown,
+  targetCreated: unknown,
+  report: Report,
+  kind: UntimedReplacement['kind'],
+  repo: string,
+  entry: Json,
+): boolean {
+  const f = buildTime(fragmentCreated);
+  const t = buildTime(targetCreated);
+  if (f && t) return compareTimes(f, t) >= 0;
+  const missingIn = !f && !t ? 'both' : f ? 'target' : 'fragment';
+  report.untimed.push({ kind, repo, entry: describeEntry(kind, repo, entry), missingIn });
+  return true;
+}
+
+function identity(
+  p: Json,
+): Pick<StaleEntry, 'dockerfile' | 'osType' | 'osVersion' | 'architecture'> {
+  const out: Pick<StaleEntry, 'dockerfile' | 'osType' | 'osVersion' | 'architecture'> = {};
+  for (const key of ['dockerfile', 'osType', 'osVersion', 'architecture'] as const)
+    if (typeof p[key] === 'string') out[key] = p[key];
+  return out;
+}
+
+/** `repo src/…/Dockerfile (Linux noble amd64)`, or `repo manifest list 8.0, latest`. */
+export function describeEntry(kind: StaleEntry['kind'], repo: string, entry: Json): string {
+  if (kind === 'manifest-list') {
+    const tags = strings(entry.sharedTags);
+    return `${repo} manifest list${tags.length ? ` ${tags.join(', ')}` : ''}`;
+  }
+  const where = [entry.osType, entry.osVersion, entry.architecture].filter(
+    (v) => typeof v === 'string',
+  );
+  const name = typeof entry.dockerfile === 'string' ? entry.dockerfile : String(entry.digest);
+  return `${repo} ${name}${where.length ? ` (${where.join(' ')})` : ''}`;
+}
+
+/** One line for logs: which entry, both digests, both times. */
+export function describeStale(s: StaleEntry): string {
+  const entry =
+    s.kind === 'manifest-list'
+      ? describeEntry(s.kind, s.repo, { sharedTags: s.tags })
+      : describeEntry(s.kind, s.repo, { ...s });
+  return `${entry}: kept ${s.kept.digest} (built ${s.kept.created}); not merged ${s.stale.digest} (built ${s.stale.created}, older)`;
 }
 
 interface PlatformMatch {

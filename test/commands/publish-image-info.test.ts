@@ -1,19 +1,25 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { publishImageInfo } from '../../src/commands/publish-image-info.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { formatImageInfo } from '../../src/core/image-info-merge.js';
 import { silentLogger, type Clock, type Logger } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
+import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import {
   ImageInfoNotFoundError,
   type WritableImageInfoSource,
 } from '../../src/imageinfo/source.js';
 import { sha256Digest } from '../../src/util/hash.js';
-import { startFakeGitHubContents } from '../support/fake-github-contents.js';
+import { startFakeAzureRepos, type FakeAzureRepos } from '../support/fake-azure-repos.js';
+import {
+  startFakeGitHubContents,
+  type FakeGitHubContents,
+} from '../support/fake-github-contents.js';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const platform = (n: number, extra: Record<string, unknown> = {}) => ({
@@ -95,7 +101,12 @@ describe('publishImageInfo', () => {
         signal: async () => void signalled.push(await readFile(path, 'utf8')),
       },
     );
-    expect(result).toEqual({ attempts: 1, fingerprint: sha256Digest(doc(1, 2, 3)), changed: true });
+    expect(result).toEqual({
+      attempts: 1,
+      fingerprint: sha256Digest(doc(1, 2, 3)),
+      changed: true,
+      stale: [],
+    });
     expect(await readFile(path, 'utf8')).toBe(doc(1, 2, 3));
     expect(signalled).toEqual([doc(1, 2, 3)]);
   });
@@ -107,7 +118,12 @@ describe('publishImageInfo', () => {
       { ...base, target, fragmentText: doc(2) },
       { clock: fakeClock(), logger: silentLogger, signal },
     );
-    expect(result).toEqual({ attempts: 1, fingerprint: sha256Digest(doc(1, 2)), changed: false });
+    expect(result).toEqual({
+      attempts: 1,
+      fingerprint: sha256Digest(doc(1, 2)),
+      changed: false,
+      stale: [],
+    });
     expect(target.writes()).toBe(0);
     expect(signal).toHaveBeenCalledOnce();
   });
@@ -214,5 +230,188 @@ describe('publishImageInfo', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+/**
+ * Issue 13: an entry never moves to an older build. Each case publishes two builds of the same
+ * platform(s) in turn through the real target adapters and checks what the shared file names.
+ */
+describe('publishImageInfo: build times (an entry never moves back in time)', () => {
+  const NEW = '2026-11-22T10:00:00.1234567Z';
+  const OLD = '2026-11-20T10:00:00.1234567Z';
+  const arches = ['amd64', 'arm64'];
+  const build = (n: number, created: string | undefined, manifest = false, archs = ['amd64']) =>
+    formatImageInfo({
+      schemaVersion: '2.0',
+      repos: [
+        {
+          repo: 'team/app',
+          images: [
+            {
+              productVersion: '1.0',
+              ...(manifest && {
+                manifest: {
+                  digest: `mcr.microsoft.com/team/app@${digest(n * 100)}`,
+                  created,
+                  sharedTags: ['1.0'],
+                },
+              }),
+              platforms: archs.map((arch, i) => ({
+                dockerfile: `src/app/${arch}/Dockerfile`,
+                simpleTags: [`1.0-${arch}`],
+                digest: `mcr.microsoft.com/team/app@${digest(n * 100 + i + 1)}`,
+                osType: 'Linux',
+                osVersion: 'noble',
+                architecture: arch,
+                ...(created !== undefined && { created }),
+              })),
+            },
+          ],
+        },
+      ],
+    });
+  const allDigests = (text: string): string[] => {
+    const d = JSON.parse(text) as {
+      repos: Array<{
+        images: Array<{
+          manifest?: { digest: string };
+          platforms: Doc['repos'][0]['images'][0]['platforms'];
+        }>;
+      }>;
+    };
+    return d.repos.flatMap((r) =>
+      r.images.flatMap((i) => [
+        ...(i.manifest ? [i.manifest.digest.split('@')[1]] : []),
+        ...i.platforms.map((p) => p.digest.split('@')[1]),
+      ]),
+    );
+  };
+
+  interface TimedTarget {
+    source: () => WritableImageInfoSource;
+    text: () => string;
+  }
+  let dir: string;
+  let github: FakeGitHubContents;
+  let azure: FakeAzureRepos;
+  let n = 0;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'eol-gate-publish-times-'));
+    github = await startFakeGitHubContents({ latencyMs: 0 });
+    azure = await startFakeAzureRepos();
+  });
+  afterAll(async () => {
+    await github?.close();
+    await azure?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const retry = { retries: 1, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
+  const targets: Record<string, (initial: string) => Promise<TimedTarget>> = {
+    file: async (initial) => {
+      const path = join(dir, `image-info-${++n}.json`);
+      await writeFile(path, initial);
+      return { source: () => new FileSource(path), text: () => readFileSync(path, 'utf8') };
+    },
+    'GitHub contents': async (initial) => {
+      const branch = `b${++n}`;
+      github.store.setFile('org', 'images', branch, 'image-info.json', initial);
+      return {
+        source: () =>
+          new GitHubContentsSource(
+            { owner: 'org', repo: 'images', path: 'image-info.json', branch },
+            { apiUrl: github.url, retry },
+          ),
+        text: () => github.store.getFile('org', 'images', branch, 'image-info.json')!,
+      };
+    },
+    'Azure Repos': async (initial) => {
+      const branch = `b${++n}`;
+      azure.store.commit('Images', 'image-info', branch, { 'image-info.json': initial });
+      return {
+        source: () =>
+          new AzureReposSource(
+            { project: 'Images', repo: 'image-info', path: 'image-info.json', branch },
+            { collectionUri: azure.url, retry },
+          ),
+        text: () => azure.store.getFile('Images', 'image-info', branch, 'image-info.json')!,
+      };
+    },
+  };
+  const publish = (target: TimedTarget, fragmentText: string, logger: Logger = silentLogger) =>
+    publishImageInfo(
+      { ...base, target: target.source(), fragmentText },
+      { clock: fakeClock(), logger },
+    );
+
+  describe.each(Object.keys(targets))('%s target', (kind) => {
+    it('newer then older: the newer build stays, the older is reported and stays an orphan', async () => {
+      const target = await targets[kind](build(1, NEW));
+      const warnings: string[] = [];
+      const result = await publish(target, build(2, OLD), {
+        ...silentLogger,
+        warning: (m) => void warnings.push(m),
+      });
+      expect(allDigests(target.text())).toEqual([digest(101)]);
+      expect(result.changed).toBe(false);
+      expect(result.stale).toEqual([
+        expect.objectContaining({
+          kind: 'platform',
+          repo: 'team/app',
+          dockerfile: 'src/app/amd64/Dockerfile',
+          architecture: 'amd64',
+          kept: { digest: `mcr.microsoft.com/team/app@${digest(101)}`, created: NEW },
+          stale: { digest: `mcr.microsoft.com/team/app@${digest(201)}`, created: OLD },
+        }),
+      ]);
+      expect(warnings.join('\n')).toContain(digest(201));
+      expect(warnings.join('\n')).toContain(OLD);
+    });
+
+    it('older then newer: replaced', async () => {
+      const target = await targets[kind](build(1, OLD));
+      const result = await publish(target, build(2, NEW));
+      expect(allDigests(target.text())).toEqual([digest(201)]);
+      expect(result).toMatchObject({ changed: true, stale: [] });
+    });
+
+    it('equal times: replaced (a re-run of the same build)', async () => {
+      const target = await targets[kind](build(1, NEW));
+      const result = await publish(target, build(2, NEW));
+      expect(allDigests(target.text())).toEqual([digest(201)]);
+      expect(result).toMatchObject({ changed: true, stale: [] });
+    });
+
+    it('a manifest-list image follows its platforms', async () => {
+      const target = await targets[kind](build(1, NEW, true, arches));
+      const stale = await publish(target, build(2, OLD, true, arches));
+      expect(allDigests(target.text())).toEqual([digest(100), digest(101), digest(102)]);
+      expect(stale.stale.map((s) => [s.kind, s.kept.digest, s.stale.digest])).toEqual([
+        ['platform', expect.stringContaining(digest(101)), expect.stringContaining(digest(201))],
+        ['platform', expect.stringContaining(digest(102)), expect.stringContaining(digest(202))],
+        [
+          'manifest-list',
+          expect.stringContaining(digest(100)),
+          expect.stringContaining(digest(200)),
+        ],
+      ]);
+      const newer = await publish(target, build(3, '2026-11-23T00:00:00Z', true, arches));
+      expect(newer.stale).toEqual([]);
+      expect(allDigests(target.text())).toEqual([digest(300), digest(301), digest(302)]);
+    });
+  });
+
+  it('without created on either side the platform is replaced as before, and the log says so', async () => {
+    const target = memory(build(1, NEW));
+    const infos: string[] = [];
+    const logger: Logger = { ...silentLogger, info: (m) => void infos.push(m) };
+    const result = await publish(
+      { source: () => target, text: () => target.text()! },
+      build(2, undefined),
+      logger,
+    );
+    expect(allDigests(target.text()!)).toEqual([digest(201)]);
+    expect(result.stale).toEqual([]);
+    expect(infos.join('\n')).toMatch(/no build time .*replaced as before/);
   });
 });
