@@ -23,13 +23,29 @@ export interface BuildAgent {
   platformToken(): string | undefined;
   /** The Azure Resource Manager service connection chosen for registry auth (Azure Pipelines). */
   azureServiceConnection?(): AzureServiceConnection | undefined;
+  /** The Docker registry service connection chosen for registry auth (Azure Pipelines). */
+  dockerRegistryConnection?(): RegistryLogin | undefined;
+  /**
+   * The job's OIDC token fetcher (GitHub: `id-token: write`), undefined when the job has none.
+   * Each call asks the platform for a new token, so a late sign-in never sends an expired one.
+   */
+  idTokenFetcher?(): ((audience: string) => Promise<string>) | undefined;
+}
+
+/** Registry username and password from a host's own store (a Docker registry service connection). */
+export interface RegistryLogin {
+  /** The host it is for, e.g. `index.docker.io` or `myacr.azurecr.io`. */
+  registry: string;
+  username: string;
+  password: string;
 }
 
 /** What the task reads from an `azureSubscription` service connection. Secrets already masked. */
 export interface AzureServiceConnection {
   id: string;
-  /** `WorkloadIdentityFederation` or `ServicePrincipal`. */
+  /** `WorkloadIdentityFederation`, `ServicePrincipal` or `ManagedServiceIdentity`. */
   scheme: string;
+  /** '' for a managed identity. */
   clientId: string;
   tenantId: string;
   /** Service principal key (ServicePrincipal scheme only). */

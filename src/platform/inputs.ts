@@ -49,12 +49,13 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'username',
-    description: 'Username for a plain OCI registry (basic or token auth).',
+    description:
+      "Registry username (for ACR: the admin user or a token name). Default: the registry's auths entry in the Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json).",
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'password',
-    description: 'Password or token for a plain OCI registry. Masked in logs.',
+    description: 'Registry password or token (for GHCR: a GitHub token). Masked in logs.',
     commands: REGISTRY_COMMANDS,
     kind: 'secret',
   },
@@ -161,6 +162,21 @@ export const INPUTS: InputSpec[] = [
     kind: 'multiline',
   },
   {
+    name: 'scope',
+    description:
+      'What an image-info-updated covers: job (this job\'s pushes, the default) or run (every push of this run made before it: a dedicated record job that merges the other jobs\' images).',
+    default: 'job',
+    commands: COORDINATED,
+  },
+  {
+    name: 'unmarkSupported',
+    description:
+      'For annotate: also remove lifecycle marks from digests the image-info supports (a rollback re-published an old image), so the registry converges both ways.',
+    default: 'true',
+    commands: ['annotate'],
+    kind: 'boolean',
+  },
+  {
     name: 'repair',
     description: 'For verify: delete lifecycle marks found on supported digests.',
     default: 'false',
@@ -194,9 +210,22 @@ export const INPUTS: InputSpec[] = [
     kind: 'boolean',
   },
   {
+    name: 'onStale',
+    description:
+      'For publish-image-info: what to do when the fragment has an older build of a platform than the shared image-info (it is never merged: an entry never moves back in time): skip (default) reports it and succeeds, fail reports it and fails the step after merging the rest.',
+    default: 'skip',
+    commands: ['publish-image-info'],
+  },
+  {
     name: 'audience',
     description:
       'Azure Container Registry token audience, for sovereign clouds (e.g. https://management.chinacloudapi.cn).',
+    commands: REGISTRY_COMMANDS,
+  },
+  {
+    name: 'azureAuthorityHost',
+    description:
+      'Microsoft Entra ID authority for sovereign clouds, e.g. https://login.chinacloudapi.cn (default: the public cloud).',
     commands: REGISTRY_COMMANDS,
   },
   {
@@ -219,8 +248,8 @@ export const INPUTS: InputSpec[] = [
     commands: ['verify'],
     kind: 'boolean',
   },
-  // Host-only inputs: the action's token (the task takes System.AccessToken from the agent) and
-  // the task's service connection (elsewhere @azure/identity finds credentials itself).
+  // Host-only inputs: the action's token and OIDC identity (the task takes System.AccessToken
+  // from the agent) and the task's service connections (they exist only on Azure Pipelines).
   {
     name: 'token',
     description:
@@ -230,9 +259,44 @@ export const INPUTS: InputSpec[] = [
     hosts: ['github'],
   },
   {
+    name: 'jobId',
+    description:
+      "This job's id, so parallel jobs of one run are told apart: GitHub, the job's check run id (CLI: --job-id or EOL_GATE_JOB_ID); Azure Pipelines reads System.JobId.",
+    default: '${{ job.check_run_id }}',
+    commands: COORDINATED,
+    hosts: ['github', 'cli'],
+  },
+  {
+    name: 'coordinationRepository',
+    description:
+      'GitHub: owner/name of the repository that holds the group\'s markers, so pipelines of several repositories form one group (default: the workflow\'s repository). The token needs contents: write there and actions: read on every participating repository.',
+    commands: COORDINATED,
+    hosts: ['github', 'cli'],
+  },
+  {
+    name: 'azureClientId',
+    description:
+      'Client id of the Entra app or user-assigned identity with a federated credential for this repository; with azureTenantId, signs in to Azure Container Registry with a fresh GitHub OIDC token whenever one is needed (needs id-token: write).',
+    commands: REGISTRY_COMMANDS,
+    hosts: ['github'],
+  },
+  {
+    name: 'azureTenantId',
+    description: 'Entra tenant id of azureClientId.',
+    commands: REGISTRY_COMMANDS,
+    hosts: ['github'],
+  },
+  {
     name: 'azureSubscription',
     description:
-      'Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation or service principal).',
+      'Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation, service principal secret or managed identity).',
+    commands: REGISTRY_COMMANDS,
+    hosts: ['azure-pipelines'],
+  },
+  {
+    name: 'dockerRegistryServiceConnection',
+    description:
+      'Docker registry service connection (username and password) for the registry; used instead of username and password.',
     commands: REGISTRY_COMMANDS,
     hosts: ['azure-pipelines'],
   },

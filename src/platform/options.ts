@@ -1,5 +1,5 @@
 import { COORDINATOR_KINDS, type CoordinatorKind } from '../coordination/from-environment.js';
-import type { MarkerState } from '../coordination/port.js';
+import { COVER_SCOPES, type CoverScope, type MarkerState } from '../coordination/port.js';
 import { parseEolDate, utcDate } from '../core/date.js';
 import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
@@ -30,15 +30,26 @@ export interface JobOptions {
   fromPlan: string;
   coordinator: CoordinatorKind;
   projects: string[];
+  /** What an `image-info-updated` covers (signal, annotate, publish-image-info). */
+  scope: CoverScope;
+  /** The job's id (GitHub check run id); empty = from the environment, if any. */
+  jobId: string;
+  /** GitHub: `owner/name` holding the group's markers; empty = the workflow's repository. */
+  coordinationRepository: string;
+  unmarkSupported: boolean;
   repair: boolean;
   digests: string[];
   fragment: string;
   commitMessage: string;
   create: boolean;
+  onStale: 'skip' | 'fail';
   audience: string;
   maxRequestsPerMinute?: number;
   cacheFile: string;
   anonymous: boolean;
+  azureClientId: string;
+  azureTenantId: string;
+  azureAuthorityHost: string;
 }
 
 /** Reads and checks every input before anything is written; errors name the input. */
@@ -71,9 +82,12 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
   const duration = (name: string, fallback: string) =>
     parseDuration(raw(name) || fallback, label(name));
 
-  // The password is masked before anything else can log it.
+  // The password is masked before anything else can log it, and so is the `Basic` credential
+  // made of it (base64 of user:password), which a server may echo in an error body.
   const password = agent.input('password');
   if (password) agent.setSecret(password);
+  if (password && raw('username'))
+    agent.setSecret(Buffer.from(`${raw('username')}:${password}`, 'utf8').toString('base64'));
 
   const command = oneOf('command', COMMANDS, 'annotate');
   const concurrencyText = raw('concurrency') || '8';
@@ -112,17 +126,25 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     fromPlan: raw('fromPlan'),
     coordinator: oneOf<CoordinatorKind>('coordinator', COORDINATOR_KINDS, 'auto'),
     projects: list('projects'),
+    scope: oneOf<CoverScope>('scope', COVER_SCOPES, 'job'),
+    jobId: raw('jobId'),
+    coordinationRepository: raw('coordinationRepository'),
+    unmarkSupported: raw('unmarkSupported') ? bool('unmarkSupported') : true,
     repair: bool('repair'),
     digests: list('digest'),
     fragment: raw('fragment'),
     commitMessage: raw('commitMessage') || 'Update image-info (eol-gate publish-image-info)',
     create: bool('create'),
+    onStale: oneOf('onStale', ['skip', 'fail'] as const, 'skip'),
     audience: raw('audience'),
     maxRequestsPerMinute: raw('maxRequestsPerMinute')
       ? parsePositiveInteger(raw('maxRequestsPerMinute'), label('maxRequestsPerMinute'))
       : undefined,
     cacheFile: raw('cacheFile'),
     anonymous: bool('anonymous'),
+    azureClientId: raw('azureClientId'),
+    azureTenantId: raw('azureTenantId'),
+    azureAuthorityHost: raw('azureAuthorityHost'),
   };
   requireFor(options, agent);
   return options;
@@ -144,6 +166,14 @@ function requireFor(o: JobOptions, agent: BuildAgent): void {
         `${agent.label('imageInfo')}: publish-image-info writes one shared image-info, got ${o.imageInfo.length}`,
       );
   }
+  if (Boolean(o.azureClientId) !== Boolean(o.azureTenantId))
+    throw new InputError(
+      `${agent.label(o.azureClientId ? 'azureTenantId' : 'azureClientId')} is required with ${agent.label(o.azureClientId ? 'azureClientId' : 'azureTenantId')}`,
+    );
+  if (o.azureAuthorityHost && !/^https:\/\/[^/?#\s]+\/?$/i.test(o.azureAuthorityHost))
+    throw new InputError(
+      `${agent.label('azureAuthorityHost')}: expected an https origin such as https://login.microsoftonline.us, got ${JSON.stringify(o.azureAuthorityHost)}`,
+    );
   if (o.pollIntervalMs <= 0)
     throw new InputError(`${agent.label('pollInterval')}: must be more than 0`);
 }

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { createCoordinationStore } from '../coordination/from-environment.js';
 import type { CoordinationStore } from '../coordination/port.js';
 import { InputError } from '../core/errors.js';
@@ -5,6 +8,12 @@ import type { Logger } from '../core/ports.js';
 import { createImageInfoSource, type SourceOptions } from '../imageinfo/factory.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
 import { AcrRegistry, acrAuthFromInputs, createAcrCredential } from '../registry/acr/index.js';
+import type { AcrSignIn } from '../registry/acr/credentials.js';
+import {
+  isDockerHub,
+  lookupDockerConfig,
+  type DockerCredentials,
+} from '../registry/docker-config.js';
 import { OciRegistry } from '../registry/oci/index.js';
 import type { Registry } from '../registry/port.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../util/http.js';
@@ -13,53 +22,162 @@ import type { JobOptions } from './options.js';
 
 /** Adapters chosen from inputs and environment: the only place that knows them all. */
 export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
-  const url = /^[a-z]+:\/\//i.test(o.registry) ? o.registry : `https://${o.registry}`;
+  let url = /^[a-z]+:\/\//i.test(o.registry) ? o.registry : `https://${o.registry}`;
   let host: string;
   try {
-    host = new URL(url).hostname;
+    host = new URL(url).host.toLowerCase();
   } catch {
     throw new InputError(
       `${agent.label('registry')}: not a registry host or URL: ${JSON.stringify(o.registry)}`,
     );
   }
   const acr =
-    o.registryType === 'acr' || (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(host));
-  if (acr) return createAcrRegistry(o, agent);
+    o.registryType === 'acr' ||
+    (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(host.replace(/:\d+$/, '')));
+  const login = registryLogin(o, agent, host);
+  if (acr && !login) return createAcrRegistry(o, agent);
+  if (o.azureClientId)
+    agent.logger.warning(
+      `${agent.label('azureClientId')} is for Azure Container Registry sign-in; ${host} is signed in to ${login ? 'with a username and password' : 'as a Docker registry'}`,
+    );
+  if (acr) {
+    // ACR's Docker token endpoint takes the admin user, repository-scoped tokens and service
+    // principal secrets as basic credentials; the Azure SDK takes only Entra credentials.
+    agent.logger.info(
+      `${host}: signing in with ${login!.source} through the registry's Docker token endpoint (ACR admin user, token or service principal)`,
+    );
+    const unused = (['cacheFile', 'maxRequestsPerMinute', 'audience'] as const).filter((n) =>
+      Boolean(o[n]),
+    );
+    if (unused.length > 0)
+      agent.logger.warning(
+        `${unused.map((n) => agent.label(n)).join(', ')} apply to Entra sign-in to Azure Container Registry, not to a username and password; ignored`,
+      );
+  }
+  // Docker Hub's API lives on registry-1.docker.io; `docker.io` is only its name.
+  if (isDockerHub(host)) url = 'https://registry-1.docker.io';
+  const creds = login ?? dockerConfigCredentials(agent, host);
   return new OciRegistry({
     url,
-    username: o.username || undefined,
-    password: o.password || undefined,
+    username: creds?.username,
+    password: creds?.password,
+    refreshToken: creds?.refreshToken,
     concurrency: o.concurrency,
     logger: agent.logger,
     retry: retryPolicy(agent.env),
   });
 }
 
+interface Login {
+  username: string;
+  password: string;
+  refreshToken?: undefined;
+  /** Where it came from, for logs. */
+  source: string;
+}
+
+/** `username`/`password`, or the host's Docker registry connection; one source, never both. */
+function registryLogin(o: JobOptions, agent: BuildAgent, host: string): Login | undefined {
+  const connection = agent.dockerRegistryConnection?.();
+  const label = agent.label('dockerRegistryServiceConnection');
+  if (o.username || o.password) {
+    if (connection)
+      throw new InputError(
+        `${label}: set either it or ${agent.label('username')}/${agent.label('password')}, not both`,
+      );
+    if (!o.username || !o.password)
+      throw new InputError(
+        `${agent.label(o.username ? 'password' : 'username')} is required with ${agent.label(o.username ? 'username' : 'password')}`,
+      );
+    return {
+      username: o.username,
+      password: o.password,
+      source: `${agent.label('username')}/${agent.label('password')}`,
+    };
+  }
+  if (!connection) return undefined;
+  const same =
+    connection.registry === host || (isDockerHub(connection.registry) && isDockerHub(host));
+  if (!same)
+    throw new InputError(
+      `${label}: the service connection is for ${connection.registry}, not ${host}`,
+    );
+  return { username: connection.username, password: connection.password, source: label };
+}
+
+/**
+ * Credentials `docker login` (or docker/login-action, Docker@2, oras login) left in
+ * `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`. Credential helpers are not run.
+ */
+function dockerConfigCredentials(agent: BuildAgent, host: string): DockerCredentials | undefined {
+  const env = agent.env;
+  const file = env.DOCKER_CONFIG
+    ? join(env.DOCKER_CONFIG, 'config.json')
+    : join(env.HOME || homedir(), '.docker', 'config.json');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      agent.logger.debug(`${host}: no Docker config at ${file}; no credentials`);
+    } else {
+      agent.logger.warning(
+        `${host}: cannot read the Docker config ${file} (${code}); no credentials`,
+      );
+    }
+    return undefined;
+  }
+  const result = lookupDockerConfig(text, host, file);
+  if (!result.found) {
+    if (result.helper)
+      agent.logger.warning(
+        `${host}: the Docker config ${file} keeps this registry's credentials in the credential helper docker-credential-${result.helper}, which eol-gate does not run; set ${agent.label('username')} and ${agent.label('password')}`,
+      );
+    else agent.logger.debug(`${host}: no entry in the Docker config ${file}; no credentials`);
+    return undefined;
+  }
+  const found = result.found;
+  for (const value of [found.password, found.refreshToken]) if (value) agent.setSecret(value);
+  agent.logger.info(
+    `${host}: signing in with the ${found.refreshToken ? 'identity token' : 'username and password'} of ${JSON.stringify(result.key)} in ${file}`,
+  );
+  // An identity token replaces basic credentials; the username beside it is a placeholder.
+  return found.refreshToken
+    ? { refreshToken: found.refreshToken }
+    : { username: found.username, password: found.password };
+}
+
 /**
  * Azure Container Registry through @azure/identity: the task's service connection on Azure
- * Pipelines, else DefaultAzureCredential (azure/login with OIDC, AZURE_* variables, Azure CLI,
- * managed identity), or anonymous for reads.
+ * Pipelines; GitHub OIDC with a fresh ID token for every sign-in when azureClientId and
+ * azureTenantId are set; else DefaultAzureCredential (azure/login, AZURE_* variables, Azure
+ * CLI, managed identity), or anonymous for reads.
  */
 function createAcrRegistry(o: JobOptions, agent: BuildAgent): Registry {
   const connection = agent.azureServiceConnection?.();
+  let federated: AcrSignIn['federated'];
+  if (o.azureClientId && !connection && !o.anonymous) {
+    const fetchIdToken = agent.idTokenFetcher?.();
+    if (!fetchIdToken)
+      throw new InputError(
+        `${agent.label('azureClientId')}: this job has no OIDC token to sign in with; give the workflow job "permissions: id-token: write"`,
+      );
+    federated = {
+      clientId: o.azureClientId,
+      tenantId: o.azureTenantId,
+      getAssertion: () => fetchIdToken('api://AzureADTokenExchange'),
+    };
+  }
   const auth = acrAuthFromInputs({
     anonymous: o.anonymous,
-    ...(connection?.scheme === 'WorkloadIdentityFederation'
-      ? {
-          serviceConnectionId: connection.id,
-          clientId: connection.clientId,
-          tenantId: connection.tenantId,
-          systemAccessToken: agent.platformToken(),
-        }
-      : connection
-        ? {
-            clientId: connection.clientId,
-            tenantId: connection.tenantId,
-            clientSecret: connection.clientSecret,
-          }
-        : {}),
+    connection,
+    systemAccessToken: agent.platformToken(),
+    federated,
   });
-  const { credential, name } = createAcrCredential(auth);
+  const { credential, name } = createAcrCredential(auth, {
+    authorityHost: o.azureAuthorityHost || undefined,
+  });
   return new AcrRegistry({
     endpoint: o.registry,
     credential,
@@ -109,6 +227,8 @@ export function createStore(o: JobOptions, agent: BuildAgent, logger: Logger): C
   return createCoordinationStore(o.coordinator, agent.env, logger, {
     token: agent.platformToken(),
     projects: o.projects.length > 0 ? o.projects : undefined,
+    jobId: o.jobId || undefined,
+    coordinationRepository: o.coordinationRepository || undefined,
     retry: retryPolicy(agent.env),
   });
 }

@@ -128,6 +128,9 @@ describe('task.json', () => {
       if (kind === 'multiline') expect(input.type, input.name).toBe('multiLine');
     }
     expect(byName.get('azureSubscription')?.type).toBe('connectedService:AzureRM');
+    expect(byName.get('dockerRegistryServiceConnection')?.type).toBe(
+      'connectedService:dockerregistry',
+    );
     expect(Object.keys(byName.get('command')?.options ?? {})).toEqual([...COMMANDS]);
     expect(byName.get('command')?.required).toBe(true);
     for (const input of task.inputs.filter((i) => i.type === 'pickList')) {
@@ -161,9 +164,14 @@ describe('action.yml and task.json agree', () => {
       expect(action.inputs[name].default ?? '', name).toBe(
         task.inputs.find((i) => i.name === name)?.defaultValue,
       );
-    expect(Object.keys(action.inputs).filter((n) => spec(n).hosts)).toEqual(['token']);
+    expect(Object.keys(action.inputs).filter((n) => spec(n).hosts)).toEqual([
+      'token',
+      'azureClientId',
+      'azureTenantId',
+    ]);
     expect(task.inputs.map((i) => i.name).filter((n) => spec(n).hosts)).toEqual([
       'azureSubscription',
+      'dockerRegistryServiceConnection',
     ]);
     expect(action.description).toBe(JSON.parse(read('task.json')).description);
   });

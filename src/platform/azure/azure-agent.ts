@@ -4,8 +4,12 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../core/ports.js';
-import type { AzureServiceConnection, BuildAgent } from '../agent.js';
-import { readServiceConnection, type EndpointReader } from './service-connection.js';
+import type { AzureServiceConnection, BuildAgent, RegistryLogin } from '../agent.js';
+import {
+  readDockerRegistryConnection,
+  readServiceConnection,
+  type EndpointReader,
+} from './service-connection.js';
 
 /**
  * task-lib's getInput and getEndpointAuthorizationParameter print `##vso[task.debug]name=value`
@@ -36,6 +40,7 @@ export const azureLogger: Logger = {
 const endpoints: EndpointReader = {
   scheme: (id) => tl.getEndpointAuthorizationScheme(id, true),
   parameter: (id, key) => secret(`ENDPOINT_AUTH_PARAMETER_${id}_${key}`),
+  url: (id) => tl.getEndpointUrl(id, true),
 };
 
 /** The BuildAgent of the Azure Pipelines task. `env` is process.env: the agent maps System.* to SYSTEM_*. */
@@ -46,6 +51,7 @@ export class AzureAgent implements BuildAgent {
   private readonly token?: string;
   private summaries = 0;
   private connection: AzureServiceConnection | undefined | null = null;
+  private dockerConnection: RegistryLogin | undefined | null = null;
 
   constructor(readonly env: Record<string, string | undefined> = process.env) {
     this.tempDir = env.AGENT_TEMPDIRECTORY || tmpdir();
@@ -54,6 +60,9 @@ export class AzureAgent implements BuildAgent {
     for (const value of [this.token, secret('INPUT_PASSWORD')]) if (value) this.setSecret(value);
     const id = this.input('azureSubscription').trim();
     if (id) this.setSecret(secret(`ENDPOINT_AUTH_PARAMETER_${id}_SERVICEPRINCIPALKEY`) ?? '');
+    const docker = this.input('dockerRegistryServiceConnection').trim();
+    for (const key of ['PASSWORD', 'SERVICEPRINCIPALKEY'])
+      if (docker) this.setSecret(secret(`ENDPOINT_AUTH_PARAMETER_${docker}_${key}`) ?? '');
   }
 
   input(name: string): string {
@@ -95,5 +104,16 @@ export class AzureAgent implements BuildAgent {
         : undefined;
     }
     return this.connection;
+  }
+
+  /** The `dockerRegistryServiceConnection` login; undefined when the input is empty. */
+  dockerRegistryConnection(): RegistryLogin | undefined {
+    if (this.dockerConnection === null) {
+      const id = this.input('dockerRegistryServiceConnection').trim();
+      this.dockerConnection = id
+        ? readDockerRegistryConnection(id, endpoints, this.label('dockerRegistryServiceConnection'))
+        : undefined;
+    }
+    return this.dockerConnection;
   }
 }

@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   try {
     // A wrong service connection is bad input: fail before the job reads or writes anything.
     agent.azureServiceConnection();
+    agent.dockerRegistryConnection();
     job = await runJob(agent);
   } catch (e) {
     agent.logger.error((e as Error).message);

@@ -1,15 +1,30 @@
 import { InputError } from '../../core/errors.js';
-import type { AzureServiceConnection } from '../agent.js';
+import type { AzureServiceConnection, RegistryLogin } from '../agent.js';
 
 /** How the task reads endpoint data; a seam so this file needs no task-lib in unit tests. */
 export interface EndpointReader {
   scheme(id: string): string | undefined;
   /** Auth parameter (e.g. `serviceprincipalid`), read without logging its value. */
   parameter(id: string, key: string): string | undefined;
+  /** The endpoint's URL (a Docker registry connection's registry). */
+  url?(id: string): string | undefined;
 }
 
-/** The Azure Resource Manager connection kinds the ACR adapter can sign in with. */
-export const AZURE_SCHEMES = ['WorkloadIdentityFederation', 'ServicePrincipal'];
+/**
+ * The Azure Resource Manager connection kinds the ACR adapter can sign in with: workload
+ * identity federation, a service principal secret, or the agent's managed identity.
+ */
+export const AZURE_SCHEMES = [
+  'WorkloadIdentityFederation',
+  'ServicePrincipal',
+  'ManagedServiceIdentity',
+];
+
+function unavailable(label: string, name: string): InputError {
+  return new InputError(
+    `${label}: service connection ${name} is not available to this job (check its name or id, and that the pipeline is authorized to use it)`,
+  );
+}
 
 /**
  * The service connection named by the `azureSubscription` input, checked before any write.
@@ -24,18 +39,16 @@ export function readServiceConnection(
 ): AzureServiceConnection {
   const name = JSON.stringify(id);
   const scheme = read.scheme(id);
-  if (!scheme) {
-    throw new InputError(
-      `${label}: service connection ${name} is not available to this job (check its name or id, and that the pipeline is authorized to use it)`,
-    );
-  }
+  if (!scheme) throw unavailable(label, name);
   if (!AZURE_SCHEMES.includes(scheme)) {
     throw new InputError(
-      `${label}: service connection ${name} uses ${scheme}; expected an Azure Resource Manager connection with ${AZURE_SCHEMES.join(' or ')}`,
+      `${label}: service connection ${name} uses the ${scheme} scheme, which eol-gate does not support; use an Azure Resource Manager connection with workload identity federation, a service principal secret or a managed identity`,
     );
   }
-  const clientId = read.parameter(id, 'serviceprincipalid') ?? '';
   const tenantId = read.parameter(id, 'tenantid') ?? '';
+  // A managed-identity connection signs in as the agent machine's identity: no client id here.
+  if (scheme === 'ManagedServiceIdentity') return { id, scheme, clientId: '', tenantId };
+  const clientId = read.parameter(id, 'serviceprincipalid') ?? '';
   if (!clientId || !tenantId)
     throw new InputError(
       `${label}: service connection ${name} has no ${clientId ? 'tenant id' : 'service principal id'}`,
@@ -48,4 +61,49 @@ export function readServiceConnection(
     );
   }
   return { id, scheme, clientId, tenantId, clientSecret };
+}
+
+/** `https://index.docker.io/v1/` → `index.docker.io`; `myacr.azurecr.io` stays. */
+function registryHost(text: string): string {
+  return text
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+    .split('/')[0]
+    .toLowerCase();
+}
+
+/**
+ * A Docker registry service connection (`dockerRegistryServiceConnection`): username and
+ * password (the "Others"/"Docker Hub" kinds), or the service principal of an "Azure Container
+ * Registry" connection, which ACR accepts as a username and password too.
+ */
+export function readDockerRegistryConnection(
+  id: string,
+  read: EndpointReader,
+  label = 'dockerRegistryServiceConnection',
+): RegistryLogin {
+  const name = JSON.stringify(id);
+  const scheme = read.scheme(id);
+  if (!scheme) throw unavailable(label, name);
+  let registry: string;
+  let username: string;
+  let password: string;
+  if (scheme === 'UsernamePassword') {
+    registry = read.parameter(id, 'registry') || read.url?.(id) || '';
+    username = read.parameter(id, 'username') ?? '';
+    password = read.parameter(id, 'password') ?? '';
+  } else if (scheme === 'ServicePrincipal') {
+    registry = read.parameter(id, 'loginServer') ?? '';
+    username = read.parameter(id, 'serviceprincipalid') ?? '';
+    password = read.parameter(id, 'serviceprincipalkey') ?? '';
+  } else {
+    throw new InputError(
+      `${label}: service connection ${name} uses the ${scheme} scheme, which eol-gate does not support here; use a username and password connection, or azureSubscription for workload identity`,
+    );
+  }
+  const missing = [!registry && 'registry', !username && 'username', !password && 'password']
+    .filter(Boolean)
+    .join(', ');
+  if (missing) throw new InputError(`${label}: service connection ${name} has no ${missing}`);
+  return { registry: registryHost(registry), username, password };
 }

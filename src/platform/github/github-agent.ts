@@ -51,4 +51,12 @@ export class GitHubAgent implements BuildAgent {
   platformToken(): string | undefined {
     return this.token || undefined;
   }
+
+  /** GitHub OIDC: the runner sets these two variables only for jobs with `id-token: write`. */
+  idTokenFetcher(): ((audience: string) => Promise<string>) | undefined {
+    if (!this.env.ACTIONS_ID_TOKEN_REQUEST_URL || !this.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN)
+      return undefined;
+    // getIDToken masks each token it returns.
+    return (audience) => core.getIDToken(audience);
+  }
 }

@@ -1,8 +1,10 @@
 import type { TokenCredential } from '@azure/core-auth';
 import {
   AzurePipelinesCredential,
+  ClientAssertionCredential,
   ClientSecretCredential,
   DefaultAzureCredential,
+  ManagedIdentityCredential,
 } from '@azure/identity';
 import { InputError } from '../../core/errors.js';
 
@@ -19,6 +21,18 @@ export type AcrAuth =
       systemAccessToken: string;
     }
   | { kind: 'client-secret'; tenantId: string; clientId: string; clientSecret: string }
+  /**
+   * Workload identity federation with an assertion fetched on every token request (GitHub
+   * OIDC): a token exchange late in a long job gets a fresh assertion, not an expired one.
+   */
+  | {
+      kind: 'client-assertion';
+      tenantId: string;
+      clientId: string;
+      getAssertion: () => Promise<string>;
+    }
+  /** The agent's managed identity (an Azure Pipelines managed-identity service connection). */
+  | { kind: 'managed-identity' }
   /** No credential: the registry's anonymous pull (read-only commands such as `verify`). */
   | { kind: 'anonymous' };
 
@@ -46,13 +60,16 @@ function required(kind: string, fields: Record<string, string | undefined>): voi
  * had is found out on the first registry call, whose error names the registry and this type.
  */
 export function createAcrCredential(auth: AcrAuth, options: CredentialOptions = {}): AcrCredential {
-  const authorityHost = options.authorityHost;
+  const authorityHost = options.authorityHost || undefined;
+  // A named authority is taken as given: MSAL's instance discovery asks the public cloud about
+  // it, which sovereign and private clouds cannot answer.
+  const authority = authorityHost ? { authorityHost, disableInstanceDiscovery: true } : {};
   switch (auth.kind) {
     case 'default':
       return {
         name: 'DefaultAzureCredential',
         credential: new DefaultAzureCredential({
-          authorityHost,
+          ...authority,
           ...(auth.tenantId ? { tenantId: auth.tenantId } : {}),
           ...(auth.managedIdentityClientId
             ? { managedIdentityClientId: auth.managedIdentityClientId }
@@ -73,9 +90,7 @@ export function createAcrCredential(auth: AcrAuth, options: CredentialOptions = 
           auth.clientId,
           auth.serviceConnectionId,
           auth.systemAccessToken,
-          {
-            authorityHost,
-          },
+          authority,
         ),
       };
     case 'client-secret':
@@ -86,44 +101,77 @@ export function createAcrCredential(auth: AcrAuth, options: CredentialOptions = 
       });
       return {
         name: 'ClientSecretCredential',
-        credential: new ClientSecretCredential(auth.tenantId, auth.clientId, auth.clientSecret, {
-          authorityHost,
-        }),
+        credential: new ClientSecretCredential(
+          auth.tenantId,
+          auth.clientId,
+          auth.clientSecret,
+          authority,
+        ),
+      };
+    case 'client-assertion':
+      required('ClientAssertionCredential', { tenantId: auth.tenantId, clientId: auth.clientId });
+      return {
+        name: 'ClientAssertionCredential',
+        credential: new ClientAssertionCredential(
+          auth.tenantId,
+          auth.clientId,
+          auth.getAssertion,
+          authority,
+        ),
+      };
+    case 'managed-identity':
+      return {
+        name: 'ManagedIdentityCredential',
+        credential: new ManagedIdentityCredential(),
       };
     case 'anonymous':
       return { name: 'anonymous access', credential: undefined };
   }
 }
 
-/**
- * Picks the credential from an environment: a service connection when one is named (Azure
- * Pipelines, `System.AccessToken` mapped into the step), else DefaultAzureCredential.
- */
-export function acrAuthFromInputs(inputs: {
+/** What a host knows about how to sign in; `acrAuthFromInputs` picks one credential from it. */
+export interface AcrSignIn {
   anonymous?: boolean;
-  serviceConnectionId?: string;
-  clientId?: string;
-  tenantId?: string;
+  /** An Azure Pipelines service connection (secrets already masked). */
+  connection?: {
+    id: string;
+    scheme: string;
+    clientId: string;
+    tenantId: string;
+    clientSecret?: string;
+  };
   systemAccessToken?: string;
-  clientSecret?: string;
-}): AcrAuth {
+  /** Federated sign-in with a platform OIDC token (GitHub `azureClientId`/`azureTenantId`). */
+  federated?: { clientId: string; tenantId: string; getAssertion: () => Promise<string> };
+}
+
+/**
+ * Picks the credential: anonymous when asked; an Azure Pipelines service connection by its
+ * scheme; federated GitHub OIDC; else DefaultAzureCredential (azure/login, AZURE_* variables,
+ * managed identity, Azure CLI).
+ */
+export function acrAuthFromInputs(inputs: AcrSignIn): AcrAuth {
   if (inputs.anonymous) return { kind: 'anonymous' };
-  if (inputs.serviceConnectionId) {
+  const c = inputs.connection;
+  if (c?.scheme === 'WorkloadIdentityFederation') {
     return {
       kind: 'azure-pipelines',
-      serviceConnectionId: inputs.serviceConnectionId,
-      clientId: inputs.clientId ?? '',
-      tenantId: inputs.tenantId ?? '',
+      serviceConnectionId: c.id,
+      clientId: c.clientId,
+      tenantId: c.tenantId,
       systemAccessToken: inputs.systemAccessToken ?? '',
     };
   }
-  if (inputs.clientSecret) {
+  if (c?.scheme === 'ServicePrincipal') {
     return {
       kind: 'client-secret',
-      tenantId: inputs.tenantId ?? '',
-      clientId: inputs.clientId ?? '',
-      clientSecret: inputs.clientSecret,
+      tenantId: c.tenantId,
+      clientId: c.clientId,
+      clientSecret: c.clientSecret ?? '',
     };
   }
-  return { kind: 'default', tenantId: inputs.tenantId, managedIdentityClientId: inputs.clientId };
+  if (c?.scheme === 'ManagedServiceIdentity') return { kind: 'managed-identity' };
+  if (c) throw new InputError(`service connection scheme ${c.scheme} is not supported`);
+  if (inputs.federated) return { kind: 'client-assertion', ...inputs.federated };
+  return { kind: 'default' };
 }

@@ -4,6 +4,8 @@ import { assertSecureUrl, fetchWithRetry, HttpError, type RetryPolicy } from '..
 export interface Credentials {
   username?: string;
   password?: string;
+  /** An OAuth2 refresh token (a Docker config's `identitytoken`), used instead of basic auth. */
+  refreshToken?: string;
 }
 
 export interface Challenge {
@@ -97,11 +99,27 @@ export class TokenAuth {
     } catch (e) {
       throw new RuntimeError(`authentication failed for ${this.host}: ${(e as Error).message}`);
     }
-    if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
-    for (const scope of scopes) url.searchParams.append('scope', scope);
     const headers: Record<string, string> = { Accept: 'application/json' };
-    if (this.creds.username !== undefined) headers.Authorization = basicHeader(this.creds);
-    const res = await fetchWithRetry(url.toString(), { method: 'GET', headers }, this.retry);
+    let init: RequestInit;
+    if (this.creds.refreshToken) {
+      // The OAuth2 form of the token endpoint (distribution's token spec): a POSTed refresh
+      // token, scopes space-separated.
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: this.creds.refreshToken,
+        client_id: 'eol-gate',
+      });
+      if (challenge.params.service) form.set('service', challenge.params.service);
+      if (scopes.length > 0) form.set('scope', scopes.join(' '));
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      init = { method: 'POST', headers, body: form.toString() };
+    } else {
+      if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+      for (const scope of scopes) url.searchParams.append('scope', scope);
+      if (this.creds.username !== undefined) headers.Authorization = basicHeader(this.creds);
+      init = { method: 'GET', headers };
+    }
+    const res = await fetchWithRetry(url.toString(), init, this.retry);
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel().catch(() => {});
       throw new RuntimeError(
@@ -110,7 +128,12 @@ export class TokenAuth {
     }
     if (!res.ok) {
       await res.body?.cancel().catch(() => {});
-      throw new HttpError(res.status, 'GET', url.toString(), 'from the token endpoint');
+      throw new HttpError(
+        res.status,
+        init.method ?? 'GET',
+        url.toString(),
+        'from the token endpoint',
+      );
     }
     const body = (await res.json().catch(() => undefined)) as
       { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;

@@ -14,6 +14,8 @@ export interface OciRegistryOptions {
   url: string;
   username?: string;
   password?: string;
+  /** OAuth2 refresh token for the token endpoint (a Docker config's `identitytoken`). */
+  refreshToken?: string;
   retry?: RetryPolicy;
   logger?: Logger;
   /** Manifest GETs in flight during `listManifests` (default 8). */
@@ -33,7 +35,11 @@ export class OciRegistry implements Registry {
   constructor(options: OciRegistryOptions) {
     this.client = new OciClient(
       options.url,
-      { username: options.username, password: options.password },
+      {
+        username: options.username,
+        password: options.password,
+        refreshToken: options.refreshToken,
+      },
       options.retry,
       options.logger ?? silentLogger,
     );
