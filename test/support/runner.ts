@@ -24,6 +24,12 @@ export interface ProcessRun {
   stderr: string;
 }
 
+/**
+ * The node that runs the bundles: this one, or the one in EOL_GATE_TEST_NODE (`.ci/run` sets it
+ * to a Node 24 binary, the runtime action.yml and task.json also declare).
+ */
+export const BUNDLE_NODE = process.env.EOL_GATE_TEST_NODE || process.execPath;
+
 /** Runs `node <script> …args` with exactly `env`, bounded in time; never rejects on a non-zero exit. */
 export function runNode(
   script: string,
@@ -34,7 +40,7 @@ export function runNode(
   if (!existsSync(script))
     throw new Error(`${script} is missing: run \`node scripts/build.mjs\` first`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
+    const child = spawn(BUNDLE_NODE, [script, ...args], {
       env: env as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
