@@ -8,7 +8,8 @@ import { publishImageInfo } from '../commands/publish-image-info.js';
 import { createWritableImageInfoSource } from '../imageinfo/factory.js';
 import { InputError, RuntimeError } from '../core/errors.js';
 import { parsePlanFile, planFileChunks } from '../core/plan-file.js';
-import type { Clock } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
+import { redactSecrets } from '../util/redact.js';
 import type { BuildAgent } from './agent.js';
 import { readOptions, type JobOptions } from './options.js';
 import { annotateSummary, verifySummary } from './summary.js';
@@ -28,20 +29,41 @@ export interface JobResult {
 }
 
 /** Runs the selected command for any host. Never throws: failures become exit codes. */
-export async function runJob(agent: BuildAgent, clock: Clock = systemClock): Promise<JobResult> {
+export async function runJob(host: BuildAgent, clock: Clock = systemClock): Promise<JobResult> {
+  const agent = redacting(host);
   try {
     const options = readOptions(agent, clock.now());
     return await dispatch(options, agent, clock);
   } catch (e) {
     const error = e as Error;
-    agent.logger.error(error.message);
+    // Any layer's message may quote a URL with credentials or a server's echo of our request.
+    const message = redactSecrets(error.message);
+    agent.logger.error(message);
     if (!(e instanceof InputError) && !(e instanceof RuntimeError))
       agent.logger.debug(error.stack ?? '');
     return {
       exitCode: e instanceof InputError ? 2 : 1,
-      result: { error: error.message, kind: e instanceof InputError ? 'input' : 'runtime' },
+      result: { error: message, kind: e instanceof InputError ? 'input' : 'runtime' },
     };
   }
+}
+
+/**
+ * The host with a logger that redacts secret-shaped text (credentials in URLs, authorization
+ * values, token query parameters) on every platform; the hosts mask the secret values they know.
+ */
+function redacting(agent: BuildAgent): BuildAgent {
+  const log = agent.logger;
+  const logger: Logger = {
+    info: (m) => log.info(redactSecrets(m)),
+    warning: (m) => log.warning(redactSecrets(m)),
+    error: (m) => log.error(redactSecrets(m)),
+    debug: (m) => log.debug(redactSecrets(m)),
+    group: (title, fn) => log.group(redactSecrets(title), fn),
+  };
+  return new Proxy(agent, {
+    get: (target, key) => (key === 'logger' ? logger : Reflect.get(target, key, target)),
+  });
 }
 
 async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise<JobResult> {

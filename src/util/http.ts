@@ -1,5 +1,5 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import { redactSecrets } from './redact.js';
+import { redactSecrets, SENSITIVE_PARAM } from './redact.js';
 import { sleep as defaultSleep } from './sleep.js';
 
 export interface RetryPolicy {
@@ -57,9 +57,9 @@ export function redactUrl(url: string): string {
     u.username = '';
     u.password = '';
     for (const key of [...u.searchParams.keys()]) {
-      if (/token|sig|secret|password|code/i.test(key)) u.searchParams.set(key, '***');
+      if (SENSITIVE_PARAM.test(key)) u.searchParams.set(key, '***');
     }
-    return u.toString();
+    return u.toString().replace(/%2A%2A%2A/g, '***');
   } catch {
     return redactSecrets(url);
   }
@@ -175,8 +175,11 @@ export function networkCause(e: unknown): string {
   return redactSecrets(String(err?.cause?.code ?? err?.cause?.message ?? err?.message ?? e));
 }
 
-/** Reads a body for an error message, bounded so a huge HTML page does not flood logs. */
+/**
+ * Reads a body for an error message, bounded so a huge HTML page does not flood logs, and
+ * redacted: servers echo the request (its `Authorization` header, its URL with the query).
+ */
 export async function errorDetail(res: Response): Promise<string> {
   const text = await res.text().catch(() => '');
-  return text.replace(/\s+/g, ' ').slice(0, 300);
+  return redactSecrets(text.slice(0, 8192).replace(/\s+/g, ' ')).slice(0, 300);
 }

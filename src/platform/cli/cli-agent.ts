@@ -1,11 +1,18 @@
 import { tmpdir } from 'node:os';
 import type { Logger } from '../../core/ports.js';
 import type { BuildAgent } from '../agent.js';
+import { maskSecrets, redactSecrets, secretForms } from '../../util/redact.js';
 import { kebab } from '../inputs.js';
 
-/** Replaces every secret in `text` with `***`. */
-export function maskSecrets(text: string, secrets: Set<string>): string {
-  return [...secrets].reduce((t, secret) => (secret ? t.split(secret).join('***') : t), text);
+/**
+ * The environment variables that hold the CLI's credentials: the GitHub token and Azure DevOps
+ * access token read by the coordination stores and repository sources, and the registry password.
+ */
+export const SECRET_ENV = ['GITHUB_TOKEN', 'SYSTEM_ACCESSTOKEN', 'EOL_GATE_PASSWORD'] as const;
+
+/** What may be printed: every known secret masked, then secret-shaped text redacted. */
+export function safeText(text: string, secrets: Set<string>): string {
+  return redactSecrets(maskSecrets(text, secrets));
 }
 
 /** Console logger: log lines on stderr so stdout carries only the summary or `--json`. */
@@ -14,7 +21,7 @@ export function consoleLogger(
   verbose: boolean,
   secrets: Set<string>,
 ): Logger {
-  const mask = (text: string) => maskSecrets(text, secrets);
+  const mask = (text: string) => safeText(text, secrets);
   return {
     info: (m) => write(mask(m)),
     warning: (m) => write(mask(`warning: ${m}`)),
@@ -41,6 +48,8 @@ export class CliAgent implements BuildAgent {
     writeLog: (line: string) => void,
   ) {
     this.logger = consoleLogger(writeLog, env.EOL_GATE_DEBUG === '1', this.secrets);
+    // Registered first, before anything can log: they reach messages however they got there.
+    for (const name of SECRET_ENV) this.setSecret(env[name] ?? '');
     // A CLI is not a CI host: the OS temp dir (TMPDIR), whichever CI it happens to run in.
     this.tempDir = tmpdir();
   }
@@ -54,13 +63,14 @@ export class CliAgent implements BuildAgent {
     return `--${kebab(name)}`;
   }
 
-  /** What may be printed: `text` with every secret masked. */
+  /** What may be printed: `text` redacted, with every secret masked. */
   mask(text: string): string {
-    return maskSecrets(text, this.secrets);
+    return safeText(text, this.secrets);
   }
 
+  /** Masks the value and its base64 and URL-encoded forms. */
   setSecret(value: string): void {
-    this.secrets.add(value);
+    for (const form of secretForms(value)) this.secrets.add(form);
   }
 
   setOutput(name: string, value: string): void {
