@@ -12,7 +12,7 @@ import type { Clock, Logger } from '../core/ports.js';
 import { redactSecrets } from '../util/redact.js';
 import type { BuildAgent } from './agent.js';
 import { readOptions, type JobOptions } from './options.js';
-import { annotateSummary, verifySummary } from './summary.js';
+import { annotateSummary, publishSummary, verifySummary } from './summary.js';
 import { createRegistry, createSources, createStore, sourceOptions } from './wiring.js';
 
 export const systemClock: Clock = {
@@ -133,6 +133,16 @@ async function runPublish(o: JobOptions, agent: BuildAgent, clock: Clock): Promi
   logger.info(
     `${target.name}: ${result.changed ? 'merged' : 'already up to date'} after ${result.attempts} attempt(s)`,
   );
+  await agent.summary(publishSummary(result, target.name, o.fragment, o.onStale));
+  if (result.stale.length > 0 && o.onStale === 'fail') {
+    // The rest is merged and signalled (nobody waits on this run); only the step goes red.
+    const error = `${o.fragment}: ${result.stale.length} entr${result.stale.length === 1 ? 'y is an older build' : 'ies are older builds'} than ${target.name} has (listed above); onStale is fail`;
+    logger.error(error);
+    return {
+      exitCode: 1,
+      result: { command: 'publish-image-info', ...result, error, kind: 'stale' },
+    };
+  }
   return { exitCode: 0, result: { command: 'publish-image-info', ...result } };
 }
 

@@ -1,4 +1,5 @@
 import type { AnnotateResult } from '../commands/annotate.js';
+import type { PublishImageInfoResult } from '../commands/publish-image-info.js';
 import type { VerifyResult } from '../commands/verify.js';
 import { formatDuration } from '../core/duration.js';
 import { EXCLUSION_REASONS } from '../core/planner.js';
@@ -55,6 +56,38 @@ export function verifySummary(result: VerifyResult, registry: string): string {
     for (const f of result.findings) {
       lines.push(
         `| \`${f.repository}@${f.digest}\` | ${f.why} | ${f.marks.map((m) => m.date ?? 'no date').join(', ')} |`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+/** The publish outcome; older builds the merge left out get a table (which, both digests, both times). */
+export function publishSummary(
+  result: PublishImageInfoResult,
+  target: string,
+  fragment: string,
+  onStale: 'skip' | 'fail',
+): string {
+  const lines = [
+    `## eol-gate publish-image-info: ${target}`,
+    '',
+    `${result.changed ? 'Merged' : 'Nothing new to merge from'} \`${fragment}\` after ${result.attempts} attempt(s); fingerprint \`${result.fingerprint}\`.`,
+  ];
+  if (result.stale.length > 0) {
+    lines.push(
+      '',
+      `**${result.stale.length} older build(s) not merged** (an entry never moves back in time; ${onStale === 'fail' ? 'onStale: fail, so the step fails' : 'their digests stay unreferenced'}):`,
+      '',
+      '| entry | kept (newer) | built | not merged (older) | built |',
+      '|---|---|---|---|---|',
+    );
+    for (const s of result.stale) {
+      const entry =
+        s.kind === 'manifest-list'
+          ? `${s.repo} manifest list ${s.tags.join(', ')}`
+          : `${s.repo} ${s.dockerfile ?? ''} ${[s.osType, s.osVersion, s.architecture].filter(Boolean).join(' ')}`;
+      lines.push(
+        `| ${entry.trim()} | \`${s.kept.digest}\` | ${s.kept.created} | \`${s.stale.digest}\` | ${s.stale.created} |`,
       );
     }
   }
