@@ -134,3 +134,93 @@ describe('eol-gate publish-image-info', () => {
     expect(await readFile(target, 'utf8')).toBe(before);
   });
 });
+
+/** Issue 13 through the CLI: an older build is reported (log, --json) and never merged. */
+describe('eol-gate publish-image-info with build times', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'eol-gate-publish-stale-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const NEW = '2026-11-22T08:00:00.0000000Z';
+  const OLD = '2026-11-20T08:00:00.0000000Z';
+  const timed = (d: string, created: string) => {
+    const doc = JSON.parse(fragment('amd64', d)) as {
+      repos: Array<{ images: Array<{ platforms: Array<Record<string, unknown>> }> }>;
+    };
+    doc.repos[0].images[0].platforms[0].created = created;
+    return JSON.stringify(doc);
+  };
+  const publish = (target: string, file: string, ...extra: string[]) =>
+    runCli([
+      'publish-image-info',
+      '--image-info',
+      target,
+      '--fragment',
+      file,
+      '--coordinator',
+      'none',
+      '--json',
+      ...extra,
+    ]);
+
+  it.each([
+    ['skip (default)', [], 0],
+    ['fail', ['--on-stale', 'fail'], 1],
+  ] as const)(
+    'newer then older, onStale %s: the newer digest stays, the older is reported with both digests and times',
+    async (_, extra, code) => {
+      const target = join(dir, `image-info-${code}.json`);
+      await writeFile(target, timed(digest('d'), NEW));
+      await writeFile(join(dir, 'old.json'), timed(digest('e'), OLD));
+      const run = await publish(target, join(dir, 'old.json'), ...extra);
+      expect(run.code, run.stderr).toBe(code);
+      const result = JSON.parse(run.stdout) as Record<string, unknown>;
+      expect(result).toMatchObject({
+        command: 'publish-image-info',
+        changed: false,
+        stale: [
+          {
+            kind: 'platform',
+            repo: 'dotnet/app',
+            dockerfile: 'src/amd64/Dockerfile',
+            architecture: 'amd64',
+            kept: { digest: `mcr.microsoft.com/dotnet/app@${digest('d')}`, created: NEW },
+            stale: { digest: `mcr.microsoft.com/dotnet/app@${digest('e')}`, created: OLD },
+          },
+        ],
+      });
+      expect(run.stderr).toContain(`not merged mcr.microsoft.com/dotnet/app@${digest('e')}`);
+      if (code === 1) expect(result.error).toMatch(/older build .*onStale is fail/);
+      const kept = parseImageInfo(await readFile(target, 'utf8'), target);
+      expect(supportedRefs(kept).map((r) => r.digest)).toEqual([digest('d')]);
+    },
+  );
+
+  it('older then newer replaces; a bad created in the fragment fails naming its JSON path', async () => {
+    const target = join(dir, 'forward.json');
+    await writeFile(target, timed(digest('d'), OLD));
+    await writeFile(join(dir, 'new.json'), timed(digest('f'), NEW));
+    const run = await publish(target, join(dir, 'new.json'), '--on-stale', 'fail');
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ changed: true, stale: [] });
+    const after = parseImageInfo(await readFile(target, 'utf8'), target);
+    expect(supportedRefs(after).map((r) => r.digest)).toEqual([digest('f')]);
+
+    await writeFile(join(dir, 'bad-time.json'), timed(digest('a'), 'last tuesday'));
+    const bad = await publish(target, join(dir, 'bad-time.json'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/bad-time\.json: repos\[0\]\.images\[0\]\.platforms\[0\]\.created/);
+    expect(supportedRefs(parseImageInfo(await readFile(target, 'utf8'), target))).toHaveLength(1);
+  });
+
+  it('an unknown onStale is bad input', async () => {
+    const target = join(dir, 'x.json');
+    await writeFile(target, timed(digest('d'), NEW));
+    const run = await publish(target, target, '--on-stale', 'ignore');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/on-stale/);
+  });
+});
