@@ -49,6 +49,11 @@ export interface FakeAcrOptions {
   tenant?: string;
   /** Entra audience the exchange accepts. */
   audience?: string;
+  /**
+   * Lifetime of the refresh tokens `/oauth2/exchange` issues (default 3 h). Under 5 minutes the
+   * SDK exchanges a new Entra token at every challenge, as it does late in a long job.
+   */
+  refreshTokenSeconds?: number;
   /** Anonymous pull (grant_type=password with no refresh token). */
   anonymousPull?: boolean;
   /** Added to every response. */
@@ -580,7 +585,7 @@ export class FakeAcr {
     }
     const refresh = signFakeJwt(
       {
-        exp: Math.floor(Date.now() / 1000) + 3 * 3600,
+        exp: Math.floor(Date.now() / 1000) + (this.options.refreshTokenSeconds ?? 3 * 3600),
         sub: aad.oid,
         tenant: aad.tid,
         iss: this.host,
