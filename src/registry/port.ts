@@ -26,8 +26,18 @@ export interface Registry {
   imageCreated(repository: string, digest: string): Promise<string | undefined>;
   /** Referrers of `subject`, filtered by artifact type when given. */
   listReferrers(repository: string, subject: string, artifactType?: string): Promise<Descriptor[]>;
-  /** Pushes a referrer of `subject` (blobs, manifest, and the fallback index where needed). Idempotent. */
+  /**
+   * Pushes a referrer of `subject` (blobs, manifest, and the fallback index where needed).
+   * Idempotent. Pushes nothing (and warns) when `describeManifest` found that the subject's own
+   * body carries a `subject`: a referrer pushed as an image is never annotated.
+   */
   pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void>;
   /** Deletes a referrer manifest and its fallback-index entry. Idempotent. */
   deleteReferrer(repository: string, subject: string, referrer: string): Promise<void>;
+  /**
+   * After a run that wrote (never after a dry run): saves what the run learnt to the
+   * registry-held cache and closes the cache file. Never throws: a lost cache only costs
+   * requests next time.
+   */
+  flush?(): Promise<void>;
 }

@@ -26,7 +26,7 @@ import { sleep as defaultSleep } from '../../util/sleep.js';
 import { IMAGE_CONFIG_TYPES } from '../media-types.js';
 import { nextLink } from '../oci/client.js';
 import type { ReferrerManifest, Registry } from '../port.js';
-import { ManifestCache, type ManifestFacts } from './manifest-cache.js';
+import { ManifestCache, type ManifestFacts } from '../manifest-cache.js';
 import { rateLimitPolicy, RequestGate, statusOf } from './request-gate.js';
 
 export interface AcrRegistryOptions {

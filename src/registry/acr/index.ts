@@ -6,4 +6,4 @@ export {
   type AcrCredential,
   type CredentialOptions,
 } from './credentials.js';
-export { ManifestCache, type ManifestFacts } from './manifest-cache.js';
+export { ManifestCache, type ManifestFacts } from '../manifest-cache.js';

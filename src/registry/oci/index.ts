@@ -8,6 +8,14 @@ import { OciClient } from './client.js';
 import * as inventory from './inventory.js';
 import * as manifests from './manifests.js';
 import { Referrers } from './referrers.js';
+import { factsOf, ManifestCache } from '../manifest-cache.js';
+import {
+  RegistryCache,
+  type CacheTransport,
+  type RegistryCacheLocation,
+} from '../registry-cache.js';
+import { MediaType } from '../../core/oci.js';
+import type { OciClient as Client } from './client.js';
 
 export interface OciRegistryOptions {
   /** Base URL, e.g. `https://registry.example.com` or `http://127.0.0.1:5000` (loopback only). */
@@ -22,6 +30,13 @@ export interface OciRegistryOptions {
   concurrency?: number;
   /** `n` for catalog and tag pages (default 1000, the most distribution accepts). */
   pageSize?: number;
+  /** Digest-keyed cache of manifest bytes and image configs: a file path, or an instance. */
+  manifestCache?: string | ManifestCache;
+  /**
+   * The registry-held copy of that cache (a repository, one tag per group): loaded on the first
+   * listing, written by `flush()`. The repository is never listed for annotation.
+   */
+  registryCache?: RegistryCacheLocation;
 }
 
 /** Any OCI distribution registry: referrers API where present, `sha256-<hex>` tag fallback otherwise. */
@@ -31,6 +46,13 @@ export class OciRegistry implements Registry {
   private readonly referrers: Referrers;
   private readonly concurrency: number;
   private readonly pageSize: number;
+  private readonly logger: Logger;
+  private readonly cache: ManifestCache;
+  private readonly registryCache?: RegistryCache;
+  /** Config digests the latest listing read, per `repo@digest` (null: not an image). */
+  private readonly configs = new Map<string, string | null>();
+  /** Manifests whose body carries a `subject`: referrers, never subjects of a lifecycle mark. */
+  private readonly referrerBodies = new Set<string>();
 
   constructor(options: OciRegistryOptions) {
     this.client = new OciClient(
@@ -47,26 +69,89 @@ export class OciRegistry implements Registry {
     this.referrers = new Referrers(this.client);
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
     this.pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 1000)));
+    this.logger = options.logger ?? silentLogger;
+    this.cache =
+      options.manifestCache instanceof ManifestCache
+        ? options.manifestCache
+        : options.manifestCache
+          ? ManifestCache.open(options.manifestCache, this.logger)
+          : ManifestCache.memory();
+    if (options.registryCache) {
+      const location = {
+        ...options.registryCache,
+        repository: repo(options.registryCache.repository),
+      };
+      this.registryCache = new RegistryCache(
+        ociCacheTransport(this.client),
+        location,
+        this.cache,
+        this.logger,
+        this.displayName,
+      );
+    }
   }
 
   async listRepositories(): Promise<string[] | undefined> {
-    return inventory.listRepositories(this.client, this.pageSize);
+    const names = await inventory.listRepositories(this.client, this.pageSize);
+    return names?.filter((n) => !this.isCacheRepository(n));
   }
 
   async listManifests(repository: string): Promise<ManifestRecord[]> {
-    return inventory.listManifests(this.client, repo(repository), this.pageSize, this.concurrency);
-  }
-
-  async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
-    return manifests.describeManifest(
+    // The cache's own repository holds no images: never a source of candidates.
+    if (this.isCacheRepository(repository)) return [];
+    await this.registryCache?.load();
+    const listing = await inventory.listManifests(
       this.client,
       repo(repository),
-      assertDigest(digest, 'digest'),
+      this.pageSize,
+      this.concurrency,
+      this.cache,
     );
+    this.referrers.remember(repository, listing.fallback);
+    for (const [digest, config] of listing.configs)
+      this.configs.set(`${repository}@${digest}`, config);
+    return listing.records;
+  }
+
+  /**
+   * A GET, not a HEAD (same count): the body tells whether the manifest is itself a referrer
+   * (a `subject`), which then is never annotated (see pushReferrer).
+   */
+  async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
+    assertDigest(digest, 'digest');
+    const bytes =
+      this.cache.bytes(digest) ??
+      (await manifests.getManifest(this.client, repo(repository), digest))?.bytes;
+    if (!bytes) return undefined;
+    const facts = this.cache.put(digest, bytes) ?? factsOf(digest, bytes);
+    if (facts.subject) this.referrerBodies.add(`${repository}@${digest}`);
+    return { mediaType: facts.mediaType ?? MediaType.ociManifest, digest, size: bytes.length };
   }
 
   async imageCreated(repository: string, digest: string): Promise<string | undefined> {
-    return inventory.imageCreated(this.client, repo(repository), assertDigest(digest, 'digest'));
+    return inventory.imageCreated(
+      this.client,
+      repo(repository),
+      assertDigest(digest, 'digest'),
+      this.cache,
+      this.configs.get(`${repository}@${digest}`),
+    );
+  }
+
+  /** Writes the registry-held cache when this run learnt something. Never throws: a lost cache costs requests. */
+  async flush(): Promise<void> {
+    try {
+      await this.registryCache?.save();
+    } catch (e) {
+      this.logger.warning(
+        `${this.displayName}: the cache was not saved (${(e as Error).message}); the next run costs more requests`,
+      );
+    }
+    this.cache.close();
+  }
+
+  private isCacheRepository(name: string): boolean {
+    return this.registryCache?.location.repository === name;
   }
 
   async listReferrers(
@@ -82,6 +167,12 @@ export class OciRegistry implements Registry {
     subject: Descriptor,
     manifest: ReferrerManifest,
   ): Promise<void> {
+    if (this.referrerBodies.has(`${repository}@${subject.digest}`)) {
+      this.logger.warning(
+        `${repository}@${subject.digest}: its manifest carries a subject (it is a referrer); not annotated`,
+      );
+      return;
+    }
     return this.referrers.push(
       repo(repository),
       { ...subject, digest: assertDigest(subject.digest, 'subject') },
@@ -137,4 +228,27 @@ function repo(name: string): string {
 function ref(reference: string): string {
   if (isDigest(reference) || /^[\w][\w.-]{0,127}$/.test(reference)) return reference;
   throw new InputError(`invalid tag or digest ${JSON.stringify(reference)}`);
+}
+
+/** The registry-held cache over this registry's own client. */
+function ociCacheTransport(client: Client): CacheTransport {
+  return {
+    getManifest: async (repository, tag) =>
+      (await manifests.getManifest(client, repository, tag))?.bytes,
+    getBlob: async (repository, digest) => {
+      const path = manifests.blobPath(repository, digest);
+      const res = await client.expect(path, [200, 404]);
+      if (res.status === 404) {
+        await res.body?.cancel().catch(() => {});
+        return undefined;
+      }
+      return new Uint8Array(await res.arrayBuffer());
+    },
+    putBlob: async (repository, bytes) => {
+      await manifests.putBlob(client, repository, bytes);
+    },
+    putManifest: async (repository, tag, bytes, mediaType) => {
+      await manifests.putManifest(client, repository, tag, bytes, mediaType);
+    },
+  };
 }

@@ -1,9 +1,11 @@
 import { FALLBACK_TAG, isDigest } from '../../core/digest.js';
 import { isIndexMediaType, type ManifestRecord } from '../../core/oci.js';
+import type { ManifestCache } from '../manifest-cache.js';
 import { httpError, nextLink, readJson, type OciClient } from './client.js';
 import {
   blobPath,
   getManifest,
+  headManifestDigest,
   parseManifest,
   type FetchedManifest,
   type ManifestJson,
@@ -57,24 +59,45 @@ export async function listTags(
   return [...new Set(tags)].sort();
 }
 
+/** A `sha256-<hex>` fallback index as the listing read it. */
+export interface FallbackIndex {
+  digest: string;
+  json: ManifestJson;
+}
+
+/** What one listing learnt besides the records, so later lookups cost no request. */
+export interface Listing {
+  records: ManifestRecord[];
+  /** Fallback indexes by subject digest: every one the tags list named. */
+  fallback: Map<string, FallbackIndex>;
+  /** Image manifests' config digests (null: not an image, so no creation time to read). */
+  configs: Map<string, string | null>;
+}
+
 /**
  * Every manifest reachable from a tag, plus the children of indexes and the referrers listed
  * in fallback indexes (neither has a tag). Distribution cannot list untagged manifests, so
- * this is the whole inventory such a registry can give.
+ * this is the whole inventory such a registry can give. With a warm cache each tag costs a
+ * HEAD: its digest says whether the cached bytes still apply (a tag that moved is fetched).
  */
 export async function listManifests(
   client: OciClient,
   repo: string,
   pageSize: number,
   concurrency: number,
-): Promise<ManifestRecord[]> {
+  cache: ManifestCache,
+): Promise<Listing> {
   const tags = await listTags(client, repo, pageSize);
+  const warm = cache.size > 0;
   const fetched = await mapLimited(tags, concurrency, async (tag) => ({
     tag,
-    m: await getManifest(client, repo, tag),
+    m: await fetchTagged(client, repo, tag, cache, warm),
   }));
 
   const records = new Map<string, ManifestRecord>();
+  const configs = new Map<string, string | null>();
+  const fallback = new Map<string, FallbackIndex>();
+  const parsed = new Map<string, ManifestJson>();
   for (const { tag, m } of fetched) {
     // A 404 here means the tag was deleted between the listing and the GET: it is gone.
     if (!m) continue;
@@ -83,15 +106,28 @@ export async function listManifests(
       existing.tags.push(tag);
       continue;
     }
-    records.set(m.digest, recordOf(repo, tag, m));
+    const json = parseManifest(m.bytes, `${repo}:${tag}`);
+    parsed.set(m.digest, json);
+    records.set(m.digest, recordOf(repo, tag, m, json));
+    const config = json.config;
+    configs.set(
+      m.digest,
+      !isIndexMediaType(m.mediaType) &&
+        config?.mediaType &&
+        IMAGE_CONFIG_TYPES.has(config.mediaType) &&
+        isDigest(config.digest)
+        ? config.digest
+        : null,
+    );
   }
 
   // Second pass, after every tagged manifest is known, so a tagged record always wins over a
   // descriptor-only one.
   for (const { tag, m } of fetched) {
     if (!m) continue;
-    const json = parseManifest(m.bytes, `${repo}:${tag}`);
+    const json = parsed.get(m.digest) ?? parseManifest(m.bytes, `${repo}:${tag}`);
     const subject = FALLBACK_TAG.test(tag) ? tag.replace('-', ':') : undefined;
+    if (subject) fallback.set(subject, { digest: m.digest, json });
     for (const d of json.manifests ?? []) {
       if (!d || !isDigest(d.digest)) continue;
       const known = records.get(d.digest);
@@ -111,11 +147,37 @@ export async function listManifests(
     }
   }
   for (const r of records.values()) r.tags.sort();
-  return [...records.values()];
+  return { records: [...records.values()], fallback, configs };
 }
 
-function recordOf(repo: string, tag: string, m: FetchedManifest): ManifestRecord {
-  const json: ManifestJson = parseManifest(m.bytes, `${repo}:${tag}`);
+/** A tagged manifest: from the cache when a HEAD shows the tag still names cached bytes. */
+async function fetchTagged(
+  client: OciClient,
+  repo: string,
+  tag: string,
+  cache: ManifestCache,
+  warm: boolean,
+): Promise<FetchedManifest | undefined> {
+  if (warm) {
+    const digest = await headManifestDigest(client, repo, tag);
+    if (digest === undefined) return undefined;
+    const bytes = digest ? cache.bytes(digest) : undefined;
+    if (digest && bytes) {
+      const body = parseManifest(bytes, `${repo}@${digest}`).mediaType;
+      return { bytes, digest, mediaType: body ?? cache.get(digest)?.mediaType ?? '' };
+    }
+  }
+  const m = await getManifest(client, repo, tag);
+  if (m) cache.put(m.digest, m.bytes, m.mediaType);
+  return m;
+}
+
+function recordOf(
+  repo: string,
+  tag: string,
+  m: FetchedManifest,
+  json: ManifestJson,
+): ManifestRecord {
   const record: ManifestRecord = {
     repository: repo,
     digest: m.digest,
@@ -132,24 +194,46 @@ function recordOf(repo: string, tag: string, m: FetchedManifest): ManifestRecord
   return record;
 }
 
-/** The image config's `created`; undefined for indexes, artifacts, and configs without one. */
+/**
+ * The image config's `created`; undefined for indexes, artifacts, and configs without one.
+ * `config`: the config digest the listing already read (null: not an image), so the manifest
+ * is not fetched again; the config itself comes from the cache when it holds it.
+ */
 export async function imageCreated(
   client: OciClient,
   repo: string,
   digest: string,
+  cache: ManifestCache,
+  config?: string | null,
 ): Promise<string | undefined> {
-  const m = await getManifest(client, repo, digest);
-  if (!m || isIndexMediaType(m.mediaType)) return undefined;
-  const config = parseManifest(m.bytes, `${repo}@${digest}`).config;
-  if (!config?.mediaType || !IMAGE_CONFIG_TYPES.has(config.mediaType) || !isDigest(config.digest))
-    return undefined;
-  const path = blobPath(repo, config.digest);
-  const res = await client.request(path);
-  if (res.status === 404) {
-    await res.body?.cancel().catch(() => {});
+  if (config === undefined) {
+    const m = await getManifest(client, repo, digest);
+    if (!m || isIndexMediaType(m.mediaType)) return undefined;
+    const json = parseManifest(m.bytes, `${repo}@${digest}`).config;
+    config =
+      json?.mediaType && IMAGE_CONFIG_TYPES.has(json.mediaType) && isDigest(json.digest)
+        ? json.digest
+        : null;
+  }
+  if (!config) return undefined;
+  let text = cache.blob(config);
+  if (text === undefined) {
+    const path = blobPath(repo, config);
+    const res = await client.request(path);
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => {});
+      return undefined;
+    }
+    if (!res.ok) throw await httpError(res, 'GET', client.url(path));
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    cache.putBlob(config, bytes);
+    text = Buffer.from(bytes).toString('utf8');
+  }
+  let created: unknown;
+  try {
+    created = (JSON.parse(text) as { created?: unknown } | null)?.created;
+  } catch {
     return undefined;
   }
-  if (!res.ok) throw await httpError(res, 'GET', client.url(path));
-  const created = ((await readJson(res, path)) as { created?: unknown } | null)?.created;
   return typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? created : undefined;
 }

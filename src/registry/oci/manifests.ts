@@ -87,6 +87,25 @@ export async function putManifest(
   return { digest, subjectHeader: res.headers.has('oci-subject') };
 }
 
+/**
+ * HEAD a manifest by tag: its digest, null when the registry does not say it, undefined on a
+ * 404 (the tag is gone).
+ */
+export async function headManifestDigest(
+  client: OciClient,
+  repo: string,
+  reference: string,
+): Promise<string | null | undefined> {
+  const res = await client.expect(manifestPath(repo, reference), [200, 404], {
+    method: 'HEAD',
+    headers: { Accept: ACCEPT_MANIFESTS },
+  });
+  await res.body?.cancel().catch(() => {});
+  if (res.status === 404) return undefined;
+  const digest = res.headers.get('docker-content-digest');
+  return digest && /^sha256:[a-f0-9]{64}$/.test(digest) ? digest : null;
+}
+
 /** DELETE a manifest by digest; true when deleted, false when it was already absent. */
 export async function deleteManifest(
   client: OciClient,

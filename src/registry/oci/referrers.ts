@@ -5,6 +5,7 @@ import { MediaType, type Descriptor } from '../../core/oci.js';
 import type { ReferrerManifest } from '../port.js';
 import { sha256Digest } from '../../util/hash.js';
 import { HttpError } from '../../util/http.js';
+import type { FallbackIndex } from './inventory.js';
 import { errorCode, httpError, nextLink, type OciClient } from './client.js';
 import {
   blobExists,
@@ -19,9 +20,16 @@ import {
 /** Read-modify-write attempts on a fallback index before giving up (see `updateFallback`). */
 const FALLBACK_WRITE_ATTEMPTS = 4;
 
+/** Marks the fallback indexes this product writes, so a superseded one can be deleted. */
+export const FALLBACK_INDEX_ANNOTATION = 'vnd.eol-gate.referrers-fallback';
+
+/** What a referrers API request answered: the list, no API, or a 404 that does not tell. */
+type ApiAnswer = Descriptor[] | 'no-api' | 'ambiguous';
+
 /**
- * Referrers of one registry: the OCI 1.1 referrers API where it exists, else the `sha256-<hex>`
- * tag fallback. Whether the API exists is learnt once per registry.
+ * Referrers of one registry: the OCI 1.1 referrers API where it exists, and the `sha256-<hex>`
+ * tag fallback always (a mark written through either path counts). Whether the API exists is
+ * learnt once per registry, and only from an answer that tells.
  */
 export class Referrers {
   /** undefined until a referrers request or a push told us. */
@@ -31,6 +39,11 @@ export class Referrers {
   /** Serializes fallback-index updates per tag within this process (no lost updates between our own calls). */
   private readonly locks = new Map<string, Promise<void>>();
   /**
+   * Per listed repository: its fallback indexes by subject, as the listing read them (kept up
+   * to date by our own writes). A subject without an entry has no fallback tag.
+   */
+  private readonly snapshots = new Map<string, Map<string, FallbackIndex>>();
+  /**
    * Per repository: the empty blob is present (or being uploaded). Concurrent uploads of one
    * blob make distribution's filesystem driver briefly expose a truncated link file, which
    * fails a manifest PUT racing with it, so we upload it once.
@@ -39,32 +52,49 @@ export class Referrers {
 
   constructor(private readonly client: OciClient) {}
 
+  /** The fallback indexes a fresh listing of `repo` read; replaces what an earlier one said. */
+  remember(repo: string, fallback: Map<string, FallbackIndex>): void {
+    this.snapshots.set(repo, fallback);
+  }
+
   async list(repo: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
+    const keep = (d: Descriptor | null | undefined): d is Descriptor =>
+      !!d && isDigest(d.digest) && (artifactType === undefined || d.artifactType === artifactType);
+    const viaTag = async () => (await this.fallbackEntries(repo, subject)).filter(keep);
+    if (this.api === false) return viaTag();
     // Until the registry has told whether it has the API, one lookup probes at a time: a 404
     // racing with a concurrent 200 must not teach "no API" (see listViaApi).
     while (this.api === undefined && this.probing) await this.probing.catch(() => {});
+    let answer: ApiAnswer;
     if (this.api === undefined) {
       const probe = this.listViaApi(repo, subject, artifactType);
       this.probing = probe;
       try {
-        const viaApi = await probe;
-        if (viaApi) return viaApi;
+        answer = await probe;
       } finally {
         if (this.probing === probe) this.probing = undefined;
       }
-    } else if (this.api) {
-      const viaApi = await this.listViaApi(repo, subject, artifactType);
-      if (viaApi) return viaApi;
-    }
-    return this.listViaFallback(repo, subject, artifactType);
+    } else answer = await this.listViaApi(repo, subject, artifactType);
+    if (!Array.isArray(answer)) return viaTag();
+    // Both paths: a mark written to the fallback tag (by a client that found no API, or before
+    // the registry gained it) is as real as one the API lists.
+    const out = [...answer];
+    for (const d of await viaTag()) if (!out.some((x) => x.digest === d.digest)) out.push(d);
+    return out;
   }
 
-  /** undefined when the registry has no referrers API (it answered 404). */
+  /** The fallback index's entries: from the listing when `repo` was listed, else one GET. */
+  private async fallbackEntries(repo: string, subject: string): Promise<Descriptor[]> {
+    const snapshot = this.snapshots.get(repo);
+    if (snapshot) return [...(snapshot.get(subject)?.json.manifests ?? [])];
+    return this.listViaFallback(repo, subject);
+  }
+
   private async listViaApi(
     repo: string,
     subject: string,
     artifactType?: string,
-  ): Promise<Descriptor[] | undefined> {
+  ): Promise<ApiAnswer> {
     const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     const seen = new Set<string>();
     const out: Descriptor[] = [];
@@ -80,14 +110,18 @@ export class Referrers {
         // it may for a missing one: that is "no referrers", not "no API".
         const code = await errorCode(res);
         if (code === 'NAME_UNKNOWN') return [];
-        // Only the very first answer may teach "no API". Once the API has answered (or on a
-        // later page) a 404 is a failure: reading it as "no API" would send every later lookup
-        // to the fallback tags and make marked digests look unmarked (invariants 4, 5).
+        // A registry error code (MANIFEST_UNKNOWN: some registries with the API answer so for a
+        // subject they do not hold) does not tell whether the API exists: this lookup reads the
+        // fallback tag and the next one asks again.
+        if (code) return 'ambiguous';
+        // No error code: the route does not exist. Only the very first answer may teach "no
+        // API". Once the API has answered (or on a later page) a 404 is a failure: reading it as
+        // "no API" would make marked digests look unmarked (invariants 4, 5).
         if (this.api === undefined) {
           this.api = false;
-          return undefined;
+          return 'no-api';
         }
-        throw new HttpError(404, 'GET', next, code ?? '');
+        throw new HttpError(404, 'GET', next, '');
       }
       if (!res.ok) throw await httpError(res, 'GET', next);
       this.api = true;
@@ -110,18 +144,10 @@ export class Referrers {
     return out;
   }
 
-  private async listViaFallback(
-    repo: string,
-    subject: string,
-    artifactType?: string,
-  ): Promise<Descriptor[]> {
+  private async listViaFallback(repo: string, subject: string): Promise<Descriptor[]> {
     const index = await getManifest(this.client, repo, fallbackTag(subject));
     if (!index) return [];
-    const json = parseManifest(index.bytes, `${repo}:${fallbackTag(subject)}`);
-    return (json.manifests ?? []).filter(
-      (d) =>
-        d && isDigest(d.digest) && (artifactType === undefined || d.artifactType === artifactType),
-    );
+    return parseManifest(index.bytes, `${repo}:${fallbackTag(subject)}`).manifests ?? [];
   }
 
   async push(repo: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void> {
@@ -227,24 +253,47 @@ export class Referrers {
     change: (list: Descriptor[]) => Descriptor[] | undefined,
   ): Promise<void> {
     const tag = fallbackTag(subject);
+    const snapshot = this.snapshots.get(repo);
     for (let attempt = 0; attempt < FALLBACK_WRITE_ATTEMPTS; attempt++) {
-      const current = await getManifest(this.client, repo, tag);
-      const json: ManifestJson = current ? parseManifest(current.bytes, `${repo}:${tag}`) : {};
+      // The first attempt starts from what the listing read (no GET per candidate); every
+      // later one, the read-back included, from the registry.
+      let current: FallbackIndex | undefined;
+      if (attempt === 0 && snapshot) current = snapshot.get(subject);
+      else {
+        const got = await getManifest(this.client, repo, tag);
+        current = got && { digest: got.digest, json: parseManifest(got.bytes, `${repo}:${tag}`) };
+      }
+      const json: ManifestJson = current?.json ?? {};
       const list = dedupe((json.manifests ?? []).filter((d) => d && isDigest(d.digest)));
       const updated = change(list);
-      if (!updated) return;
+      if (!updated) {
+        if (current) snapshot?.set(subject, current);
+        else snapshot?.delete(subject);
+        return;
+      }
       if (updated.length === 0) {
         if (current) await deleteManifest(this.client, repo, current.digest);
-      } else {
-        const index = {
-          ...json,
-          schemaVersion: 2,
-          mediaType: MediaType.ociIndex,
-          manifests: updated,
-        };
-        const bytes = new TextEncoder().encode(JSON.stringify(index));
-        await putManifest(this.client, repo, tag, bytes, MediaType.ociIndex);
+        snapshot?.delete(subject);
+        continue;
       }
+      const index: ManifestJson & { schemaVersion: number } = {
+        ...json,
+        schemaVersion: 2,
+        mediaType: MediaType.ociIndex,
+        manifests: updated,
+        annotations: { ...json.annotations, [FALLBACK_INDEX_ANNOTATION]: 'true' },
+      };
+      const bytes = new TextEncoder().encode(JSON.stringify(index));
+      const { digest } = await putManifest(this.client, repo, tag, bytes, MediaType.ociIndex);
+      snapshot?.set(subject, { digest, json: index });
+      // The tag has moved: the index it named is now an untagged ghost. Delete it when we wrote
+      // it (as oras does); another tool's index is left alone.
+      if (
+        current &&
+        current.digest !== digest &&
+        current.json.annotations?.[FALLBACK_INDEX_ANNOTATION] === 'true'
+      )
+        await deleteManifest(this.client, repo, current.digest);
     }
     throw new RuntimeError(
       `${this.client.host}: fallback index ${repo}:${tag} kept changing under concurrent writers`,

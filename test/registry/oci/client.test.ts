@@ -193,7 +193,9 @@ describe('retries (invariant 5)', () => {
       times: Infinity,
       match: /^GET \/v2\/auth\/referred\/manifests\/sha256:/,
     });
-    await expect(reg.describeManifest('auth/referred', image.digest)).resolves.toEqual(image); // HEAD unaffected
+    // describeManifest reads the body (it tells whether the manifest is a referrer): a failing
+    // GET is an error, never "absent".
+    await expect(reg.describeManifest('auth/referred', image.digest)).rejects.toThrow(HttpError);
     await expect(reg.imageCreated('auth/referred', image.digest)).rejects.toThrow(HttpError);
   });
 

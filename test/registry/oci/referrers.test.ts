@@ -271,7 +271,7 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
     expect(seen.some((s) => s.includes(fallbackTag(subject.digest)))).toBe(false);
   });
 
-  it('describes a manifest by GET when HEAD lacks the digest and size', async () => {
+  it('describes a manifest with one GET (the body tells whether it is a referrer)', async () => {
     const reg = new OciRegistry({ url });
     expect(await reg.describeManifest('api/app', stubManifestDigest)).toEqual({
       mediaType: MediaType.ociManifest,
@@ -279,7 +279,6 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
       size: Buffer.byteLength(stubManifest),
     });
     expect(seen.filter((s) => s.endsWith(stubManifestDigest)).map((s) => s.split(' ')[0])).toEqual([
-      'HEAD',
       'GET',
     ]);
   });
@@ -338,9 +337,13 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
     await expect(
       reg.listReferrers('stray', subjects[1], LIFECYCLE_ARTIFACT_TYPE),
     ).rejects.toBeInstanceOf(HttpError);
-    // Still marked: the API is asked again, not the (empty) sha256-<hex> tag.
+    // Still marked: the API is asked again. The (empty) sha256-<hex> tag is read only beside an
+    // API answer (a mark through either path counts), never instead of the failed lookup.
     expect(await reg.listReferrers('stray', subjects[0], LIFECYCLE_ARTIFACT_TYPE)).toEqual([mark]);
-    expect(seen.filter((s) => s.includes('/manifests/sha256-'))).toEqual([]);
+    expect(seen.filter((s) => s.includes('/manifests/sha256-'))).toEqual([
+      `GET /v2/stray/manifests/${subjects[0].replace(':', '-')}`,
+      `GET /v2/stray/manifests/${subjects[0].replace(':', '-')}`,
+    ]);
   });
 
   it('throws on a 404 for page 2 instead of dropping page 1 (even on the first lookup)', async () => {
@@ -362,6 +365,8 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
     );
     // The first answer (200) settles it: the later 404s are failures, not "no API".
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
-    expect(seen.filter((s) => s.includes('/manifests/sha256-'))).toEqual([]);
+    expect(seen.filter((s) => s.includes('/manifests/sha256-'))).toEqual([
+      `GET /v2/stray/manifests/${subjects[0].replace(':', '-')}`,
+    ]);
   });
 });

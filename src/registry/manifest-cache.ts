@@ -12,10 +12,10 @@ import {
   EOL_DATE_ANNOTATION,
   LIFECYCLE_ARTIFACT_TYPE,
   lifecycleManifestJson,
-} from '../../core/lifecycle.js';
-import { isIndexMediaType, MediaType, type Descriptor } from '../../core/oci.js';
-import type { Logger } from '../../core/ports.js';
-import { sha256Digest } from '../../util/hash.js';
+} from '../core/lifecycle.js';
+import { isIndexMediaType, MediaType, type Descriptor } from '../core/oci.js';
+import type { Logger } from '../core/ports.js';
+import { sha256Digest } from '../util/hash.js';
 
 /**
  * What a manifest *is*, learnt from its bytes. Manifests are content-addressed, so these facts
@@ -107,6 +107,8 @@ interface Line {
   l?: { m: string; g: string; s: number; t: string };
   b?: string;
   m?: string;
+  /** `blob`: `b` is a blob (an image config), not a manifest. */
+  k?: 'blob';
 }
 
 /**
@@ -126,6 +128,12 @@ interface Line {
  */
 export class ManifestCache {
   private readonly entries = new Map<string, ManifestFacts>();
+  /** Blob texts (image configs) by digest: what an OCI registry's creation time needs. */
+  private readonly blobs = new Map<string, string>();
+  /** Digests read or learnt by this process: what a saved copy must hold (see `serialize`). */
+  private readonly used = new Set<string>();
+  /** Entries learnt from the registry by this process (not loaded from a file or a copy). */
+  learnt = 0;
   private fd: number | undefined;
   /** Lines dropped on load (corrupt or not matching their digest). */
   rejected = 0;
@@ -157,9 +165,10 @@ export class ManifestCache {
     if (headerOk) {
       for (const raw of lines.slice(1)) {
         total++;
-        const facts = verify(raw);
-        if (facts) cache.entries.set(facts.digest, facts);
-        else cache.rejected++;
+        const entry = verify(raw);
+        if (!entry) cache.rejected++;
+        else if ('blob' in entry) cache.blobs.set(entry.digest, entry.blob);
+        else cache.entries.set(entry.digest, entry);
       }
     }
     if (cache.rejected > 0)
@@ -174,22 +183,104 @@ export class ManifestCache {
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.blobs.size;
   }
 
   get(digest: string): ManifestFacts | undefined {
-    return this.entries.get(digest);
+    const facts = this.entries.get(digest);
+    if (facts) this.used.add(digest);
+    return facts;
+  }
+
+  /** The exact bytes of a cached manifest (re-rendered for our own lifecycle artifacts). */
+  bytes(digest: string): Uint8Array | undefined {
+    const facts = this.get(digest);
+    if (!facts) return undefined;
+    const l = canonicalLifecycle(facts);
+    const text = l ? renderLifecycle(l) : rawTexts.get(facts);
+    // Checked again on the way out: the bytes are what the inventory reads as the manifest.
+    return text !== undefined && sha256Digest(text) === digest
+      ? new TextEncoder().encode(text)
+      : undefined;
+  }
+
+  /** A cached blob's text, if any. */
+  blob(digest: string): string | undefined {
+    const text = this.blobs.get(digest);
+    if (text !== undefined) this.used.add(digest);
+    return text;
+  }
+
+  /** Records a blob (an image config). Ignores bytes that do not match `digest`. */
+  putBlob(digest: string, bytes: Uint8Array | string): void {
+    if (this.blobs.has(digest) || sha256Digest(bytes) !== digest) return;
+    const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
+    // Only text that survives the round trip through a JSON line is kept.
+    if (sha256Digest(text) !== digest) return;
+    this.blobs.set(digest, text);
+    this.used.add(digest);
+    this.learnt++;
+    this.append(JSON.stringify({ d: digest, b: text, k: 'blob' } satisfies Line));
+  }
+
+  /**
+   * Merges the lines of a cache copy (the registry-held artifact): each line is verified as on
+   * load; nothing is written to the file. Returns how many lines were accepted and rejected.
+   */
+  merge(text: string): { accepted: number; rejected: number } {
+    const lines = text.split('\n').filter((l) => l.length > 0);
+    if (lines[0] !== HEADER) return { accepted: 0, rejected: lines.length };
+    let accepted = 0;
+    let rejected = 0;
+    for (const raw of lines.slice(1)) {
+      const entry = verify(raw);
+      if (!entry) rejected++;
+      else {
+        accepted++;
+        if ('blob' in entry) this.blobs.set(entry.digest, entry.blob);
+        else if (!this.entries.has(entry.digest)) this.entries.set(entry.digest, entry);
+      }
+    }
+    return { accepted, rejected };
+  }
+
+  /** The entries this process read or learnt, in the file's format (a saved copy stays small). */
+  serialize(): string {
+    const lines = [HEADER];
+    for (const digest of [...this.used].sort()) {
+      const facts = this.entries.get(digest);
+      if (facts) lines.push(encode(facts));
+      const blob = this.blobs.get(digest);
+      if (blob !== undefined)
+        lines.push(JSON.stringify({ d: digest, b: blob, k: 'blob' } satisfies Line));
+    }
+    return lines.join('\n') + '\n';
+  }
+
+  /** How many entries `serialize` writes. */
+  get usedCount(): number {
+    return this.used.size;
   }
 
   /** Records a manifest's bytes (fetched or pushed). Ignores bytes that do not match `digest`. */
   put(digest: string, bytes: Uint8Array | string, mediaType?: string): ManifestFacts | undefined {
     if (sha256Digest(bytes) !== digest) return undefined;
     const existing = this.entries.get(digest);
-    if (existing) return existing;
+    if (existing) {
+      this.used.add(digest);
+      return existing;
+    }
     const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
-    const facts = factsOf(digest, text, mediaType);
+    let facts: ManifestFacts;
+    try {
+      facts = factsOf(digest, text, mediaType);
+    } catch {
+      return undefined; // not JSON: nothing we could classify
+    }
     rawTexts.set(facts, text);
     this.entries.set(digest, facts);
+    this.used.add(digest);
+    this.learnt++;
     this.append(encode(facts, text));
     return facts;
   }
@@ -211,7 +302,12 @@ export class ManifestCache {
 
   private rewrite(): void {
     if (!this.path) return;
-    const body = [HEADER, ...[...this.entries.values()].map((f) => encode(f))].join('\n') + '\n';
+    const body =
+      [
+        HEADER,
+        ...[...this.entries.values()].map((f) => encode(f)),
+        ...[...this.blobs].map(([d, b]) => JSON.stringify({ d, b, k: 'blob' } satisfies Line)),
+      ].join('\n') + '\n';
     const tmp = `${this.path}.${process.pid}.tmp`;
     try {
       mkdirSync(dirname(this.path), { recursive: true });
@@ -249,7 +345,7 @@ function rawOf(facts: ManifestFacts): string {
   return rawTexts.get(facts) ?? '';
 }
 
-function verify(raw: string): ManifestFacts | undefined {
+function verify(raw: string): ManifestFacts | { digest: string; blob: string } | undefined {
   let line: Line;
   try {
     line = JSON.parse(raw) as Line;
@@ -257,6 +353,10 @@ function verify(raw: string): ManifestFacts | undefined {
     return undefined;
   }
   if (typeof line?.d !== 'string') return undefined;
+  if (line.k === 'blob')
+    return typeof line.b === 'string' && sha256Digest(line.b) === line.d
+      ? { digest: line.d, blob: line.b }
+      : undefined;
   try {
     if (line.l && typeof line.l === 'object') {
       const text = renderLifecycle(line.l);
