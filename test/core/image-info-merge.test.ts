@@ -4,6 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { parseImageInfo } from '../../src/core/image-info.js';
 import {
+  buildTime,
+  compareTimes,
+  describeStale,
   emptyImageInfo,
   formatImageInfo,
   mergeImageInfo,
@@ -323,5 +326,175 @@ describe('bad input', () => {
     expect(mergeImageInfo(undefined, fragment({ schemaVersion: '2.0', repos: [] })).text).toBe(
       emptyImageInfo('2.0'),
     );
+  });
+});
+
+/** Issue 13: a platform never moves to an older build; a manifest-list image follows its platforms. */
+describe('build times (monotonic per platform)', () => {
+  const isComposite = (i: Json) =>
+    i.productVersion === '10.0.11' &&
+    i.platforms[0].dockerfile === 'src/aspnet/10.0/alpine3.23-composite/amd64/Dockerfile';
+  /** The real 3-platform aspnet image rebuilt at `created` (new digests), optionally a patch release. */
+  const rebuilt = (created: string | ((p: Json) => string | undefined), salt: string) =>
+    imageFragment(DOCKER, 'dotnet/aspnet', isComposite, (image) => {
+      image.manifest.digest = newDigest(image.manifest.digest, `manifest ${salt}`);
+      for (const p of image.platforms) {
+        p.digest = newDigest(p.digest, `${p.architecture} ${salt}`);
+        const c = typeof created === 'string' ? created : created(p);
+        if (c === undefined) delete p.created;
+        else p.created = c;
+      }
+    });
+  const compositeImage = (text: string) =>
+    parse(text)
+      .repos.find((r: Json) => r.repo === 'dotnet/aspnet')
+      .images.find((i: Json) =>
+        i.platforms[0].dockerfile.endsWith('alpine3.23-composite/amd64/Dockerfile'),
+      );
+  const original = compositeImage(DOCKER);
+
+  it('an older build of every platform is not merged: the target is unchanged and each entry reported', () => {
+    const r = mergeImageInfo(
+      target(DOCKER),
+      fragment(rebuilt('2020-01-01T00:00:00.0000000Z', 'old')),
+    );
+    expect(r.changed).toBe(false);
+    expect(r.text).toBe(DOCKER);
+    expect(r.stats).toMatchObject({ replaced: 0, stale: 4, manifests: 0 });
+    expect(r.stale.map((s) => s.kind)).toEqual([
+      'platform',
+      'platform',
+      'platform',
+      'manifest-list',
+    ]);
+    const [amd64] = r.stale;
+    expect(amd64).toEqual({
+      kind: 'platform',
+      repo: 'dotnet/aspnet',
+      dockerfile: original.platforms[0].dockerfile,
+      osType: 'Linux',
+      osVersion: 'alpine3.23',
+      architecture: 'amd64',
+      tags: original.platforms[0].simpleTags,
+      kept: { digest: original.platforms[0].digest, created: original.platforms[0].created },
+      stale: {
+        digest: expect.not.stringMatching(original.platforms[0].digest),
+        created: '2020-01-01T00:00:00.0000000Z',
+      },
+    });
+    const newestOriginal = original.platforms
+      .map((p: Json) => p.created)
+      .sort()
+      .at(-1);
+    expect(r.stale[3]).toMatchObject({
+      kind: 'manifest-list',
+      tags: original.manifest.sharedTags,
+      kept: { digest: original.manifest.digest, created: newestOriginal },
+      stale: { created: '2020-01-01T00:00:00.0000000Z' },
+    });
+    expect(describeStale(amd64)).toMatch(
+      /^dotnet\/aspnet src\/aspnet\/10\.0\/alpine3\.23-composite\/amd64\/Dockerfile \(Linux alpine3\.23 amd64\): kept .*@sha256:\w+ \(built 2026-.*\); not merged .* \(built 2020-01-01T00:00:00\.0000000Z, older\)$/,
+    );
+  });
+
+  it('a newer build replaces every platform and the manifest list; equal times replace too', () => {
+    for (const created of ['2030-01-01T00:00:00Z', (p: Json) => p.created as string]) {
+      const frag = rebuilt(created, `again ${typeof created}`);
+      const r = mergeImageInfo(target(DOCKER), fragment(frag));
+      expect(r.stale).toEqual([]);
+      expect(r.stats).toMatchObject({ replaced: 3, manifests: 1, stale: 0 });
+      expect(compositeImage(r.text).manifest).toEqual(frag.repos[0].images[0].manifest);
+    }
+  });
+
+  it('mixed: newer platforms replace, older ones stay; the manifest list follows the newest platform', () => {
+    // amd64 rebuilt later, arm32/arm64 from a stale run: the image is newer, so its manifest list is
+    // the fragment's (whose children include the kept older platforms' stale twins, still reachable).
+    const frag = rebuilt(
+      (p) => (p.architecture === 'amd64' ? '2030-01-01T00:00:00Z' : '2001-01-01T00:00:00Z'),
+      'mixed',
+    );
+    const r = mergeImageInfo(target(DOCKER), fragment(frag));
+    expect(r.stats).toMatchObject({ replaced: 1, stale: 2, manifests: 1 });
+    const image = compositeImage(r.text);
+    expect(image.platforms[0]).toEqual(frag.repos[0].images[0].platforms[0]);
+    expect(image.platforms.slice(1)).toEqual(original.platforms.slice(1));
+    expect(image.manifest).toEqual(frag.repos[0].images[0].manifest);
+  });
+
+  it('an older image changes no image field (productVersion stays), a new platform is still added', () => {
+    const frag = rebuilt('2001-01-01T00:00:00Z', 'old patch');
+    const image = frag.repos[0].images[0];
+    image.productVersion = '10.0.10';
+    image.platforms.push({
+      ...structuredClone(image.platforms[0]),
+      architecture: 's390x',
+      dockerfile: 'src/s390x/Dockerfile',
+    });
+    const r = mergeImageInfo(target(DOCKER), fragment(frag));
+    const after = compositeImage(r.text);
+    expect(after.productVersion).toBe('10.0.11');
+    expect(after.manifest).toEqual(original.manifest);
+    expect(after.platforms.map((p: Json) => p.architecture)).toEqual([
+      ...original.platforms.map((p: Json) => p.architecture),
+      's390x',
+    ]);
+    expect(r.stats).toMatchObject({ added: 1, stale: 4 });
+  });
+
+  it('times compare exactly (7 fractional digits, offsets), not at millisecond precision', () => {
+    const at = (created: string) =>
+      rebuilt((p) => (p.architecture === 'amd64' ? created : p.created), created);
+    const amd64 = (r: ReturnType<typeof mergeImageInfo>) =>
+      r.stale.filter((s) => s.architecture === 'amd64').length;
+    const m = /^(.*)\.(\d{7})Z$/.exec(original.platforms[0].created as string)!;
+    expect(BigInt(m[2])).toBeGreaterThan(0n);
+    // 100 ns older: the same millisecond, still older.
+    const older = `${m[1]}.${(BigInt(m[2]) - 1n).toString().padStart(7, '0')}Z`;
+    expect(Date.parse(older)).toBe(Date.parse(original.platforms[0].created));
+    expect(amd64(mergeImageInfo(target(DOCKER), fragment(at(older))))).toBe(1);
+    // The same instant written with an offset: equal, so replaced.
+    const hour = Number(m[1].slice(11, 13));
+    const shifted = `${m[1].slice(0, 11)}${String(hour + 2).padStart(2, '0')}${m[1].slice(13)}.${m[2]}+02:00`;
+    expect(hour).toBeLessThan(22);
+    const equal = mergeImageInfo(target(DOCKER), fragment(at(shifted)));
+    expect(amd64(equal)).toBe(0);
+    expect(compositeImage(equal.text).platforms[0].created).toBe(shifted);
+  });
+
+  it('without created on a side the entry is replaced as before, and the result says which side', () => {
+    const r = mergeImageInfo(target(DOCKER), fragment(rebuilt(() => undefined, 'untimed')));
+    expect(r.stale).toEqual([]);
+    expect(r.stats).toMatchObject({ replaced: 3, manifests: 1 });
+    expect(r.untimed.map((u) => [u.kind, u.missingIn])).toEqual([
+      ['platform', 'fragment'],
+      ['platform', 'fragment'],
+      ['platform', 'fragment'],
+      ['manifest-list', 'fragment'],
+    ]);
+    expect(r.untimed[0].entry).toBe(
+      `dotnet/aspnet ${original.platforms[0].dockerfile} (Linux alpine3.23 amd64)`,
+    );
+  });
+
+  it('a created that is not an ISO time fails validation naming the JSON path', () => {
+    const frag = rebuilt('yesterday', 'bad');
+    expect(() => validateFragment(fragment(frag, 'run.json'))).toThrow(
+      /^run\.json: repos\[0\]\.images\[0\]\.platforms\[0\]\.created: expected an ISO 8601 time/,
+    );
+  });
+
+  it('buildTime reads 1–9 fractional digits and offsets exactly; compareTimes orders them', () => {
+    const t = (s: string) => buildTime(s)!;
+    expect(
+      compareTimes(t('2026-11-20T10:00:00.1234567Z'), t('2026-11-20T10:00:00.1234568Z')),
+    ).toBeLessThan(0);
+    expect(compareTimes(t('2026-11-20T10:00:00.5Z'), t('2026-11-20T10:00:00.5000000Z'))).toBe(0);
+    expect(compareTimes(t('2026-11-20T12:00:00+02:00'), t('2026-11-20T10:00:00Z'))).toBe(0);
+    expect(
+      compareTimes(t('2026-11-22T00:00:00Z'), t('2026-11-20T23:59:59.9999999Z')),
+    ).toBeGreaterThan(0);
+    for (const bad of ['2026-11-20', '2026-13-40T00:00:00Z', 'soon', '2026-11-20T10:00:00'])
+      expect(buildTime(bad), bad).toBeUndefined();
   });
 });
