@@ -1,4 +1,4 @@
-import type { CoordinationStore, GroupRun } from '../coordination/port.js';
+import type { CoordinationStore, CoverScope, GroupRun } from '../coordination/port.js';
 import { refKey } from '../core/digest.js';
 import { InputError, RuntimeError } from '../core/errors.js';
 import {
@@ -10,14 +10,20 @@ import { MediaType, type Descriptor } from '../core/oci.js';
 import { buildPlan, classify, type Plan, type PlanEntry } from '../core/planner.js';
 import type { PlannedDigest } from '../core/plan-file.js';
 import type { Clock, Logger } from '../core/ports.js';
-import { assertGroupName, describeRun, validate } from '../core/protocol.js';
+import {
+  assertGroupName,
+  describeRun,
+  needsReconcile,
+  participantKey,
+  validate,
+} from '../core/protocol.js';
 import { supportedSet } from '../core/supported.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
 import type { Registry } from '../registry/port.js';
 import { sha256Digest } from '../util/hash.js';
 import { forEachLimited } from '../util/pool.js';
 import { loadImageInfo, readFingerprint } from './image-info.js';
-import { InventoryCache, resolveScope } from './inventory.js';
+import { Inventory, resolveScope } from './inventory.js';
 import { ProgressReporter } from './progress.js';
 import { waitForBarrier, type BarrierOptions } from './barrier.js';
 
@@ -31,6 +37,15 @@ export interface AnnotateOptions extends BarrierOptions {
   dryRun: boolean;
   /** Restricts the run to these digests (from `--from-plan`); the image-info still protects. */
   fromPlan?: PlannedDigest[];
+  /** What this participant's `image-info-updated` covers (default `job`). */
+  scope?: CoverScope;
+  /** Also remove lifecycle marks from supported digests (default true). */
+  unmarkSupported?: boolean;
+  /**
+   * Step 7 (default true). Only the simulator turns it off, to show what the step prevents;
+   * no input reaches it.
+   */
+  reconcile?: boolean;
 }
 
 export interface AnnotateDeps {
@@ -48,6 +63,15 @@ export interface AnnotateCounts {
   alreadyAnnotated: number;
   skippedTooYoung: number;
   candidates: number;
+  /** Lifecycle marks removed from supported digests (the plan's unmarks and reconciliation). */
+  unmarked: number;
+}
+
+/** A lifecycle mark, as placed or removed: the referrer on its subject. */
+export interface MarkRef {
+  repository: string;
+  subject: string;
+  referrer: string;
 }
 
 export interface AnnotateResult {
@@ -58,9 +82,13 @@ export interface AnnotateResult {
   restarts: number;
   /** Undefined only when the run timed out before planning. */
   plan?: Plan;
+  /** Marks removed from supported digests, by the plan or by reconciliation. */
+  unmarked: MarkRef[];
+  /** Why step 7 re-checked the marks this run placed, when it did. */
+  reconciled?: string;
 }
 
-/** DESIGN §2: wait, read, inventory, plan, validate, apply. */
+/** docs/design.md §2: wait, read, inventory, plan, validate, apply, reconcile. */
 export async function annotate(
   options: AnnotateOptions,
   deps: AnnotateDeps,
@@ -69,45 +97,57 @@ export async function annotate(
   if (sources.length === 0)
     throw new InputError('imageInfo: at least one image-info source is required');
   assertGroupName(options.group);
-  // Bad image-info fails now, before the first write and before any wait (invariant 6).
-  await loadImageInfo(sources);
+  // Bad image-info (names the prefix makes invalid too) fails now, before the first write and
+  // before any wait (invariant 6).
+  await loadImageInfo(sources, options.repoPrefix);
 
-  // A run that annotates has recorded its own pushes (DESIGN §2: every run of the group says so
-  // before it annotates); a dry run writes nothing, markers included.
-  if (!options.dryRun) await store.signal(options.group, 'image-info-updated');
+  // A participant that annotates has recorded its own pushes (docs/design.md §2: every job of
+  // the group says so before it annotates); a dry run writes nothing, markers included.
+  if (!options.dryRun) await store.signal(options.group, 'image-info-updated', options.scope);
 
-  const inventory = new InventoryCache(registry, options.concurrency);
   const started = clock.now().getTime();
   const waitedFor = new Map<string, GroupRun>();
   let waitedMs = 0;
   let restarts = 0;
-
-  for (;;) {
+  const wait = async () => {
     const barrier = await waitForBarrier(options, store, clock, logger, started);
     waitedMs += barrier.waitedMs;
-    for (const run of barrier.waitedFor) waitedFor.set(run.runId, run);
+    for (const run of barrier.waitedFor) waitedFor.set(participantKey(run), run);
+    return barrier;
+  };
+  const result = (
+    outcome: AnnotateResult['outcome'],
+    counts: AnnotateCounts,
+    rest: Partial<AnnotateResult> = {},
+  ): AnnotateResult => ({
+    outcome,
+    counts,
+    waitedMs,
+    waitedFor: [...waitedFor.values()],
+    restarts,
+    unmarked: [],
+    ...rest,
+  });
+
+  for (;;) {
+    const barrier = await wait();
     // A busy image-info can keep validation failing with nobody blocking: the timeout bounds that too.
     const overdue = restarts > 0 && clock.now().getTime() - started >= options.timeoutMs;
     if (barrier.timedOut || overdue) {
-      const names =
-        barrier.blockers.map((run) => describeRun(run, clock.now())).join('; ') ||
-        'the image-info kept changing';
-      const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1000)}s waiting for: ${names}`;
+      const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1000)}s waiting for: ${blockerNames(barrier.blockers, clock) || 'the image-info kept changing'}`;
       if (options.onTimeout === 'fail')
         throw new RuntimeError(`${message}. Nothing was annotated.`);
       logger.warning(`${message}. Nothing was annotated (onTimeout: skip).`);
-      return {
-        outcome: 'timed-out',
-        counts: zeroCounts(),
-        waitedMs,
-        waitedFor: [...waitedFor.values()],
-        restarts,
-      };
+      return result('timed-out', zeroCounts());
     }
 
-    const plan = await logger.group('Plan', () => makePlan(options, deps, inventory));
+    // Every pass inventories afresh: a listing from before a restart may lack the index that
+    // now protects a digest it showed (docs/design.md §2 step 3).
+    const plan = await logger.group('Plan', () =>
+      makePlan(options, deps, new Inventory(registry, options.concurrency)),
+    );
     logger.info(
-      `plan: ${plan.annotate.length} to annotate, ${plan.alreadyAnnotated.length} already annotated, ${plan.tooYoung.length} too young`,
+      `plan: ${plan.annotate.length} to annotate, ${plan.alreadyAnnotated.length} already annotated, ${plan.tooYoung.length} too young, ${plan.unmark.length} supported digest(s) to unmark`,
     );
 
     // Step 5: store first, then fingerprint. The order is what makes the argument in §2 hold.
@@ -125,42 +165,105 @@ export async function annotate(
       alreadyAnnotated: plan.alreadyAnnotated.length,
       skippedTooYoung: plan.tooYoung.length,
       candidates: plan.annotate.length,
+      unmarked: 0,
     };
     // The plan is kept before anything is written, so a failed apply still leaves it behind.
     await deps.onPlan?.(plan);
     if (options.dryRun) {
       logger.info('dry run: nothing was written');
-      return {
-        outcome: 'dry-run',
-        counts,
-        waitedMs,
-        waitedFor: [...waitedFor.values()],
-        restarts,
-        plan,
-      };
+      return result('dry-run', counts, { plan });
     }
+    const placed: MarkRef[] = [];
     await logger.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
-      counts.annotated = await apply(plan, options.concurrency, registry, clock, logger);
+      counts.annotated = await apply(plan, options.concurrency, registry, clock, logger, placed);
     });
+    const unmarked: MarkRef[] = [];
+    if (plan.unmark.length > 0)
+      await logger.group(`Unmark ${plan.unmark.length} supported digest(s)`, () =>
+        removeMarks(plan.unmark, registry, logger, unmarked, 'supported by the image-info'),
+      );
+    let reconciled: string | undefined;
+    if (options.reconcile !== false) {
+      reconciled = await logger.group('Reconcile', () =>
+        reconcile(options, deps, plan.fingerprint, placed, wait, unmarked),
+      );
+    }
+    counts.unmarked = unmarked.length;
     await store
       .cleanup(options.group)
       .catch((e) => logger.debug(`cleanup: ${(e as Error).message}`));
-    return {
-      outcome: 'applied',
-      counts,
-      waitedMs,
-      waitedFor: [...waitedFor.values()],
-      restarts,
-      plan,
-    };
+    return result('applied', counts, { plan, unmarked, reconciled });
+  }
+}
+
+function blockerNames(blockers: GroupRun[], clock: Clock): string {
+  return blockers.map((run) => describeRun(run, clock.now())).join('; ');
+}
+
+/**
+ * Step 7: a participant that began publishing after validation, or an image-info that changed,
+ * may have recorded a digest this run just marked (an old image re-pushed). Wait for them, re-read,
+ * and remove the marks on digests that are now supported. If they do not finish in time, every
+ * mark this run placed is removed: none of them can be shown safe.
+ */
+async function reconcile(
+  options: AnnotateOptions,
+  deps: AnnotateDeps,
+  plannedFingerprint: string,
+  placed: MarkRef[],
+  wait: () => Promise<{ timedOut: boolean; blockers: GroupRun[] }>,
+  unmarked: MarkRef[],
+): Promise<string | undefined> {
+  const { registry, store, sources, clock, logger } = deps;
+  if (placed.length === 0) return undefined;
+  const runs = await store.listRuns(options.group);
+  const fingerprint = await readFingerprint(sources);
+  const check = needsReconcile(store.self, runs, plannedFingerprint, fingerprint);
+  if (!check.reconcile) {
+    logger.info('reconcile: nobody began publishing and the image-info is unchanged');
+    return undefined;
+  }
+  logger.info(`reconcile: ${check.reason}; waiting, then re-reading the image-info`);
+  const barrier = await wait();
+  if (barrier.timedOut) {
+    logger.warning(
+      `reconcile: still blocked by ${blockerNames(barrier.blockers, clock)}; removing all ${placed.length} mark(s) this run placed (a later run places them again)`,
+    );
+    await removeMarks(placed, registry, logger, unmarked, 'not shown safe before the timeout');
+    return `${check.reason}; timed out, every mark removed`;
+  }
+  const loaded = await loadImageInfo(sources);
+  const supported = supportedSet(loaded.infos, options.repoPrefix);
+  const scope = [...new Set(placed.map((m) => m.repository))].sort();
+  const records = await new Inventory(registry, options.concurrency).records(scope);
+  const stillCandidates = new Set(
+    classify(records, supported).candidates.map((c) => refKey(c.repository, c.digest)),
+  );
+  const now = placed.filter((m) => !stillCandidates.has(refKey(m.repository, m.subject)));
+  await removeMarks(now, registry, logger, unmarked, 'recorded again while it was being marked');
+  logger.info(`reconcile: ${now.length} of ${placed.length} mark(s) removed`);
+  return check.reason;
+}
+
+async function removeMarks(
+  marks: MarkRef[],
+  registry: Registry,
+  logger: Logger,
+  removed: MarkRef[],
+  why: string,
+): Promise<void> {
+  for (const m of marks) {
+    await registry.deleteReferrer(m.repository, m.subject, m.referrer);
+    removed.push(m);
+    logger.info(`${m.repository}@${m.subject}: lifecycle mark ${m.referrer} removed (${why})`);
   }
 }
 
 async function makePlan(
   options: AnnotateOptions,
   deps: AnnotateDeps,
-  inventory: InventoryCache,
-): Promise<Plan> {
+  inventory: Inventory,
+): Promise<PlanWithUnmarks> {
   const { registry, sources, clock, logger } = deps;
   const loaded = await loadImageInfo(sources);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
@@ -176,7 +279,11 @@ async function makePlan(
   if (options.fromPlan)
     restrictToPlan(classification.candidates, options.fromPlan, logger, records);
   await inventory.enrich(classification.candidates, options.minAgeMs > 0);
-  return buildPlan({
+  const unmark =
+    options.unmarkSupported === false || options.fromPlan
+      ? []
+      : await inventory.marksOnSupported(records, supported);
+  const plan = buildPlan({
     classification,
     lifecycle: inventory.lifecycle,
     created: inventory.created,
@@ -185,7 +292,10 @@ async function makePlan(
     eolDate: options.eolDate,
     fingerprint: loaded.fingerprint,
   });
+  return { ...plan, unmark };
 }
+
+type PlanWithUnmarks = Plan & { unmark: MarkRef[] };
 
 /** Keeps only the planned digests, each with its own date; reports planned digests we may not mark. */
 function restrictToPlan(
@@ -216,6 +326,7 @@ async function apply(
   registry: Registry,
   clock: Clock,
   logger: Logger,
+  placed: MarkRef[],
 ): Promise<number> {
   const progress = new ProgressReporter(plan.annotate.length, clock, logger, 'annotated');
   let done = 0;
@@ -229,9 +340,12 @@ async function apply(
     }
     const date = entry.eolDate ?? plan.eolDate;
     const json = lifecycleManifestJson(subject, date);
+    const digest = sha256Digest(json);
+    // Recorded before the push: a push that failed half-way may still have landed.
+    placed.push({ repository: entry.repository, subject: entry.digest, referrer: digest });
     await registry.pushReferrer(entry.repository, subject, {
       bytes: new TextEncoder().encode(json),
-      digest: sha256Digest(json),
+      digest,
       mediaType: MediaType.ociManifest,
       artifactType: LIFECYCLE_ARTIFACT_TYPE,
       annotations: { [EOL_DATE_ANNOTATION]: date },
@@ -254,5 +368,5 @@ async function subjectDescriptor(
 }
 
 function zeroCounts(): AnnotateCounts {
-  return { annotated: 0, alreadyAnnotated: 0, skippedTooYoung: 0, candidates: 0 };
+  return { annotated: 0, alreadyAnnotated: 0, skippedTooYoung: 0, candidates: 0, unmarked: 0 };
 }

@@ -1,7 +1,7 @@
 import { refKey } from '../core/digest.js';
 import { lifecycleMarkOf, LIFECYCLE_ARTIFACT_TYPE } from '../core/lifecycle.js';
 import type { LifecycleMark, ManifestRecord } from '../core/oci.js';
-import type { PlanEntry } from '../core/planner.js';
+import { childrenOfSupported, type PlanEntry } from '../core/planner.js';
 import type { Registry } from '../registry/port.js';
 import { forEachLimited } from '../util/pool.js';
 import type { Logger } from '../core/ports.js';
@@ -57,10 +57,11 @@ export class LifecycleLookups {
 }
 
 /**
- * What the run learned from the registry, kept across protocol restarts: manifests are
- * immutable, so a listing stays true for what it shows (docs/design.md §2 step 5 "may be reused").
+ * What one pass of the protocol learned from the registry. A pass never reuses another's: a
+ * listing from before a restart may lack an index pushed since, whose children it showed as
+ * orphans (docs/design.md §2 step 3).
  */
-export class InventoryCache {
+export class Inventory {
   private readonly byRepository = new Map<string, ManifestRecord[]>();
   readonly lifecycle = new LifecycleLookups();
   readonly created = new Map<string, string | undefined>();
@@ -100,5 +101,34 @@ export class InventoryCache {
       }
       this.lifecycle.set(c.repository, c.digest, marks);
     });
+  }
+
+  /**
+   * Lifecycle marks on supported digests (and children of supported indexes) that the listing
+   * shows: what `annotate` removes so the registry converges to the image-info both ways.
+   */
+  async marksOnSupported(
+    records: ManifestRecord[],
+    supported: SupportedSet,
+  ): Promise<Array<{ repository: string; subject: string; referrer: string }>> {
+    const protectedChildren = childrenOfSupported(records, supported);
+    const targets = records.filter(
+      (m) => supported.digests.has(m.digest) || protectedChildren.has(m.digest),
+    );
+    const found: Array<{ repository: string; subject: string; referrer: string }> = [];
+    await forEachLimited(targets, this.concurrency, async (t) => {
+      const referrers = await this.registry.listReferrers(
+        t.repository,
+        t.digest,
+        LIFECYCLE_ARTIFACT_TYPE,
+      );
+      for (const r of referrers) {
+        if (lifecycleMarkOf(r))
+          found.push({ repository: t.repository, subject: t.digest, referrer: r.digest });
+      }
+    });
+    return found.sort((a, b) =>
+      refKey(a.repository, a.subject).localeCompare(refKey(b.repository, b.subject)),
+    );
   }
 }

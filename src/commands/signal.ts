@@ -1,4 +1,4 @@
-import type { CoordinationStore, MarkerState } from '../coordination/port.js';
+import type { CoordinationStore, CoverScope, MarkerState } from '../coordination/port.js';
 import { InputError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import { assertGroupName } from '../core/protocol.js';
@@ -6,9 +6,11 @@ import { assertGroupName } from '../core/protocol.js';
 export interface SignalOptions {
   group: string;
   state: MarkerState;
+  /** What an `image-info-updated` covers (default `job`); ignored for `publishing`. */
+  scope?: CoverScope;
 }
 
-/** Writes this run's marker (read back before returning). */
+/** Writes this participant's marker (read back before returning). */
 export async function signal(
   options: SignalOptions,
   deps: { store: CoordinationStore; logger: Logger },
@@ -19,8 +21,10 @@ export async function signal(
       'signal: no coordinator: run inside Azure Pipelines or GitHub Actions, or set coordinator',
     );
   }
-  await deps.store.signal(options.group, options.state);
+  const scope = options.state === 'image-info-updated' ? (options.scope ?? 'job') : 'job';
+  await deps.store.signal(options.group, options.state, scope);
+  const self = deps.store.self;
   deps.logger.info(
-    `run ${deps.store.self?.runId} attempt ${deps.store.self?.attempt}: ${options.state} (group ${options.group})`,
+    `run ${self?.runId} attempt ${self?.attempt}${self?.jobId ? ` job ${self.jobId}` : ''}: ${options.state}${options.state === 'image-info-updated' ? ` (scope ${scope})` : ''} (group ${options.group})`,
   );
 }

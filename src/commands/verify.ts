@@ -4,7 +4,7 @@ import type { LifecycleMark } from '../core/oci.js';
 import type { Logger } from '../core/ports.js';
 import { childrenOfSupported } from '../core/planner.js';
 import { supportedSet } from '../core/supported.js';
-import { InventoryCache, resolveScope } from './inventory.js';
+import { Inventory, resolveScope } from './inventory.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
 import type { Registry } from '../registry/port.js';
 import { forEachLimited } from '../util/pool.js';
@@ -44,7 +44,7 @@ export async function verify(
   const loaded = await loadImageInfo(deps.sources);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
   const scope = await resolveScope(registry, supported, options.repositories, logger);
-  const records = await new InventoryCache(registry, options.concurrency).records(scope);
+  const records = await new Inventory(registry, options.concurrency).records(scope);
 
   const targets = new Map<string, { repository: string; digest: string; why: Finding['why'] }>();
   for (const ref of supported.digests.values()) {

@@ -1,13 +1,23 @@
 import { InputError, RuntimeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
-import { assertGroupName } from '../core/protocol.js';
+import { assertJobId, markerName, parseMarkerName } from '../core/markers.js';
+import {
+  assertGroupName,
+  joinParticipants,
+  participantKey,
+  runKey,
+  uncoveredPublishing,
+  type JobStatus,
+  type RawMarker,
+  type RunStatus,
+} from '../core/protocol.js';
 import { assertSecureUrl, errorDetail, retryAfterMs, type RetryPolicy } from '../util/http.js';
 import {
-  MARKER_STATES,
   type CoordinationStore,
+  type CoverScope,
   type GroupRun,
   type MarkerState,
-  type RunIdentity,
+  type ParticipantIdentity,
 } from './port.js';
 import { RestClient, resetHeaderWaitMs, type RateLimitVerdict } from './rest.js';
 
@@ -18,8 +28,10 @@ export interface AzureDevOpsStoreOptions {
   project: string;
   /** `Build.BuildId`. */
   buildId: string | number;
-  /** `System.JobAttempt`; tags belong to the build, so this only names the run in logs. */
+  /** `System.JobAttempt`: orders a job's markers against a run-scoped cover. */
   jobAttempt: number;
+  /** `System.JobId` (the job's timeline record id); without it the whole build is one participant. */
+  jobId?: string;
   /** `System.AccessToken`. Never logged. */
   token: string;
   /** Projects whose builds can be peers (default: the current one). */
@@ -40,11 +52,53 @@ const API_VERSION = '7.1';
 export const LIVE_STATUS_FILTER = 'inProgress,cancelling,postponed,notStarted';
 const MAX_PAGES = 1000;
 
-export function azureDevOpsTag(group: string, state: MarkerState): string {
+/** Every build of the group carries this tag: the one build listings filter on. */
+export function groupTag(group: string): string {
+  return `eol-gate.${group}`;
+}
+
+/** The first format's tag (whole build, no job): still read, so older publishers keep blocking. */
+export function legacyTag(group: string, state: MarkerState): string {
   return `eol-gate.${group}.${state}`;
 }
 
+export function markerTag(
+  group: string,
+  who: ParticipantIdentity,
+  state: MarkerState,
+  scope: CoverScope,
+  stamp: number,
+): string {
+  return `${groupTag(group)}.${markerName(who, state, scope, stamp)}`;
+}
+
+/** The markers among a build's tags. */
+export function markersOfBuild(group: string, buildId: string, tags: string[]): RawMarker[] {
+  const out: RawMarker[] = [];
+  const prefix = `${groupTag(group)}.`;
+  for (const tag of tags) {
+    if (!tag.startsWith(prefix)) continue;
+    const rest = tag.slice(prefix.length);
+    if (rest === 'publishing' || rest === 'image-info-updated') {
+      out.push({ runId: buildId, attempt: 0, state: rest, scope: 'job', stamp: 0 });
+      continue;
+    }
+    const marker = parseMarkerName(rest);
+    if (marker && marker.runId === buildId) out.push(marker);
+  }
+  return out;
+}
+
 /** The subset of the Build resource we read. */
+interface TimelineRecord {
+  id: string;
+  type?: string;
+  name?: string;
+  state?: string;
+  result?: string | null;
+  previousAttempts?: Array<{ attempt?: number; timelineId?: string; recordId?: string }>;
+}
+
 interface AdoBuild {
   id: number;
   status?: string;
@@ -72,7 +126,8 @@ function listValue<T>(body: unknown): T[] {
  */
 export class AzureDevOpsStore implements CoordinationStore {
   readonly kind = 'azure-devops' as const;
-  readonly self: RunIdentity;
+  readonly self: ParticipantIdentity;
+  private readonly now: () => number;
   private readonly base: string;
   private readonly projects: string[];
   private readonly client: RestClient;
@@ -95,14 +150,17 @@ export class AzureDevOpsStore implements CoordinationStore {
       );
     }
     if (!options.token) throw new InputError('token: missing (System.AccessToken)');
+    if (options.jobId !== undefined) assertJobId(options.jobId, 'jobId (System.JobId)');
     this.base = url.toString().replace(/\/+$/, '');
     this.projects = options.projects?.length ? [...new Set(options.projects)] : [options.project];
     this.logger = options.logger;
     this.self = {
       runId: String(options.buildId),
       attempt: options.jobAttempt,
+      jobId: options.jobId,
       url: this.buildWebUrl(options.project),
     };
+    this.now = options.now ?? Date.now;
     this.readBack = {
       attempts: options.readBack?.attempts ?? 8,
       delayMs: options.readBack?.delayMs ?? 250,
@@ -129,47 +187,41 @@ export class AzureDevOpsStore implements CoordinationStore {
     return `${this.base}/${encodeURIComponent(this.options.project)}/_apis/build/builds/${this.options.buildId}/tags?api-version=${API_VERSION}`;
   }
 
-  async signal(group: string, state: MarkerState): Promise<void> {
+  async signal(group: string, state: MarkerState, scope: CoverScope = 'job'): Promise<void> {
     assertGroupName(group);
-    const add = [azureDevOpsTag(group, state)];
-    const remove = state === 'publishing' ? [azureDevOpsTag(group, 'image-info-updated')] : [];
-    await this.patchTags(add, remove, `signal ${state}`);
-    const publishing = azureDevOpsTag(group, 'publishing');
-    const updated = azureDevOpsTag(group, 'image-info-updated');
+    const add = [groupTag(group), markerTag(group, this.self, state, scope, this.now())];
+    await this.patchTags(add, [], `signal ${state}`);
     await this.readBackUntil(`signal ${state}`, async () => {
       const tags = await this.getTags(this.options.project, this.options.buildId);
-      if (!add.every((t) => tags.includes(t)) || !remove.every((t) => !tags.includes(t)))
-        return false;
-      // Also read back through the listing peers use (its index may lag the tags): a peer
-      // must see this build publishing, or see it updated (or not listed at all: no blocker).
+      if (!add.every((t) => tags.includes(t))) return false;
+      // Also read back through the listing peers use (its index may lag the tags).
       const listed = (
-        await this.listBuilds(this.options.project, publishing, this.self.runId)
+        await this.listBuilds(this.options.project, groupTag(group), this.self.runId)
       ).find((b) => String(b.id) === this.self.runId);
-      if (state === 'publishing')
-        return (
-          !!listed &&
-          (!listed.tags || (listed.tags.includes(publishing) && !listed.tags.includes(updated)))
-        );
-      return !listed || !listed.tags || listed.tags.includes(updated);
+      return !!listed && (!listed.tags || add.every((t) => listed.tags!.includes(t)));
     });
     this.logger?.debug(`Azure DevOps: build ${this.options.buildId} tagged ${add.join(', ')}`);
   }
 
+  /** Read-only: live builds carrying the group's tags; job liveness from their timelines. */
   async listRuns(group: string): Promise<GroupRun[]> {
     assertGroupName(group);
-    const publishing = azureDevOpsTag(group, 'publishing');
-    const runs = new Map<string, GroupRun>();
+    const markers: RawMarker[] = [];
+    const runs = new Map<string, RunStatus | undefined>();
+    const projectOf = new Map<string, string>();
     for (const project of this.projects) {
-      for (const build of await this.listBuilds(project, publishing)) {
+      const builds = new Map<number, AdoBuild>();
+      // The first format's publishers carry only the state tag: list them too.
+      for (const tag of [groupTag(group), legacyTag(group, 'publishing')])
+        for (const b of await this.listBuilds(project, tag)) builds.set(b.id, b);
+      for (const build of builds.values()) {
         // Build ids are unique within a collection, so they name runs across projects.
         if (build.status === 'completed') continue;
-        const tags = build.tags ?? (await this.getTags(project, build.id));
-        if (!tags.includes(publishing)) continue;
         const runId = String(build.id);
-        runs.set(runId, {
-          runId,
-          attempt: runId === this.self.runId ? this.self.attempt : 0,
-          states: MARKER_STATES.filter((s) => tags.includes(azureDevOpsTag(group, s))),
+        const tags = build.tags ?? (await this.getTags(project, build.id));
+        markers.push(...markersOfBuild(group, runId, tags));
+        projectOf.set(runId, project);
+        runs.set(runKey({ runId }), {
           alive: true,
           since: build.startTime ?? build.queueTime,
           url: build._links?.web?.href,
@@ -177,28 +229,69 @@ export class AzureDevOpsStore implements CoordinationStore {
         });
       }
     }
-    return [...runs.values()].sort((a, b) => Number(a.runId) - Number(b.runId));
+    const jobs = new Map<string, JobStatus | undefined>();
+    const timelines = new Map<string, TimelineRecord[]>();
+    for (const p of uncoveredPublishing(this.self, markers)) {
+      if (!p.jobId) continue;
+      const project = projectOf.get(p.runId)!;
+      let records = timelines.get(p.runId);
+      if (!records) timelines.set(p.runId, (records = await this.timeline(project, p.runId)));
+      jobs.set(participantKey(p), await this.jobStatus(project, p.runId, p.jobId, records));
+    }
+    return joinParticipants(this.self, markers, runs, jobs);
   }
 
   /**
-   * Removes this build's tags for the group in one PATCH (both at once, so the build never
-   * shows `publishing` without `image-info-updated`). Other builds' tags are left alone:
-   * completed builds are not listed anyway, and a retried build reuses its tags, so removing
-   * them from a stale listing could drop a live `publishing`.
+   * Nothing to delete: tags of completed builds are never listed, and a build's own tags must
+   * stay while it runs (another job of it may still be covered by them).
    */
   async cleanup(group: string): Promise<void> {
     assertGroupName(group);
-    try {
-      await this.patchTags(
-        [],
-        MARKER_STATES.map((s) => azureDevOpsTag(group, s)),
-        'cleanup',
-      );
-    } catch (e) {
-      this.logger?.warning(
-        `Azure DevOps: could not remove this build's eol-gate tags: ${(e as Error).message}`,
-      );
+  }
+
+  /** GET {project}/_apis/build/builds/{id}/timeline (the latest attempt's records). */
+  private async timeline(
+    project: string,
+    buildId: string,
+    timelineId?: string,
+  ): Promise<TimelineRecord[]> {
+    const url = `${this.base}/${encodeURIComponent(project)}/_apis/build/builds/${buildId}/timeline${timelineId ? `/${encodeURIComponent(timelineId)}` : ''}?api-version=${API_VERSION}`;
+    const res = await this.client.request('GET', url);
+    await this.assertAuthorized(res, `read the timeline of build ${buildId}`, 'View builds');
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => {});
+      return [];
     }
+    const body = await this.client.json<{ records?: TimelineRecord[] } | null>('GET', url, res);
+    return Array.isArray(body?.records) ? body.records : [];
+  }
+
+  /**
+   * A job's state from its build's timeline; a job of an earlier attempt is found through the
+   * current record's `previousAttempts` and that attempt's timeline. Undefined when not found.
+   */
+  private async jobStatus(
+    project: string,
+    buildId: string,
+    jobId: string,
+    records: TimelineRecord[],
+  ): Promise<JobStatus | undefined> {
+    let record = records.find((r) => r.id === jobId);
+    if (!record) {
+      const previous = records
+        .flatMap((r) => r.previousAttempts ?? [])
+        .find((a) => a.recordId === jobId && a.timelineId);
+      if (previous)
+        record = (await this.timeline(project, buildId, previous.timelineId)).find(
+          (r) => r.id === jobId,
+        );
+    }
+    if (!record) return undefined;
+    return {
+      completed: record.state === 'completed',
+      conclusion: record.result ?? undefined,
+      name: record.name,
+    };
   }
 
   private async listBuilds(project: string, tag: string, buildId?: string): Promise<AdoBuild[]> {

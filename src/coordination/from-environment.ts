@@ -15,6 +15,10 @@ export interface CoordinationOverrides {
   token?: string;
   /** Azure DevOps: projects whose builds can be peers (default: the current one). */
   projects?: string[];
+  /** The job's id from an input (GitHub: `job.check_run_id`); else EOL_GATE_JOB_ID / System.JobId. */
+  jobId?: string;
+  /** GitHub: `owner/name` that holds the markers (default: GITHUB_REPOSITORY). */
+  coordinationRepository?: string;
   retry?: Partial<RetryPolicy>;
 }
 
@@ -93,6 +97,7 @@ export function createCoordinationStore(
       buildId: e.BUILD_BUILDID!,
       // Tags belong to the build, not the attempt; the attempt only names the run in logs.
       jobAttempt: positiveInt(e.SYSTEM_JOBATTEMPT, 'SYSTEM_JOBATTEMPT', 1),
+      jobId: overrides.jobId || e.SYSTEM_JOBID || undefined,
       token: e.SYSTEM_ACCESSTOKEN!,
       projects: overrides.projects,
       retry: overrides.retry,
@@ -116,13 +121,26 @@ export function createCoordinationStore(
       `GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(e.GITHUB_REPOSITORY)}`,
     );
   }
+  const coordination = overrides.coordinationRepository?.split('/');
+  if (coordination && (coordination.length !== 2 || !coordination[0] || !coordination[1]))
+    throw new InputError(
+      `coordinationRepository: expected owner/name, got ${JSON.stringify(overrides.coordinationRepository)}`,
+    );
+  const jobId = overrides.jobId || e.EOL_GATE_JOB_ID || undefined;
+  if (!jobId)
+    logger.warning(
+      'no job id (action input jobId, default ${{ job.check_run_id }}; CLI --job-id or EOL_GATE_JOB_ID): the parallel jobs of this run are not told apart',
+    );
   return new GitHubStore({
     apiUrl: e.GITHUB_API_URL || 'https://api.github.com',
     owner,
     repo,
+    coordination: coordination && { owner: coordination[0], repo: coordination[1] },
+    jobId,
     runId: e.GITHUB_RUN_ID!,
     runAttempt: positiveInt(e.GITHUB_RUN_ATTEMPT, 'GITHUB_RUN_ATTEMPT'),
-    sha: e.GITHUB_SHA!,
+    // Marker refs point at a commit of the coordination repository; GITHUB_SHA is one only there.
+    sha: e.EOL_GATE_MARKER_SHA || e.GITHUB_SHA!,
     token: e.GITHUB_TOKEN!,
     retry: overrides.retry,
     logger,

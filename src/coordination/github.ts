@@ -1,27 +1,48 @@
 import { InputError, RuntimeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
-import { assertGroupName, joinMarkers, type RawMarker, type RunStatus } from '../core/protocol.js';
+import { assertJobId, markerName, parseMarkerName } from '../core/markers.js';
+import {
+  assertGroupName,
+  deletableMarkers,
+  joinParticipants,
+  participantKey,
+  runAliveFor,
+  runKey,
+  uncoveredPublishing,
+  type JobStatus,
+  type RawMarker,
+  type RunStatus,
+} from '../core/protocol.js';
 import { assertSecureUrl, errorDetail, retryAfterMs, type RetryPolicy } from '../util/http.js';
 import {
   type CoordinationStore,
+  type CoverScope,
   type GroupRun,
   type MarkerState,
-  type RunIdentity,
+  type ParticipantIdentity,
 } from './port.js';
 import { RestClient, resetHeaderWaitMs, type RateLimitVerdict } from './rest.js';
 
 export interface GitHubStoreOptions {
   /** `GITHUB_API_URL` (GHES: https://host/api/v3); http only for loopback. */
   apiUrl: string;
+  /** The workflow's repository (`GITHUB_REPOSITORY`): where this run's status is read. */
   owner: string;
   repo: string;
+  /**
+   * Where the marker refs live when pipelines of several repositories form one group
+   * (`coordinationRepository`); markers then name their run's repository. Default: `owner/repo`.
+   */
+  coordination?: { owner: string; repo: string };
   /** `GITHUB_RUN_ID`. */
   runId: string | number;
-  /** `GITHUB_RUN_ATTEMPT`: markers of older attempts are ignored by everyone. */
+  /** `GITHUB_RUN_ATTEMPT`. */
   runAttempt: number;
-  /** `GITHUB_SHA`: the commit the marker refs point at (any existing commit works). */
+  /** The job's check run id (`job.check_run_id`); without it the whole run is one participant. */
+  jobId?: string;
+  /** `GITHUB_SHA`: the commit the marker refs point at (any commit of the coordination repository). */
   sha: string;
-  /** Needs `contents: write` (refs) and `actions: read` (run status). Never logged. */
+  /** Needs `contents: write` (refs) and `actions: read` (run and job status). Never logged. */
   token: string;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
@@ -32,7 +53,7 @@ export interface GitHubStoreOptions {
 }
 
 const PERMISSIONS_HINT =
-  'the token needs `contents: write` (markers are git refs) and `actions: read` (run status); ' +
+  'the token needs `contents: write` (markers are git refs) and `actions: read` (run and job status); ' +
   'in a workflow: `permissions: { contents: write, actions: read }`';
 
 interface GitRef {
@@ -51,35 +72,62 @@ interface WorkflowRun {
   display_title?: string;
 }
 
-/** `refs/eol-gate/<group>/<runId>.<attempt>.<state>` → its parts; undefined for foreign refs. */
-export function parseMarkerRef(group: string, ref: string): RawMarker | undefined {
+interface WorkflowJob {
+  id: number;
+  status?: string;
+  conclusion?: string | null;
+  name?: string;
+  html_url?: string;
+}
+
+const OWNER_OR_REPO = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * `refs/eol-gate/<group>/<marker>`, or `refs/eol-gate/<group>/<owner>/<repo>/<marker>` for a run
+ * of another repository than the coordination repository → the marker; undefined for foreign refs.
+ */
+export function parseMarkerRef(
+  group: string,
+  ref: string,
+  coordinationRepository?: string,
+): RawMarker | undefined {
   const prefix = `refs/eol-gate/${group}/`;
   if (!ref.startsWith(prefix)) return undefined;
-  const m = /^(\d+)\.(\d+)\.(publishing|image-info-updated)$/.exec(ref.slice(prefix.length));
-  return m ? { runId: m[1], attempt: Number(m[2]), state: m[3] as MarkerState } : undefined;
+  const parts = ref.slice(prefix.length).split('/');
+  if (parts.length === 1) return parseMarkerName(parts[0], coordinationRepository);
+  if (parts.length === 3 && OWNER_OR_REPO.test(parts[0]) && OWNER_OR_REPO.test(parts[1]))
+    return parseMarkerName(parts[2], `${parts[0]}/${parts[1]}`);
+  return undefined;
 }
 
 export function markerRef(
   group: string,
-  runId: string,
-  attempt: number,
+  who: ParticipantIdentity,
   state: MarkerState,
+  scope: CoverScope,
+  stamp: number,
+  coordinationRepository?: string,
 ): string {
-  return `refs/eol-gate/${group}/${runId}.${attempt}.${state}`;
+  const repo =
+    who.repository && who.repository !== coordinationRepository ? `${who.repository}/` : '';
+  return `refs/eol-gate/${group}/${repo}${markerName(who, state, scope, stamp)}`;
 }
 
 /**
- * Markers as git refs, one per (run, attempt, state), all found with one `matching-refs` call;
- * liveness from the Actions API. Refs of finished runs are deleted by whoever sees them.
+ * Markers as git refs, one per (participant, state, time), all found with one `matching-refs`
+ * call; run liveness from `GET /actions/runs/{id}`, job liveness from `GET /actions/jobs/{id}`.
+ * Listing never writes; `cleanup` deletes the refs of runs GitHub reports completed.
  */
 export class GitHubStore implements CoordinationStore {
   readonly kind = 'github' as const;
-  readonly self: RunIdentity;
-  private readonly api: string;
+  readonly self: ParticipantIdentity;
+  private readonly apiRoot: string;
+  private readonly coordinationRepo: string;
   private readonly client: RestClient;
   private readonly logger?: Logger;
   private readonly readBack: { attempts: number; delayMs: number };
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
 
   constructor(private readonly options: GitHubStoreOptions) {
     let url: URL;
@@ -89,10 +137,15 @@ export class GitHubStore implements CoordinationStore {
       throw new InputError(`apiUrl: not a URL: ${JSON.stringify(options.apiUrl)}`);
     }
     assertSecureUrl(url, 'apiUrl');
-    if (!/^[A-Za-z0-9_.-]+$/.test(options.owner) || !/^[A-Za-z0-9_.-]+$/.test(options.repo)) {
-      throw new InputError(
-        `repository: expected owner/name, got ${JSON.stringify(`${options.owner}/${options.repo}`)}`,
-      );
+    const coordination = options.coordination ?? { owner: options.owner, repo: options.repo };
+    for (const [name, r] of [
+      ['repository', { owner: options.owner, repo: options.repo }],
+      ['coordinationRepository', coordination],
+    ] as const) {
+      if (!OWNER_OR_REPO.test(r.owner) || !OWNER_OR_REPO.test(r.repo))
+        throw new InputError(
+          `${name}: expected owner/name, got ${JSON.stringify(`${r.owner}/${r.repo}`)}`,
+        );
     }
     if (!/^\d+$/.test(String(options.runId)))
       throw new InputError(`runId: expected a number, got ${JSON.stringify(options.runId)}`);
@@ -101,17 +154,25 @@ export class GitHubStore implements CoordinationStore {
         `runAttempt: expected a positive integer, got ${JSON.stringify(options.runAttempt)}`,
       );
     }
+    if (options.jobId !== undefined) assertJobId(options.jobId);
     if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.sha))
       throw new InputError(`sha: expected a commit id, got ${JSON.stringify(options.sha)}`);
     if (!options.token) throw new InputError('token: missing (GITHUB_TOKEN)');
-    this.api = `${url.toString().replace(/\/+$/, '')}/repos/${options.owner}/${options.repo}`;
+    this.apiRoot = url.toString().replace(/\/+$/, '');
+    this.coordinationRepo = `${coordination.owner}/${coordination.repo}`;
     this.logger = options.logger;
-    this.self = { runId: String(options.runId), attempt: options.runAttempt };
+    this.self = {
+      runId: String(options.runId),
+      attempt: options.runAttempt,
+      jobId: options.jobId,
+      repository: `${options.owner}/${options.repo}`,
+    };
     this.readBack = {
       attempts: options.readBack?.attempts ?? 8,
       delayMs: options.readBack?.delayMs ?? 250,
     };
     this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.now = options.now ?? Date.now;
     const secondaryWait = options.secondaryRateLimitWaitMs ?? 60_000;
     this.client = new RestClient({
       service: 'GitHub',
@@ -128,23 +189,20 @@ export class GitHubStore implements CoordinationStore {
     });
   }
 
-  private own(group: string, state: MarkerState): string {
-    return markerRef(group, this.self.runId, this.self.attempt, state);
+  private repoApi(repository: string): string {
+    return `${this.apiRoot}/repos/${repository}`;
   }
 
-  async signal(group: string, state: MarkerState): Promise<void> {
+  async signal(group: string, state: MarkerState, scope: CoverScope = 'job'): Promise<void> {
     assertGroupName(group);
-    const want = this.own(group, state);
-    const clear = state === 'publishing' ? this.own(group, 'image-info-updated') : undefined;
-    // Clear first: in between, the run shows neither marker, which blocks nobody, and it has
-    // not pushed anything yet (signal returns before the first push).
-    if (clear) await this.deleteRef(clear, `signal ${state}`);
+    // The stamp orders this marker against the run's others (a run-scoped cover counts only
+    // for the `publishing` markers written before it).
+    const want = markerRef(group, this.self, state, scope, this.now(), this.coordinationRepo);
     await this.createRef(want, `signal ${state}`);
-    const prefix = `eol-gate/${group}/${this.self.runId}.${this.self.attempt}.`;
+    const prefix = want.replace(/^refs\//, '').replace(/[^/]*$/, '');
     let delay = this.readBack.delayMs;
     for (let i = 0; i < this.readBack.attempts; i++) {
-      const refs = (await this.matchingRefs(prefix)).map((r) => r.ref);
-      if (refs.includes(want) && (!clear || !refs.includes(clear))) return;
+      if ((await this.matchingRefs(prefix)).some((r) => r.ref === want)) return;
       await this.sleep(delay);
       delay = Math.min(delay * 2, 4000);
     }
@@ -153,61 +211,74 @@ export class GitHubStore implements CoordinationStore {
     );
   }
 
+  /** Read-only (a dry run lists too): liveness is asked only for uncovered `publishing` markers. */
   async listRuns(group: string): Promise<GroupRun[]> {
-    const { refs, runs } = await this.snapshot(group);
-    // Whoever sees refs of finished runs deletes them (best effort: they no longer count).
-    for (const ref of staleRefs(refs, runs, undefined)) {
-      await this.deleteRef(ref, 'cleanup').catch((e) =>
-        this.logger?.debug(`GitHub: could not delete ${ref}: ${(e as Error).message}`),
+    const markers = (await this.markerRefs(group)).map((r) => r.marker);
+    const pending = uncoveredPublishing(this.self, markers);
+    const runs = await this.runStatuses(pending);
+    const jobs = new Map<string, JobStatus | undefined>();
+    for (const p of pending) {
+      if (!p.jobId || !runAliveFor(p, runs.get(runKey(p)))) continue;
+      jobs.set(
+        participantKey(p),
+        await this.jobStatus(p.repository ?? this.coordinationRepo, p.jobId),
       );
     }
-    return runs;
+    return joinParticipants(this.self, markers, runs, jobs);
   }
 
+  /** Deletes the refs of runs GitHub reports completed (never on a 404 alone; never this run's). */
   async cleanup(group: string): Promise<void> {
     try {
-      const { refs, runs } = await this.snapshot(group);
-      for (const ref of staleRefs(refs, runs, this.self.runId))
-        await this.deleteRef(ref, 'cleanup');
+      const refs = await this.markerRefs(group);
+      const others = refs.filter((r) => runKey(r.marker) !== runKey(this.self));
+      const runs = await this.runStatuses(others.map((r) => r.marker));
+      const deletable = new Set(
+        deletableMarkers(
+          others.map((r) => r.marker),
+          runs,
+        ),
+      );
+      for (const r of others) if (deletable.has(r.marker)) await this.deleteRef(r.ref, 'cleanup');
     } catch (e) {
       this.logger?.warning(`GitHub: could not clean up eol-gate refs: ${(e as Error).message}`);
     }
   }
 
-  private async snapshot(
-    group: string,
-  ): Promise<{ refs: Array<{ ref: string; marker: RawMarker }>; runs: GroupRun[] }> {
+  private async markerRefs(group: string): Promise<Array<{ ref: string; marker: RawMarker }>> {
     assertGroupName(group);
     const refs: Array<{ ref: string; marker: RawMarker }> = [];
     for (const r of await this.matchingRefs(`eol-gate/${group}/`)) {
-      const marker = parseMarkerRef(group, r.ref);
+      const marker = parseMarkerRef(group, r.ref, this.coordinationRepo);
       if (marker) refs.push({ ref: r.ref, marker });
       else this.logger?.debug(`GitHub: ignoring foreign ref ${r.ref}`);
     }
+    return refs;
+  }
+
+  /**
+   * Run status of each distinct run (sequential on purpose: GitHub's secondary limits punish
+   * concurrent bursts). This run is alive by definition, so it costs no request.
+   */
+  private async runStatuses(markers: RawMarker[]): Promise<Map<string, RunStatus | undefined>> {
     const status = new Map<string, RunStatus | undefined>();
-    // Sequential on purpose: GitHub's secondary limits punish concurrent bursts. This run is
-    // alive by definition (and never blocks itself), so it costs no request.
-    for (const runId of new Set(refs.map((r) => r.marker.runId))) {
+    for (const m of markers) {
+      const key = runKey(m);
+      if (status.has(key)) continue;
       status.set(
-        runId,
-        runId === this.self.runId
-          ? { alive: true, attempt: this.self.attempt }
-          : await this.runStatus(runId),
+        key,
+        key === runKey(this.self)
+          ? { alive: true }
+          : await this.runStatus(m.repository ?? this.coordinationRepo, m.runId),
       );
     }
-    return {
-      refs,
-      runs: joinMarkers(
-        refs.map((r) => r.marker),
-        status,
-      ),
-    };
+    return status;
   }
 
   /** GET /repos/{owner}/{repo}/git/matching-refs/{ref} (one call; follows `Link: next` if sent). */
   private async matchingRefs(prefix: string): Promise<GitRef[]> {
     let url: string | undefined =
-      `${this.api}/git/matching-refs/${prefix.split('/').map(encodeURIComponent).join('/')}`;
+      `${this.repoApi(this.coordinationRepo)}/git/matching-refs/${prefix.split('/').map(encodeURIComponent).join('/')}`;
     const all: GitRef[] = [];
     for (let page = 0; url && page < 100; page++) {
       const res = await this.client.request('GET', url);
@@ -225,7 +296,7 @@ export class GitHubStore implements CoordinationStore {
 
   /** POST /repos/{owner}/{repo}/git/refs; 422 "Reference already exists" means done. */
   private async createRef(ref: string, what: string): Promise<void> {
-    const url = `${this.api}/git/refs`;
+    const url = `${this.repoApi(this.coordinationRepo)}/git/refs`;
     const res = await this.client.request('POST', url, { ref, sha: this.options.sha });
     await this.assertAuthorized(res, `${what} (create ${ref})`);
     if (res.status === 201) {
@@ -234,8 +305,12 @@ export class GitHubStore implements CoordinationStore {
     }
     const detail = await errorDetail(res);
     if (res.status === 422 && /already exists/i.test(detail)) return;
+    const commitHint =
+      res.status === 422 && /object does not exist/i.test(detail) && this.options.coordination
+        ? ' (the marker refs point at GITHUB_SHA, which must exist in the coordination repository; set EOL_GATE_MARKER_SHA to one of its commits)'
+        : '';
     throw new RuntimeError(
-      `GitHub: ${what}: POST ${url} for ${ref} failed: HTTP ${res.status} ${detail}`,
+      `GitHub: ${what}: POST ${url} for ${ref} failed: HTTP ${res.status} ${detail}${commitHint}`,
     );
   }
 
@@ -246,7 +321,7 @@ export class GitHubStore implements CoordinationStore {
       .split('/')
       .map(encodeURIComponent)
       .join('/');
-    const url = `${this.api}/git/refs/${path}`;
+    const url = `${this.repoApi(this.coordinationRepo)}/git/refs/${path}`;
     const res = await this.client.request('DELETE', url);
     await this.assertAuthorized(res, `${what} (delete ${ref})`);
     if (res.status === 204 || res.status === 404 || res.status === 422) {
@@ -258,13 +333,22 @@ export class GitHubStore implements CoordinationStore {
     );
   }
 
-  /** GET /repos/{owner}/{repo}/actions/runs/{run_id}; a run GitHub no longer has is finished. */
-  private async runStatus(runId: string): Promise<RunStatus | undefined> {
-    const url = `${this.api}/actions/runs/${runId}`;
+  /**
+   * GET /repos/{owner}/{repo}/actions/runs/{run_id}. A 404 is not proof that the run finished
+   * (undefined: it keeps blocking); for another repository it means the token cannot read it,
+   * which fails the run rather than guess.
+   */
+  private async runStatus(repository: string, runId: string): Promise<RunStatus | undefined> {
+    const url = `${this.repoApi(repository)}/actions/runs/${runId}`;
     const res = await this.client.request('GET', url);
-    await this.assertAuthorized(res, `read the status of run ${runId}`);
+    await this.assertAuthorized(res, `read the status of run ${runId} of ${repository}`);
     if (res.status === 404) {
       await res.body?.cancel().catch(() => {});
+      if (repository !== this.self.repository)
+        throw new InputError(
+          `GitHub: run ${runId} of ${repository} holds a marker in group refs of ${this.coordinationRepo}, but the token cannot read it (HTTP 404): ` +
+            `give the token actions: read on every participating repository (a GitHub App installation token or a fine-grained token)`,
+        );
       return undefined;
     }
     const run = await this.client.json<WorkflowRun>('GET', url, res);
@@ -277,6 +361,26 @@ export class GitHubStore implements CoordinationStore {
       since: run.run_started_at ?? run.created_at,
       url: run.html_url,
       name: run.display_title ?? run.name,
+    };
+  }
+
+  /** GET /repos/{owner}/{repo}/actions/jobs/{job_id} (the job's check run id); undefined on 404. */
+  private async jobStatus(repository: string, jobId: string): Promise<JobStatus | undefined> {
+    const url = `${this.repoApi(repository)}/actions/jobs/${jobId}`;
+    const res = await this.client.request('GET', url);
+    await this.assertAuthorized(res, `read the status of job ${jobId} of ${repository}`);
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => {});
+      return undefined;
+    }
+    const job = await this.client.json<WorkflowJob>('GET', url, res);
+    if (typeof job.status !== 'string')
+      throw new RuntimeError(`GitHub: job ${jobId}: response without status`);
+    return {
+      completed: job.status === 'completed',
+      conclusion: job.conclusion ?? undefined,
+      name: job.name,
+      url: job.html_url,
     };
   }
 
@@ -326,22 +430,4 @@ async function githubRateLimit(
   if (res.status === 429 || /rate limit/i.test(text))
     return { kind: 'retry', waitMs: secondaryWaitMs, reason: 'secondary rate limit' };
   return undefined;
-}
-
-/**
- * Refs that no longer count: every ref of a finished run, refs of a live run's older attempts
- * (attempt numbers only grow), and, at cleanup, this run's own.
- */
-function staleRefs(
-  refs: Array<{ ref: string; marker: RawMarker }>,
-  runs: GroupRun[],
-  own: string | undefined,
-): string[] {
-  const byRun = new Map(runs.map((r) => [r.runId, r]));
-  return refs
-    .filter(({ marker }) => {
-      const run = byRun.get(marker.runId);
-      return marker.runId === own || !run?.alive || marker.attempt < run.attempt;
-    })
-    .map((r) => r.ref);
 }

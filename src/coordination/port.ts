@@ -1,18 +1,28 @@
-import type { GroupRun, MarkerState, RunIdentity } from '../core/runs.js';
+import type { CoverScope, GroupRun, MarkerState, ParticipantIdentity } from '../core/runs.js';
 
-export { MARKER_STATES, type GroupRun, type MarkerState, type RunIdentity } from '../core/runs.js';
+export {
+  COVER_SCOPES,
+  MARKER_STATES,
+  type CoverScope,
+  type GroupRun,
+  type MarkerState,
+  type ParticipantIdentity,
+} from '../core/runs.js';
 
 export interface CoordinationStore {
   readonly kind: 'azure-devops' | 'github' | 'none';
-  /** This run; undefined for `none`. */
-  readonly self?: RunIdentity;
+  /** This participant (run, attempt, job); undefined for `none`. */
+  readonly self?: ParticipantIdentity;
   /**
-   * Writes this run's marker and returns only after a read-back shows it. `publishing` also
-   * clears this run's `image-info-updated`.
+   * Writes this participant's marker and returns only after a read-back shows it. `scope`
+   * says what an `image-info-updated` covers (default `job`).
    */
-  signal(group: string, state: MarkerState): Promise<void>;
-  /** The runs that hold markers in the group, with liveness. Throws on any failure. */
+  signal(group: string, state: MarkerState, scope?: CoverScope): Promise<void>;
+  /**
+   * The participants that hold `publishing` in the group, with liveness and cover. Read-only
+   * (a dry run lists too). Throws on any failure.
+   */
   listRuns(group: string): Promise<GroupRun[]>;
-  /** Best effort: removes this run's markers and those of finished runs. */
+  /** Best effort: deletes the markers of runs the CI system reports completed. Never in a dry run. */
   cleanup(group: string): Promise<void>;
 }

@@ -1,6 +1,15 @@
-import { MARKER_STATES, type GroupRun, type MarkerState, type RunIdentity } from './runs.js';
+import {
+  type CoverScope,
+  type GroupRun,
+  type JobStatus,
+  type ParticipantIdentity,
+  type RawMarker,
+  type RunStatus,
+} from './runs.js';
 import { formatDuration } from './duration.js';
 import { InputError } from './errors.js';
+
+export type { JobStatus, RawMarker, RunStatus } from './runs.js';
 
 // Group names become build tags and git ref components: no leading dot, no `..`, no `.lock`.
 const GROUP = /^(?!\.)(?!.*\.\.)(?!.*\.lock$)(?!.*\.$)[A-Za-z0-9._-]{1,64}$/;
@@ -14,19 +23,156 @@ export function assertGroupName(group: string, name = 'group'): string {
   return group;
 }
 
+export function assertCoverScope(scope: string, name = 'scope'): CoverScope {
+  if (scope !== 'job' && scope !== 'run')
+    throw new InputError(`${name}: expected job or run, got ${JSON.stringify(scope)}`);
+  return scope;
+}
+
+/** Participants are told apart by repository, run, attempt and job. */
+export function participantKey(p: {
+  repository?: string;
+  runId: string;
+  attempt: number;
+  jobId?: string;
+}): string {
+  return `${p.repository ?? ''}|${p.runId}|${p.attempt}|${p.jobId ?? ''}`;
+}
+
+export function runKey(p: { repository?: string; runId: string }): string {
+  return `${p.repository ?? ''}|${p.runId}`;
+}
+
 /**
- * Step 1 / step 5 of the protocol: the runs that block this one. A run blocks while it is alive
- * (per the CI system), is not this run (any attempt of it: a run that annotates has recorded
- * its pushes), and holds `publishing` without `image-info-updated`.
+ * A participant never blocks itself. Without a job id (the CI system did not name the job)
+ * the participant is the whole attempt of the run, as the first marker format was.
  */
-export function blockingRuns(self: RunIdentity | undefined, runs: GroupRun[]): GroupRun[] {
-  return runs.filter(
-    (run) =>
-      run.alive &&
-      run.runId !== self?.runId &&
-      run.states.includes('publishing') &&
-      !run.states.includes('image-info-updated'),
+export function isSelf(self: ParticipantIdentity | undefined, p: ParticipantIdentity): boolean {
+  return (
+    !!self &&
+    runKey(self) === runKey(p) &&
+    self.attempt === p.attempt &&
+    (self.jobId ?? '') === (p.jobId ?? '')
   );
+}
+
+/** Latest `publishing` of each participant. */
+function latestPublishing(markers: RawMarker[]): RawMarker[] {
+  const latest = new Map<string, RawMarker>();
+  for (const m of markers) {
+    if (m.state !== 'publishing') continue;
+    const key = participantKey(m);
+    const seen = latest.get(key);
+    if (!seen || m.stamp > seen.stamp) latest.set(key, m);
+  }
+  return [...latest.values()];
+}
+
+/**
+ * Whether a later `image-info-updated` covers `publishing` p: the same participant's own
+ * (job scope), or a run-scoped one of the same run written after it. Attempts of a run are
+ * sequential (a re-run starts after the previous attempt ended), so an older attempt's marker
+ * is earlier than any newer attempt's; within one attempt the writers' stamps order them.
+ */
+export function isCovered(p: RawMarker, markers: RawMarker[]): boolean {
+  return markers.some((u) => {
+    if (u.state !== 'image-info-updated' || runKey(u) !== runKey(p)) return false;
+    const later = u.attempt > p.attempt || (u.attempt === p.attempt && u.stamp > p.stamp);
+    if (u.scope === 'run') return later;
+    return participantKey(u) === participantKey(p) && (later || (p.stamp === 0 && u.stamp === 0));
+  });
+}
+
+const FAILED_CONCLUSIONS = new Set(['failure', 'failed', 'cancelled', 'canceled', 'abandoned']);
+
+/** A job the CI system reports completed as failed or cancelled no longer blocks (its pushes are orphans). */
+export function jobEndedWithoutSuccess(job: JobStatus | undefined): boolean {
+  return !!job?.completed && FAILED_CONCLUSIONS.has((job.conclusion ?? '').toLowerCase());
+}
+
+/**
+ * Run liveness for one marker. A run the CI system cannot tell about (404) counts as alive:
+ * a 404 is not proof that it finished. A marker of an attempt newer than the API reports is
+ * current (the API lags), so the run is alive whatever the API says.
+ */
+export function runAliveFor(m: RawMarker, status: RunStatus | undefined): boolean {
+  if (!status) return true;
+  if (status.attempt !== undefined && m.attempt > status.attempt) return true;
+  return status.alive;
+}
+
+/** The uncovered `publishing` markers of others: the only ones whose liveness needs asking. */
+export function uncoveredPublishing(
+  self: ParticipantIdentity | undefined,
+  markers: RawMarker[],
+): RawMarker[] {
+  return latestPublishing(markers).filter((p) => !isSelf(self, p) && !isCovered(p, markers));
+}
+
+/**
+ * Joins markers with the CI system's view of runs and jobs: one entry per participant that
+ * holds a `publishing` marker, saying whether it blocks (docs/design.md §2, "When a
+ * `publishing` marker blocks").
+ */
+export function joinParticipants(
+  self: ParticipantIdentity | undefined,
+  markers: RawMarker[],
+  runs: Map<string, RunStatus | undefined>,
+  jobs: Map<string, JobStatus | undefined> = new Map(),
+): GroupRun[] {
+  const out: GroupRun[] = [];
+  for (const p of latestPublishing(markers)) {
+    const run = runs.get(runKey(p));
+    const job = jobs.get(participantKey(p));
+    const covered = isCovered(p, markers);
+    const alive = runAliveFor(p, run);
+    const jobFailed = jobEndedWithoutSuccess(job);
+    out.push({
+      runId: p.runId,
+      attempt: p.attempt,
+      jobId: p.jobId,
+      repository: p.repository,
+      publishingSince: p.stamp,
+      covered,
+      alive,
+      runUnknown: run === undefined && runs.has(runKey(p)) ? true : undefined,
+      jobFailed: jobFailed || undefined,
+      blocks: !isSelf(self, p) && alive && !covered && !jobFailed,
+      since: p.stamp > 0 ? new Date(p.stamp).toISOString() : run?.since,
+      url: job?.url ?? run?.url,
+      name: run?.name,
+      jobName: job?.name,
+      jobUrl: job?.url,
+    });
+  }
+  return out.sort(
+    (a, b) =>
+      a.runId.localeCompare(b.runId, 'en', { numeric: true }) ||
+      a.attempt - b.attempt ||
+      (a.jobId ?? '').localeCompare(b.jobId ?? '', 'en', { numeric: true }),
+  );
+}
+
+/**
+ * Markers that no longer count and may be deleted: every marker of a run the CI system reports
+ * completed, unless a marker of a newer attempt shows the API lagging. Never on a 404 alone.
+ */
+export function deletableMarkers<M extends RawMarker>(
+  markers: M[],
+  runs: Map<string, RunStatus | undefined>,
+): M[] {
+  const newest = new Map<string, number>();
+  for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
+  return markers.filter((m) => {
+    const status = runs.get(runKey(m));
+    if (!status || status.alive) return false;
+    return status.attempt === undefined || (newest.get(runKey(m)) ?? 0) <= status.attempt;
+  });
+}
+
+/** Step 1 / step 5: the participants that block this one. */
+export function blockingRuns(self: ParticipantIdentity | undefined, runs: GroupRun[]): GroupRun[] {
+  return runs.filter((run) => run.blocks && !isSelf(self, run));
 }
 
 export type Validation =
@@ -37,7 +183,7 @@ export type Validation =
  * image-info fingerprint re-read (second). Proceed only if nobody blocks and nothing moved.
  */
 export function validate(
-  self: RunIdentity | undefined,
+  self: ParticipantIdentity | undefined,
   runsAfterInventory: GroupRun[],
   plannedFingerprint: string,
   fingerprintAfterPoll: string,
@@ -46,7 +192,7 @@ export function validate(
   if (blockers.length > 0) {
     return {
       verdict: 'restart',
-      reason: `${blockers.length} run(s) started publishing during the inventory`,
+      reason: `${blockers.length} participant(s) started publishing during the inventory`,
       blockers,
     };
   }
@@ -54,6 +200,28 @@ export function validate(
     return { verdict: 'restart', reason: 'image-info changed since it was read', blockers: [] };
   }
   return { verdict: 'proceed' };
+}
+
+/**
+ * Step 7: after applying, the store was polled and the fingerprint re-read once more. Marks
+ * must be reconciled when someone blocks now (they began publishing after validation) or
+ * the image-info changed (an existing digest may have been recorded again).
+ */
+export function needsReconcile(
+  self: ParticipantIdentity | undefined,
+  runsAfterApply: GroupRun[],
+  plannedFingerprint: string,
+  fingerprintAfterApply: string,
+): { reconcile: boolean; reason: string } {
+  const blockers = blockingRuns(self, runsAfterApply);
+  if (blockers.length > 0)
+    return {
+      reconcile: true,
+      reason: `${blockers.length} participant(s) began publishing while marks were applied`,
+    };
+  if (plannedFingerprint !== fingerprintAfterApply)
+    return { reconcile: true, reason: 'image-info changed while marks were applied' };
+  return { reconcile: false, reason: '' };
 }
 
 /** Jittered poll interval in [0.75, 1.25) × interval, so pollers do not synchronise. */
@@ -64,63 +232,21 @@ export function jitteredInterval(intervalMs: number, random: number): number {
 /** Step 1 as a decision: proceed when nobody blocks, else wait for the blockers. */
 export type WaitDecision = { verdict: 'proceed' } | { verdict: 'wait'; blockers: GroupRun[] };
 
-export function decideWait(self: RunIdentity | undefined, runs: GroupRun[]): WaitDecision {
+export function decideWait(self: ParticipantIdentity | undefined, runs: GroupRun[]): WaitDecision {
   const blockers = blockingRuns(self, runs);
   return blockers.length > 0 ? { verdict: 'wait', blockers } : { verdict: 'proceed' };
 }
 
-/** One marker as a store holds it, before liveness is known. */
-export interface RawMarker {
-  runId: string;
-  attempt: number;
-  state: MarkerState;
-}
-
-/** What the CI system says about a run; undefined when it no longer knows the run (deleted). */
-export interface RunStatus {
-  alive: boolean;
-  /** The run's current attempt; markers of older attempts are stale. */
-  attempt: number;
-  since?: string;
-  url?: string;
-  name?: string;
-}
-
-/**
- * Joins markers with the CI system's view of each run. Markers of an attempt older than the
- * run's current attempt are dropped (a re-run starts over: its old `publishing` must not block,
- * and its old `image-info-updated` must not unblock). A run the CI system no longer knows is
- * finished. Runs whose every marker is stale are reported dead with no states, so that
- * `cleanup` can delete their markers.
- */
-export function joinMarkers(
-  markers: RawMarker[],
-  status: Map<string, RunStatus | undefined>,
-): GroupRun[] {
-  const byRun = new Map<string, RawMarker[]>();
-  for (const m of markers) byRun.set(m.runId, [...(byRun.get(m.runId) ?? []), m]);
-  const runs: GroupRun[] = [];
-  for (const [runId, list] of byRun) {
-    const s = status.get(runId);
-    const attempt = s?.attempt ?? Math.max(...list.map((m) => m.attempt));
-    const current = list.filter((m) => m.attempt === attempt);
-    const states = MARKER_STATES.filter((state) => current.some((m) => m.state === state));
-    runs.push({
-      runId,
-      attempt,
-      states,
-      alive: (s?.alive ?? false) && current.length > 0,
-      since: s?.since,
-      url: s?.url,
-      name: s?.name,
-    });
-  }
-  return runs.sort((a, b) => a.runId.localeCompare(b.runId, 'en', { numeric: true }));
+/** Who a participant is, in one phrase: run, attempt, job, repository. */
+export function describeParticipant(run: GroupRun): string {
+  const repo = run.repository ? `${run.repository} ` : '';
+  const attempt = run.attempt > 0 ? ` (attempt ${run.attempt})` : '';
+  const job = run.jobId ? `, job ${run.jobName ? `"${run.jobName}" ` : ''}${run.jobId}` : '';
+  return `${repo}run ${run.runId}${attempt}${run.name ? ` "${run.name}"` : ''}${job}`;
 }
 
 /** A line for the poll log: who blocks, since when (and how long), where to look. */
 export function describeRun(run: GroupRun, now: Date): string {
-  const who = `run ${run.runId}${run.attempt > 0 ? ` (attempt ${run.attempt})` : ''}${run.name ? ` "${run.name}"` : ''}`;
   let since = '';
   if (run.since) {
     const ms = now.getTime() - Date.parse(run.since);
@@ -128,5 +254,8 @@ export function describeRun(run: GroupRun, now: Date): string {
       ? ` since ${run.since}`
       : ` since ${run.since} (${formatDuration(Math.max(0, ms))} ago)`;
   }
-  return `${who} is publishing${since}${run.url ? `: ${run.url}` : ''}`;
+  const unknown = run.runUnknown
+    ? ' (the CI system did not return this run: deleted, or the token cannot read it; it counts as running)'
+    : '';
+  return `${describeParticipant(run)} is publishing${since}${unknown}${run.url ? `: ${run.url}` : ''}`;
 }

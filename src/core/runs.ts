@@ -1,24 +1,77 @@
-/** Runs of a coordination group, as the protocol reasons about them (docs/design.md §2). */
+/** Participants of a coordination group, as the protocol reasons about them (docs/design.md §2). */
 export type MarkerState = 'publishing' | 'image-info-updated';
 export const MARKER_STATES: MarkerState[] = ['publishing', 'image-info-updated'];
 
-/** This run, as the CI system names it. A retried stage keeps `runId` and bumps `attempt`. */
-export interface RunIdentity {
+/**
+ * What an `image-info-updated` vouches for: the signalling job's own pushes (`job`), or every
+ * push of its run written before it (`run`: a dedicated record job that merges other jobs' images).
+ */
+export type CoverScope = 'job' | 'run';
+export const COVER_SCOPES: CoverScope[] = ['job', 'run'];
+
+/**
+ * One job of one CI run: markers belong to it. Jobs of one run push in parallel (matrix legs),
+ * and a run can be re-run, so (run, attempt, job) tell participants apart. `jobId` is undefined
+ * when the CI system did not name the job: the whole run is then one participant.
+ */
+export interface ParticipantIdentity {
   runId: string;
   attempt: number;
+  jobId?: string;
+  /** The run's repository (`owner/name`) when markers live in a shared coordination repository. */
+  repository?: string;
   url?: string;
 }
 
-/** Another run of the group as the store sees it: its markers and the CI system's liveness. */
-export interface GroupRun {
+/** One marker as a store holds it, before liveness is known. */
+export interface RawMarker {
   runId: string;
-  /** The attempt the markers belong to. */
   attempt: number;
-  states: MarkerState[];
-  /** True while queued, in progress, waiting or cancelling (from the CI system, not the marker). */
+  jobId?: string;
+  repository?: string;
+  state: MarkerState;
+  /** Cover scope of an `image-info-updated`; `job` for `publishing`. */
+  scope: CoverScope;
+  /** When it was written (ms since epoch, the writer's clock); 0 for markers of the first format. */
+  stamp: number;
+}
+
+/** What the CI system says about a run; undefined in the map when it could not tell (404). */
+export interface RunStatus {
   alive: boolean;
-  /** When the run wrote `publishing` or started, if known (ISO 8601). */
+  /** The run's latest attempt as the API reports it (it may lag behind the markers). */
+  attempt?: number;
   since?: string;
   url?: string;
   name?: string;
+}
+
+/** What the CI system says about a job; undefined in the map when it could not tell. */
+export interface JobStatus {
+  completed: boolean;
+  /** `success`, `failure`, `cancelled`, ... (GitHub conclusion / Azure DevOps result, lower-cased). */
+  conclusion?: string;
+  name?: string;
+  url?: string;
+}
+
+/** A participant holding a `publishing` marker, joined with liveness and cover. */
+export interface GroupRun extends ParticipantIdentity {
+  /** Its latest `publishing` (ms since epoch, writer's clock; 0 when unknown). */
+  publishingSince: number;
+  /** True when a later `image-info-updated` (its own, or its run's run-scoped one) covers it. */
+  covered: boolean;
+  /** Run liveness: true while queued, in progress, waiting or cancelling (or not known to have ended). */
+  alive: boolean;
+  /** The CI system did not answer for the run (deleted, or the token cannot read it). */
+  runUnknown?: boolean;
+  /** The job completed as failed or cancelled: what it pushed and did not record is an orphan. */
+  jobFailed?: boolean;
+  /** This participant blocks annotators other than itself. */
+  blocks: boolean;
+  since?: string;
+  url?: string;
+  name?: string;
+  jobName?: string;
+  jobUrl?: string;
 }

@@ -26,6 +26,7 @@ export function annotateSummary(
     `| planned (candidates) | ${c.candidates} |`,
     `| already annotated | ${c.alreadyAnnotated} |`,
     `| younger than minAge | ${c.skippedTooYoung} |`,
+    `| supported, mark removed | ${c.unmarked} |`,
   ];
   if (result.plan) {
     lines.push('', '| excluded because | count |', '|---|---:|');
@@ -36,9 +37,10 @@ export function annotateSummary(
       `EOL date: \`${result.plan.eolDate}\` · image-info fingerprint: \`${result.plan.fingerprint}\``,
     );
   }
+  if (result.reconciled) lines.push('', `Reconciled after apply: ${result.reconciled}.`);
   lines.push(
     '',
-    `Waited ${formatDuration(result.waitedMs)} for ${result.waitedFor.length} run(s); validation restarts: ${result.restarts}.`,
+    `Waited ${formatDuration(result.waitedMs)} for ${result.waitedFor.length} participant(s); validation restarts: ${result.restarts}.`,
   );
   for (const run of result.waitedFor) lines.push(`- ${describeRun(run, now)}`);
   if (planFile) lines.push('', `Plan file: \`${planFile}\``);
@@ -61,6 +63,7 @@ export function verifySummary(result: VerifyResult, registry: string): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
 /** The publish outcome; older builds the merge left out get a table (which, both digests, both times). */
 export function publishSummary(
   result: PublishImageInfoResult,
