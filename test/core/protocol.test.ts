@@ -1,192 +1,303 @@
 import { describe, expect, it } from 'vitest';
-import type { GroupRun, RunIdentity } from '../../src/coordination/port.js';
+import type { ParticipantIdentity } from '../../src/coordination/port.js';
 import { InputError } from '../../src/core/errors.js';
+import { markerName, parseMarkerName } from '../../src/core/markers.js';
 import {
   assertGroupName,
   blockingRuns,
   decideWait,
+  deletableMarkers,
   describeRun,
+  isCovered,
   jitteredInterval,
-  joinMarkers,
+  joinParticipants,
+  needsReconcile,
+  uncoveredPublishing,
   validate,
+  type JobStatus,
   type RawMarker,
   type RunStatus,
 } from '../../src/core/protocol.js';
 
-const self: RunIdentity = { runId: '100', attempt: 2 };
+/** This participant: job 11 of run 100, attempt 2. */
+const self: ParticipantIdentity = { runId: '100', attempt: 2, jobId: '11' };
 
-function run(runId: string, states: GroupRun['states'], alive: boolean, attempt = 1): GroupRun {
-  return { runId, attempt, states, alive };
+function m(
+  runId: string,
+  attempt: number,
+  jobId: string | undefined,
+  state: RawMarker['state'],
+  stamp: number,
+  scope: RawMarker['scope'] = 'job',
+): RawMarker {
+  return { runId, attempt, jobId, state, scope, stamp };
+}
+const pub = (runId: string, attempt: number, jobId: string | undefined, stamp = 10) =>
+  m(runId, attempt, jobId, 'publishing', stamp);
+const rec = (runId: string, attempt: number, jobId: string | undefined, stamp = 20) =>
+  m(runId, attempt, jobId, 'image-info-updated', stamp);
+const recRun = (runId: string, attempt: number, jobId: string | undefined, stamp = 20) =>
+  m(runId, attempt, jobId, 'image-info-updated', stamp, 'run');
+
+const alive = (attempt?: number): RunStatus => ({ alive: true, attempt });
+const done = (attempt?: number): RunStatus => ({ alive: false, attempt });
+const job = (completed: boolean, conclusion?: string): JobStatus => ({ completed, conclusion });
+
+function blocks(
+  markers: RawMarker[],
+  runs: Array<[string, RunStatus | undefined]>,
+  jobs: Array<[string, JobStatus | undefined]> = [],
+): string[] {
+  const joined = joinParticipants(
+    self,
+    markers,
+    new Map(runs.map(([id, s]) => [`|${id}`, s])),
+    new Map(jobs),
+  );
+  return blockingRuns(self, joined).map((r) => `${r.runId}.${r.attempt}.${r.jobId ?? '-'}`);
 }
 
-describe('blockingRuns / decideWait (step 1)', () => {
-  // Each row: a run as the store reports it, and whether it must block `self`.
-  const table: Array<[string, GroupRun, boolean]> = [
-    ['other live run publishing', run('7', ['publishing'], true), true],
+describe('when a publishing marker blocks (docs/design.md §2)', () => {
+  // Each row: markers, run statuses, job statuses, and who must block `self`.
+  const table: Array<
     [
-      'other live run that recorded its pushes',
-      run('7', ['publishing', 'image-info-updated'], true),
-      false,
+      string,
+      RawMarker[],
+      Array<[string, RunStatus | undefined]>,
+      Array<[string, JobStatus | undefined]>,
+      string[],
+    ]
+  > = [
+    ['another live run publishing', [pub('7', 1, '70')], [['7', alive(1)]], [], ['7.1.70']],
+    [
+      'covered by its own later image-info-updated',
+      [pub('7', 1, '70'), rec('7', 1, '70')],
+      [['7', alive(1)]],
+      [],
+      [],
     ],
     [
-      'other live run with only image-info-updated (annotated without publishing)',
-      run('7', ['image-info-updated'], true),
-      false,
+      'an image-info-updated written before the publishing does not cover it (a second push)',
+      [pub('7', 1, '70', 30), rec('7', 1, '70', 20)],
+      [['7', alive(1)]],
+      [],
+      ['7.1.70'],
     ],
-    ['other live run with no markers (queued, never started)', run('7', [], true), false],
+    ['a completed run', [pub('7', 1, '70')], [['7', done(1)]], [], []],
     [
-      'cancelled / completed run that never reached image-info-updated',
-      run('7', ['publishing'], false),
-      false,
+      'a run the CI system cannot tell about (404) still blocks',
+      [pub('7', 1, '70')],
+      [['7', undefined]],
+      [],
+      ['7.1.70'],
     ],
     [
-      'completed run that recorded its pushes',
-      run('7', ['publishing', 'image-info-updated'], false),
-      false,
+      'hole 3: attempt newer than the API reports (replica lag) blocks even if the API says completed',
+      [pub('600', 2, undefined)],
+      [['600', done(1)]],
+      [],
+      ['600.2.-'],
     ],
-    ['self, same attempt, publishing', run('100', ['publishing'], true, 2), false],
     [
-      'self, older attempt still publishing (retried stage)',
-      run('100', ['publishing'], true, 1),
-      false,
+      'hole 2: re-run failed jobs: attempt 1 push job succeeded, its marker blocks while attempt 2 runs',
+      [pub('700', 1, '71')],
+      [['700', alive(2)]],
+      [['|700|1|71', job(true, 'success')]],
+      ['700.1.71'],
     ],
-    ['self, newer attempt (retried while we run)', run('100', ['publishing'], true, 3), false],
-    ['run whose id only starts like self', run('1000', ['publishing'], true), true],
+    [
+      'a job that failed no longer blocks (its pushes are orphans)',
+      [pub('700', 1, '71')],
+      [['700', alive(2)]],
+      [['|700|1|71', job(true, 'failure')]],
+      [],
+    ],
+    [
+      'a cancelled job no longer blocks',
+      [pub('7', 1, '70')],
+      [['7', alive(1)]],
+      [['|7|1|70', job(true, 'cancelled')]],
+      [],
+    ],
+    [
+      'a job still running blocks',
+      [pub('7', 1, '70')],
+      [['7', alive(1)]],
+      [['|7|1|70', job(false)]],
+      ['7.1.70'],
+    ],
+    [
+      'hole 4: matrix legs: my own image-info-updated does not cover my sibling job',
+      [pub('100', 2, '11', 10), pub('100', 2, '12', 15), rec('100', 2, '11', 20)],
+      [['100', alive(2)]],
+      [],
+      ['100.2.12'],
+    ],
+    ['a participant never blocks itself', [pub('100', 2, '11')], [['100', alive(2)]], [], []],
+    [
+      'my own job of an earlier attempt is another participant',
+      [pub('100', 1, '9')],
+      [['100', alive(2)]],
+      [],
+      ['100.1.9'],
+    ],
+    [
+      'run scope: a record job covers earlier publishing of other jobs of its run, any attempt',
+      [pub('7', 1, '70', 10), pub('7', 2, '72', 10), recRun('7', 2, '79', 20)],
+      [['7', alive(2)]],
+      [],
+      [],
+    ],
+    [
+      'run scope: a publishing written after the record job is not covered',
+      [pub('7', 2, '72', 30), recRun('7', 2, '79', 20)],
+      [['7', alive(2)]],
+      [],
+      ['7.2.72'],
+    ],
+    [
+      "run scope: a later attempt re-pushing is not covered by an earlier attempt's record",
+      [pub('7', 3, '73', 5), recRun('7', 2, '79', 20)],
+      [['7', alive(3)]],
+      [],
+      ['7.3.73'],
+    ],
+    [
+      'run scope covers only its own run',
+      [pub('8', 1, '80'), recRun('7', 1, '79', 99)],
+      [
+        ['7', alive(1)],
+        ['8', alive(1)],
+      ],
+      [],
+      ['8.1.80'],
+    ],
+    [
+      'first-format markers (no job, no stamp): publishing + image-info-updated = covered',
+      [pub('7', 1, undefined, 0), rec('7', 1, undefined, 0)],
+      [['7', alive(1)]],
+      [],
+      [],
+    ],
   ];
-  for (const [name, r, blocks] of table) {
-    it(`${name} → ${blocks ? 'blocks' : 'does not block'}`, () => {
-      expect(blockingRuns(self, [r])).toEqual(blocks ? [r] : []);
-      expect(decideWait(self, [r])).toEqual(
-        blocks ? { verdict: 'wait', blockers: [r] } : { verdict: 'proceed' },
-      );
+  for (const [name, markers, runs, jobs, expected] of table) {
+    it(name, () => {
+      expect(blocks(markers, runs, jobs)).toEqual(expected);
     });
   }
 
-  it('reports every blocker and only blockers, in order', () => {
-    const runs = [
-      run('1', ['publishing'], true),
-      run('2', ['publishing'], false),
-      run('3', ['publishing'], true),
-    ];
-    expect(blockingRuns(self, runs).map((r) => r.runId)).toEqual(['1', '3']);
+  it('decideWait: wait for the blockers, else proceed', () => {
+    const joined = joinParticipants(self, [pub('7', 1, '70')], new Map([['|7', alive(1)]]));
+    expect(decideWait(self, joined)).toMatchObject({ verdict: 'wait', blockers: [{ runId: '7' }] });
+    expect(decideWait(self, [])).toEqual({ verdict: 'proceed' });
   });
 
-  it('without an identity (store `none`) every live publishing run blocks, none is "self"', () => {
-    expect(blockingRuns(undefined, [run('100', ['publishing'], true)])).toHaveLength(1);
-    expect(decideWait(undefined, [])).toEqual({ verdict: 'proceed' });
+  it('without an identity (store `none`) nothing is "self"', () => {
+    const joined = joinParticipants(undefined, [pub('100', 2, '11')], new Map([['|100', alive()]]));
+    expect(blockingRuns(undefined, joined)).toHaveLength(1);
+  });
+
+  it('uncoveredPublishing: only those whose liveness must be asked', () => {
+    const markers = [pub('7', 1, '70'), rec('7', 1, '70'), pub('8', 1, '80'), pub('100', 2, '11')];
+    expect(uncoveredPublishing(self, markers).map((p) => p.runId)).toEqual(['8']);
+  });
+
+  it('isCovered: same participant later, or run scope later', () => {
+    expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '70', 11)])).toBe(true);
+    expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '70', 10)])).toBe(false);
+    expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '71', 11)])).toBe(false);
+    expect(isCovered(pub('7', 1, '70', 10), [recRun('7', 1, '71', 11)])).toBe(true);
+    expect(isCovered(pub('7', 2, '70', 10), [recRun('7', 1, '71', 99)])).toBe(false);
   });
 });
 
-describe('validate (step 5)', () => {
+describe('deletableMarkers: only runs the CI system reports completed', () => {
+  it('completed → deletable; alive, 404, or a newer attempt than reported → kept', () => {
+    const markers = [pub('5', 1, 'a'), pub('6', 1, 'b'), pub('7', 1, 'c'), pub('600', 2, 'd')];
+    const runs = new Map<string, RunStatus | undefined>([
+      ['|5', done(1)],
+      ['|6', alive(1)],
+      ['|7', undefined],
+      ['|600', done(1)],
+    ]);
+    expect(deletableMarkers(markers, runs).map((x) => x.runId)).toEqual(['5']);
+  });
+});
+
+describe('marker names', () => {
+  it('round-trip participant, state, scope and stamp', () => {
+    const who = { runId: '123', attempt: 2, jobId: '987654' };
+    const name = markerName(who, 'image-info-updated', 'run', 1_700_000_000_123);
+    expect(name).toBe('123.2.987654.image-info-updated-run.1700000000123');
+    expect(parseMarkerName(name)).toEqual({
+      runId: '123',
+      attempt: 2,
+      jobId: '987654',
+      repository: undefined,
+      state: 'image-info-updated',
+      scope: 'run',
+      stamp: 1_700_000_000_123,
+    });
+    expect(
+      parseMarkerName(markerName({ runId: '5', attempt: 1 }, 'publishing', 'job', 7)),
+    ).toMatchObject({
+      jobId: undefined,
+      scope: 'job',
+      stamp: 7,
+    });
+  });
+  it('reads the first format as a whole-run marker with stamp 0', () => {
+    expect(parseMarkerName('600.2.publishing')).toMatchObject({
+      runId: '600',
+      attempt: 2,
+      jobId: undefined,
+      state: 'publishing',
+      stamp: 0,
+    });
+  });
+  it.each([
+    'x.1.publishing',
+    '1.2.3',
+    '1.2.job.publishing',
+    '1.2.image-info-updated-run',
+    '1.2.a.b.publishing.3',
+  ])('ignores %s', (name) => {
+    expect(parseMarkerName(name)).toBeUndefined();
+  });
+});
+
+describe('validate (step 5) and needsReconcile (step 7)', () => {
   const fp = 'sha256:aaa';
+  const joined = (markers: RawMarker[]) =>
+    joinParticipants(
+      self,
+      markers,
+      new Map([
+        ['|7', alive(1)],
+        ['|8', alive(1)],
+      ]),
+    );
   it('proceeds when nobody blocks and the fingerprint is unchanged', () => {
-    expect(validate(self, [run('7', ['publishing', 'image-info-updated'], true)], fp, fp)).toEqual({
+    expect(validate(self, joined([pub('7', 1, '70'), rec('7', 1, '70')]), fp, fp)).toEqual({
       verdict: 'proceed',
     });
   });
-  it('restarts when a new registrant appeared during the inventory', () => {
-    const newcomer = run('8', ['publishing'], true);
-    const v = validate(self, [newcomer], fp, fp);
-    expect(v.verdict).toBe('restart');
-    expect(v.verdict === 'restart' && v.blockers).toEqual([newcomer]);
+  it('restarts when a participant began publishing during the inventory', () => {
+    const v = validate(self, joined([pub('8', 1, '80')]), fp, fp);
+    expect(v).toMatchObject({ verdict: 'restart', blockers: [{ runId: '8' }] });
   });
-  it('restarts when the fingerprint changed (a run recorded its pushes after our read)', () => {
-    const v = validate(
-      self,
-      [run('7', ['publishing', 'image-info-updated'], true)],
-      fp,
-      'sha256:bbb',
-    );
+  it('restarts when the fingerprint changed', () => {
+    const v = validate(self, [], fp, 'sha256:bbb');
     expect(v).toMatchObject({ verdict: 'restart', blockers: [] });
     expect(v.verdict === 'restart' && v.reason).toMatch(/image-info changed/);
   });
-  it('a blocker wins over a fingerprint change (the blocker is what to wait for)', () => {
-    const v = validate(self, [run('8', ['publishing'], true)], fp, 'sha256:bbb');
-    expect(v).toMatchObject({ verdict: 'restart', blockers: [{ runId: '8' }] });
-  });
-  it('a registrant that died during the inventory does not force a restart', () => {
-    expect(validate(self, [run('8', ['publishing'], false)], fp, fp)).toEqual({
-      verdict: 'proceed',
+  it('reconcile when someone blocks after apply, or the image-info changed; not otherwise', () => {
+    expect(needsReconcile(self, joined([pub('8', 1, '80')]), fp, fp).reconcile).toBe(true);
+    expect(needsReconcile(self, [], fp, 'sha256:bbb').reconcile).toBe(true);
+    expect(needsReconcile(self, joined([pub('7', 1, '70'), rec('7', 1, '70')]), fp, fp)).toEqual({
+      reconcile: false,
+      reason: '',
     });
-  });
-  it('our own retried attempt does not force a restart', () => {
-    expect(validate(self, [run('100', ['publishing'], true, 3)], fp, fp)).toEqual({
-      verdict: 'proceed',
-    });
-  });
-});
-
-describe('joinMarkers (markers × CI liveness)', () => {
-  const m = (runId: string, attempt: number, state: RawMarker['state']): RawMarker => ({
-    runId,
-    attempt,
-    state,
-  });
-  const status = (entries: Array<[string, RunStatus | undefined]>) => new Map(entries);
-
-  it('keeps the current attempt only: an old attempt that recorded does not unblock a new one', () => {
-    const runs = joinMarkers(
-      [m('5', 1, 'publishing'), m('5', 1, 'image-info-updated'), m('5', 2, 'publishing')],
-      status([['5', { alive: true, attempt: 2 }]]),
-    );
-    expect(runs).toEqual([{ runId: '5', attempt: 2, states: ['publishing'], alive: true }]);
-    expect(blockingRuns(self, runs)).toHaveLength(1);
-  });
-
-  it('a re-run that has not signalled yet is not blocked by its previous attempt', () => {
-    const runs = joinMarkers(
-      [m('5', 1, 'publishing')],
-      status([['5', { alive: true, attempt: 2 }]]),
-    );
-    expect(runs).toEqual([{ runId: '5', attempt: 2, states: [], alive: false }]);
-    expect(blockingRuns(self, runs)).toEqual([]);
-    expect(runs.filter((r) => !r.alive)).toHaveLength(1);
-  });
-
-  it('a completed run is dead; a run the CI system no longer knows is dead', () => {
-    const runs = joinMarkers(
-      [m('5', 1, 'publishing'), m('6', 1, 'publishing')],
-      status([
-        ['5', { alive: false, attempt: 1 }],
-        ['6', undefined],
-      ]),
-    );
-    expect(runs.map((r) => [r.runId, r.alive])).toEqual([
-      ['5', false],
-      ['6', false],
-    ]);
-  });
-
-  it('orders states canonically and carries url / since / name', () => {
-    const runs = joinMarkers(
-      [m('9', 1, 'image-info-updated'), m('9', 1, 'publishing')],
-      status([
-        [
-          '9',
-          {
-            alive: true,
-            attempt: 1,
-            url: 'https://x/9',
-            since: '2026-01-01T00:00:00Z',
-            name: 'ci',
-          },
-        ],
-      ]),
-    );
-    expect(runs[0]).toEqual({
-      runId: '9',
-      attempt: 1,
-      states: ['publishing', 'image-info-updated'],
-      alive: true,
-      url: 'https://x/9',
-      since: '2026-01-01T00:00:00Z',
-      name: 'ci',
-    });
-  });
-
-  it('sorts runs numerically', () => {
-    const runs = joinMarkers([m('10', 1, 'publishing'), m('9', 1, 'publishing')], status([]));
-    expect(runs.map((r) => r.runId)).toEqual(['9', '10']);
   });
 });
 
@@ -213,7 +324,9 @@ describe('describeRun', () => {
       {
         runId: '42',
         attempt: 2,
-        states: ['publishing'],
+        publishingSince: 0,
+        covered: false,
+        blocks: true,
         alive: true,
         since: '2026-01-01T00:00:00Z',
         url: 'https://ci/42',
@@ -222,6 +335,29 @@ describe('describeRun', () => {
     );
     expect(text).toBe(
       'run 42 (attempt 2) is publishing since 2026-01-01T00:00:00Z (5m ago): https://ci/42',
+    );
+  });
+});
+
+describe('describeRun names the job and an unknown run', () => {
+  it('job, repository and the 404 caveat', () => {
+    const text = describeRun(
+      {
+        runId: '42',
+        attempt: 1,
+        jobId: '777',
+        jobName: 'build (debian)',
+        repository: 'octo/b',
+        publishingSince: 0,
+        covered: false,
+        blocks: true,
+        alive: true,
+        runUnknown: true,
+      },
+      new Date(),
+    );
+    expect(text).toBe(
+      'octo/b run 42 (attempt 1), job "build (debian)" 777 is publishing (the CI system did not return this run: deleted, or the token cannot read it; it counts as running)',
     );
   });
 });
