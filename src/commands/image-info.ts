@@ -1,4 +1,7 @@
+import { isRepositoryName } from '../core/digest.js';
+import { InputError } from '../core/errors.js';
 import { parseImageInfo, type ImageInfo } from '../core/image-info.js';
+import { withPrefix } from '../core/supported.js';
 import { sha256Digest } from '../util/hash.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
 
@@ -8,11 +11,55 @@ export interface LoadedImageInfo {
   fingerprint: string;
 }
 
-/** Reads and parses every image-info source; their union is what is supported. */
-export async function loadImageInfo(sources: ImageInfoSource[]): Promise<LoadedImageInfo> {
+/**
+ * Reads and parses every image-info source; their union is what is supported. With a
+ * `repoPrefix`, also checks that every registry repository name it makes is valid.
+ */
+export async function loadImageInfo(
+  sources: ImageInfoSource[],
+  repoPrefix = '',
+): Promise<LoadedImageInfo> {
   const snapshots = await Promise.all(sources.map((s) => s.read()));
   const infos = snapshots.map((snap, i) => parseImageInfo(snap.text, sources[i].name));
+  for (const info of infos) assertPrefixedNames(info, repoPrefix);
   return { infos, fingerprint: combinedFingerprint(snapshots.map((s) => s.fingerprint)) };
+}
+
+/**
+ * The parser checked each name; the prefix can still make one too long for a registry. The
+ * error names the file and the JSON path of the name, so it is found before the first write.
+ */
+export function assertPrefixedNames(info: ImageInfo, repoPrefix: string): void {
+  if (!repoPrefix) return;
+  const check = (repository: string, path: string) => {
+    const name = withPrefix(repoPrefix, repository);
+    if (!isRepositoryName(name)) {
+      throw new InputError(
+        `${info.source}: ${path}: with the repository prefix ${JSON.stringify(repoPrefix)} the name ` +
+          `${JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name)} is invalid` +
+          (name.length > 255 ? ` (longer than 255 characters)` : ''),
+      );
+    }
+  };
+  info.repos.forEach((repo, ri) => {
+    const at = `repos[${ri}]`;
+    check(repo.repo, `${at}.repo`);
+    repo.images.forEach((image, ii) => {
+      const refs = (
+        base: string,
+        ref: { repository: string },
+        syndicated: { repository: string }[],
+      ) => {
+        check(ref.repository, `${base}.digest`);
+        syndicated.forEach((s, si) => check(s.repository, `${base}.syndicatedDigests[${si}]`));
+      };
+      image.platforms.forEach((p, pi) =>
+        refs(`${at}.images[${ii}].platforms[${pi}]`, p.ref, p.syndicated),
+      );
+      if (image.manifest)
+        refs(`${at}.images[${ii}].manifest`, image.manifest.ref, image.manifest.syndicated);
+    });
+  });
 }
 
 /** Re-reads only the fingerprints (step 5 of the protocol). */

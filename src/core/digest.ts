@@ -67,6 +67,23 @@ export function isRepositoryName(value: string): boolean {
   return value.length > 0 && value.length <= 255 && REPO.test(value);
 }
 
+/** What a repository name may hold, for error messages. */
+export const REPOSITORY_NAME_RULE =
+  'lowercase letters and digits, separated by ".", "_", "__" or "-", in path segments split by "/"';
+
+/**
+ * A `repositories` entry: a name, or a glob whose `*`, `**` and `?` stand for name characters
+ * (so `dotnet/*` and `**-runtime` pass, `Dotnet/*` and `a//b` do not).
+ */
+export function isRepositoryGlob(value: string): boolean {
+  return isRepositoryName(value.replace(/\*\*|\*|\?/g, 'x'));
+}
+
+/** A `repoPrefix`: empty, or a repository name with an optional trailing `/`. */
+export function isRepositoryPrefix(value: string): boolean {
+  return value === '' || isRepositoryName(value.replace(/\/+$/, ''));
+}
+
 /** `sha256:abc` → `sha256-abc`: the referrers fallback tag of distribution-spec 1.1. */
 export function fallbackTag(digest: string): string {
   return digest.replace(':', '-');
@@ -78,4 +95,27 @@ export const COSIGN_TAG = /^sha256-[a-f0-9]{64}\.(sig|att|sbom)$/;
 
 export function refKey(repository: string, digest: string): string {
   return `${repository}@${digest}`;
+}
+
+/**
+ * Checks the `repoPrefix` and `repositories` inputs before anything is written; `labels` say how
+ * the host spells them (`--repo-prefix` on the CLI, `repoPrefix` in the action and the task).
+ */
+export function assertRepositoryInputs(
+  repoPrefix: string,
+  repositories: string[],
+  labels: { repoPrefix: string; repositories: string },
+): void {
+  if (!isRepositoryPrefix(repoPrefix)) {
+    throw new InputError(
+      `${labels.repoPrefix}: invalid repository prefix ${JSON.stringify(repoPrefix)} (expected ${REPOSITORY_NAME_RULE}, optionally ending in "/")`,
+    );
+  }
+  for (const entry of repositories) {
+    if (!isRepositoryGlob(entry)) {
+      throw new InputError(
+        `${labels.repositories}: invalid repository name or glob ${JSON.stringify(entry)} (expected ${REPOSITORY_NAME_RULE}; "*", "**" and "?" for globs)`,
+      );
+    }
+  }
 }

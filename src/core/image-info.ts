@@ -1,4 +1,10 @@
-import { isDigest, parseImageRef, type ImageRef } from './digest.js';
+import {
+  isDigest,
+  isRepositoryName,
+  parseImageRef,
+  REPOSITORY_NAME_RULE,
+  type ImageRef,
+} from './digest.js';
 import { InputError } from './errors.js';
 
 /**
@@ -115,6 +121,12 @@ export function parseImageInfo(text: string, source: string): ImageInfo {
     const repoPath = `repos[${ri}]`;
     const repoJson = r.object(repoValue, repoPath);
     const repo = r.string(repoJson.repo, `${repoPath}.repo`) as string;
+    // Checked here, not when the registry refuses it: after the run's first write.
+    if (!isRepositoryName(repo))
+      r.fail(
+        `${repoPath}.repo`,
+        `invalid repository name ${describe(repo)} (expected ${REPOSITORY_NAME_RULE})`,
+      );
     const images = r.array(repoJson.images, `${repoPath}.images`, true).map((imageValue, ii) => {
       const imagePath = `${repoPath}.images[${ii}]`;
       const image = r.object(imageValue, imagePath);

@@ -1,6 +1,7 @@
 import { COORDINATOR_KINDS, type CoordinatorKind } from '../coordination/from-environment.js';
 import { COVER_SCOPES, type CoverScope, type MarkerState } from '../coordination/port.js';
 import { parseEolDate, utcDate } from '../core/date.js';
+import { assertRepositoryInputs } from '../core/digest.js';
 import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import { parsePositiveInteger } from '../core/number.js';
@@ -147,6 +148,10 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     azureAuthorityHost: raw('azureAuthorityHost'),
   };
   requireFor(options, agent);
+  assertRepositoryInputs(options.repoPrefix, options.repositories, {
+    repoPrefix: label('repoPrefix'),
+    repositories: label('repositories'),
+  });
   return options;
 }
 

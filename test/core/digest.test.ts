@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { parseImageRef, sameRegistryHost } from '../../src/core/digest.js';
+import {
+  assertRepositoryInputs,
+  isRepositoryGlob,
+  isRepositoryPrefix,
+  parseImageRef,
+  sameRegistryHost,
+} from '../../src/core/digest.js';
+import { InputError } from '../../src/core/errors.js';
+import { parseImageInfo } from '../../src/core/image-info.js';
 
 const D = `sha256:${'b'.repeat(64)}`;
 
@@ -17,5 +25,43 @@ describe('registry hosts of host/repo@digest', () => {
     expect(sameRegistryHost('mcr.microsoft.com', 'myacr.azurecr.io')).toBe(false);
     expect(sameRegistryHost('127.0.0.1:5000', '127.0.0.1:5001')).toBe(false);
     expect(sameRegistryHost('myacr.azurecr.io.evil.com', 'myacr.azurecr.io')).toBe(false);
+  });
+});
+
+describe('repository names in inputs and image-info', () => {
+  it('globs and prefixes follow the OCI name grammar', () => {
+    for (const ok of ['dotnet/*', '**-runtime', 'dotnet/aspnet', 'a?c', 'public/**'])
+      expect(isRepositoryGlob(ok), ok).toBe(true);
+    for (const bad of ['Dotnet/*', 'a//b', '/a', 'a/', 'a b', ''])
+      expect(isRepositoryGlob(bad), bad).toBe(false);
+    for (const ok of ['', 'public', 'public/', 'a/b//'])
+      expect(isRepositoryPrefix(ok), ok).toBe(true);
+    for (const bad of ['Public', '/public', 'a..b/'])
+      expect(isRepositoryPrefix(bad), bad).toBe(false);
+  });
+
+  it('inputs fail with the label the host gives them', () => {
+    const labels = { repoPrefix: '--repo-prefix', repositories: '--repositories' };
+    expect(() => assertRepositoryInputs('Public', [], labels)).toThrow(
+      /^--repo-prefix: invalid repository prefix "Public"/,
+    );
+    expect(() => assertRepositoryInputs('', ['ok/*', 'NO'], labels)).toThrow(
+      /^--repositories: invalid repository name or glob "NO"/,
+    );
+    expect(() => assertRepositoryInputs('public/', ['ok/*'], labels)).not.toThrow();
+  });
+
+  it('an image-info repos[].repo is checked with its file and JSON path', () => {
+    const text = JSON.stringify({
+      schemaVersion: '2.0',
+      repos: [
+        { repo: 'fine', images: [] },
+        { repo: 'Not_Fine', images: [] },
+      ],
+    });
+    expect(() => parseImageInfo(text, 'image-info.json')).toThrow(InputError);
+    expect(() => parseImageInfo(text, 'image-info.json')).toThrow(
+      /^image-info\.json: repos\[1\]\.repo: invalid repository name "Not_Fine"/,
+    );
   });
 });
