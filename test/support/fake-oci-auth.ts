@@ -17,6 +17,11 @@ export interface FakeOciAuthOptions {
   /** Credentials the token endpoint (or, with `scheme: 'basic'`, the registry) requires; none = anonymous tokens. */
   username?: string;
   password?: string;
+  /**
+   * An OAuth2 refresh token (a Docker config's `identitytoken`) the token endpoint accepts by
+   * POST (`grant_type=refresh_token`), as distribution's token spec describes.
+   */
+  refreshToken?: string;
   /** `bearer` (default): token challenge with the realm on this server. `basic`: plain basic auth. */
   scheme?: 'bearer' | 'basic';
   /** Which field the token response uses (both are in the wild). */
@@ -98,6 +103,32 @@ export async function startFakeOciAuth(options: FakeOciAuthOptions): Promise<Fak
     return header === expected;
   };
 
+  const readForm = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  };
+
+  const issueToken = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    scopes: string[],
+    field: 'token' | 'access_token',
+  ) => {
+    const granted = new Set<string>();
+    for (const scope of scopes) {
+      const parts = scope.split(':');
+      const actions = parts.pop() ?? '';
+      const resource = parts.join(':');
+      if (options.denyCatalog && resource === 'registry:catalog') continue;
+      for (const action of actions.split(',')) granted.add(`${resource}:${action}`);
+    }
+    const token = randomBytes(16).toString('hex');
+    grants.set(token, granted);
+    issuedTokens.push(token);
+    send(req, res, 200, { [field]: token, expires_in: 300 });
+  };
+
   const server = createServer((req, res) => {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', self);
@@ -128,23 +159,24 @@ export async function startFakeOciAuth(options: FakeOciAuthOptions): Promise<Fak
       return;
     }
 
+    if (url.pathname === '/token' && method === 'POST') {
+      void readForm(req).then((form) => {
+        const ok =
+          options.refreshToken !== undefined &&
+          form.get('grant_type') === 'refresh_token' &&
+          form.get('refresh_token') === options.refreshToken &&
+          form.get('service') === 'fake-registry';
+        if (!ok) return send(req, res, 401, { error: 'invalid_grant' });
+        issueToken(req, res, (form.get('scope') ?? '').split(' ').filter(Boolean), 'access_token');
+      });
+      return;
+    }
     if (url.pathname === '/token') {
       if (!credentialsOk(req.headers.authorization)) {
         send(req, res, 401, { details: 'invalid credentials' });
         return;
       }
-      const granted = new Set<string>();
-      for (const scope of url.searchParams.getAll('scope')) {
-        const parts = scope.split(':');
-        const actions = parts.pop() ?? '';
-        const resource = parts.join(':');
-        if (options.denyCatalog && resource === 'registry:catalog') continue;
-        for (const action of actions.split(',')) granted.add(`${resource}:${action}`);
-      }
-      const token = randomBytes(16).toString('hex');
-      grants.set(token, granted);
-      issuedTokens.push(token);
-      send(req, res, 200, { [options.tokenField ?? 'token']: token, expires_in: 300 });
+      issueToken(req, res, url.searchParams.getAll('scope'), options.tokenField ?? 'token');
       return;
     }
 
