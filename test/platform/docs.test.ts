@@ -113,11 +113,41 @@ describe('examples/github', () => {
     doc: parse(readFileSync(join(root, file), 'utf8')) as Record<string, unknown>,
   }));
 
-  it('has the publish and the manual workflow', () => {
+  it('has the publish, GHCR and manual workflows', () => {
     expect(workflows.map((w) => w.file).sort()).toEqual([
+      'examples/github/ghcr.yml',
       'examples/github/manual.yml',
       'examples/github/publish.yml',
     ]);
+  });
+
+  it('publish.yml: image-info on a dedicated branch; ACR sign-in with OIDC that lasts', () => {
+    const doc = workflows.find((w) => w.file.endsWith('publish.yml'))!.doc as {
+      env: Record<string, string>;
+      jobs: Record<string, { steps: Record<string, unknown>[] }>;
+    };
+    expect(doc.env.IMAGE_INFO).toMatch(/^github:.+@image-info$/);
+    const annotate = Object.values(doc.jobs)
+      .flatMap((j) => j.steps)
+      .map((s) => (s.with ?? {}) as Record<string, string>)
+      .find((w) => w.command === 'annotate')!;
+    expect(annotate.azureClientId).toBeTruthy();
+    expect(annotate.azureTenantId).toBeTruthy();
+  });
+
+  it('ghcr.yml: the GITHUB_TOKEN as password, with packages: write', () => {
+    const doc = workflows.find((w) => w.file.endsWith('ghcr.yml'))!.doc as {
+      permissions: Record<string, string>;
+      jobs: Record<string, { steps: Record<string, unknown>[] }>;
+    };
+    expect(doc.permissions).toEqual({ contents: 'write', actions: 'read', packages: 'write' });
+    const annotate = Object.values(doc.jobs)
+      .flatMap((j) => j.steps)
+      .map((s) => (s.with ?? {}) as Record<string, string>)
+      .find((w) => w.command === 'annotate')!;
+    expect(annotate.registry).toBe('ghcr.io');
+    expect(annotate.username).toBeTruthy();
+    expect(annotate.password).toBe('${{ secrets.GITHUB_TOKEN }}');
   });
 
   it.each(files('examples/github'))('%s uses the action with real input names only', (file) => {
@@ -193,5 +223,34 @@ describe('examples/azure-pipelines', () => {
     );
     expect(annotate).toHaveLength(1);
     expect(annotate[0].inputs.azureSubscription).toBeTruthy();
+  });
+
+  it('publish.yml declares the image-info repository and every job that touches it uses it', () => {
+    const doc = parse(readFileSync(join(root, 'examples/azure-pipelines/publish.yml'), 'utf8')) as {
+      variables: Record<string, string>;
+      resources: { repositories: { repository: string; type: string; name: string }[] };
+      stages: { jobs: { job: string; uses?: { repositories?: string[] }; steps: unknown[] }[] }[];
+    };
+    const repos = doc.resources.repositories;
+    expect(repos).toHaveLength(1);
+    expect(repos[0].type).toBe('git');
+    // The azure-repos: source names the same repository.
+    const [, repoName] = /^azure-repos:[^/]+\/([^/]+)\//.exec(doc.variables.imageInfo) ?? [];
+    expect(repos[0].name.split('/').at(-1)).toBe(repoName);
+    const jobs = doc.stages.flatMap((s) => s.jobs);
+    const touching = jobs.filter(
+      (j) =>
+        walk(j.steps, (m) =>
+          m.task === 'EolGate@0' &&
+          ['annotate', 'verify', 'publish-image-info'].includes(
+            String((m.inputs as Record<string, string>).command),
+          )
+            ? {}
+            : undefined,
+        ).length > 0,
+    );
+    expect(touching.length).toBeGreaterThan(1);
+    for (const job of touching)
+      expect(job.uses?.repositories, job.job).toEqual([repos[0].repository]);
   });
 });
