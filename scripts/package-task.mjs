@@ -1,5 +1,6 @@
 // Assembles the Azure DevOps extension folder that `tfx extension create` packs:
-//   <out>/vss-extension.json, <out>/overview.md, <out>/EolGate/{task.json, dist/azure/*, licenses}
+//   <out>/vss-extension.json, overview.md, LICENSE, images/icon.png, and
+//   <out>/EolGate/{task.json, icon.png, dist/azure/*, LICENSE, ThirdPartyNotices.txt}
 // Run `npm run build` first; the task runs the committed bundle, nothing is installed at run time.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -40,7 +41,11 @@ for (const target of targets) {
   if (existsSync(`${target}.map`)) copy(`${target}.map`, join(taskDir, `${target}.map`));
 }
 copy('dist/licenses.txt', join(taskDir, 'ThirdPartyNotices.txt'));
-if (existsSync('LICENSE')) copy('LICENSE', join(taskDir, 'LICENSE'));
+copy('LICENSE', join(taskDir, 'LICENSE'));
+// The pipeline editor shows the task's icon.png (beside task.json); the marketplace the extension's.
+copy('images/icon.png', join(taskDir, 'icon.png'));
+copy('images/icon.png', join(out, extension.icons.default));
+copy('LICENSE', join(out, extension.content.license.path));
 copy('docs/marketplace-overview.md', join(out, extension.content.details.path));
 writeFileSync(join(out, 'vss-extension.json'), `${JSON.stringify(extension, null, 2)}\n`);
 

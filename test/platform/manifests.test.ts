@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { crc32, inflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,9 +53,36 @@ const task = JSON.parse(read('task.json')) as {
 const pkg = JSON.parse(read('package.json')) as { version: string };
 const extension = JSON.parse(read('vss-extension.json')) as {
   version: string;
+  description: string;
+  icons: { default: string };
+  content: { details: { path: string }; license: { path: string } };
+  repository: { type: string; uri: string };
+  links: Record<string, { uri: string }>;
   contributions: { type: string; properties: { name: string } }[];
   files: { path: string }[];
 };
+
+/** Width and height of a PNG whose chunks all check out (CRC) and whose pixels inflate fully. */
+function pngSize(bytes: Buffer): { width: number; height: number } {
+  expect(bytes.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+  let width = 0;
+  let height = 0;
+  const idat: Buffer[] = [];
+  for (let at = 8; at < bytes.length;) {
+    const length = bytes.readUInt32BE(at);
+    const type = bytes.toString('ascii', at + 4, at + 8);
+    const data = bytes.subarray(at + 8, at + 8 + length);
+    expect(bytes.readUInt32BE(at + 8 + length), `${type} CRC`).toBe(
+      crc32(bytes.subarray(at + 4, at + 8 + length)),
+    );
+    if (type === 'IHDR') [width, height] = [data.readUInt32BE(0), data.readUInt32BE(4)];
+    if (type === 'IDAT') idat.push(data);
+    at += 12 + length;
+  }
+  // 8-bit RGBA: one filter byte and 4 bytes per pixel per row.
+  expect(inflateSync(Buffer.concat(idat)).length).toBe(height * (1 + width * 4));
+  return { width, height };
+}
 const spec = (name: string) => INPUTS.find((i) => i.name === name) as InputSpec;
 
 describe('action.yml', () => {
@@ -210,6 +238,48 @@ describe('vss-extension.json and scripts/package-task.mjs', () => {
     );
     expect(existsSync(join(out, 'vss-extension.json'))).toBe(true);
     expect(existsSync(join(out, 'overview.md'))).toBe(true);
+    // The task's own icon beside its task.json, the extension's icon and license where the manifest says.
+    expect(pngSize(readFileSync(join(taskDir, 'icon.png')))).toEqual({ width: 128, height: 128 });
+    expect(readFileSync(join(out, extension.icons.default))).toEqual(
+      readFileSync(join(taskDir, 'icon.png')),
+    );
+    expect(readFileSync(join(out, extension.content.license.path), 'utf8')).toBe(read('LICENSE'));
+    expect(readFileSync(join(taskDir, 'LICENSE'), 'utf8')).toBe(read('LICENSE'));
+  });
+
+  it('names the repository, the license, the icon and what the extension does', () => {
+    const repo = 'https://github.com/eol-gate/eol-gate';
+    expect(extension.repository).toEqual({ type: 'git', uri: repo });
+    expect(extension.links.repository.uri).toBe(repo);
+    expect(extension.links.license.uri).toBe(`${repo}/blob/main/LICENSE`);
+    expect(extension.icons.default).toBe('images/icon.png');
+    expect(extension.description).toMatch(/end-of-life/);
+    expect(read('LICENSE')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 eol-gate contributors\n/);
+  });
+});
+
+describe('.github/workflows/release.yml', () => {
+  const release = parse(read('.github/workflows/release.yml')) as {
+    on: { push: { tags: string[] } };
+    permissions: Record<string, string>;
+    jobs: Record<string, { steps: { uses?: string; run?: string; if?: string }[] }>;
+  };
+  const steps = Object.values(release.jobs).flatMap((j) => j.steps);
+  const runs = steps.map((s) => s.run ?? '').join('\n');
+
+  it('on a version tag: CI first, then the .vsix and the CLI as release assets, then the major tag', () => {
+    expect(release.on.push.tags).toEqual(['v*']);
+    expect(release.permissions).toEqual({ contents: 'write' });
+    const at = (text: string) => steps.findIndex((s) => (s.run ?? '').includes(text));
+    expect(at('bash .ci/run')).toBeGreaterThan(0);
+    expect(at('scripts/package-task.mjs')).toBeGreaterThan(at('bash .ci/run'));
+    expect(at('gh release create')).toBeGreaterThan(at('tfx-cli'));
+    expect(at('git push --force origin "refs/tags/$major"')).toBeGreaterThan(
+      at('gh release create'),
+    );
+    expect(runs).toMatch(/gh release create .*\n.*\.vsix .*eol-gate\.cjs/);
+    // A pre-release (v1.0.0-rc.1) never moves the major tag users follow.
+    expect(steps[at('refs/tags/$major')].if).toContain("'-'");
   });
 });
 
