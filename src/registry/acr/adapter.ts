@@ -13,7 +13,6 @@ import {
 import { InputError, RuntimeError } from '../../core/errors.js';
 import {
   isIndexMediaType,
-  MANIFEST_MEDIA_TYPES,
   MediaType,
   type Descriptor,
   type ManifestRecord,
@@ -26,8 +25,13 @@ import { sleep as defaultSleep } from '../../util/sleep.js';
 import { IMAGE_CONFIG_TYPES } from '../media-types.js';
 import { nextLink } from '../oci/client.js';
 import type { ReferrerManifest, Registry } from '../port.js';
-import { ManifestCache, type ManifestFacts } from '../manifest-cache.js';
+import { factsOf, ManifestCache, type ManifestFacts } from '../manifest-cache.js';
 import { rateLimitPolicy, RequestGate, statusOf } from './request-gate.js';
+import {
+  RegistryCache,
+  type CacheTransport,
+  type RegistryCacheLocation,
+} from '../registry-cache.js';
 
 export interface AcrRegistryOptions {
   /** `myacr.azurecr.io` or `https://host[:port]`. HTTPS only. */
@@ -59,6 +63,11 @@ export interface AcrRegistryOptions {
    * repository; `api` always asks the referrers API. Unlisted repositories always use the API.
    */
   referrersSource?: 'listing' | 'api';
+  /**
+   * The registry-held copy of the manifest cache (a repository, one tag per group): loaded on
+   * the first listing, written by `flush()`. The repository is never listed for annotation.
+   */
+  registryCache?: RegistryCacheLocation;
 }
 
 interface RawManifest {
@@ -162,6 +171,9 @@ export class AcrRegistry implements Registry {
   private readonly blobsPresent = new Set<string>();
   /** Media types seen in listings: one string each, not one per manifest. */
   private readonly interned = new Map<string, string>();
+  private readonly registryCache?: RegistryCache;
+  /** Manifests whose body carries a `subject`: referrers, never subjects of a lifecycle mark. */
+  private readonly referrerBodies = new Set<string>();
 
   constructor(options: AcrRegistryOptions) {
     this.endpoint = normalizeEndpoint(options.endpoint);
@@ -215,6 +227,15 @@ export class AcrRegistry implements Registry {
         : options.manifestCache
           ? ManifestCache.open(options.manifestCache, this.logger)
           : ManifestCache.memory();
+    if (options.registryCache) {
+      this.registryCache = new RegistryCache(
+        this.cacheTransport(),
+        options.registryCache,
+        this.cache,
+        this.logger,
+        this.displayName,
+      );
+    }
   }
 
   async listRepositories(): Promise<string[] | undefined> {
@@ -245,7 +266,7 @@ export class AcrRegistry implements Registry {
         throw e;
       }
       if (page.done) break;
-      names.push(...page.value);
+      names.push(...page.value.filter((n) => !this.isCacheRepository(n)));
       token = page.value.continuationToken;
       if (!token) break;
     }
@@ -253,6 +274,9 @@ export class AcrRegistry implements Registry {
   }
 
   async listManifests(repository: string): Promise<ManifestRecord[]> {
+    // The cache's own repository holds no images: never a source of candidates.
+    if (this.isCacheRepository(repository)) return [];
+    await this.registryCache?.load();
     // `/acr/v1/<repo>/_manifests` pages, read directly (through the SDK's authenticated
     // pipeline): the SDK's model drops mediaType/configMediaType, and building its models
     // costs several copies of every page. A page becomes records at once and is dropped: a
@@ -302,7 +326,15 @@ export class AcrRegistry implements Registry {
     toInspect.forEach(({ index, listed }, i) => {
       const f = inspected[i];
       if (f) records[index] = this.recordOf(repository, listed, f, facts);
-      else
+      else if (isIndexMediaType(listed.raw.mediaType)) {
+        // An index that answers 404 (deleted, or not yet replicated to this region) keeps what
+        // the listing said: its children stay protected when it is supported, and without
+        // listed children the planner knows they are unknown rather than none.
+        records[index] = this.recordOf(repository, listed, undefined, facts);
+        this.logger.warning(
+          `${this.displayName}/${repository}@${listed.digest}: listed index answered 404; kept with ${listed.related ? `the listing's ${listed.related.length} children` : 'unknown children'}`,
+        );
+      } else
         this.logger.warning(
           `${this.displayName}/${repository}@${listed.digest}: listed but gone when fetched; skipped`,
         );
@@ -402,28 +434,36 @@ export class AcrRegistry implements Registry {
     return text;
   }
 
+  /**
+   * A GET, not a HEAD (same count): the body tells whether the manifest is itself a referrer
+   * (an image pushed with a `subject`, which the listing shows as a plain image). Such a
+   * manifest is never annotated (see pushReferrer).
+   */
   async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
     const known = this.sizes.get(`${repository}@${digest}`);
-    if (known) return { mediaType: known.mediaType, digest, size: known.size };
-    const res = await this.raw(
-      repository,
-      'HEAD',
-      `/v2/${repository}/manifests/${digest}`,
-      MANIFEST_MEDIA_TYPES.join(', '),
-      `HEAD manifest ${repository}@${digest}`,
-      [404],
-    );
-    if (res.status === 404) return undefined;
-    const size = Number(res.headers.get('content-length'));
-    const mediaType = res.headers.get('content-type')?.split(';')[0].trim();
-    const served = res.headers.get('docker-content-digest');
-    if (!mediaType || !Number.isInteger(size) || size <= 0 || (served && served !== digest)) {
-      throw new RuntimeError(
-        `${this.displayName}: HEAD manifest ${repository}@${digest} gave no usable descriptor`,
-      );
+    const cached = this.cache.get(digest);
+    let facts = cached;
+    let served: string | undefined;
+    if (!facts) {
+      if (known) return { mediaType: known.mediaType, digest, size: known.size };
+      const got = await this.getManifest(repository, digest);
+      if (!got) return undefined;
+      if (sha256Digest(got.content) !== digest)
+        throw new RuntimeError(
+          `${this.displayName}: manifest ${repository}@${digest} does not match its digest`,
+        );
+      // Not kept in the cache: a candidate's body is read once, when it is annotated.
+      facts = factsOf(digest, got.content, got.mediaType);
+      served = got.mediaType;
     }
-    this.sizes.set(`${repository}@${digest}`, { mediaType, size });
-    return { mediaType, digest, size };
+    if (facts.subject) this.referrerBodies.add(`${repository}@${digest}`);
+    const mediaType = known?.mediaType ?? facts.mediaType ?? served;
+    if (!mediaType)
+      throw new RuntimeError(
+        `${this.displayName}: manifest ${repository}@${digest} has no media type`,
+      );
+    this.sizes.set(`${repository}@${digest}`, { mediaType, size: facts.size });
+    return { mediaType, digest, size: facts.size };
   }
 
   async imageCreated(repository: string, digest: string): Promise<string | undefined> {
@@ -501,6 +541,12 @@ export class AcrRegistry implements Registry {
     subject: Descriptor,
     manifest: ReferrerManifest,
   ): Promise<void> {
+    if (this.referrerBodies.has(`${repository}@${subject.digest}`)) {
+      this.logger.warning(
+        `${this.displayName}/${repository}@${subject.digest}: its manifest carries a subject (it is a referrer); not annotated`,
+      );
+      return;
+    }
     const bytes = Buffer.from(manifest.bytes);
     if (sha256Digest(bytes) !== manifest.digest)
       throw new Error(`internal: referrer bytes do not match ${manifest.digest}`);
@@ -561,6 +607,72 @@ export class AcrRegistry implements Registry {
   /** Flushes and closes the manifest cache file. */
   close(): void {
     this.cache.close();
+  }
+
+  /** Writes the registry-held cache when this run learnt something. Never throws: a lost cache costs requests. */
+  async flush(): Promise<void> {
+    try {
+      await this.registryCache?.save();
+    } catch (e) {
+      this.logger.warning(
+        `${this.displayName}: the cache was not saved (${(e as Error).message}); the next run costs more requests`,
+      );
+    }
+    this.cache.close();
+  }
+
+  private isCacheRepository(name: string): boolean {
+    return this.registryCache?.location.repository === name;
+  }
+
+  /** The registry-held cache over the SDK's content client (its auth, retries and gate). */
+  private cacheTransport(): CacheTransport {
+    return {
+      getManifest: async (repository, tag) => {
+        const content = this.contentClient(repository);
+        const got = await this.gate.call(`get cache ${repository}:${tag}`, async (abortSignal) => {
+          try {
+            return await content.getManifest(tag, { abortSignal });
+          } catch (e) {
+            if (statusOf(e) === 404) return undefined;
+            throw e;
+          }
+        });
+        return got && new Uint8Array(got.content);
+      },
+      getBlob: (repository, digest) =>
+        this.gate.call(`get cache blob ${repository}@${digest}`, async (abortSignal) => {
+          try {
+            const blob = await this.contentClient(repository).downloadBlob(digest, {
+              abortSignal,
+            });
+            const chunks: Buffer[] = [];
+            for await (const chunk of blob.content) chunks.push(Buffer.from(chunk as Uint8Array));
+            return new Uint8Array(Buffer.concat(chunks));
+          } catch (e) {
+            if (statusOf(e) === 404) return undefined;
+            throw e;
+          }
+        }),
+      putBlob: async (repository, bytes) => {
+        const uploaded = await this.gate.call(`upload cache blob to ${repository}`, (abortSignal) =>
+          this.contentClient(repository).uploadBlob(Buffer.from(bytes), { abortSignal }),
+        );
+        if (uploaded.digest !== sha256Digest(bytes))
+          throw new RuntimeError(
+            `${this.displayName}: uploaded cache blob stored as ${uploaded.digest}`,
+          );
+      },
+      putManifest: async (repository, tag, bytes, mediaType) => {
+        await this.gate.call(`push cache ${repository}:${tag}`, (abortSignal) =>
+          this.contentClient(repository).setManifest(Buffer.from(bytes), {
+            mediaType,
+            tag,
+            abortSignal,
+          }),
+        );
+      },
+    };
   }
 
   /** GET a manifest; undefined only on a 404. getManifest checks the bytes against the digest. */

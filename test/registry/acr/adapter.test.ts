@@ -88,13 +88,14 @@ describe('AcrRegistry', () => {
     expect(await registry.listManifests('missing/repo')).toEqual([]);
   });
 
-  it('describes a manifest with HEAD, and says undefined only for a 404', async () => {
+  it('describes a manifest with one GET (the body tells a referrer), and says undefined only for a 404', async () => {
     const fake = await fresh();
     const a = seedImage(fake, 'team/app', 'a');
     const registry = acrFor(fake);
     expect(await registry.describeManifest('team/app', a.digest)).toEqual(a);
     expect(await registry.describeManifest('team/app', sha256Digest('nothing'))).toBeUndefined();
-    fake.addFault({ kind: '500', match: 'manifest-head', times: 100 });
+    expect(fake.answered('manifest-head')).toEqual([]);
+    fake.addFault({ kind: '500', match: 'manifest-get', times: 100 });
     await expect(
       acrFor(fake, { retry: fastRetry({ retries: 2 }) }).describeManifest('team/app', a.digest),
     ).rejects.toThrow(RuntimeError);
@@ -329,12 +330,12 @@ describe('AcrRegistry against a misbehaving registry (invariant 5)', () => {
   it('adds jitter to Retry-After and refuses to sleep out an hour-long one', async () => {
     const fake = await fresh();
     const a = seedImage(fake, 'team/app', 'a');
-    fake.addFault({ kind: '429-retry-after', match: 'manifest-head', retryAfterSeconds: 2 });
+    fake.addFault({ kind: '429-retry-after', match: 'manifest-get', retryAfterSeconds: 2 });
     const jittered = fastRetry({ baseDelayMs: 100, random: () => 0.5 });
     await acrFor(fake, { retry: jittered }).describeManifest('team/app', a.digest);
     expect(jittered.delays).toEqual([2050]);
 
-    fake.addFault({ kind: '429-retry-after', match: 'manifest-head', retryAfterSeconds: 3600 });
+    fake.addFault({ kind: '429-retry-after', match: 'manifest-get', retryAfterSeconds: 3600 });
     const patient = fastRetry();
     const error = await rejection(
       acrFor(fake, { retry: patient }).describeManifest('team/app', a.digest),

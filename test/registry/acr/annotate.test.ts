@@ -44,7 +44,7 @@ describe('annotate on the fake ACR', () => {
     const scenario = seedScenario(fake);
     const result = await runAnnotate(acrFor(fake), scenario);
 
-    expect(result.counts).toEqual({
+    expect(result.counts).toMatchObject({
       annotated: 7,
       alreadyAnnotated: 1,
       skippedTooYoung: 1,
@@ -89,9 +89,9 @@ describe('annotate on the fake ACR', () => {
       [{ kind: '429-retry-after', match: 'manifest-put', retryAfterSeconds: 2, times: 2 }],
     ],
     [
-      '500 on HEAD and PUT',
+      '500 on GET and PUT',
       [
-        { kind: '500', match: 'manifest-head', times: 2 },
+        { kind: '500', match: 'manifest-get', times: 2 },
         { kind: '500', match: 'manifest-put', times: 1, after: 2 },
       ],
     ],
