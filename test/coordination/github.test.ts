@@ -5,6 +5,7 @@ import {
   parseMarkerRef,
   type GitHubStoreOptions,
 } from '../../src/coordination/github.js';
+import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { blockingRuns } from '../../src/core/protocol.js';
 import { FakeGitHub } from '../support/fake-github.js';
@@ -19,6 +20,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 }
 
 const fake = new FakeGitHub();
+const HOME = `${fake.owner}/${fake.repo}`;
 const sleeps: number[] = [];
 const retry = {
   baseDelayMs: 1,
@@ -27,6 +29,8 @@ const retry = {
   random: () => 0,
   sleep: async (ms: number) => void sleeps.push(ms),
 };
+/** Writers' clocks: every marker written by `mark` is later than the one before. */
+let stamp = 1_700_000_000_000;
 
 beforeAll(async () => {
   await fake.start();
@@ -36,7 +40,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   fake.refs.clear();
-  fake.runs.clear();
+  fake.clearActions();
   fake.requests.length = 0;
   fake.clearFaults();
   fake.listLag = 0;
@@ -55,64 +59,132 @@ function store(runId: number, extra: Partial<GitHubStoreOptions> = {}): GitHubSt
     sha: fake.headSha,
     token: fake.token,
     retry,
+    now: () => stamp++,
     ...extra,
   });
 }
 
-/** A run with markers written straight into the fake. */
-function runWith(
-  states: Array<'publishing' | 'image-info-updated'>,
-  init: Parameters<FakeGitHub['createRun']>[0] = {},
-) {
+interface Who {
+  runId: number | string;
+  attempt?: number;
+  jobId?: number | string;
+  repository?: string;
+}
+
+/** A marker ref written straight into the fake, later than every one before it. */
+function mark(who: Who, state: MarkerState, scope: CoverScope = 'job'): string {
+  const ref = markerRef(
+    'g',
+    {
+      runId: String(who.runId),
+      attempt: who.attempt ?? 1,
+      jobId: who.jobId === undefined ? undefined : String(who.jobId),
+      repository: who.repository ?? HOME,
+    },
+    state,
+    scope,
+    stamp++,
+    HOME,
+  );
+  fake.refs.set(ref, fake.headSha);
+  return ref;
+}
+
+/** A run with whole-run markers (no job id) written straight into the fake. */
+function runWith(states: MarkerState[], init: Parameters<FakeGitHub['createRun']>[0] = {}) {
   const run = fake.createRun(init);
-  for (const s of states)
-    fake.refs.set(markerRef('g', String(run.id), run.run_attempt, s), fake.headSha);
+  for (const s of states) mark({ runId: run.id, attempt: run.run_attempt }, s);
   return run;
 }
 
+const mutating = () => fake.requests.filter((r) => r.method !== 'GET');
+const path = (r: { method: string; path: string }) =>
+  `${r.method} ${r.path.replace(`/repos/${HOME}/`, '')}`;
+
 describe('marker refs', () => {
-  it('round-trips and ignores foreign refs', () => {
-    expect(markerRef('g', '12', 3, 'publishing')).toBe('refs/eol-gate/g/12.3.publishing');
-    expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.image-info-updated')).toEqual({
+  it('round-trip per participant, with cover scope and stamp; foreign refs are ignored', () => {
+    const who = { runId: '12', attempt: 3, jobId: '4567', repository: HOME };
+    expect(markerRef('g', who, 'publishing', 'job', 99, HOME)).toBe(
+      'refs/eol-gate/g/12.3.4567.publishing.99',
+    );
+    expect(markerRef('g', who, 'image-info-updated', 'run', 100, HOME)).toBe(
+      'refs/eol-gate/g/12.3.4567.image-info-updated-run.100',
+    );
+    expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.4567.image-info-updated.100', HOME)).toEqual({
       runId: '12',
       attempt: 3,
+      jobId: '4567',
+      repository: HOME,
       state: 'image-info-updated',
+      scope: 'job',
+      stamp: 100,
     });
-    expect(parseMarkerRef('g', 'refs/eol-gate/g2/12.3.publishing')).toBeUndefined();
-    expect(parseMarkerRef('g', 'refs/eol-gate/g/x.3.publishing')).toBeUndefined();
-    expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.done')).toBeUndefined();
+    expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.0.publishing.5', HOME)).toMatchObject({
+      jobId: undefined,
+      stamp: 5,
+    });
+    expect(parseMarkerRef('g', 'refs/eol-gate/g2/12.3.4567.publishing.1', HOME)).toBeUndefined();
+    expect(parseMarkerRef('g', 'refs/eol-gate/g/x.3.4567.publishing.1', HOME)).toBeUndefined();
+    expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.4567.done.1', HOME)).toBeUndefined();
+    expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.4567.publishing', HOME)).toBeUndefined();
+  });
+
+  it('the first format (<run>.<attempt>.<state>) still parses: the whole run, stamp 0', () => {
+    expect(parseMarkerRef('g', 'refs/eol-gate/g/600.2.publishing', HOME)).toEqual({
+      runId: '600',
+      attempt: 2,
+      jobId: undefined,
+      repository: HOME,
+      state: 'publishing',
+      scope: 'job',
+      stamp: 0,
+    });
+    expect(
+      parseMarkerRef('g', 'refs/eol-gate/g/600.2.image-info-updated-run', HOME),
+    ).toBeUndefined();
+  });
+
+  it("another repository's run names its repository in the ref", () => {
+    const who = { runId: '12', attempt: 1, jobId: '9', repository: 'octo/app-b' };
+    const ref = markerRef('g', who, 'publishing', 'job', 7, HOME);
+    expect(ref).toBe('refs/eol-gate/g/octo/app-b/12.1.9.publishing.7');
+    expect(parseMarkerRef('g', ref, HOME)).toMatchObject({ repository: 'octo/app-b', runId: '12' });
+    expect(parseMarkerRef('g', 'refs/eol-gate/g/octo/12.1.9.publishing.7', HOME)).toBeUndefined();
   });
 });
 
 describe('GitHubStore', () => {
-  it("signal creates this attempt's ref on GITHUB_SHA and reads it back with matching-refs", async () => {
+  it("signal creates this participant's ref on GITHUB_SHA and reads it back with matching-refs", async () => {
     const run = fake.createRun({ run_attempt: 2 });
-    await store(run.id).signal('g', 'publishing');
-    expect([...fake.refs]).toEqual([[`refs/eol-gate/g/${run.id}.2.publishing`, fake.headSha]]);
-    expect(
-      fake.requests.map((r) => `${r.method} ${r.path.replace(/^\/repos\/octo\/images\//, '')}`),
-    ).toEqual([
-      `DELETE git/refs/eol-gate/g/${run.id}.2.image-info-updated`,
-      'POST git/refs',
-      `GET git/matching-refs/eol-gate/g/${run.id}.2.`,
+    await store(run.id, { jobId: '31', now: () => 1234 }).signal('g', 'publishing');
+    expect([...fake.refs]).toEqual([
+      [`refs/eol-gate/g/${run.id}.2.31.publishing.1234`, fake.headSha],
     ]);
+    expect(fake.requests.map(path)).toEqual(['POST git/refs', `GET git/matching-refs/eol-gate/g/`]);
   });
 
-  it("publishing deletes this run's image-info-updated ref (a retried stage), signalling twice is fine", async () => {
-    const run = runWith(['publishing', 'image-info-updated']);
-    await store(run.id).signal('g', 'publishing');
-    await store(run.id).signal('g', 'publishing');
-    expect([...fake.refs.keys()]).toEqual([`refs/eol-gate/g/${run.id}.1.publishing`]);
+  it('a retried step that publishes again blocks again; signalling twice is fine', async () => {
+    const run = fake.createRun();
+    const s = store(run.id, { jobId: '5' });
+    await s.signal('g', 'publishing');
+    await s.signal('g', 'image-info-updated');
+    const peer = fake.createRun();
+    expect(blockingRuns(store(peer.id).self, await store(peer.id).listRuns('g'))).toEqual([]);
+    await s.signal('g', 'publishing');
+    await s.signal('g', 'publishing');
+    const runs = await store(peer.id).listRuns('g');
+    expect(runs).toMatchObject([{ runId: String(run.id), jobId: '5', covered: false }]);
+    expect(blockingRuns(store(peer.id).self, runs)).toHaveLength(1);
   });
 
   it('waits until matching-refs shows the write (eventual listing)', async () => {
     const run = fake.createRun();
     fake.listLag = 3;
-    await store(run.id).signal('g', 'image-info-updated');
+    await store(run.id).signal('g', 'publishing');
     expect(sleeps.length).toBeGreaterThanOrEqual(1);
     const peer = fake.createRun();
-    expect((await store(peer.id).listRuns('g')).map((r) => r.states)).toEqual([
-      ['image-info-updated'],
+    expect((await store(peer.id).listRuns('g')).map((r) => [r.runId, r.blocks])).toEqual([
+      [String(run.id), true],
     ]);
   });
 
@@ -124,57 +196,201 @@ describe('GitHubStore', () => {
     ).rejects.toThrow(/did not show/);
   });
 
-  it('listRuns: one matching-refs call, one run lookup per distinct run; liveness from the Actions API', async () => {
+  it('listRuns: one matching-refs call; liveness only for uncovered publishing, once per run', async () => {
     const live = runWith(['publishing']);
     const recorded = runWith(['publishing', 'image-info-updated']);
     const done = runWith(['publishing'], { status: 'completed', conclusion: 'cancelled' });
     const me = fake.createRun();
     const runs = await store(me.id).listRuns('g');
-    expect(runs.map((r) => [r.runId, r.alive, r.states])).toEqual([
-      [String(live.id), true, ['publishing']],
-      [String(recorded.id), true, ['publishing', 'image-info-updated']],
-      [String(done.id), false, ['publishing']],
+    expect(runs.map((r) => [r.runId, r.alive, r.covered, r.blocks])).toEqual([
+      [String(live.id), true, false, true],
+      [String(recorded.id), true, true, false],
+      [String(done.id), false, false, false],
     ]);
-    expect(runs[0].url).toBe(`https://github.com/octo/images/actions/runs/${live.id}`);
-    expect(runs[0].since).toBe(live.run_started_at);
+    expect(runs[0].url).toBe(`https://github.com/${HOME}/actions/runs/${live.id}`);
+    expect(runs[0].name).toBe('publish');
     expect(fake.requests.filter((r) => r.path.includes('matching-refs'))).toHaveLength(1);
-    expect(fake.requests.filter((r) => r.path.includes('/actions/runs/'))).toHaveLength(3);
+    expect(fake.requests.filter((r) => r.path.includes('/actions/runs/')).map(path)).toEqual([
+      `GET actions/runs/${live.id}`,
+      `GET actions/runs/${done.id}`,
+    ]);
     expect(blockingRuns(store(me.id).self, runs).map((r) => r.runId)).toEqual([String(live.id)]);
   });
 
-  it('ignores markers of an older attempt: a re-run does not inherit image-info-updated', async () => {
+  it('listRuns never writes, even with markers of completed runs to clean up', async () => {
+    runWith(['publishing'], { status: 'completed', conclusion: 'success' });
+    runWith(['publishing', 'image-info-updated'], { status: 'completed', conclusion: 'success' });
+    runWith(['publishing']);
+    const before = fake.refs.size;
+    await store(1).listRuns('g');
+    await store(1).listRuns('g');
+    expect(mutating()).toEqual([]);
+    expect(fake.refs.size).toBe(before);
+  });
+
+  it("a newer attempt does not inherit the older attempt's job-scoped image-info-updated", async () => {
     const run = runWith(['publishing', 'image-info-updated']);
     fake.rerun(run.id);
-    fake.refs.set(markerRef('g', String(run.id), 2, 'publishing'), fake.headSha);
+    mark({ runId: run.id, attempt: 2 }, 'publishing');
     const runs = await store(1).listRuns('g');
     expect(runs).toMatchObject([
-      { runId: String(run.id), attempt: 2, states: ['publishing'], alive: true },
+      { runId: String(run.id), attempt: 1, covered: true, blocks: false },
+      { runId: String(run.id), attempt: 2, covered: false, alive: true, blocks: true },
     ]);
     expect(blockingRuns(undefined, runs)).toHaveLength(1);
   });
 
-  it('a run GitHub no longer knows (404) is finished', async () => {
-    fake.refs.set(markerRef('g', '777', 1, 'publishing'), fake.headSha);
-    expect(await store(1).listRuns('g')).toMatchObject([{ runId: '777', alive: false }]);
+  it('matrix legs: job A never blocks itself, job B of the same run blocks A, A does not cover B', async () => {
+    const run = fake.createRun();
+    const a = fake.createJob({ run_id: run.id, name: 'build (debian)' });
+    const b = fake.createJob({ run_id: run.id, name: 'build (fedora)' });
+    const legA = store(run.id, { jobId: String(a.id) });
+    const legB = store(run.id, { jobId: String(b.id) });
+    await legA.signal('g', 'publishing');
+    await legB.signal('g', 'publishing');
+    await legA.signal('g', 'image-info-updated');
+    fake.requests.length = 0;
+    const seenByA = await legA.listRuns('g');
+    expect(seenByA).toMatchObject([
+      { runId: String(run.id), jobId: String(a.id), covered: true, blocks: false },
+      {
+        runId: String(run.id),
+        jobId: String(b.id),
+        covered: false,
+        blocks: true,
+        jobName: 'build (fedora)',
+        url: `https://github.com/${HOME}/actions/runs/${run.id}/job/${b.id}`,
+      },
+    ]);
+    expect(blockingRuns(legA.self, seenByA).map((r) => r.jobId)).toEqual([String(b.id)]);
+    // Its own run is alive by definition: only the sibling job's liveness is asked.
+    expect(fake.requests.filter((r) => r.path.includes('/actions/')).map(path)).toEqual([
+      `GET actions/jobs/${b.id}`,
+    ]);
+    // B blocks nobody once it records; A never blocked B (A's publishing is covered).
+    await legB.signal('g', 'image-info-updated');
+    expect(blockingRuns(legA.self, await legA.listRuns('g'))).toEqual([]);
+    expect(blockingRuns(legB.self, await legB.listRuns('g'))).toEqual([]);
   });
 
-  it('cleanup deletes refs of finished runs, stale attempts and its own; keeps live peers', async () => {
+  it('run scope covers every publishing of the run written before it, in any attempt, and none after', async () => {
+    const run = fake.createRun({ run_attempt: 2 });
+    mark({ runId: run.id, attempt: 1, jobId: 11 }, 'publishing');
+    mark({ runId: run.id, attempt: 2, jobId: 12 }, 'publishing');
+    mark({ runId: run.id, attempt: 2, jobId: 13 }, 'image-info-updated', 'run');
+    mark({ runId: run.id, attempt: 2, jobId: 14 }, 'publishing');
+    for (const id of [11, 12, 14]) fake.createJob({ id, run_id: run.id });
+    const runs = await store(1).listRuns('g');
+    expect(runs.map((r) => [r.attempt, r.jobId, r.covered, r.blocks])).toEqual([
+      [1, '11', true, false],
+      [2, '12', true, false],
+      [2, '14', false, true],
+    ]);
+    // A job-scoped image-info-updated of another job covers nothing of its siblings.
+    fake.refs.clear();
+    mark({ runId: run.id, attempt: 2, jobId: 12 }, 'publishing');
+    mark({ runId: run.id, attempt: 2, jobId: 13 }, 'image-info-updated');
+    expect((await store(1).listRuns('g')).map((r) => [r.jobId, r.blocks])).toEqual([['12', true]]);
+  });
+
+  it('a job completed as failure or cancelled does not block; one completed with success blocks while its run is alive', async () => {
+    const run = fake.createRun();
+    const failed = fake.createJob({ run_id: run.id, name: 'push (arm64)' });
+    const cancelled = fake.createJob({ run_id: run.id, name: 'push (amd64)' });
+    const succeeded = fake.createJob({ run_id: run.id, name: 'push (windows)' });
+    for (const j of [failed, cancelled, succeeded])
+      mark({ runId: run.id, jobId: j.id }, 'publishing');
+    fake.completeJob(failed.id, 'failure');
+    fake.completeJob(cancelled.id, 'cancelled');
+    fake.completeJob(succeeded.id, 'success');
+    const runs = await store(1).listRuns('g');
+    expect(runs.map((r) => [r.jobId, r.jobFailed ?? false, r.blocks])).toEqual([
+      [String(failed.id), true, false],
+      [String(cancelled.id), true, false],
+      [String(succeeded.id), false, true],
+    ]);
+    fake.complete(run.id, 'failure');
+    expect(blockingRuns(undefined, await store(1).listRuns('g'))).toEqual([]);
+  });
+
+  it('re-run failed jobs: attempt 1 publishing of a job that succeeded blocks attempt 2 until covered', async () => {
+    const run = fake.createRun();
+    const push = fake.createJob({ run_id: run.id, name: 'push' });
+    const record = fake.createJob({ run_id: run.id, name: 'record' });
+    mark({ runId: run.id, attempt: 1, jobId: push.id }, 'publishing');
+    fake.completeJob(push.id, 'success');
+    fake.completeJob(record.id, 'failure');
+    fake.rerun(run.id);
+    const retried = fake.createJob({ run_id: run.id, name: 'record' });
+    const peer = fake.createRun();
+    const runs = await store(peer.id).listRuns('g');
+    expect(runs).toMatchObject([{ attempt: 1, jobId: String(push.id), alive: true, blocks: true }]);
+    // The retried record job merges the push job's images and says so for the whole run.
+    mark({ runId: run.id, attempt: 2, jobId: retried.id }, 'image-info-updated', 'run');
+    expect(blockingRuns(undefined, await store(peer.id).listRuns('g'))).toEqual([]);
+  });
+
+  it.each([
+    [
+      'the first format',
+      (id: number) => fake.refs.set(`refs/eol-gate/g/${id}.2.publishing`, fake.headSha),
+    ],
+    ['per job', (id: number) => void mark({ runId: id, attempt: 2, jobId: 42 }, 'publishing')],
+  ])(
+    'a marker of an attempt newer than the API reports (%s) blocks and is never deleted',
+    async (_format, write) => {
+      const run = fake.createRun({ id: 600, run_attempt: 1 });
+      write(run.id);
+      const refs = [...fake.refs.keys()];
+      expect(await store(1).listRuns('g')).toMatchObject([
+        { runId: '600', attempt: 2, alive: true, blocks: true },
+      ]);
+      // Even with the older attempt reported completed, the newer attempt's marker stands.
+      fake.complete(run.id, 'failure');
+      expect(blockingRuns(undefined, await store(1).listRuns('g'))).toHaveLength(1);
+      await store(1).cleanup('g');
+      expect([...fake.refs.keys()]).toEqual(refs);
+      expect(fake.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
+    },
+  );
+
+  it('a run GitHub does not return (404) blocks, is said to be unknown, and is never deleted', async () => {
+    const ref = mark({ runId: 777, jobId: 8 }, 'publishing');
+    const runs = await store(1).listRuns('g');
+    expect(runs).toMatchObject([{ runId: '777', alive: true, runUnknown: true, blocks: true }]);
+    await store(1).cleanup('g');
+    expect([...fake.refs.keys()]).toEqual([ref]);
+    expect(mutating()).toEqual([]);
+  });
+
+  it('cleanup deletes the refs of completed runs only: keeps live peers, lagging attempts, its own run and foreign refs', async () => {
     const live = runWith(['publishing']);
     const done = runWith(['publishing', 'image-info-updated'], { status: 'completed' });
+    const doneJobs = fake.createRun({ status: 'completed', conclusion: 'failure' });
+    const doneRefs = [
+      mark({ runId: doneJobs.id, jobId: 1 }, 'publishing'),
+      mark({ runId: doneJobs.id, jobId: 2 }, 'image-info-updated', 'run'),
+    ];
     const rerun = runWith(['publishing']);
     fake.rerun(rerun.id);
-    fake.refs.set(markerRef('g', String(rerun.id), 2, 'publishing'), fake.headSha);
-    const me = runWith(['publishing', 'image-info-updated']);
+    mark({ runId: rerun.id, attempt: 2 }, 'publishing');
+    const me = runWith(['publishing', 'image-info-updated'], {
+      status: 'completed',
+      conclusion: 'success',
+    });
     fake.refs.set('refs/eol-gate/g/not-a-marker', fake.headSha);
+    const before = new Set(fake.refs.keys());
     await store(me.id).cleanup('g');
-    expect([...fake.refs.keys()].sort()).toEqual(
-      [
-        markerRef('g', String(live.id), 1, 'publishing'),
-        markerRef('g', String(rerun.id), 2, 'publishing'),
-        'refs/eol-gate/g/not-a-marker',
-      ].sort(),
+    const deleted = [...before].filter((r) => !fake.refs.has(r)).sort();
+    expect(deleted).toEqual(
+      [...[...before].filter((r) => r.includes(`/${done.id}.`)), ...doneRefs].sort(),
     );
-    expect(done.id).toBeGreaterThan(0);
+    expect([...fake.refs.keys()].filter((r) => r.includes(`/${live.id}.`))).toHaveLength(1);
+    expect([...fake.refs.keys()].filter((r) => r.includes(`/${rerun.id}.`))).toHaveLength(2);
+    expect([...fake.refs.keys()].filter((r) => r.includes(`/${me.id}.`))).toHaveLength(2);
+    expect(fake.refs.has('refs/eol-gate/g/not-a-marker')).toBe(true);
+    // No status request for its own run: it is alive by definition.
+    expect(fake.requests.some((r) => r.path.endsWith(`/actions/runs/${me.id}`))).toBe(false);
   });
 
   it('secondary rate limit (403 + retry-after) is waited out, then succeeds', async () => {
@@ -233,11 +449,96 @@ describe('GitHubStore', () => {
     );
   });
 
+  it('a persistent 5xx on a job lookup fails the listing (never "job ended")', async () => {
+    const run = fake.createRun();
+    const job = fake.createJob({ run_id: run.id });
+    mark({ runId: run.id, jobId: job.id }, 'publishing');
+    fake.fail({ status: 503, times: 100, match: (_m, p) => p.includes('/actions/jobs/') });
+    await expect(store(1, { retry: { ...retry, retries: 1 } }).listRuns('g')).rejects.toThrow(
+      /503/,
+    );
+  });
+
   it('rejects a bad group name, bad ids and non-loopback http before any request', async () => {
     await expect(store(1).signal('no spaces', 'publishing')).rejects.toThrow(InputError);
     expect(() => store(1, { sha: 'main' })).toThrow(InputError);
     expect(() => store(1, { runAttempt: 0 })).toThrow(InputError);
+    expect(() => store(1, { jobId: 'a.b' })).toThrow(/jobId/);
+    expect(() => store(1, { jobId: '0' })).toThrow(/jobId/);
+    expect(() => store(1, { coordination: { owner: 'octo', repo: 'a/b' } })).toThrow(
+      /coordinationRepository/,
+    );
     expect(() => store(1, { apiUrl: 'http://api.github.com' })).toThrow(/https/);
     expect(fake.requests).toHaveLength(0);
   });
+});
+
+describe('GitHubStore with a coordination repository shared by several repositories', () => {
+  const A = 'octo/app-a';
+  const B = 'octo/app-b';
+  const storeOf = (repository: string, runId: number, jobId?: string) => {
+    const [owner, repo] = repository.split('/');
+    return store(runId, {
+      owner,
+      repo,
+      coordination: { owner: fake.owner, repo: fake.repo },
+      runAttempt: fake.run(runId, repository).run_attempt,
+      jobId,
+    });
+  };
+
+  it('markers live in the coordination repository and name their run’s repository', async () => {
+    fake.addRepository(A);
+    const run = fake.createRun({}, A);
+    await storeOf(A, run.id, '3').signal('g', 'publishing');
+    expect([...fake.refs.keys()]).toEqual([
+      expect.stringMatching(
+        new RegExp(`^refs/eol-gate/g/octo/app-a/${run.id}\\.1\\.3\\.publishing\\.\\d+$`),
+      ),
+    ]);
+    expect(fake.requests.map(path)).toEqual([
+      'POST git/refs',
+      'GET git/matching-refs/eol-gate/g/octo/app-a/',
+    ]);
+  });
+
+  it("a run of repository B blocks an annotator of repository A; liveness is read from B's Actions API", async () => {
+    fake.addRepository(A);
+    fake.addRepository(B);
+    const mine = fake.createRun({}, A);
+    const theirs = fake.createRun({ id: mine.id }, B); // run ids of two repositories may even coincide
+    const job = fake.createJob({ run_id: theirs.id, name: 'push' }, B);
+    await storeOf(B, theirs.id, String(job.id)).signal('g', 'publishing');
+    const annotator = storeOf(A, mine.id, '1');
+    fake.requests.length = 0;
+    const runs = await annotator.listRuns('g');
+    expect(runs).toMatchObject([
+      { repository: B, runId: String(theirs.id), jobId: String(job.id), blocks: true },
+    ]);
+    expect(fake.requests.map(path)).toEqual([
+      'GET git/matching-refs/eol-gate/g/',
+      `GET /repos/${B}/actions/runs/${theirs.id}`,
+      `GET /repos/${B}/actions/jobs/${job.id}`,
+    ]);
+    fake.complete(theirs.id, 'success', B);
+    expect(blockingRuns(annotator.self, await annotator.listRuns('g'))).toEqual([]);
+  });
+
+  it.each([
+    ['404', 'not-found' as const],
+    ['403', 'forbidden' as const],
+  ])(
+    "a token that cannot read B's run (%s) fails loudly, naming the repository",
+    async (_s, access) => {
+      fake.addRepository(A);
+      fake.addRepository(B, access);
+      const mine = fake.createRun({}, A);
+      mark({ runId: 4242, jobId: 5, repository: B }, 'publishing');
+      const err = await rejection(storeOf(A, mine.id).listRuns('g'));
+      expect(err).toBeInstanceOf(InputError);
+      expect(err.message).toContain(B);
+      expect(err.message).toMatch(/actions: read/);
+      expect(err.message).not.toContain(fake.token);
+    },
+  );
 });

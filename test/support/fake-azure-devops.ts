@@ -1,8 +1,10 @@
 /**
  * A fake Azure DevOps Build REST API (api-version 7.1) on 127.0.0.1, speaking the endpoints
- * AzureDevOpsStore uses, with switches for latency, faults (429 + Retry-After, 403, 5xx),
- * the sign-in page served to a bad token, and an eventually consistent build list.
+ * AzureDevOpsStore uses (builds, tags, timelines), with switches for latency, faults
+ * (429 + Retry-After, 403, 5xx), the sign-in page served to a bad token, and an eventually
+ * consistent build list.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -20,6 +22,22 @@ export interface FakeBuild {
   queueTime: string;
   startTime?: string;
   definitionName: string;
+  /** The build's timeline (latest attempt of each job): Timeline - Get without a timelineId. */
+  jobs: FakeJobRecord[];
+  /** Timelines of earlier job attempts, by timelineId. */
+  previousTimelines: Map<string, FakeJobRecord[]>;
+}
+
+/** A timeline record of type Job (`System.JobId` is its id). */
+export interface FakeJobRecord {
+  id: string;
+  name: string;
+  state: 'pending' | 'inProgress' | 'completed';
+  /** Set once completed: succeeded, succeededWithIssues, failed, canceled, skipped, abandoned. */
+  result: string | null;
+  attempt: number;
+  /** Earlier attempts of this job: each in its own timeline, under its own record id. */
+  previousAttempts: Array<{ attempt: number; timelineId: string; recordId: string }>;
 }
 
 export interface Fault {
@@ -102,9 +120,62 @@ export class FakeAzureDevOps {
       startTime:
         init.startTime ?? ((init.status ?? 'inProgress') === 'notStarted' ? undefined : now),
       definitionName: init.definitionName ?? 'publish',
+      jobs: [],
+      previousTimelines: new Map(),
     };
     this.builds.set(id, build);
     return build;
+  }
+
+  /** A job of the build, running unless said otherwise; its id is a GUID as System.JobId is. */
+  addJob(
+    buildId: number,
+    init: Partial<Pick<FakeJobRecord, 'id' | 'name' | 'state' | 'result'>> = {},
+  ): FakeJobRecord {
+    const job: FakeJobRecord = {
+      id: init.id ?? randomUUID(),
+      name: init.name ?? 'Job',
+      state: init.state ?? 'inProgress',
+      result: init.result ?? null,
+      attempt: 1,
+      previousAttempts: [],
+    };
+    this.build(buildId).jobs.push(job);
+    return job;
+  }
+
+  job(buildId: number, jobId: string): FakeJobRecord {
+    const job = this.build(buildId).jobs.find((j) => j.id === jobId);
+    if (!job) throw new Error(`fake ADO: build ${buildId} has no current job ${jobId}`);
+    return job;
+  }
+
+  completeJob(buildId: number, jobId: string, result = 'succeeded'): FakeJobRecord {
+    return Object.assign(this.job(buildId, jobId), { state: 'completed' as const, result });
+  }
+
+  /**
+   * "Rerun failed jobs": the job's record moves to a timeline of its own (found through
+   * `previousAttempts`) and a new record, with a new id, takes its place for the next attempt.
+   */
+  retryJob(buildId: number, jobId: string): FakeJobRecord {
+    const build = this.build(buildId);
+    const old = this.job(buildId, jobId);
+    const timelineId = randomUUID();
+    build.previousTimelines.set(timelineId, [{ ...old, previousAttempts: [] }]);
+    const next: FakeJobRecord = {
+      id: randomUUID(),
+      name: old.name,
+      state: 'pending',
+      result: null,
+      attempt: old.attempt + 1,
+      previousAttempts: [
+        ...old.previousAttempts,
+        { attempt: old.attempt, timelineId, recordId: old.id },
+      ],
+    };
+    build.jobs[build.jobs.indexOf(old)] = next;
+    return next;
   }
 
   setStatus(id: number, status: BuildStatus): void {
@@ -257,7 +328,61 @@ export class FakeAzureDevOps {
         return this.send(res, 200, { count: build.tags.length, value: build.tags });
       }
     }
+    // Timeline - Get: GET {org}/{project}/_apis/build/builds/{buildId}/timeline[/{timelineId}]
+    // https://learn.microsoft.com/rest/api/azure/devops/build/timeline/get?view=azure-devops-rest-7.1
+    // → Timeline { id, changeId, records: TimelineRecord[] }; records of type Stage, Phase, Job, Task.
+    const timelineRoute = /^_apis\/build\/builds\/(\d+)\/timeline(?:\/([^/]+))?$/.exec(route);
+    if (method === 'GET' && timelineRoute) {
+      if (this.forbidden.has('list')) return this.accessDenied(res, 'View builds');
+      const build = this.builds.get(Number(timelineRoute[1]));
+      const records = timelineRoute[2]
+        ? build?.previousTimelines.get(timelineRoute[2])
+        : build?.jobs;
+      if (!build || build.project !== project || !records)
+        return this.send(res, 404, {
+          message: `TF215016: The requested build ${timelineRoute[1]} could not be found.`,
+        });
+      return this.send(res, 200, {
+        id: timelineRoute[2] ?? `timeline-${build.id}`,
+        changeId: records.length,
+        records: this.timelineRecords(build, records),
+      });
+    }
     return this.send(res, 404, { message: `fake ADO: no route ${method} ${url.pathname}` });
+  }
+
+  /** Job records with the Stage and Phase above them and a Task below, as the service nests them. */
+  private timelineRecords(build: FakeBuild, jobs: FakeJobRecord[]): Record<string, unknown>[] {
+    const stage = `stage-${build.id}`;
+    const out: Record<string, unknown>[] = [
+      { id: stage, parentId: null, type: 'Stage', name: 'Publish', state: 'inProgress' },
+    ];
+    for (const job of jobs) {
+      const phase = `phase-${job.id}`;
+      out.push(
+        { id: phase, parentId: stage, type: 'Phase', name: job.name, state: job.state },
+        {
+          id: job.id,
+          parentId: phase,
+          type: 'Job',
+          name: job.name,
+          state: job.state,
+          result: job.result,
+          attempt: job.attempt,
+          previousAttempts: job.previousAttempts,
+        },
+        {
+          id: `task-${job.id}`,
+          parentId: job.id,
+          type: 'Task',
+          name: 'eol-gate',
+          state: job.state,
+          result: job.result,
+          attempt: job.attempt,
+        },
+      );
+    }
+    return out;
   }
 
   private accessDenied(res: ServerResponse, permission: string): void {

@@ -1,8 +1,11 @@
 /**
  * A fake GitHub REST API on 127.0.0.1, speaking the endpoints GitHubStore uses (git refs,
- * workflow runs) with rate-limit headers, switches for latency, injected faults (primary and
- * secondary rate limits, 5xx), token permissions and an eventually consistent matching-refs.
- * Other endpoints (e.g. the contents API in fake-github-contents.ts) mount through `mount`.
+ * workflow runs, workflow jobs) with rate-limit headers, switches for latency, injected faults
+ * (primary and secondary rate limits, 5xx), token permissions and an eventually consistent
+ * matching-refs. Refs live in one repository (`owner/repo`); the Actions API (runs, jobs) also
+ * answers for other repositories added with `addRepository`, as a coordination repository shared
+ * by the pipelines of several repositories needs. Other endpoints (e.g. the contents API in
+ * fake-github-contents.ts) mount through `mount`.
  */
 import {
   createServer,
@@ -23,6 +26,29 @@ export interface FakeRun {
   conclusion: string | null;
   name: string;
   run_started_at: string;
+}
+
+export type JobStatus = 'queued' | 'in_progress' | 'waiting' | 'completed';
+
+/** A workflow job (its id is the job's check run id, `job.check_run_id`). */
+export interface FakeJob {
+  id: number;
+  run_id: number;
+  run_attempt: number;
+  status: JobStatus;
+  conclusion: string | null;
+  name: string;
+}
+
+/** The Actions API of one repository: its runs and jobs, and what the token may read there. */
+export interface FakeActions {
+  readonly runs: Map<number, FakeRun>;
+  readonly jobs: Map<number, FakeJob>;
+  /**
+   * What GET actions/runs|jobs answers a token that cannot read the repository: 404 (GitHub
+   * hides private repositories it will not show) or 403 (an installation without `actions`).
+   */
+  access: 'read' | 'not-found' | 'forbidden';
 }
 
 export interface FakeGitHubRequest {
@@ -61,6 +87,10 @@ export class FakeGitHub {
   /** Full ref name → sha. */
   readonly refs = new Map<string, string>();
   readonly runs = new Map<number, FakeRun>();
+  /** Jobs of the runs of `owner/repo`, by id. */
+  readonly jobs = new Map<number, FakeJob>();
+  /** Other repositories whose Actions API the fake serves, by `owner/name`. */
+  readonly repositories = new Map<string, FakeActions>();
   readonly requests: Array<{ method: string; path: string }> = [];
   /** The repository's default-branch commit; POST /git/refs accepts only known commits. */
   readonly headSha = 'a'.repeat(40);
@@ -86,6 +116,7 @@ export class FakeGitHub {
   private server?: Server;
   private base = '';
   private nextRunId = 5000;
+  private nextJobId = 90_000;
 
   constructor(options: { owner?: string; repo?: string; token?: string } = {}) {
     this.owner = options.owner ?? 'octo';
@@ -118,7 +149,23 @@ export class FakeGitHub {
     this.handlers.push(handler);
   }
 
-  createRun(init: Partial<FakeRun> = {}): FakeRun {
+  /** `owner/repo` itself, or a repository added with `addRepository`. */
+  actions(repository?: string): FakeActions {
+    if (!repository || repository === `${this.owner}/${this.repo}`)
+      return { runs: this.runs, jobs: this.jobs, access: 'read' };
+    const other = this.repositories.get(repository);
+    if (!other) throw new Error(`fake GitHub: no repository ${repository}`);
+    return other;
+  }
+
+  /** Another repository whose runs and jobs the fake serves (refs stay in `owner/repo`). */
+  addRepository(repository: string, access: FakeActions['access'] = 'read'): FakeActions {
+    const actions: FakeActions = { runs: new Map(), jobs: new Map(), access };
+    this.repositories.set(repository, actions);
+    return actions;
+  }
+
+  createRun(init: Partial<FakeRun> = {}, repository?: string): FakeRun {
     const run: FakeRun = {
       id: init.id ?? this.nextRunId++,
       run_attempt: init.run_attempt ?? 1,
@@ -127,23 +174,27 @@ export class FakeGitHub {
       name: init.name ?? 'publish',
       run_started_at: init.run_started_at ?? new Date().toISOString(),
     };
-    this.runs.set(run.id, run);
+    this.actions(repository).runs.set(run.id, run);
     return run;
   }
 
-  run(id: number): FakeRun {
-    const r = this.runs.get(id);
+  run(id: number, repository?: string): FakeRun {
+    const r = this.actions(repository).runs.get(id);
     if (!r) throw new Error(`fake GitHub: no run ${id}`);
     return r;
   }
 
-  complete(id: number, conclusion: 'success' | 'failure' | 'cancelled' = 'success'): void {
-    Object.assign(this.run(id), { status: 'completed', conclusion });
+  complete(
+    id: number,
+    conclusion: 'success' | 'failure' | 'cancelled' = 'success',
+    repository?: string,
+  ): void {
+    Object.assign(this.run(id, repository), { status: 'completed', conclusion });
   }
 
-  /** "Re-run jobs": same run id, next attempt, queued again. */
-  rerun(id: number): FakeRun {
-    const r = this.run(id);
+  /** "Re-run jobs": same run id, next attempt, queued again. Jobs of earlier attempts keep their state. */
+  rerun(id: number, repository?: string): FakeRun {
+    const r = this.run(id, repository);
     Object.assign(r, {
       run_attempt: r.run_attempt + 1,
       status: 'queued',
@@ -151,6 +202,42 @@ export class FakeGitHub {
       run_started_at: new Date().toISOString(),
     });
     return r;
+  }
+
+  /** A job of run `run_id` in the run's current attempt (unless `run_attempt` says otherwise). */
+  createJob(init: Partial<FakeJob> & { run_id: number }, repository?: string): FakeJob {
+    const run = this.run(init.run_id, repository);
+    const job: FakeJob = {
+      id: init.id ?? this.nextJobId++,
+      run_id: run.id,
+      run_attempt: init.run_attempt ?? run.run_attempt,
+      status: init.status ?? 'in_progress',
+      conclusion: init.conclusion ?? null,
+      name: init.name ?? 'build',
+    };
+    this.actions(repository).jobs.set(job.id, job);
+    return job;
+  }
+
+  job(id: number, repository?: string): FakeJob {
+    const j = this.actions(repository).jobs.get(id);
+    if (!j) throw new Error(`fake GitHub: no job ${id}`);
+    return j;
+  }
+
+  completeJob(
+    id: number,
+    conclusion: 'success' | 'failure' | 'cancelled' | 'skipped' = 'success',
+    repository?: string,
+  ): FakeJob {
+    return Object.assign(this.job(id, repository), { status: 'completed' as const, conclusion });
+  }
+
+  /** Forgets every run, job and added repository (refs stay: clear `refs` for those). */
+  clearActions(): void {
+    this.runs.clear();
+    this.jobs.clear();
+    this.repositories.clear();
   }
 
   /** Drops faults not yet served. */
@@ -252,6 +339,7 @@ export class FakeGitHub {
     const repoPath = url.pathname.startsWith(repoPrefix)
       ? url.pathname.slice(repoPrefix.length)
       : undefined;
+    const other = /^\/repos\/([^/]+\/[^/]+)\/(actions\/.*)$/.exec(url.pathname);
     for (const h of this.handlers) {
       const r = await h({
         method,
@@ -263,8 +351,12 @@ export class FakeGitHub {
       });
       if (r) return this.write(res, r);
     }
-    if (repoPath === undefined)
-      return this.write(res, { status: 404, body: { message: 'Not Found' } });
+    if (repoPath === undefined) {
+      const actions = other && this.repositories.get(decodeURIComponent(other[1]));
+      if (!actions || method !== 'GET')
+        return this.write(res, { status: 404, body: { message: 'Not Found' } });
+      return this.write(res, this.actionsRoute(decodeURIComponent(other![1]), actions, other![2]));
+    }
     this.write(res, this.route(method, repoPath, body));
   }
 
@@ -341,28 +433,52 @@ export class FakeGitHub {
       this.refs.delete(ref);
       return { status: 204 };
     }
+    if (method === 'GET' && path.startsWith('actions/'))
+      return this.actionsRoute(`${this.owner}/${this.repo}`, this.actions(), path);
+    return { status: 404, body: { message: 'Not Found' } };
+  }
+
+  private actionsRoute(repository: string, actions: FakeActions, path: string): FakeGitHubResponse {
+    const notFound = {
+      status: 404,
+      body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
+    };
+    if (actions.access === 'not-found') return notFound;
+    if (actions.access === 'forbidden' || this.permissions.actions === 'none')
+      return this.forbidden();
     // Get a workflow run: GET /repos/{owner}/{repo}/actions/runs/{run_id}
     // https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run
     // status: queued | in_progress | completed | waiting | requested | pending; run_attempt counts re-runs.
     const runMatch = /^actions\/runs\/(\d+)$/.exec(path);
-    if (method === 'GET' && runMatch) {
-      if (this.permissions.actions === 'none') return this.forbidden();
-      const run = this.runs.get(Number(runMatch[1]));
-      if (!run)
-        return {
-          status: 404,
-          body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
-        };
+    if (runMatch) {
+      const run = actions.runs.get(Number(runMatch[1]));
+      if (!run) return notFound;
       return {
         status: 200,
         body: {
           ...run,
           display_title: run.name,
-          html_url: `https://github.com/${this.owner}/${this.repo}/actions/runs/${run.id}`,
+          html_url: `https://github.com/${repository}/actions/runs/${run.id}`,
           created_at: run.run_started_at,
         },
       };
     }
-    return { status: 404, body: { message: 'Not Found' } };
+    // Get a job for a workflow run: GET /repos/{owner}/{repo}/actions/jobs/{job_id}
+    // https://docs.github.com/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run
+    // status: queued | in_progress | completed | waiting; conclusion: success | failure | cancelled | skipped | ... | null.
+    const jobMatch = /^actions\/jobs\/(\d+)$/.exec(path);
+    if (jobMatch) {
+      const job = actions.jobs.get(Number(jobMatch[1]));
+      if (!job) return notFound;
+      return {
+        status: 200,
+        body: {
+          ...job,
+          html_url: `https://github.com/${repository}/actions/runs/${job.run_id}/job/${job.id}`,
+          run_url: `${this.base}/repos/${repository}/actions/runs/${job.run_id}`,
+        },
+      };
+    }
+    return notFound;
   }
 }
