@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COMMANDS, INPUTS, OUTPUTS, inputsFor, type InputSpec } from '../../src/platform/inputs.js';
+import {
+  COMMANDS,
+  INPUTS,
+  OUTPUTS,
+  inputsFor,
+  type HostName,
+  type InputSpec,
+} from '../../src/platform/inputs.js';
 
 /** action.yml and task.json declare exactly what src/platform/inputs.ts lists, and agree with each other. */
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -192,12 +199,19 @@ describe('action.yml and task.json agree', () => {
       expect(action.inputs[name].default ?? '', name).toBe(
         task.inputs.find((i) => i.name === name)?.defaultValue,
       );
-    expect(Object.keys(action.inputs).filter((n) => spec(n).hosts)).toEqual([
-      'token',
-      'azureClientId',
-      'azureTenantId',
-    ]);
-    expect(task.inputs.map((i) => i.name).filter((n) => spec(n).hosts)).toEqual([
+    const hostOnly = (host: HostName) =>
+      INPUTS.filter((i) => i.hosts && i.hosts.length === 1 && i.hosts[0] === host).map(
+        (i) => i.name,
+      );
+    expect(Object.keys(action.inputs).filter((n) => spec(n).hosts)).toEqual(hostOnly('github'));
+    expect(task.inputs.map((i) => i.name).filter((n) => spec(n).hosts)).toEqual(
+      hostOnly('azure-pipelines'),
+    );
+    // The host-only inputs this file knows of: a new one is a decision, not an accident.
+    expect(hostOnly('github')).toEqual(
+      expect.arrayContaining(['token', 'azureClientId', 'azureTenantId']),
+    );
+    expect(hostOnly('azure-pipelines')).toEqual([
       'azureSubscription',
       'dockerRegistryServiceConnection',
     ]);
