@@ -241,6 +241,12 @@ export const INPUTS: InputSpec[] = [
     commands: REGISTRY_COMMANDS,
   },
   {
+    name: 'cacheRepository',
+    description:
+      'Repository that holds the registry-side cache (one OCI artifact per group: what each lifecycle mark and manifest is, self-checking), so steady-state runs on a fresh agent cost a few requests. Default <repoPrefix>eol-gate/cache; none turns it off. Never annotated.',
+    commands: REGISTRY_COMMANDS,
+  },
+  {
     name: 'anonymous',
     description:
       'Read the registry without credentials (verify on registries that allow anonymous pull).',

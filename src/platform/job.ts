@@ -188,10 +188,13 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       },
     },
   );
+  // The registry-held cache is written after a run that wrote; a dry run writes nothing.
+  if (!o.dryRun) await registry.flush?.();
   const c = result.counts;
   const outputs: Record<string, string> = {
     annotated: String(c.annotated),
     alreadyAnnotated: String(c.alreadyAnnotated),
+    unmarked: String(c.unmarked),
     skippedTooYoung: String(c.skippedTooYoung),
     candidates: String(c.candidates),
     waitedSeconds: String(Math.round(result.waitedMs / 1000)),

@@ -1,7 +1,8 @@
 import { COORDINATOR_KINDS, type CoordinatorKind } from '../coordination/from-environment.js';
 import { COVER_SCOPES, type CoverScope, type MarkerState } from '../coordination/port.js';
 import { parseEolDate, utcDate } from '../core/date.js';
-import { assertRepositoryInputs } from '../core/digest.js';
+import { assertRepositoryInputs, isRepositoryName } from '../core/digest.js';
+import { withPrefix } from '../core/supported.js';
 import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import { parsePositiveInteger } from '../core/number.js';
@@ -47,6 +48,8 @@ export interface JobOptions {
   audience: string;
   maxRequestsPerMinute?: number;
   cacheFile: string;
+  /** Repository of the registry-held cache; '' when turned off (`none`). */
+  cacheRepository: string;
   anonymous: boolean;
   azureClientId: string;
   azureTenantId: string;
@@ -142,6 +145,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
       ? parsePositiveInteger(raw('maxRequestsPerMinute'), label('maxRequestsPerMinute'))
       : undefined,
     cacheFile: raw('cacheFile'),
+    cacheRepository: '', // below, once repoPrefix is known to be valid
     anonymous: bool('anonymous'),
     azureClientId: raw('azureClientId'),
     azureTenantId: raw('azureTenantId'),
@@ -152,6 +156,11 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     repoPrefix: label('repoPrefix'),
     repositories: label('repositories'),
   });
+  options.cacheRepository = cacheRepository(
+    raw('cacheRepository'),
+    options.repoPrefix,
+    label('cacheRepository'),
+  );
   return options;
 }
 
@@ -181,4 +190,13 @@ function requireFor(o: JobOptions, agent: BuildAgent): void {
     );
   if (o.pollIntervalMs <= 0)
     throw new InputError(`${agent.label('pollInterval')}: must be more than 0`);
+}
+
+/** `none` turns the registry-held cache off; empty means a repository beside the scope. */
+function cacheRepository(text: string, repoPrefix: string, label: string): string {
+  if (text === 'none') return '';
+  const name = text || withPrefix(repoPrefix, 'eol-gate/cache');
+  if (!isRepositoryName(name))
+    throw new InputError(`${label}: invalid repository name ${JSON.stringify(name)}`);
+  return name;
 }

@@ -65,7 +65,14 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
     concurrency: o.concurrency,
     logger: agent.logger,
     retry: retryPolicy(agent.env),
+    manifestCache: o.cacheFile || undefined,
+    registryCache: registryCache(o),
   });
+}
+
+/** The registry-held cache: one copy per group in `cacheRepository` (empty: turned off). */
+function registryCache(o: JobOptions): { repository: string; group: string } | undefined {
+  return o.cacheRepository ? { repository: o.cacheRepository, group: o.group } : undefined;
 }
 
 interface Login {
@@ -186,6 +193,7 @@ function createAcrRegistry(o: JobOptions, agent: BuildAgent): Registry {
     concurrency: o.concurrency,
     maxRequestsPerMinute: o.maxRequestsPerMinute,
     manifestCache: o.cacheFile || undefined,
+    registryCache: registryCache(o),
     retry: retryPolicy(agent.env),
     logger: agent.logger,
   });
