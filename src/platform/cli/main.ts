@@ -1,7 +1,13 @@
 import { InputError } from '../../core/errors.js';
+import { secretForms } from '../../util/redact.js';
 import { runJob } from '../job.js';
 import { helpText, parseCli } from './args.js';
-import { CliAgent } from './cli-agent.js';
+import { CliAgent, safeText, SECRET_ENV } from './cli-agent.js';
+
+/** Known secrets from the environment, for messages printed before the agent exists. */
+function envSecrets(env: Record<string, string | undefined>): Set<string> {
+  return new Set(SECRET_ENV.flatMap((name) => secretForms(env[name] ?? '')));
+}
 import { VERSION } from './version.js';
 
 /** The CLI host: parse flags, run the job, print the summary or `--json`, set the exit code. */
@@ -13,8 +19,10 @@ export async function main(
   try {
     args = parseCli(argv);
   } catch (e) {
+    // A misplaced value (`annotate $EOL_GATE_PASSWORD`) is echoed as an unexpected argument.
+    const message = safeText((e as Error).message, envSecrets(env));
     process.stderr.write(
-      `error: ${(e as Error).message}\n${e instanceof InputError ? 'Run `eol-gate --help` for usage.\n' : ''}`,
+      `error: ${message}\n${e instanceof InputError ? 'Run `eol-gate --help` for usage.\n' : ''}`,
     );
     return 2;
   }
@@ -38,7 +46,7 @@ main(process.argv.slice(2), process.env).then(
     process.exitCode = code;
   },
   (e) => {
-    process.stderr.write(`error: ${(e as Error).message}\n`);
+    process.stderr.write(`error: ${safeText((e as Error).message, envSecrets(process.env))}\n`);
     process.exitCode = 1;
   },
 );

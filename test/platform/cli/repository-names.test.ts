@@ -86,8 +86,13 @@ describe('eol-gate annotate: invalid repository names fail before any write', ()
     ],
     [
       'a name --repo-prefix makes too long',
-      async () => ['--image-info', good, '--repo-prefix', 'p'.repeat(250)],
-      /image-info\.json: repos\[0\]\.repo: .*longer than 255 characters/,
+      async () => [
+        '--image-info',
+        await file('long.json', ['dotnet/aspnet', `dotnet/${'a'.repeat(40)}`]),
+        '--repo-prefix',
+        'p'.repeat(220),
+      ],
+      /long\.json: repos\[1\]\.repo: .*longer than 255 characters/,
     ],
   ];
 

@@ -148,6 +148,13 @@ describe('eol-gate keeps secrets out of its output', () => {
     expectClean(run);
   });
 
+  it('a secret misplaced as an argument is masked in the usage error', async () => {
+    const run = await runCli(['verify', PASSWORD], { EOL_GATE_PASSWORD: PASSWORD });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/unexpected argument "\*\*\*"/);
+    expectClean(run);
+  });
+
   it.each([`https://${USER}:${PASSWORD}@myacr.azurecr.io`, `${USER}:${PASSWORD}@myacr.azurecr.io`])(
     'a registry URL with credentials (%s) is refused without echoing them',
     async (registry) => {
