@@ -217,8 +217,10 @@ export class GitHubStore implements CoordinationStore {
     const pending = uncoveredPublishing(this.self, markers);
     const runs = await this.runStatuses(pending);
     const jobs = new Map<string, JobStatus | undefined>();
+    const newest = new Map<string, number>();
+    for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
     for (const p of pending) {
-      if (!p.jobId || !runAliveFor(p, runs.get(runKey(p)))) continue;
+      if (!p.jobId || !runAliveFor(p, runs.get(runKey(p)), newest.get(runKey(p)))) continue;
       jobs.set(
         participantKey(p),
         await this.jobStatus(p.repository ?? this.coordinationRepo, p.jobId),

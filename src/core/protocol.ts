@@ -92,13 +92,25 @@ export function jobEndedWithoutSuccess(job: JobStatus | undefined): boolean {
 
 /**
  * Run liveness for one marker. A run the CI system cannot tell about (404) counts as alive:
- * a 404 is not proof that it finished. A marker of an attempt newer than the API reports is
- * current (the API lags), so the run is alive whatever the API says.
+ * a 404 is not proof that it finished. A marker of an attempt newer than the API reports shows
+ * the API lagging behind a re-run, so the run is alive whatever the API says, for every marker
+ * of it (`newestAttempt`: the newest attempt among the run's markers).
  */
-export function runAliveFor(m: RawMarker, status: RunStatus | undefined): boolean {
+export function runAliveFor(
+  m: RawMarker,
+  status: RunStatus | undefined,
+  newestAttempt = m.attempt,
+): boolean {
   if (!status) return true;
-  if (status.attempt !== undefined && m.attempt > status.attempt) return true;
+  if (status.attempt !== undefined && Math.max(m.attempt, newestAttempt) > status.attempt)
+    return true;
   return status.alive;
+}
+
+function newestAttempts(markers: RawMarker[]): Map<string, number> {
+  const newest = new Map<string, number>();
+  for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
+  return newest;
 }
 
 /** The uncovered `publishing` markers of others: the only ones whose liveness needs asking. */
@@ -121,11 +133,12 @@ export function joinParticipants(
   jobs: Map<string, JobStatus | undefined> = new Map(),
 ): GroupRun[] {
   const out: GroupRun[] = [];
+  const newest = newestAttempts(markers);
   for (const p of latestPublishing(markers)) {
     const run = runs.get(runKey(p));
     const job = jobs.get(participantKey(p));
     const covered = isCovered(p, markers);
-    const alive = runAliveFor(p, run);
+    const alive = runAliveFor(p, run, newest.get(runKey(p)));
     const jobFailed = jobEndedWithoutSuccess(job);
     out.push({
       runId: p.runId,
@@ -161,8 +174,7 @@ export function deletableMarkers<M extends RawMarker>(
   markers: M[],
   runs: Map<string, RunStatus | undefined>,
 ): M[] {
-  const newest = new Map<string, number>();
-  for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
+  const newest = newestAttempts(markers);
   return markers.filter((m) => {
     const status = runs.get(runKey(m));
     if (!status || status.alive) return false;

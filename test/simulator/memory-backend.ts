@@ -1,4 +1,4 @@
-import type { CoordinationStore } from '../../src/coordination/port.js';
+import type { CoordinationStore, ParticipantIdentity } from '../../src/coordination/port.js';
 import type { Descriptor } from '../../src/core/oci.js';
 import { VirtualClock } from './clocks.js';
 import { MemoryRegistry } from './memory-registry.js';
@@ -44,27 +44,27 @@ export class MemoryBackend implements Backend {
   }
 
   async newRun(_pipeline: string): Promise<string> {
-    const runId = String(this.nextRun++);
-    this.ci.runs.set(runId, { attempt: 0, alive: false, since: this.clock.now().toISOString() });
-    return runId;
+    return String(this.nextRun++);
   }
 
   async startAttempt(runId: string): Promise<number> {
-    const run = this.ci.runs.get(runId)!;
-    run.attempt++;
-    run.alive = true;
-    run.since = this.clock.now().toISOString();
-    return run.attempt;
+    return this.ci.startAttempt(runId, this.clock.now(), false);
   }
 
   async endAttempt(runId: string): Promise<void> {
-    this.ci.runs.get(runId)!.alive = false;
+    this.ci.endAttempt(runId);
   }
 
-  store(runId: string, attempt: number): CoordinationStore {
-    return new MemoryStore(this.ci, runId, attempt, this.clock, () =>
-      between(this.latencyRng, 20, 500),
-    );
+  async startJob(who: ParticipantIdentity): Promise<void> {
+    this.ci.setJob(who, { completed: false });
+  }
+
+  async endJob(who: ParticipantIdentity, conclusion: 'success' | 'cancelled'): Promise<void> {
+    this.ci.setJob(who, { completed: true, conclusion });
+  }
+
+  store(who: ParticipantIdentity): CoordinationStore {
+    return new MemoryStore(this.ci, who, this.clock, () => between(this.latencyRng, 20, 500));
   }
 
   sourceLatency(): number {

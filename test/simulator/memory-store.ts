@@ -1,91 +1,181 @@
 import type {
   CoordinationStore,
+  CoverScope,
   GroupRun,
   MarkerState,
-  RunIdentity,
+  ParticipantIdentity,
 } from '../../src/coordination/port.js';
 import type { Clock } from '../../src/core/ports.js';
 import {
   assertGroupName,
-  joinMarkers,
+  deletableMarkers,
+  joinParticipants,
+  participantKey,
+  runKey,
+  type JobStatus,
   type RawMarker,
   type RunStatus,
 } from '../../src/core/protocol.js';
+import { legacyListRuns } from './legacy-rules.js';
+
+export type Rules = 'current' | 'legacy';
+
+interface SimRun {
+  attempt: number;
+  alive: boolean;
+  since: string;
+  /** The attempt the runs API reports (lags behind `attempt` while > 0 ms of lag remain). */
+  reportedAttempt: number;
+  reportedAlive: boolean;
+}
 
 /**
- * The CI system as the simulator models it: runs with an attempt number and a liveness the
- * simulator sets (a run is alive exactly while its attempt's task runs), and the markers.
- * `github` keeps markers per attempt (refs); `azure-devops` per run (build tags).
+ * The CI system as the simulator models it: runs with attempts and jobs, each with a liveness
+ * the simulator sets, the runs API's (possibly lagging) view of them, and the markers.
+ * `github` reports run attempts; `azure-devops` does not (job attempts live in the timeline).
+ * `legacy` answers with the first protocol's rules (whole-run markers, older attempts dropped,
+ * stale refs deleted while listing), to show what the current rules fix.
  */
 export class SimulatedCi {
-  readonly runs = new Map<string, { attempt: number; alive: boolean; since: string }>();
-  private readonly markers = new Set<string>();
+  readonly runs = new Map<string, SimRun>();
+  readonly jobs = new Map<string, JobStatus>();
+  markers: Array<RawMarker & { group: string }> = [];
 
   constructor(
     readonly flavor: 'github' | 'azure-devops',
     /** > 0 breaks the store on purpose: writes land this long after `signal` returned. */
     readonly unconfirmedWriteDelayMs = 0,
+    readonly rules: Rules = 'current',
   ) {}
 
-  private key(group: string, runId: string, attempt: number, state: MarkerState): string {
-    return `${group}|${runId}|${this.flavor === 'github' ? attempt : 0}|${state}`;
-  }
-
-  write(group: string, runId: string, attempt: number, state: MarkerState): void {
-    this.markers.add(this.key(group, runId, attempt, state));
-    if (state === 'publishing')
-      this.markers.delete(this.key(group, runId, attempt, 'image-info-updated'));
-  }
-
-  remove(group: string, runId: string, attempt: number, state: MarkerState): void {
-    this.markers.delete(this.key(group, runId, attempt, state));
-  }
-
-  snapshot(group: string): GroupRun[] {
-    const raw: RawMarker[] = [];
-    for (const k of this.markers) {
-      const [g, runId, attempt, state] = k.split('|');
-      if (g === group) raw.push({ runId, attempt: Number(attempt), state: state as MarkerState });
+  startAttempt(runId: string, now: Date, apiLag: boolean): number {
+    let run = this.runs.get(runId);
+    if (!run) {
+      run = { attempt: 0, alive: false, since: '', reportedAttempt: 0, reportedAlive: false };
+      this.runs.set(runId, run);
     }
-    const status = new Map<string, RunStatus | undefined>();
-    for (const m of raw) {
-      const r = this.runs.get(m.runId);
-      status.set(
-        m.runId,
-        r && { alive: r.alive, attempt: this.flavor === 'github' ? r.attempt : 0, since: r.since },
+    run.attempt++;
+    run.alive = true;
+    run.since = now.toISOString();
+    // A lagging replica still reports the previous attempt's end for a while.
+    if (!apiLag || run.attempt === 1) {
+      run.reportedAttempt = run.attempt;
+      run.reportedAlive = true;
+    }
+    return run.attempt;
+  }
+
+  /** The runs API catches up (after its lag). */
+  catchUp(runId: string): void {
+    const run = this.runs.get(runId)!;
+    run.reportedAttempt = run.attempt;
+    run.reportedAlive = run.alive;
+  }
+
+  endAttempt(runId: string): void {
+    const run = this.runs.get(runId)!;
+    run.alive = false;
+    if (run.reportedAttempt === run.attempt) run.reportedAlive = false;
+  }
+
+  setJob(who: ParticipantIdentity, status: JobStatus): void {
+    this.jobs.set(participantKey(who), status);
+  }
+
+  write(
+    group: string,
+    who: ParticipantIdentity,
+    state: MarkerState,
+    scope: CoverScope,
+    at: number,
+  ): void {
+    if (this.rules === 'legacy') {
+      // First format: one marker per (run, attempt, state); publishing clears image-info-updated.
+      const same = (m: RawMarker) => m.runId === who.runId && m.attempt === who.attempt;
+      if (state === 'publishing')
+        this.markers = this.markers.filter(
+          (m) => !(m.group === group && same(m) && m.state === 'image-info-updated'),
+        );
+      if (!this.markers.some((m) => m.group === group && same(m) && m.state === state))
+        this.markers.push({
+          group,
+          runId: who.runId,
+          attempt: who.attempt,
+          state,
+          scope: 'job',
+          stamp: 0,
+        });
+      return;
+    }
+    this.markers.push({ group, ...who, state, scope, stamp: at });
+  }
+
+  private runStatus(runId: string): RunStatus | undefined {
+    const r = this.runs.get(runId);
+    if (!r) return undefined;
+    return {
+      alive: r.reportedAlive,
+      attempt: this.flavor === 'github' ? r.reportedAttempt : undefined,
+      since: r.since,
+    };
+  }
+
+  snapshot(group: string, self: ParticipantIdentity): GroupRun[] {
+    const markers = this.markers.filter((m) => m.group === group);
+    if (this.rules === 'legacy') {
+      const { runs, deleted } = legacyListRuns(self, markers, (id) => this.runStatus(id));
+      this.markers = this.markers.filter((m) => !(m.group === group && deleted.has(m)));
+      return runs;
+    }
+    const runs = new Map<string, RunStatus | undefined>();
+    for (const m of markers) runs.set(runKey(m), this.runStatus(m.runId));
+    const jobs = new Map<string, JobStatus | undefined>();
+    for (const m of markers) jobs.set(participantKey(m), this.jobs.get(participantKey(m)));
+    return joinParticipants(self, markers, runs, jobs);
+  }
+
+  cleanup(group: string, self: ParticipantIdentity): void {
+    if (this.rules === 'legacy') {
+      this.markers = this.markers.filter(
+        (m) => !(m.group === group && m.runId === self.runId && m.attempt === self.attempt),
       );
+      return;
     }
-    return joinMarkers(raw, status);
+    const others = this.markers.filter((m) => m.group === group && m.runId !== self.runId);
+    const runs = new Map<string, RunStatus | undefined>();
+    for (const m of others) runs.set(runKey(m), this.runStatus(m.runId));
+    const gone = new Set(deletableMarkers(others, runs));
+    this.markers = this.markers.filter((m) => !gone.has(m));
   }
 }
 
 /** A CoordinationStore over SimulatedCi; each call takes simulated time, then acts atomically. */
 export class MemoryStore implements CoordinationStore {
   readonly kind: 'github' | 'azure-devops';
-  readonly self: RunIdentity;
+  readonly self: ParticipantIdentity;
 
   constructor(
     private readonly ci: SimulatedCi,
-    runId: string,
-    attempt: number,
+    self: ParticipantIdentity,
     private readonly clock: Clock,
     private readonly latency: () => number,
   ) {
     this.kind = ci.flavor;
-    this.self = { runId, attempt };
+    this.self = self;
   }
 
-  async signal(group: string, state: MarkerState): Promise<void> {
+  async signal(group: string, state: MarkerState, scope: CoverScope = 'job'): Promise<void> {
     assertGroupName(group);
+    const stamp = this.clock.now().getTime();
     await this.clock.sleep(this.latency());
     if (this.ci.unconfirmedWriteDelayMs > 0) {
       // A broken store for the power check: returns before its write is visible (no read-back).
       void this.clock
         .sleep(this.ci.unconfirmedWriteDelayMs)
-        .then(() => this.ci.write(group, this.self.runId, this.self.attempt, state));
+        .then(() => this.ci.write(group, this.self, state, scope, stamp));
       return;
     }
-    this.ci.write(group, this.self.runId, this.self.attempt, state);
+    this.ci.write(group, this.self, state, scope, stamp);
     // The read-back of the real stores: the call returns a little later, the write visible.
     await this.clock.sleep(this.latency());
   }
@@ -93,12 +183,11 @@ export class MemoryStore implements CoordinationStore {
   async listRuns(group: string): Promise<GroupRun[]> {
     assertGroupName(group);
     await this.clock.sleep(this.latency());
-    return this.ci.snapshot(group);
+    return this.ci.snapshot(group, this.self);
   }
 
   async cleanup(group: string): Promise<void> {
     await this.clock.sleep(this.latency());
-    for (const s of ['publishing', 'image-info-updated'] as const)
-      this.ci.remove(group, this.self.runId, this.self.attempt, s);
+    this.ci.cleanup(group, this.self);
   }
 }

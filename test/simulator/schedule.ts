@@ -5,7 +5,13 @@
  * Ground truth is kept outside the system under test, and every annotation is judged against it.
  */
 import { annotate, type AnnotateOptions } from '../../src/commands/annotate.js';
-import type { CoordinationStore, GroupRun, MarkerState } from '../../src/coordination/port.js';
+import type {
+  CoordinationStore,
+  CoverScope,
+  GroupRun,
+  MarkerState,
+  ParticipantIdentity,
+} from '../../src/coordination/port.js';
 import { NoneStore } from '../../src/coordination/none.js';
 import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
 import type { Descriptor, ManifestRecord } from '../../src/core/oci.js';
@@ -41,7 +47,10 @@ export interface Backend {
   startAttempt(runId: string): Promise<number>;
   /** Marks the run finished in the CI system (after its task stopped). */
   endAttempt(runId: string): Promise<void>;
-  store(runId: string, attempt: number): CoordinationStore;
+  /** The CI system's job of one attempt: running, then completed with its conclusion. */
+  startJob(who: ParticipantIdentity): Promise<void>;
+  endJob(who: ParticipantIdentity, conclusion: 'success' | 'cancelled'): Promise<void>;
+  store(who: ParticipantIdentity): CoordinationStore;
   /** Latency of image-info reads and writes. */
   sourceLatency(): number;
 }
@@ -232,8 +241,8 @@ class AttemptStore implements CoordinationStore {
     this.self = inner.self;
   }
 
-  signal(group: string, state: MarkerState) {
-    return this.attempt.guard(() => this.inner.signal(group, state));
+  signal(group: string, state: MarkerState, scope?: CoverScope) {
+    return this.attempt.guard(() => this.inner.signal(group, state, scope));
   }
   listRuns(group: string): Promise<GroupRun[]> {
     return this.attempt.guard(() => this.inner.listRuns(group));
@@ -332,8 +341,15 @@ export async function runSchedule(
         ? clock.now().getTime() + between(r, 0, 40_000 * slow)
         : undefined;
       const attempt = new Attempt(clock, cancelAt);
+      // One job per attempt; its check-run-like id is new in every attempt.
+      const who: ParticipantIdentity = {
+        runId,
+        attempt: attemptNo,
+        jobId: `${runId}0${attemptNo}`,
+      };
+      await backend.startJob(who);
       const store = new AttemptStore(
-        mode === 'gated' ? backend.store(runId, attemptNo) : new NoneStore(),
+        mode === 'gated' ? backend.store(who) : new NoneStore(),
         attempt,
       );
       let outcome: 'ok' | 'cancelled' = 'ok';
@@ -345,6 +361,7 @@ export async function runSchedule(
       }
       // The CI system reports the run finished only once its task has stopped.
       truth.lifetimes.get(key)!.end = clock.now().getTime();
+      await backend.endJob(who, outcome === 'ok' ? 'success' : 'cancelled');
       await backend.endAttempt(runId);
       if (outcome === 'cancelled') result.cancellations++;
       const again =
