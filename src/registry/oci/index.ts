@@ -66,7 +66,7 @@ export class OciRegistry implements Registry {
       options.logger ?? silentLogger,
     );
     this.displayName = this.client.host;
-    this.referrers = new Referrers(this.client);
+
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
     this.pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 1000)));
     this.logger = options.logger ?? silentLogger;
@@ -76,6 +76,11 @@ export class OciRegistry implements Registry {
         : options.manifestCache
           ? ManifestCache.open(options.manifestCache, this.logger)
           : ManifestCache.memory();
+    // Fallback indexes we write are the next listing's tags: known bytes, no GET after a HEAD.
+    const cache = this.cache;
+    this.referrers = new Referrers(this.client, (digest, bytes) => {
+      cache.put(digest, bytes, MediaType.ociIndex);
+    });
     if (options.registryCache) {
       const location = {
         ...options.registryCache,

@@ -50,7 +50,11 @@ export class Referrers {
    */
   private readonly emptyBlob = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly client: OciClient) {}
+  /** `learn`: told the bytes of every fallback index written or read back (for the cache). */
+  constructor(
+    private readonly client: OciClient,
+    private readonly learn: (digest: string, bytes: Uint8Array) => void = () => {},
+  ) {}
 
   /** The fallback indexes a fresh listing of `repo` read; replaces what an earlier one said. */
   remember(repo: string, fallback: Map<string, FallbackIndex>): void {
@@ -61,10 +65,10 @@ export class Referrers {
     const keep = (d: Descriptor | null | undefined): d is Descriptor =>
       !!d && isDigest(d.digest) && (artifactType === undefined || d.artifactType === artifactType);
     const viaTag = async () => (await this.fallbackEntries(repo, subject)).filter(keep);
-    if (this.api === false) return viaTag();
     // Until the registry has told whether it has the API, one lookup probes at a time: a 404
     // racing with a concurrent 200 must not teach "no API" (see listViaApi).
     while (this.api === undefined && this.probing) await this.probing.catch(() => {});
+    if (this.api === false) return viaTag();
     let answer: ApiAnswer;
     if (this.api === undefined) {
       const probe = this.listViaApi(repo, subject, artifactType);
@@ -261,6 +265,7 @@ export class Referrers {
       if (attempt === 0 && snapshot) current = snapshot.get(subject);
       else {
         const got = await getManifest(this.client, repo, tag);
+        if (got) this.learn(got.digest, got.bytes);
         current = got && { digest: got.digest, json: parseManifest(got.bytes, `${repo}:${tag}`) };
       }
       const json: ManifestJson = current?.json ?? {};
@@ -285,6 +290,7 @@ export class Referrers {
       };
       const bytes = new TextEncoder().encode(JSON.stringify(index));
       const { digest } = await putManifest(this.client, repo, tag, bytes, MediaType.ociIndex);
+      this.learn(digest, bytes);
       snapshot?.set(subject, { digest, json: index });
       // The tag has moved: the index it named is now an untagged ghost. Delete it when we wrote
       // it (as oras does); another tool's index is left alone.
