@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AzureDevOpsStore,
+  groupTag,
+  markerTag,
+  markersOfBuild,
   type AzureDevOpsStoreOptions,
 } from '../../src/coordination/azure-devops.js';
+import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { blockingRuns } from '../../src/core/protocol.js';
 import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
@@ -44,6 +48,9 @@ beforeEach(() => {
   sleeps.length = 0;
 });
 
+/** Writers' clocks: every marker is later than the one before. */
+let stamp = 1_700_000_000_000;
+
 function store(buildId: number, extra: Partial<AzureDevOpsStoreOptions> = {}): AzureDevOpsStore {
   return new AzureDevOpsStore({
     collectionUri: fake.collectionUri,
@@ -52,39 +59,95 @@ function store(buildId: number, extra: Partial<AzureDevOpsStoreOptions> = {}): A
     jobAttempt: 1,
     token: fake.token,
     retry,
+    now: () => stamp++,
     ...extra,
   });
 }
 
+/** The tags a job's signal writes: the group tag and its marker, later than every one before. */
+function tags(
+  buildId: number,
+  jobId: string | undefined,
+  state: MarkerState,
+  scope: CoverScope = 'job',
+  attempt = 1,
+): string[] {
+  return [
+    groupTag('g'),
+    markerTag('g', { runId: String(buildId), attempt, jobId }, state, scope, stamp++),
+  ];
+}
+
+/** Adds tags straight into the fake (truth and listing alike). */
+function tag(buildId: number, add: string[]): void {
+  const b = fake.build(buildId);
+  b.tags = [...new Set([...b.tags, ...add])].sort();
+  b.listedTags = [...b.tags];
+}
+
+const mutating = () => fake.requests.filter((r) => r.method !== 'GET');
+
+describe('marker tags', () => {
+  it('name group, build, attempt, job, state, scope and stamp; the first format still reads', () => {
+    const who = { runId: '77', attempt: 2, jobId: '5f1c2d3e-0000-4000-8000-000000000001' };
+    const t = markerTag('g', who, 'image-info-updated', 'run', 123);
+    expect(t).toBe(`eol-gate.g.77.2.${who.jobId}.image-info-updated-run.123`);
+    expect(
+      markersOfBuild('g', '77', [t, 'eol-gate.g', 'unrelated', 'eol-gate.other.publishing']),
+    ).toEqual([
+      { ...who, repository: undefined, state: 'image-info-updated', scope: 'run', stamp: 123 },
+    ]);
+    expect(
+      markersOfBuild('g', '77', ['eol-gate.g.publishing', 'eol-gate.g.image-info-updated']),
+    ).toEqual([
+      { runId: '77', attempt: 0, state: 'publishing', scope: 'job', stamp: 0 },
+      { runId: '77', attempt: 0, state: 'image-info-updated', scope: 'job', stamp: 0 },
+    ]);
+    // A tag naming another build is not this build's marker.
+    expect(markersOfBuild('g', '78', [t])).toEqual([]);
+  });
+});
+
 describe('AzureDevOpsStore', () => {
-  it('signal publishing tags the build with one PATCH and reads it back', async () => {
+  it('signal publishing adds the group tag and the marker with one PATCH and reads it back', async () => {
     const b = fake.createBuild();
-    await store(b.id).signal('g', 'publishing');
-    expect(fake.build(b.id).tags).toEqual(['eol-gate.g.publishing']);
+    await store(b.id, { jobId: 'job-a', now: () => 42 }).signal('g', 'publishing');
+    expect(fake.build(b.id).tags).toEqual([
+      'eol-gate.g',
+      `eol-gate.g.${b.id}.1.job-a.publishing.42`,
+    ]);
     const patches = fake.requests.filter((r) => r.method === 'PATCH');
     expect(patches).toHaveLength(1);
     expect(patches[0].path).toBe(`/org/proj/_apis/build/builds/${b.id}/tags`);
     expect(fake.requests.some((r) => r.method === 'GET' && r.path.endsWith('/tags'))).toBe(true);
   });
 
-  it('publishing clears image-info-updated in the same PATCH (a retried stage)', async () => {
-    const b = fake.createBuild({
-      tags: ['eol-gate.g.publishing', 'eol-gate.g.image-info-updated', 'other'],
-    });
-    await store(b.id).signal('g', 'publishing');
-    expect(fake.build(b.id).tags).toEqual(['eol-gate.g.publishing', 'other']);
-    expect(fake.requests.filter((r) => r.method === 'PATCH')).toHaveLength(1);
-  });
-
-  it('image-info-updated keeps publishing, so the run reads as "recorded"', async () => {
-    const b = fake.createBuild();
-    const s = store(b.id);
+  it('a retried step that publishes again blocks again, one PATCH per signal, nothing removed', async () => {
+    const b = fake.createBuild({ tags: ['other'] });
+    const s = store(b.id, { jobId: 'job-a' });
     await s.signal('g', 'publishing');
     await s.signal('g', 'image-info-updated');
-    expect(fake.build(b.id).tags).toEqual([
-      'eol-gate.g.image-info-updated',
-      'eol-gate.g.publishing',
+    expect(blockingRuns(undefined, await store(1).listRuns('g'))).toEqual([]);
+    await s.signal('g', 'publishing');
+    expect(fake.requests.filter((r) => r.method === 'PATCH')).toHaveLength(3);
+    expect(fake.build(b.id).tags).toHaveLength(1 + 1 + 3);
+    expect(fake.build(b.id).tags).toContain('other');
+    expect(await store(1).listRuns('g')).toMatchObject([
+      { runId: String(b.id), jobId: 'job-a', covered: false, blocks: true },
     ]);
+  });
+
+  it('image-info-updated keeps publishing, so the job reads as "recorded"', async () => {
+    const b = fake.createBuild();
+    const s = store(b.id, { jobId: 'job-a' });
+    await s.signal('g', 'publishing');
+    await s.signal('g', 'image-info-updated');
+    expect(fake.build(b.id).tags.map((t) => t.replace(/\.\d+$/, ''))).toEqual([
+      'eol-gate.g',
+      `eol-gate.g.${b.id}.1.job-a.image-info-updated`,
+      `eol-gate.g.${b.id}.1.job-a.publishing`,
+    ]);
+    expect(await store(1).listRuns('g')).toMatchObject([{ covered: true, blocks: false }]);
   });
 
   it('does not return until the build list (which peers read) shows the write', async () => {
@@ -106,46 +169,173 @@ describe('AzureDevOpsStore', () => {
     ).rejects.toThrow(/did not show the change/);
   });
 
-  it('listRuns: live builds with the publishing tag, with states, link and since; not completed ones', async () => {
-    const publishing = fake.createBuild({
-      tags: ['eol-gate.g.publishing'],
-      startTime: '2026-01-01T00:00:00.000Z',
-    });
-    const recorded = fake.createBuild({
-      tags: ['eol-gate.g.publishing', 'eol-gate.g.image-info-updated'],
-    });
-    fake.createBuild({ tags: ['eol-gate.g.publishing'], status: 'completed' });
-    fake.createBuild({ tags: ['eol-gate.other.publishing'] });
-    const cancelling = fake.createBuild({ tags: ['eol-gate.g.publishing'], status: 'cancelling' });
+  it('listRuns: live builds with the group tag, with cover, link and since; not completed ones', async () => {
+    const publishing = fake.createBuild({ startTime: '2026-01-01T00:00:00.000Z' });
+    tag(publishing.id, tags(publishing.id, undefined, 'publishing'));
+    const recorded = fake.createBuild();
+    tag(recorded.id, tags(recorded.id, undefined, 'publishing'));
+    tag(recorded.id, tags(recorded.id, undefined, 'image-info-updated'));
+    const completed = fake.createBuild({ status: 'completed' });
+    tag(completed.id, tags(completed.id, undefined, 'publishing'));
+    fake.createBuild({ tags: ['eol-gate.other', 'eol-gate.other.1.1.0.publishing.1'] });
+    const cancelling = fake.createBuild({ status: 'cancelling' });
+    tag(cancelling.id, tags(cancelling.id, undefined, 'publishing'));
     const runs = await store(1).listRuns('g');
     expect(runs.map((r) => r.runId)).toEqual(
       [publishing.id, recorded.id, cancelling.id].map(String),
     );
     expect(runs[0]).toMatchObject({
       alive: true,
-      states: ['publishing'],
-      since: '2026-01-01T00:00:00.000Z',
+      covered: false,
       url: `${fake.collectionUri}proj/_build/results?buildId=${publishing.id}`,
+      name: `publish 2026.${publishing.id}`,
     });
-    expect(runs[1].states).toEqual(['publishing', 'image-info-updated']);
+    // Since when: the marker's own stamp (the build may have run for long before it published).
+    const stampOf = fake
+      .build(publishing.id)
+      .tags.find((t) => t.endsWith(`.publishing.${t.split('.').at(-1)}`))!;
+    expect(runs[0].since).toBe(new Date(Number(stampOf.split('.').at(-1))).toISOString());
+    expect(runs[1].covered).toBe(true);
     expect(blockingRuns(undefined, runs).map((r) => r.runId)).toEqual(
       [publishing.id, cancelling.id].map(String),
     );
   });
 
+  it('builds of the first format (state tags only) still block until they record', async () => {
+    const old = fake.createBuild({
+      tags: ['eol-gate.g.publishing'],
+      startTime: '2026-01-01T00:00:00.000Z',
+    });
+    const oldRecorded = fake.createBuild({
+      tags: ['eol-gate.g.publishing', 'eol-gate.g.image-info-updated'],
+    });
+    const runs = await store(1).listRuns('g');
+    expect(runs).toMatchObject([
+      { runId: String(old.id), blocks: true, since: '2026-01-01T00:00:00.000Z' },
+      { runId: String(oldRecorded.id), covered: true, blocks: false },
+    ]);
+  });
+
+  it('listRuns never writes', async () => {
+    const done = fake.createBuild({ status: 'completed' });
+    tag(done.id, tags(done.id, 'j', 'publishing'));
+    const live = fake.createBuild();
+    tag(live.id, tags(live.id, 'j', 'publishing'));
+    fake.addJob(live.id, { id: 'j' });
+    await store(1).listRuns('g');
+    expect(mutating()).toEqual([]);
+  });
+
+  it('matrix legs: a job never blocks itself, a sibling job blocks, and one job does not cover another', async () => {
+    const b = fake.createBuild();
+    const debian = fake.addJob(b.id, { name: 'Build debian' });
+    const fedora = fake.addJob(b.id, { name: 'Build fedora' });
+    const legA = store(b.id, { jobId: debian.id });
+    const legB = store(b.id, { jobId: fedora.id });
+    await legA.signal('g', 'publishing');
+    await legB.signal('g', 'publishing');
+    await legA.signal('g', 'image-info-updated');
+    fake.requests.length = 0;
+    const seenByA = await legA.listRuns('g');
+    expect(seenByA).toMatchObject(
+      [
+        { jobId: debian.id, covered: true, blocks: false },
+        { jobId: fedora.id, covered: false, blocks: true, jobName: 'Build fedora' },
+      ].sort((x, y) => x.jobId.localeCompare(y.jobId)),
+    );
+    expect(blockingRuns(legA.self, seenByA).map((r) => r.jobId)).toEqual([fedora.id]);
+    expect(fake.requests.filter((r) => r.path.endsWith('/timeline')).map((r) => r.path)).toEqual([
+      `/org/proj/_apis/build/builds/${b.id}/timeline`,
+    ]);
+    await legB.signal('g', 'image-info-updated');
+    expect(blockingRuns(legA.self, await legA.listRuns('g'))).toEqual([]);
+  });
+
+  it('run scope covers every publishing of the build written before it, none after', async () => {
+    const b = fake.createBuild();
+    const [x, y, rec, z] = ['x', 'y', 'rec', 'z'].map((name) => fake.addJob(b.id, { name }));
+    tag(b.id, tags(b.id, x.id, 'publishing', 'job', 1));
+    tag(b.id, tags(b.id, y.id, 'publishing', 'job', 2));
+    tag(b.id, tags(b.id, rec.id, 'image-info-updated', 'run', 2));
+    tag(b.id, tags(b.id, z.id, 'publishing', 'job', 2));
+    const runs = await store(1).listRuns('g');
+    const byJob = Object.fromEntries(runs.map((r) => [r.jobId, [r.attempt, r.covered, r.blocks]]));
+    expect(byJob).toEqual({
+      [x.id]: [1, true, false],
+      [y.id]: [2, true, false],
+      [z.id]: [2, false, true],
+    });
+    // Covered markers cost no timeline lookup; only z's job is asked about.
+    expect(runs.find((r) => r.jobId === z.id)?.jobName).toBe('z');
+  });
+
+  it('a job completed as failed or canceled does not block; one that succeeded blocks while the build runs', async () => {
+    const b = fake.createBuild();
+    const jobs = {
+      failed: fake.addJob(b.id, { name: 'failed' }),
+      canceled: fake.addJob(b.id, { name: 'canceled' }),
+      succeeded: fake.addJob(b.id, { name: 'succeeded' }),
+    };
+    for (const j of Object.values(jobs)) tag(b.id, tags(b.id, j.id, 'publishing'));
+    fake.completeJob(b.id, jobs.failed.id, 'failed');
+    fake.completeJob(b.id, jobs.canceled.id, 'canceled');
+    fake.completeJob(b.id, jobs.succeeded.id, 'succeeded');
+    const runs = await store(1).listRuns('g');
+    expect(
+      Object.fromEntries(runs.map((r) => [r.jobName, [r.jobFailed ?? false, r.blocks]])),
+    ).toEqual({ failed: [true, false], canceled: [true, false], succeeded: [false, true] });
+    fake.setStatus(b.id, 'completed');
+    expect(await store(1).listRuns('g')).toEqual([]);
+  });
+
+  it("a retried job's earlier attempt is found through previousAttempts and its own timeline", async () => {
+    const b = fake.createBuild();
+    const first = fake.addJob(b.id, { name: 'push' });
+    tag(b.id, tags(b.id, first.id, 'publishing', 'job', 1));
+    fake.completeJob(b.id, first.id, 'failed');
+    const second = fake.retryJob(b.id, first.id);
+    tag(b.id, tags(b.id, second.id, 'publishing', 'job', 2));
+    fake.requests.length = 0;
+    const runs = await store(1).listRuns('g');
+    expect(runs.map((r) => [r.attempt, r.jobId, r.jobFailed ?? false, r.blocks])).toEqual([
+      [1, first.id, true, false],
+      [2, second.id, false, true],
+    ]);
+    const timelineId = second.previousAttempts[0].timelineId;
+    expect(fake.requests.filter((r) => r.path.includes('/timeline')).map((r) => r.path)).toEqual([
+      `/org/proj/_apis/build/builds/${b.id}/timeline`,
+      `/org/proj/_apis/build/builds/${b.id}/timeline/${timelineId}`,
+    ]);
+  });
+
+  it('a job the timeline does not show (yet) blocks', async () => {
+    const b = fake.createBuild();
+    tag(b.id, tags(b.id, 'not-in-timeline', 'publishing'));
+    expect(await store(1).listRuns('g')).toMatchObject([
+      { jobId: 'not-in-timeline', blocks: true },
+    ]);
+  });
+
   it('pages with x-ms-continuationtoken across several projects', async () => {
     fake.pageSize = 2;
-    for (let i = 0; i < 5; i++) fake.createBuild({ tags: ['eol-gate.g.publishing'] });
-    for (let i = 0; i < 3; i++)
-      fake.createBuild({ project: 'other proj', tags: ['eol-gate.g.publishing'] });
+    for (let i = 0; i < 5; i++) {
+      const b = fake.createBuild();
+      tag(b.id, tags(b.id, undefined, 'publishing'));
+    }
+    for (let i = 0; i < 3; i++) {
+      const b = fake.createBuild({ project: 'other proj' });
+      tag(b.id, tags(b.id, undefined, 'publishing'));
+    }
     const runs = await store(1, { projects: ['proj', 'other proj'] }).listRuns('g');
     expect(runs).toHaveLength(8);
     const lists = fake.requests.filter(
       (r) => r.method === 'GET' && r.path.endsWith('/_apis/build/builds'),
     );
-    expect(lists).toHaveLength(3 + 2);
+    // Per project: the group tag (3 and 2 pages), then the first format's publishing tag (1 page each).
+    expect(lists).toHaveLength(3 + 1 + 2 + 1);
     expect(lists.filter((r) => r.query.includes('continuationToken='))).toHaveLength(3);
-    expect(lists[0].query).toContain('tagFilters=eol-gate.g.publishing');
+    expect(lists[0].query).toContain('tagFilters=eol-gate.g&');
+    expect(lists[3].query).toContain('tagFilters=eol-gate.g.publishing&');
     expect(lists[0].query).toContain(
       'statusFilter=inProgress%2Ccancelling%2Cpostponed%2CnotStarted',
     );
@@ -153,27 +343,25 @@ describe('AzureDevOpsStore', () => {
 
   it('reads tags per build when the list carries none', async () => {
     fake.listIncludesTags = false;
-    const b = fake.createBuild({
-      tags: ['eol-gate.g.publishing', 'eol-gate.g.image-info-updated'],
-    });
+    const b = fake.createBuild();
+    tag(b.id, tags(b.id, undefined, 'publishing'));
+    tag(b.id, tags(b.id, undefined, 'image-info-updated'));
     const runs = await store(1).listRuns('g');
-    expect(runs).toMatchObject([
-      { runId: String(b.id), states: ['publishing', 'image-info-updated'] },
-    ]);
+    expect(runs).toMatchObject([{ runId: String(b.id), covered: true, blocks: false }]);
     expect(fake.requests.some((r) => r.path === `/org/proj/_apis/build/builds/${b.id}/tags`)).toBe(
       true,
     );
   });
 
-  it('cleanup removes only its own tags, both in one PATCH', async () => {
-    const me = fake.createBuild({
-      tags: ['eol-gate.g.publishing', 'eol-gate.g.image-info-updated', 'keep'],
-    });
+  it("cleanup writes nothing: a build's own tags stay while it runs, completed builds are never listed", async () => {
+    const me = fake.createBuild({ tags: ['keep'] });
+    tag(me.id, tags(me.id, 'j', 'publishing'));
     const other = fake.createBuild({ tags: ['eol-gate.g.publishing'], status: 'completed' });
+    const before = { me: [...fake.build(me.id).tags], other: [...fake.build(other.id).tags] };
     await store(me.id).cleanup('g');
-    expect(fake.build(me.id).tags).toEqual(['keep']);
-    expect(fake.build(other.id).tags).toEqual(['eol-gate.g.publishing']);
-    expect(fake.requests.filter((r) => r.method === 'PATCH')).toHaveLength(1);
+    expect(fake.build(me.id).tags).toEqual(before.me);
+    expect(fake.build(other.id).tags).toEqual(before.other);
+    expect(fake.requests).toEqual([]);
   });
 
   it('waits out a 429 with Retry-After, then succeeds', async () => {
@@ -184,7 +372,7 @@ describe('AzureDevOpsStore', () => {
       times: 2,
     });
     await store(b.id).signal('g', 'publishing');
-    expect(fake.build(b.id).tags).toEqual(['eol-gate.g.publishing']);
+    expect(fake.build(b.id).tags).toHaveLength(2);
     expect(sleeps.filter((ms) => ms >= 3000)).toHaveLength(2);
   });
 
@@ -192,6 +380,15 @@ describe('AzureDevOpsStore', () => {
     fake.fail({ status: 429, headers: { 'retry-after': '1' }, times: 100 });
     await expect(store(1, { retry: { ...retry, retries: 2 } }).listRuns('g')).rejects.toThrow(
       RuntimeError,
+    );
+  });
+
+  it('a persistent 5xx on the timeline fails the listing (never "job ended")', async () => {
+    const b = fake.createBuild();
+    tag(b.id, tags(b.id, 'j', 'publishing'));
+    fake.fail({ status: 503, times: 100, match: (_m, p) => p.endsWith('/timeline') });
+    await expect(store(1, { retry: { ...retry, retries: 1 } }).listRuns('g')).rejects.toThrow(
+      /503/,
     );
   });
 
@@ -225,12 +422,14 @@ describe('AzureDevOpsStore', () => {
   it('rejects a bad group name before any request', async () => {
     await expect(store(1).signal('a/b', 'publishing')).rejects.toThrow(InputError);
     await expect(store(1).listRuns('')).rejects.toThrow(InputError);
+    await expect(store(1).cleanup('a b')).rejects.toThrow(InputError);
     expect(fake.requests).toHaveLength(0);
   });
 
-  it('rejects plain http to a non-loopback host and a non-numeric build id', () => {
+  it('rejects plain http to a non-loopback host, a non-numeric build id and a bad job id', () => {
     expect(() => store(1, { collectionUri: 'http://dev.azure.com/org/' })).toThrow(/https/);
     expect(() => store(1, { buildId: 'abc' })).toThrow(InputError);
+    expect(() => store(1, { jobId: 'a.b' })).toThrow(/System\.JobId/);
   });
 
   it('a build missing from the project is an InputError', async () => {

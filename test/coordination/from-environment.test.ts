@@ -49,13 +49,84 @@ describe('createCoordinationStore', () => {
   it('auto picks Azure DevOps under TF_BUILD, with the build as self', () => {
     const s = createCoordinationStore('auto', ado, recordingLogger());
     expect(s).toBeInstanceOf(AzureDevOpsStore);
-    expect(s.self).toMatchObject({ runId: '123', attempt: 2 });
+    expect(s.self).toMatchObject({ runId: '123', attempt: 2, jobId: undefined });
+  });
+
+  it('Azure DevOps: the job is System.JobId, unless the host names it', () => {
+    const job = '0d4a3c52-9e0f-5d3b-8f64-3a0d1d2c6f10';
+    expect(
+      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger()).self,
+    ).toMatchObject({ runId: '123', attempt: 2, jobId: job });
+    expect(
+      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger(), {
+        jobId: 'from-input',
+      }).self?.jobId,
+    ).toBe('from-input');
+    expect(() =>
+      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: 'not a guid' }, recordingLogger()),
+    ).toThrow(/System\.JobId/);
   });
 
   it('auto picks GitHub under GITHUB_ACTIONS', () => {
     const s = createCoordinationStore('auto', gh, recordingLogger());
     expect(s).toBeInstanceOf(GitHubStore);
-    expect(s.self).toEqual({ runId: '987', attempt: 3 });
+    expect(s.self).toEqual({ runId: '987', attempt: 3, repository: 'octo/images' });
+  });
+
+  it('GitHub: the job id comes from the host (input jobId) first, then EOL_GATE_JOB_ID', () => {
+    const logger = recordingLogger();
+    expect(
+      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger).self,
+    ).toEqual({ runId: '987', attempt: 3, jobId: '4242', repository: 'octo/images' });
+    expect(
+      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger, {
+        jobId: '31337',
+      }).self?.jobId,
+    ).toBe('31337');
+    expect(logger.warnings).toEqual([]);
+    // An empty input (the action's default evaluated outside a job) falls back to the variable.
+    expect(
+      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger, { jobId: '' })
+        .self?.jobId,
+    ).toBe('4242');
+  });
+
+  it('GitHub without a job id: the whole run is one participant, with a warning that says so', () => {
+    const logger = recordingLogger();
+    const s = createCoordinationStore('github', gh, logger);
+    expect(s.self?.jobId).toBeUndefined();
+    expect(logger.warnings.join('\n')).toMatch(/parallel jobs of this run are not told apart/);
+    expect(logger.warnings.join('\n')).toMatch(/EOL_GATE_JOB_ID/);
+  });
+
+  it('GitHub: a bad job id is an InputError naming jobId', () => {
+    const err = errorOf(() =>
+      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '12/34' }, recordingLogger()),
+    );
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toMatch(/jobId/);
+  });
+
+  it('GitHub: coordinationRepository keeps this run in its own repository, markers in the other', () => {
+    const s = createCoordinationStore(
+      'github',
+      { ...gh, EOL_GATE_JOB_ID: '1' },
+      recordingLogger(),
+      {
+        coordinationRepository: 'octo/coordination',
+      },
+    );
+    expect(s).toBeInstanceOf(GitHubStore);
+    expect(s.self).toMatchObject({ repository: 'octo/images', runId: '987' });
+    for (const bad of ['octo', 'octo/', 'a/b/c', '/x'])
+      expect(() =>
+        createCoordinationStore('github', gh, recordingLogger(), { coordinationRepository: bad }),
+      ).toThrow(/coordinationRepository: expected owner\/name/);
+    expect(() =>
+      createCoordinationStore('github', gh, recordingLogger(), {
+        coordinationRepository: 'octo/bad name',
+      }),
+    ).toThrow(/coordinationRepository/);
   });
 
   it('auto elsewhere is none, with a warning that pipelines are not coordinated', () => {
