@@ -4,12 +4,22 @@
  * target at the same time, with random delays between their read and their write. With
  * publishImageInfo every writer's entries must survive; a naive read-merge-overwrite must lose
  * some in a clear share of schedules (otherwise the experiment has no power).
+ *
+ * The timed kind (issue 13, {@link runTimedSchedule}): writers also carry build times for the
+ * same platforms and finish in random order, so stale runs record after newer ones; the final
+ * image-info must name, for every platform, the newest build any writer recorded, and no committed
+ * version may name an older build of a platform than the version before it.
  */
-import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publishImageInfo } from '../../src/commands/publish-image-info.js';
-import { formatImageInfo, mergeImageInfo } from '../../src/core/image-info-merge.js';
+import {
+  buildTime,
+  compareTimes,
+  formatImageInfo,
+  mergeImageInfo,
+  type StaleEntry,
+} from '../../src/core/image-info-merge.js';
 import { silentLogger, type Clock } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
@@ -19,9 +29,8 @@ import { sha256Digest } from '../../src/util/hash.js';
 import type { RetryPolicy } from '../../src/util/http.js';
 import type { FakeAzureRepos } from '../support/fake-azure-repos.js';
 import type { FakeGitHubContents } from '../support/fake-github-contents.js';
+import { readSharedImageInfo } from '../support/data.js';
 import { rng as prng } from '../support/rng.js';
-
-export const SAMPLES = join(import.meta.dirname, '../fixtures/image-info');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form JSON of real files
 type Json = Record<string, any>;
@@ -36,7 +45,7 @@ let sampleImages: Array<{ repo: string; image: Json }> | undefined;
 /** Every image of the real dotnet-docker image-info, with its repo (loaded once). */
 function realImages(): Array<{ repo: string; image: Json }> {
   if (!sampleImages) {
-    const doc = JSON.parse(readFileSync(join(SAMPLES, 'dotnet-docker-main.json'), 'utf8')) as Json;
+    const doc = JSON.parse(readSharedImageInfo('dotnet-docker-main.json')) as Json;
     sampleImages = (doc.repos as Json[]).flatMap((r) =>
       ((r.images ?? []) as Json[]).map((image) => ({ repo: r.repo as string, image })),
     );
@@ -191,6 +200,247 @@ export async function runSchedule(opts: ScheduleOptions): Promise<ScheduleResult
     }),
   );
   return { lost: lostEntries(await target.final(), scenario.fragments), attempts };
+}
+
+// ---- the timed kind: build times, out of order ----------------------------------------------
+
+/** Which platform an entry is: ImageBuilder's identifier plus the image's productVersion. */
+function platformKey(repo: string, image: Json, p: Json): string {
+  return [repo, image.productVersion, p.dockerfile, p.osType, p.osVersion, p.architecture].join(
+    '|',
+  );
+}
+
+const HOUR = 3_600_000;
+const BASE_TIME = Date.parse('2026-11-21T00:00:00Z');
+/** Writes a time the way ImageBuilder does: 7 fractional digits. */
+const created = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
+
+export interface TimedScenario {
+  base: string;
+  fragments: Fragment[];
+  /** Per platform key, the digest the final image-info must name: the newest build of it. */
+  newest: Map<string, string>;
+  /** Build time (ms) of every platform digest in the scenario, base included. */
+  builtAt: Map<string, number>;
+}
+
+/**
+ * A base of 8 real images (every platform built at BASE_TIME) and one fragment per writer. Each
+ * writer rebuilds each of the first 3 base images with probability 0.7, all its platforms and its
+ * manifest list, at BASE_TIME plus a whole number of hours in ±1..24 that no other writer uses for
+ * that image (negative: a stale branch or a re-run of an old commit); and adds one new real image.
+ */
+export function buildTimedScenario(rand: () => number, writers: number): TimedScenario {
+  const pool = [...realImages()];
+  for (let i = pool.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [pool[i], pool[j]] = [pool[j], pool[i]];
+  }
+  // Only images whose platforms no other chosen image shares, so each key names one entry.
+  const taken = new Set<string>();
+  const picked: Array<{ repo: string; image: Json }> = [];
+  for (const entry of pool) {
+    if (picked.length === 8 + writers) break;
+    const keys = (entry.image.platforms as Json[]).map((p) =>
+      platformKey(entry.repo, entry.image, p),
+    );
+    if (keys.length === 0 || keys.some((k) => taken.has(k)) || new Set(keys).size < keys.length)
+      continue;
+    for (const k of keys) taken.add(k);
+    const copy = structuredClone(entry);
+    // Layer lists are most of the bytes and play no part in matching or times; without them
+    // 1,000 schedules fit in a test run.
+    for (const p of copy.image.platforms as Json[]) delete p.layers;
+    picked.push(copy);
+  }
+  const builtAt = new Map<string, number>();
+  const newest = new Map<string, { digest: string; at: number }>();
+  const record = (repo: string, image: Json, at: number) => {
+    for (const p of image.platforms as Json[]) {
+      p.created = created(at);
+      builtAt.set(p.digest, at);
+      const key = platformKey(repo, image, p);
+      const best = newest.get(key);
+      if (!best || at > best.at) newest.set(key, { digest: p.digest, at });
+    }
+  };
+  const baseEntries = picked.slice(0, 8);
+  for (const { repo, image } of baseEntries) record(repo, image, BASE_TIME);
+  const contended = baseEntries.slice(0, 3);
+  const offsets = contended.map(() => {
+    const hours = Array.from({ length: 48 }, (_, i) => (i < 24 ? i - 24 : i - 23));
+    for (let i = hours.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [hours[i], hours[j]] = [hours[j], hours[i]];
+    }
+    return hours;
+  });
+  const fragments: Fragment[] = [];
+  for (let w = 0; w < writers; w++) {
+    const entries = [picked[8 + w]];
+    record(entries[0].repo, entries[0].image, BASE_TIME + (1 + w) * HOUR);
+    contended.forEach(({ repo, image }, c) => {
+      if (rand() >= 0.7) return;
+      const at = BASE_TIME + offsets[c][w] * HOUR;
+      const rebuilt = structuredClone(image);
+      for (const p of rebuilt.platforms as Json[])
+        p.digest = `${String(p.digest).split('@')[0]}@${sha256Digest(`writer ${w} ${p.digest}`)}`;
+      if (rebuilt.manifest)
+        rebuilt.manifest.digest = `${String(rebuilt.manifest.digest).split('@')[0]}@${sha256Digest(`writer ${w} manifest ${rebuilt.manifest.digest}`)}`;
+      record(repo, rebuilt, at);
+      entries.push({ repo, image: rebuilt });
+    });
+    const digests = entries.flatMap((e) =>
+      (e.image.platforms as Json[]).map((p) => p.digest as string),
+    );
+    fragments.push({ name: `writer-${w}.json`, text: formatImageInfo(docOf(entries)), digests });
+  }
+  return {
+    base: formatImageInfo(docOf(baseEntries)),
+    fragments,
+    newest: new Map([...newest].map(([k, v]) => [k, v.digest])),
+    builtAt,
+  };
+}
+
+/** Platform key → digest, of one version of the target. */
+function platformsOf(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of (JSON.parse(text) as Json).repos as Json[])
+    for (const i of (r.images ?? []) as Json[])
+      for (const p of (i.platforms ?? []) as Json[]) out.set(platformKey(r.repo, i, p), p.digest);
+  return out;
+}
+
+export interface TimedScheduleResult {
+  /** Entries missing at the end: a writer's new image, or a platform's newest build. */
+  lost: string[];
+  /** `key: older ← newer` for each platform a committed version moved to an older build. */
+  movedBack: string[];
+  /** Entries the writers reported as older than the target's (each would have moved back before). */
+  stale: StaleEntry[];
+  /** Reports whose "older" build is not older than the kept one (must be none). */
+  falseStale: StaleEntry[];
+  /** Committed versions (successful writes), and whether they form one compare-and-swap chain. */
+  versions: number;
+  chained: boolean;
+  attempts: number[];
+}
+
+export interface TimedScheduleOptions {
+  seed: number;
+  writers: number;
+  /**
+   * `publish`: the fragments as built. `untimed`: the same with `created` removed, which makes the
+   * merge replace as it did before issue 13 — the baseline that must move entries back in time.
+   */
+  mode: 'publish' | 'untimed';
+  makeTarget(base: string, seed: number): Promise<Target>;
+  maxDelayMs?: number;
+}
+
+/**
+ * Runs one timed schedule with publishImageInfo and checks it against every committed version
+ * of the target: each successful write is recorded with the fingerprint it replaced, the
+ * versions are chained from the base, and consecutive versions are compared platform by platform
+ * through the build time of the digest they name.
+ */
+export async function runTimedSchedule(opts: TimedScheduleOptions): Promise<TimedScheduleResult> {
+  const rand = prng(opts.seed);
+  const scenario = buildTimedScenario(prng(opts.seed * 7919 + 3), opts.writers);
+  const target = await opts.makeTarget(scenario.base, opts.seed);
+  const maxDelay = opts.maxDelayMs ?? 6;
+  const pause = () => sleep(rand() * maxDelay);
+  const clock: Clock = { now: () => new Date(), sleep, random: rand };
+  const first = await target.source.read();
+  const writes = new Map<string, Array<{ fingerprint: string; text: string }>>();
+  const recording: WritableImageInfoSource = {
+    name: target.source.name,
+    read: () => target.source.read(),
+    write: async (text, expected, message) => {
+      const result = await target.source.write(text, expected, message);
+      if (result !== 'conflict') {
+        const list = writes.get(expected) ?? [];
+        list.push({ fingerprint: result.fingerprint, text });
+        writes.set(expected, list);
+      }
+      return result;
+    },
+  };
+  const attempts: number[] = [];
+  const stale: StaleEntry[] = [];
+  await Promise.all(
+    scenario.fragments.map(async (fragment) => {
+      await pause();
+      const doc = JSON.parse(fragment.text) as Json;
+      if (opts.mode === 'untimed')
+        for (const r of doc.repos as Json[])
+          for (const i of r.images as Json[])
+            for (const p of i.platforms as Json[]) delete p.created;
+      const result = await publishImageInfo(
+        {
+          target: withPause(recording, pause),
+          fragmentText: formatImageInfo(doc),
+          fragmentName: fragment.name,
+          message: `publish ${fragment.name}`,
+          maxAttempts: 4 * opts.writers,
+          baseDelayMs: 2,
+          maxDelayMs: 20,
+        },
+        { clock, logger: silentLogger },
+      );
+      attempts.push(result.attempts);
+      stale.push(...result.stale);
+    }),
+  );
+
+  // The chain of committed versions, from the base: one successor per version, or a write
+  // was based on a version another write had already replaced (a lost update).
+  const versions: string[] = [first.text];
+  let chained = true;
+  let count = 0;
+  for (const list of writes.values()) {
+    count += list.length;
+    if (list.length > 1) chained = false;
+  }
+  for (let fp = first.fingerprint; writes.has(fp);) {
+    const [next] = writes.get(fp)!;
+    versions.push(next.text);
+    fp = next.fingerprint;
+  }
+  if (versions.length - 1 !== count) chained = false;
+  const finalText = await target.final();
+  if (finalText !== versions.at(-1)) chained = false;
+
+  const movedBack: string[] = [];
+  let before = platformsOf(versions[0]);
+  for (const text of versions.slice(1)) {
+    const after = platformsOf(text);
+    for (const [key, digest] of after) {
+      const was = before.get(key);
+      if (was !== undefined && scenario.builtAt.get(digest)! < scenario.builtAt.get(was)!)
+        movedBack.push(`${key}: ${digest} (older) ← ${was}`);
+    }
+    before = after;
+  }
+  const final = platformsOf(finalText);
+  // Every platform (the writers' new images included) must end at its newest build.
+  const lost = [...scenario.newest]
+    .filter(([key, digest]) => final.get(key) !== digest)
+    .map(([key, digest]) => `${key}: ${digest}`);
+  const falseStale = stale.filter(
+    (s) => compareTimes(buildTime(s.stale.created)!, buildTime(s.kept.created)!) >= 0,
+  );
+  return {
+    lost: [...new Set(lost)],
+    movedBack,
+    stale,
+    falseStale,
+    versions: count,
+    chained,
+    attempts,
+  };
 }
 
 // ---- targets ------------------------------------------------------------------------------
