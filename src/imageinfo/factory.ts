@@ -34,11 +34,13 @@ export interface SourceOptions {
   azureToken?: string;
   retry?: RetryPolicy;
   file?: FileSourceOptions;
+  /** How the host spells the input in errors: `--image-info` (CLI), `imageInfo` (action, task). */
+  label?: string;
 }
 
-export function parseSourceSpec(spec: string): SourceSpec {
+export function parseSourceSpec(spec: string, label = 'imageInfo'): SourceSpec {
   const value = spec.trim();
-  if (value === '') throw new InputError('imageInfo: empty image-info location');
+  if (value === '') throw new InputError(`${label}: empty image-info location`);
   const repoSpec = /^(github|azure-repos):(.*)$/.exec(value);
   if (repoSpec) {
     const [, kind, rest] = repoSpec;
@@ -55,7 +57,7 @@ export function parseSourceSpec(spec: string): SourceSpec {
       pathParts.some((p) => p === '' || p === '.' || p === '..') ||
       !branch
     ) {
-      throw new InputError(`imageInfo: ${JSON.stringify(value)} is not ${syntax}`);
+      throw new InputError(`${label}: ${JSON.stringify(value)} is not ${syntax}`);
     }
     return kind === 'github'
       ? { kind, owner: first, repo, path, branch }
@@ -66,19 +68,20 @@ export function parseSourceSpec(spec: string): SourceSpec {
   // A scheme we do not know (not a Windows drive letter such as C:\).
   if (/^[a-z][a-z0-9+.-]+:/i.test(value)) {
     throw new InputError(
-      `imageInfo: unsupported location ${JSON.stringify(value.split(':')[0] + ':')} (use a path, https://, github: or azure-repos:)`,
+      `${label}: unsupported location ${JSON.stringify(value.split(':')[0] + ':')} (use a path, https://, github: or azure-repos:)`,
     );
   }
   return { kind: 'file', path: value };
 }
 
 export function createImageInfoSource(spec: string, options: SourceOptions = {}): ImageInfoSource {
-  const parsed = parseSourceSpec(spec);
+  const label = options.label ?? 'imageInfo';
+  const parsed = parseSourceSpec(spec, label);
   switch (parsed.kind) {
     case 'file':
       return new FileSource(parsed.path, options.file);
     case 'url':
-      return new UrlSource(parsed.url, { retry: options.retry });
+      return new UrlSource(parsed.url, { retry: options.retry, label });
     case 'github':
       return new GitHubContentsSource(parsed, {
         apiUrl: options.githubApiUrl,
@@ -88,7 +91,7 @@ export function createImageInfoSource(spec: string, options: SourceOptions = {})
     case 'azure-repos':
       if (!options.azureCollectionUri) {
         throw new InputError(
-          `imageInfo: ${spec} needs the Azure DevOps collection URI (System.CollectionUri)`,
+          `${label}: ${spec} needs the Azure DevOps collection URI (System.CollectionUri)`,
         );
       }
       return new AzureReposSource(parsed, {
@@ -107,7 +110,7 @@ export function createWritableImageInfoSource(
   const source = createImageInfoSource(spec, options);
   if (!isWritable(source)) {
     throw new InputError(
-      `imageInfo: ${source.name} is read-only; publish to a file, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>`,
+      `${options.label ?? 'imageInfo'}: ${source.name} is read-only; publish to a file, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>`,
     );
   }
   return source;

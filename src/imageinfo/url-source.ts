@@ -13,6 +13,8 @@ import { ImageInfoNotFoundError, type ImageInfoSource, type SourceSnapshot } fro
 
 export interface UrlSourceOptions {
   retry?: RetryPolicy;
+  /** How the host spells the input in errors (default `imageInfo`). */
+  label?: string;
 }
 
 /**
@@ -28,19 +30,20 @@ export class UrlSource implements ImageInfoSource {
   private readonly retry: RetryPolicy;
 
   constructor(url: string, options: UrlSourceOptions = {}) {
+    const label = options.label ?? 'imageInfo';
     try {
       this.url = new URL(url);
     } catch {
       // The text may hold a secret: do not echo it.
-      throw new InputError('imageInfo: not a valid URL');
+      throw new InputError(`${label}: not a valid URL`);
     }
     if (this.url.username || this.url.password) {
       throw new InputError(
-        `imageInfo: ${redactUrl(this.url.toString())}: credentials in the URL are not allowed ` +
+        `${label}: ${redactUrl(this.url.toString())}: credentials in the URL are not allowed ` +
           '(they would end up in logs and errors)',
       );
     }
-    assertSecureUrl(this.url, 'imageInfo');
+    assertSecureUrl(this.url, label);
     this.retry = options.retry ?? DEFAULT_RETRY;
   }
 

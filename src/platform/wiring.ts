@@ -223,6 +223,7 @@ export function sourceOptions(agent: BuildAgent): SourceOptions {
     azureToken:
       env.SYSTEM_ACCESSTOKEN || (agent.platform === 'azure-pipelines' ? token : undefined),
     retry: retryPolicy(env),
+    label: agent.label('imageInfo'),
   };
 }
 

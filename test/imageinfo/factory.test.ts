@@ -87,4 +87,17 @@ describe('image-info source specs', () => {
     const s = createImageInfoSource('github:o/r/x.json@main', { githubToken: 'ghp_SECRET' });
     expect(s.name).not.toContain('SECRET');
   });
+
+  it('errors spell the input as the host names it', () => {
+    const label = '--image-info';
+    expect(() => createImageInfoSource('ftp://x/i.json', { label })).toThrow(/^--image-info: /);
+    expect(() => createImageInfoSource('http://example.com/i.json', { label })).toThrow(
+      /^--image-info: /,
+    );
+    expect(() => createImageInfoSource('github:o/r', { label })).toThrow(/^--image-info: /);
+    expect(() => createWritableImageInfoSource('https://x/i.json', { label })).toThrow(
+      /^--image-info: /,
+    );
+    expect(() => createImageInfoSource('ftp://x/i.json')).toThrow(/^imageInfo: /);
+  });
 });

@@ -105,4 +105,11 @@ describe('eol-gate annotate: invalid repository names fail before any write', ()
     expect(writes).toEqual([]);
     expect([...github.refs.keys()].filter((r) => r.includes('eol-gate'))).toEqual([]);
   });
+
+  it('an image-info location the CLI cannot read names --image-info', async () => {
+    const run = await annotate(['--image-info', 'ftp://example.com/image-info.json']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--image-info: unsupported location "ftp:"/);
+    expect(github.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
 });
