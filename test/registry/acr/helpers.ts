@@ -191,6 +191,7 @@ export function runAnnotate(
   scenario: Scenario,
   logger: Logger = capturingLogger(),
   concurrency = 4,
+  dryRun = false,
 ): Promise<AnnotateResult> {
   return annotate(
     {
@@ -203,7 +204,7 @@ export function runAnnotate(
       eolDate: EOL_DATE,
       minAgeMs: 3_600_000,
       concurrency,
-      dryRun: false,
+      dryRun,
     },
     {
       registry,

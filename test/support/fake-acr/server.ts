@@ -246,6 +246,10 @@ export class FakeAcr {
     return true;
   }
 
+  blob(repository: string, digest: string): Buffer | undefined {
+    return this.repo(repository, false)?.blobs.get(digest);
+  }
+
   manifest(repository: string, digest: string): StoredManifest | undefined {
     return this.repo(repository, false)?.manifests.get(digest);
   }

@@ -1,0 +1,125 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EMPTY_DESCRIPTOR } from '../../../src/core/lifecycle.js';
+import { MediaType } from '../../../src/core/oci.js';
+import type { Plan } from '../../../src/core/planner.js';
+import { CACHE_ARTIFACT_TYPE, CACHE_LAYER_TYPE } from '../../../src/registry/registry-cache.js';
+import type { FakeAcr } from '../../support/fake-acr/index.js';
+import {
+  acrFor,
+  runAnnotate,
+  seedScenario,
+  startAcrEnvironment,
+  type Scenario,
+} from './helpers.js';
+
+/** Issue 15 on the fake ACR: a fresh agent's steady state reads the cache copy, not each referrer. */
+
+const CACHE = 'eol-gate/cache';
+let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
+afterEach(async () => {
+  await env?.close();
+  env = undefined;
+});
+
+function decisions(plan: Plan) {
+  const keys = (list: { repository: string; digest: string }[]) =>
+    list.map((e) => `${e.repository}@${e.digest}`).sort();
+  return {
+    annotate: keys(plan.annotate),
+    alreadyAnnotated: keys(plan.alreadyAnnotated),
+    tooYoung: keys(plan.tooYoung),
+  };
+}
+
+async function dryRun(fake: FakeAcr, scenario: Scenario, cached: boolean) {
+  const registry = acrFor(
+    fake,
+    cached ? { registryCache: { repository: CACHE, group: 'acr-test' } } : {},
+  );
+  fake.resetCounts();
+  const result = await runAnnotate(registry, scenario, undefined, 4, true);
+  return { plan: decisions(result.plan!), gets: fake.answered('manifest-get'), total: fake.total };
+}
+
+/** Replaces the group's copy with `layer` (the cache's own layer format or anything else). */
+function plantCopy(fake: FakeAcr, layer: Buffer): void {
+  fake.seedBlob(CACHE, '{}');
+  const digest = fake.seedBlob(CACHE, layer);
+  fake.seedManifest(
+    CACHE,
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      artifactType: CACHE_ARTIFACT_TYPE,
+      config: EMPTY_DESCRIPTOR,
+      layers: [{ mediaType: CACHE_LAYER_TYPE, digest, size: layer.length }],
+      annotations: { 'vnd.eol-gate.cache.group': 'acr-test' },
+    }),
+    { tags: ['acr-test'] },
+  );
+}
+
+describe('registry-held cache on the fake ACR', () => {
+  it('a fresh agent reads no referrer manifest in steady state, and plans as without the cache', async () => {
+    env = await startAcrEnvironment();
+    const fake = env.fake;
+    const scenario = seedScenario(fake);
+    const cold = acrFor(fake, { registryCache: { repository: CACHE, group: 'acr-test' } });
+    await runAnnotate(cold, scenario);
+    await cold.flush();
+
+    const without = await dryRun(fake, scenario, false);
+    // Without a cache every listed artifact (the marks, signatures) is fetched again.
+    expect(without.gets.length).toBeGreaterThanOrEqual(9);
+    const warm = await dryRun(fake, scenario, true);
+    expect(warm.plan).toEqual(without.plan);
+    expect(warm.gets).toEqual([`/v2/${CACHE}/manifests/acr-test`]);
+    expect(warm.total).toBeLessThan(without.total);
+    // The cache repository is never listed for annotation.
+    expect(
+      await acrFor(fake, { registryCache: { repository: CACHE, group: 'acr-test' } }).listManifests(
+        CACHE,
+      ),
+    ).toEqual([]);
+  });
+
+  const copies: [string, (valid: Buffer) => Buffer][] = [
+    [
+      'corrupted',
+      (valid) =>
+        gzipSync(
+          gunzip(valid)
+            .replace(/"t":"2026-06-01"/g, '"t":"2026-06-02"')
+            .replace(/"s":(\d+)/g, '"s":1$1'),
+        ),
+    ],
+    ['truncated', (valid) => valid.subarray(0, Math.floor(valid.length / 2))],
+    ['not a cache', () => Buffer.from('hello')],
+  ];
+  for (const [name, make] of copies) {
+    it(`a ${name} copy costs requests, never a different plan`, async () => {
+      env = await startAcrEnvironment();
+      const fake = env.fake;
+      const scenario = seedScenario(fake);
+      const cold = acrFor(fake, { registryCache: { repository: CACHE, group: 'acr-test' } });
+      await runAnnotate(cold, scenario);
+      await cold.flush();
+      const copy = fake.snapshot()[CACHE]!.find((m) => m.tags.includes('acr-test'))!;
+      const manifest = JSON.parse(fake.manifest(CACHE, copy.digest)!.bytes.toString()) as {
+        layers: { digest: string }[];
+      };
+      const valid = fake.blob(CACHE, manifest.layers[0].digest)!;
+      plantCopy(fake, make(valid));
+      const without = await dryRun(fake, scenario, false);
+      const withCopy = await dryRun(fake, scenario, true);
+      expect(withCopy.plan).toEqual(without.plan);
+      // Not believed: the referrers were fetched again.
+      expect(withCopy.gets.length).toBeGreaterThan(1);
+    });
+  }
+});
+
+function gunzip(b: Buffer): string {
+  return gunzipSync(b).toString();
+}
