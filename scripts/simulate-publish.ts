@@ -3,7 +3,7 @@
  * publishers against an in-process fake target, each schedule once with publishImageInfo and
  * once with a naive read-merge-overwrite, and prints how many entries each lost.
  *
- *   npx tsx scripts/simulate-publish.ts [--schedules 1000] [--target memory|file|github|azure|all] [--parallel 8] [--seed 1] [--kind lost|timed|all]
+ *   npx tsx scripts/simulate-publish.ts [--schedules 1000] [--target memory|file|github|azure|all] [--parallel 8] [--seed 1] [--kind lost|timed|all (default)]
  *
  * `memory` (default, ~20 s for 1,000 schedules) is an in-process compare-and-swap target: it
  * exercises the publish loop itself. `file`, `github` and `azure` go through the real adapters
@@ -40,7 +40,7 @@ const { values } = parseArgs({
     target: { type: 'string', default: 'memory' },
     parallel: { type: 'string', default: '8' },
     seed: { type: 'string', default: '1' },
-    kind: { type: 'string', default: 'lost' },
+    kind: { type: 'string', default: 'all' },
   },
 });
 const schedules = Number(values.schedules);
@@ -60,7 +60,7 @@ const chosen = values.target === 'all' ? Object.keys(targets) : [values.target ?
 for (const name of chosen) {
   if (!targets[name]) throw new Error(`--target: one of ${Object.keys(targets).join(', ')}, all`);
 }
-const kinds = values.kind === 'all' ? ['lost', 'timed'] : [values.kind ?? 'lost'];
+const kinds = values.kind === 'all' ? ['lost', 'timed'] : [values.kind];
 for (const kind of kinds) {
   if (kind !== 'lost' && kind !== 'timed') throw new Error('--kind: one of lost, timed, all');
 }
