@@ -112,6 +112,11 @@ export class FakeGitHub {
   private listedRefs = new Map<string, string>();
   private pendingListReads = 0;
   private faults: GitHubFault[] = [];
+  private waiters: Array<{
+    match: (r: { method: string; path: string }) => boolean;
+    left: number;
+    resolve: () => void;
+  }> = [];
   private handlers: FakeGitHubHandler[] = [];
   private server?: Server;
   private base = '';
@@ -240,6 +245,17 @@ export class FakeGitHub {
     this.repositories.clear();
   }
 
+  /**
+   * Resolves once `count` more requests matching `match` have arrived: lets a test act on what
+   * a process under test did (e.g. polled the store twice) instead of on the clock.
+   */
+  waitForRequests(
+    match: (r: { method: string; path: string }) => boolean,
+    count = 1,
+  ): Promise<void> {
+    return new Promise((resolve) => this.waiters.push({ match, left: count, resolve }));
+  }
+
   /** Drops faults not yet served. */
   clearFaults(): void {
     this.faults = [];
@@ -311,6 +327,9 @@ export class FakeGitHub {
     const url = new URL(req.url ?? '/', this.base);
     const method = req.method ?? 'GET';
     this.requests.push({ method, path: url.pathname });
+    for (const w of this.waiters)
+      if (w.match({ method, path: url.pathname }) && --w.left === 0) w.resolve();
+    this.waiters = this.waiters.filter((w) => w.left > 0);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');

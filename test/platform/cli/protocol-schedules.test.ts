@@ -1,0 +1,436 @@
+/**
+ * The schedules of issue 14, each through the bundled CLI against the fake GitHub API and a
+ * real docker-registry: CI operations a user performs without doing anything unusual (re-run
+ * failed jobs, a lagging runs API, matrix legs, a dry run, a rollback) must never end with a
+ * supported digest marked end-of-life.
+ *
+ * The schedules that involve markers run twice: with per-participant markers
+ * (`<run>.<attempt>.<job>.<state>.<stamp>`) and with the first format (`<run>.<attempt>.<state>`,
+ * a publisher on an older eol-gate), which the gate still honours. EOL_GATE_CLI_BUNDLE points the
+ * file at another CLI bundle (e.g. one built from a commit before Protocol II) to show that the
+ * schedules fail there.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { markerRef } from '../../../src/coordination/github.js';
+import {
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+  lifecycleManifestJson,
+} from '../../../src/core/lifecycle.js';
+import { MediaType, type Descriptor } from '../../../src/core/oci.js';
+import type { CoverScope, MarkerState } from '../../../src/core/runs.js';
+import { OciRegistry } from '../../../src/registry/oci/index.js';
+import { sha256Digest } from '../../../src/util/hash.js';
+import { CLI } from '../../support/cli.js';
+import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
+import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
+import { lifecycleMarksByHttp } from '../../support/registry-http.js';
+import { runAction, runNode, type ProcessRun } from '../../support/runner.js';
+import { pushImage } from '../../support/seed.js';
+
+const BUNDLE = process.env.EOL_GATE_CLI_BUNDLE || CLI;
+const HOME = 'octo/images';
+
+type Format = 'per participant' | 'first format';
+const FORMATS: Format[] = ['per participant', 'first format'];
+
+/** Records every request it forwards to the registry: proof of what a run did there. */
+async function recordingProxy(target: string): Promise<{
+  url: string;
+  requests: { method: string; path: string }[];
+  close: () => Promise<void>;
+}> {
+  const upstream = new URL(target);
+  const requests: { method: string; path: string }[] = [];
+  const server: Server = createServer((req, res) => {
+    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/' });
+    const out = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe('Protocol II schedules through the bundled CLI (fake GitHub, real docker-registry)', () => {
+  const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
+  let registry: DockerRegistry;
+  let oci: OciRegistry;
+  let dir: string;
+  let stamp = Date.now() - 60_000;
+
+  beforeAll(async () => {
+    await github.start();
+    registry = await startDockerRegistry();
+    oci = new OciRegistry({ url: registry.url });
+    dir = await mkdtemp(join(tmpdir(), 'eol-gate-schedules-'));
+  });
+  afterAll(async () => {
+    await github.close();
+    await registry?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    github.refs.clear();
+    github.clearActions();
+    github.requests.length = 0;
+  });
+
+  /** One repository per test: s is supported, x pushed by a publisher, o an orphan. */
+  let seq = 0;
+  async function seedRepo(name: string) {
+    const repo = `${name}-${++seq}/app`;
+    const img = (what: string) =>
+      pushImage(oci, repo, { seed: `${repo}:${what}`, tag: what, created: '2024-05-01T00:00:00Z' });
+    return { repo, s: await img('s'), x: await img('x'), o: await img('o') };
+  }
+
+  async function imageInfoFile(repo: string, supported: Descriptor[]): Promise<string> {
+    const path = join(dir, `${repo.replace('/', '_')}.json`);
+    await writeImageInfo(path, repo, supported);
+    return path;
+  }
+
+  async function writeImageInfo(path: string, repo: string, supported: Descriptor[]) {
+    await writeFile(
+      path,
+      JSON.stringify({
+        schemaVersion: '2.0',
+        repos: [
+          {
+            repo,
+            images: supported.map((d, i) => ({
+              platforms: [
+                {
+                  dockerfile: `src/${i}/Dockerfile`,
+                  simpleTags: [`tag-${i}`],
+                  digest: `mcr.microsoft.com/${repo}@${d.digest}`,
+                  osType: 'Linux',
+                  architecture: 'amd64',
+                },
+              ],
+            })),
+          },
+        ],
+      }),
+    );
+  }
+
+  const marks = (repo: string, d: Descriptor) => lifecycleMarksByHttp(registry.url, repo, d.digest);
+
+  /** A marker ref of `run` written straight into the fake, in the format under test. */
+  function mark(
+    group: string,
+    format: Format,
+    who: { run: FakeRun; attempt?: number; jobId?: number },
+    state: MarkerState,
+    scope: CoverScope = 'job',
+  ): string {
+    const attempt = who.attempt ?? who.run.run_attempt;
+    const ref =
+      format === 'first format'
+        ? `refs/eol-gate/${group}/${who.run.id}.${attempt}.${state}`
+        : markerRef(
+            group,
+            {
+              runId: String(who.run.id),
+              attempt,
+              jobId: who.jobId === undefined ? undefined : String(who.jobId),
+              repository: HOME,
+            },
+            state,
+            scope,
+            stamp++,
+            HOME,
+          );
+    github.refs.set(ref, github.headSha);
+    return ref;
+  }
+
+  /** `eol-gate annotate` as a job of `run` would call it (GitHub store, job id from EOL_GATE_JOB_ID). */
+  function annotate(
+    args: string[],
+    who: { run: FakeRun; jobId: number },
+    timeoutMs = 60_000,
+  ): Promise<ProcessRun> {
+    return runNode(
+      BUNDLE,
+      {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TMPDIR: dir,
+        EOL_GATE_RETRIES: '0',
+        GITHUB_API_URL: github.apiUrl,
+        GITHUB_REPOSITORY: HOME,
+        GITHUB_RUN_ID: String(who.run.id),
+        GITHUB_RUN_ATTEMPT: String(who.run.run_attempt),
+        GITHUB_SHA: github.headSha,
+        GITHUB_TOKEN: github.token,
+        EOL_GATE_JOB_ID: String(who.jobId),
+      },
+      timeoutMs,
+      ['annotate', '--coordinator', 'github', '--min-age', '0', '--json', ...args],
+    );
+  }
+
+  const gated = (registryUrl: string, imageInfo: string, group: string, timeout: string) => [
+    '--registry',
+    registryUrl,
+    '--image-info',
+    imageInfo,
+    '--group',
+    group,
+    '--timeout',
+    timeout,
+    '--poll-interval',
+    '100ms',
+    '--on-timeout',
+    'skip',
+  ];
+
+  const json = (run: ProcessRun) => {
+    try {
+      return JSON.parse(run.stdout) as {
+        outcome: string;
+        counts: Record<string, number>;
+      };
+    } catch {
+      throw new Error(`no JSON on stdout (exit ${run.code}): ${run.stdout}\n${run.stderr}`);
+    }
+  };
+
+  /** A fresh annotating run of another workflow. */
+  const annotator = () => {
+    const run = github.createRun({ name: 'annotate' });
+    return { run, jobId: github.createJob({ run_id: run.id, name: 'annotate' }).id };
+  };
+
+  /** Waits until the running CLI has polled the store `polls` times (or fails if it ended first). */
+  async function pollsOf(run: Promise<ProcessRun>, path: RegExp, polls: number): Promise<void> {
+    await Promise.race([
+      github.waitForRequests((r) => r.method === 'GET' && path.test(r.path), polls),
+      run.then((r) => {
+        throw new Error(
+          `annotate ended before it waited (exit ${r.code}):\n${r.stdout}\n${r.stderr}`,
+        );
+      }),
+    ]);
+  }
+
+  describe.each(FORMATS)('markers: %s', (format) => {
+    it('(a) re-run failed jobs: the attempt-1 push job that succeeded blocks attempt 2 until its image is recorded', async () => {
+      const group = `rerun-${seq}`;
+      const { repo, s, x, o } = await seedRepo('rerun');
+      const imageInfo = await imageInfoFile(repo, [s]);
+      // Attempt 1: the push job signals publishing, pushes x (seeded above) and succeeds; the record job fails.
+      const run = github.createRun({ id: 700, name: 'publish' });
+      const push = github.createJob({ run_id: run.id, name: 'push' });
+      mark(group, format, { run, jobId: push.id }, 'publishing');
+      github.completeJob(push.id, 'success');
+      github.completeJob(github.createJob({ run_id: run.id, name: 'record' }).id, 'failure');
+      // "Re-run failed jobs": attempt 2 runs only the record job.
+      github.rerun(run.id).status = 'in_progress';
+      const record = github.createJob({ run_id: run.id, name: 'record' });
+
+      const timedOut = await annotate(gated(registry.url, imageInfo, group, '1s'), annotator());
+      expect(timedOut.code, timedOut.stderr).toBe(0);
+      expect(json(timedOut).outcome).toBe('timed-out');
+      expect(timedOut.stderr).toMatch(/timed out .*waiting for: run 700 \(attempt 1\)/);
+      if (format === 'per participant') expect(timedOut.stderr).toContain(`job "push" ${push.id}`);
+      expect(await marks(repo, x)).toEqual([]);
+      expect(await marks(repo, o)).toEqual([]);
+
+      // Now an annotator that waits: attempt 2 records x, then annotate marks the orphan only.
+      const waiting = annotate(gated(registry.url, imageInfo, group, '60s'), annotator());
+      await pollsOf(waiting, /\/actions\/runs\/700$/, 2);
+      await writeImageInfo(imageInfo, repo, [s, x]);
+      if (format === 'per participant')
+        mark(group, format, { run, jobId: record.id }, 'image-info-updated', 'run');
+      else github.complete(run.id, 'success');
+      const done = await waiting;
+      expect(done.code, done.stderr).toBe(0);
+      expect(json(done)).toMatchObject({ outcome: 'applied', counts: { annotated: 1 } });
+      expect(done.stderr).toMatch(/waiting: run 700 \(attempt 1\)/);
+      expect(await marks(repo, x)).toEqual([]);
+      expect(await marks(repo, s)).toEqual([]);
+      expect(await marks(repo, o)).toHaveLength(1);
+    });
+
+    it('(b) a marker of an attempt newer than the runs API reports blocks and is never deleted', async () => {
+      const group = `lag-${seq}`;
+      const { repo, s, x, o } = await seedRepo('lag');
+      const imageInfo = await imageInfoFile(repo, [s]);
+      const run = github.createRun({ id: 600, run_attempt: 1, name: 'publish' });
+      const job = github.createJob({ run_id: run.id, run_attempt: 2, name: 'push' });
+      const ref = mark(group, format, { run, attempt: 2, jobId: job.id }, 'publishing');
+
+      for (const status of ['in_progress', 'completed'] as const) {
+        // The API still shows attempt 1, running or even completed.
+        Object.assign(run, { status, conclusion: status === 'completed' ? 'failure' : null });
+        const result = await annotate(gated(registry.url, imageInfo, group, '1s'), annotator());
+        expect(result.code, result.stderr).toBe(0);
+        expect(json(result).outcome, status).toBe('timed-out');
+        expect(result.stderr).toMatch(/waiting for: run 600 \(attempt 2\)/);
+        expect(github.refs.has(ref), status).toBe(true);
+        expect(
+          github.requests.filter((r) => r.method === 'DELETE' && r.path.includes('/600.')),
+          status,
+        ).toEqual([]);
+        for (const d of [s, x, o]) expect(await marks(repo, d)).toEqual([]);
+      }
+    });
+
+    it('(c) matrix legs: leg A annotates while leg B of the same run has pushed y and not recorded it', async () => {
+      const group = `matrix-${seq}`;
+      const { repo, s, x: y, o } = await seedRepo('matrix');
+      const imageInfo = await imageInfoFile(repo, [s]);
+      const run = github.createRun({ id: 900, name: 'publish' });
+      const legA = github.createJob({ run_id: run.id, name: 'build (debian)' });
+      const legB = github.createJob({ run_id: run.id, name: 'build (fedora)' });
+      mark(group, format, { run, jobId: legA.id }, 'publishing');
+      mark(group, format, { run, jobId: legB.id }, 'publishing');
+
+      const first = await annotate(gated(registry.url, imageInfo, group, '1s'), {
+        run,
+        jobId: legA.id,
+      });
+      expect(first.code, first.stderr).toBe(0);
+      expect(json(first).outcome).toBe('timed-out');
+      expect(first.stderr).toMatch(/waiting for: run 900 \(attempt 1\)/);
+      if (format === 'per participant')
+        expect(first.stderr).toContain(`job "build (fedora)" ${legB.id}`);
+      expect(await marks(repo, y)).toEqual([]);
+      expect(await marks(repo, o)).toEqual([]);
+
+      // Leg B records y; leg A's next annotate marks the orphan only.
+      await writeImageInfo(imageInfo, repo, [s, y]);
+      mark(group, format, { run, jobId: legB.id }, 'image-info-updated');
+      const second = await annotate(gated(registry.url, imageInfo, group, '10s'), {
+        run,
+        jobId: legA.id,
+      });
+      expect(second.code, second.stderr).toBe(0);
+      expect(json(second)).toMatchObject({ outcome: 'applied', counts: { annotated: 1 } });
+      expect(await marks(repo, y)).toEqual([]);
+      expect(await marks(repo, o)).toHaveLength(1);
+    });
+  });
+
+  it('(d) a dry run makes zero mutating requests to the store and to the registry', async () => {
+    const group = `dry-${seq}`;
+    const { repo, s, x, o } = await seedRepo('dry');
+    const imageInfo = await imageInfoFile(repo, [s, x]);
+    // Markers of a completed run (what a cleanup would delete) and of a live run that recorded.
+    const done = github.createRun({ status: 'completed', conclusion: 'success' });
+    mark(group, 'per participant', { run: done, jobId: 1 }, 'publishing');
+    mark(group, 'first format', { run: done }, 'publishing');
+    const live = github.createRun();
+    mark(group, 'per participant', { run: live, jobId: 2 }, 'publishing');
+    mark(group, 'per participant', { run: live, jobId: 2 }, 'image-info-updated');
+    const refs = [...github.refs.keys()].sort();
+    const proxy = await recordingProxy(registry.url);
+    try {
+      const run = await annotate(
+        [
+          ...gated(proxy.url, imageInfo, group, '10s'),
+          '--dry-run',
+          '--plan-file',
+          join(dir, 'dry.json'),
+        ],
+        annotator(),
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(json(run)).toMatchObject({
+        outcome: 'dry-run',
+        counts: { annotated: 0, candidates: 1 },
+      });
+      expect(
+        github.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`),
+      ).toEqual([]);
+      expect([...github.refs.keys()].sort()).toEqual(refs);
+      expect(proxy.requests.length).toBeGreaterThan(0);
+      expect(
+        proxy.requests
+          .filter((r) => r.method !== 'GET' && r.method !== 'HEAD')
+          .map((r) => `${r.method} ${r.path}`),
+      ).toEqual([]);
+      expect(await marks(repo, o)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  describe('(e) a rollback re-publishes an image that carries a lifecycle mark', () => {
+    async function markedSupported() {
+      const { repo, s, x, o } = await seedRepo('rollback');
+      const imageInfo = await imageInfoFile(repo, [s, x]);
+      const json = lifecycleManifestJson(s, '2026-01-01');
+      await oci.pushReferrer(repo, s, {
+        bytes: new TextEncoder().encode(json),
+        digest: sha256Digest(json),
+        mediaType: MediaType.ociManifest,
+        artifactType: LIFECYCLE_ARTIFACT_TYPE,
+        annotations: { [EOL_DATE_ANNOTATION]: '2026-01-01' },
+      });
+      expect(await marks(repo, s)).toHaveLength(1);
+      return { repo, s, x, o, imageInfo };
+    }
+
+    it('annotate removes the mark by default (unmarkSupported) and reports it', async () => {
+      const { repo, s, x, o, imageInfo } = await markedSupported();
+      const run = await annotate(
+        gated(registry.url, imageInfo, `rollback-${seq}`, '10s'),
+        annotator(),
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(json(run)).toMatchObject({
+        outcome: 'applied',
+        counts: { annotated: 1, unmarked: 1 },
+      });
+      expect(await marks(repo, s)).toEqual([]);
+      expect(await marks(repo, x)).toEqual([]);
+      expect(await marks(repo, o)).toHaveLength(1);
+    });
+
+    // The CLI's boolean flags only switch on, so unmarkSupported: false goes through the action.
+    it('with unmarkSupported false (the action) the mark stays and nothing is unmarked', async () => {
+      const { repo, s, o, imageInfo } = await markedSupported();
+      const run = await runAction({
+        inputs: {
+          command: 'annotate',
+          registry: registry.url,
+          imageInfo,
+          coordinator: 'none',
+          minAge: '0',
+          unmarkSupported: 'false',
+        },
+        env: { EOL_GATE_RETRIES: '0' },
+      });
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.outputs).toMatchObject({ annotated: '1', unmarked: '0' });
+      expect(await marks(repo, s)).toHaveLength(1);
+      expect(await marks(repo, o)).toHaveLength(1);
+    });
+  });
+});
