@@ -81,7 +81,7 @@ export interface AnnotateResult {
   waitedFor: GroupRun[];
   restarts: number;
   /** Undefined only when the run timed out before planning. */
-  plan?: Plan;
+  plan?: PlanWithUnmarks;
   /** Marks removed from supported digests, by the plan or by reconciliation. */
   unmarked: MarkRef[];
   /** Why step 7 re-checked the marks this run placed, when it did. */
@@ -295,7 +295,8 @@ async function makePlan(
   return { ...plan, unmark };
 }
 
-type PlanWithUnmarks = Plan & { unmark: MarkRef[] };
+/** The plan, with the lifecycle marks on supported digests that annotate removes. */
+export type PlanWithUnmarks = Plan & { unmark: MarkRef[] };
 
 /** Keeps only the planned digests, each with its own date; reports planned digests we may not mark. */
 function restrictToPlan(

@@ -84,7 +84,8 @@ const OWNER_OR_REPO = /^[A-Za-z0-9_.-]+$/;
 
 /**
  * `refs/eol-gate/<group>/<marker>`, or `refs/eol-gate/<group>/<owner>/<repo>/<marker>` for a run
- * of another repository than the coordination repository → the marker; undefined for foreign refs.
+ * of another repository than the coordination repository → the marker (its `repository` set
+ * only for such runs); undefined for foreign refs.
  */
 export function parseMarkerRef(
   group: string,
@@ -94,9 +95,14 @@ export function parseMarkerRef(
   const prefix = `refs/eol-gate/${group}/`;
   if (!ref.startsWith(prefix)) return undefined;
   const parts = ref.slice(prefix.length).split('/');
-  if (parts.length === 1) return parseMarkerName(parts[0], coordinationRepository);
-  if (parts.length === 3 && OWNER_OR_REPO.test(parts[0]) && OWNER_OR_REPO.test(parts[1]))
-    return parseMarkerName(parts[2], `${parts[0]}/${parts[1]}`);
+  if (parts.length === 1) return parseMarkerName(parts[0]);
+  if (parts.length === 3 && OWNER_OR_REPO.test(parts[0]) && OWNER_OR_REPO.test(parts[1])) {
+    const repository = `${parts[0]}/${parts[1]}`;
+    return parseMarkerName(
+      parts[2],
+      repository === coordinationRepository ? undefined : repository,
+    );
+  }
   return undefined;
 }
 
@@ -123,6 +129,8 @@ export class GitHubStore implements CoordinationStore {
   readonly self: ParticipantIdentity;
   private readonly apiRoot: string;
   private readonly coordinationRepo: string;
+  /** The workflow's repository, where this run's status lives. */
+  private readonly ownRepo: string;
   private readonly client: RestClient;
   private readonly logger?: Logger;
   private readonly readBack: { attempts: number; delayMs: number };
@@ -160,12 +168,14 @@ export class GitHubStore implements CoordinationStore {
     if (!options.token) throw new InputError('token: missing (GITHUB_TOKEN)');
     this.apiRoot = url.toString().replace(/\/+$/, '');
     this.coordinationRepo = `${coordination.owner}/${coordination.repo}`;
+    this.ownRepo = `${options.owner}/${options.repo}`;
     this.logger = options.logger;
     this.self = {
       runId: String(options.runId),
       attempt: options.runAttempt,
       jobId: options.jobId,
-      repository: `${options.owner}/${options.repo}`,
+      // Markers name their run's repository only when it is not the coordination repository.
+      repository: this.ownRepo === this.coordinationRepo ? undefined : this.ownRepo,
     };
     this.readBack = {
       attempts: options.readBack?.attempts ?? 8,
@@ -346,7 +356,7 @@ export class GitHubStore implements CoordinationStore {
     await this.assertAuthorized(res, `read the status of run ${runId} of ${repository}`);
     if (res.status === 404) {
       await res.body?.cancel().catch(() => {});
-      if (repository !== this.self.repository)
+      if (repository !== this.ownRepo)
         throw new InputError(
           `GitHub: run ${runId} of ${repository} holds a marker in group refs of ${this.coordinationRepo}, but the token cannot read it (HTTP 404): ` +
             `give the token actions: read on every participating repository (a GitHub App installation token or a fine-grained token)`,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,10 @@ import { GitHubStore, markerRef } from '../../src/coordination/github.js';
 import { RuntimeError } from '../../src/core/errors.js';
 import type { Clock, Logger } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
+import type { Descriptor } from '../../src/core/oci.js';
 import { OciRegistry } from '../../src/registry/oci/index.js';
+import type { ReferrerManifest, Registry } from '../../src/registry/port.js';
+import { pushImage, pushIndex } from '../support/seed.js';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.js';
 import { FakeGitHub } from '../support/fake-github.js';
 import { lifecycleMarksByHttp } from '../support/registry-http.js';
@@ -25,7 +28,7 @@ let scenario: Scenario;
 let dir: string;
 let imageInfoPath: string;
 let lines: string[];
-let onSleep: ((n: number) => void) | undefined;
+let onSleep: ((n: number) => void | Promise<void>) | undefined;
 let sleeps: number;
 
 const logger: Logger = {
@@ -40,7 +43,7 @@ const clock: Clock = {
   now: () => new Date(virtualNow),
   sleep: async (ms) => {
     virtualNow += ms;
-    onSleep?.(++sleeps);
+    await onSleep?.(++sleeps);
   },
   random: () => 0.5,
 };
@@ -66,20 +69,29 @@ function selfStore(): GitHubStore {
     repo: fake.repo,
     runId: self.id,
     runAttempt: 1,
+    jobId: '9001',
     sha: fake.headSha,
     token: fake.token,
     retry: { retries: 0 },
+    now: () => virtualNow,
   });
 }
 
+/** A peer job (run, attempt 1, job `<run>1`) writes `publishing`, as its store would. */
+const peerJob = (peer: number) => ({ runId: String(peer), attempt: 1, jobId: `${peer}1` });
 function peerPublishing(): number {
   const peer = fake.createRun({ name: 'debian' });
-  fake.refs.set(markerRef(GROUP, String(peer.id), 1, 'publishing'), fake.headSha);
+  fake.refs.set(
+    markerRef(GROUP, peerJob(peer.id), 'publishing', 'job', virtualNow - 1000),
+    fake.headSha,
+  );
   return peer.id;
 }
-
 const recorded = (peer: number) =>
-  fake.refs.set(markerRef(GROUP, String(peer), 1, 'image-info-updated'), fake.headSha);
+  fake.refs.set(
+    markerRef(GROUP, peerJob(peer), 'image-info-updated', 'job', virtualNow),
+    fake.headSha,
+  );
 const marked = async (key: string) =>
   lifecycleMarksByHttp(registry.url, key.split('@')[0], key.split('@')[1]);
 const deps = (store = selfStore()) => ({
@@ -117,7 +129,9 @@ afterEach(async () => {
 describe('annotate with a coordination store', () => {
   it('marks its own run image-info-updated, waits for a publishing peer, then annotates', async () => {
     const peer = peerPublishing();
-    onSleep = (n) => n === 2 && recorded(peer);
+    onSleep = (n) => {
+      if (n === 2) recorded(peer);
+    };
     const store = selfStore();
     const written: string[] = [];
     fake.mount((req) => {
@@ -132,7 +146,15 @@ describe('annotate with a coordination store', () => {
     expect(result.waitedFor.map((r) => r.runId)).toEqual([String(peer)]);
     expect(result.waitedMs).toBeGreaterThanOrEqual(2 * 0.75 * options.pollIntervalMs);
     expect(lines.some((l) => l.startsWith('waiting: ') && l.includes(`run ${peer}`))).toBe(true);
-    expect(written).toEqual([markerRef(GROUP, store.self!.runId, 1, 'image-info-updated')]);
+    expect(written).toEqual([
+      markerRef(
+        GROUP,
+        store.self!,
+        'image-info-updated',
+        'job',
+        Date.parse('2026-11-22T12:00:00Z'),
+      ),
+    ]);
     for (const key of scenario.orphans) expect(await marked(key)).toHaveLength(1);
   });
 
@@ -171,12 +193,16 @@ describe('annotate with a coordination store', () => {
         peer = peerPublishing();
       return undefined;
     });
-    onSleep = () => recorded(peer);
+    onSleep = () => {
+      recorded(peer);
+    };
     const result = await annotate(options, deps());
     expect(result.restarts).toBe(1);
     expect(result.waitedFor.map((r) => r.runId)).toEqual([String(peer)]);
     expect(
-      lines.some((l) => /validation: 1 run\(s\) started publishing during the inventory/.test(l)),
+      lines.some((l) =>
+        /validation: 1 participant\(s\) started publishing during the inventory/.test(l),
+      ),
     ).toBe(true);
     expect(result.counts.annotated).toBe(scenario.orphans.length);
   });
@@ -224,12 +250,154 @@ describe('annotate with a coordination store', () => {
     expect(fake.requests.filter((r) => r.method !== 'GET')).toEqual([]);
   });
 
-  it('a dry run writes no marker and no annotation', async () => {
+  it('a dry run writes no marker and no annotation, and deletes nothing (not even stale refs)', async () => {
+    // A finished peer's refs are stale: a real run would delete them, a dry run must not.
+    const peer = peerPublishing();
+    fake.complete(peer);
+    await makeSupported(scenario.preAnnotated.digest);
     fake.requests.length = 0;
-    const result = await annotate({ ...options, dryRun: true }, deps());
+    const registry = new WriteCountingRegistry(new OciRegistry({ url: registryUrl() }));
+    const result = await annotate({ ...options, dryRun: true }, { ...deps(), registry });
     expect(result.outcome).toBe('dry-run');
     expect(result.counts.candidates).toBe(scenario.orphans.length);
+    expect(result.plan?.unmark).toHaveLength(1);
     expect(fake.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(registry.writes).toEqual([]);
     for (const key of scenario.orphans) expect(await marked(key)).toEqual([]);
+  });
+});
+
+/** Adds a digest of the app repository to the image-info (a rollback records an old image). */
+async function makeSupported(digest: string): Promise<void> {
+  const doc = JSON.parse(await readFile(imageInfoPath, 'utf8'));
+  doc.repos[0].images.push({
+    platforms: [
+      { digest: `mcr.microsoft.com/dotnet/app@${digest}`, dockerfile: 'src/app/Dockerfile' },
+    ],
+  });
+  await writeFile(imageInfoPath, JSON.stringify(doc));
+}
+const registryUrl = () => registry.url;
+
+/** Counts the registry writes a command makes (and lets a test act just before the first). */
+class WriteCountingRegistry implements Registry {
+  readonly writes: string[] = [];
+  readonly displayName: string;
+  constructor(
+    private readonly inner: Registry,
+    private readonly beforeFirstPush?: () => Promise<void>,
+  ) {
+    this.displayName = inner.displayName;
+  }
+  listRepositories() {
+    return this.inner.listRepositories();
+  }
+  listManifests(repository: string) {
+    return this.inner.listManifests(repository);
+  }
+  describeManifest(repository: string, digest: string) {
+    return this.inner.describeManifest(repository, digest);
+  }
+  imageCreated(repository: string, digest: string) {
+    return this.inner.imageCreated(repository, digest);
+  }
+  listReferrers(repository: string, subject: string, artifactType?: string) {
+    return this.inner.listReferrers(repository, subject, artifactType);
+  }
+  async pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest) {
+    const first = this.writes.length === 0;
+    this.writes.push(`push ${repository}@${subject.digest}`);
+    if (first) await this.beforeFirstPush?.();
+    return this.inner.pushReferrer(repository, subject, manifest);
+  }
+  deleteReferrer(repository: string, subject: string, referrer: string) {
+    this.writes.push(`delete ${repository}@${subject}`);
+    return this.inner.deleteReferrer(repository, subject, referrer);
+  }
+}
+
+describe('Protocol II: restarts, rollbacks and unmarks (docs/design.md §2 steps 3, 4 and 7)', () => {
+  it('hole 1: after a restart the inventory is fresh, so a child listed before its index was pushed stays protected', async () => {
+    const reg = new OciRegistry({ url: registry.url });
+    const app = scenario.supportedImage.repository;
+    // The peer has pushed an attestation-like child C (tagged, so the listing shows it) and
+    // has just signalled publishing; our first listing sees C but not yet its index.
+    const child = await pushImage(reg, app, { seed: 'peer:attestation', tag: 'att' });
+    let lists = 0;
+    let peer = 0;
+    fake.mount(async (req) => {
+      // Step 5's poll: by now the peer pushed D and I = [C, D] and shows publishing.
+      if (req.method === 'GET' && req.path.includes('/git/matching-refs/') && ++lists === 3) {
+        peer = peerPublishing();
+        const platform = await pushImage(reg, app, { seed: 'peer:platform', tag: 'peer-amd64' });
+        const index = await pushIndex(reg, app, [child, platform], 'peer');
+        const doc = JSON.parse(await readFile(imageInfoPath, 'utf8'));
+        doc.repos[0].images.push({
+          manifest: {
+            digest: `mcr.microsoft.com/dotnet/app@${index.digest}`,
+            sharedTags: ['peer'],
+          },
+          platforms: [{ digest: `mcr.microsoft.com/dotnet/app@${platform.digest}` }],
+        });
+        pendingImageInfo = JSON.stringify(doc);
+      }
+      return undefined;
+    });
+    let pendingImageInfo = '';
+    onSleep = async () => {
+      // While we wait, the peer records I and D, then signals image-info-updated.
+      await writeFile(imageInfoPath, pendingImageInfo);
+      recorded(peer);
+    };
+    const result = await annotate(options, deps());
+    expect(result.restarts).toBe(1);
+    expect(await marked(`${app}@${child.digest}`)).toEqual([]);
+    for (const key of scenario.orphans) expect(await marked(key)).toHaveLength(1);
+  });
+
+  it('hole 6: an existing orphan recorded again while it is being marked loses its mark (reconcile)', async () => {
+    const [repo, digest] = scenario.orphans
+      .find((k) => k.startsWith(scenario.supportedImage.repository))!
+      .split('@');
+    let peer = 0;
+    // A rollback starts right after validation: it signals publishing as our marks go out ...
+    const registry = new WriteCountingRegistry(
+      new OciRegistry({ url: registryUrl() }),
+      async () => {
+        peer = peerPublishing();
+      },
+    );
+    // ... and records the old digest (identical bytes, already in the registry) while we wait.
+    onSleep = async () => {
+      await makeSupported(digest);
+      recorded(peer);
+    };
+    const result = await annotate(options, { ...deps(), registry });
+    expect(result.reconciled).toMatch(/began publishing/);
+    expect(await marked(`${repo}@${digest}`)).toEqual([]);
+    expect(result.unmarked.map((m) => `${m.repository}@${m.subject}`)).toEqual([
+      `${repo}@${digest}`,
+    ]);
+    expect(result.counts.unmarked).toBe(1);
+    for (const key of scenario.orphans.filter((k) => k !== `${repo}@${digest}`))
+      expect(await marked(key)).toHaveLength(1);
+  });
+
+  it('unmarks: a supported digest carrying a lifecycle mark (a rollback) is unmarked by default', async () => {
+    const { repository, digest } = scenario.preAnnotated;
+    await makeSupported(digest);
+    expect(await marked(`${repository}@${digest}`)).toHaveLength(1);
+    const result = await annotate(options, deps());
+    expect(result.counts.unmarked).toBe(1);
+    expect(await marked(`${repository}@${digest}`)).toEqual([]);
+    expect(lines.some((l) => l.includes('removed (supported by the image-info)'))).toBe(true);
+  });
+
+  it('unmarkSupported false leaves such marks alone', async () => {
+    const { repository, digest } = scenario.preAnnotated;
+    await makeSupported(digest);
+    const result = await annotate({ ...options, unmarkSupported: false }, deps());
+    expect(result.counts.unmarked).toBe(0);
+    expect(await marked(`${repository}@${digest}`)).toHaveLength(1);
   });
 });
