@@ -4,9 +4,14 @@
  * Replays test/fixtures/history/buildtools-prereqs-main.300-versions.json (9,244 manifests,
  * 230 supported now) into the fake ACR with 20 ms per request, and measures side by side:
  *   (a) cold annotate, (b) the same run again (steady state, with the manifest cache file),
+ *   (b') steady state on a fresh agent: the bundled CLI in a new process and working directory,
+ *       no cache file: only the registry-held cache that (a) wrote,
  *   (c) an ImageBuilder-like baseline (GET every listed manifest, one referrers call per
  *       candidate, concurrency 8), (d) a sequential check-then-attach loop (sampled),
- *   (e) peak RSS of a dry run over 100,000 synthetic manifests (fake ACR in another process).
+ *   (e) peak RSS of a dry run over 100,000 synthetic manifests (fake ACR in another process),
+ *   (f) a plain OCI registry (docker-registry, 100 tagged orphans, 20 supported, 10 ms per
+ *       request): cold and steady on a fresh agent through the bundled CLI, next to a
+ *       check-then-attach loop, in requests per orphan.
  * Writes bench/results.md and bench/chart.svg. `--quick`: a slice of the data, no (e), nothing
  * written. `--memory-only`: only (e) (needs dist/: `node scripts/build.mjs` first).
  *
@@ -39,6 +44,10 @@ import {
   type FakeAcr,
 } from '../test/support/fake-acr/index.js';
 import { startIdentityEndpoint } from '../test/support/identity-endpoint.js';
+import { startDockerRegistry } from '../test/support/docker-registry.js';
+import { pushImage } from '../test/support/seed.js';
+import { OciRegistry } from '../src/registry/oci/index.js';
+import { startCountingProxy } from './bench/oci-proxy.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DATA = join(root, 'test/fixtures/history/buildtools-prereqs-main.300-versions.json');
@@ -47,6 +56,12 @@ const CONCURRENCY = 8;
 const EOL_DATE = '2026-06-01';
 const SEQUENTIAL_SAMPLE = 150;
 const SYNTHETIC = 100_000;
+const CACHE_REPOSITORY = 'eol-gate/cache';
+const GROUP = 'bench';
+const OCI_ORPHANS = 100;
+const OCI_SUPPORTED = 20;
+const OCI_LATENCY_MS = 10;
+const CLI = fileURLToPath(new URL('../dist/cli/index.cjs', import.meta.url));
 
 interface Entry {
   repository: string;
@@ -160,7 +175,7 @@ function registryFor(
 async function runAnnotate(registry: AcrRegistry, imageInfo: string, dryRun = false) {
   return annotate(
     {
-      group: 'bench',
+      group: GROUP,
       timeoutMs: 60_000,
       pollIntervalMs: 1000,
       onTimeout: 'fail',
@@ -252,6 +267,177 @@ async function serve(n: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-synthetic-'));
   const { imageInfo } = load(fake, syntheticEntries(n), dir);
   process.stdout.write(JSON.stringify({ url: fake.url, imageInfo, caPath: fake.caPath }) + '\n');
+}
+
+/** Runs the bundled CLI as a pipeline's fresh agent would: new process, new working directory. */
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ counts: Record<string, number> }> {
+  const cwd = mkdtempSync(join(tmpdir(), 'bench-agent-'));
+  const child = spawn(process.execPath, [CLI, ...args, '--json'], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c));
+  child.stderr!.on('data', (c: Buffer) => (err += c));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`eol-gate ${args[0]} failed (${code}): ${err.slice(-2000)}`);
+  return JSON.parse(out) as { counts: Record<string, number> };
+}
+
+/** (b') The CLI on a fresh agent: no cache file, only the registry-held cache (a) left. */
+async function freshAgent(fake: FakeAcr, imageInfo: string): Promise<string> {
+  const r = await cli(
+    [
+      'annotate',
+      '--registry',
+      fake.url,
+      '--registry-type',
+      'acr',
+      '--image-info',
+      imageInfo,
+      '--coordinator',
+      'none',
+      '--group',
+      GROUP,
+      '--eol-date',
+      EOL_DATE,
+      '--concurrency',
+      String(CONCURRENCY),
+    ],
+    { NODE_EXTRA_CA_CERTS: fake.caPath },
+  );
+  return `${r.counts.alreadyAnnotated} already annotated, ${r.counts.annotated} annotated`;
+}
+
+interface OciFigures {
+  orphans: number;
+  tags: number;
+  cold: number;
+  steady: number;
+  loopCold: number;
+  loopSteady: number;
+}
+
+/**
+ * (f) A real docker-registry behind a counting proxy (10 ms per request). The product: the
+ * bundled CLI, cold then steady, each a fresh agent. The loop: per orphan, look for a mark
+ * through the fallback tag, then describe and attach (what `oras discover` + `oras attach`
+ * per digest do), on its own copy of the same images.
+ */
+async function ociScenario(): Promise<OciFigures> {
+  const registry = await startDockerRegistry();
+  const proxy = await startCountingProxy(registry.url, OCI_LATENCY_MS);
+  try {
+    const direct = new OciRegistry({ url: registry.url });
+    const seed = async (repo: string) => {
+      const supported: string[] = [];
+      const orphans: { digest: string; size: number; mediaType: string }[] = [];
+      for (let i = 0; i < OCI_SUPPORTED + OCI_ORPHANS; i++) {
+        const image = await pushImage(direct, repo, { tag: `v${i}`, seed: `${repo}-${i}` });
+        if (i < OCI_SUPPORTED) supported.push(image.digest);
+        else orphans.push(image);
+      }
+      return { supported, orphans };
+    };
+    const product = await seed('bench/app');
+    const loop = await seed('bench/loop');
+    const dir = mkdtempSync(join(tmpdir(), 'bench-oci-'));
+    const imageInfo = join(dir, 'image-info.json');
+    writeFileSync(
+      imageInfo,
+      JSON.stringify({
+        schemaVersion: '2.0',
+        repos: [
+          {
+            repo: 'bench/app',
+            images: [
+              {
+                platforms: product.supported.map((d) => ({
+                  digest: `mcr.microsoft.com/bench/app@${d}`,
+                  simpleTags: [],
+                })),
+              },
+            ],
+          },
+        ],
+      }),
+    );
+    const args = [
+      'annotate',
+      '--registry',
+      proxy.url,
+      '--registry-type',
+      'oci',
+      '--image-info',
+      imageInfo,
+      '--coordinator',
+      'none',
+      '--group',
+      GROUP,
+      '--eol-date',
+      EOL_DATE,
+      '--min-age',
+      '0',
+      '--concurrency',
+      String(CONCURRENCY),
+    ];
+    proxy.reset();
+    const cold = await cli(args);
+    if (cold.counts.annotated !== OCI_ORPHANS)
+      throw new Error(`(f) cold annotated ${cold.counts.annotated}`);
+    const coldRequests = proxy.total;
+    proxy.reset();
+    const steady = await cli(args);
+    if (steady.counts.alreadyAnnotated !== OCI_ORPHANS)
+      throw new Error(`(f) steady: ${JSON.stringify(steady.counts)}`);
+    const steadyRequests = proxy.total;
+
+    const checkThenAttach = async () => {
+      const reg = new OciRegistry({ url: proxy.url, concurrency: CONCURRENCY });
+      await pool(loop.orphans, CONCURRENCY, async (subject) => {
+        const marks = await reg.listReferrers(
+          'bench/loop',
+          subject.digest,
+          LIFECYCLE_ARTIFACT_TYPE,
+        );
+        if (marks.length > 0) return;
+        const described = (await reg.describeManifest('bench/loop', subject.digest))!;
+        const json = lifecycleManifestJson(described, EOL_DATE);
+        await reg.pushReferrer('bench/loop', described, {
+          bytes: new TextEncoder().encode(json),
+          digest: sha256Digest(json),
+          mediaType: MediaType.ociManifest,
+          artifactType: LIFECYCLE_ARTIFACT_TYPE,
+          annotations: { [EOL_DATE_ANNOTATION]: EOL_DATE },
+        });
+      });
+    };
+    proxy.reset();
+    await checkThenAttach();
+    const loopCold = proxy.total;
+    proxy.reset();
+    await checkThenAttach();
+    const loopSteady = proxy.total;
+    const tags = (await direct.listTags('bench/app')).length;
+    const figures = {
+      orphans: OCI_ORPHANS,
+      tags,
+      cold: coldRequests,
+      steady: steadyRequests,
+      loopCold,
+      loopSteady,
+    };
+    console.log(`(f) OCI: ${JSON.stringify(figures)}`);
+    return figures;
+  } finally {
+    await proxy.close();
+    await registry.stop();
+  }
 }
 
 function svg(rows: Measure[]): string {
@@ -406,10 +592,12 @@ async function main(): Promise<void> {
 
   let annotated = 0;
   const a = await measure('(a) cold annotate', fake, async () => {
-    const r = await runAnnotate(
-      registryFor(fake.url, fake.caPem, { manifestCache: cacheFile }),
-      imageInfo,
-    );
+    const registry = registryFor(fake.url, fake.caPem, {
+      manifestCache: cacheFile,
+      registryCache: { repository: CACHE_REPOSITORY, group: GROUP },
+    });
+    const r = await runAnnotate(registry, imageInfo);
+    await registry.flush(); // as the job does after a run that wrote
     annotated = r.counts.annotated;
     return `${annotated} annotated`;
   });
@@ -420,6 +608,9 @@ async function main(): Promise<void> {
     );
     return `${r.counts.alreadyAnnotated} already annotated, ${r.counts.annotated} annotated`;
   });
+  const bFresh = await measure("(b') steady state on a fresh agent", fake, () =>
+    freshAgent(fake, imageInfo),
+  );
   const c = await measure('(c) ImageBuilder-like baseline', fake, () =>
     baseline(fake, repositories, supportedDigests),
   );
@@ -427,12 +618,23 @@ async function main(): Promise<void> {
 
   let e: Measure | undefined;
   if (!quick) e = await memoryScenario();
+  const f = await ociScenario();
   await identity.close();
 
   const sequentialFull = (d.wallMs / sample.length) * orphans;
   const floor = (a.requests * LATENCY_MS) / CONCURRENCY;
   const checks = [
     [`steady state ≤ 100 requests`, b.requests <= 100, `${b.requests}`],
+    [
+      `steady state on a fresh agent (b') ≤ 100 requests`,
+      bFresh.requests <= 100,
+      `${bFresh.requests}`,
+    ],
+    [
+      `(b') ≥ 100× fewer requests than (c)`,
+      c.requests / bFresh.requests >= 100,
+      `${(c.requests / bFresh.requests).toFixed(0)}×`,
+    ],
     [
       `steady state ≥ 100× fewer requests than (c)`,
       c.requests / b.requests >= 100,
@@ -453,6 +655,16 @@ async function main(): Promise<void> {
       sequentialFull / a.wallMs >= 10,
       `${(sequentialFull / a.wallMs).toFixed(1)}×`,
     ],
+    [
+      `OCI (f): steady on a fresh agent ≤ 1.2 requests per tag`,
+      f.steady / f.tags <= 1.2,
+      `${(f.steady / f.tags).toFixed(2)} (${f.steady} for ${f.tags} tags)`,
+    ],
+    [
+      `OCI (f): cold ≤ 4.5 requests per orphan`,
+      f.cold / f.orphans <= 4.5,
+      `${(f.cold / f.orphans).toFixed(2)}`,
+    ],
     ...(e
       ? [
           [
@@ -464,7 +676,7 @@ async function main(): Promise<void> {
       : []),
   ] as const;
 
-  const rows = [a, b, c, d, ...(e ? [e] : [])];
+  const rows = [a, b, bFresh, c, d, ...(e ? [e] : [])];
   const table = [
     '| scenario | requests | wall time | peak RSS | note |',
     '|---|---:|---:|---:|---|',
@@ -478,11 +690,18 @@ async function main(): Promise<void> {
     '|---|---|---|',
     ...checks.map(([t, ok, v]) => `| ${t} | ${ok ? 'yes' : '**no**'} | ${v} |`),
   ].join('\n');
-  console.log(`\n${table}\n\n${targets}`);
+  const perOrphan = (n: number) => (n / f.orphans).toFixed(2);
+  const ociTable = [
+    '| (f) docker-registry, 100 tagged orphans, 20 supported | cold | steady (fresh agent) |',
+    '|---|---:|---:|',
+    `| eol-gate (bundled CLI, registry-held cache) | ${f.cold} (${perOrphan(f.cold)} per orphan) | ${f.steady} (${perOrphan(f.steady)} per orphan, ${(f.steady / f.tags).toFixed(2)} per tag) |`,
+    `| check-then-attach loop (fallback lookup, describe, attach per orphan) | ${f.loopCold} (${perOrphan(f.loopCold)} per orphan) | ${f.loopSteady} (${perOrphan(f.loopSteady)} per orphan) |`,
+  ].join('\n');
+  console.log(`\n${table}\n\n${ociTable}\n\n${targets}`);
   if (quick) return;
 
   mkdirSync(join(root, 'bench'), { recursive: true });
-  writeFileSync(join(root, 'bench', 'chart.svg'), svg([a, b, c, d]));
+  writeFileSync(join(root, 'bench', 'chart.svg'), svg([a, b, bFresh, c, d]));
   writeFileSync(
     join(root, 'bench', 'results.md'),
     `# ACR benchmark
@@ -500,7 +719,16 @@ fake in another process, so its RSS is the annotator's alone.
 ${table}
 
 (d) ran on ${sample.length} digests; over all ${orphans.toLocaleString('en-US')} it would take about
-${(sequentialFull / 1000 / 60).toFixed(1)} min.
+${(sequentialFull / 1000 / 60).toFixed(1)} min. (b') is the bundled CLI in a new process and a new
+working directory with no cache file: it starts from the registry-held cache that (a) wrote.
+
+A plain OCI registry (f): Debian's docker-registry (distribution 2.8, no referrers API) behind a
+proxy that counts requests and adds ${OCI_LATENCY_MS} ms to each; concurrency ${CONCURRENCY}; \`minAge\` 0
+(the registry keeps no creation time: with a \`minAge\` the image config adds one GET per orphan
+when cold, none when steady, since the cache holds it). Both eol-gate runs are fresh agents
+(the bundled CLI, new process, no cache file); the loop runs on its own copy of the images.
+
+${ociTable}
 
 ${targets}
 
@@ -509,10 +737,19 @@ ${targets}
 Lifecycle artifacts sit in the same repository as their subject, so the listing that the
 inventory needs anyway (pages of 1,000) shows every referrer. What a listed artifact *is*
 (its subject and date) comes from its manifest, fetched once per digest ever and kept in a
-digest-keyed cache file (\`manifestCache\`). Entries are self-verifying (their content must
-hash to their digest), and whether a referrer exists always comes from the current listing,
-so a stale, missing or corrupt cache only costs requests. Cold runs pay one HEAD (the subject
-descriptor needs the manifest size, which the listing lacks) and one PUT per annotation.
+digest-keyed cache: a file (\`cacheFile\`) where the agent keeps one, and always one OCI artifact
+in the registry itself (\`cacheRepository\`, default \`<repoPrefix>eol-gate/cache\`, one tag per
+group), which a fresh agent reads with two requests. Entries are self-verifying (a lifecycle
+entry is re-rendered from its subject and date, anything else is kept as raw bytes, and either
+must hash to its digest), and whether a referrer exists always comes from the current listing,
+so a stale, missing, corrupt or foreign cache only costs requests. The copy is rewritten only
+when a run learnt something, in one manifest PUT by tag (last writer wins, whole content).
+Cold runs pay one GET (the subject descriptor needs the manifest size, which the listing lacks,
+and the body tells whether the manifest is itself a referrer) and one PUT per annotation.
+
+On a plain OCI registry the tags list names every \`sha256-<hex>\` fallback tag, so a candidate
+costs no referrers lookup: the listing read its fallback index already. With the cache, a
+steady run sends one HEAD per tag (has it moved?) and takes the bytes from the cache.
 
 ## Where the memory of (e) goes
 
