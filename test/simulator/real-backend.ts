@@ -1,6 +1,6 @@
 import { AzureDevOpsStore } from '../../src/coordination/azure-devops.js';
 import { GitHubStore } from '../../src/coordination/github.js';
-import type { CoordinationStore } from '../../src/coordination/port.js';
+import type { CoordinationStore, ParticipantIdentity } from '../../src/coordination/port.js';
 import { LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
 import type { Descriptor } from '../../src/core/oci.js';
 import { OciRegistry } from '../../src/registry/oci/index.js';
@@ -24,6 +24,8 @@ export class RealBackend implements Backend {
   readonly registry: OciRegistry;
   readonly repoPrefix: string;
   private readonly attempts = new Map<string, number>();
+  /** The simulator's job ids → the CI system's. */
+  private readonly jobIds = new Map<string, string>();
   private readonly latencyRng: () => number;
 
   constructor(
@@ -80,7 +82,35 @@ export class RealBackend implements Backend {
     else this.ci.fake.complete(Number(runId));
   }
 
-  store(runId: string, attempt: number): CoordinationStore {
+  /**
+   * The CI system's job for one attempt: a workflow job (GitHub: its check run id is the job
+   * id) or a timeline record (Azure DevOps: a GUID, as System.JobId). Ids are assigned here and
+   * mapped to the simulator's.
+   */
+  async startJob(who: ParticipantIdentity): Promise<void> {
+    if (this.ci.kind === 'azure-devops') {
+      const job = this.ci.fake.addJob(Number(who.runId), { name: `job ${who.jobId}` });
+      this.jobIds.set(who.jobId!, job.id);
+    } else {
+      const job = this.ci.fake.createJob({ run_id: Number(who.runId), name: `job ${who.jobId}` });
+      this.jobIds.set(who.jobId!, String(job.id));
+    }
+  }
+
+  async endJob(who: ParticipantIdentity, conclusion: 'success' | 'cancelled'): Promise<void> {
+    const id = this.jobIds.get(who.jobId!)!;
+    if (this.ci.kind === 'azure-devops')
+      this.ci.fake.completeJob(
+        Number(who.runId),
+        id,
+        conclusion === 'success' ? 'succeeded' : 'canceled',
+      );
+    else this.ci.fake.completeJob(Number(id), conclusion);
+  }
+
+  store(who: ParticipantIdentity): CoordinationStore {
+    const { runId, attempt } = who;
+    const jobId = this.jobIds.get(who.jobId!);
     const readBack = { attempts: 20, delayMs: 5 };
     if (this.ci.kind === 'azure-devops') {
       const f = this.ci.fake;
@@ -89,6 +119,7 @@ export class RealBackend implements Backend {
         project: 'proj',
         buildId: runId,
         jobAttempt: attempt,
+        jobId,
         token: f.token,
         retry: RETRY,
         readBack,
@@ -101,6 +132,7 @@ export class RealBackend implements Backend {
       repo: f.repo,
       runId,
       runAttempt: attempt,
+      jobId,
       sha: f.headSha,
       token: f.token,
       retry: RETRY,
