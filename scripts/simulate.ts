@@ -4,7 +4,16 @@
  * DevOps-style markers) on a virtual clock; `--real N` also runs N schedules per store over HTTP
  * against the fake Azure DevOps / fake GitHub and a real docker-registry. Prints the per-mode
  * table; exits 1 unless naive shows wrongful marks and gated shows none (the bar of issue 4).
+ * `--ci-schedules N` (default 200) runs N seeds of each CI-operation kind (ci-schedules.ts)
+ * under the first and the current rules.
  */
+import {
+  formatCiTable,
+  runCiSchedule,
+  SCHEDULE_KINDS,
+  summarizeCi,
+  type CiScheduleResult,
+} from '../test/simulator/ci-schedules.js';
 import { MemoryBackend } from '../test/simulator/memory-backend.js';
 import {
   DEFAULT_PARAMS,
@@ -96,6 +105,25 @@ for (const g of gated) {
     failures.push(`${g.backend} gated: ${g.duplicateReferrers} duplicate referrer(s)`);
   if (g.errors > 0) failures.push(`${g.backend} gated: ${g.errors} error(s)`);
 }
+// CI operations (matrix legs, re-run failed jobs, lagging attempts, rollbacks, restarts): the
+// first protocol's rules must show the holes, the current rules none of them.
+const ciSeeds = arg('ci-schedules', 200);
+const ciResults: CiScheduleResult[] = [];
+for (const kind of SCHEDULE_KINDS)
+  for (const rules of ['legacy', 'current'] as const)
+    for (let seed = firstSeed; seed < firstSeed + ciSeeds; seed++)
+      ciResults.push(await runCiSchedule(seed, kind, rules));
+const ciSummaries = summarizeCi(ciResults);
+console.log(`\n${formatCiTable(ciSummaries)}`);
+for (const s of ciSummaries) {
+  if (s.rules === 'legacy' && s.withWrongful === 0)
+    failures.push(`${s.kind}: the first protocol's rules show no wrongful mark (no power)`);
+  if (s.rules === 'current' && s.wrongful + s.duplicates + s.timeouts + s.errors > 0)
+    failures.push(
+      `${s.kind}: ${s.wrongful} wrongful, ${s.duplicates} duplicate(s), ${s.timeouts} timeout(s), ${s.errors} error(s)`,
+    );
+}
+
 if (schedules < 1000) console.log(`note: ${schedules} schedules per mode (the bar is ≥ 1,000)`);
 if (failures.length) {
   console.log(`\nFAILED:\n- ${failures.join('\n- ')}`);
