@@ -255,6 +255,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
 
       const timedOut = await annotate(gated(registry.url, imageInfo, group, '1s'), annotator());
       expect(timedOut.code, timedOut.stderr).toBe(0);
+      expect(await marks(repo, x), 'x: pushed in attempt 1, not recorded yet').toEqual([]);
       expect(json(timedOut).outcome).toBe('timed-out');
       expect(timedOut.stderr).toMatch(/timed out .*waiting for: run 700 \(attempt 1\)/);
       if (format === 'per participant') expect(timedOut.stderr).toContain(`job "push" ${push.id}`);
@@ -277,29 +278,35 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       expect(await marks(repo, o)).toHaveLength(1);
     });
 
-    it('(b) a marker of an attempt newer than the runs API reports blocks and is never deleted', async () => {
-      const group = `lag-${seq}`;
-      const { repo, s, x, o } = await seedRepo('lag');
-      const imageInfo = await imageInfoFile(repo, [s]);
-      const run = github.createRun({ id: 600, run_attempt: 1, name: 'publish' });
-      const job = github.createJob({ run_id: run.id, run_attempt: 2, name: 'push' });
-      const ref = mark(group, format, { run, attempt: 2, jobId: job.id }, 'publishing');
+    it.each(['in_progress', 'completed'] as const)(
+      '(b) a marker of an attempt newer than the runs API reports (attempt 1, %s) blocks and is never deleted',
+      async (status) => {
+        const group = `lag-${seq}`;
+        const { repo, s, x, o } = await seedRepo('lag');
+        const imageInfo = await imageInfoFile(repo, [s]);
+        // The API still shows attempt 1, running or even completed, while attempt 2 pushes x.
+        const run = github.createRun({
+          id: 600,
+          run_attempt: 1,
+          name: 'publish',
+          status,
+          conclusion: status === 'completed' ? 'failure' : null,
+        });
+        const job = github.createJob({ run_id: run.id, run_attempt: 2, name: 'push' });
+        const ref = mark(group, format, { run, attempt: 2, jobId: job.id }, 'publishing');
 
-      for (const status of ['in_progress', 'completed'] as const) {
-        // The API still shows attempt 1, running or even completed.
-        Object.assign(run, { status, conclusion: status === 'completed' ? 'failure' : null });
         const result = await annotate(gated(registry.url, imageInfo, group, '1s'), annotator());
         expect(result.code, result.stderr).toBe(0);
-        expect(json(result).outcome, status).toBe('timed-out');
-        expect(result.stderr).toMatch(/waiting for: run 600 \(attempt 2\)/);
-        expect(github.refs.has(ref), status).toBe(true);
+        expect(await marks(repo, x), 'x: pushed by attempt 2, not recorded yet').toEqual([]);
         expect(
-          github.requests.filter((r) => r.method === 'DELETE' && r.path.includes('/600.')),
-          status,
+          github.requests.filter((r) => r.method === 'DELETE').map((r) => `${r.method} ${r.path}`),
         ).toEqual([]);
-        for (const d of [s, x, o]) expect(await marks(repo, d)).toEqual([]);
-      }
-    });
+        expect(github.refs.has(ref)).toBe(true);
+        expect(json(result).outcome).toBe('timed-out');
+        expect(result.stderr).toMatch(/waiting for: run 600 \(attempt 2\)/);
+        for (const d of [s, o]) expect(await marks(repo, d)).toEqual([]);
+      },
+    );
 
     it('(c) matrix legs: leg A annotates while leg B of the same run has pushed y and not recorded it', async () => {
       const group = `matrix-${seq}`;
@@ -316,6 +323,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
         jobId: legA.id,
       });
       expect(first.code, first.stderr).toBe(0);
+      expect(await marks(repo, y), 'y: pushed by leg B, not recorded yet').toEqual([]);
       expect(json(first).outcome).toBe('timed-out');
       expect(first.stderr).toMatch(/waiting for: run 900 \(attempt 1\)/);
       if (format === 'per participant')
@@ -404,11 +412,11 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
         annotator(),
       );
       expect(run.code, run.stderr).toBe(0);
+      expect(await marks(repo, s), 's: supported, re-published by a rollback').toEqual([]);
       expect(json(run)).toMatchObject({
         outcome: 'applied',
         counts: { annotated: 1, unmarked: 1 },
       });
-      expect(await marks(repo, s)).toEqual([]);
       expect(await marks(repo, x)).toEqual([]);
       expect(await marks(repo, o)).toHaveLength(1);
     });
