@@ -72,15 +72,24 @@ export interface ActionRun extends ProcessRun {
   masks: string[];
 }
 
-/** What the runner puts in `INPUT_*`: each action.yml input's default, `${{ github.token }}` evaluated. */
-export function actionInputEnv(inputs: Record<string, string>, githubToken: string): Env {
+/**
+ * What the runner puts in `INPUT_*`: each action.yml input's default, `${{ github.token }}` and
+ * `${{ job.check_run_id }}` evaluated (the latter is empty where the runner does not know it).
+ */
+export function actionInputEnv(
+  inputs: Record<string, string>,
+  githubToken: string,
+  checkRunId = '',
+): Env {
   const manifest = parse(readFileSync(root('action.yml'), 'utf8')) as {
     inputs: Record<string, { default?: string }>;
   };
   const values: Record<string, string> = {};
   for (const [name, spec] of Object.entries(manifest.inputs)) {
     if (spec.default !== undefined)
-      values[name] = spec.default.replace('${{ github.token }}', githubToken);
+      values[name] = spec.default
+        .replace('${{ github.token }}', githubToken)
+        .replace('${{ job.check_run_id }}', checkRunId);
   }
   Object.assign(values, inputs);
   // The runner's naming, which @actions/core's getInput mirrors: INPUT_ + name, spaces → _, upper case.
@@ -112,6 +121,8 @@ export async function runAction(options: {
   inputs: Record<string, string>;
   env?: Env;
   githubToken?: string;
+  /** The job's check run id, as `${{ job.check_run_id }}` evaluates. */
+  checkRunId?: string;
   timeoutMs?: number;
 }): Promise<ActionRun> {
   const dir = await mkdtemp(join(tmpdir(), 'eol-gate-gha-'));
@@ -128,7 +139,7 @@ export async function runAction(options: {
     GITHUB_OUTPUT: outputFile,
     GITHUB_STEP_SUMMARY: summaryFile,
     ...options.env,
-    ...actionInputEnv(options.inputs, options.githubToken ?? ''),
+    ...actionInputEnv(options.inputs, options.githubToken ?? '', options.checkRunId),
   };
   const run = await runNode(ACTION_BUNDLE, env, options.timeoutMs ?? 60_000);
   const commands = run.stdout
