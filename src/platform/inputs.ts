@@ -164,7 +164,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'scope',
     description:
-      'What an image-info-updated covers: job (this job\'s pushes, the default) or run (every push of this run made before it: a dedicated record job that merges the other jobs\' images).',
+      "What an image-info-updated covers: job (this job's pushes, the default) or run (every push of this run made before it: a dedicated record job that merges the other jobs' images).",
     default: 'job',
     commands: COORDINATED,
   },
@@ -275,7 +275,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'coordinationRepository',
     description:
-      'GitHub: owner/name of the repository that holds the group\'s markers, so pipelines of several repositories form one group (default: the workflow\'s repository). The token needs contents: write there and actions: read on every participating repository.',
+      "GitHub: owner/name of the repository that holds the group's markers, so pipelines of several repositories form one group (default: the workflow's repository). The token needs contents: write there and actions: read on every participating repository.",
     commands: COORDINATED,
     hosts: ['github', 'cli'],
   },
@@ -320,6 +320,11 @@ export const OUTPUTS: { name: string; description: string }[] = [
     description: 'Candidates that already carried a lifecycle annotation.',
   },
   { name: 'skippedTooYoung', description: 'Candidates younger than minAge.' },
+  {
+    name: 'unmarked',
+    description:
+      'Lifecycle marks removed from supported digests (unmarkSupported and reconciliation).',
+  },
   { name: 'candidates', description: 'Digests the plan marks end-of-life.' },
   { name: 'waitedSeconds', description: 'Seconds spent waiting for other runs of the group.' },
   { name: 'planFile', description: 'Path of the plan file.' },

@@ -71,10 +71,13 @@ async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise
   switch (o.command) {
     case 'signal': {
       await signal(
-        { group: o.group, state: o.state! },
+        { group: o.group, state: o.state!, scope: o.scope },
         { store: createStore(o, agent, logger), logger },
       );
-      return { exitCode: 0, result: { command: 'signal', group: o.group, state: o.state } };
+      return {
+        exitCode: 0,
+        result: { command: 'signal', group: o.group, state: o.state, scope: o.scope },
+      };
     }
     case 'annotate':
       return runAnnotate(o, agent, clock);
@@ -127,7 +130,10 @@ async function runPublish(o: JobOptions, agent: BuildAgent, clock: Clock): Promi
       clock,
       logger,
       // `image-info-updated` then means exactly "my merge is committed".
-      signal: store.kind === 'none' ? undefined : () => store.signal(o.group, 'image-info-updated'),
+      signal:
+        store.kind === 'none'
+          ? undefined
+          : () => store.signal(o.group, 'image-info-updated', o.scope),
     },
   );
   logger.info(
@@ -167,6 +173,8 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       dryRun: o.dryRun,
       fromPlan,
       group: o.group,
+      scope: o.scope,
+      unmarkSupported: o.unmarkSupported,
       timeoutMs: o.timeoutMs,
       pollIntervalMs: o.pollIntervalMs,
       onTimeout: o.onTimeout,
@@ -213,6 +221,8 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       waitedSeconds: Math.round(result.waitedMs / 1000),
       waitedFor: result.waitedFor,
       restarts: result.restarts,
+      unmarked: result.unmarked,
+      reconciled: result.reconciled ?? null,
       planFile: result.plan ? planFile : null,
       excluded: result.plan?.excluded,
     },
