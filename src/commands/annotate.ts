@@ -232,7 +232,7 @@ async function reconcile(
     await removeMarks(placed, registry, logger, unmarked, 'not shown safe before the timeout');
     return `${check.reason}; timed out, every mark removed`;
   }
-  const loaded = await loadImageInfo(sources);
+  const loaded = await loadImageInfo(sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
   const scope = [...new Set(placed.map((m) => m.repository))].sort();
   const records = await new Inventory(registry, options.concurrency).records(scope);
@@ -265,7 +265,7 @@ async function makePlan(
   inventory: Inventory,
 ): Promise<PlanWithUnmarks> {
   const { registry, sources, clock, logger } = deps;
-  const loaded = await loadImageInfo(sources);
+  const loaded = await loadImageInfo(sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
   logger.info(
     `image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(', ')}`,

@@ -41,7 +41,7 @@ export async function verify(
   deps: { registry: Registry; sources: ImageInfoSource[]; logger: Logger },
 ): Promise<VerifyResult> {
   const { registry, logger } = deps;
-  const loaded = await loadImageInfo(deps.sources);
+  const loaded = await loadImageInfo(deps.sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
   const scope = await resolveScope(registry, supported, options.repositories, logger);
   const records = await new Inventory(registry, options.concurrency).records(scope);
