@@ -113,11 +113,34 @@ describe('examples/github', () => {
     doc: parse(readFileSync(join(root, file), 'utf8')) as Record<string, unknown>,
   }));
 
-  it('has the publish, GHCR and manual workflows', () => {
+  it('has the publish, matrix, GHCR and manual workflows', () => {
     expect(workflows.map((w) => w.file).sort()).toEqual([
       'examples/github/ghcr.yml',
       'examples/github/manual.yml',
+      'examples/github/matrix.yml',
       'examples/github/publish.yml',
+    ]);
+  });
+
+  it('matrix.yml: legs record with scope job; push jobs are covered by one record job with scope run', () => {
+    const doc = workflows.find((w) => w.file.endsWith('matrix.yml'))!.doc as {
+      jobs: Record<string, { needs?: string; steps: Record<string, unknown>[] }>;
+    };
+    const eol = (job: string) =>
+      doc.jobs[job].steps
+        .filter((s) => String(s.uses ?? '').startsWith('eol-gate/'))
+        .map((s) => s.with as Record<string, string>);
+    expect(eol('legs').map((w) => [w.command, w.scope])).toEqual([
+      ['signal', undefined],
+      ['publish-image-info', undefined],
+      ['annotate', undefined],
+    ]);
+    expect(eol('push').map((w) => `${w.command} ${w.state}`)).toEqual(['signal publishing']);
+    expect(doc.jobs.record.needs).toBe('push');
+    expect(eol('record').map((w) => [w.command, w.state ?? w.scope])).toEqual([
+      ['signal', 'publishing'],
+      ['publish-image-info', 'run'],
+      ['annotate', 'run'],
     ]);
   });
 
