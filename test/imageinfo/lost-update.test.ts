@@ -90,8 +90,8 @@ describe('concurrent publishers (lost updates)', () => {
  * themselves), fewer through the real file, GitHub contents and Azure Repos adapters. Every
  * committed version is checked, not only the last: no platform ever moves to an older build.
  * Every tenth schedule again with `created` stripped (the merge then replaces as it did before)
- * must move entries back, or the zeros prove nothing. Measured on 2 busy cores: memory ~25–60 s,
- * file ~15 s, GitHub and Azure ~8 s each.
+ * must move entries back, or the zeros prove nothing. Measured on 2 cores at load ~10: memory
+ * 36–44 s (~20 s of CPU), file 3–5 s, GitHub ~4 s, Azure 4–8 s.
  */
 describe('concurrent publishers with build times (entries never move back in time)', () => {
   async function timedExperiment(
