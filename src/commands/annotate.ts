@@ -2,6 +2,12 @@ import type { CoordinationStore, CoverScope, GroupRun } from '../coordination/po
 import { refKey } from '../core/digest.js';
 import { InputError, RuntimeError } from '../core/errors.js';
 import {
+  checkAnnotationLimit,
+  describeLimit,
+  type AnnotationLimit,
+  type GuardViolation,
+} from '../core/guard.js';
+import {
   EOL_DATE_ANNOTATION,
   LIFECYCLE_ARTIFACT_TYPE,
   lifecycleManifestJson,
@@ -42,6 +48,11 @@ export interface AnnotateOptions extends BarrierOptions {
   /** Also remove lifecycle marks from supported digests (default true). */
   unmarkSupported?: boolean;
   /**
+   * The blast-radius guard: a plan that marks more than this in any repository is written and
+   * refused. A `fromPlan` run is exempt: its plan is the one a person reviewed.
+   */
+  maxAnnotations?: AnnotationLimit;
+  /**
    * Step 7 (default true). Only the simulator turns it off, to show what the step prevents;
    * no input reaches it.
    */
@@ -75,11 +86,16 @@ export interface MarkRef {
 }
 
 export interface AnnotateResult {
-  outcome: 'applied' | 'dry-run' | 'timed-out';
+  /** `refused`: the plan exceeds `maxAnnotations`; it was written, nothing was applied. */
+  outcome: 'applied' | 'dry-run' | 'timed-out' | 'refused';
   counts: AnnotateCounts;
   waitedMs: number;
   waitedFor: GroupRun[];
   restarts: number;
+  /** Why each validation sent the run back to wait, in order. */
+  restartReasons: string[];
+  /** Repositories over `maxAnnotations` (outcome `refused`, or a dry run that would be refused). */
+  overLimit?: GuardViolation[];
   /** Undefined only when the run timed out before planning. */
   plan?: PlanWithUnmarks;
   /** Marks removed from supported digests, by the plan or by reconciliation. */
@@ -109,6 +125,7 @@ export async function annotate(
   const waitedFor = new Map<string, GroupRun>();
   let waitedMs = 0;
   let restarts = 0;
+  const restartReasons: string[] = [];
   const wait = async () => {
     const barrier = await waitForBarrier(options, store, clock, logger, started);
     waitedMs += barrier.waitedMs;
@@ -125,6 +142,7 @@ export async function annotate(
     waitedMs,
     waitedFor: [...waitedFor.values()],
     restarts,
+    restartReasons: [...restartReasons],
     unmarked: [],
     ...rest,
   });
@@ -144,7 +162,7 @@ export async function annotate(
     // Every pass inventories afresh: a listing from before a restart may lack the index that
     // now protects a digest it showed (docs/design.md §2 step 3).
     const plan = await logger.group('Plan', () =>
-      makePlan(options, deps, new Inventory(registry, options.concurrency)),
+      makePlan(options, deps, new Inventory(registry, options.concurrency, { clock, logger })),
     );
     logger.info(
       `plan: ${plan.annotate.length} to annotate, ${plan.alreadyAnnotated.length} already annotated, ${plan.tooYoung.length} too young, ${plan.unmark.length} supported digest(s) to unmark`,
@@ -156,6 +174,7 @@ export async function annotate(
     const verdict = validate(store.self, runs, plan.fingerprint, fingerprint);
     if (verdict.verdict === 'restart') {
       restarts++;
+      restartReasons.push(verdict.reason);
       logger.info(`validation: ${verdict.reason}; going back to wait (restart ${restarts})`);
       continue;
     }
@@ -169,10 +188,12 @@ export async function annotate(
     };
     // The plan is kept before anything is written, so a failed apply still leaves it behind.
     await deps.onPlan?.(plan);
+    const overLimit = overAnnotationLimit(options, plan, logger);
     if (options.dryRun) {
       logger.info('dry run: nothing was written');
-      return result('dry-run', counts, { plan });
+      return result('dry-run', counts, { plan, overLimit });
     }
+    if (overLimit) return result('refused', counts, { plan, overLimit });
     const placed: MarkRef[] = [];
     await logger.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
       counts.annotated = await apply(plan, options.concurrency, registry, clock, logger, placed);
@@ -194,6 +215,31 @@ export async function annotate(
       .catch((e) => logger.debug(`cleanup: ${(e as Error).message}`));
     return result('applied', counts, { plan, unmarked, reconciled });
   }
+}
+
+/** The guard, after validation and before apply; undefined when the plan is within the limit. */
+function overAnnotationLimit(
+  options: AnnotateOptions,
+  plan: PlanWithUnmarks,
+  logger: Logger,
+): GuardViolation[] | undefined {
+  const limit = options.maxAnnotations;
+  if (!limit || plan.annotate.length === 0) return undefined;
+  if (options.fromPlan) {
+    logger.info(
+      `maxAnnotations ${describeLimit(limit)}: not applied to a run from a reviewed plan`,
+    );
+    return undefined;
+  }
+  const planned = new Map<string, number>();
+  for (const e of plan.annotate) planned.set(e.repository, (planned.get(e.repository) ?? 0) + 1);
+  const violations = checkAnnotationLimit(limit, planned, new Map(Object.entries(plan.manifests)));
+  if (violations.length === 0) return undefined;
+  for (const v of violations)
+    logger.warning(
+      `${v.repository}: the plan marks ${v.planned} of ${v.manifests} manifest(s), more than maxAnnotations ${describeLimit(limit)} allows (${v.allowed})`,
+    );
+  return violations;
 }
 
 function blockerNames(blockers: GroupRun[], clock: Clock): string {
@@ -275,6 +321,14 @@ async function makePlan(
     ? [...new Set(options.fromPlan.map((p) => p.repository))].sort()
     : await resolveScope(registry, supported, options.repositories, logger);
   const records = await inventory.records(scope);
+  const digests = new Map<string, Set<string>>();
+  for (const m of records) {
+    let set = digests.get(m.repository);
+    if (!set) digests.set(m.repository, (set = new Set()));
+    set.add(m.digest);
+  }
+  const manifests: Record<string, number> = {};
+  for (const repository of scope) manifests[repository] = digests.get(repository)?.size ?? 0;
   const classification = classify(records, supported);
   if (options.fromPlan)
     restrictToPlan(classification.candidates, options.fromPlan, logger, records);
@@ -292,11 +346,14 @@ async function makePlan(
     eolDate: options.eolDate,
     fingerprint: loaded.fingerprint,
   });
-  return { ...plan, unmark };
+  return { ...plan, unmark, manifests };
 }
 
-/** The plan, with the lifecycle marks on supported digests that annotate removes. */
-export type PlanWithUnmarks = Plan & { unmark: MarkRef[] };
+/**
+ * The plan, with the lifecycle marks on supported digests that annotate removes, and the
+ * distinct manifests of each repository in scope (what the guard and the summary count against).
+ */
+export type PlanWithUnmarks = Plan & { unmark: MarkRef[]; manifests: Record<string, number> };
 
 /** Keeps only the planned digests, each with its own date; reports planned digests we may not mark. */
 function restrictToPlan(

@@ -4,7 +4,8 @@ import type { LifecycleMark, ManifestRecord } from '../core/oci.js';
 import { childrenOfSupported, type PlanEntry } from '../core/planner.js';
 import type { Registry } from '../registry/port.js';
 import { forEachLimited } from '../util/pool.js';
-import type { Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
+import { ListingProgress, ProgressReporter } from './progress.js';
 import { repositoriesInScope, type SupportedSet } from '../core/supported.js';
 
 /** The repositories in scope: `globs` against the catalog, else what the image-info names. */
@@ -69,20 +70,29 @@ export class Inventory {
   constructor(
     private readonly registry: Registry,
     private readonly concurrency: number,
+    /** Where progress of long listings and lookups goes; none, none is logged. */
+    private readonly progress?: { clock: Clock; logger: Logger },
   ) {}
 
   /** Lists the repositories not listed yet; returns the records of all of `repositories`. */
   async records(repositories: string[]): Promise<ManifestRecord[]> {
     const missing = repositories.filter((r) => !this.byRepository.has(r));
+    const progress =
+      this.progress &&
+      new ListingProgress(missing.length, this.progress.clock, this.progress.logger);
     await forEachLimited(missing, Math.min(4, this.concurrency), async (repository) => {
-      this.byRepository.set(repository, await this.registry.listManifests(repository));
+      const records = await this.registry.listManifests(repository);
+      this.byRepository.set(repository, records);
+      progress?.repositoryListed(records.length);
     });
+    progress?.finish();
     return repositories.flatMap((r) => this.byRepository.get(r) ?? []);
   }
 
   /** Looks up lifecycle referrers (and, when `needCreated`, the age) of candidates not seen yet. */
   async enrich(candidates: PlanEntry[], needCreated: boolean): Promise<void> {
     const pending = candidates.filter((c) => !this.lifecycle.has(c.repository, c.digest));
+    const progress = this.reporter(pending.length, 'referrers looked up');
     await forEachLimited(pending, this.concurrency, async (c) => {
       if (needCreated && !c.created) {
         const key = refKey(c.repository, c.digest);
@@ -100,7 +110,15 @@ export class Inventory {
         if (mark) marks.push(mark);
       }
       this.lifecycle.set(c.repository, c.digest, marks);
+      progress?.tick();
     });
+    progress?.finish();
+  }
+
+  private reporter(total: number, verb: string): ProgressReporter | undefined {
+    return (
+      this.progress && new ProgressReporter(total, this.progress.clock, this.progress.logger, verb)
+    );
   }
 
   /**
@@ -116,6 +134,7 @@ export class Inventory {
       (m) => supported.digests.has(m.digest) || protectedChildren.has(m.digest),
     );
     const found: Array<{ repository: string; subject: string; referrer: string }> = [];
+    const progress = this.reporter(targets.length, 'supported digests checked for marks');
     await forEachLimited(targets, this.concurrency, async (t) => {
       const referrers = await this.registry.listReferrers(
         t.repository,
@@ -126,7 +145,9 @@ export class Inventory {
         if (lifecycleMarkOf(r))
           found.push({ repository: t.repository, subject: t.digest, referrer: r.digest });
       }
+      progress?.tick();
     });
+    progress?.finish();
     return found.sort((a, b) =>
       refKey(a.repository, a.subject).localeCompare(refKey(b.repository, b.subject)),
     );

@@ -1,9 +1,16 @@
 import type { Clock, Logger } from '../core/ports.js';
 
-/** Logs progress of a long apply every 10 % or every 10 s, whichever comes first. */
+/** At most one progress line this often: a long run's log stays readable. */
+export const PROGRESS_INTERVAL_MS = 5_000;
+
+/**
+ * Progress of a long step (referrer lookups, apply): `verb i/N (p%, r/s)` at most once every
+ * `intervalMs`, the final count always; hosts that draw progress (Azure Pipelines) get the
+ * percentage through `Logger.progress`.
+ */
 export class ProgressReporter {
   private done = 0;
-  private lastPercent = 0;
+  private readonly startedAt: number;
   private lastAt: number;
 
   constructor(
@@ -11,25 +18,68 @@ export class ProgressReporter {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly verb: string,
+    private readonly intervalMs = PROGRESS_INTERVAL_MS,
   ) {
-    this.lastAt = clock.now().getTime();
+    this.startedAt = this.lastAt = clock.now().getTime();
   }
 
   tick(): void {
     this.done++;
-    const percent = Math.floor((this.done * 100) / Math.max(1, this.total));
     const now = this.clock.now().getTime();
-    if (
-      this.done < this.total &&
-      (percent >= this.lastPercent + 10 || now - this.lastAt >= 10_000)
-    ) {
-      this.lastPercent = percent - (percent % 10);
-      this.lastAt = now;
-      this.logger.info(`${this.verb} ${this.done}/${this.total} (${percent}%)`);
-    }
+    if (this.done >= this.total || now - this.lastAt < this.intervalMs) return;
+    this.lastAt = now;
+    this.report(now);
   }
 
   finish(): void {
-    this.logger.info(`${this.verb} ${this.done}/${this.total}`);
+    if (this.total === 0) return;
+    this.report(this.clock.now().getTime());
+  }
+
+  private report(now: number): void {
+    const percent = Math.floor((this.done * 100) / Math.max(1, this.total));
+    const seconds = (now - this.startedAt) / 1000;
+    const rate = seconds > 0 ? `, ${(this.done / seconds).toFixed(1)}/s` : '';
+    const line = `${this.verb} ${this.done}/${this.total} (${percent}%${rate})`;
+    this.logger.info(line);
+    this.logger.progress?.(percent, line);
+  }
+}
+
+/**
+ * Inventory progress: repositories listed i/N and the manifests found so far, at most once
+ * every `intervalMs`.
+ */
+export class ListingProgress {
+  private listed = 0;
+  private manifests = 0;
+  private lastAt: number;
+
+  constructor(
+    private readonly total: number,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly intervalMs = PROGRESS_INTERVAL_MS,
+  ) {
+    this.lastAt = clock.now().getTime();
+  }
+
+  repositoryListed(manifests: number): void {
+    this.listed++;
+    this.manifests += manifests;
+    const now = this.clock.now().getTime();
+    if (this.listed >= this.total || now - this.lastAt < this.intervalMs) return;
+    this.lastAt = now;
+    this.report();
+  }
+
+  finish(): void {
+    if (this.total > 0) this.report();
+  }
+
+  private report(): void {
+    const line = `inventory: ${this.listed}/${this.total} repositor${this.total === 1 ? 'y' : 'ies'} listed, ${this.manifests} manifest(s) so far`;
+    this.logger.info(line);
+    this.logger.progress?.(Math.floor((this.listed * 100) / Math.max(1, this.total)), line);
   }
 }
