@@ -171,7 +171,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
   /** `eol-gate annotate` as a job of `run` would call it (GitHub store, job id from EOL_GATE_JOB_ID). */
   function annotate(
     args: string[],
-    who: { run: FakeRun; jobId: number },
+    who: { run: FakeRun; jobId: number; repository?: string },
     timeoutMs = 60_000,
   ): Promise<ProcessRun> {
     return runNode(
@@ -182,7 +182,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
         TMPDIR: dir,
         EOL_GATE_RETRIES: '0',
         GITHUB_API_URL: github.apiUrl,
-        GITHUB_REPOSITORY: HOME,
+        GITHUB_REPOSITORY: who.repository ?? HOME,
         GITHUB_RUN_ID: String(who.run.id),
         GITHUB_RUN_ATTEMPT: String(who.run.run_attempt),
         GITHUB_SHA: github.headSha,
@@ -345,6 +345,84 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       expect(await marks(repo, y)).toEqual([]);
       expect(await marks(repo, o)).toHaveLength(1);
     });
+  });
+
+  it('(c) liveness: a matrix leg that failed does not keep the annotating leg waiting', async () => {
+    const group = `failed-leg-${seq}`;
+    const { repo, s, x: y, o } = await seedRepo('failed-leg');
+    const imageInfo = await imageInfoFile(repo, [s]);
+    const run = github.createRun({ id: 910, name: 'publish' });
+    const legA = github.createJob({ run_id: run.id, name: 'build (debian)' });
+    const legB = github.createJob({ run_id: run.id, name: 'build (fedora)' });
+    mark(group, 'per participant', { run, jobId: legB.id }, 'publishing');
+    github.completeJob(legB.id, 'failure');
+    // A timeout far longer than the test's own: only liveness lets this run finish.
+    const result = await annotate(gated(registry.url, imageInfo, group, '30m'), {
+      run,
+      jobId: legA.id,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(json(result)).toMatchObject({ outcome: 'applied', waitedSeconds: 0, waitedFor: [] });
+    // What the failed leg pushed and never recorded is an orphan: marking it is correct.
+    expect(await marks(repo, y)).toHaveLength(1);
+    expect(await marks(repo, o)).toHaveLength(1);
+    expect(await marks(repo, s)).toEqual([]);
+  });
+
+  describe('markers in a coordination repository shared by two repositories', () => {
+    const A = 'octo/app-a';
+    const B = 'octo/app-b';
+    const crossRepo = async (access: 'read' | 'not-found' | 'forbidden') => {
+      const group = `cross-${seq}`;
+      const seeded = await seedRepo('cross');
+      const imageInfo = await imageInfoFile(seeded.repo, [seeded.s]);
+      github.addRepository(A);
+      github.addRepository(B, access);
+      const theirs = github.createRun({ name: 'publish' }, B);
+      const push = github.createJob({ run_id: theirs.id, name: 'push' }, B);
+      const ref = markerRef(
+        group,
+        { runId: String(theirs.id), attempt: 1, jobId: String(push.id), repository: B },
+        'publishing',
+        'job',
+        stamp++,
+        HOME,
+      );
+      github.refs.set(ref, github.headSha);
+      const mine = github.createRun({ name: 'annotate' }, A);
+      const result = await annotate(
+        [...gated(registry.url, imageInfo, group, '1s'), '--coordination-repository', HOME],
+        { run: mine, jobId: 1, repository: A },
+      );
+      return { ...seeded, theirs, result };
+    };
+
+    it('a run of repository B blocks an annotator of repository A', async () => {
+      const { repo, x, o, theirs, result } = await crossRepo('read');
+      expect(result.code, result.stderr).toBe(0);
+      expect(await marks(repo, x), 'x: pushed by B, not recorded yet').toEqual([]);
+      expect(await marks(repo, o)).toEqual([]);
+      expect(json(result).outcome).toBe('timed-out');
+      expect(result.stderr).toContain(`waiting for: ${B} run ${theirs.id} (attempt 1)`);
+      // A's own marker went to the coordination repository, under A's name.
+      expect(
+        [...github.refs.keys()].filter(
+          (r) => r.startsWith(`refs/eol-gate/cross-`) && r.includes(A),
+        ),
+      ).toHaveLength(1);
+    });
+
+    it.each(['not-found', 'forbidden'] as const)(
+      "a token that cannot read B's runs (%s) fails loudly, naming B, and marks nothing",
+      async (access) => {
+        const { repo, x, o, result } = await crossRepo(access);
+        expect(result.code).toBe(2);
+        expect(result.stderr).toContain(B);
+        expect(result.stderr).toMatch(/actions: read/);
+        expect(result.stderr).not.toContain(github.token);
+        for (const d of [x, o]) expect(await marks(repo, d)).toEqual([]);
+      },
+    );
   });
 
   it('(d) a dry run makes zero mutating requests to the store and to the registry', async () => {
