@@ -70,14 +70,15 @@ describe('createCoordinationStore', () => {
   it('auto picks GitHub under GITHUB_ACTIONS', () => {
     const s = createCoordinationStore('auto', gh, recordingLogger());
     expect(s).toBeInstanceOf(GitHubStore);
-    expect(s.self).toEqual({ runId: '987', attempt: 3, repository: 'octo/images' });
+    // Markers name the repository only when it is not the coordination repository.
+    expect(s.self).toEqual({ runId: '987', attempt: 3 });
   });
 
   it('GitHub: the job id comes from the host (input jobId) first, then EOL_GATE_JOB_ID', () => {
     const logger = recordingLogger();
     expect(
       createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger).self,
-    ).toEqual({ runId: '987', attempt: 3, jobId: '4242', repository: 'octo/images' });
+    ).toEqual({ runId: '987', attempt: 3, jobId: '4242' });
     expect(
       createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger, {
         jobId: '31337',

@@ -114,7 +114,7 @@ describe('marker refs', () => {
       runId: '12',
       attempt: 3,
       jobId: '4567',
-      repository: HOME,
+      repository: undefined,
       state: 'image-info-updated',
       scope: 'job',
       stamp: 100,
@@ -134,7 +134,7 @@ describe('marker refs', () => {
       runId: '600',
       attempt: 2,
       jobId: undefined,
-      repository: HOME,
+      repository: undefined,
       state: 'publishing',
       scope: 'job',
       stamp: 0,
@@ -150,6 +150,10 @@ describe('marker refs', () => {
     expect(ref).toBe('refs/eol-gate/g/octo/app-b/12.1.9.publishing.7');
     expect(parseMarkerRef('g', ref, HOME)).toMatchObject({ repository: 'octo/app-b', runId: '12' });
     expect(parseMarkerRef('g', 'refs/eol-gate/g/octo/12.1.9.publishing.7', HOME)).toBeUndefined();
+    // A run of the coordination repository is named without it, however its ref spells it.
+    expect(
+      parseMarkerRef('g', `refs/eol-gate/g/${HOME}/12.1.9.publishing.7`, HOME)?.repository,
+    ).toBeUndefined();
   });
 });
 
