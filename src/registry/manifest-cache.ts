@@ -227,21 +227,28 @@ export class ManifestCache {
    * Merges the lines of a cache copy (the registry-held artifact): each line is verified as on
    * load; nothing is written to the file. Returns how many lines were accepted and rejected.
    */
-  merge(text: string): { accepted: number; rejected: number } {
+  merge(text: string): { accepted: Set<string>; rejected: number } {
     const lines = text.split('\n').filter((l) => l.length > 0);
-    if (lines[0] !== HEADER) return { accepted: 0, rejected: lines.length };
-    let accepted = 0;
+    const accepted = new Set<string>();
+    if (lines[0] !== HEADER) return { accepted, rejected: lines.length };
     let rejected = 0;
     for (const raw of lines.slice(1)) {
       const entry = verify(raw);
       if (!entry) rejected++;
       else {
-        accepted++;
+        accepted.add(entry.digest);
         if ('blob' in entry) this.blobs.set(entry.digest, entry.blob);
         else if (!this.entries.has(entry.digest)) this.entries.set(entry.digest, entry);
       }
     }
     return { accepted, rejected };
+  }
+
+  /** Whether this process read or learnt exactly the digests of `set`. */
+  usedExactly(set: ReadonlySet<string>): boolean {
+    if (set.size !== this.used.size) return false;
+    for (const digest of this.used) if (!set.has(digest)) return false;
+    return true;
   }
 
   /** The entries this process read or learnt, in the file's format (a saved copy stays small). */
@@ -255,6 +262,11 @@ export class ManifestCache {
         lines.push(JSON.stringify({ d: digest, b: blob, k: 'blob' } satisfies Line));
     }
     return lines.join('\n') + '\n';
+  }
+
+  /** The digests `serialize` writes. */
+  serializedDigests(): string[] {
+    return [...this.used].filter((d) => this.entries.has(d) || this.blobs.has(d));
   }
 
   /** How many entries `serialize` writes. */

@@ -43,8 +43,8 @@ export function cacheTag(group: string): string {
  */
 export class RegistryCache {
   private loading?: Promise<void>;
-  /** Entries the loaded copy held; a save happens only when this run learnt something new. */
-  private loaded = 0;
+  /** Digests the loaded copy held: a save is skipped when the run used exactly these. */
+  private loaded: ReadonlySet<string> = new Set();
   private learntAtLoad = 0;
 
   constructor(
@@ -114,18 +114,20 @@ export class RegistryCache {
     const { accepted, rejected } = this.cache.merge(text);
     this.loaded = accepted;
     this.logger.info(
-      `${this.describe()}: ${accepted} entr${accepted === 1 ? 'y' : 'ies'}${rejected ? `, ${rejected} rejected` : ''}`,
+      `${this.describe()}: ${accepted.size} entr${accepted.size === 1 ? 'y' : 'ies'}${rejected ? `, ${rejected} rejected` : ''}`,
     );
   }
 
   /**
-   * Writes what this run read or learnt, when it learnt anything or the copy held entries this
-   * run no longer needs (deleted referrers). Throws on a registry failure (the caller warns).
+   * Writes what this run read or learnt, unless the copy already holds exactly that (nothing
+   * learnt, nothing missing, nothing stale such as deleted referrers). Throws on a registry
+   * failure (the caller warns).
    */
   async save(): Promise<boolean> {
     await this.load();
     const learnt = this.cache.learnt - this.learntAtLoad;
-    if (learnt === 0 && this.cache.usedCount >= this.loaded) return false;
+    if (this.cache.usedCount === 0) return false;
+    if (learnt === 0 && this.cache.usedExactly(this.loaded)) return false;
     const { repository, group } = this.location;
     const layer = gzipSync(Buffer.from(this.cache.serialize(), 'utf8'));
     await this.transport.putBlob(repository, EMPTY_BYTES);
@@ -145,7 +147,7 @@ export class RegistryCache {
       MediaType.ociManifest,
     );
     this.logger.info(`${this.describe()}: saved ${this.cache.usedCount} entries`);
-    this.loaded = this.cache.usedCount;
+    this.loaded = new Set(this.cache.serializedDigests());
     this.learntAtLoad = this.cache.learnt;
     return true;
   }

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EMPTY_DESCRIPTOR } from '../../../src/core/lifecycle.js';
@@ -82,6 +85,34 @@ describe('registry-held cache on the fake ACR', () => {
         CACHE,
       ),
     ).toEqual([]);
+  });
+
+  it('writes the copy when a cache file already knew everything, and not again when nothing changed', async () => {
+    env = await startAcrEnvironment();
+    const fake = env.fake;
+    const scenario = seedScenario(fake);
+    const cacheFile = join(mkdtempSync(join(tmpdir(), 'acr-cache-')), 'cache.jsonl');
+    await runAnnotate(acrFor(fake, { manifestCache: cacheFile }), scenario);
+    const copy = () => fake.snapshot()[CACHE]?.find((m) => m.tags.includes('acr-test'))?.digest;
+    expect(copy()).toBeUndefined();
+
+    const both = () =>
+      acrFor(fake, {
+        manifestCache: cacheFile,
+        registryCache: { repository: CACHE, group: 'acr-test' },
+      });
+    const first = both();
+    await runAnnotate(first, scenario);
+    await first.flush();
+    const written = copy();
+    expect(written).toBeDefined();
+
+    const second = both();
+    await runAnnotate(second, scenario);
+    fake.resetCounts();
+    await second.flush();
+    expect(fake.answered('manifest-put')).toEqual([]);
+    expect(copy()).toBe(written);
   });
 
   const copies: [string, (valid: Buffer) => Buffer][] = [
