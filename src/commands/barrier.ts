@@ -1,7 +1,7 @@
 import type { CoordinationStore, GroupRun } from '../coordination/port.js';
 import { formatDuration } from '../core/duration.js';
 import type { Clock, Logger } from '../core/ports.js';
-import { decideWait, describeRun, jitteredInterval } from '../core/protocol.js';
+import { decideWait, describeRun, jitteredInterval, participantKey } from '../core/protocol.js';
 
 export interface BarrierOptions {
   group: string;
@@ -18,7 +18,7 @@ export interface BarrierResult {
   blockers: GroupRun[];
 }
 
-/** Step 1: polls the store until no other live run is publishing without having recorded it. */
+/** Step 1: polls the store until no other participant blocks (docs/design.md §2). */
 export async function waitForBarrier(
   options: BarrierOptions,
   store: CoordinationStore,
@@ -39,7 +39,7 @@ export async function waitForBarrier(
         blockers: [],
       };
     const { blockers } = decision;
-    for (const run of blockers) waitedFor.set(run.runId, run);
+    for (const run of blockers) waitedFor.set(participantKey(run), run);
     const elapsed = now - runStarted;
     if (elapsed >= options.timeoutMs) {
       return {

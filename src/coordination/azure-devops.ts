@@ -28,7 +28,11 @@ export interface AzureDevOpsStoreOptions {
   project: string;
   /** `Build.BuildId`. */
   buildId: string | number;
-  /** `System.JobAttempt`: orders a job's markers against a run-scoped cover. */
+  /**
+   * `System.JobAttempt`, for logs only. It counts one job's retries, not the build's, so it
+   * cannot order markers of different jobs: every marker carries attempt 1 and is ordered by its
+   * stamp (a retried job has a new `System.JobId`, so it is a new participant anyway).
+   */
   jobAttempt: number;
   /** `System.JobId` (the job's timeline record id); without it the whole build is one participant. */
   jobId?: string;
@@ -156,7 +160,7 @@ export class AzureDevOpsStore implements CoordinationStore {
     this.logger = options.logger;
     this.self = {
       runId: String(options.buildId),
-      attempt: options.jobAttempt,
+      attempt: 1,
       jobId: options.jobId,
       url: this.buildWebUrl(options.project),
     };
@@ -200,7 +204,9 @@ export class AzureDevOpsStore implements CoordinationStore {
       ).find((b) => String(b.id) === this.self.runId);
       return !!listed && (!listed.tags || add.every((t) => listed.tags!.includes(t)));
     });
-    this.logger?.debug(`Azure DevOps: build ${this.options.buildId} tagged ${add.join(', ')}`);
+    this.logger?.debug(
+      `Azure DevOps: build ${this.options.buildId} (job attempt ${this.options.jobAttempt}) tagged ${add.join(', ')}`,
+    );
   }
 
   /** Read-only: live builds carrying the group's tags; job liveness from their timelines. */

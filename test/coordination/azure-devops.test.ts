@@ -272,6 +272,17 @@ describe('AzureDevOpsStore', () => {
     expect(runs.find((r) => r.jobId === z.id)?.jobName).toBe('z');
   });
 
+  it("System.JobAttempt counts one job's retries, so it never orders jobs: a push after a retried record job is not covered", async () => {
+    const b = fake.createBuild();
+    const [rec, push] = ['record', 'push'].map((name) => fake.addJob(b.id, { name }));
+    // The record job is on its second attempt (a retried stage) and covers the run ...
+    await store(b.id, { jobAttempt: 2, jobId: rec.id }).signal('g', 'image-info-updated', 'run');
+    // ... while a parallel stage's push job, on its first attempt, starts publishing after it.
+    await store(b.id, { jobAttempt: 1, jobId: push.id }).signal('g', 'publishing');
+    const runs = await store(1).listRuns('g');
+    expect(runs.map((r) => [r.jobId, r.covered, r.blocks])).toEqual([[push.id, false, true]]);
+  });
+
   it('a job completed as failed or canceled does not block; one that succeeded blocks while the build runs', async () => {
     const b = fake.createBuild();
     const jobs = {

@@ -49,14 +49,15 @@ describe('createCoordinationStore', () => {
   it('auto picks Azure DevOps under TF_BUILD, with the build as self', () => {
     const s = createCoordinationStore('auto', ado, recordingLogger());
     expect(s).toBeInstanceOf(AzureDevOpsStore);
-    expect(s.self).toMatchObject({ runId: '123', attempt: 2, jobId: undefined });
+    // System.JobAttempt (2 here) counts one job's retries: markers carry attempt 1 on Azure DevOps.
+    expect(s.self).toMatchObject({ runId: '123', attempt: 1, jobId: undefined });
   });
 
   it('Azure DevOps: the job is System.JobId, unless the host names it', () => {
     const job = '0d4a3c52-9e0f-5d3b-8f64-3a0d1d2c6f10';
     expect(
       createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger()).self,
-    ).toMatchObject({ runId: '123', attempt: 2, jobId: job });
+    ).toMatchObject({ runId: '123', attempt: 1, jobId: job });
     expect(
       createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger(), {
         jobId: 'from-input',

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../../core/errors.js';
-import { COMMANDS, inputsFor, kebab, type CommandName } from '../inputs.js';
+import { COMMANDS, inputsFor, kebab, type CommandName, type InputSpec } from '../inputs.js';
 
 const CLI_INPUTS = inputsFor('cli');
 
@@ -25,6 +25,8 @@ export function parseCli(argv: string[]): CliArgs {
       type: input.kind === 'boolean' ? 'boolean' : 'string',
       multiple: input.repeatable ?? false,
     };
+    // A switch that is on by default is turned off with `--no-<flag>`.
+    if (defaultsOn(input)) options[`no-${kebab(input.name)}`] = { type: 'boolean' };
   }
   let parsed;
   try {
@@ -44,7 +46,14 @@ export function parseCli(argv: string[]): CliArgs {
   const values = new Map<string, string>();
   if (command) values.set('command', command);
   for (const input of CLI_INPUTS) {
-    const value = (parsed.values as Record<string, unknown>)[kebab(input.name)];
+    const given = parsed.values as Record<string, unknown>;
+    if (defaultsOn(input) && given[`no-${kebab(input.name)}`]) {
+      if (given[kebab(input.name)])
+        throw new InputError(`--${kebab(input.name)} and --no-${kebab(input.name)} contradict`);
+      values.set(input.name, 'false');
+      continue;
+    }
+    const value = given[kebab(input.name)];
     if (value === undefined) continue;
     values.set(input.name, Array.isArray(value) ? value.join('\n') : String(value));
   }
@@ -55,6 +64,10 @@ export function parseCli(argv: string[]): CliArgs {
     help: !!parsed.values.help,
     version: !!parsed.values.version,
   };
+}
+
+function defaultsOn(input: InputSpec): boolean {
+  return input.kind === 'boolean' && input.default === 'true';
 }
 
 export function helpText(command: CommandName | undefined): string {
@@ -79,9 +92,12 @@ export function helpText(command: CommandName | undefined): string {
   const lines = [`Usage: eol-gate ${command} [flags]`, ''];
   for (const input of CLI_INPUTS) {
     if (input.name === 'command' || (input.commands && !input.commands.includes(command))) continue;
-    const flag = `--${kebab(input.name)}${input.kind === 'boolean' ? '' : ' <value>'}${input.repeatable ? ' …' : ''}`;
+    const name = defaultsOn(input) ? `no-${kebab(input.name)}` : kebab(input.name);
+    const flag = `--${name}${input.kind === 'boolean' ? '' : ' <value>'}${input.repeatable ? ' …' : ''}`;
+    // Defaults that are workflow expressions are the action's, not the CLI's.
+    const shown = input.default && !input.default.includes('${{') && !defaultsOn(input);
     lines.push(
-      `  ${flag.padEnd(28)} ${input.description}${input.default ? ` (default: ${input.default})` : ''}`,
+      `  ${flag.padEnd(28)} ${input.description}${shown ? ` (default: ${input.default})` : ''}${defaultsOn(input) ? ' (on unless given)' : ''}`,
     );
   }
   lines.push(
