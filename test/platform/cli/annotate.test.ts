@@ -99,6 +99,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
       alreadyAnnotated: 1,
       skippedTooYoung: 0,
       candidates: scenario.orphans.length,
+      unmarked: 0,
     });
     for (const key of scenario.orphans) {
       const found = await marks(key);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../support/cli.js';
+import { markersOfBuild } from '../../../src/coordination/azure-devops.js';
 import { FakeAzureDevOps } from '../../support/fake-azure-devops.js';
 
 /** `eol-gate signal` from a pipeline script step, against the fake Azure DevOps REST API. */
@@ -23,36 +24,58 @@ describe('eol-gate signal in an Azure Pipelines script step', () => {
     await ado.close();
   });
 
+  /** This build's markers as the store reads them back from its tags. */
+  const markers = (buildId: number) =>
+    markersOfBuild('linux', String(buildId), ado.build(buildId).tags)
+      .sort((a, b) => a.stamp - b.stamp)
+      .map((m) => [m.jobId, m.state, m.scope]);
+
   it('publishing, then image-info-updated, tag the build through the REST API', async () => {
     const build = ado.createBuild();
+    const job = ado.addJob(build.id);
     const first = await runCli(
       ['signal', '--state', 'publishing', '--group', 'linux'],
-      env(build.id),
+      env(build.id, { SYSTEM_JOBID: job.id }),
     );
     expect(first.code, first.stderr).toBe(0);
-    expect(ado.build(build.id).tags).toEqual(['eol-gate.linux.publishing']);
+    expect(ado.build(build.id).tags).toContain('eol-gate.linux');
+    expect(markers(build.id)).toEqual([[job.id, 'publishing', 'job']]);
     const second = await runCli(
-      ['signal', '--state', 'image-info-updated', '--group', 'linux'],
-      env(build.id),
+      ['signal', '--state', 'image-info-updated', '--group', 'linux', '--scope', 'run'],
+      env(build.id, { SYSTEM_JOBID: job.id }),
     );
     expect(second.code, second.stderr).toBe(0);
-    expect(ado.build(build.id).tags.sort()).toEqual([
-      'eol-gate.linux.image-info-updated',
-      'eol-gate.linux.publishing',
+    expect(markers(build.id)).toEqual([
+      [job.id, 'publishing', 'job'],
+      [job.id, 'image-info-updated', 'run'],
     ]);
+    expect(
+      JSON.parse(
+        (
+          await runCli(
+            ['signal', '--state', 'publishing', '--group', 'linux', '--json'],
+            env(build.id, { SYSTEM_JOBID: job.id }),
+          )
+        ).stdout,
+      ),
+    ).toMatchObject({ command: 'signal', state: 'publishing' });
     expect(first.stdout + first.stderr + second.stdout + second.stderr).not.toContain(ado.token);
   });
 
-  it('a retried stage signalling publishing again clears image-info-updated', async () => {
-    const build = ado.createBuild({
-      tags: ['eol-gate.linux.publishing', 'eol-gate.linux.image-info-updated'],
-    });
-    const run = await runCli(
-      ['signal', '--state', 'publishing', '--group', 'linux'],
-      env(build.id),
-    );
-    expect(run.code, run.stderr).toBe(0);
-    expect(ado.build(build.id).tags).toEqual(['eol-gate.linux.publishing']);
+  it('a retried step that publishes again adds a later publishing marker, which its earlier image-info-updated does not cover', async () => {
+    const build = ado.createBuild();
+    const job = ado.addJob(build.id);
+    for (const state of ['publishing', 'image-info-updated', 'publishing']) {
+      const run = await runCli(
+        ['signal', '--state', state, '--group', 'linux'],
+        env(build.id, { SYSTEM_JOBID: job.id }),
+      );
+      expect(run.code, run.stderr).toBe(0);
+    }
+    const tags = markersOfBuild('linux', String(build.id), ado.build(build.id).tags);
+    const last = (state: string) =>
+      Math.max(...tags.filter((m) => m.state === state).map((m) => m.stamp));
+    expect(last('publishing')).toBeGreaterThan(last('image-info-updated'));
   });
 
   it.each([
