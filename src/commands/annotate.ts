@@ -98,6 +98,8 @@ export interface AnnotateResult {
   overLimit?: GuardViolation[];
   /** Undefined only when the run timed out before planning. */
   plan?: PlanWithUnmarks;
+  /** Marks this run placed (outcome `applied`), reconciliation's removals included in `unmarked`. */
+  annotated?: MarkRef[];
   /** Marks removed from supported digests, by the plan or by reconciliation. */
   unmarked: MarkRef[];
   /** Why step 7 re-checked the marks this run placed, when it did. */
@@ -213,7 +215,7 @@ export async function annotate(
     await store
       .cleanup(options.group)
       .catch((e) => logger.debug(`cleanup: ${(e as Error).message}`));
-    return result('applied', counts, { plan, unmarked, reconciled });
+    return result('applied', counts, { plan, annotated: placed, unmarked, reconciled });
   }
 }
 

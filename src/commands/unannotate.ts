@@ -1,25 +1,65 @@
-import { parseImageRef, sameRegistryHost } from '../core/digest.js';
+import { parseImageRef, refKey, sameRegistryHost } from '../core/digest.js';
 import { InputError } from '../core/errors.js';
-import { lifecycleMarkOf, LIFECYCLE_ARTIFACT_TYPE } from '../core/lifecycle.js';
-import type { Logger } from '../core/ports.js';
+import {
+  lifecycleManifestJson,
+  lifecycleMarkOf,
+  LIFECYCLE_ARTIFACT_TYPE,
+} from '../core/lifecycle.js';
+import type { PlanEntry } from '../core/planner.js';
+import type { PlannedDigest } from '../core/plan-file.js';
+import type { Clock, Logger } from '../core/ports.js';
+import { supportedSet } from '../core/supported.js';
+import type { ImageInfoSource } from '../imageinfo/source.js';
 import type { Registry } from '../registry/port.js';
+import { sha256Digest } from '../util/hash.js';
+import { forEachLimited } from '../util/pool.js';
+import { loadImageInfo } from './image-info.js';
+import { Inventory, resolveScope } from './inventory.js';
+
+export interface RemovedMark {
+  repository: string;
+  digest: string;
+  referrer: string;
+  date?: string;
+}
 
 export interface UnannotateResult {
-  removed: { repository: string; digest: string; referrer: string; date?: string }[];
+  /** True when nothing was deleted: `removed` is what would have been. */
+  dryRun: boolean;
+  /** What was selected: `digest`, `fromPlan` or `date`. */
+  mode: 'digest' | 'from-plan' | 'date';
+  removed: RemovedMark[];
+  /** Planned digests that no longer carry the plan's mark (removed already, or the image is gone). */
+  missing: { repository: string; digest: string; why: string }[];
+  /** Repositories searched (`date` only). */
+  repositories?: string[];
+}
+
+export interface UnannotateOptions {
+  /** `[host/]repo@sha256:…`: every lifecycle mark on each is removed. */
+  digests: string[];
+  /** How the host spells the input in errors (`--digest`, `digest`). */
+  label?: string;
+  /** A run's plan: exactly the mark it placed on each planned digest (its date, its bytes). */
+  fromPlan?: PlannedDigest[];
+  /** Every lifecycle mark of this EOL date (`yyyy-MM-dd`) in `repositories` or the image-info's. */
+  date?: string;
+  repoPrefix?: string;
+  repositories?: string[];
+  concurrency?: number;
+  dryRun?: boolean;
 }
 
 /**
- * Rollback: removes every lifecycle mark from the given `[host/]repo@sha256:…` digests. A host
- * must be the configured registry's: the same repository and digest on another registry is not
- * what the user asked to roll back.
+ * Rollback. With digests: every lifecycle mark on them. With a plan: the mark that plan's run
+ * placed on each of its digests, found by its deterministic digest (lifecycle.ts), so a mark
+ * of another date or another run stays. With a date: every mark of that date in scope. A host
+ * in a digest must be the configured registry's: the same repository and digest on another
+ * registry is not what the user asked to roll back.
  */
 export async function unannotate(
-  options: {
-    digests: string[];
-    /** How the host spells the input in errors (`--digest`, `digest`). */
-    label?: string;
-  },
-  deps: { registry: Registry; logger: Logger },
+  options: UnannotateOptions,
+  deps: { registry: Registry; logger: Logger; clock?: Clock; sources?: ImageInfoSource[] },
 ): Promise<UnannotateResult> {
   const label = options.label ?? 'digest';
   const registryHost = deps.registry.displayName;
@@ -33,7 +73,16 @@ export async function unannotate(
     }
     return ref;
   });
-  const removed: UnannotateResult['removed'] = [];
+  const dryRun = options.dryRun ?? false;
+  const concurrency = options.concurrency ?? 8;
+  const result: UnannotateResult = {
+    dryRun,
+    mode: options.fromPlan ? 'from-plan' : options.date ? 'date' : 'digest',
+    removed: [],
+    missing: [],
+  };
+  const found: RemovedMark[] = [];
+
   for (const ref of refs) {
     const referrers = await deps.registry.listReferrers(
       ref.repository,
@@ -42,18 +91,116 @@ export async function unannotate(
     );
     const marks = referrers.map(lifecycleMarkOf).filter((m) => m !== undefined);
     if (marks.length === 0) deps.logger.info(`${ref.repository}@${ref.digest}: no lifecycle mark`);
-    for (const mark of marks) {
-      await deps.registry.deleteReferrer(ref.repository, ref.digest, mark.digest);
-      removed.push({
+    for (const mark of marks)
+      found.push({
         repository: ref.repository,
         digest: ref.digest,
         referrer: mark.digest,
         date: mark.date,
       });
-      deps.logger.info(
-        `${ref.repository}@${ref.digest}: removed lifecycle mark ${mark.digest} (${mark.date ?? 'no date'})`,
-      );
+  }
+  if (options.fromPlan) await marksOfPlan(options.fromPlan, concurrency, deps, found, result);
+  if (options.date) {
+    const scope = await dateScope(options, deps);
+    result.repositories = scope;
+    await marksOfDate(options.date, scope, concurrency, deps, found);
+  }
+
+  // One mark is removed once, however it was selected.
+  const seen = new Set<string>();
+  for (const mark of found) {
+    const key = `${refKey(mark.repository, mark.digest)} ${mark.referrer}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (!dryRun) await deps.registry.deleteReferrer(mark.repository, mark.digest, mark.referrer);
+    result.removed.push(mark);
+    deps.logger.info(
+      `${mark.repository}@${mark.digest}: ${dryRun ? 'would remove' : 'removed'} lifecycle mark ${mark.referrer} (${mark.date ?? 'no date'})`,
+    );
+  }
+  if (dryRun) deps.logger.info(`dry run: ${result.removed.length} mark(s) would be removed`);
+  return result;
+}
+
+/** The mark each planned digest got from that plan's run: the same bytes, so the same digest. */
+async function marksOfPlan(
+  planned: PlannedDigest[],
+  concurrency: number,
+  deps: { registry: Registry; logger: Logger },
+  found: RemovedMark[],
+  result: UnannotateResult,
+): Promise<void> {
+  const { registry, logger } = deps;
+  const byKey = new Map<string, RemovedMark>();
+  await forEachLimited(planned, concurrency, async (p) => {
+    const subject = await registry.describeManifest(p.repository, p.digest);
+    if (!subject) {
+      result.missing.push({ ...pick(p), why: 'not in the registry' });
+      return;
+    }
+    const referrer = sha256Digest(lifecycleManifestJson(subject, p.eolDate));
+    const referrers = await registry.listReferrers(p.repository, p.digest, LIFECYCLE_ARTIFACT_TYPE);
+    if (!referrers.some((r) => r.digest === referrer)) {
+      result.missing.push({ ...pick(p), why: `no lifecycle mark of ${p.eolDate} from this plan` });
+      return;
+    }
+    byKey.set(refKey(p.repository, p.digest), { ...pick(p), referrer, date: p.eolDate });
+  });
+  // Plan order, whatever order the lookups finished in.
+  for (const p of planned) {
+    const mark = byKey.get(refKey(p.repository, p.digest));
+    if (mark) found.push(mark);
+  }
+  for (const m of result.missing)
+    logger.info(`${m.repository}@${m.digest}: ${m.why}; nothing to remove`);
+}
+
+function pick(p: PlannedDigest): { repository: string; digest: string } {
+  return { repository: p.repository, digest: p.digest };
+}
+
+/** `repositories` globs against the catalog, else the repositories the image-info names. */
+async function dateScope(
+  options: UnannotateOptions,
+  deps: { registry: Registry; logger: Logger; sources?: ImageInfoSource[] },
+): Promise<string[]> {
+  const globs = options.repositories ?? [];
+  const sources = deps.sources ?? [];
+  if (globs.length === 0 && sources.length === 0)
+    throw new InputError(
+      'date: give repositories (globs) or imageInfo to say which repositories to search',
+    );
+  const supported =
+    sources.length > 0
+      ? supportedSet(
+          (await loadImageInfo(sources, options.repoPrefix)).infos,
+          options.repoPrefix ?? '',
+        )
+      : { digests: new Map(), repositories: new Set<string>() };
+  return resolveScope(deps.registry, supported, globs, deps.logger);
+}
+
+/** Every lifecycle mark dated `date` on the manifests of `scope` (referrer artifacts carry none). */
+async function marksOfDate(
+  date: string,
+  scope: string[],
+  concurrency: number,
+  deps: { registry: Registry; logger: Logger; clock?: Clock },
+  found: RemovedMark[],
+): Promise<void> {
+  const inventory = new Inventory(
+    deps.registry,
+    concurrency,
+    deps.clock ? { clock: deps.clock, logger: deps.logger } : undefined,
+  );
+  const subjects: PlanEntry[] = (await inventory.records(scope))
+    .filter((m) => !m.subject)
+    .map((m) => ({ ...m, reason: '' }));
+  await inventory.enrich(subjects, false);
+  for (const s of subjects) {
+    for (const mark of inventory.lifecycle.get(refKey(s.repository, s.digest)) ?? []) {
+      if (mark.date === date)
+        found.push({ repository: s.repository, digest: s.digest, referrer: mark.digest, date });
     }
   }
-  return { removed };
 }

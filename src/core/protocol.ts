@@ -153,6 +153,7 @@ export function joinParticipants(
       blocks: !isSelf(self, p) && alive && !covered && !jobFailed,
       since: p.stamp > 0 ? new Date(p.stamp).toISOString() : run?.since,
       url: job?.url ?? run?.url,
+      runUrl: run?.url,
       name: run?.name,
       jobName: job?.name,
       jobUrl: job?.url,

@@ -70,7 +70,10 @@ export interface GroupRun extends ParticipantIdentity {
   /** This participant blocks annotators other than itself. */
   blocks: boolean;
   since?: string;
+  /** Where to look: the job's page when known, else the run's. */
   url?: string;
+  /** The run's own page (summaries link the run and the job apart). */
+  runUrl?: string;
   name?: string;
   jobName?: string;
   jobUrl?: string;

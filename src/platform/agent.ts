@@ -13,8 +13,17 @@ export interface BuildAgent {
   /** Masks a secret in every later log line. Called before anything is logged. */
   setSecret(value: string): void;
   setOutput(name: string, value: string): void;
-  /** Appends markdown to the run's summary page. */
-  summary(markdown: string): Promise<void>;
+  /**
+   * Appends markdown to the run's summary page. `title` names the section where the platform
+   * lists attachments by name (Azure Pipelines: the Extensions tab shows the file name).
+   */
+  summary(markdown: string, title?: string): Promise<void>;
+  /**
+   * Publishes a file as a build artifact named after `name` (made unique per job by the host).
+   * Never throws: undefined when the host cannot (not on a runner) or the upload failed, which
+   * it logs; the file stays where it is.
+   */
+  publishArtifact?(path: string, name: string): Promise<PublishedArtifact | undefined>;
   readonly logger: Logger;
   readonly env: Record<string, string | undefined>;
   /** Where default plan files go (runner temp directory). */
@@ -30,6 +39,12 @@ export interface BuildAgent {
    * Each call asks the platform for a new token, so a late sign-in never sends an expired one.
    */
   idTokenFetcher?(): ((audience: string) => Promise<string>) | undefined;
+}
+
+/** Where an uploaded artifact is: its name, and a page that shows it when the host knows one. */
+export interface PublishedArtifact {
+  name: string;
+  url?: string;
 }
 
 /** Registry username and password from a host's own store (a Docker registry service connection). */

@@ -63,7 +63,7 @@ export const INPUTS: InputSpec[] = [
     name: 'imageInfo',
     description:
       'Image-info sources, one per line: a path, an https URL, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>. Their union is supported.',
-    commands: IMAGE_INFO_COMMANDS,
+    commands: [...IMAGE_INFO_COMMANDS, 'unannotate'],
     kind: 'multiline',
     repeatable: true,
   },
@@ -71,13 +71,13 @@ export const INPUTS: InputSpec[] = [
     name: 'repoPrefix',
     description: 'Prefix mapping image-info repositories to registry repositories, e.g. public/.',
     default: '',
-    commands: ['annotate', 'verify'],
+    commands: ['annotate', 'verify', 'unannotate'],
   },
   {
     name: 'repositories',
     description:
       'Repository globs in scope, one per line (default: every repository the image-info names).',
-    commands: ['annotate', 'verify'],
+    commands: ['annotate', 'verify', 'unannotate'],
     kind: 'multiline',
     repeatable: true,
   },
@@ -131,9 +131,9 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'dryRun',
-    description: 'Write the plan, change nothing.',
+    description: 'Write the plan (unannotate: list the marks it would remove), change nothing.',
     default: 'false',
-    commands: ['annotate'],
+    commands: ['annotate', 'unannotate'],
     kind: 'boolean',
   },
   {
@@ -145,8 +145,23 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'fromPlan',
     description:
-      'Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects.',
+      'Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects. For unannotate: remove exactly the marks that plan placed (rollback of one run).',
+    commands: ['annotate', 'unannotate'],
+  },
+  {
+    name: 'maxAnnotations',
+    description:
+      "Blast-radius guard: the most a plan may mark in one repository, a count (500) or a percentage of the repository's manifests (25%). Over it, annotate writes the plan, marks nothing and fails; a fromPlan run is exempt. Default: no limit.",
     commands: ['annotate'],
+  },
+  {
+    name: 'uploadPlan',
+    description:
+      'Publish the plan file as a build artifact (GitHub: eol-gate-plan via the Actions artifact service; Azure Pipelines: artifact eol-gate-plan) and link it from the summary.',
+    default: 'true',
+    commands: ['annotate'],
+    kind: 'boolean',
+    hosts: ['github', 'azure-pipelines'],
   },
   {
     name: 'coordinator',
@@ -189,6 +204,12 @@ export const INPUTS: InputSpec[] = [
     commands: ['unannotate'],
     kind: 'multiline',
     repeatable: true,
+  },
+  {
+    name: 'date',
+    description:
+      'For unannotate: remove every lifecycle mark of this EOL date (yyyy-MM-dd) in the repositories globs, or in the repositories the image-info names.',
+    commands: ['unannotate'],
   },
   {
     name: 'fragment',
@@ -328,6 +349,10 @@ export const OUTPUTS: { name: string; description: string }[] = [
   { name: 'candidates', description: 'Digests the plan marks end-of-life.' },
   { name: 'waitedSeconds', description: 'Seconds spent waiting for other runs of the group.' },
   { name: 'planFile', description: 'Path of the plan file.' },
+  {
+    name: 'result',
+    description: 'The outcome as one JSON object (what the CLI prints with --json).',
+  },
 ];
 
 export function kebab(name: string): string {

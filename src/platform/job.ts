@@ -6,13 +6,21 @@ import { unannotate } from '../commands/unannotate.js';
 import { verify } from '../commands/verify.js';
 import { publishImageInfo } from '../commands/publish-image-info.js';
 import { createWritableImageInfoSource } from '../imageinfo/factory.js';
+import { sameRegistryHost } from '../core/digest.js';
 import { InputError, RuntimeError } from '../core/errors.js';
-import { parsePlanFile, planFileChunks } from '../core/plan-file.js';
+import { describeLimit } from '../core/guard.js';
+import { parsePlanFile, planFileChunks, type PlannedDigest } from '../core/plan-file.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { redactSecrets } from '../util/redact.js';
 import type { BuildAgent } from './agent.js';
 import { readOptions, type JobOptions } from './options.js';
-import { annotateSummary, publishSummary, verifySummary } from './summary.js';
+import {
+  annotateSummary,
+  publishSummary,
+  unannotateSummary,
+  verifySummary,
+  type PlanLocation,
+} from './summary.js';
 import { createRegistry, createSources, createStore, sourceOptions } from './wiring.js';
 
 export const systemClock: Clock = {
@@ -33,7 +41,10 @@ export async function runJob(host: BuildAgent, clock: Clock = systemClock): Prom
   const agent = redacting(host);
   try {
     const options = readOptions(agent, clock.now());
-    return await dispatch(options, agent, clock);
+    const job = await dispatch(options, agent, clock);
+    // The `--json` object as an output, for a later step to read with fromJSON.
+    agent.setOutput('result', JSON.stringify(job.result));
+    return job;
   } catch (e) {
     const error = e as Error;
     // Any layer's message may quote a URL with credentials or a server's echo of our request.
@@ -60,6 +71,7 @@ function redacting(agent: BuildAgent): BuildAgent {
     error: (m) => log.error(redactSecrets(m)),
     debug: (m) => log.debug(redactSecrets(m)),
     group: (title, fn) => log.group(redactSecrets(title), fn),
+    progress: log.progress ? (percent, m) => log.progress!(percent, redactSecrets(m)) : undefined,
   };
   return new Proxy(agent, {
     get: (target, key) => (key === 'logger' ? logger : Reflect.get(target, key, target)),
@@ -93,7 +105,7 @@ async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise
         },
         { registry, sources, logger },
       );
-      await agent.summary(verifySummary(result, registry.displayName));
+      await agent.summary(verifySummary(result, registry.displayName), 'eol-gate verify');
       const clean = result.findings.length === 0 || result.repaired > 0;
       if (!clean)
         logger.error(
@@ -107,13 +119,8 @@ async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise
         );
       return { exitCode: clean ? 0 : 1, result: { command: 'verify', ...result } };
     }
-    case 'unannotate': {
-      const result = await unannotate(
-        { digests: o.digests, label: agent.label('digest') },
-        { registry: createRegistry(o, agent), logger },
-      );
-      return { exitCode: 0, result: { command: 'unannotate', ...result } };
-    }
+    case 'unannotate':
+      return runUnannotate(o, agent, clock);
     case 'publish-image-info':
       return runPublish(o, agent, clock);
   }
@@ -139,7 +146,10 @@ async function runPublish(o: JobOptions, agent: BuildAgent, clock: Clock): Promi
   logger.info(
     `${target.name}: ${result.changed ? 'merged' : 'already up to date'} after ${result.attempts} attempt(s)`,
   );
-  await agent.summary(publishSummary(result, target.name, o.fragment, o.onStale));
+  await agent.summary(
+    publishSummary(result, target.name, o.fragment, o.onStale),
+    'eol-gate publish-image-info',
+  );
   if (result.stale.length > 0 && o.onStale === 'fail') {
     // The rest is merged and signalled (nobody waits on this run); only the step goes red.
     const error = `${o.fragment}: ${result.stale.length} entr${result.stale.length === 1 ? 'y is an older build' : 'ies are older builds'} than ${target.name} has (listed above); onStale is fail`;
@@ -175,6 +185,7 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       group: o.group,
       scope: o.scope,
       unmarkSupported: o.unmarkSupported,
+      maxAnnotations: o.maxAnnotations,
       timeoutMs: o.timeoutMs,
       pollIntervalMs: o.pollIntervalMs,
       onTimeout: o.onTimeout,
@@ -197,7 +208,13 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
     },
   );
   // The registry-held cache is written after a run that wrote; a dry run writes nothing.
-  if (!o.dryRun) await registry.flush?.();
+  if (result.outcome === 'applied') await registry.flush?.();
+  let plan: PlanLocation | undefined;
+  if (result.plan) {
+    plan = { file: planFile };
+    if (o.uploadPlan && agent.publishArtifact)
+      plan.artifact = await agent.publishArtifact(planFile, 'eol-gate-plan');
+  }
   const c = result.counts;
   const outputs: Record<string, string> = {
     annotated: String(c.annotated),
@@ -210,10 +227,22 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
   };
   for (const [name, value] of Object.entries(outputs)) agent.setOutput(name, value);
   await agent.summary(
-    annotateSummary(result, registry.displayName, result.plan ? planFile : undefined, clock.now()),
+    annotateSummary(result, {
+      registry: registry.displayName,
+      plan,
+      now: clock.now(),
+      label: (name) => agent.label(name),
+      limit: o.maxAnnotations && describeLimit(o.maxAnnotations),
+    }),
+    'eol-gate annotate',
   );
+  const refused = result.outcome === 'refused';
+  if (refused)
+    logger.error(
+      `the plan marks more than ${agent.label('maxAnnotations')} ${describeLimit(o.maxAnnotations!)} allows in ${result.overLimit!.map((v) => `${v.repository} (${v.planned} of ${v.manifests})`).join(', ')}; nothing was annotated. Review the plan ${planFile}; apply it with ${agent.label('fromPlan')}, or raise ${agent.label('maxAnnotations')}`,
+    );
   return {
-    exitCode: 0,
+    exitCode: refused ? 1 : 0,
     result: {
       command: 'annotate',
       outcome: result.outcome,
@@ -221,12 +250,72 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       waitedSeconds: Math.round(result.waitedMs / 1000),
       waitedFor: result.waitedFor,
       restarts: result.restarts,
+      restartReasons: result.restartReasons,
       unmarked: result.unmarked,
       reconciled: result.reconciled ?? null,
       planFile: result.plan ? planFile : null,
+      planArtifact: plan?.artifact ?? null,
       excluded: result.plan?.excluded,
+      ...(result.overLimit ? { overLimit: result.overLimit } : {}),
+      ...(refused ? { kind: 'guard' } : {}),
     },
   };
+}
+
+async function runUnannotate(o: JobOptions, agent: BuildAgent, clock: Clock): Promise<JobResult> {
+  const logger = agent.logger;
+  const registry = createRegistry(o, agent);
+  // Everything is read and checked before the first delete.
+  let fromPlan: PlannedDigest[] | undefined;
+  if (o.fromPlan) {
+    const text = await readInput(o.fromPlan, agent.label('fromPlan'));
+    fromPlan = parsePlanFile(text, o.fromPlan, o.eolDate);
+    const planned = planRegistry(text);
+    if (planned && !sameRegistryHost(planned, registry.displayName))
+      throw new InputError(
+        `${agent.label('fromPlan')}: ${o.fromPlan} is a plan for ${planned}, not ${registry.displayName}; nothing was removed`,
+      );
+  }
+  const result = await unannotate(
+    {
+      digests: o.digests,
+      label: agent.label('digest'),
+      fromPlan,
+      date: o.date || undefined,
+      repoPrefix: o.repoPrefix,
+      repositories: o.repositories,
+      concurrency: o.concurrency,
+      dryRun: o.dryRun,
+    },
+    {
+      registry,
+      logger,
+      clock,
+      sources: o.date && o.imageInfo.length > 0 ? createSources(o, agent) : undefined,
+    },
+  );
+  const selection = [
+    o.digests.length > 0 ? `${o.digests.length} digest(s)` : '',
+    o.fromPlan ? `the marks placed by the plan \`${o.fromPlan}\`` : '',
+    o.date ? `every mark dated ${o.date}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  await agent.summary(
+    unannotateSummary(result, registry.displayName, selection),
+    'eol-gate unannotate',
+  );
+  return { exitCode: 0, result: { command: 'unannotate', ...result } };
+}
+
+/** The registry an eol-gate plan file was made for (ImageBuilder files name none). */
+function planRegistry(text: string): string | undefined {
+  try {
+    const doc = JSON.parse(text.replace(/^\uFEFF/, '')) as { tool?: unknown; registry?: unknown };
+    return doc.tool === 'eol-gate' && typeof doc.registry === 'string' ? doc.registry : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes text made in pieces (a large plan) without holding all of it at once. */

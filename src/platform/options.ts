@@ -5,6 +5,7 @@ import { assertRepositoryInputs, isRepositoryName } from '../core/digest.js';
 import { withPrefix } from '../core/supported.js';
 import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
+import { parseAnnotationLimit, type AnnotationLimit } from '../core/guard.js';
 import { parsePositiveInteger } from '../core/number.js';
 import { assertGroupName } from '../core/protocol.js';
 import type { BuildAgent } from './agent.js';
@@ -30,6 +31,10 @@ export interface JobOptions {
   dryRun: boolean;
   planFile: string;
   fromPlan: string;
+  /** The blast-radius guard; undefined = no limit. */
+  maxAnnotations?: AnnotationLimit;
+  /** Publish the plan as a build artifact (GitHub, Azure Pipelines). */
+  uploadPlan: boolean;
   coordinator: CoordinatorKind;
   projects: string[];
   /** What an `image-info-updated` covers (signal, annotate, publish-image-info). */
@@ -41,6 +46,8 @@ export interface JobOptions {
   unmarkSupported: boolean;
   repair: boolean;
   digests: string[];
+  /** unannotate: every mark of this EOL date in scope ('' = not asked). */
+  date: string;
   fragment: string;
   commitMessage: string;
   create: boolean;
@@ -128,6 +135,8 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     dryRun: bool('dryRun'),
     planFile: raw('planFile'),
     fromPlan: raw('fromPlan'),
+    maxAnnotations: parseAnnotationLimit(raw('maxAnnotations'), label('maxAnnotations')),
+    uploadPlan: raw('uploadPlan') ? bool('uploadPlan') : true,
     coordinator: oneOf<CoordinatorKind>('coordinator', COORDINATOR_KINDS, 'auto'),
     projects: list('projects'),
     scope: oneOf<CoverScope>('scope', COVER_SCOPES, 'job'),
@@ -136,6 +145,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     unmarkSupported: raw('unmarkSupported') ? bool('unmarkSupported') : true,
     repair: bool('repair'),
     digests: list('digest'),
+    date: raw('date') ? parseEolDate(raw('date'), label('date')) : '',
     fragment: raw('fragment'),
     commitMessage: raw('commitMessage') || 'Update image-info (eol-gate publish-image-info)',
     create: bool('create'),
@@ -172,7 +182,16 @@ function requireFor(o: JobOptions, agent: BuildAgent): void {
   if (['annotate', 'verify', 'publish-image-info'].includes(o.command) && o.imageInfo.length === 0)
     throw missing('imageInfo');
   if (o.command === 'signal' && !o.state) throw missing('state');
-  if (o.command === 'unannotate' && o.digests.length === 0) throw missing('digest');
+  if (o.command === 'unannotate') {
+    if (o.digests.length === 0 && !o.fromPlan && !o.date)
+      throw new InputError(
+        `unannotate needs ${agent.label('digest')}, ${agent.label('fromPlan')} or ${agent.label('date')}`,
+      );
+    if (o.date && o.repositories.length === 0 && o.imageInfo.length === 0)
+      throw new InputError(
+        `${agent.label('date')}: give ${agent.label('repositories')} or ${agent.label('imageInfo')} to say which repositories to search`,
+      );
+  }
   if (o.command === 'publish-image-info') {
     if (!o.fragment) throw missing('fragment');
     if (o.imageInfo.length !== 1)

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createCoordinationStore } from '../coordination/from-environment.js';
 import type { CoordinationStore } from '../coordination/port.js';
+import { formatDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import { createImageInfoSource, type SourceOptions } from '../imageinfo/factory.js';
@@ -194,7 +195,14 @@ function createAcrRegistry(o: JobOptions, agent: BuildAgent): Registry {
     maxRequestsPerMinute: o.maxRequestsPerMinute,
     manifestCache: o.cacheFile || undefined,
     registryCache: registryCache(o),
-    retry: retryPolicy(agent.env),
+    retry: {
+      ...retryPolicy(agent.env),
+      // Throttling waits are what an operator on a small ACR tier needs to see (info, not debug).
+      onRetry: (r) =>
+        agent.logger.info(
+          `${r.url}: ${r.cause}; waiting ${formatDuration(r.delayMs)} before retry ${r.attempt}`,
+        ),
+    },
     logger: agent.logger,
   });
 }

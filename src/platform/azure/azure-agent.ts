@@ -1,10 +1,15 @@
 import * as tl from 'azure-pipelines-task-lib';
 import * as taskInternal from 'azure-pipelines-task-lib/internal.js';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../core/ports.js';
-import type { AzureServiceConnection, BuildAgent, RegistryLogin } from '../agent.js';
+import type {
+  AzureServiceConnection,
+  BuildAgent,
+  PublishedArtifact,
+  RegistryLogin,
+} from '../agent.js';
 import {
   readDockerRegistryConnection,
   readServiceConnection,
@@ -35,6 +40,8 @@ export const azureLogger: Logger = {
       process.stdout.write('##[endgroup]\n');
     }
   },
+  // The step's progress in the run view (`##vso[task.setprogress value=N;]…`).
+  progress: (percent, m) => tl.setProgress(Math.round(percent), neutralize(m)),
 };
 
 const endpoints: EndpointReader = {
@@ -83,11 +90,28 @@ export class AzureAgent implements BuildAgent {
     tl.setVariable(name, value, false, true);
   }
 
-  async summary(markdown: string): Promise<void> {
-    // One file per call: the agent attaches each uploaded file as a section of the Extensions tab.
-    const path = join(this.tempDir, `eol-gate-summary-${process.pid}-${++this.summaries}.md`);
+  async summary(markdown: string, title = 'eol-gate'): Promise<void> {
+    // The Extensions tab titles a section with its file name: one directory per call, so the
+    // file can be named `eol-gate annotate.md`.
+    const dir = join(this.tempDir, `eol-gate-summary-${process.pid}-${++this.summaries}`);
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `${title.replace(/[^\w .-]+/g, '-')}.md`);
     writeFileSync(path, markdown);
     tl.uploadSummary(path);
+  }
+
+  /** A build artifact (container) per job and attempt; the agent uploads it after the command. */
+  async publishArtifact(path: string, name: string): Promise<PublishedArtifact | undefined> {
+    const env = this.env;
+    const job = (env.SYSTEM_JOBNAME || env.SYSTEM_JOBID || 'job').replace(/[^\w.-]+/g, '-');
+    const artifact = `${name}-${job}-${env.SYSTEM_JOBATTEMPT || '1'}`;
+    tl.uploadArtifact('eol-gate', path, artifact);
+    const collection = env.SYSTEM_COLLECTIONURI ?? '';
+    const url =
+      collection && env.SYSTEM_TEAMPROJECT && env.BUILD_BUILDID
+        ? `${collection.replace(/\/?$/, '/')}${encodeURIComponent(env.SYSTEM_TEAMPROJECT)}/_build/results?buildId=${env.BUILD_BUILDID}&view=artifacts&type=publishedArtifacts`
+        : undefined;
+    return { name: artifact, url };
   }
 
   platformToken(): string | undefined {

@@ -77,7 +77,7 @@ export class CliAgent implements BuildAgent {
     this.outputs.set(name, value);
   }
 
-  async summary(markdown: string): Promise<void> {
+  async summary(markdown: string, _title?: string): Promise<void> {
     this.summaries.push(markdown);
   }
 

@@ -1,7 +1,9 @@
 import * as core from '@actions/core';
+import { copyFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from '../../core/ports.js';
-import type { BuildAgent } from '../agent.js';
+import type { BuildAgent, PublishedArtifact } from '../agent.js';
 
 /** @actions/core's workflow commands: `::warning::` and `::error::` become annotations. */
 export const githubLogger: Logger = {
@@ -42,7 +44,7 @@ export class GitHubAgent implements BuildAgent {
     core.setOutput(name, value);
   }
 
-  async summary(markdown: string): Promise<void> {
+  async summary(markdown: string, _title?: string): Promise<void> {
     // Outside a runner (no GITHUB_STEP_SUMMARY) the summary goes to the log instead of failing the job.
     if (!this.env.GITHUB_STEP_SUMMARY) return core.info(markdown);
     await core.summary.addRaw(markdown, true).write();
@@ -50,6 +52,48 @@ export class GitHubAgent implements BuildAgent {
 
   platformToken(): string | undefined {
     return this.token || undefined;
+  }
+
+  /**
+   * Uploads the file as is (no zip) through the Actions artifact service, named per job and
+   * attempt: matrix legs share GITHUB_JOB, so the job's check run id tells them apart.
+   */
+  async publishArtifact(path: string, name: string): Promise<PublishedArtifact | undefined> {
+    const env = this.env;
+    if (!env.ACTIONS_RUNTIME_TOKEN || !env.ACTIONS_RESULTS_URL) {
+      core.info(
+        `uploadPlan: no Actions artifact service here (ACTIONS_RUNTIME_TOKEN, ACTIONS_RESULTS_URL unset); the plan stays at ${path}`,
+      );
+      return undefined;
+    }
+    const job = (this.input('jobId') || env.GITHUB_JOB || 'job').replace(/[^\w.-]+/g, '-');
+    const fileName = `${name}-${job}-${env.GITHUB_RUN_ATTEMPT || '1'}.json`;
+    try {
+      // With skipArchive the artifact takes the file's name: upload a copy named for the job.
+      const copy = join(await mkdtemp(join(this.tempDir, 'eol-gate-artifact-')), fileName);
+      await copyFile(path, copy);
+      const { DefaultArtifactClient } = await import('@actions/artifact');
+      const { id } = await new DefaultArtifactClient().uploadArtifact(
+        fileName,
+        [copy],
+        join(copy, '..'),
+        {
+          skipArchive: true,
+        },
+      );
+      const server = env.GITHUB_SERVER_URL || 'https://github.com';
+      const url =
+        id !== undefined && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
+          ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/artifacts/${id}`
+          : undefined;
+      core.info(`plan uploaded as the artifact ${fileName}${url ? `: ${url}` : ''}`);
+      return { name: fileName, url };
+    } catch (e) {
+      core.warning(
+        `uploadPlan: the plan could not be uploaded (${(e as Error).message}); it stays at ${path}`,
+      );
+      return undefined;
+    }
   }
 
   /** GitHub OIDC: the runner sets these two variables only for jobs with `id-token: write`. */

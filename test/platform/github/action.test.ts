@@ -12,7 +12,9 @@ import { MediaType } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
+import { markerRef, parseMarkerRef } from '../../../src/coordination/github.js';
 import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
+import { FakeArtifactService } from './fake-artifact-service.js';
 import { lifecycleMarksByHttp, registrySnapshot } from '../../support/registry-http.js';
 import { runAction, type ActionRun } from '../../support/runner.js';
 import { seedScenario, type Scenario } from '../../support/scenario.js';
@@ -106,15 +108,28 @@ describe('GitHub Action bundle', () => {
   it("signal publishing creates this run's marker ref with the token", async () => {
     const r = await run({ command: 'signal', state: 'publishing' });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect([...github.refs.keys()]).toContain(`refs/eol-gate/default/${self.id}.1.publishing`);
+    expect([...github.refs.keys()].map((ref) => parseMarkerRef('default', ref))).toContainEqual(
+      expect.objectContaining({ runId: String(self.id), attempt: 1, state: 'publishing' }),
+    );
     // The token is masked before anything else is printed, and never printed again.
     expect(r.stdout.split('\n')[0]).toBe(`::add-mask::${github.token}`);
     expect(r.stdout.split(github.token).length - 1).toBe(1);
   });
 
-  it('annotate waits for a publishing peer, then annotates the orphans; outputs and step summary', async () => {
+  it('annotate waits for a publishing peer, then annotates the orphans; outputs, the step summary, the plan artifact', async () => {
     const peer = github.createRun({ name: 'publish-other' });
-    github.refs.set(`refs/eol-gate/default/${peer.id}.1.publishing`, github.headSha);
+    const peerJob = github.createJob({ run_id: peer.id, name: 'build (linux)' });
+    github.refs.set(
+      markerRef(
+        'default',
+        { runId: String(peer.id), attempt: 1, jobId: String(peerJob.id) },
+        'publishing',
+        'job',
+        Date.now() - 90_000,
+      ),
+      github.headSha,
+    );
+    const artifacts = await new FakeArtifactService().start();
     // The peer finishes once we have seen it running: its second status read says completed.
     let peerReads = 0;
     github.mount((req) => {
@@ -123,7 +138,30 @@ describe('GitHub Action bundle', () => {
       return undefined;
     });
     const planFile = join(dir, 'plan.json');
-    const r = await run({ eolDate: '2026-11-22', pollInterval: '100ms', timeout: '30s', planFile });
+    let r: ActionRun;
+    try {
+      r = await runAction({
+        inputs: {
+          registry: registry.url,
+          imageInfo,
+          repoPrefix: scenario.repoPrefix,
+          eolDate: '2026-11-22',
+          pollInterval: '100ms',
+          timeout: '30s',
+          planFile,
+        },
+        env: {
+          ...runnerEnv(),
+          GITHUB_SERVER_URL: 'https://github.com',
+          GITHUB_JOB: 'annotate',
+          ACTIONS_RUNTIME_TOKEN: FakeArtifactService.runtimeToken(),
+          ACTIONS_RESULTS_URL: artifacts.url,
+        },
+        githubToken: github.token,
+      });
+    } finally {
+      await artifacts.close();
+    }
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(errors(r)).toEqual([]);
 
@@ -132,10 +170,34 @@ describe('GitHub Action bundle', () => {
       annotated: n,
       alreadyAnnotated: '1',
       skippedTooYoung: '0',
+      unmarked: '0',
       candidates: n,
       waitedSeconds: expect.stringMatching(/^\d+$/),
       planFile,
+      result: expect.any(String),
     });
+    // `result` is the --json object.
+    const result = JSON.parse(r.outputs.result);
+    expect(result).toMatchObject({
+      command: 'annotate',
+      outcome: 'applied',
+      counts: { annotated: scenario.orphans.length },
+      planFile,
+      planArtifact: { name: 'eol-gate-plan-annotate-1.json' },
+    });
+
+    // The plan went to the artifact service as is: the same bytes as the plan file, no zip.
+    expect(artifacts.artifacts).toHaveLength(1);
+    const [uploaded] = artifacts.artifacts;
+    expect(uploaded).toMatchObject({
+      name: 'eol-gate-plan-annotate-1.json',
+      runBackendId: 'run-backend-1',
+      jobBackendId: 'job-backend-1',
+    });
+    expect(uploaded.content.toString('utf8')).toBe(readFileSync(planFile, 'utf8'));
+    const artifactUrl = `https://github.com/${github.owner}/${github.repo}/actions/runs/${self.id}/artifacts/${uploaded.id}`;
+    expect(result.planArtifact.url).toBe(artifactUrl);
+    expect(r.summary).toContain(`Plan artifact: [eol-gate-plan-annotate-1.json](${artifactUrl})`);
     expect(JSON.parse(readFileSync(planFile, 'utf8')).digests).toHaveLength(
       scenario.orphans.length,
     );
@@ -149,9 +211,54 @@ describe('GitHub Action bundle', () => {
     expect(r.stdout).toContain(`waiting: run ${peer.id}`);
     expect(r.summary).toContain(`## eol-gate annotate: `);
     expect(r.summary).toContain(`| annotated end-of-life | ${n} |`);
-    expect(r.summary).toMatch(/for 1 run\(s\)/);
-    expect(r.summary).toContain(`run ${peer.id}`);
+    // Per repository: repository | candidates | annotated | unmarked | already | too young | excluded.
+    const perRepository = Object.fromEntries(
+      [
+        ...r.summary.matchAll(
+          /^\| (public\/[^ |]+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$/gm,
+        ),
+      ].map((m) => [m[1], m.slice(2).map(Number)]),
+    );
+    const orphansIn = (repository: string) =>
+      scenario.orphans.filter((k) => k.startsWith(`${repository}@`)).length;
+    expect(Object.keys(perRepository).sort()).toEqual(
+      [...new Set(scenario.orphans.map((k) => k.split('@')[0]))]
+        .concat(scenario.preAnnotated.repository)
+        .filter((v, i, all) => all.indexOf(v) === i)
+        .sort(),
+    );
+    for (const [repository, [candidates, annotated, unmarked, already, young]] of Object.entries(
+      perRepository,
+    )) {
+      expect([candidates, annotated, unmarked, young], repository).toEqual([
+        orphansIn(repository),
+        orphansIn(repository),
+        0,
+        0,
+      ]);
+      expect(already, repository).toBe(repository === scenario.preAnnotated.repository ? 1 : 0);
+    }
+    // The participant waited for, linked to its run and its job, and how long it had published.
+    expect(r.summary).toMatch(/for 1 participant\(s\)/);
+    expect(r.summary).toContain(
+      `| [run ${peer.id} (attempt 1) "publish-other"](https://github.com/${github.owner}/${github.repo}/actions/runs/${peer.id}) | [build (linux) ${peerJob.id}](https://github.com/${github.owner}/${github.repo}/actions/runs/${peer.id}/job/${peerJob.id}) |`,
+    );
+    expect(r.summary).toMatch(new RegExp(`job/${peerJob.id}\\) \\| \\S+Z \\| 1m\\d+s \\|`));
+    // The annotated digests, collapsed.
+    const listed =
+      /<details>\n<summary>Annotated: (\d+) digest\(s\)<\/summary>\n\n((?:- .*\n)+)\n<\/details>/.exec(
+        r.summary,
+      );
+    expect(listed?.[1]).toBe(n);
+    expect(
+      listed![2]
+        .trim()
+        .split('\n')
+        .map((l) => /^- `(.+)`$/.exec(l)?.[1])
+        .sort(),
+    ).toEqual([...scenario.orphans].sort());
     expect(r.summary).toContain(`Plan file: \`${planFile}\``);
+    expect(r.summary).toContain('To roll this run back, run unannotate with `fromPlan`');
     // Grouped logs: every group opened is closed.
     const groups = r.commands.filter((c) => c.command === 'group').map((c) => c.message);
     expect(groups).toEqual(
@@ -197,6 +304,9 @@ describe('GitHub Action bundle', () => {
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(dirname(r.outputs.planFile)).toBe(runnerTemp);
+    // Not on a runner with the artifact service: the upload is skipped, the run does not fail.
+    expect(r.stdout).toContain('uploadPlan: no Actions artifact service here');
+    expect(r.commands.filter((c) => c.command === 'warning')).toEqual([]);
     expect(JSON.parse(readFileSync(r.outputs.planFile, 'utf8')).digests).toBeInstanceOf(Array);
   });
 });
