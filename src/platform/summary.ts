@@ -49,9 +49,10 @@ export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryCont
     `| already annotated | ${c.alreadyAnnotated} |`,
     `| younger than minAge | ${c.skippedTooYoung} |`,
     `| supported, mark removed | ${c.unmarked} |`,
+    '',
   );
   if (plan) {
-    lines.push('', ...repositoryTable(result), '');
+    lines.push(...repositoryTable(result), '');
     const excluded = EXCLUSION_REASONS.filter((r) => plan.excluded[r] > 0);
     if (excluded.length > 0)
       lines.push(`Excluded: ${excluded.map((r) => `${r} ${plan.excluded[r]}`).join(', ')}.`, '');

@@ -1,7 +1,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { markersOfBuild } from '../../../src/coordination/azure-devops.js';
+import { uncoveredPublishing } from '../../../src/core/protocol.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { FakeAzureDevOps, type FakeBuild } from '../../support/fake-azure-devops.js';
@@ -125,7 +127,9 @@ describe('Azure Pipelines task bundle', () => {
     const r = await run({ command: 'signal', state: 'publishing' });
     expect(r.result, r.stdout).toBe('Succeeded');
     expect(r.code).toBe(0);
-    expect(self.tags).toContain('eol-gate.default.publishing');
+    expect(markersOfBuild('default', String(self.id), self.tags)).toContainEqual(
+      expect.objectContaining({ runId: String(self.id), state: 'publishing' }),
+    );
     expectMasked(r, [ado.token]);
   });
 
@@ -159,7 +163,12 @@ describe('Azure Pipelines task bundle', () => {
       expect(r.summaries[0]).toContain(
         '**Timed out waiting for other runs: nothing was annotated.**',
       );
-      expect(r.summaries[0]).toContain(`run ${peer.id}`);
+      // The blocker, linked to its build.
+      expect(r.summaries[0]).toMatch(
+        new RegExp(
+          `\\| \\[run ${peer.id}[^\\]]*"publish-other[^"]*"\\]\\([^)]*_build/results\\?buildId=${peer.id}\\) \\|`,
+        ),
+      );
       expect(await registrySnapshot(registry.url)).toEqual(before);
     } finally {
       ado.setStatus(peer.id, 'completed');
@@ -186,8 +195,16 @@ describe('Azure Pipelines task bundle', () => {
       annotated: n,
       alreadyAnnotated: '1',
       skippedTooYoung: '0',
+      unmarked: '0',
       candidates: n,
       waitedSeconds: expect.stringMatching(/^\d+$/),
+      planFile,
+      result: expect.any(String),
+    });
+    expect(JSON.parse(r.outputs.result)).toMatchObject({
+      command: 'annotate',
+      outcome: 'applied',
+      counts: { annotated: scenario.orphans.length, alreadyAnnotated: 1 },
       planFile,
     });
     // Output variables, not job variables: `$(step.annotated)` in later steps.
@@ -203,8 +220,42 @@ describe('Azure Pipelines task bundle', () => {
       ]);
     }
     expect(r.summaries).toHaveLength(1);
-    expect(r.summaries[0]).toContain(`| annotated end-of-life | ${n} |`);
-    expect(r.summaries[0]).toContain(`Plan file: \`${planFile}\``);
+    // The Extensions tab titles the section with the file's name.
+    const uploaded = r.vso.filter((c) => c.command === 'task.uploadsummary');
+    expect(basename(uploaded[0].message)).toBe('eol-gate annotate.md');
+    const summary = r.summaries[0];
+    expect(summary).toContain(`| annotated end-of-life | ${n} |`);
+    expect(summary).toContain(
+      '| repository | candidates | annotated | unmarked | already | too young | excluded |',
+    );
+    for (const repository of new Set(scenario.orphans.map((k) => k.split('@')[0]))) {
+      const count = scenario.orphans.filter((k) => k.startsWith(`${repository}@`)).length;
+      const already = repository === scenario.preAnnotated.repository ? 1 : 0;
+      expect(summary).toMatch(
+        new RegExp(
+          `^\\| ${repository} \\| ${count} \\| ${count} \\| 0 \\| ${already} \\| 0 \\| \\d+ \\|$`,
+          'm',
+        ),
+      );
+    }
+    expect(summary).toContain(`<summary>Annotated: ${n} digest(s)</summary>`);
+    for (const key of scenario.orphans) expect(summary).toContain(`- \`${key}\``);
+    expect(summary).toContain(`Plan file: \`${planFile}\``);
+    // The plan is published as a build artifact, linked from the summary.
+    const artifact = r.vso.filter((c) => c.command === 'artifact.upload');
+    expect(artifact).toEqual([
+      expect.objectContaining({
+        properties: { containerfolder: 'eol-gate', artifactname: 'eol-gate-plan-job-1' },
+        message: planFile,
+      }),
+    ]);
+    expect(summary).toContain(
+      `Plan artifact: [eol-gate-plan-job-1](${ado.collectionUri.replace(/\/?$/, '/')}proj/_build/results?buildId=${self.id}&view=artifacts&type=publishedArtifacts)`,
+    );
+    // Long steps report progress to the agent; the last report of each is complete.
+    const progress = r.vso.filter((c) => c.command === 'task.setprogress');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)?.properties.value).toBe('100');
     const opened = r.lines.filter((l) => l.startsWith('##[group]'));
     expect(opened).toEqual(
       expect.arrayContaining([
@@ -213,8 +264,10 @@ describe('Azure Pipelines task bundle', () => {
       ]),
     );
     expect(r.lines.filter((l) => l === '##[endgroup]')).toHaveLength(opened.length);
-    // A run that annotated leaves no marker on its build.
-    expect(self.tags.filter((t) => t.startsWith('eol-gate.'))).toEqual([]);
+    // A run that annotated has said its pushes are recorded: its publishing marker is covered.
+    const markers = markersOfBuild('default', String(self.id), self.tags);
+    expect(markers.map((m) => m.state)).toContain('image-info-updated');
+    expect(uncoveredPublishing(undefined, markers)).toEqual([]);
     expectMasked(r, [ado.token, SP_KEY]);
   });
 
