@@ -13,7 +13,15 @@ import {
   type RawMarker,
   type RunStatus,
 } from '../core/protocol.js';
-import { assertSecureUrl, errorDetail, retryAfterMs, type RetryPolicy } from '../util/http.js';
+import {
+  githubClient,
+  isRateLimit,
+  isRequestError,
+  requestErrorDetail,
+  type GitHubClient,
+  type RequestError,
+} from '../util/github.js';
+import { assertSecureUrl, HttpStatusError, type RetryPolicy } from '../util/http.js';
 import {
   type CoordinationStore,
   type CoverScope,
@@ -21,7 +29,6 @@ import {
   type MarkerState,
   type ParticipantIdentity,
 } from './port.js';
-import { RestClient, resetHeaderWaitMs, type RateLimitVerdict } from './rest.js';
 
 export interface GitHubStoreOptions {
   /** `GITHUB_API_URL` (GHES: https://host/api/v3); http only for loopback. */
@@ -127,11 +134,10 @@ export function markerRef(
 export class GitHubStore implements CoordinationStore {
   readonly kind = 'github' as const;
   readonly self: ParticipantIdentity;
-  private readonly apiRoot: string;
   private readonly coordinationRepo: string;
   /** The workflow's repository, where this run's status lives. */
   private readonly ownRepo: string;
-  private readonly client: RestClient;
+  private readonly octokit: GitHubClient;
   private readonly logger?: Logger;
   private readonly readBack: { attempts: number; delayMs: number };
   private readonly sleep: (ms: number) => Promise<void>;
@@ -166,7 +172,6 @@ export class GitHubStore implements CoordinationStore {
     if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.sha))
       throw new InputError(`sha: expected a commit id, got ${JSON.stringify(options.sha)}`);
     if (!options.token) throw new InputError('token: missing (GITHUB_TOKEN)');
-    this.apiRoot = url.toString().replace(/\/+$/, '');
     this.coordinationRepo = `${coordination.owner}/${coordination.repo}`;
     this.ownRepo = `${options.owner}/${options.repo}`;
     this.logger = options.logger;
@@ -183,24 +188,13 @@ export class GitHubStore implements CoordinationStore {
     };
     this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.now = options.now ?? Date.now;
-    const secondaryWait = options.secondaryRateLimitWaitMs ?? 60_000;
-    this.client = new RestClient({
-      service: 'GitHub',
-      headers: {
-        authorization: `Bearer ${options.token}`,
-        accept: 'application/vnd.github+json',
-        'x-github-api-version': '2022-11-28',
-        'user-agent': 'eol-gate',
-      },
+    this.octokit = githubClient({
+      apiUrl: url.toString(),
+      token: options.token,
       retry: options.retry,
       logger: options.logger,
-      now: options.now,
-      rateLimit: (res, now) => githubRateLimit(res, now, secondaryWait),
+      secondaryRateLimitWaitMs: options.secondaryRateLimitWaitMs,
     });
-  }
-
-  private repoApi(repository: string): string {
-    return `${this.apiRoot}/repos/${repository}`;
   }
 
   async signal(group: string, state: MarkerState, scope: CoverScope = 'job'): Promise<void> {
@@ -220,7 +214,6 @@ export class GitHubStore implements CoordinationStore {
       `GitHub: signal ${state}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`,
     );
   }
-
   /** Read-only (a dry run lists too): liveness is asked only for uncovered `publishing` markers. */
   async listRuns(group: string): Promise<GroupRun[]> {
     const markers = (await this.markerRefs(group)).map((r) => r.marker);
@@ -287,42 +280,46 @@ export class GitHubStore implements CoordinationStore {
     return status;
   }
 
-  /** GET /repos/{owner}/{repo}/git/matching-refs/{ref} (one call; follows `Link: next` if sent). */
+  /** GET /repos/{owner}/{repo}/git/matching-refs/{ref}, every page Octokit's paginator finds. */
   private async matchingRefs(prefix: string): Promise<GitRef[]> {
-    let url: string | undefined =
-      `${this.repoApi(this.coordinationRepo)}/git/matching-refs/${prefix.split('/').map(encodeURIComponent).join('/')}`;
+    const path = prefix.split('/').map(encodeURIComponent).join('/');
+    // The query keeps the prefix's trailing slash, which Octokit's URL template would strip
+    // (without it `eol-gate/g` would list group `g2` too).
+    const route = `GET /repos/${this.coordinationRepo}/git/matching-refs/${path}?per_page=100`;
     const all: GitRef[] = [];
-    for (let page = 0; url && page < 100; page++) {
-      const res = await this.client.request('GET', url);
-      await this.assertAuthorized(res, 'list marker refs');
-      const body = await this.client.json<unknown>('GET', url, res);
-      if (!Array.isArray(body))
-        throw new RuntimeError('GitHub: matching-refs did not answer a list');
-      all.push(...(body as GitRef[]));
-      url = /<([^>]+)>;\s*rel="next"/.exec(res.headers.get('link') ?? '')?.[1];
-    }
-    // A list cut short would hide a publishing run (invariant 5): fail instead.
-    if (url) throw new RuntimeError(`GitHub: matching-refs ${prefix} has more than 100 pages`);
+    let pages = 0;
+    await this.call('list marker refs', async () => {
+      for await (const page of this.octokit.paginate.iterator(route)) {
+        // A list cut short would hide a publishing run (invariant 5): fail instead.
+        if (++pages > 100)
+          throw new RuntimeError(`GitHub: matching-refs ${prefix} has more than 100 pages`);
+        if (!Array.isArray(page.data))
+          throw new RuntimeError('GitHub: matching-refs did not answer a list');
+        all.push(...(page.data as GitRef[]));
+      }
+    });
     return all;
   }
 
   /** POST /repos/{owner}/{repo}/git/refs; 422 "Reference already exists" means done. */
   private async createRef(ref: string, what: string): Promise<void> {
-    const url = `${this.repoApi(this.coordinationRepo)}/git/refs`;
-    const res = await this.client.request('POST', url, { ref, sha: this.options.sha });
-    await this.assertAuthorized(res, `${what} (create ${ref})`);
-    if (res.status === 201) {
-      await res.body?.cancel().catch(() => {});
-      return;
-    }
-    const detail = await errorDetail(res);
-    if (res.status === 422 && /already exists/i.test(detail)) return;
-    const commitHint =
-      res.status === 422 && /object does not exist/i.test(detail) && this.options.coordination
-        ? ' (the marker refs point at GITHUB_SHA, which must exist in the coordination repository; set EOL_GATE_MARKER_SHA to one of its commits)'
-        : '';
-    throw new RuntimeError(
-      `GitHub: ${what}: POST ${url} for ${ref} failed: HTTP ${res.status} ${detail}${commitHint}`,
+    const route = `POST /repos/${this.coordinationRepo}/git/refs`;
+    await this.call(
+      `${what} (create ${ref})`,
+      async () => {
+        await this.octokit.request(route, { ref, sha: this.options.sha });
+      },
+      (e) => {
+        if (e.status !== 422) return false;
+        if (/already exists/i.test(e.message)) return true;
+        const commitHint =
+          /object does not exist/i.test(e.message) && this.options.coordination
+            ? ' (the marker refs point at GITHUB_SHA, which must exist in the coordination repository; set EOL_GATE_MARKER_SHA to one of its commits)'
+            : '';
+        throw new RuntimeError(
+          `GitHub: ${what}: POST ${route.slice(5)} for ${ref} failed: HTTP ${e.status} ${requestErrorDetail(e)}${commitHint}`,
+        );
+      },
     );
   }
 
@@ -333,15 +330,12 @@ export class GitHubStore implements CoordinationStore {
       .split('/')
       .map(encodeURIComponent)
       .join('/');
-    const url = `${this.repoApi(this.coordinationRepo)}/git/refs/${path}`;
-    const res = await this.client.request('DELETE', url);
-    await this.assertAuthorized(res, `${what} (delete ${ref})`);
-    if (res.status === 204 || res.status === 404 || res.status === 422) {
-      await res.body?.cancel().catch(() => {});
-      return;
-    }
-    throw new RuntimeError(
-      `GitHub: ${what}: DELETE ${url} failed: HTTP ${res.status} ${await errorDetail(res)}`,
+    await this.call(
+      `${what} (delete ${ref})`,
+      async () => {
+        await this.octokit.request(`DELETE /repos/${this.coordinationRepo}/git/refs/${path}`);
+      },
+      (e) => e.status === 404 || e.status === 422,
     );
   }
 
@@ -351,19 +345,24 @@ export class GitHubStore implements CoordinationStore {
    * which fails the run rather than guess.
    */
   private async runStatus(repository: string, runId: string): Promise<RunStatus | undefined> {
-    const url = `${this.repoApi(repository)}/actions/runs/${runId}`;
-    const res = await this.client.request('GET', url);
-    await this.assertAuthorized(res, `read the status of run ${runId} of ${repository}`);
-    if (res.status === 404) {
-      await res.body?.cancel().catch(() => {});
-      if (repository !== this.ownRepo)
-        throw new InputError(
-          `GitHub: run ${runId} of ${repository} holds a marker in group refs of ${this.coordinationRepo}, but the token cannot read it (HTTP 404): ` +
-            `give the token actions: read on every participating repository (a GitHub App installation token or a fine-grained token)`,
-        );
-      return undefined;
-    }
-    const run = await this.client.json<WorkflowRun>('GET', url, res);
+    let run: WorkflowRun | undefined;
+    await this.call(
+      `read the status of run ${runId} of ${repository}`,
+      async () => {
+        run = (await this.octokit.request(`GET /repos/${repository}/actions/runs/${runId}`))
+          .data as WorkflowRun;
+      },
+      (e) => {
+        if (e.status !== 404) return false;
+        if (repository !== this.ownRepo)
+          throw new InputError(
+            `GitHub: run ${runId} of ${repository} holds a marker in group refs of ${this.coordinationRepo}, but the token cannot read it (HTTP 404): ` +
+              `give the token actions: read on every participating repository (a GitHub App installation token or a fine-grained token)`,
+          );
+        return true;
+      },
+    );
+    if (!run) return undefined;
     if (typeof run.status !== 'string' || typeof run.run_attempt !== 'number') {
       throw new RuntimeError(`GitHub: run ${runId}: response without status / run_attempt`);
     }
@@ -378,14 +377,16 @@ export class GitHubStore implements CoordinationStore {
 
   /** GET /repos/{owner}/{repo}/actions/jobs/{job_id} (the job's check run id); undefined on 404. */
   private async jobStatus(repository: string, jobId: string): Promise<JobStatus | undefined> {
-    const url = `${this.repoApi(repository)}/actions/jobs/${jobId}`;
-    const res = await this.client.request('GET', url);
-    await this.assertAuthorized(res, `read the status of job ${jobId} of ${repository}`);
-    if (res.status === 404) {
-      await res.body?.cancel().catch(() => {});
-      return undefined;
-    }
-    const job = await this.client.json<WorkflowJob>('GET', url, res);
+    let job: WorkflowJob | undefined;
+    await this.call(
+      `read the status of job ${jobId} of ${repository}`,
+      async () => {
+        job = (await this.octokit.request(`GET /repos/${repository}/actions/jobs/${jobId}`))
+          .data as WorkflowJob;
+      },
+      (e) => e.status === 404,
+    );
+    if (!job) return undefined;
     if (typeof job.status !== 'string')
       throw new RuntimeError(`GitHub: job ${jobId}: response without status`);
     return {
@@ -396,50 +397,32 @@ export class GitHubStore implements CoordinationStore {
     };
   }
 
-  /** 401/403 that are not rate limits (those were retried already) name the missing permission. */
-  private async assertAuthorized(res: Response, what: string): Promise<void> {
-    if (res.status !== 401 && res.status !== 403) return;
-    const detail = await errorDetail(res);
-    const reason = res.status === 401 ? 'rejected the token' : 'denied access';
-    throw new InputError(
-      `GitHub ${reason} (HTTP ${res.status}) when trying to ${what}: ${PERMISSIONS_HINT}${detail ? `. Server said: ${detail}` : ''}`,
-    );
+  /**
+   * Runs one API call and turns Octokit's errors into ours: `expected` answers true for an
+   * error status that is an answer (e.g. a 404), or throws its own error. A 401/403 that is not
+   * a rate limit names the missing permission; one the throttler gave up on is a RuntimeError.
+   */
+  private async call(
+    what: string,
+    fn: () => Promise<void>,
+    expected: (e: RequestError) => boolean = () => false,
+  ): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (!isRequestError(e)) throw e;
+      const detail = requestErrorDetail(e);
+      if (isRateLimit(e))
+        throw new RuntimeError(`GitHub: ${what}: rate limited (HTTP ${e.status}): ${detail}`);
+      if (e.status === 401 || e.status === 403) {
+        const reason = e.status === 401 ? 'rejected the token' : 'denied access';
+        throw new InputError(
+          `GitHub ${reason} (HTTP ${e.status}) when trying to ${what}: ${PERMISSIONS_HINT}${detail ? `. Server said: ${detail}` : ''}`,
+        );
+      }
+      if (expected(e)) return;
+      const request = (e as { request?: { method?: string; url?: string } }).request;
+      throw new HttpStatusError(e.status, request?.method ?? 'GET', request?.url ?? what, detail);
+    }
   }
-}
-
-/**
- * GitHub rate limits (https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api):
- * primary = 403/429 with `x-ratelimit-remaining: 0`, wait until `x-ratelimit-reset` (epoch s);
- * secondary = 403/429 with `retry-after` (seconds), or, without it, a message naming the
- * secondary limit: wait at least a minute. A 2xx that spent the last request pauses the next.
- */
-async function githubRateLimit(
-  res: Response,
-  now: number,
-  secondaryWaitMs: number,
-): Promise<RateLimitVerdict> {
-  const remaining = res.headers.get('x-ratelimit-remaining');
-  const reset = resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', now);
-  if (res.ok) {
-    return remaining === '0' && reset !== undefined
-      ? { kind: 'pause', waitMs: reset, reason: 'primary rate limit spent' }
-      : undefined;
-  }
-  if (res.status !== 403 && res.status !== 429) return undefined;
-  const after = retryAfterMs(res.headers, now);
-  if (after !== undefined)
-    return {
-      kind: 'retry',
-      waitMs: after,
-      reason: `secondary rate limit, retry-after ${Math.ceil(after / 1000)}s`,
-    };
-  if (remaining === '0' && reset !== undefined)
-    return { kind: 'retry', waitMs: reset, reason: 'primary rate limit exhausted' };
-  const text = await res
-    .clone()
-    .text()
-    .catch(() => '');
-  if (res.status === 429 || /rate limit/i.test(text))
-    return { kind: 'retry', waitMs: secondaryWaitMs, reason: 'secondary rate limit' };
-  return undefined;
 }

@@ -1,12 +1,13 @@
 import { InputError, RuntimeError } from '../core/errors.js';
 import {
-  assertSecureUrl,
-  DEFAULT_RETRY,
-  errorDetail,
-  fetchWithRetry,
-  HttpError,
-  type RetryPolicy,
-} from '../util/http.js';
+  githubClient,
+  isRateLimit,
+  isRequestError,
+  requestErrorDetail,
+  type GitHubClient,
+  type RequestError,
+} from '../util/github.js';
+import { assertSecureUrl, HttpStatusError, type RetryPolicy } from '../util/http.js';
 import { gitBlobId } from './git-blob.js';
 import {
   ABSENT_FINGERPRINT,
@@ -33,15 +34,6 @@ export interface GitHubContentsOptions {
 
 const API_VERSION = '2022-11-28';
 
-/** 5xx/429 and GitHub's rate limits, which come as 403 with `Retry-After` or no quota left. */
-function retryable(res: Response): boolean {
-  if ([408, 429, 500, 502, 503, 504].includes(res.status)) return true;
-  return (
-    res.status === 403 &&
-    (res.headers.has('retry-after') || res.headers.get('x-ratelimit-remaining') === '0')
-  );
-}
-
 /**
  * An image-info in a GitHub repository, through the contents API: read-your-writes, and the
  * blob `sha` it returns is both the fingerprint (a content hash) and the precondition of
@@ -49,9 +41,7 @@ function retryable(res: Response): boolean {
  * https://docs.github.com/en/rest/repos/contents?apiVersion=2022-11-28
  */
 export class GitHubContentsSource implements WritableImageInfoSource {
-  private readonly apiUrl: string;
-  private readonly token?: string;
-  private readonly retry: RetryPolicy;
+  private readonly octokit: GitHubClient;
 
   constructor(
     readonly location: GitHubLocation,
@@ -59,9 +49,11 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   ) {
     const api = new URL(options.apiUrl ?? 'https://api.github.com');
     assertSecureUrl(api, 'GITHUB_API_URL');
-    this.apiUrl = api.toString().replace(/\/+$/, '');
-    this.token = options.token;
-    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.octokit = githubClient({
+      apiUrl: api.toString(),
+      token: options.token,
+      retry: options.retry,
+    });
   }
 
   get name(): string {
@@ -69,42 +61,34 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     return `github:${owner}/${repo}/${path}@${branch}`;
   }
 
-  private get repoUrl(): string {
+  private get repoPath(): string {
     const { owner, repo } = this.location;
-    return `${this.apiUrl}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
+    return `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
   }
 
-  private get contentsUrl(): string {
-    return `${this.repoUrl}/contents/${this.location.path.split('/').map(encodeURIComponent).join('/')}`;
+  private get contentsPath(): string {
+    return `${this.repoPath}/contents/${this.location.path.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  private headers(accept = 'application/vnd.github+json'): Record<string, string> {
-    const h: Record<string, string> = {
-      accept,
-      'x-github-api-version': API_VERSION,
-      'user-agent': 'eol-gate',
-    };
-    if (this.token) h.authorization = `Bearer ${this.token}`;
-    return h;
+  private get headers(): Record<string, string> {
+    return { 'x-github-api-version': API_VERSION };
   }
 
   async read(): Promise<SourceSnapshot> {
-    const url = `${this.contentsUrl}?ref=${encodeURIComponent(this.location.branch)}`;
-    const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry, retryable);
-    if (res.status === 404) {
-      await res.body?.cancel().catch(() => {});
-      throw new ImageInfoNotFoundError(
-        `${this.name}: image-info not found (HTTP 404: no such file, branch or repository, or the token cannot see it)`,
-      );
+    let body: { type?: string; sha?: string; content?: string; encoding?: string; size?: number };
+    try {
+      const res = await this.octokit.request(`GET ${this.contentsPath}`, {
+        ref: this.location.branch,
+        headers: this.headers,
+      });
+      body = res.data as typeof body;
+    } catch (e) {
+      if (isRequestError(e) && e.status === 404)
+        throw new ImageInfoNotFoundError(
+          `${this.name}: image-info not found (HTTP 404: no such file, branch or repository, or the token cannot see it)`,
+        );
+      return this.fail(e, 'GET', this.contentsPath, 'read');
     }
-    if (!res.ok) await this.fail(res, 'GET', url, 'read');
-    const body = (await res.json()) as {
-      type?: string;
-      sha?: string;
-      content?: string;
-      encoding?: string;
-      size?: number;
-    };
     if (Array.isArray(body) || body.type !== 'file' || typeof body.sha !== 'string') {
       throw new InputError(
         `${this.name}: not a file (GitHub returned ${Array.isArray(body) ? 'a directory' : `type ${JSON.stringify(body.type)}`})`,
@@ -133,15 +117,16 @@ export class GitHubContentsSource implements WritableImageInfoSource {
 
   private async readBlob(sha: string): Promise<Buffer> {
     // https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28#get-a-blob (up to 100 MB, raw media type)
-    const url = `${this.repoUrl}/git/blobs/${sha}`;
-    const res = await fetchWithRetry(
-      url,
-      { headers: this.headers('application/vnd.github.raw+json') },
-      this.retry,
-      retryable,
-    );
-    if (!res.ok) await this.fail(res, 'GET', url, 'read');
-    return Buffer.from(await res.arrayBuffer());
+    const path = `${this.repoPath}/git/blobs/${sha}`;
+    try {
+      const res = await this.octokit.request(`GET ${path}`, {
+        headers: { ...this.headers, accept: 'application/vnd.github.raw+json' },
+        request: { parseSuccessResponseBody: false },
+      });
+      return Buffer.from(await new Response(res.data as ReadableStream).arrayBuffer());
+    } catch (e) {
+      return this.fail(e, 'GET', path, 'read');
+    }
   }
 
   async write(
@@ -159,54 +144,48 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     if (!creating) body.sha = expectedFingerprint;
     // A retried PUT whose first try landed answers 409 (the sha moved, to our own content): the
     // caller re-reads, re-merges, finds nothing to change. So retrying a PUT is safe.
-    const res = await fetchWithRetry(
-      this.contentsUrl,
-      {
-        method: 'PUT',
-        headers: { ...this.headers(), 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      },
-      this.retry,
-      retryable,
-    );
-    if (res.status === 200 || res.status === 201) {
-      const out = (await res.json()) as { content?: { sha?: string } };
+    try {
+      const res = await this.octokit.request(`PUT ${this.contentsPath}`, {
+        ...body,
+        headers: this.headers,
+      });
+      const out = res.data as { content?: { sha?: string } };
       return { text, fingerprint: out.content?.sha ?? gitBlobId(text) };
+    } catch (e) {
+      if (isRequestError(e) && e.status === 409) return 'conflict';
+      if (isRequestError(e) && e.status === 422) {
+        const detail = requestErrorDetail(e);
+        // "sha" wasn't supplied (file appeared since we saw it absent) or a sha that no longer matches.
+        if (/\bsha\b/i.test(detail)) return 'conflict';
+        throw new InputError(`${this.name}: GitHub rejected the update (HTTP 422 ${detail})`);
+      }
+      return this.fail(e, 'PUT', this.contentsPath, 'write');
     }
-    if (res.status === 409) {
-      await res.body?.cancel().catch(() => {});
-      return 'conflict';
-    }
-    if (res.status === 422) {
-      const detail = await errorDetail(res);
-      // "sha" wasn't supplied (file appeared since we saw it absent) or a sha that no longer matches.
-      if (/\bsha\b/i.test(detail)) return 'conflict';
-      throw new InputError(`${this.name}: GitHub rejected the update (HTTP 422 ${detail})`);
-    }
-    return this.fail(res, 'PUT', this.contentsUrl, 'write');
   }
 
-  private async fail(
-    res: Response,
-    method: string,
-    url: string,
-    action: 'read' | 'write',
-  ): Promise<never> {
-    const detail = await errorDetail(res);
-    if (res.status === 401)
+  private fail(e: unknown, method: string, path: string, action: 'read' | 'write'): never {
+    if (!isRequestError(e)) throw e;
+    const err: RequestError = e;
+    const detail = requestErrorDetail(err);
+    if (err.status === 401)
       throw new InputError(`${this.name}: GitHub rejected the token (HTTP 401 ${detail})`);
-    if (res.status === 403 && !retryable(res)) {
+    if (err.status === 403 && !isRateLimit(err)) {
       const need = action === 'write' ? 'contents: write' : 'contents: read';
       throw new InputError(
         `${this.name}: HTTP 403 on ${action}: the token lacks \`${need}\` permission on ${this.location.owner}/${this.location.repo} ` +
           `(workflow: \`permissions: { ${need} }\`) (${detail})`,
       );
     }
-    if (res.status === 404) {
+    if (err.status === 404) {
       throw new InputError(
         `${this.name}: HTTP 404 on ${action}: no such repository or branch, or the token cannot see it`,
       );
     }
-    throw new HttpError(res.status, method, url, detail);
+    throw new HttpStatusError(
+      err.status,
+      method,
+      `${this.octokit.request.endpoint.DEFAULTS.baseUrl}${path}`,
+      detail,
+    );
   }
 }

@@ -33,9 +33,15 @@ export const DEFAULT_MAX_RETRY_AFTER_MS = 5 * 60_000;
 /** Statuses worth retrying: timeouts, throttling, server errors. */
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
-export class HttpError extends RuntimeError {
+/**
+ * An error status the caller did not expect: status, method, redacted URL, and the service's
+ * error code from the body (OCI `errors[].code`, Azure `code` / `typeKey`) for adapters to map
+ * to their meaning without reading the message.
+ */
+export class HttpStatusError extends RuntimeError {
   /** The request URL without credentials or token-like query values. */
   readonly url: string;
+  readonly code?: string;
 
   constructor(
     readonly status: number,
@@ -47,8 +53,13 @@ export class HttpError extends RuntimeError {
       `${method} ${redactUrl(url)} failed: HTTP ${status}${detail ? ` ${redactSecrets(detail)}` : ''}`,
     );
     this.url = redactUrl(url);
+    this.code = /"(?:code|typeKey)"\s*:\s*"([\w.-]+)"/.exec(detail)?.[1];
   }
 }
+
+/** The former name, kept for the registry adapters. */
+export const HttpError = HttpStatusError;
+export type HttpError = HttpStatusError;
 
 /** Drops credentials and query strings that may hold tokens from a URL before it is logged. */
 export function redactUrl(url: string): string {
