@@ -123,14 +123,16 @@ export class OciRegistry implements Registry {
    * (a `subject`), which then is never annotated (see pushReferrer).
    */
   async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
-    assertDigest(digest, 'digest');
-    const bytes =
-      this.cache.bytes(digest) ??
-      (await manifests.getManifest(this.client, repo(repository), digest))?.bytes;
-    if (!bytes) return undefined;
-    const facts = this.cache.put(digest, bytes) ?? factsOf(digest, bytes);
-    if (facts.subject) this.referrerBodies.add(`${repository}@${digest}`);
-    return { mediaType: facts.mediaType ?? MediaType.ociManifest, digest, size: bytes.length };
+    // Always asked of the registry: the answer also says the manifest still exists here.
+    const m = await manifests.getManifest(
+      this.client,
+      repo(repository),
+      assertDigest(digest, 'digest'),
+    );
+    if (!m) return undefined;
+    if (factsOf(digest, m.bytes, m.mediaType).subject)
+      this.referrerBodies.add(`${repository}@${digest}`);
+    return { mediaType: m.mediaType, digest, size: m.bytes.length };
   }
 
   async imageCreated(repository: string, digest: string): Promise<string | undefined> {

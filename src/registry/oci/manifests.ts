@@ -149,32 +149,3 @@ export async function putBlob(client: OciClient, repo: string, bytes: Uint8Array
   await done.body?.cancel().catch(() => {});
   return digest;
 }
-
-/** Descriptor from a HEAD; falls back to GET when the registry omits the size or digest. */
-export async function describeManifest(
-  client: OciClient,
-  repo: string,
-  digest: string,
-): Promise<Descriptor | undefined> {
-  const path = manifestPath(repo, digest);
-  const res = await client.expect(path, [200, 404], {
-    method: 'HEAD',
-    headers: { Accept: ACCEPT_MANIFESTS },
-  });
-  await res.body?.cancel().catch(() => {});
-  if (res.status === 404) return undefined;
-  const size = Number(res.headers.get('content-length'));
-  const returned = res.headers.get('docker-content-digest');
-  const mediaType = res.headers.get('content-type')?.split(';')[0].trim();
-  if (
-    returned === digest &&
-    Number.isInteger(size) &&
-    size > 0 &&
-    mediaType &&
-    mediaType !== 'application/json'
-  ) {
-    return { mediaType, digest, size };
-  }
-  const m = await getManifest(client, repo, digest);
-  return m && { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length };
-}
