@@ -198,6 +198,9 @@ describe('annotate with a coordination store', () => {
     };
     const result = await annotate(options, deps());
     expect(result.restarts).toBe(1);
+    expect(result.restartReasons).toEqual([
+      '1 participant(s) started publishing during the inventory',
+    ]);
     expect(result.waitedFor.map((r) => r.runId)).toEqual([String(peer)]);
     expect(
       lines.some((l) =>
@@ -226,6 +229,7 @@ describe('annotate with a coordination store', () => {
     });
     const result = await annotate(options, deps());
     expect(result.restarts).toBe(1);
+    expect(result.restartReasons).toEqual(['image-info changed since it was read']);
     expect(lines.some((l) => l.includes('validation: image-info changed since it was read'))).toBe(
       true,
     );

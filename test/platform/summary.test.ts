@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import type { AnnotateResult, PlanWithUnmarks } from '../../src/commands/annotate.js';
+import { EXCLUSION_REASONS, type PlanEntry } from '../../src/core/planner.js';
+import { annotateSummary, LISTED_DIGESTS, unannotateSummary } from '../../src/platform/summary.js';
+
+const hex = (n: number) => n.toString(16).padStart(64, '0');
+const entry = (repository: string, n: number, tags: string[] = []): PlanEntry => ({
+  repository,
+  digest: `sha256:${hex(n)}`,
+  mediaType: 'application/vnd.oci.image.manifest.v1+json',
+  tags,
+  reason: 'not referenced by image-info',
+});
+
+function plan(annotate: PlanEntry[], manifests: Record<string, number>): PlanWithUnmarks {
+  return {
+    eolDate: '2026-11-22',
+    fingerprint: 'sha256:f',
+    plannedAt: '2026-11-22T00:00:00.000Z',
+    minAgeMs: 3_600_000,
+    annotate,
+    alreadyAnnotated: [entry('a', 9000)],
+    tooYoung: [],
+    excluded: Object.fromEntries(
+      EXCLUSION_REASONS.map((r) => [r, 0]),
+    ) as PlanWithUnmarks['excluded'],
+    unmark: [],
+    manifests,
+  };
+}
+
+function result(over: Partial<AnnotateResult>): AnnotateResult {
+  return {
+    outcome: 'applied',
+    counts: { annotated: 0, alreadyAnnotated: 1, skippedTooYoung: 0, candidates: 0, unmarked: 0 },
+    waitedMs: 0,
+    waitedFor: [],
+    restarts: 0,
+    restartReasons: [],
+    unmarked: [],
+    ...over,
+  };
+}
+
+const ctx = (extra: object = {}) => ({
+  registry: 'myacr.azurecr.io',
+  now: new Date('2026-11-22T12:00:00Z'),
+  label: (name: string) => name,
+  plan: { file: '/tmp/plan.json' },
+  ...extra,
+});
+
+describe('annotate summary', () => {
+  it('lists the first 200 digests collapsed, and says how many more the plan file has', () => {
+    const entries = Array.from({ length: 250 }, (_, i) => entry('a', i, i === 0 ? ['1.0'] : []));
+    const md = annotateSummary(
+      result({ outcome: 'dry-run', plan: plan(entries, { a: 400 }) }),
+      ctx(),
+    );
+    expect(md).toContain('<summary>Planned, not annotated: 250 digest(s)</summary>');
+    expect(md.match(/^- `a@sha256:/gm)).toHaveLength(LISTED_DIGESTS);
+    expect(md).toContain(`- \`a@sha256:${hex(0)}\` (1.0)`);
+    expect(md).not.toContain(hex(200));
+    expect(md).toContain('… and 50 more in the plan file.');
+    // 400 manifests: 250 candidates, 1 already annotated, 149 excluded.
+    expect(md).toContain('| a | 250 | 0 | 0 | 1 | 0 | 149 |');
+    // A dry run says how to apply exactly this plan.
+    expect(md).toContain(
+      'To apply exactly this plan, run annotate with `fromPlan` set to this file',
+    );
+  });
+
+  it('names the restarts and why, and the participants with links to their run and job', () => {
+    const md = annotateSummary(
+      result({
+        plan: plan([], { a: 1 }),
+        restarts: 2,
+        restartReasons: [
+          '1 participant(s) started publishing during the inventory',
+          'image-info changed since it was read',
+        ],
+        waitedMs: 95_000,
+        waitedFor: [
+          {
+            runId: '42',
+            attempt: 2,
+            jobId: '7',
+            jobName: 'build | linux',
+            publishingSince: Date.parse('2026-11-22T11:50:00Z'),
+            covered: true,
+            alive: false,
+            blocks: false,
+            name: 'publish',
+            runUrl: 'https://ci/runs/42',
+            jobUrl: 'https://ci/runs/42/job/7',
+            url: 'https://ci/runs/42/job/7',
+          },
+        ],
+      }),
+      ctx(),
+    );
+    expect(md).toContain('Waited 1m35s for 1 participant(s); validation restarts: 2.');
+    expect(md).toContain(
+      '1. 1 participant(s) started publishing during the inventory\n2. image-info changed since it was read',
+    );
+    expect(md).toContain(
+      '| [run 42 (attempt 2) "publish"](https://ci/runs/42) | [build \\| linux 7](https://ci/runs/42/job/7) | 2026-11-22T11:50:00.000Z | 10m |',
+    );
+  });
+
+  it('a refusal shows the repositories over the limit and the ways forward', () => {
+    const md = annotateSummary(
+      result({
+        outcome: 'refused',
+        plan: plan([entry('a', 1), entry('a', 2)], { a: 4 }),
+        overLimit: [{ repository: 'a', planned: 2, manifests: 4, allowed: 1 }],
+      }),
+      ctx({ limit: '25%', label: (n: string) => `--${n}` }),
+    );
+    expect(md).toContain(
+      '**Refused: the plan exceeds --maxAnnotations 25%. Nothing was annotated or unmarked.**',
+    );
+    expect(md).toContain('| a | 2 | 4 | 1 |');
+    expect(md).toContain('apply exactly it with `--fromPlan`');
+    expect(md).toContain('To apply exactly this plan');
+  });
+});
+
+describe('unannotate summary', () => {
+  it('per repository and collapsed, in a dry run as what would be removed', () => {
+    const md = unannotateSummary(
+      {
+        dryRun: true,
+        mode: 'from-plan',
+        removed: [
+          {
+            repository: 'a',
+            digest: `sha256:${hex(1)}`,
+            referrer: `sha256:${hex(2)}`,
+            date: '2026-11-22',
+          },
+          {
+            repository: 'b',
+            digest: `sha256:${hex(3)}`,
+            referrer: `sha256:${hex(4)}`,
+            date: '2026-11-22',
+          },
+        ],
+        missing: [{ repository: 'b', digest: `sha256:${hex(5)}`, why: 'not in the registry' }],
+      },
+      'r.example',
+      'the marks placed by the plan `plan.json`',
+    );
+    expect(md).toContain('**Dry run: nothing was removed.**');
+    expect(md).toContain(
+      'the marks placed by the plan `plan.json`: would remove 2 lifecycle mark(s).',
+    );
+    expect(md).toContain('| a | 1 |\n| b | 1 |');
+    expect(md).toContain('<summary>Would remove: 2 digest(s)</summary>');
+    expect(md).toContain(`- \`b@sha256:${hex(5)}\`: not in the registry`);
+  });
+});
