@@ -41,7 +41,7 @@ function registryFor(group: string | undefined, url = front.url): OciRegistry {
   });
 }
 
-async function run(reg: OciRegistry, dryRun: boolean, group = 'g1'): Promise<Plan> {
+async function run(reg: OciRegistry, dryRun: boolean, group = 'g1', minAgeMs = 0): Promise<Plan> {
   const result = await annotate(
     {
       group,
@@ -51,7 +51,7 @@ async function run(reg: OciRegistry, dryRun: boolean, group = 'g1'): Promise<Pla
       repoPrefix: '',
       repositories: [],
       eolDate: '2026-06-01',
-      minAgeMs: 0,
+      minAgeMs,
       concurrency: 4,
       dryRun,
     },
@@ -170,6 +170,22 @@ describe('registry-held cache on distribution 2.8', () => {
     expect(steady.requests).toBeLessThanOrEqual(tags + 4);
     // Nothing new was learnt: the copy is not rewritten.
     expect((await cacheCopy('g1')).manifest).toEqual(valid.manifest);
+  });
+
+  it('with a minAge, image configs are read once and then come from the copy', async () => {
+    const configGets = () =>
+      front.requests.filter((r) => r.method === 'GET' && /\/v2\/cached\/app\/blobs\//.test(r.path))
+        .length;
+    const hour = 3_600_000;
+    let before = configGets();
+    const learning = await run(registryFor('g1'), false, 'g1', hour);
+    expect(decisions(learning).alreadyAnnotated).toHaveLength(ORPHANS);
+    expect(configGets() - before).toBe(ORPHANS); // the candidates' ages, read once
+    before = configGets();
+    const steady = await run(registryFor('g1'), true, 'g1', hour);
+    expect(decisions(steady)).toEqual(decisions(learning));
+    expect(configGets() - before).toBe(0);
+    valid = await cacheCopy('g1');
   });
 
   it('never lists the cache repository, even when the scope names it', async () => {
