@@ -27,17 +27,58 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            'node:*',
-            'fs',
-            'http',
-            'https',
-            '@actions/*',
-            'azure-pipelines-task-lib*',
-            '@azure/*',
+            {
+              group: [
+                'node:*',
+                'fs',
+                'http',
+                'https',
+                '@actions/*',
+                '@octokit/*',
+                'azure-pipelines-task-lib*',
+                '@azure/*',
+              ],
+              message: 'core is pure: no I/O, no environment, no platform SDKs',
+            },
+            { regex: '^\\.\\./', message: 'core imports nothing outside core' },
           ],
         },
       ],
       'no-restricted-globals': ['error', 'process', 'fetch'],
     },
   },
+  // Layers: util is a leaf (it may use core's errors and ports); adapters never import each other.
+  layer('src/util/**/*.ts', '^\\.\\./(?!core/)', 'util is a leaf: it imports only core'),
+  ...['coordination', 'imageinfo'].map((adapter) =>
+    layer(
+      `src/${adapter}/**/*.ts`,
+      '^\\.\\./(registry|coordination|imageinfo|commands|platform)/',
+      'an adapter imports only core and util, never a sibling adapter or a layer above',
+    ),
+  ),
+  layer(
+    'src/registry/*.ts',
+    '^\\.\\./(coordination|imageinfo|commands|platform)/',
+    'the registry imports only core and util',
+  ),
+  layer(
+    'src/registry/oci/**/*.ts',
+    '^\\.\\./acr/|^\\.\\./\\.\\./(coordination|imageinfo|commands|platform)/',
+    'the OCI adapter never imports the ACR adapter or a layer above',
+  ),
+  layer(
+    'src/registry/acr/**/*.ts',
+    // Exemption: adapter.ts reuses the OCI client's Link parser (`nextLink`) until it moves
+    // to a shared registry module (issue 10).
+    '^\\.\\./oci/(?!client\\.js$)|^\\.\\./\\.\\./(coordination|imageinfo|commands|platform)/',
+    'the ACR adapter never imports the OCI adapter or a layer above',
+  ),
 );
+
+/** Forbids imports matching `regex` in `files`. */
+function layer(files, regex, message) {
+  return {
+    files: [files],
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ regex, message }] }] },
+  };
+}

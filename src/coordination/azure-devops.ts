@@ -11,7 +11,7 @@ import {
   type RawMarker,
   type RunStatus,
 } from '../core/protocol.js';
-import { assertSecureUrl, errorDetail, retryAfterMs, type RetryPolicy } from '../util/http.js';
+import { assertSecureUrl, errorDetail, resetHeaderWaitMs, type RetryPolicy } from '../util/http.js';
 import {
   type CoordinationStore,
   type CoverScope,
@@ -19,7 +19,7 @@ import {
   type MarkerState,
   type ParticipantIdentity,
 } from './port.js';
-import { RestClient, resetHeaderWaitMs, type RateLimitVerdict } from './rest.js';
+import { RestClient } from './rest.js';
 
 export interface AzureDevOpsStoreOptions {
   /** `System.CollectionUri`, e.g. https://dev.azure.com/org/ (http only for loopback). */
@@ -179,7 +179,10 @@ export class AzureDevOpsStore implements CoordinationStore {
       retry: options.retry,
       logger: options.logger,
       now: options.now,
-      rateLimit: adoRateLimit,
+      waitHint: (res, now) =>
+        res.status === 429
+          ? (resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', now) ?? 10_000)
+          : undefined,
     });
   }
 
@@ -383,26 +386,4 @@ export class AzureDevOpsStore implements CoordinationStore {
       );
     }
   }
-}
-
-/**
- * Azure DevOps throttling (https://learn.microsoft.com/azure/devops/integrate/concepts/rate-limits):
- * a blocked request is 429 with `Retry-After`; a delayed but served one may carry `Retry-After`
- * too, which asks later requests to hold off. `X-RateLimit-Reset` (epoch seconds) backs up a
- * 429 without `Retry-After`.
- */
-function adoRateLimit(res: Response, now: number): RateLimitVerdict {
-  const after = retryAfterMs(res.headers, now);
-  if (res.status === 429) {
-    const reset = resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', now);
-    const resource = res.headers.get('x-ratelimit-resource');
-    return {
-      kind: 'retry',
-      waitMs: after ?? reset ?? 10_000,
-      reason: `HTTP 429${resource ? ` ${resource}` : ''}`,
-    };
-  }
-  if (res.ok && after !== undefined)
-    return { kind: 'pause', waitMs: after, reason: 'Retry-After on a throttled response' };
-  return undefined;
 }

@@ -4,7 +4,7 @@ import {
   DEFAULT_RETRY,
   errorDetail,
   fetchWithRetry,
-  HttpError,
+  HttpStatusError,
   type RetryPolicy,
 } from '../util/http.js';
 import { gitBlobId } from './git-blob.js';
@@ -254,6 +254,6 @@ export class AzureReposSource implements WritableImageInfoSource {
       throw new InputError(
         `${this.name}: HTTP 404 on ${action}: no such project or repository (${detail})`,
       );
-    throw new HttpError(res.status, method, url, detail);
+    throw new HttpStatusError(res.status, method, url, detail);
   }
 }

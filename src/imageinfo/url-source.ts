@@ -5,7 +5,7 @@ import {
   DEFAULT_RETRY,
   errorDetail,
   fetchWithRetry,
-  HttpError,
+  HttpStatusError,
   redactUrl,
   type RetryPolicy,
 } from '../util/http.js';
@@ -57,7 +57,7 @@ export class UrlSource implements ImageInfoSource {
     if (res.status === 404)
       throw new ImageInfoNotFoundError(`${this.name}: image-info not found (HTTP 404)`);
     if (!res.ok)
-      throw new HttpError(res.status, 'GET', this.url.toString(), await errorDetail(res));
+      throw new HttpStatusError(res.status, 'GET', this.url.toString(), await errorDetail(res));
     const text = await res.text();
     return { text, fingerprint: sha256Digest(text) };
   }

@@ -1,4 +1,5 @@
 import { InputError, RuntimeError } from '../core/errors.js';
+import type { Logger } from '../core/ports.js';
 import { redactSecrets, SENSITIVE_PARAM } from './redact.js';
 import { sleep as defaultSleep } from './sleep.js';
 
@@ -133,43 +134,78 @@ export function retryDelay(
   return backoffDelay(attempt, policy, retryAfter);
 }
 
+export interface TransportOptions {
+  /** Which final responses to retry (default: `RETRYABLE_STATUS`). */
+  retryable?: (res: Response) => boolean;
+  /** Names the service in errors and logs: "Azure DevOps". */
+  service?: string;
+  logger?: Logger;
+  /** Epoch ms; injectable so tests can check reset-based waits. */
+  now?: () => number;
+  /**
+   * A client's shared hold: a served response carrying `Retry-After` (Azure DevOps sends it on
+   * throttled successes) makes the client's later requests wait that long first.
+   */
+  gate?: { notBefore: number };
+  /** The service's own wait for a retryable response without `Retry-After` (e.g. a reset header). */
+  waitHint?: (res: Response, now: number) => number | undefined;
+}
+
 /**
- * fetch with retries on 408/429/5xx, resets and timeouts. Returns the final response (which
- * may still be an error status the caller must handle); throws when the network never answered.
- * An error that is not a network failure (e.g. fetch's TypeError for a URL it refuses) is not
- * retried, and its message is redacted: fetch puts the whole URL in it.
+ * The one outbound-HTTP loop: retries 408/429/5xx, resets and timeouts with jittered backoff,
+ * honours `Retry-After` up to the policy's cap. Returns the final response (which may still be
+ * an error status the caller maps, e.g. with `HttpStatusError`); throws when the network never
+ * answered. An error that is not a network failure (e.g. fetch's TypeError for a URL it refuses)
+ * is not retried, and its message is redacted: fetch puts the whole URL in it.
  */
 export async function fetchWithRetry(
   url: string,
   init: RequestInit,
   policy: RetryPolicy = DEFAULT_RETRY,
-  retryable: (res: Response) => boolean = (res) => RETRYABLE_STATUS.has(res.status),
+  options: TransportOptions | ((res: Response) => boolean) = {},
 ): Promise<Response> {
+  const o = typeof options === 'function' ? { retryable: options } : options;
+  const retryable = o.retryable ?? ((res: Response) => RETRYABLE_STATUS.has(res.status));
+  const now = o.now ?? Date.now;
   const sleep = policy.sleep ?? defaultSleep;
   const method = init.method ?? 'GET';
+  const where = `${o.service ? `${o.service}: ` : ''}${method} ${redactUrl(url)}`;
   for (let attempt = 0; ; attempt++) {
+    const hold = (o.gate?.notBefore ?? 0) - now();
+    if (hold > 0) await sleep(hold);
     let cause: string;
     let wait: number | undefined;
     try {
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
+      wait = retryAfterMs(res.headers, now());
+      if (res.ok && o.gate && wait !== undefined) {
+        const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+        o.gate.notBefore = Math.max(o.gate.notBefore, now() + Math.min(wait, cap));
+      }
       if (!retryable(res) || attempt >= policy.retries) return res;
       cause = `HTTP ${res.status}`;
-      wait = retryAfterMs(res.headers);
+      wait ??= o.waitHint?.(res, now());
       await res.body?.cancel().catch(() => {});
     } catch (e) {
-      if (!isNetworkError(e))
-        throw new RuntimeError(`${method} ${redactUrl(url)} failed: ${networkCause(e)}`);
+      if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
       if (attempt >= policy.retries) {
-        throw new RuntimeError(
-          `${method} ${redactUrl(url)} failed after ${attempt + 1} attempts: ${networkCause(e)}`,
-        );
+        throw new RuntimeError(`${where} failed after ${attempt + 1} attempts: ${networkCause(e)}`);
       }
       cause = networkCause(e);
+      wait = undefined;
     }
-    const delayMs = retryDelay(attempt, policy, wait, `${method} ${redactUrl(url)}`);
+    const delayMs = retryDelay(attempt, policy, wait, where);
     policy.onRetry?.({ url: redactUrl(url), attempt: attempt + 1, delayMs, cause });
+    o.logger?.debug(`${where}: ${cause}; retrying in ${Math.round(delayMs)}ms`);
     await sleep(delayMs);
   }
+}
+
+/** Epoch-seconds header (e.g. `x-ratelimit-reset`) as ms from `now`; undefined when absent. */
+export function resetHeaderWaitMs(headers: Headers, name: string, now: number): number | undefined {
+  const value = headers.get(name);
+  if (!value || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
+  return Math.max(0, Number(value) * 1000 - now);
 }
 
 /** A timeout, or a failure with a system/undici error code (reset, refused, DNS, TLS...). */
