@@ -43,7 +43,7 @@ export async function runJob(host: BuildAgent, clock: Clock = systemClock): Prom
     const options = readOptions(agent, clock.now());
     const job = await dispatch(options, agent, clock);
     // The `--json` object as an output, for a later step to read with fromJSON.
-    agent.setOutput('result', JSON.stringify(job.result));
+    agent.setOutput('result', resultOutput(job.result));
     return job;
   } catch (e) {
     const error = e as Error;
@@ -57,6 +57,21 @@ export async function runJob(host: BuildAgent, clock: Clock = systemClock): Prom
       result: { error: message, kind: e instanceof InputError ? 'input' : 'runtime' },
     };
   }
+}
+
+/** Outputs are capped (GitHub: 1 MB); past that, long lists keep their first items and say so. */
+const RESULT_OUTPUT_LIMIT = 900_000;
+
+export function resultOutput(result: Record<string, unknown>): string {
+  const text = JSON.stringify(result);
+  if (text.length <= RESULT_OUTPUT_LIMIT) return text;
+  let truncated = false;
+  const short = JSON.stringify(result, (_key, value: unknown) => {
+    if (!Array.isArray(value) || value.length <= 200) return value;
+    truncated = true;
+    return value.slice(0, 200);
+  });
+  return truncated ? `${short.slice(0, -1)},"truncated":true}` : short;
 }
 
 /**

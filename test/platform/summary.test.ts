@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AnnotateResult, PlanWithUnmarks } from '../../src/commands/annotate.js';
 import { EXCLUSION_REASONS, type PlanEntry } from '../../src/core/planner.js';
+import { resultOutput } from '../../src/platform/job.js';
 import { annotateSummary, LISTED_DIGESTS, unannotateSummary } from '../../src/platform/summary.js';
 
 const hex = (n: number) => n.toString(16).padStart(64, '0');
@@ -158,5 +159,18 @@ describe('unannotate summary', () => {
     expect(md).toContain('| a | 1 |\n| b | 1 |');
     expect(md).toContain('<summary>Would remove: 2 digest(s)</summary>');
     expect(md).toContain(`- \`b@sha256:${hex(5)}\`: not in the registry`);
+  });
+});
+
+describe('the result output', () => {
+  it('is the --json object; past the output limit, long lists keep their first 200 and say so', () => {
+    const small = { command: 'unannotate', removed: [{ digest: 'x' }] };
+    expect(JSON.parse(resultOutput(small))).toEqual(small);
+    const removed = Array.from({ length: 20_000 }, (_, i) => ({ digest: `sha256:${hex(i)}` }));
+    const out = resultOutput({ command: 'unannotate', removed });
+    expect(out.length).toBeLessThan(900_000);
+    const parsed = JSON.parse(out);
+    expect(parsed.truncated).toBe(true);
+    expect(parsed.removed).toEqual(removed.slice(0, 200));
   });
 });
