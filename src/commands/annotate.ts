@@ -403,13 +403,21 @@ async function apply(
     const digest = sha256Digest(json);
     // Recorded before the push: a push that failed half-way may still have landed.
     placed.push({ repository: entry.repository, subject: entry.digest, referrer: digest });
-    await registry.pushReferrer(entry.repository, subject, {
+    const outcome = await registry.pushReferrer(entry.repository, subject, {
       bytes: new TextEncoder().encode(json),
       digest,
       mediaType: MediaType.ociManifest,
       artifactType: LIFECYCLE_ARTIFACT_TYPE,
       annotations: { [EOL_DATE_ANNOTATION]: date },
     });
+    if (outcome !== 'pushed') {
+      // A referrer pushed as an image: nothing was placed (the adapter said why).
+      placed.splice(
+        placed.findIndex((m) => m.referrer === digest && m.subject === entry.digest),
+        1,
+      );
+      return;
+    }
     done++;
     progress.tick();
   });

@@ -1,5 +1,7 @@
 import type { Descriptor, ManifestRecord } from '../core/oci.js';
 
+export type PushOutcome = 'pushed' | 'subject-is-a-referrer';
+
 export interface ReferrerManifest {
   bytes: Uint8Array;
   digest: string;
@@ -29,9 +31,14 @@ export interface Registry {
   /**
    * Pushes a referrer of `subject` (blobs, manifest, and the fallback index where needed).
    * Idempotent. Pushes nothing (and warns) when `describeManifest` found that the subject's own
-   * body carries a `subject`: a referrer pushed as an image is never annotated.
+   * body carries a `subject`: a referrer pushed as an image is never annotated (invariant 3);
+   * the outcome says which happened.
    */
-  pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void>;
+  pushReferrer(
+    repository: string,
+    subject: Descriptor,
+    manifest: ReferrerManifest,
+  ): Promise<PushOutcome>;
   /** Deletes a referrer manifest and its fallback-index entry. Idempotent. */
   deleteReferrer(repository: string, subject: string, referrer: string): Promise<void>;
   /**

@@ -199,9 +199,10 @@ class ObservedRegistry implements Registry {
     return this.inner.listReferrers(repository, subject, artifactType);
   }
   async pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest) {
-    await this.inner.pushReferrer(repository, subject, manifest);
+    const outcome = await this.inner.pushReferrer(repository, subject, manifest);
     if (manifest.artifactType === LIFECYCLE_ARTIFACT_TYPE)
       this.truth.marks.push({ digest: subject.digest, at: this.clock.nowMs(), by: this.by });
+    return outcome;
   }
   deleteReferrer(repository: string, subject: string, referrer: string) {
     return this.inner.deleteReferrer(repository, subject, referrer);

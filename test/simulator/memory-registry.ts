@@ -1,7 +1,7 @@
 import { LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
 import { MediaType, type Descriptor, type ManifestRecord } from '../../src/core/oci.js';
 import type { Clock } from '../../src/core/ports.js';
-import type { ReferrerManifest, Registry } from '../../src/registry/port.js';
+import type { PushOutcome, ReferrerManifest, Registry } from '../../src/registry/port.js';
 import { sha256Digest } from '../../src/util/hash.js';
 
 interface Stored {
@@ -138,7 +138,7 @@ export class MemoryRegistry implements Registry {
     repository: string,
     subject: Descriptor,
     manifest: ReferrerManifest,
-  ): Promise<void> {
+  ): Promise<PushOutcome> {
     await this.tick();
     if (sha256Digest(manifest.bytes) !== manifest.digest)
       throw new Error('memory registry: referrer digest does not match its bytes');
@@ -150,6 +150,7 @@ export class MemoryRegistry implements Registry {
       artifactType: manifest.artifactType,
       annotations: manifest.annotations,
     });
+    return 'pushed';
   }
 
   async deleteReferrer(repository: string, _subject: string, referrer: string): Promise<void> {

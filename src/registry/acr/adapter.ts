@@ -24,7 +24,7 @@ import { mapLimited } from '../../util/pool.js';
 import { sleep as defaultSleep } from '../../util/sleep.js';
 import { IMAGE_CONFIG_TYPES } from '../media-types.js';
 import { nextLink } from '../oci/client.js';
-import type { ReferrerManifest, Registry } from '../port.js';
+import type { PushOutcome, ReferrerManifest, Registry } from '../port.js';
 import { factsOf, ManifestCache, type ManifestFacts } from '../manifest-cache.js';
 import { rateLimitPolicy, RequestGate, statusOf } from './request-gate.js';
 import {
@@ -540,12 +540,12 @@ export class AcrRegistry implements Registry {
     repository: string,
     subject: Descriptor,
     manifest: ReferrerManifest,
-  ): Promise<void> {
+  ): Promise<PushOutcome> {
     if (this.referrerBodies.has(`${repository}@${subject.digest}`)) {
       this.logger.warning(
         `${this.displayName}/${repository}@${subject.digest}: its manifest carries a subject (it is a referrer); not annotated`,
       );
-      return;
+      return 'subject-is-a-referrer';
     }
     const bytes = Buffer.from(manifest.bytes);
     if (sha256Digest(bytes) !== manifest.digest)
@@ -587,6 +587,7 @@ export class AcrRegistry implements Registry {
         snapshot.referrers.set(subject.digest, list);
       }
     }
+    return 'pushed';
   }
 
   async deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {

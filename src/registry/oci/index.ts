@@ -3,7 +3,7 @@ import { InputError } from '../../core/errors.js';
 import type { Descriptor, ManifestRecord } from '../../core/oci.js';
 import { silentLogger, type Logger } from '../../core/ports.js';
 import type { RetryPolicy } from '../../util/http.js';
-import type { Registry, ReferrerManifest } from '../port.js';
+import type { PushOutcome, Registry, ReferrerManifest } from '../port.js';
 import { OciClient } from './client.js';
 import * as inventory from './inventory.js';
 import * as manifests from './manifests.js';
@@ -173,18 +173,19 @@ export class OciRegistry implements Registry {
     repository: string,
     subject: Descriptor,
     manifest: ReferrerManifest,
-  ): Promise<void> {
+  ): Promise<PushOutcome> {
     if (this.referrerBodies.has(`${repository}@${subject.digest}`)) {
       this.logger.warning(
         `${repository}@${subject.digest}: its manifest carries a subject (it is a referrer); not annotated`,
       );
-      return;
+      return 'subject-is-a-referrer';
     }
-    return this.referrers.push(
+    await this.referrers.push(
       repo(repository),
       { ...subject, digest: assertDigest(subject.digest, 'subject') },
       manifest,
     );
+    return 'pushed';
   }
 
   async deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {
