@@ -170,6 +170,11 @@ export async function annotate(
       `plan: ${plan.annotate.length} to annotate, ${plan.alreadyAnnotated.length} already annotated, ${plan.tooYoung.length} too young, ${plan.unmark.length} supported digest(s) to unmark`,
     );
 
+    for (const r of plan.stopped)
+      logger.warning(
+        `${r.repository}: supported index ${r.indexes.join(', ')} could not be read, so nothing in this repository is planned (its children stay protected); re-run once it reads`,
+      );
+
     // Step 5: store first, then fingerprint. The order is what makes the argument in §2 hold.
     const runs = await store.listRuns(options.group);
     const fingerprint = await readFingerprint(sources);

@@ -36,6 +36,8 @@ export function* planFileChunks(plan: Plan, context: PlanFileContext): Generator
       skippedTooYoung: plan.tooYoung.length,
     },
     excluded: plan.excluded,
+    // A supported index that could not be read stops its repository (never unprotected children).
+    stoppedRepositories: plan.stopped,
   };
   // `{\n  "tool": …,\n  "excluded": {…}\n}` without its closing line: the lists follow.
   const text = JSON.stringify(head, null, 2);

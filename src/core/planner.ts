@@ -10,6 +10,7 @@ export const EXCLUSION_REASONS = [
   'cosign-tag',
   'already-annotated',
   'too-young',
+  'supported-index-unreadable',
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
@@ -28,6 +29,32 @@ export interface Classification {
   /** Neither supported nor an artifact: to annotate unless already annotated or too young. */
   candidates: PlanEntry[];
   excluded: Record<ExclusionReason, number>;
+  /**
+   * Repositories left out of the plan because a supported index in them could not be read:
+   * its children are unknown, so nothing there can be shown unsupported.
+   */
+  stopped: StoppedRepository[];
+}
+
+export interface StoppedRepository {
+  repository: string;
+  /** The supported indexes whose children are unknown. */
+  indexes: string[];
+}
+
+/** Supported indexes whose children the inventory could not read, per repository. */
+export function unreadableSupportedIndexes(
+  inventory: ManifestRecord[],
+  supported: SupportedSet,
+): StoppedRepository[] {
+  const byRepository = new Map<string, string[]>();
+  for (const m of inventory) {
+    if (m.children || !isIndexMediaType(m.mediaType) || !supported.digests.has(m.digest)) continue;
+    byRepository.set(m.repository, [...(byRepository.get(m.repository) ?? []), m.digest]);
+  }
+  return [...byRepository]
+    .map(([repository, indexes]) => ({ repository, indexes: [...new Set(indexes)].sort() }))
+    .sort((a, b) => a.repository.localeCompare(b.repository));
 }
 
 function emptyCounts(): Record<ExclusionReason, number> {
@@ -43,16 +70,10 @@ export function childrenOfSupported(
   supported: SupportedSet,
 ): Set<string> {
   const childrenOf = new Map<string, string[]>();
-  for (const m of inventory) {
+  // A supported index whose children are unknown adds none here: `classify` stops the plan
+  // for its repository instead (see unreadableSupportedIndexes), so they are never planned.
+  for (const m of inventory)
     if (m.children) childrenOf.set(m.digest, [...(childrenOf.get(m.digest) ?? []), ...m.children]);
-    // An index whose children are unknown must not pass for one without children: they would
-    // be planned as orphans (invariant 1). Adapters always read them; this guards that.
-    else if (isIndexMediaType(m.mediaType) && supported.digests.has(m.digest)) {
-      throw new Error(
-        `internal: children of supported index ${m.repository}@${m.digest} are unknown`,
-      );
-    }
-  }
   const out = new Set<string>();
   const stack = [...supported.digests.keys()];
   while (stack.length > 0) {
@@ -88,6 +109,8 @@ export function classify(inventory: ManifestRecord[], supported: SupportedSet): 
 
   const excluded = emptyCounts();
   const candidates: PlanEntry[] = [];
+  const stopped = unreadableSupportedIndexes(inventory, supported);
+  const stoppedRepositories = new Set(stopped.map((r) => r.repository));
   // Digests seen, per repository (no `repo@digest` string per manifest: inventories are large).
   const seen = new Map<string, Set<string>>();
   for (const m of inventory) {
@@ -95,7 +118,9 @@ export function classify(inventory: ManifestRecord[], supported: SupportedSet): 
     if (!digests) seen.set(m.repository, (digests = new Set()));
     if (digests.has(m.digest)) continue;
     digests.add(m.digest);
-    const reason = exclusionOf(m, supported, supportedChildren, fallbackListed);
+    const reason =
+      exclusionOf(m, supported, supportedChildren, fallbackListed) ??
+      (stoppedRepositories.has(m.repository) ? 'supported-index-unreadable' : undefined);
     if (reason) {
       excluded[reason]++;
       continue;
@@ -113,7 +138,7 @@ export function classify(inventory: ManifestRecord[], supported: SupportedSet): 
         : 'not referenced by image-info',
     });
   }
-  return { candidates, excluded };
+  return { candidates, excluded, stopped };
 }
 
 function exclusionOf(
@@ -156,6 +181,8 @@ export interface Plan {
   alreadyAnnotated: PlanEntry[];
   tooYoung: PlanEntry[];
   excluded: Record<ExclusionReason, number>;
+  /** Repositories the plan leaves alone: a supported index there could not be read. */
+  stopped: StoppedRepository[];
 }
 
 /** Step 4, second half: drop what is already annotated or too young. */
@@ -171,6 +198,7 @@ export function buildPlan(input: PlanInput): Plan {
     alreadyAnnotated: [],
     tooYoung: [],
     excluded,
+    stopped: classification.stopped,
   };
   for (const candidate of classification.candidates) {
     const key = refKey(candidate.repository, candidate.digest);

@@ -22,6 +22,7 @@ const plan: Plan = {
   alreadyAnnotated: [],
   tooYoung: [],
   excluded: Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as Plan['excluded'],
+  stopped: [],
 };
 
 describe('plan file', () => {

@@ -126,6 +126,30 @@ describe('classify (invariants 1 and 3)', () => {
     expect(child?.reason).toBe(`child of unsupported index ${D.orphanIndex}`);
   });
 
+  it('a supported index whose children could not be read stops the plan for its repository, and says so', () => {
+    // The listing named the index but could not read it (no children field): its children are
+    // unknown, so nothing in that repository can be shown unsupported.
+    const unreadable = inventory.map((m) =>
+      m.digest === D.supportedIndex ? { ...m, children: undefined } : m,
+    );
+    const stopped = classify(unreadable, supported);
+    expect(stopped.stopped).toEqual([
+      { repository: 'public/dotnet/app', indexes: [D.supportedIndex] },
+    ]);
+    expect(stopped.candidates.filter((c) => c.repository === 'public/dotnet/app')).toEqual([]);
+    expect(stopped.excluded['supported-index-unreadable']).toBeGreaterThan(0);
+    // The children it would have protected are never candidates.
+    for (const d of [D.childA, D.shared, D.nested, D.nestedChild])
+      expect(stopped.candidates.some((c) => c.digest === d)).toBe(false);
+    // Other repositories plan as before.
+    const elsewhere = classify(
+      [...unreadable, rec(fakeDigest('other-orphan'), { repository: 'public/dotnet/other' })],
+      supported,
+    );
+    expect(elsewhere.candidates.map((c) => c.repository)).toEqual(['public/dotnet/other']);
+    expect(result.stopped).toEqual([]);
+  });
+
   it('protects a digest supported under another repository name', () => {
     const elsewhere = classify([rec(D.supported, { repository: 'mirror/app' })], supported);
     expect(elsewhere.candidates).toHaveLength(0);

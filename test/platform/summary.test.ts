@@ -26,6 +26,7 @@ function plan(annotate: PlanEntry[], manifests: Record<string, number>): PlanWit
       EXCLUSION_REASONS.map((r) => [r, 0]),
     ) as PlanWithUnmarks['excluded'],
     unmark: [],
+    stopped: [],
     manifests,
   };
 }
