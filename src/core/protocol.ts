@@ -1,5 +1,4 @@
 import {
-  type CoverScope,
   type GroupRun,
   type JobStatus,
   type ParticipantIdentity,
@@ -21,12 +20,6 @@ export function assertGroupName(group: string, name = 'group'): string {
     );
   }
   return group;
-}
-
-export function assertCoverScope(scope: string, name = 'scope'): CoverScope {
-  if (scope !== 'job' && scope !== 'run')
-    throw new InputError(`${name}: expected job or run, got ${JSON.stringify(scope)}`);
-  return scope;
 }
 
 /** Participants are told apart by repository, run, attempt and job. */
@@ -86,7 +79,7 @@ export function isCovered(p: RawMarker, markers: RawMarker[]): boolean {
 const FAILED_CONCLUSIONS = new Set(['failure', 'failed', 'cancelled', 'canceled', 'abandoned']);
 
 /** A job the CI system reports completed as failed or cancelled no longer blocks (its pushes are orphans). */
-export function jobEndedWithoutSuccess(job: JobStatus | undefined): boolean {
+function jobEndedWithoutSuccess(job: JobStatus | undefined): boolean {
   return !!job?.completed && FAILED_CONCLUSIONS.has((job.conclusion ?? '').toLowerCase());
 }
 
@@ -251,7 +244,7 @@ export function decideWait(self: ParticipantIdentity | undefined, runs: GroupRun
 }
 
 /** Who a participant is, in one phrase: run, attempt, job, repository. */
-export function describeParticipant(run: GroupRun): string {
+function describeParticipant(run: GroupRun): string {
   const repo = run.repository ? `${run.repository} ` : '';
   const attempt = run.attempt > 0 ? ` (attempt ${run.attempt})` : '';
   const job = run.jobId ? `, job ${run.jobName ? `"${run.jobName}" ` : ''}${run.jobId}` : '';
