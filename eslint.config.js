@@ -68,9 +68,7 @@ export default tseslint.config(
   ),
   layer(
     'src/registry/acr/**/*.ts',
-    // Exemption: adapter.ts reuses the OCI client's Link parser (`nextLink`) until it moves
-    // to a shared registry module (issue 10).
-    '^\\.\\./oci/(?!client\\.js$)|^\\.\\./\\.\\./(coordination|imageinfo|commands|platform)/',
+    '^\\.\\./oci/|^\\.\\./\\.\\./(coordination|imageinfo|commands|platform)/',
     'the ACR adapter never imports the OCI adapter or a layer above',
   ),
 );

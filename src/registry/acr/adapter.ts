@@ -23,10 +23,10 @@ import type { RetryPolicy } from '../../util/http.js';
 import { mapLimited } from '../../util/pool.js';
 import { sleep as defaultSleep } from '../../util/sleep.js';
 import { IMAGE_CONFIG_TYPES } from '../media-types.js';
-import { nextLink } from '../oci/client.js';
+import { nextLink } from '../links.js';
 import type { PushOutcome, ReferrerManifest, Registry } from '../port.js';
 import { factsOf, ManifestCache, type ManifestFacts } from '../manifest-cache.js';
-import { rateLimitPolicy, RequestGate, statusOf } from './request-gate.js';
+import { rateLimitPolicy, RequestGate, retryPolicy, statusOf } from './request-gate.js';
 import {
   RegistryCache,
   type CacheTransport,
@@ -186,13 +186,14 @@ export class AcrRegistry implements Registry {
     const credentialName =
       options.credentialName ??
       (options.credential ? options.credential.constructor.name : 'anonymous access');
-    this.gate = new RequestGate({
+    const gateOptions = {
       registry: this.displayName,
       credentialName,
       concurrency: this.concurrency,
       retry: options.retry,
       logger: this.logger,
-    });
+    };
+    this.gate = new RequestGate(gateOptions);
     const counter: PipelinePolicy = {
       name: 'eolGateRequestCounter',
       sendRequest: (request, next) => {
@@ -201,10 +202,11 @@ export class AcrRegistry implements Registry {
       },
     };
     const policies: ContainerRegistryClientOptions['additionalPolicies'] = [
+      { policy: retryPolicy(gateOptions), position: 'perCall' },
       { policy: counter, position: 'perRetry' },
     ];
     if (options.maxRequestsPerMinute !== undefined) {
-      const sleep = this.gate.retry.sleep ?? defaultSleep;
+      const sleep = options.retry?.sleep ?? defaultSleep;
       policies.push({
         policy: rateLimitPolicy(options.maxRequestsPerMinute, sleep),
         position: 'perRetry',
@@ -212,7 +214,7 @@ export class AcrRegistry implements Registry {
     }
     this.clientOptions = {
       audience: options.audience,
-      // One retry loop, ours (jitter, Retry-After, every status): the SDK's would multiply it.
+      // The SDK's retry policy is off: `retryPolicy` above is the one loop.
       retryOptions: { maxRetries: 0 },
       additionalPolicies: policies,
       userAgentOptions: { userAgentPrefix: 'eol-gate' },
@@ -245,9 +247,9 @@ export class AcrRegistry implements Registry {
     for (;;) {
       let page: IteratorResult<string[] & { continuationToken?: string }>;
       try {
-        page = await this.gate.call('list repositories', async (abortSignal) => {
+        page = await this.gate.call('list repositories', async () => {
           pages ??= this.client
-            .listRepositoryNames({ abortSignal })
+            .listRepositoryNames()
             .byPage({ maxPageSize: this.pageSize, continuationToken: token });
           try {
             return await pages.next();
@@ -470,22 +472,17 @@ export class AcrRegistry implements Registry {
     const manifest = await this.getManifest(repository, digest);
     const config = (manifest?.manifest as { config?: Descriptor } | undefined)?.config;
     if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) return undefined;
-    const text = await this.gate.call(
-      `get config ${repository}@${config.digest}`,
-      async (abortSignal) => {
-        try {
-          const blob = await this.contentClient(repository).downloadBlob(config.digest, {
-            abortSignal,
-          });
-          const chunks: Buffer[] = [];
-          for await (const chunk of blob.content) chunks.push(Buffer.from(chunk as Uint8Array));
-          return Buffer.concat(chunks).toString('utf8');
-        } catch (e) {
-          if (statusOf(e) === 404) return undefined;
-          throw e;
-        }
-      },
-    );
+    const text = await this.gate.call(`get config ${repository}@${config.digest}`, async () => {
+      try {
+        const blob = await this.contentClient(repository).downloadBlob(config.digest, {});
+        const chunks: Buffer[] = [];
+        for await (const chunk of blob.content) chunks.push(Buffer.from(chunk as Uint8Array));
+        return Buffer.concat(chunks).toString('utf8');
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw e;
+      }
+    });
     if (!text) return undefined;
     try {
       const created = (JSON.parse(text) as { created?: unknown }).created;
@@ -563,9 +560,8 @@ export class AcrRegistry implements Registry {
     for (const blob of blobs.values()) await this.ensureBlob(repository, blob);
 
     const content = this.contentClient(repository);
-    const pushed = await this.gate.call(
-      `push referrer ${repository}@${manifest.digest}`,
-      (abortSignal) => content.setManifest(bytes, { mediaType: manifest.mediaType, abortSignal }),
+    const pushed = await this.gate.call(`push referrer ${repository}@${manifest.digest}`, () =>
+      content.setManifest(bytes, { mediaType: manifest.mediaType }),
     );
     if (pushed.digest !== manifest.digest) {
       throw new RuntimeError(
@@ -593,8 +589,8 @@ export class AcrRegistry implements Registry {
   async deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {
     const content = this.contentClient(repository);
     // The SDK treats 404 as success: deleting twice is fine.
-    await this.gate.call(`delete ${repository}@${referrer}`, (abortSignal) =>
-      content.deleteManifest(referrer, { abortSignal }),
+    await this.gate.call(`delete ${repository}@${referrer}`, () =>
+      content.deleteManifest(referrer),
     );
     const snapshot = this.snapshots.get(repository);
     const list = snapshot?.referrers.get(subject);
@@ -631,9 +627,9 @@ export class AcrRegistry implements Registry {
     return {
       getManifest: async (repository, tag) => {
         const content = this.contentClient(repository);
-        const got = await this.gate.call(`get cache ${repository}:${tag}`, async (abortSignal) => {
+        const got = await this.gate.call(`get cache ${repository}:${tag}`, async () => {
           try {
-            return await content.getManifest(tag, { abortSignal });
+            return await content.getManifest(tag);
           } catch (e) {
             if (statusOf(e) === 404) return undefined;
             throw e;
@@ -642,11 +638,9 @@ export class AcrRegistry implements Registry {
         return got && new Uint8Array(got.content);
       },
       getBlob: (repository, digest) =>
-        this.gate.call(`get cache blob ${repository}@${digest}`, async (abortSignal) => {
+        this.gate.call(`get cache blob ${repository}@${digest}`, async () => {
           try {
-            const blob = await this.contentClient(repository).downloadBlob(digest, {
-              abortSignal,
-            });
+            const blob = await this.contentClient(repository).downloadBlob(digest, {});
             const chunks: Buffer[] = [];
             for await (const chunk of blob.content) chunks.push(Buffer.from(chunk as Uint8Array));
             return new Uint8Array(Buffer.concat(chunks));
@@ -656,8 +650,8 @@ export class AcrRegistry implements Registry {
           }
         }),
       putBlob: async (repository, bytes) => {
-        const uploaded = await this.gate.call(`upload cache blob to ${repository}`, (abortSignal) =>
-          this.contentClient(repository).uploadBlob(Buffer.from(bytes), { abortSignal }),
+        const uploaded = await this.gate.call(`upload cache blob to ${repository}`, () =>
+          this.contentClient(repository).uploadBlob(Buffer.from(bytes)),
         );
         if (uploaded.digest !== sha256Digest(bytes))
           throw new RuntimeError(
@@ -665,11 +659,10 @@ export class AcrRegistry implements Registry {
           );
       },
       putManifest: async (repository, tag, bytes, mediaType) => {
-        await this.gate.call(`push cache ${repository}:${tag}`, (abortSignal) =>
+        await this.gate.call(`push cache ${repository}:${tag}`, () =>
           this.contentClient(repository).setManifest(Buffer.from(bytes), {
             mediaType,
             tag,
-            abortSignal,
           }),
         );
       },
@@ -679,9 +672,9 @@ export class AcrRegistry implements Registry {
   /** GET a manifest; undefined only on a 404. getManifest checks the bytes against the digest. */
   private getManifest(repository: string, digest: string) {
     const content = this.contentClient(repository);
-    return this.gate.call(`get manifest ${repository}@${digest}`, async (abortSignal) => {
+    return this.gate.call(`get manifest ${repository}@${digest}`, async () => {
       try {
-        return await content.getManifest(digest, { abortSignal });
+        return await content.getManifest(digest);
       } catch (e) {
         if (statusOf(e) === 404) return undefined;
         throw e;
@@ -720,9 +713,7 @@ export class AcrRegistry implements Registry {
       if (sha256Digest(data) !== blob.digest)
         throw new Error(`internal: embedded data of ${blob.digest} does not match`);
       const content = this.contentClient(repository);
-      const uploaded = await this.gate.call(`upload blob ${key}`, (abortSignal) =>
-        content.uploadBlob(data, { abortSignal }),
-      );
+      const uploaded = await this.gate.call(`upload blob ${key}`, () => content.uploadBlob(data));
       if (uploaded.digest !== blob.digest)
         throw new RuntimeError(
           `${this.displayName}: uploaded ${blob.digest} but got ${uploaded.digest}`,
@@ -744,12 +735,11 @@ export class AcrRegistry implements Registry {
     okStatus: number[] = [],
   ): Promise<PipelineResponse> {
     const service = serviceClientOf(this.contentClient(repository));
-    return this.gate.call(what, async (abortSignal) => {
+    return this.gate.call(what, async () => {
       const request = createPipelineRequest({
         url: new URL(path, this.endpoint).toString(),
         method,
         headers: createHttpHeaders({ Accept: accept }),
-        abortSignal,
       });
       const res = await service.sendRequest(request);
       if ((res.status >= 200 && res.status < 300) || okStatus.includes(res.status)) return res;

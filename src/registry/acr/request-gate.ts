@@ -131,64 +131,97 @@ export interface GateOptions {
   logger: Logger;
 }
 
+/** Attempts each pipeline request took, for errors that say "after N attempts". */
+const attempts = new WeakMap<object, number>();
+
+function attemptsOf(e: unknown): number {
+  const err = e as { request?: object; response?: { request?: object } };
+  const request = err?.request ?? err?.response?.request;
+  return (request && attempts.get(request)) ?? 1;
+}
+
 /**
- * Every registry call goes through `call`: bounded concurrency, our own jittered backoff on
- * 408/429/5xx/resets/timeouts (honouring Retry-After; the SDK alone retries a 429 only when
- * it carries one), and errors that name the registry and the credential type, never a token.
- * A call that still fails throws: it is never turned into "absent" (invariant 5).
+ * The pipeline's one retry policy (the SDK's own is configured off): jittered backoff on
+ * 408/429/5xx, resets and per-attempt timeouts, honouring Retry-After up to the cap. It is ours
+ * rather than the SDK's because the SDK retries a 429 only when it carries Retry-After, and
+ * sleeps on its own timer rather than the injectable one. It sits before the per-retry policies,
+ * so every attempt is counted and paced; the token client shares it, so token exchanges retry too.
  */
-export class RequestGate {
-  readonly retry: RetryPolicy;
-  private readonly slots: Semaphore;
-
-  constructor(private readonly options: GateOptions) {
-    this.retry = options.retry ?? DEFAULT_RETRY;
-    this.slots = new Semaphore(options.concurrency);
-  }
-
-  /** `fn` gets an abort signal bounding the attempt (the policy's `timeoutMs`). */
-  call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return this.slots.run(() => this.attempt(what, fn));
-  }
-
-  private async attempt<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const policy = this.retry;
-    const sleep = policy.sleep ?? defaultSleep;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await fn(AbortSignal.timeout(policy.timeoutMs));
-      } catch (e) {
-        const failure = classify(e);
-        const { registry, credentialName } = this.options;
-        if (failure.kind === 'credential') {
-          throw new RuntimeError(
-            `${registry}: ${credentialName} could not get a token: ${failure.cause}`,
-          );
+export function retryPolicy(options: GateOptions): PipelinePolicy {
+  const policy = options.retry ?? DEFAULT_RETRY;
+  const sleep = policy.sleep ?? defaultSleep;
+  return {
+    name: 'eolGateRetry',
+    async sendRequest(request, next) {
+      const where = `${options.registry}: ${request.method} ${new URL(request.url).pathname}`;
+      for (let attempt = 0; ; attempt++) {
+        attempts.set(request, attempt + 1);
+        request.timeout = policy.timeoutMs;
+        let failure: Failure;
+        try {
+          const res = await next(request);
+          if (!RETRYABLE_STATUS.has(res.status) || attempt >= policy.retries) return res;
+          failure = {
+            kind: 'retryable',
+            cause: `HTTP ${res.status}`,
+            retryAfterMs: retryAfterMs(res.headers),
+          };
+        } catch (e) {
+          if (request.abortSignal?.aborted) throw e;
+          failure = classify(e);
+          if (failure.kind !== 'retryable' || attempt >= policy.retries) throw e;
         }
-        if (failure.kind === 'auth') {
-          throw new RuntimeError(
-            `${registry}: ${what} was refused (${failure.cause}) for the identity of ${credentialName}: ` +
-              'check that it has the AcrPull/AcrPush (or Container Registry Repository) roles on this registry and the right tenant',
-          );
-        }
-        if (failure.kind === 'fatal' || attempt >= policy.retries) {
-          const tries = attempt + 1;
-          throw new RuntimeError(
-            `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ''}: ${failure.cause}`,
-          );
-        }
-        const delayMs = retryDelay(attempt, policy, failure.retryAfterMs, `${registry}: ${what}`);
-        policy.onRetry?.({
-          url: `${registry} ${what}`,
-          attempt: attempt + 1,
-          delayMs,
-          cause: failure.cause,
-        });
-        this.options.logger.debug(
-          `${registry}: ${what}: ${failure.cause}, retry ${attempt + 1} in ${Math.round(delayMs)} ms`,
+        const delayMs = retryDelay(attempt, policy, failure.retryAfterMs, where);
+        policy.onRetry?.({ url: where, attempt: attempt + 1, delayMs, cause: failure.cause });
+        options.logger.debug(
+          `${where}: ${failure.cause}, retry ${attempt + 1} in ${Math.round(delayMs)} ms`,
         );
         await sleep(delayMs);
       }
+    },
+  };
+}
+
+/**
+ * Every registry call goes through `call`: bounded concurrency, and errors that name the
+ * registry, the call and the credential type, never a token (retries happen below, in
+ * `retryPolicy`). A call that still fails throws: it is never turned into "absent" (invariant 5).
+ */
+export class RequestGate {
+  private readonly slots: Semaphore;
+
+  constructor(private readonly options: GateOptions) {
+    this.slots = new Semaphore(options.concurrency);
+  }
+
+  call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return this.slots.run(async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        throw this.explain(what, e);
+      }
+    });
+  }
+
+  private explain(what: string, e: unknown): Error {
+    if (e instanceof RuntimeError) return e;
+    const failure = classify(e);
+    const { registry, credentialName } = this.options;
+    if (failure.kind === 'credential') {
+      return new RuntimeError(
+        `${registry}: ${credentialName} could not get a token: ${failure.cause}`,
+      );
     }
+    if (failure.kind === 'auth') {
+      return new RuntimeError(
+        `${registry}: ${what} was refused (${failure.cause}) for the identity of ${credentialName}: ` +
+          'check that it has the AcrPull/AcrPush (or Container Registry Repository) roles on this registry and the right tenant',
+      );
+    }
+    const tries = attemptsOf(e);
+    return new RuntimeError(
+      `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ''}: ${failure.cause}`,
+    );
   }
 }

@@ -8,6 +8,7 @@ import {
   HttpError,
   type RetryPolicy,
 } from '../../util/http.js';
+import { nextLink } from '../links.js';
 import {
   basicHeader,
   parseChallenge,
@@ -177,15 +178,6 @@ export function scopeKey(pathname: string, method: string): string {
 
 function scopesOf(key: string): string[] {
   return key ? [key] : [];
-}
-
-export function nextLink(header: string | null): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(/,(?=\s*<)/)) {
-    const m = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
-    if (m && /\brel\s*=\s*"?next"?/i.test(m[2])) return m[1];
-  }
-  return undefined;
 }
 
 export async function httpError(res: Response, method: string, url: string): Promise<HttpError> {

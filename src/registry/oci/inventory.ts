@@ -1,7 +1,8 @@
 import { FALLBACK_TAG, isDigest } from '../../core/digest.js';
 import { isIndexMediaType, type ManifestRecord } from '../../core/oci.js';
 import type { ManifestCache } from '../manifest-cache.js';
-import { httpError, nextLink, readJson, type OciClient } from './client.js';
+import { nextLink } from '../links.js';
+import { httpError, readJson, type OciClient } from './client.js';
 import {
   blobPath,
   getManifest,

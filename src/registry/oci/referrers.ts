@@ -6,7 +6,8 @@ import type { ReferrerManifest } from '../port.js';
 import { sha256Digest } from '../../util/hash.js';
 import { HttpError } from '../../util/http.js';
 import type { FallbackIndex } from './inventory.js';
-import { errorCode, httpError, nextLink, type OciClient } from './client.js';
+import { nextLink } from '../links.js';
+import { errorCode, httpError, type OciClient } from './client.js';
 import {
   blobExists,
   deleteManifest,
