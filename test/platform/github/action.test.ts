@@ -183,21 +183,22 @@ describe('GitHub Action bundle', () => {
       outcome: 'applied',
       counts: { annotated: scenario.orphans.length },
       planFile,
-      planArtifact: { name: 'eol-gate-plan-annotate-1.json' },
+      // Named per job (its check run id) and attempt: matrix legs share GITHUB_JOB.
+      planArtifact: { name: expect.stringMatching(/^eol-gate-plan-\d+-1\.json$/) },
     });
 
     // The plan went to the artifact service as is: the same bytes as the plan file, no zip.
     expect(artifacts.artifacts).toHaveLength(1);
     const [uploaded] = artifacts.artifacts;
     expect(uploaded).toMatchObject({
-      name: 'eol-gate-plan-annotate-1.json',
+      name: result.planArtifact.name,
       runBackendId: 'run-backend-1',
       jobBackendId: 'job-backend-1',
     });
     expect(uploaded.content.toString('utf8')).toBe(readFileSync(planFile, 'utf8'));
     const artifactUrl = `https://github.com/${github.owner}/${github.repo}/actions/runs/${self.id}/artifacts/${uploaded.id}`;
     expect(result.planArtifact.url).toBe(artifactUrl);
-    expect(r.summary).toContain(`Plan artifact: [eol-gate-plan-annotate-1.json](${artifactUrl})`);
+    expect(r.summary).toContain(`Plan artifact: [${uploaded.name}](${artifactUrl})`);
     expect(JSON.parse(readFileSync(planFile, 'utf8')).digests).toHaveLength(
       scenario.orphans.length,
     );
