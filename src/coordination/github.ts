@@ -49,6 +49,12 @@ export interface GitHubStoreOptions {
   jobId?: string;
   /** `GITHUB_SHA`: the commit the marker refs point at (any commit of the coordination repository). */
   sha: string;
+  /**
+   * A commit of the coordination repository for the marker refs to point at (EOL_GATE_MARKER_SHA).
+   * Default: `sha` in the workflow's own repository; the head of the coordination repository's
+   * default branch when markers live elsewhere (GITHUB_SHA does not exist there).
+   */
+  markerSha?: string;
   /** Needs `contents: write` (refs) and `actions: read` (run and job status). Never logged. */
   token: string;
   retry?: Partial<RetryPolicy>;
@@ -138,6 +144,7 @@ export class GitHubStore implements CoordinationStore {
   /** The workflow's repository, where this run's status lives. */
   private readonly ownRepo: string;
   private readonly octokit: GitHubClient;
+  private resolvedMarkerSha?: Promise<string>;
   private readonly logger?: Logger;
   private readonly readBack: { attempts: number; delayMs: number };
   private readonly sleep: (ms: number) => Promise<void>;
@@ -169,8 +176,12 @@ export class GitHubStore implements CoordinationStore {
       );
     }
     if (options.jobId !== undefined) assertJobId(options.jobId);
-    if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(options.sha))
-      throw new InputError(`sha: expected a commit id, got ${JSON.stringify(options.sha)}`);
+    for (const [name, sha] of [
+      ['sha', options.sha],
+      ['EOL_GATE_MARKER_SHA', options.markerSha],
+    ] as const)
+      if (sha !== undefined && !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha))
+        throw new InputError(`${name}: expected a commit id, got ${JSON.stringify(sha)}`);
     if (!options.token) throw new InputError('token: missing (GITHUB_TOKEN)');
     this.coordinationRepo = `${coordination.owner}/${coordination.repo}`;
     this.ownRepo = `${options.owner}/${options.repo}`;
@@ -307,20 +318,49 @@ export class GitHubStore implements CoordinationStore {
     await this.call(
       `${what} (create ${ref})`,
       async () => {
-        await this.octokit.request(route, { ref, sha: this.options.sha });
+        await this.octokit.request(route, { ref, sha: await this.markerCommit() });
       },
       (e) => {
         if (e.status !== 422) return false;
         if (/already exists/i.test(e.message)) return true;
         const commitHint =
           /object does not exist/i.test(e.message) && this.options.coordination
-            ? ' (the marker refs point at GITHUB_SHA, which must exist in the coordination repository; set EOL_GATE_MARKER_SHA to one of its commits)'
+            ? ' (the marker refs must point at a commit of the coordination repository; set EOL_GATE_MARKER_SHA to one of its commits)'
             : '';
         throw new RuntimeError(
           `GitHub: ${what}: POST ${route.slice(5)} for ${ref} failed: HTTP ${e.status} ${requestErrorDetail(e)}${commitHint}`,
         );
       },
     );
+  }
+
+  /**
+   * The commit marker refs point at (any commit of the coordination repository will do). In
+   * another repository than the workflow's, the head of its default branch, read once:
+   * GET /repos/{owner}/{repo} and GET /repos/{owner}/{repo}/commits/{branch} (contents: read).
+   */
+  private async markerCommit(): Promise<string> {
+    if (this.options.markerSha) return this.options.markerSha;
+    if (this.coordinationRepo === this.ownRepo) return this.options.sha;
+    this.resolvedMarkerSha ??= (async () => {
+      let sha: string | undefined;
+      await this.call(`read the default branch of ${this.coordinationRepo}`, async () => {
+        const repo = (await this.octokit.request(`GET /repos/${this.coordinationRepo}`)).data as {
+          default_branch?: string;
+        };
+        const branch = encodeURIComponent(repo.default_branch ?? 'main');
+        const commit = (
+          await this.octokit.request(`GET /repos/${this.coordinationRepo}/commits/${branch}`)
+        ).data as { sha?: string };
+        sha = commit.sha;
+      });
+      if (!sha || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(sha))
+        throw new RuntimeError(
+          `GitHub: no commit found on the default branch of ${this.coordinationRepo} for the marker refs (set EOL_GATE_MARKER_SHA)`,
+        );
+      return sha;
+    })();
+    return this.resolvedMarkerSha;
   }
 
   /** DELETE /repos/{owner}/{repo}/git/refs/{ref}; a ref that is already gone (422/404) is fine. */

@@ -501,8 +501,31 @@ describe('GitHubStore with a coordination repository shared by several repositor
       ),
     ]);
     expect(fake.requests.map(path)).toEqual([
+      `GET /repos/${fake.owner}/${fake.repo}`,
+      'GET commits/main',
       'POST git/refs',
       'GET git/matching-refs/eol-gate/g/octo/app-a/',
+    ]);
+  });
+
+  it("marker refs point at the coordination repository's default-branch head: the run's own GITHUB_SHA does not exist there", async () => {
+    fake.addRepository(A);
+    const run = fake.createRun({}, A);
+    const [owner, repo] = A.split('/');
+    const s = store(run.id, {
+      owner,
+      repo,
+      coordination: { owner: fake.owner, repo: fake.repo },
+      sha: 'b'.repeat(40), // a commit of app-a, unknown to the coordination repository
+      jobId: '3',
+    });
+    await s.signal('g', 'publishing');
+    await s.signal('g', 'image-info-updated');
+    expect([...fake.refs.values()]).toEqual([fake.headSha, fake.headSha]);
+    // Resolved once, then reused.
+    expect(fake.requests.map(path).filter((p) => !p.includes('refs'))).toEqual([
+      `GET /repos/${fake.owner}/${fake.repo}`,
+      'GET commits/main',
     ]);
   });
 

@@ -370,6 +370,12 @@ export class FakeGitHub {
       });
       if (r) return this.write(res, r);
     }
+    // Get a repository: GET /repos/{owner}/{repo} (the default branch is all the store reads).
+    if (method === 'GET' && url.pathname === `/repos/${this.owner}/${this.repo}`)
+      return this.write(res, {
+        status: 200,
+        body: { full_name: `${this.owner}/${this.repo}`, default_branch: 'main' },
+      });
     if (repoPath === undefined) {
       const actions = other && this.repositories.get(decodeURIComponent(other[1]));
       if (!actions || method !== 'GET')
@@ -403,6 +409,15 @@ export class FakeGitHub {
   }
 
   private route(method: string, path: string, body: string): FakeGitHubResponse {
+    // Get a commit: GET /repos/{owner}/{repo}/commits/{ref} (the default branch's head).
+    // https://docs.github.com/rest/commits/commits#get-a-commit
+    if (method === 'GET' && /^commits\/[^/]+$/.test(path)) {
+      if (this.permissions.contents === 'none') return this.forbidden();
+      const ref = decodeURIComponent(path.slice('commits/'.length));
+      return ref === 'main' || this.commits.has(ref)
+        ? { status: 200, body: { sha: ref === 'main' ? this.headSha : ref } }
+        : { status: 422, body: { message: `No commit found for SHA: ${ref}` } };
+    }
     // List matching references: GET /repos/{owner}/{repo}/git/matching-refs/{ref}
     // https://docs.github.com/rest/git/refs#list-matching-references
     // 200 with an array (empty when nothing matches); `ref` is matched as a prefix of refs/{ref}.
