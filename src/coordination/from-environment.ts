@@ -1,6 +1,7 @@
 import { InputError } from '../core/errors.js';
 import { parsePositiveInteger } from '../core/number.js';
 import type { Logger } from '../core/ports.js';
+import { RUN_CONTEXT_VARIABLES, type RunContext } from '../core/run-context.js';
 import type { RetryPolicy } from '../util/http.js';
 import { AzureDevOpsStore } from './azure-devops.js';
 import { GitHubStore } from './github.js';
@@ -22,15 +23,16 @@ export interface CoordinationOverrides {
   retry?: Partial<RetryPolicy>;
 }
 
-type Env = Record<string, string | undefined>;
-
-function required(
-  env: Env,
-  names: string[],
+/** Throws an InputError naming the variable of each field of `values` that is unset. */
+function required<K extends 'github' | 'azure'>(
+  section: K,
+  values: RunContext[K],
+  fields: (keyof RunContext[K] & keyof (typeof RUN_CONTEXT_VARIABLES)[K])[],
   coordinator: string,
   hints: Record<string, string> = {},
 ): void {
-  const missing = names.filter((n) => !env[n]);
+  const variables = RUN_CONTEXT_VARIABLES[section] as Record<string, string>;
+  const missing = fields.filter((f) => !values[f]).map((f) => variables[f as string]);
   if (missing.length === 0) return;
   const hint = missing
     .map((n) => hints[n])
@@ -51,13 +53,13 @@ function positiveInt(value: string | undefined, name: string, fallback?: number)
 }
 
 /**
- * Picks and configures the coordination store from the CI environment. `auto`: Azure DevOps
- * when TF_BUILD is set, GitHub when GITHUB_ACTIONS is set, else `none` with a warning.
+ * Picks and configures the coordination store from the run's context. `auto`: Azure DevOps
+ * in Azure Pipelines, GitHub in GitHub Actions, else `none` with a warning.
  * Missing variables are an InputError naming each one; nothing has been written then.
  */
 export function createCoordinationStore(
   kind: CoordinatorKind,
-  env: Env,
+  run: RunContext,
   logger: Logger,
   overrides: CoordinationOverrides = {},
 ): CoordinationStore {
@@ -68,7 +70,9 @@ export function createCoordinationStore(
   }
   let chosen = kind;
   if (kind === 'auto') {
-    chosen = env.TF_BUILD ? 'azure-devops' : env.GITHUB_ACTIONS ? 'github' : 'none';
+    chosen = ({ 'azure-pipelines': 'azure-devops', github: 'github', none: 'none' } as const)[
+      run.platform
+    ];
     if (chosen === 'none') {
       logger.warning(
         'coordinator: not running in Azure Pipelines or GitHub Actions, so concurrent pipelines are not coordinated ' +
@@ -79,46 +83,35 @@ export function createCoordinationStore(
     }
   }
   if (chosen === 'none') return new NoneStore();
-  const e: Env = { ...env };
   if (chosen === 'azure-devops') {
-    if (overrides.token) e.SYSTEM_ACCESSTOKEN = overrides.token;
-    required(
-      e,
-      ['SYSTEM_COLLECTIONURI', 'SYSTEM_TEAMPROJECT', 'BUILD_BUILDID', 'SYSTEM_ACCESSTOKEN'],
-      'azure-devops',
-      {
-        SYSTEM_ACCESSTOKEN:
-          'Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }.',
-      },
-    );
+    const a = { ...run.azure, token: overrides.token || run.azure.token };
+    required('azure', a, ['collectionUri', 'project', 'buildId', 'token'], 'azure-devops', {
+      SYSTEM_ACCESSTOKEN:
+        'Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }.',
+    });
     return new AzureDevOpsStore({
-      collectionUri: e.SYSTEM_COLLECTIONURI!,
-      project: e.SYSTEM_TEAMPROJECT!,
-      buildId: e.BUILD_BUILDID!,
+      collectionUri: a.collectionUri!,
+      project: a.project!,
+      buildId: a.buildId!,
       // Tags belong to the build, not the attempt; the attempt only names the run in logs.
-      jobAttempt: positiveInt(e.SYSTEM_JOBATTEMPT, 'SYSTEM_JOBATTEMPT', 1),
-      jobId: overrides.jobId || e.SYSTEM_JOBID || undefined,
-      token: e.SYSTEM_ACCESSTOKEN!,
+      jobAttempt: positiveInt(a.jobAttempt, 'SYSTEM_JOBATTEMPT', 1),
+      jobId: overrides.jobId || a.jobId || undefined,
+      token: a.token!,
       projects: overrides.projects,
       retry: overrides.retry,
       logger,
     });
   }
-  if (overrides.token) e.GITHUB_TOKEN = overrides.token;
+  const g = { ...run.github, token: overrides.token || run.github.token };
   // The attempt is required: markers written under a wrong attempt would be ignored by peers.
-  required(
-    e,
-    ['GITHUB_REPOSITORY', 'GITHUB_RUN_ID', 'GITHUB_RUN_ATTEMPT', 'GITHUB_SHA', 'GITHUB_TOKEN'],
-    'github',
-    {
-      GITHUB_TOKEN:
-        'Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read.',
-    },
-  );
-  const [owner, repo, ...rest] = e.GITHUB_REPOSITORY!.split('/');
+  required('github', g, ['repository', 'runId', 'runAttempt', 'sha', 'token'], 'github', {
+    GITHUB_TOKEN:
+      'Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read.',
+  });
+  const [owner, repo, ...rest] = g.repository!.split('/');
   if (!owner || !repo || rest.length > 0) {
     throw new InputError(
-      `GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(e.GITHUB_REPOSITORY)}`,
+      `GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(g.repository)}`,
     );
   }
   const coordination = overrides.coordinationRepository?.split('/');
@@ -126,22 +119,23 @@ export function createCoordinationStore(
     throw new InputError(
       `coordinationRepository: expected owner/name, got ${JSON.stringify(overrides.coordinationRepository)}`,
     );
-  const jobId = overrides.jobId || e.EOL_GATE_JOB_ID || undefined;
+  const jobId = overrides.jobId || g.jobId || undefined;
   if (!jobId)
     logger.warning(
       'no job id (action input jobId, default ${{ job.check_run_id }}; CLI --job-id or EOL_GATE_JOB_ID): the parallel jobs of this run are not told apart',
     );
   return new GitHubStore({
-    apiUrl: e.GITHUB_API_URL || 'https://api.github.com',
+    apiUrl: g.apiUrl || 'https://api.github.com',
     owner,
     repo,
     coordination: coordination && { owner: coordination[0], repo: coordination[1] },
     jobId,
-    runId: e.GITHUB_RUN_ID!,
-    runAttempt: positiveInt(e.GITHUB_RUN_ATTEMPT, 'GITHUB_RUN_ATTEMPT'),
-    // Marker refs point at a commit of the coordination repository; GITHUB_SHA is one only there.
-    sha: e.EOL_GATE_MARKER_SHA || e.GITHUB_SHA!,
-    token: e.GITHUB_TOKEN!,
+    runId: g.runId!,
+    runAttempt: positiveInt(g.runAttempt, 'GITHUB_RUN_ATTEMPT'),
+    sha: g.sha!,
+    // Marker refs point at a commit of the coordination repository (found when not given).
+    markerSha: g.markerSha || undefined,
+    token: g.token!,
     retry: overrides.retry,
     logger,
   });

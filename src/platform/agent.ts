@@ -1,4 +1,5 @@
 import type { Logger } from '../core/ports.js';
+import type { RunContext } from '../core/run-context.js';
 
 /**
  * What a host offers the job: the one port per platform (GitHub Action, Azure Pipelines task,
@@ -25,7 +26,10 @@ export interface BuildAgent {
    */
   publishArtifact?(path: string, name: string): Promise<PublishedArtifact | undefined>;
   readonly logger: Logger;
+  /** The host's own settings (DOCKER_CONFIG, EOL_GATE_RETRIES...); read only in platform/. */
   readonly env: Record<string, string | undefined>;
+  /** The run as the CI describes it, built once by the agent: what stores and sources are made from. */
+  readonly context: RunContext;
   /** Where default plan files go (runner temp directory). */
   readonly tempDir: string;
   /** Token for the coordination store and repository sources (GitHub token, System.AccessToken). */

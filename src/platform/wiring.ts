@@ -222,15 +222,14 @@ export function retryPolicy(env: Record<string, string | undefined>): RetryPolic
 
 /** Repository sources use the platform token unless a dedicated one is in the environment. */
 export function sourceOptions(agent: BuildAgent): SourceOptions {
-  const env = agent.env;
+  const { github, azure } = agent.context;
   const token = agent.platformToken();
   return {
-    githubApiUrl: env.GITHUB_API_URL,
-    githubToken: env.GITHUB_TOKEN || (agent.platform === 'github' ? token : undefined),
-    azureCollectionUri: env.SYSTEM_COLLECTIONURI,
-    azureToken:
-      env.SYSTEM_ACCESSTOKEN || (agent.platform === 'azure-pipelines' ? token : undefined),
-    retry: retryPolicy(env),
+    githubApiUrl: github.apiUrl,
+    githubToken: github.token || (agent.platform === 'github' ? token : undefined),
+    azureCollectionUri: azure.collectionUri,
+    azureToken: azure.token || (agent.platform === 'azure-pipelines' ? token : undefined),
+    retry: retryPolicy(agent.env),
     label: agent.label('imageInfo'),
   };
 }
@@ -241,7 +240,7 @@ export function createSources(o: JobOptions, agent: BuildAgent): ImageInfoSource
 }
 
 export function createStore(o: JobOptions, agent: BuildAgent, logger: Logger): CoordinationStore {
-  return createCoordinationStore(o.coordinator, agent.env, logger, {
+  return createCoordinationStore(o.coordinator, agent.context, logger, {
     token: agent.platformToken(),
     projects: o.projects.length > 0 ? o.projects : undefined,
     jobId: o.jobId || undefined,

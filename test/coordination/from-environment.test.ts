@@ -1,10 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { AzureDevOpsStore } from '../../src/coordination/azure-devops.js';
-import { createCoordinationStore } from '../../src/coordination/from-environment.js';
+import { createCoordinationStore as createFromContext } from '../../src/coordination/from-environment.js';
 import { GitHubStore } from '../../src/coordination/github.js';
 import { NoneStore } from '../../src/coordination/none.js';
 import { InputError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/ports.js';
+import { runContextFromEnv } from '../../src/platform/run-context.js';
+
+/** The store an agent whose environment is `env` would create (agents build the RunContext). */
+function createCoordinationStore(
+  kind: Parameters<typeof createFromContext>[0],
+  env: Record<string, string | undefined>,
+  logger: Logger,
+  overrides?: Parameters<typeof createFromContext>[3],
+) {
+  return createFromContext(kind, runContextFromEnv(env, '/tmp'), logger, overrides);
+}
 
 function recordingLogger(): Logger & { warnings: string[] } {
   const warnings: string[] = [];

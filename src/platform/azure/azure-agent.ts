@@ -15,6 +15,8 @@ import {
   readServiceConnection,
   type EndpointReader,
 } from './service-connection.js';
+import type { RunContext } from '../../core/run-context.js';
+import { runContextFromEnv } from '../run-context.js';
 
 /**
  * task-lib's getInput and getEndpointAuthorizationParameter print `##vso[task.debug]name=value`
@@ -55,6 +57,7 @@ export class AzureAgent implements BuildAgent {
   readonly platform = 'azure-pipelines' as const;
   readonly logger = azureLogger;
   readonly tempDir: string;
+  readonly context: RunContext;
   private readonly token?: string;
   private summaries = 0;
   private connection: AzureServiceConnection | undefined | null = null;
@@ -62,6 +65,7 @@ export class AzureAgent implements BuildAgent {
 
   constructor(readonly env: Record<string, string | undefined> = process.env) {
     this.tempDir = env.AGENT_TEMPDIRECTORY || tmpdir();
+    this.context = runContextFromEnv(env, this.tempDir);
     // Every secret is masked before the first log line.
     this.token = secret('ENDPOINT_AUTH_PARAMETER_SYSTEMVSSCONNECTION_ACCESSTOKEN');
     for (const value of [this.token, secret('INPUT_PASSWORD')]) if (value) this.setSecret(value);

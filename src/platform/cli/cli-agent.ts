@@ -3,6 +3,8 @@ import type { Logger } from '../../core/ports.js';
 import type { BuildAgent } from '../agent.js';
 import { maskSecrets, redactSecrets, secretForms } from '../../util/redact.js';
 import { kebab } from '../inputs.js';
+import type { RunContext } from '../../core/run-context.js';
+import { runContextFromEnv } from '../run-context.js';
 
 /**
  * The environment variables that hold the CLI's credentials: the GitHub token and Azure DevOps
@@ -41,6 +43,7 @@ export class CliAgent implements BuildAgent {
   readonly secrets = new Set<string>();
   readonly logger: Logger;
   readonly tempDir: string;
+  readonly context: RunContext;
 
   constructor(
     private readonly values: Map<string, string>,
@@ -52,6 +55,7 @@ export class CliAgent implements BuildAgent {
     for (const name of SECRET_ENV) this.setSecret(env[name] ?? '');
     // A CLI is not a CI host: the OS temp dir (TMPDIR), whichever CI it happens to run in.
     this.tempDir = tmpdir();
+    this.context = runContextFromEnv(env, this.tempDir);
   }
 
   input(name: string): string {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../core/ports.js';
 import type { BuildAgent, PublishedArtifact } from '../agent.js';
+import type { RunContext } from '../../core/run-context.js';
+import { runContextFromEnv } from '../run-context.js';
 
 /** @actions/core's workflow commands: `::warning::` and `::error::` become annotations. */
 export const githubLogger: Logger = {
@@ -19,10 +21,12 @@ export class GitHubAgent implements BuildAgent {
   readonly platform = 'github' as const;
   readonly logger = githubLogger;
   readonly tempDir: string;
+  readonly context: RunContext;
   private readonly token: string;
 
   constructor(readonly env: Record<string, string | undefined> = process.env) {
     this.tempDir = env.RUNNER_TEMP || tmpdir();
+    this.context = runContextFromEnv(env, this.tempDir);
     // Masked first: nothing has been logged yet.
     this.token = core.getInput('token');
     this.setSecret(this.token);
