@@ -1,6 +1,7 @@
 /**
- * The one list of inputs and outputs. action.yml, task.json, the CLI's flags and the README
- * tables are checked against it, so the hosts cannot drift apart.
+ * The one list of inputs and outputs. The inputs and outputs of action.yml and task.json, and
+ * docs/inputs.md, are generated from it (`npm run manifests`); the CLI's flags are checked
+ * against it, so the hosts cannot drift apart.
  */
 export const COMMANDS = [
   'annotate',
@@ -23,6 +24,28 @@ export interface InputSpec {
   repeatable?: boolean;
   /** Hosts that offer it; absent = all. */
   hosts?: HostName[];
+  /** The values it takes (a pick list in task.json). */
+  choices?: readonly string[];
+  /** How the Azure Pipelines task shows it (required when the task offers the input). */
+  task?: TaskPresentation;
+}
+
+/** The groups task.json declares (its `groups` section). */
+export type TaskGroup =
+  'registry' | 'imageInfo' | 'coordination' | 'annotate' | 'maintenance' | 'publish';
+
+export interface TaskPresentation {
+  label: string;
+  /** Absent only for `command`, shown above the groups. */
+  group?: TaskGroup;
+  /** Height of a multi-line box. */
+  rows?: number;
+  /** The task refuses to run without it. */
+  required?: boolean;
+  /** A service connection picker of this type (`connectedService:<type>`). */
+  service?: 'AzureRM' | 'dockerregistry';
+  /** Said after the description in the task's help. */
+  help?: string;
 }
 
 const REGISTRY_COMMANDS: CommandName[] = ['annotate', 'verify', 'unannotate'];
@@ -32,35 +55,47 @@ const COORDINATED: CommandName[] = ['annotate', 'signal', 'publish-image-info'];
 export const INPUTS: InputSpec[] = [
   {
     name: 'command',
+    choices: COMMANDS,
+    task: { label: 'Command', required: true },
     description: 'What to run: annotate, signal, verify, unannotate or publish-image-info.',
     default: 'annotate',
   },
   {
     name: 'registry',
+    task: { label: 'Registry', group: 'registry' },
     description:
       'Registry host or URL, e.g. myacr.azurecr.io or http://127.0.0.1:5000 (plain http only for loopback).',
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'registryType',
+    choices: ['auto', 'acr', 'oci'],
+    task: { label: 'Registry type', group: 'registry' },
     description: 'auto (ACR for *.azurecr.io hosts, else OCI), acr or oci.',
     default: 'auto',
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'username',
+    task: { label: 'Username', group: 'registry' },
     description:
       "Registry username (for ACR: the admin user or a token name). Default: the registry's auths entry in the Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json).",
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'password',
+    task: {
+      label: 'Password',
+      group: 'registry',
+      help: 'Pass a secret variable, e.g. `$(registryPassword)`.',
+    },
     description: 'Registry password or token (for GHCR: a GitHub token). Masked in logs.',
     commands: REGISTRY_COMMANDS,
     kind: 'secret',
   },
   {
     name: 'imageInfo',
+    task: { label: 'Image-info sources', group: 'imageInfo', rows: 3 },
     description:
       'Image-info sources, one per line: a path, an https URL, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>. Their union is supported.',
     commands: [...IMAGE_INFO_COMMANDS, 'unannotate'],
@@ -69,12 +104,14 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'repoPrefix',
+    task: { label: 'Repository prefix', group: 'imageInfo' },
     description: 'Prefix mapping image-info repositories to registry repositories, e.g. public/.',
     default: '',
     commands: ['annotate', 'verify', 'unannotate'],
   },
   {
     name: 'repositories',
+    task: { label: 'Repositories', group: 'imageInfo', rows: 3 },
     description:
       'Repository globs in scope, one per line (default: every repository the image-info names).',
     commands: ['annotate', 'verify', 'unannotate'],
@@ -83,6 +120,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'group',
+    task: { label: 'Coordination group', group: 'coordination' },
     description:
       'Coordination group: the pipelines that publish to one registry and one image-info.',
     default: 'default',
@@ -90,47 +128,57 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'state',
+    choices: ['publishing', 'image-info-updated'],
+    task: { label: 'State', group: 'coordination' },
     description:
       'For signal: publishing (before the first push) or image-info-updated (after the image-info update is durable).',
     commands: ['signal'],
   },
   {
     name: 'eolDate',
+    task: { label: 'EOL date', group: 'annotate' },
     description: 'End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC).',
     commands: ['annotate'],
   },
   {
     name: 'minAge',
+    task: { label: 'Minimum age', group: 'annotate' },
     description: 'Never annotate manifests younger than this (e.g. 30m, 1h, 2d; 0 turns it off).',
     default: '1h',
     commands: ['annotate'],
   },
   {
     name: 'timeout',
+    task: { label: 'Timeout', group: 'coordination' },
     description: 'How long annotate waits for other runs of the group.',
     default: '60m',
     commands: ['annotate'],
   },
   {
     name: 'pollInterval',
+    task: { label: 'Poll interval', group: 'coordination' },
     description: 'How often annotate polls the coordination store while waiting (jittered).',
     default: '30s',
     commands: ['annotate'],
   },
   {
     name: 'onTimeout',
+    choices: ['fail', 'skip'],
+    task: { label: 'On timeout', group: 'coordination' },
     description: 'fail (default) or skip: succeed with a warning, annotating nothing.',
     default: 'fail',
     commands: ['annotate'],
   },
   {
     name: 'concurrency',
+    task: { label: 'Concurrency', group: 'registry' },
     description: 'Registry requests in flight.',
     default: '8',
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'dryRun',
+    task: { label: 'Dry run', group: 'annotate' },
     description: 'Write the plan (unannotate: list the marks it would remove), change nothing.',
     default: 'false',
     commands: ['annotate', 'unannotate'],
@@ -138,24 +186,28 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'planFile',
+    task: { label: 'Plan file', group: 'annotate' },
     description:
       'Where annotate writes its plan (JSON). Default: a file in the runner temp directory.',
     commands: ['annotate'],
   },
   {
     name: 'fromPlan',
+    task: { label: 'From plan', group: 'annotate' },
     description:
       'Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects. For unannotate: remove exactly the marks that plan placed (rollback of one run).',
     commands: ['annotate', 'unannotate'],
   },
   {
     name: 'maxAnnotations',
+    task: { label: 'Max annotations', group: 'annotate' },
     description:
       "Blast-radius guard: the most a plan may mark in one repository, a count (500) or a percentage of the repository's manifests (25%). Over it, annotate writes the plan, marks nothing and fails; a fromPlan run is exempt. Default: no limit.",
     commands: ['annotate'],
   },
   {
     name: 'uploadPlan',
+    task: { label: 'Upload plan', group: 'annotate' },
     description:
       'Publish the plan file as a build artifact (GitHub: eol-gate-plan via the Actions artifact service; Azure Pipelines: artifact eol-gate-plan) and link it from the summary.',
     default: 'true',
@@ -165,12 +217,15 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'coordinator',
+    choices: ['auto', 'azure-devops', 'github', 'none'],
+    task: { label: 'Coordinator', group: 'coordination' },
     description: 'auto, azure-devops, github or none.',
     default: 'auto',
     commands: COORDINATED,
   },
   {
     name: 'projects',
+    task: { label: 'Peer projects', group: 'coordination', rows: 2 },
     description:
       'Azure DevOps: projects whose builds are peers of the group, one per line (default: the current project).',
     commands: COORDINATED,
@@ -178,6 +233,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'scope',
+    choices: ['job', 'run'],
+    task: { label: 'Cover scope', group: 'coordination' },
     description:
       "What an image-info-updated covers: job (this job's pushes, the default) or run (every push of this run made before it: a dedicated record job that merges the other jobs' images).",
     default: 'job',
@@ -185,6 +242,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'unmarkSupported',
+    task: { label: 'Unmark supported digests', group: 'annotate' },
     description:
       'For annotate: also remove lifecycle marks from digests the image-info supports (a rollback re-published an old image), so the registry converges both ways.',
     default: 'true',
@@ -193,6 +251,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'repair',
+    task: { label: 'Repair', group: 'maintenance' },
     description: 'For verify: delete lifecycle marks found on supported digests.',
     default: 'false',
     commands: ['verify'],
@@ -200,6 +259,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'digest',
+    task: { label: 'Digests', group: 'maintenance', rows: 3 },
     description: 'For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.',
     commands: ['unannotate'],
     kind: 'multiline',
@@ -207,24 +267,28 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'date',
+    task: { label: 'EOL date to remove', group: 'maintenance' },
     description:
       'For unannotate: remove every lifecycle mark of this EOL date (yyyy-MM-dd) in the repositories globs, or in the repositories the image-info names.',
     commands: ['unannotate'],
   },
   {
     name: 'fragment',
+    task: { label: 'Image-info fragment', group: 'publish' },
     description:
       "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo.",
     commands: ['publish-image-info'],
   },
   {
     name: 'commitMessage',
+    task: { label: 'Commit message', group: 'publish' },
     description: 'For publish-image-info: commit message for github: and azure-repos: targets.',
     default: 'Update image-info (eol-gate publish-image-info)',
     commands: ['publish-image-info'],
   },
   {
     name: 'create',
+    task: { label: 'Create if missing', group: 'publish' },
     description: 'For publish-image-info: create the shared image-info when it does not exist yet.',
     default: 'false',
     commands: ['publish-image-info'],
@@ -232,6 +296,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'onStale',
+    choices: ['skip', 'fail'],
+    task: { label: 'On an older build', group: 'publish' },
     description:
       'For publish-image-info: what to do when the fragment has an older build of a platform than the shared image-info (it is never merged: an entry never moves back in time): skip (default) reports it and succeeds, fail reports it and fails the step after merging the rest.',
     default: 'skip',
@@ -239,36 +305,42 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'audience',
+    task: { label: 'Token audience', group: 'registry' },
     description:
       'Azure Container Registry token audience, for sovereign clouds (e.g. https://management.chinacloudapi.cn).',
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'azureAuthorityHost',
+    task: { label: 'Entra ID authority host', group: 'registry' },
     description:
       'Microsoft Entra ID authority for sovereign clouds, e.g. https://login.chinacloudapi.cn (default: the public cloud).',
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'maxRequestsPerMinute',
+    task: { label: 'Max requests per minute', group: 'registry' },
     description:
       'Azure Container Registry: cap on requests per minute, to stay under the SKU limit (default: no cap).',
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'cacheFile',
+    task: { label: 'Manifest cache file', group: 'registry' },
     description:
       'Azure Container Registry: file that caches what each manifest is (digest-keyed, self-checking); cache it between runs to make steady-state runs cheap.',
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'cacheRepository',
+    task: { label: 'Cache repository', group: 'registry' },
     description:
       'Repository that holds the registry-side cache (one OCI artifact per group: what each lifecycle mark and manifest is, self-checking), so steady-state runs on a fresh agent cost a few requests. Default <repoPrefix>eol-gate/cache; none turns it off. Never annotated.',
     commands: REGISTRY_COMMANDS,
   },
   {
     name: 'anonymous',
+    task: { label: 'Anonymous', group: 'registry' },
     description:
       'Read the registry without credentials (verify on registries that allow anonymous pull).',
     default: 'false',
@@ -315,6 +387,12 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'azureSubscription',
+    task: {
+      label: 'Azure subscription',
+      group: 'registry',
+      service: 'AzureRM',
+      help: 'Leave empty for a plain OCI registry.',
+    },
     description:
       'Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation, service principal secret or managed identity).',
     commands: REGISTRY_COMMANDS,
@@ -322,6 +400,12 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'dockerRegistryServiceConnection',
+    task: {
+      label: 'Docker registry service connection',
+      group: 'registry',
+      service: 'dockerregistry',
+      help: 'Leave empty to use username and password, or Entra sign-in for Azure Container Registry.',
+    },
     description:
       'Docker registry service connection (username and password) for the registry; used instead of username and password.',
     commands: REGISTRY_COMMANDS,
