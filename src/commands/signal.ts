@@ -1,10 +1,11 @@
 import type { CoordinationStore, CoverScope, MarkerState } from '../coordination/port.js';
 import { InputError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
-import { assertGroupName } from '../core/protocol.js';
+import type { GroupName } from '../core/protocol.js';
 
 export interface SignalOptions {
-  group: string;
+  /** Parsed from the input (options.ts): the store checks it again where it becomes a tag or ref. */
+  group: GroupName;
   state: MarkerState;
   /** What an `image-info-updated` covers (default `job`); ignored for `publishing`. */
   scope?: CoverScope;
@@ -15,7 +16,6 @@ export async function signal(
   options: SignalOptions,
   deps: { store: CoordinationStore; logger: Logger },
 ): Promise<void> {
-  assertGroupName(options.group);
   if (deps.store.kind === 'none') {
     throw new InputError(
       'signal: no coordinator: run inside Azure Pipelines or GitHub Actions, or set coordinator',

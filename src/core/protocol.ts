@@ -13,13 +13,17 @@ export type { JobStatus, RawMarker, RunStatus } from './runs.js';
 // Group names become build tags and git ref components: no leading dot, no `..`, no `.lock`.
 const GROUP = /^(?!\.)(?!.*\.\.)(?!.*\.lock$)(?!.*\.$)[A-Za-z0-9._-]{1,64}$/;
 
-export function assertGroupName(group: string, name = 'group'): string {
+declare const groupNameBrand: unique symbol;
+/** A group name that passed `assertGroupName`: parsed once from the input, trusted after. */
+export type GroupName = string & { readonly [groupNameBrand]: true };
+
+export function assertGroupName(group: string, name = 'group'): GroupName {
   if (!GROUP.test(group)) {
     throw new InputError(
       `${name}: expected 1-64 characters of [A-Za-z0-9._-] (not starting or ending with a dot, no "..", no ".lock" ending), got ${JSON.stringify(group)}`,
     );
   }
-  return group;
+  return group as GroupName;
 }
 
 /** Participants are told apart by repository, run, attempt and job. */

@@ -7,7 +7,7 @@ import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import { parseAnnotationLimit, type AnnotationLimit } from '../core/guard.js';
 import { parsePositiveInteger } from '../core/number.js';
-import { assertGroupName } from '../core/protocol.js';
+import { assertGroupName, type GroupName } from '../core/protocol.js';
 import type { BuildAgent } from './agent.js';
 import { COMMANDS, type CommandName } from './inputs.js';
 
@@ -20,7 +20,7 @@ export interface JobOptions {
   imageInfo: string[];
   repoPrefix: string;
   repositories: string[];
-  group: string;
+  group: GroupName;
   state?: MarkerState;
   eolDate: string;
   minAgeMs: number;
@@ -108,8 +108,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
       `${label('concurrency')}: expected a whole number from 1 to 64, got ${JSON.stringify(concurrencyText)}`,
     );
   }
-  const group = raw('group') || 'default';
-  assertGroupName(group, label('group'));
+  const group = assertGroupName(raw('group') || 'default', label('group'));
   const stateText = raw('state');
   const state = stateText
     ? oneOf<MarkerState>('state', ['publishing', 'image-info-updated'], 'publishing')
