@@ -47,6 +47,17 @@ export default tseslint.config(
       'no-restricted-globals': ['error', 'process', 'fetch'],
     },
   },
+  {
+    // The agents own the CI environment (src/platform builds a RunContext): nothing below reads it.
+    files: ['src/**/*.ts'],
+    ignores: ['src/platform/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'take it from the RunContext (platform/)' },
+      ],
+    },
+  },
   // Layers: util is a leaf (it may use core's errors and ports); adapters never import each other.
   layer('src/util/**/*.ts', '^\\.\\./(?!core/)', 'util is a leaf: it imports only core'),
   ...['coordination', 'imageinfo'].map((adapter) =>
