@@ -1,3 +1,6 @@
+import { COORDINATOR_KINDS } from '../coordination/from-environment.js';
+import { COVER_SCOPES, MARKER_STATES } from '../core/runs.js';
+
 /**
  * The one list of inputs and outputs. The inputs and outputs of action.yml and task.json, and
  * docs/inputs.md, are generated from it (`npm run manifests`); the CLI's flags are checked
@@ -11,6 +14,10 @@ export const COMMANDS = [
   'publish-image-info',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
+// Pick lists that options.ts parses with the same list (the others come from their layers).
+export const REGISTRY_TYPES = ['auto', 'acr', 'oci'] as const;
+export const ON_TIMEOUT = ['fail', 'skip'] as const;
+export const ON_STALE = ['skip', 'fail'] as const;
 export type HostName = 'cli' | 'github' | 'azure-pipelines';
 
 export interface InputSpec {
@@ -69,7 +76,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'registryType',
-    choices: ['auto', 'acr', 'oci'],
+    choices: REGISTRY_TYPES,
     task: { label: 'Registry type', group: 'registry' },
     description: 'auto (ACR for *.azurecr.io hosts, else OCI), acr or oci.',
     default: 'auto',
@@ -128,7 +135,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'state',
-    choices: ['publishing', 'image-info-updated'],
+    choices: MARKER_STATES,
     task: { label: 'State', group: 'coordination' },
     description:
       'For signal: publishing (before the first push) or image-info-updated (after the image-info update is durable).',
@@ -163,7 +170,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'onTimeout',
-    choices: ['fail', 'skip'],
+    choices: ON_TIMEOUT,
     task: { label: 'On timeout', group: 'coordination' },
     description: 'fail (default) or skip: succeed with a warning, annotating nothing.',
     default: 'fail',
@@ -217,7 +224,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'coordinator',
-    choices: ['auto', 'azure-devops', 'github', 'none'],
+    choices: COORDINATOR_KINDS,
     task: { label: 'Coordinator', group: 'coordination' },
     description: 'auto, azure-devops, github or none.',
     default: 'auto',
@@ -233,7 +240,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'scope',
-    choices: ['job', 'run'],
+    choices: COVER_SCOPES,
     task: { label: 'Cover scope', group: 'coordination' },
     description:
       "What an image-info-updated covers: job (this job's pushes, the default) or run (every push of this run made before it: a dedicated record job that merges the other jobs' images).",
@@ -296,7 +303,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'onStale',
-    choices: ['skip', 'fail'],
+    choices: ON_STALE,
     task: { label: 'On an older build', group: 'publish' },
     description:
       'For publish-image-info: what to do when the fragment has an older build of a platform than the shared image-info (it is never merged: an entry never moves back in time): skip (default) reports it and succeeds, fail reports it and fails the step after merging the rest.',

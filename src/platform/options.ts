@@ -1,5 +1,10 @@
 import { COORDINATOR_KINDS, type CoordinatorKind } from '../coordination/from-environment.js';
-import { COVER_SCOPES, type CoverScope, type MarkerState } from '../coordination/port.js';
+import {
+  COVER_SCOPES,
+  MARKER_STATES,
+  type CoverScope,
+  type MarkerState,
+} from '../coordination/port.js';
 import { parseEolDate, utcDate } from '../core/date.js';
 import { assertRepositoryInputs, isRepositoryName } from '../core/digest.js';
 import { withPrefix } from '../core/supported.js';
@@ -9,7 +14,7 @@ import { parseAnnotationLimit, type AnnotationLimit } from '../core/guard.js';
 import { parsePositiveInteger } from '../core/number.js';
 import { assertGroupName, type GroupName } from '../core/protocol.js';
 import type { BuildAgent } from './agent.js';
-import { COMMANDS, type CommandName } from './inputs.js';
+import { COMMANDS, ON_STALE, ON_TIMEOUT, REGISTRY_TYPES, type CommandName } from './inputs.js';
 
 export interface JobOptions {
   command: CommandName;
@@ -110,14 +115,12 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
   }
   const group = assertGroupName(raw('group') || 'default', label('group'));
   const stateText = raw('state');
-  const state = stateText
-    ? oneOf<MarkerState>('state', ['publishing', 'image-info-updated'], 'publishing')
-    : undefined;
+  const state = stateText ? oneOf<MarkerState>('state', MARKER_STATES, 'publishing') : undefined;
 
   const options: JobOptions = {
     command,
     registry: raw('registry'),
-    registryType: oneOf('registryType', ['auto', 'acr', 'oci'] as const, 'auto'),
+    registryType: oneOf('registryType', REGISTRY_TYPES, 'auto'),
     username: raw('username'),
     password,
     imageInfo: list('imageInfo'),
@@ -129,7 +132,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     minAgeMs: duration('minAge', '1h'),
     timeoutMs: duration('timeout', '60m'),
     pollIntervalMs: duration('pollInterval', '30s'),
-    onTimeout: oneOf('onTimeout', ['fail', 'skip'] as const, 'fail'),
+    onTimeout: oneOf('onTimeout', ON_TIMEOUT, 'fail'),
     concurrency,
     dryRun: bool('dryRun'),
     planFile: raw('planFile'),
@@ -148,7 +151,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     fragment: raw('fragment'),
     commitMessage: raw('commitMessage') || 'Update image-info (eol-gate publish-image-info)',
     create: bool('create'),
-    onStale: oneOf('onStale', ['skip', 'fail'] as const, 'skip'),
+    onStale: oneOf('onStale', ON_STALE, 'skip'),
     audience: raw('audience'),
     maxRequestsPerMinute: raw('maxRequestsPerMinute')
       ? parsePositiveInteger(raw('maxRequestsPerMinute'), label('maxRequestsPerMinute'))
