@@ -79,7 +79,7 @@ export function statusOf(e: unknown): number | undefined {
   return undefined;
 }
 
-/** `Retry-After` of an SDK error's (or our RawHttpError's) response, in ms. */
+/** `Retry-After` of an SDK error's response (the deserializer, inside `retryPolicy`, throws for a 429), in ms. */
 function retryAfterOf(e: unknown): number | undefined {
   const headers = (e as { response?: { headers?: { get(name: string): string | undefined } } })
     ?.response?.headers;
@@ -154,9 +154,12 @@ export function retryPolicy(options: GateOptions): PipelinePolicy {
     name: 'eolGateRetry',
     async sendRequest(request, next) {
       const where = `${options.registry}: ${request.method} ${new URL(request.url).pathname}`;
+      const caller = request.abortSignal as AbortSignal | undefined;
       for (let attempt = 0; ; attempt++) {
         attempts.set(request, attempt + 1);
-        request.timeout = policy.timeoutMs;
+        // Bounds the whole attempt, a streamed body included (a blob download that stalls).
+        const timeout = AbortSignal.timeout(policy.timeoutMs);
+        request.abortSignal = caller ? AbortSignal.any([caller, timeout]) : timeout;
         let failure: Failure;
         try {
           const res = await next(request);
@@ -167,7 +170,7 @@ export function retryPolicy(options: GateOptions): PipelinePolicy {
             retryAfterMs: retryAfterMs(res.headers),
           };
         } catch (e) {
-          if (request.abortSignal?.aborted) throw e;
+          if (caller?.aborted) throw e;
           failure = classify(e);
           if (failure.kind !== 'retryable' || attempt >= policy.retries) throw e;
         }
