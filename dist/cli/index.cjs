@@ -31644,7 +31644,6 @@ function zeroCounts() {
 // src/commands/signal.ts
 init_import_meta_url();
 async function signal(options2, deps) {
-  assertGroupName(options2.group);
   if (deps.store.kind === "none") {
     throw new InputError(
       "signal: no coordinator: run inside Azure Pipelines or GitHub Actions, or set coordinator"
@@ -37701,6 +37700,29 @@ function parsePositiveInteger(text, name4) {
   return Number(text);
 }
 
+// src/core/run-context.ts
+init_import_meta_url();
+var RUN_CONTEXT_VARIABLES = {
+  github: {
+    apiUrl: "GITHUB_API_URL",
+    repository: "GITHUB_REPOSITORY",
+    runId: "GITHUB_RUN_ID",
+    runAttempt: "GITHUB_RUN_ATTEMPT",
+    sha: "GITHUB_SHA",
+    markerSha: "EOL_GATE_MARKER_SHA",
+    jobId: "EOL_GATE_JOB_ID",
+    token: "GITHUB_TOKEN"
+  },
+  azure: {
+    collectionUri: "SYSTEM_COLLECTIONURI",
+    project: "SYSTEM_TEAMPROJECT",
+    buildId: "BUILD_BUILDID",
+    jobAttempt: "SYSTEM_JOBATTEMPT",
+    jobId: "SYSTEM_JOBID",
+    token: "SYSTEM_ACCESSTOKEN"
+  }
+};
+
 // src/coordination/azure-devops.ts
 init_import_meta_url();
 
@@ -38374,8 +38396,9 @@ var NoneStore = class {
 
 // src/coordination/from-environment.ts
 var COORDINATOR_KINDS = ["auto", "azure-devops", "github", "none"];
-function required(env, names, coordinator, hints = {}) {
-  const missing = names.filter((n2) => !env[n2]);
+function required(section2, values, fields, coordinator, hints = {}) {
+  const variables = RUN_CONTEXT_VARIABLES[section2];
+  const missing = fields.filter((f) => !values[f]).map((f) => variables[f]);
   if (missing.length === 0) return;
   const hint = missing.map((n2) => hints[n2]).filter(Boolean).join(" ");
   throw new InputError(
@@ -38389,7 +38412,7 @@ function positiveInt(value5, name4, fallback) {
   }
   return parsePositiveInteger(value5, name4);
 }
-function createCoordinationStore(kind, env, logger28, overrides = {}) {
+function createCoordinationStore(kind, run, logger28, overrides = {}) {
   if (!COORDINATOR_KINDS.includes(kind)) {
     throw new InputError(
       `coordinator: expected one of ${COORDINATOR_KINDS.join(", ")}, got ${JSON.stringify(kind)}`
@@ -38397,7 +38420,7 @@ function createCoordinationStore(kind, env, logger28, overrides = {}) {
   }
   let chosen = kind;
   if (kind === "auto") {
-    chosen = env.TF_BUILD ? "azure-devops" : env.GITHUB_ACTIONS ? "github" : "none";
+    chosen = { "azure-pipelines": "azure-devops", github: "github", none: "none" }[run.platform];
     if (chosen === "none") {
       logger28.warning(
         "coordinator: not running in Azure Pipelines or GitHub Actions, so concurrent pipelines are not coordinated (set coordinator to azure-devops or github to coordinate, or none to silence this warning)"
@@ -38407,43 +38430,32 @@ function createCoordinationStore(kind, env, logger28, overrides = {}) {
     }
   }
   if (chosen === "none") return new NoneStore();
-  const e = { ...env };
   if (chosen === "azure-devops") {
-    if (overrides.token) e.SYSTEM_ACCESSTOKEN = overrides.token;
-    required(
-      e,
-      ["SYSTEM_COLLECTIONURI", "SYSTEM_TEAMPROJECT", "BUILD_BUILDID", "SYSTEM_ACCESSTOKEN"],
-      "azure-devops",
-      {
-        SYSTEM_ACCESSTOKEN: "Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }."
-      }
-    );
+    const a = { ...run.azure, token: overrides.token || run.azure.token };
+    required("azure", a, ["collectionUri", "project", "buildId", "token"], "azure-devops", {
+      SYSTEM_ACCESSTOKEN: "Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }."
+    });
     return new AzureDevOpsStore({
-      collectionUri: e.SYSTEM_COLLECTIONURI,
-      project: e.SYSTEM_TEAMPROJECT,
-      buildId: e.BUILD_BUILDID,
+      collectionUri: a.collectionUri,
+      project: a.project,
+      buildId: a.buildId,
       // Tags belong to the build, not the attempt; the attempt only names the run in logs.
-      jobAttempt: positiveInt(e.SYSTEM_JOBATTEMPT, "SYSTEM_JOBATTEMPT", 1),
-      jobId: overrides.jobId || e.SYSTEM_JOBID || void 0,
-      token: e.SYSTEM_ACCESSTOKEN,
+      jobAttempt: positiveInt(a.jobAttempt, "SYSTEM_JOBATTEMPT", 1),
+      jobId: overrides.jobId || a.jobId || void 0,
+      token: a.token,
       projects: overrides.projects,
       retry: overrides.retry,
       logger: logger28
     });
   }
-  if (overrides.token) e.GITHUB_TOKEN = overrides.token;
-  required(
-    e,
-    ["GITHUB_REPOSITORY", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT", "GITHUB_SHA", "GITHUB_TOKEN"],
-    "github",
-    {
-      GITHUB_TOKEN: "Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read."
-    }
-  );
-  const [owner, repo2, ...rest] = e.GITHUB_REPOSITORY.split("/");
+  const g = { ...run.github, token: overrides.token || run.github.token };
+  required("github", g, ["repository", "runId", "runAttempt", "sha", "token"], "github", {
+    GITHUB_TOKEN: "Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read."
+  });
+  const [owner, repo2, ...rest] = g.repository.split("/");
   if (!owner || !repo2 || rest.length > 0) {
     throw new InputError(
-      `GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(e.GITHUB_REPOSITORY)}`
+      `GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(g.repository)}`
     );
   }
   const coordination = overrides.coordinationRepository?.split("/");
@@ -38451,22 +38463,23 @@ function createCoordinationStore(kind, env, logger28, overrides = {}) {
     throw new InputError(
       `coordinationRepository: expected owner/name, got ${JSON.stringify(overrides.coordinationRepository)}`
     );
-  const jobId = overrides.jobId || e.EOL_GATE_JOB_ID || void 0;
+  const jobId = overrides.jobId || g.jobId || void 0;
   if (!jobId)
     logger28.warning(
       "no job id (action input jobId, default ${{ job.check_run_id }}; CLI --job-id or EOL_GATE_JOB_ID): the parallel jobs of this run are not told apart"
     );
   return new GitHubStore({
-    apiUrl: e.GITHUB_API_URL || "https://api.github.com",
+    apiUrl: g.apiUrl || "https://api.github.com",
     owner,
     repo: repo2,
     coordination: coordination && { owner: coordination[0], repo: coordination[1] },
     jobId,
-    runId: e.GITHUB_RUN_ID,
-    runAttempt: positiveInt(e.GITHUB_RUN_ATTEMPT, "GITHUB_RUN_ATTEMPT"),
-    // Marker refs point at a commit of the coordination repository; GITHUB_SHA is one only there.
-    sha: e.EOL_GATE_MARKER_SHA || e.GITHUB_SHA,
-    token: e.GITHUB_TOKEN,
+    runId: g.runId,
+    runAttempt: positiveInt(g.runAttempt, "GITHUB_RUN_ATTEMPT"),
+    sha: g.sha,
+    // Marker refs point at a commit of the coordination repository (found when not given).
+    markerSha: g.markerSha || void 0,
+    token: g.token,
     retry: overrides.retry,
     logger: logger28
   });
@@ -38477,6 +38490,7 @@ init_import_meta_url();
 
 // src/core/runs.ts
 init_import_meta_url();
+var MARKER_STATES = ["publishing", "image-info-updated"];
 var COVER_SCOPES = ["job", "run"];
 
 // src/platform/inputs.ts
@@ -38488,39 +38502,54 @@ var COMMANDS = [
   "unannotate",
   "publish-image-info"
 ];
+var REGISTRY_TYPES = ["auto", "acr", "oci"];
+var ON_TIMEOUT = ["fail", "skip"];
+var ON_STALE = ["skip", "fail"];
 var REGISTRY_COMMANDS = ["annotate", "verify", "unannotate"];
 var IMAGE_INFO_COMMANDS = ["annotate", "verify", "publish-image-info"];
 var COORDINATED = ["annotate", "signal", "publish-image-info"];
 var INPUTS = [
   {
     name: "command",
+    choices: COMMANDS,
+    task: { label: "Command", required: true },
     description: "What to run: annotate, signal, verify, unannotate or publish-image-info.",
     default: "annotate"
   },
   {
     name: "registry",
+    task: { label: "Registry", group: "registry" },
     description: "Registry host or URL, e.g. myacr.azurecr.io or http://127.0.0.1:5000 (plain http only for loopback).",
     commands: REGISTRY_COMMANDS
   },
   {
     name: "registryType",
+    choices: REGISTRY_TYPES,
+    task: { label: "Registry type", group: "registry" },
     description: "auto (ACR for *.azurecr.io hosts, else OCI), acr or oci.",
     default: "auto",
     commands: REGISTRY_COMMANDS
   },
   {
     name: "username",
+    task: { label: "Username", group: "registry" },
     description: "Registry username (for ACR: the admin user or a token name). Default: the registry's auths entry in the Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json).",
     commands: REGISTRY_COMMANDS
   },
   {
     name: "password",
+    task: {
+      label: "Password",
+      group: "registry",
+      help: "Pass a secret variable, e.g. `$(registryPassword)`."
+    },
     description: "Registry password or token (for GHCR: a GitHub token). Masked in logs.",
     commands: REGISTRY_COMMANDS,
     kind: "secret"
   },
   {
     name: "imageInfo",
+    task: { label: "Image-info sources", group: "imageInfo", rows: 3 },
     description: "Image-info sources, one per line: a path, an https URL, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>. Their union is supported.",
     commands: [...IMAGE_INFO_COMMANDS, "unannotate"],
     kind: "multiline",
@@ -38528,12 +38557,14 @@ var INPUTS = [
   },
   {
     name: "repoPrefix",
+    task: { label: "Repository prefix", group: "imageInfo" },
     description: "Prefix mapping image-info repositories to registry repositories, e.g. public/.",
     default: "",
     commands: ["annotate", "verify", "unannotate"]
   },
   {
     name: "repositories",
+    task: { label: "Repositories", group: "imageInfo", rows: 3 },
     description: "Repository globs in scope, one per line (default: every repository the image-info names).",
     commands: ["annotate", "verify", "unannotate"],
     kind: "multiline",
@@ -38541,52 +38572,63 @@ var INPUTS = [
   },
   {
     name: "group",
+    task: { label: "Coordination group", group: "coordination" },
     description: "Coordination group: the pipelines that publish to one registry and one image-info.",
     default: "default",
     commands: COORDINATED
   },
   {
     name: "state",
+    choices: MARKER_STATES,
+    task: { label: "State", group: "coordination" },
     description: "For signal: publishing (before the first push) or image-info-updated (after the image-info update is durable).",
     commands: ["signal"]
   },
   {
     name: "eolDate",
+    task: { label: "EOL date", group: "annotate" },
     description: "End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC).",
     commands: ["annotate"]
   },
   {
     name: "minAge",
+    task: { label: "Minimum age", group: "annotate" },
     description: "Never annotate manifests younger than this (e.g. 30m, 1h, 2d; 0 turns it off).",
     default: "1h",
     commands: ["annotate"]
   },
   {
     name: "timeout",
+    task: { label: "Timeout", group: "coordination" },
     description: "How long annotate waits for other runs of the group.",
     default: "60m",
     commands: ["annotate"]
   },
   {
     name: "pollInterval",
+    task: { label: "Poll interval", group: "coordination" },
     description: "How often annotate polls the coordination store while waiting (jittered).",
     default: "30s",
     commands: ["annotate"]
   },
   {
     name: "onTimeout",
+    choices: ON_TIMEOUT,
+    task: { label: "On timeout", group: "coordination" },
     description: "fail (default) or skip: succeed with a warning, annotating nothing.",
     default: "fail",
     commands: ["annotate"]
   },
   {
     name: "concurrency",
+    task: { label: "Concurrency", group: "registry" },
     description: "Registry requests in flight.",
     default: "8",
     commands: REGISTRY_COMMANDS
   },
   {
     name: "dryRun",
+    task: { label: "Dry run", group: "annotate" },
     description: "Write the plan (unannotate: list the marks it would remove), change nothing.",
     default: "false",
     commands: ["annotate", "unannotate"],
@@ -38594,21 +38636,25 @@ var INPUTS = [
   },
   {
     name: "planFile",
+    task: { label: "Plan file", group: "annotate" },
     description: "Where annotate writes its plan (JSON). Default: a file in the runner temp directory.",
     commands: ["annotate"]
   },
   {
     name: "fromPlan",
+    task: { label: "From plan", group: "annotate" },
     description: "Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects. For unannotate: remove exactly the marks that plan placed (rollback of one run).",
     commands: ["annotate", "unannotate"]
   },
   {
     name: "maxAnnotations",
+    task: { label: "Max annotations", group: "annotate" },
     description: "Blast-radius guard: the most a plan may mark in one repository, a count (500) or a percentage of the repository's manifests (25%). Over it, annotate writes the plan, marks nothing and fails; a fromPlan run is exempt. Default: no limit.",
     commands: ["annotate"]
   },
   {
     name: "uploadPlan",
+    task: { label: "Upload plan", group: "annotate" },
     description: "Publish the plan file as a build artifact (GitHub: eol-gate-plan via the Actions artifact service; Azure Pipelines: artifact eol-gate-plan) and link it from the summary.",
     default: "true",
     commands: ["annotate"],
@@ -38617,24 +38663,30 @@ var INPUTS = [
   },
   {
     name: "coordinator",
+    choices: COORDINATOR_KINDS,
+    task: { label: "Coordinator", group: "coordination" },
     description: "auto, azure-devops, github or none.",
     default: "auto",
     commands: COORDINATED
   },
   {
     name: "projects",
+    task: { label: "Peer projects", group: "coordination", rows: 2 },
     description: "Azure DevOps: projects whose builds are peers of the group, one per line (default: the current project).",
     commands: COORDINATED,
     kind: "multiline"
   },
   {
     name: "scope",
+    choices: COVER_SCOPES,
+    task: { label: "Cover scope", group: "coordination" },
     description: "What an image-info-updated covers: job (this job's pushes, the default) or run (every push of this run made before it: a dedicated record job that merges the other jobs' images).",
     default: "job",
     commands: COORDINATED
   },
   {
     name: "unmarkSupported",
+    task: { label: "Unmark supported digests", group: "annotate" },
     description: "For annotate: also remove lifecycle marks from digests the image-info supports (a rollback re-published an old image), so the registry converges both ways.",
     default: "true",
     commands: ["annotate"],
@@ -38642,6 +38694,7 @@ var INPUTS = [
   },
   {
     name: "repair",
+    task: { label: "Repair", group: "maintenance" },
     description: "For verify: delete lifecycle marks found on supported digests.",
     default: "false",
     commands: ["verify"],
@@ -38649,6 +38702,7 @@ var INPUTS = [
   },
   {
     name: "digest",
+    task: { label: "Digests", group: "maintenance", rows: 3 },
     description: "For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.",
     commands: ["unannotate"],
     kind: "multiline",
@@ -38656,22 +38710,26 @@ var INPUTS = [
   },
   {
     name: "date",
+    task: { label: "EOL date to remove", group: "maintenance" },
     description: "For unannotate: remove every lifecycle mark of this EOL date (yyyy-MM-dd) in the repositories globs, or in the repositories the image-info names.",
     commands: ["unannotate"]
   },
   {
     name: "fragment",
+    task: { label: "Image-info fragment", group: "publish" },
     description: "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo.",
     commands: ["publish-image-info"]
   },
   {
     name: "commitMessage",
+    task: { label: "Commit message", group: "publish" },
     description: "For publish-image-info: commit message for github: and azure-repos: targets.",
     default: "Update image-info (eol-gate publish-image-info)",
     commands: ["publish-image-info"]
   },
   {
     name: "create",
+    task: { label: "Create if missing", group: "publish" },
     description: "For publish-image-info: create the shared image-info when it does not exist yet.",
     default: "false",
     commands: ["publish-image-info"],
@@ -38679,37 +38737,45 @@ var INPUTS = [
   },
   {
     name: "onStale",
+    choices: ON_STALE,
+    task: { label: "On an older build", group: "publish" },
     description: "For publish-image-info: what to do when the fragment has an older build of a platform than the shared image-info (it is never merged: an entry never moves back in time): skip (default) reports it and succeeds, fail reports it and fails the step after merging the rest.",
     default: "skip",
     commands: ["publish-image-info"]
   },
   {
     name: "audience",
+    task: { label: "Token audience", group: "registry" },
     description: "Azure Container Registry token audience, for sovereign clouds (e.g. https://management.chinacloudapi.cn).",
     commands: REGISTRY_COMMANDS
   },
   {
     name: "azureAuthorityHost",
+    task: { label: "Entra ID authority host", group: "registry" },
     description: "Microsoft Entra ID authority for sovereign clouds, e.g. https://login.chinacloudapi.cn (default: the public cloud).",
     commands: REGISTRY_COMMANDS
   },
   {
     name: "maxRequestsPerMinute",
+    task: { label: "Max requests per minute", group: "registry" },
     description: "Azure Container Registry: cap on requests per minute, to stay under the SKU limit (default: no cap).",
     commands: REGISTRY_COMMANDS
   },
   {
     name: "cacheFile",
+    task: { label: "Manifest cache file", group: "registry" },
     description: "Azure Container Registry: file that caches what each manifest is (digest-keyed, self-checking); cache it between runs to make steady-state runs cheap.",
     commands: REGISTRY_COMMANDS
   },
   {
     name: "cacheRepository",
+    task: { label: "Cache repository", group: "registry" },
     description: "Repository that holds the registry-side cache (one OCI artifact per group: what each lifecycle mark and manifest is, self-checking), so steady-state runs on a fresh agent cost a few requests. Default <repoPrefix>eol-gate/cache; none turns it off. Never annotated.",
     commands: REGISTRY_COMMANDS
   },
   {
     name: "anonymous",
+    task: { label: "Anonymous", group: "registry" },
     description: "Read the registry without credentials (verify on registries that allow anonymous pull).",
     default: "false",
     commands: ["verify"],
@@ -38751,12 +38817,24 @@ var INPUTS = [
   },
   {
     name: "azureSubscription",
+    task: {
+      label: "Azure subscription",
+      group: "registry",
+      service: "AzureRM",
+      help: "Leave empty for a plain OCI registry."
+    },
     description: "Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation, service principal secret or managed identity).",
     commands: REGISTRY_COMMANDS,
     hosts: ["azure-pipelines"]
   },
   {
     name: "dockerRegistryServiceConnection",
+    task: {
+      label: "Docker registry service connection",
+      group: "registry",
+      service: "dockerregistry",
+      help: "Leave empty to use username and password, or Entra sign-in for Azure Container Registry."
+    },
     description: "Docker registry service connection (username and password) for the registry; used instead of username and password.",
     commands: REGISTRY_COMMANDS,
     hosts: ["azure-pipelines"]
@@ -38804,14 +38882,13 @@ function readOptions(agent, now) {
       `${label("concurrency")}: expected a whole number from 1 to 64, got ${JSON.stringify(concurrencyText)}`
     );
   }
-  const group = raw2("group") || "default";
-  assertGroupName(group, label("group"));
+  const group = assertGroupName(raw2("group") || "default", label("group"));
   const stateText = raw2("state");
-  const state3 = stateText ? oneOf("state", ["publishing", "image-info-updated"], "publishing") : void 0;
+  const state3 = stateText ? oneOf("state", MARKER_STATES, "publishing") : void 0;
   const options2 = {
     command,
     registry: raw2("registry"),
-    registryType: oneOf("registryType", ["auto", "acr", "oci"], "auto"),
+    registryType: oneOf("registryType", REGISTRY_TYPES, "auto"),
     username: raw2("username"),
     password,
     imageInfo: list("imageInfo"),
@@ -38823,7 +38900,7 @@ function readOptions(agent, now) {
     minAgeMs: duration("minAge", "1h"),
     timeoutMs: duration("timeout", "60m"),
     pollIntervalMs: duration("pollInterval", "30s"),
-    onTimeout: oneOf("onTimeout", ["fail", "skip"], "fail"),
+    onTimeout: oneOf("onTimeout", ON_TIMEOUT, "fail"),
     concurrency,
     dryRun: bool("dryRun"),
     planFile: raw2("planFile"),
@@ -38842,7 +38919,7 @@ function readOptions(agent, now) {
     fragment: raw2("fragment"),
     commitMessage: raw2("commitMessage") || "Update image-info (eol-gate publish-image-info)",
     create: bool("create"),
-    onStale: oneOf("onStale", ["skip", "fail"], "skip"),
+    onStale: oneOf("onStale", ON_STALE, "skip"),
     audience: raw2("audience"),
     maxRequestsPerMinute: raw2("maxRequestsPerMinute") ? parsePositiveInteger(raw2("maxRequestsPerMinute"), label("maxRequestsPerMinute")) : void 0,
     cacheFile: raw2("cacheFile"),
@@ -49116,9 +49193,11 @@ function retryPolicy3(options2) {
     name: "eolGateRetry",
     async sendRequest(request2, next) {
       const where = `${options2.registry}: ${request2.method} ${new URL(request2.url).pathname}`;
+      const caller = request2.abortSignal;
       for (let attempt = 0; ; attempt++) {
         attempts.set(request2, attempt + 1);
-        request2.timeout = policy.timeoutMs;
+        const timeout = AbortSignal.timeout(policy.timeoutMs);
+        request2.abortSignal = caller ? AbortSignal.any([caller, timeout]) : timeout;
         let failure;
         try {
           const res = await next(request2);
@@ -49129,7 +49208,7 @@ function retryPolicy3(options2) {
             retryAfterMs: retryAfterMs(res.headers)
           };
         } catch (e) {
-          if (request2.abortSignal?.aborted) throw e;
+          if (caller?.aborted) throw e;
           failure = classify2(e);
           if (failure.kind !== "retryable" || attempt >= policy.retries) throw e;
         }
@@ -65736,14 +65815,14 @@ function retryPolicy4(env) {
   return { ...DEFAULT_RETRY, retries };
 }
 function sourceOptions(agent) {
-  const env = agent.env;
+  const { github, azure } = agent.context;
   const token = agent.platformToken();
   return {
-    githubApiUrl: env.GITHUB_API_URL,
-    githubToken: env.GITHUB_TOKEN || (agent.platform === "github" ? token : void 0),
-    azureCollectionUri: env.SYSTEM_COLLECTIONURI,
-    azureToken: env.SYSTEM_ACCESSTOKEN || (agent.platform === "azure-pipelines" ? token : void 0),
-    retry: retryPolicy4(env),
+    githubApiUrl: github.apiUrl,
+    githubToken: github.token || (agent.platform === "github" ? token : void 0),
+    azureCollectionUri: azure.collectionUri,
+    azureToken: azure.token || (agent.platform === "azure-pipelines" ? token : void 0),
+    retry: retryPolicy4(agent.env),
     label: agent.label("imageInfo")
   };
 }
@@ -65752,7 +65831,7 @@ function createSources(o, agent) {
   return o.imageInfo.map((spec) => createImageInfoSource(spec, options2));
 }
 function createStore(o, agent, logger28) {
-  return createCoordinationStore(o.coordinator, agent.env, logger28, {
+  return createCoordinationStore(o.coordinator, agent.context, logger28, {
     token: agent.platformToken(),
     projects: o.projects.length > 0 ? o.projects : void 0,
     jobId: o.jobId || void 0,
@@ -66160,6 +66239,26 @@ function helpText(command) {
 // src/platform/cli/cli-agent.ts
 init_import_meta_url();
 var import_node_os6 = require("node:os");
+
+// src/platform/run-context.ts
+init_import_meta_url();
+function section(env, key) {
+  const out = {};
+  for (const [field, variable] of Object.entries(RUN_CONTEXT_VARIABLES[key])) {
+    if (env[variable]) out[field] = env[variable];
+  }
+  return out;
+}
+function runContextFromEnv(env, tempDir) {
+  return {
+    platform: env.TF_BUILD ? "azure-pipelines" : env.GITHUB_ACTIONS ? "github" : "none",
+    tempDir,
+    github: section(env, "github"),
+    azure: section(env, "azure")
+  };
+}
+
+// src/platform/cli/cli-agent.ts
 var SECRET_ENV = ["GITHUB_TOKEN", "SYSTEM_ACCESSTOKEN", "EOL_GATE_PASSWORD"];
 function safeText(text, secrets) {
   return redactSecrets(maskSecrets(text, secrets));
@@ -66184,6 +66283,7 @@ var CliAgent = class {
     this.logger = consoleLogger(writeLog, env.EOL_GATE_DEBUG === "1", this.secrets);
     for (const name4 of SECRET_ENV) this.setSecret(env[name4] ?? "");
     this.tempDir = (0, import_node_os6.tmpdir)();
+    this.context = runContextFromEnv(env, this.tempDir);
   }
   values;
   env;
@@ -66193,6 +66293,7 @@ var CliAgent = class {
   secrets = /* @__PURE__ */ new Set();
   logger;
   tempDir;
+  context;
   input(name4) {
     if (name4 === "password" && !this.values.has(name4)) return this.env.EOL_GATE_PASSWORD ?? "";
     return this.values.get(name4) ?? "";
