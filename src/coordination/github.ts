@@ -4,9 +4,9 @@ import { assertJobId, markerName, parseMarkerName } from '../core/markers.js';
 import {
   assertGroupName,
   deletableMarkers,
+  jobsToAsk,
   joinParticipants,
   participantKey,
-  runAliveFor,
   runKey,
   uncoveredPublishing,
   type JobStatus,
@@ -231,15 +231,11 @@ export class GitHubStore implements CoordinationStore {
     const pending = uncoveredPublishing(this.self, markers);
     const runs = await this.runStatuses(pending);
     const jobs = new Map<string, JobStatus | undefined>();
-    const newest = new Map<string, number>();
-    for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
-    for (const p of pending) {
-      if (!p.jobId || !runAliveFor(p, runs.get(runKey(p)), newest.get(runKey(p)))) continue;
+    for (const p of jobsToAsk(pending, markers, runs))
       jobs.set(
         participantKey(p),
-        await this.jobStatus(p.repository ?? this.coordinationRepo, p.jobId),
+        await this.jobStatus(p.repository ?? this.coordinationRepo, p.jobId!),
       );
-    }
     return joinParticipants(this.self, markers, runs, jobs);
   }
 

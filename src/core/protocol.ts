@@ -118,6 +118,18 @@ export function uncoveredPublishing(
   return latestPublishing(markers).filter((p) => !isSelf(self, p) && !isCovered(p, markers));
 }
 
+/** Of the uncovered `publishing` markers, those of live runs with a job id: whose job to ask about. */
+export function jobsToAsk(
+  pending: RawMarker[],
+  markers: RawMarker[],
+  runs: Map<string, RunStatus | undefined>,
+): RawMarker[] {
+  const newest = newestAttempts(markers);
+  return pending.filter(
+    (p) => p.jobId !== undefined && runAliveFor(p, runs.get(runKey(p)), newest.get(runKey(p))),
+  );
+}
+
 /**
  * Joins markers with the CI system's view of runs and jobs: one entry per participant that
  * holds a `publishing` marker, saying whether it blocks (docs/design.md §2, "When a
