@@ -29,6 +29,7 @@ import { factsOf, ManifestCache, type ManifestFacts } from '../manifest-cache.js
 import { rateLimitPolicy, RequestGate, retryPolicy, statusOf } from './request-gate.js';
 import {
   RegistryCache,
+  saveCaches,
   type CacheTransport,
   type RegistryCacheLocation,
 } from '../registry-cache.js';
@@ -608,14 +609,12 @@ export class AcrRegistry implements Registry {
 
   /** Writes the registry-held cache when this run learnt something. Never throws: a lost cache costs requests. */
   async flush(): Promise<void> {
-    try {
-      await this.registryCache?.save();
-    } catch (e) {
-      this.logger.warning(
-        `${this.displayName}: the cache was not saved (${(e as Error).message}); the next run costs more requests`,
-      );
-    }
-    this.cache.close();
+    await saveCaches(
+      this.registryCache,
+      this.cache,
+      (m) => this.logger.warning(m),
+      this.displayName,
+    );
   }
 
   private isCacheRepository(name: string): boolean {
