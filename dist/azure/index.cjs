@@ -38828,6 +38828,12 @@ function newestAttempts(markers) {
 function uncoveredPublishing(self2, markers) {
   return latestPublishing(markers).filter((p) => !isSelf(self2, p) && !isCovered(p, markers));
 }
+function jobsToAsk(pending, markers, runs) {
+  const newest = newestAttempts(markers);
+  return pending.filter(
+    (p) => p.jobId !== void 0 && runAliveFor(p, runs.get(runKey(p)), newest.get(runKey(p)))
+  );
+}
 function joinParticipants(self2, markers, runs, jobs = /* @__PURE__ */ new Map()) {
   const out = [];
   const newest = newestAttempts(markers);
@@ -46192,15 +46198,11 @@ var GitHubStore = class {
     const pending = uncoveredPublishing(this.self, markers);
     const runs = await this.runStatuses(pending);
     const jobs = /* @__PURE__ */ new Map();
-    const newest = /* @__PURE__ */ new Map();
-    for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
-    for (const p of pending) {
-      if (!p.jobId || !runAliveFor(p, runs.get(runKey(p)), newest.get(runKey(p)))) continue;
+    for (const p of jobsToAsk(pending, markers, runs))
       jobs.set(
         participantKey(p),
         await this.jobStatus(p.repository ?? this.coordinationRepo, p.jobId)
       );
-    }
     return joinParticipants(this.self, markers, runs, jobs);
   }
   /** Deletes the refs of runs GitHub reports completed (never on a 404 alone; never this run's). */
@@ -57391,6 +57393,16 @@ function parseJson(bytes) {
     return null;
   }
 }
+async function saveCaches(registryCache2, localCache, warn, registry) {
+  try {
+    await registryCache2?.save();
+  } catch (e) {
+    warn(
+      `${registry}: the cache was not saved (${e.message}); the next run costs more requests`
+    );
+  }
+  localCache.close();
+}
 
 // src/registry/acr/adapter.ts
 function pageBody(res, what) {
@@ -57815,14 +57827,12 @@ var AcrRegistry = class {
   }
   /** Writes the registry-held cache when this run learnt something. Never throws: a lost cache costs requests. */
   async flush() {
-    try {
-      await this.registryCache?.save();
-    } catch (e) {
-      this.logger.warning(
-        `${this.displayName}: the cache was not saved (${e.message}); the next run costs more requests`
-      );
-    }
-    this.cache.close();
+    await saveCaches(
+      this.registryCache,
+      this.cache,
+      (m) => this.logger.warning(m),
+      this.displayName
+    );
   }
   isCacheRepository(name4) {
     return this.registryCache?.location.repository === name4;
@@ -73585,14 +73595,12 @@ var OciRegistry = class {
   }
   /** Writes the registry-held cache when this run learnt something. Never throws: a lost cache costs requests. */
   async flush() {
-    try {
-      await this.registryCache?.save();
-    } catch (e) {
-      this.logger.warning(
-        `${this.displayName}: the cache was not saved (${e.message}); the next run costs more requests`
-      );
-    }
-    this.cache.close();
+    await saveCaches(
+      this.registryCache,
+      this.cache,
+      (m) => this.logger.warning(m),
+      this.displayName
+    );
   }
   isCacheRepository(name4) {
     return this.registryCache?.location.repository === name4;
