@@ -10,6 +10,7 @@ import { FileSource } from '../../src/imageinfo/file-source.js';
 import type { Descriptor } from '../../src/core/oci.js';
 import { OciRegistry } from '../../src/registry/oci/index.js';
 import type { ReferrerManifest, Registry } from '../../src/registry/port.js';
+import { DelegatingRegistry } from '../support/delegating-registry.js';
 import { pushImage, pushIndex } from '../support/seed.js';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.js';
 import { FakeGitHub } from '../support/fake-github.js';
@@ -284,37 +285,21 @@ async function makeSupported(digest: string): Promise<void> {
 const registryUrl = () => registry.url;
 
 /** Counts the registry writes a command makes (and lets a test act just before the first). */
-class WriteCountingRegistry implements Registry {
+class WriteCountingRegistry extends DelegatingRegistry {
   readonly writes: string[] = [];
-  readonly displayName: string;
   constructor(
-    private readonly inner: Registry,
+    inner: Registry,
     private readonly beforeFirstPush?: () => Promise<void>,
   ) {
-    this.displayName = inner.displayName;
+    super(inner);
   }
-  listRepositories() {
-    return this.inner.listRepositories();
-  }
-  listManifests(repository: string) {
-    return this.inner.listManifests(repository);
-  }
-  describeManifest(repository: string, digest: string) {
-    return this.inner.describeManifest(repository, digest);
-  }
-  imageCreated(repository: string, digest: string) {
-    return this.inner.imageCreated(repository, digest);
-  }
-  listReferrers(repository: string, subject: string, artifactType?: string) {
-    return this.inner.listReferrers(repository, subject, artifactType);
-  }
-  async pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest) {
+  override async pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest) {
     const first = this.writes.length === 0;
     this.writes.push(`push ${repository}@${subject.digest}`);
     if (first) await this.beforeFirstPush?.();
     return this.inner.pushReferrer(repository, subject, manifest);
   }
-  deleteReferrer(repository: string, subject: string, referrer: string) {
+  override deleteReferrer(repository: string, subject: string, referrer: string) {
     this.writes.push(`delete ${repository}@${subject}`);
     return this.inner.deleteReferrer(repository, subject, referrer);
   }

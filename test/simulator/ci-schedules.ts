@@ -12,7 +12,8 @@ import type { ParticipantIdentity } from '../../src/coordination/port.js';
 import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
 import type { Descriptor, ManifestRecord } from '../../src/core/oci.js';
 import { silentLogger } from '../../src/core/ports.js';
-import type { ReferrerManifest, Registry } from '../../src/registry/port.js';
+import type { ReferrerManifest } from '../../src/registry/port.js';
+import { DelegatingRegistry } from '../support/delegating-registry.js';
 import { between, chance, rng } from '../support/rng.js';
 import { VirtualClock } from './clocks.js';
 import { MemoryRegistry } from './memory-registry.js';
@@ -173,39 +174,20 @@ class Truth {
 }
 
 /** The registry an annotator sees: records each lifecycle push as a mark by that annotator. */
-class ObservedRegistry implements Registry {
-  readonly displayName: string;
+class ObservedRegistry extends DelegatingRegistry {
   constructor(
-    private readonly inner: MemoryRegistry,
+    inner: MemoryRegistry,
     private readonly truth: Truth,
     private readonly clock: VirtualClock,
     private readonly by: string,
   ) {
-    this.displayName = inner.displayName;
+    super(inner);
   }
-  listRepositories() {
-    return this.inner.listRepositories();
-  }
-  listManifests(repository: string): Promise<ManifestRecord[]> {
-    return this.inner.listManifests(repository);
-  }
-  describeManifest(repository: string, digest: string) {
-    return this.inner.describeManifest(repository, digest);
-  }
-  imageCreated(repository: string, digest: string) {
-    return this.inner.imageCreated(repository, digest);
-  }
-  listReferrers(repository: string, subject: string, artifactType?: string) {
-    return this.inner.listReferrers(repository, subject, artifactType);
-  }
-  async pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest) {
+  override async pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest) {
     const outcome = await this.inner.pushReferrer(repository, subject, manifest);
     if (manifest.artifactType === LIFECYCLE_ARTIFACT_TYPE)
       this.truth.marks.push({ digest: subject.digest, at: this.clock.nowMs(), by: this.by });
     return outcome;
-  }
-  deleteReferrer(repository: string, subject: string, referrer: string) {
-    return this.inner.deleteReferrer(repository, subject, referrer);
   }
 }
 
@@ -213,38 +195,19 @@ class ObservedRegistry implements Registry {
  * The first protocol's inventory: one listing and one lookup per digest for the whole call,
  * reused across validation restarts.
  */
-class ReusedInventory implements Registry {
-  readonly displayName: string;
+class ReusedInventory extends DelegatingRegistry {
   private readonly listings = new Map<string, Promise<ManifestRecord[]>>();
   private readonly referrers = new Map<string, Promise<Descriptor[]>>();
-  constructor(private readonly inner: Registry) {
-    this.displayName = inner.displayName;
-  }
-  listRepositories() {
-    return this.inner.listRepositories();
-  }
-  listManifests(repository: string): Promise<ManifestRecord[]> {
+  override listManifests(repository: string): Promise<ManifestRecord[]> {
     if (!this.listings.has(repository))
       this.listings.set(repository, this.inner.listManifests(repository));
     return this.listings.get(repository)!;
   }
-  describeManifest(repository: string, digest: string) {
-    return this.inner.describeManifest(repository, digest);
-  }
-  imageCreated(repository: string, digest: string) {
-    return this.inner.imageCreated(repository, digest);
-  }
-  listReferrers(repository: string, subject: string, artifactType?: string) {
+  override listReferrers(repository: string, subject: string, artifactType?: string) {
     const key = `${repository}@${subject}`;
     if (!this.referrers.has(key))
       this.referrers.set(key, this.inner.listReferrers(repository, subject, artifactType));
     return this.referrers.get(key)!;
-  }
-  pushReferrer(repository: string, subject: Descriptor, manifest: ReferrerManifest) {
-    return this.inner.pushReferrer(repository, subject, manifest);
-  }
-  deleteReferrer(repository: string, subject: string, referrer: string) {
-    return this.inner.deleteReferrer(repository, subject, referrer);
   }
 }
 
