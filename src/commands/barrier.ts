@@ -51,7 +51,8 @@ export async function waitForBarrier(
     }
     for (const run of blockers) logger.info(`waiting: ${describeRun(run, clock.now())}`);
     const delay = Math.min(
-      jitteredInterval(options.pollIntervalMs, clock.random()),
+      // A store whose rate-limit budget runs low stretches the interval (never shortens it).
+      jitteredInterval(options.pollIntervalMs * stretch(store.pollDelayFactor?.()), clock.random()),
       options.timeoutMs - elapsed,
     );
     logger.info(
@@ -59,4 +60,9 @@ export async function waitForBarrier(
     );
     await clock.sleep(delay);
   }
+}
+
+/** A store's poll delay factor, if any, as a finite factor ≥ 1. */
+function stretch(factor: number | undefined): number {
+  return factor !== undefined && Number.isFinite(factor) && factor > 1 ? factor : 1;
 }

@@ -25,4 +25,9 @@ export interface CoordinationStore {
   listRuns(group: string): Promise<GroupRun[]>;
   /** Best effort: deletes the markers of runs the CI system reports completed. Never in a dry run. */
   cleanup(group: string): Promise<void>;
+  /**
+   * How much longer than `pollIntervalMs` the next poll should wait (≥ 1): grows as the CI
+   * service's rate-limit budget runs low, so polling never exhausts it. Absent: 1.
+   */
+  pollDelayFactor?(): number;
 }
