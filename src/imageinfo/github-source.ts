@@ -21,6 +21,7 @@ export interface GitHubLocation {
   repo: string;
   /** Path inside the repository, without a leading slash. */
   path: string;
+  /** A branch (writable); a tag or a commit sha also reads. */
   branch: string;
 }
 
@@ -34,10 +35,17 @@ export interface GitHubContentsOptions {
 
 const API_VERSION = '2022-11-28';
 
+/** A full commit sha: a ref that already names a commit. */
+const COMMIT_SHA = /^[0-9a-f]{40}$/i;
+
 /**
- * An image-info in a GitHub repository, through the contents API: read-your-writes, and the
- * blob `sha` it returns is both the fingerprint (a content hash) and the precondition of
- * `PUT /repos/{owner}/{repo}/contents/{path}`, which GitHub rejects (409) when the file moved.
+ * An image-info in a GitHub repository, through the contents API. A read resolves the branch to
+ * its head commit through the git refs API and reads the file at that sha: a contents read by
+ * branch name can be answered from a cache for seconds after an update, which would hide a
+ * re-record from validation and reconcile; a ref read and a read at a sha are not cached. The
+ * blob `sha` is both the fingerprint (a content hash: commits that do not touch the file leave
+ * it alone) and the precondition of `PUT /repos/{owner}/{repo}/contents/{path}`, which GitHub
+ * rejects (409) when the file moved on the branch.
  * https://docs.github.com/en/rest/repos/contents?apiVersion=2022-11-28
  */
 export class GitHubContentsSource implements WritableImageInfoSource {
@@ -75,17 +83,18 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   }
 
   async read(): Promise<SourceSnapshot> {
+    const commit = await this.resolveCommit();
     let body: { type?: string; sha?: string; content?: string; encoding?: string; size?: number };
     try {
       const res = await this.octokit.request(`GET ${this.contentsPath}`, {
-        ref: this.location.branch,
+        ref: commit,
         headers: this.headers,
       });
       body = res.data as typeof body;
     } catch (e) {
       if (isRequestError(e) && e.status === 404)
         throw new ImageInfoNotFoundError(
-          `${this.name}: image-info not found (HTTP 404: no such file, branch or repository, or the token cannot see it)`,
+          `${this.name}: image-info not found (HTTP 404 at commit ${commit}: no such file, or the token cannot see it)`,
         );
       return this.fail(e, 'GET', this.contentsPath, 'read');
     }
@@ -115,6 +124,62 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     return { text: bytes.toString('utf8'), fingerprint: body.sha };
   }
 
+  /**
+   * The commit to read at: a full sha as given; else the branch head (`heads/`), else the tag
+   * (`tags/`), through GET /repos/{owner}/{repo}/git/ref/{ref}, which matches exactly.
+   * https://docs.github.com/en/rest/git/refs?apiVersion=2022-11-28#get-a-reference
+   */
+  private async resolveCommit(): Promise<string> {
+    const { branch } = this.location;
+    if (COMMIT_SHA.test(branch)) return branch.toLowerCase();
+    for (const kind of ['heads', 'tags']) {
+      const object = await this.readRef(`${kind}/${branch}`);
+      if (object) return this.peel(object);
+    }
+    throw new ImageInfoNotFoundError(
+      `${this.name}: image-info not found (no branch or tag ${JSON.stringify(branch)}, or the token cannot see the repository)`,
+    );
+  }
+
+  /** What a ref points at, or undefined when there is no such ref. */
+  private async readRef(ref: string): Promise<{ type?: string; sha?: string } | undefined> {
+    const path = `${this.repoPath}/git/ref/${ref.split('/').map(encodeURIComponent).join('/')}`;
+    let object: { type?: string; sha?: string } | undefined;
+    try {
+      const res = await this.octokit.request(`GET ${path}`, { headers: this.headers });
+      object = (res.data as { object?: typeof object }).object;
+    } catch (e) {
+      // 404: no such ref; 409: the repository is empty (it has no refs at all).
+      if (isRequestError(e) && (e.status === 404 || e.status === 409)) return undefined;
+      return this.fail(e, 'GET', path, 'read');
+    }
+    if (typeof object?.sha !== 'string')
+      throw new RuntimeError(`${this.name}: GitHub returned ref ${ref} without an object sha`);
+    return object;
+  }
+
+  /** An annotated tag points at a tag object; follow it (and tags of tags) to the commit. */
+  private async peel(object: { type?: string; sha?: string }): Promise<string> {
+    for (let depth = 0; object.type === 'tag'; depth++) {
+      if (depth === 8) throw new InputError(`${this.name}: tag chain too deep`);
+      // https://docs.github.com/en/rest/git/tags?apiVersion=2022-11-28#get-a-tag
+      const path = `${this.repoPath}/git/tags/${object.sha!}`;
+      try {
+        const res = await this.octokit.request(`GET ${path}`, { headers: this.headers });
+        object = (res.data as { object?: typeof object }).object ?? {};
+      } catch (e) {
+        return this.fail(e, 'GET', path, 'read');
+      }
+      if (typeof object.sha !== 'string')
+        throw new RuntimeError(`${this.name}: GitHub returned a tag without an object sha`);
+    }
+    if (object.type !== undefined && object.type !== 'commit')
+      throw new InputError(
+        `${this.name}: ${this.location.branch} names a ${object.type}, not a commit`,
+      );
+    return object.sha!;
+  }
+
   private async readBlob(sha: string): Promise<Buffer> {
     // https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28#get-a-blob (up to 100 MB, raw media type)
     const path = `${this.repoPath}/git/blobs/${sha}`;
@@ -134,6 +199,8 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     expectedFingerprint: string,
     message: string,
   ): Promise<SourceSnapshot | 'conflict'> {
+    if (COMMIT_SHA.test(this.location.branch))
+      throw new InputError(`${this.name}: a commit sha can be read, not written; name a branch`);
     const creating = expectedFingerprint === ABSENT_FINGERPRINT;
     const body: Record<string, string> = {
       message,

@@ -48,10 +48,15 @@ describe('GitHubContentsSource', () => {
   it('reads content with the blob sha as fingerprint, sending the API version and a Bearer token', async () => {
     const snap = await source().read();
     expect(snap).toEqual({ text: '{"v":1}\n', fingerprint: gitBlobId('{"v":1}\n') });
-    const req = store.requests[0];
-    expect(req.path).toBe('/repos/org/images/contents/eng/image-info.json');
-    expect(req.headers['x-github-api-version']).toBe('2022-11-28');
-    expect(req.headers.authorization).toBe(`Bearer ${WRITE_TOKEN}`);
+    // The branch head first (fresh), then the file at that commit (issue 18, hole 8).
+    expect(store.requests.map((r) => r.path)).toEqual([
+      '/repos/org/images/git/ref/heads/main',
+      '/repos/org/images/contents/eng/image-info.json',
+    ]);
+    for (const req of store.requests) {
+      expect(req.headers['x-github-api-version']).toBe('2022-11-28');
+      expect(req.headers.authorization).toBe(`Bearer ${WRITE_TOKEN}`);
+    }
   });
 
   it('reads a file over 1 MB (no inline content) through the blob its sha names', async () => {
@@ -60,6 +65,7 @@ describe('GitHubContentsSource', () => {
     expect(snap.text).toBe(BIG);
     expect(snap.fingerprint).toBe(gitBlobId(BIG));
     expect(store.requests.map((r) => r.path)).toEqual([
+      '/repos/org/images/git/ref/heads/main',
       '/repos/org/images/contents/big/image-info.json',
       `/repos/org/images/git/blobs/${gitBlobId(BIG)}`,
     ]);

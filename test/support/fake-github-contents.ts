@@ -3,8 +3,15 @@
  * Plain http on 127.0.0.1. `gitHubContentsHandler` can be mounted on a bigger fake GitHub: it
  * returns false for requests it does not own.
  *
- * Follows https://docs.github.com/en/rest/repos/contents?apiVersion=2022-11-28 and
- * https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28 for the parts eol-gate uses.
+ * Follows https://docs.github.com/en/rest/repos/contents?apiVersion=2022-11-28,
+ * https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28 and
+ * https://docs.github.com/en/rest/git/refs?apiVersion=2022-11-28#get-a-reference for the parts
+ * eol-gate uses.
+ *
+ * Every change to a branch is a commit with its own snapshot of the files, so contents can be
+ * read at a commit sha (`?ref=<sha>`). A read of contents by branch or tag *name* can be served
+ * from a cache (`store.nameReadCacheMs`), as GitHub's is for a while after an update; reads
+ * of a ref (`git/ref/...`) and of contents at a sha are always fresh.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
@@ -41,19 +48,97 @@ interface Commit {
 export class GitHubContentsStore {
   private readonly files = new Map<string, Map<string, string>>(); // "owner/repo@branch" → path → blob sha
   private readonly blobs = new Map<string, Buffer>();
+  /** "owner/repo@branch" → head commit sha; "owner/repo#tag" → commit sha. */
+  private readonly heads = new Map<string, string>();
+  private readonly tags = new Map<string, string>();
+  /** commit sha → the repository it belongs to ("owner/repo") and its files (path → blob sha). */
+  private readonly trees = new Map<string, { repo: string; files: Map<string, string> }>();
+  /** "owner/repo@name:path" → the commit a by-name contents read answered from, until when. */
+  private readonly nameReads = new Map<string, { commit: string; until: number }>();
+  /**
+   * How long (ms) a contents read by branch or tag name is answered from the commit an earlier
+   * by-name read of the same file saw, updates notwithstanding (0: never). GitHub serves such
+   * reads from a cache for seconds after an update.
+   */
+  nameReadCacheMs = 0;
   readonly commits: Commit[] = [];
   readonly faults: Fault[] = [];
   readonly requests: Array<{ method: string; path: string; headers: IncomingMessage['headers'] }> =
     [];
   private counter = 0;
 
+  private repoKey(owner: string, repo: string): string {
+    return `${owner.toLowerCase()}/${repo.toLowerCase()}`;
+  }
+
   private branchKey(owner: string, repo: string, branch: string): string {
-    return `${owner.toLowerCase()}/${repo.toLowerCase()}@${branch}`;
+    return `${this.repoKey(owner, repo)}@${branch}`;
   }
 
   addBranch(owner: string, repo: string, branch: string): void {
     const key = this.branchKey(owner, repo, branch);
-    if (!this.files.has(key)) this.files.set(key, new Map());
+    if (!this.files.has(key)) {
+      this.files.set(key, new Map());
+      this.snapshot(owner, repo, branch);
+    }
+  }
+
+  /** Records the branch's current files as a new commit and moves the branch to it. */
+  private snapshot(owner: string, repo: string, branch: string): string {
+    const key = this.branchKey(owner, repo, branch);
+    const sha = this.nextCommitSha();
+    this.trees.set(sha, { repo: this.repoKey(owner, repo), files: new Map(this.files.get(key)) });
+    this.heads.set(key, sha);
+    return sha;
+  }
+
+  /** The commit a branch points at. */
+  head(owner: string, repo: string, branch: string): string | undefined {
+    return this.heads.get(this.branchKey(owner, repo, branch));
+  }
+
+  /** A lightweight tag on a commit. */
+  addTag(owner: string, repo: string, tag: string, commit: string): void {
+    this.tags.set(`${this.repoKey(owner, repo)}#${tag}`, commit);
+  }
+
+  /** `heads/<branch>` or `tags/<tag>` → commit sha (undefined when no such ref). */
+  resolveRef(owner: string, repo: string, ref: string): string | undefined {
+    const m = /^(heads|tags)\/(.+)$/.exec(ref);
+    if (!m) return undefined;
+    return m[1] === 'heads'
+      ? this.head(owner, repo, m[2])
+      : this.tags.get(`${this.repoKey(owner, repo)}#${m[2]}`);
+  }
+
+  /** The files of a commit of this repository (undefined when the sha is not one). */
+  private tree(owner: string, repo: string, commit: string): Map<string, string> | undefined {
+    const t = this.trees.get(commit);
+    return t?.repo === this.repoKey(owner, repo) ? t.files : undefined;
+  }
+
+  /**
+   * The files a contents read with `?ref=` sees: at the commit when `ref` is a commit sha; else
+   * at the branch (or tag) head — or, within {@link nameReadCacheMs} of an earlier by-name read
+   * of the same file, at the commit that read saw.
+   */
+  filesAt(
+    owner: string,
+    repo: string,
+    ref: string,
+    path: string,
+    now = Date.now(),
+  ): Map<string, string> | undefined {
+    const byCommit = this.tree(owner, repo, ref);
+    if (byCommit) return byCommit;
+    const commit = this.head(owner, repo, ref) ?? this.resolveRef(owner, repo, `tags/${ref}`);
+    if (commit === undefined) return undefined;
+    const key = `${this.repoKey(owner, repo)}@${ref}:${path}`;
+    const cached = this.nameReads.get(key);
+    if (cached && now < cached.until) return this.tree(owner, repo, cached.commit);
+    if (this.nameReadCacheMs > 0)
+      this.nameReads.set(key, { commit, until: now + this.nameReadCacheMs });
+    return this.tree(owner, repo, commit);
   }
 
   hasBranch(owner: string, repo: string, branch: string): boolean {
@@ -77,6 +162,7 @@ export class GitHubContentsStore {
     const sha = gitBlobId(bytes);
     this.blobs.set(sha, bytes);
     this.files.get(this.branchKey(owner, repo, branch))!.set(path, sha);
+    this.snapshot(owner, repo, branch);
     return sha;
   }
 
@@ -87,13 +173,6 @@ export class GitHubContentsStore {
 
   fileSha(owner: string, repo: string, branch: string, path: string): string | undefined {
     return this.files.get(this.branchKey(owner, repo, branch))?.get(path);
-  }
-
-  /** Paths directly or indirectly under `dir` on a branch (for directory listings). */
-  list(owner: string, repo: string, branch: string, dir: string): string[] {
-    return [...(this.files.get(this.branchKey(owner, repo, branch))?.keys() ?? [])].filter((p) =>
-      p.startsWith(`${dir}/`),
-    );
   }
 
   blob(sha: string): Buffer | undefined {
@@ -144,6 +223,7 @@ function isBase64(text: string): boolean {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CONTENTS = /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/;
 const BLOBS = /^\/repos\/([^/]+)\/([^/]+)\/git\/blobs\/([0-9a-f]{40})$/;
+const REF = /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(.+)$/;
 
 export function gitHubContentsHandler(
   store: GitHubContentsStore,
@@ -162,7 +242,8 @@ export function gitHubContentsHandler(
     const path = url.pathname.slice(basePath.length);
     const contents = CONTENTS.exec(path);
     const blobs = BLOBS.exec(path);
-    if (!contents && !blobs) return false;
+    const ref = REF.exec(path);
+    if (!contents && !blobs && !ref) return false;
     const method = req.method ?? 'GET';
     store.requests.push({ method, path, headers: req.headers });
     const ms = latency();
@@ -191,6 +272,30 @@ export function gitHubContentsHandler(
     }
     const wantsRaw = /application\/vnd\.github(\.v3)?\.raw/.test(req.headers.accept ?? '');
 
+    if (ref) {
+      // GET /repos/{owner}/{repo}/git/ref/{ref}: https://docs.github.com/en/rest/git/refs#get-a-reference
+      // An exact match of `heads/<branch>` or `tags/<tag>`, else 404; always fresh.
+      const name = ref[3].split('/').map(decodeURIComponent).join('/');
+      const commit = method === 'GET' ? store.resolveRef(ref[1], ref[2], name) : undefined;
+      if (commit === undefined) {
+        send(res, 404, {
+          message: 'Not Found',
+          documentation_url: 'https://docs.github.com/rest/git/refs#get-a-reference',
+        });
+        return true;
+      }
+      send(res, 200, {
+        ref: `refs/${name}`,
+        url: `${basePath}/repos/${ref[1]}/${ref[2]}/git/refs/${name}`,
+        object: {
+          type: 'commit',
+          sha: commit,
+          url: `${basePath}/repos/${ref[1]}/${ref[2]}/git/commits/${commit}`,
+        },
+      });
+      return true;
+    }
+
     if (blobs) {
       // GET /repos/{owner}/{repo}/git/blobs/{file_sha}: https://docs.github.com/en/rest/git/blobs#get-a-blob
       const bytes = store.blob(blobs[3]);
@@ -214,9 +319,12 @@ export function gitHubContentsHandler(
     if (method === 'GET') {
       // GET /repos/{owner}/{repo}/contents/{path}?ref=: https://docs.github.com/en/rest/repos/contents#get-repository-content
       // Over 1 MB the JSON carries `content: ""` and `encoding: "none"`; the raw media type still works.
+      // `ref` is a commit sha, a branch or a tag name; by name the answer may be a cached one.
       const ref = url.searchParams.get('ref') ?? 'main';
-      const sha = store.fileSha(owner, repo, ref, filePath);
-      const children = sha === undefined ? store.list(owner, repo, ref, filePath) : [];
+      const files = store.filesAt(owner, repo, ref, filePath) ?? new Map<string, string>();
+      const sha = files.get(filePath);
+      const children =
+        sha === undefined ? [...files.keys()].filter((p) => p.startsWith(`${filePath}/`)) : [];
       if (children.length > 0) {
         // A directory: an array of entries (files only here).
         send(
@@ -226,7 +334,7 @@ export function gitHubContentsHandler(
             type: 'file',
             name: p.split('/').pop(),
             path: p,
-            sha: store.fileSha(owner, repo, ref, p),
+            sha: files.get(p),
           })),
         );
         return true;
@@ -307,7 +415,7 @@ export function gitHubContentsHandler(
         return true;
       }
       const sha = store.setFile(owner, repo, branch, filePath, Buffer.from(body.content, 'base64'));
-      const commitSha = store.nextCommitSha();
+      const commitSha = store.head(owner, repo, branch)!;
       store.commits.push({ sha: commitSha, message: body.message, path: filePath });
       send(res, current === undefined ? 201 : 200, {
         content: {
