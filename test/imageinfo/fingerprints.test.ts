@@ -41,6 +41,8 @@ describe('fingerprints are hashes of the content read', () => {
           content: Buffer.from(TEXT).toString('base64'),
           size: TEXT.length,
         });
+      if (url.pathname.endsWith('/git/ref/heads/main'))
+        return json({ ref: 'refs/heads/main', object: { type: 'commit', sha: 'c'.repeat(40) } });
       if (url.pathname.endsWith('/refs'))
         return json({ value: [{ name: 'refs/heads/main', objectId: 'c'.repeat(40) }] });
       if (url.pathname.endsWith('/items'))
