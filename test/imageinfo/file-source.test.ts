@@ -12,6 +12,7 @@ import {
 } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
@@ -148,13 +149,16 @@ describe('FileSource', () => {
     expect(await readdir(dir)).toEqual(['image-info.json']);
   });
 
-  it('breaks a lock older than staleLockMs (crashed writer elsewhere, or a torn lock file)', async () => {
+  it('breaks a lock unchanged for staleLockMs (crashed writer elsewhere, or a torn lock file); its mtime plays no part', async () => {
     await writeFile(path, 'v1');
     await writeFile(`${path}.lock`, '{"tok'); // died between create and write
+    // An mtime far in the past (another clock) does not make it stale at once (issue 18, hole 9).
     const old = new Date(Date.now() - 120_000);
     await utimes(`${path}.lock`, old, old);
-    const source = new FileSource(path, { lockTimeoutMs: 2000, staleLockMs: 60_000 });
+    const source = new FileSource(path, { lockTimeoutMs: 2000, staleLockMs: 150, lockPollMs: 5 });
+    const started = performance.now();
     expect(await source.write('v2', sha256Digest('v1'), 'msg')).not.toBe('conflict');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
     expect(await readFile(path, 'utf8')).toBe('v2');
   });
 
