@@ -18,6 +18,12 @@ export interface CoordinationOverrides {
   projects?: string[];
   /** The job's id from an input (GitHub: `job.check_run_id`); else EOL_GATE_JOB_ID / System.JobId. */
   jobId?: string;
+  /**
+   * GitHub: asked only when neither the input nor the CI names the job. The participant id the
+   * platform made for this job (kept for its later steps), or undefined for a whole-run
+   * participant; an InputError where a whole-run participant would merge parallel jobs.
+   */
+  participant?: () => string | undefined;
   /** GitHub: `owner/name` that holds the markers (default: GITHUB_REPOSITORY). */
   coordinationRepository?: string;
   retry?: Partial<RetryPolicy>;
@@ -95,6 +101,7 @@ export function createCoordinationStore(
       buildId: a.buildId!,
       // Tags belong to the build, not the attempt; the attempt only names the run in logs.
       jobAttempt: positiveInt(a.jobAttempt, 'SYSTEM_JOBATTEMPT', 1),
+      // A job of a pipeline always has System.JobId (the task, and a script step's SYSTEM_JOBID).
       jobId: overrides.jobId || a.jobId || undefined,
       token: a.token!,
       projects: overrides.projects,
@@ -119,10 +126,10 @@ export function createCoordinationStore(
     throw new InputError(
       `coordinationRepository: expected owner/name, got ${JSON.stringify(overrides.coordinationRepository)}`,
     );
-  const jobId = overrides.jobId || g.jobId || undefined;
+  const jobId = overrides.jobId || g.jobId || overrides.participant?.() || undefined;
   if (!jobId)
     logger.warning(
-      'no job id (action input jobId, default ${{ job.check_run_id }}; CLI --job-id or EOL_GATE_JOB_ID): the parallel jobs of this run are not told apart',
+      'no job id (action input jobId, default ${{ job.check_run_id }}; CLI --job-id or EOL_GATE_JOB_ID) and no participant id: the whole run is one participant, the parallel jobs of this run are not told apart',
     );
   return new GitHubStore({
     apiUrl: g.apiUrl || 'https://api.github.com',

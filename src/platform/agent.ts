@@ -11,6 +11,11 @@ export interface BuildAgent {
   input(name: string): string;
   /** How the user wrote the input's name on this platform, for error messages. */
   label(name: string): string;
+  /**
+   * Sets an environment variable for the job's later steps (GitHub: a line of the runner's
+   * GITHUB_ENV file; the current step does not see it). False where the host cannot.
+   */
+  exportVariable?(name: string, value: string): boolean;
   /** Masks a secret in every later log line. Called before anything is logged. */
   setSecret(value: string): void;
   setOutput(name: string, value: string): void;

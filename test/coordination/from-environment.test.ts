@@ -112,6 +112,34 @@ describe('createCoordinationStore', () => {
     expect(logger.warnings.join('\n')).toMatch(/EOL_GATE_JOB_ID/);
   });
 
+  it('GitHub: the participant callback is asked only when no job id names the job (never for Azure DevOps)', () => {
+    const asked: string[] = [];
+    const participant = () => (asked.push('asked'), 'pabcdefghijklmnopqrst');
+    const logger = recordingLogger();
+    expect(createCoordinationStore('github', gh, logger, { participant }).self?.jobId).toBe(
+      'pabcdefghijklmnopqrst',
+    );
+    expect(logger.warnings).toEqual([]);
+    expect(
+      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '77' }, recordingLogger(), {
+        participant,
+      }).self?.jobId,
+    ).toBe('77');
+    expect(
+      createCoordinationStore('github', gh, recordingLogger(), { participant, jobId: '78' }).self
+        ?.jobId,
+    ).toBe('78');
+    createCoordinationStore('azure-devops', ado, recordingLogger(), { participant });
+    expect(asked).toEqual(['asked']);
+    // Its refusal reaches the caller, after the variables were checked and before any write.
+    const refuse = () => {
+      throw new InputError('no job id');
+    };
+    expect(() =>
+      createCoordinationStore('github', gh, recordingLogger(), { participant: refuse }),
+    ).toThrow('no job id');
+  });
+
   it('GitHub: a bad job id is an InputError naming jobId', () => {
     const err = errorOf(() =>
       createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '12/34' }, recordingLogger()),

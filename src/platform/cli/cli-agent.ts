@@ -1,4 +1,5 @@
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { EOL, tmpdir } from 'node:os';
 import type { Logger } from '../../core/ports.js';
 import type { BuildAgent } from '../agent.js';
 import { maskSecrets, redactSecrets, secretForms } from '../../util/redact.js';
@@ -87,5 +88,34 @@ export class CliAgent implements BuildAgent {
 
   platformToken(): string | undefined {
     return undefined;
+  }
+
+  /**
+   * Inside a GitHub Actions job (GITHUB_ENV set), appends `NAME=value` to the runner's env
+   * file, which the runner turns into a variable of the job's later steps. Values are one line
+   * (participant ids), so the plain form is enough; a file that a script left without a final
+   * newline gets one first.
+   */
+  exportVariable(name: string, value: string): boolean {
+    const file = this.env.GITHUB_ENV;
+    if (!file) return false;
+    if (/[\r\n]/.test(value) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+      throw new Error(`exportVariable: ${name} cannot be written as one NAME=value line`);
+    try {
+      let text = '';
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+      const lead = text === '' || text.endsWith('\n') ? '' : EOL;
+      appendFileSync(file, `${lead}${name}=${value}${EOL}`);
+      return true;
+    } catch (e) {
+      this.logger.warning(
+        `GITHUB_ENV: cannot append to ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
+      return false;
+    }
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../core/ports.js';
 import type { BuildAgent, PublishedArtifact } from '../agent.js';
 import type { RunContext } from '../../core/run-context.js';
+import { PARTICIPANT_VARIABLE } from '../participant.js';
 import { runContextFromEnv } from '../run-context.js';
 
 /** @actions/core's workflow commands: `::warning::` and `::error::` become annotations. */
@@ -48,6 +49,14 @@ export class GitHubAgent implements BuildAgent {
     core.setOutput(name, value);
   }
 
+  /** A line of the runner's GITHUB_ENV file; never the disabled `::set-env::` command. */
+  exportVariable(name: string, value: string): boolean {
+    // core.exportVariable writes the file process.env names, and falls back to set-env without one.
+    if (!this.env.GITHUB_ENV || !process.env.GITHUB_ENV) return false;
+    core.exportVariable(name, value);
+    return true;
+  }
+
   async summary(markdown: string, _title?: string): Promise<void> {
     // Outside a runner (no GITHUB_STEP_SUMMARY) the summary goes to the log instead of failing the job.
     if (!this.env.GITHUB_STEP_SUMMARY) return core.info(markdown);
@@ -60,7 +69,8 @@ export class GitHubAgent implements BuildAgent {
 
   /**
    * Uploads the file as is (no zip) through the Actions artifact service, named per job and
-   * attempt: matrix legs share GITHUB_JOB, so the job's check run id tells them apart.
+   * attempt: matrix legs share GITHUB_JOB, so the job's check run id tells them apart (or,
+   * where there is none, the participant id an eol-gate step of the job made).
    */
   async publishArtifact(path: string, name: string): Promise<PublishedArtifact | undefined> {
     const env = this.env;
@@ -70,7 +80,12 @@ export class GitHubAgent implements BuildAgent {
       );
       return undefined;
     }
-    const job = (this.input('jobId') || env.GITHUB_JOB || 'job').replace(/[^\w.-]+/g, '-');
+    const job = (
+      this.input('jobId') ||
+      env[PARTICIPANT_VARIABLE] ||
+      env.GITHUB_JOB ||
+      'job'
+    ).replace(/[^\w.-]+/g, '-');
     const fileName = `${name}-${job}-${env.GITHUB_RUN_ATTEMPT || '1'}.json`;
     try {
       // With skipArchive the artifact takes the file's name: upload a copy named for the job.
