@@ -1,5 +1,6 @@
 import type { CoordinationStore, CoverScope, GroupRun } from '../coordination/port.js';
 import { refKey } from '../core/digest.js';
+import { formatDuration } from '../core/duration.js';
 import { InputError, RuntimeError } from '../core/errors.js';
 import {
   checkAnnotationLimit,
@@ -57,6 +58,11 @@ export interface AnnotateOptions extends BarrierOptions {
    * no input reaches it.
    */
   reconcile?: boolean;
+  /**
+   * Step 7's own budget, counted from the end of apply (default `timeoutMs`): what step 1 left
+   * of `timeoutMs` is not carried over.
+   */
+  reconcileTimeoutMs?: number;
 }
 
 export interface AnnotateDeps {
@@ -76,6 +82,8 @@ export interface AnnotateCounts {
   candidates: number;
   /** Lifecycle marks removed from supported digests (the plan's unmarks and reconciliation). */
   unmarked: number;
+  /** Marks this run placed and removed again because reconcile timed out (outcome `rolled-back`). */
+  rolledBack: number;
 }
 
 /** A lifecycle mark, as placed or removed: the referrer on its subject. */
@@ -85,9 +93,23 @@ export interface MarkRef {
   referrer: string;
 }
 
+/** Step 7 ran out of its budget: every mark this run placed was removed again. */
+export interface RollBack {
+  /** One sentence for the log and the summary: how long, who blocked, what was removed. */
+  message: string;
+  /** Who still blocked when reconcile's budget ran out. */
+  blockers: GroupRun[];
+  /** The marks this run placed, then removed. */
+  removed: MarkRef[];
+}
+
 export interface AnnotateResult {
-  /** `refused`: the plan exceeds `maxAnnotations`; it was written, nothing was applied. */
-  outcome: 'applied' | 'dry-run' | 'timed-out' | 'refused';
+  /**
+   * `refused`: the plan exceeds `maxAnnotations`; it was written, nothing was applied.
+   * `rolled-back`: the plan was applied, then reconcile timed out and removed every mark this
+   * run placed (`rollBack` says who blocked); it follows `onTimeout` like `timed-out`.
+   */
+  outcome: 'applied' | 'dry-run' | 'timed-out' | 'refused' | 'rolled-back';
   counts: AnnotateCounts;
   waitedMs: number;
   waitedFor: GroupRun[];
@@ -98,12 +120,17 @@ export interface AnnotateResult {
   overLimit?: GuardViolation[];
   /** Undefined only when the run timed out before planning. */
   plan?: PlanWithUnmarks;
-  /** Marks this run placed (outcome `applied`), reconciliation's removals included in `unmarked`. */
+  /**
+   * Marks this run placed (outcomes `applied` and `rolled-back`); reconciliation's removals are
+   * in `unmarked`, a roll-back's in `rollBack`.
+   */
   annotated?: MarkRef[];
   /** Marks removed from supported digests, by the plan or by reconciliation. */
   unmarked: MarkRef[];
   /** Why step 7 re-checked the marks this run placed, when it did. */
   reconciled?: string;
+  /** Outcome `rolled-back`: who blocked, and the marks removed. */
+  rollBack?: RollBack;
 }
 
 /** docs/design.md §2: wait, read, inventory, plan, validate, apply, reconcile. */
@@ -128,8 +155,9 @@ export async function annotate(
   let waitedMs = 0;
   let restarts = 0;
   const restartReasons: string[] = [];
-  const wait = async () => {
-    const barrier = await waitForBarrier(options, store, clock, logger, started);
+  // Each wait has its own budget: step 1 from the run's start, step 7 from the end of apply.
+  const wait = async (since: number, budgetMs: number) => {
+    const barrier = await waitForBarrier(options, store, clock, logger, since, budgetMs);
     waitedMs += barrier.waitedMs;
     for (const run of barrier.waitedFor) waitedFor.set(participantKey(run), run);
     return barrier;
@@ -150,7 +178,7 @@ export async function annotate(
   });
 
   for (;;) {
-    const barrier = await wait();
+    const barrier = await wait(started, options.timeoutMs);
     // A busy image-info can keep validation failing with nobody blocking: the timeout bounds that too.
     const overdue = restarts > 0 && clock.now().getTime() - started >= options.timeoutMs;
     if (barrier.timedOut || overdue) {
@@ -192,6 +220,7 @@ export async function annotate(
       skippedTooYoung: plan.tooYoung.length,
       candidates: plan.annotate.length,
       unmarked: 0,
+      rolledBack: 0,
     };
     // The plan is kept before anything is written, so a failed apply still leaves it behind.
     await deps.onPlan?.(plan);
@@ -210,17 +239,35 @@ export async function annotate(
       await logger.group(`Unmark ${plan.unmark.length} supported digest(s)`, () =>
         removeMarks(plan.unmark, registry, logger, unmarked, 'supported by the image-info'),
       );
-    let reconciled: string | undefined;
+    let reconciled: Reconciled = {};
     if (options.reconcile !== false) {
+      // Step 7's budget starts now, whatever step 1 used of its own (issue 18, hole 7).
+      const applied = clock.now().getTime();
+      const budgetMs = options.reconcileTimeoutMs ?? options.timeoutMs;
       reconciled = await logger.group('Reconcile', () =>
-        reconcile(options, deps, plan.fingerprint, placed, wait, unmarked),
+        reconcile(options, deps, plan.fingerprint, placed, unmarked, {
+          budgetMs,
+          wait: () => wait(applied, budgetMs),
+        }),
       );
     }
     counts.unmarked = unmarked.length;
+    const { rollBack } = reconciled;
+    if (rollBack) {
+      counts.rolledBack = rollBack.removed.length;
+      // onTimeout fail: the host fails the step with this message (the summary is written first).
+      if (options.onTimeout === 'skip') logger.warning(`${rollBack.message} (onTimeout: skip)`);
+    }
     await store
       .cleanup(options.group)
       .catch((e) => logger.debug(`cleanup: ${(e as Error).message}`));
-    return result('applied', counts, { plan, annotated: placed, unmarked, reconciled });
+    return result(rollBack ? 'rolled-back' : 'applied', counts, {
+      plan,
+      annotated: placed,
+      unmarked,
+      reconciled: reconciled.reason,
+      rollBack,
+    });
   }
 }
 
@@ -253,37 +300,64 @@ function blockerNames(blockers: GroupRun[], clock: Clock): string {
   return blockers.map((run) => describeRun(run, clock.now())).join('; ');
 }
 
+/** What step 7 did: why it re-checked (if it did), and the roll-back (if it timed out). */
+interface Reconciled {
+  reason?: string;
+  rollBack?: RollBack;
+}
+
 /**
  * Step 7: a participant that began publishing after validation, or an image-info that changed,
- * may have recorded a digest this run just marked (an old image re-pushed). Wait for them, re-read,
- * and remove the marks on digests that are now supported. If they do not finish in time, every
- * mark this run placed is removed: none of them can be shown safe.
+ * may have recorded a digest this run just marked (an old image re-pushed). Wait for them (for
+ * `reconcileTimeout`, counted from the end of apply), re-read, and remove the marks on digests
+ * that are now supported. If they do not finish in time, every mark this run placed is removed
+ * (none of them can be shown safe) and the run reports a roll-back.
  */
 async function reconcile(
   options: AnnotateOptions,
   deps: AnnotateDeps,
   plannedFingerprint: string,
   placed: MarkRef[],
-  wait: () => Promise<{ timedOut: boolean; blockers: GroupRun[] }>,
   unmarked: MarkRef[],
-): Promise<string | undefined> {
+  budget: {
+    /** `reconcileTimeout`, counted from the end of apply. */
+    budgetMs: number;
+    wait: () => Promise<{ timedOut: boolean; blockers: GroupRun[] }>;
+  },
+): Promise<Reconciled> {
   const { registry, store, sources, clock, logger } = deps;
-  if (placed.length === 0) return undefined;
+  if (placed.length === 0) return {};
   const runs = await store.listRuns(options.group);
   const fingerprint = await readFingerprint(sources);
   const check = needsReconcile(store.self, runs, plannedFingerprint, fingerprint);
   if (!check.reconcile) {
     logger.info('reconcile: nobody began publishing and the image-info is unchanged');
-    return undefined;
+    return {};
   }
   logger.info(`reconcile: ${check.reason}; waiting, then re-reading the image-info`);
-  const barrier = await wait();
+  const barrier = await budget.wait();
   if (barrier.timedOut) {
-    logger.warning(
-      `reconcile: still blocked by ${blockerNames(barrier.blockers, clock)}; removing all ${placed.length} mark(s) this run placed (a later run places them again)`,
+    const blockers = blockerNames(barrier.blockers, clock);
+    const after = formatDuration(budget.budgetMs);
+    logger.info(
+      `reconcile: still blocked ${after} after apply by ${blockers}; rolling back: removing all ${placed.length} mark(s) this run placed`,
     );
-    await removeMarks(placed, registry, logger, unmarked, 'not shown safe before the timeout');
-    return `${check.reason}; timed out, every mark removed`;
+    const removed: MarkRef[] = [];
+    await removeMarks(
+      [...placed],
+      registry,
+      logger,
+      removed,
+      'rolled back: not shown safe in time',
+    );
+    return {
+      reason: `${check.reason}; timed out, rolled back`,
+      rollBack: {
+        message: `reconcile timed out after ${after} waiting for: ${blockers}. Rolled back: all ${removed.length} mark(s) this run placed were removed (a later run places them again)`,
+        blockers: barrier.blockers,
+        removed,
+      },
+    };
   }
   const loaded = await loadImageInfo(sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
@@ -295,7 +369,7 @@ async function reconcile(
   const now = placed.filter((m) => !stillCandidates.has(refKey(m.repository, m.subject)));
   await removeMarks(now, registry, logger, unmarked, 'recorded again while it was being marked');
   logger.info(`reconcile: ${now.length} of ${placed.length} mark(s) removed`);
-  return check.reason;
+  return { reason: check.reason };
 }
 
 async function removeMarks(
@@ -441,5 +515,12 @@ async function subjectDescriptor(
 }
 
 function zeroCounts(): AnnotateCounts {
-  return { annotated: 0, alreadyAnnotated: 0, skippedTooYoung: 0, candidates: 0, unmarked: 0 };
+  return {
+    annotated: 0,
+    alreadyAnnotated: 0,
+    skippedTooYoung: 0,
+    candidates: 0,
+    unmarked: 0,
+    rolledBack: 0,
+  };
 }

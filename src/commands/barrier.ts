@@ -5,6 +5,7 @@ import { decideWait, describeRun, jitteredInterval, participantKey } from '../co
 
 export interface BarrierOptions {
   group: string;
+  /** Step 1's budget, counted from the start of the run. */
   timeoutMs: number;
   pollIntervalMs: number;
   onTimeout: 'fail' | 'skip';
@@ -18,13 +19,18 @@ export interface BarrierResult {
   blockers: GroupRun[];
 }
 
-/** Step 1: polls the store until no other participant blocks (docs/design.md §2). */
+/**
+ * Polls the store until no other participant blocks (docs/design.md §2 steps 1 and 7), for at
+ * most `budgetMs` (default `options.timeoutMs`) counted from `since` (epoch ms): step 1 passes
+ * the run's start and `timeout`, step 7 the end of apply and `reconcileTimeout`.
+ */
 export async function waitForBarrier(
   options: BarrierOptions,
   store: CoordinationStore,
   clock: Clock,
   logger: Logger,
-  runStarted: number,
+  since: number,
+  budgetMs: number = options.timeoutMs,
 ): Promise<BarrierResult> {
   const begin = clock.now().getTime();
   const waitedFor = new Map<string, GroupRun>();
@@ -40,8 +46,8 @@ export async function waitForBarrier(
       };
     const { blockers } = decision;
     for (const run of blockers) waitedFor.set(participantKey(run), run);
-    const elapsed = now - runStarted;
-    if (elapsed >= options.timeoutMs) {
+    const elapsed = now - since;
+    if (elapsed >= budgetMs) {
       return {
         timedOut: true,
         waitedMs: now - begin,
@@ -53,10 +59,10 @@ export async function waitForBarrier(
     const delay = Math.min(
       // A store whose rate-limit budget runs low stretches the interval (never shortens it).
       jitteredInterval(options.pollIntervalMs * stretch(store.pollDelayFactor?.()), clock.random()),
-      options.timeoutMs - elapsed,
+      budgetMs - elapsed,
     );
     logger.info(
-      `${blockers.length} run(s) block; next poll in ${formatDuration(delay)} (${formatDuration(elapsed)} of ${formatDuration(options.timeoutMs)} elapsed)`,
+      `${blockers.length} run(s) block; next poll in ${formatDuration(delay)} (${formatDuration(elapsed)} of ${formatDuration(budgetMs)} elapsed)`,
     );
     await clock.sleep(delay);
   }

@@ -162,6 +162,13 @@ export const INPUTS: InputSpec[] = [
     commands: ['annotate'],
   },
   {
+    name: 'reconcileTimeout',
+    task: { label: 'Reconcile timeout', group: 'coordination' },
+    description:
+      'How long annotate waits, after applying its marks, for runs that began publishing meanwhile, counted from the end of apply (default: timeout). If they do not finish in time, every mark the run placed is removed: the outcome is rolled-back, which follows onTimeout.',
+    commands: ['annotate'],
+  },
+  {
     name: 'pollInterval',
     task: { label: 'Poll interval', group: 'coordination' },
     description: 'How often annotate polls the coordination store while waiting (jittered).',
@@ -172,7 +179,8 @@ export const INPUTS: InputSpec[] = [
     name: 'onTimeout',
     choices: ON_TIMEOUT,
     task: { label: 'On timeout', group: 'coordination' },
-    description: 'fail (default) or skip: succeed with a warning, annotating nothing.',
+    description:
+      'fail (default) or skip: succeed with a warning, annotating nothing (or, when reconcile times out, having rolled back every mark the run placed).',
     default: 'fail',
     commands: ['annotate'],
   },

@@ -202,6 +202,7 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       unmarkSupported: o.unmarkSupported,
       maxAnnotations: o.maxAnnotations,
       timeoutMs: o.timeoutMs,
+      reconcileTimeoutMs: o.reconcileTimeoutMs,
       pollIntervalMs: o.pollIntervalMs,
       onTimeout: o.onTimeout,
     },
@@ -223,7 +224,7 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
     },
   );
   // The registry-held cache is written after a run that wrote; a dry run writes nothing.
-  if (result.outcome === 'applied') await registry.flush?.();
+  if (result.outcome === 'applied' || result.outcome === 'rolled-back') await registry.flush?.();
   let plan: PlanLocation | undefined;
   if (result.plan) {
     plan = { file: planFile };
@@ -256,8 +257,15 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
     logger.error(
       `the plan marks more than ${agent.label('maxAnnotations')} ${describeLimit(o.maxAnnotations!)} allows in ${result.overLimit!.map((v) => `${v.repository} (${v.planned} of ${v.manifests})`).join(', ')}; nothing was annotated. Review the plan ${planFile}; apply it with ${agent.label('fromPlan')}, or raise ${agent.label('maxAnnotations')}`,
     );
+  // A roll-back follows onTimeout as a step-1 timeout does: fail is exit 1 (the command logged
+  // the skip warning). It is not thrown, so the summary and the result say what was removed.
+  const rolledBackError =
+    result.rollBack && o.onTimeout === 'fail'
+      ? `${result.rollBack.message}; ${agent.label('onTimeout')} is fail. Raise ${agent.label('reconcileTimeout')} if publishers that start during apply take longer`
+      : undefined;
+  if (rolledBackError) logger.error(rolledBackError);
   return {
-    exitCode: refused ? 1 : 0,
+    exitCode: refused || rolledBackError ? 1 : 0,
     result: {
       command: 'annotate',
       outcome: result.outcome,
@@ -268,11 +276,15 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       restartReasons: result.restartReasons,
       unmarked: result.unmarked,
       reconciled: result.reconciled ?? null,
+      ...(result.rollBack
+        ? { rolledBack: { blockers: result.rollBack.blockers, marks: result.rollBack.removed } }
+        : {}),
       planFile: result.plan ? planFile : null,
       planArtifact: plan?.artifact ?? null,
       excluded: result.plan?.excluded,
       ...(result.overLimit ? { overLimit: result.overLimit } : {}),
       ...(refused ? { kind: 'guard' } : {}),
+      ...(rolledBackError ? { error: rolledBackError, kind: 'timeout' } : {}),
     },
   };
 }

@@ -30,6 +30,8 @@ export interface JobOptions {
   eolDate: string;
   minAgeMs: number;
   timeoutMs: number;
+  /** Step 7's own budget, counted from the end of apply (default: `timeoutMs`). */
+  reconcileTimeoutMs: number;
   pollIntervalMs: number;
   onTimeout: 'fail' | 'skip';
   concurrency: number;
@@ -131,6 +133,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     eolDate: raw('eolDate') ? parseEolDate(raw('eolDate'), label('eolDate')) : utcDate(now),
     minAgeMs: duration('minAge', '1h'),
     timeoutMs: duration('timeout', '60m'),
+    reconcileTimeoutMs: duration('reconcileTimeout', raw('timeout') || '60m'),
     pollIntervalMs: duration('pollInterval', '30s'),
     onTimeout: oneOf('onTimeout', ON_TIMEOUT, 'fail'),
     concurrency,

@@ -39,6 +39,11 @@ export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryCont
   if (result.outcome === 'dry-run') lines.push('**Dry run: nothing was written.**', '');
   if (result.outcome === 'timed-out')
     lines.push('**Timed out waiting for other runs: nothing was annotated.**', '');
+  if (result.rollBack)
+    lines.push(
+      `**Rolled back: reconcile timed out waiting for ${result.rollBack.blockers.length} participant(s) that began publishing during apply, so all ${result.rollBack.removed.length} mark(s) this run placed were removed (a later run places them again).**`,
+      '',
+    );
   if (result.overLimit)
     lines.push(...guardSection(result.overLimit, ctx, result.outcome === 'refused'), '');
   lines.push(
@@ -49,6 +54,7 @@ export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryCont
     `| already annotated | ${c.alreadyAnnotated} |`,
     `| younger than minAge | ${c.skippedTooYoung} |`,
     `| supported, mark removed | ${c.unmarked} |`,
+    ...(result.rollBack ? [`| rolled back (reconcile timed out) | ${c.rolledBack} |`] : []),
     '',
   );
   if (plan) {
@@ -60,11 +66,16 @@ export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryCont
       `EOL date: \`${plan.eolDate}\` · image-info fingerprint: \`${plan.fingerprint}\``,
       '',
     );
-    const applied = result.outcome === 'applied';
+    const applied = result.outcome === 'applied' || result.outcome === 'rolled-back';
     const annotated = applied
       ? (result.annotated ?? []).map((m) => `\`${m.repository}@${m.subject}\``)
       : plan.annotate.map(entryLine);
-    lines.push(...details(applied ? 'Annotated' : 'Planned, not annotated', annotated, ctx.plan));
+    const title = result.rollBack
+      ? 'Annotated, then rolled back'
+      : applied
+        ? 'Annotated'
+        : 'Planned, not annotated';
+    lines.push(...details(title, annotated, ctx.plan));
     const unmarked = applied ? result.unmarked : plan.unmark;
     lines.push(
       ...details(
@@ -75,6 +86,16 @@ export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryCont
     );
   }
   if (result.reconciled) lines.push(`Reconciled after apply: ${result.reconciled}.`, '');
+  if (result.rollBack && result.rollBack.blockers.length > 0) {
+    lines.push(
+      'Still publishing when reconcile timed out:',
+      '',
+      '| participant | job | publishing since | waited on for |',
+      '|---|---|---|---:|',
+      ...result.rollBack.blockers.map((run) => participantRow(run, ctx.now)),
+      '',
+    );
+  }
   lines.push(...waitSection(result, ctx.now));
   if (ctx.plan) lines.push(...planSection(result, ctx));
   return finish(lines);
@@ -102,7 +123,7 @@ function guardSection(
 /** repository | candidates | annotated | unmarked | already | too young | excluded */
 function repositoryTable(result: AnnotateResult): string[] {
   const plan = result.plan!;
-  const applied = result.outcome === 'applied';
+  const applied = result.outcome === 'applied' || result.outcome === 'rolled-back';
   type Row = {
     candidates: number;
     annotated: number;
@@ -210,6 +231,10 @@ function planSection(result: AnnotateResult, ctx: AnnotateSummaryContext): strin
   if (result.outcome === 'dry-run' || result.outcome === 'refused') {
     lines.push(
       `To apply exactly this plan, run annotate with ${fromPlan} set to this file${where.artifact ? ' (download the artifact in the applying job)' : ''}: only its digests are marked, and the image-info still protects every digest it supports.`,
+    );
+  } else if (result.outcome === 'rolled-back') {
+    lines.push(
+      `Nothing this run marked is left. Once the publishers above are done, the next run marks them again; to re-apply exactly this plan, run annotate with ${fromPlan} set to this file (the image-info still protects).`,
     );
   } else if (result.outcome === 'applied' && (result.annotated ?? []).length > 0) {
     lines.push(

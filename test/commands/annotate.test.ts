@@ -390,3 +390,113 @@ describe('Protocol II: restarts, rollbacks and unmarks (docs/design.md §2 steps
     expect(await marked(`${repository}@${digest}`)).toHaveLength(1);
   });
 });
+
+describe('hole 7 (issue 18): reconcile has its own budget, counted from the end of apply', () => {
+  const MINUTE = 60_000;
+  const hourOptions: AnnotateOptions = {
+    ...options,
+    timeoutMs: 60 * MINUTE,
+    pollIntervalMs: 2 * MINUTE,
+  };
+
+  /**
+   * Peer A publishes until 58 minutes into a 60-minute timeout; apply takes 3 minutes, and peer
+   * B (a rollback) starts publishing as the first mark goes out. B re-records one orphan
+   * `recordAfterMs` after the end of apply (never, if undefined).
+   */
+  function lateRollback(recordAfterMs?: number) {
+    const start = virtualNow;
+    const [repo, digest] = scenario.orphans
+      .find((k) => k.startsWith(scenario.supportedImage.repository))!
+      .split('@');
+    const a = peerPublishing();
+    const t = { peer: 0, applyEnded: 0, reconcileSleeps: 0 };
+    const registry = new WriteCountingRegistry(
+      new OciRegistry({ url: registryUrl() }),
+      async () => {
+        t.peer = peerPublishing();
+        virtualNow += 3 * MINUTE;
+        t.applyEnded = virtualNow;
+      },
+    );
+    onSleep = async () => {
+      if (!t.peer) {
+        if (virtualNow - start >= 58 * MINUTE) recorded(a);
+        return;
+      }
+      t.reconcileSleeps++;
+      if (recordAfterMs !== undefined && virtualNow - t.applyEnded >= recordAfterMs) {
+        await makeSupported(digest);
+        recorded(t.peer);
+      }
+    };
+    return { registry, rerecorded: `${repo}@${digest}`, t, start };
+  }
+
+  // On the code before the fix: apply ended 61 minutes in, reconcile timed out without one poll
+  // (0 sleeps), removed all 5 marks (the 4 real orphans' too) and reported outcome `applied`.
+  it('after a 58-minute wait, a rollback that starts during apply is waited for, not rolled back', async () => {
+    const { registry, rerecorded, t, start } = lateRollback(5 * MINUTE);
+    const result = await annotate(hourOptions, { ...deps(), registry });
+    expect(t.applyEnded - start).toBe(61 * MINUTE);
+    expect(result.outcome).toBe('applied');
+    expect(result.reconciled).toBe('1 participant(s) began publishing while marks were applied');
+    expect(t.reconcileSleeps).toBe(3); // 2, 4, 6 minutes after apply: B recorded after 5
+    expect(result.waitedMs).toBe(64 * MINUTE);
+    expect(await marked(rerecorded)).toEqual([]);
+    for (const key of scenario.orphans.filter((k) => k !== rerecorded))
+      expect(await marked(key)).toHaveLength(1);
+    expect(result.counts).toMatchObject({ annotated: 5, unmarked: 1, rolledBack: 0 });
+    expect(result.rollBack).toBeUndefined();
+  });
+
+  it('reconcileTimeout defaults to timeout, counted from the end of apply; running out rolls back (onTimeout skip: a warning)', async () => {
+    const { registry, t } = lateRollback();
+    const result = await annotate({ ...hourOptions, onTimeout: 'skip' }, { ...deps(), registry });
+    expect(virtualNow - t.applyEnded).toBe(60 * MINUTE);
+    expect(t.reconcileSleeps).toBe(30);
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.reconciled).toMatch(
+      /began publishing while marks were applied; timed out, rolled back/,
+    );
+    for (const key of scenario.orphans) expect(await marked(key)).toEqual([]);
+    expect(result.counts).toMatchObject({ annotated: 5, unmarked: 0, rolledBack: 5 });
+    expect(result.unmarked).toEqual([]);
+    expect(result.rollBack!.removed).toHaveLength(5);
+    expect(result.rollBack!.blockers.map((r) => r.runId)).toEqual([String(t.peer)]);
+    const warnings = lines.filter((l) => l.startsWith('warning: '));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      new RegExp(
+        `^warning: reconcile timed out after 1h waiting for: run ${t.peer} .*\\. Rolled back: all 5 mark\\(s\\) this run placed were removed .*\\(onTimeout: skip\\)$`,
+      ),
+    );
+  });
+
+  it('reconcileTimeout bounds reconcile alone; onTimeout fail returns the roll-back for the host to fail', async () => {
+    const { registry, t } = lateRollback();
+    const result = await annotate(
+      { ...hourOptions, reconcileTimeoutMs: 10 * MINUTE },
+      { ...deps(), registry },
+    );
+    expect(virtualNow - t.applyEnded).toBe(10 * MINUTE);
+    expect(result.outcome).toBe('rolled-back');
+    expect(result.rollBack!.message).toMatch(
+      new RegExp(`^reconcile timed out after 10m waiting for: run ${t.peer} `),
+    );
+    for (const key of scenario.orphans) expect(await marked(key)).toEqual([]);
+    // fail: no skip warning; the job logs the error and exits 1 (test/platform/cli).
+    expect(lines.filter((l) => l.startsWith('warning: '))).toEqual([]);
+  });
+
+  it('a short reconcileTimeout does not shorten step 1', async () => {
+    const a = peerPublishing();
+    onSleep = () => {
+      if (sleeps === 20) recorded(a);
+    };
+    const result = await annotate({ ...hourOptions, reconcileTimeoutMs: 0 }, deps());
+    expect(result.outcome).toBe('applied');
+    expect(result.waitedMs).toBe(40 * MINUTE);
+    for (const key of scenario.orphans) expect(await marked(key)).toHaveLength(1);
+  });
+});

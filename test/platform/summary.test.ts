@@ -34,7 +34,14 @@ function plan(annotate: PlanEntry[], manifests: Record<string, number>): PlanWit
 function result(over: Partial<AnnotateResult>): AnnotateResult {
   return {
     outcome: 'applied',
-    counts: { annotated: 0, alreadyAnnotated: 1, skippedTooYoung: 0, candidates: 0, unmarked: 0 },
+    counts: {
+      annotated: 0,
+      alreadyAnnotated: 1,
+      skippedTooYoung: 0,
+      candidates: 0,
+      unmarked: 0,
+      rolledBack: 0,
+    },
     waitedMs: 0,
     waitedFor: [],
     restarts: 0,
@@ -108,6 +115,64 @@ describe('annotate summary', () => {
     expect(md).toContain(
       '| [run 42 (attempt 2) "publish"](https://ci/runs/42) | [build \\| linux 7](https://ci/runs/42/job/7) | 2026-11-22T11:50:00.000Z | 10m |',
     );
+  });
+
+  it('a roll-back says so first, counts and lists the removed marks, names who blocked, and offers no roll-back', () => {
+    const marks = [1, 2].map((n) => ({
+      repository: 'a',
+      subject: `sha256:${hex(n)}`,
+      referrer: `sha256:${hex(100 + n)}`,
+    }));
+    const blocker = {
+      runId: '43',
+      attempt: 1,
+      jobId: '8',
+      jobName: 'push',
+      publishingSince: Date.parse('2026-11-22T11:55:00Z'),
+      covered: false,
+      alive: true,
+      blocks: true,
+      name: 'rollback',
+      runUrl: 'https://ci/runs/43',
+      jobUrl: 'https://ci/runs/43/job/8',
+      url: 'https://ci/runs/43/job/8',
+    };
+    const md = annotateSummary(
+      result({
+        outcome: 'rolled-back',
+        counts: {
+          annotated: 2,
+          alreadyAnnotated: 1,
+          skippedTooYoung: 0,
+          candidates: 2,
+          unmarked: 0,
+          rolledBack: 2,
+        },
+        plan: plan([entry('a', 1), entry('a', 2)], { a: 4 }),
+        annotated: marks,
+        reconciled:
+          '1 participant(s) began publishing while marks were applied; timed out, rolled back',
+        rollBack: { message: 'reconcile timed out', blockers: [blocker], removed: marks },
+      }),
+      ctx(),
+    );
+    expect(md.split('\n')[2]).toBe(
+      '**Rolled back: reconcile timed out waiting for 1 participant(s) that began publishing during apply, so all 2 mark(s) this run placed were removed (a later run places them again).**',
+    );
+    expect(md).toContain('| rolled back (reconcile timed out) | 2 |');
+    expect(md).toContain('<summary>Annotated, then rolled back: 2 digest(s)</summary>');
+    expect(md).toContain('Still publishing when reconcile timed out:');
+    expect(md).toContain(
+      '| [run 43 (attempt 1) "rollback"](https://ci/runs/43) | [push 8](https://ci/runs/43/job/8) | 2026-11-22T11:55:00.000Z | 5m |',
+    );
+    expect(md).not.toContain('To roll this run back');
+    expect(md).toContain('Nothing this run marked is left.');
+  });
+
+  it('an applied run has no roll-back row', () => {
+    const md = annotateSummary(result({ plan: plan([], { a: 1 }) }), ctx());
+    expect(md).not.toContain('rolled back');
+    expect(md).not.toContain('Rolled back');
   });
 
   it('a refusal shows the repositories over the limit and the ways forward', () => {

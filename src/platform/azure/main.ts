@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const result =
     job.exitCode !== 0
       ? tl.TaskResult.Failed
-      : job.result.outcome === 'timed-out'
+      : job.result.outcome === 'timed-out' || job.result.outcome === 'rolled-back'
         ? tl.TaskResult.SucceededWithIssues
         : tl.TaskResult.Succeeded;
   tl.setResult(result, '');

@@ -1,0 +1,332 @@
+/**
+ * Issue 18, hole 7, through the bundled CLI and action (fake GitHub, real docker-registry):
+ * reconcile (docs/design.md §2 step 7) has its own budget, `reconcileTimeout`, counted from the
+ * end of apply, and a roll-back is reported as one and follows `onTimeout`.
+ *
+ * A publisher "starts during apply" for real: a proxy in front of the registry writes its
+ * `publishing` marker into the fake GitHub when the first lifecycle mark is pushed through it.
+ * EOL_GATE_CLI_BUNDLE points the file at another CLI bundle (e.g. one built before the fix):
+ * there the first test ends rolled back (every mark removed) and reports `applied`.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { markerRef } from '../../../src/coordination/github.js';
+import type { Descriptor } from '../../../src/core/oci.js';
+import type { MarkerState } from '../../../src/core/runs.js';
+import { OciRegistry } from '../../../src/registry/oci/index.js';
+import { CLI } from '../../support/cli.js';
+import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
+import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
+import { lifecycleMarksByHttp } from '../../support/registry-http.js';
+import { runAction, runNode, type ProcessRun } from '../../support/runner.js';
+import { pushImage } from '../../support/seed.js';
+
+const BUNDLE = process.env.EOL_GATE_CLI_BUNDLE || CLI;
+const HOME = 'octo/images';
+
+/** A proxy to the registry that calls `onFirstWrite` (once) before forwarding the first write to `repo`. */
+async function applyHook(
+  target: string,
+  repo: string,
+  onFirstWrite: () => void,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const upstream = new URL(target);
+  let fired = false;
+  const server: Server = createServer((req, res) => {
+    const write = req.method !== 'GET' && req.method !== 'HEAD';
+    if (write && !fired && (req.url ?? '').startsWith(`/v2/${repo}/`)) {
+      fired = true;
+      onFirstWrite();
+    }
+    const out = request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe('reconcile has its own budget (issue 18, hole 7) through the bundles', () => {
+  const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
+  let registry: DockerRegistry;
+  let oci: OciRegistry;
+  let dir: string;
+  let stamp = Date.now() - 60_000;
+  let seq = 0;
+
+  beforeAll(async () => {
+    await github.start();
+    registry = await startDockerRegistry();
+    oci = new OciRegistry({ url: registry.url });
+    dir = await mkdtemp(join(tmpdir(), 'eol-gate-reconcile-'));
+  });
+  afterAll(async () => {
+    await github.close();
+    await registry?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    github.refs.clear();
+    github.clearActions();
+    github.requests.length = 0;
+  });
+
+  /** s supported; o1, o2 orphans; r an old image a rollback records again. */
+  async function seed() {
+    const repo = `reconcile-${++seq}/app`;
+    const img = (what: string) =>
+      pushImage(oci, repo, { seed: `${repo}:${what}`, tag: what, created: '2024-05-01T00:00:00Z' });
+    const images = {
+      s: await img('s'),
+      o1: await img('o1'),
+      o2: await img('o2'),
+      r: await img('r'),
+    };
+    const imageInfo = join(dir, `${repo.replace('/', '_')}.json`);
+    await writeImageInfo(imageInfo, repo, [images.s]);
+    return { repo, imageInfo, ...images, group: `reconcile-${seq}` };
+  }
+
+  async function writeImageInfo(path: string, repo: string, supported: Descriptor[]) {
+    await writeFile(
+      path,
+      JSON.stringify({
+        schemaVersion: '2.0',
+        repos: [
+          {
+            repo,
+            images: supported.map((d, i) => ({
+              platforms: [
+                {
+                  dockerfile: `src/${i}/Dockerfile`,
+                  simpleTags: [`tag-${i}`],
+                  digest: `mcr.microsoft.com/${repo}@${d.digest}`,
+                  osType: 'Linux',
+                  architecture: 'amd64',
+                },
+              ],
+            })),
+          },
+        ],
+      }),
+    );
+  }
+
+  const marks = (repo: string, d: Descriptor) => lifecycleMarksByHttp(registry.url, repo, d.digest);
+
+  /** A participant (run, job) of another workflow, and its markers written into the fake. */
+  function publisher(name: string) {
+    const run = github.createRun({ name });
+    const job = github.createJob({ run_id: run.id, name: 'push' });
+    const signal = (group: string, state: MarkerState) =>
+      github.refs.set(
+        markerRef(
+          group,
+          { runId: String(run.id), attempt: 1, jobId: String(job.id), repository: HOME },
+          state,
+          'job',
+          stamp++,
+          HOME,
+        ),
+        github.headSha,
+      );
+    return { run, job, signal };
+  }
+
+  const annotatorEnv = (run: FakeRun, jobId: number) => ({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TMPDIR: dir,
+    EOL_GATE_RETRIES: '0',
+    GITHUB_API_URL: github.apiUrl,
+    GITHUB_REPOSITORY: HOME,
+    GITHUB_RUN_ID: String(run.id),
+    GITHUB_RUN_ATTEMPT: String(run.run_attempt),
+    GITHUB_SHA: github.headSha,
+    GITHUB_TOKEN: github.token,
+    EOL_GATE_JOB_ID: String(jobId),
+  });
+
+  function cli(args: string[]): Promise<ProcessRun> {
+    const run = github.createRun({ name: 'annotate' });
+    const job = github.createJob({ run_id: run.id, name: 'annotate' });
+    return runNode(BUNDLE, annotatorEnv(run, job.id), 60_000, [
+      'annotate',
+      '--coordinator',
+      'github',
+      '--min-age',
+      '0',
+      '--poll-interval',
+      '100ms',
+      ...args,
+    ]);
+  }
+
+  const json = (run: ProcessRun) => {
+    try {
+      return JSON.parse(run.stdout) as Record<string, unknown> & {
+        outcome: string;
+        counts: Record<string, number>;
+      };
+    } catch {
+      throw new Error(`no JSON on stdout (exit ${run.code}): ${run.stdout}\n${run.stderr}`);
+    }
+  };
+
+  it('after most of the timeout spent waiting, a rollback that starts during apply is waited for, not rolled back', async () => {
+    const { repo, imageInfo, s, o1, o2, r, group } = await seed();
+    // A blocks for most of the 6s timeout; B starts publishing as the first mark goes out and
+    // records r (an old image, re-pushed) 3s later: more than step 1 left, less than 6s.
+    const a = publisher('publish');
+    a.signal(group, 'publishing');
+    const b = publisher('rollback');
+    let bRecorded: Promise<void> | undefined;
+    const proxy = await applyHook(registry.url, repo, () => {
+      b.signal(group, 'publishing');
+      bRecorded = new Promise((resolve) =>
+        setTimeout(async () => {
+          await writeImageInfo(imageInfo, repo, [s, r]);
+          b.signal(group, 'image-info-updated');
+          resolve();
+        }, 3000),
+      );
+    });
+    try {
+      const running = cli([
+        '--registry',
+        proxy.url,
+        '--image-info',
+        imageInfo,
+        '--group',
+        group,
+        '--timeout',
+        '6s',
+        '--json',
+      ]);
+      const aRecorded = setTimeout(() => a.signal(group, 'image-info-updated'), 5000);
+      const result = await running;
+      clearTimeout(aRecorded);
+      await bRecorded;
+      expect(result.code, result.stderr).toBe(0);
+      expect(json(result)).toMatchObject({
+        outcome: 'applied',
+        counts: { annotated: 3, unmarked: 1, rolledBack: 0 },
+        reconciled: '1 participant(s) began publishing while marks were applied',
+      });
+      expect(await marks(repo, r), 'r: recorded again by the rollback').toEqual([]);
+      for (const d of [o1, o2]) expect(await marks(repo, d), 'a real orphan').toHaveLength(1);
+      expect(await marks(repo, s)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it('reconcileTimeout runs out: every mark is rolled back, the step fails (onTimeout fail) naming who blocked', async () => {
+    const { repo, imageInfo, o1, o2, r, group } = await seed();
+    const b = publisher('rollback');
+    const proxy = await applyHook(registry.url, repo, () => b.signal(group, 'publishing'));
+    try {
+      const result = await cli([
+        '--registry',
+        proxy.url,
+        '--image-info',
+        imageInfo,
+        '--group',
+        group,
+        '--timeout',
+        '30m',
+        '--reconcile-timeout',
+        '1s',
+        '--json',
+      ]);
+      expect(result.code, result.stderr).toBe(1);
+      const out = json(result);
+      expect(out).toMatchObject({
+        outcome: 'rolled-back',
+        counts: { annotated: 3, rolledBack: 3, unmarked: 0 },
+        kind: 'timeout',
+      });
+      expect(out.error).toMatch(
+        new RegExp(
+          `^reconcile timed out after 1s waiting for: run ${b.run.id} \\(attempt 1\\) "rollback", job "push" ${b.job.id}.*\\. Rolled back: all 3 mark\\(s\\) this run placed were removed`,
+        ),
+      );
+      expect(result.stderr).toMatch(/error: reconcile timed out .*Rolled back: all 3 mark\(s\)/);
+      for (const d of [o1, o2, r]) expect(await marks(repo, d)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it('onTimeout skip (the action): a warning, exit 0, and the summary and the result output say rolled back', async () => {
+    const { repo, imageInfo, o1, o2, r, group } = await seed();
+    const b = publisher('rollback');
+    const proxy = await applyHook(registry.url, repo, () => b.signal(group, 'publishing'));
+    const self = github.createRun({ name: 'annotate' });
+    try {
+      const run = await runAction({
+        inputs: {
+          command: 'annotate',
+          registry: proxy.url,
+          imageInfo,
+          group,
+          coordinator: 'github',
+          minAge: '0',
+          pollInterval: '100ms',
+          reconcileTimeout: '1s',
+          onTimeout: 'skip',
+          uploadPlan: 'false',
+        },
+        githubToken: github.token,
+        checkRunId: String(github.createJob({ run_id: self.id, name: 'annotate' }).id),
+        env: {
+          EOL_GATE_RETRIES: '0',
+          GITHUB_API_URL: github.apiUrl,
+          GITHUB_REPOSITORY: HOME,
+          GITHUB_RUN_ID: String(self.id),
+          GITHUB_RUN_ATTEMPT: '1',
+          GITHUB_SHA: github.headSha,
+        },
+      });
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      const warnings = run.commands.filter((c) => c.command === 'warning').map((c) => c.message);
+      expect(warnings.join('\n')).toMatch(
+        new RegExp(
+          `reconcile timed out after 1s waiting for: run ${b.run.id} .*Rolled back: all 3 mark\\(s\\) this run placed were removed.*\\(onTimeout: skip\\)`,
+        ),
+      );
+      expect(run.commands.filter((c) => c.command === 'error')).toEqual([]);
+      expect(JSON.parse(run.outputs.result)).toMatchObject({
+        outcome: 'rolled-back',
+        counts: { rolledBack: 3 },
+        rolledBack: { blockers: [{ runId: String(b.run.id) }] },
+      });
+      expect(run.summary).toContain(
+        '**Rolled back: reconcile timed out waiting for 1 participant(s) that began publishing during apply, so all 3 mark(s) this run placed were removed (a later run places them again).**',
+      );
+      expect(run.summary).toContain('| rolled back (reconcile timed out) | 3 |');
+      for (const d of [o1, o2, r]) expect(await marks(repo, d)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+});
