@@ -100,6 +100,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
       skippedTooYoung: 0,
       candidates: scenario.orphans.length,
       unmarked: 0,
+      rolledBack: 0,
     });
     for (const key of scenario.orphans) {
       const found = await marks(key);
