@@ -4,9 +4,9 @@ import { assertJobId, markerName, parseMarkerName } from '../core/markers.js';
 import {
   assertGroupName,
   deletableMarkers,
-  jobsToAsk,
   joinParticipants,
-  participantKey,
+  RERUN_WINDOW_MS,
+  runAliveFor,
   runKey,
   uncoveredPublishing,
   type JobStatus,
@@ -81,17 +81,78 @@ interface WorkflowRun {
   html_url?: string;
   run_started_at?: string;
   created_at?: string;
+  updated_at?: string;
   name?: string;
   display_title?: string;
 }
 
+/** A job of `GET /actions/runs/{run_id}/jobs` (GitHub documents `started_at` as never null). */
 interface WorkflowJob {
-  id: number;
-  status?: string;
+  id?: unknown;
+  run_attempt?: number;
+  status?: unknown;
   conclusion?: string | null;
+  started_at?: string | null;
+  completed_at?: string | null;
   name?: string;
-  html_url?: string;
+  html_url?: string | null;
 }
+
+/** What a GET answered last for one URL: sent back as `If-None-Match`, reused on a 304. */
+interface Cached {
+  etag: string;
+  data: unknown;
+  link?: string;
+}
+
+/** The primary rate limit as the last response reported it (`x-ratelimit-*`). */
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** When the window resets (ms since the epoch, from `x-ratelimit-reset`). */
+  resetMs?: number;
+}
+
+/** GitHub's primary rate limit counts requests per hour. */
+const RATE_LIMIT_WINDOW_MS = 3600_000;
+/** The most a low budget stretches the poll interval (30 s → 10 min). */
+export const MAX_POLL_DELAY_FACTOR = 20;
+/** More pages than this in one listing fails it rather than judging from part of it. */
+const MAX_PAGES = 100;
+
+/**
+ * How much to stretch the poll interval so that the rate-limit budget lasts until it resets
+ * (the budget is shared with every other job using the token in the repository). 1 while at
+ * least half of the limit remains, or at least the share of the window still to run (spending
+ * at the pace that lasts); otherwise the factor by which the pace must slow for what remains to
+ * last until the reset, at most MAX_POLL_DELAY_FACTOR.
+ */
+export function pollDelayFactorFor(rate: RateLimitState | undefined, nowMs: number): number {
+  if (!rate || !(rate.limit > 0) || !(rate.remaining >= 0)) return 1;
+  const left = rate.remaining / rate.limit;
+  if (left >= 0.5) return 1;
+  const windowLeft =
+    rate.resetMs === undefined
+      ? 1
+      : Math.min(1, Math.max(0, (rate.resetMs - nowMs) / RATE_LIMIT_WINDOW_MS));
+  if (left >= windowLeft) return 1;
+  return Math.min(MAX_POLL_DELAY_FACTOR, windowLeft / Math.max(left, 1 / rate.limit));
+}
+
+/** The URL of rel="next" in a `Link` header. */
+function nextLink(link: string | undefined): string | undefined {
+  return link?.match(/<([^<>]+)>\s*;\s*rel="next"/)?.[1];
+}
+
+/** A time GitHub reports (ISO 8601) → ms; undefined when absent or unreadable. */
+function timeOf(iso: string | null | undefined): number | undefined {
+  if (!iso) return undefined;
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** Job statuses in which a job has not started: GitHub reports a `started_at` for them anyway. */
+const NOT_STARTED = new Set(['queued', 'waiting', 'requested', 'pending']);
 
 const OWNER_OR_REPO = /^[A-Za-z0-9_.-]+$/;
 
@@ -134,8 +195,12 @@ export function markerRef(
 
 /**
  * Markers as git refs, one per (participant, state, time), all found with one `matching-refs`
- * call; run liveness from `GET /actions/runs/{id}`, job liveness from `GET /actions/jobs/{id}`.
- * Listing never writes; `cleanup` deletes the refs of runs GitHub reports completed.
+ * call; a run's liveness from `GET /actions/runs/{id}` and every job of it (all attempts, with
+ * the service's start and completion times) from one `GET /actions/runs/{id}/jobs?filter=all`.
+ * Every GET is conditional (`If-None-Match` with the ETag of its last answer, kept for the life
+ * of the store): a poll that finds nothing changed costs 304s, which GitHub does not count
+ * against the rate limit. Listing never writes; `cleanup` deletes the refs of deleted runs and of
+ * completed runs whose markers can no longer count.
  */
 export class GitHubStore implements CoordinationStore {
   readonly kind = 'github' as const;
@@ -149,6 +214,9 @@ export class GitHubStore implements CoordinationStore {
   private readonly readBack: { attempts: number; delayMs: number };
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
+  /** By URL: the last answer of every GET, for conditional requests. */
+  private readonly cache = new Map<string, Cached>();
+  private rate?: RateLimitState;
 
   constructor(private readonly options: GitHubStoreOptions) {
     let url: URL;
@@ -206,6 +274,33 @@ export class GitHubStore implements CoordinationStore {
       logger: options.logger,
       secondaryRateLimitWaitMs: options.secondaryRateLimitWaitMs,
     });
+    // Every answer (error statuses, 304s and the throttler's retries included) says how much of
+    // the rate limit is left.
+    this.octokit.hook.after('request', (response) => this.noteRateLimit(response.headers));
+    this.octokit.hook.error('request', (error) => {
+      if (isRequestError(error)) this.noteRateLimit(error.response?.headers);
+      throw error;
+    });
+  }
+
+  /** How much to stretch the poll interval so the rate-limit budget lasts until it resets. */
+  pollDelayFactor(): number {
+    return pollDelayFactorFor(this.rate, this.now());
+  }
+
+  private noteRateLimit(headers: Record<string, unknown> | undefined): void {
+    const limit = Number(headers?.['x-ratelimit-limit']);
+    const remaining = Number(headers?.['x-ratelimit-remaining']);
+    if (!Number.isFinite(limit) || !Number.isFinite(remaining) || limit <= 0) return;
+    // Only the `core` budget paces polling (the search or graphql budgets are others).
+    const resource = headers?.['x-ratelimit-resource'];
+    if (resource !== undefined && resource !== 'core') return;
+    const reset = Number(headers?.['x-ratelimit-reset']);
+    this.rate = {
+      limit,
+      remaining,
+      resetMs: Number.isFinite(reset) && reset > 0 ? reset * 1000 : undefined,
+    };
   }
 
   async signal(group: string, state: MarkerState, scope: CoverScope = 'job'): Promise<void> {
@@ -225,32 +320,42 @@ export class GitHubStore implements CoordinationStore {
       `GitHub: signal ${state}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`,
     );
   }
-  /** Read-only (a dry run lists too): liveness is asked only for uncovered `publishing` markers. */
+  /**
+   * Read-only (a dry run lists too). Only the runs of `publishing` markers that their own
+   * participant has not covered are asked about: each once (its status, and its jobs while it
+   * counts as alive), this run's jobs only (its status costs nothing: it is alive).
+   */
   async listRuns(group: string): Promise<GroupRun[]> {
     const markers = (await this.markerRefs(group)).map((r) => r.marker);
     const pending = uncoveredPublishing(this.self, markers);
-    const runs = await this.runStatuses(pending);
-    const jobs = new Map<string, JobStatus | undefined>();
-    for (const p of jobsToAsk(pending, markers, runs))
-      jobs.set(
-        participantKey(p),
-        await this.jobStatus(p.repository ?? this.coordinationRepo, p.jobId!),
-      );
-    return joinParticipants(this.self, markers, runs, jobs);
+    const newest = newestAttempts(markers);
+    const runs = await this.runStatuses(pending, (m, status) =>
+      runAliveFor(m, status, newest.get(runKey(m))),
+    );
+    return joinParticipants(this.self, markers, runs);
   }
 
-  /** Deletes the refs of runs GitHub reports completed (never on a 404 alone; never this run's). */
+  /**
+   * Deletes the refs of deleted runs, and of completed runs whose markers no longer count (all
+   * covered, or past GitHub's re-run window); never on a 404 alone where the repository does not
+   * answer either, never this run's. Jobs are read only for a completed run that still has a
+   * `publishing` marker its own participant has not covered.
+   */
   async cleanup(group: string): Promise<void> {
     try {
       const refs = await this.markerRefs(group);
       const others = refs.filter((r) => runKey(r.marker) !== runKey(this.self));
-      const runs = await this.runStatuses(others.map((r) => r.marker));
-      const deletable = new Set(
-        deletableMarkers(
-          others.map((r) => r.marker),
-          runs,
-        ),
+      const markers = others.map((r) => r.marker);
+      const uncovered = new Set(uncoveredPublishing(undefined, markers).map((m) => runKey(m)));
+      const now = this.now();
+      const runs = await this.runStatuses(
+        markers,
+        (m, status) =>
+          !status.alive &&
+          uncovered.has(runKey(m)) &&
+          (status.completedAt === undefined || now - status.completedAt < RERUN_WINDOW_MS),
       );
+      const deletable = new Set(deletableMarkers(markers, runs, now));
       for (const r of others) if (deletable.has(r.marker)) await this.deleteRef(r.ref, 'cleanup');
     } catch (e) {
       this.logger?.warning(`GitHub: could not clean up eol-gate refs: ${(e as Error).message}`);
@@ -269,43 +374,101 @@ export class GitHubStore implements CoordinationStore {
   }
 
   /**
-   * Run status of each distinct run (sequential on purpose: GitHub's secondary limits punish
-   * concurrent bursts). This run is alive by definition, so it costs no request.
+   * The status of each distinct run of `markers`, with its jobs where `withJobs` says they
+   * matter (sequential on purpose: GitHub's secondary limits punish concurrent bursts). This run
+   * is alive by definition, so its status costs no request; its jobs are read (a sibling's
+   * marker is among `markers`). A run that answers 404 is looked up in its repository, once per
+   * call per repository: deleted if the repository answers.
    */
-  private async runStatuses(markers: RawMarker[]): Promise<Map<string, RunStatus | undefined>> {
+  private async runStatuses(
+    markers: RawMarker[],
+    withJobs: (m: RawMarker, status: RunStatus) => boolean,
+  ): Promise<Map<string, RunStatus | undefined>> {
     const status = new Map<string, RunStatus | undefined>();
+    const repositories = new Map<string, boolean>();
+    const missing = async (repository: string, runId: string) => {
+      if (!repositories.has(repository))
+        repositories.set(repository, await this.repositoryAnswers(repository));
+      return this.missingRun(repository, runId, repositories.get(repository)!);
+    };
     for (const m of markers) {
       const key = runKey(m);
       if (status.has(key)) continue;
-      status.set(
-        key,
-        key === runKey(this.self)
-          ? { alive: true }
-          : await this.runStatus(m.repository ?? this.coordinationRepo, m.runId),
-      );
+      const repository = m.repository ?? this.coordinationRepo;
+      if (key === runKey(this.self)) {
+        const jobs = await this.runJobs(repository, m.runId);
+        status.set(key, { alive: true, jobs: jobs === 'not-found' ? undefined : jobs });
+        continue;
+      }
+      let run = await this.runStatus(repository, m.runId);
+      if (run !== 'not-found' && withJobs(m, run)) {
+        const jobs = await this.runJobs(repository, m.runId);
+        // Deleted between the two reads: as if the run had answered 404.
+        if (jobs === 'not-found') run = 'not-found';
+        else run.jobs = jobs;
+      }
+      status.set(key, run === 'not-found' ? await missing(repository, m.runId) : run);
     }
     return status;
   }
 
-  /** GET /repos/{owner}/{repo}/git/matching-refs/{ref}, every page Octokit's paginator finds. */
+  /** GET /repos/{owner}/{repo}/git/matching-refs/{ref}, every page. */
   private async matchingRefs(prefix: string): Promise<GitRef[]> {
     const path = prefix.split('/').map(encodeURIComponent).join('/');
     // The query keeps the prefix's trailing slash, which Octokit's URL template would strip
     // (without it `eol-gate/g` would list group `g2` too).
-    const route = `GET /repos/${this.coordinationRepo}/git/matching-refs/${path}?per_page=100`;
-    const all: GitRef[] = [];
-    let pages = 0;
+    const url = `/repos/${this.coordinationRepo}/git/matching-refs/${path}?per_page=100`;
+    let all: GitRef[] = [];
     await this.call('list marker refs', async () => {
-      for await (const page of this.octokit.paginate.iterator(route)) {
-        // A list cut short would hide a publishing run (invariant 5): fail instead.
-        if (++pages > 100)
-          throw new RuntimeError(`GitHub: matching-refs ${prefix} has more than 100 pages`);
-        if (!Array.isArray(page.data))
+      all = await this.pages(url, `matching-refs ${prefix}`, (data) => {
+        if (!Array.isArray(data))
           throw new RuntimeError('GitHub: matching-refs did not answer a list');
-        all.push(...(page.data as GitRef[]));
-      }
+        return data as GitRef[];
+      });
     });
     return all;
+  }
+
+  /**
+   * Every page of a listing, following `Link: rel="next"`, each page a conditional GET. A
+   * listing cut short would hide a publishing run or job (invariant 5): more than MAX_PAGES
+   * pages fails instead.
+   */
+  private async pages<T>(url: string, what: string, items: (data: unknown) => T[]): Promise<T[]> {
+    const all: T[] = [];
+    let next: string | undefined = url;
+    for (let page = 1; next; page++) {
+      if (page > MAX_PAGES)
+        throw new RuntimeError(`GitHub: ${what} has more than ${MAX_PAGES} pages`);
+      const answer = await this.get(next);
+      all.push(...items(answer.data));
+      next = nextLink(answer.link);
+    }
+    return all;
+  }
+
+  /**
+   * GET with `If-None-Match` when an earlier answer of the same URL carried an ETag; a 304 (free:
+   * GitHub does not count it against the rate limit) answers with that earlier body. The one
+   * place a 304 is handled (Octokit throws it as a RequestError with status 304).
+   */
+  private async get(url: string): Promise<{ data: unknown; link?: string }> {
+    const cached = this.cache.get(url);
+    try {
+      const response = await this.octokit.request(
+        `GET ${url}`,
+        cached ? { headers: { 'if-none-match': cached.etag } } : {},
+      );
+      const headers = response.headers as Record<string, string | number | undefined>;
+      const link = typeof headers.link === 'string' ? headers.link : undefined;
+      if (typeof headers.etag === 'string')
+        this.cache.set(url, { etag: headers.etag, data: response.data, link });
+      else this.cache.delete(url);
+      return { data: response.data, link };
+    } catch (e) {
+      if (cached && isRequestError(e) && e.status === 304) return cached;
+      throw e;
+    }
   }
 
   /** POST /repos/{owner}/{repo}/git/refs; 422 "Reference already exists" means done. */
@@ -375,62 +538,106 @@ export class GitHubStore implements CoordinationStore {
     );
   }
 
-  /**
-   * GET /repos/{owner}/{repo}/actions/runs/{run_id}. A 404 is not proof that the run finished
-   * (undefined: it keeps blocking); for another repository it means the token cannot read it,
-   * which fails the run rather than guess.
-   */
-  private async runStatus(repository: string, runId: string): Promise<RunStatus | undefined> {
+  /** GET /repos/{owner}/{repo}/actions/runs/{run_id}; 'not-found' on 404. */
+  private async runStatus(repository: string, runId: string): Promise<RunStatus | 'not-found'> {
     let run: WorkflowRun | undefined;
     await this.call(
       `read the status of run ${runId} of ${repository}`,
       async () => {
-        run = (await this.octokit.request(`GET /repos/${repository}/actions/runs/${runId}`))
-          .data as WorkflowRun;
+        run = (await this.get(`/repos/${repository}/actions/runs/${runId}`)).data as WorkflowRun;
       },
-      (e) => {
-        if (e.status !== 404) return false;
-        if (repository !== this.ownRepo)
-          throw new InputError(
-            `GitHub: run ${runId} of ${repository} holds a marker in group refs of ${this.coordinationRepo}, but the token cannot read it (HTTP 404): ` +
-              `give the token actions: read on every participating repository (a GitHub App installation token or a fine-grained token)`,
-          );
-        return true;
-      },
+      (e) => e.status === 404,
     );
-    if (!run) return undefined;
+    if (!run) return 'not-found';
     if (typeof run.status !== 'string' || typeof run.run_attempt !== 'number') {
       throw new RuntimeError(`GitHub: run ${runId}: response without status / run_attempt`);
     }
+    const completed = run.status === 'completed';
     return {
-      alive: run.status !== 'completed',
+      alive: !completed,
       attempt: run.run_attempt,
+      // A completed run's last update is its completion (a re-run makes it alive again).
+      completedAt: completed ? timeOf(run.updated_at) : undefined,
       since: run.run_started_at ?? run.created_at,
       url: run.html_url,
       name: run.display_title ?? run.name,
     };
   }
 
-  /** GET /repos/{owner}/{repo}/actions/jobs/{job_id} (the job's check run id); undefined on 404. */
-  private async jobStatus(repository: string, jobId: string): Promise<JobStatus | undefined> {
-    let job: WorkflowJob | undefined;
+  /**
+   * A run that answered 404. Its repository answers (`exists`): the run was deleted (retention,
+   * "Delete workflow run"), so its markers never block and cleanup removes them. Otherwise a 404
+   * is not proof that the run finished: in the workflow's own repository it keeps blocking
+   * (undefined); in another it means the token cannot read it, which fails the run rather than
+   * guess.
+   */
+  private missingRun(repository: string, runId: string, exists: boolean): RunStatus | undefined {
+    if (exists) return { alive: false, deleted: true };
+    if (repository !== this.ownRepo)
+      throw new InputError(
+        `GitHub: run ${runId} of ${repository} holds a marker in group refs of ${this.coordinationRepo}, but the token cannot read it (HTTP 404): ` +
+          `give the token actions: read on every participating repository (a GitHub App installation token or a fine-grained token)`,
+      );
+    return undefined;
+  }
+
+  /** GET /repos/{owner}/{repo}: whether the repository answers (200) or not (404). */
+  private async repositoryAnswers(repository: string): Promise<boolean> {
+    let answered = false;
     await this.call(
-      `read the status of job ${jobId} of ${repository}`,
+      `read repository ${repository}`,
       async () => {
-        job = (await this.octokit.request(`GET /repos/${repository}/actions/jobs/${jobId}`))
-          .data as WorkflowJob;
+        await this.get(`/repos/${repository}`);
+        answered = true;
       },
       (e) => e.status === 404,
     );
-    if (!job) return undefined;
-    if (typeof job.status !== 'string')
-      throw new RuntimeError(`GitHub: job ${jobId}: response without status`);
-    return {
-      completed: job.status === 'completed',
-      conclusion: job.conclusion ?? undefined,
-      name: job.name,
-      url: job.html_url,
-    };
+    return answered;
+  }
+
+  /**
+   * Every job of a run, all attempts, by job id: one listing,
+   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs?filter=all (every page); 'not-found' on
+   * 404. Start times count only for a job that started: GitHub reports a `started_at` for a
+   * queued job too.
+   */
+  private async runJobs(
+    repository: string,
+    runId: string,
+  ): Promise<Map<string, JobStatus> | 'not-found'> {
+    let list: WorkflowJob[] | undefined;
+    await this.call(
+      `list the jobs of run ${runId} of ${repository}`,
+      async () => {
+        list = await this.pages(
+          `/repos/${repository}/actions/runs/${runId}/jobs?filter=all&per_page=100`,
+          `the jobs of run ${runId}`,
+          (data) => {
+            const jobs = (data as { jobs?: unknown } | undefined)?.jobs;
+            if (!Array.isArray(jobs))
+              throw new RuntimeError(`GitHub: run ${runId}: jobs listing without jobs`);
+            return jobs as WorkflowJob[];
+          },
+        );
+      },
+      (e) => e.status === 404,
+    );
+    if (!list) return 'not-found';
+    const jobs = new Map<string, JobStatus>();
+    for (const job of list) {
+      if (typeof job.id !== 'number' || typeof job.status !== 'string')
+        throw new RuntimeError(`GitHub: run ${runId}: a job without id / status`);
+      const completed = job.status === 'completed';
+      jobs.set(String(job.id), {
+        completed,
+        conclusion: job.conclusion ?? undefined,
+        startedAt: NOT_STARTED.has(job.status) ? undefined : timeOf(job.started_at),
+        completedAt: completed ? timeOf(job.completed_at) : undefined,
+        name: job.name,
+        url: job.html_url ?? undefined,
+      });
+    }
+    return jobs;
   }
 
   /**
@@ -461,4 +668,11 @@ export class GitHubStore implements CoordinationStore {
       throw new HttpStatusError(e.status, request?.method ?? 'GET', request?.url ?? what, detail);
     }
   }
+}
+
+/** The newest attempt among the markers of each run. */
+function newestAttempts(markers: RawMarker[]): Map<string, number> {
+  const newest = new Map<string, number>();
+  for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
+  return newest;
 }

@@ -2,12 +2,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   GitHubStore,
   markerRef,
+  MAX_POLL_DELAY_FACTOR,
   parseMarkerRef,
+  pollDelayFactorFor,
   type GitHubStoreOptions,
 } from '../../src/coordination/github.js';
 import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
-import { blockingRuns } from '../../src/core/protocol.js';
+import { blockingRuns, RERUN_WINDOW_MS } from '../../src/core/protocol.js';
 import { FakeGitHub } from '../support/fake-github.js';
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -29,8 +31,12 @@ const retry = {
   random: () => 0,
   sleep: async (ms: number) => void sleeps.push(ms),
 };
-/** Writers' clocks: every marker written by `mark` is later than the one before. */
+/**
+ * Writers' clocks: every marker written by `mark` is later than the one before. The fake's own
+ * clock (job and run times) reads the same counter; `later()` moves both on.
+ */
 let stamp = 1_700_000_000_000;
+const later = (ms = 60_000) => (stamp += ms);
 
 beforeAll(async () => {
   await fake.start();
@@ -46,6 +52,8 @@ beforeEach(() => {
   fake.listLag = 0;
   fake.permissions = { contents: 'write', actions: 'read' };
   fake.rateLimit.remaining = 1000;
+  fake.spendRateLimit = false;
+  fake.clock = () => stamp;
   sleeps.length = 0;
 });
 
@@ -100,6 +108,7 @@ function runWith(states: MarkerState[], init: Parameters<FakeGitHub['createRun']
 const mutating = () => fake.requests.filter((r) => r.method !== 'GET');
 const path = (r: { method: string; path: string }) =>
   `${r.method} ${r.path.replace(`/repos/${HOME}/`, '')}`;
+const actionsCalls = () => fake.requests.filter((r) => r.path.includes('/actions/')).map(path);
 
 describe('marker refs', () => {
   it('round-trip per participant, with cover scope and stamp; foreign refs are ignored', () => {
@@ -157,6 +166,28 @@ describe('marker refs', () => {
   });
 });
 
+describe('pollDelayFactorFor', () => {
+  const now = 1_000_000_000_000;
+  const rate = (remaining: number, resetInMin?: number) => ({
+    limit: 1000,
+    remaining,
+    resetMs: resetInMin === undefined ? undefined : now + resetInMin * 60_000,
+  });
+  it('is 1 while half the limit remains, or enough to last at the even pace until the reset', () => {
+    expect(pollDelayFactorFor(undefined, now)).toBe(1);
+    expect(pollDelayFactorFor(rate(500, 60), now)).toBe(1);
+    expect(pollDelayFactorFor(rate(200, 10), now)).toBe(1);
+  });
+  it('grows as the remaining share falls behind the share of the window left, up to a cap', () => {
+    expect(pollDelayFactorFor(rate(400, 60), now)).toBeCloseTo(2.5);
+    expect(pollDelayFactorFor(rate(100, 60), now)).toBeCloseTo(10);
+    expect(pollDelayFactorFor(rate(100, 30), now)).toBeCloseTo(5);
+    expect(pollDelayFactorFor(rate(100), now)).toBeCloseTo(10);
+    expect(pollDelayFactorFor(rate(0, 60), now)).toBe(MAX_POLL_DELAY_FACTOR);
+    expect(pollDelayFactorFor(rate(0, 0), now)).toBe(1);
+  });
+});
+
 describe('GitHubStore', () => {
   it("signal creates this participant's ref on GITHUB_SHA and reads it back with matching-refs", async () => {
     const run = fake.createRun({ run_attempt: 2 });
@@ -200,7 +231,7 @@ describe('GitHubStore', () => {
     ).rejects.toThrow(/did not show/);
   });
 
-  it('listRuns: one matching-refs call; liveness only for uncovered publishing, once per run', async () => {
+  it('listRuns: one matching-refs call; only runs of uncovered publishing, once each (jobs while alive)', async () => {
     const live = runWith(['publishing']);
     const recorded = runWith(['publishing', 'image-info-updated']);
     const done = runWith(['publishing'], { status: 'completed', conclusion: 'cancelled' });
@@ -214,10 +245,15 @@ describe('GitHubStore', () => {
     expect(runs[0].url).toBe(`https://github.com/${HOME}/actions/runs/${live.id}`);
     expect(runs[0].name).toBe('publish');
     expect(fake.requests.filter((r) => r.path.includes('matching-refs'))).toHaveLength(1);
-    expect(fake.requests.filter((r) => r.path.includes('/actions/runs/')).map(path)).toEqual([
+    // A completed run's jobs cannot make it block: only a live run's are listed, in one call.
+    expect(actionsCalls()).toEqual([
       `GET actions/runs/${live.id}`,
+      `GET actions/runs/${live.id}/jobs`,
       `GET actions/runs/${done.id}`,
     ]);
+    expect(fake.requests.find((r) => r.path.endsWith('/jobs'))?.query).toBe(
+      'filter=all&per_page=100',
+    );
     expect(blockingRuns(store(me.id).self, runs).map((r) => r.runId)).toEqual([String(live.id)]);
   });
 
@@ -267,37 +303,93 @@ describe('GitHubStore', () => {
       },
     ]);
     expect(blockingRuns(legA.self, seenByA).map((r) => r.jobId)).toEqual([String(b.id)]);
-    // Its own run is alive by definition: only the sibling job's liveness is asked.
-    expect(fake.requests.filter((r) => r.path.includes('/actions/')).map(path)).toEqual([
-      `GET actions/jobs/${b.id}`,
-    ]);
+    // Its own run is alive by definition: only its jobs are listed (for the sibling's job).
+    expect(actionsCalls()).toEqual([`GET actions/runs/${run.id}/jobs`]);
     // B blocks nobody once it records; A never blocked B (A's publishing is covered).
     await legB.signal('g', 'image-info-updated');
     expect(blockingRuns(legA.self, await legA.listRuns('g'))).toEqual([]);
     expect(blockingRuns(legB.self, await legB.listRuns('g'))).toEqual([]);
   });
 
-  it('run scope covers every publishing of the run written before it, in any attempt, and none after', async () => {
-    const run = fake.createRun({ run_attempt: 2 });
-    mark({ runId: run.id, attempt: 1, jobId: 11 }, 'publishing');
-    mark({ runId: run.id, attempt: 2, jobId: 12 }, 'publishing');
-    mark({ runId: run.id, attempt: 2, jobId: 13 }, 'image-info-updated', 'run');
-    mark({ runId: run.id, attempt: 2, jobId: 14 }, 'publishing');
-    for (const id of [11, 12, 14]) fake.createJob({ id, run_id: run.id });
+  it('run scope covers the jobs GitHub reports completed no later than the covering job started, in any attempt', async () => {
+    const run = fake.createRun();
+    const first = fake.createJob({ run_id: run.id, name: 'push (attempt 1)' });
+    mark({ runId: run.id, attempt: 1, jobId: first.id }, 'publishing');
+    later();
+    fake.completeJob(first.id);
+    fake.rerun(run.id).status = 'in_progress';
+    const pushed = fake.createJob({ run_id: run.id, name: 'push' });
+    mark({ runId: run.id, attempt: 2, jobId: pushed.id }, 'publishing');
+    later();
+    fake.completeJob(pushed.id);
+    later();
+    const record = fake.createJob({ run_id: run.id, name: 'record' });
+    mark({ runId: run.id, attempt: 2, jobId: record.id }, 'image-info-updated', 'run');
+    const after = fake.createJob({ run_id: run.id, name: 'late push' });
+    mark({ runId: run.id, attempt: 2, jobId: after.id }, 'publishing');
     const runs = await store(1).listRuns('g');
-    expect(runs.map((r) => [r.attempt, r.jobId, r.covered, r.blocks])).toEqual([
-      [1, '11', true, false],
-      [2, '12', true, false],
-      [2, '14', false, true],
+    expect(runs.map((r) => [r.attempt, r.jobName, r.covered, r.blocks])).toEqual([
+      [1, 'push (attempt 1)', true, false],
+      [2, 'push', true, false],
+      [2, 'late push', false, true],
     ]);
     // A job-scoped image-info-updated of another job covers nothing of its siblings.
     fake.refs.clear();
-    mark({ runId: run.id, attempt: 2, jobId: 12 }, 'publishing');
-    mark({ runId: run.id, attempt: 2, jobId: 13 }, 'image-info-updated');
-    expect((await store(1).listRuns('g')).map((r) => [r.jobId, r.blocks])).toEqual([['12', true]]);
+    mark({ runId: run.id, attempt: 2, jobId: pushed.id }, 'publishing');
+    mark({ runId: run.id, attempt: 2, jobId: record.id }, 'image-info-updated');
+    expect((await store(1).listRuns('g')).map((r) => [r.jobId, r.blocks])).toEqual([
+      [String(pushed.id), true],
+    ]);
   });
 
-  it('a job completed as failure or cancelled does not block; one completed with success blocks while its run is alive', async () => {
+  it('hole 1: a run-scope cover does not cover a job still running, whatever the writers’ stamps say', async () => {
+    // examples/github/matrix.yml: `windows` signals, pushes and keeps running; `record-linux`
+    // (needs: linux only) records with --scope run while windows is still running.
+    const run = fake.createRun();
+    const windows = fake.createJob({ run_id: run.id, name: 'windows' });
+    const linux = fake.createJob({ run_id: run.id, name: 'linux' });
+    mark({ runId: run.id, jobId: windows.id }, 'publishing');
+    mark({ runId: run.id, jobId: linux.id }, 'publishing');
+    later();
+    fake.completeJob(linux.id);
+    later();
+    const record = fake.createJob({ run_id: run.id, name: 'record-linux' });
+    mark({ runId: run.id, jobId: record.id }, 'image-info-updated', 'run');
+    const peer = fake.createRun();
+    const s = store(peer.id, { jobId: '1' });
+    expect((await s.listRuns('g')).map((r) => [r.jobName, r.covered, r.blocks])).toEqual([
+      ['windows', false, true],
+      ['linux', true, false],
+    ]);
+    // Windows completing later does not make the earlier cover cover it.
+    later();
+    fake.completeJob(windows.id);
+    expect(blockingRuns(s.self, await s.listRuns('g')).map((r) => r.jobName)).toEqual(['windows']);
+    // A job the CI cannot name (no job id) is never covered by another job's claim.
+    fake.refs.clear();
+    mark({ runId: run.id }, 'publishing');
+    mark({ runId: run.id, jobId: record.id }, 'image-info-updated', 'run');
+    expect(blockingRuns(s.self, await s.listRuns('g'))).toHaveLength(1);
+  });
+
+  it('a queued job reports a started_at too: it has not started until GitHub says in_progress', async () => {
+    const run = fake.createRun();
+    const push = fake.createJob({ run_id: run.id, name: 'push' });
+    mark({ runId: run.id, jobId: push.id }, 'publishing');
+    later();
+    // Queued (its started_at is its creation time) before push completes, runs after.
+    const record = fake.createJob({ run_id: run.id, name: 'record', status: 'queued' });
+    mark({ runId: run.id, jobId: record.id }, 'image-info-updated', 'run');
+    later();
+    fake.completeJob(push.id);
+    const s = store(1);
+    expect(blockingRuns(s.self, await s.listRuns('g')).map((r) => r.jobName)).toEqual(['push']);
+    later();
+    fake.startJob(record.id);
+    expect(blockingRuns(s.self, await s.listRuns('g'))).toEqual([]);
+  });
+
+  it('a job completed as failure or cancelled does not block once the other jobs of its run ended; one completed with success blocks while its run is alive', async () => {
     const run = fake.createRun();
     const failed = fake.createJob({ run_id: run.id, name: 'push (arm64)' });
     const cancelled = fake.createJob({ run_id: run.id, name: 'push (amd64)' });
@@ -317,6 +409,43 @@ describe('GitHubStore', () => {
     expect(blockingRuns(undefined, await store(1).listRuns('g'))).toEqual([]);
   });
 
+  it('hole 4: a failed job blocks while another job of its run (an always() record job) may still record it', async () => {
+    const run = fake.createRun();
+    const leg = fake.createJob({ run_id: run.id, name: 'push (arm64)' });
+    mark({ runId: run.id, jobId: leg.id }, 'publishing');
+    later();
+    fake.completeJob(leg.id, 'failure');
+    const record = fake.createJob({ run_id: run.id, name: 'record', status: 'queued' });
+    const s = store(1);
+    expect(await s.listRuns('g')).toMatchObject([
+      { jobName: 'push (arm64)', jobFailed: true, siblingsRunning: true, blocks: true },
+    ]);
+    later();
+    fake.startJob(record.id);
+    expect(blockingRuns(s.self, await s.listRuns('g'))).toHaveLength(1);
+    later();
+    fake.completeJob(record.id, 'success');
+    expect(blockingRuns(s.self, await s.listRuns('g'))).toEqual([]);
+  });
+
+  it("hole 4 inside the run: a leg's annotator waits for a failed sibling while a started job may record it, never for itself nor for a queued job", async () => {
+    const run = fake.createRun();
+    const a = fake.createJob({ run_id: run.id, name: 'build (debian)' });
+    const b = fake.createJob({ run_id: run.id, name: 'build (fedora)' });
+    const legA = store(run.id, { jobId: String(a.id) });
+    mark({ runId: run.id, jobId: b.id }, 'publishing');
+    later();
+    fake.completeJob(b.id, 'failure');
+    // A job that waits on the annotating leg (needs: build) is queued: it cannot hang it.
+    const record = fake.createJob({ run_id: run.id, name: 'record', status: 'queued' });
+    expect(blockingRuns(legA.self, await legA.listRuns('g'))).toEqual([]);
+    // A job that runs now may still record what the failed leg pushed.
+    fake.startJob(record.id);
+    expect(blockingRuns(legA.self, await legA.listRuns('g')).map((r) => r.jobName)).toEqual([
+      'build (fedora)',
+    ]);
+  });
+
   it('re-run failed jobs: attempt 1 publishing of a job that succeeded blocks attempt 2 until covered', async () => {
     const run = fake.createRun();
     const push = fake.createJob({ run_id: run.id, name: 'push' });
@@ -324,6 +453,7 @@ describe('GitHubStore', () => {
     mark({ runId: run.id, attempt: 1, jobId: push.id }, 'publishing');
     fake.completeJob(push.id, 'success');
     fake.completeJob(record.id, 'failure');
+    later();
     fake.rerun(run.id);
     const retried = fake.createJob({ run_id: run.id, name: 'record' });
     const peer = fake.createRun();
@@ -358,23 +488,54 @@ describe('GitHubStore', () => {
     },
   );
 
-  it('a run GitHub does not return (404) blocks, is said to be unknown, and is never deleted', async () => {
+  it('hole 5: a run that answers 404 while its repository answers 200 was deleted: it never blocks and cleanup removes its refs', async () => {
+    const run = fake.createRun();
+    const job = fake.createJob({ run_id: run.id });
+    const ref = mark({ runId: run.id, jobId: job.id }, 'publishing');
+    fake.complete(run.id, 'failure');
+    fake.deleteRun(run.id); // "Delete workflow run", or retention
+    const s = store(1);
+    const runs = await s.listRuns('g');
+    expect(runs).toMatchObject([
+      { runId: String(run.id), alive: false, deleted: true, blocks: false },
+    ]);
+    // The repository is read once per listing; a listing never writes.
+    expect(fake.requests.map(path)).toEqual([
+      'GET git/matching-refs/eol-gate/g/',
+      `GET actions/runs/${run.id}`,
+      `GET /repos/${HOME}`,
+    ]);
+    expect(mutating()).toEqual([]);
+    expect(fake.refs.has(ref)).toBe(true);
+    await s.cleanup('g');
+    expect(fake.refs.has(ref)).toBe(false);
+  });
+
+  it('a run that answers 404 while its repository answers 404 too blocks, is said to be unknown, and is never deleted', async () => {
     const ref = mark({ runId: 777, jobId: 8 }, 'publishing');
+    const repoNotFound = () =>
+      fake.fail({ status: 404, match: (m, p) => m === 'GET' && p === `/repos/${HOME}` });
+    repoNotFound();
     const runs = await store(1).listRuns('g');
     expect(runs).toMatchObject([{ runId: '777', alive: true, runUnknown: true, blocks: true }]);
+    repoNotFound();
     await store(1).cleanup('g');
     expect([...fake.refs.keys()]).toEqual([ref]);
     expect(mutating()).toEqual([]);
   });
 
-  it('cleanup deletes the refs of completed runs only: keeps live peers, lagging attempts, its own run and foreign refs', async () => {
+  it('cleanup deletes the refs of completed runs whose markers are covered: keeps live peers, lagging attempts, its own run and foreign refs', async () => {
     const live = runWith(['publishing']);
     const done = runWith(['publishing', 'image-info-updated'], { status: 'completed' });
-    const doneJobs = fake.createRun({ status: 'completed', conclusion: 'failure' });
-    const doneRefs = [
-      mark({ runId: doneJobs.id, jobId: 1 }, 'publishing'),
-      mark({ runId: doneJobs.id, jobId: 2 }, 'image-info-updated', 'run'),
-    ];
+    const doneJobs = fake.createRun();
+    const push = fake.createJob({ run_id: doneJobs.id, name: 'push' });
+    const doneRefs = [mark({ runId: doneJobs.id, jobId: push.id }, 'publishing')];
+    later();
+    fake.completeJob(push.id);
+    const record = fake.createJob({ run_id: doneJobs.id, name: 'record' });
+    doneRefs.push(mark({ runId: doneJobs.id, jobId: record.id }, 'image-info-updated', 'run'));
+    fake.completeJob(record.id, 'failure');
+    fake.complete(doneJobs.id, 'failure');
     const rerun = runWith(['publishing']);
     fake.rerun(rerun.id);
     mark({ runId: rerun.id, attempt: 2 }, 'publishing');
@@ -395,6 +556,102 @@ describe('GitHubStore', () => {
     expect(fake.refs.has('refs/eol-gate/g/not-a-marker')).toBe(true);
     // No status request for its own run: it is alive by definition.
     expect(fake.requests.some((r) => r.path.endsWith(`/actions/runs/${me.id}`))).toBe(false);
+  });
+
+  it('hole 3: cleanup keeps an uncovered marker of a completed run while it can be re-run; a re-run makes it block again', async () => {
+    const run = fake.createRun();
+    const push = fake.createJob({ run_id: run.id, name: 'push' });
+    const ref = mark({ runId: run.id, jobId: push.id }, 'publishing');
+    later();
+    fake.completeJob(push.id, 'success');
+    fake.completeJob(fake.createJob({ run_id: run.id, name: 'record' }).id, 'failure');
+    fake.complete(run.id, 'failure');
+    const me = fake.createRun();
+    const s = store(me.id, { jobId: '1' });
+    expect(blockingRuns(s.self, await s.listRuns('g'))).toEqual([]);
+    await s.cleanup('g');
+    expect(fake.refs.has(ref)).toBe(true);
+    expect(mutating()).toEqual([]);
+    // "Re-run failed jobs": the record job is queued again; the push job's marker blocks.
+    fake.rerun(run.id);
+    fake.createJob({ run_id: run.id, name: 'record', status: 'queued' });
+    expect(blockingRuns(s.self, await s.listRuns('g')).map((r) => r.jobName)).toEqual(['push']);
+    // Completed again, and past GitHub's re-run window: the marker can never count again.
+    fake.complete(run.id, 'failure');
+    later(RERUN_WINDOW_MS);
+    await s.cleanup('g');
+    expect(fake.refs.has(ref)).toBe(false);
+  });
+
+  it('hole 6: two 8-leg runs publishing cost at most 3 counted requests a poll once nothing changes (conditional requests)', async () => {
+    const runs: Array<{ id: number; legs: number[] }> = [];
+    for (let r = 0; r < 2; r++) {
+      const run = { id: fake.createRun().id, legs: [] as number[] };
+      runs.push(run);
+      for (let l = 0; l < 8; l++) {
+        const job = fake.createJob({ run_id: run.id, name: `build (${l})` });
+        run.legs.push(job.id);
+        mark({ runId: run.id, jobId: job.id }, 'publishing');
+      }
+    }
+    const me = fake.createRun();
+    const s = store(me.id, { jobId: String(fake.createJob({ run_id: me.id }).id) });
+    const poll = async (blocking: number) => {
+      fake.requests.length = 0;
+      expect(blockingRuns(s.self, await s.listRuns('g'))).toHaveLength(blocking);
+      return { counted: fake.counted().length, notModified: fake.notModified().length };
+    };
+    // First poll: one listing, then per run its status and one jobs listing (no call per job).
+    expect(await poll(16)).toEqual({ counted: 5, notModified: 0 });
+    expect(await poll(16)).toEqual({ counted: 0, notModified: 5 });
+    expect(await poll(16)).toEqual({ counted: 0, notModified: 5 });
+    // A leg records: only the listing changed.
+    mark({ runId: runs[0].id, jobId: runs[0].legs[0] }, 'image-info-updated');
+    expect(await poll(15)).toEqual({ counted: 1, notModified: 4 });
+    // A leg completes: only its run's jobs listing changed.
+    fake.completeJob(runs[1].legs[0]);
+    expect(await poll(15)).toEqual({ counted: 1, notModified: 4 });
+    expect(await poll(15)).toEqual({ counted: 0, notModified: 5 });
+  });
+
+  it('rate limit: GitHub counts only non-304 answers; the poll delay stretches as the budget falls', async () => {
+    runWith(['publishing']);
+    const s = store(1);
+    fake.spendRateLimit = true;
+    fake.rateLimit.remaining = 1000;
+    await s.listRuns('g');
+    await s.listRuns('g');
+    expect(fake.rateLimit.remaining).toBe(1000 - fake.counted().length);
+    expect(s.pollDelayFactor()).toBe(1);
+    fake.rateLimit.remaining = 100;
+    await s.listRuns('g'); // a 304 carries the rate-limit headers too
+    expect(fake.requests.at(-1)?.status).toBe(304);
+    expect(s.pollDelayFactor()).toBeGreaterThan(1);
+    fake.rateLimit.remaining = 0;
+    await s.listRuns('g');
+    expect(s.pollDelayFactor()).toBe(MAX_POLL_DELAY_FACTOR);
+  });
+
+  it('a run with more than 100 jobs: every page of the listing, each page conditional', async () => {
+    const run = fake.createRun();
+    const jobs = Array.from({ length: 150 }, (_, i) =>
+      fake.createJob({ run_id: run.id, name: `leg ${i}` }),
+    );
+    mark({ runId: run.id, jobId: jobs[140].id }, 'publishing');
+    fake.completeJob(jobs[140].id, 'failure');
+    const s = store(1);
+    // Every other job of the run is still running: the failed leg blocks (page 2 was read).
+    expect(await s.listRuns('g')).toMatchObject([{ jobName: 'leg 140', blocks: true }]);
+    expect(fake.requests.filter((r) => r.path.endsWith('/jobs')).map((r) => r.query)).toEqual([
+      'filter=all&per_page=100',
+      'filter=all&per_page=100&page=2',
+    ]);
+    for (const j of jobs) if (j.status !== 'completed') fake.completeJob(j.id);
+    fake.requests.length = 0;
+    expect(blockingRuns(s.self, await s.listRuns('g'))).toEqual([]);
+    fake.requests.length = 0;
+    await s.listRuns('g');
+    expect(fake.counted()).toEqual([]);
   });
 
   it('secondary rate limit (403 + retry-after) is waited out, then succeeds', async () => {
@@ -453,11 +710,11 @@ describe('GitHubStore', () => {
     );
   });
 
-  it('a persistent 5xx on a job lookup fails the listing (never "job ended")', async () => {
+  it('a persistent 5xx on the jobs listing fails the listing (never "job ended")', async () => {
     const run = fake.createRun();
     const job = fake.createJob({ run_id: run.id });
     mark({ runId: run.id, jobId: job.id }, 'publishing');
-    fake.fail({ status: 503, times: 100, match: (_m, p) => p.includes('/actions/jobs/') });
+    fake.fail({ status: 503, times: 100, match: (_m, p) => p.endsWith('/jobs') });
     await expect(store(1, { retry: { ...retry, retries: 1 } }).listRuns('g')).rejects.toThrow(
       /503/,
     );
@@ -545,10 +802,26 @@ describe('GitHubStore with a coordination repository shared by several repositor
     expect(fake.requests.map(path)).toEqual([
       'GET git/matching-refs/eol-gate/g/',
       `GET /repos/${B}/actions/runs/${theirs.id}`,
-      `GET /repos/${B}/actions/jobs/${job.id}`,
+      `GET /repos/${B}/actions/runs/${theirs.id}/jobs`,
     ]);
     fake.complete(theirs.id, 'success', B);
     expect(blockingRuns(annotator.self, await annotator.listRuns('g'))).toEqual([]);
+  });
+
+  it('a deleted run of repository B (404 while B answers 200) never blocks and is cleaned up', async () => {
+    fake.addRepository(A);
+    fake.addRepository(B);
+    const mine = fake.createRun({}, A);
+    const theirs = fake.createRun({}, B);
+    const ref = mark({ runId: theirs.id, jobId: 5, repository: B }, 'publishing');
+    fake.deleteRun(theirs.id, B);
+    const annotator = storeOf(A, mine.id, '1');
+    expect(await annotator.listRuns('g')).toMatchObject([
+      { repository: B, deleted: true, blocks: false },
+    ]);
+    expect(fake.requests.map(path)).toContain(`GET /repos/${B}`);
+    await annotator.cleanup('g');
+    expect(fake.refs.has(ref)).toBe(false);
   });
 
   it.each([

@@ -1,6 +1,8 @@
 /**
  * A fake GitHub REST API on 127.0.0.1, speaking the endpoints GitHubStore uses (git refs,
- * workflow runs, workflow jobs) with rate-limit headers, switches for latency, injected faults
+ * workflow runs, the jobs of a run) with rate-limit headers, ETags and conditional requests
+ * (`If-None-Match` → 304, which GitHub does not count against the rate limit), switches for
+ * latency, injected faults
  * (primary and secondary rate limits, 5xx), token permissions and an eventually consistent
  * matching-refs. Refs live in one repository (`owner/repo`); the Actions API (runs, jobs) also
  * answers for other repositories added with `addRepository`, as a coordination repository shared
@@ -14,6 +16,7 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
+import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 
 export type RunStatus =
@@ -26,11 +29,17 @@ export interface FakeRun {
   conclusion: string | null;
   name: string;
   run_started_at: string;
+  /** Changes with the run's status; a completed run's is when it completed. */
+  updated_at: string;
 }
 
 export type JobStatus = 'queued' | 'in_progress' | 'waiting' | 'completed';
 
-/** A workflow job (its id is the job's check run id, `job.check_run_id`). */
+/**
+ * A workflow job (its id is the job's check run id, `job.check_run_id`). As GitHub documents the
+ * job object, `started_at` is never null (a queued job reports one too; only the status says
+ * whether it started) and `completed_at` is null until the job completes.
+ */
 export interface FakeJob {
   id: number;
   run_id: number;
@@ -38,6 +47,19 @@ export interface FakeJob {
   status: JobStatus;
   conclusion: string | null;
   name: string;
+  created_at: string;
+  started_at: string;
+  completed_at: string | null;
+}
+
+/** One request the fake received, and the status it answered (once answered). */
+export interface FakeGitHubRequestLog {
+  method: string;
+  path: string;
+  /** The query string, without `?` ('' for none). */
+  query?: string;
+  /** Undefined until answered; 304 for a conditional request answered "not modified". */
+  status?: number;
 }
 
 /** The Actions API of one repository: its runs and jobs, and what the token may read there. */
@@ -91,7 +113,15 @@ export class FakeGitHub {
   readonly jobs = new Map<number, FakeJob>();
   /** Other repositories whose Actions API the fake serves, by `owner/name`. */
   readonly repositories = new Map<string, FakeActions>();
-  readonly requests: Array<{ method: string; path: string }> = [];
+  readonly requests: FakeGitHubRequestLog[] = [];
+  /** The fake's clock (ms): every time it writes into runs and jobs (`updated_at`, `started_at`, ...). */
+  clock: () => number = () => Date.now();
+  /**
+   * When true, every answer but a 304 spends one request of `rateLimit.remaining`, as GitHub
+   * counts them (a 304 to a conditional request is free). Off by default: tests that set
+   * `remaining` themselves read it unchanged.
+   */
+  spendRateLimit = false;
   /** The repository's default-branch commit; POST /git/refs accepts only known commits. */
   readonly headSha = 'a'.repeat(40);
   readonly commits = new Set<string>([this.headSha]);
@@ -113,7 +143,7 @@ export class FakeGitHub {
   private pendingListReads = 0;
   private faults: GitHubFault[] = [];
   private waiters: Array<{
-    match: (r: { method: string; path: string }) => boolean;
+    match: (r: { method: string; path: string; query?: string }) => boolean;
     left: number;
     resolve: () => void;
   }> = [];
@@ -127,6 +157,16 @@ export class FakeGitHub {
     this.owner = options.owner ?? 'octo';
     this.repo = options.repo ?? 'images';
     this.token = options.token ?? 'ghs_fake_secret_token';
+  }
+
+  /** The requests answered and counted against the rate limit (everything but a 304). */
+  counted(): FakeGitHubRequestLog[] {
+    return this.requests.filter((r) => r.status !== undefined && r.status !== 304);
+  }
+
+  /** The requests answered 304 Not Modified (free). */
+  notModified(): FakeGitHubRequestLog[] {
+    return this.requests.filter((r) => r.status === 304);
   }
 
   /** `GITHUB_API_URL` of the fake. */
@@ -170,14 +210,20 @@ export class FakeGitHub {
     return actions;
   }
 
+  private iso(ms = this.clock()): string {
+    return new Date(ms).toISOString();
+  }
+
   createRun(init: Partial<FakeRun> = {}, repository?: string): FakeRun {
+    const started = init.run_started_at ?? this.iso();
     const run: FakeRun = {
       id: init.id ?? this.nextRunId++,
       run_attempt: init.run_attempt ?? 1,
       status: init.status ?? 'in_progress',
       conclusion: init.conclusion ?? null,
       name: init.name ?? 'publish',
-      run_started_at: init.run_started_at ?? new Date().toISOString(),
+      run_started_at: started,
+      updated_at: init.updated_at ?? started,
     };
     this.actions(repository).runs.set(run.id, run);
     return run;
@@ -194,31 +240,57 @@ export class FakeGitHub {
     conclusion: 'success' | 'failure' | 'cancelled' = 'success',
     repository?: string,
   ): void {
-    Object.assign(this.run(id, repository), { status: 'completed', conclusion });
+    Object.assign(this.run(id, repository), {
+      status: 'completed',
+      conclusion,
+      updated_at: this.iso(),
+    });
+  }
+
+  /**
+   * "Delete workflow run" (or retention): the run and its jobs are gone; GET answers 404 while
+   * the repository still answers 200.
+   */
+  deleteRun(id: number, repository?: string): void {
+    const actions = this.actions(repository);
+    this.run(id, repository);
+    actions.runs.delete(id);
+    for (const [jobId, job] of actions.jobs) if (job.run_id === id) actions.jobs.delete(jobId);
   }
 
   /** "Re-run jobs": same run id, next attempt, queued again. Jobs of earlier attempts keep their state. */
   rerun(id: number, repository?: string): FakeRun {
     const r = this.run(id, repository);
+    const now = this.iso();
     Object.assign(r, {
       run_attempt: r.run_attempt + 1,
       status: 'queued',
       conclusion: null,
-      run_started_at: new Date().toISOString(),
+      run_started_at: now,
+      updated_at: now,
     });
     return r;
   }
 
-  /** A job of run `run_id` in the run's current attempt (unless `run_attempt` says otherwise). */
+  /**
+   * A job of run `run_id` in the run's current attempt (unless `run_attempt` says otherwise),
+   * started now (in progress) unless `status` says otherwise; a queued job's `started_at` is its
+   * creation time, as GitHub reports it.
+   */
   createJob(init: Partial<FakeJob> & { run_id: number }, repository?: string): FakeJob {
     const run = this.run(init.run_id, repository);
+    const now = this.iso();
+    const status = init.status ?? 'in_progress';
     const job: FakeJob = {
       id: init.id ?? this.nextJobId++,
       run_id: run.id,
       run_attempt: init.run_attempt ?? run.run_attempt,
-      status: init.status ?? 'in_progress',
+      status,
       conclusion: init.conclusion ?? null,
       name: init.name ?? 'build',
+      created_at: init.created_at ?? now,
+      started_at: init.started_at ?? init.created_at ?? now,
+      completed_at: init.completed_at ?? (status === 'completed' ? now : null),
     };
     this.actions(repository).jobs.set(job.id, job);
     return job;
@@ -235,7 +307,19 @@ export class FakeGitHub {
     conclusion: 'success' | 'failure' | 'cancelled' | 'skipped' = 'success',
     repository?: string,
   ): FakeJob {
-    return Object.assign(this.job(id, repository), { status: 'completed' as const, conclusion });
+    return Object.assign(this.job(id, repository), {
+      status: 'completed' as const,
+      conclusion,
+      completed_at: this.iso(),
+    });
+  }
+
+  /** A queued job starts now. */
+  startJob(id: number, repository?: string): FakeJob {
+    return Object.assign(this.job(id, repository), {
+      status: 'in_progress' as const,
+      started_at: this.iso(),
+    });
   }
 
   /** Forgets every run, job and added repository (refs stay: clear `refs` for those). */
@@ -250,7 +334,7 @@ export class FakeGitHub {
    * a process under test did (e.g. polled the store twice) instead of on the clock.
    */
   waitForRequests(
-    match: (r: { method: string; path: string }) => boolean,
+    match: (r: { method: string; path: string; query?: string }) => boolean,
     count = 1,
   ): Promise<void> {
     return new Promise((resolve) => this.waiters.push({ match, left: count, resolve }));
@@ -291,7 +375,31 @@ export class FakeGitHub {
     });
   }
 
-  private write(res: ServerResponse, r: FakeGitHubResponse): void {
+  /**
+   * Answers; a 200 to a GET carries an ETag of its body, and a GET whose `If-None-Match` names
+   * the ETag the answer would carry is answered 304 without a body (GitHub: "Making a
+   * conditional request and receiving a 304 response does not count against your primary rate
+   * limit"), with the rate-limit headers.
+   */
+  private write(
+    res: ServerResponse,
+    r: FakeGitHubResponse,
+    req?: { method: string; headers: IncomingHttpHeaders; log: FakeGitHubRequestLog },
+  ): void {
+    if (req?.method === 'GET' && r.status === 200 && r.body !== undefined) {
+      const etag =
+        r.headers?.etag ??
+        `W/"${createHash('sha256').update(JSON.stringify(r.body)).digest('hex').slice(0, 40)}"`;
+      const asked = (req.headers['if-none-match'] ?? '')
+        .split(',')
+        .map((t) => t.trim().replace(/^W\//, ''));
+      r = asked.includes(etag.replace(/^W\//, ''))
+        ? { status: 304, headers: { ...r.headers, etag } }
+        : { ...r, headers: { ...r.headers, etag } };
+    }
+    if (req) req.log.status = r.status;
+    if (this.spendRateLimit && r.status !== 304 && this.rateLimit.remaining > 0)
+      this.rateLimit.remaining--;
     const rl = this.rateLimit;
     const headers: Record<string, string> = {
       'x-ratelimit-limit': String(rl.limit),
@@ -326,9 +434,9 @@ export class FakeGitHub {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.base);
     const method = req.method ?? 'GET';
-    this.requests.push({ method, path: url.pathname });
-    for (const w of this.waiters)
-      if (w.match({ method, path: url.pathname }) && --w.left === 0) w.resolve();
+    const log: FakeGitHubRequestLog = { method, path: url.pathname, query: url.search.slice(1) };
+    this.requests.push(log);
+    for (const w of this.waiters) if (w.match(log) && --w.left === 0) w.resolve();
     this.waiters = this.waiters.filter((w) => w.left > 0);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -336,23 +444,33 @@ export class FakeGitHub {
     const latency = typeof this.latencyMs === 'function' ? this.latencyMs() : this.latencyMs;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
 
-    const auth = req.headers.authorization;
+    const r = await this.answer(method, url, req.headers, body);
+    this.write(res, r, { method, headers: req.headers, log });
+  }
+
+  private async answer(
+    method: string,
+    url: URL,
+    headers: IncomingHttpHeaders,
+    body: string,
+  ): Promise<FakeGitHubResponse> {
+    const auth = headers.authorization;
     if (auth !== `Bearer ${this.token}` && auth !== `token ${this.token}`) {
-      return this.write(res, {
+      return {
         status: 401,
         body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' },
-      });
+      };
     }
     const fault = this.faults.find(
       (f) => f.times > 0 && (!f.match || f.match(method, url.pathname)),
     );
     if (fault) {
       fault.times--;
-      return this.write(res, {
+      return {
         status: fault.status,
         headers: fault.headers,
         body: fault.body ?? { message: `injected ${fault.status}` },
-      });
+      };
     }
     const repoPrefix = `/repos/${this.owner}/${this.repo}/`;
     const repoPath = url.pathname.startsWith(repoPrefix)
@@ -365,24 +483,32 @@ export class FakeGitHub {
         repoPath,
         path: url.pathname,
         query: url.searchParams,
-        headers: req.headers,
+        headers,
         body,
       });
-      if (r) return this.write(res, r);
+      if (r) return r;
     }
-    // Get a repository: GET /repos/{owner}/{repo} (the default branch is all the store reads).
-    if (method === 'GET' && url.pathname === `/repos/${this.owner}/${this.repo}`)
-      return this.write(res, {
-        status: 200,
-        body: { full_name: `${this.owner}/${this.repo}`, default_branch: 'main' },
-      });
+    // Get a repository: GET /repos/{owner}/{repo}
+    // https://docs.github.com/rest/repos/repos#get-a-repository
+    // The store reads the default branch, and whether the repository answers at all (a run that
+    // answers 404 in a repository that answers 200 was deleted). A repository the token cannot
+    // see answers 404; one whose Actions API it may not read (403 there) still answers 200.
+    const repoMatch = /^\/repos\/([^/]+\/[^/]+)$/.exec(url.pathname);
+    if (method === 'GET' && repoMatch) {
+      const name = decodeURIComponent(repoMatch[1]);
+      const known =
+        name === `${this.owner}/${this.repo}` ||
+        (this.repositories.has(name) && this.repositories.get(name)!.access !== 'not-found');
+      return known
+        ? { status: 200, body: { full_name: name, default_branch: 'main' } }
+        : { status: 404, body: { message: 'Not Found' } };
+    }
     if (repoPath === undefined) {
       const actions = other && this.repositories.get(decodeURIComponent(other[1]));
-      if (!actions || method !== 'GET')
-        return this.write(res, { status: 404, body: { message: 'Not Found' } });
-      return this.write(res, this.actionsRoute(decodeURIComponent(other![1]), actions, other![2]));
+      if (!actions || method !== 'GET') return { status: 404, body: { message: 'Not Found' } };
+      return this.actionsRoute(decodeURIComponent(other![1]), actions, other![2], url.searchParams);
     }
-    this.write(res, this.route(method, repoPath, body));
+    return this.route(method, repoPath, body, url.searchParams);
   }
 
   private forbidden(): FakeGitHubResponse {
@@ -408,7 +534,12 @@ export class FakeGitHub {
     };
   }
 
-  private route(method: string, path: string, body: string): FakeGitHubResponse {
+  private route(
+    method: string,
+    path: string,
+    body: string,
+    query: URLSearchParams,
+  ): FakeGitHubResponse {
     // Get a commit: GET /repos/{owner}/{repo}/commits/{ref} (the default branch's head).
     // https://docs.github.com/rest/commits/commits#get-a-commit
     if (method === 'GET' && /^commits\/[^/]+$/.test(path)) {
@@ -468,11 +599,25 @@ export class FakeGitHub {
       return { status: 204 };
     }
     if (method === 'GET' && path.startsWith('actions/'))
-      return this.actionsRoute(`${this.owner}/${this.repo}`, this.actions(), path);
+      return this.actionsRoute(`${this.owner}/${this.repo}`, this.actions(), path, query);
     return { status: 404, body: { message: 'Not Found' } };
   }
 
-  private actionsRoute(repository: string, actions: FakeActions, path: string): FakeGitHubResponse {
+  private jobJson(repository: string, job: FakeJob): Record<string, unknown> {
+    return {
+      ...job,
+      url: `${this.base}/repos/${repository}/actions/jobs/${job.id}`,
+      html_url: `https://github.com/${repository}/actions/runs/${job.run_id}/job/${job.id}`,
+      run_url: `${this.base}/repos/${repository}/actions/runs/${job.run_id}`,
+    };
+  }
+
+  private actionsRoute(
+    repository: string,
+    actions: FakeActions,
+    path: string,
+    query: URLSearchParams,
+  ): FakeGitHubResponse {
     const notFound = {
       status: 404,
       body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
@@ -482,7 +627,8 @@ export class FakeGitHub {
       return this.forbidden();
     // Get a workflow run: GET /repos/{owner}/{repo}/actions/runs/{run_id}
     // https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run
-    // status: queued | in_progress | completed | waiting | requested | pending; run_attempt counts re-runs.
+    // status: queued | in_progress | completed | waiting | requested | pending; run_attempt counts
+    // re-runs; updated_at changes with the status (a completed run's: when it completed).
     const runMatch = /^actions\/runs\/(\d+)$/.exec(path);
     if (runMatch) {
       const run = actions.runs.get(Number(runMatch[1]));
@@ -499,17 +645,48 @@ export class FakeGitHub {
     }
     // Get a job for a workflow run: GET /repos/{owner}/{repo}/actions/jobs/{job_id}
     // https://docs.github.com/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run
-    // status: queued | in_progress | completed | waiting; conclusion: success | failure | cancelled | skipped | ... | null.
+    // status: queued | in_progress | completed | waiting | requested | pending;
+    // conclusion: success | failure | cancelled | skipped | timed_out | ... | null.
     const jobMatch = /^actions\/jobs\/(\d+)$/.exec(path);
     if (jobMatch) {
       const job = actions.jobs.get(Number(jobMatch[1]));
-      if (!job) return notFound;
+      return job ? { status: 200, body: this.jobJson(repository, job) } : notFound;
+    }
+    // List jobs for a workflow run: GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs
+    // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run
+    // `filter`: latest (default: the jobs of the most recent attempt) | all (every attempt's);
+    // `per_page` (default 30, max 100), `page` (from 1); 200 { total_count, jobs }, with a
+    // `Link` header (rel="next", rel="last") when there are more pages; 404 for an unknown run.
+    const jobsMatch = /^actions\/runs\/(\d+)\/jobs$/.exec(path);
+    if (jobsMatch) {
+      const run = actions.runs.get(Number(jobsMatch[1]));
+      if (!run) return notFound;
+      const filter = query.get('filter') ?? 'latest';
+      if (filter !== 'latest' && filter !== 'all')
+        return { status: 422, body: { message: `Invalid filter: ${filter}` } };
+      const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30));
+      const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
+      const all = [...actions.jobs.values()]
+        .filter(
+          (j) => j.run_id === run.id && (filter === 'all' || j.run_attempt === run.run_attempt),
+        )
+        .sort((a, b) => a.id - b.id);
+      const last = Math.max(1, Math.ceil(all.length / perPage));
+      const pageUrl = (n: number) => {
+        const q = new URLSearchParams(query);
+        q.set('page', String(n));
+        return `${this.base}/repos/${repository}/actions/runs/${run.id}/jobs?${q}`;
+      };
+      const link =
+        page < last ? `<${pageUrl(page + 1)}>; rel="next", <${pageUrl(last)}>; rel="last"` : '';
       return {
         status: 200,
+        headers: link ? { link } : {},
         body: {
-          ...job,
-          html_url: `https://github.com/${repository}/actions/runs/${job.run_id}/job/${job.id}`,
-          run_url: `${this.base}/repos/${repository}/actions/runs/${job.run_id}`,
+          total_count: all.length,
+          jobs: all
+            .slice((page - 1) * perPage, page * perPage)
+            .map((job) => this.jobJson(repository, job)),
         },
       };
     }

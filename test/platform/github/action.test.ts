@@ -130,11 +130,25 @@ describe('GitHub Action bundle', () => {
       github.headSha,
     );
     const artifacts = await new FakeArtifactService().start();
-    // The peer finishes once we have seen it running: its second status read says completed.
+    // The peer records and finishes once we have seen it running: by its second status read it
+    // has signalled image-info-updated and completed (an uncovered marker of a completed run is
+    // kept while the run can be re-run; a covered one is cleaned up).
     let peerReads = 0;
     github.mount((req) => {
-      if (req.method === 'GET' && req.repoPath === `actions/runs/${peer.id}` && ++peerReads === 2)
+      if (req.method === 'GET' && req.repoPath === `actions/runs/${peer.id}` && ++peerReads === 2) {
+        github.refs.set(
+          markerRef(
+            'default',
+            { runId: String(peer.id), attempt: 1, jobId: String(peerJob.id) },
+            'image-info-updated',
+            'job',
+            Date.now(),
+          ),
+          github.headSha,
+        );
+        github.completeJob(peerJob.id);
         github.complete(peer.id);
+      }
       return undefined;
     });
     const planFile = join(dir, 'plan.json');
