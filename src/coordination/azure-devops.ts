@@ -4,7 +4,6 @@ import { assertJobId, markerName, parseMarkerName } from '../core/markers.js';
 import {
   assertGroupName,
   joinParticipants,
-  participantKey,
   runKey,
   uncoveredPublishing,
   type JobStatus,
@@ -100,6 +99,8 @@ interface TimelineRecord {
   name?: string;
   state?: string;
   result?: string | null;
+  startTime?: string | null;
+  finishTime?: string | null;
   previousAttempts?: Array<{ attempt?: number; timelineId?: string; recordId?: string }>;
 }
 
@@ -113,6 +114,21 @@ interface AdoBuild {
   definition?: { name?: string };
   project?: { name?: string };
   _links?: { web?: { href?: string } };
+}
+
+function serviceTime(value: string | null | undefined): number | undefined {
+  const ms = value ? Date.parse(value) : NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function jobStatus(record: TimelineRecord): JobStatus {
+  return {
+    completed: record.state === 'completed',
+    conclusion: record.result ?? undefined,
+    startedAt: serviceTime(record.startTime),
+    completedAt: record.state === 'completed' ? serviceTime(record.finishTime) : undefined,
+    name: record.name,
+  };
 }
 
 /** Collection responses come as `{ count, value }`; some endpoints document a bare array. */
@@ -238,16 +254,15 @@ export class AzureDevOpsStore implements CoordinationStore {
         });
       }
     }
-    const jobs = new Map<string, JobStatus | undefined>();
-    const timelines = new Map<string, TimelineRecord[]>();
-    for (const p of uncoveredPublishing(this.self, markers)) {
-      if (!p.jobId) continue;
-      const project = projectOf.get(p.runId)!;
-      let records = timelines.get(p.runId);
-      if (!records) timelines.set(p.runId, (records = await this.timeline(project, p.runId)));
-      jobs.set(participantKey(p), await this.jobStatus(project, p.runId, p.jobId, records));
+    // Covers and failed jobs are judged from the timeline (the service's times), one per build.
+    const asked = new Set(uncoveredPublishing(this.self, markers).map((p) => p.runId));
+    for (const runId of asked) {
+      const run = runs.get(runKey({ runId }));
+      if (!run) continue;
+      const wanted = markers.filter((m) => m.runId === runId && m.jobId).map((m) => m.jobId!);
+      run.jobs = await this.jobs(projectOf.get(runId)!, runId, wanted);
     }
-    return joinParticipants(this.self, markers, runs, jobs);
+    return joinParticipants(this.self, markers, runs);
   }
 
   /**
@@ -276,31 +291,30 @@ export class AzureDevOpsStore implements CoordinationStore {
   }
 
   /**
-   * A job's state from its build's timeline; a job of an earlier attempt is found through the
-   * current record's `previousAttempts` and that attempt's timeline. Undefined when not found.
+   * Every job of a build from its timeline (the latest attempt of each job); a marker's job of an
+   * earlier attempt is found through the current record's `previousAttempts` and that attempt's
+   * timeline.
    */
-  private async jobStatus(
+  private async jobs(
     project: string,
     buildId: string,
-    jobId: string,
-    records: TimelineRecord[],
-  ): Promise<JobStatus | undefined> {
-    let record = records.find((r) => r.id === jobId);
-    if (!record) {
+    wanted: string[],
+  ): Promise<Map<string, JobStatus>> {
+    const records = await this.timeline(project, buildId);
+    const jobs = new Map<string, JobStatus>();
+    for (const r of records) if (r.type === 'Job') jobs.set(r.id, jobStatus(r));
+    for (const jobId of new Set(wanted)) {
+      if (jobs.has(jobId)) continue;
       const previous = records
         .flatMap((r) => r.previousAttempts ?? [])
         .find((a) => a.recordId === jobId && a.timelineId);
-      if (previous)
-        record = (await this.timeline(project, buildId, previous.timelineId)).find(
-          (r) => r.id === jobId,
-        );
+      if (!previous) continue;
+      const record = (await this.timeline(project, buildId, previous.timelineId)).find(
+        (r) => r.id === jobId,
+      );
+      if (record) jobs.set(jobId, jobStatus(record));
     }
-    if (!record) return undefined;
-    return {
-      completed: record.state === 'completed',
-      conclusion: record.result ?? undefined,
-      name: record.name,
-    };
+    return jobs;
   }
 
   private async listBuilds(project: string, tag: string, buildId?: string): Promise<AdoBuild[]> {

@@ -41,8 +41,8 @@ export function runKey(p: { repository?: string; runId: string }): string {
 }
 
 /**
- * A participant never blocks itself. Without a job id (the CI system did not name the job)
- * the participant is the whole attempt of the run, as the first marker format was.
+ * A participant never blocks itself. Without a job id (`signal --scope run` where the CI names
+ * no job) the participant is the whole attempt of the run.
  */
 export function isSelf(self: ParticipantIdentity | undefined, p: ParticipantIdentity): boolean {
   return (
@@ -65,33 +65,67 @@ function latestPublishing(markers: RawMarker[]): RawMarker[] {
   return [...latest.values()];
 }
 
+/** The CI service's record of a marker's job; undefined for a participant without a CI job id. */
+function jobOf(m: { jobId?: string }, run: RunStatus | undefined): JobStatus | undefined {
+  return m.jobId === undefined ? undefined : run?.jobs?.get(m.jobId);
+}
+
 /**
- * Whether a later `image-info-updated` covers `publishing` p: the same participant's own
- * (job scope), or a run-scoped one of the same run written after it. Attempts of a run are
- * sequential (a re-run starts after the previous attempt ended), so an older attempt's marker
- * is earlier than any newer attempt's; within one attempt the writers' stamps order them.
+ * Whether a later `image-info-updated` covers `publishing` p (docs/design.md §2).
+ * - The same participant's own, written after it: one machine wrote both, so its clock orders them.
+ * - A run-scoped one of the same run, only if the CI service reports p's job completed no later
+ *   than the covering job started (both times from the service's clock). A record job starts after
+ *   the jobs it `needs:`; a job still queued or running, or one the service cannot name (no job
+ *   id), is never covered by another job's claim. Writers' clocks never order two jobs.
  */
-export function isCovered(p: RawMarker, markers: RawMarker[]): boolean {
+export function isCovered(p: RawMarker, markers: RawMarker[], run?: RunStatus): boolean {
+  const job = jobOf(p, run);
   return markers.some((u) => {
     if (u.state !== 'image-info-updated' || runKey(u) !== runKey(p)) return false;
-    const later = u.attempt > p.attempt || (u.attempt === p.attempt && u.stamp > p.stamp);
-    if (u.scope === 'run') return later;
-    return participantKey(u) === participantKey(p) && (later || (p.stamp === 0 && u.stamp === 0));
+    if (participantKey(u) === participantKey(p))
+      return u.stamp > p.stamp || (p.stamp === 0 && u.stamp === 0);
+    if (u.scope !== 'run' || !job?.completed || job.completedAt === undefined) return false;
+    const writer = jobOf(u, run);
+    return writer?.startedAt !== undefined && job.completedAt <= writer.startedAt;
   });
+}
+
+/** Covered by its own participant's later `image-info-updated`: decidable without the CI service. */
+function coveredBySelf(p: RawMarker, markers: RawMarker[]): boolean {
+  return isCovered(p, markers, undefined);
 }
 
 const FAILED_CONCLUSIONS = new Set(['failure', 'failed', 'cancelled', 'canceled', 'abandoned']);
 
-/** A job the CI system reports completed as failed or cancelled no longer blocks (its pushes are orphans). */
-function jobEndedWithoutSuccess(job: JobStatus | undefined): boolean {
+function endedWithoutSuccess(job: JobStatus | undefined): boolean {
   return !!job?.completed && FAILED_CONCLUSIONS.has((job.conclusion ?? '').toLowerCase());
 }
 
 /**
- * Run liveness for one marker. A run the CI system cannot tell about (404) counts as alive:
- * a 404 is not proof that it finished. A marker of an attempt newer than the API reports shows
- * the API lagging behind a re-run, so the run is alive whatever the API says, for every marker
- * of it (`newestAttempt`: the newest attempt among the run's markers).
+ * A failed or cancelled job stops blocking once every other job of its run has completed: until
+ * then an `always()` / `succeededOrFailed()` record job may still record what it pushed. An
+ * annotator inside that run does not wait for its own job, nor for jobs that have not started
+ * (they may be waiting on it: the API does not say what a queued job `needs`).
+ */
+function othersDone(
+  p: RawMarker,
+  run: RunStatus | undefined,
+  self: ParticipantIdentity | undefined,
+): boolean {
+  if (!run?.jobs) return false;
+  const inRun = !!self && runKey(self) === runKey(p);
+  for (const [id, job] of run.jobs) {
+    if (id === p.jobId || job.completed) continue;
+    if (inRun && (id === self.jobId || job.startedAt === undefined)) continue;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Run liveness for one marker. A run the CI system cannot tell about counts as alive unless it
+ * was deleted. A marker of an attempt newer than the API reports shows the API lagging behind a
+ * re-run, so the run is alive whatever the API says, for every marker of it (`newestAttempt`).
  */
 export function runAliveFor(
   m: RawMarker,
@@ -101,6 +135,7 @@ export function runAliveFor(
   if (!status) return true;
   if (status.attempt !== undefined && Math.max(m.attempt, newestAttempt) > status.attempt)
     return true;
+  if (status.deleted) return false;
   return status.alive;
 }
 
@@ -110,45 +145,36 @@ function newestAttempts(markers: RawMarker[]): Map<string, number> {
   return newest;
 }
 
-/** The uncovered `publishing` markers of others: the only ones whose liveness needs asking. */
+/**
+ * The `publishing` markers of others not covered by their own participant: the only ones whose
+ * run (and its jobs) a store needs to ask about.
+ */
 export function uncoveredPublishing(
   self: ParticipantIdentity | undefined,
   markers: RawMarker[],
 ): RawMarker[] {
-  return latestPublishing(markers).filter((p) => !isSelf(self, p) && !isCovered(p, markers));
-}
-
-/** Of the uncovered `publishing` markers, those of live runs with a job id: whose job to ask about. */
-export function jobsToAsk(
-  pending: RawMarker[],
-  markers: RawMarker[],
-  runs: Map<string, RunStatus | undefined>,
-): RawMarker[] {
-  const newest = newestAttempts(markers);
-  return pending.filter(
-    (p) => p.jobId !== undefined && runAliveFor(p, runs.get(runKey(p)), newest.get(runKey(p))),
-  );
+  return latestPublishing(markers).filter((p) => !isSelf(self, p) && !coveredBySelf(p, markers));
 }
 
 /**
- * Joins markers with the CI system's view of runs and jobs: one entry per participant that
- * holds a `publishing` marker, saying whether it blocks (docs/design.md §2, "When a
+ * Joins markers with the CI system's view of runs and their jobs: one entry per participant
+ * that holds a `publishing` marker, saying whether it blocks (docs/design.md §2, "When a
  * `publishing` marker blocks").
  */
 export function joinParticipants(
   self: ParticipantIdentity | undefined,
   markers: RawMarker[],
   runs: Map<string, RunStatus | undefined>,
-  jobs: Map<string, JobStatus | undefined> = new Map(),
 ): GroupRun[] {
   const out: GroupRun[] = [];
   const newest = newestAttempts(markers);
   for (const p of latestPublishing(markers)) {
     const run = runs.get(runKey(p));
-    const job = jobs.get(participantKey(p));
-    const covered = isCovered(p, markers);
+    const job = jobOf(p, run);
+    const covered = isCovered(p, markers, run);
     const alive = runAliveFor(p, run, newest.get(runKey(p)));
-    const jobFailed = jobEndedWithoutSuccess(job);
+    const jobFailed = endedWithoutSuccess(job);
+    const released = jobFailed && othersDone(p, run, self);
     out.push({
       runId: p.runId,
       attempt: p.attempt,
@@ -158,8 +184,10 @@ export function joinParticipants(
       covered,
       alive,
       runUnknown: run === undefined && runs.has(runKey(p)) ? true : undefined,
+      deleted: run?.deleted || undefined,
       jobFailed: jobFailed || undefined,
-      blocks: !isSelf(self, p) && alive && !covered && !jobFailed,
+      siblingsRunning: (jobFailed && !released) || undefined,
+      blocks: !isSelf(self, p) && alive && !covered && !released,
       since: p.stamp > 0 ? new Date(p.stamp).toISOString() : run?.since,
       url: job?.url ?? run?.url,
       runUrl: run?.url,
@@ -176,20 +204,38 @@ export function joinParticipants(
   );
 }
 
+/** GitHub lets a run be re-run for 30 days after it ran; after that its markers can never count again. */
+export const RERUN_WINDOW_MS = 30 * 24 * 3600_000;
+
 /**
- * Markers that no longer count and may be deleted: every marker of a run the CI system reports
- * completed, unless a marker of a newer attempt shows the API lagging. Never on a 404 alone.
+ * Markers that may be deleted, whole runs at a time (a cover is never deleted before what it
+ * covers): every marker of a deleted run; of a completed run (unless a marker of a newer attempt
+ * shows the API lagging), once every `publishing` marker is covered, or once the run can no
+ * longer be re-run. An uncovered marker of a run that can still be re-run stays: "re-run failed
+ * jobs" makes it block again. Never on a run the CI system could not tell about.
  */
 export function deletableMarkers<M extends RawMarker>(
   markers: M[],
   runs: Map<string, RunStatus | undefined>,
+  nowMs: number,
 ): M[] {
   const newest = newestAttempts(markers);
-  return markers.filter((m) => {
-    const status = runs.get(runKey(m));
-    if (!status || status.alive) return false;
-    return status.attempt === undefined || (newest.get(runKey(m)) ?? 0) <= status.attempt;
-  });
+  const byRun = new Map<string, M[]>();
+  for (const m of markers) byRun.set(runKey(m), [...(byRun.get(runKey(m)) ?? []), m]);
+  const out: M[] = [];
+  for (const [key, own] of byRun) {
+    const status = runs.get(key);
+    if (!status) continue;
+    if (status.deleted) {
+      out.push(...own);
+      continue;
+    }
+    if (status.alive) continue;
+    if (status.attempt !== undefined && (newest.get(key) ?? 0) > status.attempt) continue;
+    const expired = status.completedAt !== undefined && nowMs - status.completedAt >= RERUN_WINDOW_MS;
+    if (expired || latestPublishing(own).every((p) => isCovered(p, own, status))) out.push(...own);
+  }
+  return out;
 }
 
 /** Step 1 / step 5: the participants that block this one. */
@@ -277,7 +323,9 @@ export function describeRun(run: GroupRun, now: Date): string {
       : ` since ${run.since} (${formatDuration(Math.max(0, ms))} ago)`;
   }
   const unknown = run.runUnknown
-    ? ' (the CI system did not return this run: deleted, or the token cannot read it; it counts as running)'
-    : '';
+    ? ' (the CI system did not return this run; it counts as running)'
+    : run.siblingsRunning
+      ? ' (its job failed; it blocks until the other jobs of its run end, which may still record what it pushed)'
+      : '';
   return `${describeParticipant(run)} is publishing${since}${unknown}${run.url ? `: ${run.url}` : ''}`;
 }

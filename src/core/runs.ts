@@ -36,21 +36,36 @@ export interface RawMarker {
   stamp: number;
 }
 
-/** What the CI system says about a run; undefined in the map when it could not tell (404). */
+/** What the CI system says about a run; undefined in the map when it could not tell. */
 export interface RunStatus {
   alive: boolean;
   /** The run's latest attempt as the API reports it (it may lag behind the markers). */
   attempt?: number;
+  /**
+   * The run answered 404 while its repository answered 200: it was deleted (retention, "Delete
+   * workflow run"). Its markers never block and cleanup removes them.
+   */
+  deleted?: boolean;
+  /** When a completed run completed (ms, the CI service's clock): it can be re-run for a while after. */
+  completedAt?: number;
+  /**
+   * Every job the CI system reports for the run (all attempts), by job id; undefined when the
+   * store did not read them. Covers and failed jobs are judged from these, never from markers.
+   */
+  jobs?: Map<string, JobStatus>;
   since?: string;
   url?: string;
   name?: string;
 }
 
-/** What the CI system says about a job; undefined in the map when it could not tell. */
+/** What the CI system says about a job. */
 export interface JobStatus {
   completed: boolean;
   /** `success`, `failure`, `cancelled`, ... (GitHub conclusion / Azure DevOps result, lower-cased). */
   conclusion?: string;
+  /** When the job started and completed (ms, the CI service's clock: `started_at` / `startTime`). */
+  startedAt?: number;
+  completedAt?: number;
   name?: string;
   url?: string;
 }
@@ -65,8 +80,15 @@ export interface GroupRun extends ParticipantIdentity {
   alive: boolean;
   /** The CI system did not answer for the run (deleted, or the token cannot read it). */
   runUnknown?: boolean;
-  /** The job completed as failed or cancelled: what it pushed and did not record is an orphan. */
+  /** The job completed as failed or cancelled. */
   jobFailed?: boolean;
+  /**
+   * A failed or cancelled job that still blocks: other jobs of its run (an `always()` record job)
+   * may yet record what it pushed.
+   */
+  siblingsRunning?: boolean;
+  /** The run was deleted: its markers never block. */
+  deleted?: boolean;
   /** This participant blocks annotators other than itself. */
   blocks: boolean;
   since?: string;

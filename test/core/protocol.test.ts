@@ -7,6 +7,7 @@ import {
   blockingRuns,
   decideWait,
   deletableMarkers,
+  RERUN_WINDOW_MS,
   describeRun,
   isCovered,
   jitteredInterval,
@@ -42,18 +43,33 @@ const recRun = (runId: string, attempt: number, jobId: string | undefined, stamp
 const alive = (attempt?: number): RunStatus => ({ alive: true, attempt });
 const done = (attempt?: number): RunStatus => ({ alive: false, attempt });
 const job = (completed: boolean, conclusion?: string): JobStatus => ({ completed, conclusion });
+/** A job as the jobs API reports it, times on the service's clock. */
+const ran = (startedAt?: number, completedAt?: number, conclusion = 'success'): JobStatus => ({
+  completed: completedAt !== undefined,
+  conclusion: completedAt !== undefined ? conclusion : undefined,
+  startedAt,
+  completedAt,
+});
+
+/** `jobs`: [runId, jobId, status] rows, attached to their run's status. */
+function withJobs(
+  runs: Array<[string, RunStatus | undefined]>,
+  jobs: Array<[string, string, JobStatus]>,
+): Map<string, RunStatus | undefined> {
+  return new Map(
+    runs.map(([id, s]) => {
+      const own = jobs.filter(([runId]) => runId === id);
+      return [`|${id}`, s && own.length > 0 ? { ...s, jobs: new Map(own.map(([, j, st]) => [j, st])) } : s];
+    }),
+  );
+}
 
 function blocks(
   markers: RawMarker[],
   runs: Array<[string, RunStatus | undefined]>,
-  jobs: Array<[string, JobStatus | undefined]> = [],
+  jobs: Array<[string, string, JobStatus]> = [],
 ): string[] {
-  const joined = joinParticipants(
-    self,
-    markers,
-    new Map(runs.map(([id, s]) => [`|${id}`, s])),
-    new Map(jobs),
-  );
+  const joined = joinParticipants(self, markers, withJobs(runs, jobs));
   return blockingRuns(self, joined).map((r) => `${r.runId}.${r.attempt}.${r.jobId ?? '-'}`);
 }
 
@@ -64,7 +80,7 @@ describe('when a publishing marker blocks (docs/design.md §2)', () => {
       string,
       RawMarker[],
       Array<[string, RunStatus | undefined]>,
-      Array<[string, JobStatus | undefined]>,
+      Array<[string, string, JobStatus]>,
       string[],
     ]
   > = [
@@ -85,45 +101,72 @@ describe('when a publishing marker blocks (docs/design.md §2)', () => {
     ],
     ['a completed run', [pub('7', 1, '70')], [['7', done(1)]], [], []],
     [
-      'a run the CI system cannot tell about (404) still blocks',
+      'a run the CI system cannot tell about still blocks',
       [pub('7', 1, '70')],
       [['7', undefined]],
       [],
       ['7.1.70'],
     ],
     [
-      'hole 3: attempt newer than the API reports (replica lag) blocks even if the API says completed',
+      'a deleted run (404 while its repository answers) never blocks',
+      [pub('7', 1, '70')],
+      [['7', { alive: false, deleted: true }]],
+      [],
+      [],
+    ],
+    [
+      'an attempt newer than the API reports (replica lag) blocks even if the API says completed',
       [pub('600', 2, undefined)],
       [['600', done(1)]],
       [],
       ['600.2.-'],
     ],
     [
-      'hole 2: re-run failed jobs: attempt 1 push job succeeded, its marker blocks while attempt 2 runs',
+      'a deleted run whose markers show a newer attempt than reported still blocks',
+      [pub('600', 2, '6')],
+      [['600', { alive: false, attempt: 1, deleted: true }]],
+      [],
+      ['600.2.6'],
+    ],
+    [
+      're-run failed jobs: attempt 1 push job succeeded, its marker blocks while attempt 2 runs',
       [pub('700', 1, '71')],
       [['700', alive(2)]],
-      [['|700|1|71', job(true, 'success')]],
+      [['700', '71', job(true, 'success')]],
       ['700.1.71'],
     ],
     [
-      'a job that failed no longer blocks (its pushes are orphans)',
+      'a failed job whose run has no other job left no longer blocks (its pushes are orphans)',
       [pub('700', 1, '71')],
       [['700', alive(2)]],
-      [['|700|1|71', job(true, 'failure')]],
+      [['700', '71', job(true, 'failure')]],
       [],
     ],
     [
-      'a cancelled job no longer blocks',
+      'a cancelled job no longer blocks once the rest of its run ended',
       [pub('7', 1, '70')],
       [['7', alive(1)]],
-      [['|7|1|70', job(true, 'cancelled')]],
+      [
+        ['7', '70', job(true, 'cancelled')],
+        ['7', '79', ran(5, 9)],
+      ],
       [],
+    ],
+    [
+      'a failed job blocks while another job of its run may still record it (always())',
+      [pub('7', 1, '70')],
+      [['7', alive(1)]],
+      [
+        ['7', '70', ran(1, 5, 'failure')],
+        ['7', '79', ran()],
+      ],
+      ['7.1.70'],
     ],
     [
       'a job still running blocks',
       [pub('7', 1, '70')],
       [['7', alive(1)]],
-      [['|7|1|70', job(false)]],
+      [['7', '70', job(false)]],
       ['7.1.70'],
     ],
     [
@@ -142,25 +185,42 @@ describe('when a publishing marker blocks (docs/design.md §2)', () => {
       ['100.1.9'],
     ],
     [
-      'run scope: a record job covers earlier publishing of other jobs of its run, any attempt',
+      'run scope: covers jobs of any attempt that completed before the record job started',
       [pub('7', 1, '70', 10), pub('7', 2, '72', 10), recRun('7', 2, '79', 20)],
       [['7', alive(2)]],
-      [],
+      [
+        ['7', '70', ran(1, 5)],
+        ['7', '72', ran(6, 9)],
+        ['7', '79', ran(9)],
+      ],
       [],
     ],
     [
-      'run scope: a publishing written after the record job is not covered',
-      [pub('7', 2, '72', 30), recRun('7', 2, '79', 20)],
+      'run scope: a job still running is not covered, whatever the writers\' clocks say',
+      [pub('7', 1, '72', 10), recRun('7', 1, '79', 99)],
+      [['7', alive(1)]],
+      [
+        ['7', '72', ran(1)],
+        ['7', '79', ran(5)],
+      ],
+      ['7.1.72'],
+    ],
+    [
+      'run scope: a job that completed after the record job started is not covered',
+      [pub('7', 2, '72', 10), recRun('7', 2, '79', 20)],
       [['7', alive(2)]],
-      [],
+      [
+        ['7', '72', ran(1, 30)],
+        ['7', '79', ran(20)],
+      ],
       ['7.2.72'],
     ],
     [
-      "run scope: a later attempt re-pushing is not covered by an earlier attempt's record",
-      [pub('7', 3, '73', 5), recRun('7', 2, '79', 20)],
-      [['7', alive(3)]],
-      [],
-      ['7.3.73'],
+      'run scope: a participant the jobs API does not know (no job id) is never covered by another',
+      [pub('7', 1, 'pabcdefghijklmnopqrst', 10), recRun('7', 1, '79', 20)],
+      [['7', alive(1)]],
+      [['7', '79', ran(20)]],
+      ['7.1.pabcdefghijklmnopqrst'],
     ],
     [
       'run scope covers only its own run',
@@ -202,25 +262,63 @@ describe('when a publishing marker blocks (docs/design.md §2)', () => {
     expect(uncoveredPublishing(self, markers).map((p) => p.runId)).toEqual(['8']);
   });
 
-  it('isCovered: same participant later, or run scope later', () => {
+  it('isCovered: same participant later, or run scope by the service\'s job times', () => {
     expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '70', 11)])).toBe(true);
     expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '70', 10)])).toBe(false);
     expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '71', 11)])).toBe(false);
-    expect(isCovered(pub('7', 1, '70', 10), [recRun('7', 1, '71', 11)])).toBe(true);
-    expect(isCovered(pub('7', 2, '70', 10), [recRun('7', 1, '71', 99)])).toBe(false);
+    const run = (jobs: Array<[string, JobStatus]>): RunStatus => ({ alive: true, jobs: new Map(jobs) });
+    const cover = [recRun('7', 1, '71', 11)];
+    expect(isCovered(pub('7', 1, '70', 10), cover)).toBe(false);
+    expect(isCovered(pub('7', 1, '70', 10), cover, run([['70', ran(1, 5)], ['71', ran(5)]]))).toBe(true);
+    expect(isCovered(pub('7', 1, '70', 10), cover, run([['70', ran(1, 6)], ['71', ran(5)]]))).toBe(false);
+    expect(isCovered(pub('7', 1, '70', 10), cover, run([['70', ran(1)], ['71', ran(5)]]))).toBe(false);
+  });
+
+  it('an annotator inside the run does not wait for its own job nor for jobs not started', () => {
+    const me: ParticipantIdentity = { runId: '7', attempt: 1, jobId: '71' };
+    const runs = withJobs(
+      [['7', alive(1)]],
+      [
+        ['7', '70', ran(1, 5, 'failure')],
+        ['7', '71', ran(2)],
+        ['7', '72', ran()],
+      ],
+    );
+    expect(blockingRuns(me, joinParticipants(me, [pub('7', 1, '70')], runs))).toEqual([]);
+    // Another run's annotator waits for all of them.
+    expect(blockingRuns(self, joinParticipants(self, [pub('7', 1, '70')], runs))).toHaveLength(1);
   });
 });
 
-describe('deletableMarkers: only runs the CI system reports completed', () => {
-  it('completed → deletable; alive, 404, or a newer attempt than reported → kept', () => {
-    const markers = [pub('5', 1, 'a'), pub('6', 1, 'b'), pub('7', 1, 'c'), pub('600', 2, 'd')];
+describe('deletableMarkers: whole runs, never while a re-run could still need them', () => {
+  const now = Date.parse('2026-06-01T00:00:00Z');
+  const day = 24 * 3600_000;
+  it('completed and covered, expired or deleted → deletable; otherwise kept', () => {
+    const markers = [
+      pub('5', 1, 'a'),
+      rec('5', 1, 'a'),
+      pub('6', 1, 'b'),
+      pub('7', 1, 'c'),
+      pub('600', 2, 'd'),
+      pub('8', 1, 'e'),
+      pub('9', 1, 'f'),
+      pub('10', 1, 'g'),
+    ];
     const runs = new Map<string, RunStatus | undefined>([
-      ['|5', done(1)],
+      ['|5', { alive: false, attempt: 1, completedAt: now - day }],
       ['|6', alive(1)],
       ['|7', undefined],
       ['|600', done(1)],
+      ['|8', { alive: false, attempt: 1, completedAt: now - day }],
+      ['|9', { alive: false, attempt: 1, completedAt: now - RERUN_WINDOW_MS }],
+      ['|10', { alive: false, deleted: true }],
     ]);
-    expect(deletableMarkers(markers, runs).map((x) => x.runId)).toEqual(['5']);
+    expect(deletableMarkers(markers, runs, now).map((x) => `${x.runId}.${x.state}`)).toEqual([
+      '5.publishing',
+      '5.image-info-updated',
+      '9.publishing',
+      '10.publishing',
+    ]);
   });
 });
 
@@ -357,7 +455,7 @@ describe('describeRun names the job and an unknown run', () => {
       new Date(),
     );
     expect(text).toBe(
-      'octo/b run 42 (attempt 1), job "build (debian)" 777 is publishing (the CI system did not return this run: deleted, or the token cannot read it; it counts as running)',
+      'octo/b run 42 (attempt 1), job "build (debian)" 777 is publishing (the CI system did not return this run; it counts as running)',
     );
   });
 });

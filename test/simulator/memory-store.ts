@@ -128,10 +128,16 @@ export class SimulatedCi {
       return runs;
     }
     const runs = new Map<string, RunStatus | undefined>();
-    for (const m of markers) runs.set(runKey(m), this.runStatus(m.runId));
-    const jobs = new Map<string, JobStatus | undefined>();
-    for (const m of markers) jobs.set(participantKey(m), this.jobs.get(participantKey(m)));
-    return joinParticipants(self, markers, runs, jobs);
+    for (const m of markers) {
+      const status = this.runStatus(m.runId);
+      const jobs = new Map<string, JobStatus>();
+      for (const j of markers) {
+        const known = j.runId === m.runId && j.jobId && this.jobs.get(participantKey(j));
+        if (known) jobs.set(j.jobId!, known);
+      }
+      runs.set(runKey(m), status && { ...status, jobs });
+    }
+    return joinParticipants(self, markers, runs);
   }
 
   cleanup(group: string, self: ParticipantIdentity): void {
@@ -144,7 +150,7 @@ export class SimulatedCi {
     const others = this.markers.filter((m) => m.group === group && m.runId !== self.runId);
     const runs = new Map<string, RunStatus | undefined>();
     for (const m of others) runs.set(runKey(m), this.runStatus(m.runId));
-    const gone = new Set(deletableMarkers(others, runs));
+    const gone = new Set(deletableMarkers(others, runs, Date.now()));
     this.markers = this.markers.filter((m) => !gone.has(m));
   }
 }
