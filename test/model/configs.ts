@@ -1,0 +1,309 @@
+/**
+ * Small configurations for the explorers, one per hole the outside review reproduced (issue
+ * "Protocol III") and the layouts the examples recommend. Each is a workflow as a user writes it.
+ */
+import type { JobSpec, ModelConfig, RunSpec, StepSpec } from './ci-model.js';
+
+const publishing: StepSpec = { kind: 'signal', state: 'publishing' };
+const recorded: StepSpec = { kind: 'signal', state: 'image-info-updated' };
+const recordedRun: StepSpec = { kind: 'signal', state: 'image-info-updated', scope: 'run' };
+const push = (platform: string, recorder: string, extra: Partial<StepSpec> = {}): StepSpec =>
+  ({ kind: 'push', platform, recorder, ...extra }) as StepSpec;
+
+/** A run of its own whose one job annotates (another pipeline's annotate step). */
+function annotator(id: string, repositories?: string[]): RunSpec {
+  return { id, jobs: [{ name: 'annotate', steps: [{ kind: 'annotate', repositories }] }] };
+}
+
+const initial = { linux: 'app/linux-0', windows: 'app/windows-0' };
+
+/** A leg that pushes, records its own image and says so (job scope). */
+function selfRecordingLeg(name: string, extra: Partial<JobSpec> = {}): JobSpec {
+  return {
+    name,
+    steps: [publishing, push(name, name), { kind: 'record', of: [name] }, recorded],
+    ...extra,
+  };
+}
+
+export const HOLE_CONFIGS: Array<{ hole: number; config: ModelConfig }> = [
+  {
+    // 1: a run-scope cover of a record job that `needs` linux only, while windows records itself.
+    hole: 1,
+    config: {
+      name: 'run-scope cover and a leg it does not need',
+      flavor: 'github',
+      initial,
+      runs: [
+        {
+          id: 'A',
+          jobs: [
+            { name: 'linux', steps: [publishing, push('linux', 'record-linux')] },
+            {
+              name: 'record-linux',
+              needs: ['linux'],
+              steps: [{ kind: 'record', of: ['linux'] }, recordedRun],
+            },
+            selfRecordingLeg('windows'),
+          ],
+        },
+        annotator('B'),
+      ],
+    },
+  },
+  {
+    // 2: GitHub Enterprise Server: no job.check_run_id; two legs that record themselves.
+    hole: 2,
+    config: {
+      name: 'matrix legs without a job id (GHES)',
+      flavor: 'ghes',
+      initial,
+      runs: [
+        { id: 'A', jobs: [selfRecordingLeg('linux'), selfRecordingLeg('windows')] },
+        annotator('B'),
+      ],
+    },
+  },
+  {
+    // 3: the record job fails, cleanup runs (annotator of another repository), re-run failed jobs.
+    hole: 3,
+    config: {
+      name: 're-run failed jobs after a cleanup',
+      flavor: 'github',
+      initial,
+      runs: [
+        {
+          id: 'A',
+          reruns: 1,
+          jobs: [
+            { name: 'build', steps: [publishing, push('linux', 'record')] },
+            {
+              name: 'record',
+              needs: ['build'],
+              mayFail: true,
+              steps: [{ kind: 'record', of: ['build'] }, recordedRun],
+            },
+          ],
+        },
+        { id: 'B', jobs: [{ name: 'other-annotate', steps: [{ kind: 'cleanup' }] }] },
+        annotator('C'),
+      ],
+    },
+  },
+  {
+    // 4: a leg fails after pushing; an always() record job records what it pushed.
+    hole: 4,
+    config: {
+      name: 'failed leg recorded by an always() job',
+      flavor: 'github',
+      initial,
+      runs: [
+        {
+          id: 'A',
+          jobs: [
+            { name: 'linux', mayFail: true, steps: [publishing, push('linux', 'record')] },
+            {
+              name: 'record',
+              needs: ['linux'],
+              always: true,
+              steps: [{ kind: 'record', of: ['linux'] }, recordedRun],
+            },
+          ],
+        },
+        annotator('B'),
+      ],
+    },
+  },
+  {
+    // 5: a failed run with an uncovered marker is deleted.
+    hole: 5,
+    config: {
+      name: 'deleted run',
+      flavor: 'github',
+      initial,
+      runs: [
+        {
+          id: 'A',
+          deletable: true,
+          jobs: [
+            { name: 'build', steps: [publishing, push('linux', 'record')] },
+            {
+              name: 'record',
+              needs: ['build'],
+              mayFail: true,
+              steps: [{ kind: 'record', of: ['build'] }, recordedRun],
+            },
+          ],
+        },
+        annotator('B'),
+      ],
+    },
+  },
+];
+
+/** Layouts that must be safe under the current rules (no hole of their own). */
+export const SAFE_CONFIGS: ModelConfig[] = [
+  {
+    // examples/github/matrix.yml: legs push, one always() record job needs them all and annotates.
+    name: 'matrix, one record job that annotates',
+    flavor: 'github',
+    initial,
+    runs: [
+      {
+        id: 'A',
+        skew: { linux: 1500, record: -1500 },
+        jobs: [
+          { name: 'linux', mayFail: true, steps: [publishing, push('linux', 'record')] },
+          { name: 'windows', steps: [publishing, push('windows', 'record')] },
+          {
+            name: 'record',
+            needs: ['linux', 'windows'],
+            always: true,
+            steps: [
+              { kind: 'record', of: ['linux', 'windows'] },
+              { kind: 'annotate', scope: 'run' },
+            ],
+          },
+        ],
+      },
+      annotator('B'),
+    ],
+  },
+  {
+    // Legs that record and annotate themselves; one of them may fail (Protocol II's matrix sibling).
+    name: 'matrix, legs that annotate',
+    flavor: 'github',
+    initial,
+    runs: [
+      {
+        id: 'A',
+        jobs: [
+          { ...selfRecordingLeg('linux'), steps: [...selfRecordingLeg('linux').steps, { kind: 'annotate' }] },
+          selfRecordingLeg('windows', { mayFail: true }),
+        ],
+      },
+    ],
+  },
+  {
+    // A rollback re-pushes and records an image the registry already holds.
+    name: 'rollback re-push',
+    flavor: 'github',
+    initial: { linux: 'app/linux-1', windows: 'app/windows-0' },
+    extra: ['app/linux-0'],
+    runs: [
+      {
+        id: 'A',
+        jobs: [
+          {
+            name: 'rollback',
+            steps: [
+              publishing,
+              push('linux', 'rollback', { reuse: 'app/linux-0' } as Partial<StepSpec>),
+              { kind: 'record', of: ['rollback'] },
+              recorded,
+            ],
+          },
+        ],
+      },
+      annotator('B'),
+    ],
+  },
+  {
+    // Re-run failed jobs while the runs API lags: hidden marks are counted, and converge.
+    name: 're-run failed jobs, lagging API',
+    flavor: 'github',
+    initial,
+    runs: [
+      {
+        id: 'A',
+        reruns: 1,
+        lag: true,
+        jobs: [
+          { name: 'build', steps: [publishing, push('linux', 'record')] },
+          {
+            name: 'record',
+            needs: ['build'],
+            mayFail: true,
+            steps: [publishing, { kind: 'record', of: ['build'] }, recordedRun],
+          },
+        ],
+      },
+      annotator('B'),
+    ],
+  },
+  {
+    // Azure Pipelines: attempt 1 in every marker, timeline times, builds listed while live.
+    name: 'Azure Pipelines: failed leg and a succeededOrFailed() record job',
+    flavor: 'azure',
+    initial,
+    runs: [
+      {
+        id: 'A',
+        reruns: 1,
+        jobs: [
+          { name: 'linux', mayFail: true, steps: [publishing, push('linux', 'record')] },
+          selfRecordingLeg('windows'),
+          {
+            name: 'record',
+            needs: ['linux'],
+            always: true,
+            steps: [{ kind: 'record', of: ['linux'] }, recordedRun],
+          },
+        ],
+      },
+      annotator('B'),
+    ],
+  },
+];
+
+/** Larger schedules for the randomised explorer: several layouts at once, re-runs, lag, deletion, a dry run. */
+export const LARGE_CONFIGS: ModelConfig[] = (['github', 'ghes', 'azure'] as const).map((flavor) => ({
+  name: `everything at once (${flavor})`,
+  flavor,
+  initial: { ...initial, arm: 'app/arm-0' },
+  extra: ['app/linux-old', 'other/tool-0'],
+  runs: [
+    {
+      id: 'A',
+      reruns: 1,
+      lag: flavor !== 'azure',
+      skew: { linux: 1500, record: -1500 },
+      jobs: [
+        { name: 'linux', mayFail: true, steps: [publishing, push('linux', 'record')] },
+        { name: 'windows', mayFail: true, steps: [publishing, push('windows', 'record')] },
+        {
+          name: 'record',
+          needs: ['linux', 'windows'],
+          always: true,
+          mayFail: true,
+          steps: [publishing, { kind: 'record', of: ['linux', 'windows'] }, { kind: 'annotate', scope: 'run' }],
+        },
+      ],
+    },
+    {
+      id: 'B',
+      reruns: 1,
+      deletable: true,
+      jobs: [
+        { ...selfRecordingLeg('arm'), mayFail: true },
+        {
+          name: 'rollback',
+          steps: [
+            publishing,
+            push('linux', 'rollback', { reuse: 'app/linux-old' } as Partial<StepSpec>),
+            { kind: 'record', of: ['rollback'] },
+            recorded,
+          ],
+        },
+      ],
+    },
+    {
+      id: 'C',
+      jobs: [
+        { name: 'annotate', steps: [{ kind: 'annotate' }] },
+        { name: 'preview', steps: [{ kind: 'annotate', dryRun: true }] },
+        { name: 'tools', steps: [{ kind: 'annotate', repositories: ['other'] }] },
+      ],
+    },
+  ],
+}));
