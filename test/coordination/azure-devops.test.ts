@@ -45,11 +45,19 @@ beforeEach(() => {
   fake.pageSize = 100;
   fake.listIncludesTags = true;
   fake.signInPageForBadToken = false;
+  service = Date.parse('2026-03-01T10:00:00Z');
+  fake.clock = () => service;
   sleeps.length = 0;
 });
 
 /** Writers' clocks: every marker is later than the one before. */
 let stamp = 1_700_000_000_000;
+/**
+ * The service's clock: the start and finish times the timeline gives jobs (covers are judged by
+ * these, never by the writers' stamps). `later()` moves it on.
+ */
+let service = 0;
+const later = (ms = 60_000) => (service += ms);
 
 function store(buildId: number, extra: Partial<AzureDevOpsStoreOptions> = {}): AzureDevOpsStore {
   return new AzureDevOpsStore({
@@ -75,6 +83,20 @@ function tags(
   return [
     groupTag('g'),
     markerTag('g', { runId: String(buildId), attempt, jobId }, state, scope, stamp++),
+  ];
+}
+
+/** The tags of a marker stamped `at` by its writer's clock (which may be skewed). */
+function tagsAt(
+  buildId: number,
+  jobId: string,
+  state: MarkerState,
+  scope: CoverScope,
+  at: number,
+): string[] {
+  return [
+    groupTag('g'),
+    markerTag('g', { runId: String(buildId), attempt: 1, jobId }, state, scope, at),
   ];
 }
 
@@ -254,22 +276,92 @@ describe('AzureDevOpsStore', () => {
     expect(blockingRuns(legA.self, await legA.listRuns('g'))).toEqual([]);
   });
 
-  it('run scope covers every publishing of the build written before it, none after', async () => {
+  it('run scope covers the jobs the timeline shows finished no later than the covering job started, whatever the stamps', async () => {
     const b = fake.createBuild();
-    const [x, y, rec, z] = ['x', 'y', 'rec', 'z'].map((name) => fake.addJob(b.id, { name }));
-    tag(b.id, tags(b.id, x.id, 'publishing', 'job', 1));
-    tag(b.id, tags(b.id, y.id, 'publishing', 'job', 2));
-    tag(b.id, tags(b.id, rec.id, 'image-info-updated', 'run', 2));
-    tag(b.id, tags(b.id, z.id, 'publishing', 'job', 2));
+    const [x, y, z] = ['x', 'y', 'z'].map((name) => fake.addJob(b.id, { name }));
+    tag(b.id, tagsAt(b.id, y.id, 'publishing', 'job', 100));
+    tag(b.id, tagsAt(b.id, z.id, 'publishing', 'job', 101));
+    // x's runner clock runs ahead: its publishing is stamped after the cover below.
+    tag(b.id, tagsAt(b.id, x.id, 'publishing', 'job', 300));
+    later();
+    fake.completeJob(b.id, x.id);
+    later();
+    fake.completeJob(b.id, y.id);
+    later();
+    // The record job (dependsOn x and y) starts once they finished; z runs in a parallel stage.
+    const rec = fake.addJob(b.id, { name: 'rec' });
+    tag(b.id, tagsAt(b.id, rec.id, 'image-info-updated', 'run', 200));
+    later();
+    fake.completeJob(b.id, z.id);
+    // The timeline's times, as the service writes them (seven fractional digits).
+    expect(fake.job(b.id, rec.id).startTime).toBe('2026-03-01T10:03:00.0000000Z');
+    fake.requests.length = 0;
     const runs = await store(1).listRuns('g');
-    const byJob = Object.fromEntries(runs.map((r) => [r.jobId, [r.attempt, r.covered, r.blocks]]));
-    expect(byJob).toEqual({
-      [x.id]: [1, true, false],
-      [y.id]: [2, true, false],
-      [z.id]: [2, false, true],
+    const byName = Object.fromEntries(runs.map((r) => [r.jobName, [r.covered, r.blocks]]));
+    // x finished before the record job started (whatever its stamp): covered. z finished after
+    // it started (though its stamp is earlier than the cover's): not covered.
+    expect(byName).toEqual({ x: [true, false], y: [true, false], z: [false, true] });
+    // One timeline read for the build gives every job's times.
+    expect(fake.requests.filter((r) => r.path.includes('/timeline')).map((r) => r.path)).toEqual([
+      `/org/proj/_apis/build/builds/${b.id}/timeline`,
+    ]);
+  });
+
+  it("hole 1: a job still running (no finishTime) is not covered by another job's run-scope cover", async () => {
+    // A matrix: `windows` and `linux` push; `record_linux` (dependsOn linux only) records with
+    // --scope run while windows still runs.
+    const b = fake.createBuild();
+    const windows = fake.addJob(b.id, { name: 'windows' });
+    const linux = fake.addJob(b.id, { name: 'linux' });
+    tag(b.id, tags(b.id, windows.id, 'publishing'));
+    tag(b.id, tags(b.id, linux.id, 'publishing'));
+    later();
+    fake.completeJob(b.id, linux.id);
+    later();
+    const record = fake.addJob(b.id, { name: 'record_linux' });
+    tag(b.id, tags(b.id, record.id, 'image-info-updated', 'run'));
+    expect(fake.job(b.id, windows.id).finishTime).toBeNull();
+    const peer = store(1, { jobId: 'peer' });
+    const runs = await peer.listRuns('g');
+    expect(Object.fromEntries(runs.map((r) => [r.jobName, [r.covered, r.blocks]]))).toEqual({
+      windows: [false, true],
+      linux: [true, false],
     });
-    // Covered markers cost no timeline lookup; only z's job is asked about.
-    expect(runs.find((r) => r.jobId === z.id)?.jobName).toBe('z');
+    // Windows finishing later does not make the earlier cover cover it: it blocks while the build runs.
+    later();
+    fake.completeJob(b.id, windows.id);
+    expect(blockingRuns(peer.self, await peer.listRuns('g')).map((r) => r.jobName)).toEqual([
+      'windows',
+    ]);
+    fake.setStatus(b.id, 'completed');
+    expect(blockingRuns(peer.self, await peer.listRuns('g'))).toEqual([]);
+  });
+
+  it('hole 4: a failed job blocks while a succeededOrFailed() job of its build may still record it', async () => {
+    const b = fake.createBuild();
+    const push = fake.addJob(b.id, { name: 'push (arm64)' });
+    tag(b.id, tags(b.id, push.id, 'publishing'));
+    later();
+    fake.completeJob(b.id, push.id, 'failed');
+    // record: dependsOn push, condition succeededOrFailed(); waiting for an agent.
+    const record = fake.addJob(b.id, { name: 'record', state: 'pending' });
+    const peer = store(1, { jobId: 'peer' });
+    expect(await peer.listRuns('g')).toMatchObject([
+      { jobName: 'push (arm64)', jobFailed: true, siblingsRunning: true, blocks: true },
+    ]);
+    later();
+    fake.startJob(b.id, record.id);
+    expect(blockingRuns(peer.self, await peer.listRuns('g'))).toHaveLength(1);
+    // The record job's own annotator does not wait for the job it may record.
+    const inBuild = store(b.id, { jobId: record.id });
+    expect(blockingRuns(inBuild.self, await inBuild.listRuns('g'))).toEqual([]);
+    // Once every other job of the build finished, what the failed job pushed is an orphan.
+    later();
+    fake.completeJob(b.id, record.id);
+    expect(await peer.listRuns('g')).toMatchObject([
+      { jobName: 'push (arm64)', jobFailed: true, blocks: false },
+    ]);
+    expect(blockingRuns(peer.self, await peer.listRuns('g'))).toEqual([]);
   });
 
   it("System.JobAttempt counts one job's retries, so it never orders jobs: a push after a retried record job is not covered", async () => {
@@ -306,19 +398,41 @@ describe('AzureDevOpsStore', () => {
     const b = fake.createBuild();
     const first = fake.addJob(b.id, { name: 'push' });
     tag(b.id, tags(b.id, first.id, 'publishing', 'job', 1));
+    later();
     fake.completeJob(b.id, first.id, 'failed');
     const second = fake.retryJob(b.id, first.id);
+    later();
+    fake.startJob(b.id, second.id);
     tag(b.id, tags(b.id, second.id, 'publishing', 'job', 2));
     fake.requests.length = 0;
     const runs = await store(1).listRuns('g');
-    expect(runs.map((r) => [r.attempt, r.jobId, r.jobFailed ?? false, r.blocks])).toEqual([
-      [1, first.id, true, false],
-      [2, second.id, false, true],
+    // The failed attempt is known as failed (from its own timeline); it blocks while the retry,
+    // another job of the build, runs.
+    expect(
+      runs.map((r) => [
+        r.attempt,
+        r.jobId,
+        r.jobFailed ?? false,
+        r.siblingsRunning ?? false,
+        r.blocks,
+      ]),
+    ).toEqual([
+      [1, first.id, true, true, true],
+      [2, second.id, false, false, true],
     ]);
     const timelineId = second.previousAttempts[0].timelineId;
     expect(fake.requests.filter((r) => r.path.includes('/timeline')).map((r) => r.path)).toEqual([
       `/org/proj/_apis/build/builds/${b.id}/timeline`,
       `/org/proj/_apis/build/builds/${b.id}/timeline/${timelineId}`,
+    ]);
+    // The retry succeeded: the failed attempt's pushes are orphans; the retry's block while the build runs.
+    later();
+    fake.completeJob(b.id, second.id);
+    expect(
+      (await store(1).listRuns('g')).map((r) => [r.attempt, r.jobFailed ?? false, r.blocks]),
+    ).toEqual([
+      [1, true, false],
+      [2, false, true],
     ]);
   });
 

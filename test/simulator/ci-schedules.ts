@@ -290,7 +290,7 @@ class World {
   }
 
   endAttempt(runId: string): void {
-    this.ci.endAttempt(runId);
+    this.ci.endAttempt(runId, this.clock.nowMs());
     const periods = this.truth.runAlive.get(runId)!;
     periods[periods.length - 1].end = this.clock.nowMs();
   }
@@ -306,7 +306,8 @@ class World {
   ): Promise<'success' | 'failure'> {
     const key = `${who.runId}.${who.attempt}.${who.jobId}`;
     this.truth.jobs.set(key, { start: this.clock.nowMs() });
-    this.ci.setJob(who, { completed: false });
+    // The service's times are the simulator's clock: a job that `needs` another starts after it.
+    this.ci.startJob(who, this.clock.nowMs());
     const store = new MemoryStore(this.ci, who, this.clock, () => between(this.latency, 20, 500));
     let outcome: 'success' | 'failure' = 'success';
     try {
@@ -316,7 +317,7 @@ class World {
       if (!(e instanceof JobFailed)) this.result.errors.push(`${key}: ${(e as Error).message}`);
     }
     Object.assign(this.truth.jobs.get(key)!, { end: this.clock.nowMs(), outcome });
-    this.ci.setJob(who, { completed: true, conclusion: outcome });
+    this.ci.endJob(who, outcome, this.clock.nowMs());
     return outcome;
   }
 

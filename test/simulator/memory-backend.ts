@@ -52,15 +52,15 @@ export class MemoryBackend implements Backend {
   }
 
   async endAttempt(runId: string): Promise<void> {
-    this.ci.endAttempt(runId);
+    this.ci.endAttempt(runId, this.clock.nowMs());
   }
 
   async startJob(who: ParticipantIdentity): Promise<void> {
-    this.ci.setJob(who, { completed: false });
+    this.ci.startJob(who, this.clock.nowMs());
   }
 
   async endJob(who: ParticipantIdentity, conclusion: 'success' | 'cancelled'): Promise<void> {
-    this.ci.setJob(who, { completed: true, conclusion });
+    this.ci.endJob(who, conclusion, this.clock.nowMs());
   }
 
   store(who: ParticipantIdentity): CoordinationStore {

@@ -10,7 +10,6 @@ import {
   assertGroupName,
   deletableMarkers,
   joinParticipants,
-  participantKey,
   runKey,
   type JobStatus,
   type RawMarker,
@@ -27,18 +26,23 @@ interface SimRun {
   /** The attempt the runs API reports (lags behind `attempt` while > 0 ms of lag remain). */
   reportedAttempt: number;
   reportedAlive: boolean;
+  /** When the latest attempt completed (the service's clock). */
+  completedAt?: number;
+  /** Every job of every attempt, by job id, as the jobs API / timeline reports them. */
+  jobs: Map<string, { attempt: number; status: JobStatus }>;
 }
 
 /**
  * The CI system as the simulator models it: runs with attempts and jobs, each with a liveness
- * the simulator sets, the runs API's (possibly lagging) view of them, and the markers.
+ * the simulator sets, the runs API's (possibly lagging) view of them, and the markers. Jobs carry
+ * the service's start and completion times (the simulator's clock), as GitHub's jobs listing and
+ * the Azure DevOps timeline do; a run's status lists every job of every attempt.
  * `github` reports run attempts; `azure-devops` does not (job attempts live in the timeline).
  * `legacy` answers with the first protocol's rules (whole-run markers, older attempts dropped,
  * stale refs deleted while listing), to show what the current rules fix.
  */
 export class SimulatedCi {
   readonly runs = new Map<string, SimRun>();
-  readonly jobs = new Map<string, JobStatus>();
   markers: Array<RawMarker & { group: string }> = [];
 
   constructor(
@@ -51,11 +55,19 @@ export class SimulatedCi {
   startAttempt(runId: string, now: Date, apiLag: boolean): number {
     let run = this.runs.get(runId);
     if (!run) {
-      run = { attempt: 0, alive: false, since: '', reportedAttempt: 0, reportedAlive: false };
+      run = {
+        attempt: 0,
+        alive: false,
+        since: '',
+        reportedAttempt: 0,
+        reportedAlive: false,
+        jobs: new Map(),
+      };
       this.runs.set(runId, run);
     }
     run.attempt++;
     run.alive = true;
+    run.completedAt = undefined;
     run.since = now.toISOString();
     // A lagging replica still reports the previous attempt's end for a while.
     if (!apiLag || run.attempt === 1) {
@@ -72,14 +84,26 @@ export class SimulatedCi {
     run.reportedAlive = run.alive;
   }
 
-  endAttempt(runId: string): void {
+  endAttempt(runId: string, at: number): void {
     const run = this.runs.get(runId)!;
     run.alive = false;
+    run.completedAt = at;
     if (run.reportedAttempt === run.attempt) run.reportedAlive = false;
   }
 
-  setJob(who: ParticipantIdentity, status: JobStatus): void {
-    this.jobs.set(participantKey(who), status);
+  /** A job of the run's current attempt starts (`at`: the service's clock). */
+  startJob(who: ParticipantIdentity, at: number): void {
+    const run = this.runs.get(who.runId)!;
+    run.jobs.set(who.jobId!, {
+      attempt: run.attempt,
+      status: { completed: false, startedAt: at },
+    });
+  }
+
+  /** The job completes with its conclusion (`at`: the service's clock). */
+  endJob(who: ParticipantIdentity, conclusion: string, at: number): void {
+    const job = this.runs.get(who.runId)!.jobs.get(who.jobId!)!;
+    job.status = { ...job.status, completed: true, conclusion, completedAt: at };
   }
 
   write(
@@ -116,6 +140,13 @@ export class SimulatedCi {
     return {
       alive: r.reportedAlive,
       attempt: this.flavor === 'github' ? r.reportedAttempt : undefined,
+      completedAt: r.reportedAlive ? undefined : r.completedAt,
+      // A lagging replica does not show the new attempt's jobs either.
+      jobs: new Map(
+        [...r.jobs]
+          .filter(([, job]) => job.attempt <= r.reportedAttempt)
+          .map(([id, job]) => [id, { ...job.status }]),
+      ),
       since: r.since,
     };
   }
@@ -128,19 +159,11 @@ export class SimulatedCi {
       return runs;
     }
     const runs = new Map<string, RunStatus | undefined>();
-    for (const m of markers) {
-      const status = this.runStatus(m.runId);
-      const jobs = new Map<string, JobStatus>();
-      for (const j of markers) {
-        const known = j.runId === m.runId && j.jobId && this.jobs.get(participantKey(j));
-        if (known) jobs.set(j.jobId!, known);
-      }
-      runs.set(runKey(m), status && { ...status, jobs });
-    }
+    for (const m of markers) runs.set(runKey(m), this.runStatus(m.runId));
     return joinParticipants(self, markers, runs);
   }
 
-  cleanup(group: string, self: ParticipantIdentity): void {
+  cleanup(group: string, self: ParticipantIdentity, nowMs: number): void {
     if (this.rules === 'legacy') {
       this.markers = this.markers.filter(
         (m) => !(m.group === group && m.runId === self.runId && m.attempt === self.attempt),
@@ -150,7 +173,7 @@ export class SimulatedCi {
     const others = this.markers.filter((m) => m.group === group && m.runId !== self.runId);
     const runs = new Map<string, RunStatus | undefined>();
     for (const m of others) runs.set(runKey(m), this.runStatus(m.runId));
-    const gone = new Set(deletableMarkers(others, runs, Date.now()));
+    const gone = new Set(deletableMarkers(others, runs, nowMs));
     this.markers = this.markers.filter((m) => !gone.has(m));
   }
 }
@@ -194,6 +217,6 @@ export class MemoryStore implements CoordinationStore {
 
   async cleanup(group: string): Promise<void> {
     await this.clock.sleep(this.latency());
-    this.ci.cleanup(group, this.self);
+    this.ci.cleanup(group, this.self, this.clock.now().getTime());
   }
 }

@@ -36,6 +36,10 @@ export interface FakeJobRecord {
   /** Set once completed: succeeded, succeededWithIssues, failed, canceled, skipped, abandoned. */
   result: string | null;
   attempt: number;
+  /** When the agent started the job; null while pending (the service's clock). */
+  startTime: string | null;
+  /** When the job completed; null until then (the service's clock). */
+  finishTime: string | null;
   /** Earlier attempts of this job: each in its own timeline, under its own record id. */
   previousAttempts: Array<{ attempt: number; timelineId: string; recordId: string }>;
 }
@@ -54,11 +58,21 @@ export interface FakeAzureDevOpsOptions {
   organization?: string;
 }
 
+/**
+ * A time as the service writes it in a timeline record: ISO 8601 with seven fractional digits
+ * (`2026-03-01T10:00:00.1230000Z`).
+ */
+export function serviceTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '0000Z');
+}
+
 export class FakeAzureDevOps {
   readonly token: string;
   readonly organization: string;
   readonly builds = new Map<number, FakeBuild>();
   readonly requests: Array<{ method: string; path: string; query: string }> = [];
+  /** The service's clock: the start and finish times of timeline records. */
+  clock: () => number = () => Date.now();
   /** Fixed or random per-request latency. */
   latencyMs: number | (() => number) = 0;
   /** Builds per page of Builds - List (continuation tokens beyond that). */
@@ -127,17 +141,27 @@ export class FakeAzureDevOps {
     return build;
   }
 
-  /** A job of the build, running unless said otherwise; its id is a GUID as System.JobId is. */
+  /**
+   * A job of the build, running unless said otherwise; its id is a GUID as System.JobId is. A
+   * job not pending gets a start time (now, unless given), a completed one a finish time too.
+   */
   addJob(
     buildId: number,
-    init: Partial<Pick<FakeJobRecord, 'id' | 'name' | 'state' | 'result'>> = {},
+    init: Partial<
+      Pick<FakeJobRecord, 'id' | 'name' | 'state' | 'result' | 'startTime' | 'finishTime'>
+    > = {},
   ): FakeJobRecord {
+    const state = init.state ?? 'inProgress';
+    const now = serviceTime(this.clock());
     const job: FakeJobRecord = {
       id: init.id ?? randomUUID(),
       name: init.name ?? 'Job',
-      state: init.state ?? 'inProgress',
+      state,
       result: init.result ?? null,
       attempt: 1,
+      startTime: init.startTime !== undefined ? init.startTime : state === 'pending' ? null : now,
+      finishTime:
+        init.finishTime !== undefined ? init.finishTime : state === 'completed' ? now : null,
       previousAttempts: [],
     };
     this.build(buildId).jobs.push(job);
@@ -150,8 +174,22 @@ export class FakeAzureDevOps {
     return job;
   }
 
+  /** An agent picks up a pending job (a retried one): it starts now. */
+  startJob(buildId: number, jobId: string): FakeJobRecord {
+    const job = this.job(buildId, jobId);
+    return Object.assign(job, {
+      state: 'inProgress' as const,
+      startTime: job.startTime ?? serviceTime(this.clock()),
+    });
+  }
+
+  /** The job completes now with `result` (a job that never started gets no start time). */
   completeJob(buildId: number, jobId: string, result = 'succeeded'): FakeJobRecord {
-    return Object.assign(this.job(buildId, jobId), { state: 'completed' as const, result });
+    return Object.assign(this.job(buildId, jobId), {
+      state: 'completed' as const,
+      result,
+      finishTime: serviceTime(this.clock()),
+    });
   }
 
   /**
@@ -169,6 +207,8 @@ export class FakeAzureDevOps {
       state: 'pending',
       result: null,
       attempt: old.attempt + 1,
+      startTime: null,
+      finishTime: null,
       previousAttempts: [
         ...old.previousAttempts,
         { attempt: old.attempt, timelineId, recordId: old.id },
@@ -369,6 +409,8 @@ export class FakeAzureDevOps {
           state: job.state,
           result: job.result,
           attempt: job.attempt,
+          startTime: job.startTime,
+          finishTime: job.finishTime,
           previousAttempts: job.previousAttempts,
         },
         {
@@ -379,6 +421,8 @@ export class FakeAzureDevOps {
           state: job.state,
           result: job.result,
           attempt: job.attempt,
+          startTime: job.startTime,
+          finishTime: job.finishTime,
         },
       );
     }
