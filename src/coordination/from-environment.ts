@@ -4,7 +4,7 @@ import type { Logger } from '../core/ports.js';
 import { RUN_CONTEXT_VARIABLES, type RunContext } from '../core/run-context.js';
 import type { RetryPolicy } from '../util/http.js';
 import { AzureDevOpsStore } from './azure-devops.js';
-import { GitHubStore } from './github.js';
+import { GitHubStore, type AttemptJob } from './github.js';
 import { NoneStore } from './none.js';
 import type { CoordinationStore } from './port.js';
 
@@ -19,14 +19,24 @@ export interface CoordinationOverrides {
   /** The job's id from an input (GitHub: `job.check_run_id`); else EOL_GATE_JOB_ID / System.JobId. */
   jobId?: string;
   /**
-   * GitHub: asked only when neither the input nor the CI names the job. The participant id the
-   * platform made for this job (kept for its later steps), or undefined for a whole-run
-   * participant; an InputError where a whole-run participant would merge parallel jobs.
+   * GitHub: asked only when neither the input nor EOL_GATE_JOB_ID names the job. The job's id
+   * as the platform found it (`lookup`: this run attempt's jobs and the runner's name) or the
+   * participant id it made for this job (either kept for the job's later steps), or undefined
+   * for a whole-run participant; an InputError where a whole-run participant would merge
+   * parallel jobs.
    */
-  participant?: () => string | undefined;
+  participant?: (lookup: JobLookup) => Promise<string | undefined>;
   /** GitHub: `owner/name` that holds the markers (default: GITHUB_REPOSITORY). */
   coordinationRepository?: string;
   retry?: Partial<RetryPolicy>;
+}
+
+/** What a GitHub job that nothing names can find its own id with (docs/design.md §2). */
+export interface JobLookup {
+  /** RUNNER_NAME: undefined outside a runner. */
+  runnerName?: string;
+  /** The jobs of this run attempt, from the jobs API (one listing per call). */
+  jobs(): Promise<AttemptJob[]>;
 }
 
 /** Throws an InputError naming the variable of each field of `values` that is unset. */
@@ -61,14 +71,16 @@ function positiveInt(value: string | undefined, name: string, fallback?: number)
 /**
  * Picks and configures the coordination store from the run's context. `auto`: Azure DevOps
  * in Azure Pipelines, GitHub in GitHub Actions, else `none` with a warning.
- * Missing variables are an InputError naming each one; nothing has been written then.
+ * Missing variables are an InputError naming each one; nothing has been written then. On
+ * GitHub without a job id, `participant` names the job (it may read the jobs API through the
+ * store) before the store is returned.
  */
-export function createCoordinationStore(
+export async function createCoordinationStore(
   kind: CoordinatorKind,
   run: RunContext,
   logger: Logger,
   overrides: CoordinationOverrides = {},
-): CoordinationStore {
+): Promise<CoordinationStore> {
   if (!COORDINATOR_KINDS.includes(kind)) {
     throw new InputError(
       `coordinator: expected one of ${COORDINATOR_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
@@ -126,12 +138,8 @@ export function createCoordinationStore(
     throw new InputError(
       `coordinationRepository: expected owner/name, got ${JSON.stringify(overrides.coordinationRepository)}`,
     );
-  const jobId = overrides.jobId || g.jobId || overrides.participant?.() || undefined;
-  if (!jobId)
-    logger.warning(
-      'no job id (action input jobId, default ${{ job.check_run_id }}; CLI --job-id or EOL_GATE_JOB_ID) and no participant id: the whole run is one participant, the parallel jobs of this run are not told apart',
-    );
-  return new GitHubStore({
+  const jobId = overrides.jobId || g.jobId || undefined;
+  const store = new GitHubStore({
     apiUrl: g.apiUrl || 'https://api.github.com',
     owner,
     repo,
@@ -146,4 +154,18 @@ export function createCoordinationStore(
     retry: overrides.retry,
     logger,
   });
+  if (!jobId) {
+    // Made only once the store has checked its settings: the platform may keep what it
+    // finds for the job's later steps.
+    const found = await overrides.participant?.({
+      runnerName: g.runnerName || undefined,
+      jobs: () => store.attemptJobs(),
+    });
+    if (found) store.identifyJob(found);
+    else
+      logger.warning(
+        'no job id (action input jobId, default ${{ job.check_run_id }}; CLI --job-id or EOL_GATE_JOB_ID) and no participant id: the whole run is one participant, the parallel jobs of this run are not told apart',
+      );
+  }
+  return store;
 }

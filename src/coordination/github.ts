@@ -45,7 +45,10 @@ export interface GitHubStoreOptions {
   runId: string | number;
   /** `GITHUB_RUN_ATTEMPT`. */
   runAttempt: number;
-  /** The job's check run id (`job.check_run_id`); without it the whole run is one participant. */
+  /**
+   * The job's check run id (`job.check_run_id`); without it the whole run is one participant,
+   * unless `identifyJob` names the job before the store is used.
+   */
   jobId?: string;
   /** `GITHUB_SHA`: the commit the marker refs point at (any commit of the coordination repository). */
   sha: string;
@@ -92,10 +95,26 @@ interface WorkflowJob {
   run_attempt?: number;
   status?: unknown;
   conclusion?: string | null;
+  /** Null until the job is assigned to a runner. */
+  runner_name?: string | null;
   started_at?: string | null;
   completed_at?: string | null;
   name?: string;
   html_url?: string | null;
+}
+
+/**
+ * A job of this run attempt as `GET /actions/runs/{run_id}/attempts/{attempt}/jobs` lists it:
+ * enough for a job to find its own id by the runner that runs it.
+ */
+export interface AttemptJob {
+  /** The job's id (its check run id), decimal. */
+  id: string;
+  /** queued | in_progress | completed | waiting | requested | pending. */
+  status: string;
+  /** The runner it was assigned to; undefined until it is assigned. */
+  runnerName?: string;
+  name?: string;
 }
 
 /** What a GET answered last for one URL: sent back as `If-None-Match`, reused on a 304. */
@@ -204,7 +223,9 @@ export function markerRef(
  */
 export class GitHubStore implements CoordinationStore {
   readonly kind = 'github' as const;
-  readonly self: ParticipantIdentity;
+  private identity: ParticipantIdentity;
+  /** Set by the first signal, listing or cleanup: the participant is fixed from then on. */
+  private used = false;
   private readonly coordinationRepo: string;
   /** The workflow's repository, where this run's status lives. */
   private readonly ownRepo: string;
@@ -254,7 +275,7 @@ export class GitHubStore implements CoordinationStore {
     this.coordinationRepo = `${coordination.owner}/${coordination.repo}`;
     this.ownRepo = `${options.owner}/${options.repo}`;
     this.logger = options.logger;
-    this.self = {
+    this.identity = {
       runId: String(options.runId),
       attempt: options.runAttempt,
       jobId: options.jobId,
@@ -283,6 +304,51 @@ export class GitHubStore implements CoordinationStore {
     });
   }
 
+  get self(): ParticipantIdentity {
+    return this.identity;
+  }
+
+  /**
+   * Names the job this store speaks for where no job id was given, once it is found (in
+   * `attemptJobs`): only before the first signal, listing or cleanup, so that every marker of
+   * this store belongs to one participant.
+   */
+  identifyJob(jobId: string): void {
+    if (this.identity.jobId !== undefined || this.used)
+      throw new Error(
+        `GitHubStore.identifyJob: the participant is fixed already (job ${this.identity.jobId ?? 'none'})`,
+      );
+    this.identity = { ...this.identity, jobId: assertJobId(jobId) };
+  }
+
+  /**
+   * The jobs of this run attempt (every page):
+   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt}/jobs, which GitHub
+   * Enterprise Server answers too (`actions: read`). A job that nothing names finds itself
+   * there by its runner (`runner_name`); conditional GETs make a repeated look cheap.
+   */
+  async attemptJobs(): Promise<AttemptJob[]> {
+    const { runId, attempt } = this.identity;
+    const what = `the jobs of attempt ${attempt} of run ${runId} of ${this.ownRepo}`;
+    let list: WorkflowJob[] = [];
+    await this.call(`list ${what}`, async () => {
+      list = await this.jobPages(
+        `/repos/${this.ownRepo}/actions/runs/${runId}/attempts/${attempt}/jobs?per_page=100`,
+        what,
+      );
+    });
+    return list.map((job) => {
+      if (typeof job.id !== 'number' || typeof job.status !== 'string')
+        throw new RuntimeError(`GitHub: ${what}: a job without id / status`);
+      return {
+        id: String(job.id),
+        status: job.status,
+        runnerName: job.runner_name || undefined,
+        name: job.name,
+      };
+    });
+  }
+
   /** How much to stretch the poll interval so the rate-limit budget lasts until it resets. */
   pollDelayFactor(): number {
     return pollDelayFactorFor(this.rate, this.now());
@@ -304,6 +370,7 @@ export class GitHubStore implements CoordinationStore {
   }
 
   async signal(group: string, state: MarkerState, scope: CoverScope = 'job'): Promise<void> {
+    this.used = true;
     assertGroupName(group);
     // The stamp orders this marker against the run's others (a run-scoped cover counts only
     // for the `publishing` markers written before it).
@@ -326,6 +393,7 @@ export class GitHubStore implements CoordinationStore {
    * counts as alive), this run's jobs only (its status costs nothing: it is alive).
    */
   async listRuns(group: string): Promise<GroupRun[]> {
+    this.used = true;
     const markers = (await this.markerRefs(group)).map((r) => r.marker);
     const pending = uncoveredPublishing(this.self, markers);
     const newest = newestAttempts(markers);
@@ -342,6 +410,7 @@ export class GitHubStore implements CoordinationStore {
    * `publishing` marker its own participant has not covered.
    */
   async cleanup(group: string): Promise<void> {
+    this.used = true;
     try {
       const refs = await this.markerRefs(group);
       const others = refs.filter((r) => runKey(r.marker) !== runKey(this.self));
@@ -445,6 +514,15 @@ export class GitHubStore implements CoordinationStore {
       next = nextLink(answer.link);
     }
     return all;
+  }
+
+  /** Every page of a jobs listing (`{ total_count, jobs }`). */
+  private jobPages(url: string, what: string): Promise<WorkflowJob[]> {
+    return this.pages(url, what, (data) => {
+      const jobs = (data as { jobs?: unknown } | undefined)?.jobs;
+      if (!Array.isArray(jobs)) throw new RuntimeError(`GitHub: ${what}: listing without jobs`);
+      return jobs as WorkflowJob[];
+    });
   }
 
   /**
@@ -609,15 +687,9 @@ export class GitHubStore implements CoordinationStore {
     await this.call(
       `list the jobs of run ${runId} of ${repository}`,
       async () => {
-        list = await this.pages(
+        list = await this.jobPages(
           `/repos/${repository}/actions/runs/${runId}/jobs?filter=all&per_page=100`,
           `the jobs of run ${runId}`,
-          (data) => {
-            const jobs = (data as { jobs?: unknown } | undefined)?.jobs;
-            if (!Array.isArray(jobs))
-              throw new RuntimeError(`GitHub: run ${runId}: jobs listing without jobs`);
-            return jobs as WorkflowJob[];
-          },
         );
       },
       (e) => e.status === 404,

@@ -17,8 +17,16 @@ export interface RunContext {
     sha?: string;
     /** A commit of the coordination repository for marker refs (EOL_GATE_MARKER_SHA). */
     markerSha?: string;
-    /** The job's check run id when no input gives it (EOL_GATE_JOB_ID). */
+    /**
+     * The job's check run id when no input gives it (EOL_GATE_JOB_ID: the user's, or kept by an
+     * earlier eol-gate step of the job that found it in the jobs API).
+     */
     jobId?: string;
+    /**
+     * The runner's name (RUNNER_NAME): a runner runs one job at a time, so where nothing names
+     * the job, its in-progress job of this run attempt in the jobs API is this job.
+     */
+    runnerName?: string;
     token?: string;
   };
   azure: {
@@ -41,6 +49,7 @@ export const RUN_CONTEXT_VARIABLES = {
     sha: 'GITHUB_SHA',
     markerSha: 'EOL_GATE_MARKER_SHA',
     jobId: 'EOL_GATE_JOB_ID',
+    runnerName: 'RUNNER_NAME',
     token: 'GITHUB_TOKEN',
   },
   azure: {

@@ -375,7 +375,7 @@ export const INPUTS: InputSpec[] = [
   {
     name: 'jobId',
     description:
-      "This job's id, so parallel jobs of one run are told apart: GitHub, the job's check run id (CLI: --job-id or EOL_GATE_JOB_ID); Azure Pipelines reads System.JobId.",
+      "This job's id, so parallel jobs of one run are told apart: GitHub, the job's check run id (CLI: --job-id or EOL_GATE_JOB_ID); Azure Pipelines reads System.JobId. Where it is empty (GitHub Enterprise Server has no job.check_run_id), the job's first step finds the id in the jobs API by the runner's name (RUNNER_NAME; needs actions: read) and keeps it in GITHUB_ENV as EOL_GATE_JOB_ID for the later steps; failing that, it warns and uses a participant id that run-scope covers and failure release do not apply to.",
     default: '${{ job.check_run_id }}',
     commands: COORDINATED,
     hosts: ['github', 'cli'],

@@ -99,7 +99,7 @@ async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise
     case 'signal': {
       await signal(
         { group: o.group, state: o.state!, scope: o.scope },
-        { store: createStore(o, agent, logger), logger },
+        { store: await createStore(o, agent, logger), logger },
       );
       return {
         exitCode: 0,
@@ -145,7 +145,7 @@ async function runPublish(o: JobOptions, agent: BuildAgent, clock: Clock): Promi
   const logger = agent.logger;
   const fragmentText = await readInput(o.fragment, agent.label('fragment'));
   const target = createWritableImageInfoSource(o.imageInfo[0], sourceOptions(agent));
-  const store = createStore(o, agent, logger);
+  const store = await createStore(o, agent, logger);
   const result = await publishImageInfo(
     { target, fragmentText, fragmentName: o.fragment, message: o.commitMessage, create: o.create },
     {
@@ -185,7 +185,7 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
     : undefined;
   const registry = createRegistry(o, agent);
   const sources = createSources(o, agent);
-  const store = createStore(o, agent, logger);
+  const store = await createStore(o, agent, logger);
   const planFile = o.planFile || join(agent.tempDir, `eol-gate-plan-${clock.now().getTime()}.json`);
 
   const result = await annotate(

@@ -1,5 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import type { JobLookup } from '../coordination/from-environment.js';
+import type { AttemptJob } from '../coordination/github.js';
 import { InputError } from '../core/errors.js';
+import { RUN_CONTEXT_VARIABLES } from '../core/run-context.js';
+import { sleep as defaultSleep } from '../util/sleep.js';
 import type { BuildAgent } from './agent.js';
 
 /**
@@ -7,6 +11,12 @@ import type { BuildAgent } from './agent.js';
  * sets what a step appends to GITHUB_ENV in the environment of the steps after it.
  */
 export const PARTICIPANT_VARIABLE = 'EOL_GATE_PARTICIPANT';
+
+/**
+ * Carries the job id that an eol-gate step found in the jobs API to the job's later steps
+ * (which read it as the job id, RunContext.github.jobId, and look nothing up).
+ */
+export const JOB_ID_VARIABLE = RUN_CONTEXT_VARIABLES.github.jobId;
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const ID_LENGTH = 20;
@@ -67,4 +77,104 @@ export function participantId(agent: BuildAgent, need: ParticipantNeed): string 
         `or ${agent.label('scope')} run to make the whole run one participant (only where its jobs do not publish in parallel)`,
     );
   return undefined;
+}
+
+/** This job among its run attempt's jobs, or why it cannot be told. */
+export type RunnerMatch = { id: string } | { reason: string };
+
+/**
+ * The job of `jobs` (one run attempt's) that runs on `runnerName`: a runner runs one job at a
+ * time, so the one in-progress job assigned to it is this job. None (not assigned yet, as the
+ * API shows it) or several (names that are not unique among the runners) tell nothing.
+ */
+export function jobOfRunner(jobs: AttemptJob[], runnerName: string): RunnerMatch {
+  const mine = jobs.filter((j) => j.status === 'in_progress' && j.runnerName === runnerName);
+  if (mine.length === 1) return { id: mine[0].id };
+  const runner = `runner ${JSON.stringify(runnerName)}`;
+  if (mine.length === 0)
+    return { reason: `no in-progress job of this run attempt runs on ${runner}` };
+  return {
+    reason: `${mine.length} in-progress jobs of this run attempt (${mine.map((j) => j.id).join(', ')}) run on ${runner}`,
+  };
+}
+
+export interface JobLookupPolicy {
+  /** Listings read at most (the API may show the runner a moment after the job starts). */
+  attempts: number;
+  /** Wait before the second listing; doubles after each. */
+  delayMs: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Four listings over 7 s at most: 1 s, 2 s, 4 s apart. */
+export const JOB_LOOKUP: JobLookupPolicy = { attempts: 4, delayMs: 1000 };
+
+/**
+ * This job's id from the jobs API (`jobOfRunner`), reading the listing again while it tells
+ * nothing, up to `policy.attempts` times; a listing that fails ends the search (the client has
+ * retried it already).
+ */
+export async function findJobId(
+  runnerName: string,
+  jobs: () => Promise<AttemptJob[]>,
+  policy: JobLookupPolicy = JOB_LOOKUP,
+): Promise<RunnerMatch> {
+  const sleep = policy.sleep ?? defaultSleep;
+  let delay = policy.delayMs;
+  let waited = 0;
+  for (let read = 1; ; read++) {
+    let match: RunnerMatch;
+    try {
+      match = jobOfRunner(await jobs(), runnerName);
+    } catch (e) {
+      return { reason: `the jobs API could not be read: ${(e as Error).message}` };
+    }
+    if ('id' in match) return match;
+    if (read >= policy.attempts)
+      return {
+        reason: `${match.reason} (${read} listing${read > 1 ? `s over ${Math.round(waited / 1000)}s` : ''})`,
+      };
+    await sleep(delay);
+    waited += delay;
+    delay *= 2;
+  }
+}
+
+/**
+ * The id of a GitHub job that no input or EOL_GATE_JOB_ID names (GitHub Enterprise Server has no
+ * `job.check_run_id`; a CLI user may give no `--job-id`); docs/design.md §2. On a runner
+ * (RUNNER_NAME), the job's real id from the jobs API (`findJobId`), kept in GITHUB_ENV as
+ * EOL_GATE_JOB_ID so that the job's later steps look nothing up: the protocol judges run-scope
+ * covers and failed jobs by the service's record of the job. Else, or when an earlier step of
+ * the job fell back already, `participantId`: a participant id the service does not know.
+ */
+export async function jobParticipant(
+  agent: BuildAgent,
+  need: ParticipantNeed,
+  lookup: JobLookup,
+  policy: JobLookupPolicy = JOB_LOOKUP,
+): Promise<string | undefined> {
+  // An earlier step of this job fell back: every marker of the job stays that participant's.
+  if (agent.env[PARTICIPANT_VARIABLE]) return participantId(agent, need);
+  if (!lookup.runnerName) {
+    agent.logger.debug(
+      `no ${RUN_CONTEXT_VARIABLES.github.runnerName} (not on a runner): this job's id is not looked up in the jobs API`,
+    );
+    return participantId(agent, need);
+  }
+  const found = await findJobId(lookup.runnerName, () => lookup.jobs(), policy);
+  if ('id' in found) {
+    const kept = agent.exportVariable?.(JOB_ID_VARIABLE, found.id) ?? false;
+    agent.logger.info(
+      `job ${found.id}: this job's id, found in the jobs API as the in-progress job of runner ${JSON.stringify(lookup.runnerName)}` +
+        (kept ? `; kept in GITHUB_ENV as ${JOB_ID_VARIABLE} for the job's later steps` : ''),
+    );
+    return found.id;
+  }
+  agent.logger.warning(
+    `this job's id was not found in the jobs API: ${found.reason}. Falling back to an id of eol-gate's own, which the CI service does not know: ` +
+      `a run-scope image-info-updated of another job (a record job) never covers this job's publishing, and if this job fails, its publishing keeps blocking annotators until the run completes. ` +
+      `Set ${agent.label('jobId')} (the job's check run id) to avoid this`,
+  );
+  return participantId(agent, need);
 }

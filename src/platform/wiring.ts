@@ -20,7 +20,7 @@ import type { Registry } from '../registry/port.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../util/http.js';
 import type { BuildAgent } from './agent.js';
 import type { JobOptions } from './options.js';
-import { participantId } from './participant.js';
+import { jobParticipant } from './participant.js';
 
 /** Adapters chosen from inputs and environment: the only place that knows them all. */
 export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
@@ -240,18 +240,24 @@ export function createSources(o: JobOptions, agent: BuildAgent): ImageInfoSource
   return o.imageInfo.map((spec) => createImageInfoSource(spec, options));
 }
 
-export function createStore(o: JobOptions, agent: BuildAgent, logger: Logger): CoordinationStore {
+export function createStore(
+  o: JobOptions,
+  agent: BuildAgent,
+  logger: Logger,
+): Promise<CoordinationStore> {
   return createCoordinationStore(o.coordinator, agent.context, logger, {
     token: agent.platformToken(),
     projects: o.projects.length > 0 ? o.projects : undefined,
     jobId: o.jobId || undefined,
-    // Without a job id: a participant id kept in GITHUB_ENV, or a refusal for a command that
-    // writes markers (an annotate writes image-info-updated; a dry run writes nothing).
-    participant: () =>
-      participantId(agent, {
-        writes: o.command !== 'annotate' || !o.dryRun,
-        wholeRun: o.scope === 'run',
-      }),
+    // Without a job id: the job's id found in the jobs API by its runner, else a participant id,
+    // either kept in GITHUB_ENV; or a refusal for a command that writes markers (an annotate
+    // writes image-info-updated; a dry run writes nothing).
+    participant: (lookup) =>
+      jobParticipant(
+        agent,
+        { writes: o.command !== 'annotate' || !o.dryRun, wholeRun: o.scope === 'run' },
+        lookup,
+      ),
     coordinationRepository: o.coordinationRepository || undefined,
     retry: retryPolicy(agent.env),
   });

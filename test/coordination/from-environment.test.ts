@@ -47,9 +47,9 @@ const gh = {
   GITHUB_TOKEN: 'ghs_token',
 };
 
-function errorOf(fn: () => unknown): Error {
+async function errorOf(fn: () => Promise<unknown>): Promise<Error> {
   try {
-    fn();
+    await fn();
   } catch (e) {
     return e as Error;
   }
@@ -57,99 +57,139 @@ function errorOf(fn: () => unknown): Error {
 }
 
 describe('createCoordinationStore', () => {
-  it('auto picks Azure DevOps under TF_BUILD, with the build as self', () => {
-    const s = createCoordinationStore('auto', ado, recordingLogger());
+  it('auto picks Azure DevOps under TF_BUILD, with the build as self', async () => {
+    const s = await createCoordinationStore('auto', ado, recordingLogger());
     expect(s).toBeInstanceOf(AzureDevOpsStore);
     // System.JobAttempt (2 here) counts one job's retries: markers carry attempt 1 on Azure DevOps.
     expect(s.self).toMatchObject({ runId: '123', attempt: 1, jobId: undefined });
   });
 
-  it('Azure DevOps: the job is System.JobId, unless the host names it', () => {
+  it('Azure DevOps: the job is System.JobId, unless the host names it', async () => {
     const job = '0d4a3c52-9e0f-5d3b-8f64-3a0d1d2c6f10';
     expect(
-      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger()).self,
+      (await createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger()))
+        .self,
     ).toMatchObject({ runId: '123', attempt: 1, jobId: job });
     expect(
-      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger(), {
-        jobId: 'from-input',
-      }).self?.jobId,
+      (
+        await createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger(), {
+          jobId: 'from-input',
+        })
+      ).self?.jobId,
     ).toBe('from-input');
-    expect(() =>
+    await expect(
       createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: 'not a guid' }, recordingLogger()),
-    ).toThrow(/System\.JobId/);
+    ).rejects.toThrow(/System\.JobId/);
   });
 
-  it('auto picks GitHub under GITHUB_ACTIONS', () => {
-    const s = createCoordinationStore('auto', gh, recordingLogger());
+  it('auto picks GitHub under GITHUB_ACTIONS', async () => {
+    const s = await createCoordinationStore('auto', gh, recordingLogger());
     expect(s).toBeInstanceOf(GitHubStore);
     // Markers name the repository only when it is not the coordination repository.
     expect(s.self).toEqual({ runId: '987', attempt: 3 });
   });
 
-  it('GitHub: the job id comes from the host (input jobId) first, then EOL_GATE_JOB_ID', () => {
+  it('GitHub: the job id comes from the host (input jobId) first, then EOL_GATE_JOB_ID', async () => {
     const logger = recordingLogger();
     expect(
-      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger).self,
+      (await createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger)).self,
     ).toEqual({ runId: '987', attempt: 3, jobId: '4242' });
     expect(
-      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger, {
-        jobId: '31337',
-      }).self?.jobId,
+      (
+        await createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger, {
+          jobId: '31337',
+        })
+      ).self?.jobId,
     ).toBe('31337');
     expect(logger.warnings).toEqual([]);
     // An empty input (the action's default evaluated outside a job) falls back to the variable.
     expect(
-      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger, { jobId: '' })
-        .self?.jobId,
+      (
+        await createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger, {
+          jobId: '',
+        })
+      ).self?.jobId,
     ).toBe('4242');
   });
 
-  it('GitHub without a job id: the whole run is one participant, with a warning that says so', () => {
+  it('GitHub without a job id: the whole run is one participant, with a warning that says so', async () => {
     const logger = recordingLogger();
-    const s = createCoordinationStore('github', gh, logger);
+    const s = await createCoordinationStore('github', gh, logger);
     expect(s.self?.jobId).toBeUndefined();
     expect(logger.warnings.join('\n')).toMatch(/parallel jobs of this run are not told apart/);
     expect(logger.warnings.join('\n')).toMatch(/EOL_GATE_JOB_ID/);
   });
 
-  it('GitHub: the participant callback is asked only when no job id names the job (never for Azure DevOps)', () => {
+  it('GitHub: the participant callback is asked only when no job id names the job (never for Azure DevOps)', async () => {
     const asked: string[] = [];
-    const participant = () => (asked.push('asked'), 'pabcdefghijklmnopqrst');
+    const participant = async () => (asked.push('asked'), 'pabcdefghijklmnopqrst');
     const logger = recordingLogger();
-    expect(createCoordinationStore('github', gh, logger, { participant }).self?.jobId).toBe(
+    expect((await createCoordinationStore('github', gh, logger, { participant })).self?.jobId).toBe(
       'pabcdefghijklmnopqrst',
     );
     expect(logger.warnings).toEqual([]);
     expect(
-      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '77' }, recordingLogger(), {
-        participant,
-      }).self?.jobId,
+      (
+        await createCoordinationStore(
+          'github',
+          { ...gh, EOL_GATE_JOB_ID: '77' },
+          recordingLogger(),
+          {
+            participant,
+          },
+        )
+      ).self?.jobId,
     ).toBe('77');
     expect(
-      createCoordinationStore('github', gh, recordingLogger(), { participant, jobId: '78' }).self
-        ?.jobId,
+      (await createCoordinationStore('github', gh, recordingLogger(), { participant, jobId: '78' }))
+        .self?.jobId,
     ).toBe('78');
-    createCoordinationStore('azure-devops', ado, recordingLogger(), { participant });
+    await createCoordinationStore('azure-devops', ado, recordingLogger(), { participant });
     expect(asked).toEqual(['asked']);
     // Its refusal reaches the caller, after the variables were checked and before any write.
-    const refuse = () => {
+    const refuse = async () => {
       throw new InputError('no job id');
     };
-    expect(() =>
+    await expect(
       createCoordinationStore('github', gh, recordingLogger(), { participant: refuse }),
-    ).toThrow('no job id');
+    ).rejects.toThrow('no job id');
+    // A bad id from it is an InputError too.
+    await expect(
+      createCoordinationStore('github', gh, recordingLogger(), { participant: async () => '1/2' }),
+    ).rejects.toThrow(InputError);
   });
 
-  it('GitHub: a bad job id is an InputError naming jobId', () => {
-    const err = errorOf(() =>
+  it("GitHub: the participant callback gets RUNNER_NAME and this run attempt's jobs from the store", async () => {
+    const seen: Array<string | undefined> = [];
+    const s = await createCoordinationStore(
+      'github',
+      { ...gh, RUNNER_NAME: 'ghes-runner-7' },
+      recordingLogger(),
+      {
+        participant: async (lookup) => {
+          seen.push(lookup.runnerName);
+          return '5150';
+        },
+      },
+    );
+    expect(seen).toEqual(['ghes-runner-7']);
+    expect(s.self).toEqual({ runId: '987', attempt: 3, jobId: '5150' });
+    await createCoordinationStore('github', { ...gh, RUNNER_NAME: '' }, recordingLogger(), {
+      participant: async (lookup) => (seen.push(lookup.runnerName), undefined),
+    });
+    expect(seen).toEqual(['ghes-runner-7', undefined]);
+  });
+
+  it('GitHub: a bad job id is an InputError naming jobId', async () => {
+    const err = await errorOf(() =>
       createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '12/34' }, recordingLogger()),
     );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/jobId/);
   });
 
-  it('GitHub: coordinationRepository keeps this run in its own repository, markers in the other', () => {
-    const s = createCoordinationStore(
+  it('GitHub: coordinationRepository keeps this run in its own repository, markers in the other', async () => {
+    const s = await createCoordinationStore(
       'github',
       { ...gh, EOL_GATE_JOB_ID: '1' },
       recordingLogger(),
@@ -160,29 +200,29 @@ describe('createCoordinationStore', () => {
     expect(s).toBeInstanceOf(GitHubStore);
     expect(s.self).toMatchObject({ repository: 'octo/images', runId: '987' });
     for (const bad of ['octo', 'octo/', 'a/b/c', '/x'])
-      expect(() =>
+      await expect(
         createCoordinationStore('github', gh, recordingLogger(), { coordinationRepository: bad }),
-      ).toThrow(/coordinationRepository: expected owner\/name/);
-    expect(() =>
+      ).rejects.toThrow(/coordinationRepository: expected owner\/name/);
+    await expect(
       createCoordinationStore('github', gh, recordingLogger(), {
         coordinationRepository: 'octo/bad name',
       }),
-    ).toThrow(/coordinationRepository/);
+    ).rejects.toThrow(/coordinationRepository/);
   });
 
-  it('auto elsewhere is none, with a warning that pipelines are not coordinated', () => {
+  it('auto elsewhere is none, with a warning that pipelines are not coordinated', async () => {
     const logger = recordingLogger();
-    const s = createCoordinationStore('auto', {}, logger);
+    const s = await createCoordinationStore('auto', {}, logger);
     expect(s).toBeInstanceOf(NoneStore);
     expect(logger.warnings.join('\n')).toMatch(/not coordinated/);
     // Explicit none is a choice: no warning.
     const quiet = recordingLogger();
-    createCoordinationStore('none', {}, quiet);
+    await createCoordinationStore('none', {}, quiet);
     expect(quiet.warnings).toEqual([]);
   });
 
-  it('names exactly the missing Azure DevOps variables', () => {
-    const err = errorOf(() =>
+  it('names exactly the missing Azure DevOps variables', async () => {
+    const err = await errorOf(() =>
       createCoordinationStore(
         'azure-devops',
         { ...ado, SYSTEM_ACCESSTOKEN: undefined, BUILD_BUILDID: '' },
@@ -195,15 +235,15 @@ describe('createCoordinationStore', () => {
     expect(err.message).toMatch(/\$\(System\.AccessToken\)/);
   });
 
-  it('azure-devops outside a pipeline names every variable it needs', () => {
-    const err = errorOf(() => createCoordinationStore('azure-devops', {}, recordingLogger()));
+  it('azure-devops outside a pipeline names every variable it needs', async () => {
+    const err = await errorOf(() => createCoordinationStore('azure-devops', {}, recordingLogger()));
     expect(err.message).toMatch(
       /SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT, BUILD_BUILDID, SYSTEM_ACCESSTOKEN/,
     );
   });
 
-  it('names exactly the missing GitHub variables; the attempt is required', () => {
-    const err = errorOf(() =>
+  it('names exactly the missing GitHub variables; the attempt is required', async () => {
+    const err = await errorOf(() =>
       createCoordinationStore(
         'github',
         { ...gh, GITHUB_RUN_ATTEMPT: undefined, GITHUB_TOKEN: undefined },
@@ -214,14 +254,19 @@ describe('createCoordinationStore', () => {
     expect(err.message).toMatch(/missing environment variables GITHUB_RUN_ATTEMPT, GITHUB_TOKEN/);
   });
 
-  it('a token passed by the host stands in for the environment token', () => {
+  it('a token passed by the host stands in for the environment token', async () => {
     expect(
-      createCoordinationStore('github', { ...gh, GITHUB_TOKEN: undefined }, recordingLogger(), {
-        token: 'x',
-      }),
+      await createCoordinationStore(
+        'github',
+        { ...gh, GITHUB_TOKEN: undefined },
+        recordingLogger(),
+        {
+          token: 'x',
+        },
+      ),
     ).toBeInstanceOf(GitHubStore);
     expect(
-      createCoordinationStore(
+      await createCoordinationStore(
         'azure-devops',
         { ...ado, SYSTEM_ACCESSTOKEN: undefined },
         recordingLogger(),
@@ -230,21 +275,23 @@ describe('createCoordinationStore', () => {
     ).toBeInstanceOf(AzureDevOpsStore);
   });
 
-  it('bad values are InputErrors that do not echo the token', () => {
-    expect(() =>
+  it('bad values are InputErrors that do not echo the token', async () => {
+    await expect(
       createCoordinationStore('github', { ...gh, GITHUB_REPOSITORY: 'nope' }, recordingLogger()),
-    ).toThrow(/GITHUB_REPOSITORY/);
-    expect(() =>
+    ).rejects.toThrow(/GITHUB_REPOSITORY/);
+    await expect(
       createCoordinationStore('github', { ...gh, GITHUB_RUN_ATTEMPT: 'x' }, recordingLogger()),
-    ).toThrow(/GITHUB_RUN_ATTEMPT/);
-    expect(() =>
+    ).rejects.toThrow(/GITHUB_RUN_ATTEMPT/);
+    await expect(
       createCoordinationStore(
         'azure-devops',
         { ...ado, SYSTEM_COLLECTIONURI: 'http://dev.azure.com/org' },
         recordingLogger(),
       ),
-    ).toThrow(/https/);
-    const err = errorOf(() => createCoordinationStore('bogus' as never, ado, recordingLogger()));
+    ).rejects.toThrow(/https/);
+    const err = await errorOf(() =>
+      createCoordinationStore('bogus' as never, ado, recordingLogger()),
+    );
     expect(err.message).toMatch(/coordinator: expected one of/);
     expect(err.message).not.toContain('ado-token');
   });

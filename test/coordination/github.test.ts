@@ -734,6 +734,61 @@ describe('GitHubStore', () => {
   });
 });
 
+describe("GitHubStore: this run attempt's jobs (a job that nothing names finds itself)", () => {
+  it('attemptJobs lists the jobs of this attempt only, every page, with runner_name (null: unassigned)', async () => {
+    const run = fake.createRun();
+    const old = fake.createJob({ run_id: run.id, status: 'completed', runner_name: 'r-0' });
+    fake.rerun(run.id);
+    fake.run(run.id).status = 'in_progress';
+    const jobs = Array.from({ length: 120 }, (_, i) =>
+      fake.createJob({ run_id: run.id, name: `leg ${i}`, runner_name: i === 0 ? null : `r-${i}` }),
+    );
+    const s = store(run.id);
+    const listed = await s.attemptJobs();
+    expect(listed).toHaveLength(120);
+    expect(listed.map((j) => j.id)).not.toContain(String(old.id));
+    expect(listed[0]).toEqual({ id: String(jobs[0].id), status: 'in_progress', name: 'leg 0' });
+    expect(listed[119]).toEqual({
+      id: String(jobs[119].id),
+      status: 'in_progress',
+      runnerName: 'r-119',
+      name: 'leg 119',
+    });
+    expect(actionsCalls()).toEqual([
+      `GET actions/runs/${run.id}/attempts/2/jobs`,
+      `GET actions/runs/${run.id}/attempts/2/jobs`,
+    ]);
+    expect(fake.requests.map((r) => r.query)).toEqual(['per_page=100', 'per_page=100&page=2']);
+    // Read again: conditional, free while nothing changed.
+    fake.requests.length = 0;
+    await s.attemptJobs();
+    expect(fake.requests.map((r) => r.status)).toEqual([304, 304]);
+  });
+
+  it('attemptJobs needs actions: read, and says so', async () => {
+    const run = fake.createRun();
+    fake.permissions.actions = 'none';
+    const err = await rejection(store(run.id).attemptJobs());
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toMatch(/actions: read/);
+  });
+
+  it('identifyJob names the participant before first use, never after, never twice', async () => {
+    const run = fake.createRun();
+    const s = store(run.id);
+    expect(s.self.jobId).toBeUndefined();
+    s.identifyJob('4711');
+    expect(s.self).toEqual({ runId: String(run.id), attempt: 1, jobId: '4711' });
+    expect(() => s.identifyJob('4712')).toThrow(/fixed/);
+    await s.signal('g', 'publishing');
+    expect([...fake.refs.keys()][0]).toMatch(new RegExp(`/${run.id}\\.1\\.4711\\.publishing\\.`));
+    const used = store(run.id);
+    await used.listRuns('g');
+    expect(() => used.identifyJob('4713')).toThrow(/fixed/);
+    expect(() => store(run.id).identifyJob('a.b')).toThrow(InputError);
+  });
+});
+
 describe('GitHubStore with a coordination repository shared by several repositories', () => {
   const A = 'octo/app-a';
   const B = 'octo/app-b';

@@ -1,13 +1,18 @@
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { EOL, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { assertJobId } from '../../src/core/markers.js';
 import { CliAgent } from '../../src/platform/cli/cli-agent.js';
 import { parseCli } from '../../src/platform/cli/args.js';
 import { runJob } from '../../src/platform/job.js';
+import type { AttemptJob } from '../../src/coordination/github.js';
 import {
+  findJobId,
+  JOB_ID_VARIABLE,
+  jobOfRunner,
+  jobParticipant,
   newParticipantId,
   participantId,
   PARTICIPANT_ID,
@@ -152,6 +157,190 @@ describe('participantId (no job id)', () => {
     const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: dir });
     expect(participantId(agent, { writes: false, wholeRun: false })).toBeUndefined();
     expect(lines.join('\n')).toMatch(/warning: GITHUB_ENV: cannot append to/);
+  });
+});
+
+describe('finding the job by its runner (the jobs API of this run attempt)', () => {
+  const job = (id: number, status: string, runnerName?: string): AttemptJob => ({
+    id: String(id),
+    status,
+    runnerName,
+  });
+  /** Answers each listing in turn (the last one again once they run out), counting reads. */
+  const listings = (...answers: AttemptJob[][]) => {
+    const reads = { count: 0 };
+    const jobs = async () => answers[Math.min(reads.count++, answers.length - 1)];
+    return { jobs, reads };
+  };
+  const sleeps: number[] = [];
+  const policy = {
+    attempts: 4,
+    delayMs: 1000,
+    sleep: async (ms: number) => void sleeps.push(ms),
+  };
+  beforeEach(() => {
+    sleeps.length = 0;
+  });
+
+  describe('jobOfRunner', () => {
+    it('one in-progress job on the runner: that job', () => {
+      expect(
+        jobOfRunner(
+          [
+            job(1, 'completed', 'r1'), // the runner's previous job
+            job(2, 'in_progress', 'r2'),
+            job(3, 'in_progress', 'r1'),
+            job(4, 'queued'),
+          ],
+          'r1',
+        ),
+      ).toEqual({ id: '3' });
+    });
+
+    it('none: says no in-progress job runs on the runner (unassigned, queued or completed only)', () => {
+      const none = jobOfRunner(
+        [job(1, 'completed', 'r1'), job(2, 'queued', 'r1'), job(3, 'in_progress')],
+        'r1',
+      );
+      expect(none).toEqual({
+        reason: 'no in-progress job of this run attempt runs on runner "r1"',
+      });
+      expect(jobOfRunner([], 'r1')).toHaveProperty('reason');
+    });
+
+    it('two: names both, picks neither (runner names that are not unique)', () => {
+      expect(
+        jobOfRunner([job(7, 'in_progress', 'runner'), job(9, 'in_progress', 'runner')], 'runner'),
+      ).toEqual({
+        reason: '2 in-progress jobs of this run attempt (7, 9) run on runner "runner"',
+      });
+    });
+
+    it('matches the name exactly', () => {
+      expect(jobOfRunner([job(1, 'in_progress', 'R1')], 'r1')).toHaveProperty('reason');
+      expect(jobOfRunner([job(1, 'in_progress', 'r1 ')], 'r1')).toHaveProperty('reason');
+    });
+  });
+
+  describe('findJobId', () => {
+    it('found at once: one listing, no wait', async () => {
+      const { jobs, reads } = listings([job(5, 'in_progress', 'r1')]);
+      expect(await findJobId('r1', jobs, policy)).toEqual({ id: '5' });
+      expect(reads.count).toBe(1);
+      expect(sleeps).toEqual([]);
+    });
+
+    it('not assigned yet, then assigned: reads again after 1 s, 2 s', async () => {
+      const { jobs, reads } = listings(
+        [job(5, 'queued')],
+        [job(5, 'in_progress')],
+        [job(5, 'in_progress', 'r1')],
+      );
+      expect(await findJobId('r1', jobs, policy)).toEqual({ id: '5' });
+      expect(reads.count).toBe(3);
+      expect(sleeps).toEqual([1000, 2000]);
+    });
+
+    it('two that stay two: gives up after the last listing, saying why', async () => {
+      const { jobs, reads } = listings([job(5, 'in_progress', 'r'), job(6, 'in_progress', 'r')]);
+      const found = await findJobId('r', jobs, policy);
+      expect(found).toEqual({
+        reason:
+          '2 in-progress jobs of this run attempt (5, 6) run on runner "r" (4 listings over 7s)',
+      });
+      expect(reads.count).toBe(4);
+      expect(sleeps).toEqual([1000, 2000, 4000]);
+    });
+
+    it('two, then one (the previous job of the runner is reported completed): that one', async () => {
+      const { jobs } = listings(
+        [job(5, 'in_progress', 'r'), job(6, 'in_progress', 'r')],
+        [job(5, 'completed', 'r'), job(6, 'in_progress', 'r')],
+      );
+      expect(await findJobId('r', jobs, policy)).toEqual({ id: '6' });
+    });
+
+    it('a listing that fails ends the search with its message', async () => {
+      let reads = 0;
+      const found = await findJobId(
+        'r',
+        async () => {
+          reads++;
+          throw new InputError('GitHub denied access (HTTP 403): actions: read');
+        },
+        policy,
+      );
+      expect(found).toEqual({
+        reason: 'the jobs API could not be read: GitHub denied access (HTTP 403): actions: read',
+      });
+      expect(reads).toBe(1);
+      expect(sleeps).toEqual([]);
+    });
+  });
+
+  describe('jobParticipant', () => {
+    const writes = { writes: true, wholeRun: false };
+
+    it('found: the real job id, kept in GITHUB_ENV as EOL_GATE_JOB_ID (no participant id made)', async () => {
+      const file = await envFile();
+      const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: file, RUNNER_NAME: 'ghes-7' });
+      const { jobs } = listings([
+        job(4242, 'in_progress', 'ghes-7'),
+        job(4243, 'in_progress', 'x'),
+      ]);
+      expect(await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy)).toBe(
+        '4242',
+      );
+      expect(JOB_ID_VARIABLE).toBe('EOL_GATE_JOB_ID');
+      expect(parseGitHubOutput(await readFile(file, 'utf8'))).toEqual({
+        EOL_GATE_JOB_ID: '4242',
+      });
+      expect(lines.join('\n')).toContain(
+        'job 4242: this job\'s id, found in the jobs API as the in-progress job of runner "ghes-7"; kept in GITHUB_ENV as EOL_GATE_JOB_ID',
+      );
+    });
+
+    it('found without GITHUB_ENV: still the real id (a later step finds it again)', async () => {
+      const { agent } = cliAgent(gh);
+      const { jobs } = listings([job(4242, 'in_progress', 'ghes-7')]);
+      expect(await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy)).toBe(
+        '4242',
+      );
+    });
+
+    it('not found: a participant id, with a warning that says why and what it costs', async () => {
+      const file = await envFile();
+      const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: file });
+      const { jobs } = listings([job(1, 'in_progress', 'other')]);
+      const id = await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy);
+      expect(id).toMatch(PARTICIPANT_ID);
+      expect(parseGitHubOutput(await readFile(file, 'utf8'))).toEqual({
+        [PARTICIPANT_VARIABLE]: id,
+      });
+      const warning = lines.filter((l) => l.startsWith('warning:')).join('\n');
+      expect(warning).toMatch(/no in-progress job of this run attempt runs on runner "ghes-7"/);
+      expect(warning).toMatch(/run-scope image-info-updated of another job .* never covers/);
+      expect(warning).toMatch(/if this job fails, its publishing keeps blocking/);
+      expect(warning).toMatch(/--job-id/);
+    });
+
+    it('an earlier step fell back (EOL_GATE_PARTICIPANT): stays that participant, looks nothing up', async () => {
+      const { agent } = cliAgent({ ...gh, [PARTICIPANT_VARIABLE]: 'pqrstuvwxyz234567abcd' });
+      const { jobs, reads } = listings([job(4242, 'in_progress', 'ghes-7')]);
+      expect(await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy)).toBe(
+        'pqrstuvwxyz234567abcd',
+      );
+      expect(reads.count).toBe(0);
+    });
+
+    it('no RUNNER_NAME (not on a runner): looks nothing up, no warning, as before', async () => {
+      const file = await envFile();
+      const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: file });
+      const { jobs, reads } = listings([]);
+      expect(await jobParticipant(agent, writes, { jobs }, policy)).toMatch(PARTICIPANT_ID);
+      expect(reads.count).toBe(0);
+      expect(lines.filter((l) => l.startsWith('warning:'))).toEqual([]);
+    });
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * A fake GitHub REST API on 127.0.0.1, speaking the endpoints GitHubStore uses (git refs,
- * workflow runs, the jobs of a run) with rate-limit headers, ETags and conditional requests
- * (`If-None-Match` → 304, which GitHub does not count against the rate limit), switches for
- * latency, injected faults
+ * workflow runs, the jobs of a run and of a run attempt) with rate-limit headers, ETags and
+ * conditional requests (`If-None-Match` → 304, which GitHub does not count against the rate
+ * limit), switches for latency, injected faults
  * (primary and secondary rate limits, 5xx), token permissions and an eventually consistent
  * matching-refs. Refs live in one repository (`owner/repo`); the Actions API (runs, jobs) also
  * answers for other repositories added with `addRepository`, as a coordination repository shared
@@ -50,6 +50,11 @@ export interface FakeJob {
   created_at: string;
   started_at: string;
   completed_at: string | null;
+  /**
+   * The runner the job was assigned to (the runner's `RUNNER_NAME`); null (GitHub's answer)
+   * until it is assigned. Absent here means null.
+   */
+  runner_name?: string | null;
 }
 
 /** One request the fake received, and the status it answered (once answered). */
@@ -291,6 +296,7 @@ export class FakeGitHub {
       created_at: init.created_at ?? now,
       started_at: init.started_at ?? init.created_at ?? now,
       completed_at: init.completed_at ?? (status === 'completed' ? now : null),
+      runner_name: init.runner_name ?? null,
     };
     this.actions(repository).jobs.set(job.id, job);
     return job;
@@ -606,6 +612,7 @@ export class FakeGitHub {
   private jobJson(repository: string, job: FakeJob): Record<string, unknown> {
     return {
       ...job,
+      runner_name: job.runner_name ?? null,
       url: `${this.base}/repos/${repository}/actions/jobs/${job.id}`,
       html_url: `https://github.com/${repository}/actions/runs/${job.run_id}/job/${job.id}`,
       run_url: `${this.base}/repos/${repository}/actions/runs/${job.run_id}`,
@@ -664,32 +671,63 @@ export class FakeGitHub {
       const filter = query.get('filter') ?? 'latest';
       if (filter !== 'latest' && filter !== 'all')
         return { status: 422, body: { message: `Invalid filter: ${filter}` } };
-      const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30));
-      const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
-      const all = [...actions.jobs.values()]
-        .filter(
+      return this.jobsPage(
+        repository,
+        [...actions.jobs.values()].filter(
           (j) => j.run_id === run.id && (filter === 'all' || j.run_attempt === run.run_attempt),
-        )
-        .sort((a, b) => a.id - b.id);
-      const last = Math.max(1, Math.ceil(all.length / perPage));
-      const pageUrl = (n: number) => {
-        const q = new URLSearchParams(query);
-        q.set('page', String(n));
-        return `${this.base}/repos/${repository}/actions/runs/${run.id}/jobs?${q}`;
-      };
-      const link =
-        page < last ? `<${pageUrl(page + 1)}>; rel="next", <${pageUrl(last)}>; rel="last"` : '';
-      return {
-        status: 200,
-        headers: link ? { link } : {},
-        body: {
-          total_count: all.length,
-          jobs: all
-            .slice((page - 1) * perPage, page * perPage)
-            .map((job) => this.jobJson(repository, job)),
-        },
-      };
+        ),
+        path,
+        query,
+      );
+    }
+    // List jobs for a workflow run attempt:
+    // GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs
+    // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run-attempt
+    // (GitHub Enterprise Server too). `per_page` (default 30, max 100), `page` (from 1); 200
+    // { total_count, jobs } (each job with `runner_name`, null until assigned), with a `Link`
+    // header when there are more pages; 404 for an unknown run or an attempt it has not reached.
+    const attemptMatch = /^actions\/runs\/(\d+)\/attempts\/(\d+)\/jobs$/.exec(path);
+    if (attemptMatch) {
+      const run = actions.runs.get(Number(attemptMatch[1]));
+      const attempt = Number(attemptMatch[2]);
+      if (!run || attempt < 1 || attempt > run.run_attempt) return notFound;
+      return this.jobsPage(
+        repository,
+        [...actions.jobs.values()].filter((j) => j.run_id === run.id && j.run_attempt === attempt),
+        path,
+        query,
+      );
     }
     return notFound;
+  }
+
+  /** One page of a jobs listing (by id), with GitHub's `Link` header to the next and last pages. */
+  private jobsPage(
+    repository: string,
+    jobs: FakeJob[],
+    path: string,
+    query: URLSearchParams,
+  ): FakeGitHubResponse {
+    const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30));
+    const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
+    const all = [...jobs].sort((a, b) => a.id - b.id);
+    const last = Math.max(1, Math.ceil(all.length / perPage));
+    const pageUrl = (n: number) => {
+      const q = new URLSearchParams(query);
+      q.set('page', String(n));
+      return `${this.base}/repos/${repository}/${path}?${q}`;
+    };
+    const link =
+      page < last ? `<${pageUrl(page + 1)}>; rel="next", <${pageUrl(last)}>; rel="last"` : '';
+    return {
+      status: 200,
+      headers: link ? { link } : {},
+      body: {
+        total_count: all.length,
+        jobs: all
+          .slice((page - 1) * perPage, page * perPage)
+          .map((job) => this.jobJson(repository, job)),
+      },
+    };
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../core/ports.js';
 import type { BuildAgent, PublishedArtifact } from '../agent.js';
 import type { RunContext } from '../../core/run-context.js';
-import { PARTICIPANT_VARIABLE } from '../participant.js';
+import { JOB_ID_VARIABLE, PARTICIPANT_VARIABLE } from '../participant.js';
 import { runContextFromEnv } from '../run-context.js';
 
 /** @actions/core's workflow commands: `::warning::` and `::error::` become annotations. */
@@ -70,7 +70,7 @@ export class GitHubAgent implements BuildAgent {
   /**
    * Uploads the file as is (no zip) through the Actions artifact service, named per job and
    * attempt: matrix legs share GITHUB_JOB, so the job's check run id tells them apart (or,
-   * where there is none, the participant id an eol-gate step of the job made).
+   * where there is none, the id an earlier eol-gate step of the job found or made).
    */
   async publishArtifact(path: string, name: string): Promise<PublishedArtifact | undefined> {
     const env = this.env;
@@ -82,6 +82,7 @@ export class GitHubAgent implements BuildAgent {
     }
     const job = (
       this.input('jobId') ||
+      env[JOB_ID_VARIABLE] ||
       env[PARTICIPANT_VARIABLE] ||
       env.GITHUB_JOB ||
       'job'
