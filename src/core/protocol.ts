@@ -102,20 +102,31 @@ function endedWithoutSuccess(job: JobStatus | undefined): boolean {
 }
 
 /**
- * A failed or cancelled job stops blocking once every other job of its run has completed: until
- * then an `always()` / `succeededOrFailed()` record job may still record what it pushed. An
- * annotator inside that run does not wait for its own job, nor for jobs that have not started
- * (they may be waiting on it: the API does not say what a queued job `needs`).
+ * A failed or cancelled job stops blocking once no other job of its run can still record what it
+ * pushed (an `always()` / `succeededOrFailed()` record job may): every other job has completed, or
+ * is past recording (its latest marker is an `image-info-updated`: a job records others' pushes
+ * only before its run-scope cover, and signals `publishing` before recording again). Without that
+ * second clause two runs whose annotating jobs each wait on the other run's failed job would wait
+ * for each other. An annotator inside that run does not wait for its own job, nor for jobs that
+ * have not started (they may be waiting on it: the API does not say what a queued job `needs`).
  */
 function othersDone(
   p: RawMarker,
   run: RunStatus | undefined,
   self: ParticipantIdentity | undefined,
+  markers: RawMarker[],
 ): boolean {
   if (!run?.jobs) return false;
   const inRun = !!self && runKey(self) === runKey(p);
+  const latest = new Map<string, RawMarker>();
+  for (const m of markers)
+    if (runKey(m) === runKey(p) && m.jobId !== undefined) {
+      const seen = latest.get(m.jobId);
+      if (!seen || m.stamp > seen.stamp) latest.set(m.jobId, m);
+    }
   for (const [id, job] of run.jobs) {
     if (id === p.jobId || job.completed) continue;
+    if (latest.get(id)?.state === 'image-info-updated') continue;
     if (inRun && (id === self.jobId || job.startedAt === undefined)) continue;
     return false;
   }
@@ -174,7 +185,7 @@ export function joinParticipants(
     const covered = isCovered(p, markers, run);
     const alive = runAliveFor(p, run, newest.get(runKey(p)));
     const jobFailed = endedWithoutSuccess(job);
-    const released = jobFailed && othersDone(p, run, self);
+    const released = jobFailed && othersDone(p, run, self, markers);
     out.push({
       runId: p.runId,
       attempt: p.attempt,
