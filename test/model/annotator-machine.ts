@@ -13,6 +13,7 @@ import {
   cleanup,
   listRuns,
   pendingPush,
+  visiblyPending,
   recorded,
   type AnnotatorSlot,
   type ModelConfig,
@@ -211,7 +212,7 @@ export function stepMachine(
       break;
     case 'reconcile-store':
       // Marks reconcile can see reason to re-check: recorded again, or re-pushed by a live run.
-      m.recheck = m.placed.filter((d) => recorded(world, d) || pendingPush(world, d));
+      m.recheck = m.placed.filter((d) => recorded(world, d) || visiblyPending(world, d));
       m.polled = poll(config, rules, world, slot).map(({ runId, attempt, jobId, blocks }) => ({
         runId,
         attempt,

@@ -373,3 +373,9 @@ export function pendingPush(
   }
   return undefined;
 }
+
+/** A push its run can still record, and the protocol can see (not behind a hidden re-run). */
+export function visiblyPending(world: World, digest: string): boolean {
+  const pending = pendingPush(world, digest);
+  return !!pending && !pending.hidden;
+}

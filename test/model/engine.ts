@@ -208,7 +208,9 @@ function runStep(
       let changed = false;
       for (const of of step.of) {
         const push = [...world.pushes].reverse().find((p) => p.run === run.id && p.job === of);
-        if (push) push.recorded = true;
+        // Every push of that manifest by this run is recorded with it (a re-run re-pushes it).
+        if (push)
+          for (const q of world.pushes) if (q.run === run.id && q.digest === push.digest) q.recorded = true;
         if (push && world.imageInfo[push.platform] !== push.digest) {
           world.imageInfo[push.platform] = push.digest;
           changed = true;

@@ -25,6 +25,7 @@ import {
   listRuns,
   participantOf,
   pendingPush,
+  visiblyPending,
   recorded,
   STEP_MS,
   type AnnotatorSlot,
@@ -151,7 +152,7 @@ export async function runSchedule(
         }
         // The first poll after marks were placed is reconcile's: what it can see to re-check.
         if (watch.placed.length > 0 && !watch.recheck)
-          watch.recheck = watch.placed.filter((d) => recorded(world, d) || pendingPush(world, d));
+          watch.recheck = watch.placed.filter((d) => recorded(world, d) || visiblyPending(world, d));
         return listRuns(config, rules, world, slot.self);
       },
       cleanup: async () => {
