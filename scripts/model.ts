@@ -35,7 +35,9 @@ for (const config of [...HOLE_CONFIGS.map((h) => h.config), ...SAFE_CONFIGS]) {
   ok &&= now.complete && now.violations.length === 0;
 }
 
-console.log(`\nRandomised: ${schedules} schedules per configuration, the real annotate and signal\n`);
+console.log(
+  `\nRandomised: ${schedules} schedules per configuration, the real annotate and signal\n`,
+);
 for (const { hole, config } of HOLE_CONFIGS) {
   const before = await exploreRandom(config, 'protocol-ii', schedules * 5);
   console.log(`hole ${hole}: ${describeRandom(before)}`);

@@ -92,14 +92,26 @@ function poll(config: ModelConfig, rules: Rules, world: World, slot: AnnotatorSl
  * (the explorer treats such an annotator as blocked, and a world where only blocked annotators
  * remain as stuck: I3).
  */
-export function canStep(config: ModelConfig, rules: Rules, world: World, slot: AnnotatorSlot): boolean {
+export function canStep(
+  config: ModelConfig,
+  rules: Rules,
+  world: World,
+  slot: AnnotatorSlot,
+): boolean {
   const m = slot.machine as Machine | undefined;
   if (slot.done) return false;
   if (!m || (m.phase !== 'wait' && m.phase !== 'reconcile-wait')) return true;
-  return protocol(rules).decideWait(slot.self, poll(config, rules, world, slot)).verdict === 'proceed';
+  return (
+    protocol(rules).decideWait(slot.self, poll(config, rules, world, slot)).verdict === 'proceed'
+  );
 }
 
-export function blockersOf(config: ModelConfig, rules: Rules, world: World, slot: AnnotatorSlot): string {
+export function blockersOf(
+  config: ModelConfig,
+  rules: Rules,
+  world: World,
+  slot: AnnotatorSlot,
+): string {
   return poll(config, rules, world, slot)
     .filter((r) => r.blocks && !protocol(rules).isSelf(slot.self, r))
     .map((r) => `${r.runId}#${r.attempt}/${r.jobId ?? '-'}${r.deleted ? ' (deleted run)' : ''}`)
@@ -268,7 +280,14 @@ function judge(world: World, slot: AnnotatorSlot, m: Machine, digest: string): V
   const pending = pendingPush(world, digest);
   world.marks.push({ digest, at: world.t, by: slot.name, hidden: pending?.hidden });
   if (m.supported.includes(digest))
-    return [{ invariant: 'I1', message: `${slot.name} marked ${digest}, recorded in the image-info it planned from` }];
+    return [
+      {
+        invariant: 'I1',
+        message: `${slot.name} marked ${digest}, recorded in the image-info it planned from`,
+      },
+    ];
   const reason = m.pendingAtValidation[digest];
-  return reason ? [{ invariant: 'I1', message: `${slot.name} marked ${reason} (already so at validation)` }] : [];
+  return reason
+    ? [{ invariant: 'I1', message: `${slot.name} marked ${reason} (already so at validation)` }]
+    : [];
 }

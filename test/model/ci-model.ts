@@ -267,7 +267,9 @@ function apiRun(config: ModelConfig, run: RunState): RunStatus | undefined {
 function visibleMarkers(config: ModelConfig, world: World): RawMarker[] {
   if (config.flavor !== 'azure') return world.markers;
   const live = new Set(
-    world.runs.filter((r) => r.status === 'in_progress' && r.reportedAttempt === r.attempt).map((r) => r.id),
+    world.runs
+      .filter((r) => r.status === 'in_progress' && r.reportedAttempt === r.attempt)
+      .map((r) => r.id),
   );
   return world.markers.filter((m) => live.has(m.runId));
 }
@@ -286,7 +288,10 @@ export function listRuns(
       const run = byId.get(m.runId)!;
       const status = apiRun(config, run);
       // The store knows its own run is alive without asking; its jobs it reads like any other's.
-      runs.set(current.runKey(m), m.runId === self.runId ? { ...status, alive: true, deleted: false } : status);
+      runs.set(
+        current.runKey(m),
+        m.runId === self.runId ? { ...status, alive: true, deleted: false } : status,
+      );
     }
     return current.joinParticipants(self, markers, runs);
   }
@@ -305,7 +310,10 @@ export function listRuns(
   const jobs = new Map<string, JobStatus | undefined>();
   for (const p of protocolII.jobsToAsk(pending, markers, runs)) {
     const run = byId.get(p.runId)!;
-    jobs.set(protocolII.participantKey(p), run.status === 'deleted' ? undefined : apiJobs(run).get(p.jobId!));
+    jobs.set(
+      protocolII.participantKey(p),
+      run.status === 'deleted' ? undefined : apiJobs(run).get(p.jobId!),
+    );
   }
   return protocolII.joinParticipants(self, markers, runs, jobs);
 }

@@ -147,7 +147,7 @@ function rerun(config: ModelConfig, world: World, run: RunState, which: 'all' | 
   for (const j of spec.jobs)
     if (which === 'all' || jobs.find((x) => x.spec === j.name)?.conclusion !== 'success')
       names.add(j.name);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const j of spec.jobs)
       if (!names.has(j.name) && (j.needs ?? []).some((n) => names.has(n))) {
@@ -210,7 +210,8 @@ function runStep(
         const push = [...world.pushes].reverse().find((p) => p.run === run.id && p.job === of);
         // Every push of that manifest by this run is recorded with it (a re-run re-pushes it).
         if (push)
-          for (const q of world.pushes) if (q.run === run.id && q.digest === push.digest) q.recorded = true;
+          for (const q of world.pushes)
+            if (q.run === run.id && q.digest === push.digest) q.recorded = true;
         if (push && world.imageInfo[push.platform] !== push.digest) {
           world.imageInfo[push.platform] = push.digest;
           changed = true;
@@ -243,7 +244,7 @@ function runStep(
 export function settle(config: ModelConfig, world: World): void {
   for (const run of world.runs) {
     if (run.status !== 'in_progress') continue;
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       for (const job of currentJobs(run)) {
         if (job.status === 'queued' && needsState(config, run, job) === 'skip') {

@@ -5,7 +5,13 @@
  * the clock-skew window), so interleavings that differ only in when an unobserved step ran meet.
  */
 import { createHash } from 'node:crypto';
-import { blockersOf, canStep, newMachine, stepMachine, type Violation } from './annotator-machine.js';
+import {
+  blockersOf,
+  canStep,
+  newMachine,
+  stepMachine,
+  type Violation,
+} from './annotator-machine.js';
 import {
   recorded,
   STEP_MS,
@@ -43,7 +49,12 @@ export function enabledActions(config: ModelConfig, rules: Rules, world: World):
 }
 
 /** Applies one action to the world in place; returns the violations it caused. */
-export function applyAction(config: ModelConfig, rules: Rules, world: World, a: Action): Violation[] {
+export function applyAction(
+  config: ModelConfig,
+  rules: Rules,
+  world: World,
+  a: Action,
+): Violation[] {
   if (a.kind !== 'annotator') {
     applyCi(config, rules, world, a);
     return [];
@@ -104,7 +115,10 @@ export function finalChecks(config: ModelConfig, rules: Rules, world: World): Vi
  * steps were ordered then meet.
  */
 function canonicalKey(config: ModelConfig, world: World): string {
-  const maxSkew = Math.max(0, ...config.runs.flatMap((r) => Object.values(r.skew ?? {}).map(Math.abs)));
+  const maxSkew = Math.max(
+    0,
+    ...config.runs.flatMap((r) => Object.values(r.skew ?? {}).map(Math.abs)),
+  );
   const window = 2 * maxSkew + STEP_MS;
   const runs = world.runs.map((r) => {
     const markers = world.markers.filter((m) => m.runId === r.id);
@@ -121,7 +135,16 @@ function canonicalKey(config: ModelConfig, world: World): string {
       status: r.status,
       reportedAttempt: r.reportedAttempt,
       reruns: r.reruns,
-      jobs: r.jobs.map((j) => [j.id, j.spec, j.attempt, j.status, j.conclusion, j.pc, time(j.startedAt), time(j.completedAt)]),
+      jobs: r.jobs.map((j) => [
+        j.id,
+        j.spec,
+        j.attempt,
+        j.status,
+        j.conclusion,
+        j.pc,
+        time(j.startedAt),
+        time(j.completedAt),
+      ]),
       markers: markers
         .map((m) => JSON.stringify([m.attempt, m.jobId, m.state, m.scope, time(m.stamp)]))
         .sort(),

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HOLE_CONFIGS, LARGE_CONFIGS, SAFE_CONFIGS } from './configs.js';
+import { HOLE_CONFIGS, LARGE_CONFIGS, MISUSE_CONFIG, SAFE_CONFIGS } from './configs.js';
 import { exploreExhaustive, type ExploreResult } from './explore.js';
 import { runSchedule } from './real-annotate.js';
 import { describeRandom, exploreRandom, scheduleArbitrary } from './run-model.js';
@@ -35,6 +35,11 @@ describe('CI model, exhaustive (every interleaving, the product protocol code)',
       SLOW,
     );
   }
+  it('per-leg record jobs with scope run are outside the contract: the model finds the mark', () => {
+    const r = exploreExhaustive(MISUSE_CONFIG, 'current', { stopAtFirst: true });
+    expect(r.violations[0]?.invariant).toBe('I1');
+    expect(r.violations[0]?.message).toMatch(/record-(linux|windows) .* had not recorded/);
+  });
   for (const config of SAFE_CONFIGS) {
     it(
       `${config.name}: no violation in any interleaving`,
@@ -59,7 +64,9 @@ describe('CI model, randomised (fast-check, the real annotate and signal command
             const result = await runSchedule(config, 'current', choices);
             expect(result.violations).toEqual([]);
             // Every annotate step ran to its end: the schedule is not vacuous.
-            expect(result.outcomes.every((o) => o.endsWith('applied') || o.endsWith('dry-run'))).toBe(true);
+            expect(
+              result.outcomes.every((o) => o.endsWith('applied') || o.endsWith('dry-run')),
+            ).toBe(true);
           }),
           { numRuns: 1000, seed: 18 },
         );

@@ -8,8 +8,17 @@
  */
 import { annotate } from '../../src/commands/annotate.js';
 import { signal } from '../../src/commands/signal.js';
-import type { CoordinationStore, CoverScope, GroupRun, MarkerState } from '../../src/coordination/port.js';
-import { LIFECYCLE_ARTIFACT_TYPE, EOL_DATE_ANNOTATION, lifecycleManifestJson } from '../../src/core/lifecycle.js';
+import type {
+  CoordinationStore,
+  CoverScope,
+  GroupRun,
+  MarkerState,
+} from '../../src/coordination/port.js';
+import {
+  LIFECYCLE_ARTIFACT_TYPE,
+  EOL_DATE_ANNOTATION,
+  lifecycleManifestJson,
+} from '../../src/core/lifecycle.js';
 import { MediaType, type Descriptor, type ManifestRecord } from '../../src/core/oci.js';
 import { silentLogger, type Clock } from '../../src/core/ports.js';
 import type { GroupName } from '../../src/core/protocol.js';
@@ -111,7 +120,8 @@ export async function runSchedule(
   const names = new Map<string, string>();
   /** The model name of a real digest (the registry learns new ones as jobs push). */
   const nameOf = (digest: string): string | undefined => {
-    if (!names.has(digest)) for (const d of Object.keys(world.registry)) names.set(realDigest(d), d);
+    if (!names.has(digest))
+      for (const d of Object.keys(world.registry)) names.set(realDigest(d), d);
     return names.get(digest);
   };
   const sched = new Scheduler();
@@ -140,7 +150,8 @@ export async function runSchedule(
       self: slot.self,
       signal: async (_group: string, state: MarkerState, scope: CoverScope = 'job') => {
         await sched.park(index, `signal ${state}`);
-        if (slot.dryRun) violations.push({ invariant: 'I4', message: `dry run ${slot.name} signalled` });
+        if (slot.dryRun)
+          violations.push({ invariant: 'I4', message: `dry run ${slot.name} signalled` });
         world.markers.push({ ...slot.self, state, scope, stamp: world.t, at: world.t });
       },
       listRuns: async (): Promise<GroupRun[]> => {
@@ -152,12 +163,15 @@ export async function runSchedule(
         }
         // The first poll after marks were placed is reconcile's: what it can see to re-check.
         if (watch.placed.length > 0 && !watch.recheck)
-          watch.recheck = watch.placed.filter((d) => recorded(world, d) || visiblyPending(world, d));
+          watch.recheck = watch.placed.filter(
+            (d) => recorded(world, d) || visiblyPending(world, d),
+          );
         return listRuns(config, rules, world, slot.self);
       },
       cleanup: async () => {
         await sched.park(index, 'cleanup');
-        if (slot.dryRun) violations.push({ invariant: 'I4', message: `dry run ${slot.name} cleaned up` });
+        if (slot.dryRun)
+          violations.push({ invariant: 'I4', message: `dry run ${slot.name} cleaned up` });
         cleanup(config, rules, world, slot.self);
       },
     };
@@ -178,7 +192,9 @@ export async function runSchedule(
     };
     const registry: Registry = {
       displayName: 'model',
-      listRepositories: async () => [...new Set(Object.keys(world.registry).map((d) => d.split('/')[0]))],
+      listRepositories: async () => [
+        ...new Set(Object.keys(world.registry).map((d) => d.split('/')[0])),
+      ],
       listManifests: async (repository): Promise<ManifestRecord[]> => {
         await sched.park(index, `list ${repository}`);
         const out: ManifestRecord[] = [];
@@ -187,7 +203,15 @@ export async function runSchedule(
           out.push({ repository, ...describe(name), tags: [], created: new Date(0).toISOString() });
           if (marked) {
             const r = referrer(name);
-            out.push({ repository, digest: r.digest, mediaType: r.mediaType, size: r.size, tags: [], artifactType: r.artifactType, subject: realDigest(name) });
+            out.push({
+              repository,
+              digest: r.digest,
+              mediaType: r.mediaType,
+              size: r.size,
+              tags: [],
+              artifactType: r.artifactType,
+              subject: realDigest(name),
+            });
           }
         }
         return out;
@@ -201,25 +225,44 @@ export async function runSchedule(
         const name = nameOf(subject);
         return name && world.registry[name] ? [referrer(name)] : [];
       },
-      pushReferrer: async (_repository, subject: Descriptor, manifest: ReferrerManifest): Promise<PushOutcome> => {
+      pushReferrer: async (
+        _repository,
+        subject: Descriptor,
+        manifest: ReferrerManifest,
+      ): Promise<PushOutcome> => {
         await sched.park(index, 'mark');
         const name = nameOf(subject.digest)!;
-        if (slot.dryRun) violations.push({ invariant: 'I4', message: `dry run ${slot.name} marked ${name}` });
-        if (manifest.artifactType !== LIFECYCLE_ARTIFACT_TYPE || manifest.digest !== referrer(name).digest)
-          violations.push({ invariant: 'I1', message: `${slot.name} pushed an unexpected referrer on ${name}` });
+        if (slot.dryRun)
+          violations.push({ invariant: 'I4', message: `dry run ${slot.name} marked ${name}` });
+        if (
+          manifest.artifactType !== LIFECYCLE_ARTIFACT_TYPE ||
+          manifest.digest !== referrer(name).digest
+        )
+          violations.push({
+            invariant: 'I1',
+            message: `${slot.name} pushed an unexpected referrer on ${name}`,
+          });
         world.registry[name] = true;
         watch.placed.push(name);
         const pending = pendingPush(world, name);
         world.marks.push({ digest: name, at: world.t, by: slot.name, hidden: pending?.hidden });
         if (recorded(world, name) && world.imageInfoVersion === watch.versionRead)
-          violations.push({ invariant: 'I1', message: `${slot.name} marked ${name}, recorded in the image-info it planned from` });
+          violations.push({
+            invariant: 'I1',
+            message: `${slot.name} marked ${name}, recorded in the image-info it planned from`,
+          });
         const reason = watch.pendingAtPoll.get(name);
-        if (reason) violations.push({ invariant: 'I1', message: `${slot.name} marked ${reason} (already so at validation)` });
+        if (reason)
+          violations.push({
+            invariant: 'I1',
+            message: `${slot.name} marked ${reason} (already so at validation)`,
+          });
         return 'pushed';
       },
       deleteReferrer: async (_repository, subject) => {
         await sched.park(index, 'unmark');
-        if (slot.dryRun) violations.push({ invariant: 'I4', message: `dry run ${slot.name} unmarked` });
+        if (slot.dryRun)
+          violations.push({ invariant: 'I4', message: `dry run ${slot.name} unmarked` });
         const name = nameOf(subject)!;
         world.registry[name] = false;
         world.unmarks.push({ digest: name, at: world.t, by: slot.name });
@@ -262,11 +305,17 @@ export async function runSchedule(
           slot.outcome = result.outcome;
           for (const d of watch.recheck ?? [])
             if (world.registry[d] && recorded(world, d))
-              violations.push({ invariant: 'I1', message: `${slot.name} left its mark on ${d}, recorded again while it was being marked` });
+              violations.push({
+                invariant: 'I1',
+                message: `${slot.name} left its mark on ${d}, recorded again while it was being marked`,
+              });
         })
         .catch((e: unknown) => {
           slot.outcome = `error: ${(e as Error).message}`;
-          violations.push({ invariant: 'I3', message: `${slot.name} failed: ${(e as Error).message}` });
+          violations.push({
+            invariant: 'I3',
+            message: `${slot.name} failed: ${(e as Error).message}`,
+          });
         })
         .finally(() => {
           slot.done = true;
@@ -294,7 +343,10 @@ export async function runSchedule(
       listRuns: async () => [],
       cleanup: async () => {},
     };
-    await signal({ group: GROUP, state: step.state, scope: step.scope }, { store: jobStore, logger: silentLogger });
+    await signal(
+      { group: GROUP, state: step.state, scope: step.scope },
+      { store: jobStore, logger: silentLogger },
+    );
     job.pc++;
     settle(config, world);
     return true;
@@ -311,7 +363,9 @@ export async function runSchedule(
     const a = actions[(choices[pick++ % Math.max(1, choices.length)] ?? 0) % actions.length];
     if (a.kind === 'resume') {
       const slot = world.annotators[a.index];
-      trace.push(`${slot.name}: ${started.has(a.index) ? sched.parked.get(a.index)!.label : 'start annotate'}`);
+      trace.push(
+        `${slot.name}: ${started.has(a.index) ? sched.parked.get(a.index)!.label : 'start annotate'}`,
+      );
       await sched.run(a.index, started.has(a.index) ? undefined : startAnnotator(a.index));
       continue;
     }
@@ -356,21 +410,41 @@ export async function runSchedule(
       writes: 0,
     };
     const stuck = world.annotators.filter((s) => !s.done || s.outcome === 'timed-out');
-    for (const s of stuck) violations.push({ invariant: 'I3', message: `${s.name} ${s.done ? 'timed out' : 'never finished'}` });
+    for (const s of stuck)
+      violations.push({
+        invariant: 'I3',
+        message: `${s.name} ${s.done ? 'timed out' : 'never finished'}`,
+      });
     world.markers = world.markers.filter((m) => m.runId !== 'last');
     const index = world.annotators.push(last) - 1;
     const lastSlot = world.annotators[index];
     // The last annotate has its own run: give the store view one.
-    world.runs.push({ id: 'last', attempt: 1, status: 'in_progress', jobs: [], reportedAttempt: 1, reruns: 0 });
+    world.runs.push({
+      id: 'last',
+      attempt: 1,
+      status: 'in_progress',
+      jobs: [],
+      reportedAttempt: 1,
+      reruns: 0,
+    });
     for (let guard = 0; guard < 1000 && !lastSlot.done; guard++)
       await sched.run(index, started.has(index) ? undefined : startAnnotator(index));
     if (lastSlot.outcome !== 'applied')
-      violations.push({ invariant: 'I3', message: `the last annotate, after every run ended: ${lastSlot.outcome}` });
+      violations.push({
+        invariant: 'I3',
+        message: `the last annotate, after every run ended: ${lastSlot.outcome}`,
+      });
     for (const [digest, marked] of Object.entries(world.registry)) {
       if (recorded(world, digest) && marked)
-        violations.push({ invariant: 'I2', message: `${digest} is recorded and still marked at the end` });
+        violations.push({
+          invariant: 'I2',
+          message: `${digest} is recorded and still marked at the end`,
+        });
       if (!recorded(world, digest) && !marked)
-        violations.push({ invariant: 'I2', message: `${digest} is an orphan and not marked at the end` });
+        violations.push({
+          invariant: 'I2',
+          message: `${digest} is an orphan and not marked at the end`,
+        });
     }
     return {
       violations,

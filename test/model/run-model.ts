@@ -8,7 +8,10 @@ import { exploreExhaustive, type ExploreResult } from './explore.js';
 import { runSchedule, type ScheduleResult } from './real-annotate.js';
 
 /** A schedule: the choices the explorer makes, one per step (cycled when the schedule is longer). */
-export const scheduleArbitrary = fc.array(fc.nat({ max: 0xffff }), { minLength: 1, maxLength: 240 });
+export const scheduleArbitrary = fc.array(fc.nat({ max: 0xffff }), {
+  minLength: 1,
+  maxLength: 240,
+});
 
 export interface RandomResult {
   config: string;
