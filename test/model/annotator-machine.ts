@@ -87,6 +87,21 @@ function poll(config: ModelConfig, rules: Rules, world: World, slot: AnnotatorSl
   return listRuns(config, rules, world, slot.self);
 }
 
+/** A store poll, reduced to what validation and reconcile read. */
+function polled(
+  config: ModelConfig,
+  rules: Rules,
+  world: World,
+  slot: AnnotatorSlot,
+): Machine['polled'] {
+  return poll(config, rules, world, slot).map(({ runId, attempt, jobId, blocks }) => ({
+    runId,
+    attempt,
+    jobId,
+    blocks,
+  }));
+}
+
 /**
  * Whether the annotator's next step changes anything: a poll that would keep waiting does not
  * (the explorer treats such an annotator as blocked, and a world where only blocked annotators
@@ -179,12 +194,7 @@ export function stepMachine(
         const pending = pendingPush(world, d);
         if (pending && !pending.hidden) m.pendingAtValidation[d] = pending.reason;
       }
-      m.polled = poll(config, rules, world, slot).map(({ runId, attempt, jobId, blocks }) => ({
-        runId,
-        attempt,
-        jobId,
-        blocks,
-      }));
+      m.polled = polled(config, rules, world, slot);
       m.phase = 'validate-fingerprint';
       break;
     case 'validate-fingerprint': {
@@ -225,12 +235,7 @@ export function stepMachine(
     case 'reconcile-store':
       // Marks reconcile can see reason to re-check: recorded again, or re-pushed by a live run.
       m.recheck = m.placed.filter((d) => recorded(world, d) || visiblyPending(world, d));
-      m.polled = poll(config, rules, world, slot).map(({ runId, attempt, jobId, blocks }) => ({
-        runId,
-        attempt,
-        jobId,
-        blocks,
-      }));
+      m.polled = polled(config, rules, world, slot);
       m.phase = 'reconcile-fingerprint';
       break;
     case 'reconcile-fingerprint': {

@@ -387,3 +387,28 @@ export function visiblyPending(world: World, digest: string): boolean {
   const pending = pendingPush(world, digest);
   return !!pending && !pending.hidden;
 }
+
+/** The last annotate every explorer runs once everything else ended (I2, I3): its own participant. */
+export function lastAnnotator(machine?: unknown): AnnotatorSlot {
+  return {
+    name: 'last-annotate',
+    run: 'last',
+    job: 'last',
+    self: { runId: 'last', attempt: 1, jobId: 'last' },
+    done: false,
+    writes: 0,
+    machine,
+  };
+}
+
+/** I2 after the last annotate: each recorded digest unmarked, each other digest marked once. */
+export function convergence(world: World): Array<{ invariant: 'I2'; message: string }> {
+  const out: Array<{ invariant: 'I2'; message: string }> = [];
+  for (const [digest, marked] of Object.entries(world.registry)) {
+    if (recorded(world, digest) && marked)
+      out.push({ invariant: 'I2', message: `${digest} is recorded and still marked at the end` });
+    if (!recorded(world, digest) && !marked)
+      out.push({ invariant: 'I2', message: `${digest} is an orphan and not marked at the end` });
+  }
+  return out;
+}

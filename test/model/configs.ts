@@ -17,6 +17,18 @@ function annotator(id: string, repositories?: string[]): RunSpec {
 
 const initial = { linux: 'app/linux-0', windows: 'app/windows-0' };
 
+/** A leg that only pushes, and a record job that needs it and signals with scope run. */
+function legWithRecordJob(name: string): JobSpec[] {
+  return [
+    { name, steps: [publishing, push(name, `record-${name}`)] },
+    {
+      name: `record-${name}`,
+      needs: [name],
+      steps: [{ kind: 'record', of: [name] }, recordedRun],
+    },
+  ];
+}
+
 /** A leg that pushes, records its own image and says so (job scope). */
 function selfRecordingLeg(name: string, extra: Partial<JobSpec> = {}): JobSpec {
   return {
@@ -37,15 +49,7 @@ export const HOLE_CONFIGS: Array<{ hole: number; config: ModelConfig }> = [
       runs: [
         {
           id: 'A',
-          jobs: [
-            { name: 'linux', steps: [publishing, push('linux', 'record-linux')] },
-            {
-              name: 'record-linux',
-              needs: ['linux'],
-              steps: [{ kind: 'record', of: ['linux'] }, recordedRun],
-            },
-            selfRecordingLeg('windows'),
-          ],
+          jobs: [...legWithRecordJob('linux'), selfRecordingLeg('windows')],
         },
         annotator('B'),
       ],
@@ -334,20 +338,7 @@ export const MISUSE_CONFIG: ModelConfig = {
   runs: [
     {
       id: 'A',
-      jobs: [
-        { name: 'linux', steps: [publishing, push('linux', 'record-linux')] },
-        {
-          name: 'record-linux',
-          needs: ['linux'],
-          steps: [{ kind: 'record', of: ['linux'] }, recordedRun],
-        },
-        { name: 'windows', steps: [publishing, push('windows', 'record-windows')] },
-        {
-          name: 'record-windows',
-          needs: ['windows'],
-          steps: [{ kind: 'record', of: ['windows'] }, recordedRun],
-        },
-      ],
+      jobs: [...legWithRecordJob('linux'), ...legWithRecordJob('windows')],
     },
     annotator('B'),
   ],

@@ -13,9 +13,9 @@ import {
   type Violation,
 } from './annotator-machine.js';
 import {
-  recorded,
+  convergence,
+  lastAnnotator,
   STEP_MS,
-  type AnnotatorSlot,
   type ModelConfig,
   type Rules,
   type World,
@@ -77,15 +77,7 @@ export function finalChecks(config: ModelConfig, rules: Rules, world: World): Vi
       message: `${a.name} waits forever, for ${blockersOf(config, rules, world, a) || 'nobody'}`,
     }));
   const last = structuredClone(world);
-  const oracle: AnnotatorSlot = {
-    name: 'last-annotate',
-    run: 'last',
-    job: 'last',
-    self: { runId: 'last', attempt: 1, jobId: 'last' },
-    done: false,
-    writes: 0,
-    machine: newMachine('wait'),
-  };
+  const oracle = lastAnnotator(newMachine('wait'));
   last.annotators.push(oracle);
   const out: Violation[] = [];
   for (let i = 0; i < 100 && !oracle.done; i++) {
@@ -98,12 +90,7 @@ export function finalChecks(config: ModelConfig, rules: Rules, world: World): Vi
       ];
     out.push(...stepMachine(config, rules, last, oracle));
   }
-  for (const [digest, marked] of Object.entries(last.registry)) {
-    if (recorded(last, digest) && marked)
-      out.push({ invariant: 'I2', message: `${digest} is recorded and still marked at the end` });
-    if (!recorded(last, digest) && !marked)
-      out.push({ invariant: 'I2', message: `${digest} is an orphan and not marked at the end` });
-  }
+  out.push(...convergence(last));
   return out;
 }
 

@@ -27,17 +27,18 @@ import type { PushOutcome, ReferrerManifest, Registry } from '../../src/registry
 import { sha256Digest } from '../../src/util/hash.js';
 import {
   cleanup,
+  convergence,
   currentJobs,
   initialWorld,
   jobSpec,
   jobStamp,
+  lastAnnotator,
   listRuns,
   participantOf,
   pendingPush,
   visiblyPending,
   recorded,
   STEP_MS,
-  type AnnotatorSlot,
   type ModelConfig,
   type Rules,
   type World,
@@ -401,14 +402,7 @@ export async function runSchedule(
 
   async function finish(): Promise<ScheduleResult> {
     // A last annotate after everything (I2, I3), by the real command, alone.
-    const last: AnnotatorSlot = {
-      name: 'last-annotate',
-      run: 'last',
-      job: 'last',
-      self: { runId: 'last', attempt: 1, jobId: 'last' },
-      done: false,
-      writes: 0,
-    };
+    const last = lastAnnotator();
     const stuck = world.annotators.filter((s) => !s.done || s.outcome === 'timed-out');
     for (const s of stuck)
       violations.push({
@@ -434,18 +428,7 @@ export async function runSchedule(
         invariant: 'I3',
         message: `the last annotate, after every run ended: ${lastSlot.outcome}`,
       });
-    for (const [digest, marked] of Object.entries(world.registry)) {
-      if (recorded(world, digest) && marked)
-        violations.push({
-          invariant: 'I2',
-          message: `${digest} is recorded and still marked at the end`,
-        });
-      if (!recorded(world, digest) && !marked)
-        violations.push({
-          invariant: 'I2',
-          message: `${digest} is an orphan and not marked at the end`,
-        });
-    }
+    violations.push(...convergence(world));
     return {
       violations,
       trace,
