@@ -76,6 +76,13 @@ export interface ModelConfig {
   initial: Record<string, string>;
   /** Extra manifests in the registry at the start (orphans, or images a rollback re-records). */
   extra?: string[];
+  /** `minAge` of every annotate (the randomised explorer; default 0). */
+  minAgeMs?: number;
+  /**
+   * Whether the registry records push times (ACR, GHCR); without them the only age is the image
+   * config's `created`, which the model sets to 1970 (a reproducible build): always old enough.
+   */
+  pushTimes?: boolean;
 }
 
 export interface JobState {

@@ -267,6 +267,9 @@ export const LARGE_CONFIGS: ModelConfig[] = (['github', 'ghes', 'azure'] as cons
   (flavor) => ({
     name: `everything at once (${flavor})`,
     flavor,
+    // minAge 20 s; push times where the registry lists them (GHCR, ACR), none on GHES's registry.
+    minAgeMs: 20_000,
+    pushTimes: flavor !== 'ghes',
     initial: { ...initial, arm: 'app/arm-0' },
     extra: ['app/linux-old', 'other/tool-0'],
     runs: [

@@ -74,6 +74,12 @@ describe('CI model, randomised (fast-check, the real annotate and signal command
       SLOW,
     );
   }
+  it('minAge defers young images where the registry records push times, never without them', async () => {
+    const [withTimes, withoutTimes] = [LARGE_CONFIGS[0], LARGE_CONFIGS[1]];
+    expect(withTimes.pushTimes && !withoutTimes.pushTimes).toBe(true);
+    expect((await exploreRandom(withTimes, 'current', 200, 7)).tooYoung).toBeGreaterThan(0);
+    expect((await exploreRandom(withoutTimes, 'current', 200, 7)).tooYoung).toBe(0);
+  });
   for (const { hole, config } of HOLE_CONFIGS) {
     it(
       `hole ${hole}: Protocol II shows it, shrunk to a readable schedule`,

@@ -39,6 +39,7 @@ import {
   visiblyPending,
   recorded,
   STEP_MS,
+  T0,
   type ModelConfig,
   type Rules,
   type World,
@@ -107,6 +108,8 @@ export interface ScheduleResult {
   steps: number;
   marks: number;
   hiddenMarks: number;
+  /** Candidates annotators left for later as younger than minAge. */
+  tooYoung: number;
   outcomes: string[];
 }
 
@@ -131,6 +134,14 @@ export async function runSchedule(
   const watches = new Map<number, Watch>();
   const started = new Set<number>();
   let pick = 0;
+  let tooYoung = 0;
+
+  /** The registry's push time of a manifest (undefined where the registry records none). */
+  const pushedAt = (name: string): string | undefined => {
+    if (!config.pushTimes) return undefined;
+    const push = [...world.pushes].reverse().find((p) => p.digest === name && !p.existed);
+    return new Date(push?.at ?? T0 - 24 * 3600_000).toISOString();
+  };
 
   const clock = (actor: number): Clock => ({
     now: () => new Date(world.t),
@@ -201,7 +212,7 @@ export async function runSchedule(
         const out: ManifestRecord[] = [];
         for (const [name, marked] of Object.entries(world.registry)) {
           if (name.split('/')[0] !== repository) continue;
-          out.push({ repository, ...describe(name), tags: [], created: new Date(0).toISOString() });
+          out.push({ repository, ...describe(name), tags: [], created: pushedAt(name) });
           if (marked) {
             const r = referrer(name);
             out.push({
@@ -295,7 +306,7 @@ export async function runSchedule(
           repoPrefix: '',
           repositories: slot.repositories ?? [],
           eolDate: EOL_DATE,
-          minAgeMs: 0,
+          minAgeMs: config.minAgeMs ?? 0,
           concurrency: 1,
           dryRun: !!slot.dryRun,
           scope: slot.scope,
@@ -304,6 +315,7 @@ export async function runSchedule(
       )
         .then((result) => {
           slot.outcome = result.outcome;
+          tooYoung += result.counts.skippedTooYoung;
           for (const d of watch.recheck ?? [])
             if (world.registry[d] && recorded(world, d))
               violations.push({
@@ -401,6 +413,8 @@ export async function runSchedule(
   }
 
   async function finish(): Promise<ScheduleResult> {
+    // Long enough after everything for every orphan to be older than minAge.
+    world.t += (config.minAgeMs ?? 0) + STEP_MS;
     // A last annotate after everything (I2, I3), by the real command, alone.
     const last = lastAnnotator();
     const stuck = world.annotators.filter((s) => !s.done || s.outcome === 'timed-out');
@@ -435,6 +449,7 @@ export async function runSchedule(
       steps,
       marks: world.marks.length,
       hiddenMarks: world.marks.filter((m) => m.hidden).length,
+      tooYoung,
       outcomes: world.annotators.map((s) => `${s.name}: ${s.outcome}`),
     };
   }

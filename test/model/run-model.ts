@@ -19,6 +19,7 @@ export interface RandomResult {
   schedules: number;
   marks: number;
   hiddenMarks: number;
+  tooYoung: number;
   /** The shrunk counterexample, when one was found. */
   counterexample?: { schedulesUntilFound: number; shrinks: number; result: ScheduleResult };
 }
@@ -29,13 +30,21 @@ export async function exploreRandom(
   numRuns: number,
   seed = 42,
 ): Promise<RandomResult> {
-  const out: RandomResult = { config: config.name, rules, schedules: 0, marks: 0, hiddenMarks: 0 };
+  const out: RandomResult = {
+    config: config.name,
+    rules,
+    schedules: 0,
+    marks: 0,
+    hiddenMarks: 0,
+    tooYoung: 0,
+  };
   const details = await fc.check(
     fc.asyncProperty(scheduleArbitrary, async (choices) => {
       const result = await runSchedule(config, rules, choices);
       out.schedules++;
       out.marks += result.marks;
       out.hiddenMarks += result.hiddenMarks;
+      out.tooYoung += result.tooYoung;
       return result.violations.length === 0;
     }),
     { numRuns, seed },
@@ -62,7 +71,7 @@ export function describeRandom(r: RandomResult): string {
   const found = c
     ? `violation after ${c.schedulesUntilFound} schedule(s), shrunk ${c.shrinks} times to ${c.result.trace.length} steps: ${c.result.violations[0].invariant} ${c.result.violations[0].message}`
     : '0 violations';
-  return `${r.config} [${r.rules}]: ${r.schedules} schedules, ${r.marks} marks (${r.hiddenMarks} behind a hidden re-run), ${found}`;
+  return `${r.config} [${r.rules}]: ${r.schedules} schedules, ${r.marks} marks (${r.hiddenMarks} behind a hidden re-run, ${r.tooYoung} left as younger than minAge), ${found}`;
 }
 
 export { exploreExhaustive };
