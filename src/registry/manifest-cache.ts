@@ -244,6 +244,14 @@ export class ManifestCache {
     return { accepted, rejected };
   }
 
+  /**
+   * A manifest this process deleted: no longer one the run used, so a saved copy leaves it out
+   * and the next run, which cannot list it, finds the copy holding exactly what it reads.
+   */
+  forget(digest: string): void {
+    this.used.delete(digest);
+  }
+
   /** Whether this process read or learnt exactly the digests of `set`. */
   usedExactly(set: ReadonlySet<string>): boolean {
     if (set.size !== this.used.size) return false;

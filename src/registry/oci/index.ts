@@ -16,6 +16,7 @@ import {
   type RegistryCacheLocation,
 } from '../registry-cache.js';
 import { MediaType } from '../../core/oci.js';
+import { sha256Digest } from '../../util/hash.js';
 import type { OciClient as Client } from './client.js';
 
 export interface OciRegistryOptions {
@@ -54,6 +55,9 @@ export class OciRegistry implements Registry {
   private readonly configs = new Map<string, string | null>();
   /** Manifests whose body carries a `subject`: referrers, never subjects of a lifecycle mark. */
   private readonly referrerBodies = new Set<string>();
+  /** Per blob digest, a repository known to hold it (a source for cross-repository mounts). */
+  private readonly blobHomes = new Map<string, string>();
+  private readonly uploads: manifests.UploadState = {};
 
   constructor(options: OciRegistryOptions) {
     this.client = new OciClient(
@@ -79,16 +83,21 @@ export class OciRegistry implements Registry {
           : ManifestCache.memory();
     // Fallback indexes we write are the next listing's tags: known bytes, no GET after a HEAD.
     const cache = this.cache;
-    this.referrers = new Referrers(this.client, (digest, bytes) => {
-      cache.put(digest, bytes, MediaType.ociIndex);
-    });
+    this.referrers = new Referrers(
+      this.client,
+      (digest, bytes) => {
+        cache.put(digest, bytes, MediaType.ociIndex);
+      },
+      (digest) => cache.forget(digest),
+      (repository, bytes) => this.pushBlob(repository, bytes),
+    );
     if (options.registryCache) {
       const location = {
         ...options.registryCache,
         repository: repo(options.registryCache.repository),
       };
       this.registryCache = new RegistryCache(
-        ociCacheTransport(this.client),
+        ociCacheTransport(this.client, (repository, bytes) => this.pushBlob(repository, bytes)),
         location,
         this.cache,
         this.logger,
@@ -195,6 +204,19 @@ export class OciRegistry implements Registry {
     );
   }
 
+  /**
+   * Uploads a blob unless `repository` holds it, mounting it from a repository this process
+   * saw holding it (one write), else as the registry allows (see manifests.putBlob).
+   */
+  private async pushBlob(repository: string, bytes: Uint8Array): Promise<string> {
+    const digest = await manifests.putBlob(this.client, repository, bytes, {
+      from: this.blobHomes.get(sha256Digest(bytes)),
+      state: this.uploads,
+    });
+    if (!this.blobHomes.has(digest)) this.blobHomes.set(digest, repository);
+    return digest;
+  }
+
   // Helpers for seeding and tests; not part of the Registry port. Every method is async so
   // that input errors (bad names, digests) arrive as rejections, like every other failure.
 
@@ -238,7 +260,10 @@ function ref(reference: string): string {
 }
 
 /** The registry-held cache over this registry's own client. */
-function ociCacheTransport(client: Client): CacheTransport {
+function ociCacheTransport(
+  client: Client,
+  pushBlob: (repository: string, bytes: Uint8Array) => Promise<string>,
+): CacheTransport {
   return {
     getManifest: async (repository, tag) =>
       (await manifests.getManifest(client, repository, tag))?.bytes,
@@ -252,7 +277,7 @@ function ociCacheTransport(client: Client): CacheTransport {
       return new Uint8Array(await res.arrayBuffer());
     },
     putBlob: async (repository, bytes) => {
-      await manifests.putBlob(client, repository, bytes);
+      await pushBlob(repository, bytes);
     },
     putManifest: async (repository, tag, bytes, mediaType) => {
       await manifests.putManifest(client, repository, tag, bytes, mediaType);

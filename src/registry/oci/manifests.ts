@@ -1,6 +1,7 @@
 import { RuntimeError } from '../../core/errors.js';
 import { MANIFEST_MEDIA_TYPES, type Descriptor } from '../../core/oci.js';
 import { sha256Digest } from '../../util/hash.js';
+import { HttpError } from '../../util/http.js';
 import { httpError, type OciClient } from './client.js';
 
 export const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(', ');
@@ -129,12 +130,77 @@ export async function blobExists(
   return res.status === 200;
 }
 
-/** Uploads a blob (POST then PUT `?digest=`) unless the repository already holds it. */
-export async function putBlob(client: OciClient, repo: string, bytes: Uint8Array): Promise<string> {
+/** What this process learnt of a registry's uploads (shared by every upload to it). */
+export interface UploadState {
+  /** Whether a monolithic `POST …?digest=` with the body stores the blob; undefined: not tried. */
+  monolithic?: boolean;
+}
+
+export interface PutBlobOptions {
+  /** A repository of this registry known to hold the blob: mount it from there (one write). */
+  from?: string;
+  state?: UploadState;
+}
+
+/**
+ * Uploads a blob unless the repository already holds it (a HEAD, a read), in as few writes as
+ * the registry allows: a cross-repository mount (`POST ?mount=&from=`) when a repository that
+ * holds it is known, else a monolithic `POST ?digest=` with the body; a registry that does
+ * neither answers 202 with an upload session, which one PUT `?digest=` with the body completes.
+ */
+export async function putBlob(
+  client: OciClient,
+  repo: string,
+  bytes: Uint8Array,
+  options: PutBlobOptions = {},
+): Promise<string> {
   const digest = sha256Digest(bytes);
   if (await blobExists(client, repo, digest)) return digest;
-  const start = await client.expect(`/v2/${repo}/blobs/uploads/`, [202], { method: 'POST' });
+  const uploads = `/v2/${repo}/blobs/uploads/`;
+  const { from, state } = options;
+  if (from && from !== repo) {
+    const res = await client.expect(
+      `${uploads}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+      [201, 202],
+      { method: 'POST' },
+    );
+    await res.body?.cancel().catch(() => {});
+    if (res.status === 201) return digest;
+    // No mount (no access to `from`, or not supported): the answer is an ordinary session.
+    return completeUpload(client, repo, res, digest, bytes);
+  }
+  if (state?.monolithic !== false) {
+    const res = await client.expect(`${uploads}?digest=${encodeURIComponent(digest)}`, [201, 202], {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      body: bytes,
+    });
+    await res.body?.cancel().catch(() => {});
+    if (res.status === 201) {
+      if (state) state.monolithic = true;
+      return digest;
+    }
+    if (state) state.monolithic = false;
+    try {
+      return await completeUpload(client, repo, res, digest, bytes);
+    } catch (e) {
+      // A registry that kept the POST's body as a first chunk rejects the PUT's digest: start over.
+      if (!(e instanceof HttpError) || e.status !== 400) throw e;
+    }
+  }
+  const start = await client.expect(uploads, [202], { method: 'POST' });
   await start.body?.cancel().catch(() => {});
+  return completeUpload(client, repo, start, digest, bytes);
+}
+
+/** PUT `?digest=` with the whole body to the session a 202 answer opened. */
+async function completeUpload(
+  client: OciClient,
+  repo: string,
+  start: Response,
+  digest: string,
+  bytes: Uint8Array,
+): Promise<string> {
   const location = start.headers.get('location');
   if (!location)
     throw new RuntimeError(`${client.host}: blob upload for ${repo} answered without a Location`);

@@ -51,10 +51,19 @@ export class Referrers {
    */
   private readonly emptyBlob = new Map<string, Promise<unknown>>();
 
-  /** `learn`: told the bytes of every fallback index written or read back (for the cache). */
+  /**
+   * `learn`: told the bytes of every fallback index written or read back (for the cache);
+   * `forget`: told every manifest deleted (the cache must not keep it as used); `pushBlob`:
+   * uploads a blob unless present (the registry's shared uploader: mounts, monolithic POSTs).
+   */
   constructor(
     private readonly client: OciClient,
     private readonly learn: (digest: string, bytes: Uint8Array) => void = () => {},
+    private readonly forget: (digest: string) => void = () => {},
+    private readonly pushBlob: (repo: string, bytes: Uint8Array) => Promise<string> = (
+      repo,
+      bytes,
+    ) => putBlob(client, repo, bytes),
   ) {}
 
   /** The fallback indexes a fresh listing of `repo` read; replaces what an earlier one said. */
@@ -205,6 +214,7 @@ export class Referrers {
         : undefined,
     );
     await deleteManifest(this.client, repo, referrer);
+    this.forget(referrer);
   }
 
   /** The config and layer blobs must exist before the manifest PUT; we can create only `{}`. */
@@ -216,7 +226,7 @@ export class Referrers {
       if (digest === EMPTY_DESCRIPTOR.digest) {
         let pending = this.emptyBlob.get(repo);
         if (!pending) {
-          pending = putBlob(this.client, repo, EMPTY_BLOB);
+          pending = this.pushBlob(repo, EMPTY_BLOB);
           this.emptyBlob.set(repo, pending);
           pending.catch(() => this.emptyBlob.delete(repo));
         }
@@ -278,7 +288,10 @@ export class Referrers {
         return;
       }
       if (updated.length === 0) {
-        if (current) await deleteManifest(this.client, repo, current.digest);
+        if (current) {
+          await deleteManifest(this.client, repo, current.digest);
+          this.forget(current.digest);
+        }
         snapshot?.delete(subject);
         continue;
       }
@@ -299,8 +312,10 @@ export class Referrers {
         current &&
         current.digest !== digest &&
         current.json.annotations?.[FALLBACK_INDEX_ANNOTATION] === 'true'
-      )
+      ) {
         await deleteManifest(this.client, repo, current.digest);
+        this.forget(current.digest);
+      }
     }
     throw new RuntimeError(
       `${this.client.host}: fallback index ${repo}:${tag} kept changing under concurrent writers`,

@@ -760,6 +760,20 @@ export class FakeAcr {
     const location = (id: string) =>
       `/v2/${name}/blobs/uploads/${id}?_nouploadcache=false&_state=${randomBytes(6).toString('hex')}`;
     if (method === 'POST' && !uuid) {
+      // Cross-repository mount, as ACR does it: 201 when `from` holds the blob, else a session.
+      const mount = url.searchParams.get('mount');
+      const from = url.searchParams.get('from');
+      const source = mount && from ? this.repo(from, false)?.blobs.get(mount) : undefined;
+      if (mount && source) {
+        this.repo(name)!.blobs.set(mount, source);
+        res.writeHead(201, {
+          location: `/v2/${name}/blobs/${mount}`,
+          'docker-content-digest': mount,
+          'content-length': 0,
+        });
+        res.end();
+        return;
+      }
       const id = randomBytes(12).toString('hex');
       this.uploads.set(id, { repo: name, chunks: [] });
       res.writeHead(202, {
