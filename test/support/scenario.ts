@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import type { Descriptor } from '../../src/core/oci.js';
 import {
   lifecycleManifestJson,
@@ -131,4 +132,37 @@ export async function seedScenario(reg: OciRegistry, seed = 's'): Promise<Scenar
     supportedImage: { repository: APP, descriptor: supported },
     preAnnotated: { repository: APP, digest: older.digest, date },
   };
+}
+
+/**
+ * Writes an image-info file at `path` that lists `supported` (each an image of its own with
+ * one platform) as the images of `repo`.
+ */
+export async function writeImageInfo(
+  path: string,
+  repo: string,
+  supported: Descriptor[],
+): Promise<void> {
+  await writeFile(
+    path,
+    JSON.stringify({
+      schemaVersion: '2.0',
+      repos: [
+        {
+          repo,
+          images: supported.map((d, i) => ({
+            platforms: [
+              {
+                dockerfile: `src/${i}/Dockerfile`,
+                simpleTags: [`tag-${i}`],
+                digest: `mcr.microsoft.com/${repo}@${d.digest}`,
+                osType: 'Linux',
+                architecture: 'amd64',
+              },
+            ],
+          })),
+        },
+      ],
+    }),
+  );
 }

@@ -6,165 +6,48 @@
  * docker-registry. EOL_GATE_CLI_BUNDLE runs another bundle (e.g. one built before the fix, on
  * which the first test marks leg B's image).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseMarkerRef } from '../../../src/coordination/github.js';
-import type { Descriptor } from '../../../src/core/oci.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { CLI } from '../../support/cli.js';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
-import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
+import { describe, expect, it } from 'vitest';
+import {
+  annotateArgs,
+  ok,
+  PARTICIPANT,
+  runBundle as cli,
+  runStep as step,
+  signalArgs,
+  useGitHubCli,
+} from '../../support/cli.js';
 import { RunnerJob } from '../../support/github-job.js';
-import { lifecycleMarksByHttp } from '../../support/registry-http.js';
-import { runNode, type ProcessRun } from '../../support/runner.js';
-import { pushImage } from '../../support/seed.js';
-
-const BUNDLE = process.env.EOL_GATE_CLI_BUNDLE || CLI;
-const HOME = 'octo/images';
-const PARTICIPANT = /^p[a-z2-7]{20}$/;
-
-type Env = Record<string, string | undefined>;
+import { writeImageInfo } from '../../support/scenario.js';
 
 describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHub, real docker-registry)', () => {
-  const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
-  let registry: DockerRegistry;
-  let oci: OciRegistry;
-  let dir: string;
-  let seq = 0;
-
-  beforeAll(async () => {
-    await github.start();
-    registry = await startDockerRegistry();
-    oci = new OciRegistry({ url: registry.url });
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-participant-'));
-  });
-  afterAll(async () => {
-    await github.close();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-  beforeEach(() => {
-    github.refs.clear();
-    github.clearActions();
-    github.requests.length = 0;
-  });
-
-  /** The environment the runner gives every step of a job of `run` (no EOL_GATE_JOB_ID). */
-  const runnerEnv = (run: FakeRun): Env => ({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TMPDIR: dir,
-    GITHUB_ACTIONS: 'true',
-    EOL_GATE_RETRIES: '0',
-    GITHUB_API_URL: github.apiUrl,
-    GITHUB_REPOSITORY: HOME,
-    GITHUB_RUN_ID: String(run.id),
-    GITHUB_RUN_ATTEMPT: String(run.run_attempt),
-    GITHUB_SHA: github.headSha,
-    GITHUB_TOKEN: github.token,
-  });
-
-  const cli = (env: Env, args: string[], timeoutMs = 60_000) =>
-    runNode(BUNDLE, env, timeoutMs, args);
-
-  /** `eol-gate <args>` as one step of `job`. */
-  const step = (job: RunnerJob, args: string[], timeoutMs?: number) =>
-    job.step((env) => cli(env, args, timeoutMs));
-
-  const ok = (run: ProcessRun) => {
-    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-    return run;
-  };
-
-  async function writeImageInfo(path: string, repo: string, supported: Descriptor[]) {
-    await writeFile(
-      path,
-      JSON.stringify({
-        schemaVersion: '2.0',
-        repos: [
-          {
-            repo,
-            images: supported.map((d, i) => ({
-              platforms: [
-                {
-                  dockerfile: `src/${i}/Dockerfile`,
-                  simpleTags: [`tag-${i}`],
-                  digest: `mcr.microsoft.com/${repo}@${d.digest}`,
-                  osType: 'Linux',
-                  architecture: 'amd64',
-                },
-              ],
-            })),
-          },
-        ],
-      }),
-    );
-  }
-
-  const marks = (repo: string, d: Descriptor) => lifecycleMarksByHttp(registry.url, repo, d.digest);
-  const push = (repo: string, what: string) =>
-    pushImage(oci, repo, { seed: `${repo}:${what}`, tag: what, created: '2024-05-01T00:00:00Z' });
+  const f = useGitHubCli('eol-gate-participant-');
+  const { github, marks, push, markers } = f;
 
   /** An annotate of another workflow's run, which has a job id. */
   function annotator(imageInfo: string, group: string, timeout: string) {
-    const run = github.createRun({ name: 'annotate' });
-    const job = github.createJob({ run_id: run.id, name: 'annotate' });
-    return cli({ ...runnerEnv(run), EOL_GATE_JOB_ID: String(job.id) }, [
-      'annotate',
-      '--coordinator',
-      'github',
-      '--min-age',
-      '0',
-      '--json',
-      '--registry',
-      registry.url,
-      '--image-info',
-      imageInfo,
-      '--group',
-      group,
-      '--timeout',
-      timeout,
-      '--poll-interval',
-      '100ms',
-      '--on-timeout',
-      'skip',
-    ]);
+    const { run, jobId } = f.annotator();
+    return cli(
+      { ...f.runnerEnv(run), EOL_GATE_JOB_ID: String(jobId) },
+      annotateArgs({ registry: f.registry.url, imageInfo, group, timeout }),
+    );
   }
 
-  const signalArgs = (group: string, state: string, ...more: string[]) => [
-    'signal',
-    '--coordinator',
-    'github',
-    '--group',
-    group,
-    '--state',
-    state,
-    ...more,
-  ];
-
-  /** The participants (run.attempt.job) of the group's marker refs, with their states. */
-  const markers = (group: string) =>
-    [...github.refs.keys()]
-      .map((ref) => parseMarkerRef(group, ref))
-      .filter((m) => m !== undefined)
-      .map((m) => `${m.runId}.${m.attempt}.${m.jobId ?? '-'}.${m.state}`);
+  /**
+   * A repository with s (supported) and o (an orphan), and one run whose two matrix legs have
+   * signalled publishing; GitHub Enterprise Server gives neither leg a job id.
+   */
+  async function twoLegs(name: string) {
+    const seeded = await f.seed(name, ['s', 'o'], ['s']);
+    const run = github.createRun({ name: 'publish' });
+    const legA = new RunnerJob(f.dir, `a-${seeded.group}`, f.runnerEnv(run));
+    const legB = new RunnerJob(f.dir, `b-${seeded.group}`, f.runnerEnv(run));
+    ok(await step(legA, signalArgs(seeded.group, 'publishing')));
+    ok(await step(legB, signalArgs(seeded.group, 'publishing')));
+    return { ...seeded, run, legA, legB };
+  }
 
   it('matrix legs without a job id stay two participants: leg A recording does not release leg B', async () => {
-    const group = `legs-${++seq}`;
-    const repo = `legs-${seq}/app`;
-    const s = await push(repo, 's');
-    const o = await push(repo, 'o');
-    const imageInfo = join(dir, `legs-${seq}.json`);
-    await writeImageInfo(imageInfo, repo, [s]);
-    // One run, two matrix legs; GitHub Enterprise Server gives neither leg a job id.
-    const run = github.createRun({ name: 'publish' });
-    const legA = new RunnerJob(dir, `a-${seq}`, runnerEnv(run));
-    const legB = new RunnerJob(dir, `b-${seq}`, runnerEnv(run));
-
-    ok(await step(legA, signalArgs(group, 'publishing')));
-    ok(await step(legB, signalArgs(group, 'publishing')));
+    const { repo, group, imageInfo, s, o, run, legA, legB } = await twoLegs('legs');
     const x = await legA.step(() => push(repo, 'x'));
     const y = await legB.step(() => push(repo, 'y'));
     // Leg A records x and says so; leg B has pushed y and not recorded it yet.
@@ -211,39 +94,11 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
   });
 
   it('an annotating leg without a job id waits for its sibling leg and marks only orphans', async () => {
-    const group = `annotating-leg-${++seq}`;
-    const repo = `annotating-leg-${seq}/app`;
-    const s = await push(repo, 's');
-    const o = await push(repo, 'o');
-    const imageInfo = join(dir, `annotating-leg-${seq}.json`);
-    await writeImageInfo(imageInfo, repo, [s]);
-    const run = github.createRun({ name: 'publish' });
-    const legA = new RunnerJob(dir, `a-${seq}`, runnerEnv(run));
-    const legB = new RunnerJob(dir, `b-${seq}`, runnerEnv(run));
-    ok(await step(legA, signalArgs(group, 'publishing')));
-    ok(await step(legB, signalArgs(group, 'publishing')));
+    const { repo, group, imageInfo, s, o, legA, legB } = await twoLegs('annotating-leg');
     const y = await legB.step(() => push(repo, 'y'));
     // Leg A annotates (its own publishing is covered by the image-info-updated annotate writes).
-    const gated = (timeout: string) => [
-      'annotate',
-      '--coordinator',
-      'github',
-      '--min-age',
-      '0',
-      '--json',
-      '--registry',
-      registry.url,
-      '--image-info',
-      imageInfo,
-      '--group',
-      group,
-      '--timeout',
-      timeout,
-      '--poll-interval',
-      '100ms',
-      '--on-timeout',
-      'skip',
-    ];
+    const gated = (timeout: string) =>
+      annotateArgs({ registry: f.registry.url, imageInfo, group, timeout });
     const first = ok(await step(legA, gated('1s')));
     expect(await marks(repo, y), 'y: pushed by leg B, not recorded yet').toEqual([]);
     expect(JSON.parse(first.stdout)).toMatchObject({ outcome: 'timed-out' });
@@ -258,7 +113,7 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
   describe('neither a job id nor GITHUB_ENV (a CLI outside a runner)', () => {
     const plain = () => {
       const run = github.createRun({ name: 'publish' });
-      return { run, env: runnerEnv(run) };
+      return { run, env: f.runnerEnv(run) };
     };
 
     it.each([
@@ -269,7 +124,7 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
       'signal %s %j refuses (exit 2) naming --job-id and --scope run, writing nothing',
       async (state, more) => {
         const { env } = plain();
-        const r = await cli(env, signalArgs(`refuse-${++seq}`, state, ...more));
+        const r = await cli(env, signalArgs(`refuse-${f.next()}`, state, ...more));
         expect(r.code, r.stderr).toBe(2);
         expect(r.stderr).toContain('--job-id');
         expect(r.stderr).toContain('--scope run');
@@ -280,7 +135,7 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
 
     it('signal --scope run makes the whole run one participant, as before', async () => {
       const { run, env } = plain();
-      const group = `whole-run-${++seq}`;
+      const group = `whole-run-${f.next()}`;
       ok(await cli(env, signalArgs(group, 'publishing', '--scope', 'run')));
       ok(await cli(env, signalArgs(group, 'image-info-updated', '--scope', 'run')));
       expect(markers(group).sort()).toEqual(
@@ -289,11 +144,7 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
     });
 
     it('annotate refuses like signal, unless --scope run; a dry run does not refuse', async () => {
-      const repo = `cli-annotate-${++seq}/app`;
-      const s = await push(repo, 's');
-      const o = await push(repo, 'o');
-      const imageInfo = join(dir, `cli-annotate-${seq}.json`);
-      await writeImageInfo(imageInfo, repo, [s]);
+      const { repo, group, imageInfo, o } = await f.seed('cli-annotate', ['s', 'o'], ['s']);
       const { env } = plain();
       const args = [
         'annotate',
@@ -303,11 +154,11 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
         '0',
         '--json',
         '--registry',
-        registry.url,
+        f.registry.url,
         '--image-info',
         imageInfo,
         '--group',
-        `cli-annotate-${seq}`,
+        group,
         '--timeout',
         '5s',
       ];
@@ -328,7 +179,7 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
 
     it('an explicit --job-id is used as before', async () => {
       const { run, env } = plain();
-      const group = `explicit-${++seq}`;
+      const group = `explicit-${f.next()}`;
       ok(await cli(env, [...signalArgs(group, 'publishing'), '--job-id', '4242']));
       expect(markers(group)).toEqual([`${run.id}.1.4242.publishing`]);
     });
@@ -337,8 +188,8 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
   it('EOL_GATE_PARTICIPANT that is not a participant id is refused, naming it', async () => {
     const run = github.createRun({ name: 'publish' });
     const r = await cli(
-      { ...runnerEnv(run), EOL_GATE_PARTICIPANT: '12345' },
-      signalArgs(`bad-${++seq}`, 'publishing'),
+      { ...f.runnerEnv(run), EOL_GATE_PARTICIPANT: '12345' },
+      signalArgs(`bad-${f.next()}`, 'publishing'),
     );
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain('EOL_GATE_PARTICIPANT');

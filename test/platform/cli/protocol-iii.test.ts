@@ -5,95 +5,34 @@
  * invocations, never on a timer. EOL_GATE_CLI_BUNDLE runs another bundle: one built before
  * Protocol III (f3aeba2) fails each test (see the comment on each for what it does there).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { markerRef, parseMarkerRef } from '../../../src/coordination/github.js';
-import type { Descriptor } from '../../../src/core/oci.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { CLI } from '../../support/cli.js';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
-import { FakeGitHub, type FakeGitHubRequestLog, type FakeRun } from '../../support/fake-github.js';
-import { lifecycleMarksByHttp } from '../../support/registry-http.js';
-import { runNode, type ProcessRun } from '../../support/runner.js';
-import { pushImage } from '../../support/seed.js';
-
-const BUNDLE = process.env.EOL_GATE_CLI_BUNDLE || CLI;
-const HOME = 'octo/images';
-
-interface Who {
-  run: FakeRun;
-  jobId: number;
-}
-
-interface AnnotateJson {
-  outcome: string;
-  counts: Record<string, number>;
-  waitedSeconds: number;
-}
+import { describe, expect, it } from 'vitest';
+import { parseMarkerRef } from '../../../src/coordination/github.js';
+import type { FakeGitHubRequestLog, FakeRun } from '../../support/fake-github.js';
+import {
+  annotateArgs,
+  jsonOf as json,
+  ok,
+  signalArgs,
+  useGitHubCli,
+  type CliRun,
+  type Who,
+} from '../../support/cli.js';
+import { writeImageInfo } from '../../support/scenario.js';
 
 describe('Protocol III schedules through the bundled CLI (fake GitHub, real docker-registry)', () => {
-  const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
-  let registry: DockerRegistry;
-  let oci: OciRegistry;
-  let dir: string;
-  let seq = 0;
-
-  beforeAll(async () => {
-    await github.start();
-    registry = await startDockerRegistry();
-    oci = new OciRegistry({ url: registry.url });
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-protocol-iii-'));
-  });
-  afterAll(async () => {
-    await github.close();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-  beforeEach(() => {
-    github.refs.clear();
-    github.clearActions();
-    github.requests.length = 0;
-  });
+  const f = useGitHubCli('eol-gate-protocol-iii-');
+  const { github, annotator, push, marks } = f;
 
   /** `eol-gate <args>` as a step of `who`'s job; its output never shows the token. */
-  async function cli(args: string[], who: Who, timeoutMs = 30_000): Promise<ProcessRun> {
-    const run = await runNode(
-      BUNDLE,
-      {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        TMPDIR: dir,
-        EOL_GATE_RETRIES: '0',
-        GITHUB_API_URL: github.apiUrl,
-        GITHUB_REPOSITORY: HOME,
-        GITHUB_RUN_ID: String(who.run.id),
-        GITHUB_RUN_ATTEMPT: String(who.run.run_attempt),
-        GITHUB_SHA: github.headSha,
-        GITHUB_TOKEN: github.token,
-        EOL_GATE_JOB_ID: String(who.jobId),
-      },
-      timeoutMs,
-      args,
-    );
+  async function cli(args: string[], who: Who, timeoutMs = 30_000): Promise<CliRun> {
+    const run = await f.cli(who, args, timeoutMs);
     expect(run.stdout + run.stderr, 'the token in the output').not.toContain(github.token);
     return run;
   }
 
-  const ok = (run: ProcessRun) => {
-    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-    return run;
-  };
-
   /** `eol-gate signal` as `who`'s job. */
   const signal = async (group: string, state: string, who: Who, scope = 'job') =>
-    ok(
-      await cli(
-        ['signal', '--coordinator', 'github', '--group', group, '--state', state, '--scope', scope],
-        who,
-      ),
-    );
+    ok(await cli(signalArgs(group, state, '--scope', scope), who));
 
   /** `eol-gate annotate` as `who`'s job, waiting at most `timeout` (then skip). */
   const annotate = (
@@ -105,87 +44,22 @@ describe('Protocol III schedules through the bundled CLI (fake GitHub, real dock
     pollInterval = '100ms',
   ) =>
     cli(
-      [
-        'annotate',
-        '--coordinator',
-        'github',
-        '--json',
-        '--registry',
-        registry.url,
-        '--image-info',
-        imageInfo,
-        '--group',
-        group,
-        '--timeout',
-        timeout,
+      annotateArgs(
+        { registry: f.registry.url, imageInfo, group, timeout },
         '--poll-interval',
         pollInterval,
-        '--on-timeout',
-        'skip',
-        ...(more.includes('--min-age') ? [] : ['--min-age', '0']),
         ...more,
-      ],
+      ),
       who,
     );
-
-  const json = (run: ProcessRun): AnnotateJson => {
-    try {
-      return JSON.parse(run.stdout) as AnnotateJson;
-    } catch {
-      throw new Error(`no JSON on stdout (exit ${run.code}): ${run.stdout}\n${run.stderr}`);
-    }
-  };
-
-  /** A fresh annotating job of another workflow's run. */
-  const annotator = (): Who => {
-    const run = github.createRun({ name: 'annotate' });
-    return { run, jobId: github.createJob({ run_id: run.id, name: 'annotate' }).id };
-  };
 
   const job = (run: FakeRun, name: string, status: 'queued' | 'in_progress' = 'in_progress') => ({
     run,
     jobId: github.createJob({ run_id: run.id, name, status }).id,
   });
 
-  const push = (repo: string, what: string, created = '2024-05-01T00:00:00Z') =>
-    pushImage(oci, repo, { seed: `${repo}:${what}`, tag: what, created });
-
-  async function writeImageInfo(path: string, repo: string, supported: Descriptor[]) {
-    await writeFile(
-      path,
-      JSON.stringify({
-        schemaVersion: '2.0',
-        repos: [
-          {
-            repo,
-            images: supported.map((d, i) => ({
-              platforms: [
-                {
-                  dockerfile: `src/${i}/Dockerfile`,
-                  simpleTags: [`tag-${i}`],
-                  digest: `mcr.microsoft.com/${repo}@${d.digest}`,
-                  osType: 'Linux',
-                  architecture: 'amd64',
-                },
-              ],
-            })),
-          },
-        ],
-      }),
-    );
-  }
-
   /** A repository with s (supported) and o (an orphan), its image-info, and a group. */
-  async function setup(name: string) {
-    const repo = `${name}-${++seq}/app`;
-    const s = await push(repo, 's');
-    const o = await push(repo, 'o');
-    const imageInfo = join(dir, `${name}-${seq}.json`);
-    await writeImageInfo(imageInfo, repo, [s]);
-    return { repo, s, o, imageInfo, group: `${name}-${seq}` };
-  }
-
-  const marks = (repo: string, d: Descriptor) => lifecycleMarksByHttp(registry.url, repo, d.digest);
+  const setup = (name: string) => f.seed(name, ['s', 'o'], ['s']);
 
   /** The group's marker refs of `run`. */
   const refsOf = (group: string, run: FakeRun) =>
@@ -344,20 +218,11 @@ describe('Protocol III schedules through the bundled CLI (fake GitHub, real dock
   it('hole 6: two runs of 8 legs publishing cost at most 3 counted requests a poll after the first', async () => {
     // Pre-Protocol III: 19 counted requests every poll (refs, 2 runs, 16 jobs).
     const { repo, s, o, imageInfo, group } = await setup('hole6');
-    let stamp = Date.now() - 60_000;
     for (const name of ['linux', 'windows']) {
       const run = github.createRun({ name: `publish ${name}` });
       for (let leg = 0; leg < 8; leg++) {
         const id = github.createJob({ run_id: run.id, name: `${name} (${leg})` }).id;
-        const ref = markerRef(
-          group,
-          { runId: String(run.id), attempt: 1, jobId: String(id), repository: HOME },
-          'publishing',
-          'job',
-          stamp++,
-          HOME,
-        );
-        github.refs.set(ref, github.headSha);
+        f.setMarker(group, { run, attempt: 1, jobId: id }, 'publishing');
       }
     }
     github.requests.length = 0;

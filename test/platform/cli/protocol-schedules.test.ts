@@ -10,134 +10,48 @@
  * file at another CLI bundle (e.g. one built from a commit before Protocol II) to show that the
  * schedules fail there.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { markerRef } from '../../../src/coordination/github.js';
+import { describe, expect, it } from 'vitest';
 import {
   EOL_DATE_ANNOTATION,
   LIFECYCLE_ARTIFACT_TYPE,
   lifecycleManifestJson,
 } from '../../../src/core/lifecycle.js';
-import { MediaType, type Descriptor } from '../../../src/core/oci.js';
+import { MediaType } from '../../../src/core/oci.js';
 import type { CoverScope, MarkerState } from '../../../src/core/runs.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
-import { CLI } from '../../support/cli.js';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
-import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
-import { lifecycleMarksByHttp } from '../../support/registry-http.js';
-import { runAction, runNode, type ProcessRun } from '../../support/runner.js';
-import { pushImage } from '../../support/seed.js';
-
-const BUNDLE = process.env.EOL_GATE_CLI_BUNDLE || CLI;
-const HOME = 'octo/images';
+import {
+  annotateArgs,
+  HOME_REPOSITORY as HOME,
+  jsonOf as json,
+  useGitHubCli,
+  type CliRun,
+  type Who,
+} from '../../support/cli.js';
+import type { FakeRun } from '../../support/fake-github.js';
+import { proxyOnLoopback } from '../../support/loopback.js';
+import { runAction } from '../../support/runner.js';
+import { writeImageInfo } from '../../support/scenario.js';
 
 type Format = 'per participant' | 'first format';
 const FORMATS: Format[] = ['per participant', 'first format'];
 
 /** Records every request it forwards to the registry: proof of what a run did there. */
-async function recordingProxy(target: string): Promise<{
-  url: string;
-  requests: { method: string; path: string }[];
-  close: () => Promise<void>;
-}> {
-  const upstream = new URL(target);
+async function recordingProxy(target: string) {
   const requests: { method: string; path: string }[] = [];
-  const server: Server = createServer((req, res) => {
-    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/' });
-    const out = request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: upstream.host },
-      },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    out.on('error', () => res.destroy());
-    req.pipe(out);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
+  const proxy = await proxyOnLoopback(target, (req) =>
+    requests.push({ method: req.method ?? 'GET', path: req.url ?? '/' }),
+  );
+  return { ...proxy, requests };
 }
 
 describe('Protocol II schedules through the bundled CLI (fake GitHub, real docker-registry)', () => {
-  const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
-  let registry: DockerRegistry;
-  let oci: OciRegistry;
-  let dir: string;
-  let stamp = Date.now() - 60_000;
-
-  beforeAll(async () => {
-    await github.start();
-    registry = await startDockerRegistry();
-    oci = new OciRegistry({ url: registry.url });
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-schedules-'));
-  });
-  afterAll(async () => {
-    await github.close();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-  beforeEach(() => {
-    github.refs.clear();
-    github.clearActions();
-    github.requests.length = 0;
-  });
+  const f = useGitHubCli('eol-gate-schedules-');
+  const { github, marks, annotator } = f;
 
   /** One repository per test: s is supported, x pushed by a publisher, o an orphan. */
-  let seq = 0;
-  async function seedRepo(name: string) {
-    const repo = `${name}-${++seq}/app`;
-    const img = (what: string) =>
-      pushImage(oci, repo, { seed: `${repo}:${what}`, tag: what, created: '2024-05-01T00:00:00Z' });
-    return { repo, s: await img('s'), x: await img('x'), o: await img('o') };
-  }
-
-  async function imageInfoFile(repo: string, supported: Descriptor[]): Promise<string> {
-    const path = join(dir, `${repo.replace('/', '_')}.json`);
-    await writeImageInfo(path, repo, supported);
-    return path;
-  }
-
-  async function writeImageInfo(path: string, repo: string, supported: Descriptor[]) {
-    await writeFile(
-      path,
-      JSON.stringify({
-        schemaVersion: '2.0',
-        repos: [
-          {
-            repo,
-            images: supported.map((d, i) => ({
-              platforms: [
-                {
-                  dockerfile: `src/${i}/Dockerfile`,
-                  simpleTags: [`tag-${i}`],
-                  digest: `mcr.microsoft.com/${repo}@${d.digest}`,
-                  osType: 'Linux',
-                  architecture: 'amd64',
-                },
-              ],
-            })),
-          },
-        ],
-      }),
-    );
-  }
-
-  const marks = (repo: string, d: Descriptor) => lifecycleMarksByHttp(registry.url, repo, d.digest);
+  const seedRepo = (name: string, supported: ('s' | 'x')[] = ['s']) =>
+    f.seed(name, ['s', 'x', 'o'], supported);
 
   /** A marker ref of `run` written straight into the fake, in the format under test. */
   function mark(
@@ -147,87 +61,25 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
     state: MarkerState,
     scope: CoverScope = 'job',
   ): string {
-    const attempt = who.attempt ?? who.run.run_attempt;
-    const ref =
-      format === 'first format'
-        ? `refs/eol-gate/${group}/${who.run.id}.${attempt}.${state}`
-        : markerRef(
-            group,
-            {
-              runId: String(who.run.id),
-              attempt,
-              jobId: who.jobId === undefined ? undefined : String(who.jobId),
-              repository: HOME,
-            },
-            state,
-            scope,
-            stamp++,
-            HOME,
-          );
+    if (format === 'per participant') return f.setMarker(group, who, state, scope);
+    const ref = `refs/eol-gate/${group}/${who.run.id}.${who.attempt ?? who.run.run_attempt}.${state}`;
     github.refs.set(ref, github.headSha);
     return ref;
   }
 
   /** `eol-gate annotate` as a job of `run` would call it (GitHub store, job id from EOL_GATE_JOB_ID). */
-  function annotate(
-    args: string[],
-    who: { run: FakeRun; jobId: number; repository?: string },
-    timeoutMs = 60_000,
-  ): Promise<ProcessRun> {
-    return runNode(
-      BUNDLE,
-      {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        TMPDIR: dir,
-        EOL_GATE_RETRIES: '0',
-        GITHUB_API_URL: github.apiUrl,
-        GITHUB_REPOSITORY: who.repository ?? HOME,
-        GITHUB_RUN_ID: String(who.run.id),
-        GITHUB_RUN_ATTEMPT: String(who.run.run_attempt),
-        GITHUB_SHA: github.headSha,
-        GITHUB_TOKEN: github.token,
-        EOL_GATE_JOB_ID: String(who.jobId),
-      },
-      timeoutMs,
-      ['annotate', '--coordinator', 'github', '--min-age', '0', '--json', ...args],
-    );
-  }
+  const annotate = (gate: Parameters<typeof annotateArgs>[0], who: Who, ...more: string[]) =>
+    f.cli(who, annotateArgs(gate, ...more));
 
-  const gated = (registryUrl: string, imageInfo: string, group: string, timeout: string) => [
-    '--registry',
-    registryUrl,
-    '--image-info',
+  const gated = (registry: string, imageInfo: string, group: string, timeout: string) => ({
+    registry,
     imageInfo,
-    '--group',
     group,
-    '--timeout',
     timeout,
-    '--poll-interval',
-    '100ms',
-    '--on-timeout',
-    'skip',
-  ];
-
-  const json = (run: ProcessRun) => {
-    try {
-      return JSON.parse(run.stdout) as {
-        outcome: string;
-        counts: Record<string, number>;
-      };
-    } catch {
-      throw new Error(`no JSON on stdout (exit ${run.code}): ${run.stdout}\n${run.stderr}`);
-    }
-  };
-
-  /** A fresh annotating run of another workflow. */
-  const annotator = () => {
-    const run = github.createRun({ name: 'annotate' });
-    return { run, jobId: github.createJob({ run_id: run.id, name: 'annotate' }).id };
-  };
+  });
 
   /** Waits until the running CLI has polled the store `polls` times (or fails if it ended first). */
-  async function pollsOf(run: Promise<ProcessRun>, path: RegExp, polls: number): Promise<void> {
+  async function pollsOf(run: Promise<CliRun>, path: RegExp, polls: number): Promise<void> {
     await Promise.race([
       github.waitForRequests((r) => r.method === 'GET' && path.test(r.path), polls),
       run.then((r) => {
@@ -240,9 +92,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
 
   describe.each(FORMATS)('markers: %s', (format) => {
     it('(a) re-run failed jobs: the attempt-1 push job that succeeded blocks attempt 2 until its image is recorded', async () => {
-      const group = `rerun-${seq}`;
-      const { repo, s, x, o } = await seedRepo('rerun');
-      const imageInfo = await imageInfoFile(repo, [s]);
+      const { repo, group, imageInfo, s, x, o } = await seedRepo('rerun');
       // Attempt 1: the push job signals publishing, pushes x (seeded above) and succeeds; the record job fails.
       const run = github.createRun({ id: 700, name: 'publish' });
       const push = github.createJob({ run_id: run.id, name: 'push' });
@@ -253,7 +103,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       github.rerun(run.id).status = 'in_progress';
       const record = github.createJob({ run_id: run.id, name: 'record' });
 
-      const timedOut = await annotate(gated(registry.url, imageInfo, group, '1s'), annotator());
+      const timedOut = await annotate(gated(f.registry.url, imageInfo, group, '1s'), annotator());
       expect(timedOut.code, timedOut.stderr).toBe(0);
       expect(await marks(repo, x), 'x: pushed in attempt 1, not recorded yet').toEqual([]);
       expect(json(timedOut).outcome).toBe('timed-out');
@@ -263,7 +113,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       expect(await marks(repo, o)).toEqual([]);
 
       // Now an annotator that waits: attempt 2 records x, then annotate marks the orphan only.
-      const waiting = annotate(gated(registry.url, imageInfo, group, '60s'), annotator());
+      const waiting = annotate(gated(f.registry.url, imageInfo, group, '60s'), annotator());
       await pollsOf(waiting, /\/actions\/runs\/700$/, 2);
       await writeImageInfo(imageInfo, repo, [s, x]);
       if (format === 'per participant')
@@ -281,9 +131,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
     it.each(['in_progress', 'completed'] as const)(
       '(b) a marker of an attempt newer than the runs API reports (attempt 1, %s) blocks and is never deleted',
       async (status) => {
-        const group = `lag-${seq}`;
-        const { repo, s, x, o } = await seedRepo('lag');
-        const imageInfo = await imageInfoFile(repo, [s]);
+        const { repo, group, imageInfo, s, x, o } = await seedRepo('lag');
         // The API still shows attempt 1, running or even completed, while attempt 2 pushes x.
         const run = github.createRun({
           id: 600,
@@ -295,7 +143,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
         const job = github.createJob({ run_id: run.id, run_attempt: 2, name: 'push' });
         const ref = mark(group, format, { run, attempt: 2, jobId: job.id }, 'publishing');
 
-        const result = await annotate(gated(registry.url, imageInfo, group, '1s'), annotator());
+        const result = await annotate(gated(f.registry.url, imageInfo, group, '1s'), annotator());
         expect(result.code, result.stderr).toBe(0);
         expect(await marks(repo, x), 'x: pushed by attempt 2, not recorded yet').toEqual([]);
         expect(
@@ -311,16 +159,14 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
     );
 
     it('(c) matrix legs: leg A annotates while leg B of the same run has pushed y and not recorded it', async () => {
-      const group = `matrix-${seq}`;
-      const { repo, s, x: y, o } = await seedRepo('matrix');
-      const imageInfo = await imageInfoFile(repo, [s]);
+      const { repo, group, imageInfo, s, x: y, o } = await seedRepo('matrix');
       const run = github.createRun({ id: 900, name: 'publish' });
       const legA = github.createJob({ run_id: run.id, name: 'build (debian)' });
       const legB = github.createJob({ run_id: run.id, name: 'build (fedora)' });
       mark(group, format, { run, jobId: legA.id }, 'publishing');
       mark(group, format, { run, jobId: legB.id }, 'publishing');
 
-      const first = await annotate(gated(registry.url, imageInfo, group, '1s'), {
+      const first = await annotate(gated(f.registry.url, imageInfo, group, '1s'), {
         run,
         jobId: legA.id,
       });
@@ -336,7 +182,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       // Leg B records y; leg A's next annotate marks the orphan only.
       await writeImageInfo(imageInfo, repo, [s, y]);
       mark(group, format, { run, jobId: legB.id }, 'image-info-updated');
-      const second = await annotate(gated(registry.url, imageInfo, group, '10s'), {
+      const second = await annotate(gated(f.registry.url, imageInfo, group, '10s'), {
         run,
         jobId: legA.id,
       });
@@ -348,16 +194,14 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
   });
 
   it('(c) liveness: a matrix leg that failed does not keep the annotating leg waiting', async () => {
-    const group = `failed-leg-${seq}`;
-    const { repo, s, x: y, o } = await seedRepo('failed-leg');
-    const imageInfo = await imageInfoFile(repo, [s]);
+    const { repo, group, imageInfo, s, x: y, o } = await seedRepo('failed-leg');
     const run = github.createRun({ id: 910, name: 'publish' });
     const legA = github.createJob({ run_id: run.id, name: 'build (debian)' });
     const legB = github.createJob({ run_id: run.id, name: 'build (fedora)' });
     mark(group, 'per participant', { run, jobId: legB.id }, 'publishing');
     github.completeJob(legB.id, 'failure');
     // A timeout far longer than the test's own: only liveness lets this run finish.
-    const result = await annotate(gated(registry.url, imageInfo, group, '30m'), {
+    const result = await annotate(gated(f.registry.url, imageInfo, group, '30m'), {
       run,
       jobId: legA.id,
     });
@@ -373,26 +217,19 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
     const A = 'octo/app-a';
     const B = 'octo/app-b';
     const crossRepo = async (access: 'read' | 'not-found' | 'forbidden') => {
-      const group = `cross-${seq}`;
       const seeded = await seedRepo('cross');
-      const imageInfo = await imageInfoFile(seeded.repo, [seeded.s]);
+      const { group, imageInfo } = seeded;
       github.addRepository(A);
       github.addRepository(B, access);
       const theirs = github.createRun({ name: 'publish' }, B);
       const push = github.createJob({ run_id: theirs.id, name: 'push' }, B);
-      const ref = markerRef(
-        group,
-        { runId: String(theirs.id), attempt: 1, jobId: String(push.id), repository: B },
-        'publishing',
-        'job',
-        stamp++,
-        HOME,
-      );
-      github.refs.set(ref, github.headSha);
+      f.setMarker(group, { run: theirs, attempt: 1, jobId: push.id, repository: B }, 'publishing');
       const mine = github.createRun({ name: 'annotate' }, A);
       const result = await annotate(
-        [...gated(registry.url, imageInfo, group, '1s'), '--coordination-repository', HOME],
+        gated(f.registry.url, imageInfo, group, '1s'),
         { run: mine, jobId: 1, repository: A },
+        '--coordination-repository',
+        HOME,
       );
       return { ...seeded, theirs, result };
     };
@@ -426,9 +263,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
   });
 
   it('(d) a dry run makes zero mutating requests to the store and to the registry', async () => {
-    const group = `dry-${seq}`;
-    const { repo, s, x, o } = await seedRepo('dry');
-    const imageInfo = await imageInfoFile(repo, [s, x]);
+    const { repo, group, imageInfo, o } = await seedRepo('dry', ['s', 'x']);
     // Markers of a completed run (what a cleanup would delete) and of a live run that recorded.
     const done = github.createRun({ status: 'completed', conclusion: 'success' });
     mark(group, 'per participant', { run: done, jobId: 1 }, 'publishing');
@@ -437,16 +272,14 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
     mark(group, 'per participant', { run: live, jobId: 2 }, 'publishing');
     mark(group, 'per participant', { run: live, jobId: 2 }, 'image-info-updated');
     const refs = [...github.refs.keys()].sort();
-    const proxy = await recordingProxy(registry.url);
+    const proxy = await recordingProxy(f.registry.url);
     try {
       const run = await annotate(
-        [
-          ...gated(proxy.url, imageInfo, group, '10s'),
-          '--dry-run',
-          '--plan-file',
-          join(dir, 'dry.json'),
-        ],
+        gated(proxy.url, imageInfo, group, '10s'),
         annotator(),
+        '--dry-run',
+        '--plan-file',
+        join(f.dir, 'dry.json'),
       );
       expect(run.code, run.stderr).toBe(0);
       expect(json(run)).toMatchObject({
@@ -471,10 +304,9 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
 
   describe('(e) a rollback re-publishes an image that carries a lifecycle mark', () => {
     async function markedSupported() {
-      const { repo, s, x, o } = await seedRepo('rollback');
-      const imageInfo = await imageInfoFile(repo, [s, x]);
+      const { repo, group, imageInfo, s, x, o } = await seedRepo('rollback', ['s', 'x']);
       const json = lifecycleManifestJson(s, '2026-01-01');
-      await oci.pushReferrer(repo, s, {
+      await f.oci.pushReferrer(repo, s, {
         bytes: new TextEncoder().encode(json),
         digest: sha256Digest(json),
         mediaType: MediaType.ociManifest,
@@ -482,15 +314,12 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
         annotations: { [EOL_DATE_ANNOTATION]: '2026-01-01' },
       });
       expect(await marks(repo, s)).toHaveLength(1);
-      return { repo, s, x, o, imageInfo };
+      return { repo, group, s, x, o, imageInfo };
     }
 
     it('annotate removes the mark by default (unmarkSupported) and reports it', async () => {
-      const { repo, s, x, o, imageInfo } = await markedSupported();
-      const run = await annotate(
-        gated(registry.url, imageInfo, `rollback-${seq}`, '10s'),
-        annotator(),
-      );
+      const { repo, group, s, x, o, imageInfo } = await markedSupported();
+      const run = await annotate(gated(f.registry.url, imageInfo, group, '10s'), annotator());
       expect(run.code, run.stderr).toBe(0);
       expect(await marks(repo, s), 's: supported, re-published by a rollback').toEqual([]);
       expect(json(run)).toMatchObject({
@@ -507,7 +336,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       const run = await runAction({
         inputs: {
           command: 'annotate',
-          registry: registry.url,
+          registry: f.registry.url,
           imageInfo,
           coordinator: 'none',
           minAge: '0',

@@ -8,189 +8,53 @@
  * EOL_GATE_CLI_BUNDLE points the file at another CLI bundle (e.g. one built before the fix):
  * there the first test ends rolled back (every mark removed) and reports `applied`.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { markerRef } from '../../../src/coordination/github.js';
-import type { Descriptor } from '../../../src/core/oci.js';
+import { describe, expect, it } from 'vitest';
 import type { MarkerState } from '../../../src/core/runs.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { CLI } from '../../support/cli.js';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
-import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
-import { lifecycleMarksByHttp } from '../../support/registry-http.js';
-import { runAction, runNode, type ProcessRun } from '../../support/runner.js';
-import { pushImage } from '../../support/seed.js';
-
-const BUNDLE = process.env.EOL_GATE_CLI_BUNDLE || CLI;
-const HOME = 'octo/images';
+import {
+  annotateArgs,
+  HOME_REPOSITORY as HOME,
+  jsonOf,
+  useGitHubCli,
+  type CliRun,
+} from '../../support/cli.js';
+import { proxyOnLoopback } from '../../support/loopback.js';
+import { runAction } from '../../support/runner.js';
+import { writeImageInfo } from '../../support/scenario.js';
 
 /** A proxy to the registry that calls `onFirstWrite` (once) before forwarding the first write to `repo`. */
-async function applyHook(
-  target: string,
-  repo: string,
-  onFirstWrite: () => void,
-): Promise<{ url: string; close: () => Promise<void> }> {
-  const upstream = new URL(target);
+function applyHook(target: string, repo: string, onFirstWrite: () => void) {
   let fired = false;
-  const server: Server = createServer((req, res) => {
+  return proxyOnLoopback(target, (req) => {
     const write = req.method !== 'GET' && req.method !== 'HEAD';
     if (write && !fired && (req.url ?? '').startsWith(`/v2/${repo}/`)) {
       fired = true;
       onFirstWrite();
     }
-    const out = request(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: upstream.host },
-      },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    out.on('error', () => res.destroy());
-    req.pipe(out);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
 }
 
 describe('reconcile has its own budget (issue 18, hole 7) through the bundles', () => {
-  const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
-  let registry: DockerRegistry;
-  let oci: OciRegistry;
-  let dir: string;
-  let stamp = Date.now() - 60_000;
-  let seq = 0;
-
-  beforeAll(async () => {
-    await github.start();
-    registry = await startDockerRegistry();
-    oci = new OciRegistry({ url: registry.url });
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-reconcile-'));
-  });
-  afterAll(async () => {
-    await github.close();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-  beforeEach(() => {
-    github.refs.clear();
-    github.clearActions();
-    github.requests.length = 0;
-  });
+  const f = useGitHubCli('eol-gate-reconcile-');
+  const { github, marks } = f;
 
   /** s supported; o1, o2 orphans; r an old image a rollback records again. */
-  async function seed() {
-    const repo = `reconcile-${++seq}/app`;
-    const img = (what: string) =>
-      pushImage(oci, repo, { seed: `${repo}:${what}`, tag: what, created: '2024-05-01T00:00:00Z' });
-    const images = {
-      s: await img('s'),
-      o1: await img('o1'),
-      o2: await img('o2'),
-      r: await img('r'),
-    };
-    const imageInfo = join(dir, `${repo.replace('/', '_')}.json`);
-    await writeImageInfo(imageInfo, repo, [images.s]);
-    return { repo, imageInfo, ...images, group: `reconcile-${seq}` };
-  }
-
-  async function writeImageInfo(path: string, repo: string, supported: Descriptor[]) {
-    await writeFile(
-      path,
-      JSON.stringify({
-        schemaVersion: '2.0',
-        repos: [
-          {
-            repo,
-            images: supported.map((d, i) => ({
-              platforms: [
-                {
-                  dockerfile: `src/${i}/Dockerfile`,
-                  simpleTags: [`tag-${i}`],
-                  digest: `mcr.microsoft.com/${repo}@${d.digest}`,
-                  osType: 'Linux',
-                  architecture: 'amd64',
-                },
-              ],
-            })),
-          },
-        ],
-      }),
-    );
-  }
-
-  const marks = (repo: string, d: Descriptor) => lifecycleMarksByHttp(registry.url, repo, d.digest);
+  const seed = () => f.seed('reconcile', ['s', 'o1', 'o2', 'r'], ['s']);
 
   /** A participant (run, job) of another workflow, and its markers written into the fake. */
   function publisher(name: string) {
     const run = github.createRun({ name });
     const job = github.createJob({ run_id: run.id, name: 'push' });
     const signal = (group: string, state: MarkerState) =>
-      github.refs.set(
-        markerRef(
-          group,
-          { runId: String(run.id), attempt: 1, jobId: String(job.id), repository: HOME },
-          state,
-          'job',
-          stamp++,
-          HOME,
-        ),
-        github.headSha,
-      );
+      f.setMarker(group, { run, attempt: 1, jobId: job.id }, state);
     return { run, job, signal };
   }
 
-  const annotatorEnv = (run: FakeRun, jobId: number) => ({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TMPDIR: dir,
-    EOL_GATE_RETRIES: '0',
-    GITHUB_API_URL: github.apiUrl,
-    GITHUB_REPOSITORY: HOME,
-    GITHUB_RUN_ID: String(run.id),
-    GITHUB_RUN_ATTEMPT: String(run.run_attempt),
-    GITHUB_SHA: github.headSha,
-    GITHUB_TOKEN: github.token,
-    EOL_GATE_JOB_ID: String(jobId),
-  });
+  /** `eol-gate annotate --json` as a job of another workflow's run (onTimeout fail, the default). */
+  const cli = (gate: Parameters<typeof annotateArgs>[0], ...more: string[]) =>
+    f.cli(f.annotator(), annotateArgs(gate, '--on-timeout', 'fail', ...more));
 
-  function cli(args: string[]): Promise<ProcessRun> {
-    const run = github.createRun({ name: 'annotate' });
-    const job = github.createJob({ run_id: run.id, name: 'annotate' });
-    return runNode(BUNDLE, annotatorEnv(run, job.id), 60_000, [
-      'annotate',
-      '--coordinator',
-      'github',
-      '--min-age',
-      '0',
-      '--poll-interval',
-      '100ms',
-      ...args,
-    ]);
-  }
-
-  const json = (run: ProcessRun) => {
-    try {
-      return JSON.parse(run.stdout) as Record<string, unknown> & {
-        outcome: string;
-        counts: Record<string, number>;
-      };
-    } catch {
-      throw new Error(`no JSON on stdout (exit ${run.code}): ${run.stdout}\n${run.stderr}`);
-    }
-  };
+  const json = (run: CliRun) =>
+    jsonOf<Record<string, unknown> & { outcome: string; counts: Record<string, number> }>(run);
 
   it('after most of the timeout spent waiting, a rollback that starts during apply is waited for, not rolled back', async () => {
     const { repo, imageInfo, s, o1, o2, r, group } = await seed();
@@ -200,7 +64,7 @@ describe('reconcile has its own budget (issue 18, hole 7) through the bundles', 
     a.signal(group, 'publishing');
     const b = publisher('rollback');
     let bRecorded: Promise<void> | undefined;
-    const proxy = await applyHook(registry.url, repo, () => {
+    const proxy = await applyHook(f.registry.url, repo, () => {
       b.signal(group, 'publishing');
       bRecorded = new Promise((resolve) =>
         setTimeout(async () => {
@@ -211,17 +75,7 @@ describe('reconcile has its own budget (issue 18, hole 7) through the bundles', 
       );
     });
     try {
-      const running = cli([
-        '--registry',
-        proxy.url,
-        '--image-info',
-        imageInfo,
-        '--group',
-        group,
-        '--timeout',
-        '6s',
-        '--json',
-      ]);
+      const running = cli({ registry: proxy.url, imageInfo, group, timeout: '6s' });
       const aRecorded = setTimeout(() => a.signal(group, 'image-info-updated'), 5000);
       const result = await running;
       clearTimeout(aRecorded);
@@ -243,21 +97,13 @@ describe('reconcile has its own budget (issue 18, hole 7) through the bundles', 
   it('reconcileTimeout runs out: every mark is rolled back, the step fails (onTimeout fail) naming who blocked', async () => {
     const { repo, imageInfo, o1, o2, r, group } = await seed();
     const b = publisher('rollback');
-    const proxy = await applyHook(registry.url, repo, () => b.signal(group, 'publishing'));
+    const proxy = await applyHook(f.registry.url, repo, () => b.signal(group, 'publishing'));
     try {
-      const result = await cli([
-        '--registry',
-        proxy.url,
-        '--image-info',
-        imageInfo,
-        '--group',
-        group,
-        '--timeout',
-        '30m',
+      const result = await cli(
+        { registry: proxy.url, imageInfo, group, timeout: '30m' },
         '--reconcile-timeout',
         '1s',
-        '--json',
-      ]);
+      );
       expect(result.code, result.stderr).toBe(1);
       const out = json(result);
       expect(out).toMatchObject({
@@ -280,7 +126,7 @@ describe('reconcile has its own budget (issue 18, hole 7) through the bundles', 
   it('onTimeout skip (the action): a warning, exit 0, and the summary and the result output say rolled back', async () => {
     const { repo, imageInfo, o1, o2, r, group } = await seed();
     const b = publisher('rollback');
-    const proxy = await applyHook(registry.url, repo, () => b.signal(group, 'publishing'));
+    const proxy = await applyHook(f.registry.url, repo, () => b.signal(group, 'publishing'));
     const self = github.createRun({ name: 'annotate' });
     try {
       const run = await runAction({

@@ -7,158 +7,37 @@
  * EOL_GATE_JOB_ID for the job's later steps (test/support/github-job.ts). Bundled CLI, fake
  * GitHub API, real docker-registry.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseMarkerRef } from '../../../src/coordination/github.js';
-import type { Descriptor } from '../../../src/core/oci.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { CLI } from '../../support/cli.js';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
-import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
+import { describe, expect, it } from 'vitest';
+import {
+  annotateArgs as gatedArgs,
+  HOME_REPOSITORY as HOME,
+  ok,
+  PARTICIPANT,
+  runStep as step,
+  signalArgs,
+  useGitHubCli,
+} from '../../support/cli.js';
 import { RunnerJob } from '../../support/github-job.js';
-import { lifecycleMarksByHttp } from '../../support/registry-http.js';
-import { runNode, type ProcessRun } from '../../support/runner.js';
-import { pushImage } from '../../support/seed.js';
-
-const BUNDLE = process.env.EOL_GATE_CLI_BUNDLE || CLI;
-const HOME = 'octo/images';
-const PARTICIPANT = /^p[a-z2-7]{20}$/;
-
-type Env = Record<string, string | undefined>;
+import { writeImageInfo } from '../../support/scenario.js';
 
 describe('no job id on a runner: the job id from the jobs API by RUNNER_NAME (bundled CLI, fake GitHub, real docker-registry)', () => {
-  const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
-  let registry: DockerRegistry;
-  let oci: OciRegistry;
-  let dir: string;
-  let seq = 0;
+  const f = useGitHubCli('eol-gate-runner-job-id-');
+  const { github, marks, push, markers } = f;
 
-  beforeAll(async () => {
-    await github.start();
-    registry = await startDockerRegistry();
-    oci = new OciRegistry({ url: registry.url });
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-runner-job-id-'));
-  });
-  afterAll(async () => {
-    await github.close();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-  beforeEach(() => {
-    github.refs.clear();
-    github.clearActions();
-    github.requests.length = 0;
-  });
-
-  /**
-   * The environment a GHES runner gives every step of a job of `run`: no EOL_GATE_JOB_ID;
-   * RUNNER_NAME unless `runner` is undefined.
-   */
-  const runnerEnv = (run: FakeRun, runner: string | undefined): Env => ({
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TMPDIR: dir,
-    GITHUB_ACTIONS: 'true',
-    EOL_GATE_RETRIES: '0',
-    GITHUB_API_URL: github.apiUrl,
-    GITHUB_REPOSITORY: HOME,
-    GITHUB_RUN_ID: String(run.id),
-    GITHUB_RUN_ATTEMPT: String(run.run_attempt),
-    GITHUB_SHA: github.headSha,
-    GITHUB_TOKEN: github.token,
-    RUNNER_NAME: runner,
-  });
-
-  const step = (job: RunnerJob, args: string[], timeoutMs = 60_000) =>
-    job.step((env) => runNode(BUNDLE, env, timeoutMs, args));
-
-  const ok = (run: ProcessRun) => {
-    expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-    return run;
-  };
-
-  const signalArgs = (group: string, state: string, ...more: string[]) => [
-    'signal',
-    '--coordinator',
-    'github',
-    '--group',
-    group,
-    '--state',
-    state,
-    ...more,
-  ];
-
-  const annotateArgs = (imageInfo: string, group: string, timeout: string) => [
-    'annotate',
-    '--coordinator',
-    'github',
-    '--scope',
-    'run',
-    '--min-age',
-    '0',
-    '--json',
-    '--registry',
-    registry.url,
-    '--image-info',
-    imageInfo,
-    '--group',
-    group,
-    '--timeout',
-    timeout,
-    '--poll-interval',
-    '100ms',
-    '--on-timeout',
-    'skip',
-  ];
-
-  /** The participants (run.attempt.job) of the group's marker refs, with their states. */
-  const markers = (group: string) =>
-    [...github.refs.keys()]
-      .map((ref) => parseMarkerRef(group, ref))
-      .filter((m) => m !== undefined)
-      .map((m) => `${m.runId}.${m.attempt}.${m.jobId ?? '-'}.${m.state}`);
+  const annotateArgs = (imageInfo: string, group: string, timeout: string) =>
+    gatedArgs({ registry: f.registry.url, imageInfo, group, timeout }, '--scope', 'run');
 
   const lookups = () => github.requests.filter((r) => /\/attempts\/\d+\/jobs$/.test(r.path));
 
-  async function writeImageInfo(path: string, repo: string, supported: Descriptor[]) {
-    await writeFile(
-      path,
-      JSON.stringify({
-        schemaVersion: '2.0',
-        repos: [
-          {
-            repo,
-            images: supported.map((d, i) => ({
-              platforms: [
-                {
-                  dockerfile: `src/${i}/Dockerfile`,
-                  simpleTags: [`tag-${i}`],
-                  digest: `mcr.microsoft.com/${repo}@${d.digest}`,
-                  osType: 'Linux',
-                  architecture: 'amd64',
-                },
-              ],
-            })),
-          },
-        ],
-      }),
-    );
-  }
-  const marks = (repo: string, d: Descriptor) => lifecycleMarksByHttp(registry.url, repo, d.digest);
-  const push = (repo: string, what: string) =>
-    pushImage(oci, repo, { seed: `${repo}:${what}`, tag: what, created: '2024-05-01T00:00:00Z' });
-
   it('the first step finds the job id by RUNNER_NAME and keeps it; a later step reuses it without a lookup', async () => {
-    const group = `found-${++seq}`;
+    const group = `found-${f.next()}`;
     const run = github.createRun({ name: 'publish' });
     // Two legs running on two runners; another job of the run waits for a runner.
     const legA = github.createJob({ run_id: run.id, name: 'build (a)', runner_name: 'ghes-a' });
     const legB = github.createJob({ run_id: run.id, name: 'build (b)', runner_name: 'ghes-b' });
     github.createJob({ run_id: run.id, name: 'record', status: 'queued' });
-    const a = new RunnerJob(dir, `a-${seq}`, runnerEnv(run, 'ghes-a'));
-    const b = new RunnerJob(dir, `b-${seq}`, runnerEnv(run, 'ghes-b'));
+    const a = new RunnerJob(f.dir, `a-${group}`, f.runnerEnv(run, 'ghes-a'));
+    const b = new RunnerJob(f.dir, `b-${group}`, f.runnerEnv(run, 'ghes-b'));
 
     const first = ok(await step(a, signalArgs(group, 'publishing')));
     expect(a.env.EOL_GATE_JOB_ID).toBe(String(legA.id));
@@ -188,10 +67,10 @@ describe('no job id on a runner: the job id from the jobs API by RUNNER_NAME (bu
   });
 
   it('a runner name no in-progress job has: a participant id, with a warning that says why and what it costs', async () => {
-    const group = `not-found-${++seq}`;
+    const group = `not-found-${f.next()}`;
     const run = github.createRun({ name: 'publish' });
     github.createJob({ run_id: run.id, name: 'build', runner_name: 'someone-else' });
-    const job = new RunnerJob(dir, `nf-${seq}`, runnerEnv(run, 'ghes-a'));
+    const job = new RunnerJob(f.dir, `nf-${group}`, f.runnerEnv(run, 'ghes-a'));
     const first = ok(await step(job, signalArgs(group, 'publishing')));
     const id = job.env.EOL_GATE_PARTICIPANT;
     expect(id).toMatch(PARTICIPANT);
@@ -215,17 +94,12 @@ describe('no job id on a runner: the job id from the jobs API by RUNNER_NAME (bu
    * records what they pushed, signals image-info-updated --scope run, then annotates.
    */
   async function ghesMatrix(runners: { a?: string; b?: string; record?: string }, timeout: string) {
-    const group = `matrix-${++seq}`;
-    const repo = `matrix-${seq}/app`;
-    const s = await push(repo, 's');
-    const o = await push(repo, 'o');
-    const imageInfo = join(dir, `matrix-${seq}.json`);
-    await writeImageInfo(imageInfo, repo, [s]);
+    const { repo, group, imageInfo, s, o } = await f.seed('matrix', ['s', 'o'], ['s']);
     const run = github.createRun({ name: 'publish' });
     const jobA = github.createJob({ run_id: run.id, name: 'build (a)', runner_name: 'ghes-a' });
     const jobB = github.createJob({ run_id: run.id, name: 'build (b)', runner_name: 'ghes-b' });
-    const legA = new RunnerJob(dir, `ma-${seq}`, runnerEnv(run, runners.a));
-    const legB = new RunnerJob(dir, `mb-${seq}`, runnerEnv(run, runners.b));
+    const legA = new RunnerJob(f.dir, `ma-${group}`, f.runnerEnv(run, runners.a));
+    const legB = new RunnerJob(f.dir, `mb-${group}`, f.runnerEnv(run, runners.b));
     ok(await step(legA, signalArgs(group, 'publishing')));
     ok(await step(legB, signalArgs(group, 'publishing')));
     const x = await legA.step(() => push(repo, 'x'));
@@ -234,7 +108,7 @@ describe('no job id on a runner: the job id from the jobs API by RUNNER_NAME (bu
     github.completeJob(jobB.id);
     // The record job starts once both legs completed (needs: [a, b]), on a runner of its own.
     const recordJob = github.createJob({ run_id: run.id, name: 'record', runner_name: 'ghes-r' });
-    const record = new RunnerJob(dir, `mr-${seq}`, runnerEnv(run, runners.record));
+    const record = new RunnerJob(f.dir, `mr-${group}`, f.runnerEnv(run, runners.record));
     await record.step(() => writeImageInfo(imageInfo, repo, [s, x, y]));
     ok(await step(record, signalArgs(group, 'image-info-updated', '--scope', 'run')));
     const started = Date.now();
