@@ -2,6 +2,7 @@ import { InputError, RuntimeError } from '../core/errors.js';
 import type { Logger } from '../core/ports.js';
 import { redactSecrets, SENSITIVE_PARAM } from './redact.js';
 import { sleep as defaultSleep } from './sleep.js';
+import { CLASS_NOUN, requestClass, type RequestClass, type Throttle } from './throttle.js';
 
 export interface RetryPolicy {
   /** Attempts after the first. */
@@ -17,6 +18,12 @@ export interface RetryPolicy {
    * the call instead of sleeping for it on every attempt.
    */
   maxRetryAfterMs?: number;
+  /**
+   * The process's per-class request budgets (registry clients): requests are paced by it, and a
+   * 429 is then not an attempt: retrying goes on while requests of the class are served (see
+   * `retryLoop`). Without it a 429 is retried like a 5xx.
+   */
+  throttle?: Throttle;
   /** Called before each retry, for logs. */
   onRetry?: (info: { url: string; attempt: number; delayMs: number; cause: string }) => void;
 }
@@ -170,32 +177,137 @@ export async function fetchWithRetry(
   const sleep = policy.sleep ?? defaultSleep;
   const method = init.method ?? 'GET';
   const where = `${o.service ? `${o.service}: ` : ''}${method} ${redactUrl(url)}`;
-  for (let attempt = 0; ; attempt++) {
-    const hold = (o.gate?.notBefore ?? 0) - now();
-    if (hold > 0) await sleep(hold);
-    let cause: string;
-    let wait: number | undefined;
-    try {
-      const res = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
-      wait = retryAfterMs(res.headers, now());
+  return retryLoop<Response>({
+    where,
+    requestClass: requestClass(method, url),
+    policy,
+    pace: true,
+    logger: o.logger,
+    url: redactUrl(url),
+    attempt: async () => {
+      const hold = (o.gate?.notBefore ?? 0) - now();
+      if (hold > 0) await sleep(hold);
+      let res: Response;
+      try {
+        res = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
+      } catch (e) {
+        if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
+        return { failure: { cause: networkCause(e) }, error: e };
+      }
+      let wait = retryAfterMs(res.headers, now());
       if (res.ok && o.gate && wait !== undefined) {
         const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
         o.gate.notBefore = Math.max(o.gate.notBefore, now() + Math.min(wait, cap));
       }
-      if (!retryable(res) || attempt >= policy.retries) return res;
-      cause = `HTTP ${res.status}`;
+      if (!retryable(res)) return { value: res, status: res.status };
       wait ??= o.waitHint?.(res, now());
-      await res.body?.cancel().catch(() => {});
-    } catch (e) {
-      if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
-      if (attempt >= policy.retries) {
-        throw new RuntimeError(`${where} failed after ${attempt + 1} attempts: ${networkCause(e)}`);
+      return {
+        value: res,
+        status: res.status,
+        failure: { cause: `HTTP ${res.status}`, retryAfterMs: wait },
+        discard: () => res.body?.cancel().catch(() => {}),
+      };
+    },
+    networkError: (e, attempts) =>
+      new RuntimeError(`${where} failed after ${attempts} attempts: ${networkCause(e)}`),
+  });
+}
+
+/** A request class the registry kept refusing (429) for the stall time; `reason` without the request. */
+export class ThrottledError extends RuntimeError {
+  constructor(
+    where: string,
+    readonly reason: string,
+  ) {
+    super(`${where}: ${reason}`);
+  }
+}
+
+function formatMinutes(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
+}
+
+/** One attempt's outcome, for `retryLoop`. */
+export interface Attempt<T> {
+  /** The answer (final unless `failure`). */
+  value?: T;
+  /** Its HTTP status, when there is an answer (a 429 teaches the throttle). */
+  status?: number;
+  /** Set when the attempt may be retried. */
+  failure?: { cause: string; retryAfterMs?: number };
+  /** A thrown error behind `failure` (a network error): rethrown when retries run out. */
+  error?: unknown;
+  /** Releases a retried answer (its body). */
+  discard?: () => unknown;
+}
+
+export interface RetryLoopOptions<T> {
+  where: string;
+  /** For logs: the redacted URL. */
+  url: string;
+  requestClass: RequestClass;
+  policy: RetryPolicy;
+  /** Whether the loop paces and records each attempt in `policy.throttle` (false when a lower layer does, e.g. the ACR pipeline's per-retry policy). */
+  pace: boolean;
+  logger?: Logger;
+  attempt: () => Promise<Attempt<T>>;
+  /** The error for a network failure that ran out of attempts (default: the error itself). */
+  networkError?: (e: unknown, attempts: number) => Error;
+}
+
+/**
+ * The one retry loop of every outbound request (fetchWithRetry, and the ACR pipeline's retry
+ * policy): 5xx, 408, resets and timeouts are retried `policy.retries` times with jittered
+ * backoff (or `Retry-After`, up to its cap). With a throttle, a 429 is not an attempt: the
+ * class's limiter holds and slows the class (see util/throttle.ts), and retrying goes on until
+ * no request of the class has been served for `throttle.stallMs`; the error then says the
+ * registry kept refusing, with the counts. Without one, a 429 is retried like a 5xx.
+ */
+export async function retryLoop<T>(o: RetryLoopOptions<T>): Promise<T> {
+  const { policy, where } = o;
+  const throttle = policy.throttle;
+  const sleep = policy.sleep ?? defaultSleep;
+  const startedAt = throttle?.now() ?? Date.now();
+  let failures = 0;
+  let refused = 0;
+  for (;;) {
+    if (o.pace && throttle) await throttle.acquire(o.requestClass);
+    const got = await o.attempt();
+    if (o.pace && throttle && got.status !== undefined)
+      throttle.record(o.requestClass, got.status, got.failure?.retryAfterMs);
+    if (!got.failure) return got.value as T;
+    const { cause, retryAfterMs: wait } = got.failure;
+    if (got.status === 429 && throttle) {
+      refused++;
+      const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+      if (wait !== undefined && wait > cap) {
+        await got.discard?.();
+        retryDelay(0, policy, wait, where); // throws: a wait longer than the cap
       }
-      cause = networkCause(e);
-      wait = undefined;
+      if (throttle.stalled(o.requestClass, startedAt)) {
+        await got.discard?.();
+        const l = throttle.limiters[o.requestClass];
+        throw new ThrottledError(
+          where,
+          `the registry kept refusing ${CLASS_NOUN[o.requestClass]} (HTTP 429): none served for ` +
+            `${formatMinutes(throttle.stallMs)}; this request was refused ${refused} times, ` +
+            `${l.refused} of the ${l.requests} ${CLASS_NOUN[o.requestClass]} of this run were refused. ` +
+            'Another client may be using the budget, or the tier is smaller than set (acrTier); try again later',
+        );
+      }
+      await got.discard?.();
+      o.logger?.debug(`${where}: ${cause}; the class is paced, retrying`);
+      // No sleep here: the class's limiter holds its next slot (Retry-After or backoff).
+      continue;
     }
-    const delayMs = retryDelay(attempt, policy, wait, where);
-    policy.onRetry?.({ url: redactUrl(url), attempt: attempt + 1, delayMs, cause });
+    if (failures >= policy.retries) {
+      if (got.value !== undefined) return got.value;
+      throw o.networkError?.(got.error, failures + 1) ?? got.error;
+    }
+    await got.discard?.();
+    const delayMs = retryDelay(failures, policy, wait, where);
+    failures++;
+    policy.onRetry?.({ url: o.url, attempt: failures, delayMs, cause });
     o.logger?.debug(`${where}: ${cause}; retrying in ${Math.round(delayMs)}ms`);
     await sleep(delayMs);
   }

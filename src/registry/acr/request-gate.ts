@@ -1,15 +1,16 @@
-import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import type { PipelinePolicy, PipelineResponse } from '@azure/core-rest-pipeline';
 import { RuntimeError } from '../../core/errors.js';
 import type { Logger } from '../../core/ports.js';
 import {
   DEFAULT_RETRY,
   RETRYABLE_STATUS,
   retryAfterMs,
-  retryDelay,
+  retryLoop,
+  ThrottledError,
   type RetryPolicy,
 } from '../../util/http.js';
 import { redactSecrets } from '../../util/redact.js';
-import { sleep as defaultSleep } from '../../util/sleep.js';
+import { requestClass, type RequestClass, type Throttle } from '../../util/throttle.js';
 
 /** Counting semaphore: at most `limit` calls run at once, the rest queue in FIFO order. */
 export class Semaphore {
@@ -35,26 +36,29 @@ export class Semaphore {
 }
 
 /**
- * Spaces HTTP requests so no more than `perMinute` start in any minute (evenly: one every
- * 60 s / perMinute). Installed as a per-retry pipeline policy, so it also paces the SDK's own
- * token exchanges and challenge round trips, which count against ACR's limits too.
+ * Paces every HTTP request of the pipeline by its class in the process's throttle, and teaches
+ * the throttle each answer (a 429, or served). Installed as a per-retry policy, so it also paces
+ * the SDK's own token exchanges and challenge round trips, which count against ACR's limits too.
  */
-export function rateLimitPolicy(
-  perMinute: number,
-  sleep: (ms: number) => Promise<void>,
+export function throttlePolicy(
+  throttle: Throttle,
+  onRequest?: (c: RequestClass) => void,
 ): PipelinePolicy {
-  if (!(perMinute > 0))
-    throw new RangeError(`maxRequestsPerMinute must be positive, got ${perMinute}`);
-  const interval = 60_000 / perMinute;
-  let next = 0;
   return {
-    name: 'eolGateRateLimit',
+    name: 'eolGateThrottle',
     async sendRequest(request, nextPolicy) {
-      const now = Date.now();
-      const at = Math.max(now, next);
-      next = at + interval;
-      if (at > now) await sleep(at - now);
-      return nextPolicy(request);
+      const c = requestClass(request.method, request.url);
+      await throttle.acquire(c);
+      onRequest?.(c);
+      try {
+        const res = await nextPolicy(request);
+        throttle.record(c, res.status, res.status === 429 ? retryAfterMs(res.headers) : undefined);
+        return res;
+      } catch (e) {
+        const status = statusOf(e);
+        if (status !== undefined) throttle.record(c, status, retryAfterOf(e));
+        throw e;
+      }
     },
   };
 }
@@ -141,7 +145,8 @@ function attemptsOf(e: unknown): number {
 }
 
 /**
- * The pipeline's one retry policy (the SDK's own is configured off): jittered backoff on
+ * The pipeline's retry policy (the SDK's own is configured off), on the one loop of
+ * util/http.ts `retryLoop`: jittered backoff on
  * 408/429/5xx, resets and per-attempt timeouts, honouring Retry-After up to the cap. It is ours
  * rather than the SDK's because the SDK retries a 429 only when it carries Retry-After, and
  * sleeps on its own timer rather than the injectable one. It sits before the per-retry policies,
@@ -149,38 +154,45 @@ function attemptsOf(e: unknown): number {
  */
 export function retryPolicy(options: GateOptions): PipelinePolicy {
   const policy = options.retry ?? DEFAULT_RETRY;
-  const sleep = policy.sleep ?? defaultSleep;
   return {
     name: 'eolGateRetry',
     async sendRequest(request, next) {
       const where = `${options.registry}: ${request.method} ${new URL(request.url).pathname}`;
       const caller = request.abortSignal as AbortSignal | undefined;
-      for (let attempt = 0; ; attempt++) {
-        attempts.set(request, attempt + 1);
-        // Bounds the whole attempt, a streamed body included (a blob download that stalls).
-        const timeout = AbortSignal.timeout(policy.timeoutMs);
-        request.abortSignal = caller ? AbortSignal.any([caller, timeout]) : timeout;
-        let failure: Failure;
-        try {
-          const res = await next(request);
-          if (!RETRYABLE_STATUS.has(res.status) || attempt >= policy.retries) return res;
-          failure = {
-            kind: 'retryable',
-            cause: `HTTP ${res.status}`,
-            retryAfterMs: retryAfterMs(res.headers),
-          };
-        } catch (e) {
-          if (caller?.aborted) throw e;
-          failure = classify(e);
-          if (failure.kind !== 'retryable' || attempt >= policy.retries) throw e;
-        }
-        const delayMs = retryDelay(attempt, policy, failure.retryAfterMs, where);
-        policy.onRetry?.({ url: where, attempt: attempt + 1, delayMs, cause: failure.cause });
-        options.logger.debug(
-          `${where}: ${failure.cause}, retry ${attempt + 1} in ${Math.round(delayMs)} ms`,
-        );
-        await sleep(delayMs);
-      }
+      let attempt = 0;
+      // The same loop as every other request (util/http.ts); pacing is the per-retry throttle policy's.
+      return retryLoop<PipelineResponse>({
+        where,
+        url: where,
+        requestClass: requestClass(request.method, request.url),
+        policy,
+        pace: false,
+        logger: options.logger,
+        attempt: async () => {
+          attempts.set(request, ++attempt);
+          // Bounds the whole attempt, a streamed body included (a blob download that stalls).
+          const timeout = AbortSignal.timeout(policy.timeoutMs);
+          request.abortSignal = caller ? AbortSignal.any([caller, timeout]) : timeout;
+          try {
+            const res = await next(request);
+            if (!RETRYABLE_STATUS.has(res.status)) return { value: res, status: res.status };
+            return {
+              value: res,
+              status: res.status,
+              failure: { cause: `HTTP ${res.status}`, retryAfterMs: retryAfterMs(res.headers) },
+            };
+          } catch (e) {
+            if (caller?.aborted) throw e;
+            const failure = classify(e);
+            if (failure.kind !== 'retryable') throw e;
+            return {
+              status: statusOf(e),
+              error: e,
+              failure: { cause: failure.cause, retryAfterMs: failure.retryAfterMs },
+            };
+          }
+        },
+      });
     },
   };
 }
@@ -208,6 +220,8 @@ export class RequestGate {
   }
 
   private explain(what: string, e: unknown): Error {
+    if (e instanceof ThrottledError)
+      return new RuntimeError(`${this.options.registry}: ${what} failed: ${e.reason}`);
     if (e instanceof RuntimeError) return e;
     const failure = classify(e);
     const { registry, credentialName } = this.options;

@@ -333,7 +333,8 @@ describe('AcrRegistry against a misbehaving registry (invariant 5)', () => {
     fake.addFault({ kind: '429-retry-after', match: 'manifest-get', retryAfterSeconds: 2 });
     const jittered = fastRetry({ baseDelayMs: 100, random: () => 0.5 });
     await acrFor(fake, { retry: jittered }).describeManifest('team/app', a.digest);
-    expect(jittered.delays).toEqual([2050]);
+    // The class is held for Retry-After (its limiter paces what follows: no herd to jitter).
+    expect(jittered.delays.some((d) => d > 1900 && d <= 2000)).toBe(true);
 
     fake.addFault({ kind: '429-retry-after', match: 'manifest-get', retryAfterSeconds: 3600 });
     const patient = fastRetry();

@@ -10,6 +10,7 @@ import { seedImage, type FakeAcr } from '../../support/fake-acr/index.js';
 import {
   acrFor,
   EOL_DATE,
+  fakeClockThrottle,
   fastRetry,
   lifecycleBySubject,
   OLD,
@@ -210,13 +211,16 @@ describe('throttling never leads to a duplicate annotation', () => {
     const fake = await fresh();
     const scenario = seedScenario(fake);
     const before = fake.snapshot();
-    fake.addFault({ kind: '429', match: 'referrers', times: 10_000 });
+    fake.addFault({ kind: '429', match: 'referrers', times: 100_000 });
+    const throttle = fakeClockThrottle();
     await expect(
       runAnnotate(
-        acrFor(fake, { referrersSource: 'api', retry: fastRetry({ retries: 2 }) }),
+        acrFor(fake, { referrersSource: 'api', retry: fastRetry({ retries: 2 }), throttle }),
         scenario,
       ),
-    ).rejects.toThrow(/referrers of team\/\w+@sha256:[a-f0-9]+ failed after 3 attempts: HTTP 429/);
+    ).rejects.toThrow(
+      /referrers of team\/\w+@sha256:[a-f0-9]+ failed: the registry kept refusing referrer lookups/,
+    );
     expect(fake.snapshot()).toEqual(before);
   });
 

@@ -1,3 +1,4 @@
+import { Throttle, type ThrottleOptions } from '../../../src/util/throttle.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +46,24 @@ export function fastRetry(
     ...overrides,
     delays,
   };
+}
+
+/**
+ * A throttle on a fake clock: its waits (holds after a 429, pacing) advance the clock instead of
+ * sleeping, so a registry that keeps refusing reaches the stall limit at once.
+ */
+export function fakeClockThrottle(options: ThrottleOptions = {}): Throttle & { waited: number[] } {
+  let offset = 0;
+  const waited: number[] = [];
+  const throttle = new Throttle({
+    now: () => Date.now() + offset,
+    sleep: async (ms) => {
+      waited.push(ms);
+      offset += ms;
+    },
+    ...options,
+  });
+  return Object.assign(throttle, { waited });
 }
 
 export interface CapturingLogger extends Logger {
