@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { EOL, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -141,17 +141,6 @@ describe('participantId (no job id)', () => {
     expect(participantId(agent, { writes: true, wholeRun: true })).toBeUndefined();
     expect(participantId(agent, { writes: false, wholeRun: false })).toBeUndefined();
   });
-
-  it.skipIf(process.getuid?.() === 0)(
-    'a GITHUB_ENV it cannot append to counts as none, with a warning',
-    async () => {
-      const file = await envFile();
-      await chmod(file, 0o444);
-      const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: file });
-      expect(() => participantId(agent, writes)).toThrow(/--job-id/);
-      expect(lines.join('\n')).toMatch(/warning: GITHUB_ENV: cannot append to/);
-    },
-  );
 
   it('a GITHUB_ENV that is a directory counts as none, with a warning', async () => {
     const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: dir });
