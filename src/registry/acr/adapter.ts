@@ -176,6 +176,12 @@ export class AcrRegistry implements Registry {
   /** Manifest sizes learnt this run (for subject descriptors). */
   private readonly sizes = new Map<string, { mediaType: string; size: number }>();
   private readonly blobsPresent = new Set<string>();
+  /** Blob checks and uploads in flight or done, per `repo@digest` (single flight). */
+  private readonly blobChecks = new Map<string, Promise<void>>();
+  /** Per blob digest, a repository known to hold it (a source for cross-repository mounts). */
+  private readonly blobHomes = new Map<string, string>();
+  /** Whether the registry stores a monolithic `POST ?digest=` upload; undefined: not tried. */
+  private monolithicUploads?: boolean;
   /** Media types seen in listings: one string each, not one per manifest. */
   private readonly interned = new Map<string, string>();
   private readonly registryCache?: RegistryCache;
@@ -599,6 +605,8 @@ export class AcrRegistry implements Registry {
     await this.gate.call(`delete ${repository}@${referrer}`, () =>
       content.deleteManifest(referrer),
     );
+    // Gone from the registry: a saved cache copy leaves it out (the next run cannot list it).
+    this.cache.forget(referrer);
     const snapshot = this.snapshots.get(repository);
     const list = snapshot?.referrers.get(subject);
     if (snapshot && list)
@@ -654,15 +662,8 @@ export class AcrRegistry implements Registry {
             throw e;
           }
         }),
-      putBlob: async (repository, bytes) => {
-        const uploaded = await this.gate.call(`upload cache blob to ${repository}`, () =>
-          this.contentClient(repository).uploadBlob(Buffer.from(bytes)),
-        );
-        if (uploaded.digest !== sha256Digest(bytes))
-          throw new RuntimeError(
-            `${this.displayName}: uploaded cache blob stored as ${uploaded.digest}`,
-          );
-      },
+      putBlob: (repository, bytes) =>
+        this.putBlobOnce(repository, sha256Digest(bytes), () => Buffer.from(bytes)),
       putManifest: async (repository, tag, bytes, mediaType) => {
         await this.gate.call(`push cache ${repository}:${tag}`, () =>
           this.contentClient(repository).setManifest(Buffer.from(bytes), {
@@ -698,33 +699,101 @@ export class AcrRegistry implements Registry {
     return facts;
   }
 
-  private async ensureBlob(repository: string, blob: BlobDescriptor): Promise<void> {
+  /**
+   * The referrer's config and layers exist before its manifest PUT: checked and uploaded once
+   * per repository and digest (single flight: concurrent marks share one HEAD and one upload).
+   */
+  private ensureBlob(repository: string, blob: BlobDescriptor): Promise<void> {
     const key = `${repository}@${blob.digest}`;
+    let pending = this.blobChecks.get(key);
+    if (!pending) {
+      pending = this.putBlobOnce(repository, blob.digest, () => {
+        if (!blob.data)
+          throw new RuntimeError(
+            `${this.displayName}: blob ${key} is missing and eol-gate does not have its content`,
+          );
+        const data = Buffer.from(blob.data, 'base64');
+        if (sha256Digest(data) !== blob.digest)
+          throw new Error(`internal: embedded data of ${blob.digest} does not match`);
+        return data;
+      });
+      this.blobChecks.set(key, pending);
+      // A failure is not remembered: the next mark tries again.
+      pending.catch(() => this.blobChecks.delete(key));
+    }
+    return pending;
+  }
+
+  /**
+   * Uploads a blob unless `repository` holds it (a HEAD, a read), in as few writes as the
+   * registry allows: a cross-repository mount from a repository this adapter saw holding it
+   * (`POST ?mount=&from=`, one write), else a monolithic `POST ?digest=` with the body; an
+   * answer of 202 (neither done) opens a session that one PUT `?digest=` completes.
+   */
+  private async putBlobOnce(
+    repository: string,
+    digest: string,
+    content: () => Buffer,
+  ): Promise<void> {
+    const key = `${repository}@${digest}`;
     if (this.blobsPresent.has(key)) return;
     const head = await this.raw(
       repository,
       'HEAD',
-      `/v2/${repository}/blobs/${blob.digest}`,
+      `/v2/${repository}/blobs/${digest}`,
       '*/*',
       `HEAD blob ${key}`,
       [404],
     );
     if (head.status === 404) {
-      if (!blob.data)
-        throw new RuntimeError(
-          `${this.displayName}: blob ${key} is missing and eol-gate does not have its content`,
+      const data = content();
+      const uploads = `/v2/${repository}/blobs/uploads/`;
+      const from = this.blobHomes.get(digest);
+      let start: PipelineResponse;
+      if (from && from !== repository) {
+        start = await this.raw(
+          repository,
+          'POST',
+          `${uploads}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+          '*/*',
+          `mount blob ${key} from ${from}`,
+          [201, 202],
         );
-      const data = Buffer.from(blob.data, 'base64');
-      if (sha256Digest(data) !== blob.digest)
-        throw new Error(`internal: embedded data of ${blob.digest} does not match`);
-      const content = this.contentClient(repository);
-      const uploaded = await this.gate.call(`upload blob ${key}`, () => content.uploadBlob(data));
-      if (uploaded.digest !== blob.digest)
-        throw new RuntimeError(
-          `${this.displayName}: uploaded ${blob.digest} but got ${uploaded.digest}`,
+      } else if (this.monolithicUploads !== false) {
+        start = await this.raw(
+          repository,
+          'POST',
+          `${uploads}?digest=${encodeURIComponent(digest)}`,
+          '*/*',
+          `upload blob ${key}`,
+          [201, 202],
+          data,
         );
+        this.monolithicUploads = start.status === 201;
+      } else {
+        start = await this.raw(repository, 'POST', uploads, '*/*', `upload blob ${key}`, [202]);
+      }
+      if (start.status === 202) {
+        const location = start.headers.get('location');
+        if (!location)
+          throw new RuntimeError(
+            `${this.displayName}: blob upload ${key} answered without a Location`,
+          );
+        const target = new URL(location, this.endpoint);
+        target.searchParams.set('digest', digest);
+        await this.raw(
+          repository,
+          'PUT',
+          target.pathname + target.search,
+          '*/*',
+          `upload blob ${key}`,
+          [201, 204],
+          data,
+        );
+      }
     }
     this.blobsPresent.add(key);
+    if (!this.blobHomes.has(digest)) this.blobHomes.set(digest, repository);
   }
 
   /**
@@ -733,18 +802,22 @@ export class AcrRegistry implements Registry {
    */
   private async raw(
     repository: string,
-    method: 'GET' | 'HEAD',
+    method: 'GET' | 'HEAD' | 'POST' | 'PUT',
     path: string,
     accept: string,
     what: string,
     okStatus: number[] = [],
+    body?: Buffer,
   ): Promise<PipelineResponse> {
     const service = serviceClientOf(this.contentClient(repository));
     return this.gate.call(what, async () => {
+      const headers = createHttpHeaders({ Accept: accept });
+      if (body) headers.set('Content-Type', 'application/octet-stream');
       const request = createPipelineRequest({
         url: new URL(path, this.endpoint).toString(),
         method,
-        headers: createHttpHeaders({ Accept: accept }),
+        headers,
+        ...(body ? { body } : {}),
       });
       const res = await service.sendRequest(request);
       if ((res.status >= 200 && res.status < 300) || okStatus.includes(res.status)) return res;
