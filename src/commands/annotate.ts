@@ -32,6 +32,7 @@ import { forEachLimited } from '../util/pool.js';
 import { loadImageInfo, readFingerprint } from './image-info.js';
 import { Inventory, resolveScope } from './inventory.js';
 import { ProgressReporter } from './progress.js';
+import type { Throttle } from '../util/throttle.js';
 import { waitForBarrier, type BarrierOptions } from './barrier.js';
 
 export interface AnnotateOptions extends BarrierOptions {
@@ -73,6 +74,8 @@ export interface AnnotateDeps {
   logger: Logger;
   /** Called with the validated plan before anything is applied (the hosts write the plan file). */
   onPlan?: (plan: Plan) => Promise<void>;
+  /** The registry clients' request budgets, for progress lines that say what paces the marks. */
+  throttle?: Throttle;
 }
 
 export interface AnnotateCounts {
@@ -232,7 +235,15 @@ export async function annotate(
     if (overLimit) return result('refused', counts, { plan, overLimit });
     const placed: MarkRef[] = [];
     await logger.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
-      counts.annotated = await apply(plan, options.concurrency, registry, clock, logger, placed);
+      counts.annotated = await apply(
+        plan,
+        options.concurrency,
+        registry,
+        clock,
+        logger,
+        placed,
+        deps.throttle,
+      );
     });
     const unmarked: MarkRef[] = [];
     if (plan.unmark.length > 0)
@@ -466,8 +477,16 @@ async function apply(
   clock: Clock,
   logger: Logger,
   placed: MarkRef[],
+  throttle?: Throttle,
 ): Promise<number> {
-  const progress = new ProgressReporter(plan.annotate.length, clock, logger, 'annotated');
+  const progress = new ProgressReporter(
+    plan.annotate.length,
+    clock,
+    logger,
+    'annotated',
+    undefined,
+    throttle && { throttle, noun: 'marks' },
+  );
   let done = 0;
   await forEachLimited(plan.annotate, concurrency, async (entry) => {
     const subject = await subjectDescriptor(registry, entry);

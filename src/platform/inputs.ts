@@ -18,6 +18,7 @@ export type CommandName = (typeof COMMANDS)[number];
 export const REGISTRY_TYPES = ['auto', 'acr', 'oci'] as const;
 export const ON_TIMEOUT = ['fail', 'skip'] as const;
 export const ON_STALE = ['skip', 'fail'] as const;
+export const ACR_TIERS = ['basic', 'standard', 'premium'] as const;
 export type HostName = 'cli' | 'github' | 'azure-pipelines';
 
 export interface InputSpec {
@@ -333,10 +334,18 @@ export const INPUTS: InputSpec[] = [
     commands: REGISTRY_COMMANDS,
   },
   {
+    name: 'acrTier',
+    choices: ACR_TIERS,
+    task: { label: 'Registry tier', group: 'registry' },
+    description:
+      "Azure Container Registry: the registry's service tier (basic, standard or premium). Reads, writes, referrer lookups and token requests then start at that tier's documented budgets per minute (Basic 1,000 reads / 100 writes, Standard 3,000 / 500, Premium 10,000 / 2,000; referrer lookups 250 per identity) instead of being learnt from the registry's first refusals (default: learnt).",
+    commands: REGISTRY_COMMANDS,
+  },
+  {
     name: 'maxRequestsPerMinute',
     task: { label: 'Max requests per minute', group: 'registry' },
     description:
-      'Azure Container Registry: cap on requests per minute, to stay under the SKU limit (default: no cap).',
+      'Cap on all registry requests together per minute (reads, writes, referrer lookups and token requests), on top of the per-class budgets; an override for a registry shared with other clients (default: no cap).',
     commands: REGISTRY_COMMANDS,
   },
   {

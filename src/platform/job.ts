@@ -12,6 +12,12 @@ import { describeLimit } from '../core/guard.js';
 import { parsePlanFile, planFileChunks, type PlannedDigest } from '../core/plan-file.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { redactSecrets } from '../util/redact.js';
+import {
+  configureProcessThrottle,
+  processThrottle,
+  REQUEST_CLASSES,
+  type RequestClass,
+} from '../util/throttle.js';
 import type { BuildAgent } from './agent.js';
 import { readOptions, type JobOptions } from './options.js';
 import {
@@ -39,6 +45,8 @@ export interface JobResult {
 /** Runs the selected command for any host. Never throws: failures become exit codes. */
 export async function runJob(host: BuildAgent, clock: Clock = systemClock): Promise<JobResult> {
   const agent = redacting(host);
+  // Each job counts its own registry requests (createRegistry configures the budgets).
+  configureProcessThrottle({});
   try {
     const options = readOptions(agent, clock.now());
     const job = await dispatch(options, agent, clock);
@@ -54,9 +62,28 @@ export async function runJob(host: BuildAgent, clock: Clock = systemClock): Prom
       agent.logger.debug(error.stack ?? '');
     return {
       exitCode: e instanceof InputError ? 2 : 1,
-      result: { error: message, kind: e instanceof InputError ? 'input' : 'runtime' },
+      result: {
+        error: message,
+        kind: e instanceof InputError ? 'input' : 'runtime',
+        ...requestCounts(),
+      },
     };
   }
+}
+
+/**
+ * Registry requests and 429s per class (`{ requests: { read: { requests, throttled }, … } }`),
+ * for `--json` and the result output; nothing when the job sent none.
+ */
+function requestCounts(): {
+  requests?: Record<RequestClass, { requests: number; throttled: number }>;
+} {
+  const stats = processThrottle().stats();
+  if (REQUEST_CLASSES.every((c) => stats[c].requests === 0)) return {};
+  const requests = {} as Record<RequestClass, { requests: number; throttled: number }>;
+  for (const c of REQUEST_CLASSES)
+    requests[c] = { requests: stats[c].requests, throttled: stats[c].throttled };
+  return { requests };
 }
 
 /** Outputs are capped (GitHub: 1 MB); past that, long lists keep their first items and say so. */
@@ -212,6 +239,7 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       sources,
       clock,
       logger,
+      throttle: processThrottle(),
       // Written before apply: a run that fails half-way leaves its plan for `--from-plan`.
       onPlan: async (plan) => {
         await mkdir(dirname(planFile), { recursive: true });
@@ -249,6 +277,7 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       now: clock.now(),
       label: (name) => agent.label(name),
       limit: o.maxAnnotations && describeLimit(o.maxAnnotations),
+      requests: processThrottle().stats(),
     }),
     'eol-gate annotate',
   );
@@ -283,6 +312,7 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       planArtifact: plan?.artifact ?? null,
       excluded: result.plan?.excluded,
       ...(result.overLimit ? { overLimit: result.overLimit } : {}),
+      ...requestCounts(),
       ...(refused ? { kind: 'guard' } : {}),
       ...(rolledBackError ? { error: rolledBackError, kind: 'timeout' } : {}),
     },

@@ -14,7 +14,14 @@ import { parseAnnotationLimit, type AnnotationLimit } from '../core/guard.js';
 import { parsePositiveInteger } from '../core/number.js';
 import { assertGroupName, type GroupName } from '../core/protocol.js';
 import type { BuildAgent } from './agent.js';
-import { COMMANDS, ON_STALE, ON_TIMEOUT, REGISTRY_TYPES, type CommandName } from './inputs.js';
+import {
+  ACR_TIERS,
+  COMMANDS,
+  ON_STALE,
+  ON_TIMEOUT,
+  REGISTRY_TYPES,
+  type CommandName,
+} from './inputs.js';
 
 export interface JobOptions {
   command: CommandName;
@@ -61,6 +68,8 @@ export interface JobOptions {
   onStale: 'skip' | 'fail';
   audience: string;
   maxRequestsPerMinute?: number;
+  /** The ACR service tier whose documented budgets the request limiters start at. */
+  acrTier?: (typeof ACR_TIERS)[number];
   cacheFile: string;
   /** Repository of the registry-held cache; '' when turned off (`none`). */
   cacheRepository: string;
@@ -159,6 +168,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     maxRequestsPerMinute: raw('maxRequestsPerMinute')
       ? parsePositiveInteger(raw('maxRequestsPerMinute'), label('maxRequestsPerMinute'))
       : undefined,
+    acrTier: raw('acrTier') ? oneOf('acrTier', ACR_TIERS, 'basic') : undefined,
     cacheFile: raw('cacheFile'),
     cacheRepository: '', // below, once repoPrefix is known to be valid
     anonymous: bool('anonymous'),

@@ -7,6 +7,12 @@ import { formatDuration } from '../core/duration.js';
 import type { GuardViolation } from '../core/guard.js';
 import type { PlanEntry } from '../core/planner.js';
 import { EXCLUSION_REASONS } from '../core/planner.js';
+import {
+  CLASS_NOUN,
+  REQUEST_CLASSES,
+  type ClassStats,
+  type RequestClass,
+} from '../util/throttle.js';
 
 /** How many digests a collapsed list shows; the plan file has them all. */
 export const LISTED_DIGESTS = 200;
@@ -25,6 +31,19 @@ export interface AnnotateSummaryContext {
   label: (name: string) => string;
   /** `maxAnnotations` as the user wrote it, when set. */
   limit?: string;
+  /** Registry requests and 429s per class, when the run sent any. */
+  requests?: Record<RequestClass, ClassStats>;
+}
+
+/** "Registry requests: reads 1,204 (12 refused, 429) · writes 130 · token requests 3", or nothing. */
+export function requestsLine(requests: Record<RequestClass, ClassStats> | undefined): string[] {
+  if (!requests) return [];
+  const parts = REQUEST_CLASSES.filter((c) => requests[c].requests > 0).map((c) => {
+    const r = requests[c];
+    const n = (x: number) => x.toLocaleString('en-US');
+    return `${CLASS_NOUN[c]} ${n(r.requests)}${r.throttled > 0 ? ` (${n(r.throttled)} refused with 429, paced at ${n(r.ratePerMinute)}/min)` : ''}`;
+  });
+  return parts.length > 0 ? [`Registry requests: ${parts.join(' · ')}.`, ''] : [];
 }
 
 /**
@@ -56,6 +75,7 @@ export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryCont
     `| supported, mark removed | ${c.unmarked} |`,
     ...(result.rollBack ? [`| rolled back (reconcile timed out) | ${c.rolledBack} |`] : []),
     '',
+    ...requestsLine(ctx.requests),
   );
   if (plan) {
     lines.push(...repositoryTable(result), '');

@@ -18,6 +18,7 @@ import {
 import { OciRegistry } from '../registry/oci/index.js';
 import type { Registry } from '../registry/port.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../util/http.js';
+import { configureProcessThrottle, type Throttle } from '../util/throttle.js';
 import type { BuildAgent } from './agent.js';
 import type { JobOptions } from './options.js';
 import { jobParticipant } from './participant.js';
@@ -37,7 +38,8 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
     o.registryType === 'acr' ||
     (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(host.replace(/:\d+$/, '')));
   const login = registryLogin(o, agent, host);
-  if (acr && !login) return createAcrRegistry(o, agent);
+  const throttle = processThrottleFor(o, agent, acr);
+  if (acr && !login) return createAcrRegistry(o, agent, throttle);
   if (o.azureClientId)
     agent.logger.warning(
       `${agent.label('azureClientId')} is for Azure Container Registry sign-in; ${host} is signed in to ${login ? 'with a username and password' : 'as a Docker registry'}`,
@@ -48,9 +50,7 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
     agent.logger.info(
       `${host}: signing in with ${login!.source} through the registry's Docker token endpoint (ACR admin user, token or service principal)`,
     );
-    const unused = (['cacheFile', 'maxRequestsPerMinute', 'audience'] as const).filter((n) =>
-      Boolean(o[n]),
-    );
+    const unused = (['cacheFile', 'audience'] as const).filter((n) => Boolean(o[n]));
     if (unused.length > 0)
       agent.logger.warning(
         `${unused.map((n) => agent.label(n)).join(', ')} apply to Entra sign-in to Azure Container Registry, not to a username and password; ignored`,
@@ -66,9 +66,28 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
     refreshToken: creds?.refreshToken,
     concurrency: o.concurrency,
     logger: agent.logger,
-    retry: retryPolicy(agent.env),
+    retry: { ...retryPolicy(agent.env), throttle },
     manifestCache: o.cacheFile || undefined,
     registryCache: registryCache(o),
+  });
+}
+
+/**
+ * The process's request budgets (util/throttle.ts), shared by every registry client: the ACR
+ * tier's documented budgets, or learnt from the first refusals; `maxRequestsPerMinute` caps all
+ * classes together. `EOL_GATE_BUDGET_WINDOW_MS` (tests only) shortens the window the registry
+ * counts its budget in, so a throttled run can be tested in seconds.
+ */
+function processThrottleFor(o: JobOptions, agent: BuildAgent, acr: boolean): Throttle {
+  if (o.acrTier && !acr)
+    agent.logger.warning(
+      `${agent.label('acrTier')} applies to Azure Container Registry; this registry's budgets are learnt from its answers`,
+    );
+  const window = Number(agent.env.EOL_GATE_BUDGET_WINDOW_MS ?? '');
+  return configureProcessThrottle({
+    tier: acr ? o.acrTier : undefined,
+    maxRequestsPerMinute: o.maxRequestsPerMinute,
+    windowMs: Number.isFinite(window) && window > 0 ? window : undefined,
   });
 }
 
@@ -163,7 +182,7 @@ function dockerConfigCredentials(agent: BuildAgent, host: string): DockerCredent
  * azureTenantId are set; else DefaultAzureCredential (azure/login, AZURE_* variables, Azure
  * CLI, managed identity), or anonymous for reads.
  */
-function createAcrRegistry(o: JobOptions, agent: BuildAgent): Registry {
+function createAcrRegistry(o: JobOptions, agent: BuildAgent, throttle: Throttle): Registry {
   const connection = agent.azureServiceConnection?.();
   let federated: AcrSignIn['federated'];
   if (o.azureClientId && !connection && !o.anonymous) {
@@ -193,7 +212,7 @@ function createAcrRegistry(o: JobOptions, agent: BuildAgent): Registry {
     credentialName: name,
     audience: o.audience || undefined,
     concurrency: o.concurrency,
-    maxRequestsPerMinute: o.maxRequestsPerMinute,
+    throttle,
     manifestCache: o.cacheFile || undefined,
     registryCache: registryCache(o),
     retry: {

@@ -13,7 +13,8 @@
  * - A 429 is the only signal of the real budget. On one, the limiter (1) holds the whole class
  *   for `Retry-After` when there is one, else for a backoff that doubles with consecutive
  *   refusals (1 s, 2 s, 4 s … 60 s): a budget window is full, and requests sent into it are
- *   only more refusals; (2) takes as `ceiling` the smaller of its rate and the successes it saw
+ *   only more refusals (a refusal answered during a hold, of a request sent before it, teaches
+ *   nothing new and is not counted as consecutive); (2) takes as `ceiling` the smaller of its rate and the successes it saw
  *   in the last minute (a per-minute budget cannot have served more than that: an optimistic
  *   start comes down to the real budget in one step, not after log₂(10,000/100) halvings);
  *   (3) decreases multiplicatively to `decrease × ceiling`. Consecutive refusals halve further.
@@ -89,6 +90,8 @@ export class RateLimiter {
   holdUntil = 0;
   requests = 0;
   refused = 0;
+  /** Requests this limiter made wait (it, not the caller's concurrency, set the pace). */
+  delayed = 0;
   /** Consecutive refusals. */
   private streak = 0;
   private next = 0;
@@ -125,6 +128,7 @@ export class RateLimiter {
     const at = Math.max(now, this.next, this.holdUntil);
     this.next = at + 60_000 / this.rate;
     this.requests++;
+    if (at > now) this.delayed++;
     return at - now;
   }
 
@@ -144,8 +148,12 @@ export class RateLimiter {
   /** A 429; `retryAfterMs` when the registry said how long. */
   throttled(now: number, retryAfterMs?: number): void {
     this.refused++;
-    this.streak++;
     this.firstRefusal ??= now;
+    if (now < this.holdUntil && retryAfterMs === undefined) {
+      // Sent before the class was held (in flight at the last refusal): the limiter knows already.
+      return;
+    }
+    this.streak++;
     while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
       this.successes.shift();
     const served = (this.successes.length * 60_000) / this.o.windowMs;
@@ -227,6 +235,12 @@ export class Throttle {
     if (wait > 0) await this.sleep(wait);
   }
 
+  /** Waits out the class's hold (after a 429), without taking a slot: before a request's timeout starts. */
+  async holdOver(c: RequestClass): Promise<void> {
+    const wait = this.limiters[c].holdUntil - this.now();
+    if (wait > 0) await this.sleep(wait);
+  }
+
   /** Records an answer: a 429 teaches the class's limiter, anything else is served. */
   record(c: RequestClass, status: number, retryAfterMs?: number): void {
     const now = this.now();
@@ -260,6 +274,51 @@ export function processThrottle(): Throttle {
 export function configureProcessThrottle(options: ThrottleOptions): Throttle {
   shared = new Throttle(options);
   return shared;
+}
+
+/** What a progress line says of a class that sets the pace (see `pacingNote`). */
+export interface PaceSnapshot {
+  requests: Record<RequestClass, number>;
+}
+
+export function paceSnapshot(throttle: Throttle): PaceSnapshot {
+  const requests = {} as Record<RequestClass, number>;
+  for (const c of REQUEST_CLASSES) requests[c] = throttle.limiters[c].requests;
+  return { requests };
+}
+
+/**
+ * "writes paced at 96/min by the registry: 1,204 marks left, about 12 min": for the class that
+ * will take longest to finish `left` items at its current rate (requests of it per item so far,
+ * since `since`), when a limiter sets its pace (refusals, or a tier budget that made requests
+ * wait); undefined when none does.
+ */
+export function pacingNote(
+  throttle: Throttle,
+  since: PaceSnapshot,
+  done: number,
+  left: number,
+  noun: string,
+): string | undefined {
+  if (done <= 0 || left <= 0) return undefined;
+  let worst: { c: RequestClass; minutes: number } | undefined;
+  for (const c of REQUEST_CLASSES) {
+    const l = throttle.limiters[c];
+    if (l.refused === 0 && !(l.configured && l.delayed > 0)) continue;
+    const perItem = (l.requests - since.requests[c]) / done;
+    if (perItem <= 0) continue;
+    const minutes = (left * perItem) / l.rate;
+    if (!worst || minutes > worst.minutes) worst = { c, minutes };
+  }
+  if (!worst) return undefined;
+  const l = throttle.limiters[worst.c];
+  const by =
+    l.refused > 0 ? 'by the registry' : `by the ${throttle.tier ?? 'configured'} tier budget`;
+  const about =
+    worst.minutes < 1
+      ? 'under a minute'
+      : `about ${Math.ceil(worst.minutes).toLocaleString('en-US')} min`;
+  return `${CLASS_NOUN[worst.c]} paced at ${Math.round(l.rate).toLocaleString('en-US')}/min ${by}: ${left.toLocaleString('en-US')} ${noun} left, ${about}`;
 }
 
 export const CLASS_NOUN: Record<RequestClass, string> = {

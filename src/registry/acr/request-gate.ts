@@ -170,6 +170,8 @@ export function retryPolicy(options: GateOptions): PipelinePolicy {
         logger: options.logger,
         attempt: async () => {
           attempts.set(request, ++attempt);
+          // A class held after a 429 is waited out before the attempt's timeout starts.
+          await policy.throttle?.holdOver(requestClass(request.method, request.url));
           // Bounds the whole attempt, a streamed body included (a blob download that stalls).
           const timeout = AbortSignal.timeout(policy.timeoutMs);
           request.abortSignal = caller ? AbortSignal.any([caller, timeout]) : timeout;

@@ -6,6 +6,9 @@ export {
   type FaultKind,
   type FakeAcrOptions,
   type RequestKind,
+  BASIC_BUDGETS,
+  type BudgetClass,
+  type BudgetThrottle,
 } from './server.js';
 export { testCertificate, type TestCertificate } from './cert.js';
 export {

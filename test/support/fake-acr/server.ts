@@ -44,6 +44,28 @@ export interface Fault {
   ms?: number;
 }
 
+/** ACR's request classes, as eol-gate's limiters sort them (src/util/throttle.ts). */
+export type BudgetClass = 'read' | 'write' | 'referrers' | 'token';
+
+/**
+ * Per-class budgets the way ACR meters them: at most `perWindow[class]` requests admitted in any
+ * sliding `windowMs` (a minute on ACR); past it, `429 TOOMANYREQUESTS`, without `Retry-After`
+ * unless `retryAfterSeconds` is set. Refused requests do not count against the budget.
+ */
+export interface BudgetThrottle {
+  perWindow: Partial<Record<BudgetClass, number>>;
+  windowMs?: number;
+  retryAfterSeconds?: number;
+}
+
+/** Basic tier budgets per minute (reads, writes; referrer lookups per identity; token requests). */
+export const BASIC_BUDGETS: Record<BudgetClass, number> = {
+  read: 1_000,
+  write: 100,
+  referrers: 250,
+  token: 1_000,
+};
+
 export interface FakeAcrOptions {
   /** Tenant whose Entra tokens the exchange accepts (the identity endpoint's tenant). */
   tenant?: string;
@@ -63,6 +85,8 @@ export interface FakeAcrOptions {
   /** Largest `n` for listings (ACR caps pages). */
   maxPageSize?: number;
   referrersPageSize?: number;
+  /** Per-class budgets (off by default). */
+  throttle?: BudgetThrottle;
 }
 
 interface StoredManifest {
@@ -123,6 +147,21 @@ export class FakeAcr {
     path: string;
     url: URL;
   }) => { status?: number; headers?: Record<string, string>; body?: string } | undefined;
+  /** Per-class budgets; settable mid-test. */
+  throttle?: BudgetThrottle;
+  /** Per class: requests admitted under the budgets, and refused with 429 for exceeding them. */
+  readonly budgetCounts: Record<BudgetClass, { admitted: number; refused: number }> = {
+    read: { admitted: 0, refused: 0 },
+    write: { admitted: 0, refused: 0 },
+    referrers: { admitted: 0, refused: 0 },
+    token: { admitted: 0, refused: 0 },
+  };
+  private readonly admitted: Record<BudgetClass, number[]> = {
+    read: [],
+    write: [],
+    referrers: [],
+    token: [],
+  };
   /** Called for every request once counted (e.g. to kill a client mid-run). */
   onRequest?: (kind: RequestKind, method: string, path: string) => void;
   latencyMs: number;
@@ -147,6 +186,27 @@ export class FakeAcr {
     this.latencyMs = options.latencyMs ?? 0;
     this.spike = options.spike;
     this.tenant = options.tenant ?? 'fake-tenant';
+    this.throttle = options.throttle;
+  }
+
+  /** Whether the class's budget admits a request now (and counts it). */
+  private admit(c: BudgetClass): boolean {
+    const limit = this.throttle?.perWindow[c];
+    if (limit === undefined) {
+      this.budgetCounts[c].admitted++;
+      return true;
+    }
+    const now = Date.now();
+    const window = this.throttle?.windowMs ?? 60_000;
+    const times = this.admitted[c];
+    while (times.length > 0 && times[0] <= now - window) times.shift();
+    if (times.length >= limit) {
+      this.budgetCounts[c].refused++;
+      return false;
+    }
+    times.push(now);
+    this.budgetCounts[c].admitted++;
+    return true;
   }
 
   async start(): Promise<this> {
@@ -407,6 +467,20 @@ export class FakeAcr {
     const fault = this.takeFault(kind, method, path);
     if (fault?.kind === 'latency') delay += fault.ms ?? 1000;
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const budget: BudgetClass =
+      kind === 'exchange' || kind === 'token'
+        ? 'token'
+        : kind === 'referrers' ||
+            (kind === 'manifest-get' && /\/manifests\/sha256-[0-9a-f]{64}$/.test(path))
+          ? 'referrers'
+          : method === 'GET' || method === 'HEAD'
+            ? 'read'
+            : 'write';
+    if (!fault && !this.admit(budget)) {
+      if (this.throttle?.retryAfterSeconds !== undefined)
+        res.setHeader('Retry-After', String(this.throttle.retryAfterSeconds));
+      return this.error(res, 429, 'TOOMANYREQUESTS', 'too many requests');
+    }
     if (fault) {
       switch (fault.kind) {
         case 'reset':
