@@ -53,7 +53,7 @@ import { pushImage } from '../test/support/seed.js';
 import { OciRegistry } from '../src/registry/oci/index.js';
 import { startCountingProxy } from './bench/oci-proxy.js';
 import {
-  SCALE,
+  SCALES,
   SIZES,
   throttledScenario,
   throttledTable,
@@ -820,16 +820,31 @@ Made on ${new Date().toISOString().slice(0, 10)}. The fake ACR meters each class
 answers past its budget with \`429 TOOMANYREQUESTS\` and no \`Retry-After\` (a refused request
 does not count): reads (GET/HEAD), writes (PUT/POST/PATCH/DELETE), referrer lookups (250 per
 identity) and token requests, at Microsoft's per-minute figures for Basic (1,000 reads / 100
-writes) and Standard (3,000 / 500). Time is compressed ${SCALE}×: the window is ${60 / SCALE} s with the
-per-minute counts, and the client's clock (its limiters and every sleep) runs ${SCALE}× faster, so the
+writes) and Standard (3,000 / 500). Time is compressed (Basic ${SCALES.basic}×, Standard ${SCALES.standard}×): the window is a
+minute ÷ that, with the per-minute counts, and the client's clock (its limiters and every sleep) runs as much faster, so the
 figures are ratios: wall time over the floor the budget allows (for each class, requests served
 ÷ budget, in windows; the largest), and refused requests over all requests. Two repositories,
 ${SIZES.basic.supported} supported images; ${SIZES.basic.orphans} orphans on Basic, ${SIZES.standard.orphans} on Standard (a few write budgets each);
-concurrency ${CONCURRENCY}, no latency. \`maxRequestsPerMinute\` is set to the write budget (one cap for
-every class, the issue's run). The docker-tools way: one referrers lookup per candidate at 250 a
+concurrency ${CONCURRENCY}, no latency. *defaults*: nothing configured (the limiters start optimistic
+and learn the budgets from the refusals); *acrTier*: the limiters start at the tier's documented
+budgets (\`new Throttle({ tier })\`, what the \`acrTier\` input configures); *maxRequestsPerMinute*: the write
+budget as one cap for every class (the issue's run). The docker-tools way: one referrers lookup per candidate at 250 a
 minute, then the marks, pushed by the same adapter with its defaults.
 
 ${throttledTable(g)}
+
+Writes are what a write budget pays for. Counted at the wire by
+test/platform/cli/registry-writes.test.ts (the CLI, 20 marks in 2 repositories, the registry-held
+cache on): the empty config blob of the lifecycle manifests is checked and uploaded once per
+repository (single flight; a cross-repository mount where a repository already holds it, a
+monolithic \`POST ?digest=\` where the registry stores one), and a re-run right after a run writes
+nothing, the cache included (a run that deleted manifests saves a cache without them).
+
+| writes, 20 marks in 2 repositories | before (3d241b2^) | now | bound N + 3(R + 1) |
+|---|---:|---:|---:|
+| fake ACR, cold | 75 (20 manifest PUTs, 48 upload writes for \`{}\`, 7 for the cache) | 27 (20, 3, 4) | 29 |
+| docker-registry, cold (no referrers API: + 20 fallback-index PUTs) | 49 (40, 4, 5) | 47 (40, 3, 4) | 29 + 20 |
+| immediate re-run after a run that deleted manifests (a replaced fallback index, an unmarked image) | 3 on docker-registry, 7 on the fake ACR (the cache saved again) | 0 | 0 |
 ${THROTTLED_END}`;
 }
 
