@@ -159,7 +159,10 @@ async function dispatch(o: JobOptions, agent: BuildAgent, clock: Clock): Promise
             ? `verify: ${result.checked} supported digest(s), no lifecycle mark`
             : `verify: repaired ${result.repaired} mark(s)`,
         );
-      return { exitCode: clean ? 0 : 1, result: { command: 'verify', ...result } };
+      return {
+        exitCode: clean ? 0 : 1,
+        result: { command: 'verify', ...result, ...requestCounts() },
+      };
     }
     case 'unannotate':
       return runUnannotate(o, agent, clock);
@@ -362,7 +365,7 @@ async function runUnannotate(o: JobOptions, agent: BuildAgent, clock: Clock): Pr
     unannotateSummary(result, registry.displayName, selection),
     'eol-gate unannotate',
   );
-  return { exitCode: 0, result: { command: 'unannotate', ...result } };
+  return { exitCode: 0, result: { command: 'unannotate', ...result, ...requestCounts() } };
 }
 
 /** The registry an eol-gate plan file was made for (ImageBuilder files name none). */

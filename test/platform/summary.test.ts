@@ -60,6 +60,22 @@ const ctx = (extra: object = {}) => ({
 });
 
 describe('annotate summary', () => {
+  it('reports registry requests and 429s per class', () => {
+    const requests = {
+      read: { requests: 1204, throttled: 0, ratePerMinute: 950 },
+      write: { requests: 130, throttled: 12, ratePerMinute: 96 },
+      referrers: { requests: 0, throttled: 0, ratePerMinute: 250 },
+      token: { requests: 3, throttled: 0, ratePerMinute: 950 },
+    };
+    const md = annotateSummary(result({ outcome: 'applied' }), ctx({ requests }));
+    expect(md).toContain(
+      'Registry requests: reads 1,204 · writes 130 (12 refused with 429, paced at 96/min) · token requests 3.',
+    );
+    expect(annotateSummary(result({ outcome: 'applied' }), ctx())).not.toContain(
+      'Registry requests',
+    );
+  });
+
   it('lists the first 200 digests collapsed, and says how many more the plan file has', () => {
     const entries = Array.from({ length: 250 }, (_, i) => entry('a', i, i === 0 ? ['1.0'] : []));
     const md = annotateSummary(

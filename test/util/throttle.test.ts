@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter, requestClass, Throttle, TIER_BUDGETS } from '../../src/util/throttle.js';
+import {
+  paceSnapshot,
+  pacingNote,
+  RateLimiter,
+  requestClass,
+  Throttle,
+  TIER_BUDGETS,
+} from '../../src/util/throttle.js';
 
 /**
  * A registry that counts a per-minute budget in a sliding window (what ACR's "per minute" and
@@ -174,5 +181,36 @@ describe('Throttle', () => {
     now = 60_000;
     expect(t.stalled('write', 0)).toBe(true);
     expect(t.stalled('write', 30_000)).toBe(false);
+  });
+});
+
+describe('pacingNote', () => {
+  it('names the class that sets the pace and when the items should be done', () => {
+    let now = 0;
+    const t = new Throttle({ now: () => now, sleep: async () => {} });
+    const since = paceSnapshot(t);
+    expect(pacingNote(t, since, 10, 100, 'marks')).toBeUndefined();
+    for (let i = 0; i < 20; i++) {
+      void t.acquire('write');
+      t.record('write', 201);
+      now += 100;
+    }
+    void t.acquire('write');
+    t.record('write', 429);
+    // 21 writes for 10 marks so far: 2.1 a mark, 1,204 marks left at the learnt rate.
+    const rate = Math.round(t.limiters.write.rate);
+    const minutes = Math.ceil((1_204 * 2.1) / t.limiters.write.rate);
+    expect(pacingNote(t, since, 10, 1_204, 'marks')).toBe(
+      `writes paced at ${rate}/min by the registry: 1,204 marks left, about ${minutes} min`,
+    );
+  });
+
+  it('says so when a tier budget, not the registry, sets the pace', async () => {
+    const t = new Throttle({ tier: 'basic', now: () => 0, sleep: async () => {} });
+    const since = paceSnapshot(t);
+    for (let i = 0; i < 4; i++) await t.acquire('write');
+    expect(pacingNote(t, since, 2, 500, 'marks')).toBe(
+      'writes paced at 95/min by the basic tier budget: 500 marks left, about 11 min',
+    );
   });
 });

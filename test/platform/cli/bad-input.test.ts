@@ -131,6 +131,11 @@ describe('bad input: clear errors, exit codes, no write', () => {
       /--concurrency: expected a whole number/,
     ],
     [
+      'an unknown ACR tier',
+      async () => ['--image-info', good, '--acr-tier', 'gold'],
+      /--acr-tier: expected one of basic, standard, premium, got "gold"/,
+    ],
+    [
       'plain http to a non-loopback host',
       async () => ['--image-info', good, '--registry', 'http://registry.example.com'],
       /registry: http:\/\/registry\.example\.com is not allowed/,

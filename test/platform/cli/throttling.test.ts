@@ -9,7 +9,7 @@
  * takes little more than the floor the budgets allow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BudgetClass, FakeAcr } from '../../support/fake-acr/index.js';
+import { BASIC_BUDGETS, type BudgetClass, type FakeAcr } from '../../support/fake-acr/index.js';
 import {
   lifecycleBySubject,
   seedScenario,
@@ -95,5 +95,45 @@ describe('a first run against a throttled ACR (issue 20)', () => {
     expect(result.requests.write.throttled).toBe(counts.write.refused);
     // Progress says what paces the marks and when they should be done.
     expect(run.stderr).toMatch(/writes paced at [\d,]+\/min by the registry: [\d,]+ marks left, /);
+  }, 150_000);
+
+  it('with --acr-tier basic, a Basic registry is paced from the first request: nothing refused', async () => {
+    const tiered = await startAcrEnvironment({ throttle: { perWindow: BASIC_BUDGETS } });
+    try {
+      const small = seedScenario(tiered.fake, 6);
+      const started = Date.now();
+      const run = await runCli(
+        [
+          'annotate',
+          '--registry',
+          tiered.fake.url,
+          '--registry-type',
+          'acr',
+          '--acr-tier',
+          'basic',
+          '--image-info',
+          small.imageInfo,
+          '--coordinator',
+          'none',
+          '--json',
+        ],
+        { ...tiered.identity.env, NODE_EXTRA_CA_CERTS: tiered.fake.caPath },
+        120_000,
+      );
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout) as {
+        counts: { annotated: number };
+        requests: Record<BudgetClass, { requests: number; throttled: number }>;
+      };
+      expect(result.counts.annotated).toBe(small.orphans.length);
+      const refused = Object.values(tiered.fake.budgetCounts).reduce((n, c) => n + c.refused, 0);
+      expect(refused).toBe(0);
+      // Writes at 95 a minute: the marks' writes are spaced ~0.63 s apart.
+      const writes = tiered.fake.budgetCounts.write.admitted;
+      expect(Date.now() - started).toBeGreaterThanOrEqual(((writes - 1) * 60_000) / 95 - 1_000);
+      expect(result.requests.write).toEqual({ requests: expect.any(Number), throttled: 0 });
+    } finally {
+      await tiered.close();
+    }
   }, 150_000);
 });
