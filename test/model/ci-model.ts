@@ -325,7 +325,7 @@ export function listRuns(
   return protocolII.joinParticipants(self, markers, runs, jobs);
 }
 
-/** `cleanup` of the GitHub store (Azure DevOps deletes nothing): returns the markers it deletes. */
+/** `cleanup` of the GitHub store (Azure DevOps deletes nothing): removes what it may delete. */
 export function cleanup(
   config: ModelConfig,
   rules: Rules,
