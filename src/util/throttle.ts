@@ -228,11 +228,20 @@ export class Throttle {
     }
   }
 
-  /** Waits for the class's (and the total cap's) next slot. */
+  /**
+   * Waits for the class's (and the total cap's) next slot. A slot reserved before a 429 held the
+   * class does not survive the hold: the request waits for a new one after it, rather than join
+   * the refusals (with 8 requests in flight, one refusal would otherwise become 8).
+   */
   async acquire(c: RequestClass): Promise<void> {
-    const now = this.now();
-    const wait = Math.max(this.limiters[c].reserve(now), this.total?.reserve(now) ?? 0);
-    if (wait > 0) await this.sleep(wait);
+    const limiter = this.limiters[c];
+    for (;;) {
+      const now = this.now();
+      const wait = Math.max(limiter.reserve(now), this.total?.reserve(now) ?? 0);
+      if (wait > 0) await this.sleep(wait);
+      if (limiter.holdUntil <= this.now()) return;
+      limiter.requests--; // that slot was not used
+    }
   }
 
   /** Waits out the class's hold (after a 429), without taking a slot: before a request's timeout starts. */
