@@ -99,6 +99,8 @@ export class RateLimiter {
   firstRefusal?: number;
   private readonly successes: number[] = [];
   readonly configured: boolean;
+  /** The tier's documented budget, when configured. */
+  private documented?: number;
   private readonly o: Required<Omit<LimiterOptions, 'configured'>>;
 
   constructor(options: LimiterOptions) {
@@ -118,6 +120,7 @@ export class RateLimiter {
     this.rate = options.start;
     // A documented budget is the ceiling from the start: settle just under it.
     if (this.configured) {
+      this.documented = options.start;
       this.ceiling = options.start;
       this.rate = options.start * this.o.target;
     }
@@ -142,7 +145,10 @@ export class RateLimiter {
     if (this.ceiling === undefined) return;
     const goal = this.ceiling * this.o.target;
     if (this.rate < goal) this.rate += Math.max((goal - this.rate) / 10, this.o.min / 10);
-    else this.rate += this.ceiling * this.o.probe;
+    // A documented budget is not probed past: going over it only buys refusals.
+    else if (!this.configured) this.rate += this.ceiling * this.o.probe;
+    if (this.configured && this.documented !== undefined)
+      this.rate = Math.min(this.rate, this.documented * this.o.target);
   }
 
   /** A 429; `retryAfterMs` when the registry said how long. */
