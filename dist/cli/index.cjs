@@ -4202,7 +4202,7 @@ var require_util2 = __commonJS({
     var { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = require_constants3();
     var { getGlobalOrigin } = require_global();
     var { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = require_data_url();
-    var { performance: performance2 } = require("node:perf_hooks");
+    var { performance: performance3 } = require("node:perf_hooks");
     var { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = require_util();
     var assert = require("node:assert");
     var { isUint8Array } = require("node:util/types");
@@ -4361,7 +4361,7 @@ var require_util2 = __commonJS({
       };
     }
     function coarsenedSharedCurrentTime(crossOriginIsolatedCapability) {
-      return coarsenTime(performance2.now(), crossOriginIsolatedCapability);
+      return coarsenTime(performance3.now(), crossOriginIsolatedCapability);
     }
     function createOpaqueTimingInfo(timingInfo) {
       return {
@@ -30494,6 +30494,35 @@ function assertRepositoryInputs(repoPrefix, repositories, labels) {
   }
 }
 
+// src/core/duration.ts
+init_import_meta_url();
+var UNITS = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
+function parseDuration(value5, name4) {
+  const text = value5.trim();
+  if (text === "0") return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * UNITS[m[2]];
+    matched = re.lastIndex;
+  }
+  if (text.length === 0 || matched !== text.length) {
+    throw new InputError(
+      `${name4}: expected a duration like 0, 500ms, 5s, 30m, 1h or 2d, got ${JSON.stringify(value5)}`
+    );
+  }
+  return total;
+}
+function formatDuration(ms) {
+  if (ms < 1e3) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1e3);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${s % 60 ? `${s % 60}s` : ""}`;
+  return `${Math.floor(m / 60)}h${m % 60 ? `${m % 60}m` : ""}`;
+}
+
 // src/core/guard.ts
 init_import_meta_url();
 function parseAnnotationLimit(text, name4) {
@@ -30736,37 +30765,6 @@ function buildPlan(input) {
 
 // src/core/protocol.ts
 init_import_meta_url();
-
-// src/core/duration.ts
-init_import_meta_url();
-var UNITS = { ms: 1, s: 1e3, m: 6e4, h: 36e5, d: 864e5 };
-function parseDuration(value5, name4) {
-  const text = value5.trim();
-  if (text === "0") return 0;
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
-  let total = 0;
-  let matched = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * UNITS[m[2]];
-    matched = re.lastIndex;
-  }
-  if (text.length === 0 || matched !== text.length) {
-    throw new InputError(
-      `${name4}: expected a duration like 0, 500ms, 5s, 30m, 1h or 2d, got ${JSON.stringify(value5)}`
-    );
-  }
-  return total;
-}
-function formatDuration(ms) {
-  if (ms < 1e3) return `${Math.round(ms)}ms`;
-  const s = Math.round(ms / 1e3);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${s % 60 ? `${s % 60}s` : ""}`;
-  return `${Math.floor(m / 60)}h${m % 60 ? `${m % 60}m` : ""}`;
-}
-
-// src/core/protocol.ts
 var GROUP = /^(?!\.)(?!.*\.\.)(?!.*\.lock$)(?!.*\.$)[A-Za-z0-9._-]{1,64}$/;
 function assertGroupName(group, name4 = "group") {
   if (!GROUP.test(group)) {
@@ -30795,22 +30793,49 @@ function latestPublishing(markers) {
   }
   return [...latest.values()];
 }
-function isCovered(p, markers) {
+function jobOf(m, run) {
+  return m.jobId === void 0 ? void 0 : run?.jobs?.get(m.jobId);
+}
+function isCovered(p, markers, run) {
+  const job = jobOf(p, run);
   return markers.some((u) => {
     if (u.state !== "image-info-updated" || runKey(u) !== runKey(p)) return false;
-    const later = u.attempt > p.attempt || u.attempt === p.attempt && u.stamp > p.stamp;
-    if (u.scope === "run") return later;
-    return participantKey(u) === participantKey(p) && (later || p.stamp === 0 && u.stamp === 0);
+    if (participantKey(u) === participantKey(p))
+      return u.stamp > p.stamp || p.stamp === 0 && u.stamp === 0;
+    if (u.scope !== "run" || !job?.completed || job.completedAt === void 0) return false;
+    const writer = jobOf(u, run);
+    return writer?.startedAt !== void 0 && job.completedAt <= writer.startedAt;
   });
 }
+function coveredBySelf(p, markers) {
+  return isCovered(p, markers, void 0);
+}
 var FAILED_CONCLUSIONS = /* @__PURE__ */ new Set(["failure", "failed", "cancelled", "canceled", "abandoned"]);
-function jobEndedWithoutSuccess(job) {
+function endedWithoutSuccess(job) {
   return !!job?.completed && FAILED_CONCLUSIONS.has((job.conclusion ?? "").toLowerCase());
+}
+function othersDone(p, run, self2, markers) {
+  if (!run?.jobs) return false;
+  const inRun = !!self2 && runKey(self2) === runKey(p);
+  const latest = /* @__PURE__ */ new Map();
+  for (const m of markers)
+    if (runKey(m) === runKey(p) && m.jobId !== void 0) {
+      const seen = latest.get(m.jobId);
+      if (!seen || m.stamp > seen.stamp) latest.set(m.jobId, m);
+    }
+  for (const [id, job] of run.jobs) {
+    if (id === p.jobId || job.completed) continue;
+    if (latest.get(id)?.state === "image-info-updated") continue;
+    if (inRun && (id === self2.jobId || job.startedAt === void 0)) continue;
+    return false;
+  }
+  return true;
 }
 function runAliveFor(m, status, newestAttempt = m.attempt) {
   if (!status) return true;
   if (status.attempt !== void 0 && Math.max(m.attempt, newestAttempt) > status.attempt)
     return true;
+  if (status.deleted) return false;
   return status.alive;
 }
 function newestAttempts(markers) {
@@ -30819,23 +30844,18 @@ function newestAttempts(markers) {
   return newest;
 }
 function uncoveredPublishing(self2, markers) {
-  return latestPublishing(markers).filter((p) => !isSelf(self2, p) && !isCovered(p, markers));
+  return latestPublishing(markers).filter((p) => !isSelf(self2, p) && !coveredBySelf(p, markers));
 }
-function jobsToAsk(pending, markers, runs) {
-  const newest = newestAttempts(markers);
-  return pending.filter(
-    (p) => p.jobId !== void 0 && runAliveFor(p, runs.get(runKey(p)), newest.get(runKey(p)))
-  );
-}
-function joinParticipants(self2, markers, runs, jobs = /* @__PURE__ */ new Map()) {
+function joinParticipants(self2, markers, runs) {
   const out = [];
   const newest = newestAttempts(markers);
   for (const p of latestPublishing(markers)) {
     const run = runs.get(runKey(p));
-    const job = jobs.get(participantKey(p));
-    const covered = isCovered(p, markers);
+    const job = jobOf(p, run);
+    const covered = isCovered(p, markers, run);
     const alive = runAliveFor(p, run, newest.get(runKey(p)));
-    const jobFailed = jobEndedWithoutSuccess(job);
+    const jobFailed = endedWithoutSuccess(job);
+    const released = jobFailed && othersDone(p, run, self2, markers);
     out.push({
       runId: p.runId,
       attempt: p.attempt,
@@ -30845,8 +30865,10 @@ function joinParticipants(self2, markers, runs, jobs = /* @__PURE__ */ new Map()
       covered,
       alive,
       runUnknown: run === void 0 && runs.has(runKey(p)) ? true : void 0,
+      deleted: run?.deleted || void 0,
       jobFailed: jobFailed || void 0,
-      blocks: !isSelf(self2, p) && alive && !covered && !jobFailed,
+      siblingsRunning: jobFailed && !released || void 0,
+      blocks: !isSelf(self2, p) && alive && !covered && !released,
       since: p.stamp > 0 ? new Date(p.stamp).toISOString() : run?.since,
       url: job?.url ?? run?.url,
       runUrl: run?.url,
@@ -30859,13 +30881,25 @@ function joinParticipants(self2, markers, runs, jobs = /* @__PURE__ */ new Map()
     (a, b) => a.runId.localeCompare(b.runId, "en", { numeric: true }) || a.attempt - b.attempt || (a.jobId ?? "").localeCompare(b.jobId ?? "", "en", { numeric: true })
   );
 }
-function deletableMarkers(markers, runs) {
+var RERUN_WINDOW_MS = 30 * 24 * 36e5;
+function deletableMarkers(markers, runs, nowMs) {
   const newest = newestAttempts(markers);
-  return markers.filter((m) => {
-    const status = runs.get(runKey(m));
-    if (!status || status.alive) return false;
-    return status.attempt === void 0 || (newest.get(runKey(m)) ?? 0) <= status.attempt;
-  });
+  const byRun = /* @__PURE__ */ new Map();
+  for (const m of markers) byRun.set(runKey(m), [...byRun.get(runKey(m)) ?? [], m]);
+  const out = [];
+  for (const [key, own] of byRun) {
+    const status = runs.get(key);
+    if (!status) continue;
+    if (status.deleted) {
+      out.push(...own);
+      continue;
+    }
+    if (status.alive) continue;
+    if (status.attempt !== void 0 && (newest.get(key) ?? 0) > status.attempt) continue;
+    const expired = status.completedAt !== void 0 && nowMs - status.completedAt >= RERUN_WINDOW_MS;
+    if (expired || latestPublishing(own).every((p) => isCovered(p, own, status))) out.push(...own);
+  }
+  return out;
 }
 function blockingRuns(self2, runs) {
   return runs.filter((run) => run.blocks && !isSelf(self2, run));
@@ -30914,7 +30948,7 @@ function describeRun(run, now) {
     const ms = now.getTime() - Date.parse(run.since);
     since = Number.isNaN(ms) ? ` since ${run.since}` : ` since ${run.since} (${formatDuration(Math.max(0, ms))} ago)`;
   }
-  const unknown = run.runUnknown ? " (the CI system did not return this run: deleted, or the token cannot read it; it counts as running)" : "";
+  const unknown = run.runUnknown ? " (the CI system did not return this run; it counts as running)" : run.siblingsRunning ? " (its job failed; it blocks until the other jobs of its run end, which may still record what it pushed)" : "";
   return `${describeParticipant(run)} is publishing${since}${unknown}${run.url ? `: ${run.url}` : ""}`;
 }
 
@@ -31179,24 +31213,255 @@ init_import_meta_url();
 
 // src/commands/progress.ts
 init_import_meta_url();
+
+// src/util/throttle.ts
+init_import_meta_url();
+var REQUEST_CLASSES = ["read", "write", "referrers", "token"];
+var TIER_BUDGETS = {
+  basic: { read: 1e3, write: 100, referrers: 250, token: 1e3 },
+  standard: { read: 3e3, write: 500, referrers: 250, token: 3e3 },
+  premium: { read: 1e4, write: 2e3, referrers: 250, token: 1e4 }
+};
+var OPTIMISTIC_BUDGETS = TIER_BUDGETS.premium;
+var DEFAULT_STALL_MS = 5 * 6e4;
+function requestClass(method, url2) {
+  let path3 = url2;
+  try {
+    path3 = new URL(url2, "https://placeholder.invalid").pathname;
+  } catch {
+  }
+  if (/\/oauth2\/(token|exchange)$/.test(path3) || /\/token\/?$/.test(path3)) return "token";
+  const m = method.toUpperCase();
+  if (m === "GET" || m === "HEAD") {
+    if (/\/referrers\//.test(path3) || /\/manifests\/sha256-[0-9a-f]{64}$/.test(path3))
+      return "referrers";
+    return "read";
+  }
+  return "write";
+}
+var RateLimiter = class {
+  rate;
+  /** The rate last refused (undefined before any refusal). */
+  ceiling;
+  /** Epoch ms before which no request of the class starts. */
+  holdUntil = 0;
+  requests = 0;
+  refused = 0;
+  /** Requests this limiter made wait (it, not the caller's concurrency, set the pace). */
+  delayed = 0;
+  /** Consecutive refusals. */
+  streak = 0;
+  next = 0;
+  lastSuccess;
+  firstRefusal;
+  successes = [];
+  configured;
+  /** The tier's documented budget, when configured. */
+  documented;
+  o;
+  constructor(options2) {
+    if (!(options2.start > 0)) throw new RangeError(`rate must be positive, got ${options2.start}`);
+    this.o = {
+      min: 6,
+      decrease: 0.8,
+      target: 0.95,
+      probe: 1 / 500,
+      maxHoldMs: 6e4,
+      windowMs: 6e4,
+      ...Object.fromEntries(
+        Object.entries(options2).filter(([, v]) => v !== void 0)
+      )
+    };
+    this.configured = options2.configured ?? false;
+    this.rate = options2.start;
+    if (this.configured) {
+      this.documented = options2.start;
+      this.ceiling = options2.start;
+      this.rate = options2.start * this.o.target;
+    }
+  }
+  /** Reserves the next start time at or after `now`; returns how long to wait. */
+  reserve(now) {
+    const at = Math.max(now, this.next, this.holdUntil);
+    this.next = at + 6e4 / this.rate;
+    this.requests++;
+    if (at > now) this.delayed++;
+    return at - now;
+  }
+  /** A served (non-429) answer. */
+  success(now) {
+    this.streak = 0;
+    this.lastSuccess = now;
+    this.successes.push(now);
+    while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
+      this.successes.shift();
+    if (this.ceiling === void 0) return;
+    const goal = this.ceiling * this.o.target;
+    if (this.rate < goal) this.rate += Math.max((goal - this.rate) / 10, this.o.min / 10);
+    else if (!this.configured) this.rate += this.ceiling * this.o.probe;
+    if (this.configured && this.documented !== void 0)
+      this.rate = Math.min(this.rate, this.documented * this.o.target);
+  }
+  /** A 429; `retryAfterMs` when the registry said how long. */
+  throttled(now, retryAfterMs2) {
+    this.refused++;
+    this.firstRefusal ??= now;
+    if (now < this.holdUntil && retryAfterMs2 === void 0) {
+      return;
+    }
+    this.streak++;
+    while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
+      this.successes.shift();
+    const served = this.successes.length * 6e4 / this.o.windowMs;
+    if (this.streak === 1) {
+      this.ceiling = Math.max(this.o.min, Math.min(this.rate, served > 0 ? served : this.rate));
+      this.rate = Math.max(this.o.min, this.ceiling * this.o.decrease);
+    }
+    const hold = retryAfterMs2 ?? Math.min(this.o.maxHoldMs, 1e3 * 2 ** (this.streak - 1));
+    this.holdUntil = Math.max(this.holdUntil, now + hold);
+    this.next = Math.max(this.next, this.holdUntil);
+  }
+  /** Paced by the registry: it refused a request in the last `withinMs`. */
+  pacedByRegistry() {
+    return this.refused > 0;
+  }
+};
+var Throttle = class {
+  limiters;
+  stallMs;
+  tier;
+  total;
+  now;
+  sleep;
+  constructor(options2 = {}) {
+    this.now = options2.now ?? Date.now;
+    this.sleep = options2.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.stallMs = options2.stallMs ?? DEFAULT_STALL_MS;
+    this.tier = options2.tier;
+    const budgets = options2.tier ? TIER_BUDGETS[options2.tier] : OPTIMISTIC_BUDGETS;
+    const make = (c) => new RateLimiter({
+      start: budgets[c],
+      configured: options2.tier !== void 0,
+      windowMs: options2.windowMs
+    });
+    this.limiters = {
+      read: make("read"),
+      write: make("write"),
+      referrers: make("referrers"),
+      token: make("token")
+    };
+    if (options2.maxRequestsPerMinute !== void 0) {
+      if (!(options2.maxRequestsPerMinute > 0))
+        throw new RangeError(
+          `maxRequestsPerMinute must be positive, got ${options2.maxRequestsPerMinute}`
+        );
+      this.total = new RateLimiter({ start: options2.maxRequestsPerMinute, target: 1, probe: 0 });
+    }
+  }
+  /**
+   * Waits for the class's (and the total cap's) next slot. A slot reserved before a 429 held the
+   * class does not survive the hold: the request waits for a new one after it, rather than join
+   * the refusals (with 8 requests in flight, one refusal would otherwise become 8).
+   */
+  async acquire(c) {
+    const limiter = this.limiters[c];
+    for (; ; ) {
+      const now = this.now();
+      const wait = Math.max(limiter.reserve(now), this.total?.reserve(now) ?? 0);
+      if (wait > 0) await this.sleep(wait);
+      if (limiter.holdUntil <= this.now()) return;
+      limiter.requests--;
+    }
+  }
+  /** Waits out the class's hold (after a 429), without taking a slot: before a request's timeout starts. */
+  async holdOver(c) {
+    const wait = this.limiters[c].holdUntil - this.now();
+    if (wait > 0) await this.sleep(wait);
+  }
+  /** Records an answer: a 429 teaches the class's limiter, anything else is served. */
+  record(c, status, retryAfterMs2) {
+    const now = this.now();
+    if (status === 429) this.limiters[c].throttled(now, retryAfterMs2);
+    else if (status > 0) this.limiters[c].success(now);
+  }
+  /** Whether retrying a throttled request of `c` may go on: a request of it was served within `stallMs` of `since`. */
+  stalled(c, since) {
+    const last2 = Math.max(this.limiters[c].lastSuccess ?? 0, since);
+    return this.now() - last2 >= this.stallMs;
+  }
+  stats() {
+    const out = {};
+    for (const c of REQUEST_CLASSES) {
+      const l = this.limiters[c];
+      out[c] = { requests: l.requests, throttled: l.refused, ratePerMinute: Math.round(l.rate) };
+    }
+    return out;
+  }
+};
+var shared;
+function processThrottle() {
+  return shared ??= new Throttle();
+}
+function configureProcessThrottle(options2) {
+  shared = new Throttle(options2);
+  return shared;
+}
+function paceSnapshot(throttle) {
+  const requests = {};
+  for (const c of REQUEST_CLASSES) requests[c] = throttle.limiters[c].requests;
+  return { requests };
+}
+function pacingNote(throttle, since, done, left, noun) {
+  if (done <= 0 || left <= 0) return void 0;
+  let worst;
+  for (const c of REQUEST_CLASSES) {
+    const l2 = throttle.limiters[c];
+    if (l2.refused === 0 && !(l2.configured && l2.delayed > 0)) continue;
+    const perItem = (l2.requests - since.requests[c]) / done;
+    if (perItem <= 0) continue;
+    const minutes = left * perItem / l2.rate;
+    if (!worst || minutes > worst.minutes) worst = { c, minutes };
+  }
+  if (!worst) return void 0;
+  const l = throttle.limiters[worst.c];
+  const by = l.refused > 0 ? "by the registry" : `by the ${throttle.tier ?? "configured"} tier budget`;
+  const about = worst.minutes < 1 ? "under a minute" : `about ${Math.ceil(worst.minutes).toLocaleString("en-US")} min`;
+  return `${CLASS_NOUN[worst.c]} paced at ${Math.round(l.rate).toLocaleString("en-US")}/min ${by}: ${left.toLocaleString("en-US")} ${noun} left, ${about}`;
+}
+var CLASS_NOUN = {
+  read: "reads",
+  write: "writes",
+  referrers: "referrer lookups",
+  token: "token requests"
+};
+
+// src/commands/progress.ts
 var PROGRESS_INTERVAL_MS = 5e3;
 var ProgressReporter = class {
-  constructor(total, clock, logger28, verb, intervalMs = PROGRESS_INTERVAL_MS) {
+  /**
+   * `pacing`: the request budgets, so a line also says which class a limiter paces and when the
+   * step should end ("writes paced at 96/min by the registry: 1,204 marks left, about 12 min").
+   */
+  constructor(total, clock, logger28, verb, intervalMs = PROGRESS_INTERVAL_MS, pacing) {
     this.total = total;
     this.clock = clock;
     this.logger = logger28;
     this.verb = verb;
     this.intervalMs = intervalMs;
+    this.pacing = pacing;
     this.startedAt = this.lastAt = clock.now().getTime();
+    if (pacing) this.since = paceSnapshot(pacing.throttle);
   }
   total;
   clock;
   logger;
   verb;
   intervalMs;
+  pacing;
   done = 0;
   startedAt;
   lastAt;
+  since;
   tick() {
     this.done++;
     const now = this.clock.now().getTime();
@@ -31215,6 +31480,14 @@ var ProgressReporter = class {
     const line = `${this.verb} ${this.done}/${this.total} (${percent}%${rate})`;
     this.logger.info(line);
     this.logger.progress?.(percent, line);
+    const note = this.pacing && pacingNote(
+      this.pacing.throttle,
+      this.since,
+      this.done,
+      this.total - this.done,
+      this.pacing.noun
+    );
+    if (note) this.logger.info(note);
   }
 };
 var ListingProgress = class {
@@ -31365,7 +31638,7 @@ var Inventory = class {
 
 // src/commands/barrier.ts
 init_import_meta_url();
-async function waitForBarrier(options2, store, clock, logger28, runStarted) {
+async function waitForBarrier(options2, store, clock, logger28, since, budgetMs = options2.timeoutMs) {
   const begin = clock.now().getTime();
   const waitedFor = /* @__PURE__ */ new Map();
   for (; ; ) {
@@ -31380,8 +31653,8 @@ async function waitForBarrier(options2, store, clock, logger28, runStarted) {
       };
     const { blockers } = decision;
     for (const run of blockers) waitedFor.set(participantKey(run), run);
-    const elapsed = now - runStarted;
-    if (elapsed >= options2.timeoutMs) {
+    const elapsed = now - since;
+    if (elapsed >= budgetMs) {
       return {
         timedOut: true,
         waitedMs: now - begin,
@@ -31391,14 +31664,18 @@ async function waitForBarrier(options2, store, clock, logger28, runStarted) {
     }
     for (const run of blockers) logger28.info(`waiting: ${describeRun(run, clock.now())}`);
     const delay5 = Math.min(
-      jitteredInterval(options2.pollIntervalMs, clock.random()),
-      options2.timeoutMs - elapsed
+      // A store whose rate-limit budget runs low stretches the interval (never shortens it).
+      jitteredInterval(options2.pollIntervalMs * stretch(store.pollDelayFactor?.()), clock.random()),
+      budgetMs - elapsed
     );
     logger28.info(
-      `${blockers.length} run(s) block; next poll in ${formatDuration(delay5)} (${formatDuration(elapsed)} of ${formatDuration(options2.timeoutMs)} elapsed)`
+      `${blockers.length} run(s) block; next poll in ${formatDuration(delay5)} (${formatDuration(elapsed)} of ${formatDuration(budgetMs)} elapsed)`
     );
     await clock.sleep(delay5);
   }
+}
+function stretch(factor) {
+  return factor !== void 0 && Number.isFinite(factor) && factor > 1 ? factor : 1;
 }
 
 // src/commands/annotate.ts
@@ -31414,8 +31691,8 @@ async function annotate(options2, deps) {
   let waitedMs = 0;
   let restarts = 0;
   const restartReasons = [];
-  const wait = async () => {
-    const barrier = await waitForBarrier(options2, store, clock, logger28, started);
+  const wait = async (since, budgetMs) => {
+    const barrier = await waitForBarrier(options2, store, clock, logger28, since, budgetMs);
     waitedMs += barrier.waitedMs;
     for (const run of barrier.waitedFor) waitedFor.set(participantKey(run), run);
     return barrier;
@@ -31431,7 +31708,7 @@ async function annotate(options2, deps) {
     ...rest
   });
   for (; ; ) {
-    const barrier = await wait();
+    const barrier = await wait(started, options2.timeoutMs);
     const overdue = restarts > 0 && clock.now().getTime() - started >= options2.timeoutMs;
     if (barrier.timedOut || overdue) {
       const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1e3)}s waiting for: ${blockerNames(barrier.blockers, clock) || "the image-info kept changing"}`;
@@ -31465,7 +31742,8 @@ async function annotate(options2, deps) {
       alreadyAnnotated: plan.alreadyAnnotated.length,
       skippedTooYoung: plan.tooYoung.length,
       candidates: plan.annotate.length,
-      unmarked: 0
+      unmarked: 0,
+      rolledBack: 0
     };
     await deps.onPlan?.(plan);
     const overLimit = overAnnotationLimit(options2, plan, logger28);
@@ -31476,7 +31754,15 @@ async function annotate(options2, deps) {
     if (overLimit) return result("refused", counts, { plan, overLimit });
     const placed = [];
     await logger28.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
-      counts.annotated = await apply(plan, options2.concurrency, registry, clock, logger28, placed);
+      counts.annotated = await apply(
+        plan,
+        options2.concurrency,
+        registry,
+        clock,
+        logger28,
+        placed,
+        deps.throttle
+      );
     });
     const unmarked = [];
     if (plan.unmark.length > 0)
@@ -31484,16 +31770,32 @@ async function annotate(options2, deps) {
         `Unmark ${plan.unmark.length} supported digest(s)`,
         () => removeMarks(plan.unmark, registry, logger28, unmarked, "supported by the image-info")
       );
-    let reconciled;
+    let reconciled = {};
     if (options2.reconcile !== false) {
+      const applied = clock.now().getTime();
+      const budgetMs = options2.reconcileTimeoutMs ?? options2.timeoutMs;
       reconciled = await logger28.group(
         "Reconcile",
-        () => reconcile(options2, deps, plan.fingerprint, placed, wait, unmarked)
+        () => reconcile(options2, deps, plan.fingerprint, placed, unmarked, {
+          budgetMs,
+          wait: () => wait(applied, budgetMs)
+        })
       );
     }
     counts.unmarked = unmarked.length;
+    const { rollBack } = reconciled;
+    if (rollBack) {
+      counts.rolledBack = rollBack.removed.length;
+      if (options2.onTimeout === "skip") logger28.warning(`${rollBack.message} (onTimeout: skip)`);
+    }
     await store.cleanup(options2.group).catch((e) => logger28.debug(`cleanup: ${e.message}`));
-    return result("applied", counts, { plan, annotated: placed, unmarked, reconciled });
+    return result(rollBack ? "rolled-back" : "applied", counts, {
+      plan,
+      annotated: placed,
+      unmarked,
+      reconciled: reconciled.reason,
+      rollBack
+    });
   }
 }
 function overAnnotationLimit(options2, plan, logger28) {
@@ -31518,24 +31820,40 @@ function overAnnotationLimit(options2, plan, logger28) {
 function blockerNames(blockers, clock) {
   return blockers.map((run) => describeRun(run, clock.now())).join("; ");
 }
-async function reconcile(options2, deps, plannedFingerprint, placed, wait, unmarked) {
+async function reconcile(options2, deps, plannedFingerprint, placed, unmarked, budget) {
   const { registry, store, sources, clock, logger: logger28 } = deps;
-  if (placed.length === 0) return void 0;
+  if (placed.length === 0) return {};
   const runs = await store.listRuns(options2.group);
   const fingerprint = await readFingerprint(sources);
   const check = needsReconcile(store.self, runs, plannedFingerprint, fingerprint);
   if (!check.reconcile) {
     logger28.info("reconcile: nobody began publishing and the image-info is unchanged");
-    return void 0;
+    return {};
   }
   logger28.info(`reconcile: ${check.reason}; waiting, then re-reading the image-info`);
-  const barrier = await wait();
+  const barrier = await budget.wait();
   if (barrier.timedOut) {
-    logger28.warning(
-      `reconcile: still blocked by ${blockerNames(barrier.blockers, clock)}; removing all ${placed.length} mark(s) this run placed (a later run places them again)`
+    const blockers = blockerNames(barrier.blockers, clock);
+    const after = formatDuration(budget.budgetMs);
+    logger28.info(
+      `reconcile: still blocked ${after} after apply by ${blockers}; rolling back: removing all ${placed.length} mark(s) this run placed`
     );
-    await removeMarks(placed, registry, logger28, unmarked, "not shown safe before the timeout");
-    return `${check.reason}; timed out, every mark removed`;
+    const removed = [];
+    await removeMarks(
+      [...placed],
+      registry,
+      logger28,
+      removed,
+      "rolled back: not shown safe in time"
+    );
+    return {
+      reason: `${check.reason}; timed out, rolled back`,
+      rollBack: {
+        message: `reconcile timed out after ${after} waiting for: ${blockers}. Rolled back: all ${removed.length} mark(s) this run placed were removed (a later run places them again)`,
+        blockers: barrier.blockers,
+        removed
+      }
+    };
   }
   const loaded = await loadImageInfo(sources, options2.repoPrefix);
   const supported = supportedSet(loaded.infos, options2.repoPrefix);
@@ -31547,7 +31865,7 @@ async function reconcile(options2, deps, plannedFingerprint, placed, wait, unmar
   const now = placed.filter((m) => !stillCandidates.has(refKey(m.repository, m.subject)));
   await removeMarks(now, registry, logger28, unmarked, "recorded again while it was being marked");
   logger28.info(`reconcile: ${now.length} of ${placed.length} mark(s) removed`);
-  return check.reason;
+  return { reason: check.reason };
 }
 async function removeMarks(marks, registry, logger28, removed, why) {
   for (const m of marks) {
@@ -31603,8 +31921,15 @@ function restrictToPlan(candidates, planned, logger28, records) {
   for (const c of kept) c.eolDate = wanted.get(refKey(c.repository, c.digest))?.eolDate;
   candidates.splice(0, candidates.length, ...kept);
 }
-async function apply(plan, concurrency, registry, clock, logger28, placed) {
-  const progress = new ProgressReporter(plan.annotate.length, clock, logger28, "annotated");
+async function apply(plan, concurrency, registry, clock, logger28, placed, throttle) {
+  const progress = new ProgressReporter(
+    plan.annotate.length,
+    clock,
+    logger28,
+    "annotated",
+    void 0,
+    throttle && { throttle, noun: "marks" }
+  );
   let done = 0;
   await forEachLimited(plan.annotate, concurrency, async (entry) => {
     const subject = await subjectDescriptor(registry, entry);
@@ -31644,7 +31969,14 @@ async function subjectDescriptor(registry, entry) {
   return registry.describeManifest(entry.repository, entry.digest);
 }
 function zeroCounts() {
-  return { annotated: 0, alreadyAnnotated: 0, skippedTooYoung: 0, candidates: 0, unmarked: 0 };
+  return {
+    annotated: 0,
+    alreadyAnnotated: 0,
+    skippedTooYoung: 0,
+    candidates: 0,
+    unmarked: 0,
+    rolledBack: 0
+  };
 }
 
 // src/commands/signal.ts
@@ -32067,9 +32399,9 @@ function matchScore(fImage, fp, tImage, tp) {
   }
   const sameVersion = fImage.productVersion === tImage.productVersion;
   const fTags = new Set(strings(fp.simpleTags));
-  const shared = strings(tp.simpleTags).filter((t) => fTags.has(t)).length;
-  if (!sameVersion && shared === 0) return -1;
-  return (sameVersion ? 1e6 : 0) + shared;
+  const shared2 = strings(tp.simpleTags).filter((t) => fTags.has(t)).length;
+  if (!sameVersion && shared2 === 0) return -1;
+  return (sameVersion ? 1e6 : 0) + shared2;
 }
 function sameManifest(a, b) {
   if (a.digest !== void 0 && sameDigest(a.digest, b.digest)) return true;
@@ -32365,33 +32697,92 @@ async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, options2 = {})
   const sleep2 = policy.sleep ?? sleep;
   const method = init.method ?? "GET";
   const where = `${o.service ? `${o.service}: ` : ""}${method} ${redactUrl(url2)}`;
-  for (let attempt = 0; ; attempt++) {
-    const hold = (o.gate?.notBefore ?? 0) - now();
-    if (hold > 0) await sleep2(hold);
-    let cause;
-    let wait;
-    try {
-      const res = await fetch(url2, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
-      wait = retryAfterMs(res.headers, now());
+  return retryLoop({
+    where,
+    requestClass: requestClass(method, url2),
+    policy,
+    pace: true,
+    logger: o.logger,
+    url: redactUrl(url2),
+    attempt: async () => {
+      const hold = (o.gate?.notBefore ?? 0) - now();
+      if (hold > 0) await sleep2(hold);
+      let res;
+      try {
+        res = await fetch(url2, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
+      } catch (e) {
+        if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
+        return { failure: { cause: networkCause(e) }, error: e };
+      }
+      let wait = retryAfterMs(res.headers, now());
       if (res.ok && o.gate && wait !== void 0) {
         const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
         o.gate.notBefore = Math.max(o.gate.notBefore, now() + Math.min(wait, cap));
       }
-      if (!retryable(res) || attempt >= policy.retries) return res;
-      cause = `HTTP ${res.status}`;
+      if (!retryable(res)) return { value: res, status: res.status };
       wait ??= o.waitHint?.(res, now());
-      await res.body?.cancel().catch(() => {
-      });
-    } catch (e) {
-      if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
-      if (attempt >= policy.retries) {
-        throw new RuntimeError(`${where} failed after ${attempt + 1} attempts: ${networkCause(e)}`);
+      return {
+        value: res,
+        status: res.status,
+        failure: { cause: `HTTP ${res.status}`, retryAfterMs: wait },
+        discard: () => res.body?.cancel().catch(() => {
+        })
+      };
+    },
+    networkError: (e, attempts2) => new RuntimeError(`${where} failed after ${attempts2} attempts: ${networkCause(e)}`)
+  });
+}
+var ThrottledError = class extends RuntimeError {
+  constructor(where, reason) {
+    super(`${where}: ${reason}`);
+    this.reason = reason;
+  }
+  reason;
+};
+function formatMinutes(ms) {
+  return ms >= 6e4 ? `${Math.round(ms / 6e4)} min` : `${Math.round(ms / 1e3)} s`;
+}
+async function retryLoop(o) {
+  const { policy, where } = o;
+  const throttle = policy.throttle;
+  const sleep2 = policy.sleep ?? sleep;
+  const startedAt = throttle?.now() ?? Date.now();
+  let failures = 0;
+  let refused = 0;
+  for (; ; ) {
+    if (o.pace && throttle) await throttle.acquire(o.requestClass);
+    const got = await o.attempt();
+    if (o.pace && throttle && got.status !== void 0)
+      throttle.record(o.requestClass, got.status, got.failure?.retryAfterMs);
+    if (!got.failure) return got.value;
+    const { cause, retryAfterMs: wait } = got.failure;
+    if (got.status === 429 && throttle) {
+      refused++;
+      const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+      if (wait !== void 0 && wait > cap) {
+        await got.discard?.();
+        retryDelay(0, policy, wait, where);
       }
-      cause = networkCause(e);
-      wait = void 0;
+      if (throttle.stalled(o.requestClass, startedAt)) {
+        await got.discard?.();
+        const l = throttle.limiters[o.requestClass];
+        throw new ThrottledError(
+          where,
+          `the registry kept refusing ${CLASS_NOUN[o.requestClass]} (HTTP 429): none served for ${formatMinutes(throttle.stallMs)}; this request was refused ${refused} times, ${l.refused} of the ${l.requests} ${CLASS_NOUN[o.requestClass]} of this run were refused. Another client may be using the budget, or the tier is smaller than set (acrTier); try again later`
+        );
+      }
+      await got.discard?.();
+      o.logger?.debug(`${where}: ${cause}; the class is paced, retrying`);
+      continue;
     }
-    const delayMs = retryDelay(attempt, policy, wait, where);
-    policy.onRetry?.({ url: redactUrl(url2), attempt: attempt + 1, delayMs, cause });
+    if (failures >= policy.retries) {
+      if (got.value !== void 0) return got.value;
+      throw o.networkError?.(got.error, failures + 1) ?? got.error;
+    }
+    await got.discard?.();
+    const delayMs = retryDelay(failures, policy, wait, where);
+    failures++;
+    policy.onRetry?.({ url: o.url, attempt: failures, delayMs, cause });
     o.logger?.debug(`${where}: ${cause}; retrying in ${Math.round(delayMs)}ms`);
     await sleep2(delayMs);
   }
@@ -32593,19 +32984,23 @@ init_import_meta_url();
 var import_node_crypto3 = require("node:crypto");
 var import_node_fs = require("node:fs");
 var import_promises = require("node:fs/promises");
+var import_node_perf_hooks = require("node:perf_hooks");
 var import_node_os = require("node:os");
 var import_node_path = require("node:path");
+var BEAT_DIGITS = 12;
 var FileSource = class {
   constructor(path3, options2 = {}) {
     this.path = path3;
     this.lockTimeoutMs = options2.lockTimeoutMs ?? 3e4;
     this.staleLockMs = options2.staleLockMs ?? 6e4;
     this.lockPollMs = options2.lockPollMs ?? 20;
+    this.now = options2.now ?? (() => import_node_perf_hooks.performance.now());
   }
   path;
   lockTimeoutMs;
   staleLockMs;
   lockPollMs;
+  now;
   get name() {
     return this.path;
   }
@@ -32619,18 +33014,36 @@ var FileSource = class {
     }
     return { text, fingerprint: sha256Digest(text) };
   }
+  /**
+   * Why the commit is safe. A waiter breaks a lock only after seeing one content for staleLockMs
+   * on its clock; that content was written after the holder began writing it, so no break can
+   * land before (start of the holder's latest heartbeat that landed in time) + staleLockMs on the
+   * holder's clock: the lease. Clocks run at the same rate (what a monotonic clock is for) even
+   * when they disagree on the time, so both sides count the same durations. The holder renames
+   * the new file into place only while at least half of the lease is left, and checks right
+   * before that its token is still the lock's (a waiter that moved a fresh lock by mistake and
+   * could not link it back). The one remaining window, the rename itself taking more than half
+   * the stale period (a process stalled between the check and the system call), is caught by the
+   * check after the rename: 'conflict' then makes the publisher re-read and re-merge, so its
+   * entries come back if the next holder overwrote them.
+   */
   async write(text, expectedFingerprint, _message) {
     const lock = await this.acquireLock();
     try {
       const current = await this.readCurrent();
       const actual = current === void 0 ? ABSENT_FINGERPRINT : sha256Digest(current);
       if (actual !== expectedFingerprint) return "conflict";
-      if (!await this.stillOwn(lock)) return "conflict";
-      await this.replaceAtomically(text);
+      const committed = await this.replaceAtomically(text, () => this.mayCommit(lock));
+      if (!committed || !await this.owns(lock)) return "conflict";
       return { text, fingerprint: sha256Digest(text) };
     } finally {
       await this.releaseLock(lock);
     }
+  }
+  /** Still ours, with half the lease left for the rename. */
+  async mayCommit(lock) {
+    if (lock.lapsed || this.now() > lock.leaseUntil - this.staleLockMs / 2) return false;
+    return this.owns(lock);
   }
   async readCurrent() {
     try {
@@ -32643,8 +33056,11 @@ var FileSource = class {
       );
     }
   }
-  /** temp file in the same directory (same file system), fsync, rename over the target. */
-  async replaceAtomically(text) {
+  /**
+   * temp file in the same directory (same file system), fsync, then rename over the target if
+   * `mayCommit` still says so right before; false (target untouched) when it does not.
+   */
+  async replaceAtomically(text, mayCommit) {
     const tmp = `${this.path}.${process.pid}.${(0, import_node_crypto3.randomBytes)(6).toString("hex")}.tmp`;
     let handle;
     try {
@@ -32657,6 +33073,11 @@ var FileSource = class {
       await handle.sync();
       await handle.close();
       handle = void 0;
+      if (!await mayCommit()) {
+        await (0, import_promises.unlink)(tmp).catch(() => {
+        });
+        return false;
+      }
       await (0, import_promises.rename)(tmp, this.path);
     } catch (e) {
       await handle?.close().catch(() => {
@@ -32672,43 +33093,36 @@ var FileSource = class {
     });
     await dir?.close().catch(() => {
     });
+    return true;
   }
   async acquireLock() {
     const info = {
       token: (0, import_node_crypto3.randomBytes)(12).toString("hex"),
       pid: process.pid,
       host: (0, import_node_os.hostname)(),
-      since: (/* @__PURE__ */ new Date()).toISOString()
+      since: (/* @__PURE__ */ new Date()).toISOString(),
+      beat: "0".repeat(BEAT_DIGITS)
     };
-    const deadline = Date.now() + this.lockTimeoutMs;
+    const deadline = this.now() + this.lockTimeoutMs;
+    let seen;
     for (; ; ) {
-      try {
-        const handle = await (0, import_promises.open)(
-          this.lockPath,
-          import_node_fs.constants.O_CREAT | import_node_fs.constants.O_EXCL | import_node_fs.constants.O_WRONLY,
-          420
-        );
-        try {
-          await handle.writeFile(JSON.stringify(info));
-        } finally {
-          await handle.close();
-        }
-        return info;
-      } catch (e) {
-        const code = e.code;
-        if (code !== "EEXIST") {
-          throw new RuntimeError(
-            `${this.lockPath}: cannot create lock file (${code ?? e.message})`
-          );
-        }
-      }
-      const holder = await this.readLock();
-      if (holder && await this.isStale(holder)) {
-        await this.breakLock(holder.raw);
+      const held = await this.tryCreateLock(info);
+      if (held) return held;
+      const raw2 = await this.readLockRaw();
+      const at = this.now();
+      if (raw2 === void 0) {
+        seen = void 0;
         continue;
       }
-      if (Date.now() >= deadline) {
-        const who = holder?.info ? `pid ${holder.info.pid} on ${holder.info.host} since ${holder.info.since}` : "another writer";
+      if (raw2 !== seen?.raw) seen = { raw: raw2, at };
+      if (at - seen.at >= this.staleLockMs || this.holderIsDead(raw2)) {
+        await this.detachLock((moved) => moved === raw2);
+        seen = void 0;
+        continue;
+      }
+      if (at >= deadline) {
+        const holder = parseLock(raw2);
+        const who = holder ? `pid ${holder.pid} on ${holder.host} since ${holder.since}` : "another writer";
         throw new RuntimeError(
           `${this.path}: timed out after ${this.lockTimeoutMs} ms waiting for ${this.lockPath} (held by ${who}); if no writer is running, delete the lock file`
         );
@@ -32716,58 +33130,131 @@ var FileSource = class {
       await new Promise((r) => setTimeout(r, this.lockPollMs * (0.5 + Math.random())));
     }
   }
-  async readLock() {
+  /**
+   * Creates the lock with its content in one step: a private file, linked to the lock path
+   * (`link` fails if the lock exists). The private name goes at once; our handle keeps the file.
+   */
+  async tryCreateLock(info) {
+    const mine = `${this.lockPath}.${info.token}`;
+    const started = this.now();
+    let handle;
     try {
-      const [raw2, s] = await Promise.all([(0, import_promises.readFile)(this.lockPath, "utf8"), (0, import_promises.stat)(this.lockPath)]);
-      let info;
-      try {
-        info = JSON.parse(raw2);
-      } catch {
+      handle = await (0, import_promises.open)(mine, import_node_fs.constants.O_CREAT | import_node_fs.constants.O_EXCL | import_node_fs.constants.O_RDWR, 420);
+      await handle.writeFile(JSON.stringify(info));
+      await handle.sync();
+      const linked = await (0, import_promises.link)(mine, this.lockPath).then(
+        () => true,
+        async (e) => {
+          if (e.code === "EEXIST") return (await handle.stat()).nlink === 2;
+          throw e;
+        }
+      );
+      await (0, import_promises.unlink)(mine);
+      if (!linked) {
+        await handle.close();
+        return void 0;
       }
-      return { raw: raw2, info, mtimeMs: s.mtimeMs };
-    } catch {
-      return void 0;
+    } catch (e) {
+      await handle?.close().catch(() => {
+      });
+      await (0, import_promises.unlink)(mine).catch(() => {
+      });
+      throw new RuntimeError(
+        `${this.lockPath}: cannot create lock file (${e.code ?? e.message})`
+      );
     }
+    const lock = {
+      info,
+      handle,
+      leaseUntil: started + this.staleLockMs,
+      lapsed: false,
+      beating: Promise.resolve(),
+      stopped: false
+    };
+    this.scheduleBeat(lock);
+    return lock;
   }
-  async isStale(holder) {
-    if (Date.now() - holder.mtimeMs > this.staleLockMs) return true;
-    if (holder.info && holder.info.host === (0, import_node_os.hostname)() && holder.info.pid !== process.pid) {
-      try {
-        process.kill(holder.info.pid, 0);
-      } catch (e) {
-        return e.code === "ESRCH";
-      }
-    }
-    return false;
+  scheduleBeat(lock) {
+    lock.timer = setTimeout(() => {
+      lock.beating = this.beat(lock).finally(() => {
+        if (!lock.stopped) this.scheduleBeat(lock);
+      });
+    }, this.staleLockMs / 4);
+    lock.timer.unref?.();
   }
   /**
-   * Removes a stale lock only if it still holds what we judged stale: rename it away, then put it
-   * back if it turned out to be a fresh lock someone created in between.
+   * Rewrites the counter in place through our handle (the file we created, wherever it is now).
+   * A waiter can only have broken the lock on the previous content if this one landed after the
+   * lease that content earned; then the lock is lapsed for good and write() will not commit.
    */
-  async breakLock(staleRaw) {
-    const tomb = `${this.lockPath}.stale.${(0, import_node_crypto3.randomBytes)(6).toString("hex")}`;
+  async beat(lock) {
+    const started = this.now();
+    const next = String(Number(lock.info.beat) + 1).padStart(BEAT_DIGITS, "0");
+    try {
+      await lock.handle.write(JSON.stringify({ ...lock.info, beat: next }), 0, "utf8");
+    } catch {
+      lock.lapsed = true;
+      return;
+    }
+    lock.info.beat = next;
+    if (this.now() >= lock.leaseUntil) lock.lapsed = true;
+    else lock.leaseUntil = started + this.staleLockMs;
+  }
+  async readLockRaw() {
+    return (0, import_promises.readFile)(this.lockPath, "utf8").catch(() => void 0);
+  }
+  /** Same host and the process is gone: crashed, no need to wait for the stale period. */
+  holderIsDead(raw2) {
+    const holder = parseLock(raw2);
+    if (!holder || holder.host !== (0, import_node_os.hostname)() || holder.pid === process.pid) return false;
+    try {
+      process.kill(holder.pid, 0);
+      return false;
+    } catch (e) {
+      return e.code === "ESRCH";
+    }
+  }
+  /**
+   * Removes the lock only if it holds what `expected` accepts: rename it to a unique name (so no
+   * one else's lock can be removed by a path that changed meanwhile), look at what was moved, and
+   * link it back if it is not the one meant (`link` never replaces a lock taken in between).
+   */
+  async detachLock(expected) {
+    const tomb = `${this.lockPath}.gone.${(0, import_node_crypto3.randomBytes)(6).toString("hex")}`;
     try {
       await (0, import_promises.rename)(this.lockPath, tomb);
     } catch {
-      return;
+      return false;
     }
-    const raw2 = await (0, import_promises.readFile)(tomb, "utf8").catch(() => staleRaw);
-    if (raw2 !== staleRaw) {
-      await (0, import_promises.link)(tomb, this.lockPath).catch(() => {
-      });
-    }
+    const raw2 = await (0, import_promises.readFile)(tomb, "utf8").catch(() => void 0);
+    const meant = raw2 !== void 0 && expected(raw2);
+    if (!meant) await (0, import_promises.link)(tomb, this.lockPath).catch(() => {
+    });
     await (0, import_promises.unlink)(tomb).catch(() => {
     });
+    return meant;
   }
-  async stillOwn(lock) {
-    const holder = await this.readLock();
-    return holder?.info?.token === lock.token;
+  async owns(lock) {
+    const raw2 = await this.readLockRaw();
+    return raw2 !== void 0 && parseLock(raw2)?.token === lock.info.token;
   }
   async releaseLock(lock) {
-    if (await this.stillOwn(lock)) await (0, import_promises.unlink)(this.lockPath).catch(() => {
+    lock.stopped = true;
+    clearTimeout(lock.timer);
+    await lock.beating;
+    await lock.handle.close().catch(() => {
     });
+    await this.detachLock((raw2) => parseLock(raw2)?.token === lock.info.token);
   }
 };
+function parseLock(raw2) {
+  try {
+    const info = JSON.parse(raw2);
+    return typeof info.token === "string" ? info : void 0;
+  } catch {
+    return void 0;
+  }
+}
 
 // src/imageinfo/github-source.ts
 init_import_meta_url();
@@ -37358,6 +37845,7 @@ function requestErrorDetail(e) {
 
 // src/imageinfo/github-source.ts
 var API_VERSION = "2022-11-28";
+var COMMIT_SHA = /^[0-9a-f]{40}$/i;
 var GitHubContentsSource = class {
   constructor(location, options2 = {}) {
     this.location = location;
@@ -37386,17 +37874,18 @@ var GitHubContentsSource = class {
     return { "x-github-api-version": API_VERSION };
   }
   async read() {
+    const commit = await this.resolveCommit();
     let body;
     try {
       const res = await this.octokit.request(`GET ${this.contentsPath}`, {
-        ref: this.location.branch,
+        ref: commit,
         headers: this.headers
       });
       body = res.data;
     } catch (e) {
       if (isRequestError2(e) && e.status === 404)
         throw new ImageInfoNotFoundError(
-          `${this.name}: image-info not found (HTTP 404: no such file, branch or repository, or the token cannot see it)`
+          `${this.name}: image-info not found (HTTP 404 at commit ${commit}: no such file, or the token cannot see it)`
         );
       return this.fail(e, "GET", this.contentsPath, "read");
     }
@@ -37418,6 +37907,57 @@ var GitHubContentsSource = class {
     }
     return { text: bytes.toString("utf8"), fingerprint: body.sha };
   }
+  /**
+   * The commit to read at: a full sha as given; else the branch head (`heads/`), else the tag
+   * (`tags/`), through GET /repos/{owner}/{repo}/git/ref/{ref}, which matches exactly.
+   * https://docs.github.com/en/rest/git/refs?apiVersion=2022-11-28#get-a-reference
+   */
+  async resolveCommit() {
+    const { branch } = this.location;
+    if (COMMIT_SHA.test(branch)) return branch.toLowerCase();
+    for (const kind of ["heads", "tags"]) {
+      const object = await this.readRef(`${kind}/${branch}`);
+      if (object) return this.peel(object);
+    }
+    throw new ImageInfoNotFoundError(
+      `${this.name}: image-info not found (no branch or tag ${JSON.stringify(branch)}, or the token cannot see the repository)`
+    );
+  }
+  /** What a ref points at, or undefined when there is no such ref. */
+  async readRef(ref2) {
+    const path3 = `${this.repoPath}/git/ref/${ref2.split("/").map(encodeURIComponent).join("/")}`;
+    let object;
+    try {
+      const res = await this.octokit.request(`GET ${path3}`, { headers: this.headers });
+      object = res.data.object;
+    } catch (e) {
+      if (isRequestError2(e) && (e.status === 404 || e.status === 409)) return void 0;
+      return this.fail(e, "GET", path3, "read");
+    }
+    if (typeof object?.sha !== "string")
+      throw new RuntimeError(`${this.name}: GitHub returned ref ${ref2} without an object sha`);
+    return object;
+  }
+  /** An annotated tag points at a tag object; follow it (and tags of tags) to the commit. */
+  async peel(object) {
+    for (let depth = 0; object.type === "tag"; depth++) {
+      if (depth === 8) throw new InputError(`${this.name}: tag chain too deep`);
+      const path3 = `${this.repoPath}/git/tags/${object.sha}`;
+      try {
+        const res = await this.octokit.request(`GET ${path3}`, { headers: this.headers });
+        object = res.data.object ?? {};
+      } catch (e) {
+        return this.fail(e, "GET", path3, "read");
+      }
+      if (typeof object.sha !== "string")
+        throw new RuntimeError(`${this.name}: GitHub returned a tag without an object sha`);
+    }
+    if (object.type !== void 0 && object.type !== "commit")
+      throw new InputError(
+        `${this.name}: ${this.location.branch} names a ${object.type}, not a commit`
+      );
+    return object.sha;
+  }
   async readBlob(sha) {
     const path3 = `${this.repoPath}/git/blobs/${sha}`;
     try {
@@ -37431,6 +37971,8 @@ var GitHubContentsSource = class {
     }
   }
   async write(text, expectedFingerprint, message) {
+    if (COMMIT_SHA.test(this.location.branch))
+      throw new InputError(`${this.name}: a commit sha can be read, not written; name a branch`);
     const creating = expectedFingerprint === ABSENT_FINGERPRINT;
     const body = {
       message,
@@ -37717,6 +38259,7 @@ var RUN_CONTEXT_VARIABLES = {
     sha: "GITHUB_SHA",
     markerSha: "EOL_GATE_MARKER_SHA",
     jobId: "EOL_GATE_JOB_ID",
+    runnerName: "RUNNER_NAME",
     token: "GITHUB_TOKEN"
   },
   azure: {
@@ -37833,6 +38376,19 @@ function markersOfBuild(group, buildId, tags) {
   }
   return out;
 }
+function serviceTime(value5) {
+  const ms = value5 ? Date.parse(value5) : NaN;
+  return Number.isNaN(ms) ? void 0 : ms;
+}
+function jobStatus(record) {
+  return {
+    completed: record.state === "completed",
+    conclusion: record.result ?? void 0,
+    startedAt: serviceTime(record.startTime),
+    completedAt: record.state === "completed" ? serviceTime(record.finishTime) : void 0,
+    name: record.name
+  };
+}
 function listValue(body) {
   if (Array.isArray(body)) return body;
   const value5 = body?.value;
@@ -37938,16 +38494,14 @@ var AzureDevOpsStore = class {
         });
       }
     }
-    const jobs = /* @__PURE__ */ new Map();
-    const timelines = /* @__PURE__ */ new Map();
-    for (const p of uncoveredPublishing(this.self, markers)) {
-      if (!p.jobId) continue;
-      const project = projectOf.get(p.runId);
-      let records = timelines.get(p.runId);
-      if (!records) timelines.set(p.runId, records = await this.timeline(project, p.runId));
-      jobs.set(participantKey(p), await this.jobStatus(project, p.runId, p.jobId, records));
+    const asked = new Set(uncoveredPublishing(this.self, markers).map((p) => p.runId));
+    for (const runId of asked) {
+      const run = runs.get(runKey({ runId }));
+      if (!run) continue;
+      const wanted = markers.filter((m) => m.runId === runId && m.jobId).map((m) => m.jobId);
+      run.jobs = await this.jobs(projectOf.get(runId), runId, wanted);
     }
-    return joinParticipants(this.self, markers, runs, jobs);
+    return joinParticipants(this.self, markers, runs);
   }
   /**
    * Nothing to delete: tags of completed builds are never listed, and a build's own tags must
@@ -37970,24 +38524,24 @@ var AzureDevOpsStore = class {
     return Array.isArray(body?.records) ? body.records : [];
   }
   /**
-   * A job's state from its build's timeline; a job of an earlier attempt is found through the
-   * current record's `previousAttempts` and that attempt's timeline. Undefined when not found.
+   * Every job of a build from its timeline (the latest attempt of each job); a marker's job of an
+   * earlier attempt is found through the current record's `previousAttempts` and that attempt's
+   * timeline.
    */
-  async jobStatus(project, buildId, jobId, records) {
-    let record = records.find((r) => r.id === jobId);
-    if (!record) {
+  async jobs(project, buildId, wanted) {
+    const records = await this.timeline(project, buildId);
+    const jobs = /* @__PURE__ */ new Map();
+    for (const r of records) if (r.type === "Job") jobs.set(r.id, jobStatus(r));
+    for (const jobId of new Set(wanted)) {
+      if (jobs.has(jobId)) continue;
       const previous = records.flatMap((r) => r.previousAttempts ?? []).find((a) => a.recordId === jobId && a.timelineId);
-      if (previous)
-        record = (await this.timeline(project, buildId, previous.timelineId)).find(
-          (r) => r.id === jobId
-        );
+      if (!previous) continue;
+      const record = (await this.timeline(project, buildId, previous.timelineId)).find(
+        (r) => r.id === jobId
+      );
+      if (record) jobs.set(jobId, jobStatus(record));
     }
-    if (!record) return void 0;
-    return {
-      completed: record.state === "completed",
-      conclusion: record.result ?? void 0,
-      name: record.name
-    };
+    return jobs;
   }
   async listBuilds(project, tag, buildId) {
     const builds = [];
@@ -38068,6 +38622,26 @@ var AzureDevOpsStore = class {
 // src/coordination/github.ts
 init_import_meta_url();
 var PERMISSIONS_HINT = "the token needs `contents: write` (markers are git refs) and `actions: read` (run and job status); in a workflow: `permissions: { contents: write, actions: read }`";
+var RATE_LIMIT_WINDOW_MS = 36e5;
+var MAX_POLL_DELAY_FACTOR = 20;
+var MAX_PAGES2 = 100;
+function pollDelayFactorFor(rate, nowMs) {
+  if (!rate || !(rate.limit > 0) || !(rate.remaining >= 0)) return 1;
+  const left = rate.remaining / rate.limit;
+  if (left >= 0.5) return 1;
+  const windowLeft = rate.resetMs === void 0 ? 1 : Math.min(1, Math.max(0, (rate.resetMs - nowMs) / RATE_LIMIT_WINDOW_MS));
+  if (left >= windowLeft) return 1;
+  return Math.min(MAX_POLL_DELAY_FACTOR, windowLeft / Math.max(left, 1 / rate.limit));
+}
+function nextLink(link3) {
+  return link3?.match(/<([^<>]+)>\s*;\s*rel="next"/)?.[1];
+}
+function timeOf(iso) {
+  if (!iso) return void 0;
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) ? ms : void 0;
+}
+var NOT_STARTED = /* @__PURE__ */ new Set(["queued", "waiting", "requested", "pending"]);
 var OWNER_OR_REPO = /^[A-Za-z0-9_.-]+$/;
 function parseMarkerRef(group, ref2, coordinationRepository) {
   const prefix = `refs/eol-gate/${group}/`;
@@ -38125,7 +38699,7 @@ var GitHubStore = class {
     this.coordinationRepo = `${coordination.owner}/${coordination.repo}`;
     this.ownRepo = `${options2.owner}/${options2.repo}`;
     this.logger = options2.logger;
-    this.self = {
+    this.identity = {
       runId: String(options2.runId),
       attempt: options2.runAttempt,
       jobId: options2.jobId,
@@ -38145,10 +38719,17 @@ var GitHubStore = class {
       logger: options2.logger,
       secondaryRateLimitWaitMs: options2.secondaryRateLimitWaitMs
     });
+    this.octokit.hook.after("request", (response) => this.noteRateLimit(response.headers));
+    this.octokit.hook.error("request", (error) => {
+      if (isRequestError2(error)) this.noteRateLimit(error.response?.headers);
+      throw error;
+    });
   }
   options;
   kind = "github";
-  self;
+  identity;
+  /** Set by the first signal, listing or cleanup: the participant is fixed from then on. */
+  used = false;
   coordinationRepo;
   /** The workflow's repository, where this run's status lives. */
   ownRepo;
@@ -38158,7 +38739,70 @@ var GitHubStore = class {
   readBack;
   sleep;
   now;
+  /** By URL: the last answer of every GET, for conditional requests. */
+  cache = /* @__PURE__ */ new Map();
+  rate;
+  get self() {
+    return this.identity;
+  }
+  /**
+   * Names the job this store speaks for where no job id was given, once it is found (in
+   * `attemptJobs`): only before the first signal, listing or cleanup, so that every marker of
+   * this store belongs to one participant.
+   */
+  identifyJob(jobId) {
+    if (this.identity.jobId !== void 0 || this.used)
+      throw new Error(
+        `GitHubStore.identifyJob: the participant is fixed already (job ${this.identity.jobId ?? "none"})`
+      );
+    this.identity = { ...this.identity, jobId: assertJobId(jobId) };
+  }
+  /**
+   * The jobs of this run attempt (every page):
+   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt}/jobs, which GitHub
+   * Enterprise Server answers too (`actions: read`). A job that nothing names finds itself
+   * there by its runner (`runner_name`); conditional GETs make a repeated look cheap.
+   */
+  async attemptJobs() {
+    const { runId, attempt } = this.identity;
+    const what = `the jobs of attempt ${attempt} of run ${runId} of ${this.ownRepo}`;
+    let list = [];
+    await this.call(`list ${what}`, async () => {
+      list = await this.jobPages(
+        `/repos/${this.ownRepo}/actions/runs/${runId}/attempts/${attempt}/jobs?per_page=100`,
+        what
+      );
+    });
+    return list.map((job) => {
+      if (typeof job.id !== "number" || typeof job.status !== "string")
+        throw new RuntimeError(`GitHub: ${what}: a job without id / status`);
+      return {
+        id: String(job.id),
+        status: job.status,
+        runnerName: job.runner_name || void 0,
+        name: job.name
+      };
+    });
+  }
+  /** How much to stretch the poll interval so the rate-limit budget lasts until it resets. */
+  pollDelayFactor() {
+    return pollDelayFactorFor(this.rate, this.now());
+  }
+  noteRateLimit(headers) {
+    const limit = Number(headers?.["x-ratelimit-limit"]);
+    const remaining = Number(headers?.["x-ratelimit-remaining"]);
+    if (!Number.isFinite(limit) || !Number.isFinite(remaining) || limit <= 0) return;
+    const resource = headers?.["x-ratelimit-resource"];
+    if (resource !== void 0 && resource !== "core") return;
+    const reset = Number(headers?.["x-ratelimit-reset"]);
+    this.rate = {
+      limit,
+      remaining,
+      resetMs: Number.isFinite(reset) && reset > 0 ? reset * 1e3 : void 0
+    };
+  }
   async signal(group, state3, scope2 = "job") {
+    this.used = true;
     assertGroupName(group);
     const want = markerRef(group, this.self, state3, scope2, this.now(), this.coordinationRepo);
     await this.createRef(want, `signal ${state3}`);
@@ -38173,31 +38817,41 @@ var GitHubStore = class {
       `GitHub: signal ${state3}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`
     );
   }
-  /** Read-only (a dry run lists too): liveness is asked only for uncovered `publishing` markers. */
+  /**
+   * Read-only (a dry run lists too). Only the runs of `publishing` markers that their own
+   * participant has not covered are asked about: each once (its status, and its jobs while it
+   * counts as alive), this run's jobs only (its status costs nothing: it is alive).
+   */
   async listRuns(group) {
+    this.used = true;
     const markers = (await this.markerRefs(group)).map((r) => r.marker);
     const pending = uncoveredPublishing(this.self, markers);
-    const runs = await this.runStatuses(pending);
-    const jobs = /* @__PURE__ */ new Map();
-    for (const p of jobsToAsk(pending, markers, runs))
-      jobs.set(
-        participantKey(p),
-        await this.jobStatus(p.repository ?? this.coordinationRepo, p.jobId)
-      );
-    return joinParticipants(this.self, markers, runs, jobs);
+    const newest = newestAttempts2(markers);
+    const runs = await this.runStatuses(
+      pending,
+      (m, status) => runAliveFor(m, status, newest.get(runKey(m)))
+    );
+    return joinParticipants(this.self, markers, runs);
   }
-  /** Deletes the refs of runs GitHub reports completed (never on a 404 alone; never this run's). */
+  /**
+   * Deletes the refs of deleted runs, and of completed runs whose markers no longer count (all
+   * covered, or past GitHub's re-run window); never on a 404 alone where the repository does not
+   * answer either, never this run's. Jobs are read only for a completed run that still has a
+   * `publishing` marker its own participant has not covered.
+   */
   async cleanup(group) {
+    this.used = true;
     try {
       const refs = await this.markerRefs(group);
       const others = refs.filter((r) => runKey(r.marker) !== runKey(this.self));
-      const runs = await this.runStatuses(others.map((r) => r.marker));
-      const deletable = new Set(
-        deletableMarkers(
-          others.map((r) => r.marker),
-          runs
-        )
+      const markers = others.map((r) => r.marker);
+      const uncovered = new Set(uncoveredPublishing(void 0, markers).map((m) => runKey(m)));
+      const now = this.now();
+      const runs = await this.runStatuses(
+        markers,
+        (m, status) => !status.alive && uncovered.has(runKey(m)) && (status.completedAt === void 0 || now - status.completedAt < RERUN_WINDOW_MS)
       );
+      const deletable = new Set(deletableMarkers(markers, runs, now));
       for (const r of others) if (deletable.has(r.marker)) await this.deleteRef(r.ref, "cleanup");
     } catch (e) {
       this.logger?.warning(`GitHub: could not clean up eol-gate refs: ${e.message}`);
@@ -38214,37 +38868,100 @@ var GitHubStore = class {
     return refs;
   }
   /**
-   * Run status of each distinct run (sequential on purpose: GitHub's secondary limits punish
-   * concurrent bursts). This run is alive by definition, so it costs no request.
+   * The status of each distinct run of `markers`, with its jobs where `withJobs` says they
+   * matter (sequential on purpose: GitHub's secondary limits punish concurrent bursts). This run
+   * is alive by definition, so its status costs no request; its jobs are read (a sibling's
+   * marker is among `markers`). A run that answers 404 is looked up in its repository, once per
+   * call per repository: deleted if the repository answers.
    */
-  async runStatuses(markers) {
+  async runStatuses(markers, withJobs) {
     const status = /* @__PURE__ */ new Map();
+    const repositories = /* @__PURE__ */ new Map();
+    const missing = async (repository, runId) => {
+      if (!repositories.has(repository))
+        repositories.set(repository, await this.repositoryAnswers(repository));
+      return this.missingRun(repository, runId, repositories.get(repository));
+    };
     for (const m of markers) {
       const key = runKey(m);
       if (status.has(key)) continue;
-      status.set(
-        key,
-        key === runKey(this.self) ? { alive: true } : await this.runStatus(m.repository ?? this.coordinationRepo, m.runId)
-      );
+      const repository = m.repository ?? this.coordinationRepo;
+      if (key === runKey(this.self)) {
+        const jobs = await this.runJobs(repository, m.runId);
+        status.set(key, { alive: true, jobs: jobs === "not-found" ? void 0 : jobs });
+        continue;
+      }
+      let run = await this.runStatus(repository, m.runId);
+      if (run !== "not-found" && withJobs(m, run)) {
+        const jobs = await this.runJobs(repository, m.runId);
+        if (jobs === "not-found") run = "not-found";
+        else run.jobs = jobs;
+      }
+      status.set(key, run === "not-found" ? await missing(repository, m.runId) : run);
     }
     return status;
   }
-  /** GET /repos/{owner}/{repo}/git/matching-refs/{ref}, every page Octokit's paginator finds. */
+  /** GET /repos/{owner}/{repo}/git/matching-refs/{ref}, every page. */
   async matchingRefs(prefix) {
     const path3 = prefix.split("/").map(encodeURIComponent).join("/");
-    const route = `GET /repos/${this.coordinationRepo}/git/matching-refs/${path3}?per_page=100`;
-    const all = [];
-    let pages = 0;
+    const url2 = `/repos/${this.coordinationRepo}/git/matching-refs/${path3}?per_page=100`;
+    let all = [];
     await this.call("list marker refs", async () => {
-      for await (const page of this.octokit.paginate.iterator(route)) {
-        if (++pages > 100)
-          throw new RuntimeError(`GitHub: matching-refs ${prefix} has more than 100 pages`);
-        if (!Array.isArray(page.data))
+      all = await this.pages(url2, `matching-refs ${prefix}`, (data) => {
+        if (!Array.isArray(data))
           throw new RuntimeError("GitHub: matching-refs did not answer a list");
-        all.push(...page.data);
-      }
+        return data;
+      });
     });
     return all;
+  }
+  /**
+   * Every page of a listing, following `Link: rel="next"`, each page a conditional GET. A
+   * listing cut short would hide a publishing run or job (invariant 5): more than MAX_PAGES
+   * pages fails instead.
+   */
+  async pages(url2, what, items) {
+    const all = [];
+    let next = url2;
+    for (let page = 1; next; page++) {
+      if (page > MAX_PAGES2)
+        throw new RuntimeError(`GitHub: ${what} has more than ${MAX_PAGES2} pages`);
+      const answer = await this.get(next);
+      all.push(...items(answer.data));
+      next = nextLink(answer.link);
+    }
+    return all;
+  }
+  /** Every page of a jobs listing (`{ total_count, jobs }`). */
+  jobPages(url2, what) {
+    return this.pages(url2, what, (data) => {
+      const jobs = data?.jobs;
+      if (!Array.isArray(jobs)) throw new RuntimeError(`GitHub: ${what}: listing without jobs`);
+      return jobs;
+    });
+  }
+  /**
+   * GET with `If-None-Match` when an earlier answer of the same URL carried an ETag; a 304 (free:
+   * GitHub does not count it against the rate limit) answers with that earlier body. The one
+   * place a 304 is handled (Octokit throws it as a RequestError with status 304).
+   */
+  async get(url2) {
+    const cached = this.cache.get(url2);
+    try {
+      const response = await this.octokit.request(
+        `GET ${url2}`,
+        cached ? { headers: { "if-none-match": cached.etag } } : {}
+      );
+      const headers = response.headers;
+      const link3 = typeof headers.link === "string" ? headers.link : void 0;
+      if (typeof headers.etag === "string")
+        this.cache.set(url2, { etag: headers.etag, data: response.data, link: link3 });
+      else this.cache.delete(url2);
+      return { data: response.data, link: link3 };
+    } catch (e) {
+      if (cached && isRequestError2(e) && e.status === 304) return cached;
+      throw e;
+    }
   }
   /** POST /repos/{owner}/{repo}/git/refs; 422 "Reference already exists" means done. */
   async createRef(ref2, what) {
@@ -38299,58 +39016,93 @@ var GitHubStore = class {
       (e) => e.status === 404 || e.status === 422
     );
   }
-  /**
-   * GET /repos/{owner}/{repo}/actions/runs/{run_id}. A 404 is not proof that the run finished
-   * (undefined: it keeps blocking); for another repository it means the token cannot read it,
-   * which fails the run rather than guess.
-   */
+  /** GET /repos/{owner}/{repo}/actions/runs/{run_id}; 'not-found' on 404. */
   async runStatus(repository, runId) {
     let run;
     await this.call(
       `read the status of run ${runId} of ${repository}`,
       async () => {
-        run = (await this.octokit.request(`GET /repos/${repository}/actions/runs/${runId}`)).data;
+        run = (await this.get(`/repos/${repository}/actions/runs/${runId}`)).data;
       },
-      (e) => {
-        if (e.status !== 404) return false;
-        if (repository !== this.ownRepo)
-          throw new InputError(
-            `GitHub: run ${runId} of ${repository} holds a marker in group refs of ${this.coordinationRepo}, but the token cannot read it (HTTP 404): give the token actions: read on every participating repository (a GitHub App installation token or a fine-grained token)`
-          );
-        return true;
-      }
+      (e) => e.status === 404
     );
-    if (!run) return void 0;
+    if (!run) return "not-found";
     if (typeof run.status !== "string" || typeof run.run_attempt !== "number") {
       throw new RuntimeError(`GitHub: run ${runId}: response without status / run_attempt`);
     }
+    const completed = run.status === "completed";
     return {
-      alive: run.status !== "completed",
+      alive: !completed,
       attempt: run.run_attempt,
+      // A completed run's last update is its completion (a re-run makes it alive again).
+      completedAt: completed ? timeOf(run.updated_at) : void 0,
       since: run.run_started_at ?? run.created_at,
       url: run.html_url,
       name: run.display_title ?? run.name
     };
   }
-  /** GET /repos/{owner}/{repo}/actions/jobs/{job_id} (the job's check run id); undefined on 404. */
-  async jobStatus(repository, jobId) {
-    let job;
+  /**
+   * A run that answered 404. Its repository answers (`exists`): the run was deleted (retention,
+   * "Delete workflow run"), so its markers never block and cleanup removes them. Otherwise a 404
+   * is not proof that the run finished: in the workflow's own repository it keeps blocking
+   * (undefined); in another it means the token cannot read it, which fails the run rather than
+   * guess.
+   */
+  missingRun(repository, runId, exists) {
+    if (exists) return { alive: false, deleted: true };
+    if (repository !== this.ownRepo)
+      throw new InputError(
+        `GitHub: run ${runId} of ${repository} holds a marker in group refs of ${this.coordinationRepo}, but the token cannot read it (HTTP 404): give the token actions: read on every participating repository (a GitHub App installation token or a fine-grained token)`
+      );
+    return void 0;
+  }
+  /** GET /repos/{owner}/{repo}: whether the repository answers (200) or not (404). */
+  async repositoryAnswers(repository) {
+    let answered = false;
     await this.call(
-      `read the status of job ${jobId} of ${repository}`,
+      `read repository ${repository}`,
       async () => {
-        job = (await this.octokit.request(`GET /repos/${repository}/actions/jobs/${jobId}`)).data;
+        await this.get(`/repos/${repository}`);
+        answered = true;
       },
       (e) => e.status === 404
     );
-    if (!job) return void 0;
-    if (typeof job.status !== "string")
-      throw new RuntimeError(`GitHub: job ${jobId}: response without status`);
-    return {
-      completed: job.status === "completed",
-      conclusion: job.conclusion ?? void 0,
-      name: job.name,
-      url: job.html_url
-    };
+    return answered;
+  }
+  /**
+   * Every job of a run, all attempts, by job id: one listing,
+   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs?filter=all (every page); 'not-found' on
+   * 404. Start times count only for a job that started: GitHub reports a `started_at` for a
+   * queued job too.
+   */
+  async runJobs(repository, runId) {
+    let list;
+    await this.call(
+      `list the jobs of run ${runId} of ${repository}`,
+      async () => {
+        list = await this.jobPages(
+          `/repos/${repository}/actions/runs/${runId}/jobs?filter=all&per_page=100`,
+          `the jobs of run ${runId}`
+        );
+      },
+      (e) => e.status === 404
+    );
+    if (!list) return "not-found";
+    const jobs = /* @__PURE__ */ new Map();
+    for (const job of list) {
+      if (typeof job.id !== "number" || typeof job.status !== "string")
+        throw new RuntimeError(`GitHub: run ${runId}: a job without id / status`);
+      const completed = job.status === "completed";
+      jobs.set(String(job.id), {
+        completed,
+        conclusion: job.conclusion ?? void 0,
+        startedAt: NOT_STARTED.has(job.status) ? void 0 : timeOf(job.started_at),
+        completedAt: completed ? timeOf(job.completed_at) : void 0,
+        name: job.name,
+        url: job.html_url ?? void 0
+      });
+    }
+    return jobs;
   }
   /**
    * Runs one API call and turns Octokit's errors into ours: `expected` answers true for an
@@ -38377,6 +39129,11 @@ var GitHubStore = class {
     }
   }
 };
+function newestAttempts2(markers) {
+  const newest = /* @__PURE__ */ new Map();
+  for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
+  return newest;
+}
 
 // src/coordination/none.ts
 init_import_meta_url();
@@ -38414,7 +39171,7 @@ function positiveInt(value5, name4, fallback) {
   }
   return parsePositiveInteger(value5, name4);
 }
-function createCoordinationStore(kind, run, logger28, overrides = {}) {
+async function createCoordinationStore(kind, run, logger28, overrides = {}) {
   if (!COORDINATOR_KINDS.includes(kind)) {
     throw new InputError(
       `coordinator: expected one of ${COORDINATOR_KINDS.join(", ")}, got ${JSON.stringify(kind)}`
@@ -38443,6 +39200,7 @@ function createCoordinationStore(kind, run, logger28, overrides = {}) {
       buildId: a.buildId,
       // Tags belong to the build, not the attempt; the attempt only names the run in logs.
       jobAttempt: positiveInt(a.jobAttempt, "SYSTEM_JOBATTEMPT", 1),
+      // A job of a pipeline always has System.JobId (the task, and a script step's SYSTEM_JOBID).
       jobId: overrides.jobId || a.jobId || void 0,
       token: a.token,
       projects: overrides.projects,
@@ -38466,11 +39224,7 @@ function createCoordinationStore(kind, run, logger28, overrides = {}) {
       `coordinationRepository: expected owner/name, got ${JSON.stringify(overrides.coordinationRepository)}`
     );
   const jobId = overrides.jobId || g.jobId || void 0;
-  if (!jobId)
-    logger28.warning(
-      "no job id (action input jobId, default ${{ job.check_run_id }}; CLI --job-id or EOL_GATE_JOB_ID): the parallel jobs of this run are not told apart"
-    );
-  return new GitHubStore({
+  const store = new GitHubStore({
     apiUrl: g.apiUrl || "https://api.github.com",
     owner,
     repo: repo2,
@@ -38485,6 +39239,18 @@ function createCoordinationStore(kind, run, logger28, overrides = {}) {
     retry: overrides.retry,
     logger: logger28
   });
+  if (!jobId) {
+    const found = await overrides.participant?.({
+      runnerName: g.runnerName || void 0,
+      jobs: () => store.attemptJobs()
+    });
+    if (found) store.identifyJob(found);
+    else
+      logger28.warning(
+        "no job id (action input jobId, default ${{ job.check_run_id }}; CLI --job-id or EOL_GATE_JOB_ID) and no participant id: the whole run is one participant, the parallel jobs of this run are not told apart"
+      );
+  }
+  return store;
 }
 
 // src/coordination/port.ts
@@ -38507,6 +39273,7 @@ var COMMANDS = [
 var REGISTRY_TYPES = ["auto", "acr", "oci"];
 var ON_TIMEOUT = ["fail", "skip"];
 var ON_STALE = ["skip", "fail"];
+var ACR_TIERS = ["basic", "standard", "premium"];
 var REGISTRY_COMMANDS = ["annotate", "verify", "unannotate"];
 var IMAGE_INFO_COMMANDS = ["annotate", "verify", "publish-image-info"];
 var COORDINATED = ["annotate", "signal", "publish-image-info"];
@@ -38607,6 +39374,12 @@ var INPUTS = [
     commands: ["annotate"]
   },
   {
+    name: "reconcileTimeout",
+    task: { label: "Reconcile timeout", group: "coordination" },
+    description: "How long annotate waits, after applying its marks, for runs that began publishing meanwhile, counted from the end of apply (default: timeout). If they do not finish in time, every mark the run placed is removed: the outcome is rolled-back, which follows onTimeout.",
+    commands: ["annotate"]
+  },
+  {
     name: "pollInterval",
     task: { label: "Poll interval", group: "coordination" },
     description: "How often annotate polls the coordination store while waiting (jittered).",
@@ -38617,7 +39390,7 @@ var INPUTS = [
     name: "onTimeout",
     choices: ON_TIMEOUT,
     task: { label: "On timeout", group: "coordination" },
-    description: "fail (default) or skip: succeed with a warning, annotating nothing.",
+    description: "fail (default) or skip: succeed with a warning, annotating nothing (or, when reconcile times out, having rolled back every mark the run placed).",
     default: "fail",
     commands: ["annotate"]
   },
@@ -38758,9 +39531,16 @@ var INPUTS = [
     commands: REGISTRY_COMMANDS
   },
   {
+    name: "acrTier",
+    choices: ACR_TIERS,
+    task: { label: "Registry tier", group: "registry" },
+    description: "Azure Container Registry: the registry's service tier (basic, standard or premium). Reads, writes, referrer lookups and token requests then start at that tier's documented budgets per minute (Basic 1,000 reads / 100 writes, Standard 3,000 / 500, Premium 10,000 / 2,000; referrer lookups 250 per identity) instead of being learnt from the registry's first refusals (default: learnt).",
+    commands: REGISTRY_COMMANDS
+  },
+  {
     name: "maxRequestsPerMinute",
     task: { label: "Max requests per minute", group: "registry" },
-    description: "Azure Container Registry: cap on requests per minute, to stay under the SKU limit (default: no cap).",
+    description: "Cap on all registry requests together per minute (reads, writes, referrer lookups and token requests), on top of the per-class budgets; an override for a registry shared with other clients (default: no cap).",
     commands: REGISTRY_COMMANDS
   },
   {
@@ -38794,7 +39574,7 @@ var INPUTS = [
   },
   {
     name: "jobId",
-    description: "This job's id, so parallel jobs of one run are told apart: GitHub, the job's check run id (CLI: --job-id or EOL_GATE_JOB_ID); Azure Pipelines reads System.JobId.",
+    description: "This job's id, so parallel jobs of one run are told apart: GitHub, the job's check run id (CLI: --job-id or EOL_GATE_JOB_ID); Azure Pipelines reads System.JobId. Where it is empty (GitHub Enterprise Server has no job.check_run_id), the job's first step finds the id in the jobs API by the runner's name (RUNNER_NAME; needs actions: read) and keeps it in GITHUB_ENV as EOL_GATE_JOB_ID for the later steps; failing that, it warns and uses a participant id that run-scope covers and failure release do not apply to.",
     default: "${{ job.check_run_id }}",
     commands: COORDINATED,
     hosts: ["github", "cli"]
@@ -38901,6 +39681,7 @@ function readOptions(agent, now) {
     eolDate: raw2("eolDate") ? parseEolDate(raw2("eolDate"), label("eolDate")) : utcDate(now),
     minAgeMs: duration("minAge", "1h"),
     timeoutMs: duration("timeout", "60m"),
+    reconcileTimeoutMs: duration("reconcileTimeout", raw2("timeout") || "60m"),
     pollIntervalMs: duration("pollInterval", "30s"),
     onTimeout: oneOf("onTimeout", ON_TIMEOUT, "fail"),
     concurrency,
@@ -38924,6 +39705,7 @@ function readOptions(agent, now) {
     onStale: oneOf("onStale", ON_STALE, "skip"),
     audience: raw2("audience"),
     maxRequestsPerMinute: raw2("maxRequestsPerMinute") ? parsePositiveInteger(raw2("maxRequestsPerMinute"), label("maxRequestsPerMinute")) : void 0,
+    acrTier: raw2("acrTier") ? oneOf("acrTier", ACR_TIERS, "basic") : void 0,
     cacheFile: raw2("cacheFile"),
     cacheRepository: "",
     // below, once repoPrefix is known to be valid
@@ -38990,6 +39772,15 @@ function cacheRepository(text, repoPrefix, label) {
 // src/platform/summary.ts
 init_import_meta_url();
 var LISTED_DIGESTS = 200;
+function requestsLine(requests) {
+  if (!requests) return [];
+  const parts = REQUEST_CLASSES.filter((c) => requests[c].requests > 0).map((c) => {
+    const r = requests[c];
+    const n2 = (x) => x.toLocaleString("en-US");
+    return `${CLASS_NOUN[c]} ${n2(r.requests)}${r.throttled > 0 ? ` (${n2(r.throttled)} refused with 429, paced at ${n2(r.ratePerMinute)}/min)` : ""}`;
+  });
+  return parts.length > 0 ? [`Registry requests: ${parts.join(" \xB7 ")}.`, ""] : [];
+}
 function annotateSummary(result, ctx) {
   const c = result.counts;
   const plan = result.plan;
@@ -38997,6 +39788,11 @@ function annotateSummary(result, ctx) {
   if (result.outcome === "dry-run") lines.push("**Dry run: nothing was written.**", "");
   if (result.outcome === "timed-out")
     lines.push("**Timed out waiting for other runs: nothing was annotated.**", "");
+  if (result.rollBack)
+    lines.push(
+      `**Rolled back: reconcile timed out waiting for ${result.rollBack.blockers.length} participant(s) that began publishing during apply, so all ${result.rollBack.removed.length} mark(s) this run placed were removed (a later run places them again).**`,
+      ""
+    );
   if (result.overLimit)
     lines.push(...guardSection(result.overLimit, ctx, result.outcome === "refused"), "");
   lines.push(
@@ -39007,7 +39803,9 @@ function annotateSummary(result, ctx) {
     `| already annotated | ${c.alreadyAnnotated} |`,
     `| younger than minAge | ${c.skippedTooYoung} |`,
     `| supported, mark removed | ${c.unmarked} |`,
-    ""
+    ...result.rollBack ? [`| rolled back (reconcile timed out) | ${c.rolledBack} |`] : [],
+    "",
+    ...requestsLine(ctx.requests)
   );
   if (plan) {
     lines.push(...repositoryTable(result), "");
@@ -39018,9 +39816,10 @@ function annotateSummary(result, ctx) {
       `EOL date: \`${plan.eolDate}\` \xB7 image-info fingerprint: \`${plan.fingerprint}\``,
       ""
     );
-    const applied = result.outcome === "applied";
+    const applied = result.outcome === "applied" || result.outcome === "rolled-back";
     const annotated = applied ? (result.annotated ?? []).map((m) => `\`${m.repository}@${m.subject}\``) : plan.annotate.map(entryLine);
-    lines.push(...details(applied ? "Annotated" : "Planned, not annotated", annotated, ctx.plan));
+    const title = result.rollBack ? "Annotated, then rolled back" : applied ? "Annotated" : "Planned, not annotated";
+    lines.push(...details(title, annotated, ctx.plan));
     const unmarked = applied ? result.unmarked : plan.unmark;
     lines.push(
       ...details(
@@ -39031,6 +39830,16 @@ function annotateSummary(result, ctx) {
     );
   }
   if (result.reconciled) lines.push(`Reconciled after apply: ${result.reconciled}.`, "");
+  if (result.rollBack && result.rollBack.blockers.length > 0) {
+    lines.push(
+      "Still publishing when reconcile timed out:",
+      "",
+      "| participant | job | publishing since | waited on for |",
+      "|---|---|---|---:|",
+      ...result.rollBack.blockers.map((run) => participantRow(run, ctx.now)),
+      ""
+    );
+  }
   lines.push(...waitSection(result, ctx.now));
   if (ctx.plan) lines.push(...planSection(result, ctx));
   return finish(lines);
@@ -39049,7 +39858,7 @@ function guardSection(violations, ctx, refused) {
 }
 function repositoryTable(result) {
   const plan = result.plan;
-  const applied = result.outcome === "applied";
+  const applied = result.outcome === "applied" || result.outcome === "rolled-back";
   const rows = /* @__PURE__ */ new Map();
   const row = (repository) => {
     let r = rows.get(repository);
@@ -39142,6 +39951,10 @@ function planSection(result, ctx) {
   if (result.outcome === "dry-run" || result.outcome === "refused") {
     lines.push(
       `To apply exactly this plan, run annotate with ${fromPlan} set to this file${where.artifact ? " (download the artifact in the applying job)" : ""}: only its digests are marked, and the image-info still protects every digest it supports.`
+    );
+  } else if (result.outcome === "rolled-back") {
+    lines.push(
+      `Nothing this run marked is left. Once the publishers above are done, the next run marks them again; to re-apply exactly this plan, run annotate with ${fromPlan} set to this file (the image-info still protects).`
     );
   } else if (result.outcome === "applied" && (result.annotated ?? []).length > 0) {
     lines.push(
@@ -46071,7 +46884,7 @@ var value2 = {
   parameterPath: ["options", "value"],
   mapper: ManifestWriteableProperties
 };
-var nextLink = {
+var nextLink2 = {
   parameterPath: "nextLink",
   mapper: {
     serializedName: "nextLink",
@@ -46463,9 +47276,9 @@ var ContainerRegistryImpl = class {
    * @param nextLink The nextLink from the previous successful call to the GetRepositories method.
    * @param options The options parameters.
    */
-  getRepositoriesNext(nextLink3, options2) {
+  getRepositoriesNext(nextLink4, options2) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink3, options: options2 },
+      { nextLink: nextLink4, options: options2 },
       getRepositoriesNextOperationSpec
     );
   }
@@ -46475,9 +47288,9 @@ var ContainerRegistryImpl = class {
    * @param nextLink The nextLink from the previous successful call to the GetTags method.
    * @param options The options parameters.
    */
-  getTagsNext(name4, nextLink3, options2) {
+  getTagsNext(name4, nextLink4, options2) {
     return this.client.sendOperationRequest(
-      { name: name4, nextLink: nextLink3, options: options2 },
+      { name: name4, nextLink: nextLink4, options: options2 },
       getTagsNextOperationSpec
     );
   }
@@ -46487,9 +47300,9 @@ var ContainerRegistryImpl = class {
    * @param nextLink The nextLink from the previous successful call to the GetManifests method.
    * @param options The options parameters.
    */
-  getManifestsNext(name4, nextLink3, options2) {
+  getManifestsNext(name4, nextLink4, options2) {
     return this.client.sendOperationRequest(
-      { name: name4, nextLink: nextLink3, options: options2 },
+      { name: name4, nextLink: nextLink4, options: options2 },
       getManifestsNextOperationSpec
     );
   }
@@ -46768,7 +47581,7 @@ var getRepositoriesNextOperationSpec = {
       bodyMapper: AcrErrors
     }
   },
-  urlParameters: [url, nextLink],
+  urlParameters: [url, nextLink2],
   headerParameters: [accept],
   serializer
 };
@@ -46784,7 +47597,7 @@ var getTagsNextOperationSpec = {
       bodyMapper: AcrErrors
     }
   },
-  urlParameters: [url, name, nextLink],
+  urlParameters: [url, name, nextLink2],
   headerParameters: [accept],
   serializer
 };
@@ -46800,7 +47613,7 @@ var getManifestsNextOperationSpec = {
       bodyMapper: AcrErrors
     }
   },
-  urlParameters: [url, name, nextLink],
+  urlParameters: [url, name, nextLink2],
   headerParameters: [accept],
   serializer
 };
@@ -46872,9 +47685,9 @@ var ContainerRegistryBlobImpl = class {
    *                 (must do substring(1) )
    * @param options The options parameters.
    */
-  getUploadStatus(nextLink3, options2) {
+  getUploadStatus(nextLink4, options2) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink3, options: options2 },
+      { nextLink: nextLink4, options: options2 },
       getUploadStatusOperationSpec
     );
   }
@@ -46885,9 +47698,9 @@ var ContainerRegistryBlobImpl = class {
    * @param value Raw data of blob
    * @param options The options parameters.
    */
-  uploadChunk(nextLink3, value5, options2) {
+  uploadChunk(nextLink4, value5, options2) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink3, value: value5, options: options2 },
+      { nextLink: nextLink4, value: value5, options: options2 },
       uploadChunkOperationSpec
     );
   }
@@ -46899,9 +47712,9 @@ var ContainerRegistryBlobImpl = class {
    *                 (must do substring(1) )
    * @param options The options parameters.
    */
-  completeUpload(digest3, nextLink3, options2) {
+  completeUpload(digest3, nextLink4, options2) {
     return this.client.sendOperationRequest(
-      { digest: digest3, nextLink: nextLink3, options: options2 },
+      { digest: digest3, nextLink: nextLink4, options: options2 },
       completeUploadOperationSpec
     );
   }
@@ -46912,9 +47725,9 @@ var ContainerRegistryBlobImpl = class {
    *                 (must do substring(1) )
    * @param options The options parameters.
    */
-  cancelUpload(nextLink3, options2) {
+  cancelUpload(nextLink4, options2) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink3, options: options2 },
+      { nextLink: nextLink4, options: options2 },
       cancelUploadOperationSpec
     );
   }
@@ -48815,7 +49628,7 @@ var IMAGE_CONFIG_TYPES = /* @__PURE__ */ new Set([
 
 // src/registry/links.ts
 init_import_meta_url();
-function nextLink2(header) {
+function nextLink3(header) {
   if (!header) return void 0;
   for (const part of header.split(/,(?=\s*<)/)) {
     const m = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
@@ -48973,6 +49786,13 @@ var ManifestCache = class _ManifestCache {
     }
     return { accepted, rejected };
   }
+  /**
+   * A manifest this process deleted: no longer one the run used, so a saved copy leaves it out
+   * and the next run, which cannot list it, finds the copy holding exactly what it reads.
+   */
+  forget(digest3) {
+    this.used.delete(digest3);
+  }
   /** Whether this process read or learnt exactly the digests of `set`. */
   usedExactly(set) {
     if (set.size !== this.used.size) return false;
@@ -49119,19 +49939,22 @@ var Semaphore = class {
     }
   }
 };
-function rateLimitPolicy(perMinute, sleep2) {
-  if (!(perMinute > 0))
-    throw new RangeError(`maxRequestsPerMinute must be positive, got ${perMinute}`);
-  const interval = 6e4 / perMinute;
-  let next = 0;
+function throttlePolicy(throttle, onRequest) {
   return {
-    name: "eolGateRateLimit",
+    name: "eolGateThrottle",
     async sendRequest(request2, nextPolicy) {
-      const now = Date.now();
-      const at = Math.max(now, next);
-      next = at + interval;
-      if (at > now) await sleep2(at - now);
-      return nextPolicy(request2);
+      const c = requestClass(request2.method, request2.url);
+      await throttle.acquire(c);
+      onRequest?.(c);
+      try {
+        const res = await nextPolicy(request2);
+        throttle.record(c, res.status, res.status === 429 ? retryAfterMs(res.headers) : void 0);
+        return res;
+      } catch (e) {
+        const status = statusOf(e);
+        if (status !== void 0) throttle.record(c, status, retryAfterOf(e));
+        throw e;
+      }
     }
   };
 }
@@ -49190,37 +50013,44 @@ function attemptsOf(e) {
 }
 function retryPolicy3(options2) {
   const policy = options2.retry ?? DEFAULT_RETRY;
-  const sleep2 = policy.sleep ?? sleep;
   return {
     name: "eolGateRetry",
     async sendRequest(request2, next) {
       const where = `${options2.registry}: ${request2.method} ${new URL(request2.url).pathname}`;
       const caller = request2.abortSignal;
-      for (let attempt = 0; ; attempt++) {
-        attempts.set(request2, attempt + 1);
-        const timeout = AbortSignal.timeout(policy.timeoutMs);
-        request2.abortSignal = caller ? AbortSignal.any([caller, timeout]) : timeout;
-        let failure;
-        try {
-          const res = await next(request2);
-          if (!RETRYABLE_STATUS.has(res.status) || attempt >= policy.retries) return res;
-          failure = {
-            kind: "retryable",
-            cause: `HTTP ${res.status}`,
-            retryAfterMs: retryAfterMs(res.headers)
-          };
-        } catch (e) {
-          if (caller?.aborted) throw e;
-          failure = classify2(e);
-          if (failure.kind !== "retryable" || attempt >= policy.retries) throw e;
+      let attempt = 0;
+      return retryLoop({
+        where,
+        url: where,
+        requestClass: requestClass(request2.method, request2.url),
+        policy,
+        pace: false,
+        logger: options2.logger,
+        attempt: async () => {
+          attempts.set(request2, ++attempt);
+          await policy.throttle?.holdOver(requestClass(request2.method, request2.url));
+          const timeout = AbortSignal.timeout(policy.timeoutMs);
+          request2.abortSignal = caller ? AbortSignal.any([caller, timeout]) : timeout;
+          try {
+            const res = await next(request2);
+            if (!RETRYABLE_STATUS.has(res.status)) return { value: res, status: res.status };
+            return {
+              value: res,
+              status: res.status,
+              failure: { cause: `HTTP ${res.status}`, retryAfterMs: retryAfterMs(res.headers) }
+            };
+          } catch (e) {
+            if (caller?.aborted) throw e;
+            const failure = classify2(e);
+            if (failure.kind !== "retryable") throw e;
+            return {
+              status: statusOf(e),
+              error: e,
+              failure: { cause: failure.cause, retryAfterMs: failure.retryAfterMs }
+            };
+          }
         }
-        const delayMs = retryDelay(attempt, policy, failure.retryAfterMs, where);
-        policy.onRetry?.({ url: where, attempt: attempt + 1, delayMs, cause: failure.cause });
-        options2.logger.debug(
-          `${where}: ${failure.cause}, retry ${attempt + 1} in ${Math.round(delayMs)} ms`
-        );
-        await sleep2(delayMs);
-      }
+      });
     }
   };
 }
@@ -49241,6 +50071,8 @@ var RequestGate = class {
     });
   }
   explain(what, e) {
+    if (e instanceof ThrottledError)
+      return new RuntimeError(`${this.options.registry}: ${what} failed: ${e.reason}`);
     if (e instanceof RuntimeError) return e;
     const failure = classify2(e);
     const { registry, credentialName: credentialName6 } = this.options;
@@ -49410,7 +50242,7 @@ function pageBody(res, what) {
   return body;
 }
 function nextPath(res) {
-  const link3 = nextLink2(res.headers.get("link") ?? null);
+  const link3 = nextLink3(res.headers.get("link") ?? null);
   if (!link3) return void 0;
   const url2 = new URL(link3, "https://placeholder.invalid");
   return url2.pathname + url2.search;
@@ -49443,6 +50275,12 @@ var AcrRegistry = class {
   /** Manifest sizes learnt this run (for subject descriptors). */
   sizes = /* @__PURE__ */ new Map();
   blobsPresent = /* @__PURE__ */ new Set();
+  /** Blob checks and uploads in flight or done, per `repo@digest` (single flight). */
+  blobChecks = /* @__PURE__ */ new Map();
+  /** Per blob digest, a repository known to hold it (a source for cross-repository mounts). */
+  blobHomes = /* @__PURE__ */ new Map();
+  /** Whether the registry stores a monolithic `POST ?digest=` upload; undefined: not tried. */
+  monolithicUploads;
   /** Media types seen in listings: one string each, not one per manifest. */
   interned = /* @__PURE__ */ new Map();
   registryCache;
@@ -49457,11 +50295,15 @@ var AcrRegistry = class {
     this.concurrency = options2.concurrency ?? 8;
     this.referrersSource = options2.referrersSource ?? "listing";
     const credentialName6 = options2.credentialName ?? (options2.credential ? options2.credential.constructor.name : "anonymous access");
+    const throttle = options2.throttle ?? new Throttle({
+      maxRequestsPerMinute: options2.maxRequestsPerMinute,
+      sleep: options2.retry?.sleep ?? sleep
+    });
     const gateOptions = {
       registry: this.displayName,
       credentialName: credentialName6,
       concurrency: this.concurrency,
-      retry: options2.retry,
+      retry: { ...options2.retry ?? DEFAULT_RETRY, throttle },
       logger: this.logger
     };
     this.gate = new RequestGate(gateOptions);
@@ -49474,15 +50316,9 @@ var AcrRegistry = class {
     };
     const policies = [
       { policy: retryPolicy3(gateOptions), position: "perCall" },
-      { policy: counter, position: "perRetry" }
+      { policy: counter, position: "perRetry" },
+      { policy: throttlePolicy(throttle), position: "perRetry" }
     ];
-    if (options2.maxRequestsPerMinute !== void 0) {
-      const sleep2 = options2.retry?.sleep ?? sleep;
-      policies.push({
-        policy: rateLimitPolicy(options2.maxRequestsPerMinute, sleep2),
-        position: "perRetry"
-      });
-    }
     this.clientOptions = {
       audience: options2.audience,
       // The SDK's retry policy is off: `retryPolicy` above is the one loop.
@@ -49800,6 +50636,7 @@ var AcrRegistry = class {
       `delete ${repository}@${referrer}`,
       () => content.deleteManifest(referrer)
     );
+    this.cache.forget(referrer);
     const snapshot = this.snapshots.get(repository);
     const list = snapshot?.referrers.get(subject);
     if (snapshot && list)
@@ -49850,16 +50687,7 @@ var AcrRegistry = class {
           throw e;
         }
       }),
-      putBlob: async (repository, bytes) => {
-        const uploaded = await this.gate.call(
-          `upload cache blob to ${repository}`,
-          () => this.contentClient(repository).uploadBlob(Buffer.from(bytes))
-        );
-        if (uploaded.digest !== sha256Digest(bytes))
-          throw new RuntimeError(
-            `${this.displayName}: uploaded cache blob stored as ${uploaded.digest}`
-          );
-      },
+      putBlob: (repository, bytes) => this.putBlobOnce(repository, sha256Digest(bytes), () => Buffer.from(bytes)),
       putManifest: async (repository, tag, bytes, mediaType) => {
         await this.gate.call(
           `push cache ${repository}:${tag}`,
@@ -49893,45 +50721,110 @@ var AcrRegistry = class {
       );
     return facts;
   }
-  async ensureBlob(repository, blob) {
+  /**
+   * The referrer's config and layers exist before its manifest PUT: checked and uploaded once
+   * per repository and digest (single flight: concurrent marks share one HEAD and one upload).
+   */
+  ensureBlob(repository, blob) {
     const key = `${repository}@${blob.digest}`;
+    let pending = this.blobChecks.get(key);
+    if (!pending) {
+      pending = this.putBlobOnce(repository, blob.digest, () => {
+        if (!blob.data)
+          throw new RuntimeError(
+            `${this.displayName}: blob ${key} is missing and eol-gate does not have its content`
+          );
+        const data = Buffer.from(blob.data, "base64");
+        if (sha256Digest(data) !== blob.digest)
+          throw new Error(`internal: embedded data of ${blob.digest} does not match`);
+        return data;
+      });
+      this.blobChecks.set(key, pending);
+      pending.catch(() => this.blobChecks.delete(key));
+    }
+    return pending;
+  }
+  /**
+   * Uploads a blob unless `repository` holds it (a HEAD, a read), in as few writes as the
+   * registry allows: a cross-repository mount from a repository this adapter saw holding it
+   * (`POST ?mount=&from=`, one write), else a monolithic `POST ?digest=` with the body; an
+   * answer of 202 (neither done) opens a session that one PUT `?digest=` completes.
+   */
+  async putBlobOnce(repository, digest3, content) {
+    const key = `${repository}@${digest3}`;
     if (this.blobsPresent.has(key)) return;
     const head = await this.raw(
       repository,
       "HEAD",
-      `/v2/${repository}/blobs/${blob.digest}`,
+      `/v2/${repository}/blobs/${digest3}`,
       "*/*",
       `HEAD blob ${key}`,
       [404]
     );
     if (head.status === 404) {
-      if (!blob.data)
-        throw new RuntimeError(
-          `${this.displayName}: blob ${key} is missing and eol-gate does not have its content`
+      const data = content();
+      const uploads = `/v2/${repository}/blobs/uploads/`;
+      const from = this.blobHomes.get(digest3);
+      let start;
+      if (from && from !== repository) {
+        start = await this.raw(
+          repository,
+          "POST",
+          `${uploads}?mount=${encodeURIComponent(digest3)}&from=${encodeURIComponent(from)}`,
+          "*/*",
+          `mount blob ${key} from ${from}`,
+          [201, 202]
         );
-      const data = Buffer.from(blob.data, "base64");
-      if (sha256Digest(data) !== blob.digest)
-        throw new Error(`internal: embedded data of ${blob.digest} does not match`);
-      const content = this.contentClient(repository);
-      const uploaded = await this.gate.call(`upload blob ${key}`, () => content.uploadBlob(data));
-      if (uploaded.digest !== blob.digest)
-        throw new RuntimeError(
-          `${this.displayName}: uploaded ${blob.digest} but got ${uploaded.digest}`
+      } else if (this.monolithicUploads !== false) {
+        start = await this.raw(
+          repository,
+          "POST",
+          `${uploads}?digest=${encodeURIComponent(digest3)}`,
+          "*/*",
+          `upload blob ${key}`,
+          [201, 202],
+          data
         );
+        this.monolithicUploads = start.status === 201;
+      } else {
+        start = await this.raw(repository, "POST", uploads, "*/*", `upload blob ${key}`, [202]);
+      }
+      if (start.status === 202) {
+        const location = start.headers.get("location");
+        if (!location)
+          throw new RuntimeError(
+            `${this.displayName}: blob upload ${key} answered without a Location`
+          );
+        const target = new URL(location, this.endpoint);
+        target.searchParams.set("digest", digest3);
+        await this.raw(
+          repository,
+          "PUT",
+          target.pathname + target.search,
+          "*/*",
+          `upload blob ${key}`,
+          [201, 204],
+          data
+        );
+      }
     }
     this.blobsPresent.add(key);
+    if (!this.blobHomes.has(digest3)) this.blobHomes.set(digest3, repository);
   }
   /**
    * A request the SDK has no method for (HEAD, referrers), sent through the content client's
    * own pipeline so it gets the same challenge/token handling, TLS and policies.
    */
-  async raw(repository, method, path3, accept5, what, okStatus = []) {
+  async raw(repository, method, path3, accept5, what, okStatus = [], body) {
     const service2 = serviceClientOf(this.contentClient(repository));
     return this.gate.call(what, async () => {
+      const headers = createHttpHeaders2({ Accept: accept5 });
+      if (body) headers.set("Content-Type", "application/octet-stream");
       const request2 = createPipelineRequest2({
         url: new URL(path3, this.endpoint).toString(),
         method,
-        headers: createHttpHeaders2({ Accept: accept5 })
+        headers,
+        ...body ? { body } : {}
       });
       const res = await service2.sendRequest(request2);
       if (res.status >= 200 && res.status < 300 || okStatus.includes(res.status)) return res;
@@ -59109,7 +60002,7 @@ var ClientApplication = class {
 
 // node_modules/@azure/msal-node/dist/network/LoopbackClient.mjs
 init_import_meta_url();
-var import_http9 = __toESM(require("http"), 1);
+var import_http10 = __toESM(require("http"), 1);
 var LoopbackClient = class {
   constructor(preferredPort) {
     this.preferredPort = preferredPort;
@@ -59125,7 +60018,7 @@ var LoopbackClient = class {
       throw NodeAuthError.createLoopbackServerAlreadyExistsError();
     }
     return new Promise((resolve, reject) => {
-      this.server = import_http9.default.createServer((req, res) => {
+      this.server = import_http10.default.createServer((req, res) => {
         const method = req.method?.toUpperCase();
         if (method !== "GET" && method !== "POST") {
           res.writeHead(405, {
@@ -64959,7 +65852,7 @@ var OciClient = class {
       }
       if (!res.ok) throw await httpError(res, "GET", next);
       const page = await readJson(res, next);
-      const link3 = nextLink2(res.headers.get("link"));
+      const link3 = nextLink3(res.headers.get("link"));
       next = link3 ? new URL(link3, next).toString() : void 0;
       yield page;
     }
@@ -65080,12 +65973,47 @@ async function blobExists(client, repo2, digest3) {
   });
   return res.status === 200;
 }
-async function putBlob(client, repo2, bytes) {
+async function putBlob(client, repo2, bytes, options2 = {}) {
   const digest3 = sha256Digest(bytes);
   if (await blobExists(client, repo2, digest3)) return digest3;
-  const start = await client.expect(`/v2/${repo2}/blobs/uploads/`, [202], { method: "POST" });
+  const uploads = `/v2/${repo2}/blobs/uploads/`;
+  const { from, state: state3 } = options2;
+  if (from && from !== repo2) {
+    const res = await client.expect(
+      `${uploads}?mount=${encodeURIComponent(digest3)}&from=${encodeURIComponent(from)}`,
+      [201, 202],
+      { method: "POST" }
+    );
+    await res.body?.cancel().catch(() => {
+    });
+    if (res.status === 201) return digest3;
+    return completeUpload(client, repo2, res, digest3, bytes);
+  }
+  if (state3?.monolithic !== false) {
+    const res = await client.expect(`${uploads}?digest=${encodeURIComponent(digest3)}`, [201, 202], {
+      method: "POST",
+      headers: { "Content-Type": "application/octet-stream" },
+      body: bytes
+    });
+    await res.body?.cancel().catch(() => {
+    });
+    if (res.status === 201) {
+      if (state3) state3.monolithic = true;
+      return digest3;
+    }
+    if (state3) state3.monolithic = false;
+    try {
+      return await completeUpload(client, repo2, res, digest3, bytes);
+    } catch (e) {
+      if (!(e instanceof HttpError) || e.status !== 400) throw e;
+    }
+  }
+  const start = await client.expect(uploads, [202], { method: "POST" });
   await start.body?.cancel().catch(() => {
   });
+  return completeUpload(client, repo2, start, digest3, bytes);
+}
+async function completeUpload(client, repo2, start, digest3, bytes) {
   const location = start.headers.get("location");
   if (!location)
     throw new RuntimeError(`${client.host}: blob upload for ${repo2} answered without a Location`);
@@ -65114,7 +66042,7 @@ async function listRepositories(client, pageSize) {
   const names = [
     ...(await readJson(res, first)).repositories ?? []
   ];
-  const next = nextLink2(res.headers.get("link"));
+  const next = nextLink3(res.headers.get("link"));
   if (next) {
     for await (const page of client.pages(
       new URL(next, client.url(first)).toString()
@@ -65255,14 +66183,23 @@ init_import_meta_url();
 var FALLBACK_WRITE_ATTEMPTS = 4;
 var FALLBACK_INDEX_ANNOTATION = "vnd.eol-gate.referrers-fallback";
 var Referrers = class {
-  /** `learn`: told the bytes of every fallback index written or read back (for the cache). */
+  /**
+   * `learn`: told the bytes of every fallback index written or read back (for the cache);
+   * `forget`: told every manifest deleted (the cache must not keep it as used); `pushBlob`:
+   * uploads a blob unless present (the registry's shared uploader: mounts, monolithic POSTs).
+   */
   constructor(client, learn = () => {
-  }) {
+  }, forget = () => {
+  }, pushBlob = (repo2, bytes) => putBlob(client, repo2, bytes)) {
     this.client = client;
     this.learn = learn;
+    this.forget = forget;
+    this.pushBlob = pushBlob;
   }
   client;
   learn;
+  forget;
+  pushBlob;
   /** undefined until a referrers request or a push told us. */
   api;
   /** The lookup probing for the API while `api` is undefined. */
@@ -65341,7 +66278,7 @@ var Referrers = class {
         if (d && isDigest(d.digest) && (!filterHere || d.artifactType === artifactType))
           out.push(d);
       }
-      const link3 = nextLink2(res.headers.get("link"));
+      const link3 = nextLink3(res.headers.get("link"));
       next = link3 ? new URL(link3, next).toString() : void 0;
     }
     return out;
@@ -65397,6 +66334,7 @@ var Referrers = class {
       (list) => list.some((d) => d.digest === referrer) ? list.filter((d) => d.digest !== referrer) : void 0
     );
     await deleteManifest(this.client, repo2, referrer);
+    this.forget(referrer);
   }
   /** The config and layer blobs must exist before the manifest PUT; we can create only `{}`. */
   async ensureBlobs(repo2, json) {
@@ -65407,7 +66345,7 @@ var Referrers = class {
       if (digest3 === EMPTY_DESCRIPTOR.digest) {
         let pending = this.emptyBlob.get(repo2);
         if (!pending) {
-          pending = putBlob(this.client, repo2, EMPTY_BLOB);
+          pending = this.pushBlob(repo2, EMPTY_BLOB);
           this.emptyBlob.set(repo2, pending);
           pending.catch(() => this.emptyBlob.delete(repo2));
         }
@@ -65458,7 +66396,10 @@ var Referrers = class {
         return;
       }
       if (updated.length === 0) {
-        if (current) await deleteManifest(this.client, repo2, current.digest);
+        if (current) {
+          await deleteManifest(this.client, repo2, current.digest);
+          this.forget(current.digest);
+        }
         snapshot?.delete(subject);
         continue;
       }
@@ -65473,8 +66414,10 @@ var Referrers = class {
       const { digest: digest3 } = await putManifest(this.client, repo2, tag, bytes, MediaType.ociIndex);
       this.learn(digest3, bytes);
       snapshot?.set(subject, { digest: digest3, json: index });
-      if (current && current.digest !== digest3 && current.json.annotations?.[FALLBACK_INDEX_ANNOTATION] === "true")
+      if (current && current.digest !== digest3 && current.json.annotations?.[FALLBACK_INDEX_ANNOTATION] === "true") {
         await deleteManifest(this.client, repo2, current.digest);
+        this.forget(current.digest);
+      }
     }
     throw new RuntimeError(
       `${this.client.host}: fallback index ${repo2}:${tag} kept changing under concurrent writers`
@@ -65503,6 +66446,9 @@ var OciRegistry = class {
   configs = /* @__PURE__ */ new Map();
   /** Manifests whose body carries a `subject`: referrers, never subjects of a lifecycle mark. */
   referrerBodies = /* @__PURE__ */ new Set();
+  /** Per blob digest, a repository known to hold it (a source for cross-repository mounts). */
+  blobHomes = /* @__PURE__ */ new Map();
+  uploads = {};
   constructor(options2) {
     this.client = new OciClient(
       options2.url,
@@ -65520,16 +66466,21 @@ var OciRegistry = class {
     this.logger = options2.logger ?? silentLogger;
     this.cache = options2.manifestCache instanceof ManifestCache ? options2.manifestCache : options2.manifestCache ? ManifestCache.open(options2.manifestCache, this.logger) : ManifestCache.memory();
     const cache = this.cache;
-    this.referrers = new Referrers(this.client, (digest3, bytes) => {
-      cache.put(digest3, bytes, MediaType.ociIndex);
-    });
+    this.referrers = new Referrers(
+      this.client,
+      (digest3, bytes) => {
+        cache.put(digest3, bytes, MediaType.ociIndex);
+      },
+      (digest3) => cache.forget(digest3),
+      (repository, bytes) => this.pushBlob(repository, bytes)
+    );
     if (options2.registryCache) {
       const location = {
         ...options2.registryCache,
         repository: repo(options2.registryCache.repository)
       };
       this.registryCache = new RegistryCache(
-        ociCacheTransport(this.client),
+        ociCacheTransport(this.client, (repository, bytes) => this.pushBlob(repository, bytes)),
         location,
         this.cache,
         this.logger,
@@ -65616,6 +66567,18 @@ var OciRegistry = class {
       assertDigest(referrer, "referrer")
     );
   }
+  /**
+   * Uploads a blob unless `repository` holds it, mounting it from a repository this process
+   * saw holding it (one write), else as the registry allows (see manifests.putBlob).
+   */
+  async pushBlob(repository, bytes) {
+    const digest3 = await putBlob(this.client, repository, bytes, {
+      from: this.blobHomes.get(sha256Digest(bytes)),
+      state: this.uploads
+    });
+    if (!this.blobHomes.has(digest3)) this.blobHomes.set(digest3, repository);
+    return digest3;
+  }
   // Helpers for seeding and tests; not part of the Registry port. Every method is async so
   // that input errors (bad names, digests) arrive as rejections, like every other failure.
   async listTags(repository) {
@@ -65640,7 +66603,7 @@ function ref(reference2) {
   if (isDigest(reference2) || /^[\w][\w.-]{0,127}$/.test(reference2)) return reference2;
   throw new InputError(`invalid tag or digest ${JSON.stringify(reference2)}`);
 }
-function ociCacheTransport(client) {
+function ociCacheTransport(client, pushBlob) {
   return {
     getManifest: async (repository, tag) => (await getManifest(client, repository, tag))?.bytes,
     getBlob: async (repository, digest3) => {
@@ -65654,12 +66617,105 @@ function ociCacheTransport(client) {
       return new Uint8Array(await res.arrayBuffer());
     },
     putBlob: async (repository, bytes) => {
-      await putBlob(client, repository, bytes);
+      await pushBlob(repository, bytes);
     },
     putManifest: async (repository, tag, bytes, mediaType) => {
       await putManifest(client, repository, tag, bytes, mediaType);
     }
   };
+}
+
+// src/platform/participant.ts
+init_import_meta_url();
+var import_node_crypto8 = require("node:crypto");
+var PARTICIPANT_VARIABLE = "EOL_GATE_PARTICIPANT";
+var JOB_ID_VARIABLE = RUN_CONTEXT_VARIABLES.github.jobId;
+var BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
+var ID_LENGTH = 20;
+var PARTICIPANT_ID = new RegExp(`^p[a-z2-7]{${ID_LENGTH}}$`);
+function newParticipantId(bytes = (0, import_node_crypto8.randomBytes)(ID_LENGTH)) {
+  if (bytes.length < ID_LENGTH) throw new Error(`newParticipantId: need ${ID_LENGTH} bytes`);
+  let id = "p";
+  for (let i = 0; i < ID_LENGTH; i++) id += BASE32[bytes[i] & 31];
+  return id;
+}
+function participantId(agent, need) {
+  const kept = agent.env[PARTICIPANT_VARIABLE];
+  if (kept) {
+    if (!PARTICIPANT_ID.test(kept))
+      throw new InputError(
+        `${PARTICIPANT_VARIABLE}: expected a participant id made by eol-gate (p and ${ID_LENGTH} of a-z, 2-7), got ${JSON.stringify(kept)}; eol-gate sets it for a job's later steps; to name the job yourself, set ${agent.label("jobId")}`
+      );
+    agent.logger.info(
+      `participant ${kept}: from ${PARTICIPANT_VARIABLE}, made by an earlier eol-gate step of this job (no job id)`
+    );
+    return kept;
+  }
+  const id = newParticipantId();
+  if (agent.exportVariable?.(PARTICIPANT_VARIABLE, id)) {
+    agent.logger.info(
+      `participant ${id}: made for this job (no job id) and kept in GITHUB_ENV as ${PARTICIPANT_VARIABLE} for the job's later steps`
+    );
+    return id;
+  }
+  if (need.writes && !need.wholeRun)
+    throw new InputError(
+      `no job id, and no GITHUB_ENV to keep a participant id in for this job's later steps, so the parallel jobs of this run cannot be told apart: set ${agent.label("jobId")} (GitHub: the job's check run id; any id of 1-64 letters, digits and dashes that is the same in every eol-gate step of the job and differs between the run's jobs), or ${agent.label("scope")} run to make the whole run one participant (only where its jobs do not publish in parallel)`
+    );
+  return void 0;
+}
+function jobOfRunner(jobs, runnerName) {
+  const mine = jobs.filter((j) => j.status === "in_progress" && j.runnerName === runnerName);
+  if (mine.length === 1) return { id: mine[0].id };
+  const runner = `runner ${JSON.stringify(runnerName)}`;
+  if (mine.length === 0)
+    return { reason: `no in-progress job of this run attempt runs on ${runner}` };
+  return {
+    reason: `${mine.length} in-progress jobs of this run attempt (${mine.map((j) => j.id).join(", ")}) run on ${runner}`
+  };
+}
+var JOB_LOOKUP = { attempts: 4, delayMs: 1e3 };
+async function findJobId(runnerName, jobs, policy = JOB_LOOKUP) {
+  const sleep2 = policy.sleep ?? sleep;
+  let delay5 = policy.delayMs;
+  let waited = 0;
+  for (let read = 1; ; read++) {
+    let match;
+    try {
+      match = jobOfRunner(await jobs(), runnerName);
+    } catch (e) {
+      return { reason: `the jobs API could not be read: ${e.message}` };
+    }
+    if ("id" in match) return match;
+    if (read >= policy.attempts)
+      return {
+        reason: `${match.reason} (${read} listing${read > 1 ? `s over ${Math.round(waited / 1e3)}s` : ""})`
+      };
+    await sleep2(delay5);
+    waited += delay5;
+    delay5 *= 2;
+  }
+}
+async function jobParticipant(agent, need, lookup, policy = JOB_LOOKUP) {
+  if (agent.env[PARTICIPANT_VARIABLE]) return participantId(agent, need);
+  if (!lookup.runnerName) {
+    agent.logger.debug(
+      `no ${RUN_CONTEXT_VARIABLES.github.runnerName} (not on a runner): this job's id is not looked up in the jobs API`
+    );
+    return participantId(agent, need);
+  }
+  const found = await findJobId(lookup.runnerName, () => lookup.jobs(), policy);
+  if ("id" in found) {
+    const kept = agent.exportVariable?.(JOB_ID_VARIABLE, found.id) ?? false;
+    agent.logger.info(
+      `job ${found.id}: this job's id, found in the jobs API as the in-progress job of runner ${JSON.stringify(lookup.runnerName)}` + (kept ? `; kept in GITHUB_ENV as ${JOB_ID_VARIABLE} for the job's later steps` : "")
+    );
+    return found.id;
+  }
+  agent.logger.warning(
+    `this job's id was not found in the jobs API: ${found.reason}. Falling back to an id of eol-gate's own, which the CI service does not know: a run-scope image-info-updated of another job (a record job) never covers this job's publishing, and if this job fails, its publishing keeps blocking annotators until the run completes. Set ${agent.label("jobId")} (the job's check run id) to avoid this`
+  );
+  return participantId(agent, need);
 }
 
 // src/platform/wiring.ts
@@ -65675,7 +66731,8 @@ function createRegistry(o, agent) {
   }
   const acr = o.registryType === "acr" || o.registryType === "auto" && /\.azurecr\.(io|cn|us)$/i.test(host.replace(/:\d+$/, ""));
   const login = registryLogin(o, agent, host);
-  if (acr && !login) return createAcrRegistry(o, agent);
+  const throttle = processThrottleFor(o, agent, acr);
+  if (acr && !login) return createAcrRegistry(o, agent, throttle);
   if (o.azureClientId)
     agent.logger.warning(
       `${agent.label("azureClientId")} is for Azure Container Registry sign-in; ${host} is signed in to ${login ? "with a username and password" : "as a Docker registry"}`
@@ -65684,9 +66741,7 @@ function createRegistry(o, agent) {
     agent.logger.info(
       `${host}: signing in with ${login.source} through the registry's Docker token endpoint (ACR admin user, token or service principal)`
     );
-    const unused = ["cacheFile", "maxRequestsPerMinute", "audience"].filter(
-      (n2) => Boolean(o[n2])
-    );
+    const unused = ["cacheFile", "audience"].filter((n2) => Boolean(o[n2]));
     if (unused.length > 0)
       agent.logger.warning(
         `${unused.map((n2) => agent.label(n2)).join(", ")} apply to Entra sign-in to Azure Container Registry, not to a username and password; ignored`
@@ -65701,9 +66756,21 @@ function createRegistry(o, agent) {
     refreshToken: creds?.refreshToken,
     concurrency: o.concurrency,
     logger: agent.logger,
-    retry: retryPolicy4(agent.env),
+    retry: { ...retryPolicy4(agent.env), throttle },
     manifestCache: o.cacheFile || void 0,
     registryCache: registryCache(o)
+  });
+}
+function processThrottleFor(o, agent, acr) {
+  if (o.acrTier && !acr)
+    agent.logger.warning(
+      `${agent.label("acrTier")} applies to Azure Container Registry; this registry's budgets are learnt from its answers`
+    );
+  const window2 = Number(agent.env.EOL_GATE_BUDGET_WINDOW_MS ?? "");
+  return configureProcessThrottle({
+    tier: acr ? o.acrTier : void 0,
+    maxRequestsPerMinute: o.maxRequestsPerMinute,
+    windowMs: Number.isFinite(window2) && window2 > 0 ? window2 : void 0
   });
 }
 function registryCache(o) {
@@ -65768,7 +66835,7 @@ function dockerConfigCredentials(agent, host) {
   );
   return found.refreshToken ? { refreshToken: found.refreshToken } : { username: found.username, password: found.password };
 }
-function createAcrRegistry(o, agent) {
+function createAcrRegistry(o, agent, throttle) {
   const connection = agent.azureServiceConnection?.();
   let federated;
   if (o.azureClientId && !connection && !o.anonymous) {
@@ -65798,7 +66865,7 @@ function createAcrRegistry(o, agent) {
     credentialName: name4,
     audience: o.audience || void 0,
     concurrency: o.concurrency,
-    maxRequestsPerMinute: o.maxRequestsPerMinute,
+    throttle,
     manifestCache: o.cacheFile || void 0,
     registryCache: registryCache(o),
     retry: {
@@ -65843,6 +66910,14 @@ function createStore(o, agent, logger28) {
     token: agent.platformToken(),
     projects: o.projects.length > 0 ? o.projects : void 0,
     jobId: o.jobId || void 0,
+    // Without a job id: the job's id found in the jobs API by its runner, else a participant id,
+    // either kept in GITHUB_ENV; or a refusal for a command that writes markers (an annotate
+    // writes image-info-updated; a dry run writes nothing).
+    participant: (lookup) => jobParticipant(
+      agent,
+      { writes: o.command !== "annotate" || !o.dryRun, wholeRun: o.scope === "run" },
+      lookup
+    ),
     coordinationRepository: o.coordinationRepository || void 0,
     retry: retryPolicy4(agent.env)
   });
@@ -65856,6 +66931,7 @@ var systemClock = {
 };
 async function runJob(host, clock = systemClock) {
   const agent = redacting(host);
+  configureProcessThrottle({});
   try {
     const options2 = readOptions(agent, clock.now());
     const job = await dispatch(options2, agent, clock);
@@ -65869,9 +66945,21 @@ async function runJob(host, clock = systemClock) {
       agent.logger.debug(error.stack ?? "");
     return {
       exitCode: e instanceof InputError ? 2 : 1,
-      result: { error: message, kind: e instanceof InputError ? "input" : "runtime" }
+      result: {
+        error: message,
+        kind: e instanceof InputError ? "input" : "runtime",
+        ...requestCounts()
+      }
     };
   }
+}
+function requestCounts() {
+  const stats = processThrottle().stats();
+  if (REQUEST_CLASSES.every((c) => stats[c].requests === 0)) return {};
+  const requests = {};
+  for (const c of REQUEST_CLASSES)
+    requests[c] = { requests: stats[c].requests, throttled: stats[c].throttled };
+  return { requests };
 }
 var RESULT_OUTPUT_LIMIT = 9e5;
 function resultOutput(result) {
@@ -65905,7 +66993,7 @@ async function dispatch(o, agent, clock) {
     case "signal": {
       await signal(
         { group: o.group, state: o.state, scope: o.scope },
-        { store: createStore(o, agent, logger28), logger: logger28 }
+        { store: await createStore(o, agent, logger28), logger: logger28 }
       );
       return {
         exitCode: 0,
@@ -65936,7 +67024,10 @@ async function dispatch(o, agent, clock) {
         logger28.info(
           result.findings.length === 0 ? `verify: ${result.checked} supported digest(s), no lifecycle mark` : `verify: repaired ${result.repaired} mark(s)`
         );
-      return { exitCode: clean ? 0 : 1, result: { command: "verify", ...result } };
+      return {
+        exitCode: clean ? 0 : 1,
+        result: { command: "verify", ...result, ...requestCounts() }
+      };
     }
     case "unannotate":
       return runUnannotate(o, agent, clock);
@@ -65948,7 +67039,7 @@ async function runPublish(o, agent, clock) {
   const logger28 = agent.logger;
   const fragmentText = await readInput(o.fragment, agent.label("fragment"));
   const target = createWritableImageInfoSource(o.imageInfo[0], sourceOptions(agent));
-  const store = createStore(o, agent, logger28);
+  const store = await createStore(o, agent, logger28);
   const result = await publishImageInfo(
     { target, fragmentText, fragmentName: o.fragment, message: o.commitMessage, create: o.create },
     {
@@ -65980,7 +67071,7 @@ async function runAnnotate(o, agent, clock) {
   const fromPlan = o.fromPlan ? parsePlanFile(await readInput(o.fromPlan, agent.label("fromPlan")), o.fromPlan, o.eolDate) : void 0;
   const registry = createRegistry(o, agent);
   const sources = createSources(o, agent);
-  const store = createStore(o, agent, logger28);
+  const store = await createStore(o, agent, logger28);
   const planFile = o.planFile || (0, import_node_path5.join)(agent.tempDir, `eol-gate-plan-${clock.now().getTime()}.json`);
   const result = await annotate(
     {
@@ -65996,6 +67087,7 @@ async function runAnnotate(o, agent, clock) {
       unmarkSupported: o.unmarkSupported,
       maxAnnotations: o.maxAnnotations,
       timeoutMs: o.timeoutMs,
+      reconcileTimeoutMs: o.reconcileTimeoutMs,
       pollIntervalMs: o.pollIntervalMs,
       onTimeout: o.onTimeout
     },
@@ -66005,6 +67097,7 @@ async function runAnnotate(o, agent, clock) {
       sources,
       clock,
       logger: logger28,
+      throttle: processThrottle(),
       // Written before apply: a run that fails half-way leaves its plan for `--from-plan`.
       onPlan: async (plan2) => {
         await (0, import_promises7.mkdir)((0, import_node_path5.dirname)(planFile), { recursive: true });
@@ -66016,7 +67109,7 @@ async function runAnnotate(o, agent, clock) {
       }
     }
   );
-  if (result.outcome === "applied") await registry.flush?.();
+  if (result.outcome === "applied" || result.outcome === "rolled-back") await registry.flush?.();
   let plan;
   if (result.plan) {
     plan = { file: planFile };
@@ -66040,7 +67133,8 @@ async function runAnnotate(o, agent, clock) {
       plan,
       now: clock.now(),
       label: (name4) => agent.label(name4),
-      limit: o.maxAnnotations && describeLimit(o.maxAnnotations)
+      limit: o.maxAnnotations && describeLimit(o.maxAnnotations),
+      requests: processThrottle().stats()
     }),
     "eol-gate annotate"
   );
@@ -66049,8 +67143,10 @@ async function runAnnotate(o, agent, clock) {
     logger28.error(
       `the plan marks more than ${agent.label("maxAnnotations")} ${describeLimit(o.maxAnnotations)} allows in ${result.overLimit.map((v) => `${v.repository} (${v.planned} of ${v.manifests})`).join(", ")}; nothing was annotated. Review the plan ${planFile}; apply it with ${agent.label("fromPlan")}, or raise ${agent.label("maxAnnotations")}`
     );
+  const rolledBackError = result.rollBack && o.onTimeout === "fail" ? `${result.rollBack.message}; ${agent.label("onTimeout")} is fail. Raise ${agent.label("reconcileTimeout")} if publishers that start during apply take longer` : void 0;
+  if (rolledBackError) logger28.error(rolledBackError);
   return {
-    exitCode: refused ? 1 : 0,
+    exitCode: refused || rolledBackError ? 1 : 0,
     result: {
       command: "annotate",
       outcome: result.outcome,
@@ -66061,11 +67157,14 @@ async function runAnnotate(o, agent, clock) {
       restartReasons: result.restartReasons,
       unmarked: result.unmarked,
       reconciled: result.reconciled ?? null,
+      ...result.rollBack ? { rolledBack: { blockers: result.rollBack.blockers, marks: result.rollBack.removed } } : {},
       planFile: result.plan ? planFile : null,
       planArtifact: plan?.artifact ?? null,
       excluded: result.plan?.excluded,
       ...result.overLimit ? { overLimit: result.overLimit } : {},
-      ...refused ? { kind: "guard" } : {}
+      ...requestCounts(),
+      ...refused ? { kind: "guard" } : {},
+      ...rolledBackError ? { error: rolledBackError, kind: "timeout" } : {}
     }
   };
 }
@@ -66109,7 +67208,7 @@ async function runUnannotate(o, agent, clock) {
     unannotateSummary(result, registry.displayName, selection),
     "eol-gate unannotate"
   );
-  return { exitCode: 0, result: { command: "unannotate", ...result } };
+  return { exitCode: 0, result: { command: "unannotate", ...result, ...requestCounts() } };
 }
 function planRegistry(text) {
   try {
@@ -66246,6 +67345,7 @@ function helpText(command) {
 
 // src/platform/cli/cli-agent.ts
 init_import_meta_url();
+var import_node_fs7 = require("node:fs");
 var import_node_os6 = require("node:os");
 
 // src/platform/run-context.ts
@@ -66325,6 +67425,34 @@ var CliAgent = class {
   }
   platformToken() {
     return void 0;
+  }
+  /**
+   * Inside a GitHub Actions job (GITHUB_ENV set), appends `NAME=value` to the runner's env
+   * file, which the runner turns into a variable of the job's later steps. Values are one line
+   * (participant ids), so the plain form is enough; a file that a script left without a final
+   * newline gets one first.
+   */
+  exportVariable(name4, value5) {
+    const file = this.env.GITHUB_ENV;
+    if (!file) return false;
+    if (/[\r\n]/.test(value5) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name4))
+      throw new Error(`exportVariable: ${name4} cannot be written as one NAME=value line`);
+    try {
+      let text = "";
+      try {
+        text = (0, import_node_fs7.readFileSync)(file, "utf8");
+      } catch (e) {
+        if (e.code !== "ENOENT") throw e;
+      }
+      const lead = text === "" || text.endsWith("\n") ? "" : import_node_os6.EOL;
+      (0, import_node_fs7.appendFileSync)(file, `${lead}${name4}=${value5}${import_node_os6.EOL}`);
+      return true;
+    } catch (e) {
+      this.logger.warning(
+        `GITHUB_ENV: cannot append to ${file} (${e.code ?? e.message})`
+      );
+      return false;
+    }
   }
 };
 
