@@ -243,7 +243,8 @@ export function deletableMarkers<M extends RawMarker>(
     }
     if (status.alive) continue;
     if (status.attempt !== undefined && (newest.get(key) ?? 0) > status.attempt) continue;
-    const expired = status.completedAt !== undefined && nowMs - status.completedAt >= RERUN_WINDOW_MS;
+    const expired =
+      status.completedAt !== undefined && nowMs - status.completedAt >= RERUN_WINDOW_MS;
     if (expired || latestPublishing(own).every((p) => isCovered(p, own, status))) out.push(...own);
   }
   return out;

@@ -59,7 +59,10 @@ function withJobs(
   return new Map(
     runs.map(([id, s]) => {
       const own = jobs.filter(([runId]) => runId === id);
-      return [`|${id}`, s && own.length > 0 ? { ...s, jobs: new Map(own.map(([, j, st]) => [j, st])) } : s];
+      return [
+        `|${id}`,
+        s && own.length > 0 ? { ...s, jobs: new Map(own.map(([, j, st]) => [j, st])) } : s,
+      ];
     }),
   );
 }
@@ -196,7 +199,7 @@ describe('when a publishing marker blocks (docs/design.md §2)', () => {
       [],
     ],
     [
-      'run scope: a job still running is not covered, whatever the writers\' clocks say',
+      "run scope: a job still running is not covered, whatever the writers' clocks say",
       [pub('7', 1, '72', 10), recRun('7', 1, '79', 99)],
       [['7', alive(1)]],
       [
@@ -262,16 +265,46 @@ describe('when a publishing marker blocks (docs/design.md §2)', () => {
     expect(uncoveredPublishing(self, markers).map((p) => p.runId)).toEqual(['8']);
   });
 
-  it('isCovered: same participant later, or run scope by the service\'s job times', () => {
+  it("isCovered: same participant later, or run scope by the service's job times", () => {
     expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '70', 11)])).toBe(true);
     expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '70', 10)])).toBe(false);
     expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '71', 11)])).toBe(false);
-    const run = (jobs: Array<[string, JobStatus]>): RunStatus => ({ alive: true, jobs: new Map(jobs) });
+    const run = (jobs: Array<[string, JobStatus]>): RunStatus => ({
+      alive: true,
+      jobs: new Map(jobs),
+    });
     const cover = [recRun('7', 1, '71', 11)];
     expect(isCovered(pub('7', 1, '70', 10), cover)).toBe(false);
-    expect(isCovered(pub('7', 1, '70', 10), cover, run([['70', ran(1, 5)], ['71', ran(5)]]))).toBe(true);
-    expect(isCovered(pub('7', 1, '70', 10), cover, run([['70', ran(1, 6)], ['71', ran(5)]]))).toBe(false);
-    expect(isCovered(pub('7', 1, '70', 10), cover, run([['70', ran(1)], ['71', ran(5)]]))).toBe(false);
+    expect(
+      isCovered(
+        pub('7', 1, '70', 10),
+        cover,
+        run([
+          ['70', ran(1, 5)],
+          ['71', ran(5)],
+        ]),
+      ),
+    ).toBe(true);
+    expect(
+      isCovered(
+        pub('7', 1, '70', 10),
+        cover,
+        run([
+          ['70', ran(1, 6)],
+          ['71', ran(5)],
+        ]),
+      ),
+    ).toBe(false);
+    expect(
+      isCovered(
+        pub('7', 1, '70', 10),
+        cover,
+        run([
+          ['70', ran(1)],
+          ['71', ran(5)],
+        ]),
+      ),
+    ).toBe(false);
   });
 
   it('an annotator inside the run does not wait for its own job nor for jobs not started', () => {
