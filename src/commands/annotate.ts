@@ -252,7 +252,7 @@ export async function annotate(
       );
     let reconciled: Reconciled = {};
     if (options.reconcile !== false) {
-      // Step 7's budget starts now, whatever step 1 used of its own (issue 18, hole 7).
+      // Step 7's budget starts now, whatever step 1 used of its own.
       const applied = clock.now().getTime();
       const budgetMs = options.reconcileTimeoutMs ?? options.timeoutMs;
       reconciled = await logger.group('Reconcile', () =>
