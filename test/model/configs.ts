@@ -17,6 +17,19 @@ function annotator(id: string, repositories?: string[]): RunSpec {
 
 const initial = { linux: 'app/linux-0', windows: 'app/windows-0' };
 
+/** A leg that may fail after pushing, and an `always()` record job that records it (scope run). */
+function failingLegWithAlwaysRecord(): JobSpec[] {
+  return [
+    { name: 'linux', mayFail: true, steps: [publishing, push('linux', 'record')] },
+    {
+      name: 'record',
+      needs: ['linux'],
+      always: true,
+      steps: [{ kind: 'record', of: ['linux'] }, recordedRun],
+    },
+  ];
+}
+
 /** A leg that only pushes, and a record job that needs it and signals with scope run. */
 function legWithRecordJob(name: string): JobSpec[] {
   return [
@@ -104,15 +117,7 @@ export const HOLE_CONFIGS: Array<{ hole: number; config: ModelConfig }> = [
       runs: [
         {
           id: 'A',
-          jobs: [
-            { name: 'linux', mayFail: true, steps: [publishing, push('linux', 'record')] },
-            {
-              name: 'record',
-              needs: ['linux'],
-              always: true,
-              steps: [{ kind: 'record', of: ['linux'] }, recordedRun],
-            },
-          ],
+          jobs: failingLegWithAlwaysRecord(),
         },
         annotator('B'),
       ],
@@ -247,15 +252,7 @@ export const SAFE_CONFIGS: ModelConfig[] = [
       {
         id: 'A',
         reruns: 1,
-        jobs: [
-          { name: 'linux', mayFail: true, steps: [publishing, push('linux', 'record')] },
-          {
-            name: 'record',
-            needs: ['linux'],
-            always: true,
-            steps: [{ kind: 'record', of: ['linux'] }, recordedRun],
-          },
-        ],
+        jobs: failingLegWithAlwaysRecord(),
       },
       annotator('B'),
     ],
