@@ -10,7 +10,7 @@ import type { PlannedDigest } from '../core/plan-file.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { supportedSet } from '../core/supported.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
-import type { Registry } from '../registry/port.js';
+import { unmarkNote, type Registry, type UnmarkOutcome } from '../registry/port.js';
 import { sha256Digest } from '../util/hash.js';
 import { forEachLimited } from '../util/pool.js';
 import { loadImageInfo } from './image-info.js';
@@ -21,6 +21,8 @@ export interface RemovedMark {
   digest: string;
   referrer: string;
   date?: string;
+  /** How it was removed (absent in a dry run). */
+  how?: UnmarkOutcome;
 }
 
 export interface UnannotateResult {
@@ -112,10 +114,12 @@ export async function unannotate(
     const key = `${refKey(mark.repository, mark.digest)} ${mark.referrer}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    if (!dryRun) await deps.registry.deleteReferrer(mark.repository, mark.digest, mark.referrer);
-    result.removed.push(mark);
+    const how = dryRun
+      ? undefined
+      : await deps.registry.deleteReferrer(mark.repository, mark.digest, mark.referrer);
+    result.removed.push(how ? { ...mark, how } : mark);
     deps.logger.info(
-      `${mark.repository}@${mark.digest}: ${dryRun ? 'would remove' : 'removed'} lifecycle mark ${mark.referrer} (${mark.date ?? 'no date'})`,
+      `${mark.repository}@${mark.digest}: ${dryRun ? 'would remove' : 'removed'} lifecycle mark ${mark.referrer} (${mark.date ?? 'no date'})${unmarkNote(how)}`,
     );
   }
   if (dryRun) deps.logger.info(`dry run: ${result.removed.length} mark(s) would be removed`);
@@ -177,7 +181,9 @@ async function dateScope(
           options.repoPrefix ?? '',
         )
       : { digests: new Map(), repositories: new Set<string>() };
-  return resolveScope(deps.registry, supported, globs, deps.logger);
+  // Marks dated `date` in a repository that left the image-info are the same run's marks.
+  return (await resolveScope(deps.registry, supported, globs, deps.logger, { mode: 'mark' }))
+    .repositories;
 }
 
 /** Every lifecycle mark dated `date` on the manifests of `scope` (referrer artifacts carry none). */

@@ -6,7 +6,7 @@ import { childrenOfSupported } from '../core/planner.js';
 import { supportedSet } from '../core/supported.js';
 import { Inventory, resolveScope } from './inventory.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
-import type { Registry } from '../registry/port.js';
+import { unmarkNote, type Registry, type UnmarkOutcome } from '../registry/port.js';
 import { forEachLimited } from '../util/pool.js';
 import { loadImageInfo } from './image-info.js';
 
@@ -29,6 +29,11 @@ export interface VerifyResult {
   checked: number;
   findings: Finding[];
   repaired: number;
+  /**
+   * Repairs that were not a plain DELETE (the registry refuses it), by how they went; absent
+   * when every repair was deleted.
+   */
+  repairedHow?: Partial<Record<Exclude<UnmarkOutcome, 'deleted'>, number>>;
 }
 
 /**
@@ -43,8 +48,11 @@ export async function verify(
   const { registry, logger } = deps;
   const loaded = await loadImageInfo(deps.sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
-  const scope = await resolveScope(registry, supported, options.repositories, logger);
-  const records = await new Inventory(registry, options.concurrency).records(scope);
+  // Retired repositories too: a supported digest is protected whatever repository holds it.
+  const scope = await resolveScope(registry, supported, options.repositories, logger, {
+    mode: 'mark',
+  });
+  const records = await new Inventory(registry, options.concurrency).records(scope.repositories);
 
   const targets = new Map<string, { repository: string; digest: string; why: Finding['why'] }>();
   for (const ref of supported.digests.values()) {
@@ -89,14 +97,21 @@ export async function verify(
   }
 
   let repaired = 0;
+  let repairedHow: VerifyResult['repairedHow'];
   if (options.repair) {
     for (const f of findings) {
       for (const mark of f.marks) {
-        await registry.deleteReferrer(f.repository, f.digest, mark.digest);
+        const how = await registry.deleteReferrer(f.repository, f.digest, mark.digest);
         repaired++;
-        logger.info(`removed lifecycle mark ${mark.digest} from ${f.repository}@${f.digest}`);
+        if (how && how !== 'deleted') {
+          repairedHow ??= {};
+          repairedHow[how] = (repairedHow[how] ?? 0) + 1;
+        }
+        logger.info(
+          `removed lifecycle mark ${mark.digest} from ${f.repository}@${f.digest}${unmarkNote(how)}`,
+        );
       }
     }
   }
-  return { checked: targets.size, findings, repaired };
+  return { checked: targets.size, findings, repaired, ...(repairedHow ? { repairedHow } : {}) };
 }

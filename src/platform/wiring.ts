@@ -15,6 +15,7 @@ import {
   lookupDockerConfig,
   type DockerCredentials,
 } from '../registry/docker-config.js';
+import { GhcrPackages } from '../registry/ghcr/packages.js';
 import { OciRegistry } from '../registry/oci/index.js';
 import type { Registry } from '../registry/port.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../util/http.js';
@@ -37,6 +38,9 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
   const acr =
     o.registryType === 'acr' ||
     (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(host.replace(/:\d+$/, '')));
+  const ghcr =
+    o.registryType === 'ghcr' ||
+    (o.registryType === 'auto' && host.replace(/:\d+$/, '') === 'ghcr.io');
   const login = registryLogin(o, agent, host);
   const throttle = processThrottleFor(o, agent, acr);
   if (acr && !login) return createAcrRegistry(o, agent, throttle);
@@ -59,6 +63,7 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
   // Docker Hub's API lives on registry-1.docker.io; `docker.io` is only its name.
   if (isDockerHub(host)) url = 'https://registry-1.docker.io';
   const creds = login ?? dockerConfigCredentials(agent, host);
+  const retry = retryPolicy(agent.env);
   return new OciRegistry({
     url,
     username: creds?.username,
@@ -66,9 +71,20 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
     refreshToken: creds?.refreshToken,
     concurrency: o.concurrency,
     logger: agent.logger,
-    retry: { ...retryPolicy(agent.env), throttle },
+    retry: { ...retry, throttle },
     manifestCache: o.cacheFile || undefined,
     registryCache: registryCache(o),
+    ...(ghcr
+      ? {
+          // GHCR logins are GitHub tokens: the same one reads (and deletes) package versions.
+          packages: new GhcrPackages({
+            apiUrl: agent.context.github.apiUrl || 'https://api.github.com',
+            token: creds?.password || agent.platformToken(),
+            retry,
+            logger: agent.logger,
+          }),
+        }
+      : {}),
   });
 }
 

@@ -278,6 +278,7 @@ export async function runSchedule(
         const name = nameOf(subject)!;
         world.registry[name] = false;
         world.unmarks.push({ digest: name, at: world.t, by: slot.name });
+        return 'deleted';
       },
     };
     const source: ImageInfoSource = {

@@ -1,7 +1,12 @@
 import { LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
 import { MediaType, type Descriptor, type ManifestRecord } from '../../src/core/oci.js';
 import type { Clock } from '../../src/core/ports.js';
-import type { PushOutcome, ReferrerManifest, Registry } from '../../src/registry/port.js';
+import type {
+  PushOutcome,
+  ReferrerManifest,
+  Registry,
+  UnmarkOutcome,
+} from '../../src/registry/port.js';
 import { sha256Digest } from '../../src/util/hash.js';
 
 interface Stored {
@@ -153,9 +158,14 @@ export class MemoryRegistry implements Registry {
     return 'pushed';
   }
 
-  async deleteReferrer(repository: string, _subject: string, referrer: string): Promise<void> {
+  async deleteReferrer(
+    repository: string,
+    _subject: string,
+    referrer: string,
+  ): Promise<UnmarkOutcome> {
     await this.tick();
     this.repos.get(repository)?.delete(referrer);
+    return 'deleted';
   }
 
   /** Instant (no latency) read for the simulator's final checks. */

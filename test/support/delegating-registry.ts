@@ -1,5 +1,10 @@
 import type { Descriptor, ManifestRecord } from '../../src/core/oci.js';
-import type { PushOutcome, ReferrerManifest, Registry } from '../../src/registry/port.js';
+import type {
+  PushOutcome,
+  ReferrerManifest,
+  Registry,
+  UnmarkOutcome,
+} from '../../src/registry/port.js';
 
 /** A Registry that forwards every call: test wrappers override only what they observe or change. */
 export class DelegatingRegistry implements Registry {
@@ -31,7 +36,7 @@ export class DelegatingRegistry implements Registry {
   ): Promise<PushOutcome> {
     return this.inner.pushReferrer(repository, subject, manifest);
   }
-  deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {
+  deleteReferrer(repository: string, subject: string, referrer: string): Promise<UnmarkOutcome> {
     return this.inner.deleteReferrer(repository, subject, referrer);
   }
 }

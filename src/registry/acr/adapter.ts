@@ -24,7 +24,7 @@ import { mapLimited } from '../../util/pool.js';
 import { sleep as defaultSleep } from '../../util/sleep.js';
 import { IMAGE_CONFIG_TYPES } from '../media-types.js';
 import { nextLink } from '../links.js';
-import type { PushOutcome, ReferrerManifest, Registry } from '../port.js';
+import type { PushOutcome, ReferrerManifest, Registry, UnmarkOutcome } from '../port.js';
 import { factsOf, ManifestCache, type ManifestFacts } from '../manifest-cache.js';
 import { RequestGate, retryPolicy, statusOf, throttlePolicy } from './request-gate.js';
 import { Throttle } from '../../util/throttle.js';
@@ -599,7 +599,11 @@ export class AcrRegistry implements Registry {
     return 'pushed';
   }
 
-  async deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {
+  async deleteReferrer(
+    repository: string,
+    subject: string,
+    referrer: string,
+  ): Promise<UnmarkOutcome> {
     const content = this.contentClient(repository);
     // The SDK treats 404 as success: deleting twice is fine.
     await this.gate.call(`delete ${repository}@${referrer}`, () =>
@@ -614,6 +618,7 @@ export class AcrRegistry implements Registry {
         subject,
         list.filter((d) => d.digest !== referrer),
       );
+    return 'deleted';
   }
 
   /** Flushes and closes the manifest cache file. */

@@ -2,9 +2,9 @@ import { fallbackTag, isDigest } from '../../core/digest.js';
 import { RuntimeError } from '../../core/errors.js';
 import { EMPTY_BLOB, EMPTY_DESCRIPTOR } from '../../core/lifecycle.js';
 import { MediaType, type Descriptor } from '../../core/oci.js';
-import type { ReferrerManifest } from '../port.js';
+import type { ReferrerManifest, UnmarkOutcome } from '../port.js';
 import { sha256Digest } from '../../util/hash.js';
-import { HttpError } from '../../util/http.js';
+import { HttpError, HttpStatusError } from '../../util/http.js';
 import type { FallbackIndex } from './inventory.js';
 import { nextLink } from '../links.js';
 import { errorCode, httpError, type OciClient } from './client.js';
@@ -23,6 +23,12 @@ const FALLBACK_WRITE_ATTEMPTS = 4;
 
 /** Marks the fallback indexes this product writes, so a superseded one can be deleted. */
 export const FALLBACK_INDEX_ANNOTATION = 'vnd.eol-gate.referrers-fallback';
+
+/**
+ * Deletes the package version holding a manifest, where the registry refuses manifest DELETE
+ * and has its own API for that (GHCR: the GitHub Packages API); true when it was deleted.
+ */
+export type RemoveVersion = (repo: string, digest: string) => Promise<boolean>;
 
 /** What a referrers API request answered: the list, no API, or a 404 that does not tell. */
 type ApiAnswer = Descriptor[] | 'no-api' | 'ambiguous';
@@ -50,11 +56,14 @@ export class Referrers {
    * fails a manifest PUT racing with it, so we upload it once.
    */
   private readonly emptyBlob = new Map<string, Promise<unknown>>();
+  /** The registry answered a manifest DELETE with "unsupported" (GHCR): not asked again. */
+  private refusesDelete = false;
 
   /**
    * `learn`: told the bytes of every fallback index written or read back (for the cache);
    * `forget`: told every manifest deleted (the cache must not keep it as used); `pushBlob`:
-   * uploads a blob unless present (the registry's shared uploader: mounts, monolithic POSTs).
+   * uploads a blob unless present (the registry's shared uploader: mounts, monolithic POSTs);
+   * `removeVersion`: where manifest DELETE is refused, removes the manifest another way.
    */
   constructor(
     private readonly client: OciClient,
@@ -64,6 +73,7 @@ export class Referrers {
       repo,
       bytes,
     ) => putBlob(client, repo, bytes),
+    private readonly removeVersion?: RemoveVersion,
   ) {}
 
   /** The fallback indexes a fresh listing of `repo` read; replaces what an earlier one said. */
@@ -205,7 +215,13 @@ export class Referrers {
     }
   }
 
-  async delete(repo: string, subject: string, referrer: string): Promise<void> {
+  /**
+   * Removes the referrer from the fallback index, then deletes its manifest. A registry that
+   * refuses manifest DELETE (GHCR) still loses the mark for every client (they read referrers
+   * from the fallback index there); the manifest's package version is then deleted when
+   * `removeVersion` can, else it stays as an unreferenced artifact (the outcome says which).
+   */
+  async delete(repo: string, subject: string, referrer: string): Promise<UnmarkOutcome> {
     // Index entry first: if the manifest DELETE then fails, a re-run deletes it; the other
     // order could leave an entry that makes a deleted referrer look present.
     await this.updateFallback(repo, subject, (list) =>
@@ -213,8 +229,24 @@ export class Referrers {
         ? list.filter((d) => d.digest !== referrer)
         : undefined,
     );
-    await deleteManifest(this.client, repo, referrer);
+    const outcome = await this.deleteOrRemove(repo, referrer);
     this.forget(referrer);
+    return outcome;
+  }
+
+  /** A manifest DELETE; where refused, its package version through `removeVersion`. */
+  private async deleteOrRemove(repo: string, digest: string): Promise<UnmarkOutcome> {
+    if (!this.refusesDelete) {
+      try {
+        await deleteManifest(this.client, repo, digest);
+        return 'deleted';
+      } catch (e) {
+        if (!isDeleteRefused(e)) throw e;
+        this.refusesDelete = true;
+      }
+    }
+    if (this.removeVersion && (await this.removeVersion(repo, digest))) return 'version-deleted';
+    return 'unlisted';
   }
 
   /** The config and layer blobs must exist before the manifest PUT; we can create only `{}`. */
@@ -287,13 +319,15 @@ export class Referrers {
         else snapshot?.delete(subject);
         return;
       }
+      // A registry that keeps the emptied index (it refuses DELETE) gets it rewritten empty.
+      let kept = false;
       if (updated.length === 0) {
-        if (current) {
-          await deleteManifest(this.client, repo, current.digest);
-          this.forget(current.digest);
+        kept = !!current && (await this.deleteOrRemove(repo, current.digest)) === 'unlisted';
+        if (!kept) {
+          if (current) this.forget(current.digest);
+          snapshot?.delete(subject);
+          continue;
         }
-        snapshot?.delete(subject);
-        continue;
       }
       const index: ManifestJson & { schemaVersion: number } = {
         ...json,
@@ -310,10 +344,12 @@ export class Referrers {
       // it (as oras does); another tool's index is left alone.
       if (
         current &&
+        !kept &&
         current.digest !== digest &&
         current.json.annotations?.[FALLBACK_INDEX_ANNOTATION] === 'true'
       ) {
-        await deleteManifest(this.client, repo, current.digest);
+        // Where DELETE is refused and no package version can go, the untagged ghost stays.
+        await this.deleteOrRemove(repo, current.digest);
         this.forget(current.digest);
       }
     }
@@ -321,6 +357,15 @@ export class Referrers {
       `${this.client.host}: fallback index ${repo}:${tag} kept changing under concurrent writers`,
     );
   }
+}
+
+/**
+ * The registry refuses manifest DELETE: 405, or 400/403 with code UNSUPPORTED (GHCR answers
+ * 405 `{"errors":[{"code":"UNSUPPORTED"}]}`).
+ */
+export function isDeleteRefused(e: unknown): boolean {
+  if (!(e instanceof HttpStatusError) || e.method !== 'DELETE') return false;
+  return e.status === 405 || ((e.status === 400 || e.status === 403) && e.code === 'UNSUPPORTED');
 }
 
 function isBlobUnknown(e: unknown): boolean {
