@@ -26,7 +26,7 @@ import {
 } from '../core/protocol.js';
 import { supportedSet } from '../core/supported.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
-import type { Registry } from '../registry/port.js';
+import { unmarkNote, type Registry, type UnmarkOutcome } from '../registry/port.js';
 import { sha256Digest } from '../util/hash.js';
 import { forEachLimited } from '../util/pool.js';
 import { loadImageInfo, readFingerprint } from './image-info.js';
@@ -94,6 +94,8 @@ export interface MarkRef {
   repository: string;
   subject: string;
   referrer: string;
+  /** How a removed mark went (absent: placed, or removed by a registry that said nothing). */
+  how?: UnmarkOutcome;
 }
 
 /** Step 7 ran out of its budget: every mark this run placed was removed again. */
@@ -391,9 +393,11 @@ async function removeMarks(
   why: string,
 ): Promise<void> {
   for (const m of marks) {
-    await registry.deleteReferrer(m.repository, m.subject, m.referrer);
-    removed.push(m);
-    logger.info(`${m.repository}@${m.subject}: lifecycle mark ${m.referrer} removed (${why})`);
+    const how = await registry.deleteReferrer(m.repository, m.subject, m.referrer);
+    removed.push({ ...m, how });
+    logger.info(
+      `${m.repository}@${m.subject}: lifecycle mark ${m.referrer} removed (${why})${unmarkNote(how)}`,
+    );
   }
 }
 

@@ -15,7 +15,7 @@ export const COMMANDS = [
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
 // Pick lists that options.ts parses with the same list (the others come from their layers).
-export const REGISTRY_TYPES = ['auto', 'acr', 'oci'] as const;
+export const REGISTRY_TYPES = ['auto', 'acr', 'ghcr', 'oci'] as const;
 export const ON_TIMEOUT = ['fail', 'skip'] as const;
 export const ON_STALE = ['skip', 'fail'] as const;
 export const ACR_TIERS = ['basic', 'standard', 'premium'] as const;
@@ -79,7 +79,8 @@ export const INPUTS: InputSpec[] = [
     name: 'registryType',
     choices: REGISTRY_TYPES,
     task: { label: 'Registry type', group: 'registry' },
-    description: 'auto (ACR for *.azurecr.io hosts, else OCI), acr or oci.',
+    description:
+      'auto (ACR for *.azurecr.io hosts, GHCR for ghcr.io, else OCI), acr, ghcr or oci. GHCR lists every package version (untagged too) through the GitHub Packages API with the registry password, else the GitHub token of the job (packages: read; removing marks also deletes their package versions with packages: write).',
     default: 'auto',
     commands: REGISTRY_COMMANDS,
   },

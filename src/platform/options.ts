@@ -26,7 +26,7 @@ import {
 export interface JobOptions {
   command: CommandName;
   registry: string;
-  registryType: 'auto' | 'acr' | 'oci';
+  registryType: 'auto' | 'acr' | 'ghcr' | 'oci';
   username: string;
   password: string;
   imageInfo: string[];

@@ -7,6 +7,7 @@ import { formatDuration } from '../core/duration.js';
 import type { GuardViolation } from '../core/guard.js';
 import type { PlanEntry } from '../core/planner.js';
 import { EXCLUSION_REASONS } from '../core/planner.js';
+import { UNMARK_TEXT, type UnmarkOutcome } from '../registry/port.js';
 import {
   CLASS_NOUN,
   REQUEST_CLASSES,
@@ -61,6 +62,7 @@ export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryCont
   if (result.rollBack)
     lines.push(
       `**Rolled back: reconcile timed out waiting for ${result.rollBack.blockers.length} participant(s) that began publishing during apply, so all ${result.rollBack.removed.length} mark(s) this run placed were removed (a later run places them again).**`,
+      ...refusedLines(result.rollBack.removed.map((m) => m.how)),
       '',
     );
   if (result.overLimit)
@@ -187,7 +189,22 @@ function entryLine(e: PlanEntry): string {
 }
 
 function markLine(m: MarkRef): string {
-  return `\`${m.repository}@${m.subject}\` (mark \`${m.referrer}\`)`;
+  return `\`${m.repository}@${m.subject}\` (mark \`${m.referrer}\`${howNote(m.how)})`;
+}
+
+/** `: <how>` for a removal that was not a plain DELETE. */
+function howNote(how: UnmarkOutcome | undefined): string {
+  return how && how !== 'deleted' ? `: ${UNMARK_TEXT[how]}` : '';
+}
+
+/** One line per way of removal other than DELETE: "2 mark(s) removed from the referrers index; …". */
+function refusedLines(hows: (UnmarkOutcome | undefined)[]): string[] {
+  const lines: string[] = [];
+  for (const how of ['unlisted', 'version-deleted'] as const) {
+    const n = hows.filter((h) => h === how).length;
+    if (n > 0) lines.push(`${n} mark(s) ${UNMARK_TEXT[how]}.`);
+  }
+  return lines.length > 0 ? ['', ...lines] : [];
 }
 
 /** A collapsed list: the first LISTED_DIGESTS items and how many more the plan holds. */
@@ -276,6 +293,11 @@ export function verifySummary(result: VerifyResult, registry: string): string {
     `## eol-gate verify: ${registry}`,
     '',
     `Checked ${result.checked} supported digest(s): ${result.findings.length} carry a lifecycle mark${result.repaired ? `, ${result.repaired} mark(s) removed` : ''}.`,
+    ...refusedLines(
+      Object.entries(result.repairedHow ?? {}).flatMap(([how, n]) =>
+        Array<UnmarkOutcome>(n).fill(how as UnmarkOutcome),
+      ),
+    ),
   ];
   if (result.findings.length > 0) {
     lines.push('', '| digest | why protected | marks |', '|---|---|---|');
@@ -299,7 +321,8 @@ export function unannotateSummary(
   const verb = result.dryRun ? 'would remove' : 'removed';
   const lines = [`## eol-gate unannotate: ${registry}`, ''];
   if (result.dryRun) lines.push('**Dry run: nothing was removed.**', '');
-  lines.push(`${selection}: ${verb} ${result.removed.length} lifecycle mark(s).`, '');
+  lines.push(`${selection}: ${verb} ${result.removed.length} lifecycle mark(s).`);
+  lines.push(...refusedLines(result.removed.map((m) => m.how)), '');
   if (result.repositories)
     lines.push(
       `Searched ${result.repositories.length} repositor${result.repositories.length === 1 ? 'y' : 'ies'}.`,
@@ -318,7 +341,8 @@ export function unannotateSummary(
     ...details(
       result.dryRun ? 'Would remove' : 'Removed',
       result.removed.map(
-        (m) => `\`${m.repository}@${m.digest}\` (mark \`${m.referrer}\`, ${m.date ?? 'no date'})`,
+        (m) =>
+          `\`${m.repository}@${m.digest}\` (mark \`${m.referrer}\`, ${m.date ?? 'no date'}${howNote(m.how)})`,
       ),
     ),
   );

@@ -3,7 +3,9 @@ import { InputError } from '../../core/errors.js';
 import type { Descriptor, ManifestRecord } from '../../core/oci.js';
 import { silentLogger, type Logger } from '../../core/ports.js';
 import type { RetryPolicy } from '../../util/http.js';
-import type { PushOutcome, Registry, ReferrerManifest } from '../port.js';
+import type { PushOutcome, Registry, ReferrerManifest, UnmarkOutcome } from '../port.js';
+import type { GhcrPackages } from '../ghcr/packages.js';
+import { listPackageManifests } from '../ghcr/inventory.js';
 import { OciClient } from './client.js';
 import * as inventory from './inventory.js';
 import * as manifests from './manifests.js';
@@ -39,6 +41,11 @@ export interface OciRegistryOptions {
    * listing, written by `flush()`. The repository is never listed for annotation.
    */
   registryCache?: RegistryCacheLocation;
+  /**
+   * GHCR: the GitHub Packages API. Listings then hold every package version (untagged ones too,
+   * with push times), and marks the registry refuses to DELETE lose their package version.
+   */
+  packages?: GhcrPackages;
 }
 
 /** Any OCI distribution registry: referrers API where present, `sha256-<hex>` tag fallback otherwise. */
@@ -58,6 +65,7 @@ export class OciRegistry implements Registry {
   /** Per blob digest, a repository known to hold it (a source for cross-repository mounts). */
   private readonly blobHomes = new Map<string, string>();
   private readonly uploads: manifests.UploadState = {};
+  private readonly packages?: GhcrPackages;
 
   constructor(options: OciRegistryOptions) {
     this.client = new OciClient(
@@ -81,6 +89,7 @@ export class OciRegistry implements Registry {
         : options.manifestCache
           ? ManifestCache.open(options.manifestCache, this.logger)
           : ManifestCache.memory();
+    this.packages = options.packages;
     // Fallback indexes we write are the next listing's tags: known bytes, no GET after a HEAD.
     const cache = this.cache;
     this.referrers = new Referrers(
@@ -90,6 +99,7 @@ export class OciRegistry implements Registry {
       },
       (digest) => cache.forget(digest),
       (repository, bytes) => this.pushBlob(repository, bytes),
+      options.packages ? (repository, digest) => this.deleteVersion(repository, digest) : undefined,
     );
     if (options.registryCache) {
       const location = {
@@ -115,13 +125,21 @@ export class OciRegistry implements Registry {
     // The cache's own repository holds no images: never a source of candidates.
     if (this.isCacheRepository(repository)) return [];
     await this.registryCache?.load();
-    const listing = await inventory.listManifests(
-      this.client,
-      repo(repository),
-      this.pageSize,
-      this.concurrency,
-      this.cache,
-    );
+    const listing = this.packages
+      ? await listPackageManifests(
+          this.client,
+          this.packages,
+          repo(repository),
+          this.concurrency,
+          this.cache,
+        )
+      : await inventory.listManifests(
+          this.client,
+          repo(repository),
+          this.pageSize,
+          this.concurrency,
+          this.cache,
+        );
     this.referrers.remember(repository, listing.fallback);
     for (const [digest, config] of listing.configs)
       this.configs.set(`${repository}@${digest}`, config);
@@ -196,12 +214,26 @@ export class OciRegistry implements Registry {
     return 'pushed';
   }
 
-  async deleteReferrer(repository: string, subject: string, referrer: string): Promise<void> {
+  async deleteReferrer(
+    repository: string,
+    subject: string,
+    referrer: string,
+  ): Promise<UnmarkOutcome> {
     return this.referrers.delete(
       repo(repository),
       assertDigest(subject, 'subject'),
       assertDigest(referrer, 'referrer'),
     );
+  }
+
+  /** The registry refused a manifest DELETE: its package version goes instead, when it may. */
+  private async deleteVersion(repository: string, digest: string): Promise<boolean> {
+    const done = await this.packages!.deleteVersion(repository, digest);
+    if (!done.deleted)
+      this.logger.warning(
+        `${repository}@${digest}: the registry refuses manifest DELETE and the package version was not deleted (${done.reason}); it stays as an unreferenced artifact`,
+      );
+    return done.deleted;
   }
 
   /**
