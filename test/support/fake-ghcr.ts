@@ -37,10 +37,16 @@ export class FakeGhcr {
   readonly packages = new Map<string, FakeVersion[]>();
   /** Every request, as `METHOD path`. */
   readonly requests: string[] = [];
+  /** Called with every request before it is served (e.g. to act when a run starts writing). */
+  onRequest?: (method: string, path: string) => void;
+  /** Answer version DELETEs with 403 (a token without admin on the package); settable. */
+  refuseVersionDeletes: boolean;
   /** The `created_at` of the next new versions, per digest; default now. */
   private readonly createdAt = new Map<string, string>();
 
-  constructor(private readonly options: FakeGhcrOptions = {}) {}
+  constructor(private readonly options: FakeGhcrOptions = {}) {
+    this.refuseVersionDeletes = options.refuseVersionDeletes ?? false;
+  }
 
   get url(): string {
     if (!this.origin_) throw new Error('FakeGhcr used before start()');
@@ -95,6 +101,7 @@ export class FakeGhcr {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     this.requests.push(`${req.method} ${url.pathname}${url.search}`);
+    this.onRequest?.(req.method ?? 'GET', url.pathname);
     if (url.pathname.startsWith('/v2/')) return this.registry(req, res, url);
     const m = /^\/(orgs|users)\/([^/]+)\/packages\/container\/([^/]+)\/versions(?:\/(\d+))?$/.exec(
       url.pathname,
@@ -177,7 +184,7 @@ export class FakeGhcr {
         json(res, 404, { message: 'Package version not found.' });
         return;
       }
-      if (this.options.refuseVersionDeletes) {
+      if (this.refuseVersionDeletes) {
         json(res, 403, { message: 'Must have admin rights to Repository.' });
         return;
       }

@@ -1,0 +1,265 @@
+/**
+ * Issue 19 (GHCR) through the bundled CLI: a fake GHCR (docker-registry behind a proxy that
+ * refuses manifest DELETE with 405 UNSUPPORTED and serves the GitHub Packages API) with
+ * `--registry-type ghcr`. Every package version is in the inventory (untagged ones too), its
+ * `created_at` drives minAge, and every way of removing a mark (unannotate, verify --repair, a
+ * roll-back) leaves no mark any client can see in the subject's fallback index, saying which
+ * removal happened.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { markerRef } from '../../../src/coordination/github.js';
+import {
+  EOL_DATE_ANNOTATION,
+  LIFECYCLE_ARTIFACT_TYPE,
+  lifecycleManifestJson,
+} from '../../../src/core/lifecycle.js';
+import { MediaType, type Descriptor } from '../../../src/core/oci.js';
+import type { MarkerState } from '../../../src/core/runs.js';
+import { OciRegistry } from '../../../src/registry/oci/index.js';
+import { sha256Digest } from '../../../src/util/hash.js';
+import { annotateArgs, jsonOf, runBundle, type CliRun } from '../../support/cli.js';
+import { startFakeGhcr, type FakeGhcr } from '../../support/fake-ghcr.js';
+import { FakeGitHub } from '../../support/fake-github.js';
+import { lifecycleMarksByHttp } from '../../support/registry-http.js';
+import { writeImageInfo } from '../../support/scenario.js';
+import { pushImage } from '../../support/seed.js';
+
+const HOME = 'octo/images';
+const UNLISTED =
+  'removed from the referrers index; the lifecycle manifest stays (the registry refuses DELETE)';
+const VERSION_DELETED =
+  'removed from the referrers index and its package version deleted (the registry refuses DELETE)';
+
+describe('GHCR (issue 19) through the bundled CLI', () => {
+  const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
+  let ghcr: FakeGhcr;
+  let pusher: OciRegistry;
+  let dir: string;
+  let seq = 0;
+  let stamp = Date.now() - 60_000;
+
+  beforeAll(async () => {
+    await github.start();
+    ghcr = await startFakeGhcr({ orgs: ['acme'], apiFallback: github.apiUrl });
+    pusher = new OciRegistry({ url: ghcr.url });
+    dir = await mkdtemp(join(tmpdir(), 'eol-gate-ghcr-'));
+  });
+  afterAll(async () => {
+    await ghcr?.close();
+    await github.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** The environment of a CLI step: the Packages API (and GitHub behind it) at the fake. */
+  const env = (who?: { runId: number; attempt: number; jobId: number }) => ({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TMPDIR: dir,
+    EOL_GATE_RETRIES: '0',
+    GITHUB_API_URL: ghcr.apiUrl,
+    GITHUB_REPOSITORY: HOME,
+    GITHUB_TOKEN: github.token,
+    GITHUB_SHA: github.headSha,
+    ...(who
+      ? {
+          GITHUB_RUN_ID: String(who.runId),
+          GITHUB_RUN_ATTEMPT: String(who.attempt),
+          EOL_GATE_JOB_ID: String(who.jobId),
+        }
+      : {}),
+  });
+  const cli = (args: string[], who?: Parameters<typeof env>[0]) =>
+    runBundle(env(who), [...args, '--registry-type', 'ghcr']);
+  const marks = (repo: string, d: Descriptor) => lifecycleMarksByHttp(ghcr.url, repo, d.digest);
+
+  /** A repository of its own, images pushed in order (each with its own tag unless given). */
+  async function seed(images: { name: string; tag?: string }[]) {
+    const n = ++seq;
+    const repo = `acme/ghcr-${n}/app`;
+    const pushed: Record<string, Descriptor> = {};
+    for (const { name, tag } of images)
+      pushed[name] = await pushImage(pusher, repo, {
+        seed: `${repo}:${name}`,
+        tag: tag ?? name,
+        created: '2024-05-01T00:00:00Z',
+      });
+    return { repo, group: `ghcr-${n}`, imageInfo: join(dir, `ghcr-${n}.json`), pushed };
+  }
+
+  const annotate = (repo: string, imageInfo: string, ...more: string[]) =>
+    cli([
+      'annotate',
+      '--registry',
+      ghcr.url,
+      '--image-info',
+      imageInfo,
+      '--coordinator',
+      'none',
+      '--json',
+      ...(more.includes('--min-age') ? [] : ['--min-age', '0']),
+      ...more,
+    ]);
+
+  async function mark(repo: string, subject: Descriptor, date = '2026-01-01'): Promise<string> {
+    const json = lifecycleManifestJson(subject, date);
+    await pusher.pushReferrer(repo, subject, {
+      bytes: new TextEncoder().encode(json),
+      digest: sha256Digest(json),
+      mediaType: MediaType.ociManifest,
+      artifactType: LIFECYCLE_ARTIFACT_TYPE,
+      annotations: { [EOL_DATE_ANNOTATION]: date },
+    });
+    return sha256Digest(json);
+  }
+
+  it('(a) an untagged version (its tag moved to v2) is in the inventory and marked on the first run', async () => {
+    const { repo, imageInfo, pushed } = await seed([
+      { name: 'v1', tag: 'latest' },
+      { name: 'v2', tag: 'latest' },
+    ]);
+    const { v1, v2 } = pushed;
+    expect(ghcr.version(repo, v1.digest)?.tags).toEqual([]);
+    await writeImageInfo(imageInfo, repo, [v2]);
+    const run = await annotate(repo, imageInfo);
+    expect(run.code, run.stderr).toBe(0);
+    expect(jsonOf(run)).toMatchObject({ outcome: 'applied', counts: { annotated: 1 } });
+    expect(await marks(repo, v1)).toHaveLength(1);
+    expect(await marks(repo, v2)).toEqual([]);
+    // The Packages API was asked, not the tag list.
+    expect(ghcr.requests.some((r) => r.startsWith('GET /orgs/acme/packages/container/'))).toBe(
+      true,
+    );
+  });
+
+  it('(b) created_at drives minAge: pushed seconds ago is too young under 1h, 2 days ago is marked', async () => {
+    const { repo, imageInfo, pushed } = await seed([
+      { name: 'young' },
+      { name: 'old' },
+      { name: 's' },
+    ]);
+    ghcr.setCreated(repo, pushed.old.digest, new Date(Date.now() - 2 * 86_400_000).toISOString());
+    await writeImageInfo(imageInfo, repo, [pushed.s]);
+    // No group memory: its first sighting ("now") would bind minAge instead of created_at.
+    const run = await annotate(repo, imageInfo, '--min-age', '1h', '--cache-repository', 'none');
+    expect(run.code, run.stderr).toBe(0);
+    expect(jsonOf(run).counts).toMatchObject({ annotated: 1, skippedTooYoung: 1 });
+    expect(await marks(repo, pushed.old)).toHaveLength(1);
+    // The image config says 2024: only created_at makes it young.
+    expect(await marks(repo, pushed.young)).toEqual([]);
+  });
+
+  it('(c) unannotate: the mark leaves the fallback index and its package version is deleted', async () => {
+    const { repo, pushed } = await seed([{ name: 'o' }]);
+    const referrer = await mark(repo, pushed.o);
+    expect(await marks(repo, pushed.o)).toHaveLength(1);
+    const run = await cli([
+      'unannotate',
+      '--registry',
+      ghcr.url,
+      '--digest',
+      `${repo}@${pushed.o.digest}`,
+      '--json',
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(jsonOf<{ removed: unknown[] }>(run).removed).toEqual([
+      expect.objectContaining({ digest: pushed.o.digest, referrer, how: 'version-deleted' }),
+    ]);
+    expect(await marks(repo, pushed.o)).toEqual([]);
+    expect(ghcr.version(repo, referrer)).toBeUndefined();
+    expect(run.stderr).toContain(VERSION_DELETED);
+  });
+
+  it('(c) unannotate without admin on the package: unlisted, the manifest stays, the summary says so', async () => {
+    const { repo, pushed } = await seed([{ name: 'o' }]);
+    const referrer = await mark(repo, pushed.o);
+    ghcr.refuseVersionDeletes = true;
+    try {
+      const run = await cli([
+        'unannotate',
+        '--registry',
+        ghcr.url,
+        '--digest',
+        `${repo}@${pushed.o.digest}`,
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`1 mark(s) ${UNLISTED}.`);
+      expect(run.stderr).toMatch(/HTTP 403.*packages: write/);
+      expect(await marks(repo, pushed.o)).toEqual([]);
+      expect(ghcr.version(repo, referrer)).toBeDefined();
+    } finally {
+      ghcr.refuseVersionDeletes = false;
+    }
+  });
+
+  it('(c) verify --repair removes the mark of a supported digest for every client, saying how', async () => {
+    const { repo, imageInfo, pushed } = await seed([{ name: 's' }]);
+    await writeImageInfo(imageInfo, repo, [pushed.s]);
+    await mark(repo, pushed.s);
+    const common = ['verify', '--registry', ghcr.url, '--image-info', imageInfo];
+    const run = await cli([...common, '--repair', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(jsonOf(run)).toMatchObject({ repaired: 1, repairedHow: { 'version-deleted': 1 } });
+    expect(await marks(repo, pushed.s)).toEqual([]);
+    const again = await cli(common);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
+  it('(c) a roll-back removes every mark it placed from the fallback indexes, saying how', async () => {
+    const { repo, imageInfo, group, pushed } = await seed([
+      { name: 's' },
+      { name: 'o1' },
+      { name: 'o2' },
+    ]);
+    await writeImageInfo(imageInfo, repo, [pushed.s]);
+    // A publisher starts while the first mark is written: reconcile waits for it, in vain.
+    const publisher = github.createRun({ name: 'rollback' });
+    const job = github.createJob({ run_id: publisher.id, name: 'push' });
+    let fired = false;
+    ghcr.onRequest = (method, path) => {
+      if (!fired && method === 'PUT' && path.startsWith(`/v2/${repo}/manifests/`)) {
+        fired = true;
+        const ref = markerRef(
+          group,
+          {
+            runId: String(publisher.id),
+            attempt: 1,
+            jobId: String(job.id),
+            repository: HOME,
+          },
+          'publishing' as MarkerState,
+          'job',
+          stamp++,
+          HOME,
+        );
+        github.refs.set(ref, github.headSha);
+      }
+    };
+    const self = github.createRun({ name: 'annotate' });
+    const selfJob = github.createJob({ run_id: self.id, name: 'annotate' });
+    let run: CliRun;
+    try {
+      run = await cli(
+        annotateArgs(
+          { registry: ghcr.url, imageInfo, group, timeout: '30m' },
+          '--reconcile-timeout',
+          '1s',
+        ),
+        { runId: self.id, attempt: 1, jobId: selfJob.id },
+      );
+    } finally {
+      ghcr.onRequest = undefined;
+    }
+    expect(fired).toBe(true);
+    const out = jsonOf<{
+      outcome: string;
+      rolledBack: { marks: { subject: string; how?: string }[] };
+    }>(run);
+    expect(out.outcome, run.stderr).toBe('rolled-back');
+    expect(out.rolledBack.marks.map((m) => m.how)).toEqual(['version-deleted', 'version-deleted']);
+    for (const d of [pushed.o1, pushed.o2, pushed.s]) expect(await marks(repo, d)).toEqual([]);
+    expect(run.stderr).toContain(VERSION_DELETED);
+  }, 60_000);
+});
