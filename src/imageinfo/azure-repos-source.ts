@@ -11,6 +11,7 @@ import { gitBlobId } from './git-blob.js';
 import {
   ABSENT_FINGERPRINT,
   ImageInfoNotFoundError,
+  type ImageInfoVersion,
   type SourceSnapshot,
   type WritableImageInfoSource,
 } from './source.js';
@@ -120,9 +121,54 @@ export class AzureReposSource implements WritableImageInfoSource {
     return 'conflict';
   }
 
+  /**
+   * The commits that touched the file, searched from the branch head resolved once (a fixed
+   * commit keeps `$skip` pages stable while others push), each read like `read()`. A commit that
+   * deleted the file has nothing to read and is skipped.
+   * https://learn.microsoft.com/en-us/rest/api/azure/devops/git/commits/get-commits?view=azure-devops-rest-7.1
+   */
+  async history(maxVersions: number): Promise<ImageInfoVersion[]> {
+    if (maxVersions < 1) return [];
+    const head = await this.head();
+    const commits: Array<{ commitId: string; date?: string }> = [];
+    while (commits.length < maxVersions) {
+      const top = Math.min(100, maxVersions - commits.length);
+      const url =
+        `${this.base}/commits?searchCriteria.itemPath=${encodeURIComponent(this.itemPath)}` +
+        `&searchCriteria.itemVersion.version=${head}&searchCriteria.itemVersion.versionType=commit` +
+        `&searchCriteria.$top=${top}&searchCriteria.$skip=${commits.length}&${API}`;
+      const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry);
+      if (!res.ok) await this.fail(res, 'GET', url, 'read');
+      const body = (await res.json()) as {
+        value?: Array<{ commitId?: string; committer?: { date?: string } }>;
+      };
+      const page = body.value ?? [];
+      for (const c of page) {
+        if (typeof c.commitId !== 'string')
+          throw new RuntimeError(`${this.name}: Azure Repos listed a commit without a commitId`);
+        commits.push({ commitId: c.commitId, date: c.committer?.date });
+      }
+      if (page.length < top) break;
+    }
+    const versions: ImageInfoVersion[] = [];
+    for (const { commitId, date } of commits.slice(0, maxVersions)) {
+      const item = await this.itemAt(commitId);
+      if (item) versions.push({ revision: commitId, date, text: item.text });
+    }
+    return versions;
+  }
+
   /** The branch head and the file at it (undefined when the file does not exist there). */
   private async snapshot(): Promise<{ commit: string; item?: { objectId: string; text: string } }> {
     const commit = await this.head();
+    const item = await this.itemAt(commit);
+    // Only head reads: a write pushes on the commit its fingerprint was read at, never an old one.
+    if (item) this.readAt.set(item.objectId, commit);
+    return { commit, item };
+  }
+
+  /** The file at a commit (undefined when it does not exist there). */
+  private async itemAt(commit: string): Promise<{ objectId: string; text: string } | undefined> {
     // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/items/get?view=azure-devops-rest-7.1
     const url =
       `${this.base}/items?path=${encodeURIComponent(this.itemPath)}&versionDescriptor.version=${commit}` +
@@ -130,7 +176,7 @@ export class AzureReposSource implements WritableImageInfoSource {
     const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry);
     if (res.status === 404) {
       await res.body?.cancel().catch(() => {});
-      return { commit };
+      return undefined;
     }
     if (!res.ok) await this.fail(res, 'GET', url, 'read');
     const body = (await res.json()) as {
@@ -166,8 +212,7 @@ export class AzureReposSource implements WritableImageInfoSource {
         );
       }
     }
-    this.readAt.set(body.objectId, commit);
-    return { commit, item: { objectId: body.objectId, text: bytes.toString('utf8') } };
+    return { objectId: body.objectId, text: bytes.toString('utf8') };
   }
 
   private async head(): Promise<string> {

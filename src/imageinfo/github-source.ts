@@ -12,6 +12,7 @@ import { gitBlobId } from './git-blob.js';
 import {
   ABSENT_FINGERPRINT,
   ImageInfoNotFoundError,
+  type ImageInfoVersion,
   type SourceSnapshot,
   type WritableImageInfoSource,
 } from './source.js';
@@ -83,7 +84,55 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   }
 
   async read(): Promise<SourceSnapshot> {
-    const commit = await this.resolveCommit();
+    return this.readAt(await this.resolveCommit());
+  }
+
+  /**
+   * The commits that touched the file, listed from the branch head resolved once (a fixed sha
+   * keeps the pages stable while others push, and is never a cached by-name answer), each read
+   * like `read()`. A commit that deleted the file has nothing to read and is skipped.
+   * https://docs.github.com/en/rest/commits/commits?apiVersion=2022-11-28#list-commits
+   */
+  async history(maxVersions: number): Promise<ImageInfoVersion[]> {
+    if (maxVersions < 1) return [];
+    const head = await this.resolveCommit();
+    const path = `${this.repoPath}/commits`;
+    const commits: Array<{ sha: string; date?: string }> = [];
+    try {
+      const pages = this.octokit.paginate.iterator(`GET ${path}`, {
+        sha: head,
+        path: this.location.path,
+        per_page: Math.min(100, maxVersions),
+        headers: this.headers,
+      });
+      for await (const page of pages) {
+        for (const c of page.data as Array<{
+          sha?: string;
+          commit?: { committer?: { date?: string } };
+        }>) {
+          if (typeof c.sha !== 'string')
+            throw new RuntimeError(`${this.name}: GitHub listed a commit without a sha`);
+          commits.push({ sha: c.sha, date: c.commit?.committer?.date });
+        }
+        if (commits.length >= maxVersions) break;
+      }
+    } catch (e) {
+      return this.fail(e, 'GET', path, 'read');
+    }
+    const versions: ImageInfoVersion[] = [];
+    for (const { sha, date } of commits.slice(0, maxVersions)) {
+      try {
+        const { text } = await this.readAt(sha);
+        versions.push({ revision: sha, date, text });
+      } catch (e) {
+        if (!(e instanceof ImageInfoNotFoundError)) throw e;
+      }
+    }
+    return versions;
+  }
+
+  /** The file at a commit; {@link ImageInfoNotFoundError} when it does not exist there. */
+  private async readAt(commit: string): Promise<SourceSnapshot> {
     let body: { type?: string; sha?: string; content?: string; encoding?: string; size?: number };
     try {
       const res = await this.octokit.request(`GET ${this.contentsPath}`, {

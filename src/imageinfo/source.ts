@@ -6,6 +6,17 @@ export interface ImageInfoSource {
   readonly name: string;
   /** Throws {@link ImageInfoNotFoundError} when the image-info does not exist. */
   read(): Promise<SourceSnapshot>;
+  /** Older versions of the image-info, newest first (the current one included), at most `maxVersions`; for sources kept in git. */
+  history?(maxVersions: number): Promise<ImageInfoVersion[]>;
+}
+
+/** The image-info as one commit left it. */
+export interface ImageInfoVersion {
+  /** The commit id. */
+  revision: string;
+  /** ISO 8601 commit date */
+  date?: string;
+  text: string;
 }
 
 export interface SourceSnapshot {

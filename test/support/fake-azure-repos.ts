@@ -1,7 +1,7 @@
 /**
  * A fake of the Azure Repos REST API (api-version 7.1) for the calls eol-gate makes: refs list,
- * items get, blobs get, pushes create. Plain http on 127.0.0.1; the base URL plays the role of
- * `System.CollectionUri`. `azureReposHandler` can be mounted on a bigger fake Azure DevOps.
+ * items get, blobs get, pushes create, commits get (a file's history). Plain http on 127.0.0.1;
+ * the base URL plays the role of `System.CollectionUri`. `azureReposHandler` can be mounted on a bigger fake Azure DevOps.
  *
  * https://learn.microsoft.com/en-us/rest/api/azure/devops/git/?view=azure-devops-rest-7.1
  */
@@ -24,6 +24,8 @@ interface Commit {
   parent?: string;
   tree: Map<string, string>; // path → blob id
   comment: string;
+  /** ISO 8601 */
+  date: string;
 }
 
 /** One repository's git state: commits with whole trees (tiny repos), branches, blobs. */
@@ -41,10 +43,14 @@ export class AzureReposStore {
     method?: string;
     status: number;
     times: number;
+    /** Only requests whose path and query match (e.g. one commit's items read). */
+    url?: RegExp;
     typeKey?: string;
     message?: string;
   }> = [];
   private counter = 0;
+  /** The commit clock (epoch ms); tests set it for known dates. */
+  now: () => number = () => Date.now();
 
   private repoState(project: string, repo: string) {
     const key = `${project.toLowerCase()}/${repo.toLowerCase()}`;
@@ -81,9 +87,24 @@ export class AzureReposStore {
       else tree.set(p, this.putBlob(Buffer.from(content, 'utf8')));
     }
     const id = this.newCommitId();
-    state.commits.set(id, { id, parent: parentId, tree, comment });
+    state.commits.set(id, { id, parent: parentId, tree, comment, date: this.date() });
     state.branches.set(branch, id);
     return id;
+  }
+
+  private date(): string {
+    return new Date(this.now()).toISOString();
+  }
+
+  /** The commits reachable from `start`, newest first, that added, changed or deleted `path`. */
+  log(project: string, repo: string, start: string, path: string): Commit[] {
+    const out: Commit[] = [];
+    for (let c = this.commitById(project, repo, start); c;) {
+      const parent = c.parent ? this.commitById(project, repo, c.parent) : undefined;
+      if (c.tree.get(path) !== parent?.tree.get(path)) out.push(c);
+      c = parent;
+    }
+    return out;
   }
 
   putBlob(bytes: Buffer): string {
@@ -163,7 +184,7 @@ export class AzureReposStore {
       else tree.set(change.path, this.putBlob(change.content!));
     }
     const id = this.newCommitId();
-    state.commits.set(id, { id, parent: head, tree, comment });
+    state.commits.set(id, { id, parent: head, tree, comment, date: this.date() });
     state.branches.set(branch, id);
     this.pushes.push({ commitId: id, comment });
     return { ok: true, commitId: id };
@@ -200,7 +221,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROUTE =
-  /^\/([^/]+)\/_apis\/git\/repositories\/([^/]+)\/(refs|items|pushes|blobs)(?:\/([0-9a-f]{40}))?$/;
+  /^\/([^/]+)\/_apis\/git\/repositories\/([^/]+)\/(refs|items|pushes|blobs|commits)(?:\/([0-9a-f]{40}))?$/;
 
 export function azureReposHandler(
   store: AzureReposStore,
@@ -218,7 +239,12 @@ export function azureReposHandler(
     store.requests.push({ method, path: url.pathname, headers: req.headers });
     const ms = latency();
     if (ms > 0) await sleep(ms);
-    const fault = store.faults.find((f) => f.times > 0 && (!f.method || f.method === method));
+    const fault = store.faults.find(
+      (f) =>
+        f.times > 0 &&
+        (!f.method || f.method === method) &&
+        (!f.url || f.url.test(`${url.pathname}${url.search}`)),
+    );
     if (fault) {
       fault.times--;
       error(
@@ -318,6 +344,35 @@ export function azureReposHandler(
         body.content = bytes.toString('utf8');
       }
       send(res, 200, body);
+      return true;
+    }
+
+    if (resource === 'commits' && method === 'GET' && !id) {
+      // Commits - Get Commits: https://learn.microsoft.com/en-us/rest/api/azure/devops/git/commits/get-commits?view=azure-devops-rest-7.1
+      // Newest first, `$skip` then `$top` (default 100); `{ count, value }` with count = this page's.
+      const q = (name: string) => url.searchParams.get(`searchCriteria.${name}`);
+      const version = q('itemVersion.version') ?? 'main';
+      const versionType = q('itemVersion.versionType') ?? 'branch';
+      const start = versionType === 'commit' ? version : store.head(project, repo, version);
+      if (!start || !store.commitById(project, repo, start)) {
+        error(
+          res,
+          404,
+          'GitUnresolvableToCommitException',
+          `TF401175: The version descriptor <${versionType}: ${version} > could not be resolved to a version in the repository.`,
+        );
+        return true;
+      }
+      const itemPath = q('itemPath') ?? '/';
+      const skip = Number(q('$skip') ?? 0);
+      const value = store
+        .log(project, repo, start, itemPath.startsWith('/') ? itemPath : `/${itemPath}`)
+        .slice(skip, skip + Number(q('$top') ?? 100))
+        .map((c) => {
+          const who = { name: 'eol-gate test', email: 'test@example.com', date: c.date };
+          return { commitId: c.id, author: who, committer: who, comment: c.comment };
+        });
+      send(res, 200, { count: value.length, value });
       return true;
     }
 

@@ -5,11 +5,12 @@
  *
  * Follows https://docs.github.com/en/rest/repos/contents?apiVersion=2022-11-28,
  * https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28 and
- * https://docs.github.com/en/rest/git/refs?apiVersion=2022-11-28#get-a-reference for the parts
- * eol-gate uses.
+ * https://docs.github.com/en/rest/git/refs?apiVersion=2022-11-28#get-a-reference and
+ * https://docs.github.com/en/rest/commits/commits?apiVersion=2022-11-28#list-commits for the
+ * parts eol-gate uses.
  *
- * Every change to a branch is a commit with its own snapshot of the files, so contents can be
- * read at a commit sha (`?ref=<sha>`). A read of contents by branch or tag *name* can be served
+ * Every change to a branch is a commit (parent, date) with its own snapshot of the files, so
+ * contents can be read at a commit sha (`?ref=<sha>`) and a file's history listed. A read of contents by branch or tag *name* can be served
  * from a cache (`store.nameReadCacheMs`), as GitHub's is for a while after an update; reads
  * of a ref (`git/ref/...`) and of contents at a sha are always fresh.
  */
@@ -35,6 +36,8 @@ export interface Fault {
   status: number;
   /** How many matching requests fail. */
   times: number;
+  /** Only requests whose path and query match (e.g. one commit's `ref=`). */
+  url?: RegExp;
   headers?: Record<string, string>;
 }
 
@@ -44,6 +47,15 @@ interface Commit {
   path: string;
 }
 
+interface TreeCommit {
+  repo: string;
+  files: Map<string, string>;
+  parent?: string;
+  /** ISO 8601, whole seconds as GitHub gives them. */
+  date: string;
+  message: string;
+}
+
 /** Repository state: branches → path → blob; plus every commit made through the API. */
 export class GitHubContentsStore {
   private readonly files = new Map<string, Map<string, string>>(); // "owner/repo@branch" → path → blob sha
@@ -51,8 +63,8 @@ export class GitHubContentsStore {
   /** "owner/repo@branch" → head commit sha; "owner/repo#tag" → commit sha. */
   private readonly heads = new Map<string, string>();
   private readonly tags = new Map<string, string>();
-  /** commit sha → the repository it belongs to ("owner/repo") and its files (path → blob sha). */
-  private readonly trees = new Map<string, { repo: string; files: Map<string, string> }>();
+  /** commit sha → its repository ("owner/repo"), files (path → blob sha), parent and date. */
+  private readonly trees = new Map<string, TreeCommit>();
   /** "owner/repo@name:path" → the commit a by-name contents read answered from, until when. */
   private readonly nameReads = new Map<string, { commit: string; until: number }>();
   /**
@@ -62,6 +74,8 @@ export class GitHubContentsStore {
    */
   nameReadCacheMs = 0;
   readonly commits: Commit[] = [];
+  /** The commit clock (epoch ms); tests set it for known dates. */
+  now: () => number = () => Date.now();
   readonly faults: Fault[] = [];
   readonly requests: Array<{ method: string; path: string; headers: IncomingMessage['headers'] }> =
     [];
@@ -84,10 +98,16 @@ export class GitHubContentsStore {
   }
 
   /** Records the branch's current files as a new commit and moves the branch to it. */
-  private snapshot(owner: string, repo: string, branch: string): string {
+  private snapshot(owner: string, repo: string, branch: string, message = 'update'): string {
     const key = this.branchKey(owner, repo, branch);
     const sha = this.nextCommitSha();
-    this.trees.set(sha, { repo: this.repoKey(owner, repo), files: new Map(this.files.get(key)) });
+    this.trees.set(sha, {
+      repo: this.repoKey(owner, repo),
+      files: new Map(this.files.get(key)),
+      parent: this.heads.get(key),
+      date: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      message,
+    });
     this.heads.set(key, sha);
     return sha;
   }
@@ -115,6 +135,30 @@ export class GitHubContentsStore {
   private tree(owner: string, repo: string, commit: string): Map<string, string> | undefined {
     const t = this.trees.get(commit);
     return t?.repo === this.repoKey(owner, repo) ? t.files : undefined;
+  }
+
+  /**
+   * The commits reachable from `start` (a commit sha, branch or tag), newest first, that changed
+   * `path` (added, modified or deleted it) when given; undefined when `start` names nothing.
+   */
+  log(
+    owner: string,
+    repo: string,
+    start: string,
+    path?: string,
+  ): Array<{ sha: string } & TreeCommit> | undefined {
+    let sha: string | undefined = this.tree(owner, repo, start)
+      ? start
+      : (this.head(owner, repo, start) ?? this.resolveRef(owner, repo, `tags/${start}`));
+    if (sha === undefined) return undefined;
+    const out: Array<{ sha: string } & TreeCommit> = [];
+    while (sha !== undefined) {
+      const c: TreeCommit = this.trees.get(sha)!;
+      const before = c.parent ? this.trees.get(c.parent)!.files.get(path ?? '') : undefined;
+      if (path === undefined || c.files.get(path) !== before) out.push({ sha, ...c });
+      sha = c.parent;
+    }
+    return out;
   }
 
   /**
@@ -156,14 +200,21 @@ export class GitHubContentsStore {
     branch: string,
     path: string,
     content: string | Buffer,
+    message?: string,
   ): string {
     this.addBranch(owner, repo, branch);
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     const sha = gitBlobId(bytes);
     this.blobs.set(sha, bytes);
     this.files.get(this.branchKey(owner, repo, branch))!.set(path, sha);
-    this.snapshot(owner, repo, branch);
+    this.snapshot(owner, repo, branch, message);
     return sha;
+  }
+
+  /** Deletes a file from a branch in a new commit (its sha). */
+  deleteFile(owner: string, repo: string, branch: string, path: string): string {
+    this.files.get(this.branchKey(owner, repo, branch))?.delete(path);
+    return this.snapshot(owner, repo, branch, `delete ${path}`);
   }
 
   getFile(owner: string, repo: string, branch: string, path: string): string | undefined {
@@ -224,6 +275,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CONTENTS = /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/;
 const BLOBS = /^\/repos\/([^/]+)\/([^/]+)\/git\/blobs\/([0-9a-f]{40})$/;
 const REF = /^\/repos\/([^/]+)\/([^/]+)\/git\/ref\/(.+)$/;
+const COMMITS = /^\/repos\/([^/]+)\/([^/]+)\/commits$/;
 
 export function gitHubContentsHandler(
   store: GitHubContentsStore,
@@ -243,13 +295,19 @@ export function gitHubContentsHandler(
     const contents = CONTENTS.exec(path);
     const blobs = BLOBS.exec(path);
     const ref = REF.exec(path);
-    if (!contents && !blobs && !ref) return false;
+    const commits = COMMITS.exec(path);
+    if (!contents && !blobs && !ref && !commits) return false;
     const method = req.method ?? 'GET';
     store.requests.push({ method, path, headers: req.headers });
     const ms = latency();
     if (ms > 0) await sleep(ms);
 
-    const fault = store.faults.find((f) => f.times > 0 && (!f.method || f.method === method));
+    const fault = store.faults.find(
+      (f) =>
+        f.times > 0 &&
+        (!f.method || f.method === method) &&
+        (!f.url || f.url.test(`${path}${url.search}`)),
+    );
     if (fault) {
       fault.times--;
       send(res, fault.status, { message: `injected fault ${fault.status}` }, fault.headers);
@@ -293,6 +351,51 @@ export function gitHubContentsHandler(
           url: `${basePath}/repos/${ref[1]}/${ref[2]}/git/commits/${commit}`,
         },
       });
+      return true;
+    }
+
+    if (commits) {
+      // GET /repos/{owner}/{repo}/commits?sha=&path=&per_page=&page=: https://docs.github.com/en/rest/commits/commits#list-commits
+      // Newest first; pages linked with `Link` (rel next/last, prev/first), per_page up to 100.
+      const [, owner, repo] = commits;
+      const filePath = url.searchParams.get('path') ?? undefined;
+      const log =
+        method === 'GET'
+          ? store.log(owner, repo, url.searchParams.get('sha') ?? 'main', filePath)
+          : undefined;
+      if (!log) {
+        send(res, 404, {
+          message: `No commit found for SHA: ${url.searchParams.get('sha') ?? 'main'}`,
+          documentation_url: 'https://docs.github.com/rest/commits/commits#list-commits',
+        });
+        return true;
+      }
+      const perPage = Math.min(100, Math.max(1, Number(url.searchParams.get('per_page') ?? 30)));
+      const page = Math.max(1, Number(url.searchParams.get('page') ?? 1));
+      const last = Math.max(1, Math.ceil(log.length / perPage));
+      const link = (p: number) => {
+        const u = new URL(`http://${req.headers.host}${url.pathname}${url.search}`);
+        u.searchParams.set('page', String(p));
+        return `<${u.toString()}>`;
+      };
+      const links: string[] = [];
+      if (page < last) links.push(`${link(page + 1)}; rel="next"`, `${link(last)}; rel="last"`);
+      if (page > 1) links.push(`${link(page - 1)}; rel="prev"`, `${link(1)}; rel="first"`);
+      const api = `${basePath}/repos/${owner}/${repo}`;
+      send(
+        res,
+        200,
+        log.slice((page - 1) * perPage, page * perPage).map((c) => {
+          const who = { name: 'eol-gate test', email: 'test@example.com', date: c.date };
+          return {
+            sha: c.sha,
+            commit: { author: who, committer: who, message: c.message },
+            url: `${api}/commits/${c.sha}`,
+            parents: c.parent ? [{ sha: c.parent, url: `${api}/commits/${c.parent}` }] : [],
+          };
+        }),
+        links.length ? { link: links.join(', ') } : {},
+      );
       return true;
     }
 
@@ -414,7 +517,14 @@ export function gitHubContentsHandler(
         });
         return true;
       }
-      const sha = store.setFile(owner, repo, branch, filePath, Buffer.from(body.content, 'base64'));
+      const sha = store.setFile(
+        owner,
+        repo,
+        branch,
+        filePath,
+        Buffer.from(body.content, 'base64'),
+        body.message,
+      );
       const commitSha = store.head(owner, repo, branch)!;
       store.commits.push({ sha: commitSha, message: body.message, path: filePath });
       send(res, current === undefined ? 201 : 200, {
