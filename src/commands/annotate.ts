@@ -30,6 +30,7 @@ import { unmarkNote, type Registry, type UnmarkOutcome } from '../registry/port.
 import { sha256Digest } from '../util/hash.js';
 import { forEachLimited } from '../util/pool.js';
 import { loadImageInfo, readFingerprint } from './image-info.js';
+import { readHistory, type History } from './history.js';
 import { Inventory, resolveScope } from './inventory.js';
 import { ProgressReporter } from './progress.js';
 import type { Throttle } from '../util/throttle.js';
@@ -54,6 +55,17 @@ export interface AnnotateOptions extends BarrierOptions {
    * refused. A `fromPlan` run is exempt: its plan is the one a person reviewed.
    */
   maxAnnotations?: AnnotationLimit;
+  /**
+   * Repositories that left the image-info but the group's memory or the image-info's history
+   * names: `mark` (default) keeps them in scope, where all their images are unsupported;
+   * `ignore` leaves them out. Only without `repositories` globs.
+   */
+  retiredRepositories?: 'mark' | 'ignore';
+  /**
+   * On a group's first run (no memory yet): how many older versions of a git-kept image-info
+   * to read for digests and repositories they named (0: none).
+   */
+  historyDepth?: number;
   /**
    * Step 7 (default true). Only the simulator turns it off, to show what the step prevents;
    * no input reaches it.
@@ -182,6 +194,10 @@ export async function annotate(
     ...rest,
   });
 
+  // Read once, on the group's first run: the passes after a restart ask the same history.
+  let history: Promise<History | undefined> | undefined;
+  const firstRunHistory = () => (history ??= readFirstRunHistory(options, deps));
+
   for (;;) {
     const barrier = await wait(started, options.timeoutMs);
     // A busy image-info can keep validation failing with nobody blocking: the timeout bounds that too.
@@ -197,12 +213,22 @@ export async function annotate(
     // Every pass inventories afresh: a listing from before a restart may lack the index that
     // now protects a digest it showed (docs/design.md §2 step 3).
     const plan = await logger.group('Plan', () =>
-      makePlan(options, deps, new Inventory(registry, options.concurrency, { clock, logger })),
+      makePlan(
+        options,
+        deps,
+        new Inventory(registry, options.concurrency, { clock, logger }),
+        firstRunHistory,
+      ),
     );
     logger.info(
       `plan: ${plan.annotate.length} to annotate, ${plan.alreadyAnnotated.length} already annotated, ${plan.tooYoung.length} too young, ${plan.unmark.length} supported digest(s) to unmark`,
     );
 
+    for (const r of plan.retired)
+      logger.info(
+        `${r.repository} left the image-info: ${r.manifests} image(s), all unsupported (retiredRepositories: mark)`,
+      );
+    for (const note of plan.notes) logger.info(`note: ${note}`);
     for (const r of plan.stopped)
       logger.warning(
         `${r.repository}: supported index ${r.indexes.join(', ')} could not be read, so nothing in this repository is planned (its children stay protected); re-run once it reads`,
@@ -375,7 +401,10 @@ async function reconcile(
   const loaded = await loadImageInfo(sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
   const scope = [...new Set(placed.map((m) => m.repository))].sort();
-  const records = await new Inventory(registry, options.concurrency).records(scope);
+  // The marked subjects are asked of the registry even where no tag and no memory shows them.
+  const known = new Map<string, Set<string>>();
+  for (const m of placed) addTo(known, m.repository, m.subject);
+  const records = await new Inventory(registry, options.concurrency).records(scope, known);
   const stillCandidates = new Set(
     classify(records, supported).candidates.map((c) => refKey(c.repository, c.digest)),
   );
@@ -405,6 +434,7 @@ async function makePlan(
   options: AnnotateOptions,
   deps: AnnotateDeps,
   inventory: Inventory,
+  firstRunHistory: () => Promise<History | undefined>,
 ): Promise<PlanWithUnmarks> {
   const { registry, sources, clock, logger } = deps;
   const loaded = await loadImageInfo(sources, options.repoPrefix);
@@ -413,18 +443,28 @@ async function makePlan(
     `image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(', ')}`,
   );
 
+  const history = options.fromPlan ? undefined : await firstRunHistory();
   const scope = options.fromPlan
-    ? [...new Set(options.fromPlan.map((p) => p.repository))].sort()
-    : await resolveScope(registry, supported, options.repositories, logger);
-  const records = await inventory.records(scope);
+    ? {
+        repositories: [...new Set(options.fromPlan.map((p) => p.repository))].sort(),
+        retired: [],
+      }
+    : await resolveScope(registry, supported, options.repositories, logger, {
+        mode: options.retiredRepositories ?? 'mark',
+        named: history?.repositories,
+      });
+  // Digests no tag may show: the image-info's own (a supported index protects its children only
+  // if it is in the inventory) and those older versions named.
+  const known = new Map<string, Set<string>>();
+  for (const ref of supported.digests.values()) addTo(known, ref.registryRepository, ref.digest);
+  for (const [repository, digests] of history?.digests ?? [])
+    for (const digest of digests) addTo(known, repository, digest);
+  const records = await inventory.records(scope.repositories, known);
   const digests = new Map<string, Set<string>>();
-  for (const m of records) {
-    let set = digests.get(m.repository);
-    if (!set) digests.set(m.repository, (set = new Set()));
-    set.add(m.digest);
-  }
+  for (const m of records) addTo(digests, m.repository, m.digest);
   const manifests: Record<string, number> = {};
-  for (const repository of scope) manifests[repository] = digests.get(repository)?.size ?? 0;
+  for (const repository of scope.repositories)
+    manifests[repository] = digests.get(repository)?.size ?? 0;
   const classification = classify(records, supported);
   if (options.fromPlan)
     restrictToPlan(classification.candidates, options.fromPlan, logger, records);
@@ -442,14 +482,50 @@ async function makePlan(
     eolDate: options.eolDate,
     fingerprint: loaded.fingerprint,
   });
-  return { ...plan, unmark, manifests };
+  return {
+    ...plan,
+    unmark,
+    manifests,
+    retired: scope.retired.map((repository) => ({ repository, manifests: manifests[repository] })),
+    notes: history?.notes ?? [],
+  };
+}
+
+/**
+ * On a group's first run on a registry that keeps a memory (a cache repository), the image-info's
+ * history: what older versions named. Later runs remember instead.
+ */
+async function readFirstRunHistory(
+  options: AnnotateOptions,
+  deps: AnnotateDeps,
+): Promise<History | undefined> {
+  const depth = options.historyDepth ?? 0;
+  if (depth <= 0 || options.repositories.length > 0) return undefined;
+  const remembered = await deps.registry.rememberedRepositories?.();
+  if (!remembered || remembered.length > 0) return undefined;
+  return deps.logger.group('Image-info history (first run of this group)', () =>
+    readHistory(deps.sources, options.repoPrefix, depth, deps.logger),
+  );
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(value);
 }
 
 /**
  * The plan, with the lifecycle marks on supported digests that annotate removes, and the
  * distinct manifests of each repository in scope (what the guard and the summary count against).
  */
-export type PlanWithUnmarks = Plan & { unmark: MarkRef[]; manifests: Record<string, number> };
+export type PlanWithUnmarks = Plan & {
+  unmark: MarkRef[];
+  manifests: Record<string, number>;
+  /** Repositories that left the image-info, in scope with all their images (retiredRepositories). */
+  retired: Array<{ repository: string; manifests: number }>;
+  /** What this run could not see, and why (a source without history). */
+  notes: string[];
+};
 
 /** Keeps only the planned digests, each with its own date; reports planned digests we may not mark. */
 function restrictToPlan(

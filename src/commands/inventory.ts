@@ -8,13 +8,25 @@ import type { Clock, Logger } from '../core/ports.js';
 import { ListingProgress, ProgressReporter } from './progress.js';
 import { repositoriesInScope, type SupportedSet } from '../core/supported.js';
 
-/** The repositories in scope: `globs` against the catalog, else what the image-info names. */
+/** The repositories an annotate looks at, and which of them left the image-info. */
+export interface Scope {
+  repositories: string[];
+  /** In scope only because the group's memory or the image-info's history names them. */
+  retired: string[];
+}
+
+/**
+ * The repositories in scope: `globs` against the catalog, else what the image-info names plus,
+ * unless `retired` is `ignore`, what it named before (the group's memory, its history): a
+ * repository that left the image-info keeps its images, every one of them now unsupported.
+ */
 export async function resolveScope(
   registry: Registry,
   supported: SupportedSet,
   globs: string[],
   logger: Logger,
-): Promise<string[]> {
+  retired: { mode: 'mark' | 'ignore'; named?: Iterable<string> } = { mode: 'ignore' },
+): Promise<Scope> {
   const globbing = globs.some((g) => /[*?]/.test(g));
   const all = globbing ? await registry.listRepositories() : undefined;
   if (globbing && !all) {
@@ -22,9 +34,25 @@ export async function resolveScope(
       `${registry.displayName} does not list its catalog: only literal repository names are in scope`,
     );
   }
-  const scope = repositoriesInScope(all, supported, globs);
-  logger.info(`scope: ${scope.length} repositor${scope.length === 1 ? 'y' : 'ies'}`);
-  return scope;
+  const current = repositoriesInScope(all, supported, globs);
+  let former: string[] = [];
+  if (globs.length === 0) {
+    const remembered = (await registry.rememberedRepositories?.()) ?? [];
+    former = [...new Set([...remembered, ...(retired.named ?? [])])]
+      .filter((r) => !supported.repositories.has(r))
+      .sort();
+    if (retired.mode === 'ignore' && former.length > 0) {
+      logger.info(
+        `retiredRepositories ignore: ${former.length} repositor${former.length === 1 ? 'y' : 'ies'} that left the image-info stay out of scope (${former.join(', ')})`,
+      );
+      former = [];
+    }
+  }
+  const repositories = [...new Set([...current, ...former])].sort();
+  logger.info(
+    `scope: ${repositories.length} repositor${repositories.length === 1 ? 'y' : 'ies'}${former.length ? `, ${former.length} of them retired` : ''}`,
+  );
+  return { repositories, retired: former };
 }
 
 /** "Looked up, no lifecycle mark": one shared, frozen array rather than one per candidate. */
@@ -74,14 +102,20 @@ export class Inventory {
     private readonly progress?: { clock: Clock; logger: Logger },
   ) {}
 
-  /** Lists the repositories not listed yet; returns the records of all of `repositories`. */
-  async records(repositories: string[]): Promise<ManifestRecord[]> {
+  /**
+   * Lists the repositories not listed yet; returns the records of all of `repositories`.
+   * `known`: digests per repository the registry is asked about even if no tag shows them.
+   */
+  async records(
+    repositories: string[],
+    known?: ReadonlyMap<string, ReadonlySet<string>>,
+  ): Promise<ManifestRecord[]> {
     const missing = repositories.filter((r) => !this.byRepository.has(r));
     const progress =
       this.progress &&
       new ListingProgress(missing.length, this.progress.clock, this.progress.logger);
     await forEachLimited(missing, Math.min(4, this.concurrency), async (repository) => {
-      const records = await this.registry.listManifests(repository);
+      const records = await this.registry.listManifests(repository, known?.get(repository));
       this.byRepository.set(repository, records);
       progress?.repositoryListed(records.length);
     });

@@ -181,7 +181,9 @@ async function dateScope(
           options.repoPrefix ?? '',
         )
       : { digests: new Map(), repositories: new Set<string>() };
-  return resolveScope(deps.registry, supported, globs, deps.logger);
+  // Marks dated `date` in a repository that left the image-info are the same run's marks.
+  return (await resolveScope(deps.registry, supported, globs, deps.logger, { mode: 'mark' }))
+    .repositories;
 }
 
 /** Every lifecycle mark dated `date` on the manifests of `scope` (referrer artifacts carry none). */

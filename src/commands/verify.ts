@@ -48,8 +48,11 @@ export async function verify(
   const { registry, logger } = deps;
   const loaded = await loadImageInfo(deps.sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
-  const scope = await resolveScope(registry, supported, options.repositories, logger);
-  const records = await new Inventory(registry, options.concurrency).records(scope);
+  // Retired repositories too: a supported digest is protected whatever repository holds it.
+  const scope = await resolveScope(registry, supported, options.repositories, logger, {
+    mode: 'mark',
+  });
+  const records = await new Inventory(registry, options.concurrency).records(scope.repositories);
 
   const targets = new Map<string, { repository: string; digest: string; why: Finding['why'] }>();
   for (const ref of supported.digests.values()) {

@@ -37,6 +37,11 @@ export interface ManifestRecord {
   tags: string[];
   /** Registry creation time (ISO 8601), when the registry records one. */
   created?: string;
+  /**
+   * When the group first saw it (ISO 8601), where the registry records no push time: a manifest
+   * is never older than that (never seen before: seen now).
+   */
+  firstSeen?: string;
   configMediaType?: string;
   artifactType?: string;
   /** Digest of the manifest this one refers to: set for signatures, SBOMs, lifecycle marks. */

@@ -71,6 +71,7 @@ function planFileEntry(e: PlanEntry) {
     mediaType: e.mediaType,
     tags: e.tags,
     created: e.created ?? null,
+    ...(e.firstSeen ? { firstSeen: e.firstSeen } : {}),
     reason: e.reason,
     ...(e.existing ? { existing: e.existing } : {}),
   };

@@ -16,7 +16,7 @@ export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
 
 export interface PlanEntry extends Pick<
   ManifestRecord,
-  'repository' | 'digest' | 'mediaType' | 'size' | 'tags' | 'created'
+  'repository' | 'digest' | 'mediaType' | 'size' | 'tags' | 'created' | 'firstSeen'
 > {
   reason: string;
   /** Date for this digest when a plan file gives one of its own; else the plan's. */
@@ -133,6 +133,7 @@ export function classify(inventory: ManifestRecord[], supported: SupportedSet): 
       size: m.size,
       tags: [...m.tags].sort(),
       created: m.created,
+      ...(m.firstSeen ? { firstSeen: m.firstSeen } : {}),
       reason: parents
         ? `child of unsupported index ${parents.join(', ')}`
         : 'not referenced by image-info',
@@ -218,17 +219,24 @@ export function buildPlan(input: PlanInput): Plan {
       continue;
     }
     const createdMs = created ? Date.parse(created) : NaN;
-    if (minAgeMs > 0 && !Number.isNaN(createdMs) && now.getTime() - createdMs < minAgeMs) {
+    // The youngest of what the manifest says and when this group first saw it: a manifest that
+    // claims to be old (reproducible builds say 1970) was still pushed no earlier than that.
+    const seenMs = candidate.firstSeen ? Date.parse(candidate.firstSeen) : NaN;
+    const seenBinds = !Number.isNaN(seenMs) && !(createdMs > seenMs);
+    const bornMs = seenBinds ? seenMs : createdMs;
+    if (minAgeMs > 0 && !Number.isNaN(bornMs) && now.getTime() - bornMs < minAgeMs) {
       excluded['too-young']++;
       plan.tooYoung.push({
         ...candidate,
         created,
-        reason: `younger than minAge (created ${created})`,
+        reason: seenBinds
+          ? `first seen ${candidate.firstSeen}: eligible after minAge, at ${new Date(seenMs + minAgeMs).toISOString()}`
+          : `younger than minAge (created ${created})`,
       });
       continue;
     }
     const ageNote =
-      minAgeMs > 0 && Number.isNaN(createdMs) ? '; age unknown, counted as old enough' : '';
+      minAgeMs > 0 && Number.isNaN(bornMs) ? '; age unknown, counted as old enough' : '';
     // A candidate that needs nothing added is its own plan entry (classify made it for this).
     if (!ageNote && 'created' in candidate && created === candidate.created)
       plan.annotate.push(candidate);

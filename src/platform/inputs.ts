@@ -19,6 +19,7 @@ export const REGISTRY_TYPES = ['auto', 'acr', 'ghcr', 'oci'] as const;
 export const ON_TIMEOUT = ['fail', 'skip'] as const;
 export const ON_STALE = ['skip', 'fail'] as const;
 export const ACR_TIERS = ['basic', 'standard', 'premium'] as const;
+export const RETIRED_REPOSITORIES = ['mark', 'ignore'] as const;
 export type HostName = 'cli' | 'github' | 'azure-pipelines';
 
 export interface InputSpec {
@@ -265,6 +266,23 @@ export const INPUTS: InputSpec[] = [
     default: 'true',
     commands: ['annotate'],
     kind: 'boolean',
+  },
+  {
+    name: 'retiredRepositories',
+    choices: RETIRED_REPOSITORIES,
+    task: { label: 'Retired repositories', group: 'annotate' },
+    description:
+      "For annotate without repositories globs: a repository the image-info no longer names but named before (the group's memory in the cache repository, or the image-info's git history) is retired. mark (default): it stays in scope and all its images are marked (the plan names it and maxAnnotations counts them); ignore: it is left alone.",
+    default: 'mark',
+    commands: ['annotate'],
+  },
+  {
+    name: 'historyDepth',
+    task: { label: 'Image-info history depth', group: 'annotate' },
+    description:
+      "For annotate, on a group's first run (its memory in the cache repository is empty): how many versions of an image-info kept in git (GitHub or Azure Repos) to read, newest first, for the digests and repositories they named, so untagged images of earlier builds are found on registries that list only tags. 0 turns it off.",
+    default: '100',
+    commands: ['annotate'],
   },
   {
     name: 'repair',

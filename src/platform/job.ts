@@ -230,6 +230,8 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       group: o.group,
       scope: o.scope,
       unmarkSupported: o.unmarkSupported,
+      retiredRepositories: o.retiredRepositories,
+      historyDepth: o.historyDepth,
       maxAnnotations: o.maxAnnotations,
       timeoutMs: o.timeoutMs,
       reconcileTimeoutMs: o.reconcileTimeoutMs,

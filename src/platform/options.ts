@@ -16,6 +16,7 @@ import { assertGroupName, type GroupName } from '../core/protocol.js';
 import type { BuildAgent } from './agent.js';
 import {
   ACR_TIERS,
+  RETIRED_REPOSITORIES,
   COMMANDS,
   ON_STALE,
   ON_TIMEOUT,
@@ -58,6 +59,8 @@ export interface JobOptions {
   /** GitHub: `owner/name` holding the group's markers; empty = the workflow's repository. */
   coordinationRepository: string;
   unmarkSupported: boolean;
+  retiredRepositories: (typeof RETIRED_REPOSITORIES)[number];
+  historyDepth: number;
   repair: boolean;
   digests: string[];
   /** unannotate: every mark of this EOL date in scope ('' = not asked). */
@@ -157,6 +160,8 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     jobId: raw('jobId'),
     coordinationRepository: raw('coordinationRepository'),
     unmarkSupported: raw('unmarkSupported') ? bool('unmarkSupported') : true,
+    retiredRepositories: oneOf('retiredRepositories', RETIRED_REPOSITORIES, 'mark'),
+    historyDepth: historyDepth(raw('historyDepth'), label('historyDepth')),
     repair: bool('repair'),
     digests: list('digest'),
     date: raw('date') ? parseEolDate(raw('date'), label('date')) : '',
@@ -233,4 +238,15 @@ function cacheRepository(text: string, repoPrefix: string, label: string): strin
   if (!isRepositoryName(name))
     throw new InputError(`${label}: invalid repository name ${JSON.stringify(name)}`);
   return name;
+}
+
+/** `historyDepth`: a whole number of versions from 0 (off) to 1000; default 100. */
+function historyDepth(text: string, name: string): number {
+  if (text === '') return 100;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 1000)
+    throw new InputError(
+      `${name}: expected a whole number from 0 to 1000, got ${JSON.stringify(text)}`,
+    );
+  return n;
 }

@@ -80,6 +80,12 @@ export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryCont
     ...requestsLine(ctx.requests),
   );
   if (plan) {
+    for (const r of plan.retired)
+      lines.push(
+        `**${r.repository} left the image-info: ${r.manifests} image(s), all unsupported, in scope as retired** (${ctx.label('retiredRepositories')}: mark).`,
+        '',
+      );
+    for (const note of plan.notes) lines.push(`Note: ${note}.`, '');
     lines.push(...repositoryTable(result), '');
     const excluded = EXCLUSION_REASONS.filter((r) => plan.excluded[r] > 0);
     if (excluded.length > 0)
@@ -98,6 +104,13 @@ export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryCont
         ? 'Annotated'
         : 'Planned, not annotated';
     lines.push(...details(title, annotated, ctx.plan));
+    lines.push(
+      ...details(
+        'Younger than minAge',
+        plan.tooYoung.map((e) => `${entryLine(e)}: ${e.reason}`),
+        ctx.plan,
+      ),
+    );
     const unmarked = applied ? result.unmarked : plan.unmark;
     lines.push(
       ...details(

@@ -4,6 +4,7 @@ import { MediaType } from '../core/oci.js';
 import type { Logger } from '../core/ports.js';
 import { sha256Digest } from '../util/hash.js';
 import type { ManifestCache } from './manifest-cache.js';
+import { ManifestMemory } from './manifest-memory.js';
 
 export const CACHE_ARTIFACT_TYPE = 'application/vnd.eol-gate.cache.v1';
 export const CACHE_LAYER_TYPE = 'application/vnd.eol-gate.cache.v1.jsonl+gzip';
@@ -46,6 +47,8 @@ export class RegistryCache {
   /** Digests the loaded copy held: a save is skipped when the run used exactly these. */
   private loaded: ReadonlySet<string> = new Set();
   private learntAtLoad = 0;
+  /** What this group has seen (manifest-memory.ts), loaded and saved with the copy. */
+  readonly memory = new ManifestMemory();
 
   constructor(
     private readonly transport: CacheTransport,
@@ -111,10 +114,20 @@ export class RegistryCache {
       this.logger.warning(`${this.describe()}: content is not gzip; ignored`);
       return;
     }
-    const { accepted, rejected } = this.cache.merge(text);
-    this.loaded = accepted;
+    const cacheLines: string[] = [];
+    let remembered = 0;
+    let rejected = 0;
+    for (const line of text.split('\n')) {
+      if (!ManifestMemory.isLine(line)) cacheLines.push(line);
+      else if (this.memory.merge(line)) remembered++;
+      else rejected++;
+    }
+    const merged = this.cache.merge(cacheLines.join('\n'));
+    rejected += merged.rejected;
+    this.loaded = merged.accepted;
+    this.memory.changed = false;
     this.logger.info(
-      `${this.describe()}: ${accepted.size} entr${accepted.size === 1 ? 'y' : 'ies'}${rejected ? `, ${rejected} rejected` : ''}`,
+      `${this.describe()}: ${merged.accepted.size} entr${merged.accepted.size === 1 ? 'y' : 'ies'}, ${remembered} remembered${rejected ? `, ${rejected} rejected` : ''}`,
     );
   }
 
@@ -126,10 +139,12 @@ export class RegistryCache {
   async save(): Promise<boolean> {
     await this.load();
     const learnt = this.cache.learnt - this.learntAtLoad;
-    if (this.cache.usedCount === 0) return false;
-    if (learnt === 0 && this.cache.usedExactly(this.loaded)) return false;
+    const remembered = this.memory.changed;
+    if (this.cache.usedCount === 0 && !remembered) return false;
+    if (learnt === 0 && this.cache.usedExactly(this.loaded) && !remembered) return false;
     const { repository, group } = this.location;
-    const layer = gzipSync(Buffer.from(this.cache.serialize(), 'utf8'));
+    const text = [this.cache.serialize(), ...this.memory.lines()].join('\n') + '\n';
+    const layer = gzipSync(Buffer.from(text, 'utf8'));
     await this.transport.putBlob(repository, EMPTY_BYTES);
     await this.transport.putBlob(repository, layer);
     const manifest = JSON.stringify({
@@ -149,6 +164,7 @@ export class RegistryCache {
     this.logger.info(`${this.describe()}: saved ${this.cache.usedCount} entries`);
     this.loaded = new Set(this.cache.serializedDigests());
     this.learntAtLoad = this.cache.learnt;
+    this.memory.changed = false;
     return true;
   }
 }

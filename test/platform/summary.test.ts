@@ -27,6 +27,8 @@ function plan(annotate: PlanEntry[], manifests: Record<string, number>): PlanWit
     ) as PlanWithUnmarks['excluded'],
     unmark: [],
     stopped: [],
+    retired: [],
+    notes: [],
     manifests,
   };
 }

@@ -143,26 +143,26 @@ export async function writeImageInfo(
   repo: string,
   supported: Descriptor[],
 ): Promise<void> {
-  await writeFile(
-    path,
-    JSON.stringify({
-      schemaVersion: '2.0',
-      repos: [
-        {
-          repo,
-          images: supported.map((d, i) => ({
-            platforms: [
-              {
-                dockerfile: `src/${i}/Dockerfile`,
-                simpleTags: [`tag-${i}`],
-                digest: `mcr.microsoft.com/${repo}@${d.digest}`,
-                osType: 'Linux',
-                architecture: 'amd64',
-              },
-            ],
-          })),
-        },
-      ],
-    }),
-  );
+  await writeFile(path, imageInfoText({ [repo]: supported }));
+}
+
+/** An image-info that lists, per repository, each descriptor as an image with one platform. */
+export function imageInfoText(repos: Record<string, Descriptor[]>): string {
+  return JSON.stringify({
+    schemaVersion: '2.0',
+    repos: Object.entries(repos).map(([repo, supported]) => ({
+      repo,
+      images: supported.map((d, i) => ({
+        platforms: [
+          {
+            dockerfile: `src/${i}/Dockerfile`,
+            simpleTags: [`tag-${i}`],
+            digest: `mcr.microsoft.com/${repo}@${d.digest}`,
+            osType: 'Linux',
+            architecture: 'amd64',
+          },
+        ],
+      })),
+    })),
+  });
 }

@@ -10,6 +10,7 @@ import { OciClient } from './client.js';
 import * as inventory from './inventory.js';
 import * as manifests from './manifests.js';
 import { Referrers } from './referrers.js';
+import { addRemembered } from './remembered.js';
 import { factsOf, ManifestCache } from '../manifest-cache.js';
 import {
   RegistryCache,
@@ -121,7 +122,10 @@ export class OciRegistry implements Registry {
     return names?.filter((n) => !this.isCacheRepository(n));
   }
 
-  async listManifests(repository: string): Promise<ManifestRecord[]> {
+  async listManifests(
+    repository: string,
+    known: Iterable<string> = [],
+  ): Promise<ManifestRecord[]> {
     // The cache's own repository holds no images: never a source of candidates.
     if (this.isCacheRepository(repository)) return [];
     await this.registryCache?.load();
@@ -140,6 +144,19 @@ export class OciRegistry implements Registry {
           this.concurrency,
           this.cache,
         );
+    // Tags show only what is tagged now: the group's memory brings back what lost its tags.
+    const memory = this.registryCache?.memory;
+    if (memory)
+      await addRemembered(
+        this.client,
+        repository,
+        listing,
+        known,
+        memory,
+        this.cache,
+        Date.now(),
+        this.concurrency,
+      );
     this.referrers.remember(repository, listing.fallback);
     for (const [digest, config] of listing.configs)
       this.configs.set(`${repository}@${digest}`, config);
@@ -181,6 +198,12 @@ export class OciRegistry implements Registry {
       (m) => this.logger.warning(m),
       this.displayName,
     );
+  }
+
+  async rememberedRepositories(): Promise<string[] | undefined> {
+    if (!this.registryCache) return undefined;
+    await this.registryCache.load();
+    return this.registryCache.memory.repositoryNames();
   }
 
   private isCacheRepository(name: string): boolean {

@@ -109,17 +109,9 @@ export async function listManifests(
     }
     const json = parseManifest(m.bytes, `${repo}:${tag}`);
     parsed.set(m.digest, json);
-    records.set(m.digest, recordOf(repo, tag, m, json));
-    const config = json.config;
-    configs.set(
-      m.digest,
-      !isIndexMediaType(m.mediaType) &&
-        config?.mediaType &&
-        IMAGE_CONFIG_TYPES.has(config.mediaType) &&
-        isDigest(config.digest)
-        ? config.digest
-        : null,
-    );
+    records.set(m.digest, recordOf(repo, [tag], m, json));
+    // An index has no config: its age comes from its children (see imageCreated).
+    if (!isIndex(m.mediaType, json)) configs.set(m.digest, configDigestOf(m.mediaType, json));
   }
 
   // Second pass, after every tagged manifest is known, so a tagged record always wins over a
@@ -162,20 +154,31 @@ async function fetchTagged(
   if (warm) {
     const digest = await headManifestDigest(client, repo, tag);
     if (digest === undefined) return undefined;
-    const bytes = digest ? cache.bytes(digest) : undefined;
-    if (digest && bytes) {
-      const body = parseManifest(bytes, `${repo}@${digest}`).mediaType;
-      return { bytes, digest, mediaType: body ?? cache.get(digest)?.mediaType ?? '' };
-    }
+    if (digest && cache.bytes(digest)) return cachedManifest(client, repo, digest, cache);
   }
   const m = await getManifest(client, repo, tag);
   if (m) cache.put(m.digest, m.bytes, m.mediaType);
   return m;
 }
 
-function recordOf(
+function isIndex(mediaType: string, json: ManifestJson): boolean {
+  return isIndexMediaType(mediaType) || Array.isArray(json.manifests);
+}
+
+/** An image manifest's config digest; null when it is not an image (no creation time to read). */
+export function configDigestOf(mediaType: string, json: ManifestJson): string | null {
+  const config = json.config;
+  return !isIndex(mediaType, json) &&
+    config?.mediaType &&
+    IMAGE_CONFIG_TYPES.has(config.mediaType) &&
+    isDigest(config.digest)
+    ? config.digest
+    : null;
+}
+
+export function recordOf(
   repo: string,
-  tag: string,
+  tags: string[],
   m: FetchedManifest,
   json: ManifestJson,
 ): ManifestRecord {
@@ -184,21 +187,22 @@ function recordOf(
     digest: m.digest,
     mediaType: m.mediaType,
     size: m.bytes.length,
-    tags: [tag],
+    tags,
   };
   if (json.config?.mediaType) record.configMediaType = json.config.mediaType;
   if (json.artifactType) record.artifactType = json.artifactType;
   if (json.subject?.digest) record.subject = json.subject.digest;
-  if (isIndexMediaType(m.mediaType) || Array.isArray(json.manifests)) {
+  if (isIndex(m.mediaType, json)) {
     record.children = (json.manifests ?? []).map((d) => d?.digest).filter(isDigest);
   }
   return record;
 }
 
 /**
- * The image config's `created`; undefined for indexes, artifacts, and configs without one.
+ * The image config's `created`; for an index, its youngest child's (an index has no config, and
+ * a new index of old images is new); undefined for artifacts and configs without one.
  * `config`: the config digest the listing already read (null: not an image), so the manifest
- * is not fetched again; the config itself comes from the cache when it holds it.
+ * is not fetched again; manifests and configs come from the cache when it holds them.
  */
 export async function imageCreated(
   client: OciClient,
@@ -206,15 +210,24 @@ export async function imageCreated(
   digest: string,
   cache: ManifestCache,
   config?: string | null,
+  depth = 0,
 ): Promise<string | undefined> {
   if (config === undefined) {
-    const m = await getManifest(client, repo, digest);
-    if (!m || isIndexMediaType(m.mediaType)) return undefined;
-    const json = parseManifest(m.bytes, `${repo}@${digest}`).config;
-    config =
-      json?.mediaType && IMAGE_CONFIG_TYPES.has(json.mediaType) && isDigest(json.digest)
-        ? json.digest
-        : null;
+    const m = await cachedManifest(client, repo, digest, cache);
+    if (!m) return undefined;
+    const json = parseManifest(m.bytes, `${repo}@${digest}`);
+    if (isIndex(m.mediaType, json)) {
+      if (depth > 1) return undefined;
+      let youngest: string | undefined;
+      for (const child of json.manifests ?? []) {
+        if (!isDigest(child?.digest)) continue;
+        const created = await imageCreated(client, repo, child.digest, cache, undefined, depth + 1);
+        if (created && (!youngest || Date.parse(created) > Date.parse(youngest)))
+          youngest = created;
+      }
+      return youngest;
+    }
+    config = configDigestOf(m.mediaType, json);
   }
   if (!config) return undefined;
   let text = cache.blob(config);
@@ -237,4 +250,21 @@ export async function imageCreated(
     return undefined;
   }
   return typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? created : undefined;
+}
+
+/** A manifest by digest: the cache's bytes when it holds them, else a GET (kept in the cache). */
+export async function cachedManifest(
+  client: OciClient,
+  repo: string,
+  digest: string,
+  cache: ManifestCache,
+): Promise<FetchedManifest | undefined> {
+  const bytes = cache.bytes(digest);
+  if (bytes) {
+    const body = parseManifest(bytes, `${repo}@${digest}`).mediaType;
+    return { bytes, digest, mediaType: body ?? cache.get(digest)?.mediaType ?? '' };
+  }
+  const m = await getManifest(client, repo, digest);
+  if (m) cache.put(m.digest, m.bytes, m.mediaType);
+  return m;
 }

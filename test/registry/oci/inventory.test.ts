@@ -174,7 +174,7 @@ describe('describeManifest and imageCreated', () => {
     expect(await reg.describeManifest('describe/me', `sha256:${'0'.repeat(64)}`)).toBeUndefined();
   });
 
-  it('reads created from the image config, not from indexes or artifacts', async () => {
+  it("reads created from the image config, an index's from its youngest child, none from artifacts", async () => {
     const image = await pushImage(reg, 'created/app', {
       tag: 'a',
       seed: 'created',
@@ -186,14 +186,15 @@ describe('describeManifest and imageCreated', () => {
       docker: true,
       created: '2022-01-02T03:04:05.123456789Z',
     });
-    const index = await pushIndex(reg, 'created/app', [image]);
+    const index = await pushIndex(reg, 'created/app', [image, docker]);
     const notation = await pushNotationSignature(reg, 'created/app', image);
 
     expect(await reg.imageCreated('created/app', image.digest)).toBe('2023-05-06T07:08:09Z');
     expect(await reg.imageCreated('created/app', docker.digest)).toBe(
       '2022-01-02T03:04:05.123456789Z',
     );
-    expect(await reg.imageCreated('created/app', index.digest)).toBeUndefined();
+    // An index has no config; a new index of old images is as young as its youngest image.
+    expect(await reg.imageCreated('created/app', index.digest)).toBe('2023-05-06T07:08:09Z');
     expect(await reg.imageCreated('created/app', notation.digest)).toBeUndefined();
     expect(await reg.imageCreated('created/app', `sha256:${'1'.repeat(64)}`)).toBeUndefined();
   });
