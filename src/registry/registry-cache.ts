@@ -68,6 +68,12 @@ export class RegistryCache {
     return this.loading;
   }
 
+  /** The repositories the group's memory holds (see Registry.rememberedRepositories). */
+  async rememberedRepositories(): Promise<string[]> {
+    await this.load();
+    return this.memory.repositoryNames();
+  }
+
   private describe(): string {
     return `cache ${this.where}/${this.location.repository}:${cacheTag(this.location.group)}`;
   }

@@ -198,6 +198,48 @@ describe('buildPlan', () => {
     expect(plan.tooYoung.map((e) => e.digest)).toContain(D.unknownAge);
   });
 
+  // The age is the youngest of what the manifest says (`created`) and when the group first saw it.
+  const ages: Array<[string, { created?: string; firstSeen?: string }, 'annotate' | RegExp]> = [
+    [
+      'old config, seen long ago',
+      { created: '2020-01-01T00:00:00Z', firstSeen: '2026-11-01T00:00:00Z' },
+      'annotate',
+    ],
+    [
+      '1970 config, first seen now',
+      { created: '1970-01-01T00:00:00Z', firstSeen: '2026-11-22T12:00:00Z' },
+      /^first seen 2026-11-22T12:00:00Z: eligible after minAge, at 2026-11-22T13:00:00.000Z$/,
+    ],
+    [
+      'no config time, first seen 30 min ago',
+      { firstSeen: '2026-11-22T11:30:00Z' },
+      /^first seen 2026-11-22T11:30:00Z: eligible after minAge/,
+    ],
+    [
+      'seen long ago, but its config is younger',
+      { created: '2026-11-22T11:59:00Z', firstSeen: '2026-11-01T00:00:00Z' },
+      /^younger than minAge \(created 2026-11-22T11:59:00Z\)$/,
+    ],
+    ['no config time, seen 2 hours ago', { firstSeen: '2026-11-22T10:00:00Z' }, 'annotate'],
+  ];
+  for (const [name, age, expected] of ages) {
+    it(`minAge 1h: ${name}`, () => {
+      const entry = { ...classification.candidates.find((c) => c.digest === D.orphan)!, ...age };
+      const plan = buildPlan({
+        ...base,
+        classification: { ...classification, candidates: [entry] },
+        minAgeMs: 3_600_000,
+      });
+      if (expected === 'annotate') {
+        expect(plan.annotate.map((e) => e.digest)).toEqual([D.orphan]);
+        expect(plan.annotate[0].reason).not.toMatch(/age unknown/);
+      } else {
+        expect(plan.annotate).toHaveLength(0);
+        expect(plan.tooYoung[0].reason).toMatch(expected);
+      }
+    });
+  }
+
   it('refuses to plan a candidate whose annotations were never looked up (invariant 5)', () => {
     const partial = new Map(lifecycle);
     partial.delete(refKey('public/dotnet/app', D.orphan));

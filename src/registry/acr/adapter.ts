@@ -370,6 +370,8 @@ export class AcrRegistry implements Registry {
       else referrers.set(f.subject.digest, [d]);
     }
     this.snapshots.set(repository, { referrers });
+    // ACR lists every manifest with its push time: the group's memory keeps only the repository.
+    if (out.length > 0) this.registryCache?.memory.rememberRepository(repository);
     return out;
   }
 
@@ -634,6 +636,10 @@ export class AcrRegistry implements Registry {
       (m) => this.logger.warning(m),
       this.displayName,
     );
+  }
+
+  async rememberedRepositories(): Promise<string[] | undefined> {
+    return this.registryCache?.rememberedRepositories();
   }
 
   private isCacheRepository(name: string): boolean {

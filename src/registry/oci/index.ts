@@ -122,10 +122,7 @@ export class OciRegistry implements Registry {
     return names?.filter((n) => !this.isCacheRepository(n));
   }
 
-  async listManifests(
-    repository: string,
-    known: Iterable<string> = [],
-  ): Promise<ManifestRecord[]> {
+  async listManifests(repository: string, known: Iterable<string> = []): Promise<ManifestRecord[]> {
     // The cache's own repository holds no images: never a source of candidates.
     if (this.isCacheRepository(repository)) return [];
     await this.registryCache?.load();
@@ -144,9 +141,12 @@ export class OciRegistry implements Registry {
           this.concurrency,
           this.cache,
         );
-    // Tags show only what is tagged now: the group's memory brings back what lost its tags.
+    // Tags show only what is tagged now: the group's memory brings back what lost its tags
+    // (the Packages API lists every version, with its push time: only the repository is kept).
     const memory = this.registryCache?.memory;
-    if (memory)
+    if (memory && this.packages) {
+      if (listing.records.length > 0) memory.rememberRepository(repository);
+    } else if (memory)
       await addRemembered(
         this.client,
         repository,
@@ -201,9 +201,7 @@ export class OciRegistry implements Registry {
   }
 
   async rememberedRepositories(): Promise<string[] | undefined> {
-    if (!this.registryCache) return undefined;
-    await this.registryCache.load();
-    return this.registryCache.memory.repositoryNames();
+    return this.registryCache?.rememberedRepositories();
   }
 
   private isCacheRepository(name: string): boolean {

@@ -56,7 +56,7 @@ export async function addRemembered(
     }
   }
 
-  memory.rememberRepository(repo);
+  if (records.size > 0) memory.rememberRepository(repo);
   for (const r of records.values()) {
     if (!memorable(r)) continue;
     const entry = memory.see(repo, r.digest, nowMs, {
