@@ -183,7 +183,7 @@ describe('Azure Pipelines task bundle', () => {
     });
     const planFile = join(dir, 'plan.json');
     const r = await run(
-      { eolDate: '2026-11-22', azureSubscription: 'acr-connection', planFile },
+      { eolDate: '2026-11-22', minAge: '0', azureSubscription: 'acr-connection', planFile },
       connection,
     );
     expect(r.result, r.stdout + r.stderr).toBe('Succeeded');

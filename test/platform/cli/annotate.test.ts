@@ -55,6 +55,8 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     const run = await runCli([
       'annotate',
       ...common(),
+      '--min-age',
+      '0',
       '--dry-run',
       '--plan-file',
       planFile,
@@ -78,7 +80,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   it("without --plan-file the plan goes to the OS temp dir, not a CI runner's", async () => {
     const osTemp = await mkdtemp(join(dir, 'os-temp-'));
     const runnerTemp = await mkdtemp(join(dir, 'runner-temp-'));
-    const run = await runCli(['annotate', ...common(), '--dry-run', '--json'], {
+    const run = await runCli(['annotate', ...common(), '--min-age', '0', '--dry-run', '--json'], {
       TMPDIR: osTemp,
       RUNNER_TEMP: runnerTemp,
       AGENT_TEMPDIRECTORY: runnerTemp,
@@ -92,7 +94,15 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   });
 
   it('annotates exactly the orphans, one lifecycle referrer each, leaving the older mark alone', async () => {
-    const run = await runCli(['annotate', ...common(), '--eol-date', '2026-11-22', '--json']);
+    const run = await runCli([
+      'annotate',
+      ...common(),
+      '--min-age',
+      '0',
+      '--eol-date',
+      '2026-11-22',
+      '--json',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts).toEqual({
       annotated: scenario.orphans.length,
@@ -115,7 +125,15 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   });
 
   it('a second run changes nothing', async () => {
-    const run = await runCli(['annotate', ...common(), '--eol-date', '2026-11-22', '--json']);
+    const run = await runCli([
+      'annotate',
+      ...common(),
+      '--min-age',
+      '0',
+      '--eol-date',
+      '2026-11-22',
+      '--json',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts).toMatchObject({
       annotated: 0,
@@ -158,7 +176,15 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).removed).toHaveLength(1);
     expect(await marks(key)).toEqual([]);
-    const again = await runCli(['annotate', ...common(), '--eol-date', '2026-11-22', '--json']);
+    const again = await runCli([
+      'annotate',
+      ...common(),
+      '--min-age',
+      '0',
+      '--eol-date',
+      '2026-11-22',
+      '--json',
+    ]);
     expect(JSON.parse(again.stdout).counts.annotated).toBe(1);
     expect(await marks(key)).toHaveLength(1);
   });
@@ -178,7 +204,15 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
         ],
       }),
     );
-    const run = await runCli(['annotate', ...common(), '--from-plan', eolFile, '--json']);
+    const run = await runCli([
+      'annotate',
+      ...common(),
+      '--min-age',
+      '0',
+      '--from-plan',
+      eolFile,
+      '--json',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts.annotated).toBe(1);
     expect(await marks(target)).toEqual([expect.objectContaining({ date: '2026-12-01' })]);

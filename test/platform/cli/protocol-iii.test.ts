@@ -116,8 +116,16 @@ describe('Protocol III schedules through the bundled CLI (fake GitHub, real dock
     const markersOfAttempt1 = refsOf(group, run);
     expect(markersOfAttempt1).toHaveLength(1);
 
-    // An annotate runs to the end (its cleanup included); minAge spares x, still young.
-    const first = ok(await annotate(annotator(), imageInfo, group, '10s', ['--min-age', '1h']));
+    // An annotate runs to the end (its cleanup included); minAge spares x, still young. Without
+    // the group's memory its age is its config's: with it, o (first seen now) would wait too.
+    const first = ok(
+      await annotate(annotator(), imageInfo, group, '10s', [
+        '--min-age',
+        '1h',
+        '--cache-repository',
+        'none',
+      ]),
+    );
     expect(json(first)).toMatchObject({
       outcome: 'applied',
       counts: { annotated: 1, skippedTooYoung: 1 },

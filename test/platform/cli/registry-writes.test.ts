@@ -181,6 +181,8 @@ describe('writes per run against docker-registry (issue 20)', () => {
       imageInfo,
       '--coordinator',
       'none',
+      '--min-age',
+      '0',
       '--eol-date',
       '2026-06-01',
       '--json',
@@ -249,6 +251,8 @@ describe('re-runs against docker-registry write nothing (issue 20)', () => {
           scenario.repoPrefix,
           '--coordinator',
           'none',
+          '--min-age',
+          '0',
           '--json',
         ]);
       const cold = await annotate();

@@ -160,6 +160,7 @@ describe('GitHub Action bundle', () => {
           imageInfo,
           repoPrefix: scenario.repoPrefix,
           eolDate: '2026-11-22',
+          minAge: '0',
           pollInterval: '100ms',
           timeout: '30s',
           planFile,
