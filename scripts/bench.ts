@@ -1,5 +1,5 @@
 /**
- * ACR scale benchmark (issue 5, item 8): `npx tsx scripts/bench.ts [--quick | --memory-only]`.
+ * ACR scale benchmark: `npx tsx scripts/bench.ts [--quick | --memory-only]`.
  *
  * Replays test/fixtures/history/buildtools-prereqs-main.300-versions.json (9,244 manifests,
  * 230 supported now) into the fake ACR with 20 ms per request, and measures side by side:
@@ -12,7 +12,7 @@
  *   (f) a plain OCI registry (docker-registry, 100 tagged orphans, 20 supported, 10 ms per
  *       request): cold and steady on a fresh agent through the bundled CLI, next to a
  *       check-then-attach loop, in requests per orphan.
- *   (g) a throttled ACR (issue 20): Basic and Standard budgets per class, 429 without
+ *   (g) a throttled ACR: Basic and Standard budgets per class, 429 without
  *       Retry-After, time compressed (scripts/bench/throttled.ts): eol-gate with defaults, with
  *       acrTier, with maxRequestsPerMinute, and the docker-tools way.
  * Writes bench/results.md and bench/chart.svg. `--quick`: a slice of the data, no (e), nothing
@@ -814,7 +814,7 @@ const THROTTLED_END = '<!-- /throttled -->';
 /** (g) for bench/results.md, between markers so `--throttled-only` can replace it alone. */
 function throttledSection(g: ThrottledRun[]): string {
   return `${THROTTLED_START}
-## (g) A throttled registry (issue 20)
+## (g) A throttled registry
 
 Made on ${new Date().toISOString().slice(0, 10)}. The fake ACR meters each class in a sliding window and
 answers past its budget with \`429 TOOMANYREQUESTS\` and no \`Retry-After\` (a refused request
@@ -828,7 +828,7 @@ ${SIZES.basic.supported} supported images; ${SIZES.basic.orphans} orphans on Bas
 concurrency ${CONCURRENCY}, no latency. *defaults*: nothing configured (the limiters start optimistic
 and learn the budgets from the refusals); *acrTier*: the limiters start at the tier's documented
 budgets (\`new Throttle({ tier })\`, what the \`acrTier\` input configures); *maxRequestsPerMinute*: the write
-budget as one cap for every class (the issue's run). The docker-tools way: one referrers lookup per candidate at 250 a
+budget as one cap for every class (one shared cap). The docker-tools way: one referrers lookup per candidate at 250 a
 minute, then the marks, pushed by the same adapter with its defaults.
 
 ${throttledTable(g)}

@@ -1,5 +1,5 @@
 /**
- * The throttled scenario of the bench (issue 20): a fake ACR that meters requests per class the
+ * The throttled scenario of the bench: a fake ACR that meters requests per class the
  * way Azure Container Registry does (reads, writes, referrer lookups per identity, token
  * requests) and answers past a budget with `429 TOOMANYREQUESTS` and no `Retry-After`.
  *
@@ -167,7 +167,7 @@ function compressedClock(scale: number) {
 
 /**
  * The per-class throttle (src/util/throttle.ts) on the compressed clock, when this checkout has
- * one (issue 20's limiters); undefined before it lands.
+ * one (the per-class limiters).
  */
 async function throttleFor(
   options: { tier?: Tier; maxRequestsPerMinute?: number },
@@ -257,7 +257,7 @@ async function eolGate(
   try {
     const clock = compressedClock(SCALES[tier]);
     const retry: RetryPolicy = { ...DEFAULT_RETRY, sleep: clock.sleep };
-    // maxRequestsPerMinute: the issue's run, one cap for every class at the write budget.
+    // maxRequestsPerMinute: one cap for every class at the write budget.
     const options =
       way === 'acrTier'
         ? { tier }

@@ -154,7 +154,7 @@ function report(merged: MergeResult, targetName: string, fragmentName: string, l
   for (const u of merged.untimed) {
     const side = u.missingIn === 'both' ? 'either side' : `the ${u.missingIn}`;
     logger.info(
-      `${targetName}: ${u.entry}: no build time (created) in ${side}, so no age check: replaced as before`,
+      `${targetName}: ${u.entry}: no build time (created) in ${side}, so no age check: replaced`,
     );
   }
   if (merged.stale.length === 0) return;

@@ -29,7 +29,7 @@ import { parseImageInfo } from './image-info.js';
  *   one is left out and reported as {@link StaleEntry}: a stale run (an old branch, a re-run of
  *   last week's commit) recording after a newer one must not make the newest image an orphan that
  *   the next annotate marks end-of-life. Where either side has no readable `created`, the platform
- *   is replaced as before and {@link MergeResult.untimed} says so.
+ *   is replaced without an age check and {@link MergeResult.untimed} says so.
  * - The fragment image's `manifest` (manifest list) replaces the target image's; a fragment
  *   image without `manifest` leaves the target's manifest alone. Other image fields
  *   (`productVersion`, unknown ones) are copied from the fragment image; repo fields likewise.
@@ -127,7 +127,7 @@ export interface MergeResult {
   stats: MergeStats;
   /** Entries of the fragment older than the target's: not merged. */
   stale: StaleEntry[];
-  /** Entries replaced the old way because a build time is missing. */
+  /** Entries replaced without an age check because a build time is missing. */
   untimed: UntimedReplacement[];
 }
 
@@ -365,7 +365,7 @@ function imageTime(image: Json): { time: BuildTime; created: string } | undefine
 
 /**
  * Whether the fragment's entry may replace the target's: not older. Without a time on either
- * side there is nothing to compare, so it replaces as before, and the report says so.
+ * side there is nothing to compare, so it replaces, and the report says so.
  */
 function newEnough(
   fragmentCreated: unknown,

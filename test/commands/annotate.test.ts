@@ -391,7 +391,7 @@ describe('Protocol II: restarts, rollbacks and unmarks (docs/design.md §2 steps
   });
 });
 
-describe('hole 7 (issue 18): reconcile has its own budget, counted from the end of apply', () => {
+describe('hole 7 of Protocol III: reconcile has its own budget, counted from the end of apply', () => {
   const MINUTE = 60_000;
   const hourOptions: AnnotateOptions = {
     ...options,

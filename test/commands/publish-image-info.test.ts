@@ -234,7 +234,7 @@ describe('publishImageInfo', () => {
 });
 
 /**
- * Issue 13: an entry never moves to an older build. Each case publishes two builds of the same
+ * An entry never moves to an older build. Each case publishes two builds of the same
  * platform(s) in turn through the real target adapters and checks what the shared file names.
  */
 describe('publishImageInfo: build times (an entry never moves back in time)', () => {

@@ -329,7 +329,7 @@ describe('bad input', () => {
   });
 });
 
-/** Issue 13: a platform never moves to an older build; a manifest-list image follows its platforms. */
+/** A platform never moves to an older build; a manifest-list image follows its platforms. */
 describe('build times (monotonic per platform)', () => {
   const isComposite = (i: Json) =>
     i.productVersion === '10.0.11' &&

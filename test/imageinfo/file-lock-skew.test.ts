@@ -1,5 +1,5 @@
 /**
- * Issue 18, hole 9: the file source's lock must not compare clocks across machines. Writers on
+ * Protocol III, hole 9: the file source's lock must not compare clocks across machines. Writers on
  * machines whose clocks disagree share one image-info on a file server; the lock file's mtime
  * comes from the server's clock. Each writer here gets its own clock offset wherever the code
  * reads time: the `now` the file source is given, and `Date.now()` (through AsyncLocalStorage,
@@ -78,7 +78,7 @@ async function skewedSchedule(seed: number): Promise<{ lost: string[]; leftovers
   return { lost: lostEntries(final.text, scenario.fragments), leftovers };
 }
 
-describe('file source lock under clock skew (issue 18, hole 9)', () => {
+describe('file source lock under clock skew (Protocol III, hole 9)', () => {
   it(`${WRITERS} writers with skewed clocks × ${SCHEDULES} schedules: no fragment lost`, async () => {
     let lostSchedules = 0;
     let lostEntriesTotal = 0;

@@ -152,7 +152,7 @@ describe('FileSource', () => {
   it('breaks a lock unchanged for staleLockMs (crashed writer elsewhere, or a torn lock file); its mtime plays no part', async () => {
     await writeFile(path, 'v1');
     await writeFile(`${path}.lock`, '{"tok'); // died between create and write
-    // An mtime far in the past (another clock) does not make it stale at once (issue 18, hole 9).
+    // An mtime far in the past (another clock) does not make it stale at once (Protocol III, hole 9).
     const old = new Date(Date.now() - 120_000);
     await utimes(`${path}.lock`, old, old);
     const source = new FileSource(path, { lockTimeoutMs: 2000, staleLockMs: 150, lockPollMs: 5 });

@@ -5,7 +5,7 @@
  * publishImageInfo every writer's entries must survive; a naive read-merge-overwrite must lose
  * some in a clear share of schedules (otherwise the experiment has no power).
  *
- * The timed kind (issue 13, {@link runTimedSchedule}): writers also carry build times for the
+ * The timed kind ({@link runTimedSchedule}): writers also carry build times for the
  * same platforms and finish in random order, so stale runs record after newer ones; the final
  * image-info must name, for every platform, the newest build any writer recorded, and no committed
  * version may name an older build of a platform than the version before it.
@@ -333,7 +333,7 @@ export interface TimedScheduleOptions {
   writers: number;
   /**
    * `publish`: the fragments as built. `untimed`: the same with `created` removed, which makes the
-   * merge replace as it did before issue 13 — the baseline that must move entries back in time.
+   * merge replace without the age check — the baseline that must move entries back in time.
    */
   mode: 'publish' | 'untimed';
   makeTarget(base: string, seed: number): Promise<Target>;

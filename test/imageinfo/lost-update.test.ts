@@ -18,7 +18,7 @@ import {
 } from './lost-update-harness.js';
 
 /**
- * The lost-update test of issue 6. Fixed seeds; 2–8 writers per schedule. Both modes run the
+ * The lost-update test. Fixed seeds; 2–8 writers per schedule. Both modes run the
  * same schedules in the same run, so the naive baseline's losses show the test has power.
  */
 const SCHEDULES = 24;
@@ -85,7 +85,7 @@ describe('concurrent publishers (lost updates)', () => {
 });
 
 /**
- * Issue 13: writers carry build times and finish out of order (stale runs record after newer
+ * Writers carry build times and finish out of order (stale runs record after newer
  * ones). 1,000 schedules on the in-memory compare-and-swap target (the publish loop and merge
  * themselves), fewer through the real file, GitHub contents and Azure Repos adapters. Every
  * committed version is checked, not only the last: no platform ever moves to an older build.

@@ -140,7 +140,7 @@ describe('examples/github', () => {
     ]);
     expect(eol('push').map((w) => `${w.command} ${w.state}`)).toEqual(['signal publishing']);
     // A run-scope cover releases only jobs completed before the record job started: it needs
-    // every push job, and runs after a failed one too (issue 18, holes 1 and 4).
+    // every push job, and runs after a failed one too (Protocol III, holes 1 and 4).
     expect([doc.jobs.record.needs].flat()).toEqual(['push']);
     expect(doc.jobs.record.if).toBe('always()');
     expect(eol('record').map((w) => [w.command, w.state ?? w.scope])).toEqual([

@@ -1,5 +1,5 @@
 /**
- * Issue 18, hole 2: without a job id (GitHub Enterprise Server has no `job.check_run_id`, a CLI
+ * Hole 2 of Protocol III (docs/design.md §7): without a job id (GitHub Enterprise Server has no `job.check_run_id`, a CLI
  * user may not pass `--job-id`) the matrix legs of one run must not merge into one participant.
  * Each eol-gate step is a separate CLI process; the runner carries what a step appends to
  * GITHUB_ENV into the job's later steps (test/support/github-job.ts). Fake GitHub API, real
@@ -133,7 +133,7 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
       },
     );
 
-    it('signal --scope run makes the whole run one participant, as before', async () => {
+    it('signal --scope run makes the whole run one participant', async () => {
       const { run, env } = plain();
       const group = `whole-run-${f.next()}`;
       ok(await cli(env, signalArgs(group, 'publishing', '--scope', 'run')));
@@ -177,7 +177,7 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
       expect(await marks(repo, o)).toHaveLength(1);
     });
 
-    it('an explicit --job-id is used as before', async () => {
+    it('an explicit --job-id is used', async () => {
       const { run, env } = plain();
       const group = `explicit-${f.next()}`;
       ok(await cli(env, [...signalArgs(group, 'publishing'), '--job-id', '4242']));

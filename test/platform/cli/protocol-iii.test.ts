@@ -1,5 +1,5 @@
 /**
- * Issue 18 (Protocol III), holes 1, 3, 4, 5 and 6, each through the bundled CLI against the fake
+ * Protocol III (docs/design.md §7), holes 1, 3, 4, 5 and 6, each through the bundled CLI against the fake
  * GitHub API and a real docker-registry. Publishers signal with the CLI as their jobs would
  * (EOL_GATE_JOB_ID: the job's check run id); the fake's runs and jobs change between CLI
  * invocations, never on a timer. EOL_GATE_CLI_BUNDLE runs another bundle: one built before

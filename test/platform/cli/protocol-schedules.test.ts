@@ -1,5 +1,5 @@
 /**
- * The schedules of issue 14, each through the bundled CLI against the fake GitHub API and a
+ * The Protocol II schedules, each through the bundled CLI against the fake GitHub API and a
  * real docker-registry: CI operations a user performs without doing anything unusual (re-run
  * failed jobs, a lagging runs API, matrix legs, a dry run, a rollback) must never end with a
  * supported digest marked end-of-life.

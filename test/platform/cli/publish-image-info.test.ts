@@ -136,7 +136,7 @@ describe('eol-gate publish-image-info', () => {
   });
 });
 
-/** Issue 13 through the CLI: an older build is reported (log, --json) and never merged. */
+/** Image-info never goes back in time, through the CLI: an older build is reported (log, --json) and never merged. */
 describe('eol-gate publish-image-info with build times', () => {
   let dir: string;
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * Issue 18, hole 7, through the bundled CLI and action (fake GitHub, real docker-registry):
+ * Protocol III, hole 7 (docs/design.md §7), through the bundled CLI and action (fake GitHub, real docker-registry):
  * reconcile (docs/design.md §2 step 7) has its own budget, `reconcileTimeout`, counted from the
  * end of apply, and a roll-back is reported as one and follows `onTimeout`.
  *
@@ -33,7 +33,7 @@ function applyHook(target: string, repo: string, onFirstWrite: () => void) {
   });
 }
 
-describe('reconcile has its own budget (issue 18, hole 7) through the bundles', () => {
+describe('reconcile has its own budget (hole 7) through the bundles', () => {
   const f = useGitHubCli('eol-gate-reconcile-');
   const { github, marks } = f;
 

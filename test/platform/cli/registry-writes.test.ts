@@ -1,5 +1,5 @@
 /**
- * Issue 20: what a run writes. A cold run with N marks in R repositories makes at most
+ * What a run writes. A cold run with N marks in R repositories makes at most
  * N + 3(R + 1) writes, the cache's repository counted (beside the fallback indexes a registry
  * without the referrers API needs): the empty config blob is checked and uploaded once per
  * repository, not once per mark, and mounted where a repository holds it; the registry-held
@@ -143,7 +143,7 @@ const MARKS_PER_REPO = 10;
 const N = REPOS.length * MARKS_PER_REPO;
 const R = REPOS.length;
 
-describe('writes per run against docker-registry (issue 20)', () => {
+describe('writes per run against docker-registry', () => {
   let registry: DockerRegistry;
   let proxy: Awaited<ReturnType<typeof countingProxy>>;
   let dir: string;
@@ -216,7 +216,7 @@ describe('writes per run against docker-registry (issue 20)', () => {
   });
 });
 
-describe('re-runs against docker-registry write nothing (issue 20)', () => {
+describe('re-runs against docker-registry write nothing', () => {
   it('the core scenario, a signed orphan and a marked supported image: the second run writes nothing', async () => {
     const registry = await startDockerRegistry();
     const proxy = await countingProxy(registry.url);
@@ -274,7 +274,7 @@ describe('re-runs against docker-registry write nothing (issue 20)', () => {
   });
 });
 
-describe('writes per run against the fake ACR (issue 20)', () => {
+describe('writes per run against the fake ACR', () => {
   let env: Awaited<ReturnType<typeof startAcrEnvironment>>;
   let fake: FakeAcr;
   let dir: string;
@@ -343,7 +343,7 @@ describe('writes per run against the fake ACR (issue 20)', () => {
   });
 });
 
-describe('re-runs against the fake ACR write nothing (issue 20)', () => {
+describe('re-runs against the fake ACR write nothing', () => {
   it('the core scenario and a marked supported image: the second run writes nothing', async () => {
     const env = await startAcrEnvironment();
     try {

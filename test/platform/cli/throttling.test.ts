@@ -1,5 +1,5 @@
 /**
- * Issue 20: a first run against a throttled ACR finishes at the registry's budget. The bundled
+ * A first run against a throttled ACR finishes at the registry's budget. The bundled
  * CLI (dist/cli) annotates 120 orphans on the fake ACR with per-class budgets in Basic's
  * proportions (reads 10× writes; referrer lookups and token requests metered on their own),
  * scaled so the test takes seconds: the budgets count in a 2 s window (EOL_GATE_BUDGET_WINDOW_MS
@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 afterAll(() => env?.close());
 
-describe('a first run against a throttled ACR (issue 20)', () => {
+describe('a first run against a throttled ACR', () => {
   it('marks every orphan once, exits 0, with few refusals and close to the floor', async () => {
     const started = Date.now();
     const run = await runCli(

@@ -19,7 +19,7 @@ import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.
 import { pushImage } from '../../support/seed.js';
 
 /**
- * Issue 15 on a real distribution 2.8: the registry-held cache makes a fresh agent's steady
+ * On a real distribution 2.8: the registry-held cache makes a fresh agent's steady
  * state cost about one request per tag, and no copy of it, however wrong, changes the plan.
  */
 

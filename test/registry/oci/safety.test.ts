@@ -14,7 +14,7 @@ import { sha256Digest } from '../../../src/util/hash.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { pushImage } from '../../support/seed.js';
 
-/** Issue 14 item 9 on OCI registries: the referrers probe, both lookup paths, ghost indexes. */
+/** On OCI registries: the referrers probe, both lookup paths, ghost indexes. */
 
 function lifecycle(subject: Descriptor, date: string): ReferrerManifest {
   const bytes = new TextEncoder().encode(lifecycleManifestJson(subject, date));
