@@ -401,7 +401,7 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
     });
   });
 
-  it('without created on either side the platform is replaced as before, and the log says so', async () => {
+  it('without created on either side the platform is replaced without an age check, and the log says so', async () => {
     const target = memory(build(1, NEW));
     const infos: string[] = [];
     const logger: Logger = { ...silentLogger, info: (m) => void infos.push(m) };
@@ -412,6 +412,6 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
     );
     expect(allDigests(target.text()!)).toEqual([digest(201)]);
     expect(result.stale).toEqual([]);
-    expect(infos.join('\n')).toMatch(/no build time .*replaced as before/);
+    expect(infos.join('\n')).toMatch(/no build time .*no age check: replaced/);
   });
 });

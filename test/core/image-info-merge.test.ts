@@ -462,7 +462,7 @@ describe('build times (monotonic per platform)', () => {
     expect(compositeImage(equal.text).platforms[0].created).toBe(shifted);
   });
 
-  it('without created on a side the entry is replaced as before, and the result says which side', () => {
+  it('without created on a side the entry is replaced without an age check, and the result says which side', () => {
     const r = mergeImageInfo(target(DOCKER), fragment(rebuilt(() => undefined, 'untimed')));
     expect(r.stale).toEqual([]);
     expect(r.stats).toMatchObject({ replaced: 3, manifests: 1 });

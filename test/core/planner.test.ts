@@ -141,7 +141,7 @@ describe('classify (invariants 1 and 3)', () => {
     // The children it would have protected are never candidates.
     for (const d of [D.childA, D.shared, D.nested, D.nestedChild])
       expect(stopped.candidates.some((c) => c.digest === d)).toBe(false);
-    // Other repositories plan as before.
+    // Other repositories are planned.
     const elsewhere = classify(
       [...unreadable, rec(fakeDigest('other-orphan'), { repository: 'public/dotnet/other' })],
       supported,

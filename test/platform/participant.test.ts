@@ -322,7 +322,7 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
       expect(reads.count).toBe(0);
     });
 
-    it('no RUNNER_NAME (not on a runner): looks nothing up, no warning, as before', async () => {
+    it('no RUNNER_NAME (not on a runner): looks nothing up, no warning', async () => {
       const file = await envFile();
       const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: file });
       const { jobs, reads } = listings([]);
