@@ -89,7 +89,8 @@ describe('GHCR (issue 19) through the bundled CLI', () => {
     return { repo, group: `ghcr-${n}`, imageInfo: join(dir, `ghcr-${n}.json`), pushed };
   }
 
-  const annotate = (repo: string, imageInfo: string, ...more: string[]) =>
+  /** `annotate --json` as the repository's own group (its memory holds no other test's repository). */
+  const annotate = (group: string, imageInfo: string, ...more: string[]) =>
     cli([
       'annotate',
       '--registry',
@@ -98,6 +99,8 @@ describe('GHCR (issue 19) through the bundled CLI', () => {
       imageInfo,
       '--coordinator',
       'none',
+      '--group',
+      group,
       '--json',
       ...(more.includes('--min-age') ? [] : ['--min-age', '0']),
       ...more,
@@ -116,14 +119,14 @@ describe('GHCR (issue 19) through the bundled CLI', () => {
   }
 
   it('(a) an untagged version (its tag moved to v2) is in the inventory and marked on the first run', async () => {
-    const { repo, imageInfo, pushed } = await seed([
+    const { repo, group, imageInfo, pushed } = await seed([
       { name: 'v1', tag: 'latest' },
       { name: 'v2', tag: 'latest' },
     ]);
     const { v1, v2 } = pushed;
     expect(ghcr.version(repo, v1.digest)?.tags).toEqual([]);
     await writeImageInfo(imageInfo, repo, [v2]);
-    const run = await annotate(repo, imageInfo);
+    const run = await annotate(group, imageInfo);
     expect(run.code, run.stderr).toBe(0);
     expect(jsonOf(run)).toMatchObject({ outcome: 'applied', counts: { annotated: 1 } });
     expect(await marks(repo, v1)).toHaveLength(1);
@@ -135,15 +138,15 @@ describe('GHCR (issue 19) through the bundled CLI', () => {
   });
 
   it('(b) created_at drives minAge: pushed seconds ago is too young under 1h, 2 days ago is marked', async () => {
-    const { repo, imageInfo, pushed } = await seed([
+    const { repo, group, imageInfo, pushed } = await seed([
       { name: 'young' },
       { name: 'old' },
       { name: 's' },
     ]);
     ghcr.setCreated(repo, pushed.old.digest, new Date(Date.now() - 2 * 86_400_000).toISOString());
     await writeImageInfo(imageInfo, repo, [pushed.s]);
-    // No group memory: its first sighting ("now") would bind minAge instead of created_at.
-    const run = await annotate(repo, imageInfo, '--min-age', '1h', '--cache-repository', 'none');
+    // With the group's memory on (the default): GHCR's push time is the age, not a first sighting.
+    const run = await annotate(group, imageInfo, '--min-age', '1h');
     expect(run.code, run.stderr).toBe(0);
     expect(jsonOf(run).counts).toMatchObject({ annotated: 1, skippedTooYoung: 1 });
     expect(await marks(repo, pushed.old)).toHaveLength(1);
