@@ -10,7 +10,8 @@ import {
   type RawMarker,
   type RunStatus,
 } from '../core/protocol.js';
-import { assertSecureUrl, errorDetail, resetHeaderWaitMs, type RetryPolicy } from '../util/http.js';
+import { AzureDevOpsClient, listValue } from '../services/azure-devops.js';
+import type { RetryPolicy } from '../util/http.js';
 import {
   type CoordinationStore,
   type CoverScope,
@@ -18,7 +19,6 @@ import {
   type MarkerState,
   type ParticipantIdentity,
 } from './port.js';
-import { RestClient } from './rest.js';
 
 export interface AzureDevOpsStoreOptions {
   /** `System.CollectionUri`, e.g. https://dev.azure.com/org/ (http only for loopback). */
@@ -46,23 +46,19 @@ export interface AzureDevOpsStoreOptions {
   now?: () => number;
 }
 
-const API_VERSION = '7.1';
 /**
  * Builds - List takes a BuildStatus flags value; every status except `completed`
  * (https://learn.microsoft.com/rest/api/azure/devops/build/builds/list?view=azure-devops-rest-7.1).
  * The response is filtered again client-side so a server that ignored the filter stays correct.
  */
 export const LIVE_STATUS_FILTER = 'inProgress,cancelling,postponed,notStarted';
-const MAX_PAGES = 1000;
+
+const VIEW_BUILDS = '"View builds" in every project listed';
+const NOT_FOUND = 'check Build.BuildId and System.TeamProject';
 
 /** Every build of the group carries this tag: the one build listings filter on. */
 export function groupTag(group: string): string {
   return `eol-gate.${group}`;
-}
-
-/** The first format's tag (whole build, no job): still read, so older publishers keep blocking. */
-export function legacyTag(group: string, state: MarkerState): string {
-  return `eol-gate.${group}.${state}`;
 }
 
 export function markerTag(
@@ -81,12 +77,7 @@ export function markersOfBuild(group: string, buildId: string, tags: string[]): 
   const prefix = `${groupTag(group)}.`;
   for (const tag of tags) {
     if (!tag.startsWith(prefix)) continue;
-    const rest = tag.slice(prefix.length);
-    if (rest === 'publishing' || rest === 'image-info-updated') {
-      out.push({ runId: buildId, attempt: 0, state: rest, scope: 'job', stamp: 0 });
-      continue;
-    }
-    const marker = parseMarkerName(rest);
+    const marker = parseMarkerName(tag.slice(prefix.length));
     if (marker && marker.runId === buildId) out.push(marker);
   }
   return out;
@@ -131,14 +122,6 @@ function jobStatus(record: TimelineRecord): JobStatus {
   };
 }
 
-/** Collection responses come as `{ count, value }`; some endpoints document a bare array. */
-function listValue<T>(body: unknown): T[] {
-  if (Array.isArray(body)) return body as T[];
-  const value = (body as { value?: unknown } | null)?.value;
-  if (Array.isArray(value)) return value as T[];
-  throw new RuntimeError(`Azure DevOps: unexpected response shape (expected a list)`);
-}
-
 /**
  * Markers as tags on Azure Pipelines builds, through the REST API (never the
  * `##vso[build.addbuildtag]` logging command, which the agent applies after the step).
@@ -148,21 +131,21 @@ export class AzureDevOpsStore implements CoordinationStore {
   readonly kind = 'azure-devops' as const;
   readonly self: ParticipantIdentity;
   private readonly now: () => number;
-  private readonly base: string;
   private readonly projects: string[];
-  private readonly client: RestClient;
+  private readonly client: AzureDevOpsClient;
   private readonly logger?: Logger;
   private readonly readBack: { attempts: number; delayMs: number };
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly options: AzureDevOpsStoreOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.collectionUri);
-    } catch {
-      throw new InputError(`collectionUri: not a URL: ${JSON.stringify(options.collectionUri)}`);
-    }
-    assertSecureUrl(url, 'collectionUri');
+    this.client = new AzureDevOpsClient({
+      collectionUri: options.collectionUri,
+      token: options.token,
+      retry: options.retry,
+      logger: options.logger,
+      now: options.now,
+      label: 'collectionUri',
+    });
     if (!options.project) throw new InputError('project: missing (System.TeamProject)');
     if (!/^\d+$/.test(String(options.buildId))) {
       throw new InputError(
@@ -171,7 +154,6 @@ export class AzureDevOpsStore implements CoordinationStore {
     }
     if (!options.token) throw new InputError('token: missing (System.AccessToken)');
     if (options.jobId !== undefined) assertJobId(options.jobId, 'jobId (System.JobId)');
-    this.base = url.toString().replace(/\/+$/, '');
     this.projects = options.projects?.length ? [...new Set(options.projects)] : [options.project];
     this.logger = options.logger;
     this.self = {
@@ -186,28 +168,10 @@ export class AzureDevOpsStore implements CoordinationStore {
       delayMs: options.readBack?.delayMs ?? 250,
     };
     this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.client = new RestClient({
-      service: 'Azure DevOps',
-      headers: {
-        authorization: `Bearer ${options.token}`,
-        accept: `application/json;api-version=${API_VERSION}`,
-      },
-      retry: options.retry,
-      logger: options.logger,
-      now: options.now,
-      waitHint: (res, now) =>
-        res.status === 429
-          ? (resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', now) ?? 10_000)
-          : undefined,
-    });
   }
 
   private buildWebUrl(project: string): string {
-    return `${this.base}/${encodeURIComponent(project)}/_build/results?buildId=${this.options.buildId}`;
-  }
-
-  private tagsUrl(): string {
-    return `${this.base}/${encodeURIComponent(this.options.project)}/_apis/build/builds/${this.options.buildId}/tags?api-version=${API_VERSION}`;
+    return `${this.client.collection}/${encodeURIComponent(project)}/_build/results?buildId=${this.options.buildId}`;
   }
 
   async signal(group: string, state: MarkerState, scope: CoverScope = 'job'): Promise<void> {
@@ -235,11 +199,7 @@ export class AzureDevOpsStore implements CoordinationStore {
     const runs = new Map<string, RunStatus | undefined>();
     const projectOf = new Map<string, string>();
     for (const project of this.projects) {
-      const builds = new Map<number, AdoBuild>();
-      // The first format's publishers carry only the state tag: list them too.
-      for (const tag of [groupTag(group), legacyTag(group, 'publishing')])
-        for (const b of await this.listBuilds(project, tag)) builds.set(b.id, b);
-      for (const build of builds.values()) {
+      for (const build of await this.listBuilds(project, groupTag(group))) {
         // Build ids are unique within a collection, so they name runs across projects.
         if (build.status === 'completed') continue;
         const runId = String(build.id);
@@ -279,14 +239,12 @@ export class AzureDevOpsStore implements CoordinationStore {
     buildId: string,
     timelineId?: string,
   ): Promise<TimelineRecord[]> {
-    const url = `${this.base}/${encodeURIComponent(project)}/_apis/build/builds/${buildId}/timeline${timelineId ? `/${encodeURIComponent(timelineId)}` : ''}?api-version=${API_VERSION}`;
-    const res = await this.client.request('GET', url);
-    await this.assertAuthorized(res, `read the timeline of build ${buildId}`, 'View builds');
-    if (res.status === 404) {
-      await res.body?.cancel().catch(() => {});
-      return [];
-    }
-    const body = await this.client.json<{ records?: TimelineRecord[] } | null>('GET', url, res);
+    const path = `build/builds/${buildId}/timeline${timelineId ? `/${encodeURIComponent(timelineId)}` : ''}`;
+    const body = await this.client.json<{ records?: TimelineRecord[] } | null>(
+      'GET',
+      this.client.url(project, path),
+      { what: `read the timeline of build ${buildId}`, permission: VIEW_BUILDS, expect: [404] },
+    );
     return Array.isArray(body?.records) ? body.records : [];
   }
 
@@ -317,34 +275,21 @@ export class AzureDevOpsStore implements CoordinationStore {
     return jobs;
   }
 
-  private async listBuilds(project: string, tag: string, buildId?: string): Promise<AdoBuild[]> {
-    const builds: AdoBuild[] = [];
-    let token: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const q = new URLSearchParams({
-        tagFilters: tag,
-        statusFilter: LIVE_STATUS_FILTER,
-        'api-version': API_VERSION,
-      });
-      if (buildId) q.set('buildIds', buildId);
-      if (token) q.set('continuationToken', token);
-      const url = `${this.base}/${encodeURIComponent(project)}/_apis/build/builds?${q}`;
-      const res = await this.client.request('GET', url);
-      await this.assertAuthorized(res, `list builds of project ${project}`, 'View builds');
-      builds.push(...listValue<AdoBuild>(await this.client.json('GET', url, res)));
-      token = res.headers.get('x-ms-continuationtoken') ?? undefined;
-      if (!token) return builds;
-    }
-    throw new RuntimeError(
-      `Azure DevOps: listing builds of ${project} did not end after ${MAX_PAGES} pages`,
+  private listBuilds(project: string, tag: string, buildId?: string): Promise<AdoBuild[]> {
+    return this.client.listAll<AdoBuild>(
+      project,
+      'build/builds',
+      { tagFilters: tag, statusFilter: LIVE_STATUS_FILTER, buildIds: buildId },
+      { what: `list builds of project ${project}`, permission: VIEW_BUILDS },
     );
   }
 
   private async getTags(project: string, buildId: number | string): Promise<string[]> {
-    const url = `${this.base}/${encodeURIComponent(project)}/_apis/build/builds/${buildId}/tags?api-version=${API_VERSION}`;
-    const res = await this.client.request('GET', url);
-    await this.assertAuthorized(res, `read the tags of build ${buildId}`, 'View builds');
-    return listValue<string>(await this.client.json('GET', url, res));
+    const url = this.client.url(project, `build/builds/${buildId}/tags`);
+    const what = `read the tags of build ${buildId}`;
+    return listValue<string>(
+      await this.client.json('GET', url, { what, permission: VIEW_BUILDS, notFound: NOT_FOUND }),
+    );
   }
 
   private async patchTags(
@@ -352,19 +297,16 @@ export class AzureDevOpsStore implements CoordinationStore {
     tagsToRemove: string[],
     what: string,
   ): Promise<string[]> {
-    const url = this.tagsUrl();
-    const res = await this.client.request('PATCH', url, { tagsToAdd, tagsToRemove });
-    await this.assertAuthorized(
-      res,
-      `${what} (update the tags of build ${this.options.buildId})`,
-      'Edit build quality',
-    );
-    if (res.status === 404) {
-      throw new InputError(
-        `Azure DevOps: build ${this.options.buildId} not found in project ${this.options.project} (check Build.BuildId / System.TeamProject)`,
-      );
-    }
-    return listValue<string>(await this.client.json('PATCH', url, res));
+    const { project, buildId } = this.options;
+    const url = this.client.url(project, `build/builds/${buildId}/tags`);
+    const body = await this.client.json('PATCH', url, {
+      what: `${what} (update the tags of build ${buildId} in project ${project})`,
+      permission:
+        '"Edit build quality" on the pipeline (and "View builds" in every project listed)',
+      notFound: NOT_FOUND,
+      body: { tagsToAdd, tagsToRemove },
+    });
+    return listValue<string>(body);
   }
 
   private async readBackUntil(what: string, shows: () => Promise<boolean>): Promise<void> {
@@ -377,27 +319,5 @@ export class AzureDevOpsStore implements CoordinationStore {
     throw new RuntimeError(
       `Azure DevOps: ${what}: build ${this.options.buildId} did not show the change (tags and build list) after ${this.readBack.attempts} reads`,
     );
-  }
-
-  /**
-   * 401/403 and the sign-in page Azure DevOps serves (203, HTML) to a bad token become
-   * errors naming the missing permission. The token itself never appears.
-   */
-  private async assertAuthorized(res: Response, what: string, permission: string): Promise<void> {
-    const html = (res.headers.get('content-type') ?? '').includes('text/html');
-    if (res.status === 401 || res.status === 203 || (res.ok && html)) {
-      await res.body?.cancel().catch(() => {});
-      throw new InputError(
-        `Azure DevOps rejected the access token (HTTP ${res.status}) when trying to ${what}. ` +
-          'Pass System.AccessToken to the step (for a script: env SYSTEM_ACCESSTOKEN: $(System.AccessToken)).',
-      );
-    }
-    if (res.status === 403) {
-      const detail = await errorDetail(res);
-      throw new InputError(
-        `Azure DevOps denied the build identity permission to ${what} (HTTP 403): it needs "${permission}" ` +
-          `on the pipeline (and "View builds" in every project listed)${detail ? `. Server said: ${detail}` : ''}`,
-      );
-    }
   }
 }

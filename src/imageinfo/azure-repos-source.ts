@@ -1,12 +1,6 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import {
-  assertSecureUrl,
-  DEFAULT_RETRY,
-  errorDetail,
-  fetchWithRetry,
-  HttpStatusError,
-  type RetryPolicy,
-} from '../util/http.js';
+import { AzureDevOpsClient, type AzureDevOpsCall } from '../services/azure-devops.js';
+import { errorDetail, type RetryPolicy } from '../util/http.js';
 import { gitBlobId } from './git-blob.js';
 import {
   ABSENT_FINGERPRINT,
@@ -32,7 +26,6 @@ export interface AzureReposOptions {
   retry?: RetryPolicy;
 }
 
-const API = 'api-version=7.1';
 /** Pushes that lose a race with an unrelated commit are retried on the new head this often. */
 const PUSH_RETRIES = 5;
 
@@ -46,9 +39,9 @@ const PUSH_RETRIES = 5;
  * https://learn.microsoft.com/en-us/rest/api/azure/devops/git/?view=azure-devops-rest-7.1
  */
 export class AzureReposSource implements WritableImageInfoSource {
-  private readonly base: string;
-  private readonly token?: string;
-  private readonly retry: RetryPolicy;
+  private readonly client: AzureDevOpsClient;
+  /** The repository's resources, under `{project}/_apis/`. */
+  private readonly repoPath: string;
   /** blob id read → commit it was read at, so a write can push on exactly that commit. */
   private readonly readAt = new Map<string, string>();
 
@@ -56,13 +49,12 @@ export class AzureReposSource implements WritableImageInfoSource {
     readonly location: AzureReposLocation,
     options: AzureReposOptions,
   ) {
-    const collection = new URL(options.collectionUri);
-    assertSecureUrl(collection, 'System.CollectionUri');
-    this.base =
-      `${collection.toString().replace(/\/+$/, '')}/${encodeURIComponent(location.project)}` +
-      `/_apis/git/repositories/${encodeURIComponent(location.repo)}`;
-    this.token = options.token;
-    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.client = new AzureDevOpsClient({
+      collectionUri: options.collectionUri,
+      token: options.token,
+      retry: options.retry,
+    });
+    this.repoPath = `git/repositories/${encodeURIComponent(location.repo)}`;
   }
 
   get name(): string {
@@ -74,10 +66,18 @@ export class AzureReposSource implements WritableImageInfoSource {
     return `/${this.location.path}`;
   }
 
-  private headers(accept = 'application/json'): Record<string, string> {
-    const h: Record<string, string> = { accept };
-    if (this.token) h.authorization = `Bearer ${this.token}`;
-    return h;
+  private url(resource: string, query: Record<string, string | number | undefined> = {}): string {
+    return this.client.url(this.location.project, `${this.repoPath}/${resource}`, query);
+  }
+
+  /** How a refused call of this source reads. */
+  private call(action: 'read' | 'write', extra: Partial<AzureDevOpsCall> = {}): AzureDevOpsCall {
+    return {
+      what: `${action} ${this.name}`,
+      permission: `"${action === 'write' ? 'Contribute' : 'Read'}" on the repository (Project Settings > Repositories > Security, the project's Build Service identity)`,
+      notFound: 'no such project or repository, or the build service identity cannot see it',
+      ...extra,
+    };
   }
 
   async read(): Promise<SourceSnapshot> {
@@ -130,30 +130,27 @@ export class AzureReposSource implements WritableImageInfoSource {
   async history(maxVersions: number): Promise<ImageInfoVersion[]> {
     if (maxVersions < 1) return [];
     const head = await this.head();
-    const commits: Array<{ commitId: string; date?: string }> = [];
-    while (commits.length < maxVersions) {
-      const top = Math.min(100, maxVersions - commits.length);
-      const url =
-        `${this.base}/commits?searchCriteria.itemPath=${encodeURIComponent(this.itemPath)}` +
-        `&searchCriteria.itemVersion.version=${head}&searchCriteria.itemVersion.versionType=commit` +
-        `&searchCriteria.$top=${top}&searchCriteria.$skip=${commits.length}&${API}`;
-      const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry);
-      if (!res.ok) await this.fail(res, 'GET', url, 'read');
-      const body = (await res.json()) as {
-        value?: Array<{ commitId?: string; committer?: { date?: string } }>;
-      };
-      const page = body.value ?? [];
-      for (const c of page) {
-        if (typeof c.commitId !== 'string')
-          throw new RuntimeError(`${this.name}: Azure Repos listed a commit without a commitId`);
-        commits.push({ commitId: c.commitId, date: c.committer?.date });
-      }
-      if (page.length < top) break;
-    }
+    const commits = await this.client.listSkip<{
+      commitId?: string;
+      committer?: { date?: string };
+    }>(
+      this.location.project,
+      `${this.repoPath}/commits`,
+      {
+        'searchCriteria.itemPath': this.itemPath,
+        'searchCriteria.itemVersion.version': head,
+        'searchCriteria.itemVersion.versionType': 'commit',
+      },
+      { top: 'searchCriteria.$top', skip: 'searchCriteria.$skip' },
+      maxVersions,
+      this.call('read'),
+    );
     const versions: ImageInfoVersion[] = [];
-    for (const { commitId, date } of commits.slice(0, maxVersions)) {
+    for (const { commitId, committer } of commits) {
+      if (typeof commitId !== 'string')
+        throw new RuntimeError(`${this.name}: Azure Repos listed a commit without a commitId`);
       const item = await this.itemAt(commitId);
-      if (item) versions.push({ revision: commitId, date, text: item.text });
+      if (item) versions.push({ revision: commitId, date: committer?.date, text: item.text });
     }
     return versions;
   }
@@ -170,21 +167,20 @@ export class AzureReposSource implements WritableImageInfoSource {
   /** The file at a commit (undefined when it does not exist there). */
   private async itemAt(commit: string): Promise<{ objectId: string; text: string } | undefined> {
     // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/items/get?view=azure-devops-rest-7.1
-    const url =
-      `${this.base}/items?path=${encodeURIComponent(this.itemPath)}&versionDescriptor.version=${commit}` +
-      `&versionDescriptor.versionType=commit&includeContent=true&$format=json&${API}`;
-    const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry);
-    if (res.status === 404) {
-      await res.body?.cancel().catch(() => {});
-      return undefined;
-    }
-    if (!res.ok) await this.fail(res, 'GET', url, 'read');
-    const body = (await res.json()) as {
+    const url = this.url('items', {
+      path: this.itemPath,
+      'versionDescriptor.version': commit,
+      'versionDescriptor.versionType': 'commit',
+      includeContent: 'true',
+      $format: 'json',
+    });
+    const body = await this.client.json<{
       objectId?: string;
       gitObjectType?: string;
       content?: string;
       isFolder?: boolean;
-    };
+    }>('GET', url, this.call('read', { expect: [404] }));
+    if (!body) return undefined;
     if (
       typeof body.objectId !== 'string' ||
       body.isFolder ||
@@ -198,13 +194,12 @@ export class AzureReposSource implements WritableImageInfoSource {
     let bytes = typeof body.content === 'string' ? Buffer.from(body.content, 'utf8') : undefined;
     if (!bytes || gitBlobId(bytes) !== body.objectId) {
       // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/blobs/get-blob?view=azure-devops-rest-7.1
-      const blobUrl = `${this.base}/blobs/${body.objectId}?$format=octetstream&${API}`;
-      const blob = await fetchWithRetry(
+      const blobUrl = this.url(`blobs/${body.objectId}`, { $format: 'octetstream' });
+      const blob = await this.client.send(
+        'GET',
         blobUrl,
-        { headers: this.headers('application/octet-stream') },
-        this.retry,
+        this.call('read', { accept: 'application/octet-stream' }),
       );
-      if (!blob.ok) await this.fail(blob, 'GET', blobUrl, 'read');
       bytes = Buffer.from(await blob.arrayBuffer());
       if (gitBlobId(bytes) !== body.objectId) {
         throw new RuntimeError(
@@ -219,11 +214,13 @@ export class AzureReposSource implements WritableImageInfoSource {
     // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/refs/list?view=azure-devops-rest-7.1
     // `filter` is a prefix match, so pick the exact ref.
     const ref = `refs/heads/${this.location.branch}`;
-    const url = `${this.base}/refs?filter=${encodeURIComponent(`heads/${this.location.branch}`)}&${API}`;
-    const res = await fetchWithRetry(url, { headers: this.headers() }, this.retry);
-    if (!res.ok) await this.fail(res, 'GET', url, 'read');
-    const body = (await res.json()) as { value?: Array<{ name?: string; objectId?: string }> };
-    const found = body.value?.find((r) => r.name === ref);
+    const url = this.url('refs', { filter: `heads/${this.location.branch}` });
+    const body = await this.client.json<{ value?: Array<{ name?: string; objectId?: string }> }>(
+      'GET',
+      url,
+      this.call('read'),
+    );
+    const found = body?.value?.find((r) => r.name === ref);
     if (!found?.objectId)
       throw new ImageInfoNotFoundError(`${this.name}: branch ${this.location.branch} not found`);
     return found.objectId;
@@ -237,7 +234,6 @@ export class AzureReposSource implements WritableImageInfoSource {
     message: string,
   ): Promise<string | { rejected: string }> {
     // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/pushes/create?view=azure-devops-rest-7.1
-    const url = `${this.base}/pushes?${API}`;
     const body = {
       refUpdates: [{ name: `refs/heads/${this.location.branch}`, oldObjectId: oldCommit }],
       commits: [
@@ -256,49 +252,21 @@ export class AzureReposSource implements WritableImageInfoSource {
         },
       ],
     };
-    const res = await fetchWithRetry(
-      url,
-      {
-        method: 'POST',
-        headers: { ...this.headers(), 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      },
-      this.retry,
-    );
-    if (res.status === 200 || res.status === 201) {
-      const out = (await res.json()) as { refUpdates?: Array<{ newObjectId?: string }> };
-      return out.refUpdates?.[0]?.newObjectId ?? '';
-    }
     // TF401028 (ref moved: 409), or the path exists / does not exist for add / edit (400/409):
     // write() re-reads and decides between a retry on the new head and 'conflict'. A retried
     // push whose first try landed ends here too and resolves to 'conflict' (our own content).
-    if (res.status === 409 || res.status === 400)
-      return { rejected: `HTTP ${res.status} ${await errorDetail(res)}` };
-    return this.fail(res, 'POST', url, 'write');
-  }
-
-  private async fail(
-    res: Response,
-    method: string,
-    url: string,
-    action: 'read' | 'write',
-  ): Promise<never> {
-    const detail = await errorDetail(res);
-    if (res.status === 401)
-      throw new InputError(`${this.name}: Azure DevOps rejected the token (HTTP 401)`);
-    if (res.status === 403) {
-      const need =
-        action === 'write'
-          ? "'Contribute' permission on the repository"
-          : "'Read' permission on the repository";
-      throw new InputError(
-        `${this.name}: HTTP 403 on ${action}: the token (System.AccessToken of the build service identity) lacks ${need} (${detail})`,
-      );
-    }
-    if (res.status === 404)
-      throw new InputError(
-        `${this.name}: HTTP 404 on ${action}: no such project or repository (${detail})`,
-      );
-    throw new HttpStatusError(res.status, method, url, detail);
+    const url = this.url('pushes');
+    const res = await this.client.send(
+      'POST',
+      url,
+      this.call('write', { body, expect: [400, 409] }),
+    );
+    if (!res.ok) return { rejected: `HTTP ${res.status} ${await errorDetail(res)}` };
+    const out = await this.client.parse<{ refUpdates?: Array<{ newObjectId?: string }> }>(
+      'POST',
+      url,
+      res,
+    );
+    return out.refUpdates?.[0]?.newObjectId ?? '';
   }
 }

@@ -8,6 +8,7 @@ import {
 } from '../../src/coordination/azure-devops.js';
 import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
+import { HttpStatusError } from '../../src/util/http.js';
 import { blockingRuns } from '../../src/core/protocol.js';
 import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 
@@ -110,7 +111,7 @@ function tag(buildId: number, add: string[]): void {
 const mutating = () => fake.requests.filter((r) => r.method !== 'GET');
 
 describe('marker tags', () => {
-  it('name group, build, attempt, job, state, scope and stamp; the first format still reads', () => {
+  it('name group, build, attempt, job, state, scope and stamp', () => {
     const who = { runId: '77', attempt: 2, jobId: '5f1c2d3e-0000-4000-8000-000000000001' };
     const t = markerTag('g', who, 'image-info-updated', 'run', 123);
     expect(t).toBe(`eol-gate.g.77.2.${who.jobId}.image-info-updated-run.123`);
@@ -119,12 +120,10 @@ describe('marker tags', () => {
     ).toEqual([
       { ...who, repository: undefined, state: 'image-info-updated', scope: 'run', stamp: 123 },
     ]);
+    // State tags without a build are no markers: no release ever wrote them.
     expect(
       markersOfBuild('g', '77', ['eol-gate.g.publishing', 'eol-gate.g.image-info-updated']),
-    ).toEqual([
-      { runId: '77', attempt: 0, state: 'publishing', scope: 'job', stamp: 0 },
-      { runId: '77', attempt: 0, state: 'image-info-updated', scope: 'job', stamp: 0 },
-    ]);
+    ).toEqual([]);
     // A tag naming another build is not this build's marker.
     expect(markersOfBuild('g', '78', [t])).toEqual([]);
   });
@@ -221,21 +220,6 @@ describe('AzureDevOpsStore', () => {
     expect(blockingRuns(undefined, runs).map((r) => r.runId)).toEqual(
       [publishing.id, cancelling.id].map(String),
     );
-  });
-
-  it('builds of the first format (state tags only) still block until they record', async () => {
-    const old = fake.createBuild({
-      tags: ['eol-gate.g.publishing'],
-      startTime: '2026-01-01T00:00:00.000Z',
-    });
-    const oldRecorded = fake.createBuild({
-      tags: ['eol-gate.g.publishing', 'eol-gate.g.image-info-updated'],
-    });
-    const runs = await store(1).listRuns('g');
-    expect(runs).toMatchObject([
-      { runId: String(old.id), blocks: true, since: '2026-01-01T00:00:00.000Z' },
-      { runId: String(oldRecorded.id), covered: true, blocks: false },
-    ]);
   });
 
   it('listRuns never writes', async () => {
@@ -459,11 +443,10 @@ describe('AzureDevOpsStore', () => {
     const lists = fake.requests.filter(
       (r) => r.method === 'GET' && r.path.endsWith('/_apis/build/builds'),
     );
-    // Per project: the group tag (3 and 2 pages), then the first format's publishing tag (1 page each).
-    expect(lists).toHaveLength(3 + 1 + 2 + 1);
+    // Per project, the group tag: 3 and 2 pages.
+    expect(lists).toHaveLength(3 + 2);
     expect(lists.filter((r) => r.query.includes('continuationToken='))).toHaveLength(3);
-    expect(lists[0].query).toContain('tagFilters=eol-gate.g&');
-    expect(lists[3].query).toContain('tagFilters=eol-gate.g.publishing&');
+    expect(lists.every((r) => r.query.includes('tagFilters=eol-gate.g&'))).toBe(true);
     expect(lists[0].query).toContain(
       'statusFilter=inProgress%2Ccancelling%2Cpostponed%2CnotStarted',
     );
@@ -484,7 +467,8 @@ describe('AzureDevOpsStore', () => {
   it("cleanup writes nothing: a build's own tags stay while it runs, completed builds are never listed", async () => {
     const me = fake.createBuild({ tags: ['keep'] });
     tag(me.id, tags(me.id, 'j', 'publishing'));
-    const other = fake.createBuild({ tags: ['eol-gate.g.publishing'], status: 'completed' });
+    const other = fake.createBuild({ status: 'completed' });
+    tag(other.id, tags(other.id, 'j', 'publishing'));
     const before = { me: [...fake.build(me.id).tags], other: [...fake.build(other.id).tags] };
     await store(me.id).cleanup('g');
     expect(fake.build(me.id).tags).toEqual(before.me);
@@ -524,7 +508,8 @@ describe('AzureDevOpsStore', () => {
     const b = fake.createBuild();
     fake.forbidden.add('write-tags');
     const err = await rejection(store(b.id).signal('g', 'publishing'));
-    expect(err).toBeInstanceOf(InputError);
+    expect(err).toBeInstanceOf(HttpStatusError);
+    expect(err).toMatchObject({ status: 403, method: 'PATCH', code: 'AccessDeniedException' });
     expect(err.message).toMatch(/Edit build quality/);
     expect(err.message).not.toContain(fake.token);
     expect(fake.build(b.id).tags).toEqual([]);
@@ -532,19 +517,23 @@ describe('AzureDevOpsStore', () => {
 
   it('403 on listing names "View builds"', async () => {
     fake.forbidden.add('list');
-    await expect(store(1).listRuns('g')).rejects.toThrow(/View builds/);
+    const err = await rejection(store(1).listRuns('g'));
+    expect(err).toMatchObject({ status: 403, method: 'GET' });
+    expect(err.message).toMatch(/View builds/);
   });
 
-  it('a bad token (401, or the 203 sign-in page) is an InputError naming System.AccessToken', async () => {
+  it('a bad token (401, or the 203 sign-in page) is an HttpStatusError naming System.AccessToken', async () => {
     const b = fake.createBuild();
-    const e1 = await rejection(store(b.id, { token: 'wrong' }).signal('g', 'publishing'));
-    expect(e1).toBeInstanceOf(InputError);
+    const e1 = await rejection(store(b.id, { token: 'wrong-SECRET' }).signal('g', 'publishing'));
+    expect(e1).toBeInstanceOf(HttpStatusError);
+    expect(e1).toMatchObject({ status: 401 });
     expect(e1.message).toMatch(/System\.AccessToken/);
-    expect(e1.message).not.toContain('wrong');
+    expect(e1.message).not.toContain('wrong-SECRET');
     fake.signInPageForBadToken = true;
-    await expect(store(b.id, { token: 'wrong' }).listRuns('g')).rejects.toThrow(
-      /HTTP 203.*System\.AccessToken/,
-    );
+    const e2 = await rejection(store(b.id, { token: 'wrong-SECRET' }).listRuns('g'));
+    expect(e2).toMatchObject({ status: 203 });
+    expect(e2.message).toMatch(/HTTP 203.*System\.AccessToken/);
+    expect(e2.message).not.toContain('wrong-SECRET');
   });
 
   it('rejects a bad group name before any request', async () => {
@@ -560,9 +549,11 @@ describe('AzureDevOpsStore', () => {
     expect(() => store(1, { jobId: 'a.b' })).toThrow(/System\.JobId/);
   });
 
-  it('a build missing from the project is an InputError', async () => {
-    await expect(store(424242).signal('g', 'publishing')).rejects.toThrow(
-      /not found in project proj/,
+  it('a build missing from the project is a 404 naming Build.BuildId and System.TeamProject', async () => {
+    const err = await rejection(store(424242).signal('g', 'publishing'));
+    expect(err).toMatchObject({ status: 404, method: 'PATCH' });
+    expect(err.message).toMatch(
+      /build 424242 in project proj.*check Build\.BuildId and System\.TeamProject/,
     );
   });
 });

@@ -1,9 +1,8 @@
 /** Issue 19: the image-info's own git history, read through the Azure Repos commits and items APIs. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InputError } from '../../src/core/errors.js';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import { HttpError, type RetryPolicy } from '../../src/util/http.js';
+import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
 import { startFakeAzureRepos, type FakeAzureRepos } from '../support/fake-azure-repos.js';
 
 const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
@@ -112,8 +111,8 @@ describe('AzureReposSource.history', () => {
     const err = await source()
       .history(3)
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).status).toBe(500);
+    expect(err).toBeInstanceOf(HttpStatusError);
+    expect((err as HttpStatusError).status).toBe(500);
     expect(listings()).toHaveLength(3); // tried 1 + 2 times
   });
 
@@ -127,18 +126,19 @@ describe('AzureReposSource.history', () => {
     const err = await source()
       .history(3)
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).status).toBe(500);
+    expect(err).toBeInstanceOf(HttpStatusError);
+    expect((err as HttpStatusError).status).toBe(500);
   });
 
-  it('a rejected token (401) is an InputError naming the source', async () => {
+  it('a rejected token (401) names the source and System.AccessToken', async () => {
     commitVersions(1);
     const err = await source('ado-wrong')
       .history(3)
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(InputError);
+    expect(err).toBeInstanceOf(HttpStatusError);
+    expect((err as HttpStatusError).status).toBe(401);
     expect((err as Error).message).toMatch(
-      /^azure-repos:Docker Images\/image-info\/build\/image-info\.json@history-\d+: Azure DevOps rejected the token \(HTTP 401\)/,
+      /HTTP 401 Azure DevOps rejected the access token when trying to read azure-repos:Docker Images\/image-info\/build\/image-info\.json@history-\d+: .*System\.AccessToken/,
     );
     expect((err as Error).message).not.toContain('ado-wrong');
   });

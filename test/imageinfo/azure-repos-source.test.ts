@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InputError, RuntimeError } from '../../src/core/errors.js';
+import { RuntimeError } from '../../src/core/errors.js';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { ABSENT_FINGERPRINT, ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import type { RetryPolicy } from '../../src/util/http.js';
+import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
 import { startFakeAzureRepos, type FakeAzureRepos } from '../support/fake-azure-repos.js';
 
 const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
@@ -109,7 +109,8 @@ describe('AzureReposSource', () => {
     const s = source('build/image-info.json', READ_TOKEN);
     const { fingerprint } = await s.read();
     const err = (await s.write('{"v":2}\n', fingerprint, 'msg').catch((e: unknown) => e)) as Error;
-    expect(err).toBeInstanceOf(InputError);
+    expect(err).toBeInstanceOf(HttpStatusError);
+    expect(err).toMatchObject({ status: 403, method: 'POST', code: 'GitNeedsPermissionException' });
     expect(err.message).toContain(
       `azure-repos:Docker Images/image-info/build/image-info.json@${branch}`,
     );
@@ -118,7 +119,7 @@ describe('AzureReposSource', () => {
     expect(file()).toBe('{"v":1}\n');
   });
 
-  it('missing branch → not found; missing repository → InputError; bad token → 401', async () => {
+  it('missing branch → not found; missing repository → 404; bad token → 401 with the System.AccessToken hint', async () => {
     await expect(source('build/image-info.json', WRITE_TOKEN, 'nope').read()).rejects.toThrow(
       /branch nope not found/,
     );
@@ -126,10 +127,39 @@ describe('AzureReposSource', () => {
       { project: 'Docker Images', repo: 'missing', path: 'x.json', branch },
       { collectionUri: server.url, token: WRITE_TOKEN, retry: FAST },
     );
-    await expect(other.read()).rejects.toThrow(/HTTP 404 on read/);
-    await expect(source('build/image-info.json', 'bad').read()).rejects.toThrow(
-      /rejected the token/,
-    );
+    const missing = (await other.read().catch((e: unknown) => e)) as HttpStatusError;
+    expect(missing).toMatchObject({ status: 404, code: 'GitRepositoryNotFoundException' });
+    expect(missing.message).toMatch(/no such project or repository/);
+    const bad = (await source('build/image-info.json', 'bad-SECRET')
+      .read()
+      .catch((e: unknown) => e)) as HttpStatusError;
+    expect(bad).toBeInstanceOf(HttpStatusError);
+    expect(bad.status).toBe(401);
+    expect(bad.message).toMatch(/rejected the access token .*System\.AccessToken/);
+    expect(bad.message).not.toContain('bad-SECRET');
+  });
+
+  it('a bad token answered with the 203 sign-in page is the System.AccessToken hint, not a JSON error', async () => {
+    const signIn = await startFakeAzureRepos({
+      tokens: { [WRITE_TOKEN]: 'write' },
+      signInPageForBadToken: true,
+    });
+    try {
+      signIn.store.commit('P', 'r', 'main', { 'image-info.json': '{}' });
+      const s = new AzureReposSource(
+        { project: 'P', repo: 'r', path: 'image-info.json', branch: 'main' },
+        { collectionUri: signIn.url, token: 'expired-SECRET-3', retry: FAST },
+      );
+      const err = (await s.read().catch((e: unknown) => e)) as HttpStatusError;
+      expect(err).toBeInstanceOf(HttpStatusError);
+      expect(err.status).toBe(203);
+      expect(err.message).toMatch(/sign-in page.*System\.AccessToken/);
+      expect(err.message).not.toMatch(/JSON|expired-SECRET-3/);
+      // Nothing past the first refused call.
+      expect(signIn.store.requests).toHaveLength(1);
+    } finally {
+      await signIn.close();
+    }
   });
 
   it('a push refused while neither branch nor file moved is an error naming the source, not a conflict loop', async () => {

@@ -17,6 +17,8 @@ export interface FakeAzureReposOptions {
   tokens?: Record<string, TokenAccess>;
   /** Items larger than this come without inline `content` (a client must then fetch the blob). */
   maxInlineContentBytes?: number;
+  /** A token not in `tokens` gets the sign-in page (203, HTML), as the service serves it, not a 401. */
+  signInPageForBadToken?: boolean;
 }
 
 interface Commit {
@@ -263,6 +265,12 @@ export function azureReposHandler(
     if (options.tokens) {
       const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       const found = token === undefined ? undefined : options.tokens[token];
+      if (!found && options.signInPageForBadToken) {
+        const page =
+          '<html><head><title>Sign in to your account</title></head><body></body></html>';
+        send(res, 203, Buffer.from(page), 'text/html; charset=utf-8');
+        return true;
+      }
       if (!found) {
         send(res, 401, 'Unauthorized'); // Azure DevOps answers 401 with an HTML/plain body
         return true;

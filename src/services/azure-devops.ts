@@ -1,0 +1,266 @@
+import { InputError, RuntimeError } from '../core/errors.js';
+import type { Logger } from '../core/ports.js';
+import {
+  assertSecureUrl,
+  DEFAULT_RETRY,
+  errorDetail,
+  fetchWithRetry,
+  HttpStatusError,
+  redactUrl,
+  resetHeaderWaitMs,
+  retryAfterMs,
+  type RetryPolicy,
+} from '../util/http.js';
+
+/** The REST version every call names. */
+export const API_VERSION = '7.1';
+/** Continuation pages one listing may take before it is called endless. */
+const MAX_PAGES = 1000;
+
+/** The hint for a bad or missing token: the pipeline did not hand the step its token. */
+export const ACCESS_TOKEN_HINT =
+  'pass System.AccessToken to the step (for a script: env SYSTEM_ACCESSTOKEN: $(System.AccessToken); ' +
+  'for the task: the job must allow scripts to access the OAuth token)';
+
+export interface AzureDevOpsClientOptions {
+  /** `System.CollectionUri`, e.g. https://dev.azure.com/org/ (plain http only for loopback). */
+  collectionUri: string;
+  /** `System.AccessToken`, sent as Bearer; never logged. */
+  token?: string;
+  retry?: Partial<RetryPolicy>;
+  logger?: Logger;
+  /** Epoch ms; injectable so tests can check reset-based waits. */
+  now?: () => number;
+  /** How errors name the collection URI input (default `System.CollectionUri`). */
+  label?: string;
+}
+
+/** What one call is for: how its errors read and which statuses are answers. */
+export interface AzureDevOpsCall {
+  /** For errors: "read the tags of build 12", "write azure-repos:P/r/f.json@main". */
+  what: string;
+  /** What a 403 lacks: `"View builds"`, `"Contribute" on the repository`. */
+  permission: string;
+  /** A 404's hint: "check Build.BuildId / System.TeamProject". */
+  notFound?: string;
+  /** Error statuses that are answers the caller reads (a 404 for absent, a 409 push race). */
+  expect?: readonly number[];
+  /** A JSON body (sent with `content-type: application/json`). */
+  body?: unknown;
+  /** Default `application/json`. */
+  accept?: string;
+}
+
+/** A failed response, as `azureDevOpsError` maps it. */
+export interface FailedResponse {
+  status: number;
+  method: string;
+  url: string;
+  /** The response's `content-type`. */
+  contentType?: string;
+  /** The bounded, redacted body (`errorDetail`). */
+  detail: string;
+  /** The whole body, where the service's `typeKey` is looked for (never quoted). */
+  body?: string;
+  /** The server's `Retry-After`, in ms. */
+  retryAfterMs?: number;
+}
+
+/**
+ * The one error mapper of Azure DevOps: every refused call becomes an `HttpStatusError`
+ * (status, method, redacted URL, the service's `typeKey` as `code`) whose message says what
+ * was tried, what the service said and how to fix it. The 203 (or 200) sign-in page is how the
+ * service answers a bad or missing token.
+ */
+export function azureDevOpsError(res: FailedResponse, call: AzureDevOpsCall): HttpStatusError {
+  const said = res.detail ? `; the service said: ${res.detail}` : '';
+  let text: string;
+  if (isSignInPage(res.status, res.contentType) || res.status === 401) {
+    const how = res.status === 401 ? '' : ' (it answered with its sign-in page)';
+    text = `Azure DevOps rejected the access token${how} when trying to ${call.what}: ${ACCESS_TOKEN_HINT}`;
+    // The sign-in page is HTML: nothing in it is worth a log line.
+    if (res.status === 401) text += said;
+  } else if (res.status === 403) {
+    text =
+      `Azure DevOps denied the build service identity permission to ${call.what}: it needs ` +
+      `${call.permission} (Project Settings > Permissions, or the repository's Security)${said}`;
+  } else if (res.status === 404) {
+    text = `Azure DevOps: nothing found to ${call.what}: ${call.notFound ?? 'check the project and the name'}${said}`;
+  } else if (res.status === 429) {
+    const wait =
+      res.retryAfterMs === undefined
+        ? ''
+        : ` (Retry-After ${Math.ceil(res.retryAfterMs / 1000)} s)`;
+    text = `Azure DevOps kept throttling the build service identity${wait} when trying to ${call.what}: try again later${said}`;
+  } else {
+    text = `Azure DevOps could not ${call.what}${said}`;
+  }
+  // HttpStatusError reads the service's code from the `typeKey` of the body: keep it when the
+  // bounded detail cut it off.
+  const code = /"(?:typeKey|code)"\s*:\s*"([\w.-]+)"/.exec(res.body ?? '')?.[1];
+  if (code && !text.includes(`"${code}"`)) text += ` {"typeKey":"${code}"}`;
+  return new HttpStatusError(res.status, res.method, res.url, text);
+}
+
+function isSignInPage(status: number, contentType = ''): boolean {
+  return status === 203 || (status >= 200 && status < 300 && contentType.includes('text/html'));
+}
+
+/** Collection responses come as `{ count, value }`; some endpoints document a bare array. */
+export function listValue<T>(body: unknown): T[] {
+  if (Array.isArray(body)) return body as T[];
+  const value = (body as { value?: unknown } | null)?.value;
+  if (Array.isArray(value)) return value as T[];
+  throw new RuntimeError('Azure DevOps: unexpected response shape (expected a list)');
+}
+
+/**
+ * One Azure DevOps REST client (builds, timelines, tags, git): Bearer `System.AccessToken`,
+ * api-version 7.1, every request through util/http's one retry loop with a hold shared by the
+ * client's requests (a throttled success slows the next ones), and every refusal through
+ * `azureDevOpsError`.
+ * https://learn.microsoft.com/rest/api/azure/devops/?view=azure-devops-rest-7.1
+ */
+export class AzureDevOpsClient {
+  /** The collection URL without its trailing slash. */
+  readonly collection: string;
+  private readonly policy: RetryPolicy;
+  private readonly gate = { notBefore: 0 };
+
+  constructor(private readonly options: AzureDevOpsClientOptions) {
+    const label = options.label ?? 'System.CollectionUri';
+    let url: URL;
+    try {
+      url = new URL(options.collectionUri);
+    } catch {
+      throw new InputError(`${label}: not a URL: ${JSON.stringify(options.collectionUri)}`);
+    }
+    assertSecureUrl(url, label);
+    this.collection = url.toString().replace(/\/+$/, '');
+    // A rate limit may ask for up to 15 minutes; a longer one fails instead of hanging the pipeline.
+    this.policy = { ...DEFAULT_RETRY, maxRetryAfterMs: 15 * 60_000, ...options.retry };
+  }
+
+  /** `{collection}/{project}/_apis/{path}?{query}&api-version=7.1`; undefined values are left out. */
+  url(
+    project: string,
+    path: string,
+    query: Record<string, string | number | undefined> = {},
+  ): string {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, String(v));
+    q.set('api-version', API_VERSION);
+    return `${this.collection}/${encodeURIComponent(project)}/_apis/${path}?${q}`;
+  }
+
+  /**
+   * The final response of a call: a 2xx, or a status the call expects. Anything else (the
+   * sign-in page included) throws the mapped `HttpStatusError`.
+   */
+  async send(method: string, url: string, call: AzureDevOpsCall): Promise<Response> {
+    const headers: Record<string, string> = { accept: call.accept ?? 'application/json' };
+    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetchWithRetry(
+      url,
+      { method, headers, body: call.body === undefined ? undefined : JSON.stringify(call.body) },
+      this.policy,
+      {
+        service: 'Azure DevOps',
+        logger: this.options.logger,
+        now: this.options.now,
+        gate: this.gate,
+        waitHint: (r, now) =>
+          r.status === 429
+            ? (resetHeaderWaitMs(r.headers, 'x-ratelimit-reset', now) ?? 10_000)
+            : undefined,
+      },
+    );
+    const contentType = res.headers.get('content-type') ?? undefined;
+    const signIn = isSignInPage(res.status, contentType);
+    if ((res.ok && !signIn) || call.expect?.includes(res.status)) return res;
+    let detail = '';
+    let body: string | undefined;
+    if (signIn) await res.body?.cancel().catch(() => {});
+    else {
+      const copy = res.clone();
+      detail = await errorDetail(res);
+      body = await copy.text().catch(() => undefined);
+    }
+    throw azureDevOpsError(
+      {
+        status: res.status,
+        method,
+        url,
+        contentType,
+        detail,
+        body,
+        retryAfterMs: retryAfterMs(res.headers, (this.options.now ?? Date.now)()),
+      },
+      call,
+    );
+  }
+
+  /** A 2xx's JSON body (undefined for an expected error status, its body released). */
+  async json<T>(method: string, url: string, call: AzureDevOpsCall): Promise<T | undefined> {
+    const res = await this.send(method, url, call);
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {});
+      return undefined;
+    }
+    return this.parse<T>(method, url, res);
+  }
+
+  /** Parses a response's JSON body; an unreadable one is a RuntimeError naming the request. */
+  async parse<T>(method: string, url: string, res: Response): Promise<T> {
+    try {
+      return (await res.json()) as T;
+    } catch (e) {
+      throw new RuntimeError(
+        `Azure DevOps: ${method} ${redactUrl(url)}: unreadable JSON (${(e as Error).message})`,
+      );
+    }
+  }
+
+  /** Every item of a listing that pages with `x-ms-continuationtoken` (`continuationToken=`). */
+  async listAll<T>(
+    project: string,
+    path: string,
+    query: Record<string, string | number | undefined>,
+    call: AzureDevOpsCall,
+  ): Promise<T[]> {
+    const items: T[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const url = this.url(project, path, { ...query, continuationToken: token });
+      const res = await this.send('GET', url, call);
+      items.push(...listValue<T>(await this.parse('GET', url, res)));
+      token = res.headers.get('x-ms-continuationtoken') ?? undefined;
+      if (!token) return items;
+    }
+    throw new RuntimeError(`Azure DevOps: ${call.what} did not end after ${MAX_PAGES} pages`);
+  }
+
+  /**
+   * Up to `max` items of a listing that pages with `$top`/`$skip` (named by `page`, e.g.
+   * `searchCriteria.$top`); a short page ends it.
+   */
+  async listSkip<T>(
+    project: string,
+    path: string,
+    query: Record<string, string | number | undefined>,
+    page: { top: string; skip: string; size?: number },
+    max: number,
+    call: AzureDevOpsCall,
+  ): Promise<T[]> {
+    const items: T[] = [];
+    while (items.length < max) {
+      const top = Math.min(page.size ?? 100, max - items.length);
+      const url = this.url(project, path, { ...query, [page.top]: top, [page.skip]: items.length });
+      const got = listValue<T>(await this.json('GET', url, call));
+      items.push(...got.slice(0, top));
+      if (got.length < top) break;
+    }
+    return items;
+  }
+}
