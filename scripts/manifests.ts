@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as prettier from 'prettier';
 import { stringify } from 'yaml';
-import { INPUTS, OUTPUTS, inputsFor, type InputSpec } from '../src/platform/inputs.js';
+import { INPUTS, OUTPUTS, inputsFor, kindOf, type InputSpec } from '../src/platform/inputs.js';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -47,9 +47,9 @@ function taskInput(i: InputSpec): Record<string, unknown> {
     ? `connectedService:${t.service}`
     : i.choices
       ? 'pickList'
-      : i.kind === 'boolean'
+      : kindOf(i) === 'boolean'
         ? 'boolean'
-        : i.kind === 'multiline'
+        : kindOf(i) === 'multiline'
           ? 'multiLine'
           : 'string';
   return {

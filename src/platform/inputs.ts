@@ -14,7 +14,7 @@ export const COMMANDS = [
   'publish-image-info',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
-// Pick lists that options.ts parses with the same list (the others come from their layers).
+// Pick lists declared here (the others come from their layers).
 export const REGISTRY_TYPES = ['auto', 'acr', 'ghcr', 'oci'] as const;
 export const ON_TIMEOUT = ['fail', 'skip'] as const;
 export const ON_STALE = ['skip', 'fail'] as const;
@@ -25,18 +25,80 @@ export type HostName = 'cli' | 'github' | 'azure-pipelines';
 export interface InputSpec {
   name: string;
   description: string;
+  /** Used when the input is empty; a `${{ }}` expression is the action's, not the CLI's. */
   default?: string;
   /** Commands that read it; absent = all. */
-  commands?: CommandName[];
-  kind?: 'string' | 'boolean' | 'multiline' | 'secret';
+  commands?: readonly CommandName[];
+  /** Commands that fail without it. */
+  requiredFor?: readonly CommandName[];
+  /** How readOptions reads it (absent: `oneOf` with choices, else `text`). */
+  parse?: InputParser;
+  /** The JobOptions field it fills (absent: its name); false: read by the agent, not an option. */
+  field?: string | false;
   /** CLI only: a flag that may repeat. */
   repeatable?: boolean;
   /** Hosts that offer it; absent = all. */
-  hosts?: HostName[];
+  hosts?: readonly HostName[];
   /** The values it takes (a pick list in task.json). */
   choices?: readonly string[];
   /** How the Azure Pipelines task shows it (required when the task offers the input). */
   task?: TaskPresentation;
+}
+
+/**
+ * The parsers an input can declare. Each reads the trimmed text (the default when empty) and
+ * names the input as the host spells it in its errors; what an empty input without a default
+ * becomes is the parser's (`undefined` for numbers and pick lists, '' or [] otherwise).
+ */
+export type InputParser =
+  | { type: 'text' }
+  /** As given, not trimmed; masked before anything is parsed. */
+  | { type: 'secret' }
+  /** true or false. */
+  | { type: 'bool' }
+  /** One entry a line (a repeatable CLI flag: one entry a flag). */
+  | { type: 'list' }
+  /** One of `choices`. */
+  | { type: 'oneOf' }
+  /** Decimal digits, from `min` to `max`. */
+  | { type: 'integer'; min: number; max?: number }
+  /** `30s`, `1h30m`..., in milliseconds; `positive`: 0 is refused. */
+  | { type: 'duration'; positive?: boolean }
+  /** yyyy-MM-dd; `orToday`: empty means today (UTC). */
+  | { type: 'date'; orToday?: boolean }
+  /** A coordination group name. */
+  | { type: 'group' }
+  /** A count or a percentage (maxAnnotations). */
+  | { type: 'annotationLimit' }
+  /** A registry host or URL: https, or plain http to a loopback host; no credentials in it. */
+  | { type: 'registry' }
+  /** An https origin (authority hosts). */
+  | { type: 'httpsOrigin' }
+  /** A repository prefix (empty, or a repository name with an optional trailing `/`). */
+  | { type: 'repositoryPrefix' }
+  /** Repository names or globs, one a line. */
+  | { type: 'repositoryGlobs' };
+
+const bool = { type: 'bool' } as const;
+const list = { type: 'list' } as const;
+const secret = { type: 'secret' } as const;
+const duration = { type: 'duration' } as const;
+const date = { type: 'date' } as const;
+const integer = (min: number, max?: number) => ({ type: 'integer', min, max }) as const;
+
+/** How the manifests and the CLI show an input: a switch, a multi-line box, a secret or text. */
+export function kindOf(input: InputSpec): 'string' | 'boolean' | 'multiline' | 'secret' {
+  switch (input.parse?.type) {
+    case 'bool':
+      return 'boolean';
+    case 'list':
+    case 'repositoryGlobs':
+      return 'multiline';
+    case 'secret':
+      return 'secret';
+    default:
+      return 'string';
+  }
 }
 
 /** The groups task.json declares (its `groups` section). */
@@ -57,11 +119,11 @@ export interface TaskPresentation {
   help?: string;
 }
 
-const REGISTRY_COMMANDS: CommandName[] = ['annotate', 'verify', 'unannotate'];
-const IMAGE_INFO_COMMANDS: CommandName[] = ['annotate', 'verify', 'publish-image-info'];
-const COORDINATED: CommandName[] = ['annotate', 'signal', 'publish-image-info'];
+const REGISTRY_COMMANDS = ['annotate', 'verify', 'unannotate'] as const;
+const IMAGE_INFO_COMMANDS = ['annotate', 'verify', 'publish-image-info'] as const;
+const COORDINATED = ['annotate', 'signal', 'publish-image-info'] as const;
 
-export const INPUTS: InputSpec[] = [
+const TABLE = [
   {
     name: 'command',
     choices: COMMANDS,
@@ -71,6 +133,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'registry',
+    parse: { type: 'registry' },
+    requiredFor: REGISTRY_COMMANDS,
     task: { label: 'Registry', group: 'registry' },
     description:
       'Registry host or URL, e.g. myacr.azurecr.io or http://127.0.0.1:5000 (plain http only for loopback).',
@@ -101,19 +165,21 @@ export const INPUTS: InputSpec[] = [
     },
     description: 'Registry password or token (for GHCR: a GitHub token). Masked in logs.',
     commands: REGISTRY_COMMANDS,
-    kind: 'secret',
+    parse: secret,
   },
   {
     name: 'imageInfo',
+    requiredFor: IMAGE_INFO_COMMANDS,
     task: { label: 'Image-info sources', group: 'imageInfo', rows: 3 },
     description:
       'Image-info sources, one per line: a path, an https URL, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>. Their union is supported.',
     commands: [...IMAGE_INFO_COMMANDS, 'unannotate'],
-    kind: 'multiline',
+    parse: list,
     repeatable: true,
   },
   {
     name: 'repoPrefix',
+    parse: { type: 'repositoryPrefix' },
     task: { label: 'Repository prefix', group: 'imageInfo' },
     description: 'Prefix mapping image-info repositories to registry repositories, e.g. public/.',
     default: '',
@@ -125,11 +191,12 @@ export const INPUTS: InputSpec[] = [
     description:
       'Repository globs in scope, one per line (default: every repository the image-info names).',
     commands: ['annotate', 'verify', 'unannotate'],
-    kind: 'multiline',
+    parse: { type: 'repositoryGlobs' },
     repeatable: true,
   },
   {
     name: 'group',
+    parse: { type: 'group' },
     task: { label: 'Coordination group', group: 'coordination' },
     description:
       'Coordination group: the pipelines that publish to one registry and one image-info.',
@@ -138,6 +205,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'state',
+    requiredFor: ['signal'],
     choices: MARKER_STATES,
     task: { label: 'State', group: 'coordination' },
     description:
@@ -146,12 +214,15 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'eolDate',
+    parse: { type: 'date', orToday: true },
     task: { label: 'EOL date', group: 'annotate' },
     description: 'End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC).',
     commands: ['annotate'],
   },
   {
     name: 'minAge',
+    parse: duration,
+    field: 'minAgeMs',
     task: { label: 'Minimum age', group: 'annotate' },
     description: 'Never annotate manifests younger than this (e.g. 30m, 1h, 2d; 0 turns it off).',
     default: '1h',
@@ -159,6 +230,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'timeout',
+    parse: duration,
+    field: 'timeoutMs',
     task: { label: 'Timeout', group: 'coordination' },
     description: 'How long annotate waits for other runs of the group.',
     default: '60m',
@@ -166,6 +239,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'reconcileTimeout',
+    parse: duration,
+    field: 'reconcileTimeoutMs',
     task: { label: 'Reconcile timeout', group: 'coordination' },
     description:
       'How long annotate waits, after applying its marks, for runs that began publishing meanwhile, counted from the end of apply (default: timeout). If they do not finish in time, every mark the run placed is removed: the outcome is rolled-back, which follows onTimeout.',
@@ -173,6 +248,8 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'pollInterval',
+    parse: { type: 'duration', positive: true },
+    field: 'pollIntervalMs',
     task: { label: 'Poll interval', group: 'coordination' },
     description: 'How often annotate polls the coordination store while waiting (jittered).',
     default: '30s',
@@ -189,6 +266,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'concurrency',
+    parse: integer(1, 64),
     task: { label: 'Concurrency', group: 'registry' },
     description: 'Registry requests in flight.',
     default: '8',
@@ -200,7 +278,7 @@ export const INPUTS: InputSpec[] = [
     description: 'Write the plan (unannotate: list the marks it would remove), change nothing.',
     default: 'false',
     commands: ['annotate', 'unannotate'],
-    kind: 'boolean',
+    parse: bool,
   },
   {
     name: 'planFile',
@@ -218,6 +296,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'maxAnnotations',
+    parse: { type: 'annotationLimit' },
     task: { label: 'Max annotations', group: 'annotate' },
     description:
       "Blast-radius guard: the most a plan may mark in one repository, a count (500) or a percentage of the repository's manifests (25%). Over it, annotate writes the plan, marks nothing and fails; a fromPlan run is exempt. Default: no limit.",
@@ -230,7 +309,7 @@ export const INPUTS: InputSpec[] = [
       'Publish the plan file as a build artifact (GitHub: eol-gate-plan via the Actions artifact service; Azure Pipelines: artifact eol-gate-plan) and link it from the summary.',
     default: 'true',
     commands: ['annotate'],
-    kind: 'boolean',
+    parse: bool,
     hosts: ['github', 'azure-pipelines'],
   },
   {
@@ -247,7 +326,7 @@ export const INPUTS: InputSpec[] = [
     description:
       'Azure DevOps: projects whose builds are peers of the group, one per line (default: the current project).',
     commands: COORDINATED,
-    kind: 'multiline',
+    parse: list,
   },
   {
     name: 'scope',
@@ -265,7 +344,7 @@ export const INPUTS: InputSpec[] = [
       'For annotate: also remove lifecycle marks from digests the image-info supports (a rollback re-published an old image), so the registry converges both ways.',
     default: 'true',
     commands: ['annotate'],
-    kind: 'boolean',
+    parse: bool,
   },
   {
     name: 'retiredRepositories',
@@ -278,6 +357,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'historyDepth',
+    parse: integer(0, 1000),
     task: { label: 'Image-info history depth', group: 'annotate' },
     description:
       "For annotate, on a group's first run (its memory in the cache repository is empty): how many versions of an image-info kept in git (GitHub or Azure Repos) to read, newest first, for the digests and repositories they named, so untagged images of earlier builds are found on registries that list only tags. 0 turns it off.",
@@ -290,18 +370,20 @@ export const INPUTS: InputSpec[] = [
     description: 'For verify: delete lifecycle marks found on supported digests.',
     default: 'false',
     commands: ['verify'],
-    kind: 'boolean',
+    parse: bool,
   },
   {
     name: 'digest',
+    field: 'digests',
     task: { label: 'Digests', group: 'maintenance', rows: 3 },
     description: 'For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.',
     commands: ['unannotate'],
-    kind: 'multiline',
+    parse: list,
     repeatable: true,
   },
   {
     name: 'date',
+    parse: date,
     task: { label: 'EOL date to remove', group: 'maintenance' },
     description:
       'For unannotate: remove every lifecycle mark of this EOL date (yyyy-MM-dd) in the repositories globs, or in the repositories the image-info names.',
@@ -309,6 +391,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'fragment',
+    requiredFor: ['publish-image-info'],
     task: { label: 'Image-info fragment', group: 'publish' },
     description:
       "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo.",
@@ -327,7 +410,7 @@ export const INPUTS: InputSpec[] = [
     description: 'For publish-image-info: create the shared image-info when it does not exist yet.',
     default: 'false',
     commands: ['publish-image-info'],
-    kind: 'boolean',
+    parse: bool,
   },
   {
     name: 'onStale',
@@ -347,6 +430,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'azureAuthorityHost',
+    parse: { type: 'httpsOrigin' },
     task: { label: 'Entra ID authority host', group: 'registry' },
     description:
       'Microsoft Entra ID authority for sovereign clouds, e.g. https://login.chinacloudapi.cn (default: the public cloud).',
@@ -362,6 +446,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'maxRequestsPerMinute',
+    parse: integer(1),
     task: { label: 'Max requests per minute', group: 'registry' },
     description:
       'Cap on all registry requests together per minute (reads, writes, referrer lookups and token requests), on top of the per-class budgets; an override for a registry shared with other clients (default: no cap).',
@@ -388,16 +473,17 @@ export const INPUTS: InputSpec[] = [
       'Read the registry without credentials (verify on registries that allow anonymous pull).',
     default: 'false',
     commands: ['verify'],
-    kind: 'boolean',
+    parse: bool,
   },
   // Host-only inputs: the action's token and OIDC identity (the task takes System.AccessToken
   // from the agent) and the task's service connections (they exist only on Azure Pipelines).
   {
     name: 'token',
+    field: false,
     description:
       'GitHub token for the coordination refs and github: image-info sources; needs contents: write and actions: read.',
     default: '${{ github.token }}',
-    kind: 'secret',
+    parse: secret,
     hosts: ['github'],
   },
   {
@@ -430,6 +516,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'azureSubscription',
+    field: false,
     task: {
       label: 'Azure subscription',
       group: 'registry',
@@ -443,6 +530,7 @@ export const INPUTS: InputSpec[] = [
   },
   {
     name: 'dockerRegistryServiceConnection',
+    field: false,
     task: {
       label: 'Docker registry service connection',
       group: 'registry',
@@ -454,7 +542,11 @@ export const INPUTS: InputSpec[] = [
     commands: REGISTRY_COMMANDS,
     hosts: ['azure-pipelines'],
   },
-];
+] as const satisfies readonly InputSpec[];
+
+export const INPUTS: InputSpec[] = [...TABLE];
+/** The table's precise type: options.ts derives JobOptions from it. */
+export type InputTable = typeof TABLE;
 
 /** The inputs one host offers (action.yml, task.json and the CLI flags each list these). */
 export function inputsFor(host: HostName): InputSpec[] {

@@ -11,6 +11,7 @@ import {
   INPUTS,
   OUTPUTS,
   inputsFor,
+  kindOf,
   type HostName,
   type InputSpec,
 } from '../../src/platform/inputs.js';
@@ -158,7 +159,7 @@ describe('task.json', () => {
   it('types inputs by kind: booleans, multi-line lists, pick lists, the service connection', () => {
     const byName = new Map(task.inputs.map((i) => [i.name, i]));
     for (const input of task.inputs) {
-      const kind = spec(input.name).kind;
+      const kind = kindOf(spec(input.name));
       if (kind === 'boolean') expect(input.type, input.name).toBe('boolean');
       if (kind === 'multiline') expect(input.type, input.name).toBe('multiLine');
     }

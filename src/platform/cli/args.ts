@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError } from '../../core/errors.js';
-import { COMMANDS, inputsFor, kebab, type CommandName, type InputSpec } from '../inputs.js';
+import { COMMANDS, inputsFor, kebab, kindOf, type CommandName, type InputSpec } from '../inputs.js';
 
 const CLI_INPUTS = inputsFor('cli');
 
@@ -22,7 +22,7 @@ export function parseCli(argv: string[]): CliArgs {
   for (const input of CLI_INPUTS) {
     if (input.name === 'command') continue;
     options[kebab(input.name)] = {
-      type: input.kind === 'boolean' ? 'boolean' : 'string',
+      type: kindOf(input) === 'boolean' ? 'boolean' : 'string',
       multiple: input.repeatable ?? false,
     };
     // A switch that is on by default is turned off with `--no-<flag>`.
@@ -67,7 +67,7 @@ export function parseCli(argv: string[]): CliArgs {
 }
 
 function defaultsOn(input: InputSpec): boolean {
-  return input.kind === 'boolean' && input.default === 'true';
+  return kindOf(input) === 'boolean' && input.default === 'true';
 }
 
 export function helpText(command: CommandName | undefined): string {
@@ -94,7 +94,7 @@ export function helpText(command: CommandName | undefined): string {
   for (const input of CLI_INPUTS) {
     if (input.name === 'command' || (input.commands && !input.commands.includes(command))) continue;
     const name = defaultsOn(input) ? `no-${kebab(input.name)}` : kebab(input.name);
-    const flag = `--${name}${input.kind === 'boolean' ? '' : ' <value>'}${input.repeatable ? ' …' : ''}`;
+    const flag = `--${name}${kindOf(input) === 'boolean' ? '' : ' <value>'}${input.repeatable ? ' …' : ''}`;
     // Defaults that are workflow expressions are the action's, not the CLI's.
     const shown = input.default && !input.default.includes('${{') && !defaultsOn(input);
     lines.push(
