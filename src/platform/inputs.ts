@@ -77,7 +77,11 @@ export type InputParser =
   /** A repository prefix (empty, or a repository name with an optional trailing `/`). */
   | { type: 'repositoryPrefix' }
   /** Repository names or globs, one a line. */
-  | { type: 'repositoryGlobs' };
+  | { type: 'repositoryGlobs' }
+  /** A job id: 1-64 letters, digits and dashes. */
+  | { type: 'jobId' }
+  /** A GitHub repository, `owner/name`. */
+  | { type: 'ownerRepo' };
 
 const bool = { type: 'bool' } as const;
 const list = { type: 'list' } as const;
@@ -488,6 +492,7 @@ const TABLE = [
   },
   {
     name: 'jobId',
+    parse: { type: 'jobId' },
     description:
       "This job's id, so parallel jobs of one run are told apart: GitHub, the job's check run id (CLI: --job-id or EOL_GATE_JOB_ID); Azure Pipelines reads System.JobId. Where it is empty (GitHub Enterprise Server has no job.check_run_id), the job's first step finds the id in the jobs API by the runner's name (RUNNER_NAME; needs actions: read) and keeps it in GITHUB_ENV as EOL_GATE_JOB_ID for the later steps; failing that, it warns and uses a participant id that run-scope covers and failure release do not apply to.",
     default: '${{ job.check_run_id }}',
@@ -496,6 +501,7 @@ const TABLE = [
   },
   {
     name: 'coordinationRepository',
+    parse: { type: 'ownerRepo' },
     description:
       "GitHub: owner/name of the repository that holds the group's markers, so pipelines of several repositories form one group (default: the workflow's repository). The token needs contents: write there and actions: read on every participating repository.",
     commands: COORDINATED,

@@ -1,8 +1,10 @@
+import { OWNER_OR_REPO } from '../coordination/github-markers.js';
 import { parseEolDate, utcDate } from '../core/date.js';
 import { assertRepositoryInputs, isRepositoryName } from '../core/digest.js';
 import { parseDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
 import { parseAnnotationLimit } from '../core/guard.js';
+import { assertJobId } from '../core/markers.js';
 import { assertGroupName } from '../core/protocol.js';
 import { withPrefix } from '../core/supported.js';
 import { assertSecureUrl } from '../util/http.js';
@@ -87,6 +89,13 @@ const PARSERS = {
     const globs = lines(text);
     assertRepositoryInputs('', globs, { repoPrefix: c.label, repositories: c.label });
     return globs;
+  },
+  jobId: (text: string, c: ParseContext) => (text ? assertJobId(text, c.label) : text),
+  ownerRepo: (text: string, c: ParseContext): string => {
+    const [owner, repo, ...rest] = text.split('/');
+    if (text && (!OWNER_OR_REPO.test(owner) || !OWNER_OR_REPO.test(repo ?? '') || rest.length))
+      throw new InputError(`${c.label}: expected owner/name, got ${JSON.stringify(text)}`);
+    return text;
   },
 } satisfies { [T in InputParser['type']]: (text: string, c: ParseContext, p: Of<T>) => unknown };
 
