@@ -74,7 +74,7 @@ export class AzureReposSource implements WritableImageInfoSource {
   private call(action: 'read' | 'write', extra: Partial<AzureDevOpsCall> = {}): AzureDevOpsCall {
     return {
       what: `${action} ${this.name}`,
-      permission: `"${action === 'write' ? 'Contribute' : 'Read'}" on the repository (Project Settings > Repositories > Security, the project's Build Service identity)`,
+      permission: `"${action === 'write' ? 'Contribute' : 'Read'}" on the repository (Project Settings > Repositories > Security)`,
       notFound: 'no such project or repository, or the build service identity cannot see it',
       ...extra,
     };

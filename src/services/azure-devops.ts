@@ -19,8 +19,8 @@ const MAX_PAGES = 1000;
 
 /** The hint for a bad or missing token: the pipeline did not hand the step its token. */
 export const ACCESS_TOKEN_HINT =
-  'pass System.AccessToken to the step (for a script: env SYSTEM_ACCESSTOKEN: $(System.AccessToken); ' +
-  'for the task: the job must allow scripts to access the OAuth token)';
+  "map System.AccessToken into the step's env (env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)); " +
+  'a token of another collection or an expired one is refused alike';
 
 export interface AzureDevOpsClientOptions {
   /** `System.CollectionUri`, e.g. https://dev.azure.com/org/ (plain http only for loopback). */
@@ -83,7 +83,7 @@ export function azureDevOpsError(res: FailedResponse, call: AzureDevOpsCall): Ht
   } else if (res.status === 403) {
     text =
       `Azure DevOps denied the build service identity permission to ${call.what}: it needs ` +
-      `${call.permission} (Project Settings > Permissions, or the repository's Security)${said}`;
+      `${call.permission}${said}`;
   } else if (res.status === 404) {
     text = `Azure DevOps: nothing found to ${call.what}: ${call.notFound ?? 'check the project and the name'}${said}`;
   } else if (res.status === 429) {
