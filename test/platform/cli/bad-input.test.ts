@@ -138,7 +138,17 @@ describe('bad input: clear errors, exit codes, no write', () => {
     [
       'plain http to a non-loopback host',
       async () => ['--image-info', good, '--registry', 'http://registry.example.com'],
-      /registry: http:\/\/registry\.example\.com is not allowed/,
+      /--registry: http:\/\/registry\.example\.com is not allowed/,
+    ],
+    [
+      'a registry URL of another scheme',
+      async () => ['--image-info', good, '--registry', 'ftp://x'],
+      /--registry: ftp:\/\/x is not allowed/,
+    ],
+    [
+      'a bad coordination repository',
+      async () => ['--image-info', good, '--coordination-repository', 'owner-only'],
+      /--coordination-repository: expected owner\/name, got "owner-only"/,
     ],
   ];
 
