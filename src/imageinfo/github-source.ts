@@ -1,13 +1,6 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import {
-  githubClient,
-  isRateLimit,
-  isRequestError,
-  requestErrorDetail,
-  type GitHubClient,
-  type RequestError,
-} from '../util/github.js';
-import { assertSecureUrl, HttpStatusError, type RetryPolicy } from '../util/http.js';
+import { GitHubService } from '../services/github.js';
+import { HttpStatusError, type RetryPolicy } from '../util/http.js';
 import { gitBlobId } from './git-blob.js';
 import {
   ABSENT_FINGERPRINT,
@@ -34,8 +27,6 @@ export interface GitHubContentsOptions {
   retry?: RetryPolicy;
 }
 
-const API_VERSION = '2022-11-28';
-
 /** A full commit sha: a ref that already names a commit. */
 const COMMIT_SHA = /^[0-9a-f]{40}$/i;
 
@@ -50,18 +41,23 @@ const COMMIT_SHA = /^[0-9a-f]{40}$/i;
  * https://docs.github.com/en/rest/repos/contents?apiVersion=2022-11-28
  */
 export class GitHubContentsSource implements WritableImageInfoSource {
-  private readonly octokit: GitHubClient;
+  private readonly gh: GitHubService;
 
   constructor(
     readonly location: GitHubLocation,
     options: GitHubContentsOptions = {},
   ) {
-    const api = new URL(options.apiUrl ?? 'https://api.github.com');
-    assertSecureUrl(api, 'GITHUB_API_URL');
-    this.octokit = githubClient({
-      apiUrl: api.toString(),
+    const { owner, repo } = location;
+    this.gh = new GitHubService({
+      apiUrl: options.apiUrl ?? 'https://api.github.com',
+      apiUrlName: 'GITHUB_API_URL',
       token: options.token,
       retry: options.retry,
+      label: this.name,
+      permissions: (method) => {
+        const need = method === 'GET' ? 'contents: read' : 'contents: write';
+        return `\`${need}\` on ${owner}/${repo} (workflow: \`permissions: { ${need} }\`)`;
+      },
     });
   }
 
@@ -79,10 +75,6 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     return `${this.repoPath}/contents/${this.location.path.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  private get headers(): Record<string, string> {
-    return { 'x-github-api-version': API_VERSION };
-  }
-
   async read(): Promise<SourceSnapshot> {
     return this.readAt(await this.resolveCommit());
   }
@@ -96,31 +88,25 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   async history(maxVersions: number): Promise<ImageInfoVersion[]> {
     if (maxVersions < 1) return [];
     const head = await this.resolveCommit();
-    const path = `${this.repoPath}/commits`;
-    const commits: Array<{ sha: string; date?: string }> = [];
-    try {
-      const pages = this.octokit.paginate.iterator(`GET ${path}`, {
-        sha: head,
-        path: this.location.path,
-        per_page: Math.min(100, maxVersions),
-        headers: this.headers,
-      });
-      for await (const page of pages) {
-        for (const c of page.data as Array<{
-          sha?: string;
-          commit?: { committer?: { date?: string } };
-        }>) {
-          if (typeof c.sha !== 'string')
-            throw new RuntimeError(`${this.name}: GitHub listed a commit without a sha`);
-          commits.push({ sha: c.sha, date: c.commit?.committer?.date });
-        }
-        if (commits.length >= maxVersions) break;
-      }
-    } catch (e) {
-      return this.fail(e, 'GET', path, 'read');
-    }
+    type Commit = { sha?: string; commit?: { committer?: { date?: string } } };
+    const commits = await this.gh
+      .pages(
+        `${this.repoPath}/commits`,
+        `the commits of ${this.name}`,
+        (data) => data as Commit[],
+        {
+          query: { sha: head, path: this.location.path, per_page: Math.min(100, maxVersions) },
+          enough: (all) => all.length >= maxVersions,
+        },
+      )
+      .catch((e: unknown) => this.fail(e, 'read'));
+    for (const c of commits)
+      if (typeof c.sha !== 'string')
+        throw new RuntimeError(`${this.name}: GitHub listed a commit without a sha`);
     const versions: ImageInfoVersion[] = [];
-    for (const { sha, date } of commits.slice(0, maxVersions)) {
+    for (const c of commits.slice(0, maxVersions)) {
+      const sha = c.sha!;
+      const date = c.commit?.committer?.date;
       try {
         const { text } = await this.readAt(sha);
         versions.push({ revision: sha, date, text });
@@ -133,20 +119,20 @@ export class GitHubContentsSource implements WritableImageInfoSource {
 
   /** The file at a commit; {@link ImageInfoNotFoundError} when it does not exist there. */
   private async readAt(commit: string): Promise<SourceSnapshot> {
-    let body: { type?: string; sha?: string; content?: string; encoding?: string; size?: number };
-    try {
-      const res = await this.octokit.request(`GET ${this.contentsPath}`, {
-        ref: commit,
-        headers: this.headers,
-      });
-      body = res.data as typeof body;
-    } catch (e) {
-      if (isRequestError(e) && e.status === 404)
-        throw new ImageInfoNotFoundError(
-          `${this.name}: image-info not found (HTTP 404 at commit ${commit}: no such file, or the token cannot see it)`,
-        );
-      return this.fail(e, 'GET', this.contentsPath, 'read');
-    }
+    const answer = await this.gh
+      .request('GET', this.contentsPath, { query: { ref: commit }, allow: [404] })
+      .catch((e: unknown) => this.fail(e, 'read'));
+    if (answer.status === 404)
+      throw new ImageInfoNotFoundError(
+        `${this.name}: image-info not found (HTTP 404 at commit ${commit}: no such file, or the token cannot see it)`,
+      );
+    const body = answer.data as {
+      type?: string;
+      sha?: string;
+      content?: string;
+      encoding?: string;
+      size?: number;
+    };
     if (Array.isArray(body) || body.type !== 'file' || typeof body.sha !== 'string') {
       throw new InputError(
         `${this.name}: not a file (GitHub returned ${Array.isArray(body) ? 'a directory' : `type ${JSON.stringify(body.type)}`})`,
@@ -193,15 +179,12 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   /** What a ref points at, or undefined when there is no such ref. */
   private async readRef(ref: string): Promise<{ type?: string; sha?: string } | undefined> {
     const path = `${this.repoPath}/git/ref/${ref.split('/').map(encodeURIComponent).join('/')}`;
-    let object: { type?: string; sha?: string } | undefined;
-    try {
-      const res = await this.octokit.request(`GET ${path}`, { headers: this.headers });
-      object = (res.data as { object?: typeof object }).object;
-    } catch (e) {
-      // 404: no such ref; 409: the repository is empty (it has no refs at all).
-      if (isRequestError(e) && (e.status === 404 || e.status === 409)) return undefined;
-      return this.fail(e, 'GET', path, 'read');
-    }
+    // 404: no such ref; 409: the repository is empty (it has no refs at all).
+    const answer = await this.gh
+      .request('GET', path, { allow: [404, 409] })
+      .catch((e: unknown) => this.fail(e, 'read'));
+    if (answer.status === 404 || answer.status === 409) return undefined;
+    const object = (answer.data as { object?: { type?: string; sha?: string } }).object;
     if (typeof object?.sha !== 'string')
       throw new RuntimeError(`${this.name}: GitHub returned ref ${ref} without an object sha`);
     return object;
@@ -213,12 +196,8 @@ export class GitHubContentsSource implements WritableImageInfoSource {
       if (depth === 8) throw new InputError(`${this.name}: tag chain too deep`);
       // https://docs.github.com/en/rest/git/tags?apiVersion=2022-11-28#get-a-tag
       const path = `${this.repoPath}/git/tags/${object.sha!}`;
-      try {
-        const res = await this.octokit.request(`GET ${path}`, { headers: this.headers });
-        object = (res.data as { object?: typeof object }).object ?? {};
-      } catch (e) {
-        return this.fail(e, 'GET', path, 'read');
-      }
+      const answer = await this.gh.request('GET', path).catch((e: unknown) => this.fail(e, 'read'));
+      object = (answer.data as { object?: typeof object }).object ?? {};
       if (typeof object.sha !== 'string')
         throw new RuntimeError(`${this.name}: GitHub returned a tag without an object sha`);
     }
@@ -232,15 +211,10 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   private async readBlob(sha: string): Promise<Buffer> {
     // https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28#get-a-blob (up to 100 MB, raw media type)
     const path = `${this.repoPath}/git/blobs/${sha}`;
-    try {
-      const res = await this.octokit.request(`GET ${path}`, {
-        headers: { ...this.headers, accept: 'application/vnd.github.raw+json' },
-        request: { parseSuccessResponseBody: false },
-      });
-      return Buffer.from(await new Response(res.data as ReadableStream).arrayBuffer());
-    } catch (e) {
-      return this.fail(e, 'GET', path, 'read');
-    }
+    const answer = await this.gh
+      .request('GET', path, { raw: true })
+      .catch((e: unknown) => this.fail(e, 'read'));
+    return answer.data as Buffer;
   }
 
   async write(
@@ -261,47 +235,27 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     // A retried PUT whose first try landed answers 409 (the sha moved, to our own content): the
     // caller re-reads, re-merges, finds nothing to change. So retrying a PUT is safe.
     try {
-      const res = await this.octokit.request(`PUT ${this.contentsPath}`, {
-        ...body,
-        headers: this.headers,
-      });
-      const out = res.data as { content?: { sha?: string } };
-      return { text, fingerprint: out.content?.sha ?? gitBlobId(text) };
+      const res = await this.gh.request('PUT', this.contentsPath, { body });
+      const out = res.data as { content?: { sha?: string } } | undefined;
+      return { text, fingerprint: out?.content?.sha ?? gitBlobId(text) };
     } catch (e) {
-      if (isRequestError(e) && e.status === 409) return 'conflict';
-      if (isRequestError(e) && e.status === 422) {
-        const detail = requestErrorDetail(e);
-        // "sha" wasn't supplied (file appeared since we saw it absent) or a sha that no longer matches.
-        if (/\bsha\b/i.test(detail)) return 'conflict';
-        throw new InputError(`${this.name}: GitHub rejected the update (HTTP 422 ${detail})`);
-      }
-      return this.fail(e, 'PUT', this.contentsPath, 'write');
+      if (!(e instanceof HttpStatusError)) throw e;
+      // 422 about `sha`: "sha" wasn't supplied (the file appeared since we saw it absent) or a
+      // sha that no longer matches.
+      if (e.status === 409 || e.code === 'sha') return 'conflict';
+      if (e.status === 422)
+        throw new InputError(`${this.name}: GitHub rejected the update: ${e.message}`);
+      return this.fail(e, 'write');
     }
   }
 
-  private fail(e: unknown, method: string, path: string, action: 'read' | 'write'): never {
-    if (!isRequestError(e)) throw e;
-    const err: RequestError = e;
-    const detail = requestErrorDetail(err);
-    if (err.status === 401)
-      throw new InputError(`${this.name}: GitHub rejected the token (HTTP 401 ${detail})`);
-    if (err.status === 403 && !isRateLimit(err)) {
-      const need = action === 'write' ? 'contents: write' : 'contents: read';
-      throw new InputError(
-        `${this.name}: HTTP 403 on ${action}: the token lacks \`${need}\` permission on ${this.location.owner}/${this.location.repo} ` +
-          `(workflow: \`permissions: { ${need} }\`) (${detail})`,
-      );
-    }
-    if (err.status === 404) {
+  /** An unexpected 404 is the user's to fix (no such repository or branch); the rest as mapped. */
+  private fail(e: unknown, action: 'read' | 'write'): never {
+    if (e instanceof HttpStatusError && e.status === 404)
       throw new InputError(
         `${this.name}: HTTP 404 on ${action}: no such repository or branch, or the token cannot see it`,
+        { cause: e },
       );
-    }
-    throw new HttpStatusError(
-      err.status,
-      method,
-      `${this.octokit.request.endpoint.DEFAULTS.baseUrl}${path}`,
-      detail,
-    );
+    throw e;
   }
 }

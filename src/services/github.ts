@@ -306,14 +306,15 @@ export class GitHubService {
     });
   }
 
-  /** `retry-after`; else a primary limit's reset; else a minute for a secondary limit. */
+  /**
+   * `retry-after`; else a primary limit's reset (backoff when it gives none); else a minute for
+   * a secondary limit.
+   */
   private waitFor(res: Response, limited: boolean): number | undefined {
     const wait = retryAfterMs(res.headers);
     if (wait !== undefined || !limited) return wait;
-    if (res.headers.get('x-ratelimit-remaining') === '0') {
-      const reset = resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', Date.now());
-      if (reset !== undefined) return reset;
-    }
+    if (res.headers.get('x-ratelimit-remaining') === '0')
+      return resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', Date.now());
     return this.options.secondaryRateLimitWaitMs ?? 60_000;
   }
 }
