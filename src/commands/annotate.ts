@@ -1,6 +1,4 @@
 import type { CoordinationStore, CoverScope, GroupRun } from '../coordination/port.js';
-import { refKey } from '../core/digest.js';
-import { formatDuration } from '../core/duration.js';
 import { InputError, RuntimeError } from '../core/errors.js';
 import {
   checkAnnotationLimit,
@@ -8,33 +6,22 @@ import {
   type AnnotationLimit,
   type GuardViolation,
 } from '../core/guard.js';
-import {
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-  lifecycleManifestJson,
-} from '../core/lifecycle.js';
-import { MediaType, type Descriptor } from '../core/oci.js';
-import { buildPlan, classify, type Plan, type PlanEntry } from '../core/planner.js';
+import type { Plan } from '../core/planner.js';
 import type { PlannedDigest } from '../core/plan-file.js';
 import type { Clock, Logger } from '../core/ports.js';
-import {
-  assertGroupName,
-  describeRun,
-  needsReconcile,
-  participantKey,
-  validate,
-} from '../core/protocol.js';
-import { supportedSet } from '../core/supported.js';
+import { assertGroupName, participantKey, validate } from '../core/protocol.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
-import { unmarkNote, type Registry, type UnmarkOutcome } from '../registry/port.js';
-import { sha256Digest } from '../util/hash.js';
-import { forEachLimited } from '../util/pool.js';
-import { loadImageInfo, readFingerprint } from './image-info.js';
-import { readHistory, type History } from './history.js';
-import { Inventory, resolveScope } from './inventory.js';
-import { ProgressReporter } from './progress.js';
+import type { Registry, UnmarkOutcome } from '../registry/port.js';
 import type { Throttle } from '../util/throttle.js';
+import { apply } from './apply.js';
 import { waitForBarrier, type BarrierOptions } from './barrier.js';
+import type { History } from './history.js';
+import { loadImageInfo, readFingerprint } from './image-info.js';
+import { Inventory } from './inventory.js';
+import { makePlan, readFirstRunHistory, type PlanWithUnmarks } from './plan.js';
+import { blockerNames, reconcile, removeMarks, type Reconciled } from './reconcile.js';
+
+export type { PlanWithUnmarks } from './plan.js';
 
 export interface AnnotateOptions extends BarrierOptions {
   repoPrefix: string;
@@ -333,284 +320,6 @@ function overAnnotationLimit(
       `${v.repository}: the plan marks ${v.planned} of ${v.manifests} manifest(s), more than maxAnnotations ${describeLimit(limit)} allows (${v.allowed})`,
     );
   return violations;
-}
-
-function blockerNames(blockers: GroupRun[], clock: Clock): string {
-  return blockers.map((run) => describeRun(run, clock.now())).join('; ');
-}
-
-/** What step 7 did: why it re-checked (if it did), and the roll-back (if it timed out). */
-interface Reconciled {
-  reason?: string;
-  rollBack?: RollBack;
-}
-
-/**
- * Step 7: a participant that began publishing after validation, or an image-info that changed,
- * may have recorded a digest this run just marked (an old image re-pushed). Wait for them (for
- * `reconcileTimeout`, counted from the end of apply), re-read, and remove the marks on digests
- * that are now supported. If they do not finish in time, every mark this run placed is removed
- * (none of them can be shown safe) and the run reports a roll-back.
- */
-async function reconcile(
-  options: AnnotateOptions,
-  deps: AnnotateDeps,
-  plannedFingerprint: string,
-  placed: MarkRef[],
-  unmarked: MarkRef[],
-  budget: {
-    /** `reconcileTimeout`, counted from the end of apply. */
-    budgetMs: number;
-    wait: () => Promise<{ timedOut: boolean; blockers: GroupRun[] }>;
-  },
-): Promise<Reconciled> {
-  const { registry, store, sources, clock, logger } = deps;
-  if (placed.length === 0) return {};
-  const runs = await store.listRuns(options.group);
-  const fingerprint = await readFingerprint(sources);
-  const check = needsReconcile(store.self, runs, plannedFingerprint, fingerprint);
-  if (!check.reconcile) {
-    logger.info('reconcile: nobody began publishing and the image-info is unchanged');
-    return {};
-  }
-  logger.info(`reconcile: ${check.reason}; waiting, then re-reading the image-info`);
-  const barrier = await budget.wait();
-  if (barrier.timedOut) {
-    const blockers = blockerNames(barrier.blockers, clock);
-    const after = formatDuration(budget.budgetMs);
-    logger.info(
-      `reconcile: still blocked ${after} after apply by ${blockers}; rolling back: removing all ${placed.length} mark(s) this run placed`,
-    );
-    const removed: MarkRef[] = [];
-    await removeMarks(
-      [...placed],
-      registry,
-      logger,
-      removed,
-      'rolled back: not shown safe in time',
-    );
-    return {
-      reason: `${check.reason}; timed out, rolled back`,
-      rollBack: {
-        message: `reconcile timed out after ${after} waiting for: ${blockers}. Rolled back: all ${removed.length} mark(s) this run placed were removed (a later run places them again)`,
-        blockers: barrier.blockers,
-        removed,
-      },
-    };
-  }
-  const loaded = await loadImageInfo(sources, options.repoPrefix);
-  const supported = supportedSet(loaded.infos, options.repoPrefix);
-  const scope = [...new Set(placed.map((m) => m.repository))].sort();
-  // The marked subjects are asked of the registry even where no tag and no memory shows them.
-  const known = new Map<string, Set<string>>();
-  for (const m of placed) addTo(known, m.repository, m.subject);
-  const records = await new Inventory(registry, options.concurrency).records(scope, known);
-  const stillCandidates = new Set(
-    classify(records, supported).candidates.map((c) => refKey(c.repository, c.digest)),
-  );
-  const now = placed.filter((m) => !stillCandidates.has(refKey(m.repository, m.subject)));
-  await removeMarks(now, registry, logger, unmarked, 'recorded again while it was being marked');
-  logger.info(`reconcile: ${now.length} of ${placed.length} mark(s) removed`);
-  return { reason: check.reason };
-}
-
-async function removeMarks(
-  marks: MarkRef[],
-  registry: Registry,
-  logger: Logger,
-  removed: MarkRef[],
-  why: string,
-): Promise<void> {
-  for (const m of marks) {
-    const how = await registry.deleteReferrer(m.repository, m.subject, m.referrer);
-    removed.push({ ...m, how });
-    logger.info(
-      `${m.repository}@${m.subject}: lifecycle mark ${m.referrer} removed (${why})${unmarkNote(how)}`,
-    );
-  }
-}
-
-async function makePlan(
-  options: AnnotateOptions,
-  deps: AnnotateDeps,
-  inventory: Inventory,
-  firstRunHistory: () => Promise<History | undefined>,
-): Promise<PlanWithUnmarks> {
-  const { registry, sources, clock, logger } = deps;
-  const loaded = await loadImageInfo(sources, options.repoPrefix);
-  const supported = supportedSet(loaded.infos, options.repoPrefix);
-  logger.info(
-    `image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(', ')}`,
-  );
-
-  const history = options.fromPlan ? undefined : await firstRunHistory();
-  const scope = options.fromPlan
-    ? {
-        repositories: [...new Set(options.fromPlan.map((p) => p.repository))].sort(),
-        retired: [],
-      }
-    : await resolveScope(registry, supported, options.repositories, logger, {
-        mode: options.retiredRepositories ?? 'mark',
-        named: history?.repositories,
-      });
-  // Digests no tag may show: the image-info's own (a supported index protects its children only
-  // if it is in the inventory) and those older versions named.
-  const known = new Map<string, Set<string>>();
-  for (const ref of supported.digests.values()) addTo(known, ref.registryRepository, ref.digest);
-  for (const [repository, digests] of history?.digests ?? [])
-    for (const digest of digests) addTo(known, repository, digest);
-  const records = await inventory.records(scope.repositories, known);
-  const digests = new Map<string, Set<string>>();
-  for (const m of records) addTo(digests, m.repository, m.digest);
-  const manifests: Record<string, number> = {};
-  for (const repository of scope.repositories)
-    manifests[repository] = digests.get(repository)?.size ?? 0;
-  const classification = classify(records, supported);
-  if (options.fromPlan)
-    restrictToPlan(classification.candidates, options.fromPlan, logger, records);
-  await inventory.enrich(classification.candidates, options.minAgeMs > 0);
-  const unmark =
-    options.unmarkSupported === false || options.fromPlan
-      ? []
-      : await inventory.marksOnSupported(records, supported);
-  const plan = buildPlan({
-    classification,
-    lifecycle: inventory.lifecycle,
-    created: inventory.created,
-    now: clock.now(),
-    minAgeMs: options.minAgeMs,
-    eolDate: options.eolDate,
-    fingerprint: loaded.fingerprint,
-  });
-  return {
-    ...plan,
-    unmark,
-    manifests,
-    retired: scope.retired.map((repository) => ({ repository, manifests: manifests[repository] })),
-    notes: history?.notes ?? [],
-  };
-}
-
-/**
- * On a group's first run on a registry that keeps a memory (a cache repository), the image-info's
- * history: what older versions named. Later runs remember instead.
- */
-async function readFirstRunHistory(
-  options: AnnotateOptions,
-  deps: AnnotateDeps,
-): Promise<History | undefined> {
-  const depth = options.historyDepth ?? 0;
-  if (depth <= 0 || options.repositories.length > 0) return undefined;
-  const remembered = await deps.registry.rememberedRepositories?.();
-  if (!remembered || remembered.length > 0) return undefined;
-  return deps.logger.group('Image-info history (first run of this group)', () =>
-    readHistory(deps.sources, options.repoPrefix, depth, deps.logger),
-  );
-}
-
-function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
-  let set = map.get(key);
-  if (!set) map.set(key, (set = new Set()));
-  set.add(value);
-}
-
-/**
- * The plan, with the lifecycle marks on supported digests that annotate removes, and the
- * distinct manifests of each repository in scope (what the guard and the summary count against).
- */
-export type PlanWithUnmarks = Plan & {
-  unmark: MarkRef[];
-  manifests: Record<string, number>;
-  /** Repositories that left the image-info, in scope with all their images (retiredRepositories). */
-  retired: Array<{ repository: string; manifests: number }>;
-  /** What this run could not see, and why (a source without history). */
-  notes: string[];
-};
-
-/** Keeps only the planned digests, each with its own date; reports planned digests we may not mark. */
-function restrictToPlan(
-  candidates: PlanEntry[],
-  planned: PlannedDigest[],
-  logger: Logger,
-  records: { repository: string; digest: string }[],
-): void {
-  const wanted = new Map(planned.map((p) => [refKey(p.repository, p.digest), p]));
-  const known = new Set(records.map((r) => refKey(r.repository, r.digest)));
-  const kept = candidates.filter((c) => wanted.has(refKey(c.repository, c.digest)));
-  const keptKeys = new Set(kept.map((c) => refKey(c.repository, c.digest)));
-  for (const [key] of wanted) {
-    if (keptKeys.has(key)) continue;
-    logger.warning(
-      known.has(key)
-        ? `${key}: in the plan but supported or an artifact now; not annotated`
-        : `${key}: in the plan but not found in the registry; not annotated`,
-    );
-  }
-  for (const c of kept) c.eolDate = wanted.get(refKey(c.repository, c.digest))?.eolDate;
-  candidates.splice(0, candidates.length, ...kept);
-}
-
-async function apply(
-  plan: Plan,
-  concurrency: number,
-  registry: Registry,
-  clock: Clock,
-  logger: Logger,
-  placed: MarkRef[],
-  throttle?: Throttle,
-): Promise<number> {
-  const progress = new ProgressReporter(
-    plan.annotate.length,
-    clock,
-    logger,
-    'annotated',
-    undefined,
-    throttle && { throttle, noun: 'marks' },
-  );
-  let done = 0;
-  await forEachLimited(plan.annotate, concurrency, async (entry) => {
-    const subject = await subjectDescriptor(registry, entry);
-    if (!subject) {
-      logger.warning(
-        `${entry.repository}@${entry.digest}: gone from the registry since the inventory; skipped`,
-      );
-      return;
-    }
-    const date = entry.eolDate ?? plan.eolDate;
-    const json = lifecycleManifestJson(subject, date);
-    const digest = sha256Digest(json);
-    // Recorded before the push: a push that failed half-way may still have landed.
-    placed.push({ repository: entry.repository, subject: entry.digest, referrer: digest });
-    const outcome = await registry.pushReferrer(entry.repository, subject, {
-      bytes: new TextEncoder().encode(json),
-      digest,
-      mediaType: MediaType.ociManifest,
-      artifactType: LIFECYCLE_ARTIFACT_TYPE,
-      annotations: { [EOL_DATE_ANNOTATION]: date },
-    });
-    if (outcome !== 'pushed') {
-      // A referrer pushed as an image: nothing was placed (the adapter said why).
-      placed.splice(
-        placed.findIndex((m) => m.referrer === digest && m.subject === entry.digest),
-        1,
-      );
-      return;
-    }
-    done++;
-    progress.tick();
-  });
-  progress.finish();
-  return done;
-}
-
-/** A subject descriptor needs the manifest's size, which some listings do not give. */
-async function subjectDescriptor(
-  registry: Registry,
-  entry: PlanEntry,
-): Promise<Descriptor | undefined> {
-  if (entry.size !== undefined)
-    return { mediaType: entry.mediaType, digest: entry.digest, size: entry.size };
-  return registry.describeManifest(entry.repository, entry.digest);
 }
 
 function zeroCounts(): AnnotateCounts {

@@ -1,15 +1,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  lifecycleManifestJson,
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-} from '../../../src/core/lifecycle.js';
-import { MediaType } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { sha256Digest } from '../../../src/util/hash.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
@@ -147,14 +141,11 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     expect(clean.code, clean.stderr).toBe(0);
 
     const { repository, descriptor } = scenario.supportedImage;
-    const json = lifecycleManifestJson(descriptor, '2026-01-01');
-    await new OciRegistry({ url: registry.url }).pushReferrer(repository, descriptor, {
-      bytes: new TextEncoder().encode(json),
-      digest: sha256Digest(json),
-      mediaType: MediaType.ociManifest,
-      artifactType: LIFECYCLE_ARTIFACT_TYPE,
-      annotations: { [EOL_DATE_ANNOTATION]: '2026-01-01' },
-    });
+    await new OciRegistry({ url: registry.url }).pushReferrer(
+      repository,
+      descriptor,
+      lifecycleReferrer(descriptor, '2026-01-01'),
+    );
     const found = await runCli(['verify', ...common(), '--json']);
     expect(found.code).toBe(1);
     expect(JSON.parse(found.stdout).findings).toEqual([

@@ -1,3 +1,4 @@
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 /**
  * Issue 19 (GHCR) through the bundled CLI: a fake GHCR (docker-registry behind a proxy that
  * refuses manifest DELETE with 405 UNSUPPORTED and serves the GitHub Packages API) with
@@ -11,15 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markerRef } from '../../../src/coordination/github.js';
-import {
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-  lifecycleManifestJson,
-} from '../../../src/core/lifecycle.js';
-import { MediaType, type Descriptor } from '../../../src/core/oci.js';
+import { type Descriptor } from '../../../src/core/oci.js';
 import type { MarkerState } from '../../../src/core/runs.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { sha256Digest } from '../../../src/util/hash.js';
 import { annotateArgs, jsonOf, runBundle, type CliRun } from '../../support/cli.js';
 import { startFakeGhcr, type FakeGhcr } from '../../support/fake-ghcr.js';
 import { FakeGitHub } from '../../support/fake-github.js';
@@ -107,15 +102,9 @@ describe('GHCR (issue 19) through the bundled CLI', () => {
     ]);
 
   async function mark(repo: string, subject: Descriptor, date = '2026-01-01'): Promise<string> {
-    const json = lifecycleManifestJson(subject, date);
-    await pusher.pushReferrer(repo, subject, {
-      bytes: new TextEncoder().encode(json),
-      digest: sha256Digest(json),
-      mediaType: MediaType.ociManifest,
-      artifactType: LIFECYCLE_ARTIFACT_TYPE,
-      annotations: { [EOL_DATE_ANNOTATION]: date },
-    });
-    return sha256Digest(json);
+    const mark = lifecycleReferrer(subject, date);
+    await pusher.pushReferrer(repo, subject, mark);
+    return mark.digest;
   }
 
   it('(a) an untagged version (its tag moved to v2) is in the inventory and marked on the first run', async () => {

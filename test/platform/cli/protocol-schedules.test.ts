@@ -1,3 +1,4 @@
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 /**
  * The Protocol II schedules, each through the bundled CLI against the fake GitHub API and a
  * real docker-registry: CI operations a user performs without doing anything unusual (re-run
@@ -12,14 +13,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-  lifecycleManifestJson,
-} from '../../../src/core/lifecycle.js';
-import { MediaType } from '../../../src/core/oci.js';
 import type { CoverScope, MarkerState } from '../../../src/core/runs.js';
-import { sha256Digest } from '../../../src/util/hash.js';
 import {
   annotateArgs,
   HOME_REPOSITORY as HOME,
@@ -305,14 +299,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
   describe('(e) a rollback re-publishes an image that carries a lifecycle mark', () => {
     async function markedSupported() {
       const { repo, group, imageInfo, s, x, o } = await seedRepo('rollback', ['s', 'x']);
-      const json = lifecycleManifestJson(s, '2026-01-01');
-      await f.oci.pushReferrer(repo, s, {
-        bytes: new TextEncoder().encode(json),
-        digest: sha256Digest(json),
-        mediaType: MediaType.ociManifest,
-        artifactType: LIFECYCLE_ARTIFACT_TYPE,
-        annotations: { [EOL_DATE_ANNOTATION]: '2026-01-01' },
-      });
+      await f.oci.pushReferrer(repo, s, lifecycleReferrer(s, '2026-01-01'));
       expect(await marks(repo, s)).toHaveLength(1);
       return { repo, group, s, x, o, imageInfo };
     }

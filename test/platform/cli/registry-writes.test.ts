@@ -1,3 +1,4 @@
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 /**
  * What a run writes. A cold run with N marks in R repositories makes at most
  * N + 3(R + 1) writes, the cache's repository counted (beside the fallback indexes a registry
@@ -21,13 +22,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
-import {
-  lifecycleManifestJson,
-  LIFECYCLE_ARTIFACT_TYPE,
-  EOL_DATE_ANNOTATION,
-} from '../../../src/core/lifecycle.js';
-import { MediaType } from '../../../src/core/oci.js';
-import { sha256Digest } from '../../../src/util/hash.js';
 import { pushImage, pushNotationSignature } from '../../support/seed.js';
 import { seedScenario } from '../../support/scenario.js';
 import { seedImage, type FakeAcr } from '../../support/fake-acr/index.js';
@@ -230,14 +224,7 @@ describe('re-runs against docker-registry write nothing', () => {
       const signed = await oci.describeManifest(signedRepo, signedDigest);
       await pushNotationSignature(oci, signedRepo, signed!);
       const { repository, descriptor } = scenario.supportedImage;
-      const json = lifecycleManifestJson(descriptor, '2025-02-01');
-      await oci.pushReferrer(repository, descriptor, {
-        bytes: new TextEncoder().encode(json),
-        digest: sha256Digest(json),
-        mediaType: MediaType.ociManifest,
-        artifactType: LIFECYCLE_ARTIFACT_TYPE,
-        annotations: { [EOL_DATE_ANNOTATION]: '2025-02-01' },
-      });
+      await oci.pushReferrer(repository, descriptor, lifecycleReferrer(descriptor, '2025-02-01'));
       const imageInfo = join(dir, 'image-info.json');
       await writeFile(imageInfo, scenario.imageInfo);
       const annotate = () =>

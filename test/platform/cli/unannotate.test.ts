@@ -1,12 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-  lifecycleManifestJson,
-} from '../../../src/core/lifecycle.js';
-import { MediaType } from '../../../src/core/oci.js';
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { sha256Digest } from '../../../src/util/hash.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
@@ -31,14 +25,7 @@ describe('eol-gate unannotate: the host of host/repo@digest', () => {
     for (const key of scenario.orphans.slice(0, 2)) {
       const [repository, digest] = key.split('@');
       const subject = await oci.describeManifest(repository, digest);
-      const json = lifecycleManifestJson(subject!, '2026-01-01');
-      await oci.pushReferrer(repository, subject!, {
-        bytes: new TextEncoder().encode(json),
-        digest: sha256Digest(json),
-        mediaType: MediaType.ociManifest,
-        artifactType: LIFECYCLE_ARTIFACT_TYPE,
-        annotations: { [EOL_DATE_ANNOTATION]: '2026-01-01' },
-      });
+      await oci.pushReferrer(repository, subject!, lifecycleReferrer(subject!, '2026-01-01'));
     }
   });
 

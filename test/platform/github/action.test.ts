@@ -1,16 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-  lifecycleManifestJson,
-} from '../../../src/core/lifecycle.js';
-import { MediaType } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { sha256Digest } from '../../../src/util/hash.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { markerRef, parseMarkerRef } from '../../../src/coordination/github.js';
 import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
@@ -288,14 +282,11 @@ describe('GitHub Action bundle', () => {
   it('verify with a finding fails the step with exit 1 and an error annotation', async () => {
     // A mark on a supported digest, planted by hand (eol-gate itself never places one).
     const { repository, descriptor } = scenario.supportedImage;
-    const json = lifecycleManifestJson(descriptor, '2026-01-01');
-    await new OciRegistry({ url: registry.url }).pushReferrer(repository, descriptor, {
-      bytes: new TextEncoder().encode(json),
-      digest: sha256Digest(json),
-      mediaType: MediaType.ociManifest,
-      artifactType: LIFECYCLE_ARTIFACT_TYPE,
-      annotations: { [EOL_DATE_ANNOTATION]: '2026-01-01' },
-    });
+    await new OciRegistry({ url: registry.url }).pushReferrer(
+      repository,
+      descriptor,
+      lifecycleReferrer(descriptor, '2026-01-01'),
+    );
     const found = await run({ command: 'verify' });
     expect(found.code).toBe(1);
     expect(errors(found).join('\n')).toMatch(/supported digest\(s\) are marked end-of-life/);

@@ -1,14 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-  lifecycleManifestJson,
-} from '../../../src/core/lifecycle.js';
-import { MediaType, type Descriptor } from '../../../src/core/oci.js';
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
+import { LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
 import { GhcrPackages, packageOf } from '../../../src/registry/ghcr/packages.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import type { ReferrerManifest } from '../../../src/registry/port.js';
-import { sha256Digest } from '../../../src/util/hash.js';
 import { DEFAULT_RETRY } from '../../../src/util/http.js';
 import { startFakeGhcr, type FakeGhcr } from '../../support/fake-ghcr.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
@@ -17,16 +11,7 @@ import { pushImage } from '../../support/seed.js';
 const TOKEN = 'ghs_test-token';
 const retry = { ...DEFAULT_RETRY, retries: 0 };
 
-function lifecycle(subject: Descriptor, date: string): ReferrerManifest {
-  const bytes = new TextEncoder().encode(lifecycleManifestJson(subject, date));
-  return {
-    bytes,
-    digest: sha256Digest(bytes),
-    mediaType: MediaType.ociManifest,
-    artifactType: LIFECYCLE_ARTIFACT_TYPE,
-    annotations: { [EOL_DATE_ANNOTATION]: date },
-  };
-}
+const lifecycle = lifecycleReferrer;
 
 describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-registry)', () => {
   let ghcr: FakeGhcr;

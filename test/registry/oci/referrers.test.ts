@@ -1,32 +1,22 @@
 import { createServer, type Server } from 'node:http';
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fallbackTag } from '../../../src/core/digest.js';
 import {
   EMPTY_DESCRIPTOR,
   LIFECYCLE_ARTIFACT_TYPE,
-  lifecycleManifestJson,
   EOL_DATE_ANNOTATION,
 } from '../../../src/core/lifecycle.js';
 import { MediaType, type Descriptor } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import type { ReferrerManifest } from '../../../src/registry/port.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { HttpError } from '../../../src/util/http.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth } from '../../support/fake-oci-auth.js';
 import { NOTATION_ARTIFACT_TYPE, pushImage, pushNotationSignature } from '../../support/seed.js';
 
-function lifecycle(subject: Descriptor, date: string): ReferrerManifest {
-  const bytes = new TextEncoder().encode(lifecycleManifestJson(subject, date));
-  return {
-    bytes,
-    digest: sha256Digest(bytes),
-    mediaType: MediaType.ociManifest,
-    artifactType: LIFECYCLE_ARTIFACT_TYPE,
-    annotations: { [EOL_DATE_ANNOTATION]: date },
-  };
-}
+const lifecycle = lifecycleReferrer;
 
 async function fallbackEntries(
   reg: OciRegistry,

@@ -1,31 +1,18 @@
 import { createServer, type Server } from 'node:http';
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fallbackTag } from '../../../src/core/digest.js';
-import {
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-  lifecycleManifestJson,
-} from '../../../src/core/lifecycle.js';
+import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
 import { MediaType, type Descriptor } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import type { ReferrerManifest } from '../../../src/registry/port.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { pushImage } from '../../support/seed.js';
 
 /** On OCI registries: the referrers probe, both lookup paths, ghost indexes. */
 
-function lifecycle(subject: Descriptor, date: string): ReferrerManifest {
-  const bytes = new TextEncoder().encode(lifecycleManifestJson(subject, date));
-  return {
-    bytes,
-    digest: sha256Digest(bytes),
-    mediaType: MediaType.ociManifest,
-    artifactType: LIFECYCLE_ARTIFACT_TYPE,
-    annotations: { [EOL_DATE_ANNOTATION]: date },
-  };
-}
+const lifecycle = lifecycleReferrer;
 
 describe('referrers API probe and the fallback tag (registry stub with the API)', () => {
   const image = JSON.stringify({
