@@ -102,11 +102,7 @@ function tagsAt(
 }
 
 /** Adds tags straight into the fake (truth and listing alike). */
-function tag(buildId: number, add: string[]): void {
-  const b = fake.build(buildId);
-  b.tags = [...new Set([...b.tags, ...add])].sort();
-  b.listedTags = [...b.tags];
-}
+const tag = (buildId: number, add: string[]) => fake.addTags(buildId, add);
 
 const mutating = () => fake.requests.filter((r) => r.method !== 'GET');
 

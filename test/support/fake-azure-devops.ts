@@ -218,6 +218,13 @@ export class FakeAzureDevOps {
     return next;
   }
 
+  /** Adds tags to a build, visible at once to Tags - Get and Builds - List alike. */
+  addTags(id: number, tags: string[]): void {
+    const b = this.build(id);
+    b.tags = [...new Set([...b.tags, ...tags])].sort();
+    b.listedTags = [...b.tags];
+  }
+
   setStatus(id: number, status: BuildStatus): void {
     this.build(id).status = status;
   }
