@@ -56,9 +56,12 @@ export class HttpStatusError extends RuntimeError {
     readonly method: string,
     url: string,
     detail: string,
+    /** `message`: the whole message, for clients that name the call their own way (ACR's gate). */
+    options: { message?: string } = {},
   ) {
     super(
-      `${method} ${redactUrl(url)} failed: HTTP ${status}${detail ? ` ${redactSecrets(detail)}` : ''}`,
+      options.message ??
+        `${method} ${redactUrl(url)} failed: HTTP ${status}${detail ? ` ${redactSecrets(detail)}` : ''}`,
     );
     this.url = redactUrl(url);
     this.code = /"(?:code|typeKey)"\s*:\s*"([\w.-]+)"/.exec(detail)?.[1];

@@ -1,4 +1,5 @@
-export { AcrRegistry, normalizeEndpoint, type AcrRegistryOptions } from './adapter.js';
+export { AcrRegistry, type AcrRegistryOptions } from './adapter.js';
+export { normalizeEndpoint } from './endpoint.js';
 export {
   acrAuthFromInputs,
   createAcrCredential,
