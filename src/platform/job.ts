@@ -316,6 +316,8 @@ async function runAnnotate(o: JobOptions, agent: BuildAgent, clock: Clock): Prom
       planFile: result.plan ? planFile : null,
       planArtifact: plan?.artifact ?? null,
       excluded: result.plan?.excluded,
+      retired: result.plan?.retired ?? [],
+      notes: result.plan?.notes ?? [],
       ...(result.overLimit ? { overLimit: result.overLimit } : {}),
       ...requestCounts(),
       ...(refused ? { kind: 'guard' } : {}),
