@@ -13,6 +13,7 @@ import {
   normalizeEndpoint,
 } from '../../../src/registry/acr/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
+import { HttpStatusError } from '../../../src/util/http.js';
 import { seedArtifact, seedImage, seedIndex, type FakeAcr } from '../../support/fake-acr/index.js';
 import {
   acrFor,
@@ -148,12 +149,19 @@ describe('AcrRegistry', () => {
   it('reads anonymously where the registry allows it, and names the registry when a write is refused', async () => {
     const fake = await fresh({ anonymousPull: true });
     const a = seedImage(fake, 'team/app', 'a');
+    const logger = capturingLogger();
     const registry = new AcrRegistry({
       endpoint: fake.url,
       credential: undefined,
       ca: fake.caPem,
       retry: fastRetry(),
+      logger,
     });
+    // The catalog needs more than pull: a 401 there narrows the scope, it does not fail.
+    expect(await registry.listRepositories()).toBeUndefined();
+    expect(
+      logger.lines.some((l) => l.startsWith('warning:') && /cannot list the catalog/.test(l)),
+    ).toBe(true);
     expect((await registry.listManifests('team/app')).map((r) => r.digest)).toEqual([a.digest]);
     expect(await registry.describeManifest('team/app', a.digest)).toEqual(a);
     const error = await registry
@@ -165,6 +173,13 @@ describe('AcrRegistry', () => {
         `^${fake.host.replace('.', '\\.')}: .*refused \\(HTTP 401\\) for the identity of anonymous access`,
       ),
     );
+    // The one typed error of every non-2xx: status, method, URL and the registry's error code.
+    expect(error).toBeInstanceOf(HttpStatusError);
+    const refused = error as HttpStatusError;
+    expect(refused.status).toBe(401);
+    expect(refused.method).toBe('POST');
+    expect(refused.url).toMatch(new RegExp(`^${fake.url}/v2/team/app/blobs/uploads/`));
+    expect(refused.code).toBe('UNAUTHORIZED');
   });
 
   it('fails clearly when the identity belongs to another tenant, without leaking a token', async () => {

@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeAcr, Fault } from '../../support/fake-acr/index.js';
+import { HttpStatusError } from '../../../src/util/http.js';
 import {
   acrFor,
   capturingLogger,
@@ -175,9 +176,13 @@ describe('annotate on the fake ACR', () => {
     const fake = await fresh();
     const scenario = seedScenario(fake);
     fake.addFault({ kind: '500', match: 'list-manifests', times: 1000 });
-    await expect(
-      runAnnotate(acrFor(fake, { retry: fastRetry({ retries: 3 }) }), scenario),
-    ).rejects.toThrow(
+    const failed = await runAnnotate(
+      acrFor(fake, { retry: fastRetry({ retries: 3 }) }),
+      scenario,
+    ).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(HttpStatusError);
+    expect(failed).toMatchObject({ status: 500, method: 'GET' });
+    expect((failed as Error).message).toMatch(
       /127\.0\.0\.1:\d+: list manifests of team\/\w+ failed after 4 attempts: HTTP 500/,
     );
     expect(lifecycleBySubject(fake, 'team/app').size).toBe(1);
