@@ -13,7 +13,7 @@ import {
   RETRYABLE_STATUS,
   type RetryPolicy,
 } from '../util/http.js';
-import { redactSecrets } from '../util/redact.js';
+import { maskSecrets, redactSecrets } from '../util/redact.js';
 import { requestClass } from '../util/throttle.js';
 
 /** The REST API version every request asks for. */
@@ -90,8 +90,11 @@ export const MAX_PAGES = 100;
 /** GitHub's wait cap: a rate-limit reset further ahead fails instead of hanging the pipeline. */
 const MAX_RATE_LIMIT_WAIT_MS = 15 * 60_000;
 
-/** The message of a GitHub error body (`{ message }`), bounded and redacted; else the text. */
-function githubMessage(text: string): string {
+/**
+ * The message of a GitHub error body (`{ message }`), bounded and redacted (the token masked,
+ * should a server echo it); else the text.
+ */
+function githubMessage(text: string, token?: string): string {
   let message = text;
   try {
     const body = JSON.parse(text) as { message?: unknown };
@@ -99,7 +102,8 @@ function githubMessage(text: string): string {
   } catch {
     // Not JSON (a proxy's page): the text itself.
   }
-  return redactSecrets(message.slice(0, 8192).replace(/\s+/g, ' ')).slice(0, 300).trim();
+  const shown = redactSecrets(message.slice(0, 8192).replace(/\s+/g, ' '));
+  return (token ? maskSecrets(shown, [token]) : shown).slice(0, 300).trim();
 }
 
 /**
@@ -141,9 +145,9 @@ export function githubError(
   url: string,
   headers: Headers,
   bodyText: string,
-  caller: GitHubCaller,
+  caller: GitHubCaller & { token?: string },
 ): HttpStatusError | InputError {
-  const message = githubMessage(bodyText);
+  const message = githubMessage(bodyText, caller.token);
   const code = codeOf(status, headers, message);
   const where = url.replace(/[?#].*$/, '');
   let hint = '';
