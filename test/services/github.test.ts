@@ -193,9 +193,9 @@ describe('GitHubService over HTTP', () => {
   it('a 403 that is no rate limit is not retried: an InputError with the hint, without the token', async () => {
     answers = [{ status: 403, body: { message: 'Resource not accessible by integration' } }];
     const before = seen.length;
-    const err = await service()
+    const err = (await service()
       .request('GET', '/z')
-      .catch((e: unknown) => e as Error);
+      .catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(
       /GitHub denied access \(HTTP 403\) on GET .*\/api\/v3\/z: the token needs `actions: read`/,
