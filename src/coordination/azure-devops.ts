@@ -12,6 +12,7 @@ import {
 } from '../core/protocol.js';
 import { AzureDevOpsClient, listValue } from '../services/azure-devops.js';
 import type { RetryPolicy } from '../util/http.js';
+import { sleep } from '../util/sleep.js';
 import {
   type CoordinationStore,
   type CoverScope,
@@ -167,7 +168,7 @@ export class AzureDevOpsStore implements CoordinationStore {
       attempts: options.readBack?.attempts ?? 8,
       delayMs: options.readBack?.delayMs ?? 250,
     };
-    this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.sleep = options.retry?.sleep ?? sleep;
   }
 
   private buildWebUrl(project: string): string {

@@ -5,8 +5,8 @@
  * consistent build list.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serveOnLoopback } from './loopback.js';
 
 export type BuildStatus = 'notStarted' | 'inProgress' | 'cancelling' | 'postponed' | 'completed';
 
@@ -87,7 +87,7 @@ export class FakeAzureDevOps {
   readonly forbidden = new Set<'list' | 'read-tags' | 'write-tags'>();
   private faults: Fault[] = [];
   private nextId = 1000;
-  private server?: Server;
+  private stop?: () => Promise<void>;
   private base = '';
 
   constructor(options: FakeAzureDevOpsOptions = {}) {
@@ -101,19 +101,17 @@ export class FakeAzureDevOps {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((e) => {
-        res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: String(e) }));
-      });
+    const { origin, close } = await serveOnLoopback(async (req, res) => {
+      await this.handle(req, res);
+      return true;
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.base = origin;
+    this.stop = close;
     return this;
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.stop?.();
   }
 
   createBuild(
