@@ -95,31 +95,59 @@ export async function listManifests(
     m: await fetchTagged(client, repo, tag, cache, warm),
   }));
 
+  return assembleListing(
+    repo,
+    fetched.map(({ tag, m }) => ({ tags: [tag], m })),
+  );
+}
+
+/** One manifest a listing found: its tags (or none), its bytes (none: gone since), its push time. */
+export interface Found {
+  tags: string[];
+  m?: FetchedManifest;
+  created?: string;
+}
+
+/**
+ * The records of what a listing found, in two passes so a listed manifest's record always wins
+ * over a descriptor-only one: the children of indexes and the referrers fallback indexes list
+ * (`sha256-<hex>` tags, kept by subject for the referrer lookups). `ignore`: manifests that are
+ * no part of the inventory (GHCR's fallback indexes that lost their tag).
+ */
+export function assembleListing(
+  repo: string,
+  found: Found[],
+  ignore?: (json: ManifestJson, tags: string[]) => boolean,
+): Listing {
   const records = new Map<string, ManifestRecord>();
   const configs = new Map<string, string | null>();
   const fallback = new Map<string, FallbackIndex>();
   const parsed = new Map<string, ManifestJson>();
-  for (const { tag, m } of fetched) {
-    // A 404 here means the tag was deleted between the listing and the GET: it is gone.
+  const listed: Array<{ tags: string[]; m: FetchedManifest }> = [];
+  for (const { tags, m, created } of found) {
+    // A 404: deleted between the listing and the GET; it is gone.
     if (!m) continue;
     const existing = records.get(m.digest);
     if (existing) {
-      existing.tags.push(tag);
+      existing.tags.push(...tags.filter((t) => !existing.tags.includes(t)));
+      listed.push({ tags, m });
       continue;
     }
-    const json = parseManifest(m.bytes, `${repo}:${tag}`);
+    const json = parseManifest(m.bytes, `${repo}@${m.digest}`);
+    if (ignore?.(json, tags)) continue;
     parsed.set(m.digest, json);
-    records.set(m.digest, recordOf(repo, [tag], m, json));
+    listed.push({ tags, m });
+    const record = recordOf(repo, [...tags], m, json);
+    if (created && !Number.isNaN(Date.parse(created))) record.created = created;
+    records.set(m.digest, record);
     // An index has no config: its age comes from its children (see imageCreated).
     if (!isIndex(m.mediaType, json)) configs.set(m.digest, configDigestOf(m.mediaType, json));
   }
 
-  // Second pass, after every tagged manifest is known, so a tagged record always wins over a
-  // descriptor-only one.
-  for (const { tag, m } of fetched) {
-    if (!m) continue;
-    const json = parsed.get(m.digest) ?? parseManifest(m.bytes, `${repo}:${tag}`);
-    const subject = FALLBACK_TAG.test(tag) ? tag.replace('-', ':') : undefined;
+  for (const { tags, m } of listed) {
+    const json = parsed.get(m.digest)!;
+    const tag = tags.find((t) => FALLBACK_TAG.test(t));
+    const subject = tag ? tag.replace('-', ':') : undefined;
     if (subject) fallback.set(subject, { digest: m.digest, json });
     for (const d of json.manifests ?? []) {
       if (!d || !isDigest(d.digest)) continue;
