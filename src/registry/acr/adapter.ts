@@ -79,6 +79,7 @@ export class AcrRegistry implements Registry {
 
   constructor(options: AcrRegistryOptions) {
     const endpoint = normalizeEndpoint(options.endpoint);
+    const concurrency = options.concurrency ?? 8;
     this.logger = options.logger ?? silentLogger;
     this.pageSize = options.pageSize ?? 1000;
     this.referrersSource = options.referrersSource ?? 'listing';
@@ -89,7 +90,7 @@ export class AcrRegistry implements Registry {
         options.credentialName ??
         (options.credential ? options.credential.constructor.name : 'anonymous access'),
       audience: options.audience,
-      concurrency: options.concurrency ?? 8,
+      concurrency,
       maxRequestsPerMinute: options.maxRequestsPerMinute,
       throttle: options.throttle,
       retry: options.retry,
@@ -108,7 +109,7 @@ export class AcrRegistry implements Registry {
       this.cache,
       this.logger,
       this.pageSize,
-      options.concurrency ?? 8,
+      concurrency,
     );
     this.pushes = new Pushes(this.client);
     if (options.registryCache) {
