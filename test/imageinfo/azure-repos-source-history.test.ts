@@ -1,4 +1,4 @@
-/** Issue 19: the image-info's own git history, read through the Azure Repos commits and items APIs. */
+/** The image-info's own git history, read through the Azure Repos commits and items APIs. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';

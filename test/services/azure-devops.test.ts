@@ -1,8 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AzureDevOpsStore } from '../../src/coordination/azure-devops.js';
 import { InputError } from '../../src/core/errors.js';
-import { AzureDevOpsClient, type AzureDevOpsCall } from '../../src/services/azure-devops.js';
+import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
+import {
+  ACCESS_TOKEN_HINT,
+  AzureDevOpsClient,
+  type AzureDevOpsCall,
+} from '../../src/services/azure-devops.js';
 import { HttpStatusError } from '../../src/util/http.js';
+import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import { serveOnLoopback } from '../support/loopback.js';
 
 const TOKEN = 'azdo-SECRET-token-5150';
@@ -192,5 +199,40 @@ describe('AzureDevOpsClient', () => {
       '%24top=2&%24skip=2&api-version=7.1',
       '%24top=1&%24skip=4&api-version=7.1',
     ]);
+  });
+});
+
+describe('one service, two clients', () => {
+  it('the coordination store and the azure-repos source refuse a bad token alike, with the one hint', async () => {
+    const ado = await new FakeAzureDevOps().start();
+    try {
+      ado.repos.commit('proj', 'images', 'main', { 'image-info.json': '{}' });
+      const build = ado.createBuild();
+      const source = (token: string) =>
+        new AzureReposSource(
+          { project: 'proj', repo: 'images', path: 'image-info.json', branch: 'main' },
+          { collectionUri: ado.collectionUri, token, retry: NO_WAIT },
+        );
+      const store = (token: string) =>
+        new AzureDevOpsStore({
+          collectionUri: ado.collectionUri,
+          project: 'proj',
+          buildId: build.id,
+          jobAttempt: 1,
+          token,
+          retry: NO_WAIT,
+        });
+      expect((await source(ado.token).read()).text).toBe('{}');
+      ado.signInPageForBadToken = true;
+      for (const refused of [store('bad-SECRET').listRuns('g'), source('bad-SECRET').read()]) {
+        const err = (await refused.catch((e: unknown) => e)) as HttpStatusError;
+        expect(err).toBeInstanceOf(HttpStatusError);
+        expect(err.status).toBe(203);
+        expect(err.message).toContain(ACCESS_TOKEN_HINT);
+        expect(err.message).not.toContain('bad-SECRET');
+      }
+    } finally {
+      await ado.close();
+    }
   });
 });

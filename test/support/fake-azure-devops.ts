@@ -1,11 +1,17 @@
 /**
- * A fake Azure DevOps Build REST API (api-version 7.1) on 127.0.0.1, speaking the endpoints
+ * A fake Azure DevOps collection (api-version 7.1) on 127.0.0.1: the Build REST API
  * AzureDevOpsStore uses (builds, tags, timelines), with switches for latency, faults
  * (429 + Retry-After, 403, 5xx), the sign-in page served to a bad token, and an eventually
- * consistent build list.
+ * consistent build list; and the Git API AzureReposSource uses, served from `repos` (see
+ * fake-azure-repos.ts) under the same collection URL, token and sign-in switch.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  azureReposHandler,
+  AzureReposStore,
+  type FakeAzureReposOptions,
+} from './fake-azure-repos.js';
 import { serveOnLoopback } from './loopback.js';
 
 export type BuildStatus = 'notStarted' | 'inProgress' | 'cancelling' | 'postponed' | 'completed';
@@ -87,6 +93,8 @@ export class FakeAzureDevOps {
   readonly forbidden = new Set<'list' | 'read-tags' | 'write-tags'>();
   private faults: Fault[] = [];
   private nextId = 1000;
+  /** The collection's git repositories (`_apis/git/...` of every project). */
+  readonly repos = new AzureReposStore();
   private stop?: () => Promise<void>;
   private base = '';
 
@@ -101,7 +109,19 @@ export class FakeAzureDevOps {
   }
 
   async start(): Promise<this> {
+    // The sign-in switch is read per request, so setting it later applies to git calls too.
+    const options: FakeAzureReposOptions = { tokens: { [this.token]: 'write' } };
+    Object.defineProperty(options, 'signInPageForBadToken', {
+      get: () => this.signInPageForBadToken,
+    });
+    const git = azureReposHandler(this.repos, options);
+    const prefix = `/${this.organization}/`;
     const { origin, close } = await serveOnLoopback(async (req, res) => {
+      const path = req.url ?? '/';
+      if (path.startsWith(prefix) && /^\/[^/]+\/_apis\/git\//.test(path.slice(prefix.length - 1))) {
+        req.url = path.slice(prefix.length - 1);
+        return git(req, res);
+      }
       await this.handle(req, res);
       return true;
     });
