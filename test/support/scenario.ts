@@ -1,13 +1,7 @@
+import { lifecycleReferrer } from '../../src/registry/lifecycle-referrer.js';
 import { writeFile } from 'node:fs/promises';
 import type { Descriptor } from '../../src/core/oci.js';
-import {
-  lifecycleManifestJson,
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-} from '../../src/core/lifecycle.js';
-import { MediaType } from '../../src/core/oci.js';
 import type { OciRegistry } from '../../src/registry/oci/index.js';
-import { sha256Digest } from '../../src/util/hash.js';
 import { pushCosignSignature, pushImage, pushIndex, pushNotationSignature } from './seed.js';
 
 /**
@@ -64,14 +58,7 @@ export async function seedScenario(reg: OciRegistry, seed = 's'): Promise<Scenar
 
   // A mark placed by an older tool, with a full timestamp as its date.
   const date = '2025-01-15T00:00:00Z';
-  const json = lifecycleManifestJson(older, date);
-  await reg.pushReferrer(APP, older, {
-    bytes: new TextEncoder().encode(json),
-    digest: sha256Digest(json),
-    mediaType: MediaType.ociManifest,
-    artifactType: LIFECYCLE_ARTIFACT_TYPE,
-    annotations: { [EOL_DATE_ANNOTATION]: date },
-  });
+  await reg.pushReferrer(APP, older, lifecycleReferrer(older, date));
 
   const mcr = (repo: string, d: Descriptor) =>
     `mcr.microsoft.com/${repo.replace(/^public\//, '')}@${d.digest}`;

@@ -1,11 +1,8 @@
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { ClientSecretCredential } from '@azure/identity';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../../src/core/errors.js';
-import {
-  EOL_DATE_ANNOTATION,
-  LIFECYCLE_ARTIFACT_TYPE,
-  lifecycleManifestJson,
-} from '../../../src/core/lifecycle.js';
+import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
 import { MediaType } from '../../../src/core/oci.js';
 import {
   AcrRegistry,
@@ -34,16 +31,7 @@ async function fresh(options: Parameters<typeof startAcrEnvironment>[0] = {}): P
   return env.fake;
 }
 
-function lifecycle(subject: { digest: string; size: number; mediaType: string }, date: string) {
-  const json = lifecycleManifestJson(subject, date);
-  return {
-    bytes: new TextEncoder().encode(json),
-    digest: sha256Digest(json),
-    mediaType: MediaType.ociManifest,
-    artifactType: LIFECYCLE_ARTIFACT_TYPE,
-    annotations: { [EOL_DATE_ANNOTATION]: date },
-  };
-}
+const lifecycle = lifecycleReferrer;
 
 describe('AcrRegistry', () => {
   it('lists repositories and manifests across pages, with what the raw page holds', async () => {
