@@ -60,16 +60,22 @@ export default tseslint.config(
   },
   // Layers: util is a leaf (it may use core's errors and ports); adapters never import each other.
   layer('src/util/**/*.ts', '^\\.\\./(?!core/)', 'util is a leaf: it imports only core'),
+  // Service clients (one per web service) sit just above util, below the adapters that use them.
+  layer(
+    'src/services/**/*.ts',
+    '^\\.\\./(?!core/|util/)',
+    'a service client imports only core and util',
+  ),
   ...['coordination', 'imageinfo'].map((adapter) =>
     layer(
       `src/${adapter}/**/*.ts`,
       '^\\.\\./(registry|coordination|imageinfo|commands|platform)/',
-      'an adapter imports only core and util, never a sibling adapter or a layer above',
+      'an adapter imports only core, util and services, never a sibling adapter or a layer above',
     ),
   ),
   layer(
     'src/registry/*.ts',
-    '^\\.\\./(coordination|imageinfo|commands|platform)/',
+    '^\\.\\./(coordination|imageinfo|commands|platform|services)/',
     'the registry imports only core and util',
   ),
   layer(
