@@ -11,6 +11,7 @@ import {
   retryAfterMs,
   type RetryPolicy,
 } from '../util/http.js';
+import { redactSecrets } from '../util/redact.js';
 
 /** The REST version every call names. */
 export const API_VERSION = '7.1';
@@ -95,11 +96,9 @@ export function azureDevOpsError(res: FailedResponse, call: AzureDevOpsCall): Ht
   } else {
     text = `Azure DevOps could not ${call.what}${said}`;
   }
-  // HttpStatusError reads the service's code from the `typeKey` of the body: keep it when the
-  // bounded detail cut it off.
-  const code = /"(?:typeKey|code)"\s*:\s*"([\w.-]+)"/.exec(res.body ?? '')?.[1];
-  if (code && !text.includes(`"${code}"`)) text += ` {"typeKey":"${code}"}`;
-  return new HttpStatusError(res.status, res.method, res.url, text);
+  // The code comes from the whole body's `typeKey` (the bounded detail may have cut it off).
+  const message = `${res.method} ${redactUrl(res.url)} failed: HTTP ${res.status} ${redactSecrets(text)}`;
+  return new HttpStatusError(res.status, res.method, res.url, res.body ?? res.detail, { message });
 }
 
 function isSignInPage(status: number, contentType = ''): boolean {
