@@ -71,9 +71,13 @@ export interface FailedResponse {
  * The one error mapper of Azure DevOps: every refused call becomes an `HttpStatusError`
  * (status, method, redacted URL, the service's `typeKey` as `code`) whose message says what
  * was tried, what the service said and how to fix it. The 203 (or 200) sign-in page is how the
- * service answers a bad or missing token.
+ * service answers a bad or missing token; that, a 401 and a 403 are an InputError (the user's to
+ * fix) with the HttpStatusError as its `cause`.
  */
-export function azureDevOpsError(res: FailedResponse, call: AzureDevOpsCall): HttpStatusError {
+export function azureDevOpsError(
+  res: FailedResponse,
+  call: AzureDevOpsCall,
+): HttpStatusError | InputError {
   const said = res.detail ? `; the service said: ${res.detail}` : '';
   let text: string;
   if (isSignInPage(res.status, res.contentType) || res.status === 401) {
@@ -98,7 +102,12 @@ export function azureDevOpsError(res: FailedResponse, call: AzureDevOpsCall): Ht
   }
   // The code comes from the whole body's `typeKey` (the bounded detail may have cut it off).
   const message = `${res.method} ${redactUrl(res.url)} failed: HTTP ${res.status} ${redactSecrets(text)}`;
-  return new HttpStatusError(res.status, res.method, res.url, res.body ?? res.detail, { message });
+  const error = new HttpStatusError(res.status, res.method, res.url, res.body ?? res.detail, {
+    message,
+  });
+  // A token or a permission is the user's to fix (hosts exit 2), as with GitHub's client.
+  const refused = isSignInPage(res.status, res.contentType) || [401, 403].includes(res.status);
+  return refused ? new InputError(message, { cause: error }) : error;
 }
 
 function isSignInPage(status: number, contentType = ''): boolean {

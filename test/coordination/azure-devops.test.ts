@@ -1,3 +1,4 @@
+import { rejection, httpErrorOf } from '../support/errors.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AzureDevOpsStore,
@@ -8,18 +9,8 @@ import {
 } from '../../src/coordination/azure-devops.js';
 import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
-import { HttpStatusError } from '../../src/util/http.js';
 import { blockingRuns } from '../../src/core/protocol.js';
 import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const fake = new FakeAzureDevOps();
 const sleeps: number[] = [];
@@ -503,8 +494,7 @@ describe('AzureDevOpsStore', () => {
   it('403 on the tag write names the missing permission, without the token', async () => {
     const b = fake.createBuild();
     fake.forbidden.add('write-tags');
-    const err = await rejection(store(b.id).signal('g', 'publishing'));
-    expect(err).toBeInstanceOf(HttpStatusError);
+    const err = httpErrorOf(await rejection(store(b.id).signal('g', 'publishing')));
     expect(err).toMatchObject({ status: 403, method: 'PATCH', code: 'AccessDeniedException' });
     expect(err.message).toMatch(/Edit build quality/);
     expect(err.message).not.toContain(fake.token);
@@ -513,21 +503,21 @@ describe('AzureDevOpsStore', () => {
 
   it('403 on listing names "View builds"', async () => {
     fake.forbidden.add('list');
-    const err = await rejection(store(1).listRuns('g'));
+    const err = httpErrorOf(await rejection(store(1).listRuns('g')));
     expect(err).toMatchObject({ status: 403, method: 'GET' });
     expect(err.message).toMatch(/View builds/);
   });
 
-  it('a bad token (401, or the 203 sign-in page) is an HttpStatusError naming System.AccessToken', async () => {
+  it('a bad token (401, or the 203 sign-in page) is bad input naming System.AccessToken', async () => {
     const b = fake.createBuild();
     const e1 = await rejection(store(b.id, { token: 'wrong-SECRET' }).signal('g', 'publishing'));
-    expect(e1).toBeInstanceOf(HttpStatusError);
-    expect(e1).toMatchObject({ status: 401 });
+    expect(e1).toBeInstanceOf(InputError);
+    expect(httpErrorOf(e1)).toMatchObject({ status: 401 });
     expect(e1.message).toMatch(/System\.AccessToken/);
     expect(e1.message).not.toContain('wrong-SECRET');
     fake.signInPageForBadToken = true;
     const e2 = await rejection(store(b.id, { token: 'wrong-SECRET' }).listRuns('g'));
-    expect(e2).toMatchObject({ status: 203 });
+    expect(httpErrorOf(e2)).toMatchObject({ status: 203 });
     expect(e2.message).toMatch(/HTTP 203.*System\.AccessToken/);
     expect(e2.message).not.toContain('wrong-SECRET');
   });

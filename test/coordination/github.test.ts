@@ -1,3 +1,4 @@
+import { rejection } from '../support/errors.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   GitHubStore,
@@ -11,15 +12,6 @@ import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { blockingRuns, RERUN_WINDOW_MS } from '../../src/core/protocol.js';
 import { FakeGitHub } from '../support/fake-github.js';
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 const fake = new FakeGitHub();
 const HOME = `${fake.owner}/${fake.repo}`;

@@ -1,3 +1,4 @@
+import { httpErrorOf } from '../support/errors.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/core/errors.js';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
@@ -108,8 +109,9 @@ describe('AzureReposSource', () => {
   it('a read-only token gets a 403 naming the source and the permission, without the token', async () => {
     const s = source('build/image-info.json', READ_TOKEN);
     const { fingerprint } = await s.read();
-    const err = (await s.write('{"v":2}\n', fingerprint, 'msg').catch((e: unknown) => e)) as Error;
-    expect(err).toBeInstanceOf(HttpStatusError);
+    const err = httpErrorOf(
+      await s.write('{"v":2}\n', fingerprint, 'msg').catch((e: unknown) => e),
+    );
     expect(err).toMatchObject({ status: 403, method: 'POST', code: 'GitNeedsPermissionException' });
     expect(err.message).toContain(
       `azure-repos:Docker Images/image-info/build/image-info.json@${branch}`,
@@ -130,10 +132,11 @@ describe('AzureReposSource', () => {
     const missing = (await other.read().catch((e: unknown) => e)) as HttpStatusError;
     expect(missing).toMatchObject({ status: 404, code: 'GitRepositoryNotFoundException' });
     expect(missing.message).toMatch(/no such project or repository/);
-    const bad = (await source('build/image-info.json', 'bad-SECRET')
-      .read()
-      .catch((e: unknown) => e)) as HttpStatusError;
-    expect(bad).toBeInstanceOf(HttpStatusError);
+    const bad = httpErrorOf(
+      await source('build/image-info.json', 'bad-SECRET')
+        .read()
+        .catch((e: unknown) => e),
+    );
     expect(bad.status).toBe(401);
     expect(bad.message).toMatch(/rejected the access token .*System\.AccessToken/);
     expect(bad.message).not.toContain('bad-SECRET');
@@ -150,8 +153,7 @@ describe('AzureReposSource', () => {
         { project: 'P', repo: 'r', path: 'image-info.json', branch: 'main' },
         { collectionUri: signIn.url, token: 'expired-SECRET-3', retry: FAST },
       );
-      const err = (await s.read().catch((e: unknown) => e)) as HttpStatusError;
-      expect(err).toBeInstanceOf(HttpStatusError);
+      const err = httpErrorOf(await s.read().catch((e: unknown) => e));
       expect(err.status).toBe(203);
       expect(err.message).toMatch(/sign-in page.*System\.AccessToken/);
       expect(err.message).not.toMatch(/JSON|expired-SECRET-3/);

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { httpErrorOf } from '../support/errors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureDevOpsStore } from '../../src/coordination/azure-devops.js';
 import { InputError } from '../../src/core/errors.js';
@@ -8,7 +9,6 @@ import {
   AzureDevOpsClient,
   type AzureDevOpsCall,
 } from '../../src/services/azure-devops.js';
-import { HttpStatusError } from '../../src/util/http.js';
 import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import { serveOnLoopback } from '../support/loopback.js';
 
@@ -116,10 +116,11 @@ describe('azureDevOpsError: every refusal is one HttpStatusError with the hint t
     ANSWERS[path] = answer;
     const c = client();
     const url = c.url('p', path, { continuationToken: 'page-2' });
-    const err = (await c
-      .send(method, url, { ...CALL, body: method === 'GET' ? undefined : {} })
-      .catch((e: unknown) => e)) as HttpStatusError;
-    expect(err).toBeInstanceOf(HttpStatusError);
+    const err = httpErrorOf(
+      await c
+        .send(method, url, { ...CALL, body: method === 'GET' ? undefined : {} })
+        .catch((e: unknown) => e),
+    );
     expect(err).toMatchObject({ status: answer.status, method, code });
     expect(err.url).toBe(`${origin}/org/p/_apis/${path}?continuationToken=***&api-version=7.1`);
     expect(err.message).toMatch(message);
@@ -225,8 +226,7 @@ describe('one service, two clients', () => {
       expect((await source(ado.token).read()).text).toBe('{}');
       ado.signInPageForBadToken = true;
       for (const refused of [store('bad-SECRET').listRuns('g'), source('bad-SECRET').read()]) {
-        const err = (await refused.catch((e: unknown) => e)) as HttpStatusError;
-        expect(err).toBeInstanceOf(HttpStatusError);
+        const err = httpErrorOf(await refused.catch((e: unknown) => e));
         expect(err.status).toBe(203);
         expect(err.message).toContain(ACCESS_TOKEN_HINT);
         expect(err.message).not.toContain('bad-SECRET');

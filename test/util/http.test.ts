@@ -1,3 +1,4 @@
+import { rejection } from '../support/errors.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,15 +16,6 @@ import {
 import { redactSecrets } from '../../src/util/redact.js';
 
 const SECRET = 's3cretpw';
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Retries without waiting; records the delays asked for and the onRetry calls. */
 function recording(overrides: Partial<RetryPolicy> = {}) {
