@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { markersOfBuild } from '../../../src/coordination/azure-devops.js';
+import { groupTag, markerTag, markersOfBuild } from '../../../src/coordination/azure-devops.js';
 import { uncoveredPublishing } from '../../../src/core/protocol.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
@@ -134,10 +134,11 @@ describe('Azure Pipelines task bundle', () => {
   });
 
   it('annotate that times out with onTimeout skip succeeds with issues, names the blocker, writes nothing', async () => {
-    const peer = ado.createBuild({
-      tags: ['eol-gate.default.publishing'],
-      definitionName: 'publish-other',
-    });
+    const peer = ado.createBuild({ definitionName: 'publish-other' });
+    ado.addTags(peer.id, [
+      groupTag('default'),
+      markerTag('default', { runId: String(peer.id), attempt: 1 }, 'publishing', 'job', Date.now()),
+    ]);
     const before = await registrySnapshot(registry.url);
     try {
       const r = await run({

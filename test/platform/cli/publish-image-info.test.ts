@@ -70,7 +70,7 @@ describe('eol-gate publish-image-info', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/does not exist; pass --create/);
 
-    const build = ado.createBuild({ tags: ['eol-gate.linux.publishing'] });
+    const build = ado.createBuild();
     const first = await runCli(
       [
         'publish-image-info',
