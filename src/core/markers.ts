@@ -4,11 +4,10 @@ import type { CoverScope, MarkerState, ParticipantIdentity, RawMarker } from './
 /**
  * One marker as a name (a git ref's last component, a build tag's tail):
  * `<runId>.<attempt>.<jobId|0>.<state>.<stamp>`, state being `publishing`,
- * `image-info-updated` (job scope) or `image-info-updated-run` (run scope). Names of the first
- * format, `<runId>.<attempt>.<state>`, still parse: they name the whole run (no job) and stamp 0.
+ * `image-info-updated` (job scope) or `image-info-updated-run` (run scope).
  */
 const NAME =
-  /^(\d+)\.(\d+)\.(?:([A-Za-z0-9-]{1,64})\.)?(publishing|image-info-updated|image-info-updated-run)(?:\.(\d{1,16}))?$/;
+  /^(\d+)\.(\d+)\.([A-Za-z0-9-]{1,64})\.(publishing|image-info-updated|image-info-updated-run)\.(\d{1,16})$/;
 const JOB_ID = /^[A-Za-z0-9-]{1,64}$/;
 const NO_JOB = '0';
 
@@ -34,17 +33,14 @@ export function markerName(
 export function parseMarkerName(name: string, repository?: string): RawMarker | undefined {
   const m = NAME.exec(name);
   if (!m) return undefined;
-  const legacy = m[3] === undefined && m[5] === undefined;
-  if (!legacy && (m[3] === undefined || m[5] === undefined)) return undefined;
   const run = m[4] === 'image-info-updated-run';
-  if (legacy && run) return undefined;
   return {
     runId: m[1],
     attempt: Number(m[2]),
-    jobId: m[3] === undefined || m[3] === NO_JOB ? undefined : m[3],
+    jobId: m[3] === NO_JOB ? undefined : m[3],
     repository,
     state: run ? 'image-info-updated' : (m[4] as MarkerState),
     scope: run ? 'run' : 'job',
-    stamp: legacy ? 0 : Number(m[5]),
+    stamp: Number(m[5]),
   };
 }

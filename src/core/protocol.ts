@@ -82,8 +82,7 @@ export function isCovered(p: RawMarker, markers: RawMarker[], run?: RunStatus): 
   const job = jobOf(p, run);
   return markers.some((u) => {
     if (u.state !== 'image-info-updated' || runKey(u) !== runKey(p)) return false;
-    if (participantKey(u) === participantKey(p))
-      return u.stamp > p.stamp || (p.stamp === 0 && u.stamp === 0);
+    if (participantKey(u) === participantKey(p)) return u.stamp > p.stamp;
     if (u.scope !== 'run' || !job?.completed || job.completedAt === undefined) return false;
     const writer = jobOf(u, run);
     return writer?.startedAt !== undefined && job.completedAt <= writer.startedAt;

@@ -32,7 +32,7 @@ export interface RawMarker {
   state: MarkerState;
   /** Cover scope of an `image-info-updated`; `job` for `publishing`. */
   scope: CoverScope;
-  /** When it was written (ms since epoch, the writer's clock); 0 for markers of the first format. */
+  /** When it was written (ms since epoch, the writer's clock). */
   stamp: number;
 }
 

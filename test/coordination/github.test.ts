@@ -130,19 +130,8 @@ describe('marker refs', () => {
     expect(parseMarkerRef('g', 'refs/eol-gate/g/12.3.4567.publishing', HOME)).toBeUndefined();
   });
 
-  it('the first format (<run>.<attempt>.<state>) still parses: the whole run, stamp 0', () => {
-    expect(parseMarkerRef('g', 'refs/eol-gate/g/600.2.publishing', HOME)).toEqual({
-      runId: '600',
-      attempt: 2,
-      jobId: undefined,
-      repository: undefined,
-      state: 'publishing',
-      scope: 'job',
-      stamp: 0,
-    });
-    expect(
-      parseMarkerRef('g', 'refs/eol-gate/g/600.2.image-info-updated-run', HOME),
-    ).toBeUndefined();
+  it('a name without a job or a stamp is not a marker', () => {
+    expect(parseMarkerRef('g', 'refs/eol-gate/g/600.2.publishing', HOME)).toBeUndefined();
   });
 
   it("another repository's run names its repository in the ref", () => {
@@ -456,29 +445,20 @@ describe('GitHubStore', () => {
     expect(blockingRuns(undefined, await store(peer.id).listRuns('g'))).toEqual([]);
   });
 
-  it.each([
-    [
-      'the first format',
-      (id: number) => fake.refs.set(`refs/eol-gate/g/${id}.2.publishing`, fake.headSha),
-    ],
-    ['per job', (id: number) => void mark({ runId: id, attempt: 2, jobId: 42 }, 'publishing')],
-  ])(
-    'a marker of an attempt newer than the API reports (%s) blocks and is never deleted',
-    async (_format, write) => {
-      const run = fake.createRun({ id: 600, run_attempt: 1 });
-      write(run.id);
-      const refs = [...fake.refs.keys()];
-      expect(await store(1).listRuns('g')).toMatchObject([
-        { runId: '600', attempt: 2, alive: true, blocks: true },
-      ]);
-      // Even with the older attempt reported completed, the newer attempt's marker stands.
-      fake.complete(run.id, 'failure');
-      expect(blockingRuns(undefined, await store(1).listRuns('g'))).toHaveLength(1);
-      await store(1).cleanup('g');
-      expect([...fake.refs.keys()]).toEqual(refs);
-      expect(fake.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
-    },
-  );
+  it('a marker of an attempt newer than the API reports blocks and is never deleted', async () => {
+    const run = fake.createRun({ id: 600, run_attempt: 1 });
+    mark({ runId: run.id, attempt: 2, jobId: 42 }, 'publishing');
+    const refs = [...fake.refs.keys()];
+    expect(await store(1).listRuns('g')).toMatchObject([
+      { runId: '600', attempt: 2, alive: true, blocks: true },
+    ]);
+    // Even with the older attempt reported completed, the newer attempt's marker stands.
+    fake.complete(run.id, 'failure');
+    expect(blockingRuns(undefined, await store(1).listRuns('g'))).toHaveLength(1);
+    await store(1).cleanup('g');
+    expect([...fake.refs.keys()]).toEqual(refs);
+    expect(fake.requests.filter((r) => r.method === 'DELETE')).toEqual([]);
+  });
 
   it('hole 5: a run that answers 404 while its repository answers 200 was deleted: it never blocks and cleanup removes its refs', async () => {
     const run = fake.createRun();

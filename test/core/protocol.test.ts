@@ -235,13 +235,6 @@ describe('when a publishing marker blocks (docs/design.md §2)', () => {
       [],
       ['8.1.80'],
     ],
-    [
-      'first-format markers (no job, no stamp): publishing + image-info-updated = covered',
-      [pub('7', 1, undefined, 0), rec('7', 1, undefined, 0)],
-      [['7', alive(1)]],
-      [],
-      [],
-    ],
   ];
   for (const [name, markers, runs, jobs, expected] of table) {
     it(name, () => {
@@ -377,14 +370,9 @@ describe('marker names', () => {
       stamp: 7,
     });
   });
-  it('reads the first format as a whole-run marker with stamp 0', () => {
-    expect(parseMarkerName('600.2.publishing')).toMatchObject({
-      runId: '600',
-      attempt: 2,
-      jobId: undefined,
-      state: 'publishing',
-      stamp: 0,
-    });
+  it('ignores names without a job or a stamp (no release wrote them)', () => {
+    expect(parseMarkerName('600.2.publishing')).toBeUndefined();
+    expect(parseMarkerName('600.2.7.publishing')).toBeUndefined();
   });
   it.each([
     'x.1.publishing',

@@ -5,9 +5,7 @@ import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
  * failed jobs, a lagging runs API, matrix legs, a dry run, a rollback) must never end with a
  * supported digest marked end-of-life.
  *
- * The schedules that involve markers run twice: with per-participant markers
- * (`<run>.<attempt>.<job>.<state>.<stamp>`) and with the first format (`<run>.<attempt>.<state>`,
- * a publisher on an older eol-gate), which the gate still honours. EOL_GATE_CLI_BUNDLE points the
+ * EOL_GATE_CLI_BUNDLE points the
  * file at another CLI bundle (e.g. one built from a commit before Protocol II) to show that the
  * schedules fail there.
  */
@@ -27,9 +25,6 @@ import { proxyOnLoopback } from '../../support/loopback.js';
 import { runAction } from '../../support/runner.js';
 import { writeImageInfo } from '../../support/scenario.js';
 
-type Format = 'per participant' | 'first format';
-const FORMATS: Format[] = ['per participant', 'first format'];
-
 /** Records every request it forwards to the registry: proof of what a run did there. */
 async function recordingProxy(target: string) {
   const requests: { method: string; path: string }[] = [];
@@ -47,18 +42,14 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
   const seedRepo = (name: string, supported: ('s' | 'x')[] = ['s']) =>
     f.seed(name, ['s', 'x', 'o'], supported);
 
-  /** A marker ref of `run` written straight into the fake, in the format under test. */
+  /** A marker ref of `run` written straight into the fake. */
   function mark(
     group: string,
-    format: Format,
     who: { run: FakeRun; attempt?: number; jobId?: number },
     state: MarkerState,
     scope: CoverScope = 'job',
   ): string {
-    if (format === 'per participant') return f.setMarker(group, who, state, scope);
-    const ref = `refs/eol-gate/${group}/${who.run.id}.${who.attempt ?? who.run.run_attempt}.${state}`;
-    github.refs.set(ref, github.headSha);
-    return ref;
+    return f.setMarker(group, who, state, scope);
   }
 
   /** `eol-gate annotate` as a job of `run` would call it (GitHub store, job id from EOL_GATE_JOB_ID). */
@@ -84,13 +75,13 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
     ]);
   }
 
-  describe.each(FORMATS)('markers: %s', (format) => {
+  describe('markers', () => {
     it('(a) re-run failed jobs: the attempt-1 push job that succeeded blocks attempt 2 until its image is recorded', async () => {
       const { repo, group, imageInfo, s, x, o } = await seedRepo('rerun');
       // Attempt 1: the push job signals publishing, pushes x (seeded above) and succeeds; the record job fails.
       const run = github.createRun({ id: 700, name: 'publish' });
       const push = github.createJob({ run_id: run.id, name: 'push' });
-      mark(group, format, { run, jobId: push.id }, 'publishing');
+      mark(group, { run, jobId: push.id }, 'publishing');
       github.completeJob(push.id, 'success');
       github.completeJob(github.createJob({ run_id: run.id, name: 'record' }).id, 'failure');
       // "Re-run failed jobs": attempt 2 runs only the record job.
@@ -102,7 +93,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       expect(await marks(repo, x), 'x: pushed in attempt 1, not recorded yet').toEqual([]);
       expect(json(timedOut).outcome).toBe('timed-out');
       expect(timedOut.stderr).toMatch(/timed out .*waiting for: run 700 \(attempt 1\)/);
-      if (format === 'per participant') expect(timedOut.stderr).toContain(`job "push" ${push.id}`);
+      expect(timedOut.stderr).toContain(`job "push" ${push.id}`);
       expect(await marks(repo, x)).toEqual([]);
       expect(await marks(repo, o)).toEqual([]);
 
@@ -110,9 +101,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       const waiting = annotate(gated(f.registry.url, imageInfo, group, '60s'), annotator());
       await pollsOf(waiting, /\/actions\/runs\/700$/, 2);
       await writeImageInfo(imageInfo, repo, [s, x]);
-      if (format === 'per participant')
-        mark(group, format, { run, jobId: record.id }, 'image-info-updated', 'run');
-      else github.complete(run.id, 'success');
+      mark(group, { run, jobId: record.id }, 'image-info-updated', 'run');
       const done = await waiting;
       expect(done.code, done.stderr).toBe(0);
       expect(json(done)).toMatchObject({ outcome: 'applied', counts: { annotated: 1 } });
@@ -135,7 +124,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
           conclusion: status === 'completed' ? 'failure' : null,
         });
         const job = github.createJob({ run_id: run.id, run_attempt: 2, name: 'push' });
-        const ref = mark(group, format, { run, attempt: 2, jobId: job.id }, 'publishing');
+        const ref = mark(group, { run, attempt: 2, jobId: job.id }, 'publishing');
 
         const result = await annotate(gated(f.registry.url, imageInfo, group, '1s'), annotator());
         expect(result.code, result.stderr).toBe(0);
@@ -157,8 +146,8 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       const run = github.createRun({ id: 900, name: 'publish' });
       const legA = github.createJob({ run_id: run.id, name: 'build (debian)' });
       const legB = github.createJob({ run_id: run.id, name: 'build (fedora)' });
-      mark(group, format, { run, jobId: legA.id }, 'publishing');
-      mark(group, format, { run, jobId: legB.id }, 'publishing');
+      mark(group, { run, jobId: legA.id }, 'publishing');
+      mark(group, { run, jobId: legB.id }, 'publishing');
 
       const first = await annotate(gated(f.registry.url, imageInfo, group, '1s'), {
         run,
@@ -168,14 +157,13 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
       expect(await marks(repo, y), 'y: pushed by leg B, not recorded yet').toEqual([]);
       expect(json(first).outcome).toBe('timed-out');
       expect(first.stderr).toMatch(/waiting for: run 900 \(attempt 1\)/);
-      if (format === 'per participant')
-        expect(first.stderr).toContain(`job "build (fedora)" ${legB.id}`);
+      expect(first.stderr).toContain(`job "build (fedora)" ${legB.id}`);
       expect(await marks(repo, y)).toEqual([]);
       expect(await marks(repo, o)).toEqual([]);
 
       // Leg B records y; leg A's next annotate marks the orphan only.
       await writeImageInfo(imageInfo, repo, [s, y]);
-      mark(group, format, { run, jobId: legB.id }, 'image-info-updated');
+      mark(group, { run, jobId: legB.id }, 'image-info-updated');
       const second = await annotate(gated(f.registry.url, imageInfo, group, '10s'), {
         run,
         jobId: legA.id,
@@ -192,7 +180,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
     const run = github.createRun({ id: 910, name: 'publish' });
     const legA = github.createJob({ run_id: run.id, name: 'build (debian)' });
     const legB = github.createJob({ run_id: run.id, name: 'build (fedora)' });
-    mark(group, 'per participant', { run, jobId: legB.id }, 'publishing');
+    mark(group, { run, jobId: legB.id }, 'publishing');
     github.completeJob(legB.id, 'failure');
     // A timeout far longer than the test's own: only liveness lets this run finish.
     const result = await annotate(gated(f.registry.url, imageInfo, group, '30m'), {
@@ -260,11 +248,10 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
     const { repo, group, imageInfo, o } = await seedRepo('dry', ['s', 'x']);
     // Markers of a completed run (what a cleanup would delete) and of a live run that recorded.
     const done = github.createRun({ status: 'completed', conclusion: 'success' });
-    mark(group, 'per participant', { run: done, jobId: 1 }, 'publishing');
-    mark(group, 'first format', { run: done }, 'publishing');
+    mark(group, { run: done, jobId: 1 }, 'publishing');
     const live = github.createRun();
-    mark(group, 'per participant', { run: live, jobId: 2 }, 'publishing');
-    mark(group, 'per participant', { run: live, jobId: 2 }, 'image-info-updated');
+    mark(group, { run: live, jobId: 2 }, 'publishing');
+    mark(group, { run: live, jobId: 2 }, 'image-info-updated');
     const refs = [...github.refs.keys()].sort();
     const proxy = await recordingProxy(f.registry.url);
     try {
