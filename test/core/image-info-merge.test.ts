@@ -4,14 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { parseImageInfo } from '../../src/core/image-info.js';
 import {
-  buildTime,
-  compareTimes,
   describeStale,
   emptyImageInfo,
   formatImageInfo,
   mergeImageInfo,
   validateFragment,
 } from '../../src/core/image-info-merge.js';
+import { buildTime, compareTimes } from '../../src/core/image-info-time.js';
 
 const SAMPLES = join(import.meta.dirname, '../fixtures/image-info');
 const sample = (name: string) => readFileSync(join(SAMPLES, name), 'utf8');

@@ -14,12 +14,11 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { publishImageInfo } from '../../src/commands/publish-image-info.js';
 import {
-  buildTime,
-  compareTimes,
   formatImageInfo,
   mergeImageInfo,
   type StaleEntry,
 } from '../../src/core/image-info-merge.js';
+import { buildTime, compareTimes } from '../../src/core/image-info-time.js';
 import { silentLogger, type Clock } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';

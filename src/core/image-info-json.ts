@@ -1,0 +1,39 @@
+/** Reading and comparing raw image-info JSON, which the merge keeps as it is (unknown fields too). */
+export type Json = Record<string, unknown>;
+
+export function rawJson(text: string): Json {
+  return JSON.parse(text.replace(/^\uFEFF/, '')) as Json;
+}
+
+export function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function images(repo: Json): Json[] {
+  return Array.isArray(repo.images) ? (repo.images as Json[]) : [];
+}
+
+export function platforms(image: Json): Json[] {
+  return Array.isArray(image.platforms) ? (image.platforms as Json[]) : [];
+}
+
+export function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
+/** Structural equality of JSON values (object key order does not matter). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    return a.length === other.length && a.every((v, i) => deepEqual(v, other[i]));
+  }
+  const ka = Object.keys(a);
+  const ob = b as Json;
+  return (
+    ka.length === Object.keys(ob).length &&
+    ka.every((k) => Object.hasOwn(ob, k) && deepEqual((a as Json)[k], ob[k]))
+  );
+}
