@@ -1,4 +1,6 @@
 /** The image-info's own git history, read through the Azure Repos commits and items APIs. */
+import { InputError } from '../../src/core/errors.js';
+import { httpErrorOf } from '../support/errors.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
@@ -135,8 +137,8 @@ describe('AzureReposSource.history', () => {
     const err = await source('ado-wrong')
       .history(3)
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpStatusError);
-    expect((err as HttpStatusError).status).toBe(401);
+    expect(err).toBeInstanceOf(InputError);
+    expect(httpErrorOf(err).status).toBe(401);
     expect((err as Error).message).toMatch(
       /HTTP 401 Azure DevOps rejected the access token when trying to read azure-repos:Docker Images\/image-info\/build\/image-info\.json@history-\d+: .*System\.AccessToken/,
     );
