@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { AnnotateResult, PlanWithUnmarks } from '../../src/commands/annotate.js';
 import { EXCLUSION_REASONS, type PlanEntry } from '../../src/core/planner.js';
 import { resultOutput } from '../../src/platform/job.js';
-import { annotateSummary, LISTED_DIGESTS, unannotateSummary } from '../../src/platform/summary.js';
+import { annotateSummary } from '../../src/platform/summary-annotate.js';
+import { LISTED_DIGESTS, unannotateSummary } from '../../src/platform/summary.js';
 
 const hex = (n: number) => n.toString(16).padStart(64, '0');
 const entry = (repository: string, n: number, tags: string[] = []): PlanEntry => ({
