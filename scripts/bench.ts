@@ -179,6 +179,7 @@ function registryFor(
     credentialName: name,
     ca,
     concurrency: CONCURRENCY,
+    logger: silentLogger,
     ...extra,
   });
 }

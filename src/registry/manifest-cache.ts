@@ -13,88 +13,9 @@ import {
   LIFECYCLE_ARTIFACT_TYPE,
   lifecycleManifestJson,
 } from '../core/lifecycle.js';
-import { isIndexMediaType, MediaType, type Descriptor } from '../core/oci.js';
 import type { Logger } from '../core/ports.js';
 import { sha256Digest } from '../util/hash.js';
-
-/**
- * What a manifest *is*, learnt from its bytes. Manifests are content-addressed, so these facts
- * never change for a digest: they cannot go stale.
- */
-export interface ManifestFacts {
-  digest: string;
-  /**
-   * The body's `mediaType`, else the one the registry served it with, else what its shape says
-   * (`manifests` → OCI index, `config` → OCI manifest); undefined when none of these tells (then
-   * the listing's media type is the only one).
-   */
-  mediaType?: string;
-  size: number;
-  artifactType?: string;
-  configMediaType?: string;
-  subject?: Descriptor;
-  annotations?: Record<string, string>;
-  /** An index's children (`manifests[].digest`). */
-  children?: string[];
-}
-
-export function factsOf(
-  digest: string,
-  bytes: Uint8Array | string,
-  fallbackMediaType?: string,
-): ManifestFacts {
-  const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('utf8');
-  const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
-  const json = JSON.parse(text) as {
-    mediaType?: string;
-    artifactType?: string;
-    config?: { mediaType?: string };
-    subject?: Descriptor;
-    annotations?: Record<string, string>;
-    manifests?: { digest?: unknown }[];
-  };
-  const facts: ManifestFacts = { digest, size };
-  if (typeof json.mediaType === 'string') facts.mediaType = json.mediaType;
-  else if (fallbackMediaType && plausibleMediaType(fallbackMediaType, json)) {
-    facts.mediaType = fallbackMediaType;
-    servedMediaType.add(facts);
-  } else {
-    const shaped = shapeMediaType(json);
-    if (shaped) facts.mediaType = shaped;
-  }
-  if (json.artifactType) facts.artifactType = json.artifactType;
-  if (json.config?.mediaType) facts.configMediaType = json.config.mediaType;
-  if (json.subject?.digest) {
-    facts.subject = {
-      mediaType: json.subject.mediaType,
-      digest: json.subject.digest,
-      size: json.subject.size,
-    };
-  }
-  if (json.annotations && typeof json.annotations === 'object')
-    facts.annotations = { ...json.annotations };
-  if (Array.isArray(json.manifests)) {
-    facts.children = json.manifests
-      .map((m) => m?.digest)
-      .filter((d): d is string => typeof d === 'string');
-  }
-  return facts;
-}
-
-/** Facts whose media type came from the registry's answer, not from the bytes. */
-const servedMediaType = new WeakSet<ManifestFacts>();
-
-/** A served media type agrees with the body: an index type exactly when it lists `manifests`. */
-function plausibleMediaType(mediaType: string, json: { manifests?: unknown }): boolean {
-  return isIndexMediaType(mediaType) === Array.isArray(json.manifests);
-}
-
-/** The media type a body without `mediaType` has by its shape (OCI: the field is optional). */
-function shapeMediaType(json: { manifests?: unknown; config?: unknown }): string | undefined {
-  if (Array.isArray(json.manifests)) return MediaType.ociIndex;
-  if (json.config && typeof json.config === 'object') return MediaType.ociManifest;
-  return undefined;
-}
+import { factsOf, hasServedMediaType, type ManifestFacts } from './manifest-facts.js';
 
 const HEADER = '{"eol-gate-manifest-cache":1}';
 
@@ -161,22 +82,14 @@ export class ManifestCache {
     const headerOk = lines[0] === HEADER;
     if (lines.length > 0 && !headerOk)
       logger?.warning(`manifest cache ${path}: unknown format; starting empty`);
-    let total = 0;
-    if (headerOk) {
-      for (const raw of lines.slice(1)) {
-        total++;
-        const entry = verify(raw);
-        if (!entry) cache.rejected++;
-        else if ('blob' in entry) cache.blobs.set(entry.digest, entry.blob);
-        else cache.entries.set(entry.digest, entry);
-      }
-    }
+    if (headerOk) cache.rejected = cache.add(lines.slice(1), true).rejected;
     if (cache.rejected > 0)
       logger?.warning(
         `manifest cache ${path}: ignored ${cache.rejected} corrupt or mismatching entries`,
       );
     // Rewrite when the file is foreign, or mostly noise (duplicates from concurrent runs, bad lines).
-    if (!headerOk || cache.rejected > 0 || total > 2 * cache.entries.size + 100) cache.rewrite();
+    if (!headerOk || cache.rejected > 0 || lines.length - 1 > 2 * cache.entries.size + 100)
+      cache.rewrite();
     mkdirSync(dirname(path), { recursive: true });
     cache.fd = openSync(path, 'a');
     return cache;
@@ -220,7 +133,7 @@ export class ManifestCache {
     this.blobs.set(digest, text);
     this.used.add(digest);
     this.learnt++;
-    this.append(JSON.stringify({ d: digest, b: text, k: 'blob' } satisfies Line));
+    this.append(blobLine(digest, text));
   }
 
   /**
@@ -229,16 +142,21 @@ export class ManifestCache {
    */
   merge(text: string): { accepted: Set<string>; rejected: number } {
     const lines = text.split('\n').filter((l) => l.length > 0);
+    if (lines[0] !== HEADER) return { accepted: new Set(), rejected: lines.length };
+    return this.add(lines.slice(1), false);
+  }
+
+  /** Verified lines into the cache; `replace`: a later line for a digest wins (a file's order). */
+  private add(lines: string[], replace: boolean): { accepted: Set<string>; rejected: number } {
     const accepted = new Set<string>();
-    if (lines[0] !== HEADER) return { accepted, rejected: lines.length };
     let rejected = 0;
-    for (const raw of lines.slice(1)) {
+    for (const raw of lines) {
       const entry = verify(raw);
       if (!entry) rejected++;
       else {
         accepted.add(entry.digest);
         if ('blob' in entry) this.blobs.set(entry.digest, entry.blob);
-        else if (!this.entries.has(entry.digest)) this.entries.set(entry.digest, entry);
+        else if (replace || !this.entries.has(entry.digest)) this.entries.set(entry.digest, entry);
       }
     }
     return { accepted, rejected };
@@ -266,8 +184,7 @@ export class ManifestCache {
       const facts = this.entries.get(digest);
       if (facts) lines.push(encode(facts));
       const blob = this.blobs.get(digest);
-      if (blob !== undefined)
-        lines.push(JSON.stringify({ d: digest, b: blob, k: 'blob' } satisfies Line));
+      if (blob !== undefined) lines.push(blobLine(digest, blob));
     }
     return lines.join('\n') + '\n';
   }
@@ -326,7 +243,7 @@ export class ManifestCache {
       [
         HEADER,
         ...[...this.entries.values()].map((f) => encode(f)),
-        ...[...this.blobs].map(([d, b]) => JSON.stringify({ d, b, k: 'blob' } satisfies Line)),
+        ...[...this.blobs].map(([d, b]) => blobLine(d, b)),
       ].join('\n') + '\n';
     const tmp = `${this.path}.${process.pid}.tmp`;
     try {
@@ -355,8 +272,12 @@ function encode(facts: ManifestFacts, text?: string): string {
   if (l) return JSON.stringify({ d: facts.digest, l } satisfies Line);
   const line: Line = { d: facts.digest, b: text ?? rawOf(facts) };
   // Keep a media type the bytes do not state, so a reload classifies the manifest the same way.
-  if (facts.mediaType && servedMediaType.has(facts)) line.m = facts.mediaType;
+  if (facts.mediaType && hasServedMediaType(facts)) line.m = facts.mediaType;
   return JSON.stringify(line);
+}
+
+function blobLine(d: string, b: string): string {
+  return JSON.stringify({ d, b, k: 'blob' } satisfies Line);
 }
 
 // Raw texts of non-canonical manifests are kept alongside their facts so a rewrite can re-emit them.

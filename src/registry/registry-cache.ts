@@ -184,23 +184,3 @@ function parseJson(bytes: Uint8Array): unknown {
     return null;
   }
 }
-
-/**
- * After a run: saves what it learnt to the registry-held copy, then closes the local cache
- * file. Never throws: a lost cache only costs requests next time.
- */
-export async function saveCaches(
-  registryCache: RegistryCache | undefined,
-  localCache: { close(): void },
-  warn: (message: string) => void,
-  registry: string,
-): Promise<void> {
-  try {
-    await registryCache?.save();
-  } catch (e) {
-    warn(
-      `${registry}: the cache was not saved (${(e as Error).message}); the next run costs more requests`,
-    );
-  }
-  localCache.close();
-}

@@ -1,14 +1,14 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { RuntimeError } from '../../core/errors.js';
 import type { Descriptor, ManifestRecord } from '../../core/oci.js';
-import { silentLogger, type Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/ports.js';
 import { sha256Digest } from '../../util/hash.js';
 import type { RetryPolicy } from '../../util/http.js';
 import type { Throttle } from '../../util/throttle.js';
-import { factsOf, ManifestCache } from '../manifest-cache.js';
+import { AdapterCaches, type AdapterCacheOptions } from '../adapter-caches.js';
+import { configCreated, factsOf } from '../manifest-facts.js';
 import { IMAGE_CONFIG_TYPES } from '../media-types.js';
 import type { PushOutcome, ReferrerManifest, Registry, UnmarkOutcome } from '../port.js';
-import { RegistryCache, saveCaches, type RegistryCacheLocation } from '../registry-cache.js';
 import { acrCacheTransport } from './cache-transport.js';
 import { AcrClient } from './client.js';
 import { normalizeEndpoint } from './endpoint.js';
@@ -16,7 +16,7 @@ import { listRepositories, ManifestListing } from './listing.js';
 import { Pushes } from './pushes.js';
 import { referrersFromApi, ReferrerSnapshot } from './referrers.js';
 
-export interface AcrRegistryOptions {
+export interface AcrRegistryOptions extends AdapterCacheOptions {
   /** `myacr.azurecr.io` or `https://host[:port]`. HTTPS only. */
   endpoint: string;
   /** undefined: anonymous access (read-only commands on registries that allow anonymous pull). */
@@ -35,12 +35,7 @@ export interface AcrRegistryOptions {
    */
   throttle?: Throttle;
   retry?: RetryPolicy;
-  logger?: Logger;
-  /**
-   * Digest-keyed cache of what manifests are (see ManifestCache): a file path the pipeline
-   * caches between runs, or an instance. Default: in memory for this process only.
-   */
-  manifestCache?: string | ManifestCache;
+  logger: Logger;
   /** Extra trusted CA certificates (PEM), for registries behind a private CA. NODE_EXTRA_CA_CERTS works too. */
   ca?: string;
   /** Listing page size (`n`); default 1000. */
@@ -51,11 +46,6 @@ export interface AcrRegistryOptions {
    * repository; `api` always asks the referrers API. Unlisted repositories always use the API.
    */
   referrersSource?: 'listing' | 'api';
-  /**
-   * The registry-held copy of the manifest cache (a repository, one tag per group): loaded on
-   * the first listing, written by `flush()`. The repository is never listed for annotation.
-   */
-  registryCache?: RegistryCacheLocation;
 }
 
 /**
@@ -67,20 +57,17 @@ export class AcrRegistry implements Registry {
   readonly displayName: string;
   private readonly client: AcrClient;
   private readonly logger: Logger;
-  private readonly cache: ManifestCache;
+  private readonly caches: AdapterCaches;
   private readonly pageSize: number;
   private readonly listing: ManifestListing;
   private readonly pushes: Pushes;
   private readonly referrersSource: 'listing' | 'api';
   private readonly snapshots = new Map<string, ReferrerSnapshot>();
-  private readonly registryCache?: RegistryCache;
-  /** Manifests whose body carries a `subject`: referrers, never subjects of a lifecycle mark. */
-  private readonly referrerBodies = new Set<string>();
 
   constructor(options: AcrRegistryOptions) {
     const endpoint = normalizeEndpoint(options.endpoint);
     const concurrency = options.concurrency ?? 8;
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger;
     this.pageSize = options.pageSize ?? 1000;
     this.referrersSource = options.referrersSource ?? 'listing';
     this.client = new AcrClient({
@@ -98,29 +85,20 @@ export class AcrRegistry implements Registry {
       ca: options.ca,
     });
     this.displayName = this.client.displayName;
-    this.cache =
-      options.manifestCache instanceof ManifestCache
-        ? options.manifestCache
-        : options.manifestCache
-          ? ManifestCache.open(options.manifestCache, this.logger)
-          : ManifestCache.memory();
+    this.pushes = new Pushes(this.client);
+    this.caches = new AdapterCaches(
+      options,
+      acrCacheTransport(this.client, this.pushes),
+      this.logger,
+      this.displayName,
+    );
     this.listing = new ManifestListing(
       this.client,
-      this.cache,
+      this.caches.manifests,
       this.logger,
       this.pageSize,
       concurrency,
     );
-    this.pushes = new Pushes(this.client);
-    if (options.registryCache) {
-      this.registryCache = new RegistryCache(
-        acrCacheTransport(this.client, this.pushes),
-        options.registryCache,
-        this.cache,
-        this.logger,
-        this.displayName,
-      );
-    }
   }
 
   /** HTTP requests sent (retries, challenges and token exchanges included). */
@@ -130,31 +108,29 @@ export class AcrRegistry implements Registry {
 
   listRepositories(): Promise<string[] | undefined> {
     return listRepositories(this.client, this.pageSize, this.logger, (n) =>
-      this.isCacheRepository(n),
+      this.caches.isCacheRepository(n),
     );
   }
 
   async listManifests(repository: string): Promise<ManifestRecord[]> {
-    // The cache's own repository holds no images: never a source of candidates.
-    if (this.isCacheRepository(repository)) return [];
-    await this.registryCache?.load();
+    if (this.caches.isCacheRepository(repository)) return [];
+    await this.caches.copy?.load();
     const listed = await this.listing.list(repository);
     if (!listed) return [];
     this.snapshots.set(repository, ReferrerSnapshot.of(listed.records, listed.facts));
     // ACR lists every manifest with its push time: the group's memory keeps only the repository.
-    if (listed.records.length > 0) this.registryCache?.memory.rememberRepository(repository);
+    if (listed.records.length > 0) this.caches.copy?.memory.rememberRepository(repository);
     return listed.records;
   }
 
   /**
-   * A GET, not a HEAD (same count): the body tells whether the manifest is itself a referrer
-   * (an image pushed with a `subject`, which the listing shows as a plain image). Such a
-   * manifest is never annotated (see pushReferrer).
+   * A GET, not a HEAD (same count): the body tells whether it is a referrer (see AdapterCaches),
+   * which the listing shows as a plain image.
    */
   async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
     const key = `${repository}@${digest}`;
     const known = this.listing.sizes.get(key);
-    let facts = this.cache.get(digest);
+    let facts = this.caches.manifests.get(digest);
     let served: string | undefined;
     if (!facts) {
       if (known) return { mediaType: known.mediaType, digest, size: known.size };
@@ -166,7 +142,7 @@ export class AcrRegistry implements Registry {
       facts = factsOf(digest, got.content, got.mediaType);
       served = got.mediaType;
     }
-    if (facts.subject) this.referrerBodies.add(key);
+    this.caches.described(repository, facts);
     const mediaType = known?.mediaType ?? facts.mediaType ?? served;
     if (!mediaType)
       throw new RuntimeError(`${this.displayName}: manifest ${key} has no media type`);
@@ -183,15 +159,7 @@ export class AcrRegistry implements Registry {
       config.digest,
       `get config ${repository}@${config.digest}`,
     );
-    if (!blob) return undefined;
-    try {
-      const created = (JSON.parse(blob.toString('utf8')) as { created?: unknown }).created;
-      return typeof created === 'string' && !Number.isNaN(Date.parse(created))
-        ? created
-        : undefined;
-    } catch {
-      return undefined;
-    }
+    return blob && configCreated(blob.toString('utf8'));
   }
 
   async listReferrers(
@@ -210,14 +178,9 @@ export class AcrRegistry implements Registry {
     subject: Descriptor,
     manifest: ReferrerManifest,
   ): Promise<PushOutcome> {
-    if (this.referrerBodies.has(`${repository}@${subject.digest}`)) {
-      this.logger.warning(
-        `${this.displayName}/${repository}@${subject.digest}: its manifest carries a subject (it is a referrer); not annotated`,
-      );
-      return 'subject-is-a-referrer';
-    }
+    if (this.caches.isReferrer(repository, subject.digest)) return 'subject-is-a-referrer';
     const bytes = await this.pushes.pushReferrer(repository, subject.digest, manifest);
-    const facts = this.cache.put(manifest.digest, bytes, manifest.mediaType);
+    const facts = this.caches.manifests.put(manifest.digest, bytes, manifest.mediaType);
     this.snapshots.get(repository)?.add(subject.digest, {
       mediaType: manifest.mediaType,
       digest: manifest.digest,
@@ -235,31 +198,16 @@ export class AcrRegistry implements Registry {
   ): Promise<UnmarkOutcome> {
     await this.client.deleteManifest(repository, referrer, `delete ${repository}@${referrer}`);
     // Gone from the registry: a saved cache copy leaves it out (the next run cannot list it).
-    this.cache.forget(referrer);
+    this.caches.manifests.forget(referrer);
     this.snapshots.get(repository)?.remove(subject, referrer);
     return 'deleted';
   }
 
-  /** Flushes and closes the manifest cache file. */
-  close(): void {
-    this.cache.close();
+  flush(): Promise<void> {
+    return this.caches.flush();
   }
 
-  /** Writes the registry-held cache when this run learnt something. Never throws: a lost cache costs requests. */
-  async flush(): Promise<void> {
-    await saveCaches(
-      this.registryCache,
-      this.cache,
-      (m) => this.logger.warning(m),
-      this.displayName,
-    );
-  }
-
-  async rememberedRepositories(): Promise<string[] | undefined> {
-    return this.registryCache?.rememberedRepositories();
-  }
-
-  private isCacheRepository(name: string): boolean {
-    return this.registryCache?.location.repository === name;
+  rememberedRepositories(): Promise<string[] | undefined> {
+    return this.caches.rememberedRepositories();
   }
 }

@@ -7,4 +7,5 @@ export {
   type AcrCredential,
   type CredentialOptions,
 } from './credentials.js';
-export { ManifestCache, type ManifestFacts } from '../manifest-cache.js';
+export { ManifestCache } from '../manifest-cache.js';
+export type { ManifestFacts } from '../manifest-facts.js';

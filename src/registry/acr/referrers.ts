@@ -1,6 +1,6 @@
 import { RuntimeError } from '../../core/errors.js';
 import { MediaType, type Descriptor, type ManifestRecord } from '../../core/oci.js';
-import type { ManifestFacts } from '../manifest-cache.js';
+import type { ManifestFacts } from '../manifest-facts.js';
 import type { AcrClient } from './client.js';
 
 /**

@@ -1,5 +1,5 @@
 import { RuntimeError } from '../../core/errors.js';
-import { silentLogger, type Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/ports.js';
 import {
   assertSecureUrl,
   DEFAULT_RETRY,
@@ -32,7 +32,7 @@ export interface GhcrPackagesOptions {
   /** A GitHub token (`packages: read`; deletes need `packages: write` and admin on the package). */
   token?: string;
   retry?: RetryPolicy;
-  logger?: Logger;
+  logger: Logger;
   /** Versions per page (default 100, the API's maximum). */
   perPage?: number;
 }
@@ -67,7 +67,7 @@ export class GhcrPackages {
     assertSecureUrl(url, 'GitHub Packages API');
     this.base = url.toString().replace(/\/+$/, '');
     this.retry = options.retry ?? DEFAULT_RETRY;
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger;
     this.perPage = Math.min(100, Math.max(1, Math.floor(options.perPage ?? 100)));
   }
 

@@ -1,5 +1,10 @@
 import { RuntimeError } from '../../core/errors.js';
-import { assertSecureUrl, fetchWithRetry, HttpError, type RetryPolicy } from '../../util/http.js';
+import {
+  assertSecureUrl,
+  fetchWithRetry,
+  HttpStatusError,
+  type RetryPolicy,
+} from '../../util/http.js';
 
 export interface Credentials {
   username?: string;
@@ -120,21 +125,18 @@ export class TokenAuth {
       init = { method: 'GET', headers };
     }
     const res = await fetchWithRetry(url.toString(), init, this.retry);
-    if (res.status === 401 || res.status === 403) {
-      await res.body?.cancel().catch(() => {});
+    if (!res.ok) await res.body?.cancel().catch(() => {});
+    if (res.status === 401 || res.status === 403)
       throw new RuntimeError(
         `authentication failed for ${this.host}: the token endpoint answered HTTP ${res.status}`,
       );
-    }
-    if (!res.ok) {
-      await res.body?.cancel().catch(() => {});
-      throw new HttpError(
+    if (!res.ok)
+      throw new HttpStatusError(
         res.status,
         init.method ?? 'GET',
-        url.toString(),
+        `${url}`,
         'from the token endpoint',
       );
-    }
     const body = (await res.json().catch(() => undefined)) as
       { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
     const token = typeof body?.token === 'string' ? body.token : body?.access_token;

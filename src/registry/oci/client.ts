@@ -5,7 +5,7 @@ import {
   DEFAULT_RETRY,
   errorDetail,
   fetchWithRetry,
-  HttpError,
+  HttpStatusError,
   type RetryPolicy,
 } from '../../util/http.js';
 import { nextLink } from '../links.js';
@@ -131,11 +131,29 @@ export class OciClient {
     return undefined;
   }
 
-  /** Like `request` but throws `HttpError` unless the status is one of `ok`. */
+  /** Like `request` but throws `HttpStatusError` unless the status is one of `ok`. */
   async expect(pathOrUrl: string, ok: number[], opts: RequestOptions = {}): Promise<Response> {
     const res = await this.request(pathOrUrl, opts);
     if (!ok.includes(res.status))
       throw await httpError(res, opts.method ?? 'GET', this.url(pathOrUrl));
+    return res;
+  }
+
+  /** Like `expect`, for answers whose status and headers are all we read: the body is dropped. */
+  async send(pathOrUrl: string, ok: number[], opts: RequestOptions = {}): Promise<Response> {
+    const res = await this.expect(pathOrUrl, ok, opts);
+    await res.body?.cancel().catch(() => {});
+    return res;
+  }
+
+  /** A GET: undefined on a 404; any other status outside 2xx throws. */
+  async found(pathOrUrl: string, opts: RequestOptions = {}): Promise<Response | undefined> {
+    const res = await this.request(pathOrUrl, opts);
+    if (res.status === 404) {
+      await res.body?.cancel().catch(() => {});
+      return undefined;
+    }
+    if (!res.ok) throw await httpError(res, 'GET', this.url(pathOrUrl));
     return res;
   }
 
@@ -180,8 +198,9 @@ function scopesOf(key: string): string[] {
   return key ? [key] : [];
 }
 
-export async function httpError(res: Response, method: string, url: string): Promise<HttpError> {
-  return new HttpError(res.status, method, url, await errorDetail(res));
+/** The `HttpStatusError` a non-2xx answer becomes. */
+export async function httpError(res: Response, method: string, url: string) {
+  return new HttpStatusError(res.status, method, url, await errorDetail(res));
 }
 
 export async function readJson(res: Response, url: string): Promise<unknown> {

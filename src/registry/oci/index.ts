@@ -11,18 +11,12 @@ import * as inventory from './inventory.js';
 import * as manifests from './manifests.js';
 import { Referrers } from './referrers.js';
 import { addRemembered } from './remembered.js';
-import { factsOf, ManifestCache } from '../manifest-cache.js';
-import {
-  RegistryCache,
-  saveCaches,
-  type CacheTransport,
-  type RegistryCacheLocation,
-} from '../registry-cache.js';
-import { MediaType } from '../../core/oci.js';
+import { AdapterCaches, type AdapterCacheOptions } from '../adapter-caches.js';
+import { factsOf } from '../manifest-facts.js';
+import type { CacheTransport } from '../registry-cache.js';
 import { sha256Digest } from '../../util/hash.js';
-import type { OciClient as Client } from './client.js';
 
-export interface OciRegistryOptions {
+export interface OciRegistryOptions extends AdapterCacheOptions {
   /** Base URL, e.g. `https://registry.example.com` or `http://127.0.0.1:5000` (loopback only). */
   url: string;
   username?: string;
@@ -35,13 +29,6 @@ export interface OciRegistryOptions {
   concurrency?: number;
   /** `n` for catalog and tag pages (default 1000, the most distribution accepts). */
   pageSize?: number;
-  /** Digest-keyed cache of manifest bytes and image configs: a file path, or an instance. */
-  manifestCache?: string | ManifestCache;
-  /**
-   * The registry-held copy of that cache (a repository, one tag per group): loaded on the first
-   * listing, written by `flush()`. The repository is never listed for annotation.
-   */
-  registryCache?: RegistryCacheLocation;
   /**
    * GHCR: the GitHub Packages API. Listings then hold every package version (untagged ones too,
    * with push times), and marks the registry refuses to DELETE lose their package version.
@@ -57,18 +44,16 @@ export class OciRegistry implements Registry {
   private readonly concurrency: number;
   private readonly pageSize: number;
   private readonly logger: Logger;
-  private readonly cache: ManifestCache;
-  private readonly registryCache?: RegistryCache;
+  private readonly caches: AdapterCaches;
   /** Config digests the latest listing read, per `repo@digest` (null: not an image). */
   private readonly configs = new Map<string, string | null>();
-  /** Manifests whose body carries a `subject`: referrers, never subjects of a lifecycle mark. */
-  private readonly referrerBodies = new Set<string>();
   /** Per blob digest, a repository known to hold it (a source for cross-repository mounts). */
   private readonly blobHomes = new Map<string, string>();
   private readonly uploads: manifests.UploadState = {};
   private readonly packages?: GhcrPackages;
 
   constructor(options: OciRegistryOptions) {
+    this.logger = options.logger ?? silentLogger;
     this.client = new OciClient(
       options.url,
       {
@@ -77,73 +62,58 @@ export class OciRegistry implements Registry {
         refreshToken: options.refreshToken,
       },
       options.retry,
-      options.logger ?? silentLogger,
+      this.logger,
     );
     this.displayName = this.client.host;
 
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
     this.pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 1000)));
-    this.logger = options.logger ?? silentLogger;
-    this.cache =
-      options.manifestCache instanceof ManifestCache
-        ? options.manifestCache
-        : options.manifestCache
-          ? ManifestCache.open(options.manifestCache, this.logger)
-          : ManifestCache.memory();
+    const location = options.registryCache;
+    this.caches = new AdapterCaches(
+      {
+        manifestCache: options.manifestCache,
+        registryCache: location && { ...location, repository: repo(location.repository) },
+      },
+      ociCacheTransport(this.client, (repository, bytes) => this.pushBlob(repository, bytes)),
+      this.logger,
+      this.displayName,
+    );
     this.packages = options.packages;
     // Fallback indexes we write are the next listing's tags: known bytes, no GET after a HEAD.
-    const cache = this.cache;
     this.referrers = new Referrers(
       this.client,
-      (digest, bytes) => {
-        cache.put(digest, bytes, MediaType.ociIndex);
-      },
-      (digest) => cache.forget(digest),
+      this.caches.manifests,
       (repository, bytes) => this.pushBlob(repository, bytes),
       options.packages ? (repository, digest) => this.deleteVersion(repository, digest) : undefined,
     );
-    if (options.registryCache) {
-      const location = {
-        ...options.registryCache,
-        repository: repo(options.registryCache.repository),
-      };
-      this.registryCache = new RegistryCache(
-        ociCacheTransport(this.client, (repository, bytes) => this.pushBlob(repository, bytes)),
-        location,
-        this.cache,
-        this.logger,
-        this.displayName,
-      );
-    }
   }
 
   async listRepositories(): Promise<string[] | undefined> {
     const names = await inventory.listRepositories(this.client, this.pageSize);
-    return names?.filter((n) => !this.isCacheRepository(n));
+    return names?.filter((n) => !this.caches.isCacheRepository(n));
   }
 
   async listManifests(repository: string, known: Iterable<string> = []): Promise<ManifestRecord[]> {
-    // The cache's own repository holds no images: never a source of candidates.
-    if (this.isCacheRepository(repository)) return [];
-    await this.registryCache?.load();
+    if (this.caches.isCacheRepository(repository)) return [];
+    await this.caches.copy?.load();
     const listing = this.packages
       ? await listPackageManifests(
           this.client,
           this.packages,
           repo(repository),
           this.concurrency,
-          this.cache,
+          this.caches.manifests,
         )
       : await inventory.listManifests(
           this.client,
           repo(repository),
           this.pageSize,
           this.concurrency,
-          this.cache,
+          this.caches.manifests,
         );
     // Tags show only what is tagged now: the group's memory brings back what lost its tags
     // (the Packages API lists every version, with its push time: only the repository is kept).
-    const memory = this.registryCache?.memory;
+    const memory = this.caches.copy?.memory;
     if (memory && this.packages) {
       if (listing.records.length > 0) memory.rememberRepository(repository);
     } else if (memory)
@@ -153,7 +123,7 @@ export class OciRegistry implements Registry {
         listing,
         known,
         memory,
-        this.cache,
+        this.caches.manifests,
         Date.now(),
         this.concurrency,
       );
@@ -163,10 +133,7 @@ export class OciRegistry implements Registry {
     return listing.records;
   }
 
-  /**
-   * A GET, not a HEAD (same count): the body tells whether the manifest is itself a referrer
-   * (a `subject`), which then is never annotated (see pushReferrer).
-   */
+  /** A GET, not a HEAD (same count): the body tells whether it is a referrer (see AdapterCaches). */
   async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
     // Always asked of the registry: the answer also says the manifest still exists here.
     const m = await manifests.getManifest(
@@ -175,8 +142,7 @@ export class OciRegistry implements Registry {
       assertDigest(digest, 'digest'),
     );
     if (!m) return undefined;
-    if (factsOf(digest, m.bytes, m.mediaType).subject)
-      this.referrerBodies.add(`${repository}@${digest}`);
+    this.caches.described(repository, factsOf(digest, m.bytes, m.mediaType));
     return { mediaType: m.mediaType, digest, size: m.bytes.length };
   }
 
@@ -185,27 +151,17 @@ export class OciRegistry implements Registry {
       this.client,
       repo(repository),
       assertDigest(digest, 'digest'),
-      this.cache,
+      this.caches.manifests,
       this.configs.get(`${repository}@${digest}`),
     );
   }
 
-  /** Writes the registry-held cache when this run learnt something. Never throws: a lost cache costs requests. */
-  async flush(): Promise<void> {
-    await saveCaches(
-      this.registryCache,
-      this.cache,
-      (m) => this.logger.warning(m),
-      this.displayName,
-    );
+  flush(): Promise<void> {
+    return this.caches.flush();
   }
 
-  async rememberedRepositories(): Promise<string[] | undefined> {
-    return this.registryCache?.rememberedRepositories();
-  }
-
-  private isCacheRepository(name: string): boolean {
-    return this.registryCache?.location.repository === name;
+  rememberedRepositories(): Promise<string[] | undefined> {
+    return this.caches.rememberedRepositories();
   }
 
   async listReferrers(
@@ -221,12 +177,7 @@ export class OciRegistry implements Registry {
     subject: Descriptor,
     manifest: ReferrerManifest,
   ): Promise<PushOutcome> {
-    if (this.referrerBodies.has(`${repository}@${subject.digest}`)) {
-      this.logger.warning(
-        `${repository}@${subject.digest}: its manifest carries a subject (it is a referrer); not annotated`,
-      );
-      return 'subject-is-a-referrer';
-    }
+    if (this.caches.isReferrer(repository, subject.digest)) return 'subject-is-a-referrer';
     await this.referrers.push(
       repo(repository),
       { ...subject, digest: assertDigest(subject.digest, 'subject') },
@@ -314,20 +265,15 @@ function ref(reference: string): string {
 
 /** The registry-held cache over this registry's own client. */
 function ociCacheTransport(
-  client: Client,
+  client: OciClient,
   pushBlob: (repository: string, bytes: Uint8Array) => Promise<string>,
 ): CacheTransport {
   return {
     getManifest: async (repository, tag) =>
       (await manifests.getManifest(client, repository, tag))?.bytes,
     getBlob: async (repository, digest) => {
-      const path = manifests.blobPath(repository, digest);
-      const res = await client.expect(path, [200, 404]);
-      if (res.status === 404) {
-        await res.body?.cancel().catch(() => {});
-        return undefined;
-      }
-      return new Uint8Array(await res.arrayBuffer());
+      const res = await client.found(manifests.blobPath(repository, digest));
+      return res && new Uint8Array(await res.arrayBuffer());
     },
     putBlob: async (repository, bytes) => {
       await pushBlob(repository, bytes);

@@ -1,6 +1,7 @@
 import { FALLBACK_TAG, isDigest } from '../../core/digest.js';
 import { isIndexMediaType, type ManifestRecord } from '../../core/oci.js';
 import type { ManifestCache } from '../manifest-cache.js';
+import { configCreated } from '../manifest-facts.js';
 import { nextLink } from '../links.js';
 import { httpError, readJson, type OciClient } from './client.js';
 import {
@@ -260,24 +261,13 @@ export async function imageCreated(
   if (!config) return undefined;
   let text = cache.blob(config);
   if (text === undefined) {
-    const path = blobPath(repo, config);
-    const res = await client.request(path);
-    if (res.status === 404) {
-      await res.body?.cancel().catch(() => {});
-      return undefined;
-    }
-    if (!res.ok) throw await httpError(res, 'GET', client.url(path));
+    const res = await client.found(blobPath(repo, config));
+    if (!res) return undefined;
     const bytes = new Uint8Array(await res.arrayBuffer());
     cache.putBlob(config, bytes);
     text = Buffer.from(bytes).toString('utf8');
   }
-  let created: unknown;
-  try {
-    created = (JSON.parse(text) as { created?: unknown } | null)?.created;
-  } catch {
-    return undefined;
-  }
-  return typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? created : undefined;
+  return configCreated(text);
 }
 
 /** A manifest by digest: the cache's bytes when it holds them, else a GET (kept in the cache). */

@@ -1,8 +1,8 @@
 import { RuntimeError } from '../../core/errors.js';
 import { MANIFEST_MEDIA_TYPES, type Descriptor } from '../../core/oci.js';
 import { sha256Digest } from '../../util/hash.js';
-import { HttpError } from '../../util/http.js';
-import { httpError, type OciClient } from './client.js';
+import { HttpStatusError } from '../../util/http.js';
+import type { OciClient } from './client.js';
 
 export const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(', ');
 
@@ -48,12 +48,8 @@ export async function getManifest(
   reference: string,
 ): Promise<FetchedManifest | undefined> {
   const path = manifestPath(repo, reference);
-  const res = await client.request(path, { headers: { Accept: ACCEPT_MANIFESTS } });
-  if (res.status === 404) {
-    await res.body?.cancel().catch(() => {});
-    return undefined;
-  }
-  if (!res.ok) throw await httpError(res, 'GET', client.url(path));
+  const res = await client.found(path, { headers: { Accept: ACCEPT_MANIFESTS } });
+  if (!res) return undefined;
   const bytes = new Uint8Array(await res.arrayBuffer());
   // The digest is computed from the bytes, never trusted from a header: it is what we annotate.
   const digest = sha256Digest(bytes);
@@ -73,12 +69,11 @@ export async function putManifest(
   mediaType: string,
 ): Promise<{ digest: string; subjectHeader: boolean }> {
   const digest = sha256Digest(bytes);
-  const res = await client.expect(manifestPath(repo, reference), [200, 201, 202], {
+  const res = await client.send(manifestPath(repo, reference), [200, 201, 202], {
     method: 'PUT',
     headers: { 'Content-Type': mediaType },
     body: bytes,
   });
-  await res.body?.cancel().catch(() => {});
   const returned = res.headers.get('docker-content-digest');
   if (returned && returned !== digest) {
     throw new RuntimeError(
@@ -97,11 +92,10 @@ export async function headManifestDigest(
   repo: string,
   reference: string,
 ): Promise<string | null | undefined> {
-  const res = await client.expect(manifestPath(repo, reference), [200, 404], {
+  const res = await client.send(manifestPath(repo, reference), [200, 404], {
     method: 'HEAD',
     headers: { Accept: ACCEPT_MANIFESTS },
   });
-  await res.body?.cancel().catch(() => {});
   if (res.status === 404) return undefined;
   const digest = res.headers.get('docker-content-digest');
   return digest && /^sha256:[a-f0-9]{64}$/.test(digest) ? digest : null;
@@ -113,10 +107,9 @@ export async function deleteManifest(
   repo: string,
   digest: string,
 ): Promise<boolean> {
-  const res = await client.expect(manifestPath(repo, digest), [200, 202, 204, 404], {
+  const res = await client.send(manifestPath(repo, digest), [200, 202, 204, 404], {
     method: 'DELETE',
   });
-  await res.body?.cancel().catch(() => {});
   return res.status !== 404;
 }
 
@@ -125,8 +118,7 @@ export async function blobExists(
   repo: string,
   digest: string,
 ): Promise<boolean> {
-  const res = await client.expect(blobPath(repo, digest), [200, 404], { method: 'HEAD' });
-  await res.body?.cancel().catch(() => {});
+  const res = await client.send(blobPath(repo, digest), [200, 404], { method: 'HEAD' });
   return res.status === 200;
 }
 
@@ -159,23 +151,21 @@ export async function putBlob(
   const uploads = `/v2/${repo}/blobs/uploads/`;
   const { from, state } = options;
   if (from && from !== repo) {
-    const res = await client.expect(
+    const res = await client.send(
       `${uploads}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
       [201, 202],
       { method: 'POST' },
     );
-    await res.body?.cancel().catch(() => {});
     if (res.status === 201) return digest;
     // No mount (no access to `from`, or not supported): the answer is an ordinary session.
     return completeUpload(client, repo, res, digest, bytes);
   }
   if (state?.monolithic !== false) {
-    const res = await client.expect(`${uploads}?digest=${encodeURIComponent(digest)}`, [201, 202], {
+    const res = await client.send(`${uploads}?digest=${encodeURIComponent(digest)}`, [201, 202], {
       method: 'POST',
       headers: { 'Content-Type': 'application/octet-stream' },
       body: bytes,
     });
-    await res.body?.cancel().catch(() => {});
     if (res.status === 201) {
       if (state) state.monolithic = true;
       return digest;
@@ -185,11 +175,10 @@ export async function putBlob(
       return await completeUpload(client, repo, res, digest, bytes);
     } catch (e) {
       // A registry that kept the POST's body as a first chunk rejects the PUT's digest: start over.
-      if (!(e instanceof HttpError) || e.status !== 400) throw e;
+      if (!(e instanceof HttpStatusError) || e.status !== 400) throw e;
     }
   }
-  const start = await client.expect(uploads, [202], { method: 'POST' });
-  await start.body?.cancel().catch(() => {});
+  const start = await client.send(uploads, [202], { method: 'POST' });
   return completeUpload(client, repo, start, digest, bytes);
 }
 
@@ -207,11 +196,10 @@ async function completeUpload(
   // Location may be relative or absolute and may already carry a query (upload state).
   const target = new URL(location, client.base);
   target.searchParams.set('digest', digest);
-  const done = await client.expect(target.toString(), [201, 204], {
+  await client.send(target.toString(), [201, 204], {
     method: 'PUT',
     headers: { 'Content-Type': 'application/octet-stream' },
     body: bytes,
   });
-  await done.body?.cancel().catch(() => {});
   return digest;
 }

@@ -4,19 +4,19 @@ import { EMPTY_BLOB, EMPTY_DESCRIPTOR } from '../../core/lifecycle.js';
 import { MediaType, type Descriptor } from '../../core/oci.js';
 import type { ReferrerManifest, UnmarkOutcome } from '../port.js';
 import { sha256Digest } from '../../util/hash.js';
-import { HttpError, HttpStatusError } from '../../util/http.js';
+import { HttpStatusError } from '../../util/http.js';
 import type { FallbackIndex } from './inventory.js';
-import { nextLink } from '../links.js';
-import { errorCode, httpError, type OciClient } from './client.js';
+import type { ManifestCache } from '../manifest-cache.js';
+import type { OciClient } from './client.js';
 import {
   blobExists,
   deleteManifest,
   getManifest,
   parseManifest,
-  putBlob,
   putManifest,
   type ManifestJson,
 } from './manifests.js';
+import { ReferrersApi } from './referrers-api.js';
 
 /** Read-modify-write attempts on a fallback index before giving up (see `updateFallback`). */
 const FALLBACK_WRITE_ATTEMPTS = 4;
@@ -30,19 +30,12 @@ export const FALLBACK_INDEX_ANNOTATION = 'vnd.eol-gate.referrers-fallback';
  */
 export type RemoveVersion = (repo: string, digest: string) => Promise<boolean>;
 
-/** What a referrers API request answered: the list, no API, or a 404 that does not tell. */
-type ApiAnswer = Descriptor[] | 'no-api' | 'ambiguous';
-
 /**
- * Referrers of one registry: the OCI 1.1 referrers API where it exists, and the `sha256-<hex>`
- * tag fallback always (a mark written through either path counts). Whether the API exists is
- * learnt once per registry, and only from an answer that tells.
+ * Referrers of one registry: the OCI 1.1 referrers API where it exists (referrers-api.ts), and
+ * the `sha256-<hex>` tag fallback always (a mark written through either path counts).
  */
 export class Referrers {
-  /** undefined until a referrers request or a push told us. */
-  private api?: boolean;
-  /** The lookup probing for the API while `api` is undefined. */
-  private probing?: Promise<unknown>;
+  private readonly api: ReferrersApi;
   /** Serializes fallback-index updates per tag within this process (no lost updates between our own calls). */
   private readonly locks = new Map<string, Promise<void>>();
   /**
@@ -60,21 +53,18 @@ export class Referrers {
   private refusesDelete = false;
 
   /**
-   * `learn`: told the bytes of every fallback index written or read back (for the cache);
-   * `forget`: told every manifest deleted (the cache must not keep it as used); `pushBlob`:
-   * uploads a blob unless present (the registry's shared uploader: mounts, monolithic POSTs);
-   * `removeVersion`: where manifest DELETE is refused, removes the manifest another way.
+   * `cache`: learns every fallback index written or read back, and forgets every manifest
+   * deleted (a saved copy must not keep it); `pushBlob`: the registry's shared uploader (mounts,
+   * monolithic POSTs); `removeVersion`: where manifest DELETE is refused, removes it another way.
    */
   constructor(
     private readonly client: OciClient,
-    private readonly learn: (digest: string, bytes: Uint8Array) => void = () => {},
-    private readonly forget: (digest: string) => void = () => {},
-    private readonly pushBlob: (repo: string, bytes: Uint8Array) => Promise<string> = (
-      repo,
-      bytes,
-    ) => putBlob(client, repo, bytes),
+    private readonly cache: ManifestCache,
+    private readonly pushBlob: (repo: string, bytes: Uint8Array) => Promise<string>,
     private readonly removeVersion?: RemoveVersion,
-  ) {}
+  ) {
+    this.api = new ReferrersApi(client);
+  }
 
   /** The fallback indexes a fresh listing of `repo` read; replaces what an earlier one said. */
   remember(repo: string, fallback: Map<string, FallbackIndex>): void {
@@ -84,27 +74,13 @@ export class Referrers {
   async list(repo: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
     const keep = (d: Descriptor | null | undefined): d is Descriptor =>
       !!d && isDigest(d.digest) && (artifactType === undefined || d.artifactType === artifactType);
-    const viaTag = async () => (await this.fallbackEntries(repo, subject)).filter(keep);
-    // Until the registry has told whether it has the API, one lookup probes at a time: a 404
-    // racing with a concurrent 200 must not teach "no API" (see listViaApi).
-    while (this.api === undefined && this.probing) await this.probing.catch(() => {});
-    if (this.api === false) return viaTag();
-    let answer: ApiAnswer;
-    if (this.api === undefined) {
-      const probe = this.listViaApi(repo, subject, artifactType);
-      this.probing = probe;
-      try {
-        answer = await probe;
-      } finally {
-        if (this.probing === probe) this.probing = undefined;
-      }
-    } else answer = await this.listViaApi(repo, subject, artifactType);
-    if (!Array.isArray(answer)) return viaTag();
+    const answer = await this.api.list(repo, subject, artifactType);
+    const viaTag = (await this.fallbackEntries(repo, subject)).filter(keep);
+    if (!answer) return viaTag;
     // Both paths: a mark written to the fallback tag (by a client that found no API, or before
     // the registry gained it) is as real as one the API lists.
-    const out = [...answer];
-    for (const d of await viaTag()) if (!out.some((x) => x.digest === d.digest)) out.push(d);
-    return out;
+    for (const d of viaTag) if (!answer.some((x) => x.digest === d.digest)) answer.push(d);
+    return answer;
   }
 
   /** The fallback index's entries: from the listing when `repo` was listed, else one GET. */
@@ -112,60 +88,6 @@ export class Referrers {
     const snapshot = this.snapshots.get(repo);
     if (snapshot) return [...(snapshot.get(subject)?.json.manifests ?? [])];
     return this.listViaFallback(repo, subject);
-  }
-
-  private async listViaApi(
-    repo: string,
-    subject: string,
-    artifactType?: string,
-  ): Promise<ApiAnswer> {
-    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
-    const seen = new Set<string>();
-    const out: Descriptor[] = [];
-    for (
-      let next: string | undefined = this.client.url(`/v2/${repo}/referrers/${subject}${query}`);
-      next && !seen.has(next);
-    ) {
-      const firstPage = seen.size === 0;
-      seen.add(next);
-      const res = await this.client.request(next, { headers: { Accept: MediaType.ociIndex } });
-      if (res.status === 404 && firstPage) {
-        // A registry with the API never answers 404 for an existing repository (spec 1.1), but
-        // it may for a missing one: that is "no referrers", not "no API".
-        const code = await errorCode(res);
-        if (code === 'NAME_UNKNOWN') return [];
-        // A registry error code (MANIFEST_UNKNOWN: some registries with the API answer so for a
-        // subject they do not hold) does not tell whether the API exists: this lookup reads the
-        // fallback tag and the next one asks again.
-        if (code) return 'ambiguous';
-        // No error code: the route does not exist. Only the very first answer may teach "no
-        // API". Once the API has answered (or on a later page) a 404 is a failure: reading it as
-        // "no API" would make marked digests look unmarked (invariants 4, 5).
-        if (this.api === undefined) {
-          this.api = false;
-          return 'no-api';
-        }
-        throw new HttpError(404, 'GET', next, '');
-      }
-      if (!res.ok) throw await httpError(res, 'GET', next);
-      this.api = true;
-      const index = parseManifest(
-        new Uint8Array(await res.arrayBuffer()),
-        `${repo} referrers of ${subject}`,
-      );
-      // Filter ourselves unless the registry says it applied the artifactType filter.
-      const applied = (res.headers.get('oci-filters-applied') ?? '')
-        .split(',')
-        .map((s) => s.trim());
-      const filterHere = artifactType !== undefined && !applied.includes('artifactType');
-      for (const d of index.manifests ?? []) {
-        if (d && isDigest(d.digest) && (!filterHere || d.artifactType === artifactType))
-          out.push(d);
-      }
-      const link = nextLink(res.headers.get('link'));
-      next = link ? new URL(link, next).toString() : undefined;
-    }
-    return out;
   }
 
   private async listViaFallback(repo: string, subject: string): Promise<Descriptor[]> {
@@ -190,7 +112,7 @@ export class Referrers {
     );
     // `OCI-Subject` in the answer means the registry indexed the referrer itself (spec 1.1).
     if (subjectHeader) {
-      this.api = true;
+      this.api.exists = true;
       return;
     }
     const entry: Descriptor = {
@@ -230,7 +152,7 @@ export class Referrers {
         : undefined,
     );
     const outcome = await this.deleteOrRemove(repo, referrer);
-    this.forget(referrer);
+    this.cache.forget(referrer);
     return outcome;
   }
 
@@ -308,7 +230,7 @@ export class Referrers {
       if (attempt === 0 && snapshot) current = snapshot.get(subject);
       else {
         const got = await getManifest(this.client, repo, tag);
-        if (got) this.learn(got.digest, got.bytes);
+        if (got) this.cache.put(got.digest, got.bytes, MediaType.ociIndex);
         current = got && { digest: got.digest, json: parseManifest(got.bytes, `${repo}:${tag}`) };
       }
       const json: ManifestJson = current?.json ?? {};
@@ -324,7 +246,7 @@ export class Referrers {
       if (updated.length === 0) {
         kept = !!current && (await this.deleteOrRemove(repo, current.digest)) === 'unlisted';
         if (!kept) {
-          if (current) this.forget(current.digest);
+          if (current) this.cache.forget(current.digest);
           snapshot?.delete(subject);
           continue;
         }
@@ -338,7 +260,7 @@ export class Referrers {
       };
       const bytes = new TextEncoder().encode(JSON.stringify(index));
       const { digest } = await putManifest(this.client, repo, tag, bytes, MediaType.ociIndex);
-      this.learn(digest, bytes);
+      this.cache.put(digest, bytes, MediaType.ociIndex);
       snapshot?.set(subject, { digest, json: index });
       // The tag has moved: the index it named is now an untagged ghost. Delete it when we wrote
       // it (as oras does); another tool's index is left alone.
@@ -350,7 +272,7 @@ export class Referrers {
       ) {
         // Where DELETE is refused and no package version can go, the untagged ghost stays.
         await this.deleteOrRemove(repo, current.digest);
-        this.forget(current.digest);
+        this.cache.forget(current.digest);
       }
     }
     throw new RuntimeError(
@@ -363,14 +285,14 @@ export class Referrers {
  * The registry refuses manifest DELETE: 405, or 400/403 with code UNSUPPORTED (GHCR answers
  * 405 `{"errors":[{"code":"UNSUPPORTED"}]}`).
  */
-export function isDeleteRefused(e: unknown): boolean {
+function isDeleteRefused(e: unknown): boolean {
   if (!(e instanceof HttpStatusError) || e.method !== 'DELETE') return false;
   return e.status === 405 || ((e.status === 400 || e.status === 403) && e.code === 'UNSUPPORTED');
 }
 
 function isBlobUnknown(e: unknown): boolean {
   return (
-    e instanceof HttpError &&
+    e instanceof HttpStatusError &&
     e.status === 400 &&
     /MANIFEST_BLOB_UNKNOWN|DIGEST_INVALID/.test(e.message)
   );

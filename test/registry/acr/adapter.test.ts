@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../../src/core/errors.js';
 import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
 import { MediaType } from '../../../src/core/oci.js';
+import { silentLogger } from '../../../src/core/ports.js';
 import {
   AcrRegistry,
   createAcrCredential,
@@ -197,6 +198,7 @@ describe('AcrRegistry', () => {
       credentialName: 'ClientSecretCredential',
       ca: fake.caPem,
       retry: fastRetry(),
+      logger: silentLogger,
     });
     const error = (await registry.listManifests('team/app').catch((e: Error) => e)) as Error;
     expect(error).toBeInstanceOf(RuntimeError);

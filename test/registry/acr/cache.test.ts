@@ -162,7 +162,7 @@ describe('manifest cache', () => {
     for (const run of ['first', 'cached']) {
       const registry = acrFor(fake, { manifestCache: file });
       const records = await registry.listManifests('team/app');
-      registry.close();
+      await registry.flush();
       expect(
         records.find((r) => r.digest === index),
         run,

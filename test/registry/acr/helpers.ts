@@ -9,7 +9,7 @@ import {
   LIFECYCLE_ARTIFACT_TYPE,
   lifecycleManifestJson,
 } from '../../../src/core/lifecycle.js';
-import type { Clock, Logger } from '../../../src/core/ports.js';
+import { silentLogger, type Clock, type Logger } from '../../../src/core/ports.js';
 import { FileSource } from '../../../src/imageinfo/file-source.js';
 import {
   AcrRegistry,
@@ -119,6 +119,7 @@ export function acrFor(fake: FakeAcr, options: Partial<AcrRegistryOptions> = {})
     credentialName: name,
     ca: fake.caPem,
     retry: fastRetry(),
+    logger: silentLogger,
     ...options,
   });
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
+import { silentLogger } from '../../../src/core/ports.js';
 import { GhcrPackages, packageOf } from '../../../src/registry/ghcr/packages.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { DEFAULT_RETRY } from '../../../src/util/http.js';
@@ -17,7 +18,7 @@ describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-
   let ghcr: FakeGhcr;
   let oci: OciRegistry;
   const api = (perPage?: number) =>
-    new GhcrPackages({ apiUrl: ghcr.apiUrl, token: TOKEN, retry, perPage });
+    new GhcrPackages({ apiUrl: ghcr.apiUrl, token: TOKEN, retry, perPage, logger: silentLogger });
 
   beforeAll(async () => {
     ghcr = await startFakeGhcr({ orgs: ['acme'], token: TOKEN });
@@ -70,7 +71,12 @@ describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-
   });
 
   it('a 401 names what the token needs', async () => {
-    const client = new GhcrPackages({ apiUrl: ghcr.apiUrl, token: 'wrong', retry });
+    const client = new GhcrPackages({
+      apiUrl: ghcr.apiUrl,
+      token: 'wrong',
+      retry,
+      logger: silentLogger,
+    });
     await expect(client.listVersions('acme/team/paged')).rejects.toThrow(/packages: read/);
   });
 
@@ -90,7 +96,7 @@ describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-
     try {
       const reg = new OciRegistry({ url: refusing.url });
       const image = await pushImage(reg, 'acme/app', { seed: 'r', tag: 'v1' });
-      const client = new GhcrPackages({ apiUrl: refusing.apiUrl, retry });
+      const client = new GhcrPackages({ apiUrl: refusing.apiUrl, retry, logger: silentLogger });
       const out = await client.deleteVersion('acme/app', image.digest);
       expect(out.deleted).toBe(false);
       expect(!out.deleted && out.reason).toMatch(/HTTP 403.*packages: write/);
@@ -113,7 +119,9 @@ describe('OciRegistry with packages: GHCR listing and unmarking where DELETE is 
     new OciRegistry({
       url: ghcr.url,
       retry,
-      ...(packages ? { packages: new GhcrPackages({ apiUrl: ghcr.apiUrl, retry }) } : {}),
+      ...(packages
+        ? { packages: new GhcrPackages({ apiUrl: ghcr.apiUrl, retry, logger: silentLogger }) }
+        : {}),
     });
 
   it('lists untagged versions with created_at; children of an index get descriptor-only records', async () => {

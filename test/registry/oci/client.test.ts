@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../../src/core/errors.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { HttpError, type RetryPolicy } from '../../../src/util/http.js';
+import { HttpStatusError, type RetryPolicy } from '../../../src/util/http.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
 import { pushImage } from '../../support/seed.js';
@@ -169,8 +169,8 @@ describe('retries (invariant 5)', () => {
     f.inject({ status: 503, times: Infinity, match: /tags\/list/ });
     const reg = new OciRegistry({ url: f.url, retry: fastRetry(2) });
     const error = await rejection(reg.listManifests('auth/app'));
-    expect(error).toBeInstanceOf(HttpError);
-    expect((error as HttpError).status).toBe(503);
+    expect(error).toBeInstanceOf(HttpStatusError);
+    expect((error as HttpStatusError).status).toBe(503);
     expect(f.requests.filter((r) => r.status === 503)).toHaveLength(3);
   });
 
@@ -181,12 +181,12 @@ describe('retries (invariant 5)', () => {
     const reg = new OciRegistry({ url: f.url, retry: fastRetry(1) });
 
     f.inject({ status: 503, times: Infinity, match: /referrers/ });
-    await expect(reg.listReferrers('auth/referred', image.digest)).rejects.toThrow(HttpError);
+    await expect(reg.listReferrers('auth/referred', image.digest)).rejects.toThrow(HttpStatusError);
     f.clearFaults();
 
     expect(await reg.listReferrers('auth/referred', image.digest)).toEqual([]); // learns: no API
     f.inject({ status: 502, times: Infinity, match: /manifests\/sha256-/ });
-    await expect(reg.listReferrers('auth/referred', image.digest)).rejects.toThrow(HttpError);
+    await expect(reg.listReferrers('auth/referred', image.digest)).rejects.toThrow(HttpStatusError);
     f.clearFaults();
     f.inject({
       status: 500,
@@ -195,8 +195,10 @@ describe('retries (invariant 5)', () => {
     });
     // describeManifest reads the body (it tells whether the manifest is a referrer): a failing
     // GET is an error, never "absent".
-    await expect(reg.describeManifest('auth/referred', image.digest)).rejects.toThrow(HttpError);
-    await expect(reg.imageCreated('auth/referred', image.digest)).rejects.toThrow(HttpError);
+    await expect(reg.describeManifest('auth/referred', image.digest)).rejects.toThrow(
+      HttpStatusError,
+    );
+    await expect(reg.imageCreated('auth/referred', image.digest)).rejects.toThrow(HttpStatusError);
   });
 
   it('throws a network error after the retries when the registry keeps resetting', async () => {

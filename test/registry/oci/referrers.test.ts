@@ -11,7 +11,7 @@ import {
 import { MediaType, type Descriptor } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
-import { HttpError } from '../../../src/util/http.js';
+import { HttpStatusError } from '../../../src/util/http.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth } from '../../support/fake-oci-auth.js';
 import { NOTATION_ARTIFACT_TYPE, pushImage, pushNotationSignature } from '../../support/seed.js';
@@ -326,7 +326,7 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
     expect(await reg.listReferrers('stray', subjects[0], LIFECYCLE_ARTIFACT_TYPE)).toEqual([mark]);
     await expect(
       reg.listReferrers('stray', subjects[1], LIFECYCLE_ARTIFACT_TYPE),
-    ).rejects.toBeInstanceOf(HttpError);
+    ).rejects.toBeInstanceOf(HttpStatusError);
     // Still marked: the API is asked again. The (empty) sha256-<hex> tag is read only beside an
     // API answer (a mark through either path counts), never instead of the failed lookup.
     expect(await reg.listReferrers('stray', subjects[0], LIFECYCLE_ARTIFACT_TYPE)).toEqual([mark]);
@@ -340,7 +340,7 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
     script = ['paged', '404'];
     seen.length = 0;
     const reg = new OciRegistry({ url });
-    await expect(reg.listReferrers('stray', subjects[2])).rejects.toBeInstanceOf(HttpError);
+    await expect(reg.listReferrers('stray', subjects[2])).rejects.toBeInstanceOf(HttpStatusError);
     expect(seen.filter((s) => s.includes('/manifests/sha256-'))).toEqual([]);
     script = ['ok'];
     expect(await reg.listReferrers('stray', subjects[2])).toEqual([mark]);
