@@ -68,10 +68,6 @@ export class HttpStatusError extends RuntimeError {
   }
 }
 
-/** The former name, kept for the registry adapters. */
-export const HttpError = HttpStatusError;
-export type HttpError = HttpStatusError;
-
 /** Drops credentials and query strings that may hold tokens from a URL before it is logged. */
 export function redactUrl(url: string): string {
   try {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import { HttpError, type RetryPolicy } from '../../src/util/http.js';
+import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
 import {
   startFakeGitHubContents,
   type FakeGitHubContents,
@@ -134,8 +134,8 @@ describe('GitHubContentsSource.history', () => {
     const err = await source()
       .history(3)
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).status).toBe(500);
+    expect(err).toBeInstanceOf(HttpStatusError);
+    expect((err as HttpStatusError).status).toBe(500);
     expect((err as Error).message).toMatch(/GET .*\/repos\/org\/images\/commits failed: HTTP 500/);
     expect(listings()).toHaveLength(3); // tried 1 + 2 times
   });
@@ -147,8 +147,8 @@ describe('GitHubContentsSource.history', () => {
     const err = await source()
       .history(3)
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpError);
-    expect((err as HttpError).status).toBe(500);
+    expect(err).toBeInstanceOf(HttpStatusError);
+    expect((err as HttpStatusError).status).toBe(500);
   });
 
   it('a 500 that clears within the retries is retried by the one loop', async () => {

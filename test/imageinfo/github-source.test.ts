@@ -5,7 +5,7 @@ import { InputError } from '../../src/core/errors.js';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ABSENT_FINGERPRINT, ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import { HttpError, type RetryPolicy } from '../../src/util/http.js';
+import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
 import {
   GitHubContentsStore,
   startFakeGitHubContents,
@@ -123,7 +123,7 @@ describe('GitHubContentsSource', () => {
     expect(err.message).toMatch(/HTTP 404 on write/);
   });
 
-  it('retries 5xx and rate-limit 403s; a persistent 502 is an HttpError, never "not found"', async () => {
+  it('retries 5xx and rate-limit 403s; a persistent 502 is an HttpStatusError, never "not found"', async () => {
     store.faults.push(
       { method: 'GET', status: 502, times: 1 },
       { method: 'GET', status: 403, times: 1, headers: { 'x-ratelimit-remaining': '0' } },
@@ -133,7 +133,7 @@ describe('GitHubContentsSource', () => {
     const err = await source()
       .read()
       .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(HttpError);
+    expect(err).toBeInstanceOf(HttpStatusError);
     expect(err).not.toBeInstanceOf(ImageInfoNotFoundError);
   });
 

@@ -5,7 +5,7 @@ import { InputError } from '../../src/core/errors.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
 import { UrlSource } from '../../src/imageinfo/url-source.js';
 import { sha256Digest } from '../../src/util/hash.js';
-import { HttpError, type RetryPolicy } from '../../src/util/http.js';
+import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
 
 const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
 
@@ -89,7 +89,7 @@ describe('UrlSource', () => {
     },
   );
 
-  it('404 is ImageInfoNotFoundError; a persistent 503 is an HttpError after retries', async () => {
+  it('404 is ImageInfoNotFoundError; a persistent 503 is an HttpStatusError after retries', async () => {
     status = 404;
     await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(
       ImageInfoNotFoundError,
@@ -97,7 +97,7 @@ describe('UrlSource', () => {
     status = 503;
     seen.length = 0;
     await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(
-      HttpError,
+      HttpStatusError,
     );
     expect(seen).toHaveLength(3);
   });

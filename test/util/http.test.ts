@@ -7,7 +7,7 @@ import {
   backoffDelay,
   DEFAULT_MAX_RETRY_AFTER_MS,
   fetchWithRetry,
-  HttpError,
+  HttpStatusError,
   networkCause,
   retryAfterMs,
   retryDelay,
@@ -65,13 +65,13 @@ describe('secrets in fetch failures (invariant 7)', () => {
     expect(hits).toBe(0);
   });
 
-  it('redacts what networkCause reports and what HttpError keeps', () => {
+  it('redacts what networkCause reports and what HttpStatusError keeps', () => {
     const withCause = new TypeError('fetch failed', {
       cause: new Error(`connect to https://user:${SECRET}@host/x failed`),
     });
     expect(networkCause(withCause)).not.toContain(SECRET);
     expect(networkCause(new TypeError(`bad URL https://u:${SECRET}@host/x`))).not.toContain(SECRET);
-    const e = new HttpError(500, 'GET', `https://u:${SECRET}@host/x?token=${SECRET}`, '');
+    const e = new HttpStatusError(500, 'GET', `https://u:${SECRET}@host/x?token=${SECRET}`, '');
     expect(e.url).not.toContain(SECRET);
     expect(e.message).not.toContain(SECRET);
     expect(e.url).toBe('https://host/x?token=***');

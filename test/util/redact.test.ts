@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorDetail, HttpError, redactUrl } from '../../src/util/http.js';
+import { errorDetail, HttpStatusError, redactUrl } from '../../src/util/http.js';
 import { maskSecrets, redactSecrets, secretForms } from '../../src/util/redact.js';
 
 const PW = 'Pa55-w0rd!x';
@@ -51,12 +51,12 @@ describe('redactUrl', () => {
   });
 });
 
-describe('errorDetail and HttpError', () => {
+describe('errorDetail and HttpStatusError', () => {
   it('redact a body that echoes the request', async () => {
     const body = `denied: authorization: Basic ${BASIC}; url: /img.json?api_key=K1&sig=K2`;
     const detail = await errorDetail(new Response(body, { status: 500 }));
     for (const s of [BASIC, 'K1', 'K2']) expect(detail).not.toContain(s);
-    const error = new HttpError(500, 'GET', 'https://h/img.json?api_key=K1', body);
+    const error = new HttpStatusError(500, 'GET', 'https://h/img.json?api_key=K1', body);
     for (const s of [BASIC, 'K1', 'K2']) expect(error.message).not.toContain(s);
   });
 });
