@@ -345,7 +345,7 @@ async function ociScenario(): Promise<OciFigures> {
   const registry = await startDockerRegistry();
   const proxy = await startCountingProxy(registry.url, OCI_LATENCY_MS);
   try {
-    const direct = new OciRegistry({ url: registry.url });
+    const direct = new OciRegistry({ url: registry.url, logger: silentLogger });
     const seed = async (repo: string) => {
       const supported: string[] = [];
       const orphans: { digest: string; size: number; mediaType: string }[] = [];
@@ -410,7 +410,11 @@ async function ociScenario(): Promise<OciFigures> {
     const steadyRequests = proxy.total;
 
     const checkThenAttach = async () => {
-      const reg = new OciRegistry({ url: proxy.url, concurrency: CONCURRENCY });
+      const reg = new OciRegistry({
+        url: proxy.url,
+        concurrency: CONCURRENCY,
+        logger: silentLogger,
+      });
       await pool(loop.orphans, CONCURRENCY, async (subject) => {
         const marks = await reg.listReferrers(
           'bench/loop',

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Descriptor } from '../src/core/oci.js';
+import { silentLogger } from '../src/core/ports.js';
 import { OciRegistry } from '../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../test/support/docker-registry.js';
 import { FakeGitHub, type FakeRun } from '../test/support/fake-github.js';
@@ -129,7 +130,7 @@ class Half {
     private readonly registry: DockerRegistry,
     private readonly dir: string,
   ) {
-    this.reg = new OciRegistry({ url: registry.url });
+    this.reg = new OciRegistry({ url: registry.url, logger: silentLogger });
     this.imageInfo = join(dir, `${prefix.replace('/', '')}-image-info.json`);
   }
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { annotate, type AnnotateOptions } from '../../src/commands/annotate.js';
 import { GitHubStore, markerRef } from '../../src/coordination/github.js';
 import { RuntimeError } from '../../src/core/errors.js';
-import type { Clock, Logger } from '../../src/core/ports.js';
+import { silentLogger, type Clock, type Logger } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import type { Descriptor } from '../../src/core/oci.js';
 import { OciRegistry } from '../../src/registry/oci/index.js';
@@ -96,7 +96,7 @@ const recorded = (peer: number) =>
 const marked = async (key: string) =>
   lifecycleMarksByHttp(registry.url, key.split('@')[0], key.split('@')[1]);
 const deps = (store = selfStore()) => ({
-  registry: new OciRegistry({ url: registry.url }),
+  registry: new OciRegistry({ url: registry.url, logger: silentLogger }),
   store,
   sources: [new FileSource(imageInfoPath)],
   clock,
@@ -113,7 +113,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   registry = await startDockerRegistry();
-  scenario = await seedScenario(new OciRegistry({ url: registry.url }));
+  scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
   imageInfoPath = join(dir, `image-info-${Date.now()}.json`);
   await writeFile(imageInfoPath, scenario.imageInfo);
   fake.refs.clear();
@@ -261,7 +261,9 @@ describe('annotate with a coordination store', () => {
     fake.complete(peer);
     await makeSupported(scenario.preAnnotated.digest);
     fake.requests.length = 0;
-    const registry = new WriteCountingRegistry(new OciRegistry({ url: registryUrl() }));
+    const registry = new WriteCountingRegistry(
+      new OciRegistry({ url: registryUrl(), logger: silentLogger }),
+    );
     const result = await annotate({ ...options, dryRun: true }, { ...deps(), registry });
     expect(result.outcome).toBe('dry-run');
     expect(result.counts.candidates).toBe(scenario.orphans.length);
@@ -307,7 +309,7 @@ class WriteCountingRegistry extends DelegatingRegistry {
 
 describe('Protocol II: restarts, rollbacks and unmarks (docs/design.md §2 steps 3, 4 and 7)', () => {
   it('hole 1: after a restart the inventory is fresh, so a child listed before its index was pushed stays protected', async () => {
-    const reg = new OciRegistry({ url: registry.url });
+    const reg = new OciRegistry({ url: registry.url, logger: silentLogger });
     const app = scenario.supportedImage.repository;
     // The peer has pushed an attestation-like child C (tagged, so the listing shows it) and
     // has just signalled publishing; our first listing sees C but not yet its index.
@@ -351,7 +353,7 @@ describe('Protocol II: restarts, rollbacks and unmarks (docs/design.md §2 steps
     let peer = 0;
     // A rollback starts right after validation: it signals publishing as our marks go out ...
     const registry = new WriteCountingRegistry(
-      new OciRegistry({ url: registryUrl() }),
+      new OciRegistry({ url: registryUrl(), logger: silentLogger }),
       async () => {
         peer = peerPublishing();
       },
@@ -412,7 +414,7 @@ describe('hole 7 of Protocol III: reconcile has its own budget, counted from the
     const a = peerPublishing();
     const t = { peer: 0, applyEnded: 0, reconcileSleeps: 0 };
     const registry = new WriteCountingRegistry(
-      new OciRegistry({ url: registryUrl() }),
+      new OciRegistry({ url: registryUrl(), logger: silentLogger }),
       async () => {
         t.peer = peerPublishing();
         virtualNow += 3 * MINUTE;

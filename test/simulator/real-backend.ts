@@ -3,6 +3,7 @@ import { GitHubStore } from '../../src/coordination/github.js';
 import type { CoordinationStore, ParticipantIdentity } from '../../src/coordination/port.js';
 import { LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
 import type { Descriptor } from '../../src/core/oci.js';
+import { silentLogger } from '../../src/core/ports.js';
 import { OciRegistry } from '../../src/registry/oci/index.js';
 import type { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import type { FakeGitHub } from '../support/fake-github.js';
@@ -39,7 +40,7 @@ export class RealBackend implements Backend {
     this.name = `${ci.kind}+docker-registry`;
     this.clock = new ScaledClock(scale, rng(seed * 16807 + 5));
     this.latencyRng = rng(seed * 48271 + 3);
-    this.registry = new OciRegistry({ url: registryUrl, retry: RETRY });
+    this.registry = new OciRegistry({ url: registryUrl, retry: RETRY, logger: silentLogger });
     this.repoPrefix = prefix;
   }
 

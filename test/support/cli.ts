@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { markerRef, parseMarkerRef } from '../../src/coordination/github.js';
 import type { Descriptor } from '../../src/core/oci.js';
 import type { CoverScope, MarkerState } from '../../src/core/runs.js';
+import { silentLogger } from '../../src/core/ports.js';
 import { OciRegistry } from '../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from './docker-registry.js';
 import { FakeGitHub, type FakeRun } from './fake-github.js';
@@ -150,7 +151,7 @@ export class GitHubCli {
   async start(dirPrefix: string): Promise<void> {
     await this.github.start();
     this.registry_ = await startDockerRegistry();
-    this.oci_ = new OciRegistry({ url: this.registry_.url });
+    this.oci_ = new OciRegistry({ url: this.registry_.url, logger: silentLogger });
     this.dir_ = await mkdtemp(join(tmpdir(), dirPrefix));
   }
 

@@ -1,7 +1,7 @@
 import { assertDigest, isDigest, isRepositoryName } from '../../core/digest.js';
 import { InputError } from '../../core/errors.js';
 import type { Descriptor, ManifestRecord } from '../../core/oci.js';
-import { silentLogger, type Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/ports.js';
 import type { RetryPolicy } from '../../util/http.js';
 import type { PushOutcome, Registry, ReferrerManifest, UnmarkOutcome } from '../port.js';
 import type { GhcrPackages } from '../ghcr/packages.js';
@@ -24,7 +24,7 @@ export interface OciRegistryOptions extends AdapterCacheOptions {
   /** OAuth2 refresh token for the token endpoint (a Docker config's `identitytoken`). */
   refreshToken?: string;
   retry?: RetryPolicy;
-  logger?: Logger;
+  logger: Logger;
   /** Manifest GETs in flight during `listManifests` (default 8). */
   concurrency?: number;
   /** `n` for catalog and tag pages (default 1000, the most distribution accepts). */
@@ -53,7 +53,7 @@ export class OciRegistry implements Registry {
   private readonly packages?: GhcrPackages;
 
   constructor(options: OciRegistryOptions) {
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger;
     this.client = new OciClient(
       options.url,
       {

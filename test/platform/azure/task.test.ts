@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupTag, markerTag, markersOfBuild } from '../../../src/coordination/azure-devops.js';
 import { uncoveredPublishing } from '../../../src/core/protocol.js';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { FakeAzureDevOps, type FakeBuild } from '../../support/fake-azure-devops.js';
@@ -66,7 +67,7 @@ describe('Azure Pipelines task bundle', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: registry.url }));
+    scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
     ado = await new FakeAzureDevOps().start();
     self = ado.createBuild({ definitionName: 'publish' });
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-azp-test-'));

@@ -3,6 +3,7 @@ import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
@@ -33,7 +34,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: registry.url }));
+    scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-cli-'));
     imageInfoPath = join(dir, 'image-info.json');
     await writeFile(imageInfoPath, scenario.imageInfo);
@@ -141,7 +142,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     expect(clean.code, clean.stderr).toBe(0);
 
     const { repository, descriptor } = scenario.supportedImage;
-    await new OciRegistry({ url: registry.url }).pushReferrer(
+    await new OciRegistry({ url: registry.url, logger: silentLogger }).pushReferrer(
       repository,
       descriptor,
       lifecycleReferrer(descriptor, '2026-01-01'),

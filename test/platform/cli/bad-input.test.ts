@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
@@ -40,7 +41,9 @@ describe('bad input: clear errors, exit codes, no write', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    const scenario = await seedScenario(new OciRegistry({ url: registry.url }));
+    const scenario = await seedScenario(
+      new OciRegistry({ url: registry.url, logger: silentLogger }),
+    );
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-bad-'));
     good = await file('good.json', scenario.imageInfo);
     before = await registrySnapshot(registry.url);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Descriptor } from '../../../src/core/oci.js';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { jsonOf, ok, runBundle } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
@@ -31,7 +32,7 @@ describe('a complete inventory on a registry that lists only tags', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    reg = new OciRegistry({ url: registry.url });
+    reg = new OciRegistry({ url: registry.url, logger: silentLogger });
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-inventory-'));
   });
   afterAll(async () => {

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
@@ -27,7 +28,7 @@ describe('eol-gate with the credentials of a Docker login', () => {
 
   beforeAll(async () => {
     upstream = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: upstream.url }));
+    scenario = await seedScenario(new OciRegistry({ url: upstream.url, logger: silentLogger }));
     basic = await startFakeOciAuth({
       upstream: upstream.url,
       scheme: 'basic',

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markerRef } from '../../../src/coordination/github.js';
 import { type Descriptor } from '../../../src/core/oci.js';
 import type { MarkerState } from '../../../src/core/runs.js';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { annotateArgs, jsonOf, runBundle, type CliRun } from '../../support/cli.js';
 import { startFakeGhcr, type FakeGhcr } from '../../support/fake-ghcr.js';
@@ -39,7 +40,7 @@ describe('GHCR (issue 19) through the bundled CLI', () => {
   beforeAll(async () => {
     await github.start();
     ghcr = await startFakeGhcr({ orgs: ['acme'], apiFallback: github.apiUrl });
-    pusher = new OciRegistry({ url: ghcr.url });
+    pusher = new OciRegistry({ url: ghcr.url, logger: silentLogger });
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-ghcr-'));
   });
   afterAll(async () => {

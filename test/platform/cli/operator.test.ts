@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
@@ -43,7 +44,7 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: registry.url }));
+    scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-operator-'));
     imageInfoPath = join(dir, 'image-info.json');
     await writeFile(imageInfoPath, scenario.imageInfo);

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
@@ -146,7 +147,7 @@ describe('writes per run against docker-registry', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    const oci = new OciRegistry({ url: registry.url });
+    const oci = new OciRegistry({ url: registry.url, logger: silentLogger });
     const supported: Record<string, string[]> = {};
     for (const repo of REPOS) {
       const s = await pushImage(oci, repo, { seed: `${repo}:s`, tag: 'latest' });
@@ -216,7 +217,7 @@ describe('re-runs against docker-registry write nothing', () => {
     const proxy = await countingProxy(registry.url);
     const dir = await mkdtemp(join(tmpdir(), 'eol-gate-writes-'));
     try {
-      const oci = new OciRegistry({ url: registry.url });
+      const oci = new OciRegistry({ url: registry.url, logger: silentLogger });
       const scenario = await seedScenario(oci);
       // The first run replaces this orphan's fallback index (signature + mark) and deletes the
       // old one, and removes the supported image's mark: the cache it saves must not keep them.

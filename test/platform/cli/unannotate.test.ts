@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
@@ -19,7 +20,7 @@ describe('eol-gate unannotate: the host of host/repo@digest', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    const oci = new OciRegistry({ url: registry.url });
+    const oci = new OciRegistry({ url: registry.url, logger: silentLogger });
     scenario = await seedScenario(oci);
     host = new URL(registry.url).host;
     for (const key of scenario.orphans.slice(0, 2)) {

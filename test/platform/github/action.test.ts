@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { markerRef, parseMarkerRef } from '../../../src/coordination/github.js';
@@ -42,7 +43,7 @@ describe('GitHub Action bundle', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: registry.url }));
+    scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
     github = await new FakeGitHub().start();
     self = github.createRun({ name: 'publish' });
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-gha-test-'));
@@ -282,7 +283,7 @@ describe('GitHub Action bundle', () => {
   it('verify with a finding fails the step with exit 1 and an error annotation', async () => {
     // A mark on a supported digest, planted by hand (eol-gate itself never places one).
     const { repository, descriptor } = scenario.supportedImage;
-    await new OciRegistry({ url: registry.url }).pushReferrer(
+    await new OciRegistry({ url: registry.url, logger: silentLogger }).pushReferrer(
       repository,
       descriptor,
       lifecycleReferrer(descriptor, '2026-01-01'),

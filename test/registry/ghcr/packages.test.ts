@@ -22,7 +22,7 @@ describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-
 
   beforeAll(async () => {
     ghcr = await startFakeGhcr({ orgs: ['acme'], token: TOKEN });
-    oci = new OciRegistry({ url: ghcr.url });
+    oci = new OciRegistry({ url: ghcr.url, logger: silentLogger });
   });
   afterAll(async () => {
     await ghcr?.close();
@@ -94,7 +94,7 @@ describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-
   it('without admin on the package a version DELETE is a refusal naming packages: write', async () => {
     const refusing = await startFakeGhcr({ orgs: ['acme'], refuseVersionDeletes: true });
     try {
-      const reg = new OciRegistry({ url: refusing.url });
+      const reg = new OciRegistry({ url: refusing.url, logger: silentLogger });
       const image = await pushImage(reg, 'acme/app', { seed: 'r', tag: 'v1' });
       const client = new GhcrPackages({ apiUrl: refusing.apiUrl, retry, logger: silentLogger });
       const out = await client.deleteVersion('acme/app', image.digest);
@@ -119,6 +119,7 @@ describe('OciRegistry with packages: GHCR listing and unmarking where DELETE is 
     new OciRegistry({
       url: ghcr.url,
       retry,
+      logger: silentLogger,
       ...(packages
         ? { packages: new GhcrPackages({ apiUrl: ghcr.apiUrl, retry, logger: silentLogger }) }
         : {}),

@@ -1,7 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../../src/core/errors.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { HttpStatusError, type RetryPolicy } from '../../../src/util/http.js';
+import { silentLogger } from '../../../src/core/ports.js';
+import { OciRegistry, type OciRegistryOptions } from '../../../src/registry/oci/index.js';
+import { HttpStatusError } from '../../../src/util/http.js';
+import { fastRetry } from '../../support/doubles.js';
+import { rejection } from '../../support/errors.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
 import { pushImage } from '../../support/seed.js';
@@ -9,27 +12,9 @@ import { pushImage } from '../../support/seed.js';
 const USER = 'ci-bot';
 const PASSWORD = 's3cret-Pa55word';
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** Retries without waiting; records the delays the policy asked for. */
-function fastRetry(retries = 3): RetryPolicy & { delays: number[] } {
-  const delays: number[] = [];
-  return {
-    retries,
-    baseDelayMs: 10,
-    maxDelayMs: 100,
-    timeoutMs: 10_000,
-    delays,
-    sleep: async (ms) => void delays.push(ms),
-  };
-}
+/** The registry at `options.url`, logging nowhere. */
+const oci = (options: Omit<OciRegistryOptions, 'logger'>) =>
+  new OciRegistry({ ...options, logger: silentLogger });
 
 let registry: DockerRegistry;
 const fronts: FakeOciAuth[] = [];
@@ -43,7 +28,7 @@ async function front(
 
 beforeAll(async () => {
   registry = await startDockerRegistry();
-  const direct = new OciRegistry({ url: registry.url });
+  const direct = oci({ url: registry.url });
   for (const tag of ['1', '2', '3'])
     await pushImage(direct, 'auth/app', { tag, seed: `auth-${tag}` });
 });
@@ -56,22 +41,22 @@ afterAll(async () => {
 
 describe('URL validation', () => {
   it('rejects plain http to a non-loopback host, naming the registry input', () => {
-    expect(() => new OciRegistry({ url: 'http://registry.example.com' })).toThrow(InputError);
-    expect(() => new OciRegistry({ url: 'http://registry.example.com' })).toThrow(
+    expect(() => oci({ url: 'http://registry.example.com' })).toThrow(InputError);
+    expect(() => oci({ url: 'http://registry.example.com' })).toThrow(
       /^registry: http:\/\/registry\.example\.com/,
     );
   });
 
   it('accepts https and loopback http, and shows the host only', () => {
-    expect(new OciRegistry({ url: 'https://registry.example.com/some/path' }).displayName).toBe(
+    expect(oci({ url: 'https://registry.example.com/some/path' }).displayName).toBe(
       'registry.example.com',
     );
-    expect(new OciRegistry({ url: 'http://localhost:5000' }).displayName).toBe('localhost:5000');
-    expect(new OciRegistry({ url: 'http://[::1]:5000' }).displayName).toBe('[::1]:5000');
+    expect(oci({ url: 'http://localhost:5000' }).displayName).toBe('localhost:5000');
+    expect(oci({ url: 'http://[::1]:5000' }).displayName).toBe('[::1]:5000');
   });
 
   it('rejects bad repository names and digests before any request', async () => {
-    const reg = new OciRegistry({ url: registry.url });
+    const reg = oci({ url: registry.url });
     await expect(reg.listManifests('../etc')).rejects.toThrow(InputError);
     await expect(reg.describeManifest('auth/app', 'sha256:nothex')).rejects.toThrow(InputError);
   });
@@ -80,7 +65,7 @@ describe('URL validation', () => {
 describe('authentication', () => {
   it('gets bearer tokens with basic credentials and caches them per scope', async () => {
     const f = await front({ username: USER, password: PASSWORD });
-    const reg = new OciRegistry({ url: f.url, username: USER, password: PASSWORD, concurrency: 3 });
+    const reg = oci({ url: f.url, username: USER, password: PASSWORD, concurrency: 3 });
 
     const records = await reg.listManifests('auth/app');
     expect(records.map((r) => r.tags[0]).sort()).toEqual(['1', '2', '3']);
@@ -103,14 +88,14 @@ describe('authentication', () => {
 
   it('accepts access_token responses and anonymous tokens', async () => {
     const f = await front({ tokenField: 'access_token' });
-    const reg = new OciRegistry({ url: f.url });
+    const reg = oci({ url: f.url });
     expect(await reg.listTags('auth/app')).toEqual(expect.arrayContaining(['1', '2', '3']));
     expect(f.requests.find((r) => r.path.startsWith('/token'))?.authorization).toBeUndefined();
   });
 
   it('fails clearly on a wrong password without printing it', async () => {
     const f = await front({ username: USER, password: PASSWORD });
-    const reg = new OciRegistry({ url: f.url, username: USER, password: 'wrong-Pa55' });
+    const reg = oci({ url: f.url, username: USER, password: 'wrong-Pa55' });
     const error = await rejection(reg.listManifests('auth/app'));
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toMatch(new RegExp(`^authentication failed for 127\\.0\\.0\\.1:\\d+`));
@@ -121,12 +106,10 @@ describe('authentication', () => {
   it('uses basic auth when the registry challenges with Basic', async () => {
     const f = await front({ scheme: 'basic', username: USER, password: PASSWORD });
     expect(
-      await new OciRegistry({ url: f.url, username: USER, password: PASSWORD }).listTags(
-        'auth/app',
-      ),
+      await oci({ url: f.url, username: USER, password: PASSWORD }).listTags('auth/app'),
     ).toHaveLength(3);
     const error = await rejection(
-      new OciRegistry({ url: f.url, username: USER, password: 'nope-nope' }).listTags('auth/app'),
+      oci({ url: f.url, username: USER, password: 'nope-nope' }).listTags('auth/app'),
     );
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toMatch(/^authentication failed for 127\.0\.0\.1/);
@@ -135,7 +118,7 @@ describe('authentication', () => {
 
   it('returns undefined from listRepositories when the catalog scope is refused', async () => {
     const f = await front({ username: USER, password: PASSWORD, denyCatalog: true });
-    const reg = new OciRegistry({ url: f.url, username: USER, password: PASSWORD });
+    const reg = oci({ url: f.url, username: USER, password: PASSWORD });
     expect(await reg.listRepositories()).toBeUndefined();
     // The same credentials still work for repositories.
     expect(await reg.listTags('auth/app')).toHaveLength(3);
@@ -146,8 +129,8 @@ describe('retries (invariant 5)', () => {
   it('honours Retry-After on 429 and then succeeds', async () => {
     const f = await front();
     f.inject({ status: 429, retryAfter: '3', times: 2, match: /^GET \/v2\/auth\/app\/tags\/list/ });
-    const retry = fastRetry();
-    const reg = new OciRegistry({ url: f.url, retry });
+    const retry = fastRetry({ retries: 3 });
+    const reg = oci({ url: f.url, retry });
     expect(await reg.listTags('auth/app')).toHaveLength(3);
     expect(retry.delays).toHaveLength(2);
     for (const ms of retry.delays) expect(ms).toBeGreaterThanOrEqual(3000);
@@ -158,8 +141,8 @@ describe('retries (invariant 5)', () => {
     const f = await front();
     f.inject({ status: 429, times: 1, match: /manifests/ });
     f.inject({ reset: true, times: 1, match: /manifests/ });
-    const retry = fastRetry();
-    const reg = new OciRegistry({ url: f.url, retry, concurrency: 1 });
+    const retry = fastRetry({ retries: 3 });
+    const reg = oci({ url: f.url, retry, concurrency: 1 });
     expect(await reg.listManifests('auth/app')).toHaveLength(3);
     expect(retry.delays).toHaveLength(2);
   });
@@ -167,7 +150,7 @@ describe('retries (invariant 5)', () => {
   it('throws on a persistent 503 instead of reading it as absent', async () => {
     const f = await front();
     f.inject({ status: 503, times: Infinity, match: /tags\/list/ });
-    const reg = new OciRegistry({ url: f.url, retry: fastRetry(2) });
+    const reg = oci({ url: f.url, retry: fastRetry({ retries: 2 }) });
     const error = await rejection(reg.listManifests('auth/app'));
     expect(error).toBeInstanceOf(HttpStatusError);
     expect((error as HttpStatusError).status).toBe(503);
@@ -175,10 +158,10 @@ describe('retries (invariant 5)', () => {
   });
 
   it('never reads a failing referrers lookup as "no referrers"', async () => {
-    const direct = new OciRegistry({ url: registry.url });
+    const direct = oci({ url: registry.url });
     const image = await pushImage(direct, 'auth/referred', { tag: 'r', seed: 'auth-r' });
     const f = await front();
-    const reg = new OciRegistry({ url: f.url, retry: fastRetry(1) });
+    const reg = oci({ url: f.url, retry: fastRetry({ retries: 1 }) });
 
     f.inject({ status: 503, times: Infinity, match: /referrers/ });
     await expect(reg.listReferrers('auth/referred', image.digest)).rejects.toThrow(HttpStatusError);
@@ -204,7 +187,7 @@ describe('retries (invariant 5)', () => {
   it('throws a network error after the retries when the registry keeps resetting', async () => {
     const f = await front();
     f.inject({ reset: true, times: Infinity });
-    const reg = new OciRegistry({ url: f.url, retry: fastRetry(2) });
+    const reg = oci({ url: f.url, retry: fastRetry({ retries: 2 }) });
     await expect(reg.listRepositories()).rejects.toThrow(RuntimeError);
   });
 });

@@ -37,6 +37,7 @@ function registryFor(group: string | undefined, url = front.url): OciRegistry {
   return new OciRegistry({
     url,
     concurrency: 4,
+    logger: silentLogger,
     ...(group ? { registryCache: { repository: CACHE, group } } : {}),
   });
 }
