@@ -4,10 +4,10 @@ import { httpErrorOf } from '../support/errors.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
+import { HttpStatusError } from '../../src/util/http.js';
 import { startFakeAzureRepos, type FakeAzureRepos } from '../support/fake-azure-repos.js';
+import { FAST_RETRY } from '../support/doubles.js';
 
-const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
 const TOKEN = 'ado-history-SECRET-3';
 const PROJECT = 'Docker Images';
 const REPO = 'image-info';
@@ -34,7 +34,7 @@ beforeEach(() => {
 const source = (token = TOKEN) =>
   new AzureReposSource(
     { project: PROJECT, repo: REPO, path: PATH, branch },
-    { collectionUri: server.url, token, retry: FAST },
+    { collectionUri: server.url, token, retry: FAST_RETRY },
   );
 
 /** Commits versions 1..count of the file, an unrelated commit after each; their commit ids. */
@@ -154,7 +154,7 @@ describe('AzureReposSource.history', () => {
   it('reading old versions leaves the write precondition on the head commit', async () => {
     const write = new AzureReposSource(
       { project: PROJECT, repo: REPO, path: PATH, branch },
-      { collectionUri: server.url, token: TOKEN, retry: FAST },
+      { collectionUri: server.url, token: TOKEN, retry: FAST_RETRY },
     );
     commitVersions(2);
     server.store.commit(PROJECT, REPO, branch, { [PATH]: '{"v":1}\n' }); // a revert: v1's blob again

@@ -4,10 +4,10 @@ import { RuntimeError } from '../../src/core/errors.js';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { ABSENT_FINGERPRINT, ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
+import { HttpStatusError } from '../../src/util/http.js';
 import { startFakeAzureRepos, type FakeAzureRepos } from '../support/fake-azure-repos.js';
+import { FAST_RETRY } from '../support/doubles.js';
 
-const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
 const WRITE_TOKEN = 'ado-write-SECRET-1';
 const READ_TOKEN = 'ado-read-SECRET-2';
 
@@ -31,7 +31,7 @@ beforeEach(() => {
 const source = (path = 'build/image-info.json', token = WRITE_TOKEN, b = branch) =>
   new AzureReposSource(
     { project: 'Docker Images', repo: 'image-info', path, branch: b },
-    { collectionUri: server.url, token, retry: FAST },
+    { collectionUri: server.url, token, retry: FAST_RETRY },
   );
 const file = (path = 'build/image-info.json') =>
   server.store.getFile('Docker Images', 'image-info', branch, path);
@@ -52,7 +52,7 @@ describe('AzureReposSource', () => {
       big.store.commit('P', 'r', 'main', { 'image-info.json': text });
       const s = new AzureReposSource(
         { project: 'P', repo: 'r', path: 'image-info.json', branch: 'main' },
-        { collectionUri: big.url, retry: FAST },
+        { collectionUri: big.url, retry: FAST_RETRY },
       );
       expect(await s.read()).toEqual({ text, fingerprint: gitBlobId(text) });
       expect(big.store.requests.at(-1)?.path).toBe(
@@ -127,7 +127,7 @@ describe('AzureReposSource', () => {
     );
     const other = new AzureReposSource(
       { project: 'Docker Images', repo: 'missing', path: 'x.json', branch },
-      { collectionUri: server.url, token: WRITE_TOKEN, retry: FAST },
+      { collectionUri: server.url, token: WRITE_TOKEN, retry: FAST_RETRY },
     );
     const missing = (await other.read().catch((e: unknown) => e)) as HttpStatusError;
     expect(missing).toMatchObject({ status: 404, code: 'GitRepositoryNotFoundException' });
@@ -151,7 +151,7 @@ describe('AzureReposSource', () => {
       signIn.store.commit('P', 'r', 'main', { 'image-info.json': '{}' });
       const s = new AzureReposSource(
         { project: 'P', repo: 'r', path: 'image-info.json', branch: 'main' },
-        { collectionUri: signIn.url, token: 'expired-SECRET-3', retry: FAST },
+        { collectionUri: signIn.url, token: 'expired-SECRET-3', retry: FAST_RETRY },
       );
       const err = httpErrorOf(await s.read().catch((e: unknown) => e));
       expect(err.status).toBe(203);

@@ -4,14 +4,13 @@ import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
-import type { RetryPolicy } from '../../src/util/http.js';
 import { sha256Digest } from '../../src/util/hash.js';
 import { serveOnLoopback } from '../support/loopback.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NO_RETRY } from '../support/doubles.js';
 
-const FAST: RetryPolicy = { retries: 0, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
 const TEXT = '{"v":2}\n';
 const OLD = '{"v":1}\n';
 
@@ -59,12 +58,12 @@ describe('fingerprints are hashes of the content read', () => {
   const github = () =>
     new GitHubContentsSource(
       { owner: 'o', repo: 'r', path: 'image-info.json', branch: 'main' },
-      { apiUrl: server.origin, retry: FAST },
+      { apiUrl: server.origin, retry: NO_RETRY },
     );
   const azure = () =>
     new AzureReposSource(
       { project: 'p', repo: 'r', path: 'image-info.json', branch: 'main' },
-      { collectionUri: `${server.origin}/org/`, retry: FAST },
+      { collectionUri: `${server.origin}/org/`, retry: NO_RETRY },
     );
 
   it('GitHub: the blob sha of the content, and an error when the sha is not the content', async () => {

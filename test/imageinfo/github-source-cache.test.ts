@@ -10,14 +10,13 @@ import { silentLogger, type Clock } from '../../src/core/ports.js';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import type { RetryPolicy } from '../../src/util/http.js';
 import {
   startFakeGitHubContents,
   type FakeGitHubContents,
   type GitHubContentsStore,
 } from '../support/fake-github-contents.js';
+import { FAST_RETRY } from '../support/doubles.js';
 
-const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
 const PATH = 'eng/image-info.json';
 const V1 = '{"schemaVersion":"2.0","repos":[]}\n';
 const V2 = '{"schemaVersion":"2.0","repos":[{"repo":"v2","images":[]}]}\n';
@@ -43,7 +42,7 @@ beforeEach(() => {
 const source = (ref = branch) =>
   new GitHubContentsSource(
     { owner: 'org', repo: 'images', path: PATH, branch: ref },
-    { apiUrl: server.url, retry: FAST },
+    { apiUrl: server.url, retry: FAST_RETRY },
   );
 
 async function rawRead(ref: string): Promise<string> {

@@ -3,14 +3,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
+import { HttpStatusError } from '../../src/util/http.js';
 import {
   startFakeGitHubContents,
   type FakeGitHubContents,
   type GitHubContentsStore,
 } from '../support/fake-github-contents.js';
+import { FAST_RETRY } from '../support/doubles.js';
 
-const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
 const TOKEN = 'ghs_historyTOKEN789';
 const PATH = 'eng/image-info.json';
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -37,7 +37,7 @@ beforeEach(() => {
 const source = (token = TOKEN, apiUrl = server.url) =>
   new GitHubContentsSource(
     { owner: 'org', repo: 'images', path: PATH, branch },
-    { apiUrl, token, retry: FAST },
+    { apiUrl, token, retry: FAST_RETRY },
   );
 
 /** Commits versions 1..count of the file, an unrelated commit after each (minute 1 is the branch); their shas. */
@@ -94,7 +94,7 @@ describe('GitHubContentsSource.history', () => {
       for (let v = 1; v <= 101; v++) ghes.store.setFile('org', 'images', 'main', PATH, `${v}`);
       const s = new GitHubContentsSource(
         { owner: 'org', repo: 'images', path: PATH, branch: 'main' },
-        { apiUrl: ghes.url, retry: FAST },
+        { apiUrl: ghes.url, retry: FAST_RETRY },
       );
       const versions = await s.history(101);
       expect(versions.map((v) => v.text)).toEqual(

@@ -5,14 +5,14 @@ import { InputError } from '../../src/core/errors.js';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ABSENT_FINGERPRINT, ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
+import { HttpStatusError } from '../../src/util/http.js';
 import {
   GitHubContentsStore,
   startFakeGitHubContents,
   type FakeGitHubContents,
 } from '../support/fake-github-contents.js';
+import { FAST_RETRY } from '../support/doubles.js';
 
-const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
 const WRITE_TOKEN = 'ghs_writeTOKEN123';
 const READ_TOKEN = 'ghs_readONLYtoken456';
 const BIG = readFileSync(
@@ -41,7 +41,7 @@ beforeEach(() => {
 const source = (path = 'eng/image-info.json', branch = 'main', token = WRITE_TOKEN) =>
   new GitHubContentsSource(
     { owner: 'org', repo: 'images', path, branch },
-    { apiUrl: server.url, token, retry: FAST },
+    { apiUrl: server.url, token, retry: FAST_RETRY },
   );
 
 describe('GitHubContentsSource', () => {

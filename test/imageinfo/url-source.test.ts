@@ -5,9 +5,8 @@ import { InputError } from '../../src/core/errors.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
 import { UrlSource } from '../../src/imageinfo/url-source.js';
 import { sha256Digest } from '../../src/util/hash.js';
-import { HttpStatusError, type RetryPolicy } from '../../src/util/http.js';
-
-const FAST: RetryPolicy = { retries: 2, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5000 };
+import { HttpStatusError } from '../../src/util/http.js';
+import { FAST_RETRY } from '../support/doubles.js';
 
 let server: Server;
 let base: string;
@@ -60,13 +59,13 @@ beforeEach(() => {
 
 describe('UrlSource', () => {
   it('reads with a content-hash fingerprint, revalidating caches', async () => {
-    const snap = await new UrlSource(`${base}/image-info.json`, { retry: FAST }).read();
+    const snap = await new UrlSource(`${base}/image-info.json`, { retry: FAST_RETRY }).read();
     expect(snap).toEqual({ text: '{"v":1}', fingerprint: sha256Digest('{"v":1}') });
     expect(seen[0].cacheControl).toBe('no-cache');
   });
 
   it('re-reads the content every time (no conditional GET) and sees a change', async () => {
-    const source = new UrlSource(`${base}/image-info.json`, { retry: FAST });
+    const source = new UrlSource(`${base}/image-info.json`, { retry: FAST_RETRY });
     const first = await source.read();
     expect(await source.read()).toEqual(first);
     expect(seen.map((s) => s.ifNoneMatch)).toEqual([undefined, undefined]);
@@ -80,7 +79,7 @@ describe('UrlSource', () => {
     'a %s ETag that survives an edit never hides the change (the fingerprint is the content hash)',
     async (mode) => {
       etagMode = mode;
-      const source = new UrlSource(`${base}/image-info.json`, { retry: FAST });
+      const source = new UrlSource(`${base}/image-info.json`, { retry: FAST_RETRY });
       const first = await source.read();
       body = '{"v":2}'; // same length: the mtime ETag of a rewrite within one second is unchanged
       const changed = await source.read();
@@ -91,14 +90,14 @@ describe('UrlSource', () => {
 
   it('404 is ImageInfoNotFoundError; a persistent 503 is an HttpStatusError after retries', async () => {
     status = 404;
-    await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(
-      ImageInfoNotFoundError,
-    );
+    await expect(
+      new UrlSource(`${base}/x.json`, { retry: FAST_RETRY }).read(),
+    ).rejects.toBeInstanceOf(ImageInfoNotFoundError);
     status = 503;
     seen.length = 0;
-    await expect(new UrlSource(`${base}/x.json`, { retry: FAST }).read()).rejects.toBeInstanceOf(
-      HttpStatusError,
-    );
+    await expect(
+      new UrlSource(`${base}/x.json`, { retry: FAST_RETRY }).read(),
+    ).rejects.toBeInstanceOf(HttpStatusError);
     expect(seen).toHaveLength(3);
   });
 
@@ -116,7 +115,7 @@ describe('UrlSource', () => {
     ]) {
       let error: unknown;
       try {
-        new UrlSource(url, { retry: FAST });
+        new UrlSource(url, { retry: FAST_RETRY });
       } catch (e) {
         error = e;
       }

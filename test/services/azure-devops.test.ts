@@ -11,9 +11,9 @@ import {
 } from '../../src/services/azure-devops.js';
 import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import { serveOnLoopback } from '../support/loopback.js';
+import { NO_RETRY } from '../support/doubles.js';
 
 const TOKEN = 'azdo-SECRET-token-5150';
-const NO_WAIT = { retries: 0, baseDelayMs: 1, maxDelayMs: 1, timeoutMs: 5_000 };
 
 /** One answer per path: `/org/p/_apis/<name>` answers `ANSWERS[name]`, the request echoed. */
 interface Answer {
@@ -50,7 +50,7 @@ beforeAll(async () => {
 afterAll(() => close());
 
 const client = () =>
-  new AzureDevOpsClient({ collectionUri: `${origin}/org/`, token: TOKEN, retry: NO_WAIT });
+  new AzureDevOpsClient({ collectionUri: `${origin}/org/`, token: TOKEN, retry: NO_RETRY });
 const CALL: AzureDevOpsCall = {
   what: 'read the tags of build 7',
   permission: '"View builds"',
@@ -212,7 +212,7 @@ describe('one service, two clients', () => {
       const source = (token: string) =>
         new AzureReposSource(
           { project: 'proj', repo: 'images', path: 'image-info.json', branch: 'main' },
-          { collectionUri: ado.collectionUri, token, retry: NO_WAIT },
+          { collectionUri: ado.collectionUri, token, retry: NO_RETRY },
         );
       const store = (token: string) =>
         new AzureDevOpsStore({
@@ -221,7 +221,7 @@ describe('one service, two clients', () => {
           buildId: build.id,
           jobAttempt: 1,
           token,
-          retry: NO_WAIT,
+          retry: NO_RETRY,
         });
       expect((await source(ado.token).read()).text).toBe('{}');
       ado.signInPageForBadToken = true;
