@@ -12,6 +12,7 @@ import {
 } from '../../../src/registry/acr/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { HttpStatusError } from '../../../src/util/http.js';
+import { rejection } from '../../support/errors.js';
 import { seedArtifact, seedImage, seedIndex, type FakeAcr } from '../../support/fake-acr/index.js';
 import {
   acrFor,
@@ -244,16 +245,6 @@ describe('AcrRegistry', () => {
 });
 
 describe('AcrRegistry against a misbehaving registry (invariant 5)', () => {
-  /** Rejection of `promise`, or a failure if it resolves (so a regression cannot pass silently). */
-  async function rejection(promise: Promise<unknown>): Promise<Error> {
-    try {
-      await promise;
-    } catch (e) {
-      return e as Error;
-    }
-    throw new Error('expected a rejection');
-  }
-
   it('fails on a referrers Link cycle instead of paging forever', async () => {
     const fake = await fresh();
     const a = seedImage(fake, 'team/app', 'a');

@@ -9,14 +9,13 @@ import {
   LIFECYCLE_ARTIFACT_TYPE,
   lifecycleManifestJson,
 } from '../../../src/core/lifecycle.js';
-import { silentLogger, type Clock, type Logger } from '../../../src/core/ports.js';
+import { silentLogger, type Logger } from '../../../src/core/ports.js';
 import { FileSource } from '../../../src/imageinfo/file-source.js';
 import {
   AcrRegistry,
   createAcrCredential,
   type AcrRegistryOptions,
 } from '../../../src/registry/acr/index.js';
-import type { RetryPolicy } from '../../../src/util/http.js';
 import {
   seedArtifact,
   seedImage,
@@ -25,28 +24,11 @@ import {
   type FakeAcr,
   type FakeAcrOptions,
 } from '../../support/fake-acr/index.js';
+import { capturingLogger, fastRetry, instantClock } from '../../support/doubles.js';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../support/identity-endpoint.js';
 
 export const EOL_DATE = '2026-06-01';
 export const OLD = new Date('2026-01-01T00:00:00Z');
-
-/** Records the delays the adapter asked for, without waiting (no sleeping in tests). */
-export function fastRetry(
-  overrides: Partial<RetryPolicy> = {},
-): RetryPolicy & { delays: number[] } {
-  const delays: number[] = [];
-  return {
-    retries: 6,
-    baseDelayMs: 1,
-    maxDelayMs: 5,
-    timeoutMs: 10_000,
-    sleep: async (ms) => {
-      delays.push(ms);
-    },
-    ...overrides,
-    delays,
-  };
-}
 
 /**
  * A throttle on a fake clock: its waits (holds after a 429, pacing) advance the clock instead of
@@ -66,27 +48,7 @@ export function fakeClockThrottle(options: ThrottleOptions = {}): Throttle & { w
   return Object.assign(throttle, { waited });
 }
 
-export interface CapturingLogger extends Logger {
-  lines: string[];
-}
-
-export function capturingLogger(): CapturingLogger {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (m) => lines.push(`info: ${m}`),
-    warning: (m) => lines.push(`warning: ${m}`),
-    error: (m) => lines.push(`error: ${m}`),
-    debug: (m) => lines.push(`debug: ${m}`),
-    group: (_t, fn) => fn(),
-  };
-}
-
-export const clock: Clock = {
-  now: () => new Date(),
-  sleep: async () => {},
-  random: () => 0.5,
-};
+export { capturingLogger, fastRetry, type CapturingLogger } from '../../support/doubles.js';
 
 let identity: Promise<IdentityEndpoint> | undefined;
 
@@ -230,7 +192,7 @@ export function runAnnotate(
       registry,
       store: new NoneStore(),
       sources: [new FileSource(scenario.imageInfo)],
-      clock,
+      clock: instantClock,
       logger,
     },
   );

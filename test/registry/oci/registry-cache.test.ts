@@ -17,6 +17,7 @@ import { sha256Digest } from '../../../src/util/hash.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
 import { pushImage } from '../../support/seed.js';
+import { instantClock } from '../../support/doubles.js';
 
 /**
  * On a real distribution 2.8: the registry-held cache makes a fresh agent's steady
@@ -60,7 +61,7 @@ async function run(reg: OciRegistry, dryRun: boolean, group = 'g1', minAgeMs = 0
       registry: reg,
       store: new NoneStore(),
       sources: [new FileSource(imageInfo)],
-      clock: { now: () => new Date(), sleep: async () => {}, random: () => 0.5 },
+      clock: instantClock,
       logger: silentLogger,
     },
   );
