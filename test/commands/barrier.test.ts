@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { waitForBarrier } from '../../src/commands/barrier.js';
 import type { CoordinationStore, GroupRun } from '../../src/coordination/port.js';
-import { silentLogger, type Clock } from '../../src/core/ports.js';
+import { silentLogger } from '../../src/core/ports.js';
+import { manualClock } from '../support/doubles.js';
 
 const blocker: GroupRun = {
   runId: '7',
@@ -27,16 +28,7 @@ function storeWith(polls: number, factor?: () => number): CoordinationStore {
 }
 
 async function sleepsOf(store: CoordinationStore): Promise<number[]> {
-  let now = 0;
-  const sleeps: number[] = [];
-  const clock: Clock = {
-    now: () => new Date(now),
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      now += ms;
-    },
-    random: () => 0.5, // no jitter: the interval itself
-  };
+  const clock = manualClock(); // random 0.5: no jitter, the interval itself
   const options = {
     group: 'g',
     timeoutMs: 3600_000,
@@ -44,7 +36,7 @@ async function sleepsOf(store: CoordinationStore): Promise<number[]> {
     onTimeout: 'fail' as const,
   };
   await waitForBarrier(options, store, clock, silentLogger, 0);
-  return sleeps;
+  return clock.sleeps;
 }
 
 describe('waitForBarrier and the store’s poll delay factor', () => {

@@ -20,6 +20,7 @@ import {
   startFakeGitHubContents,
   type FakeGitHubContents,
 } from '../support/fake-github-contents.js';
+import { capturingLogger, manualClock } from '../support/doubles.js';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const platform = (n: number, extra: Record<string, unknown> = {}) => ({
@@ -42,15 +43,7 @@ const digestsIn = (text: string): string[] =>
     r.images.flatMap((i) => i.platforms.map((p) => p.digest.split('@')[1])),
   );
 
-function fakeClock(): Clock & { sleeps: number[] } {
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => new Date('2026-05-01T00:00:00Z'),
-    sleep: async (ms) => void sleeps.push(ms),
-    random: () => 0.5,
-  };
-}
+const fakeClock = () => manualClock(Date.parse('2026-05-01T00:00:00Z'));
 
 /** In-memory compare-and-swap source; `beforeWrite` lets a test act as a concurrent writer. */
 function memory(
@@ -172,8 +165,7 @@ describe('publishImageInfo', () => {
       if (attempt === 1) set(doc(1, 9));
     });
     const clock = fakeClock();
-    const messages: string[] = [];
-    const logger: Logger = { ...silentLogger, info: (m) => void messages.push(m) };
+    const logger = capturingLogger();
     const result = await publishImageInfo(
       { ...base, target, fragmentText: doc(2), baseDelayMs: 100 },
       { clock, logger },
@@ -181,7 +173,7 @@ describe('publishImageInfo', () => {
     expect(result.attempts).toBe(2);
     expect(digestsIn(target.text()!)).toEqual([digest(1), digest(9), digest(2)]);
     expect(clock.sleeps).toEqual([50]); // random 0.5 × cap 100
-    expect(messages.some((m) => m.includes('changed since it was read'))).toBe(true);
+    expect(logger.of('info').some((m) => m.includes('changed since it was read'))).toBe(true);
   });
 
   it('gives up after maxAttempts with a RuntimeError, without ever overwriting and without signalling', async () => {
@@ -347,11 +339,8 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
   describe.each(Object.keys(targets))('%s target', (kind) => {
     it('newer then older: the newer build stays, the older is reported and stays an orphan', async () => {
       const target = await targets[kind](build(1, NEW));
-      const warnings: string[] = [];
-      const result = await publish(target, build(2, OLD), {
-        ...silentLogger,
-        warning: (m) => void warnings.push(m),
-      });
+      const logger = capturingLogger();
+      const result = await publish(target, build(2, OLD), logger);
       expect(allDigests(target.text())).toEqual([digest(101)]);
       expect(result.changed).toBe(false);
       expect(result.stale).toEqual([
@@ -364,8 +353,8 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
           stale: { digest: `mcr.microsoft.com/team/app@${digest(201)}`, created: OLD },
         }),
       ]);
-      expect(warnings.join('\n')).toContain(digest(201));
-      expect(warnings.join('\n')).toContain(OLD);
+      expect(logger.of('warning').join('\n')).toContain(digest(201));
+      expect(logger.of('warning').join('\n')).toContain(OLD);
     });
 
     it('older then newer: replaced', async () => {
@@ -403,8 +392,7 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
 
   it('without created on either side the platform is replaced without an age check, and the log says so', async () => {
     const target = memory(build(1, NEW));
-    const infos: string[] = [];
-    const logger: Logger = { ...silentLogger, info: (m) => void infos.push(m) };
+    const logger = capturingLogger();
     const result = await publish(
       { source: () => target, text: () => target.text()! },
       build(2, undefined),
@@ -412,6 +400,6 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
     );
     expect(allDigests(target.text()!)).toEqual([digest(201)]);
     expect(result.stale).toEqual([]);
-    expect(infos.join('\n')).toMatch(/no build time .*no age check: replaced/);
+    expect(logger.of('info').join('\n')).toMatch(/no build time .*no age check: replaced/);
   });
 });
