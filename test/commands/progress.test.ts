@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ListingProgress, ProgressReporter } from '../../src/commands/progress.js';
-import type { Clock, Logger } from '../../src/core/ports.js';
+import type { Logger } from '../../src/core/ports.js';
+import { manualClock } from '../support/doubles.js';
 
 /** A virtual clock: time moves only when the test says so. */
 function setup() {
-  let now = 1_000_000;
+  const clock = manualClock(1_000_000);
   const lines: string[] = [];
   const drawn: number[] = [];
-  const clock: Clock = { now: () => new Date(now), sleep: async () => {}, random: () => 0 };
   const logger: Logger = {
     info: (m) => lines.push(m),
     warning: () => {},
@@ -16,7 +16,7 @@ function setup() {
     group: (_t, fn) => fn(),
     progress: (percent) => drawn.push(percent),
   };
-  return { clock, logger, lines, drawn, advance: (ms: number) => (now += ms) };
+  return { clock, logger, lines, drawn, advance: clock.advance };
 }
 
 describe('progress', () => {

@@ -6,6 +6,7 @@ import { NoneStore } from '../../src/coordination/none.js';
 import { InputError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/ports.js';
 import { runContextFromEnv } from '../../src/platform/run-context.js';
+import { capturingLogger } from '../support/doubles.js';
 
 /** The store an agent whose environment is `env` would create (agents build the RunContext). */
 function createCoordinationStore(
@@ -15,18 +16,6 @@ function createCoordinationStore(
   overrides?: Parameters<typeof createFromContext>[3],
 ) {
   return createFromContext(kind, runContextFromEnv(env, '/tmp'), logger, overrides);
-}
-
-function recordingLogger(): Logger & { warnings: string[] } {
-  const warnings: string[] = [];
-  return {
-    warnings,
-    info() {},
-    debug() {},
-    error() {},
-    warning: (m) => void warnings.push(m),
-    group: (_t, fn) => fn(),
-  };
 }
 
 const ado = {
@@ -58,7 +47,7 @@ async function errorOf(fn: () => Promise<unknown>): Promise<Error> {
 
 describe('createCoordinationStore', () => {
   it('auto picks Azure DevOps under TF_BUILD, with the build as self', async () => {
-    const s = await createCoordinationStore('auto', ado, recordingLogger());
+    const s = await createCoordinationStore('auto', ado, capturingLogger());
     expect(s).toBeInstanceOf(AzureDevOpsStore);
     // System.JobAttempt (2 here) counts one job's retries: markers carry attempt 1 on Azure DevOps.
     expect(s.self).toMatchObject({ runId: '123', attempt: 1, jobId: undefined });
@@ -67,30 +56,30 @@ describe('createCoordinationStore', () => {
   it('Azure DevOps: the job is System.JobId, unless the host names it', async () => {
     const job = '0d4a3c52-9e0f-5d3b-8f64-3a0d1d2c6f10';
     expect(
-      (await createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger()))
+      (await createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, capturingLogger()))
         .self,
     ).toMatchObject({ runId: '123', attempt: 1, jobId: job });
     expect(
       (
-        await createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, recordingLogger(), {
+        await createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, capturingLogger(), {
           jobId: 'from-input',
         })
       ).self?.jobId,
     ).toBe('from-input');
     await expect(
-      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: 'not a guid' }, recordingLogger()),
+      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: 'not a guid' }, capturingLogger()),
     ).rejects.toThrow(/System\.JobId/);
   });
 
   it('auto picks GitHub under GITHUB_ACTIONS', async () => {
-    const s = await createCoordinationStore('auto', gh, recordingLogger());
+    const s = await createCoordinationStore('auto', gh, capturingLogger());
     expect(s).toBeInstanceOf(GitHubStore);
     // Markers name the repository only when it is not the coordination repository.
     expect(s.self).toEqual({ runId: '987', attempt: 3 });
   });
 
   it('GitHub: the job id comes from the host (input jobId) first, then EOL_GATE_JOB_ID', async () => {
-    const logger = recordingLogger();
+    const logger = capturingLogger();
     expect(
       (await createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger)).self,
     ).toEqual({ runId: '987', attempt: 3, jobId: '4242' });
@@ -101,7 +90,7 @@ describe('createCoordinationStore', () => {
         })
       ).self?.jobId,
     ).toBe('31337');
-    expect(logger.warnings).toEqual([]);
+    expect(logger.of('warning')).toEqual([]);
     // An empty input (the action's default evaluated outside a job) falls back to the variable.
     expect(
       (
@@ -113,27 +102,27 @@ describe('createCoordinationStore', () => {
   });
 
   it('GitHub without a job id: the whole run is one participant, with a warning that says so', async () => {
-    const logger = recordingLogger();
+    const logger = capturingLogger();
     const s = await createCoordinationStore('github', gh, logger);
     expect(s.self?.jobId).toBeUndefined();
-    expect(logger.warnings.join('\n')).toMatch(/parallel jobs of this run are not told apart/);
-    expect(logger.warnings.join('\n')).toMatch(/EOL_GATE_JOB_ID/);
+    expect(logger.of('warning').join('\n')).toMatch(/parallel jobs of this run are not told apart/);
+    expect(logger.of('warning').join('\n')).toMatch(/EOL_GATE_JOB_ID/);
   });
 
   it('GitHub: the participant callback is asked only when no job id names the job (never for Azure DevOps)', async () => {
     const asked: string[] = [];
     const participant = async () => (asked.push('asked'), 'pabcdefghijklmnopqrst');
-    const logger = recordingLogger();
+    const logger = capturingLogger();
     expect((await createCoordinationStore('github', gh, logger, { participant })).self?.jobId).toBe(
       'pabcdefghijklmnopqrst',
     );
-    expect(logger.warnings).toEqual([]);
+    expect(logger.of('warning')).toEqual([]);
     expect(
       (
         await createCoordinationStore(
           'github',
           { ...gh, EOL_GATE_JOB_ID: '77' },
-          recordingLogger(),
+          capturingLogger(),
           {
             participant,
           },
@@ -141,21 +130,21 @@ describe('createCoordinationStore', () => {
       ).self?.jobId,
     ).toBe('77');
     expect(
-      (await createCoordinationStore('github', gh, recordingLogger(), { participant, jobId: '78' }))
+      (await createCoordinationStore('github', gh, capturingLogger(), { participant, jobId: '78' }))
         .self?.jobId,
     ).toBe('78');
-    await createCoordinationStore('azure-devops', ado, recordingLogger(), { participant });
+    await createCoordinationStore('azure-devops', ado, capturingLogger(), { participant });
     expect(asked).toEqual(['asked']);
     // Its refusal reaches the caller, after the variables were checked and before any write.
     const refuse = async () => {
       throw new InputError('no job id');
     };
     await expect(
-      createCoordinationStore('github', gh, recordingLogger(), { participant: refuse }),
+      createCoordinationStore('github', gh, capturingLogger(), { participant: refuse }),
     ).rejects.toThrow('no job id');
     // A bad id from it is an InputError too.
     await expect(
-      createCoordinationStore('github', gh, recordingLogger(), { participant: async () => '1/2' }),
+      createCoordinationStore('github', gh, capturingLogger(), { participant: async () => '1/2' }),
     ).rejects.toThrow(InputError);
   });
 
@@ -164,7 +153,7 @@ describe('createCoordinationStore', () => {
     const s = await createCoordinationStore(
       'github',
       { ...gh, RUNNER_NAME: 'ghes-runner-7' },
-      recordingLogger(),
+      capturingLogger(),
       {
         participant: async (lookup) => {
           seen.push(lookup.runnerName);
@@ -174,7 +163,7 @@ describe('createCoordinationStore', () => {
     );
     expect(seen).toEqual(['ghes-runner-7']);
     expect(s.self).toEqual({ runId: '987', attempt: 3, jobId: '5150' });
-    await createCoordinationStore('github', { ...gh, RUNNER_NAME: '' }, recordingLogger(), {
+    await createCoordinationStore('github', { ...gh, RUNNER_NAME: '' }, capturingLogger(), {
       participant: async (lookup) => (seen.push(lookup.runnerName), undefined),
     });
     expect(seen).toEqual(['ghes-runner-7', undefined]);
@@ -182,7 +171,7 @@ describe('createCoordinationStore', () => {
 
   it('GitHub: a bad job id is an InputError naming jobId', async () => {
     const err = await errorOf(() =>
-      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '12/34' }, recordingLogger()),
+      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '12/34' }, capturingLogger()),
     );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/jobId/);
@@ -192,7 +181,7 @@ describe('createCoordinationStore', () => {
     const s = await createCoordinationStore(
       'github',
       { ...gh, EOL_GATE_JOB_ID: '1' },
-      recordingLogger(),
+      capturingLogger(),
       {
         coordinationRepository: 'octo/coordination',
       },
@@ -201,24 +190,24 @@ describe('createCoordinationStore', () => {
     expect(s.self).toMatchObject({ repository: 'octo/images', runId: '987' });
     for (const bad of ['octo', 'octo/', 'a/b/c', '/x'])
       await expect(
-        createCoordinationStore('github', gh, recordingLogger(), { coordinationRepository: bad }),
+        createCoordinationStore('github', gh, capturingLogger(), { coordinationRepository: bad }),
       ).rejects.toThrow(/coordinationRepository: expected owner\/name/);
     await expect(
-      createCoordinationStore('github', gh, recordingLogger(), {
+      createCoordinationStore('github', gh, capturingLogger(), {
         coordinationRepository: 'octo/bad name',
       }),
     ).rejects.toThrow(/coordinationRepository/);
   });
 
   it('auto elsewhere is none, with a warning that pipelines are not coordinated', async () => {
-    const logger = recordingLogger();
+    const logger = capturingLogger();
     const s = await createCoordinationStore('auto', {}, logger);
     expect(s).toBeInstanceOf(NoneStore);
-    expect(logger.warnings.join('\n')).toMatch(/not coordinated/);
+    expect(logger.of('warning').join('\n')).toMatch(/not coordinated/);
     // Explicit none is a choice: no warning.
-    const quiet = recordingLogger();
+    const quiet = capturingLogger();
     await createCoordinationStore('none', {}, quiet);
-    expect(quiet.warnings).toEqual([]);
+    expect(quiet.of('warning')).toEqual([]);
   });
 
   it('names exactly the missing Azure DevOps variables', async () => {
@@ -226,7 +215,7 @@ describe('createCoordinationStore', () => {
       createCoordinationStore(
         'azure-devops',
         { ...ado, SYSTEM_ACCESSTOKEN: undefined, BUILD_BUILDID: '' },
-        recordingLogger(),
+        capturingLogger(),
       ),
     );
     expect(err).toBeInstanceOf(InputError);
@@ -236,7 +225,7 @@ describe('createCoordinationStore', () => {
   });
 
   it('azure-devops outside a pipeline names every variable it needs', async () => {
-    const err = await errorOf(() => createCoordinationStore('azure-devops', {}, recordingLogger()));
+    const err = await errorOf(() => createCoordinationStore('azure-devops', {}, capturingLogger()));
     expect(err.message).toMatch(
       /SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT, BUILD_BUILDID, SYSTEM_ACCESSTOKEN/,
     );
@@ -247,7 +236,7 @@ describe('createCoordinationStore', () => {
       createCoordinationStore(
         'github',
         { ...gh, GITHUB_RUN_ATTEMPT: undefined, GITHUB_TOKEN: undefined },
-        recordingLogger(),
+        capturingLogger(),
       ),
     );
     expect(err).toBeInstanceOf(InputError);
@@ -259,7 +248,7 @@ describe('createCoordinationStore', () => {
       await createCoordinationStore(
         'github',
         { ...gh, GITHUB_TOKEN: undefined },
-        recordingLogger(),
+        capturingLogger(),
         {
           token: 'x',
         },
@@ -269,7 +258,7 @@ describe('createCoordinationStore', () => {
       await createCoordinationStore(
         'azure-devops',
         { ...ado, SYSTEM_ACCESSTOKEN: undefined },
-        recordingLogger(),
+        capturingLogger(),
         { token: 'x' },
       ),
     ).toBeInstanceOf(AzureDevOpsStore);
@@ -277,20 +266,20 @@ describe('createCoordinationStore', () => {
 
   it('bad values are InputErrors that do not echo the token', async () => {
     await expect(
-      createCoordinationStore('github', { ...gh, GITHUB_REPOSITORY: 'nope' }, recordingLogger()),
+      createCoordinationStore('github', { ...gh, GITHUB_REPOSITORY: 'nope' }, capturingLogger()),
     ).rejects.toThrow(/GITHUB_REPOSITORY/);
     await expect(
-      createCoordinationStore('github', { ...gh, GITHUB_RUN_ATTEMPT: 'x' }, recordingLogger()),
+      createCoordinationStore('github', { ...gh, GITHUB_RUN_ATTEMPT: 'x' }, capturingLogger()),
     ).rejects.toThrow(/GITHUB_RUN_ATTEMPT/);
     await expect(
       createCoordinationStore(
         'azure-devops',
         { ...ado, SYSTEM_COLLECTIONURI: 'http://dev.azure.com/org' },
-        recordingLogger(),
+        capturingLogger(),
       ),
     ).rejects.toThrow(/https/);
     const err = await errorOf(() =>
-      createCoordinationStore('bogus' as never, ado, recordingLogger()),
+      createCoordinationStore('bogus' as never, ado, capturingLogger()),
     );
     expect(err.message).toMatch(/coordinator: expected one of/);
     expect(err.message).not.toContain('ado-token');
