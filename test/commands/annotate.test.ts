@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { annotate, type AnnotateOptions } from '../../src/commands/annotate.js';
 import { GitHubStore, markerRef } from '../../src/coordination/github.js';
 import { RuntimeError } from '../../src/core/errors.js';
-import { silentLogger, type Clock, type Logger } from '../../src/core/ports.js';
+import { silentLogger, type Clock } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import type { Descriptor } from '../../src/core/oci.js';
 import { OciRegistry } from '../../src/registry/oci/index.js';
@@ -16,6 +16,7 @@ import { startDockerRegistry, type DockerRegistry } from '../support/docker-regi
 import { FakeGitHub } from '../support/fake-github.js';
 import { lifecycleMarksByHttp } from '../support/registry-http.js';
 import { seedScenario, type Scenario } from '../support/scenario.js';
+import { capturingLogger, type CapturingLogger } from '../support/doubles.js';
 
 /**
  * DESIGN §2 steps 1 and 5 through the real command: a real registry, the GitHub store over
@@ -28,17 +29,10 @@ let registry: DockerRegistry;
 let scenario: Scenario;
 let dir: string;
 let imageInfoPath: string;
-let lines: string[];
+let logger: CapturingLogger;
 let onSleep: ((n: number) => void | Promise<void>) | undefined;
 let sleeps: number;
 
-const logger: Logger = {
-  info: (m) => lines.push(m),
-  warning: (m) => lines.push(`warning: ${m}`),
-  error: (m) => lines.push(`error: ${m}`),
-  debug: () => {},
-  group: (_t, fn) => fn(),
-};
 let virtualNow: number;
 const clock: Clock = {
   now: () => new Date(virtualNow),
@@ -118,7 +112,7 @@ beforeEach(async () => {
   await writeFile(imageInfoPath, scenario.imageInfo);
   fake.refs.clear();
   fake.runs.clear();
-  lines = [];
+  logger = capturingLogger();
   onSleep = undefined;
   sleeps = 0;
   virtualNow = Date.parse('2026-11-22T12:00:00Z');
@@ -146,7 +140,9 @@ describe('annotate with a coordination store', () => {
     expect(result.outcome).toBe('applied');
     expect(result.waitedFor.map((r) => r.runId)).toEqual([String(peer)]);
     expect(result.waitedMs).toBeGreaterThanOrEqual(2 * 0.75 * options.pollIntervalMs);
-    expect(lines.some((l) => l.startsWith('waiting: ') && l.includes(`run ${peer}`))).toBe(true);
+    expect(
+      logger.of('info').some((l) => l.startsWith('waiting: ') && l.includes(`run ${peer}`)),
+    ).toBe(true);
     expect(written).toEqual([
       markerRef(
         GROUP,
@@ -172,7 +168,7 @@ describe('annotate with a coordination store', () => {
     const result = await annotate({ ...options, onTimeout: 'skip', timeoutMs: 90_000 }, deps());
     expect(result.outcome).toBe('timed-out');
     expect(result.counts.annotated).toBe(0);
-    expect(lines.find((l) => l.startsWith('warning: timed out'))).toContain(`run ${peer}`);
+    expect(logger.lines.find((l) => l.startsWith('warning: timed out'))).toContain(`run ${peer}`);
     for (const key of scenario.orphans) expect(await marked(key)).toEqual([]);
   });
 
@@ -204,9 +200,11 @@ describe('annotate with a coordination store', () => {
     ]);
     expect(result.waitedFor.map((r) => r.runId)).toEqual([String(peer)]);
     expect(
-      lines.some((l) =>
-        /validation: 1 participant\(s\) started publishing during the inventory/.test(l),
-      ),
+      logger
+        .of('info')
+        .some((l) =>
+          /validation: 1 participant\(s\) started publishing during the inventory/.test(l),
+        ),
     ).toBe(true);
     expect(result.counts.annotated).toBe(scenario.orphans.length);
   });
@@ -231,9 +229,9 @@ describe('annotate with a coordination store', () => {
     const result = await annotate(options, deps());
     expect(result.restarts).toBe(1);
     expect(result.restartReasons).toEqual(['image-info changed since it was read']);
-    expect(lines.some((l) => l.includes('validation: image-info changed since it was read'))).toBe(
-      true,
-    );
+    expect(
+      logger.of('info').some((l) => l.includes('validation: image-info changed since it was read')),
+    ).toBe(true);
     expect(await marked(scenario.orphans[0])).toEqual([]);
     for (const key of scenario.orphans.slice(1)) expect(await marked(key)).toHaveLength(1);
     expect(result.counts.annotated).toBe(scenario.orphans.length - 1);
@@ -381,7 +379,9 @@ describe('Protocol II: restarts, rollbacks and unmarks (docs/design.md §2 steps
     const result = await annotate(options, deps());
     expect(result.counts.unmarked).toBe(1);
     expect(await marked(`${repository}@${digest}`)).toEqual([]);
-    expect(lines.some((l) => l.includes('removed (supported by the image-info)'))).toBe(true);
+    expect(logger.of('info').some((l) => l.includes('removed (supported by the image-info)'))).toBe(
+      true,
+    );
   });
 
   it('unmarkSupported false leaves such marks alone', async () => {
@@ -466,7 +466,7 @@ describe('hole 7 of Protocol III: reconcile has its own budget, counted from the
     expect(result.unmarked).toEqual([]);
     expect(result.rollBack!.removed).toHaveLength(5);
     expect(result.rollBack!.blockers.map((r) => r.runId)).toEqual([String(t.peer)]);
-    const warnings = lines.filter((l) => l.startsWith('warning: '));
+    const warnings = logger.lines.filter((l) => l.startsWith('warning: '));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(
       new RegExp(
@@ -488,7 +488,7 @@ describe('hole 7 of Protocol III: reconcile has its own budget, counted from the
     );
     for (const key of scenario.orphans) expect(await marked(key)).toEqual([]);
     // fail: no skip warning; the job logs the error and exits 1 (test/platform/cli).
-    expect(lines.filter((l) => l.startsWith('warning: '))).toEqual([]);
+    expect(logger.lines.filter((l) => l.startsWith('warning: '))).toEqual([]);
   });
 
   it('a short reconcileTimeout does not shorten step 1', async () => {
