@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { publishImageInfo } from '../../src/commands/publish-image-info.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { formatImageInfo } from '../../src/core/image-info-merge.js';
-import { silentLogger, type Clock, type Logger } from '../../src/core/ports.js';
+import { silentLogger, type Logger } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
@@ -21,6 +21,7 @@ import {
   type FakeGitHubContents,
 } from '../support/fake-github-contents.js';
 import { capturingLogger, manualClock } from '../support/doubles.js';
+import { systemClock } from '../../src/platform/job.js';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const platform = (n: number, extra: Record<string, unknown> = {}) => ({
@@ -201,11 +202,7 @@ describe('publishImageInfo', () => {
           { owner: 'org', repo: 'images', path: 'image-info.json', branch: 'main' },
           { apiUrl: server.url },
         );
-      const clock: Clock = {
-        now: () => new Date(),
-        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-        random: Math.random,
-      };
+      const clock = systemClock;
       const results = await Promise.all(
         [doc(2), doc(3), doc(4)].map((fragmentText, i) =>
           publishImageInfo(

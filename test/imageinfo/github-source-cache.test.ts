@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { publishImageInfo } from '../../src/commands/publish-image-info.js';
-import { silentLogger, type Clock } from '../../src/core/ports.js';
+import { silentLogger } from '../../src/core/ports.js';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
@@ -16,6 +16,7 @@ import {
   type GitHubContentsStore,
 } from '../support/fake-github-contents.js';
 import { FAST_RETRY } from '../support/doubles.js';
+import { systemClock } from '../../src/platform/job.js';
 
 const PATH = 'eng/image-info.json';
 const V1 = '{"schemaVersion":"2.0","repos":[]}\n';
@@ -78,11 +79,7 @@ describe('GitHubContentsSource reads at a resolved commit (issue 18, hole 8)', (
   });
 
   it('compare-and-swap publishes keep working under the cache (read, merge, PUT with the blob sha)', async () => {
-    const clock: Clock = {
-      now: () => new Date(),
-      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-      random: Math.random,
-    };
+    const clock = systemClock;
     for (const name of ['a', 'b', 'c']) {
       const fragment = JSON.stringify({
         schemaVersion: '2.0',
