@@ -17,6 +17,7 @@ import { FakeGitHub } from '../support/fake-github.js';
 import { lifecycleMarksByHttp } from '../support/registry-http.js';
 import { seedScenario, type Scenario } from '../support/scenario.js';
 import { capturingLogger, type CapturingLogger } from '../support/doubles.js';
+import { rejection } from '../support/errors.js';
 
 /**
  * DESIGN §2 steps 1 and 5 through the real command: a real registry, the GitHub store over
@@ -174,7 +175,7 @@ describe('annotate with a coordination store', () => {
 
   it('onTimeout fail: a runtime error naming the blocking run, nothing written', async () => {
     const peer = peerPublishing();
-    const error = await annotate({ ...options, timeoutMs: 90_000 }, deps()).catch((e) => e);
+    const error = await rejection(annotate({ ...options, timeoutMs: 90_000 }, deps()));
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toMatch(new RegExp(`timed out after \\d+s waiting for: run ${peer}`));
     for (const key of scenario.orphans) expect(await marked(key)).toEqual([]);
@@ -245,7 +246,7 @@ describe('annotate with a coordination store', () => {
     peerPublishing();
     const store = selfStore();
     fake.requests.length = 0;
-    const error = await annotate(options, deps(store)).catch((e) => e);
+    const error = await rejection(annotate(options, deps(store)));
     expect(error.message).toMatch(
       /repos\[0\]\.images\[0\]\.platforms\[0\]\.digest: missing digest/,
     );

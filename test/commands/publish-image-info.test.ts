@@ -22,6 +22,7 @@ import {
 } from '../support/fake-github-contents.js';
 import { capturingLogger, manualClock } from '../support/doubles.js';
 import { systemClock } from '../../src/platform/job.js';
+import { rejection } from '../support/errors.js';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const platform = (n: number, extra: Record<string, unknown> = {}) => ({
@@ -125,10 +126,12 @@ describe('publishImageInfo', () => {
   it('a missing target is an InputError that says --create creates it; with create it is created', async () => {
     const target = memory(undefined);
     const signal = vi.fn(async () => {});
-    const err = (await publishImageInfo(
-      { ...base, target, fragmentText: doc(1) },
-      { clock: fakeClock(), logger: silentLogger, signal },
-    ).catch((e: unknown) => e)) as Error;
+    const err = await rejection(
+      publishImageInfo(
+        { ...base, target, fragmentText: doc(1) },
+        { clock: fakeClock(), logger: silentLogger, signal },
+      ),
+    );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(
       /memory:image-info\.json: the target image-info does not exist; pass --create/,
@@ -148,10 +151,12 @@ describe('publishImageInfo', () => {
     const target = memory(doc(1));
     const read = vi.spyOn(target, 'read');
     const bad = doc(2).replace(digest(2), 'sha256:xyz');
-    const err = (await publishImageInfo(
-      { ...base, target, fragmentText: bad },
-      { clock: fakeClock(), logger: silentLogger },
-    ).catch((e: unknown) => e)) as Error;
+    const err = await rejection(
+      publishImageInfo(
+        { ...base, target, fragmentText: bad },
+        { clock: fakeClock(), logger: silentLogger },
+      ),
+    );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(
       /^run-42\/image-info\.json: repos\[0\]\.images\[0\]\.platforms\[0\]\.digest: /,
@@ -182,10 +187,19 @@ describe('publishImageInfo', () => {
     const target = memory(doc(1), (set) => set(doc(1, n++))); // someone always gets in first
     const signal = vi.fn(async () => {});
     const clock = fakeClock();
-    const err = (await publishImageInfo(
-      { ...base, target, fragmentText: doc(2), maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 300 },
-      { clock, logger: silentLogger, signal },
-    ).catch((e: unknown) => e)) as Error;
+    const err = await rejection(
+      publishImageInfo(
+        {
+          ...base,
+          target,
+          fragmentText: doc(2),
+          maxAttempts: 4,
+          baseDelayMs: 100,
+          maxDelayMs: 300,
+        },
+        { clock, logger: silentLogger, signal },
+      ),
+    );
     expect(err).toBeInstanceOf(RuntimeError);
     expect(err.message).toMatch(/after 4 attempts.*nothing was overwritten/);
     expect(signal).not.toHaveBeenCalled();

@@ -1,6 +1,6 @@
 /** The image-info's own git history, read through the Azure Repos commits and items APIs. */
 import { InputError } from '../../src/core/errors.js';
-import { httpErrorOf } from '../support/errors.js';
+import { httpErrorOf, rejection } from '../support/errors.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
@@ -110,9 +110,7 @@ describe('AzureReposSource.history', () => {
   it('a 500 on the listing that outlasts the retries throws', async () => {
     commitVersions(3);
     server.store.faults.push({ status: 500, times: 100, url: /\/commits\?/ });
-    const err = await source()
-      .history(3)
-      .catch((e: unknown) => e);
+    const err = await rejection(source().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as HttpStatusError).status).toBe(500);
     expect(listings()).toHaveLength(3); // tried 1 + 2 times
@@ -125,18 +123,14 @@ describe('AzureReposSource.history', () => {
       times: 100,
       url: new RegExp(`/items\\?.*versionDescriptor\\.version=${ids[0]}`),
     });
-    const err = await source()
-      .history(3)
-      .catch((e: unknown) => e);
+    const err = await rejection(source().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as HttpStatusError).status).toBe(500);
   });
 
   it('a rejected token (401) names the source and System.AccessToken', async () => {
     commitVersions(1);
-    const err = await source('ado-wrong')
-      .history(3)
-      .catch((e: unknown) => e);
+    const err = await rejection(source('ado-wrong').history(3));
     expect(err).toBeInstanceOf(InputError);
     expect(httpErrorOf(err).status).toBe(401);
     expect((err as Error).message).toMatch(

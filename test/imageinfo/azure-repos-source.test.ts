@@ -1,4 +1,4 @@
-import { httpErrorOf } from '../support/errors.js';
+import { httpErrorOf, rejection } from '../support/errors.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/core/errors.js';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
@@ -109,9 +109,7 @@ describe('AzureReposSource', () => {
   it('a read-only token gets a 403 naming the source and the permission, without the token', async () => {
     const s = source('build/image-info.json', READ_TOKEN);
     const { fingerprint } = await s.read();
-    const err = httpErrorOf(
-      await s.write('{"v":2}\n', fingerprint, 'msg').catch((e: unknown) => e),
-    );
+    const err = httpErrorOf(await rejection(s.write('{"v":2}\n', fingerprint, 'msg')));
     expect(err).toMatchObject({ status: 403, method: 'POST', code: 'GitNeedsPermissionException' });
     expect(err.message).toContain(
       `azure-repos:Docker Images/image-info/build/image-info.json@${branch}`,
@@ -129,14 +127,10 @@ describe('AzureReposSource', () => {
       { project: 'Docker Images', repo: 'missing', path: 'x.json', branch },
       { collectionUri: server.url, token: WRITE_TOKEN, retry: FAST_RETRY },
     );
-    const missing = (await other.read().catch((e: unknown) => e)) as HttpStatusError;
+    const missing = await rejection<HttpStatusError>(other.read());
     expect(missing).toMatchObject({ status: 404, code: 'GitRepositoryNotFoundException' });
     expect(missing.message).toMatch(/no such project or repository/);
-    const bad = httpErrorOf(
-      await source('build/image-info.json', 'bad-SECRET')
-        .read()
-        .catch((e: unknown) => e),
-    );
+    const bad = httpErrorOf(await rejection(source('build/image-info.json', 'bad-SECRET').read()));
     expect(bad.status).toBe(401);
     expect(bad.message).toMatch(/rejected the access token .*System\.AccessToken/);
     expect(bad.message).not.toContain('bad-SECRET');
@@ -153,7 +147,7 @@ describe('AzureReposSource', () => {
         { project: 'P', repo: 'r', path: 'image-info.json', branch: 'main' },
         { collectionUri: signIn.url, token: 'expired-SECRET-3', retry: FAST_RETRY },
       );
-      const err = httpErrorOf(await s.read().catch((e: unknown) => e));
+      const err = httpErrorOf(await rejection(s.read()));
       expect(err.status).toBe(203);
       expect(err.message).toMatch(/sign-in page.*System\.AccessToken/);
       expect(err.message).not.toMatch(/JSON|expired-SECRET-3/);
@@ -174,9 +168,7 @@ describe('AzureReposSource', () => {
       typeKey: 'InvalidArgumentValueException',
       message: 'TF400000: bad change',
     });
-    const err = (await s
-      .write('{"v":2}\n', fingerprint, 'publish')
-      .catch((e: unknown) => e)) as Error;
+    const err = await rejection(s.write('{"v":2}\n', fingerprint, 'publish'));
     expect(err).toBeInstanceOf(RuntimeError);
     expect(err.message).toMatch(/refused the push \(HTTP 400 .*TF400000/);
     expect(file()).toBe('{"v":1}\n');

@@ -17,6 +17,7 @@ import { silentLogger, type Clock } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import { sha256Digest } from '../../src/util/hash.js';
 import { buildScenario, lostEntries, prng, sleep } from './lost-update-harness.js';
+import { rejection } from '../support/errors.js';
 
 const WRITERS = 12;
 const SCHEDULES = 20;
@@ -127,7 +128,7 @@ describe('file source lock: taking and breaking without comparing clocks', () =>
         staleLockMs: 100,
         now: () => performance.now() + 3_600_000,
       });
-      const err = await source.write('v2', sha256Digest('v1'), 'msg').catch((e: unknown) => e);
+      const err = await rejection(source.write('v2', sha256Digest('v1'), 'msg'));
       expect((err as Error).message).toMatch(/timed out/);
     } finally {
       clearInterval(heartbeat);

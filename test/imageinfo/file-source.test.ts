@@ -18,6 +18,7 @@ import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import { ABSENT_FINGERPRINT, ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
 import { sha256Digest } from '../../src/util/hash.js';
+import { rejection } from '../support/errors.js';
 
 let dir: string;
 let path: string;
@@ -47,7 +48,7 @@ describe('FileSource', () => {
   });
 
   it('a missing file is ImageInfoNotFoundError (an InputError naming the path)', async () => {
-    const err = await new FileSource(path).read().catch((e: unknown) => e);
+    const err = await rejection(new FileSource(path).read());
     expect(err).toBeInstanceOf(ImageInfoNotFoundError);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toContain(path);
@@ -55,7 +56,7 @@ describe('FileSource', () => {
 
   it('a directory is an InputError, not "not found"', async () => {
     await mkdir(path);
-    const err = await new FileSource(path).read().catch((e: unknown) => e);
+    const err = await rejection(new FileSource(path).read());
     expect(err).toBeInstanceOf(InputError);
     expect(err).not.toBeInstanceOf(ImageInfoNotFoundError);
   });
@@ -126,7 +127,7 @@ describe('FileSource', () => {
       }),
     );
     const source = new FileSource(path, { lockTimeoutMs: 80, lockPollMs: 5 });
-    const err = await source.write('v2', sha256Digest('v1'), 'msg').catch((e: unknown) => e);
+    const err = await rejection(source.write('v2', sha256Digest('v1'), 'msg'));
     expect(err).toBeInstanceOf(RuntimeError);
     expect((err as Error).message).toContain(`${path}.lock`);
     expect((err as Error).message).toContain(`pid ${process.pid}`);

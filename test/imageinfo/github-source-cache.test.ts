@@ -17,6 +17,7 @@ import {
 } from '../support/fake-github-contents.js';
 import { FAST_RETRY } from '../support/doubles.js';
 import { systemClock } from '../../src/platform/job.js';
+import { rejection } from '../support/errors.js';
 
 const PATH = 'eng/image-info.json';
 const V1 = '{"schemaVersion":"2.0","repos":[]}\n';
@@ -118,9 +119,7 @@ describe('GitHubContentsSource reads at a resolved commit (issue 18, hole 8)', (
   });
 
   it('an unknown branch or tag is "not found", naming it', async () => {
-    const err = await source('no-such-branch')
-      .read()
-      .catch((e: unknown) => e);
+    const err = await rejection(source('no-such-branch').read());
     expect(err).toBeInstanceOf(ImageInfoNotFoundError);
     expect((err as Error).message).toMatch(/no-such-branch/);
   });

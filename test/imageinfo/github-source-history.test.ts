@@ -10,6 +10,7 @@ import {
   type GitHubContentsStore,
 } from '../support/fake-github-contents.js';
 import { FAST_RETRY } from '../support/doubles.js';
+import { rejection } from '../support/errors.js';
 
 const TOKEN = 'ghs_historyTOKEN789';
 const PATH = 'eng/image-info.json';
@@ -131,9 +132,7 @@ describe('GitHubContentsSource.history', () => {
   it('a 500 on the listing that outlasts the retries throws', async () => {
     commitVersions(3);
     store.faults.push({ status: 500, times: 100, url: /\/commits\?/ });
-    const err = await source()
-      .history(3)
-      .catch((e: unknown) => e);
+    const err = await rejection(source().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as HttpStatusError).status).toBe(500);
     expect((err as Error).message).toMatch(/GET .*\/repos\/org\/images\/commits failed: HTTP 500/);
@@ -144,9 +143,7 @@ describe('GitHubContentsSource.history', () => {
     const shas = commitVersions(3);
     // The two newer versions read fine; the oldest fails on every try.
     store.faults.push({ status: 500, times: 100, url: new RegExp(`ref=${shas[0]}`) });
-    const err = await source()
-      .history(3)
-      .catch((e: unknown) => e);
+    const err = await rejection(source().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as HttpStatusError).status).toBe(500);
   });
@@ -160,9 +157,7 @@ describe('GitHubContentsSource.history', () => {
 
   it('a rejected token (401) is an InputError naming the source', async () => {
     commitVersions(1);
-    const err = await source('ghs_wrong')
-      .history(3)
-      .catch((e: unknown) => e);
+    const err = await rejection(source('ghs_wrong').history(3));
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toMatch(
       /github:org\/images\/eng\/image-info\.json@.*rejected the token \(HTTP 401/,

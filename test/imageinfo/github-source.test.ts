@@ -12,6 +12,7 @@ import {
   type FakeGitHubContents,
 } from '../support/fake-github-contents.js';
 import { FAST_RETRY } from '../support/doubles.js';
+import { rejection } from '../support/errors.js';
 
 const WRITE_TOKEN = 'ghs_writeTOKEN123';
 const READ_TOKEN = 'ghs_readONLYtoken456';
@@ -105,7 +106,7 @@ describe('GitHubContentsSource', () => {
   it('a read-only token gets a clear 403 naming the source and `contents: write`, without the token', async () => {
     const s = source('eng/image-info.json', 'main', READ_TOKEN);
     const { fingerprint } = await s.read();
-    const err = (await s.write('{"v":2}\n', fingerprint, 'msg').catch((e: unknown) => e)) as Error;
+    const err = await rejection(s.write('{"v":2}\n', fingerprint, 'msg'));
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toContain('github:org/images/eng/image-info.json@main');
     expect(err.message).toContain('contents: write');
@@ -116,9 +117,9 @@ describe('GitHubContentsSource', () => {
     await expect(source('eng/image-info.json', 'main', 'nope').read()).rejects.toThrow(
       /rejected the token \(HTTP 401/,
     );
-    const err = (await source('eng/image-info.json', 'no-such-branch')
-      .write('{}', ABSENT_FINGERPRINT, 'm')
-      .catch((e: unknown) => e)) as Error;
+    const err = await rejection(
+      source('eng/image-info.json', 'no-such-branch').write('{}', ABSENT_FINGERPRINT, 'm'),
+    );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/HTTP 404 on write/);
   });
@@ -130,9 +131,7 @@ describe('GitHubContentsSource', () => {
     );
     expect((await source().read()).text).toBe('{"v":1}\n');
     store.faults.push({ method: 'GET', status: 502, times: 5 });
-    const err = await source()
-      .read()
-      .catch((e: unknown) => e);
+    const err = await rejection(source().read());
     expect(err).toBeInstanceOf(HttpStatusError);
     expect(err).not.toBeInstanceOf(ImageInfoNotFoundError);
   });

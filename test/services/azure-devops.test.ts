@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { httpErrorOf } from '../support/errors.js';
+import { httpErrorOf, rejection } from '../support/errors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AzureDevOpsStore } from '../../src/coordination/azure-devops.js';
 import { InputError } from '../../src/core/errors.js';
@@ -117,9 +117,7 @@ describe('azureDevOpsError: every refusal is one HttpStatusError with the hint t
     const c = client();
     const url = c.url('p', path, { continuationToken: 'page-2' });
     const err = httpErrorOf(
-      await c
-        .send(method, url, { ...CALL, body: method === 'GET' ? undefined : {} })
-        .catch((e: unknown) => e),
+      await rejection(c.send(method, url, { ...CALL, body: method === 'GET' ? undefined : {} })),
     );
     expect(err).toMatchObject({ status: answer.status, method, code });
     expect(err.url).toBe(`${origin}/org/p/_apis/${path}?continuationToken=***&api-version=7.1`);
@@ -226,7 +224,7 @@ describe('one service, two clients', () => {
       expect((await source(ado.token).read()).text).toBe('{}');
       ado.signInPageForBadToken = true;
       for (const refused of [store('bad-SECRET').listRuns('g'), source('bad-SECRET').read()]) {
-        const err = httpErrorOf(await refused.catch((e: unknown) => e));
+        const err = httpErrorOf(await rejection(refused));
         expect(err.status).toBe(203);
         expect(err.message).toContain(ACCESS_TOKEN_HINT);
         expect(err.message).not.toContain('bad-SECRET');

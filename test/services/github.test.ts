@@ -3,6 +3,7 @@ import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { GitHubService, githubError, type GitHubCaller } from '../../src/services/github.js';
 import { HttpStatusError } from '../../src/util/http.js';
 import { serveOnLoopback } from '../support/loopback.js';
+import { rejection } from '../support/errors.js';
 
 const TOKEN = 'ghs_serviceTOKEN789';
 const caller: GitHubCaller = {
@@ -193,9 +194,7 @@ describe('GitHubService over HTTP', () => {
   it('a 403 that is no rate limit is not retried: an InputError with the hint, without the token', async () => {
     answers = [{ status: 403, body: { message: 'Resource not accessible by integration' } }];
     const before = seen.length;
-    const err = (await service()
-      .request('GET', '/z')
-      .catch((e: unknown) => e)) as Error;
+    const err = await rejection(service().request('GET', '/z'));
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(
       /GitHub denied access \(HTTP 403\) on GET .*\/api\/v3\/z: the token needs `actions: read`/,

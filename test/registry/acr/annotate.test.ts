@@ -12,6 +12,7 @@ import {
   seedScenario,
   startAcrEnvironment,
 } from './helpers.js';
+import { rejection } from '../../support/errors.js';
 
 /**
  * The core integration scenario through the annotate command, the real SDK and the real
@@ -176,10 +177,9 @@ describe('annotate on the fake ACR', () => {
     const fake = await fresh();
     const scenario = seedScenario(fake);
     fake.addFault({ kind: '500', match: 'list-manifests', times: 1000 });
-    const failed = await runAnnotate(
-      acrFor(fake, { retry: fastRetry({ retries: 3 }) }),
-      scenario,
-    ).catch((e: unknown) => e);
+    const failed = await rejection(
+      runAnnotate(acrFor(fake, { retry: fastRetry({ retries: 3 }) }), scenario),
+    );
     expect(failed).toBeInstanceOf(HttpStatusError);
     expect(failed).toMatchObject({ status: 500, method: 'GET' });
     expect((failed as Error).message).toMatch(
