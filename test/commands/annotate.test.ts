@@ -5,13 +5,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { annotate, type AnnotateOptions } from '../../src/commands/annotate.js';
 import { GitHubStore, markerRef } from '../../src/coordination/github.js';
 import { RuntimeError } from '../../src/core/errors.js';
-import { silentLogger, type Clock } from '../../src/core/ports.js';
+import type { Clock } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import type { Descriptor } from '../../src/core/oci.js';
-import { OciRegistry } from '../../src/registry/oci/index.js';
 import type { ReferrerManifest, Registry } from '../../src/registry/port.js';
 import { DelegatingRegistry } from '../support/delegating-registry.js';
-import { pushImage, pushIndex } from '../support/seed.js';
+import { ociRegistry, pushImage, pushIndex } from '../support/seed.js';
 import { startDockerRegistry, type DockerRegistry } from '../support/docker-registry.js';
 import { FakeGitHub } from '../support/fake-github.js';
 import { lifecycleMarksByHttp } from '../support/registry-http.js';
@@ -91,7 +90,7 @@ const recorded = (peer: number) =>
 const marked = async (key: string) =>
   lifecycleMarksByHttp(registry.url, key.split('@')[0], key.split('@')[1]);
 const deps = (store = selfStore()) => ({
-  registry: new OciRegistry({ url: registry.url, logger: silentLogger }),
+  registry: ociRegistry(registry.url),
   store,
   sources: [new FileSource(imageInfoPath)],
   clock,
@@ -108,7 +107,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   registry = await startDockerRegistry();
-  scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
+  scenario = await seedScenario(ociRegistry(registry.url));
   imageInfoPath = join(dir, `image-info-${Date.now()}.json`);
   await writeFile(imageInfoPath, scenario.imageInfo);
   fake.refs.clear();
@@ -260,9 +259,7 @@ describe('annotate with a coordination store', () => {
     fake.complete(peer);
     await makeSupported(scenario.preAnnotated.digest);
     fake.requests.length = 0;
-    const registry = new WriteCountingRegistry(
-      new OciRegistry({ url: registryUrl(), logger: silentLogger }),
-    );
+    const registry = new WriteCountingRegistry(ociRegistry(registryUrl()));
     const result = await annotate({ ...options, dryRun: true }, { ...deps(), registry });
     expect(result.outcome).toBe('dry-run');
     expect(result.counts.candidates).toBe(scenario.orphans.length);
@@ -308,7 +305,7 @@ class WriteCountingRegistry extends DelegatingRegistry {
 
 describe('Protocol II: restarts, rollbacks and unmarks (docs/design.md §2 steps 3, 4 and 7)', () => {
   it('hole 1: after a restart the inventory is fresh, so a child listed before its index was pushed stays protected', async () => {
-    const reg = new OciRegistry({ url: registry.url, logger: silentLogger });
+    const reg = ociRegistry(registry.url);
     const app = scenario.supportedImage.repository;
     // The peer has pushed an attestation-like child C (tagged, so the listing shows it) and
     // has just signalled publishing; our first listing sees C but not yet its index.
@@ -351,12 +348,9 @@ describe('Protocol II: restarts, rollbacks and unmarks (docs/design.md §2 steps
       .split('@');
     let peer = 0;
     // A rollback starts right after validation: it signals publishing as our marks go out ...
-    const registry = new WriteCountingRegistry(
-      new OciRegistry({ url: registryUrl(), logger: silentLogger }),
-      async () => {
-        peer = peerPublishing();
-      },
-    );
+    const registry = new WriteCountingRegistry(ociRegistry(registryUrl()), async () => {
+      peer = peerPublishing();
+    });
     // ... and records the old digest (identical bytes, already in the registry) while we wait.
     onSleep = async () => {
       await makeSupported(digest);
@@ -414,14 +408,11 @@ describe('hole 7 of Protocol III: reconcile has its own budget, counted from the
       .split('@');
     const a = peerPublishing();
     const t = { peer: 0, applyEnded: 0, reconcileSleeps: 0 };
-    const registry = new WriteCountingRegistry(
-      new OciRegistry({ url: registryUrl(), logger: silentLogger }),
-      async () => {
-        t.peer = peerPublishing();
-        virtualNow += 3 * MINUTE;
-        t.applyEnded = virtualNow;
-      },
-    );
+    const registry = new WriteCountingRegistry(ociRegistry(registryUrl()), async () => {
+      t.peer = peerPublishing();
+      virtualNow += 3 * MINUTE;
+      t.applyEnded = virtualNow;
+    });
     onSleep = async () => {
       if (!t.peer) {
         if (virtualNow - start >= 58 * MINUTE) recorded(a);

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { markerRef, parseMarkerRef } from '../../src/coordination/github.js';
 import type { Descriptor } from '../../src/core/oci.js';
 import type { CoverScope, MarkerState } from '../../src/core/runs.js';
-import { silentLogger } from '../../src/core/ports.js';
 import { OciRegistry } from '../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from './docker-registry.js';
 import { FakeGitHub, type FakeRun } from './fake-github.js';
@@ -14,7 +13,7 @@ import type { RunnerJob } from './github-job.js';
 import { lifecycleMarksByHttp } from './registry-http.js';
 import { runNode, type ProcessRun } from './runner.js';
 import { writeImageInfo } from './scenario.js';
-import { pushImage } from './seed.js';
+import { ociRegistry, pushImage } from './seed.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/index.cjs', import.meta.url));
 
@@ -151,7 +150,7 @@ export class GitHubCli {
   async start(dirPrefix: string): Promise<void> {
     await this.github.start();
     this.registry_ = await startDockerRegistry();
-    this.oci_ = new OciRegistry({ url: this.registry_.url, logger: silentLogger });
+    this.oci_ = ociRegistry(this.registry_.url);
     this.dir_ = await mkdtemp(join(tmpdir(), dirPrefix));
   }
 

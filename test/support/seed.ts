@@ -3,8 +3,14 @@ import { createHash } from 'node:crypto';
 import { fallbackTag } from '../../src/core/digest.js';
 import { EMPTY_BLOB, EMPTY_DESCRIPTOR } from '../../src/core/lifecycle.js';
 import { MediaType, type Descriptor } from '../../src/core/oci.js';
-import type { OciRegistry } from '../../src/registry/oci/index.js';
+import { silentLogger } from '../../src/core/ports.js';
+import { OciRegistry, type OciRegistryOptions } from '../../src/registry/oci/index.js';
 import { sha256Digest } from '../../src/util/hash.js';
+
+/** The registry at `url` (loopback http is fine), logging nowhere. */
+export function ociRegistry(url: string, options: Partial<OciRegistryOptions> = {}): OciRegistry {
+  return new OciRegistry({ url, logger: silentLogger, ...options });
+}
 
 export const NOTATION_ARTIFACT_TYPE = 'application/vnd.cncf.notary.signature';
 export const COSIGN_SIGNATURE_LAYER = 'application/vnd.dev.cosign.simplesigning.v1+json';

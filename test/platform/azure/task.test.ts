@@ -4,13 +4,12 @@ import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupTag, markerTag, markersOfBuild } from '../../../src/coordination/azure-devops.js';
 import { uncoveredPublishing } from '../../../src/core/protocol.js';
-import { silentLogger } from '../../../src/core/ports.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { FakeAzureDevOps, type FakeBuild } from '../../support/fake-azure-devops.js';
 import { lifecycleMarksByHttp, registrySnapshot } from '../../support/registry-http.js';
 import { endpointEnv, runTask, type TaskRun } from '../../support/runner.js';
 import { seedScenario, type Scenario } from '../../support/scenario.js';
+import { ociRegistry } from '../../support/seed.js';
 
 /** `node dist/azure/index.cjs` with the environment the agent builds, against docker-registry and a fake Azure DevOps. */
 describe('Azure Pipelines task bundle', () => {
@@ -67,7 +66,7 @@ describe('Azure Pipelines task bundle', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
+    scenario = await seedScenario(ociRegistry(registry.url));
     ado = await new FakeAzureDevOps().start();
     self = ado.createBuild({ definitionName: 'publish' });
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-azp-test-'));

@@ -3,12 +3,11 @@ import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/core/ports.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
 import { seedScenario, type Scenario } from '../../support/scenario.js';
+import { ociRegistry } from '../../support/seed.js';
 
 /** The core issue's integration scenario: the bundled CLI against Debian's docker-registry. */
 describe('eol-gate annotate / verify against a real docker-registry', () => {
@@ -34,7 +33,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
+    scenario = await seedScenario(ociRegistry(registry.url));
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-cli-'));
     imageInfoPath = join(dir, 'image-info.json');
     await writeFile(imageInfoPath, scenario.imageInfo);
@@ -142,7 +141,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     expect(clean.code, clean.stderr).toBe(0);
 
     const { repository, descriptor } = scenario.supportedImage;
-    await new OciRegistry({ url: registry.url, logger: silentLogger }).pushReferrer(
+    await ociRegistry(registry.url).pushReferrer(
       repository,
       descriptor,
       lifecycleReferrer(descriptor, '2026-01-01'),

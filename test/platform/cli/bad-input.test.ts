@@ -2,13 +2,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/core/ports.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
 import { registrySnapshot } from '../../support/registry-http.js';
 import { seedScenario } from '../../support/scenario.js';
+import { ociRegistry } from '../../support/seed.js';
 
 /** docs/design.md invariant 6: bad input fails before any write, naming the file, flag or JSON path. */
 describe('bad input: clear errors, exit codes, no write', () => {
@@ -41,9 +40,7 @@ describe('bad input: clear errors, exit codes, no write', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    const scenario = await seedScenario(
-      new OciRegistry({ url: registry.url, logger: silentLogger }),
-    );
+    const scenario = await seedScenario(ociRegistry(registry.url));
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-bad-'));
     good = await file('good.json', scenario.imageInfo);
     before = await registrySnapshot(registry.url);

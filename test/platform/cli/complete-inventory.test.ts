@@ -3,14 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Descriptor } from '../../../src/core/oci.js';
-import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { jsonOf, ok, runBundle } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeGitHubContents } from '../../support/fake-github-contents.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
 import { imageInfoText } from '../../support/scenario.js';
-import { pushImage, pushIndex } from '../../support/seed.js';
+import { ociRegistry, pushImage, pushIndex } from '../../support/seed.js';
 
 interface Result {
   outcome: string;
@@ -32,7 +31,7 @@ describe('a complete inventory on a registry that lists only tags', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    reg = new OciRegistry({ url: registry.url, logger: silentLogger });
+    reg = ociRegistry(registry.url);
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-inventory-'));
   });
   afterAll(async () => {

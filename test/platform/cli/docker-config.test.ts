@@ -2,12 +2,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/core/ports.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
 import { seedScenario, type Scenario } from '../../support/scenario.js';
+import { ociRegistry } from '../../support/seed.js';
 
 const USER = 'ci-bot';
 const PASSWORD = 'hunter2-docker-login';
@@ -28,7 +27,7 @@ describe('eol-gate with the credentials of a Docker login', () => {
 
   beforeAll(async () => {
     upstream = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: upstream.url, logger: silentLogger }));
+    scenario = await seedScenario(ociRegistry(upstream.url));
     basic = await startFakeOciAuth({
       upstream: upstream.url,
       scheme: 'basic',

@@ -14,14 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markerRef } from '../../../src/coordination/github.js';
 import { type Descriptor } from '../../../src/core/oci.js';
 import type { MarkerState } from '../../../src/core/runs.js';
-import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { annotateArgs, jsonOf, runBundle, type CliRun } from '../../support/cli.js';
 import { startFakeGhcr, type FakeGhcr } from '../../support/fake-ghcr.js';
 import { FakeGitHub } from '../../support/fake-github.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
 import { writeImageInfo } from '../../support/scenario.js';
-import { pushImage } from '../../support/seed.js';
+import { ociRegistry, pushImage } from '../../support/seed.js';
 
 const HOME = 'octo/images';
 const UNLISTED =
@@ -40,7 +39,7 @@ describe('GHCR (issue 19) through the bundled CLI', () => {
   beforeAll(async () => {
     await github.start();
     ghcr = await startFakeGhcr({ orgs: ['acme'], apiFallback: github.apiUrl });
-    pusher = new OciRegistry({ url: ghcr.url, logger: silentLogger });
+    pusher = ociRegistry(ghcr.url);
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-ghcr-'));
   });
   afterAll(async () => {

@@ -2,12 +2,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/core/ports.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { lifecycleMarksByHttp, registrySnapshot } from '../../support/registry-http.js';
 import { seedScenario, type Scenario } from '../../support/scenario.js';
+import { ociRegistry } from '../../support/seed.js';
 
 /**
  * The adoption path of docs/adopting.md through the bundled CLI against docker-registry: the
@@ -44,7 +43,7 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
+    scenario = await seedScenario(ociRegistry(registry.url));
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-operator-'));
     imageInfoPath = join(dir, 'image-info.json');
     await writeFile(imageInfoPath, scenario.imageInfo);

@@ -19,11 +19,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/core/ports.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
-import { pushImage, pushNotationSignature } from '../../support/seed.js';
+import { ociRegistry, pushImage, pushNotationSignature } from '../../support/seed.js';
 import { seedScenario } from '../../support/scenario.js';
 import { seedImage, type FakeAcr } from '../../support/fake-acr/index.js';
 import {
@@ -147,7 +145,7 @@ describe('writes per run against docker-registry', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    const oci = new OciRegistry({ url: registry.url, logger: silentLogger });
+    const oci = ociRegistry(registry.url);
     const supported: Record<string, string[]> = {};
     for (const repo of REPOS) {
       const s = await pushImage(oci, repo, { seed: `${repo}:s`, tag: 'latest' });
@@ -217,7 +215,7 @@ describe('re-runs against docker-registry write nothing', () => {
     const proxy = await countingProxy(registry.url);
     const dir = await mkdtemp(join(tmpdir(), 'eol-gate-writes-'));
     try {
-      const oci = new OciRegistry({ url: registry.url, logger: silentLogger });
+      const oci = ociRegistry(registry.url);
       const scenario = await seedScenario(oci);
       // The first run replaces this orphan's fallback index (signature + mark) and deletes the
       // old one, and removes the supported image's mark: the cache it saves must not keep them.

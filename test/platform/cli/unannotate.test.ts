@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
-import { silentLogger } from '../../../src/core/ports.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { runCli } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
 import { seedScenario, type Scenario } from '../../support/scenario.js';
+import { ociRegistry } from '../../support/seed.js';
 
 /** `unannotate host/repo@digest`: the host is the configured registry's, or nothing is deleted. */
 describe('eol-gate unannotate: the host of host/repo@digest', () => {
@@ -20,7 +19,7 @@ describe('eol-gate unannotate: the host of host/repo@digest', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    const oci = new OciRegistry({ url: registry.url, logger: silentLogger });
+    const oci = ociRegistry(registry.url);
     scenario = await seedScenario(oci);
     host = new URL(registry.url).host;
     for (const key of scenario.orphans.slice(0, 2)) {

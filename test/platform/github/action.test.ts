@@ -4,8 +4,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../src/core/ports.js';
-import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { markerRef, parseMarkerRef } from '../../../src/coordination/github.js';
 import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
@@ -13,6 +11,7 @@ import { FakeArtifactService } from './fake-artifact-service.js';
 import { lifecycleMarksByHttp, registrySnapshot } from '../../support/registry-http.js';
 import { runAction, type ActionRun } from '../../support/runner.js';
 import { seedScenario, type Scenario } from '../../support/scenario.js';
+import { ociRegistry } from '../../support/seed.js';
 
 /** `node dist/github/index.cjs` as the runner starts it, against docker-registry and a fake GitHub API. */
 describe('GitHub Action bundle', () => {
@@ -43,7 +42,7 @@ describe('GitHub Action bundle', () => {
 
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    scenario = await seedScenario(new OciRegistry({ url: registry.url, logger: silentLogger }));
+    scenario = await seedScenario(ociRegistry(registry.url));
     github = await new FakeGitHub().start();
     self = github.createRun({ name: 'publish' });
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-gha-test-'));
@@ -283,7 +282,7 @@ describe('GitHub Action bundle', () => {
   it('verify with a finding fails the step with exit 1 and an error annotation', async () => {
     // A mark on a supported digest, planted by hand (eol-gate itself never places one).
     const { repository, descriptor } = scenario.supportedImage;
-    await new OciRegistry({ url: registry.url, logger: silentLogger }).pushReferrer(
+    await ociRegistry(registry.url).pushReferrer(
       repository,
       descriptor,
       lifecycleReferrer(descriptor, '2026-01-01'),

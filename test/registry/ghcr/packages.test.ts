@@ -7,7 +7,7 @@ import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { DEFAULT_RETRY } from '../../../src/util/http.js';
 import { startFakeGhcr, type FakeGhcr } from '../../support/fake-ghcr.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
-import { pushImage } from '../../support/seed.js';
+import { ociRegistry, pushImage } from '../../support/seed.js';
 
 const TOKEN = 'ghs_test-token';
 const retry = { ...DEFAULT_RETRY, retries: 0 };
@@ -22,7 +22,7 @@ describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-
 
   beforeAll(async () => {
     ghcr = await startFakeGhcr({ orgs: ['acme'], token: TOKEN });
-    oci = new OciRegistry({ url: ghcr.url, logger: silentLogger });
+    oci = ociRegistry(ghcr.url);
   });
   afterAll(async () => {
     await ghcr?.close();
@@ -94,7 +94,7 @@ describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-
   it('without admin on the package a version DELETE is a refusal naming packages: write', async () => {
     const refusing = await startFakeGhcr({ orgs: ['acme'], refuseVersionDeletes: true });
     try {
-      const reg = new OciRegistry({ url: refusing.url, logger: silentLogger });
+      const reg = ociRegistry(refusing.url);
       const image = await pushImage(reg, 'acme/app', { seed: 'r', tag: 'v1' });
       const client = new GhcrPackages({ apiUrl: refusing.apiUrl, retry, logger: silentLogger });
       const out = await client.deleteVersion('acme/app', image.digest);

@@ -1,20 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../../src/core/errors.js';
-import { silentLogger } from '../../../src/core/ports.js';
-import { OciRegistry, type OciRegistryOptions } from '../../../src/registry/oci/index.js';
 import { HttpStatusError } from '../../../src/util/http.js';
 import { fastRetry } from '../../support/doubles.js';
 import { rejection } from '../../support/errors.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
-import { pushImage } from '../../support/seed.js';
+import { ociRegistry, pushImage } from '../../support/seed.js';
 
 const USER = 'ci-bot';
 const PASSWORD = 's3cret-Pa55word';
-
-/** The registry at `options.url`, logging nowhere. */
-const oci = (options: Omit<OciRegistryOptions, 'logger'>) =>
-  new OciRegistry({ ...options, logger: silentLogger });
 
 let registry: DockerRegistry;
 const fronts: FakeOciAuth[] = [];
@@ -28,7 +22,7 @@ async function front(
 
 beforeAll(async () => {
   registry = await startDockerRegistry();
-  const direct = oci({ url: registry.url });
+  const direct = ociRegistry(registry.url);
   for (const tag of ['1', '2', '3'])
     await pushImage(direct, 'auth/app', { tag, seed: `auth-${tag}` });
 });
@@ -41,22 +35,22 @@ afterAll(async () => {
 
 describe('URL validation', () => {
   it('rejects plain http to a non-loopback host, naming the registry input', () => {
-    expect(() => oci({ url: 'http://registry.example.com' })).toThrow(InputError);
-    expect(() => oci({ url: 'http://registry.example.com' })).toThrow(
+    expect(() => ociRegistry('http://registry.example.com')).toThrow(InputError);
+    expect(() => ociRegistry('http://registry.example.com')).toThrow(
       /^registry: http:\/\/registry\.example\.com/,
     );
   });
 
   it('accepts https and loopback http, and shows the host only', () => {
-    expect(oci({ url: 'https://registry.example.com/some/path' }).displayName).toBe(
+    expect(ociRegistry('https://registry.example.com/some/path').displayName).toBe(
       'registry.example.com',
     );
-    expect(oci({ url: 'http://localhost:5000' }).displayName).toBe('localhost:5000');
-    expect(oci({ url: 'http://[::1]:5000' }).displayName).toBe('[::1]:5000');
+    expect(ociRegistry('http://localhost:5000').displayName).toBe('localhost:5000');
+    expect(ociRegistry('http://[::1]:5000').displayName).toBe('[::1]:5000');
   });
 
   it('rejects bad repository names and digests before any request', async () => {
-    const reg = oci({ url: registry.url });
+    const reg = ociRegistry(registry.url);
     await expect(reg.listManifests('../etc')).rejects.toThrow(InputError);
     await expect(reg.describeManifest('auth/app', 'sha256:nothex')).rejects.toThrow(InputError);
   });
@@ -65,7 +59,7 @@ describe('URL validation', () => {
 describe('authentication', () => {
   it('gets bearer tokens with basic credentials and caches them per scope', async () => {
     const f = await front({ username: USER, password: PASSWORD });
-    const reg = oci({ url: f.url, username: USER, password: PASSWORD, concurrency: 3 });
+    const reg = ociRegistry(f.url, { username: USER, password: PASSWORD, concurrency: 3 });
 
     const records = await reg.listManifests('auth/app');
     expect(records.map((r) => r.tags[0]).sort()).toEqual(['1', '2', '3']);
@@ -88,14 +82,14 @@ describe('authentication', () => {
 
   it('accepts access_token responses and anonymous tokens', async () => {
     const f = await front({ tokenField: 'access_token' });
-    const reg = oci({ url: f.url });
+    const reg = ociRegistry(f.url);
     expect(await reg.listTags('auth/app')).toEqual(expect.arrayContaining(['1', '2', '3']));
     expect(f.requests.find((r) => r.path.startsWith('/token'))?.authorization).toBeUndefined();
   });
 
   it('fails clearly on a wrong password without printing it', async () => {
     const f = await front({ username: USER, password: PASSWORD });
-    const reg = oci({ url: f.url, username: USER, password: 'wrong-Pa55' });
+    const reg = ociRegistry(f.url, { username: USER, password: 'wrong-Pa55' });
     const error = await rejection(reg.listManifests('auth/app'));
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toMatch(new RegExp(`^authentication failed for 127\\.0\\.0\\.1:\\d+`));
@@ -106,10 +100,10 @@ describe('authentication', () => {
   it('uses basic auth when the registry challenges with Basic', async () => {
     const f = await front({ scheme: 'basic', username: USER, password: PASSWORD });
     expect(
-      await oci({ url: f.url, username: USER, password: PASSWORD }).listTags('auth/app'),
+      await ociRegistry(f.url, { username: USER, password: PASSWORD }).listTags('auth/app'),
     ).toHaveLength(3);
     const error = await rejection(
-      oci({ url: f.url, username: USER, password: 'nope-nope' }).listTags('auth/app'),
+      ociRegistry(f.url, { username: USER, password: 'nope-nope' }).listTags('auth/app'),
     );
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toMatch(/^authentication failed for 127\.0\.0\.1/);
@@ -118,7 +112,7 @@ describe('authentication', () => {
 
   it('returns undefined from listRepositories when the catalog scope is refused', async () => {
     const f = await front({ username: USER, password: PASSWORD, denyCatalog: true });
-    const reg = oci({ url: f.url, username: USER, password: PASSWORD });
+    const reg = ociRegistry(f.url, { username: USER, password: PASSWORD });
     expect(await reg.listRepositories()).toBeUndefined();
     // The same credentials still work for repositories.
     expect(await reg.listTags('auth/app')).toHaveLength(3);
@@ -130,7 +124,7 @@ describe('retries (invariant 5)', () => {
     const f = await front();
     f.inject({ status: 429, retryAfter: '3', times: 2, match: /^GET \/v2\/auth\/app\/tags\/list/ });
     const retry = fastRetry({ retries: 3 });
-    const reg = oci({ url: f.url, retry });
+    const reg = ociRegistry(f.url, { retry });
     expect(await reg.listTags('auth/app')).toHaveLength(3);
     expect(retry.delays).toHaveLength(2);
     for (const ms of retry.delays) expect(ms).toBeGreaterThanOrEqual(3000);
@@ -142,7 +136,7 @@ describe('retries (invariant 5)', () => {
     f.inject({ status: 429, times: 1, match: /manifests/ });
     f.inject({ reset: true, times: 1, match: /manifests/ });
     const retry = fastRetry({ retries: 3 });
-    const reg = oci({ url: f.url, retry, concurrency: 1 });
+    const reg = ociRegistry(f.url, { retry, concurrency: 1 });
     expect(await reg.listManifests('auth/app')).toHaveLength(3);
     expect(retry.delays).toHaveLength(2);
   });
@@ -150,7 +144,7 @@ describe('retries (invariant 5)', () => {
   it('throws on a persistent 503 instead of reading it as absent', async () => {
     const f = await front();
     f.inject({ status: 503, times: Infinity, match: /tags\/list/ });
-    const reg = oci({ url: f.url, retry: fastRetry({ retries: 2 }) });
+    const reg = ociRegistry(f.url, { retry: fastRetry({ retries: 2 }) });
     const error = await rejection(reg.listManifests('auth/app'));
     expect(error).toBeInstanceOf(HttpStatusError);
     expect((error as HttpStatusError).status).toBe(503);
@@ -158,10 +152,10 @@ describe('retries (invariant 5)', () => {
   });
 
   it('never reads a failing referrers lookup as "no referrers"', async () => {
-    const direct = oci({ url: registry.url });
+    const direct = ociRegistry(registry.url);
     const image = await pushImage(direct, 'auth/referred', { tag: 'r', seed: 'auth-r' });
     const f = await front();
-    const reg = oci({ url: f.url, retry: fastRetry({ retries: 1 }) });
+    const reg = ociRegistry(f.url, { retry: fastRetry({ retries: 1 }) });
 
     f.inject({ status: 503, times: Infinity, match: /referrers/ });
     await expect(reg.listReferrers('auth/referred', image.digest)).rejects.toThrow(HttpStatusError);
@@ -187,7 +181,7 @@ describe('retries (invariant 5)', () => {
   it('throws a network error after the retries when the registry keeps resetting', async () => {
     const f = await front();
     f.inject({ reset: true, times: Infinity });
-    const reg = oci({ url: f.url, retry: fastRetry({ retries: 2 }) });
+    const reg = ociRegistry(f.url, { retry: fastRetry({ retries: 2 }) });
     await expect(reg.listRepositories()).rejects.toThrow(RuntimeError);
   });
 });

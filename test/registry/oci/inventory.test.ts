@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fallbackTag } from '../../../src/core/digest.js';
 import { MediaType } from '../../../src/core/oci.js';
-import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
 import {
   NOTATION_ARTIFACT_TYPE,
+  ociRegistry,
   pushCosignSignature,
   pushImage,
   pushIndex,
@@ -18,7 +18,7 @@ let reg: OciRegistry;
 
 beforeAll(async () => {
   registry = await startDockerRegistry();
-  reg = new OciRegistry({ url: registry.url, pageSize: 2, logger: silentLogger });
+  reg = ociRegistry(registry.url, { pageSize: 2 });
 });
 afterAll(async () => {
   await registry?.stop();
@@ -53,7 +53,7 @@ describe('listTags', () => {
   it('follows Link pagination across tag pages', async () => {
     const tags = ['t1', 't2', 't3', 't4', 't5'];
     for (const tag of tags) await pushImage(reg, 'tags/paged', { tag, seed: `tags-${tag}` });
-    const viaFront = new OciRegistry({ url: front.url, pageSize: 2, logger: silentLogger });
+    const viaFront = ociRegistry(front.url, { pageSize: 2 });
 
     expect((await viaFront.listTags('tags/paged')).sort()).toEqual(tags);
     const pages = front.requests.filter(

@@ -9,13 +9,17 @@ import {
   EOL_DATE_ANNOTATION,
 } from '../../../src/core/lifecycle.js';
 import { MediaType, type Descriptor } from '../../../src/core/oci.js';
-import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { HttpStatusError } from '../../../src/util/http.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth } from '../../support/fake-oci-auth.js';
-import { NOTATION_ARTIFACT_TYPE, pushImage, pushNotationSignature } from '../../support/seed.js';
+import {
+  NOTATION_ARTIFACT_TYPE,
+  ociRegistry,
+  pushImage,
+  pushNotationSignature,
+} from '../../support/seed.js';
 
 const lifecycle = lifecycleReferrer;
 
@@ -36,7 +40,7 @@ describe('referrers on distribution 2.8 (tag fallback)', () => {
   let reg: OciRegistry;
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    reg = new OciRegistry({ url: registry.url, logger: silentLogger });
+    reg = ociRegistry(registry.url);
   });
   afterAll(async () => {
     await registry?.stop();
@@ -134,7 +138,7 @@ describe('referrers on distribution 2.8 (tag fallback)', () => {
   it('remembers that the referrers API is missing', async () => {
     const front = await startFakeOciAuth({ upstream: registry.url });
     try {
-      const viaFront = new OciRegistry({ url: front.url, logger: silentLogger });
+      const viaFront = ociRegistry(front.url);
       const image = await pushImage(viaFront, 'ref/probe', { tag: 'x', seed: 'probe' });
       for (let i = 0; i < 3; i++)
         expect(await viaFront.listReferrers('ref/probe', image.digest)).toEqual([]);
@@ -236,7 +240,7 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
 
   it('pages through the referrers API and filters client-side without OCI-Filters-Applied', async () => {
     filtersApplied = false;
-    const reg = new OciRegistry({ url, logger: silentLogger });
+    const reg = ociRegistry(url);
     expect(await reg.listReferrers('api/app', subject.digest)).toEqual(all);
     expect(await reg.listReferrers('api/app', subject.digest, LIFECYCLE_ARTIFACT_TYPE)).toEqual([
       all[0],
@@ -246,7 +250,7 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
 
   it('trusts the server filter when OCI-Filters-Applied says so', async () => {
     filtersApplied = true;
-    const reg = new OciRegistry({ url, logger: silentLogger });
+    const reg = ociRegistry(url);
     expect(await reg.listReferrers('api/app', subject.digest, NOTATION_ARTIFACT_TYPE)).toEqual([
       all[1],
     ]);
@@ -254,7 +258,7 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
 
   it('writes no fallback index when the registry answers OCI-Subject', async () => {
     seen.length = 0;
-    const reg = new OciRegistry({ url, logger: silentLogger });
+    const reg = ociRegistry(url);
     await reg.pushReferrer('api/app', subject, lifecycle(subject, '2025-05-05'));
     expect(seen.filter((s) => s.startsWith('PUT'))).toEqual([
       `PUT /v2/api/app/manifests/${lifecycle(subject, '2025-05-05').digest}`,
@@ -263,7 +267,7 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
   });
 
   it('describes a manifest with one GET (the body tells whether it is a referrer)', async () => {
-    const reg = new OciRegistry({ url, logger: silentLogger });
+    const reg = ociRegistry(url);
     expect(await reg.describeManifest('api/app', stubManifestDigest)).toEqual({
       mediaType: MediaType.ociManifest,
       digest: stubManifestDigest,
@@ -323,7 +327,7 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
   it('throws on a stray 404 and keeps using the API, never the fallback tags', async () => {
     script = ['ok', '404', 'ok'];
     seen.length = 0;
-    const reg = new OciRegistry({ url, logger: silentLogger });
+    const reg = ociRegistry(url);
     expect(await reg.listReferrers('stray', subjects[0], LIFECYCLE_ARTIFACT_TYPE)).toEqual([mark]);
     await expect(
       reg.listReferrers('stray', subjects[1], LIFECYCLE_ARTIFACT_TYPE),
@@ -340,7 +344,7 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
   it('throws on a 404 for page 2 instead of dropping page 1 (even on the first lookup)', async () => {
     script = ['paged', '404'];
     seen.length = 0;
-    const reg = new OciRegistry({ url, logger: silentLogger });
+    const reg = ociRegistry(url);
     await expect(reg.listReferrers('stray', subjects[2])).rejects.toBeInstanceOf(HttpStatusError);
     expect(seen.filter((s) => s.includes('/manifests/sha256-'))).toEqual([]);
     script = ['ok'];
@@ -350,7 +354,7 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
   it('probes once for concurrent first lookups, so a 404 cannot race a 200', async () => {
     script = ['ok', '404', '404'];
     seen.length = 0;
-    const reg = new OciRegistry({ url, logger: silentLogger });
+    const reg = ociRegistry(url);
     const results = await Promise.allSettled(
       subjects.map((s) => reg.listReferrers('stray', s, LIFECYCLE_ARTIFACT_TYPE)),
     );

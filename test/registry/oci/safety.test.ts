@@ -5,11 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fallbackTag } from '../../../src/core/digest.js';
 import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
 import { MediaType, type Descriptor } from '../../../src/core/oci.js';
-import { silentLogger } from '../../../src/core/ports.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
-import { pushImage } from '../../support/seed.js';
+import { ociRegistry, pushImage } from '../../support/seed.js';
 
 /** On OCI registries: the referrers probe, both lookup paths, ghost indexes. */
 
@@ -91,7 +90,7 @@ describe('referrers API probe and the fallback tag (registry stub with the API)'
   });
 
   it('does not learn "no API" from a 404 that names an unknown manifest', async () => {
-    const reg = new OciRegistry({ url, logger: silentLogger });
+    const reg = ociRegistry(url);
     expect(await reg.listReferrers('stub/app', unknown, LIFECYCLE_ARTIFACT_TYPE)).toEqual([]);
     // The API is still asked: the mark it knows counts.
     expect(await reg.listReferrers('stub/app', viaApi, LIFECYCLE_ARTIFACT_TYPE)).toEqual([
@@ -100,7 +99,7 @@ describe('referrers API probe and the fallback tag (registry stub with the API)'
   });
 
   it('counts a mark held in the sha256-<hex> fallback tag even where the API answers', async () => {
-    const reg = new OciRegistry({ url, logger: silentLogger });
+    const reg = ociRegistry(url);
     const records = await reg.listManifests('stub/app');
     expect(records.map((r) => r.digest)).toContain(imageDigest);
     expect(await reg.listReferrers('stub/app', imageDigest, LIFECYCLE_ARTIFACT_TYPE)).toEqual([
@@ -114,7 +113,7 @@ describe('fallback indexes on distribution 2.8', () => {
   let reg: OciRegistry;
   beforeAll(async () => {
     registry = await startDockerRegistry();
-    reg = new OciRegistry({ url: registry.url, logger: silentLogger });
+    reg = ociRegistry(registry.url);
   });
   afterAll(async () => {
     await registry?.stop();
