@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
@@ -7,8 +5,9 @@ import { UrlSource } from '../../src/imageinfo/url-source.js';
 import { sha256Digest } from '../../src/util/hash.js';
 import { HttpStatusError } from '../../src/util/http.js';
 import { FAST_RETRY } from '../support/doubles.js';
+import { serveOnLoopback } from '../support/loopback.js';
 
-let server: Server;
+let server: Awaited<ReturnType<typeof serveOnLoopback>>;
 let base: string;
 let body = '{"v":1}';
 let status = 200;
@@ -22,7 +21,7 @@ const seen: Array<{ url?: string; ifNoneMatch?: string; cacheControl?: string }>
 
 /** A loopback file server with ETags (http: allowed for loopback only). */
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await serveOnLoopback(async (req, res) => {
     seen.push({
       url: req.url,
       ifNoneMatch: req.headers['if-none-match'],
@@ -30,7 +29,7 @@ beforeAll(async () => {
     });
     if (status !== 200) {
       res.writeHead(status).end('nope');
-      return;
+      return true;
     }
     const etag =
       etagMode === 'weak'
@@ -40,15 +39,15 @@ beforeAll(async () => {
           : `"${sha256Digest(body).slice(7, 23)}"`;
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, { etag }).end();
-      return;
+      return true;
     }
     res.writeHead(200, { etag, 'content-type': 'application/json' }).end(body);
+    return true;
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.origin;
 });
 
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
+afterAll(() => server.close());
 
 beforeEach(() => {
   body = '{"v":1}';

@@ -1,6 +1,3 @@
-import { rejection } from '../support/errors.js';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/core/errors.js';
 import {
@@ -13,6 +10,8 @@ import {
   retryDelay,
   type RetryPolicy,
 } from '../../src/util/http.js';
+import { rejection } from '../support/errors.js';
+import { serveOnLoopback } from '../support/loopback.js';
 import { redactSecrets } from '../../src/util/redact.js';
 
 const SECRET = 's3cretpw';
@@ -33,22 +32,20 @@ function recording(overrides: Partial<RetryPolicy> = {}) {
   return { policy, delays, retries };
 }
 
-let server: Server;
+let server: Awaited<ReturnType<typeof serveOnLoopback>>;
 let base: string;
 let answer: { status: number; headers?: Record<string, string> } = { status: 200 };
 let hits = 0;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await serveOnLoopback(async (_req, res) => {
     hits++;
     res.writeHead(answer.status, answer.headers ?? {}).end('body');
+    return true;
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.origin;
 });
-afterAll(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
-});
+afterAll(() => server.close());
 
 describe('secrets in fetch failures (invariant 7)', () => {
   it('does not retry a URL fetch refuses, and never repeats its credentials', async () => {
