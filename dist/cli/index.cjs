@@ -11261,6 +11261,7 @@ var import_node_zlib = require("node:zlib");
 
 // src/registry/manifest-memory.ts
 init_import_meta_url();
+var RECHECK_MARKED_MS = 30 * 24 * 36e5;
 var LINE_START = '{"r":';
 var ManifestMemory = class {
   repositories = /* @__PURE__ */ new Map();
@@ -11289,6 +11290,7 @@ var ManifestMemory = class {
     const digests = this.repositories.get(repository);
     const known = digests.get(digest3);
     if (known) {
+      if (nowMs - known.verified >= RECHECK_MARKED_MS) this.changed = true;
       known.verified = Math.max(known.verified, nowMs);
       if (facts.tags.length > 0) known.tags = facts.tags;
       known.mediaType ??= facts.mediaType;
@@ -37839,16 +37841,17 @@ function isGhostFallbackIndex(json, tags) {
 
 // src/registry/oci/remembered.ts
 init_import_meta_url();
-var RECHECK_MARKED_MS = 30 * 24 * 36e5;
 async function addRemembered(client, repo2, listing, known, memory, cache, nowMs, concurrency) {
   const records = new Map(listing.records.map((r) => [r.digest, r]));
   const remembered = memory.digests(repo2);
   const toCheck = /* @__PURE__ */ new Set();
+  const unconfirmed = /* @__PURE__ */ new Set();
   for (const [digest3, entry] of remembered) {
     if (records.has(digest3)) continue;
-    if (isMarked(listing, digest3) && nowMs - entry.verified < RECHECK_MARKED_MS)
+    if (isMarked(listing, digest3) && nowMs - entry.verified < RECHECK_MARKED_MS) {
       records.set(digest3, recordFromMemory(repo2, digest3, entry));
-    else toCheck.add(digest3);
+      unconfirmed.add(digest3);
+    } else toCheck.add(digest3);
   }
   for (const digest3 of known) if (!records.has(digest3) && isDigest(digest3)) toCheck.add(digest3);
   const checked = await mapLimited([...toCheck], concurrency, async (digest3) => ({
@@ -37868,7 +37871,8 @@ async function addRemembered(client, repo2, listing, known, memory, cache, nowMs
   if (records.size > 0) memory.rememberRepository(repo2);
   for (const r of records.values()) {
     if (!memorable(r)) continue;
-    const entry = memory.see(repo2, r.digest, nowMs, {
+    const seenAt = unconfirmed.has(r.digest) ? memory.get(repo2, r.digest)?.verified ?? nowMs : nowMs;
+    const entry = memory.see(repo2, r.digest, seenAt, {
       tags: r.tags,
       ...r.mediaType ? { mediaType: r.mediaType } : {},
       ...r.size !== void 0 ? { size: r.size } : {},

@@ -14,6 +14,9 @@ export interface Remembered {
   children?: string[];
 }
 
+/** A marked manifest that lost its tags is confirmed present this often (else it costs nothing). */
+export const RECHECK_MARKED_MS = 30 * 24 * 3600_000;
+
 /** Memory lines are told from the manifest cache's lines by their first key. */
 const LINE_START = '{"r":';
 
@@ -78,6 +81,8 @@ export class ManifestMemory {
     const digests = this.repositories.get(repository)!;
     const known = digests.get(digest);
     if (known) {
+      // A confirmation the next runs rely on (a marked one is not asked again for a while).
+      if (nowMs - known.verified >= RECHECK_MARKED_MS) this.changed = true;
       known.verified = Math.max(known.verified, nowMs);
       if (facts.tags.length > 0) known.tags = facts.tags;
       known.mediaType ??= facts.mediaType;

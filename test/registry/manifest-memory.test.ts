@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManifestMemory } from '../../src/registry/manifest-memory.js';
+import { ManifestMemory, RECHECK_MARKED_MS } from '../../src/registry/manifest-memory.js';
 import { fakeDigest } from '../support/data.js';
 
 const A = fakeDigest('a');
@@ -40,6 +40,16 @@ describe('ManifestMemory', () => {
     memory.forget('app', A);
     expect(memory.changed).toBe(true);
     expect(memory.get('app', A)).toBeUndefined();
+  });
+
+  it('a confirmation after RECHECK_MARKED_MS is worth saving (marked ones are not asked before)', () => {
+    const memory = new ManifestMemory();
+    memory.see('app', A, 1_000, { tags: [] });
+    memory.changed = false;
+    memory.see('app', A, 1_000 + RECHECK_MARKED_MS - 1, { tags: [] });
+    expect(memory.changed).toBe(false);
+    memory.see('app', A, 1_000 + 2 * RECHECK_MARKED_MS, { tags: [] });
+    expect(memory.changed).toBe(true);
   });
 
   it('two copies that disagree: the earliest first sighting wins', () => {

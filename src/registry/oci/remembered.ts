@@ -3,13 +3,10 @@ import { LIFECYCLE_ARTIFACT_TYPE } from '../../core/lifecycle.js';
 import type { ManifestRecord } from '../../core/oci.js';
 import { mapLimited } from '../../util/pool.js';
 import type { ManifestCache } from '../manifest-cache.js';
-import type { ManifestMemory, Remembered } from '../manifest-memory.js';
+import { RECHECK_MARKED_MS, type ManifestMemory, type Remembered } from '../manifest-memory.js';
 import type { OciClient } from './client.js';
 import { cachedManifest, configDigestOf, recordOf, type Listing } from './inventory.js';
 import { headManifestDigest, parseManifest } from './manifests.js';
-
-/** A marked manifest that lost its tags is confirmed present this often (else it costs nothing). */
-export const RECHECK_MARKED_MS = 30 * 24 * 3600_000;
 
 /**
  * Completes a tags listing with what the tags no longer show: every digest the group remembers
@@ -32,11 +29,14 @@ export async function addRemembered(
   const records = new Map(listing.records.map((r) => [r.digest, r]));
   const remembered = memory.digests(repo);
   const toCheck = new Set<string>();
+  // Listed from the memory alone: not seen by the registry this time.
+  const unconfirmed = new Set<string>();
   for (const [digest, entry] of remembered) {
     if (records.has(digest)) continue;
-    if (isMarked(listing, digest) && nowMs - entry.verified < RECHECK_MARKED_MS)
+    if (isMarked(listing, digest) && nowMs - entry.verified < RECHECK_MARKED_MS) {
       records.set(digest, recordFromMemory(repo, digest, entry));
-    else toCheck.add(digest);
+      unconfirmed.add(digest);
+    } else toCheck.add(digest);
   }
   for (const digest of known) if (!records.has(digest) && isDigest(digest)) toCheck.add(digest);
 
@@ -59,7 +59,10 @@ export async function addRemembered(
   if (records.size > 0) memory.rememberRepository(repo);
   for (const r of records.values()) {
     if (!memorable(r)) continue;
-    const entry = memory.see(repo, r.digest, nowMs, {
+    const seenAt = unconfirmed.has(r.digest)
+      ? (memory.get(repo, r.digest)?.verified ?? nowMs)
+      : nowMs;
+    const entry = memory.see(repo, r.digest, seenAt, {
       tags: r.tags,
       ...(r.mediaType ? { mediaType: r.mediaType } : {}),
       ...(r.size !== undefined ? { size: r.size } : {}),
