@@ -770,6 +770,11 @@ ${table}
 ${(sequentialFull / 1000 / 60).toFixed(1)} min. (b') is the bundled CLI in a new process and a new
 working directory with no cache file: it starts from the registry-held cache that (a) wrote.
 
+Wall times meet ACR's published budgets before the latency: the request limiter (see (g)) starts
+writes at Premium's 2,000 a minute, so (a)'s 9,014 manifest PUTs take at least 270 s, and (c) and
+(d) look up referrers one candidate at a time at 250 a minute per identity. (a) against (d)
+therefore compares budgets.
+
 A plain OCI registry (f): Debian's docker-registry (distribution 2.8, no referrers API) behind a
 proxy that counts requests and adds ${OCI_LATENCY_MS} ms to each; concurrency ${CONCURRENCY}; \`minAge\` 0
 (the registry keeps no push time: with a \`minAge\` an age is the youngest of the image config's
