@@ -8775,13 +8775,9 @@ async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, options = {}) 
     attempt: async () => {
       const hold = (o.gate?.notBefore ?? 0) - now();
       if (hold > 0) await sleep2(hold);
-      let res;
-      try {
-        res = await fetch(url2, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
-      } catch (e) {
-        if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
-        return { failure: { cause: networkCause(e) }, error: e };
-      }
+      const sent = await fetchAttempt(url2, init, policy.timeoutMs, where);
+      if (!("res" in sent)) return sent;
+      const res = sent.res;
       let wait = retryAfterMs(res.headers, now());
       if (res.ok && o.gate && wait !== void 0) {
         const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
@@ -8799,6 +8795,14 @@ async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, options = {}) 
     },
     networkError: (e, attempts2) => new RuntimeError(`${where} failed after ${attempts2} attempts: ${networkCause(e)}`)
   });
+}
+async function fetchAttempt(url2, init, timeoutMs, where) {
+  try {
+    return { res: await fetch(url2, { ...init, signal: AbortSignal.timeout(timeoutMs) }) };
+  } catch (e) {
+    if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
+    return { failure: { cause: networkCause(e) }, error: e };
+  }
 }
 var ThrottledError = class extends RuntimeError {
   constructor(where, reason) {
@@ -9661,13 +9665,9 @@ var GitHubService = class {
       pace: true,
       logger: this.options.logger,
       attempt: async () => {
-        let res;
-        try {
-          res = await fetch(url2, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
-        } catch (e) {
-          if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
-          return { failure: { cause: networkCause(e) }, error: e };
-        }
+        const sent = await fetchAttempt(url2, init, policy.timeoutMs, where);
+        if (!("res" in sent)) return sent;
+        const res = sent.res;
         this.options.onResponse?.(res.headers);
         if (res.status < 400) return { value: { res }, status: res.status };
         const text = await res.text().catch(() => "");

@@ -4,7 +4,7 @@ import {
   assertSecureUrl,
   DEFAULT_RETRY,
   HttpStatusError,
-  isNetworkError,
+  fetchAttempt,
   networkCause,
   redactUrl,
   resetHeaderWaitMs,
@@ -286,13 +286,9 @@ export class GitHubService {
       pace: true,
       logger: this.options.logger,
       attempt: async () => {
-        let res: Response;
-        try {
-          res = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
-        } catch (e) {
-          if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
-          return { failure: { cause: networkCause(e) }, error: e };
-        }
+        const sent = await fetchAttempt(url, init, policy.timeoutMs, where);
+        if (!('res' in sent)) return sent;
+        const res = sent.res;
         this.options.onResponse?.(res.headers);
         if (res.status < 400) return { value: { res }, status: res.status };
         const text = await res.text().catch(() => '');

@@ -186,13 +186,9 @@ export async function fetchWithRetry(
     attempt: async () => {
       const hold = (o.gate?.notBefore ?? 0) - now();
       if (hold > 0) await sleep(hold);
-      let res: Response;
-      try {
-        res = await fetch(url, { ...init, signal: AbortSignal.timeout(policy.timeoutMs) });
-      } catch (e) {
-        if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
-        return { failure: { cause: networkCause(e) }, error: e };
-      }
+      const sent = await fetchAttempt(url, init, policy.timeoutMs, where);
+      if (!('res' in sent)) return sent;
+      const res = sent.res;
       let wait = retryAfterMs(res.headers, now());
       if (res.ok && o.gate && wait !== undefined) {
         const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
@@ -210,6 +206,24 @@ export async function fetchWithRetry(
     networkError: (e, attempts) =>
       new RuntimeError(`${where} failed after ${attempts} attempts: ${networkCause(e)}`),
   });
+}
+
+/**
+ * One fetch within `timeoutMs`: the response, or a network failure `retryLoop` may retry. Any
+ * other error (fetch refusing the URL) is not retried; its message is redacted.
+ */
+export async function fetchAttempt(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+  where: string,
+): Promise<{ res: Response } | { failure: { cause: string }; error: unknown }> {
+  try {
+    return { res: await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) }) };
+  } catch (e) {
+    if (!isNetworkError(e)) throw new RuntimeError(`${where} failed: ${networkCause(e)}`);
+    return { failure: { cause: networkCause(e) }, error: e };
+  }
 }
 
 /** A request class the registry kept refusing (429) for the stall time; `reason` without the request. */
