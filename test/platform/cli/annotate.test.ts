@@ -26,6 +26,10 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     'none',
   ];
 
+  /** annotate with the gate's minAge off: these runs are about what gets marked, not when. */
+  const annotate = (args: string[], env?: Record<string, string>) =>
+    runCli(['annotate', ...common(), '--min-age', '0', ...args], env);
+
   const marks = async (key: string) => {
     const [repository, digest] = key.split('@');
     return lifecycleMarksByHttp(registry.url, repository, digest);
@@ -46,16 +50,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
 
   it('dry run writes the plan and changes nothing', async () => {
     const planFile = join(dir, 'dry-plan.json');
-    const run = await runCli([
-      'annotate',
-      ...common(),
-      '--min-age',
-      '0',
-      '--dry-run',
-      '--plan-file',
-      planFile,
-      '--json',
-    ]);
+    const run = await annotate(['--dry-run', '--plan-file', planFile, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({
@@ -74,7 +69,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   it("without --plan-file the plan goes to the OS temp dir, not a CI runner's", async () => {
     const osTemp = await mkdtemp(join(dir, 'os-temp-'));
     const runnerTemp = await mkdtemp(join(dir, 'runner-temp-'));
-    const run = await runCli(['annotate', ...common(), '--min-age', '0', '--dry-run', '--json'], {
+    const run = await annotate(['--dry-run', '--json'], {
       TMPDIR: osTemp,
       RUNNER_TEMP: runnerTemp,
       AGENT_TEMPDIRECTORY: runnerTemp,
@@ -88,15 +83,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   });
 
   it('annotates exactly the orphans, one lifecycle referrer each, leaving the older mark alone', async () => {
-    const run = await runCli([
-      'annotate',
-      ...common(),
-      '--min-age',
-      '0',
-      '--eol-date',
-      '2026-11-22',
-      '--json',
-    ]);
+    const run = await annotate(['--eol-date', '2026-11-22', '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts).toEqual({
       annotated: scenario.orphans.length,
@@ -119,15 +106,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   });
 
   it('a second run changes nothing', async () => {
-    const run = await runCli([
-      'annotate',
-      ...common(),
-      '--min-age',
-      '0',
-      '--eol-date',
-      '2026-11-22',
-      '--json',
-    ]);
+    const run = await annotate(['--eol-date', '2026-11-22', '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts).toMatchObject({
       annotated: 0,
@@ -167,15 +146,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).removed).toHaveLength(1);
     expect(await marks(key)).toEqual([]);
-    const again = await runCli([
-      'annotate',
-      ...common(),
-      '--min-age',
-      '0',
-      '--eol-date',
-      '2026-11-22',
-      '--json',
-    ]);
+    const again = await annotate(['--eol-date', '2026-11-22', '--json']);
     expect(JSON.parse(again.stdout).counts.annotated).toBe(1);
     expect(await marks(key)).toHaveLength(1);
   });
@@ -195,15 +166,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
         ],
       }),
     );
-    const run = await runCli([
-      'annotate',
-      ...common(),
-      '--min-age',
-      '0',
-      '--from-plan',
-      eolFile,
-      '--json',
-    ]);
+    const run = await annotate(['--from-plan', eolFile, '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts.annotated).toBe(1);
     expect(await marks(target)).toEqual([expect.objectContaining({ date: '2026-12-01' })]);
