@@ -110,6 +110,23 @@ export function annotateArgs(
   ];
 }
 
+/** `eol-gate annotate --json` against a fake ACR (`--registry-type acr`), without coordination. */
+export function acrAnnotateArgs(registry: string, imageInfo: string, ...more: string[]): string[] {
+  return [
+    'annotate',
+    '--registry',
+    registry,
+    '--registry-type',
+    'acr',
+    '--image-info',
+    imageInfo,
+    '--coordinator',
+    'none',
+    '--json',
+    ...more,
+  ];
+}
+
 /** A job of a run of the fake GitHub, as a CLI step acts for it. */
 export interface Who {
   run: FakeRun;

@@ -1,3 +1,4 @@
+import { acrAnnotateArgs } from '../../support/cli.js';
 import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 /**
  * What a run writes. A cold run with N marks in R repositories makes at most
@@ -287,23 +288,10 @@ describe('writes per run against the fake ACR', () => {
   });
 
   const annotate = () =>
-    runSourceCli(
-      [
-        'annotate',
-        '--registry',
-        fake.url,
-        '--registry-type',
-        'acr',
-        '--image-info',
-        imageInfo,
-        '--coordinator',
-        'none',
-        '--eol-date',
-        '2026-06-01',
-        '--json',
-      ],
-      { ...env.identity.env, NODE_EXTRA_CA_CERTS: fake.caPath },
-    );
+    runSourceCli(acrAnnotateArgs(fake.url, imageInfo, '--eol-date', '2026-06-01'), {
+      ...env.identity.env,
+      NODE_EXTRA_CA_CERTS: fake.caPath,
+    });
 
   it(`a cold run marks ${N} orphans in ${R} repositories with at most N + 3(R + 1) writes (the cache's repository included), and a re-run writes nothing`, async () => {
     fake.resetCounts();
@@ -344,21 +332,10 @@ describe('re-runs against the fake ACR write nothing', () => {
         '2025-02-01',
       );
       const annotate = () =>
-        runSourceCli(
-          [
-            'annotate',
-            '--registry',
-            fake.url,
-            '--registry-type',
-            'acr',
-            '--image-info',
-            scenario.imageInfo,
-            '--coordinator',
-            'none',
-            '--json',
-          ],
-          { ...env.identity.env, NODE_EXTRA_CA_CERTS: fake.caPath },
-        );
+        runSourceCli(acrAnnotateArgs(fake.url, scenario.imageInfo), {
+          ...env.identity.env,
+          NODE_EXTRA_CA_CERTS: fake.caPath,
+        });
       const cold = await annotate();
       expect(cold.code, cold.stderr).toBe(0);
       expect(JSON.parse(cold.stdout).counts).toMatchObject({

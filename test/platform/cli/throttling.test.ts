@@ -16,7 +16,7 @@ import {
   startAcrEnvironment,
   type Scenario,
 } from '../../registry/acr/helpers.js';
-import { runCli } from '../../support/cli.js';
+import { acrAnnotateArgs, runCli } from '../../support/cli.js';
 
 const WINDOW_MS = 2_000;
 /** Per window: 3,000 reads, 300 writes, 750 referrer lookups, 3,000 token requests a minute. */
@@ -38,20 +38,7 @@ describe('a first run against a throttled ACR', () => {
   it('marks every orphan once, exits 0, with few refusals and close to the floor', async () => {
     const started = Date.now();
     const run = await runCli(
-      [
-        'annotate',
-        '--registry',
-        fake.url,
-        '--registry-type',
-        'acr',
-        '--image-info',
-        scenario.imageInfo,
-        '--coordinator',
-        'none',
-        '--eol-date',
-        '2026-06-01',
-        '--json',
-      ],
+      acrAnnotateArgs(fake.url, scenario.imageInfo, '--eol-date', '2026-06-01'),
       {
         ...env.identity.env,
         NODE_EXTRA_CA_CERTS: fake.caPath,
