@@ -1,4 +1,3 @@
-import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 /**
  * Issue 19 (GHCR) through the bundled CLI: a fake GHCR (docker-registry behind a proxy that
  * refuses manifest DELETE with 405 UNSUPPORTED and serves the GitHub Packages API) with
@@ -7,6 +6,7 @@ import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
  * roll-back) leaves no mark any client can see in the subject's fallback index, saying which
  * removal happened.
  */
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,4 +1,3 @@
-import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 /**
  * The Protocol II schedules, each through the bundled CLI against the fake GitHub API and a
  * real docker-registry: CI operations a user performs without doing anything unusual (re-run
@@ -9,6 +8,7 @@ import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
  * file at another CLI bundle (e.g. one built from a commit before Protocol II) to show that the
  * schedules fail there.
  */
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CoverScope, MarkerState } from '../../../src/core/runs.js';

@@ -1,5 +1,3 @@
-import { acrAnnotateArgs } from '../../support/cli.js';
-import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 /**
  * What a run writes. A cold run with N marks in R repositories makes at most
  * N + 3(R + 1) writes, the cache's repository counted (beside the fallback indexes a registry
@@ -12,6 +10,8 @@ import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
  * The CLI runs from source (`node --import tsx src/platform/cli/main.ts`), as a user runs the
  * bundle, so the test follows the code under test without a rebuilt dist/.
  */
+import { acrAnnotateArgs } from '../../support/cli.js';
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
