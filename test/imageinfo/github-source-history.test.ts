@@ -1,4 +1,4 @@
-/** Issue 19: the image-info's own git history, read through the GitHub commits and contents APIs. */
+/** The image-info's own git history, read through the GitHub commits and contents APIs. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';

@@ -1,5 +1,5 @@
 /**
- * Issue 19 (GHCR) through the bundled CLI: a fake GHCR (docker-registry behind a proxy that
+ * GHCR through the bundled CLI: a fake GHCR (docker-registry behind a proxy that
  * refuses manifest DELETE with 405 UNSUPPORTED and serves the GitHub Packages API) with
  * `--registry-type ghcr`. Every package version is in the inventory (untagged ones too), its
  * `created_at` drives minAge, and every way of removing a mark (unannotate, verify --repair, a
@@ -28,7 +28,7 @@ const UNLISTED =
 const VERSION_DELETED =
   'removed from the referrers index and its package version deleted (the registry refuses DELETE)';
 
-describe('GHCR (issue 19) through the bundled CLI', () => {
+describe('GHCR through the bundled CLI', () => {
   const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
   let ghcr: FakeGhcr;
   let pusher: OciRegistry;
