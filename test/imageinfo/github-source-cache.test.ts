@@ -1,5 +1,5 @@
 /**
- * Issue 18, hole 8: GitHub can answer a contents read by branch name from a cache for seconds
+ * Protocol III, hole 8: GitHub can answer a contents read by branch name from a cache for seconds
  * after an update, so a source that reads by branch name can re-read the image-info it read
  * before a re-record and miss the re-record (validation and reconcile compare fingerprints). The
  * fake's `nameReadCacheMs` serves by-name reads that way; ref and by-sha reads stay fresh.
@@ -54,7 +54,7 @@ async function rawRead(ref: string): Promise<string> {
   return res.text();
 }
 
-describe('GitHubContentsSource reads at a resolved commit (issue 18, hole 8)', () => {
+describe('GitHubContentsSource reads at a resolved commit (Protocol III, hole 8)', () => {
   it('the fake serves a by-name read stale after an update, while ref and sha reads are fresh', async () => {
     expect(await rawRead(branch)).toBe(V1); // primes the cache
     store.setFile('org', 'images', branch, PATH, V2);

@@ -49,7 +49,7 @@ describe('GitHubContentsSource', () => {
   it('reads content with the blob sha as fingerprint, sending the API version and a Bearer token', async () => {
     const snap = await source().read();
     expect(snap).toEqual({ text: '{"v":1}\n', fingerprint: gitBlobId('{"v":1}\n') });
-    // The branch head first (fresh), then the file at that commit (issue 18, hole 8).
+    // The branch head first (fresh), then the file at that commit (Protocol III, hole 8).
     expect(store.requests.map((r) => r.path)).toEqual([
       '/repos/org/images/git/ref/heads/main',
       '/repos/org/images/contents/eng/image-info.json',

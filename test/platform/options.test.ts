@@ -242,7 +242,7 @@ describe.each(HOSTS)('readOptions on the $name host', (host) => {
   });
 });
 
-describe('the CLI names its flags, the action its inputs (issue 21)', () => {
+describe('the CLI names its flags, the action its inputs', () => {
   afterEach(() => vi.unstubAllEnvs());
 
   it('a plain-ftp registry given as a flag', () => {

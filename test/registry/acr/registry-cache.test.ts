@@ -16,7 +16,7 @@ import {
   type Scenario,
 } from './helpers.js';
 
-/** Issue 15 on the fake ACR: a fresh agent's steady state reads the cache copy, not each referrer. */
+/** On the fake ACR: a fresh agent's steady state reads the cache copy, not each referrer. */
 
 const CACHE = 'eol-gate/cache';
 let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;

@@ -14,7 +14,7 @@ import {
   type Scenario,
 } from './helpers.js';
 
-/** Issue 14 item 9 and item 1 on the fake ACR: what the listing cannot tell must not be marked. */
+/** On the fake ACR: what the listing cannot tell must not be marked. */
 
 let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
 afterEach(async () => {
