@@ -23,6 +23,7 @@
  * synthetic manifest (same repository, kind, creation time, supported-or-not) with its own
  * honest digest, and the image-info is written from those.
  */
+import { imageInfoOfDigests } from '../test/support/scenario.js';
 import { OPTIMISTIC_BUDGETS } from '../src/util/throttle.js';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -102,23 +103,7 @@ function load(
       supported.set(e.repository, [...(supported.get(e.repository) ?? []), m.digest]);
   }
   const imageInfo = join(dir, 'image-info.json');
-  writeFileSync(
-    imageInfo,
-    JSON.stringify({
-      schemaVersion: '2.0',
-      repos: [...supported].map(([repo, digests]) => ({
-        repo,
-        images: [
-          {
-            platforms: digests.map((d) => ({
-              digest: `mcr.microsoft.com/${repo}@${d}`,
-              simpleTags: [],
-            })),
-          },
-        ],
-      })),
-    }),
-  );
+  writeFileSync(imageInfo, imageInfoOfDigests(supported));
   return { imageInfo, all };
 }
 

@@ -10,6 +10,7 @@
  * wall time over the floor the budget allows (max over classes of served ÷ budget, in windows),
  * and the share of requests refused.
  */
+import { imageInfoOfDigests } from '../../test/support/scenario.js';
 import { annotate } from '../../src/commands/annotate.js';
 import { NoneStore } from '../../src/coordination/none.js';
 import {
@@ -134,23 +135,7 @@ async function world(tier: Tier, orphans: number, supported: number): Promise<Wo
   }
   const dir = mkdtempSync(join(tmpdir(), 'bench-throttled-'));
   const imageInfo = join(dir, 'image-info.json');
-  writeFileSync(
-    imageInfo,
-    JSON.stringify({
-      schemaVersion: '2.0',
-      repos: [...supportedBy].map(([repo, digests]) => ({
-        repo,
-        images: [
-          {
-            platforms: digests.map((d) => ({
-              digest: `mcr.microsoft.com/${repo}@${d}`,
-              simpleTags: [],
-            })),
-          },
-        ],
-      })),
-    }),
-  );
+  writeFileSync(imageInfo, imageInfoOfDigests(supportedBy));
   const meter = new Meter(BUDGETS[tier], 60_000 / SCALES[tier]);
   fake.addFault({ kind: '429', match: meter.over, times: Number.MAX_SAFE_INTEGER });
   return { fake, meter, imageInfo, orphans: out, close: () => fake.close() };

@@ -153,3 +153,21 @@ export function imageInfoText(repos: Record<string, Descriptor[]>): string {
     })),
   });
 }
+
+/** An image-info that lists, per repository, one image whose platforms are `digests`. */
+export function imageInfoOfDigests(repos: Iterable<[string, string[]]>): string {
+  return JSON.stringify({
+    schemaVersion: '2.0',
+    repos: [...repos].map(([repo, digests]) => ({
+      repo,
+      images: [
+        {
+          platforms: digests.map((d) => ({
+            digest: `mcr.microsoft.com/${repo}@${d}`,
+            simpleTags: [],
+          })),
+        },
+      ],
+    })),
+  });
+}
