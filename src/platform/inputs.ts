@@ -203,9 +203,8 @@ const TABLE = [
     parse: { type: 'group' },
     task: { label: 'Coordination group', group: 'coordination' },
     description:
-      'Coordination group: the pipelines that publish to one registry and one image-info.',
+      "Coordination group: the pipelines that publish to one registry and one image-info (verify and unannotate read the group's registry-held cache).",
     default: 'default',
-    commands: COORDINATED,
   },
   {
     name: 'state',
@@ -220,8 +219,9 @@ const TABLE = [
     name: 'eolDate',
     parse: { type: 'date', orToday: true },
     task: { label: 'EOL date', group: 'annotate' },
-    description: 'End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC).',
-    commands: ['annotate'],
+    description:
+      "End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC); for unannotate's fromPlan, the date of the marks of an ImageBuilder plan that names none.",
+    commands: ['annotate', 'unannotate'],
   },
   {
     name: 'minAge',

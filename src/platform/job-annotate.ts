@@ -8,7 +8,7 @@ import { readInput, requestCounts, type Runner } from './job-commands.js';
 import { annotateSummary, type PlanLocation } from './summary-annotate.js';
 import { createRegistry, createSources, createStore } from './wiring.js';
 
-export const runAnnotate: Runner = async (o, agent, clock) => {
+export const runAnnotate: Runner<'annotate'> = async (o, agent, clock) => {
   const logger = agent.logger;
   // Everything is read and checked before the first write.
   const fromPlan = o.fromPlan

@@ -12,14 +12,19 @@ import { createWritableImageInfoSource } from '../imageinfo/factory.js';
 import { processThrottle, REQUEST_CLASSES, type RequestClass } from '../util/throttle.js';
 import type { BuildAgent } from './agent.js';
 import type { JobResult } from './job.js';
-import type { JobOptions } from './options.js';
+import type { CommandName } from './inputs.js';
+import type { OptionsFor } from './options.js';
 import { publishSummary, unannotateSummary, verifySummary } from './summary.js';
 import { createRegistry, createSources, createStore, sourceOptions } from './wiring.js';
 
-/** Runs one command; runJob puts `command` first in the result. */
-export type Runner = (o: JobOptions, agent: BuildAgent, clock: Clock) => Promise<JobResult>;
+/** Runs command `C` with the options it takes; runJob puts `command` first in the result. */
+export type Runner<C extends CommandName> = (
+  o: OptionsFor<C>,
+  agent: BuildAgent,
+  clock: Clock,
+) => Promise<JobResult>;
 
-export const runSignal: Runner = async (o, agent) => {
+export const runSignal: Runner<'signal'> = async (o, agent) => {
   await signal(
     { group: o.group, state: o.state!, scope: o.scope },
     { store: await createStore(o, agent, agent.logger), logger: agent.logger },
@@ -27,7 +32,7 @@ export const runSignal: Runner = async (o, agent) => {
   return { exitCode: 0, result: { group: o.group, state: o.state, scope: o.scope } };
 };
 
-export const runVerify: Runner = async (o, agent) => {
+export const runVerify: Runner<'verify'> = async (o, agent) => {
   const logger = agent.logger;
   const registry = createRegistry(o, agent);
   const result = await verify(o, { registry, sources: createSources(o, agent), logger });
@@ -46,7 +51,7 @@ export const runVerify: Runner = async (o, agent) => {
   return { exitCode: clean ? 0 : 1, result: { ...result, ...requestCounts() } };
 };
 
-export const runUnannotate: Runner = async (o, agent, clock) => {
+export const runUnannotate: Runner<'unannotate'> = async (o, agent, clock) => {
   const registry = createRegistry(o, agent);
   // Everything is read and checked before the first delete.
   let fromPlan: PlannedDigest[] | undefined;
@@ -84,7 +89,7 @@ export const runUnannotate: Runner = async (o, agent, clock) => {
   return { exitCode: 0, result: { ...result, ...requestCounts() } };
 };
 
-export const runPublish: Runner = async (o, agent, clock) => {
+export const runPublish: Runner<'publish-image-info'> = async (o, agent, clock) => {
   const logger = agent.logger;
   const fragmentText = await readInput(o.fragment, agent.label('fragment'));
   const target = createWritableImageInfoSource(o.imageInfo[0], sourceOptions(agent));

@@ -28,7 +28,7 @@ export interface JobResult {
   result: Record<string, unknown>;
 }
 
-const RUNNERS: Record<CommandName, Runner> = {
+const RUNNERS: { [C in CommandName]: Runner<C> } = {
   annotate: runAnnotate,
   signal: runSignal,
   verify: runVerify,
@@ -43,7 +43,9 @@ export async function runJob(host: BuildAgent, clock: Clock = systemClock): Prom
   configureProcessThrottle({});
   try {
     const options = readOptions(agent, clock.now());
-    const { exitCode, result } = await RUNNERS[options.command](options, agent, clock);
+    // Each member of JobOptions goes to its own command's runner.
+    const run = RUNNERS[options.command] as Runner<typeof options.command>;
+    const { exitCode, result } = await run(options as never, agent, clock);
     const job: JobResult = { exitCode, result: { command: options.command, ...result } };
     // The `--json` object as an output, for a later step to read with fromJSON.
     agent.setOutput('result', resultOutput(job.result));

@@ -9,7 +9,7 @@ import { assertGroupName } from '../core/protocol.js';
 import { withPrefix } from '../core/supported.js';
 import { assertSecureUrl } from '../util/http.js';
 import type { BuildAgent } from './agent.js';
-import { INPUTS, type InputParser, type InputTable } from './inputs.js';
+import { INPUTS, type CommandName, type InputParser, type InputTable } from './inputs.js';
 
 /** What a parser sees besides the text: the input's label, the host's labels, the clock. */
 interface ParseContext {
@@ -125,13 +125,27 @@ type FieldOf<I> = I extends { field: false }
       ? N
       : never;
 
+type CommandsOf<I> = I extends { commands: readonly (infer C)[] } ? C : CommandName;
+
 /** Every input read and checked: one field per input of the schema (its `field`, else its name). */
-export type JobOptions = {
+export type InputValues = {
   [I in Input as FieldOf<I>]: Value<I>;
 } & {
   /** annotate's budget after apply, counted from its end (default: `timeoutMs`). */
   reconcileTimeoutMs: number;
 };
+
+/**
+ * What commands `C` all read: the fields of the inputs the schema gives to every one of them
+ * (`[C] extends` keeps a union of commands from distributing), so a runner cannot use an input
+ * its command does not take.
+ */
+export type OptionsFor<C extends CommandName> = {
+  [I in Input as [C] extends [CommandsOf<I>] ? FieldOf<I> : never]: Value<I>;
+} & { command: C } & ([C] extends ['annotate'] ? { reconcileTimeoutMs: number } : unknown);
+
+/** The options of the command the job runs, one member per command. */
+export type JobOptions = { [C in CommandName]: OptionsFor<C> }[CommandName];
 
 /** Reads and checks every input before anything is written; errors name the input. */
 export function readOptions(agent: BuildAgent, now: Date): JobOptions {
@@ -155,7 +169,7 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
     const context = { label: labelOf(spec.name), labelOf, now, choices: spec.choices };
     values[spec.field ?? spec.name] = read(text || fallback, context, parser);
   }
-  const o = values as JobOptions;
+  const o = values as InputValues;
 
   for (const spec of INPUTS) {
     const value = values[(spec.field || spec.name) as string];
@@ -167,10 +181,11 @@ export function readOptions(agent: BuildAgent, now: Date): JobOptions {
   values.reconcileTimeoutMs ??= o.timeoutMs;
   crossCheck(o, labelOf);
   o.cacheRepository = cacheRepository(o.cacheRepository, o.repoPrefix, labelOf('cacheRepository'));
-  return o;
+  // Every input was read and checked; each command's runner sees the ones it takes.
+  return o as JobOptions;
 }
 
-function crossCheck(o: JobOptions, label: (name: string) => string): void {
+function crossCheck(o: InputValues, label: (name: string) => string): void {
   if (o.command === 'unannotate') {
     if (o.digests.length === 0 && !o.fromPlan && !o.date)
       throw new InputError(

@@ -21,11 +21,18 @@ import type { Registry } from '../registry/port.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../util/http.js';
 import { configureProcessThrottle, type Throttle } from '../util/throttle.js';
 import type { BuildAgent } from './agent.js';
-import type { JobOptions } from './options.js';
+import type { OptionsFor } from './options.js';
 import { jobParticipant } from './participant.js';
 
+/** The options of the commands that open the registry, the store, the image-info. */
+// Every input is read for every command: verify's `anonymous` and annotate's `dryRun` are set
+// (to their defaults) for the other commands too.
+type RegistryOptions = OptionsFor<'annotate' | 'verify' | 'unannotate'> & { anonymous?: boolean };
+type StoreOptions = OptionsFor<'annotate' | 'signal' | 'publish-image-info'> & { dryRun?: boolean };
+type SourceOptionsOf = OptionsFor<'annotate' | 'verify' | 'unannotate' | 'publish-image-info'>;
+
 /** Adapters chosen from inputs and environment: the only place that knows them all. */
-export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
+export function createRegistry(o: RegistryOptions, agent: BuildAgent): Registry {
   let url = /^[a-z]+:\/\//i.test(o.registry) ? o.registry : `https://${o.registry}`;
   let host: string;
   try {
@@ -94,7 +101,7 @@ export function createRegistry(o: JobOptions, agent: BuildAgent): Registry {
  * classes together. `EOL_GATE_BUDGET_WINDOW_MS` (tests only) shortens the window the registry
  * counts its budget in, so a throttled run can be tested in seconds.
  */
-function processThrottleFor(o: JobOptions, agent: BuildAgent, acr: boolean): Throttle {
+function processThrottleFor(o: RegistryOptions, agent: BuildAgent, acr: boolean): Throttle {
   if (o.acrTier && !acr)
     agent.logger.warning(
       `${agent.label('acrTier')} applies to Azure Container Registry; this registry's budgets are learnt from its answers`,
@@ -108,7 +115,7 @@ function processThrottleFor(o: JobOptions, agent: BuildAgent, acr: boolean): Thr
 }
 
 /** The registry-held cache: one copy per group in `cacheRepository` (empty: turned off). */
-function registryCache(o: JobOptions): { repository: string; group: string } | undefined {
+function registryCache(o: RegistryOptions): { repository: string; group: string } | undefined {
   return o.cacheRepository ? { repository: o.cacheRepository, group: o.group } : undefined;
 }
 
@@ -121,7 +128,7 @@ interface Login {
 }
 
 /** `username`/`password`, or the host's Docker registry connection; one source, never both. */
-function registryLogin(o: JobOptions, agent: BuildAgent, host: string): Login | undefined {
+function registryLogin(o: RegistryOptions, agent: BuildAgent, host: string): Login | undefined {
   const connection = agent.dockerRegistryConnection?.();
   const label = agent.label('dockerRegistryServiceConnection');
   if (o.username || o.password) {
@@ -198,7 +205,7 @@ function dockerConfigCredentials(agent: BuildAgent, host: string): DockerCredent
  * azureTenantId are set; else DefaultAzureCredential (azure/login, AZURE_* variables, Azure
  * CLI, managed identity), or anonymous for reads.
  */
-function createAcrRegistry(o: JobOptions, agent: BuildAgent, throttle: Throttle): Registry {
+function createAcrRegistry(o: RegistryOptions, agent: BuildAgent, throttle: Throttle): Registry {
   const connection = agent.azureServiceConnection?.();
   let federated: AcrSignIn['federated'];
   if (o.azureClientId && !connection && !o.anonymous) {
@@ -270,13 +277,13 @@ export function sourceOptions(agent: BuildAgent): SourceOptions {
   };
 }
 
-export function createSources(o: JobOptions, agent: BuildAgent): ImageInfoSource[] {
+export function createSources(o: SourceOptionsOf, agent: BuildAgent): ImageInfoSource[] {
   const options = sourceOptions(agent);
   return o.imageInfo.map((spec) => createImageInfoSource(spec, options));
 }
 
 export function createStore(
-  o: JobOptions,
+  o: StoreOptions,
   agent: BuildAgent,
   logger: Logger,
 ): Promise<CoordinationStore> {

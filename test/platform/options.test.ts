@@ -13,7 +13,7 @@ import {
   type InputParser,
   type InputSpec,
 } from '../../src/platform/inputs.js';
-import { readOptions } from '../../src/platform/options.js';
+import { readOptions, type InputValues } from '../../src/platform/options.js';
 
 /**
  * The schema's cases, run in process on each host's own agent: a bad value of every input with
@@ -118,7 +118,8 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe.each(HOSTS)('readOptions on the $name host', (host) => {
   const offered = inputsFor(host.name);
-  const read = (inputs: Inputs) => readOptions(host.agent(inputs), NOW);
+  // Every input is read whatever the command: these tests look at all of them.
+  const read = (inputs: Inputs) => readOptions(host.agent(inputs), NOW) as unknown as InputValues;
 
   afterEach(() => {
     vi.unstubAllEnvs();
@@ -258,5 +259,24 @@ describe('the CLI names its flags, the action its inputs', () => {
   it('a bad duration given as a flag', () => {
     const { values } = parseCli(['annotate', '--min-age', 'an hour']);
     expect(() => readOptions(new CliAgent(values, {}, () => {}), NOW)).toThrow(/^--min-age: /);
+  });
+});
+
+describe('options typed per command', () => {
+  const cli = (inputs: Inputs) => readOptions(HOSTS[0].agent(inputs), NOW);
+
+  it('a command sees the inputs it takes; tsc refuses the ones it does not', () => {
+    const signal = cli({ ...valid('signal'), state: 'publishing' });
+    if (signal.command !== 'signal') throw new Error(`read ${signal.command}`);
+    expect(signal.state).toBe('publishing');
+    // @ts-expect-error signal does not open the registry
+    expect(signal.registry).toBe('');
+
+    const unannotate = cli({ ...valid('unannotate'), eolDate: '2026-01-02' });
+    if (unannotate.command !== 'unannotate') throw new Error(`read ${unannotate.command}`);
+    // An ImageBuilder plan without dates is unmarked at eolDate; its registry cache is the group's.
+    expect([unannotate.eolDate, unannotate.group]).toEqual(['2026-01-02', 'default']);
+    // @ts-expect-error only annotate has a budget after apply
+    expect(unannotate.reconcileTimeoutMs).toBeTypeOf('number');
   });
 });
