@@ -94,7 +94,15 @@ function coveredBySelf(p: RawMarker, markers: RawMarker[]): boolean {
   return isCovered(p, markers, undefined);
 }
 
-const FAILED_CONCLUSIONS = new Set(['failure', 'failed', 'cancelled', 'canceled', 'abandoned']);
+// GitHub: failure, cancelled, timed_out (a job killed at its timeout); Azure: failed, canceled, abandoned.
+const FAILED_CONCLUSIONS = new Set([
+  'failure',
+  'failed',
+  'cancelled',
+  'canceled',
+  'timed_out',
+  'abandoned',
+]);
 
 function endedWithoutSuccess(job: JobStatus | undefined): boolean {
   return !!job?.completed && FAILED_CONCLUSIONS.has((job.conclusion ?? '').toLowerCase());

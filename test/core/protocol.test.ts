@@ -156,6 +156,16 @@ describe('when a publishing marker blocks (docs/design.md §2)', () => {
       [],
     ],
     [
+      'a timed-out job (GitHub timed_out) no longer blocks once the rest of its run ended',
+      [pub('7', 1, '70')],
+      [['7', alive(1)]],
+      [
+        ['7', '70', job(true, 'timed_out')],
+        ['7', '79', ran(5, 9)],
+      ],
+      [],
+    ],
+    [
       'a failed job blocks while another job of its run may still record it (always())',
       [pub('7', 1, '70')],
       [['7', alive(1)]],
