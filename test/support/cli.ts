@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { FakeGitHub, type FakeRun } from './fake-github.js';
 import type { RunnerJob } from './github-job.js';
 import { lifecycleMarksByHttp } from './registry-http.js';
 import { runNode, type ProcessRun } from './runner.js';
-import { writeImageInfo } from './scenario.js';
+import { seedScenario, writeImageInfo, type Scenario } from './scenario.js';
 import { ociRegistry, pushImage } from './seed.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/index.cjs', import.meta.url));
@@ -125,6 +125,62 @@ export function acrAnnotateArgs(registry: string, imageInfo: string, ...more: st
     '--json',
     ...more,
   ];
+}
+
+/**
+ * A temp dir `<prefix>…` for the describe block it is called in: made before its tests, removed
+ * after them. Its path is `dir()`.
+ */
+export function useTempDir(prefix: string): () => string {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (!dir) throw new Error('temp dir used before it was made');
+    return dir;
+  };
+}
+
+/** A docker-registry holding the core scenario, its image-info written to a file. */
+export interface ScenarioRegistry {
+  registry: DockerRegistry;
+  scenario: Scenario;
+  /** A temp dir of the test's own. */
+  dir: string;
+  /** The scenario's image-info, in `dir`. */
+  imageInfo: string;
+  /** The lifecycle marks of `repository@digest`, as a scanner reads them over HTTP. */
+  marks(key: string): Promise<{ digest: string; date: string }[]>;
+}
+
+/**
+ * A docker-registry seeded with the core scenario (seedScenario) and a temp dir `<dirPrefix>…`
+ * holding its image-info, for the describe block it is called in: started before its tests,
+ * stopped after them. Its fields are set once the block's first beforeAll has run.
+ */
+export function useScenarioRegistry(dirPrefix: string): ScenarioRegistry {
+  const f = {
+    marks: (key: string) => {
+      const [repository, digest] = key.split('@');
+      return lifecycleMarksByHttp(f.registry.url, repository, digest);
+    },
+  } as ScenarioRegistry;
+  beforeAll(async () => {
+    f.registry = await startDockerRegistry();
+    f.scenario = await seedScenario(ociRegistry(f.registry.url));
+    f.dir = await mkdtemp(join(tmpdir(), dirPrefix));
+    f.imageInfo = join(f.dir, 'image-info.json');
+    await writeFile(f.imageInfo, f.scenario.imageInfo);
+  });
+  afterAll(async () => {
+    await f.registry?.stop();
+    if (f.dir) await rm(f.dir, { recursive: true, force: true });
+  });
+  return f;
 }
 
 /** A job of a run of the fake GitHub, as a CLI step acts for it. */

@@ -30,17 +30,21 @@ export interface ProcessRun {
  */
 export const BUNDLE_NODE = process.env.EOL_GATE_TEST_NODE || process.execPath;
 
-/** Runs `node <script> …args` with exactly `env`, bounded in time; never rejects on a non-zero exit. */
+/**
+ * Runs `node …nodeArgs <script> …args` with exactly `env`, bounded in time; never rejects on a
+ * non-zero exit.
+ */
 export function runNode(
   script: string,
   env: Env,
   timeoutMs: number,
   args: string[] = [],
+  nodeArgs: string[] = [],
 ): Promise<ProcessRun> {
   if (!existsSync(script))
     throw new Error(`${script} is missing: run \`node scripts/build.mjs\` first`);
   return new Promise((resolve, reject) => {
-    const child = spawn(BUNDLE_NODE, [script, ...args], {
+    const child = spawn(BUNDLE_NODE, [...nodeArgs, script, ...args], {
       env: env as NodeJS.ProcessEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -56,6 +60,9 @@ export function runNode(
     });
   });
 }
+
+/** Starts a host with exactly `env` and returns what it printed and its exit code. */
+export type HostRun = (env: Env) => Promise<ProcessRun>;
 
 const baseEnv = (): Env => ({ PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' });
 
@@ -124,6 +131,8 @@ export async function runAction(options: {
   /** The job's check run id, as `${{ job.check_run_id }}` evaluates (default: a fixed id, as runners since 2025-09 give). */
   checkRunId?: string;
   timeoutMs?: number;
+  /** Runs the action with the runner's environment: by default its bundle, as the runner does. */
+  host?: HostRun;
 }): Promise<ActionRun> {
   const dir = await mkdtemp(join(tmpdir(), 'eol-gate-gha-'));
   const outputFile = join(dir, 'output');
@@ -141,7 +150,8 @@ export async function runAction(options: {
     ...options.env,
     ...actionInputEnv(options.inputs, options.githubToken ?? '', options.checkRunId ?? '8800001'),
   };
-  const run = await runNode(ACTION_BUNDLE, env, options.timeoutMs ?? 60_000);
+  const host = options.host ?? ((e) => runNode(ACTION_BUNDLE, e, options.timeoutMs ?? 60_000));
+  const run = await host(env);
   const commands = run.stdout
     .split(/\r?\n/)
     .map((line) => /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line))
@@ -251,6 +261,8 @@ export async function runTask(options: {
   inputs: Record<string, string>;
   env?: Env;
   timeoutMs?: number;
+  /** Runs the task with the agent's environment: by default its bundle, as the agent does. */
+  host?: HostRun;
 }): Promise<TaskRun> {
   const temp = await mkdtemp(join(tmpdir(), 'eol-gate-azp-'));
   const env: Env = {
@@ -260,7 +272,8 @@ export async function runTask(options: {
     ...options.env,
     ...taskInputEnv(options.inputs),
   };
-  const run = await runNode(TASK_BUNDLE, env, options.timeoutMs ?? 60_000);
+  const host = options.host ?? ((e) => runNode(TASK_BUNDLE, e, options.timeoutMs ?? 60_000));
+  const run = await host(env);
   const vso = parseVso(run.stdout);
   const outputs: Record<string, string> = {};
   for (const c of vso) {

@@ -1,27 +1,20 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../support/cli.js';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
-import { lifecycleMarksByHttp } from '../../support/registry-http.js';
-import { seedScenario, type Scenario } from '../../support/scenario.js';
+import { describe, expect, it } from 'vitest';
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
+import { runCli, useScenarioRegistry } from '../../support/cli.js';
 import { ociRegistry } from '../../support/seed.js';
 
 /** The core issue's integration scenario: the bundled CLI against Debian's docker-registry. */
 describe('eol-gate annotate / verify against a real docker-registry', () => {
-  let registry: DockerRegistry;
-  let scenario: Scenario;
-  let dir: string;
-  let imageInfoPath: string;
+  const f = useScenarioRegistry('eol-gate-cli-');
   const common = () => [
     '--registry',
-    registry.url,
+    f.registry.url,
     '--image-info',
-    imageInfoPath,
+    f.imageInfo,
     '--repo-prefix',
-    scenario.repoPrefix,
+    f.scenario.repoPrefix,
     '--coordinator',
     'none',
   ];
@@ -30,45 +23,27 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   const annotate = (args: string[], env?: Record<string, string>) =>
     runCli(['annotate', ...common(), '--min-age', '0', ...args], env);
 
-  const marks = async (key: string) => {
-    const [repository, digest] = key.split('@');
-    return lifecycleMarksByHttp(registry.url, repository, digest);
-  };
-
-  beforeAll(async () => {
-    registry = await startDockerRegistry();
-    scenario = await seedScenario(ociRegistry(registry.url));
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-cli-'));
-    imageInfoPath = join(dir, 'image-info.json');
-    await writeFile(imageInfoPath, scenario.imageInfo);
-  });
-
-  afterAll(async () => {
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
   it('dry run writes the plan and changes nothing', async () => {
-    const planFile = join(dir, 'dry-plan.json');
+    const planFile = join(f.dir, 'dry-plan.json');
     const run = await annotate(['--dry-run', '--plan-file', planFile, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({
       outcome: 'dry-run',
-      counts: { annotated: 0, candidates: scenario.orphans.length },
+      counts: { annotated: 0, candidates: f.scenario.orphans.length },
     });
     const plan = JSON.parse(await readFile(planFile, 'utf8'));
     expect(
       plan.digests
         .map((d: { repository: string; digest: string }) => `${d.repository}@${d.digest}`)
         .sort(),
-    ).toEqual(scenario.orphans);
-    for (const key of scenario.orphans) expect(await marks(key)).toEqual([]);
+    ).toEqual(f.scenario.orphans);
+    for (const key of f.scenario.orphans) expect(await f.marks(key)).toEqual([]);
   });
 
   it("without --plan-file the plan goes to the OS temp dir, not a CI runner's", async () => {
-    const osTemp = await mkdtemp(join(dir, 'os-temp-'));
-    const runnerTemp = await mkdtemp(join(dir, 'runner-temp-'));
+    const osTemp = await mkdtemp(join(f.dir, 'os-temp-'));
+    const runnerTemp = await mkdtemp(join(f.dir, 'runner-temp-'));
     const run = await annotate(['--dry-run', '--json'], {
       TMPDIR: osTemp,
       RUNNER_TEMP: runnerTemp,
@@ -78,7 +53,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     const { planFile } = JSON.parse(run.stdout);
     expect(dirname(planFile)).toBe(osTemp);
     expect(JSON.parse(await readFile(planFile, 'utf8')).digests).toHaveLength(
-      scenario.orphans.length,
+      f.scenario.orphans.length,
     );
   });
 
@@ -86,21 +61,21 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     const run = await annotate(['--eol-date', '2026-11-22', '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts).toEqual({
-      annotated: scenario.orphans.length,
+      annotated: f.scenario.orphans.length,
       alreadyAnnotated: 1,
       skippedTooYoung: 0,
-      candidates: scenario.orphans.length,
+      candidates: f.scenario.orphans.length,
       unmarked: 0,
       rolledBack: 0,
     });
-    for (const key of scenario.orphans) {
-      const found = await marks(key);
+    for (const key of f.scenario.orphans) {
+      const found = await f.marks(key);
       expect(found, key).toHaveLength(1);
       expect(found[0].date).toBe('2026-11-22');
     }
-    for (const key of scenario.protected) expect(await marks(key), key).toEqual([]);
-    const pre = scenario.preAnnotated;
-    expect(await marks(`${pre.repository}@${pre.digest}`)).toEqual([
+    for (const key of f.scenario.protected) expect(await f.marks(key), key).toEqual([]);
+    const pre = f.scenario.preAnnotated;
+    expect(await f.marks(`${pre.repository}@${pre.digest}`)).toEqual([
       expect.objectContaining({ date: pre.date }),
     ]);
   });
@@ -110,17 +85,17 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts).toMatchObject({
       annotated: 0,
-      alreadyAnnotated: scenario.orphans.length + 1,
+      alreadyAnnotated: f.scenario.orphans.length + 1,
     });
-    for (const key of scenario.orphans) expect(await marks(key)).toHaveLength(1);
+    for (const key of f.scenario.orphans) expect(await f.marks(key)).toHaveLength(1);
   });
 
   it('verify is clean, finds a hand-placed mark on a supported digest, and --repair removes it', async () => {
     const clean = await runCli(['verify', ...common()]);
     expect(clean.code, clean.stderr).toBe(0);
 
-    const { repository, descriptor } = scenario.supportedImage;
-    await ociRegistry(registry.url).pushReferrer(
+    const { repository, descriptor } = f.scenario.supportedImage;
+    await ociRegistry(f.registry.url).pushReferrer(
       repository,
       descriptor,
       lifecycleReferrer(descriptor, '2026-01-01'),
@@ -136,26 +111,33 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
 
     const repaired = await runCli(['verify', ...common(), '--repair']);
     expect(repaired.code, repaired.stderr).toBe(0);
-    expect(await marks(`${repository}@${descriptor.digest}`)).toEqual([]);
+    expect(await f.marks(`${repository}@${descriptor.digest}`)).toEqual([]);
     expect((await runCli(['verify', ...common()])).code).toBe(0);
   });
 
   it('unannotate rolls back one digest and a re-run of annotate restores it', async () => {
-    const key = scenario.orphans[0];
-    const run = await runCli(['unannotate', '--registry', registry.url, '--digest', key, '--json']);
+    const key = f.scenario.orphans[0];
+    const run = await runCli([
+      'unannotate',
+      '--registry',
+      f.registry.url,
+      '--digest',
+      key,
+      '--json',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).removed).toHaveLength(1);
-    expect(await marks(key)).toEqual([]);
+    expect(await f.marks(key)).toEqual([]);
     const again = await annotate(['--eol-date', '2026-11-22', '--json']);
     expect(JSON.parse(again.stdout).counts.annotated).toBe(1);
-    expect(await marks(key)).toHaveLength(1);
+    expect(await f.marks(key)).toHaveLength(1);
   });
 
   it('--from-plan reads an ImageBuilder EOL file and still protects supported digests', async () => {
-    const { repository, descriptor } = scenario.supportedImage;
-    const target = scenario.orphans[1];
-    await runCli(['unannotate', '--registry', registry.url, '--digest', target]);
-    const eolFile = join(dir, 'eol-data.json');
+    const { repository, descriptor } = f.scenario.supportedImage;
+    const target = f.scenario.orphans[1];
+    await runCli(['unannotate', '--registry', f.registry.url, '--digest', target]);
+    const eolFile = join(f.dir, 'eol-data.json');
     await writeFile(
       eolFile,
       JSON.stringify({
@@ -169,8 +151,8 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
     const run = await annotate(['--from-plan', eolFile, '--json']);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).counts.annotated).toBe(1);
-    expect(await marks(target)).toEqual([expect.objectContaining({ date: '2026-12-01' })]);
-    expect(await marks(`${repository}@${descriptor.digest}`)).toEqual([]);
+    expect(await f.marks(target)).toEqual([expect.objectContaining({ date: '2026-12-01' })]);
+    expect(await f.marks(`${repository}@${descriptor.digest}`)).toEqual([]);
     expect(run.stderr).toMatch(/in the plan but supported or an artifact now; not annotated/);
   });
 });

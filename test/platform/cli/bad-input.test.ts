@@ -1,51 +1,44 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../support/cli.js';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
+import { runCli, useScenarioRegistry } from '../../support/cli.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
 import { registrySnapshot } from '../../support/registry-http.js';
-import { seedScenario } from '../../support/scenario.js';
-import { ociRegistry } from '../../support/seed.js';
 
 /** docs/design.md invariant 6: bad input fails before any write, naming the file, flag or JSON path. */
 describe('bad input: clear errors, exit codes, no write', () => {
-  let registry: DockerRegistry;
+  const f = useScenarioRegistry('eol-gate-bad-');
   let auth: FakeOciAuth;
-  let dir: string;
-  let good: string;
   let before: Record<string, string[]>;
   const D = `sha256:${'a'.repeat(64)}`;
 
   const file = async (name: string, text: string) => {
-    const path = join(dir, name);
+    const path = join(f.dir, name);
     await writeFile(path, text);
     return path;
   };
-  const annotate = (...args: string[]) =>
+  /** `annotate` of the scenario's image-info on `registry`, without coordination. */
+  const annotateAt = (registry: string, args: string[], env: Record<string, string>) =>
     runCli(
       [
         'annotate',
         '--registry',
-        registry.url,
+        registry,
+        '--image-info',
+        f.imageInfo,
         '--coordinator',
         'none',
         '--repo-prefix',
         'public',
         ...args,
       ],
-      { EOL_GATE_RETRIES: '1' },
+      env,
     );
 
   beforeAll(async () => {
-    registry = await startDockerRegistry();
-    const scenario = await seedScenario(ociRegistry(registry.url));
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-bad-'));
-    good = await file('good.json', scenario.imageInfo);
-    before = await registrySnapshot(registry.url);
+    before = await registrySnapshot(f.registry.url);
     auth = await startFakeOciAuth({
-      upstream: registry.url,
+      upstream: f.registry.url,
       scheme: 'basic',
       username: 'ci',
       password: 's3cr3t-pa55',
@@ -54,8 +47,6 @@ describe('bad input: clear errors, exit codes, no write', () => {
 
   afterAll(async () => {
     await auth?.stop();
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const cases: [string, () => Promise<string[]>, RegExp][] = [
@@ -106,57 +97,73 @@ describe('bad input: clear errors, exit codes, no write', () => {
     ],
     [
       'bad date',
-      async () => ['--image-info', good, '--eol-date', '22/11/2026'],
+      async () => ['--image-info', f.imageInfo, '--eol-date', '22/11/2026'],
       /--eol-date: expected yyyy-MM-dd, got "22\/11\/2026"/,
     ],
     [
       'bad duration',
-      async () => ['--image-info', good, '--min-age', 'an hour'],
+      async () => ['--image-info', f.imageInfo, '--min-age', 'an hour'],
       /--min-age: expected a duration/,
     ],
-    ['unknown flag', async () => ['--image-info', good, '--dryrun'], /Unknown option '--dryrun'/],
+    [
+      'unknown flag',
+      async () => ['--image-info', f.imageInfo, '--dryrun'],
+      /Unknown option '--dryrun'/,
+    ],
     [
       'missing image-info file',
-      async () => ['--image-info', join(dir, 'nope.json')],
+      async () => ['--image-info', join(f.dir, 'nope.json')],
       /nope\.json.*(does not exist|not found|ENOENT)/i,
     ],
     [
       'bad group name',
-      async () => ['--image-info', good, '--group', 'no spaces please'],
+      async () => ['--image-info', f.imageInfo, '--group', 'no spaces please'],
       /--group: expected 1-64 characters/,
     ],
     [
       'bad concurrency',
-      async () => ['--image-info', good, '--concurrency', '0'],
+      async () => ['--image-info', f.imageInfo, '--concurrency', '0'],
       /--concurrency: expected a whole number/,
     ],
     [
       'an unknown ACR tier',
-      async () => ['--image-info', good, '--acr-tier', 'gold'],
+      async () => ['--image-info', f.imageInfo, '--acr-tier', 'gold'],
       /--acr-tier: expected one of basic, standard, premium, got "gold"/,
     ],
     [
       'plain http to a non-loopback host',
-      async () => ['--image-info', good, '--registry', 'http://registry.example.com'],
+      async () => ['--image-info', f.imageInfo, '--registry', 'http://registry.example.com'],
       /--registry: http:\/\/registry\.example\.com is not allowed/,
     ],
     [
       'a registry URL of another scheme',
-      async () => ['--image-info', good, '--registry', 'ftp://x'],
+      async () => ['--image-info', f.imageInfo, '--registry', 'ftp://x'],
       /--registry: ftp:\/\/x is not allowed/,
     ],
     [
       'a bad coordination repository',
-      async () => ['--image-info', good, '--coordination-repository', 'owner-only'],
+      async () => ['--image-info', f.imageInfo, '--coordination-repository', 'owner-only'],
       /--coordination-repository: expected owner\/name, got "owner-only"/,
     ],
   ];
 
   it.each(cases)('%s → exit 2, named, nothing written', async (_name, args, message) => {
-    const run = await annotate(...(await args()));
+    const run = await runCli(
+      [
+        'annotate',
+        '--registry',
+        f.registry.url,
+        '--coordinator',
+        'none',
+        '--repo-prefix',
+        'public',
+        ...(await args()),
+      ],
+      { EOL_GATE_RETRIES: '1' },
+    );
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
-    expect(await registrySnapshot(registry.url)).toEqual(before);
+    expect(await registrySnapshot(f.registry.url)).toEqual(before);
   });
 
   it('an unknown command → exit 2', async () => {
@@ -166,68 +173,25 @@ describe('bad input: clear errors, exit codes, no write', () => {
   });
 
   it('an unreachable registry → exit 1 naming the host', async () => {
-    const run = await runCli(
-      [
-        'annotate',
-        '--registry',
-        'http://127.0.0.1:9',
-        '--image-info',
-        good,
-        '--coordinator',
-        'none',
-        '--repo-prefix',
-        'public',
-      ],
-      { EOL_GATE_RETRIES: '0' },
-    );
+    const run = await annotateAt('http://127.0.0.1:9', [], { EOL_GATE_RETRIES: '0' });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/127\.0\.0\.1:9.*(ECONNREFUSED|failed)/);
   });
 
   it('wrong credentials → exit 1, the password never printed, nothing written', async () => {
-    const run = await runCli(
-      [
-        'annotate',
-        '--registry',
-        auth.url,
-        '--image-info',
-        good,
-        '--coordinator',
-        'none',
-        '--repo-prefix',
-        'public',
-        '--username',
-        'ci',
-        '--password',
-        'wrong-pa55word',
-      ],
-      { EOL_GATE_RETRIES: '0' },
-    );
+    const run = await annotateAt(auth.url, ['--username', 'ci', '--password', 'wrong-pa55word'], {
+      EOL_GATE_RETRIES: '0',
+    });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/authentication failed/i);
     expect(run.stdout + run.stderr).not.toContain('wrong-pa55word');
-    expect(await registrySnapshot(registry.url)).toEqual(before);
+    expect(await registrySnapshot(f.registry.url)).toEqual(before);
   });
 
   it('right credentials through the same front work (the password comes from the environment too)', async () => {
-    const run = await runCli(
-      [
-        'annotate',
-        '--registry',
-        auth.url,
-        '--image-info',
-        good,
-        '--coordinator',
-        'none',
-        '--repo-prefix',
-        'public',
-        '--username',
-        'ci',
-        '--min-age',
-        '0',
-        '--dry-run',
-        '--json',
-      ],
+    const run = await annotateAt(
+      auth.url,
+      ['--username', 'ci', '--min-age', '0', '--dry-run', '--json'],
       { EOL_GATE_PASSWORD: 's3cr3t-pa55' },
     );
     expect(run.code, run.stderr).toBe(0);
@@ -236,33 +200,18 @@ describe('bad input: clear errors, exit codes, no write', () => {
   });
 
   it('a registry that keeps failing during apply → exit 1, the plan file is still written', async () => {
-    const open = await startFakeOciAuth({ upstream: registry.url, scheme: 'basic' });
+    const open = await startFakeOciAuth({ upstream: f.registry.url, scheme: 'basic' });
     try {
       open.inject({ status: 503, times: Infinity, match: /^PUT \/v2\/.*\/manifests\// });
-      const planFile = join(dir, 'failed-apply-plan.json');
-      const run = await runCli(
-        [
-          'annotate',
-          '--registry',
-          open.url,
-          '--image-info',
-          good,
-          '--coordinator',
-          'none',
-          '--repo-prefix',
-          'public',
-          '--min-age',
-          '0',
-          '--plan-file',
-          planFile,
-        ],
-        { EOL_GATE_RETRIES: '0' },
-      );
+      const planFile = join(f.dir, 'failed-apply-plan.json');
+      const run = await annotateAt(open.url, ['--min-age', '0', '--plan-file', planFile], {
+        EOL_GATE_RETRIES: '0',
+      });
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(/HTTP 503/);
       const plan = JSON.parse(await readFile(planFile, 'utf8'));
       expect(plan.digests.length).toBeGreaterThan(0);
-      expect(await registrySnapshot(registry.url)).toEqual(before);
+      expect(await registrySnapshot(f.registry.url)).toEqual(before);
     } finally {
       await open.stop();
     }

@@ -1,12 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../support/cli.js';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
+import { runCli, useScenarioRegistry } from '../../support/cli.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
-import { seedScenario, type Scenario } from '../../support/scenario.js';
-import { ociRegistry } from '../../support/seed.js';
 
 const USER = 'ci-bot';
 const PASSWORD = 'hunter2-docker-login';
@@ -18,39 +14,29 @@ const b64 = (s: string) => Buffer.from(s).toString('base64');
  * file, as `docker login`, docker/login-action, Docker@2 and `oras login` leave them.
  */
 describe('eol-gate with the credentials of a Docker login', () => {
-  let upstream: DockerRegistry;
+  const f = useScenarioRegistry('eol-gate-docker-config-');
   let basic: FakeOciAuth;
   let bearer: FakeOciAuth;
-  let scenario: Scenario;
-  let dir: string;
-  let imageInfo: string;
 
   beforeAll(async () => {
-    upstream = await startDockerRegistry();
-    scenario = await seedScenario(ociRegistry(upstream.url));
     basic = await startFakeOciAuth({
-      upstream: upstream.url,
+      upstream: f.registry.url,
       scheme: 'basic',
       username: USER,
       password: PASSWORD,
     });
     bearer = await startFakeOciAuth({
-      upstream: upstream.url,
+      upstream: f.registry.url,
       // Basic credentials nobody has: only the identity token gets a token.
       username: 'nobody',
       password: randomPassword(),
       refreshToken: REFRESH,
     });
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-docker-config-'));
-    imageInfo = join(dir, 'image-info.json');
-    await writeFile(imageInfo, scenario.imageInfo);
   });
 
   afterAll(async () => {
     await basic?.stop();
     await bearer?.stop();
-    await upstream?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   function randomPassword(): string {
@@ -59,7 +45,7 @@ describe('eol-gate with the credentials of a Docker login', () => {
 
   /** A DOCKER_CONFIG directory holding `config`. */
   async function dockerConfig(name: string, config: unknown): Promise<string> {
-    const path = join(dir, name);
+    const path = join(f.dir, name);
     await mkdir(path, { recursive: true });
     await writeFile(join(path, 'config.json'), JSON.stringify(config));
     return path;
@@ -72,12 +58,12 @@ describe('eol-gate with the credentials of a Docker login', () => {
         '--registry',
         registry.url,
         '--image-info',
-        imageInfo,
+        f.imageInfo,
         '--repo-prefix',
-        scenario.repoPrefix,
+        f.scenario.repoPrefix,
       ],
       // HOME points at an empty directory: no ~/.docker/config.json but the one given.
-      { HOME: dir, EOL_GATE_RETRIES: '0', ...env },
+      { HOME: f.dir, EOL_GATE_RETRIES: '0', ...env },
     );
   const host = (registry: FakeOciAuth) => new URL(registry.url).host;
 

@@ -1,12 +1,8 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../support/cli.js';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
-import { lifecycleMarksByHttp, registrySnapshot } from '../../support/registry-http.js';
-import { seedScenario, type Scenario } from '../../support/scenario.js';
-import { ociRegistry } from '../../support/seed.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, useScenarioRegistry } from '../../support/cli.js';
+import { registrySnapshot } from '../../support/registry-http.js';
 
 /**
  * The adoption path of docs/adopting.md through the bundled CLI against docker-registry: the
@@ -15,47 +11,34 @@ import { ociRegistry } from '../../support/seed.js';
  * it was before the run.
  */
 describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () => {
-  let registry: DockerRegistry;
-  let scenario: Scenario;
-  let dir: string;
-  let imageInfoPath: string;
+  const f = useScenarioRegistry('eol-gate-operator-');
   let pristine: Record<string, string[]>;
   const common = () => [
     '--registry',
-    registry.url,
+    f.registry.url,
     '--image-info',
-    imageInfoPath,
+    f.imageInfo,
     '--repo-prefix',
-    scenario.repoPrefix,
+    f.scenario.repoPrefix,
     '--coordinator',
     'none',
     // The registry-held cache is eol-gate's own repository: off, so snapshots compare exactly.
     '--cache-repository',
     'none',
   ];
-  const marks = (key: string) => {
-    const [repository, digest] = key.split('@');
-    return lifecycleMarksByHttp(registry.url, repository, digest);
-  };
+  const unannotate = (...args: string[]) =>
+    runCli(['unannotate', '--registry', f.registry.url, ...args]);
   const allMarks = async () =>
-    Object.fromEntries(await Promise.all(scenario.orphans.map(async (k) => [k, await marks(k)])));
+    Object.fromEntries(
+      await Promise.all(f.scenario.orphans.map(async (k) => [k, await f.marks(k)])),
+    );
   const repositoryOf = (key: string) => key.split('@')[0];
 
   beforeAll(async () => {
-    registry = await startDockerRegistry();
-    scenario = await seedScenario(ociRegistry(registry.url));
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-operator-'));
-    imageInfoPath = join(dir, 'image-info.json');
-    await writeFile(imageInfoPath, scenario.imageInfo);
-    pristine = await registrySnapshot(registry.url);
+    pristine = await registrySnapshot(f.registry.url);
   });
 
-  afterAll(async () => {
-    await registry?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  const planFile = () => join(dir, 'reviewed-plan.json');
+  const planFile = () => join(f.dir, 'reviewed-plan.json');
 
   it('maxAnnotations: a plan over the limit is written, nothing is annotated, the run fails and says how to proceed', async () => {
     const r = await runCli([
@@ -70,15 +53,15 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
     ]);
     expect(r.code, r.stderr).toBe(1);
     // Nothing written: no tag, no referrer, no fallback index anywhere.
-    expect(await registrySnapshot(registry.url)).toEqual(pristine);
-    for (const key of scenario.orphans) expect(await marks(key), key).toEqual([]);
+    expect(await registrySnapshot(f.registry.url)).toEqual(pristine);
+    for (const key of f.scenario.orphans) expect(await f.marks(key), key).toEqual([]);
     // The plan is there to review, whole.
     const plan = JSON.parse(await readFile(planFile(), 'utf8'));
     expect(
       plan.digests
         .map((d: { repository: string; digest: string }) => `${d.repository}@${d.digest}`)
         .sort(),
-    ).toEqual([...scenario.orphans].sort());
+    ).toEqual([...f.scenario.orphans].sort());
     // The error names the repositories over the limit and the ways forward.
     expect(r.stderr).toMatch(
       /error: the plan marks more than --max-annotations 30% allows in .*public\/dotnet\/app-copy \(1 of 2\).*nothing was annotated\. Review the plan .*reviewed-plan\.json; apply it with --from-plan, or raise --max-annotations/,
@@ -92,7 +75,7 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
     expect(r.stdout).not.toMatch(/^\| public\/dotnet\/app \| \d+ \| \d+ \| \d+ \|$/m);
     expect(r.stdout).toContain('To apply exactly this plan, run annotate with `--from-plan`');
     expect(r.stdout).toContain(
-      `<summary>Planned, not annotated: ${scenario.orphans.length} digest(s)</summary>`,
+      `<summary>Planned, not annotated: ${f.scenario.orphans.length} digest(s)</summary>`,
     );
   });
 
@@ -112,7 +95,7 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
       { repository: 'public/dotnet/app', planned: 2, manifests: 9, allowed: 1 },
       { repository: 'public/dotnet/monitor/base', planned: 2, manifests: 5, allowed: 1 },
     ]);
-    expect(await registrySnapshot(registry.url)).toEqual(pristine);
+    expect(await registrySnapshot(f.registry.url)).toEqual(pristine);
   });
 
   it('the reviewed plan is applied with --from-plan, which the guard does not limit', async () => {
@@ -126,23 +109,15 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('not applied to a run from a reviewed plan');
-    for (const key of scenario.orphans)
-      expect(await marks(key), key).toEqual([expect.objectContaining({ date: '2026-11-22' })]);
+    for (const key of f.scenario.orphans)
+      expect(await f.marks(key), key).toEqual([expect.objectContaining({ date: '2026-11-22' })]);
     expect(r.stdout).toContain('To roll this run back, run unannotate with `--from-plan`');
   });
 
   it('unannotate --from-plan --dry-run lists exactly the marks the plan placed and removes nothing', async () => {
-    const before = await registrySnapshot(registry.url);
+    const before = await registrySnapshot(f.registry.url);
     const placed = await allMarks();
-    const r = await runCli([
-      'unannotate',
-      '--registry',
-      registry.url,
-      '--from-plan',
-      planFile(),
-      '--dry-run',
-      '--json',
-    ]);
+    const r = await unannotate('--from-plan', planFile(), '--dry-run', '--json');
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({
@@ -158,94 +133,66 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
           m.referrer,
         ])
         .sort(),
-    ).toEqual(scenario.orphans.map((k) => [k, placed[k][0].digest]).sort());
-    expect(await registrySnapshot(registry.url)).toEqual(before);
+    ).toEqual(f.scenario.orphans.map((k) => [k, placed[k][0].digest]).sort());
+    expect(await registrySnapshot(f.registry.url)).toEqual(before);
     expect(await allMarks()).toEqual(placed);
   });
 
   it('unannotate --from-plan restores the registry to its state before the run; the older mark stays', async () => {
-    const r = await runCli(['unannotate', '--registry', registry.url, '--from-plan', planFile()]);
+    const r = await unannotate('--from-plan', planFile());
     expect(r.code, r.stderr).toBe(0);
-    expect(await registrySnapshot(registry.url)).toEqual(pristine);
-    for (const key of scenario.orphans) expect(await marks(key), key).toEqual([]);
-    const { repository, digest } = scenario.preAnnotated;
-    expect(await lifecycleMarksByHttp(registry.url, repository, digest)).toHaveLength(1);
+    expect(await registrySnapshot(f.registry.url)).toEqual(pristine);
+    for (const key of f.scenario.orphans) expect(await f.marks(key), key).toEqual([]);
+    const { repository, digest } = f.scenario.preAnnotated;
+    expect(await f.marks(`${repository}@${digest}`)).toHaveLength(1);
     expect(r.stdout).toContain(`## eol-gate unannotate: `);
-    expect(r.stdout).toContain(`removed ${scenario.orphans.length} lifecycle mark(s)`);
-    for (const repo of new Set(scenario.orphans.map(repositoryOf))) {
-      const n = scenario.orphans.filter((k) => repositoryOf(k) === repo).length;
+    expect(r.stdout).toContain(`removed ${f.scenario.orphans.length} lifecycle mark(s)`);
+    for (const repo of new Set(f.scenario.orphans.map(repositoryOf))) {
+      const n = f.scenario.orphans.filter((k) => repositoryOf(k) === repo).length;
       expect(r.stdout).toContain(`| ${repo} | ${n} |`);
     }
-    expect(r.stdout).toContain(`<summary>Removed: ${scenario.orphans.length} digest(s)</summary>`);
+    expect(r.stdout).toContain(
+      `<summary>Removed: ${f.scenario.orphans.length} digest(s)</summary>`,
+    );
 
     // Run again: nothing left of that plan, said per digest; nothing else touched.
-    const again = await runCli([
-      'unannotate',
-      '--registry',
-      registry.url,
-      '--from-plan',
-      planFile(),
-      '--json',
-    ]);
+    const again = await unannotate('--from-plan', planFile(), '--json');
     expect(again.code, again.stderr).toBe(0);
     const result = JSON.parse(again.stdout);
     expect(result.removed).toEqual([]);
-    expect(result.missing).toHaveLength(scenario.orphans.length);
-    expect(await registrySnapshot(registry.url)).toEqual(pristine);
+    expect(result.missing).toHaveLength(f.scenario.orphans.length);
+    expect(await registrySnapshot(f.registry.url)).toEqual(pristine);
   });
 
   it('unannotate --date removes every mark of that date in scope, and only those', async () => {
     const applied = await runCli(['annotate', ...common(), '--eol-date', '2026-12-01']);
     expect(applied.code, applied.stderr).toBe(0);
-    for (const key of scenario.orphans)
-      expect(await marks(key), key).toEqual([expect.objectContaining({ date: '2026-12-01' })]);
+    for (const key of f.scenario.orphans)
+      expect(await f.marks(key), key).toEqual([expect.objectContaining({ date: '2026-12-01' })]);
 
     // Another date in scope removes nothing.
-    const other = await runCli([
-      'unannotate',
-      '--registry',
-      registry.url,
-      '--date',
-      '2026-12-02',
-      '--repositories',
-      'public/**',
-      '--json',
-    ]);
+    const other = await unannotate('--date', '2026-12-02', '--repositories', 'public/**', '--json');
     expect(other.code, other.stderr).toBe(0);
     expect(JSON.parse(other.stdout).removed).toEqual([]);
 
-    const r = await runCli([
-      'unannotate',
-      '--registry',
-      registry.url,
-      '--date',
-      '2026-12-01',
-      '--repositories',
-      'public/**',
-    ]);
+    const r = await unannotate('--date', '2026-12-01', '--repositories', 'public/**');
     expect(r.code, r.stderr).toBe(0);
-    expect(await registrySnapshot(registry.url)).toEqual(pristine);
+    expect(await registrySnapshot(f.registry.url)).toEqual(pristine);
     expect(r.stdout).toContain('every mark dated 2026-12-01: removed');
   });
 
   it('unannotate --date needs a scope, and a plan of another registry is refused, before any delete', async () => {
-    const noScope = await runCli([
-      'unannotate',
-      '--registry',
-      registry.url,
-      '--date',
-      '2026-12-01',
-    ]);
+    const noScope = await unannotate('--date', '2026-12-01');
     expect(noScope.code).toBe(2);
     expect(noScope.stderr).toContain('--date: give --repositories or --image-info');
-    const foreign = join(dir, 'foreign-plan.json');
+    const foreign = join(f.dir, 'foreign-plan.json');
     const plan = JSON.parse(await readFile(planFile(), 'utf8'));
     await writeFile(foreign, JSON.stringify({ ...plan, registry: 'myacr.azurecr.io' }));
-    const r = await runCli(['unannotate', '--registry', registry.url, '--from-plan', foreign]);
+    const r = await unannotate('--from-plan', foreign);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(
       /--from-plan: .*foreign-plan\.json is a plan for myacr\.azurecr\.io, not /,
     );
-    expect(await registrySnapshot(registry.url)).toEqual(pristine);
+    expect(await registrySnapshot(f.registry.url)).toEqual(pristine);
   });
 });

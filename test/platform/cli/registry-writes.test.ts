@@ -18,42 +18,31 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
 import { ociRegistry, pushImage, pushNotationSignature } from '../../support/seed.js';
-import { seedScenario } from '../../support/scenario.js';
+import { imageInfoOfDigests, seedScenario } from '../../support/scenario.js';
 import { seedImage, type FakeAcr } from '../../support/fake-acr/index.js';
 import {
   pushLifecycle,
   seedScenario as seedAcrScenario,
   startAcrEnvironment,
 } from '../../registry/acr/helpers.js';
-import type { ProcessRun } from '../../support/runner.js';
+import { runNode, type ProcessRun } from '../../support/runner.js';
 
 const MAIN = fileURLToPath(new URL('../../../src/platform/cli/main.ts', import.meta.url));
 const WRITES = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 
 /** The CLI from source, with exactly `env` (plus PATH/HOME). */
-function runSourceCli(args: string[], env: Record<string, string> = {}): Promise<ProcessRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runSourceCli = (args: string[], env: Record<string, string> = {}): Promise<ProcessRun> =>
+  runNode(
+    MAIN,
+    { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...env },
+    90_000,
+    args,
+    ['--import', 'tsx'],
+  );
 
 interface Logged {
   method: string;
@@ -111,25 +100,39 @@ const describeWrites = (log: Logged[]) =>
 
 async function imageInfoFile(dir: string, repos: Record<string, string[]>): Promise<string> {
   const path = join(dir, 'image-info.json');
-  await writeFile(
-    path,
-    JSON.stringify({
-      schemaVersion: '2.0',
-      repos: Object.entries(repos).map(([repo, digests]) => ({
-        repo,
-        images: [
-          {
-            platforms: digests.map((d) => ({
-              digest: `mcr.microsoft.com/${repo}@${d}`,
-              simpleTags: [],
-              dockerfile: 'Dockerfile',
-            })),
-          },
-        ],
-      })),
-    }),
-  );
+  await writeFile(path, imageInfoOfDigests(Object.entries(repos)));
   return path;
+}
+
+/** The CLI from source, `annotate --json` against a fake ACR of `acr` (its identity and CA). */
+const acrAnnotate = (
+  acr: Awaited<ReturnType<typeof startAcrEnvironment>>,
+  imageInfo: string,
+  ...more: string[]
+) =>
+  runSourceCli(acrAnnotateArgs(acr.fake.url, imageInfo, ...more), {
+    ...acr.identity.env,
+    NODE_EXTRA_CA_CERTS: acr.fake.caPath,
+  });
+
+/** Forgets the requests seen so far (`reset`), runs `annotate` again: it marks and writes nothing. */
+async function expectRerunWritesNothing(
+  annotate: () => Promise<ProcessRun>,
+  reset: () => void,
+  writes: () => string[],
+): Promise<void> {
+  reset();
+  const again = await annotate();
+  expect(again.code, again.stderr).toBe(0);
+  expect(JSON.parse(again.stdout).counts.annotated).toBe(0);
+  expect(writes()).toEqual([]);
+}
+
+/** A cold run of the core scenario marks its orphans and removes the one mark of a supported image. */
+async function expectScenarioColdRun(annotate: () => Promise<ProcessRun>, orphans: number) {
+  const cold = await annotate();
+  expect(cold.code, cold.stderr).toBe(0);
+  expect(JSON.parse(cold.stdout).counts).toMatchObject({ annotated: orphans, unmarked: 1 });
 }
 
 const REPOS = ['writes/app', 'writes/tool'];
@@ -202,11 +205,11 @@ describe('writes per run against docker-registry', () => {
     );
     expect(emptyBlobWrites(writes)).toBeLessThanOrEqual(2 + R);
 
-    proxy.log.length = 0;
-    const again = await annotate();
-    expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout).counts.annotated).toBe(0);
-    expect(describeWrites(proxy.log)).toEqual([]);
+    await expectRerunWritesNothing(
+      annotate,
+      () => (proxy.log.length = 0),
+      () => describeWrites(proxy.log),
+    );
   });
 });
 
@@ -242,17 +245,12 @@ describe('re-runs against docker-registry write nothing', () => {
           '0',
           '--json',
         ]);
-      const cold = await annotate();
-      expect(cold.code, cold.stderr).toBe(0);
-      expect(JSON.parse(cold.stdout).counts).toMatchObject({
-        annotated: scenario.orphans.length,
-        unmarked: 1,
-      });
-      proxy.log.length = 0;
-      const again = await annotate();
-      expect(again.code, again.stderr).toBe(0);
-      expect(JSON.parse(again.stdout).counts.annotated).toBe(0);
-      expect(describeWrites(proxy.log)).toEqual([]);
+      await expectScenarioColdRun(annotate, scenario.orphans.length);
+      await expectRerunWritesNothing(
+        annotate,
+        () => (proxy.log.length = 0),
+        () => describeWrites(proxy.log),
+      );
     } finally {
       await proxy.close();
       await registry.stop();
@@ -287,11 +285,7 @@ describe('writes per run against the fake ACR', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const annotate = () =>
-    runSourceCli(acrAnnotateArgs(fake.url, imageInfo, '--eol-date', '2026-06-01'), {
-      ...env.identity.env,
-      NODE_EXTRA_CA_CERTS: fake.caPath,
-    });
+  const annotate = () => acrAnnotate(env, imageInfo, '--eol-date', '2026-06-01');
 
   it(`a cold run marks ${N} orphans in ${R} repositories with at most N + 3(R + 1) writes (the cache's repository included), and a re-run writes nothing`, async () => {
     fake.resetCounts();
@@ -309,11 +303,7 @@ describe('writes per run against the fake ACR', () => {
       fake.answered('manifest-put', 201).filter((p) => !p.includes('eol-gate/cache')),
     ).toHaveLength(N);
 
-    fake.resetCounts();
-    const again = await annotate();
-    expect(again.code, again.stderr).toBe(0);
-    expect(JSON.parse(again.stdout).counts.annotated).toBe(0);
-    expect(writes()).toEqual([]);
+    await expectRerunWritesNothing(annotate, () => fake.resetCounts(), writes);
   });
 });
 
@@ -331,23 +321,13 @@ describe('re-runs against the fake ACR write nothing', () => {
         { digest: s1.digest, size: s1.bytes.length, mediaType: s1.mediaType },
         '2025-02-01',
       );
-      const annotate = () =>
-        runSourceCli(acrAnnotateArgs(fake.url, scenario.imageInfo), {
-          ...env.identity.env,
-          NODE_EXTRA_CA_CERTS: fake.caPath,
-        });
-      const cold = await annotate();
-      expect(cold.code, cold.stderr).toBe(0);
-      expect(JSON.parse(cold.stdout).counts).toMatchObject({
-        annotated: scenario.orphans.length,
-        unmarked: 1,
-      });
-      fake.resetCounts();
-      const again = await annotate();
-      expect(again.code, again.stderr).toBe(0);
-      expect(JSON.parse(again.stdout).counts.annotated).toBe(0);
-      const writes = describeWrites(fake.log.filter((e) => e.status !== 401));
-      expect(writes).toEqual([]);
+      const annotate = () => acrAnnotate(env, scenario.imageInfo);
+      await expectScenarioColdRun(annotate, scenario.orphans.length);
+      await expectRerunWritesNothing(
+        annotate,
+        () => fake.resetCounts(),
+        () => describeWrites(fake.log.filter((e) => e.status !== 401)),
+      );
     } finally {
       await env.close();
     }
