@@ -48,10 +48,6 @@ export class ManifestMemory {
   /** Something was added or forgotten since load: the copy is worth saving. */
   changed = false;
 
-  get isEmpty(): boolean {
-    return this.repositories.size === 0;
-  }
-
   repositoryNames(): string[] {
     return [...this.repositories.keys()].sort();
   }
@@ -64,10 +60,13 @@ export class ManifestMemory {
     return this.repositories.get(repository)?.get(digest);
   }
 
-  rememberRepository(repository: string): void {
-    if (this.repositories.has(repository)) return;
-    this.repositories.set(repository, new Map());
-    this.changed = true;
+  rememberRepository(repository: string): Map<string, Remembered> {
+    let digests = this.repositories.get(repository);
+    if (!digests) {
+      this.repositories.set(repository, (digests = new Map()));
+      this.changed = true;
+    }
+    return digests;
   }
 
   /** The registry shows `digest` now: remembered from now on (first seen now if new). */
@@ -77,8 +76,7 @@ export class ManifestMemory {
     nowMs: number,
     facts: Omit<Remembered, 'firstSeen' | 'verified'>,
   ): Remembered {
-    this.rememberRepository(repository);
-    const digests = this.repositories.get(repository)!;
+    const digests = this.rememberRepository(repository);
     const known = digests.get(digest);
     if (known) {
       // A confirmation the next runs rely on (a marked one is not asked again for a while).

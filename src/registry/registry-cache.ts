@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { EMPTY_DESCRIPTOR } from '../core/lifecycle.js';
+import { EMPTY_BLOB, EMPTY_DESCRIPTOR } from '../core/lifecycle.js';
 import { MediaType } from '../core/oci.js';
 import type { Logger } from '../core/ports.js';
 import { sha256Digest } from '../util/hash.js';
@@ -151,7 +151,7 @@ export class RegistryCache {
     const { repository, group } = this.location;
     const text = [this.cache.serialize(), ...this.memory.lines()].join('\n') + '\n';
     const layer = gzipSync(Buffer.from(text, 'utf8'));
-    await this.transport.putBlob(repository, EMPTY_BYTES);
+    await this.transport.putBlob(repository, EMPTY_BLOB);
     await this.transport.putBlob(repository, layer);
     const manifest = JSON.stringify({
       schemaVersion: 2,
@@ -174,8 +174,6 @@ export class RegistryCache {
     return true;
   }
 }
-
-const EMPTY_BYTES = new TextEncoder().encode('{}');
 
 function parseJson(bytes: Uint8Array): unknown {
   try {

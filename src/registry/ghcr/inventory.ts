@@ -2,7 +2,7 @@ import { FALLBACK_TAG } from '../../core/digest.js';
 import { mapLimited } from '../../util/pool.js';
 import type { ManifestCache } from '../manifest-cache.js';
 import type { OciClient } from '../oci/client.js';
-import { assembleListing, cachedManifest, type Listing } from '../oci/inventory.js';
+import { assembleListing, fetchAndCache, fromCache, type Listing } from '../oci/inventory.js';
 import type { ManifestJson } from '../oci/manifests.js';
 import { FALLBACK_INDEX_ANNOTATION } from '../oci/referrers.js';
 import type { GhcrPackages } from './packages.js';
@@ -25,7 +25,9 @@ export async function listPackageManifests(
   const found = await mapLimited(versions, concurrency, async (version) => ({
     tags: version.tags,
     created: version.createdAt,
-    m: await cachedManifest(client, repo, version.digest, cache),
+    m:
+      fromCache(repo, version.digest, cache) ??
+      (await fetchAndCache(client, repo, version.digest, cache)),
   }));
   // A fallback index we wrote that lost its tag (the registry refused to DELETE it): not an
   // image, and its entries are stale. Never a candidate.

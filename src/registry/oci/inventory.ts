@@ -183,11 +183,10 @@ async function fetchTagged(
   if (warm) {
     const digest = await headManifestDigest(client, repo, tag);
     if (digest === undefined) return undefined;
-    if (digest && cache.bytes(digest)) return cachedManifest(client, repo, digest, cache);
+    const cached = digest ? fromCache(repo, digest, cache) : undefined;
+    if (cached) return cached;
   }
-  const m = await getManifest(client, repo, tag);
-  if (m) cache.put(m.digest, m.bytes, m.mediaType);
-  return m;
+  return fetchAndCache(client, repo, tag, cache);
 }
 
 function isIndex(mediaType: string, json: ManifestJson): boolean {
@@ -242,7 +241,7 @@ export async function imageCreated(
   depth = 0,
 ): Promise<string | undefined> {
   if (config === undefined) {
-    const m = await cachedManifest(client, repo, digest, cache);
+    const m = fromCache(repo, digest, cache) ?? (await fetchAndCache(client, repo, digest, cache));
     if (!m) return undefined;
     const json = parseManifest(m.bytes, `${repo}@${digest}`);
     if (isIndex(m.mediaType, json)) {
@@ -270,19 +269,29 @@ export async function imageCreated(
   return configCreated(text);
 }
 
-/** A manifest by digest: the cache's bytes when it holds them, else a GET (kept in the cache). */
-export async function cachedManifest(
-  client: OciClient,
+/**
+ * The cache's bytes of `digest` as a fetched manifest (a digest names its bytes forever, so
+ * they need no request); undefined when it holds none.
+ */
+export function fromCache(
   repo: string,
   digest: string,
   cache: ManifestCache,
-): Promise<FetchedManifest | undefined> {
+): FetchedManifest | undefined {
   const bytes = cache.bytes(digest);
-  if (bytes) {
-    const body = parseManifest(bytes, `${repo}@${digest}`).mediaType;
-    return { bytes, digest, mediaType: body ?? cache.get(digest)?.mediaType ?? '' };
-  }
-  const m = await getManifest(client, repo, digest);
+  if (!bytes) return undefined;
+  const body = parseManifest(bytes, `${repo}@${digest}`).mediaType;
+  return { bytes, digest, mediaType: body ?? cache.get(digest)?.mediaType ?? '' };
+}
+
+/** A GET by tag or digest, kept in the cache. */
+export async function fetchAndCache(
+  client: OciClient,
+  repo: string,
+  reference: string,
+  cache: ManifestCache,
+): Promise<FetchedManifest | undefined> {
+  const m = await getManifest(client, repo, reference);
   if (m) cache.put(m.digest, m.bytes, m.mediaType);
   return m;
 }

@@ -87,13 +87,8 @@ export class Referrers {
   private async fallbackEntries(repo: string, subject: string): Promise<Descriptor[]> {
     const snapshot = this.snapshots.get(repo);
     if (snapshot) return [...(snapshot.get(subject)?.json.manifests ?? [])];
-    return this.listViaFallback(repo, subject);
-  }
-
-  private async listViaFallback(repo: string, subject: string): Promise<Descriptor[]> {
     const index = await getManifest(this.client, repo, fallbackTag(subject));
-    if (!index) return [];
-    return parseManifest(index.bytes, `${repo}:${fallbackTag(subject)}`).manifests ?? [];
+    return (index && parseManifest(index.bytes, `${repo}:${fallbackTag(subject)}`).manifests) ?? [];
   }
 
   async push(repo: string, subject: Descriptor, manifest: ReferrerManifest): Promise<void> {

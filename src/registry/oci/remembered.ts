@@ -5,7 +5,7 @@ import { mapLimited } from '../../util/pool.js';
 import type { ManifestCache } from '../manifest-cache.js';
 import { RECHECK_MARKED_MS, type ManifestMemory, type Remembered } from '../manifest-memory.js';
 import type { OciClient } from './client.js';
-import { cachedManifest, configDigestOf, recordOf, type Listing } from './inventory.js';
+import { configDigestOf, fetchAndCache, fromCache, recordOf, type Listing } from './inventory.js';
 import { headManifestDigest, parseManifest } from './manifests.js';
 
 /**
@@ -108,9 +108,10 @@ async function confirm(
   cache: ManifestCache,
   listing: Listing,
 ): Promise<ManifestRecord | undefined> {
-  if (cache.bytes(digest) && (await headManifestDigest(client, repo, digest)) === undefined)
-    return undefined;
-  const m = await cachedManifest(client, repo, digest, cache);
+  // Cached bytes need only a HEAD to say the manifest is still there; else the GET says it.
+  const cached = fromCache(repo, digest, cache);
+  if (cached && (await headManifestDigest(client, repo, digest)) === undefined) return undefined;
+  const m = cached ?? (await fetchAndCache(client, repo, digest, cache));
   if (!m) return undefined;
   const json = parseManifest(m.bytes, `${repo}@${digest}`);
   const record = recordOf(repo, [], m, json);
