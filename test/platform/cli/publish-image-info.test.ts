@@ -1,10 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markersOfBuild } from '../../../src/coordination/azure-devops.js';
 import { parseImageInfo, supportedRefs } from '../../../src/core/image-info.js';
-import { runCli } from '../../support/cli.js';
+import { runCli, useTempDir } from '../../support/cli.js';
 import { FakeAzureDevOps } from '../../support/fake-azure-devops.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
@@ -32,18 +31,22 @@ const fragment = (arch: string, d: string) =>
     ],
   });
 
+/** `eol-gate publish-image-info --image-info <target> --fragment <fragment> …more`. */
+const publishArgs = (target: string, fragment: string, ...more: string[]) => [
+  'publish-image-info',
+  '--image-info',
+  target,
+  '--fragment',
+  fragment,
+  ...more,
+];
+
 /** `eol-gate publish-image-info` from a pipeline step: merge, then signal image-info-updated. */
 describe('eol-gate publish-image-info', () => {
   const ado = new FakeAzureDevOps();
-  let dir: string;
-  beforeAll(async () => {
-    await ado.start();
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-publish-'));
-  });
-  afterAll(async () => {
-    await ado.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('eol-gate-publish-');
+  beforeAll(() => ado.start());
+  afterAll(() => ado.close());
 
   const pipelineEnv = (buildId: number) => ({
     TF_BUILD: 'True',
@@ -54,34 +57,19 @@ describe('eol-gate publish-image-info', () => {
   });
 
   it('creates the target with --create, merges a second run in, and signals image-info-updated', async () => {
-    const target = join(dir, 'image-info.json');
-    await writeFile(join(dir, 'amd64.json'), fragment('amd64', digest('a')));
-    await writeFile(join(dir, 'arm64.json'), fragment('arm64', digest('b')));
+    const target = join(tmp(), 'image-info.json');
+    await writeFile(join(tmp(), 'amd64.json'), fragment('amd64', digest('a')));
+    await writeFile(join(tmp(), 'arm64.json'), fragment('arm64', digest('b')));
 
-    const missing = await runCli([
-      'publish-image-info',
-      '--image-info',
-      target,
-      '--fragment',
-      join(dir, 'amd64.json'),
-      '--coordinator',
-      'none',
-    ]);
+    const missing = await runCli(
+      publishArgs(target, join(tmp(), 'amd64.json'), '--coordinator', 'none'),
+    );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/does not exist; pass --create/);
 
     const build = ado.createBuild();
     const first = await runCli(
-      [
-        'publish-image-info',
-        '--image-info',
-        target,
-        '--fragment',
-        join(dir, 'amd64.json'),
-        '--create',
-        '--group',
-        'linux',
-      ],
+      publishArgs(target, join(tmp(), 'amd64.json'), '--create', '--group', 'linux'),
       pipelineEnv(build.id),
     );
     expect(first.code, first.stderr).toBe(0);
@@ -90,16 +78,9 @@ describe('eol-gate publish-image-info', () => {
       markersOfBuild('linux', String(build.id), ado.build(build.id).tags).map((m) => m.state),
     ).toContain('image-info-updated');
 
-    const second = await runCli([
-      'publish-image-info',
-      '--image-info',
-      target,
-      '--fragment',
-      join(dir, 'arm64.json'),
-      '--coordinator',
-      'none',
-      '--json',
-    ]);
+    const second = await runCli(
+      publishArgs(target, join(tmp(), 'arm64.json'), '--coordinator', 'none', '--json'),
+    );
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({
       command: 'publish-image-info',
@@ -114,22 +95,14 @@ describe('eol-gate publish-image-info', () => {
   });
 
   it('a fragment that is not image-info fails naming the file, and the target is untouched', async () => {
-    const target = join(dir, 'kept.json');
+    const target = join(tmp(), 'kept.json');
     await writeFile(target, fragment('amd64', digest('c')));
     const before = await readFile(target, 'utf8');
     await writeFile(
-      join(dir, 'bad.json'),
+      join(tmp(), 'bad.json'),
       '{"schemaVersion":"2.0","repos":[{"repo":"x","images":[{"platforms":[{"digest":"nope"}]}]}]}',
     );
-    const run = await runCli([
-      'publish-image-info',
-      '--image-info',
-      target,
-      '--fragment',
-      join(dir, 'bad.json'),
-      '--coordinator',
-      'none',
-    ]);
+    const run = await runCli(publishArgs(target, join(tmp(), 'bad.json'), '--coordinator', 'none'));
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/bad\.json: repos\[0\]\.images\[0\]\.platforms\[0\]\.digest/);
     expect(await readFile(target, 'utf8')).toBe(before);
@@ -138,13 +111,7 @@ describe('eol-gate publish-image-info', () => {
 
 /** Image-info never goes back in time, through the CLI: an older build is reported (log, --json) and never merged. */
 describe('eol-gate publish-image-info with build times', () => {
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-publish-stale-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = useTempDir('eol-gate-publish-stale-');
   const NEW = '2026-11-22T08:00:00.0000000Z';
   const OLD = '2026-11-20T08:00:00.0000000Z';
   const timed = (d: string, created: string) => {
@@ -155,17 +122,7 @@ describe('eol-gate publish-image-info with build times', () => {
     return JSON.stringify(doc);
   };
   const publish = (target: string, file: string, ...extra: string[]) =>
-    runCli([
-      'publish-image-info',
-      '--image-info',
-      target,
-      '--fragment',
-      file,
-      '--coordinator',
-      'none',
-      '--json',
-      ...extra,
-    ]);
+    runCli(publishArgs(target, file, '--coordinator', 'none', '--json', ...extra));
 
   it.each([
     ['skip (default)', [], 0],
@@ -173,10 +130,10 @@ describe('eol-gate publish-image-info with build times', () => {
   ] as const)(
     'newer then older, onStale %s: the newer digest stays, the older is reported with both digests and times',
     async (_, extra, code) => {
-      const target = join(dir, `image-info-${code}.json`);
+      const target = join(tmp(), `image-info-${code}.json`);
       await writeFile(target, timed(digest('d'), NEW));
-      await writeFile(join(dir, 'old.json'), timed(digest('e'), OLD));
-      const run = await publish(target, join(dir, 'old.json'), ...extra);
+      await writeFile(join(tmp(), 'old.json'), timed(digest('e'), OLD));
+      const run = await publish(target, join(tmp(), 'old.json'), ...extra);
       expect(run.code, run.stderr).toBe(code);
       const result = JSON.parse(run.stdout) as Record<string, unknown>;
       expect(result).toMatchObject({
@@ -201,35 +158,29 @@ describe('eol-gate publish-image-info with build times', () => {
   );
 
   it('older then newer replaces; a bad created in the fragment fails naming its JSON path', async () => {
-    const target = join(dir, 'forward.json');
+    const target = join(tmp(), 'forward.json');
     await writeFile(target, timed(digest('d'), OLD));
-    await writeFile(join(dir, 'new.json'), timed(digest('f'), NEW));
-    const run = await publish(target, join(dir, 'new.json'), '--on-stale', 'fail');
+    await writeFile(join(tmp(), 'new.json'), timed(digest('f'), NEW));
+    const run = await publish(target, join(tmp(), 'new.json'), '--on-stale', 'fail');
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ changed: true, stale: [] });
     const after = parseImageInfo(await readFile(target, 'utf8'), target);
     expect(supportedRefs(after).map((r) => r.digest)).toEqual([digest('f')]);
 
-    await writeFile(join(dir, 'bad-time.json'), timed(digest('a'), 'last tuesday'));
-    const bad = await publish(target, join(dir, 'bad-time.json'));
+    await writeFile(join(tmp(), 'bad-time.json'), timed(digest('a'), 'last tuesday'));
+    const bad = await publish(target, join(tmp(), 'bad-time.json'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/bad-time\.json: repos\[0\]\.images\[0\]\.platforms\[0\]\.created/);
     expect(supportedRefs(parseImageInfo(await readFile(target, 'utf8'), target))).toHaveLength(1);
   });
 
   it('without --json the summary on stdout lists the older build: both digests and both times', async () => {
-    const target = join(dir, 'summary.json');
+    const target = join(tmp(), 'summary.json');
     await writeFile(target, timed(digest('d'), NEW));
-    await writeFile(join(dir, 'old-summary.json'), timed(digest('e'), OLD));
-    const run = await runCli([
-      'publish-image-info',
-      '--image-info',
-      target,
-      '--fragment',
-      join(dir, 'old-summary.json'),
-      '--coordinator',
-      'none',
-    ]);
+    await writeFile(join(tmp(), 'old-summary.json'), timed(digest('e'), OLD));
+    const run = await runCli(
+      publishArgs(target, join(tmp(), 'old-summary.json'), '--coordinator', 'none'),
+    );
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('**1 older build(s) not merged**');
     expect(run.stdout).toContain(
@@ -238,7 +189,7 @@ describe('eol-gate publish-image-info with build times', () => {
   });
 
   it('an unknown onStale is bad input', async () => {
-    const target = join(dir, 'x.json');
+    const target = join(tmp(), 'x.json');
     await writeFile(target, timed(digest('d'), NEW));
     const run = await publish(target, target, '--on-stale', 'ignore');
     expect(run.code).toBe(2);

@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../support/cli.js';
+import { runCli, useTempDir } from '../../support/cli.js';
 import { serveOnLoopback } from '../../support/loopback.js';
 
 const USER = 'ci';
@@ -49,23 +48,19 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<boolea
 /** Invariant 7 through the bundled CLI: nothing a server echoes reaches stderr, stdout or --json. */
 describe('eol-gate keeps secrets out of its output', () => {
   let server: Awaited<ReturnType<typeof serveOnLoopback>>;
-  let dir: string;
+  const dir = useTempDir('eol-gate-secrets-');
   let imageInfo: string;
 
   beforeAll(async () => {
     server = await serveOnLoopback(handle);
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-secrets-'));
-    imageInfo = join(dir, 'image-info.json');
+    imageInfo = join(dir(), 'image-info.json');
     await writeFile(
       imageInfo,
       JSON.stringify({ schemaVersion: '2.0', repos: [{ repo: 'dotnet/aspnet', images: [] }] }),
     );
   });
 
-  afterAll(async () => {
-    await server?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => server?.close());
 
   const verify = (args: string[], env: Record<string, string> = {}) =>
     runCli(['verify', '--coordinator', 'none', ...args], { EOL_GATE_RETRIES: '0', ...env });
@@ -103,50 +98,37 @@ describe('eol-gate keeps secrets out of its output', () => {
     },
   );
 
-  it('an image-info URL with a key and a signature in its query, echoed back', async () => {
-    const run = await verify([
-      '--registry',
-      server.origin,
-      '--image-info',
-      `${server.origin}/image-info.json?api_key=${KEY}&sig=${SIG}&ref=main`,
-      '--json',
-    ]);
-    expect(run.code, run.stderr).toBe(1);
-    expect(run.stderr).toMatch(/image-info\.json.*HTTP 500/);
-    expectClean(run);
-  });
-
-  it('a github: image-info with GITHUB_TOKEN, echoed back', async () => {
-    const run = await verify(
-      [
-        '--registry',
-        server.origin,
-        '--image-info',
-        'github:octo/images/image-info.json@main',
-        '--json',
-      ],
-      { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: server.origin },
-    );
-    expect(run.code, run.stderr).toBe(1);
-    expect(run.stderr).toMatch(/HTTP 500/);
-    expectClean(run);
-  });
-
-  it('an azure-repos: image-info with SYSTEM_ACCESSTOKEN, echoed back', async () => {
-    const run = await verify(
-      [
-        '--registry',
-        server.origin,
-        '--image-info',
-        'azure-repos:proj/images/image-info.json@main',
-        '--json',
-      ],
-      { SYSTEM_ACCESSTOKEN: AZURE_TOKEN, SYSTEM_COLLECTIONURI: `${server.origin}/org/` },
-    );
-    expect(run.code, run.stderr).toBe(1);
-    expect(run.stderr).toMatch(/HTTP 500/);
-    expectClean(run);
-  });
+  it.each([
+    [
+      'an image-info URL with a key and a signature in its query',
+      () => `${server.origin}/image-info.json?api_key=${KEY}&sig=${SIG}&ref=main`,
+      () => ({}),
+      /image-info\.json.*HTTP 500/,
+    ],
+    [
+      'a github: image-info with GITHUB_TOKEN',
+      () => 'github:octo/images/image-info.json@main',
+      () => ({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: server.origin }),
+      /HTTP 500/,
+    ],
+    [
+      'an azure-repos: image-info with SYSTEM_ACCESSTOKEN',
+      () => 'azure-repos:proj/images/image-info.json@main',
+      () => ({ SYSTEM_ACCESSTOKEN: AZURE_TOKEN, SYSTEM_COLLECTIONURI: `${server.origin}/org/` }),
+      /HTTP 500/,
+    ],
+  ] satisfies [string, () => string, () => Record<string, string>, RegExp][])(
+    '%s, echoed back',
+    async (_name, source, env, message) => {
+      const run = await verify(
+        ['--registry', server.origin, '--image-info', source(), '--json'],
+        env(),
+      );
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toMatch(message);
+      expectClean(run);
+    },
+  );
 
   it('a secret misplaced as an argument is masked in the usage error', async () => {
     const run = await runCli(['verify', PASSWORD], { EOL_GATE_PASSWORD: PASSWORD });
