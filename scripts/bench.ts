@@ -42,6 +42,7 @@ import { MediaType } from '../src/core/oci.js';
 import { silentLogger } from '../src/core/ports.js';
 import { FileSource } from '../src/imageinfo/file-source.js';
 import { AcrRegistry, createAcrCredential } from '../src/registry/acr/index.js';
+import { systemClock } from '../src/util/clock.js';
 import { sha256Digest } from '../src/util/hash.js';
 import {
   seedImage,
@@ -188,11 +189,7 @@ async function runAnnotate(registry: AcrRegistry, imageInfo: string, dryRun = fa
       registry,
       store: new NoneStore(),
       sources: [new FileSource(imageInfo)],
-      clock: {
-        now: () => new Date(),
-        sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-        random: Math.random,
-      },
+      clock: systemClock,
       logger: silentLogger,
     },
   );

@@ -19,7 +19,7 @@ import {
   lifecycleManifestJson,
 } from '../../src/core/lifecycle.js';
 import { MediaType } from '../../src/core/oci.js';
-import { silentLogger } from '../../src/core/ports.js';
+import { silentLogger, type Clock } from '../../src/core/ports.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import {
   AcrRegistry,
@@ -27,7 +27,8 @@ import {
   type AcrRegistryOptions,
 } from '../../src/registry/acr/index.js';
 import { sha256Digest } from '../../src/util/hash.js';
-import { DEFAULT_RETRY, type RetryPolicy } from '../../src/util/http.js';
+import { systemClock } from '../../src/util/clock.js';
+import { DEFAULT_RETRY } from '../../src/util/http.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,11 +143,12 @@ async function world(tier: Tier, orphans: number, supported: number): Promise<Wo
 }
 
 /** The client's compressed clock. */
-function compressedClock(scale: number) {
+function compressedClock(scale: number): Clock {
   const t0 = Date.now();
   return {
-    now: () => t0 + (Date.now() - t0) * scale,
-    sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms / scale)),
+    now: () => new Date(t0 + (Date.now() - t0) * scale),
+    sleep: (ms) => systemClock.sleep(ms / scale),
+    random: Math.random,
   };
 }
 
@@ -156,13 +158,13 @@ function compressedClock(scale: number) {
  */
 async function throttleFor(
   options: { tier?: Tier; maxRequestsPerMinute?: number },
-  clock: ReturnType<typeof compressedClock>,
+  clock: Clock,
 ): Promise<unknown> {
   const path = '../../src/util/throttle.js';
   const mod = (await import(path).catch(() => undefined)) as
     { Throttle?: new (o: Record<string, unknown>) => unknown } | undefined;
   if (!mod?.Throttle) return undefined;
-  return new mod.Throttle({ ...options, now: clock.now, sleep: clock.sleep });
+  return new mod.Throttle({ ...options, clock });
 }
 
 function registryFor(fake: FakeAcr, extra: Record<string, unknown>) {
@@ -241,7 +243,6 @@ async function eolGate(
   const w = await world(tier, orphans, supported);
   try {
     const clock = compressedClock(SCALES[tier]);
-    const retry: RetryPolicy = { ...DEFAULT_RETRY, sleep: clock.sleep };
     // maxRequestsPerMinute: one cap for every class at the write budget.
     const options =
       way === 'acrTier'
@@ -252,10 +253,10 @@ async function eolGate(
     const throttle = await throttleFor(options, clock);
     // Without the throttle module the cap is the adapter's own, on the real clock: compressed by hand.
     const extra: Record<string, unknown> = throttle
-      ? { retry, throttle }
+      ? { retry: DEFAULT_RETRY, clock, throttle }
       : way === 'maxRequestsPerMinute'
         ? { retry: DEFAULT_RETRY, maxRequestsPerMinute: BUDGETS[tier].write * SCALES[tier] }
-        : { retry };
+        : { retry: DEFAULT_RETRY, clock };
     const registry = registryFor(w.fake, extra);
     w.meter.reset();
     const t0 = performance.now();
@@ -279,11 +280,7 @@ async function eolGate(
           registry,
           store: new NoneStore(),
           sources: [new FileSource(w.imageInfo)],
-          clock: {
-            now: () => new Date(),
-            sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-            random: Math.random,
-          },
+          clock: systemClock,
           logger: silentLogger,
         },
       );
@@ -314,10 +311,10 @@ async function dockerTools(tier: Tier, orphans: number, supported: number): Prom
   const w = await world(tier, orphans, supported);
   try {
     const clock = compressedClock(SCALES[tier]);
-    const retry: RetryPolicy = { ...DEFAULT_RETRY, sleep: clock.sleep };
     const throttle = await throttleFor({}, clock);
     const registry = registryFor(w.fake, {
-      retry,
+      retry: DEFAULT_RETRY,
+      clock,
       referrersSource: 'api',
       ...(throttle ? { throttle } : {}),
     });

@@ -1,5 +1,5 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import type { Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
 import { assertJobId, markerName, parseMarkerName } from '../core/markers.js';
 import {
   assertGroupName,
@@ -12,7 +12,7 @@ import {
 } from '../core/protocol.js';
 import { AzureDevOpsClient, listValue } from '../services/azure-devops.js';
 import type { RetryPolicy } from '../util/http.js';
-import { sleep } from '../util/sleep.js';
+import { systemClock } from '../util/clock.js';
 import {
   type CoordinationStore,
   type CoverScope,
@@ -45,6 +45,8 @@ export interface AzureDevOpsStoreOptions {
   /** Read-back after a write: how many reads, and the first delay (doubles, capped at 4s). */
   readBack?: { attempts?: number; delayMs?: number };
   now?: () => number;
+  /** Sleeps the retries and read-backs (default `systemClock`). */
+  clock?: Clock;
 }
 
 /**
@@ -136,7 +138,7 @@ export class AzureDevOpsStore implements CoordinationStore {
   private readonly client: AzureDevOpsClient;
   private readonly logger?: Logger;
   private readonly readBack: { attempts: number; delayMs: number };
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
 
   constructor(private readonly options: AzureDevOpsStoreOptions) {
     this.client = new AzureDevOpsClient({
@@ -144,7 +146,7 @@ export class AzureDevOpsStore implements CoordinationStore {
       token: options.token,
       retry: options.retry,
       logger: options.logger,
-      now: options.now,
+      clock: options.clock,
       label: 'collectionUri',
     });
     if (!options.project) throw new InputError('project: missing (System.TeamProject)');
@@ -168,7 +170,7 @@ export class AzureDevOpsStore implements CoordinationStore {
       attempts: options.readBack?.attempts ?? 8,
       delayMs: options.readBack?.delayMs ?? 250,
     };
-    this.sleep = options.retry?.sleep ?? sleep;
+    this.clock = options.clock ?? systemClock;
   }
 
   private buildWebUrl(project: string): string {
@@ -314,7 +316,7 @@ export class AzureDevOpsStore implements CoordinationStore {
     let delay = this.readBack.delayMs;
     for (let i = 0; i < this.readBack.attempts; i++) {
       if (await shows()) return;
-      await this.sleep(delay);
+      await this.clock.sleep(delay);
       delay = Math.min(delay * 2, 4000);
     }
     throw new RuntimeError(

@@ -1,5 +1,5 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import type { Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
 import { assertJobId } from '../core/markers.js';
 import {
   assertGroupName,
@@ -12,6 +12,7 @@ import {
   type RawMarker,
 } from '../core/protocol.js';
 import { GitHubService } from '../services/github.js';
+import { systemClock } from '../util/clock.js';
 import type { RetryPolicy } from '../util/http.js';
 import { coreRateLimit, pollDelayFactorFor, type RateLimitState } from './github-rate-limit.js';
 import {
@@ -72,6 +73,8 @@ export interface GitHubStoreOptions {
   logger?: Logger;
   readBack?: { attempts?: number; delayMs?: number };
   now?: () => number;
+  /** Sleeps the retries and read-backs (default `systemClock`). */
+  clock?: Clock;
   /** Wait for a secondary rate limit that gave no `retry-after` (GitHub: at least a minute). */
   secondaryRateLimitWaitMs?: number;
 }
@@ -99,7 +102,7 @@ export class GitHubStore implements CoordinationStore {
   private readonly runs: RunReader;
   private readonly logger?: Logger;
   private readonly readBack: { attempts: number; delayMs: number };
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
   private readonly now: () => number;
   private rate?: RateLimitState;
 
@@ -111,6 +114,7 @@ export class GitHubStore implements CoordinationStore {
       token: options.token,
       retry: options.retry,
       logger: options.logger,
+      clock: options.clock,
       secondaryRateLimitWaitMs: options.secondaryRateLimitWaitMs,
       permissions: () => PERMISSIONS_HINT,
       // Every answer (error statuses, 304s and retried ones included) says how much of the
@@ -156,7 +160,7 @@ export class GitHubStore implements CoordinationStore {
       attempts: options.readBack?.attempts ?? 8,
       delayMs: options.readBack?.delayMs ?? 250,
     };
-    this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.clock = options.clock ?? systemClock;
     this.now = options.now ?? Date.now;
     const markerSha = options.markerSha ?? (elsewhere ? undefined : options.sha);
     this.refs = new MarkerRefs(gh, this.coordinationRepo, markerSha, elsewhere);
@@ -205,7 +209,7 @@ export class GitHubStore implements CoordinationStore {
     let delay = this.readBack.delayMs;
     for (let i = 0; i < this.readBack.attempts; i++) {
       if ((await this.refs.list(prefix)).some((r) => r.ref === want)) return;
-      await this.sleep(delay);
+      await this.clock.sleep(delay);
       delay = Math.min(delay * 2, 4000);
     }
     throw new RuntimeError(

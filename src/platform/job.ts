@@ -1,5 +1,6 @@
 import { InputError, RuntimeError } from '../core/errors.js';
 import type { Clock, Logger } from '../core/ports.js';
+import { systemClock } from '../util/clock.js';
 import { redactSecrets } from '../util/redact.js';
 import { configureProcessThrottle } from '../util/throttle.js';
 import type { BuildAgent } from './agent.js';
@@ -14,12 +15,6 @@ import {
   type Runner,
 } from './job-commands.js';
 import { readOptions } from './options.js';
-
-export const systemClock: Clock = {
-  now: () => new Date(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  random: Math.random,
-};
 
 export interface JobResult {
   /** 0 success, 1 runtime failure or verify findings, 2 bad input. */

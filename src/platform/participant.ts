@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { JobLookup } from '../coordination/from-environment.js';
 import type { AttemptJob } from '../coordination/github.js';
 import { InputError } from '../core/errors.js';
+import type { Clock } from '../core/ports.js';
 import { RUN_CONTEXT_VARIABLES } from '../core/run-context.js';
-import { sleep as defaultSleep } from '../util/sleep.js';
+import { systemClock } from '../util/clock.js';
 import type { BuildAgent } from './agent.js';
 
 /**
@@ -103,7 +104,6 @@ export interface JobLookupPolicy {
   attempts: number;
   /** Wait before the second listing; doubles after each. */
   delayMs: number;
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Four listings over 7 s at most: 1 s, 2 s, 4 s apart. */
@@ -118,8 +118,8 @@ export async function findJobId(
   runnerName: string,
   jobs: () => Promise<AttemptJob[]>,
   policy: JobLookupPolicy = JOB_LOOKUP,
+  clock: Clock = systemClock,
 ): Promise<RunnerMatch> {
-  const sleep = policy.sleep ?? defaultSleep;
   let delay = policy.delayMs;
   let waited = 0;
   for (let read = 1; ; read++) {
@@ -134,7 +134,7 @@ export async function findJobId(
       return {
         reason: `${match.reason} (${read} listing${read > 1 ? `s over ${Math.round(waited / 1000)}s` : ''})`,
       };
-    await sleep(delay);
+    await clock.sleep(delay);
     waited += delay;
     delay *= 2;
   }
@@ -153,6 +153,7 @@ export async function jobParticipant(
   need: ParticipantNeed,
   lookup: JobLookup,
   policy: JobLookupPolicy = JOB_LOOKUP,
+  clock: Clock = systemClock,
 ): Promise<string | undefined> {
   // An earlier step of this job fell back: every marker of the job stays that participant's.
   if (agent.env[PARTICIPANT_VARIABLE]) return participantId(agent, need);
@@ -162,7 +163,7 @@ export async function jobParticipant(
     );
     return participantId(agent, need);
   }
-  const found = await findJobId(lookup.runnerName, () => lookup.jobs(), policy);
+  const found = await findJobId(lookup.runnerName, () => lookup.jobs(), policy, clock);
   if ('id' in found) {
     const kept = agent.exportVariable?.(JOB_ID_VARIABLE, found.id) ?? false;
     agent.logger.info(

@@ -1,5 +1,6 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import type { Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
+import { systemClock } from '../util/clock.js';
 import {
   assertSecureUrl,
   DEFAULT_RETRY,
@@ -30,8 +31,7 @@ export interface AzureDevOpsClientOptions {
   token?: string;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
-  /** Epoch ms; injectable so tests can check reset-based waits. */
-  now?: () => number;
+  clock?: Clock;
   /** How errors name the collection URI input (default `System.CollectionUri`). */
   label?: string;
 }
@@ -176,7 +176,7 @@ export class AzureDevOpsClient {
       {
         service: 'Azure DevOps',
         logger: this.options.logger,
-        now: this.options.now,
+        clock: this.options.clock,
         gate: this.gate,
         waitHint: (r, now) =>
           r.status === 429
@@ -203,7 +203,10 @@ export class AzureDevOpsClient {
         contentType,
         detail,
         body,
-        retryAfterMs: retryAfterMs(res.headers, (this.options.now ?? Date.now)()),
+        retryAfterMs: retryAfterMs(
+          res.headers,
+          (this.options.clock ?? systemClock).now().getTime(),
+        ),
       },
       call,
     );

@@ -1,5 +1,6 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import type { Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
+import { systemClock } from '../util/clock.js';
 import {
   assertSecureUrl,
   DEFAULT_RETRY,
@@ -53,6 +54,7 @@ export interface GitHubServiceOptions extends GitHubCaller {
   token?: string;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
+  clock?: Clock;
   /** Wait for a secondary rate limit that gave no `retry-after` (GitHub: at least a minute). */
   secondaryRateLimitWaitMs?: number;
   /** Every answer's headers (retried ones too): the store paces polling by the rate limit. */
@@ -285,6 +287,7 @@ export class GitHubService {
       policy,
       pace: true,
       logger: this.options.logger,
+      clock: this.options.clock,
       attempt: async () => {
         const sent = await fetchAttempt(url, init, policy.timeoutMs, where);
         if (!('res' in sent)) return sent;
@@ -314,7 +317,11 @@ export class GitHubService {
     const wait = retryAfterMs(res.headers);
     if (wait !== undefined || !limited) return wait;
     if (res.headers.get('x-ratelimit-remaining') === '0')
-      return resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', Date.now());
+      return resetHeaderWaitMs(
+        res.headers,
+        'x-ratelimit-reset',
+        (this.options.clock ?? systemClock).now().getTime(),
+      );
     return this.options.secondaryRateLimitWaitMs ?? 60_000;
   }
 }

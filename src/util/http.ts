@@ -1,7 +1,7 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import type { Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
+import { systemClock } from './clock.js';
 import { redactSecrets, SENSITIVE_PARAM } from './redact.js';
-import { sleep as defaultSleep } from './sleep.js';
 import { CLASS_NOUN, requestClass, type RequestClass, type Throttle } from './throttle.js';
 
 export interface RetryPolicy {
@@ -11,8 +11,6 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** Per-attempt timeout. */
   timeoutMs: number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
   /**
    * Longest `Retry-After` we wait out (default `DEFAULT_MAX_RETRY_AFTER_MS`); a longer one fails
    * the call instead of sleeping for it on every attempt.
@@ -113,8 +111,12 @@ export function retryAfterMs(
  * Jittered exponential backoff; with a `Retry-After`, that wait plus up to `baseDelayMs` of
  * jitter, so workers told the same `Retry-After` do not all come back at the same instant.
  */
-export function backoffDelay(attempt: number, policy: RetryPolicy, retryAfter?: number): number {
-  const random = policy.random ?? Math.random;
+export function backoffDelay(
+  attempt: number,
+  policy: RetryPolicy,
+  retryAfter: number | undefined,
+  random: () => number,
+): number {
   if (retryAfter !== undefined) return retryAfter + random() * policy.baseDelayMs;
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
   return cap / 2 + random() * (cap / 2);
@@ -129,6 +131,7 @@ export function retryDelay(
   policy: RetryPolicy,
   retryAfter: number | undefined,
   where: string,
+  random: () => number,
 ): number {
   const limit = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   if (retryAfter !== undefined && retryAfter > limit) {
@@ -137,7 +140,7 @@ export function retryDelay(
         `longer than the ${Math.ceil(limit / 1000)} s eol-gate waits; try again later`,
     );
   }
-  return backoffDelay(attempt, policy, retryAfter);
+  return backoffDelay(attempt, policy, retryAfter, random);
 }
 
 export interface TransportOptions {
@@ -146,8 +149,8 @@ export interface TransportOptions {
   /** Names the service in errors and logs: "Azure DevOps". */
   service?: string;
   logger?: Logger;
-  /** Epoch ms; injectable so tests can check reset-based waits. */
-  now?: () => number;
+  /** Times the waits and sleeps them (default `systemClock`). */
+  clock?: Clock;
   /**
    * A client's shared hold: a served response carrying `Retry-After` (Azure DevOps sends it on
    * throttled successes) makes the client's later requests wait that long first.
@@ -172,8 +175,8 @@ export async function fetchWithRetry(
 ): Promise<Response> {
   const o = typeof options === 'function' ? { retryable: options } : options;
   const retryable = o.retryable ?? ((res: Response) => RETRYABLE_STATUS.has(res.status));
-  const now = o.now ?? Date.now;
-  const sleep = policy.sleep ?? defaultSleep;
+  const clock = o.clock ?? systemClock;
+  const now = () => clock.now().getTime();
   const method = init.method ?? 'GET';
   const where = `${o.service ? `${o.service}: ` : ''}${method} ${redactUrl(url)}`;
   return retryLoop<Response>({
@@ -182,10 +185,11 @@ export async function fetchWithRetry(
     policy,
     pace: true,
     logger: o.logger,
+    clock,
     url: redactUrl(url),
     attempt: async () => {
       const hold = (o.gate?.notBefore ?? 0) - now();
-      if (hold > 0) await sleep(hold);
+      if (hold > 0) await clock.sleep(hold);
       const sent = await fetchAttempt(url, init, policy.timeoutMs, where);
       if (!('res' in sent)) return sent;
       const res = sent.res;
@@ -263,6 +267,8 @@ export interface RetryLoopOptions<T> {
   /** Whether the loop paces and records each attempt in `policy.throttle` (false when a lower layer does, e.g. the ACR pipeline's per-retry policy). */
   pace: boolean;
   logger?: Logger;
+  /** Sleeps the backoff and draws its jitter (default `systemClock`). */
+  clock?: Clock;
   attempt: () => Promise<Attempt<T>>;
   /** The error for a network failure that ran out of attempts (default: the error itself). */
   networkError?: (e: unknown, attempts: number) => Error;
@@ -279,8 +285,8 @@ export interface RetryLoopOptions<T> {
 export async function retryLoop<T>(o: RetryLoopOptions<T>): Promise<T> {
   const { policy, where } = o;
   const throttle = policy.throttle;
-  const sleep = policy.sleep ?? defaultSleep;
-  const startedAt = throttle?.now() ?? Date.now();
+  const clock = o.clock ?? systemClock;
+  const startedAt = throttle?.now() ?? 0;
   let failures = 0;
   let refused = 0;
   for (;;) {
@@ -295,7 +301,7 @@ export async function retryLoop<T>(o: RetryLoopOptions<T>): Promise<T> {
       const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
       if (wait !== undefined && wait > cap) {
         await got.discard?.();
-        retryDelay(0, policy, wait, where); // throws: a wait longer than the cap
+        retryDelay(0, policy, wait, where, clock.random); // throws: a wait longer than the cap
       }
       if (throttle.stalled(o.requestClass, startedAt)) {
         await got.discard?.();
@@ -318,11 +324,11 @@ export async function retryLoop<T>(o: RetryLoopOptions<T>): Promise<T> {
       throw o.networkError?.(got.error, failures + 1) ?? got.error;
     }
     await got.discard?.();
-    const delayMs = retryDelay(failures, policy, wait, where);
+    const delayMs = retryDelay(failures, policy, wait, where, clock.random);
     failures++;
     policy.onRetry?.({ url: o.url, attempt: failures, delayMs, cause });
     o.logger?.debug(`${where}: ${cause}; retrying in ${Math.round(delayMs)}ms`);
-    await sleep(delayMs);
+    await clock.sleep(delayMs);
   }
 }
 

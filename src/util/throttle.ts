@@ -26,6 +26,9 @@
  * - `maxRequestsPerMinute` is a fixed cap on all classes together (an operator's override).
  */
 
+import type { Clock } from '../core/ports.js';
+import { systemClock } from './clock.js';
+
 export type RequestClass = 'read' | 'write' | 'referrers' | 'token';
 export const REQUEST_CLASSES: readonly RequestClass[] = ['read', 'write', 'referrers', 'token'];
 
@@ -193,8 +196,8 @@ export interface ThrottleOptions {
   stallMs?: number;
   /** The window the registry counts budgets in (default a minute; tests shorten it). */
   windowMs?: number;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  /** Times the pacing and sleeps it (default `systemClock`). */
+  clock?: Clock;
 }
 
 /** The per-class limiters of a process (see the scheme above), and their counts. */
@@ -203,12 +206,10 @@ export class Throttle {
   readonly stallMs: number;
   readonly tier?: AcrTier;
   private readonly total?: RateLimiter;
-  readonly now: () => number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
 
   constructor(options: ThrottleOptions = {}) {
-    this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.clock = options.clock ?? systemClock;
     this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
     this.tier = options.tier;
     const budgets = options.tier ? TIER_BUDGETS[options.tier] : OPTIMISTIC_BUDGETS;
@@ -234,6 +235,11 @@ export class Throttle {
     }
   }
 
+  /** Epoch ms on the throttle's clock. */
+  now(): number {
+    return this.clock.now().getTime();
+  }
+
   /**
    * Waits for the class's (and the total cap's) next slot. A slot reserved before a 429 held the
    * class does not survive the hold: the request waits for a new one after it, rather than join
@@ -244,7 +250,7 @@ export class Throttle {
     for (;;) {
       const now = this.now();
       const wait = Math.max(limiter.reserve(now), this.total?.reserve(now) ?? 0);
-      if (wait > 0) await this.sleep(wait);
+      if (wait > 0) await this.clock.sleep(wait);
       if (limiter.holdUntil <= this.now()) return;
       limiter.requests--; // that slot was not used
     }
@@ -253,7 +259,7 @@ export class Throttle {
   /** Waits out the class's hold (after a 429), without taking a slot: before a request's timeout starts. */
   async holdOver(c: RequestClass): Promise<void> {
     const wait = this.limiters[c].holdUntil - this.now();
-    if (wait > 0) await this.sleep(wait);
+    if (wait > 0) await this.clock.sleep(wait);
   }
 
   /** Records an answer: a 429 teaches the class's limiter, anything else is served. */

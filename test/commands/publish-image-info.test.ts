@@ -21,7 +21,7 @@ import {
   type FakeGitHubContents,
 } from '../support/fake-github-contents.js';
 import { capturingLogger, manualClock } from '../support/doubles.js';
-import { systemClock } from '../../src/platform/job.js';
+import { systemClock } from '../../src/util/clock.js';
 import { rejection } from '../support/errors.js';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;

@@ -10,17 +10,14 @@ import {
 import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { blockingRuns } from '../../src/core/protocol.js';
+import { instantClock } from '../support/doubles.js';
 import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 
 const fake = new FakeAzureDevOps();
 const sleeps: number[] = [];
 // Retries and read-backs sleep through this, so tests never wait for real.
-const retry = {
-  baseDelayMs: 1,
-  maxDelayMs: 5,
-  timeoutMs: 5_000,
-  sleep: async (ms: number) => void sleeps.push(ms),
-};
+const retry = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 };
+const clock = { ...instantClock, sleep: async (ms: number) => void sleeps.push(ms) };
 
 beforeAll(async () => {
   await fake.start();
@@ -59,6 +56,7 @@ function store(buildId: number, extra: Partial<AzureDevOpsStoreOptions> = {}): A
     jobAttempt: 1,
     token: fake.token,
     retry,
+    clock,
     now: () => stamp++,
     ...extra,
   });

@@ -11,15 +11,15 @@ import {
 import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { blockingRuns, RERUN_WINDOW_MS } from '../../src/core/protocol.js';
+import { instantClock } from '../support/doubles.js';
 import { FakeGitHub } from '../support/fake-github.js';
 
 const fake = new FakeGitHub();
 const HOME = `${fake.owner}/${fake.repo}`;
 const sleeps: number[] = [];
-const retry = {
-  baseDelayMs: 1,
-  maxDelayMs: 5,
-  timeoutMs: 5_000,
+const retry = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 };
+const clock = {
+  ...instantClock,
   random: () => 0,
   sleep: async (ms: number) => void sleeps.push(ms),
 };
@@ -59,6 +59,7 @@ function store(runId: number, extra: Partial<GitHubStoreOptions> = {}): GitHubSt
     sha: fake.headSha,
     token: fake.token,
     retry,
+    clock,
     now: () => stamp++,
     ...extra,
   });

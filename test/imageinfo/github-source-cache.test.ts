@@ -16,7 +16,7 @@ import {
   type GitHubContentsStore,
 } from '../support/fake-github-contents.js';
 import { FAST_RETRY } from '../support/doubles.js';
-import { systemClock } from '../../src/platform/job.js';
+import { systemClock } from '../../src/util/clock.js';
 import { rejection } from '../support/errors.js';
 
 const PATH = 'eng/image-info.json';

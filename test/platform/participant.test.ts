@@ -18,6 +18,7 @@ import {
   PARTICIPANT_ID,
   PARTICIPANT_VARIABLE,
 } from '../../src/platform/participant.js';
+import { instantClock } from '../support/doubles.js';
 import { parseGitHubOutput } from '../support/runner.js';
 
 type Env = Record<string, string | undefined>;
@@ -162,11 +163,8 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
     return { jobs, reads };
   };
   const sleeps: number[] = [];
-  const policy = {
-    attempts: 4,
-    delayMs: 1000,
-    sleep: async (ms: number) => void sleeps.push(ms),
-  };
+  const policy = { attempts: 4, delayMs: 1000 };
+  const clock = { ...instantClock, sleep: async (ms: number) => void sleeps.push(ms) };
   beforeEach(() => {
     sleeps.length = 0;
   });
@@ -214,7 +212,7 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
   describe('findJobId', () => {
     it('found at once: one listing, no wait', async () => {
       const { jobs, reads } = listings([job(5, 'in_progress', 'r1')]);
-      expect(await findJobId('r1', jobs, policy)).toEqual({ id: '5' });
+      expect(await findJobId('r1', jobs, policy, clock)).toEqual({ id: '5' });
       expect(reads.count).toBe(1);
       expect(sleeps).toEqual([]);
     });
@@ -225,14 +223,14 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
         [job(5, 'in_progress')],
         [job(5, 'in_progress', 'r1')],
       );
-      expect(await findJobId('r1', jobs, policy)).toEqual({ id: '5' });
+      expect(await findJobId('r1', jobs, policy, clock)).toEqual({ id: '5' });
       expect(reads.count).toBe(3);
       expect(sleeps).toEqual([1000, 2000]);
     });
 
     it('two that stay two: gives up after the last listing, saying why', async () => {
       const { jobs, reads } = listings([job(5, 'in_progress', 'r'), job(6, 'in_progress', 'r')]);
-      const found = await findJobId('r', jobs, policy);
+      const found = await findJobId('r', jobs, policy, clock);
       expect(found).toEqual({
         reason:
           '2 in-progress jobs of this run attempt (5, 6) run on runner "r" (4 listings over 7s)',
@@ -246,7 +244,7 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
         [job(5, 'in_progress', 'r'), job(6, 'in_progress', 'r')],
         [job(5, 'completed', 'r'), job(6, 'in_progress', 'r')],
       );
-      expect(await findJobId('r', jobs, policy)).toEqual({ id: '6' });
+      expect(await findJobId('r', jobs, policy, clock)).toEqual({ id: '6' });
     });
 
     it('a listing that fails ends the search with its message', async () => {
@@ -258,6 +256,7 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
           throw new InputError('GitHub denied access (HTTP 403): actions: read');
         },
         policy,
+        clock,
       );
       expect(found).toEqual({
         reason: 'the jobs API could not be read: GitHub denied access (HTTP 403): actions: read',
@@ -277,9 +276,9 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
         job(4242, 'in_progress', 'ghes-7'),
         job(4243, 'in_progress', 'x'),
       ]);
-      expect(await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy)).toBe(
-        '4242',
-      );
+      expect(
+        await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy, clock),
+      ).toBe('4242');
       expect(JOB_ID_VARIABLE).toBe('EOL_GATE_JOB_ID');
       expect(parseGitHubOutput(await readFile(file, 'utf8'))).toEqual({
         EOL_GATE_JOB_ID: '4242',
@@ -292,16 +291,16 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
     it('found without GITHUB_ENV: still the real id (a later step finds it again)', async () => {
       const { agent } = cliAgent(gh);
       const { jobs } = listings([job(4242, 'in_progress', 'ghes-7')]);
-      expect(await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy)).toBe(
-        '4242',
-      );
+      expect(
+        await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy, clock),
+      ).toBe('4242');
     });
 
     it('not found: a participant id, with a warning that says why and what it costs', async () => {
       const file = await envFile();
       const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: file });
       const { jobs } = listings([job(1, 'in_progress', 'other')]);
-      const id = await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy);
+      const id = await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy, clock);
       expect(id).toMatch(PARTICIPANT_ID);
       expect(parseGitHubOutput(await readFile(file, 'utf8'))).toEqual({
         [PARTICIPANT_VARIABLE]: id,
@@ -316,9 +315,9 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
     it('an earlier step fell back (EOL_GATE_PARTICIPANT): stays that participant, looks nothing up', async () => {
       const { agent } = cliAgent({ ...gh, [PARTICIPANT_VARIABLE]: 'pqrstuvwxyz234567abcd' });
       const { jobs, reads } = listings([job(4242, 'in_progress', 'ghes-7')]);
-      expect(await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy)).toBe(
-        'pqrstuvwxyz234567abcd',
-      );
+      expect(
+        await jobParticipant(agent, writes, { runnerName: 'ghes-7', jobs }, policy, clock),
+      ).toBe('pqrstuvwxyz234567abcd');
       expect(reads.count).toBe(0);
     });
 
@@ -326,7 +325,7 @@ describe('finding the job by its runner (the jobs API of this run attempt)', () 
       const file = await envFile();
       const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: file });
       const { jobs, reads } = listings([]);
-      expect(await jobParticipant(agent, writes, { jobs }, policy)).toMatch(PARTICIPANT_ID);
+      expect(await jobParticipant(agent, writes, { jobs }, policy, clock)).toMatch(PARTICIPANT_ID);
       expect(reads.count).toBe(0);
       expect(lines.filter((l) => l.startsWith('warning:'))).toEqual([]);
     });

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import { GitHubService, githubError, type GitHubCaller } from '../../src/services/github.js';
 import { HttpStatusError } from '../../src/util/http.js';
+import { instantClock } from '../support/doubles.js';
 import { serveOnLoopback } from '../support/loopback.js';
 import { rejection } from '../support/errors.js';
 
@@ -117,13 +118,8 @@ describe('GitHubService over HTTP', () => {
       apiUrl: `${server.origin}/api/v3/`,
       apiUrlName: 'apiUrl',
       token: TOKEN,
-      retry: {
-        retries: 2,
-        baseDelayMs: 1,
-        maxDelayMs: 5,
-        random: () => 0,
-        sleep: async (ms) => void sleeps.push(ms),
-      },
+      retry: { retries: 2, baseDelayMs: 1, maxDelayMs: 5 },
+      clock: { ...instantClock, random: () => 0, sleep: async (ms) => void sleeps.push(ms) },
       permissions: () => '`actions: read`',
     });
 

@@ -13,20 +13,18 @@ export const FAST_RETRY: RetryPolicy = {
 export const NO_RETRY: RetryPolicy = { ...FAST_RETRY, retries: 0 };
 
 /**
- * Retries without waiting (six unless `overrides` say otherwise); `delays` records the waits the
- * policy asked for.
+ * Retries without waiting (six unless `overrides` say otherwise), as a client's `retry` and
+ * `clock` options: the clock's sleeps return at once, and `delays` records the waits asked for.
  */
-export function fastRetry(
-  overrides: Partial<RetryPolicy> = {},
-): RetryPolicy & { delays: number[] } {
+export function fastRetry(overrides: Partial<RetryPolicy> = {}): {
+  retry: RetryPolicy;
+  clock: Clock;
+  delays: number[];
+} {
   const delays: number[] = [];
   return {
-    retries: 6,
-    baseDelayMs: 1,
-    maxDelayMs: 5,
-    timeoutMs: 10_000,
-    sleep: async (ms) => void delays.push(ms),
-    ...overrides,
+    retry: { retries: 6, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 10_000, ...overrides },
+    clock: { ...instantClock, sleep: async (ms) => void delays.push(ms) },
     delays,
   };
 }

@@ -10,14 +10,15 @@ import {
   retryDelay,
   type RetryPolicy,
 } from '../../src/util/http.js';
+import { instantClock } from '../support/doubles.js';
 import { rejection } from '../support/errors.js';
 import { serveOnLoopback } from '../support/loopback.js';
 import { redactSecrets } from '../../src/util/redact.js';
 
 const SECRET = 's3cretpw';
 
-/** Retries without waiting; records the delays asked for and the onRetry calls. */
-function recording(overrides: Partial<RetryPolicy> = {}) {
+/** Retries without waiting (jitter 0.5); records the delays asked for and the onRetry calls. */
+function recording() {
   const delays: number[] = [];
   const retries: { url: string; cause: string }[] = [];
   const policy: RetryPolicy = {
@@ -25,11 +26,10 @@ function recording(overrides: Partial<RetryPolicy> = {}) {
     baseDelayMs: 100,
     maxDelayMs: 1000,
     timeoutMs: 5000,
-    sleep: async (ms) => void delays.push(ms),
     onRetry: (info) => retries.push(info),
-    ...overrides,
   };
-  return { policy, delays, retries };
+  const clock = { ...instantClock, sleep: async (ms: number) => void delays.push(ms) };
+  return { policy, clock, delays, retries };
 }
 
 let server: Awaited<ReturnType<typeof serveOnLoopback>>;
@@ -49,10 +49,10 @@ afterAll(() => server.close());
 
 describe('secrets in fetch failures (invariant 7)', () => {
   it('does not retry a URL fetch refuses, and never repeats its credentials', async () => {
-    const { policy, delays, retries } = recording();
+    const { policy, clock, delays, retries } = recording();
     const url = `${base.replace('//', `//user:${SECRET}@`)}/image-info.json`;
     hits = 0;
-    const error = await rejection(fetchWithRetry(url, {}, policy));
+    const error = await rejection(fetchWithRetry(url, {}, policy, { clock }));
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).not.toContain(SECRET);
     expect(error.message).toContain('127.0.0.1');
@@ -84,39 +84,38 @@ describe('secrets in fetch failures (invariant 7)', () => {
 
 describe('Retry-After (invariant 5)', () => {
   it('adds jitter to Retry-After so workers do not retry in lockstep', () => {
-    const policy = (random: number): RetryPolicy => ({
+    const policy: RetryPolicy = {
       retries: 3,
       baseDelayMs: 500,
       maxDelayMs: 30_000,
       timeoutMs: 1000,
-      random: () => random,
-    });
-    expect(backoffDelay(0, policy(0), 2000)).toBe(2000);
-    expect(backoffDelay(0, policy(0.5), 2000)).toBe(2250);
-    expect(backoffDelay(3, policy(0.99), 2000)).toBeCloseTo(2495);
+    };
+    expect(backoffDelay(0, policy, 2000, () => 0)).toBe(2000);
+    expect(backoffDelay(0, policy, 2000, () => 0.5)).toBe(2250);
+    expect(backoffDelay(3, policy, 2000, () => 0.99)).toBeCloseTo(2495);
     // Never less than Retry-After, whatever the attempt.
     for (let attempt = 0; attempt < 8; attempt++)
-      expect(backoffDelay(attempt, policy(0), 700)).toBeGreaterThanOrEqual(700);
+      expect(backoffDelay(attempt, policy, 700, () => 0)).toBeGreaterThanOrEqual(700);
   });
 
   it('fails instead of sleeping out an unreasonable Retry-After', () => {
     const policy: RetryPolicy = { retries: 3, baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 1000 };
-    expect(retryDelay(0, policy, DEFAULT_MAX_RETRY_AFTER_MS, 'x')).toBeGreaterThanOrEqual(
-      DEFAULT_MAX_RETRY_AFTER_MS,
-    );
-    expect(() => retryDelay(0, policy, 3_600_000, 'GET https://host/x')).toThrow(
+    expect(
+      retryDelay(0, policy, DEFAULT_MAX_RETRY_AFTER_MS, 'x', Math.random),
+    ).toBeGreaterThanOrEqual(DEFAULT_MAX_RETRY_AFTER_MS);
+    expect(() => retryDelay(0, policy, 3_600_000, 'GET https://host/x', Math.random)).toThrow(
       /GET https:\/\/host\/x: .*retry after 3600 s/,
     );
-    expect(() => retryDelay(0, { ...policy, maxRetryAfterMs: 1000 }, 2000, 'x')).toThrow(
-      RuntimeError,
-    );
+    expect(() =>
+      retryDelay(0, { ...policy, maxRetryAfterMs: 1000 }, 2000, 'x', Math.random),
+    ).toThrow(RuntimeError);
   });
 
   it('fetchWithRetry gives up at once on Retry-After: 3600, naming the host', async () => {
-    const { policy, delays } = recording();
+    const { policy, clock, delays } = recording();
     answer = { status: 429, headers: { 'retry-after': '3600' } };
     hits = 0;
-    const error = await rejection(fetchWithRetry(`${base}/x`, {}, policy));
+    const error = await rejection(fetchWithRetry(`${base}/x`, {}, policy, { clock }));
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toContain(base.replace('http://', ''));
     expect(error.message).toContain('3600 s');
@@ -125,9 +124,9 @@ describe('Retry-After (invariant 5)', () => {
   });
 
   it('fetchWithRetry waits out a short Retry-After with jitter', async () => {
-    const { policy, delays } = recording({ random: () => 0.5 });
+    const { policy, clock, delays } = recording();
     answer = { status: 503, headers: { 'retry-after': '2' } };
-    const res = await fetchWithRetry(`${base}/x`, {}, policy);
+    const res = await fetchWithRetry(`${base}/x`, {}, policy, { clock });
     expect(res.status).toBe(503);
     await res.body?.cancel();
     expect(delays).toEqual([2050, 2050, 2050]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../src/core/ports.js';
 import {
   paceSnapshot,
   pacingNote,
@@ -135,17 +136,22 @@ describe('RateLimiter', () => {
   }
 });
 
+/** A clock that moves only when a test sets `at.ms`; its sleeps return at once, recorded in `waits`. */
+function stoppedClock() {
+  const at = { ms: 0 };
+  const waits: number[] = [];
+  const clock: Clock = {
+    now: () => new Date(at.ms),
+    sleep: async (ms) => void waits.push(ms),
+    random: () => 0.5,
+  };
+  return { clock, at, waits };
+}
+
 describe('Throttle', () => {
   it('starts at the tier budgets and keeps each class to its own', async () => {
-    let now = 0;
-    const waits: number[] = [];
-    const t = new Throttle({
-      tier: 'basic',
-      now: () => now,
-      sleep: async (ms) => {
-        waits.push(ms);
-      },
-    });
+    const { clock, at, waits } = stoppedClock();
+    const t = new Throttle({ tier: 'basic', clock });
     expect(t.stats().write.ratePerMinute).toBe(Math.round(TIER_BUDGETS.basic.write * 0.95));
     await t.acquire('write');
     await t.acquire('write');
@@ -154,18 +160,14 @@ describe('Throttle', () => {
     t.record('write', 429);
     expect(t.stats().write.throttled).toBe(1);
     expect(t.stats().read.throttled).toBe(0);
-    now = 100;
+    at.ms = 100;
     await t.acquire('read');
     expect(waits).toHaveLength(1);
   });
 
   it('caps all classes together with maxRequestsPerMinute', async () => {
-    const waits: number[] = [];
-    const t = new Throttle({
-      maxRequestsPerMinute: 60,
-      now: () => 0,
-      sleep: async (ms) => void waits.push(ms),
-    });
+    const { clock, waits } = stoppedClock();
+    const t = new Throttle({ maxRequestsPerMinute: 60, clock });
     await t.acquire('read');
     await t.acquire('write');
     await t.acquire('token');
@@ -173,12 +175,12 @@ describe('Throttle', () => {
   });
 
   it('is stalled once a class has been served nothing for stallMs', () => {
-    let now = 0;
-    const t = new Throttle({ stallMs: 60_000, now: () => now });
+    const { clock, at } = stoppedClock();
+    const t = new Throttle({ stallMs: 60_000, clock });
     t.record('write', 201);
-    now = 59_999;
+    at.ms = 59_999;
     expect(t.stalled('write', 0)).toBe(false);
-    now = 60_000;
+    at.ms = 60_000;
     expect(t.stalled('write', 0)).toBe(true);
     expect(t.stalled('write', 30_000)).toBe(false);
   });
@@ -186,14 +188,14 @@ describe('Throttle', () => {
 
 describe('pacingNote', () => {
   it('names the class that sets the pace and when the items should be done', () => {
-    let now = 0;
-    const t = new Throttle({ now: () => now, sleep: async () => {} });
+    const { clock, at } = stoppedClock();
+    const t = new Throttle({ clock });
     const since = paceSnapshot(t);
     expect(pacingNote(t, since, 10, 100, 'marks')).toBeUndefined();
     for (let i = 0; i < 20; i++) {
       void t.acquire('write');
       t.record('write', 201);
-      now += 100;
+      at.ms += 100;
     }
     void t.acquire('write');
     t.record('write', 429);
@@ -206,7 +208,7 @@ describe('pacingNote', () => {
   });
 
   it('says so when a tier budget, not the registry, sets the pace', async () => {
-    const t = new Throttle({ tier: 'basic', now: () => 0, sleep: async () => {} });
+    const t = new Throttle({ tier: 'basic', clock: stoppedClock().clock });
     const since = paceSnapshot(t);
     for (let i = 0; i < 4; i++) await t.acquire('write');
     expect(pacingNote(t, since, 2, 500, 'marks')).toBe(

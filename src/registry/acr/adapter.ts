@@ -1,7 +1,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { RuntimeError } from '../../core/errors.js';
 import type { Descriptor, ManifestRecord } from '../../core/oci.js';
-import type { Logger } from '../../core/ports.js';
+import type { Clock, Logger } from '../../core/ports.js';
 import { sha256Digest } from '../../util/hash.js';
 import type { RetryPolicy } from '../../util/http.js';
 import type { Throttle } from '../../util/throttle.js';
@@ -35,6 +35,8 @@ export interface AcrRegistryOptions extends AdapterCacheOptions {
    */
   throttle?: Throttle;
   retry?: RetryPolicy;
+  /** Sleeps the retries and the own throttle's pacing (default `systemClock`). */
+  clock?: Clock;
   logger: Logger;
   /** Extra trusted CA certificates (PEM), for registries behind a private CA. NODE_EXTRA_CA_CERTS works too. */
   ca?: string;
@@ -81,6 +83,7 @@ export class AcrRegistry implements Registry {
       maxRequestsPerMinute: options.maxRequestsPerMinute,
       throttle: options.throttle,
       retry: options.retry,
+      clock: options.clock,
       logger: this.logger,
       ca: options.ca,
     });

@@ -7,9 +7,8 @@ import {
   type GetManifestResult,
 } from '@azure/container-registry';
 import { RuntimeError } from '../../core/errors.js';
-import type { Logger } from '../../core/ports.js';
+import type { Clock, Logger } from '../../core/ports.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../../util/http.js';
-import { sleep as defaultSleep } from '../../util/sleep.js';
 import { Throttle } from '../../util/throttle.js';
 import { statusOf } from './errors.js';
 import { counterPolicy, retryPolicy, throttlePolicy } from './policies.js';
@@ -26,6 +25,7 @@ export interface AcrClientOptions {
   maxRequestsPerMinute?: number;
   throttle?: Throttle;
   retry?: RetryPolicy;
+  clock?: Clock;
   logger: Logger;
   ca?: string;
 }
@@ -51,11 +51,7 @@ export class AcrClient {
     this.displayName = new URL(o.endpoint).host;
     this.credential = o.credential;
     const throttle =
-      o.throttle ??
-      new Throttle({
-        maxRequestsPerMinute: o.maxRequestsPerMinute,
-        sleep: o.retry?.sleep ?? defaultSleep,
-      });
+      o.throttle ?? new Throttle({ maxRequestsPerMinute: o.maxRequestsPerMinute, clock: o.clock });
     this.gate = new RequestGate({
       registry: this.displayName,
       credentialName: o.credentialName,
@@ -68,7 +64,12 @@ export class AcrClient {
       retryOptions: { maxRetries: 0 },
       additionalPolicies: [
         {
-          policy: retryPolicy({ registry: this.displayName, retry, logger: o.logger }),
+          policy: retryPolicy({
+            registry: this.displayName,
+            retry,
+            logger: o.logger,
+            clock: o.clock,
+          }),
           position: 'perCall',
         },
         { policy: counterPolicy(() => this.requests++), position: 'perRetry' },

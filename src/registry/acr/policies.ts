@@ -1,5 +1,5 @@
 import type { PipelinePolicy, PipelineResponse } from '@azure/core-rest-pipeline';
-import type { Logger } from '../../core/ports.js';
+import type { Clock, Logger } from '../../core/ports.js';
 import {
   DEFAULT_RETRY,
   RETRYABLE_STATUS,
@@ -53,6 +53,7 @@ export interface RetryPolicyOptions {
   registry: string;
   retry?: RetryPolicy;
   logger: Logger;
+  clock?: Clock;
 }
 
 /**
@@ -80,6 +81,7 @@ export function retryPolicy(options: RetryPolicyOptions): PipelinePolicy {
         policy,
         pace: false,
         logger: options.logger,
+        clock: options.clock,
         attempt: async () => {
           noteAttempt(request, ++attempt);
           // A class held after a 429 is waited out before the attempt's timeout starts.

@@ -1,4 +1,5 @@
 import { RuntimeError } from '../../core/errors.js';
+import type { Clock } from '../../core/ports.js';
 import {
   assertSecureUrl,
   fetchWithRetry,
@@ -54,6 +55,7 @@ export class TokenAuth {
     private readonly host: string,
     private readonly creds: Credentials,
     private readonly retry: RetryPolicy,
+    private readonly clock: Clock,
   ) {}
 
   /** A cached, unexpired token for `key`, without asking the token endpoint. */
@@ -124,7 +126,7 @@ export class TokenAuth {
       if (this.creds.username !== undefined) headers.Authorization = basicHeader(this.creds);
       init = { method: 'GET', headers };
     }
-    const res = await fetchWithRetry(url.toString(), init, this.retry);
+    const res = await fetchWithRetry(url.toString(), init, this.retry, { clock: this.clock });
     if (!res.ok) await res.body?.cancel().catch(() => {});
     if (res.status === 401 || res.status === 403)
       throw new RuntimeError(

@@ -1,5 +1,6 @@
 import { InputError, RuntimeError } from '../../core/errors.js';
-import type { Logger } from '../../core/ports.js';
+import type { Clock, Logger } from '../../core/ports.js';
+import { systemClock } from '../../util/clock.js';
 import {
   assertSecureUrl,
   DEFAULT_RETRY,
@@ -43,6 +44,7 @@ export class OciClient {
     private readonly creds: Credentials,
     retry: RetryPolicy | undefined,
     logger: Logger,
+    private readonly clock: Clock = systemClock,
   ) {
     let parsed: URL;
     try {
@@ -66,7 +68,7 @@ export class OciClient {
         );
       },
     };
-    this.auth = new TokenAuth(this.host, creds, this.retry);
+    this.auth = new TokenAuth(this.host, creds, this.retry, clock);
   }
 
   url(pathOrUrl: string): string {
@@ -90,7 +92,9 @@ export class OciClient {
       if (authorization) headers.Authorization = authorization;
       // Copy into a plain ArrayBuffer-backed view: fetch typing rejects SharedArrayBuffer-backed ones.
       const body = opts.body ? new Uint8Array(opts.body) : undefined;
-      const res = await fetchWithRetry(url, { method, headers, body }, this.retry);
+      const res = await fetchWithRetry(url, { method, headers, body }, this.retry, {
+        clock: this.clock,
+      });
       if (res.status !== 401 || !sameOrigin) return res;
       const challenge = parseChallenge(res.headers.get('www-authenticate'));
       if (attempt >= 1 || !challenge) {

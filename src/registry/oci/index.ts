@@ -1,7 +1,7 @@
 import { assertDigest, isDigest, isRepositoryName } from '../../core/digest.js';
 import { InputError } from '../../core/errors.js';
 import type { Descriptor, ManifestRecord } from '../../core/oci.js';
-import type { Logger } from '../../core/ports.js';
+import type { Clock, Logger } from '../../core/ports.js';
 import type { RetryPolicy } from '../../util/http.js';
 import type { PushOutcome, Registry, ReferrerManifest, UnmarkOutcome } from '../port.js';
 import type { GhcrPackages } from '../ghcr/packages.js';
@@ -24,6 +24,8 @@ export interface OciRegistryOptions extends AdapterCacheOptions {
   /** OAuth2 refresh token for the token endpoint (a Docker config's `identitytoken`). */
   refreshToken?: string;
   retry?: RetryPolicy;
+  /** Sleeps the retries (default `systemClock`). */
+  clock?: Clock;
   logger: Logger;
   /** Manifest GETs in flight during `listManifests` (default 8). */
   concurrency?: number;
@@ -63,6 +65,7 @@ export class OciRegistry implements Registry {
       },
       options.retry,
       this.logger,
+      options.clock,
     );
     this.displayName = this.client.host;
 

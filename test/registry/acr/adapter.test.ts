@@ -88,7 +88,7 @@ describe('AcrRegistry', () => {
     expect(fake.answered('manifest-head')).toEqual([]);
     fake.addFault({ kind: '500', match: 'manifest-get', times: 100 });
     await expect(
-      acrFor(fake, { retry: fastRetry({ retries: 2 }) }).describeManifest('team/app', a.digest),
+      acrFor(fake, fastRetry({ retries: 2 })).describeManifest('team/app', a.digest),
     ).rejects.toThrow(RuntimeError);
   });
 
@@ -144,7 +144,7 @@ describe('AcrRegistry', () => {
       endpoint: fake.url,
       credential: undefined,
       ca: fake.caPem,
-      retry: fastRetry(),
+      ...fastRetry(),
       logger,
     });
     // The catalog needs more than pull: a 401 there narrows the scope, it does not fail.
@@ -198,7 +198,7 @@ describe('AcrRegistry', () => {
       credential,
       credentialName: 'ClientSecretCredential',
       ca: fake.caPem,
-      retry: fastRetry(),
+      ...fastRetry(),
       logger: silentLogger,
     });
     const error = (await registry.listManifests('team/app').catch((e: Error) => e)) as Error;
@@ -235,9 +235,8 @@ describe('AcrRegistry', () => {
   it('paces requests under maxRequestsPerMinute', async () => {
     const fake = await fresh();
     seedImage(fake, 'team/app', 'a');
-    const waits: number[] = [];
-    const retry = fastRetry({ sleep: async (ms) => void waits.push(ms) });
-    await acrFor(fake, { retry, maxRequestsPerMinute: 60 }).listManifests('team/app');
+    const { delays: waits, ...fast } = fastRetry();
+    await acrFor(fake, { ...fast, maxRequestsPerMinute: 60 }).listManifests('team/app');
     // 401 challenge, exchange, token, listing: every request after the first waited its turn (~1 s each).
     expect(waits.length).toBeGreaterThanOrEqual(3);
     expect(Math.min(...waits)).toBeGreaterThan(500);
@@ -327,16 +326,14 @@ describe('AcrRegistry against a misbehaving registry (invariant 5)', () => {
     const fake = await fresh();
     const a = seedImage(fake, 'team/app', 'a');
     fake.addFault({ kind: '429-retry-after', match: 'manifest-get', retryAfterSeconds: 2 });
-    const jittered = fastRetry({ baseDelayMs: 100, random: () => 0.5 });
-    await acrFor(fake, { retry: jittered }).describeManifest('team/app', a.digest);
+    const jittered = fastRetry({ baseDelayMs: 100 });
+    await acrFor(fake, jittered).describeManifest('team/app', a.digest);
     // The class is held for Retry-After (its limiter paces what follows: no herd to jitter).
     expect(jittered.delays.some((d) => d > 1900 && d <= 2000)).toBe(true);
 
     fake.addFault({ kind: '429-retry-after', match: 'manifest-get', retryAfterSeconds: 3600 });
     const patient = fastRetry();
-    const error = await rejection(
-      acrFor(fake, { retry: patient }).describeManifest('team/app', a.digest),
-    );
+    const error = await rejection(acrFor(fake, patient).describeManifest('team/app', a.digest));
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toContain(fake.host);
     expect(error.message).toContain('3600 s');

@@ -122,14 +122,14 @@ describe('annotate on the fake ACR', () => {
       const fake = await fresh();
       const scenario = seedScenario(fake);
       for (const f of injected) fake.addFault(f);
-      const retry = fastRetry();
-      await runAnnotate(acrFor(fake, { retry }), scenario);
+      const fast = fastRetry();
+      await runAnnotate(acrFor(fake, fast), scenario);
       for (const f of injected)
         expect(fake.fired.get(f), `${name}: fault fired`).toBe(f.times ?? 1);
       expect(fake.snapshot()).toEqual(expected);
       if (injected.some((f) => f.kind === '429-retry-after')) {
         // Retry-After (2 s) was honoured (the class held that long), not replaced by the 1-5 ms backoff.
-        expect(retry.delays.filter((d) => d >= 1900).length).toBeGreaterThanOrEqual(2);
+        expect(fast.delays.filter((d) => d >= 1900).length).toBeGreaterThanOrEqual(2);
       }
     });
   }
@@ -148,8 +148,7 @@ describe('annotate on the fake ACR', () => {
     const scenario = seedScenario(fake);
     const slow: Fault = { kind: 'latency', match: 'manifest-put', ms: 1500, times: 1 };
     fake.addFault(slow);
-    const retry = fastRetry({ timeoutMs: 300 });
-    await runAnnotate(acrFor(fake, { retry }), scenario);
+    await runAnnotate(acrFor(fake, fastRetry({ timeoutMs: 300 })), scenario);
     expect(fake.fired.get(slow)).toBe(1);
     expect(fake.snapshot()).toEqual(expected);
   });
@@ -177,9 +176,7 @@ describe('annotate on the fake ACR', () => {
     const fake = await fresh();
     const scenario = seedScenario(fake);
     fake.addFault({ kind: '500', match: 'list-manifests', times: 1000 });
-    const failed = await rejection(
-      runAnnotate(acrFor(fake, { retry: fastRetry({ retries: 3 }) }), scenario),
-    );
+    const failed = await rejection(runAnnotate(acrFor(fake, fastRetry({ retries: 3 })), scenario));
     expect(failed).toBeInstanceOf(HttpStatusError);
     expect(failed).toMatchObject({ status: 500, method: 'GET' });
     expect((failed as Error).message).toMatch(
@@ -191,7 +188,7 @@ describe('annotate on the fake ACR', () => {
     fake.addFault({ kind: '429', match: 'list-manifests', times: 100_000 });
     const throttle = fakeClockThrottle({ stallMs: 5 * 60_000 });
     await expect(
-      runAnnotate(acrFor(fake, { retry: fastRetry({ retries: 3 }), throttle }), scenario),
+      runAnnotate(acrFor(fake, { ...fastRetry({ retries: 3 }), throttle }), scenario),
     ).rejects.toThrow(
       /127\.0\.0\.1:\d+: list manifests of team\/\w+ failed: the registry kept refusing reads \(HTTP 429\): none served for 5 min; this request was refused \d+ times/,
     );

@@ -201,7 +201,7 @@ describe('throttling never leads to a duplicate annotation', () => {
     fake.addFault({ kind: '429', match: 'referrers', times: 5 });
     fake.addFault({ kind: '503', match: 'referrers', times: 3, after: 5 });
     // The API source asks the referrers API per candidate, as a registry without a listing would.
-    await runAnnotate(acrFor(fake, { referrersSource: 'api', retry: fastRetry() }), scenario);
+    await runAnnotate(acrFor(fake, { referrersSource: 'api', ...fastRetry() }), scenario);
     const app = lifecycleBySubject(fake, 'team/app');
     expect(app.get(scenario.annotatedBefore)).toEqual(['2025-01-01']);
     for (const marks of app.values()) expect(marks).toHaveLength(1);
@@ -215,7 +215,7 @@ describe('throttling never leads to a duplicate annotation', () => {
     const throttle = fakeClockThrottle();
     await expect(
       runAnnotate(
-        acrFor(fake, { referrersSource: 'api', retry: fastRetry({ retries: 2 }), throttle }),
+        acrFor(fake, { referrersSource: 'api', ...fastRetry({ retries: 2 }), throttle }),
         scenario,
       ),
     ).rejects.toThrow(
@@ -231,7 +231,7 @@ describe('throttling never leads to a duplicate annotation', () => {
     // see from the client): emulate with a slow answer beyond the client timeout.
     fake.addFault({ kind: 'latency', match: 'manifest-put', ms: 800, times: 3 });
     fake.addFault({ kind: '429', match: 'manifest-put', times: 2 });
-    await runAnnotate(acrFor(fake, { retry: fastRetry({ timeoutMs: 300 }) }), scenario);
+    await runAnnotate(acrFor(fake, fastRetry({ timeoutMs: 300 })), scenario);
     await runAnnotate(acrFor(fake, { referrersSource: 'api' }), scenario);
     for (const repo of ['team/app', 'team/tool']) {
       for (const marks of lifecycleBySubject(fake, repo).values()) expect(marks).toHaveLength(1);

@@ -38,10 +38,13 @@ export function fakeClockThrottle(options: ThrottleOptions = {}): Throttle & { w
   let offset = 0;
   const waited: number[] = [];
   const throttle = new Throttle({
-    now: () => Date.now() + offset,
-    sleep: async (ms) => {
-      waited.push(ms);
-      offset += ms;
+    clock: {
+      now: () => new Date(Date.now() + offset),
+      sleep: async (ms) => {
+        waited.push(ms);
+        offset += ms;
+      },
+      random: Math.random,
     },
     ...options,
   });
@@ -80,7 +83,7 @@ export function acrFor(fake: FakeAcr, options: Partial<AcrRegistryOptions> = {})
     credential,
     credentialName: name,
     ca: fake.caPem,
-    retry: fastRetry(),
+    ...fastRetry(),
     logger: silentLogger,
     ...options,
   });

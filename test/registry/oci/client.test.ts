@@ -123,11 +123,11 @@ describe('retries (invariant 5)', () => {
   it('honours Retry-After on 429 and then succeeds', async () => {
     const f = await front();
     f.inject({ status: 429, retryAfter: '3', times: 2, match: /^GET \/v2\/auth\/app\/tags\/list/ });
-    const retry = fastRetry({ retries: 3 });
-    const reg = ociRegistry(f.url, { retry });
+    const fast = fastRetry({ retries: 3 });
+    const reg = ociRegistry(f.url, fast);
     expect(await reg.listTags('auth/app')).toHaveLength(3);
-    expect(retry.delays).toHaveLength(2);
-    for (const ms of retry.delays) expect(ms).toBeGreaterThanOrEqual(3000);
+    expect(fast.delays).toHaveLength(2);
+    for (const ms of fast.delays) expect(ms).toBeGreaterThanOrEqual(3000);
     expect(f.requests.filter((r) => r.status === 429)).toHaveLength(2);
   });
 
@@ -135,16 +135,16 @@ describe('retries (invariant 5)', () => {
     const f = await front();
     f.inject({ status: 429, times: 1, match: /manifests/ });
     f.inject({ reset: true, times: 1, match: /manifests/ });
-    const retry = fastRetry({ retries: 3 });
-    const reg = ociRegistry(f.url, { retry, concurrency: 1 });
+    const fast = fastRetry({ retries: 3 });
+    const reg = ociRegistry(f.url, { ...fast, concurrency: 1 });
     expect(await reg.listManifests('auth/app')).toHaveLength(3);
-    expect(retry.delays).toHaveLength(2);
+    expect(fast.delays).toHaveLength(2);
   });
 
   it('throws on a persistent 503 instead of reading it as absent', async () => {
     const f = await front();
     f.inject({ status: 503, times: Infinity, match: /tags\/list/ });
-    const reg = ociRegistry(f.url, { retry: fastRetry({ retries: 2 }) });
+    const reg = ociRegistry(f.url, fastRetry({ retries: 2 }));
     const error = await rejection(reg.listManifests('auth/app'));
     expect(error).toBeInstanceOf(HttpStatusError);
     expect((error as HttpStatusError).status).toBe(503);
@@ -155,7 +155,7 @@ describe('retries (invariant 5)', () => {
     const direct = ociRegistry(registry.url);
     const image = await pushImage(direct, 'auth/referred', { tag: 'r', seed: 'auth-r' });
     const f = await front();
-    const reg = ociRegistry(f.url, { retry: fastRetry({ retries: 1 }) });
+    const reg = ociRegistry(f.url, fastRetry({ retries: 1 }));
 
     f.inject({ status: 503, times: Infinity, match: /referrers/ });
     await expect(reg.listReferrers('auth/referred', image.digest)).rejects.toThrow(HttpStatusError);
@@ -181,7 +181,7 @@ describe('retries (invariant 5)', () => {
   it('throws a network error after the retries when the registry keeps resetting', async () => {
     const f = await front();
     f.inject({ reset: true, times: Infinity });
-    const reg = ociRegistry(f.url, { retry: fastRetry({ retries: 2 }) });
+    const reg = ociRegistry(f.url, fastRetry({ retries: 2 }));
     await expect(reg.listRepositories()).rejects.toThrow(RuntimeError);
   });
 });
