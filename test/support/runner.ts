@@ -2,7 +2,8 @@
  * Runs the bundled action and task as their runners do: a plain `node dist/<host>/index.cjs`
  * with the environment the runner builds (every declared input with its default, overridden
  * by the step's inputs), then reads back what the runner would: GitHub's output and summary
- * files and workflow commands; the Azure agent's `##vso[...]` logging commands.
+ * files and workflow commands; the Azure agent's `##vso[...]` logging commands. With a `host`
+ * from in-process.ts, the host's run() is called in this process instead of its bundle.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

@@ -1,35 +1,4 @@
-import * as tl from 'azure-pipelines-task-lib';
-import { InputError } from '../../core/errors.js';
-import { runJob, type JobResult } from '../job.js';
-import { AzureAgent } from './azure-agent.js';
+import { run } from './run.js';
 
-/**
- * The Azure Pipelines task host. The agent judges a task by `task.complete`, so the result is
- * set explicitly; the job has already logged the error as an issue, hence no message here.
- */
-async function main(): Promise<void> {
-  const agent = new AzureAgent(process.env);
-  let job: JobResult;
-  try {
-    // A wrong service connection is bad input: fail before the job reads or writes anything.
-    agent.azureServiceConnection();
-    agent.dockerRegistryConnection();
-    job = await runJob(agent);
-  } catch (e) {
-    agent.logger.error((e as Error).message);
-    job = { exitCode: e instanceof InputError ? 2 : 1, result: { error: (e as Error).message } };
-  }
-  const result =
-    job.exitCode !== 0
-      ? tl.TaskResult.Failed
-      : job.result.outcome === 'timed-out' || job.result.outcome === 'rolled-back'
-        ? tl.TaskResult.SucceededWithIssues
-        : tl.TaskResult.Succeeded;
-  tl.setResult(result, '');
-  process.exitCode = job.exitCode;
-}
-
-main().catch((e: unknown) => {
-  tl.setResult(tl.TaskResult.Failed, (e as Error).message);
-  process.exitCode = 1;
-});
+// The bundle's entry: the only line that touches the process.
+run(process.env).then((code) => (process.exitCode = code));

@@ -1,3 +1,8 @@
+/**
+ * The task's run() in this process, with the environment the agent gives a task, against
+ * docker-registry and a fake Azure DevOps; and once as the agent starts it, `node
+ * dist/azure/index.cjs`, to show the bundle runs end to end.
+ */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -6,13 +11,13 @@ import { groupTag, markerTag, markersOfBuild } from '../../../src/coordination/a
 import { uncoveredPublishing } from '../../../src/core/protocol.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { FakeAzureDevOps, type FakeBuild } from '../../support/fake-azure-devops.js';
+import { taskInProcess } from '../../support/in-process.js';
 import { lifecycleMarksByHttp, registrySnapshot } from '../../support/registry-http.js';
 import { endpointEnv, runTask, type TaskRun } from '../../support/runner.js';
 import { seedScenario, type Scenario } from '../../support/scenario.js';
 import { ociRegistry } from '../../support/seed.js';
 
-/** `node dist/azure/index.cjs` with the environment the agent builds, against docker-registry and a fake Azure DevOps. */
-describe('Azure Pipelines task bundle', () => {
+describe('Azure Pipelines task run()', () => {
   let registry: DockerRegistry;
   let ado: FakeAzureDevOps;
   let scenario: Scenario;
@@ -34,15 +39,17 @@ describe('Azure Pipelines task bundle', () => {
       ? endpointEnv('SYSTEMVSSCONNECTION', 'OAuth', { AccessToken: ado.token }, ado.collectionUri)
       : {}),
   });
-  const run = (
+  const step = (
     inputs: Record<string, string>,
     env: Record<string, string | undefined> = {},
     withToken = true,
-  ) =>
-    runTask({
-      inputs: { registry: registry.url, imageInfo, repoPrefix: scenario.repoPrefix, ...inputs },
-      env: { ...agentEnv(withToken), ...env },
-    });
+  ) => ({
+    inputs: { registry: registry.url, imageInfo, repoPrefix: scenario.repoPrefix, ...inputs },
+    env: { ...agentEnv(withToken), ...env },
+  });
+  // Imported by the first run: task-lib loads its inputs when first imported.
+  const host = taskInProcess(() => import('../../../src/platform/azure/run.js'));
+  const run = (...args: Parameters<typeof step>) => runTask({ ...step(...args), host });
   const writes = () => ado.requests.filter((r) => r.method !== 'GET');
   const errors = (r: TaskRun) => r.issues.filter((i) => i.type === 'error').map((i) => i.message);
 
@@ -176,16 +183,18 @@ describe('Azure Pipelines task bundle', () => {
     }
   });
 
-  it('annotate marks the orphans: outputs as isOutput variables, an uploaded summary, groups, markers cleaned up', async () => {
+  it('the bundle, as the agent starts it: annotate marks the orphans; outputs as isOutput variables, an uploaded summary, groups, markers cleaned up', async () => {
     const connection = endpointEnv('acr-connection', 'ServicePrincipal', {
       serviceprincipalid: 'app-id',
       tenantid: 'tenant-id',
       serviceprincipalkey: SP_KEY,
     });
     const planFile = join(dir, 'plan.json');
-    const r = await run(
-      { eolDate: '2026-11-22', minAge: '0', azureSubscription: 'acr-connection', planFile },
-      connection,
+    const r = await runTask(
+      step(
+        { eolDate: '2026-11-22', minAge: '0', azureSubscription: 'acr-connection', planFile },
+        connection,
+      ),
     );
     expect(r.result, r.stdout + r.stderr).toBe('Succeeded');
     expect(r.code).toBe(0);

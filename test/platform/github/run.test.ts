@@ -1,20 +1,26 @@
+/**
+ * The action's run() in this process, with the environment the runner gives a step, against
+ * docker-registry and a fake GitHub API; and once as the runner starts it, `node
+ * dist/github/index.cjs`, to show the bundle runs end to end.
+ */
 import { readFileSync } from 'node:fs';
-import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { markerRef, parseMarkerRef } from '../../../src/coordination/github.js';
+import { run as runHost } from '../../../src/platform/github/run.js';
+import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
+import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
-import { FakeArtifactService } from './fake-artifact-service.js';
+import { actionInProcess } from '../../support/in-process.js';
 import { lifecycleMarksByHttp, registrySnapshot } from '../../support/registry-http.js';
 import { runAction, type ActionRun } from '../../support/runner.js';
 import { seedScenario, type Scenario } from '../../support/scenario.js';
 import { ociRegistry } from '../../support/seed.js';
+import { FakeArtifactService } from './fake-artifact-service.js';
 
-/** `node dist/github/index.cjs` as the runner starts it, against docker-registry and a fake GitHub API. */
-describe('GitHub Action bundle', () => {
+describe('GitHub Action run()', () => {
   let registry: DockerRegistry;
   let github: FakeGitHub;
   let scenario: Scenario;
@@ -30,11 +36,13 @@ describe('GitHub Action bundle', () => {
     GITHUB_SHA: github.headSha,
     EOL_GATE_RETRIES: '0',
   });
+  const host = actionInProcess(runHost);
   const run = (inputs: Record<string, string>, token = github.token) =>
     runAction({
       inputs: { registry: registry.url, imageInfo, repoPrefix: scenario.repoPrefix, ...inputs },
       env: runnerEnv(),
       githubToken: token,
+      host,
     });
   const writes = () => github.requests.filter((r) => r.method !== 'GET');
   const errors = (r: ActionRun) =>
@@ -110,7 +118,7 @@ describe('GitHub Action bundle', () => {
     expect(r.stdout.split(github.token).length - 1).toBe(1);
   });
 
-  it('annotate waits for a publishing peer, then annotates the orphans; outputs, the step summary, the plan artifact', async () => {
+  it('the bundle, as the runner starts it: annotate waits for a publishing peer, then annotates the orphans; outputs, the step summary, the plan artifact', async () => {
     const peer = github.createRun({ name: 'publish-other' });
     const peerJob = github.createJob({ run_id: peer.id, name: 'build (linux)' });
     github.refs.set(
@@ -308,6 +316,7 @@ describe('GitHub Action bundle', () => {
       },
       env: { ...runnerEnv(), RUNNER_TEMP: runnerTemp },
       githubToken: github.token,
+      host,
     });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(dirname(r.outputs.planFile)).toBe(runnerTemp);
