@@ -3,14 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMarkerRef } from '../../../src/coordination/github.js';
+import { run as runHost } from '../../../src/platform/github/run.js';
 import { FakeGitHub, type FakeRun } from '../../support/fake-github.js';
 import { RunnerJob } from '../../support/github-job.js';
+import { actionInProcess } from '../../support/in-process.js';
 import { runAction } from '../../support/runner.js';
 
 /**
- * The action on GitHub Enterprise Server, where `${{ job.check_run_id }}` is empty: its first
- * step makes a participant id and keeps it in GITHUB_ENV (core.exportVariable's file format);
- * the job's later steps reuse it. Without GITHUB_ENV, signal refuses naming jobId.
+ * The action's run() on GitHub Enterprise Server, where `${{ job.check_run_id }}` is empty: its
+ * first step makes a participant id and keeps it in GITHUB_ENV (core.exportVariable's file
+ * format); the job's later steps reuse it. Without GITHUB_ENV, signal refuses naming jobId.
  */
 describe('GitHub Action without job.check_run_id', () => {
   const github = new FakeGitHub();
@@ -35,12 +37,14 @@ describe('GitHub Action without job.check_run_id', () => {
     GITHUB_SHA: github.headSha,
     EOL_GATE_RETRIES: '0',
   });
+  const host = actionInProcess(runHost);
   const signal = (env: Record<string, string | undefined>, group: string, state: string) =>
     runAction({
       inputs: { command: 'signal', group, state },
       env,
       githubToken: github.token,
       checkRunId: '',
+      host,
     });
   const jobsOf = (group: string) =>
     [...github.refs.keys()]
@@ -84,6 +88,7 @@ describe('GitHub Action without job.check_run_id', () => {
       env: runnerEnv(),
       githubToken: github.token,
       checkRunId: '',
+      host,
     });
     expect(whole.code, whole.stdout + whole.stderr).toBe(0);
     expect(jobsOf('no-env')).toEqual(['-.publishing']);
