@@ -22,7 +22,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startFakeAzureRepos } from '../test/support/fake-azure-repos.js';
+import { FakeAzureDevOps } from '../test/support/fake-azure-devops.js';
 import { startFakeGitHubContents } from '../test/support/fake-github-contents.js';
 import {
   azureTarget,
@@ -48,7 +48,7 @@ const parallel = Number(values.parallel);
 const firstSeed = Number(values.seed);
 
 const github = await startFakeGitHubContents();
-const azure = await startFakeAzureRepos();
+const azure = await new FakeAzureDevOps().start();
 const dir = await mkdtemp(join(tmpdir(), 'eol-gate-simulate-publish-'));
 const targets: Record<string, (base: string, seed: number) => Promise<Target>> = {
   github: (base, seed) => gitHubTarget(github, base, seed),

@@ -15,7 +15,7 @@ import {
   type WritableImageInfoSource,
 } from '../../src/imageinfo/source.js';
 import { sha256Digest } from '../../src/util/hash.js';
-import { startFakeAzureRepos, type FakeAzureRepos } from '../support/fake-azure-repos.js';
+import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import {
   startFakeGitHubContents,
   type FakeGitHubContents,
@@ -297,12 +297,12 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
   }
   let dir: string;
   let github: FakeGitHubContents;
-  let azure: FakeAzureRepos;
+  let azure: FakeAzureDevOps;
   let n = 0;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-publish-times-'));
     github = await startFakeGitHubContents({ latencyMs: 0 });
-    azure = await startFakeAzureRepos();
+    azure = await new FakeAzureDevOps().start();
   });
   afterAll(async () => {
     await github?.close();
@@ -330,14 +330,14 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
     },
     'Azure Repos': async (initial) => {
       const branch = `b${++n}`;
-      azure.store.commit('Images', 'image-info', branch, { 'image-info.json': initial });
+      azure.repos.commit('Images', 'image-info', branch, { 'image-info.json': initial });
       return {
         source: () =>
           new AzureReposSource(
             { project: 'Images', repo: 'image-info', path: 'image-info.json', branch },
-            { collectionUri: azure.url, retry },
+            { collectionUri: azure.collectionUri, token: azure.token, retry },
           ),
-        text: () => azure.store.getFile('Images', 'image-info', branch, 'image-info.json')!,
+        text: () => azure.repos.getFile('Images', 'image-info', branch, 'image-info.json')!,
       };
     },
   };

@@ -19,21 +19,10 @@ const sleeps: number[] = [];
 const retry = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 };
 const clock = { ...instantClock, sleep: async (ms: number) => void sleeps.push(ms) };
 
-beforeAll(async () => {
-  await fake.start();
-});
-afterAll(async () => {
-  await fake.close();
-});
+beforeAll(() => fake.start());
+afterAll(() => fake.close());
 beforeEach(() => {
-  fake.builds.clear();
-  fake.requests.length = 0;
-  fake.forbidden.clear();
-  fake.clearFaults();
-  fake.listLag = 0;
-  fake.pageSize = 100;
-  fake.listIncludesTags = true;
-  fake.signInPageForBadToken = false;
+  fake.reset();
   service = Date.parse('2026-03-01T10:00:00Z');
   fake.clock = () => service;
   sleeps.length = 0;
@@ -483,7 +472,7 @@ describe('AzureDevOpsStore', () => {
   it('a persistent 5xx on the timeline fails the listing (never "job ended")', async () => {
     const b = fake.createBuild();
     tag(b.id, tags(b.id, 'j', 'publishing'));
-    fake.fail({ status: 503, times: 100, match: (_m, p) => p.endsWith('/timeline') });
+    fake.fail({ status: 503, times: 100, match: (r) => r.path.endsWith('/timeline') });
     await expect(store(1, { retry: { ...retry, retries: 1 } }).listRuns('g')).rejects.toThrow(
       /503/,
     );

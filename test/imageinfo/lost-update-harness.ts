@@ -26,7 +26,7 @@ import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
 import type { SourceSnapshot, WritableImageInfoSource } from '../../src/imageinfo/source.js';
 import { sha256Digest } from '../../src/util/hash.js';
 import type { RetryPolicy } from '../../src/util/http.js';
-import type { FakeAzureRepos } from '../support/fake-azure-repos.js';
+import type { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import type { FakeGitHubContents } from '../support/fake-github-contents.js';
 import { readSharedImageInfo } from '../support/data.js';
 import { rng as prng } from '../support/rng.js';
@@ -500,26 +500,26 @@ export async function gitHubTarget(
 }
 
 export async function azureTarget(
-  server: FakeAzureRepos,
+  ado: FakeAzureDevOps,
   base: string,
   seed: number,
 ): Promise<Target> {
   const branch = `run-${seed}-${Math.random().toString(36).slice(2)}`;
-  server.store.commit('Images', 'image-info', branch, { 'image-info.json': base });
+  ado.repos.commit('Images', 'image-info', branch, { 'image-info.json': base });
   const source = new AzureReposSource(
     { project: 'Images', repo: 'image-info', path: 'image-info.json', branch },
-    { collectionUri: server.url, retry: FAST_RETRY },
+    { collectionUri: ado.collectionUri, token: ado.token, retry: FAST_RETRY },
   );
   return {
     source,
     // A naive client pushes on whatever the branch points at now.
     blindWrite: async (text, message) => {
-      const head = server.store.head('Images', 'image-info', branch)!;
-      server.store.applyPush('Images', 'image-info', `refs/heads/${branch}`, head, message, [
+      const head = ado.repos.head('Images', 'image-info', branch)!;
+      ado.repos.applyPush('Images', 'image-info', `refs/heads/${branch}`, head, message, [
         { changeType: 'edit', path: '/image-info.json', content: Buffer.from(text) },
       ]);
     },
-    final: async () => server.store.getFile('Images', 'image-info', branch, 'image-info.json')!,
+    final: async () => ado.repos.getFile('Images', 'image-info', branch, 'image-info.json')!,
   };
 }
 

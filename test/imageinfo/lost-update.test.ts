@@ -6,7 +6,7 @@ import {
   startFakeGitHubContents,
   type FakeGitHubContents,
 } from '../support/fake-github-contents.js';
-import { startFakeAzureRepos, type FakeAzureRepos } from '../support/fake-azure-repos.js';
+import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import {
   azureTarget,
   fileTarget,
@@ -26,12 +26,12 @@ const writersFor = (seed: number) => 2 + (seed % 7);
 
 let dir: string;
 let github: FakeGitHubContents;
-let azure: FakeAzureRepos;
+let azure: FakeAzureDevOps;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'eol-gate-lost-update-'));
   github = await startFakeGitHubContents({ latencyMs: 0 });
-  azure = await startFakeAzureRepos();
+  azure = await new FakeAzureDevOps().start();
 });
 
 afterAll(async () => {

@@ -1,17 +1,15 @@
 /**
- * A fake Azure DevOps collection (api-version 7.1) on 127.0.0.1: the Build REST API
- * AzureDevOpsStore uses (builds, tags, timelines), with switches for latency, faults
- * (429 + Retry-After, 403, 5xx), the sign-in page served to a bad token, and an eventually
- * consistent build list; and the Git API AzureReposSource uses, served from `repos` (see
- * fake-azure-repos.ts) under the same collection URL, token and sign-in switch.
+ * A fake Azure DevOps collection (api-version 7.1) on 127.0.0.1, for both clients eol-gate has:
+ * the Build REST API AzureDevOpsStore uses (builds, tags, timelines; an eventually consistent
+ * build list) and the Git API AzureReposSource uses (refs, items, blobs, pushes, commits; the
+ * repositories in `repos`). One token, switches for latency, faults (429 + Retry-After, 403,
+ * 5xx) and the sign-in page served to a bad token.
+ *
+ * https://learn.microsoft.com/rest/api/azure/devops/?view=azure-devops-rest-7.1
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  azureReposHandler,
-  AzureReposStore,
-  type FakeAzureReposOptions,
-} from './fake-azure-repos.js';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { serveOnLoopback } from './loopback.js';
 
 export type BuildStatus = 'notStarted' | 'inProgress' | 'cancelling' | 'postponed' | 'completed';
@@ -50,14 +48,27 @@ export interface FakeJobRecord {
   previousAttempts: Array<{ attempt: number; timelineId: string; recordId: string }>;
 }
 
+/** A request as the fake saw it (`query` is the URL's search, `?` included). */
+export interface FakeRequest {
+  method: string;
+  path: string;
+  query: string;
+  headers: IncomingHttpHeaders;
+}
+
 export interface Fault {
   status: number;
   headers?: Record<string, string>;
-  body?: string;
+  /** The error body's `typeKey` and `message` (default: `injected <status>`). */
+  typeKey?: string;
+  message?: string;
   /** Only requests this matches (default: all). */
-  match?: (method: string, path: string) => boolean;
+  match?: (request: FakeRequest) => boolean;
   times: number;
 }
+
+/** Operations answered 403, as for an identity without the permission. */
+export type Operation = 'list' | 'read-tags' | 'write-tags' | 'push';
 
 export interface FakeAzureDevOpsOptions {
   token?: string;
@@ -72,35 +83,247 @@ export function serviceTime(ms: number): string {
   return new Date(ms).toISOString().replace(/Z$/, '0000Z');
 }
 
+interface Commit {
+  id: string;
+  parent?: string;
+  tree: Map<string, string>; // path → blob id
+  comment: string;
+  /** ISO 8601 */
+  date: string;
+}
+
+interface Change {
+  changeType: string;
+  path: string;
+  content?: Buffer;
+}
+
+/** What the service answers: a JSON body, or bytes with their own content-type. */
+interface Answer {
+  status: number;
+  headers?: Record<string, string>;
+  body: unknown;
+}
+
+const ok = (body: unknown): Answer => ({ status: 200, body });
+
+/** The fields of the service's error body (WrappedException) a client reads: `typeKey` is its `code`. */
+const error = (status: number, message: string, typeKey?: string): Answer => ({
+  status,
+  body: { message, typeKey },
+});
+
+const INVALID_JSON = error(
+  400,
+  'The body of the request contains invalid Json.',
+  'ArgumentException',
+);
+
+function parseJson<T>(text: string): T | undefined {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+const withSlash = (path: string) => (path.startsWith('/') ? path : `/${path}`);
+
+/** The collection's git repositories: commits with whole trees (tiny repos), branches, blobs. */
+export class FakeGitRepos {
+  private readonly repos = new Map<
+    string,
+    { branches: Map<string, string>; commits: Map<string, Commit> }
+  >();
+  private readonly blobs = new Map<string, Buffer>();
+  readonly pushes: Array<{ commitId: string; comment: string }> = [];
+  private counter = 0;
+
+  /** `now`: the service's clock (epoch ms), which dates commits. */
+  constructor(private readonly now: () => number) {}
+
+  private state(project: string, repo: string) {
+    const key = `${project.toLowerCase()}/${repo.toLowerCase()}`;
+    let state = this.repos.get(key);
+    if (!state) this.repos.set(key, (state = { branches: new Map(), commits: new Map() }));
+    return state;
+  }
+
+  hasRepo(project: string, repo: string): boolean {
+    return this.repos.has(`${project.toLowerCase()}/${repo.toLowerCase()}`);
+  }
+
+  /** Commits `files` (path → content, null deletes) on top of `branch` (created if missing). */
+  commit(
+    project: string,
+    repo: string,
+    branch: string,
+    files: Record<string, string | null>,
+    comment = 'test commit',
+  ): string {
+    const changes = Object.entries(files).map(([path, content]) => ({
+      changeType: content === null ? 'delete' : 'edit',
+      path: withSlash(path),
+      content: content === null ? undefined : Buffer.from(content, 'utf8'),
+    }));
+    return this.addCommit(project, repo, branch, comment, changes);
+  }
+
+  private addCommit(
+    project: string,
+    repo: string,
+    branch: string,
+    comment: string,
+    changes: Change[],
+  ): string {
+    const state = this.state(project, repo);
+    const parent = state.branches.get(branch);
+    const tree = new Map(parent ? state.commits.get(parent)!.tree : []);
+    for (const { changeType, path, content } of changes) {
+      if (changeType === 'delete') tree.delete(path);
+      else tree.set(path, this.putBlob(content!));
+    }
+    const id = gitBlobId(`commit ${++this.counter}`);
+    const date = new Date(this.now()).toISOString();
+    state.commits.set(id, { id, parent, tree, comment, date });
+    state.branches.set(branch, id);
+    return id;
+  }
+
+  /** The commits reachable from `start`, newest first, that added, changed or deleted `path`. */
+  log(project: string, repo: string, start: string, path: string): Commit[] {
+    const out: Commit[] = [];
+    for (let c = this.commitById(project, repo, start); c;) {
+      const parent = c.parent ? this.commitById(project, repo, c.parent) : undefined;
+      if (c.tree.get(path) !== parent?.tree.get(path)) out.push(c);
+      c = parent;
+    }
+    return out;
+  }
+
+  putBlob(bytes: Buffer): string {
+    const id = gitBlobId(bytes);
+    this.blobs.set(id, bytes);
+    return id;
+  }
+
+  head(project: string, repo: string, branch: string): string | undefined {
+    return this.repos.get(`${project.toLowerCase()}/${repo.toLowerCase()}`)?.branches.get(branch);
+  }
+
+  branches(project: string, repo: string): Map<string, string> {
+    return this.state(project, repo).branches;
+  }
+
+  commitById(project: string, repo: string, id: string): Commit | undefined {
+    return this.state(project, repo).commits.get(id);
+  }
+
+  getFile(project: string, repo: string, branch: string, path: string): string | undefined {
+    const head = this.head(project, repo, branch);
+    const blob = head && this.commitById(project, repo, head)?.tree.get(withSlash(path));
+    return blob ? this.blobs.get(blob)!.toString('utf8') : undefined;
+  }
+
+  blob(id: string): Buffer | undefined {
+    return this.blobs.get(id);
+  }
+
+  /** Atomic: validate against the current head and move the branch, with no await in between. */
+  applyPush(
+    project: string,
+    repo: string,
+    refName: string,
+    oldObjectId: string,
+    comment: string,
+    changes: Change[],
+  ): { commitId: string } | Answer {
+    const branch = refName.replace(/^refs\/heads\//, '');
+    const head = this.head(project, repo, branch);
+    if ((head ?? '0'.repeat(40)) !== oldObjectId) {
+      return error(
+        409,
+        `TF401028: The reference '${refName}' has already been updated by another client, so you cannot update it. Please try again.`,
+        'GitReferenceStaleException',
+      );
+    }
+    const tree = head ? this.commitById(project, repo, head)!.tree : new Map<string, string>();
+    for (const { changeType, path } of changes) {
+      if (changeType === 'add' && tree.has(path)) {
+        return error(
+          400,
+          `The path '${path}' specified in the add operation already exists. Please specify a new path.`,
+          'GitItemAlreadyExistsException',
+        );
+      }
+      if (changeType !== 'add' && !tree.has(path)) {
+        return error(
+          400,
+          `TF401174: The item '${path}' could not be found in the repository '${repo}' at the version specified by '<Commit: ${oldObjectId.slice(0, 8)} >'.`,
+          'GitItemNotFoundException',
+        );
+      }
+    }
+    const commitId = this.addCommit(project, repo, branch, comment, changes);
+    this.pushes.push({ commitId, comment });
+    return { commitId };
+  }
+}
+
+const unresolvable = (versionType: string, version: string | null): Answer =>
+  error(
+    404,
+    `TF401175: The version descriptor <${versionType}: ${version} > could not be resolved to a version in the repository.`,
+    'GitUnresolvableToCommitException',
+  );
+
 export class FakeAzureDevOps {
   readonly token: string;
   readonly organization: string;
   readonly builds = new Map<number, FakeBuild>();
-  readonly requests: Array<{ method: string; path: string; query: string }> = [];
-  /** The service's clock: the start and finish times of timeline records. */
-  clock: () => number = () => Date.now();
+  readonly requests: FakeRequest[] = [];
+  /** The service's clock: the start and finish times of timeline records, the dates of commits. */
+  clock!: () => number;
   /** Fixed or random per-request latency. */
-  latencyMs: number | (() => number) = 0;
+  latencyMs!: number | (() => number);
   /** Builds per page of Builds - List (continuation tokens beyond that). */
-  pageSize = 100;
+  pageSize!: number;
   /** Builds - List carries each build's `tags` (the real service does); off forces GET tags. */
-  listIncludesTags = true;
+  listIncludesTags!: boolean;
   /** A tag write stays invisible to Builds - List for this many list requests. */
-  listLag = 0;
+  listLag!: number;
   /** Set to make a bad token get the sign-in page (203, HTML), as the service does. */
-  signInPageForBadToken = false;
-  /** Operations answered 403 as for an identity without the permission. */
-  readonly forbidden = new Set<'list' | 'read-tags' | 'write-tags'>();
+  signInPageForBadToken!: boolean;
+  /** Items larger than this come without inline `content` (a client must then fetch the blob). */
+  maxInlineContentBytes!: number;
+  readonly forbidden = new Set<Operation>();
+  /** The collection's git repositories (`_apis/git/...` of every project). */
+  repos!: FakeGitRepos;
   private faults: Fault[] = [];
   private nextId = 1000;
-  /** The collection's git repositories (`_apis/git/...` of every project). */
-  readonly repos = new AzureReposStore();
   private stop?: () => Promise<void>;
   private base = '';
 
   constructor(options: FakeAzureDevOpsOptions = {}) {
     this.token = options.token ?? 'ado-secret-token';
     this.organization = options.organization ?? 'org';
+    this.reset();
+  }
+
+  /** Every switch to its default, and no builds, repositories, requests or faults. */
+  reset(): void {
+    this.builds.clear();
+    this.requests.length = 0;
+    this.forbidden.clear();
+    this.faults = [];
+    this.clock = () => Date.now();
+    this.latencyMs = 0;
+    this.pageSize = 100;
+    this.listIncludesTags = true;
+    this.listLag = 0;
+    this.signInPageForBadToken = false;
+    this.maxInlineContentBytes = Infinity;
+    this.repos = new FakeGitRepos(() => this.clock());
   }
 
   /** `System.CollectionUri` of the fake, with the trailing slash the real variable has. */
@@ -109,20 +332,14 @@ export class FakeAzureDevOps {
   }
 
   async start(): Promise<this> {
-    // The sign-in switch is read per request, so setting it later applies to git calls too.
-    const options: FakeAzureReposOptions = { tokens: { [this.token]: 'write' } };
-    Object.defineProperty(options, 'signInPageForBadToken', {
-      get: () => this.signInPageForBadToken,
-    });
-    const git = azureReposHandler(this.repos, options);
-    const prefix = `/${this.organization}/`;
     const { origin, close } = await serveOnLoopback(async (req, res) => {
-      const path = req.url ?? '/';
-      if (path.startsWith(prefix) && /^\/[^/]+\/_apis\/git\//.test(path.slice(prefix.length - 1))) {
-        req.url = path.slice(prefix.length - 1);
-        return git(req, res);
-      }
-      await this.handle(req, res);
+      const { status, headers = {}, body } = await this.handle(req);
+      const data = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8; api-version=7.1',
+        ...headers,
+      });
+      res.end(data);
       return true;
     });
     this.base = origin;
@@ -253,88 +470,81 @@ export class FakeAzureDevOps {
     return b;
   }
 
-  /** The next `times` matching requests fail with `status` (e.g. 429 with Retry-After). */
-  /** Drops faults not yet served. */
-  clearFaults(): void {
-    this.faults = [];
-  }
-
+  /** The next `times` (default 1) matching requests fail with `status` (e.g. 429 with Retry-After). */
   fail(fault: Omit<Fault, 'times'> & { times?: number }): void {
     this.faults.push({ times: 1, ...fault });
   }
 
-  private takeFault(method: string, path: string): Fault | undefined {
-    const f = this.faults.find((x) => x.times > 0 && (!x.match || x.match(method, path)));
-    if (f) f.times--;
-    return f;
-  }
-
-  private send(
-    res: ServerResponse,
-    status: number,
-    body: unknown,
-    headers: Record<string, string> = {},
-  ): void {
-    const text = typeof body === 'string' ? body : JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': typeof body === 'string' ? 'text/plain' : 'application/json; charset=utf-8',
-      ...headers,
-    });
-    res.end(text);
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage): Promise<Answer> {
     const url = new URL(req.url ?? '/', this.base);
     const method = req.method ?? 'GET';
-    this.requests.push({ method, path: url.pathname, query: url.search });
+    const request = { method, path: url.pathname, query: url.search, headers: req.headers };
+    this.requests.push(request);
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
+    const text = Buffer.concat(chunks).toString('utf8');
     const latency = typeof this.latencyMs === 'function' ? this.latencyMs() : this.latencyMs;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
 
     if (req.headers.authorization !== `Bearer ${this.token}`) {
-      if (this.signInPageForBadToken) {
-        return this.send(res, 203, '<html><body>Sign in to your account</body></html>', {
-          'content-type': 'text/html; charset=utf-8',
-        });
-      }
-      return this.send(res, 401, {
-        message: 'TF400813: The user is not authorized to access this resource.',
-      });
+      if (!this.signInPageForBadToken)
+        return error(401, 'TF400813: The user is not authorized to access this resource.');
+      const page = '<html><head><title>Sign in to your account</title></head><body></body></html>';
+      return {
+        status: 203,
+        headers: { 'content-type': 'text/html; charset=utf-8' },
+        body: Buffer.from(page),
+      };
     }
-    const fault = this.takeFault(method, url.pathname);
-    if (fault)
-      return this.send(
-        res,
+    const fault = this.faults.find((f) => f.times > 0 && (!f.match || f.match(request)));
+    if (fault) {
+      fault.times--;
+      const answer = error(
         fault.status,
-        fault.body ?? { message: `injected ${fault.status}` },
-        fault.headers,
+        fault.message ?? `injected ${fault.status}`,
+        fault.typeKey,
       );
-    // Every Azure DevOps REST call names its version; 7.1 is what the adapter speaks.
-    if (url.searchParams.get('api-version') !== '7.1') {
-      return this.send(res, 400, {
-        message: 'VssVersionOutOfRangeException: api-version 7.1 expected',
-      });
+      return { ...answer, headers: fault.headers };
     }
-
+    // Every Azure DevOps REST call names its version; 7.1 is what the clients speak.
+    if (url.searchParams.get('api-version') !== '7.1') {
+      return error(
+        400,
+        'The requested REST API version is missing or not supported (expected 7.1).',
+        'VssVersionOutOfRangeException',
+      );
+    }
     const prefix = `/${this.organization}/`;
-    if (!url.pathname.startsWith(prefix))
-      return this.send(res, 404, { message: 'unknown collection' });
+    if (!url.pathname.startsWith(prefix)) return error(404, 'unknown collection');
     const [project, ...rest] = url.pathname.slice(prefix.length).split('/').map(decodeURIComponent);
     const route = rest.join('/');
+    const git = /^_apis\/git\/repositories\/([^/]+)\/(\w+)(?:\/([0-9a-f]{40}))?$/.exec(route);
+    return (
+      (git
+        ? this.gitRoute(method, url, text, project, git[1], git[2], git[3])
+        : this.buildRoute(method, url, text, project, route)) ??
+      error(404, `fake ADO: no route ${method} ${url.pathname}`)
+    );
+  }
 
+  private buildRoute(
+    method: string,
+    url: URL,
+    text: string,
+    project: string,
+    route: string,
+  ): Answer | undefined {
     // Builds - List: GET {org}/{project}/_apis/build/builds?tagFilters=&statusFilter=&buildIds=&continuationToken=
     // https://learn.microsoft.com/rest/api/azure/devops/build/builds/list?view=azure-devops-rest-7.1
     // Response { count, value: Build[] }; more pages announced with the x-ms-continuationtoken header.
     if (method === 'GET' && route === '_apis/build/builds') {
-      if (this.forbidden.has('list')) return this.accessDenied(res, 'View builds');
+      if (this.forbidden.has('list')) return accessDenied('View builds');
       for (const b of this.builds.values()) {
         if (b.pendingListReads > 0 && --b.pendingListReads === 0) b.listedTags = [...b.tags];
       }
-      const tagFilters = (url.searchParams.get('tagFilters') ?? '').split(',').filter(Boolean);
-      const statuses = (url.searchParams.get('statusFilter') ?? '').split(',').filter(Boolean);
-      const ids = (url.searchParams.get('buildIds') ?? '').split(',').filter(Boolean).map(Number);
+      const list = (name: string) => (url.searchParams.get(name) ?? '').split(',').filter(Boolean);
+      const [tagFilters, statuses] = [list('tagFilters'), list('statusFilter')];
+      const ids = list('buildIds').map(Number);
       const matching = [...this.builds.values()]
         .filter((b) => b.project === project)
         .filter((b) => tagFilters.every((t) => b.listedTags.includes(t)))
@@ -345,75 +555,53 @@ export class FakeAzureDevOps {
         .sort((a, b) => b.id - a.id);
       const start = Number(url.searchParams.get('continuationToken') ?? 0);
       const page = matching.slice(start, start + this.pageSize);
-      const headers: Record<string, string> = {};
-      if (start + this.pageSize < matching.length)
-        headers['x-ms-continuationtoken'] = String(start + this.pageSize);
-      return this.send(
-        res,
-        200,
-        { count: page.length, value: page.map((b) => this.toBuild(b)) },
-        headers,
-      );
+      const more = start + this.pageSize < matching.length;
+      return {
+        status: 200,
+        headers: more ? { 'x-ms-continuationtoken': String(start + this.pageSize) } : {},
+        body: { count: page.length, value: page.map((b) => this.toBuild(b)) },
+      };
     }
 
-    const tagsRoute = /^_apis\/build\/builds\/(\d+)\/tags$/.exec(route);
-    if (tagsRoute) {
-      const build = this.builds.get(Number(tagsRoute[1]));
-      if (!build || build.project !== project) {
-        return this.send(res, 404, {
-          message: `TF215016: The requested build ${tagsRoute[1]} could not be found.`,
-        });
-      }
-      // Tags - Get Build Tags: GET {org}/{project}/_apis/build/builds/{buildId}/tags → { count, value: string[] }
-      // https://learn.microsoft.com/rest/api/azure/devops/build/tags/get-build-tags?view=azure-devops-rest-7.1
-      if (method === 'GET') {
-        if (this.forbidden.has('read-tags')) return this.accessDenied(res, 'View builds');
-        return this.send(res, 200, { count: build.tags.length, value: build.tags });
-      }
-      // Tags - Update Build Tags: PATCH {org}/{project}/_apis/build/builds/{buildId}/tags
-      // body { tagsToAdd: string[], tagsToRemove: string[] } → { count, value: string[] }
-      // https://learn.microsoft.com/rest/api/azure/devops/build/tags/update-build-tags?view=azure-devops-rest-7.1
-      if (method === 'PATCH') {
-        if (this.forbidden.has('write-tags')) return this.accessDenied(res, 'Edit build quality');
-        let update: { tagsToAdd?: unknown; tagsToRemove?: unknown };
-        try {
-          update = JSON.parse(body) as typeof update;
-        } catch {
-          return this.send(res, 400, {
-            message: 'VssPropertyValidationException: body is not JSON',
-          });
-        }
-        const add = Array.isArray(update.tagsToAdd) ? (update.tagsToAdd as string[]) : [];
-        const remove = Array.isArray(update.tagsToRemove) ? (update.tagsToRemove as string[]) : [];
-        build.tags = [
-          ...new Set([...build.tags.filter((t) => !remove.includes(t)), ...add]),
-        ].sort();
-        if (this.listLag > 0) build.pendingListReads = this.listLag;
-        else build.listedTags = [...build.tags];
-        return this.send(res, 200, { count: build.tags.length, value: build.tags });
-      }
-    }
+    const [, id, resource, timelineId] =
+      /^_apis\/build\/builds\/(\d+)\/(tags|timeline)(?:\/([^/]+))?$/.exec(route) ?? [];
+    const found = this.builds.get(Number(id));
+    const build = found?.project === project ? found : undefined;
+    const notFound = error(404, `TF215016: The requested build ${id} could not be found.`);
     // Timeline - Get: GET {org}/{project}/_apis/build/builds/{buildId}/timeline[/{timelineId}]
     // https://learn.microsoft.com/rest/api/azure/devops/build/timeline/get?view=azure-devops-rest-7.1
     // → Timeline { id, changeId, records: TimelineRecord[] }; records of type Stage, Phase, Job, Task.
-    const timelineRoute = /^_apis\/build\/builds\/(\d+)\/timeline(?:\/([^/]+))?$/.exec(route);
-    if (method === 'GET' && timelineRoute) {
-      if (this.forbidden.has('list')) return this.accessDenied(res, 'View builds');
-      const build = this.builds.get(Number(timelineRoute[1]));
-      const records = timelineRoute[2]
-        ? build?.previousTimelines.get(timelineRoute[2])
-        : build?.jobs;
-      if (!build || build.project !== project || !records)
-        return this.send(res, 404, {
-          message: `TF215016: The requested build ${timelineRoute[1]} could not be found.`,
-        });
-      return this.send(res, 200, {
-        id: timelineRoute[2] ?? `timeline-${build.id}`,
+    if (method === 'GET' && resource === 'timeline') {
+      if (this.forbidden.has('list')) return accessDenied('View builds');
+      const records = timelineId ? build?.previousTimelines.get(timelineId) : build?.jobs;
+      if (!build || !records) return notFound;
+      return ok({
+        id: timelineId ?? `timeline-${build.id}`,
         changeId: records.length,
         records: this.timelineRecords(build, records),
       });
     }
-    return this.send(res, 404, { message: `fake ADO: no route ${method} ${url.pathname}` });
+    if (resource !== 'tags' || timelineId) return undefined;
+    if (!build) return notFound;
+    // Tags - Get Build Tags: GET {org}/{project}/_apis/build/builds/{buildId}/tags → { count, value: string[] }
+    // https://learn.microsoft.com/rest/api/azure/devops/build/tags/get-build-tags?view=azure-devops-rest-7.1
+    if (method === 'GET') {
+      if (this.forbidden.has('read-tags')) return accessDenied('View builds');
+      return ok({ count: build.tags.length, value: build.tags });
+    }
+    // Tags - Update Build Tags: PATCH {org}/{project}/_apis/build/builds/{buildId}/tags
+    // body { tagsToAdd: string[], tagsToRemove: string[] } → { count, value: string[] }
+    // https://learn.microsoft.com/rest/api/azure/devops/build/tags/update-build-tags?view=azure-devops-rest-7.1
+    if (method !== 'PATCH') return undefined;
+    if (this.forbidden.has('write-tags')) return accessDenied('Edit build quality');
+    const update = parseJson<{ tagsToAdd?: unknown; tagsToRemove?: unknown }>(text);
+    if (!update) return INVALID_JSON;
+    const add = Array.isArray(update.tagsToAdd) ? (update.tagsToAdd as string[]) : [];
+    const remove = Array.isArray(update.tagsToRemove) ? (update.tagsToRemove as string[]) : [];
+    build.tags = [...new Set([...build.tags.filter((t) => !remove.includes(t)), ...add])].sort();
+    if (this.listLag > 0) build.pendingListReads = this.listLag;
+    else build.listedTags = [...build.tags];
+    return ok({ count: build.tags.length, value: build.tags });
   }
 
   /** Job records with the Stage and Phase above them and a Task below, as the service nests them. */
@@ -424,41 +612,22 @@ export class FakeAzureDevOps {
     ];
     for (const job of jobs) {
       const phase = `phase-${job.id}`;
+      const { state, result, attempt, startTime, finishTime } = job;
+      const times = { state, result, attempt, startTime, finishTime };
       out.push(
-        { id: phase, parentId: stage, type: 'Phase', name: job.name, state: job.state },
+        { id: phase, parentId: stage, type: 'Phase', name: job.name, state },
         {
           id: job.id,
           parentId: phase,
           type: 'Job',
           name: job.name,
-          state: job.state,
-          result: job.result,
-          attempt: job.attempt,
-          startTime: job.startTime,
-          finishTime: job.finishTime,
+          ...times,
           previousAttempts: job.previousAttempts,
         },
-        {
-          id: `task-${job.id}`,
-          parentId: job.id,
-          type: 'Task',
-          name: 'eol-gate',
-          state: job.state,
-          result: job.result,
-          attempt: job.attempt,
-          startTime: job.startTime,
-          finishTime: job.finishTime,
-        },
+        { id: `task-${job.id}`, parentId: job.id, type: 'Task', name: 'eol-gate', ...times },
       );
     }
     return out;
-  }
-
-  private accessDenied(res: ServerResponse, permission: string): void {
-    this.send(res, 403, {
-      message: `Access denied. Project Build Service needs ${permission} permissions to perform the action.`,
-      typeKey: 'AccessDeniedException',
-    });
   }
 
   /** The Build resource fields the adapter reads (the real one has many more). */
@@ -476,4 +645,174 @@ export class FakeAzureDevOps {
       _links: { web: { href: web } },
     };
   }
+
+  // https://learn.microsoft.com/rest/api/azure/devops/git/?view=azure-devops-rest-7.1
+  private gitRoute(
+    method: string,
+    url: URL,
+    text: string,
+    project: string,
+    repo: string,
+    resource: string,
+    id: string | undefined,
+  ): Answer {
+    const repos = this.repos;
+    if (!repos.hasRepo(project, repo)) {
+      return error(
+        404,
+        `TF401019: The Git repository with name or identifier ${repo} does not exist or you do not have permissions for the operation you are attempting.`,
+        'GitRepositoryNotFoundException',
+      );
+    }
+    if (resource === 'refs' && method === 'GET') {
+      // Refs - List: `filter` is a prefix of the ref name without `refs/`.
+      const filter = url.searchParams.get('filter') ?? '';
+      const value = [...repos.branches(project, repo)]
+        .map(([name, objectId]) => ({ name: `refs/heads/${name}`, objectId }))
+        .filter((r) => r.name.slice('refs/'.length).startsWith(filter));
+      return ok({ value, count: value.length });
+    }
+    if (resource === 'items' && method === 'GET') {
+      // Items - Get, at a branch (default main) or a commit.
+      const path = url.searchParams.get('path') ?? '/';
+      const version = url.searchParams.get('versionDescriptor.version');
+      const versionType = url.searchParams.get('versionDescriptor.versionType') ?? 'branch';
+      const commitId =
+        versionType === 'commit' ? version : repos.head(project, repo, version ?? 'main');
+      const commit = commitId ? repos.commitById(project, repo, commitId) : undefined;
+      if (!commit) return unresolvable(versionType, version);
+      const objectId = commit.tree.get(withSlash(path));
+      if (!objectId) {
+        return error(
+          404,
+          `TF401174: The item '${path}' could not be found in the repository '${repo}' at the version specified by '<${versionType}: ${version} >' (resolved to commit '${commit.id}').`,
+          'GitItemNotFoundException',
+        );
+      }
+      const bytes = repos.blob(objectId)!;
+      const inline =
+        url.searchParams.get('includeContent') === 'true' &&
+        bytes.length <= this.maxInlineContentBytes;
+      return ok({
+        objectId,
+        gitObjectType: 'blob',
+        commitId: commit.id,
+        path,
+        ...(inline ? { content: bytes.toString('utf8') } : {}),
+      });
+    }
+    if (resource === 'commits' && method === 'GET' && !id) {
+      // Commits - Get Commits: newest first, `$skip` then `$top` (default 100); count = this page's.
+      const q = (name: string) => url.searchParams.get(`searchCriteria.${name}`);
+      const version = q('itemVersion.version') ?? 'main';
+      const versionType = q('itemVersion.versionType') ?? 'branch';
+      const start = versionType === 'commit' ? version : repos.head(project, repo, version);
+      if (!start || !repos.commitById(project, repo, start))
+        return unresolvable(versionType, version);
+      const skip = Number(q('$skip') ?? 0);
+      const value = repos
+        .log(project, repo, start, withSlash(q('itemPath') ?? '/'))
+        .slice(skip, skip + Number(q('$top') ?? 100))
+        .map((c) => {
+          const who = { name: 'eol-gate test', email: 'test@example.com', date: c.date };
+          return { commitId: c.id, author: who, committer: who, comment: c.comment };
+        });
+      return ok({ count: value.length, value });
+    }
+    if (resource === 'blobs' && method === 'GET' && id) {
+      const bytes = repos.blob(id);
+      if (!bytes)
+        return error(
+          404,
+          `TF401030: The object '${id}' does not exist.`,
+          'GitObjectNotFoundException',
+        );
+      return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: bytes };
+    }
+    if (resource === 'pushes' && method === 'POST') return this.push(text, project, repo);
+    return error(
+      405,
+      `${method} ${resource} is not supported by this fake`,
+      'NotSupportedException',
+    );
+  }
+
+  /** Pushes - Create: one ref update with one commit of add, edit and delete changes. */
+  private push(text: string, project: string, repo: string): Answer {
+    if (this.forbidden.has('push')) {
+      return error(
+        403,
+        "TF401027: You need the Git 'GenericContribute' permission to perform this action.",
+        'GitNeedsPermissionException',
+      );
+    }
+    const body = parseJson<{
+      refUpdates?: Array<{ name?: string; oldObjectId?: string }>;
+      commits?: Array<{
+        comment?: string;
+        changes?: Array<{
+          changeType?: string;
+          item?: { path?: string };
+          newContent?: { content?: string; contentType?: string };
+        }>;
+      }>;
+    }>(text);
+    if (!body) return INVALID_JSON;
+    const badRequest = (message: string) => error(400, message, 'ArgumentException');
+    const ref = body.refUpdates?.[0];
+    const commit = body.commits?.[0];
+    if (
+      body.refUpdates?.length !== 1 ||
+      !ref?.name ||
+      !ref.oldObjectId ||
+      body.commits?.length !== 1 ||
+      !commit?.changes?.length
+    ) {
+      return badRequest(
+        'refUpdates (one, with name and oldObjectId) and commits (one, with changes) are required.',
+      );
+    }
+    const changes: Change[] = [];
+    for (const change of commit.changes) {
+      const changeType = change.changeType?.toLowerCase() ?? '';
+      const path = change.item?.path;
+      if (!['add', 'edit', 'delete'].includes(changeType) || !path) {
+        return badRequest(
+          `Unsupported change ${JSON.stringify(change.changeType)} or missing item.path.`,
+        );
+      }
+      const { content, contentType } = change.newContent ?? {};
+      const type = contentType?.toLowerCase();
+      if (changeType === 'delete') changes.push({ changeType, path });
+      else if (typeof content === 'string' && (type === 'base64encoded' || type === 'rawtext')) {
+        const encoding = type === 'base64encoded' ? 'base64' : 'utf8';
+        changes.push({ changeType, path, content: Buffer.from(content, encoding) });
+      } else {
+        return badRequest(
+          'newContent with content and contentType (rawtext | base64encoded) is required.',
+        );
+      }
+    }
+    const comment = commit.comment ?? '';
+    const result = this.repos.applyPush(project, repo, ref.name, ref.oldObjectId, comment, changes);
+    if (!('commitId' in result)) return result;
+    return {
+      status: 201,
+      body: {
+        pushId: this.repos.pushes.length,
+        commits: [{ commitId: result.commitId, comment: commit.comment }],
+        refUpdates: [
+          { name: ref.name, oldObjectId: ref.oldObjectId, newObjectId: result.commitId },
+        ],
+      },
+    };
+  }
+}
+
+function accessDenied(permission: string): Answer {
+  return error(
+    403,
+    `Access denied. Project Build Service needs ${permission} permissions to perform the action.`,
+    'AccessDeniedException',
+  );
 }
