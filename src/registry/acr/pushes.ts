@@ -3,7 +3,8 @@ import type { Descriptor } from '../../core/oci.js';
 import { sha256Digest } from '../../util/hash.js';
 import type { ReferrerManifest } from '../port.js';
 import type { AcrClient } from './client.js';
-import type { PipelineResponse } from '@azure/core-rest-pipeline';
+import type { RawRequest } from './raw.js';
+import { uploadBlob, type UploadState } from '../blob-upload.js';
 
 interface BlobDescriptor extends Descriptor {
   data?: string;
@@ -19,8 +20,7 @@ export class Pushes {
   private readonly blobChecks = new Map<string, Promise<void>>();
   /** Per blob digest, a repository known to hold it (a source for cross-repository mounts). */
   private readonly blobHomes = new Map<string, string>();
-  /** Whether the registry stores a monolithic `POST ?digest=` upload; undefined: not tried. */
-  private monolithicUploads?: boolean;
+  private readonly uploads: UploadState = {};
 
   constructor(private readonly client: AcrClient) {}
 
@@ -80,54 +80,45 @@ export class Pushes {
     return pending;
   }
 
-  /**
-   * Uploads a blob unless `repository` holds it (a HEAD, a read), in as few writes as the
-   * registry allows: a cross-repository mount from a repository this adapter saw holding it
-   * (`POST ?mount=&from=`, one write), else a monolithic `POST ?digest=` with the body; an
-   * answer of 202 (neither done) opens a session that one PUT `?digest=` completes.
-   */
-  async putBlobOnce(repository: string, digest: string, content: () => Buffer): Promise<void> {
+  /** Uploads a blob unless `repository` holds it (see uploadBlob). */
+  async putBlobOnce(repository: string, digest: string, content: () => Uint8Array): Promise<void> {
     const key = `${repository}@${digest}`;
     if (this.blobsPresent.has(key)) return;
-    const raw = this.client.raw.bind(this.client, repository);
-    const blob = `/v2/${repository}/blobs/${digest}`;
-    const head = await raw(
-      { method: 'HEAD', path: blob, accept: '*/*' },
-      `HEAD blob ${key}`,
-      [404],
+    const from = this.blobHomes.get(digest);
+    const displayName = this.client.displayName;
+    const send = (
+      method: RawRequest['method'],
+      path: string,
+      what: string,
+      ok: number[],
+      body?: Uint8Array,
+    ) => this.client.raw(repository, { method, path, accept: '*/*', body }, what, ok);
+    const uploads = `/v2/${repository}/blobs/uploads/`;
+    const what = `upload blob ${key}`;
+    await uploadBlob(
+      {
+        base: this.client.endpoint,
+        exists: async () =>
+          (await send('HEAD', `/v2/${repository}/blobs/${digest}`, `HEAD blob ${key}`, [404]))
+            .status !== 404,
+        post: async (query, ok, body) => {
+          const step = query.startsWith('?mount=') ? `mount blob ${key} from ${from}` : what;
+          const res = await send('POST', uploads + query, step, ok, body);
+          return { status: res.status, location: res.headers.get('location') };
+        },
+        put: async (target, body) => {
+          await send('PUT', target.pathname + target.search, what, [201, 204], body);
+        },
+      },
+      {
+        repo: repository,
+        digest,
+        from,
+        state: this.uploads,
+        where: `${displayName}: blob upload ${key}`,
+      },
+      content,
     );
-    if (head.status === 404) {
-      const data = content();
-      const uploads = `/v2/${repository}/blobs/uploads/`;
-      const from = this.blobHomes.get(digest);
-      const what = `upload blob ${key}`;
-      let start: PipelineResponse;
-      if (from && from !== repository) {
-        const path = `${uploads}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
-        start = await raw(
-          { method: 'POST', path, accept: '*/*' },
-          `mount blob ${key} from ${from}`,
-          [201, 202],
-        );
-      } else if (this.monolithicUploads !== false) {
-        const path = `${uploads}?digest=${encodeURIComponent(digest)}`;
-        start = await raw({ method: 'POST', path, accept: '*/*', body: data }, what, [201, 202]);
-        this.monolithicUploads = start.status === 201;
-      } else {
-        start = await raw({ method: 'POST', path: uploads, accept: '*/*' }, what, [202]);
-      }
-      if (start.status === 202) {
-        const location = start.headers.get('location');
-        if (!location)
-          throw new RuntimeError(
-            `${this.client.displayName}: blob upload ${key} answered without a Location`,
-          );
-        const target = new URL(location, this.client.endpoint);
-        target.searchParams.set('digest', digest);
-        const path = target.pathname + target.search;
-        await raw({ method: 'PUT', path, accept: '*/*', body: data }, what, [201, 204]);
-      }
-    }
     this.blobsPresent.add(key);
     if (!this.blobHomes.has(digest)) this.blobHomes.set(digest, repository);
   }

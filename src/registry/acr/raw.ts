@@ -18,7 +18,7 @@ export interface RawRequest {
   /** Path and query on the registry's endpoint. */
   path: string;
   accept: string;
-  body?: Buffer;
+  body?: Uint8Array;
 }
 
 interface SendsRequests {

@@ -1,7 +1,7 @@
 import { RuntimeError } from '../../core/errors.js';
 import { MANIFEST_MEDIA_TYPES, type Descriptor } from '../../core/oci.js';
 import { sha256Digest } from '../../util/hash.js';
-import { HttpStatusError } from '../../util/http.js';
+import { uploadBlob, type UploadRequests, type UploadState } from '../blob-upload.js';
 import type { OciClient } from './client.js';
 
 export const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(', ');
@@ -122,84 +122,36 @@ export async function blobExists(
   return res.status === 200;
 }
 
-/** What this process learnt of a registry's uploads (shared by every upload to it). */
-export interface UploadState {
-  /** Whether a monolithic `POST …?digest=` with the body stores the blob; undefined: not tried. */
-  monolithic?: boolean;
-}
-
-export interface PutBlobOptions {
-  /** A repository of this registry known to hold the blob: mount it from there (one write). */
-  from?: string;
-  state?: UploadState;
-}
+export type { UploadState } from '../blob-upload.js';
 
 /**
- * Uploads a blob unless the repository already holds it (a HEAD, a read), in as few writes as
- * the registry allows: a cross-repository mount (`POST ?mount=&from=`) when a repository that
- * holds it is known, else a monolithic `POST ?digest=` with the body; a registry that does
- * neither answers 202 with an upload session, which one PUT `?digest=` with the body completes.
+ * Uploads a blob unless the repository already holds it (see uploadBlob); its digest. `from`: a
+ * repository of this registry known to hold it.
  */
 export async function putBlob(
   client: OciClient,
   repo: string,
   bytes: Uint8Array,
-  options: PutBlobOptions = {},
+  options: { from?: string; state?: UploadState } = {},
 ): Promise<string> {
   const digest = sha256Digest(bytes);
-  if (await blobExists(client, repo, digest)) return digest;
-  const uploads = `/v2/${repo}/blobs/uploads/`;
-  const { from, state } = options;
-  if (from && from !== repo) {
-    const res = await client.send(
-      `${uploads}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
-      [201, 202],
-      { method: 'POST' },
-    );
-    if (res.status === 201) return digest;
-    // No mount (no access to `from`, or not supported): the answer is an ordinary session.
-    return completeUpload(client, repo, res, digest, bytes);
-  }
-  if (state?.monolithic !== false) {
-    const res = await client.send(`${uploads}?digest=${encodeURIComponent(digest)}`, [201, 202], {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/octet-stream' },
-      body: bytes,
-    });
-    if (res.status === 201) {
-      if (state) state.monolithic = true;
-      return digest;
-    }
-    if (state) state.monolithic = false;
-    try {
-      return await completeUpload(client, repo, res, digest, bytes);
-    } catch (e) {
-      // A registry that kept the POST's body as a first chunk rejects the PUT's digest: start over.
-      if (!(e instanceof HttpStatusError) || e.status !== 400) throw e;
-    }
-  }
-  const start = await client.send(uploads, [202], { method: 'POST' });
-  return completeUpload(client, repo, start, digest, bytes);
-}
-
-/** PUT `?digest=` with the whole body to the session a 202 answer opened. */
-async function completeUpload(
-  client: OciClient,
-  repo: string,
-  start: Response,
-  digest: string,
-  bytes: Uint8Array,
-): Promise<string> {
-  const location = start.headers.get('location');
-  if (!location)
-    throw new RuntimeError(`${client.host}: blob upload for ${repo} answered without a Location`);
-  // Location may be relative or absolute and may already carry a query (upload state).
-  const target = new URL(location, client.base);
-  target.searchParams.set('digest', digest);
-  await client.send(target.toString(), [201, 204], {
-    method: 'PUT',
-    headers: { 'Content-Type': 'application/octet-stream' },
-    body: bytes,
-  });
+  const octets = { 'Content-Type': 'application/octet-stream' };
+  const requests: UploadRequests = {
+    base: client.base,
+    exists: () => blobExists(client, repo, digest),
+    post: async (query, ok, body) => {
+      const res = await client.send(`/v2/${repo}/blobs/uploads/${query}`, ok, {
+        method: 'POST',
+        ...(body ? { headers: octets, body } : {}),
+      });
+      return { status: res.status, location: res.headers.get('location') };
+    },
+    put: async (target, body) => {
+      await client.send(target.toString(), [201, 204], { method: 'PUT', headers: octets, body });
+    },
+  };
+  const { from, state = {} } = options;
+  const where = `${client.host}: blob upload for ${repo}`;
+  await uploadBlob(requests, { repo, digest, from, state, where }, () => bytes, true);
   return digest;
 }
