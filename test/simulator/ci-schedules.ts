@@ -9,7 +9,7 @@
  */
 import { annotate, type AnnotateOptions } from '../../src/commands/annotate.js';
 import type { ParticipantIdentity } from '../../src/coordination/port.js';
-import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
+import { LIFECYCLE_ARTIFACT_TYPE } from '../../src/core/lifecycle.js';
 import type { Descriptor, ManifestRecord } from '../../src/core/oci.js';
 import { silentLogger } from '../../src/core/ports.js';
 import type { ReferrerManifest } from '../../src/registry/port.js';
@@ -18,6 +18,7 @@ import { between, chance, rng } from '../support/rng.js';
 import { VirtualClock } from './clocks.js';
 import { MemoryRegistry } from './memory-registry.js';
 import { MemoryStore, SimulatedCi, type Rules } from './memory-store.js';
+import { duplicateMarks, groupBy, markdownTable, sumOf } from './report.js';
 import {
   entriesOf,
   imageInfoText,
@@ -325,6 +326,16 @@ class World {
     return `${who.runId}.${who.attempt}.${who.jobId}`;
   }
 
+  /** A run of its own with one job doing `body`, from its first attempt to its end. */
+  async soloRun(
+    body: (store: MemoryStore, who: ParticipantIdentity, runId: string) => Promise<void>,
+  ): Promise<void> {
+    const runId = this.newRunId();
+    const who = this.participant(runId, this.startAttempt(runId));
+    await this.job(who, (store) => body(store, who, runId));
+    this.endAttempt(runId);
+  }
+
   async sleep(min: number, max: number): Promise<void> {
     await this.clock.sleep(between(this.r, min, max));
   }
@@ -426,9 +437,7 @@ class World {
   /** An unrelated pipeline of the group: publishes its own image, records it, annotates. */
   async otherPipeline(name: string, startDelay: [number, number]): Promise<void> {
     await this.sleep(startDelay[0], startDelay[1]);
-    const runId = this.newRunId();
-    const who = this.participant(runId, this.startAttempt(runId));
-    await this.job(who, async (store) => {
+    await this.soloRun(async (store, who, runId) => {
       await store.signal(GROUP, 'publishing');
       const entry = await this.pushEntry(
         who,
@@ -442,20 +451,16 @@ class World {
       await this.sleep(200, 3_000);
       await this.annotate(store, who);
     });
-    this.endAttempt(runId);
   }
 
   /** An annotator that only annotates (a scheduled clean-up job), `times` times. */
   async cleanupJob(times: number, gap: [number, number]): Promise<void> {
-    const runId = this.newRunId();
-    const who = this.participant(runId, this.startAttempt(runId));
-    await this.job(who, async (store) => {
+    await this.soloRun(async (store, who) => {
       for (let i = 0; i < times; i++) {
         await this.sleep(gap[0], gap[1]);
         await this.annotate(store, who);
       }
     });
-    this.endAttempt(runId);
   }
 
   /** Before the schedule: each name's previous image, recorded, and an orphan nobody records. */
@@ -571,22 +576,13 @@ async function pushThenRecord(w: World, lag: boolean): Promise<void> {
 /** A rollback re-publishes and records an old image (same bytes) while others annotate. */
 async function rollbackRepush(w: World): Promise<void> {
   const names = ['app', 'other1', 'other2'];
-  const previous = await w.seedRegistry(names);
+  await w.seedRegistry(names);
   // The app's older image: superseded long ago, an orphan now (sometimes already marked).
-  const seeder = w.participant('1', 1);
-  const old = await w.pushEntry(seeder, 'app-old', `${w.seed}:app:old`, 1);
-  void previous;
-  if (chance(w.r, 0.5)) {
-    const runId = w.newRunId();
-    const who = w.participant(runId, w.startAttempt(runId));
-    await w.job(who, async (store) => w.annotate(store, who));
-    w.endAttempt(runId);
-  }
+  await w.pushEntry(w.participant('1', 1), 'app-old', `${w.seed}:app:old`, 1);
+  if (chance(w.r, 0.5)) await w.soloRun((store, who) => w.annotate(store, who));
   const rollback = async () => {
     await w.sleep(0, 20_000);
-    const runId = w.newRunId();
-    const who = w.participant(runId, w.startAttempt(runId));
-    await w.job(who, async (store) => {
+    await w.soloRun(async (store, who) => {
       await store.signal(GROUP, 'publishing');
       // Identical bytes: the registry already holds these digests.
       const entry = await w.pushEntry(who, 'app', `${w.seed}:app:old`, 1);
@@ -596,8 +592,6 @@ async function rollbackRepush(w: World): Promise<void> {
       await w.sleep(200, 2_000);
       await w.annotate(store, who);
     });
-    w.endAttempt(runId);
-    void old;
   };
   await Promise.all([
     rollback(),
@@ -615,9 +609,7 @@ async function restartNewIndex(w: World): Promise<void> {
   await w.seedRegistry(['peer', 'other']);
   const peer = async () => {
     await w.sleep(0, 8_000);
-    const runId = w.newRunId();
-    const who = w.participant(runId, w.startAttempt(runId));
-    await w.job(who, async (store) => {
+    await w.soloRun(async (store, who, runId) => {
       await store.signal(GROUP, 'publishing');
       const child = await w.registry.pushImage(REPO, `${w.seed}:peer:attestation:${runId}`);
       w.truth.pushes.push({ digest: child.digest, at: w.clock.nowMs(), job: w.jobKey(who), runId });
@@ -627,7 +619,6 @@ async function restartNewIndex(w: World): Promise<void> {
       await w.record([entry]);
       await store.signal(GROUP, 'image-info-updated');
     });
-    w.endAttempt(runId);
   };
   // Annotators that poll often: some pass the barrier just before the peer signals.
   const peers = async () => {
@@ -661,14 +652,8 @@ export async function runCiSchedule(
   w.result.wrongful = w.truth.judge(finalSupported, marked);
   w.result.hiddenRerunMarks = w.truth.hiddenRerunMarks;
   w.result.marks = new Set(w.truth.marks.map((m) => m.digest)).size;
-  for (const subject of new Set(w.truth.marks.map((m) => m.digest))) {
-    const byDate = new Map<string, number>();
-    for (const ref of w.registry.lifecycleReferrers(REPO, subject)) {
-      const date = ref.annotations?.[EOL_DATE_ANNOTATION] ?? '?';
-      byDate.set(date, (byDate.get(date) ?? 0) + 1);
-    }
-    for (const n of byDate.values()) w.result.duplicates += n - 1;
-  }
+  for (const subject of new Set(w.truth.marks.map((m) => m.digest)))
+    w.result.duplicates += duplicateMarks(w.registry.lifecycleReferrers(REPO, subject));
   return w.result;
 }
 
@@ -691,68 +676,43 @@ export interface KindSummary {
 }
 
 export function summarizeCi(results: CiScheduleResult[]): KindSummary[] {
-  const groups = new Map<string, CiScheduleResult[]>();
-  for (const r of results)
-    groups.set(`${r.kind}|${r.rules}`, [...(groups.get(`${r.kind}|${r.rules}`) ?? []), r]);
-  const sum = (rs: CiScheduleResult[], f: (r: CiScheduleResult) => number) =>
-    rs.reduce((n, r) => n + f(r), 0);
-  return [...groups.values()].map((rs) => ({
+  return groupBy(results, (r) => `${r.kind}|${r.rules}`).map((rs) => ({
     kind: rs[0].kind,
     rules: rs[0].rules,
     schedules: rs.length,
     withWrongful: rs.filter((r) => r.wrongful.length > 0).length,
-    wrongful: sum(rs, (r) => r.wrongful.length),
-    markedAtEnd: sum(rs, (r) => r.wrongful.filter((x) => x.kind === 'marked-at-end').length),
-    duplicates: sum(rs, (r) => r.duplicates),
-    timeouts: sum(rs, (r) => r.timeouts),
-    hiddenRerunMarks: sum(rs, (r) => r.hiddenRerunMarks),
-    marks: sum(rs, (r) => r.marks),
-    restarts: sum(rs, (r) => r.restarts),
-    reconciled: sum(rs, (r) => r.reconciled),
-    unmarked: sum(rs, (r) => r.unmarked),
-    errors: sum(rs, (r) => r.errors.length),
+    wrongful: sumOf(rs, (r) => r.wrongful.length),
+    markedAtEnd: sumOf(rs, (r) => r.wrongful.filter((x) => x.kind === 'marked-at-end').length),
+    duplicates: sumOf(rs, (r) => r.duplicates),
+    timeouts: sumOf(rs, (r) => r.timeouts),
+    hiddenRerunMarks: sumOf(rs, (r) => r.hiddenRerunMarks),
+    marks: sumOf(rs, (r) => r.marks),
+    restarts: sumOf(rs, (r) => r.restarts),
+    reconciled: sumOf(rs, (r) => r.reconciled),
+    unmarked: sumOf(rs, (r) => r.unmarked),
+    errors: sumOf(rs, (r) => r.errors.length),
     firstErrors: rs.flatMap((r) => r.errors.map((e) => `seed ${r.seed}: ${e}`)).slice(0, 3),
   }));
 }
 
-export function formatCiTable(rows: KindSummary[]): string {
-  const header = [
-    'kind',
-    'rules',
-    'schedules',
-    'with wrongful',
-    'wrongful',
-    'marked at end',
-    'dupes',
-    'timeouts',
-    'hidden re-run',
-    'marked',
-    'restarts',
-    'reconciled',
-    'unmarked',
-    'errors',
-  ];
-  const cells = rows.map((s) => [
-    s.kind,
-    s.rules,
-    String(s.schedules),
-    `${s.withWrongful} (${((100 * s.withWrongful) / Math.max(1, s.schedules)).toFixed(0)}%)`,
-    String(s.wrongful),
-    String(s.markedAtEnd),
-    String(s.duplicates),
-    String(s.timeouts),
-    String(s.hiddenRerunMarks),
-    String(s.marks),
-    String(s.restarts),
-    String(s.reconciled),
-    String(s.unmarked),
-    String(s.errors),
+export const formatCiTable = (rows: KindSummary[]): string =>
+  markdownTable(rows, [
+    ['kind', (s) => s.kind],
+    ['rules', (s) => s.rules],
+    ['schedules', (s) => String(s.schedules)],
+    [
+      'with wrongful',
+      (s) =>
+        `${s.withWrongful} (${((100 * s.withWrongful) / Math.max(1, s.schedules)).toFixed(0)}%)`,
+    ],
+    ['wrongful', (s) => String(s.wrongful)],
+    ['marked at end', (s) => String(s.markedAtEnd)],
+    ['dupes', (s) => String(s.duplicates)],
+    ['timeouts', (s) => String(s.timeouts)],
+    ['hidden re-run', (s) => String(s.hiddenRerunMarks)],
+    ['marked', (s) => String(s.marks)],
+    ['restarts', (s) => String(s.restarts)],
+    ['reconciled', (s) => String(s.reconciled)],
+    ['unmarked', (s) => String(s.unmarked)],
+    ['errors', (s) => String(s.errors)],
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
-  const line = (c: string[]) => `| ${c.map((x, i) => x.padEnd(widths[i])).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((n) => '-'.repeat(n + 2)).join('|')}|`,
-    ...cells.map(line),
-  ].join('\n');
-}

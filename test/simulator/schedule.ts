@@ -20,6 +20,7 @@ import { withPrefix } from '../../src/core/supported.js';
 import type { ImageInfoSource, SourceSnapshot } from '../../src/imageinfo/source.js';
 import type { ReferrerManifest, Registry } from '../../src/registry/port.js';
 import type { SimClock } from './clocks.js';
+import { duplicateMarks, groupBy, markdownTable, sumOf } from './report.js';
 import { between, chance, rng } from '../support/rng.js';
 import {
   digestsOf,
@@ -442,14 +443,8 @@ export async function runSchedule(
   result.wrongful = truth.judge(shared.text, repoOf);
   const subjects = new Set(truth.annotations.map((a) => a.digest));
   result.annotations = subjects.size;
-  for (const subject of subjects) {
-    const byDate = new Map<string, number>();
-    for (const ref of await backend.lifecycleReferrers(repository, subject)) {
-      const date = ref.annotations?.[EOL_DATE_ANNOTATION] ?? '?';
-      byDate.set(date, (byDate.get(date) ?? 0) + 1);
-    }
-    for (const n of byDate.values()) result.duplicates += n - 1;
-  }
+  for (const subject of subjects)
+    result.duplicates += duplicateMarks(await backend.lifecycleReferrers(repository, subject));
   return result;
 }
 
@@ -471,68 +466,41 @@ export interface ModeSummary {
 }
 
 export function summarize(results: ScheduleResult[]): ModeSummary[] {
-  const groups = new Map<string, ScheduleResult[]>();
-  for (const r of results)
-    groups.set(`${r.backend}|${r.mode}`, [...(groups.get(`${r.backend}|${r.mode}`) ?? []), r]);
-  return [...groups.values()].map((rs) => ({
+  return groupBy(results, (r) => `${r.backend}|${r.mode}`).map((rs) => ({
     mode: rs[0].mode,
     backend: rs[0].backend,
     schedules: rs.length,
     schedulesWithWrongful: rs.filter((r) => r.wrongful.length > 0).length,
-    wrongfulAnnotations: rs.reduce((n, r) => n + r.wrongful.length, 0),
-    wrongfulSupportedAtEnd: rs.reduce(
-      (n, r) => n + r.wrongful.filter((w) => w.kind === 'supported-at-end').length,
-      0,
+    wrongfulAnnotations: sumOf(rs, (r) => r.wrongful.length),
+    wrongfulSupportedAtEnd: sumOf(
+      rs,
+      (r) => r.wrongful.filter((w) => w.kind === 'supported-at-end').length,
     ),
-    duplicateReferrers: rs.reduce((n, r) => n + r.duplicates, 0),
-    annotations: rs.reduce((n, r) => n + r.annotations, 0),
-    restarts: rs.reduce((n, r) => n + r.restarts, 0),
+    duplicateReferrers: sumOf(rs, (r) => r.duplicates),
+    annotations: sumOf(rs, (r) => r.annotations),
+    restarts: sumOf(rs, (r) => r.restarts),
     schedulesThatWaited: rs.filter((r) => r.waits > 0).length,
-    cancellations: rs.reduce((n, r) => n + r.cancellations, 0),
-    retries: rs.reduce((n, r) => n + r.retries, 0),
-    errors: rs.reduce((n, r) => n + r.errors.length, 0),
+    cancellations: sumOf(rs, (r) => r.cancellations),
+    retries: sumOf(rs, (r) => r.retries),
+    errors: sumOf(rs, (r) => r.errors.length),
     firstErrors: rs.flatMap((r) => r.errors.map((e) => `seed ${r.seed}: ${e}`)).slice(0, 3),
   }));
 }
 
-export function formatTable(summaries: ModeSummary[]): string {
-  const header = [
-    'backend',
-    'mode',
-    'schedules',
-    'with wrongful',
-    'share',
-    'wrongful EOL',
-    '(supported at end)',
-    'duplicates',
-    'annotated',
-    'restarts',
-    'waited',
-    'cancels',
-    'retries',
-    'errors',
-  ];
-  const rows = summaries.map((s) => [
-    s.backend,
-    s.mode,
-    String(s.schedules),
-    String(s.schedulesWithWrongful),
-    `${((100 * s.schedulesWithWrongful) / Math.max(1, s.schedules)).toFixed(1)}%`,
-    String(s.wrongfulAnnotations),
-    String(s.wrongfulSupportedAtEnd),
-    String(s.duplicateReferrers),
-    String(s.annotations),
-    String(s.restarts),
-    String(s.schedulesThatWaited),
-    String(s.cancellations),
-    String(s.retries),
-    String(s.errors),
+export const formatTable = (summaries: ModeSummary[]): string =>
+  markdownTable(summaries, [
+    ['backend', (s) => s.backend],
+    ['mode', (s) => s.mode],
+    ['schedules', (s) => String(s.schedules)],
+    ['with wrongful', (s) => String(s.schedulesWithWrongful)],
+    ['share', (s) => `${((100 * s.schedulesWithWrongful) / Math.max(1, s.schedules)).toFixed(1)}%`],
+    ['wrongful EOL', (s) => String(s.wrongfulAnnotations)],
+    ['(supported at end)', (s) => String(s.wrongfulSupportedAtEnd)],
+    ['duplicates', (s) => String(s.duplicateReferrers)],
+    ['annotated', (s) => String(s.annotations)],
+    ['restarts', (s) => String(s.restarts)],
+    ['waited', (s) => String(s.schedulesThatWaited)],
+    ['cancels', (s) => String(s.cancellations)],
+    ['retries', (s) => String(s.retries)],
+    ['errors', (s) => String(s.errors)],
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
-  ].join('\n');
-}
