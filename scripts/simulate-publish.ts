@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FakeAzureDevOps } from '../test/support/fake-azure-devops.js';
-import { startFakeGitHubContents } from '../test/support/fake-github-contents.js';
+import { FakeGitHub } from '../test/support/fake-github.js';
 import {
   azureTarget,
   fileTarget,
@@ -47,7 +47,7 @@ const schedules = Number(values.schedules);
 const parallel = Number(values.parallel);
 const firstSeed = Number(values.seed);
 
-const github = await startFakeGitHubContents();
+const github = await new FakeGitHub().start();
 const azure = await new FakeAzureDevOps().start();
 const dir = await mkdtemp(join(tmpdir(), 'eol-gate-simulate-publish-'));
 const targets: Record<string, (base: string, seed: number) => Promise<Target>> = {

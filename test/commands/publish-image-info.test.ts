@@ -16,10 +16,7 @@ import {
 } from '../../src/imageinfo/source.js';
 import { sha256Digest } from '../../src/util/hash.js';
 import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
-import {
-  startFakeGitHubContents,
-  type FakeGitHubContents,
-} from '../support/fake-github-contents.js';
+import { FakeGitHub } from '../support/fake-github.js';
 import { capturingLogger, manualClock } from '../support/doubles.js';
 import { systemClock } from '../../src/util/clock.js';
 import { rejection } from '../support/errors.js';
@@ -208,13 +205,14 @@ describe('publishImageInfo', () => {
   });
 
   it('two publishers racing on the fake GitHub contents API both end up in the file', async () => {
-    const server = await startFakeGitHubContents({ latencyMs: () => Math.random() * 5 });
+    const server = await new FakeGitHub().start();
+    server.latencyMs = () => Math.random() * 5;
     try {
-      server.store.setFile('org', 'images', 'main', 'image-info.json', doc(1));
+      server.contents.setFile('org', 'images', 'main', 'image-info.json', doc(1));
       const mk = () =>
         new GitHubContentsSource(
           { owner: 'org', repo: 'images', path: 'image-info.json', branch: 'main' },
-          { apiUrl: server.url },
+          { apiUrl: server.apiUrl, token: server.token },
         );
       const clock = systemClock;
       const results = await Promise.all(
@@ -227,9 +225,9 @@ describe('publishImageInfo', () => {
       );
       expect(results.every((r) => r.changed)).toBe(true);
       expect(
-        new Set(digestsIn(server.store.getFile('org', 'images', 'main', 'image-info.json')!)),
+        new Set(digestsIn(server.contents.getFile('org', 'images', 'main', 'image-info.json')!)),
       ).toEqual(new Set([1, 2, 3, 4].map(digest)));
-      expect(server.store.commits).toHaveLength(3);
+      expect(server.contents.commits).toHaveLength(3);
     } finally {
       await server.close();
     }
@@ -296,12 +294,12 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
     text: () => string;
   }
   let dir: string;
-  let github: FakeGitHubContents;
+  let github: FakeGitHub;
   let azure: FakeAzureDevOps;
   let n = 0;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'eol-gate-publish-times-'));
-    github = await startFakeGitHubContents({ latencyMs: 0 });
+    github = await new FakeGitHub().start();
     azure = await new FakeAzureDevOps().start();
   });
   afterAll(async () => {
@@ -318,14 +316,14 @@ describe('publishImageInfo: build times (an entry never moves back in time)', ()
     },
     'GitHub contents': async (initial) => {
       const branch = `b${++n}`;
-      github.store.setFile('org', 'images', branch, 'image-info.json', initial);
+      github.contents.setFile('org', 'images', branch, 'image-info.json', initial);
       return {
         source: () =>
           new GitHubContentsSource(
             { owner: 'org', repo: 'images', path: 'image-info.json', branch },
-            { apiUrl: github.url, retry },
+            { apiUrl: github.apiUrl, token: github.token, retry },
           ),
-        text: () => github.store.getFile('org', 'images', branch, 'image-info.json')!,
+        text: () => github.contents.getFile('org', 'images', branch, 'image-info.json')!,
       };
     },
     'Azure Repos': async (initial) => {

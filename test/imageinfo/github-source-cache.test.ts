@@ -10,11 +10,7 @@ import { silentLogger } from '../../src/core/ports.js';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
-import {
-  startFakeGitHubContents,
-  type FakeGitHubContents,
-  type GitHubContentsStore,
-} from '../support/fake-github-contents.js';
+import { FakeGitHub, type GitHubContentsStore } from '../support/fake-github.js';
 import { FAST_RETRY } from '../support/doubles.js';
 import { systemClock } from '../../src/util/clock.js';
 import { rejection } from '../support/errors.js';
@@ -23,14 +19,14 @@ const PATH = 'eng/image-info.json';
 const V1 = '{"schemaVersion":"2.0","repos":[]}\n';
 const V2 = '{"schemaVersion":"2.0","repos":[{"repo":"v2","images":[]}]}\n';
 
-let server: FakeGitHubContents;
+let server: FakeGitHub;
 let store: GitHubContentsStore;
 let branch: string;
 let n = 0;
 
 beforeAll(async () => {
-  server = await startFakeGitHubContents();
-  store = server.store;
+  server = await new FakeGitHub().start();
+  store = server.contents;
 });
 afterAll(() => server.close());
 
@@ -44,12 +40,12 @@ beforeEach(() => {
 const source = (ref = branch) =>
   new GitHubContentsSource(
     { owner: 'org', repo: 'images', path: PATH, branch: ref },
-    { apiUrl: server.url, retry: FAST_RETRY },
+    { apiUrl: server.apiUrl, token: server.token, retry: FAST_RETRY },
   );
 
 async function rawRead(ref: string): Promise<string> {
-  const res = await fetch(`${server.url}/repos/org/images/contents/${PATH}?ref=${ref}`, {
-    headers: { accept: 'application/vnd.github.raw+json' },
+  const res = await fetch(`${server.apiUrl}/repos/org/images/contents/${PATH}?ref=${ref}`, {
+    headers: { accept: 'application/vnd.github.raw+json', authorization: `Bearer ${server.token}` },
   });
   return res.text();
 }
@@ -59,7 +55,9 @@ describe('GitHubContentsSource reads at a resolved commit (Protocol III, hole 8)
     expect(await rawRead(branch)).toBe(V1); // primes the cache
     store.setFile('org', 'images', branch, PATH, V2);
     expect(await rawRead(branch)).toBe(V1); // stale: what the old source saw
-    const ref = await fetch(`${server.url}/repos/org/images/git/ref/heads/${branch}`);
+    const ref = await fetch(`${server.apiUrl}/repos/org/images/git/ref/heads/${branch}`, {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
     const head = ((await ref.json()) as { object: { sha: string } }).object.sha;
     expect(head).toBe(store.head('org', 'images', branch));
     expect(await rawRead(head)).toBe(V2);
@@ -72,7 +70,7 @@ describe('GitHubContentsSource reads at a resolved commit (Protocol III, hole 8)
     expect(await source().write(V2, gitBlobId(V1), 're-record')).not.toBe('conflict');
     const again = await s.read();
     expect(again).toEqual({ text: V2, fingerprint: gitBlobId(V2) });
-    const paths = store.requests.slice(-2).map((r) => r.path);
+    const paths = server.requests.slice(-2).map((r) => r.path);
     expect(paths).toEqual([
       `/repos/org/images/git/ref/heads/${branch}`,
       `/repos/org/images/contents/${PATH}`,
@@ -113,8 +111,8 @@ describe('GitHubContentsSource reads at a resolved commit (Protocol III, hole 8)
     store.setFile('org', 'images', branch, PATH, V2);
     expect((await source(`v-${branch}`).read()).text).toBe(V1);
     expect((await source(tagged).read()).text).toBe(V1);
-    expect(store.requests.at(-1)?.path).toBe(`/repos/org/images/contents/${PATH}`);
-    expect(store.requests.at(-2)?.path).not.toMatch(/git\/ref/);
+    expect(server.requests.at(-1)?.path).toBe(`/repos/org/images/contents/${PATH}`);
+    expect(server.requests.at(-2)?.path).not.toMatch(/git\/ref/);
     expect((await source().read()).text).toBe(V2);
   });
 

@@ -4,11 +4,7 @@ import { InputError } from '../../src/core/errors.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
 import { HttpStatusError } from '../../src/util/http.js';
-import {
-  startFakeGitHubContents,
-  type FakeGitHubContents,
-  type GitHubContentsStore,
-} from '../support/fake-github-contents.js';
+import { FakeGitHub, type GitHubContentsStore } from '../support/fake-github.js';
 import { FAST_RETRY } from '../support/doubles.js';
 import { rejection } from '../support/errors.js';
 
@@ -16,26 +12,27 @@ const TOKEN = 'ghs_historyTOKEN789';
 const PATH = 'eng/image-info.json';
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
-let server: FakeGitHubContents;
+let server: FakeGitHub;
 let store: GitHubContentsStore;
 let branch: string;
 let n = 0;
 
 beforeAll(async () => {
-  server = await startFakeGitHubContents({ tokens: { [TOKEN]: 'read' } });
-  store = server.store;
+  server = await new FakeGitHub({ token: TOKEN }).start();
+  server.permissions = { contents: 'read', actions: 'none' };
+  store = server.contents;
 });
 afterAll(() => server.close());
 
 beforeEach(() => {
   branch = `history-${++n}`; // a branch of its own per test
-  store.faults.length = 0;
-  store.requests.length = 0;
+  server.clearFaults();
+  server.requests.length = 0;
   let minute = 0;
-  store.now = () => T0 + ++minute * 60_000;
+  server.clock = () => T0 + ++minute * 60_000;
 });
 
-const source = (token = TOKEN, apiUrl = server.url) =>
+const source = (token = TOKEN, apiUrl = server.apiUrl) =>
   new GitHubContentsSource(
     { owner: 'org', repo: 'images', path: PATH, branch },
     { apiUrl, token, retry: FAST_RETRY },
@@ -52,7 +49,7 @@ function commitVersions(count: number): string[] {
   return shas;
 }
 
-const listings = () => store.requests.filter((r) => r.path.endsWith('/commits'));
+const listings = () => server.requests.filter((r) => r.path.endsWith('/commits'));
 
 describe('GitHubContentsSource.history', () => {
   it('returns the versions newest first, with commit sha and date, the current one included', async () => {
@@ -65,7 +62,7 @@ describe('GitHubContentsSource.history', () => {
     ]);
     expect(versions[0].text).toBe((await source().read()).text);
     // Listed from the head commit resolved once (stable pages), then each version read at its sha.
-    expect(store.requests.slice(0, 2).map((r) => r.path)).toEqual([
+    expect(server.requests.slice(0, 2).map((r) => r.path)).toEqual([
       `/repos/org/images/git/ref/heads/${branch}`,
       '/repos/org/images/commits',
     ]);
@@ -81,7 +78,7 @@ describe('GitHubContentsSource.history', () => {
 
   it('follows rel="next" until it has maxVersions commits (over 100 per page)', async () => {
     const shas = commitVersions(103);
-    store.requests.length = 0;
+    server.requests.length = 0;
     const versions = await source().history(102);
     expect(versions).toHaveLength(102);
     expect(versions[0].revision).toBe(shas[102]);
@@ -90,18 +87,18 @@ describe('GitHubContentsSource.history', () => {
   });
 
   it('follows Link URLs under a GHES base path', async () => {
-    const ghes = await startFakeGitHubContents({ basePath: '/api/v3' });
+    const ghes = await new FakeGitHub({ basePath: '/api/v3' }).start();
     try {
-      for (let v = 1; v <= 101; v++) ghes.store.setFile('org', 'images', 'main', PATH, `${v}`);
+      for (let v = 1; v <= 101; v++) ghes.contents.setFile('org', 'images', 'main', PATH, `${v}`);
       const s = new GitHubContentsSource(
         { owner: 'org', repo: 'images', path: PATH, branch: 'main' },
-        { apiUrl: ghes.url, retry: FAST_RETRY },
+        { apiUrl: ghes.apiUrl, token: ghes.token, retry: FAST_RETRY },
       );
       const versions = await s.history(101);
       expect(versions.map((v) => v.text)).toEqual(
         Array.from({ length: 101 }, (_, i) => `${101 - i}`),
       );
-      expect(ghes.store.requests.filter((r) => r.path.endsWith('/commits'))).toHaveLength(2);
+      expect(ghes.requests.filter((r) => r.path.endsWith('/commits'))).toHaveLength(2);
     } finally {
       await ghes.close();
     }
@@ -115,15 +112,15 @@ describe('GitHubContentsSource.history', () => {
     expect(versions.map((v) => v.text)).toEqual(['{"v":3}\n', '{"v":2}\n', '{"v":1}\n']);
     expect(versions.map((v) => v.revision)).not.toContain(deleted);
     // It was listed, and read (404 at that sha), then dropped.
-    const reads = store.requests.filter((r) => r.path === `/repos/org/images/contents/${PATH}`);
+    const reads = server.requests.filter((r) => r.path === `/repos/org/images/contents/${PATH}`);
     expect(reads).toHaveLength(4);
   });
 
   it('sends the same Bearer token and API version on every request', async () => {
     commitVersions(2);
     await source().history(5);
-    expect(store.requests.length).toBeGreaterThan(3);
-    for (const req of store.requests) {
+    expect(server.requests.length).toBeGreaterThan(3);
+    for (const req of server.requests) {
       expect(req.headers.authorization).toBe(`Bearer ${TOKEN}`);
       expect(req.headers['x-github-api-version']).toBe('2022-11-28');
     }
@@ -131,7 +128,7 @@ describe('GitHubContentsSource.history', () => {
 
   it('a 500 on the listing that outlasts the retries throws', async () => {
     commitVersions(3);
-    store.faults.push({ status: 500, times: 100, url: /\/commits\?/ });
+    server.fail({ status: 500, times: 100, match: (_m, p) => p.endsWith('/commits') });
     const err = await rejection(source().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as HttpStatusError).status).toBe(500);
@@ -142,7 +139,7 @@ describe('GitHubContentsSource.history', () => {
   it('a 500 on one version read throws rather than returning the others', async () => {
     const shas = commitVersions(3);
     // The two newer versions read fine; the oldest fails on every try.
-    store.faults.push({ status: 500, times: 100, url: new RegExp(`ref=${shas[0]}`) });
+    server.fail({ status: 500, times: 100, match: (_m, _p, q) => q.includes(`ref=${shas[0]}`) });
     const err = await rejection(source().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
     expect((err as HttpStatusError).status).toBe(500);
@@ -150,8 +147,8 @@ describe('GitHubContentsSource.history', () => {
 
   it('a 500 that clears within the retries is retried by the one loop', async () => {
     const shas = commitVersions(2);
-    store.faults.push({ status: 500, times: 2, url: new RegExp(`ref=${shas[0]}`) });
-    store.faults.push({ status: 502, times: 1, url: /\/commits\?/ });
+    server.fail({ status: 500, times: 2, match: (_m, _p, q) => q.includes(`ref=${shas[0]}`) });
+    server.fail({ status: 502, match: (_m, p) => p.endsWith('/commits') });
     expect((await source().history(2)).map((v) => v.revision)).toEqual([shas[1], shas[0]]);
   });
 
@@ -171,6 +168,6 @@ describe('GitHubContentsSource.history', () => {
 
   it('maxVersions 0 asks nothing', async () => {
     expect(await source().history(0)).toEqual([]);
-    expect(store.requests).toHaveLength(0);
+    expect(server.requests).toHaveLength(0);
   });
 });

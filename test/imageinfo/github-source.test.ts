@@ -6,11 +6,7 @@ import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
 import { ABSENT_FINGERPRINT, ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
 import { HttpStatusError } from '../../src/util/http.js';
-import {
-  GitHubContentsStore,
-  startFakeGitHubContents,
-  type FakeGitHubContents,
-} from '../support/fake-github-contents.js';
+import { FakeGitHub, type GitHubContentsStore } from '../support/fake-github.js';
 import { FAST_RETRY } from '../support/doubles.js';
 import { rejection } from '../support/errors.js';
 
@@ -21,20 +17,19 @@ const BIG = readFileSync(
   'utf8',
 ); // 1.2 MB
 
-let server: FakeGitHubContents;
+let server: FakeGitHub;
 let store: GitHubContentsStore;
 
 beforeAll(async () => {
-  server = await startFakeGitHubContents({
-    tokens: { [WRITE_TOKEN]: 'write', [READ_TOKEN]: 'read' },
-  });
+  server = await new FakeGitHub({ token: WRITE_TOKEN }).start();
+  server.tokens.set(READ_TOKEN, { contents: 'read', actions: 'none' });
 });
 afterAll(() => server.close());
 
 beforeEach(() => {
-  store = server.store;
-  store.faults.length = 0;
-  store.requests.length = 0;
+  store = server.contents;
+  server.clearFaults();
+  server.requests.length = 0;
   store.setFile('org', 'images', 'main', 'eng/image-info.json', '{"v":1}\n');
   store.addBranch('org', 'images', 'release/8.0');
 });
@@ -42,7 +37,7 @@ beforeEach(() => {
 const source = (path = 'eng/image-info.json', branch = 'main', token = WRITE_TOKEN) =>
   new GitHubContentsSource(
     { owner: 'org', repo: 'images', path, branch },
-    { apiUrl: server.url, token, retry: FAST_RETRY },
+    { apiUrl: server.apiUrl, token, retry: FAST_RETRY },
   );
 
 describe('GitHubContentsSource', () => {
@@ -50,11 +45,11 @@ describe('GitHubContentsSource', () => {
     const snap = await source().read();
     expect(snap).toEqual({ text: '{"v":1}\n', fingerprint: gitBlobId('{"v":1}\n') });
     // The branch head first (fresh), then the file at that commit (Protocol III, hole 8).
-    expect(store.requests.map((r) => r.path)).toEqual([
+    expect(server.requests.map((r) => r.path)).toEqual([
       '/repos/org/images/git/ref/heads/main',
       '/repos/org/images/contents/eng/image-info.json',
     ]);
-    for (const req of store.requests) {
+    for (const req of server.requests) {
       expect(req.headers['x-github-api-version']).toBe('2022-11-28');
       expect(req.headers.authorization).toBe(`Bearer ${WRITE_TOKEN}`);
     }
@@ -65,7 +60,7 @@ describe('GitHubContentsSource', () => {
     const snap = await source('big/image-info.json').read();
     expect(snap.text).toBe(BIG);
     expect(snap.fingerprint).toBe(gitBlobId(BIG));
-    expect(store.requests.map((r) => r.path)).toEqual([
+    expect(server.requests.map((r) => r.path)).toEqual([
       '/repos/org/images/git/ref/heads/main',
       '/repos/org/images/contents/big/image-info.json',
       `/repos/org/images/git/blobs/${gitBlobId(BIG)}`,
@@ -125,12 +120,10 @@ describe('GitHubContentsSource', () => {
   });
 
   it('retries 5xx and rate-limit 403s; a persistent 502 is an HttpStatusError, never "not found"', async () => {
-    store.faults.push(
-      { method: 'GET', status: 502, times: 1 },
-      { method: 'GET', status: 403, times: 1, headers: { 'x-ratelimit-remaining': '0' } },
-    );
+    server.fail({ status: 502 });
+    server.primaryRateLimit(0);
     expect((await source().read()).text).toBe('{"v":1}\n');
-    store.faults.push({ method: 'GET', status: 502, times: 5 });
+    server.fail({ status: 502, times: 5 });
     const err = await rejection(source().read());
     expect(err).toBeInstanceOf(HttpStatusError);
     expect(err).not.toBeInstanceOf(ImageInfoNotFoundError);

@@ -27,7 +27,7 @@ import type { SourceSnapshot, WritableImageInfoSource } from '../../src/imageinf
 import { sha256Digest } from '../../src/util/hash.js';
 import type { RetryPolicy } from '../../src/util/http.js';
 import type { FakeAzureDevOps } from '../support/fake-azure-devops.js';
-import type { FakeGitHubContents } from '../support/fake-github-contents.js';
+import type { FakeGitHub } from '../support/fake-github.js';
 import { readSharedImageInfo } from '../support/data.js';
 import { rng as prng } from '../support/rng.js';
 
@@ -468,24 +468,24 @@ export async function fileTarget(dir: string, base: string, seed: number): Promi
 }
 
 export async function gitHubTarget(
-  server: FakeGitHubContents,
+  server: FakeGitHub,
   base: string,
   seed: number,
 ): Promise<Target> {
   const branch = `run-${seed}-${Math.random().toString(36).slice(2)}`;
-  server.store.setFile('org', 'images', branch, 'info/image-info.json', base);
+  server.contents.setFile('org', 'images', branch, 'info/image-info.json', base);
   const source = new GitHubContentsSource(
     { owner: 'org', repo: 'images', path: 'info/image-info.json', branch },
-    { apiUrl: server.url, retry: FAST_RETRY },
+    { apiUrl: server.apiUrl, token: server.token, retry: FAST_RETRY },
   );
   return {
     source,
     // A naive client satisfies the API's sha requirement by fetching the sha right before the PUT.
     blindWrite: async (text, message) => {
-      const sha = server.store.fileSha('org', 'images', branch, 'info/image-info.json');
-      const res = await fetch(`${server.url}/repos/org/images/contents/info/image-info.json`, {
+      const sha = server.contents.fileSha('org', 'images', branch, 'info/image-info.json');
+      const res = await fetch(`${server.apiUrl}/repos/org/images/contents/info/image-info.json`, {
         method: 'PUT',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
         body: JSON.stringify({
           message,
           content: Buffer.from(text).toString('base64'),
@@ -495,7 +495,7 @@ export async function gitHubTarget(
       });
       await res.arrayBuffer();
     },
-    final: async () => server.store.getFile('org', 'images', branch, 'info/image-info.json')!,
+    final: async () => server.contents.getFile('org', 'images', branch, 'info/image-info.json')!,
   };
 }
 

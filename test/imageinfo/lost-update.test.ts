@@ -2,10 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  startFakeGitHubContents,
-  type FakeGitHubContents,
-} from '../support/fake-github-contents.js';
+import { FakeGitHub } from '../support/fake-github.js';
 import { FakeAzureDevOps } from '../support/fake-azure-devops.js';
 import {
   azureTarget,
@@ -25,12 +22,12 @@ const SCHEDULES = 24;
 const writersFor = (seed: number) => 2 + (seed % 7);
 
 let dir: string;
-let github: FakeGitHubContents;
+let github: FakeGitHub;
 let azure: FakeAzureDevOps;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'eol-gate-lost-update-'));
-  github = await startFakeGitHubContents({ latencyMs: 0 });
+  github = await new FakeGitHub().start();
   azure = await new FakeAzureDevOps().start();
 });
 

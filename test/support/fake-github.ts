@@ -1,23 +1,20 @@
 /**
- * A fake GitHub REST API on 127.0.0.1, speaking the endpoints GitHubStore uses (git refs,
- * workflow runs, the jobs of a run and of a run attempt) with rate-limit headers, ETags and
- * conditional requests (`If-None-Match` → 304, which GitHub does not count against the rate
- * limit), switches for latency, injected faults
- * (primary and secondary rate limits, 5xx), token permissions and an eventually consistent
- * matching-refs. Refs live in one repository (`owner/repo`); the Actions API (runs, jobs) also
- * answers for other repositories added with `addRepository`, as a coordination repository shared
- * by the pipelines of several repositories needs. Other endpoints (e.g. the contents API in
- * fake-github-contents.ts) mount through `mount`.
+ * A fake GitHub REST API on 127.0.0.1 (under `basePath` for GitHub Enterprise Server): one token
+ * check with the token's permissions, rate-limit headers, ETags and conditional requests
+ * (`If-None-Match` → 304, which GitHub does not count against the rate limit), switches for
+ * latency and injected faults (primary and secondary rate limits, 5xx). It speaks what eol-gate
+ * uses, so one fake serves the coordination store and the image-info source of a run:
+ * - GitHubStore: git refs of one repository (`owner/repo`) with an eventually consistent
+ *   matching-refs; workflow runs and jobs, of other repositories too (`addRepository`), as a
+ *   coordination repository shared by the pipelines of several repositories needs;
+ * - GitHubContentsSource: the contents API, git blobs, get a reference and list commits, of any
+ *   repository, kept in `contents`.
+ * Tests add endpoints, or watch requests, with `mount`.
  */
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { gitBlobId } from '../../src/imageinfo/git-blob.js';
+import { serveOnLoopback } from './loopback.js';
 
 export type RunStatus =
   'queued' | 'in_progress' | 'waiting' | 'requested' | 'pending' | 'completed';
@@ -60,9 +57,11 @@ export interface FakeJob {
 /** One request the fake received, and the status it answered (once answered). */
 export interface FakeGitHubRequestLog {
   method: string;
+  /** Below `basePath`. */
   path: string;
   /** The query string, without `?` ('' for none). */
   query?: string;
+  headers: IncomingHttpHeaders;
   /** Undefined until answered; 304 for a conditional request answered "not modified". */
   status?: number;
 }
@@ -78,6 +77,12 @@ export interface FakeActions {
   access: 'read' | 'not-found' | 'forbidden';
 }
 
+/** What a token may do, as a workflow's `permissions:` block grants it. */
+export interface TokenPermissions {
+  contents: 'read' | 'write' | 'none';
+  actions: 'read' | 'none';
+}
+
 export interface FakeGitHubRequest {
   method: string;
   /** Path below the repository, e.g. `contents/image-info.json` (undefined outside /repos/{owner}/{repo}/). */
@@ -86,11 +91,13 @@ export interface FakeGitHubRequest {
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
   body: string;
+  permissions: TokenPermissions;
 }
 
 export interface FakeGitHubResponse {
   status: number;
   headers?: Record<string, string>;
+  /** JSON, or bytes (a raw file or blob). */
   body?: unknown;
 }
 
@@ -103,14 +110,249 @@ export interface GitHubFault {
   status: number;
   headers?: Record<string, string>;
   body?: unknown;
-  match?: (method: string, path: string) => boolean;
+  /** Which requests fail (default: any); `query` without `?`. */
+  match?: (method: string, path: string, query: string) => boolean;
   times: number;
+}
+
+interface TreeCommit {
+  repo: string;
+  files: Map<string, string>;
+  parent?: string;
+  /** ISO 8601, whole seconds as GitHub gives them. */
+  date: string;
+  message: string;
+}
+
+/**
+ * The files of every repository the contents API serves: branches → path → blob. Every change to
+ * a branch is a commit (parent, date) with its own snapshot of the files, so contents can be read
+ * at a commit sha (`?ref=<sha>`) and a file's history listed. A read of contents by branch or tag
+ * *name* can be served from a cache (`nameReadCacheMs`), as GitHub's is for a while after an
+ * update; reads of a ref (`git/ref/...`) and of contents at a sha are always fresh.
+ */
+export class GitHubContentsStore {
+  private readonly files = new Map<string, Map<string, string>>(); // "owner/repo@branch" → path → blob sha
+  private readonly blobs = new Map<string, Buffer>();
+  /** "owner/repo@branch" → head commit sha. */
+  private readonly heads = new Map<string, string>();
+  /** "owner/repo#tag" → commit sha. */
+  private readonly tags = new Map<string, string>();
+  /** commit sha → its repository ("owner/repo"), files (path → blob sha), parent and date. */
+  private readonly trees = new Map<string, TreeCommit>();
+  /** "owner/repo@name:path" → the commit a by-name contents read answered from, until when. */
+  private readonly nameReads = new Map<string, { commit: string; until: number }>();
+  /**
+   * How long (ms) a contents read by branch or tag name is answered from the commit an earlier
+   * by-name read of the same file saw, updates notwithstanding (0: never). GitHub serves such
+   * reads from a cache for seconds after an update.
+   */
+  nameReadCacheMs = 0;
+  /** The commits made through the contents API (PUT). */
+  readonly commits: Array<{ sha: string; message: string; path: string }> = [];
+  private counter = 0;
+
+  /** `now`: the fake's clock (epoch ms), for commit dates and the by-name read cache. */
+  constructor(private readonly now: () => number) {}
+
+  private repoKey(owner: string, repo: string): string {
+    return `${owner.toLowerCase()}/${repo.toLowerCase()}`;
+  }
+
+  private branchKey(owner: string, repo: string, branch: string): string {
+    return `${this.repoKey(owner, repo)}@${branch}`;
+  }
+
+  addBranch(owner: string, repo: string, branch: string): void {
+    const key = this.branchKey(owner, repo, branch);
+    if (!this.files.has(key)) {
+      this.files.set(key, new Map());
+      this.snapshot(owner, repo, branch);
+    }
+  }
+
+  /** Records the branch's current files as a new commit and moves the branch to it. */
+  private snapshot(owner: string, repo: string, branch: string, message = 'update'): string {
+    const key = this.branchKey(owner, repo, branch);
+    const sha = gitBlobId(`commit ${++this.counter}`);
+    this.trees.set(sha, {
+      repo: this.repoKey(owner, repo),
+      files: new Map(this.files.get(key)),
+      parent: this.heads.get(key),
+      date: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      message,
+    });
+    this.heads.set(key, sha);
+    return sha;
+  }
+
+  /** The commit a branch points at. */
+  head(owner: string, repo: string, branch: string): string | undefined {
+    return this.heads.get(this.branchKey(owner, repo, branch));
+  }
+
+  /** A lightweight tag on a commit. */
+  addTag(owner: string, repo: string, tag: string, commit: string): void {
+    this.tags.set(`${this.repoKey(owner, repo)}#${tag}`, commit);
+  }
+
+  /** `heads/<branch>` or `tags/<tag>` → commit sha (undefined when no such ref). */
+  resolveRef(owner: string, repo: string, ref: string): string | undefined {
+    const m = /^(heads|tags)\/(.+)$/.exec(ref);
+    if (!m) return undefined;
+    return m[1] === 'heads'
+      ? this.head(owner, repo, m[2])
+      : this.tags.get(`${this.repoKey(owner, repo)}#${m[2]}`);
+  }
+
+  /** The files of a commit of this repository (undefined when the sha is not one). */
+  private tree(owner: string, repo: string, commit: string): Map<string, string> | undefined {
+    const t = this.trees.get(commit);
+    return t?.repo === this.repoKey(owner, repo) ? t.files : undefined;
+  }
+
+  /**
+   * The commits reachable from `start` (a commit sha, branch or tag), newest first, that changed
+   * `path` (added, modified or deleted it) when given; undefined when `start` names nothing.
+   */
+  log(
+    owner: string,
+    repo: string,
+    start: string,
+    path?: string,
+  ): Array<{ sha: string } & TreeCommit> | undefined {
+    let sha: string | undefined = this.tree(owner, repo, start)
+      ? start
+      : (this.head(owner, repo, start) ?? this.resolveRef(owner, repo, `tags/${start}`));
+    if (sha === undefined) return undefined;
+    const out: Array<{ sha: string } & TreeCommit> = [];
+    while (sha !== undefined) {
+      const c: TreeCommit = this.trees.get(sha)!;
+      const before = c.parent ? this.trees.get(c.parent)!.files.get(path ?? '') : undefined;
+      if (path === undefined || c.files.get(path) !== before) out.push({ sha, ...c });
+      sha = c.parent;
+    }
+    return out;
+  }
+
+  /**
+   * The files a contents read with `?ref=` sees: at the commit when `ref` is a commit sha; else
+   * at the branch (or tag) head — or, within {@link nameReadCacheMs} of an earlier by-name read
+   * of the same file, at the commit that read saw.
+   */
+  filesAt(owner: string, repo: string, ref: string, path: string): Map<string, string> | undefined {
+    const byCommit = this.tree(owner, repo, ref);
+    if (byCommit) return byCommit;
+    const commit = this.head(owner, repo, ref) ?? this.resolveRef(owner, repo, `tags/${ref}`);
+    if (commit === undefined) return undefined;
+    const key = `${this.repoKey(owner, repo)}@${ref}:${path}`;
+    const cached = this.nameReads.get(key);
+    const now = this.now();
+    if (cached && now < cached.until) return this.tree(owner, repo, cached.commit);
+    if (this.nameReadCacheMs > 0)
+      this.nameReads.set(key, { commit, until: now + this.nameReadCacheMs });
+    return this.tree(owner, repo, commit);
+  }
+
+  hasBranch(owner: string, repo: string, branch: string): boolean {
+    return this.files.has(this.branchKey(owner, repo, branch));
+  }
+
+  hasRepo(owner: string, repo: string): boolean {
+    const prefix = `${this.repoKey(owner, repo)}@`;
+    return [...this.files.keys()].some((k) => k.startsWith(prefix));
+  }
+
+  setFile(
+    owner: string,
+    repo: string,
+    branch: string,
+    path: string,
+    content: string | Buffer,
+    message?: string,
+  ): string {
+    this.addBranch(owner, repo, branch);
+    const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+    const sha = gitBlobId(bytes);
+    this.blobs.set(sha, bytes);
+    this.files.get(this.branchKey(owner, repo, branch))!.set(path, sha);
+    this.snapshot(owner, repo, branch, message);
+    return sha;
+  }
+
+  /** Deletes a file from a branch in a new commit (its sha). */
+  deleteFile(owner: string, repo: string, branch: string, path: string): string {
+    this.files.get(this.branchKey(owner, repo, branch))?.delete(path);
+    return this.snapshot(owner, repo, branch, `delete ${path}`);
+  }
+
+  getFile(owner: string, repo: string, branch: string, path: string): string | undefined {
+    const sha = this.fileSha(owner, repo, branch, path);
+    return sha === undefined ? undefined : this.blobs.get(sha)!.toString('utf8');
+  }
+
+  fileSha(owner: string, repo: string, branch: string, path: string): string | undefined {
+    return this.files.get(this.branchKey(owner, repo, branch))?.get(path);
+  }
+
+  blob(sha: string): Buffer | undefined {
+    return this.blobs.get(sha);
+  }
+}
+
+const NOT_FOUND: FakeGitHubResponse = {
+  status: 404,
+  body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
+};
+const FORBIDDEN: FakeGitHubResponse = {
+  status: 403,
+  body: {
+    message: 'Resource not accessible by integration',
+    documentation_url: 'https://docs.github.com/rest',
+  },
+};
+/** Over this size the contents API answers JSON without the content (GitHub: 1 MB). */
+const LARGE_FILE_BYTES = 1024 * 1024;
+const REPO = String.raw`^/repos/([^/]+)/([^/]+)`;
+
+/** GitHub wraps base64 content at 60 characters. */
+function wrapBase64(bytes: Buffer): string {
+  return bytes.toString('base64').replace(/.{1,60}/g, '$&\n');
+}
+
+function isBase64(text: string): boolean {
+  const compact = text.replace(/\n/g, '');
+  return Buffer.from(compact, 'base64').toString('base64') === compact;
+}
+
+function parseJson(body: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A route: the method, the path below `basePath` (its groups, decoded, are the answer's
+ * arguments after the request), whether the token needs `contents` (read for a GET, else write).
+ */
+interface Route {
+  method: string;
+  path: RegExp;
+  contents?: true;
+  answer: (
+    req: FakeGitHubRequest,
+    ...params: string[]
+  ) => FakeGitHubResponse | Promise<FakeGitHubResponse>;
 }
 
 export class FakeGitHub {
   readonly owner: string;
   readonly repo: string;
   readonly token: string;
+  /** Prefix of the API paths (GitHub Enterprise Server: `/api/v3`). */
+  readonly basePath: string;
   /** Full ref name → sha. */
   readonly refs = new Map<string, string>();
   readonly runs = new Map<number, FakeRun>();
@@ -119,8 +361,13 @@ export class FakeGitHub {
   /** Other repositories whose Actions API the fake serves, by `owner/name`. */
   readonly repositories = new Map<string, FakeActions>();
   readonly requests: FakeGitHubRequestLog[] = [];
-  /** The fake's clock (ms): every time it writes into runs and jobs (`updated_at`, `started_at`, ...). */
+  /**
+   * The fake's clock (ms): every time it writes into runs and jobs (`updated_at`,
+   * `started_at`, ...), the dates of the commits in `contents`.
+   */
   clock: () => number = () => Date.now();
+  /** The repositories the contents API serves. */
+  readonly contents = new GitHubContentsStore(() => this.clock());
   /**
    * When true, every answer but a 304 spends one request of `rateLimit.remaining`, as GitHub
    * counts them (a 304 to a conditional request is free). Off by default: tests that set
@@ -131,11 +378,10 @@ export class FakeGitHub {
   readonly headSha = 'a'.repeat(40);
   readonly commits = new Set<string>([this.headSha]);
   latencyMs: number | (() => number) = 0;
-  /** Token permissions, as a workflow's `permissions:` block grants them. */
-  permissions: { contents: 'read' | 'write' | 'none'; actions: 'read' | 'none' } = {
-    contents: 'write',
-    actions: 'read',
-  };
+  /** What `token` may do. */
+  permissions: TokenPermissions = { contents: 'write', actions: 'read' };
+  /** Tokens besides `token` that the fake accepts, with what each may do. */
+  readonly tokens = new Map<string, TokenPermissions>();
   /** A ref write stays invisible to matching-refs for this many matching-refs requests. */
   listLag = 0;
   /** Primary rate-limit budget reported in x-ratelimit-* headers. */
@@ -153,15 +399,16 @@ export class FakeGitHub {
     resolve: () => void;
   }> = [];
   private handlers: FakeGitHubHandler[] = [];
-  private server?: Server;
-  private base = '';
+  private origin = '';
+  private stop?: () => Promise<void>;
   private nextRunId = 5000;
   private nextJobId = 90_000;
 
-  constructor(options: { owner?: string; repo?: string; token?: string } = {}) {
+  constructor(options: { owner?: string; repo?: string; token?: string; basePath?: string } = {}) {
     this.owner = options.owner ?? 'octo';
     this.repo = options.repo ?? 'images';
     this.token = options.token ?? 'ghs_fake_secret_token';
+    this.basePath = options.basePath ?? '';
   }
 
   /** The requests answered and counted against the rate limit (everything but a 304). */
@@ -176,22 +423,21 @@ export class FakeGitHub {
 
   /** `GITHUB_API_URL` of the fake. */
   get apiUrl(): string {
-    return this.base;
+    return `${this.origin}${this.basePath}`;
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((e) =>
-        this.write(res, { status: 500, body: { message: String(e) } }),
-      );
+    const { origin, close } = await serveOnLoopback(async (req, res) => {
+      await this.handle(req, res);
+      return true;
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.origin = origin;
+    this.stop = close;
     return this;
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await this.stop?.();
   }
 
   /** Adds an endpoint (tried before the built-in ones, after auth, faults and latency). */
@@ -390,39 +636,42 @@ export class FakeGitHub {
   private write(
     res: ServerResponse,
     r: FakeGitHubResponse,
-    req?: { method: string; headers: IncomingHttpHeaders; log: FakeGitHubRequestLog },
+    req: { method: string; headers: IncomingHttpHeaders; log: FakeGitHubRequestLog },
   ): void {
-    if (req?.method === 'GET' && r.status === 200 && r.body !== undefined) {
+    const raw = Buffer.isBuffer(r.body);
+    let data = r.body === undefined ? undefined : raw ? (r.body as Buffer) : JSON.stringify(r.body);
+    let headers = r.headers ?? {};
+    if (req.method === 'GET' && r.status === 200 && data !== undefined) {
       const etag =
-        r.headers?.etag ??
-        `W/"${createHash('sha256').update(JSON.stringify(r.body)).digest('hex').slice(0, 40)}"`;
+        headers.etag ?? `W/"${createHash('sha256').update(data).digest('hex').slice(0, 40)}"`;
+      headers = { ...headers, etag };
       const asked = (req.headers['if-none-match'] ?? '')
         .split(',')
         .map((t) => t.trim().replace(/^W\//, ''));
-      r = asked.includes(etag.replace(/^W\//, ''))
-        ? { status: 304, headers: { ...r.headers, etag } }
-        : { ...r, headers: { ...r.headers, etag } };
+      if (asked.includes(etag.replace(/^W\//, ''))) {
+        r = { status: 304 };
+        data = undefined;
+      }
     }
-    if (req) req.log.status = r.status;
+    req.log.status = r.status;
     if (this.spendRateLimit && r.status !== 304 && this.rateLimit.remaining > 0)
       this.rateLimit.remaining--;
     const rl = this.rateLimit;
-    const headers: Record<string, string> = {
+    res.writeHead(r.status, {
+      ...(data === undefined
+        ? {}
+        : {
+            'content-type': raw ? 'application/vnd.github.raw' : 'application/json; charset=utf-8',
+          }),
       'x-ratelimit-limit': String(rl.limit),
       'x-ratelimit-remaining': String(rl.remaining),
       'x-ratelimit-reset': String(rl.resetEpochSeconds),
       'x-ratelimit-used': String(rl.limit - rl.remaining),
       'x-ratelimit-resource': 'core',
       'x-github-api-version-selected': '2022-11-28',
-      ...r.headers,
-    };
-    if (r.body === undefined) {
-      res.writeHead(r.status, headers);
-      res.end();
-      return;
-    }
-    res.writeHead(r.status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-    res.end(JSON.stringify(r.body));
+      ...headers,
+    });
+    res.end(data);
   }
 
   /** Called before a ref write: with a lag, listings keep showing the refs as they were. */
@@ -438,9 +687,17 @@ export class FakeGitHub {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', this.base);
+    const url = new URL(req.url ?? '/', this.origin);
     const method = req.method ?? 'GET';
-    const log: FakeGitHubRequestLog = { method, path: url.pathname, query: url.search.slice(1) };
+    const path = url.pathname.startsWith(`${this.basePath}/`)
+      ? url.pathname.slice(this.basePath.length)
+      : undefined;
+    const log: FakeGitHubRequestLog = {
+      method,
+      path: path ?? url.pathname,
+      query: url.search.slice(1),
+      headers: req.headers,
+    };
     this.requests.push(log);
     for (const w of this.waiters) if (w.match(log) && --w.left === 0) w.resolve();
     this.waiters = this.waiters.filter((w) => w.left > 0);
@@ -450,25 +707,30 @@ export class FakeGitHub {
     const latency = typeof this.latencyMs === 'function' ? this.latencyMs() : this.latencyMs;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
 
-    const r = await this.answer(method, url, req.headers, body);
+    const r =
+      path === undefined
+        ? NOT_FOUND
+        : await this.answer(method, path, url.searchParams, req.headers, body);
     this.write(res, r, { method, headers: req.headers, log });
   }
 
   private async answer(
     method: string,
-    url: URL,
+    path: string,
+    query: URLSearchParams,
     headers: IncomingHttpHeaders,
     body: string,
   ): Promise<FakeGitHubResponse> {
-    const auth = headers.authorization;
-    if (auth !== `Bearer ${this.token}` && auth !== `token ${this.token}`) {
+    const token = /^(?:Bearer|token) (.+)$/.exec(headers.authorization ?? '')?.[1] ?? '';
+    const permissions = token === this.token ? this.permissions : this.tokens.get(token);
+    if (!permissions) {
       return {
         status: 401,
         body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' },
       };
     }
     const fault = this.faults.find(
-      (f) => f.times > 0 && (!f.match || f.match(method, url.pathname)),
+      (f) => f.times > 0 && (!f.match || f.match(method, path, query.toString())),
     );
     if (fault) {
       fault.times--;
@@ -479,159 +741,313 @@ export class FakeGitHub {
       };
     }
     const repoPrefix = `/repos/${this.owner}/${this.repo}/`;
-    const repoPath = url.pathname.startsWith(repoPrefix)
-      ? url.pathname.slice(repoPrefix.length)
-      : undefined;
-    const other = /^\/repos\/([^/]+\/[^/]+)\/(actions\/.*)$/.exec(url.pathname);
+    const req: FakeGitHubRequest = {
+      method,
+      repoPath: path.startsWith(repoPrefix) ? path.slice(repoPrefix.length) : undefined,
+      path,
+      query,
+      headers,
+      body,
+      permissions,
+    };
     for (const h of this.handlers) {
-      const r = await h({
-        method,
-        repoPath,
-        path: url.pathname,
-        query: url.searchParams,
-        headers,
-        body,
-      });
+      const r = await h(req);
       if (r) return r;
     }
+    for (const route of this.routes) {
+      const m = route.method === method ? route.path.exec(path) : null;
+      if (!m) continue;
+      const { contents } = permissions;
+      if (route.contents && (method === 'GET' ? contents === 'none' : contents !== 'write'))
+        return FORBIDDEN;
+      return route.answer(req, ...m.slice(1).map(decodeURIComponent));
+    }
+    return NOT_FOUND;
+  }
+
+  private isHome(owner: string, repo: string): boolean {
+    return owner === this.owner && repo === this.repo;
+  }
+
+  private readonly routes: Route[] = [
     // Get a repository: GET /repos/{owner}/{repo}
     // https://docs.github.com/rest/repos/repos#get-a-repository
     // The store reads the default branch, and whether the repository answers at all (a run that
     // answers 404 in a repository that answers 200 was deleted). A repository the token cannot
     // see answers 404; one whose Actions API it may not read (403 there) still answers 200.
-    const repoMatch = /^\/repos\/([^/]+\/[^/]+)$/.exec(url.pathname);
-    if (method === 'GET' && repoMatch) {
-      const name = decodeURIComponent(repoMatch[1]);
-      const known =
-        name === `${this.owner}/${this.repo}` ||
-        (this.repositories.has(name) && this.repositories.get(name)!.access !== 'not-found');
-      return known
-        ? { status: 200, body: { full_name: name, default_branch: 'main' } }
-        : { status: 404, body: { message: 'Not Found' } };
-    }
-    if (repoPath === undefined) {
-      const actions = other && this.repositories.get(decodeURIComponent(other[1]));
-      if (!actions || method !== 'GET') return { status: 404, body: { message: 'Not Found' } };
-      return this.actionsRoute(decodeURIComponent(other![1]), actions, other![2], url.searchParams);
-    }
-    return this.route(method, repoPath, body, url.searchParams);
-  }
-
-  private forbidden(): FakeGitHubResponse {
-    return {
-      status: 403,
-      body: {
-        message: 'Resource not accessible by integration',
-        documentation_url: 'https://docs.github.com/rest',
+    {
+      method: 'GET',
+      path: new RegExp(`${REPO}$`),
+      answer: (_, owner, repo) => {
+        const name = `${owner}/${repo}`;
+        const known =
+          this.isHome(owner, repo) ||
+          (this.repositories.has(name) && this.repositories.get(name)!.access !== 'not-found');
+        return known
+          ? { status: 200, body: { full_name: name, default_branch: 'main' } }
+          : { status: 404, body: { message: 'Not Found' } };
       },
-    };
-  }
-
-  private refJson(ref: string, sha: string): Record<string, unknown> {
-    return {
-      ref,
-      node_id: Buffer.from(ref).toString('base64'),
-      url: `${this.base}/repos/${this.owner}/${this.repo}/git/${ref}`,
-      object: {
-        sha,
-        type: 'commit',
-        url: `${this.base}/repos/${this.owner}/${this.repo}/git/commits/${sha}`,
-      },
-    };
-  }
-
-  private route(
-    method: string,
-    path: string,
-    body: string,
-    query: URLSearchParams,
-  ): FakeGitHubResponse {
+    },
+    {
+      method: 'GET',
+      path: new RegExp(`${REPO}/(actions/.+)$`),
+      answer: (req, owner, repo, path) => this.actionsRoute(`${owner}/${repo}`, path, req),
+    },
     // Get a commit: GET /repos/{owner}/{repo}/commits/{ref} (the default branch's head).
     // https://docs.github.com/rest/commits/commits#get-a-commit
-    if (method === 'GET' && /^commits\/[^/]+$/.test(path)) {
-      if (this.permissions.contents === 'none') return this.forbidden();
-      const ref = decodeURIComponent(path.slice('commits/'.length));
-      return ref === 'main' || this.commits.has(ref)
-        ? { status: 200, body: { sha: ref === 'main' ? this.headSha : ref } }
-        : { status: 422, body: { message: `No commit found for SHA: ${ref}` } };
-    }
+    {
+      method: 'GET',
+      path: new RegExp(`${REPO}/commits/([^/]+)$`),
+      contents: true,
+      answer: (_, owner, repo, ref) => {
+        if (!this.isHome(owner, repo)) return NOT_FOUND;
+        return ref === 'main' || this.commits.has(ref)
+          ? { status: 200, body: { sha: ref === 'main' ? this.headSha : ref } }
+          : { status: 422, body: { message: `No commit found for SHA: ${ref}` } };
+      },
+    },
     // List matching references: GET /repos/{owner}/{repo}/git/matching-refs/{ref}
     // https://docs.github.com/rest/git/refs#list-matching-references
     // 200 with an array (empty when nothing matches); `ref` is matched as a prefix of refs/{ref}.
-    if (method === 'GET' && path.startsWith('git/matching-refs/')) {
-      if (this.permissions.contents === 'none') return this.forbidden();
-      const prefix = `refs/${decodeURIComponent(path.slice('git/matching-refs/'.length))}`;
-      const list = [...this.visibleRefs()]
-        .filter(([ref]) => ref.startsWith(prefix))
-        .sort(([a], [b]) => a.localeCompare(b));
-      return { status: 200, body: list.map(([ref, sha]) => this.refJson(ref, sha)) };
-    }
+    {
+      method: 'GET',
+      path: new RegExp(`${REPO}/git/matching-refs/(.+)$`),
+      contents: true,
+      answer: (_, owner, repo, ref) => {
+        if (!this.isHome(owner, repo)) return NOT_FOUND;
+        const list = [...this.visibleRefs()]
+          .filter(([name]) => name.startsWith(`refs/${ref}`))
+          .sort(([a], [b]) => a.localeCompare(b));
+        return { status: 200, body: list.map(([name, sha]) => this.refJson(name, sha)) };
+      },
+    },
     // Create a reference: POST /repos/{owner}/{repo}/git/refs { ref, sha }
     // https://docs.github.com/rest/git/refs#create-a-reference
     // 201 with the ref; 422 "Reference already exists" / "Object does not exist" / invalid name.
-    if (method === 'POST' && path === 'git/refs') {
-      if (this.permissions.contents !== 'write') return this.forbidden();
-      let input: { ref?: unknown; sha?: unknown };
-      try {
-        input = JSON.parse(body) as typeof input;
-      } catch {
-        return { status: 400, body: { message: 'Problems parsing JSON' } };
-      }
-      const { ref, sha } = input;
-      if (typeof ref !== 'string' || !ref.startsWith('refs/') || ref.split('/').length < 3) {
-        return { status: 422, body: { message: 'Reference name is invalid' } };
-      }
-      if (typeof sha !== 'string' || !this.commits.has(sha))
-        return { status: 422, body: { message: 'Object does not exist' } };
-      if (this.refs.has(ref)) return { status: 422, body: { message: 'Reference already exists' } };
-      this.beforeRefWrite();
-      this.refs.set(ref, sha);
-      return {
-        status: 201,
-        headers: { location: `${this.base}/repos/${this.owner}/${this.repo}/git/${ref}` },
-        body: this.refJson(ref, sha),
-      };
-    }
+    {
+      method: 'POST',
+      path: new RegExp(`${REPO}/git/refs$`),
+      contents: true,
+      answer: (req, owner, repo) => {
+        if (!this.isHome(owner, repo)) return NOT_FOUND;
+        const input = parseJson(req.body);
+        if (!input) return { status: 400, body: { message: 'Problems parsing JSON' } };
+        const { ref, sha } = input;
+        if (typeof ref !== 'string' || !ref.startsWith('refs/') || ref.split('/').length < 3) {
+          return { status: 422, body: { message: 'Reference name is invalid' } };
+        }
+        if (typeof sha !== 'string' || !this.commits.has(sha))
+          return { status: 422, body: { message: 'Object does not exist' } };
+        if (this.refs.has(ref))
+          return { status: 422, body: { message: 'Reference already exists' } };
+        this.beforeRefWrite();
+        this.refs.set(ref, sha);
+        return {
+          status: 201,
+          headers: { location: `${this.apiUrl}/repos/${owner}/${repo}/git/${ref}` },
+          body: this.refJson(ref, sha),
+        };
+      },
+    },
     // Delete a reference: DELETE /repos/{owner}/{repo}/git/refs/{ref} (ref without "refs/")
     // https://docs.github.com/rest/git/refs#delete-a-reference
     // 204; 422 "Reference does not exist".
-    if (method === 'DELETE' && path.startsWith('git/refs/')) {
-      if (this.permissions.contents !== 'write') return this.forbidden();
-      const ref = `refs/${decodeURIComponent(path.slice('git/refs/'.length))}`;
-      if (!this.refs.has(ref))
-        return { status: 422, body: { message: 'Reference does not exist' } };
-      this.beforeRefWrite();
-      this.refs.delete(ref);
-      return { status: 204 };
-    }
-    if (method === 'GET' && path.startsWith('actions/'))
-      return this.actionsRoute(`${this.owner}/${this.repo}`, this.actions(), path, query);
-    return { status: 404, body: { message: 'Not Found' } };
+    {
+      method: 'DELETE',
+      path: new RegExp(`${REPO}/git/refs/(.+)$`),
+      contents: true,
+      answer: (_, owner, repo, name) => {
+        const ref = `refs/${name}`;
+        if (!this.isHome(owner, repo)) return NOT_FOUND;
+        if (!this.refs.has(ref))
+          return { status: 422, body: { message: 'Reference does not exist' } };
+        this.beforeRefWrite();
+        this.refs.delete(ref);
+        return { status: 204 };
+      },
+    },
+    // Get a reference: GET /repos/{owner}/{repo}/git/ref/{ref} (`heads/<branch>` or
+    // `tags/<tag>` in `contents`, exactly, else 404; always fresh).
+    // https://docs.github.com/rest/git/refs#get-a-reference
+    {
+      method: 'GET',
+      path: new RegExp(`${REPO}/git/ref/(.+)$`),
+      contents: true,
+      answer: (_, owner, repo, name) => {
+        const commit = this.contents.resolveRef(owner, repo, name);
+        if (commit === undefined) return NOT_FOUND;
+        const api = `${this.apiUrl}/repos/${owner}/${repo}`;
+        return {
+          status: 200,
+          body: {
+            ref: `refs/${name}`,
+            url: `${api}/git/refs/${name}`,
+            object: { type: 'commit', sha: commit, url: `${api}/git/commits/${commit}` },
+          },
+        };
+      },
+    },
+    // List commits: GET /repos/{owner}/{repo}/commits?sha=&path=&per_page=&page=, newest first.
+    // https://docs.github.com/rest/commits/commits#list-commits
+    {
+      method: 'GET',
+      path: new RegExp(`${REPO}/commits$`),
+      contents: true,
+      answer: (req, owner, repo) => {
+        const start = req.query.get('sha') ?? 'main';
+        const log = this.contents.log(owner, repo, start, req.query.get('path') ?? undefined);
+        if (!log) return { status: 404, body: { message: `No commit found for SHA: ${start}` } };
+        const api = `${this.apiUrl}/repos/${owner}/${repo}`;
+        const { slice, headers } = this.page(log, req);
+        const body = slice.map((c) => {
+          const who = { name: 'eol-gate test', email: 'test@example.com', date: c.date };
+          return {
+            sha: c.sha,
+            commit: { author: who, committer: who, message: c.message },
+            url: `${api}/commits/${c.sha}`,
+            parents: c.parent ? [{ sha: c.parent, url: `${api}/commits/${c.parent}` }] : [],
+          };
+        });
+        return { status: 200, headers, body };
+      },
+    },
+    // Get a blob: GET /repos/{owner}/{repo}/git/blobs/{file_sha}
+    // https://docs.github.com/rest/git/blobs#get-a-blob
+    {
+      method: 'GET',
+      path: new RegExp(`${REPO}/git/blobs/([0-9a-f]{40})$`),
+      contents: true,
+      answer: (req, owner, repo, sha) => {
+        const bytes = this.contents.blob(sha);
+        if (!bytes || !this.contents.hasRepo(owner, repo)) return NOT_FOUND;
+        if (wantsRaw(req)) return { status: 200, body: bytes };
+        const body = { sha, size: bytes.length, content: wrapBase64(bytes), encoding: 'base64' };
+        return { status: 200, body };
+      },
+    },
+    // Get repository content: GET /repos/{owner}/{repo}/contents/{path}?ref=
+    // https://docs.github.com/rest/repos/contents#get-repository-content
+    // Over 1 MB the JSON carries `content: ""` and `encoding: "none"`; the raw media type still
+    // works. `ref` is a commit sha, a branch or a tag name; by name the answer may be a cached one.
+    {
+      method: 'GET',
+      path: new RegExp(`${REPO}/contents/(.+)$`),
+      contents: true,
+      answer: (req, owner, repo, path) => {
+        const ref = req.query.get('ref') ?? 'main';
+        const files = this.contents.filesAt(owner, repo, ref, path) ?? new Map<string, string>();
+        const sha = files.get(path);
+        const children =
+          sha === undefined ? [...files.keys()].filter((p) => p.startsWith(`${path}/`)) : [];
+        if (children.length > 0) {
+          // A directory: an array of entries (files only here).
+          const entries = children.map((p) => ({
+            type: 'file',
+            name: p.split('/').pop(),
+            path: p,
+            sha: files.get(p),
+          }));
+          return { status: 200, body: entries };
+        }
+        if (sha === undefined) return NOT_FOUND;
+        const bytes = this.contents.blob(sha)!;
+        if (wantsRaw(req)) return { status: 200, body: bytes };
+        const large = bytes.length > LARGE_FILE_BYTES;
+        const api = `${this.apiUrl}/repos/${owner}/${repo}`;
+        return {
+          status: 200,
+          body: {
+            type: 'file',
+            name: path.split('/').pop(),
+            path,
+            sha,
+            size: bytes.length,
+            encoding: large ? 'none' : 'base64',
+            content: large ? '' : wrapBase64(bytes),
+            url: `${api}/contents/${path}?ref=${ref}`,
+            git_url: `${api}/git/blobs/${sha}`,
+            download_url: `https://raw.githubusercontent.com/${owner}/${repo}/${ref}/${path}`,
+          },
+        };
+      },
+    },
+    // Create or update file contents: PUT /repos/{owner}/{repo}/contents/{path}
+    // https://docs.github.com/rest/repos/contents#create-or-update-file-contents
+    // 200 updated, 201 created, 404, 409 (sha does not match), 422 (validation failed).
+    {
+      method: 'PUT',
+      path: new RegExp(`${REPO}/contents/(.+)$`),
+      contents: true,
+      answer: (req, owner, repo, path) => {
+        const body = parseJson(req.body);
+        if (!body) return { status: 400, body: { message: 'Problems parsing JSON' } };
+        const invalid = (what: string) => ({
+          status: 422,
+          body: { message: `Invalid request.\n\n"${what}" wasn't supplied.`, status: '422' },
+        });
+        if (typeof body.message !== 'string' || body.message === '') return invalid('message');
+        if (typeof body.content !== 'string') return invalid('content');
+        if (!isBase64(body.content))
+          return { status: 422, body: { message: 'content is not valid Base64', status: '422' } };
+        const branch = typeof body.branch === 'string' ? body.branch : 'main';
+        if (!this.contents.hasBranch(owner, repo, branch))
+          return { status: 404, body: { message: `Branch ${branch} not found` } };
+        // Nothing awaits from the check to the state change: the check-and-set is atomic, like GitHub's.
+        const current = this.contents.fileSha(owner, repo, branch, path);
+        if (current !== undefined && body.sha === undefined) return invalid('sha');
+        if (body.sha !== undefined && body.sha !== current) {
+          return {
+            status: 409,
+            body: { message: `${path} does not match ${String(body.sha)}`, status: '409' },
+          };
+        }
+        const content = Buffer.from(body.content, 'base64');
+        const sha = this.contents.setFile(owner, repo, branch, path, content, body.message);
+        const commit = { sha: this.contents.head(owner, repo, branch)!, message: body.message };
+        this.contents.commits.push({ ...commit, path });
+        return {
+          status: current === undefined ? 201 : 200,
+          body: {
+            content: { name: path.split('/').pop(), path, sha, size: content.length, type: 'file' },
+            commit,
+          },
+        };
+      },
+    },
+  ];
+
+  private refJson(ref: string, sha: string): Record<string, unknown> {
+    const api = `${this.apiUrl}/repos/${this.owner}/${this.repo}`;
+    return {
+      ref,
+      node_id: Buffer.from(ref).toString('base64'),
+      url: `${api}/git/${ref}`,
+      object: { sha, type: 'commit', url: `${api}/git/commits/${sha}` },
+    };
   }
 
   private jobJson(repository: string, job: FakeJob): Record<string, unknown> {
+    const api = `${this.apiUrl}/repos/${repository}`;
     return {
       ...job,
       runner_name: job.runner_name ?? null,
-      url: `${this.base}/repos/${repository}/actions/jobs/${job.id}`,
+      url: `${api}/actions/jobs/${job.id}`,
       html_url: `https://github.com/${repository}/actions/runs/${job.run_id}/job/${job.id}`,
-      run_url: `${this.base}/repos/${repository}/actions/runs/${job.run_id}`,
+      run_url: `${api}/actions/runs/${job.run_id}`,
     };
   }
 
+  /** GET /repos/{owner}/{repo}/actions/...: `owner/repo` or a repository added with `addRepository`. */
   private actionsRoute(
     repository: string,
-    actions: FakeActions,
     path: string,
-    query: URLSearchParams,
+    { query, permissions }: FakeGitHubRequest,
   ): FakeGitHubResponse {
-    const notFound = {
-      status: 404,
-      body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
-    };
-    if (actions.access === 'not-found') return notFound;
-    if (actions.access === 'forbidden' || this.permissions.actions === 'none')
-      return this.forbidden();
+    const home = `${this.owner}/${this.repo}`;
+    const actions = repository === home ? this.actions() : this.repositories.get(repository);
+    if (!actions || actions.access === 'not-found') return NOT_FOUND;
+    if (actions.access === 'forbidden' || permissions.actions === 'none') return FORBIDDEN;
+    const req = { query, path: `/repos/${repository}/${path}` };
     // Get a workflow run: GET /repos/{owner}/{repo}/actions/runs/{run_id}
     // https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run
     // status: queued | in_progress | completed | waiting | requested | pending; run_attempt counts
@@ -639,7 +1055,7 @@ export class FakeGitHub {
     const runMatch = /^actions\/runs\/(\d+)$/.exec(path);
     if (runMatch) {
       const run = actions.runs.get(Number(runMatch[1]));
-      if (!run) return notFound;
+      if (!run) return NOT_FOUND;
       return {
         status: 200,
         body: {
@@ -657,77 +1073,74 @@ export class FakeGitHub {
     const jobMatch = /^actions\/jobs\/(\d+)$/.exec(path);
     if (jobMatch) {
       const job = actions.jobs.get(Number(jobMatch[1]));
-      return job ? { status: 200, body: this.jobJson(repository, job) } : notFound;
+      return job ? { status: 200, body: this.jobJson(repository, job) } : NOT_FOUND;
     }
+    /** A listing of jobs, by id: paged, in `{ total_count, jobs }`. */
+    const jobs = (filter: (j: FakeJob) => boolean): FakeGitHubResponse => {
+      const all = [...actions.jobs.values()].filter(filter).sort((a, b) => a.id - b.id);
+      const { slice, headers } = this.page(all, req);
+      const body = { total_count: all.length, jobs: slice.map((j) => this.jobJson(repository, j)) };
+      return { status: 200, headers, body };
+    };
     // List jobs for a workflow run: GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs
     // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run
     // `filter`: latest (default: the jobs of the most recent attempt) | all (every attempt's);
-    // `per_page` (default 30, max 100), `page` (from 1); 200 { total_count, jobs }, with a
-    // `Link` header (rel="next", rel="last") when there are more pages; 404 for an unknown run.
+    // paged; 200 { total_count, jobs }; 404 for an unknown run.
     const jobsMatch = /^actions\/runs\/(\d+)\/jobs$/.exec(path);
     if (jobsMatch) {
       const run = actions.runs.get(Number(jobsMatch[1]));
-      if (!run) return notFound;
+      if (!run) return NOT_FOUND;
       const filter = query.get('filter') ?? 'latest';
       if (filter !== 'latest' && filter !== 'all')
         return { status: 422, body: { message: `Invalid filter: ${filter}` } };
-      return this.jobsPage(
-        repository,
-        [...actions.jobs.values()].filter(
-          (j) => j.run_id === run.id && (filter === 'all' || j.run_attempt === run.run_attempt),
-        ),
-        path,
-        query,
+      return jobs(
+        (j) => j.run_id === run.id && (filter === 'all' || j.run_attempt === run.run_attempt),
       );
     }
     // List jobs for a workflow run attempt:
     // GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs
     // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run-attempt
-    // (GitHub Enterprise Server too). `per_page` (default 30, max 100), `page` (from 1); 200
-    // { total_count, jobs } (each job with `runner_name`, null until assigned), with a `Link`
-    // header when there are more pages; 404 for an unknown run or an attempt it has not reached.
+    // (GitHub Enterprise Server too). Paged; 200 { total_count, jobs } (each job with
+    // `runner_name`, null until assigned); 404 for an unknown run or an attempt it has not reached.
     const attemptMatch = /^actions\/runs\/(\d+)\/attempts\/(\d+)\/jobs$/.exec(path);
     if (attemptMatch) {
       const run = actions.runs.get(Number(attemptMatch[1]));
       const attempt = Number(attemptMatch[2]);
-      if (!run || attempt < 1 || attempt > run.run_attempt) return notFound;
-      return this.jobsPage(
-        repository,
-        [...actions.jobs.values()].filter((j) => j.run_id === run.id && j.run_attempt === attempt),
-        path,
-        query,
-      );
+      if (!run || attempt < 1 || attempt > run.run_attempt) return NOT_FOUND;
+      return jobs((j) => j.run_id === run.id && j.run_attempt === attempt);
     }
-    return notFound;
+    return NOT_FOUND;
   }
 
-  /** One page of a jobs listing (by id), with GitHub's `Link` header to the next and last pages. */
-  private jobsPage(
-    repository: string,
-    jobs: FakeJob[],
-    path: string,
-    query: URLSearchParams,
-  ): FakeGitHubResponse {
+  /**
+   * One page of a listing: `per_page` (default 30, max 100), `page` (from 1), with GitHub's
+   * `Link` header (rel next and last, prev and first) where there are other pages.
+   */
+  private page<T>(
+    items: T[],
+    req: { path: string; query: URLSearchParams },
+  ): { slice: T[]; headers: Record<string, string> } {
+    const { query } = req;
     const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30));
     const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
-    const all = [...jobs].sort((a, b) => a.id - b.id);
-    const last = Math.max(1, Math.ceil(all.length / perPage));
-    const pageUrl = (n: number) => {
+    const last = Math.max(1, Math.ceil(items.length / perPage));
+    const link = (n: number, rel: string) => {
       const q = new URLSearchParams(query);
       q.set('page', String(n));
-      return `${this.base}/repos/${repository}/${path}?${q}`;
+      return `<${this.apiUrl}${req.path}?${q}>; rel="${rel}"`;
     };
-    const link =
-      page < last ? `<${pageUrl(page + 1)}>; rel="next", <${pageUrl(last)}>; rel="last"` : '';
+    const links = [
+      ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []),
+      ...(page > 1 ? [link(page - 1, 'prev'), link(1, 'first')] : []),
+    ];
     return {
-      status: 200,
-      headers: link ? { link } : {},
-      body: {
-        total_count: all.length,
-        jobs: all
-          .slice((page - 1) * perPage, page * perPage)
-          .map((job) => this.jobJson(repository, job)),
-      },
+      slice: items.slice((page - 1) * perPage, page * perPage),
+      headers: links.length > 0 ? { link: links.join(', ') } : {},
     };
   }
+}
+
+/** Whether a request asks for the raw media type (`application/vnd.github.raw`, `+json` too). */
+function wantsRaw(req: FakeGitHubRequest): boolean {
+  return /application\/vnd\.github(\.v3)?\.raw/.test(req.headers.accept ?? '');
 }

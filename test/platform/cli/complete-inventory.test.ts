@@ -6,7 +6,7 @@ import type { Descriptor } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { jsonOf, ok, runBundle } from '../../support/cli.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
-import { startFakeGitHubContents } from '../../support/fake-github-contents.js';
+import { FakeGitHub } from '../../support/fake-github.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
 import { imageInfoText } from '../../support/scenario.js';
 import { ociRegistry, pushImage, pushIndex } from '../../support/seed.js';
@@ -217,13 +217,13 @@ describe('a complete inventory on a registry that lists only tags', () => {
   });
 
   it('a first run with a git image-info finds the untagged images older versions named', async () => {
-    const contents = await startFakeGitHubContents();
+    const github = await new FakeGitHub().start();
     try {
       // Three builds of `latest`, each recorded in its own commit of the image-info.
       const builds: Descriptor[] = [];
       for (const seed of ['git-1', 'git-2', 'git-3']) {
         builds.push(await pushImage(reg, 'git/app', { tag: 'latest', seed }));
-        contents.store.setFile(
+        github.contents.setFile(
           'octo',
           'images',
           'main',
@@ -234,8 +234,8 @@ describe('a complete inventory on a registry that lists only tags', () => {
       const env = {
         PATH: process.env.PATH,
         HOME: dir,
-        GITHUB_API_URL: contents.url,
-        GITHUB_TOKEN: 'token',
+        GITHUB_API_URL: github.apiUrl,
+        GITHUB_TOKEN: github.token,
       };
       const source = 'github:octo/images/image-info.json@main';
       const run = (group: string, ...more: string[]) =>
@@ -266,7 +266,7 @@ describe('a complete inventory on a registry that lists only tags', () => {
       expect(await marked('git/app', builds[2])).toBe(false);
       expect(first.stderr).toContain('older version(s) read');
     } finally {
-      await contents.close();
+      await github.close();
     }
   });
 
