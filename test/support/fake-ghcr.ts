@@ -1,6 +1,6 @@
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { startDockerRegistry, type DockerRegistry } from './docker-registry.js';
+import { serveOnLoopback } from './loopback.js';
 
 /** A package version as the fake keeps it. */
 export interface FakeVersion {
@@ -30,7 +30,7 @@ export interface FakeGhcrOptions {
  */
 export class FakeGhcr {
   private backend_?: DockerRegistry;
-  private server?: ReturnType<typeof createServer>;
+  private server?: Awaited<ReturnType<typeof serveOnLoopback>>;
   private origin_?: string;
   private nextId = 1000;
   /** Versions per repository. */
@@ -63,22 +63,12 @@ export class FakeGhcr {
 
   async start(): Promise<void> {
     this.backend_ = await startDockerRegistry();
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((e: Error) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: e.message }));
-      });
-    });
-    this.server.keepAliveTimeout = 1000;
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.origin_ = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.server = await serveOnLoopback((req, res) => this.handle(req, res).then(() => true));
+    this.origin_ = this.server.origin;
   }
 
   async close(): Promise<void> {
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    }
+    await this.server?.close();
     await this.backend_?.stop();
   }
 

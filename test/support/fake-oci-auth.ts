@@ -3,13 +3,8 @@
  * show: a bearer-token (or basic) auth challenge, injected faults, and paginated tag lists.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  createServer,
-  request as httpRequest,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { serveOnLoopback } from './loopback.js';
 
 export interface FakeOciAuthOptions {
   /** The registry to proxy to, e.g. from startDockerRegistry(). */
@@ -129,7 +124,7 @@ export async function startFakeOciAuth(options: FakeOciAuthOptions): Promise<Fak
     send(req, res, 200, { [field]: token, expires_in: 300 });
   };
 
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', self);
 
@@ -222,7 +217,7 @@ export async function startFakeOciAuth(options: FakeOciAuthOptions): Promise<Fak
       return;
     }
     proxy(req, res);
-  });
+  };
 
   const proxy = (req: IncomingMessage, res: ServerResponse) => {
     const headers = { ...req.headers };
@@ -273,8 +268,8 @@ export async function startFakeOciAuth(options: FakeOciAuthOptions): Promise<Fak
     send(req, res, 200, { name, tags: page }, headers);
   };
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  self = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await serveOnLoopback(async (req, res) => (handle(req, res), true));
+  self = server.origin;
 
   return {
     url: self,
@@ -282,11 +277,7 @@ export async function startFakeOciAuth(options: FakeOciAuthOptions): Promise<Fak
     clearFaults: () => faults.splice(0),
     requests,
     issuedTokens,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    stop: () => server.close(),
   };
 }
 
