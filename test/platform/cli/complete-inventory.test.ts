@@ -45,8 +45,9 @@ describe('a complete inventory on a registry that lists only tags', () => {
     await writeFile(path, imageInfoText(repos));
     return path;
   };
-  const annotate = async (group: string, info: string, ...more: string[]) => {
-    const run = await runBundle({ PATH: process.env.PATH, HOME: dir }, [
+  /** `annotate --json` of `info` in `group`, `--min-age 0` unless `more` sets one. */
+  const annotateRun = (group: string, info: string, more: string[] = [], env = {}) =>
+    runBundle({ PATH: process.env.PATH, HOME: dir, ...env }, [
       'annotate',
       '--registry',
       registry.url,
@@ -60,7 +61,9 @@ describe('a complete inventory on a registry that lists only tags', () => {
       ...(more.includes('--min-age') ? [] : ['--min-age', '0']),
       ...more,
     ]);
-    return { run: ok(run), result: jsonOf<Result>(run) };
+  const annotate = async (group: string, info: string, ...more: string[]) => {
+    const run = ok(await annotateRun(group, info, more));
+    return { run, result: jsonOf<Result>(run) };
   };
   const marked = async (repository: string, d: Descriptor) =>
     (await lifecycleMarksByHttp(registry.url, repository, d.digest)).length > 0;
@@ -136,21 +139,9 @@ describe('a complete inventory on a registry that lists only tags', () => {
     const keep = await pushImage(reg, 'guard/keep', { tag: '1', seed: 'guard-keep' });
     const gone = await pushImage(reg, 'guard/gone', { tag: '1', seed: 'guard-gone' });
     await annotate('guard', await imageInfo({ 'guard/keep': [keep], 'guard/gone': [gone] }));
-    const run = await runBundle({ PATH: process.env.PATH, HOME: dir }, [
-      'annotate',
-      '--registry',
-      registry.url,
-      '--image-info',
-      await imageInfo({ 'guard/keep': [keep] }),
-      '--group',
-      'guard',
-      '--coordinator',
-      'none',
-      '--min-age',
-      '0',
+    const run = await annotateRun('guard', await imageInfo({ 'guard/keep': [keep] }), [
       '--max-annotations',
       '50%',
-      '--json',
     ]);
     expect(jsonOf<Result>(run).outcome).toBe('refused');
     expect(await marked('guard/gone', gone)).toBe(false);
@@ -231,29 +222,9 @@ describe('a complete inventory on a registry that lists only tags', () => {
           imageInfoText({ 'git/app': [builds.at(-1)!] }),
         );
       }
-      const env = {
-        PATH: process.env.PATH,
-        HOME: dir,
-        GITHUB_API_URL: github.apiUrl,
-        GITHUB_TOKEN: github.token,
-      };
+      const env = { GITHUB_API_URL: github.apiUrl, GITHUB_TOKEN: github.token };
       const source = 'github:octo/images/image-info.json@main';
-      const run = (group: string, ...more: string[]) =>
-        runBundle(env, [
-          'annotate',
-          '--registry',
-          registry.url,
-          '--image-info',
-          source,
-          '--group',
-          group,
-          '--coordinator',
-          'none',
-          '--min-age',
-          '0',
-          '--json',
-          ...more,
-        ]);
+      const run = (group: string, ...more: string[]) => annotateRun(group, source, more, env);
 
       // Without the history a first run sees only what a tag shows: the current build.
       const blind = jsonOf<Result>(ok(await run('git-off', '--history-depth', '0', '--dry-run')));
