@@ -44,8 +44,7 @@ export interface AzureDevOpsStoreOptions {
   logger?: Logger;
   /** Read-back after a write: how many reads, and the first delay (doubles, capped at 4s). */
   readBack?: { attempts?: number; delayMs?: number };
-  now?: () => number;
-  /** Sleeps the retries and read-backs (default `systemClock`). */
+  /** Stamps the markers, sleeps the retries and read-backs (default `systemClock`). */
   clock?: Clock;
 }
 
@@ -133,7 +132,6 @@ function jobStatus(record: TimelineRecord): JobStatus {
 export class AzureDevOpsStore implements CoordinationStore {
   readonly kind = 'azure-devops' as const;
   readonly self: ParticipantIdentity;
-  private readonly now: () => number;
   private readonly projects: string[];
   private readonly client: AzureDevOpsClient;
   private readonly logger?: Logger;
@@ -165,7 +163,6 @@ export class AzureDevOpsStore implements CoordinationStore {
       jobId: options.jobId,
       url: this.buildWebUrl(options.project),
     };
-    this.now = options.now ?? Date.now;
     this.readBack = {
       attempts: options.readBack?.attempts ?? 8,
       delayMs: options.readBack?.delayMs ?? 250,
@@ -179,7 +176,10 @@ export class AzureDevOpsStore implements CoordinationStore {
 
   async signal(group: string, state: MarkerState, scope: CoverScope = 'job'): Promise<void> {
     assertGroupName(group);
-    const add = [groupTag(group), markerTag(group, this.self, state, scope, this.now())];
+    const add = [
+      groupTag(group),
+      markerTag(group, this.self, state, scope, this.clock.now().getTime()),
+    ];
     await this.patchTags(add, [], `signal ${state}`);
     await this.readBackUntil(`signal ${state}`, async () => {
       const tags = await this.getTags(this.options.project, this.options.buildId);

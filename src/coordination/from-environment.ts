@@ -1,6 +1,6 @@
 import { InputError } from '../core/errors.js';
 import { parsePositiveInteger } from '../core/number.js';
-import type { Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
 import { RUN_CONTEXT_VARIABLES, type RunContext } from '../core/run-context.js';
 import type { RetryPolicy } from '../util/http.js';
 import { AzureDevOpsStore } from './azure-devops.js';
@@ -29,6 +29,8 @@ export interface CoordinationOverrides {
   /** GitHub: `owner/name` that holds the markers (default: GITHUB_REPOSITORY). */
   coordinationRepository?: string;
   retry?: Partial<RetryPolicy>;
+  /** The job's clock: marker stamps, retries and read-backs. */
+  clock?: Clock;
 }
 
 /** What a GitHub job that nothing names can find its own id with (docs/design.md §2). */
@@ -118,6 +120,7 @@ export async function createCoordinationStore(
       token: a.token!,
       projects: overrides.projects,
       retry: overrides.retry,
+      clock: overrides.clock,
       logger,
     });
   }
@@ -152,6 +155,7 @@ export async function createCoordinationStore(
     markerSha: g.markerSha || undefined,
     token: g.token!,
     retry: overrides.retry,
+    clock: overrides.clock,
     logger,
   });
   if (!jobId) {

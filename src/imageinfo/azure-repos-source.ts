@@ -1,4 +1,5 @@
 import { InputError, RuntimeError } from '../core/errors.js';
+import type { Clock } from '../core/ports.js';
 import { AzureDevOpsClient, type AzureDevOpsCall } from '../services/azure-devops.js';
 import { errorDetail, type RetryPolicy } from '../util/http.js';
 import { gitBlobId } from './git-blob.js';
@@ -24,6 +25,8 @@ export interface AzureReposOptions {
   /** `System.AccessToken`, sent as Bearer; never logged. */
   token?: string;
   retry?: RetryPolicy;
+  /** Sleeps the retries (default `systemClock`). */
+  clock?: Clock;
 }
 
 /** Pushes that lose a race with an unrelated commit are retried on the new head this often. */
@@ -53,6 +56,7 @@ export class AzureReposSource implements WritableImageInfoSource {
       collectionUri: options.collectionUri,
       token: options.token,
       retry: options.retry,
+      clock: options.clock,
     });
     this.repoPath = `git/repositories/${encodeURIComponent(location.repo)}`;
   }

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.js';
+import type { Clock } from '../core/ports.js';
 import type { RetryPolicy } from '../util/http.js';
 import { AzureReposSource } from './azure-repos-source.js';
 import { FileSource, type FileSourceOptions } from './file-source.js';
@@ -33,6 +34,9 @@ export interface SourceOptions {
   /** `System.AccessToken` for `azure-repos:` sources. */
   azureToken?: string;
   retry?: RetryPolicy;
+  /** The job's clock, for the retries of `azure-repos:` sources. */
+  clock?: Clock;
+  /** A file's lock keeps its own monotonic clock unless these name one. */
   file?: FileSourceOptions;
   /** How the host spells the input in errors: `--image-info` (CLI), `imageInfo` (action, task). */
   label?: string;
@@ -98,6 +102,7 @@ export function createImageInfoSource(spec: string, options: SourceOptions = {})
         collectionUri: options.azureCollectionUri,
         token: options.azureToken,
         retry: options.retry,
+        clock: options.clock,
       });
   }
 }

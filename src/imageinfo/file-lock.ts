@@ -4,6 +4,8 @@ import { link, open, readFile, rename, unlink, type FileHandle } from 'node:fs/p
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { RuntimeError } from '../core/errors.js';
+import type { Clock } from '../core/ports.js';
+import { systemClock } from '../util/clock.js';
 
 export interface FileLockOptions {
   /** How long acquire() waits for another writer's lock before failing. */
@@ -17,11 +19,18 @@ export interface FileLockOptions {
   /** Poll interval while waiting for the lock (jittered). */
   lockPollMs?: number;
   /**
-   * Milliseconds on this process's monotonic clock (default `performance.now()`). Only durations
-   * on this one clock are ever compared, never a time from another machine or the file server.
+   * Times the leases and the waits, sleeps and jitters the polls (default {@link monotonicClock}).
+   * Only durations on this one clock are ever compared, never a time from another machine or the
+   * file server.
    */
-  now?: () => number;
+  clock?: Clock;
 }
+
+/** Real time on this process's monotonic clock: a step of the wall clock never breaks a live lock. */
+export const monotonicClock: Clock = {
+  ...systemClock,
+  now: () => new Date(performance.timeOrigin + performance.now()),
+};
 
 interface LockInfo {
   token: string;
@@ -66,7 +75,7 @@ export class FileLock {
   private readonly timeoutMs: number;
   private readonly staleMs: number;
   private readonly pollMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(
     readonly file: string,
@@ -76,7 +85,11 @@ export class FileLock {
     this.timeoutMs = options.lockTimeoutMs ?? 30_000;
     this.staleMs = options.staleLockMs ?? 60_000;
     this.pollMs = options.lockPollMs ?? 20;
-    this.now = options.now ?? (() => performance.now());
+    this.clock = options.clock ?? monotonicClock;
+  }
+
+  private now(): number {
+    return this.clock.now().getTime();
   }
 
   async acquire(): Promise<HeldLock> {
@@ -115,7 +128,7 @@ export class FileLock {
             'if no writer is running, delete the lock file',
         );
       }
-      await new Promise((r) => setTimeout(r, this.pollMs * (0.5 + Math.random())));
+      await this.clock.sleep(this.pollMs * (0.5 + this.clock.random()));
     }
   }
 
@@ -184,6 +197,7 @@ export class FileLock {
     return lock;
   }
 
+  /** A real timer, unlike the clock's sleep: it runs in the background and release cancels it. */
   private scheduleBeat(lock: HeldLock): void {
     lock.timer = setTimeout(() => {
       lock.beating = this.beat(lock).finally(() => {

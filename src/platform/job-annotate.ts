@@ -15,8 +15,8 @@ export const runAnnotate: Runner<'annotate'> = async (o, agent, clock) => {
     ? parsePlanFile(await readInput(o.fromPlan, agent.label('fromPlan')), o.fromPlan, o.eolDate)
     : undefined;
   const registry = createRegistry(o, agent);
-  const sources = createSources(o, agent);
-  const store = await createStore(o, agent, logger);
+  const sources = createSources(o, agent, clock);
+  const store = await createStore(o, agent, logger, clock);
   const planFile = o.planFile || join(agent.tempDir, `eol-gate-plan-${clock.now().getTime()}.json`);
 
   const result = await annotate(

@@ -24,18 +24,18 @@ export type Runner<C extends CommandName> = (
   clock: Clock,
 ) => Promise<JobResult>;
 
-export const runSignal: Runner<'signal'> = async (o, agent) => {
+export const runSignal: Runner<'signal'> = async (o, agent, clock) => {
   await signal(
     { group: o.group, state: o.state!, scope: o.scope },
-    { store: await createStore(o, agent, agent.logger), logger: agent.logger },
+    { store: await createStore(o, agent, agent.logger, clock), logger: agent.logger },
   );
   return { exitCode: 0, result: { group: o.group, state: o.state, scope: o.scope } };
 };
 
-export const runVerify: Runner<'verify'> = async (o, agent) => {
+export const runVerify: Runner<'verify'> = async (o, agent, clock) => {
   const logger = agent.logger;
   const registry = createRegistry(o, agent);
-  const result = await verify(o, { registry, sources: createSources(o, agent), logger });
+  const result = await verify(o, { registry, sources: createSources(o, agent, clock), logger });
   await agent.summary(verifySummary(result, registry.displayName), 'eol-gate verify');
   const clean = result.findings.length === 0 || result.repaired > 0;
   if (!clean)
@@ -72,7 +72,7 @@ export const runUnannotate: Runner<'unannotate'> = async (o, agent, clock) => {
       registry,
       logger: agent.logger,
       clock,
-      sources: o.date && o.imageInfo.length > 0 ? createSources(o, agent) : undefined,
+      sources: o.date && o.imageInfo.length > 0 ? createSources(o, agent, clock) : undefined,
     },
   );
   const selection = [
@@ -92,8 +92,8 @@ export const runUnannotate: Runner<'unannotate'> = async (o, agent, clock) => {
 export const runPublish: Runner<'publish-image-info'> = async (o, agent, clock) => {
   const logger = agent.logger;
   const fragmentText = await readInput(o.fragment, agent.label('fragment'));
-  const target = createWritableImageInfoSource(o.imageInfo[0], sourceOptions(agent));
-  const store = await createStore(o, agent, logger);
+  const target = createWritableImageInfoSource(o.imageInfo[0], sourceOptions(agent, clock));
+  const store = await createStore(o, agent, logger, clock);
   const result = await publishImageInfo(
     { target, fragmentText, fragmentName: o.fragment, message: o.commitMessage, create: o.create },
     {

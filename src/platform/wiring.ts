@@ -5,7 +5,7 @@ import { createCoordinationStore } from '../coordination/from-environment.js';
 import type { CoordinationStore } from '../coordination/port.js';
 import { formatDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
-import type { Logger } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
 import { createImageInfoSource, type SourceOptions } from '../imageinfo/factory.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
 import { AcrRegistry, acrAuthFromInputs, createAcrCredential } from '../registry/acr/index.js';
@@ -264,7 +264,7 @@ export function retryPolicy(env: Record<string, string | undefined>): RetryPolic
 }
 
 /** Repository sources use the platform token unless a dedicated one is in the environment. */
-export function sourceOptions(agent: BuildAgent): SourceOptions {
+export function sourceOptions(agent: BuildAgent, clock: Clock): SourceOptions {
   const { github, azure } = agent.context;
   const token = agent.platformToken();
   return {
@@ -273,12 +273,17 @@ export function sourceOptions(agent: BuildAgent): SourceOptions {
     azureCollectionUri: azure.collectionUri,
     azureToken: azure.token || (agent.platform === 'azure-pipelines' ? token : undefined),
     retry: retryPolicy(agent.env),
+    clock,
     label: agent.label('imageInfo'),
   };
 }
 
-export function createSources(o: SourceOptionsOf, agent: BuildAgent): ImageInfoSource[] {
-  const options = sourceOptions(agent);
+export function createSources(
+  o: SourceOptionsOf,
+  agent: BuildAgent,
+  clock: Clock,
+): ImageInfoSource[] {
+  const options = sourceOptions(agent, clock);
   return o.imageInfo.map((spec) => createImageInfoSource(spec, options));
 }
 
@@ -286,6 +291,7 @@ export function createStore(
   o: StoreOptions,
   agent: BuildAgent,
   logger: Logger,
+  clock: Clock,
 ): Promise<CoordinationStore> {
   return createCoordinationStore(o.coordinator, agent.context, logger, {
     token: agent.platformToken(),
@@ -302,5 +308,6 @@ export function createStore(
       ),
     coordinationRepository: o.coordinationRepository || undefined,
     retry: retryPolicy(agent.env),
+    clock,
   });
 }

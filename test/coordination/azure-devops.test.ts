@@ -45,8 +45,7 @@ function store(buildId: number, extra: Partial<AzureDevOpsStoreOptions> = {}): A
     jobAttempt: 1,
     token: fake.token,
     retry,
-    clock,
-    now: () => stamp++,
+    clock: { ...clock, now: () => new Date(stamp++) },
     ...extra,
   });
 }
@@ -106,7 +105,10 @@ describe('marker tags', () => {
 describe('AzureDevOpsStore', () => {
   it('signal publishing adds the group tag and the marker with one PATCH and reads it back', async () => {
     const b = fake.createBuild();
-    await store(b.id, { jobId: 'job-a', now: () => 42 }).signal('g', 'publishing');
+    await store(b.id, { jobId: 'job-a', clock: { ...clock, now: () => new Date(42) } }).signal(
+      'g',
+      'publishing',
+    );
     expect(fake.build(b.id).tags).toEqual([
       'eol-gate.g',
       `eol-gate.g.${b.id}.1.job-a.publishing.42`,

@@ -2,7 +2,7 @@
  * Protocol III, hole 9: the file source's lock must not compare clocks across machines. Writers on
  * machines whose clocks disagree share one image-info on a file server; the lock file's mtime
  * comes from the server's clock. Each writer here gets its own clock offset wherever the code
- * reads time: the `now` the file source is given, and `Date.now()` (through AsyncLocalStorage,
+ * reads time: the clock the file source is given, and `Date.now()` (through AsyncLocalStorage,
  * so code that reads the wall clock directly sees its writer's skew too). Skews span several
  * stale periods, as minutes of skew against a 60 s stale period would.
  */
@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { publishImageInfo } from '../../src/commands/publish-image-info.js';
 import { silentLogger, type Clock } from '../../src/core/ports.js';
+import { monotonicClock } from '../../src/imageinfo/file-lock.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import { sha256Digest } from '../../src/util/hash.js';
 import { buildScenario, lostEntries, prng, sleep } from './lost-update-harness.js';
@@ -57,7 +58,7 @@ async function skewedSchedule(seed: number): Promise<{ lost: string[]; leftovers
         const source = new FileSource(path, {
           lockPollMs: 1,
           staleLockMs: STALE_MS,
-          now: () => performance.now() + offset,
+          clock: { ...monotonicClock, now: () => new Date(performance.now() + offset) },
         });
         await publishImageInfo(
           {
@@ -126,7 +127,7 @@ describe('file source lock: taking and breaking without comparing clocks', () =>
         lockPollMs: 2,
         lockTimeoutMs: 600,
         staleLockMs: 100,
-        now: () => performance.now() + 3_600_000,
+        clock: { ...monotonicClock, now: () => new Date(performance.now() + 3_600_000) },
       });
       const err = await rejection(source.write('v2', sha256Digest('v1'), 'msg'));
       expect((err as Error).message).toMatch(/timed out/);
