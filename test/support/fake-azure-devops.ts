@@ -108,10 +108,12 @@ interface Answer {
 const ok = (body: unknown): Answer => ({ status: 200, body });
 
 /** The fields of the service's error body (WrappedException) a client reads: `typeKey` is its `code`. */
-const error = (status: number, message: string, typeKey?: string): Answer => ({
-  status,
-  body: { message, typeKey },
-});
+const error = (
+  status: number,
+  message: string,
+  typeKey?: string,
+  headers?: Record<string, string>,
+): Answer => ({ status, headers, body: { message, typeKey } });
 
 const INVALID_JSON = error(
   400,
@@ -499,12 +501,8 @@ export class FakeAzureDevOps {
     const fault = this.faults.find((f) => f.times > 0 && (!f.match || f.match(request)));
     if (fault) {
       fault.times--;
-      const answer = error(
-        fault.status,
-        fault.message ?? `injected ${fault.status}`,
-        fault.typeKey,
-      );
-      return { ...answer, headers: fault.headers };
+      const message = fault.message ?? `injected ${fault.status}`;
+      return error(fault.status, message, fault.typeKey, fault.headers);
     }
     // Every Azure DevOps REST call names its version; 7.1 is what the clients speak.
     if (url.searchParams.get('api-version') !== '7.1') {
