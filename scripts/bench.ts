@@ -24,6 +24,7 @@
  * honest digest, and the image-info is written from those.
  */
 import { imageInfoOfDigests } from '../test/support/scenario.js';
+import { annotateOptions } from '../test/support/annotate-options.js';
 import { OPTIMISTIC_BUDGETS } from '../src/util/throttle.js';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -173,18 +174,7 @@ function registryFor(
 
 async function runAnnotate(registry: AcrRegistry, imageInfo: string, dryRun = false) {
   return annotate(
-    {
-      group: GROUP,
-      timeoutMs: 60_000,
-      pollIntervalMs: 1000,
-      onTimeout: 'fail',
-      repoPrefix: '',
-      repositories: [],
-      eolDate: EOL_DATE,
-      minAgeMs: 3_600_000,
-      concurrency: CONCURRENCY,
-      dryRun,
-    },
+    annotateOptions({ group: GROUP, eolDate: EOL_DATE, concurrency: CONCURRENCY, dryRun }),
     {
       registry,
       store: new NoneStore(),

@@ -11,6 +11,7 @@
  * and the share of requests refused.
  */
 import { imageInfoOfDigests } from '../../test/support/scenario.js';
+import { annotateOptions } from '../../test/support/annotate-options.js';
 import { annotate } from '../../src/commands/annotate.js';
 import { NoneStore } from '../../src/coordination/none.js';
 import {
@@ -264,18 +265,7 @@ async function eolGate(
     let note = '';
     try {
       const result = await annotate(
-        {
-          group: 'bench-throttled',
-          timeoutMs: 60_000,
-          pollIntervalMs: 1000,
-          onTimeout: 'fail',
-          repoPrefix: '',
-          repositories: [],
-          eolDate: EOL_DATE,
-          minAgeMs: 3_600_000,
-          concurrency: CONCURRENCY,
-          dryRun: false,
-        },
+        annotateOptions({ group: 'bench-throttled', eolDate: EOL_DATE, concurrency: CONCURRENCY }),
         {
           registry,
           store: new NoneStore(),

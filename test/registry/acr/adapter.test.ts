@@ -1,39 +1,17 @@
-import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
+import { lifecycleReferrer as lifecycle } from '../../../src/registry/lifecycle-referrer.js';
 import { ClientSecretCredential } from '@azure/identity';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../../src/core/errors.js';
 import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
 import { MediaType } from '../../../src/core/oci.js';
-import { silentLogger } from '../../../src/core/ports.js';
-import {
-  AcrRegistry,
-  createAcrCredential,
-  normalizeEndpoint,
-} from '../../../src/registry/acr/index.js';
+import { createAcrCredential, normalizeEndpoint } from '../../../src/registry/acr/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { HttpStatusError } from '../../../src/util/http.js';
 import { rejection } from '../../support/errors.js';
-import { seedArtifact, seedImage, seedIndex, type FakeAcr } from '../../support/fake-acr/index.js';
-import {
-  acrFor,
-  capturingLogger,
-  fastRetry,
-  OLD,
-  pushLifecycle,
-  startAcrEnvironment,
-} from './helpers.js';
+import { seedArtifact, seedImage, seedIndex } from '../../support/fake-acr/index.js';
+import { acrFor, capturingLogger, fastRetry, OLD, pushLifecycle, useFakeAcr } from './helpers.js';
 
-let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
-afterEach(async () => {
-  await env?.close();
-  env = undefined;
-});
-async function fresh(options: Parameters<typeof startAcrEnvironment>[0] = {}): Promise<FakeAcr> {
-  env = await startAcrEnvironment(options);
-  return env.fake;
-}
-
-const lifecycle = lifecycleReferrer;
+const { fresh } = useFakeAcr();
 
 describe('AcrRegistry', () => {
   it('lists repositories and manifests across pages, with what the raw page holds', async () => {
@@ -140,13 +118,7 @@ describe('AcrRegistry', () => {
     const fake = await fresh({ anonymousPull: true });
     const a = seedImage(fake, 'team/app', 'a');
     const logger = capturingLogger();
-    const registry = new AcrRegistry({
-      endpoint: fake.url,
-      credential: undefined,
-      ca: fake.caPem,
-      ...fastRetry(),
-      logger,
-    });
+    const registry = acrFor(fake, { credential: undefined, credentialName: undefined, logger });
     // The catalog needs more than pull: a 401 there narrows the scope, it does not fail.
     expect(await registry.listRepositories()).toBeUndefined();
     expect(
@@ -193,14 +165,7 @@ describe('AcrRegistry', () => {
       authorityHost: 'https://127.0.0.1:1',
       retryOptions: { maxRetries: 0 },
     });
-    const registry = new AcrRegistry({
-      endpoint: fake.url,
-      credential,
-      credentialName: 'ClientSecretCredential',
-      ca: fake.caPem,
-      ...fastRetry(),
-      logger: silentLogger,
-    });
+    const registry = acrFor(fake, { credential, credentialName: 'ClientSecretCredential' });
     const error = (await registry.listManifests('team/app').catch((e: Error) => e)) as Error;
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toMatch(

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { FakeAcr, Fault } from '../../support/fake-acr/index.js';
 import { HttpStatusError } from '../../../src/util/http.js';
 import {
@@ -10,7 +10,7 @@ import {
   lifecycleBySubject,
   runAnnotate,
   seedScenario,
-  startAcrEnvironment,
+  useFakeAcr,
 } from './helpers.js';
 import { rejection } from '../../support/errors.js';
 
@@ -20,16 +20,8 @@ import { rejection } from '../../support/errors.js';
  * then once per fault kind: the final registry state must equal the fault-free one.
  */
 
-let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
-afterEach(async () => {
-  await env?.close();
-  env = undefined;
-});
-
-async function fresh(): Promise<FakeAcr> {
-  env = await startAcrEnvironment();
-  return env.fake;
-}
+const acr = useFakeAcr();
+const { fresh } = acr;
 
 let expected: ReturnType<FakeAcr['snapshot']>;
 
@@ -38,8 +30,6 @@ describe('annotate on the fake ACR', () => {
     const fake = await fresh();
     await runAnnotate(acrFor(fake), seedScenario(fake));
     expected = fake.snapshot();
-    await env!.close();
-    env = undefined;
   });
 
   it('annotates exactly the old orphans, once each, and nothing else', async () => {
@@ -65,7 +55,7 @@ describe('annotate on the fake ACR', () => {
     expect(fake.snapshot()).toEqual(expected);
     // The token exchange really happened, with the managed identity's token.
     expect(fake.counts.exchange).toBeGreaterThan(0);
-    expect(env!.identity.requests).toBeGreaterThan(0);
+    expect(acr.env.identity.requests).toBeGreaterThan(0);
   });
 
   it('a second run finds everything annotated and writes nothing', async () => {

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { lifecycleManifestJson } from '../../../src/core/lifecycle.js';
 import { MediaType } from '../../../src/core/oci.js';
 import { ManifestCache } from '../../../src/registry/acr/index.js';
@@ -16,18 +16,10 @@ import {
   OLD,
   runAnnotate,
   seedScenario,
-  startAcrEnvironment,
+  useFakeAcr,
 } from './helpers.js';
 
-let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
-afterEach(async () => {
-  await env?.close();
-  env = undefined;
-});
-async function fresh(): Promise<FakeAcr> {
-  env = await startAcrEnvironment();
-  return env.fake;
-}
+const { fresh } = useFakeAcr();
 const tempFile = () => join(mkdtempSync(join(tmpdir(), 'acr-cache-')), 'manifests.jsonl');
 
 /** Requests that are not 401 challenges or token exchanges: the ones a cache can save. */

@@ -3,24 +3,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   acrFor,
   EOL_DATE,
   lifecycleBySubject,
   runAnnotate,
   seedScenario,
-  startAcrEnvironment,
+  useFakeAcr,
 } from './helpers.js';
 
 /** The bundled CLI, as a pipeline runs it. */
 const cli = fileURLToPath(new URL('../../../dist/cli/index.cjs', import.meta.url));
 
-let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
-afterEach(async () => {
-  await env?.close();
-  env = undefined;
-});
+const { fresh } = useFakeAcr();
 
 function runChild(vars: Record<string, string>) {
   const args = [
@@ -59,14 +55,11 @@ function runChild(vars: Record<string, string>) {
 describe('crash-resume', () => {
   it('an annotate killed with SIGKILL mid-apply, then re-run, ends as an uninterrupted run, without duplicates', async () => {
     // The uninterrupted outcome, in-process.
-    env = await startAcrEnvironment();
-    const reference = seedScenario(env.fake, 40);
-    await runAnnotate(acrFor(env.fake), reference);
-    const expected = env.fake.snapshot();
-    await env.close();
+    const uninterrupted = await fresh();
+    await runAnnotate(acrFor(uninterrupted), seedScenario(uninterrupted, 40));
+    const expected = uninterrupted.snapshot();
 
-    env = await startAcrEnvironment();
-    const fake = env.fake;
+    const fake = await fresh();
     const scenario = seedScenario(fake, 40);
     fake.latencyMs = 3; // lets the kill land while pushes are in flight
     const vars = {

@@ -1,8 +1,13 @@
+import { afterEach } from 'vitest';
 import { Throttle, type ThrottleOptions } from '../../../src/util/throttle.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { annotate, type AnnotateResult } from '../../../src/commands/annotate.js';
+import {
+  annotate,
+  type AnnotateOptions,
+  type AnnotateResult,
+} from '../../../src/commands/annotate.js';
 import { NoneStore } from '../../../src/coordination/none.js';
 import {
   EOL_DATE_ANNOTATION,
@@ -26,6 +31,7 @@ import {
 } from '../../support/fake-acr/index.js';
 import { capturingLogger, fastRetry, instantClock } from '../../support/doubles.js';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../support/identity-endpoint.js';
+import { annotateOptions } from '../../support/annotate-options.js';
 
 export const EOL_DATE = '2026-06-01';
 export const OLD = new Date('2026-01-01T00:00:00Z');
@@ -67,12 +73,41 @@ export function sharedIdentity(): Promise<IdentityEndpoint> {
   return identity;
 }
 
+export interface AcrEnvironment {
+  fake: FakeAcr;
+  identity: IdentityEndpoint;
+  close(): Promise<void>;
+}
+
 /** A fake ACR plus the managed-identity endpoint that DefaultAzureCredential finds through the environment. */
-export async function startAcrEnvironment(
-  options: FakeAcrOptions = {},
-): Promise<{ fake: FakeAcr; identity: IdentityEndpoint; close(): Promise<void> }> {
+export async function startAcrEnvironment(options: FakeAcrOptions = {}): Promise<AcrEnvironment> {
   const [fake, endpoint] = await Promise.all([startFakeAcr(options), sharedIdentity()]);
   return { fake, identity: endpoint, close: () => fake.close() };
+}
+
+/**
+ * One fake ACR at a time for a test file: `fresh()` closes the running one and starts another;
+ * the last one is closed after each test.
+ */
+export function useFakeAcr(): {
+  fresh(options?: FakeAcrOptions): Promise<FakeAcr>;
+  readonly env: AcrEnvironment;
+} {
+  let env: AcrEnvironment | undefined;
+  afterEach(async () => {
+    await env?.close();
+    env = undefined;
+  });
+  return {
+    fresh: async (options) => {
+      await env?.close();
+      env = await startAcrEnvironment(options);
+      return env.fake;
+    },
+    get env() {
+      return env!;
+    },
+  };
 }
 
 /** The adapter as a host would build it: DefaultAzureCredential, the real SDK; only the CA is ours. */
@@ -171,34 +206,20 @@ export function pushLifecycle(
   return fake.seedManifest(repository, lifecycleManifestJson(subject, date));
 }
 
+/** Annotates `imageInfo`'s orphans through `registry` (group `acr-test`, marks dated EOL_DATE). */
 export function runAnnotate(
   registry: AcrRegistry,
-  scenario: Scenario,
+  { imageInfo }: { imageInfo: string },
   logger: Logger = capturingLogger(),
-  concurrency = 4,
-  dryRun = false,
+  options: Partial<AnnotateOptions> = {},
 ): Promise<AnnotateResult> {
-  return annotate(
-    {
-      group: 'acr-test',
-      timeoutMs: 60_000,
-      pollIntervalMs: 1000,
-      onTimeout: 'fail',
-      repoPrefix: '',
-      repositories: [],
-      eolDate: EOL_DATE,
-      minAgeMs: 3_600_000,
-      concurrency,
-      dryRun,
-    },
-    {
-      registry,
-      store: new NoneStore(),
-      sources: [new FileSource(scenario.imageInfo)],
-      clock: instantClock,
-      logger,
-    },
-  );
+  return annotate(annotateOptions({ group: 'acr-test', eolDate: EOL_DATE, ...options }), {
+    registry,
+    store: new NoneStore(),
+    sources: [new FileSource(imageInfo)],
+    clock: instantClock,
+    logger,
+  });
 }
 
 /** Lifecycle referrers per subject, from the registry's own state. */

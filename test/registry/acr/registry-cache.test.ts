@@ -2,46 +2,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
-import { EMPTY_DESCRIPTOR } from '../../../src/core/lifecycle.js';
-import { MediaType } from '../../../src/core/oci.js';
-import type { Plan } from '../../../src/core/planner.js';
-import { CACHE_ARTIFACT_TYPE, CACHE_LAYER_TYPE } from '../../../src/registry/registry-cache.js';
+import { describe, expect, it } from 'vitest';
 import type { FakeAcr } from '../../support/fake-acr/index.js';
-import {
-  acrFor,
-  runAnnotate,
-  seedScenario,
-  startAcrEnvironment,
-  type Scenario,
-} from './helpers.js';
+import { CACHE, cacheCopyManifest, decisions } from '../cache-copy.js';
+import { acrFor, runAnnotate, seedScenario, useFakeAcr, type Scenario } from './helpers.js';
 
 /** On the fake ACR: a fresh agent's steady state reads the cache copy, not each referrer. */
 
-const CACHE = 'eol-gate/cache';
-let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
-afterEach(async () => {
-  await env?.close();
-  env = undefined;
-});
-
-function decisions(plan: Plan) {
-  const keys = (list: { repository: string; digest: string }[]) =>
-    list.map((e) => `${e.repository}@${e.digest}`).sort();
-  return {
-    annotate: keys(plan.annotate),
-    alreadyAnnotated: keys(plan.alreadyAnnotated),
-    tooYoung: keys(plan.tooYoung),
-  };
-}
+const { fresh } = useFakeAcr();
+const registryCache = { repository: CACHE, group: 'acr-test' };
 
 async function dryRun(fake: FakeAcr, scenario: Scenario, cached: boolean) {
-  const registry = acrFor(
-    fake,
-    cached ? { registryCache: { repository: CACHE, group: 'acr-test' } } : {},
-  );
+  const registry = acrFor(fake, cached ? { registryCache } : {});
   fake.resetCounts();
-  const result = await runAnnotate(registry, scenario, undefined, 4, true);
+  const result = await runAnnotate(registry, scenario, undefined, { dryRun: true });
   return { plan: decisions(result.plan!), gets: fake.answered('manifest-get'), total: fake.total };
 }
 
@@ -49,26 +23,16 @@ async function dryRun(fake: FakeAcr, scenario: Scenario, cached: boolean) {
 function plantCopy(fake: FakeAcr, layer: Buffer): void {
   fake.seedBlob(CACHE, '{}');
   const digest = fake.seedBlob(CACHE, layer);
-  fake.seedManifest(
-    CACHE,
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MediaType.ociManifest,
-      artifactType: CACHE_ARTIFACT_TYPE,
-      config: EMPTY_DESCRIPTOR,
-      layers: [{ mediaType: CACHE_LAYER_TYPE, digest, size: layer.length }],
-      annotations: { 'vnd.eol-gate.cache.group': 'acr-test' },
-    }),
-    { tags: ['acr-test'] },
-  );
+  fake.seedManifest(CACHE, cacheCopyManifest({ digest, size: layer.length }, 'acr-test'), {
+    tags: ['acr-test'],
+  });
 }
 
 describe('registry-held cache on the fake ACR', () => {
   it('a fresh agent reads no referrer manifest in steady state, and plans as without the cache', async () => {
-    env = await startAcrEnvironment();
-    const fake = env.fake;
+    const fake = await fresh();
     const scenario = seedScenario(fake);
-    const cold = acrFor(fake, { registryCache: { repository: CACHE, group: 'acr-test' } });
+    const cold = acrFor(fake, { registryCache });
     await runAnnotate(cold, scenario);
     await cold.flush();
 
@@ -80,27 +44,18 @@ describe('registry-held cache on the fake ACR', () => {
     expect(warm.gets).toEqual([`/v2/${CACHE}/manifests/acr-test`]);
     expect(warm.total).toBeLessThan(without.total);
     // The cache repository is never listed for annotation.
-    expect(
-      await acrFor(fake, { registryCache: { repository: CACHE, group: 'acr-test' } }).listManifests(
-        CACHE,
-      ),
-    ).toEqual([]);
+    expect(await acrFor(fake, { registryCache }).listManifests(CACHE)).toEqual([]);
   });
 
   it('writes the copy when a cache file already knew everything, and not again when nothing changed', async () => {
-    env = await startAcrEnvironment();
-    const fake = env.fake;
+    const fake = await fresh();
     const scenario = seedScenario(fake);
     const cacheFile = join(mkdtempSync(join(tmpdir(), 'acr-cache-')), 'cache.jsonl');
     await runAnnotate(acrFor(fake, { manifestCache: cacheFile }), scenario);
     const copy = () => fake.snapshot()[CACHE]?.find((m) => m.tags.includes('acr-test'))?.digest;
     expect(copy()).toBeUndefined();
 
-    const both = () =>
-      acrFor(fake, {
-        manifestCache: cacheFile,
-        registryCache: { repository: CACHE, group: 'acr-test' },
-      });
+    const both = () => acrFor(fake, { manifestCache: cacheFile, registryCache });
     const first = both();
     await runAnnotate(first, scenario);
     await first.flush();
@@ -130,10 +85,9 @@ describe('registry-held cache on the fake ACR', () => {
   ];
   for (const [name, make] of copies) {
     it(`a ${name} copy costs requests, never a different plan`, async () => {
-      env = await startAcrEnvironment();
-      const fake = env.fake;
+      const fake = await fresh();
       const scenario = seedScenario(fake);
-      const cold = acrFor(fake, { registryCache: { repository: CACHE, group: 'acr-test' } });
+      const cold = acrFor(fake, { registryCache });
       await runAnnotate(cold, scenario);
       await cold.flush();
       const copy = fake.snapshot()[CACHE]!.find((m) => m.tags.includes('acr-test'))!;

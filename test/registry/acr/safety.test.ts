@@ -1,65 +1,37 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EMPTY_DESCRIPTOR } from '../../../src/core/lifecycle.js';
-import { seedImage, seedIndex, OCI_MANIFEST, type FakeAcr } from '../../support/fake-acr/index.js';
+import { seedImage, seedIndex, OCI_MANIFEST } from '../../support/fake-acr/index.js';
 import {
   acrFor,
   capturingLogger,
   lifecycleBySubject,
   OLD,
   runAnnotate,
-  startAcrEnvironment,
-  type Scenario,
+  useFakeAcr,
 } from './helpers.js';
 
 /** On the fake ACR: what the listing cannot tell must not be marked. */
 
-let env: Awaited<ReturnType<typeof startAcrEnvironment>> | undefined;
-afterEach(async () => {
-  await env?.close();
-  env = undefined;
-});
+const { fresh } = useFakeAcr();
 
-function imageInfo(repo: string, platforms: string[], indexes: string[] = []): Scenario {
-  const dir = mkdtempSync(join(tmpdir(), 'acr-safety-'));
-  const path = join(dir, 'image-info.json');
-  writeFileSync(
-    path,
-    JSON.stringify({
-      schemaVersion: '2.0',
-      repos: [
-        {
-          repo,
-          images: [
-            ...platforms.map((d) => ({
-              platforms: [{ digest: `mcr.microsoft.com/${repo}@${d}`, simpleTags: [] }],
-            })),
-            ...indexes.map((d) => ({
-              manifest: { digest: `mcr.microsoft.com/${repo}@${d}`, sharedTags: [] },
-              platforms: [],
-            })),
-          ],
-        },
-      ],
-    }),
-  );
-  return {
-    dir,
-    imageInfo: path,
-    supported: [],
-    orphans: [],
-    young: '',
-    annotatedBefore: '',
-    signatureOnSupported: '',
-  };
+/** An image-info of `repo`: each of `platforms` an image of its own, each of `indexes` too. */
+function imageInfo(repo: string, platforms: string[], indexes: string[] = []) {
+  const path = join(mkdtempSync(join(tmpdir(), 'acr-safety-')), 'image-info.json');
+  const mcr = (d: string) => `mcr.microsoft.com/${repo}@${d}`;
+  const images = [
+    ...platforms.map((d) => ({ platforms: [{ digest: mcr(d), simpleTags: [] }] })),
+    ...indexes.map((d) => ({ manifest: { digest: mcr(d), sharedTags: [] }, platforms: [] })),
+  ];
+  writeFileSync(path, JSON.stringify({ schemaVersion: '2.0', repos: [{ repo, images }] }));
+  return { imageInfo: path };
 }
 
 describe('ACR annotation safety', () => {
   it('never annotates an image manifest that carries a subject (a referrer pushed as an image)', async () => {
-    env = await startAcrEnvironment();
-    const fake: FakeAcr = env.fake;
+    const fake = await fresh();
     const repo = 'safety/app';
     const supported = seedImage(fake, repo, 'supported', { tags: ['1.0'], created: OLD });
     const orphan = seedImage(fake, repo, 'orphan', { created: OLD });
@@ -96,8 +68,7 @@ describe('ACR annotation safety', () => {
   });
 
   it('keeps the children the listing gave when a supported index answers 404 to its GET', async () => {
-    env = await startAcrEnvironment();
-    const fake = env.fake;
+    const fake = await fresh();
     const repo = 'safety/multi';
     const child = seedImage(fake, repo, 'child', { created: OLD });
     const attestation = seedImage(fake, repo, 'attestation', { created: OLD });

@@ -6,18 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { annotate } from '../../../src/commands/annotate.js';
 import { NoneStore } from '../../../src/coordination/none.js';
 import { fallbackTag } from '../../../src/core/digest.js';
-import { EMPTY_DESCRIPTOR, LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
+import { LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
 import { MediaType, type Descriptor } from '../../../src/core/oci.js';
 import type { Plan } from '../../../src/core/planner.js';
 import { silentLogger } from '../../../src/core/ports.js';
 import { FileSource } from '../../../src/imageinfo/file-source.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { CACHE_ARTIFACT_TYPE, CACHE_LAYER_TYPE } from '../../../src/registry/registry-cache.js';
-import { sha256Digest } from '../../../src/util/hash.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
 import { pushImage } from '../../support/seed.js';
 import { instantClock } from '../../support/doubles.js';
+import { annotateOptions } from '../../support/annotate-options.js';
+import { imageInfoOfDigests } from '../../support/scenario.js';
+import { CACHE, cacheCopyManifest, decisions } from '../cache-copy.js';
 
 /**
  * On a real distribution 2.8: the registry-held cache makes a fresh agent's steady
@@ -25,7 +26,6 @@ import { instantClock } from '../../support/doubles.js';
  */
 
 const REPO = 'cached/app';
-const CACHE = 'eol-gate/cache';
 const ORPHANS = 10;
 const SUPPORTED = 2;
 
@@ -44,40 +44,16 @@ function registryFor(group: string | undefined, url = front.url): OciRegistry {
 }
 
 async function run(reg: OciRegistry, dryRun: boolean, group = 'g1', minAgeMs = 0): Promise<Plan> {
-  const result = await annotate(
-    {
-      group,
-      timeoutMs: 60_000,
-      pollIntervalMs: 1000,
-      onTimeout: 'fail',
-      repoPrefix: '',
-      repositories: [],
-      eolDate: '2026-06-01',
-      minAgeMs,
-      concurrency: 4,
-      dryRun,
-    },
-    {
-      registry: reg,
-      store: new NoneStore(),
-      sources: [new FileSource(imageInfo)],
-      clock: instantClock,
-      logger: silentLogger,
-    },
-  );
+  const options = annotateOptions({ group, eolDate: '2026-06-01', minAgeMs, dryRun });
+  const result = await annotate(options, {
+    registry: reg,
+    store: new NoneStore(),
+    sources: [new FileSource(imageInfo)],
+    clock: instantClock,
+    logger: silentLogger,
+  });
   if (!dryRun) await reg.flush();
   return result.plan!;
-}
-
-/** What a plan decides, comparable across runs. */
-function decisions(plan: Plan) {
-  const keys = (list: { repository: string; digest: string }[]) =>
-    list.map((e) => `${e.repository}@${e.digest}`).sort();
-  return {
-    annotate: keys(plan.annotate),
-    alreadyAnnotated: keys(plan.alreadyAnnotated),
-    tooYoung: keys(plan.tooYoung),
-  };
 }
 
 /** Registry requests (not token exchanges or challenges) made while `fn` runs. */
@@ -102,15 +78,8 @@ async function cacheCopy(group: string): Promise<{ manifest: Uint8Array; blob: U
 /** Replaces the group's copy with `blob` as its layer (annotations as given). */
 async function plantCopy(group: string, blob: Uint8Array, annotatedGroup = group): Promise<void> {
   const direct = registryFor(undefined, registry.url);
-  await direct.putBlob(CACHE, blob);
-  const manifest = JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    artifactType: CACHE_ARTIFACT_TYPE,
-    config: EMPTY_DESCRIPTOR,
-    layers: [{ mediaType: CACHE_LAYER_TYPE, digest: sha256Digest(blob), size: blob.length }],
-    annotations: { 'vnd.eol-gate.cache.group': annotatedGroup },
-  });
+  const digest = await direct.putBlob(CACHE, blob);
+  const manifest = cacheCopyManifest({ digest, size: blob.length }, annotatedGroup);
   await direct.putManifest(CACHE, group, new TextEncoder().encode(manifest), MediaType.ociManifest);
 }
 
@@ -130,22 +99,8 @@ describe('registry-held cache on distribution 2.8', () => {
     orphans = [];
     for (let i = 0; i < ORPHANS; i++)
       orphans.push(await pushImage(seed, REPO, { tag: `o${i}`, seed: `cached-o${i}` }));
-    const dir = mkdtempSync(join(tmpdir(), 'registry-cache-'));
-    imageInfo = join(dir, 'image-info.json');
-    writeFileSync(
-      imageInfo,
-      JSON.stringify({
-        schemaVersion: '2.0',
-        repos: [
-          {
-            repo: REPO,
-            images: supported.map((s) => ({
-              platforms: [{ digest: `mcr.microsoft.com/${REPO}@${s.digest}`, simpleTags: [] }],
-            })),
-          },
-        ],
-      }),
-    );
+    imageInfo = join(mkdtempSync(join(tmpdir(), 'registry-cache-')), 'image-info.json');
+    writeFileSync(imageInfo, imageInfoOfDigests([[REPO, supported.map((d) => d.digest)]]));
     const cold = await counted(() => run(registryFor('g1'), false));
     coldPlan = cold.value;
     coldRequests = cold.requests;
