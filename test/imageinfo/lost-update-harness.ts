@@ -52,6 +52,23 @@ function realImages(): Array<{ repo: string; image: Json }> {
   return sampleImages;
 }
 
+/** `items` in a random order drawn from `rand` (Fisher–Yates, in place). */
+function shuffle<T>(rand: () => number, items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+/** Every platform of an image-info document, with its repo and image. */
+function* platformsIn(doc: Json): Generator<{ repo: string; image: Json; platform: Json }> {
+  for (const r of doc.repos as Json[])
+    for (const image of (r.images ?? []) as Json[])
+      for (const platform of (image.platforms ?? []) as Json[])
+        yield { repo: r.repo as string, image, platform };
+}
+
 export interface Fragment {
   name: string;
   text: string;
@@ -63,6 +80,13 @@ export interface Scenario {
   base: string;
   fragments: Fragment[];
 }
+
+/** Writer `w`'s fragment of `entries`. */
+const fragmentOf = (w: number, entries: Array<{ repo: string; image: Json }>): Fragment => ({
+  name: `writer-${w}.json`,
+  text: formatImageInfo(docOf(entries)),
+  digests: entries.flatMap((e) => (e.image.platforms as Json[]).map((p) => p.digest as string)),
+});
 
 function docOf(entries: Array<{ repo: string; image: Json }>): Json {
   const repos: Json[] = [];
@@ -80,11 +104,7 @@ function docOf(entries: Array<{ repo: string; image: Json }>): Json {
  * new digest) — so a lost update shows up as a missing or a rolled-back entry.
  */
 export function buildScenario(rand: () => number, writers: number): Scenario {
-  const pool = [...realImages()];
-  for (let i = pool.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
-  }
+  const pool = shuffle(rand, [...realImages()]);
   let next = 0;
   const take = () => pool[next++];
   const baseEntries = Array.from({ length: 12 }, take);
@@ -101,22 +121,16 @@ export function buildScenario(rand: () => number, writers: number): Scenario {
       delete rebuilt.image.manifest;
       entries.push(rebuilt);
     }
-    const doc = docOf(entries);
-    const digests = entries.flatMap((e) =>
-      (e.image.platforms as Json[]).map((p) => p.digest as string),
-    );
-    fragments.push({ name: `writer-${w}.json`, text: formatImageInfo(doc), digests });
+    fragments.push(fragmentOf(w, entries));
   }
   return { base: formatImageInfo(base), fragments };
 }
 
 /** Digests of the fragments that did not make it into the final target. */
 export function lostEntries(finalText: string, fragments: Fragment[]): string[] {
-  const doc = JSON.parse(finalText) as Json;
   const present = new Set<string>();
-  for (const r of doc.repos as Json[])
-    for (const i of (r.images ?? []) as Json[])
-      for (const p of (i.platforms ?? []) as Json[]) present.add(p.digest);
+  for (const { platform } of platformsIn(JSON.parse(finalText) as Json))
+    present.add(platform.digest);
   return fragments.flatMap((f) => f.digests.filter((d) => !present.has(d)));
 }
 
@@ -144,6 +158,30 @@ function withPause(
   };
 }
 
+/**
+ * What the writers of one schedule share, drawn from its seed: random pauses, and
+ * publishImageInfo with a pause between each read and write and the experiment's retry bounds.
+ */
+function writersOf(opts: { seed: number; writers: number; maxDelayMs?: number }) {
+  const rand = prng(opts.seed);
+  const pause = () => sleep(rand() * (opts.maxDelayMs ?? 6));
+  const clock: Clock = { now: () => new Date(), sleep, random: rand };
+  const publish = (target: WritableImageInfoSource, fragment: { name: string; text: string }) =>
+    publishImageInfo(
+      {
+        target: withPause(target, pause),
+        fragmentText: fragment.text,
+        fragmentName: fragment.name,
+        message: `publish ${fragment.name}`,
+        maxAttempts: 4 * opts.writers,
+        baseDelayMs: 2,
+        maxDelayMs: 20,
+      },
+      { clock, logger: silentLogger },
+    );
+  return { pause, publish };
+}
+
 export interface ScheduleResult {
   lost: string[];
   attempts: number[];
@@ -160,30 +198,16 @@ export interface ScheduleOptions {
 }
 
 export async function runSchedule(opts: ScheduleOptions): Promise<ScheduleResult> {
-  const rand = prng(opts.seed);
+  const { pause, publish } = writersOf(opts);
   const scenario = buildScenario(prng(opts.seed * 7919 + 1), opts.writers);
   const target = await opts.makeTarget(scenario.base, opts.seed);
-  const maxDelay = opts.maxDelayMs ?? 6;
-  const pause = () => sleep(rand() * maxDelay);
-  const clock: Clock = { now: () => new Date(), sleep, random: rand };
   const attempts: number[] = [];
 
   await Promise.all(
     scenario.fragments.map(async (fragment) => {
       await pause();
       if (opts.mode === 'publish') {
-        const result = await publishImageInfo(
-          {
-            target: withPause(target.source, pause),
-            fragmentText: fragment.text,
-            fragmentName: fragment.name,
-            message: `publish ${fragment.name}`,
-            maxAttempts: 4 * opts.writers,
-            baseDelayMs: 2,
-            maxDelayMs: 20,
-          },
-          { clock, logger: silentLogger },
-        );
+        const result = await publish(target.source, fragment);
         attempts.push(result.attempts);
       } else {
         // Read, merge, (time passes), overwrite: the pattern that loses updates.
@@ -211,6 +235,8 @@ function platformKey(repo: string, image: Json, p: Json): string {
 }
 
 const HOUR = 3_600_000;
+/** Build-time offsets in whole hours: ±1..24. */
+const HOURS = Array.from({ length: 48 }, (_, i) => (i < 24 ? i - 24 : i - 23));
 const BASE_TIME = Date.parse('2026-11-21T00:00:00Z');
 /** Writes a time the way ImageBuilder does: 7 fractional digits. */
 const created = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
@@ -231,11 +257,7 @@ export interface TimedScenario {
  * that image (negative: a stale branch or a re-run of an old commit); and adds one new real image.
  */
 export function buildTimedScenario(rand: () => number, writers: number): TimedScenario {
-  const pool = [...realImages()];
-  for (let i = pool.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
-  }
+  const pool = shuffle(rand, [...realImages()]);
   // Only images whose platforms no other chosen image shares, so each key names one entry.
   const taken = new Set<string>();
   const picked: Array<{ repo: string; image: Json }> = [];
@@ -267,14 +289,7 @@ export function buildTimedScenario(rand: () => number, writers: number): TimedSc
   const baseEntries = picked.slice(0, 8);
   for (const { repo, image } of baseEntries) record(repo, image, BASE_TIME);
   const contended = baseEntries.slice(0, 3);
-  const offsets = contended.map(() => {
-    const hours = Array.from({ length: 48 }, (_, i) => (i < 24 ? i - 24 : i - 23));
-    for (let i = hours.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [hours[i], hours[j]] = [hours[j], hours[i]];
-    }
-    return hours;
-  });
+  const offsets = contended.map(() => shuffle(rand, [...HOURS]));
   const fragments: Fragment[] = [];
   for (let w = 0; w < writers; w++) {
     const entries = [picked[8 + w]];
@@ -290,10 +305,7 @@ export function buildTimedScenario(rand: () => number, writers: number): TimedSc
       record(repo, rebuilt, at);
       entries.push({ repo, image: rebuilt });
     });
-    const digests = entries.flatMap((e) =>
-      (e.image.platforms as Json[]).map((p) => p.digest as string),
-    );
-    fragments.push({ name: `writer-${w}.json`, text: formatImageInfo(docOf(entries)), digests });
+    fragments.push(fragmentOf(w, entries));
   }
   return {
     base: formatImageInfo(docOf(baseEntries)),
@@ -306,9 +318,8 @@ export function buildTimedScenario(rand: () => number, writers: number): TimedSc
 /** Platform key → digest, of one version of the target. */
 function platformsOf(text: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const r of (JSON.parse(text) as Json).repos as Json[])
-    for (const i of (r.images ?? []) as Json[])
-      for (const p of (i.platforms ?? []) as Json[]) out.set(platformKey(r.repo, i, p), p.digest);
+  for (const { repo, image, platform } of platformsIn(JSON.parse(text) as Json))
+    out.set(platformKey(repo, image, platform), platform.digest);
   return out;
 }
 
@@ -346,12 +357,9 @@ export interface TimedScheduleOptions {
  * through the build time of the digest they name.
  */
 export async function runTimedSchedule(opts: TimedScheduleOptions): Promise<TimedScheduleResult> {
-  const rand = prng(opts.seed);
+  const { pause, publish } = writersOf(opts);
   const scenario = buildTimedScenario(prng(opts.seed * 7919 + 3), opts.writers);
   const target = await opts.makeTarget(scenario.base, opts.seed);
-  const maxDelay = opts.maxDelayMs ?? 6;
-  const pause = () => sleep(rand() * maxDelay);
-  const clock: Clock = { now: () => new Date(), sleep, random: rand };
   const first = await target.source.read();
   const writes = new Map<string, Array<{ fingerprint: string; text: string }>>();
   const recording: WritableImageInfoSource = {
@@ -374,21 +382,8 @@ export async function runTimedSchedule(opts: TimedScheduleOptions): Promise<Time
       await pause();
       const doc = JSON.parse(fragment.text) as Json;
       if (opts.mode === 'untimed')
-        for (const r of doc.repos as Json[])
-          for (const i of r.images as Json[])
-            for (const p of i.platforms as Json[]) delete p.created;
-      const result = await publishImageInfo(
-        {
-          target: withPause(recording, pause),
-          fragmentText: formatImageInfo(doc),
-          fragmentName: fragment.name,
-          message: `publish ${fragment.name}`,
-          maxAttempts: 4 * opts.writers,
-          baseDelayMs: 2,
-          maxDelayMs: 20,
-        },
-        { clock, logger: silentLogger },
-      );
+        for (const { platform } of platformsIn(doc)) delete platform.created;
+      const result = await publish(recording, { name: fragment.name, text: formatImageInfo(doc) });
       attempts.push(result.attempts);
       stale.push(...result.stale);
     }),
