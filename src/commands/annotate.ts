@@ -194,7 +194,7 @@ export async function annotate(
       if (options.onTimeout === 'fail')
         throw new RuntimeError(`${message}. Nothing was annotated.`);
       logger.warning(`${message}. Nothing was annotated (onTimeout: skip).`);
-      return result('timed-out', zeroCounts());
+      return result('timed-out', countsOf());
     }
 
     // Every pass inventories afresh: a listing from before a restart may lack the index that
@@ -232,14 +232,7 @@ export async function annotate(
       continue;
     }
 
-    const counts: AnnotateCounts = {
-      annotated: 0,
-      alreadyAnnotated: plan.alreadyAnnotated.length,
-      skippedTooYoung: plan.tooYoung.length,
-      candidates: plan.annotate.length,
-      unmarked: 0,
-      rolledBack: 0,
-    };
+    const counts = countsOf(plan);
     // The plan is kept before anything is written, so a failed apply still leaves it behind.
     await deps.onPlan?.(plan);
     const overLimit = overAnnotationLimit(options, plan, logger);
@@ -250,15 +243,7 @@ export async function annotate(
     if (overLimit) return result('refused', counts, { plan, overLimit });
     const placed: MarkRef[] = [];
     await logger.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
-      counts.annotated = await apply(
-        plan,
-        options.concurrency,
-        registry,
-        clock,
-        logger,
-        placed,
-        deps.throttle,
-      );
+      counts.annotated = await apply(plan, options.concurrency, deps, placed);
     });
     const unmarked: MarkRef[] = [];
     if (plan.unmark.length > 0)
@@ -322,12 +307,13 @@ function overAnnotationLimit(
   return violations;
 }
 
-function zeroCounts(): AnnotateCounts {
+/** The plan's counts, nothing done yet (all zero before a plan). */
+function countsOf(plan?: Plan): AnnotateCounts {
   return {
     annotated: 0,
-    alreadyAnnotated: 0,
-    skippedTooYoung: 0,
-    candidates: 0,
+    alreadyAnnotated: plan?.alreadyAnnotated.length ?? 0,
+    skippedTooYoung: plan?.tooYoung.length ?? 0,
+    candidates: plan?.annotate.length ?? 0,
     unmarked: 0,
     rolledBack: 0,
   };

@@ -37,24 +37,12 @@ export async function waitForBarrier(
   for (;;) {
     const decision = decideWait(store.self, await store.listRuns(options.group));
     const now = clock.now().getTime();
-    if (decision.verdict === 'proceed')
-      return {
-        timedOut: false,
-        waitedMs: now - begin,
-        waitedFor: [...waitedFor.values()],
-        blockers: [],
-      };
-    const { blockers } = decision;
+    const blockers = decision.verdict === 'wait' ? decision.blockers : [];
     for (const run of blockers) waitedFor.set(participantKey(run), run);
     const elapsed = now - since;
-    if (elapsed >= budgetMs) {
-      return {
-        timedOut: true,
-        waitedMs: now - begin,
-        waitedFor: [...waitedFor.values()],
-        blockers,
-      };
-    }
+    const timedOut = blockers.length > 0 && elapsed >= budgetMs;
+    if (blockers.length === 0 || timedOut)
+      return { timedOut, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers };
     for (const run of blockers) logger.info(`waiting: ${describeRun(run, clock.now())}`);
     const delay = Math.min(
       // A store whose rate-limit budget runs low stretches the interval (never shortens it).

@@ -55,6 +55,16 @@ export async function resolveScope(
   return { repositories, retired: former };
 }
 
+/** The lifecycle marks on one manifest: its lifecycle referrers, with their dates. */
+export async function lifecycleMarks(
+  registry: Registry,
+  repository: string,
+  digest: string,
+): Promise<LifecycleMark[]> {
+  const referrers = await registry.listReferrers(repository, digest, LIFECYCLE_ARTIFACT_TYPE);
+  return referrers.map(lifecycleMarkOf).filter((m) => m !== undefined);
+}
+
 /** "Looked up, no lifecycle mark": one shared, frozen array rather than one per candidate. */
 const NO_MARKS = Object.freeze([]) as unknown as LifecycleMark[];
 
@@ -111,9 +121,8 @@ export class Inventory {
     known?: ReadonlyMap<string, ReadonlySet<string>>,
   ): Promise<ManifestRecord[]> {
     const missing = repositories.filter((r) => !this.byRepository.has(r));
-    const progress =
-      this.progress &&
-      new ListingProgress(missing.length, this.progress.clock, this.progress.logger);
+    const p = this.progress;
+    const progress = p && new ListingProgress(missing.length, p.clock, p.logger);
     await forEachLimited(missing, Math.min(4, this.concurrency), async (repository) => {
       const records = await this.registry.listManifests(repository, known?.get(repository));
       this.byRepository.set(repository, records);
@@ -133,16 +142,7 @@ export class Inventory {
         if (!this.created.has(key))
           this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
       }
-      const referrers = await this.registry.listReferrers(
-        c.repository,
-        c.digest,
-        LIFECYCLE_ARTIFACT_TYPE,
-      );
-      const marks: LifecycleMark[] = [];
-      for (const r of referrers) {
-        const mark = lifecycleMarkOf(r);
-        if (mark) marks.push(mark);
-      }
+      const marks = await lifecycleMarks(this.registry, c.repository, c.digest);
       this.lifecycle.set(c.repository, c.digest, marks);
       progress?.tick();
     });
@@ -150,9 +150,8 @@ export class Inventory {
   }
 
   private reporter(total: number, verb: string): ProgressReporter | undefined {
-    return (
-      this.progress && new ProgressReporter(total, this.progress.clock, this.progress.logger, verb)
-    );
+    const p = this.progress;
+    return p && new ProgressReporter(total, p.clock, p.logger, verb);
   }
 
   /**
@@ -170,15 +169,8 @@ export class Inventory {
     const found: Array<{ repository: string; subject: string; referrer: string }> = [];
     const progress = this.reporter(targets.length, 'supported digests checked for marks');
     await forEachLimited(targets, this.concurrency, async (t) => {
-      const referrers = await this.registry.listReferrers(
-        t.repository,
-        t.digest,
-        LIFECYCLE_ARTIFACT_TYPE,
-      );
-      for (const r of referrers) {
-        if (lifecycleMarkOf(r))
-          found.push({ repository: t.repository, subject: t.digest, referrer: r.digest });
-      }
+      for (const mark of await lifecycleMarks(this.registry, t.repository, t.digest))
+        found.push({ repository: t.repository, subject: t.digest, referrer: mark.digest });
       progress?.tick();
     });
     progress?.finish();

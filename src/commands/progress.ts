@@ -2,18 +2,18 @@ import type { Clock, Logger } from '../core/ports.js';
 import { paceSnapshot, pacingNote, type PaceSnapshot, type Throttle } from '../util/throttle.js';
 
 /** At most one progress line this often: a long run's log stays readable. */
-export const PROGRESS_INTERVAL_MS = 5_000;
+const PROGRESS_INTERVAL_MS = 5_000;
 
 /**
  * Progress of a long step (referrer lookups, apply): `verb i/N (p%, r/s)` at most once every
- * `intervalMs`, the final count always; hosts that draw progress (Azure Pipelines) get the
+ * 5 s, the final count always; hosts that draw progress (Azure Pipelines) get the
  * percentage through `Logger.progress`.
  */
 export class ProgressReporter {
   private done = 0;
   private readonly startedAt: number;
   private lastAt: number;
-  private readonly since?: PaceSnapshot;
+  private readonly pacing?: { throttle: Throttle; noun: string; since: PaceSnapshot };
 
   /**
    * `pacing`: the request budgets, so a line also says which class a limiter paces and when the
@@ -24,17 +24,16 @@ export class ProgressReporter {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly verb: string,
-    private readonly intervalMs = PROGRESS_INTERVAL_MS,
-    private readonly pacing?: { throttle: Throttle; noun: string },
+    pacing?: { throttle: Throttle; noun: string },
   ) {
     this.startedAt = this.lastAt = clock.now().getTime();
-    if (pacing) this.since = paceSnapshot(pacing.throttle);
+    this.pacing = pacing && { ...pacing, since: paceSnapshot(pacing.throttle) };
   }
 
   tick(): void {
     this.done++;
     const now = this.clock.now().getTime();
-    if (this.done >= this.total || now - this.lastAt < this.intervalMs) return;
+    if (this.done >= this.total || now - this.lastAt < PROGRESS_INTERVAL_MS) return;
     this.lastAt = now;
     this.report(now);
   }
@@ -51,22 +50,15 @@ export class ProgressReporter {
     const line = `${this.verb} ${this.done}/${this.total} (${percent}%${rate})`;
     this.logger.info(line);
     this.logger.progress?.(percent, line);
-    const note =
-      this.pacing &&
-      pacingNote(
-        this.pacing.throttle,
-        this.since!,
-        this.done,
-        this.total - this.done,
-        this.pacing.noun,
-      );
+    const p = this.pacing;
+    const note = p && pacingNote(p.throttle, p.since, this.done, this.total - this.done, p.noun);
     if (note) this.logger.info(note);
   }
 }
 
 /**
  * Inventory progress: repositories listed i/N and the manifests found so far, at most once
- * every `intervalMs`.
+ * every 5 s.
  */
 export class ListingProgress {
   private listed = 0;
@@ -77,7 +69,6 @@ export class ListingProgress {
     private readonly total: number,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly intervalMs = PROGRESS_INTERVAL_MS,
   ) {
     this.lastAt = clock.now().getTime();
   }
@@ -86,7 +77,7 @@ export class ListingProgress {
     this.listed++;
     this.manifests += manifests;
     const now = this.clock.now().getTime();
-    if (this.listed >= this.total || now - this.lastAt < this.intervalMs) return;
+    if (this.listed >= this.total || now - this.lastAt < PROGRESS_INTERVAL_MS) return;
     this.lastAt = now;
     this.report();
   }

@@ -94,37 +94,28 @@ export async function publishImageInfo(
     );
     const merged = mergeImageInfo(current && { text: current.text, name: target.name }, fragment);
 
-    if (current && !merged.changed) {
+    // Reported only for the merge that landed: a lost attempt's view of the target is gone.
+    const done = async (fingerprint: string, changed: boolean, line: string) => {
       report(merged, target.name, fragmentName, logger);
-      logger.info(
+      logger.info(`${target.name}: ${line}`);
+      await deps.signal?.();
+      return { attempts: attempt, fingerprint, changed, stale: merged.stale };
+    };
+    if (current && !merged.changed)
+      return done(
+        current.fingerprint,
+        false,
         merged.stale.length
-          ? `${target.name}: has newer builds of everything in ${fragmentName} it does not already have; nothing to write`
-          : `${target.name}: already has everything in ${fragmentName}; nothing to write`,
+          ? `has newer builds of everything in ${fragmentName} it does not already have; nothing to write`
+          : `already has everything in ${fragmentName}; nothing to write`,
       );
-      await deps.signal?.();
-      return {
-        attempts: attempt,
-        fingerprint: current.fingerprint,
-        changed: false,
-        stale: merged.stale,
-      };
-    }
-
     const written = await target.write(merged.text, expected, options.message);
-    if (written !== 'conflict') {
-      // Reported only for the merge that landed: a lost attempt's view of the target is gone.
-      report(merged, target.name, fragmentName, logger);
-      logger.info(
-        `${target.name}: merged ${fragmentName} (${describe(merged.stats)}); fingerprint ${written.fingerprint}`,
+    if (written !== 'conflict')
+      return done(
+        written.fingerprint,
+        true,
+        `merged ${fragmentName} (${describe(merged.stats)}); fingerprint ${written.fingerprint}`,
       );
-      await deps.signal?.();
-      return {
-        attempts: attempt,
-        fingerprint: written.fingerprint,
-        changed: true,
-        stale: merged.stale,
-      };
-    }
 
     if (attempt >= maxAttempts) {
       throw new RuntimeError(

@@ -1,10 +1,6 @@
 import { parseImageRef, refKey, sameRegistryHost } from '../core/digest.js';
 import { InputError } from '../core/errors.js';
-import {
-  lifecycleManifestJson,
-  lifecycleMarkOf,
-  LIFECYCLE_ARTIFACT_TYPE,
-} from '../core/lifecycle.js';
+import { lifecycleManifestJson, LIFECYCLE_ARTIFACT_TYPE } from '../core/lifecycle.js';
 import type { PlanEntry } from '../core/planner.js';
 import type { PlannedDigest } from '../core/plan-file.js';
 import type { Clock, Logger } from '../core/ports.js';
@@ -14,7 +10,7 @@ import { unmarkNote, type Registry, type UnmarkOutcome } from '../registry/port.
 import { sha256Digest } from '../util/hash.js';
 import { forEachLimited } from '../util/pool.js';
 import { loadImageInfo } from './image-info.js';
-import { Inventory, resolveScope } from './inventory.js';
+import { Inventory, lifecycleMarks, resolveScope } from './inventory.js';
 
 export interface RemovedMark {
   repository: string;
@@ -86,20 +82,10 @@ export async function unannotate(
   const found: RemovedMark[] = [];
 
   for (const ref of refs) {
-    const referrers = await deps.registry.listReferrers(
-      ref.repository,
-      ref.digest,
-      LIFECYCLE_ARTIFACT_TYPE,
-    );
-    const marks = referrers.map(lifecycleMarkOf).filter((m) => m !== undefined);
-    if (marks.length === 0) deps.logger.info(`${ref.repository}@${ref.digest}: no lifecycle mark`);
-    for (const mark of marks)
-      found.push({
-        repository: ref.repository,
-        digest: ref.digest,
-        referrer: mark.digest,
-        date: mark.date,
-      });
+    const { repository, digest } = ref;
+    const marks = await lifecycleMarks(deps.registry, repository, digest);
+    if (marks.length === 0) deps.logger.info(`${repository}@${digest}: no lifecycle mark`);
+    for (const m of marks) found.push({ repository, digest, referrer: m.digest, date: m.date });
   }
   if (options.fromPlan) await marksOfPlan(options.fromPlan, concurrency, deps, found, result);
   if (options.date) {
@@ -136,19 +122,15 @@ async function marksOfPlan(
 ): Promise<void> {
   const { registry, logger } = deps;
   const byKey = new Map<string, RemovedMark>();
-  await forEachLimited(planned, concurrency, async (p) => {
-    const subject = await registry.describeManifest(p.repository, p.digest);
-    if (!subject) {
-      result.missing.push({ ...pick(p), why: 'not in the registry' });
-      return;
-    }
-    const referrer = sha256Digest(lifecycleManifestJson(subject, p.eolDate));
-    const referrers = await registry.listReferrers(p.repository, p.digest, LIFECYCLE_ARTIFACT_TYPE);
-    if (!referrers.some((r) => r.digest === referrer)) {
-      result.missing.push({ ...pick(p), why: `no lifecycle mark of ${p.eolDate} from this plan` });
-      return;
-    }
-    byKey.set(refKey(p.repository, p.digest), { ...pick(p), referrer, date: p.eolDate });
+  await forEachLimited(planned, concurrency, async ({ repository, digest, eolDate }) => {
+    const missing = (why: string) => void result.missing.push({ repository, digest, why });
+    const subject = await registry.describeManifest(repository, digest);
+    if (!subject) return missing('not in the registry');
+    const referrer = sha256Digest(lifecycleManifestJson(subject, eolDate));
+    const referrers = await registry.listReferrers(repository, digest, LIFECYCLE_ARTIFACT_TYPE);
+    if (!referrers.some((r) => r.digest === referrer))
+      return missing(`no lifecycle mark of ${eolDate} from this plan`);
+    byKey.set(refKey(repository, digest), { repository, digest, referrer, date: eolDate });
   });
   // Plan order, whatever order the lookups finished in.
   for (const p of planned) {
@@ -157,10 +139,6 @@ async function marksOfPlan(
   }
   for (const m of result.missing)
     logger.info(`${m.repository}@${m.digest}: ${m.why}; nothing to remove`);
-}
-
-function pick(p: PlannedDigest): { repository: string; digest: string } {
-  return { repository: p.repository, digest: p.digest };
 }
 
 /** `repositories` globs against the catalog, else the repositories the image-info names. */
@@ -194,11 +172,8 @@ async function marksOfDate(
   deps: { registry: Registry; logger: Logger; clock?: Clock },
   found: RemovedMark[],
 ): Promise<void> {
-  const inventory = new Inventory(
-    deps.registry,
-    concurrency,
-    deps.clock ? { clock: deps.clock, logger: deps.logger } : undefined,
-  );
+  const { registry, clock, logger } = deps;
+  const inventory = new Inventory(registry, concurrency, clock && { clock, logger });
   const subjects: PlanEntry[] = (await inventory.records(scope))
     .filter((m) => !m.subject)
     .map((m) => ({ ...m, reason: '' }));

@@ -1,10 +1,9 @@
 import { refKey } from '../core/digest.js';
-import { lifecycleMarkOf, LIFECYCLE_ARTIFACT_TYPE } from '../core/lifecycle.js';
 import type { LifecycleMark } from '../core/oci.js';
 import type { Logger } from '../core/ports.js';
 import { childrenOfSupported } from '../core/planner.js';
 import { supportedSet } from '../core/supported.js';
-import { Inventory, resolveScope } from './inventory.js';
+import { Inventory, lifecycleMarks, resolveScope } from './inventory.js';
 import type { ImageInfoSource } from '../imageinfo/source.js';
 import { unmarkNote, type Registry, type UnmarkOutcome } from '../registry/port.js';
 import { forEachLimited } from '../util/pool.js';
@@ -49,42 +48,27 @@ export async function verify(
   const loaded = await loadImageInfo(deps.sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
   // Retired repositories too: a supported digest is protected whatever repository holds it.
-  const scope = await resolveScope(registry, supported, options.repositories, logger, {
-    mode: 'mark',
-  });
+  const retired = { mode: 'mark' } as const;
+  const scope = await resolveScope(registry, supported, options.repositories, logger, retired);
   const records = await new Inventory(registry, options.concurrency).records(scope.repositories);
 
   const targets = new Map<string, { repository: string; digest: string; why: Finding['why'] }>();
-  for (const ref of supported.digests.values()) {
-    targets.set(refKey(ref.registryRepository, ref.digest), {
-      repository: ref.registryRepository,
-      digest: ref.digest,
-      why: 'supported',
-    });
-  }
-  for (const m of records) {
-    const key = refKey(m.repository, m.digest);
-    if (targets.has(key)) continue;
-    if (supported.digests.has(m.digest))
-      targets.set(key, { repository: m.repository, digest: m.digest, why: 'supported' });
-  }
+  const target = (repository: string, digest: string, why: Finding['why']) => {
+    const key = refKey(repository, digest);
+    if (!targets.has(key)) targets.set(key, { repository, digest, why });
+  };
+  for (const ref of supported.digests.values())
+    target(ref.registryRepository, ref.digest, 'supported');
+  for (const m of records)
+    if (supported.digests.has(m.digest)) target(m.repository, m.digest, 'supported');
   // Children of supported indexes: whatever `classify` would protect.
   const protectedChildren = childrenOfSupported(records, supported);
-  for (const m of records) {
-    const key = refKey(m.repository, m.digest);
-    if (protectedChildren.has(m.digest) && !targets.has(key)) {
-      targets.set(key, {
-        repository: m.repository,
-        digest: m.digest,
-        why: 'child-of-supported-index',
-      });
-    }
-  }
+  for (const m of records)
+    if (protectedChildren.has(m.digest)) target(m.repository, m.digest, 'child-of-supported-index');
 
   const findings: Finding[] = [];
   await forEachLimited([...targets.values()], options.concurrency, async (t) => {
-    const referrers = await registry.listReferrers(t.repository, t.digest, LIFECYCLE_ARTIFACT_TYPE);
-    const marks = referrers.map(lifecycleMarkOf).filter((m): m is LifecycleMark => !!m);
+    const marks = await lifecycleMarks(registry, t.repository, t.digest);
     if (marks.length > 0) findings.push({ ...t, marks });
   });
   findings.sort((a, b) =>

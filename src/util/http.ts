@@ -81,15 +81,11 @@ export function redactUrl(url: string): string {
   }
 }
 
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
-
 /** Plain http is allowed only for loopback hosts; everything else must be https. */
 export function assertSecureUrl(url: URL, name: string): void {
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) return;
   throw new InputError(
     `${name}: ${url.protocol}//${url.host} is not allowed: use https (plain http only for loopback hosts)`,
   );
@@ -108,23 +104,9 @@ export function retryAfterMs(
 }
 
 /**
- * Jittered exponential backoff; with a `Retry-After`, that wait plus up to `baseDelayMs` of
- * jitter, so workers told the same `Retry-After` do not all come back at the same instant.
- */
-export function backoffDelay(
-  attempt: number,
-  policy: RetryPolicy,
-  retryAfter: number | undefined,
-  random: () => number,
-): number {
-  if (retryAfter !== undefined) return retryAfter + random() * policy.baseDelayMs;
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-  return cap / 2 + random() * (cap / 2);
-}
-
-/**
- * `backoffDelay`, but a `Retry-After` longer than the policy's `maxRetryAfterMs` fails (a
- * RuntimeError naming `where` and the wait) instead of sleeping that long on every attempt.
+ * The wait before retry `attempt + 1`: jittered exponential backoff; with a `Retry-After`, that
+ * wait plus up to `baseDelayMs` of jitter, so workers told the same `Retry-After` do not all
+ * come back at the same instant.
  */
 export function retryDelay(
   attempt: number,
@@ -133,14 +115,23 @@ export function retryDelay(
   where: string,
   random: () => number,
 ): number {
-  const limit = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-  if (retryAfter !== undefined && retryAfter > limit) {
+  checkRetryAfter(policy, retryAfter, where);
+  if (retryAfter !== undefined) return retryAfter + random() * policy.baseDelayMs;
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+  return cap / 2 + random() * (cap / 2);
+}
+
+/** The longest `Retry-After` the policy waits out. */
+const maxWait = (p: RetryPolicy) => p.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+
+/** A `Retry-After` over the policy's cap fails, naming `where`, rather than be slept out on every attempt. */
+function checkRetryAfter(policy: RetryPolicy, retryAfter: number | undefined, where: string) {
+  const limit = maxWait(policy);
+  if (retryAfter !== undefined && retryAfter > limit)
     throw new RuntimeError(
       `${where}: the server asked to retry after ${Math.ceil(retryAfter / 1000)} s, ` +
         `longer than the ${Math.ceil(limit / 1000)} s eol-gate waits; try again later`,
     );
-  }
-  return backoffDelay(attempt, policy, retryAfter, random);
 }
 
 export interface TransportOptions {
@@ -171,9 +162,8 @@ export async function fetchWithRetry(
   url: string,
   init: RequestInit,
   policy: RetryPolicy = DEFAULT_RETRY,
-  options: TransportOptions | ((res: Response) => boolean) = {},
+  o: TransportOptions = {},
 ): Promise<Response> {
-  const o = typeof options === 'function' ? { retryable: options } : options;
   const retryable = o.retryable ?? ((res: Response) => RETRYABLE_STATUS.has(res.status));
   const clock = o.clock ?? systemClock;
   const now = () => clock.now().getTime();
@@ -194,10 +184,8 @@ export async function fetchWithRetry(
       if (!('res' in sent)) return sent;
       const res = sent.res;
       let wait = retryAfterMs(res.headers, now());
-      if (res.ok && o.gate && wait !== undefined) {
-        const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-        o.gate.notBefore = Math.max(o.gate.notBefore, now() + Math.min(wait, cap));
-      }
+      if (res.ok && o.gate && wait !== undefined)
+        o.gate.notBefore = Math.max(o.gate.notBefore, now() + Math.min(wait, maxWait(policy)));
       if (!retryable(res)) return { value: res, status: res.status };
       wait ??= o.waitHint?.(res, now());
       return {
@@ -298,13 +286,9 @@ export async function retryLoop<T>(o: RetryLoopOptions<T>): Promise<T> {
     const { cause, retryAfterMs: wait } = got.failure;
     if (got.status === 429 && throttle) {
       refused++;
-      const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-      if (wait !== undefined && wait > cap) {
-        await got.discard?.();
-        retryDelay(0, policy, wait, where, clock.random); // throws: a wait longer than the cap
-      }
+      await got.discard?.();
+      checkRetryAfter(policy, wait, where);
       if (throttle.stalled(o.requestClass, startedAt)) {
-        await got.discard?.();
         const l = throttle.limiters[o.requestClass];
         throw new ThrottledError(
           where,
@@ -314,7 +298,6 @@ export async function retryLoop<T>(o: RetryLoopOptions<T>): Promise<T> {
             'Another client may be using the budget, or the tier is smaller than set (acrTier); try again later',
         );
       }
-      await got.discard?.();
       o.logger?.debug(`${where}: ${cause}; the class is paced, retrying`);
       // No sleep here: the class's limiter holds its next slot (Retry-After or backoff).
       continue;

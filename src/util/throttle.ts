@@ -99,7 +99,6 @@ export class RateLimiter {
   private streak = 0;
   private next = 0;
   lastSuccess?: number;
-  firstRefusal?: number;
   private readonly successes: number[] = [];
   readonly configured: boolean;
   /** The tier's documented budget, when configured. */
@@ -143,8 +142,7 @@ export class RateLimiter {
     this.streak = 0;
     this.lastSuccess = now;
     this.successes.push(now);
-    while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
-      this.successes.shift();
+    this.forget(now);
     if (this.ceiling === undefined) return;
     const goal = this.ceiling * this.o.target;
     if (this.rate < goal) this.rate += Math.max((goal - this.rate) / 10, this.o.min / 10);
@@ -157,14 +155,12 @@ export class RateLimiter {
   /** A 429; `retryAfterMs` when the registry said how long. */
   throttled(now: number, retryAfterMs?: number): void {
     this.refused++;
-    this.firstRefusal ??= now;
     if (now < this.holdUntil && retryAfterMs === undefined) {
       // Sent before the class was held (in flight at the last refusal): the limiter knows already.
       return;
     }
     this.streak++;
-    while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
-      this.successes.shift();
+    this.forget(now);
     const served = (this.successes.length * 60_000) / this.o.windowMs;
     if (this.streak === 1) {
       this.ceiling = Math.max(this.o.min, Math.min(this.rate, served > 0 ? served : this.rate));
@@ -176,9 +172,10 @@ export class RateLimiter {
     this.next = Math.max(this.next, this.holdUntil);
   }
 
-  /** Paced by the registry: it refused a request in the last `withinMs`. */
-  pacedByRegistry(): boolean {
-    return this.refused > 0;
+  /** Drops the successes older than the budget window. */
+  private forget(now: number): void {
+    while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
+      this.successes.shift();
   }
 }
 
@@ -211,27 +208,16 @@ export class Throttle {
   constructor(options: ThrottleOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
-    this.tier = options.tier;
-    const budgets = options.tier ? TIER_BUDGETS[options.tier] : OPTIMISTIC_BUDGETS;
-    const make = (c: RequestClass) =>
-      new RateLimiter({
-        start: budgets[c],
-        configured: options.tier !== undefined,
-        windowMs: options.windowMs,
-      });
-    this.limiters = {
-      read: make('read'),
-      write: make('write'),
-      referrers: make('referrers'),
-      token: make('token'),
-    };
-    if (options.maxRequestsPerMinute !== undefined) {
-      if (!(options.maxRequestsPerMinute > 0))
-        throw new RangeError(
-          `maxRequestsPerMinute must be positive, got ${options.maxRequestsPerMinute}`,
-        );
+    const { tier, windowMs, maxRequestsPerMinute: cap } = options;
+    this.tier = tier;
+    const budgets = tier ? TIER_BUDGETS[tier] : OPTIMISTIC_BUDGETS;
+    this.limiters = perClass(
+      (c) => new RateLimiter({ start: budgets[c], configured: tier !== undefined, windowMs }),
+    );
+    if (cap !== undefined) {
+      if (!(cap > 0)) throw new RangeError(`maxRequestsPerMinute must be positive, got ${cap}`);
       // A fixed cap: never raised, only its hold follows refusals.
-      this.total = new RateLimiter({ start: options.maxRequestsPerMinute, target: 1, probe: 0 });
+      this.total = new RateLimiter({ start: cap, target: 1, probe: 0 });
     }
   }
 
@@ -276,12 +262,10 @@ export class Throttle {
   }
 
   stats(): Record<RequestClass, ClassStats> {
-    const out = {} as Record<RequestClass, ClassStats>;
-    for (const c of REQUEST_CLASSES) {
+    return perClass((c) => {
       const l = this.limiters[c];
-      out[c] = { requests: l.requests, throttled: l.refused, ratePerMinute: Math.round(l.rate) };
-    }
-    return out;
+      return { requests: l.requests, throttled: l.refused, ratePerMinute: Math.round(l.rate) };
+    });
   }
 }
 
@@ -297,15 +281,15 @@ export function configureProcessThrottle(options: ThrottleOptions): Throttle {
   return shared;
 }
 
-/** What a progress line says of a class that sets the pace (see `pacingNote`). */
-export interface PaceSnapshot {
-  requests: Record<RequestClass, number>;
-}
+/** Requests per class so far: what `pacingNote` counts a step's requests from. */
+export type PaceSnapshot = Record<RequestClass, number>;
 
 export function paceSnapshot(throttle: Throttle): PaceSnapshot {
-  const requests = {} as Record<RequestClass, number>;
-  for (const c of REQUEST_CLASSES) requests[c] = throttle.limiters[c].requests;
-  return { requests };
+  return perClass((c) => throttle.limiters[c].requests);
+}
+
+function perClass<T>(value: (c: RequestClass) => T): Record<RequestClass, T> {
+  return Object.fromEntries(REQUEST_CLASSES.map((c) => [c, value(c)])) as Record<RequestClass, T>;
 }
 
 /**
@@ -326,7 +310,7 @@ export function pacingNote(
   for (const c of REQUEST_CLASSES) {
     const l = throttle.limiters[c];
     if (l.refused === 0 && !(l.configured && l.delayed > 0)) continue;
-    const perItem = (l.requests - since.requests[c]) / done;
+    const perItem = (l.requests - since[c]) / done;
     if (perItem <= 0) continue;
     const minutes = (left * perItem) / l.rate;
     if (!worst || minutes > worst.minutes) worst = { c, minutes };

@@ -22,7 +22,7 @@ function setup() {
 describe('progress', () => {
   it('at most one line per interval, with i/N, percent and rate; the final count always', () => {
     const { clock, logger, lines, drawn, advance } = setup();
-    const p = new ProgressReporter(1000, clock, logger, 'annotated', 5_000);
+    const p = new ProgressReporter(1000, clock, logger, 'annotated');
     for (let i = 0; i < 1000; i++) {
       advance(100); // 10 per second
       p.tick();
@@ -53,7 +53,7 @@ describe('progress', () => {
 
   it('inventory: repositories listed i/N and manifests so far', () => {
     const { clock, logger, lines, drawn, advance } = setup();
-    const p = new ListingProgress(4, clock, logger, 5_000);
+    const p = new ListingProgress(4, clock, logger);
     advance(6_000);
     p.repositoryListed(120);
     advance(1_000);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/core/errors.js';
 import {
-  backoffDelay,
   DEFAULT_MAX_RETRY_AFTER_MS,
   fetchWithRetry,
   HttpStatusError,
@@ -90,12 +89,12 @@ describe('Retry-After (invariant 5)', () => {
       maxDelayMs: 30_000,
       timeoutMs: 1000,
     };
-    expect(backoffDelay(0, policy, 2000, () => 0)).toBe(2000);
-    expect(backoffDelay(0, policy, 2000, () => 0.5)).toBe(2250);
-    expect(backoffDelay(3, policy, 2000, () => 0.99)).toBeCloseTo(2495);
+    expect(retryDelay(0, policy, 2000, 'x', () => 0)).toBe(2000);
+    expect(retryDelay(0, policy, 2000, 'x', () => 0.5)).toBe(2250);
+    expect(retryDelay(3, policy, 2000, 'x', () => 0.99)).toBeCloseTo(2495);
     // Never less than Retry-After, whatever the attempt.
     for (let attempt = 0; attempt < 8; attempt++)
-      expect(backoffDelay(attempt, policy, 700, () => 0)).toBeGreaterThanOrEqual(700);
+      expect(retryDelay(attempt, policy, 700, 'x', () => 0)).toBeGreaterThanOrEqual(700);
   });
 
   it('fails instead of sleeping out an unreasonable Retry-After', () => {
