@@ -131,28 +131,28 @@ function parseJson<T>(text: string): T | undefined {
 
 const withSlash = (path: string) => (path.startsWith('/') ? path : `/${path}`);
 
+/** One repository: its branches (name → commit id) and commits. */
+interface GitRepo {
+  branches: Map<string, string>;
+  commits: Map<string, Commit>;
+}
+
 /** The collection's git repositories: commits with whole trees (tiny repos), branches, blobs. */
 export class FakeGitRepos {
-  private readonly repos = new Map<
-    string,
-    { branches: Map<string, string>; commits: Map<string, Commit> }
-  >();
-  private readonly blobs = new Map<string, Buffer>();
+  private readonly repos = new Map<string, GitRepo>();
+  readonly blobs = new Map<string, Buffer>();
   readonly pushes: Array<{ commitId: string; comment: string }> = [];
   private counter = 0;
 
   /** `now`: the service's clock (epoch ms), which dates commits. */
   constructor(private readonly now: () => number) {}
 
-  private state(project: string, repo: string) {
-    const key = `${project.toLowerCase()}/${repo.toLowerCase()}`;
-    let state = this.repos.get(key);
-    if (!state) this.repos.set(key, (state = { branches: new Map(), commits: new Map() }));
-    return state;
-  }
-
-  hasRepo(project: string, repo: string): boolean {
-    return this.repos.has(`${project.toLowerCase()}/${repo.toLowerCase()}`);
+  /** A repository (names are case-insensitive); `create` makes it if missing. */
+  repo(project: string, repo: string, create = false): GitRepo | undefined {
+    const key = `${project}/${repo}`.toLowerCase();
+    if (create && !this.repos.has(key))
+      this.repos.set(key, { branches: new Map(), commits: new Map() });
+    return this.repos.get(key);
   }
 
   /** Commits `files` (path → content, null deletes) on top of `branch` (created if missing). */
@@ -168,67 +168,41 @@ export class FakeGitRepos {
       path: withSlash(path),
       content: content === null ? undefined : Buffer.from(content, 'utf8'),
     }));
-    return this.addCommit(project, repo, branch, comment, changes);
+    return this.addCommit(this.repo(project, repo, true)!, branch, comment, changes);
   }
 
-  private addCommit(
-    project: string,
-    repo: string,
-    branch: string,
-    comment: string,
-    changes: Change[],
-  ): string {
-    const state = this.state(project, repo);
-    const parent = state.branches.get(branch);
-    const tree = new Map(parent ? state.commits.get(parent)!.tree : []);
+  private addCommit(git: GitRepo, branch: string, comment: string, changes: Change[]): string {
+    const parent = git.branches.get(branch);
+    const tree = new Map(parent ? git.commits.get(parent)!.tree : []);
     for (const { changeType, path, content } of changes) {
       if (changeType === 'delete') tree.delete(path);
       else tree.set(path, this.putBlob(content!));
     }
     const id = gitBlobId(`commit ${++this.counter}`);
     const date = new Date(this.now()).toISOString();
-    state.commits.set(id, { id, parent, tree, comment, date });
-    state.branches.set(branch, id);
+    git.commits.set(id, { id, parent, tree, comment, date });
+    git.branches.set(branch, id);
     return id;
   }
 
-  /** The commits reachable from `start`, newest first, that added, changed or deleted `path`. */
-  log(project: string, repo: string, start: string, path: string): Commit[] {
-    const out: Commit[] = [];
-    for (let c = this.commitById(project, repo, start); c;) {
-      const parent = c.parent ? this.commitById(project, repo, c.parent) : undefined;
-      if (c.tree.get(path) !== parent?.tree.get(path)) out.push(c);
-      c = parent;
-    }
-    return out;
-  }
-
-  putBlob(bytes: Buffer): string {
+  private putBlob(bytes: Buffer): string {
     const id = gitBlobId(bytes);
     this.blobs.set(id, bytes);
     return id;
   }
 
   head(project: string, repo: string, branch: string): string | undefined {
-    return this.repos.get(`${project.toLowerCase()}/${repo.toLowerCase()}`)?.branches.get(branch);
-  }
-
-  branches(project: string, repo: string): Map<string, string> {
-    return this.state(project, repo).branches;
+    return this.repo(project, repo)?.branches.get(branch);
   }
 
   commitById(project: string, repo: string, id: string): Commit | undefined {
-    return this.state(project, repo).commits.get(id);
+    return this.repo(project, repo)?.commits.get(id);
   }
 
   getFile(project: string, repo: string, branch: string, path: string): string | undefined {
     const head = this.head(project, repo, branch);
     const blob = head && this.commitById(project, repo, head)?.tree.get(withSlash(path));
     return blob ? this.blobs.get(blob)!.toString('utf8') : undefined;
-  }
-
-  blob(id: string): Buffer | undefined {
-    return this.blobs.get(id);
   }
 
   /** Atomic: validate against the current head and move the branch, with no await in between. */
@@ -240,8 +214,9 @@ export class FakeGitRepos {
     comment: string,
     changes: Change[],
   ): { commitId: string } | Answer {
+    const git = this.repo(project, repo, true)!;
     const branch = refName.replace(/^refs\/heads\//, '');
-    const head = this.head(project, repo, branch);
+    const head = git.branches.get(branch);
     if ((head ?? '0'.repeat(40)) !== oldObjectId) {
       return error(
         409,
@@ -249,7 +224,7 @@ export class FakeGitRepos {
         'GitReferenceStaleException',
       );
     }
-    const tree = head ? this.commitById(project, repo, head)!.tree : new Map<string, string>();
+    const tree = head ? git.commits.get(head)!.tree : new Map<string, string>();
     for (const { changeType, path } of changes) {
       if (changeType === 'add' && tree.has(path)) {
         return error(
@@ -266,7 +241,7 @@ export class FakeGitRepos {
         );
       }
     }
-    const commitId = this.addCommit(project, repo, branch, comment, changes);
+    const commitId = this.addCommit(git, branch, comment, changes);
     this.pushes.push({ commitId, comment });
     return { commitId };
   }
@@ -654,8 +629,8 @@ export class FakeAzureDevOps {
     resource: string,
     id: string | undefined,
   ): Answer {
-    const repos = this.repos;
-    if (!repos.hasRepo(project, repo)) {
+    const git = this.repos.repo(project, repo);
+    if (!git) {
       return error(
         404,
         `TF401019: The Git repository with name or identifier ${repo} does not exist or you do not have permissions for the operation you are attempting.`,
@@ -665,7 +640,7 @@ export class FakeAzureDevOps {
     if (resource === 'refs' && method === 'GET') {
       // Refs - List: `filter` is a prefix of the ref name without `refs/`.
       const filter = url.searchParams.get('filter') ?? '';
-      const value = [...repos.branches(project, repo)]
+      const value = [...git.branches]
         .map(([name, objectId]) => ({ name: `refs/heads/${name}`, objectId }))
         .filter((r) => r.name.slice('refs/'.length).startsWith(filter));
       return ok({ value, count: value.length });
@@ -675,9 +650,8 @@ export class FakeAzureDevOps {
       const path = url.searchParams.get('path') ?? '/';
       const version = url.searchParams.get('versionDescriptor.version');
       const versionType = url.searchParams.get('versionDescriptor.versionType') ?? 'branch';
-      const commitId =
-        versionType === 'commit' ? version : repos.head(project, repo, version ?? 'main');
-      const commit = commitId ? repos.commitById(project, repo, commitId) : undefined;
+      const commitId = versionType === 'commit' ? version : git.branches.get(version ?? 'main');
+      const commit = commitId ? git.commits.get(commitId) : undefined;
       if (!commit) return unresolvable(versionType, version);
       const objectId = commit.tree.get(withSlash(path));
       if (!objectId) {
@@ -687,7 +661,7 @@ export class FakeAzureDevOps {
           'GitItemNotFoundException',
         );
       }
-      const bytes = repos.blob(objectId)!;
+      const bytes = this.repos.blobs.get(objectId)!;
       const inline =
         url.searchParams.get('includeContent') === 'true' &&
         bytes.length <= this.maxInlineContentBytes;
@@ -704,21 +678,25 @@ export class FakeAzureDevOps {
       const q = (name: string) => url.searchParams.get(`searchCriteria.${name}`);
       const version = q('itemVersion.version') ?? 'main';
       const versionType = q('itemVersion.versionType') ?? 'branch';
-      const start = versionType === 'commit' ? version : repos.head(project, repo, version);
-      if (!start || !repos.commitById(project, repo, start))
-        return unresolvable(versionType, version);
+      const start = versionType === 'commit' ? version : git.branches.get(version);
+      if (!start || !git.commits.get(start)) return unresolvable(versionType, version);
+      // The commits reachable from `start` that added, changed or deleted the path.
+      const path = withSlash(q('itemPath') ?? '/');
+      const log: Commit[] = [];
+      for (let c = git.commits.get(start); c;) {
+        const parent = c.parent ? git.commits.get(c.parent) : undefined;
+        if (c.tree.get(path) !== parent?.tree.get(path)) log.push(c);
+        c = parent;
+      }
       const skip = Number(q('$skip') ?? 0);
-      const value = repos
-        .log(project, repo, start, withSlash(q('itemPath') ?? '/'))
-        .slice(skip, skip + Number(q('$top') ?? 100))
-        .map((c) => {
-          const who = { name: 'eol-gate test', email: 'test@example.com', date: c.date };
-          return { commitId: c.id, author: who, committer: who, comment: c.comment };
-        });
+      const value = log.slice(skip, skip + Number(q('$top') ?? 100)).map((c) => {
+        const who = { name: 'eol-gate test', email: 'test@example.com', date: c.date };
+        return { commitId: c.id, author: who, committer: who, comment: c.comment };
+      });
       return ok({ count: value.length, value });
     }
     if (resource === 'blobs' && method === 'GET' && id) {
-      const bytes = repos.blob(id);
+      const bytes = this.repos.blobs.get(id);
       if (!bytes)
         return error(
           404,
