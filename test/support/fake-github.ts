@@ -132,12 +132,9 @@ interface TreeCommit {
  * update; reads of a ref (`git/ref/...`) and of contents at a sha are always fresh.
  */
 export class GitHubContentsStore {
-  private readonly files = new Map<string, Map<string, string>>(); // "owner/repo@branch" → path → blob sha
   private readonly blobs = new Map<string, Buffer>();
-  /** "owner/repo@branch" → head commit sha. */
-  private readonly heads = new Map<string, string>();
-  /** "owner/repo#tag" → commit sha. */
-  private readonly tags = new Map<string, string>();
+  /** "owner/repo@branch" → the branch's head commit; "owner/repo#tag" → the tagged commit. */
+  private readonly refs = new Map<string, string>();
   /** commit sha → its repository ("owner/repo"), files (path → blob sha), parent and date. */
   private readonly trees = new Map<string, TreeCommit>();
   /** "owner/repo@name:path" → the commit a by-name contents read answered from, until when. */
@@ -155,60 +152,56 @@ export class GitHubContentsStore {
   /** `now`: the fake's clock (epoch ms), for commit dates and the by-name read cache. */
   constructor(private readonly now: () => number) {}
 
-  private repoKey(owner: string, repo: string): string {
-    return `${owner.toLowerCase()}/${repo.toLowerCase()}`;
-  }
-
-  private branchKey(owner: string, repo: string, branch: string): string {
-    return `${this.repoKey(owner, repo)}@${branch}`;
+  /** `owner/repo` (any case), then `suffix`. */
+  private key(owner: string, repo: string, suffix = ''): string {
+    return `${owner}/${repo}`.toLowerCase() + suffix;
   }
 
   addBranch(owner: string, repo: string, branch: string): void {
-    const key = this.branchKey(owner, repo, branch);
-    if (!this.files.has(key)) {
-      this.files.set(key, new Map());
-      this.snapshot(owner, repo, branch);
-    }
+    if (!this.hasBranch(owner, repo, branch)) this.commit(owner, repo, branch, () => {});
   }
 
-  /** Records the branch's current files as a new commit and moves the branch to it. */
-  private snapshot(owner: string, repo: string, branch: string, message = 'update'): string {
-    const key = this.branchKey(owner, repo, branch);
+  /** A new commit on the branch, of its head's files as `change` leaves them (its sha). */
+  private commit(
+    owner: string,
+    repo: string,
+    branch: string,
+    change: (files: Map<string, string>) => void,
+    message = 'update',
+  ): string {
+    const key = this.key(owner, repo, `@${branch}`);
+    const parent = this.refs.get(key);
+    const files = new Map(parent === undefined ? [] : this.trees.get(parent)!.files);
+    change(files);
     const sha = gitBlobId(`commit ${++this.counter}`);
-    this.trees.set(sha, {
-      repo: this.repoKey(owner, repo),
-      files: new Map(this.files.get(key)),
-      parent: this.heads.get(key),
-      date: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      message,
-    });
-    this.heads.set(key, sha);
+    const date = new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    this.trees.set(sha, { repo: this.key(owner, repo), files, parent, date, message });
+    this.refs.set(key, sha);
     return sha;
   }
 
   /** The commit a branch points at. */
   head(owner: string, repo: string, branch: string): string | undefined {
-    return this.heads.get(this.branchKey(owner, repo, branch));
+    return this.refs.get(this.key(owner, repo, `@${branch}`));
   }
 
   /** A lightweight tag on a commit. */
   addTag(owner: string, repo: string, tag: string, commit: string): void {
-    this.tags.set(`${this.repoKey(owner, repo)}#${tag}`, commit);
+    this.refs.set(this.key(owner, repo, `#${tag}`), commit);
   }
 
   /** `heads/<branch>` or `tags/<tag>` → commit sha (undefined when no such ref). */
   resolveRef(owner: string, repo: string, ref: string): string | undefined {
     const m = /^(heads|tags)\/(.+)$/.exec(ref);
-    if (!m) return undefined;
-    return m[1] === 'heads'
-      ? this.head(owner, repo, m[2])
-      : this.tags.get(`${this.repoKey(owner, repo)}#${m[2]}`);
+    return m
+      ? this.refs.get(this.key(owner, repo, (m[1] === 'heads' ? '@' : '#') + m[2]))
+      : undefined;
   }
 
-  /** The files of a commit of this repository (undefined when the sha is not one). */
-  private tree(owner: string, repo: string, commit: string): Map<string, string> | undefined {
-    const t = this.trees.get(commit);
-    return t?.repo === this.repoKey(owner, repo) ? t.files : undefined;
+  /** The commit `ref` names: a commit sha of this repository, else a branch or tag name. */
+  private commitOf(owner: string, repo: string, ref: string): string | undefined {
+    if (this.trees.get(ref)?.repo === this.key(owner, repo)) return ref;
+    return this.head(owner, repo, ref) ?? this.refs.get(this.key(owner, repo, `#${ref}`));
   }
 
   /**
@@ -221,9 +214,7 @@ export class GitHubContentsStore {
     start: string,
     path?: string,
   ): Array<{ sha: string } & TreeCommit> | undefined {
-    let sha: string | undefined = this.tree(owner, repo, start)
-      ? start
-      : (this.head(owner, repo, start) ?? this.resolveRef(owner, repo, `tags/${start}`));
+    let sha = this.commitOf(owner, repo, start);
     if (sha === undefined) return undefined;
     const out: Array<{ sha: string } & TreeCommit> = [];
     while (sha !== undefined) {
@@ -241,26 +232,23 @@ export class GitHubContentsStore {
    * of the same file, at the commit that read saw.
    */
   filesAt(owner: string, repo: string, ref: string, path: string): Map<string, string> | undefined {
-    const byCommit = this.tree(owner, repo, ref);
-    if (byCommit) return byCommit;
-    const commit = this.head(owner, repo, ref) ?? this.resolveRef(owner, repo, `tags/${ref}`);
-    if (commit === undefined) return undefined;
-    const key = `${this.repoKey(owner, repo)}@${ref}:${path}`;
-    const cached = this.nameReads.get(key);
-    const now = this.now();
-    if (cached && now < cached.until) return this.tree(owner, repo, cached.commit);
-    if (this.nameReadCacheMs > 0)
-      this.nameReads.set(key, { commit, until: now + this.nameReadCacheMs });
-    return this.tree(owner, repo, commit);
+    let commit = this.commitOf(owner, repo, ref);
+    if (commit !== undefined && commit !== ref) {
+      const key = this.key(owner, repo, `@${ref}:${path}`);
+      const cached = this.nameReads.get(key);
+      if (cached && this.now() < cached.until) commit = cached.commit;
+      else if (this.nameReadCacheMs > 0)
+        this.nameReads.set(key, { commit, until: this.now() + this.nameReadCacheMs });
+    }
+    return commit === undefined ? undefined : this.trees.get(commit)!.files;
   }
 
   hasBranch(owner: string, repo: string, branch: string): boolean {
-    return this.files.has(this.branchKey(owner, repo, branch));
+    return this.head(owner, repo, branch) !== undefined;
   }
 
   hasRepo(owner: string, repo: string): boolean {
-    const prefix = `${this.repoKey(owner, repo)}@`;
-    return [...this.files.keys()].some((k) => k.startsWith(prefix));
+    return [...this.refs.keys()].some((k) => k.startsWith(this.key(owner, repo, '@')));
   }
 
   setFile(
@@ -275,15 +263,13 @@ export class GitHubContentsStore {
     const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     const sha = gitBlobId(bytes);
     this.blobs.set(sha, bytes);
-    this.files.get(this.branchKey(owner, repo, branch))!.set(path, sha);
-    this.snapshot(owner, repo, branch, message);
+    this.commit(owner, repo, branch, (files) => files.set(path, sha), message);
     return sha;
   }
 
   /** Deletes a file from a branch in a new commit (its sha). */
   deleteFile(owner: string, repo: string, branch: string, path: string): string {
-    this.files.get(this.branchKey(owner, repo, branch))?.delete(path);
-    return this.snapshot(owner, repo, branch, `delete ${path}`);
+    return this.commit(owner, repo, branch, (files) => files.delete(path), `delete ${path}`);
   }
 
   getFile(owner: string, repo: string, branch: string, path: string): string | undefined {
@@ -292,7 +278,8 @@ export class GitHubContentsStore {
   }
 
   fileSha(owner: string, repo: string, branch: string, path: string): string | undefined {
-    return this.files.get(this.branchKey(owner, repo, branch))?.get(path);
+    const head = this.head(owner, repo, branch);
+    return head === undefined ? undefined : this.trees.get(head)!.files.get(path);
   }
 
   blob(sha: string): Buffer | undefined {
@@ -300,20 +287,20 @@ export class GitHubContentsStore {
   }
 }
 
-const NOT_FOUND: FakeGitHubResponse = {
-  status: 404,
-  body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
-};
-const FORBIDDEN: FakeGitHubResponse = {
-  status: 403,
-  body: {
-    message: 'Resource not accessible by integration',
-    documentation_url: 'https://docs.github.com/rest',
-  },
-};
+const error = (status: number, message: string): FakeGitHubResponse => ({
+  status,
+  body: { message, documentation_url: 'https://docs.github.com/rest' },
+});
+const UNAUTHORIZED = error(401, 'Bad credentials');
+const FORBIDDEN = error(403, 'Resource not accessible by integration');
+const NOT_FOUND = error(404, 'Not Found');
+
+function found<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`fake GitHub: no ${what}`);
+  return value;
+}
 /** Over this size the contents API answers JSON without the content (GitHub: 1 MB). */
 const LARGE_FILE_BYTES = 1024 * 1024;
-const REPO = String.raw`^/repos/([^/]+)/([^/]+)`;
 
 /** GitHub wraps base64 content at 60 characters. */
 function wrapBase64(bytes: Buffer): string {
@@ -333,18 +320,18 @@ function parseJson(body: string): Record<string, unknown> | undefined {
   }
 }
 
-/**
- * A route: the method, the path below `basePath` (its groups, decoded, are the answer's
- * arguments after the request), whether the token needs `contents` (read for a GET, else write).
- */
+/** A route below /repos/{owner}/{repo}; its answer gets the request, then the groups, decoded. */
 interface Route {
   method: string;
   path: RegExp;
-  contents?: true;
-  answer: (
-    req: FakeGitHubRequest,
-    ...params: string[]
-  ) => FakeGitHubResponse | Promise<FakeGitHubResponse>;
+  /** What the token needs: `contents` (read for a GET, else write), `actions` (read), nothing. */
+  needs: 'contents' | 'actions' | 'nothing';
+  /** Called with the request, owner, repo, then the path's other groups. */
+  answer: (req: FakeGitHubRequest, ...groups: string[]) => FakeGitHubResponse;
+}
+
+function route(method: string, tail: string, needs: Route['needs'], answer: Route['answer']) {
+  return { method, path: new RegExp(`^/repos/([^/]+)/([^/]+)${tail}$`), needs, answer };
 }
 
 export class FakeGitHub {
@@ -449,9 +436,7 @@ export class FakeGitHub {
   actions(repository?: string): FakeActions {
     if (!repository || repository === `${this.owner}/${this.repo}`)
       return { runs: this.runs, jobs: this.jobs, access: 'read' };
-    const other = this.repositories.get(repository);
-    if (!other) throw new Error(`fake GitHub: no repository ${repository}`);
-    return other;
+    return found(this.repositories.get(repository), `repository ${repository}`);
   }
 
   /** Another repository whose runs and jobs the fake serves (refs stay in `owner/repo`). */
@@ -481,9 +466,7 @@ export class FakeGitHub {
   }
 
   run(id: number, repository?: string): FakeRun {
-    const r = this.actions(repository).runs.get(id);
-    if (!r) throw new Error(`fake GitHub: no run ${id}`);
-    return r;
+    return found(this.actions(repository).runs.get(id), `run ${id}`);
   }
 
   complete(
@@ -549,9 +532,7 @@ export class FakeGitHub {
   }
 
   job(id: number, repository?: string): FakeJob {
-    const j = this.actions(repository).jobs.get(id);
-    if (!j) throw new Error(`fake GitHub: no job ${id}`);
-    return j;
+    return found(this.actions(repository).jobs.get(id), `job ${id}`);
   }
 
   completeJob(
@@ -633,11 +614,7 @@ export class FakeGitHub {
    * conditional request and receiving a 304 response does not count against your primary rate
    * limit"), with the rate-limit headers.
    */
-  private write(
-    res: ServerResponse,
-    r: FakeGitHubResponse,
-    req: { method: string; headers: IncomingHttpHeaders; log: FakeGitHubRequestLog },
-  ): void {
+  private write(res: ServerResponse, r: FakeGitHubResponse, req: FakeGitHubRequestLog): void {
     const raw = Buffer.isBuffer(r.body);
     let data = r.body === undefined ? undefined : raw ? (r.body as Buffer) : JSON.stringify(r.body);
     let headers = r.headers ?? {};
@@ -653,16 +630,13 @@ export class FakeGitHub {
         data = undefined;
       }
     }
-    req.log.status = r.status;
+    req.status = r.status;
     if (this.spendRateLimit && r.status !== 304 && this.rateLimit.remaining > 0)
       this.rateLimit.remaining--;
     const rl = this.rateLimit;
+    const type = raw ? 'application/vnd.github.raw' : 'application/json; charset=utf-8';
     res.writeHead(r.status, {
-      ...(data === undefined
-        ? {}
-        : {
-            'content-type': raw ? 'application/vnd.github.raw' : 'application/json; charset=utf-8',
-          }),
+      ...(data === undefined ? {} : { 'content-type': type }),
       'x-ratelimit-limit': String(rl.limit),
       'x-ratelimit-remaining': String(rl.remaining),
       'x-ratelimit-reset': String(rl.resetEpochSeconds),
@@ -688,16 +662,10 @@ export class FakeGitHub {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.origin);
-    const method = req.method ?? 'GET';
-    const path = url.pathname.startsWith(`${this.basePath}/`)
-      ? url.pathname.slice(this.basePath.length)
-      : undefined;
-    const log: FakeGitHubRequestLog = {
-      method,
-      path: path ?? url.pathname,
-      query: url.search.slice(1),
-      headers: req.headers,
-    };
+    const inBase = url.pathname.startsWith(`${this.basePath}/`);
+    const path = inBase ? url.pathname.slice(this.basePath.length) : url.pathname;
+    const { method = 'GET', headers } = req;
+    const log: FakeGitHubRequestLog = { method, path, query: url.search.slice(1), headers };
     this.requests.push(log);
     for (const w of this.waiters) if (w.match(log) && --w.left === 0) w.resolve();
     this.waiters = this.waiters.filter((w) => w.left > 0);
@@ -707,313 +675,267 @@ export class FakeGitHub {
     const latency = typeof this.latencyMs === 'function' ? this.latencyMs() : this.latencyMs;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
 
-    const r =
-      path === undefined
-        ? NOT_FOUND
-        : await this.answer(method, path, url.searchParams, req.headers, body);
-    this.write(res, r, { method, headers: req.headers, log });
+    this.write(res, inBase ? await this.answer(log, url.searchParams, body) : NOT_FOUND, log);
   }
 
+  /** The token check, injected faults, mounted handlers, then the routes. */
   private async answer(
-    method: string,
-    path: string,
+    { method, path, headers }: FakeGitHubRequestLog,
     query: URLSearchParams,
-    headers: IncomingHttpHeaders,
     body: string,
   ): Promise<FakeGitHubResponse> {
     const token = /^(?:Bearer|token) (.+)$/.exec(headers.authorization ?? '')?.[1] ?? '';
     const permissions = token === this.token ? this.permissions : this.tokens.get(token);
-    if (!permissions) {
-      return {
-        status: 401,
-        body: { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' },
-      };
-    }
+    if (!permissions) return UNAUTHORIZED;
     const fault = this.faults.find(
       (f) => f.times > 0 && (!f.match || f.match(method, path, query.toString())),
     );
     if (fault) {
       fault.times--;
-      return {
-        status: fault.status,
-        headers: fault.headers,
-        body: fault.body ?? { message: `injected ${fault.status}` },
-      };
+      const { status, headers, body = { message: `injected ${status}` } } = fault;
+      return { status, headers, body };
     }
-    const repoPrefix = `/repos/${this.owner}/${this.repo}/`;
-    const req: FakeGitHubRequest = {
-      method,
-      repoPath: path.startsWith(repoPrefix) ? path.slice(repoPrefix.length) : undefined,
-      path,
-      query,
-      headers,
-      body,
-      permissions,
-    };
+    const home = `/repos/${this.owner}/${this.repo}/`;
+    const repoPath = path.startsWith(home) ? path.slice(home.length) : undefined;
+    const req: FakeGitHubRequest = { method, repoPath, path, query, headers, body, permissions };
     for (const h of this.handlers) {
       const r = await h(req);
       if (r) return r;
     }
-    for (const route of this.routes) {
-      const m = route.method === method ? route.path.exec(path) : null;
-      if (!m) continue;
-      const { contents } = permissions;
-      if (route.contents && (method === 'GET' ? contents === 'none' : contents !== 'write'))
-        return FORBIDDEN;
-      return route.answer(req, ...m.slice(1).map(decodeURIComponent));
+    for (const { method: m, path: pattern, needs, answer } of this.routes) {
+      const match = m === method ? pattern.exec(path) : null;
+      if (!match) continue;
+      const [owner, repo, ...params] = match.slice(1).map(decodeURIComponent);
+      const denied = this.denied(needs, method, `${owner}/${repo}`, permissions);
+      return denied ?? answer(req, owner, repo, ...params);
     }
     return NOT_FOUND;
   }
 
-  private isHome(owner: string, repo: string): boolean {
-    return owner === this.owner && repo === this.repo;
+  /** Why the token may not use a route (404 or 403), or undefined when it may. */
+  private denied(
+    needs: Route['needs'],
+    method: string,
+    repository: string,
+    { contents, actions }: TokenPermissions,
+  ): FakeGitHubResponse | undefined {
+    if (needs === 'contents' && (method === 'GET' ? contents === 'none' : contents !== 'write'))
+      return FORBIDDEN;
+    if (needs !== 'actions') return undefined;
+    const access = this.isHome(repository) ? 'read' : this.repositories.get(repository)?.access;
+    if (access === undefined || access === 'not-found') return NOT_FOUND;
+    return access === 'forbidden' || actions === 'none' ? FORBIDDEN : undefined;
+  }
+
+  private isHome(repository: string): boolean {
+    return repository === `${this.owner}/${this.repo}`;
   }
 
   private readonly routes: Route[] = [
-    // Get a repository: GET /repos/{owner}/{repo}
-    // https://docs.github.com/rest/repos/repos#get-a-repository
+    // Get a repository: https://docs.github.com/rest/repos/repos#get-a-repository
     // The store reads the default branch, and whether the repository answers at all (a run that
     // answers 404 in a repository that answers 200 was deleted). A repository the token cannot
     // see answers 404; one whose Actions API it may not read (403 there) still answers 200.
-    {
-      method: 'GET',
-      path: new RegExp(`${REPO}$`),
-      answer: (_, owner, repo) => {
-        const name = `${owner}/${repo}`;
-        const known =
-          this.isHome(owner, repo) ||
-          (this.repositories.has(name) && this.repositories.get(name)!.access !== 'not-found');
-        return known
-          ? { status: 200, body: { full_name: name, default_branch: 'main' } }
-          : { status: 404, body: { message: 'Not Found' } };
-      },
-    },
-    {
-      method: 'GET',
-      path: new RegExp(`${REPO}/(actions/.+)$`),
-      answer: (req, owner, repo, path) => this.actionsRoute(`${owner}/${repo}`, path, req),
-    },
-    // Get a commit: GET /repos/{owner}/{repo}/commits/{ref} (the default branch's head).
-    // https://docs.github.com/rest/commits/commits#get-a-commit
-    {
-      method: 'GET',
-      path: new RegExp(`${REPO}/commits/([^/]+)$`),
-      contents: true,
-      answer: (_, owner, repo, ref) => {
-        if (!this.isHome(owner, repo)) return NOT_FOUND;
-        return ref === 'main' || this.commits.has(ref)
-          ? { status: 200, body: { sha: ref === 'main' ? this.headSha : ref } }
-          : { status: 422, body: { message: `No commit found for SHA: ${ref}` } };
-      },
-    },
-    // List matching references: GET /repos/{owner}/{repo}/git/matching-refs/{ref}
-    // https://docs.github.com/rest/git/refs#list-matching-references
+    route('GET', '', 'nothing', (_, owner, repo) => {
+      const name = `${owner}/${repo}`;
+      return this.isHome(name) ||
+        (this.repositories.get(name)?.access ?? 'not-found') !== 'not-found'
+        ? { status: 200, body: { full_name: name, default_branch: 'main' } }
+        : NOT_FOUND;
+    }),
+    // Get a commit (the default branch's head): https://docs.github.com/rest/commits/commits#get-a-commit
+    route('GET', '/commits/([^/]+)', 'contents', (_, owner, repo, ref) => {
+      if (!this.isHome(`${owner}/${repo}`)) return NOT_FOUND;
+      return ref === 'main' || this.commits.has(ref)
+        ? { status: 200, body: { sha: ref === 'main' ? this.headSha : ref } }
+        : { status: 422, body: { message: `No commit found for SHA: ${ref}` } };
+    }),
+    // List matching references: https://docs.github.com/rest/git/refs#list-matching-references
     // 200 with an array (empty when nothing matches); `ref` is matched as a prefix of refs/{ref}.
-    {
-      method: 'GET',
-      path: new RegExp(`${REPO}/git/matching-refs/(.+)$`),
-      contents: true,
-      answer: (_, owner, repo, ref) => {
-        if (!this.isHome(owner, repo)) return NOT_FOUND;
-        const list = [...this.visibleRefs()]
-          .filter(([name]) => name.startsWith(`refs/${ref}`))
-          .sort(([a], [b]) => a.localeCompare(b));
-        return { status: 200, body: list.map(([name, sha]) => this.refJson(name, sha)) };
-      },
-    },
-    // Create a reference: POST /repos/{owner}/{repo}/git/refs { ref, sha }
-    // https://docs.github.com/rest/git/refs#create-a-reference
+    route('GET', '/git/matching-refs/(.+)', 'contents', (_, owner, repo, ref) => {
+      if (!this.isHome(`${owner}/${repo}`)) return NOT_FOUND;
+      const list = [...this.visibleRefs()]
+        .filter(([name]) => name.startsWith(`refs/${ref}`))
+        .sort(([a], [b]) => a.localeCompare(b));
+      return { status: 200, body: list.map(([name, sha]) => this.refJson(name, sha)) };
+    }),
+    // Create a reference: https://docs.github.com/rest/git/refs#create-a-reference
     // 201 with the ref; 422 "Reference already exists" / "Object does not exist" / invalid name.
-    {
-      method: 'POST',
-      path: new RegExp(`${REPO}/git/refs$`),
-      contents: true,
-      answer: (req, owner, repo) => {
-        if (!this.isHome(owner, repo)) return NOT_FOUND;
-        const input = parseJson(req.body);
-        if (!input) return { status: 400, body: { message: 'Problems parsing JSON' } };
-        const { ref, sha } = input;
-        if (typeof ref !== 'string' || !ref.startsWith('refs/') || ref.split('/').length < 3) {
-          return { status: 422, body: { message: 'Reference name is invalid' } };
-        }
-        if (typeof sha !== 'string' || !this.commits.has(sha))
-          return { status: 422, body: { message: 'Object does not exist' } };
-        if (this.refs.has(ref))
-          return { status: 422, body: { message: 'Reference already exists' } };
-        this.beforeRefWrite();
-        this.refs.set(ref, sha);
-        return {
-          status: 201,
-          headers: { location: `${this.apiUrl}/repos/${owner}/${repo}/git/${ref}` },
-          body: this.refJson(ref, sha),
-        };
-      },
-    },
-    // Delete a reference: DELETE /repos/{owner}/{repo}/git/refs/{ref} (ref without "refs/")
-    // https://docs.github.com/rest/git/refs#delete-a-reference
+    route('POST', '/git/refs', 'contents', (req, owner, repo) => {
+      if (!this.isHome(`${owner}/${repo}`)) return NOT_FOUND;
+      const input = parseJson(req.body);
+      if (!input) return { status: 400, body: { message: 'Problems parsing JSON' } };
+      const { ref, sha } = input;
+      if (typeof ref !== 'string' || !ref.startsWith('refs/') || ref.split('/').length < 3)
+        return { status: 422, body: { message: 'Reference name is invalid' } };
+      if (typeof sha !== 'string' || !this.commits.has(sha))
+        return { status: 422, body: { message: 'Object does not exist' } };
+      if (this.refs.has(ref)) return { status: 422, body: { message: 'Reference already exists' } };
+      this.beforeRefWrite();
+      this.refs.set(ref, sha);
+      const location = `${this.apiUrl}/repos/${owner}/${repo}/git/${ref}`;
+      return { status: 201, headers: { location }, body: this.refJson(ref, sha) };
+    }),
+    // Delete a reference (without "refs/"): https://docs.github.com/rest/git/refs#delete-a-reference
     // 204; 422 "Reference does not exist".
-    {
-      method: 'DELETE',
-      path: new RegExp(`${REPO}/git/refs/(.+)$`),
-      contents: true,
-      answer: (_, owner, repo, name) => {
-        const ref = `refs/${name}`;
-        if (!this.isHome(owner, repo)) return NOT_FOUND;
-        if (!this.refs.has(ref))
-          return { status: 422, body: { message: 'Reference does not exist' } };
-        this.beforeRefWrite();
-        this.refs.delete(ref);
-        return { status: 204 };
-      },
-    },
-    // Get a reference: GET /repos/{owner}/{repo}/git/ref/{ref} (`heads/<branch>` or
-    // `tags/<tag>` in `contents`, exactly, else 404; always fresh).
-    // https://docs.github.com/rest/git/refs#get-a-reference
-    {
-      method: 'GET',
-      path: new RegExp(`${REPO}/git/ref/(.+)$`),
-      contents: true,
-      answer: (_, owner, repo, name) => {
-        const commit = this.contents.resolveRef(owner, repo, name);
-        if (commit === undefined) return NOT_FOUND;
-        const api = `${this.apiUrl}/repos/${owner}/${repo}`;
-        return {
-          status: 200,
-          body: {
-            ref: `refs/${name}`,
-            url: `${api}/git/refs/${name}`,
-            object: { type: 'commit', sha: commit, url: `${api}/git/commits/${commit}` },
-          },
-        };
-      },
-    },
-    // List commits: GET /repos/{owner}/{repo}/commits?sha=&path=&per_page=&page=, newest first.
+    route('DELETE', '/git/refs/(.+)', 'contents', (_, owner, repo, name) => {
+      if (!this.isHome(`${owner}/${repo}`)) return NOT_FOUND;
+      const ref = `refs/${name}`;
+      if (!this.refs.has(ref))
+        return { status: 422, body: { message: 'Reference does not exist' } };
+      this.beforeRefWrite();
+      this.refs.delete(ref);
+      return { status: 204 };
+    }),
+    // Get a reference: https://docs.github.com/rest/git/refs#get-a-reference
+    // `heads/<branch>` or `tags/<tag>` in `contents`, exactly, else 404; always fresh.
+    route('GET', '/git/ref/(.+)', 'contents', (_, owner, repo, name) => {
+      const sha = this.contents.resolveRef(owner, repo, name);
+      if (sha === undefined) return NOT_FOUND;
+      const api = `${this.apiUrl}/repos/${owner}/${repo}`;
+      const object = { type: 'commit', sha, url: `${api}/git/commits/${sha}` };
+      return { status: 200, body: { ref: `refs/${name}`, url: `${api}/git/refs/${name}`, object } };
+    }),
+    // List commits (`sha`, `path`; paged), newest first:
     // https://docs.github.com/rest/commits/commits#list-commits
-    {
-      method: 'GET',
-      path: new RegExp(`${REPO}/commits$`),
-      contents: true,
-      answer: (req, owner, repo) => {
-        const start = req.query.get('sha') ?? 'main';
-        const log = this.contents.log(owner, repo, start, req.query.get('path') ?? undefined);
-        if (!log) return { status: 404, body: { message: `No commit found for SHA: ${start}` } };
-        const api = `${this.apiUrl}/repos/${owner}/${repo}`;
-        const { slice, headers } = this.page(log, req);
-        const body = slice.map((c) => {
-          const who = { name: 'eol-gate test', email: 'test@example.com', date: c.date };
-          return {
-            sha: c.sha,
-            commit: { author: who, committer: who, message: c.message },
-            url: `${api}/commits/${c.sha}`,
-            parents: c.parent ? [{ sha: c.parent, url: `${api}/commits/${c.parent}` }] : [],
-          };
-        });
-        return { status: 200, headers, body };
-      },
-    },
-    // Get a blob: GET /repos/{owner}/{repo}/git/blobs/{file_sha}
-    // https://docs.github.com/rest/git/blobs#get-a-blob
-    {
-      method: 'GET',
-      path: new RegExp(`${REPO}/git/blobs/([0-9a-f]{40})$`),
-      contents: true,
-      answer: (req, owner, repo, sha) => {
-        const bytes = this.contents.blob(sha);
-        if (!bytes || !this.contents.hasRepo(owner, repo)) return NOT_FOUND;
-        if (wantsRaw(req)) return { status: 200, body: bytes };
-        const body = { sha, size: bytes.length, content: wrapBase64(bytes), encoding: 'base64' };
-        return { status: 200, body };
-      },
-    },
-    // Get repository content: GET /repos/{owner}/{repo}/contents/{path}?ref=
-    // https://docs.github.com/rest/repos/contents#get-repository-content
+    route('GET', '/commits', 'contents', (req, owner, repo) => {
+      const start = req.query.get('sha') ?? 'main';
+      const log = this.contents.log(owner, repo, start, req.query.get('path') ?? undefined);
+      if (!log) return { status: 404, body: { message: `No commit found for SHA: ${start}` } };
+      const api = `${this.apiUrl}/repos/${owner}/${repo}`;
+      const { slice, headers } = this.page(log, req);
+      const body = slice.map((c) => {
+        const who = { name: 'eol-gate test', email: 'test@example.com', date: c.date };
+        return {
+          sha: c.sha,
+          commit: { author: who, committer: who, message: c.message },
+          url: `${api}/commits/${c.sha}`,
+          parents: c.parent ? [{ sha: c.parent, url: `${api}/commits/${c.parent}` }] : [],
+        };
+      });
+      return { status: 200, headers, body };
+    }),
+    // Get a blob: https://docs.github.com/rest/git/blobs#get-a-blob
+    route('GET', '/git/blobs/([0-9a-f]{40})', 'contents', (req, owner, repo, sha) => {
+      const bytes = this.contents.blob(sha);
+      if (!bytes || !this.contents.hasRepo(owner, repo)) return NOT_FOUND;
+      if (wantsRaw(req)) return { status: 200, body: bytes };
+      const body = { sha, size: bytes.length, content: wrapBase64(bytes), encoding: 'base64' };
+      return { status: 200, body };
+    }),
+    // Get repository content: https://docs.github.com/rest/repos/contents#get-repository-content
     // Over 1 MB the JSON carries `content: ""` and `encoding: "none"`; the raw media type still
     // works. `ref` is a commit sha, a branch or a tag name; by name the answer may be a cached one.
-    {
-      method: 'GET',
-      path: new RegExp(`${REPO}/contents/(.+)$`),
-      contents: true,
-      answer: (req, owner, repo, path) => {
-        const ref = req.query.get('ref') ?? 'main';
-        const files = this.contents.filesAt(owner, repo, ref, path) ?? new Map<string, string>();
-        const sha = files.get(path);
-        const children =
-          sha === undefined ? [...files.keys()].filter((p) => p.startsWith(`${path}/`)) : [];
-        if (children.length > 0) {
-          // A directory: an array of entries (files only here).
-          const entries = children.map((p) => ({
-            type: 'file',
-            name: p.split('/').pop(),
-            path: p,
-            sha: files.get(p),
-          }));
-          return { status: 200, body: entries };
-        }
-        if (sha === undefined) return NOT_FOUND;
-        const bytes = this.contents.blob(sha)!;
-        if (wantsRaw(req)) return { status: 200, body: bytes };
-        const large = bytes.length > LARGE_FILE_BYTES;
-        const api = `${this.apiUrl}/repos/${owner}/${repo}`;
-        return {
-          status: 200,
-          body: {
-            type: 'file',
-            name: path.split('/').pop(),
-            path,
-            sha,
-            size: bytes.length,
-            encoding: large ? 'none' : 'base64',
-            content: large ? '' : wrapBase64(bytes),
-            url: `${api}/contents/${path}?ref=${ref}`,
-            git_url: `${api}/git/blobs/${sha}`,
-            download_url: `https://raw.githubusercontent.com/${owner}/${repo}/${ref}/${path}`,
-          },
-        };
-      },
-    },
-    // Create or update file contents: PUT /repos/{owner}/{repo}/contents/{path}
+    route('GET', '/contents/(.+)', 'contents', (req, owner, repo, path) => {
+      const ref = req.query.get('ref') ?? 'main';
+      const files = this.contents.filesAt(owner, repo, ref, path) ?? new Map<string, string>();
+      const sha = files.get(path);
+      const children =
+        sha === undefined ? [...files.keys()].filter((p) => p.startsWith(`${path}/`)) : [];
+      // A directory: an array of entries (files only here).
+      if (children.length > 0)
+        return { status: 200, body: children.map((p) => ({ ...fileEntry(p), sha: files.get(p) })) };
+      if (sha === undefined) return NOT_FOUND;
+      const bytes = this.contents.blob(sha)!;
+      if (wantsRaw(req)) return { status: 200, body: bytes };
+      const large = bytes.length > LARGE_FILE_BYTES;
+      const api = `${this.apiUrl}/repos/${owner}/${repo}`;
+      return {
+        status: 200,
+        body: {
+          ...fileEntry(path),
+          sha,
+          size: bytes.length,
+          encoding: large ? 'none' : 'base64',
+          content: large ? '' : wrapBase64(bytes),
+          url: `${api}/contents/${path}?ref=${ref}`,
+          git_url: `${api}/git/blobs/${sha}`,
+          download_url: `https://raw.githubusercontent.com/${owner}/${repo}/${ref}/${path}`,
+        },
+      };
+    }),
+    // Create or update file contents:
     // https://docs.github.com/rest/repos/contents#create-or-update-file-contents
     // 200 updated, 201 created, 404, 409 (sha does not match), 422 (validation failed).
-    {
-      method: 'PUT',
-      path: new RegExp(`${REPO}/contents/(.+)$`),
-      contents: true,
-      answer: (req, owner, repo, path) => {
-        const body = parseJson(req.body);
-        if (!body) return { status: 400, body: { message: 'Problems parsing JSON' } };
-        const invalid = (what: string) => ({
-          status: 422,
-          body: { message: `Invalid request.\n\n"${what}" wasn't supplied.`, status: '422' },
-        });
-        if (typeof body.message !== 'string' || body.message === '') return invalid('message');
-        if (typeof body.content !== 'string') return invalid('content');
-        if (!isBase64(body.content))
-          return { status: 422, body: { message: 'content is not valid Base64', status: '422' } };
-        const branch = typeof body.branch === 'string' ? body.branch : 'main';
-        if (!this.contents.hasBranch(owner, repo, branch))
-          return { status: 404, body: { message: `Branch ${branch} not found` } };
-        // Nothing awaits from the check to the state change: the check-and-set is atomic, like GitHub's.
-        const current = this.contents.fileSha(owner, repo, branch, path);
-        if (current !== undefined && body.sha === undefined) return invalid('sha');
-        if (body.sha !== undefined && body.sha !== current) {
-          return {
-            status: 409,
-            body: { message: `${path} does not match ${String(body.sha)}`, status: '409' },
-          };
-        }
-        const content = Buffer.from(body.content, 'base64');
-        const sha = this.contents.setFile(owner, repo, branch, path, content, body.message);
-        const commit = { sha: this.contents.head(owner, repo, branch)!, message: body.message };
-        this.contents.commits.push({ ...commit, path });
-        return {
-          status: current === undefined ? 201 : 200,
-          body: {
-            content: { name: path.split('/').pop(), path, sha, size: content.length, type: 'file' },
-            commit,
-          },
-        };
+    route('PUT', '/contents/(.+)', 'contents', (req, owner, repo, path) => {
+      const body = parseJson(req.body);
+      if (!body) return { status: 400, body: { message: 'Problems parsing JSON' } };
+      const invalid = (message: string) => ({ status: 422, body: { message, status: '422' } });
+      const missing = (what: string) => invalid(`Invalid request.\n\n"${what}" wasn't supplied.`);
+      if (typeof body.message !== 'string' || body.message === '') return missing('message');
+      if (typeof body.content !== 'string') return missing('content');
+      if (!isBase64(body.content)) return invalid('content is not valid Base64');
+      const branch = typeof body.branch === 'string' ? body.branch : 'main';
+      if (!this.contents.hasBranch(owner, repo, branch))
+        return { status: 404, body: { message: `Branch ${branch} not found` } };
+      // Nothing awaits from the check to the state change: the check-and-set is atomic, like GitHub's.
+      const current = this.contents.fileSha(owner, repo, branch, path);
+      if (current !== undefined && body.sha === undefined) return missing('sha');
+      if (body.sha !== undefined && body.sha !== current) {
+        const message = `${path} does not match ${String(body.sha)}`;
+        return { status: 409, body: { message, status: '409' } };
+      }
+      const content = Buffer.from(body.content, 'base64');
+      const sha = this.contents.setFile(owner, repo, branch, path, content, body.message);
+      const commit = { sha: this.contents.head(owner, repo, branch)!, message: body.message };
+      this.contents.commits.push({ ...commit, path });
+      const file = { ...fileEntry(path), sha, size: content.length };
+      return { status: current === undefined ? 201 : 200, body: { content: file, commit } };
+    }),
+    // Get a workflow run: https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run
+    // status: queued | in_progress | completed | waiting | requested | pending; run_attempt counts
+    // re-runs; updated_at changes with the status (a completed run's: when it completed).
+    route('GET', '/actions/runs/(\\d+)', 'actions', (_, owner, repo, id) => {
+      const repository = `${owner}/${repo}`;
+      const run = this.actions(repository).runs.get(Number(id));
+      if (!run) return NOT_FOUND;
+      const html_url = `https://github.com/${repository}/actions/runs/${run.id}`;
+      const body = { ...run, display_title: run.name, html_url, created_at: run.run_started_at };
+      return { status: 200, body };
+    }),
+    // Get a job for a workflow run:
+    // https://docs.github.com/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run
+    // status: queued | in_progress | completed | waiting | requested | pending;
+    // conclusion: success | failure | cancelled | skipped | timed_out | ... | null.
+    route('GET', '/actions/jobs/(\\d+)', 'actions', (_, owner, repo, id) => {
+      const job = this.actions(`${owner}/${repo}`).jobs.get(Number(id));
+      return job ? { status: 200, body: this.jobJson(`${owner}/${repo}`, job) } : NOT_FOUND;
+    }),
+    // List jobs for a workflow run:
+    // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run
+    // `filter`: latest (default: the jobs of the most recent attempt) | all (every attempt's);
+    // 404 for an unknown run.
+    route('GET', '/actions/runs/(\\d+)/jobs', 'actions', (req, owner, repo, id) => {
+      const run = this.actions(`${owner}/${repo}`).runs.get(Number(id));
+      if (!run) return NOT_FOUND;
+      const filter = req.query.get('filter') ?? 'latest';
+      if (filter !== 'latest' && filter !== 'all')
+        return { status: 422, body: { message: `Invalid filter: ${filter}` } };
+      return this.jobList(
+        req,
+        `${owner}/${repo}`,
+        (j) => j.run_id === run.id && (filter === 'all' || j.run_attempt === run.run_attempt),
+      );
+    }),
+    // List jobs for a workflow run attempt (GitHub Enterprise Server too):
+    // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run-attempt
+    // Each job with `runner_name` (null until assigned); 404 for an unknown run or an attempt it
+    // has not reached.
+    route(
+      'GET',
+      '/actions/runs/(\\d+)/attempts/(\\d+)/jobs',
+      'actions',
+      (req, owner, repo, id, n) => {
+        const run = this.actions(`${owner}/${repo}`).runs.get(Number(id));
+        const attempt = Number(n);
+        if (!run || attempt < 1 || attempt > run.run_attempt) return NOT_FOUND;
+        return this.jobList(
+          req,
+          `${owner}/${repo}`,
+          (j) => j.run_id === run.id && j.run_attempt === attempt,
+        );
       },
-    },
+    ),
   ];
 
   private refJson(ref: string, sha: string): Record<string, unknown> {
@@ -1037,79 +959,19 @@ export class FakeGitHub {
     };
   }
 
-  /** GET /repos/{owner}/{repo}/actions/...: `owner/repo` or a repository added with `addRepository`. */
-  private actionsRoute(
+  /** The jobs of `repository` that `filter` keeps, by id: paged, in `{ total_count, jobs }`. */
+  private jobList(
+    req: FakeGitHubRequest,
     repository: string,
-    path: string,
-    { query, permissions }: FakeGitHubRequest,
+    filter: (j: FakeJob) => boolean,
   ): FakeGitHubResponse {
-    const home = `${this.owner}/${this.repo}`;
-    const actions = repository === home ? this.actions() : this.repositories.get(repository);
-    if (!actions || actions.access === 'not-found') return NOT_FOUND;
-    if (actions.access === 'forbidden' || permissions.actions === 'none') return FORBIDDEN;
-    const req = { query, path: `/repos/${repository}/${path}` };
-    // Get a workflow run: GET /repos/{owner}/{repo}/actions/runs/{run_id}
-    // https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run
-    // status: queued | in_progress | completed | waiting | requested | pending; run_attempt counts
-    // re-runs; updated_at changes with the status (a completed run's: when it completed).
-    const runMatch = /^actions\/runs\/(\d+)$/.exec(path);
-    if (runMatch) {
-      const run = actions.runs.get(Number(runMatch[1]));
-      if (!run) return NOT_FOUND;
-      return {
-        status: 200,
-        body: {
-          ...run,
-          display_title: run.name,
-          html_url: `https://github.com/${repository}/actions/runs/${run.id}`,
-          created_at: run.run_started_at,
-        },
-      };
-    }
-    // Get a job for a workflow run: GET /repos/{owner}/{repo}/actions/jobs/{job_id}
-    // https://docs.github.com/rest/actions/workflow-jobs#get-a-job-for-a-workflow-run
-    // status: queued | in_progress | completed | waiting | requested | pending;
-    // conclusion: success | failure | cancelled | skipped | timed_out | ... | null.
-    const jobMatch = /^actions\/jobs\/(\d+)$/.exec(path);
-    if (jobMatch) {
-      const job = actions.jobs.get(Number(jobMatch[1]));
-      return job ? { status: 200, body: this.jobJson(repository, job) } : NOT_FOUND;
-    }
-    /** A listing of jobs, by id: paged, in `{ total_count, jobs }`. */
-    const jobs = (filter: (j: FakeJob) => boolean): FakeGitHubResponse => {
-      const all = [...actions.jobs.values()].filter(filter).sort((a, b) => a.id - b.id);
-      const { slice, headers } = this.page(all, req);
-      const body = { total_count: all.length, jobs: slice.map((j) => this.jobJson(repository, j)) };
-      return { status: 200, headers, body };
-    };
-    // List jobs for a workflow run: GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs
-    // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run
-    // `filter`: latest (default: the jobs of the most recent attempt) | all (every attempt's);
-    // paged; 200 { total_count, jobs }; 404 for an unknown run.
-    const jobsMatch = /^actions\/runs\/(\d+)\/jobs$/.exec(path);
-    if (jobsMatch) {
-      const run = actions.runs.get(Number(jobsMatch[1]));
-      if (!run) return NOT_FOUND;
-      const filter = query.get('filter') ?? 'latest';
-      if (filter !== 'latest' && filter !== 'all')
-        return { status: 422, body: { message: `Invalid filter: ${filter}` } };
-      return jobs(
-        (j) => j.run_id === run.id && (filter === 'all' || j.run_attempt === run.run_attempt),
-      );
-    }
-    // List jobs for a workflow run attempt:
-    // GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt_number}/jobs
-    // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run-attempt
-    // (GitHub Enterprise Server too). Paged; 200 { total_count, jobs } (each job with
-    // `runner_name`, null until assigned); 404 for an unknown run or an attempt it has not reached.
-    const attemptMatch = /^actions\/runs\/(\d+)\/attempts\/(\d+)\/jobs$/.exec(path);
-    if (attemptMatch) {
-      const run = actions.runs.get(Number(attemptMatch[1]));
-      const attempt = Number(attemptMatch[2]);
-      if (!run || attempt < 1 || attempt > run.run_attempt) return NOT_FOUND;
-      return jobs((j) => j.run_id === run.id && j.run_attempt === attempt);
-    }
-    return NOT_FOUND;
+    const all = [...this.actions(repository).jobs.values()].filter(filter);
+    const { slice, headers } = this.page(
+      all.sort((a, b) => a.id - b.id),
+      req,
+    );
+    const jobs = slice.map((j) => this.jobJson(repository, j));
+    return { status: 200, headers, body: { total_count: all.length, jobs } };
   }
 
   /**
@@ -1118,16 +980,15 @@ export class FakeGitHub {
    */
   private page<T>(
     items: T[],
-    req: { path: string; query: URLSearchParams },
+    { path, query }: FakeGitHubRequest,
   ): { slice: T[]; headers: Record<string, string> } {
-    const { query } = req;
     const perPage = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30));
     const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
     const last = Math.max(1, Math.ceil(items.length / perPage));
     const link = (n: number, rel: string) => {
       const q = new URLSearchParams(query);
       q.set('page', String(n));
-      return `<${this.apiUrl}${req.path}?${q}>; rel="${rel}"`;
+      return `<${this.apiUrl}${path}?${q}>; rel="${rel}"`;
     };
     const links = [
       ...(page < last ? [link(page + 1, 'next'), link(last, 'last')] : []),
@@ -1138,6 +999,11 @@ export class FakeGitHub {
       headers: links.length > 0 ? { link: links.join(', ') } : {},
     };
   }
+}
+
+/** A file's entry in the contents API. */
+function fileEntry(path: string): { type: 'file'; name?: string; path: string } {
+  return { type: 'file', name: path.split('/').pop(), path };
 }
 
 /** Whether a request asks for the raw media type (`application/vnd.github.raw`, `+json` too). */
