@@ -33,13 +33,6 @@ function keyHost(key: string): string {
     .toLowerCase();
 }
 
-interface RawEntry {
-  auth?: unknown;
-  username?: unknown;
-  password?: unknown;
-  identitytoken?: unknown;
-}
-
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -90,21 +83,22 @@ export function lookupDockerConfig(text: string, host: string, file: string): Do
 /** undefined for an entry without credentials (`{}`); throws for a malformed one. */
 function readEntry(value: unknown, where: string): DockerCredentials | undefined {
   if (!isObject(value)) throw new InputError(`${where}: expected an object`);
-  const entry = value as RawEntry;
-  for (const field of ['auth', 'username', 'password', 'identitytoken'] as const) {
-    if (entry[field] !== undefined && typeof entry[field] !== 'string')
+  const fields = ['auth', 'username', 'password', 'identitytoken'] as const;
+  for (const field of fields) {
+    if (value[field] !== undefined && typeof value[field] !== 'string')
       throw new InputError(`${where}.${field}: expected a string`);
   }
-  let username = (entry.username as string | undefined) || undefined;
-  let password = (entry.password as string | undefined) || undefined;
+  const entry = value as Partial<Record<(typeof fields)[number], string>>;
+  let username = entry.username || undefined;
+  let password = entry.password || undefined;
   if (entry.auth) {
-    const decoded = Buffer.from(entry.auth as string, 'base64').toString('utf8');
+    const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon <= 0) throw new InputError(`${where}.auth: expected base64 of username:password`);
     username = decoded.slice(0, colon);
     password = decoded.slice(colon + 1);
   }
-  const refreshToken = (entry.identitytoken as string | undefined) || undefined;
+  const refreshToken = entry.identitytoken || undefined;
   // With an identity token the username is `<token>` or similar; only the token is sent.
   if (refreshToken) return { username, refreshToken };
   if (username && password) return { username, password };

@@ -65,6 +65,8 @@ export class AcrRegistry implements Registry {
   private readonly pushes: Pushes;
   private readonly referrersSource: 'listing' | 'api';
   private readonly snapshots = new Map<string, ReferrerSnapshot>();
+  readonly flush = () => this.caches.flush();
+  readonly rememberedRepositories = () => this.caches.rememberedRepositories();
 
   constructor(options: AcrRegistryOptions) {
     const endpoint = normalizeEndpoint(options.endpoint);
@@ -204,13 +206,5 @@ export class AcrRegistry implements Registry {
     this.caches.manifests.forget(referrer);
     this.snapshots.get(repository)?.remove(subject, referrer);
     return 'deleted';
-  }
-
-  flush(): Promise<void> {
-    return this.caches.flush();
-  }
-
-  rememberedRepositories(): Promise<string[] | undefined> {
-    return this.caches.rememberedRepositories();
   }
 }

@@ -44,7 +44,8 @@ export class AcrClient {
   private readonly clientOptions: ContainerRegistryClientOptions;
   private readonly registry: ContainerRegistryClient;
   private readonly contentClients = new Map<string, ContainerRegistryContentClient>();
-  private readonly gate: RequestGate;
+  /** Every registry call goes through it: bounded concurrency, errors explained. */
+  readonly gate: RequestGate;
 
   constructor(o: AcrClientOptions) {
     this.endpoint = o.endpoint;
@@ -83,11 +84,6 @@ export class AcrClient {
       : new ContainerRegistryClient(this.endpoint, this.clientOptions);
   }
 
-  /** One registry call: bounded concurrency, errors explained (see RequestGate). */
-  call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return this.gate.call(what, fn);
-  }
-
   /** Pages of repository names, from `continuationToken` on. */
   repositoryPages(pageSize: number, continuationToken: string | undefined) {
     return this.registry.listRepositoryNames().byPage({ maxPageSize: pageSize, continuationToken });
@@ -115,12 +111,12 @@ export class AcrClient {
     what = `get manifest ${repository}@${reference}`,
   ): Promise<GetManifestResult | undefined> {
     const content = this.content(repository);
-    return this.call(what, () => unless404(() => content.getManifest(reference)));
+    return this.gate.call(what, () => unless404(() => content.getManifest(reference)));
   }
 
   /** A whole blob; undefined only on a 404. */
   getBlob(repository: string, digest: string, what: string): Promise<Buffer | undefined> {
-    return this.call(what, () =>
+    return this.gate.call(what, () =>
       unless404(async () => {
         const blob = await this.content(repository).downloadBlob(digest, {});
         const chunks: Buffer[] = [];
@@ -139,7 +135,7 @@ export class AcrClient {
     tag?: string,
   ): Promise<string> {
     const content = this.content(repository);
-    const pushed = await this.call(what, () =>
+    const pushed = await this.gate.call(what, () =>
       content.setManifest(bytes, tag ? { mediaType, tag } : { mediaType }),
     );
     return pushed.digest;
@@ -148,7 +144,7 @@ export class AcrClient {
   /** DELETE a manifest; the SDK treats 404 as success, so deleting twice is fine. */
   async deleteManifest(repository: string, digest: string, what: string): Promise<void> {
     const content = this.content(repository);
-    await this.call(what, () => content.deleteManifest(digest));
+    await this.gate.call(what, () => content.deleteManifest(digest));
   }
 
   /**
@@ -162,7 +158,7 @@ export class AcrClient {
     okStatus: number[] = [],
   ): Promise<PipelineResponse> {
     const content = this.content(repository);
-    return this.call(what, async () => {
+    return this.gate.call(what, async () => {
       const res = await sendRaw(content, this.endpoint, request);
       if ((res.status >= 200 && res.status < 300) || okStatus.includes(res.status)) return res;
       throw this.gate.statusError(what, res.status, res.request, res);

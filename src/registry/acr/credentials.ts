@@ -65,65 +65,43 @@ export function createAcrCredential(auth: AcrAuth, options: CredentialOptions = 
   // it, which sovereign and private clouds cannot answer.
   const authority = authorityHost ? { authorityHost, disableInstanceDiscovery: true } : {};
   switch (auth.kind) {
-    case 'default':
+    case 'default': {
+      const { tenantId, managedIdentityClientId } = auth;
       return {
         name: 'DefaultAzureCredential',
         credential: new DefaultAzureCredential({
           ...authority,
-          ...(auth.tenantId ? { tenantId: auth.tenantId } : {}),
-          ...(auth.managedIdentityClientId
-            ? { managedIdentityClientId: auth.managedIdentityClientId }
-            : {}),
+          ...(tenantId ? { tenantId } : {}),
+          ...(managedIdentityClientId ? { managedIdentityClientId } : {}),
         }),
       };
-    case 'azure-pipelines':
-      required('AzurePipelinesCredential', {
-        serviceConnectionId: auth.serviceConnectionId,
-        clientId: auth.clientId,
-        tenantId: auth.tenantId,
-        'System.AccessToken': auth.systemAccessToken,
+    }
+    case 'azure-pipelines': {
+      const { serviceConnectionId, clientId, tenantId, systemAccessToken } = auth;
+      const name = 'AzurePipelinesCredential';
+      required(name, {
+        serviceConnectionId,
+        clientId,
+        tenantId,
+        'System.AccessToken': systemAccessToken,
       });
-      return {
-        name: 'AzurePipelinesCredential',
-        credential: new AzurePipelinesCredential(
-          auth.tenantId,
-          auth.clientId,
-          auth.serviceConnectionId,
-          auth.systemAccessToken,
-          authority,
-        ),
-      };
-    case 'client-secret':
-      required('ClientSecretCredential', {
-        tenantId: auth.tenantId,
-        clientId: auth.clientId,
-        clientSecret: auth.clientSecret,
-      });
-      return {
-        name: 'ClientSecretCredential',
-        credential: new ClientSecretCredential(
-          auth.tenantId,
-          auth.clientId,
-          auth.clientSecret,
-          authority,
-        ),
-      };
-    case 'client-assertion':
-      required('ClientAssertionCredential', { tenantId: auth.tenantId, clientId: auth.clientId });
-      return {
-        name: 'ClientAssertionCredential',
-        credential: new ClientAssertionCredential(
-          auth.tenantId,
-          auth.clientId,
-          auth.getAssertion,
-          authority,
-        ),
-      };
+      const args = [tenantId, clientId, serviceConnectionId, systemAccessToken] as const;
+      return { name, credential: new AzurePipelinesCredential(...args, authority) };
+    }
+    case 'client-secret': {
+      const { tenantId, clientId, clientSecret } = auth;
+      required('ClientSecretCredential', { tenantId, clientId, clientSecret });
+      const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, authority);
+      return { name: 'ClientSecretCredential', credential };
+    }
+    case 'client-assertion': {
+      const { tenantId, clientId, getAssertion } = auth;
+      required('ClientAssertionCredential', { tenantId, clientId });
+      const credential = new ClientAssertionCredential(tenantId, clientId, getAssertion, authority);
+      return { name: 'ClientAssertionCredential', credential };
+    }
     case 'managed-identity':
-      return {
-        name: 'ManagedIdentityCredential',
-        credential: new ManagedIdentityCredential(),
-      };
+      return { name: 'ManagedIdentityCredential', credential: new ManagedIdentityCredential() };
     case 'anonymous':
       return { name: 'anonymous access', credential: undefined };
   }

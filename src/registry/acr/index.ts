@@ -7,5 +7,3 @@ export {
   type AcrCredential,
   type CredentialOptions,
 } from './credentials.js';
-export { ManifestCache } from '../manifest-cache.js';
-export type { ManifestFacts } from '../manifest-facts.js';

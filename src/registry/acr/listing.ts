@@ -54,7 +54,7 @@ export async function listRepositories(
   for (;;) {
     let page: IteratorResult<string[] & { continuationToken?: string }>;
     try {
-      page = await client.call('list repositories', async () => {
+      page = await client.gate.call('list repositories', async () => {
         pages ??= client.repositoryPages(pageSize, token);
         try {
           return await pages.next();

@@ -89,22 +89,21 @@ export class TokenAuth {
   }
 
   private async fetchToken(challenge: Challenge, scopes: string[]): Promise<CachedToken> {
+    const failed = (why: string) =>
+      new RuntimeError(`authentication failed for ${this.host}: ${why}`);
     const realm = challenge.params.realm;
-    if (!realm)
-      throw new RuntimeError(
-        `authentication failed for ${this.host}: bearer challenge without a realm`,
-      );
+    if (!realm) throw failed('bearer challenge without a realm');
     let url: URL;
     try {
       url = new URL(realm);
     } catch {
-      throw new RuntimeError(`authentication failed for ${this.host}: invalid token realm`);
+      throw failed('invalid token realm');
     }
     // Credentials go to the realm, so the realm must meet the same bar as the registry URL.
     try {
       assertSecureUrl(url, 'token realm');
     } catch (e) {
-      throw new RuntimeError(`authentication failed for ${this.host}: ${(e as Error).message}`);
+      throw failed((e as Error).message);
     }
     const headers: Record<string, string> = { Accept: 'application/json' };
     let init: RequestInit;
@@ -129,24 +128,13 @@ export class TokenAuth {
     const res = await fetchWithRetry(url.toString(), init, this.retry, { clock: this.clock });
     if (!res.ok) await res.body?.cancel().catch(() => {});
     if (res.status === 401 || res.status === 403)
-      throw new RuntimeError(
-        `authentication failed for ${this.host}: the token endpoint answered HTTP ${res.status}`,
-      );
+      throw failed(`the token endpoint answered HTTP ${res.status}`);
     if (!res.ok)
-      throw new HttpStatusError(
-        res.status,
-        init.method ?? 'GET',
-        `${url}`,
-        'from the token endpoint',
-      );
+      throw new HttpStatusError(res.status, init.method!, `${url}`, 'from the token endpoint');
     const body = (await res.json().catch(() => undefined)) as
       { token?: unknown; access_token?: unknown; expires_in?: unknown } | undefined;
     const token = typeof body?.token === 'string' ? body.token : body?.access_token;
-    if (typeof token !== 'string' || !token) {
-      throw new RuntimeError(
-        `authentication failed for ${this.host}: the token endpoint returned no token`,
-      );
-    }
+    if (typeof token !== 'string' || !token) throw failed('the token endpoint returned no token');
     // The token spec's default lifetime is 60 s when expires_in is missing.
     const seconds =
       typeof body?.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;

@@ -53,20 +53,12 @@ export class OciRegistry implements Registry {
   private readonly blobHomes = new Map<string, string>();
   private readonly uploads: manifests.UploadState = {};
   private readonly packages?: GhcrPackages;
+  readonly flush = () => this.caches.flush();
+  readonly rememberedRepositories = () => this.caches.rememberedRepositories();
 
   constructor(options: OciRegistryOptions) {
     this.logger = options.logger;
-    this.client = new OciClient(
-      options.url,
-      {
-        username: options.username,
-        password: options.password,
-        refreshToken: options.refreshToken,
-      },
-      options.retry,
-      this.logger,
-      options.clock,
-    );
+    this.client = new OciClient(options.url, options, options.retry, this.logger, options.clock);
     this.displayName = this.client.host;
 
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
@@ -157,14 +149,6 @@ export class OciRegistry implements Registry {
       this.caches.manifests,
       this.configs.get(`${repository}@${digest}`),
     );
-  }
-
-  flush(): Promise<void> {
-    return this.caches.flush();
-  }
-
-  rememberedRepositories(): Promise<string[] | undefined> {
-    return this.caches.rememberedRepositories();
   }
 
   async listReferrers(

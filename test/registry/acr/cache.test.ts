@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lifecycleManifestJson } from '../../../src/core/lifecycle.js';
 import { MediaType } from '../../../src/core/oci.js';
-import { ManifestCache } from '../../../src/registry/acr/index.js';
+import { ManifestCache } from '../../../src/registry/manifest-cache.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { seedImage, type FakeAcr } from '../../support/fake-acr/index.js';
 import {
