@@ -72,8 +72,7 @@ export interface GitHubStoreOptions {
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
   readBack?: { attempts?: number; delayMs?: number };
-  now?: () => number;
-  /** Sleeps the retries and read-backs (default `systemClock`). */
+  /** The job's clock: marker stamps, the rate-limit pace, retries and read-backs (default `systemClock`). */
   clock?: Clock;
   /** Wait for a secondary rate limit that gave no `retry-after` (GitHub: at least a minute). */
   secondaryRateLimitWaitMs?: number;
@@ -103,7 +102,6 @@ export class GitHubStore implements CoordinationStore {
   private readonly logger?: Logger;
   private readonly readBack: { attempts: number; delayMs: number };
   private readonly clock: Clock;
-  private readonly now: () => number;
   private rate?: RateLimitState;
 
   constructor(options: GitHubStoreOptions) {
@@ -161,10 +159,14 @@ export class GitHubStore implements CoordinationStore {
       delayMs: options.readBack?.delayMs ?? 250,
     };
     this.clock = options.clock ?? systemClock;
-    this.now = options.now ?? Date.now;
     const markerSha = options.markerSha ?? (elsewhere ? undefined : options.sha);
     this.refs = new MarkerRefs(gh, this.coordinationRepo, markerSha, elsewhere);
     this.runs = new RunReader(gh, this.coordinationRepo, ownRepo);
+  }
+
+  /** Epoch ms on the job's clock. */
+  private now(): number {
+    return this.clock.now().getTime();
   }
 
   get self(): ParticipantIdentity {

@@ -186,6 +186,7 @@ function nextLink(link: string | null): string | undefined {
 export class GitHubService {
   readonly baseUrl: string;
   private readonly policy: RetryPolicy;
+  private readonly clock: Clock;
   /** By URL: the last answer of every conditional GET. */
   private readonly cache = new Map<string, { etag: string; answer: GitHubAnswer }>();
 
@@ -199,6 +200,7 @@ export class GitHubService {
     assertSecureUrl(url, options.apiUrlName);
     this.baseUrl = url.toString().replace(/\/+$/, '');
     this.policy = { ...DEFAULT_RETRY, maxRetryAfterMs: MAX_RATE_LIMIT_WAIT_MS, ...options.retry };
+    this.clock = options.clock ?? systemClock;
   }
 
   /** `path` (from the API root, with its own query if any) or an absolute URL → the URL. */
@@ -287,7 +289,7 @@ export class GitHubService {
       policy,
       pace: true,
       logger: this.options.logger,
-      clock: this.options.clock,
+      clock: this.clock,
       attempt: async () => {
         const sent = await fetchAttempt(url, init, policy.timeoutMs, where);
         if (!('res' in sent)) return sent;
@@ -317,11 +319,7 @@ export class GitHubService {
     const wait = retryAfterMs(res.headers);
     if (wait !== undefined || !limited) return wait;
     if (res.headers.get('x-ratelimit-remaining') === '0')
-      return resetHeaderWaitMs(
-        res.headers,
-        'x-ratelimit-reset',
-        (this.options.clock ?? systemClock).now().getTime(),
-      );
+      return resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', this.clock.now().getTime());
     return this.options.secondaryRateLimitWaitMs ?? 60_000;
   }
 }

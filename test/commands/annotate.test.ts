@@ -68,7 +68,7 @@ function selfStore(): GitHubStore {
     sha: fake.headSha,
     token: fake.token,
     retry: { retries: 0 },
-    now: () => virtualNow,
+    clock,
   });
 }
 

@@ -10,6 +10,7 @@ import {
 } from '../../src/coordination/github.js';
 import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
+import type { Clock } from '../../src/core/ports.js';
 import { blockingRuns, RERUN_WINDOW_MS } from '../../src/core/protocol.js';
 import { instantClock } from '../support/doubles.js';
 import { FakeGitHub } from '../support/fake-github.js';
@@ -18,17 +19,19 @@ const fake = new FakeGitHub();
 const HOME = `${fake.owner}/${fake.repo}`;
 const sleeps: number[] = [];
 const retry = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 };
-const clock = {
-  ...instantClock,
-  random: () => 0,
-  sleep: async (ms: number) => void sleeps.push(ms),
-};
 /**
  * Writers' clocks: every marker written by `mark` is later than the one before. The fake's own
  * clock (job and run times) reads the same counter; `later()` moves both on.
  */
 let stamp = 1_700_000_000_000;
 const later = (ms = 60_000) => (stamp += ms);
+/** The stores' clock: each reading is later than the one before; sleeps are recorded. */
+const clock: Clock = {
+  ...instantClock,
+  now: () => new Date(stamp++),
+  random: () => 0,
+  sleep: async (ms: number) => void sleeps.push(ms),
+};
 
 beforeAll(async () => {
   await fake.start();
@@ -60,7 +63,6 @@ function store(runId: number, extra: Partial<GitHubStoreOptions> = {}): GitHubSt
     token: fake.token,
     retry,
     clock,
-    now: () => stamp++,
     ...extra,
   });
 }
@@ -173,7 +175,10 @@ describe('pollDelayFactorFor', () => {
 describe('GitHubStore', () => {
   it("signal creates this participant's ref on GITHUB_SHA and reads it back with matching-refs", async () => {
     const run = fake.createRun({ run_attempt: 2 });
-    await store(run.id, { jobId: '31', now: () => 1234 }).signal('g', 'publishing');
+    await store(run.id, { jobId: '31', clock: { ...clock, now: () => new Date(1234) } }).signal(
+      'g',
+      'publishing',
+    );
     expect([...fake.refs]).toEqual([
       [`refs/eol-gate/g/${run.id}.2.31.publishing.1234`, fake.headSha],
     ]);
@@ -646,7 +651,7 @@ describe('GitHubStore', () => {
     const run = fake.createRun();
     fake.primaryRateLimit(120);
     const now = Date.now();
-    await store(run.id, { now: () => now }).listRuns('g');
+    await store(run.id, { clock: { ...clock, now: () => new Date(now) } }).listRuns('g');
     expect(sleeps.some((ms) => ms > 100_000 && ms <= 121_000)).toBe(true);
   });
 
