@@ -33,31 +33,26 @@ export function assertPrefixedNames(info: ImageInfo, repoPrefix: string): void {
   if (!repoPrefix) return;
   const check = (repository: string, path: string) => {
     const name = withPrefix(repoPrefix, repository);
-    if (!isRepositoryName(name)) {
+    if (!isRepositoryName(name))
       throw new InputError(
         `${info.source}: ${path}: with the repository prefix ${JSON.stringify(repoPrefix)} the name ` +
           `${JSON.stringify(name.length > 60 ? `${name.slice(0, 57)}...` : name)} is invalid` +
           (name.length > 255 ? ` (longer than 255 characters)` : ''),
       );
-    }
   };
   info.repos.forEach((repo, ri) => {
     const at = `repos[${ri}]`;
     check(repo.repo, `${at}.repo`);
     repo.images.forEach((image, ii) => {
-      const refs = (
-        base: string,
-        ref: { repository: string },
-        syndicated: { repository: string }[],
-      ) => {
+      const entries = [
+        ...image.platforms.map((p, pi) => [`platforms[${pi}]`, p] as const),
+        ...(image.manifest ? [['manifest', image.manifest] as const] : []),
+      ];
+      for (const [path, { ref, syndicated }] of entries) {
+        const base = `${at}.images[${ii}].${path}`;
         check(ref.repository, `${base}.digest`);
         syndicated.forEach((s, si) => check(s.repository, `${base}.syndicatedDigests[${si}]`));
-      };
-      image.platforms.forEach((p, pi) =>
-        refs(`${at}.images[${ii}].platforms[${pi}]`, p.ref, p.syndicated),
-      );
-      if (image.manifest)
-        refs(`${at}.images[${ii}].manifest`, image.manifest.ref, image.manifest.syndicated);
+      }
     });
   });
 }

@@ -29,11 +29,10 @@ export async function resolveScope(
 ): Promise<Scope> {
   const globbing = globs.some((g) => /[*?]/.test(g));
   const all = globbing ? await registry.listRepositories() : undefined;
-  if (globbing && !all) {
+  if (globbing && !all)
     logger.warning(
       `${registry.displayName} does not list its catalog: only literal repository names are in scope`,
     );
-  }
   const current = repositoriesInScope(all, supported, globs);
   let former: string[] = [];
   if (globs.length === 0) {

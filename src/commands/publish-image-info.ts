@@ -82,11 +82,10 @@ export async function publishImageInfo(
       current = await target.read();
     } catch (e) {
       if (!(e instanceof ImageInfoNotFoundError)) throw e;
-      if (!options.create) {
+      if (!options.create)
         throw new InputError(
           `${target.name}: the target image-info does not exist; pass --create (input create: true) to create it from ${fragmentName}`,
         );
-      }
     }
     const expected = current?.fingerprint ?? ABSENT_FINGERPRINT;
     logger.debug(
@@ -117,12 +116,11 @@ export async function publishImageInfo(
         `merged ${fragmentName} (${describe(merged.stats)}); fingerprint ${written.fingerprint}`,
       );
 
-    if (attempt >= maxAttempts) {
+    if (attempt >= maxAttempts)
       throw new RuntimeError(
         `${target.name}: still changing under us after ${attempt} attempts (another publisher wrote between each read and write); ` +
           'nothing was overwritten, re-run to publish',
       );
-    }
     const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
     const delayMs = Math.round(clock.random() * cap);
     logger.info(

@@ -54,13 +54,8 @@ export async function reconcile(
       `reconcile: still blocked ${after} after apply by ${blockers}; rolling back: removing all ${placed.length} mark(s) this run placed`,
     );
     const removed: MarkRef[] = [];
-    await removeMarks(
-      [...placed],
-      registry,
-      logger,
-      removed,
-      'rolled back: not shown safe in time',
-    );
+    const why = 'rolled back: not shown safe in time';
+    await removeMarks([...placed], registry, logger, removed, why);
     return {
       reason: `${check.reason}; timed out, rolled back`,
       rollBack: {

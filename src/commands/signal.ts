@@ -16,11 +16,10 @@ export async function signal(
   options: SignalOptions,
   deps: { store: CoordinationStore; logger: Logger },
 ): Promise<void> {
-  if (deps.store.kind === 'none') {
+  if (deps.store.kind === 'none')
     throw new InputError(
       'signal: no coordinator: run inside Azure Pipelines or GitHub Actions, or set coordinator',
     );
-  }
   const scope = options.state === 'image-info-updated' ? (options.scope ?? 'job') : 'job';
   await deps.store.signal(options.group, options.state, scope);
   const self = deps.store.self;

@@ -64,11 +64,10 @@ export async function unannotate(
   // Parse and check everything before the first delete: bad input writes nothing.
   const refs = options.digests.map((d) => {
     const ref = parseImageRef(d, label);
-    if (ref.host !== undefined && !sameRegistryHost(ref.host, registryHost)) {
+    if (ref.host !== undefined && !sameRegistryHost(ref.host, registryHost))
       throw new InputError(
         `${label}: ${JSON.stringify(d)} names the registry ${ref.host}, not ${registryHost}; nothing was removed`,
       );
-    }
     return ref;
   });
   const dryRun = options.dryRun ?? false;

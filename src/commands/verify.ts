@@ -74,11 +74,10 @@ export async function verify(
   findings.sort((a, b) =>
     refKey(a.repository, a.digest).localeCompare(refKey(b.repository, b.digest)),
   );
-  for (const f of findings) {
+  for (const f of findings)
     logger.error(
       `${f.repository}@${f.digest} is ${f.why === 'supported' ? 'supported' : 'a child of a supported index'} but marked end-of-life (${f.marks.map((m) => m.date ?? 'no date').join(', ')})`,
     );
-  }
 
   let repaired = 0;
   let repairedHow: VerifyResult['repairedHow'];

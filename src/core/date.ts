@@ -4,9 +4,8 @@ import { InputError } from './errors.js';
 export function parseEolDate(value: string, name: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   const d = m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])) : undefined;
-  if (!m || !d || d.getUTCMonth() !== +m[2] - 1 || d.getUTCDate() !== +m[3]) {
+  if (!m || !d || d.getUTCMonth() !== +m[2] - 1 || d.getUTCDate() !== +m[3])
     throw new InputError(`${name}: expected yyyy-MM-dd, got ${JSON.stringify(value)}`);
-  }
   return value;
 }
 

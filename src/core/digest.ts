@@ -7,11 +7,10 @@ export function isDigest(value: unknown): value is string {
 }
 
 export function assertDigest(value: unknown, where: string): string {
-  if (!isDigest(value)) {
+  if (!isDigest(value))
     throw new InputError(
       `${where}: expected a digest "sha256:<64 hex>", got ${JSON.stringify(value)}`,
     );
-  }
   return value;
 }
 
@@ -30,11 +29,10 @@ export interface ImageRef {
  * colon or is `localhost`, as in Docker's reference grammar.
  */
 export function parseImageRef(value: unknown, where: string): ImageRef {
-  if (typeof value !== 'string' || !value.includes('@')) {
+  if (typeof value !== 'string' || !value.includes('@'))
     throw new InputError(
       `${where}: expected "<repository>@sha256:<hex>", got ${JSON.stringify(value)}`,
     );
-  }
   const at = value.lastIndexOf('@');
   const name = value.slice(0, at);
   const digest = assertDigest(value.slice(at + 1), where);
@@ -42,9 +40,8 @@ export function parseImageRef(value: unknown, where: string): ImageRef {
   let host: string | undefined;
   if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0])) host = parts.shift();
   const repository = parts.join('/');
-  if (!isRepositoryName(repository)) {
+  if (!isRepositoryName(repository))
     throw new InputError(`${where}: invalid repository name ${JSON.stringify(repository)}`);
-  }
   return { host, repository, digest };
 }
 
@@ -106,16 +103,14 @@ export function assertRepositoryInputs(
   repositories: string[],
   labels: { repoPrefix: string; repositories: string },
 ): void {
-  if (!isRepositoryPrefix(repoPrefix)) {
+  if (!isRepositoryPrefix(repoPrefix))
     throw new InputError(
       `${labels.repoPrefix}: invalid repository prefix ${JSON.stringify(repoPrefix)} (expected ${REPOSITORY_NAME_RULE}, optionally ending in "/")`,
     );
-  }
   for (const entry of repositories) {
-    if (!isRepositoryGlob(entry)) {
+    if (!isRepositoryGlob(entry))
       throw new InputError(
         `${labels.repositories}: invalid repository name or glob ${JSON.stringify(entry)} (expected ${REPOSITORY_NAME_RULE}; "*", "**" and "?" for globs)`,
       );
-    }
   }
 }

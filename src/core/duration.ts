@@ -13,11 +13,10 @@ export function parseDuration(value: string, name: string): number {
     total += Number(m[1]) * UNITS[m[2]];
     matched = re.lastIndex;
   }
-  if (text.length === 0 || matched !== text.length) {
+  if (text.length === 0 || matched !== text.length)
     throw new InputError(
       `${name}: expected a duration like 0, 500ms, 5s, 30m, 1h or 2d, got ${JSON.stringify(value)}`,
     );
-  }
   return total;
 }
 

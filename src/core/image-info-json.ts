@@ -1,8 +1,19 @@
+import { InputError } from './errors.js';
+
 /** Reading and comparing raw image-info JSON, which the merge keeps as it is (unknown fields too). */
 export type Json = Record<string, unknown>;
 
 export function rawJson(text: string): Json {
   return JSON.parse(text.replace(/^\uFEFF/, '')) as Json;
+}
+
+/** `text` as JSON (a byte-order mark allowed); bad JSON is an InputError naming `source`. */
+export function parseJsonText(text: string, source: string): unknown {
+  try {
+    return rawJson(text);
+  } catch (e) {
+    throw new InputError(`${source}: not valid JSON: ${(e as Error).message}`);
+  }
 }
 
 export function isObject(value: unknown): value is Json {

@@ -138,11 +138,10 @@ function mergeImage(tRepo: Json, fImage: Json, claimed: Set<Json>, report: Repor
     return m;
   });
   let home = matches.find((m) => m !== undefined)?.image;
-  if (!home && platforms(fImage).length === 0 && isObject(fImage.manifest)) {
+  if (!home && platforms(fImage).length === 0 && isObject(fImage.manifest))
     home = tImages.find(
       (t) => isObject(t.manifest) && sameManifest(t.manifest, fImage.manifest as Json),
     );
-  }
   if (!home) {
     const copy = structuredClone(fImage);
     tImages.push(copy);

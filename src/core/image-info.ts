@@ -6,6 +6,7 @@ import {
   type ImageRef,
 } from './digest.js';
 import { InputError } from './errors.js';
+import { isObject, parseJsonText, type Json } from './image-info-json.js';
 
 /**
  * The subset of dotnet ImageBuilder's image-info format that eol-gate uses. Unknown fields are
@@ -46,12 +47,6 @@ export interface PlatformEntry {
 
 export const SUPPORTED_SCHEMA_VERSIONS = ['1.0', '2.0'];
 
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 class Reader {
   constructor(readonly source: string) {}
 
@@ -72,9 +67,8 @@ class Reader {
 
   string(value: unknown, path: string, optional = false): string | undefined {
     if (value === undefined && optional) return undefined;
-    if (typeof value !== 'string' || value.length === 0) {
+    if (typeof value !== 'string' || value.length === 0)
       this.fail(path, `expected a non-empty string, got ${describe(value)}`);
-    }
     return value;
   }
 
@@ -102,21 +96,14 @@ function describe(value: unknown): string {
 
 /** Parses one image-info document. `source` names the file or URL in every error. */
 export function parseImageInfo(text: string, source: string): ImageInfo {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    throw new InputError(`${source}: not valid JSON: ${(e as Error).message}`);
-  }
   const r = new Reader(source);
-  const root = r.object(doc, '$');
+  const root = r.object(parseJsonText(text, source), '$');
   const version = root.schemaVersion;
-  if (typeof version !== 'string' || !SUPPORTED_SCHEMA_VERSIONS.includes(version)) {
+  if (typeof version !== 'string' || !SUPPORTED_SCHEMA_VERSIONS.includes(version))
     r.fail(
       'schemaVersion',
       `unsupported schemaVersion ${describe(version)} (supported: ${SUPPORTED_SCHEMA_VERSIONS.join(', ')})`,
     );
-  }
   const repos = r.array(root.repos, 'repos').map((repoValue, ri): RepoInfo => {
     const repoPath = `repos[${ri}]`;
     const repoJson = r.object(repoValue, repoPath);
@@ -186,13 +173,8 @@ export function supportedRefs(info: ImageInfo): SupportedRef[] {
   for (const repo of info.repos) {
     for (const image of repo.images) {
       for (const p of image.platforms) add('platform', p.ref, p.simpleTags, p.syndicated);
-      if (image.manifest)
-        add(
-          'manifest-list',
-          image.manifest.ref,
-          image.manifest.sharedTags,
-          image.manifest.syndicated,
-        );
+      const m = image.manifest;
+      if (m) add('manifest-list', m.ref, m.sharedTags, m.syndicated);
     }
   }
   return out;

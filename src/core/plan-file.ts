@@ -1,6 +1,7 @@
 import { parseEolDate, readAnnotationDate } from './date.js';
 import { assertDigest, isRepositoryName, parseImageRef } from './digest.js';
 import { InputError } from './errors.js';
+import { isObject, parseJsonText } from './image-info-json.js';
 import type { Plan, PlanEntry } from './planner.js';
 
 export const PLAN_FILE_VERSION = 1;
@@ -93,27 +94,18 @@ export function parsePlanFile(
   source: string,
   defaultEolDate: string,
 ): PlannedDigest[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    throw new InputError(`${source}: not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new InputError(`${source}: $: expected an object`);
-  }
-  const root = doc as Record<string, unknown>;
+  const root = parseJsonText(text, source);
+  if (!isObject(root)) throw new InputError(`${source}: $: expected an object`);
   if (Array.isArray(root.EolDigests)) return parseImageBuilder(root, source, defaultEolDate);
   if (root.tool === 'eol-gate' && Array.isArray(root.digests)) {
     const date = dateAt(root.eolDate, `${source}: eolDate`) ?? defaultEolDate;
     return root.digests.map((value, i) => {
       const path = `${source}: digests[${i}]`;
       const e = (value ?? {}) as Record<string, unknown>;
-      if (typeof e.repository !== 'string' || !isRepositoryName(e.repository)) {
+      if (typeof e.repository !== 'string' || !isRepositoryName(e.repository))
         throw new InputError(
           `${path}.repository: expected a repository name, got ${JSON.stringify(e.repository)}`,
         );
-      }
       return {
         repository: e.repository,
         digest: assertDigest(e.digest, `${path}.digest`),

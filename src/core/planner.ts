@@ -13,6 +13,7 @@ export const EXCLUSION_REASONS = [
   'supported-index-unreadable',
 ] as const;
 export type ExclusionReason = (typeof EXCLUSION_REASONS)[number];
+type ExclusionCounts = Record<ExclusionReason, number>;
 
 export interface PlanEntry extends Pick<
   ManifestRecord,
@@ -28,7 +29,7 @@ export interface PlanEntry extends Pick<
 export interface Classification {
   /** Neither supported nor an artifact: to annotate unless already annotated or too young. */
   candidates: PlanEntry[];
-  excluded: Record<ExclusionReason, number>;
+  excluded: ExclusionCounts;
   /**
    * Repositories left out of the plan because a supported index in them could not be read:
    * its children are unknown, so nothing there can be shown unsupported.
@@ -55,13 +56,6 @@ export function unreadableSupportedIndexes(
   return [...byRepository]
     .map(([repository, indexes]) => ({ repository, indexes: [...new Set(indexes)].sort() }))
     .sort((a, b) => a.repository.localeCompare(b.repository));
-}
-
-function emptyCounts(): Record<ExclusionReason, number> {
-  return Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as Record<
-    ExclusionReason,
-    number
-  >;
 }
 
 /** Every digest a supported index references, transitively (nested indexes included). */
@@ -107,7 +101,7 @@ export function classify(inventory: ManifestRecord[], supported: SupportedSet): 
     }
   }
 
-  const excluded = emptyCounts();
+  const excluded = Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as ExclusionCounts;
   const candidates: PlanEntry[] = [];
   const stopped = unreadableSupportedIndexes(inventory, supported);
   const stoppedRepositories = new Set(stopped.map((r) => r.repository));
@@ -181,7 +175,7 @@ export interface Plan {
   annotate: PlanEntry[];
   alreadyAnnotated: PlanEntry[];
   tooYoung: PlanEntry[];
-  excluded: Record<ExclusionReason, number>;
+  excluded: ExclusionCounts;
   /** Repositories the plan leaves alone: a supported index there could not be read. */
   stopped: StoppedRepository[];
 }

@@ -18,11 +18,10 @@ declare const groupNameBrand: unique symbol;
 export type GroupName = string & { readonly [groupNameBrand]: true };
 
 export function assertGroupName(group: string, name = 'group'): GroupName {
-  if (!GROUP.test(group)) {
+  if (!GROUP.test(group))
     throw new InputError(
       `${name}: expected 1-64 characters of [A-Za-z0-9._-] (not starting or ending with a dot, no "..", no ".lock" ending), got ${JSON.stringify(group)}`,
     );
-  }
   return group as GroupName;
 }
 
@@ -89,23 +88,11 @@ export function isCovered(p: RawMarker, markers: RawMarker[], run?: RunStatus): 
   });
 }
 
-/** Covered by its own participant's later `image-info-updated`: decidable without the CI service. */
-function coveredBySelf(p: RawMarker, markers: RawMarker[]): boolean {
-  return isCovered(p, markers, undefined);
-}
-
 // GitHub: failure, cancelled, timed_out (a job killed at its timeout); Azure: failed, canceled, abandoned.
-const FAILED_CONCLUSIONS = new Set([
-  'failure',
-  'failed',
-  'cancelled',
-  'canceled',
-  'timed_out',
-  'abandoned',
-]);
+const FAILED = new Set(['failure', 'failed', 'cancelled', 'canceled', 'timed_out', 'abandoned']);
 
 function endedWithoutSuccess(job: JobStatus | undefined): boolean {
-  return !!job?.completed && FAILED_CONCLUSIONS.has((job.conclusion ?? '').toLowerCase());
+  return !!job?.completed && FAILED.has((job.conclusion ?? '').toLowerCase());
 }
 
 /**
@@ -171,7 +158,7 @@ export function uncoveredPublishing(
   self: ParticipantIdentity | undefined,
   markers: RawMarker[],
 ): RawMarker[] {
-  return latestPublishing(markers).filter((p) => !isSelf(self, p) && !coveredBySelf(p, markers));
+  return latestPublishing(markers).filter((p) => !isSelf(self, p) && !isCovered(p, markers));
 }
 
 /**
@@ -276,16 +263,14 @@ export function validate(
   fingerprintAfterPoll: string,
 ): Validation {
   const blockers = blockingRuns(self, runsAfterInventory);
-  if (blockers.length > 0) {
+  if (blockers.length > 0)
     return {
       verdict: 'restart',
       reason: `${blockers.length} participant(s) started publishing during the inventory`,
       blockers,
     };
-  }
-  if (plannedFingerprint !== fingerprintAfterPoll) {
+  if (plannedFingerprint !== fingerprintAfterPoll)
     return { verdict: 'restart', reason: 'image-info changed since it was read', blockers: [] };
-  }
   return { verdict: 'proceed' };
 }
 
