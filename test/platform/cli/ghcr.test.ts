@@ -7,15 +7,13 @@
  * removal happened.
  */
 import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markerRef } from '../../../src/coordination/github.js';
 import { type Descriptor } from '../../../src/core/oci.js';
 import type { MarkerState } from '../../../src/core/runs.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { annotateArgs, jsonOf, runBundle, type CliRun } from '../../support/cli.js';
+import { annotateArgs, jsonOf, runBundle, useTempDir, type CliRun } from '../../support/cli.js';
 import { startFakeGhcr, type FakeGhcr } from '../../support/fake-ghcr.js';
 import { FakeGitHub } from '../../support/fake-github.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
@@ -32,7 +30,7 @@ describe('GHCR through the bundled CLI', () => {
   const github = new FakeGitHub({ owner: 'octo', repo: 'images' });
   let ghcr: FakeGhcr;
   let pusher: OciRegistry;
-  let dir: string;
+  const dir = useTempDir('eol-gate-ghcr-');
   let seq = 0;
   let stamp = Date.now() - 60_000;
 
@@ -40,19 +38,17 @@ describe('GHCR through the bundled CLI', () => {
     await github.start();
     ghcr = await startFakeGhcr({ orgs: ['acme'], apiFallback: github.apiUrl });
     pusher = ociRegistry(ghcr.url);
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-ghcr-'));
   });
   afterAll(async () => {
     await ghcr?.close();
     await github.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   /** The environment of a CLI step: the Packages API (and GitHub behind it) at the fake. */
   const env = (who?: { runId: number; attempt: number; jobId: number }) => ({
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    TMPDIR: dir,
+    TMPDIR: dir(),
     EOL_GATE_RETRIES: '0',
     GITHUB_API_URL: ghcr.apiUrl,
     GITHUB_REPOSITORY: HOME,
@@ -81,7 +77,7 @@ describe('GHCR through the bundled CLI', () => {
         tag: tag ?? name,
         created: '2024-05-01T00:00:00Z',
       });
-    return { repo, group: `ghcr-${n}`, imageInfo: join(dir, `ghcr-${n}.json`), pushed };
+    return { repo, group: `ghcr-${n}`, imageInfo: join(dir(), `ghcr-${n}.json`), pushed };
   }
 
   /** `annotate --json` as the repository's own group (its memory holds no other test's repository). */
@@ -100,6 +96,10 @@ describe('GHCR through the bundled CLI', () => {
       ...(more.includes('--min-age') ? [] : ['--min-age', '0']),
       ...more,
     ]);
+
+  /** `unannotate` of `subject` in `repo`. */
+  const unannotate = (repo: string, subject: Descriptor, ...more: string[]) =>
+    cli(['unannotate', '--registry', ghcr.url, '--digest', `${repo}@${subject.digest}`, ...more]);
 
   async function mark(repo: string, subject: Descriptor, date = '2026-01-01'): Promise<string> {
     const mark = lifecycleReferrer(subject, date);
@@ -147,14 +147,7 @@ describe('GHCR through the bundled CLI', () => {
     const { repo, pushed } = await seed([{ name: 'o' }]);
     const referrer = await mark(repo, pushed.o);
     expect(await marks(repo, pushed.o)).toHaveLength(1);
-    const run = await cli([
-      'unannotate',
-      '--registry',
-      ghcr.url,
-      '--digest',
-      `${repo}@${pushed.o.digest}`,
-      '--json',
-    ]);
+    const run = await unannotate(repo, pushed.o, '--json');
     expect(run.code, run.stderr).toBe(0);
     expect(jsonOf<{ removed: unknown[] }>(run).removed).toEqual([
       expect.objectContaining({ digest: pushed.o.digest, referrer, how: 'version-deleted' }),
@@ -169,13 +162,7 @@ describe('GHCR through the bundled CLI', () => {
     const referrer = await mark(repo, pushed.o);
     ghcr.refuseVersionDeletes = true;
     try {
-      const run = await cli([
-        'unannotate',
-        '--registry',
-        ghcr.url,
-        '--digest',
-        `${repo}@${pushed.o.digest}`,
-      ]);
+      const run = await unannotate(repo, pushed.o);
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toContain(`1 mark(s) ${UNLISTED}.`);
       expect(run.stderr).toMatch(/HTTP 403.*packages: write/);

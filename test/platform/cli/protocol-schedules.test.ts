@@ -11,7 +11,6 @@
 import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CoverScope, MarkerState } from '../../../src/core/runs.js';
 import {
   annotateArgs,
   HOME_REPOSITORY as HOME,
@@ -20,7 +19,6 @@ import {
   type CliRun,
   type Who,
 } from '../../support/cli.js';
-import type { FakeRun } from '../../support/fake-github.js';
 import { proxyOnLoopback } from '../../support/loopback.js';
 import { runAction } from '../../support/runner.js';
 import { writeImageInfo } from '../../support/scenario.js';
@@ -43,14 +41,7 @@ describe('Protocol II schedules through the bundled CLI (fake GitHub, real docke
     f.seed(name, ['s', 'x', 'o'], supported);
 
   /** A marker ref of `run` written straight into the fake. */
-  function mark(
-    group: string,
-    who: { run: FakeRun; attempt?: number; jobId?: number },
-    state: MarkerState,
-    scope: CoverScope = 'job',
-  ): string {
-    return f.setMarker(group, who, state, scope);
-  }
+  const mark = f.setMarker.bind(f);
 
   /** `eol-gate annotate` as a job of `run` would call it (GitHub store, job id from EOL_GATE_JOB_ID). */
   const annotate = (gate: Parameters<typeof annotateArgs>[0], who: Who, ...more: string[]) =>

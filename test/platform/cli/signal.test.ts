@@ -17,12 +17,15 @@ describe('eol-gate signal in an Azure Pipelines script step', () => {
     ...extra,
   });
 
-  beforeAll(async () => {
-    await ado.start();
-  });
-  afterAll(async () => {
-    await ado.close();
-  });
+  beforeAll(() => ado.start());
+  afterAll(() => ado.close());
+
+  /** `eol-gate signal --state <state> --group linux …more` as job `jobId` of build `buildId`. */
+  const signal = (buildId: number, jobId: string, state: string, ...more: string[]) =>
+    runCli(
+      ['signal', '--state', state, '--group', 'linux', ...more],
+      env(buildId, { SYSTEM_JOBID: jobId }),
+    );
 
   /** This build's markers as the store reads them back from its tags. */
   const markers = (buildId: number) =>
@@ -33,32 +36,18 @@ describe('eol-gate signal in an Azure Pipelines script step', () => {
   it('publishing, then image-info-updated, tag the build through the REST API', async () => {
     const build = ado.createBuild();
     const job = ado.addJob(build.id);
-    const first = await runCli(
-      ['signal', '--state', 'publishing', '--group', 'linux'],
-      env(build.id, { SYSTEM_JOBID: job.id }),
-    );
+    const first = await signal(build.id, job.id, 'publishing');
     expect(first.code, first.stderr).toBe(0);
     expect(ado.build(build.id).tags).toContain('eol-gate.linux');
     expect(markers(build.id)).toEqual([[job.id, 'publishing', 'job']]);
-    const second = await runCli(
-      ['signal', '--state', 'image-info-updated', '--group', 'linux', '--scope', 'run'],
-      env(build.id, { SYSTEM_JOBID: job.id }),
-    );
+    const second = await signal(build.id, job.id, 'image-info-updated', '--scope', 'run');
     expect(second.code, second.stderr).toBe(0);
     expect(markers(build.id)).toEqual([
       [job.id, 'publishing', 'job'],
       [job.id, 'image-info-updated', 'run'],
     ]);
-    expect(
-      JSON.parse(
-        (
-          await runCli(
-            ['signal', '--state', 'publishing', '--group', 'linux', '--json'],
-            env(build.id, { SYSTEM_JOBID: job.id }),
-          )
-        ).stdout,
-      ),
-    ).toMatchObject({ command: 'signal', state: 'publishing' });
+    const json = await signal(build.id, job.id, 'publishing', '--json');
+    expect(JSON.parse(json.stdout)).toMatchObject({ command: 'signal', state: 'publishing' });
     expect(first.stdout + first.stderr + second.stdout + second.stderr).not.toContain(ado.token);
   });
 
@@ -66,10 +55,7 @@ describe('eol-gate signal in an Azure Pipelines script step', () => {
     const build = ado.createBuild();
     const job = ado.addJob(build.id);
     for (const state of ['publishing', 'image-info-updated', 'publishing']) {
-      const run = await runCli(
-        ['signal', '--state', state, '--group', 'linux'],
-        env(build.id, { SYSTEM_JOBID: job.id }),
-      );
+      const run = await signal(build.id, job.id, state);
       expect(run.code, run.stderr).toBe(0);
     }
     const tags = markersOfBuild('linux', String(build.id), ado.build(build.id).tags);

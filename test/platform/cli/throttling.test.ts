@@ -90,20 +90,7 @@ describe('a first run against a throttled ACR', () => {
       const small = seedScenario(tiered.fake, 6);
       const started = Date.now();
       const run = await runCli(
-        [
-          'annotate',
-          '--registry',
-          tiered.fake.url,
-          '--registry-type',
-          'acr',
-          '--acr-tier',
-          'basic',
-          '--image-info',
-          small.imageInfo,
-          '--coordinator',
-          'none',
-          '--json',
-        ],
+        acrAnnotateArgs(tiered.fake.url, small.imageInfo, '--acr-tier', 'basic'),
         { ...tiered.identity.env, NODE_EXTRA_CA_CERTS: tiered.fake.caPath },
         120_000,
       );
