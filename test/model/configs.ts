@@ -42,6 +42,32 @@ function legWithRecordJob(name: string): JobSpec[] {
   ];
 }
 
+/** A build job that pushes linux, and a record job (scope run) that needs it and may fail. */
+function buildAndFailingRecord(recordSteps: StepSpec[] = []): JobSpec[] {
+  return [
+    { name: 'build', steps: [publishing, push('linux', 'record')] },
+    {
+      name: 'record',
+      needs: ['build'],
+      mayFail: true,
+      steps: [...recordSteps, { kind: 'record', of: ['build'] }, recordedRun],
+    },
+  ];
+}
+
+/** A job that re-pushes `image` (already in the registry) as linux, records it and says so. */
+function rollbackJob(image: string): JobSpec {
+  return {
+    name: 'rollback',
+    steps: [
+      publishing,
+      push('linux', 'rollback', { reuse: image } as Partial<StepSpec>),
+      { kind: 'record', of: ['rollback'] },
+      recorded,
+    ],
+  };
+}
+
 /** A leg that pushes, records its own image and says so (job scope). */
 function selfRecordingLeg(name: string, extra: Partial<JobSpec> = {}): JobSpec {
   return {
@@ -92,15 +118,7 @@ export const HOLE_CONFIGS: Array<{ hole: number; config: ModelConfig }> = [
         {
           id: 'A',
           reruns: 1,
-          jobs: [
-            { name: 'build', steps: [publishing, push('linux', 'record')] },
-            {
-              name: 'record',
-              needs: ['build'],
-              mayFail: true,
-              steps: [{ kind: 'record', of: ['build'] }, recordedRun],
-            },
-          ],
+          jobs: buildAndFailingRecord(),
         },
         { id: 'B', jobs: [{ name: 'other-annotate', steps: [{ kind: 'cleanup' }] }] },
         annotator('C'),
@@ -134,15 +152,7 @@ export const HOLE_CONFIGS: Array<{ hole: number; config: ModelConfig }> = [
         {
           id: 'A',
           deletable: true,
-          jobs: [
-            { name: 'build', steps: [publishing, push('linux', 'record')] },
-            {
-              name: 'record',
-              needs: ['build'],
-              mayFail: true,
-              steps: [{ kind: 'record', of: ['build'] }, recordedRun],
-            },
-          ],
+          jobs: buildAndFailingRecord(),
         },
         annotator('B'),
       ],
@@ -205,17 +215,7 @@ export const SAFE_CONFIGS: ModelConfig[] = [
     runs: [
       {
         id: 'A',
-        jobs: [
-          {
-            name: 'rollback',
-            steps: [
-              publishing,
-              push('linux', 'rollback', { reuse: 'app/linux-0' } as Partial<StepSpec>),
-              { kind: 'record', of: ['rollback'] },
-              recorded,
-            ],
-          },
-        ],
+        jobs: [rollbackJob('app/linux-0')],
       },
       annotator('B'),
     ],
@@ -230,15 +230,7 @@ export const SAFE_CONFIGS: ModelConfig[] = [
         id: 'A',
         reruns: 1,
         lag: true,
-        jobs: [
-          { name: 'build', steps: [publishing, push('linux', 'record')] },
-          {
-            name: 'record',
-            needs: ['build'],
-            mayFail: true,
-            steps: [publishing, { kind: 'record', of: ['build'] }, recordedRun],
-          },
-        ],
+        jobs: buildAndFailingRecord([publishing]),
       },
       annotator('B'),
     ],
@@ -300,18 +292,7 @@ export const LARGE_CONFIGS: ModelConfig[] = (['github', 'ghes', 'azure'] as cons
         id: 'B',
         reruns: 1,
         deletable: true,
-        jobs: [
-          { ...selfRecordingLeg('arm'), mayFail: true },
-          {
-            name: 'rollback',
-            steps: [
-              publishing,
-              push('linux', 'rollback', { reuse: 'app/linux-old' } as Partial<StepSpec>),
-              { kind: 'record', of: ['rollback'] },
-              recorded,
-            ],
-          },
-        ],
+        jobs: [{ ...selfRecordingLeg('arm'), mayFail: true }, rollbackJob('app/linux-old')],
       },
       {
         id: 'C',

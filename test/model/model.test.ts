@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HOLE_CONFIGS, LARGE_CONFIGS, MISUSE_CONFIG, SAFE_CONFIGS } from './configs.js';
+import type { ModelConfig } from './ci-model.js';
 import { exploreExhaustive, type ExploreResult } from './explore.js';
 import { runSchedule } from './real-annotate.js';
 import { describeRandom, exploreRandom, scheduleArbitrary } from './run-model.js';
@@ -20,6 +21,14 @@ function firstViolation(r: ExploreResult): string {
   return v ? `${v.invariant} ${v.message}\n  ${v.trace.join('\n  ')}` : 'none';
 }
 
+/** Every interleaving of `config` under the current rules explored, none violating. */
+function expectSafeNow(config: ModelConfig): void {
+  const now = exploreExhaustive(config, 'current');
+  expect(now.complete).toBe(true);
+  expect(now.terminals).toBeGreaterThan(10);
+  expect(firstViolation(now)).toBe('none');
+}
+
 describe('CI model, exhaustive (every interleaving, the product protocol code)', () => {
   for (const { hole, config } of HOLE_CONFIGS) {
     it(
@@ -27,10 +36,7 @@ describe('CI model, exhaustive (every interleaving, the product protocol code)',
       () => {
         const before = exploreExhaustive(config, 'protocol-ii', { stopAtFirst: true });
         expect(before.violations[0]?.invariant).toBe(EXPECTED[hole]);
-        const now = exploreExhaustive(config, 'current');
-        expect(now.complete).toBe(true);
-        expect(now.terminals).toBeGreaterThan(10);
-        expect(firstViolation(now)).toBe('none');
+        expectSafeNow(config);
       },
       SLOW,
     );
@@ -41,16 +47,7 @@ describe('CI model, exhaustive (every interleaving, the product protocol code)',
     expect(r.violations[0]?.message).toMatch(/record-(linux|windows) .* had not recorded/);
   });
   for (const config of SAFE_CONFIGS) {
-    it(
-      `${config.name}: no violation in any interleaving`,
-      () => {
-        const now = exploreExhaustive(config, 'current');
-        expect(now.complete).toBe(true);
-        expect(now.terminals).toBeGreaterThan(10);
-        expect(firstViolation(now)).toBe('none');
-      },
-      SLOW,
-    );
+    it(`${config.name}: no violation in any interleaving`, () => expectSafeNow(config), SLOW);
   }
 });
 

@@ -5,26 +5,6 @@ import {
   type RawMarker,
   type RunStatus,
 } from '../../../src/core/runs.js';
-import { formatDuration } from '../../../src/core/duration.js';
-import { InputError } from '../../../src/core/errors.js';
-
-export type { JobStatus, RawMarker, RunStatus } from '../../../src/core/runs.js';
-
-// Group names become build tags and git ref components: no leading dot, no `..`, no `.lock`.
-const GROUP = /^(?!\.)(?!.*\.\.)(?!.*\.lock$)(?!.*\.$)[A-Za-z0-9._-]{1,64}$/;
-
-declare const groupNameBrand: unique symbol;
-/** A group name that passed `assertGroupName`: parsed once from the input, trusted after. */
-export type GroupName = string & { readonly [groupNameBrand]: true };
-
-export function assertGroupName(group: string, name = 'group'): GroupName {
-  if (!GROUP.test(group)) {
-    throw new InputError(
-      `${name}: expected 1-64 characters of [A-Za-z0-9._-] (not starting or ending with a dot, no "..", no ".lock" ending), got ${JSON.stringify(group)}`,
-    );
-  }
-  return group as GroupName;
-}
 
 /** Participants are told apart by repository, run, attempt and job. */
 export function participantKey(p: {
@@ -246,38 +226,10 @@ export function needsReconcile(
   return { reconcile: false, reason: '' };
 }
 
-/** Jittered poll interval in [0.75, 1.25) × interval, so pollers do not synchronise. */
-export function jitteredInterval(intervalMs: number, random: number): number {
-  return Math.round(intervalMs * (0.75 + random * 0.5));
-}
-
 /** Step 1 as a decision: proceed when nobody blocks, else wait for the blockers. */
 export type WaitDecision = { verdict: 'proceed' } | { verdict: 'wait'; blockers: GroupRun[] };
 
 export function decideWait(self: ParticipantIdentity | undefined, runs: GroupRun[]): WaitDecision {
   const blockers = blockingRuns(self, runs);
   return blockers.length > 0 ? { verdict: 'wait', blockers } : { verdict: 'proceed' };
-}
-
-/** Who a participant is, in one phrase: run, attempt, job, repository. */
-function describeParticipant(run: GroupRun): string {
-  const repo = run.repository ? `${run.repository} ` : '';
-  const attempt = run.attempt > 0 ? ` (attempt ${run.attempt})` : '';
-  const job = run.jobId ? `, job ${run.jobName ? `"${run.jobName}" ` : ''}${run.jobId}` : '';
-  return `${repo}run ${run.runId}${attempt}${run.name ? ` "${run.name}"` : ''}${job}`;
-}
-
-/** A line for the poll log: who blocks, since when (and how long), where to look. */
-export function describeRun(run: GroupRun, now: Date): string {
-  let since = '';
-  if (run.since) {
-    const ms = now.getTime() - Date.parse(run.since);
-    since = Number.isNaN(ms)
-      ? ` since ${run.since}`
-      : ` since ${run.since} (${formatDuration(Math.max(0, ms))} ago)`;
-  }
-  const unknown = run.runUnknown
-    ? ' (the CI system did not return this run: deleted, or the token cannot read it; it counts as running)'
-    : '';
-  return `${describeParticipant(run)} is publishing${since}${unknown}${run.url ? `: ${run.url}` : ''}`;
 }
