@@ -69,11 +69,9 @@ describe('ManifestMemory', () => {
     ['children that are not digests', { r: 'app', d: A, f: 1, v: 1, c: ['x'] }],
     ['a size that is not an integer', { r: 'app', d: A, f: 1, v: 1, s: 1.5 }],
   ];
-  for (const [name, line] of invalid) {
-    it(`ignores a line with ${name}`, () => {
-      const memory = new ManifestMemory();
-      expect(memory.merge(typeof line === 'string' ? line : JSON.stringify(line))).toBe(false);
-      expect(memory.get('app', A)).toBeUndefined();
-    });
-  }
+  it.each(invalid)('ignores a line with %s', (_name, line) => {
+    const memory = new ManifestMemory();
+    expect(memory.merge(typeof line === 'string' ? line : JSON.stringify(line))).toBe(false);
+    expect(memory.get('app', A)).toBeUndefined();
+  });
 });

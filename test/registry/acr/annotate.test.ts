@@ -107,22 +107,19 @@ describe('annotate on the fake ACR', () => {
       [{ kind: '503', match: 'blob-upload', times: 1, after: 1 }],
     ],
   ];
-  for (const [name, injected] of faults) {
-    it(`ends in the fault-free state despite ${name}`, async () => {
-      const fake = await fresh();
-      const scenario = seedScenario(fake);
-      for (const f of injected) fake.addFault(f);
-      const fast = fastRetry();
-      await runAnnotate(acrFor(fake, fast), scenario);
-      for (const f of injected)
-        expect(fake.fired.get(f), `${name}: fault fired`).toBe(f.times ?? 1);
-      expect(fake.snapshot()).toEqual(expected);
-      if (injected.some((f) => f.kind === '429-retry-after')) {
-        // Retry-After (2 s) was honoured (the class held that long), not replaced by the 1-5 ms backoff.
-        expect(fast.delays.filter((d) => d >= 1900).length).toBeGreaterThanOrEqual(2);
-      }
-    });
-  }
+  it.each(faults)('ends in the fault-free state despite %s', async (name, injected) => {
+    const fake = await fresh();
+    const scenario = seedScenario(fake);
+    for (const f of injected) fake.addFault(f);
+    const fast = fastRetry();
+    await runAnnotate(acrFor(fake, fast), scenario);
+    for (const f of injected) expect(fake.fired.get(f), `${name}: fault fired`).toBe(f.times ?? 1);
+    expect(fake.snapshot()).toEqual(expected);
+    if (injected.some((f) => f.kind === '429-retry-after')) {
+      // Retry-After (2 s) was honoured (the class held that long), not replaced by the 1-5 ms backoff.
+      expect(fast.delays.filter((d) => d >= 1900).length).toBeGreaterThanOrEqual(2);
+    }
+  });
 
   it('ends in the fault-free state with fixed and spiky latency', async () => {
     const fake = await fresh();

@@ -83,26 +83,24 @@ describe('registry-held cache on the fake ACR', () => {
     ['truncated', (valid) => valid.subarray(0, Math.floor(valid.length / 2))],
     ['not a cache', () => Buffer.from('hello')],
   ];
-  for (const [name, make] of copies) {
-    it(`a ${name} copy costs requests, never a different plan`, async () => {
-      const fake = await fresh();
-      const scenario = seedScenario(fake);
-      const cold = acrFor(fake, { registryCache });
-      await runAnnotate(cold, scenario);
-      await cold.flush();
-      const copy = fake.snapshot()[CACHE]!.find((m) => m.tags.includes('acr-test'))!;
-      const manifest = JSON.parse(fake.manifest(CACHE, copy.digest)!.bytes.toString()) as {
-        layers: { digest: string }[];
-      };
-      const valid = fake.blob(CACHE, manifest.layers[0].digest)!;
-      plantCopy(fake, make(valid));
-      const without = await dryRun(fake, scenario, false);
-      const withCopy = await dryRun(fake, scenario, true);
-      expect(withCopy.plan).toEqual(without.plan);
-      // Not believed: the referrers were fetched again.
-      expect(withCopy.gets.length).toBeGreaterThan(1);
-    });
-  }
+  it.each(copies)('a %s copy costs requests, never a different plan', async (_name, make) => {
+    const fake = await fresh();
+    const scenario = seedScenario(fake);
+    const cold = acrFor(fake, { registryCache });
+    await runAnnotate(cold, scenario);
+    await cold.flush();
+    const copy = fake.snapshot()[CACHE]!.find((m) => m.tags.includes('acr-test'))!;
+    const manifest = JSON.parse(fake.manifest(CACHE, copy.digest)!.bytes.toString()) as {
+      layers: { digest: string }[];
+    };
+    const valid = fake.blob(CACHE, manifest.layers[0].digest)!;
+    plantCopy(fake, make(valid));
+    const without = await dryRun(fake, scenario, false);
+    const withCopy = await dryRun(fake, scenario, true);
+    expect(withCopy.plan).toEqual(without.plan);
+    // Not believed: the referrers were fetched again.
+    expect(withCopy.gets.length).toBeGreaterThan(1);
+  });
 });
 
 function gunzip(b: Buffer): string {

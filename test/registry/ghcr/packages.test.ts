@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
+import { lifecycleReferrer as lifecycle } from '../../../src/registry/lifecycle-referrer.js';
 import { LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
 import { silentLogger } from '../../../src/core/ports.js';
-import { GhcrPackages, packageOf } from '../../../src/registry/ghcr/packages.js';
+import {
+  GhcrPackages,
+  packageOf,
+  type GhcrPackagesOptions,
+} from '../../../src/registry/ghcr/packages.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { DEFAULT_RETRY } from '../../../src/util/http.js';
 import { startFakeGhcr, type FakeGhcr } from '../../support/fake-ghcr.js';
@@ -12,13 +16,17 @@ import { ociRegistry, pushImage } from '../../support/seed.js';
 const TOKEN = 'ghs_test-token';
 const retry = { ...DEFAULT_RETRY, retries: 0 };
 
-const lifecycle = lifecycleReferrer;
-
 describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-registry)', () => {
   let ghcr: FakeGhcr;
   let oci: OciRegistry;
-  const api = (perPage?: number) =>
-    new GhcrPackages({ apiUrl: ghcr.apiUrl, token: TOKEN, retry, perPage, logger: silentLogger });
+  const api = (options: Partial<GhcrPackagesOptions> = {}) =>
+    new GhcrPackages({
+      apiUrl: ghcr.apiUrl,
+      token: TOKEN,
+      retry,
+      logger: silentLogger,
+      ...options,
+    });
 
   beforeAll(async () => {
     ghcr = await startFakeGhcr({ orgs: ['acme'], token: TOKEN });
@@ -39,7 +47,7 @@ describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-
     for (let i = 0; i < 5; i++)
       pushed.push((await pushImage(oci, repo, { seed: `p${i}`, tag: 'latest' })).digest);
     ghcr.requests.length = 0;
-    const versions = await api(2).listVersions(repo);
+    const versions = await api({ perPage: 2 }).listVersions(repo);
     expect(versions.map((v) => v.digest).sort()).toEqual([...pushed].sort());
     // The tag moved to the last push; the others are untagged versions.
     expect(versions.find((v) => v.digest === pushed[4])?.tags).toEqual(['latest']);
@@ -71,13 +79,9 @@ describe('GhcrPackages: the GitHub Packages API for GHCR (fake GHCR over docker-
   });
 
   it('a 401 names what the token needs', async () => {
-    const client = new GhcrPackages({
-      apiUrl: ghcr.apiUrl,
-      token: 'wrong',
-      retry,
-      logger: silentLogger,
-    });
-    await expect(client.listVersions('acme/team/paged')).rejects.toThrow(/packages: read/);
+    await expect(api({ token: 'wrong' }).listVersions('acme/team/paged')).rejects.toThrow(
+      /packages: read/,
+    );
   });
 
   it('deleteVersion deletes the version (and the manifest); a second time it is refused', async () => {

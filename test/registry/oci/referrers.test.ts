@@ -1,6 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
-import type { AddressInfo } from 'node:net';
+import { lifecycleReferrer as lifecycle } from '../../../src/registry/lifecycle-referrer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fallbackTag } from '../../../src/core/digest.js';
 import {
@@ -13,6 +11,7 @@ import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { HttpStatusError } from '../../../src/util/http.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
+import { serveOnLoopback } from '../../support/loopback.js';
 import { startFakeOciAuth } from '../../support/fake-oci-auth.js';
 import {
   NOTATION_ARTIFACT_TYPE,
@@ -20,8 +19,6 @@ import {
   pushImage,
   pushNotationSignature,
 } from '../../support/seed.js';
-
-const lifecycle = lifecycleReferrer;
 
 async function fallbackEntries(
   reg: OciRegistry,
@@ -179,13 +176,13 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
     layers: [],
   });
   const stubManifestDigest = sha256Digest(stubManifest);
-  let server: Server;
+  let stub: Awaited<ReturnType<typeof serveOnLoopback>>;
   let url: string;
   let filtersApplied = false;
   const seen: string[] = [];
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    stub = await serveOnLoopback(async (req, res) => {
       const u = new URL(req.url ?? '/', 'http://x');
       seen.push(`${req.method} ${u.pathname}${u.search}`);
       if (u.pathname === `/v2/api/app/referrers/${subject.digest}`) {
@@ -203,18 +200,18 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
         res.end(
           JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: slice }),
         );
-        return;
+        return true;
       }
       if (u.pathname === `/v2/api/app/manifests/${stubManifestDigest}`) {
         // HEAD without Docker-Content-Digest or a size, as some registries answer.
         res.writeHead(200, { 'Content-Type': MediaType.ociManifest });
         res.end(req.method === 'GET' ? stubManifest : undefined);
-        return;
+        return true;
       }
       if (req.method === 'HEAD' && u.pathname.startsWith('/v2/api/app/blobs/')) {
         res.writeHead(200, { 'Content-Length': '2' });
         res.end();
-        return;
+        return true;
       }
       if (req.method === 'PUT' && u.pathname.startsWith('/v2/api/app/manifests/sha256:')) {
         const chunks: Buffer[] = [];
@@ -226,34 +223,29 @@ describe('referrers API (OCI 1.1 registry stub)', () => {
           });
           res.end();
         });
-        return;
+        return true;
       }
       res.writeHead(404, { 'Content-Type': 'application/json' });
       res.end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
+      return true;
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = stub.origin;
   });
-  afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  afterAll(() => stub.close());
 
-  it('pages through the referrers API and filters client-side without OCI-Filters-Applied', async () => {
-    filtersApplied = false;
-    const reg = ociRegistry(url);
-    expect(await reg.listReferrers('api/app', subject.digest)).toEqual(all);
-    expect(await reg.listReferrers('api/app', subject.digest, LIFECYCLE_ARTIFACT_TYPE)).toEqual([
-      all[0],
-      all[2],
-    ]);
-  });
-
-  it('trusts the server filter when OCI-Filters-Applied says so', async () => {
-    filtersApplied = true;
-    const reg = ociRegistry(url);
-    expect(await reg.listReferrers('api/app', subject.digest, NOTATION_ARTIFACT_TYPE)).toEqual([
-      all[1],
-    ]);
+  it.each([
+    ['pages through the referrers API', false, undefined, [0, 1, 2]],
+    ['filters client-side without OCI-Filters-Applied', false, LIFECYCLE_ARTIFACT_TYPE, [0, 2]],
+    [
+      'trusts the server filter when OCI-Filters-Applied says so',
+      true,
+      NOTATION_ARTIFACT_TYPE,
+      [1],
+    ],
+  ])('%s', async (_name, applied, artifactType, expected) => {
+    filtersApplied = applied;
+    const listed = await ociRegistry(url).listReferrers('api/app', subject.digest, artifactType);
+    expect(listed).toEqual(expected.map((n) => all[n]));
   });
 
   it('writes no fallback index when the registry answers OCI-Subject', async () => {
@@ -288,14 +280,14 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
     artifactType: LIFECYCLE_ARTIFACT_TYPE,
     annotations: { [EOL_DATE_ANNOTATION]: '2025-01-01' },
   };
-  let server: Server;
+  let stub: Awaited<ReturnType<typeof serveOnLoopback>>;
   let url: string;
   /** Answers to the next referrers requests: 'ok', 'paged' (a Link to page 2), or '404'. */
   let script: ('ok' | 'paged' | '404')[] = [];
   const seen: string[] = [];
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    stub = await serveOnLoopback(async (req, res) => {
       const u = new URL(req.url ?? '/', 'http://x');
       seen.push(`${req.method} ${u.pathname}${u.search}`);
       if (u.pathname.startsWith('/v2/stray/referrers/')) {
@@ -304,7 +296,7 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
           // A proxy hiccup or a misrouted request: no registry error code.
           res.writeHead(404, { 'Content-Type': 'text/plain' });
           res.end('404 page not found');
-          return;
+          return true;
         }
         const headers: Record<string, string> = { 'Content-Type': MediaType.ociIndex };
         if (step === 'paged') headers.Link = `<${u.pathname}?page=2>; rel="next"`;
@@ -312,17 +304,15 @@ describe('referrers API: a 404 after the API answered (invariants 4, 5)', () => 
         res.end(
           JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [mark] }),
         );
-        return;
+        return true;
       }
       res.writeHead(404, { 'Content-Type': 'application/json' });
       res.end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
+      return true;
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = stub.origin;
   });
-  afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  afterAll(() => stub.close());
 
   it('throws on a stray 404 and keeps using the API, never the fallback tags', async () => {
     script = ['ok', '404', 'ok'];

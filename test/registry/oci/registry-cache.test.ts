@@ -181,16 +181,17 @@ describe('registry-held cache on distribution 2.8', () => {
       'g2',
     ],
   ];
-  for (const [name, plant, group] of variants) {
-    it(`a cache copy that is ${name} gives the plan of a cache-less run`, async () => {
+  it.each(variants)(
+    'a cache copy that is %s gives the plan of a cache-less run',
+    async (_name, plant, group) => {
       await plant();
       const without = decisions(await run(registryFor(undefined), true, group));
       const withCache = decisions(await run(registryFor(group ?? 'g1'), true, group));
       expect(withCache).toEqual(without);
       expect(withCache.alreadyAnnotated).toHaveLength(ORPHANS);
       await plantCopy('g1', valid.blob); // restore
-    });
-  }
+    },
+  );
 
   it('a copy listing referrers that were deleted, and tags that moved, gives the plan of a cache-less run, plus what the group remembers', async () => {
     await plantCopy('g1', valid.blob);

@@ -22,16 +22,23 @@ describe('addRemembered', () => {
     await registry?.stop();
   });
 
-  it('lists a remembered untagged image, forgets a deleted one, and asks about a marked one only every 30 days', async () => {
-    const reg = ociRegistry(registry.url);
+  /** A tags listing of `repo` completed from a fresh memory, at `nowMs`. */
+  function remembering(repo: string) {
     const client = new OciClient(registry.url, {}, undefined, silentLogger);
     const cache = ManifestCache.memory();
     const memory = new ManifestMemory();
     const inventory = async (nowMs: number, known: string[] = []) => {
-      const listing = await listManifests(client, 'mem/app', 100, 4, cache);
-      await addRemembered(client, 'mem/app', listing, known, memory, cache, nowMs, 4);
-      return new Map(listing.records.map((r) => [r.digest, r]));
+      const listing = await listManifests(client, repo, 100, 4, cache);
+      await addRemembered(client, repo, listing, known, memory, cache, nowMs, 4);
+      return listing.records;
     };
+    return { reg: ociRegistry(registry.url), memory, inventory };
+  }
+
+  it('lists a remembered untagged image, forgets a deleted one, and asks about a marked one only every 30 days', async () => {
+    const { reg, memory, inventory: records } = remembering('mem/app');
+    const inventory = async (nowMs: number) =>
+      new Map((await records(nowMs)).map((r) => [r.digest, r]));
 
     const marked = await pushImage(reg, 'mem/app', { tag: 'latest', seed: 'mem-1' });
     const unmarked = await pushImage(reg, 'mem/app', { tag: 'old', seed: 'mem-2' });
@@ -66,26 +73,13 @@ describe('addRemembered', () => {
   });
 
   it('asks the registry about the digests the caller knows, and remembers them from then on', async () => {
-    const reg = ociRegistry(registry.url);
-    const client = new OciClient(registry.url, {}, undefined, silentLogger);
-    const cache = ManifestCache.memory();
-    const memory = new ManifestMemory();
+    const { reg, memory, inventory } = remembering('known/app');
     const untagged = await pushImage(reg, 'known/app', { seed: 'known-1' });
     await pushImage(reg, 'known/app', { tag: 'latest', seed: 'known-2' });
     const absent = `sha256:${'0'.repeat(64)}`;
-    const listing = await listManifests(client, 'known/app', 100, 4, cache);
-    await addRemembered(
-      client,
-      'known/app',
-      listing,
-      [untagged.digest, absent],
-      memory,
-      cache,
-      T0,
-      4,
-    );
-    expect(listing.records.map((r) => r.digest)).toContain(untagged.digest);
-    expect(listing.records.map((r) => r.digest)).not.toContain(absent);
+    const listed = (await inventory(T0, [untagged.digest, absent])).map((r) => r.digest);
+    expect(listed).toContain(untagged.digest);
+    expect(listed).not.toContain(absent);
     expect(memory.get('known/app', untagged.digest)).toMatchObject({ firstSeen: T0 });
     expect(memory.changed).toBe(true);
   });

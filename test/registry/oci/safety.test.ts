@@ -1,6 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
-import type { AddressInfo } from 'node:net';
+import { lifecycleReferrer as lifecycle } from '../../../src/registry/lifecycle-referrer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fallbackTag } from '../../../src/core/digest.js';
 import { EOL_DATE_ANNOTATION, LIFECYCLE_ARTIFACT_TYPE } from '../../../src/core/lifecycle.js';
@@ -8,11 +6,10 @@ import { MediaType, type Descriptor } from '../../../src/core/oci.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
 import { sha256Digest } from '../../../src/util/hash.js';
 import { startDockerRegistry, type DockerRegistry } from '../../support/docker-registry.js';
+import { serveOnLoopback } from '../../support/loopback.js';
 import { ociRegistry, pushImage } from '../../support/seed.js';
 
 /** On OCI registries: the referrers probe, both lookup paths, ghost indexes. */
-
-const lifecycle = lifecycleReferrer;
 
 describe('referrers API probe and the fallback tag (registry stub with the API)', () => {
   const image = JSON.stringify({
@@ -40,12 +37,12 @@ describe('referrers API probe and the fallback tag (registry stub with the API)'
     mediaType: MediaType.ociIndex,
     manifests: [mark('fallback')],
   });
-  let server: Server;
+  let stub: Awaited<ReturnType<typeof serveOnLoopback>>;
   let url: string;
   const seen: string[] = [];
 
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    stub = await serveOnLoopback(async (req, res) => {
       const u = new URL(req.url ?? '/', 'http://x');
       seen.push(`${req.method} ${u.pathname}`);
       const json = (status: number, body: unknown, type = 'application/json') => {
@@ -58,6 +55,7 @@ describe('referrers API probe and the fallback tag (registry stub with the API)'
             : {}),
         });
         res.end(req.method === 'HEAD' ? undefined : text);
+        return true;
       };
       const referrers = /^\/v2\/stub\/app\/referrers\/(sha256:[a-f0-9]{64})$/.exec(u.pathname);
       if (referrers) {
@@ -82,12 +80,9 @@ describe('referrers API probe and the fallback tag (registry stub with the API)'
         return json(200, fallbackIndex, MediaType.ociIndex);
       return json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = stub.origin;
   });
-  afterAll(async () => {
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  afterAll(() => stub.close());
 
   it('does not learn "no API" from a 404 that names an unknown manifest', async () => {
     const reg = ociRegistry(url);
