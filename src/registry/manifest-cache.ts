@@ -270,7 +270,7 @@ function renderLifecycle(l: NonNullable<Line['l']>): string {
 function encode(facts: ManifestFacts, text?: string): string {
   const l = canonicalLifecycle(facts);
   if (l) return JSON.stringify({ d: facts.digest, l } satisfies Line);
-  const line: Line = { d: facts.digest, b: text ?? rawOf(facts) };
+  const line: Line = { d: facts.digest, b: text ?? rawTexts.get(facts) ?? '' };
   // Keep a media type the bytes do not state, so a reload classifies the manifest the same way.
   if (facts.mediaType && hasServedMediaType(facts)) line.m = facts.mediaType;
   return JSON.stringify(line);
@@ -282,9 +282,6 @@ function blobLine(d: string, b: string): string {
 
 // Raw texts of non-canonical manifests are kept alongside their facts so a rewrite can re-emit them.
 const rawTexts = new WeakMap<ManifestFacts, string>();
-function rawOf(facts: ManifestFacts): string {
-  return rawTexts.get(facts) ?? '';
-}
 
 function verify(raw: string): ManifestFacts | { digest: string; blob: string } | undefined {
   let line: Line;

@@ -75,19 +75,12 @@ export class AcrRegistry implements Registry {
     this.pageSize = options.pageSize ?? 1000;
     this.referrersSource = options.referrersSource ?? 'listing';
     this.client = new AcrClient({
+      ...options,
       endpoint,
-      credential: options.credential,
       credentialName:
         options.credentialName ??
         (options.credential ? options.credential.constructor.name : 'anonymous access'),
-      audience: options.audience,
       concurrency,
-      maxRequestsPerMinute: options.maxRequestsPerMinute,
-      throttle: options.throttle,
-      retry: options.retry,
-      clock: options.clock,
-      logger: this.logger,
-      ca: options.ca,
     });
     this.displayName = this.client.displayName;
     this.pushes = new Pushes(this.client);

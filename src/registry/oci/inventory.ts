@@ -49,12 +49,8 @@ export async function listTags(
   pageSize: number,
 ): Promise<string[]> {
   const tags: string[] = [];
-  for await (const page of client.pages<{ tags?: string[] | null }>(
-    `/v2/${repo}/tags/list?n=${pageSize}`,
-    {
-      notFound: 'empty',
-    },
-  )) {
+  const first = `/v2/${repo}/tags/list?n=${pageSize}`;
+  for await (const page of client.pages<{ tags?: string[] | null }>(first, { notFound: 'empty' })) {
     tags.push(...(page.tags ?? []));
   }
   // Sorted so that listings (and plans built from them) do not depend on the registry's order.
