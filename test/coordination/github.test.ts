@@ -40,14 +40,7 @@ afterAll(async () => {
   await fake.close();
 });
 beforeEach(() => {
-  fake.refs.clear();
-  fake.clearActions();
-  fake.requests.length = 0;
-  fake.clearFaults();
-  fake.listLag = 0;
-  fake.permissions = { contents: 'write', actions: 'read' };
-  fake.rateLimit.remaining = 1000;
-  fake.spendRateLimit = false;
+  fake.reset();
   fake.clock = () => stamp;
   sleeps.length = 0;
 });

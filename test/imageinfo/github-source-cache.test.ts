@@ -43,11 +43,14 @@ const source = (ref = branch) =>
     { apiUrl: server.apiUrl, token: server.token, retry: FAST_RETRY },
   );
 
-async function rawRead(ref: string): Promise<string> {
-  const res = await fetch(`${server.apiUrl}/repos/org/images/contents/${PATH}?ref=${ref}`, {
-    headers: { accept: 'application/vnd.github.raw+json', authorization: `Bearer ${server.token}` },
+/** A GET of the fake's API for org/images, with its token. */
+const get = (path: string, accept = 'application/vnd.github+json') =>
+  fetch(`${server.apiUrl}/repos/org/images/${path}`, {
+    headers: { accept, authorization: `Bearer ${server.token}` },
   });
-  return res.text();
+
+async function rawRead(ref: string): Promise<string> {
+  return (await get(`contents/${PATH}?ref=${ref}`, 'application/vnd.github.raw+json')).text();
 }
 
 describe('GitHubContentsSource reads at a resolved commit (Protocol III, hole 8)', () => {
@@ -55,9 +58,7 @@ describe('GitHubContentsSource reads at a resolved commit (Protocol III, hole 8)
     expect(await rawRead(branch)).toBe(V1); // primes the cache
     store.setFile('org', 'images', branch, PATH, V2);
     expect(await rawRead(branch)).toBe(V1); // stale: what the old source saw
-    const ref = await fetch(`${server.apiUrl}/repos/org/images/git/ref/heads/${branch}`, {
-      headers: { authorization: `Bearer ${server.token}` },
-    });
+    const ref = await get(`git/ref/heads/${branch}`);
     const head = ((await ref.json()) as { object: { sha: string } }).object.sha;
     expect(head).toBe(store.head('org', 'images', branch));
     expect(await rawRead(head)).toBe(V2);

@@ -28,8 +28,7 @@ afterAll(() => server.close());
 
 beforeEach(() => {
   store = server.contents;
-  server.clearFaults();
-  server.requests.length = 0;
+  server.reset();
   store.setFile('org', 'images', 'main', 'eng/image-info.json', '{"v":1}\n');
   store.addBranch('org', 'images', 'release/8.0');
 });

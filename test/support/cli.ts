@@ -235,9 +235,7 @@ export class GitHubCli {
 
   /** Forgets the refs, runs, jobs and requests of the test before. */
   reset(): void {
-    this.github.refs.clear();
-    this.github.clearActions();
-    this.github.requests.length = 0;
+    this.github.reset();
   }
 
   /** The environment of a CLI step of `who`'s job (EOL_GATE_JOB_ID only with a job id). */

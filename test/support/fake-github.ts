@@ -106,6 +106,8 @@ export type FakeGitHubHandler = (
   req: FakeGitHubRequest,
 ) => FakeGitHubResponse | undefined | Promise<FakeGitHubResponse | undefined>;
 
+type RequestMatch = (r: FakeGitHubRequestLog) => boolean;
+
 export interface GitHubFault {
   status: number;
   headers?: Record<string, string>;
@@ -324,8 +326,9 @@ function parseJson(body: string): Record<string, unknown> | undefined {
 interface Route {
   method: string;
   path: RegExp;
-  /** What the token needs: `contents` (read for a GET, else write), `actions` (read), nothing. */
-  needs: 'contents' | 'actions' | 'nothing';
+  /** What the token needs: `contents` (read for a GET, else write), `refs` (`contents` in
+   * `owner/repo`, the one repository whose refs the fake keeps), `actions` (read), nothing. */
+  needs: 'contents' | 'refs' | 'actions' | 'nothing';
   /** Called with the request, owner, repo, then the path's other groups. */
   answer: (req: FakeGitHubRequest, ...groups: string[]) => FakeGitHubResponse;
 }
@@ -380,11 +383,7 @@ export class FakeGitHub {
   private listedRefs = new Map<string, string>();
   private pendingListReads = 0;
   private faults: GitHubFault[] = [];
-  private waiters: Array<{
-    match: (r: { method: string; path: string; query?: string }) => boolean;
-    left: number;
-    resolve: () => void;
-  }> = [];
+  private waiters: Array<{ match: RequestMatch; left: number; resolve: () => void }> = [];
   private handlers: FakeGitHubHandler[] = [];
   private origin = '';
   private stop?: () => Promise<void>;
@@ -555,21 +554,27 @@ export class FakeGitHub {
     });
   }
 
-  /** Forgets every run, job and added repository (refs stay: clear `refs` for those). */
-  clearActions(): void {
-    this.runs.clear();
-    this.jobs.clear();
-    this.repositories.clear();
+  /**
+   * A fresh fake for the next test: no refs, runs, jobs, added repositories, requests or faults;
+   * the default permissions, rate limit, lag and latency (`tokens`, `contents`, mounted handlers
+   * and the clock stay).
+   */
+  reset(): void {
+    for (const state of [this.refs, this.runs, this.jobs, this.repositories]) state.clear();
+    this.requests.length = 0;
+    this.faults = [];
+    this.permissions = { contents: 'write', actions: 'read' };
+    this.rateLimit.remaining = this.rateLimit.limit;
+    this.spendRateLimit = false;
+    this.listLag = 0;
+    this.latencyMs = 0;
   }
 
   /**
    * Resolves once `count` more requests matching `match` have arrived: lets a test act on what
    * a process under test did (e.g. polled the store twice) instead of on the clock.
    */
-  waitForRequests(
-    match: (r: { method: string; path: string; query?: string }) => boolean,
-    count = 1,
-  ): Promise<void> {
+  waitForRequests(match: RequestMatch, count = 1): Promise<void> {
     return new Promise((resolve) => this.waiters.push({ match, left: count, resolve }));
   }
 
@@ -719,16 +724,22 @@ export class FakeGitHub {
     repository: string,
     { contents, actions }: TokenPermissions,
   ): FakeGitHubResponse | undefined {
-    if (needs === 'contents' && (method === 'GET' ? contents === 'none' : contents !== 'write'))
-      return FORBIDDEN;
+    const allowed = method === 'GET' ? contents !== 'none' : contents === 'write';
+    if (needs === 'refs' && !this.isHome(repository)) return NOT_FOUND;
+    if (needs === 'contents' || needs === 'refs') return allowed ? undefined : FORBIDDEN;
     if (needs !== 'actions') return undefined;
-    const access = this.isHome(repository) ? 'read' : this.repositories.get(repository)?.access;
+    const access = this.actionsAccess(repository);
     if (access === undefined || access === 'not-found') return NOT_FOUND;
     return access === 'forbidden' || actions === 'none' ? FORBIDDEN : undefined;
   }
 
   private isHome(repository: string): boolean {
     return repository === `${this.owner}/${this.repo}`;
+  }
+
+  /** How the Actions API of a repository answers (undefined: the fake does not know it). */
+  private actionsAccess(repository: string): FakeActions['access'] | undefined {
+    return this.isHome(repository) ? 'read' : this.repositories.get(repository)?.access;
   }
 
   private readonly routes: Route[] = [
@@ -738,22 +749,19 @@ export class FakeGitHub {
     // see answers 404; one whose Actions API it may not read (403 there) still answers 200.
     route('GET', '', 'nothing', (_, owner, repo) => {
       const name = `${owner}/${repo}`;
-      return this.isHome(name) ||
-        (this.repositories.get(name)?.access ?? 'not-found') !== 'not-found'
-        ? { status: 200, body: { full_name: name, default_branch: 'main' } }
-        : NOT_FOUND;
+      const access = this.actionsAccess(name);
+      if (access === undefined || access === 'not-found') return NOT_FOUND;
+      return { status: 200, body: { full_name: name, default_branch: 'main' } };
     }),
     // Get a commit (the default branch's head): https://docs.github.com/rest/commits/commits#get-a-commit
-    route('GET', '/commits/([^/]+)', 'contents', (_, owner, repo, ref) => {
-      if (!this.isHome(`${owner}/${repo}`)) return NOT_FOUND;
+    route('GET', '/commits/([^/]+)', 'refs', (_, owner, repo, ref) => {
       return ref === 'main' || this.commits.has(ref)
         ? { status: 200, body: { sha: ref === 'main' ? this.headSha : ref } }
         : { status: 422, body: { message: `No commit found for SHA: ${ref}` } };
     }),
     // List matching references: https://docs.github.com/rest/git/refs#list-matching-references
     // 200 with an array (empty when nothing matches); `ref` is matched as a prefix of refs/{ref}.
-    route('GET', '/git/matching-refs/(.+)', 'contents', (_, owner, repo, ref) => {
-      if (!this.isHome(`${owner}/${repo}`)) return NOT_FOUND;
+    route('GET', '/git/matching-refs/(.+)', 'refs', (_, owner, repo, ref) => {
       const list = [...this.visibleRefs()]
         .filter(([name]) => name.startsWith(`refs/${ref}`))
         .sort(([a], [b]) => a.localeCompare(b));
@@ -761,8 +769,7 @@ export class FakeGitHub {
     }),
     // Create a reference: https://docs.github.com/rest/git/refs#create-a-reference
     // 201 with the ref; 422 "Reference already exists" / "Object does not exist" / invalid name.
-    route('POST', '/git/refs', 'contents', (req, owner, repo) => {
-      if (!this.isHome(`${owner}/${repo}`)) return NOT_FOUND;
+    route('POST', '/git/refs', 'refs', (req, owner, repo) => {
       const input = parseJson(req.body);
       if (!input) return { status: 400, body: { message: 'Problems parsing JSON' } };
       const { ref, sha } = input;
@@ -778,8 +785,7 @@ export class FakeGitHub {
     }),
     // Delete a reference (without "refs/"): https://docs.github.com/rest/git/refs#delete-a-reference
     // 204; 422 "Reference does not exist".
-    route('DELETE', '/git/refs/(.+)', 'contents', (_, owner, repo, name) => {
-      if (!this.isHome(`${owner}/${repo}`)) return NOT_FOUND;
+    route('DELETE', '/git/refs/(.+)', 'refs', (_, owner, repo, name) => {
       const ref = `refs/${name}`;
       if (!this.refs.has(ref))
         return { status: 422, body: { message: 'Reference does not exist' } };
