@@ -17,7 +17,6 @@ import { apply } from './apply.js';
 import { waitForBarrier, type BarrierOptions } from './barrier.js';
 import type { History } from './history.js';
 import { loadImageInfo, readFingerprint } from './image-info.js';
-import { Inventory } from './inventory.js';
 import { makePlan, readFirstRunHistory, type PlanWithUnmarks } from './plan.js';
 import { blockerNames, reconcile, removeMarks, type Reconciled } from './reconcile.js';
 
@@ -199,14 +198,7 @@ export async function annotate(
 
     // Every pass inventories afresh: a listing from before a restart may lack the index that
     // now protects a digest it showed (docs/design.md §2 step 3).
-    const plan = await logger.group('Plan', () =>
-      makePlan(
-        options,
-        deps,
-        new Inventory(registry, options.concurrency, { clock, logger }),
-        firstRunHistory,
-      ),
-    );
+    const plan = await logger.group('Plan', () => makePlan(options, deps, firstRunHistory));
     logger.info(
       `plan: ${plan.annotate.length} to annotate, ${plan.alreadyAnnotated.length} already annotated, ${plan.tooYoung.length} too young, ${plan.unmark.length} supported digest(s) to unmark`,
     );

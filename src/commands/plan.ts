@@ -8,14 +8,14 @@ import { readHistory, type History } from './history.js';
 import { loadImageInfo } from './image-info.js';
 import { Inventory, resolveScope } from './inventory.js';
 
-/** Steps 2–4: read the image-info, inventory the scope, plan. */
+/** Steps 2–4: read the image-info, inventory the scope (afresh: see `Inventory`), plan. */
 export async function makePlan(
   options: AnnotateOptions,
   deps: AnnotateDeps,
-  inventory: Inventory,
   firstRunHistory: () => Promise<History | undefined>,
 ): Promise<PlanWithUnmarks> {
   const { registry, sources, clock, logger } = deps;
+  const inventory = new Inventory(registry, options.concurrency, { clock, logger });
   const loaded = await loadImageInfo(sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
   logger.info(
@@ -24,10 +24,7 @@ export async function makePlan(
 
   const history = options.fromPlan ? undefined : await firstRunHistory();
   const scope = options.fromPlan
-    ? {
-        repositories: [...new Set(options.fromPlan.map((p) => p.repository))].sort(),
-        retired: [],
-      }
+    ? { repositories: [...new Set(options.fromPlan.map((p) => p.repository))].sort(), retired: [] }
     : await resolveScope(registry, supported, options.repositories, logger, {
         mode: options.retiredRepositories ?? 'mark',
         named: history?.repositories,

@@ -72,12 +72,8 @@ export async function unannotate(
   });
   const dryRun = options.dryRun ?? false;
   const concurrency = options.concurrency ?? 8;
-  const result: UnannotateResult = {
-    dryRun,
-    mode: options.fromPlan ? 'from-plan' : options.date ? 'date' : 'digest',
-    removed: [],
-    missing: [],
-  };
+  const mode = options.fromPlan ? 'from-plan' : options.date ? 'date' : 'digest';
+  const result: UnannotateResult = { dryRun, mode, removed: [], missing: [] };
   const found: RemovedMark[] = [];
 
   for (const ref of refs) {
@@ -151,13 +147,9 @@ async function dateScope(
     throw new InputError(
       'date: give repositories (globs) or imageInfo to say which repositories to search',
     );
-  const supported =
-    sources.length > 0
-      ? supportedSet(
-          (await loadImageInfo(sources, options.repoPrefix)).infos,
-          options.repoPrefix ?? '',
-        )
-      : { digests: new Map(), repositories: new Set<string>() };
+  // No sources: no image-info, nothing supported (the globs alone say where to look).
+  const loaded = await loadImageInfo(sources, options.repoPrefix);
+  const supported = supportedSet(loaded.infos, options.repoPrefix);
   // Marks dated `date` in a repository that left the image-info are the same run's marks.
   return (await resolveScope(deps.registry, supported, globs, deps.logger, { mode: 'mark' }))
     .repositories;
@@ -178,9 +170,8 @@ async function marksOfDate(
     .map((m) => ({ ...m, reason: '' }));
   await inventory.enrich(subjects, false);
   for (const s of subjects) {
-    for (const mark of inventory.lifecycle.get(refKey(s.repository, s.digest)) ?? []) {
+    for (const mark of inventory.lifecycle.get(refKey(s.repository, s.digest)) ?? [])
       if (mark.date === date)
         found.push({ repository: s.repository, digest: s.digest, referrer: mark.digest, date });
-    }
   }
 }

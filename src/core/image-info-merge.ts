@@ -111,9 +111,8 @@ export function mergeImageInfo(
       for (const image of images(fRepo)) countNew(image, stats);
       continue;
     }
-    for (const [key, value] of Object.entries(fRepo)) {
+    for (const [key, value] of Object.entries(fRepo))
       if (key !== 'images') tRepo[key] = structuredClone(value);
-    }
     if (fRepo.images !== undefined && tRepo.images === undefined) tRepo.images = [];
     // Target platforms already matched or written by this fragment: each is matched at most once.
     const claimed = new Set<Json>();

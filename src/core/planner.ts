@@ -90,16 +90,13 @@ export function classify(inventory: ManifestRecord[], supported: SupportedSet): 
   // Referrers listed by a fallback index (`sha256-<hex>` tag) are artifacts even when the
   // listing could not show their subject.
   const fallbackListed = new Set<string>();
-  for (const m of inventory) {
+  for (const m of inventory)
     if (m.tags.some((t) => FALLBACK_TAG.test(t)))
       for (const c of m.children ?? []) fallbackListed.add(c);
-  }
   const parentsOf = new Map<string, string[]>();
-  for (const m of inventory) {
-    if (isIndexMediaType(m.mediaType)) {
+  for (const m of inventory)
+    if (isIndexMediaType(m.mediaType))
       for (const c of m.children ?? []) parentsOf.set(c, [...(parentsOf.get(c) ?? []), m.digest]);
-    }
-  }
 
   const excluded = Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0])) as ExclusionCounts;
   const candidates: PlanEntry[] = [];

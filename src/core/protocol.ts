@@ -26,12 +26,7 @@ export function assertGroupName(group: string, name = 'group'): GroupName {
 }
 
 /** Participants are told apart by repository, run, attempt and job. */
-export function participantKey(p: {
-  repository?: string;
-  runId: string;
-  attempt: number;
-  jobId?: string;
-}): string {
+export function participantKey(p: ParticipantIdentity): string {
   return `${p.repository ?? ''}|${p.runId}|${p.attempt}|${p.jobId ?? ''}`;
 }
 

@@ -14,8 +14,7 @@ export interface SupportedSet {
 
 /** `repoPrefix` maps `dotnet/aspnet` to `public/dotnet/aspnet`; a trailing slash is implied. */
 export function withPrefix(repoPrefix: string, repository: string): string {
-  if (!repoPrefix) return repository;
-  return `${repoPrefix.replace(/\/+$/, '')}/${repository}`;
+  return repoPrefix ? `${repoPrefix.replace(/\/+$/, '')}/${repository}` : repository;
 }
 
 export function supportedSet(infos: ImageInfo[], repoPrefix = ''): SupportedSet {

@@ -72,9 +72,8 @@ export function redactUrl(url: string): string {
     const u = new URL(url);
     u.username = '';
     u.password = '';
-    for (const key of [...u.searchParams.keys()]) {
+    for (const key of [...u.searchParams.keys()])
       if (SENSITIVE_PARAM.test(key)) u.searchParams.set(key, '***');
-    }
     return u.toString().replace(/%2A%2A%2A/g, '***');
   } catch {
     return redactSecrets(url);

@@ -48,7 +48,6 @@ export const OPTIMISTIC_BUDGETS = TIER_BUDGETS.premium;
 /** Default time a class may go without one served request before retrying stops. */
 export const DEFAULT_STALL_MS = 5 * 60_000;
 
-/** The request class of a method and URL. */
 export function requestClass(method: string, url: string): RequestClass {
   let path = url;
   try {
@@ -155,10 +154,8 @@ export class RateLimiter {
   /** A 429; `retryAfterMs` when the registry said how long. */
   throttled(now: number, retryAfterMs?: number): void {
     this.refused++;
-    if (now < this.holdUntil && retryAfterMs === undefined) {
-      // Sent before the class was held (in flight at the last refusal): the limiter knows already.
-      return;
-    }
+    // Sent before the class was held (in flight at the last refusal): the limiter knows already.
+    if (now < this.holdUntil && retryAfterMs === undefined) return;
     this.streak++;
     this.forget(now);
     const served = (this.successes.length * 60_000) / this.o.windowMs;
