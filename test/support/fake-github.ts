@@ -322,16 +322,21 @@ function parseJson(body: string): Record<string, unknown> | undefined {
   }
 }
 
-/** A route below /repos/{owner}/{repo}; its answer gets the request, then the groups, decoded. */
+/**
+ * A route below /repos/{owner}/{repo}: its answer is called with the request, owner, repo, then
+ * the path's other groups, decoded. What the token needs: `contents` (read for a GET, else
+ * write), `refs` (`contents` in `owner/repo`, the one repository whose refs the fake keeps),
+ * `actions` (read), or nothing.
+ */
 interface Route {
   method: string;
   path: RegExp;
-  /** What the token needs: `contents` (read for a GET, else write), `refs` (`contents` in
-   * `owner/repo`, the one repository whose refs the fake keeps), `actions` (read), nothing. */
   needs: 'contents' | 'refs' | 'actions' | 'nothing';
-  /** Called with the request, owner, repo, then the path's other groups. */
   answer: (req: FakeGitHubRequest, ...groups: string[]) => FakeGitHubResponse;
 }
+
+/** The path of a workflow run below its repository. */
+const RUN = '/actions/runs/(\\d+)';
 
 function route(method: string, tail: string, needs: Route['needs'], answer: Route['answer']) {
   return { method, path: new RegExp(`^/repos/([^/]+)/([^/]+)${tail}$`), needs, answer };
@@ -891,7 +896,7 @@ export class FakeGitHub {
     // Get a workflow run: https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run
     // status: queued | in_progress | completed | waiting | requested | pending; run_attempt counts
     // re-runs; updated_at changes with the status (a completed run's: when it completed).
-    route('GET', '/actions/runs/(\\d+)', 'actions', (_, owner, repo, id) => {
+    route('GET', RUN, 'actions', (_, owner, repo, id) => {
       const repository = `${owner}/${repo}`;
       const run = this.actions(repository).runs.get(Number(id));
       if (!run) return NOT_FOUND;
@@ -911,37 +916,24 @@ export class FakeGitHub {
     // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run
     // `filter`: latest (default: the jobs of the most recent attempt) | all (every attempt's);
     // 404 for an unknown run.
-    route('GET', '/actions/runs/(\\d+)/jobs', 'actions', (req, owner, repo, id) => {
+    route('GET', `${RUN}/jobs`, 'actions', (req, owner, repo, id) => {
       const run = this.actions(`${owner}/${repo}`).runs.get(Number(id));
       if (!run) return NOT_FOUND;
       const filter = req.query.get('filter') ?? 'latest';
       if (filter !== 'latest' && filter !== 'all')
         return { status: 422, body: { message: `Invalid filter: ${filter}` } };
-      return this.jobList(
-        req,
-        `${owner}/${repo}`,
-        (j) => j.run_id === run.id && (filter === 'all' || j.run_attempt === run.run_attempt),
-      );
+      return this.jobList(req, `${owner}/${repo}`, run, filter === 'all' ? 0 : run.run_attempt);
     }),
     // List jobs for a workflow run attempt (GitHub Enterprise Server too):
     // https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run-attempt
     // Each job with `runner_name` (null until assigned); 404 for an unknown run or an attempt it
     // has not reached.
-    route(
-      'GET',
-      '/actions/runs/(\\d+)/attempts/(\\d+)/jobs',
-      'actions',
-      (req, owner, repo, id, n) => {
-        const run = this.actions(`${owner}/${repo}`).runs.get(Number(id));
-        const attempt = Number(n);
-        if (!run || attempt < 1 || attempt > run.run_attempt) return NOT_FOUND;
-        return this.jobList(
-          req,
-          `${owner}/${repo}`,
-          (j) => j.run_id === run.id && j.run_attempt === attempt,
-        );
-      },
-    ),
+    route('GET', `${RUN}/attempts/(\\d+)/jobs`, 'actions', (req, owner, repo, id, n) => {
+      const run = this.actions(`${owner}/${repo}`).runs.get(Number(id));
+      const attempt = Number(n);
+      if (!run || attempt < 1 || attempt > run.run_attempt) return NOT_FOUND;
+      return this.jobList(req, `${owner}/${repo}`, run, attempt);
+    }),
   ];
 
   private refJson(ref: string, sha: string): Record<string, unknown> {
@@ -965,17 +957,17 @@ export class FakeGitHub {
     };
   }
 
-  /** The jobs of `repository` that `filter` keeps, by id: paged, in `{ total_count, jobs }`. */
+  /** The jobs of a run, of one attempt (0: all), by id: paged, in `{ total_count, jobs }`. */
   private jobList(
     req: FakeGitHubRequest,
     repository: string,
-    filter: (j: FakeJob) => boolean,
+    run: FakeRun,
+    attempt: number,
   ): FakeGitHubResponse {
-    const all = [...this.actions(repository).jobs.values()].filter(filter);
-    const { slice, headers } = this.page(
-      all.sort((a, b) => a.id - b.id),
-      req,
-    );
+    const all = [...this.actions(repository).jobs.values()]
+      .filter((j) => j.run_id === run.id && (attempt === 0 || j.run_attempt === attempt))
+      .sort((a, b) => a.id - b.id);
+    const { slice, headers } = this.page(all, req);
     const jobs = slice.map((j) => this.jobJson(repository, j));
     return { status: 200, headers, body: { total_count: all.length, jobs } };
   }
