@@ -5,11 +5,12 @@
  * @azure/identity's ClientAssertionCredential and MSAL ask them.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { testCertificate } from './fake-acr/cert.js';
 import { FAKE_AAD_KEY, signFakeJwt, verifyFakeJwt } from './identity-endpoint.js';
+import { readBody } from './loopback.js';
 
 /** Key the fake GitHub OIDC endpoint signs ID tokens with; the fake Entra checks it. */
 const FAKE_OIDC_KEY = 'eol-gate-fake-github-oidc';
@@ -23,11 +24,6 @@ const close = (server: Server) =>
     server.closeAllConnections();
     server.close(() => resolve());
   });
-const readBody = async (req: IncomingMessage): Promise<string> => {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-};
 
 export interface FakeGitHubOidc {
   /** ACTIONS_ID_TOKEN_REQUEST_URL (with its `api-version` query, as the runner's has). */
@@ -134,8 +130,8 @@ export async function startFakeEntra(options: {
       });
     }
     if (req.method === 'POST' && url.pathname === `/${options.tenant}/oauth2/v2.0/token`) {
-      void readBody(req).then((text) => {
-        const form = new URLSearchParams(text);
+      void readBody(req).then((body) => {
+        const form = new URLSearchParams(body.toString('utf8'));
         const refuse = (code: string, description: string) =>
           send(400, { error: 'invalid_client', error_description: `${code}: ${description}` });
         if (form.get('grant_type') !== 'client_credentials')

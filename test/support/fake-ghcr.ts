@@ -1,6 +1,6 @@
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { startDockerRegistry, type DockerRegistry } from './docker-registry.js';
-import { serveOnLoopback } from './loopback.js';
+import { readBody, serveOnLoopback } from './loopback.js';
 
 /** A package version as the fake keeps it. */
 export interface FakeVersion {
@@ -241,15 +241,6 @@ export async function startFakeGhcr(options: FakeGhcrOptions = {}): Promise<Fake
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 /** Sends `req` (with `body`) to `target`; the whole answer. */

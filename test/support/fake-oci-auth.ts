@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { serveOnLoopback } from './loopback.js';
+import { readBody, serveOnLoopback } from './loopback.js';
 
 export interface FakeOciAuthOptions {
   /** The registry to proxy to, e.g. from startDockerRegistry(). */
@@ -98,11 +98,8 @@ export async function startFakeOciAuth(options: FakeOciAuthOptions): Promise<Fak
     return header === expected;
   };
 
-  const readForm = async (req: IncomingMessage) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-  };
+  const readForm = async (req: IncomingMessage) =>
+    new URLSearchParams((await readBody(req)).toString('utf8'));
 
   const issueToken = (
     req: IncomingMessage,

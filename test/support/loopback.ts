@@ -4,6 +4,13 @@ import type { AddressInfo } from 'node:net';
 /** A request handler that answers what it knows and returns false for a route it does not. */
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
+/** The whole body of `req`. */
+export async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /**
  * Serves `handle` over plain HTTP on 127.0.0.1 (random port): unknown routes get 404, a thrown
  * error 500. Returns the origin (`http://127.0.0.1:<port>`) and a close that drops keep-alives.

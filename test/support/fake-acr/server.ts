@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FAKE_AAD_KEY, signFakeJwt, verifyFakeJwt } from '../identity-endpoint.js';
+import { readBody } from '../loopback.js';
 import { testCertificate } from './cert.js';
 
 /**
@@ -925,15 +926,6 @@ export class FakeAcr {
     res.writeHead(201, headers);
     res.end();
   }
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 export async function startFakeAcr(options: FakeAcrOptions = {}): Promise<FakeAcr> {
