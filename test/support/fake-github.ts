@@ -325,7 +325,7 @@ function parseJson(body: string): Record<string, unknown> | undefined {
 /**
  * A route below /repos/{owner}/{repo}: its answer is called with the request, owner, repo, then
  * the path's other groups, decoded. What the token needs: `contents` (read for a GET, else
- * write), `refs` (`contents` in `owner/repo`, the one repository whose refs the fake keeps),
+ * write), `refs` (`contents` in `owner/repo`, the one repository whose marker refs it keeps),
  * `actions` (read), or nothing.
  */
 interface Route {
