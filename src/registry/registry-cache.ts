@@ -80,6 +80,7 @@ export class RegistryCache {
 
   private async read(): Promise<void> {
     const { repository, group } = this.location;
+    const ignored = (why: string) => this.logger.warning(`${this.describe()}: ${why}; ignored`);
     const manifestBytes = await this.transport.getManifest(repository, cacheTag(group));
     this.learntAtLoad = this.cache.learnt;
     if (!manifestBytes) {
@@ -98,27 +99,18 @@ export class RegistryCache {
       typeof layer.digest !== 'string' ||
       typeof layer.size !== 'number' ||
       layer.size > MAX_COPY_BYTES
-    ) {
-      this.logger.warning(`${this.describe()}: not an eol-gate cache; ignored`);
-      return;
-    }
-    if (manifest.annotations?.[GROUP_ANNOTATION] !== group) {
-      this.logger.warning(`${this.describe()}: written for another group; ignored`);
-      return;
-    }
+    )
+      return ignored('not an eol-gate cache');
+    if (manifest.annotations?.[GROUP_ANNOTATION] !== group)
+      return ignored('written for another group');
     const blob = await this.transport.getBlob(repository, layer.digest);
-    if (!blob || sha256Digest(blob) !== layer.digest) {
-      this.logger.warning(
-        `${this.describe()}: content missing or not matching its digest; ignored`,
-      );
-      return;
-    }
+    if (!blob || sha256Digest(blob) !== layer.digest)
+      return ignored('content missing or not matching its digest');
     let text: string;
     try {
       text = gunzipSync(blob, { maxOutputLength: MAX_COPY_BYTES }).toString('utf8');
     } catch {
-      this.logger.warning(`${this.describe()}: content is not gzip; ignored`);
-      return;
+      return ignored('content is not gzip');
     }
     const cacheLines: string[] = [];
     let remembered = 0;

@@ -26,7 +26,6 @@ const CREDENTIAL_ERRORS = new Set([
 
 export type Failure =
   | { kind: 'retryable'; cause: string; retryAfterMs?: number }
-  | { kind: 'auth'; cause: string }
   | { kind: 'credential'; cause: string }
   | { kind: 'fatal'; cause: string };
 
@@ -52,7 +51,6 @@ export function classify(e: unknown): Failure {
   if (status !== undefined) {
     if (RETRYABLE_STATUS.has(status))
       return { kind: 'retryable', cause: `HTTP ${status}`, retryAfterMs: retryAfterOf(e) };
-    if (status === 401 || status === 403) return { kind: 'auth', cause: `HTTP ${status}` };
     return { kind: 'fatal', cause: `HTTP ${status}: ${message}` };
   }
   if (isNetworkError(e)) return { kind: 'retryable', cause: networkCause(e) };

@@ -1,8 +1,6 @@
 import { FALLBACK_TAG } from '../../core/digest.js';
 import { mapLimited } from '../../util/pool.js';
-import type { ManifestCache } from '../manifest-cache.js';
-import type { OciClient } from '../oci/client.js';
-import { assembleListing, fetchAndCache, fromCache, type Listing } from '../oci/inventory.js';
+import { assembleListing, byDigest, type InventoryReader, type Listing } from '../oci/inventory.js';
 import type { ManifestJson } from '../oci/manifests.js';
 import { FALLBACK_INDEX_ANNOTATION } from '../oci/referrers.js';
 import type { GhcrPackages } from './packages.js';
@@ -15,19 +13,15 @@ import type { GhcrPackages } from './packages.js';
  * are not versions themselves.
  */
 export async function listPackageManifests(
-  client: OciClient,
+  r: InventoryReader,
   packages: GhcrPackages,
   repo: string,
-  concurrency: number,
-  cache: ManifestCache,
 ): Promise<Listing> {
   const versions = await packages.listVersions(repo);
-  const found = await mapLimited(versions, concurrency, async (version) => ({
+  const found = await mapLimited(versions, r.concurrency, async (version) => ({
     tags: version.tags,
     created: version.createdAt,
-    m:
-      fromCache(repo, version.digest, cache) ??
-      (await fetchAndCache(client, repo, version.digest, cache)),
+    m: await byDigest(r, repo, version.digest),
   }));
   // A fallback index we wrote that lost its tag (the registry refused to DELETE it): not an
   // image, and its entries are stale. Never a candidate.

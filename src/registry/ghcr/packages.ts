@@ -76,11 +76,8 @@ export class GhcrPackages {
     const { owner, pkg } = packageOf(repository);
     const versions: PackageVersion[] = [];
     const query = `?per_page=${this.perPage}&state=active`;
-    const kind = await this.findOwner(owner, pkg, query, versions);
-    if (!kind) {
-      this.ids.set(repository, new Map());
-      return [];
-    }
+    // No owner path answered: no such package, and nothing was listed.
+    await this.findOwner(owner, pkg, query, versions);
     this.ids.set(repository, new Map(versions.map((v) => [v.digest, v.id])));
     return versions;
   }

@@ -43,8 +43,7 @@ export class OciRegistry implements Registry {
   readonly displayName: string;
   private readonly client: OciClient;
   private readonly referrers: Referrers;
-  private readonly concurrency: number;
-  private readonly pageSize: number;
+  private readonly reader: inventory.InventoryReader;
   private readonly logger: Logger;
   private readonly caches: AdapterCaches;
   /** Config digests the latest listing read, per `repo@digest` (null: not an image). */
@@ -61,8 +60,6 @@ export class OciRegistry implements Registry {
     this.client = new OciClient(options.url, options, options.retry, this.logger, options.clock);
     this.displayName = this.client.host;
 
-    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
-    this.pageSize = Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 1000)));
     const location = options.registryCache;
     this.caches = new AdapterCaches(
       {
@@ -73,6 +70,12 @@ export class OciRegistry implements Registry {
       this.logger,
       this.displayName,
     );
+    this.reader = {
+      client: this.client,
+      cache: this.caches.manifests,
+      concurrency: Math.max(1, Math.floor(options.concurrency ?? 8)),
+      pageSize: Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 1000))),
+    };
     this.packages = options.packages;
     // Fallback indexes we write are the next listing's tags: known bytes, no GET after a HEAD.
     this.referrers = new Referrers(
@@ -84,7 +87,7 @@ export class OciRegistry implements Registry {
   }
 
   async listRepositories(): Promise<string[] | undefined> {
-    const names = await inventory.listRepositories(this.client, this.pageSize);
+    const names = await inventory.listRepositories(this.reader);
     return names?.filter((n) => !this.caches.isCacheRepository(n));
   }
 
@@ -92,36 +95,15 @@ export class OciRegistry implements Registry {
     if (this.caches.isCacheRepository(repository)) return [];
     await this.caches.copy?.load();
     const listing = this.packages
-      ? await listPackageManifests(
-          this.client,
-          this.packages,
-          repo(repository),
-          this.concurrency,
-          this.caches.manifests,
-        )
-      : await inventory.listManifests(
-          this.client,
-          repo(repository),
-          this.pageSize,
-          this.concurrency,
-          this.caches.manifests,
-        );
+      ? await listPackageManifests(this.reader, this.packages, repo(repository))
+      : await inventory.listManifests(this.reader, repo(repository));
     // Tags show only what is tagged now: the group's memory brings back what lost its tags
     // (the Packages API lists every version, with its push time: only the repository is kept).
     const memory = this.caches.copy?.memory;
     if (memory && this.packages) {
       if (listing.records.length > 0) memory.rememberRepository(repository);
     } else if (memory)
-      await addRemembered(
-        this.client,
-        repository,
-        listing,
-        known,
-        memory,
-        this.caches.manifests,
-        Date.now(),
-        this.concurrency,
-      );
+      await addRemembered(this.reader, repository, listing, known, memory, Date.now());
     this.referrers.remember(repository, listing.fallback);
     for (const [digest, config] of listing.configs)
       this.configs.set(`${repository}@${digest}`, config);
@@ -142,12 +124,12 @@ export class OciRegistry implements Registry {
   }
 
   async imageCreated(repository: string, digest: string): Promise<string | undefined> {
+    const config = this.configs.get(`${repository}@${digest}`);
     return inventory.imageCreated(
-      this.client,
+      this.reader,
       repo(repository),
       assertDigest(digest, 'digest'),
-      this.caches.manifests,
-      this.configs.get(`${repository}@${digest}`),
+      config,
     );
   }
 
@@ -212,7 +194,7 @@ export class OciRegistry implements Registry {
   // that input errors (bad names, digests) arrive as rejections, like every other failure.
 
   async listTags(repository: string): Promise<string[]> {
-    return inventory.listTags(this.client, repo(repository), this.pageSize);
+    return inventory.listTags(this.reader, repo(repository));
   }
 
   async putBlob(repository: string, bytes: Uint8Array): Promise<string> {

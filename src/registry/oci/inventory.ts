@@ -15,11 +15,21 @@ import {
 import { mapLimited } from '../../util/pool.js';
 import { IMAGE_CONFIG_TYPES } from '../media-types.js';
 
+/** What the inventory reads through: a registry's client and manifest cache, and its limits. */
+export interface InventoryReader {
+  client: OciClient;
+  cache: ManifestCache;
+  /** `n` for catalog and tag pages. */
+  pageSize: number;
+  /** Manifest GETs in flight at once. */
+  concurrency: number;
+}
+
 /** The catalog, or undefined when the registry does not let this account list it. */
-export async function listRepositories(
-  client: OciClient,
-  pageSize: number,
-): Promise<string[] | undefined> {
+export async function listRepositories({
+  client,
+  pageSize,
+}: InventoryReader): Promise<string[] | undefined> {
   const first = `/v2/_catalog?n=${pageSize}`;
   const res = await client.request(first, { insufficientScopeOk: true });
   if (res.status === 401 || res.status === 403 || res.status === 404) {
@@ -44,9 +54,8 @@ export async function listRepositories(
 
 /** Every tag of a repository; [] when the repository does not exist. */
 export async function listTags(
-  client: OciClient,
+  { client, pageSize }: InventoryReader,
   repo: string,
-  pageSize: number,
 ): Promise<string[]> {
   const tags: string[] = [];
   const first = `/v2/${repo}/tags/list?n=${pageSize}`;
@@ -78,18 +87,12 @@ export interface Listing {
  * this is the whole inventory such a registry can give. With a warm cache each tag costs a
  * HEAD: its digest says whether the cached bytes still apply (a tag that moved is fetched).
  */
-export async function listManifests(
-  client: OciClient,
-  repo: string,
-  pageSize: number,
-  concurrency: number,
-  cache: ManifestCache,
-): Promise<Listing> {
-  const tags = await listTags(client, repo, pageSize);
-  const warm = cache.size > 0;
-  const fetched = await mapLimited(tags, concurrency, async (tag) => ({
+export async function listManifests(r: InventoryReader, repo: string): Promise<Listing> {
+  const tags = await listTags(r, repo);
+  const warm = r.cache.size > 0;
+  const fetched = await mapLimited(tags, r.concurrency, async (tag) => ({
     tag,
-    m: await fetchTagged(client, repo, tag, cache, warm),
+    m: await fetchTagged(r, repo, tag, warm),
   }));
 
   return assembleListing(
@@ -170,19 +173,18 @@ export function assembleListing(
 
 /** A tagged manifest: from the cache when a HEAD shows the tag still names cached bytes. */
 async function fetchTagged(
-  client: OciClient,
+  r: InventoryReader,
   repo: string,
   tag: string,
-  cache: ManifestCache,
   warm: boolean,
 ): Promise<FetchedManifest | undefined> {
   if (warm) {
-    const digest = await headManifestDigest(client, repo, tag);
+    const digest = await headManifestDigest(r.client, repo, tag);
     if (digest === undefined) return undefined;
-    const cached = digest ? fromCache(repo, digest, cache) : undefined;
+    const cached = digest ? fromCache(r, repo, digest) : undefined;
     if (cached) return cached;
   }
-  return fetchAndCache(client, repo, tag, cache);
+  return fetchAndCache(r, repo, tag);
 }
 
 function isIndex(mediaType: string, json: ManifestJson): boolean {
@@ -229,15 +231,14 @@ export function recordOf(
  * is not fetched again; manifests and configs come from the cache when it holds them.
  */
 export async function imageCreated(
-  client: OciClient,
+  r: InventoryReader,
   repo: string,
   digest: string,
-  cache: ManifestCache,
   config?: string | null,
   depth = 0,
 ): Promise<string | undefined> {
   if (config === undefined) {
-    const m = fromCache(repo, digest, cache) ?? (await fetchAndCache(client, repo, digest, cache));
+    const m = await byDigest(r, repo, digest);
     if (!m) return undefined;
     const json = parseManifest(m.bytes, `${repo}@${digest}`);
     if (isIndex(m.mediaType, json)) {
@@ -245,7 +246,7 @@ export async function imageCreated(
       let youngest: string | undefined;
       for (const child of json.manifests ?? []) {
         if (!isDigest(child?.digest)) continue;
-        const created = await imageCreated(client, repo, child.digest, cache, undefined, depth + 1);
+        const created = await imageCreated(r, repo, child.digest, undefined, depth + 1);
         if (created && (!youngest || Date.parse(created) > Date.parse(youngest)))
           youngest = created;
       }
@@ -254,15 +255,20 @@ export async function imageCreated(
     config = configDigestOf(m.mediaType, json);
   }
   if (!config) return undefined;
-  let text = cache.blob(config);
+  let text = r.cache.blob(config);
   if (text === undefined) {
-    const res = await client.found(blobPath(repo, config));
+    const res = await r.client.found(blobPath(repo, config));
     if (!res) return undefined;
     const bytes = new Uint8Array(await res.arrayBuffer());
-    cache.putBlob(config, bytes);
+    r.cache.putBlob(config, bytes);
     text = Buffer.from(bytes).toString('utf8');
   }
   return configCreated(text);
+}
+
+/** A manifest by digest: the cache's bytes when it holds them, else a GET (kept in the cache). */
+export async function byDigest(r: InventoryReader, repo: string, digest: string) {
+  return fromCache(r, repo, digest) ?? (await fetchAndCache(r, repo, digest));
 }
 
 /**
@@ -270,9 +276,9 @@ export async function imageCreated(
  * they need no request); undefined when it holds none.
  */
 export function fromCache(
+  { cache }: InventoryReader,
   repo: string,
   digest: string,
-  cache: ManifestCache,
 ): FetchedManifest | undefined {
   const bytes = cache.bytes(digest);
   if (!bytes) return undefined;
@@ -281,13 +287,8 @@ export function fromCache(
 }
 
 /** A GET by tag or digest, kept in the cache. */
-export async function fetchAndCache(
-  client: OciClient,
-  repo: string,
-  reference: string,
-  cache: ManifestCache,
-): Promise<FetchedManifest | undefined> {
-  const m = await getManifest(client, repo, reference);
+export async function fetchAndCache({ client, cache }: InventoryReader, repo: string, ref: string) {
+  const m = await getManifest(client, repo, ref);
   if (m) cache.put(m.digest, m.bytes, m.mediaType);
   return m;
 }

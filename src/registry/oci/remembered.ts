@@ -2,10 +2,15 @@ import { COSIGN_TAG, FALLBACK_TAG, isDigest } from '../../core/digest.js';
 import { LIFECYCLE_ARTIFACT_TYPE } from '../../core/lifecycle.js';
 import type { ManifestRecord } from '../../core/oci.js';
 import { mapLimited } from '../../util/pool.js';
-import type { ManifestCache } from '../manifest-cache.js';
 import { RECHECK_MARKED_MS, type ManifestMemory, type Remembered } from '../manifest-memory.js';
-import type { OciClient } from './client.js';
-import { configDigestOf, fetchAndCache, fromCache, recordOf, type Listing } from './inventory.js';
+import {
+  configDigestOf,
+  fetchAndCache,
+  fromCache,
+  recordOf,
+  type InventoryReader,
+  type Listing,
+} from './inventory.js';
 import { headManifestDigest, parseManifest } from './manifests.js';
 
 /**
@@ -17,14 +22,12 @@ import { headManifestDigest, parseManifest } from './manifests.js';
  * Then every listed manifest is remembered, and its first sighting becomes `firstSeen`.
  */
 export async function addRemembered(
-  client: OciClient,
+  r: InventoryReader,
   repo: string,
   listing: Listing,
   known: Iterable<string>,
   memory: ManifestMemory,
-  cache: ManifestCache,
   nowMs: number,
-  concurrency: number,
 ): Promise<void> {
   const records = new Map(listing.records.map((r) => [r.digest, r]));
   const remembered = memory.digests(repo);
@@ -40,9 +43,9 @@ export async function addRemembered(
   }
   for (const digest of known) if (!records.has(digest) && isDigest(digest)) toCheck.add(digest);
 
-  const checked = await mapLimited([...toCheck], concurrency, async (digest) => ({
+  const checked = await mapLimited([...toCheck], r.concurrency, async (digest) => ({
     digest,
-    record: await confirm(client, repo, digest, cache, listing),
+    record: await confirm(r, repo, digest, listing),
   }));
   for (const { digest, record } of checked) {
     if (record) records.set(digest, record);
@@ -102,16 +105,15 @@ function recordFromMemory(repo: string, digest: string, entry: Remembered): Mani
 
 /** The record of an untagged manifest the registry still has; undefined when it is gone. */
 async function confirm(
-  client: OciClient,
+  r: InventoryReader,
   repo: string,
   digest: string,
-  cache: ManifestCache,
   listing: Listing,
 ): Promise<ManifestRecord | undefined> {
   // Cached bytes need only a HEAD to say the manifest is still there; else the GET says it.
-  const cached = fromCache(repo, digest, cache);
-  if (cached && (await headManifestDigest(client, repo, digest)) === undefined) return undefined;
-  const m = cached ?? (await fetchAndCache(client, repo, digest, cache));
+  const cached = fromCache(r, repo, digest);
+  if (cached && (await headManifestDigest(r.client, repo, digest)) === undefined) return undefined;
+  const m = cached ?? (await fetchAndCache(r, repo, digest));
   if (!m) return undefined;
   const json = parseManifest(m.bytes, `${repo}@${digest}`);
   const record = recordOf(repo, [], m, json);

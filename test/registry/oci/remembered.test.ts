@@ -25,11 +25,11 @@ describe('addRemembered', () => {
   /** A tags listing of `repo` completed from a fresh memory, at `nowMs`. */
   function remembering(repo: string) {
     const client = new OciClient(registry.url, {}, undefined, silentLogger);
-    const cache = ManifestCache.memory();
+    const reader = { client, cache: ManifestCache.memory(), pageSize: 100, concurrency: 4 };
     const memory = new ManifestMemory();
     const inventory = async (nowMs: number, known: string[] = []) => {
-      const listing = await listManifests(client, repo, 100, 4, cache);
-      await addRemembered(client, repo, listing, known, memory, cache, nowMs, 4);
+      const listing = await listManifests(reader, repo);
+      await addRemembered(reader, repo, listing, known, memory, nowMs);
       return listing.records;
     };
     return { reg: ociRegistry(registry.url), memory, inventory };
