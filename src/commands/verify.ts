@@ -81,20 +81,17 @@ export async function verify(
 
   let repaired = 0;
   let repairedHow: VerifyResult['repairedHow'];
-  if (options.repair) {
-    for (const f of findings) {
-      for (const mark of f.marks) {
-        const how = await registry.deleteReferrer(f.repository, f.digest, mark.digest);
-        repaired++;
-        if (how && how !== 'deleted') {
-          repairedHow ??= {};
-          repairedHow[how] = (repairedHow[how] ?? 0) + 1;
-        }
-        logger.info(
-          `removed lifecycle mark ${mark.digest} from ${f.repository}@${f.digest}${unmarkNote(how)}`,
-        );
+  for (const f of options.repair ? findings : [])
+    for (const mark of f.marks) {
+      const how = await registry.deleteReferrer(f.repository, f.digest, mark.digest);
+      repaired++;
+      if (how && how !== 'deleted') {
+        repairedHow ??= {};
+        repairedHow[how] = (repairedHow[how] ?? 0) + 1;
       }
+      logger.info(
+        `removed lifecycle mark ${mark.digest} from ${f.repository}@${f.digest}${unmarkNote(how)}`,
+      );
     }
-  }
   return { checked: targets.size, findings, repaired, ...(repairedHow ? { repairedHow } : {}) };
 }

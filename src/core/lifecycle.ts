@@ -35,8 +35,6 @@ export function lifecycleManifestJson(subject: Descriptor, eolDate: string): str
 /** Reads the EOL date from a referrer descriptor (the referrers API copies annotations). */
 export function lifecycleMarkOf(referrer: Descriptor): LifecycleMark | undefined {
   if (referrer.artifactType !== LIFECYCLE_ARTIFACT_TYPE) return undefined;
-  return {
-    digest: referrer.digest,
-    date: readAnnotationDate(referrer.annotations?.[EOL_DATE_ANNOTATION]),
-  };
+  const date = readAnnotationDate(referrer.annotations?.[EOL_DATE_ANNOTATION]);
+  return { digest: referrer.digest, date };
 }

@@ -1,7 +1,7 @@
 import { parseEolDate, readAnnotationDate } from './date.js';
 import { assertDigest, isRepositoryName, parseImageRef } from './digest.js';
 import { InputError } from './errors.js';
-import { isObject, parseJsonText } from './image-info-json.js';
+import { isObject, parseJsonText, type Json } from './image-info-json.js';
 import type { Plan, PlanEntry } from './planner.js';
 
 export const PLAN_FILE_VERSION = 1;
@@ -106,11 +106,8 @@ export function parsePlanFile(
         throw new InputError(
           `${path}.repository: expected a repository name, got ${JSON.stringify(e.repository)}`,
         );
-      return {
-        repository: e.repository,
-        digest: assertDigest(e.digest, `${path}.digest`),
-        eolDate: date,
-      };
+      const digest = assertDigest(e.digest, `${path}.digest`);
+      return { repository: e.repository, digest, eolDate: date };
     });
   }
   throw new InputError(
@@ -118,21 +115,13 @@ export function parsePlanFile(
   );
 }
 
-function parseImageBuilder(
-  root: Record<string, unknown>,
-  source: string,
-  defaultEolDate: string,
-): PlannedDigest[] {
+function parseImageBuilder(root: Json, source: string, defaultEolDate: string): PlannedDigest[] {
   const top = dateAt(root.EolDate, `${source}: EolDate`) ?? defaultEolDate;
   return (root.EolDigests as unknown[]).map((value, i) => {
     const path = `${source}: EolDigests[${i}]`;
     const e = (value ?? {}) as Record<string, unknown>;
-    const ref = parseImageRef(e.Digest, `${path}.Digest`);
-    return {
-      repository: ref.repository,
-      digest: ref.digest,
-      eolDate: dateAt(e.EolDate, `${path}.EolDate`) ?? top,
-    };
+    const { repository, digest } = parseImageRef(e.Digest, `${path}.Digest`);
+    return { repository, digest, eolDate: dateAt(e.EolDate, `${path}.EolDate`) ?? top };
   });
 }
 

@@ -11,10 +11,7 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** Per-attempt timeout. */
   timeoutMs: number;
-  /**
-   * Longest `Retry-After` we wait out (default `DEFAULT_MAX_RETRY_AFTER_MS`); a longer one fails
-   * the call instead of sleeping for it on every attempt.
-   */
+  /** Longest `Retry-After` waited out (default 5 min); a longer one fails the call instead. */
   maxRetryAfterMs?: number;
   /**
    * The process's per-class request budgets (registry clients): requests are paced by it, and a
