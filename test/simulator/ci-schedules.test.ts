@@ -6,6 +6,7 @@ import {
   summarizeCi,
   type CiScheduleResult,
 } from './ci-schedules.js';
+import { sumOf } from './report.js';
 
 /**
  * Everyday CI operations against the protocol (docs/design.md §2): 1,000 random schedules under
@@ -41,30 +42,14 @@ describe('CI operations simulator (matrix legs, re-run failed jobs, lagging atte
     const summary = summarizeCi(results);
     console.log(formatCiTable(summary));
     expect(results.length).toBeGreaterThanOrEqual(1000);
-    for (const r of results) {
-      expect({
-        kind: r.kind,
-        seed: r.seed,
-        wrongful: r.wrongful,
-        duplicates: r.duplicates,
-        timeouts: r.timeouts,
-        errors: r.errors,
-      }).toEqual({
-        kind: r.kind,
-        seed: r.seed,
-        wrongful: [],
-        duplicates: 0,
-        timeouts: 0,
-        errors: [],
-      });
-    }
+    const clean = { wrongful: [], duplicates: 0, timeouts: 0, errors: [] };
+    for (const { kind, seed, wrongful, duplicates, timeouts, errors } of results)
+      expect({ wrongful, duplicates, timeouts, errors }, `${kind}, seed ${seed}`).toEqual(clean);
     // Not vacuous: marks were made and the new steps were exercised.
     for (const s of summary) expect(s.marks, s.kind).toBeGreaterThan(CURRENT_SEEDS);
-    const total = (f: (s: (typeof summary)[number]) => number) =>
-      summary.reduce((n, s) => n + f(s), 0);
-    expect(total((s) => s.reconciled)).toBeGreaterThan(0);
-    expect(total((s) => s.unmarked)).toBeGreaterThan(0);
-    expect(total((s) => s.restarts)).toBeGreaterThan(0);
+    expect(sumOf(summary, (s) => s.reconciled)).toBeGreaterThan(0);
+    expect(sumOf(summary, (s) => s.unmarked)).toBeGreaterThan(0);
+    expect(sumOf(summary, (s) => s.restarts)).toBeGreaterThan(0);
   }, 300_000);
 
   it('replays a schedule exactly from its seed', async () => {

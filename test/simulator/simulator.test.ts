@@ -14,29 +14,27 @@ import {
 
 const SEEDS = Array.from({ length: 60 }, (_, i) => i + 1);
 
+const CLEAN = { wrongful: [], duplicates: 0, errors: [] };
+
 function expectClean(results: ScheduleResult[]): void {
-  for (const r of results) {
-    expect({
-      seed: r.seed,
-      backend: r.backend,
-      wrongful: r.wrongful,
-      duplicates: r.duplicates,
-      errors: r.errors,
-    }).toEqual({
-      seed: r.seed,
-      backend: r.backend,
-      wrongful: [],
-      duplicates: 0,
-      errors: [],
-    });
-  }
+  for (const { seed, backend, wrongful, duplicates, errors } of results)
+    expect({ wrongful, duplicates, errors }, `${backend}, seed ${seed}`).toEqual(CLEAN);
+}
+
+/** One in-memory schedule per seed of `seeds`, in `mode`, on the backend `backendOf` makes. */
+async function runSeeds(
+  seeds: number[],
+  mode: 'naive' | 'gated',
+  backendOf: (seed: number) => MemoryBackend,
+): Promise<ScheduleResult[]> {
+  const results: ScheduleResult[] = [];
+  for (const seed of seeds) results.push(await runSchedule(seed, mode, backendOf(seed)));
+  return results;
 }
 
 describe('race simulator, in memory (fixed seeds)', () => {
   it('naive annotation marks supported images EOL in a clear share of schedules', async () => {
-    const results: ScheduleResult[] = [];
-    for (const seed of SEEDS)
-      results.push(await runSchedule(seed, 'naive', new MemoryBackend(seed)));
+    const results = await runSeeds(SEEDS, 'naive', (seed) => new MemoryBackend(seed));
     const [s] = summarize(results);
     console.log(formatTable([s]));
     expect(s.schedulesWithWrongful / s.schedules).toBeGreaterThan(0.3);
@@ -47,9 +45,7 @@ describe('race simulator, in memory (fixed seeds)', () => {
   it.each(['github', 'azure-devops'] as const)(
     'gated (%s markers): 0 wrongful, 0 duplicates, and the gate really waited',
     async (flavor) => {
-      const results: ScheduleResult[] = [];
-      for (const seed of SEEDS)
-        results.push(await runSchedule(seed, 'gated', new MemoryBackend(seed, flavor)));
+      const results = await runSeeds(SEEDS, 'gated', (seed) => new MemoryBackend(seed, flavor));
       const [s] = summarize(results);
       console.log(formatTable([s]));
       expectClean(results);
@@ -62,16 +58,11 @@ describe('race simulator, in memory (fixed seeds)', () => {
   );
 
   it('has power: a store that returns before its write is visible lets wrongful marks through', async () => {
-    const results: ScheduleResult[] = [];
-    for (const seed of SEEDS.slice(0, 30)) {
-      results.push(
-        await runSchedule(
-          seed,
-          'gated',
-          new MemoryBackend(seed, 'github', { unconfirmedWriteDelayMs: 15_000 }),
-        ),
-      );
-    }
+    const results = await runSeeds(
+      SEEDS.slice(0, 30),
+      'gated',
+      (seed) => new MemoryBackend(seed, 'github', { unconfirmedWriteDelayMs: 15_000 }),
+    );
     expect(summarize(results)[0].schedulesWithWrongful).toBeGreaterThan(0);
   });
 
