@@ -34,11 +34,7 @@ function failingLegWithAlwaysRecord(): JobSpec[] {
 function legWithRecordJob(name: string): JobSpec[] {
   return [
     { name, steps: [publishing, push(name, `record-${name}`)] },
-    {
-      name: `record-${name}`,
-      needs: [name],
-      steps: [{ kind: 'record', of: [name] }, recordedRun],
-    },
+    { name: `record-${name}`, needs: [name], steps: [{ kind: 'record', of: [name] }, recordedRun] },
   ];
 }
 
@@ -86,10 +82,7 @@ export const HOLE_CONFIGS: Array<{ hole: number; config: ModelConfig }> = [
       flavor: 'github',
       initial,
       runs: [
-        {
-          id: 'A',
-          jobs: [...legWithRecordJob('linux'), selfRecordingLeg('windows')],
-        },
+        { id: 'A', jobs: [...legWithRecordJob('linux'), selfRecordingLeg('windows')] },
         annotator('B'),
       ],
     },
@@ -115,11 +108,7 @@ export const HOLE_CONFIGS: Array<{ hole: number; config: ModelConfig }> = [
       flavor: 'github',
       initial,
       runs: [
-        {
-          id: 'A',
-          reruns: 1,
-          jobs: buildAndFailingRecord(),
-        },
+        { id: 'A', reruns: 1, jobs: buildAndFailingRecord() },
         { id: 'B', jobs: [{ name: 'other-annotate', steps: [{ kind: 'cleanup' }] }] },
         annotator('C'),
       ],
@@ -132,13 +121,7 @@ export const HOLE_CONFIGS: Array<{ hole: number; config: ModelConfig }> = [
       name: 'failed leg recorded by an always() job',
       flavor: 'github',
       initial,
-      runs: [
-        {
-          id: 'A',
-          jobs: failingLegWithAlwaysRecord(),
-        },
-        annotator('B'),
-      ],
+      runs: [{ id: 'A', jobs: failingLegWithAlwaysRecord() }, annotator('B')],
     },
   },
   {
@@ -148,14 +131,7 @@ export const HOLE_CONFIGS: Array<{ hole: number; config: ModelConfig }> = [
       name: 'deleted run',
       flavor: 'github',
       initial,
-      runs: [
-        {
-          id: 'A',
-          deletable: true,
-          jobs: buildAndFailingRecord(),
-        },
-        annotator('B'),
-      ],
+      runs: [{ id: 'A', deletable: true, jobs: buildAndFailingRecord() }, annotator('B')],
     },
   },
 ];
@@ -212,13 +188,7 @@ export const SAFE_CONFIGS: ModelConfig[] = [
     flavor: 'github',
     initial: { linux: 'app/linux-1', windows: 'app/windows-0' },
     extra: ['app/linux-0'],
-    runs: [
-      {
-        id: 'A',
-        jobs: [rollbackJob('app/linux-0')],
-      },
-      annotator('B'),
-    ],
+    runs: [{ id: 'A', jobs: [rollbackJob('app/linux-0')] }, annotator('B')],
   },
   {
     // Re-run failed jobs while the runs API lags: hidden marks are counted, and converge.
@@ -226,12 +196,7 @@ export const SAFE_CONFIGS: ModelConfig[] = [
     flavor: 'github',
     initial,
     runs: [
-      {
-        id: 'A',
-        reruns: 1,
-        lag: true,
-        jobs: buildAndFailingRecord([publishing]),
-      },
+      { id: 'A', reruns: 1, lag: true, jobs: buildAndFailingRecord([publishing]) },
       annotator('B'),
     ],
   },
@@ -240,14 +205,7 @@ export const SAFE_CONFIGS: ModelConfig[] = [
     name: 'Azure Pipelines: failed leg and a succeededOrFailed() record job',
     flavor: 'azure',
     initial,
-    runs: [
-      {
-        id: 'A',
-        reruns: 1,
-        jobs: failingLegWithAlwaysRecord(),
-      },
-      annotator('B'),
-    ],
+    runs: [{ id: 'A', reruns: 1, jobs: failingLegWithAlwaysRecord() }, annotator('B')],
   },
 ];
 
@@ -317,10 +275,7 @@ export const MISUSE_CONFIG: ModelConfig = {
   flavor: 'github',
   initial,
   runs: [
-    {
-      id: 'A',
-      jobs: [...legWithRecordJob('linux'), ...legWithRecordJob('windows')],
-    },
+    { id: 'A', jobs: [...legWithRecordJob('linux'), ...legWithRecordJob('windows')] },
     annotator('B'),
   ],
 };
