@@ -99,11 +99,6 @@ export class AcrRegistry implements Registry {
     );
   }
 
-  /** HTTP requests sent (retries, challenges and token exchanges included). */
-  get requests(): number {
-    return this.client.requests;
-  }
-
   listRepositories(): Promise<string[] | undefined> {
     return listRepositories(this.client, this.pageSize, this.logger, (n) =>
       this.caches.isCacheRepository(n),

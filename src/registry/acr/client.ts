@@ -11,7 +11,7 @@ import type { Clock, Logger } from '../../core/ports.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../../util/http.js';
 import { Throttle } from '../../util/throttle.js';
 import { statusOf } from './errors.js';
-import { counterPolicy, retryPolicy, throttlePolicy } from './policies.js';
+import { retryPolicy, throttlePolicy } from './policies.js';
 import { nextPath, pageBody, sendRaw, type RawRequest } from './raw.js';
 import { RequestGate } from './request-gate.js';
 
@@ -32,14 +32,12 @@ export interface AcrClientOptions {
 
 /**
  * @azure/container-registry set up for eol-gate: its retry policy off and ours (policies.ts)
- * on, requests counted and paced, every call through the gate (bounded concurrency, errors
- * that name the registry and the identity), raw requests through the same pipeline.
+ * on, requests paced, every call through the gate (bounded concurrency, errors that name the
+ * registry and the identity), raw requests through the same pipeline.
  */
 export class AcrClient {
   readonly endpoint: string;
   readonly displayName: string;
-  /** HTTP requests sent (retries, challenges and token exchanges included). */
-  requests = 0;
   private readonly credential: TokenCredential | undefined;
   private readonly clientOptions: ContainerRegistryClientOptions;
   private readonly registry: ContainerRegistryClient;
@@ -73,7 +71,6 @@ export class AcrClient {
           }),
           position: 'perCall',
         },
-        { policy: counterPolicy(() => this.requests++), position: 'perRetry' },
         { policy: throttlePolicy(throttle), position: 'perRetry' },
       ],
       userAgentOptions: { userAgentPrefix: 'eol-gate' },

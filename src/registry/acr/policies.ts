@@ -38,17 +38,6 @@ export function throttlePolicy(
   };
 }
 
-/** Counts every request sent (retries, challenges and token exchanges included). */
-export function counterPolicy(count: () => void): PipelinePolicy {
-  return {
-    name: 'eolGateRequestCounter',
-    sendRequest: (request, next) => {
-      count();
-      return next(request);
-    },
-  };
-}
-
 export interface RetryPolicyOptions {
   registry: string;
   retry?: RetryPolicy;
@@ -61,8 +50,8 @@ export interface RetryPolicyOptions {
  * util/http.ts `retryLoop`: jittered backoff on 408/429/5xx, resets and per-attempt timeouts,
  * honouring Retry-After up to the cap. It is ours rather than the SDK's because the SDK retries
  * a 429 only when it carries Retry-After, and sleeps on its own timer rather than the injectable
- * one. It sits before the per-retry policies, so every attempt is counted and paced; the token
- * client shares it, so token exchanges retry too.
+ * one. It sits before the per-retry throttle policy, so every attempt is paced; the token client
+ * shares it, so token exchanges retry too.
  */
 export function retryPolicy(options: RetryPolicyOptions): PipelinePolicy {
   const policy = options.retry ?? DEFAULT_RETRY;
