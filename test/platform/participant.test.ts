@@ -1,7 +1,7 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { EOL, tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
+import { EOL } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { InputError } from '../../src/core/errors.js';
 import { assertJobId } from '../../src/core/markers.js';
 import { CliAgent } from '../../src/platform/cli/cli-agent.js';
@@ -18,6 +18,7 @@ import {
   PARTICIPANT_ID,
   PARTICIPANT_VARIABLE,
 } from '../../src/platform/participant.js';
+import { useTempDir } from '../support/cli.js';
 import { instantClock } from '../support/doubles.js';
 import { parseGitHubOutput } from '../support/runner.js';
 
@@ -41,16 +42,10 @@ const gh: Env = {
   EOL_GATE_RETRIES: '0',
 };
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'eol-gate-participant-unit-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useTempDir('eol-gate-participant-unit-');
 let files = 0;
 const envFile = async (content = '') => {
-  const file = join(dir, `set_env_${++files}`);
+  const file = join(dir(), `set_env_${++files}`);
   await writeFile(file, content);
   return file;
 };
@@ -144,7 +139,7 @@ describe('participantId (no job id)', () => {
   });
 
   it('a GITHUB_ENV that is a directory counts as none, with a warning', async () => {
-    const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: dir });
+    const { agent, lines } = cliAgent({ ...gh, GITHUB_ENV: dir() });
     expect(participantId(agent, { writes: false, wholeRun: false })).toBeUndefined();
     expect(lines.join('\n')).toMatch(/warning: GITHUB_ENV: cannot append to/);
   });

@@ -1,8 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../support/cli.js';
+import { runCli, useTempDir } from '../../support/cli.js';
 import { FakeGitHub } from '../../support/fake-github.js';
 
 const D = `sha256:${'c'.repeat(64)}`;
@@ -14,11 +13,11 @@ const D = `sha256:${'c'.repeat(64)}`;
  */
 describe('eol-gate annotate: invalid repository names fail before any write', () => {
   let github: FakeGitHub;
-  let dir: string;
+  const dir = useTempDir('eol-gate-names-');
   let good: string;
 
   const file = async (name: string, repos: string[]) => {
-    const path = join(dir, name);
+    const path = join(dir(), name);
     await writeFile(
       path,
       JSON.stringify({
@@ -31,14 +30,10 @@ describe('eol-gate annotate: invalid repository names fail before any write', ()
 
   beforeAll(async () => {
     github = await new FakeGitHub().start();
-    dir = await mkdtemp(join(tmpdir(), 'eol-gate-names-'));
     good = await file('image-info.json', ['dotnet/aspnet', 'dotnet/runtime']);
   });
 
-  afterAll(async () => {
-    await github?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => github?.close());
 
   const annotate = (args: string[]) => {
     const run = github.createRun();
