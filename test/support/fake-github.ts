@@ -14,7 +14,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
-import { serveOnLoopback } from './loopback.js';
+import { readBody, serveOnLoopback } from './loopback.js';
 
 export type RunStatus =
   'queued' | 'in_progress' | 'waiting' | 'requested' | 'pending' | 'completed';
@@ -679,9 +679,7 @@ export class FakeGitHub {
     this.requests.push(log);
     for (const w of this.waiters) if (w.match(log) && --w.left === 0) w.resolve();
     this.waiters = this.waiters.filter((w) => w.left > 0);
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
+    const body = (await readBody(req)).toString('utf8');
     const latency = typeof this.latencyMs === 'function' ? this.latencyMs() : this.latencyMs;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
 
