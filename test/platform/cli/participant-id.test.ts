@@ -146,22 +146,7 @@ describe('no job id: participant ids through GITHUB_ENV (bundled CLI, fake GitHu
     it('annotate refuses like signal, unless --scope run; a dry run does not refuse', async () => {
       const { repo, group, imageInfo, o } = await f.seed('cli-annotate', ['s', 'o'], ['s']);
       const { env } = plain();
-      const args = [
-        'annotate',
-        '--coordinator',
-        'github',
-        '--min-age',
-        '0',
-        '--json',
-        '--registry',
-        f.registry.url,
-        '--image-info',
-        imageInfo,
-        '--group',
-        group,
-        '--timeout',
-        '5s',
-      ];
+      const args = annotateArgs({ registry: f.registry.url, imageInfo, group, timeout: '5s' });
       const refused = await cli(env, args);
       expect(refused.code, refused.stderr).toBe(2);
       expect(refused.stderr).toContain('--job-id');
