@@ -3,9 +3,10 @@ import type { AnnotateResult, PlanWithUnmarks } from '../../src/commands/annotat
 import { EXCLUSION_REASONS, type PlanEntry } from '../../src/core/planner.js';
 import { resultOutput } from '../../src/platform/job.js';
 import { annotateSummary } from '../../src/platform/summary-annotate.js';
-import { LISTED_DIGESTS, unannotateSummary } from '../../src/platform/summary.js';
+import { LISTED_DIGESTS, unannotateSummary, verifySummary } from '../../src/platform/summary.js';
 
 const hex = (n: number) => n.toString(16).padStart(64, '0');
+const D = (c: string) => `sha256:${c.repeat(64)}`;
 const entry = (repository: string, n: number, tags: string[] = []): PlanEntry => ({
   repository,
   digest: `sha256:${hex(n)}`,
@@ -257,5 +258,53 @@ describe('the result output', () => {
     const parsed = JSON.parse(out);
     expect(parsed.truncated).toBe(true);
     expect(parsed.removed).toEqual(removed.slice(0, 200));
+  });
+});
+
+describe('summaries say how a mark was removed where the registry refuses DELETE', () => {
+  it('unannotate: per mark and in total', () => {
+    const text = unannotateSummary(
+      {
+        dryRun: false,
+        mode: 'digest',
+        missing: [],
+        removed: [
+          {
+            repository: 'o/app',
+            digest: D('a'),
+            referrer: D('1'),
+            date: '2026-01-01',
+            how: 'unlisted',
+          },
+          { repository: 'o/app', digest: D('b'), referrer: D('2'), how: 'version-deleted' },
+          { repository: 'o/app', digest: D('c'), referrer: D('3'), how: 'deleted' },
+        ],
+      },
+      'ghcr.io',
+      'Digests',
+    );
+    expect(text).toContain(
+      '1 mark(s) removed from the referrers index; the lifecycle manifest stays (the registry refuses DELETE).',
+    );
+    expect(text).toContain(
+      '1 mark(s) removed from the referrers index and its package version deleted (the registry refuses DELETE).',
+    );
+    expect(text).toContain(
+      `(mark \`${D('1')}\`, 2026-01-01: removed from the referrers index; the lifecycle manifest stays`,
+    );
+    expect(text).toContain(`(mark \`${D('3')}\`, no date)`);
+  });
+
+  it('verify --repair: the repairs that were not a DELETE', () => {
+    const text = verifySummary(
+      { checked: 2, findings: [], repaired: 2, repairedHow: { 'version-deleted': 2 } },
+      'ghcr.io',
+    );
+    expect(text).toContain(
+      '2 mark(s) removed from the referrers index and its package version deleted',
+    );
+    expect(verifySummary({ checked: 1, findings: [], repaired: 1 }, 'r')).not.toContain(
+      'referrers index',
+    );
   });
 });
