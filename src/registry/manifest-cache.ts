@@ -61,7 +61,6 @@ export class ManifestCache {
 
   private constructor(private readonly path: string | undefined) {}
 
-  /** An in-memory cache (no file): facts live for this process only. */
   static memory(): ManifestCache {
     return new ManifestCache(undefined);
   }
@@ -117,7 +116,6 @@ export class ManifestCache {
       : undefined;
   }
 
-  /** A cached blob's text, if any. */
   blob(digest: string): string | undefined {
     const text = this.blobs.get(digest);
     if (text !== undefined) this.used.add(digest);

@@ -68,7 +68,6 @@ export class RegistryCache {
     return this.loading;
   }
 
-  /** The repositories the group's memory holds (see Registry.rememberedRepositories). */
   async rememberedRepositories(): Promise<string[]> {
     await this.load();
     return this.memory.repositoryNames();

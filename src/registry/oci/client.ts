@@ -202,7 +202,6 @@ function scopesOf(key: string): string[] {
   return key ? [key] : [];
 }
 
-/** The `HttpStatusError` a non-2xx answer becomes. */
 export async function httpError(res: Response, method: string, url: string) {
   return new HttpStatusError(res.status, method, url, await errorDetail(res));
 }
