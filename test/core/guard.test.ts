@@ -20,16 +20,8 @@ describe('maxAnnotations', () => {
     expect(() => parseAnnotationLimit(text, '--max-annotations')).toThrow(/^--max-annotations: /);
   });
 
-  const planned = new Map([
-    ['a', 30],
-    ['b', 10],
-    ['c', 5],
-  ]);
-  const manifests = new Map([
-    ['a', 100],
-    ['b', 100],
-    ['c', 5],
-  ]);
+  const planned = new Map(Object.entries({ a: 30, b: 10, c: 5 }));
+  const manifests = new Map(Object.entries({ a: 100, b: 100, c: 5 }));
 
   it('a percentage applies to each repository of its own manifests', () => {
     expect(checkAnnotationLimit({ percent: 25 }, planned, manifests)).toEqual([

@@ -4,11 +4,10 @@ import { parseImageInfo, supportedRefs } from '../../src/core/image-info.js';
 import { readSharedImageInfo } from '../support/data.js';
 
 describe('parseImageInfo on real files', () => {
+  const read = (file: string) => parseImageInfo(readSharedImageInfo(file), file);
+
   it('reads schemaVersion 2.0 with {digest,size} layers: 229 platforms + 1 manifest list = 230 supported', () => {
-    const info = parseImageInfo(
-      readSharedImageInfo('buildtools-prereqs-main.json'),
-      'prereqs.json',
-    );
+    const info = read('buildtools-prereqs-main.json');
     expect(info.schemaVersion).toBe('2.0');
     const refs = supportedRefs(info);
     expect(refs.filter((r) => r.kind === 'platform')).toHaveLength(229);
@@ -19,16 +18,13 @@ describe('parseImageInfo on real files', () => {
   });
 
   it('reads schemaVersion 1.0 with string layers', () => {
-    const info = parseImageInfo(
-      readSharedImageInfo('buildtools-prereqs-main.2023-12-01.json'),
-      'old.json',
-    );
+    const info = read('buildtools-prereqs-main.2023-12-01.json');
     expect(info.schemaVersion).toBe('1.0');
     expect(supportedRefs(info).length).toBeGreaterThan(100);
   });
 
   it('reads manifest lists with sharedTags and a repo without images', () => {
-    const info = parseImageInfo(readSharedImageInfo('dotnet-docker-main.json'), 'dotnet.json');
+    const info = read('dotnet-docker-main.json');
     expect(info.repos).toHaveLength(7);
     expect(info.repos.filter((r) => r.images.length === 0).map((r) => r.repo)).toEqual([
       'dotnet/aspire-dashboard',

@@ -51,198 +51,163 @@ const ran = (startedAt?: number, completedAt?: number, conclusion = 'success'): 
   completedAt,
 });
 
-/** `jobs`: [runId, jobId, status] rows, attached to their run's status. */
-function withJobs(
-  runs: Array<[string, RunStatus | undefined]>,
-  jobs: Array<[string, string, JobStatus]>,
-): Map<string, RunStatus | undefined> {
+type Runs = Record<string, RunStatus | undefined>;
+/** Job statuses by `runId/jobId`. */
+type Jobs = Record<string, JobStatus>;
+
+/** Run statuses by run id, each with its `jobs`, as a store passes them to `joinParticipants`. */
+function withJobs(runs: Runs, jobs: Jobs = {}): Map<string, RunStatus | undefined> {
   return new Map(
-    runs.map(([id, s]) => {
-      const own = jobs.filter(([runId]) => runId === id);
-      return [
-        `|${id}`,
-        s && own.length > 0 ? { ...s, jobs: new Map(own.map(([, j, st]) => [j, st])) } : s,
-      ];
+    Object.entries(runs).map(([id, s]) => {
+      const own = Object.entries(jobs).filter(([key]) => key.startsWith(`${id}/`));
+      const byJob = new Map(own.map(([key, st]) => [key.slice(id.length + 1), st]));
+      return [`|${id}`, s && own.length > 0 ? { ...s, jobs: byJob } : s];
     }),
   );
 }
 
-function blocks(
-  markers: RawMarker[],
-  runs: Array<[string, RunStatus | undefined]>,
-  jobs: Array<[string, string, JobStatus]> = [],
-): string[] {
+function blocks(markers: RawMarker[], runs: Runs, jobs: Jobs = {}): string[] {
   const joined = joinParticipants(self, markers, withJobs(runs, jobs));
   return blockingRuns(self, joined).map((r) => `${r.runId}.${r.attempt}.${r.jobId ?? '-'}`);
 }
 
 describe('when a publishing marker blocks (docs/design.md §2)', () => {
   // Each row: markers, run statuses, job statuses, and who must block `self`.
-  const table: Array<
-    [
-      string,
-      RawMarker[],
-      Array<[string, RunStatus | undefined]>,
-      Array<[string, string, JobStatus]>,
-      string[],
-    ]
-  > = [
-    ['another live run publishing', [pub('7', 1, '70')], [['7', alive(1)]], [], ['7.1.70']],
+  const table: Array<[string, RawMarker[], Runs, Jobs, string[]]> = [
+    ['another live run publishing', [pub('7', 1, '70')], { 7: alive(1) }, {}, ['7.1.70']],
     [
       'covered by its own later image-info-updated',
       [pub('7', 1, '70'), rec('7', 1, '70')],
-      [['7', alive(1)]],
-      [],
+      { 7: alive(1) },
+      {},
       [],
     ],
     [
       'an image-info-updated written before the publishing does not cover it (a second push)',
       [pub('7', 1, '70', 30), rec('7', 1, '70', 20)],
-      [['7', alive(1)]],
-      [],
+      { 7: alive(1) },
+      {},
       ['7.1.70'],
     ],
-    ['a completed run', [pub('7', 1, '70')], [['7', done(1)]], [], []],
+    ['a completed run', [pub('7', 1, '70')], { 7: done(1) }, {}, []],
     [
       'a run the CI system cannot tell about still blocks',
       [pub('7', 1, '70')],
-      [['7', undefined]],
-      [],
+      { 7: undefined },
+      {},
       ['7.1.70'],
     ],
     [
       'a deleted run (404 while its repository answers) never blocks',
       [pub('7', 1, '70')],
-      [['7', { alive: false, deleted: true }]],
-      [],
+      { 7: { alive: false, deleted: true } },
+      {},
       [],
     ],
     [
       'an attempt newer than the API reports (replica lag) blocks even if the API says completed',
       [pub('600', 2, undefined)],
-      [['600', done(1)]],
-      [],
+      { 600: done(1) },
+      {},
       ['600.2.-'],
     ],
     [
       'a deleted run whose markers show a newer attempt than reported still blocks',
       [pub('600', 2, '6')],
-      [['600', { alive: false, attempt: 1, deleted: true }]],
-      [],
+      { 600: { alive: false, attempt: 1, deleted: true } },
+      {},
       ['600.2.6'],
     ],
     [
       're-run failed jobs: attempt 1 push job succeeded, its marker blocks while attempt 2 runs',
       [pub('700', 1, '71')],
-      [['700', alive(2)]],
-      [['700', '71', job(true, 'success')]],
+      { 700: alive(2) },
+      { '700/71': job(true, 'success') },
       ['700.1.71'],
     ],
     [
       'a failed job whose run has no other job left no longer blocks (its pushes are orphans)',
       [pub('700', 1, '71')],
-      [['700', alive(2)]],
-      [['700', '71', job(true, 'failure')]],
+      { 700: alive(2) },
+      { '700/71': job(true, 'failure') },
       [],
     ],
     [
       'a cancelled job no longer blocks once the rest of its run ended',
       [pub('7', 1, '70')],
-      [['7', alive(1)]],
-      [
-        ['7', '70', job(true, 'cancelled')],
-        ['7', '79', ran(5, 9)],
-      ],
+      { 7: alive(1) },
+      { '7/70': job(true, 'cancelled'), '7/79': ran(5, 9) },
       [],
     ],
     [
       'a timed-out job (GitHub timed_out) no longer blocks once the rest of its run ended',
       [pub('7', 1, '70')],
-      [['7', alive(1)]],
-      [
-        ['7', '70', job(true, 'timed_out')],
-        ['7', '79', ran(5, 9)],
-      ],
+      { 7: alive(1) },
+      { '7/70': job(true, 'timed_out'), '7/79': ran(5, 9) },
       [],
     ],
     [
       'a failed job blocks while another job of its run may still record it (always())',
       [pub('7', 1, '70')],
-      [['7', alive(1)]],
-      [
-        ['7', '70', ran(1, 5, 'failure')],
-        ['7', '79', ran()],
-      ],
+      { 7: alive(1) },
+      { '7/70': ran(1, 5, 'failure'), '7/79': ran() },
       ['7.1.70'],
     ],
     [
       'a job still running blocks',
       [pub('7', 1, '70')],
-      [['7', alive(1)]],
-      [['7', '70', job(false)]],
+      { 7: alive(1) },
+      { '7/70': job(false) },
       ['7.1.70'],
     ],
     [
       'hole 4: matrix legs: my own image-info-updated does not cover my sibling job',
       [pub('100', 2, '11', 10), pub('100', 2, '12', 15), rec('100', 2, '11', 20)],
-      [['100', alive(2)]],
-      [],
+      { 100: alive(2) },
+      {},
       ['100.2.12'],
     ],
-    ['a participant never blocks itself', [pub('100', 2, '11')], [['100', alive(2)]], [], []],
+    ['a participant never blocks itself', [pub('100', 2, '11')], { 100: alive(2) }, {}, []],
     [
       'my own job of an earlier attempt is another participant',
       [pub('100', 1, '9')],
-      [['100', alive(2)]],
-      [],
+      { 100: alive(2) },
+      {},
       ['100.1.9'],
     ],
     [
       'run scope: covers jobs of any attempt that completed before the record job started',
       [pub('7', 1, '70', 10), pub('7', 2, '72', 10), recRun('7', 2, '79', 20)],
-      [['7', alive(2)]],
-      [
-        ['7', '70', ran(1, 5)],
-        ['7', '72', ran(6, 9)],
-        ['7', '79', ran(9)],
-      ],
+      { 7: alive(2) },
+      { '7/70': ran(1, 5), '7/72': ran(6, 9), '7/79': ran(9) },
       [],
     ],
     [
       "run scope: a job still running is not covered, whatever the writers' clocks say",
       [pub('7', 1, '72', 10), recRun('7', 1, '79', 99)],
-      [['7', alive(1)]],
-      [
-        ['7', '72', ran(1)],
-        ['7', '79', ran(5)],
-      ],
+      { 7: alive(1) },
+      { '7/72': ran(1), '7/79': ran(5) },
       ['7.1.72'],
     ],
     [
       'run scope: a job that completed after the record job started is not covered',
       [pub('7', 2, '72', 10), recRun('7', 2, '79', 20)],
-      [['7', alive(2)]],
-      [
-        ['7', '72', ran(1, 30)],
-        ['7', '79', ran(20)],
-      ],
+      { 7: alive(2) },
+      { '7/72': ran(1, 30), '7/79': ran(20) },
       ['7.2.72'],
     ],
     [
       'run scope: a participant the jobs API does not know (no job id) is never covered by another',
       [pub('7', 1, 'pabcdefghijklmnopqrst', 10), recRun('7', 1, '79', 20)],
-      [['7', alive(1)]],
-      [['7', '79', ran(20)]],
+      { 7: alive(1) },
+      { '7/79': ran(20) },
       ['7.1.pabcdefghijklmnopqrst'],
     ],
     [
       'run scope covers only its own run',
       [pub('8', 1, '80'), recRun('7', 1, '79', 99)],
-      [
-        ['7', alive(1)],
-        ['8', alive(1)],
-      ],
-      [],
+      { 7: alive(1), 8: alive(1) },
+      {},
       ['8.1.80'],
     ],
   ];
@@ -272,53 +237,21 @@ describe('when a publishing marker blocks (docs/design.md §2)', () => {
     expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '70', 11)])).toBe(true);
     expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '70', 10)])).toBe(false);
     expect(isCovered(pub('7', 1, '70', 10), [rec('7', 1, '71', 11)])).toBe(false);
-    const run = (jobs: Array<[string, JobStatus]>): RunStatus => ({
-      alive: true,
-      jobs: new Map(jobs),
-    });
+    // The cover's job started at 5: job 70 completed by then is covered; later, or still running, not.
     const cover = [recRun('7', 1, '71', 11)];
     expect(isCovered(pub('7', 1, '70', 10), cover)).toBe(false);
-    expect(
-      isCovered(
-        pub('7', 1, '70', 10),
-        cover,
-        run([
-          ['70', ran(1, 5)],
-          ['71', ran(5)],
-        ]),
-      ),
-    ).toBe(true);
-    expect(
-      isCovered(
-        pub('7', 1, '70', 10),
-        cover,
-        run([
-          ['70', ran(1, 6)],
-          ['71', ran(5)],
-        ]),
-      ),
-    ).toBe(false);
-    expect(
-      isCovered(
-        pub('7', 1, '70', 10),
-        cover,
-        run([
-          ['70', ran(1)],
-          ['71', ran(5)],
-        ]),
-      ),
-    ).toBe(false);
+    const run = (completedAt?: number) =>
+      withJobs({ 7: { alive: true } }, { '7/70': ran(1, completedAt), '7/71': ran(5) }).get('|7');
+    expect(isCovered(pub('7', 1, '70', 10), cover, run(5))).toBe(true);
+    expect(isCovered(pub('7', 1, '70', 10), cover, run(6))).toBe(false);
+    expect(isCovered(pub('7', 1, '70', 10), cover, run())).toBe(false);
   });
 
   it('an annotator inside the run does not wait for its own job nor for jobs not started', () => {
     const me: ParticipantIdentity = { runId: '7', attempt: 1, jobId: '71' };
     const runs = withJobs(
-      [['7', alive(1)]],
-      [
-        ['7', '70', ran(1, 5, 'failure')],
-        ['7', '71', ran(2)],
-        ['7', '72', ran()],
-      ],
+      { 7: alive(1) },
+      { '7/70': ran(1, 5, 'failure'), '7/71': ran(2), '7/72': ran() },
     );
     expect(blockingRuns(me, joinParticipants(me, [pub('7', 1, '70')], runs))).toEqual([]);
     // Another run's annotator waits for all of them.
@@ -372,13 +305,8 @@ describe('marker names', () => {
       scope: 'run',
       stamp: 1_700_000_000_123,
     });
-    expect(
-      parseMarkerName(markerName({ runId: '5', attempt: 1 }, 'publishing', 'job', 7)),
-    ).toMatchObject({
-      jobId: undefined,
-      scope: 'job',
-      stamp: 7,
-    });
+    const noJob = markerName({ runId: '5', attempt: 1 }, 'publishing', 'job', 7);
+    expect(parseMarkerName(noJob)).toMatchObject({ jobId: undefined, scope: 'job', stamp: 7 });
   });
   it('ignores names without a job or a stamp (no release wrote them)', () => {
     expect(parseMarkerName('600.2.publishing')).toBeUndefined();
@@ -398,14 +326,7 @@ describe('marker names', () => {
 describe('validate (step 5) and needsReconcile (step 7)', () => {
   const fp = 'sha256:aaa';
   const joined = (markers: RawMarker[]) =>
-    joinParticipants(
-      self,
-      markers,
-      new Map([
-        ['|7', alive(1)],
-        ['|8', alive(1)],
-      ]),
-    );
+    joinParticipants(self, markers, withJobs({ 7: alive(1), 8: alive(1) }));
   it('proceeds when nobody blocks and the fingerprint is unchanged', () => {
     expect(validate(self, joined([pub('7', 1, '70'), rec('7', 1, '70')]), fp, fp)).toEqual({
       verdict: 'proceed',
@@ -427,15 +348,6 @@ describe('validate (step 5) and needsReconcile (step 7)', () => {
       reconcile: false,
       reason: '',
     });
-  });
-});
-
-describe('assertGroupName', () => {
-  it.each(['a', 'dotnet-docker', 'A.b_c-1', 'x'.repeat(64)])('accepts %s', (g) => {
-    expect(assertGroupName(g)).toBe(g);
-  });
-  it.each(['', 'x'.repeat(65), 'a/b', 'a b', 'ä', '../x', 'a*'])('rejects %j', (g) => {
-    expect(() => assertGroupName(g)).toThrow(InputError);
   });
 });
 
@@ -466,10 +378,8 @@ describe('describeRun', () => {
       'run 42 (attempt 2) is publishing since 2026-01-01T00:00:00Z (5m ago): https://ci/42',
     );
   });
-});
 
-describe('describeRun names the job and an unknown run', () => {
-  it('job, repository and the 404 caveat', () => {
+  it('names the job, the repository and the 404 caveat', () => {
     const text = describeRun(
       {
         runId: '42',
@@ -492,13 +402,15 @@ describe('describeRun names the job and an unknown run', () => {
 });
 
 describe('group names are safe as build tags and git ref components', () => {
-  it.each(['linux', 'a.b', 'my-group_1', 'x'.repeat(64)])('accepts %s', (group) => {
+  const ok = ['a', 'dotnet-docker', 'A.b_c-1', 'linux', 'a.b', 'my-group_1', 'x'.repeat(64)];
+  it.each(ok)('accepts %s', (group) => {
     expect(assertGroupName(group)).toBe(group);
   });
-  it.each(['.hidden', 'a..b', 'images.lock', 'trailing.', 'x'.repeat(65), 'a b', 'a/b', ''])(
-    'rejects %j naming the input',
-    (group) => {
-      expect(() => assertGroupName(group)).toThrow(/^group: expected 1-64 characters/);
-    },
-  );
+  const badLength = ['', 'x'.repeat(65)];
+  const badCharacters = ['a/b', 'a b', 'ä', '../x', 'a*'];
+  const badDots = ['.hidden', 'a..b', 'images.lock', 'trailing.'];
+  it.each([...badLength, ...badCharacters, ...badDots])('rejects %j naming the input', (group) => {
+    expect(() => assertGroupName(group)).toThrow(InputError);
+    expect(() => assertGroupName(group)).toThrow(/^group: expected 1-64 characters/);
+  });
 });

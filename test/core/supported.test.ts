@@ -16,10 +16,7 @@ describe('supported set and scope', () => {
   });
 
   it('takes the union of several image-info files', () => {
-    const prereqs = parseImageInfo(
-      readSharedImageInfo('buildtools-prereqs-main.json'),
-      'prereqs.json',
-    );
+    const prereqs = parseImageInfo(readSharedImageInfo('buildtools-prereqs-main.json'), 'p.json');
     const union = supportedSet([dotnet, prereqs]);
     expect(union.digests.size).toBe(
       supportedSet([dotnet]).digests.size + supportedSet([prereqs]).digests.size,

@@ -83,12 +83,7 @@ describe('secrets in fetch failures (invariant 7)', () => {
 
 describe('Retry-After (invariant 5)', () => {
   it('adds jitter to Retry-After so workers do not retry in lockstep', () => {
-    const policy: RetryPolicy = {
-      retries: 3,
-      baseDelayMs: 500,
-      maxDelayMs: 30_000,
-      timeoutMs: 1000,
-    };
+    const policy = { retries: 3, baseDelayMs: 500, maxDelayMs: 30_000, timeoutMs: 1000 };
     expect(retryDelay(0, policy, 2000, 'x', () => 0)).toBe(2000);
     expect(retryDelay(0, policy, 2000, 'x', () => 0.5)).toBe(2250);
     expect(retryDelay(3, policy, 2000, 'x', () => 0.99)).toBeCloseTo(2495);

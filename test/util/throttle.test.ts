@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/core/ports.js';
 import {
   paceSnapshot,
   pacingNote,
@@ -8,6 +7,7 @@ import {
   Throttle,
   TIER_BUDGETS,
 } from '../../src/util/throttle.js';
+import { instantClock } from '../support/doubles.js';
 
 /**
  * A registry that counts a per-minute budget in a sliding window (what ACR's "per minute" and
@@ -140,12 +140,8 @@ describe('RateLimiter', () => {
 function stoppedClock() {
   const at = { ms: 0 };
   const waits: number[] = [];
-  const clock: Clock = {
-    now: () => new Date(at.ms),
-    sleep: async (ms) => void waits.push(ms),
-    random: () => 0.5,
-  };
-  return { clock, at, waits };
+  const sleep = async (ms: number) => void waits.push(ms);
+  return { clock: { ...instantClock, now: () => new Date(at.ms), sleep }, at, waits };
 }
 
 describe('Throttle', () => {
