@@ -20,6 +20,7 @@ import {
   type MarkerState,
   type ParticipantIdentity,
 } from './port.js';
+import { readBackUntil, type ReadBack } from './read-back.js';
 
 export interface AzureDevOpsStoreOptions {
   /** `System.CollectionUri`, e.g. https://dev.azure.com/org/ (http only for loopback). */
@@ -42,8 +43,7 @@ export interface AzureDevOpsStoreOptions {
   projects?: string[];
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
-  /** Read-back after a write: how many reads, and the first delay (doubles, capped at 4s). */
-  readBack?: { attempts?: number; delayMs?: number };
+  readBack?: ReadBack;
   /** Stamps the markers, sleeps the retries and read-backs (default `systemClock`). */
   clock?: Clock;
 }
@@ -134,44 +134,25 @@ export class AzureDevOpsStore implements CoordinationStore {
   readonly self: ParticipantIdentity;
   private readonly projects: string[];
   private readonly client: AzureDevOpsClient;
-  private readonly logger?: Logger;
-  private readonly readBack: { attempts: number; delayMs: number };
   private readonly clock: Clock;
 
   constructor(private readonly options: AzureDevOpsStoreOptions) {
-    this.client = new AzureDevOpsClient({
-      collectionUri: options.collectionUri,
-      token: options.token,
-      retry: options.retry,
-      logger: options.logger,
-      clock: options.clock,
-      label: 'collectionUri',
-    });
+    this.client = new AzureDevOpsClient({ ...options, label: 'collectionUri' });
     if (!options.project) throw new InputError('project: missing (System.TeamProject)');
-    if (!/^\d+$/.test(String(options.buildId))) {
+    if (!/^\d+$/.test(String(options.buildId)))
       throw new InputError(
         `buildId: expected a number (Build.BuildId), got ${JSON.stringify(options.buildId)}`,
       );
-    }
     if (!options.token) throw new InputError('token: missing (System.AccessToken)');
     if (options.jobId !== undefined) assertJobId(options.jobId, 'jobId (System.JobId)');
     this.projects = options.projects?.length ? [...new Set(options.projects)] : [options.project];
-    this.logger = options.logger;
     this.self = {
       runId: String(options.buildId),
       attempt: 1,
       jobId: options.jobId,
-      url: this.buildWebUrl(options.project),
-    };
-    this.readBack = {
-      attempts: options.readBack?.attempts ?? 8,
-      delayMs: options.readBack?.delayMs ?? 250,
+      url: `${this.client.collection}/${encodeURIComponent(options.project)}/_build/results?buildId=${options.buildId}`,
     };
     this.clock = options.clock ?? systemClock;
-  }
-
-  private buildWebUrl(project: string): string {
-    return `${this.client.collection}/${encodeURIComponent(project)}/_build/results?buildId=${this.options.buildId}`;
   }
 
   async signal(group: string, state: MarkerState, scope: CoverScope = 'job'): Promise<void> {
@@ -180,18 +161,28 @@ export class AzureDevOpsStore implements CoordinationStore {
       groupTag(group),
       markerTag(group, this.self, state, scope, this.clock.now().getTime()),
     ];
-    await this.patchTags(add, [], `signal ${state}`);
-    await this.readBackUntil(`signal ${state}`, async () => {
-      const tags = await this.getTags(this.options.project, this.options.buildId);
+    await this.addTags(add, `signal ${state}`);
+    const { project, buildId, readBack } = this.options;
+    const shows = async () => {
+      const tags = await this.getTags(project, buildId);
       if (!add.every((t) => tags.includes(t))) return false;
       // Also read back through the listing peers use (its index may lag the tags).
-      const listed = (
-        await this.listBuilds(this.options.project, groupTag(group), this.self.runId)
-      ).find((b) => String(b.id) === this.self.runId);
+      const listed = (await this.listBuilds(project, groupTag(group), this.self.runId)).find(
+        (b) => String(b.id) === this.self.runId,
+      );
       return !!listed && (!listed.tags || add.every((t) => listed.tags!.includes(t)));
-    });
-    this.logger?.debug(
-      `Azure DevOps: build ${this.options.buildId} (job attempt ${this.options.jobAttempt}) tagged ${add.join(', ')}`,
+    };
+    await readBackUntil(
+      readBack,
+      this.clock,
+      shows,
+      (reads) =>
+        new RuntimeError(
+          `Azure DevOps: signal ${state}: build ${buildId} did not show the change (tags and build list) after ${reads} reads`,
+        ),
+    );
+    this.options.logger?.debug(
+      `Azure DevOps: build ${buildId} (job attempt ${this.options.jobAttempt}) tagged ${add.join(', ')}`,
     );
   }
 
@@ -295,32 +286,17 @@ export class AzureDevOpsStore implements CoordinationStore {
     );
   }
 
-  private async patchTags(
-    tagsToAdd: string[],
-    tagsToRemove: string[],
-    what: string,
-  ): Promise<string[]> {
+  private async addTags(tagsToAdd: string[], what: string): Promise<void> {
     const { project, buildId } = this.options;
     const url = this.client.url(project, `build/builds/${buildId}/tags`);
-    const body = await this.client.json('PATCH', url, {
-      what: `${what} (update the tags of build ${buildId} in project ${project})`,
-      permission:
-        '"Edit build quality" on the pipeline (and "View builds" in every project listed)',
-      notFound: NOT_FOUND,
-      body: { tagsToAdd, tagsToRemove },
-    });
-    return listValue<string>(body);
-  }
-
-  private async readBackUntil(what: string, shows: () => Promise<boolean>): Promise<void> {
-    let delay = this.readBack.delayMs;
-    for (let i = 0; i < this.readBack.attempts; i++) {
-      if (await shows()) return;
-      await this.clock.sleep(delay);
-      delay = Math.min(delay * 2, 4000);
-    }
-    throw new RuntimeError(
-      `Azure DevOps: ${what}: build ${this.options.buildId} did not show the change (tags and build list) after ${this.readBack.attempts} reads`,
+    listValue<string>(
+      await this.client.json('PATCH', url, {
+        what: `${what} (update the tags of build ${buildId} in project ${project})`,
+        permission:
+          '"Edit build quality" on the pipeline (and "View builds" in every project listed)',
+        notFound: NOT_FOUND,
+        body: { tagsToAdd, tagsToRemove: [] },
+      }),
     );
   }
 }

@@ -23,6 +23,7 @@ import {
   parseMarkerRef,
 } from './github-markers.js';
 import { RunReader, type AttemptJob } from './github-runs.js';
+import { readBackUntil, type ReadBack } from './read-back.js';
 import {
   type CoordinationStore,
   type CoverScope,
@@ -71,7 +72,7 @@ export interface GitHubStoreOptions {
   token: string;
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
-  readBack?: { attempts?: number; delayMs?: number };
+  readBack?: ReadBack;
   /** The job's clock: marker stamps, the rate-limit pace, retries and read-backs (default `systemClock`). */
   clock?: Clock;
   /** Wait for a secondary rate limit that gave no `retry-after` (GitHub: at least a minute). */
@@ -99,21 +100,14 @@ export class GitHubStore implements CoordinationStore {
   private readonly coordinationRepo: string;
   private readonly refs: MarkerRefs;
   private readonly runs: RunReader;
-  private readonly logger?: Logger;
-  private readonly readBack: { attempts: number; delayMs: number };
   private readonly clock: Clock;
   private rate?: RateLimitState;
 
-  constructor(options: GitHubStoreOptions) {
+  constructor(private readonly options: GitHubStoreOptions) {
     const coordination = options.coordination ?? { owner: options.owner, repo: options.repo };
     const gh = new GitHubService({
-      apiUrl: options.apiUrl,
+      ...options,
       apiUrlName: 'apiUrl',
-      token: options.token,
-      retry: options.retry,
-      logger: options.logger,
-      clock: options.clock,
-      secondaryRateLimitWaitMs: options.secondaryRateLimitWaitMs,
       permissions: () => PERMISSIONS_HINT,
       // Every answer (error statuses, 304s and retried ones included) says how much of the
       // rate limit is left.
@@ -130,11 +124,10 @@ export class GitHubStore implements CoordinationStore {
     }
     if (!/^\d+$/.test(String(options.runId)))
       throw new InputError(`runId: expected a number, got ${JSON.stringify(options.runId)}`);
-    if (!Number.isInteger(options.runAttempt) || options.runAttempt < 1) {
+    if (!Number.isInteger(options.runAttempt) || options.runAttempt < 1)
       throw new InputError(
         `runAttempt: expected a positive integer, got ${JSON.stringify(options.runAttempt)}`,
       );
-    }
     if (options.jobId !== undefined) assertJobId(options.jobId);
     for (const [name, sha] of [
       ['sha', options.sha],
@@ -146,17 +139,12 @@ export class GitHubStore implements CoordinationStore {
     this.coordinationRepo = `${coordination.owner}/${coordination.repo}`;
     const ownRepo = `${options.owner}/${options.repo}`;
     const elsewhere = ownRepo !== this.coordinationRepo;
-    this.logger = options.logger;
     this.identity = {
       runId: String(options.runId),
       attempt: options.runAttempt,
       jobId: options.jobId,
       // Markers name their run's repository only when it is not the coordination repository.
       repository: elsewhere ? ownRepo : undefined,
-    };
-    this.readBack = {
-      attempts: options.readBack?.attempts ?? 8,
-      delayMs: options.readBack?.delayMs ?? 250,
     };
     this.clock = options.clock ?? systemClock;
     const markerSha = options.markerSha ?? (elsewhere ? undefined : options.sha);
@@ -208,14 +196,14 @@ export class GitHubStore implements CoordinationStore {
     const want = markerRef(group, this.self, state, scope, this.now(), this.coordinationRepo);
     await this.refs.create(want);
     const prefix = want.replace(/^refs\//, '').replace(/[^/]*$/, '');
-    let delay = this.readBack.delayMs;
-    for (let i = 0; i < this.readBack.attempts; i++) {
-      if ((await this.refs.list(prefix)).some((r) => r.ref === want)) return;
-      await this.clock.sleep(delay);
-      delay = Math.min(delay * 2, 4000);
-    }
-    throw new RuntimeError(
-      `GitHub: signal ${state}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`,
+    await readBackUntil(
+      this.options.readBack,
+      this.clock,
+      async () => (await this.refs.list(prefix)).some((r) => r.ref === want),
+      (reads) =>
+        new RuntimeError(
+          `GitHub: signal ${state}: ${want} did not show in matching-refs after ${reads} reads`,
+        ),
     );
   }
 
@@ -260,7 +248,9 @@ export class GitHubStore implements CoordinationStore {
       const deletable = new Set(deletableMarkers(markers, runs, now));
       for (const r of others) if (deletable.has(r.marker)) await this.refs.delete(r.ref);
     } catch (e) {
-      this.logger?.warning(`GitHub: could not clean up eol-gate refs: ${(e as Error).message}`);
+      this.options.logger?.warning(
+        `GitHub: could not clean up eol-gate refs: ${(e as Error).message}`,
+      );
     }
   }
 
@@ -270,7 +260,7 @@ export class GitHubStore implements CoordinationStore {
     for (const r of await this.refs.list(`eol-gate/${group}/`)) {
       const marker = parseMarkerRef(group, r.ref, this.coordinationRepo);
       if (marker) refs.push({ ref: r.ref, marker });
-      else this.logger?.debug(`GitHub: ignoring foreign ref ${r.ref}`);
+      else this.options.logger?.debug(`GitHub: ignoring foreign ref ${r.ref}`);
     }
     return refs;
   }

@@ -1,0 +1,27 @@
+import type { Clock } from '../core/ports.js';
+
+/** Read-back after a write: how many reads, and the first delay (doubles, capped at 4 s). */
+export interface ReadBack {
+  attempts?: number;
+  delayMs?: number;
+}
+
+/**
+ * Reads until `shows` sees the write (a store signals only once peers can see its marker);
+ * after every read failed, throws what `fail` makes of the number of reads.
+ */
+export async function readBackUntil(
+  readBack: ReadBack = {},
+  clock: Clock,
+  shows: () => Promise<boolean>,
+  fail: (attempts: number) => Error,
+): Promise<void> {
+  const attempts = readBack.attempts ?? 8;
+  let delay = readBack.delayMs ?? 250;
+  for (let i = 0; i < attempts; i++) {
+    if (await shows()) return;
+    await clock.sleep(delay);
+    delay = Math.min(delay * 2, 4000);
+  }
+  throw fail(attempts);
+}
