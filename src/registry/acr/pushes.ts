@@ -5,6 +5,7 @@ import type { ReferrerManifest } from '../port.js';
 import type { AcrClient } from './client.js';
 import type { RawRequest } from './raw.js';
 import { uploadBlob, type UploadState } from '../blob-upload.js';
+import { singleFlight } from '../single-flight.js';
 
 interface BlobDescriptor extends Descriptor {
   data?: string;
@@ -61,9 +62,8 @@ export class Pushes {
    */
   private ensureBlob(repository: string, blob: BlobDescriptor): Promise<void> {
     const key = `${repository}@${blob.digest}`;
-    let pending = this.blobChecks.get(key);
-    if (!pending) {
-      pending = this.putBlobOnce(repository, blob.digest, () => {
+    return singleFlight(this.blobChecks, key, () =>
+      this.putBlobOnce(repository, blob.digest, () => {
         if (!blob.data)
           throw new RuntimeError(
             `${this.client.displayName}: blob ${key} is missing and eol-gate does not have its content`,
@@ -72,12 +72,8 @@ export class Pushes {
         if (sha256Digest(data) !== blob.digest)
           throw new Error(`internal: embedded data of ${blob.digest} does not match`);
         return data;
-      });
-      this.blobChecks.set(key, pending);
-      // A failure is not remembered: the next mark tries again.
-      pending.catch(() => this.blobChecks.delete(key));
-    }
-    return pending;
+      }),
+    );
   }
 
   /** Uploads a blob unless `repository` holds it (see uploadBlob). */

@@ -1,4 +1,5 @@
 import { RuntimeError } from '../../core/errors.js';
+import { singleFlight } from '../single-flight.js';
 import type { Clock } from '../../core/ports.js';
 import {
   assertSecureUrl,
@@ -79,12 +80,7 @@ export class TokenAuth {
 
   /** Fetches (or joins an in-flight fetch of) a token for `key` from the challenge's realm. */
   token(key: string, challenge: Challenge, scopes: string[]): Promise<string> {
-    let entry = this.tokens.get(key);
-    if (!entry) {
-      entry = this.fetchToken(challenge, scopes);
-      this.tokens.set(key, entry);
-      entry.catch(() => this.tokens.delete(key));
-    }
+    const entry = singleFlight(this.tokens, key, () => this.fetchToken(challenge, scopes));
     return entry.then((t) => t.token);
   }
 

@@ -17,6 +17,7 @@ import {
   type ManifestJson,
 } from './manifests.js';
 import { ReferrersApi } from './referrers-api.js';
+import { singleFlight } from '../single-flight.js';
 
 /** Read-modify-write attempts on a fallback index before giving up (see `updateFallback`). */
 const FALLBACK_WRITE_ATTEMPTS = 4;
@@ -172,15 +173,9 @@ export class Referrers {
       [json.config?.digest, ...(json.layers ?? []).map((l) => l?.digest)].filter(isDigest),
     );
     for (const digest of digests) {
-      if (digest === EMPTY_DESCRIPTOR.digest) {
-        let pending = this.emptyBlob.get(repo);
-        if (!pending) {
-          pending = this.pushBlob(repo, EMPTY_BLOB);
-          this.emptyBlob.set(repo, pending);
-          pending.catch(() => this.emptyBlob.delete(repo));
-        }
-        await pending;
-      } else if (!(await blobExists(this.client, repo, digest))) {
+      if (digest === EMPTY_DESCRIPTOR.digest)
+        await singleFlight(this.emptyBlob, repo, () => this.pushBlob(repo, EMPTY_BLOB));
+      else if (!(await blobExists(this.client, repo, digest))) {
         throw new RuntimeError(
           `${this.client.host}: blob ${digest} of a referrer in ${repo} does not exist`,
         );
