@@ -2,7 +2,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
-import { runCli, useScenarioRegistry } from '../../support/cli.js';
+import { ok, runCli, useScenarioRegistry } from '../../support/cli.js';
 import { ociRegistry } from '../../support/seed.js';
 
 /** The core issue's integration scenario: the bundled CLI against Debian's docker-registry. */
@@ -25,8 +25,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
 
   it('dry run writes the plan and changes nothing', async () => {
     const planFile = join(f.dir, 'dry-plan.json');
-    const run = await annotate(['--dry-run', '--plan-file', planFile, '--json']);
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(await annotate(['--dry-run', '--plan-file', planFile, '--json']));
     const result = JSON.parse(run.stdout);
     expect(result).toMatchObject({
       outcome: 'dry-run',
@@ -44,12 +43,13 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   it("without --plan-file the plan goes to the OS temp dir, not a CI runner's", async () => {
     const osTemp = await mkdtemp(join(f.dir, 'os-temp-'));
     const runnerTemp = await mkdtemp(join(f.dir, 'runner-temp-'));
-    const run = await annotate(['--dry-run', '--json'], {
-      TMPDIR: osTemp,
-      RUNNER_TEMP: runnerTemp,
-      AGENT_TEMPDIRECTORY: runnerTemp,
-    });
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(
+      await annotate(['--dry-run', '--json'], {
+        TMPDIR: osTemp,
+        RUNNER_TEMP: runnerTemp,
+        AGENT_TEMPDIRECTORY: runnerTemp,
+      }),
+    );
     const { planFile } = JSON.parse(run.stdout);
     expect(dirname(planFile)).toBe(osTemp);
     expect(JSON.parse(await readFile(planFile, 'utf8')).digests).toHaveLength(
@@ -58,8 +58,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   });
 
   it('annotates exactly the orphans, one lifecycle referrer each, leaving the older mark alone', async () => {
-    const run = await annotate(['--eol-date', '2026-11-22', '--json']);
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(await annotate(['--eol-date', '2026-11-22', '--json']));
     expect(JSON.parse(run.stdout).counts).toEqual({
       annotated: f.scenario.orphans.length,
       alreadyAnnotated: 1,
@@ -81,8 +80,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   });
 
   it('a second run changes nothing', async () => {
-    const run = await annotate(['--eol-date', '2026-11-22', '--json']);
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(await annotate(['--eol-date', '2026-11-22', '--json']));
     expect(JSON.parse(run.stdout).counts).toMatchObject({
       annotated: 0,
       alreadyAnnotated: f.scenario.orphans.length + 1,
@@ -91,8 +89,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
   });
 
   it('verify is clean, finds a hand-placed mark on a supported digest, and --repair removes it', async () => {
-    const clean = await runCli(['verify', ...common()]);
-    expect(clean.code, clean.stderr).toBe(0);
+    ok(await runCli(['verify', ...common()]));
 
     const { repository, descriptor } = f.scenario.supportedImage;
     await ociRegistry(f.registry.url).pushReferrer(
@@ -109,23 +106,16 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
       `${repository}@${descriptor.digest} is supported but marked end-of-life`,
     );
 
-    const repaired = await runCli(['verify', ...common(), '--repair']);
-    expect(repaired.code, repaired.stderr).toBe(0);
+    ok(await runCli(['verify', ...common(), '--repair']));
     expect(await f.marks(`${repository}@${descriptor.digest}`)).toEqual([]);
     expect((await runCli(['verify', ...common()])).code).toBe(0);
   });
 
   it('unannotate rolls back one digest and a re-run of annotate restores it', async () => {
     const key = f.scenario.orphans[0];
-    const run = await runCli([
-      'unannotate',
-      '--registry',
-      f.registry.url,
-      '--digest',
-      key,
-      '--json',
-    ]);
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(
+      await runCli(['unannotate', '--registry', f.registry.url, '--digest', key, '--json']),
+    );
     expect(JSON.parse(run.stdout).removed).toHaveLength(1);
     expect(await f.marks(key)).toEqual([]);
     const again = await annotate(['--eol-date', '2026-11-22', '--json']);
@@ -148,8 +138,7 @@ describe('eol-gate annotate / verify against a real docker-registry', () => {
         ],
       }),
     );
-    const run = await annotate(['--from-plan', eolFile, '--json']);
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(await annotate(['--from-plan', eolFile, '--json']));
     expect(JSON.parse(run.stdout).counts.annotated).toBe(1);
     expect(await f.marks(target)).toEqual([expect.objectContaining({ date: '2026-12-01' })]);
     expect(await f.marks(`${repository}@${descriptor.digest}`)).toEqual([]);

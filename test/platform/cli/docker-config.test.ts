@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, useScenarioRegistry } from '../../support/cli.js';
+import { ok, runCli, useScenarioRegistry } from '../../support/cli.js';
 import { startFakeOciAuth, type FakeOciAuth } from '../../support/fake-oci-auth.js';
 
 const USER = 'ci-bot';
@@ -72,8 +72,7 @@ describe('eol-gate with the credentials of a Docker login', () => {
       auths: { [`http://${host(basic)}`]: { auth: b64(`${USER}:${PASSWORD}`) } },
     });
     const before = basic.requests.length;
-    const r = await verify(basic, { DOCKER_CONFIG: config });
-    expect(r.code, r.stderr).toBe(0);
+    const r = ok(await verify(basic, { DOCKER_CONFIG: config }));
     expect(r.stderr).toContain(
       `signing in with the username and password of "http://${host(basic)}"`,
     );
@@ -93,8 +92,7 @@ describe('eol-gate with the credentials of a Docker login', () => {
       auths: { [host(bearer)]: { auth: b64('<token>:'), identitytoken: REFRESH } },
     });
     const before = bearer.requests.length;
-    const r = await verify(bearer, { DOCKER_CONFIG: config });
-    expect(r.code, r.stderr).toBe(0);
+    const r = ok(await verify(bearer, { DOCKER_CONFIG: config }));
     const tokenRequests = bearer.requests.slice(before).filter((q) => q.path.startsWith('/token'));
     expect(tokenRequests.length).toBeGreaterThan(0);
     expect(tokenRequests.every((q) => q.method === 'POST' && q.status === 200)).toBe(true);

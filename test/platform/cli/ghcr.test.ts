@@ -13,7 +13,7 @@ import { markerRef } from '../../../src/coordination/github.js';
 import { type Descriptor } from '../../../src/core/oci.js';
 import type { MarkerState } from '../../../src/core/runs.js';
 import { OciRegistry } from '../../../src/registry/oci/index.js';
-import { annotateArgs, jsonOf, runBundle, useTempDir, type CliRun } from '../../support/cli.js';
+import { annotateArgs, jsonOf, ok, runBundle, useTempDir, type CliRun } from '../../support/cli.js';
 import { startFakeGhcr, type FakeGhcr } from '../../support/fake-ghcr.js';
 import { FakeGitHub } from '../../support/fake-github.js';
 import { lifecycleMarksByHttp } from '../../support/registry-http.js';
@@ -115,8 +115,7 @@ describe('GHCR through the bundled CLI', () => {
     const { v1, v2 } = pushed;
     expect(ghcr.version(repo, v1.digest)?.tags).toEqual([]);
     await writeImageInfo(imageInfo, repo, [v2]);
-    const run = await annotate(group, imageInfo);
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(await annotate(group, imageInfo));
     expect(jsonOf(run)).toMatchObject({ outcome: 'applied', counts: { annotated: 1 } });
     expect(await marks(repo, v1)).toHaveLength(1);
     expect(await marks(repo, v2)).toEqual([]);
@@ -135,8 +134,7 @@ describe('GHCR through the bundled CLI', () => {
     ghcr.setCreated(repo, pushed.old.digest, new Date(Date.now() - 2 * 86_400_000).toISOString());
     await writeImageInfo(imageInfo, repo, [pushed.s]);
     // With the group's memory on (the default): GHCR's push time is the age, not a first sighting.
-    const run = await annotate(group, imageInfo, '--min-age', '1h');
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(await annotate(group, imageInfo, '--min-age', '1h'));
     expect(jsonOf(run).counts).toMatchObject({ annotated: 1, skippedTooYoung: 1 });
     expect(await marks(repo, pushed.old)).toHaveLength(1);
     // The image config says 2024: only created_at makes it young.
@@ -147,8 +145,7 @@ describe('GHCR through the bundled CLI', () => {
     const { repo, pushed } = await seed([{ name: 'o' }]);
     const referrer = await mark(repo, pushed.o);
     expect(await marks(repo, pushed.o)).toHaveLength(1);
-    const run = await unannotate(repo, pushed.o, '--json');
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(await unannotate(repo, pushed.o, '--json'));
     expect(jsonOf<{ removed: unknown[] }>(run).removed).toEqual([
       expect.objectContaining({ digest: pushed.o.digest, referrer, how: 'version-deleted' }),
     ]);
@@ -162,8 +159,7 @@ describe('GHCR through the bundled CLI', () => {
     const referrer = await mark(repo, pushed.o);
     ghcr.refuseVersionDeletes = true;
     try {
-      const run = await unannotate(repo, pushed.o);
-      expect(run.code, run.stderr).toBe(0);
+      const run = ok(await unannotate(repo, pushed.o));
       expect(run.stdout).toContain(`1 mark(s) ${UNLISTED}.`);
       expect(run.stderr).toMatch(/HTTP 403.*packages: write/);
       expect(await marks(repo, pushed.o)).toEqual([]);
@@ -178,12 +174,10 @@ describe('GHCR through the bundled CLI', () => {
     await writeImageInfo(imageInfo, repo, [pushed.s]);
     await mark(repo, pushed.s);
     const common = ['verify', '--registry', ghcr.url, '--image-info', imageInfo];
-    const run = await cli([...common, '--repair', '--json']);
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(await cli([...common, '--repair', '--json']));
     expect(jsonOf(run)).toMatchObject({ repaired: 1, repairedHow: { 'version-deleted': 1 } });
     expect(await marks(repo, pushed.s)).toEqual([]);
-    const again = await cli(common);
-    expect(again.code, again.stderr).toBe(0);
+    ok(await cli(common));
   });
 
   it('(c) a roll-back removes every mark it placed from the fallback indexes, saying how', async () => {

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli, useScenarioRegistry } from '../../support/cli.js';
+import { ok, runCli, useScenarioRegistry } from '../../support/cli.js';
 import { registrySnapshot } from '../../support/registry-http.js';
 
 /**
@@ -80,15 +80,9 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
   });
 
   it('--json carries the refusal: outcome, the repositories over the limit, the plan file', async () => {
-    const r = await runCli([
-      'annotate',
-      ...common(),
-      '--max-annotations',
-      '1',
-      '--dry-run',
-      '--json',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    const r = ok(
+      await runCli(['annotate', ...common(), '--max-annotations', '1', '--dry-run', '--json']),
+    );
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ command: 'annotate', outcome: 'dry-run' });
     expect(result.overLimit).toEqual([
@@ -99,15 +93,16 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
   });
 
   it('the reviewed plan is applied with --from-plan, which the guard does not limit', async () => {
-    const r = await runCli([
-      'annotate',
-      ...common(),
-      '--from-plan',
-      planFile(),
-      '--max-annotations',
-      '30%',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
+    const r = ok(
+      await runCli([
+        'annotate',
+        ...common(),
+        '--from-plan',
+        planFile(),
+        '--max-annotations',
+        '30%',
+      ]),
+    );
     expect(r.stderr).toContain('not applied to a run from a reviewed plan');
     for (const key of f.scenario.orphans)
       expect(await f.marks(key), key).toEqual([expect.objectContaining({ date: '2026-11-22' })]);
@@ -117,8 +112,7 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
   it('unannotate --from-plan --dry-run lists exactly the marks the plan placed and removes nothing', async () => {
     const before = await registrySnapshot(f.registry.url);
     const placed = await allMarks();
-    const r = await unannotate('--from-plan', planFile(), '--dry-run', '--json');
-    expect(r.code, r.stderr).toBe(0);
+    const r = ok(await unannotate('--from-plan', planFile(), '--dry-run', '--json'));
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({
       command: 'unannotate',
@@ -139,8 +133,7 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
   });
 
   it('unannotate --from-plan restores the registry to its state before the run; the older mark stays', async () => {
-    const r = await unannotate('--from-plan', planFile());
-    expect(r.code, r.stderr).toBe(0);
+    const r = ok(await unannotate('--from-plan', planFile()));
     expect(await registrySnapshot(f.registry.url)).toEqual(pristine);
     for (const key of f.scenario.orphans) expect(await f.marks(key), key).toEqual([]);
     const { repository, digest } = f.scenario.preAnnotated;
@@ -156,8 +149,7 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
     );
 
     // Run again: nothing left of that plan, said per digest; nothing else touched.
-    const again = await unannotate('--from-plan', planFile(), '--json');
-    expect(again.code, again.stderr).toBe(0);
+    const again = ok(await unannotate('--from-plan', planFile(), '--json'));
     const result = JSON.parse(again.stdout);
     expect(result.removed).toEqual([]);
     expect(result.missing).toHaveLength(f.scenario.orphans.length);
@@ -165,18 +157,17 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
   });
 
   it('unannotate --date removes every mark of that date in scope, and only those', async () => {
-    const applied = await runCli(['annotate', ...common(), '--eol-date', '2026-12-01']);
-    expect(applied.code, applied.stderr).toBe(0);
+    ok(await runCli(['annotate', ...common(), '--eol-date', '2026-12-01']));
     for (const key of f.scenario.orphans)
       expect(await f.marks(key), key).toEqual([expect.objectContaining({ date: '2026-12-01' })]);
 
     // Another date in scope removes nothing.
-    const other = await unannotate('--date', '2026-12-02', '--repositories', 'public/**', '--json');
-    expect(other.code, other.stderr).toBe(0);
+    const other = ok(
+      await unannotate('--date', '2026-12-02', '--repositories', 'public/**', '--json'),
+    );
     expect(JSON.parse(other.stdout).removed).toEqual([]);
 
-    const r = await unannotate('--date', '2026-12-01', '--repositories', 'public/**');
-    expect(r.code, r.stderr).toBe(0);
+    const r = ok(await unannotate('--date', '2026-12-01', '--repositories', 'public/**'));
     expect(await registrySnapshot(f.registry.url)).toEqual(pristine);
     expect(r.stdout).toContain('every mark dated 2026-12-01: removed');
   });

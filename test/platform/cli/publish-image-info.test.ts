@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { markersOfBuild } from '../../../src/coordination/azure-devops.js';
 import { parseImageInfo, supportedRefs } from '../../../src/core/image-info.js';
-import { runCli, useTempDir } from '../../support/cli.js';
+import { ok, runCli, useTempDir } from '../../support/cli.js';
 import { FakeAzureDevOps } from '../../support/fake-azure-devops.js';
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
@@ -68,20 +68,22 @@ describe('eol-gate publish-image-info', () => {
     expect(missing.stderr).toMatch(/does not exist; pass --create/);
 
     const build = ado.createBuild();
-    const first = await runCli(
-      publishArgs(target, join(tmp(), 'amd64.json'), '--create', '--group', 'linux'),
-      pipelineEnv(build.id),
+    ok(
+      await runCli(
+        publishArgs(target, join(tmp(), 'amd64.json'), '--create', '--group', 'linux'),
+        pipelineEnv(build.id),
+      ),
     );
-    expect(first.code, first.stderr).toBe(0);
     // The build now carries an image-info-updated marker (whatever the marker format spells).
     expect(
       markersOfBuild('linux', String(build.id), ado.build(build.id).tags).map((m) => m.state),
     ).toContain('image-info-updated');
 
-    const second = await runCli(
-      publishArgs(target, join(tmp(), 'arm64.json'), '--coordinator', 'none', '--json'),
+    const second = ok(
+      await runCli(
+        publishArgs(target, join(tmp(), 'arm64.json'), '--coordinator', 'none', '--json'),
+      ),
     );
-    expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({
       command: 'publish-image-info',
       changed: true,
@@ -161,8 +163,7 @@ describe('eol-gate publish-image-info with build times', () => {
     const target = join(tmp(), 'forward.json');
     await writeFile(target, timed(digest('d'), OLD));
     await writeFile(join(tmp(), 'new.json'), timed(digest('f'), NEW));
-    const run = await publish(target, join(tmp(), 'new.json'), '--on-stale', 'fail');
-    expect(run.code, run.stderr).toBe(0);
+    const run = ok(await publish(target, join(tmp(), 'new.json'), '--on-stale', 'fail'));
     expect(JSON.parse(run.stdout)).toMatchObject({ changed: true, stale: [] });
     const after = parseImageInfo(await readFile(target, 'utf8'), target);
     expect(supportedRefs(after).map((r) => r.digest)).toEqual([digest('f')]);
@@ -178,10 +179,9 @@ describe('eol-gate publish-image-info with build times', () => {
     const target = join(tmp(), 'summary.json');
     await writeFile(target, timed(digest('d'), NEW));
     await writeFile(join(tmp(), 'old-summary.json'), timed(digest('e'), OLD));
-    const run = await runCli(
-      publishArgs(target, join(tmp(), 'old-summary.json'), '--coordinator', 'none'),
+    const run = ok(
+      await runCli(publishArgs(target, join(tmp(), 'old-summary.json'), '--coordinator', 'none')),
     );
-    expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain('**1 older build(s) not merged**');
     expect(run.stdout).toContain(
       `| dotnet/app src/amd64/Dockerfile Linux azurelinux3.0 amd64 | \`mcr.microsoft.com/dotnet/app@${digest('d')}\` | ${NEW} | \`mcr.microsoft.com/dotnet/app@${digest('e')}\` | ${OLD} |`,
