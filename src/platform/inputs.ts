@@ -1,5 +1,6 @@
 import { COORDINATOR_KINDS } from '../coordination/from-environment.js';
 import { COVER_SCOPES, MARKER_STATES } from '../core/runs.js';
+import { ACR_TIERS } from '../util/throttle.js';
 
 /**
  * The one list of inputs and outputs. The inputs and outputs of action.yml and task.json, and
@@ -14,12 +15,6 @@ export const COMMANDS = [
   'publish-image-info',
 ] as const;
 export type CommandName = (typeof COMMANDS)[number];
-// Pick lists declared here (the others come from their layers).
-export const REGISTRY_TYPES = ['auto', 'acr', 'ghcr', 'oci'] as const;
-export const ON_TIMEOUT = ['fail', 'skip'] as const;
-export const ON_STALE = ['skip', 'fail'] as const;
-export const ACR_TIERS = ['basic', 'standard', 'premium'] as const;
-export const RETIRED_REPOSITORIES = ['mark', 'ignore'] as const;
 export type HostName = 'cli' | 'github' | 'azure-pipelines';
 
 export interface InputSpec {
@@ -83,7 +78,6 @@ export type InputParser =
   /** A GitHub repository, `owner/name`. */
   | { type: 'ownerRepo' };
 
-const bool = { type: 'bool' } as const;
 const list = { type: 'list' } as const;
 const secret = { type: 'secret' } as const;
 const duration = { type: 'duration' } as const;
@@ -127,6 +121,19 @@ const REGISTRY_COMMANDS = ['annotate', 'verify', 'unannotate'] as const;
 const IMAGE_INFO_COMMANDS = ['annotate', 'verify', 'publish-image-info'] as const;
 const COORDINATED = ['annotate', 'signal', 'publish-image-info'] as const;
 
+/** Where the task shows an input (`label` in `group`, and `more`), and the commands that read it. */
+function placed<const C extends readonly CommandName[]>(
+  label: string,
+  group: TaskGroup,
+  commands: C,
+  more?: Omit<TaskPresentation, 'label' | 'group'>,
+) {
+  return { task: { label, group, ...more }, commands };
+}
+/** A switch, off or on unless given. */
+const off = { parse: { type: 'bool' }, default: 'false' } as const;
+const on = { parse: { type: 'bool' }, default: 'true' } as const;
+
 const TABLE = [
   {
     name: 'command',
@@ -139,62 +146,55 @@ const TABLE = [
     name: 'registry',
     parse: { type: 'registry' },
     requiredFor: REGISTRY_COMMANDS,
-    task: { label: 'Registry', group: 'registry' },
+    ...placed('Registry', 'registry', REGISTRY_COMMANDS),
     description:
       'Registry host or URL, e.g. myacr.azurecr.io or http://127.0.0.1:5000 (plain http only for loopback).',
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'registryType',
-    choices: REGISTRY_TYPES,
-    task: { label: 'Registry type', group: 'registry' },
+    choices: ['auto', 'acr', 'ghcr', 'oci'],
+    ...placed('Registry type', 'registry', REGISTRY_COMMANDS),
     description:
       'auto (ACR for *.azurecr.io hosts, GHCR for ghcr.io, else OCI), acr, ghcr or oci. GHCR lists every package version (untagged too) through the GitHub Packages API with the registry password, else the GitHub token of the job (packages: read; removing marks also deletes their package versions with packages: write).',
     default: 'auto',
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'username',
-    task: { label: 'Username', group: 'registry' },
+    ...placed('Username', 'registry', REGISTRY_COMMANDS),
     description:
       "Registry username (for ACR: the admin user or a token name). Default: the registry's auths entry in the Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json).",
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'password',
-    task: {
-      label: 'Password',
-      group: 'registry',
+    ...placed('Password', 'registry', REGISTRY_COMMANDS, {
       help: 'Pass a secret variable, e.g. `$(registryPassword)`.',
-    },
+    }),
     description: 'Registry password or token (for GHCR: a GitHub token). Masked in logs.',
-    commands: REGISTRY_COMMANDS,
     parse: secret,
   },
   {
     name: 'imageInfo',
     requiredFor: IMAGE_INFO_COMMANDS,
-    task: { label: 'Image-info sources', group: 'imageInfo', rows: 3 },
+    ...placed('Image-info sources', 'imageInfo', [...IMAGE_INFO_COMMANDS, 'unannotate'], {
+      rows: 3,
+    }),
     description:
       'Image-info sources, one per line: a path, an https URL, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>. Their union is supported.',
-    commands: [...IMAGE_INFO_COMMANDS, 'unannotate'],
     parse: list,
     repeatable: true,
   },
   {
     name: 'repoPrefix',
     parse: { type: 'repositoryPrefix' },
-    task: { label: 'Repository prefix', group: 'imageInfo' },
+    ...placed('Repository prefix', 'imageInfo', ['annotate', 'verify', 'unannotate']),
     description: 'Prefix mapping image-info repositories to registry repositories, e.g. public/.',
     default: '',
-    commands: ['annotate', 'verify', 'unannotate'],
   },
   {
     name: 'repositories',
-    task: { label: 'Repositories', group: 'imageInfo', rows: 3 },
+    ...placed('Repositories', 'imageInfo', ['annotate', 'verify', 'unannotate'], { rows: 3 }),
     description:
       'Repository globs in scope, one per line (default: every repository the image-info names).',
-    commands: ['annotate', 'verify', 'unannotate'],
     parse: { type: 'repositoryGlobs' },
     repeatable: true,
   },
@@ -210,274 +210,235 @@ const TABLE = [
     name: 'state',
     requiredFor: ['signal'],
     choices: MARKER_STATES,
-    task: { label: 'State', group: 'coordination' },
+    ...placed('State', 'coordination', ['signal']),
     description:
       'For signal: publishing (before the first push) or image-info-updated (after the image-info update is durable).',
-    commands: ['signal'],
   },
   {
     name: 'eolDate',
     parse: { type: 'date', orToday: true },
-    task: { label: 'EOL date', group: 'annotate' },
+    ...placed('EOL date', 'annotate', ['annotate', 'unannotate']),
     description:
       "End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC); for unannotate's fromPlan, the date of the marks of an ImageBuilder plan that names none.",
-    commands: ['annotate', 'unannotate'],
   },
   {
     name: 'minAge',
     parse: duration,
     field: 'minAgeMs',
-    task: { label: 'Minimum age', group: 'annotate' },
+    ...placed('Minimum age', 'annotate', ['annotate']),
     description: 'Never annotate manifests younger than this (e.g. 30m, 1h, 2d; 0 turns it off).',
     default: '1h',
-    commands: ['annotate'],
   },
   {
     name: 'timeout',
     parse: duration,
     field: 'timeoutMs',
-    task: { label: 'Timeout', group: 'coordination' },
+    ...placed('Timeout', 'coordination', ['annotate']),
     description: 'How long annotate waits for other runs of the group.',
     default: '60m',
-    commands: ['annotate'],
   },
   {
     name: 'reconcileTimeout',
     parse: duration,
     field: 'reconcileTimeoutMs',
-    task: { label: 'Reconcile timeout', group: 'coordination' },
+    ...placed('Reconcile timeout', 'coordination', ['annotate']),
     description:
       'How long annotate waits, after applying its marks, for runs that began publishing meanwhile, counted from the end of apply (default: timeout). If they do not finish in time, every mark the run placed is removed: the outcome is rolled-back, which follows onTimeout.',
-    commands: ['annotate'],
   },
   {
     name: 'pollInterval',
     parse: { type: 'duration', positive: true },
     field: 'pollIntervalMs',
-    task: { label: 'Poll interval', group: 'coordination' },
+    ...placed('Poll interval', 'coordination', ['annotate']),
     description: 'How often annotate polls the coordination store while waiting (jittered).',
     default: '30s',
-    commands: ['annotate'],
   },
   {
     name: 'onTimeout',
-    choices: ON_TIMEOUT,
-    task: { label: 'On timeout', group: 'coordination' },
+    choices: ['fail', 'skip'],
+    ...placed('On timeout', 'coordination', ['annotate']),
     description:
       'fail (default) or skip: succeed with a warning, annotating nothing (or, when reconcile times out, having rolled back every mark the run placed).',
     default: 'fail',
-    commands: ['annotate'],
   },
   {
     name: 'concurrency',
     parse: integer(1, 64),
-    task: { label: 'Concurrency', group: 'registry' },
+    ...placed('Concurrency', 'registry', REGISTRY_COMMANDS),
     description: 'Registry requests in flight.',
     default: '8',
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'dryRun',
-    task: { label: 'Dry run', group: 'annotate' },
+    ...placed('Dry run', 'annotate', ['annotate', 'unannotate']),
     description: 'Write the plan (unannotate: list the marks it would remove), change nothing.',
-    default: 'false',
-    commands: ['annotate', 'unannotate'],
-    parse: bool,
+    ...off,
   },
   {
     name: 'planFile',
-    task: { label: 'Plan file', group: 'annotate' },
+    ...placed('Plan file', 'annotate', ['annotate']),
     description:
       'Where annotate writes its plan (JSON). Default: a file in the runner temp directory.',
-    commands: ['annotate'],
   },
   {
     name: 'fromPlan',
-    task: { label: 'From plan', group: 'annotate' },
+    ...placed('From plan', 'annotate', ['annotate', 'unannotate']),
     description:
       'Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects. For unannotate: remove exactly the marks that plan placed (rollback of one run).',
-    commands: ['annotate', 'unannotate'],
   },
   {
     name: 'maxAnnotations',
     parse: { type: 'annotationLimit' },
-    task: { label: 'Max annotations', group: 'annotate' },
+    ...placed('Max annotations', 'annotate', ['annotate']),
     description:
       "Blast-radius guard: the most a plan may mark in one repository, a count (500) or a percentage of the repository's manifests (25%). Over it, annotate writes the plan, marks nothing and fails; a fromPlan run is exempt. Default: no limit.",
-    commands: ['annotate'],
   },
   {
     name: 'uploadPlan',
-    task: { label: 'Upload plan', group: 'annotate' },
+    ...placed('Upload plan', 'annotate', ['annotate']),
     description:
       'Publish the plan file as a build artifact (GitHub: eol-gate-plan via the Actions artifact service; Azure Pipelines: artifact eol-gate-plan) and link it from the summary.',
-    default: 'true',
-    commands: ['annotate'],
-    parse: bool,
+    ...on,
     hosts: ['github', 'azure-pipelines'],
   },
   {
     name: 'coordinator',
     choices: COORDINATOR_KINDS,
-    task: { label: 'Coordinator', group: 'coordination' },
+    ...placed('Coordinator', 'coordination', COORDINATED),
     description: 'auto, azure-devops, github or none.',
     default: 'auto',
-    commands: COORDINATED,
   },
   {
     name: 'projects',
-    task: { label: 'Peer projects', group: 'coordination', rows: 2 },
+    ...placed('Peer projects', 'coordination', COORDINATED, { rows: 2 }),
     description:
       'Azure DevOps: projects whose builds are peers of the group, one per line (default: the current project).',
-    commands: COORDINATED,
     parse: list,
   },
   {
     name: 'scope',
     choices: COVER_SCOPES,
-    task: { label: 'Cover scope', group: 'coordination' },
+    ...placed('Cover scope', 'coordination', COORDINATED),
     description:
       "What an image-info-updated covers: job (this job's pushes, the default) or run (every push of this run made before it: a dedicated record job that merges the other jobs' images).",
     default: 'job',
-    commands: COORDINATED,
   },
   {
     name: 'unmarkSupported',
-    task: { label: 'Unmark supported digests', group: 'annotate' },
+    ...placed('Unmark supported digests', 'annotate', ['annotate']),
     description:
       'For annotate: also remove lifecycle marks from digests the image-info supports (a rollback re-published an old image), so the registry converges both ways.',
-    default: 'true',
-    commands: ['annotate'],
-    parse: bool,
+    ...on,
   },
   {
     name: 'retiredRepositories',
-    choices: RETIRED_REPOSITORIES,
-    task: { label: 'Retired repositories', group: 'annotate' },
+    choices: ['mark', 'ignore'],
+    ...placed('Retired repositories', 'annotate', ['annotate']),
     description:
       "For annotate without repositories globs: a repository the image-info no longer names but named before (the group's memory in the cache repository, or the image-info's git history) is retired. mark (default): it stays in scope and all its images are marked (the plan names it and maxAnnotations counts them); ignore: it is left alone.",
     default: 'mark',
-    commands: ['annotate'],
   },
   {
     name: 'historyDepth',
     parse: integer(0, 1000),
-    task: { label: 'Image-info history depth', group: 'annotate' },
+    ...placed('Image-info history depth', 'annotate', ['annotate']),
     description:
       "For annotate, on a group's first run (its memory in the cache repository is empty): how many versions of an image-info kept in git (GitHub or Azure Repos) to read, newest first, for the digests and repositories they named, so untagged images of earlier builds are found on registries that list only tags. 0 turns it off.",
     default: '100',
-    commands: ['annotate'],
   },
   {
     name: 'repair',
-    task: { label: 'Repair', group: 'maintenance' },
+    ...placed('Repair', 'maintenance', ['verify']),
     description: 'For verify: delete lifecycle marks found on supported digests.',
-    default: 'false',
-    commands: ['verify'],
-    parse: bool,
+    ...off,
   },
   {
     name: 'digest',
     field: 'digests',
-    task: { label: 'Digests', group: 'maintenance', rows: 3 },
+    ...placed('Digests', 'maintenance', ['unannotate'], { rows: 3 }),
     description: 'For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.',
-    commands: ['unannotate'],
     parse: list,
     repeatable: true,
   },
   {
     name: 'date',
     parse: date,
-    task: { label: 'EOL date to remove', group: 'maintenance' },
+    ...placed('EOL date to remove', 'maintenance', ['unannotate']),
     description:
       'For unannotate: remove every lifecycle mark of this EOL date (yyyy-MM-dd) in the repositories globs, or in the repositories the image-info names.',
-    commands: ['unannotate'],
   },
   {
     name: 'fragment',
     requiredFor: ['publish-image-info'],
-    task: { label: 'Image-info fragment', group: 'publish' },
+    ...placed('Image-info fragment', 'publish', ['publish-image-info']),
     description:
       "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo.",
-    commands: ['publish-image-info'],
   },
   {
     name: 'commitMessage',
-    task: { label: 'Commit message', group: 'publish' },
+    ...placed('Commit message', 'publish', ['publish-image-info']),
     description: 'For publish-image-info: commit message for github: and azure-repos: targets.',
     default: 'Update image-info (eol-gate publish-image-info)',
-    commands: ['publish-image-info'],
   },
   {
     name: 'create',
-    task: { label: 'Create if missing', group: 'publish' },
+    ...placed('Create if missing', 'publish', ['publish-image-info']),
     description: 'For publish-image-info: create the shared image-info when it does not exist yet.',
-    default: 'false',
-    commands: ['publish-image-info'],
-    parse: bool,
+    ...off,
   },
   {
     name: 'onStale',
-    choices: ON_STALE,
-    task: { label: 'On an older build', group: 'publish' },
+    choices: ['skip', 'fail'],
+    ...placed('On an older build', 'publish', ['publish-image-info']),
     description:
       'For publish-image-info: what to do when the fragment has an older build of a platform than the shared image-info (it is never merged: an entry never moves back in time): skip (default) reports it and succeeds, fail reports it and fails the step after merging the rest.',
     default: 'skip',
-    commands: ['publish-image-info'],
   },
   {
     name: 'audience',
-    task: { label: 'Token audience', group: 'registry' },
+    ...placed('Token audience', 'registry', REGISTRY_COMMANDS),
     description:
       'Azure Container Registry token audience, for sovereign clouds (e.g. https://management.chinacloudapi.cn).',
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'azureAuthorityHost',
     parse: { type: 'httpsOrigin' },
-    task: { label: 'Entra ID authority host', group: 'registry' },
+    ...placed('Entra ID authority host', 'registry', REGISTRY_COMMANDS),
     description:
       'Microsoft Entra ID authority for sovereign clouds, e.g. https://login.chinacloudapi.cn (default: the public cloud).',
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'acrTier',
     choices: ACR_TIERS,
-    task: { label: 'Registry tier', group: 'registry' },
+    ...placed('Registry tier', 'registry', REGISTRY_COMMANDS),
     description:
       "Azure Container Registry: the registry's service tier (basic, standard or premium). Reads, writes, referrer lookups and token requests then start at that tier's documented budgets per minute (Basic 1,000 reads / 100 writes, Standard 3,000 / 500, Premium 10,000 / 2,000; referrer lookups 250 per identity) instead of being learnt from the registry's first refusals (default: learnt).",
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'maxRequestsPerMinute',
     parse: integer(1),
-    task: { label: 'Max requests per minute', group: 'registry' },
+    ...placed('Max requests per minute', 'registry', REGISTRY_COMMANDS),
     description:
       'Cap on all registry requests together per minute (reads, writes, referrer lookups and token requests), on top of the per-class budgets; an override for a registry shared with other clients (default: no cap).',
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'cacheFile',
-    task: { label: 'Manifest cache file', group: 'registry' },
+    ...placed('Manifest cache file', 'registry', REGISTRY_COMMANDS),
     description:
       'Azure Container Registry: file that caches what each manifest is (digest-keyed, self-checking); cache it between runs to make steady-state runs cheap.',
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'cacheRepository',
-    task: { label: 'Cache repository', group: 'registry' },
+    ...placed('Cache repository', 'registry', REGISTRY_COMMANDS),
     description:
       'Repository that holds the registry-side cache (one OCI artifact per group: what each lifecycle mark and manifest is, self-checking), so steady-state runs on a fresh agent cost a few requests. Default <repoPrefix>eol-gate/cache; none turns it off. Never annotated.',
-    commands: REGISTRY_COMMANDS,
   },
   {
     name: 'anonymous',
-    task: { label: 'Anonymous', group: 'registry' },
+    ...placed('Anonymous', 'registry', ['verify']),
     description:
       'Read the registry without credentials (verify on registries that allow anonymous pull).',
-    default: 'false',
-    commands: ['verify'],
-    parse: bool,
+    ...off,
   },
   // Host-only inputs: the action's token and OIDC identity (the task takes System.AccessToken
   // from the agent) and the task's service connections (they exist only on Azure Pipelines).
@@ -523,29 +484,23 @@ const TABLE = [
   {
     name: 'azureSubscription',
     field: false,
-    task: {
-      label: 'Azure subscription',
-      group: 'registry',
+    ...placed('Azure subscription', 'registry', REGISTRY_COMMANDS, {
       service: 'AzureRM',
       help: 'Leave empty for a plain OCI registry.',
-    },
+    }),
     description:
       'Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation, service principal secret or managed identity).',
-    commands: REGISTRY_COMMANDS,
     hosts: ['azure-pipelines'],
   },
   {
     name: 'dockerRegistryServiceConnection',
     field: false,
-    task: {
-      label: 'Docker registry service connection',
-      group: 'registry',
+    ...placed('Docker registry service connection', 'registry', REGISTRY_COMMANDS, {
       service: 'dockerregistry',
       help: 'Leave empty to use username and password, or Entra sign-in for Azure Container Registry.',
-    },
+    }),
     description:
       'Docker registry service connection (username and password) for the registry; used instead of username and password.',
-    commands: REGISTRY_COMMANDS,
     hosts: ['azure-pipelines'],
   },
 ] as const satisfies readonly InputSpec[];
