@@ -126,31 +126,26 @@ describe('AcrRegistry', () => {
     ).toBe(true);
     expect((await registry.listManifests('team/app')).map((r) => r.digest)).toEqual([a.digest]);
     expect(await registry.describeManifest('team/app', a.digest)).toEqual(a);
-    const error = await registry
-      .pushReferrer('team/app', a, lifecycle(a, '2026-06-01'))
-      .catch((e: Error) => e);
+    const error = await rejection(registry.pushReferrer('team/app', a, lifecycle(a, '2026-06-01')));
     expect(error).toBeInstanceOf(RuntimeError);
-    expect((error as Error).message).toMatch(
+    expect(error.message).toMatch(
       new RegExp(
         `^${fake.host.replace('.', '\\.')}: .*refused \\(HTTP 401\\) for the identity of anonymous access`,
       ),
     );
     // The one typed error of every non-2xx: status, method, URL and the registry's error code.
     expect(error).toBeInstanceOf(HttpStatusError);
-    const refused = error as HttpStatusError;
-    expect(refused.status).toBe(401);
-    expect(refused.method).toBe('POST');
-    expect(refused.url).toMatch(new RegExp(`^${fake.url}/v2/team/app/blobs/uploads/`));
-    expect(refused.code).toBe('UNAUTHORIZED');
+    expect(error).toMatchObject({ status: 401, method: 'POST', code: 'UNAUTHORIZED' });
+    expect((error as HttpStatusError).url).toMatch(
+      new RegExp(`^${fake.url}/v2/team/app/blobs/uploads/`),
+    );
   });
 
   it('fails clearly when the identity belongs to another tenant, without leaking a token', async () => {
     const fake = await fresh();
     fake.tenant = 'another-tenant';
     seedImage(fake, 'team/app', 'a');
-    const error = (await acrFor(fake)
-      .listManifests('team/app')
-      .catch((e: Error) => e)) as Error;
+    const error = await rejection(acrFor(fake).listManifests('team/app'));
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toContain(fake.host);
     expect(error.message).toContain('DefaultAzureCredential');
@@ -166,7 +161,7 @@ describe('AcrRegistry', () => {
       retryOptions: { maxRetries: 0 },
     });
     const registry = acrFor(fake, { credential, credentialName: 'ClientSecretCredential' });
-    const error = (await registry.listManifests('team/app').catch((e: Error) => e)) as Error;
+    const error = await rejection(registry.listManifests('team/app'));
     expect(error).toBeInstanceOf(RuntimeError);
     expect(error.message).toMatch(
       new RegExp(`^${fake.host.replace('.', '\\.')}: ClientSecretCredential could not get a token`),
