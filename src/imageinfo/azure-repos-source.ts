@@ -1,7 +1,10 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import type { Clock } from '../core/ports.js';
-import { AzureDevOpsClient, type AzureDevOpsCall } from '../services/azure-devops.js';
-import { errorDetail, type RetryPolicy } from '../util/http.js';
+import {
+  AzureDevOpsClient,
+  type AzureDevOpsCall,
+  type AzureDevOpsClientOptions,
+} from '../services/azure-devops.js';
+import { errorDetail } from '../util/http.js';
 import { gitBlobId } from './git-blob.js';
 import {
   ABSENT_FINGERPRINT,
@@ -17,16 +20,6 @@ export interface AzureReposLocation {
   /** Path inside the repository, without a leading slash. */
   path: string;
   branch: string;
-}
-
-export interface AzureReposOptions {
-  /** `System.CollectionUri`, e.g. https://dev.azure.com/org/ */
-  collectionUri: string;
-  /** `System.AccessToken`, sent as Bearer; never logged. */
-  token?: string;
-  retry?: RetryPolicy;
-  /** Sleeps the retries (default `systemClock`). */
-  clock?: Clock;
 }
 
 /** Pushes that lose a race with an unrelated commit are retried on the new head this often. */
@@ -50,14 +43,9 @@ export class AzureReposSource implements WritableImageInfoSource {
 
   constructor(
     readonly location: AzureReposLocation,
-    options: AzureReposOptions,
+    options: AzureDevOpsClientOptions,
   ) {
-    this.client = new AzureDevOpsClient({
-      collectionUri: options.collectionUri,
-      token: options.token,
-      retry: options.retry,
-      clock: options.clock,
-    });
+    this.client = new AzureDevOpsClient(options);
     this.repoPath = `git/repositories/${encodeURIComponent(location.repo)}`;
   }
 
@@ -86,11 +74,10 @@ export class AzureReposSource implements WritableImageInfoSource {
 
   async read(): Promise<SourceSnapshot> {
     const { commit, item } = await this.snapshot();
-    if (!item) {
+    if (!item)
       throw new ImageInfoNotFoundError(
         `${this.name}: image-info not found (no such file at commit ${commit})`,
       );
-    }
     return { text: item.text, fingerprint: item.objectId };
   }
 
@@ -107,10 +94,9 @@ export class AzureReposSource implements WritableImageInfoSource {
         // We never read this version or the push was refused: look again before pushing anything.
         const now = await this.snapshot();
         if ((now.item?.objectId ?? ABSENT_FINGERPRINT) !== expectedFingerprint) return 'conflict';
-        if (rejected && rejected.commit === now.commit) {
-          // Neither the branch nor the file moved, yet the push was refused: not a race.
+        // Neither the branch nor the file moved, yet the push was refused: not a race.
+        if (rejected && rejected.commit === now.commit)
           throw new RuntimeError(`${this.name}: Azure Repos refused the push (${rejected.detail})`);
-        }
         commit = now.commit;
       }
       const pushed = await this.push(text, commit, creating, message);
@@ -189,9 +175,8 @@ export class AzureReposSource implements WritableImageInfoSource {
       typeof body.objectId !== 'string' ||
       body.isFolder ||
       (body.gitObjectType && body.gitObjectType !== 'blob')
-    ) {
+    )
       throw new InputError(`${this.name}: not a file`);
-    }
     // Inline content is decoded text; when it does not hash to the blob id (a BOM, a non-UTF-8
     // file, no inline content for a large one) fetch the exact bytes by blob id instead: our
     // fingerprint must be the blob we push against.
@@ -199,17 +184,13 @@ export class AzureReposSource implements WritableImageInfoSource {
     if (!bytes || gitBlobId(bytes) !== body.objectId) {
       // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/blobs/get-blob?view=azure-devops-rest-7.1
       const blobUrl = this.url(`blobs/${body.objectId}`, { $format: 'octetstream' });
-      const blob = await this.client.send(
-        'GET',
-        blobUrl,
-        this.call('read', { accept: 'application/octet-stream' }),
-      );
+      const accept = 'application/octet-stream';
+      const blob = await this.client.send('GET', blobUrl, this.call('read', { accept }));
       bytes = Buffer.from(await blob.arrayBuffer());
-      if (gitBlobId(bytes) !== body.objectId) {
+      if (gitBlobId(bytes) !== body.objectId)
         throw new RuntimeError(
           `${this.name}: content does not match blob ${body.objectId} (truncated or altered response)`,
         );
-      }
     }
     return { objectId: body.objectId, text: bytes.toString('utf8') };
   }
@@ -219,11 +200,8 @@ export class AzureReposSource implements WritableImageInfoSource {
     // `filter` is a prefix match, so pick the exact ref.
     const ref = `refs/heads/${this.location.branch}`;
     const url = this.url('refs', { filter: `heads/${this.location.branch}` });
-    const body = await this.client.json<{ value?: Array<{ name?: string; objectId?: string }> }>(
-      'GET',
-      url,
-      this.call('read'),
-    );
+    type Refs = { value?: Array<{ name?: string; objectId?: string }> };
+    const body = await this.client.json<Refs>('GET', url, this.call('read'));
     const found = body?.value?.find((r) => r.name === ref);
     if (!found?.objectId)
       throw new ImageInfoNotFoundError(`${this.name}: branch ${this.location.branch} not found`);
@@ -266,11 +244,7 @@ export class AzureReposSource implements WritableImageInfoSource {
       this.call('write', { body, expect: [400, 409] }),
     );
     if (!res.ok) return { rejected: `HTTP ${res.status} ${await errorDetail(res)}` };
-    const out = await this.client.parse<{ refUpdates?: Array<{ newObjectId?: string }> }>(
-      'POST',
-      url,
-      res,
-    );
-    return out.refUpdates?.[0]?.newObjectId ?? '';
+    type Pushed = { refUpdates?: Array<{ newObjectId?: string }> };
+    return (await this.client.parse<Pushed>('POST', url, res)).refUpdates?.[0]?.newObjectId ?? '';
   }
 }

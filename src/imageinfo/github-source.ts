@@ -1,6 +1,10 @@
 import { InputError, RuntimeError } from '../core/errors.js';
-import { GitHubService } from '../services/github.js';
-import { HttpStatusError, type RetryPolicy } from '../util/http.js';
+import {
+  GitHubService,
+  type GitHubRequest,
+  type GitHubServiceOptions,
+} from '../services/github.js';
+import { HttpStatusError } from '../util/http.js';
 import { gitBlobId } from './git-blob.js';
 import {
   ABSENT_FINGERPRINT,
@@ -19,13 +23,10 @@ export interface GitHubLocation {
   branch: string;
 }
 
-export interface GitHubContentsOptions {
-  /** REST API base URL; the hosts pass `GITHUB_API_URL`. Default https://api.github.com. */
-  apiUrl?: string;
-  /** Sent as `Authorization: Bearer`; never logged. */
-  token?: string;
-  retry?: RetryPolicy;
-}
+/** `apiUrl`: the hosts pass `GITHUB_API_URL`; default https://api.github.com. */
+export type GitHubContentsOptions = Partial<
+  Pick<GitHubServiceOptions, 'apiUrl' | 'token' | 'retry'>
+>;
 
 /** A full commit sha: a ref that already names a commit. */
 const COMMIT_SHA = /^[0-9a-f]{40}$/i;
@@ -49,10 +50,9 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   ) {
     const { owner, repo } = location;
     this.gh = new GitHubService({
+      ...options,
       apiUrl: options.apiUrl ?? 'https://api.github.com',
       apiUrlName: 'GITHUB_API_URL',
-      token: options.token,
-      retry: options.retry,
       label: this.name,
       permissions: (method) => {
         const need = method === 'GET' ? 'contents: read' : 'contents: write';
@@ -77,6 +77,10 @@ export class GitHubContentsSource implements WritableImageInfoSource {
 
   async read(): Promise<SourceSnapshot> {
     return this.readAt(await this.resolveCommit());
+  }
+
+  private get(path: string, req?: GitHubRequest) {
+    return this.gh.request('GET', path, req).catch((e: unknown) => this.fail(e, 'read'));
   }
 
   /**
@@ -119,9 +123,7 @@ export class GitHubContentsSource implements WritableImageInfoSource {
 
   /** The file at a commit; {@link ImageInfoNotFoundError} when it does not exist there. */
   private async readAt(commit: string): Promise<SourceSnapshot> {
-    const answer = await this.gh
-      .request('GET', this.contentsPath, { query: { ref: commit }, allow: [404] })
-      .catch((e: unknown) => this.fail(e, 'read'));
+    const answer = await this.get(this.contentsPath, { query: { ref: commit }, allow: [404] });
     if (answer.status === 404)
       throw new ImageInfoNotFoundError(
         `${this.name}: image-info not found (HTTP 404 at commit ${commit}: no such file, or the token cannot see it)`,
@@ -133,29 +135,25 @@ export class GitHubContentsSource implements WritableImageInfoSource {
       encoding?: string;
       size?: number;
     };
-    if (Array.isArray(body) || body.type !== 'file' || typeof body.sha !== 'string') {
+    if (Array.isArray(body) || body.type !== 'file' || typeof body.sha !== 'string')
       throw new InputError(
         `${this.name}: not a file (GitHub returned ${Array.isArray(body) ? 'a directory' : `type ${JSON.stringify(body.type)}`})`,
       );
-    }
-    let bytes: Buffer;
-    if (
+    const inline =
       body.encoding === 'base64' &&
       typeof body.content === 'string' &&
-      (body.content !== '' || body.size === 0)
-    ) {
-      bytes = Buffer.from(body.content, 'base64');
-    } else {
-      // Files over 1 MB come without content (`encoding: "none"`). Fetch the blob by its sha
-      // rather than the path or `download_url`: that is exactly the version the sha names, and
-      // download_url (raw.githubusercontent.com) is CDN-cached, not read-your-writes.
-      bytes = await this.readBlob(body.sha);
-    }
-    if (gitBlobId(bytes) !== body.sha) {
+      (body.content !== '' || body.size === 0);
+    // Files over 1 MB come without content (`encoding: "none"`). Fetch the blob by its sha
+    // rather than the path or `download_url`: that is exactly the version the sha names, and
+    // download_url (raw.githubusercontent.com) is CDN-cached, not read-your-writes.
+    // https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28#get-a-blob (up to 100 MB, raw media type)
+    const bytes = inline
+      ? Buffer.from(body.content!, 'base64')
+      : ((await this.get(`${this.repoPath}/git/blobs/${body.sha}`, { raw: true })).data as Buffer);
+    if (gitBlobId(bytes) !== body.sha)
       throw new RuntimeError(
         `${this.name}: content does not match blob sha ${body.sha} (truncated or altered response)`,
       );
-    }
     return { text: bytes.toString('utf8'), fingerprint: body.sha };
   }
 
@@ -180,9 +178,7 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   private async readRef(ref: string): Promise<{ type?: string; sha?: string } | undefined> {
     const path = `${this.repoPath}/git/ref/${ref.split('/').map(encodeURIComponent).join('/')}`;
     // 404: no such ref; 409: the repository is empty (it has no refs at all).
-    const answer = await this.gh
-      .request('GET', path, { allow: [404, 409] })
-      .catch((e: unknown) => this.fail(e, 'read'));
+    const answer = await this.get(path, { allow: [404, 409] });
     if (answer.status === 404 || answer.status === 409) return undefined;
     const object = (answer.data as { object?: { type?: string; sha?: string } }).object;
     if (typeof object?.sha !== 'string')
@@ -196,7 +192,7 @@ export class GitHubContentsSource implements WritableImageInfoSource {
       if (depth === 8) throw new InputError(`${this.name}: tag chain too deep`);
       // https://docs.github.com/en/rest/git/tags?apiVersion=2022-11-28#get-a-tag
       const path = `${this.repoPath}/git/tags/${object.sha!}`;
-      const answer = await this.gh.request('GET', path).catch((e: unknown) => this.fail(e, 'read'));
+      const answer = await this.get(path);
       object = (answer.data as { object?: typeof object }).object ?? {};
       if (typeof object.sha !== 'string')
         throw new RuntimeError(`${this.name}: GitHub returned a tag without an object sha`);
@@ -206,15 +202,6 @@ export class GitHubContentsSource implements WritableImageInfoSource {
         `${this.name}: ${this.location.branch} names a ${object.type}, not a commit`,
       );
     return object.sha!;
-  }
-
-  private async readBlob(sha: string): Promise<Buffer> {
-    // https://docs.github.com/en/rest/git/blobs?apiVersion=2022-11-28#get-a-blob (up to 100 MB, raw media type)
-    const path = `${this.repoPath}/git/blobs/${sha}`;
-    const answer = await this.gh
-      .request('GET', path, { raw: true })
-      .catch((e: unknown) => this.fail(e, 'read'));
-    return answer.data as Buffer;
   }
 
   async write(
