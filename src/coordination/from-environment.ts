@@ -62,14 +62,6 @@ function required<K extends 'github' | 'azure'>(
   );
 }
 
-function positiveInt(value: string | undefined, name: string, fallback?: number): number {
-  if (value === undefined || value === '') {
-    if (fallback !== undefined) return fallback;
-    throw new InputError(`${name}: missing`);
-  }
-  return parsePositiveInteger(value, name);
-}
-
 /**
  * Picks and configures the coordination store from the run's context. `auto`: Azure DevOps
  * in Azure Pipelines, GitHub in GitHub Actions, else `none` with a warning.
@@ -83,24 +75,21 @@ export async function createCoordinationStore(
   logger: Logger,
   overrides: CoordinationOverrides = {},
 ): Promise<CoordinationStore> {
-  if (!COORDINATOR_KINDS.includes(kind)) {
+  if (!COORDINATOR_KINDS.includes(kind))
     throw new InputError(
       `coordinator: expected one of ${COORDINATOR_KINDS.join(', ')}, got ${JSON.stringify(kind)}`,
     );
-  }
   let chosen = kind;
   if (kind === 'auto') {
     chosen = ({ 'azure-pipelines': 'azure-devops', github: 'github', none: 'none' } as const)[
       run.platform
     ];
-    if (chosen === 'none') {
+    if (chosen !== 'none') logger.debug(`coordinator: auto → ${chosen}`);
+    else
       logger.warning(
         'coordinator: not running in Azure Pipelines or GitHub Actions, so concurrent pipelines are not coordinated ' +
           '(set coordinator to azure-devops or github to coordinate, or none to silence this warning)',
       );
-    } else {
-      logger.debug(`coordinator: auto → ${chosen}`);
-    }
   }
   if (chosen === 'none') return new NoneStore();
   if (chosen === 'azure-devops') {
@@ -114,7 +103,7 @@ export async function createCoordinationStore(
       project: a.project!,
       buildId: a.buildId!,
       // Tags belong to the build, not the attempt; the attempt only names the run in logs.
-      jobAttempt: positiveInt(a.jobAttempt, 'SYSTEM_JOBATTEMPT', 1),
+      jobAttempt: a.jobAttempt ? parsePositiveInteger(a.jobAttempt, 'SYSTEM_JOBATTEMPT') : 1,
       // A job of a pipeline always has System.JobId (the task, and a script step's SYSTEM_JOBID).
       jobId: overrides.jobId || a.jobId || undefined,
       token: a.token!,
@@ -131,11 +120,10 @@ export async function createCoordinationStore(
       'Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read.',
   });
   const [owner, repo, ...rest] = g.repository!.split('/');
-  if (!owner || !repo || rest.length > 0) {
+  if (!owner || !repo || rest.length > 0)
     throw new InputError(
       `GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(g.repository)}`,
     );
-  }
   const coordination = overrides.coordinationRepository?.split('/');
   if (coordination && (coordination.length !== 2 || !coordination[0] || !coordination[1]))
     throw new InputError(
@@ -149,7 +137,7 @@ export async function createCoordinationStore(
     coordination: coordination && { owner: coordination[0], repo: coordination[1] },
     jobId,
     runId: g.runId!,
-    runAttempt: positiveInt(g.runAttempt, 'GITHUB_RUN_ATTEMPT'),
+    runAttempt: parsePositiveInteger(g.runAttempt!, 'GITHUB_RUN_ATTEMPT'),
     sha: g.sha!,
     // Marker refs point at a commit of the coordination repository (found when not given).
     markerSha: g.markerSha || undefined,

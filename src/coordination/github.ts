@@ -33,11 +33,6 @@ import {
 } from './port.js';
 
 export { markerRef, parseMarkerRef } from './github-markers.js';
-export {
-  MAX_POLL_DELAY_FACTOR,
-  pollDelayFactorFor,
-  type RateLimitState,
-} from './github-rate-limit.js';
 export type { AttemptJob } from './github-runs.js';
 
 export interface GitHubStoreOptions {

@@ -85,21 +85,19 @@ export function azureDevOpsError(
     text = `Azure DevOps rejected the access token${how} when trying to ${call.what}: ${ACCESS_TOKEN_HINT}`;
     // The sign-in page is HTML: nothing in it is worth a log line.
     if (res.status === 401) text += said;
-  } else if (res.status === 403) {
+  } else if (res.status === 403)
     text =
       `Azure DevOps denied the build service identity permission to ${call.what}: it needs ` +
       `${call.permission}${said}`;
-  } else if (res.status === 404) {
+  else if (res.status === 404)
     text = `Azure DevOps: nothing found to ${call.what}: ${call.notFound ?? 'check the project and the name'}${said}`;
-  } else if (res.status === 429) {
+  else if (res.status === 429) {
     const wait =
       res.retryAfterMs === undefined
         ? ''
         : ` (Retry-After ${Math.ceil(res.retryAfterMs / 1000)} s)`;
     text = `Azure DevOps kept throttling the build service identity${wait} when trying to ${call.what}: try again later${said}`;
-  } else {
-    text = `Azure DevOps could not ${call.what}${said}`;
-  }
+  } else text = `Azure DevOps could not ${call.what}${said}`;
   // The code comes from the whole body's `typeKey` (the bounded detail may have cut it off).
   const message = `${res.method} ${redactUrl(res.url)} failed: HTTP ${res.status} ${redactSecrets(text)}`;
   const error = new HttpStatusError(res.status, res.method, res.url, res.body ?? res.detail, {
@@ -195,21 +193,10 @@ export class AzureDevOpsClient {
       detail = await errorDetail(res);
       body = await copy.text().catch(() => undefined);
     }
-    throw azureDevOpsError(
-      {
-        status: res.status,
-        method,
-        url,
-        contentType,
-        detail,
-        body,
-        retryAfterMs: retryAfterMs(
-          res.headers,
-          (this.options.clock ?? systemClock).now().getTime(),
-        ),
-      },
-      call,
-    );
+    const now = (this.options.clock ?? systemClock).now().getTime();
+    const retryAfter = retryAfterMs(res.headers, now);
+    const failed = { status: res.status, method, url, contentType, detail, body };
+    throw azureDevOpsError({ ...failed, retryAfterMs: retryAfter }, call);
   }
 
   /** A 2xx's JSON body (undefined for an expected error status, its body released). */

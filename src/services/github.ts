@@ -280,20 +280,19 @@ export class GitHubService {
     url: string,
     init: RequestInit,
   ): Promise<{ res: Response; text?: string }> {
-    const policy = this.policy;
     const where = `GitHub: ${method} ${redactUrl(url)}`;
     return retryLoop({
       where,
       url: redactUrl(url),
       requestClass: requestClass(method, url),
-      policy,
+      policy: this.policy,
       pace: true,
       logger: this.options.logger,
       clock: this.clock,
       attempt: async () => {
-        const sent = await fetchAttempt(url, init, policy.timeoutMs, where);
+        const sent = await fetchAttempt(url, init, this.policy.timeoutMs, where);
         if (!('res' in sent)) return sent;
-        const res = sent.res;
+        const { res } = sent;
         this.options.onResponse?.(res.headers);
         if (res.status < 400) return { value: { res }, status: res.status };
         const text = await res.text().catch(() => '');

@@ -3,11 +3,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   GitHubStore,
   markerRef,
-  MAX_POLL_DELAY_FACTOR,
   parseMarkerRef,
-  pollDelayFactorFor,
   type GitHubStoreOptions,
 } from '../../src/coordination/github.js';
+import {
+  MAX_POLL_DELAY_FACTOR,
+  pollDelayFactorFor,
+} from '../../src/coordination/github-rate-limit.js';
 import type { CoverScope, MarkerState } from '../../src/coordination/port.js';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
 import type { Clock } from '../../src/core/ports.js';
