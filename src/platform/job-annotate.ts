@@ -16,7 +16,7 @@ export const runAnnotate: Runner<'annotate'> = async (o, agent, clock) => {
     : undefined;
   const registry = createRegistry(o, agent);
   const sources = createSources(o, agent, clock);
-  const store = await createStore(o, agent, logger, clock);
+  const store = await createStore(o, agent, clock);
   const planFile = o.planFile || join(agent.tempDir, `eol-gate-plan-${clock.now().getTime()}.json`);
 
   const result = await annotate(

@@ -27,7 +27,7 @@ export type Runner<C extends CommandName> = (
 export const runSignal: Runner<'signal'> = async (o, agent, clock) => {
   await signal(
     { group: o.group, state: o.state!, scope: o.scope },
-    { store: await createStore(o, agent, agent.logger, clock), logger: agent.logger },
+    { store: await createStore(o, agent, clock), logger: agent.logger },
   );
   return { exitCode: 0, result: { group: o.group, state: o.state, scope: o.scope } };
 };
@@ -93,7 +93,7 @@ export const runPublish: Runner<'publish-image-info'> = async (o, agent, clock) 
   const logger = agent.logger;
   const fragmentText = await readInput(o.fragment, agent.label('fragment'));
   const target = createWritableImageInfoSource(o.imageInfo[0], sourceOptions(agent, clock));
-  const store = await createStore(o, agent, logger, clock);
+  const store = await createStore(o, agent, clock);
   const result = await publishImageInfo(
     { target, fragmentText, fragmentName: o.fragment, message: o.commitMessage, create: o.create },
     {

@@ -63,7 +63,7 @@ const PARSERS = {
     if (text === '') return text;
     let url: URL;
     try {
-      url = new URL(/^[a-z]+:\/\//i.test(text) ? text : `https://${text}`);
+      url = new URL(registryUrl(text));
     } catch {
       throw new InputError(`${c.label}: not a registry host or URL: ${JSON.stringify(text)}`);
     }
@@ -98,6 +98,11 @@ const PARSERS = {
     return text;
   },
 } satisfies { [T in InputParser['type']]: (text: string, c: ParseContext, p: Of<T>) => unknown };
+
+/** A registry input as a URL: a bare host means https. */
+export function registryUrl(text: string): string {
+  return /^[a-z]+:\/\//i.test(text) ? text : `https://${text}`;
+}
 
 function lines(text: string): string[] {
   return text

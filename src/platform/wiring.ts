@@ -2,12 +2,10 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createCoordinationStore } from '../coordination/from-environment.js';
-import type { CoordinationStore } from '../coordination/port.js';
 import { formatDuration } from '../core/duration.js';
 import { InputError } from '../core/errors.js';
-import type { Clock, Logger } from '../core/ports.js';
+import type { Clock } from '../core/ports.js';
 import { createImageInfoSource, type SourceOptions } from '../imageinfo/factory.js';
-import type { ImageInfoSource } from '../imageinfo/source.js';
 import { AcrRegistry, acrAuthFromInputs, createAcrCredential } from '../registry/acr/index.js';
 import type { AcrSignIn } from '../registry/acr/credentials.js';
 import {
@@ -21,7 +19,7 @@ import type { Registry } from '../registry/port.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../util/http.js';
 import { configureProcessThrottle, type Throttle } from '../util/throttle.js';
 import type { BuildAgent } from './agent.js';
-import type { OptionsFor } from './options.js';
+import { registryUrl, type OptionsFor } from './options.js';
 import { jobParticipant } from './participant.js';
 
 /** The options of the commands that open the registry, the store, the image-info. */
@@ -29,25 +27,17 @@ import { jobParticipant } from './participant.js';
 // (to their defaults) for the other commands too.
 type RegistryOptions = OptionsFor<'annotate' | 'verify' | 'unannotate'> & { anonymous?: boolean };
 type StoreOptions = OptionsFor<'annotate' | 'signal' | 'publish-image-info'> & { dryRun?: boolean };
-type SourceOptionsOf = OptionsFor<'annotate' | 'verify' | 'unannotate' | 'publish-image-info'>;
 
 /** Adapters chosen from inputs and environment: the only place that knows them all. */
 export function createRegistry(o: RegistryOptions, agent: BuildAgent): Registry {
-  let url = /^[a-z]+:\/\//i.test(o.registry) ? o.registry : `https://${o.registry}`;
-  let host: string;
-  try {
-    host = new URL(url).host.toLowerCase();
-  } catch {
-    throw new InputError(
-      `${agent.label('registry')}: not a registry host or URL: ${JSON.stringify(o.registry)}`,
-    );
-  }
+  // readOptions checked that the URL parses.
+  let url = registryUrl(o.registry);
+  const host = new URL(url).host.toLowerCase();
+  const hostname = host.replace(/:\d+$/, '');
   const acr =
     o.registryType === 'acr' ||
-    (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(host.replace(/:\d+$/, '')));
-  const ghcr =
-    o.registryType === 'ghcr' ||
-    (o.registryType === 'auto' && host.replace(/:\d+$/, '') === 'ghcr.io');
+    (o.registryType === 'auto' && /\.azurecr\.(io|cn|us)$/i.test(hostname));
+  const ghcr = o.registryType === 'ghcr' || (o.registryType === 'auto' && hostname === 'ghcr.io');
   const login = registryLogin(o, agent, host);
   const throttle = processThrottleFor(o, agent, acr);
   if (acr && !login) return createAcrRegistry(o, agent, throttle);
@@ -278,22 +268,13 @@ export function sourceOptions(agent: BuildAgent, clock: Clock): SourceOptions {
   };
 }
 
-export function createSources(
-  o: SourceOptionsOf,
-  agent: BuildAgent,
-  clock: Clock,
-): ImageInfoSource[] {
+export function createSources(o: { imageInfo: string[] }, agent: BuildAgent, clock: Clock) {
   const options = sourceOptions(agent, clock);
   return o.imageInfo.map((spec) => createImageInfoSource(spec, options));
 }
 
-export function createStore(
-  o: StoreOptions,
-  agent: BuildAgent,
-  logger: Logger,
-  clock: Clock,
-): Promise<CoordinationStore> {
-  return createCoordinationStore(o.coordinator, agent.context, logger, {
+export function createStore(o: StoreOptions, agent: BuildAgent, clock: Clock) {
+  return createCoordinationStore(o.coordinator, agent.context, agent.logger, {
     token: agent.platformToken(),
     projects: o.projects.length > 0 ? o.projects : undefined,
     jobId: o.jobId || undefined,
