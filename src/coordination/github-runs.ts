@@ -152,9 +152,8 @@ export class RunReader {
     });
     if (answer.status === 404) return 'not-found';
     const run = answer.data as WorkflowRun | undefined;
-    if (typeof run?.status !== 'string' || typeof run.run_attempt !== 'number') {
+    if (typeof run?.status !== 'string' || typeof run.run_attempt !== 'number')
       throw new RuntimeError(`GitHub: run ${runId}: response without status / run_attempt`);
-    }
     const completed = run.status === 'completed';
     return {
       alive: !completed,

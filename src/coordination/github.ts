@@ -111,12 +111,11 @@ export class GitHubStore implements CoordinationStore {
     for (const [name, r] of [
       ['repository', { owner: options.owner, repo: options.repo }],
       ['coordinationRepository', coordination],
-    ] as const) {
+    ] as const)
       if (!OWNER_OR_REPO.test(r.owner) || !OWNER_OR_REPO.test(r.repo))
         throw new InputError(
           `${name}: expected owner/name, got ${JSON.stringify(`${r.owner}/${r.repo}`)}`,
         );
-    }
     if (!/^\d+$/.test(String(options.runId)))
       throw new InputError(`runId: expected a number, got ${JSON.stringify(options.runId)}`);
     if (!Number.isInteger(options.runAttempt) || options.runAttempt < 1)

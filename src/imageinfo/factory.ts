@@ -60,9 +60,8 @@ export function parseSourceSpec(spec: string, label = 'imageInfo'): SourceSpec {
       !path ||
       pathParts.some((p) => p === '' || p === '.' || p === '..') ||
       !branch
-    ) {
+    )
       throw new InputError(`${label}: ${JSON.stringify(value)} is not ${syntax}`);
-    }
     return kind === 'github'
       ? { kind, owner: first, repo, path, branch }
       : { kind: 'azure-repos', project: first, repo, path, branch };
@@ -70,11 +69,10 @@ export function parseSourceSpec(spec: string, label = 'imageInfo'): SourceSpec {
   if (/^https?:\/\//i.test(value)) return { kind: 'url', url: value };
   if (/^file:\/\//i.test(value)) return { kind: 'file', path: fileURLToPath(value) };
   // A scheme we do not know (not a Windows drive letter such as C:\).
-  if (/^[a-z][a-z0-9+.-]+:/i.test(value)) {
+  if (/^[a-z][a-z0-9+.-]+:/i.test(value))
     throw new InputError(
       `${label}: unsupported location ${JSON.stringify(value.split(':')[0] + ':')} (use a path, https://, github: or azure-repos:)`,
     );
-  }
   return { kind: 'file', path: value };
 }
 
@@ -93,11 +91,10 @@ export function createImageInfoSource(spec: string, options: SourceOptions = {})
         retry: options.retry,
       });
     case 'azure-repos':
-      if (!options.azureCollectionUri) {
+      if (!options.azureCollectionUri)
         throw new InputError(
           `${label}: ${spec} needs the Azure DevOps collection URI (System.CollectionUri)`,
         );
-      }
       return new AzureReposSource(parsed, {
         collectionUri: options.azureCollectionUri,
         token: options.azureToken,
@@ -113,10 +110,9 @@ export function createWritableImageInfoSource(
   options: SourceOptions = {},
 ): WritableImageInfoSource {
   const source = createImageInfoSource(spec, options);
-  if (!isWritable(source)) {
+  if (!isWritable(source))
     throw new InputError(
       `${options.label ?? 'imageInfo'}: ${source.name} is read-only; publish to a file, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>`,
     );
-  }
   return source;
 }

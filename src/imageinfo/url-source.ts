@@ -37,12 +37,11 @@ export class UrlSource implements ImageInfoSource {
       // The text may hold a secret: do not echo it.
       throw new InputError(`${label}: not a valid URL`);
     }
-    if (this.url.username || this.url.password) {
+    if (this.url.username || this.url.password)
       throw new InputError(
         `${label}: ${redactUrl(this.url.toString())}: credentials in the URL are not allowed ` +
           '(they would end up in logs and errors)',
       );
-    }
     assertSecureUrl(this.url, label);
     this.retry = options.retry ?? DEFAULT_RETRY;
   }
