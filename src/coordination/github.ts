@@ -5,6 +5,7 @@ import {
   assertGroupName,
   deletableMarkers,
   joinParticipants,
+  newestAttempts,
   RERUN_WINDOW_MS,
   runAliveFor,
   runKey,
@@ -258,11 +259,4 @@ export class GitHubStore implements CoordinationStore {
     }
     return refs;
   }
-}
-
-/** The newest attempt among the markers of each run. */
-function newestAttempts(markers: RawMarker[]): Map<string, number> {
-  const newest = new Map<string, number>();
-  for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
-  return newest;
 }

@@ -139,7 +139,7 @@ export function runAliveFor(
   return status.alive;
 }
 
-function newestAttempts(markers: RawMarker[]): Map<string, number> {
+export function newestAttempts(markers: RawMarker[]): Map<string, number> {
   const newest = new Map<string, number>();
   for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
   return newest;
