@@ -17,7 +17,7 @@ import { apply } from './apply.js';
 import { waitForBarrier, type BarrierOptions } from './barrier.js';
 import type { History } from './history.js';
 import { loadImageInfo, readFingerprint } from './image-info.js';
-import { makePlan, readFirstRunHistory, type PlanWithUnmarks } from './plan.js';
+import { labelOf, makePlan, readFirstRunHistory, type PlanWithUnmarks } from './plan.js';
 import { blockerNames, reconcile, removeMarks, type Reconciled } from './reconcile.js';
 
 export type { PlanWithUnmarks } from './plan.js';
@@ -62,6 +62,8 @@ export interface AnnotateOptions extends BarrierOptions {
    * of `timeoutMs` is not carried over.
    */
   reconcileTimeoutMs?: number;
+  /** How the host spells an input in messages (`--on-timeout` on the CLI); default its name. */
+  label?: (input: string) => string;
 }
 
 export interface AnnotateDeps {
@@ -142,6 +144,7 @@ export async function annotate(
   deps: AnnotateDeps,
 ): Promise<AnnotateResult> {
   const { registry, store, sources, clock, logger } = deps;
+  const label = labelOf(options);
   if (sources.length === 0)
     throw new InputError('imageInfo: at least one image-info source is required');
   assertGroupName(options.group);
@@ -192,7 +195,7 @@ export async function annotate(
       const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1000)}s waiting for: ${blockerNames(barrier.blockers, clock) || 'the image-info kept changing'}`;
       if (options.onTimeout === 'fail')
         throw new RuntimeError(`${message}. Nothing was annotated.`);
-      logger.warning(`${message}. Nothing was annotated (onTimeout: skip).`);
+      logger.warning(`${message}. Nothing was annotated (${label('onTimeout')}: skip).`);
       return result('timed-out', countsOf());
     }
 
@@ -205,7 +208,7 @@ export async function annotate(
 
     for (const r of plan.retired)
       logger.info(
-        `${r.repository} left the image-info: ${r.manifests} image(s), all unsupported (retiredRepositories: mark)`,
+        `${r.repository} left the image-info: ${r.manifests} image(s), all unsupported (${label('retiredRepositories')}: mark)`,
       );
     for (const note of plan.notes) logger.info(`note: ${note}`);
     for (const r of plan.stopped)
@@ -259,7 +262,8 @@ export async function annotate(
     if (rollBack) {
       counts.rolledBack = rollBack.removed.length;
       // onTimeout fail: the host fails the step with this message (the summary is written first).
-      if (options.onTimeout === 'skip') logger.warning(`${rollBack.message} (onTimeout: skip)`);
+      if (options.onTimeout === 'skip')
+        logger.warning(`${rollBack.message} (${label('onTimeout')}: skip)`);
     }
     await store
       .cleanup(options.group)
@@ -282,10 +286,9 @@ function overAnnotationLimit(
 ): GuardViolation[] | undefined {
   const limit = options.maxAnnotations;
   if (!limit || plan.annotate.length === 0) return undefined;
+  const name = `${labelOf(options)('maxAnnotations')} ${describeLimit(limit)}`;
   if (options.fromPlan) {
-    logger.info(
-      `maxAnnotations ${describeLimit(limit)}: not applied to a run from a reviewed plan`,
-    );
+    logger.info(`${name}: not applied to a run from a reviewed plan`);
     return undefined;
   }
   const planned = new Map<string, number>();
@@ -294,7 +297,7 @@ function overAnnotationLimit(
   if (violations.length === 0) return undefined;
   for (const v of violations)
     logger.warning(
-      `${v.repository}: the plan marks ${v.planned} of ${v.manifests} manifest(s), more than maxAnnotations ${describeLimit(limit)} allows (${v.allowed})`,
+      `${v.repository}: the plan marks ${v.planned} of ${v.manifests} manifest(s), more than ${name} allows (${v.allowed})`,
     );
   return violations;
 }

@@ -25,7 +25,9 @@ export async function resolveScope(
   supported: SupportedSet,
   globs: string[],
   logger: Logger,
-  retired: { mode: 'mark' | 'ignore'; named?: Iterable<string> } = { mode: 'ignore' },
+  retired: { mode: 'mark' | 'ignore'; named?: Iterable<string>; label?: string } = {
+    mode: 'ignore',
+  },
 ): Promise<Scope> {
   const globbing = globs.some((g) => /[*?]/.test(g));
   const all = globbing ? await registry.listRepositories() : undefined;
@@ -42,7 +44,7 @@ export async function resolveScope(
       .sort();
     if (retired.mode === 'ignore' && former.length > 0) {
       logger.info(
-        `retiredRepositories ignore: ${former.length} repositor${former.length === 1 ? 'y' : 'ies'} that left the image-info stay out of scope (${former.join(', ')})`,
+        `${retired.label ?? 'retiredRepositories'} ignore: ${former.length} repositor${former.length === 1 ? 'y' : 'ies'} that left the image-info stay out of scope (${former.join(', ')})`,
       );
       former = [];
     }

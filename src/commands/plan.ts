@@ -8,6 +8,10 @@ import { readHistory, type History } from './history.js';
 import { loadImageInfo } from './image-info.js';
 import { Inventory, resolveScope } from './inventory.js';
 
+/** How the host spells an input; the input's name when it did not say. */
+export const labelOf = (options: Pick<AnnotateOptions, 'label'>) =>
+  options.label ?? ((input: string) => input);
+
 /** Steps 2–4: read the image-info, inventory the scope (afresh: see `Inventory`), plan. */
 export async function makePlan(
   options: AnnotateOptions,
@@ -28,6 +32,7 @@ export async function makePlan(
     : await resolveScope(registry, supported, options.repositories, logger, {
         mode: options.retiredRepositories ?? 'mark',
         named: history?.repositories,
+        label: labelOf(options)('retiredRepositories'),
       });
   // Digests no tag may show: the image-info's own (a supported index protects its children only
   // if it is in the inventory) and those older versions named.

@@ -20,7 +20,7 @@ export const runAnnotate: Runner<'annotate'> = async (o, agent, clock) => {
   const planFile = o.planFile || join(agent.tempDir, `eol-gate-plan-${clock.now().getTime()}.json`);
 
   const result = await annotate(
-    { ...o, fromPlan },
+    { ...o, fromPlan, label: (name) => agent.label(name) },
     {
       registry,
       store,

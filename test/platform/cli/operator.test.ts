@@ -66,6 +66,10 @@ describe('eol-gate: the guard, applying a reviewed plan, one-step rollback', () 
     expect(r.stderr).toMatch(
       /error: the plan marks more than --max-annotations 30% allows in .*public\/dotnet\/app-copy \(1 of 2\).*nothing was annotated\. Review the plan .*reviewed-plan\.json; apply it with --from-plan, or raise --max-annotations/,
     );
+    // Each repository's warning names the flag, as the action's names the input.
+    expect(r.stderr).toMatch(
+      /warning: public\/dotnet\/app-copy: the plan marks 1 of 2 manifest\(s\), more than --max-annotations 30% allows/,
+    );
     // public/dotnet/app: 2 of 9 is within 30%; app-copy (1 of 2) and monitor/base (2 of 5) are not.
     expect(r.stdout).toContain(
       '**Refused: the plan exceeds --max-annotations 30%. Nothing was annotated or unmarked.**',
