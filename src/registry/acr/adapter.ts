@@ -9,7 +9,7 @@ import { AdapterCaches, type AdapterCacheOptions } from '../adapter-caches.js';
 import { configCreated, factsOf } from '../manifest-facts.js';
 import { IMAGE_CONFIG_TYPES } from '../media-types.js';
 import type { PushOutcome, ReferrerManifest, Registry, UnmarkOutcome } from '../port.js';
-import { acrCacheTransport } from './cache-transport.js';
+import type { CacheTransport } from '../registry-cache.js';
 import { AcrClient } from './client.js';
 import { normalizeEndpoint } from './endpoint.js';
 import { listRepositories, ManifestListing } from './listing.js';
@@ -53,7 +53,7 @@ export interface AcrRegistryOptions extends AdapterCacheOptions {
 /**
  * The Registry port on Azure Container Registry, through @azure/container-registry (client.ts):
  * the listing format (listing.ts), the referrers from a listing or the API (referrers.ts),
- * pushes (pushes.ts) and the registry-held cache (cache-transport.ts).
+ * pushes (pushes.ts) and the registry-held cache (acrCacheTransport).
  */
 export class AcrRegistry implements Registry {
   readonly displayName: string;
@@ -195,4 +195,28 @@ export class AcrRegistry implements Registry {
     this.snapshots.get(repository)?.remove(subject, referrer);
     return 'deleted';
   }
+}
+
+/** The registry-held cache over the SDK's content client (its auth, retries and gate). */
+function acrCacheTransport(client: AcrClient, pushes: Pushes): CacheTransport {
+  return {
+    getManifest: async (repository, tag) => {
+      const got = await client.getManifest(repository, tag, `get cache ${repository}:${tag}`);
+      return got && new Uint8Array(got.content);
+    },
+    getBlob: async (repository, digest) => {
+      const blob = await client.getBlob(
+        repository,
+        digest,
+        `get cache blob ${repository}@${digest}`,
+      );
+      return blob && new Uint8Array(blob);
+    },
+    putBlob: (repository, bytes) =>
+      pushes.putBlobOnce(repository, sha256Digest(bytes), () => Buffer.from(bytes)),
+    putManifest: async (repository, tag, bytes, mediaType) => {
+      const what = `push cache ${repository}:${tag}`;
+      await client.setManifest(repository, Buffer.from(bytes), mediaType, what, tag);
+    },
+  };
 }

@@ -59,8 +59,7 @@ export function sendRaw(
  * (parsedBody). An answer without a body is an error, never an empty page.
  */
 export function pageBody(res: PipelineResponse, what: string): { manifests?: unknown[] } {
-  const parsed = (res as PipelineResponse & { parsedBody?: unknown }).parsedBody;
-  let body: unknown = parsed;
+  let body = (res as PipelineResponse & { parsedBody?: unknown }).parsedBody;
   if (typeof body !== 'object' || body === null) {
     if (!res.bodyAsText) throw new RuntimeError(`${what}: the answer has no body`);
     try {

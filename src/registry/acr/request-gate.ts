@@ -64,8 +64,7 @@ export class RequestGate {
     sdkMessage?: string,
   ): HttpStatusError {
     const { registry, credentialName } = this.options;
-    const tries = attemptsOf(request);
-    const failed = `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ''}`;
+    const failed = this.failed(what, request);
     const body = response?.bodyAsText ?? '';
     let message: string;
     if (status === 401 || status === 403) {
@@ -103,9 +102,11 @@ export class RequestGate {
       const response = (e as { response?: PipelineResponse }).response;
       return this.statusError(what, status, requestOf(e), response, shortMessage(e));
     }
-    const tries = attemptsOf(requestOf(e));
-    return new RuntimeError(
-      `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ''}: ${failure.cause}`,
-    );
+    return new RuntimeError(`${this.failed(what, requestOf(e))}: ${failure.cause}`);
+  }
+
+  private failed(what: string, request: PipelineRequest | undefined): string {
+    const tries = attemptsOf(request);
+    return `${this.options.registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ''}`;
   }
 }
