@@ -18,9 +18,9 @@ interface WorkflowRun {
 
 /** A job of `GET /actions/runs/{run_id}/jobs` (GitHub documents `started_at` as never null). */
 interface WorkflowJob {
-  id?: unknown;
+  id: number;
   run_attempt?: number;
-  status?: unknown;
+  status: string;
   conclusion?: string | null;
   /** Null until the job is assigned to a runner. */
   runner_name?: string | null;
@@ -73,21 +73,16 @@ export class RunReader {
    * Enterprise Server answers too. A job that nothing names finds itself there by its runner.
    */
   async attemptJobs(runId: string, attempt: number): Promise<AttemptJob[]> {
-    const what = `the jobs of attempt ${attempt} of run ${runId} of ${this.ownRepo}`;
     const list = await this.jobPages(
       `/repos/${this.ownRepo}/actions/runs/${runId}/attempts/${attempt}/jobs`,
-      what,
+      `the jobs of attempt ${attempt} of run ${runId} of ${this.ownRepo}`,
     );
-    return list.map((job) => {
-      if (typeof job.id !== 'number' || typeof job.status !== 'string')
-        throw new RuntimeError(`GitHub: ${what}: a job without id / status`);
-      return {
-        id: String(job.id),
-        status: job.status,
-        runnerName: job.runner_name || undefined,
-        name: job.name,
-      };
-    });
+    return list.map((job) => ({
+      id: String(job.id),
+      status: job.status,
+      runnerName: job.runner_name || undefined,
+      name: job.name,
+    }));
   }
 
   /**
@@ -130,7 +125,7 @@ export class RunReader {
     return status;
   }
 
-  /** Every page of a jobs listing (`{ total_count, jobs }`). */
+  /** Every page of a jobs listing (`{ total_count, jobs }`), every job with its id and status. */
   private jobPages(path: string, what: string): Promise<WorkflowJob[]> {
     return this.gh.pages(
       path,
@@ -138,6 +133,9 @@ export class RunReader {
       (data) => {
         const jobs = (data as { jobs?: unknown } | undefined)?.jobs;
         if (!Array.isArray(jobs)) throw new RuntimeError(`GitHub: ${what}: listing without jobs`);
+        for (const job of jobs as Array<Partial<Record<'id' | 'status', unknown>>>)
+          if (typeof job.id !== 'number' || typeof job.status !== 'string')
+            throw new RuntimeError(`GitHub: ${what}: a job without id / status`);
         return jobs as WorkflowJob[];
       },
       { query: { per_page: 100 }, conditional: true },
@@ -212,8 +210,6 @@ export class RunReader {
     }
     const jobs = new Map<string, JobStatus>();
     for (const job of list) {
-      if (typeof job.id !== 'number' || typeof job.status !== 'string')
-        throw new RuntimeError(`GitHub: run ${runId}: a job without id / status`);
       const completed = job.status === 'completed';
       jobs.set(String(job.id), {
         completed,

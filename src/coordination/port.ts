@@ -1,13 +1,6 @@
 import type { CoverScope, GroupRun, MarkerState, ParticipantIdentity } from '../core/runs.js';
 
-export {
-  COVER_SCOPES,
-  MARKER_STATES,
-  type CoverScope,
-  type GroupRun,
-  type MarkerState,
-  type ParticipantIdentity,
-} from '../core/runs.js';
+export type { CoverScope, GroupRun, MarkerState, ParticipantIdentity } from '../core/runs.js';
 
 export interface CoordinationStore {
   readonly kind: 'azure-devops' | 'github' | 'none';
