@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { readBody, serveOnLoopback } from '../../support/loopback.js';
 
 const SERVICE = '/twirp/github.actions.results.api.v1.ArtifactService/';
 
@@ -24,7 +24,7 @@ export interface StoredArtifact {
 export class FakeArtifactService {
   readonly artifacts: StoredArtifact[] = [];
   readonly requests: string[] = [];
-  private server?: Server;
+  private server?: { origin: string; close(): Promise<void> };
   private readonly pending = new Map<
     string,
     { runBackendId: string; jobBackendId: string; blocks: Map<string, Buffer>; content?: Buffer }
@@ -32,8 +32,7 @@ export class FakeArtifactService {
   private nextId = 4200;
 
   get url(): string {
-    const { port } = this.server!.address() as AddressInfo;
-    return `http://127.0.0.1:${port}/`;
+    return `${this.server!.origin}/`;
   }
 
   /** A runtime token carrying the `Actions.Results:<run>:<job>` scope the client reads. */
@@ -43,34 +42,23 @@ export class FakeArtifactService {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      void this.handle(req).then(
-        ({ status, body, headers }) => {
-          res.writeHead(status, { 'content-type': 'application/json', ...headers });
-          res.end(body);
-        },
-        (e: Error) => {
-          res.writeHead(500);
-          res.end(e.message);
-        },
-      );
+    this.server = await serveOnLoopback(async (req, res) => {
+      const { status, body, headers } = await this.handle(req);
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(body);
+      return true;
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     return this;
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) =>
-      this.server ? this.server.close(() => resolve()) : resolve(),
-    );
+    await this.server?.close();
   }
 
   private async handle(
     req: IncomingMessage,
   ): Promise<{ status: number; body: string; headers?: Record<string, string> }> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks);
+    const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     this.requests.push(
       `${req.method} ${url.pathname}${url.searchParams.get('comp') ? `?comp=${url.searchParams.get('comp')}` : ''}`,
