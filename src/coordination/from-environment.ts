@@ -99,6 +99,7 @@ export async function createCoordinationStore(
         'Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }.',
     });
     return new AzureDevOpsStore({
+      ...overrides,
       collectionUri: a.collectionUri!,
       project: a.project!,
       buildId: a.buildId!,
@@ -107,9 +108,6 @@ export async function createCoordinationStore(
       // A job of a pipeline always has System.JobId (the task, and a script step's SYSTEM_JOBID).
       jobId: overrides.jobId || a.jobId || undefined,
       token: a.token!,
-      projects: overrides.projects,
-      retry: overrides.retry,
-      clock: overrides.clock,
       logger,
     });
   }
@@ -131,6 +129,7 @@ export async function createCoordinationStore(
     );
   const jobId = overrides.jobId || g.jobId || undefined;
   const store = new GitHubStore({
+    ...overrides,
     apiUrl: g.apiUrl || 'https://api.github.com',
     owner,
     repo,
@@ -142,8 +141,6 @@ export async function createCoordinationStore(
     // Marker refs point at a commit of the coordination repository (found when not given).
     markerSha: g.markerSha || undefined,
     token: g.token!,
-    retry: overrides.retry,
-    clock: overrides.clock,
     logger,
   });
   if (!jobId) {
