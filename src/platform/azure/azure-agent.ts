@@ -60,8 +60,7 @@ export class AzureAgent implements BuildAgent {
   readonly context: RunContext;
   private readonly token?: string;
   private summaries = 0;
-  private connection: AzureServiceConnection | undefined | null = null;
-  private dockerConnection: RegistryLogin | undefined | null = null;
+  private readonly connections = new Map<string, unknown>();
 
   constructor(readonly env: Record<string, string | undefined> = process.env) {
     this.tempDir = env.AGENT_TEMPDIRECTORY || tmpdir();
@@ -124,24 +123,23 @@ export class AzureAgent implements BuildAgent {
 
   /** The `azureSubscription` service connection for ACR sign-in; undefined when the input is empty. */
   azureServiceConnection(): AzureServiceConnection | undefined {
-    // Read once: main() checks it before the job, the registry wiring uses it after.
-    if (this.connection === null) {
-      const id = this.input('azureSubscription').trim();
-      this.connection = id
-        ? readServiceConnection(id, endpoints, this.label('azureSubscription'))
-        : undefined;
-    }
-    return this.connection;
+    return this.connection('azureSubscription', readServiceConnection);
   }
 
   /** The `dockerRegistryServiceConnection` login; undefined when the input is empty. */
   dockerRegistryConnection(): RegistryLogin | undefined {
-    if (this.dockerConnection === null) {
-      const id = this.input('dockerRegistryServiceConnection').trim();
-      this.dockerConnection = id
-        ? readDockerRegistryConnection(id, endpoints, this.label('dockerRegistryServiceConnection'))
-        : undefined;
+    return this.connection('dockerRegistryServiceConnection', readDockerRegistryConnection);
+  }
+
+  /** Read once: main() checks the connection before the job, the registry wiring uses it after. */
+  private connection<T extends AzureServiceConnection | RegistryLogin>(
+    input: string,
+    read: (id: string, endpoints: EndpointReader, label: string) => T,
+  ): T | undefined {
+    if (!this.connections.has(input)) {
+      const id = this.input(input).trim();
+      this.connections.set(input, id ? read(id, endpoints, this.label(input)) : undefined);
     }
-    return this.dockerConnection;
+    return this.connections.get(input) as T | undefined;
   }
 }

@@ -14,15 +14,14 @@ export interface EndpointReader {
  * The Azure Resource Manager connection kinds the ACR adapter can sign in with: workload
  * identity federation, a service principal secret, or the agent's managed identity.
  */
-export const AZURE_SCHEMES = [
-  'WorkloadIdentityFederation',
-  'ServicePrincipal',
-  'ManagedServiceIdentity',
-];
+const AZURE_SCHEMES = ['WorkloadIdentityFederation', 'ServicePrincipal', 'ManagedServiceIdentity'];
 
-function unavailable(label: string, name: string): InputError {
-  return new InputError(
-    `${label}: service connection ${name} is not available to this job (check its name or id, and that the pipeline is authorized to use it)`,
+/** The connection's auth scheme; a connection without one is missing or not authorized. */
+function schemeOf(id: string, read: EndpointReader, label: string): string {
+  const scheme = read.scheme(id);
+  if (scheme) return scheme;
+  throw new InputError(
+    `${label}: service connection ${JSON.stringify(id)} is not available to this job (check its name or id, and that the pipeline is authorized to use it)`,
   );
 }
 
@@ -38,8 +37,7 @@ export function readServiceConnection(
   label = 'azureSubscription',
 ): AzureServiceConnection {
   const name = JSON.stringify(id);
-  const scheme = read.scheme(id);
-  if (!scheme) throw unavailable(label, name);
+  const scheme = schemeOf(id, read, label);
   if (!AZURE_SCHEMES.includes(scheme)) {
     throw new InputError(
       `${label}: service connection ${name} uses the ${scheme} scheme, which eol-gate does not support; use an Azure Resource Manager connection with workload identity federation, a service principal secret or a managed identity`,
@@ -83,8 +81,7 @@ export function readDockerRegistryConnection(
   label = 'dockerRegistryServiceConnection',
 ): RegistryLogin {
   const name = JSON.stringify(id);
-  const scheme = read.scheme(id);
-  if (!scheme) throw unavailable(label, name);
+  const scheme = schemeOf(id, read, label);
   let registry: string;
   let username: string;
   let password: string;

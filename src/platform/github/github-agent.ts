@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { copyFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../../core/ports.js';
 import type { BuildAgent, PublishedArtifact } from '../agent.js';
 import type { RunContext } from '../../core/run-context.js';
@@ -93,14 +93,10 @@ export class GitHubAgent implements BuildAgent {
       const copy = join(await mkdtemp(join(this.tempDir, 'eol-gate-artifact-')), fileName);
       await copyFile(path, copy);
       const { DefaultArtifactClient } = await import('@actions/artifact');
-      const { id } = await new DefaultArtifactClient().uploadArtifact(
-        fileName,
-        [copy],
-        join(copy, '..'),
-        {
-          skipArchive: true,
-        },
-      );
+      const client = new DefaultArtifactClient();
+      const { id } = await client.uploadArtifact(fileName, [copy], dirname(copy), {
+        skipArchive: true,
+      });
       const server = env.GITHUB_SERVER_URL || 'https://github.com';
       const url =
         id !== undefined && env.GITHUB_REPOSITORY && env.GITHUB_RUN_ID
