@@ -54,10 +54,6 @@ export class AdapterCaches {
     return this.copy?.location.repository === name;
   }
 
-  async rememberedRepositories(): Promise<string[] | undefined> {
-    return this.copy?.rememberedRepositories();
-  }
-
   /** Notes a described manifest: one whose body carries a `subject` is never annotated. */
   described(repository: string, facts: ManifestFacts): void {
     if (facts.subject) this.referrerBodies.add(`${repository}@${facts.digest}`);

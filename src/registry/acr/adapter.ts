@@ -66,7 +66,7 @@ export class AcrRegistry implements Registry {
   private readonly referrersSource: 'listing' | 'api';
   private readonly snapshots = new Map<string, ReferrerSnapshot>();
   readonly flush = () => this.caches.flush();
-  readonly rememberedRepositories = () => this.caches.rememberedRepositories();
+  readonly rememberedRepositories = async () => this.caches.copy?.rememberedRepositories();
 
   constructor(options: AcrRegistryOptions) {
     const endpoint = normalizeEndpoint(options.endpoint);

@@ -53,7 +53,7 @@ export class OciRegistry implements Registry {
   private readonly uploads: manifests.UploadState = {};
   private readonly packages?: GhcrPackages;
   readonly flush = () => this.caches.flush();
-  readonly rememberedRepositories = () => this.caches.rememberedRepositories();
+  readonly rememberedRepositories = async () => this.caches.copy?.rememberedRepositories();
 
   constructor(options: OciRegistryOptions) {
     this.logger = options.logger;
