@@ -1,4 +1,4 @@
-import { InputError, RuntimeError } from '../core/errors.js';
+import { InputError } from '../core/errors.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { assertJobId, markerName, parseMarkerName } from '../core/markers.js';
 import {
@@ -75,17 +75,13 @@ export function markerTag(
 
 /** The markers among a build's tags. */
 export function markersOfBuild(group: string, buildId: string, tags: string[]): RawMarker[] {
-  const out: RawMarker[] = [];
   const prefix = `${groupTag(group)}.`;
-  for (const tag of tags) {
-    if (!tag.startsWith(prefix)) continue;
-    const marker = parseMarkerName(tag.slice(prefix.length));
-    if (marker && marker.runId === buildId) out.push(marker);
-  }
-  return out;
+  return tags
+    .filter((tag) => tag.startsWith(prefix))
+    .map((tag) => parseMarkerName(tag.slice(prefix.length)))
+    .filter((marker) => marker?.runId === buildId) as RawMarker[];
 }
 
-/** The subset of the Build resource we read. */
 interface TimelineRecord {
   id: string;
   type?: string;
@@ -97,6 +93,7 @@ interface TimelineRecord {
   previousAttempts?: Array<{ attempt?: number; timelineId?: string; recordId?: string }>;
 }
 
+/** The subset of the Build resource we read. */
 interface AdoBuild {
   id: number;
   status?: string;
@@ -105,7 +102,6 @@ interface AdoBuild {
   queueTime?: string;
   buildNumber?: string;
   definition?: { name?: string };
-  project?: { name?: string };
   _links?: { web?: { href?: string } };
 }
 
@@ -176,10 +172,7 @@ export class AzureDevOpsStore implements CoordinationStore {
       readBack,
       this.clock,
       shows,
-      (reads) =>
-        new RuntimeError(
-          `Azure DevOps: signal ${state}: build ${buildId} did not show the change (tags and build list) after ${reads} reads`,
-        ),
+      `Azure DevOps: signal ${state}: build ${buildId} did not show the change (tags and build list)`,
     );
     this.options.logger?.debug(
       `Azure DevOps: build ${buildId} (job attempt ${this.options.jobAttempt}) tagged ${add.join(', ')}`,

@@ -1,4 +1,4 @@
-import { InputError, RuntimeError } from '../core/errors.js';
+import { InputError } from '../core/errors.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { assertJobId } from '../core/markers.js';
 import {
@@ -195,10 +195,7 @@ export class GitHubStore implements CoordinationStore {
       this.options.readBack,
       this.clock,
       async () => (await this.refs.list(prefix)).some((r) => r.ref === want),
-      (reads) =>
-        new RuntimeError(
-          `GitHub: signal ${state}: ${want} did not show in matching-refs after ${reads} reads`,
-        ),
+      `GitHub: signal ${state}: ${want} did not show in matching-refs`,
     );
   }
 

@@ -1,3 +1,4 @@
+import { RuntimeError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
 
 /** Read-back after a write: how many reads, and the first delay (doubles, capped at 4 s). */
@@ -8,13 +9,13 @@ export interface ReadBack {
 
 /**
  * Reads until `shows` sees the write (a store signals only once peers can see its marker);
- * after every read failed, throws what `fail` makes of the number of reads.
+ * after every read failed, a RuntimeError: "`failure` after N reads".
  */
 export async function readBackUntil(
   readBack: ReadBack = {},
   clock: Clock,
   shows: () => Promise<boolean>,
-  fail: (attempts: number) => Error,
+  failure: string,
 ): Promise<void> {
   const attempts = readBack.attempts ?? 8;
   let delay = readBack.delayMs ?? 250;
@@ -23,5 +24,5 @@ export async function readBackUntil(
     await clock.sleep(delay);
     delay = Math.min(delay * 2, 4000);
   }
-  throw fail(attempts);
+  throw new RuntimeError(`${failure} after ${attempts} reads`);
 }
