@@ -49,7 +49,6 @@ export type InputParser =
   | { type: 'text' }
   /** As given, not trimmed; masked before anything is parsed. */
   | { type: 'secret' }
-  /** true or false. */
   | { type: 'bool' }
   /** One entry a line (a repeatable CLI flag: one entry a flag). */
   | { type: 'list' }
@@ -61,7 +60,6 @@ export type InputParser =
   | { type: 'duration'; positive?: boolean }
   /** yyyy-MM-dd; `orToday`: empty means today (UTC). */
   | { type: 'date'; orToday?: boolean }
-  /** A coordination group name. */
   | { type: 'group' }
   /** A count or a percentage (maxAnnotations). */
   | { type: 'annotationLimit' }
@@ -469,26 +467,16 @@ export function inputsFor(host: HostName): InputSpec[] {
   return INPUTS.filter((i) => !i.hosts || i.hosts.includes(host));
 }
 
-export const OUTPUTS: { name: string; description: string }[] = [
-  { name: 'annotated', description: 'Digests annotated end-of-life by this run.' },
-  {
-    name: 'alreadyAnnotated',
-    description: 'Candidates that already carried a lifecycle annotation.',
-  },
-  { name: 'skippedTooYoung', description: 'Candidates younger than minAge.' },
-  {
-    name: 'unmarked',
-    description:
-      'Lifecycle marks removed from supported digests (unmarkSupported and reconciliation).',
-  },
-  { name: 'candidates', description: 'Digests the plan marks end-of-life.' },
-  { name: 'waitedSeconds', description: 'Seconds spent waiting for other runs of the group.' },
-  { name: 'planFile', description: 'Path of the plan file.' },
-  {
-    name: 'result',
-    description: 'The outcome as one JSON object (what the CLI prints with --json).',
-  },
-];
+export const OUTPUTS = Object.entries({
+  annotated: 'Digests annotated end-of-life by this run.',
+  alreadyAnnotated: 'Candidates that already carried a lifecycle annotation.',
+  skippedTooYoung: 'Candidates younger than minAge.',
+  unmarked: 'Lifecycle marks removed from supported digests (unmarkSupported and reconciliation).',
+  candidates: 'Digests the plan marks end-of-life.',
+  waitedSeconds: 'Seconds spent waiting for other runs of the group.',
+  planFile: 'Path of the plan file.',
+  result: 'The outcome as one JSON object (what the CLI prints with --json).',
+}).map(([name, description]) => ({ name, description }));
 
 export function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

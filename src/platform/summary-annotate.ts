@@ -206,10 +206,9 @@ function participantTable(runs: GroupRun[], now: Date): string[] {
     const who = `${run.repository ? `${run.repository} ` : ''}run ${run.runId}${run.attempt > 0 ? ` (attempt ${run.attempt})` : ''}${run.name ? ` "${run.name}"` : ''}`;
     const job = run.jobId ? `${run.jobName ? `${run.jobName} ` : ''}${run.jobId}` : '';
     const startedMs = run.publishingSince > 0 ? run.publishingSince : Date.parse(run.since ?? '');
-    const since = Number.isNaN(startedMs) ? '' : new Date(startedMs).toISOString();
-    const age = Number.isNaN(startedMs)
-      ? ''
-      : formatDuration(Math.max(0, now.getTime() - startedMs));
+    const known = !Number.isNaN(startedMs);
+    const since = known ? new Date(startedMs).toISOString() : '';
+    const age = known ? formatDuration(Math.max(0, now.getTime() - startedMs)) : '';
     return `| ${link(who, run.runUrl ?? (run.url !== run.jobUrl ? run.url : undefined))} | ${job ? link(job, run.jobUrl) : ''} | ${since} | ${age} |`;
   });
   return [

@@ -160,13 +160,12 @@ function dockerConfigCredentials(agent: BuildAgent, host: string): DockerCredent
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
+    if (code === 'ENOENT')
       agent.logger.debug(`${host}: no Docker config at ${file}; no credentials`);
-    } else {
+    else
       agent.logger.warning(
         `${host}: cannot read the Docker config ${file} (${code}); no credentials`,
       );
-    }
     return undefined;
   }
   const result = lookupDockerConfig(text, host, file);
@@ -245,11 +244,10 @@ export function retryPolicy(env: Record<string, string | undefined>): RetryPolic
   const text = env.EOL_GATE_RETRIES;
   if (text === undefined || text === '') return DEFAULT_RETRY;
   const retries = Number(text);
-  if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
+  if (!Number.isInteger(retries) || retries < 0 || retries > 20)
     throw new InputError(
       `EOL_GATE_RETRIES: expected a whole number from 0 to 20, got ${JSON.stringify(text)}`,
     );
-  }
   return { ...DEFAULT_RETRY, retries };
 }
 

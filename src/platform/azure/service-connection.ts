@@ -38,11 +38,10 @@ export function readServiceConnection(
 ): AzureServiceConnection {
   const name = JSON.stringify(id);
   const scheme = schemeOf(id, read, label);
-  if (!AZURE_SCHEMES.includes(scheme)) {
+  if (!AZURE_SCHEMES.includes(scheme))
     throw new InputError(
       `${label}: service connection ${name} uses the ${scheme} scheme, which eol-gate does not support; use an Azure Resource Manager connection with workload identity federation, a service principal secret or a managed identity`,
     );
-  }
   const tenantId = read.parameter(id, 'tenantid') ?? '';
   // A managed-identity connection signs in as the agent machine's identity: no client id here.
   if (scheme === 'ManagedServiceIdentity') return { id, scheme, clientId: '', tenantId };
@@ -53,11 +52,10 @@ export function readServiceConnection(
     );
   if (scheme === 'WorkloadIdentityFederation') return { id, scheme, clientId, tenantId };
   const clientSecret = read.parameter(id, 'serviceprincipalkey');
-  if (!clientSecret) {
+  if (!clientSecret)
     throw new InputError(
       `${label}: service connection ${name} has no service principal secret (certificate connections are not supported; use workload identity federation)`,
     );
-  }
   return { id, scheme, clientId, tenantId, clientSecret };
 }
 
