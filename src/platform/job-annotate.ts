@@ -49,16 +49,11 @@ export const runAnnotate: Runner<'annotate'> = async (o, agent, clock) => {
   }
   const c = result.counts;
   const waitedSeconds = Math.round(result.waitedMs / 1000);
-  const outputs = {
-    annotated: c.annotated,
-    alreadyAnnotated: c.alreadyAnnotated,
-    unmarked: c.unmarked,
-    skippedTooYoung: c.skippedTooYoung,
-    candidates: c.candidates,
-    waitedSeconds,
-    planFile: plan ? planFile : '',
-  };
-  for (const [name, value] of Object.entries(outputs)) agent.setOutput(name, String(value));
+  const { annotated, alreadyAnnotated, unmarked, skippedTooYoung, candidates } = c;
+  const outputs = { annotated, alreadyAnnotated, unmarked, skippedTooYoung, candidates };
+  for (const [name, value] of Object.entries({ ...outputs, waitedSeconds }))
+    agent.setOutput(name, String(value));
+  agent.setOutput('planFile', plan ? planFile : '');
   await agent.summary(
     annotateSummary(result, {
       registry: registry.displayName,
