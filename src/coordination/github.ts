@@ -83,10 +83,9 @@ const PERMISSIONS_HINT =
  * Markers as git refs, one per (participant, state, time), all found with one `matching-refs`
  * call; a run's liveness from `GET /actions/runs/{id}` and every job of it (all attempts, with
  * the service's start and completion times) from one `GET /actions/runs/{id}/jobs?filter=all`.
- * Every GET is conditional (`If-None-Match` with the ETag of its last answer, kept for the life
- * of the store): a poll that finds nothing changed costs 304s, which GitHub does not count
- * against the rate limit. Listing never writes; `cleanup` deletes the refs of deleted runs and of
- * completed runs whose markers can no longer count.
+ * Every GET is conditional, so a poll that finds nothing changed costs no rate limit. Listing
+ * never writes; `cleanup` deletes the refs of deleted runs and of completed runs whose markers
+ * can no longer count.
  */
 export class GitHubStore implements CoordinationStore {
   readonly kind = 'github' as const;
@@ -169,11 +168,7 @@ export class GitHubStore implements CoordinationStore {
     this.identity = { ...this.identity, jobId: assertJobId(jobId) };
   }
 
-  /**
-   * The jobs of this run attempt (every page), which GitHub Enterprise Server answers too
-   * (`actions: read`). A job that nothing names finds itself there by its runner
-   * (`runner_name`); conditional GETs make a repeated look cheap.
-   */
+  /** The jobs of this run attempt, where a job that nothing names finds itself by its runner. */
   attemptJobs(): Promise<AttemptJob[]> {
     return this.runs.attemptJobs(this.identity.runId, this.identity.attempt);
   }

@@ -120,10 +120,8 @@ export class AzureReposSource implements WritableImageInfoSource {
   async history(maxVersions: number): Promise<ImageInfoVersion[]> {
     if (maxVersions < 1) return [];
     const head = await this.head();
-    const commits = await this.client.listSkip<{
-      commitId?: string;
-      committer?: { date?: string };
-    }>(
+    type Commit = { commitId?: string; committer?: { date?: string } };
+    const commits = await this.client.listSkip<Commit>(
       this.location.project,
       `${this.repoPath}/commits`,
       {

@@ -76,7 +76,13 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   }
 
   async read(): Promise<SourceSnapshot> {
-    return this.readAt(await this.resolveCommit());
+    const commit = await this.resolveCommit();
+    const found = await this.readAt(commit);
+    if (!found)
+      throw new ImageInfoNotFoundError(
+        `${this.name}: image-info not found (HTTP 404 at commit ${commit}: no such file, or the token cannot see it)`,
+      );
+    return found;
   }
 
   private get(path: string, req?: GitHubRequest) {
@@ -108,26 +114,17 @@ export class GitHubContentsSource implements WritableImageInfoSource {
       if (typeof c.sha !== 'string')
         throw new RuntimeError(`${this.name}: GitHub listed a commit without a sha`);
     const versions: ImageInfoVersion[] = [];
-    for (const c of commits.slice(0, maxVersions)) {
-      const sha = c.sha!;
-      const date = c.commit?.committer?.date;
-      try {
-        const { text } = await this.readAt(sha);
-        versions.push({ revision: sha, date, text });
-      } catch (e) {
-        if (!(e instanceof ImageInfoNotFoundError)) throw e;
-      }
+    for (const { sha, commit } of commits.slice(0, maxVersions)) {
+      const found = await this.readAt(sha!);
+      if (found) versions.push({ revision: sha!, date: commit?.committer?.date, text: found.text });
     }
     return versions;
   }
 
-  /** The file at a commit; {@link ImageInfoNotFoundError} when it does not exist there. */
-  private async readAt(commit: string): Promise<SourceSnapshot> {
+  /** The file at a commit (undefined when it does not exist there). */
+  private async readAt(commit: string): Promise<SourceSnapshot | undefined> {
     const answer = await this.get(this.contentsPath, { query: { ref: commit }, allow: [404] });
-    if (answer.status === 404)
-      throw new ImageInfoNotFoundError(
-        `${this.name}: image-info not found (HTTP 404 at commit ${commit}: no such file, or the token cannot see it)`,
-      );
+    if (answer.status === 404) return undefined;
     const body = answer.data as {
       type?: string;
       sha?: string;

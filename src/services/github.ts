@@ -172,11 +172,6 @@ export function githubError(
   );
 }
 
-/** The URL of rel="next" in a `Link` header. */
-function nextLink(link: string | null): string | undefined {
-  return link?.match(/<([^<>]+)>\s*;\s*rel="next"/)?.[1] ?? undefined;
-}
-
 /**
  * One GitHub REST client: base URL (GHES too), Bearer token, API version, conditional GETs,
  * `Link` pagination, retries through util/http's one retry loop (5xx, 408, resets, timeouts;
@@ -239,7 +234,7 @@ export class GitHubService {
       data: req.raw
         ? Buffer.from(await res.arrayBuffer())
         : parseJson(await res.text(), method, url),
-      next: nextLink(res.headers.get('link')),
+      next: res.headers.get('link')?.match(/<([^<>]+)>\s*;\s*rel="next"/)?.[1],
     };
     const etag = res.headers.get('etag');
     if (req.conditional && etag) this.cache.set(url, { etag, answer });
