@@ -47,11 +47,6 @@ export function markerRef(
   return `refs/eol-gate/${group}/${repo}${markerName(who, state, scope, stamp)}`;
 }
 
-interface GitRef {
-  ref: string;
-  object?: { sha?: string };
-}
-
 /**
  * The marker refs of the coordination repository through the git refs API: listed with
  * `matching-refs` (every page, conditional), created at a commit of that repository, deleted.
@@ -69,7 +64,7 @@ export class MarkerRefs {
   ) {}
 
   /** GET /repos/{owner}/{repo}/git/matching-refs/{ref}, every page. */
-  list(prefix: string): Promise<GitRef[]> {
+  list(prefix: string): Promise<Array<{ ref: string }>> {
     const path = prefix.split('/').map(encodeURIComponent).join('/');
     // The path keeps the prefix's trailing slash (without it `eol-gate/g` would list group `g2`).
     return this.gh.pages(
@@ -78,7 +73,7 @@ export class MarkerRefs {
       (data) => {
         if (!Array.isArray(data))
           throw new RuntimeError('GitHub: matching-refs did not answer a list');
-        return data as GitRef[];
+        return data as Array<{ ref: string }>;
       },
       { query: { per_page: 100 }, conditional: true },
     );

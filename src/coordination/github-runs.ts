@@ -5,7 +5,6 @@ import { HttpStatusError } from '../util/http.js';
 import type { ParticipantIdentity } from './port.js';
 
 interface WorkflowRun {
-  id: number;
   status?: string;
   run_attempt?: number;
   html_url?: string;
@@ -19,7 +18,6 @@ interface WorkflowRun {
 /** A job of `GET /actions/runs/{run_id}/jobs` (GitHub documents `started_at` as never null). */
 interface WorkflowJob {
   id: number;
-  run_attempt?: number;
   status: string;
   conclusion?: string | null;
   /** Null until the job is assigned to a runner. */

@@ -3,7 +3,8 @@ import { InputError } from '../core/errors.js';
 import type { Clock } from '../core/ports.js';
 import type { RetryPolicy } from '../util/http.js';
 import { AzureReposSource } from './azure-repos-source.js';
-import { FileSource, type FileSourceOptions } from './file-source.js';
+import type { FileLockOptions } from './file-lock.js';
+import { FileSource } from './file-source.js';
 import { GitHubContentsSource } from './github-source.js';
 import { isWritable, type ImageInfoSource, type WritableImageInfoSource } from './source.js';
 import { UrlSource } from './url-source.js';
@@ -37,7 +38,7 @@ export interface SourceOptions {
   /** The job's clock, for the retries of `azure-repos:` sources. */
   clock?: Clock;
   /** A file's lock keeps its own monotonic clock unless these name one. */
-  file?: FileSourceOptions;
+  file?: FileLockOptions;
   /** How the host spells the input in errors: `--image-info` (CLI), `imageInfo` (action, task). */
   label?: string;
 }

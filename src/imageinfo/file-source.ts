@@ -11,8 +11,6 @@ import {
   type WritableImageInfoSource,
 } from './source.js';
 
-export type FileSourceOptions = FileLockOptions;
-
 /**
  * A local image-info file. Readers never lock: writes replace the file by an atomic rename, so a
  * reader sees the old or the new bytes, never a mix. Writers serialize on {@link FileLock} and
@@ -24,7 +22,7 @@ export class FileSource implements WritableImageInfoSource {
 
   constructor(
     readonly path: string,
-    options: FileSourceOptions = {},
+    options: FileLockOptions = {},
   ) {
     this.lock = new FileLock(path, options);
   }

@@ -216,11 +216,8 @@ export class GitHubService {
     };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (cached) headers['if-none-match'] = cached.etag;
-    let body: string | undefined;
-    if (req.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(req.body);
-    }
+    const body = req.body === undefined ? undefined : JSON.stringify(req.body);
+    if (body !== undefined) headers['content-type'] = 'application/json';
     const { res, text } = await this.send(method, url, { method, headers, body });
     if (res.status === 304 && cached) return cached.answer;
     if (!res.ok) {
