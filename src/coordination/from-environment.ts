@@ -103,7 +103,6 @@ export async function createCoordinationStore(
       collectionUri: a.collectionUri!,
       project: a.project!,
       buildId: a.buildId!,
-      // Tags belong to the build, not the attempt; the attempt only names the run in logs.
       jobAttempt: a.jobAttempt ? parsePositiveInteger(a.jobAttempt, 'SYSTEM_JOBATTEMPT') : 1,
       // A job of a pipeline always has System.JobId (the task, and a script step's SYSTEM_JOBID).
       jobId: overrides.jobId || a.jobId || undefined,
@@ -138,7 +137,6 @@ export async function createCoordinationStore(
     runId: g.runId!,
     runAttempt: parsePositiveInteger(g.runAttempt!, 'GITHUB_RUN_ATTEMPT'),
     sha: g.sha!,
-    // Marker refs point at a commit of the coordination repository (found when not given).
     markerSha: g.markerSha || undefined,
     token: g.token!,
     logger,

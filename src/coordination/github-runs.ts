@@ -52,10 +52,7 @@ function timeOf(iso: string | null | undefined): number | undefined {
 /** Job statuses in which a job has not started: GitHub reports a `started_at` for them anyway. */
 const NOT_STARTED = new Set(['queued', 'waiting', 'requested', 'pending']);
 
-/**
- * Runs and jobs as the Actions API reports them (`actions: read`), every GET conditional: a
- * poll that finds nothing changed costs 304s, which GitHub does not count against the rate limit.
- */
+/** Runs and jobs as the Actions API reports them (`actions: read`), every GET conditional. */
 export class RunReader {
   constructor(
     private readonly gh: GitHubService,
@@ -66,9 +63,8 @@ export class RunReader {
   ) {}
 
   /**
-   * The jobs of one run attempt (every page):
-   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt}/jobs, which GitHub
-   * Enterprise Server answers too. A job that nothing names finds itself there by its runner.
+   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt}/jobs (every page), which
+   * GitHub Enterprise Server answers too.
    */
   async attemptJobs(runId: string, attempt: number): Promise<AttemptJob[]> {
     const list = await this.jobPages(

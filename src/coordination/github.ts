@@ -83,9 +83,7 @@ const PERMISSIONS_HINT =
  * Markers as git refs, one per (participant, state, time), all found with one `matching-refs`
  * call; a run's liveness from `GET /actions/runs/{id}` and every job of it (all attempts, with
  * the service's start and completion times) from one `GET /actions/runs/{id}/jobs?filter=all`.
- * Every GET is conditional, so a poll that finds nothing changed costs no rate limit. Listing
- * never writes; `cleanup` deletes the refs of deleted runs and of completed runs whose markers
- * can no longer count.
+ * Every GET is conditional: a poll that finds nothing changed costs no rate limit.
  */
 export class GitHubStore implements CoordinationStore {
   readonly kind = 'github' as const;
@@ -104,8 +102,7 @@ export class GitHubStore implements CoordinationStore {
       ...options,
       apiUrlName: 'apiUrl',
       permissions: () => PERMISSIONS_HINT,
-      // Every answer (error statuses, 304s and retried ones included) says how much of the
-      // rate limit is left.
+      // Every answer (errors, 304s and retried ones too) says how much of the rate limit is left.
       onResponse: (headers) => (this.rate = coreRateLimit(headers) ?? this.rate),
     });
     for (const [name, r] of [
