@@ -99,13 +99,9 @@ export class Referrers {
       );
     }
     await this.ensureBlobs(repo, parseManifest(manifest.bytes, `referrer ${manifest.digest}`));
-    const { subjectHeader } = await putManifest(
-      this.client,
-      repo,
-      manifest.digest,
-      manifest.bytes,
-      manifest.mediaType,
-    );
+    const { digest, bytes, mediaType } = manifest;
+    const put = () => putManifest(this.client, repo, digest, bytes, mediaType);
+    const { subjectHeader } = await put();
     // `OCI-Subject` in the answer means the registry indexed the referrer itself (spec 1.1).
     if (subjectHeader) {
       this.api.exists = true;
@@ -128,7 +124,7 @@ export class Referrers {
         // Another process pushing the same (deterministic) referrer makes distribution report it
         // unknown for a moment, and the index PUT that names it fails with 400: push it again.
         if (attempt >= FALLBACK_WRITE_ATTEMPTS || !isBlobUnknown(e)) throw e;
-        await putManifest(this.client, repo, manifest.digest, manifest.bytes, manifest.mediaType);
+        await put();
       }
     }
   }
