@@ -1,5 +1,5 @@
 import { InputError } from '../core/errors.js';
-import type { Clock, Logger } from '../core/ports.js';
+import type { Clock } from '../core/ports.js';
 import { assertJobId, markerName, parseMarkerName } from '../core/markers.js';
 import {
   assertGroupName,
@@ -11,7 +11,6 @@ import {
   type RunStatus,
 } from '../core/protocol.js';
 import { AzureDevOpsClient, listValue } from '../services/azure-devops.js';
-import type { RetryPolicy } from '../util/http.js';
 import { systemClock } from '../util/clock.js';
 import {
   type CoordinationStore,
@@ -20,9 +19,9 @@ import {
   type MarkerState,
   type ParticipantIdentity,
 } from './port.js';
-import { readBackUntil, type ReadBack } from './read-back.js';
+import { readBackUntil, type StoreOptions } from './store-options.js';
 
-export interface AzureDevOpsStoreOptions {
+export interface AzureDevOpsStoreOptions extends StoreOptions {
   /** `System.CollectionUri`, e.g. https://dev.azure.com/org/ (http only for loopback). */
   collectionUri: string;
   /** `System.TeamProject`: where this build lives. */
@@ -41,11 +40,6 @@ export interface AzureDevOpsStoreOptions {
   token: string;
   /** Projects whose builds can be peers (default: the current one). */
   projects?: string[];
-  retry?: Partial<RetryPolicy>;
-  logger?: Logger;
-  readBack?: ReadBack;
-  /** Stamps the markers, sleeps the retries and read-backs (default `systemClock`). */
-  clock?: Clock;
 }
 
 /**
@@ -185,9 +179,9 @@ export class AzureDevOpsStore implements CoordinationStore {
     const markers: RawMarker[] = [];
     const runs = new Map<string, RunStatus | undefined>();
     const projectOf = new Map<string, string>();
-    for (const project of this.projects) {
+    // Build ids are unique within a collection, so they name runs across projects.
+    for (const project of this.projects)
       for (const build of await this.listBuilds(project, groupTag(group))) {
-        // Build ids are unique within a collection, so they name runs across projects.
         if (build.status === 'completed') continue;
         const runId = String(build.id);
         const tags = build.tags ?? (await this.getTags(project, build.id));
@@ -200,7 +194,6 @@ export class AzureDevOpsStore implements CoordinationStore {
           name: [build.definition?.name, build.buildNumber].filter(Boolean).join(' ') || undefined,
         });
       }
-    }
     // Covers and failed jobs are judged from the timeline (the service's times), one per build.
     const asked = new Set(uncoveredPublishing(this.self, markers).map((p) => p.runId));
     for (const runId of asked) {

@@ -1,5 +1,5 @@
 import { InputError } from '../core/errors.js';
-import type { Clock, Logger } from '../core/ports.js';
+import type { Clock } from '../core/ports.js';
 import { assertJobId } from '../core/markers.js';
 import {
   assertGroupName,
@@ -14,7 +14,6 @@ import {
 } from '../core/protocol.js';
 import { GitHubService } from '../services/github.js';
 import { systemClock } from '../util/clock.js';
-import type { RetryPolicy } from '../util/http.js';
 import { coreRateLimit, pollDelayFactorFor, type RateLimitState } from './github-rate-limit.js';
 import {
   COMMIT_ID,
@@ -24,7 +23,7 @@ import {
   parseMarkerRef,
 } from './github-markers.js';
 import { RunReader, type AttemptJob } from './github-runs.js';
-import { readBackUntil, type ReadBack } from './read-back.js';
+import { readBackUntil, type StoreOptions } from './store-options.js';
 import {
   type CoordinationStore,
   type CoverScope,
@@ -36,7 +35,7 @@ import {
 export { markerRef, parseMarkerRef } from './github-markers.js';
 export type { AttemptJob } from './github-runs.js';
 
-export interface GitHubStoreOptions {
+export interface GitHubStoreOptions extends StoreOptions {
   /** `GITHUB_API_URL` (GHES: https://host/api/v3); http only for loopback. */
   apiUrl: string;
   /** The workflow's repository (`GITHUB_REPOSITORY`): where this run's status is read. */
@@ -66,11 +65,6 @@ export interface GitHubStoreOptions {
   markerSha?: string;
   /** Needs `contents: write` (refs) and `actions: read` (run and job status). Never logged. */
   token: string;
-  retry?: Partial<RetryPolicy>;
-  logger?: Logger;
-  readBack?: ReadBack;
-  /** The job's clock: marker stamps, the rate-limit pace, retries and read-backs (default `systemClock`). */
-  clock?: Clock;
   /** Wait for a secondary rate limit that gave no `retry-after` (GitHub: at least a minute). */
   secondaryRateLimitWaitMs?: number;
 }

@@ -1,10 +1,15 @@
 import { RuntimeError } from '../core/errors.js';
-import type { Clock } from '../core/ports.js';
+import type { Clock, Logger } from '../core/ports.js';
+import type { RetryPolicy } from '../util/http.js';
 
-/** Read-back after a write: how many reads, and the first delay (doubles, capped at 4 s). */
-export interface ReadBack {
-  attempts?: number;
-  delayMs?: number;
+/** The options both stores take besides their CI system's settings. */
+export interface StoreOptions {
+  retry?: Partial<RetryPolicy>;
+  logger?: Logger;
+  /** Read-back after a write: how many reads, and the first delay (doubles, capped at 4 s). */
+  readBack?: { attempts?: number; delayMs?: number };
+  /** The job's clock: marker stamps, retries, read-backs, the rate-limit pace (default `systemClock`). */
+  clock?: Clock;
 }
 
 /**
@@ -12,7 +17,7 @@ export interface ReadBack {
  * after every read failed, a RuntimeError: "`failure` after N reads".
  */
 export async function readBackUntil(
-  readBack: ReadBack = {},
+  readBack: StoreOptions['readBack'] = {},
   clock: Clock,
   shows: () => Promise<boolean>,
   failure: string,
