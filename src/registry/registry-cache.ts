@@ -152,12 +152,8 @@ export class RegistryCache {
       layers: [{ mediaType: CACHE_LAYER_TYPE, digest: sha256Digest(layer), size: layer.length }],
       annotations: { [GROUP_ANNOTATION]: group },
     });
-    await this.transport.putManifest(
-      repository,
-      cacheTag(group),
-      new TextEncoder().encode(manifest),
-      MediaType.ociManifest,
-    );
+    const bytes = new TextEncoder().encode(manifest);
+    await this.transport.putManifest(repository, cacheTag(group), bytes, MediaType.ociManifest);
     this.logger.info(`${this.describe()}: saved ${this.cache.usedCount} entries`);
     this.loaded = new Set(this.cache.serializedDigests());
     this.learntAtLoad = this.cache.learnt;

@@ -42,12 +42,8 @@ export class Pushes {
       if (b?.digest) blobs.set(b.digest, b);
     for (const blob of blobs.values()) await this.ensureBlob(repository, blob);
 
-    const stored = await this.client.setManifest(
-      repository,
-      bytes,
-      manifest.mediaType,
-      `push referrer ${repository}@${manifest.digest}`,
-    );
+    const what = `push referrer ${repository}@${manifest.digest}`;
+    const stored = await this.client.setManifest(repository, bytes, manifest.mediaType, what);
     if (stored !== manifest.digest) {
       throw new RuntimeError(
         `${this.client.displayName}: pushed ${manifest.digest} but the registry stored ${stored}`,

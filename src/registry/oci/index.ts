@@ -113,11 +113,8 @@ export class OciRegistry implements Registry {
   /** A GET, not a HEAD (same count): the body tells whether it is a referrer (see AdapterCaches). */
   async describeManifest(repository: string, digest: string): Promise<Descriptor | undefined> {
     // Always asked of the registry: the answer also says the manifest still exists here.
-    const m = await manifests.getManifest(
-      this.client,
-      repo(repository),
-      assertDigest(digest, 'digest'),
-    );
+    const name = repo(repository);
+    const m = await manifests.getManifest(this.client, name, assertDigest(digest, 'digest'));
     if (!m) return undefined;
     this.caches.described(repository, factsOf(digest, m.bytes, m.mediaType));
     return { mediaType: m.mediaType, digest, size: m.bytes.length };
@@ -125,12 +122,8 @@ export class OciRegistry implements Registry {
 
   async imageCreated(repository: string, digest: string): Promise<string | undefined> {
     const config = this.configs.get(`${repository}@${digest}`);
-    return inventory.imageCreated(
-      this.reader,
-      repo(repository),
-      assertDigest(digest, 'digest'),
-      config,
-    );
+    const name = repo(repository);
+    return inventory.imageCreated(this.reader, name, assertDigest(digest, 'digest'), config);
   }
 
   async listReferrers(

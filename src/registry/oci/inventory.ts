@@ -90,15 +90,11 @@ export interface Listing {
 export async function listManifests(r: InventoryReader, repo: string): Promise<Listing> {
   const tags = await listTags(r, repo);
   const warm = r.cache.size > 0;
-  const fetched = await mapLimited(tags, r.concurrency, async (tag) => ({
-    tag,
+  const found = await mapLimited(tags, r.concurrency, async (tag) => ({
+    tags: [tag],
     m: await fetchTagged(r, repo, tag, warm),
   }));
-
-  return assembleListing(
-    repo,
-    fetched.map(({ tag, m }) => ({ tags: [tag], m })),
-  );
+  return assembleListing(repo, found);
 }
 
 /** One manifest a listing found: its tags (or none), its bytes (none: gone since), its push time. */

@@ -72,10 +72,8 @@ export class ReferrersApi {
       }
       if (!res.ok) throw await httpError(res, 'GET', next);
       this.exists = true;
-      const index = parseManifest(
-        new Uint8Array(await res.arrayBuffer()),
-        `${repo} referrers of ${subject}`,
-      );
+      const body = new Uint8Array(await res.arrayBuffer());
+      const index = parseManifest(body, `${repo} referrers of ${subject}`);
       // Filter ourselves unless the registry says it applied the artifactType filter.
       const applied = (res.headers.get('oci-filters-applied') ?? '')
         .split(',')
