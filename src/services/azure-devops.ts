@@ -2,7 +2,6 @@ import { InputError, RuntimeError } from '../core/errors.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { systemClock } from '../util/clock.js';
 import {
-  assertSecureUrl,
   DEFAULT_RETRY,
   errorDetail,
   fetchWithRetry,
@@ -13,6 +12,7 @@ import {
   type RetryPolicy,
 } from '../util/http.js';
 import { redactSecrets } from '../util/redact.js';
+import { MAX_RATE_LIMIT_WAIT_MS, serviceBaseUrl } from './service-base.js';
 
 /** The REST version every call names. */
 export const API_VERSION = '7.1';
@@ -134,17 +134,11 @@ export class AzureDevOpsClient {
   private readonly gate = { notBefore: 0 };
 
   constructor(private readonly options: AzureDevOpsClientOptions) {
-    const label = options.label ?? 'System.CollectionUri';
-    let url: URL;
-    try {
-      url = new URL(options.collectionUri);
-    } catch {
-      throw new InputError(`${label}: not a URL: ${JSON.stringify(options.collectionUri)}`);
-    }
-    assertSecureUrl(url, label);
-    this.collection = url.toString().replace(/\/+$/, '');
-    // A rate limit may ask for up to 15 minutes; a longer one fails instead of hanging the pipeline.
-    this.policy = { ...DEFAULT_RETRY, maxRetryAfterMs: 15 * 60_000, ...options.retry };
+    this.collection = serviceBaseUrl(
+      options.collectionUri,
+      options.label ?? 'System.CollectionUri',
+    );
+    this.policy = { ...DEFAULT_RETRY, maxRetryAfterMs: MAX_RATE_LIMIT_WAIT_MS, ...options.retry };
   }
 
   /** `{collection}/{project}/_apis/{path}?{query}&api-version=7.1`; undefined values are left out. */

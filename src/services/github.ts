@@ -2,7 +2,6 @@ import { InputError, RuntimeError } from '../core/errors.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { systemClock } from '../util/clock.js';
 import {
-  assertSecureUrl,
   DEFAULT_RETRY,
   HttpStatusError,
   fetchAttempt,
@@ -16,6 +15,7 @@ import {
 } from '../util/http.js';
 import { maskSecrets, redactSecrets } from '../util/redact.js';
 import { requestClass } from '../util/throttle.js';
+import { MAX_RATE_LIMIT_WAIT_MS, serviceBaseUrl } from './service-base.js';
 
 /** The REST API version every request asks for. */
 export const GITHUB_API_VERSION = '2022-11-28';
@@ -88,9 +88,6 @@ export interface GitHubAnswer {
 
 /** More pages than this in one listing fails it rather than judging from part of it. */
 export const MAX_PAGES = 100;
-
-/** GitHub's wait cap: a rate-limit reset further ahead fails instead of hanging the pipeline. */
-const MAX_RATE_LIMIT_WAIT_MS = 15 * 60_000;
 
 /**
  * The message of a GitHub error body (`{ message }`), bounded and redacted (the token masked,
@@ -186,14 +183,7 @@ export class GitHubService {
   private readonly cache = new Map<string, { etag: string; answer: GitHubAnswer }>();
 
   constructor(private readonly options: GitHubServiceOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.apiUrl);
-    } catch {
-      throw new InputError(`${options.apiUrlName}: not a URL: ${JSON.stringify(options.apiUrl)}`);
-    }
-    assertSecureUrl(url, options.apiUrlName);
-    this.baseUrl = url.toString().replace(/\/+$/, '');
+    this.baseUrl = serviceBaseUrl(options.apiUrl, options.apiUrlName);
     this.policy = { ...DEFAULT_RETRY, maxRetryAfterMs: MAX_RATE_LIMIT_WAIT_MS, ...options.retry };
     this.clock = options.clock ?? systemClock;
   }
