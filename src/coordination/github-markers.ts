@@ -24,14 +24,11 @@ export function parseMarkerRef(
   if (!ref.startsWith(prefix)) return undefined;
   const parts = ref.slice(prefix.length).split('/');
   if (parts.length === 1) return parseMarkerName(parts[0]);
-  if (parts.length === 3 && OWNER_OR_REPO.test(parts[0]) && OWNER_OR_REPO.test(parts[1])) {
-    const repository = `${parts[0]}/${parts[1]}`;
-    return parseMarkerName(
-      parts[2],
-      repository === coordinationRepository ? undefined : repository,
-    );
-  }
-  return undefined;
+  const [owner, repo, name] = parts;
+  if (parts.length !== 3 || !OWNER_OR_REPO.test(owner) || !OWNER_OR_REPO.test(repo))
+    return undefined;
+  const repository = `${owner}/${repo}`;
+  return parseMarkerName(name, repository === coordinationRepository ? undefined : repository);
 }
 
 export function markerRef(
