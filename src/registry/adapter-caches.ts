@@ -39,14 +39,8 @@ export class AdapterCaches {
         : file
           ? ManifestCache.open(file, logger)
           : ManifestCache.memory();
-    if (options.registryCache)
-      this.copy = new RegistryCache(
-        transport,
-        options.registryCache,
-        this.manifests,
-        logger,
-        where,
-      );
+    const location = options.registryCache;
+    if (location) this.copy = new RegistryCache(transport, location, this.manifests, logger, where);
   }
 
   /** The cache's own repository holds no images: never a source of candidates. */

@@ -84,19 +84,10 @@ export class AcrRegistry implements Registry {
     });
     this.displayName = this.client.displayName;
     this.pushes = new Pushes(this.client);
-    this.caches = new AdapterCaches(
-      options,
-      acrCacheTransport(this.client, this.pushes),
-      this.logger,
-      this.displayName,
-    );
-    this.listing = new ManifestListing(
-      this.client,
-      this.caches.manifests,
-      this.logger,
-      this.pageSize,
-      concurrency,
-    );
+    const transport = acrCacheTransport(this.client, this.pushes);
+    this.caches = new AdapterCaches(options, transport, this.logger, this.displayName);
+    const { client, caches, logger, pageSize } = this;
+    this.listing = new ManifestListing(client, caches.manifests, logger, pageSize, concurrency);
   }
 
   listRepositories(): Promise<string[] | undefined> {

@@ -111,13 +111,8 @@ export class ManifestListing {
     const toInspect: { index: number; listed: Listed }[] = [];
     const facts = new Map<string, ManifestFacts>();
     const path = `/acr/v1/${encodeURIComponent(repository)}/_manifests?n=${this.pageSize}`;
-    const pages = this.client.pages(
-      repository,
-      path,
-      'application/json',
-      `list manifests of ${repository}`,
-      true,
-    );
+    const what = `list manifests of ${repository}`;
+    const pages = this.client.pages(repository, path, 'application/json', what, true);
     let found = false;
     for await (const page of pages) {
       found = true;

@@ -61,15 +61,11 @@ export class OciRegistry implements Registry {
     this.displayName = this.client.host;
 
     const location = options.registryCache;
-    this.caches = new AdapterCaches(
-      {
-        manifestCache: options.manifestCache,
-        registryCache: location && { ...location, repository: repo(location.repository) },
-      },
-      ociCacheTransport(this.client, (repository, bytes) => this.pushBlob(repository, bytes)),
-      this.logger,
-      this.displayName,
-    );
+    const pushBlob = (repository: string, bytes: Uint8Array) => this.pushBlob(repository, bytes);
+    const registryCache = location && { ...location, repository: repo(location.repository) };
+    const caching = { manifestCache: options.manifestCache, registryCache };
+    const transport = ociCacheTransport(this.client, pushBlob);
+    this.caches = new AdapterCaches(caching, transport, this.logger, this.displayName);
     this.reader = {
       client: this.client,
       cache: this.caches.manifests,
@@ -77,13 +73,11 @@ export class OciRegistry implements Registry {
       pageSize: Math.min(1000, Math.max(1, Math.floor(options.pageSize ?? 1000))),
     };
     this.packages = options.packages;
+    const removeVersion = options.packages
+      ? (repository: string, digest: string) => this.deleteVersion(repository, digest)
+      : undefined;
     // Fallback indexes we write are the next listing's tags: known bytes, no GET after a HEAD.
-    this.referrers = new Referrers(
-      this.client,
-      this.caches.manifests,
-      (repository, bytes) => this.pushBlob(repository, bytes),
-      options.packages ? (repository, digest) => this.deleteVersion(repository, digest) : undefined,
-    );
+    this.referrers = new Referrers(this.client, this.caches.manifests, pushBlob, removeVersion);
   }
 
   async listRepositories(): Promise<string[] | undefined> {
