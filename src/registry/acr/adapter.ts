@@ -138,11 +138,8 @@ export class AcrRegistry implements Registry {
     const manifest = await this.client.getManifest(repository, digest);
     const config = (manifest?.manifest as { config?: Descriptor } | undefined)?.config;
     if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) return undefined;
-    const blob = await this.client.getBlob(
-      repository,
-      config.digest,
-      `get config ${repository}@${config.digest}`,
-    );
+    const what = `get config ${repository}@${config.digest}`;
+    const blob = await this.client.getBlob(repository, config.digest, what);
     return blob && configCreated(blob.toString('utf8'));
   }
 
@@ -196,11 +193,8 @@ function acrCacheTransport(client: AcrClient, pushes: Pushes): CacheTransport {
       return got && new Uint8Array(got.content);
     },
     getBlob: async (repository, digest) => {
-      const blob = await client.getBlob(
-        repository,
-        digest,
-        `get cache blob ${repository}@${digest}`,
-      );
+      const what = `get cache blob ${repository}@${digest}`;
+      const blob = await client.getBlob(repository, digest, what);
       return blob && new Uint8Array(blob);
     },
     putBlob: (repository, bytes) =>

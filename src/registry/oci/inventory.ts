@@ -43,11 +43,8 @@ export async function listRepositories({
   // Only the first page may be "not allowed"; later pages go through the strict paginator.
   const next = nextLink(res.headers.get('link'));
   if (next) {
-    for await (const page of client.pages<{ repositories?: string[] }>(
-      new URL(next, client.url(first)).toString(),
-    )) {
-      names.push(...(page.repositories ?? []));
-    }
+    const rest = client.pages<{ repositories?: string[] }>(new URL(next, client.url(first)).href);
+    for await (const page of rest) names.push(...(page.repositories ?? []));
   }
   return [...new Set(names)];
 }
