@@ -79,7 +79,6 @@ export type InputParser =
 const list = { type: 'list' } as const;
 const secret = { type: 'secret' } as const;
 const duration = { type: 'duration' } as const;
-const date = { type: 'date' } as const;
 const integer = (min: number, max?: number) => ({ type: 'integer', min, max }) as const;
 
 /** How the manifests and the CLI show an input: a switch, a multi-line box, a secret or text. */
@@ -333,7 +332,7 @@ const TABLE = [
     repeatable: true,
   }),
   input('date', {
-    parse: date,
+    parse: { type: 'date' },
     ...placed('EOL date to remove', 'maintenance', ['unannotate']),
     description:
       'For unannotate: remove every lifecycle mark of this EOL date (yyyy-MM-dd) in the repositories globs, or in the repositories the image-info names.',

@@ -68,6 +68,12 @@ function registryHost(text: string): string {
     .toLowerCase();
 }
 
+/** The auth parameters that hold the registry, the username and the password, per scheme. */
+const DOCKER_PARAMETERS = new Map([
+  ['UsernamePassword', ['registry', 'username', 'password']],
+  ['ServicePrincipal', ['loginServer', 'serviceprincipalid', 'serviceprincipalkey']],
+]);
+
 /**
  * A Docker registry service connection (`dockerRegistryServiceConnection`): username and
  * password (the "Others"/"Docker Hub" kinds), or the service principal of an "Azure Container
@@ -80,22 +86,14 @@ export function readDockerRegistryConnection(
 ): RegistryLogin {
   const name = JSON.stringify(id);
   const scheme = schemeOf(id, read, label);
-  let registry: string;
-  let username: string;
-  let password: string;
-  if (scheme === 'UsernamePassword') {
-    registry = read.parameter(id, 'registry') || read.url?.(id) || '';
-    username = read.parameter(id, 'username') ?? '';
-    password = read.parameter(id, 'password') ?? '';
-  } else if (scheme === 'ServicePrincipal') {
-    registry = read.parameter(id, 'loginServer') ?? '';
-    username = read.parameter(id, 'serviceprincipalid') ?? '';
-    password = read.parameter(id, 'serviceprincipalkey') ?? '';
-  } else {
+  const keys = DOCKER_PARAMETERS.get(scheme);
+  if (!keys)
     throw new InputError(
       `${label}: service connection ${name} uses the ${scheme} scheme, which eol-gate does not support here; use a username and password connection, or azureSubscription for workload identity`,
     );
-  }
+  const [given, username, password] = keys.map((key) => read.parameter(id, key) ?? '');
+  // A username and password connection may name its registry by the endpoint's URL alone.
+  const registry = given || (scheme === 'UsernamePassword' && read.url?.(id)) || '';
   const missing = [!registry && 'registry', !username && 'username', !password && 'password']
     .filter(Boolean)
     .join(', ');

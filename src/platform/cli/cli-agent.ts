@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { EOL, tmpdir } from 'node:os';
 import type { Logger } from '../../core/ports.js';
 import type { BuildAgent } from '../agent.js';
@@ -102,12 +102,7 @@ export class CliAgent implements BuildAgent {
     if (/[\r\n]/.test(value) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
       throw new Error(`exportVariable: ${name} cannot be written as one NAME=value line`);
     try {
-      let text = '';
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
       const lead = text === '' || text.endsWith('\n') ? '' : EOL;
       appendFileSync(file, `${lead}${name}=${value}${EOL}`);
       return true;
