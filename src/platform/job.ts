@@ -50,16 +50,10 @@ export async function runJob(host: BuildAgent, clock: Clock = systemClock): Prom
     // Any layer's message may quote a URL with credentials or a server's echo of our request.
     const message = redactSecrets(error.message);
     agent.logger.error(message);
-    if (!(e instanceof InputError) && !(e instanceof RuntimeError))
-      agent.logger.debug(error.stack ?? '');
-    return {
-      exitCode: e instanceof InputError ? 2 : 1,
-      result: {
-        error: message,
-        kind: e instanceof InputError ? 'input' : 'runtime',
-        ...requestCounts(),
-      },
-    };
+    const input = e instanceof InputError;
+    if (!input && !(e instanceof RuntimeError)) agent.logger.debug(error.stack ?? '');
+    const result = { error: message, kind: input ? 'input' : 'runtime', ...requestCounts() };
+    return { exitCode: input ? 2 : 1, result };
   }
 }
 

@@ -215,9 +215,8 @@ function createAcrRegistry(o: RegistryOptions, agent: BuildAgent, throttle: Thro
     systemAccessToken: agent.platformToken(),
     federated,
   });
-  const { credential, name } = createAcrCredential(auth, {
-    authorityHost: o.azureAuthorityHost || undefined,
-  });
+  const authorityHost = o.azureAuthorityHost || undefined;
+  const { credential, name } = createAcrCredential(auth, { authorityHost });
   return new AcrRegistry({
     endpoint: o.registry,
     credential,

@@ -37,11 +37,10 @@ export function parseCli(argv: string[]): CliArgs {
     );
   }
   const [command, ...extra] = parsed.positionals;
-  if (command !== undefined && !(COMMANDS as readonly string[]).includes(command)) {
+  if (command !== undefined && !(COMMANDS as readonly string[]).includes(command))
     throw new InputError(
       `unknown command ${JSON.stringify(command)} (commands: ${COMMANDS.join(', ')})`,
     );
-  }
   if (extra.length > 0) throw new InputError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const values = new Map<string, string>();
   if (command) values.set('command', command);
