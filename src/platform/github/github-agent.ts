@@ -80,8 +80,8 @@ export class GitHubAgent implements BuildAgent {
       );
       return undefined;
     }
-    const id = this.input('jobId') || env[JOB_ID_VARIABLE] || env[PARTICIPANT_VARIABLE];
-    const job = (id || env.GITHUB_JOB || 'job').replace(/[^\w.-]+/g, '-');
+    const jobId = this.input('jobId') || env[JOB_ID_VARIABLE] || env[PARTICIPANT_VARIABLE];
+    const job = (jobId || env.GITHUB_JOB || 'job').replace(/[^\w.-]+/g, '-');
     const fileName = `${name}-${job}-${env.GITHUB_RUN_ATTEMPT || '1'}.json`;
     try {
       // With skipArchive the artifact takes the file's name: upload a copy named for the job.
