@@ -14,6 +14,9 @@ export interface Remembered {
   children?: string[];
 }
 
+/** What a listing shows of a manifest (see `ManifestMemory.see`). */
+type Sighting = Omit<Remembered, 'firstSeen' | 'verified'>;
+
 /** A marked manifest that lost its tags is confirmed present this often (else it costs nothing). */
 export const RECHECK_MARKED_MS = 30 * 24 * 3600_000;
 
@@ -70,12 +73,7 @@ export class ManifestMemory {
   }
 
   /** The registry shows `digest` now: remembered from now on (first seen now if new). */
-  see(
-    repository: string,
-    digest: string,
-    nowMs: number,
-    facts: Omit<Remembered, 'firstSeen' | 'verified'>,
-  ): Remembered {
+  see(repository: string, digest: string, nowMs: number, facts: Sighting): Remembered {
     const digests = this.rememberRepository(repository);
     const known = digests.get(digest);
     if (known) {

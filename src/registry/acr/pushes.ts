@@ -77,38 +77,28 @@ export class Pushes {
     const key = `${repository}@${digest}`;
     if (this.blobsPresent.has(key)) return;
     const from = this.blobHomes.get(digest);
-    const displayName = this.client.displayName;
-    const send = (
-      method: RawRequest['method'],
-      path: string,
-      what: string,
-      ok: number[],
-      body?: Uint8Array,
-    ) => this.client.raw(repository, { method, path, accept: '*/*', body }, what, ok);
+    const where = `${this.client.displayName}: blob upload ${key}`;
+    const send = (r: Omit<RawRequest, 'accept'>, what: string, ok: number[]) =>
+      this.client.raw(repository, { ...r, accept: '*/*' }, what, ok);
+    const blob = `/v2/${repository}/blobs/${digest}`;
     const uploads = `/v2/${repository}/blobs/uploads/`;
     const what = `upload blob ${key}`;
     await uploadBlob(
       {
         base: this.client.endpoint,
         exists: async () =>
-          (await send('HEAD', `/v2/${repository}/blobs/${digest}`, `HEAD blob ${key}`, [404]))
-            .status !== 404,
+          (await send({ method: 'HEAD', path: blob }, `HEAD blob ${key}`, [404])).status !== 404,
         post: async (query, ok, body) => {
           const step = query.startsWith('?mount=') ? `mount blob ${key} from ${from}` : what;
-          const res = await send('POST', uploads + query, step, ok, body);
+          const res = await send({ method: 'POST', path: uploads + query, body }, step, ok);
           return { status: res.status, location: res.headers.get('location') };
         },
         put: async (target, body) => {
-          await send('PUT', target.pathname + target.search, what, [201, 204], body);
+          const path = target.pathname + target.search;
+          await send({ method: 'PUT', path, body }, what, [201, 204]);
         },
       },
-      {
-        repo: repository,
-        digest,
-        from,
-        state: this.uploads,
-        where: `${displayName}: blob upload ${key}`,
-      },
+      { repo: repository, digest, from, state: this.uploads, where },
       content,
     );
     this.blobsPresent.add(key);

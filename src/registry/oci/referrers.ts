@@ -22,6 +22,9 @@ import { singleFlight } from '../single-flight.js';
 /** Read-modify-write attempts on a fallback index before giving up (see `updateFallback`). */
 const FALLBACK_WRITE_ATTEMPTS = 4;
 
+/** A fallback index's new entries from its current ones; undefined: nothing to change. */
+type Edit = (list: Descriptor[]) => Descriptor[] | undefined;
+
 /** Marks the fallback indexes this product writes, so a superseded one can be deleted. */
 export const FALLBACK_INDEX_ANNOTATION = 'vnd.eol-gate.referrers-fallback';
 
@@ -185,11 +188,7 @@ export class Referrers {
    * can overwrite our update; we read back and redo it until our change holds. (A write lost
    * after our read-back heals on the next run: the referrer manifest itself is deterministic.)
    */
-  private updateFallback(
-    repo: string,
-    subject: string,
-    change: (list: Descriptor[]) => Descriptor[] | undefined,
-  ): Promise<void> {
+  private updateFallback(repo: string, subject: string, change: Edit): Promise<void> {
     const key = `${repo}:${fallbackTag(subject)}`;
     const run = (this.locks.get(key) ?? Promise.resolve()).then(() =>
       this.rewriteFallback(repo, subject, change),
@@ -202,11 +201,7 @@ export class Referrers {
     return run;
   }
 
-  private async rewriteFallback(
-    repo: string,
-    subject: string,
-    change: (list: Descriptor[]) => Descriptor[] | undefined,
-  ): Promise<void> {
+  private async rewriteFallback(repo: string, subject: string, change: Edit): Promise<void> {
     const tag = fallbackTag(subject);
     const snapshot = this.snapshots.get(repo);
     for (let attempt = 0; attempt < FALLBACK_WRITE_ATTEMPTS; attempt++) {
