@@ -48,7 +48,6 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     readonly location: GitHubLocation,
     options: GitHubContentsOptions = {},
   ) {
-    const { owner, repo } = location;
     this.gh = new GitHubService({
       ...options,
       apiUrl: options.apiUrl ?? 'https://api.github.com',
@@ -56,7 +55,7 @@ export class GitHubContentsSource implements WritableImageInfoSource {
       label: this.name,
       permissions: (method) => {
         const need = method === 'GET' ? 'contents: read' : 'contents: write';
-        return `\`${need}\` on ${owner}/${repo} (workflow: \`permissions: { ${need} }\`)`;
+        return `\`${need}\` on ${location.owner}/${location.repo} (workflow: \`permissions: { ${need} }\`)`;
       },
     });
   }
@@ -208,14 +207,13 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   ): Promise<SourceSnapshot | 'conflict'> {
     if (COMMIT_SHA.test(this.location.branch))
       throw new InputError(`${this.name}: a commit sha can be read, not written; name a branch`);
-    const creating = expectedFingerprint === ABSENT_FINGERPRINT;
-    const body: Record<string, string> = {
+    const body = {
       message,
       content: Buffer.from(text, 'utf8').toString('base64'),
       branch: this.location.branch,
+      // Without `sha` GitHub only creates: an existing file answers 422 "sha wasn't supplied".
+      sha: expectedFingerprint === ABSENT_FINGERPRINT ? undefined : expectedFingerprint,
     };
-    // Without `sha` GitHub only creates: an existing file answers 422 "sha wasn't supplied".
-    if (!creating) body.sha = expectedFingerprint;
     // A retried PUT whose first try landed answers 409 (the sha moved, to our own content): the
     // caller re-reads, re-merges, finds nothing to change. So retrying a PUT is safe.
     try {
