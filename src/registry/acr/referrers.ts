@@ -43,12 +43,8 @@ export class ReferrerSnapshot {
   }
 
   remove(subject: string, referrer: string): void {
-    const list = this.bySubject.get(subject);
-    if (list)
-      this.bySubject.set(
-        subject,
-        list.filter((d) => d.digest !== referrer),
-      );
+    const kept = this.bySubject.get(subject)?.filter((d) => d.digest !== referrer);
+    if (kept) this.bySubject.set(subject, kept);
   }
 }
 

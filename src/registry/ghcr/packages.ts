@@ -71,13 +71,22 @@ export class GhcrPackages {
     this.perPage = Math.min(100, Math.max(1, Math.floor(options.perPage ?? 100)));
   }
 
-  /** Every active version of the repository's package; [] when no such package exists. */
+  /**
+   * Every active version of the repository's package ([] when no such package exists), through
+   * the owner's known kind, else the org path then the user path.
+   */
   async listVersions(repository: string): Promise<PackageVersion[]> {
     const { owner, pkg } = packageOf(repository);
     const versions: PackageVersion[] = [];
-    const query = `?per_page=${this.perPage}&state=active`;
-    // No owner path answered: no such package, and nothing was listed.
-    await this.findOwner(owner, pkg, query, versions);
+    const known = this.kinds.get(owner);
+    const order: OwnerKind[] = known ? [known] : ['orgs', 'users'];
+    for (const kind of order) {
+      const first = `${this.versionsUrl(kind, owner, pkg)}?per_page=${this.perPage}&state=active`;
+      if (await this.listFrom(first, versions)) {
+        this.kinds.set(owner, kind);
+        break;
+      }
+    }
     this.ids.set(repository, new Map(versions.map((v) => [v.digest, v.id])));
     return versions;
   }
@@ -114,24 +123,6 @@ export class GhcrPackages {
       };
     }
     throw await this.failure(res, 'DELETE', url, 'packages: write');
-  }
-
-  /** Lists through the owner's known kind, else the org path then the user path. */
-  private async findOwner(
-    owner: string,
-    pkg: string,
-    query: string,
-    into: PackageVersion[],
-  ): Promise<OwnerKind | undefined> {
-    const known = this.kinds.get(owner);
-    const order: OwnerKind[] = known ? [known] : ['orgs', 'users'];
-    for (const kind of order) {
-      if (await this.listFrom(`${this.versionsUrl(kind, owner, pkg)}${query}`, into)) {
-        this.kinds.set(owner, kind);
-        return kind;
-      }
-    }
-    return undefined;
   }
 
   /** Follows `Link rel="next"`; false when the first page is a 404 (no such owner or package). */
