@@ -110,13 +110,13 @@ export const runPublish: Runner<'publish-image-info'> = async (o, agent, clock) 
     `${target.name}: ${result.changed ? 'merged' : 'already up to date'} after ${result.attempts} attempt(s)`,
   );
   await agent.summary(
-    publishSummary(result, target.name, o.fragment, o.onStale),
+    publishSummary(result, target.name, o.fragment, o.onStale, agent.label('onStale')),
     'eol-gate publish-image-info',
   );
   if (result.stale.length === 0 || o.onStale !== 'fail')
     return { exitCode: 0, result: { ...result } };
   // The rest is merged and signalled (nobody waits on this run); only the step goes red.
-  const error = `${o.fragment}: ${result.stale.length} entr${result.stale.length === 1 ? 'y is an older build' : 'ies are older builds'} than ${target.name} has (listed above); onStale is fail`;
+  const error = `${o.fragment}: ${result.stale.length} entr${result.stale.length === 1 ? 'y is an older build' : 'ies are older builds'} than ${target.name} has (listed above); ${agent.label('onStale')} is fail`;
   logger.error(error);
   return { exitCode: 1, result: { ...result, error, kind: 'stale' } };
 };

@@ -120,6 +120,8 @@ export function publishSummary(
   target: string,
   fragment: string,
   onStale: 'skip' | 'fail',
+  /** How the host spells the input (`--on-stale` on the CLI). */
+  onStaleLabel = 'onStale',
 ): string {
   const lines = [
     `## eol-gate publish-image-info: ${target}`,
@@ -129,7 +131,7 @@ export function publishSummary(
   if (result.stale.length > 0) {
     lines.push(
       '',
-      `**${result.stale.length} older build(s) not merged** (an entry never moves back in time; ${onStale === 'fail' ? 'onStale: fail, so the step fails' : 'their digests stay unreferenced'}):`,
+      `**${result.stale.length} older build(s) not merged** (an entry never moves back in time; ${onStale === 'fail' ? `${onStaleLabel}: fail, so the step fails` : 'their digests stay unreferenced'}):`,
       '',
       '| entry | kept (newer) | built | not merged (older) | built |',
       '|---|---|---|---|---|',

@@ -3,12 +3,12 @@ import { secretForms } from '../../util/redact.js';
 import { runJob } from '../job.js';
 import { helpText, parseCli } from './args.js';
 import { CliAgent, safeText, SECRET_ENV } from './cli-agent.js';
+import { VERSION } from './version.js';
 
 /** Known secrets from the environment, for messages printed before the agent exists. */
 function envSecrets(env: Record<string, string | undefined>): Set<string> {
   return new Set(SECRET_ENV.flatMap((name) => secretForms(env[name] ?? '')));
 }
-import { VERSION } from './version.js';
 
 /** The CLI host: parse flags, run the job, print the summary or `--json`, set the exit code. */
 export async function main(

@@ -153,7 +153,7 @@ describe('eol-gate publish-image-info with build times', () => {
         ],
       });
       expect(run.stderr).toContain(`not merged mcr.microsoft.com/dotnet/app@${digest('e')}`);
-      if (code === 1) expect(result.error).toMatch(/older build .*onStale is fail/);
+      if (code === 1) expect(result.error).toMatch(/older build .*--on-stale is fail/);
       const kept = parseImageInfo(await readFile(target, 'utf8'), target);
       expect(supportedRefs(kept).map((r) => r.digest)).toEqual([digest('d')]);
     },
