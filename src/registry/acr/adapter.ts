@@ -12,7 +12,7 @@ import type { PushOutcome, ReferrerManifest, Registry, UnmarkOutcome } from '../
 import type { CacheTransport } from '../registry-cache.js';
 import { AcrClient } from './client.js';
 import { normalizeEndpoint } from './endpoint.js';
-import { listRepositories, ManifestListing } from './listing.js';
+import { ManifestListing } from './listing.js';
 import { Pushes } from './pushes.js';
 import { referrersFromApi, ReferrerSnapshot } from './referrers.js';
 
@@ -60,7 +60,6 @@ export class AcrRegistry implements Registry {
   private readonly client: AcrClient;
   private readonly logger: Logger;
   private readonly caches: AdapterCaches;
-  private readonly pageSize: number;
   private readonly listing: ManifestListing;
   private readonly pushes: Pushes;
   private readonly referrersSource: 'listing' | 'api';
@@ -72,7 +71,6 @@ export class AcrRegistry implements Registry {
     const endpoint = normalizeEndpoint(options.endpoint);
     const concurrency = options.concurrency ?? 8;
     this.logger = options.logger;
-    this.pageSize = options.pageSize ?? 1000;
     this.referrersSource = options.referrersSource ?? 'listing';
     this.client = new AcrClient({
       ...options,
@@ -86,14 +84,13 @@ export class AcrRegistry implements Registry {
     this.pushes = new Pushes(this.client);
     const transport = acrCacheTransport(this.client, this.pushes);
     this.caches = new AdapterCaches(options, transport, this.logger, this.displayName);
-    const { client, caches, logger, pageSize } = this;
+    const { client, caches, logger } = this;
+    const pageSize = options.pageSize ?? 1000;
     this.listing = new ManifestListing(client, caches.manifests, logger, pageSize, concurrency);
   }
 
   listRepositories(): Promise<string[] | undefined> {
-    return listRepositories(this.client, this.pageSize, this.logger, (n) =>
-      this.caches.isCacheRepository(n),
-    );
+    return this.listing.repositories((n) => this.caches.isCacheRepository(n));
   }
 
   async listManifests(repository: string): Promise<ManifestRecord[]> {

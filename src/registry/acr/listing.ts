@@ -39,52 +39,10 @@ export interface Listing {
 }
 
 /**
- * The repository names, without `skip` (the cache's own repository); undefined when the
- * identity may not list the catalog (401/403): then only literal repository names are in scope.
- */
-export async function listRepositories(
-  client: AcrClient,
-  pageSize: number,
-  logger: Logger,
-  skip: (name: string) => boolean,
-): Promise<string[] | undefined> {
-  const names: string[] = [];
-  let token: string | undefined;
-  let pages: AsyncIterator<string[] & { continuationToken?: string }> | undefined;
-  for (;;) {
-    let page: IteratorResult<string[] & { continuationToken?: string }>;
-    try {
-      page = await client.gate.call('list repositories', async () => {
-        pages ??= client.repositoryPages(pageSize, token);
-        try {
-          return await pages.next();
-        } catch (e) {
-          pages = undefined; // a failed generator is finished: resume from the last token
-          throw e;
-        }
-      });
-    } catch (e) {
-      if (e instanceof HttpStatusError && (e.status === 401 || e.status === 403)) {
-        logger.warning(
-          `${client.displayName}: cannot list the catalog with this identity; only literal repository names are in scope`,
-        );
-        return undefined;
-      }
-      throw e;
-    }
-    if (page.done) break;
-    names.push(...page.value.filter((n) => !skip(n)));
-    token = page.value.continuationToken;
-    if (!token) break;
-  }
-  return names.sort();
-}
-
-/**
- * ACR's listing format: `/acr/v1/<repo>/_manifests` pages give media type, config media type,
- * creation time, tags and an index's children; only manifests it cannot classify (OCI
- * artifacts and indexes, which may carry a `subject`) are fetched, once per digest ever when a
- * cache file is kept.
+ * ACR's listings: the catalog, and the `/acr/v1/<repo>/_manifests` pages, which give media type,
+ * config media type, creation time, tags and an index's children; only manifests they cannot
+ * classify (OCI artifacts and indexes, which may carry a `subject`) are fetched, once per digest
+ * ever when a cache file is kept.
  */
 export class ManifestListing {
   /** Manifest sizes learnt this run (for subject descriptors). */
@@ -99,6 +57,43 @@ export class ManifestListing {
     private readonly pageSize: number,
     private readonly concurrency: number,
   ) {}
+
+  /**
+   * The repository names, without `skip` (the cache's own repository); undefined when the
+   * identity may not list the catalog (401/403): then only literal repository names are in scope.
+   */
+  async repositories(skip: (name: string) => boolean): Promise<string[] | undefined> {
+    const names: string[] = [];
+    let token: string | undefined;
+    let pages: AsyncIterator<string[] & { continuationToken?: string }> | undefined;
+    for (;;) {
+      let page: IteratorResult<string[] & { continuationToken?: string }>;
+      try {
+        page = await this.client.gate.call('list repositories', async () => {
+          pages ??= this.client.repositoryPages(this.pageSize, token);
+          try {
+            return await pages.next();
+          } catch (e) {
+            pages = undefined; // a failed generator is finished: resume from the last token
+            throw e;
+          }
+        });
+      } catch (e) {
+        if (e instanceof HttpStatusError && (e.status === 401 || e.status === 403)) {
+          this.logger.warning(
+            `${this.client.displayName}: cannot list the catalog with this identity; only literal repository names are in scope`,
+          );
+          return undefined;
+        }
+        throw e;
+      }
+      if (page.done) break;
+      names.push(...page.value.filter((n) => !skip(n)));
+      token = page.value.continuationToken;
+      if (!token) break;
+    }
+    return names.sort();
+  }
 
   /** A repository's records; undefined when it does not exist (the first page's 404). */
   async list(repository: string): Promise<Listing | undefined> {
