@@ -145,9 +145,8 @@ export class AcrRegistry implements Registry {
     subject: string,
     artifactType?: string,
   ): Promise<Descriptor[]> {
-    const snapshot =
-      this.referrersSource === 'listing' ? this.snapshots.get(repository) : undefined;
-    if (snapshot) return snapshot.referrersOf(subject, artifactType);
+    const listed = this.referrersSource === 'listing' && this.snapshots.get(repository);
+    if (listed) return listed.referrersOf(subject, artifactType);
     return referrersFromApi(this.client, repository, subject, artifactType);
   }
 

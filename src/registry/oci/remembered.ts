@@ -117,7 +117,6 @@ async function confirm(
   if (!m) return undefined;
   const json = parseManifest(m.bytes, `${repo}@${digest}`);
   const record = recordOf(repo, [], m, json);
-  const config = configDigestOf(m.mediaType, json);
-  if (!record.children) listing.configs.set(digest, config);
+  if (!record.children) listing.configs.set(digest, configDigestOf(m.mediaType, json));
   return record;
 }
