@@ -13,10 +13,7 @@ export function utcDate(now: Date): string {
   return now.toISOString().slice(0, 10);
 }
 
-/**
- * Reads the date of an existing lifecycle annotation: `yyyy-MM-dd` or any timestamp
- * `Date.parse` accepts (older artifacts hold full timestamps). Returns `yyyy-MM-dd` or undefined.
- */
+/** An existing annotation's date: `yyyy-MM-dd` or any `Date.parse` timestamp (older artifacts). */
 export function readAnnotationDate(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;

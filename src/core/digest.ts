@@ -15,19 +15,13 @@ export function assertDigest(value: unknown, where: string): string {
 }
 
 export interface ImageRef {
-  /**
-   * Registry host as written (e.g. mcr.microsoft.com), or undefined. Image-info digests match
-   * by digest whatever the host; a command that writes checks it ({@link sameRegistryHost}).
-   */
+  /** As written, or undefined; matching ignores it, writers check it ({@link sameRegistryHost}). */
   host?: string;
   repository: string;
   digest: string;
 }
 
-/**
- * Parses `[host/]repo@sha256:…`. The first path segment is a host when it holds a dot or a
- * colon or is `localhost`, as in Docker's reference grammar.
- */
+/** `[host/]repo@sha256:…`; a first segment with a dot, colon or `localhost` is a host (Docker). */
 export function parseImageRef(value: unknown, where: string): ImageRef {
   if (typeof value !== 'string' || !value.includes('@'))
     throw new InputError(
@@ -64,7 +58,6 @@ export function isRepositoryName(value: string): boolean {
   return value.length > 0 && value.length <= 255 && REPO.test(value);
 }
 
-/** What a repository name may hold, for error messages. */
 export const REPOSITORY_NAME_RULE =
   'lowercase letters and digits, separated by ".", "_", "__" or "-", in path segments split by "/"';
 
@@ -94,10 +87,7 @@ export function refKey(repository: string, digest: string): string {
   return `${repository}@${digest}`;
 }
 
-/**
- * Checks the `repoPrefix` and `repositories` inputs before anything is written; `labels` say how
- * the host spells them (`--repo-prefix` on the CLI, `repoPrefix` in the action and the task).
- */
+/** Checks `repoPrefix` and `repositories` before any write; `labels` are the host's input names. */
 export function assertRepositoryInputs(
   repoPrefix: string,
   repositories: string[],

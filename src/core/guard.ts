@@ -1,23 +1,19 @@
 import { InputError } from './errors.js';
 
 /**
- * The blast-radius guard (`maxAnnotations`): a limit per repository, as a count of manifests to
- * mark or a percentage of the manifests the repository holds. A valid but wrong image-info (a
- * truncated file, a wrong `repoPrefix`) makes every digest look orphaned; the guard stops such a
- * plan before it is applied.
+ * `maxAnnotations`, per repository: a count, or a percentage of the manifests it holds. A valid
+ * but wrong image-info (truncated, wrong `repoPrefix`) orphans every digest; this stops that plan.
  */
 export interface AnnotationLimit {
   count?: number;
   percent?: number;
 }
 
-/** One repository whose planned annotations exceed the limit. */
 export interface GuardViolation {
   repository: string;
   planned: number;
-  /** Distinct manifests the inventory found in the repository. */
   manifests: number;
-  /** The largest number of annotations the limit allows for this repository. */
+  /** The most annotations the limit allows here. */
   allowed: number;
 }
 
@@ -38,15 +34,13 @@ export function parseAnnotationLimit(text: string, name: string): AnnotationLimi
   );
 }
 
-/** The limit as the user wrote it, for messages. */
 export function describeLimit(limit: AnnotationLimit): string {
   return limit.percent !== undefined ? `${limit.percent}%` : String(limit.count);
 }
 
 /**
- * The repositories whose planned annotations exceed the limit, sorted by name. `planned` and
- * `manifests` are per repository; a repository absent from `manifests` counts as holding
- * exactly what is planned (the limit then applies to that).
+ * Repositories over the limit, by name. A repository absent from `manifests` counts as holding
+ * exactly what is planned.
  */
 export function checkAnnotationLimit(
   limit: AnnotationLimit,

@@ -1,6 +1,6 @@
 import { InputError } from './errors.js';
 
-/** Reading and comparing raw image-info JSON, which the merge keeps as it is (unknown fields too). */
+/** Raw image-info JSON, kept as it is by the merge (unknown fields too). */
 export type Json = Record<string, unknown>;
 
 export function rawJson(text: string): Json {
@@ -32,7 +32,7 @@ export function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
-/** Structural equality of JSON values (object key order does not matter). */
+/** Structural equality; object key order does not matter. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;

@@ -4,12 +4,11 @@ import { isObject, platforms, strings, type Json } from './image-info-json.js';
 /** Which entries are the same: platform identity, manifest lists, digests, `removed` selectors. */
 
 /**
- * One entry of a fragment's top-level `"removed": [...]`. `repo` is required, plus `dockerfile`
- * or `digest`; every field given must match. A `dockerfile` selector removes the matching
- * platforms (narrow it with `osType`, `osVersion`, `architecture`, `productVersion` of the image);
- * a `digest` selector removes the platform with that digest, or the whole image whose manifest
- * list has it. Digests match with or without a registry/repository prefix. An image left without
- * platforms is removed with its manifest list.
+ * One entry of a fragment's top-level `"removed": [...]`: `repo` plus `dockerfile` or `digest`;
+ * every field given must match. A `dockerfile` selector removes the matching platforms (narrowed
+ * by `osType`, `osVersion`, `architecture`, the image's `productVersion`); a `digest` selector the
+ * platform with that digest, or the image whose manifest list has it. Digests match with or
+ * without a registry/repository prefix. An image left without platforms goes with its list.
  *
  *     "removed": [{ "repo": "dotnet/runtime", "dockerfile": "src/runtime/6.0/bookworm-slim/amd64/Dockerfile" }]
  */
@@ -31,7 +30,6 @@ const PLATFORM_ID = ['dockerfile', 'osType', 'osVersion', 'architecture'] as con
 
 export type PlatformId = Partial<Record<(typeof PLATFORM_ID)[number], string>>;
 
-/** The platform identifier's fields a platform has. */
 export function platformId(p: Json): PlatformId {
   const out: PlatformId = {};
   for (const key of PLATFORM_ID) if (typeof p[key] === 'string') out[key] = p[key];
@@ -44,13 +42,11 @@ export interface PlatformMatch {
 }
 
 /**
- * The target platform the fragment's `fp` replaces, of those no other fragment platform claimed:
- * same {@link PLATFORM_ID} *and* either the same image `productVersion` or a `simpleTags` entry
- * in common. Real image-info builds one Dockerfile into several images (dotnet-buildtools
- * prereqs: `net8.0`, `net9.0`, ... told apart by productVersion and tags), while a patch release
- * changes productVersion (`10.0.11` → `10.0.12`) but keeps its floating tags (`10.0-…`).
- * Platforms without a dockerfile match by digest. Of several, the one with the same
- * productVersion and most shared tags wins.
+ * The target platform, of those not yet claimed, that `fp` replaces: same {@link PLATFORM_ID}
+ * *and* same image `productVersion` or a shared `simpleTags` entry. One Dockerfile may build
+ * several images (buildtools prereqs `net8.0`, `net9.0`, told apart by productVersion and tags),
+ * while a patch release changes productVersion but keeps its floating tags. Platforms without a
+ * dockerfile match by digest. Best: same productVersion, then most shared tags.
  */
 export function findPlatform(
   tImages: Json[],
@@ -87,7 +83,6 @@ function matchScore(fImage: Json, fp: Json, tImage: Json, tp: Json): number {
   return (sameVersion ? 1_000_000 : 0) + shared;
 }
 
-/** Same manifest-list digest, or a shared tag in common. */
 export function sameManifest(a: Json, b: Json): boolean {
   if (a.digest !== undefined && sameDigest(a.digest, b.digest)) return true;
   const tags = new Set(strings(a.sharedTags));
@@ -100,7 +95,7 @@ function sameDigest(a: unknown, b: unknown): boolean {
   return a.slice(a.lastIndexOf('@') + 1) === b.slice(b.lastIndexOf('@') + 1);
 }
 
-/** Applies one selector to the target's repos; returns how many platforms it removed. */
+/** Returns how many platforms the selector removed. */
 export function applyRemoval(repos: Json[], sel: RemovalSelector): number {
   let removed = 0;
   const repo = repos.find((r) => r.repo === sel.repo);
@@ -135,7 +130,7 @@ function selects(sel: RemovalSelector, image: Json, p: Json): boolean {
   });
 }
 
-/** The fragment's `removed` list; throws InputError naming the file and JSON path. */
+/** Throws InputError naming the file and JSON path. */
 export function parseRemovals(doc: Json, source: string): RemovalSelector[] {
   if (doc.removed === undefined) return [];
   const fail = (path: string, message: string): never => {

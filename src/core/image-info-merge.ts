@@ -19,31 +19,27 @@ import {
 export { describeStale, type MergeStats, type StaleEntry } from './image-info-time.js';
 
 /**
- * Merges one run's image-info (the *fragment*) into the shared image-info (the *target*).
- * Pure: text in, text out. Both documents are validated with `parseImageInfo` first, and the
- * merge works on the raw JSON so every field we do not model (layers, commitUrl, ...) survives.
+ * Merges one run's image-info (the *fragment*) into the shared one (the *target*). Pure, text to
+ * text; both are validated by `parseImageInfo`, and the merge edits the raw JSON so fields we do
+ * not model (layers, commitUrl, ...) survive.
  *
- * Semantics follow dotnet ImageBuilder's `ImageInfoHelper.MergeImageArtifactDetails` with
- * `ReplaceTags` (as its publish step uses it), erring on the side of keeping entries: an entry
- * wrongly dropped gets a supported image marked end-of-life, one wrongly kept only delays an
- * annotation.
+ * Follows ImageBuilder's `ImageInfoHelper.MergeImageArtifactDetails` with `ReplaceTags`, erring on
+ * keeping entries: one wrongly dropped gets a supported image marked end-of-life, one wrongly kept
+ * only delays an annotation.
  *
- * - Repos match by `repo`, platforms as {@link findPlatform} says. New entries are appended, so
- *   existing order is kept and diffs of the shared file stay small.
- * - A matched platform is replaced by the fragment's entry as a whole (its tags are replaced, not
- *   unioned: a tag moved to a newer image leaves the older one) unless the fragment's build is
- *   older ({@link mayReplace}). Unmatched platforms join the target image where the fragment
- *   image's first matched platform lives; if none matched, the fragment image is appended.
- * - Image fields follow the platforms: the fragment image's `manifest` (manifest list) and other
- *   fields (`productVersion`, unknown ones) replace the target image's unless the fragment image
- *   is older (an image's time is its newest platform's `created`). A fragment image without
- *   `manifest` leaves the target's alone. Repo fields are copied from the fragment.
- * - Nothing the fragment does not mention is removed, except what its optional top-level
- *   `removed` list names ({@link RemovalSelector}). Removals apply to the target first, so an
- *   entry both removed and present in the fragment ends up as the fragment has it. A selector
- *   that matches nothing is fine (merges are re-run after a conflict and must be idempotent).
- * - The target's top-level fields are kept (`schemaVersion` included); the fragment's `removed`
- *   is never written to the target.
+ * - Repos match by `repo`, platforms per {@link findPlatform}. New entries are appended, so the
+ *   shared file's order and diffs stay stable.
+ * - A matched platform is replaced whole (tags replaced, not unioned: a tag moved to a newer image
+ *   leaves the older one) unless the fragment's build is older ({@link mayReplace}). Unmatched
+ *   platforms join the target image holding the fragment image's first matched platform, else the
+ *   fragment image is appended.
+ * - Image fields (`manifest`, `productVersion`, unknown ones) follow the platforms: replaced unless
+ *   the fragment image is older (its time is its newest platform's `created`). A fragment image
+ *   without `manifest` leaves the target's. Repo fields come from the fragment.
+ * - Only the fragment's top-level `removed` list ({@link RemovalSelector}) removes anything. It
+ *   applies first, so an entry both removed and in the fragment ends as the fragment has it. A
+ *   selector matching nothing is fine: merges re-run after a conflict and must be idempotent.
+ * - The target's top-level fields (`schemaVersion`) are kept; `removed` is never written.
  */
 
 export interface NamedText {
@@ -54,7 +50,7 @@ export interface NamedText {
 
 export interface MergeResult extends Report {
   text: string;
-  /** False when the merged document equals the target (the write can be skipped). */
+  /** False when the merged document equals the target: the write can be skipped. */
   changed: boolean;
 }
 
@@ -63,7 +59,6 @@ export function formatImageInfo(doc: unknown): string {
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
-/** An image-info with nothing in it, for creating a target. */
 export function emptyImageInfo(schemaVersion = '2.0'): string {
   return formatImageInfo({ schemaVersion, repos: [] });
 }
@@ -75,7 +70,7 @@ export interface PreparedFragment {
   readonly removals: readonly RemovalSelector[];
 }
 
-/** Validates a fragment (image-info + `removed` list); throws InputError naming file and JSON path. */
+/** Throws InputError naming the file and JSON path. */
 export function validateFragment(fragment: NamedText): PreparedFragment {
   parseImageInfo(fragment.text, fragment.name);
   const doc = rawJson(fragment.text);
@@ -83,10 +78,7 @@ export function validateFragment(fragment: NamedText): PreparedFragment {
   return { name: fragment.name, doc, removals: parseRemovals(doc, fragment.name) };
 }
 
-/**
- * Merges `fragment` into `target`; `target` undefined creates a new document. The result is
- * made of validated parts of both inputs only, so it is valid image-info too.
- */
+/** `target` undefined creates one. Built from validated parts of both, so the result is valid. */
 export function mergeImageInfo(
   target: NamedText | undefined,
   fragment: NamedText | PreparedFragment,

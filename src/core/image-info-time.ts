@@ -17,7 +17,6 @@ export interface MergeStats {
   stale: number;
 }
 
-/** A build time and digest of one side of a {@link StaleEntry}. */
 export interface BuildRef {
   digest: string;
   /** The platform's `created`; for a manifest list, its image's newest platform's. */
@@ -32,9 +31,8 @@ export interface StaleEntry extends PlatformId {
   repo: string;
   /** Platform `simpleTags`, or the manifest list's `sharedTags`. */
   tags: string[];
-  /** What the target has and keeps. */
   kept: BuildRef;
-  /** What the fragment has: not merged, superseded. */
+  /** Not merged: superseded. */
   stale: BuildRef;
 }
 
@@ -50,9 +48,7 @@ export interface UntimedReplacement {
 /** What a merge did, and which entries the time rule left out or could not check. */
 export interface Report {
   stats: MergeStats;
-  /** Entries of the fragment older than the target's: not merged. */
   stale: StaleEntry[];
-  /** Entries replaced without an age check because a build time is missing. */
   untimed: UntimedReplacement[];
 }
 
@@ -107,12 +103,11 @@ export function imageTime(image: Json): { time: BuildTime; created: string } | u
 }
 
 /**
- * The time rule, monotonic per entry: the fragment's entry may replace the target's only when its
- * build is not older (equal times replace: a re-run of the same build). A stale run (an old
- * branch, a re-run of last week's commit) recording after a newer one must not make the newest
- * image an orphan that the next annotate marks end-of-life, so an older one is left out and
- * reported stale. Without a time on either side there is nothing to compare: it replaces, reported
- * untimed. A manifest list is timed by its images ({@link imageTime}).
+ * The time rule, monotonic per entry: the fragment's entry replaces the target's only when its
+ * build is not older (equal replaces: a re-run). A stale run (old branch, re-run of last week's
+ * commit) recording after a newer one must not orphan the newest image, which the next annotate
+ * would mark end-of-life; so an older one is left out, reported stale. With no time on a side it
+ * replaces, reported untimed. A manifest list is timed by its images ({@link imageTime}).
  */
 export function mayReplace(
   report: Report,

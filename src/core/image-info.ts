@@ -8,10 +8,7 @@ import {
 import { InputError } from './errors.js';
 import { isObject, parseJsonText, type Json } from './image-info-json.js';
 
-/**
- * The subset of dotnet ImageBuilder's image-info format that eol-gate uses. Unknown fields are
- * ignored; every field we read is checked and a bad one is reported with its JSON path.
- */
+/** The subset of ImageBuilder's image-info we use; each field read is checked, errors give paths. */
 export interface ImageInfo {
   source: string;
   schemaVersion: string;
@@ -94,7 +91,7 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-/** Parses one image-info document. `source` names the file or URL in every error. */
+/** `source` names the file or URL in every error. */
 export function parseImageInfo(text: string, source: string): ImageInfo {
   const r = new Reader(source);
   const root = r.object(parseJsonText(text, source), '$');

@@ -15,9 +15,8 @@ export const EMPTY_DESCRIPTOR = {
 export const EMPTY_BLOB = new TextEncoder().encode('{}');
 
 /**
- * The lifecycle artifact for (subject, date). Deterministic: no timestamps, fixed key order,
- * so every run and every concurrent annotator produces the same bytes and the same digest,
- * and a registry stores one referrer, not one per attempt (invariant 4).
+ * Deterministic (no timestamps, fixed key order): every run and concurrent annotator makes the same
+ * digest, so a registry stores one referrer, not one per attempt (invariant 4).
  */
 export function lifecycleManifestJson(subject: Descriptor, eolDate: string): string {
   const manifest = {

@@ -27,30 +27,24 @@ export interface Descriptor {
   annotations?: Record<string, string>;
 }
 
-/** One manifest as the registry's inventory knows it. */
 export interface ManifestRecord {
   repository: string;
   digest: string;
   mediaType: string;
-  /** Byte size of the manifest; needed for a subject descriptor. Unknown from some listings. */
+  /** Needed for a subject descriptor; unknown from some listings. */
   size?: number;
   tags: string[];
   /** Registry creation time (ISO 8601), when the registry records one. */
   created?: string;
-  /**
-   * When the group first saw it (ISO 8601), where the registry records no push time: a manifest
-   * is never older than that (never seen before: seen now).
-   */
+  /** When the group first saw it, where the registry records no push time: it is no older. */
   firstSeen?: string;
   configMediaType?: string;
   artifactType?: string;
   /** Digest of the manifest this one refers to: set for signatures, SBOMs, lifecycle marks. */
   subject?: string;
-  /** Digests an index references. */
   children?: string[];
 }
 
-/** A lifecycle referrer found on a subject. */
 export interface LifecycleMark {
   digest: string;
   /** `yyyy-MM-dd`, or undefined when the annotation is missing or unreadable. */

@@ -17,9 +17,8 @@ export function serializePlan(plan: Plan, context: PlanFileContext): string {
 }
 
 /**
- * The plan file's text in pieces, one per digest, to be written as it is made: a plan of
- * 100,000 digests is tens of MB as one string. The concatenation is exactly
- * `JSON.stringify(doc, null, 2) + "\n"` of the whole document.
+ * The plan file in pieces, one per digest, to write as made (100,000 digests are tens of MB as one
+ * string). Concatenated, exactly `JSON.stringify(doc, null, 2) + "\n"`.
  */
 export function* planFileChunks(plan: Plan, context: PlanFileContext): Generator<string> {
   const head = {
@@ -78,7 +77,6 @@ function planFileEntry(e: PlanEntry) {
   };
 }
 
-/** One digest a plan asks to annotate. */
 export interface PlannedDigest {
   repository: string;
   digest: string;

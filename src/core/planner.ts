@@ -22,7 +22,6 @@ export interface PlanEntry extends Pick<
   reason: string;
   /** Date for this digest when a plan file gives one of its own; else the plan's. */
   eolDate?: string;
-  /** Lifecycle marks already on this digest (for already-annotated entries). */
   existing?: LifecycleMark[];
 }
 
@@ -30,16 +29,12 @@ export interface Classification {
   /** Neither supported nor an artifact: to annotate unless already annotated or too young. */
   candidates: PlanEntry[];
   excluded: ExclusionCounts;
-  /**
-   * Repositories left out of the plan because a supported index in them could not be read:
-   * its children are unknown, so nothing there can be shown unsupported.
-   */
+  /** Repositories where a supported index could not be read: its children are unknown. */
   stopped: StoppedRepository[];
 }
 
 export interface StoppedRepository {
   repository: string;
-  /** The supported indexes whose children are unknown. */
   indexes: string[];
 }
 

@@ -6,7 +6,7 @@ export interface Logger {
   debug(message: string): void;
   /** Groups the lines `fn` logs (`::group::` on GitHub, `##[group]` on Azure Pipelines). */
   group<T>(title: string, fn: () => Promise<T>): Promise<T>;
-  /** A long step's progress, 0–100, for hosts that draw it (Azure Pipelines); optional. */
+  /** Progress 0–100, for hosts that draw it (Azure Pipelines). */
   progress?(percent: number, message: string): void;
 }
 

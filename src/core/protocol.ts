@@ -34,10 +34,7 @@ export function runKey(p: { repository?: string; runId: string }): string {
   return `${p.repository ?? ''}|${p.runId}`;
 }
 
-/**
- * A participant never blocks itself. Without a job id (`signal --scope run` where the CI names
- * no job) the participant is the whole attempt of the run.
- */
+/** Never blocks itself. Without a job id (`signal --scope run`) it is the whole run attempt. */
 export function isSelf(self: ParticipantIdentity | undefined, p: ParticipantIdentity): boolean {
   return (
     !!self &&
@@ -47,7 +44,6 @@ export function isSelf(self: ParticipantIdentity | undefined, p: ParticipantIden
   );
 }
 
-/** Latest `publishing` of each participant. */
 function latestPublishing(markers: RawMarker[]): RawMarker[] {
   const latest = new Map<string, RawMarker>();
   for (const m of markers) {
@@ -92,12 +88,11 @@ function endedWithoutSuccess(job: JobStatus | undefined): boolean {
 
 /**
  * A failed or cancelled job stops blocking once no other job of its run can still record what it
- * pushed (an `always()` / `succeededOrFailed()` record job may): every other job has completed, or
- * is past recording (its latest marker is an `image-info-updated`: a job records others' pushes
- * only before its run-scope cover, and signals `publishing` before recording again). Without that
- * second clause two runs whose annotating jobs each wait on the other run's failed job would wait
- * for each other. An annotator inside that run does not wait for its own job, nor for jobs that
- * have not started (they may be waiting on it: the API does not say what a queued job `needs`).
+ * pushed (an `always()` / `succeededOrFailed()` record job may): every other job has completed or
+ * is past recording (its latest marker is `image-info-updated`: a job records others' pushes only
+ * before its run-scope cover, and signals `publishing` before recording again). Without the second
+ * clause two runs each waiting on the other's failed job would deadlock. An annotator in that run
+ * waits neither for its own job nor for unstarted ones (the API does not say what they `need`).
  */
 function othersDone(
   p: RawMarker,
@@ -145,10 +140,7 @@ export function newestAttempts(markers: RawMarker[]): Map<string, number> {
   return newest;
 }
 
-/**
- * The `publishing` markers of others not covered by their own participant: the only ones whose
- * run (and its jobs) a store needs to ask about.
- */
+/** Others' `publishing` not covered by their own participant: only their runs need asking. */
 export function uncoveredPublishing(
   self: ParticipantIdentity | undefined,
   markers: RawMarker[],
@@ -296,7 +288,7 @@ export function jitteredInterval(intervalMs: number, random: number): number {
   return Math.round(intervalMs * (0.75 + random * 0.5));
 }
 
-/** Step 1 as a decision: proceed when nobody blocks, else wait for the blockers. */
+/** Step 1: proceed when nobody blocks, else wait for the blockers. */
 export type WaitDecision = { verdict: 'proceed' } | { verdict: 'wait'; blockers: GroupRun[] };
 
 export function decideWait(self: ParticipantIdentity | undefined, runs: GroupRun[]): WaitDecision {
@@ -304,7 +296,6 @@ export function decideWait(self: ParticipantIdentity | undefined, runs: GroupRun
   return blockers.length > 0 ? { verdict: 'wait', blockers } : { verdict: 'proceed' };
 }
 
-/** Who a participant is, in one phrase: run, attempt, job, repository. */
 function describeParticipant(run: GroupRun): string {
   const repo = run.repository ? `${run.repository} ` : '';
   const attempt = run.attempt > 0 ? ` (attempt ${run.attempt})` : '';

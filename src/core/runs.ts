@@ -10,9 +10,8 @@ export type CoverScope = 'job' | 'run';
 export const COVER_SCOPES: CoverScope[] = ['job', 'run'];
 
 /**
- * One job of one CI run: markers belong to it. Jobs of one run push in parallel (matrix legs),
- * and a run can be re-run, so (run, attempt, job) tell participants apart. `jobId` is undefined
- * when the CI system did not name the job: the whole run is then one participant.
+ * One job of one CI run. Jobs of a run push in parallel and runs are re-run, so (run, attempt,
+ * job) tell participants apart; with no `jobId` from the CI, the whole run is one participant.
  */
 export interface ParticipantIdentity {
   runId: string;
@@ -23,7 +22,6 @@ export interface ParticipantIdentity {
   url?: string;
 }
 
-/** One marker as a store holds it, before liveness is known. */
 export interface RawMarker {
   runId: string;
   attempt: number;
@@ -41,10 +39,7 @@ export interface RunStatus {
   alive: boolean;
   /** The run's latest attempt as the API reports it (it may lag behind the markers). */
   attempt?: number;
-  /**
-   * The run answered 404 while its repository answered 200: it was deleted (retention, "Delete
-   * workflow run"). Its markers never block and cleanup removes them.
-   */
+  /** 404 while its repository answers (retention, "Delete workflow run"): never blocks. */
   deleted?: boolean;
   /** When a completed run completed (ms, the CI service's clock): it can be re-run for a while after. */
   completedAt?: number;
@@ -58,7 +53,6 @@ export interface RunStatus {
   name?: string;
 }
 
-/** What the CI system says about a job. */
 export interface JobStatus {
   completed: boolean;
   /** `success`, `failure`, `cancelled`, ... (GitHub conclusion / Azure DevOps result, lower-cased). */
@@ -80,16 +74,10 @@ export interface GroupRun extends ParticipantIdentity {
   alive: boolean;
   /** The CI system did not answer for the run (deleted, or the token cannot read it). */
   runUnknown?: boolean;
-  /** The job completed as failed or cancelled. */
   jobFailed?: boolean;
-  /**
-   * A failed or cancelled job that still blocks: other jobs of its run (an `always()` record job)
-   * may yet record what it pushed.
-   */
+  /** Failed or cancelled, but another job of its run (`always()` record job) may record its pushes. */
   siblingsRunning?: boolean;
-  /** The run was deleted: its markers never block. */
   deleted?: boolean;
-  /** This participant blocks annotators other than itself. */
   blocks: boolean;
   since?: string;
   /** Where to look: the job's page when known, else the run's. */

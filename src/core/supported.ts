@@ -2,9 +2,8 @@ import { supportedRefs, type ImageInfo, type SupportedRef } from './image-info.j
 import { globToRegExp, matchesAny } from './glob.js';
 
 /**
- * What the image-info supports, in registry terms. Matching is by digest, whatever the
- * repository: a digest the image-info names is never marked, even under another name
- * (a wrong `repoPrefix` must not turn supported images into candidates).
+ * Matching is by digest, whatever the repository: a digest the image-info names is never marked
+ * under any name (a wrong `repoPrefix` must not make supported images candidates).
  */
 export interface SupportedSet {
   digests: Map<string, SupportedRef & { registryRepository: string }>;
