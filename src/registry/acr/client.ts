@@ -131,17 +131,15 @@ export class AcrClient {
     what: string,
     tag?: string,
   ): Promise<string> {
-    const content = this.content(repository);
     const pushed = await this.gate.call(what, () =>
-      content.setManifest(bytes, tag ? { mediaType, tag } : { mediaType }),
+      this.content(repository).setManifest(bytes, tag ? { mediaType, tag } : { mediaType }),
     );
     return pushed.digest;
   }
 
   /** DELETE a manifest; the SDK treats 404 as success, so deleting twice is fine. */
   async deleteManifest(repository: string, digest: string, what: string): Promise<void> {
-    const content = this.content(repository);
-    await this.gate.call(what, () => content.deleteManifest(digest));
+    await this.gate.call(what, () => this.content(repository).deleteManifest(digest));
   }
 
   /**
@@ -154,9 +152,8 @@ export class AcrClient {
     what: string,
     okStatus: number[] = [],
   ): Promise<PipelineResponse> {
-    const content = this.content(repository);
     return this.gate.call(what, async () => {
-      const res = await sendRaw(content, this.endpoint, request);
+      const res = await sendRaw(this.content(repository), this.endpoint, request);
       if ((res.status >= 200 && res.status < 300) || okStatus.includes(res.status)) return res;
       throw this.gate.statusError(what, res.status, res.request, res);
     });
