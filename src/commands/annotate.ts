@@ -37,30 +37,20 @@ export interface AnnotateOptions extends BarrierOptions {
   /** Also remove lifecycle marks from supported digests (default true). */
   unmarkSupported?: boolean;
   /**
-   * The blast-radius guard: a plan that marks more than this in any repository is written and
-   * refused. A `fromPlan` run is exempt: its plan is the one a person reviewed.
+   * Blast-radius guard: a plan over it in any repository is written, then refused. Not for
+   * `fromPlan`: a person reviewed that plan.
    */
   maxAnnotations?: AnnotationLimit;
   /**
-   * Repositories that left the image-info but the group's memory or the image-info's history
-   * names: `mark` (default) keeps them in scope, where all their images are unsupported;
-   * `ignore` leaves them out. Only without `repositories` globs.
+   * Repositories gone from the image-info that the group's memory or its history names: `mark`
+   * (default) keeps them in scope, all images unsupported; `ignore` drops them. Only without globs.
    */
   retiredRepositories?: 'mark' | 'ignore';
-  /**
-   * On a group's first run (no memory yet): how many older versions of a git-kept image-info
-   * to read for digests and repositories they named (0: none).
-   */
+  /** First run only (no memory yet): older versions of a git-kept image-info to read (0: none). */
   historyDepth?: number;
-  /**
-   * Step 7 (default true). Only the simulator turns it off, to show what the step prevents;
-   * no input reaches it.
-   */
+  /** Step 7 (default true); only the simulator turns it off, to show what it prevents. */
   reconcile?: boolean;
-  /**
-   * Step 7's own budget, counted from the end of apply (default `timeoutMs`): what step 1 left
-   * of `timeoutMs` is not carried over.
-   */
+  /** Step 7's own budget from the end of apply (default `timeoutMs`); step 1's unused time is not added. */
   reconcileTimeoutMs?: number;
   /** How the host spells an input in messages (`--on-timeout` on the CLI); default its name. */
   label?: (input: string) => string;
@@ -89,7 +79,6 @@ export interface AnnotateCounts {
   rolledBack: number;
 }
 
-/** A lifecycle mark, as placed or removed: the referrer on its subject. */
 export interface MarkRef {
   repository: string;
   subject: string;
@@ -102,17 +91,14 @@ export interface MarkRef {
 export interface RollBack {
   /** One sentence for the log and the summary: how long, who blocked, what was removed. */
   message: string;
-  /** Who still blocked when reconcile's budget ran out. */
   blockers: GroupRun[];
-  /** The marks this run placed, then removed. */
   removed: MarkRef[];
 }
 
 export interface AnnotateResult {
   /**
-   * `refused`: the plan exceeds `maxAnnotations`; it was written, nothing was applied.
-   * `rolled-back`: the plan was applied, then reconcile timed out and removed every mark this
-   * run placed (`rollBack` says who blocked); it follows `onTimeout` like `timed-out`.
+   * `refused`: over `maxAnnotations`; the plan was written, nothing applied. `rolled-back`:
+   * applied, then reconcile timed out and removed this run's marks; obeys `onTimeout`.
    */
   outcome: 'applied' | 'dry-run' | 'timed-out' | 'refused' | 'rolled-back';
   counts: AnnotateCounts;
@@ -125,16 +111,12 @@ export interface AnnotateResult {
   overLimit?: GuardViolation[];
   /** Undefined only when the run timed out before planning. */
   plan?: PlanWithUnmarks;
-  /**
-   * Marks this run placed (outcomes `applied` and `rolled-back`); reconciliation's removals are
-   * in `unmarked`, a roll-back's in `rollBack`.
-   */
+  /** Marks placed (`applied`, `rolled-back`); removals are in `unmarked` and `rollBack`. */
   annotated?: MarkRef[];
   /** Marks removed from supported digests, by the plan or by reconciliation. */
   unmarked: MarkRef[];
   /** Why step 7 re-checked the marks this run placed, when it did. */
   reconciled?: string;
-  /** Outcome `rolled-back`: who blocked, and the marks removed. */
   rollBack?: RollBack;
 }
 
@@ -302,7 +284,7 @@ function overAnnotationLimit(
   return violations;
 }
 
-/** The plan's counts, nothing done yet (all zero before a plan). */
+/** All zero before a plan. */
 function countsOf(plan?: Plan): AnnotateCounts {
   return {
     annotated: 0,

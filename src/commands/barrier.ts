@@ -15,14 +15,13 @@ export interface BarrierResult {
   timedOut: boolean;
   waitedMs: number;
   waitedFor: GroupRun[];
-  /** Who still blocked when the wait ended (empty unless timed out). */
+  /** Empty unless timed out. */
   blockers: GroupRun[];
 }
 
 /**
- * Polls the store until no other participant blocks (docs/design.md §2 steps 1 and 7), for at
- * most `budgetMs` (default `options.timeoutMs`) counted from `since` (epoch ms): step 1 passes
- * the run's start and `timeout`, step 7 the end of apply and `reconcileTimeout`.
+ * Polls until no other participant blocks (docs/design.md §2 steps 1, 7), for `budgetMs` (default
+ * `options.timeoutMs`) from `since` (epoch ms): step 1 from the run's start, step 7 from apply's.
  */
 export async function waitForBarrier(
   options: BarrierOptions,
@@ -56,7 +55,6 @@ export async function waitForBarrier(
   }
 }
 
-/** A store's poll delay factor, if any, as a finite factor ≥ 1. */
 function stretch(factor: number | undefined): number {
   return factor !== undefined && Number.isFinite(factor) && factor > 1 ? factor : 1;
 }

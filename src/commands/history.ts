@@ -5,9 +5,8 @@ import type { ImageInfoSource } from '../imageinfo/source.js';
 
 /** What older versions of the image-info named, in registry terms. */
 export interface History {
-  /** Registry repositories older versions named. */
   repositories: Set<string>;
-  /** Digests older versions named, per registry repository. */
+  /** Per registry repository. */
   digests: Map<string, Set<string>>;
   /** Sources without a history: what this run cannot see because of it. */
   notes: string[];
@@ -15,11 +14,10 @@ export interface History {
 }
 
 /**
- * Reads up to `depth` versions of each git-kept image-info, newest first. Used on a group's first
- * run on a registry that lists only tags: every digest an older version named is asked of the
- * registry, so the untagged images of earlier builds become candidates like any other. A
- * version that does not parse is skipped, and a history that cannot be read only costs reach
- * (a warning): what it adds are candidates, never protection.
+ * Up to `depth` versions of each git-kept image-info, newest first: on a first run against a
+ * tags-only registry, each digest they named is asked for, so earlier builds' untagged images
+ * become candidates. Unparsable versions are skipped; an unreadable history only warns, since it
+ * adds candidates, never protection.
  */
 export async function readHistory(
   sources: ImageInfoSource[],

@@ -11,10 +11,7 @@ export interface LoadedImageInfo {
   fingerprint: string;
 }
 
-/**
- * Reads and parses every image-info source; their union is what is supported. With a
- * `repoPrefix`, also checks that every registry repository name it makes is valid.
- */
+/** The union of every source is supported; with a `repoPrefix`, each name it makes is checked. */
 export async function loadImageInfo(
   sources: ImageInfoSource[],
   repoPrefix = '',
@@ -26,8 +23,8 @@ export async function loadImageInfo(
 }
 
 /**
- * The parser checked each name; the prefix can still make one too long for a registry. The
- * error names the file and the JSON path of the name, so it is found before the first write.
+ * The prefix can make a checked name too long for a registry; the error names file and JSON path,
+ * before the first write.
  */
 export function assertPrefixedNames(info: ImageInfo, repoPrefix: string): void {
   if (!repoPrefix) return;
@@ -57,7 +54,7 @@ export function assertPrefixedNames(info: ImageInfo, repoPrefix: string): void {
   });
 }
 
-/** Re-reads only the fingerprints (step 5 of the protocol). */
+/** Step 5. */
 export async function readFingerprint(sources: ImageInfoSource[]): Promise<string> {
   const snapshots = await Promise.all(sources.map((s) => s.read()));
   return combinedFingerprint(snapshots.map((s) => s.fingerprint));

@@ -16,9 +16,8 @@ export interface Scope {
 }
 
 /**
- * The repositories in scope: `globs` against the catalog, else what the image-info names plus,
- * unless `retired` is `ignore`, what it named before (the group's memory, its history): a
- * repository that left the image-info keeps its images, every one of them now unsupported.
+ * `globs` against the catalog, else what the image-info names plus, unless `retired` is `ignore`,
+ * what it named before (memory, history): a repository that left keeps its now unsupported images.
  */
 export async function resolveScope(
   registry: Registry,
@@ -56,7 +55,6 @@ export async function resolveScope(
   return { repositories, retired: former };
 }
 
-/** The lifecycle marks on one manifest: its lifecycle referrers, with their dates. */
 export async function lifecycleMarks(
   registry: Registry,
   repository: string,
@@ -70,10 +68,9 @@ export async function lifecycleMarks(
 const NO_MARKS = Object.freeze([]) as unknown as LifecycleMark[];
 
 /**
- * Lifecycle marks per candidate, keyed by repository then digest, so a registry of 100,000
- * candidates costs a map entry each, not a `repo@digest` string each. Reads by `repo@digest`
- * (refKey) as the planner asks; a candidate that was never looked up has no entry (the planner
- * refuses to read that as "not annotated", invariant 5).
+ * Marks per candidate by repository then digest: 100,000 candidates cost a map entry each, not a
+ * `repo@digest` string. Never looked up means no entry (the planner refuses that as "not
+ * annotated", invariant 5).
  */
 export class LifecycleLookups {
   private readonly byRepository = new Map<string, Map<string, LifecycleMark[]>>();
@@ -97,9 +94,8 @@ export class LifecycleLookups {
 }
 
 /**
- * What one pass of the protocol learned from the registry. A pass never reuses another's: a
- * listing from before a restart may lack an index pushed since, whose children it showed as
- * orphans (docs/design.md §2 step 3).
+ * One pass's registry reads, never reused: a listing from before a restart may lack an index
+ * pushed since, showing its children as orphans (docs/design.md §2 step 3).
  */
 export class Inventory {
   private readonly byRepository = new Map<string, ManifestRecord[]>();
@@ -109,14 +105,11 @@ export class Inventory {
   constructor(
     private readonly registry: Registry,
     private readonly concurrency: number,
-    /** Where progress of long listings and lookups goes; none, none is logged. */
+    /** Progress of long listings and lookups; none when absent. */
     private readonly progress?: { clock: Clock; logger: Logger },
   ) {}
 
-  /**
-   * Lists the repositories not listed yet; returns the records of all of `repositories`.
-   * `known`: digests per repository the registry is asked about even if no tag shows them.
-   */
+  /** Lists what is not listed yet; `known` digests are asked for even if no tag shows them. */
   async records(
     repositories: string[],
     known?: ReadonlyMap<string, ReadonlySet<string>>,
@@ -155,10 +148,7 @@ export class Inventory {
     return p && new ProgressReporter(total, p.clock, p.logger, verb);
   }
 
-  /**
-   * Lifecycle marks on supported digests (and children of supported indexes) that the listing
-   * shows: what `annotate` removes so the registry converges to the image-info both ways.
-   */
+  /** Marks on supported digests (indexes' children too): annotate removes them (converge both ways). */
   async marksOnSupported(
     records: ManifestRecord[],
     supported: SupportedSet,

@@ -72,10 +72,7 @@ export async function makePlan(
   };
 }
 
-/**
- * On a group's first run on a registry that keeps a memory (a cache repository), the image-info's
- * history: what older versions named. Later runs remember instead.
- */
+/** First run on a registry with a memory (cache repository): the history; later runs remember. */
 export async function readFirstRunHistory(
   options: AnnotateOptions,
   deps: AnnotateDeps,
@@ -95,16 +92,13 @@ export function addTo(map: Map<string, Set<string>>, key: string, value: string)
   set.add(value);
 }
 
-/**
- * The plan, with the lifecycle marks on supported digests that annotate removes, and the
- * distinct manifests of each repository in scope (what the guard and the summary count against).
- */
+/** Plus the marks on supported digests to remove, and manifests per repository (guard, summary). */
 export type PlanWithUnmarks = Plan & {
   unmark: MarkRef[];
   manifests: Record<string, number>;
   /** Repositories that left the image-info, in scope with all their images (retiredRepositories). */
   retired: Array<{ repository: string; manifests: number }>;
-  /** What this run could not see, and why (a source without history). */
+  /** What this run could not see, and why. */
   notes: string[];
 };
 

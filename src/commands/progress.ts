@@ -5,9 +5,8 @@ import { paceSnapshot, pacingNote, type PaceSnapshot, type Throttle } from '../u
 const PROGRESS_INTERVAL_MS = 5_000;
 
 /**
- * Progress of a long step (referrer lookups, apply): `verb i/N (p%, r/s)` at most once every
- * 5 s, the final count always; hosts that draw progress (Azure Pipelines) get the
- * percentage through `Logger.progress`.
+ * `verb i/N (p%, r/s)` at most every 5 s, the final count always; the percentage also goes to
+ * `Logger.progress` for hosts that draw it.
  */
 export class ProgressReporter {
   private done = 0;
@@ -16,8 +15,8 @@ export class ProgressReporter {
   private readonly pacing?: { throttle: Throttle; noun: string; since: PaceSnapshot };
 
   /**
-   * `pacing`: the request budgets, so a line also says which class a limiter paces and when the
-   * step should end ("writes paced at 96/min by the registry: 1,204 marks left, about 12 min").
+   * `pacing` lets a line say what paces it and when it ends ("writes paced at 96/min by the
+   * registry: 1,204 marks left, about 12 min").
    */
   constructor(
     private readonly total: number,
@@ -56,10 +55,7 @@ export class ProgressReporter {
   }
 }
 
-/**
- * Inventory progress: repositories listed i/N and the manifests found so far, at most once
- * every 5 s.
- */
+/** Repositories listed i/N and manifests found, at most every 5 s. */
 export class ListingProgress {
   private listed = 0;
   private manifests = 0;

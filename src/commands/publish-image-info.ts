@@ -18,9 +18,8 @@ import {
 export interface PublishImageInfoOptions {
   /** The shared image-info (file, github:, azure-repos:). */
   target: WritableImageInfoSource;
-  /** This run's image-info. */
   fragmentText: string;
-  /** Names the fragment in errors (its path). */
+  /** Names the fragment in errors. */
   fragmentName: string;
   /** Commit message for git-backed targets. */
   message: string;
@@ -42,25 +41,18 @@ export interface PublishImageInfoDeps {
 
 export interface PublishImageInfoResult {
   attempts: number;
-  /** The target's fingerprint after the publish. */
   fingerprint: string;
-  /** Whether this call wrote the target. */
   changed: boolean;
-  /**
-   * Entries of the fragment left out because the target names a newer build of them: the
-   * stale run's own digests stay orphans (superseded). Empty when everything was merged.
-   */
+  /** Fragment entries the target has newer builds of: the stale run's digests stay orphans. */
   stale: StaleEntry[];
 }
 
 export const DEFAULT_PUBLISH_ATTEMPTS = 12;
 
 /**
- * Merges this run's image-info into the shared one without losing anyone else's update: read
- * the target and its fingerprint, merge, write with the fingerprint as precondition; when
- * another writer got in between, read again and merge again (the merge is idempotent), with
- * jittered backoff. Never a blind overwrite, so once it returns every concurrent publisher's
- * entries are still there, and `image-info-updated` means exactly "my merge is committed".
+ * Read-merge-write with the target's fingerprint as precondition; when another writer got in
+ * between, read and merge again (idempotent) after jittered backoff. Never a blind overwrite, so
+ * every concurrent publisher's entries survive; `image-info-updated` means "my merge is committed".
  */
 export async function publishImageInfo(
   options: PublishImageInfoOptions,

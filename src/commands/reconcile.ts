@@ -11,18 +11,16 @@ import { loadImageInfo, readFingerprint } from './image-info.js';
 import { Inventory } from './inventory.js';
 import { addTo } from './plan.js';
 
-/** What step 7 did: why it re-checked (if it did), and the roll-back (if it timed out). */
 export interface Reconciled {
   reason?: string;
   rollBack?: RollBack;
 }
 
 /**
- * Step 7: a participant that began publishing after validation, or an image-info that changed,
- * may have recorded a digest this run just marked (an old image re-pushed). Wait for them (for
- * `reconcileTimeout`, counted from the end of apply), re-read, and remove the marks on digests
- * that are now supported. If they do not finish in time, every mark this run placed is removed
- * (none of them can be shown safe) and the run reports a roll-back.
+ * Step 7: someone who began publishing after validation, or a changed image-info, may have recorded
+ * a digest just marked (an old image re-pushed). Wait for them (`reconcileTimeout` from the end of
+ * apply), re-read, unmark what is now supported; on timeout remove every mark this run placed (none
+ * can be shown safe) and report a roll-back.
  */
 export async function reconcile(
   options: AnnotateOptions,
@@ -97,7 +95,6 @@ export async function removeMarks(
   }
 }
 
-/** Who blocks, for a log line: one `describeRun` each. */
 export function blockerNames(blockers: GroupRun[], clock: Clock): string {
   return blockers.map((run) => describeRun(run, clock.now())).join('; ');
 }

@@ -11,7 +11,7 @@ export interface SignalOptions {
   scope?: CoverScope;
 }
 
-/** Writes this participant's marker (read back before returning). */
+/** Read back before returning. */
 export async function signal(
   options: SignalOptions,
   deps: { store: CoordinationStore; logger: Logger },

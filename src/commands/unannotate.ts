@@ -17,14 +17,13 @@ export interface RemovedMark {
   digest: string;
   referrer: string;
   date?: string;
-  /** How it was removed (absent in a dry run). */
+  /** Absent in a dry run. */
   how?: UnmarkOutcome;
 }
 
 export interface UnannotateResult {
   /** True when nothing was deleted: `removed` is what would have been. */
   dryRun: boolean;
-  /** What was selected: `digest`, `fromPlan` or `date`. */
   mode: 'digest' | 'from-plan' | 'date';
   removed: RemovedMark[];
   /** Planned digests that no longer carry the plan's mark (removed already, or the image is gone). */
@@ -49,11 +48,10 @@ export interface UnannotateOptions {
 }
 
 /**
- * Rollback. With digests: every lifecycle mark on them. With a plan: the mark that plan's run
- * placed on each of its digests, found by its deterministic digest (lifecycle.ts), so a mark
- * of another date or another run stays. With a date: every mark of that date in scope. A host
- * in a digest must be the configured registry's: the same repository and digest on another
- * registry is not what the user asked to roll back.
+ * Rollback: every mark on `digests`; with a plan, the mark its run placed on each digest, found by
+ * its deterministic digest (lifecycle.ts), so other dates' and runs' marks stay; with a date, every
+ * mark of it in scope. A digest's host must be the configured registry: the same repository and
+ * digest elsewhere is not what the user asked to roll back.
  */
 export async function unannotate(
   options: UnannotateOptions,
@@ -107,7 +105,7 @@ export async function unannotate(
   return result;
 }
 
-/** The mark each planned digest got from that plan's run: the same bytes, so the same digest. */
+/** Same bytes as that plan's run placed, so the same digest. */
 async function marksOfPlan(
   planned: PlannedDigest[],
   concurrency: number,

@@ -13,7 +13,6 @@ export interface VerifyOptions {
   repoPrefix: string;
   repositories: string[];
   concurrency: number;
-  /** Delete the lifecycle marks found on supported digests. */
   repair: boolean;
 }
 
@@ -28,17 +27,13 @@ export interface VerifyResult {
   checked: number;
   findings: Finding[];
   repaired: number;
-  /**
-   * Repairs that were not a plain DELETE (the registry refuses it), by how they went; absent
-   * when every repair was deleted.
-   */
+  /** Repairs that were not a plain DELETE (refused), by outcome; absent when all were deleted. */
   repairedHow?: Partial<Record<Exclude<UnmarkOutcome, 'deleted'>, number>>;
 }
 
 /**
- * Invariant 1 as a check: no supported digest (or child of a supported index) carries a
- * lifecycle mark. Supported digests are checked in their own repository even when the
- * inventory cannot list them (untagged on a plain registry).
+ * Invariant 1 as a check: no supported digest (or supported index's child) carries a mark.
+ * Supported digests are checked in their own repository even if unlisted (untagged, plain registry).
  */
 export async function verify(
   options: VerifyOptions,
