@@ -14,12 +14,11 @@ export interface RetryPolicy {
   /** Longest `Retry-After` waited out (default 5 min); a longer one fails the call instead. */
   maxRetryAfterMs?: number;
   /**
-   * The process's per-class request budgets (registry clients): requests are paced by it, and a
-   * 429 is then not an attempt: retrying goes on while requests of the class are served (see
-   * `retryLoop`). Without it a 429 is retried like a 5xx.
+   * The process's per-class budgets (registry clients): requests are paced by it and a 429 is not
+   * an attempt (see `retryLoop`). Without it a 429 is retried like a 5xx.
    */
   throttle?: Throttle;
-  /** Called before each retry, for logs. */
+  /** For logs. */
   onRetry?: (info: { url: string; attempt: number; delayMs: number; cause: string }) => void;
 }
 
@@ -30,19 +29,17 @@ export const DEFAULT_RETRY: RetryPolicy = {
   timeoutMs: 60_000,
 };
 
-/** Default cap on a server's `Retry-After` (5 minutes). */
 export const DEFAULT_MAX_RETRY_AFTER_MS = 5 * 60_000;
 
 /** Statuses worth retrying: timeouts, throttling, server errors. */
 export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
 /**
- * An error status the caller did not expect: status, method, redacted URL, and the service's
- * error code from the body (OCI `errors[].code`, Azure `code` / `typeKey`) for adapters to map
- * to their meaning without reading the message.
+ * Carries the service's error code from the body (OCI `errors[].code`, Azure `code` / `typeKey`)
+ * so adapters map it without reading the message.
  */
 export class HttpStatusError extends RuntimeError {
-  /** The request URL without credentials or token-like query values. */
+  /** Without credentials or token-like query values. */
   readonly url: string;
   readonly code?: string;
 
@@ -63,7 +60,7 @@ export class HttpStatusError extends RuntimeError {
   }
 }
 
-/** Drops credentials and query strings that may hold tokens from a URL before it is logged. */
+/** Drops credentials and token-bearing query strings before a URL is logged. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
@@ -100,9 +97,8 @@ export function retryAfterMs(
 }
 
 /**
- * The wait before retry `attempt + 1`: jittered exponential backoff; with a `Retry-After`, that
- * wait plus up to `baseDelayMs` of jitter, so workers told the same `Retry-After` do not all
- * come back at the same instant.
+ * Jittered exponential backoff; with a `Retry-After`, that plus up to `baseDelayMs` of jitter so
+ * workers told the same `Retry-After` do not all come back at once.
  */
 export function retryDelay(
   attempt: number,
@@ -117,10 +113,9 @@ export function retryDelay(
   return cap / 2 + random() * (cap / 2);
 }
 
-/** The longest `Retry-After` the policy waits out. */
 const maxWait = (p: RetryPolicy) => p.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
 
-/** A `Retry-After` over the policy's cap fails, naming `where`, rather than be slept out on every attempt. */
+/** A `Retry-After` over the cap fails, naming `where`, rather than be slept out each attempt. */
 function checkRetryAfter(policy: RetryPolicy, retryAfter: number | undefined, where: string) {
   const limit = maxWait(policy);
   if (retryAfter !== undefined && retryAfter > limit)
@@ -136,11 +131,11 @@ export interface TransportOptions {
   /** Names the service in errors and logs: "Azure DevOps". */
   service?: string;
   logger?: Logger;
-  /** Times the waits and sleeps them (default `systemClock`). */
+  /** Default `systemClock`. */
   clock?: Clock;
   /**
-   * A client's shared hold: a served response carrying `Retry-After` (Azure DevOps sends it on
-   * throttled successes) makes the client's later requests wait that long first.
+   * A client's shared hold: a served response with `Retry-After` (Azure DevOps sends it on
+   * throttled successes) delays the client's later requests.
    */
   gate?: { notBefore: number };
   /** The service's own wait for a retryable response without `Retry-After` (e.g. a reset header). */
@@ -148,11 +143,10 @@ export interface TransportOptions {
 }
 
 /**
- * The one outbound-HTTP loop: retries 408/429/5xx, resets and timeouts with jittered backoff,
- * honours `Retry-After` up to the policy's cap. Returns the final response (which may still be
- * an error status the caller maps, e.g. with `HttpStatusError`); throws when the network never
- * answered. An error that is not a network failure (e.g. fetch's TypeError for a URL it refuses)
- * is not retried, and its message is redacted: fetch puts the whole URL in it.
+ * The one outbound-HTTP path: retries 408/429/5xx, resets and timeouts with jittered backoff,
+ * honouring `Retry-After` up to the cap. Returns the final response (maybe an error status for the
+ * caller to map); throws when the network never answered. Other errors (fetch's TypeError for a
+ * refused URL) are not retried, and are redacted: fetch puts the whole URL in the message.
  */
 export async function fetchWithRetry(
   url: string,
@@ -196,10 +190,7 @@ export async function fetchWithRetry(
   });
 }
 
-/**
- * One fetch within `timeoutMs`: the response, or a network failure `retryLoop` may retry. Any
- * other error (fetch refusing the URL) is not retried; its message is redacted.
- */
+/** Within `timeoutMs`; errors other than network failures (a refused URL) are not retried. */
 export async function fetchAttempt(
   url: string,
   init: RequestInit,
@@ -228,43 +219,41 @@ function formatMinutes(ms: number): string {
   return ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`;
 }
 
-/** One attempt's outcome, for `retryLoop`. */
 export interface Attempt<T> {
-  /** The answer (final unless `failure`). */
+  /** Final unless `failure`. */
   value?: T;
-  /** Its HTTP status, when there is an answer (a 429 teaches the throttle). */
+  /** A 429 teaches the throttle. */
   status?: number;
   /** Set when the attempt may be retried. */
   failure?: { cause: string; retryAfterMs?: number };
-  /** A thrown error behind `failure` (a network error): rethrown when retries run out. */
+  /** Behind `failure` (a network error): rethrown when retries run out. */
   error?: unknown;
-  /** Releases a retried answer (its body). */
+  /** Releases a retried answer's body. */
   discard?: () => unknown;
 }
 
 export interface RetryLoopOptions<T> {
   where: string;
-  /** For logs: the redacted URL. */
+  /** Redacted, for logs. */
   url: string;
   requestClass: RequestClass;
   policy: RetryPolicy;
-  /** Whether the loop paces and records each attempt in `policy.throttle` (false when a lower layer does, e.g. the ACR pipeline's per-retry policy). */
+  /** Pace and record attempts in `policy.throttle` (false when ACR's per-retry policy does). */
   pace: boolean;
   logger?: Logger;
-  /** Sleeps the backoff and draws its jitter (default `systemClock`). */
+  /** Default `systemClock`. */
   clock?: Clock;
   attempt: () => Promise<Attempt<T>>;
-  /** The error for a network failure that ran out of attempts (default: the error itself). */
+  /** Default: the error itself. */
   networkError?: (e: unknown, attempts: number) => Error;
 }
 
 /**
- * The one retry loop of every outbound request (fetchWithRetry, and the ACR pipeline's retry
- * policy): 5xx, 408, resets and timeouts are retried `policy.retries` times with jittered
- * backoff (or `Retry-After`, up to its cap). With a throttle, a 429 is not an attempt: the
- * class's limiter holds and slows the class (see util/throttle.ts), and retrying goes on until
- * no request of the class has been served for `throttle.stallMs`; the error then says the
- * registry kept refusing, with the counts. Without one, a 429 is retried like a 5xx.
+ * The one retry loop (fetchWithRetry, and the ACR pipeline's retry policy): 5xx, 408, resets and
+ * timeouts are retried `policy.retries` times with jittered backoff or `Retry-After` up to its cap.
+ * With a throttle a 429 is not an attempt: the class's limiter holds and slows (util/throttle.ts)
+ * and retrying goes on until nothing of the class was served for `throttle.stallMs`; the error
+ * then says the registry kept refusing. Without one, a 429 is retried like a 5xx.
  */
 export async function retryLoop<T>(o: RetryLoopOptions<T>): Promise<T> {
   const { policy, where } = o;
@@ -325,17 +314,14 @@ export function isNetworkError(e: unknown): boolean {
   return typeof err?.cause?.code === 'string' || typeof err?.code === 'string';
 }
 
-/** A short, redacted reason for a failed fetch (never the URL's credentials or a token). */
+/** Short and redacted: never the URL's credentials or a token. */
 export function networkCause(e: unknown): string {
   const err = e as (Error & { cause?: { code?: string; message?: string } }) | undefined;
   if (err?.name === 'TimeoutError') return 'timed out';
   return redactSecrets(String(err?.cause?.code ?? err?.cause?.message ?? err?.message ?? e));
 }
 
-/**
- * Reads a body for an error message, bounded so a huge HTML page does not flood logs, and
- * redacted: servers echo the request (its `Authorization` header, its URL with the query).
- */
+/** Bounded (a huge HTML page floods logs) and redacted (servers echo `Authorization`, URLs). */
 export async function errorDetail(res: Response): Promise<string> {
   const text = await res.text().catch(() => '');
   return redactSecrets(text.slice(0, 8192).replace(/\s+/g, ' ')).slice(0, 300);

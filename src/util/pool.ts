@@ -1,6 +1,6 @@
 /**
- * Runs `fn` over `items` with at most `concurrency` in flight. Stops starting new work after the
- * first failure and rethrows it once the in-flight calls settle, so nothing is left running.
+ * At most `concurrency` in flight; after the first failure starts nothing new and rethrows it once
+ * the in-flight calls settle, so nothing is left running.
  */
 export async function forEachLimited<T>(
   items: readonly T[],

@@ -1,6 +1,6 @@
 /**
- * Names of query parameters and form fields whose values are credentials: tokens, keys,
- * signatures (Azure SAS `sig`, `X-Amz-Signature`), OAuth codes and client secrets, passwords.
+ * Credential-bearing names: tokens, keys, signatures (Azure SAS `sig`, `X-Amz-Signature`), OAuth
+ * codes, client secrets, passwords.
  */
 export const SENSITIVE_PARAM =
   /^[\w.-]*(token|secret|passw(or)?d|pwd|sig|signature|key|code|credential|auth)[\w.-]*$/i;
@@ -13,10 +13,9 @@ const SENSITIVE_FIELD =
 const PARAM = /(^|[?&;\s"'(,])([\w.-]+)=([^&#\s"',;)]+)/g;
 
 /**
- * Hides secrets before a message reaches a log, an error, `--json` or a plan file (invariant 7):
- * `Authorization` values of any scheme (a `Basic` one is base64 of user:password), bearer and
- * basic credentials, JWTs, sensitive query / form / JSON values, and the user-info
- * (`user:password@`) of URLs, with or without a scheme. A `realm="…"` challenge stays readable.
+ * Before a log, error, `--json` or plan file (invariant 7): `Authorization` values of any scheme
+ * (`Basic` is base64 user:password), bearer/basic credentials, JWTs, sensitive query / form / JSON
+ * values, and URL user-info with or without a scheme. A `realm="…"` challenge stays readable.
  */
 export function redactSecrets(text: string): string {
   return (
@@ -34,10 +33,7 @@ export function redactSecrets(text: string): string {
   );
 }
 
-/**
- * The ways a known secret shows up in text: as is, base64 (`Basic` credentials, config files)
- * and URL-encoded (a query string).
- */
+/** As is, base64 (`Basic` credentials, config files) and URL-encoded (a query string). */
 export function secretForms(secret: string): string[] {
   if (!secret) return [];
   return [

@@ -1,29 +1,25 @@
 /**
  * Request budgets per class, learnt from the registry's refusals.
  *
- * Azure Container Registry meters reads (GET/HEAD) and writes (PUT/POST/PATCH/DELETE) per
- * minute by tier (Basic 1,000 / 100, Standard 3,000 / 500, Premium 10,000 / 2,000), referrer
- * lookups per identity (250 a minute) and token requests on their own, and answers past a budget
- * with `429 TOOMANYREQUESTS`, often without `Retry-After`. Each class here has its own limiter,
- * shared by every client of the process, so a refused write never slows the reads.
+ * ACR meters reads (GET/HEAD) and writes (PUT/POST/PATCH/DELETE) per minute by tier (Basic
+ * 1,000 / 100, Standard 3,000 / 500, Premium 10,000 / 2,000), referrer lookups per identity (250 a
+ * minute) and tokens apart, and answers past a budget with `429 TOOMANYREQUESTS`, often without
+ * `Retry-After`. Each class has its own process-wide limiter, so a refused write never slows reads.
  *
- * The scheme (one limiter per class, pure, on an injected clock):
- * - Requests of a class start at most `rate` a minute, evenly spaced (no bursts to refuse).
- * - It starts at the configured budget (`acrTier`), or optimistic (Premium) with none.
- * - A 429 is the only signal of the real budget. On one, the limiter (1) holds the whole class
- *   for `Retry-After` when there is one, else for a backoff that doubles with consecutive
- *   refusals (1 s, 2 s, 4 s … 60 s): a budget window is full, and requests sent into it are
- *   only more refusals (a refusal answered during a hold, of a request sent before it, teaches
- *   nothing new and is not counted as consecutive); (2) takes as `ceiling` the smaller of its rate and the successes it saw
- *   in the last minute (a per-minute budget cannot have served more than that: an optimistic
- *   start comes down to the real budget in one step, not after log₂(10,000/100) halvings);
- *   (3) decreases multiplicatively to `decrease × ceiling`. Consecutive refusals halve further.
- * - Each success increases additively: quickly (a tenth of the gap per success) back to
- *   `target × ceiling` (just under the rate that was refused), then by a small probe step above
- *   it, so a budget that grew is found again but the rate spends almost all its time just
- *   under the last refusal: classic AIMD would saw-tooth between `decrease × B` and B (a
- *   ~15 % loss); this settles at ~`target × B`, with one refusal per probe cycle.
- * - `maxRequestsPerMinute` is a fixed cap on all classes together (an operator's override).
+ * The scheme (pure, on an injected clock):
+ * - A class starts at most `rate` requests a minute, evenly spaced (no bursts to refuse), from the
+ *   configured budget (`acrTier`), or optimistic (Premium) without one.
+ * - A 429 is the only signal of the real budget. On one, the limiter (1) holds the class for
+ *   `Retry-After`, else a backoff doubling per consecutive refusal (1 s … 60 s): the window is full
+ *   and more requests are only more refusals (a refusal of a request sent before the hold teaches
+ *   nothing and is not consecutive); (2) takes as `ceiling` the smaller of its rate and the last
+ *   minute's successes (a per-minute budget served no more: an optimistic start drops to the real
+ *   budget in one step, not log₂(10,000/100) halvings); (3) decreases to `decrease × ceiling`.
+ * - Each success adds a tenth of the gap back to `target × ceiling` (just under the refused rate),
+ *   then a small probe step, so a grown budget is found again while the rate stays just under the
+ *   last refusal: classic AIMD saw-tooths between `decrease × B` and B (~15 % lost); this settles
+ *   at ~`target × B`, one refusal per probe cycle.
+ * - `maxRequestsPerMinute` is an operator's fixed cap on all classes together.
  */
 
 import type { Clock } from '../core/ports.js';
@@ -45,7 +41,7 @@ export const TIER_BUDGETS: Record<AcrTier, Record<RequestClass, number>> = {
 /** With no tier: the largest budgets, learnt down from the first refusals. */
 export const OPTIMISTIC_BUDGETS = TIER_BUDGETS.premium;
 
-/** Default time a class may go without one served request before retrying stops. */
+/** How long a class may go without a served request before retrying stops. */
 export const DEFAULT_STALL_MS = 5 * 60_000;
 
 export function requestClass(method: string, url: string): RequestClass {
@@ -67,9 +63,8 @@ export function requestClass(method: string, url: string): RequestClass {
 }
 
 export interface LimiterOptions {
-  /** Requests per minute to start at. */
   start: number;
-  /** Configured from a documented budget (paced from the start), or optimistic. */
+  /** From a documented budget (paced from the start), else optimistic. */
   configured?: boolean;
   min?: number;
   /** Multiplicative decrease on a refusal (default 0.8). */
@@ -83,7 +78,7 @@ export interface LimiterOptions {
   windowMs?: number;
 }
 
-/** One class's limiter: pure, on the clock times it is given. */
+/** Pure, on the clock times it is given. */
 export class RateLimiter {
   rate: number;
   /** The rate last refused (undefined before any refusal). */
@@ -94,13 +89,11 @@ export class RateLimiter {
   refused = 0;
   /** Requests this limiter made wait (it, not the caller's concurrency, set the pace). */
   delayed = 0;
-  /** Consecutive refusals. */
   private streak = 0;
   private next = 0;
   lastSuccess?: number;
   private readonly successes: number[] = [];
   readonly configured: boolean;
-  /** The tier's documented budget, when configured. */
   private documented?: number;
   private readonly o: Required<Omit<LimiterOptions, 'configured'>>;
 
@@ -169,7 +162,6 @@ export class RateLimiter {
     this.next = Math.max(this.next, this.holdUntil);
   }
 
-  /** Drops the successes older than the budget window. */
   private forget(now: number): void {
     while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
       this.successes.shift();
@@ -190,7 +182,7 @@ export interface ThrottleOptions {
   stallMs?: number;
   /** The window the registry counts budgets in (default a minute; tests shorten it). */
   windowMs?: number;
-  /** Times the pacing and sleeps it (default `systemClock`). */
+  /** Default `systemClock`. */
   clock?: Clock;
 }
 
@@ -218,15 +210,13 @@ export class Throttle {
     }
   }
 
-  /** Epoch ms on the throttle's clock. */
   now(): number {
     return this.clock.now().getTime();
   }
 
   /**
-   * Waits for the class's (and the total cap's) next slot. A slot reserved before a 429 held the
-   * class does not survive the hold: the request waits for a new one after it, rather than join
-   * the refusals (with 8 requests in flight, one refusal would otherwise become 8).
+   * A slot reserved before a 429 held the class does not survive the hold: the request waits for
+   * a new one rather than join the refusals (with 8 in flight, one refusal would become 8).
    */
   async acquire(c: RequestClass): Promise<void> {
     const limiter = this.limiters[c];
@@ -239,7 +229,7 @@ export class Throttle {
     }
   }
 
-  /** Waits out the class's hold (after a 429), without taking a slot: before a request's timeout starts. */
+  /** Waits out the class's hold without taking a slot: before a request's timeout starts. */
   async holdOver(c: RequestClass): Promise<void> {
     const wait = this.limiters[c].holdUntil - this.now();
     if (wait > 0) await this.clock.sleep(wait);
@@ -252,7 +242,7 @@ export class Throttle {
     else if (status > 0) this.limiters[c].success(now);
   }
 
-  /** Whether retrying a throttled request of `c` may go on: a request of it was served within `stallMs` of `since`. */
+  /** True once nothing of `c` was served for `stallMs` (counted from `since` at the earliest). */
   stalled(c: RequestClass, since: number): boolean {
     const last = Math.max(this.limiters[c].lastSuccess ?? 0, since);
     return this.now() - last >= this.stallMs;
@@ -268,7 +258,7 @@ export class Throttle {
 
 let shared: Throttle | undefined;
 
-/** The process's throttle, shared by every registry client (configure it once, at wiring). */
+/** Shared by every registry client of the process; configured once, at wiring. */
 export function processThrottle(): Throttle {
   return (shared ??= new Throttle());
 }
@@ -290,10 +280,9 @@ function perClass<T>(value: (c: RequestClass) => T): Record<RequestClass, T> {
 }
 
 /**
- * "writes paced at 96/min by the registry: 1,204 marks left, about 12 min": for the class that
- * will take longest to finish `left` items at its current rate (requests of it per item so far,
- * since `since`), when a limiter sets its pace (refusals, or a tier budget that made requests
- * wait); undefined when none does.
+ * "writes paced at 96/min by the registry: 1,204 marks left, about 12 min": for the class slowest
+ * to finish `left` items at its rate (its requests per item since `since`), when a limiter sets the
+ * pace (refusals, or a tier budget that made requests wait); else undefined.
  */
 export function pacingNote(
   throttle: Throttle,
