@@ -14,9 +14,8 @@ import {
 import { redactSecrets } from '../util/redact.js';
 import { MAX_RATE_LIMIT_WAIT_MS, serviceBaseUrl } from './service-base.js';
 
-/** The REST version every call names. */
 export const API_VERSION = '7.1';
-/** Continuation pages one listing may take before it is called endless. */
+/** More continuation pages than this and a listing is called endless. */
 const MAX_PAGES = 1000;
 
 /** The hint for a bad or missing token: the pipeline did not hand the step its token. */
@@ -36,7 +35,6 @@ export interface AzureDevOpsClientOptions {
   label?: string;
 }
 
-/** What one call is for: how its errors read and which statuses are answers. */
 export interface AzureDevOpsCall {
   /** For errors: "read the tags of build 12", "write azure-repos:P/r/f.json@main". */
   what: string;
@@ -52,27 +50,23 @@ export interface AzureDevOpsCall {
   accept?: string;
 }
 
-/** A failed response, as `azureDevOpsError` maps it. */
 export interface FailedResponse {
   status: number;
   method: string;
   url: string;
-  /** The response's `content-type`. */
   contentType?: string;
-  /** The bounded, redacted body (`errorDetail`). */
+  /** Bounded and redacted (`errorDetail`). */
   detail: string;
-  /** The whole body, where the service's `typeKey` is looked for (never quoted). */
+  /** The whole body, searched for `typeKey` (never quoted). */
   body?: string;
-  /** The server's `Retry-After`, in ms. */
   retryAfterMs?: number;
 }
 
 /**
- * The one error mapper of Azure DevOps: every refused call becomes an `HttpStatusError`
- * (status, method, redacted URL, the service's `typeKey` as `code`) whose message says what
- * was tried, what the service said and how to fix it. The 203 (or 200) sign-in page is how the
- * service answers a bad or missing token; that, a 401 and a 403 are an InputError (the user's to
- * fix) with the HttpStatusError as its `cause`.
+ * The one Azure DevOps error mapper: an `HttpStatusError` (`typeKey` as `code`) whose message says
+ * what was tried, what the service said and how to fix it. The service answers a bad or missing
+ * token with a 203 (or 200) sign-in page; that, a 401 and a 403 are an InputError (the user's to
+ * fix) with the HttpStatusError as `cause`.
  */
 export function azureDevOpsError(
   res: FailedResponse,
@@ -121,14 +115,11 @@ export function listValue<T>(body: unknown): T[] {
 }
 
 /**
- * One Azure DevOps REST client (builds, timelines, tags, git): Bearer `System.AccessToken`,
- * api-version 7.1, every request through util/http's one retry loop with a hold shared by the
- * client's requests (a throttled success slows the next ones), and every refusal through
- * `azureDevOpsError`.
- * https://learn.microsoft.com/rest/api/azure/devops/?view=azure-devops-rest-7.1
+ * Bearer `System.AccessToken`, api-version 7.1, every request through util/http's retry loop with
+ * a client-wide hold (a throttled success slows the next ones), every refusal through
+ * `azureDevOpsError`. https://learn.microsoft.com/rest/api/azure/devops/?view=azure-devops-rest-7.1
  */
 export class AzureDevOpsClient {
-  /** The collection URL without its trailing slash. */
   readonly collection: string;
   private readonly policy: RetryPolicy;
   private readonly gate = { notBefore: 0 };
@@ -153,10 +144,7 @@ export class AzureDevOpsClient {
     return `${this.collection}/${encodeURIComponent(project)}/_apis/${path}?${q}`;
   }
 
-  /**
-   * The final response of a call: a 2xx, or a status the call expects. Anything else (the
-   * sign-in page included) throws the mapped `HttpStatusError`.
-   */
+  /** A 2xx or an expected status; anything else (the sign-in page too) throws the mapped error. */
   async send(method: string, url: string, call: AzureDevOpsCall): Promise<Response> {
     const headers: Record<string, string> = { accept: call.accept ?? 'application/json' };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
@@ -203,7 +191,7 @@ export class AzureDevOpsClient {
     return this.parse<T>(method, url, res);
   }
 
-  /** Parses a response's JSON body; an unreadable one is a RuntimeError naming the request. */
+  /** An unreadable body is a RuntimeError naming the request. */
   async parse<T>(method: string, url: string, res: Response): Promise<T> {
     try {
       return (await res.json()) as T;
@@ -233,10 +221,7 @@ export class AzureDevOpsClient {
     throw new RuntimeError(`Azure DevOps: ${call.what} did not end after ${MAX_PAGES} pages`);
   }
 
-  /**
-   * Up to `max` items of a listing that pages with `$top`/`$skip` (named by `page`, e.g.
-   * `searchCriteria.$top`); a short page ends it.
-   */
+  /** Up to `max` items paged by `$top`/`$skip` (`page` names them); a short page ends it. */
   async listSkip<T>(
     project: string,
     path: string,

@@ -17,14 +17,12 @@ import { maskSecrets, redactSecrets } from '../util/redact.js';
 import { requestClass } from '../util/throttle.js';
 import { MAX_RATE_LIMIT_WAIT_MS, serviceBaseUrl } from './service-base.js';
 
-/** The REST API version every request asks for. */
 export const GITHUB_API_VERSION = '2022-11-28';
 
 /**
- * What the one error mapper derives from an error answer, for callers to branch on (never on
- * GitHub's text): `already-exists` (422 "Reference already exists"), `no-object` (422 "Object
- * does not exist": a ref to an unknown commit), `sha` (422 about a contents `sha`), `rate-limited`
- * (a primary or secondary rate limit the retries gave up on).
+ * Derived by the one mapper so callers never branch on GitHub's text: `already-exists` (422
+ * "Reference already exists"), `no-object` (422 "Object does not exist": unknown commit), `sha`
+ * (422 about a contents `sha`), `rate-limited` (a limit the retries gave up on).
  */
 export type GitHubErrorCode =
   | 'bad-credentials'
@@ -37,7 +35,6 @@ export type GitHubErrorCode =
   | 'unprocessable'
   | 'rate-limited';
 
-/** Who asks, for the messages and hints of the mapped errors. */
 export interface GitHubCaller {
   /** Prefix of messages (e.g. the image-info source's name); none: "GitHub ...". */
   label?: string;
@@ -63,16 +60,12 @@ export interface GitHubServiceOptions extends GitHubCaller {
 
 export interface GitHubRequest {
   query?: Record<string, string | number>;
-  /** Sent as JSON. */
   body?: unknown;
   /** The body as bytes (`application/vnd.github.raw+json`), not parsed. */
   raw?: boolean;
   /** Error statuses that are answers here (e.g. 404): returned, not thrown. */
   allow?: readonly number[];
-  /**
-   * `If-None-Match` with the ETag of this URL's last answer (kept for the life of the client); a
-   * 304 (free: GitHub does not count it against the rate limit) answers with that earlier body.
-   */
+  /** `If-None-Match` with this URL's last ETag; a 304 (not rate-limited) answers with that body. */
   conditional?: boolean;
 }
 
@@ -80,19 +73,14 @@ export interface GitHubAnswer {
   status: number;
   /** Parsed JSON (a Buffer with `raw`); undefined for an allowed error status or an empty body. */
   data: unknown;
-  /** The URL of `Link: rel="next"`, if any. */
   next?: string;
-  /** For an allowed error status: what the mapper derives from it. */
   code?: GitHubErrorCode;
 }
 
 /** More pages than this in one listing fails it rather than judging from part of it. */
 export const MAX_PAGES = 100;
 
-/**
- * The message of a GitHub error body (`{ message }`), bounded and redacted (the token masked,
- * should a server echo it); else the text.
- */
+/** A GitHub error body's `message`, else the text; bounded, redacted (servers may echo the token). */
 function githubMessage(text: string, token?: string): string {
   let message = text;
   try {
@@ -133,10 +121,9 @@ function codeOf(status: number, headers: Headers, message: string): GitHubErrorC
 }
 
 /**
- * The one error mapper of GitHub answers: an `HttpStatusError` (status, method, the URL without
- * its query or secrets, GitHub's message, `code` as above) with the hint to fix. A 401, or a
- * 403 that is not a rate limit, is the user's to fix: an InputError (hosts exit 2) naming the
- * token permission, with that HttpStatusError as its `cause`.
+ * The one GitHub error mapper: an `HttpStatusError` (`code` as above) with the hint to fix. A 401,
+ * or a 403 that is not a rate limit, is an InputError (hosts exit 2) naming the token permission,
+ * with that HttpStatusError as its `cause`.
  */
 export function githubError(
   status: number,
@@ -170,16 +157,15 @@ export function githubError(
 }
 
 /**
- * One GitHub REST client: base URL (GHES too), Bearer token, API version, conditional GETs,
- * `Link` pagination, retries through util/http's one retry loop (5xx, 408, resets, timeouts;
- * rate limits wait for `retry-after`, the primary limit's reset or a minute for a secondary one,
- * at most 15 minutes), and every error answer through `githubError`.
+ * GHES too; conditional GETs, `Link` pagination, retries through util/http's loop (rate limits
+ * wait for `retry-after`, the primary reset or a minute for a secondary one, at most 15 minutes),
+ * every error answer through `githubError`.
  */
 export class GitHubService {
   readonly baseUrl: string;
   private readonly policy: RetryPolicy;
   private readonly clock: Clock;
-  /** By URL: the last answer of every conditional GET. */
+  /** The last answer of every conditional GET, by URL. */
   private readonly cache = new Map<string, { etag: string; answer: GitHubAnswer }>();
 
   constructor(private readonly options: GitHubServiceOptions) {
@@ -230,9 +216,8 @@ export class GitHubService {
   }
 
   /**
-   * Every page of a listing, following `Link: rel="next"` (each page conditional when asked),
-   * until `enough` says so. A listing cut short would hide what it lists: more than MAX_PAGES
-   * pages fails instead.
+   * Follows `Link: rel="next"` until `enough`. A listing cut short would hide what it lists, so
+   * more than MAX_PAGES pages fails instead.
    */
   async pages<T>(
     path: string,
@@ -256,7 +241,7 @@ export class GitHubService {
     return all;
   }
 
-  /** One request through the one retry loop; an error answer comes with its body read. */
+  /** An error answer comes with its body read. */
   private send(
     method: string,
     url: string,
@@ -292,10 +277,7 @@ export class GitHubService {
     });
   }
 
-  /**
-   * `retry-after`; else a primary limit's reset (backoff when it gives none); else a minute for
-   * a secondary limit.
-   */
+  /** `retry-after`; else a primary limit's reset (or backoff); else a minute for a secondary. */
   private waitFor(res: Response, limited: boolean): number | undefined {
     const wait = retryAfterMs(res.headers);
     if (wait !== undefined || !limited) return wait;
