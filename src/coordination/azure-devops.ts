@@ -24,28 +24,27 @@ import { readBackUntil, type StoreOptions } from './store-options.js';
 export interface AzureDevOpsStoreOptions extends StoreOptions {
   /** `System.CollectionUri`, e.g. https://dev.azure.com/org/ (http only for loopback). */
   collectionUri: string;
-  /** `System.TeamProject`: where this build lives. */
+  /** `System.TeamProject`. */
   project: string;
   /** `Build.BuildId`. */
   buildId: string | number;
   /**
-   * `System.JobAttempt`, for logs only. It counts one job's retries, not the build's, so it
-   * cannot order markers of different jobs: every marker carries attempt 1 and is ordered by its
-   * stamp (a retried job has a new `System.JobId`, so it is a new participant anyway).
+   * `System.JobAttempt`, for logs only: it counts one job's retries, not the build's, so markers
+   * carry attempt 1 and order by stamp (a retried job has a new `System.JobId` anyway).
    */
   jobAttempt: number;
   /** `System.JobId` (the job's timeline record id); without it the whole build is one participant. */
   jobId?: string;
-  /** `System.AccessToken`. Never logged. */
+  /** `System.AccessToken`; never logged. */
   token: string;
   /** Projects whose builds can be peers (default: the current one). */
   projects?: string[];
 }
 
 /**
- * Builds - List takes a BuildStatus flags value; every status except `completed`
- * (https://learn.microsoft.com/rest/api/azure/devops/build/builds/list?view=azure-devops-rest-7.1).
- * The response is filtered again client-side so a server that ignored the filter stays correct.
+ * Builds - List's BuildStatus flags: every status except `completed`; re-filtered client-side in
+ * case a server ignores it.
+ * https://learn.microsoft.com/rest/api/azure/devops/build/builds/list?view=azure-devops-rest-7.1
  */
 export const LIVE_STATUS_FILTER = 'inProgress,cancelling,postponed,notStarted';
 
@@ -67,7 +66,6 @@ export function markerTag(
   return `${groupTag(group)}.${markerName(who, state, scope, stamp)}`;
 }
 
-/** The markers among a build's tags. */
 export function markersOfBuild(group: string, buildId: string, tags: string[]): RawMarker[] {
   const prefix = `${groupTag(group)}.`;
   return tags
@@ -87,7 +85,6 @@ interface TimelineRecord {
   previousAttempts?: Array<{ attempt?: number; timelineId?: string; recordId?: string }>;
 }
 
-/** The subset of the Build resource we read. */
 interface AdoBuild {
   id: number;
   status?: string;
@@ -115,9 +112,8 @@ function jobStatus(record: TimelineRecord): JobStatus {
 }
 
 /**
- * Markers as tags on Azure Pipelines builds, through the REST API (never the
- * `##vso[build.addbuildtag]` logging command, which the agent applies after the step).
- * Liveness comes from the build status; tags of completed builds are simply not listed.
+ * Markers as build tags through the REST API (never `##vso[build.addbuildtag]`: the agent applies
+ * it after the step). Liveness is the build status; completed builds' tags are not listed.
  */
 export class AzureDevOpsStore implements CoordinationStore {
   readonly kind = 'azure-devops' as const;
@@ -229,9 +225,8 @@ export class AzureDevOpsStore implements CoordinationStore {
   }
 
   /**
-   * Every job of a build from its timeline (the latest attempt of each job); a marker's job of an
-   * earlier attempt is found through the current record's `previousAttempts` and that attempt's
-   * timeline.
+   * Every job from the latest timeline; a marker's job of an earlier attempt is found through the
+   * current record's `previousAttempts` and that attempt's timeline.
    */
   private async jobs(
     project: string,

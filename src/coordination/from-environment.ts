@@ -12,18 +12,16 @@ export type CoordinatorKind = 'auto' | 'azure-devops' | 'github' | 'none';
 export const COORDINATOR_KINDS: CoordinatorKind[] = ['auto', 'azure-devops', 'github', 'none'];
 
 export interface CoordinationOverrides {
-  /** A token the host obtained itself (the task: from the SYSTEMVSSCONNECTION endpoint; the action: its `token` input). */
+  /** Obtained by the host (the task: SYSTEMVSSCONNECTION; the action: its `token` input). */
   token?: string;
   /** Azure DevOps: projects whose builds can be peers (default: the current one). */
   projects?: string[];
   /** The job's id from an input (GitHub: `job.check_run_id`); else EOL_GATE_JOB_ID / System.JobId. */
   jobId?: string;
   /**
-   * GitHub: asked only when neither the input nor EOL_GATE_JOB_ID names the job. The job's id
-   * as the platform found it (`lookup`: this run attempt's jobs and the runner's name) or the
-   * participant id it made for this job (either kept for the job's later steps), or undefined
-   * for a whole-run participant; an InputError where a whole-run participant would merge
-   * parallel jobs.
+   * GitHub, when neither input nor EOL_GATE_JOB_ID names the job: its id as the platform found it
+   * (`lookup`) or a participant id it made (kept for later steps), undefined for a whole-run
+   * participant; an InputError where a whole-run participant would merge parallel jobs.
    */
   participant?: (lookup: JobLookup) => Promise<string | undefined>;
   /** GitHub: `owner/name` that holds the markers (default: GITHUB_REPOSITORY). */
@@ -63,11 +61,9 @@ function required<K extends 'github' | 'azure'>(
 }
 
 /**
- * Picks and configures the coordination store from the run's context. `auto`: Azure DevOps
- * in Azure Pipelines, GitHub in GitHub Actions, else `none` with a warning.
- * Missing variables are an InputError naming each one; nothing has been written then. On
- * GitHub without a job id, `participant` names the job (it may read the jobs API through the
- * store) before the store is returned.
+ * `auto`: Azure DevOps in Azure Pipelines, GitHub in GitHub Actions, else `none` with a warning.
+ * Missing variables are an InputError naming each, before any write. On GitHub without a job id,
+ * `participant` names the job (maybe through the store's jobs API) before the store is returned.
  */
 export async function createCoordinationStore(
   kind: CoordinatorKind,

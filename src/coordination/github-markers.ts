@@ -7,13 +7,11 @@ import type { CoverScope, MarkerState, ParticipantIdentity } from './port.js';
 
 export const OWNER_OR_REPO = /^[A-Za-z0-9_.-]+$/;
 
-/** A commit id (SHA-1 or SHA-256). */
 export const COMMIT_ID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
 /**
- * `refs/eol-gate/<group>/<marker>`, or `refs/eol-gate/<group>/<owner>/<repo>/<marker>` for a run
- * of another repository than the coordination repository → the marker (its `repository` set
- * only for such runs); undefined for foreign refs.
+ * `refs/eol-gate/<group>/<marker>`, or `refs/eol-gate/<group>/<owner>/<repo>/<marker>` for a run of
+ * another repository (then `repository` is set); undefined for foreign refs.
  */
 export function parseMarkerRef(
   group: string,
@@ -44,10 +42,7 @@ export function markerRef(
   return `refs/eol-gate/${group}/${repo}${markerName(who, state, scope, stamp)}`;
 }
 
-/**
- * The marker refs of the coordination repository through the git refs API: listed with
- * `matching-refs` (every page, conditional), created at a commit of that repository, deleted.
- */
+/** Listed with `matching-refs` (every page, conditional), created at a commit of the repository. */
 export class MarkerRefs {
   private resolvedSha?: Promise<string>;
 
@@ -60,7 +55,6 @@ export class MarkerRefs {
     private readonly elsewhere: boolean,
   ) {}
 
-  /** GET /repos/{owner}/{repo}/git/matching-refs/{ref}, every page. */
   list(prefix: string): Promise<Array<{ ref: string }>> {
     const path = prefix.split('/').map(encodeURIComponent).join('/');
     // The path keeps the prefix's trailing slash (without it `eol-gate/g` would list group `g2`).
@@ -106,9 +100,8 @@ export class MarkerRefs {
   }
 
   /**
-   * The commit marker refs point at (any commit of the coordination repository will do): the
-   * one given, else the head of its default branch, read once: GET /repos/{owner}/{repo} and
-   * GET /repos/{owner}/{repo}/commits/{branch} (contents: read).
+   * Any commit of the coordination repository will do: the one given, else its default branch's
+   * head, read once (GET /repos/{owner}/{repo}, then .../commits/{branch}; contents: read).
    */
   private commit(): Promise<string> {
     if (this.sha) return Promise.resolve(this.sha);

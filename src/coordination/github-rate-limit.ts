@@ -12,11 +12,9 @@ const RATE_LIMIT_WINDOW_MS = 3600_000;
 export const MAX_POLL_DELAY_FACTOR = 20;
 
 /**
- * How much to stretch the poll interval so that the rate-limit budget lasts until it resets
- * (the budget is shared with every other job using the token in the repository). 1 while at
- * least half of the limit remains, or at least the share of the window still to run (spending
- * at the pace that lasts); otherwise the factor by which the pace must slow for what remains to
- * last until the reset, at most MAX_POLL_DELAY_FACTOR.
+ * Stretches polling so the budget (shared with every job using the token) lasts until the reset:
+ * 1 while half the limit remains or at least the window's remaining share does; else how much the
+ * pace must slow, at most MAX_POLL_DELAY_FACTOR.
  */
 export function pollDelayFactorFor(rate: RateLimitState | undefined, nowMs: number): number {
   if (!rate || !(rate.limit > 0) || !(rate.remaining >= 0)) return 1;
@@ -30,10 +28,7 @@ export function pollDelayFactorFor(rate: RateLimitState | undefined, nowMs: numb
   return Math.min(MAX_POLL_DELAY_FACTOR, windowLeft / Math.max(left, 1 / rate.limit));
 }
 
-/**
- * The `core` budget an answer reports (the search or graphql budgets are others, and do not
- * pace polling); undefined when the answer says nothing about it.
- */
+/** The `core` budget (search and graphql do not pace polling); undefined when not reported. */
 export function coreRateLimit(headers: Headers): RateLimitState | undefined {
   const limit = Number(headers.get('x-ratelimit-limit') ?? NaN);
   const remaining = Number(headers.get('x-ratelimit-remaining') ?? NaN);

@@ -28,16 +28,13 @@ interface WorkflowJob {
   html_url?: string | null;
 }
 
-/**
- * A job of this run attempt as `GET /actions/runs/{run_id}/attempts/{attempt}/jobs` lists it:
- * enough for a job to find its own id by the runner that runs it.
- */
+/** A job of this attempt (`.../attempts/{attempt}/jobs`): enough to find itself by its runner. */
 export interface AttemptJob {
-  /** The job's id (its check run id), decimal. */
+  /** Its check run id, decimal. */
   id: string;
   /** queued | in_progress | completed | waiting | requested | pending. */
   status: string;
-  /** The runner it was assigned to; undefined until it is assigned. */
+  /** Undefined until assigned. */
   runnerName?: string;
   name?: string;
 }
@@ -62,10 +59,7 @@ export class RunReader {
     private readonly ownRepo: string,
   ) {}
 
-  /**
-   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt}/jobs (every page), which
-   * GitHub Enterprise Server answers too.
-   */
+  /** GET .../actions/runs/{run_id}/attempts/{attempt}/jobs (every page); GHES answers it too. */
   async attemptJobs(runId: string, attempt: number): Promise<AttemptJob[]> {
     const list = await this.jobPages(
       `/repos/${this.ownRepo}/actions/runs/${runId}/attempts/${attempt}/jobs`,
@@ -80,11 +74,9 @@ export class RunReader {
   }
 
   /**
-   * The status of each distinct run of `markers`, with its jobs where `withJobs` says they
-   * matter (sequential on purpose: GitHub's secondary limits punish concurrent bursts). This run
-   * (`self`) is alive by definition, so its status costs no request; its jobs are read (a
-   * sibling's marker is among `markers`). A run that answers 404 is looked up in its
-   * repository, once per call per repository: deleted if the repository answers.
+   * Each distinct run's status, with jobs where `withJobs` says (sequential: GitHub's secondary
+   * limits punish bursts). This run is alive by definition, so costs no request, but its jobs are
+   * read. A 404 run is looked up in its repository once per call: deleted if that answers.
    */
   async runStatuses(
     self: ParticipantIdentity,
@@ -119,7 +111,7 @@ export class RunReader {
     return status;
   }
 
-  /** Every page of a jobs listing (`{ total_count, jobs }`), every job with its id and status. */
+  /** Every page of `{ total_count, jobs }`. */
   private jobPages(path: string, what: string): Promise<WorkflowJob[]> {
     return this.gh.pages(
       path,
@@ -159,11 +151,9 @@ export class RunReader {
   }
 
   /**
-   * A run that answered 404. Its repository answers (`exists`): the run was deleted (retention,
-   * "Delete workflow run"), so its markers never block and cleanup removes them. Otherwise a 404
-   * is not proof that the run finished: in the workflow's own repository it keeps blocking
-   * (undefined); in another it means the token cannot read it, which fails the run rather than
-   * guess.
+   * If its repository answers, the run was deleted (retention, "Delete workflow run"): its markers
+   * never block and cleanup removes them. Else a 404 proves nothing: in the workflow's own
+   * repository it keeps blocking (undefined); elsewhere the token cannot read it, which fails.
    */
   private missingRun(repository: string, runId: string, exists: boolean): RunStatus | undefined {
     if (exists) return { alive: false, deleted: true };
@@ -185,10 +175,8 @@ export class RunReader {
   }
 
   /**
-   * Every job of a run, all attempts, by job id: one listing,
-   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs?filter=all (every page); 'not-found' on
-   * 404. Start times count only for a job that started: GitHub reports a `started_at` for a
-   * queued job too.
+   * GET .../actions/runs/{run_id}/jobs?filter=all (every page), by job id; 'not-found' on 404.
+   * Start times count only once started: GitHub reports `started_at` for queued jobs too.
    */
   private async runJobs(
     repository: string,

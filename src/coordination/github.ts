@@ -46,21 +46,15 @@ export interface GitHubStoreOptions extends StoreOptions {
    * (`coordinationRepository`); markers then name their run's repository. Default: `owner/repo`.
    */
   coordination?: { owner: string; repo: string };
-  /** `GITHUB_RUN_ID`. */
   runId: string | number;
-  /** `GITHUB_RUN_ATTEMPT`. */
   runAttempt: number;
-  /**
-   * The job's check run id (`job.check_run_id`); without it the whole run is one participant,
-   * unless `identifyJob` names the job before the store is used.
-   */
+  /** `job.check_run_id`; without it the run is one participant unless `identifyJob` names it. */
   jobId?: string;
-  /** `GITHUB_SHA`: the commit the marker refs point at (any commit of the coordination repository). */
+  /** `GITHUB_SHA`: the marker refs' commit (any commit of the coordination repository). */
   sha: string;
   /**
-   * A commit of the coordination repository for the marker refs to point at (EOL_GATE_MARKER_SHA).
-   * Default: `sha` in the workflow's own repository; the head of the coordination repository's
-   * default branch when markers live elsewhere (GITHUB_SHA does not exist there).
+   * EOL_GATE_MARKER_SHA: a commit of the coordination repository for marker refs. Default: `sha`;
+   * the coordination repository's default branch head when elsewhere (no GITHUB_SHA there).
    */
   markerSha?: string;
   /** Needs `contents: write` (refs) and `actions: read` (run and job status). Never logged. */
@@ -137,7 +131,6 @@ export class GitHubStore implements CoordinationStore {
     this.runs = new RunReader(gh, this.coordinationRepo, ownRepo);
   }
 
-  /** Epoch ms on the job's clock. */
   private now(): number {
     return this.clock.now().getTime();
   }
@@ -146,11 +139,7 @@ export class GitHubStore implements CoordinationStore {
     return this.identity;
   }
 
-  /**
-   * Names the job this store speaks for where no job id was given, once it is found (in
-   * `attemptJobs`): only before the first signal, listing or cleanup, so that every marker of
-   * this store belongs to one participant.
-   */
+  /** Only before the first signal, listing or cleanup, so every marker is one participant's. */
   identifyJob(jobId: string): void {
     if (this.identity.jobId !== undefined || this.used)
       throw new Error(
@@ -164,7 +153,6 @@ export class GitHubStore implements CoordinationStore {
     return this.runs.attemptJobs(this.identity.runId, this.identity.attempt);
   }
 
-  /** How much to stretch the poll interval so the rate-limit budget lasts until it resets. */
   pollDelayFactor(): number {
     return pollDelayFactorFor(this.rate, this.now());
   }
@@ -186,9 +174,8 @@ export class GitHubStore implements CoordinationStore {
   }
 
   /**
-   * Read-only (a dry run lists too). Only the runs of `publishing` markers that their own
-   * participant has not covered are asked about: each once (its status, and its jobs while it
-   * counts as alive), this run's jobs only (its status costs nothing: it is alive).
+   * Read-only (a dry run lists too). Only runs of `publishing` their own participant has not
+   * covered are asked about, once each (jobs while alive); of this run, its jobs only.
    */
   async listRuns(group: string): Promise<GroupRun[]> {
     this.used = true;
@@ -202,10 +189,9 @@ export class GitHubStore implements CoordinationStore {
   }
 
   /**
-   * Deletes the refs of deleted runs, and of completed runs whose markers no longer count (all
-   * covered, or past GitHub's re-run window); never on a 404 alone where the repository does not
-   * answer either, never this run's. Jobs are read only for a completed run that still has a
-   * `publishing` marker its own participant has not covered.
+   * Deletes refs of deleted runs and of completed runs whose markers no longer count (all covered,
+   * or past the re-run window); never on a 404 alone where the repository does not answer, never
+   * this run's. Jobs are read only for a completed run with an uncovered `publishing`.
    */
   async cleanup(group: string): Promise<void> {
     this.used = true;

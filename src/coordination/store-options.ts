@@ -2,20 +2,16 @@ import { RuntimeError } from '../core/errors.js';
 import type { Clock, Logger } from '../core/ports.js';
 import type { RetryPolicy } from '../util/http.js';
 
-/** The options both stores take besides their CI system's settings. */
 export interface StoreOptions {
   retry?: Partial<RetryPolicy>;
   logger?: Logger;
   /** Read-back after a write: how many reads, and the first delay (doubles, capped at 4 s). */
   readBack?: { attempts?: number; delayMs?: number };
-  /** The job's clock: marker stamps, retries, read-backs, the rate-limit pace (default `systemClock`). */
+  /** Marker stamps, retries, read-backs, rate-limit pace (default `systemClock`). */
   clock?: Clock;
 }
 
-/**
- * Reads until `shows` sees the write (a store signals only once peers can see its marker);
- * after every read failed, a RuntimeError: "`failure` after N reads".
- */
+/** Reads until `shows` sees the write (peers must see a marker), else "`failure` after N reads". */
 export async function readBackUntil(
   readBack: StoreOptions['readBack'] = {},
   clock: Clock,
