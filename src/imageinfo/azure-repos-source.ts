@@ -26,17 +26,15 @@ export interface AzureReposLocation {
 const PUSH_RETRIES = 5;
 
 /**
- * An image-info in an Azure Repos git repository. A read resolves the branch to a commit C and
- * reads the file at C, so text and fingerprint are one consistent snapshot. The fingerprint is the
- * file's blob id (a content hash: unrelated commits to the branch do not change it, so the
- * annotate protocol does not restart for them). A write is a push whose `refUpdates[].oldObjectId`
- * is C: Azure Repos refuses it (TF401028) if the branch moved, and then we look again: if the file
- * is still the one the caller merged into, the push is retried on the new head, else 'conflict'.
+ * A read resolves the branch to a commit C and reads the file at C: text and fingerprint are one
+ * snapshot. The fingerprint is the blob id (unrelated commits leave it, so the protocol does not
+ * restart for them). A write pushes with `refUpdates[].oldObjectId` C: Azure Repos refuses it
+ * (TF401028) if the branch moved; if the file is still the one merged into, the push is retried on
+ * the new head, else 'conflict'.
  * https://learn.microsoft.com/en-us/rest/api/azure/devops/git/?view=azure-devops-rest-7.1
  */
 export class AzureReposSource implements WritableImageInfoSource {
   private readonly client: AzureDevOpsClient;
-  /** The repository's resources, under `{project}/_apis/`. */
   private readonly repoPath: string;
   /** blob id read → commit it was read at, so a write can push on exactly that commit. */
   private readonly readAt = new Map<string, string>();
@@ -62,7 +60,6 @@ export class AzureReposSource implements WritableImageInfoSource {
     return this.client.url(this.location.project, `${this.repoPath}/${resource}`, query);
   }
 
-  /** How a refused call of this source reads. */
   private call(action: 'read' | 'write', extra: Partial<AzureDevOpsCall> = {}): AzureDevOpsCall {
     return {
       what: `${action} ${this.name}`,
@@ -112,9 +109,8 @@ export class AzureReposSource implements WritableImageInfoSource {
   }
 
   /**
-   * The commits that touched the file, searched from the branch head resolved once (a fixed
-   * commit keeps `$skip` pages stable while others push), each read like `read()`. A commit that
-   * deleted the file has nothing to read and is skipped.
+   * The file's commits from the branch head resolved once (a fixed commit keeps `$skip` pages
+   * stable while others push), each read like `read()`; a commit that deleted it is skipped.
    * https://learn.microsoft.com/en-us/rest/api/azure/devops/git/commits/get-commits?view=azure-devops-rest-7.1
    */
   async history(maxVersions: number): Promise<ImageInfoVersion[]> {
@@ -143,7 +139,7 @@ export class AzureReposSource implements WritableImageInfoSource {
     return versions;
   }
 
-  /** The branch head and the file at it (undefined when the file does not exist there). */
+  /** The branch head, and the file there if it exists. */
   private async snapshot(): Promise<{ commit: string; item?: { objectId: string; text: string } }> {
     const commit = await this.head();
     const item = await this.itemAt(commit);
@@ -152,7 +148,6 @@ export class AzureReposSource implements WritableImageInfoSource {
     return { commit, item };
   }
 
-  /** The file at a commit (undefined when it does not exist there). */
   private async itemAt(commit: string): Promise<{ objectId: string; text: string } | undefined> {
     // https://learn.microsoft.com/en-us/rest/api/azure/devops/git/items/get?view=azure-devops-rest-7.1
     const url = this.url('items', {

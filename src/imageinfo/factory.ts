@@ -26,20 +26,18 @@ export type SourceSpec =
   | { kind: 'azure-repos'; project: string; repo: string; path: string; branch: string };
 
 export interface SourceOptions {
-  /** `GITHUB_API_URL`; default https://api.github.com. */
+  /** Default https://api.github.com. */
   githubApiUrl?: string;
-  /** Token for `github:` sources (`contents: write` to publish). */
+  /** `contents: write` to publish. */
   githubToken?: string;
-  /** `System.CollectionUri`, required for `azure-repos:` sources. */
   azureCollectionUri?: string;
-  /** `System.AccessToken` for `azure-repos:` sources. */
   azureToken?: string;
   retry?: RetryPolicy;
-  /** The job's clock, for the retries of `azure-repos:` sources. */
+  /** For the retries of `azure-repos:` sources. */
   clock?: Clock;
   /** A file's lock keeps its own monotonic clock unless these name one. */
   file?: FileLockOptions;
-  /** How the host spells the input in errors: `--image-info` (CLI), `imageInfo` (action, task). */
+  /** `--image-info` (CLI), `imageInfo` (action, task). */
   label?: string;
 }
 

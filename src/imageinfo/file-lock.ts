@@ -8,20 +8,18 @@ import type { Clock } from '../core/ports.js';
 import { systemClock } from '../util/clock.js';
 
 export interface FileLockOptions {
-  /** How long acquire() waits for another writer's lock before failing. */
+  /** How long acquire() waits for another writer's lock. */
   lockTimeoutMs?: number;
   /**
-   * A lock whose content a waiter has seen unchanged for this long, on the waiter's own clock,
-   * is left over by a crashed or stalled writer and may be broken. The holder rewrites it every
-   * quarter of this.
+   * Content a waiter saw unchanged this long (its own clock) is a crashed or stalled writer's and
+   * may be broken. The holder rewrites it every quarter of this.
    */
   staleLockMs?: number;
-  /** Poll interval while waiting for the lock (jittered). */
+  /** Jittered. */
   lockPollMs?: number;
   /**
-   * Times the leases and the waits, sleeps and jitters the polls (default {@link monotonicClock}).
-   * Only durations on this one clock are ever compared, never a time from another machine or the
-   * file server.
+   * Default {@link monotonicClock}. Only durations on this one clock are compared, never a time
+   * from another machine or the file server.
    */
   clock?: Clock;
 }
@@ -36,7 +34,7 @@ interface LockInfo {
   token: string;
   pid: number;
   host: string;
-  /** Wall-clock time the lock was taken: for the humans reading a timeout, never compared. */
+  /** For humans reading a timeout; never compared. */
   since: string;
   /** Rewritten by the holder; fixed width, so a rewrite in place never changes the length. */
   beat: string;
@@ -44,7 +42,6 @@ interface LockInfo {
 
 const BEAT_DIGITS = 12;
 
-/** A lock this writer holds: the open lock file, its token and the lease its heartbeats earn. */
 export interface HeldLock {
   info: LockInfo;
   handle: FileHandle;
@@ -208,9 +205,9 @@ export class FileLock {
   }
 
   /**
-   * Rewrites the counter in place through our handle (the file we created, wherever it is now).
-   * A waiter can only have broken the lock on the previous content if this one landed after the
-   * lease that content earned; then the lock is lapsed for good and nothing is committed.
+   * Rewrites the counter through our handle (the file we created, wherever it is now). A waiter
+   * can only have broken the lock on the previous content if this lands after that content's
+   * lease; then the lock is lapsed for good and nothing is committed.
    */
   private async beat(lock: HeldLock): Promise<void> {
     const started = this.now();

@@ -12,10 +12,9 @@ import {
 } from './source.js';
 
 /**
- * A local image-info file. Readers never lock: writes replace the file by an atomic rename, so a
- * reader sees the old or the new bytes, never a mix. Writers serialize on {@link FileLock} and
- * check the fingerprint precondition while holding it, which makes write() a compare-and-swap
- * across processes on one machine or on a file system shared by several.
+ * Readers never lock: writes replace the file by atomic rename, so a reader sees old or new bytes.
+ * Writers serialize on {@link FileLock} and check the fingerprint while holding it: write() is a
+ * compare-and-swap across processes, on one machine or a shared file system.
  */
 export class FileSource implements WritableImageInfoSource {
   private readonly lock: FileLock;
@@ -39,9 +38,8 @@ export class FileSource implements WritableImageInfoSource {
   }
 
   /**
-   * Commits only while the lock allows ({@link FileLock.mayCommit}); a lock lost during the
-   * rename is 'conflict', which makes the publisher re-read and re-merge, so its entries come
-   * back if the next holder overwrote them.
+   * Commits only while the lock allows ({@link FileLock.mayCommit}); a lock lost during the rename
+   * is 'conflict': the publisher re-merges, so its entries return if the next holder dropped them.
    */
   async write(
     text: string,
@@ -73,10 +71,7 @@ export class FileSource implements WritableImageInfoSource {
     }
   }
 
-  /**
-   * temp file in the same directory (same file system), fsync, then rename over the target if
-   * the lock still allows it right before; false (target untouched) when it does not.
-   */
+  /** Temp file on the same file system, fsync, rename if the lock allows; false: untouched. */
   private async replaceAtomically(text: string, held: HeldLock): Promise<boolean> {
     const tmp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
     try {

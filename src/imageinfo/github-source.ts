@@ -17,7 +17,7 @@ import {
 export interface GitHubLocation {
   owner: string;
   repo: string;
-  /** Path inside the repository, without a leading slash. */
+  /** No leading slash. */
   path: string;
   /** A branch (writable); a tag or a commit sha also reads. */
   branch: string;
@@ -28,17 +28,14 @@ export type GitHubContentsOptions = Partial<
   Pick<GitHubServiceOptions, 'apiUrl' | 'token' | 'retry'>
 >;
 
-/** A full commit sha: a ref that already names a commit. */
 const COMMIT_SHA = /^[0-9a-f]{40}$/i;
 
 /**
- * An image-info in a GitHub repository, through the contents API. A read resolves the branch to
- * its head commit through the git refs API and reads the file at that sha: a contents read by
- * branch name can be answered from a cache for seconds after an update, which would hide a
- * re-record from validation and reconcile; a ref read and a read at a sha are not cached. The
- * blob `sha` is both the fingerprint (a content hash: commits that do not touch the file leave
- * it alone) and the precondition of `PUT /repos/{owner}/{repo}/contents/{path}`, which GitHub
- * rejects (409) when the file moved on the branch.
+ * Reads resolve the branch to its head commit (git refs API) and read the file at that sha: a
+ * contents read by branch name can be served from a cache for seconds after an update, hiding a
+ * re-record from validation and reconcile; ref reads and reads at a sha are not cached. The blob
+ * `sha` is the fingerprint (unrelated commits leave it) and the precondition of `PUT
+ * .../contents/{path}`, which GitHub rejects (409) when the file moved on the branch.
  * https://docs.github.com/en/rest/repos/contents?apiVersion=2022-11-28
  */
 export class GitHubContentsSource implements WritableImageInfoSource {
@@ -89,9 +86,8 @@ export class GitHubContentsSource implements WritableImageInfoSource {
   }
 
   /**
-   * The commits that touched the file, listed from the branch head resolved once (a fixed sha
-   * keeps the pages stable while others push, and is never a cached by-name answer), each read
-   * like `read()`. A commit that deleted the file has nothing to read and is skipped.
+   * The file's commits from the branch head resolved once (a fixed sha keeps pages stable and is
+   * never a cached by-name answer), each read like `read()`; a commit that deleted it is skipped.
    * https://docs.github.com/en/rest/commits/commits?apiVersion=2022-11-28#list-commits
    */
   async history(maxVersions: number): Promise<ImageInfoVersion[]> {
@@ -120,7 +116,6 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     return versions;
   }
 
-  /** The file at a commit (undefined when it does not exist there). */
   private async readAt(commit: string): Promise<SourceSnapshot | undefined> {
     const answer = await this.get(this.contentsPath, { query: { ref: commit }, allow: [404] });
     if (answer.status === 404) return undefined;
@@ -170,7 +165,7 @@ export class GitHubContentsSource implements WritableImageInfoSource {
     );
   }
 
-  /** What a ref points at, or undefined when there is no such ref. */
+  /** Undefined when there is no such ref. */
   private async readRef(ref: string): Promise<{ type?: string; sha?: string } | undefined> {
     const path = `${this.repoPath}/git/ref/${ref.split('/').map(encodeURIComponent).join('/')}`;
     // 404: no such ref; 409: the repository is empty (it has no refs at all).

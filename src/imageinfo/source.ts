@@ -2,19 +2,17 @@ import { InputError } from '../core/errors.js';
 
 /** A place image-info is read from, with a fingerprint that changes whenever the content does. */
 export interface ImageInfoSource {
-  /** Names the source in logs and errors (never with credentials). */
+  /** Never with credentials. */
   readonly name: string;
   /** Throws {@link ImageInfoNotFoundError} when the image-info does not exist. */
   read(): Promise<SourceSnapshot>;
-  /** Older versions of the image-info, newest first (the current one included), at most `maxVersions`; for sources kept in git. */
+  /** Newest first, the current one included, at most `maxVersions`; for sources kept in git. */
   history?(maxVersions: number): Promise<ImageInfoVersion[]>;
 }
 
-/** The image-info as one commit left it. */
 export interface ImageInfoVersion {
-  /** The commit id. */
   revision: string;
-  /** ISO 8601 commit date */
+  /** ISO 8601. */
   date?: string;
   text: string;
 }
@@ -29,12 +27,10 @@ export interface SourceSnapshot {
   fingerprint: string;
 }
 
-/** A source that can also be written with the fingerprint read as a precondition. */
 export interface WritableImageInfoSource extends ImageInfoSource {
   /**
-   * Writes `text` only if the source still has `expectedFingerprint`; 'conflict' otherwise.
-   * `expectedFingerprint` = {@link ABSENT_FINGERPRINT} creates the image-info only if it does
-   * not exist yet. Never overwrites content the caller has not seen.
+   * Writes only if the source still has `expectedFingerprint` ({@link ABSENT_FINGERPRINT}: does
+   * not exist yet), else 'conflict': never overwrites content the caller has not seen.
    */
   write(
     text: string,
@@ -46,10 +42,7 @@ export interface WritableImageInfoSource extends ImageInfoSource {
 /** The precondition "the image-info does not exist yet" for {@link WritableImageInfoSource.write}. */
 export const ABSENT_FINGERPRINT = 'absent';
 
-/**
- * The image-info does not exist at the source (missing file, 404). An InputError, so commands
- * that only read report it as bad input; `publish-image-info --create` catches it.
- */
+/** An InputError for commands that only read; `publish-image-info --create` catches it. */
 export class ImageInfoNotFoundError extends InputError {}
 
 export function isWritable(source: ImageInfoSource): source is WritableImageInfoSource {

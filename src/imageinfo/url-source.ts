@@ -13,17 +13,15 @@ import { ImageInfoNotFoundError, type ImageInfoSource, type SourceSnapshot } fro
 
 export interface UrlSourceOptions {
   retry?: RetryPolicy;
-  /** How the host spells the input in errors (default `imageInfo`). */
+  /** Default `imageInfo`. */
   label?: string;
 }
 
 /**
- * An image-info served over HTTPS (read-only). Every read downloads and hashes the content: the
- * fingerprint is the content hash. No conditional GET: an HTTP ETag is no fingerprint, since a
- * weak one (`W/"…"`) or one made from mtime and size (nginx, Apache: strong in syntax) survives an
- * edit, and a 304 would hand back the old hash for new content. `Cache-Control: no-cache` asks
- * caches to revalidate so a read sees the latest write. A CDN-cached raw URL is still not a fresh
- * source: see README.
+ * Read-only; every read downloads and hashes. No conditional GET: an ETag is no fingerprint, since
+ * a weak one or one made from mtime and size (nginx, Apache) survives an edit, and a 304 would hand
+ * back the old hash for new content. `Cache-Control: no-cache` makes caches revalidate; a
+ * CDN-cached raw URL is still not fresh (see README).
  */
 export class UrlSource implements ImageInfoSource {
   private readonly url: URL;
