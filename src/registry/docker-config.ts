@@ -1,25 +1,21 @@
 import { InputError } from '../core/errors.js';
+import type { Credentials } from './oci/auth.js';
 
 /**
  * Registry credentials from a Docker config file (`docker login`, `docker/login-action`,
  * `Docker@2`, `oras login`), matched the way oras-go's file store does. Credential helpers
  * (`credsStore`, `credHelpers`) are not run: their secrets live outside the file.
  */
-export interface DockerCredentials {
-  username?: string;
-  password?: string;
-  /** `identitytoken`: an OAuth2 refresh token for the registry's token endpoint. */
-  refreshToken?: string;
-}
+export type DockerCredentials = Credentials;
 
-export type DockerConfigLookup =
+type DockerConfigLookup =
   | { found: DockerCredentials; key: string }
   /** No usable entry; `helper` names the credential helper that holds one, when the file says so. */
   | { found: undefined; helper?: string };
 
 const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 /** The key `docker login` writes for Docker Hub. */
-export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
+const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 
 export function isDockerHub(host: string): boolean {
   return DOCKER_HUB_HOSTS.has(host.toLowerCase());

@@ -30,7 +30,7 @@ export interface CacheTransport {
 }
 
 /** The tag of a group's copy: the group name where the tag grammar allows it. */
-export function cacheTag(group: string): string {
+function cacheTag(group: string): string {
   return /^\w[\w.-]{0,127}$/.test(group) ? group : `g${group}`.slice(0, 128);
 }
 

@@ -15,7 +15,7 @@ import { retryPolicy, throttlePolicy } from './policies.js';
 import { nextPath, pageBody, sendRaw, type RawRequest } from './raw.js';
 import { RequestGate } from './request-gate.js';
 
-export interface AcrClientOptions {
+interface AcrClientOptions {
   /** `https://host[:port]` (see normalizeEndpoint). */
   endpoint: string;
   credential: TokenCredential | undefined;

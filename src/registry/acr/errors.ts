@@ -24,7 +24,7 @@ const CREDENTIAL_ERRORS = new Set([
   'AggregateAuthenticationError',
 ]);
 
-export type Failure =
+type Failure =
   | { kind: 'retryable'; cause: string; retryAfterMs?: number }
   | { kind: 'credential'; cause: string }
   | { kind: 'fatal'; cause: string };

@@ -38,7 +38,7 @@ export function throttlePolicy(
   };
 }
 
-export interface RetryPolicyOptions {
+interface RetryPolicyOptions {
   registry: string;
   retry?: RetryPolicy;
   logger: Logger;

@@ -4,7 +4,7 @@ import { HttpStatusError, RETRYABLE_STATUS, ThrottledError } from '../../util/ht
 import { attemptsOf, classify, requestOf, shortMessage, statusOf } from './errors.js';
 
 /** Counting semaphore: at most `limit` calls run at once, the rest queue in FIFO order. */
-export class Semaphore {
+class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly limit: number) {
@@ -26,7 +26,7 @@ export class Semaphore {
   }
 }
 
-export interface GateOptions {
+interface GateOptions {
   registry: string;
   credentialName: string;
   concurrency: number;

@@ -13,7 +13,7 @@ import {
 import { nextLink } from '../links.js';
 
 /** One version of a container package: a manifest GHCR holds, tagged or not. */
-export interface PackageVersion {
+interface PackageVersion {
   id: number;
   /** The manifest digest (the version's `name`). */
   digest: string;
@@ -24,7 +24,7 @@ export interface PackageVersion {
 }
 
 /** A package version DELETE: done, or refused (with why, for a log line). */
-export type VersionDeletion = { deleted: true } | { deleted: false; reason: string };
+type VersionDeletion = { deleted: true } | { deleted: false; reason: string };
 
 export interface GhcrPackagesOptions {
   /** GitHub REST API base, e.g. `https://api.github.com` (GHES: `https://host/api/v3`). */

@@ -18,7 +18,7 @@ import {
   type Credentials,
 } from './auth.js';
 
-export interface RequestOptions {
+interface RequestOptions {
   method?: string;
   headers?: Record<string, string>;
   body?: Uint8Array;
@@ -187,7 +187,7 @@ export class OciClient {
 }
 
 /** Which token a request needs: `repository:<name>:<actions>` or the catalog scope. */
-export function scopeKey(pathname: string, method: string): string {
+function scopeKey(pathname: string, method: string): string {
   if (/^\/v2\/_catalog\/?$/.test(pathname)) return 'registry:catalog:*';
   const m = /^\/v2\/(.+?)\/(manifests|blobs|tags|referrers)\//.exec(pathname);
   if (!m) return '';

@@ -4,7 +4,7 @@ import { sha256Digest } from '../../util/hash.js';
 import { uploadBlob, type UploadRequests, type UploadState } from '../blob-upload.js';
 import type { OciClient } from './client.js';
 
-export const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(', ');
+const ACCEPT_MANIFESTS = MANIFEST_MEDIA_TYPES.join(', ');
 
 export interface FetchedManifest {
   bytes: Uint8Array;
@@ -23,7 +23,7 @@ export interface ManifestJson {
   annotations?: Record<string, string>;
 }
 
-export function manifestPath(repo: string, reference: string): string {
+function manifestPath(repo: string, reference: string): string {
   return `/v2/${repo}/manifests/${reference}`;
 }
 

@@ -32,7 +32,7 @@ export const FALLBACK_INDEX_ANNOTATION = 'vnd.eol-gate.referrers-fallback';
  * Deletes the package version holding a manifest, where the registry refuses manifest DELETE
  * and has its own API for that (GHCR: the GitHub Packages API); true when it was deleted.
  */
-export type RemoveVersion = (repo: string, digest: string) => Promise<boolean>;
+type RemoveVersion = (repo: string, digest: string) => Promise<boolean>;
 
 /**
  * Referrers of one registry: the OCI 1.1 referrers API where it exists (referrers-api.ts), and
