@@ -3,9 +3,8 @@ import { COVER_SCOPES, MARKER_STATES } from '../core/runs.js';
 import { ACR_TIERS } from '../util/throttle.js';
 
 /**
- * The one list of inputs and outputs. The inputs and outputs of action.yml and task.json, and
- * docs/inputs.md, are generated from it (`npm run manifests`); the CLI's flags are checked
- * against it, so the hosts cannot drift apart.
+ * The one list of inputs and outputs: action.yml, task.json and docs/inputs.md are generated from
+ * it (`npm run manifests`) and the CLI's flags checked against it, so hosts cannot drift apart.
  */
 export const COMMANDS = [
   'annotate',
@@ -41,9 +40,9 @@ export interface InputSpec {
 }
 
 /**
- * The parsers an input can declare. Each reads the trimmed text (the default when empty) and
- * names the input as the host spells it in its errors; what an empty input without a default
- * becomes is the parser's (`undefined` for numbers and pick lists, '' or [] otherwise).
+ * Each reads the trimmed text (the default when empty) and names the input as the host spells it;
+ * an empty input without a default is the parser's to map (`undefined` for numbers and pick lists,
+ * '' or [] otherwise).
  */
 export type InputParser =
   | { type: 'text' }
@@ -52,7 +51,6 @@ export type InputParser =
   | { type: 'bool' }
   /** One entry a line (a repeatable CLI flag: one entry a flag). */
   | { type: 'list' }
-  /** One of `choices`. */
   | { type: 'oneOf' }
   /** Decimal digits, from `min` to `max`. */
   | { type: 'integer'; min: number; max?: number }
@@ -96,7 +94,6 @@ export function kindOf(input: InputSpec): 'string' | 'boolean' | 'multiline' | '
   }
 }
 
-/** The groups task.json declares (its `groups` section). */
 export type TaskGroup =
   'registry' | 'imageInfo' | 'coordination' | 'annotate' | 'maintenance' | 'publish';
 
@@ -127,7 +124,7 @@ function placed<const C extends readonly CommandName[]>(
 ) {
   return { task: { label, group, ...more }, commands };
 }
-/** One row of the table; the generic keeps its literal types for options.ts. */
+/** The generic keeps literal types for options.ts. */
 function input<const N extends string, const S extends Omit<InputSpec, 'name'>>(name: N, spec: S) {
   return { name, ...spec };
 }
@@ -458,7 +455,7 @@ const TABLE = [
 ] as const satisfies readonly InputSpec[];
 
 export const INPUTS: InputSpec[] = [...TABLE];
-/** The table's precise type: options.ts derives JobOptions from it. */
+/** options.ts derives JobOptions from it. */
 export type InputTable = typeof TABLE;
 
 /** The inputs one host offers (action.yml, task.json and the CLI flags each list these). */

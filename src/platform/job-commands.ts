@@ -121,10 +121,7 @@ export const runPublish: Runner<'publish-image-info'> = async (o, agent, clock) 
   return { exitCode: 1, result: { ...result, error, kind: 'stale' } };
 };
 
-/**
- * Registry requests and 429s per class (`{ requests: { read: { requests, throttled }, … } }`),
- * for `--json` and the result output; nothing when the job sent none.
- */
+/** Registry requests and 429s per class, for `--json` and the result output; nothing if none. */
 export function requestCounts(): {
   requests?: Record<RequestClass, { requests: number; throttled: number }>;
 } {

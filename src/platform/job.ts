@@ -19,7 +19,7 @@ import { readOptions } from './options.js';
 export interface JobResult {
   /** 0 success, 1 runtime failure or verify findings, 2 bad input. */
   exitCode: 0 | 1 | 2;
-  /** One JSON-able object describing the outcome (printed by `--json`). */
+  /** JSON-able; printed by `--json`. */
   result: Record<string, unknown>;
 }
 
@@ -72,10 +72,7 @@ export function resultOutput(result: Record<string, unknown>): string {
   return truncated ? `${short.slice(0, -1)},"truncated":true}` : short;
 }
 
-/**
- * The host with a logger that redacts secret-shaped text (credentials in URLs, authorization
- * values, token query parameters) on every platform; the hosts mask the secret values they know.
- */
+/** Redacts secret-shaped text on every platform; the hosts mask the secret values they know. */
 function redacting(agent: BuildAgent): BuildAgent {
   const log = agent.logger;
   const logger: Logger = {

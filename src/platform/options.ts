@@ -136,20 +136,18 @@ type CommandsOf<I> = I extends { commands: readonly (infer C)[] } ? C : CommandN
 export type InputValues = {
   [I in Input as FieldOf<I>]: Value<I>;
 } & {
-  /** annotate's budget after apply, counted from its end (default: `timeoutMs`). */
+  /** Counted from the end of apply (default `timeoutMs`). */
   reconcileTimeoutMs: number;
 };
 
 /**
- * What commands `C` all read: the fields of the inputs the schema gives to every one of them
- * (`[C] extends` keeps a union of commands from distributing), so a runner cannot use an input
- * its command does not take.
+ * The fields of inputs the schema gives to every command of `C` (`[C] extends` stops a union from
+ * distributing), so a runner cannot use an input its command does not take.
  */
 export type OptionsFor<C extends CommandName> = {
   [I in Input as [C] extends [CommandsOf<I>] ? FieldOf<I> : never]: Value<I>;
 } & { command: C } & ([C] extends ['annotate'] ? { reconcileTimeoutMs: number } : unknown);
 
-/** The options of the command the job runs, one member per command. */
 export type JobOptions = { [C in CommandName]: OptionsFor<C> }[CommandName];
 
 /** Reads and checks every input before anything is written; errors name the input. */

@@ -7,27 +7,21 @@ import { RUN_CONTEXT_VARIABLES } from '../core/run-context.js';
 import { systemClock } from '../util/clock.js';
 import type { BuildAgent } from './agent.js';
 
-/**
- * Carries the participant id that an eol-gate step made to the job's later steps: the runner
- * sets what a step appends to GITHUB_ENV in the environment of the steps after it.
- */
+/** Carries a step's participant id to the job's later steps (the runner exports GITHUB_ENV). */
 export const PARTICIPANT_VARIABLE = 'EOL_GATE_PARTICIPANT';
 
-/**
- * Carries the job id that an eol-gate step found in the jobs API to the job's later steps
- * (which read it as the job id, RunContext.github.jobId, and look nothing up).
- */
+/** Carries the job id a step found in the jobs API to later steps, which then look nothing up. */
 export const JOB_ID_VARIABLE = RUN_CONTEXT_VARIABLES.github.jobId;
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 const ID_LENGTH = 20;
 /**
- * `p` and 20 base32 letters (100 random bits): a valid job id of the marker formats, and never
- * a real CI job id (GitHub check run ids are decimal, Azure's System.JobId is a GUID).
+ * `p` and 20 base32 letters (100 random bits): a valid marker job id, never a real one (GitHub
+ * check run ids are decimal, Azure's System.JobId is a GUID).
  */
 export const PARTICIPANT_ID = new RegExp(`^p[a-z2-7]{${ID_LENGTH}}$`);
 
-/** A new participant id from `bytes` (default: node:crypto's random source). */
+/** `bytes` default: node:crypto's random source. */
 export function newParticipantId(bytes: Uint8Array = randomBytes(ID_LENGTH)): string {
   if (bytes.length < ID_LENGTH) throw new Error(`newParticipantId: need ${ID_LENGTH} bytes`);
   let id = 'p';
@@ -43,12 +37,10 @@ export interface ParticipantNeed {
 }
 
 /**
- * The participant id of a job that no job id names (GitHub Enterprise Server has no
- * `job.check_run_id`; a CLI user may give no `--job-id`); docs/design.md §2. An earlier eol-gate
- * step of the job made it and left it in EOL_GATE_PARTICIPANT; else this step makes it and keeps
- * it for the job's later steps through GITHUB_ENV. Without GITHUB_ENV there is nowhere to keep
- * it: undefined (the whole run is one participant) for a command that writes no marker or with
- * `scope run`, else an InputError, because the parallel jobs of the run would merge into one
+ * For a job no job id names (GHES has no `job.check_run_id`; a CLI user may give no `--job-id`);
+ * docs/design.md §2. An earlier step left it in EOL_GATE_PARTICIPANT, else this step makes it and
+ * keeps it through GITHUB_ENV. Without GITHUB_ENV: undefined (whole run) for a command writing no
+ * marker or `scope run`, else an InputError: the run's parallel jobs would merge into one
  * participant and one job's `image-info-updated` would cover what another has not recorded.
  */
 export function participantId(agent: BuildAgent, need: ParticipantNeed): string | undefined {
@@ -84,9 +76,8 @@ export function participantId(agent: BuildAgent, need: ParticipantNeed): string 
 export type RunnerMatch = { id: string } | { reason: string };
 
 /**
- * The job of `jobs` (one run attempt's) that runs on `runnerName`: a runner runs one job at a
- * time, so the one in-progress job assigned to it is this job. None (not assigned yet, as the
- * API shows it) or several (names that are not unique among the runners) tell nothing.
+ * A runner runs one job at a time, so the one in-progress job assigned to it is this job. None
+ * (not assigned yet) or several (runner names not unique) tell nothing.
  */
 export function jobOfRunner(jobs: AttemptJob[], runnerName: string): RunnerMatch {
   const mine = jobs.filter((j) => j.status === 'in_progress' && j.runnerName === runnerName);
@@ -110,9 +101,8 @@ export interface JobLookupPolicy {
 export const JOB_LOOKUP: JobLookupPolicy = { attempts: 4, delayMs: 1000 };
 
 /**
- * This job's id from the jobs API (`jobOfRunner`), reading the listing again while it tells
- * nothing, up to `policy.attempts` times; a listing that fails ends the search (the client has
- * retried it already).
+ * Re-reads the listing while it tells nothing, up to `policy.attempts`; a failed listing ends the
+ * search (the client retried it already).
  */
 export async function findJobId(
   runnerName: string,
@@ -141,12 +131,10 @@ export async function findJobId(
 }
 
 /**
- * The id of a GitHub job that no input or EOL_GATE_JOB_ID names (GitHub Enterprise Server has no
- * `job.check_run_id`; a CLI user may give no `--job-id`); docs/design.md §2. On a runner
- * (RUNNER_NAME), the job's real id from the jobs API (`findJobId`), kept in GITHUB_ENV as
- * EOL_GATE_JOB_ID so that the job's later steps look nothing up: the protocol judges run-scope
- * covers and failed jobs by the service's record of the job. Else, or when an earlier step of
- * the job fell back already, `participantId`: a participant id the service does not know.
+ * For a GitHub job no input or EOL_GATE_JOB_ID names (docs/design.md §2). On a runner, the real id
+ * from the jobs API (`findJobId`), kept in GITHUB_ENV as EOL_GATE_JOB_ID so later steps look
+ * nothing up: the protocol judges run-scope covers and failed jobs by the service's record of the
+ * job. Else, or when an earlier step fell back, `participantId`, which the service does not know.
  */
 export async function jobParticipant(
   agent: BuildAgent,

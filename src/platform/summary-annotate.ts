@@ -12,7 +12,6 @@ import {
 } from '../util/throttle.js';
 import { countByRepository, details, finish, howNote, refusedLines } from './summary.js';
 
-/** Where the plan went: the file on the agent, and the build artifact when it was uploaded. */
 export interface PlanLocation {
   file: string;
   artifact?: { name: string; url?: string };
@@ -22,9 +21,9 @@ export interface AnnotateSummaryContext {
   registry: string;
   plan?: PlanLocation;
   now: Date;
-  /** How this host spells an input (`fromPlan`, `--from-plan`). */
+  /** `fromPlan`, `--from-plan`. */
   label: (name: string) => string;
-  /** `maxAnnotations` as the user wrote it, when set. */
+  /** As the user wrote it. */
   limit?: string;
   /** Registry requests and 429s per class, when the run sent any. */
   requests?: Record<RequestClass, ClassStats>;
@@ -46,9 +45,8 @@ const wrote = (result: AnnotateResult) =>
   result.outcome === 'applied' || result.outcome === 'rolled-back';
 
 /**
- * Markdown for the GitHub step summary, the Azure Pipelines summary attachment and the CLI's
- * stdout: what happened per repository, which digests, whom the run waited for, why it
- * restarted, and where the plan is (with how to apply or roll back exactly that plan).
+ * For the GitHub step summary, the Azure summary attachment and the CLI's stdout: per repository,
+ * digests, whom it waited for, why it restarted, and the plan (how to apply or roll back just it).
  */
 export function annotateSummary(result: AnnotateResult, ctx: AnnotateSummaryContext): string {
   const c = result.counts;

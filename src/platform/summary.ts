@@ -3,7 +3,7 @@ import type { UnannotateResult } from '../commands/unannotate.js';
 import type { VerifyResult } from '../commands/verify.js';
 import { UNMARK_TEXT, type UnmarkOutcome } from '../registry/port.js';
 
-/** How many digests a collapsed list shows; the plan file has them all. */
+/** The plan file has them all. */
 export const LISTED_DIGESTS = 200;
 
 /** `: <how>` for a removal that was not a plain DELETE. */
@@ -120,7 +120,6 @@ export function publishSummary(
   target: string,
   fragment: string,
   onStale: 'skip' | 'fail',
-  /** How the host spells the input (`--on-stale` on the CLI). */
   onStaleLabel = 'onStale',
 ): string {
   const lines = [

@@ -22,13 +22,12 @@ import type { BuildAgent } from './agent.js';
 import { registryUrl, type OptionsFor } from './options.js';
 import { jobParticipant } from './participant.js';
 
-/** The options of the commands that open the registry, the store, the image-info. */
 // Every input is read for every command: verify's `anonymous` and annotate's `dryRun` are set
 // (to their defaults) for the other commands too.
 type RegistryOptions = OptionsFor<'annotate' | 'verify' | 'unannotate'> & { anonymous?: boolean };
 type StoreOptions = OptionsFor<'annotate' | 'signal' | 'publish-image-info'> & { dryRun?: boolean };
 
-/** Adapters chosen from inputs and environment: the only place that knows them all. */
+/** The only place that knows every adapter. */
 export function createRegistry(o: RegistryOptions, agent: BuildAgent): Registry {
   // readOptions checked that the URL parses.
   let url = registryUrl(o.registry);
@@ -86,10 +85,9 @@ export function createRegistry(o: RegistryOptions, agent: BuildAgent): Registry 
 }
 
 /**
- * The process's request budgets (util/throttle.ts), shared by every registry client: the ACR
- * tier's documented budgets, or learnt from the first refusals; `maxRequestsPerMinute` caps all
- * classes together. `EOL_GATE_BUDGET_WINDOW_MS` (tests only) shortens the window the registry
- * counts its budget in, so a throttled run can be tested in seconds.
+ * Shared by every registry client: the ACR tier's documented budgets, or learnt from refusals;
+ * `maxRequestsPerMinute` caps all classes. `EOL_GATE_BUDGET_WINDOW_MS` (tests only) shortens the
+ * registry's budget window so a throttled run is tested in seconds.
  */
 function processThrottleFor(o: RegistryOptions, agent: BuildAgent, acr: boolean): Throttle {
   if (o.acrTier && !acr)
@@ -113,7 +111,6 @@ interface Login {
   username: string;
   password: string;
   refreshToken?: undefined;
-  /** Where it came from, for logs. */
   source: string;
 }
 
@@ -189,10 +186,9 @@ function dockerConfigCredentials(agent: BuildAgent, host: string): DockerCredent
 }
 
 /**
- * Azure Container Registry through @azure/identity: the task's service connection on Azure
- * Pipelines; GitHub OIDC with a fresh ID token for every sign-in when azureClientId and
- * azureTenantId are set; else DefaultAzureCredential (azure/login, AZURE_* variables, Azure
- * CLI, managed identity), or anonymous for reads.
+ * Through @azure/identity: the task's service connection; GitHub OIDC with a fresh ID token per
+ * sign-in when azureClientId and azureTenantId are set; else DefaultAzureCredential (azure/login,
+ * AZURE_* variables, Azure CLI, managed identity), or anonymous for reads.
  */
 function createAcrRegistry(o: RegistryOptions, agent: BuildAgent, throttle: Throttle): Registry {
   const connection = agent.azureServiceConnection?.();

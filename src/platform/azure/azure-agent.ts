@@ -52,7 +52,7 @@ const endpoints: EndpointReader = {
   url: (id) => tl.getEndpointUrl(id, true),
 };
 
-/** The BuildAgent of the Azure Pipelines task. `env` is process.env: the agent maps System.* to SYSTEM_*. */
+/** `env` is process.env: the agent maps System.* to SYSTEM_*. */
 export class AzureAgent implements BuildAgent {
   readonly platform = 'azure-pipelines' as const;
   readonly logger = azureLogger;
@@ -121,12 +121,12 @@ export class AzureAgent implements BuildAgent {
     return this.token;
   }
 
-  /** The `azureSubscription` service connection for ACR sign-in; undefined when the input is empty. */
+  /** For ACR sign-in; undefined when the input is empty. */
   azureServiceConnection(): AzureServiceConnection | undefined {
     return this.connection('azureSubscription', readServiceConnection);
   }
 
-  /** The `dockerRegistryServiceConnection` login; undefined when the input is empty. */
+  /** Undefined when the input is empty. */
   dockerRegistryConnection(): RegistryLogin | undefined {
     return this.connection('dockerRegistryServiceConnection', readDockerRegistryConnection);
   }

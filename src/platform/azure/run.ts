@@ -4,9 +4,8 @@ import { runJob, type JobResult } from '../job.js';
 import { AzureAgent } from './azure-agent.js';
 
 /**
- * The Azure Pipelines task: runs the job and returns the exit code. The agent judges a task by
- * `task.complete`, so the result is set explicitly; the job has already logged the error as an
- * issue, hence no message there.
+ * The agent judges a task by `task.complete`, so the result is set explicitly; no message, since
+ * the job already logged the error as an issue.
  */
 export async function run(env: Record<string, string | undefined>): Promise<number> {
   try {

@@ -10,10 +10,7 @@ export interface EndpointReader {
   url?(id: string): string | undefined;
 }
 
-/**
- * The Azure Resource Manager connection kinds the ACR adapter can sign in with: workload
- * identity federation, a service principal secret, or the agent's managed identity.
- */
+/** Workload identity federation, a service principal secret, or the agent's managed identity. */
 const AZURE_SCHEMES = ['WorkloadIdentityFederation', 'ServicePrincipal', 'ManagedServiceIdentity'];
 
 /** The connection's auth scheme; a connection without one is missing or not authorized. */
@@ -26,10 +23,9 @@ function schemeOf(id: string, read: EndpointReader, label: string): string {
 }
 
 /**
- * The service connection named by the `azureSubscription` input, checked before any write.
- * Errors name the input: the connection is missing or not authorized for this pipeline, or of
- * a kind the ACR adapter cannot use. Workload identity needs no secret here: @azure/identity
- * exchanges the job's access token for an OIDC assertion through SYSTEM_OIDCREQUESTURI.
+ * Checked before any write; errors name the input (missing, not authorized for this pipeline, or a
+ * kind the ACR adapter cannot use). Workload identity needs no secret here: @azure/identity trades
+ * the job's access token for an OIDC assertion through SYSTEM_OIDCREQUESTURI.
  */
 export function readServiceConnection(
   id: string,
@@ -75,9 +71,8 @@ const DOCKER_PARAMETERS = new Map([
 ]);
 
 /**
- * A Docker registry service connection (`dockerRegistryServiceConnection`): username and
- * password (the "Others"/"Docker Hub" kinds), or the service principal of an "Azure Container
- * Registry" connection, which ACR accepts as a username and password too.
+ * Username and password ("Others"/"Docker Hub" kinds), or an "Azure Container Registry"
+ * connection's service principal, which ACR accepts as username and password too.
  */
 export function readDockerRegistryConnection(
   id: string,

@@ -7,10 +7,7 @@ import { kebab } from '../inputs.js';
 import type { RunContext } from '../../core/run-context.js';
 import { runContextFromEnv } from '../run-context.js';
 
-/**
- * The environment variables that hold the CLI's credentials: the GitHub token and Azure DevOps
- * access token read by the coordination stores and repository sources, and the registry password.
- */
+/** The GitHub and Azure DevOps tokens (stores, repository sources) and the registry password. */
 export const SECRET_ENV = ['GITHUB_TOKEN', 'SYSTEM_ACCESSTOKEN', 'EOL_GATE_PASSWORD'] as const;
 
 /** What may be printed: every known secret masked, then secret-shaped text redacted. */
@@ -68,7 +65,6 @@ export class CliAgent implements BuildAgent {
     return `--${kebab(name)}`;
   }
 
-  /** What may be printed: `text` redacted, with every secret masked. */
   mask(text: string): string {
     return safeText(text, this.secrets);
   }
@@ -91,10 +87,9 @@ export class CliAgent implements BuildAgent {
   }
 
   /**
-   * Inside a GitHub Actions job (GITHUB_ENV set), appends `NAME=value` to the runner's env
-   * file, which the runner turns into a variable of the job's later steps. Values are one line
-   * (participant ids), so the plain form is enough; a file that a script left without a final
-   * newline gets one first.
+   * In a GitHub Actions job (GITHUB_ENV set), appends `NAME=value` for later steps. Values are one
+   * line (participant ids), so the plain form does; a file a script left without a final newline
+   * gets one first.
    */
   exportVariable(name: string, value: string): boolean {
     const file = this.env.GITHUB_ENV;

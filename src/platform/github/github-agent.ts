@@ -17,7 +17,7 @@ export const githubLogger: Logger = {
   group: (title, fn) => core.group(title, fn),
 };
 
-/** The BuildAgent of the GitHub Action: inputs from `INPUT_*`, outputs and summary through the runner's files. */
+/** Inputs from `INPUT_*`; outputs and summary through the runner's files. */
 export class GitHubAgent implements BuildAgent {
   readonly platform = 'github' as const;
   readonly logger = githubLogger;
@@ -68,9 +68,8 @@ export class GitHubAgent implements BuildAgent {
   }
 
   /**
-   * Uploads the file as is (no zip) through the Actions artifact service, named per job and
-   * attempt: matrix legs share GITHUB_JOB, so the job's check run id tells them apart (or,
-   * where there is none, the id an earlier eol-gate step of the job found or made).
+   * As is (no zip), named per job and attempt: matrix legs share GITHUB_JOB, so the check run id
+   * (or the id an earlier eol-gate step found or made) tells them apart.
    */
   async publishArtifact(path: string, name: string): Promise<PublishedArtifact | undefined> {
     const env = this.env;

@@ -3,9 +3,8 @@ import { runJob } from '../job.js';
 import { GitHubAgent } from './github-agent.js';
 
 /**
- * The GitHub Action: runs the job and returns the step's exit code. The job has already
- * reported a failure as an `::error::` annotation, so the exit code alone fails the step;
- * what escapes the job is annotated here (what core.setFailed prints).
+ * The job already reported a failure as an `::error::` annotation, so the exit code alone fails
+ * the step; what escapes the job is annotated here (as core.setFailed prints it).
  */
 export async function run(env: Record<string, string | undefined>): Promise<number> {
   try {
