@@ -7,13 +7,14 @@ import { InputError } from '../../src/core/errors.js';
 import type { Logger } from '../../src/core/ports.js';
 import { runContextFromEnv } from '../../src/platform/run-context.js';
 import { capturingLogger } from '../support/doubles.js';
+import { rejection } from '../support/errors.js';
 
 /** The store an agent whose environment is `env` would create (agents build the RunContext). */
 function createCoordinationStore(
   kind: Parameters<typeof createFromContext>[0],
   env: Record<string, string | undefined>,
-  logger: Logger,
   overrides?: Parameters<typeof createFromContext>[3],
+  logger: Logger = capturingLogger(),
 ) {
   return createFromContext(kind, runContextFromEnv(env, '/tmp'), logger, overrides);
 }
@@ -36,18 +37,9 @@ const gh = {
   GITHUB_TOKEN: 'ghs_token',
 };
 
-async function errorOf(fn: () => Promise<unknown>): Promise<Error> {
-  try {
-    await fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
-
 describe('createCoordinationStore', () => {
   it('auto picks Azure DevOps under TF_BUILD, with the build as self', async () => {
-    const s = await createCoordinationStore('auto', ado, capturingLogger());
+    const s = await createCoordinationStore('auto', ado);
     expect(s).toBeInstanceOf(AzureDevOpsStore);
     // System.JobAttempt (2 here) counts one job's retries: markers carry attempt 1 on Azure DevOps.
     expect(s.self).toMatchObject({ runId: '123', attempt: 1, jobId: undefined });
@@ -55,24 +47,21 @@ describe('createCoordinationStore', () => {
 
   it('Azure DevOps: the job is System.JobId, unless the host names it', async () => {
     const job = '0d4a3c52-9e0f-5d3b-8f64-3a0d1d2c6f10';
-    expect(
-      (await createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, capturingLogger()))
-        .self,
-    ).toMatchObject({ runId: '123', attempt: 1, jobId: job });
-    expect(
-      (
-        await createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: job }, capturingLogger(), {
-          jobId: 'from-input',
-        })
-      ).self?.jobId,
-    ).toBe('from-input');
+    const env = { ...ado, SYSTEM_JOBID: job };
+    expect((await createCoordinationStore('auto', env)).self).toMatchObject({
+      runId: '123',
+      attempt: 1,
+      jobId: job,
+    });
+    const named = await createCoordinationStore('auto', env, { jobId: 'from-input' });
+    expect(named.self?.jobId).toBe('from-input');
     await expect(
-      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: 'not a guid' }, capturingLogger()),
+      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: 'not a guid' }),
     ).rejects.toThrow(/System\.JobId/);
   });
 
   it('auto picks GitHub under GITHUB_ACTIONS', async () => {
-    const s = await createCoordinationStore('auto', gh, capturingLogger());
+    const s = await createCoordinationStore('auto', gh);
     expect(s).toBeInstanceOf(GitHubStore);
     // Markers name the repository only when it is not the coordination repository.
     expect(s.self).toEqual({ runId: '987', attempt: 3 });
@@ -80,30 +69,20 @@ describe('createCoordinationStore', () => {
 
   it('GitHub: the job id comes from the host (input jobId) first, then EOL_GATE_JOB_ID', async () => {
     const logger = capturingLogger();
-    expect(
-      (await createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger)).self,
-    ).toEqual({ runId: '987', attempt: 3, jobId: '4242' });
-    expect(
-      (
-        await createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger, {
-          jobId: '31337',
-        })
-      ).self?.jobId,
-    ).toBe('31337');
+    const env = { ...gh, EOL_GATE_JOB_ID: '4242' };
+    const jobOf = async (jobId?: string) =>
+      (await createCoordinationStore('github', env, jobId === undefined ? {} : { jobId }, logger))
+        .self;
+    expect(await jobOf()).toEqual({ runId: '987', attempt: 3, jobId: '4242' });
+    expect((await jobOf('31337'))?.jobId).toBe('31337');
     expect(logger.of('warning')).toEqual([]);
     // An empty input (the action's default evaluated outside a job) falls back to the variable.
-    expect(
-      (
-        await createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '4242' }, logger, {
-          jobId: '',
-        })
-      ).self?.jobId,
-    ).toBe('4242');
+    expect((await jobOf(''))?.jobId).toBe('4242');
   });
 
   it('GitHub without a job id: the whole run is one participant, with a warning that says so', async () => {
     const logger = capturingLogger();
-    const s = await createCoordinationStore('github', gh, logger);
+    const s = await createCoordinationStore('github', gh, {}, logger);
     expect(s.self?.jobId).toBeUndefined();
     expect(logger.of('warning').join('\n')).toMatch(/parallel jobs of this run are not told apart/);
     expect(logger.of('warning').join('\n')).toMatch(/EOL_GATE_JOB_ID/);
@@ -113,38 +92,28 @@ describe('createCoordinationStore', () => {
     const asked: string[] = [];
     const participant = async () => (asked.push('asked'), 'pabcdefghijklmnopqrst');
     const logger = capturingLogger();
-    expect((await createCoordinationStore('github', gh, logger, { participant })).self?.jobId).toBe(
+    expect((await createCoordinationStore('github', gh, { participant }, logger)).self?.jobId).toBe(
       'pabcdefghijklmnopqrst',
     );
     expect(logger.of('warning')).toEqual([]);
-    expect(
-      (
-        await createCoordinationStore(
-          'github',
-          { ...gh, EOL_GATE_JOB_ID: '77' },
-          capturingLogger(),
-          {
-            participant,
-          },
-        )
-      ).self?.jobId,
-    ).toBe('77');
-    expect(
-      (await createCoordinationStore('github', gh, capturingLogger(), { participant, jobId: '78' }))
-        .self?.jobId,
-    ).toBe('78');
-    await createCoordinationStore('azure-devops', ado, capturingLogger(), { participant });
+    const named = { ...gh, EOL_GATE_JOB_ID: '77' };
+    expect((await createCoordinationStore('github', named, { participant })).self?.jobId).toBe(
+      '77',
+    );
+    const input = await createCoordinationStore('github', gh, { participant, jobId: '78' });
+    expect(input.self?.jobId).toBe('78');
+    await createCoordinationStore('azure-devops', ado, { participant });
     expect(asked).toEqual(['asked']);
     // Its refusal reaches the caller, after the variables were checked and before any write.
     const refuse = async () => {
       throw new InputError('no job id');
     };
-    await expect(
-      createCoordinationStore('github', gh, capturingLogger(), { participant: refuse }),
-    ).rejects.toThrow('no job id');
+    await expect(createCoordinationStore('github', gh, { participant: refuse })).rejects.toThrow(
+      'no job id',
+    );
     // A bad id from it is an InputError too.
     await expect(
-      createCoordinationStore('github', gh, capturingLogger(), { participant: async () => '1/2' }),
+      createCoordinationStore('github', gh, { participant: async () => '1/2' }),
     ).rejects.toThrow(InputError);
   });
 
@@ -153,25 +122,23 @@ describe('createCoordinationStore', () => {
     const s = await createCoordinationStore(
       'github',
       { ...gh, RUNNER_NAME: 'ghes-runner-7' },
-      capturingLogger(),
-      {
-        participant: async (lookup) => {
-          seen.push(lookup.runnerName);
-          return '5150';
-        },
-      },
+      { participant: async (lookup) => (seen.push(lookup.runnerName), '5150') },
     );
     expect(seen).toEqual(['ghes-runner-7']);
     expect(s.self).toEqual({ runId: '987', attempt: 3, jobId: '5150' });
-    await createCoordinationStore('github', { ...gh, RUNNER_NAME: '' }, capturingLogger(), {
-      participant: async (lookup) => (seen.push(lookup.runnerName), undefined),
-    });
+    await createCoordinationStore(
+      'github',
+      { ...gh, RUNNER_NAME: '' },
+      {
+        participant: async (lookup) => (seen.push(lookup.runnerName), undefined),
+      },
+    );
     expect(seen).toEqual(['ghes-runner-7', undefined]);
   });
 
   it('GitHub: a bad job id is an InputError naming jobId', async () => {
-    const err = await errorOf(() =>
-      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '12/34' }, capturingLogger()),
+    const err = await rejection(
+      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '12/34' }),
     );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/jobId/);
@@ -181,42 +148,37 @@ describe('createCoordinationStore', () => {
     const s = await createCoordinationStore(
       'github',
       { ...gh, EOL_GATE_JOB_ID: '1' },
-      capturingLogger(),
-      {
-        coordinationRepository: 'octo/coordination',
-      },
+      { coordinationRepository: 'octo/coordination' },
     );
     expect(s).toBeInstanceOf(GitHubStore);
     expect(s.self).toMatchObject({ repository: 'octo/images', runId: '987' });
     for (const bad of ['octo', 'octo/', 'a/b/c', '/x'])
       await expect(
-        createCoordinationStore('github', gh, capturingLogger(), { coordinationRepository: bad }),
+        createCoordinationStore('github', gh, { coordinationRepository: bad }),
       ).rejects.toThrow(/coordinationRepository: expected owner\/name/);
     await expect(
-      createCoordinationStore('github', gh, capturingLogger(), {
-        coordinationRepository: 'octo/bad name',
-      }),
+      createCoordinationStore('github', gh, { coordinationRepository: 'octo/bad name' }),
     ).rejects.toThrow(/coordinationRepository/);
   });
 
   it('auto elsewhere is none, with a warning that pipelines are not coordinated', async () => {
     const logger = capturingLogger();
-    const s = await createCoordinationStore('auto', {}, logger);
+    const s = await createCoordinationStore('auto', {}, {}, logger);
     expect(s).toBeInstanceOf(NoneStore);
     expect(logger.of('warning').join('\n')).toMatch(/not coordinated/);
     // Explicit none is a choice: no warning.
     const quiet = capturingLogger();
-    await createCoordinationStore('none', {}, quiet);
+    await createCoordinationStore('none', {}, {}, quiet);
     expect(quiet.of('warning')).toEqual([]);
   });
 
   it('names exactly the missing Azure DevOps variables', async () => {
-    const err = await errorOf(() =>
-      createCoordinationStore(
-        'azure-devops',
-        { ...ado, SYSTEM_ACCESSTOKEN: undefined, BUILD_BUILDID: '' },
-        capturingLogger(),
-      ),
+    const err = await rejection(
+      createCoordinationStore('azure-devops', {
+        ...ado,
+        SYSTEM_ACCESSTOKEN: undefined,
+        BUILD_BUILDID: '',
+      }),
     );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/missing environment variables BUILD_BUILDID, SYSTEM_ACCESSTOKEN/);
@@ -225,65 +187,51 @@ describe('createCoordinationStore', () => {
   });
 
   it('azure-devops outside a pipeline names every variable it needs', async () => {
-    const err = await errorOf(() => createCoordinationStore('azure-devops', {}, capturingLogger()));
+    const err = await rejection(createCoordinationStore('azure-devops', {}));
     expect(err.message).toMatch(
       /SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT, BUILD_BUILDID, SYSTEM_ACCESSTOKEN/,
     );
   });
 
   it('names exactly the missing GitHub variables; the attempt is required', async () => {
-    const err = await errorOf(() =>
-      createCoordinationStore(
-        'github',
-        { ...gh, GITHUB_RUN_ATTEMPT: undefined, GITHUB_TOKEN: undefined },
-        capturingLogger(),
-      ),
+    const err = await rejection(
+      createCoordinationStore('github', {
+        ...gh,
+        GITHUB_RUN_ATTEMPT: undefined,
+        GITHUB_TOKEN: undefined,
+      }),
     );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/missing environment variables GITHUB_RUN_ATTEMPT, GITHUB_TOKEN/);
   });
 
   it('a token passed by the host stands in for the environment token', async () => {
+    const token = { token: 'x' };
     expect(
-      await createCoordinationStore(
-        'github',
-        { ...gh, GITHUB_TOKEN: undefined },
-        capturingLogger(),
-        {
-          token: 'x',
-        },
-      ),
+      await createCoordinationStore('github', { ...gh, GITHUB_TOKEN: undefined }, token),
     ).toBeInstanceOf(GitHubStore);
     expect(
       await createCoordinationStore(
         'azure-devops',
         { ...ado, SYSTEM_ACCESSTOKEN: undefined },
-        capturingLogger(),
-        { token: 'x' },
+        token,
       ),
     ).toBeInstanceOf(AzureDevOpsStore);
   });
 
-  it('bad values are InputErrors that do not echo the token', async () => {
-    await expect(
-      createCoordinationStore('github', { ...gh, GITHUB_REPOSITORY: 'nope' }, capturingLogger()),
-    ).rejects.toThrow(/GITHUB_REPOSITORY/);
-    await expect(
-      createCoordinationStore('github', { ...gh, GITHUB_RUN_ATTEMPT: 'x' }, capturingLogger()),
-    ).rejects.toThrow(/GITHUB_RUN_ATTEMPT/);
-    await expect(
-      createCoordinationStore(
-        'azure-devops',
-        { ...ado, SYSTEM_COLLECTIONURI: 'http://dev.azure.com/org' },
-        capturingLogger(),
-      ),
-    ).rejects.toThrow(/https/);
-    const err = await errorOf(() =>
-      createCoordinationStore('bogus' as never, ado, capturingLogger()),
-    );
-    expect(err.message).toMatch(/coordinator: expected one of/);
-    expect(err.message).not.toContain('ado-token');
-  });
+  it.each([
+    ['github', { ...gh, GITHUB_REPOSITORY: 'nope' }, /GITHUB_REPOSITORY/],
+    ['github', { ...gh, GITHUB_RUN_ATTEMPT: 'x' }, /GITHUB_RUN_ATTEMPT/],
+    ['azure-devops', { ...ado, SYSTEM_COLLECTIONURI: 'http://dev.azure.com/org' }, /https/],
+    ['bogus', ado, /coordinator: expected one of/],
+  ] as const)(
+    'bad values are InputErrors that do not echo the token (%s, %o)',
+    async (kind, env, message) => {
+      const err = await rejection(createCoordinationStore(kind as never, env));
+      expect(err.message).toMatch(message);
+      expect(err.message).not.toContain('ado-token');
+    },
+  );
 });
 
 describe('NoneStore', () => {
