@@ -31,12 +31,8 @@ type Failure =
 
 /** The first line of an error's message, bounded and redacted. */
 export function shortMessage(e: unknown): string {
-  const err = e as Error | undefined;
-  return redactSecrets(
-    String(err?.message ?? e)
-      .split('\n')[0]
-      .slice(0, 300),
-  );
+  const firstLine = String((e as Error | undefined)?.message ?? e).split('\n')[0];
+  return redactSecrets(firstLine.slice(0, 300));
 }
 
 /**
