@@ -50,36 +50,23 @@ function store(buildId: number, extra: Partial<AzureDevOpsStoreOptions> = {}): A
   });
 }
 
-/** The tags a job's signal writes: the group tag and its marker, later than every one before. */
-function tags(
+/**
+ * Tags a build straight in the fake (truth and listing alike) as a job's signal would: the group
+ * tag and a marker stamped `at` by its writer's clock (which may be skewed), by default later than
+ * every one before.
+ */
+function mark(
   buildId: number,
   jobId: string | undefined,
   state: MarkerState,
   scope: CoverScope = 'job',
-  attempt = 1,
-): string[] {
-  return [
+  { attempt = 1, at = stamp++ } = {},
+): void {
+  fake.addTags(buildId, [
     groupTag('g'),
-    markerTag('g', { runId: String(buildId), attempt, jobId }, state, scope, stamp++),
-  ];
+    markerTag('g', { runId: String(buildId), attempt, jobId }, state, scope, at),
+  ]);
 }
-
-/** The tags of a marker stamped `at` by its writer's clock (which may be skewed). */
-function tagsAt(
-  buildId: number,
-  jobId: string,
-  state: MarkerState,
-  scope: CoverScope,
-  at: number,
-): string[] {
-  return [
-    groupTag('g'),
-    markerTag('g', { runId: String(buildId), attempt: 1, jobId }, state, scope, at),
-  ];
-}
-
-/** Adds tags straight into the fake (truth and listing alike). */
-const tag = (buildId: number, add: string[]) => fake.addTags(buildId, add);
 
 const mutating = () => fake.requests.filter((r) => r.method !== 'GET');
 
@@ -168,15 +155,15 @@ describe('AzureDevOpsStore', () => {
 
   it('listRuns: live builds with the group tag, with cover, link and since; not completed ones', async () => {
     const publishing = fake.createBuild({ startTime: '2026-01-01T00:00:00.000Z' });
-    tag(publishing.id, tags(publishing.id, undefined, 'publishing'));
+    mark(publishing.id, undefined, 'publishing');
     const recorded = fake.createBuild();
-    tag(recorded.id, tags(recorded.id, undefined, 'publishing'));
-    tag(recorded.id, tags(recorded.id, undefined, 'image-info-updated'));
+    mark(recorded.id, undefined, 'publishing');
+    mark(recorded.id, undefined, 'image-info-updated');
     const completed = fake.createBuild({ status: 'completed' });
-    tag(completed.id, tags(completed.id, undefined, 'publishing'));
+    mark(completed.id, undefined, 'publishing');
     fake.createBuild({ tags: ['eol-gate.other', 'eol-gate.other.1.1.0.publishing.1'] });
     const cancelling = fake.createBuild({ status: 'cancelling' });
-    tag(cancelling.id, tags(cancelling.id, undefined, 'publishing'));
+    mark(cancelling.id, undefined, 'publishing');
     const runs = await store(1).listRuns('g');
     expect(runs.map((r) => r.runId)).toEqual(
       [publishing.id, recorded.id, cancelling.id].map(String),
@@ -200,9 +187,9 @@ describe('AzureDevOpsStore', () => {
 
   it('listRuns never writes', async () => {
     const done = fake.createBuild({ status: 'completed' });
-    tag(done.id, tags(done.id, 'j', 'publishing'));
+    mark(done.id, 'j', 'publishing');
     const live = fake.createBuild();
-    tag(live.id, tags(live.id, 'j', 'publishing'));
+    mark(live.id, 'j', 'publishing');
     fake.addJob(live.id, { id: 'j' });
     await store(1).listRuns('g');
     expect(mutating()).toEqual([]);
@@ -239,10 +226,10 @@ describe('AzureDevOpsStore', () => {
   it('run scope covers the jobs the timeline shows finished no later than the covering job started, whatever the stamps', async () => {
     const b = fake.createBuild();
     const [x, y, z] = ['x', 'y', 'z'].map((name) => fake.addJob(b.id, { name }));
-    tag(b.id, tagsAt(b.id, y.id, 'publishing', 'job', 100));
-    tag(b.id, tagsAt(b.id, z.id, 'publishing', 'job', 101));
+    mark(b.id, y.id, 'publishing', 'job', { at: 100 });
+    mark(b.id, z.id, 'publishing', 'job', { at: 101 });
     // x's runner clock runs ahead: its publishing is stamped after the cover below.
-    tag(b.id, tagsAt(b.id, x.id, 'publishing', 'job', 300));
+    mark(b.id, x.id, 'publishing', 'job', { at: 300 });
     later();
     fake.completeJob(b.id, x.id);
     later();
@@ -250,7 +237,7 @@ describe('AzureDevOpsStore', () => {
     later();
     // The record job (dependsOn x and y) starts once they finished; z runs in a parallel stage.
     const rec = fake.addJob(b.id, { name: 'rec' });
-    tag(b.id, tagsAt(b.id, rec.id, 'image-info-updated', 'run', 200));
+    mark(b.id, rec.id, 'image-info-updated', 'run', { at: 200 });
     later();
     fake.completeJob(b.id, z.id);
     // The timeline's times, as the service writes them (seven fractional digits).
@@ -273,13 +260,13 @@ describe('AzureDevOpsStore', () => {
     const b = fake.createBuild();
     const windows = fake.addJob(b.id, { name: 'windows' });
     const linux = fake.addJob(b.id, { name: 'linux' });
-    tag(b.id, tags(b.id, windows.id, 'publishing'));
-    tag(b.id, tags(b.id, linux.id, 'publishing'));
+    mark(b.id, windows.id, 'publishing');
+    mark(b.id, linux.id, 'publishing');
     later();
     fake.completeJob(b.id, linux.id);
     later();
     const record = fake.addJob(b.id, { name: 'record_linux' });
-    tag(b.id, tags(b.id, record.id, 'image-info-updated', 'run'));
+    mark(b.id, record.id, 'image-info-updated', 'run');
     expect(fake.job(b.id, windows.id).finishTime).toBeNull();
     const peer = store(1, { jobId: 'peer' });
     const runs = await peer.listRuns('g');
@@ -300,7 +287,7 @@ describe('AzureDevOpsStore', () => {
   it('hole 4: a failed job blocks while a succeededOrFailed() job of its build may still record it', async () => {
     const b = fake.createBuild();
     const push = fake.addJob(b.id, { name: 'push (arm64)' });
-    tag(b.id, tags(b.id, push.id, 'publishing'));
+    mark(b.id, push.id, 'publishing');
     later();
     fake.completeJob(b.id, push.id, 'failed');
     // record: dependsOn push, condition succeededOrFailed(); waiting for an agent.
@@ -342,7 +329,7 @@ describe('AzureDevOpsStore', () => {
       canceled: fake.addJob(b.id, { name: 'canceled' }),
       succeeded: fake.addJob(b.id, { name: 'succeeded' }),
     };
-    for (const j of Object.values(jobs)) tag(b.id, tags(b.id, j.id, 'publishing'));
+    for (const j of Object.values(jobs)) mark(b.id, j.id, 'publishing');
     fake.completeJob(b.id, jobs.failed.id, 'failed');
     fake.completeJob(b.id, jobs.canceled.id, 'canceled');
     fake.completeJob(b.id, jobs.succeeded.id, 'succeeded');
@@ -357,13 +344,13 @@ describe('AzureDevOpsStore', () => {
   it("a retried job's earlier attempt is found through previousAttempts and its own timeline", async () => {
     const b = fake.createBuild();
     const first = fake.addJob(b.id, { name: 'push' });
-    tag(b.id, tags(b.id, first.id, 'publishing', 'job', 1));
+    mark(b.id, first.id, 'publishing', 'job', { attempt: 1 });
     later();
     fake.completeJob(b.id, first.id, 'failed');
     const second = fake.retryJob(b.id, first.id);
     later();
     fake.startJob(b.id, second.id);
-    tag(b.id, tags(b.id, second.id, 'publishing', 'job', 2));
+    mark(b.id, second.id, 'publishing', 'job', { attempt: 2 });
     fake.requests.length = 0;
     const runs = await store(1).listRuns('g');
     // The failed attempt is known as failed (from its own timeline); it blocks while the retry,
@@ -398,7 +385,7 @@ describe('AzureDevOpsStore', () => {
 
   it('a job the timeline does not show (yet) blocks', async () => {
     const b = fake.createBuild();
-    tag(b.id, tags(b.id, 'not-in-timeline', 'publishing'));
+    mark(b.id, 'not-in-timeline', 'publishing');
     expect(await store(1).listRuns('g')).toMatchObject([
       { jobId: 'not-in-timeline', blocks: true },
     ]);
@@ -408,11 +395,11 @@ describe('AzureDevOpsStore', () => {
     fake.pageSize = 2;
     for (let i = 0; i < 5; i++) {
       const b = fake.createBuild();
-      tag(b.id, tags(b.id, undefined, 'publishing'));
+      mark(b.id, undefined, 'publishing');
     }
     for (let i = 0; i < 3; i++) {
       const b = fake.createBuild({ project: 'other proj' });
-      tag(b.id, tags(b.id, undefined, 'publishing'));
+      mark(b.id, undefined, 'publishing');
     }
     const runs = await store(1, { projects: ['proj', 'other proj'] }).listRuns('g');
     expect(runs).toHaveLength(8);
@@ -431,8 +418,8 @@ describe('AzureDevOpsStore', () => {
   it('reads tags per build when the list carries none', async () => {
     fake.listIncludesTags = false;
     const b = fake.createBuild();
-    tag(b.id, tags(b.id, undefined, 'publishing'));
-    tag(b.id, tags(b.id, undefined, 'image-info-updated'));
+    mark(b.id, undefined, 'publishing');
+    mark(b.id, undefined, 'image-info-updated');
     const runs = await store(1).listRuns('g');
     expect(runs).toMatchObject([{ runId: String(b.id), covered: true, blocks: false }]);
     expect(fake.requests.some((r) => r.path === `/org/proj/_apis/build/builds/${b.id}/tags`)).toBe(
@@ -442,9 +429,9 @@ describe('AzureDevOpsStore', () => {
 
   it("cleanup writes nothing: a build's own tags stay while it runs, completed builds are never listed", async () => {
     const me = fake.createBuild({ tags: ['keep'] });
-    tag(me.id, tags(me.id, 'j', 'publishing'));
+    mark(me.id, 'j', 'publishing');
     const other = fake.createBuild({ status: 'completed' });
-    tag(other.id, tags(other.id, 'j', 'publishing'));
+    mark(other.id, 'j', 'publishing');
     const before = { me: [...fake.build(me.id).tags], other: [...fake.build(other.id).tags] };
     await store(me.id).cleanup('g');
     expect(fake.build(me.id).tags).toEqual(before.me);
@@ -473,7 +460,7 @@ describe('AzureDevOpsStore', () => {
 
   it('a persistent 5xx on the timeline fails the listing (never "job ended")', async () => {
     const b = fake.createBuild();
-    tag(b.id, tags(b.id, 'j', 'publishing'));
+    mark(b.id, 'j', 'publishing');
     fake.fail({ status: 503, times: 100, match: (r) => r.path.endsWith('/timeline') });
     await expect(store(1, { retry: { ...retry, retries: 1 } }).listRuns('g')).rejects.toThrow(
       /503/,
