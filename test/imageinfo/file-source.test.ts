@@ -32,6 +32,14 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** Writes `path`'s lock file as a writer on this host would: `holder` names it (token and pid). */
+async function lockHeldBy(
+  holder: { token: string; pid: number },
+  since = new Date().toISOString(),
+) {
+  await writeFile(`${path}.lock`, JSON.stringify({ ...holder, host: hostname(), since }));
+}
+
 /** A pid that certainly is not running: a child that has already exited. */
 function deadPid(): number {
   const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
@@ -51,7 +59,7 @@ describe('FileSource', () => {
     const err = await rejection(new FileSource(path).read());
     expect(err).toBeInstanceOf(ImageInfoNotFoundError);
     expect(err).toBeInstanceOf(InputError);
-    expect((err as Error).message).toContain(path);
+    expect(err.message).toContain(path);
   });
 
   it('a directory is an InputError, not "not found"', async () => {
@@ -95,56 +103,31 @@ describe('FileSource', () => {
 
   it("waits for a live writer's lock, then proceeds", async () => {
     await writeFile(path, 'v1');
-    const lock = join(dir, 'image-info.json.lock');
-    await writeFile(
-      lock,
-      JSON.stringify({
-        token: 'other',
-        pid: process.pid,
-        host: hostname(),
-        since: new Date().toISOString(),
-      }),
-    );
+    await lockHeldBy({ token: 'other', pid: process.pid });
     const source = new FileSource(path, { lockPollMs: 5 });
     const { fingerprint } = await source.read();
     const pending = source.write('v2', fingerprint, 'msg');
     await new Promise((r) => setTimeout(r, 60));
     expect(await readFile(path, 'utf8')).toBe('v1'); // still waiting
-    await rm(lock);
+    await rm(`${path}.lock`);
     expect(await pending).not.toBe('conflict');
     expect(await readFile(path, 'utf8')).toBe('v2');
   });
 
   it('times out on a lock that stays, naming the lock file and its holder', async () => {
     await writeFile(path, 'v1');
-    await writeFile(
-      `${path}.lock`,
-      JSON.stringify({
-        token: 'other',
-        pid: process.pid,
-        host: hostname(),
-        since: '2026-01-01T00:00:00Z',
-      }),
-    );
+    await lockHeldBy({ token: 'other', pid: process.pid }, '2026-01-01T00:00:00Z');
     const source = new FileSource(path, { lockTimeoutMs: 80, lockPollMs: 5 });
     const err = await rejection(source.write('v2', sha256Digest('v1'), 'msg'));
     expect(err).toBeInstanceOf(RuntimeError);
-    expect((err as Error).message).toContain(`${path}.lock`);
-    expect((err as Error).message).toContain(`pid ${process.pid}`);
+    expect(err.message).toContain(`${path}.lock`);
+    expect(err.message).toContain(`pid ${process.pid}`);
     expect(await readFile(path, 'utf8')).toBe('v1');
   });
 
   it('breaks the lock of a crashed writer on this host (dead pid) at once', async () => {
     await writeFile(path, 'v1');
-    await writeFile(
-      `${path}.lock`,
-      JSON.stringify({
-        token: 'dead',
-        pid: deadPid(),
-        host: hostname(),
-        since: new Date().toISOString(),
-      }),
-    );
+    await lockHeldBy({ token: 'dead', pid: deadPid() });
     const source = new FileSource(path, { lockTimeoutMs: 2000 });
     expect(await source.write('v2', sha256Digest('v1'), 'msg')).not.toBe('conflict');
     expect(await readdir(dir)).toEqual(['image-info.json']);
