@@ -84,6 +84,11 @@ export default tseslint.config(
     'the OCI adapter never imports the ACR adapter or a layer above',
   ),
   layer(
+    'src/registry/ghcr/**/*.ts',
+    '^\\.\\./acr/|^\\.\\./\\.\\./(coordination|imageinfo|commands|platform)/',
+    'the GHCR adapter reads packages through the GitHub service client, never the ACR adapter or a layer above',
+  ),
+  layer(
     'src/registry/acr/**/*.ts',
     '^\\.\\./oci/|^\\.\\./\\.\\./(coordination|imageinfo|commands|platform)/',
     'the ACR adapter never imports the OCI adapter or a layer above',

@@ -227,13 +227,16 @@ export class GitHubService {
       query?: GitHubRequest['query'];
       conditional?: boolean;
       enough?: (all: T[]) => boolean;
+      /** Default `MAX_PAGES`. */
+      maxPages?: number;
     } = {},
   ): Promise<T[]> {
     const all: T[] = [];
     let next: string | undefined = this.url(path, options.query);
+    const maxPages = options.maxPages ?? MAX_PAGES;
     for (let page = 1; next && !options.enough?.(all); page++) {
-      if (page > MAX_PAGES)
-        throw new RuntimeError(`GitHub: ${what} has more than ${MAX_PAGES} pages`);
+      if (page > maxPages)
+        throw new RuntimeError(`GitHub: ${what} has more than ${maxPages} pages`);
       const answer = await this.request('GET', next, { conditional: options.conditional });
       all.push(...items(answer.data));
       next = answer.next;

@@ -1,16 +1,7 @@
-import { RuntimeError } from '../../core/errors.js';
-import type { Logger } from '../../core/ports.js';
-import {
-  assertSecureUrl,
-  DEFAULT_RETRY,
-  errorDetail,
-  fetchWithRetry,
-  HttpStatusError,
-  RETRYABLE_STATUS,
-  resetHeaderWaitMs,
-  type RetryPolicy,
-} from '../../util/http.js';
-import { nextLink } from '../links.js';
+import { InputError, RuntimeError } from '../../core/errors.js';
+import type { Clock, Logger } from '../../core/ports.js';
+import { GitHubService } from '../../services/github.js';
+import { HttpStatusError, type RetryPolicy } from '../../util/http.js';
 
 /** One version of a container package: a manifest GHCR holds, tagged or not. */
 interface PackageVersion {
@@ -31,8 +22,9 @@ export interface GhcrPackagesOptions {
   apiUrl: string;
   /** A GitHub token (`packages: read`; deletes need `packages: write` and admin on the package). */
   token?: string;
-  retry?: RetryPolicy;
+  retry?: Partial<RetryPolicy>;
   logger: Logger;
+  clock?: Clock;
   /** Versions per page (default 100, the API's maximum). */
   perPage?: number;
 }
@@ -40,34 +32,32 @@ export interface GhcrPackagesOptions {
 /** Owners' kinds in the API's paths. */
 type OwnerKind = 'orgs' | 'users';
 
-const API_VERSION = '2022-11-28';
-
 /**
- * The GitHub Packages API for GHCR's container packages: every version (tagged or not, with its
- * push time), and version deletes (GHCR refuses manifest DELETE). A repository `owner/a/b` is
- * package `a/b` of `owner`, an organization or a user (which one is learnt once per owner).
+ * The GitHub Packages API for GHCR's container packages, through the one GitHub client: every
+ * version (tagged or not, with its push time), and version deletes (GHCR refuses manifest
+ * DELETE). A repository `owner/a/b` is package `a/b` of `owner`, an organization or a user
+ * (which one is learnt once per owner).
  */
 export class GhcrPackages {
-  private readonly base: string;
-  private readonly retry: RetryPolicy;
-  private readonly logger: Logger;
+  private readonly gh: GitHubService;
   private readonly perPage: number;
   /** Per owner: which path prefix answered. */
   private readonly kinds = new Map<string, OwnerKind>();
   /** Per repository: the last listing's version ids by digest. */
   private readonly ids = new Map<string, Map<string, number>>();
 
-  constructor(private readonly options: GhcrPackagesOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.apiUrl);
-    } catch {
-      throw new RuntimeError(`GitHub Packages API: invalid URL ${JSON.stringify(options.apiUrl)}`);
-    }
-    assertSecureUrl(url, 'GitHub Packages API');
-    this.base = url.toString().replace(/\/+$/, '');
-    this.retry = options.retry ?? DEFAULT_RETRY;
-    this.logger = options.logger;
+  constructor(options: GhcrPackagesOptions) {
+    this.gh = new GitHubService({
+      ...options,
+      apiUrlName: 'GitHub Packages API',
+      label: 'GitHub Packages API',
+      // The registry password, else the job's GitHub token; a workflow's GITHUB_TOKEN gets it
+      // with "permissions: packages: read" (write to delete).
+      permissions: (method) =>
+        method === 'GET'
+          ? 'packages: read on the package'
+          : 'packages: write and admin access to the package',
+    });
     this.perPage = Math.min(100, Math.max(1, Math.floor(options.perPage ?? 100)));
   }
 
@@ -77,13 +67,13 @@ export class GhcrPackages {
    */
   async listVersions(repository: string): Promise<PackageVersion[]> {
     const { owner, pkg } = packageOf(repository);
-    const versions: PackageVersion[] = [];
+    let versions: PackageVersion[] = [];
     const known = this.kinds.get(owner);
-    const order: OwnerKind[] = known ? [known] : ['orgs', 'users'];
-    for (const kind of order) {
-      const first = `${this.versionsUrl(kind, owner, pkg)}?per_page=${this.perPage}&state=active`;
-      if (await this.listFrom(first, versions)) {
+    for (const kind of known ? [known] : (['orgs', 'users'] as const)) {
+      const found = await this.listFrom(this.versionsPath(kind, owner, pkg), repository);
+      if (found) {
         this.kinds.set(owner, kind);
+        versions = found;
         break;
       }
     }
@@ -97,96 +87,58 @@ export class GhcrPackages {
    */
   async deleteVersion(repository: string, digest: string): Promise<VersionDeletion> {
     const { owner, pkg } = packageOf(repository);
-    let id = this.ids.get(repository)?.get(digest);
-    if (id === undefined) {
-      await this.listVersions(repository);
-      id = this.ids.get(repository)?.get(digest);
-    }
+    if (!this.ids.get(repository)?.has(digest)) await this.listVersions(repository);
+    const id = this.ids.get(repository)?.get(digest);
     const kind = this.kinds.get(owner);
     if (id === undefined || !kind)
       return { deleted: false, reason: `no package version of ${repository} holds ${digest}` };
-    const url = `${this.versionsUrl(kind, owner, pkg)}/${id}`;
-    const res = await this.send(url, 'DELETE');
-    if (res.status === 204 || res.status === 200) {
-      await res.body?.cancel().catch(() => {});
-      this.ids.get(repository)?.delete(digest);
-      return { deleted: true };
-    }
-    if (res.status === 403 || res.status === 404) {
-      const detail = await errorDetail(res);
+    const status = await this.gh
+      .request('DELETE', `${this.versionsPath(kind, owner, pkg)}/${id}`, { allow: [404] })
+      .then(
+        (answer) => answer.status,
+        (e: unknown) => {
+          // A refused permission is the client's InputError; here it only means "not deleted".
+          const cause = e instanceof InputError ? e.cause : undefined;
+          if (cause instanceof HttpStatusError && cause.status === 403) return cause;
+          throw e;
+        },
+      );
+    if (status instanceof HttpStatusError)
       return {
         deleted: false,
-        reason:
-          res.status === 403
-            ? `GitHub refused to delete package version ${id} (HTTP 403${detail ? ` ${detail}` : ''}): the token needs packages: write and admin access to the package ${owner}/${pkg}`
-            : `package version ${id} of ${owner}/${pkg} is gone (HTTP 404)`,
+        reason: `GitHub refused to delete package version ${id} (${status.message}): the token needs packages: write and admin access to the package ${owner}/${pkg}`,
       };
-    }
-    throw await this.failure(res, 'DELETE', url, 'packages: write');
+    if (status === 404)
+      return {
+        deleted: false,
+        reason: `package version ${id} of ${owner}/${pkg} is gone (HTTP 404)`,
+      };
+    this.ids.get(repository)?.delete(digest);
+    return { deleted: true };
   }
 
-  /** Follows `Link rel="next"`; false when the first page is a 404 (no such owner or package). */
-  private async listFrom(first: string, into: PackageVersion[]): Promise<boolean> {
-    const seen = new Set<string>();
-    for (let next: string | undefined = first; next && !seen.has(next);) {
-      const firstPage = seen.size === 0;
-      seen.add(next);
-      const res = await this.send(next, 'GET');
-      if (res.status === 404 && firstPage) {
-        await res.body?.cancel().catch(() => {});
-        return false;
-      }
-      if (!res.ok) throw await this.failure(res, 'GET', next, 'packages: read');
-      const text = await res.text();
-      let page: unknown;
-      try {
-        page = JSON.parse(text);
-      } catch {
-        throw new RuntimeError(`GitHub Packages API: ${next} answered invalid JSON`);
-      }
-      if (!Array.isArray(page))
-        throw new RuntimeError(`GitHub Packages API: ${next} did not answer a list of versions`);
-      for (const v of page as RawVersion[]) {
-        const version = versionOf(v);
-        if (version) into.push(version);
-      }
-      const link = nextLink(res.headers.get('link'));
-      next = link ? new URL(link, next).toString() : undefined;
-    }
-    return true;
+  /** Every page of a versions listing; undefined when its first page is a 404 (no such owner or package). */
+  private async listFrom(path: string, repository: string): Promise<PackageVersion[] | undefined> {
+    const query = { per_page: this.perPage, state: 'active' };
+    const first = await this.gh.request('GET', path, { query, allow: [404] });
+    if (first.status === 404) return undefined;
+    const what = `the package versions of ${repository}`;
+    // A package of nightly builds may hold far more versions than a marker listing has refs.
+    const rest = first.next
+      ? await this.gh.pages(first.next, what, (d) => versionsOf(d, what), { maxPages: 10_000 })
+      : [];
+    return [...versionsOf(first.data, what), ...rest];
   }
 
-  private versionsUrl(kind: OwnerKind, owner: string, pkg: string): string {
-    return `${this.base}/${kind}/${encodeURIComponent(owner)}/packages/container/${encodeURIComponent(pkg)}/versions`;
+  private versionsPath(kind: OwnerKind, owner: string, pkg: string): string {
+    return `/${kind}/${encodeURIComponent(owner)}/packages/container/${encodeURIComponent(pkg)}/versions`;
   }
+}
 
-  private send(url: string, method: string): Promise<Response> {
-    const headers: Record<string, string> = {
-      Accept: 'application/vnd.github+json',
-      'X-GitHub-Api-Version': API_VERSION,
-      'User-Agent': 'eol-gate',
-    };
-    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
-    return fetchWithRetry(url, { method, headers }, this.retry, {
-      service: 'GitHub Packages API',
-      logger: this.logger,
-      // A primary rate limit is a 403 with no requests left: wait for its reset like a 429.
-      retryable: (res) =>
-        RETRYABLE_STATUS.has(res.status) ||
-        (res.status === 403 && res.headers.get('x-ratelimit-remaining') === '0'),
-      waitHint: (res, now) => resetHeaderWaitMs(res.headers, 'x-ratelimit-reset', now),
-    });
-  }
-
-  private async failure(res: Response, method: string, url: string, needs: string): Promise<Error> {
-    const error = new HttpStatusError(res.status, method, url, await errorDetail(res));
-    if (res.status === 401 || res.status === 403) {
-      return new RuntimeError(
-        `GitHub Packages API: ${error.message}. The token (the registry password, else the job's GitHub token) needs ${needs} on the package${needs === 'packages: read' ? '' : ' and admin access to it'}; a workflow's GITHUB_TOKEN gets it with "permissions: packages: ${needs === 'packages: read' ? 'read' : 'write'}"`,
-      );
-    }
-    return error;
-  }
+function versionsOf(page: unknown, what: string): PackageVersion[] {
+  if (!Array.isArray(page))
+    throw new RuntimeError(`GitHub Packages API: ${what}: not a list of versions`);
+  return (page as RawVersion[]).flatMap((v) => versionOf(v) ?? []);
 }
 
 interface RawVersion {
