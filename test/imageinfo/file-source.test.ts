@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InputError, RuntimeError } from '../../src/core/errors.js';
+import { monotonicClock } from '../../src/imageinfo/file-lock.js';
 import { FileSource } from '../../src/imageinfo/file-source.js';
 import { ABSENT_FINGERPRINT, ImageInfoNotFoundError } from '../../src/imageinfo/source.js';
 import { sha256Digest } from '../../src/util/hash.js';
@@ -133,17 +134,46 @@ describe('FileSource', () => {
     expect(await readdir(dir)).toEqual(['image-info.json']);
   });
 
-  it('breaks a lock unchanged for staleLockMs (crashed writer elsewhere, or a torn lock file); its mtime plays no part', async () => {
+  it.each([
+    ['far in the past, as another clock writes it', new Date(Date.now() - 120_000)],
+    ['brand new', undefined],
+  ])(
+    'breaks a lock unchanged for staleLockMs on its own clock (crashed writer elsewhere, or a torn lock file); its mtime (%s) plays no part',
+    async (_age, mtime) => {
+      await writeFile(path, 'v1');
+      await writeFile(`${path}.lock`, '{"tok'); // died between create and write
+      // An mtime far in the past does not make it stale at once (Protocol III, hole 9).
+      if (mtime) await utimes(`${path}.lock`, mtime, mtime);
+      const source = new FileSource(path, { lockTimeoutMs: 2000, staleLockMs: 150, lockPollMs: 5 });
+      const started = performance.now();
+      expect(await source.write('v2', sha256Digest('v1'), 'msg')).not.toBe('conflict');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+      expect(await readFile(path, 'utf8')).toBe('v2');
+    },
+  );
+
+  it('never breaks a heartbeating lock, however old its mtime or skewed the waiter (Protocol III, hole 9)', async () => {
     await writeFile(path, 'v1');
-    await writeFile(`${path}.lock`, '{"tok'); // died between create and write
-    // An mtime far in the past (another clock) does not make it stale at once (Protocol III, hole 9).
-    const old = new Date(Date.now() - 120_000);
-    await utimes(`${path}.lock`, old, old);
-    const source = new FileSource(path, { lockTimeoutMs: 2000, staleLockMs: 150, lockPollMs: 5 });
-    const started = performance.now();
-    expect(await source.write('v2', sha256Digest('v1'), 'msg')).not.toBe('conflict');
-    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
-    expect(await readFile(path, 'utf8')).toBe('v2');
+    await writeFile(`${path}.lock`, '{"token":"alive","beat":"0"}');
+    // Old mtimes, as a file server whose clock is far behind would write them.
+    let beat = 0;
+    const heartbeat = setInterval(() => {
+      void writeFile(`${path}.lock`, `{"token":"alive","beat":"${++beat}"}`).then(() =>
+        utimes(`${path}.lock`, new Date(0), new Date(0)),
+      );
+    }, 20);
+    try {
+      const source = new FileSource(path, {
+        lockPollMs: 2,
+        lockTimeoutMs: 600,
+        staleLockMs: 100,
+        clock: { ...monotonicClock, now: () => new Date(performance.now() + 3_600_000) },
+      });
+      const err = await rejection(source.write('v2', sha256Digest('v1'), 'msg'));
+      expect(err.message).toMatch(/timed out/);
+    } finally {
+      clearInterval(heartbeat);
+    }
   });
 
   it('serializes concurrent writers: exactly one of several racing on one fingerprint wins', async () => {
