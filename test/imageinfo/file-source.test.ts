@@ -50,10 +50,15 @@ function deadPid(): number {
 }
 
 describe('FileSource', () => {
-  it('reads text with a content-hash fingerprint', async () => {
+  it('reads text with a content-hash fingerprint, changed by an edit that keeps size and mtime second', async () => {
     await writeFile(path, '{"a":1}\n');
-    const snap = await new FileSource(path).read();
-    expect(snap).toEqual({ text: '{"a":1}\n', fingerprint: sha256Digest('{"a":1}\n') });
+    const source = new FileSource(path);
+    expect(await source.read()).toEqual({
+      text: '{"a":1}\n',
+      fingerprint: sha256Digest('{"a":1}\n'),
+    });
+    await writeFile(path, '{"a":2}\n');
+    expect((await source.read()).fingerprint).toBe(sha256Digest('{"a":2}\n'));
   });
 
   it('a missing file is ImageInfoNotFoundError (an InputError naming the path)', async () => {

@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/core/errors.js';
 import { AzureReposSource } from '../../src/imageinfo/azure-repos-source.js';
-import { FileSource } from '../../src/imageinfo/file-source.js';
 import { gitBlobId } from '../../src/imageinfo/git-blob.js';
 import { GitHubContentsSource } from '../../src/imageinfo/github-source.js';
-import { sha256Digest } from '../../src/util/hash.js';
 import { serveOnLoopback } from '../support/loopback.js';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { NO_RETRY } from '../support/doubles.js';
 
 const TEXT = '{"v":2}\n';
@@ -82,19 +77,5 @@ describe('fingerprints are hashes of the content read', () => {
     expect(await azure().read()).toEqual({ text: OLD, fingerprint: gitBlobId(OLD) });
     blob = TEXT;
     await expect(azure().read()).rejects.toBeInstanceOf(RuntimeError);
-  });
-
-  it('file: the sha256 of the bytes, changed by an edit that keeps size and mtime second', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'eol-gate-fp-'));
-    try {
-      const path = join(dir, 'image-info.json');
-      await writeFile(path, OLD);
-      const source = new FileSource(path);
-      expect((await source.read()).fingerprint).toBe(sha256Digest(OLD));
-      await writeFile(path, TEXT);
-      expect((await source.read()).fingerprint).toBe(sha256Digest(TEXT));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -162,9 +162,9 @@ function withPause(
  * What the writers of one schedule share, drawn from its seed: random pauses, and
  * publishImageInfo with a pause between each read and write and the experiment's retry bounds.
  */
-function writersOf(opts: { seed: number; writers: number; maxDelayMs?: number }) {
+function writersOf(opts: { seed: number; writers: number }) {
   const rand = prng(opts.seed);
-  const pause = () => sleep(rand() * (opts.maxDelayMs ?? 6));
+  const pause = () => sleep(rand() * 6);
   const clock: Clock = { now: () => new Date(), sleep, random: rand };
   const publish = (target: WritableImageInfoSource, fragment: { name: string; text: string }) =>
     publishImageInfo(
@@ -193,8 +193,6 @@ export interface ScheduleOptions {
   mode: 'publish' | 'naive';
   /** Creates a fresh target holding `base`. */
   makeTarget(base: string, seed: number): Promise<Target>;
-  /** Upper bound of the random start offsets and read→write pauses. */
-  maxDelayMs?: number;
 }
 
 export async function runSchedule(opts: ScheduleOptions): Promise<ScheduleResult> {
@@ -347,7 +345,6 @@ export interface TimedScheduleOptions {
    */
   mode: 'publish' | 'untimed';
   makeTarget(base: string, seed: number): Promise<Target>;
-  maxDelayMs?: number;
 }
 
 /**
@@ -439,12 +436,8 @@ export async function runTimedSchedule(opts: TimedScheduleOptions): Promise<Time
 
 // ---- targets ------------------------------------------------------------------------------
 
-export const FAST_RETRY: RetryPolicy = {
-  retries: 2,
-  baseDelayMs: 5,
-  maxDelayMs: 20,
-  timeoutMs: 10_000,
-};
+/** Retries of the adapters under contention: two, a ten-second budget per request. */
+const retry: RetryPolicy = { retries: 2, baseDelayMs: 5, maxDelayMs: 20, timeoutMs: 10_000 };
 
 export async function fileTarget(dir: string, base: string, seed: number): Promise<Target> {
   const path = join(dir, `image-info-${seed}-${Math.random().toString(36).slice(2)}.json`);
@@ -471,7 +464,7 @@ export async function gitHubTarget(
   server.contents.setFile('org', 'images', branch, 'info/image-info.json', base);
   const source = new GitHubContentsSource(
     { owner: 'org', repo: 'images', path: 'info/image-info.json', branch },
-    { apiUrl: server.apiUrl, token: server.token, retry: FAST_RETRY },
+    { apiUrl: server.apiUrl, token: server.token, retry },
   );
   return {
     source,
@@ -503,7 +496,7 @@ export async function azureTarget(
   ado.repos.commit('Images', 'image-info', branch, { 'image-info.json': base });
   const source = new AzureReposSource(
     { project: 'Images', repo: 'image-info', path: 'image-info.json', branch },
-    { collectionUri: ado.collectionUri, token: ado.token, retry: FAST_RETRY },
+    { collectionUri: ado.collectionUri, token: ado.token, retry },
   );
   return {
     source,
