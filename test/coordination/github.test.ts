@@ -765,7 +765,12 @@ describe("GitHubStore: this run attempt's jobs (a job that nothing names finds i
 describe('GitHubStore with a coordination repository shared by several repositories', () => {
   const A = 'octo/app-a';
   const B = 'octo/app-b';
-  const storeOf = (repository: string, runId: number, jobId?: string) => {
+  const storeOf = (
+    repository: string,
+    runId: number,
+    jobId?: string,
+    extra: Partial<GitHubStoreOptions> = {},
+  ) => {
     const [owner, repo] = repository.split('/');
     return store(runId, {
       owner,
@@ -773,11 +778,15 @@ describe('GitHubStore with a coordination repository shared by several repositor
       coordination: { owner: fake.owner, repo: fake.repo },
       runAttempt: fake.run(runId, repository).run_attempt,
       jobId,
+      ...extra,
     });
   };
+  beforeEach(() => {
+    fake.addRepository(A);
+    fake.addRepository(B);
+  });
 
   it('markers live in the coordination repository and name their run’s repository', async () => {
-    fake.addRepository(A);
     const run = fake.createRun({}, A);
     await storeOf(A, run.id, '3').signal('g', 'publishing');
     expect([...fake.refs.keys()]).toEqual([
@@ -794,16 +803,9 @@ describe('GitHubStore with a coordination repository shared by several repositor
   });
 
   it("marker refs point at the coordination repository's default-branch head: the run's own GITHUB_SHA does not exist there", async () => {
-    fake.addRepository(A);
     const run = fake.createRun({}, A);
-    const [owner, repo] = A.split('/');
-    const s = store(run.id, {
-      owner,
-      repo,
-      coordination: { owner: fake.owner, repo: fake.repo },
-      sha: 'b'.repeat(40), // a commit of app-a, unknown to the coordination repository
-      jobId: '3',
-    });
+    // A commit of app-a, unknown to the coordination repository.
+    const s = storeOf(A, run.id, '3', { sha: 'b'.repeat(40) });
     await s.signal('g', 'publishing');
     await s.signal('g', 'image-info-updated');
     expect([...fake.refs.values()]).toEqual([fake.headSha, fake.headSha]);
@@ -815,8 +817,6 @@ describe('GitHubStore with a coordination repository shared by several repositor
   });
 
   it("a run of repository B blocks an annotator of repository A; liveness is read from B's Actions API", async () => {
-    fake.addRepository(A);
-    fake.addRepository(B);
     const mine = fake.createRun({}, A);
     const theirs = fake.createRun({ id: mine.id }, B); // run ids of two repositories may even coincide
     const job = fake.createJob({ run_id: theirs.id, name: 'push' }, B);
@@ -837,8 +837,6 @@ describe('GitHubStore with a coordination repository shared by several repositor
   });
 
   it('a deleted run of repository B (404 while B answers 200) never blocks and is cleaned up', async () => {
-    fake.addRepository(A);
-    fake.addRepository(B);
     const mine = fake.createRun({}, A);
     const theirs = fake.createRun({}, B);
     const ref = mark({ runId: theirs.id, jobId: 5, repository: B }, 'publishing');
@@ -858,7 +856,6 @@ describe('GitHubStore with a coordination repository shared by several repositor
   ])(
     "a token that cannot read B's run (%s) fails loudly, naming the repository",
     async (_s, access) => {
-      fake.addRepository(A);
       fake.addRepository(B, access);
       const mine = fake.createRun({}, A);
       mark({ runId: 4242, jobId: 5, repository: B }, 'publishing');
