@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AzureDevOpsStore } from '../../src/coordination/azure-devops.js';
-import { createCoordinationStore as createFromContext } from '../../src/coordination/from-environment.js';
+import { createCoordinationStore } from '../../src/coordination/from-environment.js';
 import { GitHubStore } from '../../src/coordination/github.js';
 import { NoneStore } from '../../src/coordination/none.js';
 import { InputError } from '../../src/core/errors.js';
@@ -10,13 +10,13 @@ import { capturingLogger } from '../support/doubles.js';
 import { rejection } from '../support/errors.js';
 
 /** The store an agent whose environment is `env` would create (agents build the RunContext). */
-function createCoordinationStore(
-  kind: Parameters<typeof createFromContext>[0],
+function storeFor(
+  kind: Parameters<typeof createCoordinationStore>[0],
   env: Record<string, string | undefined>,
-  overrides?: Parameters<typeof createFromContext>[3],
+  overrides?: Parameters<typeof createCoordinationStore>[3],
   logger: Logger = capturingLogger(),
 ) {
-  return createFromContext(kind, runContextFromEnv(env, '/tmp'), logger, overrides);
+  return createCoordinationStore(kind, runContextFromEnv(env, '/tmp'), logger, overrides);
 }
 
 const ado = {
@@ -39,7 +39,7 @@ const gh = {
 
 describe('createCoordinationStore', () => {
   it('auto picks Azure DevOps under TF_BUILD, with the build as self', async () => {
-    const s = await createCoordinationStore('auto', ado);
+    const s = await storeFor('auto', ado);
     expect(s).toBeInstanceOf(AzureDevOpsStore);
     // System.JobAttempt (2 here) counts one job's retries: markers carry attempt 1 on Azure DevOps.
     expect(s.self).toMatchObject({ runId: '123', attempt: 1, jobId: undefined });
@@ -48,20 +48,20 @@ describe('createCoordinationStore', () => {
   it('Azure DevOps: the job is System.JobId, unless the host names it', async () => {
     const job = '0d4a3c52-9e0f-5d3b-8f64-3a0d1d2c6f10';
     const env = { ...ado, SYSTEM_JOBID: job };
-    expect((await createCoordinationStore('auto', env)).self).toMatchObject({
+    expect((await storeFor('auto', env)).self).toMatchObject({
       runId: '123',
       attempt: 1,
       jobId: job,
     });
-    const named = await createCoordinationStore('auto', env, { jobId: 'from-input' });
+    const named = await storeFor('auto', env, { jobId: 'from-input' });
     expect(named.self?.jobId).toBe('from-input');
-    await expect(
-      createCoordinationStore('auto', { ...ado, SYSTEM_JOBID: 'not a guid' }),
-    ).rejects.toThrow(/System\.JobId/);
+    await expect(storeFor('auto', { ...ado, SYSTEM_JOBID: 'not a guid' })).rejects.toThrow(
+      /System\.JobId/,
+    );
   });
 
   it('auto picks GitHub under GITHUB_ACTIONS', async () => {
-    const s = await createCoordinationStore('auto', gh);
+    const s = await storeFor('auto', gh);
     expect(s).toBeInstanceOf(GitHubStore);
     // Markers name the repository only when it is not the coordination repository.
     expect(s.self).toEqual({ runId: '987', attempt: 3 });
@@ -71,8 +71,7 @@ describe('createCoordinationStore', () => {
     const logger = capturingLogger();
     const env = { ...gh, EOL_GATE_JOB_ID: '4242' };
     const jobOf = async (jobId?: string) =>
-      (await createCoordinationStore('github', env, jobId === undefined ? {} : { jobId }, logger))
-        .self;
+      (await storeFor('github', env, jobId === undefined ? {} : { jobId }, logger)).self;
     expect(await jobOf()).toEqual({ runId: '987', attempt: 3, jobId: '4242' });
     expect((await jobOf('31337'))?.jobId).toBe('31337');
     expect(logger.of('warning')).toEqual([]);
@@ -82,7 +81,7 @@ describe('createCoordinationStore', () => {
 
   it('GitHub without a job id: the whole run is one participant, with a warning that says so', async () => {
     const logger = capturingLogger();
-    const s = await createCoordinationStore('github', gh, {}, logger);
+    const s = await storeFor('github', gh, {}, logger);
     expect(s.self?.jobId).toBeUndefined();
     expect(logger.of('warning').join('\n')).toMatch(/parallel jobs of this run are not told apart/);
     expect(logger.of('warning').join('\n')).toMatch(/EOL_GATE_JOB_ID/);
@@ -92,60 +91,52 @@ describe('createCoordinationStore', () => {
     const asked: string[] = [];
     const participant = async () => (asked.push('asked'), 'pabcdefghijklmnopqrst');
     const logger = capturingLogger();
-    expect((await createCoordinationStore('github', gh, { participant }, logger)).self?.jobId).toBe(
+    expect((await storeFor('github', gh, { participant }, logger)).self?.jobId).toBe(
       'pabcdefghijklmnopqrst',
     );
     expect(logger.of('warning')).toEqual([]);
     const named = { ...gh, EOL_GATE_JOB_ID: '77' };
-    expect((await createCoordinationStore('github', named, { participant })).self?.jobId).toBe(
-      '77',
-    );
-    const input = await createCoordinationStore('github', gh, { participant, jobId: '78' });
+    expect((await storeFor('github', named, { participant })).self?.jobId).toBe('77');
+    const input = await storeFor('github', gh, { participant, jobId: '78' });
     expect(input.self?.jobId).toBe('78');
-    await createCoordinationStore('azure-devops', ado, { participant });
+    await storeFor('azure-devops', ado, { participant });
     expect(asked).toEqual(['asked']);
     // Its refusal reaches the caller, after the variables were checked and before any write.
     const refuse = async () => {
       throw new InputError('no job id');
     };
-    await expect(createCoordinationStore('github', gh, { participant: refuse })).rejects.toThrow(
-      'no job id',
-    );
+    await expect(storeFor('github', gh, { participant: refuse })).rejects.toThrow('no job id');
     // A bad id from it is an InputError too.
-    await expect(
-      createCoordinationStore('github', gh, { participant: async () => '1/2' }),
-    ).rejects.toThrow(InputError);
+    await expect(storeFor('github', gh, { participant: async () => '1/2' })).rejects.toThrow(
+      InputError,
+    );
   });
 
   it("GitHub: the participant callback gets RUNNER_NAME and this run attempt's jobs from the store", async () => {
     const seen: Array<string | undefined> = [];
-    const s = await createCoordinationStore(
+    const s = await storeFor(
       'github',
       { ...gh, RUNNER_NAME: 'ghes-runner-7' },
       { participant: async (lookup) => (seen.push(lookup.runnerName), '5150') },
     );
     expect(seen).toEqual(['ghes-runner-7']);
     expect(s.self).toEqual({ runId: '987', attempt: 3, jobId: '5150' });
-    await createCoordinationStore(
+    await storeFor(
       'github',
       { ...gh, RUNNER_NAME: '' },
-      {
-        participant: async (lookup) => (seen.push(lookup.runnerName), undefined),
-      },
+      { participant: async (lookup) => (seen.push(lookup.runnerName), undefined) },
     );
     expect(seen).toEqual(['ghes-runner-7', undefined]);
   });
 
   it('GitHub: a bad job id is an InputError naming jobId', async () => {
-    const err = await rejection(
-      createCoordinationStore('github', { ...gh, EOL_GATE_JOB_ID: '12/34' }),
-    );
+    const err = await rejection(storeFor('github', { ...gh, EOL_GATE_JOB_ID: '12/34' }));
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/jobId/);
   });
 
   it('GitHub: coordinationRepository keeps this run in its own repository, markers in the other', async () => {
-    const s = await createCoordinationStore(
+    const s = await storeFor(
       'github',
       { ...gh, EOL_GATE_JOB_ID: '1' },
       { coordinationRepository: 'octo/coordination' },
@@ -153,32 +144,28 @@ describe('createCoordinationStore', () => {
     expect(s).toBeInstanceOf(GitHubStore);
     expect(s.self).toMatchObject({ repository: 'octo/images', runId: '987' });
     for (const bad of ['octo', 'octo/', 'a/b/c', '/x'])
-      await expect(
-        createCoordinationStore('github', gh, { coordinationRepository: bad }),
-      ).rejects.toThrow(/coordinationRepository: expected owner\/name/);
+      await expect(storeFor('github', gh, { coordinationRepository: bad })).rejects.toThrow(
+        /coordinationRepository: expected owner\/name/,
+      );
     await expect(
-      createCoordinationStore('github', gh, { coordinationRepository: 'octo/bad name' }),
+      storeFor('github', gh, { coordinationRepository: 'octo/bad name' }),
     ).rejects.toThrow(/coordinationRepository/);
   });
 
   it('auto elsewhere is none, with a warning that pipelines are not coordinated', async () => {
     const logger = capturingLogger();
-    const s = await createCoordinationStore('auto', {}, {}, logger);
+    const s = await storeFor('auto', {}, {}, logger);
     expect(s).toBeInstanceOf(NoneStore);
     expect(logger.of('warning').join('\n')).toMatch(/not coordinated/);
     // Explicit none is a choice: no warning.
     const quiet = capturingLogger();
-    await createCoordinationStore('none', {}, {}, quiet);
+    await storeFor('none', {}, {}, quiet);
     expect(quiet.of('warning')).toEqual([]);
   });
 
   it('names exactly the missing Azure DevOps variables', async () => {
     const err = await rejection(
-      createCoordinationStore('azure-devops', {
-        ...ado,
-        SYSTEM_ACCESSTOKEN: undefined,
-        BUILD_BUILDID: '',
-      }),
+      storeFor('azure-devops', { ...ado, SYSTEM_ACCESSTOKEN: undefined, BUILD_BUILDID: '' }),
     );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/missing environment variables BUILD_BUILDID, SYSTEM_ACCESSTOKEN/);
@@ -187,7 +174,7 @@ describe('createCoordinationStore', () => {
   });
 
   it('azure-devops outside a pipeline names every variable it needs', async () => {
-    const err = await rejection(createCoordinationStore('azure-devops', {}));
+    const err = await rejection(storeFor('azure-devops', {}));
     expect(err.message).toMatch(
       /SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT, BUILD_BUILDID, SYSTEM_ACCESSTOKEN/,
     );
@@ -195,11 +182,7 @@ describe('createCoordinationStore', () => {
 
   it('names exactly the missing GitHub variables; the attempt is required', async () => {
     const err = await rejection(
-      createCoordinationStore('github', {
-        ...gh,
-        GITHUB_RUN_ATTEMPT: undefined,
-        GITHUB_TOKEN: undefined,
-      }),
+      storeFor('github', { ...gh, GITHUB_RUN_ATTEMPT: undefined, GITHUB_TOKEN: undefined }),
     );
     expect(err).toBeInstanceOf(InputError);
     expect(err.message).toMatch(/missing environment variables GITHUB_RUN_ATTEMPT, GITHUB_TOKEN/);
@@ -207,15 +190,11 @@ describe('createCoordinationStore', () => {
 
   it('a token passed by the host stands in for the environment token', async () => {
     const token = { token: 'x' };
+    expect(await storeFor('github', { ...gh, GITHUB_TOKEN: undefined }, token)).toBeInstanceOf(
+      GitHubStore,
+    );
     expect(
-      await createCoordinationStore('github', { ...gh, GITHUB_TOKEN: undefined }, token),
-    ).toBeInstanceOf(GitHubStore);
-    expect(
-      await createCoordinationStore(
-        'azure-devops',
-        { ...ado, SYSTEM_ACCESSTOKEN: undefined },
-        token,
-      ),
+      await storeFor('azure-devops', { ...ado, SYSTEM_ACCESSTOKEN: undefined }, token),
     ).toBeInstanceOf(AzureDevOpsStore);
   });
 
@@ -227,7 +206,7 @@ describe('createCoordinationStore', () => {
   ] as const)(
     'bad values are InputErrors that do not echo the token (%s, %o)',
     async (kind, env, message) => {
-      const err = await rejection(createCoordinationStore(kind as never, env));
+      const err = await rejection(storeFor(kind as never, env));
       expect(err.message).toMatch(message);
       expect(err.message).not.toContain('ado-token');
     },
