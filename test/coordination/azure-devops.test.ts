@@ -17,6 +17,8 @@ const fake = new FakeAzureDevOps();
 const sleeps: number[] = [];
 // Retries and read-backs sleep through this, so tests never wait for real.
 const retry = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 };
+/** Store options that give up after `retries` retries. */
+const retrying = (retries: number) => ({ retry: { ...retry, retries } });
 const clock = { ...instantClock, sleep: async (ms: number) => void sleeps.push(ms) };
 
 beforeAll(() => fake.start());
@@ -68,6 +70,9 @@ function mark(
   ]);
 }
 
+/** A build's timeline path, and the timeline reads the store made. */
+const timeline = (buildId: number) => `/org/proj/_apis/build/builds/${buildId}/timeline`;
+const timelineReads = () => fake.requests.map((r) => r.path).filter((p) => p.includes('/timeline'));
 const mutating = () => fake.requests.filter((r) => r.method !== 'GET');
 
 describe('marker tags', () => {
@@ -216,9 +221,7 @@ describe('AzureDevOpsStore', () => {
       jobName: 'Build fedora',
     });
     expect(blockingRuns(legA.self, seenByA).map((r) => r.jobId)).toEqual([fedora.id]);
-    expect(fake.requests.filter((r) => r.path.endsWith('/timeline')).map((r) => r.path)).toEqual([
-      `/org/proj/_apis/build/builds/${b.id}/timeline`,
-    ]);
+    expect(timelineReads()).toEqual([timeline(b.id)]);
     await legB.signal('g', 'image-info-updated');
     expect(blockingRuns(legA.self, await legA.listRuns('g'))).toEqual([]);
   });
@@ -249,9 +252,7 @@ describe('AzureDevOpsStore', () => {
     // it started (though its stamp is earlier than the cover's): not covered.
     expect(byName).toEqual({ x: [true, false], y: [true, false], z: [false, true] });
     // One timeline read for the build gives every job's times.
-    expect(fake.requests.filter((r) => r.path.includes('/timeline')).map((r) => r.path)).toEqual([
-      `/org/proj/_apis/build/builds/${b.id}/timeline`,
-    ]);
+    expect(timelineReads()).toEqual([timeline(b.id)]);
   });
 
   it("hole 1: a job still running (no finishTime) is not covered by another job's run-scope cover", async () => {
@@ -368,10 +369,7 @@ describe('AzureDevOpsStore', () => {
       [2, second.id, false, false, true],
     ]);
     const timelineId = second.previousAttempts[0].timelineId;
-    expect(fake.requests.filter((r) => r.path.includes('/timeline')).map((r) => r.path)).toEqual([
-      `/org/proj/_apis/build/builds/${b.id}/timeline`,
-      `/org/proj/_apis/build/builds/${b.id}/timeline/${timelineId}`,
-    ]);
+    expect(timelineReads()).toEqual([timeline(b.id), `${timeline(b.id)}/${timelineId}`]);
     // The retry succeeded: the failed attempt's pushes are orphans; the retry's block while the build runs.
     later();
     fake.completeJob(b.id, second.id);
@@ -453,18 +451,14 @@ describe('AzureDevOpsStore', () => {
 
   it('a persistent 429 fails the call (never read as "no runs")', async () => {
     fake.fail({ status: 429, headers: { 'retry-after': '1' }, times: 100 });
-    await expect(store(1, { retry: { ...retry, retries: 2 } }).listRuns('g')).rejects.toThrow(
-      RuntimeError,
-    );
+    await expect(store(1, retrying(2)).listRuns('g')).rejects.toThrow(RuntimeError);
   });
 
   it('a persistent 5xx on the timeline fails the listing (never "job ended")', async () => {
     const b = fake.createBuild();
     mark(b.id, 'j', 'publishing');
     fake.fail({ status: 503, times: 100, match: (r) => r.path.endsWith('/timeline') });
-    await expect(store(1, { retry: { ...retry, retries: 1 } }).listRuns('g')).rejects.toThrow(
-      /503/,
-    );
+    await expect(store(1, retrying(1)).listRuns('g')).rejects.toThrow(/503/);
   });
 
   it('403 on the tag write names the missing permission, without the token', async () => {

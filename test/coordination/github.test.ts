@@ -21,6 +21,8 @@ const fake = new FakeGitHub();
 const HOME = `${fake.owner}/${fake.repo}`;
 const sleeps: number[] = [];
 const retry = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 };
+/** Store options that give up after `retries` retries. */
+const retrying = (retries: number) => ({ retry: { ...retry, retries } });
 /**
  * Writers' clocks: every marker written by `mark` is later than the one before. The fake's own
  * clock (job and run times) reads the same counter; `later()` moves both on.
@@ -678,9 +680,7 @@ describe('GitHubStore', () => {
     fake.fail({ status: 502, times: 1 });
     expect(await store(1).listRuns('g')).toEqual([]);
     fake.fail({ status: 502, times: 100 });
-    await expect(store(1, { retry: { ...retry, retries: 2 } }).listRuns('g')).rejects.toThrow(
-      /502/,
-    );
+    await expect(store(1, retrying(2)).listRuns('g')).rejects.toThrow(/502/);
   });
 
   it('a persistent 5xx on the jobs listing fails the listing (never "job ended")', async () => {
@@ -688,9 +688,7 @@ describe('GitHubStore', () => {
     const job = fake.createJob({ run_id: run.id });
     mark({ runId: run.id, jobId: job.id }, 'publishing');
     fake.fail({ status: 503, times: 100, match: (_m, p) => p.endsWith('/jobs') });
-    await expect(store(1, { retry: { ...retry, retries: 1 } }).listRuns('g')).rejects.toThrow(
-      /503/,
-    );
+    await expect(store(1, retrying(1)).listRuns('g')).rejects.toThrow(/503/);
   });
 
   it('rejects a bad group name, bad ids and non-loopback http before any request', async () => {
