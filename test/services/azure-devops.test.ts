@@ -178,16 +178,8 @@ describe('AzureDevOpsClient', () => {
     ]);
     ANSWERS.commits = { status: 200, body: JSON.stringify({ count: 2, value: [1, 2] }) };
     seen.length = 0;
-    expect(
-      await c.listSkip<number>(
-        'p',
-        'commits',
-        {},
-        { top: '$top', skip: '$skip', size: 2 },
-        5,
-        CALL,
-      ),
-    ).toEqual([1, 2, 1, 2, 1]);
+    const paging = { top: '$top', skip: '$skip', size: 2 };
+    expect(await c.listSkip<number>('p', 'commits', {}, paging, 5, CALL)).toEqual([1, 2, 1, 2, 1]);
     expect(seen.map((r) => new URL(r.url, origin).searchParams.toString())).toEqual([
       '%24top=2&%24skip=0&api-version=7.1',
       '%24top=2&%24skip=2&api-version=7.1',
