@@ -80,14 +80,15 @@ describe('AzureReposSource', () => {
     expect(file('README.md')).toBe('changed');
   });
 
-  it('conflict when the file itself changed; nothing written', async () => {
+  it.each([
+    ['changed', '{"v":"other"}\n'],
+    ['was deleted', null],
+  ])('conflict for an edit when the file itself %s; nothing written', async (_how, content) => {
     const s = source();
     const { fingerprint } = await s.read();
-    server.repos.commit(PROJECT, REPO, branch, {
-      [PATH]: '{"v":"other"}\n',
-    });
+    server.repos.commit(PROJECT, REPO, branch, { [PATH]: content });
     expect(await s.write('{"v":2}\n', fingerprint, 'publish')).toBe('conflict');
-    expect(file()).toBe('{"v":"other"}\n');
+    expect(file()).toBe(content ?? undefined);
   });
 
   it('create: an add push when absent, conflict when the file appeared', async () => {
@@ -149,13 +150,6 @@ describe('AzureReposSource', () => {
     expect(err).toBeInstanceOf(RuntimeError);
     expect(err.message).toMatch(/refused the push \(HTTP 400 .*TF400000/);
     expect(file()).toBe('{"v":1}\n');
-  });
-
-  it('a deleted file is a conflict for an edit', async () => {
-    const s = source();
-    const { fingerprint } = await s.read();
-    server.repos.commit(PROJECT, REPO, branch, { [PATH]: null });
-    expect(await s.write('{"v":2}\n', fingerprint, 'publish')).toBe('conflict');
   });
 });
 
@@ -230,9 +224,9 @@ describe('AzureReposSource.history', () => {
   it('a 500 on the listing that outlasts the retries throws', async () => {
     commitVersions(3);
     server.fail({ status: 500, times: 100, match: (r) => r.path.endsWith('/commits') });
-    const err = await rejection(source().history(3));
+    const err = await rejection<HttpStatusError>(source().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
-    expect((err as HttpStatusError).status).toBe(500);
+    expect(err.status).toBe(500);
     expect(listings()).toHaveLength(3); // tried 1 + 2 times
   });
 
@@ -243,9 +237,9 @@ describe('AzureReposSource.history', () => {
       times: 100,
       match: (r) => r.query.includes(`versionDescriptor.version=${ids[0]}`),
     });
-    const err = await rejection(source().history(3));
+    const err = await rejection<HttpStatusError>(source().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
-    expect((err as HttpStatusError).status).toBe(500);
+    expect(err.status).toBe(500);
   });
 
   it('a rejected token (401) names the source and System.AccessToken', async () => {
@@ -253,10 +247,10 @@ describe('AzureReposSource.history', () => {
     const err = await rejection(source(PATH, 'ado-wrong').history(3));
     expect(err).toBeInstanceOf(InputError);
     expect(httpErrorOf(err).status).toBe(401);
-    expect((err as Error).message).toMatch(
+    expect(err.message).toMatch(
       /HTTP 401 Azure DevOps rejected the access token when trying to read azure-repos:Docker Images\/image-info\/build\/image-info\.json@main: .*System\.AccessToken/,
     );
-    expect((err as Error).message).not.toContain('ado-wrong');
+    expect(err.message).not.toContain('ado-wrong');
   });
 
   it('no such branch: ImageInfoNotFoundError, like read()', async () => {

@@ -248,7 +248,7 @@ describe('GitHubContentsSource reads at a resolved commit (Protocol III, hole 8)
   it('an unknown branch or tag is "not found", naming it', async () => {
     const err = await rejection(source(PATH, 'no-such-branch').read());
     expect(err).toBeInstanceOf(ImageInfoNotFoundError);
-    expect((err as Error).message).toMatch(/no-such-branch/);
+    expect(err.message).toMatch(/no-such-branch/);
   });
 });
 
@@ -352,10 +352,10 @@ describe('GitHubContentsSource.history', () => {
   it('a 500 on the listing that outlasts the retries throws', async () => {
     commitVersions(3);
     server.fail({ status: 500, times: 100, match: (_m, p) => p.endsWith('/commits') });
-    const err = await rejection(reader().history(3));
+    const err = await rejection<HttpStatusError>(reader().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
-    expect((err as HttpStatusError).status).toBe(500);
-    expect((err as Error).message).toMatch(/GET .*\/repos\/org\/images\/commits failed: HTTP 500/);
+    expect(err.status).toBe(500);
+    expect(err.message).toMatch(/GET .*\/repos\/org\/images\/commits failed: HTTP 500/);
     expect(listings()).toHaveLength(3); // tried 1 + 2 times
   });
 
@@ -363,9 +363,9 @@ describe('GitHubContentsSource.history', () => {
     const shas = commitVersions(3);
     // The two newer versions read fine; the oldest fails on every try.
     server.fail({ status: 500, times: 100, match: (_m, _p, q) => q.includes(`ref=${shas[0]}`) });
-    const err = await rejection(reader().history(3));
+    const err = await rejection<HttpStatusError>(reader().history(3));
     expect(err).toBeInstanceOf(HttpStatusError);
-    expect((err as HttpStatusError).status).toBe(500);
+    expect(err.status).toBe(500);
   });
 
   it('a 500 that clears within the retries is retried by the one loop', async () => {
@@ -379,10 +379,10 @@ describe('GitHubContentsSource.history', () => {
     commitVersions(1);
     const err = await rejection(reader('ghs_wrong').history(3));
     expect(err).toBeInstanceOf(InputError);
-    expect((err as Error).message).toMatch(
+    expect(err.message).toMatch(
       /github:org\/images\/eng\/image-info\.json@.*rejected the token \(HTTP 401/,
     );
-    expect((err as Error).message).not.toContain('ghs_wrong');
+    expect(err.message).not.toContain('ghs_wrong');
   });
 
   it('no such branch: ImageInfoNotFoundError, like read()', async () => {
