@@ -97,10 +97,8 @@ describe('marker tags', () => {
 describe('AzureDevOpsStore', () => {
   it('signal publishing adds the group tag and the marker with one PATCH and reads it back', async () => {
     const b = fake.createBuild();
-    await store(b.id, { jobId: 'job-a', clock: { ...clock, now: () => new Date(42) } }).signal(
-      'g',
-      'publishing',
-    );
+    const s = store(b.id, { jobId: 'job-a', clock: { ...clock, now: () => new Date(42) } });
+    await s.signal('g', 'publishing');
     expect(fake.build(b.id).tags).toEqual([
       'eol-gate.g',
       `eol-gate.g.${b.id}.1.job-a.publishing.42`,

@@ -172,10 +172,8 @@ describe('pollDelayFactorFor', () => {
 describe('GitHubStore', () => {
   it("signal creates this participant's ref on GITHUB_SHA and reads it back with matching-refs", async () => {
     const run = fake.createRun({ run_attempt: 2 });
-    await store(run.id, { jobId: '31', clock: { ...clock, now: () => new Date(1234) } }).signal(
-      'g',
-      'publishing',
-    );
+    const s = store(run.id, { jobId: '31', clock: { ...clock, now: () => new Date(1234) } });
+    await s.signal('g', 'publishing');
     expect([...fake.refs]).toEqual([
       [`refs/eol-gate/g/${run.id}.2.31.publishing.1234`, fake.headSha],
     ]);

@@ -46,11 +46,7 @@ async function skewedSchedule(seed: number): Promise<{ lost: string[]; leftovers
   await Promise.all(
     scenario.fragments.map((fragment) => {
       const offset = Math.round((rand() * 2 - 1) * SKEW_MS);
-      const clock: Clock = {
-        now: () => new Date(Date.now()),
-        sleep,
-        random: rand,
-      };
+      const clock: Clock = { now: () => new Date(Date.now()), sleep, random: rand };
       return skew.run(offset, async () => {
         await sleep(rand() * 5);
         const source = new FileSource(path, {
