@@ -144,13 +144,10 @@ describe('GitHubContentsSource', () => {
     await expect(source('dir').read()).rejects.toThrow(
       /not a file \(GitHub returned a directory\)/,
     );
-    expect(
-      () =>
-        new GitHubContentsSource(
-          { owner: 'o', repo: 'r', path: 'p', branch: 'b' },
-          { apiUrl: 'http://github.example.com' },
-        ),
-    ).toThrow(InputError);
+    const file = { owner: 'o', repo: 'r', path: 'p', branch: 'b' };
+    expect(() => new GitHubContentsSource(file, { apiUrl: 'http://github.example.com' })).toThrow(
+      InputError,
+    );
   });
 });
 
@@ -163,9 +160,8 @@ const get = (path: string, accept = 'application/vnd.github+json') =>
     headers: { accept, authorization: `Bearer ${server.token}` },
   });
 
-async function rawRead(ref: string): Promise<string> {
-  return (await get(`contents/${PATH}?ref=${ref}`, 'application/vnd.github.raw+json')).text();
-}
+const rawRead = async (ref: string) =>
+  (await get(`contents/${PATH}?ref=${ref}`, 'application/vnd.github.raw+json')).text();
 
 /**
  * Protocol III, hole 8: GitHub can answer a contents read by branch name from a cache for seconds

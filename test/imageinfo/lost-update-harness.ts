@@ -416,22 +416,15 @@ export async function runTimedSchedule(opts: TimedScheduleOptions): Promise<Time
     before = after;
   }
   const final = platformsOf(finalText);
-  // Every platform (the writers' new images included) must end at its newest build.
+  // Every platform (the writers' new images included) must end at its newest build; one entry
+  // per platform key.
   const lost = [...scenario.newest]
     .filter(([key, digest]) => final.get(key) !== digest)
     .map(([key, digest]) => `${key}: ${digest}`);
   const falseStale = stale.filter(
     (s) => compareTimes(buildTime(s.stale.created)!, buildTime(s.kept.created)!) >= 0,
   );
-  return {
-    lost: [...new Set(lost)],
-    movedBack,
-    stale,
-    falseStale,
-    versions: count,
-    chained,
-    attempts,
-  };
+  return { lost, movedBack, stale, falseStale, versions: count, chained, attempts };
 }
 
 // ---- targets ------------------------------------------------------------------------------

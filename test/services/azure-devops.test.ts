@@ -126,10 +126,9 @@ describe('azureDevOpsError: every refusal is one HttpStatusError with the hint t
   it('an expected status is an answer, not an error', async () => {
     ANSWERS.absent = { status: 404 };
     const c = client();
-    expect((await c.send('GET', c.url('p', 'absent'), { ...CALL, expect: [404] })).status).toBe(
-      404,
-    );
-    expect(await c.json('GET', c.url('p', 'absent'), { ...CALL, expect: [404] })).toBeUndefined();
+    const call = { ...CALL, expect: [404] };
+    expect((await c.send('GET', c.url('p', 'absent'), call)).status).toBe(404);
+    expect(await c.json('GET', c.url('p', 'absent'), call)).toBeUndefined();
   });
 });
 
