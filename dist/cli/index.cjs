@@ -2091,11 +2091,11 @@ var require_verify_stream = __commonJS({
     var toString = require_tostring();
     var util2 = require("util");
     var JWS_REGEX = /^[a-zA-Z0-9\-_]+?\.[a-zA-Z0-9\-_]+?\.([a-zA-Z0-9\-_]+)?$/;
-    function isObject5(thing) {
+    function isObject4(thing) {
       return Object.prototype.toString.call(thing) === "[object Object]";
     }
     function safeJsonParse(thing) {
-      if (isObject5(thing))
+      if (isObject4(thing))
         return thing;
       try {
         return JSON.parse(thing);
@@ -2287,10 +2287,10 @@ var require_NotBeforeError = __commonJS({
   "node_modules/jsonwebtoken/lib/NotBeforeError.js"(exports2, module2) {
     init_import_meta_url();
     var JsonWebTokenError = require_JsonWebTokenError();
-    var NotBeforeError = function(message, date2) {
+    var NotBeforeError = function(message, date) {
       JsonWebTokenError.call(this, message);
       this.name = "NotBeforeError";
-      this.date = date2;
+      this.date = date;
     };
     NotBeforeError.prototype = Object.create(JsonWebTokenError.prototype);
     NotBeforeError.prototype.constructor = NotBeforeError;
@@ -5016,13 +5016,13 @@ var require_lodash = __commonJS({
       return isObjectLike(value5) && isArrayLike(value5);
     }
     function isFunction(value5) {
-      var tag = isObject5(value5) ? objectToString.call(value5) : "";
+      var tag = isObject4(value5) ? objectToString.call(value5) : "";
       return tag == funcTag || tag == genTag;
     }
     function isLength(value5) {
       return typeof value5 == "number" && value5 > -1 && value5 % 1 == 0 && value5 <= MAX_SAFE_INTEGER;
     }
-    function isObject5(value5) {
+    function isObject4(value5) {
       var type = typeof value5;
       return !!value5 && (type == "object" || type == "function");
     }
@@ -5057,9 +5057,9 @@ var require_lodash = __commonJS({
       if (isSymbol(value5)) {
         return NAN;
       }
-      if (isObject5(value5)) {
+      if (isObject4(value5)) {
         var other = typeof value5.valueOf == "function" ? value5.valueOf() : value5;
-        value5 = isObject5(other) ? other + "" : other;
+        value5 = isObject4(other) ? other + "" : other;
       }
       if (typeof value5 != "string") {
         return value5 === 0 ? value5 : +value5;
@@ -5113,7 +5113,7 @@ var require_lodash3 = __commonJS({
     function isInteger(value5) {
       return typeof value5 == "number" && value5 == toInteger(value5);
     }
-    function isObject5(value5) {
+    function isObject4(value5) {
       var type = typeof value5;
       return !!value5 && (type == "object" || type == "function");
     }
@@ -5145,9 +5145,9 @@ var require_lodash3 = __commonJS({
       if (isSymbol(value5)) {
         return NAN;
       }
-      if (isObject5(value5)) {
+      if (isObject4(value5)) {
         var other = typeof value5.valueOf == "function" ? value5.valueOf() : value5;
-        value5 = isObject5(other) ? other + "" : other;
+        value5 = isObject4(other) ? other + "" : other;
       }
       if (typeof value5 != "string") {
         return value5 === 0 ? value5 : +value5;
@@ -5275,7 +5275,7 @@ var require_lodash7 = __commonJS({
     function once(func) {
       return before(2, func);
     }
-    function isObject5(value5) {
+    function isObject4(value5) {
       var type = typeof value5;
       return !!value5 && (type == "object" || type == "function");
     }
@@ -5307,9 +5307,9 @@ var require_lodash7 = __commonJS({
       if (isSymbol(value5)) {
         return NAN;
       }
-      if (isObject5(value5)) {
+      if (isObject4(value5)) {
         var other = typeof value5.valueOf == "function" ? value5.valueOf() : value5;
-        value5 = isObject5(other) ? other + "" : other;
+        value5 = isObject4(other) ? other + "" : other;
       }
       if (typeof value5 != "string") {
         return value5 === 0 ? value5 : +value5;
@@ -6219,9 +6219,18 @@ function maskSecrets(text, secrets) {
 // src/platform/job.ts
 init_import_meta_url();
 
+// src/util/clock.ts
+init_import_meta_url();
+var systemClock = {
+  now: () => /* @__PURE__ */ new Date(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  random: Math.random
+};
+
 // src/util/throttle.ts
 init_import_meta_url();
 var REQUEST_CLASSES = ["read", "write", "referrers", "token"];
+var ACR_TIERS = ["basic", "standard", "premium"];
 var TIER_BUDGETS = {
   basic: { read: 1e3, write: 100, referrers: 250, token: 1e3 },
   standard: { read: 3e3, write: 500, referrers: 250, token: 3e3 },
@@ -6254,14 +6263,11 @@ var RateLimiter = class {
   refused = 0;
   /** Requests this limiter made wait (it, not the caller's concurrency, set the pace). */
   delayed = 0;
-  /** Consecutive refusals. */
   streak = 0;
   next = 0;
   lastSuccess;
-  firstRefusal;
   successes = [];
   configured;
-  /** The tier's documented budget, when configured. */
   documented;
   o;
   constructor(options) {
@@ -6298,8 +6304,7 @@ var RateLimiter = class {
     this.streak = 0;
     this.lastSuccess = now;
     this.successes.push(now);
-    while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
-      this.successes.shift();
+    this.forget(now);
     if (this.ceiling === void 0) return;
     const goal = this.ceiling * this.o.target;
     if (this.rate < goal) this.rate += Math.max((goal - this.rate) / 10, this.o.min / 10);
@@ -6310,13 +6315,9 @@ var RateLimiter = class {
   /** A 429; `retryAfterMs` when the registry said how long. */
   throttled(now, retryAfterMs2) {
     this.refused++;
-    this.firstRefusal ??= now;
-    if (now < this.holdUntil && retryAfterMs2 === void 0) {
-      return;
-    }
+    if (now < this.holdUntil && retryAfterMs2 === void 0) return;
     this.streak++;
-    while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
-      this.successes.shift();
+    this.forget(now);
     const served = this.successes.length * 6e4 / this.o.windowMs;
     if (this.streak === 1) {
       this.ceiling = Math.max(this.o.min, Math.min(this.rate, served > 0 ? served : this.rate));
@@ -6326,9 +6327,9 @@ var RateLimiter = class {
     this.holdUntil = Math.max(this.holdUntil, now + hold);
     this.next = Math.max(this.next, this.holdUntil);
   }
-  /** Paced by the registry: it refused a request in the last `withinMs`. */
-  pacedByRegistry() {
-    return this.refused > 0;
+  forget(now) {
+    while (this.successes.length > 0 && this.successes[0] <= now - this.o.windowMs)
+      this.successes.shift();
   }
 };
 var Throttle = class {
@@ -6336,52 +6337,42 @@ var Throttle = class {
   stallMs;
   tier;
   total;
-  now;
-  sleep;
+  clock;
   constructor(options = {}) {
-    this.now = options.now ?? Date.now;
-    this.sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.clock = options.clock ?? systemClock;
     this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
-    this.tier = options.tier;
-    const budgets = options.tier ? TIER_BUDGETS[options.tier] : OPTIMISTIC_BUDGETS;
-    const make = (c) => new RateLimiter({
-      start: budgets[c],
-      configured: options.tier !== void 0,
-      windowMs: options.windowMs
-    });
-    this.limiters = {
-      read: make("read"),
-      write: make("write"),
-      referrers: make("referrers"),
-      token: make("token")
-    };
-    if (options.maxRequestsPerMinute !== void 0) {
-      if (!(options.maxRequestsPerMinute > 0))
-        throw new RangeError(
-          `maxRequestsPerMinute must be positive, got ${options.maxRequestsPerMinute}`
-        );
-      this.total = new RateLimiter({ start: options.maxRequestsPerMinute, target: 1, probe: 0 });
+    const { tier, windowMs, maxRequestsPerMinute: cap } = options;
+    this.tier = tier;
+    const budgets = tier ? TIER_BUDGETS[tier] : OPTIMISTIC_BUDGETS;
+    this.limiters = perClass(
+      (c) => new RateLimiter({ start: budgets[c], configured: tier !== void 0, windowMs })
+    );
+    if (cap !== void 0) {
+      if (!(cap > 0)) throw new RangeError(`maxRequestsPerMinute must be positive, got ${cap}`);
+      this.total = new RateLimiter({ start: cap, target: 1, probe: 0 });
     }
   }
+  now() {
+    return this.clock.now().getTime();
+  }
   /**
-   * Waits for the class's (and the total cap's) next slot. A slot reserved before a 429 held the
-   * class does not survive the hold: the request waits for a new one after it, rather than join
-   * the refusals (with 8 requests in flight, one refusal would otherwise become 8).
+   * A slot reserved before a 429 held the class does not survive the hold: the request waits for
+   * a new one rather than join the refusals (with 8 in flight, one refusal would become 8).
    */
   async acquire(c) {
     const limiter = this.limiters[c];
     for (; ; ) {
       const now = this.now();
       const wait = Math.max(limiter.reserve(now), this.total?.reserve(now) ?? 0);
-      if (wait > 0) await this.sleep(wait);
+      if (wait > 0) await this.clock.sleep(wait);
       if (limiter.holdUntil <= this.now()) return;
       limiter.requests--;
     }
   }
-  /** Waits out the class's hold (after a 429), without taking a slot: before a request's timeout starts. */
+  /** Waits out the class's hold without taking a slot: before a request's timeout starts. */
   async holdOver(c) {
     const wait = this.limiters[c].holdUntil - this.now();
-    if (wait > 0) await this.sleep(wait);
+    if (wait > 0) await this.clock.sleep(wait);
   }
   /** Records an answer: a 429 teaches the class's limiter, anything else is served. */
   record(c, status, retryAfterMs2) {
@@ -6389,18 +6380,16 @@ var Throttle = class {
     if (status === 429) this.limiters[c].throttled(now, retryAfterMs2);
     else if (status > 0) this.limiters[c].success(now);
   }
-  /** Whether retrying a throttled request of `c` may go on: a request of it was served within `stallMs` of `since`. */
+  /** True once nothing of `c` was served for `stallMs` (counted from `since` at the earliest). */
   stalled(c, since) {
     const last2 = Math.max(this.limiters[c].lastSuccess ?? 0, since);
     return this.now() - last2 >= this.stallMs;
   }
   stats() {
-    const out = {};
-    for (const c of REQUEST_CLASSES) {
+    return perClass((c) => {
       const l = this.limiters[c];
-      out[c] = { requests: l.requests, throttled: l.refused, ratePerMinute: Math.round(l.rate) };
-    }
-    return out;
+      return { requests: l.requests, throttled: l.refused, ratePerMinute: Math.round(l.rate) };
+    });
   }
 };
 var shared;
@@ -6412,9 +6401,10 @@ function configureProcessThrottle(options) {
   return shared;
 }
 function paceSnapshot(throttle) {
-  const requests = {};
-  for (const c of REQUEST_CLASSES) requests[c] = throttle.limiters[c].requests;
-  return { requests };
+  return perClass((c) => throttle.limiters[c].requests);
+}
+function perClass(value5) {
+  return Object.fromEntries(REQUEST_CLASSES.map((c) => [c, value5(c)]));
 }
 function pacingNote(throttle, since, done, left, noun) {
   if (done <= 0 || left <= 0) return void 0;
@@ -6422,7 +6412,7 @@ function pacingNote(throttle, since, done, left, noun) {
   for (const c of REQUEST_CLASSES) {
     const l2 = throttle.limiters[c];
     if (l2.refused === 0 && !(l2.configured && l2.delayed > 0)) continue;
-    const perItem = (l2.requests - since.requests[c]) / done;
+    const perItem = (l2.requests - since[c]) / done;
     if (perItem <= 0) continue;
     const minutes = left * perItem / l2.rate;
     if (!worst || minutes > worst.minutes) worst = { c, minutes };
@@ -6494,11 +6484,10 @@ function parseDuration(value5, name4) {
     total += Number(m[1]) * UNITS[m[2]];
     matched = re.lastIndex;
   }
-  if (text.length === 0 || matched !== text.length) {
+  if (text.length === 0 || matched !== text.length)
     throw new InputError(
       `${name4}: expected a duration like 0, 500ms, 5s, 30m, 1h or 2d, got ${JSON.stringify(value5)}`
     );
-  }
   return total;
 }
 function formatDuration(ms) {
@@ -6513,11 +6502,10 @@ function formatDuration(ms) {
 // src/core/protocol.ts
 var GROUP = /^(?!\.)(?!.*\.\.)(?!.*\.lock$)(?!.*\.$)[A-Za-z0-9._-]{1,64}$/;
 function assertGroupName(group, name4 = "group") {
-  if (!GROUP.test(group)) {
+  if (!GROUP.test(group))
     throw new InputError(
       `${name4}: expected 1-64 characters of [A-Za-z0-9._-] (not starting or ending with a dot, no "..", no ".lock" ending), got ${JSON.stringify(group)}`
     );
-  }
   return group;
 }
 function participantKey(p) {
@@ -6552,12 +6540,9 @@ function isCovered(p, markers, run) {
     return writer?.startedAt !== void 0 && job.completedAt <= writer.startedAt;
   });
 }
-function coveredBySelf(p, markers) {
-  return isCovered(p, markers, void 0);
-}
-var FAILED_CONCLUSIONS = /* @__PURE__ */ new Set(["failure", "failed", "cancelled", "canceled", "abandoned"]);
+var FAILED = /* @__PURE__ */ new Set(["failure", "failed", "cancelled", "canceled", "timed_out", "abandoned"]);
 function endedWithoutSuccess(job) {
-  return !!job?.completed && FAILED_CONCLUSIONS.has((job.conclusion ?? "").toLowerCase());
+  return !!job?.completed && FAILED.has((job.conclusion ?? "").toLowerCase());
 }
 function othersDone(p, run, self, markers) {
   if (!run?.jobs) return false;
@@ -6589,7 +6574,7 @@ function newestAttempts(markers) {
   return newest;
 }
 function uncoveredPublishing(self, markers) {
-  return latestPublishing(markers).filter((p) => !isSelf(self, p) && !coveredBySelf(p, markers));
+  return latestPublishing(markers).filter((p) => !isSelf(self, p) && !isCovered(p, markers));
 }
 function joinParticipants(self, markers, runs) {
   const out = [];
@@ -6651,16 +6636,14 @@ function blockingRuns(self, runs) {
 }
 function validate(self, runsAfterInventory, plannedFingerprint, fingerprintAfterPoll) {
   const blockers = blockingRuns(self, runsAfterInventory);
-  if (blockers.length > 0) {
+  if (blockers.length > 0)
     return {
       verdict: "restart",
       reason: `${blockers.length} participant(s) started publishing during the inventory`,
       blockers
     };
-  }
-  if (plannedFingerprint !== fingerprintAfterPoll) {
+  if (plannedFingerprint !== fingerprintAfterPoll)
     return { verdict: "restart", reason: "image-info changed since it was read", blockers: [] };
-  }
   return { verdict: "proceed" };
 }
 function needsReconcile(self, runsAfterApply, plannedFingerprint, fingerprintAfterApply) {
@@ -6711,9 +6694,8 @@ init_import_meta_url();
 function parseEolDate(value5, name4) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value5);
   const d = m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3])) : void 0;
-  if (!m || !d || d.getUTCMonth() !== +m[2] - 1 || d.getUTCDate() !== +m[3]) {
+  if (!m || !d || d.getUTCMonth() !== +m[2] - 1 || d.getUTCDate() !== +m[3])
     throw new InputError(`${name4}: expected yyyy-MM-dd, got ${JSON.stringify(value5)}`);
-  }
   return value5;
 }
 function utcDate(now) {
@@ -6769,10 +6751,8 @@ function lifecycleManifestJson(subject, eolDate) {
 }
 function lifecycleMarkOf(referrer) {
   if (referrer.artifactType !== LIFECYCLE_ARTIFACT_TYPE) return void 0;
-  return {
-    digest: referrer.digest,
-    date: readAnnotationDate(referrer.annotations?.[EOL_DATE_ANNOTATION])
-  };
+  const date = readAnnotationDate(referrer.annotations?.[EOL_DATE_ANNOTATION]);
+  return { digest: referrer.digest, date };
 }
 
 // src/util/hash.ts
@@ -6827,33 +6807,29 @@ init_import_meta_url();
 var PROGRESS_INTERVAL_MS = 5e3;
 var ProgressReporter = class {
   /**
-   * `pacing`: the request budgets, so a line also says which class a limiter paces and when the
-   * step should end ("writes paced at 96/min by the registry: 1,204 marks left, about 12 min").
+   * `pacing` lets a line say what paces it and when it ends ("writes paced at 96/min by the
+   * registry: 1,204 marks left, about 12 min").
    */
-  constructor(total, clock, logger28, verb, intervalMs = PROGRESS_INTERVAL_MS, pacing) {
+  constructor(total, clock, logger28, verb, pacing) {
     this.total = total;
     this.clock = clock;
     this.logger = logger28;
     this.verb = verb;
-    this.intervalMs = intervalMs;
-    this.pacing = pacing;
     this.startedAt = this.lastAt = clock.now().getTime();
-    if (pacing) this.since = paceSnapshot(pacing.throttle);
+    this.pacing = pacing && { ...pacing, since: paceSnapshot(pacing.throttle) };
   }
   total;
   clock;
   logger;
   verb;
-  intervalMs;
-  pacing;
   done = 0;
   startedAt;
   lastAt;
-  since;
+  pacing;
   tick() {
     this.done++;
     const now = this.clock.now().getTime();
-    if (this.done >= this.total || now - this.lastAt < this.intervalMs) return;
+    if (this.done >= this.total || now - this.lastAt < PROGRESS_INTERVAL_MS) return;
     this.lastAt = now;
     this.report(now);
   }
@@ -6868,28 +6844,21 @@ var ProgressReporter = class {
     const line = `${this.verb} ${this.done}/${this.total} (${percent}%${rate})`;
     this.logger.info(line);
     this.logger.progress?.(percent, line);
-    const note = this.pacing && pacingNote(
-      this.pacing.throttle,
-      this.since,
-      this.done,
-      this.total - this.done,
-      this.pacing.noun
-    );
+    const p = this.pacing;
+    const note = p && pacingNote(p.throttle, p.since, this.done, this.total - this.done, p.noun);
     if (note) this.logger.info(note);
   }
 };
 var ListingProgress = class {
-  constructor(total, clock, logger28, intervalMs = PROGRESS_INTERVAL_MS) {
+  constructor(total, clock, logger28) {
     this.total = total;
     this.clock = clock;
     this.logger = logger28;
-    this.intervalMs = intervalMs;
     this.lastAt = clock.now().getTime();
   }
   total;
   clock;
   logger;
-  intervalMs;
   listed = 0;
   manifests = 0;
   lastAt;
@@ -6897,7 +6866,7 @@ var ListingProgress = class {
     this.listed++;
     this.manifests += manifests;
     const now = this.clock.now().getTime();
-    if (this.listed >= this.total || now - this.lastAt < this.intervalMs) return;
+    if (this.listed >= this.total || now - this.lastAt < PROGRESS_INTERVAL_MS) return;
     this.lastAt = now;
     this.report();
   }
@@ -6912,15 +6881,9 @@ var ListingProgress = class {
 };
 
 // src/commands/apply.ts
-async function apply(plan, concurrency, registry, clock, logger28, placed, throttle) {
-  const progress = new ProgressReporter(
-    plan.annotate.length,
-    clock,
-    logger28,
-    "annotated",
-    void 0,
-    throttle && { throttle, noun: "marks" }
-  );
+async function apply(plan, concurrency, { registry, clock, logger: logger28, throttle }, placed2) {
+  const pacing = throttle && { throttle, noun: "marks" };
+  const progress = new ProgressReporter(plan.annotate.length, clock, logger28, "annotated", pacing);
   let done = 0;
   await forEachLimited(plan.annotate, concurrency, async (entry) => {
     const subject = await subjectDescriptor(registry, entry);
@@ -6930,16 +6893,11 @@ async function apply(plan, concurrency, registry, clock, logger28, placed, throt
       );
       return;
     }
-    const date2 = entry.eolDate ?? plan.eolDate;
-    const mark = lifecycleReferrer(subject, date2);
-    const digest3 = mark.digest;
-    placed.push({ repository: entry.repository, subject: entry.digest, referrer: digest3 });
-    const outcome = await registry.pushReferrer(entry.repository, subject, mark);
-    if (outcome !== "pushed") {
-      placed.splice(
-        placed.findIndex((m) => m.referrer === digest3 && m.subject === entry.digest),
-        1
-      );
+    const mark = lifecycleReferrer(subject, entry.eolDate ?? plan.eolDate);
+    const ref2 = { repository: entry.repository, subject: entry.digest, referrer: mark.digest };
+    placed2.push(ref2);
+    if (await registry.pushReferrer(entry.repository, subject, mark) !== "pushed") {
+      placed2.splice(placed2.indexOf(ref2), 1);
       return;
     }
     done++;
@@ -6962,24 +6920,12 @@ async function waitForBarrier(options, store, clock, logger28, since, budgetMs =
   for (; ; ) {
     const decision = decideWait(store.self, await store.listRuns(options.group));
     const now = clock.now().getTime();
-    if (decision.verdict === "proceed")
-      return {
-        timedOut: false,
-        waitedMs: now - begin,
-        waitedFor: [...waitedFor.values()],
-        blockers: []
-      };
-    const { blockers } = decision;
+    const blockers = decision.verdict === "wait" ? decision.blockers : [];
     for (const run of blockers) waitedFor.set(participantKey(run), run);
     const elapsed = now - since;
-    if (elapsed >= budgetMs) {
-      return {
-        timedOut: true,
-        waitedMs: now - begin,
-        waitedFor: [...waitedFor.values()],
-        blockers
-      };
-    }
+    const timedOut = blockers.length > 0 && elapsed >= budgetMs;
+    if (blockers.length === 0 || timedOut)
+      return { timedOut, waitedMs: now - begin, waitedFor: [...waitedFor.values()], blockers };
     for (const run of blockers) logger28.info(`waiting: ${describeRun(run, clock.now())}`);
     const delay5 = Math.min(
       // A store whose rate-limit budget runs low stretches the interval (never shortens it).
@@ -7006,19 +6952,17 @@ function isDigest(value5) {
   return typeof value5 === "string" && DIGEST.test(value5);
 }
 function assertDigest(value5, where) {
-  if (!isDigest(value5)) {
+  if (!isDigest(value5))
     throw new InputError(
       `${where}: expected a digest "sha256:<64 hex>", got ${JSON.stringify(value5)}`
     );
-  }
   return value5;
 }
 function parseImageRef(value5, where) {
-  if (typeof value5 !== "string" || !value5.includes("@")) {
+  if (typeof value5 !== "string" || !value5.includes("@"))
     throw new InputError(
       `${where}: expected "<repository>@sha256:<hex>", got ${JSON.stringify(value5)}`
     );
-  }
   const at = value5.lastIndexOf("@");
   const name4 = value5.slice(0, at);
   const digest3 = assertDigest(value5.slice(at + 1), where);
@@ -7026,9 +6970,8 @@ function parseImageRef(value5, where) {
   let host;
   if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0])) host = parts.shift();
   const repository = parts.join("/");
-  if (!isRepositoryName(repository)) {
+  if (!isRepositoryName(repository))
     throw new InputError(`${where}: invalid repository name ${JSON.stringify(repository)}`);
-  }
   return { host, repository, digest: digest3 };
 }
 var DOCKER_HUB = /* @__PURE__ */ new Set(["docker.io", "index.docker.io", "registry-1.docker.io"]);
@@ -7059,26 +7002,60 @@ function refKey(repository, digest3) {
   return `${repository}@${digest3}`;
 }
 function assertRepositoryInputs(repoPrefix, repositories, labels) {
-  if (!isRepositoryPrefix(repoPrefix)) {
+  if (!isRepositoryPrefix(repoPrefix))
     throw new InputError(
       `${labels.repoPrefix}: invalid repository prefix ${JSON.stringify(repoPrefix)} (expected ${REPOSITORY_NAME_RULE}, optionally ending in "/")`
     );
-  }
   for (const entry of repositories) {
-    if (!isRepositoryGlob(entry)) {
+    if (!isRepositoryGlob(entry))
       throw new InputError(
         `${labels.repositories}: invalid repository name or glob ${JSON.stringify(entry)} (expected ${REPOSITORY_NAME_RULE}; "*", "**" and "?" for globs)`
       );
-    }
   }
 }
 
 // src/core/image-info.ts
 init_import_meta_url();
-var SUPPORTED_SCHEMA_VERSIONS = ["1.0", "2.0"];
+
+// src/core/image-info-json.ts
+init_import_meta_url();
+function rawJson(text) {
+  return JSON.parse(text.replace(/^\uFEFF/, ""));
+}
+function parseJsonText(text, source) {
+  try {
+    return rawJson(text);
+  } catch (e) {
+    throw new InputError(`${source}: not valid JSON: ${e.message}`);
+  }
+}
 function isObject(value5) {
   return typeof value5 === "object" && value5 !== null && !Array.isArray(value5);
 }
+function images(repo2) {
+  return Array.isArray(repo2.images) ? repo2.images : [];
+}
+function platforms(image) {
+  return Array.isArray(image.platforms) ? image.platforms : [];
+}
+function strings(value5) {
+  return Array.isArray(value5) ? value5.filter((v) => typeof v === "string") : [];
+}
+function deepEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b;
+    return a.length === other.length && a.every((v, i) => deepEqual(v, other[i]));
+  }
+  const ka = Object.keys(a);
+  const ob = b;
+  return ka.length === Object.keys(ob).length && ka.every((k) => Object.hasOwn(ob, k) && deepEqual(a[k], ob[k]));
+}
+
+// src/core/image-info.ts
+var SUPPORTED_SCHEMA_VERSIONS = ["1.0", "2.0"];
 var Reader = class {
   constructor(source) {
     this.source = source;
@@ -7098,9 +7075,8 @@ var Reader = class {
   }
   string(value5, path3, optional = false) {
     if (value5 === void 0 && optional) return void 0;
-    if (typeof value5 !== "string" || value5.length === 0) {
+    if (typeof value5 !== "string" || value5.length === 0)
       this.fail(path3, `expected a non-empty string, got ${describe(value5)}`);
-    }
     return value5;
   }
   strings(value5, path3) {
@@ -7123,21 +7099,14 @@ function describe(value5) {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 function parseImageInfo(text, source) {
-  let doc;
-  try {
-    doc = JSON.parse(text.replace(/^\uFEFF/, ""));
-  } catch (e) {
-    throw new InputError(`${source}: not valid JSON: ${e.message}`);
-  }
   const r = new Reader(source);
-  const root = r.object(doc, "$");
+  const root = r.object(parseJsonText(text, source), "$");
   const version3 = root.schemaVersion;
-  if (typeof version3 !== "string" || !SUPPORTED_SCHEMA_VERSIONS.includes(version3)) {
+  if (typeof version3 !== "string" || !SUPPORTED_SCHEMA_VERSIONS.includes(version3))
     r.fail(
       "schemaVersion",
       `unsupported schemaVersion ${describe(version3)} (supported: ${SUPPORTED_SCHEMA_VERSIONS.join(", ")})`
     );
-  }
   const repos = r.array(root.repos, "repos").map((repoValue, ri) => {
     const repoPath = `repos[${ri}]`;
     const repoJson = r.object(repoValue, repoPath);
@@ -7193,13 +7162,8 @@ function supportedRefs(info) {
   for (const repo2 of info.repos) {
     for (const image of repo2.images) {
       for (const p of image.platforms) add("platform", p.ref, p.simpleTags, p.syndicated);
-      if (image.manifest)
-        add(
-          "manifest-list",
-          image.manifest.ref,
-          image.manifest.sharedTags,
-          image.manifest.syndicated
-        );
+      const m = image.manifest;
+      if (m) add("manifest-list", m.ref, m.sharedTags, m.syndicated);
     }
   }
   return out;
@@ -7229,8 +7193,7 @@ function matchesAny(name4, globs) {
 
 // src/core/supported.ts
 function withPrefix(repoPrefix, repository) {
-  if (!repoPrefix) return repository;
-  return `${repoPrefix.replace(/\/+$/, "")}/${repository}`;
+  return repoPrefix ? `${repoPrefix.replace(/\/+$/, "")}/${repository}` : repository;
 }
 function supportedSet(infos, repoPrefix = "") {
   const digests = /* @__PURE__ */ new Map();
@@ -7263,25 +7226,24 @@ function assertPrefixedNames(info, repoPrefix) {
   if (!repoPrefix) return;
   const check = (repository, path3) => {
     const name4 = withPrefix(repoPrefix, repository);
-    if (!isRepositoryName(name4)) {
+    if (!isRepositoryName(name4))
       throw new InputError(
         `${info.source}: ${path3}: with the repository prefix ${JSON.stringify(repoPrefix)} the name ${JSON.stringify(name4.length > 60 ? `${name4.slice(0, 57)}...` : name4)} is invalid` + (name4.length > 255 ? ` (longer than 255 characters)` : "")
       );
-    }
   };
   info.repos.forEach((repo2, ri) => {
     const at = `repos[${ri}]`;
     check(repo2.repo, `${at}.repo`);
     repo2.images.forEach((image, ii) => {
-      const refs = (base, ref2, syndicated2) => {
+      const entries = [
+        ...image.platforms.map((p, pi) => [`platforms[${pi}]`, p]),
+        ...image.manifest ? [["manifest", image.manifest]] : []
+      ];
+      for (const [path3, { ref: ref2, syndicated: syndicated2 }] of entries) {
+        const base = `${at}.images[${ii}].${path3}`;
         check(ref2.repository, `${base}.digest`);
         syndicated2.forEach((s, si) => check(s.repository, `${base}.syndicatedDigests[${si}]`));
-      };
-      image.platforms.forEach(
-        (p, pi) => refs(`${at}.images[${ii}].platforms[${pi}]`, p.ref, p.syndicated)
-      );
-      if (image.manifest)
-        refs(`${at}.images[${ii}].manifest`, image.manifest.ref, image.manifest.syndicated);
+      }
     });
   });
 }
@@ -7293,7 +7255,7 @@ function combinedFingerprint(parts) {
   return parts.length === 1 ? parts[0] : sha256Digest(parts.join("\n"));
 }
 
-// src/commands/inventory.ts
+// src/commands/plan.ts
 init_import_meta_url();
 
 // src/core/planner.ts
@@ -7316,9 +7278,6 @@ function unreadableSupportedIndexes(inventory, supported) {
   }
   return [...byRepository].map(([repository, indexes]) => ({ repository, indexes: [...new Set(indexes)].sort() })).sort((a, b) => a.repository.localeCompare(b.repository));
 }
-function emptyCounts() {
-  return Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0]));
-}
 function childrenOfSupported(inventory, supported) {
   const childrenOf = /* @__PURE__ */ new Map();
   for (const m of inventory)
@@ -7337,17 +7296,14 @@ function childrenOfSupported(inventory, supported) {
 function classify(inventory, supported) {
   const supportedChildren = childrenOfSupported(inventory, supported);
   const fallbackListed = /* @__PURE__ */ new Set();
-  for (const m of inventory) {
+  for (const m of inventory)
     if (m.tags.some((t) => FALLBACK_TAG.test(t)))
       for (const c of m.children ?? []) fallbackListed.add(c);
-  }
   const parentsOf = /* @__PURE__ */ new Map();
-  for (const m of inventory) {
-    if (isIndexMediaType(m.mediaType)) {
+  for (const m of inventory)
+    if (isIndexMediaType(m.mediaType))
       for (const c of m.children ?? []) parentsOf.set(c, [...parentsOf.get(c) ?? [], m.digest]);
-    }
-  }
-  const excluded = emptyCounts();
+  const excluded = Object.fromEntries(EXCLUSION_REASONS.map((r) => [r, 0]));
   const candidates = [];
   const stopped = unreadableSupportedIndexes(inventory, supported);
   const stoppedRepositories = new Set(stopped.map((r) => r.repository));
@@ -7384,12 +7340,12 @@ function exclusionOf(m, supported, supportedChildren, fallbackListed) {
   if (m.tags.some((t) => COSIGN_TAG.test(t))) return "cosign-tag";
   return void 0;
 }
-function buildPlan(input) {
-  const { classification, lifecycle, now, minAgeMs } = input;
+function buildPlan(input2) {
+  const { classification, lifecycle, now, minAgeMs } = input2;
   const excluded = { ...classification.excluded };
   const plan = {
-    eolDate: input.eolDate,
-    fingerprint: input.fingerprint,
+    eolDate: input2.eolDate,
+    fingerprint: input2.fingerprint,
     plannedAt: now.toISOString(),
     minAgeMs,
     annotate: [],
@@ -7402,7 +7358,7 @@ function buildPlan(input) {
     const key = refKey(candidate.repository, candidate.digest);
     const marks = lifecycle.get(key);
     if (!marks) throw new Error(`internal: no lifecycle lookup for ${key}`);
-    const created = candidate.created ?? input.created?.get(key);
+    const created = candidate.created ?? input2.created?.get(key);
     if (marks.length > 0) {
       excluded["already-annotated"]++;
       plan.alreadyAnnotated.push({
@@ -7437,139 +7393,6 @@ function buildPlan(input) {
   plan.tooYoung.sort(order);
   return plan;
 }
-
-// src/commands/inventory.ts
-async function resolveScope(registry, supported, globs, logger28, retired = { mode: "ignore" }) {
-  const globbing = globs.some((g) => /[*?]/.test(g));
-  const all = globbing ? await registry.listRepositories() : void 0;
-  if (globbing && !all) {
-    logger28.warning(
-      `${registry.displayName} does not list its catalog: only literal repository names are in scope`
-    );
-  }
-  const current = repositoriesInScope(all, supported, globs);
-  let former = [];
-  if (globs.length === 0) {
-    const remembered = await registry.rememberedRepositories?.() ?? [];
-    former = [.../* @__PURE__ */ new Set([...remembered, ...retired.named ?? []])].filter((r) => !supported.repositories.has(r)).sort();
-    if (retired.mode === "ignore" && former.length > 0) {
-      logger28.info(
-        `retiredRepositories ignore: ${former.length} repositor${former.length === 1 ? "y" : "ies"} that left the image-info stay out of scope (${former.join(", ")})`
-      );
-      former = [];
-    }
-  }
-  const repositories = [.../* @__PURE__ */ new Set([...current, ...former])].sort();
-  logger28.info(
-    `scope: ${repositories.length} repositor${repositories.length === 1 ? "y" : "ies"}${former.length ? `, ${former.length} of them retired` : ""}`
-  );
-  return { repositories, retired: former };
-}
-var NO_MARKS = Object.freeze([]);
-var LifecycleLookups = class {
-  byRepository = /* @__PURE__ */ new Map();
-  has(repository, digest3) {
-    return this.byRepository.get(repository)?.has(digest3) ?? false;
-  }
-  set(repository, digest3, marks) {
-    let digests = this.byRepository.get(repository);
-    if (!digests) this.byRepository.set(repository, digests = /* @__PURE__ */ new Map());
-    digests.set(digest3, marks.length === 0 ? NO_MARKS : marks);
-  }
-  /** By `repo@digest` (refKey): repository names cannot contain `@`, so the first one splits. */
-  get(key) {
-    const at = key.indexOf("@");
-    if (at < 0) return void 0;
-    return this.byRepository.get(key.slice(0, at))?.get(key.slice(at + 1));
-  }
-};
-var Inventory = class {
-  constructor(registry, concurrency, progress) {
-    this.registry = registry;
-    this.concurrency = concurrency;
-    this.progress = progress;
-  }
-  registry;
-  concurrency;
-  progress;
-  byRepository = /* @__PURE__ */ new Map();
-  lifecycle = new LifecycleLookups();
-  created = /* @__PURE__ */ new Map();
-  /**
-   * Lists the repositories not listed yet; returns the records of all of `repositories`.
-   * `known`: digests per repository the registry is asked about even if no tag shows them.
-   */
-  async records(repositories, known) {
-    const missing = repositories.filter((r) => !this.byRepository.has(r));
-    const progress = this.progress && new ListingProgress(missing.length, this.progress.clock, this.progress.logger);
-    await forEachLimited(missing, Math.min(4, this.concurrency), async (repository) => {
-      const records = await this.registry.listManifests(repository, known?.get(repository));
-      this.byRepository.set(repository, records);
-      progress?.repositoryListed(records.length);
-    });
-    progress?.finish();
-    return repositories.flatMap((r) => this.byRepository.get(r) ?? []);
-  }
-  /** Looks up lifecycle referrers (and, when `needCreated`, the age) of candidates not seen yet. */
-  async enrich(candidates, needCreated) {
-    const pending = candidates.filter((c) => !this.lifecycle.has(c.repository, c.digest));
-    const progress = this.reporter(pending.length, "referrers looked up");
-    await forEachLimited(pending, this.concurrency, async (c) => {
-      if (needCreated && !c.created) {
-        const key = refKey(c.repository, c.digest);
-        if (!this.created.has(key))
-          this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
-      }
-      const referrers = await this.registry.listReferrers(
-        c.repository,
-        c.digest,
-        LIFECYCLE_ARTIFACT_TYPE
-      );
-      const marks = [];
-      for (const r of referrers) {
-        const mark = lifecycleMarkOf(r);
-        if (mark) marks.push(mark);
-      }
-      this.lifecycle.set(c.repository, c.digest, marks);
-      progress?.tick();
-    });
-    progress?.finish();
-  }
-  reporter(total, verb) {
-    return this.progress && new ProgressReporter(total, this.progress.clock, this.progress.logger, verb);
-  }
-  /**
-   * Lifecycle marks on supported digests (and children of supported indexes) that the listing
-   * shows: what `annotate` removes so the registry converges to the image-info both ways.
-   */
-  async marksOnSupported(records, supported) {
-    const protectedChildren = childrenOfSupported(records, supported);
-    const targets = records.filter(
-      (m) => supported.digests.has(m.digest) || protectedChildren.has(m.digest)
-    );
-    const found = [];
-    const progress = this.reporter(targets.length, "supported digests checked for marks");
-    await forEachLimited(targets, this.concurrency, async (t) => {
-      const referrers = await this.registry.listReferrers(
-        t.repository,
-        t.digest,
-        LIFECYCLE_ARTIFACT_TYPE
-      );
-      for (const r of referrers) {
-        if (lifecycleMarkOf(r))
-          found.push({ repository: t.repository, subject: t.digest, referrer: r.digest });
-      }
-      progress?.tick();
-    });
-    progress?.finish();
-    return found.sort(
-      (a, b) => refKey(a.repository, a.subject).localeCompare(refKey(b.repository, b.subject))
-    );
-  }
-};
-
-// src/commands/plan.ts
-init_import_meta_url();
 
 // src/commands/history.ts
 init_import_meta_url();
@@ -7615,21 +7438,137 @@ async function readHistory(sources, repoPrefix, depth, logger28) {
   return history;
 }
 
+// src/commands/inventory.ts
+init_import_meta_url();
+async function resolveScope(registry, supported, globs, logger28, retired = {
+  mode: "ignore"
+}) {
+  const globbing = globs.some((g) => /[*?]/.test(g));
+  const all = globbing ? await registry.listRepositories() : void 0;
+  if (globbing && !all)
+    logger28.warning(
+      `${registry.displayName} does not list its catalog: only literal repository names are in scope`
+    );
+  const current = repositoriesInScope(all, supported, globs);
+  let former = [];
+  if (globs.length === 0) {
+    const remembered = await registry.rememberedRepositories?.() ?? [];
+    former = [.../* @__PURE__ */ new Set([...remembered, ...retired.named ?? []])].filter((r) => !supported.repositories.has(r)).sort();
+    if (retired.mode === "ignore" && former.length > 0) {
+      logger28.info(
+        `${retired.label ?? "retiredRepositories"} ignore: ${former.length} repositor${former.length === 1 ? "y" : "ies"} that left the image-info stay out of scope (${former.join(", ")})`
+      );
+      former = [];
+    }
+  }
+  const repositories = [.../* @__PURE__ */ new Set([...current, ...former])].sort();
+  logger28.info(
+    `scope: ${repositories.length} repositor${repositories.length === 1 ? "y" : "ies"}${former.length ? `, ${former.length} of them retired` : ""}`
+  );
+  return { repositories, retired: former };
+}
+async function lifecycleMarks(registry, repository, digest3) {
+  const referrers = await registry.listReferrers(repository, digest3, LIFECYCLE_ARTIFACT_TYPE);
+  return referrers.map(lifecycleMarkOf).filter((m) => m !== void 0);
+}
+var NO_MARKS = Object.freeze([]);
+var LifecycleLookups = class {
+  byRepository = /* @__PURE__ */ new Map();
+  has(repository, digest3) {
+    return this.byRepository.get(repository)?.has(digest3) ?? false;
+  }
+  set(repository, digest3, marks) {
+    let digests = this.byRepository.get(repository);
+    if (!digests) this.byRepository.set(repository, digests = /* @__PURE__ */ new Map());
+    digests.set(digest3, marks.length === 0 ? NO_MARKS : marks);
+  }
+  /** By `repo@digest` (refKey): repository names cannot contain `@`, so the first one splits. */
+  get(key) {
+    const at = key.indexOf("@");
+    if (at < 0) return void 0;
+    return this.byRepository.get(key.slice(0, at))?.get(key.slice(at + 1));
+  }
+};
+var Inventory = class {
+  constructor(registry, concurrency, progress) {
+    this.registry = registry;
+    this.concurrency = concurrency;
+    this.progress = progress;
+  }
+  registry;
+  concurrency;
+  progress;
+  byRepository = /* @__PURE__ */ new Map();
+  lifecycle = new LifecycleLookups();
+  created = /* @__PURE__ */ new Map();
+  /** Lists what is not listed yet; `known` digests are asked for even if no tag shows them. */
+  async records(repositories, known) {
+    const missing = repositories.filter((r) => !this.byRepository.has(r));
+    const p = this.progress;
+    const progress = p && new ListingProgress(missing.length, p.clock, p.logger);
+    await forEachLimited(missing, Math.min(4, this.concurrency), async (repository) => {
+      const records = await this.registry.listManifests(repository, known?.get(repository));
+      this.byRepository.set(repository, records);
+      progress?.repositoryListed(records.length);
+    });
+    progress?.finish();
+    return repositories.flatMap((r) => this.byRepository.get(r) ?? []);
+  }
+  /** Looks up lifecycle referrers (and, when `needCreated`, the age) of candidates not seen yet. */
+  async enrich(candidates, needCreated) {
+    const pending = candidates.filter((c) => !this.lifecycle.has(c.repository, c.digest));
+    const progress = this.reporter(pending.length, "referrers looked up");
+    await forEachLimited(pending, this.concurrency, async (c) => {
+      if (needCreated && !c.created) {
+        const key = refKey(c.repository, c.digest);
+        if (!this.created.has(key))
+          this.created.set(key, await this.registry.imageCreated(c.repository, c.digest));
+      }
+      const marks = await lifecycleMarks(this.registry, c.repository, c.digest);
+      this.lifecycle.set(c.repository, c.digest, marks);
+      progress?.tick();
+    });
+    progress?.finish();
+  }
+  reporter(total, verb) {
+    const p = this.progress;
+    return p && new ProgressReporter(total, p.clock, p.logger, verb);
+  }
+  /** Marks on supported digests (indexes' children too): annotate removes them (converge both ways). */
+  async marksOnSupported(records, supported) {
+    const protectedChildren = childrenOfSupported(records, supported);
+    const targets = records.filter(
+      (m) => supported.digests.has(m.digest) || protectedChildren.has(m.digest)
+    );
+    const found = [];
+    const progress = this.reporter(targets.length, "supported digests checked for marks");
+    await forEachLimited(targets, this.concurrency, async (t) => {
+      for (const mark of await lifecycleMarks(this.registry, t.repository, t.digest))
+        found.push({ repository: t.repository, subject: t.digest, referrer: mark.digest });
+      progress?.tick();
+    });
+    progress?.finish();
+    return found.sort(
+      (a, b) => refKey(a.repository, a.subject).localeCompare(refKey(b.repository, b.subject))
+    );
+  }
+};
+
 // src/commands/plan.ts
-async function makePlan(options, deps, inventory, firstRunHistory) {
+var labelOf = (options) => options.label ?? ((input2) => input2);
+async function makePlan(options, deps, firstRunHistory) {
   const { registry, sources, clock, logger: logger28 } = deps;
+  const inventory = new Inventory(registry, options.concurrency, { clock, logger: logger28 });
   const loaded = await loadImageInfo(sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
   logger28.info(
     `image-info: ${supported.digests.size} supported digest(s) in ${sources.map((s) => s.name).join(", ")}`
   );
   const history = options.fromPlan ? void 0 : await firstRunHistory();
-  const scope2 = options.fromPlan ? {
-    repositories: [...new Set(options.fromPlan.map((p) => p.repository))].sort(),
-    retired: []
-  } : await resolveScope(registry, supported, options.repositories, logger28, {
+  const scope2 = options.fromPlan ? { repositories: [...new Set(options.fromPlan.map((p) => p.repository))].sort(), retired: [] } : await resolveScope(registry, supported, options.repositories, logger28, {
     mode: options.retiredRepositories ?? "mark",
-    named: history?.repositories
+    named: history?.repositories,
+    label: labelOf(options)("retiredRepositories")
   });
   const known = /* @__PURE__ */ new Map();
   for (const ref2 of supported.digests.values()) addTo(known, ref2.registryRepository, ref2.digest);
@@ -7707,9 +7646,9 @@ function unmarkNote(how) {
 }
 
 // src/commands/reconcile.ts
-async function reconcile(options, deps, plannedFingerprint, placed, unmarked, budget) {
+async function reconcile(options, deps, plannedFingerprint, placed2, unmarked, budget) {
   const { registry, store, sources, clock, logger: logger28 } = deps;
-  if (placed.length === 0) return {};
+  if (placed2.length === 0) return {};
   const runs = await store.listRuns(options.group);
   const fingerprint = await readFingerprint(sources);
   const check = needsReconcile(store.self, runs, plannedFingerprint, fingerprint);
@@ -7723,16 +7662,11 @@ async function reconcile(options, deps, plannedFingerprint, placed, unmarked, bu
     const blockers = blockerNames(barrier.blockers, clock);
     const after = formatDuration(budget.budgetMs);
     logger28.info(
-      `reconcile: still blocked ${after} after apply by ${blockers}; rolling back: removing all ${placed.length} mark(s) this run placed`
+      `reconcile: still blocked ${after} after apply by ${blockers}; rolling back: removing all ${placed2.length} mark(s) this run placed`
     );
     const removed = [];
-    await removeMarks(
-      [...placed],
-      registry,
-      logger28,
-      removed,
-      "rolled back: not shown safe in time"
-    );
+    const why = "rolled back: not shown safe in time";
+    await removeMarks([...placed2], registry, logger28, removed, why);
     return {
       reason: `${check.reason}; timed out, rolled back`,
       rollBack: {
@@ -7744,16 +7678,16 @@ async function reconcile(options, deps, plannedFingerprint, placed, unmarked, bu
   }
   const loaded = await loadImageInfo(sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
-  const scope2 = [...new Set(placed.map((m) => m.repository))].sort();
+  const scope2 = [...new Set(placed2.map((m) => m.repository))].sort();
   const known = /* @__PURE__ */ new Map();
-  for (const m of placed) addTo(known, m.repository, m.subject);
+  for (const m of placed2) addTo(known, m.repository, m.subject);
   const records = await new Inventory(registry, options.concurrency).records(scope2, known);
   const stillCandidates = new Set(
     classify(records, supported).candidates.map((c) => refKey(c.repository, c.digest))
   );
-  const now = placed.filter((m) => !stillCandidates.has(refKey(m.repository, m.subject)));
+  const now = placed2.filter((m) => !stillCandidates.has(refKey(m.repository, m.subject)));
   await removeMarks(now, registry, logger28, unmarked, "recorded again while it was being marked");
-  logger28.info(`reconcile: ${now.length} of ${placed.length} mark(s) removed`);
+  logger28.info(`reconcile: ${now.length} of ${placed2.length} mark(s) removed`);
   return { reason: check.reason };
 }
 async function removeMarks(marks, registry, logger28, removed, why) {
@@ -7772,6 +7706,7 @@ function blockerNames(blockers, clock) {
 // src/commands/annotate.ts
 async function annotate(options, deps) {
   const { registry, store, sources, clock, logger: logger28 } = deps;
+  const label = labelOf(options);
   if (sources.length === 0)
     throw new InputError("imageInfo: at least one image-info source is required");
   assertGroupName(options.group);
@@ -7807,24 +7742,16 @@ async function annotate(options, deps) {
       const message = `timed out after ${Math.round((clock.now().getTime() - started) / 1e3)}s waiting for: ${blockerNames(barrier.blockers, clock) || "the image-info kept changing"}`;
       if (options.onTimeout === "fail")
         throw new RuntimeError(`${message}. Nothing was annotated.`);
-      logger28.warning(`${message}. Nothing was annotated (onTimeout: skip).`);
-      return result("timed-out", zeroCounts());
+      logger28.warning(`${message}. Nothing was annotated (${label("onTimeout")}: skip).`);
+      return result("timed-out", countsOf());
     }
-    const plan = await logger28.group(
-      "Plan",
-      () => makePlan(
-        options,
-        deps,
-        new Inventory(registry, options.concurrency, { clock, logger: logger28 }),
-        firstRunHistory
-      )
-    );
+    const plan = await logger28.group("Plan", () => makePlan(options, deps, firstRunHistory));
     logger28.info(
       `plan: ${plan.annotate.length} to annotate, ${plan.alreadyAnnotated.length} already annotated, ${plan.tooYoung.length} too young, ${plan.unmark.length} supported digest(s) to unmark`
     );
     for (const r of plan.retired)
       logger28.info(
-        `${r.repository} left the image-info: ${r.manifests} image(s), all unsupported (retiredRepositories: mark)`
+        `${r.repository} left the image-info: ${r.manifests} image(s), all unsupported (${label("retiredRepositories")}: mark)`
       );
     for (const note of plan.notes) logger28.info(`note: ${note}`);
     for (const r of plan.stopped)
@@ -7840,14 +7767,7 @@ async function annotate(options, deps) {
       logger28.info(`validation: ${verdict.reason}; going back to wait (restart ${restarts})`);
       continue;
     }
-    const counts = {
-      annotated: 0,
-      alreadyAnnotated: plan.alreadyAnnotated.length,
-      skippedTooYoung: plan.tooYoung.length,
-      candidates: plan.annotate.length,
-      unmarked: 0,
-      rolledBack: 0
-    };
+    const counts = countsOf(plan);
     await deps.onPlan?.(plan);
     const overLimit = overAnnotationLimit(options, plan, logger28);
     if (options.dryRun) {
@@ -7855,17 +7775,9 @@ async function annotate(options, deps) {
       return result("dry-run", counts, { plan, overLimit });
     }
     if (overLimit) return result("refused", counts, { plan, overLimit });
-    const placed = [];
+    const placed2 = [];
     await logger28.group(`Annotate ${plan.annotate.length} digest(s)`, async () => {
-      counts.annotated = await apply(
-        plan,
-        options.concurrency,
-        registry,
-        clock,
-        logger28,
-        placed,
-        deps.throttle
-      );
+      counts.annotated = await apply(plan, options.concurrency, deps, placed2);
     });
     const unmarked = [];
     if (plan.unmark.length > 0)
@@ -7879,7 +7791,7 @@ async function annotate(options, deps) {
       const budgetMs = options.reconcileTimeoutMs ?? options.timeoutMs;
       reconciled = await logger28.group(
         "Reconcile",
-        () => reconcile(options, deps, plan.fingerprint, placed, unmarked, {
+        () => reconcile(options, deps, plan.fingerprint, placed2, unmarked, {
           budgetMs,
           wait: () => wait(applied, budgetMs)
         })
@@ -7889,12 +7801,13 @@ async function annotate(options, deps) {
     const { rollBack } = reconciled;
     if (rollBack) {
       counts.rolledBack = rollBack.removed.length;
-      if (options.onTimeout === "skip") logger28.warning(`${rollBack.message} (onTimeout: skip)`);
+      if (options.onTimeout === "skip")
+        logger28.warning(`${rollBack.message} (${label("onTimeout")}: skip)`);
     }
     await store.cleanup(options.group).catch((e) => logger28.debug(`cleanup: ${e.message}`));
     return result(rollBack ? "rolled-back" : "applied", counts, {
       plan,
-      annotated: placed,
+      annotated: placed2,
       unmarked,
       reconciled: reconciled.reason,
       rollBack
@@ -7904,10 +7817,9 @@ async function annotate(options, deps) {
 function overAnnotationLimit(options, plan, logger28) {
   const limit = options.maxAnnotations;
   if (!limit || plan.annotate.length === 0) return void 0;
+  const name4 = `${labelOf(options)("maxAnnotations")} ${describeLimit(limit)}`;
   if (options.fromPlan) {
-    logger28.info(
-      `maxAnnotations ${describeLimit(limit)}: not applied to a run from a reviewed plan`
-    );
+    logger28.info(`${name4}: not applied to a run from a reviewed plan`);
     return void 0;
   }
   const planned = /* @__PURE__ */ new Map();
@@ -7916,16 +7828,16 @@ function overAnnotationLimit(options, plan, logger28) {
   if (violations.length === 0) return void 0;
   for (const v of violations)
     logger28.warning(
-      `${v.repository}: the plan marks ${v.planned} of ${v.manifests} manifest(s), more than maxAnnotations ${describeLimit(limit)} allows (${v.allowed})`
+      `${v.repository}: the plan marks ${v.planned} of ${v.manifests} manifest(s), more than ${name4} allows (${v.allowed})`
     );
   return violations;
 }
-function zeroCounts() {
+function countsOf(plan) {
   return {
     annotated: 0,
-    alreadyAnnotated: 0,
-    skippedTooYoung: 0,
-    candidates: 0,
+    alreadyAnnotated: plan?.alreadyAnnotated.length ?? 0,
+    skippedTooYoung: plan?.tooYoung.length ?? 0,
+    candidates: plan?.annotate.length ?? 0,
     unmarked: 0,
     rolledBack: 0
   };
@@ -7991,32 +7903,20 @@ function planFileEntry(e) {
   };
 }
 function parsePlanFile(text, source, defaultEolDate) {
-  let doc;
-  try {
-    doc = JSON.parse(text.replace(/^\uFEFF/, ""));
-  } catch (e) {
-    throw new InputError(`${source}: not valid JSON: ${e.message}`);
-  }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) {
-    throw new InputError(`${source}: $: expected an object`);
-  }
-  const root = doc;
+  const root = parseJsonText(text, source);
+  if (!isObject(root)) throw new InputError(`${source}: $: expected an object`);
   if (Array.isArray(root.EolDigests)) return parseImageBuilder(root, source, defaultEolDate);
   if (root.tool === "eol-gate" && Array.isArray(root.digests)) {
-    const date2 = dateAt(root.eolDate, `${source}: eolDate`) ?? defaultEolDate;
+    const date = dateAt(root.eolDate, `${source}: eolDate`) ?? defaultEolDate;
     return root.digests.map((value5, i) => {
       const path3 = `${source}: digests[${i}]`;
       const e = value5 ?? {};
-      if (typeof e.repository !== "string" || !isRepositoryName(e.repository)) {
+      if (typeof e.repository !== "string" || !isRepositoryName(e.repository))
         throw new InputError(
           `${path3}.repository: expected a repository name, got ${JSON.stringify(e.repository)}`
         );
-      }
-      return {
-        repository: e.repository,
-        digest: assertDigest(e.digest, `${path3}.digest`),
-        eolDate: date2
-      };
+      const digest3 = assertDigest(e.digest, `${path3}.digest`);
+      return { repository: e.repository, digest: digest3, eolDate: date };
     });
   }
   throw new InputError(
@@ -8028,19 +7928,15 @@ function parseImageBuilder(root, source, defaultEolDate) {
   return root.EolDigests.map((value5, i) => {
     const path3 = `${source}: EolDigests[${i}]`;
     const e = value5 ?? {};
-    const ref2 = parseImageRef(e.Digest, `${path3}.Digest`);
-    return {
-      repository: ref2.repository,
-      digest: ref2.digest,
-      eolDate: dateAt(e.EolDate, `${path3}.EolDate`) ?? top
-    };
+    const { repository, digest: digest3 } = parseImageRef(e.Digest, `${path3}.Digest`);
+    return { repository, digest: digest3, eolDate: dateAt(e.EolDate, `${path3}.EolDate`) ?? top };
   });
 }
 function dateAt(value5, where) {
   if (value5 === void 0 || value5 === null) return void 0;
-  const date2 = typeof value5 === "string" ? readAnnotationDate(value5) : void 0;
-  if (!date2) throw new InputError(`${where}: expected a date, got ${JSON.stringify(value5)}`);
-  return parseEolDate(date2, where);
+  const date = typeof value5 === "string" ? readAnnotationDate(value5) : void 0;
+  if (!date) throw new InputError(`${where}: expected a date, got ${JSON.stringify(value5)}`);
+  return parseEolDate(date, where);
 }
 
 // src/platform/job-commands.ts
@@ -8052,36 +7948,6 @@ init_import_meta_url();
 
 // src/core/image-info-merge.ts
 init_import_meta_url();
-
-// src/core/image-info-json.ts
-init_import_meta_url();
-function rawJson(text) {
-  return JSON.parse(text.replace(/^\uFEFF/, ""));
-}
-function isObject2(value5) {
-  return typeof value5 === "object" && value5 !== null && !Array.isArray(value5);
-}
-function images(repo2) {
-  return Array.isArray(repo2.images) ? repo2.images : [];
-}
-function platforms(image) {
-  return Array.isArray(image.platforms) ? image.platforms : [];
-}
-function strings(value5) {
-  return Array.isArray(value5) ? value5.filter((v) => typeof v === "string") : [];
-}
-function deepEqual(a, b) {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) {
-    const other = b;
-    return a.length === other.length && a.every((v, i) => deepEqual(v, other[i]));
-  }
-  const ka = Object.keys(a);
-  const ob = b;
-  return ka.length === Object.keys(ob).length && ka.every((k) => Object.hasOwn(ob, k) && deepEqual(a[k], ob[k]));
-}
 
 // src/core/image-info-match.ts
 init_import_meta_url();
@@ -8141,7 +8007,7 @@ function applyRemoval(repos, sel) {
   const repo2 = repos.find((r) => r.repo === sel.repo);
   if (!repo2 || !Array.isArray(repo2.images)) return 0;
   repo2.images = repo2.images.filter((image) => {
-    if (sel.digest !== void 0 && isObject2(image.manifest) && sameDigest(image.manifest.digest, sel.digest)) {
+    if (sel.digest !== void 0 && isObject(image.manifest) && sameDigest(image.manifest.digest, sel.digest)) {
       removed += platforms(image).length;
       return false;
     }
@@ -8172,7 +8038,7 @@ function parseRemovals(doc, source) {
     fail("removed", "expected an array of {repo, dockerfile | digest, ...}");
   return doc.removed.map((entry, i) => {
     const path3 = `removed[${i}]`;
-    if (!isObject2(entry)) return fail(path3, "expected an object");
+    if (!isObject(entry)) return fail(path3, "expected an object");
     for (const key of Object.keys(entry)) {
       if (!SELECTOR_FIELDS.includes(key))
         fail(`${path3}.${key}`, `unknown field (allowed: ${SELECTOR_FIELDS.join(", ")})`);
@@ -8290,9 +8156,8 @@ function mergeImageInfo(target, fragment) {
       for (const image of images(fRepo)) countNew(image, stats);
       continue;
     }
-    for (const [key, value5] of Object.entries(fRepo)) {
+    for (const [key, value5] of Object.entries(fRepo))
       if (key !== "images") tRepo[key] = structuredClone(value5);
-    }
     if (fRepo.images !== void 0 && tRepo.images === void 0) tRepo.images = [];
     const claimed = /* @__PURE__ */ new Set();
     for (const fImage of images(fRepo)) mergeImage(tRepo, fImage, claimed, report2);
@@ -8313,11 +8178,10 @@ function mergeImage(tRepo, fImage, claimed, report2) {
     return m;
   });
   let home = matches.find((m) => m !== void 0)?.image;
-  if (!home && platforms(fImage).length === 0 && isObject2(fImage.manifest)) {
+  if (!home && platforms(fImage).length === 0 && isObject(fImage.manifest))
     home = tImages.find(
-      (t) => isObject2(t.manifest) && sameManifest(t.manifest, fImage.manifest)
+      (t) => isObject(t.manifest) && sameManifest(t.manifest, fImage.manifest)
     );
-  }
   if (!home) {
     const copy = structuredClone(fImage);
     tImages.push(copy);
@@ -8345,7 +8209,7 @@ function mergeImage(tRepo, fImage, claimed, report2) {
     }
   });
   const fTime = imageTime(fImage);
-  if (!deepEqual(home.manifest ?? fImage.manifest, fImage.manifest) && isObject2(fImage.manifest)) {
+  if (!deepEqual(home.manifest ?? fImage.manifest, fImage.manifest) && isObject(fImage.manifest)) {
     const times = [fTime?.created, homeTime?.created];
     mayReplace(report2, "manifest-list", repo2, fImage.manifest, home.manifest, times);
   }
@@ -8398,49 +8262,39 @@ async function publishImageInfo(options, deps) {
       current = await target.read();
     } catch (e) {
       if (!(e instanceof ImageInfoNotFoundError)) throw e;
-      if (!options.create) {
+      if (!options.create)
         throw new InputError(
           `${target.name}: the target image-info does not exist; pass --create (input create: true) to create it from ${fragmentName}`
         );
-      }
     }
     const expected = current?.fingerprint ?? ABSENT_FINGERPRINT;
     logger28.debug(
       `${target.name}: read ${current ? `fingerprint ${current.fingerprint}` : "nothing (will create it)"} (attempt ${attempt}/${maxAttempts})`
     );
     const merged = mergeImageInfo(current && { text: current.text, name: target.name }, fragment);
-    if (current && !merged.changed) {
+    const done = async (fingerprint, changed, line) => {
       report(merged, target.name, fragmentName, logger28);
-      logger28.info(
-        merged.stale.length ? `${target.name}: has newer builds of everything in ${fragmentName} it does not already have; nothing to write` : `${target.name}: already has everything in ${fragmentName}; nothing to write`
-      );
+      logger28.info(`${target.name}: ${line}`);
       await deps.signal?.();
-      return {
-        attempts: attempt,
-        fingerprint: current.fingerprint,
-        changed: false,
-        stale: merged.stale
-      };
-    }
+      return { attempts: attempt, fingerprint, changed, stale: merged.stale };
+    };
+    if (current && !merged.changed)
+      return done(
+        current.fingerprint,
+        false,
+        merged.stale.length ? `has newer builds of everything in ${fragmentName} it does not already have; nothing to write` : `already has everything in ${fragmentName}; nothing to write`
+      );
     const written = await target.write(merged.text, expected, options.message);
-    if (written !== "conflict") {
-      report(merged, target.name, fragmentName, logger28);
-      logger28.info(
-        `${target.name}: merged ${fragmentName} (${describe2(merged.stats)}); fingerprint ${written.fingerprint}`
+    if (written !== "conflict")
+      return done(
+        written.fingerprint,
+        true,
+        `merged ${fragmentName} (${describe2(merged.stats)}); fingerprint ${written.fingerprint}`
       );
-      await deps.signal?.();
-      return {
-        attempts: attempt,
-        fingerprint: written.fingerprint,
-        changed: true,
-        stale: merged.stale
-      };
-    }
-    if (attempt >= maxAttempts) {
+    if (attempt >= maxAttempts)
       throw new RuntimeError(
         `${target.name}: still changing under us after ${attempt} attempts (another publisher wrote between each read and write); nothing was overwritten, re-run to publish`
       );
-    }
     const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
     const delayMs = Math.round(clock.random() * cap);
     logger28.info(
@@ -8473,11 +8327,10 @@ function report(merged, targetName, fragmentName, logger28) {
 // src/commands/signal.ts
 init_import_meta_url();
 async function signal(options, deps) {
-  if (deps.store.kind === "none") {
+  if (deps.store.kind === "none")
     throw new InputError(
       "signal: no coordinator: run inside Azure Pipelines or GitHub Actions, or set coordinator"
     );
-  }
   const scope2 = options.state === "image-info-updated" ? options.scope ?? "job" : "job";
   await deps.store.signal(options.group, options.state, scope2);
   const self = deps.store.self;
@@ -8493,37 +8346,22 @@ async function unannotate(options, deps) {
   const registryHost = deps.registry.displayName;
   const refs = options.digests.map((d) => {
     const ref2 = parseImageRef(d, label);
-    if (ref2.host !== void 0 && !sameRegistryHost(ref2.host, registryHost)) {
+    if (ref2.host !== void 0 && !sameRegistryHost(ref2.host, registryHost))
       throw new InputError(
         `${label}: ${JSON.stringify(d)} names the registry ${ref2.host}, not ${registryHost}; nothing was removed`
       );
-    }
     return ref2;
   });
   const dryRun = options.dryRun ?? false;
   const concurrency = options.concurrency ?? 8;
-  const result = {
-    dryRun,
-    mode: options.fromPlan ? "from-plan" : options.date ? "date" : "digest",
-    removed: [],
-    missing: []
-  };
+  const mode = options.fromPlan ? "from-plan" : options.date ? "date" : "digest";
+  const result = { dryRun, mode, removed: [], missing: [] };
   const found = [];
   for (const ref2 of refs) {
-    const referrers = await deps.registry.listReferrers(
-      ref2.repository,
-      ref2.digest,
-      LIFECYCLE_ARTIFACT_TYPE
-    );
-    const marks = referrers.map(lifecycleMarkOf).filter((m) => m !== void 0);
-    if (marks.length === 0) deps.logger.info(`${ref2.repository}@${ref2.digest}: no lifecycle mark`);
-    for (const mark of marks)
-      found.push({
-        repository: ref2.repository,
-        digest: ref2.digest,
-        referrer: mark.digest,
-        date: mark.date
-      });
+    const { repository, digest: digest3 } = ref2;
+    const marks = await lifecycleMarks(deps.registry, repository, digest3);
+    if (marks.length === 0) deps.logger.info(`${repository}@${digest3}: no lifecycle mark`);
+    for (const m of marks) found.push({ repository, digest: digest3, referrer: m.digest, date: m.date });
   }
   if (options.fromPlan) await marksOfPlan(options.fromPlan, concurrency, deps, found, result);
   if (options.date) {
@@ -8548,19 +8386,15 @@ async function unannotate(options, deps) {
 async function marksOfPlan(planned, concurrency, deps, found, result) {
   const { registry, logger: logger28 } = deps;
   const byKey = /* @__PURE__ */ new Map();
-  await forEachLimited(planned, concurrency, async (p) => {
-    const subject = await registry.describeManifest(p.repository, p.digest);
-    if (!subject) {
-      result.missing.push({ ...pick(p), why: "not in the registry" });
-      return;
-    }
-    const referrer = sha256Digest(lifecycleManifestJson(subject, p.eolDate));
-    const referrers = await registry.listReferrers(p.repository, p.digest, LIFECYCLE_ARTIFACT_TYPE);
-    if (!referrers.some((r) => r.digest === referrer)) {
-      result.missing.push({ ...pick(p), why: `no lifecycle mark of ${p.eolDate} from this plan` });
-      return;
-    }
-    byKey.set(refKey(p.repository, p.digest), { ...pick(p), referrer, date: p.eolDate });
+  await forEachLimited(planned, concurrency, async ({ repository, digest: digest3, eolDate }) => {
+    const missing = (why) => void result.missing.push({ repository, digest: digest3, why });
+    const subject = await registry.describeManifest(repository, digest3);
+    if (!subject) return missing("not in the registry");
+    const referrer = sha256Digest(lifecycleManifestJson(subject, eolDate));
+    const referrers = await registry.listReferrers(repository, digest3, LIFECYCLE_ARTIFACT_TYPE);
+    if (!referrers.some((r) => r.digest === referrer))
+      return missing(`no lifecycle mark of ${eolDate} from this plan`);
+    byKey.set(refKey(repository, digest3), { repository, digest: digest3, referrer, date: eolDate });
   });
   for (const p of planned) {
     const mark = byKey.get(refKey(p.repository, p.digest));
@@ -8569,9 +8403,6 @@ async function marksOfPlan(planned, concurrency, deps, found, result) {
   for (const m of result.missing)
     logger28.info(`${m.repository}@${m.digest}: ${m.why}; nothing to remove`);
 }
-function pick(p) {
-  return { repository: p.repository, digest: p.digest };
-}
 async function dateScope(options, deps) {
   const globs = options.repositories ?? [];
   const sources = deps.sources ?? [];
@@ -8579,25 +8410,19 @@ async function dateScope(options, deps) {
     throw new InputError(
       "date: give repositories (globs) or imageInfo to say which repositories to search"
     );
-  const supported = sources.length > 0 ? supportedSet(
-    (await loadImageInfo(sources, options.repoPrefix)).infos,
-    options.repoPrefix ?? ""
-  ) : { digests: /* @__PURE__ */ new Map(), repositories: /* @__PURE__ */ new Set() };
+  const loaded = await loadImageInfo(sources, options.repoPrefix);
+  const supported = supportedSet(loaded.infos, options.repoPrefix);
   return (await resolveScope(deps.registry, supported, globs, deps.logger, { mode: "mark" })).repositories;
 }
-async function marksOfDate(date2, scope2, concurrency, deps, found) {
-  const inventory = new Inventory(
-    deps.registry,
-    concurrency,
-    deps.clock ? { clock: deps.clock, logger: deps.logger } : void 0
-  );
+async function marksOfDate(date, scope2, concurrency, deps, found) {
+  const { registry, clock, logger: logger28 } = deps;
+  const inventory = new Inventory(registry, concurrency, clock && { clock, logger: logger28 });
   const subjects = (await inventory.records(scope2)).filter((m) => !m.subject).map((m) => ({ ...m, reason: "" }));
   await inventory.enrich(subjects, false);
   for (const s of subjects) {
-    for (const mark of inventory.lifecycle.get(refKey(s.repository, s.digest)) ?? []) {
-      if (mark.date === date2)
-        found.push({ repository: s.repository, digest: s.digest, referrer: mark.digest, date: date2 });
-    }
+    for (const mark of inventory.lifecycle.get(refKey(s.repository, s.digest)) ?? [])
+      if (mark.date === date)
+        found.push({ repository: s.repository, digest: s.digest, referrer: mark.digest, date });
   }
 }
 
@@ -8607,66 +8432,47 @@ async function verify(options, deps) {
   const { registry, logger: logger28 } = deps;
   const loaded = await loadImageInfo(deps.sources, options.repoPrefix);
   const supported = supportedSet(loaded.infos, options.repoPrefix);
-  const scope2 = await resolveScope(registry, supported, options.repositories, logger28, {
-    mode: "mark"
-  });
+  const retired = { mode: "mark" };
+  const scope2 = await resolveScope(registry, supported, options.repositories, logger28, retired);
   const records = await new Inventory(registry, options.concurrency).records(scope2.repositories);
   const targets = /* @__PURE__ */ new Map();
-  for (const ref2 of supported.digests.values()) {
-    targets.set(refKey(ref2.registryRepository, ref2.digest), {
-      repository: ref2.registryRepository,
-      digest: ref2.digest,
-      why: "supported"
-    });
-  }
-  for (const m of records) {
-    const key = refKey(m.repository, m.digest);
-    if (targets.has(key)) continue;
-    if (supported.digests.has(m.digest))
-      targets.set(key, { repository: m.repository, digest: m.digest, why: "supported" });
-  }
+  const target = (repository, digest3, why) => {
+    const key = refKey(repository, digest3);
+    if (!targets.has(key)) targets.set(key, { repository, digest: digest3, why });
+  };
+  for (const ref2 of supported.digests.values())
+    target(ref2.registryRepository, ref2.digest, "supported");
+  for (const m of records)
+    if (supported.digests.has(m.digest)) target(m.repository, m.digest, "supported");
   const protectedChildren = childrenOfSupported(records, supported);
-  for (const m of records) {
-    const key = refKey(m.repository, m.digest);
-    if (protectedChildren.has(m.digest) && !targets.has(key)) {
-      targets.set(key, {
-        repository: m.repository,
-        digest: m.digest,
-        why: "child-of-supported-index"
-      });
-    }
-  }
+  for (const m of records)
+    if (protectedChildren.has(m.digest)) target(m.repository, m.digest, "child-of-supported-index");
   const findings = [];
   await forEachLimited([...targets.values()], options.concurrency, async (t) => {
-    const referrers = await registry.listReferrers(t.repository, t.digest, LIFECYCLE_ARTIFACT_TYPE);
-    const marks = referrers.map(lifecycleMarkOf).filter((m) => !!m);
+    const marks = await lifecycleMarks(registry, t.repository, t.digest);
     if (marks.length > 0) findings.push({ ...t, marks });
   });
   findings.sort(
     (a, b) => refKey(a.repository, a.digest).localeCompare(refKey(b.repository, b.digest))
   );
-  for (const f of findings) {
+  for (const f of findings)
     logger28.error(
       `${f.repository}@${f.digest} is ${f.why === "supported" ? "supported" : "a child of a supported index"} but marked end-of-life (${f.marks.map((m) => m.date ?? "no date").join(", ")})`
     );
-  }
   let repaired = 0;
   let repairedHow;
-  if (options.repair) {
-    for (const f of findings) {
-      for (const mark of f.marks) {
-        const how = await registry.deleteReferrer(f.repository, f.digest, mark.digest);
-        repaired++;
-        if (how && how !== "deleted") {
-          repairedHow ??= {};
-          repairedHow[how] = (repairedHow[how] ?? 0) + 1;
-        }
-        logger28.info(
-          `removed lifecycle mark ${mark.digest} from ${f.repository}@${f.digest}${unmarkNote(how)}`
-        );
+  for (const f of options.repair ? findings : [])
+    for (const mark of f.marks) {
+      const how = await registry.deleteReferrer(f.repository, f.digest, mark.digest);
+      repaired++;
+      if (how && how !== "deleted") {
+        repairedHow ??= {};
+        repairedHow[how] = (repairedHow[how] ?? 0) + 1;
       }
+      logger28.info(
+        `removed lifecycle mark ${mark.digest} from ${f.repository}@${f.digest}${unmarkNote(how)}`
+      );
     }
-  }
   return { checked: targets.size, findings, repaired, ...repairedHow ? { repairedHow } : {} };
 }
 
@@ -8682,12 +8488,6 @@ init_import_meta_url();
 
 // src/util/http.ts
 init_import_meta_url();
-
-// src/util/sleep.ts
-init_import_meta_url();
-var sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// src/util/http.ts
 var DEFAULT_RETRY = {
   retries: 6,
   baseDelayMs: 500,
@@ -8708,7 +8508,7 @@ var HttpStatusError = class extends RuntimeError {
   }
   status;
   method;
-  /** The request URL without credentials or token-like query values. */
+  /** Without credentials or token-like query values. */
   url;
   code;
 };
@@ -8717,21 +8517,17 @@ function redactUrl(url2) {
     const u = new URL(url2);
     u.username = "";
     u.password = "";
-    for (const key of [...u.searchParams.keys()]) {
+    for (const key of [...u.searchParams.keys()])
       if (SENSITIVE_PARAM.test(key)) u.searchParams.set(key, "***");
-    }
     return u.toString().replace(/%2A%2A%2A/g, "***");
   } catch {
     return redactSecrets(url2);
   }
 }
-function isLoopbackHost(hostname2) {
-  const h = hostname2.replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
-}
 function assertSecureUrl(url2, name4) {
-  if (url2.protocol === "https:") return;
-  if (url2.protocol === "http:" && isLoopbackHost(url2.hostname)) return;
+  const host = url2.hostname.replace(/^\[|\]$/g, "");
+  const loopback = host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  if (url2.protocol === "https:" || url2.protocol === "http:" && loopback) return;
   throw new InputError(
     `${name4}: ${url2.protocol}//${url2.host} is not allowed: use https (plain http only for loopback hosts)`
   );
@@ -8743,26 +8539,24 @@ function retryAfterMs(headers, now = Date.now()) {
   const at = Date.parse(value5);
   return Number.isNaN(at) ? void 0 : Math.max(0, at - now);
 }
-function backoffDelay(attempt, policy, retryAfter) {
-  const random = policy.random ?? Math.random;
+function retryDelay(attempt, policy, retryAfter, where, random) {
+  checkRetryAfter(policy, retryAfter, where);
   if (retryAfter !== void 0) return retryAfter + random() * policy.baseDelayMs;
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
   return cap / 2 + random() * (cap / 2);
 }
-function retryDelay(attempt, policy, retryAfter, where) {
-  const limit = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-  if (retryAfter !== void 0 && retryAfter > limit) {
+var maxWait = (p) => p.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+function checkRetryAfter(policy, retryAfter, where) {
+  const limit = maxWait(policy);
+  if (retryAfter !== void 0 && retryAfter > limit)
     throw new RuntimeError(
       `${where}: the server asked to retry after ${Math.ceil(retryAfter / 1e3)} s, longer than the ${Math.ceil(limit / 1e3)} s eol-gate waits; try again later`
     );
-  }
-  return backoffDelay(attempt, policy, retryAfter);
 }
-async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, options = {}) {
-  const o = typeof options === "function" ? { retryable: options } : options;
+async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, o = {}) {
   const retryable = o.retryable ?? ((res) => RETRYABLE_STATUS.has(res.status));
-  const now = o.now ?? Date.now;
-  const sleep2 = policy.sleep ?? sleep;
+  const clock = o.clock ?? systemClock;
+  const now = () => clock.now().getTime();
   const method = init.method ?? "GET";
   const where = `${o.service ? `${o.service}: ` : ""}${method} ${redactUrl(url2)}`;
   return retryLoop({
@@ -8771,18 +8565,17 @@ async function fetchWithRetry(url2, init, policy = DEFAULT_RETRY, options = {}) 
     policy,
     pace: true,
     logger: o.logger,
+    clock,
     url: redactUrl(url2),
     attempt: async () => {
       const hold = (o.gate?.notBefore ?? 0) - now();
-      if (hold > 0) await sleep2(hold);
+      if (hold > 0) await clock.sleep(hold);
       const sent = await fetchAttempt(url2, init, policy.timeoutMs, where);
       if (!("res" in sent)) return sent;
       const res = sent.res;
       let wait = retryAfterMs(res.headers, now());
-      if (res.ok && o.gate && wait !== void 0) {
-        const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-        o.gate.notBefore = Math.max(o.gate.notBefore, now() + Math.min(wait, cap));
-      }
+      if (res.ok && o.gate && wait !== void 0)
+        o.gate.notBefore = Math.max(o.gate.notBefore, now() + Math.min(wait, maxWait(policy)));
       if (!retryable(res)) return { value: res, status: res.status };
       wait ??= o.waitHint?.(res, now());
       return {
@@ -8817,8 +8610,8 @@ function formatMinutes(ms) {
 async function retryLoop(o) {
   const { policy, where } = o;
   const throttle = policy.throttle;
-  const sleep2 = policy.sleep ?? sleep;
-  const startedAt = throttle?.now() ?? Date.now();
+  const clock = o.clock ?? systemClock;
+  const startedAt = throttle?.now() ?? 0;
   let failures = 0;
   let refused = 0;
   for (; ; ) {
@@ -8830,20 +8623,15 @@ async function retryLoop(o) {
     const { cause, retryAfterMs: wait } = got.failure;
     if (got.status === 429 && throttle) {
       refused++;
-      const cap = policy.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-      if (wait !== void 0 && wait > cap) {
-        await got.discard?.();
-        retryDelay(0, policy, wait, where);
-      }
+      await got.discard?.();
+      checkRetryAfter(policy, wait, where);
       if (throttle.stalled(o.requestClass, startedAt)) {
-        await got.discard?.();
         const l = throttle.limiters[o.requestClass];
         throw new ThrottledError(
           where,
           `the registry kept refusing ${CLASS_NOUN[o.requestClass]} (HTTP 429): none served for ${formatMinutes(throttle.stallMs)}; this request was refused ${refused} times, ${l.refused} of the ${l.requests} ${CLASS_NOUN[o.requestClass]} of this run were refused. Another client may be using the budget, or the tier is smaller than set (acrTier); try again later`
         );
       }
-      await got.discard?.();
       o.logger?.debug(`${where}: ${cause}; the class is paced, retrying`);
       continue;
     }
@@ -8852,11 +8640,11 @@ async function retryLoop(o) {
       throw o.networkError?.(got.error, failures + 1) ?? got.error;
     }
     await got.discard?.();
-    const delayMs = retryDelay(failures, policy, wait, where);
+    const delayMs = retryDelay(failures, policy, wait, where, clock.random);
     failures++;
     policy.onRetry?.({ url: o.url, attempt: failures, delayMs, cause });
     o.logger?.debug(`${where}: ${cause}; retrying in ${Math.round(delayMs)}ms`);
-    await sleep2(delayMs);
+    await clock.sleep(delayMs);
   }
 }
 function resetHeaderWaitMs(headers, name4, now) {
@@ -8879,6 +8667,20 @@ async function errorDetail(res) {
   return redactSecrets(text.slice(0, 8192).replace(/\s+/g, " ")).slice(0, 300);
 }
 
+// src/services/service-base.ts
+init_import_meta_url();
+var MAX_RATE_LIMIT_WAIT_MS = 15 * 6e4;
+function serviceBaseUrl(value5, name4) {
+  let url2;
+  try {
+    url2 = new URL(value5);
+  } catch {
+    throw new InputError(`${name4}: not a URL: ${JSON.stringify(value5)}`);
+  }
+  assertSecureUrl(url2, name4);
+  return url2.toString().replace(/\/+$/, "");
+}
+
 // src/services/azure-devops.ts
 var API_VERSION = "7.1";
 var MAX_PAGES = 1e3;
@@ -8890,16 +8692,14 @@ function azureDevOpsError(res, call) {
     const how = res.status === 401 ? "" : " (it answered with its sign-in page)";
     text = `Azure DevOps rejected the access token${how} when trying to ${call.what}: ${ACCESS_TOKEN_HINT}`;
     if (res.status === 401) text += said;
-  } else if (res.status === 403) {
+  } else if (res.status === 403)
     text = `Azure DevOps denied the build service identity permission to ${call.what}: it needs ${call.permission}${said}`;
-  } else if (res.status === 404) {
+  else if (res.status === 404)
     text = `Azure DevOps: nothing found to ${call.what}: ${call.notFound ?? "check the project and the name"}${said}`;
-  } else if (res.status === 429) {
+  else if (res.status === 429) {
     const wait = res.retryAfterMs === void 0 ? "" : ` (Retry-After ${Math.ceil(res.retryAfterMs / 1e3)} s)`;
     text = `Azure DevOps kept throttling the build service identity${wait} when trying to ${call.what}: try again later${said}`;
-  } else {
-    text = `Azure DevOps could not ${call.what}${said}`;
-  }
+  } else text = `Azure DevOps could not ${call.what}${said}`;
   const message = `${res.method} ${redactUrl(res.url)} failed: HTTP ${res.status} ${redactSecrets(text)}`;
   const error = new HttpStatusError(res.status, res.method, res.url, res.body ?? res.detail, {
     message
@@ -8919,19 +8719,13 @@ function listValue(body) {
 var AzureDevOpsClient = class {
   constructor(options) {
     this.options = options;
-    const label = options.label ?? "System.CollectionUri";
-    let url2;
-    try {
-      url2 = new URL(options.collectionUri);
-    } catch {
-      throw new InputError(`${label}: not a URL: ${JSON.stringify(options.collectionUri)}`);
-    }
-    assertSecureUrl(url2, label);
-    this.collection = url2.toString().replace(/\/+$/, "");
-    this.policy = { ...DEFAULT_RETRY, maxRetryAfterMs: 15 * 6e4, ...options.retry };
+    this.collection = serviceBaseUrl(
+      options.collectionUri,
+      options.label ?? "System.CollectionUri"
+    );
+    this.policy = { ...DEFAULT_RETRY, maxRetryAfterMs: MAX_RATE_LIMIT_WAIT_MS, ...options.retry };
   }
   options;
-  /** The collection URL without its trailing slash. */
   collection;
   policy;
   gate = { notBefore: 0 };
@@ -8942,10 +8736,7 @@ var AzureDevOpsClient = class {
     q.set("api-version", API_VERSION);
     return `${this.collection}/${encodeURIComponent(project)}/_apis/${path3}?${q}`;
   }
-  /**
-   * The final response of a call: a 2xx, or a status the call expects. Anything else (the
-   * sign-in page included) throws the mapped `HttpStatusError`.
-   */
+  /** A 2xx or an expected status; anything else (the sign-in page too) throws the mapped error. */
   async send(method, url2, call) {
     const headers = { accept: call.accept ?? "application/json" };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
@@ -8957,9 +8748,9 @@ var AzureDevOpsClient = class {
       {
         service: "Azure DevOps",
         logger: this.options.logger,
-        now: this.options.now,
+        clock: this.options.clock,
         gate: this.gate,
-        waitHint: (r, now) => r.status === 429 ? resetHeaderWaitMs(r.headers, "x-ratelimit-reset", now) ?? 1e4 : void 0
+        waitHint: (r, now2) => r.status === 429 ? resetHeaderWaitMs(r.headers, "x-ratelimit-reset", now2) ?? 1e4 : void 0
       }
     );
     const contentType4 = res.headers.get("content-type") ?? void 0;
@@ -8974,18 +8765,10 @@ var AzureDevOpsClient = class {
       detail = await errorDetail(res);
       body = await copy.text().catch(() => void 0);
     }
-    throw azureDevOpsError(
-      {
-        status: res.status,
-        method,
-        url: url2,
-        contentType: contentType4,
-        detail,
-        body,
-        retryAfterMs: retryAfterMs(res.headers, (this.options.now ?? Date.now)())
-      },
-      call
-    );
+    const now = (this.options.clock ?? systemClock).now().getTime();
+    const retryAfter = retryAfterMs(res.headers, now);
+    const failed = { status: res.status, method, url: url2, contentType: contentType4, detail, body };
+    throw azureDevOpsError({ ...failed, retryAfterMs: retryAfter }, call);
   }
   /** A 2xx's JSON body (undefined for an expected error status, its body released). */
   async json(method, url2, call) {
@@ -8997,7 +8780,7 @@ var AzureDevOpsClient = class {
     }
     return this.parse(method, url2, res);
   }
-  /** Parses a response's JSON body; an unreadable one is a RuntimeError naming the request. */
+  /** An unreadable body is a RuntimeError naming the request. */
   async parse(method, url2, res) {
     try {
       return await res.json();
@@ -9020,10 +8803,7 @@ var AzureDevOpsClient = class {
     }
     throw new RuntimeError(`Azure DevOps: ${call.what} did not end after ${MAX_PAGES} pages`);
   }
-  /**
-   * Up to `max` items of a listing that pages with `$top`/`$skip` (named by `page`, e.g.
-   * `searchCriteria.$top`); a short page ends it.
-   */
+  /** Up to `max` items paged by `$top`/`$skip` (`page` names them); a short page ends it. */
   async listSkip(project, path3, query, page, max, call) {
     const items = [];
     while (items.length < max) {
@@ -9050,16 +8830,11 @@ var PUSH_RETRIES = 5;
 var AzureReposSource = class {
   constructor(location, options) {
     this.location = location;
-    this.client = new AzureDevOpsClient({
-      collectionUri: options.collectionUri,
-      token: options.token,
-      retry: options.retry
-    });
+    this.client = new AzureDevOpsClient(options);
     this.repoPath = `git/repositories/${encodeURIComponent(location.repo)}`;
   }
   location;
   client;
-  /** The repository's resources, under `{project}/_apis/`. */
   repoPath;
   /** blob id read → commit it was read at, so a write can push on exactly that commit. */
   readAt = /* @__PURE__ */ new Map();
@@ -9073,7 +8848,6 @@ var AzureReposSource = class {
   url(resource, query = {}) {
     return this.client.url(this.location.project, `${this.repoPath}/${resource}`, query);
   }
-  /** How a refused call of this source reads. */
   call(action, extra = {}) {
     return {
       what: `${action} ${this.name}`,
@@ -9084,11 +8858,10 @@ var AzureReposSource = class {
   }
   async read() {
     const { commit, item } = await this.snapshot();
-    if (!item) {
+    if (!item)
       throw new ImageInfoNotFoundError(
         `${this.name}: image-info not found (no such file at commit ${commit})`
       );
-    }
     return { text: item.text, fingerprint: item.objectId };
   }
   async write(text, expectedFingerprint, message) {
@@ -9099,9 +8872,8 @@ var AzureReposSource = class {
       if (commit === void 0) {
         const now = await this.snapshot();
         if ((now.item?.objectId ?? ABSENT_FINGERPRINT) !== expectedFingerprint) return "conflict";
-        if (rejected && rejected.commit === now.commit) {
+        if (rejected && rejected.commit === now.commit)
           throw new RuntimeError(`${this.name}: Azure Repos refused the push (${rejected.detail})`);
-        }
         commit = now.commit;
       }
       const pushed = await this.push(text, commit, creating, message);
@@ -9116,9 +8888,8 @@ var AzureReposSource = class {
     return "conflict";
   }
   /**
-   * The commits that touched the file, searched from the branch head resolved once (a fixed
-   * commit keeps `$skip` pages stable while others push), each read like `read()`. A commit that
-   * deleted the file has nothing to read and is skipped.
+   * The file's commits from the branch head resolved once (a fixed commit keeps `$skip` pages
+   * stable while others push), each read like `read()`; a commit that deleted it is skipped.
    * https://learn.microsoft.com/en-us/rest/api/azure/devops/git/commits/get-commits?view=azure-devops-rest-7.1
    */
   async history(maxVersions) {
@@ -9145,14 +8916,13 @@ var AzureReposSource = class {
     }
     return versions;
   }
-  /** The branch head and the file at it (undefined when the file does not exist there). */
+  /** The branch head, and the file there if it exists. */
   async snapshot() {
     const commit = await this.head();
     const item = await this.itemAt(commit);
     if (item) this.readAt.set(item.objectId, commit);
     return { commit, item };
   }
-  /** The file at a commit (undefined when it does not exist there). */
   async itemAt(commit) {
     const url2 = this.url("items", {
       path: this.itemPath,
@@ -9163,34 +8933,25 @@ var AzureReposSource = class {
     });
     const body = await this.client.json("GET", url2, this.call("read", { expect: [404] }));
     if (!body) return void 0;
-    if (typeof body.objectId !== "string" || body.isFolder || body.gitObjectType && body.gitObjectType !== "blob") {
+    if (typeof body.objectId !== "string" || body.isFolder || body.gitObjectType && body.gitObjectType !== "blob")
       throw new InputError(`${this.name}: not a file`);
-    }
     let bytes = typeof body.content === "string" ? Buffer.from(body.content, "utf8") : void 0;
     if (!bytes || gitBlobId(bytes) !== body.objectId) {
       const blobUrl = this.url(`blobs/${body.objectId}`, { $format: "octetstream" });
-      const blob = await this.client.send(
-        "GET",
-        blobUrl,
-        this.call("read", { accept: "application/octet-stream" })
-      );
+      const accept5 = "application/octet-stream";
+      const blob = await this.client.send("GET", blobUrl, this.call("read", { accept: accept5 }));
       bytes = Buffer.from(await blob.arrayBuffer());
-      if (gitBlobId(bytes) !== body.objectId) {
+      if (gitBlobId(bytes) !== body.objectId)
         throw new RuntimeError(
           `${this.name}: content does not match blob ${body.objectId} (truncated or altered response)`
         );
-      }
     }
     return { objectId: body.objectId, text: bytes.toString("utf8") };
   }
   async head() {
     const ref2 = `refs/heads/${this.location.branch}`;
     const url2 = this.url("refs", { filter: `heads/${this.location.branch}` });
-    const body = await this.client.json(
-      "GET",
-      url2,
-      this.call("read")
-    );
+    const body = await this.client.json("GET", url2, this.call("read"));
     const found = body?.value?.find((r) => r.name === ref2);
     if (!found?.objectId)
       throw new ImageInfoNotFoundError(`${this.name}: branch ${this.location.branch} not found`);
@@ -9223,12 +8984,7 @@ var AzureReposSource = class {
       this.call("write", { body, expect: [400, 409] })
     );
     if (!res.ok) return { rejected: `HTTP ${res.status} ${await errorDetail(res)}` };
-    const out = await this.client.parse(
-      "POST",
-      url2,
-      res
-    );
-    return out.refUpdates?.[0]?.newObjectId ?? "";
+    return (await this.client.parse("POST", url2, res)).refUpdates?.[0]?.newObjectId ?? "";
   }
 };
 
@@ -9245,6 +9001,10 @@ var import_node_fs = require("node:fs");
 var import_promises = require("node:fs/promises");
 var import_node_os = require("node:os");
 var import_node_perf_hooks = require("node:perf_hooks");
+var monotonicClock = {
+  ...systemClock,
+  now: () => new Date(import_node_perf_hooks.performance.timeOrigin + import_node_perf_hooks.performance.now())
+};
 var BEAT_DIGITS = 12;
 var FileLock = class {
   constructor(file, options = {}) {
@@ -9253,14 +9013,17 @@ var FileLock = class {
     this.timeoutMs = options.lockTimeoutMs ?? 3e4;
     this.staleMs = options.staleLockMs ?? 6e4;
     this.pollMs = options.lockPollMs ?? 20;
-    this.now = options.now ?? (() => import_node_perf_hooks.performance.now());
+    this.clock = options.clock ?? monotonicClock;
   }
   file;
   path;
   timeoutMs;
   staleMs;
   pollMs;
-  now;
+  clock;
+  now() {
+    return this.clock.now().getTime();
+  }
   async acquire() {
     const info = {
       token: (0, import_node_crypto3.randomBytes)(12).toString("hex"),
@@ -9293,7 +9056,7 @@ var FileLock = class {
           `${this.file}: timed out after ${this.timeoutMs} ms waiting for ${this.path} (held by ${who}); if no writer is running, delete the lock file`
         );
       }
-      await new Promise((r) => setTimeout(r, this.pollMs * (0.5 + Math.random())));
+      await this.clock.sleep(this.pollMs * (0.5 + this.clock.random()));
     }
   }
   /**
@@ -9358,6 +9121,7 @@ var FileLock = class {
     this.scheduleBeat(lock);
     return lock;
   }
+  /** A real timer, unlike the clock's sleep: it runs in the background and release cancels it. */
   scheduleBeat(lock) {
     lock.timer = setTimeout(() => {
       lock.beating = this.beat(lock).finally(() => {
@@ -9367,9 +9131,9 @@ var FileLock = class {
     lock.timer.unref?.();
   }
   /**
-   * Rewrites the counter in place through our handle (the file we created, wherever it is now).
-   * A waiter can only have broken the lock on the previous content if this one landed after the
-   * lease that content earned; then the lock is lapsed for good and nothing is committed.
+   * Rewrites the counter through our handle (the file we created, wherever it is now). A waiter
+   * can only have broken the lock on the previous content if this lands after that content's
+   * lease; then the lock is lapsed for good and nothing is committed.
    */
   async beat(lock) {
     const started = this.now();
@@ -9457,9 +9221,8 @@ var FileSource = class {
     return { text, fingerprint: sha256Digest(text) };
   }
   /**
-   * Commits only while the lock allows ({@link FileLock.mayCommit}); a lock lost during the
-   * rename is 'conflict', which makes the publisher re-read and re-merge, so its entries come
-   * back if the next holder overwrote them.
+   * Commits only while the lock allows ({@link FileLock.mayCommit}); a lock lost during the rename
+   * is 'conflict': the publisher re-merges, so its entries return if the next holder dropped them.
    */
   async write(text, expectedFingerprint, _message) {
     const held = await this.lock.acquire();
@@ -9485,10 +9248,7 @@ var FileSource = class {
       );
     }
   }
-  /**
-   * temp file in the same directory (same file system), fsync, then rename over the target if
-   * the lock still allows it right before; false (target untouched) when it does not.
-   */
+  /** Temp file on the same file system, fsync, rename if the lock allows; false: untouched. */
   async replaceAtomically(text, held) {
     const tmp = `${this.path}.${process.pid}.${(0, import_node_crypto4.randomBytes)(6).toString("hex")}.tmp`;
     try {
@@ -9526,7 +9286,6 @@ init_import_meta_url();
 init_import_meta_url();
 var GITHUB_API_VERSION = "2022-11-28";
 var MAX_PAGES2 = 100;
-var MAX_RATE_LIMIT_WAIT_MS = 15 * 6e4;
 function githubMessage(text, token) {
   let message = text;
   try {
@@ -9575,26 +9334,18 @@ function githubError(status, method, url2, headers, bodyText, caller) {
     { cause: error }
   );
 }
-function nextLink(link3) {
-  return link3?.match(/<([^<>]+)>\s*;\s*rel="next"/)?.[1] ?? void 0;
-}
 var GitHubService = class {
   constructor(options) {
     this.options = options;
-    let url2;
-    try {
-      url2 = new URL(options.apiUrl);
-    } catch {
-      throw new InputError(`${options.apiUrlName}: not a URL: ${JSON.stringify(options.apiUrl)}`);
-    }
-    assertSecureUrl(url2, options.apiUrlName);
-    this.baseUrl = url2.toString().replace(/\/+$/, "");
+    this.baseUrl = serviceBaseUrl(options.apiUrl, options.apiUrlName);
     this.policy = { ...DEFAULT_RETRY, maxRetryAfterMs: MAX_RATE_LIMIT_WAIT_MS, ...options.retry };
+    this.clock = options.clock ?? systemClock;
   }
   options;
   baseUrl;
   policy;
-  /** By URL: the last answer of every conditional GET. */
+  clock;
+  /** The last answer of every conditional GET, by URL. */
   cache = /* @__PURE__ */ new Map();
   /** `path` (from the API root, with its own query if any) or an absolute URL → the URL. */
   url(path3, query) {
@@ -9613,11 +9364,8 @@ var GitHubService = class {
     };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (cached) headers["if-none-match"] = cached.etag;
-    let body;
-    if (req.body !== void 0) {
-      headers["content-type"] = "application/json";
-      body = JSON.stringify(req.body);
-    }
+    const body = req.body === void 0 ? void 0 : JSON.stringify(req.body);
+    if (body !== void 0) headers["content-type"] = "application/json";
     const { res, text } = await this.send(method, url2, { method, headers, body });
     if (res.status === 304 && cached) return cached.answer;
     if (!res.ok) {
@@ -9629,7 +9377,7 @@ var GitHubService = class {
     const answer = {
       status: res.status,
       data: req.raw ? Buffer.from(await res.arrayBuffer()) : parseJson(await res.text(), method, url2),
-      next: nextLink(res.headers.get("link"))
+      next: res.headers.get("link")?.match(/<([^<>]+)>\s*;\s*rel="next"/)?.[1]
     };
     const etag = res.headers.get("etag");
     if (req.conditional && etag) this.cache.set(url2, { etag, answer });
@@ -9637,37 +9385,37 @@ var GitHubService = class {
     return answer;
   }
   /**
-   * Every page of a listing, following `Link: rel="next"` (each page conditional when asked),
-   * until `enough` says so. A listing cut short would hide what it lists: more than MAX_PAGES
-   * pages fails instead.
+   * Follows `Link: rel="next"` until `enough`. A listing cut short would hide what it lists, so
+   * more than MAX_PAGES pages fails instead.
    */
   async pages(path3, what, items, options = {}) {
     const all = [];
     let next = this.url(path3, options.query);
+    const maxPages = options.maxPages ?? MAX_PAGES2;
     for (let page = 1; next && !options.enough?.(all); page++) {
-      if (page > MAX_PAGES2)
-        throw new RuntimeError(`GitHub: ${what} has more than ${MAX_PAGES2} pages`);
+      if (page > maxPages)
+        throw new RuntimeError(`GitHub: ${what} has more than ${maxPages} pages`);
       const answer = await this.request("GET", next, { conditional: options.conditional });
       all.push(...items(answer.data));
       next = answer.next;
     }
     return all;
   }
-  /** One request through the one retry loop; an error answer comes with its body read. */
+  /** An error answer comes with its body read. */
   send(method, url2, init) {
-    const policy = this.policy;
     const where = `GitHub: ${method} ${redactUrl(url2)}`;
     return retryLoop({
       where,
       url: redactUrl(url2),
       requestClass: requestClass(method, url2),
-      policy,
+      policy: this.policy,
       pace: true,
       logger: this.options.logger,
+      clock: this.clock,
       attempt: async () => {
-        const sent = await fetchAttempt(url2, init, policy.timeoutMs, where);
+        const sent = await fetchAttempt(url2, init, this.policy.timeoutMs, where);
         if (!("res" in sent)) return sent;
-        const res = sent.res;
+        const { res } = sent;
         this.options.onResponse?.(res.headers);
         if (res.status < 400) return { value: { res }, status: res.status };
         const text = await res.text().catch(() => "");
@@ -9683,15 +9431,12 @@ var GitHubService = class {
       networkError: (e, attempts2) => new RuntimeError(`${where} failed after ${attempts2} attempts: ${networkCause(e)}`)
     });
   }
-  /**
-   * `retry-after`; else a primary limit's reset (backoff when it gives none); else a minute for
-   * a secondary limit.
-   */
+  /** `retry-after`; else a primary limit's reset (or backoff); else a minute for a secondary. */
   waitFor(res, limited) {
     const wait = retryAfterMs(res.headers);
     if (wait !== void 0 || !limited) return wait;
     if (res.headers.get("x-ratelimit-remaining") === "0")
-      return resetHeaderWaitMs(res.headers, "x-ratelimit-reset", Date.now());
+      return resetHeaderWaitMs(res.headers, "x-ratelimit-reset", this.clock.now().getTime());
     return this.options.secondaryRateLimitWaitMs ?? 6e4;
   }
 };
@@ -9709,16 +9454,14 @@ var COMMIT_SHA = /^[0-9a-f]{40}$/i;
 var GitHubContentsSource = class {
   constructor(location, options = {}) {
     this.location = location;
-    const { owner, repo: repo2 } = location;
     this.gh = new GitHubService({
+      ...options,
       apiUrl: options.apiUrl ?? "https://api.github.com",
       apiUrlName: "GITHUB_API_URL",
-      token: options.token,
-      retry: options.retry,
       label: this.name,
       permissions: (method) => {
         const need = method === "GET" ? "contents: read" : "contents: write";
-        return `\`${need}\` on ${owner}/${repo2} (workflow: \`permissions: { ${need} }\`)`;
+        return `\`${need}\` on ${location.owner}/${location.repo} (workflow: \`permissions: { ${need} }\`)`;
       }
     });
   }
@@ -9736,12 +9479,20 @@ var GitHubContentsSource = class {
     return `${this.repoPath}/contents/${this.location.path.split("/").map(encodeURIComponent).join("/")}`;
   }
   async read() {
-    return this.readAt(await this.resolveCommit());
+    const commit = await this.resolveCommit();
+    const found = await this.readAt(commit);
+    if (!found)
+      throw new ImageInfoNotFoundError(
+        `${this.name}: image-info not found (HTTP 404 at commit ${commit}: no such file, or the token cannot see it)`
+      );
+    return found;
+  }
+  get(path3, req) {
+    return this.gh.request("GET", path3, req).catch((e) => this.fail(e, "read"));
   }
   /**
-   * The commits that touched the file, listed from the branch head resolved once (a fixed sha
-   * keeps the pages stable while others push, and is never a cached by-name answer), each read
-   * like `read()`. A commit that deleted the file has nothing to read and is skipped.
+   * The file's commits from the branch head resolved once (a fixed sha keeps pages stable and is
+   * never a cached by-name answer), each read like `read()`; a commit that deleted it is skipped.
    * https://docs.github.com/en/rest/commits/commits?apiVersion=2022-11-28#list-commits
    */
   async history(maxVersions) {
@@ -9760,42 +9511,26 @@ var GitHubContentsSource = class {
       if (typeof c.sha !== "string")
         throw new RuntimeError(`${this.name}: GitHub listed a commit without a sha`);
     const versions = [];
-    for (const c of commits.slice(0, maxVersions)) {
-      const sha = c.sha;
-      const date2 = c.commit?.committer?.date;
-      try {
-        const { text } = await this.readAt(sha);
-        versions.push({ revision: sha, date: date2, text });
-      } catch (e) {
-        if (!(e instanceof ImageInfoNotFoundError)) throw e;
-      }
+    for (const { sha, commit } of commits.slice(0, maxVersions)) {
+      const found = await this.readAt(sha);
+      if (found) versions.push({ revision: sha, date: commit?.committer?.date, text: found.text });
     }
     return versions;
   }
-  /** The file at a commit; {@link ImageInfoNotFoundError} when it does not exist there. */
   async readAt(commit) {
-    const answer = await this.gh.request("GET", this.contentsPath, { query: { ref: commit }, allow: [404] }).catch((e) => this.fail(e, "read"));
-    if (answer.status === 404)
-      throw new ImageInfoNotFoundError(
-        `${this.name}: image-info not found (HTTP 404 at commit ${commit}: no such file, or the token cannot see it)`
-      );
+    const answer = await this.get(this.contentsPath, { query: { ref: commit }, allow: [404] });
+    if (answer.status === 404) return void 0;
     const body = answer.data;
-    if (Array.isArray(body) || body.type !== "file" || typeof body.sha !== "string") {
+    if (Array.isArray(body) || body.type !== "file" || typeof body.sha !== "string")
       throw new InputError(
         `${this.name}: not a file (GitHub returned ${Array.isArray(body) ? "a directory" : `type ${JSON.stringify(body.type)}`})`
       );
-    }
-    let bytes;
-    if (body.encoding === "base64" && typeof body.content === "string" && (body.content !== "" || body.size === 0)) {
-      bytes = Buffer.from(body.content, "base64");
-    } else {
-      bytes = await this.readBlob(body.sha);
-    }
-    if (gitBlobId(bytes) !== body.sha) {
+    const inline = body.encoding === "base64" && typeof body.content === "string" && (body.content !== "" || body.size === 0);
+    const bytes = inline ? Buffer.from(body.content, "base64") : (await this.get(`${this.repoPath}/git/blobs/${body.sha}`, { raw: true })).data;
+    if (gitBlobId(bytes) !== body.sha)
       throw new RuntimeError(
         `${this.name}: content does not match blob sha ${body.sha} (truncated or altered response)`
       );
-    }
     return { text: bytes.toString("utf8"), fingerprint: body.sha };
   }
   /**
@@ -9814,10 +9549,10 @@ var GitHubContentsSource = class {
       `${this.name}: image-info not found (no branch or tag ${JSON.stringify(branch)}, or the token cannot see the repository)`
     );
   }
-  /** What a ref points at, or undefined when there is no such ref. */
+  /** Undefined when there is no such ref. */
   async readRef(ref2) {
     const path3 = `${this.repoPath}/git/ref/${ref2.split("/").map(encodeURIComponent).join("/")}`;
-    const answer = await this.gh.request("GET", path3, { allow: [404, 409] }).catch((e) => this.fail(e, "read"));
+    const answer = await this.get(path3, { allow: [404, 409] });
     if (answer.status === 404 || answer.status === 409) return void 0;
     const object = answer.data.object;
     if (typeof object?.sha !== "string")
@@ -9829,7 +9564,7 @@ var GitHubContentsSource = class {
     for (let depth = 0; object.type === "tag"; depth++) {
       if (depth === 8) throw new InputError(`${this.name}: tag chain too deep`);
       const path3 = `${this.repoPath}/git/tags/${object.sha}`;
-      const answer = await this.gh.request("GET", path3).catch((e) => this.fail(e, "read"));
+      const answer = await this.get(path3);
       object = answer.data.object ?? {};
       if (typeof object.sha !== "string")
         throw new RuntimeError(`${this.name}: GitHub returned a tag without an object sha`);
@@ -9840,21 +9575,16 @@ var GitHubContentsSource = class {
       );
     return object.sha;
   }
-  async readBlob(sha) {
-    const path3 = `${this.repoPath}/git/blobs/${sha}`;
-    const answer = await this.gh.request("GET", path3, { raw: true }).catch((e) => this.fail(e, "read"));
-    return answer.data;
-  }
   async write(text, expectedFingerprint, message) {
     if (COMMIT_SHA.test(this.location.branch))
       throw new InputError(`${this.name}: a commit sha can be read, not written; name a branch`);
-    const creating = expectedFingerprint === ABSENT_FINGERPRINT;
     const body = {
       message,
       content: Buffer.from(text, "utf8").toString("base64"),
-      branch: this.location.branch
+      branch: this.location.branch,
+      // Without `sha` GitHub only creates: an existing file answers 422 "sha wasn't supplied".
+      sha: expectedFingerprint === ABSENT_FINGERPRINT ? void 0 : expectedFingerprint
     };
-    if (!creating) body.sha = expectedFingerprint;
     try {
       const res = await this.gh.request("PUT", this.contentsPath, { body });
       const out = res.data;
@@ -9890,11 +9620,10 @@ var UrlSource = class {
     } catch {
       throw new InputError(`${label}: not a valid URL`);
     }
-    if (this.url.username || this.url.password) {
+    if (this.url.username || this.url.password)
       throw new InputError(
         `${label}: ${redactUrl(this.url.toString())}: credentials in the URL are not allowed (they would end up in logs and errors)`
       );
-    }
     assertSecureUrl(this.url, label);
     this.retry = options.retry ?? DEFAULT_RETRY;
   }
@@ -9926,18 +9655,16 @@ function parseSourceSpec(spec, label = "imageInfo") {
     const branch = at < 0 ? "" : rest.slice(at + 1);
     const [first, repo2, ...pathParts] = where.split("/");
     const path3 = pathParts.join("/");
-    if (!first || !repo2 || !path3 || pathParts.some((p) => p === "" || p === "." || p === "..") || !branch) {
+    if (!first || !repo2 || !path3 || pathParts.some((p) => p === "" || p === "." || p === "..") || !branch)
       throw new InputError(`${label}: ${JSON.stringify(value5)} is not ${syntax}`);
-    }
     return kind === "github" ? { kind, owner: first, repo: repo2, path: path3, branch } : { kind: "azure-repos", project: first, repo: repo2, path: path3, branch };
   }
   if (/^https?:\/\//i.test(value5)) return { kind: "url", url: value5 };
   if (/^file:\/\//i.test(value5)) return { kind: "file", path: (0, import_node_url.fileURLToPath)(value5) };
-  if (/^[a-z][a-z0-9+.-]+:/i.test(value5)) {
+  if (/^[a-z][a-z0-9+.-]+:/i.test(value5))
     throw new InputError(
       `${label}: unsupported location ${JSON.stringify(value5.split(":")[0] + ":")} (use a path, https://, github: or azure-repos:)`
     );
-  }
   return { kind: "file", path: value5 };
 }
 function createImageInfoSource(spec, options = {}) {
@@ -9955,25 +9682,24 @@ function createImageInfoSource(spec, options = {}) {
         retry: options.retry
       });
     case "azure-repos":
-      if (!options.azureCollectionUri) {
+      if (!options.azureCollectionUri)
         throw new InputError(
           `${label}: ${spec} needs the Azure DevOps collection URI (System.CollectionUri)`
         );
-      }
       return new AzureReposSource(parsed, {
         collectionUri: options.azureCollectionUri,
         token: options.azureToken,
-        retry: options.retry
+        retry: options.retry,
+        clock: options.clock
       });
   }
 }
 function createWritableImageInfoSource(spec, options = {}) {
   const source = createImageInfoSource(spec, options);
-  if (!isWritable(source)) {
+  if (!isWritable(source))
     throw new InputError(
       `${options.label ?? "imageInfo"}: ${source.name} is read-only; publish to a file, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>`
     );
-  }
   return source;
 }
 
@@ -10073,7 +9799,7 @@ function unannotateSummary(result, registry, selection) {
   );
   return finish(lines2);
 }
-function publishSummary(result, target, fragment, onStale) {
+function publishSummary(result, target, fragment, onStale, onStaleLabel = "onStale") {
   const lines2 = [
     `## eol-gate publish-image-info: ${target}`,
     "",
@@ -10082,7 +9808,7 @@ function publishSummary(result, target, fragment, onStale) {
   if (result.stale.length > 0) {
     lines2.push(
       "",
-      `**${result.stale.length} older build(s) not merged** (an entry never moves back in time; ${onStale === "fail" ? "onStale: fail, so the step fails" : "their digests stay unreferenced"}):`,
+      `**${result.stale.length} older build(s) not merged** (an entry never moves back in time; ${onStale === "fail" ? `${onStaleLabel}: fail, so the step fails` : "their digests stay unreferenced"}):`,
       "",
       "| entry | kept (newer) | built | not merged (older) | built |",
       "|---|---|---|---|---|"
@@ -10110,9 +9836,8 @@ init_import_meta_url();
 // src/core/number.ts
 init_import_meta_url();
 function parsePositiveInteger(text, name4) {
-  if (!/^\d+$/.test(text) || Number(text) < 1) {
+  if (!/^\d+$/.test(text) || Number(text) < 1)
     throw new InputError(`${name4}: expected a whole number above 0, got ${JSON.stringify(text)}`);
-  }
   return Number(text);
 }
 
@@ -10174,6 +9899,19 @@ function parseMarkerName(name4, repository) {
   };
 }
 
+// src/coordination/store-options.ts
+init_import_meta_url();
+async function readBackUntil(readBack = {}, clock, shows, failure) {
+  const attempts2 = readBack.attempts ?? 8;
+  let delay5 = readBack.delayMs ?? 250;
+  for (let i = 0; i < attempts2; i++) {
+    if (await shows()) return;
+    await clock.sleep(delay5);
+    delay5 = Math.min(delay5 * 2, 4e3);
+  }
+  throw new RuntimeError(`${failure} after ${attempts2} reads`);
+}
+
 // src/coordination/azure-devops.ts
 var LIVE_STATUS_FILTER = "inProgress,cancelling,postponed,notStarted";
 var VIEW_BUILDS = '"View builds" in every project listed';
@@ -10185,14 +9923,8 @@ function markerTag(group, who, state3, scope2, stamp) {
   return `${groupTag(group)}.${markerName(who, state3, scope2, stamp)}`;
 }
 function markersOfBuild(group, buildId, tags) {
-  const out = [];
   const prefix = `${groupTag(group)}.`;
-  for (const tag of tags) {
-    if (!tag.startsWith(prefix)) continue;
-    const marker = parseMarkerName(tag.slice(prefix.length));
-    if (marker && marker.runId === buildId) out.push(marker);
-  }
-  return out;
+  return tags.filter((tag) => tag.startsWith(prefix)).map((tag) => parseMarkerName(tag.slice(prefix.length))).filter((marker) => marker?.runId === buildId);
 }
 function serviceTime(value5) {
   const ms = value5 ? Date.parse(value5) : NaN;
@@ -10210,61 +9942,53 @@ function jobStatus(record) {
 var AzureDevOpsStore = class {
   constructor(options) {
     this.options = options;
-    this.client = new AzureDevOpsClient({
-      collectionUri: options.collectionUri,
-      token: options.token,
-      retry: options.retry,
-      logger: options.logger,
-      now: options.now,
-      label: "collectionUri"
-    });
+    this.client = new AzureDevOpsClient({ ...options, label: "collectionUri" });
     if (!options.project) throw new InputError("project: missing (System.TeamProject)");
-    if (!/^\d+$/.test(String(options.buildId))) {
+    if (!/^\d+$/.test(String(options.buildId)))
       throw new InputError(
         `buildId: expected a number (Build.BuildId), got ${JSON.stringify(options.buildId)}`
       );
-    }
     if (!options.token) throw new InputError("token: missing (System.AccessToken)");
     if (options.jobId !== void 0) assertJobId(options.jobId, "jobId (System.JobId)");
     this.projects = options.projects?.length ? [...new Set(options.projects)] : [options.project];
-    this.logger = options.logger;
     this.self = {
       runId: String(options.buildId),
       attempt: 1,
       jobId: options.jobId,
-      url: this.buildWebUrl(options.project)
+      url: `${this.client.collection}/${encodeURIComponent(options.project)}/_build/results?buildId=${options.buildId}`
     };
-    this.now = options.now ?? Date.now;
-    this.readBack = {
-      attempts: options.readBack?.attempts ?? 8,
-      delayMs: options.readBack?.delayMs ?? 250
-    };
-    this.sleep = options.retry?.sleep ?? sleep;
+    this.clock = options.clock ?? systemClock;
   }
   options;
   kind = "azure-devops";
   self;
-  now;
   projects;
   client;
-  logger;
-  readBack;
-  sleep;
-  buildWebUrl(project) {
-    return `${this.client.collection}/${encodeURIComponent(project)}/_build/results?buildId=${this.options.buildId}`;
-  }
+  clock;
   async signal(group, state3, scope2 = "job") {
     assertGroupName(group);
-    const add = [groupTag(group), markerTag(group, this.self, state3, scope2, this.now())];
-    await this.patchTags(add, [], `signal ${state3}`);
-    await this.readBackUntil(`signal ${state3}`, async () => {
-      const tags = await this.getTags(this.options.project, this.options.buildId);
+    const add = [
+      groupTag(group),
+      markerTag(group, this.self, state3, scope2, this.clock.now().getTime())
+    ];
+    await this.addTags(add, `signal ${state3}`);
+    const { project, buildId, readBack } = this.options;
+    const shows = async () => {
+      const tags = await this.getTags(project, buildId);
       if (!add.every((t) => tags.includes(t))) return false;
-      const listed = (await this.listBuilds(this.options.project, groupTag(group), this.self.runId)).find((b) => String(b.id) === this.self.runId);
+      const listed = (await this.listBuilds(project, groupTag(group), this.self.runId)).find(
+        (b) => String(b.id) === this.self.runId
+      );
       return !!listed && (!listed.tags || add.every((t) => listed.tags.includes(t)));
-    });
-    this.logger?.debug(
-      `Azure DevOps: build ${this.options.buildId} (job attempt ${this.options.jobAttempt}) tagged ${add.join(", ")}`
+    };
+    await readBackUntil(
+      readBack,
+      this.clock,
+      shows,
+      `Azure DevOps: signal ${state3}: build ${buildId} did not show the change (tags and build list)`
+    );
+    this.options.logger?.debug(
+      `Azure DevOps: build ${buildId} (job attempt ${this.options.jobAttempt}) tagged ${add.join(", ")}`
     );
   }
   /** Read-only: live builds carrying the group's tags; job liveness from their timelines. */
@@ -10273,7 +9997,7 @@ var AzureDevOpsStore = class {
     const markers = [];
     const runs = /* @__PURE__ */ new Map();
     const projectOf = /* @__PURE__ */ new Map();
-    for (const project of this.projects) {
+    for (const project of this.projects)
       for (const build of await this.listBuilds(project, groupTag(group))) {
         if (build.status === "completed") continue;
         const runId = String(build.id);
@@ -10287,7 +10011,6 @@ var AzureDevOpsStore = class {
           name: [build.definition?.name, build.buildNumber].filter(Boolean).join(" ") || void 0
         });
       }
-    }
     const asked = new Set(uncoveredPublishing(this.self, markers).map((p) => p.runId));
     for (const runId of asked) {
       const run = runs.get(runKey({ runId }));
@@ -10315,9 +10038,8 @@ var AzureDevOpsStore = class {
     return Array.isArray(body?.records) ? body.records : [];
   }
   /**
-   * Every job of a build from its timeline (the latest attempt of each job); a marker's job of an
-   * earlier attempt is found through the current record's `previousAttempts` and that attempt's
-   * timeline.
+   * Every job from the latest timeline; a marker's job of an earlier attempt is found through the
+   * current record's `previousAttempts` and that attempt's timeline.
    */
   async jobs(project, buildId, wanted) {
     const records = await this.timeline(project, buildId);
@@ -10349,26 +10071,16 @@ var AzureDevOpsStore = class {
       await this.client.json("GET", url2, { what, permission: VIEW_BUILDS, notFound: NOT_FOUND })
     );
   }
-  async patchTags(tagsToAdd, tagsToRemove, what) {
+  async addTags(tagsToAdd, what) {
     const { project, buildId } = this.options;
     const url2 = this.client.url(project, `build/builds/${buildId}/tags`);
-    const body = await this.client.json("PATCH", url2, {
-      what: `${what} (update the tags of build ${buildId} in project ${project})`,
-      permission: '"Edit build quality" on the pipeline (and "View builds" in every project listed)',
-      notFound: NOT_FOUND,
-      body: { tagsToAdd, tagsToRemove }
-    });
-    return listValue(body);
-  }
-  async readBackUntil(what, shows) {
-    let delay5 = this.readBack.delayMs;
-    for (let i = 0; i < this.readBack.attempts; i++) {
-      if (await shows()) return;
-      await this.sleep(delay5);
-      delay5 = Math.min(delay5 * 2, 4e3);
-    }
-    throw new RuntimeError(
-      `Azure DevOps: ${what}: build ${this.options.buildId} did not show the change (tags and build list) after ${this.readBack.attempts} reads`
+    listValue(
+      await this.client.json("PATCH", url2, {
+        what: `${what} (update the tags of build ${buildId} in project ${project})`,
+        permission: '"Edit build quality" on the pipeline (and "View builds" in every project listed)',
+        notFound: NOT_FOUND,
+        body: { tagsToAdd, tagsToRemove: [] }
+      })
     );
   }
 };
@@ -10411,14 +10123,11 @@ function parseMarkerRef(group, ref2, coordinationRepository) {
   if (!ref2.startsWith(prefix)) return void 0;
   const parts = ref2.slice(prefix.length).split("/");
   if (parts.length === 1) return parseMarkerName(parts[0]);
-  if (parts.length === 3 && OWNER_OR_REPO.test(parts[0]) && OWNER_OR_REPO.test(parts[1])) {
-    const repository = `${parts[0]}/${parts[1]}`;
-    return parseMarkerName(
-      parts[2],
-      repository === coordinationRepository ? void 0 : repository
-    );
-  }
-  return void 0;
+  const [owner, repo2, name4] = parts;
+  if (parts.length !== 3 || !OWNER_OR_REPO.test(owner) || !OWNER_OR_REPO.test(repo2))
+    return void 0;
+  const repository = `${owner}/${repo2}`;
+  return parseMarkerName(name4, repository === coordinationRepository ? void 0 : repository);
 }
 function markerRef(group, who, state3, scope2, stamp, coordinationRepository) {
   const repo2 = who.repository && who.repository !== coordinationRepository ? `${who.repository}/` : "";
@@ -10436,7 +10145,6 @@ var MarkerRefs = class {
   sha;
   elsewhere;
   resolvedSha;
-  /** GET /repos/{owner}/{repo}/git/matching-refs/{ref}, every page. */
   list(prefix) {
     const path3 = prefix.split("/").map(encodeURIComponent).join("/");
     return this.gh.pages(
@@ -10474,9 +10182,8 @@ var MarkerRefs = class {
     });
   }
   /**
-   * The commit marker refs point at (any commit of the coordination repository will do): the
-   * one given, else the head of its default branch, read once: GET /repos/{owner}/{repo} and
-   * GET /repos/{owner}/{repo}/commits/{branch} (contents: read).
+   * Any commit of the coordination repository will do: the one given, else its default branch's
+   * head, read once (GET /repos/{owner}/{repo}, then .../commits/{branch}; contents: read).
    */
   commit() {
     if (this.sha) return Promise.resolve(this.sha);
@@ -10511,34 +10218,23 @@ var RunReader = class {
   gh;
   coordinationRepo;
   ownRepo;
-  /**
-   * The jobs of one run attempt (every page):
-   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/attempts/{attempt}/jobs, which GitHub
-   * Enterprise Server answers too. A job that nothing names finds itself there by its runner.
-   */
+  /** GET .../actions/runs/{run_id}/attempts/{attempt}/jobs (every page); GHES answers it too. */
   async attemptJobs(runId, attempt) {
-    const what = `the jobs of attempt ${attempt} of run ${runId} of ${this.ownRepo}`;
     const list2 = await this.jobPages(
       `/repos/${this.ownRepo}/actions/runs/${runId}/attempts/${attempt}/jobs`,
-      what
+      `the jobs of attempt ${attempt} of run ${runId} of ${this.ownRepo}`
     );
-    return list2.map((job) => {
-      if (typeof job.id !== "number" || typeof job.status !== "string")
-        throw new RuntimeError(`GitHub: ${what}: a job without id / status`);
-      return {
-        id: String(job.id),
-        status: job.status,
-        runnerName: job.runner_name || void 0,
-        name: job.name
-      };
-    });
+    return list2.map((job) => ({
+      id: String(job.id),
+      status: job.status,
+      runnerName: job.runner_name || void 0,
+      name: job.name
+    }));
   }
   /**
-   * The status of each distinct run of `markers`, with its jobs where `withJobs` says they
-   * matter (sequential on purpose: GitHub's secondary limits punish concurrent bursts). This run
-   * (`self`) is alive by definition, so its status costs no request; its jobs are read (a
-   * sibling's marker is among `markers`). A run that answers 404 is looked up in its
-   * repository, once per call per repository: deleted if the repository answers.
+   * Each distinct run's status, with jobs where `withJobs` says (sequential: GitHub's secondary
+   * limits punish bursts). This run is alive by definition, so costs no request, but its jobs are
+   * read. A 404 run is looked up in its repository once per call: deleted if that answers.
    */
   async runStatuses(self, markers, withJobs) {
     const status = /* @__PURE__ */ new Map();
@@ -10567,7 +10263,7 @@ var RunReader = class {
     }
     return status;
   }
-  /** Every page of a jobs listing (`{ total_count, jobs }`). */
+  /** Every page of `{ total_count, jobs }`. */
   jobPages(path3, what) {
     return this.gh.pages(
       path3,
@@ -10575,6 +10271,9 @@ var RunReader = class {
       (data) => {
         const jobs = data?.jobs;
         if (!Array.isArray(jobs)) throw new RuntimeError(`GitHub: ${what}: listing without jobs`);
+        for (const job of jobs)
+          if (typeof job.id !== "number" || typeof job.status !== "string")
+            throw new RuntimeError(`GitHub: ${what}: a job without id / status`);
         return jobs;
       },
       { query: { per_page: 100 }, conditional: true }
@@ -10588,9 +10287,8 @@ var RunReader = class {
     });
     if (answer.status === 404) return "not-found";
     const run = answer.data;
-    if (typeof run?.status !== "string" || typeof run.run_attempt !== "number") {
+    if (typeof run?.status !== "string" || typeof run.run_attempt !== "number")
       throw new RuntimeError(`GitHub: run ${runId}: response without status / run_attempt`);
-    }
     const completed = run.status === "completed";
     return {
       alive: !completed,
@@ -10603,11 +10301,9 @@ var RunReader = class {
     };
   }
   /**
-   * A run that answered 404. Its repository answers (`exists`): the run was deleted (retention,
-   * "Delete workflow run"), so its markers never block and cleanup removes them. Otherwise a 404
-   * is not proof that the run finished: in the workflow's own repository it keeps blocking
-   * (undefined); in another it means the token cannot read it, which fails the run rather than
-   * guess.
+   * If its repository answers, the run was deleted (retention, "Delete workflow run"): its markers
+   * never block and cleanup removes them. Else a 404 proves nothing: in the workflow's own
+   * repository it keeps blocking (undefined); elsewhere the token cannot read it, which fails.
    */
   missingRun(repository, runId, exists) {
     if (exists) return { alive: false, deleted: true };
@@ -10626,10 +10322,8 @@ var RunReader = class {
     return answer.status !== 404;
   }
   /**
-   * Every job of a run, all attempts, by job id: one listing,
-   * GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs?filter=all (every page); 'not-found' on
-   * 404. Start times count only for a job that started: GitHub reports a `started_at` for a
-   * queued job too.
+   * GET .../actions/runs/{run_id}/jobs?filter=all (every page), by job id; 'not-found' on 404.
+   * Start times count only once started: GitHub reports `started_at` for queued jobs too.
    */
   async runJobs(repository, runId) {
     const path3 = `/repos/${repository}/actions/runs/${runId}/jobs?filter=all`;
@@ -10642,8 +10336,6 @@ var RunReader = class {
     }
     const jobs = /* @__PURE__ */ new Map();
     for (const job of list2) {
-      if (typeof job.id !== "number" || typeof job.status !== "string")
-        throw new RuntimeError(`GitHub: run ${runId}: a job without id / status`);
       const completed = job.status === "completed";
       jobs.set(String(job.id), {
         completed,
@@ -10661,48 +10353,30 @@ var RunReader = class {
 // src/coordination/github.ts
 var PERMISSIONS_HINT = "`contents: write` (markers are git refs) and `actions: read` (run and job status); in a workflow: `permissions: { contents: write, actions: read }`";
 var GitHubStore = class {
-  kind = "github";
-  identity;
-  /** Set by the first signal, listing or cleanup: the participant is fixed from then on. */
-  used = false;
-  coordinationRepo;
-  refs;
-  runs;
-  logger;
-  readBack;
-  sleep;
-  now;
-  rate;
   constructor(options) {
+    this.options = options;
     const coordination = options.coordination ?? { owner: options.owner, repo: options.repo };
     const gh = new GitHubService({
-      apiUrl: options.apiUrl,
+      ...options,
       apiUrlName: "apiUrl",
-      token: options.token,
-      retry: options.retry,
-      logger: options.logger,
-      secondaryRateLimitWaitMs: options.secondaryRateLimitWaitMs,
       permissions: () => PERMISSIONS_HINT,
-      // Every answer (error statuses, 304s and retried ones included) says how much of the
-      // rate limit is left.
+      // Every answer (errors, 304s and retried ones too) says how much of the rate limit is left.
       onResponse: (headers) => this.rate = coreRateLimit(headers) ?? this.rate
     });
     for (const [name4, r] of [
       ["repository", { owner: options.owner, repo: options.repo }],
       ["coordinationRepository", coordination]
-    ]) {
+    ])
       if (!OWNER_OR_REPO.test(r.owner) || !OWNER_OR_REPO.test(r.repo))
         throw new InputError(
           `${name4}: expected owner/name, got ${JSON.stringify(`${r.owner}/${r.repo}`)}`
         );
-    }
     if (!/^\d+$/.test(String(options.runId)))
       throw new InputError(`runId: expected a number, got ${JSON.stringify(options.runId)}`);
-    if (!Number.isInteger(options.runAttempt) || options.runAttempt < 1) {
+    if (!Number.isInteger(options.runAttempt) || options.runAttempt < 1)
       throw new InputError(
         `runAttempt: expected a positive integer, got ${JSON.stringify(options.runAttempt)}`
       );
-    }
     if (options.jobId !== void 0) assertJobId(options.jobId);
     for (const [name4, sha] of [
       ["sha", options.sha],
@@ -10714,7 +10388,6 @@ var GitHubStore = class {
     this.coordinationRepo = `${coordination.owner}/${coordination.repo}`;
     const ownRepo = `${options.owner}/${options.repo}`;
     const elsewhere = ownRepo !== this.coordinationRepo;
-    this.logger = options.logger;
     this.identity = {
       runId: String(options.runId),
       attempt: options.runAttempt,
@@ -10722,24 +10395,28 @@ var GitHubStore = class {
       // Markers name their run's repository only when it is not the coordination repository.
       repository: elsewhere ? ownRepo : void 0
     };
-    this.readBack = {
-      attempts: options.readBack?.attempts ?? 8,
-      delayMs: options.readBack?.delayMs ?? 250
-    };
-    this.sleep = options.retry?.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? systemClock;
     const markerSha = options.markerSha ?? (elsewhere ? void 0 : options.sha);
     this.refs = new MarkerRefs(gh, this.coordinationRepo, markerSha, elsewhere);
     this.runs = new RunReader(gh, this.coordinationRepo, ownRepo);
   }
+  options;
+  kind = "github";
+  identity;
+  /** Set by the first signal, listing or cleanup: the participant is fixed from then on. */
+  used = false;
+  coordinationRepo;
+  refs;
+  runs;
+  clock;
+  rate;
+  now() {
+    return this.clock.now().getTime();
+  }
   get self() {
     return this.identity;
   }
-  /**
-   * Names the job this store speaks for where no job id was given, once it is found (in
-   * `attemptJobs`): only before the first signal, listing or cleanup, so that every marker of
-   * this store belongs to one participant.
-   */
+  /** Only before the first signal, listing or cleanup, so every marker is one participant's. */
   identifyJob(jobId) {
     if (this.identity.jobId !== void 0 || this.used)
       throw new Error(
@@ -10747,15 +10424,10 @@ var GitHubStore = class {
       );
     this.identity = { ...this.identity, jobId: assertJobId(jobId) };
   }
-  /**
-   * The jobs of this run attempt (every page), which GitHub Enterprise Server answers too
-   * (`actions: read`). A job that nothing names finds itself there by its runner
-   * (`runner_name`); conditional GETs make a repeated look cheap.
-   */
+  /** The jobs of this run attempt, where a job that nothing names finds itself by its runner. */
   attemptJobs() {
     return this.runs.attemptJobs(this.identity.runId, this.identity.attempt);
   }
-  /** How much to stretch the poll interval so the rate-limit budget lasts until it resets. */
   pollDelayFactor() {
     return pollDelayFactorFor(this.rate, this.now());
   }
@@ -10765,26 +10437,22 @@ var GitHubStore = class {
     const want = markerRef(group, this.self, state3, scope2, this.now(), this.coordinationRepo);
     await this.refs.create(want);
     const prefix = want.replace(/^refs\//, "").replace(/[^/]*$/, "");
-    let delay5 = this.readBack.delayMs;
-    for (let i = 0; i < this.readBack.attempts; i++) {
-      if ((await this.refs.list(prefix)).some((r) => r.ref === want)) return;
-      await this.sleep(delay5);
-      delay5 = Math.min(delay5 * 2, 4e3);
-    }
-    throw new RuntimeError(
-      `GitHub: signal ${state3}: ${want} did not show in matching-refs after ${this.readBack.attempts} reads`
+    await readBackUntil(
+      this.options.readBack,
+      this.clock,
+      async () => (await this.refs.list(prefix)).some((r) => r.ref === want),
+      `GitHub: signal ${state3}: ${want} did not show in matching-refs`
     );
   }
   /**
-   * Read-only (a dry run lists too). Only the runs of `publishing` markers that their own
-   * participant has not covered are asked about: each once (its status, and its jobs while it
-   * counts as alive), this run's jobs only (its status costs nothing: it is alive).
+   * Read-only (a dry run lists too). Only runs of `publishing` their own participant has not
+   * covered are asked about, once each (jobs while alive); of this run, its jobs only.
    */
   async listRuns(group) {
     this.used = true;
     const markers = (await this.markerRefs(group)).map((r) => r.marker);
     const pending = uncoveredPublishing(this.self, markers);
-    const newest = newestAttempts2(markers);
+    const newest = newestAttempts(markers);
     const runs = await this.runs.runStatuses(
       this.self,
       pending,
@@ -10793,10 +10461,9 @@ var GitHubStore = class {
     return joinParticipants(this.self, markers, runs);
   }
   /**
-   * Deletes the refs of deleted runs, and of completed runs whose markers no longer count (all
-   * covered, or past GitHub's re-run window); never on a 404 alone where the repository does not
-   * answer either, never this run's. Jobs are read only for a completed run that still has a
-   * `publishing` marker its own participant has not covered.
+   * Deletes refs of deleted runs and of completed runs whose markers no longer count (all covered,
+   * or past the re-run window); never on a 404 alone where the repository does not answer, never
+   * this run's. Jobs are read only for a completed run with an uncovered `publishing`.
    */
   async cleanup(group) {
     this.used = true;
@@ -10814,7 +10481,9 @@ var GitHubStore = class {
       const deletable = new Set(deletableMarkers(markers, runs, now));
       for (const r of others) if (deletable.has(r.marker)) await this.refs.delete(r.ref);
     } catch (e) {
-      this.logger?.warning(`GitHub: could not clean up eol-gate refs: ${e.message}`);
+      this.options.logger?.warning(
+        `GitHub: could not clean up eol-gate refs: ${e.message}`
+      );
     }
   }
   async markerRefs(group) {
@@ -10823,16 +10492,11 @@ var GitHubStore = class {
     for (const r of await this.refs.list(`eol-gate/${group}/`)) {
       const marker = parseMarkerRef(group, r.ref, this.coordinationRepo);
       if (marker) refs.push({ ref: r.ref, marker });
-      else this.logger?.debug(`GitHub: ignoring foreign ref ${r.ref}`);
+      else this.options.logger?.debug(`GitHub: ignoring foreign ref ${r.ref}`);
     }
     return refs;
   }
 };
-function newestAttempts2(markers) {
-  const newest = /* @__PURE__ */ new Map();
-  for (const m of markers) newest.set(runKey(m), Math.max(newest.get(runKey(m)) ?? 0, m.attempt));
-  return newest;
-}
 
 // src/coordination/none.ts
 init_import_meta_url();
@@ -10863,29 +10527,19 @@ function required(section2, values, fields, coordinator, hints = {}) {
     `coordinator ${coordinator}: missing environment variable${missing.length > 1 ? "s" : ""} ${missing.join(", ")}${hint ? `. ${hint}` : ""}`
   );
 }
-function positiveInt(value5, name4, fallback) {
-  if (value5 === void 0 || value5 === "") {
-    if (fallback !== void 0) return fallback;
-    throw new InputError(`${name4}: missing`);
-  }
-  return parsePositiveInteger(value5, name4);
-}
 async function createCoordinationStore(kind, run, logger28, overrides = {}) {
-  if (!COORDINATOR_KINDS.includes(kind)) {
+  if (!COORDINATOR_KINDS.includes(kind))
     throw new InputError(
       `coordinator: expected one of ${COORDINATOR_KINDS.join(", ")}, got ${JSON.stringify(kind)}`
     );
-  }
   let chosen = kind;
   if (kind === "auto") {
     chosen = { "azure-pipelines": "azure-devops", github: "github", none: "none" }[run.platform];
-    if (chosen === "none") {
+    if (chosen !== "none") logger28.debug(`coordinator: auto \u2192 ${chosen}`);
+    else
       logger28.warning(
         "coordinator: not running in Azure Pipelines or GitHub Actions, so concurrent pipelines are not coordinated (set coordinator to azure-devops or github to coordinate, or none to silence this warning)"
       );
-    } else {
-      logger28.debug(`coordinator: auto \u2192 ${chosen}`);
-    }
   }
   if (chosen === "none") return new NoneStore();
   if (chosen === "azure-devops") {
@@ -10894,16 +10548,14 @@ async function createCoordinationStore(kind, run, logger28, overrides = {}) {
       SYSTEM_ACCESSTOKEN: "Map the token into the step: env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }."
     });
     return new AzureDevOpsStore({
+      ...overrides,
       collectionUri: a.collectionUri,
       project: a.project,
       buildId: a.buildId,
-      // Tags belong to the build, not the attempt; the attempt only names the run in logs.
-      jobAttempt: positiveInt(a.jobAttempt, "SYSTEM_JOBATTEMPT", 1),
+      jobAttempt: a.jobAttempt ? parsePositiveInteger(a.jobAttempt, "SYSTEM_JOBATTEMPT") : 1,
       // A job of a pipeline always has System.JobId (the task, and a script step's SYSTEM_JOBID).
       jobId: overrides.jobId || a.jobId || void 0,
       token: a.token,
-      projects: overrides.projects,
-      retry: overrides.retry,
       logger: logger28
     });
   }
@@ -10912,11 +10564,10 @@ async function createCoordinationStore(kind, run, logger28, overrides = {}) {
     GITHUB_TOKEN: "Pass the token (e.g. env: { GITHUB_TOKEN: ${{ github.token }} }) with permissions contents: write, actions: read."
   });
   const [owner, repo2, ...rest] = g.repository.split("/");
-  if (!owner || !repo2 || rest.length > 0) {
+  if (!owner || !repo2 || rest.length > 0)
     throw new InputError(
       `GITHUB_REPOSITORY: expected owner/name, got ${JSON.stringify(g.repository)}`
     );
-  }
   const coordination = overrides.coordinationRepository?.split("/");
   if (coordination && (coordination.length !== 2 || !coordination[0] || !coordination[1]))
     throw new InputError(
@@ -10924,18 +10575,17 @@ async function createCoordinationStore(kind, run, logger28, overrides = {}) {
     );
   const jobId = overrides.jobId || g.jobId || void 0;
   const store = new GitHubStore({
+    ...overrides,
     apiUrl: g.apiUrl || "https://api.github.com",
     owner,
     repo: repo2,
     coordination: coordination && { owner: coordination[0], repo: coordination[1] },
     jobId,
     runId: g.runId,
-    runAttempt: positiveInt(g.runAttempt, "GITHUB_RUN_ATTEMPT"),
+    runAttempt: parsePositiveInteger(g.runAttempt, "GITHUB_RUN_ATTEMPT"),
     sha: g.sha,
-    // Marker refs point at a commit of the coordination repository (found when not given).
     markerSha: g.markerSha || void 0,
     token: g.token,
-    retry: overrides.retry,
     logger: logger28
   });
   if (!jobId) {
@@ -11036,7 +10686,6 @@ var ManifestCache = class _ManifestCache {
   fd;
   /** Lines dropped on load (corrupt or not matching their digest). */
   rejected = 0;
-  /** An in-memory cache (no file): facts live for this process only. */
   static memory() {
     return new _ManifestCache(void 0);
   }
@@ -11083,7 +10732,6 @@ var ManifestCache = class _ManifestCache {
     const text = l ? renderLifecycle(l) : rawTexts.get(facts);
     return text !== void 0 && sha256Digest(text) === digest3 ? new TextEncoder().encode(text) : void 0;
   }
-  /** A cached blob's text, if any. */
   blob(digest3) {
     const text = this.blobs.get(digest3);
     if (text !== void 0) this.used.add(digest3);
@@ -11206,9 +10854,9 @@ var ManifestCache = class _ManifestCache {
   }
 };
 function canonicalLifecycle(facts) {
-  const date2 = facts.annotations?.[EOL_DATE_ANNOTATION];
-  if (facts.artifactType !== LIFECYCLE_ARTIFACT_TYPE || !facts.subject || !date2) return void 0;
-  const l = { m: facts.subject.mediaType, g: facts.subject.digest, s: facts.subject.size, t: date2 };
+  const date = facts.annotations?.[EOL_DATE_ANNOTATION];
+  if (facts.artifactType !== LIFECYCLE_ARTIFACT_TYPE || !facts.subject || !date) return void 0;
+  const l = { m: facts.subject.mediaType, g: facts.subject.digest, s: facts.subject.size, t: date };
   return sha256Digest(renderLifecycle(l)) === facts.digest ? l : void 0;
 }
 function renderLifecycle(l) {
@@ -11217,7 +10865,7 @@ function renderLifecycle(l) {
 function encode(facts, text) {
   const l = canonicalLifecycle(facts);
   if (l) return JSON.stringify({ d: facts.digest, l });
-  const line = { d: facts.digest, b: text ?? rawOf(facts) };
+  const line = { d: facts.digest, b: text ?? rawTexts.get(facts) ?? "" };
   if (facts.mediaType && hasServedMediaType(facts)) line.m = facts.mediaType;
   return JSON.stringify(line);
 }
@@ -11225,9 +10873,6 @@ function blobLine(d, b) {
   return JSON.stringify({ d, b, k: "blob" });
 }
 var rawTexts = /* @__PURE__ */ new WeakMap();
-function rawOf(facts) {
-  return rawTexts.get(facts) ?? "";
-}
 function verify2(raw) {
   let line;
   try {
@@ -11267,9 +10912,6 @@ var ManifestMemory = class {
   repositories = /* @__PURE__ */ new Map();
   /** Something was added or forgotten since load: the copy is worth saving. */
   changed = false;
-  get isEmpty() {
-    return this.repositories.size === 0;
-  }
   repositoryNames() {
     return [...this.repositories.keys()].sort();
   }
@@ -11280,14 +10922,16 @@ var ManifestMemory = class {
     return this.repositories.get(repository)?.get(digest3);
   }
   rememberRepository(repository) {
-    if (this.repositories.has(repository)) return;
-    this.repositories.set(repository, /* @__PURE__ */ new Map());
-    this.changed = true;
+    let digests = this.repositories.get(repository);
+    if (!digests) {
+      this.repositories.set(repository, digests = /* @__PURE__ */ new Map());
+      this.changed = true;
+    }
+    return digests;
   }
   /** The registry shows `digest` now: remembered from now on (first seen now if new). */
   see(repository, digest3, nowMs, facts) {
-    this.rememberRepository(repository);
-    const digests = this.repositories.get(repository);
+    const digests = this.rememberRepository(repository);
     const known = digests.get(digest3);
     if (known) {
       if (nowMs - known.verified >= RECHECK_MARKED_MS) this.changed = true;
@@ -11400,7 +11044,6 @@ var RegistryCache = class {
     });
     return this.loading;
   }
-  /** The repositories the group's memory holds (see Registry.rememberedRepositories). */
   async rememberedRepositories() {
     await this.load();
     return this.memory.repositoryNames();
@@ -11410,6 +11053,7 @@ var RegistryCache = class {
   }
   async read() {
     const { repository, group } = this.location;
+    const ignored = (why) => this.logger.warning(`${this.describe()}: ${why}; ignored`);
     const manifestBytes = await this.transport.getManifest(repository, cacheTag(group));
     this.learntAtLoad = this.cache.learnt;
     if (!manifestBytes) {
@@ -11418,27 +11062,18 @@ var RegistryCache = class {
     }
     const manifest = parseJson2(manifestBytes);
     const layer = manifest?.layers?.[0];
-    if (manifest?.artifactType !== CACHE_ARTIFACT_TYPE || layer?.mediaType !== CACHE_LAYER_TYPE || typeof layer.digest !== "string" || typeof layer.size !== "number" || layer.size > MAX_COPY_BYTES) {
-      this.logger.warning(`${this.describe()}: not an eol-gate cache; ignored`);
-      return;
-    }
-    if (manifest.annotations?.[GROUP_ANNOTATION] !== group) {
-      this.logger.warning(`${this.describe()}: written for another group; ignored`);
-      return;
-    }
+    if (manifest?.artifactType !== CACHE_ARTIFACT_TYPE || layer?.mediaType !== CACHE_LAYER_TYPE || typeof layer.digest !== "string" || typeof layer.size !== "number" || layer.size > MAX_COPY_BYTES)
+      return ignored("not an eol-gate cache");
+    if (manifest.annotations?.[GROUP_ANNOTATION] !== group)
+      return ignored("written for another group");
     const blob = await this.transport.getBlob(repository, layer.digest);
-    if (!blob || sha256Digest(blob) !== layer.digest) {
-      this.logger.warning(
-        `${this.describe()}: content missing or not matching its digest; ignored`
-      );
-      return;
-    }
+    if (!blob || sha256Digest(blob) !== layer.digest)
+      return ignored("content missing or not matching its digest");
     let text;
     try {
       text = (0, import_node_zlib.gunzipSync)(blob, { maxOutputLength: MAX_COPY_BYTES }).toString("utf8");
     } catch {
-      this.logger.warning(`${this.describe()}: content is not gzip; ignored`);
-      return;
+      return ignored("content is not gzip");
     }
     const cacheLines = [];
     let remembered = 0;
@@ -11470,7 +11105,7 @@ var RegistryCache = class {
     const { repository, group } = this.location;
     const text = [this.cache.serialize(), ...this.memory.lines()].join("\n") + "\n";
     const layer = (0, import_node_zlib.gzipSync)(Buffer.from(text, "utf8"));
-    await this.transport.putBlob(repository, EMPTY_BYTES);
+    await this.transport.putBlob(repository, EMPTY_BLOB);
     await this.transport.putBlob(repository, layer);
     const manifest = JSON.stringify({
       schemaVersion: 2,
@@ -11480,12 +11115,8 @@ var RegistryCache = class {
       layers: [{ mediaType: CACHE_LAYER_TYPE, digest: sha256Digest(layer), size: layer.length }],
       annotations: { [GROUP_ANNOTATION]: group }
     });
-    await this.transport.putManifest(
-      repository,
-      cacheTag(group),
-      new TextEncoder().encode(manifest),
-      MediaType.ociManifest
-    );
+    const bytes = new TextEncoder().encode(manifest);
+    await this.transport.putManifest(repository, cacheTag(group), bytes, MediaType.ociManifest);
     this.logger.info(`${this.describe()}: saved ${this.cache.usedCount} entries`);
     this.loaded = new Set(this.cache.serializedDigests());
     this.learntAtLoad = this.cache.learnt;
@@ -11493,7 +11124,6 @@ var RegistryCache = class {
     return true;
   }
 };
-var EMPTY_BYTES = new TextEncoder().encode("{}");
 function parseJson2(bytes) {
   try {
     return JSON.parse(Buffer.from(bytes).toString("utf8"));
@@ -11509,14 +11139,8 @@ var AdapterCaches = class {
     this.where = where;
     const file = options.manifestCache;
     this.manifests = file instanceof ManifestCache ? file : file ? ManifestCache.open(file, logger28) : ManifestCache.memory();
-    if (options.registryCache)
-      this.copy = new RegistryCache(
-        transport,
-        options.registryCache,
-        this.manifests,
-        logger28,
-        where
-      );
+    const location = options.registryCache;
+    if (location) this.copy = new RegistryCache(transport, location, this.manifests, logger28, where);
   }
   logger;
   where;
@@ -11526,9 +11150,6 @@ var AdapterCaches = class {
   /** The cache's own repository holds no images: never a source of candidates. */
   isCacheRepository(name4) {
     return this.copy?.location.repository === name4;
-  }
-  async rememberedRepositories() {
-    return this.copy?.rememberedRepositories();
   }
   /** Notes a described manifest: one whose body carries a `subject` is never annotated. */
   described(repository, facts) {
@@ -11561,35 +11182,6 @@ var IMAGE_CONFIG_TYPES = /* @__PURE__ */ new Set([
   "application/vnd.oci.image.config.v1+json",
   "application/vnd.docker.container.image.v1+json"
 ]);
-
-// src/registry/acr/cache-transport.ts
-init_import_meta_url();
-function acrCacheTransport(client, pushes) {
-  return {
-    getManifest: async (repository, tag) => {
-      const got = await client.getManifest(repository, tag, `get cache ${repository}:${tag}`);
-      return got && new Uint8Array(got.content);
-    },
-    getBlob: async (repository, digest3) => {
-      const blob = await client.getBlob(
-        repository,
-        digest3,
-        `get cache blob ${repository}@${digest3}`
-      );
-      return blob && new Uint8Array(blob);
-    },
-    putBlob: (repository, bytes) => pushes.putBlobOnce(repository, sha256Digest(bytes), () => Buffer.from(bytes)),
-    putManifest: async (repository, tag, bytes, mediaType) => {
-      await client.setManifest(
-        repository,
-        Buffer.from(bytes),
-        mediaType,
-        `push cache ${repository}:${tag}`,
-        tag
-      );
-    }
-  };
-}
 
 // src/registry/acr/client.ts
 init_import_meta_url();
@@ -11637,14 +11229,14 @@ function calculateRetryDelay(retryAttempt, config) {
 
 // node_modules/@typespec/ts-http-runtime/dist/esm/util/object.js
 init_import_meta_url();
-function isObject3(input) {
-  return typeof input === "object" && input !== null && !Array.isArray(input) && !(input instanceof RegExp) && !(input instanceof Date);
+function isObject2(input2) {
+  return typeof input2 === "object" && input2 !== null && !Array.isArray(input2) && !(input2 instanceof RegExp) && !(input2 instanceof Date);
 }
 
 // node_modules/@typespec/ts-http-runtime/dist/esm/util/error.js
 init_import_meta_url();
 function isError(e) {
-  if (isObject3(e)) {
+  if (isObject2(e)) {
     const hasName = typeof e.name === "string";
     const hasMessage = typeof e.message === "string";
     return hasName && hasMessage;
@@ -11749,11 +11341,11 @@ var Sanitizer = class {
           message: value5.message
         };
       }
-      if (key === "headers" && isObject3(value5)) {
+      if (key === "headers" && isObject2(value5)) {
         return this.sanitizeHeaders(value5);
       } else if (key === "url" && typeof value5 === "string") {
         return this.sanitizeUrl(value5);
-      } else if (key === "query" && isObject3(value5)) {
+      } else if (key === "query" && isObject2(value5)) {
         return this.sanitizeQuery(value5);
       } else if (key === "body") {
         return void 0;
@@ -11761,7 +11353,7 @@ var Sanitizer = class {
         return void 0;
       } else if (key === "operationSpec") {
         return void 0;
-      } else if (Array.isArray(value5) || isObject3(value5)) {
+      } else if (Array.isArray(value5) || isObject2(value5)) {
         if (seen.has(value5)) {
           return "[Circular]";
         }
@@ -13046,8 +12638,8 @@ function getRetryAfterInMs(response) {
     const retryAfterHeader = response.headers.get(RetryAfterHeader);
     if (!retryAfterHeader)
       return;
-    const date2 = Date.parse(retryAfterHeader);
-    const diff = date2 - Date.now();
+    const date = Date.parse(retryAfterHeader);
+    const diff = date - Date.now();
     return Number.isFinite(diff) ? Math.max(0, diff) : void 0;
   } catch {
     return void 0;
@@ -15947,8 +15539,8 @@ function getRequestUrl(baseUri, operationSpec, operationArguments, fallbackObjec
   requestUrl = appendQueryParams(requestUrl, queryParams, sequenceParams, isAbsolutePath);
   return requestUrl;
 }
-function replaceAll(input, replacements) {
-  let result = input;
+function replaceAll(input2, replacements) {
+  let result = input2;
   for (const [searchValue, replaceValue] of replacements) {
     result = result.split(searchValue).join(replaceValue);
   }
@@ -18414,7 +18006,7 @@ var value2 = {
   parameterPath: ["options", "value"],
   mapper: ManifestWriteableProperties
 };
-var nextLink2 = {
+var nextLink = {
   parameterPath: "nextLink",
   mapper: {
     serializedName: "nextLink",
@@ -18806,9 +18398,9 @@ var ContainerRegistryImpl = class {
    * @param nextLink The nextLink from the previous successful call to the GetRepositories method.
    * @param options The options parameters.
    */
-  getRepositoriesNext(nextLink4, options) {
+  getRepositoriesNext(nextLink3, options) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink4, options },
+      { nextLink: nextLink3, options },
       getRepositoriesNextOperationSpec
     );
   }
@@ -18818,9 +18410,9 @@ var ContainerRegistryImpl = class {
    * @param nextLink The nextLink from the previous successful call to the GetTags method.
    * @param options The options parameters.
    */
-  getTagsNext(name4, nextLink4, options) {
+  getTagsNext(name4, nextLink3, options) {
     return this.client.sendOperationRequest(
-      { name: name4, nextLink: nextLink4, options },
+      { name: name4, nextLink: nextLink3, options },
       getTagsNextOperationSpec
     );
   }
@@ -18830,9 +18422,9 @@ var ContainerRegistryImpl = class {
    * @param nextLink The nextLink from the previous successful call to the GetManifests method.
    * @param options The options parameters.
    */
-  getManifestsNext(name4, nextLink4, options) {
+  getManifestsNext(name4, nextLink3, options) {
     return this.client.sendOperationRequest(
-      { name: name4, nextLink: nextLink4, options },
+      { name: name4, nextLink: nextLink3, options },
       getManifestsNextOperationSpec
     );
   }
@@ -19111,7 +18703,7 @@ var getRepositoriesNextOperationSpec = {
       bodyMapper: AcrErrors
     }
   },
-  urlParameters: [url, nextLink2],
+  urlParameters: [url, nextLink],
   headerParameters: [accept],
   serializer
 };
@@ -19127,7 +18719,7 @@ var getTagsNextOperationSpec = {
       bodyMapper: AcrErrors
     }
   },
-  urlParameters: [url, name, nextLink2],
+  urlParameters: [url, name, nextLink],
   headerParameters: [accept],
   serializer
 };
@@ -19143,7 +18735,7 @@ var getManifestsNextOperationSpec = {
       bodyMapper: AcrErrors
     }
   },
-  urlParameters: [url, name, nextLink2],
+  urlParameters: [url, name, nextLink],
   headerParameters: [accept],
   serializer
 };
@@ -19215,9 +18807,9 @@ var ContainerRegistryBlobImpl = class {
    *                 (must do substring(1) )
    * @param options The options parameters.
    */
-  getUploadStatus(nextLink4, options) {
+  getUploadStatus(nextLink3, options) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink4, options },
+      { nextLink: nextLink3, options },
       getUploadStatusOperationSpec
     );
   }
@@ -19228,9 +18820,9 @@ var ContainerRegistryBlobImpl = class {
    * @param value Raw data of blob
    * @param options The options parameters.
    */
-  uploadChunk(nextLink4, value5, options) {
+  uploadChunk(nextLink3, value5, options) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink4, value: value5, options },
+      { nextLink: nextLink3, value: value5, options },
       uploadChunkOperationSpec
     );
   }
@@ -19242,9 +18834,9 @@ var ContainerRegistryBlobImpl = class {
    *                 (must do substring(1) )
    * @param options The options parameters.
    */
-  completeUpload(digest3, nextLink4, options) {
+  completeUpload(digest3, nextLink3, options) {
     return this.client.sendOperationRequest(
-      { digest: digest3, nextLink: nextLink4, options },
+      { digest: digest3, nextLink: nextLink3, options },
       completeUploadOperationSpec
     );
   }
@@ -19255,9 +18847,9 @@ var ContainerRegistryBlobImpl = class {
    *                 (must do substring(1) )
    * @param options The options parameters.
    */
-  cancelUpload(nextLink4, options) {
+  cancelUpload(nextLink3, options) {
     return this.client.sendOperationRequest(
-      { nextLink: nextLink4, options },
+      { nextLink: nextLink3, options },
       cancelUploadOperationSpec
     );
   }
@@ -21153,10 +20745,8 @@ var CREDENTIAL_ERRORS = /* @__PURE__ */ new Set([
   "AggregateAuthenticationError"
 ]);
 function shortMessage(e) {
-  const err = e;
-  return redactSecrets(
-    String(err?.message ?? e).split("\n")[0].slice(0, 300)
-  );
+  const firstLine = String(e?.message ?? e).split("\n")[0];
+  return redactSecrets(firstLine.slice(0, 300));
 }
 function classify2(e) {
   const message = shortMessage(e);
@@ -21166,7 +20756,6 @@ function classify2(e) {
   if (status !== void 0) {
     if (RETRYABLE_STATUS.has(status))
       return { kind: "retryable", cause: `HTTP ${status}`, retryAfterMs: retryAfterOf(e) };
-    if (status === 401 || status === 403) return { kind: "auth", cause: `HTTP ${status}` };
     return { kind: "fatal", cause: `HTTP ${status}: ${message}` };
   }
   if (isNetworkError(e)) return { kind: "retryable", cause: networkCause(e) };
@@ -21211,15 +20800,6 @@ function throttlePolicy(throttle, onRequest) {
     }
   };
 }
-function counterPolicy(count) {
-  return {
-    name: "eolGateRequestCounter",
-    sendRequest: (request, next) => {
-      count();
-      return next(request);
-    }
-  };
-}
 function retryPolicy3(options) {
   const policy = options.retry ?? DEFAULT_RETRY;
   return {
@@ -21236,6 +20816,7 @@ function retryPolicy3(options) {
         policy,
         pace: false,
         logger: options.logger,
+        clock: options.clock,
         attempt: async () => {
           noteAttempt(request, ++attempt);
           await policy.throttle?.holdOver(c);
@@ -21271,7 +20852,7 @@ init_import_meta_url();
 
 // src/registry/links.ts
 init_import_meta_url();
-function nextLink3(header) {
+function nextLink2(header) {
   if (!header) return void 0;
   for (const part of header.split(/,(?=\s*<)/)) {
     const m = /<([^>]*)>\s*;(.*)$/.exec(part.trim());
@@ -21303,8 +20884,7 @@ function sendRaw(content, endpoint, r) {
   return service2.sendRequest(request);
 }
 function pageBody(res, what) {
-  const parsed = res.parsedBody;
-  let body = parsed;
+  let body = res.parsedBody;
   if (typeof body !== "object" || body === null) {
     if (!res.bodyAsText) throw new RuntimeError(`${what}: the answer has no body`);
     try {
@@ -21320,7 +20900,7 @@ function pageBody(res, what) {
   return body;
 }
 function nextPath(res) {
-  const link3 = nextLink3(res.headers.get("link") ?? null);
+  const link3 = nextLink2(res.headers.get("link") ?? null);
   if (!link3) return void 0;
   const url2 = new URL(link3, "https://placeholder.invalid");
   return url2.pathname + url2.search;
@@ -21368,8 +20948,7 @@ var RequestGate = class {
   /** The error for an answer of `status` to `what` (a raw response, or an SDK RestError's). */
   statusError(what, status, request, response, sdkMessage) {
     const { registry, credentialName: credentialName6 } = this.options;
-    const tries = attemptsOf(request);
-    const failed = `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ""}`;
+    const failed = this.failed(what, request);
     const body = response?.bodyAsText ?? "";
     let message;
     if (status === 401 || status === 403) {
@@ -21403,10 +20982,11 @@ var RequestGate = class {
       const response = e.response;
       return this.statusError(what, status, requestOf(e), response, shortMessage(e));
     }
-    const tries = attemptsOf(requestOf(e));
-    return new RuntimeError(
-      `${registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ""}: ${failure.cause}`
-    );
+    return new RuntimeError(`${this.failed(what, requestOf(e))}: ${failure.cause}`);
+  }
+  failed(what, request) {
+    const tries = attemptsOf(request);
+    return `${this.options.registry}: ${what} failed${tries > 1 ? ` after ${tries} attempts` : ""}`;
   }
 };
 
@@ -21414,21 +20994,17 @@ var RequestGate = class {
 var AcrClient = class {
   endpoint;
   displayName;
-  /** HTTP requests sent (retries, challenges and token exchanges included). */
-  requests = 0;
   credential;
   clientOptions;
   registry;
   contentClients = /* @__PURE__ */ new Map();
+  /** Every registry call goes through it: bounded concurrency, errors explained. */
   gate;
   constructor(o) {
     this.endpoint = o.endpoint;
     this.displayName = new URL(o.endpoint).host;
     this.credential = o.credential;
-    const throttle = o.throttle ?? new Throttle({
-      maxRequestsPerMinute: o.maxRequestsPerMinute,
-      sleep: o.retry?.sleep ?? sleep
-    });
+    const throttle = o.throttle ?? new Throttle({ maxRequestsPerMinute: o.maxRequestsPerMinute, clock: o.clock });
     this.gate = new RequestGate({
       registry: this.displayName,
       credentialName: o.credentialName,
@@ -21441,20 +21017,20 @@ var AcrClient = class {
       retryOptions: { maxRetries: 0 },
       additionalPolicies: [
         {
-          policy: retryPolicy3({ registry: this.displayName, retry, logger: o.logger }),
+          policy: retryPolicy3({
+            registry: this.displayName,
+            retry,
+            logger: o.logger,
+            clock: o.clock
+          }),
           position: "perCall"
         },
-        { policy: counterPolicy(() => this.requests++), position: "perRetry" },
         { policy: throttlePolicy(throttle), position: "perRetry" }
       ],
       userAgentOptions: { userAgentPrefix: "eol-gate" },
       ...o.ca ? { tlsOptions: { ca: o.ca } } : {}
     };
     this.registry = this.credential ? new ContainerRegistryClient(this.endpoint, this.credential, this.clientOptions) : new ContainerRegistryClient(this.endpoint, this.clientOptions);
-  }
-  /** One registry call: bounded concurrency, errors explained (see RequestGate). */
-  call(what, fn) {
-    return this.gate.call(what, fn);
   }
   /** Pages of repository names, from `continuationToken` on. */
   repositoryPages(pageSize, continuationToken) {
@@ -21476,11 +21052,11 @@ var AcrClient = class {
   /** GET a manifest; undefined only on a 404. The SDK checks the bytes against a digest. */
   getManifest(repository, reference2, what = `get manifest ${repository}@${reference2}`) {
     const content = this.content(repository);
-    return this.call(what, () => unless404(() => content.getManifest(reference2)));
+    return this.gate.call(what, () => unless404(() => content.getManifest(reference2)));
   }
   /** A whole blob; undefined only on a 404. */
   getBlob(repository, digest3, what) {
-    return this.call(
+    return this.gate.call(
       what,
       () => unless404(async () => {
         const blob = await this.content(repository).downloadBlob(digest3, {});
@@ -21492,26 +21068,23 @@ var AcrClient = class {
   }
   /** PUT a manifest (by digest, or as `tag`); the digest the registry stored. */
   async setManifest(repository, bytes, mediaType, what, tag) {
-    const content = this.content(repository);
-    const pushed = await this.call(
+    const pushed = await this.gate.call(
       what,
-      () => content.setManifest(bytes, tag ? { mediaType, tag } : { mediaType })
+      () => this.content(repository).setManifest(bytes, tag ? { mediaType, tag } : { mediaType })
     );
     return pushed.digest;
   }
   /** DELETE a manifest; the SDK treats 404 as success, so deleting twice is fine. */
   async deleteManifest(repository, digest3, what) {
-    const content = this.content(repository);
-    await this.call(what, () => content.deleteManifest(digest3));
+    await this.gate.call(what, () => this.content(repository).deleteManifest(digest3));
   }
   /**
    * A raw request (raw.ts) through the gate; a status outside 2xx and `okStatus` is an
    * HttpStatusError.
    */
   raw(repository, request, what, okStatus = []) {
-    const content = this.content(repository);
-    return this.call(what, async () => {
-      const res = await sendRaw(content, this.endpoint, request);
+    return this.gate.call(what, async () => {
+      const res = await sendRaw(this.content(repository), this.endpoint, request);
       if (res.status >= 200 && res.status < 300 || okStatus.includes(res.status)) return res;
       throw this.gate.statusError(what, res.status, res.request, res);
     });
@@ -21571,38 +21144,6 @@ function normalizeEndpoint(registry) {
 
 // src/registry/acr/listing.ts
 init_import_meta_url();
-async function listRepositories(client, pageSize, logger28, skip) {
-  const names = [];
-  let token;
-  let pages;
-  for (; ; ) {
-    let page;
-    try {
-      page = await client.call("list repositories", async () => {
-        pages ??= client.repositoryPages(pageSize, token);
-        try {
-          return await pages.next();
-        } catch (e) {
-          pages = void 0;
-          throw e;
-        }
-      });
-    } catch (e) {
-      if (e instanceof HttpStatusError && (e.status === 401 || e.status === 403)) {
-        logger28.warning(
-          `${client.displayName}: cannot list the catalog with this identity; only literal repository names are in scope`
-        );
-        return void 0;
-      }
-      throw e;
-    }
-    if (page.done) break;
-    names.push(...page.value.filter((n2) => !skip(n2)));
-    token = page.value.continuationToken;
-    if (!token) break;
-  }
-  return names.sort();
-}
 var ManifestListing = class {
   constructor(client, cache, logger28, pageSize, concurrency) {
     this.client = client;
@@ -21620,19 +21161,50 @@ var ManifestListing = class {
   sizes = /* @__PURE__ */ new Map();
   /** Media types seen in listings: one string each, not one per manifest. */
   interned = /* @__PURE__ */ new Map();
+  /**
+   * The repository names, without `skip` (the cache's own repository); undefined when the
+   * identity may not list the catalog (401/403): then only literal repository names are in scope.
+   */
+  async repositories(skip) {
+    const names = [];
+    let token;
+    let pages;
+    for (; ; ) {
+      let page;
+      try {
+        page = await this.client.gate.call("list repositories", async () => {
+          pages ??= this.client.repositoryPages(this.pageSize, token);
+          try {
+            return await pages.next();
+          } catch (e) {
+            pages = void 0;
+            throw e;
+          }
+        });
+      } catch (e) {
+        if (e instanceof HttpStatusError && (e.status === 401 || e.status === 403)) {
+          this.logger.warning(
+            `${this.client.displayName}: cannot list the catalog with this identity; only literal repository names are in scope`
+          );
+          return void 0;
+        }
+        throw e;
+      }
+      if (page.done) break;
+      names.push(...page.value.filter((n2) => !skip(n2)));
+      token = page.value.continuationToken;
+      if (!token) break;
+    }
+    return names.sort();
+  }
   /** A repository's records; undefined when it does not exist (the first page's 404). */
   async list(repository) {
     const slots = [];
     const toInspect = [];
     const facts = /* @__PURE__ */ new Map();
     const path3 = `/acr/v1/${encodeURIComponent(repository)}/_manifests?n=${this.pageSize}`;
-    const pages = this.client.pages(
-      repository,
-      path3,
-      "application/json",
-      `list manifests of ${repository}`,
-      true
-    );
+    const what = `list manifests of ${repository}`;
+    const pages = this.client.pages(repository, path3, "application/json", what, true);
     let found = false;
     for await (const page of pages) {
       found = true;
@@ -21750,6 +21322,49 @@ function needsInspection({ raw, related }) {
 
 // src/registry/acr/pushes.ts
 init_import_meta_url();
+
+// src/registry/blob-upload.ts
+init_import_meta_url();
+async function uploadBlob(r, u, content, restartRejected = false) {
+  if (await r.exists()) return;
+  const body = content();
+  const digest3 = encodeURIComponent(u.digest);
+  const complete = async (start) => {
+    if (start.status !== 202) return;
+    if (!start.location) throw new RuntimeError(`${u.where} answered without a Location`);
+    const target = new URL(start.location, r.base);
+    target.searchParams.set("digest", u.digest);
+    await r.put(target, body);
+  };
+  if (u.from && u.from !== u.repo)
+    return complete(
+      await r.post(`?mount=${digest3}&from=${encodeURIComponent(u.from)}`, [201, 202])
+    );
+  if (u.state.monolithic !== false) {
+    const start = await r.post(`?digest=${digest3}`, [201, 202], body);
+    u.state.monolithic = start.status === 201;
+    try {
+      return await complete(start);
+    } catch (e) {
+      if (!restartRejected || !(e instanceof HttpStatusError) || e.status !== 400) throw e;
+    }
+  }
+  return complete(await r.post("", [202]));
+}
+
+// src/registry/single-flight.ts
+init_import_meta_url();
+function singleFlight(flights, key, start) {
+  let flight = flights.get(key);
+  if (!flight) {
+    flight = start();
+    flights.set(key, flight);
+    flight.catch(() => flights.delete(key));
+  }
+  return flight;
+}
+
+// src/registry/acr/pushes.ts
 var Pushes = class {
   constructor(client) {
     this.client = client;
@@ -21760,8 +21375,7 @@ var Pushes = class {
   blobChecks = /* @__PURE__ */ new Map();
   /** Per blob digest, a repository known to hold it (a source for cross-repository mounts). */
   blobHomes = /* @__PURE__ */ new Map();
-  /** Whether the registry stores a monolithic `POST ?digest=` upload; undefined: not tried. */
-  monolithicUploads;
+  uploads = {};
   /** Pushes a referrer of `subject` (by digest): its blobs first, then the manifest. */
   async pushReferrer(repository, subject, manifest) {
     const bytes = Buffer.from(manifest.bytes);
@@ -21774,12 +21388,8 @@ var Pushes = class {
     for (const b of [parsed.config, ...parsed.layers ?? []])
       if (b?.digest) blobs.set(b.digest, b);
     for (const blob of blobs.values()) await this.ensureBlob(repository, blob);
-    const stored = await this.client.setManifest(
-      repository,
-      bytes,
-      manifest.mediaType,
-      `push referrer ${repository}@${manifest.digest}`
-    );
+    const what = `push referrer ${repository}@${manifest.digest}`;
+    const stored = await this.client.setManifest(repository, bytes, manifest.mediaType, what);
     if (stored !== manifest.digest) {
       throw new RuntimeError(
         `${this.client.displayName}: pushed ${manifest.digest} but the registry stored ${stored}`
@@ -21793,9 +21403,10 @@ var Pushes = class {
    */
   ensureBlob(repository, blob) {
     const key = `${repository}@${blob.digest}`;
-    let pending = this.blobChecks.get(key);
-    if (!pending) {
-      pending = this.putBlobOnce(repository, blob.digest, () => {
+    return singleFlight(
+      this.blobChecks,
+      key,
+      () => this.putBlobOnce(repository, blob.digest, () => {
         if (!blob.data)
           throw new RuntimeError(
             `${this.client.displayName}: blob ${key} is missing and eol-gate does not have its content`
@@ -21804,60 +21415,36 @@ var Pushes = class {
         if (sha256Digest(data) !== blob.digest)
           throw new Error(`internal: embedded data of ${blob.digest} does not match`);
         return data;
-      });
-      this.blobChecks.set(key, pending);
-      pending.catch(() => this.blobChecks.delete(key));
-    }
-    return pending;
+      })
+    );
   }
-  /**
-   * Uploads a blob unless `repository` holds it (a HEAD, a read), in as few writes as the
-   * registry allows: a cross-repository mount from a repository this adapter saw holding it
-   * (`POST ?mount=&from=`, one write), else a monolithic `POST ?digest=` with the body; an
-   * answer of 202 (neither done) opens a session that one PUT `?digest=` completes.
-   */
+  /** Uploads a blob unless `repository` holds it (see uploadBlob). */
   async putBlobOnce(repository, digest3, content) {
     const key = `${repository}@${digest3}`;
     if (this.blobsPresent.has(key)) return;
-    const raw = this.client.raw.bind(this.client, repository);
+    const from = this.blobHomes.get(digest3);
+    const where = `${this.client.displayName}: blob upload ${key}`;
+    const send = (r, what2, ok) => this.client.raw(repository, { ...r, accept: "*/*" }, what2, ok);
     const blob = `/v2/${repository}/blobs/${digest3}`;
-    const head = await raw(
-      { method: "HEAD", path: blob, accept: "*/*" },
-      `HEAD blob ${key}`,
-      [404]
+    const uploads = `/v2/${repository}/blobs/uploads/`;
+    const what = `upload blob ${key}`;
+    await uploadBlob(
+      {
+        base: this.client.endpoint,
+        exists: async () => (await send({ method: "HEAD", path: blob }, `HEAD blob ${key}`, [404])).status !== 404,
+        post: async (query, ok, body) => {
+          const step = query.startsWith("?mount=") ? `mount blob ${key} from ${from}` : what;
+          const res = await send({ method: "POST", path: uploads + query, body }, step, ok);
+          return { status: res.status, location: res.headers.get("location") };
+        },
+        put: async (target, body) => {
+          const path3 = target.pathname + target.search;
+          await send({ method: "PUT", path: path3, body }, what, [201, 204]);
+        }
+      },
+      { repo: repository, digest: digest3, from, state: this.uploads, where },
+      content
     );
-    if (head.status === 404) {
-      const data = content();
-      const uploads = `/v2/${repository}/blobs/uploads/`;
-      const from = this.blobHomes.get(digest3);
-      const what = `upload blob ${key}`;
-      let start;
-      if (from && from !== repository) {
-        const path3 = `${uploads}?mount=${encodeURIComponent(digest3)}&from=${encodeURIComponent(from)}`;
-        start = await raw(
-          { method: "POST", path: path3, accept: "*/*" },
-          `mount blob ${key} from ${from}`,
-          [201, 202]
-        );
-      } else if (this.monolithicUploads !== false) {
-        const path3 = `${uploads}?digest=${encodeURIComponent(digest3)}`;
-        start = await raw({ method: "POST", path: path3, accept: "*/*", body: data }, what, [201, 202]);
-        this.monolithicUploads = start.status === 201;
-      } else {
-        start = await raw({ method: "POST", path: uploads, accept: "*/*" }, what, [202]);
-      }
-      if (start.status === 202) {
-        const location = start.headers.get("location");
-        if (!location)
-          throw new RuntimeError(
-            `${this.client.displayName}: blob upload ${key} answered without a Location`
-          );
-        const target = new URL(location, this.client.endpoint);
-        target.searchParams.set("digest", digest3);
-        const path3 = target.pathname + target.search;
-        await raw({ method: "PUT", path: path3, accept: "*/*", body: data }, what, [201, 204]);
-      }
-    }
     this.blobsPresent.add(key);
     if (!this.blobHomes.has(digest3)) this.blobHomes.set(digest3, repository);
   }
@@ -21897,12 +21484,8 @@ var ReferrerSnapshot = class _ReferrerSnapshot {
     }
   }
   remove(subject, referrer) {
-    const list2 = this.bySubject.get(subject);
-    if (list2)
-      this.bySubject.set(
-        subject,
-        list2.filter((d) => d.digest !== referrer)
-      );
+    const kept = this.bySubject.get(subject)?.filter((d) => d.digest !== referrer);
+    if (kept) this.bySubject.set(subject, kept);
   }
 };
 async function referrersFromApi(client, repository, subject, artifactType) {
@@ -21932,56 +21515,33 @@ var AcrRegistry = class {
   client;
   logger;
   caches;
-  pageSize;
   listing;
   pushes;
   referrersSource;
   snapshots = /* @__PURE__ */ new Map();
+  flush = () => this.caches.flush();
+  rememberedRepositories = async () => this.caches.copy?.rememberedRepositories();
   constructor(options) {
     const endpoint = normalizeEndpoint(options.endpoint);
     const concurrency = options.concurrency ?? 8;
     this.logger = options.logger;
-    this.pageSize = options.pageSize ?? 1e3;
     this.referrersSource = options.referrersSource ?? "listing";
     this.client = new AcrClient({
+      ...options,
       endpoint,
-      credential: options.credential,
       credentialName: options.credentialName ?? (options.credential ? options.credential.constructor.name : "anonymous access"),
-      audience: options.audience,
-      concurrency,
-      maxRequestsPerMinute: options.maxRequestsPerMinute,
-      throttle: options.throttle,
-      retry: options.retry,
-      logger: this.logger,
-      ca: options.ca
+      concurrency
     });
     this.displayName = this.client.displayName;
     this.pushes = new Pushes(this.client);
-    this.caches = new AdapterCaches(
-      options,
-      acrCacheTransport(this.client, this.pushes),
-      this.logger,
-      this.displayName
-    );
-    this.listing = new ManifestListing(
-      this.client,
-      this.caches.manifests,
-      this.logger,
-      this.pageSize,
-      concurrency
-    );
-  }
-  /** HTTP requests sent (retries, challenges and token exchanges included). */
-  get requests() {
-    return this.client.requests;
+    const transport = acrCacheTransport(this.client, this.pushes);
+    this.caches = new AdapterCaches(options, transport, this.logger, this.displayName);
+    const { client, caches, logger: logger28 } = this;
+    const pageSize = options.pageSize ?? 1e3;
+    this.listing = new ManifestListing(client, caches.manifests, logger28, pageSize, concurrency);
   }
   listRepositories() {
-    return listRepositories(
-      this.client,
-      this.pageSize,
-      this.logger,
-      (n2) => this.caches.isCacheRepository(n2)
-    );
+    return this.listing.repositories((n2) => this.caches.isCacheRepository(n2));
   }
   async listManifests(repository) {
     if (this.caches.isCacheRepository(repository)) return [];
@@ -22021,16 +21581,13 @@ var AcrRegistry = class {
     const manifest = await this.client.getManifest(repository, digest3);
     const config = manifest?.manifest?.config;
     if (!config || !IMAGE_CONFIG_TYPES.has(config.mediaType)) return void 0;
-    const blob = await this.client.getBlob(
-      repository,
-      config.digest,
-      `get config ${repository}@${config.digest}`
-    );
+    const what = `get config ${repository}@${config.digest}`;
+    const blob = await this.client.getBlob(repository, config.digest, what);
     return blob && configCreated(blob.toString("utf8"));
   }
   async listReferrers(repository, subject, artifactType) {
-    const snapshot = this.referrersSource === "listing" ? this.snapshots.get(repository) : void 0;
-    if (snapshot) return snapshot.referrersOf(subject, artifactType);
+    const listed = this.referrersSource === "listing" && this.snapshots.get(repository);
+    if (listed) return listed.referrersOf(subject, artifactType);
     return referrersFromApi(this.client, repository, subject, artifactType);
   }
   async pushReferrer(repository, subject, manifest) {
@@ -22052,13 +21609,25 @@ var AcrRegistry = class {
     this.snapshots.get(repository)?.remove(subject, referrer);
     return "deleted";
   }
-  flush() {
-    return this.caches.flush();
-  }
-  rememberedRepositories() {
-    return this.caches.rememberedRepositories();
-  }
 };
+function acrCacheTransport(client, pushes) {
+  return {
+    getManifest: async (repository, tag) => {
+      const got = await client.getManifest(repository, tag, `get cache ${repository}:${tag}`);
+      return got && new Uint8Array(got.content);
+    },
+    getBlob: async (repository, digest3) => {
+      const what = `get cache blob ${repository}@${digest3}`;
+      const blob = await client.getBlob(repository, digest3, what);
+      return blob && new Uint8Array(blob);
+    },
+    putBlob: (repository, bytes) => pushes.putBlobOnce(repository, sha256Digest(bytes), () => Buffer.from(bytes)),
+    putManifest: async (repository, tag, bytes, mediaType) => {
+      const what = `push cache ${repository}:${tag}`;
+      await client.setManifest(repository, Buffer.from(bytes), mediaType, what, tag);
+    }
+  };
+}
 
 // src/registry/acr/credentials.ts
 init_import_meta_url();
@@ -24169,8 +23738,8 @@ init_import_meta_url();
 function nowSeconds() {
   return Math.round((/* @__PURE__ */ new Date()).getTime() / 1e3);
 }
-function toSecondsFromDate(date2) {
-  return date2.getTime() / 1e3;
+function toSecondsFromDate(date) {
+  return date.getTime() / 1e3;
 }
 function toDateFromSeconds(seconds) {
   if (seconds) {
@@ -29791,15 +29360,15 @@ var CryptoProvider = class {
    * Encodes input string to base64.
    * @param input - string to be encoded
    */
-  base64Encode(input) {
-    return EncodingUtils.base64Encode(input);
+  base64Encode(input2) {
+    return EncodingUtils.base64Encode(input2);
   }
   /**
    * Decodes input string from base64.
    * @param input - string to be decoded
    */
-  base64Decode(input) {
-    return EncodingUtils.base64Decode(input);
+  base64Decode(input2) {
+    return EncodingUtils.base64Decode(input2);
   }
   /**
    * Generates PKCE codes used in Authorization Code Flow.
@@ -29848,12 +29417,12 @@ init_import_meta_url();
 var import_crypto3 = require("crypto");
 function computeAdditionalCacheKeyHash(components) {
   const sortedKeys = Object.keys(components).sort();
-  let input = "";
+  let input2 = "";
   for (const key of sortedKeys) {
     const value5 = components[key];
-    input += `${Buffer.byteLength(key, "utf8")}:${key}${Buffer.byteLength(value5, "utf8")}:${value5}`;
+    input2 += `${Buffer.byteLength(key, "utf8")}:${key}${Buffer.byteLength(value5, "utf8")}:${value5}`;
   }
-  return (0, import_crypto3.createHash)("sha256").update(input, "utf8").digest("base64url");
+  return (0, import_crypto3.createHash)("sha256").update(input2, "utf8").digest("base64url");
 }
 function generateCredentialKey(credential, hash) {
   const familyId = credential.credentialType === Constants_exports.CredentialType.REFRESH_TOKEN && credential.familyId || credential.clientId;
@@ -31177,7 +30746,7 @@ var ClientApplication = class {
 
 // node_modules/@azure/msal-node/dist/network/LoopbackClient.mjs
 init_import_meta_url();
-var import_http13 = __toESM(require("http"), 1);
+var import_http15 = __toESM(require("http"), 1);
 var LoopbackClient = class {
   constructor(preferredPort) {
     this.preferredPort = preferredPort;
@@ -31193,7 +30762,7 @@ var LoopbackClient = class {
       throw NodeAuthError.createLoopbackServerAlreadyExistsError();
     }
     return new Promise((resolve, reject) => {
-      this.server = import_http13.default.createServer((req, res) => {
+      this.server = import_http15.default.createServer((req, res) => {
         const method = req.method?.toUpperCase();
         if (method !== "GET" && method !== "POST") {
           res.writeHead(405, {
@@ -32476,8 +32045,8 @@ function isIso8601(dateString) {
   if (typeof dateString !== "string") {
     return false;
   }
-  const date2 = new Date(dateString);
-  return !isNaN(date2.getTime()) && date2.toISOString() === dateString;
+  const date = new Date(dateString);
+  return !isNaN(date.getTime()) && date.toISOString() === dateString;
 }
 
 // node_modules/@azure/msal-node/dist/network/HttpClientWithRetries.mjs
@@ -36638,63 +36207,43 @@ function createAcrCredential(auth, options = {}) {
   const authorityHost = options.authorityHost || void 0;
   const authority = authorityHost ? { authorityHost, disableInstanceDiscovery: true } : {};
   switch (auth.kind) {
-    case "default":
+    case "default": {
+      const { tenantId, managedIdentityClientId } = auth;
       return {
         name: "DefaultAzureCredential",
         credential: new DefaultAzureCredential({
           ...authority,
-          ...auth.tenantId ? { tenantId: auth.tenantId } : {},
-          ...auth.managedIdentityClientId ? { managedIdentityClientId: auth.managedIdentityClientId } : {}
+          ...tenantId ? { tenantId } : {},
+          ...managedIdentityClientId ? { managedIdentityClientId } : {}
         })
       };
-    case "azure-pipelines":
-      required2("AzurePipelinesCredential", {
-        serviceConnectionId: auth.serviceConnectionId,
-        clientId: auth.clientId,
-        tenantId: auth.tenantId,
-        "System.AccessToken": auth.systemAccessToken
+    }
+    case "azure-pipelines": {
+      const { serviceConnectionId, clientId, tenantId, systemAccessToken } = auth;
+      const name4 = "AzurePipelinesCredential";
+      required2(name4, {
+        serviceConnectionId,
+        clientId,
+        tenantId,
+        "System.AccessToken": systemAccessToken
       });
-      return {
-        name: "AzurePipelinesCredential",
-        credential: new AzurePipelinesCredential(
-          auth.tenantId,
-          auth.clientId,
-          auth.serviceConnectionId,
-          auth.systemAccessToken,
-          authority
-        )
-      };
-    case "client-secret":
-      required2("ClientSecretCredential", {
-        tenantId: auth.tenantId,
-        clientId: auth.clientId,
-        clientSecret: auth.clientSecret
-      });
-      return {
-        name: "ClientSecretCredential",
-        credential: new ClientSecretCredential(
-          auth.tenantId,
-          auth.clientId,
-          auth.clientSecret,
-          authority
-        )
-      };
-    case "client-assertion":
-      required2("ClientAssertionCredential", { tenantId: auth.tenantId, clientId: auth.clientId });
-      return {
-        name: "ClientAssertionCredential",
-        credential: new ClientAssertionCredential(
-          auth.tenantId,
-          auth.clientId,
-          auth.getAssertion,
-          authority
-        )
-      };
+      const args = [tenantId, clientId, serviceConnectionId, systemAccessToken];
+      return { name: name4, credential: new AzurePipelinesCredential(...args, authority) };
+    }
+    case "client-secret": {
+      const { tenantId, clientId, clientSecret } = auth;
+      required2("ClientSecretCredential", { tenantId, clientId, clientSecret });
+      const credential = new ClientSecretCredential(tenantId, clientId, clientSecret, authority);
+      return { name: "ClientSecretCredential", credential };
+    }
+    case "client-assertion": {
+      const { tenantId, clientId, getAssertion } = auth;
+      required2("ClientAssertionCredential", { tenantId, clientId });
+      const credential = new ClientAssertionCredential(tenantId, clientId, getAssertion, authority);
+      return { name: "ClientAssertionCredential", credential };
+    }
     case "managed-identity":
-      return {
-        name: "ManagedIdentityCredential",
-        credential: new ManagedIdentityCredential()
-      };
+      return { name: "ManagedIdentityCredential", credential: new ManagedIdentityCredential() };
     case "anonymous":
       return { name: "anonymous access", credential: void 0 };
   }
@@ -36735,7 +36284,7 @@ function isDockerHub(host) {
 function keyHost(key) {
   return key.replace(/^[a-z][a-z0-9+.-]*:\/\//i, "").split("/")[0].toLowerCase();
 }
-var isObject4 = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+var isObject3 = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
 function lookupDockerConfig(text, host, file) {
   let config;
   try {
@@ -36743,9 +36292,9 @@ function lookupDockerConfig(text, host, file) {
   } catch {
     throw new InputError(`${file}: not valid JSON`);
   }
-  if (!isObject4(config)) throw new InputError(`${file}: expected a JSON object`);
+  if (!isObject3(config)) throw new InputError(`${file}: expected a JSON object`);
   const auths = config.auths ?? {};
-  if (!isObject4(auths)) throw new InputError(`${file}: auths: expected an object`);
+  if (!isObject3(auths)) throw new InputError(`${file}: auths: expected an object`);
   const target = host.toLowerCase();
   const hub = isDockerHub(target);
   const matches = (key2) => {
@@ -36759,7 +36308,7 @@ function lookupDockerConfig(text, host, file) {
     if (found) return { found, key };
   }
   const helpers = config.credHelpers;
-  if (isObject4(helpers)) {
+  if (isObject3(helpers)) {
     const helperKey = Object.keys(helpers).find((k) => matches(k));
     if (helperKey !== void 0 && typeof helpers[helperKey] === "string")
       return { found: void 0, helper: helpers[helperKey] };
@@ -36769,12 +36318,13 @@ function lookupDockerConfig(text, host, file) {
   return { found: void 0 };
 }
 function readEntry(value5, where) {
-  if (!isObject4(value5)) throw new InputError(`${where}: expected an object`);
-  const entry = value5;
-  for (const field of ["auth", "username", "password", "identitytoken"]) {
-    if (entry[field] !== void 0 && typeof entry[field] !== "string")
+  if (!isObject3(value5)) throw new InputError(`${where}: expected an object`);
+  const fields = ["auth", "username", "password", "identitytoken"];
+  for (const field of fields) {
+    if (value5[field] !== void 0 && typeof value5[field] !== "string")
       throw new InputError(`${where}.${field}: expected a string`);
   }
+  const entry = value5;
   let username = entry.username || void 0;
   let password = entry.password || void 0;
   if (entry.auth) {
@@ -36792,40 +36342,39 @@ function readEntry(value5, where) {
 
 // src/registry/ghcr/packages.ts
 init_import_meta_url();
-var API_VERSION2 = "2022-11-28";
 var GhcrPackages = class {
-  constructor(options) {
-    this.options = options;
-    let url2;
-    try {
-      url2 = new URL(options.apiUrl);
-    } catch {
-      throw new RuntimeError(`GitHub Packages API: invalid URL ${JSON.stringify(options.apiUrl)}`);
-    }
-    assertSecureUrl(url2, "GitHub Packages API");
-    this.base = url2.toString().replace(/\/+$/, "");
-    this.retry = options.retry ?? DEFAULT_RETRY;
-    this.logger = options.logger;
-    this.perPage = Math.min(100, Math.max(1, Math.floor(options.perPage ?? 100)));
-  }
-  options;
-  base;
-  retry;
-  logger;
+  gh;
   perPage;
   /** Per owner: which path prefix answered. */
   kinds = /* @__PURE__ */ new Map();
   /** Per repository: the last listing's version ids by digest. */
   ids = /* @__PURE__ */ new Map();
-  /** Every active version of the repository's package; [] when no such package exists. */
+  constructor(options) {
+    this.gh = new GitHubService({
+      ...options,
+      apiUrlName: "GitHub Packages API",
+      label: "GitHub Packages API",
+      // The registry password, else the job's GitHub token; a workflow's GITHUB_TOKEN gets it
+      // with "permissions: packages: read" (write to delete).
+      permissions: (method) => method === "GET" ? "packages: read on the package" : "packages: write and admin access to the package"
+    });
+    this.perPage = Math.min(100, Math.max(1, Math.floor(options.perPage ?? 100)));
+  }
+  /**
+   * Every active version of the repository's package ([] when no such package exists), through
+   * the owner's known kind, else the org path then the user path.
+   */
   async listVersions(repository) {
     const { owner, pkg } = packageOf(repository);
-    const versions = [];
-    const query = `?per_page=${this.perPage}&state=active`;
-    const kind = await this.findOwner(owner, pkg, query, versions);
-    if (!kind) {
-      this.ids.set(repository, /* @__PURE__ */ new Map());
-      return [];
+    let versions = [];
+    const known = this.kinds.get(owner);
+    for (const kind of known ? [known] : ["orgs", "users"]) {
+      const found = await this.listFrom(this.versionsPath(kind, owner, pkg), repository);
+      if (found) {
+        this.kinds.set(owner, kind);
+        versions = found;
+        break;
+      }
     }
     this.ids.set(repository, new Map(versions.map((v) => [v.digest, v.id])));
     return versions;
@@ -36836,102 +36385,50 @@ var GhcrPackages = class {
    */
   async deleteVersion(repository, digest3) {
     const { owner, pkg } = packageOf(repository);
-    let id = this.ids.get(repository)?.get(digest3);
-    if (id === void 0) {
-      await this.listVersions(repository);
-      id = this.ids.get(repository)?.get(digest3);
-    }
+    if (!this.ids.get(repository)?.has(digest3)) await this.listVersions(repository);
+    const id = this.ids.get(repository)?.get(digest3);
     const kind = this.kinds.get(owner);
     if (id === void 0 || !kind)
       return { deleted: false, reason: `no package version of ${repository} holds ${digest3}` };
-    const url2 = `${this.versionsUrl(kind, owner, pkg)}/${id}`;
-    const res = await this.send(url2, "DELETE");
-    if (res.status === 204 || res.status === 200) {
-      await res.body?.cancel().catch(() => {
-      });
-      this.ids.get(repository)?.delete(digest3);
-      return { deleted: true };
-    }
-    if (res.status === 403 || res.status === 404) {
-      const detail = await errorDetail(res);
+    const status = await this.gh.request("DELETE", `${this.versionsPath(kind, owner, pkg)}/${id}`, { allow: [404] }).then(
+      (answer) => answer.status,
+      (e) => {
+        const cause = e instanceof InputError ? e.cause : void 0;
+        if (cause instanceof HttpStatusError && cause.status === 403) return cause;
+        throw e;
+      }
+    );
+    if (status instanceof HttpStatusError)
       return {
         deleted: false,
-        reason: res.status === 403 ? `GitHub refused to delete package version ${id} (HTTP 403${detail ? ` ${detail}` : ""}): the token needs packages: write and admin access to the package ${owner}/${pkg}` : `package version ${id} of ${owner}/${pkg} is gone (HTTP 404)`
+        reason: `GitHub refused to delete package version ${id} (${status.message}): the token needs packages: write and admin access to the package ${owner}/${pkg}`
       };
-    }
-    throw await this.failure(res, "DELETE", url2, "packages: write");
+    if (status === 404)
+      return {
+        deleted: false,
+        reason: `package version ${id} of ${owner}/${pkg} is gone (HTTP 404)`
+      };
+    this.ids.get(repository)?.delete(digest3);
+    return { deleted: true };
   }
-  /** Lists through the owner's known kind, else the org path then the user path. */
-  async findOwner(owner, pkg, query, into) {
-    const known = this.kinds.get(owner);
-    const order = known ? [known] : ["orgs", "users"];
-    for (const kind of order) {
-      if (await this.listFrom(`${this.versionsUrl(kind, owner, pkg)}${query}`, into)) {
-        this.kinds.set(owner, kind);
-        return kind;
-      }
-    }
-    return void 0;
+  /** Every page of a versions listing; undefined when its first page is a 404 (no such owner or package). */
+  async listFrom(path3, repository) {
+    const query = { per_page: this.perPage, state: "active" };
+    const first = await this.gh.request("GET", path3, { query, allow: [404] });
+    if (first.status === 404) return void 0;
+    const what = `the package versions of ${repository}`;
+    const rest = first.next ? await this.gh.pages(first.next, what, (d) => versionsOf(d, what), { maxPages: 1e4 }) : [];
+    return [...versionsOf(first.data, what), ...rest];
   }
-  /** Follows `Link rel="next"`; false when the first page is a 404 (no such owner or package). */
-  async listFrom(first, into) {
-    const seen = /* @__PURE__ */ new Set();
-    for (let next = first; next && !seen.has(next); ) {
-      const firstPage = seen.size === 0;
-      seen.add(next);
-      const res = await this.send(next, "GET");
-      if (res.status === 404 && firstPage) {
-        await res.body?.cancel().catch(() => {
-        });
-        return false;
-      }
-      if (!res.ok) throw await this.failure(res, "GET", next, "packages: read");
-      const text = await res.text();
-      let page;
-      try {
-        page = JSON.parse(text);
-      } catch {
-        throw new RuntimeError(`GitHub Packages API: ${next} answered invalid JSON`);
-      }
-      if (!Array.isArray(page))
-        throw new RuntimeError(`GitHub Packages API: ${next} did not answer a list of versions`);
-      for (const v of page) {
-        const version3 = versionOf(v);
-        if (version3) into.push(version3);
-      }
-      const link3 = nextLink3(res.headers.get("link"));
-      next = link3 ? new URL(link3, next).toString() : void 0;
-    }
-    return true;
-  }
-  versionsUrl(kind, owner, pkg) {
-    return `${this.base}/${kind}/${encodeURIComponent(owner)}/packages/container/${encodeURIComponent(pkg)}/versions`;
-  }
-  send(url2, method) {
-    const headers = {
-      Accept: "application/vnd.github+json",
-      "X-GitHub-Api-Version": API_VERSION2,
-      "User-Agent": "eol-gate"
-    };
-    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
-    return fetchWithRetry(url2, { method, headers }, this.retry, {
-      service: "GitHub Packages API",
-      logger: this.logger,
-      // A primary rate limit is a 403 with no requests left: wait for its reset like a 429.
-      retryable: (res) => RETRYABLE_STATUS.has(res.status) || res.status === 403 && res.headers.get("x-ratelimit-remaining") === "0",
-      waitHint: (res, now) => resetHeaderWaitMs(res.headers, "x-ratelimit-reset", now)
-    });
-  }
-  async failure(res, method, url2, needs) {
-    const error = new HttpStatusError(res.status, method, url2, await errorDetail(res));
-    if (res.status === 401 || res.status === 403) {
-      return new RuntimeError(
-        `GitHub Packages API: ${error.message}. The token (the registry password, else the job's GitHub token) needs ${needs} on the package${needs === "packages: read" ? "" : " and admin access to it"}; a workflow's GITHUB_TOKEN gets it with "permissions: packages: ${needs === "packages: read" ? "read" : "write"}"`
-      );
-    }
-    return error;
+  versionsPath(kind, owner, pkg) {
+    return `/${kind}/${encodeURIComponent(owner)}/packages/container/${encodeURIComponent(pkg)}/versions`;
   }
 };
+function versionsOf(page, what) {
+  if (!Array.isArray(page))
+    throw new RuntimeError(`GitHub Packages API: ${what}: not a list of versions`);
+  return page.flatMap((v) => versionOf(v) ?? []);
+}
 function versionOf(v) {
   if (!v || typeof v.id !== "number" || typeof v.name !== "string") return void 0;
   if (!/^sha256:[a-f0-9]{64}$/.test(v.name)) return void 0;
@@ -36983,14 +36480,16 @@ function basicHeader(creds) {
   return `Basic ${Buffer.from(`${creds.username ?? ""}:${creds.password ?? ""}`).toString("base64")}`;
 }
 var TokenAuth = class {
-  constructor(host, creds, retry) {
+  constructor(host, creds, retry, clock) {
     this.host = host;
     this.creds = creds;
     this.retry = retry;
+    this.clock = clock;
   }
   host;
   creds;
   retry;
+  clock;
   tokens = /* @__PURE__ */ new Map();
   /** A cached, unexpired token for `key`, without asking the token endpoint. */
   async cached(key) {
@@ -37009,30 +36508,23 @@ var TokenAuth = class {
   }
   /** Fetches (or joins an in-flight fetch of) a token for `key` from the challenge's realm. */
   token(key, challenge, scopes) {
-    let entry = this.tokens.get(key);
-    if (!entry) {
-      entry = this.fetchToken(challenge, scopes);
-      this.tokens.set(key, entry);
-      entry.catch(() => this.tokens.delete(key));
-    }
+    const entry = singleFlight(this.tokens, key, () => this.fetchToken(challenge, scopes));
     return entry.then((t) => t.token);
   }
   async fetchToken(challenge, scopes) {
+    const failed = (why) => new RuntimeError(`authentication failed for ${this.host}: ${why}`);
     const realm = challenge.params.realm;
-    if (!realm)
-      throw new RuntimeError(
-        `authentication failed for ${this.host}: bearer challenge without a realm`
-      );
+    if (!realm) throw failed("bearer challenge without a realm");
     let url2;
     try {
       url2 = new URL(realm);
     } catch {
-      throw new RuntimeError(`authentication failed for ${this.host}: invalid token realm`);
+      throw failed("invalid token realm");
     }
     try {
       assertSecureUrl(url2, "token realm");
     } catch (e) {
-      throw new RuntimeError(`authentication failed for ${this.host}: ${e.message}`);
+      throw failed(e.message);
     }
     const headers = { Accept: "application/json" };
     let init;
@@ -37052,27 +36544,16 @@ var TokenAuth = class {
       if (this.creds.username !== void 0) headers.Authorization = basicHeader(this.creds);
       init = { method: "GET", headers };
     }
-    const res = await fetchWithRetry(url2.toString(), init, this.retry);
+    const res = await fetchWithRetry(url2.toString(), init, this.retry, { clock: this.clock });
     if (!res.ok) await res.body?.cancel().catch(() => {
     });
     if (res.status === 401 || res.status === 403)
-      throw new RuntimeError(
-        `authentication failed for ${this.host}: the token endpoint answered HTTP ${res.status}`
-      );
+      throw failed(`the token endpoint answered HTTP ${res.status}`);
     if (!res.ok)
-      throw new HttpStatusError(
-        res.status,
-        init.method ?? "GET",
-        `${url2}`,
-        "from the token endpoint"
-      );
+      throw new HttpStatusError(res.status, init.method, `${url2}`, "from the token endpoint");
     const body = await res.json().catch(() => void 0);
     const token = typeof body?.token === "string" ? body.token : body?.access_token;
-    if (typeof token !== "string" || !token) {
-      throw new RuntimeError(
-        `authentication failed for ${this.host}: the token endpoint returned no token`
-      );
-    }
+    if (typeof token !== "string" || !token) throw failed("the token endpoint returned no token");
     const seconds = typeof body?.expires_in === "number" && body.expires_in > 0 ? body.expires_in : 60;
     return { token, expiresAt: Date.now() + seconds * 1e3 };
   }
@@ -37080,8 +36561,9 @@ var TokenAuth = class {
 
 // src/registry/oci/client.ts
 var OciClient = class {
-  constructor(url2, creds, retry, logger28) {
+  constructor(url2, creds, retry, logger28, clock = systemClock) {
     this.creds = creds;
+    this.clock = clock;
     let parsed;
     try {
       parsed = new URL(url2);
@@ -37104,9 +36586,10 @@ var OciClient = class {
         );
       }
     };
-    this.auth = new TokenAuth(this.host, creds, this.retry);
+    this.auth = new TokenAuth(this.host, creds, this.retry, clock);
   }
   creds;
+  clock;
   base;
   host;
   auth;
@@ -37131,7 +36614,9 @@ var OciClient = class {
       const headers = { ...opts.headers };
       if (authorization) headers.Authorization = authorization;
       const body = opts.body ? new Uint8Array(opts.body) : void 0;
-      const res = await fetchWithRetry(url2, { method, headers, body }, this.retry);
+      const res = await fetchWithRetry(url2, { method, headers, body }, this.retry, {
+        clock: this.clock
+      });
       if (res.status !== 401 || !sameOrigin) return res;
       const challenge = parseChallenge(res.headers.get("www-authenticate"));
       if (attempt >= 1 || !challenge) {
@@ -37209,7 +36694,7 @@ var OciClient = class {
       }
       if (!res.ok) throw await httpError(res, "GET", next);
       const page = await readJson(res, next);
-      const link3 = nextLink3(res.headers.get("link"));
+      const link3 = nextLink2(res.headers.get("link"));
       next = link3 ? new URL(link3, next).toString() : void 0;
       yield page;
     }
@@ -37316,54 +36801,32 @@ async function blobExists(client, repo2, digest3) {
 }
 async function putBlob(client, repo2, bytes, options = {}) {
   const digest3 = sha256Digest(bytes);
-  if (await blobExists(client, repo2, digest3)) return digest3;
-  const uploads = `/v2/${repo2}/blobs/uploads/`;
-  const { from, state: state3 } = options;
-  if (from && from !== repo2) {
-    const res = await client.send(
-      `${uploads}?mount=${encodeURIComponent(digest3)}&from=${encodeURIComponent(from)}`,
-      [201, 202],
-      { method: "POST" }
-    );
-    if (res.status === 201) return digest3;
-    return completeUpload(client, repo2, res, digest3, bytes);
-  }
-  if (state3?.monolithic !== false) {
-    const res = await client.send(`${uploads}?digest=${encodeURIComponent(digest3)}`, [201, 202], {
-      method: "POST",
-      headers: { "Content-Type": "application/octet-stream" },
-      body: bytes
-    });
-    if (res.status === 201) {
-      if (state3) state3.monolithic = true;
-      return digest3;
+  const octets = { "Content-Type": "application/octet-stream" };
+  const requests = {
+    base: client.base,
+    exists: () => blobExists(client, repo2, digest3),
+    post: async (query, ok, body) => {
+      const res = await client.send(`/v2/${repo2}/blobs/uploads/${query}`, ok, {
+        method: "POST",
+        ...body ? { headers: octets, body } : {}
+      });
+      return { status: res.status, location: res.headers.get("location") };
+    },
+    put: async (target, body) => {
+      await client.send(target.toString(), [201, 204], { method: "PUT", headers: octets, body });
     }
-    if (state3) state3.monolithic = false;
-    try {
-      return await completeUpload(client, repo2, res, digest3, bytes);
-    } catch (e) {
-      if (!(e instanceof HttpStatusError) || e.status !== 400) throw e;
-    }
-  }
-  const start = await client.send(uploads, [202], { method: "POST" });
-  return completeUpload(client, repo2, start, digest3, bytes);
-}
-async function completeUpload(client, repo2, start, digest3, bytes) {
-  const location = start.headers.get("location");
-  if (!location)
-    throw new RuntimeError(`${client.host}: blob upload for ${repo2} answered without a Location`);
-  const target = new URL(location, client.base);
-  target.searchParams.set("digest", digest3);
-  await client.send(target.toString(), [201, 204], {
-    method: "PUT",
-    headers: { "Content-Type": "application/octet-stream" },
-    body: bytes
-  });
+  };
+  const { from, state: state3 = {} } = options;
+  const where = `${client.host}: blob upload for ${repo2}`;
+  await uploadBlob(requests, { repo: repo2, digest: digest3, from, state: state3, where }, () => bytes, true);
   return digest3;
 }
 
 // src/registry/oci/inventory.ts
-async function listRepositories2(client, pageSize) {
+async function listRepositories({
+  client,
+  pageSize
+}) {
   const first = `/v2/_catalog?n=${pageSize}`;
   const res = await client.request(first, { insufficientScopeOk: true });
   if (res.status === 401 || res.status === 403 || res.status === 404) {
@@ -37375,39 +36838,29 @@ async function listRepositories2(client, pageSize) {
   const names = [
     ...(await readJson(res, first)).repositories ?? []
   ];
-  const next = nextLink3(res.headers.get("link"));
+  const next = nextLink2(res.headers.get("link"));
   if (next) {
-    for await (const page of client.pages(
-      new URL(next, client.url(first)).toString()
-    )) {
-      names.push(...page.repositories ?? []);
-    }
+    const rest = client.pages(new URL(next, client.url(first)).href);
+    for await (const page of rest) names.push(...page.repositories ?? []);
   }
   return [...new Set(names)];
 }
-async function listTags(client, repo2, pageSize) {
+async function listTags({ client, pageSize }, repo2) {
   const tags = [];
-  for await (const page of client.pages(
-    `/v2/${repo2}/tags/list?n=${pageSize}`,
-    {
-      notFound: "empty"
-    }
-  )) {
+  const first = `/v2/${repo2}/tags/list?n=${pageSize}`;
+  for await (const page of client.pages(first, { notFound: "empty" })) {
     tags.push(...page.tags ?? []);
   }
   return [...new Set(tags)].sort();
 }
-async function listManifests(client, repo2, pageSize, concurrency, cache) {
-  const tags = await listTags(client, repo2, pageSize);
-  const warm = cache.size > 0;
-  const fetched = await mapLimited(tags, concurrency, async (tag) => ({
-    tag,
-    m: await fetchTagged(client, repo2, tag, cache, warm)
+async function listManifests(r, repo2) {
+  const tags = await listTags(r, repo2);
+  const warm = r.cache.size > 0;
+  const found = await mapLimited(tags, r.concurrency, async (tag) => ({
+    tags: [tag],
+    m: await fetchTagged(r, repo2, tag, warm)
   }));
-  return assembleListing(
-    repo2,
-    fetched.map(({ tag, m }) => ({ tags: [tag], m }))
-  );
+  return assembleListing(repo2, found);
 }
 function assembleListing(repo2, found, ignore) {
   const records = /* @__PURE__ */ new Map();
@@ -37458,15 +36911,14 @@ function assembleListing(repo2, found, ignore) {
   for (const r of records.values()) r.tags.sort();
   return { records: [...records.values()], fallback, configs };
 }
-async function fetchTagged(client, repo2, tag, cache, warm) {
+async function fetchTagged(r, repo2, tag, warm) {
   if (warm) {
-    const digest3 = await headManifestDigest(client, repo2, tag);
+    const digest3 = await headManifestDigest(r.client, repo2, tag);
     if (digest3 === void 0) return void 0;
-    if (digest3 && cache.bytes(digest3)) return cachedManifest(client, repo2, digest3, cache);
+    const cached = digest3 ? fromCache(r, repo2, digest3) : void 0;
+    if (cached) return cached;
   }
-  const m = await getManifest(client, repo2, tag);
-  if (m) cache.put(m.digest, m.bytes, m.mediaType);
-  return m;
+  return fetchAndCache(r, repo2, tag);
 }
 function isIndex(mediaType, json) {
   return isIndexMediaType(mediaType) || Array.isArray(json.manifests);
@@ -37491,9 +36943,9 @@ function recordOf(repo2, tags, m, json) {
   }
   return record;
 }
-async function imageCreated(client, repo2, digest3, cache, config, depth = 0) {
+async function imageCreated(r, repo2, digest3, config, depth = 0) {
   if (config === void 0) {
-    const m = await cachedManifest(client, repo2, digest3, cache);
+    const m = await byDigest(r, repo2, digest3);
     if (!m) return void 0;
     const json = parseManifest(m.bytes, `${repo2}@${digest3}`);
     if (isIndex(m.mediaType, json)) {
@@ -37501,7 +36953,7 @@ async function imageCreated(client, repo2, digest3, cache, config, depth = 0) {
       let youngest;
       for (const child of json.manifests ?? []) {
         if (!isDigest(child?.digest)) continue;
-        const created = await imageCreated(client, repo2, child.digest, cache, void 0, depth + 1);
+        const created = await imageCreated(r, repo2, child.digest, void 0, depth + 1);
         if (created && (!youngest || Date.parse(created) > Date.parse(youngest)))
           youngest = created;
       }
@@ -37510,23 +36962,27 @@ async function imageCreated(client, repo2, digest3, cache, config, depth = 0) {
     config = configDigestOf(m.mediaType, json);
   }
   if (!config) return void 0;
-  let text = cache.blob(config);
+  let text = r.cache.blob(config);
   if (text === void 0) {
-    const res = await client.found(blobPath(repo2, config));
+    const res = await r.client.found(blobPath(repo2, config));
     if (!res) return void 0;
     const bytes = new Uint8Array(await res.arrayBuffer());
-    cache.putBlob(config, bytes);
+    r.cache.putBlob(config, bytes);
     text = Buffer.from(bytes).toString("utf8");
   }
   return configCreated(text);
 }
-async function cachedManifest(client, repo2, digest3, cache) {
+async function byDigest(r, repo2, digest3) {
+  return fromCache(r, repo2, digest3) ?? await fetchAndCache(r, repo2, digest3);
+}
+function fromCache({ cache }, repo2, digest3) {
   const bytes = cache.bytes(digest3);
-  if (bytes) {
-    const body = parseManifest(bytes, `${repo2}@${digest3}`).mediaType;
-    return { bytes, digest: digest3, mediaType: body ?? cache.get(digest3)?.mediaType ?? "" };
-  }
-  const m = await getManifest(client, repo2, digest3);
+  if (!bytes) return void 0;
+  const body = parseManifest(bytes, `${repo2}@${digest3}`).mediaType;
+  return { bytes, digest: digest3, mediaType: body ?? cache.get(digest3)?.mediaType ?? "" };
+}
+async function fetchAndCache({ client, cache }, repo2, ref2) {
+  const m = await getManifest(client, repo2, ref2);
   if (m) cache.put(m.digest, m.bytes, m.mediaType);
   return m;
 }
@@ -37579,17 +37035,15 @@ var ReferrersApi = class {
       }
       if (!res.ok) throw await httpError(res, "GET", next);
       this.exists = true;
-      const index = parseManifest(
-        new Uint8Array(await res.arrayBuffer()),
-        `${repo2} referrers of ${subject}`
-      );
+      const body = new Uint8Array(await res.arrayBuffer());
+      const index = parseManifest(body, `${repo2} referrers of ${subject}`);
       const applied = (res.headers.get("oci-filters-applied") ?? "").split(",").map((s) => s.trim());
       const filterHere = artifactType !== void 0 && !applied.includes("artifactType");
       for (const d of index.manifests ?? []) {
         if (d && isDigest(d.digest) && (!filterHere || d.artifactType === artifactType))
           out.push(d);
       }
-      const link3 = nextLink3(res.headers.get("link"));
+      const link3 = nextLink2(res.headers.get("link"));
       next = link3 ? new URL(link3, next).toString() : void 0;
     }
     return out;
@@ -37648,12 +37102,8 @@ var Referrers = class {
   async fallbackEntries(repo2, subject) {
     const snapshot = this.snapshots.get(repo2);
     if (snapshot) return [...snapshot.get(subject)?.json.manifests ?? []];
-    return this.listViaFallback(repo2, subject);
-  }
-  async listViaFallback(repo2, subject) {
     const index = await getManifest(this.client, repo2, fallbackTag(subject));
-    if (!index) return [];
-    return parseManifest(index.bytes, `${repo2}:${fallbackTag(subject)}`).manifests ?? [];
+    return (index && parseManifest(index.bytes, `${repo2}:${fallbackTag(subject)}`).manifests) ?? [];
   }
   async push(repo2, subject, manifest) {
     if (sha256Digest(manifest.bytes) !== manifest.digest) {
@@ -37662,13 +37112,9 @@ var Referrers = class {
       );
     }
     await this.ensureBlobs(repo2, parseManifest(manifest.bytes, `referrer ${manifest.digest}`));
-    const { subjectHeader } = await putManifest(
-      this.client,
-      repo2,
-      manifest.digest,
-      manifest.bytes,
-      manifest.mediaType
-    );
+    const { digest: digest3, bytes, mediaType } = manifest;
+    const put = () => putManifest(this.client, repo2, digest3, bytes, mediaType);
+    const { subjectHeader } = await put();
     if (subjectHeader) {
       this.api.exists = true;
       return;
@@ -37690,7 +37136,7 @@ var Referrers = class {
         return;
       } catch (e) {
         if (attempt >= FALLBACK_WRITE_ATTEMPTS || !isBlobUnknown(e)) throw e;
-        await putManifest(this.client, repo2, manifest.digest, manifest.bytes, manifest.mediaType);
+        await put();
       }
     }
   }
@@ -37730,15 +37176,9 @@ var Referrers = class {
       [json.config?.digest, ...(json.layers ?? []).map((l) => l?.digest)].filter(isDigest)
     );
     for (const digest3 of digests) {
-      if (digest3 === EMPTY_DESCRIPTOR.digest) {
-        let pending = this.emptyBlob.get(repo2);
-        if (!pending) {
-          pending = this.pushBlob(repo2, EMPTY_BLOB);
-          this.emptyBlob.set(repo2, pending);
-          pending.catch(() => this.emptyBlob.delete(repo2));
-        }
-        await pending;
-      } else if (!await blobExists(this.client, repo2, digest3)) {
+      if (digest3 === EMPTY_DESCRIPTOR.digest)
+        await singleFlight(this.emptyBlob, repo2, () => this.pushBlob(repo2, EMPTY_BLOB));
+      else if (!await blobExists(this.client, repo2, digest3)) {
         throw new RuntimeError(
           `${this.client.host}: blob ${digest3} of a referrer in ${repo2} does not exist`
         );
@@ -37826,12 +37266,12 @@ function dedupe(list2) {
 }
 
 // src/registry/ghcr/inventory.ts
-async function listPackageManifests(client, packages, repo2, concurrency, cache) {
+async function listPackageManifests(r, packages, repo2) {
   const versions = await packages.listVersions(repo2);
-  const found = await mapLimited(versions, concurrency, async (version3) => ({
+  const found = await mapLimited(versions, r.concurrency, async (version3) => ({
     tags: version3.tags,
     created: version3.createdAt,
-    m: await cachedManifest(client, repo2, version3.digest, cache)
+    m: await byDigest(r, repo2, version3.digest)
   }));
   return assembleListing(repo2, found, isGhostFallbackIndex);
 }
@@ -37841,8 +37281,8 @@ function isGhostFallbackIndex(json, tags) {
 
 // src/registry/oci/remembered.ts
 init_import_meta_url();
-async function addRemembered(client, repo2, listing, known, memory, cache, nowMs, concurrency) {
-  const records = new Map(listing.records.map((r) => [r.digest, r]));
+async function addRemembered(r, repo2, listing, known, memory, nowMs) {
+  const records = new Map(listing.records.map((r2) => [r2.digest, r2]));
   const remembered = memory.digests(repo2);
   const toCheck = /* @__PURE__ */ new Set();
   const unconfirmed = /* @__PURE__ */ new Set();
@@ -37854,33 +37294,33 @@ async function addRemembered(client, repo2, listing, known, memory, cache, nowMs
     } else toCheck.add(digest3);
   }
   for (const digest3 of known) if (!records.has(digest3) && isDigest(digest3)) toCheck.add(digest3);
-  const checked = await mapLimited([...toCheck], concurrency, async (digest3) => ({
+  const checked = await mapLimited([...toCheck], r.concurrency, async (digest3) => ({
     digest: digest3,
-    record: await confirm(client, repo2, digest3, cache, listing)
+    record: await confirm(r, repo2, digest3, listing)
   }));
   for (const { digest: digest3, record } of checked) {
     if (record) records.set(digest3, record);
     else memory.forget(repo2, digest3);
   }
-  for (const r of [...records.values()]) {
-    for (const child of r.children ?? []) {
+  for (const r2 of [...records.values()]) {
+    for (const child of r2.children ?? []) {
       if (!records.has(child))
         records.set(child, { repository: repo2, digest: child, mediaType: "", tags: [] });
     }
   }
   if (records.size > 0) memory.rememberRepository(repo2);
-  for (const r of records.values()) {
-    if (!memorable(r)) continue;
-    const seenAt = unconfirmed.has(r.digest) ? memory.get(repo2, r.digest)?.verified ?? nowMs : nowMs;
-    const entry = memory.see(repo2, r.digest, seenAt, {
-      tags: r.tags,
-      ...r.mediaType ? { mediaType: r.mediaType } : {},
-      ...r.size !== void 0 ? { size: r.size } : {},
-      ...r.children ? { children: r.children } : {}
+  for (const r2 of records.values()) {
+    if (!memorable(r2)) continue;
+    const seenAt = unconfirmed.has(r2.digest) ? memory.get(repo2, r2.digest)?.verified ?? nowMs : nowMs;
+    const entry = memory.see(repo2, r2.digest, seenAt, {
+      tags: r2.tags,
+      ...r2.mediaType ? { mediaType: r2.mediaType } : {},
+      ...r2.size !== void 0 ? { size: r2.size } : {},
+      ...r2.children ? { children: r2.children } : {}
     });
-    r.firstSeen = new Date(entry.firstSeen).toISOString();
-    if (!r.mediaType && entry.mediaType) r.mediaType = entry.mediaType;
-    if (r.size === void 0 && entry.size !== void 0) r.size = entry.size;
+    r2.firstSeen = new Date(entry.firstSeen).toISOString();
+    if (!r2.mediaType && entry.mediaType) r2.mediaType = entry.mediaType;
+    if (r2.size === void 0 && entry.size !== void 0) r2.size = entry.size;
   }
   listing.records = [...records.values()];
 }
@@ -37900,15 +37340,14 @@ function recordFromMemory(repo2, digest3, entry) {
     ...entry.children ? { children: entry.children } : {}
   };
 }
-async function confirm(client, repo2, digest3, cache, listing) {
-  if (cache.bytes(digest3) && await headManifestDigest(client, repo2, digest3) === void 0)
-    return void 0;
-  const m = await cachedManifest(client, repo2, digest3, cache);
+async function confirm(r, repo2, digest3, listing) {
+  const cached = fromCache(r, repo2, digest3);
+  if (cached && await headManifestDigest(r.client, repo2, digest3) === void 0) return void 0;
+  const m = cached ?? await fetchAndCache(r, repo2, digest3);
   if (!m) return void 0;
   const json = parseManifest(m.bytes, `${repo2}@${digest3}`);
   const record = recordOf(repo2, [], m, json);
-  const config = configDigestOf(m.mediaType, json);
-  if (!record.children) listing.configs.set(digest3, config);
+  if (!record.children) listing.configs.set(digest3, configDigestOf(m.mediaType, json));
   return record;
 }
 
@@ -37917,8 +37356,7 @@ var OciRegistry = class {
   displayName;
   client;
   referrers;
-  concurrency;
-  pageSize;
+  reader;
   logger;
   caches;
   /** Config digests the latest listing read, per `repo@digest` (null: not an image). */
@@ -37927,73 +37365,41 @@ var OciRegistry = class {
   blobHomes = /* @__PURE__ */ new Map();
   uploads = {};
   packages;
+  flush = () => this.caches.flush();
+  rememberedRepositories = async () => this.caches.copy?.rememberedRepositories();
   constructor(options) {
     this.logger = options.logger;
-    this.client = new OciClient(
-      options.url,
-      {
-        username: options.username,
-        password: options.password,
-        refreshToken: options.refreshToken
-      },
-      options.retry,
-      this.logger
-    );
+    this.client = new OciClient(options.url, options, options.retry, this.logger, options.clock);
     this.displayName = this.client.host;
-    this.concurrency = Math.max(1, Math.floor(options.concurrency ?? 8));
-    this.pageSize = Math.min(1e3, Math.max(1, Math.floor(options.pageSize ?? 1e3)));
     const location = options.registryCache;
-    this.caches = new AdapterCaches(
-      {
-        manifestCache: options.manifestCache,
-        registryCache: location && { ...location, repository: repo(location.repository) }
-      },
-      ociCacheTransport(this.client, (repository, bytes) => this.pushBlob(repository, bytes)),
-      this.logger,
-      this.displayName
-    );
+    const pushBlob = (repository, bytes) => this.pushBlob(repository, bytes);
+    const registryCache2 = location && { ...location, repository: repo(location.repository) };
+    const caching = { manifestCache: options.manifestCache, registryCache: registryCache2 };
+    const transport = ociCacheTransport(this.client, pushBlob);
+    this.caches = new AdapterCaches(caching, transport, this.logger, this.displayName);
+    this.reader = {
+      client: this.client,
+      cache: this.caches.manifests,
+      concurrency: Math.max(1, Math.floor(options.concurrency ?? 8)),
+      pageSize: Math.min(1e3, Math.max(1, Math.floor(options.pageSize ?? 1e3)))
+    };
     this.packages = options.packages;
-    this.referrers = new Referrers(
-      this.client,
-      this.caches.manifests,
-      (repository, bytes) => this.pushBlob(repository, bytes),
-      options.packages ? (repository, digest3) => this.deleteVersion(repository, digest3) : void 0
-    );
+    const removeVersion = options.packages ? (repository, digest3) => this.deleteVersion(repository, digest3) : void 0;
+    this.referrers = new Referrers(this.client, this.caches.manifests, pushBlob, removeVersion);
   }
   async listRepositories() {
-    const names = await listRepositories2(this.client, this.pageSize);
+    const names = await listRepositories(this.reader);
     return names?.filter((n2) => !this.caches.isCacheRepository(n2));
   }
   async listManifests(repository, known = []) {
     if (this.caches.isCacheRepository(repository)) return [];
     await this.caches.copy?.load();
-    const listing = this.packages ? await listPackageManifests(
-      this.client,
-      this.packages,
-      repo(repository),
-      this.concurrency,
-      this.caches.manifests
-    ) : await listManifests(
-      this.client,
-      repo(repository),
-      this.pageSize,
-      this.concurrency,
-      this.caches.manifests
-    );
+    const listing = this.packages ? await listPackageManifests(this.reader, this.packages, repo(repository)) : await listManifests(this.reader, repo(repository));
     const memory = this.caches.copy?.memory;
     if (memory && this.packages) {
       if (listing.records.length > 0) memory.rememberRepository(repository);
     } else if (memory)
-      await addRemembered(
-        this.client,
-        repository,
-        listing,
-        known,
-        memory,
-        this.caches.manifests,
-        Date.now(),
-        this.concurrency
-      );
+      await addRemembered(this.reader, repository, listing, known, memory, Date.now());
     this.referrers.remember(repository, listing.fallback);
     for (const [digest3, config] of listing.configs)
       this.configs.set(`${repository}@${digest3}`, config);
@@ -38001,29 +37407,16 @@ var OciRegistry = class {
   }
   /** A GET, not a HEAD (same count): the body tells whether it is a referrer (see AdapterCaches). */
   async describeManifest(repository, digest3) {
-    const m = await getManifest(
-      this.client,
-      repo(repository),
-      assertDigest(digest3, "digest")
-    );
+    const name4 = repo(repository);
+    const m = await getManifest(this.client, name4, assertDigest(digest3, "digest"));
     if (!m) return void 0;
     this.caches.described(repository, factsOf(digest3, m.bytes, m.mediaType));
     return { mediaType: m.mediaType, digest: digest3, size: m.bytes.length };
   }
   async imageCreated(repository, digest3) {
-    return imageCreated(
-      this.client,
-      repo(repository),
-      assertDigest(digest3, "digest"),
-      this.caches.manifests,
-      this.configs.get(`${repository}@${digest3}`)
-    );
-  }
-  flush() {
-    return this.caches.flush();
-  }
-  rememberedRepositories() {
-    return this.caches.rememberedRepositories();
+    const config = this.configs.get(`${repository}@${digest3}`);
+    const name4 = repo(repository);
+    return imageCreated(this.reader, name4, assertDigest(digest3, "digest"), config);
   }
   async listReferrers(repository, subject, artifactType) {
     return this.referrers.list(repo(repository), assertDigest(subject, "subject"), artifactType);
@@ -38068,7 +37461,7 @@ var OciRegistry = class {
   // Helpers for seeding and tests; not part of the Registry port. Every method is async so
   // that input errors (bad names, digests) arrive as rejections, like every other failure.
   async listTags(repository) {
-    return listTags(this.client, repo(repository), this.pageSize);
+    return listTags(this.reader, repo(repository));
   }
   async putBlob(repository, bytes) {
     return putBlob(this.client, repo(repository), bytes);
@@ -38103,6 +37496,497 @@ function ociCacheTransport(client, pushBlob) {
       await putManifest(client, repository, tag, bytes, mediaType);
     }
   };
+}
+
+// src/platform/options.ts
+init_import_meta_url();
+
+// src/platform/inputs.ts
+init_import_meta_url();
+
+// src/core/runs.ts
+init_import_meta_url();
+var MARKER_STATES = ["publishing", "image-info-updated"];
+var COVER_SCOPES = ["job", "run"];
+
+// src/platform/inputs.ts
+var COMMANDS = [
+  "annotate",
+  "signal",
+  "verify",
+  "unannotate",
+  "publish-image-info"
+];
+var list = { type: "list" };
+var secret = { type: "secret" };
+var duration = { type: "duration" };
+var integer = (min, max) => ({ type: "integer", min, max });
+function kindOf(input2) {
+  switch (input2.parse?.type) {
+    case "bool":
+      return "boolean";
+    case "list":
+    case "repositoryGlobs":
+      return "multiline";
+    case "secret":
+      return "secret";
+    default:
+      return "string";
+  }
+}
+var REGISTRY_COMMANDS = ["annotate", "verify", "unannotate"];
+var IMAGE_INFO_COMMANDS = ["annotate", "verify", "publish-image-info"];
+var COORDINATED = ["annotate", "signal", "publish-image-info"];
+function placed(label, group, commands, more) {
+  return { task: { label, group, ...more }, commands };
+}
+function input(name4, spec) {
+  return { name: name4, ...spec };
+}
+var off = { parse: { type: "bool" }, default: "false" };
+var on = { parse: { type: "bool" }, default: "true" };
+var TABLE = [
+  input("command", {
+    choices: COMMANDS,
+    task: { label: "Command", required: true },
+    description: "What to run: annotate, signal, verify, unannotate or publish-image-info.",
+    default: "annotate"
+  }),
+  input("registry", {
+    parse: { type: "registry" },
+    requiredFor: REGISTRY_COMMANDS,
+    ...placed("Registry", "registry", REGISTRY_COMMANDS),
+    description: "Registry host or URL, e.g. myacr.azurecr.io or http://127.0.0.1:5000 (plain http only for loopback)."
+  }),
+  input("registryType", {
+    choices: ["auto", "acr", "ghcr", "oci"],
+    ...placed("Registry type", "registry", REGISTRY_COMMANDS),
+    description: "auto (ACR for *.azurecr.io hosts, GHCR for ghcr.io, else OCI), acr, ghcr or oci. GHCR lists every package version (untagged too) through the GitHub Packages API with the registry password, else the GitHub token of the job (packages: read; removing marks also deletes their package versions with packages: write).",
+    default: "auto"
+  }),
+  input("username", {
+    ...placed("Username", "registry", REGISTRY_COMMANDS),
+    description: "Registry username (for ACR: the admin user or a token name). Default: the registry's auths entry in the Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json)."
+  }),
+  input("password", {
+    ...placed("Password", "registry", REGISTRY_COMMANDS, {
+      help: "Pass a secret variable, e.g. `$(registryPassword)`."
+    }),
+    description: "Registry password or token (for GHCR: a GitHub token). Masked in logs.",
+    parse: secret
+  }),
+  input("imageInfo", {
+    requiredFor: IMAGE_INFO_COMMANDS,
+    ...placed("Image-info sources", "imageInfo", [...IMAGE_INFO_COMMANDS, "unannotate"], {
+      rows: 3
+    }),
+    description: "Image-info sources, one per line: a path, an https URL, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>. Their union is supported.",
+    parse: list,
+    repeatable: true
+  }),
+  input("repoPrefix", {
+    parse: { type: "repositoryPrefix" },
+    ...placed("Repository prefix", "imageInfo", ["annotate", "verify", "unannotate"]),
+    description: "Prefix mapping image-info repositories to registry repositories, e.g. public/.",
+    default: ""
+  }),
+  input("repositories", {
+    ...placed("Repositories", "imageInfo", ["annotate", "verify", "unannotate"], { rows: 3 }),
+    description: "Repository globs in scope, one per line (default: every repository the image-info names).",
+    parse: { type: "repositoryGlobs" },
+    repeatable: true
+  }),
+  input("group", {
+    parse: { type: "group" },
+    task: { label: "Coordination group", group: "coordination" },
+    description: "Coordination group: the pipelines that publish to one registry and one image-info (verify and unannotate read the group's registry-held cache).",
+    default: "default"
+  }),
+  input("state", {
+    requiredFor: ["signal"],
+    choices: MARKER_STATES,
+    ...placed("State", "coordination", ["signal"]),
+    description: "For signal: publishing (before the first push) or image-info-updated (after the image-info update is durable)."
+  }),
+  input("eolDate", {
+    parse: { type: "date", orToday: true },
+    ...placed("EOL date", "annotate", ["annotate", "unannotate"]),
+    description: "End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC); for unannotate's fromPlan, the date of the marks of an ImageBuilder plan that names none."
+  }),
+  input("minAge", {
+    parse: duration,
+    field: "minAgeMs",
+    ...placed("Minimum age", "annotate", ["annotate"]),
+    description: "Never annotate manifests younger than this (e.g. 30m, 1h, 2d; 0 turns it off).",
+    default: "1h"
+  }),
+  input("timeout", {
+    parse: duration,
+    field: "timeoutMs",
+    ...placed("Timeout", "coordination", ["annotate"]),
+    description: "How long annotate waits for other runs of the group.",
+    default: "60m"
+  }),
+  input("reconcileTimeout", {
+    parse: duration,
+    field: "reconcileTimeoutMs",
+    ...placed("Reconcile timeout", "coordination", ["annotate"]),
+    description: "How long annotate waits, after applying its marks, for runs that began publishing meanwhile, counted from the end of apply (default: timeout). If they do not finish in time, every mark the run placed is removed: the outcome is rolled-back, which follows onTimeout."
+  }),
+  input("pollInterval", {
+    parse: { type: "duration", positive: true },
+    field: "pollIntervalMs",
+    ...placed("Poll interval", "coordination", ["annotate"]),
+    description: "How often annotate polls the coordination store while waiting (jittered).",
+    default: "30s"
+  }),
+  input("onTimeout", {
+    choices: ["fail", "skip"],
+    ...placed("On timeout", "coordination", ["annotate"]),
+    description: "fail (default) or skip: succeed with a warning, annotating nothing (or, when reconcile times out, having rolled back every mark the run placed).",
+    default: "fail"
+  }),
+  input("concurrency", {
+    parse: integer(1, 64),
+    ...placed("Concurrency", "registry", REGISTRY_COMMANDS),
+    description: "Registry requests in flight.",
+    default: "8"
+  }),
+  input("dryRun", {
+    ...placed("Dry run", "annotate", ["annotate", "unannotate"]),
+    description: "Write the plan (unannotate: list the marks it would remove), change nothing.",
+    ...off
+  }),
+  input("planFile", {
+    ...placed("Plan file", "annotate", ["annotate"]),
+    description: "Where annotate writes its plan (JSON). Default: a file in the runner temp directory."
+  }),
+  input("fromPlan", {
+    ...placed("From plan", "annotate", ["annotate", "unannotate"]),
+    description: "Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects. For unannotate: remove exactly the marks that plan placed (rollback of one run)."
+  }),
+  input("maxAnnotations", {
+    parse: { type: "annotationLimit" },
+    ...placed("Max annotations", "annotate", ["annotate"]),
+    description: "Blast-radius guard: the most a plan may mark in one repository, a count (500) or a percentage of the repository's manifests (25%). Over it, annotate writes the plan, marks nothing and fails; a fromPlan run is exempt. Default: no limit."
+  }),
+  input("uploadPlan", {
+    ...placed("Upload plan", "annotate", ["annotate"]),
+    description: "Publish the plan file as a build artifact (GitHub: eol-gate-plan via the Actions artifact service; Azure Pipelines: artifact eol-gate-plan) and link it from the summary.",
+    ...on,
+    hosts: ["github", "azure-pipelines"]
+  }),
+  input("coordinator", {
+    choices: COORDINATOR_KINDS,
+    ...placed("Coordinator", "coordination", COORDINATED),
+    description: "auto, azure-devops, github or none.",
+    default: "auto"
+  }),
+  input("projects", {
+    ...placed("Peer projects", "coordination", COORDINATED, { rows: 2 }),
+    description: "Azure DevOps: projects whose builds are peers of the group, one per line (default: the current project).",
+    parse: list
+  }),
+  input("scope", {
+    choices: COVER_SCOPES,
+    ...placed("Cover scope", "coordination", COORDINATED),
+    description: "What an image-info-updated covers: job (this job's pushes, the default) or run (every push of this run made before it: a dedicated record job that merges the other jobs' images).",
+    default: "job"
+  }),
+  input("unmarkSupported", {
+    ...placed("Unmark supported digests", "annotate", ["annotate"]),
+    description: "For annotate: also remove lifecycle marks from digests the image-info supports (a rollback re-published an old image), so the registry converges both ways.",
+    ...on
+  }),
+  input("retiredRepositories", {
+    choices: ["mark", "ignore"],
+    ...placed("Retired repositories", "annotate", ["annotate"]),
+    description: "For annotate without repositories globs: a repository the image-info no longer names but named before (the group's memory in the cache repository, or the image-info's git history) is retired. mark (default): it stays in scope and all its images are marked (the plan names it and maxAnnotations counts them); ignore: it is left alone.",
+    default: "mark"
+  }),
+  input("historyDepth", {
+    parse: integer(0, 1e3),
+    ...placed("Image-info history depth", "annotate", ["annotate"]),
+    description: "For annotate, on a group's first run (its memory in the cache repository is empty): how many versions of an image-info kept in git (GitHub or Azure Repos) to read, newest first, for the digests and repositories they named, so untagged images of earlier builds are found on registries that list only tags. 0 turns it off.",
+    default: "100"
+  }),
+  input("repair", {
+    ...placed("Repair", "maintenance", ["verify"]),
+    description: "For verify: delete lifecycle marks found on supported digests.",
+    ...off
+  }),
+  input("digest", {
+    field: "digests",
+    ...placed("Digests", "maintenance", ["unannotate"], { rows: 3 }),
+    description: "For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.",
+    parse: list,
+    repeatable: true
+  }),
+  input("date", {
+    parse: { type: "date" },
+    ...placed("EOL date to remove", "maintenance", ["unannotate"]),
+    description: "For unannotate: remove every lifecycle mark of this EOL date (yyyy-MM-dd) in the repositories globs, or in the repositories the image-info names."
+  }),
+  input("fragment", {
+    requiredFor: ["publish-image-info"],
+    ...placed("Image-info fragment", "publish", ["publish-image-info"]),
+    description: "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo."
+  }),
+  input("commitMessage", {
+    ...placed("Commit message", "publish", ["publish-image-info"]),
+    description: "For publish-image-info: commit message for github: and azure-repos: targets.",
+    default: "Update image-info (eol-gate publish-image-info)"
+  }),
+  input("create", {
+    ...placed("Create if missing", "publish", ["publish-image-info"]),
+    description: "For publish-image-info: create the shared image-info when it does not exist yet.",
+    ...off
+  }),
+  input("onStale", {
+    choices: ["skip", "fail"],
+    ...placed("On an older build", "publish", ["publish-image-info"]),
+    description: "For publish-image-info: what to do when the fragment has an older build of a platform than the shared image-info (it is never merged: an entry never moves back in time): skip (default) reports it and succeeds, fail reports it and fails the step after merging the rest.",
+    default: "skip"
+  }),
+  input("audience", {
+    ...placed("Token audience", "registry", REGISTRY_COMMANDS),
+    description: "Azure Container Registry token audience, for sovereign clouds (e.g. https://management.chinacloudapi.cn)."
+  }),
+  input("azureAuthorityHost", {
+    parse: { type: "httpsOrigin" },
+    ...placed("Entra ID authority host", "registry", REGISTRY_COMMANDS),
+    description: "Microsoft Entra ID authority for sovereign clouds, e.g. https://login.chinacloudapi.cn (default: the public cloud)."
+  }),
+  input("acrTier", {
+    choices: ACR_TIERS,
+    ...placed("Registry tier", "registry", REGISTRY_COMMANDS),
+    description: "Azure Container Registry: the registry's service tier (basic, standard or premium). Reads, writes, referrer lookups and token requests then start at that tier's documented budgets per minute (Basic 1,000 reads / 100 writes, Standard 3,000 / 500, Premium 10,000 / 2,000; referrer lookups 250 per identity) instead of being learnt from the registry's first refusals (default: learnt)."
+  }),
+  input("maxRequestsPerMinute", {
+    parse: integer(1),
+    ...placed("Max requests per minute", "registry", REGISTRY_COMMANDS),
+    description: "Cap on all registry requests together per minute (reads, writes, referrer lookups and token requests), on top of the per-class budgets; an override for a registry shared with other clients (default: no cap)."
+  }),
+  input("cacheFile", {
+    ...placed("Manifest cache file", "registry", REGISTRY_COMMANDS),
+    description: "Azure Container Registry: file that caches what each manifest is (digest-keyed, self-checking); cache it between runs to make steady-state runs cheap."
+  }),
+  input("cacheRepository", {
+    ...placed("Cache repository", "registry", REGISTRY_COMMANDS),
+    description: "Repository that holds the registry-side cache (one OCI artifact per group: what each lifecycle mark and manifest is, self-checking), so steady-state runs on a fresh agent cost a few requests. Default <repoPrefix>eol-gate/cache; none turns it off. Never annotated."
+  }),
+  input("anonymous", {
+    ...placed("Anonymous", "registry", ["verify"]),
+    description: "Read the registry without credentials (verify on registries that allow anonymous pull).",
+    ...off
+  }),
+  // Host-only inputs: the action's token and OIDC identity (the task takes System.AccessToken
+  // from the agent) and the task's service connections (they exist only on Azure Pipelines).
+  input("token", {
+    field: false,
+    description: "GitHub token for the coordination refs and github: image-info sources; needs contents: write and actions: read.",
+    default: "${{ github.token }}",
+    parse: secret,
+    hosts: ["github"]
+  }),
+  input("jobId", {
+    parse: { type: "jobId" },
+    description: "This job's id, so parallel jobs of one run are told apart: GitHub, the job's check run id (CLI: --job-id or EOL_GATE_JOB_ID); Azure Pipelines reads System.JobId. Where it is empty (GitHub Enterprise Server has no job.check_run_id), the job's first step finds the id in the jobs API by the runner's name (RUNNER_NAME; needs actions: read) and keeps it in GITHUB_ENV as EOL_GATE_JOB_ID for the later steps; failing that, it warns and uses a participant id that run-scope covers and failure release do not apply to.",
+    default: "${{ job.check_run_id }}",
+    commands: COORDINATED,
+    hosts: ["github", "cli"]
+  }),
+  input("coordinationRepository", {
+    parse: { type: "ownerRepo" },
+    description: "GitHub: owner/name of the repository that holds the group's markers, so pipelines of several repositories form one group (default: the workflow's repository). The token needs contents: write there and actions: read on every participating repository.",
+    commands: COORDINATED,
+    hosts: ["github", "cli"]
+  }),
+  input("azureClientId", {
+    description: "Client id of the Entra app or user-assigned identity with a federated credential for this repository; with azureTenantId, signs in to Azure Container Registry with a fresh GitHub OIDC token whenever one is needed (needs id-token: write).",
+    commands: REGISTRY_COMMANDS,
+    hosts: ["github"]
+  }),
+  input("azureTenantId", {
+    description: "Entra tenant id of azureClientId.",
+    commands: REGISTRY_COMMANDS,
+    hosts: ["github"]
+  }),
+  input("azureSubscription", {
+    field: false,
+    ...placed("Azure subscription", "registry", REGISTRY_COMMANDS, {
+      service: "AzureRM",
+      help: "Leave empty for a plain OCI registry."
+    }),
+    description: "Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation, service principal secret or managed identity).",
+    hosts: ["azure-pipelines"]
+  }),
+  input("dockerRegistryServiceConnection", {
+    field: false,
+    ...placed("Docker registry service connection", "registry", REGISTRY_COMMANDS, {
+      service: "dockerregistry",
+      help: "Leave empty to use username and password, or Entra sign-in for Azure Container Registry."
+    }),
+    description: "Docker registry service connection (username and password) for the registry; used instead of username and password.",
+    hosts: ["azure-pipelines"]
+  })
+];
+var INPUTS = [...TABLE];
+function inputsFor(host) {
+  return INPUTS.filter((i) => !i.hosts || i.hosts.includes(host));
+}
+var OUTPUTS = Object.entries({
+  annotated: "Digests annotated end-of-life by this run.",
+  alreadyAnnotated: "Candidates that already carried a lifecycle annotation.",
+  skippedTooYoung: "Candidates younger than minAge.",
+  unmarked: "Lifecycle marks removed from supported digests (unmarkSupported and reconciliation).",
+  candidates: "Digests the plan marks end-of-life.",
+  waitedSeconds: "Seconds spent waiting for other runs of the group.",
+  planFile: "Path of the plan file.",
+  result: "The outcome as one JSON object (what the CLI prints with --json)."
+}).map(([name4, description]) => ({ name: name4, description }));
+function kebab(name4) {
+  return name4.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+// src/platform/options.ts
+var PARSERS = {
+  text: (text) => text,
+  secret: (text) => text,
+  bool: (text, c) => {
+    const value5 = text.toLowerCase();
+    if (value5 === "" || value5 === "false") return false;
+    if (value5 === "true") return true;
+    throw new InputError(`${c.label}: expected true or false, got ${JSON.stringify(text)}`);
+  },
+  list: (text) => lines(text),
+  oneOf: (text, c) => {
+    if (text === "") return void 0;
+    if (!c.choices.includes(text))
+      throw new InputError(
+        `${c.label}: expected one of ${c.choices.join(", ")}, got ${JSON.stringify(text)}`
+      );
+    return text;
+  },
+  integer: (text, c, p) => {
+    if (text === "") return void 0;
+    const n2 = Number(text);
+    if (!/^\d+$/.test(text) || n2 < p.min || p.max !== void 0 && n2 > p.max)
+      throw new InputError(
+        `${c.label}: expected a whole number ${p.max === void 0 ? `above ${p.min - 1}` : `from ${p.min} to ${p.max}`}, got ${JSON.stringify(text)}`
+      );
+    return n2;
+  },
+  duration: (text, c, p) => {
+    if (text === "") return void 0;
+    const ms = parseDuration(text, c.label);
+    if (p.positive && ms <= 0) throw new InputError(`${c.label}: must be more than 0`);
+    return ms;
+  },
+  date: (text, c, p) => text ? parseEolDate(text, c.label) : p.orToday ? utcDate(c.now) : "",
+  group: (text, c) => assertGroupName(text, c.label),
+  annotationLimit: (text, c) => parseAnnotationLimit(text, c.label),
+  registry: (text, c) => {
+    if (text === "") return text;
+    let url2;
+    try {
+      url2 = new URL(registryUrl(text));
+    } catch {
+      throw new InputError(`${c.label}: not a registry host or URL: ${JSON.stringify(text)}`);
+    }
+    assertSecureUrl(url2, c.label);
+    if (url2.username || url2.password)
+      throw new InputError(
+        `${c.label}: put credentials in ${c.labelOf("username")}/${c.labelOf("password")}, not in the URL`
+      );
+    return text;
+  },
+  httpsOrigin: (text, c) => {
+    if (text && !/^https:\/\/[^/?#\s]+\/?$/i.test(text))
+      throw new InputError(
+        `${c.label}: expected an https origin such as https://login.microsoftonline.us, got ${JSON.stringify(text)}`
+      );
+    return text;
+  },
+  repositoryPrefix: (text, c) => {
+    assertRepositoryInputs(text, [], { repoPrefix: c.label, repositories: c.label });
+    return text;
+  },
+  repositoryGlobs: (text, c) => {
+    const globs = lines(text);
+    assertRepositoryInputs("", globs, { repoPrefix: c.label, repositories: c.label });
+    return globs;
+  },
+  jobId: (text, c) => text ? assertJobId(text, c.label) : text,
+  ownerRepo: (text, c) => {
+    const [owner, repo2, ...rest] = text.split("/");
+    if (text && (!OWNER_OR_REPO.test(owner) || !OWNER_OR_REPO.test(repo2 ?? "") || rest.length))
+      throw new InputError(`${c.label}: expected owner/name, got ${JSON.stringify(text)}`);
+    return text;
+  }
+};
+function registryUrl(text) {
+  return /^[a-z]+:\/\//i.test(text) ? text : `https://${text}`;
+}
+function lines(text) {
+  return text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+}
+function readOptions(agent, now) {
+  const password = agent.input("password");
+  const username = agent.input("username").trim();
+  if (password) agent.setSecret(password);
+  if (password && username)
+    agent.setSecret(Buffer.from(`${username}:${password}`, "utf8").toString("base64"));
+  const labelOf2 = (name4) => agent.label(name4);
+  const values = {};
+  for (const spec of INPUTS) {
+    if (spec.field === false) continue;
+    const parser = spec.parse ?? { type: spec.choices ? "oneOf" : "text" };
+    const raw = agent.input(spec.name);
+    const text = parser.type === "secret" ? raw : raw.trim();
+    const fallback = spec.default?.includes("${{") ? "" : spec.default ?? "";
+    const read = PARSERS[parser.type];
+    const context3 = { label: labelOf2(spec.name), labelOf: labelOf2, now, choices: spec.choices };
+    values[spec.field ?? spec.name] = read(text || fallback, context3, parser);
+  }
+  const o = values;
+  for (const spec of INPUTS) {
+    const value5 = values[spec.field || spec.name];
+    const empty = value5 === void 0 || value5 === "" || Array.isArray(value5) && !value5.length;
+    if (empty && spec.requiredFor?.includes(o.command))
+      throw new InputError(`${labelOf2(spec.name)} is required for ${o.command}`);
+  }
+  values.reconcileTimeoutMs ??= o.timeoutMs;
+  crossCheck(o, labelOf2);
+  o.cacheRepository = cacheRepository(o.cacheRepository, o.repoPrefix, labelOf2("cacheRepository"));
+  return o;
+}
+function crossCheck(o, label) {
+  if (o.command === "unannotate") {
+    if (o.digests.length === 0 && !o.fromPlan && !o.date)
+      throw new InputError(
+        `unannotate needs ${label("digest")}, ${label("fromPlan")} or ${label("date")}`
+      );
+    if (o.date && o.repositories.length === 0 && o.imageInfo.length === 0)
+      throw new InputError(
+        `${label("date")}: give ${label("repositories")} or ${label("imageInfo")} to say which repositories to search`
+      );
+  }
+  if (o.command === "publish-image-info" && o.imageInfo.length !== 1)
+    throw new InputError(
+      `${label("imageInfo")}: publish-image-info writes one shared image-info, got ${o.imageInfo.length}`
+    );
+  if (Boolean(o.azureClientId) !== Boolean(o.azureTenantId))
+    throw new InputError(
+      `${label(o.azureClientId ? "azureTenantId" : "azureClientId")} is required with ${label(o.azureClientId ? "azureClientId" : "azureTenantId")}`
+    );
+}
+function cacheRepository(text, repoPrefix, label) {
+  if (text === "none") return "";
+  const name4 = text || withPrefix(repoPrefix, "eol-gate/cache");
+  if (!isRepositoryName(name4))
+    throw new InputError(`${label}: invalid repository name ${JSON.stringify(name4)}`);
+  return name4;
 }
 
 // src/platform/participant.ts
@@ -38155,8 +38039,7 @@ function jobOfRunner(jobs, runnerName) {
   };
 }
 var JOB_LOOKUP = { attempts: 4, delayMs: 1e3 };
-async function findJobId(runnerName, jobs, policy = JOB_LOOKUP) {
-  const sleep2 = policy.sleep ?? sleep;
+async function findJobId(runnerName, jobs, policy = JOB_LOOKUP, clock = systemClock) {
   let delay5 = policy.delayMs;
   let waited = 0;
   for (let read = 1; ; read++) {
@@ -38171,12 +38054,12 @@ async function findJobId(runnerName, jobs, policy = JOB_LOOKUP) {
       return {
         reason: `${match.reason} (${read} listing${read > 1 ? `s over ${Math.round(waited / 1e3)}s` : ""})`
       };
-    await sleep2(delay5);
+    await clock.sleep(delay5);
     waited += delay5;
     delay5 *= 2;
   }
 }
-async function jobParticipant(agent, need, lookup, policy = JOB_LOOKUP) {
+async function jobParticipant(agent, need, lookup, policy = JOB_LOOKUP, clock = systemClock) {
   if (agent.env[PARTICIPANT_VARIABLE]) return participantId(agent, need);
   if (!lookup.runnerName) {
     agent.logger.debug(
@@ -38184,7 +38067,7 @@ async function jobParticipant(agent, need, lookup, policy = JOB_LOOKUP) {
     );
     return participantId(agent, need);
   }
-  const found = await findJobId(lookup.runnerName, () => lookup.jobs(), policy);
+  const found = await findJobId(lookup.runnerName, () => lookup.jobs(), policy, clock);
   if ("id" in found) {
     const kept = agent.exportVariable?.(JOB_ID_VARIABLE, found.id) ?? false;
     agent.logger.info(
@@ -38200,17 +38083,11 @@ async function jobParticipant(agent, need, lookup, policy = JOB_LOOKUP) {
 
 // src/platform/wiring.ts
 function createRegistry(o, agent) {
-  let url2 = /^[a-z]+:\/\//i.test(o.registry) ? o.registry : `https://${o.registry}`;
-  let host;
-  try {
-    host = new URL(url2).host.toLowerCase();
-  } catch {
-    throw new InputError(
-      `${agent.label("registry")}: not a registry host or URL: ${JSON.stringify(o.registry)}`
-    );
-  }
-  const acr = o.registryType === "acr" || o.registryType === "auto" && /\.azurecr\.(io|cn|us)$/i.test(host.replace(/:\d+$/, ""));
-  const ghcr = o.registryType === "ghcr" || o.registryType === "auto" && host.replace(/:\d+$/, "") === "ghcr.io";
+  let url2 = registryUrl(o.registry);
+  const host = new URL(url2).host.toLowerCase();
+  const hostname2 = host.replace(/:\d+$/, "");
+  const acr = o.registryType === "acr" || o.registryType === "auto" && /\.azurecr\.(io|cn|us)$/i.test(hostname2);
+  const ghcr = o.registryType === "ghcr" || o.registryType === "auto" && hostname2 === "ghcr.io";
   const login = registryLogin(o, agent, host);
   const throttle = processThrottleFor(o, agent, acr);
   if (acr && !login) return createAcrRegistry(o, agent, throttle);
@@ -38301,13 +38178,12 @@ function dockerConfigCredentials(agent, host) {
     text = (0, import_node_fs6.readFileSync)(file, "utf8");
   } catch (e) {
     const code = e.code;
-    if (code === "ENOENT") {
+    if (code === "ENOENT")
       agent.logger.debug(`${host}: no Docker config at ${file}; no credentials`);
-    } else {
+    else
       agent.logger.warning(
         `${host}: cannot read the Docker config ${file} (${code}); no credentials`
       );
-    }
     return void 0;
   }
   const result = lookupDockerConfig(text, host, file);
@@ -38347,9 +38223,8 @@ function createAcrRegistry(o, agent, throttle) {
     systemAccessToken: agent.platformToken(),
     federated
   });
-  const { credential, name: name4 } = createAcrCredential(auth, {
-    authorityHost: o.azureAuthorityHost || void 0
-  });
+  const authorityHost = o.azureAuthorityHost || void 0;
+  const { credential, name: name4 } = createAcrCredential(auth, { authorityHost });
   return new AcrRegistry({
     endpoint: o.registry,
     credential,
@@ -38373,14 +38248,13 @@ function retryPolicy4(env) {
   const text = env.EOL_GATE_RETRIES;
   if (text === void 0 || text === "") return DEFAULT_RETRY;
   const retries = Number(text);
-  if (!Number.isInteger(retries) || retries < 0 || retries > 20) {
+  if (!Number.isInteger(retries) || retries < 0 || retries > 20)
     throw new InputError(
       `EOL_GATE_RETRIES: expected a whole number from 0 to 20, got ${JSON.stringify(text)}`
     );
-  }
   return { ...DEFAULT_RETRY, retries };
 }
-function sourceOptions(agent) {
+function sourceOptions(agent, clock) {
   const { github, azure } = agent.context;
   const token = agent.platformToken();
   return {
@@ -38389,15 +38263,16 @@ function sourceOptions(agent) {
     azureCollectionUri: azure.collectionUri,
     azureToken: azure.token || (agent.platform === "azure-pipelines" ? token : void 0),
     retry: retryPolicy4(agent.env),
+    clock,
     label: agent.label("imageInfo")
   };
 }
-function createSources(o, agent) {
-  const options = sourceOptions(agent);
+function createSources(o, agent, clock) {
+  const options = sourceOptions(agent, clock);
   return o.imageInfo.map((spec) => createImageInfoSource(spec, options));
 }
-function createStore(o, agent, logger28) {
-  return createCoordinationStore(o.coordinator, agent.context, logger28, {
+function createStore(o, agent, clock) {
+  return createCoordinationStore(o.coordinator, agent.context, agent.logger, {
     token: agent.platformToken(),
     projects: o.projects.length > 0 ? o.projects : void 0,
     jobId: o.jobId || void 0,
@@ -38410,22 +38285,23 @@ function createStore(o, agent, logger28) {
       lookup
     ),
     coordinationRepository: o.coordinationRepository || void 0,
-    retry: retryPolicy4(agent.env)
+    retry: retryPolicy4(agent.env),
+    clock
   });
 }
 
 // src/platform/job-commands.ts
-var runSignal = async (o, agent) => {
+var runSignal = async (o, agent, clock) => {
   await signal(
     { group: o.group, state: o.state, scope: o.scope },
-    { store: await createStore(o, agent, agent.logger), logger: agent.logger }
+    { store: await createStore(o, agent, clock), logger: agent.logger }
   );
   return { exitCode: 0, result: { group: o.group, state: o.state, scope: o.scope } };
 };
-var runVerify = async (o, agent) => {
+var runVerify = async (o, agent, clock) => {
   const logger28 = agent.logger;
   const registry = createRegistry(o, agent);
-  const result = await verify(o, { registry, sources: createSources(o, agent), logger: logger28 });
+  const result = await verify(o, { registry, sources: createSources(o, agent, clock), logger: logger28 });
   await agent.summary(verifySummary(result, registry.displayName), "eol-gate verify");
   const clean = result.findings.length === 0 || result.repaired > 0;
   if (!clean)
@@ -38457,7 +38333,7 @@ var runUnannotate = async (o, agent, clock) => {
       registry,
       logger: agent.logger,
       clock,
-      sources: o.date && o.imageInfo.length > 0 ? createSources(o, agent) : void 0
+      sources: o.date && o.imageInfo.length > 0 ? createSources(o, agent, clock) : void 0
     }
   );
   const selection = [
@@ -38474,8 +38350,8 @@ var runUnannotate = async (o, agent, clock) => {
 var runPublish = async (o, agent, clock) => {
   const logger28 = agent.logger;
   const fragmentText = await readInput(o.fragment, agent.label("fragment"));
-  const target = createWritableImageInfoSource(o.imageInfo[0], sourceOptions(agent));
-  const store = await createStore(o, agent, logger28);
+  const target = createWritableImageInfoSource(o.imageInfo[0], sourceOptions(agent, clock));
+  const store = await createStore(o, agent, clock);
   const result = await publishImageInfo(
     { target, fragmentText, fragmentName: o.fragment, message: o.commitMessage, create: o.create },
     {
@@ -38489,12 +38365,12 @@ var runPublish = async (o, agent, clock) => {
     `${target.name}: ${result.changed ? "merged" : "already up to date"} after ${result.attempts} attempt(s)`
   );
   await agent.summary(
-    publishSummary(result, target.name, o.fragment, o.onStale),
+    publishSummary(result, target.name, o.fragment, o.onStale, agent.label("onStale")),
     "eol-gate publish-image-info"
   );
   if (result.stale.length === 0 || o.onStale !== "fail")
     return { exitCode: 0, result: { ...result } };
-  const error = `${o.fragment}: ${result.stale.length} entr${result.stale.length === 1 ? "y is an older build" : "ies are older builds"} than ${target.name} has (listed above); onStale is fail`;
+  const error = `${o.fragment}: ${result.stale.length} entr${result.stale.length === 1 ? "y is an older build" : "ies are older builds"} than ${target.name} has (listed above); ${agent.label("onStale")} is fail`;
   logger28.error(error);
   return { exitCode: 1, result: { ...result, error, kind: "stale" } };
 };
@@ -38664,8 +38540,9 @@ function participantTable(runs, now) {
     const who = `${run.repository ? `${run.repository} ` : ""}run ${run.runId}${run.attempt > 0 ? ` (attempt ${run.attempt})` : ""}${run.name ? ` "${run.name}"` : ""}`;
     const job = run.jobId ? `${run.jobName ? `${run.jobName} ` : ""}${run.jobId}` : "";
     const startedMs = run.publishingSince > 0 ? run.publishingSince : Date.parse(run.since ?? "");
-    const since = Number.isNaN(startedMs) ? "" : new Date(startedMs).toISOString();
-    const age = Number.isNaN(startedMs) ? "" : formatDuration(Math.max(0, now.getTime() - startedMs));
+    const known = !Number.isNaN(startedMs);
+    const since = known ? new Date(startedMs).toISOString() : "";
+    const age = known ? formatDuration(Math.max(0, now.getTime() - startedMs)) : "";
     return `| ${link2(who, run.runUrl ?? (run.url !== run.jobUrl ? run.url : void 0))} | ${job ? link2(job, run.jobUrl) : ""} | ${since} | ${age} |`;
   });
   return [
@@ -38709,11 +38586,11 @@ var runAnnotate = async (o, agent, clock) => {
   const logger28 = agent.logger;
   const fromPlan = o.fromPlan ? parsePlanFile(await readInput(o.fromPlan, agent.label("fromPlan")), o.fromPlan, o.eolDate) : void 0;
   const registry = createRegistry(o, agent);
-  const sources = createSources(o, agent);
-  const store = await createStore(o, agent, logger28);
+  const sources = createSources(o, agent, clock);
+  const store = await createStore(o, agent, clock);
   const planFile = o.planFile || (0, import_node_path5.join)(agent.tempDir, `eol-gate-plan-${clock.now().getTime()}.json`);
   const result = await annotate(
-    { ...o, fromPlan },
+    { ...o, fromPlan, label: (name4) => agent.label(name4) },
     {
       registry,
       store,
@@ -38741,16 +38618,11 @@ var runAnnotate = async (o, agent, clock) => {
   }
   const c = result.counts;
   const waitedSeconds = Math.round(result.waitedMs / 1e3);
-  const outputs = {
-    annotated: c.annotated,
-    alreadyAnnotated: c.alreadyAnnotated,
-    unmarked: c.unmarked,
-    skippedTooYoung: c.skippedTooYoung,
-    candidates: c.candidates,
-    waitedSeconds,
-    planFile: plan ? planFile : ""
-  };
-  for (const [name4, value5] of Object.entries(outputs)) agent.setOutput(name4, String(value5));
+  const { annotated, alreadyAnnotated, unmarked, skippedTooYoung, candidates } = c;
+  const outputs = { annotated, alreadyAnnotated, unmarked, skippedTooYoung, candidates };
+  for (const [name4, value5] of Object.entries({ ...outputs, waitedSeconds }))
+    agent.setOutput(name4, String(value5));
+  agent.setOutput("planFile", plan ? planFile : "");
   await agent.summary(
     annotateSummary(result, {
       registry: registry.displayName,
@@ -38813,591 +38685,7 @@ async function writeChunks(path3, chunks) {
   }
 }
 
-// src/platform/options.ts
-init_import_meta_url();
-
-// src/platform/inputs.ts
-init_import_meta_url();
-
-// src/core/runs.ts
-init_import_meta_url();
-var MARKER_STATES = ["publishing", "image-info-updated"];
-var COVER_SCOPES = ["job", "run"];
-
-// src/platform/inputs.ts
-var COMMANDS = [
-  "annotate",
-  "signal",
-  "verify",
-  "unannotate",
-  "publish-image-info"
-];
-var REGISTRY_TYPES = ["auto", "acr", "ghcr", "oci"];
-var ON_TIMEOUT = ["fail", "skip"];
-var ON_STALE = ["skip", "fail"];
-var ACR_TIERS = ["basic", "standard", "premium"];
-var RETIRED_REPOSITORIES = ["mark", "ignore"];
-var bool = { type: "bool" };
-var list = { type: "list" };
-var secret = { type: "secret" };
-var duration = { type: "duration" };
-var date = { type: "date" };
-var integer = (min, max) => ({ type: "integer", min, max });
-function kindOf(input) {
-  switch (input.parse?.type) {
-    case "bool":
-      return "boolean";
-    case "list":
-    case "repositoryGlobs":
-      return "multiline";
-    case "secret":
-      return "secret";
-    default:
-      return "string";
-  }
-}
-var REGISTRY_COMMANDS = ["annotate", "verify", "unannotate"];
-var IMAGE_INFO_COMMANDS = ["annotate", "verify", "publish-image-info"];
-var COORDINATED = ["annotate", "signal", "publish-image-info"];
-var TABLE = [
-  {
-    name: "command",
-    choices: COMMANDS,
-    task: { label: "Command", required: true },
-    description: "What to run: annotate, signal, verify, unannotate or publish-image-info.",
-    default: "annotate"
-  },
-  {
-    name: "registry",
-    parse: { type: "registry" },
-    requiredFor: REGISTRY_COMMANDS,
-    task: { label: "Registry", group: "registry" },
-    description: "Registry host or URL, e.g. myacr.azurecr.io or http://127.0.0.1:5000 (plain http only for loopback).",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "registryType",
-    choices: REGISTRY_TYPES,
-    task: { label: "Registry type", group: "registry" },
-    description: "auto (ACR for *.azurecr.io hosts, GHCR for ghcr.io, else OCI), acr, ghcr or oci. GHCR lists every package version (untagged too) through the GitHub Packages API with the registry password, else the GitHub token of the job (packages: read; removing marks also deletes their package versions with packages: write).",
-    default: "auto",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "username",
-    task: { label: "Username", group: "registry" },
-    description: "Registry username (for ACR: the admin user or a token name). Default: the registry's auths entry in the Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json).",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "password",
-    task: {
-      label: "Password",
-      group: "registry",
-      help: "Pass a secret variable, e.g. `$(registryPassword)`."
-    },
-    description: "Registry password or token (for GHCR: a GitHub token). Masked in logs.",
-    commands: REGISTRY_COMMANDS,
-    parse: secret
-  },
-  {
-    name: "imageInfo",
-    requiredFor: IMAGE_INFO_COMMANDS,
-    task: { label: "Image-info sources", group: "imageInfo", rows: 3 },
-    description: "Image-info sources, one per line: a path, an https URL, github:<owner>/<repo>/<path>@<branch> or azure-repos:<project>/<repo>/<path>@<branch>. Their union is supported.",
-    commands: [...IMAGE_INFO_COMMANDS, "unannotate"],
-    parse: list,
-    repeatable: true
-  },
-  {
-    name: "repoPrefix",
-    parse: { type: "repositoryPrefix" },
-    task: { label: "Repository prefix", group: "imageInfo" },
-    description: "Prefix mapping image-info repositories to registry repositories, e.g. public/.",
-    default: "",
-    commands: ["annotate", "verify", "unannotate"]
-  },
-  {
-    name: "repositories",
-    task: { label: "Repositories", group: "imageInfo", rows: 3 },
-    description: "Repository globs in scope, one per line (default: every repository the image-info names).",
-    commands: ["annotate", "verify", "unannotate"],
-    parse: { type: "repositoryGlobs" },
-    repeatable: true
-  },
-  {
-    name: "group",
-    parse: { type: "group" },
-    task: { label: "Coordination group", group: "coordination" },
-    description: "Coordination group: the pipelines that publish to one registry and one image-info.",
-    default: "default",
-    commands: COORDINATED
-  },
-  {
-    name: "state",
-    requiredFor: ["signal"],
-    choices: MARKER_STATES,
-    task: { label: "State", group: "coordination" },
-    description: "For signal: publishing (before the first push) or image-info-updated (after the image-info update is durable).",
-    commands: ["signal"]
-  },
-  {
-    name: "eolDate",
-    parse: { type: "date", orToday: true },
-    task: { label: "EOL date", group: "annotate" },
-    description: "End-of-life date written into annotations, yyyy-MM-dd (default: today, UTC).",
-    commands: ["annotate"]
-  },
-  {
-    name: "minAge",
-    parse: duration,
-    field: "minAgeMs",
-    task: { label: "Minimum age", group: "annotate" },
-    description: "Never annotate manifests younger than this (e.g. 30m, 1h, 2d; 0 turns it off).",
-    default: "1h",
-    commands: ["annotate"]
-  },
-  {
-    name: "timeout",
-    parse: duration,
-    field: "timeoutMs",
-    task: { label: "Timeout", group: "coordination" },
-    description: "How long annotate waits for other runs of the group.",
-    default: "60m",
-    commands: ["annotate"]
-  },
-  {
-    name: "reconcileTimeout",
-    parse: duration,
-    field: "reconcileTimeoutMs",
-    task: { label: "Reconcile timeout", group: "coordination" },
-    description: "How long annotate waits, after applying its marks, for runs that began publishing meanwhile, counted from the end of apply (default: timeout). If they do not finish in time, every mark the run placed is removed: the outcome is rolled-back, which follows onTimeout.",
-    commands: ["annotate"]
-  },
-  {
-    name: "pollInterval",
-    parse: { type: "duration", positive: true },
-    field: "pollIntervalMs",
-    task: { label: "Poll interval", group: "coordination" },
-    description: "How often annotate polls the coordination store while waiting (jittered).",
-    default: "30s",
-    commands: ["annotate"]
-  },
-  {
-    name: "onTimeout",
-    choices: ON_TIMEOUT,
-    task: { label: "On timeout", group: "coordination" },
-    description: "fail (default) or skip: succeed with a warning, annotating nothing (or, when reconcile times out, having rolled back every mark the run placed).",
-    default: "fail",
-    commands: ["annotate"]
-  },
-  {
-    name: "concurrency",
-    parse: integer(1, 64),
-    task: { label: "Concurrency", group: "registry" },
-    description: "Registry requests in flight.",
-    default: "8",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "dryRun",
-    task: { label: "Dry run", group: "annotate" },
-    description: "Write the plan (unannotate: list the marks it would remove), change nothing.",
-    default: "false",
-    commands: ["annotate", "unannotate"],
-    parse: bool
-  },
-  {
-    name: "planFile",
-    task: { label: "Plan file", group: "annotate" },
-    description: "Where annotate writes its plan (JSON). Default: a file in the runner temp directory.",
-    commands: ["annotate"]
-  },
-  {
-    name: "fromPlan",
-    task: { label: "From plan", group: "annotate" },
-    description: "Annotate only the digests of this eol-gate plan or ImageBuilder EOL data file; the image-info still protects. For unannotate: remove exactly the marks that plan placed (rollback of one run).",
-    commands: ["annotate", "unannotate"]
-  },
-  {
-    name: "maxAnnotations",
-    parse: { type: "annotationLimit" },
-    task: { label: "Max annotations", group: "annotate" },
-    description: "Blast-radius guard: the most a plan may mark in one repository, a count (500) or a percentage of the repository's manifests (25%). Over it, annotate writes the plan, marks nothing and fails; a fromPlan run is exempt. Default: no limit.",
-    commands: ["annotate"]
-  },
-  {
-    name: "uploadPlan",
-    task: { label: "Upload plan", group: "annotate" },
-    description: "Publish the plan file as a build artifact (GitHub: eol-gate-plan via the Actions artifact service; Azure Pipelines: artifact eol-gate-plan) and link it from the summary.",
-    default: "true",
-    commands: ["annotate"],
-    parse: bool,
-    hosts: ["github", "azure-pipelines"]
-  },
-  {
-    name: "coordinator",
-    choices: COORDINATOR_KINDS,
-    task: { label: "Coordinator", group: "coordination" },
-    description: "auto, azure-devops, github or none.",
-    default: "auto",
-    commands: COORDINATED
-  },
-  {
-    name: "projects",
-    task: { label: "Peer projects", group: "coordination", rows: 2 },
-    description: "Azure DevOps: projects whose builds are peers of the group, one per line (default: the current project).",
-    commands: COORDINATED,
-    parse: list
-  },
-  {
-    name: "scope",
-    choices: COVER_SCOPES,
-    task: { label: "Cover scope", group: "coordination" },
-    description: "What an image-info-updated covers: job (this job's pushes, the default) or run (every push of this run made before it: a dedicated record job that merges the other jobs' images).",
-    default: "job",
-    commands: COORDINATED
-  },
-  {
-    name: "unmarkSupported",
-    task: { label: "Unmark supported digests", group: "annotate" },
-    description: "For annotate: also remove lifecycle marks from digests the image-info supports (a rollback re-published an old image), so the registry converges both ways.",
-    default: "true",
-    commands: ["annotate"],
-    parse: bool
-  },
-  {
-    name: "retiredRepositories",
-    choices: RETIRED_REPOSITORIES,
-    task: { label: "Retired repositories", group: "annotate" },
-    description: "For annotate without repositories globs: a repository the image-info no longer names but named before (the group's memory in the cache repository, or the image-info's git history) is retired. mark (default): it stays in scope and all its images are marked (the plan names it and maxAnnotations counts them); ignore: it is left alone.",
-    default: "mark",
-    commands: ["annotate"]
-  },
-  {
-    name: "historyDepth",
-    parse: integer(0, 1e3),
-    task: { label: "Image-info history depth", group: "annotate" },
-    description: "For annotate, on a group's first run (its memory in the cache repository is empty): how many versions of an image-info kept in git (GitHub or Azure Repos) to read, newest first, for the digests and repositories they named, so untagged images of earlier builds are found on registries that list only tags. 0 turns it off.",
-    default: "100",
-    commands: ["annotate"]
-  },
-  {
-    name: "repair",
-    task: { label: "Repair", group: "maintenance" },
-    description: "For verify: delete lifecycle marks found on supported digests.",
-    default: "false",
-    commands: ["verify"],
-    parse: bool
-  },
-  {
-    name: "digest",
-    field: "digests",
-    task: { label: "Digests", group: "maintenance", rows: 3 },
-    description: "For unannotate: digests to roll back, <repository>@sha256:<hex>, one per line.",
-    commands: ["unannotate"],
-    parse: list,
-    repeatable: true
-  },
-  {
-    name: "date",
-    parse: date,
-    task: { label: "EOL date to remove", group: "maintenance" },
-    description: "For unannotate: remove every lifecycle mark of this EOL date (yyyy-MM-dd) in the repositories globs, or in the repositories the image-info names.",
-    commands: ["unannotate"]
-  },
-  {
-    name: "fragment",
-    requiredFor: ["publish-image-info"],
-    task: { label: "Image-info fragment", group: "publish" },
-    description: "For publish-image-info: this run's image-info file, merged into the shared one given by imageInfo.",
-    commands: ["publish-image-info"]
-  },
-  {
-    name: "commitMessage",
-    task: { label: "Commit message", group: "publish" },
-    description: "For publish-image-info: commit message for github: and azure-repos: targets.",
-    default: "Update image-info (eol-gate publish-image-info)",
-    commands: ["publish-image-info"]
-  },
-  {
-    name: "create",
-    task: { label: "Create if missing", group: "publish" },
-    description: "For publish-image-info: create the shared image-info when it does not exist yet.",
-    default: "false",
-    commands: ["publish-image-info"],
-    parse: bool
-  },
-  {
-    name: "onStale",
-    choices: ON_STALE,
-    task: { label: "On an older build", group: "publish" },
-    description: "For publish-image-info: what to do when the fragment has an older build of a platform than the shared image-info (it is never merged: an entry never moves back in time): skip (default) reports it and succeeds, fail reports it and fails the step after merging the rest.",
-    default: "skip",
-    commands: ["publish-image-info"]
-  },
-  {
-    name: "audience",
-    task: { label: "Token audience", group: "registry" },
-    description: "Azure Container Registry token audience, for sovereign clouds (e.g. https://management.chinacloudapi.cn).",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "azureAuthorityHost",
-    parse: { type: "httpsOrigin" },
-    task: { label: "Entra ID authority host", group: "registry" },
-    description: "Microsoft Entra ID authority for sovereign clouds, e.g. https://login.chinacloudapi.cn (default: the public cloud).",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "acrTier",
-    choices: ACR_TIERS,
-    task: { label: "Registry tier", group: "registry" },
-    description: "Azure Container Registry: the registry's service tier (basic, standard or premium). Reads, writes, referrer lookups and token requests then start at that tier's documented budgets per minute (Basic 1,000 reads / 100 writes, Standard 3,000 / 500, Premium 10,000 / 2,000; referrer lookups 250 per identity) instead of being learnt from the registry's first refusals (default: learnt).",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "maxRequestsPerMinute",
-    parse: integer(1),
-    task: { label: "Max requests per minute", group: "registry" },
-    description: "Cap on all registry requests together per minute (reads, writes, referrer lookups and token requests), on top of the per-class budgets; an override for a registry shared with other clients (default: no cap).",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "cacheFile",
-    task: { label: "Manifest cache file", group: "registry" },
-    description: "Azure Container Registry: file that caches what each manifest is (digest-keyed, self-checking); cache it between runs to make steady-state runs cheap.",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "cacheRepository",
-    task: { label: "Cache repository", group: "registry" },
-    description: "Repository that holds the registry-side cache (one OCI artifact per group: what each lifecycle mark and manifest is, self-checking), so steady-state runs on a fresh agent cost a few requests. Default <repoPrefix>eol-gate/cache; none turns it off. Never annotated.",
-    commands: REGISTRY_COMMANDS
-  },
-  {
-    name: "anonymous",
-    task: { label: "Anonymous", group: "registry" },
-    description: "Read the registry without credentials (verify on registries that allow anonymous pull).",
-    default: "false",
-    commands: ["verify"],
-    parse: bool
-  },
-  // Host-only inputs: the action's token and OIDC identity (the task takes System.AccessToken
-  // from the agent) and the task's service connections (they exist only on Azure Pipelines).
-  {
-    name: "token",
-    field: false,
-    description: "GitHub token for the coordination refs and github: image-info sources; needs contents: write and actions: read.",
-    default: "${{ github.token }}",
-    parse: secret,
-    hosts: ["github"]
-  },
-  {
-    name: "jobId",
-    parse: { type: "jobId" },
-    description: "This job's id, so parallel jobs of one run are told apart: GitHub, the job's check run id (CLI: --job-id or EOL_GATE_JOB_ID); Azure Pipelines reads System.JobId. Where it is empty (GitHub Enterprise Server has no job.check_run_id), the job's first step finds the id in the jobs API by the runner's name (RUNNER_NAME; needs actions: read) and keeps it in GITHUB_ENV as EOL_GATE_JOB_ID for the later steps; failing that, it warns and uses a participant id that run-scope covers and failure release do not apply to.",
-    default: "${{ job.check_run_id }}",
-    commands: COORDINATED,
-    hosts: ["github", "cli"]
-  },
-  {
-    name: "coordinationRepository",
-    parse: { type: "ownerRepo" },
-    description: "GitHub: owner/name of the repository that holds the group's markers, so pipelines of several repositories form one group (default: the workflow's repository). The token needs contents: write there and actions: read on every participating repository.",
-    commands: COORDINATED,
-    hosts: ["github", "cli"]
-  },
-  {
-    name: "azureClientId",
-    description: "Client id of the Entra app or user-assigned identity with a federated credential for this repository; with azureTenantId, signs in to Azure Container Registry with a fresh GitHub OIDC token whenever one is needed (needs id-token: write).",
-    commands: REGISTRY_COMMANDS,
-    hosts: ["github"]
-  },
-  {
-    name: "azureTenantId",
-    description: "Entra tenant id of azureClientId.",
-    commands: REGISTRY_COMMANDS,
-    hosts: ["github"]
-  },
-  {
-    name: "azureSubscription",
-    field: false,
-    task: {
-      label: "Azure subscription",
-      group: "registry",
-      service: "AzureRM",
-      help: "Leave empty for a plain OCI registry."
-    },
-    description: "Azure Resource Manager service connection used to sign in to Azure Container Registry (workload identity federation, service principal secret or managed identity).",
-    commands: REGISTRY_COMMANDS,
-    hosts: ["azure-pipelines"]
-  },
-  {
-    name: "dockerRegistryServiceConnection",
-    field: false,
-    task: {
-      label: "Docker registry service connection",
-      group: "registry",
-      service: "dockerregistry",
-      help: "Leave empty to use username and password, or Entra sign-in for Azure Container Registry."
-    },
-    description: "Docker registry service connection (username and password) for the registry; used instead of username and password.",
-    commands: REGISTRY_COMMANDS,
-    hosts: ["azure-pipelines"]
-  }
-];
-var INPUTS = [...TABLE];
-function inputsFor(host) {
-  return INPUTS.filter((i) => !i.hosts || i.hosts.includes(host));
-}
-function kebab(name4) {
-  return name4.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-// src/platform/options.ts
-var PARSERS = {
-  text: (text) => text,
-  secret: (text) => text,
-  bool: (text, c) => {
-    const value5 = text.toLowerCase();
-    if (value5 === "" || value5 === "false") return false;
-    if (value5 === "true") return true;
-    throw new InputError(`${c.label}: expected true or false, got ${JSON.stringify(text)}`);
-  },
-  list: (text) => lines(text),
-  oneOf: (text, c) => {
-    if (text === "") return void 0;
-    if (!c.choices.includes(text))
-      throw new InputError(
-        `${c.label}: expected one of ${c.choices.join(", ")}, got ${JSON.stringify(text)}`
-      );
-    return text;
-  },
-  integer: (text, c, p) => {
-    if (text === "") return void 0;
-    const n2 = Number(text);
-    if (!/^\d+$/.test(text) || n2 < p.min || p.max !== void 0 && n2 > p.max)
-      throw new InputError(
-        `${c.label}: expected a whole number ${p.max === void 0 ? `above ${p.min - 1}` : `from ${p.min} to ${p.max}`}, got ${JSON.stringify(text)}`
-      );
-    return n2;
-  },
-  duration: (text, c, p) => {
-    if (text === "") return void 0;
-    const ms = parseDuration(text, c.label);
-    if (p.positive && ms <= 0) throw new InputError(`${c.label}: must be more than 0`);
-    return ms;
-  },
-  date: (text, c, p) => text ? parseEolDate(text, c.label) : p.orToday ? utcDate(c.now) : "",
-  group: (text, c) => assertGroupName(text, c.label),
-  annotationLimit: (text, c) => parseAnnotationLimit(text, c.label),
-  registry: (text, c) => {
-    if (text === "") return text;
-    let url2;
-    try {
-      url2 = new URL(/^[a-z]+:\/\//i.test(text) ? text : `https://${text}`);
-    } catch {
-      throw new InputError(`${c.label}: not a registry host or URL: ${JSON.stringify(text)}`);
-    }
-    assertSecureUrl(url2, c.label);
-    if (url2.username || url2.password)
-      throw new InputError(
-        `${c.label}: put credentials in ${c.labelOf("username")}/${c.labelOf("password")}, not in the URL`
-      );
-    return text;
-  },
-  httpsOrigin: (text, c) => {
-    if (text && !/^https:\/\/[^/?#\s]+\/?$/i.test(text))
-      throw new InputError(
-        `${c.label}: expected an https origin such as https://login.microsoftonline.us, got ${JSON.stringify(text)}`
-      );
-    return text;
-  },
-  repositoryPrefix: (text, c) => {
-    assertRepositoryInputs(text, [], { repoPrefix: c.label, repositories: c.label });
-    return text;
-  },
-  repositoryGlobs: (text, c) => {
-    const globs = lines(text);
-    assertRepositoryInputs("", globs, { repoPrefix: c.label, repositories: c.label });
-    return globs;
-  },
-  jobId: (text, c) => text ? assertJobId(text, c.label) : text,
-  ownerRepo: (text, c) => {
-    const [owner, repo2, ...rest] = text.split("/");
-    if (text && (!OWNER_OR_REPO.test(owner) || !OWNER_OR_REPO.test(repo2 ?? "") || rest.length))
-      throw new InputError(`${c.label}: expected owner/name, got ${JSON.stringify(text)}`);
-    return text;
-  }
-};
-function lines(text) {
-  return text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
-}
-function readOptions(agent, now) {
-  const password = agent.input("password");
-  const username = agent.input("username").trim();
-  if (password) agent.setSecret(password);
-  if (password && username)
-    agent.setSecret(Buffer.from(`${username}:${password}`, "utf8").toString("base64"));
-  const labelOf = (name4) => agent.label(name4);
-  const values = {};
-  for (const spec of INPUTS) {
-    if (spec.field === false) continue;
-    const parser = spec.parse ?? { type: spec.choices ? "oneOf" : "text" };
-    const raw = agent.input(spec.name);
-    const text = parser.type === "secret" ? raw : raw.trim();
-    const fallback = spec.default?.includes("${{") ? "" : spec.default ?? "";
-    const read = PARSERS[parser.type];
-    const context3 = { label: labelOf(spec.name), labelOf, now, choices: spec.choices };
-    values[spec.field ?? spec.name] = read(text || fallback, context3, parser);
-  }
-  const o = values;
-  for (const spec of INPUTS) {
-    const value5 = values[spec.field || spec.name];
-    const empty = value5 === void 0 || value5 === "" || Array.isArray(value5) && !value5.length;
-    if (empty && spec.requiredFor?.includes(o.command))
-      throw new InputError(`${labelOf(spec.name)} is required for ${o.command}`);
-  }
-  values.reconcileTimeoutMs ??= o.timeoutMs;
-  crossCheck(o, labelOf);
-  o.cacheRepository = cacheRepository(o.cacheRepository, o.repoPrefix, labelOf("cacheRepository"));
-  return o;
-}
-function crossCheck(o, label) {
-  if (o.command === "unannotate") {
-    if (o.digests.length === 0 && !o.fromPlan && !o.date)
-      throw new InputError(
-        `unannotate needs ${label("digest")}, ${label("fromPlan")} or ${label("date")}`
-      );
-    if (o.date && o.repositories.length === 0 && o.imageInfo.length === 0)
-      throw new InputError(
-        `${label("date")}: give ${label("repositories")} or ${label("imageInfo")} to say which repositories to search`
-      );
-  }
-  if (o.command === "publish-image-info" && o.imageInfo.length !== 1)
-    throw new InputError(
-      `${label("imageInfo")}: publish-image-info writes one shared image-info, got ${o.imageInfo.length}`
-    );
-  if (Boolean(o.azureClientId) !== Boolean(o.azureTenantId))
-    throw new InputError(
-      `${label(o.azureClientId ? "azureTenantId" : "azureClientId")} is required with ${label(o.azureClientId ? "azureClientId" : "azureTenantId")}`
-    );
-}
-function cacheRepository(text, repoPrefix, label) {
-  if (text === "none") return "";
-  const name4 = text || withPrefix(repoPrefix, "eol-gate/cache");
-  if (!isRepositoryName(name4))
-    throw new InputError(`${label}: invalid repository name ${JSON.stringify(name4)}`);
-  return name4;
-}
-
 // src/platform/job.ts
-var systemClock = {
-  now: () => /* @__PURE__ */ new Date(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  random: Math.random
-};
 var RUNNERS = {
   annotate: runAnnotate,
   signal: runSignal,
@@ -39410,7 +38698,8 @@ async function runJob(host, clock = systemClock) {
   configureProcessThrottle({});
   try {
     const options = readOptions(agent, clock.now());
-    const { exitCode, result } = await RUNNERS[options.command](options, agent, clock);
+    const run = RUNNERS[options.command];
+    const { exitCode, result } = await run(options, agent, clock);
     const job = { exitCode, result: { command: options.command, ...result } };
     agent.setOutput("result", resultOutput(job.result));
     return job;
@@ -39418,16 +38707,10 @@ async function runJob(host, clock = systemClock) {
     const error = e;
     const message = redactSecrets(error.message);
     agent.logger.error(message);
-    if (!(e instanceof InputError) && !(e instanceof RuntimeError))
-      agent.logger.debug(error.stack ?? "");
-    return {
-      exitCode: e instanceof InputError ? 2 : 1,
-      result: {
-        error: message,
-        kind: e instanceof InputError ? "input" : "runtime",
-        ...requestCounts()
-      }
-    };
+    const input2 = e instanceof InputError;
+    if (!input2 && !(e instanceof RuntimeError)) agent.logger.debug(error.stack ?? "");
+    const result = { error: message, kind: input2 ? "input" : "runtime", ...requestCounts() };
+    return { exitCode: input2 ? 2 : 1, result };
   }
 }
 var RESULT_OUTPUT_LIMIT = 9e5;
@@ -39467,13 +38750,13 @@ function parseCli(argv) {
     help: { type: "boolean", short: "h" },
     version: { type: "boolean", short: "v" }
   };
-  for (const input of CLI_INPUTS) {
-    if (input.name === "command") continue;
-    options[kebab(input.name)] = {
-      type: kindOf(input) === "boolean" ? "boolean" : "string",
-      multiple: input.repeatable ?? false
+  for (const input2 of CLI_INPUTS) {
+    if (input2.name === "command") continue;
+    options[kebab(input2.name)] = {
+      type: kindOf(input2) === "boolean" ? "boolean" : "string",
+      multiple: input2.repeatable ?? false
     };
-    if (defaultsOn(input)) options[`no-${kebab(input.name)}`] = { type: "boolean" };
+    if (defaultsOn(input2)) options[`no-${kebab(input2.name)}`] = { type: "boolean" };
   }
   let parsed;
   try {
@@ -39484,25 +38767,24 @@ function parseCli(argv) {
     );
   }
   const [command, ...extra] = parsed.positionals;
-  if (command !== void 0 && !COMMANDS.includes(command)) {
+  if (command !== void 0 && !COMMANDS.includes(command))
     throw new InputError(
       `unknown command ${JSON.stringify(command)} (commands: ${COMMANDS.join(", ")})`
     );
-  }
   if (extra.length > 0) throw new InputError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const values = /* @__PURE__ */ new Map();
   if (command) values.set("command", command);
-  for (const input of CLI_INPUTS) {
+  for (const input2 of CLI_INPUTS) {
     const given = parsed.values;
-    if (defaultsOn(input) && given[`no-${kebab(input.name)}`]) {
-      if (given[kebab(input.name)])
-        throw new InputError(`--${kebab(input.name)} and --no-${kebab(input.name)} contradict`);
-      values.set(input.name, "false");
+    if (defaultsOn(input2) && given[`no-${kebab(input2.name)}`]) {
+      if (given[kebab(input2.name)])
+        throw new InputError(`--${kebab(input2.name)} and --no-${kebab(input2.name)} contradict`);
+      values.set(input2.name, "false");
       continue;
     }
-    const value5 = given[kebab(input.name)];
+    const value5 = given[kebab(input2.name)];
     if (value5 === void 0) continue;
-    values.set(input.name, Array.isArray(value5) ? value5.join("\n") : String(value5));
+    values.set(input2.name, Array.isArray(value5) ? value5.join("\n") : String(value5));
   }
   return {
     command,
@@ -39512,8 +38794,8 @@ function parseCli(argv) {
     version: !!parsed.values.version
   };
 }
-function defaultsOn(input) {
-  return kindOf(input) === "boolean" && input.default === "true";
+function defaultsOn(input2) {
+  return kindOf(input2) === "boolean" && input2.default === "true";
 }
 function helpText(command) {
   if (!command) {
@@ -39536,13 +38818,13 @@ function helpText(command) {
     ].join("\n");
   }
   const lines2 = [`Usage: eol-gate ${command} [flags]`, ""];
-  for (const input of CLI_INPUTS) {
-    if (input.name === "command" || input.commands && !input.commands.includes(command)) continue;
-    const name4 = defaultsOn(input) ? `no-${kebab(input.name)}` : kebab(input.name);
-    const flag = `--${name4}${kindOf(input) === "boolean" ? "" : " <value>"}${input.repeatable ? " \u2026" : ""}`;
-    const shown = input.default && !input.default.includes("${{") && !defaultsOn(input);
+  for (const input2 of CLI_INPUTS) {
+    if (input2.name === "command" || input2.commands && !input2.commands.includes(command)) continue;
+    const name4 = defaultsOn(input2) ? `no-${kebab(input2.name)}` : kebab(input2.name);
+    const flag = `--${name4}${kindOf(input2) === "boolean" ? "" : " <value>"}${input2.repeatable ? " \u2026" : ""}`;
+    const shown = input2.default && !input2.default.includes("${{") && !defaultsOn(input2);
     lines2.push(
-      `  ${flag.padEnd(28)} ${input.description}${shown ? ` (default: ${input.default})` : ""}${defaultsOn(input) ? " (on unless given)" : ""}`
+      `  ${flag.padEnd(28)} ${input2.description}${shown ? ` (default: ${input2.default})` : ""}${defaultsOn(input2) ? " (on unless given)" : ""}`
     );
   }
   lines2.push(
@@ -39619,7 +38901,6 @@ var CliAgent = class {
   label(name4) {
     return `--${kebab(name4)}`;
   }
-  /** What may be printed: `text` redacted, with every secret masked. */
   mask(text) {
     return safeText(text, this.secrets);
   }
@@ -39637,10 +38918,9 @@ var CliAgent = class {
     return void 0;
   }
   /**
-   * Inside a GitHub Actions job (GITHUB_ENV set), appends `NAME=value` to the runner's env
-   * file, which the runner turns into a variable of the job's later steps. Values are one line
-   * (participant ids), so the plain form is enough; a file that a script left without a final
-   * newline gets one first.
+   * In a GitHub Actions job (GITHUB_ENV set), appends `NAME=value` for later steps. Values are one
+   * line (participant ids), so the plain form does; a file a script left without a final newline
+   * gets one first.
    */
   exportVariable(name4, value5) {
     const file = this.env.GITHUB_ENV;
@@ -39648,12 +38928,7 @@ var CliAgent = class {
     if (/[\r\n]/.test(value5) || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name4))
       throw new Error(`exportVariable: ${name4} cannot be written as one NAME=value line`);
     try {
-      let text = "";
-      try {
-        text = (0, import_node_fs7.readFileSync)(file, "utf8");
-      } catch (e) {
-        if (e.code !== "ENOENT") throw e;
-      }
+      const text = (0, import_node_fs7.existsSync)(file) ? (0, import_node_fs7.readFileSync)(file, "utf8") : "";
       const lead = text === "" || text.endsWith("\n") ? "" : import_node_os6.EOL;
       (0, import_node_fs7.appendFileSync)(file, `${lead}${name4}=${value5}${import_node_os6.EOL}`);
       return true;
