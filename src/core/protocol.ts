@@ -79,7 +79,8 @@ export function isCovered(p: RawMarker, markers: RawMarker[], run?: RunStatus): 
   });
 }
 
-// GitHub: failure, cancelled, timed_out (a job killed at its timeout); Azure: failed, canceled, abandoned.
+// Ended without success (docs/design.md, jobs API): GitHub's failure, cancelled, timed_out;
+// Azure's failed, canceled, abandoned.
 const FAILED = new Set(['failure', 'failed', 'cancelled', 'canceled', 'timed_out', 'abandoned']);
 
 function endedWithoutSuccess(job: JobStatus | undefined): boolean {
