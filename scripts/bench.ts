@@ -24,7 +24,7 @@
  * honest digest, and the image-info is written from those.
  */
 import { imageInfoOfDigests } from '../test/support/scenario.js';
-import { annotateOptions } from '../test/support/annotate-options.js';
+import { acrAnnotateArgs, annotateOptions } from '../test/support/annotate-options.js';
 import { OPTIMISTIC_BUDGETS } from '../src/util/throttle.js';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -254,13 +254,16 @@ async function serve(n: number): Promise<void> {
   process.stdout.write(JSON.stringify({ url: fake.url, imageInfo, caPath: fake.caPath }) + '\n');
 }
 
-/** Runs the bundled CLI as a pipeline's fresh agent would: new process, new working directory. */
+/**
+ * Runs the bundled CLI as a pipeline's fresh agent would: new process, new working directory;
+ * `args` include `--json`.
+ */
 async function cli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ counts: Record<string, number> }> {
   const cwd = mkdtempSync(join(tmpdir(), 'bench-agent-'));
-  const child = spawn(process.execPath, [CLI, ...args, '--json'], {
+  const child = spawn(process.execPath, [CLI, ...args], {
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
@@ -277,23 +280,16 @@ async function cli(
 /** (b') The CLI on a fresh agent: no cache file, only the registry-held cache (a) left. */
 async function freshAgent(fake: FakeAcr, imageInfo: string): Promise<string> {
   const r = await cli(
-    [
-      'annotate',
-      '--registry',
+    acrAnnotateArgs(
       fake.url,
-      '--registry-type',
-      'acr',
-      '--image-info',
       imageInfo,
-      '--coordinator',
-      'none',
       '--group',
       GROUP,
       '--eol-date',
       EOL_DATE,
       '--concurrency',
       String(CONCURRENCY),
-    ],
+    ),
     { NODE_EXTRA_CA_CERTS: fake.caPath },
   );
   return `${r.counts.alreadyAnnotated} already annotated, ${r.counts.annotated} annotated`;
@@ -370,6 +366,7 @@ async function ociScenario(): Promise<OciFigures> {
       '0',
       '--concurrency',
       String(CONCURRENCY),
+      '--json',
     ];
     proxy.reset();
     const cold = await cli(args);

@@ -20,3 +20,20 @@ export function annotateOptions(
     ...options,
   };
 }
+
+/** `eol-gate annotate --json` against a fake ACR (`--registry-type acr`), without coordination. */
+export function acrAnnotateArgs(registry: string, imageInfo: string, ...more: string[]): string[] {
+  return [
+    'annotate',
+    '--registry',
+    registry,
+    '--registry-type',
+    'acr',
+    '--image-info',
+    imageInfo,
+    '--coordinator',
+    'none',
+    '--json',
+    ...more,
+  ];
+}

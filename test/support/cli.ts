@@ -110,23 +110,6 @@ export function annotateArgs(
   ];
 }
 
-/** `eol-gate annotate --json` against a fake ACR (`--registry-type acr`), without coordination. */
-export function acrAnnotateArgs(registry: string, imageInfo: string, ...more: string[]): string[] {
-  return [
-    'annotate',
-    '--registry',
-    registry,
-    '--registry-type',
-    'acr',
-    '--image-info',
-    imageInfo,
-    '--coordinator',
-    'none',
-    '--json',
-    ...more,
-  ];
-}
-
 /**
  * A temp dir `<prefix>…` for the describe block it is called in: made before its tests, removed
  * after them. Its path is `dir()`.

@@ -10,7 +10,7 @@
  * The CLI runs from source (`node --import tsx src/platform/cli/main.ts`), as a user runs the
  * bundle, so the test follows the code under test without a rebuilt dist/.
  */
-import { acrAnnotateArgs } from '../../support/cli.js';
+import { acrAnnotateArgs } from '../../support/annotate-options.js';
 import { lifecycleReferrer } from '../../../src/registry/lifecycle-referrer.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';

@@ -16,7 +16,8 @@ import {
   startAcrEnvironment,
   type Scenario,
 } from '../../registry/acr/helpers.js';
-import { acrAnnotateArgs, runCli } from '../../support/cli.js';
+import { acrAnnotateArgs } from '../../support/annotate-options.js';
+import { runCli } from '../../support/cli.js';
 
 const WINDOW_MS = 2_000;
 /** Per window: 3,000 reads, 300 writes, 750 referrer lookups, 3,000 token requests a minute. */
