@@ -469,6 +469,17 @@ export class FakeGitHub {
     return run;
   }
 
+  /** The variables a runner gives each step of `run` in this fake's repository. */
+  stepEnv(run: FakeRun): Record<string, string> {
+    return {
+      GITHUB_API_URL: this.apiUrl,
+      GITHUB_REPOSITORY: `${this.owner}/${this.repo}`,
+      GITHUB_RUN_ID: String(run.id),
+      GITHUB_RUN_ATTEMPT: String(run.run_attempt),
+      GITHUB_SHA: this.headSha,
+    };
+  }
+
   run(id: number, repository?: string): FakeRun {
     return found(this.actions(repository).runs.get(id), `run ${id}`);
   }

@@ -42,11 +42,7 @@ describe('eol-gate annotate: invalid repository names fail before any write', ()
       ['annotate', '--registry', 'http://127.0.0.1:9', '--coordinator', 'github', ...args],
       {
         EOL_GATE_RETRIES: '0',
-        GITHUB_API_URL: github.apiUrl,
-        GITHUB_REPOSITORY: `${github.owner}/${github.repo}`,
-        GITHUB_RUN_ID: String(run.id),
-        GITHUB_RUN_ATTEMPT: '1',
-        GITHUB_SHA: github.headSha,
+        ...github.stepEnv(run),
         GITHUB_TOKEN: github.token,
         EOL_GATE_JOB_ID: '77',
       },

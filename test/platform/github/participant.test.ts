@@ -29,14 +29,7 @@ describe('GitHub Action without job.check_run_id', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const runnerEnv = () => ({
-    GITHUB_API_URL: github.apiUrl,
-    GITHUB_REPOSITORY: `${github.owner}/${github.repo}`,
-    GITHUB_RUN_ID: String(run.id),
-    GITHUB_RUN_ATTEMPT: '1',
-    GITHUB_SHA: github.headSha,
-    EOL_GATE_RETRIES: '0',
-  });
+  const runnerEnv = () => ({ ...github.stepEnv(run), EOL_GATE_RETRIES: '0' });
   const host = actionInProcess(runHost);
   const signal = (env: Record<string, string | undefined>, group: string, state: string) =>
     runAction({

@@ -28,14 +28,7 @@ describe('GitHub Action run()', () => {
   let imageInfo: string;
   let self: FakeRun;
 
-  const runnerEnv = () => ({
-    GITHUB_API_URL: github.apiUrl,
-    GITHUB_REPOSITORY: `${github.owner}/${github.repo}`,
-    GITHUB_RUN_ID: String(self.id),
-    GITHUB_RUN_ATTEMPT: '1',
-    GITHUB_SHA: github.headSha,
-    EOL_GATE_RETRIES: '0',
-  });
+  const runnerEnv = () => ({ ...github.stepEnv(self), EOL_GATE_RETRIES: '0' });
   const host = actionInProcess(runHost);
   const run = (inputs: Record<string, string>, token = github.token) =>
     runAction({
